@@ -1,0 +1,1 @@
+//! The vault library: command line composition.

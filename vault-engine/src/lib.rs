@@ -1,0 +1,1 @@
+//! vault-engine (being built)

@@ -1,0 +1,1 @@
+//! vault-format (being built)

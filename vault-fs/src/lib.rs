@@ -1,0 +1,1 @@
+//! vault-fs (being built)

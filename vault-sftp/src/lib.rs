@@ -1,0 +1,1 @@
+//! vault-sftp (being built)

@@ -1,0 +1,241 @@
+//! Where ciphertext lives: the one [`Storage`] trait every backend implements.
+//!
+//! A backend knows nothing of encryption: it stores opaque objects under
+//! `/`-separated paths relative to the vault root ([`StoragePath`]). The vault
+//! engine is the only caller. Optional abilities are declared in
+//! [`Capabilities`], never probed by trial and error.
+//!
+//! Semantics every backend must honour (checked by the conformance suite):
+//! - `list_dir` returns the direct children with kind, size and mtime in one
+//!   round trip for remote backends; `.` / `..` are never returned.
+//! - `read_at` returns at most `len` bytes; fewer only at end of object.
+//! - `write` replaces or creates an object atomically: a concurrent reader sees
+//!   the old or the new content, never a prefix (temp name + rename where the
+//!   backend allows). Returns only once the backend has the data durably.
+//! - `create_dir` fails with `AlreadyExists` if the path exists and with
+//!   `NotFound` if the parent does not exist.
+//! - `remove_dir` fails with `NotEmpty` on a non-empty folder.
+//! - `rename` with [`RenameMode::NoReplace`] fails with `AlreadyExists` if the
+//!   target exists; with [`RenameMode::Replace`] it atomically replaces a file.
+
+use std::fmt;
+use std::time::SystemTime;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+
+mod path;
+pub use path::StoragePath;
+
+mod error;
+pub use error::{StorageError, StorageErrorKind};
+
+/// What kind of object a path names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EntryKind {
+    /// A regular object with bytes.
+    File,
+    /// A folder that can contain other entries.
+    Dir,
+}
+
+/// Metadata of one stored object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Metadata {
+    /// File or folder.
+    pub kind: EntryKind,
+    /// Length in bytes (0 for folders).
+    pub size: u64,
+    /// Last modification time, where the backend reports one.
+    pub modified: Option<SystemTime>,
+}
+
+/// One child of a listed folder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DirEntry {
+    /// The child's own name (a single path component).
+    pub name: String,
+    /// Its metadata, from the same listing round trip.
+    pub metadata: Metadata,
+}
+
+/// Whether `write` may replace an existing object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteMode {
+    /// Fail with `AlreadyExists` if the object exists.
+    CreateNew,
+    /// Create or atomically replace.
+    Overwrite,
+}
+
+/// Whether `rename` may replace an existing target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RenameMode {
+    /// Fail with `AlreadyExists` if the target exists.
+    NoReplace,
+    /// Atomically replace an existing target file.
+    Replace,
+}
+
+/// Abilities that differ between backends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Capabilities {
+    /// `write_at` and `set_len` work in place (local folder, SFTP). Without it
+    /// (WebDAV) an object can only be replaced whole with `write`.
+    pub random_write: bool,
+    /// `rename(.., Replace)` is atomic on this backend.
+    pub atomic_replace: bool,
+    /// Longest single path component the backend accepts, in bytes.
+    pub max_name_len: usize,
+}
+
+/// Space figures for `statfs`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SpaceInfo {
+    /// Total bytes.
+    pub total: u64,
+    /// Bytes available to this user.
+    pub available: u64,
+}
+
+/// The body of a whole-object write: a length and a reader that yields exactly
+/// that many bytes. Large uploads stream from a ciphertext spool file without
+/// being held in memory.
+pub struct Body {
+    len: u64,
+    reader: Box<dyn tokio::io::AsyncRead + Send + Unpin>,
+}
+
+impl Body {
+    /// A body from bytes already in memory.
+    pub fn from_bytes(bytes: impl Into<Bytes>) -> Self {
+        let bytes: Bytes = bytes.into();
+        Body { len: bytes.len() as u64, reader: Box::new(std::io::Cursor::new(bytes)) }
+    }
+
+    /// A body streamed from a reader that yields exactly `len` bytes.
+    pub fn from_reader(len: u64, reader: impl tokio::io::AsyncRead + Send + Unpin + 'static) -> Self {
+        Body { len, reader: Box::new(reader) }
+    }
+
+    /// Number of bytes the body yields.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// True for a zero-length body.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Takes the reader out (consumes the body).
+    pub fn into_reader(self) -> Box<dyn tokio::io::AsyncRead + Send + Unpin> {
+        self.reader
+    }
+
+    /// Reads the whole body into memory (for small bodies and simple backends).
+    pub async fn into_bytes(self) -> Result<Bytes, std::io::Error> {
+        use tokio::io::AsyncReadExt;
+        let mut buf = Vec::with_capacity(usize::try_from(self.len).unwrap_or(0).min(1 << 26));
+        let mut reader = self.reader;
+        reader.read_to_end(&mut buf).await?;
+        if buf.len() as u64 != self.len {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                format!("body yielded {} bytes, expected {}", buf.len(), self.len),
+            ));
+        }
+        Ok(Bytes::from(buf))
+    }
+}
+
+impl fmt::Debug for Body {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Body").field("len", &self.len).finish_non_exhaustive()
+    }
+}
+
+/// A place that stores ciphertext objects. Object-safe: callers hold an
+/// `Arc<dyn Storage>` chosen at run time.
+#[async_trait]
+pub trait Storage: Send + Sync + 'static {
+    /// What this backend can do.
+    fn capabilities(&self) -> Capabilities;
+
+    /// A short human description for `vault info` and logs, e.g.
+    /// `local folder /home/me/Vault` or `sftp traveller@host:/srv/vault`.
+    /// Never contains a secret.
+    fn describe(&self) -> String;
+
+    /// Metadata of one path (the root `""` is a folder).
+    async fn metadata(&self, path: &StoragePath) -> Result<Metadata, StorageError>;
+
+    /// The direct children of a folder, in no particular order.
+    async fn list_dir(&self, path: &StoragePath) -> Result<Vec<DirEntry>, StorageError>;
+
+    /// Up to `len` bytes starting at `offset`; fewer only at end of object,
+    /// empty at or past the end.
+    async fn read_at(&self, path: &StoragePath, offset: u64, len: usize) -> Result<Bytes, StorageError>;
+
+    /// The whole object.
+    async fn read_all(&self, path: &StoragePath) -> Result<Bytes, StorageError> {
+        let meta = self.metadata(path).await?;
+        if meta.kind == EntryKind::Dir {
+            return Err(StorageError::new(StorageErrorKind::IsADirectory, path.clone()));
+        }
+        let len = usize::try_from(meta.size)
+            .map_err(|_| StorageError::new(StorageErrorKind::Other, path.clone()))?;
+        self.read_at(path, 0, len).await
+    }
+
+    /// Creates or replaces an object atomically with `body` (see module docs).
+    async fn write(&self, path: &StoragePath, body: Body, mode: WriteMode) -> Result<(), StorageError>;
+
+    /// Writes `data` at `offset` in an existing object, extending it if
+    /// needed. Only when `capabilities().random_write`; `Unsupported` otherwise.
+    async fn write_at(&self, path: &StoragePath, offset: u64, data: Bytes) -> Result<(), StorageError>;
+
+    /// Truncates or extends an existing object. Only with `random_write`.
+    async fn set_len(&self, path: &StoragePath, len: u64) -> Result<(), StorageError>;
+
+    /// Makes data written with `write_at`/`set_len` durable.
+    async fn sync(&self, path: &StoragePath) -> Result<(), StorageError>;
+
+    /// Creates one folder (the parent must exist).
+    async fn create_dir(&self, path: &StoragePath) -> Result<(), StorageError>;
+
+    /// Removes one object (not a folder).
+    async fn remove_file(&self, path: &StoragePath) -> Result<(), StorageError>;
+
+    /// Removes an empty folder.
+    async fn remove_dir(&self, path: &StoragePath) -> Result<(), StorageError>;
+
+    /// Renames a file or folder; see [`RenameMode`].
+    async fn rename(&self, from: &StoragePath, to: &StoragePath, mode: RenameMode) -> Result<(), StorageError>;
+
+    /// Removes a folder and everything below it. The default walks the tree
+    /// with the primitives above; backends may do it in one request.
+    async fn remove_dir_all(&self, path: &StoragePath) -> Result<(), StorageError> {
+        let mut stack = vec![(path.clone(), false)];
+        while let Some((dir, expanded)) = stack.pop() {
+            if expanded {
+                self.remove_dir(&dir).await?;
+                continue;
+            }
+            stack.push((dir.clone(), true));
+            for entry in self.list_dir(&dir).await? {
+                let child = dir.join(&entry.name)?;
+                match entry.metadata.kind {
+                    EntryKind::Dir => stack.push((child, false)),
+                    EntryKind::File => self.remove_file(&child).await?,
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Space figures, where the backend knows them.
+    async fn space(&self) -> Result<Option<SpaceInfo>, StorageError> {
+        Ok(None)
+    }
+}
