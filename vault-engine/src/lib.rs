@@ -1,1 +1,274 @@
-//! vault-engine (being built)
+//! The vault engine: cleartext paths and bytes over ciphertext in any
+//! [`vault_storage::Storage`]. Meets `vault-format` (crypto, layout) and
+//! `vault-storage` (bytes somewhere); neither knows the other.
+//!
+//! CONTRACT: the public signatures below are what the CLI and the filesystem
+//! layer code against. Bodies marked `todo!()` are being filled in; change a
+//! public signature only together with its callers. Internals are free.
+
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use vault_format::CipherCombo;
+use vault_storage::Storage;
+
+mod error;
+pub use error::{VaultError, VaultErrorKind};
+
+/// A directory's ID (spec §5): `""` for the root, a UUID otherwise.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct DirId(Arc<str>);
+
+impl DirId {
+    /// The root directory's ID, the empty string.
+    pub fn root() -> Self {
+        DirId(Arc::from(""))
+    }
+    /// Wraps an ID read from a `dir.c9r`.
+    pub fn new(id: &str) -> Self {
+        DirId(Arc::from(id))
+    }
+    /// The ID string.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+    /// True for the root.
+    pub fn is_root(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// What a cleartext node is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NodeKind {
+    /// A regular file.
+    File,
+    /// A directory, with the ID its children are encrypted under.
+    Dir(DirId),
+    /// A symbolic link (target read with [`Vault::read_symlink`]).
+    Symlink,
+}
+
+/// One cleartext node as found by [`Vault::lookup`] or [`Vault::list`].
+#[derive(Debug, Clone)]
+pub struct Node {
+    /// The directory that contains it.
+    pub parent: DirId,
+    /// Its cleartext name (NFC, or as stored for foreign NFD names).
+    pub name: String,
+    /// File, directory or symlink.
+    pub kind: NodeKind,
+    /// Cleartext size: files from the ciphertext length (no content read);
+    /// symlinks the target length when known, else 0; directories 0.
+    pub size: u64,
+    /// Modification time from storage.
+    pub modified: Option<SystemTime>,
+    /// True when the file's ciphertext length maps to no cleartext size
+    /// (spec §11): listed with size 0, reads fail with `Corrupt`.
+    pub damaged: bool,
+    /// Ciphertext location (storage path of the node entry), for logs and `check`.
+    pub storage_path: String,
+}
+
+/// Options for opening a vault.
+#[derive(Debug, Clone, Default)]
+pub struct OpenOptions {
+    /// Never write to storage: sync-conflict copies are presented, not resolved
+    /// (docs/cli.md "Sync conflicts"); every mutation fails with `ReadOnly`.
+    pub read_only: bool,
+}
+
+/// Options for creating a vault.
+#[derive(Debug, Clone)]
+pub struct CreateOptions {
+    /// Content cipher; SIV_GCM for new vaults.
+    pub cipher_combo: CipherCombo,
+    /// scrypt cost N (32768 in production; tests may lower it).
+    pub scrypt_cost: u64,
+}
+
+impl Default for CreateOptions {
+    fn default() -> Self {
+        CreateOptions { cipher_combo: CipherCombo::SivGcm, scrypt_cost: 32768 }
+    }
+}
+
+/// What `vault info` shows.
+#[derive(Debug, Clone)]
+pub struct VaultInfo {
+    /// Vault format (8).
+    pub format: u32,
+    /// Content cipher.
+    pub cipher_combo: CipherCombo,
+    /// `shorteningThreshold`.
+    pub shortening_threshold: usize,
+    /// The vault's id (`jti`).
+    pub vault_id: String,
+    /// The storage backend's description.
+    pub storage: String,
+}
+
+/// Space figures in cleartext terms (approximate: ciphertext figures).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct StatFs {
+    /// Total bytes, if known.
+    pub total: Option<u64>,
+    /// Available bytes, if known.
+    pub available: Option<u64>,
+}
+
+/// An unlocked vault. Cheap to share (`Arc<Vault>`); all methods take `&self`.
+pub struct Vault {
+    _storage: Arc<dyn Storage>,
+}
+
+impl std::fmt::Debug for Vault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Vault").finish_non_exhaustive()
+    }
+}
+
+mod open_file;
+pub use open_file::OpenFile;
+
+pub mod check;
+
+impl Vault {
+    /// Creates a new empty vault in an empty (or missing) storage root:
+    /// `masterkey.cryptomator`, `vault.cryptomator`, root content dir + `dirid.c9r`.
+    pub async fn create(storage: Arc<dyn Storage>, password: &str, options: CreateOptions) -> Result<Vault, VaultError> {
+        let _ = (storage, password, options);
+        todo!()
+    }
+
+    /// Opens an existing vault: config → kid → masterkey → verify → root dir must exist.
+    pub async fn unlock(storage: Arc<dyn Storage>, password: &str, options: OpenOptions) -> Result<Vault, VaultError> {
+        let _ = (storage, password, options);
+        todo!()
+    }
+
+    /// Changes the password (spec §13): backup of the old masterkey file,
+    /// atomic replace. Keys and data are unchanged.
+    pub async fn change_password(storage: Arc<dyn Storage>, old: &str, new: &str) -> Result<(), VaultError> {
+        let _ = (storage, old, new);
+        todo!()
+    }
+
+    /// Format facts for `vault info`.
+    pub fn info(&self) -> VaultInfo {
+        todo!()
+    }
+
+    /// The storage this vault lives on.
+    pub fn storage(&self) -> &Arc<dyn Storage> {
+        &self._storage
+    }
+
+    /// True when opened read-only.
+    pub fn is_read_only(&self) -> bool {
+        todo!()
+    }
+
+    /// The root directory.
+    pub fn root(&self) -> DirId {
+        DirId::root()
+    }
+
+    /// Finds `name` in `dir` by computing its encrypted name and stat-ing it
+    /// (no directory listing). Falls back to the exact (NFD) form and to
+    /// presented conflict copies.
+    pub async fn lookup(&self, dir: &DirId, name: &str) -> Result<Node, VaultError> {
+        let _ = (dir, name);
+        todo!()
+    }
+
+    /// Resolves a `/`-separated cleartext path from the root (`/` or `` = root,
+    /// which is returned as a `Dir(root)` node named ``).
+    pub async fn resolve(&self, path: &str) -> Result<Node, VaultError> {
+        let _ = path;
+        todo!()
+    }
+
+    /// Lists a directory: names decrypted, sizes from ciphertext lengths, no
+    /// content read. Sorted by name. Conflict copies resolved (read-write) or
+    /// presented (read-only) as spec §10 says.
+    pub async fn list(&self, dir: &DirId) -> Result<Vec<Node>, VaultError> {
+        let _ = dir;
+        todo!()
+    }
+
+    /// Creates a directory (node, `dir.c9r`, content dir, `dirid.c9r`, `name.c9s` if long).
+    pub async fn create_dir(&self, dir: &DirId, name: &str) -> Result<Node, VaultError> {
+        let _ = (dir, name);
+        todo!()
+    }
+
+    /// Creates an empty file (header only). `AlreadyExists` if the name is taken.
+    pub async fn create_file(&self, dir: &DirId, name: &str) -> Result<Node, VaultError> {
+        let _ = (dir, name);
+        todo!()
+    }
+
+    /// Creates a symlink with a verbatim target (≤ 32767 bytes).
+    pub async fn create_symlink(&self, dir: &DirId, name: &str, target: &str) -> Result<Node, VaultError> {
+        let _ = (dir, name, target);
+        todo!()
+    }
+
+    /// Reads a symlink's target.
+    pub async fn read_symlink(&self, node: &Node) -> Result<String, VaultError> {
+        let _ = node;
+        todo!()
+    }
+
+    /// Removes a file or symlink.
+    pub async fn remove_file(&self, dir: &DirId, name: &str) -> Result<(), VaultError> {
+        let _ = (dir, name);
+        todo!()
+    }
+
+    /// Removes an empty directory: its node and its content directory.
+    pub async fn remove_dir(&self, dir: &DirId, name: &str) -> Result<(), VaultError> {
+        let _ = (dir, name);
+        todo!()
+    }
+
+    /// Renames/moves a node. Files and symlinks re-encrypt the name only;
+    /// directories move their node, never their content. With `replace` an
+    /// existing target file (or empty directory, for a directory) is replaced
+    /// as rename(2) does; without it the target must not exist.
+    pub async fn rename(
+        &self,
+        from_dir: &DirId,
+        from_name: &str,
+        to_dir: &DirId,
+        to_name: &str,
+        replace: bool,
+    ) -> Result<(), VaultError> {
+        let _ = (from_dir, from_name, to_dir, to_name, replace);
+        todo!()
+    }
+
+    /// Sets a node's modification time (where the storage can).
+    pub async fn set_modified(&self, node: &Node, modified: SystemTime) -> Result<(), VaultError> {
+        let _ = (node, modified);
+        todo!()
+    }
+
+    /// Opens a regular file. Every caller opening the same node gets the same
+    /// [`OpenFile`], so handles see each other's writes.
+    pub async fn open(&self, node: &Node) -> Result<Arc<OpenFile>, VaultError> {
+        let _ = node;
+        todo!()
+    }
+
+    /// Space figures of the storage.
+    pub async fn statfs(&self) -> Result<StatFs, VaultError> {
+        todo!()
+    }
+
+    /// Flushes every open file (unmount, suspend).
+    pub async fn flush_all(&self) -> Result<(), VaultError> {
+        todo!()
+    }
+}

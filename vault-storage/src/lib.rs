@@ -87,6 +87,8 @@ pub struct Capabilities {
     pub atomic_replace: bool,
     /// Longest single path component the backend accepts, in bytes.
     pub max_name_len: usize,
+    /// `set_modified` works.
+    pub set_modified: bool,
 }
 
 /// Space figures for `statfs`.
@@ -232,6 +234,12 @@ pub trait Storage: Send + Sync + 'static {
             }
         }
         Ok(())
+    }
+
+    /// Sets an object's modification time. Only when `capabilities().set_modified`.
+    async fn set_modified(&self, path: &StoragePath, modified: SystemTime) -> Result<(), StorageError> {
+        let _ = modified;
+        Err(StorageError::new(StorageErrorKind::Unsupported, path.clone()))
     }
 
     /// Space figures, where the backend knows them.

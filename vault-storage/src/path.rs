@@ -2,7 +2,9 @@
 
 use std::fmt;
 
-use crate::{StorageError, StorageErrorKind};
+use crate::StorageError;
+#[cfg(test)]
+use crate::StorageErrorKind;
 
 /// A path inside the storage, relative to the vault root, `/`-separated.
 /// The root is the empty path. Components are never empty, `.` or `..`, and

@@ -1,0 +1,23 @@
+//! The per-file header (spec §4): header nonce and content key.
+
+use std::fmt;
+
+/// A decrypted file header. The content key is zeroized on drop and never printed.
+#[derive(Clone)]
+pub struct FileHeader {
+    pub(crate) nonce: Vec<u8>,
+    pub(crate) content_key: zeroize::Zeroizing<[u8; 32]>,
+}
+
+impl fmt::Debug for FileHeader {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FileHeader").field("nonce_len", &self.nonce.len()).finish_non_exhaustive()
+    }
+}
+
+impl FileHeader {
+    /// The header nonce (12 bytes for SIV_GCM, 16 for SIV_CTRMAC).
+    pub fn nonce(&self) -> &[u8] {
+        &self.nonce
+    }
+}
