@@ -30,6 +30,14 @@ pub use path::StoragePath;
 mod error;
 pub use error::{StorageError, StorageErrorKind};
 
+pub mod local;
+pub mod memory;
+pub use local::LocalStorage;
+pub use memory::MemoryStorage;
+
+#[cfg(feature = "conformance")]
+pub mod conformance;
+
 /// What kind of object a path names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum EntryKind {

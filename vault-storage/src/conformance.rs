@@ -1,0 +1,1 @@
+//! The storage conformance suite (in progress: the checks land in the next commit).

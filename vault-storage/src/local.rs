@@ -1,0 +1,632 @@
+//! A local folder as the vault root.
+//!
+//! - Blocking `std::fs` calls run on tokio's blocking pool
+//!   ([`tokio::task::spawn_blocking`]), never on a runtime worker.
+//! - [`Storage::write`] writes a hidden temp file (`.vault-tmp-XXXXXX`, never
+//!   ending in `.c9r`, so the engine never mistakes it for a node) in the
+//!   target's folder, fsyncs it, renames it over the target and fsyncs the
+//!   folder: a reader or a crash sees the old or the new object, never a
+//!   prefix. `CreateNew` renames with `RENAME_NOREPLACE` (hard link + unlink
+//!   where the file system lacks it), so it never clobbers.
+//! - `rename(.., NoReplace)` uses `renameat2(RENAME_NOREPLACE)` on Linux;
+//!   where that is missing, files fall back to link + unlink (still atomic)
+//!   and folders to check-then-rename (a documented race, only there).
+//! - Writes never follow a symlink inside the root: every existing component
+//!   below the root is checked with `lstat` first (the root itself may be a
+//!   symlink). Reads follow symlinks, as a ciphertext folder normally has none.
+//! - All `io::Error`s are mapped to [`StorageErrorKind`] in one place: [`classify`].
+
+use std::io;
+use std::path::{Component, Path, PathBuf};
+use std::time::SystemTime;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use tokio::io::AsyncWriteExt;
+
+use crate::{
+    Body, Capabilities, DirEntry, EntryKind, Metadata, RenameMode, SpaceInfo, Storage, StorageError,
+    StorageErrorKind, StoragePath, WriteMode,
+};
+
+/// Prefix of the temp files `write` creates next to their target.
+pub const TEMP_PREFIX: &str = ".vault-tmp-";
+
+/// Maps an I/O error to the kind the engine acts on. The one place where
+/// `io::ErrorKind` (and so errno) becomes a [`StorageErrorKind`].
+pub fn classify(error: &io::Error) -> StorageErrorKind {
+    use io::ErrorKind as E;
+    match error.kind() {
+        E::NotFound => StorageErrorKind::NotFound,
+        E::AlreadyExists => StorageErrorKind::AlreadyExists,
+        E::DirectoryNotEmpty => StorageErrorKind::NotEmpty,
+        E::NotADirectory => StorageErrorKind::NotADirectory,
+        E::IsADirectory => StorageErrorKind::IsADirectory,
+        E::PermissionDenied | E::ReadOnlyFilesystem => StorageErrorKind::PermissionDenied,
+        E::StorageFull | E::QuotaExceeded | E::FileTooLarge => StorageErrorKind::StorageFull,
+        E::Unsupported => StorageErrorKind::Unsupported,
+        E::InvalidFilename => StorageErrorKind::InvalidPath,
+        // A vault folder on NFS/SMB/sshfs: the mount may come back.
+        E::TimedOut
+        | E::NotConnected
+        | E::ConnectionReset
+        | E::ConnectionAborted
+        | E::BrokenPipe
+        | E::HostUnreachable
+        | E::NetworkUnreachable
+        | E::NetworkDown
+        | E::StaleNetworkFileHandle => StorageErrorKind::Unavailable,
+        _ => StorageErrorKind::Other,
+    }
+}
+
+fn to_storage_error(path: &StoragePath, error: io::Error) -> StorageError {
+    StorageError::with_source(classify(&error), path, error)
+}
+
+/// Runs blocking file-system work on the blocking pool.
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> io::Result<T> + Send + 'static) -> io::Result<T> {
+    tokio::task::spawn_blocking(f).await.map_err(io::Error::other)?
+}
+
+fn metadata_of(meta: &std::fs::Metadata) -> Metadata {
+    if meta.is_dir() {
+        Metadata { kind: EntryKind::Dir, size: 0, modified: meta.modified().ok() }
+    } else {
+        Metadata { kind: EntryKind::File, size: meta.len(), modified: meta.modified().ok() }
+    }
+}
+
+/// Refuses to go through a symlink below `root`: every existing component of
+/// `rel` (all of them with `include_last`, else all but the last) is
+/// `lstat`ed. A missing component ends the check: the operation itself then
+/// reports `NotFound`.
+fn check_no_symlinks(root: &Path, rel: &StoragePath, include_last: bool) -> io::Result<()> {
+    let comps: Vec<&str> = rel.components().collect();
+    let upto = if include_last { comps.len() } else { comps.len().saturating_sub(1) };
+    let mut cur = root.to_path_buf();
+    for comp in &comps[..upto] {
+        cur.push(comp);
+        match std::fs::symlink_metadata(&cur) {
+            Ok(meta) if meta.file_type().is_symlink() => {
+                return Err(io::Error::new(
+                    io::ErrorKind::PermissionDenied,
+                    "refusing to write through a symlink inside the storage folder",
+                ));
+            }
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// Makes a folder's entries (a create, rename or removal in it) durable.
+fn sync_dir(dir: &Path) -> io::Result<()> {
+    #[cfg(unix)]
+    {
+        std::fs::File::open(dir)?.sync_all()
+    }
+    #[cfg(not(unix))]
+    {
+        // Windows cannot open a folder for flushing without backup semantics;
+        // NTFS journals metadata, so the rename itself is durable enough.
+        let _ = dir;
+        Ok(())
+    }
+}
+
+/// `rename` that fails with `AlreadyExists` instead of replacing `to`.
+fn rename_noreplace(from: &Path, to: &Path) -> io::Result<()> {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    {
+        use rustix::fs::{CWD, RenameFlags, renameat_with};
+        use rustix::io::Errno;
+        match renameat_with(CWD, from, CWD, to, RenameFlags::NOREPLACE) {
+            Ok(()) => return Ok(()),
+            // Kernel or file system without RENAME_NOREPLACE: fall back below.
+            // (EINVAL is also "folder into itself"; the fallback reports that again.)
+            Err(Errno::NOSYS) | Err(Errno::INVAL) | Err(Errno::NOTSUP) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let meta = std::fs::symlink_metadata(from)?;
+    if meta.is_dir() {
+        // Folders cannot be hard-linked: check, then rename. Racy only against
+        // another client creating the same target between the two steps.
+        match std::fs::symlink_metadata(to) {
+            Ok(_) => Err(io::Error::from(io::ErrorKind::AlreadyExists)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => std::fs::rename(from, to),
+            Err(e) => Err(e),
+        }
+    } else {
+        // link() fails with EEXIST if `to` exists: atomic no-replace.
+        std::fs::hard_link(from, to)?;
+        std::fs::remove_file(from)
+    }
+}
+
+/// A local folder holding the vault (see the module docs).
+#[derive(Debug, Clone)]
+pub struct LocalStorage {
+    root: PathBuf,
+    max_name_len: usize,
+    fsync: bool,
+}
+
+impl LocalStorage {
+    /// A storage rooted at `root`, which must be an existing folder.
+    pub fn new(root: impl Into<PathBuf>) -> Result<Self, StorageError> {
+        let root: PathBuf = root.into();
+        let rootp = StoragePath::root();
+        let meta = std::fs::metadata(&root).map_err(|e| to_storage_error(&rootp, e))?;
+        if !meta.is_dir() {
+            return Err(StorageError::with_source(
+                StorageErrorKind::NotADirectory,
+                &rootp,
+                format!("{} is not a folder", root.display()),
+            ));
+        }
+        #[cfg(unix)]
+        let max_name_len = rustix::fs::statvfs(&root)
+            .ok()
+            .and_then(|s| usize::try_from(s.f_namemax).ok())
+            .filter(|&n| n > 0)
+            .unwrap_or(255);
+        #[cfg(not(unix))]
+        let max_name_len = 255;
+        Ok(LocalStorage { root, max_name_len, fsync: true })
+    }
+
+    /// With `false`, skips every fsync (files and folders): faster, but a
+    /// crash may lose or tear recent writes. For tests and benches only.
+    pub fn with_fsync(mut self, fsync: bool) -> Self {
+        self.fsync = fsync;
+        self
+    }
+
+    /// The folder this storage is rooted at.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The local path of `path`. Each component must be a plain name here
+    /// too (e.g. `C:` on Windows is not), so nothing can escape the root.
+    fn full(&self, path: &StoragePath) -> Result<PathBuf, StorageError> {
+        let mut full = self.root.clone();
+        for comp in path.components() {
+            let mut parsed = Path::new(comp).components();
+            if !matches!((parsed.next(), parsed.next()), (Some(Component::Normal(_)), None)) {
+                return Err(StorageError::new(StorageErrorKind::InvalidPath, path.clone()));
+            }
+            full.push(comp);
+        }
+        Ok(full)
+    }
+
+    /// Runs `f(root, full path)` on the blocking pool and maps its error.
+    async fn run<T: Send + 'static>(
+        &self,
+        path: &StoragePath,
+        f: impl FnOnce(&Path, &Path) -> io::Result<T> + Send + 'static,
+    ) -> Result<T, StorageError> {
+        let full = self.full(path)?;
+        let root = self.root.clone();
+        blocking(move || f(&root, &full)).await.map_err(|e| to_storage_error(path, e))
+    }
+}
+
+#[async_trait]
+impl Storage for LocalStorage {
+    fn capabilities(&self) -> Capabilities {
+        Capabilities { random_write: true, atomic_replace: true, max_name_len: self.max_name_len, set_modified: true }
+    }
+
+    fn describe(&self) -> String {
+        format!("local folder {}", self.root.display())
+    }
+
+    async fn metadata(&self, path: &StoragePath) -> Result<Metadata, StorageError> {
+        self.run(path, |_, full| std::fs::metadata(full).map(|m| metadata_of(&m))).await
+    }
+
+    async fn list_dir(&self, path: &StoragePath) -> Result<Vec<DirEntry>, StorageError> {
+        self.run(path, |_, full| {
+            let mut out = Vec::new();
+            for entry in std::fs::read_dir(full)? {
+                let entry = entry?;
+                let Ok(name) = entry.file_name().into_string() else {
+                    tracing::warn!(path = %full.display(), "skipping a non-UTF-8 name in the storage folder");
+                    continue;
+                };
+                let meta = match entry.metadata() {
+                    // Follow a symlink to report what it points at.
+                    Ok(m) if m.file_type().is_symlink() => std::fs::metadata(entry.path()),
+                    other => other,
+                };
+                match meta {
+                    Ok(meta) => out.push(DirEntry { name, metadata: metadata_of(&meta) }),
+                    // Removed meanwhile, or a dangling symlink: not an entry.
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn read_at(&self, path: &StoragePath, offset: u64, len: usize) -> Result<Bytes, StorageError> {
+        self.run(path, move |_, full| {
+            let file = std::fs::File::open(full)?;
+            let meta = file.metadata()?;
+            if meta.is_dir() {
+                return Err(io::Error::from(io::ErrorKind::IsADirectory));
+            }
+            // Never allocate more than the object holds.
+            let avail = usize::try_from(meta.len().saturating_sub(offset)).unwrap_or(usize::MAX);
+            let mut buf = vec![0u8; len.min(avail)];
+            let mut filled = 0;
+            while filled < buf.len() {
+                let n = read_at(&file, &mut buf[filled..], offset + filled as u64)?;
+                if n == 0 {
+                    break;
+                }
+                filled += n;
+            }
+            buf.truncate(filled);
+            Ok(Bytes::from(buf))
+        })
+        .await
+    }
+
+    async fn write(&self, path: &StoragePath, body: Body, mode: WriteMode) -> Result<(), StorageError> {
+        let Some(parent) = path.parent() else {
+            return Err(StorageError::new(StorageErrorKind::IsADirectory, path.clone()));
+        };
+        let full = self.full(path)?;
+        let parent_full = self.full(&parent)?;
+        let fsync = self.fsync;
+        let err = |e: io::Error| to_storage_error(path, e);
+
+        // 1. A fresh hidden temp file (O_EXCL, random name) in the same folder.
+        let (root, rel, dir) = (self.root.clone(), path.clone(), parent_full.clone());
+        let (file, temp_path) = blocking(move || {
+            check_no_symlinks(&root, &rel, false)?;
+            if !std::fs::metadata(&dir)?.is_dir() {
+                return Err(io::Error::from(io::ErrorKind::NotADirectory));
+            }
+            let mut builder = tempfile::Builder::new();
+            builder.prefix(TEMP_PREFIX).suffix("").rand_bytes(12);
+            #[cfg(unix)]
+            {
+                // Mode 0666 minus the umask, like any file the user creates
+                // (tempfile's default 0600 would change the vault's modes).
+                use std::os::unix::fs::PermissionsExt;
+                builder.permissions(std::fs::Permissions::from_mode(0o666));
+            }
+            Ok(builder.tempfile_in(&dir)?.into_parts())
+        })
+        .await
+        .map_err(err)?;
+        // From here on, dropping `temp_path` (error or cancellation) removes the temp file.
+
+        // 2. Stream the body in and make it durable.
+        let expected = body.len();
+        let mut file = tokio::fs::File::from_std(file);
+        let mut reader = tokio::io::AsyncReadExt::take(body.into_reader(), expected);
+        let copied = tokio::io::copy(&mut reader, &mut file).await.map_err(err)?;
+        if copied != expected {
+            return Err(StorageError::with_source(
+                StorageErrorKind::Other,
+                path,
+                format!("body yielded {copied} bytes, expected {expected}"),
+            ));
+        }
+        file.flush().await.map_err(err)?;
+        if fsync {
+            file.sync_all().await.map_err(err)?;
+        }
+        drop(file.into_std().await);
+
+        // 3. Publish it atomically, then make the folder entry durable.
+        blocking(move || {
+            match mode {
+                WriteMode::Overwrite => temp_path.persist(&full).map_err(|e| e.error)?,
+                WriteMode::CreateNew => temp_path.persist_noclobber(&full).map_err(|e| e.error)?,
+            }
+            if fsync { sync_dir(&parent_full) } else { Ok(()) }
+        })
+        .await
+        .map_err(err)
+    }
+
+    async fn write_at(&self, path: &StoragePath, offset: u64, data: Bytes) -> Result<(), StorageError> {
+        let rel = path.clone();
+        self.run(path, move |root, full| {
+            check_no_symlinks(root, &rel, true)?;
+            let file = std::fs::OpenOptions::new().write(true).open(full)?;
+            write_all_at(&file, &data, offset)
+        })
+        .await
+    }
+
+    async fn set_len(&self, path: &StoragePath, len: u64) -> Result<(), StorageError> {
+        let rel = path.clone();
+        self.run(path, move |root, full| {
+            check_no_symlinks(root, &rel, true)?;
+            std::fs::OpenOptions::new().write(true).open(full)?.set_len(len)
+        })
+        .await
+    }
+
+    async fn sync(&self, path: &StoragePath) -> Result<(), StorageError> {
+        if !self.fsync {
+            return self.metadata(path).await.map(|_| ());
+        }
+        self.run(path, |_, full| {
+            // fsync flushes the inode's dirty pages whichever descriptor wrote them.
+            let file =
+                if cfg!(unix) { std::fs::File::open(full)? } else { std::fs::OpenOptions::new().write(true).open(full)? };
+            file.sync_all()
+        })
+        .await
+    }
+
+    async fn create_dir(&self, path: &StoragePath) -> Result<(), StorageError> {
+        let rel = path.clone();
+        let fsync = self.fsync;
+        self.run(path, move |root, full| {
+            check_no_symlinks(root, &rel, false)?;
+            std::fs::create_dir(full)?;
+            match full.parent() {
+                Some(parent) if fsync => sync_dir(parent),
+                _ => Ok(()),
+            }
+        })
+        .await
+    }
+
+    async fn remove_file(&self, path: &StoragePath) -> Result<(), StorageError> {
+        let rel = path.clone();
+        self.run(path, move |root, full| {
+            check_no_symlinks(root, &rel, false)?;
+            // unlink(2) on a folder is EISDIR on Linux but EPERM elsewhere.
+            if std::fs::symlink_metadata(full)?.is_dir() {
+                return Err(io::Error::from(io::ErrorKind::IsADirectory));
+            }
+            std::fs::remove_file(full)
+        })
+        .await
+    }
+
+    async fn remove_dir(&self, path: &StoragePath) -> Result<(), StorageError> {
+        if path.is_root() {
+            return Err(StorageError::new(StorageErrorKind::InvalidPath, path.clone()));
+        }
+        let rel = path.clone();
+        self.run(path, move |root, full| {
+            check_no_symlinks(root, &rel, false)?;
+            std::fs::remove_dir(full)
+        })
+        .await
+    }
+
+    async fn remove_dir_all(&self, path: &StoragePath) -> Result<(), StorageError> {
+        if path.is_root() {
+            return Err(StorageError::new(StorageErrorKind::InvalidPath, path.clone()));
+        }
+        let rel = path.clone();
+        self.run(path, move |root, full| {
+            check_no_symlinks(root, &rel, true)?;
+            if !std::fs::symlink_metadata(full)?.is_dir() {
+                return Err(io::Error::from(io::ErrorKind::NotADirectory));
+            }
+            // std's remove_dir_all never follows symlinks below `full`.
+            std::fs::remove_dir_all(full)
+        })
+        .await
+    }
+
+    async fn rename(&self, from: &StoragePath, to: &StoragePath, mode: RenameMode) -> Result<(), StorageError> {
+        if from.is_root() || to.is_root() {
+            let which = if from.is_root() { from } else { to };
+            return Err(StorageError::new(StorageErrorKind::InvalidPath, which.clone()));
+        }
+        let to_full = self.full(to)?;
+        let (from_rel, to_rel, fsync) = (from.clone(), to.clone(), self.fsync);
+        self.run(from, move |root, from_full| {
+            check_no_symlinks(root, &from_rel, false)?;
+            check_no_symlinks(root, &to_rel, false)?;
+            // Report a missing source as such, even when the target's parent is missing too.
+            std::fs::symlink_metadata(from_full)?;
+            if from_full == to_full {
+                return Ok(());
+            }
+            match mode {
+                RenameMode::Replace => std::fs::rename(from_full, &to_full)?,
+                RenameMode::NoReplace => rename_noreplace(from_full, &to_full)?,
+            }
+            if fsync {
+                if let Some(parent) = to_full.parent() {
+                    sync_dir(parent)?;
+                }
+                if let Some(parent) = from_full.parent().filter(|p| Some(*p) != to_full.parent()) {
+                    sync_dir(parent)?;
+                }
+            }
+            Ok(())
+        })
+        .await
+        .map_err(|e| {
+            // An existing target is the target's error, not the source's.
+            if e.kind() == StorageErrorKind::AlreadyExists {
+                StorageError::new(StorageErrorKind::AlreadyExists, to.clone())
+            } else {
+                e
+            }
+        })
+    }
+
+    async fn set_modified(&self, path: &StoragePath, modified: SystemTime) -> Result<(), StorageError> {
+        let rel = path.clone();
+        self.run(path, move |root, full| {
+            check_no_symlinks(root, &rel, true)?;
+            std::fs::File::open(full)?.set_modified(modified)
+        })
+        .await
+    }
+
+    async fn space(&self) -> Result<Option<SpaceInfo>, StorageError> {
+        #[cfg(unix)]
+        {
+            let root = self.root.clone();
+            let stat = blocking(move || rustix::fs::statvfs(&root).map_err(io::Error::from))
+                .await
+                .map_err(|e| to_storage_error(&StoragePath::root(), e))?;
+            Ok(Some(SpaceInfo {
+                total: stat.f_blocks.saturating_mul(stat.f_frsize),
+                available: stat.f_bavail.saturating_mul(stat.f_frsize),
+            }))
+        }
+        #[cfg(not(unix))]
+        {
+            Ok(None)
+        }
+    }
+}
+
+#[cfg(unix)]
+fn read_at(file: &std::fs::File, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+    use std::os::unix::fs::FileExt;
+    loop {
+        match file.read_at(buf, offset) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            other => return other,
+        }
+    }
+}
+
+#[cfg(windows)]
+fn read_at(file: &std::fs::File, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+    std::os::windows::fs::FileExt::seek_read(file, buf, offset)
+}
+
+#[cfg(unix)]
+fn write_all_at(file: &std::fs::File, data: &[u8], offset: u64) -> io::Result<()> {
+    std::os::unix::fs::FileExt::write_all_at(file, data, offset)
+}
+
+#[cfg(windows)]
+fn write_all_at(file: &std::fs::File, mut data: &[u8], mut offset: u64) -> io::Result<()> {
+    while !data.is_empty() {
+        let n = std::os::windows::fs::FileExt::seek_write(file, data, offset)?;
+        if n == 0 {
+            return Err(io::Error::from(io::ErrorKind::WriteZero));
+        }
+        data = &data[n..];
+        offset += n as u64;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classify_kinds() {
+        use io::ErrorKind as E;
+        for (kind, want) in [
+            (E::NotFound, StorageErrorKind::NotFound),
+            (E::AlreadyExists, StorageErrorKind::AlreadyExists),
+            (E::DirectoryNotEmpty, StorageErrorKind::NotEmpty),
+            (E::NotADirectory, StorageErrorKind::NotADirectory),
+            (E::IsADirectory, StorageErrorKind::IsADirectory),
+            (E::PermissionDenied, StorageErrorKind::PermissionDenied),
+            (E::ReadOnlyFilesystem, StorageErrorKind::PermissionDenied),
+            (E::StorageFull, StorageErrorKind::StorageFull),
+            (E::QuotaExceeded, StorageErrorKind::StorageFull),
+            (E::Unsupported, StorageErrorKind::Unsupported),
+            (E::TimedOut, StorageErrorKind::Unavailable),
+            (E::StaleNetworkFileHandle, StorageErrorKind::Unavailable),
+            (E::InvalidFilename, StorageErrorKind::InvalidPath),
+            (E::UnexpectedEof, StorageErrorKind::Other),
+        ] {
+            assert_eq!(classify(&io::Error::from(kind)), want, "{kind:?}");
+        }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn classify_errnos() {
+        use rustix::io::Errno;
+        for (errno, want) in [
+            (Errno::NOENT, StorageErrorKind::NotFound),
+            (Errno::EXIST, StorageErrorKind::AlreadyExists),
+            (Errno::NOTEMPTY, StorageErrorKind::NotEmpty),
+            (Errno::NOTDIR, StorageErrorKind::NotADirectory),
+            (Errno::ISDIR, StorageErrorKind::IsADirectory),
+            (Errno::ACCESS, StorageErrorKind::PermissionDenied),
+            (Errno::PERM, StorageErrorKind::PermissionDenied),
+            (Errno::ROFS, StorageErrorKind::PermissionDenied),
+            (Errno::NOSPC, StorageErrorKind::StorageFull),
+            (Errno::DQUOT, StorageErrorKind::StorageFull),
+            (Errno::NAMETOOLONG, StorageErrorKind::InvalidPath),
+            (Errno::STALE, StorageErrorKind::Unavailable),
+            (Errno::NOTCONN, StorageErrorKind::Unavailable),
+            (Errno::IO, StorageErrorKind::Other),
+        ] {
+            let e = io::Error::from_raw_os_error(errno.raw_os_error());
+            assert_eq!(classify(&e), want, "{errno:?}");
+        }
+    }
+
+    fn p(s: &str) -> StoragePath {
+        StoragePath::new(s).unwrap()
+    }
+
+    #[tokio::test]
+    async fn write_leaves_no_temp_file_and_refuses_symlinks() {
+        let dir = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        let s = LocalStorage::new(dir.path()).unwrap();
+        s.write(&p("a.c9r"), Body::from_bytes(&b"abc"[..]), WriteMode::CreateNew).await.unwrap();
+        let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(names, vec![std::ffi::OsString::from("a.c9r")]);
+
+        #[cfg(unix)]
+        {
+            std::os::unix::fs::symlink(outside.path(), dir.path().join("link")).unwrap();
+            for result in [
+                s.write(&p("link/x"), Body::from_bytes(&b"x"[..]), WriteMode::CreateNew).await,
+                s.create_dir(&p("link/d")).await,
+                s.remove_dir_all(&p("link")).await,
+            ] {
+                assert_eq!(result.unwrap_err().kind(), StorageErrorKind::PermissionDenied);
+            }
+            assert_eq!(std::fs::read_dir(outside.path()).unwrap().count(), 0);
+        }
+    }
+
+    #[tokio::test]
+    async fn failed_body_leaves_old_content_and_no_temp() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = LocalStorage::new(dir.path()).unwrap();
+        s.write(&p("f"), Body::from_bytes(&b"old"[..]), WriteMode::CreateNew).await.unwrap();
+        // Claims 10 bytes, yields 3.
+        let short = Body::from_reader(10, std::io::Cursor::new(b"new".to_vec()));
+        assert_eq!(s.write(&p("f"), short, WriteMode::Overwrite).await.unwrap_err().kind(), StorageErrorKind::Other);
+        assert_eq!(std::fs::read(dir.path().join("f")).unwrap(), b"old");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn new_rejects_missing_root_and_files() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(LocalStorage::new(dir.path().join("nope")).unwrap_err().kind(), StorageErrorKind::NotFound);
+        std::fs::write(dir.path().join("f"), b"x").unwrap();
+        assert_eq!(LocalStorage::new(dir.path().join("f")).unwrap_err().kind(), StorageErrorKind::NotADirectory);
+    }
+}
