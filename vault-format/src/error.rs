@@ -1,7 +1,7 @@
 //! The one error type of the format crate.
 
 /// Everything that can be wrong with vault bytes. No I/O variant: this crate does no I/O.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum FormatError {
     /// The password does not unwrap the master keys (spec §2).

@@ -1,5 +1,7 @@
 //! Node layout inside a content directory (spec §1, §5, §7, §8).
 
+use sha1::{Digest, Sha1};
+
 /// Directory node marker file.
 pub const DIR_FILE: &str = "dir.c9r";
 /// Symlink node content file.
@@ -37,25 +39,100 @@ pub enum StoredName {
     },
 }
 
+impl StoredName {
+    /// The entry name in the content directory (`…c9r` or `…c9s`).
+    pub fn entry_name(&self) -> &str {
+        match self {
+            StoredName::Plain(n) => n,
+            StoredName::Shortened { c9s, .. } => c9s,
+        }
+    }
+}
+
 /// Applies the shortening rule: `len(c9r_name) > threshold` → `.c9s`.
 pub fn stored_name(c9r_name: &str, threshold: usize) -> StoredName {
-    let _ = (c9r_name, threshold);
-    todo!()
+    // Strictly greater, and the `.c9r` suffix counts (spec §8).
+    if c9r_name.len() > threshold {
+        StoredName::Shortened { c9s: shortened_name(c9r_name), long: c9r_name.to_owned() }
+    } else {
+        StoredName::Plain(c9r_name.to_owned())
+    }
 }
 
 /// `b64url(SHA1(c9r_name)) + ".c9s"`.
 pub fn shortened_name(c9r_name: &str) -> String {
-    let _ = c9r_name;
-    todo!()
+    let mut s = data_encoding::BASE64URL.encode(&Sha1::digest(c9r_name.as_bytes()));
+    s.push_str(C9S_SUFFIX);
+    s
 }
 
 /// A new random directory ID (UUIDv4 string, 36 characters).
 pub fn new_dir_id() -> String {
-    todo!()
+    crate::rng::uuid_v4()
 }
 
 /// Validates a `dir.c9r` body and returns the directory ID (non-empty, ≤ 1000 bytes, UTF-8).
 pub fn parse_dir_file(bytes: &[u8]) -> Result<String, crate::FormatError> {
-    let _ = bytes;
-    todo!()
+    const WHAT: &str = "dir.c9r";
+    if bytes.is_empty() || bytes.len() > MAX_DIR_FILE_LEN {
+        return Err(crate::FormatError::InvalidNodeFile(WHAT));
+    }
+    String::from_utf8(bytes.to_vec()).map_err(|_| crate::FormatError::InvalidNodeFile(WHAT))
+}
+
+/// Validates a `name.c9s` body (≤ 10 KiB, UTF-8, ends in `.c9r`) and returns the long name.
+pub fn parse_name_file(bytes: &[u8]) -> Result<String, crate::FormatError> {
+    const WHAT: &str = "name.c9s";
+    if bytes.is_empty() || bytes.len() > MAX_NAME_FILE_LEN {
+        return Err(crate::FormatError::InvalidNodeFile(WHAT));
+    }
+    let s = String::from_utf8(bytes.to_vec()).map_err(|_| crate::FormatError::InvalidNodeFile(WHAT))?;
+    if !s.ends_with(C9R_SUFFIX) {
+        return Err(crate::FormatError::InvalidNodeFile(WHAT));
+    }
+    Ok(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn threshold_is_strictly_greater() {
+        let n220 = format!("{}.c9r", "a".repeat(216));
+        let n221 = format!("{}.c9r", "a".repeat(217));
+        assert_eq!(stored_name(&n220, 220), StoredName::Plain(n220.clone()));
+        assert!(matches!(stored_name(&n221, 220), StoredName::Shortened { .. }));
+        assert!(matches!(stored_name(&n220, 219), StoredName::Shortened { .. }));
+    }
+
+    #[test]
+    fn shortened_name_is_32_chars_and_matches_vector() {
+        // vectors.json file_names[0]: test.txt in root.
+        assert_eq!(shortened_name("0-_yUiJbFKgpvhqQqflvFAW80tgVH2aJ.c9r"), "Dv2wIOI4tg-rhVVMxt6txPCVAfM=.c9s");
+        assert_eq!(shortened_name("x").len(), 32);
+    }
+
+    #[test]
+    fn dir_file_rules() {
+        assert_eq!(parse_dir_file(b"abc").unwrap(), "abc");
+        assert!(parse_dir_file(b"").is_err());
+        assert!(parse_dir_file(&[b'a'; 1001]).is_err());
+        assert!(parse_dir_file(&[b'a'; 1000]).is_ok());
+        assert!(parse_dir_file(&[0xff, 0xfe]).is_err());
+    }
+
+    #[test]
+    fn name_file_rules() {
+        assert!(parse_name_file(b"abcd.c9r").is_ok());
+        assert!(parse_name_file(b"abcd").is_err());
+        assert!(parse_name_file(&[b'a'; 10 * 1024 + 1]).is_err());
+    }
+
+    #[test]
+    fn new_dir_ids_are_36_char_uuids() {
+        let a = new_dir_id();
+        assert_eq!(a.len(), 36);
+        assert_ne!(a, new_dir_id());
+    }
 }

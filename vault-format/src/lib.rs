@@ -4,8 +4,7 @@
 //! no async runtime. Modules are named after the spec's sections.
 //!
 //! CONTRACT: the public signatures below are what the engine codes against.
-//! Bodies marked `todo!()` are being filled in; change a signature only
-//! together with its callers.
+//! Change a signature only together with its callers.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -27,8 +26,15 @@ pub use file_header::FileHeader;
 pub mod cryptor;
 pub use cryptor::Cryptor;
 
-pub mod layout;
 pub mod conflict;
+pub mod layout;
+
+mod content_ctrmac;
+mod content_gcm;
+mod gcm;
+mod names;
+mod rng;
+mod stream;
 
 /// Cleartext bytes per content chunk (spec §4).
 pub const CLEARTEXT_CHUNK_SIZE: usize = 32 * 1024;

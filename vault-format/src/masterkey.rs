@@ -2,6 +2,11 @@
 
 use std::fmt;
 
+use hmac::{Hmac, KeyInit, Mac};
+use sha2::{Digest, Sha256};
+use unicode_normalization::UnicodeNormalization;
+use zeroize::Zeroizing;
+
 use crate::FormatError;
 
 /// The vault's two 256-bit master keys. No `Clone`, zeroized on drop, and the
@@ -20,34 +25,179 @@ impl fmt::Debug for MasterKey {
 impl MasterKey {
     /// Two fresh random keys from the OS RNG.
     pub fn generate() -> MasterKey {
-        todo!()
+        let mut enc = Zeroizing::new([0u8; 32]);
+        let mut mac = Zeroizing::new([0u8; 32]);
+        crate::rng::fill_os(&mut enc[..]);
+        crate::rng::fill_os(&mut mac[..]);
+        MasterKey { enc, mac }
     }
 
     /// From the 64-byte raw form `encKey || macKey` (recovery key, tests).
     pub fn from_raw(raw: &[u8; 64]) -> MasterKey {
-        let _ = raw;
-        todo!()
+        let mut enc = Zeroizing::new([0u8; 32]);
+        let mut mac = Zeroizing::new([0u8; 32]);
+        enc.copy_from_slice(&raw[..32]);
+        mac.copy_from_slice(&raw[32..]);
+        MasterKey { enc, mac }
+    }
+
+    /// The raw form `encKey || macKey` (spec §2 step 3): the JWT key and the recovery key.
+    pub(crate) fn raw(&self) -> Zeroizing<[u8; 64]> {
+        let mut raw = Zeroizing::new([0u8; 64]);
+        raw[..32].copy_from_slice(&self.enc[..]);
+        raw[32..].copy_from_slice(&self.mac[..]);
+        raw
     }
 }
 
+/// The vault version written into format-8 masterkey files (spec §2).
+const VERSION_999: i32 = 999;
+/// Length of an RFC 3394 wrap of a 32-byte key.
+const WRAPPED_LEN: usize = 40;
+/// Upper bound on scrypt memory (128·r·N bytes) we agree to spend on a file we did not write:
+/// the reference writes N = 2^15, r = 8 (32 MiB); a hostile file must not make us allocate
+/// gigabytes. 1 GiB leaves room for far stronger settings than any client uses.
+const MAX_SCRYPT_MEMORY: u64 = 1 << 30;
+
 /// A parsed `masterkey.cryptomator`.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct MasterkeyFile {
-    // fields private to the implementation
+    version: i32,
+    salt: Vec<u8>,
+    cost: u64,
+    block_size: u32,
+    wrapped_enc: [u8; WRAPPED_LEN],
+    wrapped_mac: [u8; WRAPPED_LEN],
+    version_mac: Vec<u8>,
+}
+
+impl fmt::Debug for MasterkeyFile {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Wrapped keys are safe to show but useless in logs; keep the output short.
+        f.debug_struct("MasterkeyFile")
+            .field("version", &self.version)
+            .field("scrypt_cost", &self.cost)
+            .field("scrypt_block_size", &self.block_size)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The JSON shape (spec §2). Unknown fields are ignored, as Gson does.
+#[derive(serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Json {
+    version: Option<i64>,
+    scrypt_salt: Option<String>,
+    scrypt_cost_param: Option<i64>,
+    scrypt_block_size: Option<i64>,
+    primary_master_key: Option<String>,
+    hmac_master_key: Option<String>,
+    version_mac: Option<String>,
+}
+
+fn invalid(why: &str) -> FormatError {
+    FormatError::InvalidMasterkeyFile(why.to_owned())
+}
+
+fn b64_field(v: Option<String>, name: &str) -> Result<Vec<u8>, FormatError> {
+    let s = v.ok_or_else(|| invalid(&format!("{name} missing")))?;
+    data_encoding::BASE64
+        .decode(s.as_bytes())
+        .map_err(|_| invalid(&format!("{name} is not base64")))
+}
+
+fn wrapped_field(v: Option<String>, name: &str) -> Result<[u8; WRAPPED_LEN], FormatError> {
+    b64_field(v, name)?
+        .try_into()
+        .map_err(|_| invalid(&format!("{name} is not a wrapped 256-bit key")))
+}
+
+fn version_mac(mac_key: &[u8; 32], version: i32) -> [u8; 32] {
+    let mut m = <Hmac<Sha256> as KeyInit>::new_from_slice(mac_key).unwrap_or_else(|_| unreachable!());
+    m.update(&version.to_be_bytes());
+    m.finalize().into_bytes().into()
+}
+
+/// scrypt with p = 1, 32-byte output (spec §2 step 1; the pepper is empty).
+fn kek(password: &str, salt: &[u8], cost: u64, block_size: u32) -> Result<Zeroizing<[u8; 32]>, FormatError> {
+    let pw: Zeroizing<String> = Zeroizing::new(password.nfc().collect());
+    let log_n = u8::try_from(cost.trailing_zeros()).map_err(|_| invalid("scryptCostParam"))?;
+    let params = scrypt::Params::new(log_n, block_size, 1).map_err(|_| invalid("scrypt parameters"))?;
+    let mut out = Zeroizing::new([0u8; 32]);
+    scrypt::scrypt(pw.as_bytes(), salt, &params, &mut out[..]).map_err(|_| invalid("scrypt parameters"))?;
+    Ok(out)
+}
+
+fn unwrap_key(kek: &[u8; 32], wrapped: &[u8; WRAPPED_LEN]) -> Result<Zeroizing<[u8; 32]>, FormatError> {
+    let kw = aes_kw::KwAes256::new(&(*kek).into());
+    let mut out = Zeroizing::new([0u8; 32]);
+    // An integrity-check failure is the only password verifier (spec §2 step 2).
+    kw.unwrap_key(wrapped, &mut out[..]).map_err(|_| FormatError::WrongPassword)?;
+    Ok(out)
+}
+
+fn wrap_key(kek: &[u8; 32], key: &[u8; 32]) -> [u8; WRAPPED_LEN] {
+    let kw = aes_kw::KwAes256::new(&(*kek).into());
+    let mut out = [0u8; WRAPPED_LEN];
+    // Wrapping a 32-byte key into a 40-byte buffer cannot fail.
+    let _ = kw.wrap_key(key, &mut out);
+    out
+}
+
+fn check_cost(cost: u64, block_size: u32) -> Result<(), FormatError> {
+    if cost <= 1 || !cost.is_power_of_two() {
+        return Err(invalid("scryptCostParam must be a power of two > 1"));
+    }
+    if block_size == 0 {
+        return Err(invalid("scryptBlockSize must be positive"));
+    }
+    let mem = 128u64.saturating_mul(block_size as u64).saturating_mul(cost);
+    if mem > MAX_SCRYPT_MEMORY {
+        return Err(invalid("scrypt parameters need more than 1 GiB of memory"));
+    }
+    Ok(())
 }
 
 impl MasterkeyFile {
     /// Parses the JSON (any whitespace and key order).
     pub fn parse(json: &[u8]) -> Result<Self, FormatError> {
-        let _ = json;
-        todo!()
+        let j: Json = serde_json::from_slice(json).map_err(|e| invalid(&format!("not JSON: {e}")))?;
+        // Rejection rules of spec §2.
+        let version = j.version.ok_or_else(|| invalid("version missing"))?;
+        let version = i32::try_from(version).map_err(|_| invalid("version out of range"))?;
+        if version == 0 {
+            return Err(invalid("version is 0"));
+        }
+        let cost = j.scrypt_cost_param.ok_or_else(|| invalid("scryptCostParam missing"))?;
+        let cost = u64::try_from(cost).map_err(|_| invalid("scryptCostParam must be a power of two > 1"))?;
+        let block_size = j.scrypt_block_size.ok_or_else(|| invalid("scryptBlockSize missing"))?;
+        let block_size = u32::try_from(block_size).map_err(|_| invalid("scryptBlockSize must be positive"))?;
+        check_cost(cost, block_size)?;
+        Ok(MasterkeyFile {
+            version,
+            salt: b64_field(j.scrypt_salt, "scryptSalt")?,
+            cost,
+            block_size,
+            wrapped_enc: wrapped_field(j.primary_master_key, "primaryMasterKey")?,
+            wrapped_mac: wrapped_field(j.hmac_master_key, "hmacMasterKey")?,
+            version_mac: b64_field(j.version_mac, "versionMac")?,
+        })
     }
 
     /// Unwraps the keys with `password` (NFC-normalised first).
     /// A failed unwrap is [`FormatError::WrongPassword`].
     pub fn unlock(&self, password: &str) -> Result<MasterKey, FormatError> {
-        let _ = password;
-        todo!()
+        let kek = kek(password, &self.salt, self.cost, self.block_size)?;
+        let enc = unwrap_key(&kek, &self.wrapped_enc)?;
+        let mac = unwrap_key(&kek, &self.wrapped_mac)?;
+        // versionMac is not checked: cryptolib 2.x does not either (spec §2, §16).
+        Ok(MasterKey { enc, mac })
+    }
+
+    /// Whether `versionMac` matches `version` under the unlocked MAC key (informational, spec §2).
+    pub fn version_mac_matches(&self, key: &MasterKey) -> bool {
+        use subtle::ConstantTimeEq;
+        version_mac(&key.mac, self.version).ct_eq(&self.version_mac[..]).into()
     }
 
     /// Wraps `key` under `password` with a fresh salt, scrypt N=32768 r=8 p=1, version 999.
@@ -57,25 +207,150 @@ impl MasterkeyFile {
 
     /// As [`Self::create`] with another scrypt cost (a power of two > 1); tests use small ones.
     pub fn create_with_cost(key: &MasterKey, password: &str, scrypt_cost: u64) -> Result<Self, FormatError> {
-        let _ = (key, password, scrypt_cost);
-        todo!()
+        Self::wrap(key, password, scrypt_cost, VERSION_999)
+    }
+
+    fn wrap(key: &MasterKey, password: &str, cost: u64, version: i32) -> Result<Self, FormatError> {
+        const BLOCK_SIZE: u32 = 8;
+        check_cost(cost, BLOCK_SIZE)?;
+        // 8 random bytes, as the reference writes (spec §2).
+        let mut salt = vec![0u8; 8];
+        crate::rng::fill_os(&mut salt);
+        let kek = kek(password, &salt, cost, BLOCK_SIZE)?;
+        Ok(MasterkeyFile {
+            version,
+            salt,
+            cost,
+            block_size: BLOCK_SIZE,
+            wrapped_enc: wrap_key(&kek, &key.enc),
+            wrapped_mac: wrap_key(&kek, &key.mac),
+            version_mac: version_mac(&key.mac, version).to_vec(),
+        })
     }
 
     /// The same keys under a new password and a new salt (spec §13).
     pub fn change_password(&self, old_password: &str, new_password: &str) -> Result<Self, FormatError> {
-        let _ = (old_password, new_password);
-        todo!()
+        let key = self.unlock(old_password)?;
+        // Keep version and cost; block size becomes 8 and versionMac is recomputed (spec §13).
+        Self::wrap(&key, new_password, self.cost, self.version)
+    }
+
+    /// The `version` field (999 for format-8 vaults).
+    pub fn version(&self) -> i32 {
+        self.version
     }
 
     /// Serialises as the reference writer does (pretty JSON).
     pub fn to_json(&self) -> Vec<u8> {
-        todo!()
+        let b64 = |b: &[u8]| Some(data_encoding::BASE64.encode(b));
+        let j = Json {
+            version: Some(self.version as i64),
+            scrypt_salt: b64(&self.salt),
+            scrypt_cost_param: i64::try_from(self.cost).ok(),
+            scrypt_block_size: Some(self.block_size as i64),
+            primary_master_key: b64(&self.wrapped_enc),
+            hmac_master_key: b64(&self.wrapped_mac),
+            version_mac: b64(&self.version_mac),
+        };
+        // Serialising a struct of strings and integers cannot fail.
+        serde_json::to_vec_pretty(&j).unwrap_or_default()
     }
 }
 
 /// The `.bkup` suffix the desktop app uses for a file's backup copy:
 /// upper-case hex of the first 4 bytes of SHA-256 of the file's bytes (spec §13).
 pub fn backup_suffix(file_bytes: &[u8]) -> String {
-    let _ = file_bytes;
-    todo!()
+    let d = Sha256::digest(file_bytes);
+    data_encoding::HEXUPPER.encode(&d[..4])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key() -> MasterKey {
+        let mut raw = [0u8; 64];
+        for (i, b) in raw.iter_mut().enumerate() {
+            *b = i as u8;
+        }
+        MasterKey::from_raw(&raw)
+    }
+
+    #[test]
+    fn create_unlock_round_trip_with_small_cost() {
+        let f = MasterkeyFile::create_with_cost(&key(), "pw", 16).unwrap();
+        let k = f.unlock("pw").unwrap();
+        assert_eq!(*k.raw(), *key().raw());
+        assert!(f.version_mac_matches(&k));
+        assert_eq!(f.version(), 999);
+    }
+
+    #[test]
+    fn wrong_password_is_its_own_error() {
+        let f = MasterkeyFile::create_with_cost(&key(), "pw", 16).unwrap();
+        assert_eq!(f.unlock("nope").unwrap_err(), FormatError::WrongPassword);
+    }
+
+    #[test]
+    fn password_is_nfc_normalised() {
+        let f = MasterkeyFile::create_with_cost(&key(), "Cre\u{300}me", 16).unwrap();
+        assert!(f.unlock("Cr\u{e8}me").is_ok());
+    }
+
+    #[test]
+    fn json_round_trip_keeps_everything() {
+        let f = MasterkeyFile::create_with_cost(&key(), "pw", 16).unwrap();
+        let g = MasterkeyFile::parse(&f.to_json()).unwrap();
+        assert_eq!(g.salt, f.salt);
+        assert_eq!(g.wrapped_enc, f.wrapped_enc);
+        assert_eq!(g.version_mac, f.version_mac);
+        assert!(g.unlock("pw").is_ok());
+    }
+
+    #[test]
+    fn change_password_keeps_keys_and_changes_salt() {
+        let f = MasterkeyFile::create_with_cost(&key(), "old", 16).unwrap();
+        let g = f.change_password("old", "new").unwrap();
+        assert_ne!(g.salt, f.salt);
+        assert_eq!(g.cost, 16);
+        assert_eq!(*g.unlock("new").unwrap().raw(), *key().raw());
+        assert_eq!(g.unlock("old").unwrap_err(), FormatError::WrongPassword);
+        assert_eq!(f.change_password("bad", "new").unwrap_err(), FormatError::WrongPassword);
+    }
+
+    #[test]
+    fn invalid_files_are_rejected() {
+        let good = String::from_utf8(MasterkeyFile::create_with_cost(&key(), "pw", 16).unwrap().to_json()).unwrap();
+        let cases = [
+            good.replace("\"version\": 999", "\"version\": 0"),
+            good.replace("\"scryptCostParam\": 16", "\"scryptCostParam\": 1"),
+            good.replace("\"scryptCostParam\": 16", "\"scryptCostParam\": 24"),
+            good.replace("\"scryptCostParam\": 16", "\"scryptCostParam\": 1099511627776"),
+            good.replace("\"scryptBlockSize\": 8", "\"scryptBlockSize\": 0"),
+            good.replace("\"scryptBlockSize\": 8", "\"scryptBlockSize\": -1"),
+            good.replace("versionMac", "versionMacX"),
+            good.replace("scryptSalt", "salt"),
+            "[]".to_owned(),
+            "{".to_owned(),
+        ];
+        for c in cases {
+            assert!(
+                matches!(MasterkeyFile::parse(c.as_bytes()), Err(FormatError::InvalidMasterkeyFile(_))),
+                "{c}"
+            );
+        }
+    }
+
+    #[test]
+    fn debug_is_redacted() {
+        assert_eq!(format!("{:?}", key()), "MasterKey([REDACTED])");
+        let f = MasterkeyFile::create_with_cost(&key(), "pw", 16).unwrap();
+        assert!(!format!("{f:?}").contains(&data_encoding::BASE64.encode(&f.wrapped_enc)));
+    }
+
+    #[test]
+    fn backup_suffix_is_upper_hex_of_sha256_prefix() {
+        // SHA-256("") = e3b0c442...
+        assert_eq!(backup_suffix(b""), "E3B0C442");
+    }
 }
