@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# The project's test command (README "Run the tests"; .ci/run calls it).
+# Installs what the tests need (root, Debian 12), then runs every test:
+# unit, known-answer, property, conformance against real servers started by
+# the tests themselves, real FUSE mounts, interop with pycryptomator, and
+# short bounded fuzz runs.
+#   QUICK=1  skip the fuzz runs
+set -euo pipefail
+cd "$(dirname "$0")/.."
+log() { printf '\n=== %s\n' "$*"; }
+
+log "install dependencies"
+bash scripts/install-deps.sh
+
+log "direction check: the format crate has no async runtime and no network"
+if cargo tree -p vault-format -e normal --prefix none | grep -Ei '^(tokio|reqwest|hyper|russh|mio|socket2) '; then
+  echo "vault-format must not depend on an async runtime or networking crate" >&2; exit 1
+fi
+
+log "cargo test --workspace"
+cargo test --workspace --no-fail-fast 2>&1 | tee /tmp/vault-test-output.txt
+
+log "vault-format with the pure-Rust AES-GCM backend"
+cargo test -p vault-format --no-default-features --features rustcrypto
+
+if [[ "${QUICK:-0}" != 1 ]]; then
+  log "fuzz targets (bounded)"
+  bash scripts/fuzz.sh 15
+fi
+log "all tests passed"
