@@ -18,6 +18,9 @@
 //! - `rename` with [`RenameMode::NoReplace`] fails with `AlreadyExists` if the
 //!   target exists; with [`RenameMode::Replace`] it atomically replaces a file.
 
+// Unit tests may unwrap: a panic there is the failure report.
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
 use std::fmt;
 use std::time::SystemTime;
 

@@ -25,8 +25,8 @@ use bytes::Bytes;
 use tokio::io::AsyncWriteExt;
 
 use crate::{
-    Body, Capabilities, DirEntry, EntryKind, Metadata, RenameMode, SpaceInfo, Storage, StorageError,
-    StorageErrorKind, StoragePath, WriteMode,
+    Body, Capabilities, DirEntry, EntryKind, Metadata, RenameMode, SpaceInfo, Storage,
+    StorageError, StorageErrorKind, StoragePath, WriteMode,
 };
 
 /// Prefix of the temp files `write` creates next to their target.
@@ -65,15 +65,27 @@ fn to_storage_error(path: &StoragePath, error: io::Error) -> StorageError {
 }
 
 /// Runs blocking file-system work on the blocking pool.
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> io::Result<T> + Send + 'static) -> io::Result<T> {
-    tokio::task::spawn_blocking(f).await.map_err(io::Error::other)?
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> io::Result<T> + Send + 'static,
+) -> io::Result<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(io::Error::other)?
 }
 
 fn metadata_of(meta: &std::fs::Metadata) -> Metadata {
     if meta.is_dir() {
-        Metadata { kind: EntryKind::Dir, size: 0, modified: meta.modified().ok() }
+        Metadata {
+            kind: EntryKind::Dir,
+            size: 0,
+            modified: meta.modified().ok(),
+        }
     } else {
-        Metadata { kind: EntryKind::File, size: meta.len(), modified: meta.modified().ok() }
+        Metadata {
+            kind: EntryKind::File,
+            size: meta.len(),
+            modified: meta.modified().ok(),
+        }
     }
 }
 
@@ -83,7 +95,11 @@ fn metadata_of(meta: &std::fs::Metadata) -> Metadata {
 /// reports `NotFound`.
 fn check_no_symlinks(root: &Path, rel: &StoragePath, include_last: bool) -> io::Result<()> {
     let comps: Vec<&str> = rel.components().collect();
-    let upto = if include_last { comps.len() } else { comps.len().saturating_sub(1) };
+    let upto = if include_last {
+        comps.len()
+    } else {
+        comps.len().saturating_sub(1)
+    };
     let mut cur = root.to_path_buf();
     for comp in &comps[..upto] {
         cur.push(comp);
@@ -176,7 +192,11 @@ impl LocalStorage {
             .unwrap_or(255);
         #[cfg(not(unix))]
         let max_name_len = 255;
-        Ok(LocalStorage { root, max_name_len, fsync: true })
+        Ok(LocalStorage {
+            root,
+            max_name_len,
+            fsync: true,
+        })
     }
 
     /// With `false`, skips every fsync (files and folders): faster, but a
@@ -197,8 +217,14 @@ impl LocalStorage {
         let mut full = self.root.clone();
         for comp in path.components() {
             let mut parsed = Path::new(comp).components();
-            if !matches!((parsed.next(), parsed.next()), (Some(Component::Normal(_)), None)) {
-                return Err(StorageError::new(StorageErrorKind::InvalidPath, path.clone()));
+            if !matches!(
+                (parsed.next(), parsed.next()),
+                (Some(Component::Normal(_)), None)
+            ) {
+                return Err(StorageError::new(
+                    StorageErrorKind::InvalidPath,
+                    path.clone(),
+                ));
             }
             full.push(comp);
         }
@@ -213,14 +239,21 @@ impl LocalStorage {
     ) -> Result<T, StorageError> {
         let full = self.full(path)?;
         let root = self.root.clone();
-        blocking(move || f(&root, &full)).await.map_err(|e| to_storage_error(path, e))
+        blocking(move || f(&root, &full))
+            .await
+            .map_err(|e| to_storage_error(path, e))
     }
 }
 
 #[async_trait]
 impl Storage for LocalStorage {
     fn capabilities(&self) -> Capabilities {
-        Capabilities { random_write: true, atomic_replace: true, max_name_len: self.max_name_len, set_modified: true }
+        Capabilities {
+            random_write: true,
+            atomic_replace: true,
+            max_name_len: self.max_name_len,
+            set_modified: true,
+        }
     }
 
     fn describe(&self) -> String {
@@ -228,7 +261,10 @@ impl Storage for LocalStorage {
     }
 
     async fn metadata(&self, path: &StoragePath) -> Result<Metadata, StorageError> {
-        self.run(path, |_, full| std::fs::metadata(full).map(|m| metadata_of(&m))).await
+        self.run(path, |_, full| {
+            std::fs::metadata(full).map(|m| metadata_of(&m))
+        })
+        .await
     }
 
     async fn list_dir(&self, path: &StoragePath) -> Result<Vec<DirEntry>, StorageError> {
@@ -257,7 +293,12 @@ impl Storage for LocalStorage {
         .await
     }
 
-    async fn read_at(&self, path: &StoragePath, offset: u64, len: usize) -> Result<Bytes, StorageError> {
+    async fn read_at(
+        &self,
+        path: &StoragePath,
+        offset: u64,
+        len: usize,
+    ) -> Result<Bytes, StorageError> {
         self.run(path, move |_, full| {
             let file = std::fs::File::open(full)?;
             let meta = file.metadata()?;
@@ -281,9 +322,17 @@ impl Storage for LocalStorage {
         .await
     }
 
-    async fn write(&self, path: &StoragePath, body: Body, mode: WriteMode) -> Result<(), StorageError> {
+    async fn write(
+        &self,
+        path: &StoragePath,
+        body: Body,
+        mode: WriteMode,
+    ) -> Result<(), StorageError> {
         let Some(parent) = path.parent() else {
-            return Err(StorageError::new(StorageErrorKind::IsADirectory, path.clone()));
+            return Err(StorageError::new(
+                StorageErrorKind::IsADirectory,
+                path.clone(),
+            ));
         };
         let full = self.full(path)?;
         let parent_full = self.full(&parent)?;
@@ -336,13 +385,22 @@ impl Storage for LocalStorage {
                 WriteMode::Overwrite => temp_path.persist(&full).map_err(|e| e.error)?,
                 WriteMode::CreateNew => temp_path.persist_noclobber(&full).map_err(|e| e.error)?,
             }
-            if fsync { sync_dir(&parent_full) } else { Ok(()) }
+            if fsync {
+                sync_dir(&parent_full)
+            } else {
+                Ok(())
+            }
         })
         .await
         .map_err(err)
     }
 
-    async fn write_at(&self, path: &StoragePath, offset: u64, data: Bytes) -> Result<(), StorageError> {
+    async fn write_at(
+        &self,
+        path: &StoragePath,
+        offset: u64,
+        data: Bytes,
+    ) -> Result<(), StorageError> {
         let rel = path.clone();
         self.run(path, move |root, full| {
             check_no_symlinks(root, &rel, true)?;
@@ -356,7 +414,10 @@ impl Storage for LocalStorage {
         let rel = path.clone();
         self.run(path, move |root, full| {
             check_no_symlinks(root, &rel, true)?;
-            std::fs::OpenOptions::new().write(true).open(full)?.set_len(len)
+            std::fs::OpenOptions::new()
+                .write(true)
+                .open(full)?
+                .set_len(len)
         })
         .await
     }
@@ -367,8 +428,11 @@ impl Storage for LocalStorage {
         }
         self.run(path, |_, full| {
             // fsync flushes the inode's dirty pages whichever descriptor wrote them.
-            let file =
-                if cfg!(unix) { std::fs::File::open(full)? } else { std::fs::OpenOptions::new().write(true).open(full)? };
+            let file = if cfg!(unix) {
+                std::fs::File::open(full)?
+            } else {
+                std::fs::OpenOptions::new().write(true).open(full)?
+            };
             file.sync_all()
         })
         .await
@@ -403,7 +467,10 @@ impl Storage for LocalStorage {
 
     async fn remove_dir(&self, path: &StoragePath) -> Result<(), StorageError> {
         if path.is_root() {
-            return Err(StorageError::new(StorageErrorKind::InvalidPath, path.clone()));
+            return Err(StorageError::new(
+                StorageErrorKind::InvalidPath,
+                path.clone(),
+            ));
         }
         let rel = path.clone();
         self.run(path, move |root, full| {
@@ -415,7 +482,10 @@ impl Storage for LocalStorage {
 
     async fn remove_dir_all(&self, path: &StoragePath) -> Result<(), StorageError> {
         if path.is_root() {
-            return Err(StorageError::new(StorageErrorKind::InvalidPath, path.clone()));
+            return Err(StorageError::new(
+                StorageErrorKind::InvalidPath,
+                path.clone(),
+            ));
         }
         let rel = path.clone();
         self.run(path, move |root, full| {
@@ -429,10 +499,18 @@ impl Storage for LocalStorage {
         .await
     }
 
-    async fn rename(&self, from: &StoragePath, to: &StoragePath, mode: RenameMode) -> Result<(), StorageError> {
+    async fn rename(
+        &self,
+        from: &StoragePath,
+        to: &StoragePath,
+        mode: RenameMode,
+    ) -> Result<(), StorageError> {
         if from.is_root() || to.is_root() {
             let which = if from.is_root() { from } else { to };
-            return Err(StorageError::new(StorageErrorKind::InvalidPath, which.clone()));
+            return Err(StorageError::new(
+                StorageErrorKind::InvalidPath,
+                which.clone(),
+            ));
         }
         let to_full = self.full(to)?;
         let (from_rel, to_rel, fsync) = (from.clone(), to.clone(), self.fsync);
@@ -469,7 +547,11 @@ impl Storage for LocalStorage {
         })
     }
 
-    async fn set_modified(&self, path: &StoragePath, modified: SystemTime) -> Result<(), StorageError> {
+    async fn set_modified(
+        &self,
+        path: &StoragePath,
+        modified: SystemTime,
+    ) -> Result<(), StorageError> {
         let rel = path.clone();
         self.run(path, move |root, full| {
             check_no_symlinks(root, &rel, true)?;
@@ -592,19 +674,36 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let outside = tempfile::tempdir().unwrap();
         let s = LocalStorage::new(dir.path()).unwrap();
-        s.write(&p("a.c9r"), Body::from_bytes(&b"abc"[..]), WriteMode::CreateNew).await.unwrap();
-        let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        s.write(
+            &p("a.c9r"),
+            Body::from_bytes(&b"abc"[..]),
+            WriteMode::CreateNew,
+        )
+        .await
+        .unwrap();
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
         assert_eq!(names, vec![std::ffi::OsString::from("a.c9r")]);
 
         #[cfg(unix)]
         {
             std::os::unix::fs::symlink(outside.path(), dir.path().join("link")).unwrap();
             for result in [
-                s.write(&p("link/x"), Body::from_bytes(&b"x"[..]), WriteMode::CreateNew).await,
+                s.write(
+                    &p("link/x"),
+                    Body::from_bytes(&b"x"[..]),
+                    WriteMode::CreateNew,
+                )
+                .await,
                 s.create_dir(&p("link/d")).await,
                 s.remove_dir_all(&p("link")).await,
             ] {
-                assert_eq!(result.unwrap_err().kind(), StorageErrorKind::PermissionDenied);
+                assert_eq!(
+                    result.unwrap_err().kind(),
+                    StorageErrorKind::PermissionDenied
+                );
             }
             assert_eq!(std::fs::read_dir(outside.path()).unwrap().count(), 0);
         }
@@ -614,10 +713,18 @@ mod tests {
     async fn failed_body_leaves_old_content_and_no_temp() {
         let dir = tempfile::tempdir().unwrap();
         let s = LocalStorage::new(dir.path()).unwrap();
-        s.write(&p("f"), Body::from_bytes(&b"old"[..]), WriteMode::CreateNew).await.unwrap();
+        s.write(&p("f"), Body::from_bytes(&b"old"[..]), WriteMode::CreateNew)
+            .await
+            .unwrap();
         // Claims 10 bytes, yields 3.
         let short = Body::from_reader(10, std::io::Cursor::new(b"new".to_vec()));
-        assert_eq!(s.write(&p("f"), short, WriteMode::Overwrite).await.unwrap_err().kind(), StorageErrorKind::Other);
+        assert_eq!(
+            s.write(&p("f"), short, WriteMode::Overwrite)
+                .await
+                .unwrap_err()
+                .kind(),
+            StorageErrorKind::Other
+        );
         assert_eq!(std::fs::read(dir.path().join("f")).unwrap(), b"old");
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
     }
@@ -625,8 +732,16 @@ mod tests {
     #[test]
     fn new_rejects_missing_root_and_files() {
         let dir = tempfile::tempdir().unwrap();
-        assert_eq!(LocalStorage::new(dir.path().join("nope")).unwrap_err().kind(), StorageErrorKind::NotFound);
+        assert_eq!(
+            LocalStorage::new(dir.path().join("nope"))
+                .unwrap_err()
+                .kind(),
+            StorageErrorKind::NotFound
+        );
         std::fs::write(dir.path().join("f"), b"x").unwrap();
-        assert_eq!(LocalStorage::new(dir.path().join("f")).unwrap_err().kind(), StorageErrorKind::NotADirectory);
+        assert_eq!(
+            LocalStorage::new(dir.path().join("f")).unwrap_err().kind(),
+            StorageErrorKind::NotADirectory
+        );
     }
 }

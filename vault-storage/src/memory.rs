@@ -20,8 +20,8 @@ use async_trait::async_trait;
 use bytes::Bytes;
 
 use crate::{
-    Body, Capabilities, DirEntry, EntryKind, Metadata, RenameMode, SpaceInfo, Storage, StorageError,
-    StorageErrorKind, StoragePath, WriteMode,
+    Body, Capabilities, DirEntry, EntryKind, Metadata, RenameMode, SpaceInfo, Storage,
+    StorageError, StorageErrorKind, StoragePath, WriteMode,
 };
 
 #[derive(Debug, Clone)]
@@ -39,10 +39,16 @@ struct Node {
 impl Node {
     fn metadata(&self) -> Metadata {
         match &self.data {
-            Data::File(bytes) => {
-                Metadata { kind: EntryKind::File, size: bytes.len() as u64, modified: Some(self.modified) }
-            }
-            Data::Dir => Metadata { kind: EntryKind::Dir, size: 0, modified: Some(self.modified) },
+            Data::File(bytes) => Metadata {
+                kind: EntryKind::File,
+                size: bytes.len() as u64,
+                modified: Some(self.modified),
+            },
+            Data::Dir => Metadata {
+                kind: EntryKind::Dir,
+                size: 0,
+                modified: Some(self.modified),
+            },
         }
     }
 }
@@ -76,8 +82,15 @@ fn err(kind: StorageErrorKind, path: &StoragePath) -> StorageError {
 }
 
 /// Keys strictly below `dir` (all descendants), in order.
-fn descendants<'a>(nodes: &'a BTreeMap<String, Node>, dir: &str) -> impl Iterator<Item = (&'a String, &'a Node)> {
-    let prefix = if dir.is_empty() { String::new() } else { format!("{dir}/") };
+fn descendants<'a>(
+    nodes: &'a BTreeMap<String, Node>,
+    dir: &str,
+) -> impl Iterator<Item = (&'a String, &'a Node)> {
+    let prefix = if dir.is_empty() {
+        String::new()
+    } else {
+        format!("{dir}/")
+    };
     nodes
         .range(prefix.clone()..)
         .take_while(move |(k, _)| k.starts_with(&prefix))
@@ -110,8 +123,13 @@ impl State {
             cur = cur.join(comp)?;
             match self.nodes.get(cur.as_str()) {
                 None => return Err(err(StorageErrorKind::NotFound, path)),
-                Some(Node { data: Data::File(_), .. }) => return Err(err(StorageErrorKind::NotADirectory, path)),
-                Some(Node { data: Data::Dir, .. }) => {}
+                Some(Node {
+                    data: Data::File(_),
+                    ..
+                }) => return Err(err(StorageErrorKind::NotADirectory, path)),
+                Some(Node {
+                    data: Data::Dir, ..
+                }) => {}
             }
         }
         Ok(())
@@ -119,35 +137,47 @@ impl State {
 
     fn get(&self, path: &StoragePath) -> Result<&Node, StorageError> {
         self.check_ancestors(path)?;
-        self.nodes.get(path.as_str()).ok_or_else(|| err(StorageErrorKind::NotFound, path))
+        self.nodes
+            .get(path.as_str())
+            .ok_or_else(|| err(StorageErrorKind::NotFound, path))
     }
 
     fn file_mut(&mut self, path: &StoragePath) -> Result<&mut Vec<u8>, StorageError> {
         self.check_ancestors(path)?;
         match self.nodes.get_mut(path.as_str()) {
             None => Err(err(StorageErrorKind::NotFound, path)),
-            Some(Node { data: Data::Dir, .. }) => Err(err(StorageErrorKind::IsADirectory, path)),
-            Some(Node { data: Data::File(bytes), .. }) => Ok(bytes),
+            Some(Node {
+                data: Data::Dir, ..
+            }) => Err(err(StorageErrorKind::IsADirectory, path)),
+            Some(Node {
+                data: Data::File(bytes),
+                ..
+            }) => Ok(bytes),
         }
     }
 
     /// Fails with `StorageFull` if growing the stored total by `grow` bytes
     /// (after freeing `shrink`) would exceed the capacity.
-    fn check_capacity(&self, path: &StoragePath, grow: u64, shrink: u64) -> Result<(), StorageError> {
-        if let Some(cap) = self.capacity {
-            if self.used.saturating_sub(shrink).saturating_add(grow) > cap {
-                return Err(err(StorageErrorKind::StorageFull, path));
-            }
+    fn check_capacity(
+        &self,
+        path: &StoragePath,
+        grow: u64,
+        shrink: u64,
+    ) -> Result<(), StorageError> {
+        if let Some(cap) = self.capacity
+            && self.used.saturating_sub(shrink).saturating_add(grow) > cap
+        {
+            return Err(err(StorageErrorKind::StorageFull, path));
         }
         Ok(())
     }
 
     /// Updates the mtime of the folder holding `path`, as file systems do.
     fn touch_parent(&mut self, path: &StoragePath) {
-        if let Some(parent) = path.parent() {
-            if let Some(node) = self.nodes.get_mut(parent.as_str()) {
-                node.modified = SystemTime::now();
-            }
+        if let Some(parent) = path.parent()
+            && let Some(node) = self.nodes.get_mut(parent.as_str())
+        {
+            node.modified = SystemTime::now();
         }
     }
 }
@@ -157,9 +187,21 @@ impl MemoryStorage {
     /// `atomic_replace` and `set_modified`, and 255-byte names.
     pub fn new() -> Self {
         let mut nodes = BTreeMap::new();
-        nodes.insert(String::new(), Node { data: Data::Dir, modified: SystemTime::now() });
+        nodes.insert(
+            String::new(),
+            Node {
+                data: Data::Dir,
+                modified: SystemTime::now(),
+            },
+        );
         MemoryStorage {
-            state: Mutex::new(State { nodes, used: 0, unavailable: false, calls_left: None, capacity: None }),
+            state: Mutex::new(State {
+                nodes,
+                used: 0,
+                unavailable: false,
+                calls_left: None,
+                capacity: None,
+            }),
             capabilities: Capabilities {
                 random_write: true,
                 atomic_replace: true,
@@ -180,7 +222,9 @@ impl MemoryStorage {
     fn lock(&self) -> MutexGuard<'_, State> {
         // A panic while holding the lock leaves the map consistent (every
         // mutation is a single insert/remove sequence), so poisoning is ignored.
-        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// While `true`, every call fails with `Unavailable` and changes nothing.
@@ -234,7 +278,10 @@ impl MemoryStorage {
     }
 
     fn check_name_len(&self, path: &StoragePath) -> Result<(), StorageError> {
-        if path.components().any(|c| c.len() > self.capabilities.max_name_len) {
+        if path
+            .components()
+            .any(|c| c.len() > self.capabilities.max_name_len)
+        {
             return Err(err(StorageErrorKind::InvalidPath, path));
         }
         Ok(())
@@ -265,59 +312,99 @@ impl Storage for MemoryStorage {
         }
         Ok(descendants(&state.nodes, path.as_str())
             .filter_map(|(key, node)| {
-                let rest = if path.is_root() { key.as_str() } else { &key[path.as_str().len() + 1..] };
-                (!rest.contains('/')).then(|| DirEntry { name: rest.to_owned(), metadata: node.metadata() })
+                let rest = if path.is_root() {
+                    key.as_str()
+                } else {
+                    &key[path.as_str().len() + 1..]
+                };
+                (!rest.contains('/')).then(|| DirEntry {
+                    name: rest.to_owned(),
+                    metadata: node.metadata(),
+                })
             })
             .collect())
     }
 
-    async fn read_at(&self, path: &StoragePath, offset: u64, len: usize) -> Result<Bytes, StorageError> {
+    async fn read_at(
+        &self,
+        path: &StoragePath,
+        offset: u64,
+        len: usize,
+    ) -> Result<Bytes, StorageError> {
         let mut state = self.lock();
         state.gate(path)?;
         match &state.get(path)?.data {
             Data::Dir => Err(err(StorageErrorKind::IsADirectory, path)),
             Data::File(bytes) => {
-                let start = usize::try_from(offset).unwrap_or(usize::MAX).min(bytes.len());
+                let start = usize::try_from(offset)
+                    .unwrap_or(usize::MAX)
+                    .min(bytes.len());
                 let end = start.saturating_add(len).min(bytes.len());
                 Ok(Bytes::copy_from_slice(&bytes[start..end]))
             }
         }
     }
 
-    async fn write(&self, path: &StoragePath, body: Body, mode: WriteMode) -> Result<(), StorageError> {
+    async fn write(
+        &self,
+        path: &StoragePath,
+        body: Body,
+        mode: WriteMode,
+    ) -> Result<(), StorageError> {
         if path.is_root() {
             return Err(err(StorageErrorKind::IsADirectory, path));
         }
         self.check_name_len(path)?;
         // The body is read completely before anything changes: the object is
         // replaced in one step under the lock, so no reader sees a prefix.
-        let data =
-            body.into_bytes().await.map_err(|e| StorageError::with_source(StorageErrorKind::Other, path, e))?;
+        let data = body
+            .into_bytes()
+            .await
+            .map_err(|e| StorageError::with_source(StorageErrorKind::Other, path, e))?;
         let mut state = self.lock();
         state.gate(path)?;
         state.check_ancestors(path)?;
         let old_len = match state.nodes.get(path.as_str()) {
-            Some(Node { data: Data::Dir, .. }) => {
+            Some(Node {
+                data: Data::Dir, ..
+            }) => {
                 let kind = match mode {
                     WriteMode::CreateNew => StorageErrorKind::AlreadyExists,
                     WriteMode::Overwrite => StorageErrorKind::IsADirectory,
                 };
                 return Err(err(kind, path));
             }
-            Some(Node { data: Data::File(_), .. }) if mode == WriteMode::CreateNew => {
+            Some(Node {
+                data: Data::File(_),
+                ..
+            }) if mode == WriteMode::CreateNew => {
                 return Err(err(StorageErrorKind::AlreadyExists, path));
             }
-            Some(Node { data: Data::File(old), .. }) => old.len() as u64,
+            Some(Node {
+                data: Data::File(old),
+                ..
+            }) => old.len() as u64,
             None => 0,
         };
         state.check_capacity(path, data.len() as u64, old_len)?;
         state.used = state.used - old_len + data.len() as u64;
-        state.nodes.insert(path.as_str().to_owned(), Node { data: Data::File(data.to_vec()), modified: SystemTime::now() });
+        state.nodes.insert(
+            path.as_str().to_owned(),
+            Node {
+                data: Data::File(data.to_vec()),
+                modified: SystemTime::now(),
+            },
+        );
         state.touch_parent(path);
         Ok(())
     }
 
-    async fn write_at(&self, path: &StoragePath, offset: u64, data: Bytes) -> Result<(), StorageError> {
+    async fn write_at(
+        &self,
+        path: &StoragePath,
+        offset: u64,
+        data: Bytes,
+    ) -> Result<(), StorageError> {
         if !self.capabilities.random_write {
             return Err(err(StorageErrorKind::Unsupported, path));
         }
@@ -373,7 +460,13 @@ impl Storage for MemoryStorage {
         if state.nodes.contains_key(path.as_str()) {
             return Err(err(StorageErrorKind::AlreadyExists, path));
         }
-        state.nodes.insert(path.as_str().to_owned(), Node { data: Data::Dir, modified: SystemTime::now() });
+        state.nodes.insert(
+            path.as_str().to_owned(),
+            Node {
+                data: Data::Dir,
+                modified: SystemTime::now(),
+            },
+        );
         state.touch_parent(path);
         Ok(())
     }
@@ -417,9 +510,15 @@ impl Storage for MemoryStorage {
         if let Data::File(_) = state.get(path)?.data {
             return Err(err(StorageErrorKind::NotADirectory, path));
         }
-        let doomed: Vec<String> = descendants(&state.nodes, path.as_str()).map(|(k, _)| k.clone()).collect();
+        let doomed: Vec<String> = descendants(&state.nodes, path.as_str())
+            .map(|(k, _)| k.clone())
+            .collect();
         for key in doomed {
-            if let Some(Node { data: Data::File(bytes), .. }) = state.nodes.remove(&key) {
+            if let Some(Node {
+                data: Data::File(bytes),
+                ..
+            }) = state.nodes.remove(&key)
+            {
                 state.used -= bytes.len() as u64;
             }
         }
@@ -428,9 +527,17 @@ impl Storage for MemoryStorage {
         Ok(())
     }
 
-    async fn rename(&self, from: &StoragePath, to: &StoragePath, mode: RenameMode) -> Result<(), StorageError> {
+    async fn rename(
+        &self,
+        from: &StoragePath,
+        to: &StoragePath,
+        mode: RenameMode,
+    ) -> Result<(), StorageError> {
         if from.is_root() || to.is_root() {
-            return Err(err(StorageErrorKind::InvalidPath, if from.is_root() { from } else { to }));
+            return Err(err(
+                StorageErrorKind::InvalidPath,
+                if from.is_root() { from } else { to },
+            ));
         }
         self.check_name_len(to)?;
         let mut state = self.lock();
@@ -458,11 +565,17 @@ impl Storage for MemoryStorage {
                 }
                 (Data::File(_), false) => {}
             }
-            if let Some(Node { data: Data::File(bytes), .. }) = state.nodes.remove(to.as_str()) {
+            if let Some(Node {
+                data: Data::File(bytes),
+                ..
+            }) = state.nodes.remove(to.as_str())
+            {
                 state.used -= bytes.len() as u64;
             }
         }
-        let moved: Vec<String> = descendants(&state.nodes, from.as_str()).map(|(k, _)| k.clone()).collect();
+        let moved: Vec<String> = descendants(&state.nodes, from.as_str())
+            .map(|(k, _)| k.clone())
+            .collect();
         if let Some(node) = state.nodes.remove(from.as_str()) {
             state.nodes.insert(to.as_str().to_owned(), node);
         }
@@ -477,7 +590,11 @@ impl Storage for MemoryStorage {
         Ok(())
     }
 
-    async fn set_modified(&self, path: &StoragePath, modified: SystemTime) -> Result<(), StorageError> {
+    async fn set_modified(
+        &self,
+        path: &StoragePath,
+        modified: SystemTime,
+    ) -> Result<(), StorageError> {
         if !self.capabilities.set_modified {
             return Err(err(StorageErrorKind::Unsupported, path));
         }
@@ -493,7 +610,10 @@ impl Storage for MemoryStorage {
     async fn space(&self) -> Result<Option<SpaceInfo>, StorageError> {
         let mut state = self.lock();
         state.gate(&StoragePath::root())?;
-        Ok(state.capacity.map(|total| SpaceInfo { total, available: total.saturating_sub(state.used) }))
+        Ok(state.capacity.map(|total| SpaceInfo {
+            total,
+            available: total.saturating_sub(state.used),
+        }))
     }
 }
 
@@ -509,16 +629,43 @@ mod tests {
     async fn capacity_refuses_and_keeps_old_content() {
         let s = MemoryStorage::new();
         s.set_capacity(Some(10));
-        s.write(&p("a"), Body::from_bytes(&b"12345678"[..]), WriteMode::CreateNew).await.unwrap();
-        let e = s.write(&p("b"), Body::from_bytes(&b"123"[..]), WriteMode::CreateNew).await.unwrap_err();
+        s.write(
+            &p("a"),
+            Body::from_bytes(&b"12345678"[..]),
+            WriteMode::CreateNew,
+        )
+        .await
+        .unwrap();
+        let e = s
+            .write(&p("b"), Body::from_bytes(&b"123"[..]), WriteMode::CreateNew)
+            .await
+            .unwrap_err();
         assert_eq!(e.kind(), StorageErrorKind::StorageFull);
-        let e = s.write_at(&p("a"), 8, Bytes::from_static(b"xyz")).await.unwrap_err();
+        let e = s
+            .write_at(&p("a"), 8, Bytes::from_static(b"xyz"))
+            .await
+            .unwrap_err();
         assert_eq!(e.kind(), StorageErrorKind::StorageFull);
         // Overwriting in place within the quota still works (old bytes are freed).
-        s.write(&p("a"), Body::from_bytes(&b"0123456789"[..]), WriteMode::Overwrite).await.unwrap();
+        s.write(
+            &p("a"),
+            Body::from_bytes(&b"0123456789"[..]),
+            WriteMode::Overwrite,
+        )
+        .await
+        .unwrap();
         assert_eq!(s.used_bytes(), 10);
-        assert_eq!(s.files(), vec![("a".to_owned(), Bytes::from_static(b"0123456789"))]);
-        assert_eq!(s.space().await.unwrap(), Some(SpaceInfo { total: 10, available: 0 }));
+        assert_eq!(
+            s.files(),
+            vec![("a".to_owned(), Bytes::from_static(b"0123456789"))]
+        );
+        assert_eq!(
+            s.space().await.unwrap(),
+            Some(SpaceInfo {
+                total: 10,
+                available: 0
+            })
+        );
     }
 
     #[tokio::test]
@@ -526,24 +673,57 @@ mod tests {
         let s = MemoryStorage::new();
         s.fail_after_calls(Some(2));
         s.create_dir(&p("d")).await.unwrap();
-        s.write(&p("d/f"), Body::from_bytes(&b"x"[..]), WriteMode::CreateNew).await.unwrap();
-        let e = s.write(&p("d/g"), Body::from_bytes(&b"y"[..]), WriteMode::CreateNew).await.unwrap_err();
+        s.write(&p("d/f"), Body::from_bytes(&b"x"[..]), WriteMode::CreateNew)
+            .await
+            .unwrap();
+        let e = s
+            .write(&p("d/g"), Body::from_bytes(&b"y"[..]), WriteMode::CreateNew)
+            .await
+            .unwrap_err();
         assert_eq!(e.kind(), StorageErrorKind::Unavailable);
-        assert_eq!(s.metadata(&p("d")).await.unwrap_err().kind(), StorageErrorKind::Unavailable);
+        assert_eq!(
+            s.metadata(&p("d")).await.unwrap_err().kind(),
+            StorageErrorKind::Unavailable
+        );
         s.set_unavailable(false);
-        assert_eq!(s.files(), vec![("d/f".to_owned(), Bytes::from_static(b"x"))]);
-        assert_eq!(s.metadata(&p("d/g")).await.unwrap_err().kind(), StorageErrorKind::NotFound);
+        assert_eq!(
+            s.files(),
+            vec![("d/f".to_owned(), Bytes::from_static(b"x"))]
+        );
+        assert_eq!(
+            s.metadata(&p("d/g")).await.unwrap_err().kind(),
+            StorageErrorKind::NotFound
+        );
     }
 
     #[tokio::test]
     async fn without_random_write_is_unsupported() {
-        let caps = Capabilities { random_write: false, atomic_replace: true, max_name_len: 255, set_modified: false };
+        let caps = Capabilities {
+            random_write: false,
+            atomic_replace: true,
+            max_name_len: 255,
+            set_modified: false,
+        };
         let s = MemoryStorage::new().with_capabilities(caps);
-        s.write(&p("a"), Body::from_bytes(&b"x"[..]), WriteMode::CreateNew).await.unwrap();
-        assert_eq!(s.write_at(&p("a"), 0, Bytes::new()).await.unwrap_err().kind(), StorageErrorKind::Unsupported);
-        assert_eq!(s.set_len(&p("a"), 0).await.unwrap_err().kind(), StorageErrorKind::Unsupported);
+        s.write(&p("a"), Body::from_bytes(&b"x"[..]), WriteMode::CreateNew)
+            .await
+            .unwrap();
         assert_eq!(
-            s.set_modified(&p("a"), SystemTime::UNIX_EPOCH).await.unwrap_err().kind(),
+            s.write_at(&p("a"), 0, Bytes::new())
+                .await
+                .unwrap_err()
+                .kind(),
+            StorageErrorKind::Unsupported
+        );
+        assert_eq!(
+            s.set_len(&p("a"), 0).await.unwrap_err().kind(),
+            StorageErrorKind::Unsupported
+        );
+        assert_eq!(
+            s.set_modified(&p("a"), SystemTime::UNIX_EPOCH)
+                .await
+                .unwrap_err()
+                .kind(),
             StorageErrorKind::Unsupported
         );
     }
@@ -553,12 +733,31 @@ mod tests {
         let s = MemoryStorage::new();
         s.create_dir(&p("a")).await.unwrap();
         s.create_dir(&p("a/b")).await.unwrap();
-        s.write(&p("a/b/f"), Body::from_bytes(&b"hello"[..]), WriteMode::CreateNew).await.unwrap();
-        s.write(&p("a-x"), Body::from_bytes(&b"z"[..]), WriteMode::CreateNew).await.unwrap();
-        s.rename(&p("a"), &p("c"), RenameMode::NoReplace).await.unwrap();
+        s.write(
+            &p("a/b/f"),
+            Body::from_bytes(&b"hello"[..]),
+            WriteMode::CreateNew,
+        )
+        .await
+        .unwrap();
+        s.write(&p("a-x"), Body::from_bytes(&b"z"[..]), WriteMode::CreateNew)
+            .await
+            .unwrap();
+        s.rename(&p("a"), &p("c"), RenameMode::NoReplace)
+            .await
+            .unwrap();
         assert_eq!(s.dirs(), vec!["c".to_owned(), "c/b".to_owned()]);
-        assert_eq!(s.read_all(&p("c/b/f")).await.unwrap(), Bytes::from_static(b"hello"));
+        assert_eq!(
+            s.read_all(&p("c/b/f")).await.unwrap(),
+            Bytes::from_static(b"hello")
+        );
         assert_eq!(s.used_bytes(), 6);
-        assert_eq!(s.rename(&p("c"), &p("c/b/x"), RenameMode::NoReplace).await.unwrap_err().kind(), StorageErrorKind::InvalidPath);
+        assert_eq!(
+            s.rename(&p("c"), &p("c/b/x"), RenameMode::NoReplace)
+                .await
+                .unwrap_err()
+                .kind(),
+            StorageErrorKind::InvalidPath
+        );
     }
 }
