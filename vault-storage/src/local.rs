@@ -174,8 +174,10 @@ pub struct LocalStorage {
 impl LocalStorage {
     /// A storage rooted at `root`, which must be an existing folder.
     pub fn new(root: impl Into<PathBuf>) -> Result<Self, StorageError> {
-        let root: PathBuf = root.into();
         let rootp = StoragePath::root();
+        // Absolute (not canonical: the user's spelling stays in `describe`),
+        // so a later change of the working directory cannot move the vault.
+        let root = std::path::absolute(root.into()).map_err(|e| to_storage_error(&rootp, e))?;
         let meta = std::fs::metadata(&root).map_err(|e| to_storage_error(&rootp, e))?;
         if !meta.is_dir() {
             return Err(StorageError::with_source(

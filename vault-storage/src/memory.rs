@@ -14,7 +14,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::{Mutex, MutexGuard};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -62,6 +62,8 @@ struct State {
     unavailable: bool,
     calls_left: Option<u64>,
     capacity: Option<u64>,
+    latency: Duration,
+    calls: BTreeMap<&'static str, u64>,
 }
 
 /// An in-memory storage (see the module docs). Cheap to create; one per test.
@@ -201,6 +203,8 @@ impl MemoryStorage {
                 unavailable: false,
                 calls_left: None,
                 capacity: None,
+                latency: Duration::ZERO,
+                calls: BTreeMap::new(),
             }),
             capabilities: Capabilities {
                 random_write: true,
@@ -247,6 +251,46 @@ impl MemoryStorage {
     /// would exceed it fail with `StorageFull` and change nothing.
     pub fn set_capacity(&self, capacity: Option<u64>) {
         self.lock().capacity = capacity;
+    }
+
+    /// Every call first waits this long (outside the lock), like a slow
+    /// link; `Duration::ZERO` (default) for none.
+    pub fn set_latency(&self, latency: Duration) {
+        self.lock().latency = latency;
+    }
+
+    /// How many times the `Storage` method `op` (e.g. `"list_dir"`) was
+    /// called since creation or [`MemoryStorage::reset_calls`], failed calls
+    /// included (except those refused before reaching the store: a missing
+    /// capability, the root as a rename or removal target). Lets engine tests assert e.g. that resolving a path lists
+    /// no folder.
+    pub fn calls(&self, op: &str) -> u64 {
+        self.lock().calls.get(op).copied().unwrap_or(0)
+    }
+
+    /// Zeroes every call counter.
+    pub fn reset_calls(&self) {
+        self.lock().calls.clear();
+    }
+
+    /// Counts the call, waits the latency, then takes the lock and applies
+    /// the failure switches.
+    async fn enter(
+        &self,
+        op: &'static str,
+        path: &StoragePath,
+    ) -> Result<MutexGuard<'_, State>, StorageError> {
+        let latency = {
+            let mut state = self.lock();
+            *state.calls.entry(op).or_insert(0) += 1;
+            state.latency
+        };
+        if !latency.is_zero() {
+            tokio::time::sleep(latency).await;
+        }
+        let mut state = self.lock();
+        state.gate(path)?;
+        Ok(state)
     }
 
     /// Total length of all objects.
@@ -299,14 +343,12 @@ impl Storage for MemoryStorage {
     }
 
     async fn metadata(&self, path: &StoragePath) -> Result<Metadata, StorageError> {
-        let mut state = self.lock();
-        state.gate(path)?;
+        let state = self.enter("metadata", path).await?;
         Ok(state.get(path)?.metadata())
     }
 
     async fn list_dir(&self, path: &StoragePath) -> Result<Vec<DirEntry>, StorageError> {
-        let mut state = self.lock();
-        state.gate(path)?;
+        let state = self.enter("list_dir", path).await?;
         if let Data::File(_) = state.get(path)?.data {
             return Err(err(StorageErrorKind::NotADirectory, path));
         }
@@ -331,8 +373,7 @@ impl Storage for MemoryStorage {
         offset: u64,
         len: usize,
     ) -> Result<Bytes, StorageError> {
-        let mut state = self.lock();
-        state.gate(path)?;
+        let state = self.enter("read_at", path).await?;
         match &state.get(path)?.data {
             Data::Dir => Err(err(StorageErrorKind::IsADirectory, path)),
             Data::File(bytes) => {
@@ -361,8 +402,7 @@ impl Storage for MemoryStorage {
             .into_bytes()
             .await
             .map_err(|e| StorageError::with_source(StorageErrorKind::Other, path, e))?;
-        let mut state = self.lock();
-        state.gate(path)?;
+        let mut state = self.enter("write", path).await?;
         state.check_ancestors(path)?;
         let old_len = match state.nodes.get(path.as_str()) {
             Some(Node {
@@ -408,8 +448,7 @@ impl Storage for MemoryStorage {
         if !self.capabilities.random_write {
             return Err(err(StorageErrorKind::Unsupported, path));
         }
-        let mut state = self.lock();
-        state.gate(path)?;
+        let mut state = self.enter("write_at", path).await?;
         let old_len = state.file_mut(path)?.len() as u64;
         let end = offset
             .checked_add(data.len() as u64)
@@ -433,8 +472,7 @@ impl Storage for MemoryStorage {
         if !self.capabilities.random_write {
             return Err(err(StorageErrorKind::Unsupported, path));
         }
-        let mut state = self.lock();
-        state.gate(path)?;
+        let mut state = self.enter("set_len", path).await?;
         let old_len = state.file_mut(path)?.len() as u64;
         let new_len = usize::try_from(len).map_err(|_| err(StorageErrorKind::StorageFull, path))?;
         state.check_capacity(path, len, old_len)?;
@@ -447,15 +485,13 @@ impl Storage for MemoryStorage {
     }
 
     async fn sync(&self, path: &StoragePath) -> Result<(), StorageError> {
-        let mut state = self.lock();
-        state.gate(path)?;
+        let state = self.enter("sync", path).await?;
         state.get(path).map(|_| ())
     }
 
     async fn create_dir(&self, path: &StoragePath) -> Result<(), StorageError> {
         self.check_name_len(path)?;
-        let mut state = self.lock();
-        state.gate(path)?;
+        let mut state = self.enter("create_dir", path).await?;
         state.check_ancestors(path)?;
         if state.nodes.contains_key(path.as_str()) {
             return Err(err(StorageErrorKind::AlreadyExists, path));
@@ -472,8 +508,7 @@ impl Storage for MemoryStorage {
     }
 
     async fn remove_file(&self, path: &StoragePath) -> Result<(), StorageError> {
-        let mut state = self.lock();
-        state.gate(path)?;
+        let mut state = self.enter("remove_file", path).await?;
         let len = match &state.get(path)?.data {
             Data::Dir => return Err(err(StorageErrorKind::IsADirectory, path)),
             Data::File(bytes) => bytes.len() as u64,
@@ -488,8 +523,7 @@ impl Storage for MemoryStorage {
         if path.is_root() {
             return Err(err(StorageErrorKind::InvalidPath, path));
         }
-        let mut state = self.lock();
-        state.gate(path)?;
+        let mut state = self.enter("remove_dir", path).await?;
         if let Data::File(_) = state.get(path)?.data {
             return Err(err(StorageErrorKind::NotADirectory, path));
         }
@@ -505,8 +539,7 @@ impl Storage for MemoryStorage {
         if path.is_root() {
             return Err(err(StorageErrorKind::InvalidPath, path));
         }
-        let mut state = self.lock();
-        state.gate(path)?;
+        let mut state = self.enter("remove_dir_all", path).await?;
         if let Data::File(_) = state.get(path)?.data {
             return Err(err(StorageErrorKind::NotADirectory, path));
         }
@@ -540,8 +573,7 @@ impl Storage for MemoryStorage {
             ));
         }
         self.check_name_len(to)?;
-        let mut state = self.lock();
-        state.gate(from)?;
+        let mut state = self.enter("rename", from).await?;
         let from_is_dir = matches!(state.get(from)?.data, Data::Dir);
         state.check_ancestors(to)?;
         if from == to {
@@ -598,8 +630,7 @@ impl Storage for MemoryStorage {
         if !self.capabilities.set_modified {
             return Err(err(StorageErrorKind::Unsupported, path));
         }
-        let mut state = self.lock();
-        state.gate(path)?;
+        let mut state = self.enter("set_modified", path).await?;
         state.get(path)?;
         if let Some(node) = state.nodes.get_mut(path.as_str()) {
             node.modified = modified;
@@ -608,8 +639,7 @@ impl Storage for MemoryStorage {
     }
 
     async fn space(&self) -> Result<Option<SpaceInfo>, StorageError> {
-        let mut state = self.lock();
-        state.gate(&StoragePath::root())?;
+        let state = self.enter("space", &StoragePath::root()).await?;
         Ok(state.capacity.map(|total| SpaceInfo {
             total,
             available: total.saturating_sub(state.used),
@@ -726,6 +756,28 @@ mod tests {
                 .kind(),
             StorageErrorKind::Unsupported
         );
+    }
+
+    #[tokio::test]
+    async fn counts_calls_and_waits_latency() {
+        let s = MemoryStorage::new();
+        s.create_dir(&p("d")).await.unwrap();
+        let _ = s.metadata(&p("d/missing")).await;
+        s.read_all(&p("d")).await.unwrap_err();
+        assert_eq!(
+            (
+                s.calls("create_dir"),
+                s.calls("metadata"),
+                s.calls("list_dir")
+            ),
+            (1, 2, 0)
+        );
+        s.reset_calls();
+        assert_eq!(s.calls("metadata"), 0);
+        s.set_latency(Duration::from_millis(30));
+        let start = std::time::Instant::now();
+        s.metadata(&p("d")).await.unwrap();
+        assert!(start.elapsed() >= Duration::from_millis(30));
     }
 
     #[tokio::test]
