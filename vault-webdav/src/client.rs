@@ -1,0 +1,434 @@
+//! The thin HTTP layer: one `reqwest::Client` (rustls with the ring provider,
+//! system roots plus `--ca-cert`), URL building, timeouts, and the ONE
+//! `classify` fn that maps HTTP statuses and transport failures to
+//! [`StorageErrorKind`].
+
+use std::fmt;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use futures::StreamExt;
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
+use reqwest::header::{HeaderMap, HeaderValue};
+use reqwest::{Method, RequestBuilder, Response, StatusCode, Url};
+use rustls_pki_types::CertificateDer;
+use rustls_pki_types::pem::PemObject;
+use secrecy::{ExposeSecret, SecretString};
+use vault_storage::{StorageError, StorageErrorKind, StoragePath};
+
+use crate::config::WebDavConfig;
+
+/// Characters kept as they are in a path segment: RFC 3986 unreserved.
+const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+
+/// Percent-encodes one path segment.
+pub(crate) fn encode_segment(s: &str) -> String {
+    utf8_percent_encode(s, SEGMENT).to_string()
+}
+
+/// The message carried as the source of a [`StorageError`]: one line, no secrets.
+#[derive(Debug)]
+pub(crate) struct DavError(pub String);
+
+impl fmt::Display for DavError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for DavError {}
+
+/// What went wrong with one request, before classification.
+pub(crate) enum Failure {
+    /// The server answered with an unexpected status.
+    Status { method: Method, status: StatusCode, location: Option<String> },
+    /// reqwest failed (connect, TLS, I/O, timeout inside reqwest).
+    Transport(reqwest::Error),
+    /// Our own deadline (request timeout or a stalled transfer) passed.
+    Timeout(&'static str, Duration),
+    /// Reading the request body from the caller failed.
+    BodyRead(std::io::Error),
+    /// The server's answer made no sense (bad XML, wrong Content-Range, …).
+    Protocol(String),
+}
+
+/// Where the requests go: credentials, base URL, the HTTP client.
+pub(crate) struct Dav {
+    pub http: reqwest::Client,
+    pub base: Url,
+    pub user: Option<String>,
+    password: Option<SecretString>,
+    pub timeout: Duration,
+    /// `user@host:port` for messages.
+    pub who: String,
+}
+
+fn tls_config(ca_cert: Option<&Path>) -> Result<rustls::ClientConfig, String> {
+    let mut roots = rustls::RootCertStore::empty();
+    let native = rustls_native_certs::load_native_certs();
+    for cert in native.certs {
+        // A system certificate rustls cannot parse is skipped, as browsers do.
+        let _ = roots.add(cert);
+    }
+    if let Some(path) = ca_cert {
+        let mut added = 0usize;
+        let iter = CertificateDer::pem_file_iter(path)
+            .map_err(|e| format!("cannot read the CA certificate file {}: {e}", path.display()))?;
+        for cert in iter {
+            let cert = cert.map_err(|e| format!("bad PEM in the CA certificate file {}: {e}", path.display()))?;
+            roots
+                .add(cert)
+                .map_err(|e| format!("the CA certificate in {} is not usable: {e}", path.display()))?;
+            added += 1;
+        }
+        if added == 0 {
+            return Err(format!("the CA certificate file {} holds no PEM certificate", path.display()));
+        }
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| format!("TLS setup failed: {e}"))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(config)
+}
+
+impl Dav {
+    pub(crate) fn new(config: &WebDavConfig) -> Result<Self, StorageError> {
+        let root = StoragePath::root();
+        let mut builder = reqwest::Client::builder()
+            .connect_timeout(config.connect_timeout)
+            .tcp_keepalive(Duration::from_secs(30))
+            .tcp_nodelay(true)
+            .pool_idle_timeout(Duration::from_secs(50))
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("vault-webdav/", env!("CARGO_PKG_VERSION")));
+        if config.base_url.scheme() == "https" {
+            let tls = tls_config(config.ca_cert.as_deref())
+                .map_err(|m| StorageError::with_source(StorageErrorKind::Other, &root, DavError(m)))?;
+            builder = builder.tls_backend_preconfigured(tls);
+        } else if let Some(ca) = &config.ca_cert {
+            // Still read it, so a typo in --ca-cert is reported, not ignored.
+            tls_config(Some(ca)).map_err(|m| StorageError::with_source(StorageErrorKind::Other, &root, DavError(m)))?;
+        }
+        let http = builder.build().map_err(|e| {
+            StorageError::with_source(StorageErrorKind::Other, &root, DavError(format!("HTTP client setup failed: {e}")))
+        })?;
+        Ok(Dav {
+            http,
+            base: config.base_url.clone(),
+            user: config.user.clone(),
+            password: config.password.clone(),
+            timeout: config.timeout,
+            who: config.user_at_host(),
+        })
+    }
+
+    /// The URL of `path` below the base; `collection` adds the trailing `/`.
+    pub(crate) fn url(&self, path: &StoragePath, collection: bool) -> Url {
+        Self::url_below(&self.base, path, collection)
+    }
+
+    pub(crate) fn url_below(base: &Url, path: &StoragePath, collection: bool) -> Url {
+        let mut s = base.as_str().to_owned();
+        let mut first = true;
+        for comp in path.components() {
+            if !first {
+                s.push('/');
+            }
+            first = false;
+            s.push_str(&encode_segment(comp));
+        }
+        if collection && !path.is_root() {
+            s.push('/');
+        }
+        // The base is a valid URL and the segments are percent-encoded.
+        Url::parse(&s).unwrap_or_else(|_| base.clone())
+    }
+
+    /// A request with credentials. No total timeout: callers add one
+    /// (`send_small`) or watch progress (`send_streaming`).
+    pub(crate) fn request(&self, method: Method, url: Url) -> RequestBuilder {
+        let rb = self.http.request(method, url);
+        match &self.user {
+            Some(user) => rb.basic_auth(user, self.password.as_ref().map(|p| p.expose_secret().to_owned())),
+            None => rb,
+        }
+    }
+
+    /// Sends a request whose body is small, with the configured timeout for
+    /// the whole exchange up to the response headers.
+    pub(crate) async fn send_small(&self, rb: RequestBuilder) -> Result<Response, Failure> {
+        match tokio::time::timeout(self.timeout, rb.send()).await {
+            Ok(Ok(resp)) => Ok(resp),
+            Ok(Err(e)) => Err(Failure::Transport(e)),
+            Err(_) => Err(Failure::Timeout("no answer", self.timeout)),
+        }
+    }
+
+    /// Sends a request with a streamed body of `len` bytes. Fails with a
+    /// timeout when the upload makes no progress for `timeout`, or when the
+    /// answer does not come within `timeout` after the last byte was sent.
+    pub(crate) async fn send_streaming(
+        &self,
+        rb: RequestBuilder,
+        reader: Box<dyn tokio::io::AsyncRead + Send + Unpin>,
+        len: u64,
+    ) -> Result<Response, Failure> {
+        let progress = Arc::new(AtomicU64::new(0));
+        let counter = Arc::clone(&progress);
+        let stream = tokio_util::io::ReaderStream::with_capacity(tokio::io::AsyncReadExt::take(reader, len), 256 * 1024)
+            .map(move |chunk| {
+                if let Ok(c) = &chunk {
+                    counter.fetch_add(c.len() as u64, Ordering::Relaxed);
+                }
+                chunk
+            });
+        let rb = rb
+            .header(reqwest::header::CONTENT_LENGTH, HeaderValue::from(len))
+            .body(reqwest::Body::wrap_stream(stream));
+        let send = rb.send();
+        tokio::pin!(send);
+        let tick = (self.timeout / 4).max(Duration::from_millis(50));
+        let mut last = 0u64;
+        let mut last_change = Instant::now();
+        loop {
+            tokio::select! {
+                result = &mut send => {
+                    return match result {
+                        Ok(resp) => Ok(resp),
+                        Err(e) => {
+                            // A short body: the reader ended early.
+                            let sent = progress.load(Ordering::Relaxed);
+                            if sent < len && !e.is_connect() && e.is_body() {
+                                Err(Failure::BodyRead(std::io::Error::new(
+                                    std::io::ErrorKind::UnexpectedEof,
+                                    format!("the body yielded {sent} of {len} bytes"),
+                                )))
+                            } else {
+                                Err(Failure::Transport(e))
+                            }
+                        }
+                    };
+                }
+                _ = tokio::time::sleep(tick) => {
+                    let now = progress.load(Ordering::Relaxed);
+                    if now != last {
+                        last = now;
+                        last_change = Instant::now();
+                    } else if last_change.elapsed() >= self.timeout {
+                        return Err(Failure::Timeout(
+                            if now >= len { "no answer after the upload" } else { "upload stalled" },
+                            self.timeout,
+                        ));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Reads up to `limit` bytes of a response body after skipping `skip`
+    /// bytes, failing if no data arrives for `timeout`.
+    pub(crate) async fn read_body(&self, resp: Response, skip: u64, limit: usize) -> Result<Bytes, Failure> {
+        let mut stream = resp.bytes_stream();
+        let mut out = Vec::with_capacity(limit.min(64 << 20));
+        let mut to_skip = skip;
+        while out.len() < limit {
+            let next = match tokio::time::timeout(self.timeout, stream.next()).await {
+                Ok(n) => n,
+                Err(_) => return Err(Failure::Timeout("download stalled", self.timeout)),
+            };
+            let Some(chunk) = next else { break };
+            let mut chunk = chunk.map_err(Failure::Transport)?;
+            if to_skip > 0 {
+                let n = (to_skip.min(chunk.len() as u64)) as usize;
+                chunk = chunk.slice(n..);
+                to_skip -= n as u64;
+            }
+            let room = limit - out.len();
+            out.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        }
+        Ok(Bytes::from(out))
+    }
+
+    /// Reads a small whole body (XML, JSON) with the request timeout.
+    pub(crate) async fn small_body(&self, resp: Response) -> Result<Bytes, Failure> {
+        match tokio::time::timeout(self.timeout, resp.bytes()).await {
+            Ok(Ok(b)) => Ok(b),
+            Ok(Err(e)) => Err(Failure::Transport(e)),
+            Err(_) => Err(Failure::Timeout("download stalled", self.timeout)),
+        }
+    }
+
+    /// Decodes an href (absolute URL or absolute path) to its decoded path.
+    pub(crate) fn href_path(&self, href: &str) -> Option<String> {
+        let url = self.base.join(href).ok()?;
+        let decoded = percent_decode_str(url.path()).decode_utf8().ok()?;
+        Some(decoded.into_owned())
+    }
+
+    /// The decoded path of a URL.
+    pub(crate) fn decoded_path(url: &Url) -> String {
+        percent_decode_str(url.path()).decode_utf8_lossy().into_owned()
+    }
+
+    /// Classifies a failure of `method`-on-`path`. THE one place statuses map to kinds.
+    pub(crate) fn classify(&self, path: &StoragePath, failure: Failure) -> StorageError {
+        let (kind, msg) = match failure {
+            Failure::Status { method, status, location } => {
+                let code = status.as_u16();
+                let kind = match code {
+                    401 => StorageErrorKind::AuthenticationFailed,
+                    403 => StorageErrorKind::PermissionDenied,
+                    404 | 409 | 410 => StorageErrorKind::NotFound,
+                    405 if method.as_str() == "MKCOL" => StorageErrorKind::AlreadyExists,
+                    412 => StorageErrorKind::AlreadyExists,
+                    507 => StorageErrorKind::StorageFull,
+                    408 | 423 | 425 | 429 => StorageErrorKind::Unavailable,
+                    500..=599 => StorageErrorKind::Unavailable,
+                    _ => StorageErrorKind::Other,
+                };
+                let msg = match code {
+                    401 => format!(
+                        "the WebDAV server refused the login {} (HTTP 401 Unauthorized): check the user name and the password \
+                         (Nextcloud accounts with two-factor login need an app password)",
+                        self.who
+                    ),
+                    403 => format!("{method} refused by the server (HTTP 403 Forbidden)"),
+                    423 => format!("{method}: the object is locked on the server (HTTP 423 Locked); try again later"),
+                    429 => format!("{method}: the server is rate-limiting this client (HTTP 429); try again later"),
+                    503 => format!("{method}: the server is unavailable (HTTP 503, maintenance mode?); try again later"),
+                    507 => format!("{method}: the server has no space left (HTTP 507 Insufficient Storage)"),
+                    300..=399 => format!(
+                        "{method}: the server redirects to {} (HTTP {code}); use that URL as STORAGE",
+                        location.as_deref().unwrap_or("another address")
+                    ),
+                    _ => format!("{method} failed: HTTP {status}"),
+                };
+                (kind, msg)
+            }
+            Failure::Transport(e) => transport_message(&e, &self.who),
+            Failure::Timeout(what, limit) => (
+                StorageErrorKind::Unavailable,
+                format!("{what}: the WebDAV server {} did not respond within {} s", self.who, limit.as_secs_f32()),
+            ),
+            Failure::BodyRead(e) => (StorageErrorKind::Other, format!("reading the data to upload failed: {e}")),
+            Failure::Protocol(m) => (StorageErrorKind::Other, m),
+        };
+        StorageError::with_source(kind, path, DavError(msg))
+    }
+
+    /// A failure for an unexpected status of `resp`.
+    pub(crate) fn status_failure(method: &Method, resp: &Response) -> Failure {
+        Failure::Status {
+            method: method.clone(),
+            status: resp.status(),
+            location: resp.headers().get(reqwest::header::LOCATION).and_then(|v| v.to_str().ok()).map(str::to_owned),
+        }
+    }
+
+    /// Headers for a body-less request from a list of pairs.
+    pub(crate) fn headers(pairs: &[(&'static str, String)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (k, v) in pairs {
+            if let Ok(v) = HeaderValue::from_str(v) {
+                map.insert(*k, v);
+            }
+        }
+        map
+    }
+}
+
+/// Walks an error's causes, looking inside `io::Error`s too (their `source()`
+/// skips the wrapped error itself).
+fn find_rustls_error<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = cur {
+        if let Some(r) = err.downcast_ref::<rustls::Error>() {
+            return Some(r);
+        }
+        if let Some(io) = err.downcast_ref::<std::io::Error>() {
+            if let Some(inner) = io.get_ref() {
+                if let Some(r) = find_rustls_error(inner) {
+                    return Some(r);
+                }
+            }
+        }
+        cur = err.source();
+    }
+    None
+}
+
+fn certificate_problem(e: &rustls::Error) -> Option<String> {
+    use rustls::CertificateError as C;
+    let rustls::Error::InvalidCertificate(ce) = e else { return None };
+    Some(match ce {
+        C::UnknownIssuer => "it is not signed by a trusted certificate authority (unknown issuer)".to_owned(),
+        C::Expired | C::ExpiredContext { .. } => "it has expired".to_owned(),
+        C::NotValidYet | C::NotValidYetContext { .. } => "it is not valid yet".to_owned(),
+        C::NotValidForName | C::NotValidForNameContext { .. } => {
+            "it was issued for another host name (name mismatch)".to_owned()
+        }
+        C::Revoked => "it has been revoked".to_owned(),
+        C::BadSignature => "its signature is invalid".to_owned(),
+        other => format!("{other:?}"),
+    })
+}
+
+fn transport_message(e: &reqwest::Error, who: &str) -> (StorageErrorKind, String) {
+    if let Some(r) = find_rustls_error(e) {
+        if let Some(problem) = certificate_problem(r) {
+            return (
+                StorageErrorKind::Other,
+                format!(
+                    "the TLS certificate of {who} is not trusted: {problem}. If the server uses a private CA, \
+                     pass its certificate with --ca-cert FILE"
+                ),
+            );
+        }
+        return (StorageErrorKind::Unavailable, format!("TLS with {who} failed: {r}"));
+    }
+    let text = error_chain(e);
+    if e.is_timeout() {
+        return (StorageErrorKind::Unavailable, format!("the WebDAV server {who} timed out: {text}"));
+    }
+    if e.is_connect() {
+        return (StorageErrorKind::Unavailable, format!("cannot connect to the WebDAV server {who}: {text}"));
+    }
+    // Connection reset / closed mid-request, broken pipe: the server went away.
+    (StorageErrorKind::Unavailable, format!("the connection to the WebDAV server {who} failed: {text}"))
+}
+
+/// "a: b: c" from an error and its causes (no secrets: reqwest errors carry
+/// URLs, and our URLs never hold credentials).
+fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts = vec![e.to_string()];
+    let mut cur = e.source();
+    while let Some(err) = cur {
+        let s = err.to_string();
+        if !parts.iter().any(|p| p.contains(&s)) {
+            parts.push(s);
+        }
+        cur = err.source();
+    }
+    parts.join(": ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_encode_segments() {
+        let base = Url::parse("http://h/v%20x/").unwrap();
+        let p = StoragePath::new("d/a b=(c).c9r").unwrap();
+        assert_eq!(Dav::url_below(&base, &p, false).as_str(), "http://h/v%20x/d/a%20b%3D%28c%29.c9r");
+        assert_eq!(Dav::url_below(&base, &StoragePath::new("d").unwrap(), true).as_str(), "http://h/v%20x/d/");
+        assert_eq!(Dav::url_below(&base, &StoragePath::root(), true).as_str(), "http://h/v%20x/");
+    }
+}
