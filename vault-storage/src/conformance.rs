@@ -521,6 +521,12 @@ pub async fn wrong_kind(ctx: &Ctx) {
         &[K::NotFound, K::NotADirectory],
         "create_dir below an object",
     );
+    ctx.fails(
+        s.write(&through, Body::from_bytes(&b"x"[..]), WriteMode::CreateNew)
+            .await,
+        &[K::NotFound, K::NotADirectory],
+        "write below an object",
+    );
     let meta = ctx.ok(s.metadata(&d).await, "metadata d");
     assert_eq!(
         meta.kind,

@@ -17,6 +17,12 @@
 //! - `remove_dir` fails with `NotEmpty` on a non-empty folder.
 //! - `rename` with [`RenameMode::NoReplace`] fails with `AlreadyExists` if the
 //!   target exists; with [`RenameMode::Replace`] it atomically replaces a file.
+//!
+//! Backends here: [`LocalStorage`] (a local folder) and [`MemoryStorage`]
+//! (in memory, with failure switches for engine tests). SFTP and WebDAV live
+//! in their own crates. The `conformance` feature adds
+//! `vault_storage::conformance`, the one suite every backend runs (see
+//! its module docs and the `conformance_tests!` macro).
 
 // Unit tests may unwrap: a panic there is the failure report.
 #![cfg_attr(test, allow(clippy::unwrap_used))]
