@@ -2,7 +2,21 @@
 //! and the FUSE adapter that mounts them (`fuse`, Linux).
 //!
 //! CONTRACT for the CLI: [`MountOptions`], [`mount`], [`MountSession`],
-//! [`unmount`], [`mounted_vaults`]. Bodies marked `todo!()` are being built.
+//! [`unmount`], [`mounted_vaults`].
+//!
+//! `extra_options` (`-o`) understood by [`mount`]: `ro`, `rw`, `nonempty`,
+//! `allow_other`, `allow_root`, `default_permissions` (always on), `uid=N`,
+//! `gid=N`, `umask=OCT`, `fmask=OCT`, `dmask=OCT`, `file_mode=OCT`,
+//! `dir_mode=OCT`, `attr_timeout=SECS`, `entry_timeout=SECS`,
+//! `io_timeout=SECS` (bound on every storage call, default 120; past it the
+//! request fails with EIO), `noatime`, `nodiratime`, `exec`, `noexec`, `sync`,
+//! `dirsync`, and fstab's `noauto`, `nofail`, `user`, `users`, `_netdev`.
+//! Anything else is refused.
+
+pub mod ops;
+
+#[cfg(target_os = "linux")]
+pub mod fuse;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -63,41 +77,30 @@ pub enum MountError {
     Io(#[from] std::io::Error),
 }
 
-/// A live mount, owned by the process that serves it.
-pub struct MountSession {
-    _private: (),
-}
-
-impl MountSession {
-    /// Blocks until the mount ends: unmounted from outside, `--idle` expired,
-    /// or SIGINT/SIGTERM (then flushes and unmounts cleanly).
-    pub fn wait(self) -> Result<(), MountError> {
-        todo!()
-    }
-
-    /// Flushes every open file and unmounts.
-    pub fn unmount(self) -> Result<(), MountError> {
-        todo!()
-    }
-}
+/// A live mount, owned by the process that serves it. Dropping it flushes and
+/// unmounts. `wait` blocks until the mount ends: unmounted from outside,
+/// `--idle` expired, or SIGINT/SIGTERM (then flushes and unmounts cleanly);
+/// `unmount` flushes every open file and unmounts.
+#[cfg(target_os = "linux")]
+pub use fuse::MountSession;
 
 /// Mounts `vault` at `mountpoint`; returns once the mount answers requests.
 /// Storage calls run on `runtime`; FUSE requests never block each other.
+#[cfg(target_os = "linux")]
 pub fn mount(
     vault: Arc<Vault>,
     mountpoint: &Path,
     options: MountOptions,
     runtime: tokio::runtime::Handle,
 ) -> Result<MountSession, MountError> {
-    let _ = (vault, mountpoint, options, runtime);
-    todo!()
+    fuse::mount(vault, mountpoint, options, runtime)
 }
 
 /// Unmounts a vault mounted at `mountpoint` (`fusermount3 -u`); with `force`
 /// also clears a stale mount whose daemon died ("Transport endpoint is not connected").
+#[cfg(target_os = "linux")]
 pub fn unmount(mountpoint: &Path, force: bool) -> Result<(), MountError> {
-    let _ = (mountpoint, force);
-    todo!()
+    fuse::unmount(mountpoint, force)
 }
 
 /// One mounted vault of this user.
@@ -112,6 +115,7 @@ pub struct MountedVault {
 }
 
 /// This user's mounted vaults (from /proc/self/mountinfo, type `fuse.vault`).
+#[cfg(target_os = "linux")]
 pub fn mounted_vaults() -> Vec<MountedVault> {
-    todo!()
+    fuse::mounted_vaults()
 }

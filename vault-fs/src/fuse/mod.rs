@@ -1,0 +1,858 @@
+//! The FUSE adapter: `fuser::Filesystem` over [`VaultFs`]. Translates, never
+//! decides; knows nothing of Cryptomator.
+//!
+//! Every callback that may touch storage spawns a task on the tokio runtime
+//! and replies from it, so a slow storage request never blocks others. A
+//! semaphore bounds the requests in flight: when it is exhausted the FUSE
+//! reader thread waits, which pushes back on the kernel.
+
+mod mount;
+
+pub use mount::{MountSession, mount, mounted_vaults, unmount};
+
+use std::ffi::{OsStr, OsString};
+use std::future::Future;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime};
+
+use fuser::{
+    AccessFlags, BsdFileFlags, CopyFileRangeFlags, Errno, FileAttr, FileHandle, FileType,
+    Filesystem, FopenFlags, Generation, INodeNo, InitFlags, IoctlFlags, KernelConfig, LockOwner,
+    OpenFlags, PollEvents, PollFlags, PollNotifier, ReplyAttr, ReplyBmap, ReplyCreate, ReplyData,
+    ReplyDirectory, ReplyDirectoryPlus, ReplyEmpty, ReplyEntry, ReplyIoctl, ReplyLock, ReplyLseek,
+    ReplyOpen, ReplyPoll, ReplyStatfs, ReplyWrite, ReplyXattr, Request, TimeOrNow, WriteFlags,
+};
+use tokio::sync::Semaphore;
+
+use crate::ops::{Attr, FileKind, FsErrorKind, RenameFlags, SetAttr, VaultFs};
+
+/// The one mapping from error kinds to errno. Exhaustive: a new kind must be
+/// mapped here before anything compiles.
+pub fn errno(kind: FsErrorKind) -> Errno {
+    match kind {
+        FsErrorKind::NotFound => Errno::ENOENT,
+        FsErrorKind::AlreadyExists => Errno::EEXIST,
+        FsErrorKind::NotEmpty => Errno::ENOTEMPTY,
+        FsErrorKind::NotADirectory => Errno::ENOTDIR,
+        FsErrorKind::IsADirectory => Errno::EISDIR,
+        FsErrorKind::NameTooLong => Errno::ENAMETOOLONG,
+        FsErrorKind::InvalidName => Errno::EINVAL,
+        FsErrorKind::InvalidEncoding => Errno::EILSEQ,
+        FsErrorKind::InvalidArgument => Errno::EINVAL,
+        FsErrorKind::ReadOnly => Errno::EROFS,
+        FsErrorKind::Corrupt => Errno::EIO,
+        FsErrorKind::Unavailable => Errno::EIO,
+        FsErrorKind::TimedOut => Errno::EIO,
+        FsErrorKind::PermissionDenied => Errno::EACCES,
+        FsErrorKind::NotPermitted => Errno::EPERM,
+        FsErrorKind::StorageFull => Errno::ENOSPC,
+        FsErrorKind::Unsupported => Errno::EOPNOTSUPP,
+        // The kernel turns ENOSYS into EOPNOTSUPP (or its generic fallback,
+        // e.g. for lseek and copy_file_range) and stops sending the request.
+        FsErrorKind::NotImplemented => Errno::ENOSYS,
+        FsErrorKind::BadHandle => Errno::EBADF,
+        FsErrorKind::Other => Errno::EIO,
+    }
+}
+
+/// Requests in flight at most (each holds at most one max_write buffer).
+const MAX_IN_FLIGHT: usize = 64;
+
+/// Block size reported in `stat` (hint for buffer sizes of cp, cat, stdio).
+const BLKSIZE: u32 = 64 * 1024;
+
+/// Last-request clock for `--idle`.
+#[derive(Debug)]
+pub(crate) struct Activity {
+    start: Instant,
+    last_ms: AtomicU64,
+}
+
+impl Activity {
+    pub(crate) fn new() -> Self {
+        Activity {
+            start: Instant::now(),
+            last_ms: AtomicU64::new(0),
+        }
+    }
+    fn touch(&self) {
+        let ms = self.start.elapsed().as_millis() as u64;
+        self.last_ms.store(ms, Ordering::Relaxed);
+    }
+    pub(crate) fn idle_for(&self) -> Duration {
+        let now = self.start.elapsed().as_millis() as u64;
+        Duration::from_millis(now.saturating_sub(self.last_ms.load(Ordering::Relaxed)))
+    }
+}
+
+pub(crate) struct FuseAdapter {
+    fs: Arc<VaultFs>,
+    runtime: tokio::runtime::Handle,
+    permits: Arc<Semaphore>,
+    attr_ttl: Duration,
+    entry_ttl: Duration,
+    activity: Arc<Activity>,
+}
+
+fn file_type(kind: FileKind) -> FileType {
+    match kind {
+        FileKind::File => FileType::RegularFile,
+        FileKind::Dir => FileType::Directory,
+        FileKind::Symlink => FileType::Symlink,
+    }
+}
+
+fn file_attr(a: &Attr) -> FileAttr {
+    FileAttr {
+        ino: INodeNo(a.ino),
+        size: a.size,
+        blocks: a.size.div_ceil(512),
+        atime: a.mtime,
+        mtime: a.mtime,
+        ctime: a.mtime,
+        crtime: a.mtime,
+        kind: file_type(a.kind),
+        perm: a.perm,
+        nlink: a.nlink,
+        uid: a.uid,
+        gid: a.gid,
+        rdev: 0,
+        blksize: BLKSIZE,
+        flags: 0,
+    }
+}
+
+fn time_of(t: TimeOrNow) -> SystemTime {
+    match t {
+        TimeOrNow::SpecificTime(t) => t,
+        TimeOrNow::Now => SystemTime::now(),
+    }
+}
+
+fn max_pages_limit() -> u32 {
+    std::fs::read_to_string("/proc/sys/fs/fuse/max_pages_limit")
+        .ok()
+        .and_then(|s| s.trim().parse::<u32>().ok())
+        .unwrap_or(256)
+}
+
+impl FuseAdapter {
+    pub(crate) fn new(
+        fs: Arc<VaultFs>,
+        runtime: tokio::runtime::Handle,
+        attr_ttl: Duration,
+        entry_ttl: Duration,
+        activity: Arc<Activity>,
+    ) -> Self {
+        FuseAdapter {
+            fs,
+            runtime,
+            permits: Arc::new(Semaphore::new(MAX_IN_FLIGHT)),
+            attr_ttl,
+            entry_ttl,
+            activity,
+        }
+    }
+
+    /// Runs `work` on the runtime; the reply is sent from there.
+    fn spawn<F, Fut>(&self, work: F)
+    where
+        F: FnOnce(Arc<VaultFs>) -> Fut + Send + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        self.activity.touch();
+        let permit = match Arc::clone(&self.permits).try_acquire_owned() {
+            Ok(permit) => Some(permit),
+            // Saturated: wait here, on the FUSE reader thread (never a runtime
+            // thread), which holds back further requests from the kernel.
+            Err(_) => self
+                .runtime
+                .block_on(Arc::clone(&self.permits).acquire_owned())
+                .ok(),
+        };
+        let fs = Arc::clone(&self.fs);
+        self.runtime.spawn(async move {
+            let _permit = permit;
+            work(fs).await;
+        });
+    }
+}
+
+macro_rules! try_reply {
+    ($reply:expr, $result:expr) => {
+        match $result {
+            Ok(value) => value,
+            Err(err) => {
+                $reply.error(errno(err.kind()));
+                return;
+            }
+        }
+    };
+}
+
+impl Filesystem for FuseAdapter {
+    fn init(&mut self, _req: &Request, config: &mut KernelConfig) -> std::io::Result<()> {
+        // As large as the kernel allows: max_pages_limit pages (256 → 1 MiB).
+        let max_write = max_pages_limit()
+            .saturating_mul(4096)
+            .clamp(128 * 1024, 16 * 1024 * 1024);
+        if let Err(nearest) = config.set_max_write(max_write) {
+            let _ = config.set_max_write(nearest);
+        }
+        if let Err(nearest) = config.set_max_readahead(max_write) {
+            let _ = config.set_max_readahead(nearest);
+        }
+        let _ = config.set_max_background(32);
+        let _ = config.set_congestion_threshold(24);
+        let wanted = InitFlags::FUSE_ASYNC_READ
+            | InitFlags::FUSE_BIG_WRITES
+            | InitFlags::FUSE_MAX_PAGES
+            | InitFlags::FUSE_ATOMIC_O_TRUNC
+            | InitFlags::FUSE_AUTO_INVAL_DATA
+            | InitFlags::FUSE_DO_READDIRPLUS
+            | InitFlags::FUSE_READDIRPLUS_AUTO
+            | InitFlags::FUSE_PARALLEL_DIROPS
+            | InitFlags::FUSE_CACHE_SYMLINKS;
+        let supported = wanted & config.capabilities();
+        let _ = config.add_capabilities(supported);
+        Ok(())
+    }
+
+    fn lookup(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEntry) {
+        let name = name.to_owned();
+        let (attr_ttl, entry_ttl) = (self.attr_ttl, self.entry_ttl);
+        self.spawn(move |fs| async move {
+            match fs.lookup(parent.0, &name).await {
+                Ok(attr) => {
+                    reply.entry_with_ttls(&attr_ttl, &entry_ttl, &file_attr(&attr), Generation(0))
+                }
+                Err(e) if e.kind() == FsErrorKind::NotFound && !entry_ttl.is_zero() => {
+                    // Node id 0: a negative entry the kernel may cache for entry_ttl.
+                    let mut attr = file_attr(&Attr {
+                        ino: 0,
+                        kind: FileKind::File,
+                        size: 0,
+                        mtime: SystemTime::UNIX_EPOCH,
+                        perm: 0,
+                        uid: 0,
+                        gid: 0,
+                        nlink: 0,
+                    });
+                    attr.ino = INodeNo(0);
+                    reply.entry_with_ttls(&attr_ttl, &entry_ttl, &attr, Generation(0));
+                }
+                Err(e) => reply.error(errno(e.kind())),
+            }
+        });
+    }
+
+    fn forget(&self, _req: &Request, ino: INodeNo, nlookup: u64) {
+        self.fs.forget(ino.0, nlookup);
+    }
+
+    fn getattr(&self, _req: &Request, ino: INodeNo, _fh: Option<FileHandle>, reply: ReplyAttr) {
+        let ttl = self.attr_ttl;
+        self.spawn(move |fs| async move {
+            let attr = try_reply!(reply, fs.getattr(ino.0).await);
+            reply.attr(&ttl, &file_attr(&attr));
+        });
+    }
+
+    fn setattr(
+        &self,
+        _req: &Request,
+        ino: INodeNo,
+        mode: Option<u32>,
+        uid: Option<u32>,
+        gid: Option<u32>,
+        size: Option<u64>,
+        atime: Option<TimeOrNow>,
+        mtime: Option<TimeOrNow>,
+        _ctime: Option<SystemTime>,
+        fh: Option<FileHandle>,
+        _crtime: Option<SystemTime>,
+        _chgtime: Option<SystemTime>,
+        _bkuptime: Option<SystemTime>,
+        _flags: Option<BsdFileFlags>,
+        reply: ReplyAttr,
+    ) {
+        let ttl = self.attr_ttl;
+        let changes = SetAttr {
+            size,
+            mtime: mtime.map(time_of),
+            atime: atime.map(time_of),
+            mode,
+            uid,
+            gid,
+            handle: fh.map(|h| h.0),
+        };
+        self.spawn(move |fs| async move {
+            let attr = try_reply!(reply, fs.setattr(ino.0, changes).await);
+            reply.attr(&ttl, &file_attr(&attr));
+        });
+    }
+
+    fn readlink(&self, _req: &Request, ino: INodeNo, reply: ReplyData) {
+        self.spawn(move |fs| async move {
+            let target = try_reply!(reply, fs.readlink(ino.0).await);
+            reply.data(target.as_bytes());
+        });
+    }
+
+    fn mknod(
+        &self,
+        _req: &Request,
+        parent: INodeNo,
+        name: &OsStr,
+        mode: u32,
+        _umask: u32,
+        _rdev: u32,
+        reply: ReplyEntry,
+    ) {
+        if mode & libc_s_ifmt() != libc_s_ifreg() {
+            // FIFOs, sockets and devices: the format has no such nodes.
+            reply.error(errno(FsErrorKind::Unsupported));
+            return;
+        }
+        let name = name.to_owned();
+        let (attr_ttl, entry_ttl) = (self.attr_ttl, self.entry_ttl);
+        self.spawn(move |fs| async move {
+            let (attr, opened) = try_reply!(reply, fs.create(parent.0, &name, true, false).await);
+            let _ = fs.release(opened.handle).await;
+            reply.entry_with_ttls(&attr_ttl, &entry_ttl, &file_attr(&attr), Generation(0));
+        });
+    }
+
+    fn mkdir(
+        &self,
+        _req: &Request,
+        parent: INodeNo,
+        name: &OsStr,
+        _mode: u32,
+        _umask: u32,
+        reply: ReplyEntry,
+    ) {
+        let name = name.to_owned();
+        let (attr_ttl, entry_ttl) = (self.attr_ttl, self.entry_ttl);
+        self.spawn(move |fs| async move {
+            let attr = try_reply!(reply, fs.mkdir(parent.0, &name).await);
+            reply.entry_with_ttls(&attr_ttl, &entry_ttl, &file_attr(&attr), Generation(0));
+        });
+    }
+
+    fn unlink(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
+        let name = name.to_owned();
+        self.spawn(move |fs| async move {
+            try_reply!(reply, fs.unlink(parent.0, &name).await);
+            reply.ok();
+        });
+    }
+
+    fn rmdir(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
+        let name = name.to_owned();
+        self.spawn(move |fs| async move {
+            try_reply!(reply, fs.rmdir(parent.0, &name).await);
+            reply.ok();
+        });
+    }
+
+    fn symlink(
+        &self,
+        _req: &Request,
+        parent: INodeNo,
+        link_name: &OsStr,
+        target: &Path,
+        reply: ReplyEntry,
+    ) {
+        let name = link_name.to_owned();
+        let target: OsString = target.as_os_str().to_owned();
+        let (attr_ttl, entry_ttl) = (self.attr_ttl, self.entry_ttl);
+        self.spawn(move |fs| async move {
+            let attr = try_reply!(reply, fs.symlink(parent.0, &name, &target).await);
+            reply.entry_with_ttls(&attr_ttl, &entry_ttl, &file_attr(&attr), Generation(0));
+        });
+    }
+
+    fn rename(
+        &self,
+        _req: &Request,
+        parent: INodeNo,
+        name: &OsStr,
+        newparent: INodeNo,
+        newname: &OsStr,
+        flags: fuser::RenameFlags,
+        reply: ReplyEmpty,
+    ) {
+        if flags.contains(fuser::RenameFlags::RENAME_WHITEOUT) {
+            reply.error(errno(FsErrorKind::Unsupported));
+            return;
+        }
+        let flags = RenameFlags {
+            no_replace: flags.contains(fuser::RenameFlags::RENAME_NOREPLACE),
+            exchange: flags.contains(fuser::RenameFlags::RENAME_EXCHANGE),
+        };
+        let (name, newname) = (name.to_owned(), newname.to_owned());
+        self.spawn(move |fs| async move {
+            try_reply!(
+                reply,
+                fs.rename(parent.0, &name, newparent.0, &newname, flags)
+                    .await
+            );
+            reply.ok();
+        });
+    }
+
+    fn link(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        _newparent: INodeNo,
+        _newname: &OsStr,
+        reply: ReplyEntry,
+    ) {
+        // The format has no hard links; EPERM is link(2)'s answer for that.
+        reply.error(errno(FsErrorKind::NotPermitted));
+    }
+
+    fn open(&self, _req: &Request, ino: INodeNo, flags: OpenFlags, reply: ReplyOpen) {
+        let (write, truncate) = open_mode(flags.0);
+        self.spawn(move |fs| async move {
+            let opened = try_reply!(reply, fs.open(ino.0, write, truncate).await);
+            let fopen = if opened.keep_cache {
+                FopenFlags::FOPEN_KEEP_CACHE
+            } else {
+                FopenFlags::empty()
+            };
+            reply.opened(FileHandle(opened.handle), fopen);
+        });
+    }
+
+    fn read(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        fh: FileHandle,
+        offset: u64,
+        size: u32,
+        _flags: OpenFlags,
+        _lock_owner: Option<LockOwner>,
+        reply: ReplyData,
+    ) {
+        self.spawn(move |fs| async move {
+            let data = try_reply!(reply, fs.read(fh.0, offset, size as usize).await);
+            reply.data(&data);
+        });
+    }
+
+    fn write(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        fh: FileHandle,
+        offset: u64,
+        data: &[u8],
+        _write_flags: WriteFlags,
+        _flags: OpenFlags,
+        _lock_owner: Option<LockOwner>,
+        reply: ReplyWrite,
+    ) {
+        let data = zeroize::Zeroizing::new(data.to_vec());
+        self.spawn(move |fs| async move {
+            let written = try_reply!(reply, fs.write(fh.0, offset, &data).await);
+            reply.written(written as u32);
+        });
+    }
+
+    fn flush(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        fh: FileHandle,
+        _lock_owner: LockOwner,
+        reply: ReplyEmpty,
+    ) {
+        self.spawn(move |fs| async move {
+            try_reply!(reply, fs.flush(fh.0).await);
+            reply.ok();
+        });
+    }
+
+    fn release(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        fh: FileHandle,
+        _flags: OpenFlags,
+        _lock_owner: Option<LockOwner>,
+        _flush: bool,
+        reply: ReplyEmpty,
+    ) {
+        self.spawn(move |fs| async move {
+            try_reply!(reply, fs.release(fh.0).await);
+            reply.ok();
+        });
+    }
+
+    fn fsync(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        fh: FileHandle,
+        _datasync: bool,
+        reply: ReplyEmpty,
+    ) {
+        self.spawn(move |fs| async move {
+            try_reply!(reply, fs.fsync(fh.0).await);
+            reply.ok();
+        });
+    }
+
+    fn opendir(&self, _req: &Request, ino: INodeNo, _flags: OpenFlags, reply: ReplyOpen) {
+        self.spawn(move |fs| async move {
+            let handle = try_reply!(reply, fs.opendir(ino.0).await);
+            reply.opened(FileHandle(handle), FopenFlags::empty());
+        });
+    }
+
+    fn readdir(
+        &self,
+        _req: &Request,
+        ino: INodeNo,
+        fh: FileHandle,
+        offset: u64,
+        mut reply: ReplyDirectory,
+    ) {
+        self.activity.touch();
+        let entries = try_reply!(reply, self.fs.readdir(fh.0));
+        let parent = self.fs.parent_of(ino.0);
+        let mut index = offset;
+        loop {
+            let full = match index {
+                0 => reply.add(ino, 1, FileType::Directory, "."),
+                1 => reply.add(INodeNo(parent), 2, FileType::Directory, ".."),
+                n => match entries.get((n - 2) as usize) {
+                    Some(e) => {
+                        reply.add(INodeNo(e.attr.ino), n + 1, file_type(e.attr.kind), &e.name)
+                    }
+                    None => break,
+                },
+            };
+            if full {
+                break;
+            }
+            index += 1;
+        }
+        reply.ok();
+    }
+
+    fn readdirplus(
+        &self,
+        _req: &Request,
+        ino: INodeNo,
+        fh: FileHandle,
+        offset: u64,
+        mut reply: ReplyDirectoryPlus,
+    ) {
+        let ttl = self.entry_ttl;
+        self.spawn(move |fs| async move {
+            let entries = try_reply!(reply, fs.readdir(fh.0));
+            let parent = fs.parent_of(ino.0);
+            let mut index = offset;
+            loop {
+                let full = match index {
+                    // "." and "..": the kernel does not count lookups for them.
+                    0 | 1 => {
+                        let (id, name) = if index == 0 {
+                            (ino.0, ".")
+                        } else {
+                            (parent, "..")
+                        };
+                        let attr = try_reply!(reply, fs.getattr_cached(id).await);
+                        reply.add(
+                            INodeNo(id),
+                            index + 1,
+                            name,
+                            &ttl,
+                            &file_attr(&attr),
+                            Generation(0),
+                        )
+                    }
+                    n => match entries.get((n - 2) as usize) {
+                        Some(e) => {
+                            let full = reply.add(
+                                INodeNo(e.attr.ino),
+                                n + 1,
+                                &e.name,
+                                &ttl,
+                                &file_attr(&e.attr),
+                                Generation(0),
+                            );
+                            if !full {
+                                fs.remember(e.attr.ino);
+                            }
+                            full
+                        }
+                        None => break,
+                    },
+                };
+                if full {
+                    break;
+                }
+                index += 1;
+            }
+            reply.ok();
+        });
+    }
+
+    fn releasedir(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        fh: FileHandle,
+        _flags: OpenFlags,
+        reply: ReplyEmpty,
+    ) {
+        self.fs.releasedir(fh.0);
+        reply.ok();
+    }
+
+    fn fsyncdir(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        _fh: FileHandle,
+        _datasync: bool,
+        reply: ReplyEmpty,
+    ) {
+        // Directory changes reach storage before their requests are answered.
+        reply.ok();
+    }
+
+    fn statfs(&self, _req: &Request, _ino: INodeNo, reply: ReplyStatfs) {
+        self.spawn(move |fs| async move {
+            let st = try_reply!(reply, fs.statfs().await);
+            reply.statfs(
+                st.blocks,
+                st.blocks_free,
+                st.blocks_available,
+                u64::from(u32::MAX),
+                u64::from(u32::MAX) - fs.node_count() as u64,
+                st.block_size,
+                st.name_max,
+                st.block_size,
+            );
+        });
+    }
+
+    fn setxattr(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        _name: &OsStr,
+        _value: &[u8],
+        _flags: i32,
+        _position: u32,
+        reply: ReplyEmpty,
+    ) {
+        reply.error(errno(FsErrorKind::NotImplemented));
+    }
+
+    fn getxattr(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        _name: &OsStr,
+        _size: u32,
+        reply: ReplyXattr,
+    ) {
+        reply.error(errno(FsErrorKind::NotImplemented));
+    }
+
+    fn listxattr(&self, _req: &Request, _ino: INodeNo, _size: u32, reply: ReplyXattr) {
+        reply.error(errno(FsErrorKind::NotImplemented));
+    }
+
+    fn removexattr(&self, _req: &Request, _ino: INodeNo, _name: &OsStr, reply: ReplyEmpty) {
+        reply.error(errno(FsErrorKind::NotImplemented));
+    }
+
+    fn access(&self, _req: &Request, _ino: INodeNo, _mask: AccessFlags, reply: ReplyEmpty) {
+        // Mounted with default_permissions: the kernel checks modes itself.
+        reply.ok();
+    }
+
+    fn create(
+        &self,
+        _req: &Request,
+        parent: INodeNo,
+        name: &OsStr,
+        _mode: u32,
+        _umask: u32,
+        flags: i32,
+        reply: ReplyCreate,
+    ) {
+        let name = name.to_owned();
+        let exclusive = flags & O_EXCL != 0;
+        let truncate = flags & O_TRUNC != 0;
+        let (attr_ttl, entry_ttl) = (self.attr_ttl, self.entry_ttl);
+        self.spawn(move |fs| async move {
+            let (attr, opened) =
+                try_reply!(reply, fs.create(parent.0, &name, exclusive, truncate).await);
+            let _ = entry_ttl;
+            reply.created(
+                &attr_ttl,
+                &file_attr(&attr),
+                Generation(0),
+                FileHandle(opened.handle),
+                FopenFlags::empty(),
+            );
+        });
+    }
+
+    fn getlk(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        _fh: FileHandle,
+        _lock_owner: LockOwner,
+        _start: u64,
+        _end: u64,
+        _typ: i32,
+        _pid: u32,
+        reply: ReplyLock,
+    ) {
+        reply.error(errno(FsErrorKind::NotImplemented));
+    }
+
+    fn setlk(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        _fh: FileHandle,
+        _lock_owner: LockOwner,
+        _start: u64,
+        _end: u64,
+        _typ: i32,
+        _pid: u32,
+        _sleep: bool,
+        reply: ReplyEmpty,
+    ) {
+        reply.error(errno(FsErrorKind::NotImplemented));
+    }
+
+    fn bmap(&self, _req: &Request, _ino: INodeNo, _blocksize: u32, _idx: u64, reply: ReplyBmap) {
+        reply.error(errno(FsErrorKind::NotImplemented));
+    }
+
+    fn ioctl(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        _fh: FileHandle,
+        _flags: IoctlFlags,
+        _cmd: u32,
+        _in_data: &[u8],
+        _out_size: u32,
+        reply: ReplyIoctl,
+    ) {
+        reply.error(errno(FsErrorKind::NotImplemented));
+    }
+
+    fn poll(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        _fh: FileHandle,
+        _ph: PollNotifier,
+        _events: PollEvents,
+        _flags: PollFlags,
+        reply: ReplyPoll,
+    ) {
+        reply.error(errno(FsErrorKind::NotImplemented));
+    }
+
+    fn fallocate(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        _fh: FileHandle,
+        _offset: u64,
+        _length: u64,
+        _mode: i32,
+        reply: ReplyEmpty,
+    ) {
+        // Kernel answers EOPNOTSUPP; posix_fallocate then writes zeros itself.
+        reply.error(errno(FsErrorKind::NotImplemented));
+    }
+
+    fn lseek(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        _fh: FileHandle,
+        _offset: i64,
+        _whence: i32,
+        reply: ReplyLseek,
+    ) {
+        // Kernel falls back to its generic lseek (no holes: SEEK_DATA/SEEK_HOLE trivial).
+        reply.error(errno(FsErrorKind::NotImplemented));
+    }
+
+    fn copy_file_range(
+        &self,
+        _req: &Request,
+        _ino_in: INodeNo,
+        _fh_in: FileHandle,
+        _offset_in: u64,
+        _ino_out: INodeNo,
+        _fh_out: FileHandle,
+        _offset_out: u64,
+        _len: u64,
+        _flags: CopyFileRangeFlags,
+        reply: ReplyWrite,
+    ) {
+        // Kernel falls back to a read/write copy.
+        reply.error(errno(FsErrorKind::NotImplemented));
+    }
+}
+
+const O_ACCMODE: i32 = 0o3;
+const O_RDONLY: i32 = 0o0;
+const O_TRUNC: i32 = 0o1000;
+const O_EXCL: i32 = 0o200;
+
+fn libc_s_ifmt() -> u32 {
+    0o170000
+}
+
+fn libc_s_ifreg() -> u32 {
+    0o100000
+}
+
+fn open_mode(flags: i32) -> (bool, bool) {
+    let write = flags & O_ACCMODE != O_RDONLY;
+    (write, flags & O_TRUNC != 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errno_mapping_is_distinct_where_it_matters() {
+        assert_eq!(errno(FsErrorKind::NotFound), Errno::ENOENT);
+        assert_eq!(errno(FsErrorKind::Unsupported), Errno::EOPNOTSUPP);
+        assert_eq!(errno(FsErrorKind::NotPermitted), Errno::EPERM);
+        assert_eq!(errno(FsErrorKind::TimedOut), Errno::EIO);
+        assert_eq!(errno(FsErrorKind::ReadOnly), Errno::EROFS);
+    }
+
+    #[test]
+    fn open_flags() {
+        assert_eq!(open_mode(0), (false, false));
+        assert_eq!(open_mode(0o1 | O_TRUNC), (true, true));
+        assert_eq!(open_mode(0o2), (true, false));
+    }
+}

@@ -1,0 +1,1013 @@
+//! The platform-neutral operations layer: filesystem verbs over the vault
+//! engine, addressed by node numbers and handles, answering [`FsError`]s.
+//!
+//! Both the FUSE adapter and the (later) WinFsp adapter are thin callers of
+//! [`VaultFs`]. It knows nothing of fuser, errno or NTSTATUS; it knows the
+//! engine (`vault_engine`) and nothing of ciphertext.
+//!
+//! Decisions (also listed in the README's deviations):
+//! - Owner and permission bits come from the mount options (the format stores
+//!   none). `chmod`/`chown`/`atime` changes are accepted and ignored, so
+//!   `cp -a`, `tar`, `rsync -a` and `git` work; `stat` keeps showing the
+//!   mount's owner and modes (files 0644, directories 0755 by default).
+//! - Names: non-UTF-8 is refused (`InvalidEncoding`); input is normalised to
+//!   NFC; names longer than 255 bytes are refused.
+//! - Unlinking (or renaming over) a file that is still open moves it to a
+//!   hidden name (`.vault-unlinked-…`) until its last handle closes, as NFS
+//!   does, so open handles keep working. Hidden names are never listed.
+//! - Every engine call is bounded by `FsConfig::op_timeout` (`TimedOut`).
+//! - Directory mutations rely on the kernel's per-directory locking (VFS holds
+//!   the parent's lock for create/unlink/rename); a path-addressed adapter
+//!   without that guarantee must serialise per directory itself.
+
+pub mod error;
+pub mod node_table;
+
+use std::collections::HashMap;
+use std::ffi::OsStr;
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, SystemTime};
+
+use unicode_normalization::{UnicodeNormalization, is_nfc};
+use vault_engine::{DirId, Node, NodeKind, OpenFile, Vault, VaultError};
+
+pub use error::{FsError, FsErrorKind, FsResult};
+pub use node_table::{NodeId, NodeTable, ROOT};
+
+/// A file or directory handle number.
+pub type HandleId = u64;
+
+/// Prefix of the hidden names that keep unlinked-but-open files alive.
+pub const SILLY_PREFIX: &str = ".vault-unlinked-";
+
+/// Longest accepted cleartext name, in bytes (NAME_MAX).
+pub const NAME_MAX: usize = 255;
+
+/// Owner, modes and limits of one mount.
+#[derive(Debug, Clone)]
+pub struct FsConfig {
+    /// Owner reported for every node.
+    pub uid: u32,
+    /// Group reported for every node.
+    pub gid: u32,
+    /// Permission bits of regular files.
+    pub file_perm: u16,
+    /// Permission bits of directories.
+    pub dir_perm: u16,
+    /// Refuse every mutation with `ReadOnly`.
+    pub read_only: bool,
+    /// Bound on every engine call; past it the operation fails with `TimedOut`.
+    pub op_timeout: Duration,
+}
+
+impl Default for FsConfig {
+    fn default() -> Self {
+        FsConfig {
+            uid: 0,
+            gid: 0,
+            file_perm: 0o644,
+            dir_perm: 0o755,
+            read_only: false,
+            op_timeout: Duration::from_secs(120),
+        }
+    }
+}
+
+/// What a node is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileKind {
+    /// Regular file.
+    File,
+    /// Directory.
+    Dir,
+    /// Symbolic link.
+    Symlink,
+}
+
+/// Attributes of a node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Attr {
+    /// Node number.
+    pub ino: NodeId,
+    /// Kind.
+    pub kind: FileKind,
+    /// Cleartext size in bytes (includes unflushed writes).
+    pub size: u64,
+    /// Modification time (also reported as ctime and atime).
+    pub mtime: SystemTime,
+    /// Permission bits.
+    pub perm: u16,
+    /// Owner.
+    pub uid: u32,
+    /// Group.
+    pub gid: u32,
+    /// Link count (directories 2, others 1).
+    pub nlink: u32,
+}
+
+/// Attribute changes requested by `setattr`.
+#[derive(Debug, Clone, Default)]
+pub struct SetAttr {
+    /// Truncate or extend.
+    pub size: Option<u64>,
+    /// New modification time.
+    pub mtime: Option<SystemTime>,
+    /// New access time (accepted, not stored: the format has none).
+    pub atime: Option<SystemTime>,
+    /// New mode (accepted, ignored).
+    pub mode: Option<u32>,
+    /// New owner (accepted, ignored).
+    pub uid: Option<u32>,
+    /// New group (accepted, ignored).
+    pub gid: Option<u32>,
+    /// The handle the change came through, if any.
+    pub handle: Option<HandleId>,
+}
+
+/// An opened file.
+#[derive(Debug, Clone, Copy)]
+pub struct Opened {
+    /// The handle for read/write/flush/release.
+    pub handle: HandleId,
+    /// The content is unchanged since the kernel last cached it: keep the page cache.
+    pub keep_cache: bool,
+}
+
+/// One directory entry of a listing.
+#[derive(Debug, Clone)]
+pub struct DirEntry {
+    /// Name as stored (NFC for names we wrote).
+    pub name: String,
+    /// Its attributes (with its node number).
+    pub attr: Attr,
+}
+
+/// Space figures.
+#[derive(Debug, Clone, Copy)]
+pub struct FsStat {
+    /// Block size the figures count in.
+    pub block_size: u32,
+    /// Total blocks.
+    pub blocks: u64,
+    /// Free blocks.
+    pub blocks_free: u64,
+    /// Blocks available to unprivileged users.
+    pub blocks_available: u64,
+    /// Longest name.
+    pub name_max: u32,
+}
+
+/// How `rename` may treat an existing target.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RenameFlags {
+    /// Fail with `AlreadyExists` if the target exists (RENAME_NOREPLACE).
+    pub no_replace: bool,
+    /// Swap source and target (RENAME_EXCHANGE): unsupported.
+    pub exchange: bool,
+}
+
+struct FileHandle {
+    ino: NodeId,
+    file: Arc<OpenFile>,
+}
+
+#[derive(Default)]
+struct HandleTable {
+    files: HashMap<HandleId, FileHandle>,
+    dirs: HashMap<HandleId, (NodeId, Arc<Vec<DirEntry>>)>,
+}
+
+/// The filesystem over one unlocked vault.
+pub struct VaultFs {
+    vault: Arc<Vault>,
+    config: FsConfig,
+    nodes: Mutex<NodeTable>,
+    handles: Mutex<HandleTable>,
+    next_handle: AtomicU64,
+    silly_counter: AtomicU64,
+    mounted_at: SystemTime,
+}
+
+impl std::fmt::Debug for VaultFs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VaultFs")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding the lock leaves consistent-enough data (every
+    // mutation is a few field writes); keep serving rather than cascade panics.
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn kind_of(node: &Node) -> FileKind {
+    match node.kind {
+        NodeKind::File => FileKind::File,
+        NodeKind::Dir(_) => FileKind::Dir,
+        NodeKind::Symlink => FileKind::Symlink,
+    }
+}
+
+/// Validates and NFC-normalises a name coming from an adapter.
+pub fn name_in(name: &OsStr) -> FsResult<String> {
+    let s = name.to_str().ok_or(FsErrorKind::InvalidEncoding)?;
+    if s.is_empty() || s == "." || s == ".." || s.contains('/') || s.contains('\0') {
+        return Err(FsErrorKind::InvalidName.into());
+    }
+    let s = if is_nfc(s) {
+        s.to_owned()
+    } else {
+        s.nfc().collect::<String>()
+    };
+    if s.len() > NAME_MAX {
+        return Err(FsErrorKind::NameTooLong.into());
+    }
+    Ok(s)
+}
+
+/// A name to create: valid, and not one of our reserved hidden names.
+fn new_name_in(name: &OsStr) -> FsResult<String> {
+    let s = name_in(name)?;
+    if s.starts_with(SILLY_PREFIX) {
+        return Err(FsErrorKind::InvalidName.into());
+    }
+    Ok(s)
+}
+
+/// A name to look up: hidden names do not exist.
+fn lookup_name_in(name: &OsStr) -> FsResult<String> {
+    let s = name_in(name)?;
+    if s.starts_with(SILLY_PREFIX) {
+        return Err(FsErrorKind::NotFound.into());
+    }
+    Ok(s)
+}
+
+impl VaultFs {
+    /// A filesystem over `vault`.
+    pub fn new(vault: Arc<Vault>, config: FsConfig) -> Self {
+        let root = Node {
+            parent: DirId::root(),
+            name: String::new(),
+            kind: NodeKind::Dir(DirId::root()),
+            size: 0,
+            modified: None,
+            damaged: false,
+            storage_path: String::new(),
+        };
+        VaultFs {
+            vault,
+            config,
+            nodes: Mutex::new(NodeTable::new(root)),
+            handles: Mutex::new(HandleTable::default()),
+            next_handle: AtomicU64::new(1),
+            silly_counter: AtomicU64::new(0),
+            mounted_at: SystemTime::now(),
+        }
+    }
+
+    /// The mount's configuration.
+    pub fn config(&self) -> &FsConfig {
+        &self.config
+    }
+
+    /// The vault underneath.
+    pub fn vault(&self) -> &Arc<Vault> {
+        &self.vault
+    }
+
+    async fn timed<T>(&self, fut: impl Future<Output = Result<T, VaultError>>) -> FsResult<T> {
+        match tokio::time::timeout(self.config.op_timeout, fut).await {
+            Ok(result) => result.map_err(FsError::from),
+            Err(_) => {
+                tracing::warn!(timeout = ?self.config.op_timeout, "storage operation timed out");
+                Err(FsErrorKind::TimedOut.into())
+            }
+        }
+    }
+
+    fn check_writable(&self) -> FsResult<()> {
+        if self.config.read_only {
+            return Err(FsErrorKind::ReadOnly.into());
+        }
+        Ok(())
+    }
+
+    fn dir_of(&self, ino: NodeId) -> FsResult<DirId> {
+        let nodes = lock(&self.nodes);
+        let entry = nodes.get(ino).ok_or(FsErrorKind::NotFound)?;
+        match &entry.node.kind {
+            NodeKind::Dir(id) => Ok(id.clone()),
+            _ => Err(FsErrorKind::NotADirectory.into()),
+        }
+    }
+
+    fn static_attr(&self, ino: NodeId, e: &node_table::NodeEntry) -> Attr {
+        let kind = kind_of(&e.node);
+        let mtime = e
+            .pinned_mtime
+            .or(e.mtime_override)
+            .or(e.node.modified)
+            .unwrap_or(self.mounted_at);
+        let (perm, nlink) = match kind {
+            FileKind::File => (self.config.file_perm, 1),
+            FileKind::Dir => (self.config.dir_perm, 2),
+            FileKind::Symlink => (0o777, 1),
+        };
+        Attr {
+            ino,
+            kind,
+            size: e.node.size,
+            mtime,
+            perm,
+            uid: self.config.uid,
+            gid: self.config.gid,
+            nlink,
+        }
+    }
+
+    /// Current attributes from the table (open files: size from the open file).
+    async fn attr_of(&self, ino: NodeId) -> FsResult<Attr> {
+        let (mut attr, file) = {
+            let nodes = lock(&self.nodes);
+            let entry = nodes.get(ino).ok_or(FsErrorKind::NotFound)?;
+            (self.static_attr(ino, entry), entry.file.clone())
+        };
+        if let Some(file) = file {
+            attr.size = file.size().await;
+        }
+        Ok(attr)
+    }
+
+    /// Looks `name` up in `parent`; counts one kernel lookup on success.
+    pub async fn lookup(&self, parent: NodeId, name: &OsStr) -> FsResult<Attr> {
+        let name = lookup_name_in(name)?;
+        let dir = self.dir_of(parent)?;
+        let node = self.timed(self.vault.lookup(&dir, &name)).await?;
+        let ino = lock(&self.nodes).upsert(parent, &name, node, 1);
+        self.attr_of(ino).await
+    }
+
+    /// Resolves a `/`-separated path from the root (for path-addressed
+    /// adapters); counts no kernel lookups.
+    pub async fn resolve_path(&self, path: &str) -> FsResult<NodeId> {
+        let mut ino = ROOT;
+        for part in path.split('/').filter(|p| !p.is_empty()) {
+            let name = lookup_name_in(OsStr::new(part))?;
+            let dir = self.dir_of(ino)?;
+            let node = self.timed(self.vault.lookup(&dir, &name)).await?;
+            ino = lock(&self.nodes).upsert(ino, &name, node, 0);
+        }
+        Ok(ino)
+    }
+
+    /// The parent of `ino` (root's parent is root).
+    pub fn parent_of(&self, ino: NodeId) -> NodeId {
+        lock(&self.nodes).get(ino).map(|e| e.parent).unwrap_or(ROOT)
+    }
+
+    /// Re-reads a node from storage unless it is open (then we know better) or
+    /// detached. A node that vanished is `NotFound`.
+    async fn refresh(&self, ino: NodeId) -> FsResult<()> {
+        if ino == ROOT {
+            return Ok(());
+        }
+        let (parent, name) = {
+            let nodes = lock(&self.nodes);
+            let e = nodes.get(ino).ok_or(FsErrorKind::NotFound)?;
+            if e.detached || e.file.is_some() {
+                return Ok(());
+            }
+            (e.parent, e.name.clone())
+        };
+        let dir = self.dir_of(parent)?;
+        let node = self.timed(self.vault.lookup(&dir, &name)).await?;
+        let mut nodes = lock(&self.nodes);
+        if let Some(e) = nodes.get_mut(ino)
+            && e.file.is_none()
+            && !e.detached
+            && std::mem::discriminant(&e.node.kind) == std::mem::discriminant(&node.kind)
+        {
+            e.node = node;
+        }
+        Ok(())
+    }
+
+    /// Attributes of `ino`, re-read from storage.
+    pub async fn getattr(&self, ino: NodeId) -> FsResult<Attr> {
+        self.refresh(ino).await?;
+        self.attr_of(ino).await
+    }
+
+    /// Attributes of `ino` as the table knows them (no storage call).
+    pub async fn getattr_cached(&self, ino: NodeId) -> FsResult<Attr> {
+        self.attr_of(ino).await
+    }
+
+    /// Changes size and/or mtime; mode, owner and atime are accepted and ignored
+    /// (the format stores none of them).
+    pub async fn setattr(&self, ino: NodeId, changes: SetAttr) -> FsResult<Attr> {
+        if changes.size.is_some() || changes.mtime.is_some() {
+            self.check_writable()?;
+        }
+        if let Some(size) = changes.size {
+            let (node, open) = {
+                let nodes = lock(&self.nodes);
+                let e = nodes.get(ino).ok_or(FsErrorKind::NotFound)?;
+                (e.node.clone(), e.file.clone())
+            };
+            match node.kind {
+                NodeKind::File => {}
+                NodeKind::Dir(_) => return Err(FsErrorKind::IsADirectory.into()),
+                NodeKind::Symlink => return Err(FsErrorKind::InvalidArgument.into()),
+            }
+            match open {
+                Some(file) => {
+                    self.timed(file.set_len(size)).await?;
+                    self.mark_written(ino);
+                }
+                None => {
+                    // Not open: truncate through a short-lived open file and write back now.
+                    let file = self.timed(self.vault.open(&node)).await?;
+                    self.timed(file.set_len(size)).await?;
+                    self.timed(file.flush()).await?;
+                    drop(file);
+                    if let Some(e) = lock(&self.nodes).get_mut(ino) {
+                        e.node.size = size;
+                        e.node.modified = Some(SystemTime::now());
+                        e.cache_fingerprint = None;
+                        e.pinned_mtime = None;
+                    }
+                    self.refresh(ino).await.ok();
+                }
+            }
+        }
+        if let Some(mtime) = changes.mtime {
+            let (node, open, dirty) = {
+                let nodes = lock(&self.nodes);
+                let e = nodes.get(ino).ok_or(FsErrorKind::NotFound)?;
+                (e.node.clone(), e.file.is_some(), e.dirty)
+            };
+            if !dirty {
+                self.timed(self.vault.set_modified(&node, mtime)).await?;
+            }
+            let mut nodes = lock(&self.nodes);
+            if let Some(e) = nodes.get_mut(ino) {
+                e.mtime_override = None;
+                if open {
+                    // Re-applied after every write-back until the last handle closes.
+                    e.pinned_mtime = Some(mtime);
+                } else {
+                    e.node.modified = Some(mtime);
+                }
+                e.cache_fingerprint = None;
+            }
+        }
+        // mode / uid / gid / atime: accepted and ignored (see module docs).
+        self.attr_of(ino).await
+    }
+
+    fn mark_written(&self, ino: NodeId) {
+        let mut nodes = lock(&self.nodes);
+        if let Some(e) = nodes.get_mut(ino) {
+            e.dirty = true;
+            e.mtime_override = Some(SystemTime::now());
+            e.pinned_mtime = None;
+            e.cache_fingerprint = None;
+        }
+    }
+
+    fn register_handle(&self, ino: NodeId, file: Arc<OpenFile>) -> HandleId {
+        let handle = self.next_handle.fetch_add(1, Ordering::Relaxed);
+        {
+            let mut nodes = lock(&self.nodes);
+            if let Some(e) = nodes.get_mut(ino) {
+                e.open_handles += 1;
+                e.file = Some(Arc::clone(&file));
+            }
+        }
+        lock(&self.handles)
+            .files
+            .insert(handle, FileHandle { ino, file });
+        handle
+    }
+
+    /// Opens a regular file. `write`: opened for writing; `truncate`: O_TRUNC.
+    pub async fn open(&self, ino: NodeId, write: bool, truncate: bool) -> FsResult<Opened> {
+        if write || truncate {
+            self.check_writable()?;
+        }
+        self.refresh(ino).await?;
+        let (node, already_open, fingerprint) = {
+            let nodes = lock(&self.nodes);
+            let e = nodes.get(ino).ok_or(FsErrorKind::NotFound)?;
+            (e.node.clone(), e.file.is_some(), e.cache_fingerprint)
+        };
+        match node.kind {
+            NodeKind::File => {}
+            NodeKind::Dir(_) => return Err(FsErrorKind::IsADirectory.into()),
+            NodeKind::Symlink => return Err(FsErrorKind::InvalidArgument.into()),
+        }
+        let file = self.timed(self.vault.open(&node)).await?;
+        let mut keep_cache = already_open || fingerprint == Some((node.size, node.modified));
+        if truncate {
+            self.timed(file.set_len(0)).await?;
+            keep_cache = false;
+        }
+        let handle = self.register_handle(ino, file);
+        if truncate {
+            self.mark_written(ino);
+        }
+        Ok(Opened { handle, keep_cache })
+    }
+
+    /// Creates and opens a regular file. Without `exclusive` an existing file
+    /// is opened instead (and truncated if `truncate`).
+    pub async fn create(
+        &self,
+        parent: NodeId,
+        name: &OsStr,
+        exclusive: bool,
+        truncate: bool,
+    ) -> FsResult<(Attr, Opened)> {
+        self.check_writable()?;
+        let name = new_name_in(name)?;
+        let dir = self.dir_of(parent)?;
+        match self.timed(self.vault.create_file(&dir, &name)).await {
+            Ok(node) => {
+                let ino = lock(&self.nodes).upsert(parent, &name, node.clone(), 1);
+                let file = match self.timed(self.vault.open(&node)).await {
+                    Ok(file) => file,
+                    Err(e) => {
+                        lock(&self.nodes).forget(ino, 1);
+                        return Err(e);
+                    }
+                };
+                let handle = self.register_handle(ino, file);
+                let attr = self.attr_of(ino).await?;
+                Ok((
+                    attr,
+                    Opened {
+                        handle,
+                        keep_cache: false,
+                    },
+                ))
+            }
+            Err(e) if e.kind() == FsErrorKind::AlreadyExists && !exclusive => {
+                let node = self.timed(self.vault.lookup(&dir, &name)).await?;
+                let ino = lock(&self.nodes).upsert(parent, &name, node, 1);
+                match self.open(ino, true, truncate).await {
+                    Ok(opened) => Ok((self.attr_of(ino).await?, opened)),
+                    Err(e) => {
+                        lock(&self.nodes).forget(ino, 1);
+                        Err(e)
+                    }
+                }
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    fn handle(&self, handle: HandleId) -> FsResult<(NodeId, Arc<OpenFile>)> {
+        let handles = lock(&self.handles);
+        let h = handles.files.get(&handle).ok_or(FsErrorKind::BadHandle)?;
+        Ok((h.ino, Arc::clone(&h.file)))
+    }
+
+    /// Reads up to `len` bytes at `offset` (fewer only at end of file).
+    pub async fn read(
+        &self,
+        handle: HandleId,
+        offset: u64,
+        len: usize,
+    ) -> FsResult<zeroize::Zeroizing<Vec<u8>>> {
+        let (_, file) = self.handle(handle)?;
+        self.timed(file.read(offset, len)).await
+    }
+
+    /// Writes `data` at `offset`; returns the bytes written.
+    pub async fn write(&self, handle: HandleId, offset: u64, data: &[u8]) -> FsResult<usize> {
+        self.check_writable()?;
+        let (ino, file) = self.handle(handle)?;
+        self.mark_written(ino);
+        self.timed(file.write(offset, data)).await?;
+        // Marked again: a write-back that raced with this write must not clear it.
+        self.mark_written(ino);
+        Ok(data.len())
+    }
+
+    /// Writes back the file's changes if it has any (`force`: always ask the
+    /// engine, for fsync). Re-applies an explicitly set mtime afterwards.
+    async fn write_back(&self, ino: NodeId, file: &Arc<OpenFile>, force: bool) -> FsResult<()> {
+        let (dirty, node, pinned) = {
+            let mut nodes = lock(&self.nodes);
+            let e = nodes.get_mut(ino).ok_or(FsErrorKind::NotFound)?;
+            if e.detached && !e.silly {
+                // Replaced while open without a silly rename: nowhere to write to.
+                return Ok(());
+            }
+            let dirty = e.dirty;
+            e.dirty = false;
+            (dirty, e.node.clone(), e.pinned_mtime)
+        };
+        if !dirty && !force {
+            return Ok(());
+        }
+        if let Err(err) = self.timed(file.flush()).await {
+            if let Some(e) = lock(&self.nodes).get_mut(ino) {
+                e.dirty |= dirty;
+            }
+            return Err(err);
+        }
+        if let Some(mtime) = pinned
+            && dirty
+        {
+            self.timed(self.vault.set_modified(&node, mtime)).await?;
+        }
+        Ok(())
+    }
+
+    /// `close()` of one descriptor: writes back changes.
+    pub async fn flush(&self, handle: HandleId) -> FsResult<()> {
+        let (ino, file) = self.handle(handle)?;
+        self.write_back(ino, &file, false).await
+    }
+
+    /// Returns once storage has every write made so far.
+    pub async fn fsync(&self, handle: HandleId) -> FsResult<()> {
+        let (ino, file) = self.handle(handle)?;
+        self.write_back(ino, &file, true).await
+    }
+
+    /// Last close of a handle: writes back and forgets the handle.
+    pub async fn release(&self, handle: HandleId) -> FsResult<()> {
+        let (ino, file) = self.handle(handle)?;
+        let result = self.write_back(ino, &file, false).await;
+        lock(&self.handles).files.remove(&handle);
+        drop(file);
+        let (last, silly, parent, name) = {
+            let mut nodes = lock(&self.nodes);
+            let Some(e) = nodes.get_mut(ino) else {
+                return result;
+            };
+            e.open_handles = e.open_handles.saturating_sub(1);
+            let last = e.open_handles == 0;
+            if last {
+                e.file = None;
+                e.mtime_override = None;
+                if let Some(t) = e.pinned_mtime.take() {
+                    e.node.modified = Some(t);
+                }
+            }
+            (last, e.silly, e.parent, e.name.clone())
+        };
+        if last {
+            if silly {
+                if let Ok(dir) = self.dir_of(parent)
+                    && let Err(e) = self.timed(self.vault.remove_file(&dir, &name)).await
+                {
+                    tracing::warn!(ino, kind = ?e.kind(), "could not remove an unlinked file's hidden copy");
+                }
+                let mut nodes = lock(&self.nodes);
+                if let Some(e) = nodes.get_mut(ino) {
+                    e.silly = false;
+                }
+                nodes.detach(ino);
+            } else if result.is_ok() {
+                // Remember what storage holds now: an unchanged file keeps the page cache.
+                if self.refresh(ino).await.is_ok() {
+                    let mut nodes = lock(&self.nodes);
+                    if let Some(e) = nodes.get_mut(ino)
+                        && e.file.is_none()
+                    {
+                        e.cache_fingerprint = Some((e.node.size, e.node.modified));
+                    }
+                }
+            }
+            lock(&self.nodes).collect(ino);
+        }
+        result
+    }
+
+    /// Creates a directory.
+    pub async fn mkdir(&self, parent: NodeId, name: &OsStr) -> FsResult<Attr> {
+        self.check_writable()?;
+        let name = new_name_in(name)?;
+        let dir = self.dir_of(parent)?;
+        let node = self.timed(self.vault.create_dir(&dir, &name)).await?;
+        let ino = lock(&self.nodes).upsert(parent, &name, node, 1);
+        self.attr_of(ino).await
+    }
+
+    /// Creates a symlink with a verbatim target.
+    pub async fn symlink(&self, parent: NodeId, name: &OsStr, target: &OsStr) -> FsResult<Attr> {
+        self.check_writable()?;
+        let name = new_name_in(name)?;
+        let target = target.to_str().ok_or(FsErrorKind::InvalidEncoding)?;
+        if target.is_empty() {
+            return Err(FsErrorKind::InvalidArgument.into());
+        }
+        let dir = self.dir_of(parent)?;
+        let node = self
+            .timed(self.vault.create_symlink(&dir, &name, target))
+            .await?;
+        let ino = lock(&self.nodes).upsert(parent, &name, node, 1);
+        let mut attr = self.attr_of(ino).await?;
+        attr.size = target.len() as u64;
+        Ok(attr)
+    }
+
+    /// A symlink's target.
+    pub async fn readlink(&self, ino: NodeId) -> FsResult<String> {
+        let node = {
+            let nodes = lock(&self.nodes);
+            nodes.get(ino).ok_or(FsErrorKind::NotFound)?.node.clone()
+        };
+        if node.kind != NodeKind::Symlink {
+            return Err(FsErrorKind::InvalidArgument.into());
+        }
+        self.timed(self.vault.read_symlink(&node)).await
+    }
+
+    /// Moves an open node out of the way under a hidden name (see module docs).
+    async fn silly_rename(
+        &self,
+        parent: NodeId,
+        dir: &DirId,
+        name: &str,
+        ino: NodeId,
+    ) -> FsResult<()> {
+        let n = self.silly_counter.fetch_add(1, Ordering::Relaxed);
+        let hidden = format!("{SILLY_PREFIX}{ino:x}-{n:x}");
+        self.timed(self.vault.rename(dir, name, dir, &hidden, false))
+            .await?;
+        let fresh = self.timed(self.vault.lookup(dir, &hidden)).await;
+        let mut nodes = lock(&self.nodes);
+        nodes.rename(ino, parent, &hidden);
+        if let Some(e) = nodes.get_mut(ino) {
+            e.silly = true;
+            e.detached = true;
+            if let Ok(node) = fresh {
+                e.node = node;
+            }
+        }
+        Ok(())
+    }
+
+    fn open_node(&self, parent: NodeId, name: &str) -> Option<NodeId> {
+        let nodes = lock(&self.nodes);
+        let id = nodes.child(parent, name)?;
+        nodes.get(id).filter(|e| e.open_handles > 0).map(|_| id)
+    }
+
+    /// Removes a file or symlink.
+    pub async fn unlink(&self, parent: NodeId, name: &OsStr) -> FsResult<()> {
+        self.check_writable()?;
+        let name = lookup_name_in(name)?;
+        let dir = self.dir_of(parent)?;
+        let node = self.timed(self.vault.lookup(&dir, &name)).await?;
+        if matches!(node.kind, NodeKind::Dir(_)) {
+            return Err(FsErrorKind::IsADirectory.into());
+        }
+        if let Some(ino) = self.open_node(parent, &name) {
+            return self.silly_rename(parent, &dir, &name, ino).await;
+        }
+        self.timed(self.vault.remove_file(&dir, &name)).await?;
+        let mut nodes = lock(&self.nodes);
+        if let Some(id) = nodes.child(parent, &name) {
+            nodes.detach(id);
+        }
+        Ok(())
+    }
+
+    /// Removes an empty directory.
+    pub async fn rmdir(&self, parent: NodeId, name: &OsStr) -> FsResult<()> {
+        self.check_writable()?;
+        let name = lookup_name_in(name)?;
+        let dir = self.dir_of(parent)?;
+        let node = self.timed(self.vault.lookup(&dir, &name)).await?;
+        if !matches!(node.kind, NodeKind::Dir(_)) {
+            return Err(FsErrorKind::NotADirectory.into());
+        }
+        self.timed(self.vault.remove_dir(&dir, &name)).await?;
+        let mut nodes = lock(&self.nodes);
+        if let Some(id) = nodes.child(parent, &name) {
+            nodes.detach(id);
+        }
+        Ok(())
+    }
+
+    /// Renames/moves `parent/name` to `new_parent/new_name` as rename(2) does.
+    pub async fn rename(
+        &self,
+        parent: NodeId,
+        name: &OsStr,
+        new_parent: NodeId,
+        new_name: &OsStr,
+        flags: RenameFlags,
+    ) -> FsResult<()> {
+        if flags.exchange {
+            return Err(FsErrorKind::Unsupported.into());
+        }
+        self.check_writable()?;
+        let name = lookup_name_in(name)?;
+        let new_name = new_name_in(new_name)?;
+        let dir = self.dir_of(parent)?;
+        let new_dir = self.dir_of(new_parent)?;
+        let src = self.timed(self.vault.lookup(&dir, &name)).await?;
+        if parent == new_parent && name == new_name {
+            return Ok(());
+        }
+        if let NodeKind::Dir(src_id) = &src.kind {
+            // A directory cannot move into itself or below itself.
+            let known = lock(&self.nodes).child(parent, &name);
+            let below = match known {
+                Some(id) => lock(&self.nodes).is_ancestor(id, new_parent),
+                None => false,
+            };
+            if below || new_dir == *src_id {
+                return Err(FsErrorKind::InvalidArgument.into());
+            }
+        }
+        let dst = match self.timed(self.vault.lookup(&new_dir, &new_name)).await {
+            Ok(node) => Some(node),
+            Err(e) if e.kind() == FsErrorKind::NotFound => None,
+            Err(e) => return Err(e),
+        };
+        if let Some(dst) = &dst {
+            if flags.no_replace {
+                return Err(FsErrorKind::AlreadyExists.into());
+            }
+            match (&src.kind, &dst.kind) {
+                (NodeKind::Dir(_), NodeKind::Dir(_)) => {}
+                (NodeKind::Dir(_), _) => return Err(FsErrorKind::NotADirectory.into()),
+                (_, NodeKind::Dir(_)) => return Err(FsErrorKind::IsADirectory.into()),
+                _ => {
+                    if let Some(open) = self.open_node(new_parent, &new_name) {
+                        // Keep the replaced file's open handles working.
+                        self.silly_rename(new_parent, &new_dir, &new_name, open)
+                            .await?;
+                    }
+                }
+            }
+        }
+        self.timed(
+            self.vault
+                .rename(&dir, &name, &new_dir, &new_name, !flags.no_replace),
+        )
+        .await?;
+        let moved = {
+            let mut nodes = lock(&self.nodes);
+            match nodes.child(parent, &name) {
+                Some(id) => {
+                    nodes.rename(id, new_parent, &new_name);
+                    Some(id)
+                }
+                None => {
+                    if let Some(existing) = nodes.child(new_parent, &new_name) {
+                        nodes.detach(existing);
+                    }
+                    None
+                }
+            }
+        };
+        if let Some(id) = moved {
+            // The engine's node (ciphertext location) changed: re-read it.
+            if let Ok(node) = self.timed(self.vault.lookup(&new_dir, &new_name)).await
+                && let Some(e) = lock(&self.nodes).get_mut(id)
+                && std::mem::discriminant(&e.node.kind) == std::mem::discriminant(&node.kind)
+            {
+                let size = e.node.size;
+                let open = e.file.is_some();
+                e.node = node;
+                if open {
+                    e.node.size = size;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Opens a directory for reading: takes a snapshot of its listing.
+    pub async fn opendir(&self, ino: NodeId) -> FsResult<HandleId> {
+        let dir = self.dir_of(ino)?;
+        let listing = self.timed(self.vault.list(&dir)).await?;
+        let mut entries = Vec::with_capacity(listing.len());
+        let mut open_files = Vec::new();
+        {
+            let mut nodes = lock(&self.nodes);
+            for node in listing {
+                if node.name.starts_with(SILLY_PREFIX) {
+                    continue;
+                }
+                let name = node.name.clone();
+                let id = nodes.upsert(ino, &name, node, 0);
+                if let Some(e) = nodes.get(id) {
+                    if let Some(file) = &e.file {
+                        open_files.push((entries.len(), Arc::clone(file)));
+                    }
+                    entries.push(DirEntry {
+                        name,
+                        attr: self.static_attr(id, e),
+                    });
+                }
+            }
+        }
+        for (i, file) in open_files {
+            let size = file.size().await;
+            if let Some(entry) = entries.get_mut(i) {
+                entry.attr.size = size;
+            }
+        }
+        let handle = self.next_handle.fetch_add(1, Ordering::Relaxed);
+        lock(&self.handles)
+            .dirs
+            .insert(handle, (ino, Arc::new(entries)));
+        Ok(handle)
+    }
+
+    /// The snapshot taken by `opendir`.
+    pub fn readdir(&self, handle: HandleId) -> FsResult<Arc<Vec<DirEntry>>> {
+        lock(&self.handles)
+            .dirs
+            .get(&handle)
+            .map(|(_, entries)| Arc::clone(entries))
+            .ok_or_else(|| FsErrorKind::BadHandle.into())
+    }
+
+    /// Counts one kernel lookup on `ino` (a READDIRPLUS entry handed to the kernel).
+    pub fn remember(&self, ino: NodeId) {
+        if let Some(e) = lock(&self.nodes).get_mut(ino) {
+            e.lookups += 1;
+        }
+    }
+
+    /// Closes a directory handle; nodes only the snapshot knew are dropped.
+    pub fn releasedir(&self, handle: HandleId) {
+        let snapshot = lock(&self.handles).dirs.remove(&handle);
+        if let Some((_, entries)) = snapshot {
+            let mut nodes = lock(&self.nodes);
+            for entry in entries.iter() {
+                nodes.collect(entry.attr.ino);
+            }
+        }
+    }
+
+    /// The kernel dropped `n` lookups of `ino`.
+    pub fn forget(&self, ino: NodeId, n: u64) {
+        lock(&self.nodes).forget(ino, n);
+    }
+
+    /// Space figures of the storage.
+    pub async fn statfs(&self) -> FsResult<FsStat> {
+        const BLOCK: u64 = 4096;
+        let stat = self.timed(self.vault.statfs()).await?;
+        let total = stat.total.unwrap_or(0) / BLOCK;
+        let avail = stat.available.unwrap_or(0) / BLOCK;
+        Ok(FsStat {
+            block_size: BLOCK as u32,
+            blocks: total,
+            blocks_free: avail,
+            blocks_available: avail,
+            name_max: NAME_MAX as u32,
+        })
+    }
+
+    /// Writes back every open file and the engine's state (unmount, signals).
+    pub async fn flush_all(&self) -> FsResult<()> {
+        let open: Vec<(NodeId, Arc<OpenFile>)> = {
+            let handles = lock(&self.handles);
+            let mut seen = std::collections::HashSet::new();
+            handles
+                .files
+                .values()
+                .filter(|h| seen.insert(h.ino))
+                .map(|h| (h.ino, Arc::clone(&h.file)))
+                .collect()
+        };
+        let mut first_error = None;
+        for (ino, file) in open {
+            if let Err(e) = self.write_back(ino, &file, false).await {
+                first_error.get_or_insert(e);
+            }
+        }
+        if let Err(e) = self.timed(self.vault.flush_all()).await {
+            first_error.get_or_insert(e);
+        }
+        first_error.map_or(Ok(()), Err)
+    }
+
+    /// Number of open file handles (idle detection).
+    pub fn open_handle_count(&self) -> usize {
+        lock(&self.handles).files.len()
+    }
+
+    /// Number of known nodes (diagnostics, tests).
+    pub fn node_count(&self) -> usize {
+        lock(&self.nodes).len()
+    }
+}
