@@ -1,6 +1,25 @@
 //! `vault check`: the health check (like Cryptomator's Vault Health, gocryptfs -fsck).
+//!
+//! Walks every directory from the root (breadth first) through the same
+//! listing code the engine uses, then authenticates every file completely
+//! (header and all chunks), every symlink and every `dirid.c9r`, and finally
+//! looks for content directories no `dir.c9r` leads to.
+//!
+//! `--repair` does only what cannot lose data: write a missing or wrong
+//! `dirid.c9r` (it is a backup of an ID we know), resolve sync-conflict
+//! copies as spec §10 (renames, and deletes of byte-identical duplicates),
+//! remove leftover shadow objects of interrupted writes (they hold only
+//! ciphertext of a version that was never committed).
 
-use crate::{Vault, VaultError};
+use std::collections::{HashMap, HashSet, VecDeque};
+
+use vault_format::layout;
+use vault_storage::{Body, EntryKind, StoragePath, WriteMode};
+
+use crate::core::{Core, is_not_found, lock};
+use crate::listing::{self, FindingKind, Mode};
+use crate::names::NodeLoc;
+use crate::{DirId, Node, NodeKind, Vault, VaultError, VaultErrorKind};
 
 /// One problem found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,6 +53,233 @@ pub trait CheckProgress: Send + Sync {
 /// missing `dirid.c9r`, bad headers, chunks that fail authentication, names
 /// that do not decrypt. With `repair`, only repairs that cannot lose data.
 pub async fn check(vault: &Vault, repair: bool, progress: &dyn CheckProgress) -> Result<CheckReport, VaultError> {
-    let _ = (vault, repair, progress);
-    todo!()
+    let core = vault.core();
+    if repair {
+        core.check_writable()?;
+    }
+    let mode = if repair { Mode::Resolve } else { Mode::Present };
+    let mut report = CheckReport::default();
+    let mut visited: HashSet<String> = HashSet::new();
+    let mut ids: HashMap<DirId, String> = HashMap::new();
+    let mut queue: VecDeque<(DirId, String)> = VecDeque::new();
+    ids.insert(DirId::root(), "/".into());
+    queue.push_back((DirId::root(), String::new()));
+
+    while let Some((id, path)) = queue.pop_front() {
+        let content = core.content_dir(&id)?;
+        visited.insert(content.as_str().to_owned());
+        let shown = if path.is_empty() { "/".to_owned() } else { path.clone() };
+        let listing = match listing::list(core, &id, mode).await {
+            Ok(l) => l,
+            Err(e) if e.kind() == VaultErrorKind::NotFound => {
+                report.problems.push(Problem {
+                    storage_path: content.as_str().to_owned(),
+                    cleartext_path: Some(shown),
+                    description: "content directory is missing".into(),
+                    repaired: false,
+                });
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        check_dir_id_backup(core, &id, &content, &shown, repair, &mut report).await?;
+        for f in listing.findings {
+            let child = f.cleartext.as_ref().map(|n| format!("{path}/{n}"));
+            let (description, repaired) = match f.kind {
+                FindingKind::Undecryptable => ("name does not decrypt (not a node of this directory)".to_owned(), false),
+                FindingKind::BadShortened(reason) => (format!("shortened node unusable: {reason}"), false),
+                FindingKind::Conflict(what) => (format!("sync-conflict copy: {what}"), f.repaired),
+                FindingKind::Broken => ("broken node: no dir.c9r, symlink.c9r or contents.c9r".to_owned(), false),
+                FindingKind::MissingContentDir(cid) => {
+                    if let Ok(c) = core.content_dir(&cid) {
+                        visited.insert(c.as_str().to_owned());
+                    }
+                    ("directory's content directory is missing (directory hidden)".to_owned(), false)
+                }
+                FindingKind::TempObject => {
+                    let mut done = false;
+                    if repair && !lock(&core.live_temps).contains(&f.storage_path) {
+                        let p = StoragePath::new(&f.storage_path)?;
+                        match core.storage.remove_file(&p).await {
+                            Ok(()) => done = true,
+                            Err(e) => tracing::warn!(ciphertext = %p, error = %e, "could not remove leftover temp object"),
+                        }
+                    }
+                    ("leftover temp object of an interrupted write (ciphertext only)".to_owned(), done)
+                }
+            };
+            report.problems.push(Problem { storage_path: f.storage_path, cleartext_path: child, description, repaired });
+        }
+        for node in listing.nodes {
+            report.nodes_checked += 1;
+            let child = format!("{path}/{}", node.name);
+            match &node.kind {
+                NodeKind::Dir(cid) => {
+                    if let Some(other) = ids.get(cid) {
+                        report.problems.push(Problem {
+                            storage_path: node.storage_path.clone(),
+                            cleartext_path: Some(child.clone()),
+                            description: format!("directory ID collision: same ID as {other}"),
+                            repaired: false,
+                        });
+                    } else {
+                        ids.insert(cid.clone(), child.clone());
+                        queue.push_back((cid.clone(), child.clone()));
+                    }
+                }
+                NodeKind::File => {
+                    if let Some((p, d)) = check_file(core, &node).await? {
+                        report.problems.push(Problem { storage_path: p, cleartext_path: Some(child.clone()), description: d, repaired: false });
+                    }
+                }
+                NodeKind::Symlink => {
+                    if let Err(e) = crate::nodes::read_symlink(core, &node).await {
+                        report.problems.push(Problem {
+                            storage_path: node.storage_path.clone(),
+                            cleartext_path: Some(child.clone()),
+                            description: format!("symlink unreadable: {e}"),
+                            repaired: false,
+                        });
+                    }
+                }
+            }
+            progress.node_checked(&node.storage_path);
+        }
+    }
+    find_orphans(core, &visited, &mut report).await?;
+    Ok(report)
+}
+
+async fn check_dir_id_backup(
+    core: &Core,
+    id: &DirId,
+    content: &StoragePath,
+    shown: &str,
+    repair: bool,
+    report: &mut CheckReport,
+) -> Result<(), VaultError> {
+    let path = content.join(layout::DIR_ID_BACKUP_FILE)?;
+    let problem = match core.storage.read_at(&path, 0, 64 * 1024).await {
+        Ok(bytes) => match core.cryptor.decrypt_dir_id_backup(&bytes) {
+            Ok(found) if found == id.as_str() => None,
+            Ok(_) => Some("dirid.c9r names another directory ID"),
+            Err(_) => Some("dirid.c9r fails authentication"),
+        },
+        Err(e) if is_not_found(&e) => Some("dirid.c9r is missing"),
+        Err(e) => return Err(e.into()),
+    };
+    if let Some(description) = problem {
+        let mut repaired = false;
+        if repair {
+            let body = Body::from_bytes(core.cryptor.encrypt_dir_id_backup(id.as_str()));
+            match core.storage.write(&path, body, WriteMode::Overwrite).await {
+                Ok(()) => repaired = true,
+                Err(e) => tracing::warn!(ciphertext = %path, error = %e, "could not write dirid.c9r"),
+            }
+        }
+        report.problems.push(Problem {
+            storage_path: path.as_str().to_owned(),
+            cleartext_path: Some(shown.to_owned()),
+            description: description.to_owned(),
+            repaired,
+        });
+    }
+    Ok(())
+}
+
+/// Authenticates a whole file: header and every chunk. `Some((path, what))` when damaged.
+async fn check_file(core: &Core, node: &Node) -> Result<Option<(String, String)>, VaultError> {
+    let loc = NodeLoc::from_storage_path(&node.storage_path)?;
+    let path = loc.file_content_path()?;
+    let p = path.as_str().to_owned();
+    let meta = match core.storage.metadata(&path).await {
+        Ok(m) => m,
+        Err(e) if is_not_found(&e) => return Ok(Some((p, "file content missing".into()))),
+        Err(e) => return Err(e.into()),
+    };
+    if meta.kind != EntryKind::File {
+        return Ok(Some((p, "file content is not a file".into())));
+    }
+    let combo = core.cryptor.combo();
+    let Some(size) = combo.cleartext_size(meta.size) else {
+        if meta.size == 0 {
+            return Ok(None);
+        }
+        return Ok(Some((p, format!("invalid ciphertext size {} (no cleartext size maps to it)", meta.size))));
+    };
+    let hl = combo.header_len();
+    let header_bytes = core.storage.read_at(&path, 0, hl).await?;
+    let header = match core.cryptor.decrypt_header(&header_bytes) {
+        Ok(h) => h,
+        Err(_) => return Ok(Some((p, "file header fails authentication".into()))),
+    };
+    let cs = vault_format::CLEARTEXT_CHUNK_SIZE as u64;
+    let ccl = combo.ciphertext_chunk_len() as u64;
+    let nchunks = size.div_ceil(cs);
+    let batch = 32u64;
+    let mut idx = 0u64;
+    let mut clear = zeroize::Zeroizing::new(Vec::with_capacity(vault_format::CLEARTEXT_CHUNK_SIZE));
+    while idx < nchunks {
+        let end = (idx + batch).min(nchunks);
+        let offset = hl as u64 + idx * ccl;
+        let want = (combo.ciphertext_size(size.min(end * cs)) - offset) as usize;
+        let bytes = core.storage.read_at(&path, offset, want).await?;
+        let mut pos = 0usize;
+        for k in idx..end {
+            let len = ((size - k * cs).min(cs) + combo.chunk_overhead() as u64) as usize;
+            let Some(ct) = bytes.get(pos..pos + len) else {
+                return Ok(Some((p, format!("file is shorter than its size says at offset {}", k * cs))));
+            };
+            clear.clear();
+            if core.cryptor.decrypt_chunk(&header, k, ct, &mut clear).is_err() {
+                return Ok(Some((p, format!("corrupted at offset {} (chunk fails authentication)", k * cs))));
+            }
+            pos += len;
+        }
+        idx = end;
+    }
+    Ok(None)
+}
+
+/// Content directories under `d/` that no directory node leads to.
+async fn find_orphans(core: &Core, visited: &HashSet<String>, report: &mut CheckReport) -> Result<(), VaultError> {
+    let d = StoragePath::new("d")?;
+    let firsts = match core.storage.list_dir(&d).await {
+        Ok(e) => e,
+        Err(e) if is_not_found(&e) => return Ok(()),
+        Err(e) => return Err(e.into()),
+    };
+    for first in firsts.into_iter().filter(|e| e.metadata.kind == EntryKind::Dir) {
+        let p1 = d.join(&first.name)?;
+        for second in core.storage.list_dir(&p1).await?.into_iter().filter(|e| e.metadata.kind == EntryKind::Dir) {
+            let p2 = p1.join(&second.name)?;
+            if visited.contains(p2.as_str()) {
+                continue;
+            }
+            let id = match core.storage.read_at(&p2.join(layout::DIR_ID_BACKUP_FILE)?, 0, 64 * 1024).await {
+                Ok(b) => core.cryptor.decrypt_dir_id_backup(&b).ok(),
+                Err(_) => None,
+            };
+            let description = match id {
+                Some(id) => format!("orphaned content directory (directory ID {id}): no dir.c9r leads to it"),
+                None => "orphaned content directory: no dir.c9r leads to it".to_owned(),
+            };
+            report.problems.push(Problem { storage_path: p2.as_str().to_owned(), cleartext_path: None, description, repaired: false });
+        }
+    }
+    Ok(())
+}
+
+impl CheckReport {
+    /// Problems `--repair` did not fix.
+    pub fn unrepaired(&self) -> usize {
+        self.problems.iter().filter(|p| !p.repaired).count()
+    }
+}
+
+/// A [`CheckProgress`] that ignores progress.
+pub struct NoProgress;
+
+impl CheckProgress for NoProgress {
+    fn node_checked(&self, _storage_path: &str) {}
 }

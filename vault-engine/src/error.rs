@@ -37,6 +37,9 @@ pub enum VaultErrorKind {
     StorageFull,
     /// The operation is not supported.
     Unsupported,
+    /// The request makes no sense for this node (e.g. moving a directory into
+    /// itself, reading a link that is not a symlink): EINVAL.
+    InvalidArgument,
     /// Anything else.
     Other,
 }
@@ -93,6 +96,7 @@ impl std::fmt::Display for VaultErrorKind {
             VaultErrorKind::PermissionDenied => "permission denied",
             VaultErrorKind::StorageFull => "no space left on storage",
             VaultErrorKind::Unsupported => "not supported",
+            VaultErrorKind::InvalidArgument => "invalid argument",
             VaultErrorKind::Other => "error",
         })
     }

@@ -3,8 +3,17 @@
 //! `vault-storage` (bytes somewhere); neither knows the other.
 //!
 //! CONTRACT: the public signatures below are what the CLI and the filesystem
-//! layer code against. Bodies marked `todo!()` are being filled in; change a
-//! public signature only together with its callers. Internals are free.
+//! layer code against; change one only together with its callers.
+//!
+//! Module map (internals):
+//! - `core`: shared state of an unlocked vault (storage, cryptor, caches, tables);
+//! - `unlock`: create, unlock, change password (spec §2, §3, §13);
+//! - `names`: cleartext name validation, NFC, ciphertext locations (spec §6, §8);
+//! - `dir_ids`: the `(parent, name) → DirId` LRU cache and per-directory locks;
+//! - `nodes`: node type detection (spec §7), lookup, create/remove/rename;
+//! - `listing`: directory listings (spec §5–§8) with sync-conflict handling (`conflicts`, spec §10);
+//! - `open_file`: [`OpenFile`]: chunk cache, shadow write path, atomic commit (`shadow`);
+//! - [`check`]: the health check.
 
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -119,7 +128,7 @@ pub struct StatFs {
 
 /// An unlocked vault. Cheap to share (`Arc<Vault>`); all methods take `&self`.
 pub struct Vault {
-    _storage: Arc<dyn Storage>,
+    core: Arc<core::Core>,
 }
 
 impl std::fmt::Debug for Vault {
@@ -128,7 +137,15 @@ impl std::fmt::Debug for Vault {
     }
 }
 
+mod conflicts;
+mod core;
+mod dir_ids;
+mod listing;
+mod names;
+mod nodes;
 mod open_file;
+mod shadow;
+mod unlock;
 pub use open_file::OpenFile;
 
 pub mod check;
@@ -137,36 +154,42 @@ impl Vault {
     /// Creates a new empty vault in an empty (or missing) storage root:
     /// `masterkey.cryptomator`, `vault.cryptomator`, root content dir + `dirid.c9r`.
     pub async fn create(storage: Arc<dyn Storage>, password: &str, options: CreateOptions) -> Result<Vault, VaultError> {
-        let _ = (storage, password, options);
-        todo!()
+        let core = unlock::create(storage, password, options).await?;
+        Ok(Vault { core: Arc::new(core) })
     }
 
     /// Opens an existing vault: config → kid → masterkey → verify → root dir must exist.
     pub async fn unlock(storage: Arc<dyn Storage>, password: &str, options: OpenOptions) -> Result<Vault, VaultError> {
-        let _ = (storage, password, options);
-        todo!()
+        let core = unlock::unlock(storage, password, options).await?;
+        Ok(Vault { core: Arc::new(core) })
     }
 
     /// Changes the password (spec §13): backup of the old masterkey file,
     /// atomic replace. Keys and data are unchanged.
     pub async fn change_password(storage: Arc<dyn Storage>, old: &str, new: &str) -> Result<(), VaultError> {
-        let _ = (storage, old, new);
-        todo!()
+        unlock::change_password(storage, old, new).await
     }
 
     /// Format facts for `vault info`.
     pub fn info(&self) -> VaultInfo {
-        todo!()
+        let c = &self.core.config;
+        VaultInfo {
+            format: c.format,
+            cipher_combo: c.cipher_combo,
+            shortening_threshold: c.shortening_threshold,
+            vault_id: c.jti.clone(),
+            storage: self.core.storage.describe(),
+        }
     }
 
     /// The storage this vault lives on.
     pub fn storage(&self) -> &Arc<dyn Storage> {
-        &self._storage
+        &self.core.storage
     }
 
     /// True when opened read-only.
     pub fn is_read_only(&self) -> bool {
-        todo!()
+        self.core.read_only
     }
 
     /// The root directory.
@@ -178,59 +201,67 @@ impl Vault {
     /// (no directory listing). Falls back to the exact (NFD) form and to
     /// presented conflict copies.
     pub async fn lookup(&self, dir: &DirId, name: &str) -> Result<Node, VaultError> {
-        let _ = (dir, name);
-        todo!()
+        nodes::lookup(&self.core, dir, name).await
     }
 
     /// Resolves a `/`-separated cleartext path from the root (`/` or `` = root,
     /// which is returned as a `Dir(root)` node named ``).
     pub async fn resolve(&self, path: &str) -> Result<Node, VaultError> {
-        let _ = path;
-        todo!()
+        let mut node = nodes::root_node(&self.core)?;
+        let mut walked = String::new();
+        for component in path.split('/').filter(|c| !c.is_empty()) {
+            let NodeKind::Dir(id) = &node.kind else {
+                return Err(VaultError::node(VaultErrorKind::NotADirectory, walked));
+            };
+            let id = id.clone();
+            walked.push('/');
+            walked.push_str(component);
+            node = match nodes::lookup(&self.core, &id, component).await {
+                Err(e) if e.kind() == VaultErrorKind::NotFound => {
+                    return Err(VaultError::node(VaultErrorKind::NotFound, walked));
+                }
+                other => other?,
+            };
+        }
+        Ok(node)
     }
 
     /// Lists a directory: names decrypted, sizes from ciphertext lengths, no
     /// content read. Sorted by name. Conflict copies resolved (read-write) or
     /// presented (read-only) as spec §10 says.
     pub async fn list(&self, dir: &DirId) -> Result<Vec<Node>, VaultError> {
-        let _ = dir;
-        todo!()
+        let mode = if self.core.read_only { listing::Mode::Present } else { listing::Mode::Resolve };
+        Ok(listing::list(&self.core, dir, mode).await?.nodes)
     }
 
     /// Creates a directory (node, `dir.c9r`, content dir, `dirid.c9r`, `name.c9s` if long).
     pub async fn create_dir(&self, dir: &DirId, name: &str) -> Result<Node, VaultError> {
-        let _ = (dir, name);
-        todo!()
+        nodes::create_dir(&self.core, dir, name).await
     }
 
     /// Creates an empty file (header only). `AlreadyExists` if the name is taken.
     pub async fn create_file(&self, dir: &DirId, name: &str) -> Result<Node, VaultError> {
-        let _ = (dir, name);
-        todo!()
+        nodes::create_file(&self.core, dir, name).await
     }
 
     /// Creates a symlink with a verbatim target (≤ 32767 bytes).
     pub async fn create_symlink(&self, dir: &DirId, name: &str, target: &str) -> Result<Node, VaultError> {
-        let _ = (dir, name, target);
-        todo!()
+        nodes::create_symlink(&self.core, dir, name, target).await
     }
 
     /// Reads a symlink's target.
     pub async fn read_symlink(&self, node: &Node) -> Result<String, VaultError> {
-        let _ = node;
-        todo!()
+        nodes::read_symlink(&self.core, node).await
     }
 
     /// Removes a file or symlink.
     pub async fn remove_file(&self, dir: &DirId, name: &str) -> Result<(), VaultError> {
-        let _ = (dir, name);
-        todo!()
+        nodes::remove_file(&self.core, dir, name).await
     }
 
     /// Removes an empty directory: its node and its content directory.
     pub async fn remove_dir(&self, dir: &DirId, name: &str) -> Result<(), VaultError> {
-        let _ = (dir, name);
-        todo!()
+        nodes::remove_dir(&self.core, dir, name).await
     }
 
     /// Renames/moves a node. Files and symlinks re-encrypt the name only;
@@ -245,30 +276,45 @@ impl Vault {
         to_name: &str,
         replace: bool,
     ) -> Result<(), VaultError> {
-        let _ = (from_dir, from_name, to_dir, to_name, replace);
-        todo!()
+        nodes::rename(&self.core, from_dir, from_name, to_dir, to_name, replace).await
     }
 
     /// Sets a node's modification time (where the storage can).
     pub async fn set_modified(&self, node: &Node, modified: SystemTime) -> Result<(), VaultError> {
-        let _ = (node, modified);
-        todo!()
+        nodes::set_modified(&self.core, node, modified).await
     }
 
     /// Opens a regular file. Every caller opening the same node gets the same
     /// [`OpenFile`], so handles see each other's writes.
     pub async fn open(&self, node: &Node) -> Result<Arc<OpenFile>, VaultError> {
-        let _ = node;
-        todo!()
+        open_file::open(&self.core, node).await
     }
 
     /// Space figures of the storage.
     pub async fn statfs(&self) -> Result<StatFs, VaultError> {
-        todo!()
+        let space = self.core.storage.space().await?;
+        Ok(StatFs { total: space.map(|s| s.total), available: space.map(|s| s.available) })
     }
 
     /// Flushes every open file (unmount, suspend).
     pub async fn flush_all(&self) -> Result<(), VaultError> {
-        todo!()
+        let files: Vec<Arc<OpenFile>> = {
+            let table = core::lock(&self.core.open_files);
+            table.values().filter_map(std::sync::Weak::upgrade).collect()
+        };
+        let mut first_err = None;
+        for f in &files {
+            if let Err(e) = f.flush().await {
+                tracing::warn!(error = %e, "flush of an open file failed");
+                first_err.get_or_insert(e);
+            }
+        }
+        drop(files);
+        first_err.map_or(Ok(()), Err)
+    }
+
+    /// Internal state shared with the health check.
+    pub(crate) fn core(&self) -> &Arc<core::Core> {
+        &self.core
     }
 }

@@ -1,39 +1,772 @@
 //! An open regular file: header, chunk cache, dirty state, write-back.
+//!
+//! One [`OpenFile`] per node, shared by every opener through the weak-ref
+//! table in [`Core`]. All state sits behind one async mutex (reads and writes
+//! of one file are serialised; different files run in parallel).
+//!
+//! Reading fetches only the ciphertext chunks that cover the requested range
+//! (in one storage call per run of chunks) and authenticates each. A small
+//! cache keeps cleartext chunks at the edges of reads and the partially
+//! written tail chunk; buffers are zeroized when dropped.
+//!
+//! Writing never touches the committed ciphertext (see [`crate::shadow`]):
+//! touched chunks are re-encrypted with fresh nonces under the file's own
+//! header (content key kept, spec §14.8) and written to the shadow at their
+//! final offsets, streaming (full chunks leave memory at once, in batches of
+//! up to 1 MiB). [`OpenFile::flush`] then copies the untouched chunks from the
+//! old ciphertext as they are (same header, same index → still valid), makes
+//! the shadow durable and renames/uploads it over the node. A file truncated
+//! to zero (cp, editors) therefore copies nothing.
+//!
+//! Invariant: every chunk `i < nchunks(size)` is in exactly one place that is
+//! current — the cache (dirty or clean), the shadow (`written`), or the old
+//! ciphertext — and the chunk there has length `clear_len(i, size)`.
+//! Everything that changes `size` rewrites the chunks at the old and new end.
 
-use crate::VaultError;
+use std::collections::BTreeSet;
+use std::sync::{Arc, Weak};
+use std::time::SystemTime;
+
+use bytes::Bytes;
+use vault_format::{CLEARTEXT_CHUNK_SIZE, FileHeader, FormatError};
+use vault_storage::StoragePath;
+use zeroize::Zeroizing;
+
+use crate::core::{Core, lock, not_found_as};
+use crate::names::NodeLoc;
+use crate::shadow::Shadow;
+use crate::{Node, NodeKind, VaultError, VaultErrorKind};
+
+const CS: u64 = CLEARTEXT_CHUNK_SIZE as u64;
+/// Clean/dirty cleartext chunks kept per open file.
+const CACHE_CHUNKS: usize = 8;
+/// Encrypted chunks batched into one `write_at`.
+const PENDING_MAX: usize = 1 << 20;
+/// Chunks fetched with one `read_at`.
+const READ_RUN: u64 = 64;
+
+/// Number of chunks of a file of `size` bytes.
+fn nchunks(size: u64) -> u64 {
+    size.div_ceil(CS)
+}
+
+/// Cleartext length of chunk `idx` in a file of `size` bytes (0 past the end).
+fn clear_len(idx: u64, size: u64) -> usize {
+    let start = idx * CS;
+    if start >= size { 0 } else { (size - start).min(CS) as usize }
+}
+
+struct CacheEntry {
+    idx: u64,
+    data: Zeroizing<Vec<u8>>,
+    dirty: bool,
+    tick: u64,
+}
+
+/// A handful of cleartext chunks; least recently used goes first.
+#[derive(Default)]
+struct ChunkCache {
+    entries: Vec<CacheEntry>,
+    tick: u64,
+}
+
+impl ChunkCache {
+    fn get(&mut self, idx: u64) -> Option<&[u8]> {
+        self.tick += 1;
+        let tick = self.tick;
+        self.entries.iter_mut().find(|e| e.idx == idx).map(|e| {
+            e.tick = tick;
+            e.data.as_slice()
+        })
+    }
+    fn contains(&self, idx: u64) -> bool {
+        self.entries.iter().any(|e| e.idx == idx)
+    }
+    fn take(&mut self, idx: u64) -> Option<Zeroizing<Vec<u8>>> {
+        let pos = self.entries.iter().position(|e| e.idx == idx)?;
+        Some(self.entries.swap_remove(pos).data)
+    }
+    /// Inserts; returns an evicted dirty chunk that must be written out.
+    fn insert(&mut self, idx: u64, data: Zeroizing<Vec<u8>>, dirty: bool) -> Option<(u64, Zeroizing<Vec<u8>>)> {
+        self.tick += 1;
+        if let Some(e) = self.entries.iter_mut().find(|e| e.idx == idx) {
+            e.data = data;
+            e.dirty |= dirty;
+            e.tick = self.tick;
+            return None;
+        }
+        let mut evicted = None;
+        if self.entries.len() >= CACHE_CHUNKS {
+            if let Some(pos) = self.entries.iter().enumerate().min_by_key(|(_, e)| e.tick).map(|(i, _)| i) {
+                let e = self.entries.swap_remove(pos);
+                if e.dirty {
+                    evicted = Some((e.idx, e.data));
+                }
+            }
+        }
+        self.entries.push(CacheEntry { idx, data, dirty, tick: self.tick });
+        evicted
+    }
+    fn retain_below(&mut self, end: u64) {
+        self.entries.retain(|e| e.idx < end);
+    }
+    fn take_dirty(&mut self) -> Vec<(u64, Zeroizing<Vec<u8>>)> {
+        let mut out = Vec::new();
+        for e in &mut self.entries {
+            if e.dirty {
+                e.dirty = false;
+                out.push((e.idx, Zeroizing::new(e.data.to_vec())));
+            }
+        }
+        out.sort_by_key(|(i, _)| *i);
+        out
+    }
+    fn clear(&mut self) {
+        self.entries.clear();
+    }
+}
+
+/// Encrypted chunks waiting to be written to the shadow in one call.
+#[derive(Default)]
+struct Pending {
+    first: u64,
+    count: u64,
+    bytes: Vec<u8>,
+}
+
+pub(crate) struct FileState {
+    /// Committed ciphertext.
+    content: StoragePath,
+    /// Content directory of the node (where the shadow object lives).
+    content_dir: StoragePath,
+    /// Header and its ciphertext bytes, loaded on first use.
+    header: Option<(FileHeader, Vec<u8>)>,
+    /// The committed object is 0 bytes: it has no header yet (spec §11).
+    needs_new_header: bool,
+    /// Ciphertext length at open, for error messages.
+    base_ct_len: u64,
+    base_size: u64,
+    size: u64,
+    damaged: bool,
+    cache: ChunkCache,
+    shadow: Option<Shadow>,
+    /// Chunks whose current ciphertext is in the shadow (or `pending`).
+    written: BTreeSet<u64>,
+    pending: Pending,
+    unlinked: bool,
+    pending_mtime: Option<SystemTime>,
+    /// A shadow write failed: unflushed data is lost; reported once by flush.
+    poisoned: Option<String>,
+}
 
 /// One open file, shared by every handle on the same node.
-#[derive(Debug)]
-pub struct OpenFile {}
+pub struct OpenFile {
+    core: Arc<Core>,
+    /// Key in the open-file table (the committed ciphertext path).
+    key: std::sync::Mutex<String>,
+    state: tokio::sync::Mutex<FileState>,
+}
+
+impl std::fmt::Debug for OpenFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OpenFile").field("ciphertext", &*lock(&self.key)).finish_non_exhaustive()
+    }
+}
+
+/// Opens (or joins) the [`OpenFile`] of a file node.
+pub(crate) async fn open(core: &Arc<Core>, node: &Node) -> Result<Arc<OpenFile>, VaultError> {
+    match node.kind {
+        NodeKind::File => {}
+        NodeKind::Dir(_) => return Err(VaultError::node(VaultErrorKind::IsADirectory, node.name.clone())),
+        NodeKind::Symlink => return Err(VaultError::node(VaultErrorKind::InvalidArgument, node.name.clone())),
+    }
+    let loc = NodeLoc::from_storage_path(&node.storage_path)?;
+    let content = loc.file_content_path()?;
+    let key = content.as_str().to_owned();
+    if let Some(f) = core.open_file(&key) {
+        return Ok(f);
+    }
+    let meta = core.storage.metadata(&content).await.map_err(|e| not_found_as(e, &node.name))?;
+    if meta.kind != vault_storage::EntryKind::File {
+        return Err(VaultError::node(VaultErrorKind::IsADirectory, node.name.clone()));
+    }
+    let combo = core.cryptor.combo();
+    let (base_size, damaged, needs_new_header) = match combo.cleartext_size(meta.size) {
+        Some(s) => (s, false, false),
+        None if meta.size == 0 => (0, false, true),
+        None => {
+            tracing::warn!(ciphertext = %content, len = meta.size, "invalid ciphertext size; file is damaged");
+            (0, true, false)
+        }
+    };
+    let state = FileState {
+        content: content.clone(),
+        content_dir: loc.content_dir.clone(),
+        header: None,
+        needs_new_header,
+        base_ct_len: meta.size,
+        base_size,
+        size: base_size,
+        damaged,
+        cache: ChunkCache::default(),
+        shadow: None,
+        written: BTreeSet::new(),
+        pending: Pending::default(),
+        unlinked: false,
+        pending_mtime: None,
+        poisoned: None,
+    };
+    let file = Arc::new(OpenFile {
+        core: Arc::clone(core),
+        key: std::sync::Mutex::new(key.clone()),
+        state: tokio::sync::Mutex::new(state),
+    });
+    let existing = {
+        let mut table = lock(&core.open_files);
+        match table.get(&key).and_then(Weak::upgrade) {
+            Some(e) => Some(e),
+            None => {
+                table.insert(key, Arc::downgrade(&file));
+                None
+            }
+        }
+    };
+    // Dropped outside the table lock (Drop takes it).
+    match existing {
+        Some(e) => {
+            drop(file);
+            Ok(e)
+        }
+        None => Ok(file),
+    }
+}
+
+impl FileState {
+    fn corrupt(&self, offset: Option<u64>, source: FormatError) -> VaultError {
+        VaultError::Corrupt { storage_path: self.content.as_str().to_owned(), offset, source }
+    }
+
+    fn usable(&self) -> Result<(), VaultError> {
+        if let Some(p) = &self.poisoned {
+            return Err(VaultError::node(VaultErrorKind::Other, format!("earlier write failed: {p}")));
+        }
+        Ok(())
+    }
+
+    fn check_damaged(&self) -> Result<(), VaultError> {
+        if self.damaged { Err(self.corrupt(Some(0), FormatError::InvalidCiphertextSize(self.base_ct_len))) } else { Ok(()) }
+    }
+
+    fn poison(&mut self, e: &VaultError) {
+        tracing::warn!(ciphertext = %self.content, error = %e, "write to shadow failed; unflushed data of this file is lost");
+        self.poisoned.get_or_insert_with(|| e.to_string());
+    }
+
+    async fn ensure_header(&mut self, core: &Core) -> Result<(), VaultError> {
+        if self.header.is_some() {
+            return Ok(());
+        }
+        if self.needs_new_header {
+            let h = core.cryptor.new_header();
+            let b = core.cryptor.encrypt_header(&h);
+            self.header = Some((h, b));
+            return Ok(());
+        }
+        let hl = core.cryptor.combo().header_len();
+        let bytes = core.storage.read_at(&self.content, 0, hl).await?;
+        if bytes.len() < hl {
+            return Err(self.corrupt(Some(0), FormatError::InvalidHeader));
+        }
+        let h = core.cryptor.decrypt_header(&bytes).map_err(|e| {
+            tracing::warn!(ciphertext = %self.content, "file header fails authentication");
+            self.corrupt(Some(0), e)
+        })?;
+        self.header = Some((h, bytes.to_vec()));
+        Ok(())
+    }
+
+    async fn ensure_shadow(&mut self, core: &Core) -> Result<(), VaultError> {
+        core.check_writable()?;
+        if self.shadow.is_some() {
+            return Ok(());
+        }
+        self.ensure_header(core).await?;
+        let header_bytes = self.header.as_ref().map(|(_, b)| b.clone()).unwrap_or_default();
+        self.shadow = Some(Shadow::create(core, &self.content_dir, &header_bytes).await?);
+        Ok(())
+    }
+
+    fn chunk_offset(core: &Core, idx: u64) -> u64 {
+        let combo = core.cryptor.combo();
+        combo.header_len() as u64 + idx * combo.ciphertext_chunk_len() as u64
+    }
+
+    /// Writes the pending run to the shadow.
+    async fn flush_pending(&mut self, core: &Core) -> Result<(), VaultError> {
+        if self.pending.count == 0 {
+            return Ok(());
+        }
+        let offset = Self::chunk_offset(core, self.pending.first);
+        let bytes = Bytes::from(std::mem::take(&mut self.pending.bytes));
+        self.pending.count = 0;
+        let res = match self.shadow.as_mut() {
+            Some(s) => s.write_at(core, offset, bytes).await,
+            None => Err(VaultError::node(VaultErrorKind::Other, "no shadow for pending chunks")),
+        };
+        if let Err(e) = &res {
+            self.poison(e);
+        }
+        res
+    }
+
+    /// Encrypts chunk `idx` and queues it for the shadow.
+    async fn queue_chunk(&mut self, core: &Core, idx: u64, clear: &[u8]) -> Result<(), VaultError> {
+        if self.pending.count > 0
+            && (self.pending.first + self.pending.count != idx || self.pending.bytes.len() >= PENDING_MAX)
+        {
+            self.flush_pending(core).await?;
+        }
+        let Some((header, _)) = self.header.as_ref() else {
+            return Err(VaultError::node(VaultErrorKind::Other, "header not loaded"));
+        };
+        if self.pending.count == 0 {
+            self.pending.first = idx;
+            self.pending.bytes.reserve(PENDING_MAX + core.cryptor.combo().ciphertext_chunk_len());
+        }
+        core.cryptor.encrypt_chunk(header, idx, clear, &mut self.pending.bytes);
+        self.pending.count += 1;
+        self.written.insert(idx);
+        Ok(())
+    }
+
+    /// Keeps a modified chunk: full chunks the write has finished go out at
+    /// once, others stay in the cache as dirty.
+    async fn store_chunk(&mut self, core: &Core, idx: u64, data: Zeroizing<Vec<u8>>, complete: bool) -> Result<(), VaultError> {
+        if complete && data.len() == CLEARTEXT_CHUNK_SIZE {
+            self.queue_chunk(core, idx, &data).await
+        } else if let Some((ev_idx, ev_data)) = self.cache.insert(idx, data, true) {
+            self.queue_chunk(core, ev_idx, &ev_data).await
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Fetches and authenticates chunks `[first, end)` from one source
+    /// (`from_shadow`: the shadow, else the committed ciphertext).
+    async fn load_run(&mut self, core: &Core, first: u64, end: u64, from_shadow: bool) -> Result<Vec<Zeroizing<Vec<u8>>>, VaultError> {
+        let overhead = core.cryptor.combo().chunk_overhead();
+        let lens: Vec<usize> = (first..end).map(|k| clear_len(k, self.size)).collect();
+        let total: usize = lens.iter().map(|l| l + overhead).sum();
+        let offset = Self::chunk_offset(core, first);
+        let bytes = if from_shadow {
+            self.flush_pending(core).await?;
+            let res = match self.shadow.as_mut() {
+                Some(s) => s.read_at(core, offset, total).await,
+                None => Err(VaultError::node(VaultErrorKind::Other, "no shadow to read")),
+            };
+            if let Err(e) = &res {
+                self.poison(e);
+            }
+            res?
+        } else {
+            core.storage.read_at(&self.content, offset, total).await?
+        };
+        let Some((header, _)) = self.header.as_ref() else {
+            return Err(VaultError::node(VaultErrorKind::Other, "header not loaded"));
+        };
+        let mut out = Vec::with_capacity(lens.len());
+        let mut pos = 0usize;
+        for (k, len) in (first..end).zip(lens) {
+            let ct_len = len + overhead;
+            if bytes.len() < pos + ct_len {
+                tracing::warn!(ciphertext = %self.content, offset = k * CS, "ciphertext shorter than its size says");
+                return Err(self.corrupt(Some(k * CS), FormatError::InvalidCiphertextSize(offset + bytes.len() as u64)));
+            }
+            let mut clear = Zeroizing::new(Vec::with_capacity(len));
+            if let Err(e) = core.cryptor.decrypt_chunk(header, k, &bytes[pos..pos + ct_len], &mut clear) {
+                tracing::warn!(ciphertext = %self.content, offset = k * CS, "chunk fails authentication");
+                return Err(self.corrupt(Some(k * CS), e));
+            }
+            pos += ct_len;
+            out.push(clear);
+        }
+        Ok(out)
+    }
+
+    /// The current cleartext of chunk `idx`, taken out of the cache for modification.
+    async fn take_chunk(&mut self, core: &Core, idx: u64) -> Result<Zeroizing<Vec<u8>>, VaultError> {
+        if let Some(c) = self.cache.take(idx) {
+            return Ok(c);
+        }
+        if idx >= nchunks(self.size) {
+            return Ok(Zeroizing::new(Vec::new()));
+        }
+        let from_shadow = self.written.contains(&idx);
+        let mut run = self.load_run(core, idx, idx + 1, from_shadow).await?;
+        Ok(run.pop().unwrap_or_default())
+    }
+
+    async fn read(&mut self, core: &Core, offset: u64, len: usize) -> Result<Zeroizing<Vec<u8>>, VaultError> {
+        self.usable()?;
+        self.check_damaged()?;
+        if offset >= self.size || len == 0 {
+            return Ok(Zeroizing::new(Vec::new()));
+        }
+        self.ensure_header(core).await?;
+        let end = self.size.min(offset.saturating_add(len as u64));
+        let first = offset / CS;
+        let last = (end - 1) / CS;
+        let mut out = Zeroizing::new(Vec::with_capacity((end - offset) as usize));
+        let mut idx = first;
+        while idx <= last {
+            let (lo, hi) = {
+                let start = idx * CS;
+                ((offset.max(start) - start) as usize, (end.min(start + CS) - start) as usize)
+            };
+            if let Some(c) = self.cache.get(idx) {
+                out.extend_from_slice(&c[lo..hi.min(c.len())]);
+                idx += 1;
+                continue;
+            }
+            let from_shadow = self.written.contains(&idx);
+            let mut j = idx + 1;
+            while j <= last && j - idx < READ_RUN && !self.cache.contains(j) && self.written.contains(&j) == from_shadow {
+                j += 1;
+            }
+            let chunks = self.load_run(core, idx, j, from_shadow).await?;
+            for (k, c) in (idx..j).zip(chunks) {
+                let start = k * CS;
+                let lo = (offset.max(start) - start) as usize;
+                let hi = ((end.min(start + CS) - start) as usize).min(c.len());
+                out.extend_from_slice(&c[lo.min(hi)..hi]);
+                // Keep chunks a following small read will want again.
+                if lo > 0 || hi < c.len() {
+                    if let Some((ev, data)) = self.cache.insert(k, c, false) {
+                        self.queue_chunk(core, ev, &data).await?;
+                    }
+                }
+            }
+            idx = j;
+        }
+        Ok(out)
+    }
+
+    async fn extend_to(&mut self, core: &Core, new_size: u64) -> Result<(), VaultError> {
+        while self.size < new_size {
+            let idx = self.size / CS;
+            let within = self.size % CS;
+            let target = (new_size - idx * CS).min(CS) as usize;
+            let mut buf = if within == 0 { Zeroizing::new(Vec::new()) } else { self.take_chunk(core, idx).await? };
+            buf.resize(target, 0);
+            self.size = idx * CS + target as u64;
+            self.store_chunk(core, idx, buf, target == CLEARTEXT_CHUNK_SIZE).await?;
+        }
+        Ok(())
+    }
+
+    async fn write(&mut self, core: &Core, offset: u64, data: &[u8]) -> Result<(), VaultError> {
+        self.usable()?;
+        self.check_damaged()?;
+        self.ensure_shadow(core).await?;
+        if offset > self.size {
+            self.extend_to(core, offset).await?;
+        }
+        let mut pos = offset;
+        let mut rest = data;
+        while !rest.is_empty() {
+            let idx = pos / CS;
+            let within = (pos % CS) as usize;
+            let n = (CLEARTEXT_CHUNK_SIZE - within).min(rest.len());
+            let cur_len = clear_len(idx, self.size);
+            let mut buf = if within == 0 && n == CLEARTEXT_CHUNK_SIZE {
+                self.cache.take(idx);
+                Zeroizing::new(Vec::with_capacity(CLEARTEXT_CHUNK_SIZE))
+            } else {
+                self.take_chunk(core, idx).await?
+            };
+            buf.resize(cur_len.max(within + n), 0);
+            buf[within..within + n].copy_from_slice(&rest[..n]);
+            self.size = self.size.max(pos + n as u64);
+            self.store_chunk(core, idx, buf, within + n == CLEARTEXT_CHUNK_SIZE).await?;
+            pos += n as u64;
+            rest = &rest[n..];
+        }
+        Ok(())
+    }
+
+    async fn set_len(&mut self, core: &Core, new_size: u64) -> Result<(), VaultError> {
+        self.usable()?;
+        if self.damaged {
+            if new_size != 0 {
+                self.check_damaged()?;
+            }
+            // Truncating a damaged file to zero starts it afresh (O_TRUNC).
+            self.damaged = false;
+            self.header = None;
+            self.needs_new_header = true;
+            self.base_size = 0;
+            self.size = 0;
+        }
+        self.ensure_shadow(core).await?;
+        if new_size > self.size {
+            self.extend_to(core, new_size).await?;
+        } else if new_size < self.size {
+            let tail = if new_size % CS != 0 {
+                let idx = new_size / CS;
+                let mut buf = self.take_chunk(core, idx).await?;
+                buf.truncate((new_size % CS) as usize);
+                Some((idx, buf))
+            } else {
+                None
+            };
+            let keep = nchunks(new_size);
+            self.size = new_size;
+            self.cache.retain_below(keep);
+            self.written.retain(|i| *i < keep);
+            if let Some((idx, buf)) = tail {
+                self.store_chunk(core, idx, buf, false).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Copies the chunks no write touched from the committed ciphertext to the shadow.
+    async fn copy_untouched(&mut self, core: &Core) -> Result<(), VaultError> {
+        let n = nchunks(self.size);
+        let overhead = core.cryptor.combo().chunk_overhead() as u64;
+        let mut idx = 0;
+        while idx < n {
+            if self.written.contains(&idx) {
+                idx += 1;
+                continue;
+            }
+            let start = idx;
+            let mut end = idx + 1;
+            while end < n && !self.written.contains(&end) && end - start < 32 {
+                end += 1;
+            }
+            let total: u64 = (start..end).map(|k| clear_len(k, self.size) as u64 + overhead).sum();
+            let offset = Self::chunk_offset(core, start);
+            let bytes = core.storage.read_at(&self.content, offset, total as usize).await?;
+            if (bytes.len() as u64) < total {
+                return Err(self.corrupt(Some(start * CS), FormatError::InvalidCiphertextSize(offset + bytes.len() as u64)));
+            }
+            match self.shadow.as_mut() {
+                Some(s) => s.write_at(core, offset, bytes).await?,
+                None => return Err(VaultError::node(VaultErrorKind::Other, "no shadow")),
+            }
+            for k in start..end {
+                self.written.insert(k);
+            }
+            idx = end;
+        }
+        Ok(())
+    }
+
+    /// Throws unflushed changes away: back to the committed version.
+    async fn reset(&mut self, core: &Core) {
+        if let Some(s) = self.shadow.take() {
+            s.discard(core).await;
+        }
+        self.cache.clear();
+        self.written.clear();
+        self.pending = Pending::default();
+        self.size = self.base_size;
+        if self.needs_new_header {
+            self.header = None;
+        }
+    }
+
+    async fn commit(&mut self, core: &Core) -> Result<(), VaultError> {
+        if let Some(p) = self.poisoned.take() {
+            self.reset(core).await;
+            return Err(VaultError::node(VaultErrorKind::Other, format!("earlier write failed, unflushed data lost: {p}")));
+        }
+        if self.unlinked {
+            self.reset(core).await;
+            return Ok(());
+        }
+        if self.shadow.is_some() {
+            for (idx, data) in self.cache.take_dirty() {
+                self.queue_chunk(core, idx, &data).await?;
+            }
+            self.flush_pending(core).await?;
+            self.copy_untouched(core).await?;
+            let len = core.cryptor.combo().ciphertext_size(self.size);
+            let content = self.content.clone();
+            match self.shadow.as_mut() {
+                Some(s) => s.commit(core, len, &content).await?,
+                None => return Err(VaultError::node(VaultErrorKind::Other, "no shadow")),
+            }
+            self.shadow = None;
+            self.written.clear();
+            self.base_size = self.size;
+            self.base_ct_len = len;
+            self.needs_new_header = false;
+        }
+        if let Some(t) = self.pending_mtime.take() {
+            if core.caps.set_modified {
+                if let Err(e) = core.storage.set_modified(&self.content, t).await {
+                    tracing::debug!(ciphertext = %self.content, error = %e, "set_modified failed");
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn placeholder() -> FileState {
+        FileState {
+            content: StoragePath::root(),
+            content_dir: StoragePath::root(),
+            header: None,
+            needs_new_header: false,
+            base_ct_len: 0,
+            base_size: 0,
+            size: 0,
+            damaged: false,
+            cache: ChunkCache::default(),
+            shadow: None,
+            written: BTreeSet::new(),
+            pending: Pending::default(),
+            unlinked: true,
+            pending_mtime: None,
+            poisoned: None,
+        }
+    }
+
+    pub(crate) fn relocate(&mut self, content: StoragePath, content_dir: StoragePath) {
+        self.content = content;
+        self.content_dir = content_dir;
+    }
+
+    pub(crate) fn is_dirty(&self) -> bool {
+        self.shadow.is_some()
+    }
+
+    pub(crate) fn set_pending_mtime(&mut self, t: SystemTime) {
+        self.pending_mtime = Some(t);
+    }
+}
 
 impl OpenFile {
     /// Reads up to `len` bytes at `offset` (fewer at end of file), fetching and
     /// decrypting only the chunks that cover the range.
     pub async fn read(&self, offset: u64, len: usize) -> Result<zeroize::Zeroizing<Vec<u8>>, VaultError> {
-        let _ = (offset, len);
-        todo!()
+        let mut st = self.state.lock().await;
+        st.read(&self.core, offset, len).await
     }
 
     /// Writes `data` at `offset` (read-modify-write of touched chunks; extends with zeros).
     pub async fn write(&self, offset: u64, data: &[u8]) -> Result<(), VaultError> {
-        let _ = (offset, data);
-        todo!()
+        let mut st = self.state.lock().await;
+        st.write(&self.core, offset, data).await
+    }
+
+    /// Appends `data` at the current end of file; returns the offset it was written at.
+    pub async fn append(&self, data: &[u8]) -> Result<u64, VaultError> {
+        let mut st = self.state.lock().await;
+        let at = st.size;
+        st.write(&self.core, at, data).await?;
+        Ok(at)
     }
 
     /// Truncates or extends (with zeros) to `len`.
     pub async fn set_len(&self, len: u64) -> Result<(), VaultError> {
-        let _ = len;
-        todo!()
+        let mut st = self.state.lock().await;
+        st.set_len(&self.core, len).await
     }
 
     /// Current cleartext size, including unflushed writes.
     pub async fn size(&self) -> u64 {
-        todo!()
+        self.state.lock().await.size
     }
 
     /// Makes every write so far durable on storage, atomically (the storage
     /// holds the old or the new version, never a mix). Returns once it has.
     pub async fn flush(&self) -> Result<(), VaultError> {
-        todo!()
+        let mut st = self.state.lock().await;
+        st.commit(&self.core).await
+    }
+
+    /// The storage path of the committed ciphertext (for logs).
+    pub fn storage_path(&self) -> String {
+        lock(&self.key).clone()
+    }
+
+    pub(crate) async fn state_lock(&self) -> tokio::sync::MutexGuard<'_, FileState> {
+        self.state.lock().await
+    }
+
+    /// The node was removed: drop unflushed changes, never write them back.
+    pub(crate) async fn mark_unlinked(&self) {
+        let mut st = self.state.lock().await;
+        st.unlinked = true;
+        st.reset(&self.core).await;
+    }
+
+    /// Moves this file's table entry to a new ciphertext path.
+    pub(crate) fn rekey(&self, new_key: &str) {
+        let old = std::mem::replace(&mut *lock(&self.key), new_key.to_owned());
+        let mut table = lock(&self.core.open_files);
+        if let Some(w) = table.remove(&old) {
+            table.insert(new_key.to_owned(), w);
+        }
+    }
+}
+
+impl Drop for OpenFile {
+    fn drop(&mut self) {
+        let key = lock(&self.key).clone();
+        let st = self.state.get_mut();
+        if st.shadow.is_some() || st.poisoned.is_some() {
+            let mut st = std::mem::replace(st, FileState::placeholder());
+            let core = Arc::clone(&self.core);
+            match tokio::runtime::Handle::try_current() {
+                Ok(handle) => {
+                    tracing::warn!(ciphertext = %key, "open file dropped with unflushed writes; flushing in the background");
+                    handle.spawn(async move {
+                        if let Err(e) = st.commit(&core).await {
+                            tracing::warn!(error = %e, "background flush failed; previous version kept");
+                        }
+                    });
+                }
+                Err(_) => {
+                    tracing::warn!(ciphertext = %key, "open file dropped with unflushed writes outside a runtime; writes discarded");
+                }
+            }
+        }
+        let mut table = lock(&self.core.open_files);
+        if table.get(&key).is_some_and(|w| w.strong_count() == 0) {
+            table.remove(&key);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunk_math() {
+        assert_eq!(nchunks(0), 0);
+        assert_eq!(nchunks(1), 1);
+        assert_eq!(nchunks(CS), 1);
+        assert_eq!(nchunks(CS + 1), 2);
+        assert_eq!(clear_len(0, 10), 10);
+        assert_eq!(clear_len(1, CS + 5), 5);
+        assert_eq!(clear_len(2, CS + 5), 0);
+    }
+
+    #[test]
+    fn cache_evicts_lru_dirty() {
+        let mut c = ChunkCache::default();
+        for i in 0..CACHE_CHUNKS as u64 {
+            assert!(c.insert(i, Zeroizing::new(vec![i as u8]), i == 0).is_none());
+        }
+        c.get(1);
+        let ev = c.insert(100, Zeroizing::new(vec![1]), false).expect("dirty chunk 0 evicted");
+        assert_eq!(ev.0, 0);
+        assert!(!c.contains(0));
+        assert!(c.contains(100));
     }
 }

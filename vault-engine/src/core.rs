@@ -1,0 +1,125 @@
+//! The shared state of an unlocked vault ([`Core`]): storage, cryptor,
+//! configuration, caches and tables. [`crate::Vault`] and every
+//! [`crate::OpenFile`] hold an `Arc<Core>`.
+//!
+//! Also the small helpers every module uses: content-directory paths,
+//! node locations, the read-only guard and error mapping.
+
+use std::collections::{HashMap, HashSet};
+use std::num::NonZeroUsize;
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, Instant};
+
+use lru::LruCache;
+use vault_format::{Cryptor, VaultConfig};
+use vault_storage::{Capabilities, Storage, StorageError, StorageErrorKind, StoragePath};
+
+use crate::dir_ids::{DirCache, DirLocks};
+use crate::names::{self, NodeLoc};
+use crate::open_file::OpenFile;
+use crate::{DirId, Node, VaultError, VaultErrorKind};
+
+/// How long the conflict presentation of a listed directory is trusted by lookups.
+pub(crate) const PRESENTED_TTL: Duration = Duration::from_secs(2);
+
+/// Prefix of the hidden shadow objects that hold an unfinished write (spec §10
+/// ignores `.`-prefixed entries; no `.c9r` suffix so no client takes them for nodes).
+pub(crate) const TEMP_PREFIX: &str = ".vault-tmp-";
+
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Nodes a directory listing presented under names a lookup cannot compute:
+/// unresolved conflict copies (read-only), names stored in NFD, names stored
+/// in the wrong (un)shortened form. Keyed by name and by its NFC form.
+pub(crate) struct Presented {
+    pub at: Instant,
+    pub nodes: HashMap<String, Node>,
+}
+
+pub(crate) struct Core {
+    pub storage: Arc<dyn Storage>,
+    pub cryptor: Cryptor,
+    pub config: VaultConfig,
+    pub read_only: bool,
+    pub caps: Capabilities,
+    pub dir_cache: DirCache,
+    pub dir_locks: DirLocks,
+    content_dirs: Mutex<LruCache<DirId, StoragePath>>,
+    /// Open files by the storage path of their ciphertext.
+    pub open_files: Mutex<HashMap<String, Weak<OpenFile>>>,
+    /// Shadow objects in use (never removed by `check --repair`).
+    pub live_temps: Mutex<HashSet<String>>,
+    pub presented: Mutex<HashMap<DirId, Presented>>,
+}
+
+impl Core {
+    pub fn new(storage: Arc<dyn Storage>, cryptor: Cryptor, config: VaultConfig, read_only: bool) -> Core {
+        let caps = storage.capabilities();
+        Core {
+            storage,
+            cryptor,
+            config,
+            read_only,
+            caps,
+            dir_cache: DirCache::new(),
+            dir_locks: DirLocks::new(),
+            content_dirs: Mutex::new(LruCache::new(NonZeroUsize::new(4096).unwrap_or(NonZeroUsize::MIN))),
+            open_files: Mutex::new(HashMap::new()),
+            live_temps: Mutex::new(HashSet::new()),
+            presented: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub fn threshold(&self) -> usize {
+        self.config.shortening_threshold
+    }
+
+    /// `d/XX/YYYY…` for a directory.
+    pub fn content_dir(&self, dir: &DirId) -> Result<StoragePath, VaultError> {
+        if let Some(p) = lock(&self.content_dirs).get(dir) {
+            return Ok(p.clone());
+        }
+        let p = StoragePath::new(&self.cryptor.content_dir_path(dir.as_str()))?;
+        lock(&self.content_dirs).put(dir.clone(), p.clone());
+        Ok(p)
+    }
+
+    /// Where `name` (encrypted as given, caller normalises) lives in `dir`.
+    pub fn loc_exact(&self, dir: &DirId, name: &str) -> Result<NodeLoc, VaultError> {
+        let content_dir = self.content_dir(dir)?;
+        let enc = self.cryptor.encrypt_name_exact(name, dir.as_str());
+        Ok(NodeLoc::for_encrypted(&content_dir, enc, self.threshold()))
+    }
+
+    /// Where `name` (NFC-normalised) lives in `dir`.
+    pub fn loc(&self, dir: &DirId, name: &str) -> Result<NodeLoc, VaultError> {
+        names::validate(name)?;
+        self.loc_exact(dir, &names::nfc(name))
+    }
+
+    pub fn check_writable(&self) -> Result<(), VaultError> {
+        if self.read_only { Err(VaultError::node(VaultErrorKind::ReadOnly, "vault")) } else { Ok(()) }
+    }
+
+    /// Forgets what listings presented for `dir` (after a mutation in it).
+    pub fn invalidate_presented(&self, dir: &DirId) {
+        lock(&self.presented).remove(dir);
+    }
+
+    /// The open file for a ciphertext path, if one is alive.
+    pub fn open_file(&self, content_path: &str) -> Option<Arc<OpenFile>> {
+        lock(&self.open_files).get(content_path).and_then(Weak::upgrade)
+    }
+}
+
+/// True when a storage error is "not found" (or "not a folder" along the way).
+pub(crate) fn is_not_found(e: &StorageError) -> bool {
+    matches!(e.kind(), StorageErrorKind::NotFound | StorageErrorKind::NotADirectory)
+}
+
+/// Maps "not found" to a cleartext-level error naming `name`; everything else as is.
+pub(crate) fn not_found_as(e: StorageError, name: &str) -> VaultError {
+    if is_not_found(&e) { VaultError::node(VaultErrorKind::NotFound, name) } else { VaultError::Storage(e) }
+}

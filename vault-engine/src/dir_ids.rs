@@ -1,0 +1,176 @@
+//! Directory-ID resolution cache and per-directory locks.
+//!
+//! The cache maps `(parent DirId, cleartext name)` to the directory [`Node`]
+//! found there (its [`DirId`] read from `dir.c9r`), so warm path resolution
+//! needs no storage round trip for intermediate directories. Entries expire
+//! after a short TTL (other clients may change the vault) and are evicted by
+//! our own renames and removals. A second small map remembers each
+//! directory's parent, used to refuse moving a directory into itself.
+//!
+//! The locks serialise mutations per directory (architecture §7): creating,
+//! removing and renaming lock the affected parents in `DirId` order.
+
+use std::collections::HashMap;
+use std::num::NonZeroUsize;
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, Instant};
+
+use lru::LruCache;
+use tokio::sync::OwnedMutexGuard;
+
+use crate::{DirId, Node, names};
+
+/// How long a cached directory entry is trusted without asking storage.
+const TTL: Duration = Duration::from_secs(2);
+/// Entries kept.
+const CAPACITY: usize = 8192;
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// `(parent, name) → directory node`, LRU-bounded, TTL-limited.
+pub(crate) struct DirCache {
+    entries: Mutex<LruCache<(DirId, String), (Node, Instant)>>,
+    parents: Mutex<LruCache<DirId, DirId>>,
+}
+
+impl DirCache {
+    pub fn new() -> Self {
+        let cap = NonZeroUsize::new(CAPACITY).unwrap_or(NonZeroUsize::MIN);
+        DirCache { entries: Mutex::new(LruCache::new(cap)), parents: Mutex::new(LruCache::new(cap)) }
+    }
+
+    /// A fresh cached directory node for `(parent, name)`.
+    pub fn get(&self, parent: &DirId, name: &str) -> Option<Node> {
+        let mut entries = lock(&self.entries);
+        let key = (parent.clone(), name.to_owned());
+        match entries.get(&key) {
+            Some((node, at)) if at.elapsed() < TTL => Some(node.clone()),
+            Some(_) => {
+                entries.pop(&key);
+                None
+            }
+            None => None,
+        }
+    }
+
+    /// Remembers a directory node (ignored for other kinds).
+    pub fn put(&self, node: &Node) {
+        if let crate::NodeKind::Dir(id) = &node.kind {
+            lock(&self.parents).put(id.clone(), node.parent.clone());
+            lock(&self.entries).put((node.parent.clone(), node.name.clone()), (node.clone(), Instant::now()));
+        }
+    }
+
+    /// Forgets `(parent, name)` in the given and the NFC form.
+    pub fn evict(&self, parent: &DirId, name: &str) {
+        let mut entries = lock(&self.entries);
+        entries.pop(&(parent.clone(), name.to_owned()));
+        entries.pop(&(parent.clone(), names::nfc(name)));
+    }
+
+    /// Forgets everything below a removed directory.
+    pub fn evict_children(&self, dir: &DirId) {
+        let mut entries = lock(&self.entries);
+        let stale: Vec<_> = entries.iter().filter(|((p, _), _)| p == dir).map(|(k, _)| k.clone()).collect();
+        for key in stale {
+            entries.pop(&key);
+        }
+        lock(&self.parents).pop(dir);
+    }
+
+    /// Records that `child` now lives in `parent`.
+    pub fn set_parent(&self, child: &DirId, parent: &DirId) {
+        lock(&self.parents).put(child.clone(), parent.clone());
+    }
+
+    /// True when `ancestor` is `dir` or one of its known ancestors.
+    pub fn is_ancestor_or_self(&self, ancestor: &DirId, dir: &DirId) -> bool {
+        let parents = lock(&self.parents);
+        let mut cur = dir.clone();
+        for _ in 0..4096 {
+            if &cur == ancestor {
+                return true;
+            }
+            match parents.peek(&cur) {
+                Some(p) => cur = p.clone(),
+                None => return false,
+            }
+        }
+        false
+    }
+}
+
+/// One async mutex per directory, created on demand, dropped when unused.
+pub(crate) struct DirLocks {
+    locks: Mutex<HashMap<DirId, Weak<tokio::sync::Mutex<()>>>>,
+}
+
+impl DirLocks {
+    pub fn new() -> Self {
+        DirLocks { locks: Mutex::new(HashMap::new()) }
+    }
+
+    /// Locks every directory in `ids` (deduplicated, in `DirId` order, so two
+    /// callers never wait on each other in a cycle).
+    pub async fn lock(&self, ids: &[&DirId]) -> Vec<OwnedMutexGuard<()>> {
+        let mut ids: Vec<DirId> = ids.iter().map(|d| (*d).clone()).collect();
+        ids.sort();
+        ids.dedup();
+        let mutexes: Vec<Arc<tokio::sync::Mutex<()>>> = {
+            let mut locks = lock(&self.locks);
+            if locks.len() > 1024 {
+                locks.retain(|_, w| w.strong_count() > 0);
+            }
+            ids.iter()
+                .map(|id| {
+                    if let Some(m) = locks.get(id).and_then(Weak::upgrade) {
+                        return m;
+                    }
+                    let m = Arc::new(tokio::sync::Mutex::new(()));
+                    locks.insert(id.clone(), Arc::downgrade(&m));
+                    m
+                })
+                .collect()
+        };
+        let mut guards = Vec::with_capacity(mutexes.len());
+        for m in mutexes {
+            guards.push(m.lock_owned().await);
+        }
+        guards
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::NodeKind;
+
+    fn dir_node(parent: &DirId, name: &str, id: &str) -> Node {
+        Node {
+            parent: parent.clone(),
+            name: name.into(),
+            kind: NodeKind::Dir(DirId::new(id)),
+            size: 0,
+            modified: None,
+            damaged: false,
+            storage_path: String::new(),
+        }
+    }
+
+    #[test]
+    fn put_get_evict_ancestry() {
+        let cache = DirCache::new();
+        let root = DirId::root();
+        cache.put(&dir_node(&root, "a", "A"));
+        cache.put(&dir_node(&DirId::new("A"), "b", "B"));
+        assert!(cache.get(&root, "a").is_some());
+        assert!(cache.is_ancestor_or_self(&DirId::new("A"), &DirId::new("B")));
+        assert!(!cache.is_ancestor_or_self(&DirId::new("B"), &DirId::new("A")));
+        cache.evict(&root, "a");
+        assert!(cache.get(&root, "a").is_none());
+        cache.evict_children(&DirId::new("A"));
+        assert!(cache.get(&DirId::new("A"), "b").is_none());
+    }
+}

@@ -1,0 +1,660 @@
+//! Nodes: type detection (spec §7), lookup without listing, and the
+//! mutations — create file/dir/symlink, remove, rename/move, mtime.
+//!
+//! Every mutation computes ciphertext locations from cleartext names, holds
+//! the per-directory locks of the directories it changes, and keeps the
+//! caches (directory IDs, listing presentations, open files) in step.
+//! Logs name ciphertext paths; cleartext names appear only at trace level.
+
+use std::time::SystemTime;
+
+use vault_format::{FormatError, layout};
+use vault_storage::{Body, EntryKind, Metadata, RenameMode, StorageErrorKind, StoragePath, WriteMode};
+
+use crate::core::{Core, PRESENTED_TTL, TEMP_PREFIX, is_not_found, lock, not_found_as};
+use crate::names::{self, NodeLoc};
+use crate::{DirId, Node, NodeKind, VaultError, VaultErrorKind, listing};
+
+/// What a node entry turned out to be.
+pub(crate) struct Detected {
+    pub kind: NodeKind,
+    pub size: u64,
+    pub modified: Option<SystemTime>,
+    pub damaged: bool,
+}
+
+/// Cleartext size of a regular file from its ciphertext length (spec §11):
+/// invalid lengths give size 0 and `damaged`.
+pub(crate) fn file_size(core: &Core, ct_len: u64, path: &StoragePath) -> (u64, bool) {
+    match core.cryptor.combo().cleartext_size(ct_len) {
+        Some(s) => (s, false),
+        None if ct_len == 0 => (0, false),
+        None => {
+            tracing::warn!(ciphertext = %path, len = ct_len, "invalid ciphertext size; listed as damaged, size 0");
+            (0, true)
+        }
+    }
+}
+
+async fn read_dir_file(core: &Core, path: &StoragePath) -> Result<Option<Vec<u8>>, VaultError> {
+    match core.storage.read_at(path, 0, layout::MAX_DIR_FILE_LEN + 1).await {
+        Ok(b) => Ok(Some(b.to_vec())),
+        Err(e) if is_not_found(&e) || e.kind() == StorageErrorKind::IsADirectory => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Node type detection (spec §7) for an entry with known metadata.
+/// `None` for a broken node (logged).
+pub(crate) async fn detect(core: &Core, loc: &NodeLoc, meta: &Metadata) -> Result<Option<Detected>, VaultError> {
+    let node_path = loc.node_path()?;
+    if meta.kind == EntryKind::File {
+        if loc.is_shortened() {
+            tracing::warn!(ciphertext = %node_path, "shortened node is not a folder; skipped");
+            return Ok(None);
+        }
+        let (size, damaged) = file_size(core, meta.size, &node_path);
+        return Ok(Some(Detected { kind: NodeKind::File, size, modified: meta.modified, damaged }));
+    }
+    let dir_file = loc.child(layout::DIR_FILE)?;
+    if let Some(bytes) = read_dir_file(core, &dir_file).await? {
+        return match layout::parse_dir_file(&bytes) {
+            Ok(id) => Ok(Some(Detected { kind: NodeKind::Dir(DirId::new(&id)), size: 0, modified: meta.modified, damaged: false })),
+            Err(_) => {
+                tracing::warn!(ciphertext = %dir_file, "invalid dir.c9r; node skipped");
+                Ok(None)
+            }
+        };
+    }
+    let symlink = loc.child(layout::SYMLINK_FILE)?;
+    match core.storage.metadata(&symlink).await {
+        Ok(m) => {
+            let size = core.cryptor.combo().cleartext_size(m.size).unwrap_or(0);
+            return Ok(Some(Detected { kind: NodeKind::Symlink, size, modified: meta.modified, damaged: false }));
+        }
+        Err(e) if is_not_found(&e) => {}
+        Err(e) => return Err(e.into()),
+    }
+    if loc.is_shortened() {
+        let contents = loc.child(layout::CONTENTS_FILE)?;
+        match core.storage.metadata(&contents).await {
+            Ok(m) if m.kind == EntryKind::File => {
+                let (size, damaged) = file_size(core, m.size, &contents);
+                return Ok(Some(Detected { kind: NodeKind::File, size, modified: m.modified, damaged }));
+            }
+            Ok(_) => {}
+            Err(e) if is_not_found(&e) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    tracing::warn!(ciphertext = %node_path, "broken node (no dir.c9r, symlink.c9r or contents.c9r); skipped");
+    Ok(None)
+}
+
+fn make_node(parent: &DirId, name: &str, loc: &NodeLoc, d: Detected) -> Result<Node, VaultError> {
+    Ok(Node {
+        parent: parent.clone(),
+        name: name.to_owned(),
+        kind: d.kind,
+        size: d.size,
+        modified: d.modified,
+        damaged: d.damaged,
+        storage_path: loc.node_path()?.as_str().to_owned(),
+    })
+}
+
+/// Stats the node at `loc`; `None` when there is none (or it is broken).
+pub(crate) async fn node_at(core: &Core, parent: &DirId, name: &str, loc: &NodeLoc) -> Result<Option<Node>, VaultError> {
+    let path = loc.node_path()?;
+    let meta = match core.storage.metadata(&path).await {
+        Ok(m) => m,
+        Err(e) if is_not_found(&e) => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
+    match detect(core, loc, &meta).await? {
+        Some(d) => Ok(Some(make_node(parent, name, loc, d)?)),
+        None => Ok(None),
+    }
+}
+
+/// The root directory as a node.
+pub(crate) fn root_node(core: &Core) -> Result<Node, VaultError> {
+    let root = DirId::root();
+    Ok(Node {
+        parent: root.clone(),
+        name: String::new(),
+        kind: NodeKind::Dir(root.clone()),
+        size: 0,
+        modified: None,
+        damaged: false,
+        storage_path: core.content_dir(&root)?.as_str().to_owned(),
+    })
+}
+
+/// A node presented by a listing under a name a lookup cannot compute.
+async fn presented(core: &Core, dir: &DirId, name: &str, nfc: &str) -> Result<Option<Node>, VaultError> {
+    {
+        let map = lock(&core.presented);
+        if let Some(p) = map.get(dir) {
+            if p.at.elapsed() < PRESENTED_TTL {
+                return Ok(p.nodes.get(name).or_else(|| p.nodes.get(nfc)).cloned());
+            }
+        }
+    }
+    let mode = if core.read_only { listing::Mode::Present } else { listing::Mode::Resolve };
+    match listing::list(core, dir, mode).await {
+        Ok(listing) => {
+            // After a read-write listing resolved conflicts, the name may now be a normal node.
+            if let Some(n) = listing.nodes.iter().find(|n| n.name == name || n.name == nfc) {
+                return Ok(Some(n.clone()));
+            }
+            Ok(None)
+        }
+        Err(e) if e.kind() == VaultErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Lookup by computed name: NFC form, then the exact and NFD forms (names
+/// stored by non-normalising clients), then what a listing presented
+/// (conflict copies, wrongly (un)shortened names).
+pub(crate) async fn lookup(core: &Core, dir: &DirId, name: &str) -> Result<Node, VaultError> {
+    names::validate(name)?;
+    if let Some(n) = core.dir_cache.get(dir, name) {
+        return Ok(n);
+    }
+    let nfc = names::nfc(name);
+    let mut forms = vec![nfc.clone()];
+    if name != nfc {
+        forms.push(name.to_owned());
+    }
+    let nfd = names::nfd(name);
+    if !forms.contains(&nfd) {
+        forms.push(nfd);
+    }
+    for form in &forms {
+        let loc = core.loc_exact(dir, form)?;
+        if let Some(node) = node_at(core, dir, form, &loc).await? {
+            tracing::trace!(name = %form, ciphertext = %node.storage_path, "lookup hit");
+            core.dir_cache.put(&node);
+            return Ok(node);
+        }
+    }
+    if let Some(node) = presented(core, dir, name, &nfc).await? {
+        return Ok(node);
+    }
+    Err(VaultError::node(VaultErrorKind::NotFound, name))
+}
+
+/// Fails with `AlreadyExists` when something is stored at `loc`.
+async fn ensure_absent(core: &Core, loc: &NodeLoc, name: &str) -> Result<(), VaultError> {
+    match core.storage.metadata(&loc.node_path()?).await {
+        Ok(_) => Err(VaultError::node(VaultErrorKind::AlreadyExists, name)),
+        Err(e) if is_not_found(&e) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn exists_as(e: vault_storage::StorageError, name: &str) -> VaultError {
+    if e.kind() == StorageErrorKind::AlreadyExists {
+        VaultError::node(VaultErrorKind::AlreadyExists, name)
+    } else {
+        e.into()
+    }
+}
+
+/// Removes what a failed creation left behind (best effort, logged).
+async fn undo(core: &Core, created: &[(StoragePath, bool)]) {
+    for (path, is_dir) in created.iter().rev() {
+        let res = if *is_dir { core.storage.remove_dir_all(path).await } else { core.storage.remove_file(path).await };
+        if let Err(e) = res {
+            tracing::warn!(ciphertext = %path, error = %e, "could not undo a failed creation");
+        }
+    }
+}
+
+async fn write_name_file(core: &Core, loc: &NodeLoc, mode: WriteMode) -> Result<(), VaultError> {
+    if let Some(long) = &loc.long_name {
+        core.storage.write(&loc.child(layout::NAME_FILE)?, Body::from_bytes(long.clone().into_bytes()), mode).await?;
+    }
+    Ok(())
+}
+
+async fn create_dir_tolerant(core: &Core, path: &StoragePath) -> Result<(), VaultError> {
+    match core.storage.create_dir(path).await {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == StorageErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub(crate) async fn create_dir(core: &Core, dir: &DirId, name: &str) -> Result<Node, VaultError> {
+    core.check_writable()?;
+    let loc = core.loc(dir, name)?;
+    let name = names::nfc(name);
+    let _g = core.dir_locks.lock(&[dir]).await;
+    ensure_absent(core, &loc, &name).await?;
+    let id = DirId::new(&layout::new_dir_id());
+    let node_path = loc.node_path()?;
+    let content = core.content_dir(&id)?;
+    let mut created: Vec<(StoragePath, bool)> = Vec::new();
+    let res: Result<(), VaultError> = async {
+        core.storage.create_dir(&node_path).await.map_err(|e| exists_as(e, &name))?;
+        created.push((node_path.clone(), true));
+        core.storage
+            .write(&loc.child(layout::DIR_FILE)?, Body::from_bytes(id.as_str().as_bytes().to_vec()), WriteMode::CreateNew)
+            .await?;
+        if let Some(parent) = content.parent() {
+            create_dir_tolerant(core, &parent).await?;
+        }
+        core.storage.create_dir(&content).await?;
+        created.push((content.clone(), true));
+        core.storage
+            .write(
+                &content.join(layout::DIR_ID_BACKUP_FILE)?,
+                Body::from_bytes(core.cryptor.encrypt_dir_id_backup(id.as_str())),
+                WriteMode::CreateNew,
+            )
+            .await?;
+        write_name_file(core, &loc, WriteMode::CreateNew).await?;
+        Ok(())
+    }
+    .await;
+    if let Err(e) = res {
+        if !matches!(&e, VaultError::Node { kind: VaultErrorKind::AlreadyExists, .. }) {
+            undo(core, &created).await;
+        }
+        return Err(e);
+    }
+    core.invalidate_presented(dir);
+    tracing::debug!(ciphertext = %node_path, content = %content, "directory created");
+    let node = Node {
+        parent: dir.clone(),
+        name,
+        kind: NodeKind::Dir(id),
+        size: 0,
+        modified: Some(SystemTime::now()),
+        damaged: false,
+        storage_path: node_path.as_str().to_owned(),
+    };
+    core.dir_cache.put(&node);
+    Ok(node)
+}
+
+pub(crate) async fn create_file(core: &Core, dir: &DirId, name: &str) -> Result<Node, VaultError> {
+    core.check_writable()?;
+    let loc = core.loc(dir, name)?;
+    let name = names::nfc(name);
+    let _g = core.dir_locks.lock(&[dir]).await;
+    let header = core.cryptor.new_header();
+    let bytes = core.cryptor.encrypt_header(&header);
+    let node_path = loc.node_path()?;
+    if loc.is_shortened() {
+        ensure_absent(core, &loc, &name).await?;
+        core.storage.create_dir(&node_path).await.map_err(|e| exists_as(e, &name))?;
+        let created = [(node_path.clone(), true)];
+        let res: Result<(), VaultError> = async {
+            core.storage.write(&loc.child(layout::CONTENTS_FILE)?, Body::from_bytes(bytes), WriteMode::CreateNew).await?;
+            write_name_file(core, &loc, WriteMode::CreateNew).await
+        }
+        .await;
+        if let Err(e) = res {
+            undo(core, &created).await;
+            return Err(e);
+        }
+    } else {
+        // CreateNew makes the existence check and the creation one step.
+        core.storage.write(&node_path, Body::from_bytes(bytes), WriteMode::CreateNew).await.map_err(|e| exists_as(e, &name))?;
+    }
+    core.invalidate_presented(dir);
+    tracing::debug!(ciphertext = %node_path, "file created");
+    Ok(Node {
+        parent: dir.clone(),
+        name,
+        kind: NodeKind::File,
+        size: 0,
+        modified: Some(SystemTime::now()),
+        damaged: false,
+        storage_path: node_path.as_str().to_owned(),
+    })
+}
+
+pub(crate) async fn create_symlink(core: &Core, dir: &DirId, name: &str, target: &str) -> Result<Node, VaultError> {
+    core.check_writable()?;
+    if target.len() > layout::MAX_SYMLINK_TARGET_LEN {
+        return Err(VaultError::node(VaultErrorKind::NameTooLong, name));
+    }
+    if target.is_empty() {
+        return Err(VaultError::node(VaultErrorKind::InvalidArgument, name));
+    }
+    let loc = core.loc(dir, name)?;
+    let name = names::nfc(name);
+    let _g = core.dir_locks.lock(&[dir]).await;
+    ensure_absent(core, &loc, &name).await?;
+    let node_path = loc.node_path()?;
+    core.storage.create_dir(&node_path).await.map_err(|e| exists_as(e, &name))?;
+    let created = [(node_path.clone(), true)];
+    let ct = core.cryptor.encrypt_file(target.as_bytes());
+    let res: Result<(), VaultError> = async {
+        core.storage.write(&loc.child(layout::SYMLINK_FILE)?, Body::from_bytes(ct), WriteMode::CreateNew).await?;
+        write_name_file(core, &loc, WriteMode::CreateNew).await
+    }
+    .await;
+    if let Err(e) = res {
+        undo(core, &created).await;
+        return Err(e);
+    }
+    core.invalidate_presented(dir);
+    tracing::debug!(ciphertext = %node_path, "symlink created");
+    Ok(Node {
+        parent: dir.clone(),
+        name,
+        kind: NodeKind::Symlink,
+        size: target.len() as u64,
+        modified: Some(SystemTime::now()),
+        damaged: false,
+        storage_path: node_path.as_str().to_owned(),
+    })
+}
+
+pub(crate) async fn read_symlink(core: &Core, node: &Node) -> Result<String, VaultError> {
+    if node.kind != NodeKind::Symlink {
+        return Err(VaultError::node(VaultErrorKind::InvalidArgument, node.name.clone()));
+    }
+    let loc = NodeLoc::from_storage_path(&node.storage_path)?;
+    let path = loc.child(layout::SYMLINK_FILE)?;
+    let limit = core.cryptor.combo().ciphertext_size(layout::MAX_SYMLINK_TARGET_LEN as u64) as usize;
+    let ct = core.storage.read_at(&path, 0, limit + 1).await.map_err(|e| not_found_as(e, &node.name))?;
+    let corrupt = |source| VaultError::Corrupt { storage_path: path.as_str().to_owned(), offset: None, source };
+    if ct.len() > limit {
+        return Err(corrupt(FormatError::InvalidNodeFile("symlink target (longer than 32767 bytes)")));
+    }
+    let clear = core.cryptor.decrypt_file(&ct).map_err(|e| {
+        tracing::warn!(ciphertext = %path, "symlink target fails authentication");
+        corrupt(e)
+    })?;
+    if clear.len() > layout::MAX_SYMLINK_TARGET_LEN {
+        return Err(corrupt(FormatError::InvalidNodeFile("symlink target (longer than 32767 bytes)")));
+    }
+    String::from_utf8(clear.to_vec()).map_err(|_| corrupt(FormatError::InvalidNodeFile("symlink target (not UTF-8)")))
+}
+
+/// Removes the storage of a file or symlink node.
+async fn remove_node_storage(core: &Core, node: &Node) -> Result<(), VaultError> {
+    let loc = NodeLoc::from_storage_path(&node.storage_path)?;
+    let path = loc.node_path()?;
+    if node.kind == NodeKind::File {
+        let content = loc.file_content_path()?;
+        if let Some(f) = core.open_file(content.as_str()) {
+            f.mark_unlinked().await;
+            lock(&core.open_files).remove(content.as_str());
+            drop(f);
+        }
+    }
+    let res = match core.storage.metadata(&path).await {
+        Ok(m) if m.kind == EntryKind::Dir => core.storage.remove_dir_all(&path).await,
+        Ok(_) => core.storage.remove_file(&path).await,
+        Err(e) => Err(e),
+    };
+    res.map_err(|e| not_found_as(e, &node.name))
+}
+
+pub(crate) async fn remove_file(core: &Core, dir: &DirId, name: &str) -> Result<(), VaultError> {
+    core.check_writable()?;
+    names::validate(name)?;
+    let _g = core.dir_locks.lock(&[dir]).await;
+    let node = lookup(core, dir, name).await?;
+    if let NodeKind::Dir(_) = node.kind {
+        return Err(VaultError::node(VaultErrorKind::IsADirectory, name));
+    }
+    remove_node_storage(core, &node).await?;
+    core.invalidate_presented(dir);
+    tracing::debug!(ciphertext = %node.storage_path, "removed");
+    Ok(())
+}
+
+/// Checks that a directory's content dir holds only `dirid.c9r` (and stale
+/// shadow objects, which are removed). `Ok(false)` when it is missing.
+async fn ensure_empty(core: &Core, content: &StoragePath, name: &str) -> Result<bool, VaultError> {
+    let entries = match core.storage.list_dir(content).await {
+        Ok(e) => e,
+        Err(e) if is_not_found(&e) => return Ok(false),
+        Err(e) => return Err(e.into()),
+    };
+    let mut stale = Vec::new();
+    for e in &entries {
+        if e.name == layout::DIR_ID_BACKUP_FILE {
+            continue;
+        }
+        let path = content.join(&e.name)?;
+        if e.name.starts_with(TEMP_PREFIX) && !lock(&core.live_temps).contains(path.as_str()) {
+            stale.push(path);
+            continue;
+        }
+        return Err(VaultError::node(VaultErrorKind::NotEmpty, name));
+    }
+    for p in stale {
+        core.storage.remove_file(&p).await?;
+    }
+    Ok(true)
+}
+
+/// Removes an empty directory's content dir, then its node.
+async fn remove_dir_storage(core: &Core, node: &Node, id: &DirId) -> Result<(), VaultError> {
+    let content = core.content_dir(id)?;
+    if ensure_empty(core, &content, &node.name).await? {
+        match core.storage.remove_file(&content.join(layout::DIR_ID_BACKUP_FILE)?).await {
+            Ok(()) => {}
+            Err(e) if is_not_found(&e) => {}
+            Err(e) => return Err(e.into()),
+        }
+        match core.storage.remove_dir(&content).await {
+            Ok(()) => {}
+            Err(e) if e.kind() == StorageErrorKind::NotEmpty => {
+                return Err(VaultError::node(VaultErrorKind::NotEmpty, node.name.clone()));
+            }
+            Err(e) if is_not_found(&e) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let node_path = StoragePath::new(&node.storage_path)?;
+    core.storage.remove_dir_all(&node_path).await.map_err(|e| not_found_as(e, &node.name))?;
+    core.dir_cache.evict(&node.parent, &node.name);
+    core.dir_cache.evict_children(id);
+    core.invalidate_presented(id);
+    tracing::debug!(ciphertext = %node_path, content = %content, "directory removed");
+    Ok(())
+}
+
+pub(crate) async fn remove_dir(core: &Core, dir: &DirId, name: &str) -> Result<(), VaultError> {
+    core.check_writable()?;
+    names::validate(name)?;
+    let node = lookup(core, dir, name).await?;
+    let NodeKind::Dir(id) = node.kind.clone() else {
+        return Err(VaultError::node(VaultErrorKind::NotADirectory, name));
+    };
+    let _g = core.dir_locks.lock(&[dir, &id]).await;
+    remove_dir_storage(core, &node, &id).await?;
+    core.dir_cache.evict(dir, name);
+    core.invalidate_presented(dir);
+    Ok(())
+}
+
+/// Moves a node's storage from `src` to `dst` (neither exists at `dst` unless
+/// `replace_plain` allows an atomic replace of a plain file).
+async fn move_storage(core: &Core, is_file: bool, src: &NodeLoc, dst: &NodeLoc, replace_plain: bool) -> Result<(), VaultError> {
+    let s = core.storage.as_ref();
+    let src_path = src.node_path()?;
+    let dst_path = dst.node_path()?;
+    let mode = if replace_plain { RenameMode::Replace } else { RenameMode::NoReplace };
+    match (is_file, src.is_shortened(), dst.is_shortened()) {
+        (true, false, false) => s.rename(&src_path, &dst_path, mode).await?,
+        (true, false, true) | (true, true, true) => {
+            // Build the .c9s folder first, then move the content in one rename.
+            s.create_dir(&dst_path).await?;
+            let res: Result<(), VaultError> = async {
+                write_name_file(core, dst, WriteMode::Overwrite).await?;
+                let from = src.file_content_path()?;
+                s.rename(&from, &dst.child(layout::CONTENTS_FILE)?, RenameMode::NoReplace).await?;
+                Ok(())
+            }
+            .await;
+            if let Err(e) = res {
+                undo(core, &[(dst_path.clone(), true)]).await;
+                return Err(e);
+            }
+            if src.is_shortened() {
+                s.remove_dir_all(&src_path).await?;
+            }
+        }
+        (true, true, false) => {
+            s.rename(&src.file_content_path()?, &dst_path, mode).await?;
+            s.remove_dir_all(&src_path).await?;
+        }
+        (false, false, false) => s.rename(&src_path, &dst_path, RenameMode::NoReplace).await?,
+        (false, false, true) => {
+            // name.c9s inside a .c9r folder is ignored, so write it first and
+            // make the move itself one atomic rename.
+            write_name_file(core, dst, WriteMode::Overwrite).await?;
+            s.rename(&src_path, &dst_path, RenameMode::NoReplace).await?;
+        }
+        (false, true, false) => {
+            s.rename(&src_path, &dst_path, RenameMode::NoReplace).await?;
+            if let Err(e) = s.remove_file(&dst.child(layout::NAME_FILE)?).await {
+                tracing::debug!(ciphertext = %dst_path, error = %e, "stale name.c9s left in node folder (ignored by readers)");
+            }
+        }
+        (false, true, true) => {
+            s.rename(&src_path, &dst_path, RenameMode::NoReplace).await?;
+            write_name_file(core, dst, WriteMode::Overwrite).await?;
+        }
+    }
+    Ok(())
+}
+
+pub(crate) async fn rename(
+    core: &Core,
+    from_dir: &DirId,
+    from_name: &str,
+    to_dir: &DirId,
+    to_name: &str,
+    replace: bool,
+) -> Result<(), VaultError> {
+    core.check_writable()?;
+    names::validate(from_name)?;
+    names::validate(to_name)?;
+    let to_nfc = names::nfc(to_name);
+    let src = lookup(core, from_dir, from_name).await?;
+    if let NodeKind::Dir(id) = &src.kind {
+        if core.dir_cache.is_ancestor_or_self(id, to_dir) {
+            return Err(VaultError::node(VaultErrorKind::InvalidArgument, to_name));
+        }
+    }
+    let mut lock_ids = vec![from_dir, to_dir];
+    let src_dir_id = if let NodeKind::Dir(id) = &src.kind { Some(id.clone()) } else { None };
+    if let Some(id) = &src_dir_id {
+        lock_ids.push(id);
+    }
+    let _g = core.dir_locks.lock(&lock_ids).await;
+    let src_loc = NodeLoc::from_storage_path(&src.storage_path)?;
+    let dst_loc = core.loc(to_dir, &to_nfc)?;
+    if src_loc.node_path()? == dst_loc.node_path()? {
+        return Ok(());
+    }
+    let is_file = src.kind == NodeKind::File;
+    let mut replace_plain = false;
+    if let Some(dst) = node_at(core, to_dir, &to_nfc, &dst_loc).await? {
+        if !replace {
+            return Err(VaultError::node(VaultErrorKind::AlreadyExists, to_name));
+        }
+        match (&src.kind, &dst.kind) {
+            (NodeKind::Dir(_), NodeKind::Dir(did)) => {
+                remove_dir_storage(core, &dst, did).await?;
+            }
+            (NodeKind::Dir(_), _) => return Err(VaultError::node(VaultErrorKind::NotADirectory, to_name)),
+            (_, NodeKind::Dir(_)) => return Err(VaultError::node(VaultErrorKind::IsADirectory, to_name)),
+            _ => {
+                if is_file && !src_loc.is_shortened() && !dst_loc.is_shortened() && dst.kind == NodeKind::File {
+                    // Atomic replace (editors save via rename); unlink the
+                    // replaced file's open state first.
+                    let content = dst_loc.file_content_path()?;
+                    if let Some(f) = core.open_file(content.as_str()) {
+                        f.mark_unlinked().await;
+                        lock(&core.open_files).remove(content.as_str());
+                        drop(f);
+                    }
+                    replace_plain = true;
+                } else {
+                    remove_node_storage(core, &dst).await?;
+                }
+            }
+        }
+    } else if dst_loc.is_shortened() || src_loc.is_shortened() {
+        // A stale broken entry at the target would make the move fail; a plain
+        // NoReplace rename reports AlreadyExists on its own.
+    }
+
+    // Hold the open file (if any) while its ciphertext moves, so a concurrent
+    // flush cannot commit to the old path.
+    let old_content = src_loc.file_content_path()?;
+    let open = if is_file { core.open_file(old_content.as_str()) } else { None };
+    let mut guard = match &open {
+        Some(f) => Some(f.state_lock().await),
+        None => None,
+    };
+    move_storage(core, is_file, &src_loc, &dst_loc, replace_plain).await.map_err(|e| match e.kind() {
+        VaultErrorKind::AlreadyExists => VaultError::node(VaultErrorKind::AlreadyExists, to_name),
+        VaultErrorKind::NotFound => VaultError::node(VaultErrorKind::NotFound, from_name),
+        _ => e,
+    })?;
+    if let (Some(f), Some(g)) = (&open, guard.as_mut()) {
+        let new_content = dst_loc.file_content_path()?;
+        g.relocate(new_content.clone(), dst_loc.content_dir.clone());
+        f.rekey(new_content.as_str());
+    }
+    drop(guard);
+    drop(open);
+
+    core.dir_cache.evict(from_dir, from_name);
+    core.dir_cache.evict(from_dir, &src.name);
+    core.dir_cache.evict(to_dir, &to_nfc);
+    core.invalidate_presented(from_dir);
+    core.invalidate_presented(to_dir);
+    if let Some(id) = src_dir_id {
+        core.dir_cache.set_parent(&id, to_dir);
+        core.dir_cache.put(&Node {
+            parent: to_dir.clone(),
+            name: to_nfc.clone(),
+            kind: NodeKind::Dir(id),
+            size: 0,
+            modified: src.modified,
+            damaged: false,
+            storage_path: dst_loc.node_path()?.as_str().to_owned(),
+        });
+    }
+    tracing::debug!(from = %src.storage_path, to = %dst_loc.node_path()?, "renamed");
+    Ok(())
+}
+
+pub(crate) async fn set_modified(core: &Core, node: &Node, modified: SystemTime) -> Result<(), VaultError> {
+    core.check_writable()?;
+    if node.name.is_empty() && node.kind == NodeKind::Dir(DirId::root()) {
+        return Ok(());
+    }
+    let loc = NodeLoc::from_storage_path(&node.storage_path)?;
+    let path = if node.kind == NodeKind::File { loc.file_content_path()? } else { loc.node_path()? };
+    if node.kind == NodeKind::File {
+        if let Some(f) = core.open_file(path.as_str()) {
+            let mut st = f.state_lock().await;
+            if st.is_dirty() {
+                // Applied after the commit, which would otherwise set "now".
+                st.set_pending_mtime(modified);
+            }
+        }
+    }
+    if !core.caps.set_modified {
+        tracing::debug!(ciphertext = %path, "storage cannot set modification times; ignored");
+        return Ok(());
+    }
+    core.storage.set_modified(&path, modified).await.map_err(|e| not_found_as(e, &node.name))
+}

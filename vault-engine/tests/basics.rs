@@ -1,0 +1,94 @@
+//! Create, unlock, and the node operations over MemoryStorage and LocalStorage.
+
+mod common;
+
+use std::sync::Arc;
+
+
+use vault_engine::{CreateOptions, NodeKind, OpenOptions, Vault, VaultErrorKind};
+use vault_format::CipherCombo;
+use vault_storage::{Capabilities, LocalStorage, MemoryStorage, Storage};
+
+fn pattern(len: usize, seed: u8) -> Vec<u8> {
+    (0..len).map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed)).collect()
+}
+
+async fn exercise(storage: Arc<dyn Storage>, combo: CipherCombo) {
+    let vault = Vault::create(storage.clone(), "pw", CreateOptions { cipher_combo: combo, scrypt_cost: 1024 }).await.expect("create");
+    let root = vault.root();
+    let docs = vault.create_dir(&root, "docs").await.expect("mkdir");
+    let NodeKind::Dir(docs_id) = docs.kind.clone() else { panic!("dir") };
+    let long = "L".repeat(200);
+    let f = vault.create_file(&docs_id, &long).await.expect("create long");
+    let file = vault.open(&f).await.expect("open");
+    let data = pattern(100_000, 7);
+    file.write(0, &data).await.expect("write");
+    assert_eq!(file.read(0, 200_000).await.expect("read dirty").as_slice(), data.as_slice());
+    file.flush().await.expect("flush");
+    file.write(32_000, b"HELLO").await.expect("write mid");
+    file.flush().await.expect("flush 2");
+    let mut expect = data.clone();
+    expect[32_000..32_005].copy_from_slice(b"HELLO");
+    assert_eq!(file.read(0, 200_000).await.expect("read").as_slice(), expect.as_slice());
+    drop(file);
+
+    let node = vault.resolve(&format!("/docs/{long}")).await.expect("resolve long");
+    assert_eq!(node.size, 100_000);
+    assert!(node.storage_path.ends_with(".c9s"));
+    vault.create_symlink(&root, "link", "docs/target").await.expect("symlink");
+    let l = vault.resolve("/link").await.expect("resolve link");
+    assert_eq!(vault.read_symlink(&l).await.expect("readlink"), "docs/target");
+
+    // Rename long → short across directories, then back under a long name.
+    vault.rename(&docs_id, &long, &root, "short.bin", false).await.expect("rename");
+    let n = vault.resolve("/short.bin").await.expect("renamed");
+    assert!(n.storage_path.ends_with(".c9r"));
+    assert_eq!(vault.open(&n).await.expect("open").read(0, 10).await.expect("read").as_slice(), &expect[..10]);
+    assert_eq!(vault.create_dir(&root, "docs").await.unwrap_err().kind(), VaultErrorKind::AlreadyExists);
+    // docs is empty now: rmdir works, and the vault shows only the file and link.
+    vault.remove_dir(&root, "docs").await.expect("rmdir");
+    let names: Vec<String> = vault.list(&root).await.expect("list").into_iter().map(|n| n.name).collect();
+    assert_eq!(names, vec!["link".to_owned(), "short.bin".to_owned()]);
+
+    // Replace semantics: a file over a file.
+    let g = vault.create_file(&root, "g").await.expect("create g");
+    let gf = vault.open(&g).await.expect("open g");
+    gf.write(0, b"new").await.expect("write g");
+    gf.flush().await.expect("flush g");
+    drop(gf);
+    assert_eq!(vault.rename(&root, "g", &root, "short.bin", false).await.unwrap_err().kind(), VaultErrorKind::AlreadyExists);
+    vault.rename(&root, "g", &root, "short.bin", true).await.expect("replace");
+    let n = vault.resolve("/short.bin").await.expect("replaced");
+    assert_eq!(n.size, 3);
+    vault.remove_file(&root, "short.bin").await.expect("unlink");
+    vault.remove_file(&root, "link").await.expect("unlink link");
+    assert!(vault.list(&root).await.expect("list").is_empty());
+
+    // Reopen from storage.
+    drop(vault);
+    let vault = Vault::unlock(storage.clone(), "pw", OpenOptions::default()).await.expect("unlock");
+    assert!(vault.list(&vault.root()).await.expect("list").is_empty());
+    assert_eq!(vault.info().cipher_combo, combo);
+}
+
+#[tokio::test]
+async fn memory_gcm() {
+    exercise(Arc::new(MemoryStorage::new()), CipherCombo::SivGcm).await;
+}
+
+#[tokio::test]
+async fn memory_ctrmac() {
+    exercise(Arc::new(MemoryStorage::new()), CipherCombo::SivCtrMac).await;
+}
+
+#[tokio::test]
+async fn memory_without_random_write() {
+    let caps = Capabilities { random_write: false, atomic_replace: true, max_name_len: 255, set_modified: false };
+    exercise(Arc::new(MemoryStorage::new().with_capabilities(caps)), CipherCombo::SivGcm).await;
+}
+
+#[tokio::test]
+async fn local_gcm() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    exercise(Arc::new(LocalStorage::new(dir.path()).expect("local").with_fsync(false)), CipherCombo::SivGcm).await;
+}
