@@ -1,0 +1,590 @@
+//! One authenticated SSH connection with two SFTP channels.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use russh::client::{self, AuthResult, KeyboardInteractiveAuthResponse};
+use russh::keys::agent::client::AgentClient;
+use russh::keys::ssh_key::{HashAlg, PrivateKey};
+use russh::keys::{PrivateKeyWithHashAlg, PublicKeyOrCertificate};
+use russh::{MethodKind, MethodSet};
+use russh_sftp::client::RawSftpSession;
+use russh_sftp::protocol::StatusCode;
+use tracing::{debug, info, warn};
+use zeroize::Zeroizing;
+
+use crate::known_hosts::{self, HostKeyStatus};
+use crate::{Prompter, RemoteRoot, SftpConfig, SftpError};
+
+/// Secrets kept for reconnects: key passphrases (zeroized on drop) and the
+/// password. Keyboard-interactive answers are never kept: each login asks anew
+/// (a TOTP code is single-use).
+#[derive(Default)]
+pub(crate) struct HeldSecrets {
+    passphrases: HashMap<PathBuf, Zeroizing<String>>,
+    password: Option<Zeroizing<String>>,
+}
+
+/// What the connection needs from the storage object.
+pub(crate) struct ConnCtx {
+    pub cfg: SftpConfig,
+    pub prompter: Arc<dyn Prompter>,
+    pub secrets: Mutex<HeldSecrets>,
+    /// Serialises host-key questions and passphrase prompts.
+    pub prompt_lock: tokio::sync::Mutex<()>,
+}
+
+/// Server SFTP extensions that change what we do.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Extensions {
+    pub posix_rename: bool,
+    pub fsync: bool,
+    pub statvfs: bool,
+}
+
+/// A live connection: the SSH handle plus two SFTP channels on it, `meta`
+/// for listings and small requests and `bulk` for large transfers, so a
+/// listing is never queued behind megabytes of file data in one channel.
+pub(crate) struct Conn {
+    pub handle: client::Handle<ClientHandler>,
+    pub meta: RawSftpSession,
+    pub bulk: RawSftpSession,
+    /// Absolute remote folder of the vault (no trailing `/` unless it is `/`).
+    pub root: String,
+    pub ext: Extensions,
+    pub broken: AtomicBool,
+    pub generation: u64,
+}
+
+impl Conn {
+    pub fn is_dead(&self) -> bool {
+        self.broken.load(Ordering::Relaxed) || self.handle.is_closed()
+    }
+}
+
+/// Runs a prompter call on a blocking thread.
+pub(crate) async fn ask<T: Send + 'static>(
+    prompter: &Arc<dyn Prompter>,
+    f: impl FnOnce(&dyn Prompter) -> T + Send + 'static,
+) -> Result<T, SftpError> {
+    let p = prompter.clone();
+    tokio::task::spawn_blocking(move || f(p.as_ref()))
+        .await
+        .map_err(|e| SftpError::PromptFailed { what: "an answer".into(), reason: e.to_string() })
+}
+
+pub(crate) struct ClientHandler {
+    known_hosts: PathBuf,
+    name: String,
+    accept_new: bool,
+    prompter: Arc<dyn Prompter>,
+    verdict: Arc<Mutex<Option<SftpError>>>,
+}
+
+impl client::Handler for ClientHandler {
+    type Error = russh::Error;
+
+    async fn check_server_key(&mut self, server_key: &PublicKeyOrCertificate) -> Result<bool, Self::Error> {
+        let key = match server_key {
+            PublicKeyOrCertificate::PublicKey { key, .. } => key.clone(),
+            PublicKeyOrCertificate::Certificate(_) => {
+                self.set_verdict(SftpError::Ssh("the server offered a host certificate; certificates are not supported".into()));
+                return Ok(false);
+            }
+        };
+        let fp = known_hosts::fingerprint(&key);
+        let status = match known_hosts::check(&self.known_hosts, &self.name, &key) {
+            Ok(s) => s,
+            Err(e) => {
+                self.set_verdict(SftpError::Config(format!("cannot read {}: {e}", self.known_hosts.display())));
+                return Ok(false);
+            }
+        };
+        match status {
+            HostKeyStatus::Known => Ok(true),
+            HostKeyStatus::Changed { line } => {
+                warn!(host = %self.name, "host key changed");
+                self.set_verdict(SftpError::HostKeyChanged {
+                    host: self.name.clone(),
+                    fingerprint: fp,
+                    known_hosts: self.known_hosts.clone(),
+                    line,
+                });
+                Ok(false)
+            }
+            HostKeyStatus::Unknown => {
+                let accepted = self.accept_new || {
+                    let question = format!(
+                        "The authenticity of host '{}' can't be established.\n{} key fingerprint is {}.\n\
+                         Are you sure you want to continue connecting (yes/no)? ",
+                        self.name,
+                        key_type_label(&key),
+                        fp
+                    );
+                    ask(&self.prompter, move |p| p.confirm(&question)).await.unwrap_or(false)
+                };
+                if !accepted {
+                    self.set_verdict(SftpError::HostKeyNotAccepted { host: self.name.clone(), fingerprint: fp });
+                    return Ok(false);
+                }
+                match known_hosts::append(&self.known_hosts, &self.name, &key) {
+                    Ok(()) => info!(host = %self.name, fingerprint = %fp, "added host key to known_hosts"),
+                    Err(e) => warn!("could not add the host key to {}: {e}", self.known_hosts.display()),
+                }
+                Ok(true)
+            }
+        }
+    }
+}
+
+impl ClientHandler {
+    fn set_verdict(&self, e: SftpError) {
+        if let Ok(mut v) = self.verdict.lock() {
+            *v = Some(e);
+        }
+    }
+}
+
+fn key_type_label(key: &russh::keys::PublicKey) -> &'static str {
+    use russh::keys::Algorithm;
+    match key.algorithm() {
+        Algorithm::Ed25519 => "ED25519",
+        Algorithm::Rsa { .. } => "RSA",
+        Algorithm::Ecdsa { .. } => "ECDSA",
+        _ => "Host",
+    }
+}
+
+fn map_russh(e: russh::Error, hostport: &str) -> SftpError {
+    match e {
+        russh::Error::NoCommonAlgo { .. } => {
+            SftpError::NoCommonAlgorithm { host: hostport.to_owned(), detail: e.to_string() }
+        }
+        russh::Error::IO(_)
+        | russh::Error::Disconnect
+        | russh::Error::HUP
+        | russh::Error::ConnectionTimeout
+        | russh::Error::KeepaliveTimeout
+        | russh::Error::SendError
+        | russh::Error::RecvError => SftpError::Unreachable { host: hostport.to_owned(), reason: e.to_string() },
+        other => SftpError::Ssh(other.to_string()),
+    }
+}
+
+fn sftp_err(e: russh_sftp::client::error::Error) -> SftpError {
+    SftpError::Sftp(e.to_string())
+}
+
+impl ConnCtx {
+    fn hostport(&self) -> String {
+        format!("{}:{}", self.cfg.host, self.cfg.port)
+    }
+
+    fn user_at_host(&self) -> String {
+        format!("{}@{}", self.cfg.user, self.cfg.host)
+    }
+
+    fn russh_config(&self) -> client::Config {
+        let mut c = client::Config {
+            keepalive_interval: Some(self.cfg.keepalive_interval),
+            keepalive_max: self.cfg.keepalive_max,
+            nodelay: true,
+            // Large windows so a long fat link stays full; SFTP flow control
+            // is our own pipeline depth.
+            window_size: 8 * 1024 * 1024,
+            ..Default::default()
+        };
+        let known = known_hosts::recorded_algorithms(&self.cfg.known_hosts, &self.cfg.known_hosts_name());
+        if !known.is_empty() {
+            // Prefer the host key types already recorded, as OpenSSH does.
+            let mut keys: Vec<russh::keys::Algorithm> = Vec::new();
+            for pref in c.preferred.key.iter() {
+                let family_known = known.iter().any(|k| {
+                    k == pref || matches!((k, pref), (russh::keys::Algorithm::Rsa { .. }, russh::keys::Algorithm::Rsa { .. }))
+                });
+                if family_known {
+                    keys.push(pref.clone());
+                }
+            }
+            for pref in c.preferred.key.iter() {
+                if !keys.contains(pref) {
+                    keys.push(pref.clone());
+                }
+            }
+            c.preferred.key = keys.into();
+        }
+        c
+    }
+
+    /// TCP connect, handshake, host key check, login, two SFTP channels, root check.
+    pub async fn establish(&self, generation: u64) -> Result<Conn, SftpError> {
+        let hostport = self.hostport();
+        let verdict = Arc::new(Mutex::new(None));
+        let handler = ClientHandler {
+            known_hosts: self.cfg.known_hosts.clone(),
+            name: self.cfg.known_hosts_name(),
+            accept_new: self.cfg.accept_new_host_key,
+            prompter: self.prompter.clone(),
+            verdict: verdict.clone(),
+        };
+        let stream = tokio::time::timeout(
+            self.cfg.connect_timeout,
+            tokio::net::TcpStream::connect((self.cfg.host.as_str(), self.cfg.port)),
+        )
+        .await
+        .map_err(|_| SftpError::Unreachable { host: hostport.clone(), reason: "connect timed out".into() })?
+        .map_err(|e| SftpError::Unreachable { host: hostport.clone(), reason: e.to_string() })?;
+        let _ = stream.set_nodelay(true);
+        // The host-key question may wait for a human: not under connect_timeout.
+        let _guard = self.prompt_lock.lock().await;
+        let handshake = client::connect_stream(Arc::new(self.russh_config()), stream, handler);
+        let handle = match handshake.await {
+            Ok(h) => h,
+            Err(e) => {
+                if let Some(v) = verdict.lock().ok().and_then(|mut v| v.take()) {
+                    return Err(v);
+                }
+                return Err(map_russh(e, &hostport));
+            }
+        };
+        let mut handle = handle;
+        self.authenticate(&mut handle).await?;
+        drop(_guard);
+        let (meta, bulk) = tokio::time::timeout(self.cfg.connect_timeout, async {
+            let meta = self.open_sftp(&handle).await?;
+            let bulk = self.open_sftp(&handle).await?;
+            Ok::<_, SftpError>((meta, bulk))
+        })
+        .await
+        .map_err(|_| SftpError::Unreachable { host: hostport.clone(), reason: "SFTP start timed out".into() })??;
+        let ext = meta.1;
+        let root = tokio::time::timeout(self.cfg.request_timeout, self.resolve_root(&meta.0))
+            .await
+            .map_err(|_| SftpError::Unreachable { host: hostport.clone(), reason: "timed out".into() })??;
+        debug!(%root, ?ext, "sftp connected");
+        Ok(Conn {
+            handle,
+            meta: meta.0,
+            bulk: bulk.0,
+            root,
+            ext,
+            broken: AtomicBool::new(false),
+            generation,
+        })
+    }
+
+    async fn open_sftp(&self, handle: &client::Handle<ClientHandler>) -> Result<(RawSftpSession, Extensions), SftpError> {
+        let hostport = self.hostport();
+        let ch = handle.channel_open_session().await.map_err(|e| map_russh(e, &hostport))?;
+        ch.request_subsystem(true, "sftp").await.map_err(|e| map_russh(e, &hostport))?;
+        let cfg = russh_sftp::client::Config {
+            request_timeout_secs: self.cfg.request_timeout.as_secs().saturating_add(5),
+            ..Default::default()
+        };
+        let sftp = RawSftpSession::new_with_config(ch.into_stream(), cfg);
+        let version = sftp.init().await.map_err(sftp_err)?;
+        let has = |name: &str| version.extensions.contains_key(name);
+        let ext = Extensions {
+            posix_rename: has("posix-rename@openssh.com"),
+            fsync: has("fsync@openssh.com"),
+            statvfs: has("statvfs@openssh.com"),
+        };
+        Ok((sftp, ext))
+    }
+
+    async fn resolve_root(&self, sftp: &RawSftpSession) -> Result<String, SftpError> {
+        let host = self.user_at_host();
+        let wanted = match &self.cfg.root {
+            RemoteRoot::Absolute(p) => p.clone(),
+            RemoteRoot::Home(rel) => {
+                let name = sftp.realpath(".").await.map_err(sftp_err)?;
+                let home = name
+                    .files
+                    .first()
+                    .map(|f| f.filename.clone())
+                    .ok_or_else(|| SftpError::Sftp("server did not resolve the home folder".into()))?;
+                if rel.is_empty() { home } else { format!("{}/{}", home.trim_end_matches('/'), rel) }
+            }
+        };
+        match sftp.stat(wanted.clone()).await {
+            Ok(a) if a.attrs.is_dir() => Ok(if wanted.len() > 1 { wanted.trim_end_matches('/').to_owned() } else { wanted }),
+            Ok(_) => Err(SftpError::NotAFolder { host, path: wanted }),
+            Err(russh_sftp::client::error::Error::Status(s)) if s.status_code == StatusCode::NoSuchFile => {
+                Err(SftpError::PathNotFound { host, path: wanted })
+            }
+            Err(russh_sftp::client::error::Error::Status(s)) if s.status_code == StatusCode::PermissionDenied => {
+                Err(SftpError::PathPermissionDenied { host, path: wanted })
+            }
+            Err(e) => Err(sftp_err(e)),
+        }
+    }
+
+    /// Logs in with whatever the server asks for, in its order, including
+    /// partial success (`AuthenticationMethods publickey,keyboard-interactive`).
+    async fn authenticate(&self, handle: &mut client::Handle<ClientHandler>) -> Result<(), SftpError> {
+        let hostport = self.hostport();
+        let user = self.cfg.user.clone();
+        let mut remaining = match handle.authenticate_none(user.clone()).await.map_err(|e| map_russh(e, &hostport))? {
+            AuthResult::Success => return Ok(()),
+            AuthResult::Failure { remaining_methods, .. } => remaining_methods,
+        };
+        let mut tried: Vec<&str> = Vec::new();
+        let (mut did_pubkey, mut did_kbd, mut did_password) = (false, false, false);
+        loop {
+            debug!(?remaining, "server accepts");
+            let step = if remaining.contains(&MethodKind::PublicKey) && !did_pubkey {
+                did_pubkey = true;
+                tried.push("publickey");
+                self.auth_publickey(handle).await?
+            } else if remaining.contains(&MethodKind::KeyboardInteractive) && !did_kbd {
+                did_kbd = true;
+                tried.push("keyboard-interactive");
+                self.auth_kbd_interactive(handle).await?
+            } else if remaining.contains(&MethodKind::Password) && !did_password {
+                did_password = true;
+                tried.push("password");
+                self.auth_password(handle).await?
+            } else {
+                return Err(SftpError::PermissionDenied {
+                    host: self.user_at_host(),
+                    methods: method_names(&remaining),
+                    tried: if tried.is_empty() { "nothing usable".into() } else { tried.join(", ") },
+                });
+            };
+            match step {
+                Step::Success => return Ok(()),
+                Step::Continue(rest) => {
+                    // A method that succeeded partially may be asked again by
+                    // some servers (e.g. publickey,publickey): allow one repeat.
+                    if rest.contains(&MethodKind::PublicKey) && tried.last() == Some(&"publickey") {
+                        did_pubkey = false;
+                        tried.pop();
+                        tried.push("publickey (partial)");
+                    }
+                    remaining = rest;
+                }
+                Step::Failed(rest) => remaining = rest,
+            }
+        }
+    }
+
+    async fn auth_publickey(&self, handle: &mut client::Handle<ClientHandler>) -> Result<Step, SftpError> {
+        let hostport = self.hostport();
+        let user = self.cfg.user.clone();
+        let mut last = Step::Failed(MethodSet::from(&[MethodKind::PublicKey][..]));
+        if self.cfg.use_agent && std::env::var_os("SSH_AUTH_SOCK").is_some() {
+            match AgentClient::connect_env().await {
+                Ok(mut agent) => {
+                    let ids = agent.request_identities().await.unwrap_or_default();
+                    for id in ids {
+                        let key = id.public_key().into_owned();
+                        let hash = if key.algorithm().is_rsa() { self.rsa_hash(handle).await } else { None };
+                        match handle.authenticate_publickey_with(user.clone(), key, hash, &mut agent).await {
+                            Ok(r) => {
+                                last = Step::from(r);
+                                if !matches!(last, Step::Failed(_)) {
+                                    return Ok(last);
+                                }
+                            }
+                            Err(e) => debug!("agent signing failed: {e}"),
+                        }
+                    }
+                }
+                Err(e) => debug!("ssh-agent not usable: {e}"),
+            }
+        }
+        for file in &self.cfg.identity_files {
+            let Some(key) = self.load_key(file).await? else { continue };
+            let hash = if key.algorithm().is_rsa() { self.rsa_hash(handle).await } else { None };
+            let r = handle
+                .authenticate_publickey(user.clone(), PrivateKeyWithHashAlg::new(Arc::new(key), hash))
+                .await
+                .map_err(|e| map_russh(e, &hostport))?;
+            last = Step::from(r);
+            if !matches!(last, Step::Failed(_)) {
+                return Ok(last);
+            }
+            debug!(key = %file.display(), "key not accepted");
+        }
+        Ok(last)
+    }
+
+    async fn rsa_hash(&self, handle: &client::Handle<ClientHandler>) -> Option<HashAlg> {
+        match handle.best_supported_rsa_hash().await {
+            Ok(Some(h)) => h,
+            // No server-sig-algs: every OpenSSH since 7.2 takes rsa-sha2-512.
+            _ => Some(HashAlg::Sha512),
+        }
+    }
+
+    /// Loads a private key; asks its passphrase once and keeps it for reconnects.
+    async fn load_key(&self, file: &Path) -> Result<Option<PrivateKey>, SftpError> {
+        let text = match tokio::fs::read_to_string(file).await {
+            Ok(t) => Zeroizing::new(t),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(SftpError::BadKeyFile { key: file.to_path_buf(), reason: e.to_string() }),
+        };
+        let plain = {
+            let text = text.clone();
+            tokio::task::spawn_blocking(move || russh::keys::decode_secret_key(&text, None)).await
+        };
+        let err = match plain {
+            Ok(Ok(k)) => return Ok(Some(k)),
+            Ok(Err(e)) => e,
+            Err(e) => return Err(SftpError::BadKeyFile { key: file.to_path_buf(), reason: e.to_string() }),
+        };
+        let encrypted = matches!(err, russh::keys::Error::KeyIsEncrypted) || text.contains("ENCRYPTED");
+        if !encrypted {
+            return Err(SftpError::BadKeyFile { key: file.to_path_buf(), reason: err.to_string() });
+        }
+        if text.contains("-----BEGIN EC PRIVATE KEY-----") && text.contains("DEK-Info:") {
+            return Err(SftpError::BadKeyFile {
+                key: file.to_path_buf(),
+                reason: "passphrase-protected legacy PEM ECDSA keys are not supported; convert the key to the \
+                         OpenSSH format with: ssh-keygen -p -f FILE"
+                    .into(),
+            });
+        }
+        let held = self.secrets.lock().ok().and_then(|s| s.passphrases.get(file).cloned());
+        let pass = match held {
+            Some(p) => p,
+            None => {
+                let prompt = format!("Passphrase for key {}: ", file.display());
+                ask(&self.prompter, move |p| p.secret(&prompt))
+                    .await?
+                    .map_err(|e| SftpError::PromptFailed { what: format!("the passphrase of {}", file.display()), reason: e.0 })?
+            }
+        };
+        let decoded = {
+            let (text, pass) = (text.clone(), pass.clone());
+            tokio::task::spawn_blocking(move || russh::keys::decode_secret_key(&text, Some(pass.as_str()))).await
+        };
+        match decoded {
+            Ok(Ok(k)) => {
+                if let Ok(mut s) = self.secrets.lock() {
+                    s.passphrases.insert(file.to_path_buf(), pass);
+                }
+                Ok(Some(k))
+            }
+            Ok(Err(e)) => {
+                debug!("key decode with passphrase failed: {e}");
+                if let Ok(mut s) = self.secrets.lock() {
+                    s.passphrases.remove(file);
+                }
+                Err(SftpError::WrongPassphrase { key: file.to_path_buf() })
+            }
+            Err(e) => Err(SftpError::BadKeyFile { key: file.to_path_buf(), reason: e.to_string() }),
+        }
+    }
+
+    async fn auth_kbd_interactive(&self, handle: &mut client::Handle<ClientHandler>) -> Result<Step, SftpError> {
+        let hostport = self.hostport();
+        let mut answered: Vec<String> = Vec::new();
+        let mut reply = handle
+            .authenticate_keyboard_interactive_start(self.cfg.user.clone(), None)
+            .await
+            .map_err(|e| map_russh(e, &hostport))?;
+        // Bounded: a server that keeps asking forever is cut off.
+        for _ in 0..16 {
+            match reply {
+                KeyboardInteractiveAuthResponse::Success => return Ok(Step::Success),
+                KeyboardInteractiveAuthResponse::Failure { remaining_methods, partial_success } => {
+                    if partial_success {
+                        return Ok(Step::Continue(remaining_methods));
+                    }
+                    if answered.is_empty() {
+                        return Ok(Step::Failed(remaining_methods));
+                    }
+                    return Err(SftpError::KeyboardInteractiveRejected {
+                        host: self.user_at_host(),
+                        prompt: answered.join(" / "),
+                    });
+                }
+                KeyboardInteractiveAuthResponse::InfoRequest { name, instructions, prompts } => {
+                    let text = [name.trim(), instructions.trim()]
+                        .iter()
+                        .filter(|s| !s.is_empty())
+                        .cloned()
+                        .collect::<Vec<_>>()
+                        .join("\n");
+                    if !text.is_empty() {
+                        let _ = ask(&self.prompter, move |p| p.message(&text)).await;
+                    }
+                    let mut responses = Vec::with_capacity(prompts.len());
+                    for pr in prompts {
+                        let (prompt, echo) = (pr.prompt.clone(), pr.echo);
+                        let asked = prompt.clone();
+                        let answer = ask(&self.prompter, move |p| if echo { p.visible(&asked) } else { p.secret(&asked) })
+                            .await?
+                            .map_err(|e| SftpError::PromptFailed { what: format!("{:?}", prompt.trim()), reason: e.0 })?;
+                        answered.push(prompt.trim().to_owned());
+                        // russh takes plain Strings; the copy lives until the message is sent.
+                        responses.push(String::from(answer.as_str()));
+                    }
+                    reply = handle
+                        .authenticate_keyboard_interactive_respond(responses)
+                        .await
+                        .map_err(|e| map_russh(e, &hostport))?;
+                }
+            }
+        }
+        Err(SftpError::Ssh("the server kept asking keyboard-interactive questions".into()))
+    }
+
+    async fn auth_password(&self, handle: &mut client::Handle<ClientHandler>) -> Result<Step, SftpError> {
+        let hostport = self.hostport();
+        let held = self.secrets.lock().ok().and_then(|s| s.password.clone());
+        let pw = match held {
+            Some(p) => p,
+            None => {
+                let prompt = format!("Password for {}: ", self.user_at_host());
+                ask(&self.prompter, move |p| p.secret(&prompt))
+                    .await?
+                    .map_err(|e| SftpError::PromptFailed { what: "the password".into(), reason: e.0 })?
+            }
+        };
+        let r = handle
+            .authenticate_password(self.cfg.user.clone(), String::from(pw.as_str()))
+            .await
+            .map_err(|e| map_russh(e, &hostport))?;
+        match Step::from(r) {
+            Step::Failed(_) => {
+                if let Ok(mut s) = self.secrets.lock() {
+                    s.password = None;
+                }
+                Err(SftpError::PasswordRejected { host: self.user_at_host() })
+            }
+            ok => {
+                if let Ok(mut s) = self.secrets.lock() {
+                    s.password = Some(pw);
+                }
+                Ok(ok)
+            }
+        }
+    }
+}
+
+enum Step {
+    Success,
+    /// Partial success: continue with these.
+    Continue(MethodSet),
+    /// This method failed; the server still accepts these.
+    Failed(MethodSet),
+}
+
+impl From<AuthResult> for Step {
+    fn from(r: AuthResult) -> Self {
+        match r {
+            AuthResult::Success => Step::Success,
+            AuthResult::Failure { remaining_methods, partial_success: true } => Step::Continue(remaining_methods),
+            AuthResult::Failure { remaining_methods, partial_success: false } => Step::Failed(remaining_methods),
+        }
+    }
+}
+
+fn method_names(m: &MethodSet) -> String {
+    let names: Vec<&str> = m.iter().map(<&str>::from).collect();
+    if names.is_empty() { "none".into() } else { names.join(",") }
+}
