@@ -1,0 +1,460 @@
+//! Acceptance 2b: POSIX semantics of the supported operations through a real
+//! mount (pjdfstest's list as a guide). Deviations are asserted as such, so a
+//! change in behaviour shows up here; README lists them.
+
+mod common;
+
+use std::ffi::OsStr;
+use std::fs::{self, OpenOptions};
+use std::io::{ErrorKind, Read, Seek, SeekFrom, Write};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::time::{Duration, SystemTime};
+
+use common::*;
+use nix::fcntl::{AT_FDCWD, RenameFlags, renameat2};
+
+fn errno<T: std::fmt::Debug>(r: std::io::Result<T>) -> i32 {
+    match r {
+        Ok(v) => panic!("expected an error, got Ok({v:?})"),
+        Err(e) => e.raw_os_error().unwrap_or(-1),
+    }
+}
+
+fn nix_errno<T: std::fmt::Debug>(r: nix::Result<T>) -> i32 {
+    match r {
+        Ok(v) => panic!("expected an error, got Ok({v:?})"),
+        Err(e) => e as i32,
+    }
+}
+
+#[test]
+fn create_write_read_append_and_exclusive() {
+    let m = Mounted::new();
+    let p = m.path("a.txt");
+    fs::write(&p, b"hello").expect("write");
+    assert_eq!(fs::read(&p).expect("read"), b"hello");
+    assert_eq!(
+        errno(OpenOptions::new().write(true).create_new(true).open(&p)),
+        libc::EEXIST
+    );
+    let mut f = OpenOptions::new().append(true).open(&p).expect("append");
+    f.write_all(b" world").expect("append write");
+    drop(f);
+    assert_eq!(fs::read(&p).expect("read"), b"hello world");
+    // O_TRUNC
+    fs::write(&p, b"x").expect("truncating write");
+    assert_eq!(fs::read(&p).expect("read"), b"x");
+    assert_eq!(errno(fs::read(m.path("missing"))), libc::ENOENT);
+    assert_eq!(
+        errno(fs::write(m.path("no/such/dir/file"), b"")),
+        libc::ENOENT
+    );
+    let md = fs::metadata(&p).expect("stat");
+    assert!(md.is_file());
+    assert_eq!(md.len(), 1);
+}
+
+#[test]
+fn write_past_end_leaves_zeros_and_truncate_extends_with_zeros() {
+    let m = Mounted::new();
+    let p = m.path("holes");
+    let f = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(&p)
+        .expect("open");
+    f.write_all_at(b"end", 100_000).expect("pwrite");
+    let mut all = Vec::new();
+    (&f).seek(SeekFrom::Start(0)).expect("seek");
+    (&f).read_to_end(&mut all).expect("read");
+    assert_eq!(all.len(), 100_003);
+    assert!(all[..100_000].iter().all(|b| *b == 0));
+    f.set_len(10).expect("shrink");
+    f.set_len(70_000).expect("extend");
+    let mut buf = vec![1u8; 70_000];
+    f.read_exact_at(&mut buf, 0).expect("read");
+    assert!(buf.iter().all(|b| *b == 0));
+    drop(f);
+    assert_eq!(fs::metadata(&p).expect("stat").len(), 70_000);
+    // truncate(2) by path, no open handle
+    nix::unistd::truncate(&p, 5).expect("truncate by path");
+    assert_eq!(fs::metadata(&p).expect("stat").len(), 5);
+}
+
+#[test]
+fn directories_mkdir_rmdir_unlink_errors() {
+    let m = Mounted::new();
+    fs::create_dir(m.path("d")).expect("mkdir");
+    assert_eq!(errno(fs::create_dir(m.path("d"))), libc::EEXIST);
+    fs::write(m.path("d/f"), b"1").expect("write");
+    assert_eq!(errno(fs::remove_dir(m.path("d"))), libc::ENOTEMPTY);
+    assert_eq!(errno(fs::remove_file(m.path("d"))), libc::EISDIR);
+    assert_eq!(errno(fs::remove_dir(m.path("d/f"))), libc::ENOTDIR);
+    assert_eq!(errno(fs::create_dir(m.path("d/f/x"))), libc::ENOTDIR);
+    fs::remove_file(m.path("d/f")).expect("unlink");
+    fs::remove_dir(m.path("d")).expect("rmdir");
+    assert!(!m.path("d").exists());
+    fs::create_dir_all(m.path("a/b/c/d/e")).expect("mkdir -p");
+    assert!(m.path("a/b/c/d/e").is_dir());
+}
+
+#[test]
+fn rename_semantics() {
+    let m = Mounted::new();
+    fs::write(m.path("src"), b"source").expect("write");
+    fs::write(m.path("dst"), b"destination").expect("write");
+    fs::rename(m.path("src"), m.path("dst")).expect("rename over existing file");
+    assert_eq!(fs::read(m.path("dst")).expect("read"), b"source");
+    assert!(!m.path("src").exists());
+
+    fs::create_dir_all(m.path("d1/sub")).expect("mkdir");
+    fs::create_dir(m.path("empty")).expect("mkdir");
+    fs::create_dir(m.path("full")).expect("mkdir");
+    fs::write(m.path("full/x"), b"x").expect("write");
+    assert_eq!(
+        errno(fs::rename(m.path("d1"), m.path("d1/sub/inside"))),
+        libc::EINVAL
+    );
+    assert_eq!(
+        errno(fs::rename(m.path("d1"), m.path("d1/sub"))),
+        libc::ENOTEMPTY
+    );
+    assert_eq!(
+        errno(fs::rename(m.path("d1"), m.path("full"))),
+        libc::ENOTEMPTY
+    );
+    assert_eq!(
+        errno(fs::rename(m.path("dst"), m.path("empty"))),
+        libc::EISDIR
+    );
+    assert_eq!(
+        errno(fs::rename(m.path("empty"), m.path("dst"))),
+        libc::ENOTDIR
+    );
+    fs::write(m.path("d1/sub/file"), b"deep").expect("write");
+    fs::rename(m.path("d1"), m.path("empty")).expect("rename dir over empty dir");
+    assert_eq!(fs::read(m.path("empty/sub/file")).expect("read"), b"deep");
+    // Move across directories, then back; same name is a no-op.
+    fs::rename(m.path("dst"), m.path("empty/sub/moved")).expect("move");
+    fs::rename(m.path("empty/sub/moved"), m.path("empty/sub/moved")).expect("no-op rename");
+    assert_eq!(
+        fs::read(m.path("empty/sub/moved")).expect("read"),
+        b"source"
+    );
+
+    fs::write(m.path("n1"), b"1").expect("write");
+    fs::write(m.path("n2"), b"2").expect("write");
+    let r = renameat2(
+        AT_FDCWD,
+        &m.path("n1"),
+        AT_FDCWD,
+        &m.path("n2"),
+        RenameFlags::RENAME_NOREPLACE,
+    );
+    assert_eq!(nix_errno(r), libc::EEXIST);
+    renameat2(
+        AT_FDCWD,
+        &m.path("n1"),
+        AT_FDCWD,
+        &m.path("n3"),
+        RenameFlags::RENAME_NOREPLACE,
+    )
+    .expect("noreplace to new name");
+    let r = renameat2(
+        AT_FDCWD,
+        &m.path("n2"),
+        AT_FDCWD,
+        &m.path("n3"),
+        RenameFlags::RENAME_EXCHANGE,
+    );
+    assert_eq!(
+        nix_errno(r),
+        libc::EOPNOTSUPP,
+        "RENAME_EXCHANGE is unsupported"
+    );
+    assert_eq!(fs::read(m.path("n2")).expect("read"), b"2");
+    assert_eq!(fs::read(m.path("n3")).expect("read"), b"1");
+}
+
+#[test]
+fn open_file_survives_rename_and_unlink() {
+    let m = Mounted::new();
+    let mut f = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(m.path("f"))
+        .expect("open");
+    f.write_all(b"before ").expect("write");
+    fs::rename(m.path("f"), m.path("g")).expect("rename while open");
+    f.write_all(b"after").expect("write after rename");
+    f.sync_all().expect("fsync");
+    assert_eq!(fs::read(m.path("g")).expect("read"), b"before after");
+    fs::remove_file(m.path("g")).expect("unlink while open");
+    assert!(!m.path("g").exists());
+    f.write_all(b"!").expect("write after unlink");
+    let mut back = Vec::new();
+    f.seek(SeekFrom::Start(0)).expect("seek");
+    f.read_to_end(&mut back).expect("read after unlink");
+    assert_eq!(back, b"before after!");
+    let listed: Vec<_> = fs::read_dir(&m.mnt)
+        .expect("readdir")
+        .map(|e| e.expect("entry").file_name())
+        .collect();
+    assert!(
+        listed.is_empty(),
+        "hidden copy must not be listed: {listed:?}"
+    );
+    drop(f);
+    // After the last close nothing remains, even after a remount.
+    let mut m = m;
+    m.remount();
+    assert_eq!(fs::read_dir(&m.mnt).expect("readdir").count(), 0);
+}
+
+#[test]
+fn symlinks() {
+    let m = Mounted::new();
+    std::os::unix::fs::symlink("target/ü file", m.path("l")).expect("symlink");
+    assert_eq!(
+        fs::read_link(m.path("l")).expect("readlink").as_os_str(),
+        OsStr::new("target/ü file")
+    );
+    assert!(
+        fs::symlink_metadata(m.path("l"))
+            .expect("lstat")
+            .file_type()
+            .is_symlink()
+    );
+    assert_eq!(
+        errno(std::os::unix::fs::symlink("x", m.path("l"))),
+        libc::EEXIST
+    );
+    fs::write(m.path("real"), b"content").expect("write");
+    std::os::unix::fs::symlink("real", m.path("l2")).expect("symlink");
+    assert_eq!(
+        fs::read(m.path("l2")).expect("read through link"),
+        b"content"
+    );
+    let long = "t/".repeat(1000);
+    std::os::unix::fs::symlink(&long, m.path("long")).expect("long symlink");
+    assert_eq!(
+        fs::read_link(m.path("long"))
+            .expect("readlink")
+            .as_os_str()
+            .len(),
+        long.len()
+    );
+    fs::remove_file(m.path("l")).expect("unlink symlink");
+    assert!(fs::symlink_metadata(m.path("l")).is_err());
+}
+
+#[test]
+fn unsupported_operations_answer_errors_not_success() {
+    let m = Mounted::new();
+    fs::write(m.path("f"), b"x").expect("write");
+    assert_eq!(
+        errno(fs::hard_link(m.path("f"), m.path("h"))),
+        libc::EPERM,
+        "hard links: EPERM"
+    );
+    let fifo = nix::unistd::mkfifo(
+        &m.path("fifo"),
+        nix::sys::stat::Mode::from_bits_truncate(0o644),
+    );
+    assert_eq!(nix_errno(fifo), libc::EOPNOTSUPP, "mkfifo");
+    let dev = nix::sys::stat::mknod(
+        &m.path("dev"),
+        nix::sys::stat::SFlag::S_IFCHR,
+        nix::sys::stat::Mode::from_bits_truncate(0o644),
+        nix::sys::stat::makedev(1, 3),
+    );
+    assert_eq!(nix_errno(dev), libc::EOPNOTSUPP, "mknod char device");
+    let f = OpenOptions::new()
+        .write(true)
+        .open(m.path("f"))
+        .expect("open");
+    let r = nix::fcntl::fallocate(
+        &f,
+        nix::fcntl::FallocateFlags::FALLOC_FL_PUNCH_HOLE
+            | nix::fcntl::FallocateFlags::FALLOC_FL_KEEP_SIZE,
+        0,
+        1,
+    );
+    assert_eq!(nix_errno(r), libc::EOPNOTSUPP, "fallocate");
+    assert!(!m.path("h").exists() && !m.path("fifo").exists() && !m.path("dev").exists());
+}
+
+#[test]
+fn names_utf8_nfc_and_lengths() {
+    let m = Mounted::new();
+    // NFD input is stored and listed as NFC; both forms open it.
+    fs::write(m.path("e\u{301}te\u{301}"), b"nfd").expect("write nfd");
+    let names: Vec<String> = fs::read_dir(&m.mnt)
+        .expect("readdir")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, vec!["\u{e9}t\u{e9}".to_string()]);
+    assert_eq!(fs::read(m.path("\u{e9}t\u{e9}")).expect("read nfc"), b"nfd");
+    let bad = m.mnt.join(OsStr::from_bytes(b"bad-\xff-name"));
+    assert_eq!(
+        errno(fs::write(&bad, b"")),
+        libc::EILSEQ,
+        "non-UTF-8 names are refused"
+    );
+    let ok = "n".repeat(255);
+    fs::write(m.path(&ok), b"255").expect("255-byte name");
+    assert_eq!(fs::read(m.path(&ok)).expect("read"), b"255");
+    let too_long = "n".repeat(256);
+    assert_eq!(errno(fs::write(m.path(&too_long), b"")), libc::ENAMETOOLONG);
+    let multibyte = "ü".repeat(127); // 254 bytes
+    fs::create_dir(m.path(&multibyte)).expect("long unicode dir");
+    fs::write(m.path(&format!("{multibyte}/inner")), b"i").expect("write inside");
+}
+
+#[test]
+fn large_directory_listing_and_stat() {
+    let m = Mounted::new();
+    fs::create_dir(m.path("big")).expect("mkdir");
+    for i in 0..1500 {
+        fs::write(
+            m.path(&format!("big/entry-with-a-longish-name-{i:05}")),
+            i.to_string(),
+        )
+        .expect("write");
+    }
+    let mut names: Vec<String> = fs::read_dir(m.path("big"))
+        .expect("readdir")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names.len(), 1500);
+    assert_eq!(names[0], "entry-with-a-longish-name-00000");
+    let md = fs::metadata(m.path("big/entry-with-a-longish-name-01234")).expect("stat");
+    assert_eq!(md.len(), 4);
+    let ls = sh("ls -la big | wc -l", &m.mnt);
+    assert_eq!(ls.trim(), "1504"); // total line + . + .. + 1500
+}
+
+#[test]
+fn attributes_owner_modes_times_statfs() {
+    let m = Mounted::new();
+    let p = m.path("f");
+    fs::write(&p, b"data").expect("write");
+    let md = fs::metadata(&p).expect("stat");
+    assert_eq!(md.uid(), nix::unistd::getuid().as_raw());
+    assert_eq!(md.mode() & 0o7777, 0o644);
+    fs::create_dir(m.path("d")).expect("mkdir");
+    assert_eq!(
+        fs::metadata(m.path("d")).expect("stat").mode() & 0o7777,
+        0o755
+    );
+    // chmod/chown are accepted and ignored (deviation: the format stores no modes/owners).
+    fs::set_permissions(&p, fs::Permissions::from_mode(0o600)).expect("chmod accepted");
+    assert_eq!(fs::metadata(&p).expect("stat").mode() & 0o7777, 0o644);
+    std::os::unix::fs::chown(&p, Some(12345), Some(12345)).expect("chown accepted");
+    // mtime set explicitly survives a remount.
+    let t = SystemTime::UNIX_EPOCH + Duration::from_secs(1_500_000_000);
+    let f = OpenOptions::new().write(true).open(&p).expect("open");
+    f.set_modified(t).expect("futimens");
+    drop(f);
+    assert_eq!(
+        fs::metadata(&p).expect("stat").modified().expect("mtime"),
+        t
+    );
+    let st = nix::sys::statvfs::statvfs(&m.mnt).expect("statvfs");
+    assert!(st.blocks() > 0);
+    assert_eq!(st.name_max(), 255);
+    let mut m = m;
+    m.remount();
+    assert_eq!(
+        fs::metadata(m.path("f"))
+            .expect("stat")
+            .modified()
+            .expect("mtime"),
+        t
+    );
+    // fsync of a directory succeeds.
+    fs::File::open(&m.mnt)
+        .expect("open dir")
+        .sync_all()
+        .expect("fsync dir");
+}
+
+#[test]
+fn read_only_mount_refuses_writes() {
+    let m = Mounted::with_options(vault_fs::MountOptions {
+        read_only: true,
+        ..Default::default()
+    });
+    assert_eq!(errno(fs::write(m.path("x"), b"")), libc::EROFS);
+    assert_eq!(errno(fs::create_dir(m.path("d"))), libc::EROFS);
+    let listed = vault_fs::mounted_vaults();
+    assert!(
+        listed
+            .iter()
+            .any(|v| v.mountpoint == m.mnt.canonicalize().expect("canon") && v.read_only)
+    );
+}
+
+#[test]
+fn mount_table_nonempty_mountpoint_and_unmount() {
+    let m = Mounted::with_options(vault_fs::MountOptions {
+        fs_name: "test-source".into(),
+        ..Default::default()
+    });
+    let canon = m.mnt.canonicalize().expect("canon");
+    let info = std::fs::read_to_string("/proc/self/mountinfo").expect("mountinfo");
+    let line = info
+        .lines()
+        .find(|l| l.contains(&format!(" {} ", canon.display())))
+        .expect("mount listed");
+    assert!(line.contains(" - fuse.vault test-source "), "{line}");
+    let listed = vault_fs::mounted_vaults();
+    assert!(
+        listed
+            .iter()
+            .any(|v| v.mountpoint == canon && v.source == "test-source" && !v.read_only),
+        "{listed:?}"
+    );
+
+    // A non-empty mountpoint is refused unless allowed.
+    let dir = tempfile::tempdir().expect("tempdir");
+    fs::write(dir.path().join("occupied"), b"").expect("write");
+    let vault = m.vault.clone().expect("vault");
+    let err = vault_fs::mount(
+        vault,
+        dir.path(),
+        vault_fs::MountOptions::default(),
+        m.runtime.handle().clone(),
+    );
+    assert!(
+        matches!(err, Err(vault_fs::MountError::NotEmpty(_))),
+        "{err:?}"
+    );
+    assert!(matches!(
+        vault_fs::unmount(dir.path(), false),
+        Err(vault_fs::MountError::NotMounted(_))
+    ));
+}
+
+#[test]
+fn unmount_by_path_ends_the_session() {
+    let m = Mounted::new();
+    fs::write(m.path("kept"), b"kept").expect("write");
+    vault_fs::unmount(&m.mnt, false).expect("unmount by path");
+    assert!(wait_for(
+        || !vault_fs::mounted_vaults()
+            .iter()
+            .any(|v| v.mountpoint == m.mnt),
+        Duration::from_secs(5)
+    ));
+    let mut m = m;
+    m.remount();
+    assert_eq!(fs::read(m.path("kept")).expect("read"), b"kept");
+    let _ = ErrorKind::NotFound;
+}
