@@ -715,7 +715,8 @@ impl Storage for SftpStorage {
                 let _permit = inner.meta_handles.acquire().await.map_err(|_| OpError::Transport("closed".into(), false))?;
                 let handle = match sftp.opendir(remote.clone()).await {
                     Ok(h) => h.handle,
-                    Err(RawError::Status(s)) if s.status_code == StatusCode::Failure => {
+                    // OpenSSH maps ENOTDIR to "no such file": look before saying so.
+                    Err(RawError::Status(s)) if s.status_code != StatusCode::PermissionDenied => {
                         if let Some(a) = Inner::stat_opt(sftp, &remote).await?
                             && !a.is_dir()
                         {
@@ -777,6 +778,8 @@ impl Storage for SftpStorage {
                     Ok(h) => h.handle,
                     Err(e) => return Err(Inner::explain_open_failure(sftp, &remote, path, e).await),
                 };
+                // SFTP offsets are signed on the server side: anything past i64::MAX is past the end.
+                let len = usize::try_from((i64::MAX as u64).saturating_sub(offset)).unwrap_or(usize::MAX).min(len);
                 let r = if len == 0 { Ok(Bytes::new()) } else { inner.read_range(sftp, &handle, offset, len).await };
                 Inner::close_quietly(sftp, handle).await;
                 match r {
@@ -943,7 +946,8 @@ impl Storage for SftpStorage {
                 let remote = Inner::remote(&conn, path);
                 match sftp.rmdir(remote.clone()).await {
                     Ok(_) => Ok(()),
-                    Err(RawError::Status(s)) if s.status_code != StatusCode::NoSuchFile => {
+                    // OpenSSH maps ENOTDIR to "no such file": look before saying so.
+                    Err(RawError::Status(s)) => {
                         match Inner::stat_opt(sftp, &remote).await? {
                             Some(a) if !a.is_dir() => {
                                 Err(OpError::Storage(StorageError::new(StorageErrorKind::NotADirectory, path.clone())))
