@@ -513,9 +513,12 @@ async fn move_storage(core: &Core, is_file: bool, src: &NodeLoc, dst: &NodeLoc, 
         }
         (false, false, false) => s.rename(&src_path, &dst_path, RenameMode::NoReplace).await?,
         (false, false, true) => {
-            // name.c9s inside a .c9r folder is ignored, so write it first and
-            // make the move itself one atomic rename.
-            write_name_file(core, dst, WriteMode::Overwrite).await?;
+            // name.c9s inside a .c9r folder is ignored, so write it into the
+            // source folder first and make the move itself one atomic rename.
+            if let Some(long) = &dst.long_name {
+                let body = Body::from_bytes(long.clone().into_bytes());
+                s.write(&src.child(layout::NAME_FILE)?, body, WriteMode::Overwrite).await?;
+            }
             s.rename(&src_path, &dst_path, RenameMode::NoReplace).await?;
         }
         (false, true, false) => {

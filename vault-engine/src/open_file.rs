@@ -467,6 +467,10 @@ impl FileState {
     async fn write(&mut self, core: &Core, offset: u64, data: &[u8]) -> Result<(), VaultError> {
         self.usable()?;
         self.check_damaged()?;
+        if data.is_empty() {
+            // pwrite(2) of nothing changes nothing, not even past the end.
+            return core.check_writable();
+        }
         self.ensure_shadow(core).await?;
         if offset > self.size {
             self.extend_to(core, offset).await?;
