@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# sshd-2fa.sh start|stop|purge|status|env|totp [MODE]
+# sshd-2fa.sh start|stop|purge|kill-sessions|status|env|totp [MODE]
 #
 # Private OpenSSH sshd instances for the vault-sftp tests (adapted from the
 # project's shared test-server recipes). "purge" stops everything of the
@@ -206,6 +206,16 @@ case $CMD in
     for f in "$D"/sshd.*.pid; do if vt_pid_alive "$f"; then left=1; fi; done
     ((left)) || rm -f "/etc/pam.d/$PAM_SERVICE"
     ;;
+  kill-sessions)
+    # Ends every session of the instance's sshd (its child processes, found by
+    # the parent pid in the pid file); the listener stays. Simulates a server
+    # restart / dropped connection for reconnect tests.
+    vt_require_root
+    for m in $(modes); do
+      pid=$(vt_read_pid "$D/sshd.$m$VT_SFX.pid") || continue
+      for c in $(pgrep -P "$pid" || true); do kill -TERM "$c" 2>/dev/null || true; done
+    done
+    ;;
   purge)
     vt_require_root
     MODE=all
@@ -224,5 +234,5 @@ case $CMD in
     ;;
   env) print_env ;;
   totp) oathtool --totp -b "$TOTP_SECRET" ;;
-  *) echo "usage: $0 start|stop|purge|status|env|totp [2fa|key|password|legacy|all]" >&2; exit 2 ;;
+  *) echo "usage: $0 start|stop|purge|kill-sessions|status|env|totp [2fa|key|password|legacy|all]" >&2; exit 2 ;;
 esac
