@@ -100,12 +100,16 @@ pub async fn check(vault: &Vault, repair: bool, progress: &dyn CheckProgress) ->
                     let mut done = false;
                     if repair && !lock(&core.live_temps).contains(&f.storage_path) {
                         let p = StoragePath::new(&f.storage_path)?;
-                        match core.storage.remove_file(&p).await {
+                        let removed = match core.storage.metadata(&p).await {
+                            Ok(m) if m.kind == EntryKind::Dir => core.storage.remove_dir_all(&p).await,
+                            _ => core.storage.remove_file(&p).await,
+                        };
+                        match removed {
                             Ok(()) => done = true,
                             Err(e) => tracing::warn!(ciphertext = %p, error = %e, "could not remove leftover temp object"),
                         }
                     }
-                    ("leftover temp object of an interrupted write (ciphertext only)".to_owned(), done)
+                    ("leftover temp object of an interrupted write or creation (ciphertext only)".to_owned(), done)
                 }
             };
             report.problems.push(Problem { storage_path: f.storage_path, cleartext_path: child, description, repaired });
@@ -146,7 +150,7 @@ pub async fn check(vault: &Vault, repair: bool, progress: &dyn CheckProgress) ->
             progress.node_checked(&node.storage_path);
         }
     }
-    find_orphans(core, &visited, &mut report).await?;
+    find_orphans(core, &visited, repair, &mut report).await?;
     Ok(report)
 }
 
@@ -241,8 +245,10 @@ async fn check_file(core: &Core, node: &Node) -> Result<Option<(String, String)>
     Ok(None)
 }
 
-/// Content directories under `d/` that no directory node leads to.
-async fn find_orphans(core: &Core, visited: &HashSet<String>, report: &mut CheckReport) -> Result<(), VaultError> {
+/// Content directories under `d/` that no directory node leads to. With
+/// `repair`, those holding nothing but `dirid.c9r` (an interrupted mkdir or
+/// rmdir) are removed: they hold no data.
+async fn find_orphans(core: &Core, visited: &HashSet<String>, repair: bool, report: &mut CheckReport) -> Result<(), VaultError> {
     let d = StoragePath::new("d")?;
     let firsts = match core.storage.list_dir(&d).await {
         Ok(e) => e,
@@ -251,20 +257,34 @@ async fn find_orphans(core: &Core, visited: &HashSet<String>, report: &mut Check
     };
     for first in firsts.into_iter().filter(|e| e.metadata.kind == EntryKind::Dir) {
         let p1 = d.join(&first.name)?;
-        for second in core.storage.list_dir(&p1).await?.into_iter().filter(|e| e.metadata.kind == EntryKind::Dir) {
+        let seconds = core.storage.list_dir(&p1).await?;
+        let mut removed_all = !seconds.is_empty();
+        for second in seconds {
             let p2 = p1.join(&second.name)?;
-            if visited.contains(p2.as_str()) {
+            if second.metadata.kind != EntryKind::Dir || visited.contains(p2.as_str()) {
+                removed_all = false;
                 continue;
             }
+            let entries = core.storage.list_dir(&p2).await?;
             let id = match core.storage.read_at(&p2.join(layout::DIR_ID_BACKUP_FILE)?, 0, 64 * 1024).await {
                 Ok(b) => core.cryptor.decrypt_dir_id_backup(&b).ok(),
                 Err(_) => None,
             };
-            let description = match id {
-                Some(id) => format!("orphaned content directory (directory ID {id}): no dir.c9r leads to it"),
-                None => "orphaned content directory: no dir.c9r leads to it".to_owned(),
+            let empty = entries.iter().all(|e| e.name == layout::DIR_ID_BACKUP_FILE);
+            let description = match (&id, empty) {
+                (Some(id), true) => format!("orphaned empty content directory (directory ID {id}): no dir.c9r leads to it"),
+                (Some(id), false) => format!("orphaned content directory (directory ID {id}, {} entries): no dir.c9r leads to it", entries.len()),
+                (None, _) => format!("orphaned content directory ({} entries): no dir.c9r leads to it", entries.len()),
             };
-            report.problems.push(Problem { storage_path: p2.as_str().to_owned(), cleartext_path: None, description, repaired: false });
+            let mut repaired = false;
+            if repair && empty {
+                repaired = core.storage.remove_dir_all(&p2).await.is_ok();
+            }
+            removed_all &= repaired;
+            report.problems.push(Problem { storage_path: p2.as_str().to_owned(), cleartext_path: None, description, repaired });
+        }
+        if removed_all {
+            let _ = core.storage.remove_dir(&p1).await;
         }
     }
     Ok(())

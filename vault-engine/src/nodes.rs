@@ -228,6 +228,30 @@ async fn create_dir_tolerant(core: &Core, path: &StoragePath) -> Result<(), Vaul
     }
 }
 
+/// Builds a node folder under a hidden temp name in the parent content
+/// directory (`files` plus `name.c9s` when shortened), then renames it into
+/// place: the node appears complete or not at all, and a crash leaves only a
+/// hidden temp folder that listings ignore and `check --repair` removes.
+async fn build_node_folder(core: &Core, loc: &NodeLoc, name: &str, files: Vec<(&str, Vec<u8>)>) -> Result<(), VaultError> {
+    let tmp = loc.content_dir.join(&format!("{TEMP_PREFIX}{}", layout::new_dir_id()))?;
+    core.storage.create_dir(&tmp).await?;
+    let res: Result<(), VaultError> = async {
+        for (f, bytes) in files {
+            core.storage.write(&tmp.join(f)?, Body::from_bytes(bytes), WriteMode::CreateNew).await?;
+        }
+        if let Some(long) = &loc.long_name {
+            core.storage.write(&tmp.join(layout::NAME_FILE)?, Body::from_bytes(long.clone().into_bytes()), WriteMode::CreateNew).await?;
+        }
+        core.storage.rename(&tmp, &loc.node_path()?, RenameMode::NoReplace).await.map_err(|e| exists_as(e, name))?;
+        Ok(())
+    }
+    .await;
+    if res.is_err() {
+        undo(core, &[(tmp, true)]).await;
+    }
+    res
+}
+
 pub(crate) async fn create_dir(core: &Core, dir: &DirId, name: &str) -> Result<Node, VaultError> {
     core.check_writable()?;
     let loc = core.loc(dir, name)?;
@@ -237,13 +261,10 @@ pub(crate) async fn create_dir(core: &Core, dir: &DirId, name: &str) -> Result<N
     let id = DirId::new(&layout::new_dir_id());
     let node_path = loc.node_path()?;
     let content = core.content_dir(&id)?;
+    // Content directory first (invisible until a dir.c9r points to it), then
+    // the node folder, committed by one rename.
     let mut created: Vec<(StoragePath, bool)> = Vec::new();
     let res: Result<(), VaultError> = async {
-        core.storage.create_dir(&node_path).await.map_err(|e| exists_as(e, &name))?;
-        created.push((node_path.clone(), true));
-        core.storage
-            .write(&loc.child(layout::DIR_FILE)?, Body::from_bytes(id.as_str().as_bytes().to_vec()), WriteMode::CreateNew)
-            .await?;
         if let Some(parent) = content.parent() {
             create_dir_tolerant(core, &parent).await?;
         }
@@ -256,14 +277,11 @@ pub(crate) async fn create_dir(core: &Core, dir: &DirId, name: &str) -> Result<N
                 WriteMode::CreateNew,
             )
             .await?;
-        write_name_file(core, &loc, WriteMode::CreateNew).await?;
-        Ok(())
+        build_node_folder(core, &loc, &name, vec![(layout::DIR_FILE, id.as_str().as_bytes().to_vec())]).await
     }
     .await;
     if let Err(e) = res {
-        if !matches!(&e, VaultError::Node { kind: VaultErrorKind::AlreadyExists, .. }) {
-            undo(core, &created).await;
-        }
+        undo(core, &created).await;
         return Err(e);
     }
     core.invalidate_presented(dir);
@@ -291,17 +309,7 @@ pub(crate) async fn create_file(core: &Core, dir: &DirId, name: &str) -> Result<
     let node_path = loc.node_path()?;
     if loc.is_shortened() {
         ensure_absent(core, &loc, &name).await?;
-        core.storage.create_dir(&node_path).await.map_err(|e| exists_as(e, &name))?;
-        let created = [(node_path.clone(), true)];
-        let res: Result<(), VaultError> = async {
-            core.storage.write(&loc.child(layout::CONTENTS_FILE)?, Body::from_bytes(bytes), WriteMode::CreateNew).await?;
-            write_name_file(core, &loc, WriteMode::CreateNew).await
-        }
-        .await;
-        if let Err(e) = res {
-            undo(core, &created).await;
-            return Err(e);
-        }
+        build_node_folder(core, &loc, &name, vec![(layout::CONTENTS_FILE, bytes)]).await?;
     } else {
         // CreateNew makes the existence check and the creation one step.
         core.storage.write(&node_path, Body::from_bytes(bytes), WriteMode::CreateNew).await.map_err(|e| exists_as(e, &name))?;
@@ -332,18 +340,8 @@ pub(crate) async fn create_symlink(core: &Core, dir: &DirId, name: &str, target:
     let _g = core.dir_locks.lock(&[dir]).await;
     ensure_absent(core, &loc, &name).await?;
     let node_path = loc.node_path()?;
-    core.storage.create_dir(&node_path).await.map_err(|e| exists_as(e, &name))?;
-    let created = [(node_path.clone(), true)];
     let ct = core.cryptor.encrypt_file(target.as_bytes());
-    let res: Result<(), VaultError> = async {
-        core.storage.write(&loc.child(layout::SYMLINK_FILE)?, Body::from_bytes(ct), WriteMode::CreateNew).await?;
-        write_name_file(core, &loc, WriteMode::CreateNew).await
-    }
-    .await;
-    if let Err(e) = res {
-        undo(core, &created).await;
-        return Err(e);
-    }
+    build_node_folder(core, &loc, &name, vec![(layout::SYMLINK_FILE, ct)]).await?;
     core.invalidate_presented(dir);
     tracing::debug!(ciphertext = %node_path, "symlink created");
     Ok(Node {
