@@ -1,0 +1,307 @@
+//! Hotel network (harness = false): RTT 80 ms ± 20 ms, 1 % loss each way,
+//! the 2FA sshd in its own network namespace, the client in another one.
+//!
+//! The outer process (run by `cargo test`) sets up the namespaces and the
+//! server, then runs this same binary with `--inner` inside the hotel
+//! namespace (`nsenter --net`). The inner client measures login, listing a
+//! 1,000-entry folder idle and while a copy runs, throughput both ways, and
+//! copies while the outer process cuts the link for 20 s. Afterwards the outer
+//! process checks every object on the server's disk: complete new content or
+//! the previous version, nothing else.
+//!
+//! Needs root, iproute2, iptables and the netfilterqueue venv (see
+//! tests/servers/hotel-net.sh). `VAULT_SFTP_SKIP_HOTEL=1` skips it.
+
+mod common;
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::{Kbd, ScriptedPrompter, Servers, scripts_dir};
+use vault_sftp::{RemoteRoot, SftpConfig, SftpStorage};
+use vault_storage::{Body, Storage, StoragePath, WriteMode};
+
+const MANY: usize = 1000;
+const THROUGHPUT_BYTES: usize = 1024 * 1024;
+const BIG: usize = 2 * 1024 * 1024;
+const OLD: usize = 512 * 1024;
+
+fn pattern(seed: u64, len: usize) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    (0..len)
+        .map(|_| {
+            x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            (x >> 33) as u8
+        })
+        .collect()
+}
+
+fn many_name(i: usize) -> String {
+    // Cryptomator-like: 32 base64url characters + .c9r
+    format!("{:0>32}.c9r", format!("Zm9vYmFy{i:06}_-x"))
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if args.iter().any(|a| a == "--inner") {
+        let dir = PathBuf::from(std::env::var("VAULT_SFTP_HOTEL_DIR").expect("VAULT_SFTP_HOTEL_DIR"));
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("runtime")
+            .block_on(inner(&dir));
+        return;
+    }
+    if args.iter().any(|a| a == "--list") {
+        println!("hotel_network_copy_list_and_cut: test");
+        return;
+    }
+    let filters: Vec<&String> = args.iter().skip(1).filter(|a| !a.starts_with('-')).collect();
+    if !filters.is_empty() && !filters.iter().any(|f| "hotel_network_copy_list_and_cut".contains(f.as_str())) {
+        return;
+    }
+    if std::env::var_os("VAULT_SFTP_SKIP_HOTEL").is_some() {
+        println!("hotel test skipped (VAULT_SFTP_SKIP_HOTEL set)");
+        return;
+    }
+    outer();
+    println!("test hotel_network_copy_list_and_cut ... ok");
+}
+
+/// Tears the network and the server down however the test ends.
+struct Net {
+    servers: Option<Servers>,
+    env: Vec<(String, String)>,
+}
+
+impl Net {
+    fn hotel(&self, args: &[&str]) -> std::process::Output {
+        let mut c = Command::new(scripts_dir().join("hotel-net.sh"));
+        c.args(args);
+        for (k, v) in &self.env {
+            c.env(k, v);
+        }
+        c.output().expect("hotel-net.sh")
+    }
+}
+
+impl Drop for Net {
+    fn drop(&mut self) {
+        drop(self.servers.take());
+        let out = self.hotel(&["down"]);
+        if !out.status.success() {
+            eprintln!("hotel-net down: {}", String::from_utf8_lossy(&out.stderr));
+        }
+    }
+}
+
+fn outer() {
+    let pid = std::process::id();
+    let instance = format!("h{}", pid % 100_000);
+    let base_env = vec![("VAULT_TEST_INSTANCE".to_owned(), instance.clone())];
+    let mut net = Net { servers: None, env: base_env };
+    let up = net.hotel(&["up", "80", "1", "20"]);
+    assert!(up.status.success(), "hotel-net up: {}", String::from_utf8_lossy(&up.stderr));
+    let cloud = format!("vt-cloud-{instance}");
+    let hotel_ns = format!("vt-hotel-{instance}");
+    let servers = Servers::start("h", "2fa", &[("VAULT_TEST_NETNS", cloud.as_str())]);
+    // Servers::start picked the same instance name ("h" + pid).
+    assert_eq!(servers.instance, instance);
+    let root = servers.sftp_root().join("hotel");
+    let _ = std::fs::remove_dir_all(&root);
+    let many = root.join("many");
+    std::fs::create_dir_all(&many).unwrap();
+    for i in 0..MANY {
+        std::fs::write(many.join(many_name(i)), b"x").unwrap();
+    }
+    // The object the cut copy overwrites: its previous version.
+    std::fs::write(root.join("cut.c9r"), pattern(2, OLD)).unwrap();
+    let user = servers.get("VAULT_TEST_SSH_USER");
+    assert!(Command::new("chown").arg("-R").arg(format!("{user}:{user}")).arg(&root).status().unwrap().success());
+
+    let ctl = tempfile::tempdir().unwrap();
+    let conf = [
+        ("host", servers.get("VAULT_TEST_SSH_HOST")),
+        ("port", servers.get("VAULT_TEST_SSH_PORT")),
+        ("user", user.clone()),
+        ("key", servers.get("VAULT_TEST_SSH_KEY")),
+        ("pass", servers.get("VAULT_TEST_SSH_KEY_PASSPHRASE")),
+        ("totp", servers.totp_secret()),
+        ("known_hosts", servers.get("VAULT_TEST_SSH_KNOWN_HOSTS")),
+    ];
+    let mut f = std::fs::File::create(ctl.path().join("conf")).unwrap();
+    for (k, v) in conf {
+        writeln!(f, "{k}={v}").unwrap();
+    }
+    drop(f);
+    net.servers = Some(servers);
+
+    let exe = std::env::current_exe().unwrap();
+    let mut child = Command::new("nsenter")
+        .arg(format!("--net=/run/netns/{hotel_ns}"))
+        .arg("--")
+        .arg(&exe)
+        .arg("--inner")
+        .env("VAULT_SFTP_HOTEL_DIR", ctl.path())
+        .stdout(Stdio::inherit())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start inner client in the hotel namespace");
+
+    // Cut the link for 20 s once the inner client says the copy is under way.
+    let started = Instant::now();
+    let mut cut_done = false;
+    let status = loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            break st;
+        }
+        if !cut_done && ctl.path().join("copying").exists() {
+            let t = Instant::now();
+            assert!(net.hotel(&["cut", "down"]).status.success());
+            eprintln!("[outer] link cut");
+            std::thread::sleep(Duration::from_secs(20));
+            assert!(net.hotel(&["restore"]).status.success());
+            eprintln!("[outer] link restored after {:?}", t.elapsed());
+            std::fs::write(ctl.path().join("restored"), b"").unwrap();
+            cut_done = true;
+        }
+        if started.elapsed() > Duration::from_secs(600) {
+            let _ = child.kill();
+            panic!("inner client did not finish in 600 s");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(status.success(), "inner client failed: {status}");
+    assert!(cut_done, "the link was cut mid-copy");
+
+    // Server-side check: every object complete, the cut one new or old.
+    let cut = std::fs::read(root.join("cut.c9r")).unwrap();
+    let outcome = std::fs::read_to_string(ctl.path().join("cut-outcome")).unwrap();
+    if cut == pattern(3, BIG) {
+        eprintln!("[outer] cut copy completed ({outcome})");
+    } else {
+        assert_eq!(cut, pattern(2, OLD), "cut.c9r is neither the new nor the previous version");
+        assert!(outcome.starts_with("failed"), "the writer was told: {outcome}");
+        eprintln!("[outer] cut copy failed cleanly, previous version intact ({outcome})");
+    }
+    assert_eq!(std::fs::read(root.join("up.c9r")).unwrap(), pattern(1, THROUGHPUT_BYTES));
+    assert_eq!(std::fs::read(root.join("during.c9r")).unwrap(), pattern(4, BIG));
+    for e in std::fs::read_dir(&many).unwrap() {
+        let e = e.unwrap();
+        assert_eq!(std::fs::read(e.path()).unwrap(), b"x");
+    }
+    let results = std::fs::read_to_string(ctl.path().join("results")).unwrap();
+    println!("hotel results:\n{results}");
+    let _ = std::fs::remove_dir_all(&root);
+}
+
+fn read_conf(dir: &Path) -> std::collections::HashMap<String, String> {
+    std::fs::read_to_string(dir.join("conf"))
+        .unwrap()
+        .lines()
+        .filter_map(|l| l.split_once('=').map(|(k, v)| (k.to_owned(), v.to_owned())))
+        .collect()
+}
+
+async fn inner(dir: &Path) {
+    let c = read_conf(dir);
+    let mut cfg = SftpConfig::new(c["host"].clone(), c["port"].parse().unwrap(), c["user"].clone(), RemoteRoot::Home("hotel".into()));
+    cfg.identity_files = vec![PathBuf::from(&c["key"])];
+    cfg.use_agent = false;
+    cfg.known_hosts = PathBuf::from(&c["known_hosts"]);
+    let p = ScriptedPrompter::new(Some(&c["pass"]), Kbd::Totp(c["totp"].clone()));
+    let mut results = String::new();
+    let mut note = |line: String| {
+        eprintln!("[inner] {line}");
+        results.push_str(&line);
+        results.push('\n');
+    };
+
+    let t = Instant::now();
+    let st = Arc::new(SftpStorage::connect(cfg, p.clone()).await.expect("2fa login over the hotel link"));
+    note(format!("login (key passphrase + TOTP): {:.2} s", t.elapsed().as_secs_f64()));
+
+    let many = StoragePath::new("many").unwrap();
+    let t = Instant::now();
+    let n = st.list_dir(&many).await.expect("list").len();
+    assert_eq!(n, MANY);
+    note(format!("list {MANY} entries, idle: {:.2} s", t.elapsed().as_secs_f64()));
+
+    // Throughput.
+    let up = StoragePath::new("up.c9r").unwrap();
+    let t = Instant::now();
+    st.write(&up, Body::from_bytes(pattern(1, THROUGHPUT_BYTES)), WriteMode::Overwrite).await.expect("upload");
+    let secs = t.elapsed().as_secs_f64();
+    note(format!("upload 1 MiB: {secs:.2} s = {:.0} KB/s", THROUGHPUT_BYTES as f64 / secs / 1000.0));
+    let t = Instant::now();
+    let back = st.read_all(&up).await.expect("download");
+    let secs = t.elapsed().as_secs_f64();
+    assert_eq!(&back[..], &pattern(1, THROUGHPUT_BYTES)[..]);
+    note(format!("download 1 MiB: {secs:.2} s = {:.0} KB/s", THROUGHPUT_BYTES as f64 / secs / 1000.0));
+
+    // Listing while a copy runs.
+    let during = StoragePath::new("during.c9r").unwrap();
+    let copy = {
+        let st = st.clone();
+        let during = during.clone();
+        tokio::spawn(async move {
+            let t = Instant::now();
+            st.write(&during, Body::from_bytes(pattern(4, BIG)), WriteMode::Overwrite).await.map(|_| t.elapsed())
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mut times = Vec::new();
+    while !copy.is_finished() {
+        let t = Instant::now();
+        assert_eq!(st.list_dir(&many).await.expect("list during copy").len(), MANY);
+        times.push(t.elapsed().as_secs_f64());
+    }
+    let took = copy.await.unwrap().expect("copy while listing");
+    assert!(!times.is_empty(), "at least one listing ran during the copy");
+    let max = times.iter().cloned().fold(0.0, f64::max);
+    let avg = times.iter().sum::<f64>() / times.len() as f64;
+    note(format!(
+        "list {MANY} entries during a 2 MiB upload: {} listings, avg {avg:.2} s, max {max:.2} s (upload took {:.1} s)",
+        times.len(),
+        took.as_secs_f64()
+    ));
+
+    // Copy with a 20 s cut in the middle.
+    let cut = StoragePath::new("cut.c9r").unwrap();
+    let copy = {
+        let st = st.clone();
+        let cut = cut.clone();
+        tokio::spawn(async move { st.write(&cut, Body::from_bytes(pattern(3, BIG)), WriteMode::Overwrite).await })
+    };
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    std::fs::write(dir.join("copying"), b"").unwrap();
+    let t = Instant::now();
+    let r = copy.await.unwrap();
+    let outcome = match &r {
+        Ok(()) => format!("completed {:.1} s after the cut started", t.elapsed().as_secs_f64()),
+        Err(e) => format!("failed cleanly: {e} ({:?})", e.kind()),
+    };
+    std::fs::write(dir.join("cut-outcome"), &outcome).unwrap();
+    note(format!("2 MiB upload with a 20 s link cut: {outcome}"));
+    if let Err(e) = &r {
+        assert_eq!(e.kind(), vault_storage::StorageErrorKind::Unavailable, "{e}");
+    }
+    // Wait for the restore, then everything must be readable and consistent.
+    while !dir.join("restored").exists() {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let content = st.read_all(&cut).await.expect("read after restore");
+    assert!(content[..] == pattern(3, BIG)[..] || content[..] == pattern(2, OLD)[..], "cut.c9r corrupted");
+    let names: Vec<String> = st.list_dir(&StoragePath::root()).await.unwrap().into_iter().map(|e| e.name).collect();
+    let temps = names.iter().filter(|n| n.starts_with(".vault-tmp-")).count();
+    note(format!(
+        "after restore: reconnects {}, TOTP codes asked {}, temp files left {temps}",
+        st.reconnect_count(),
+        p.kbd_count.load(std::sync::atomic::Ordering::SeqCst)
+    ));
+    std::fs::write(dir.join("results"), results).unwrap();
+}
