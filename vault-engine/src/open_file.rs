@@ -155,8 +155,6 @@ pub(crate) struct FileState {
     pending: Pending,
     unlinked: bool,
     pending_mtime: Option<SystemTime>,
-    /// A shadow write failed: unflushed data is lost; reported once by flush.
-    poisoned: Option<String>,
 }
 
 /// One open file, shared by every handle on the same node.
@@ -214,7 +212,6 @@ pub(crate) async fn open(core: &Arc<Core>, node: &Node) -> Result<Arc<OpenFile>,
         pending: Pending::default(),
         unlinked: false,
         pending_mtime: None,
-        poisoned: None,
     };
     let file = Arc::new(OpenFile {
         core: Arc::clone(core),
@@ -246,20 +243,8 @@ impl FileState {
         VaultError::Corrupt { storage_path: self.content.as_str().to_owned(), offset, source }
     }
 
-    fn usable(&self) -> Result<(), VaultError> {
-        if let Some(p) = &self.poisoned {
-            return Err(VaultError::node(VaultErrorKind::Other, format!("earlier write failed: {p}")));
-        }
-        Ok(())
-    }
-
     fn check_damaged(&self) -> Result<(), VaultError> {
         if self.damaged { Err(self.corrupt(Some(0), FormatError::InvalidCiphertextSize(self.base_ct_len))) } else { Ok(()) }
-    }
-
-    fn poison(&mut self, e: &VaultError) {
-        tracing::warn!(ciphertext = %self.content, error = %e, "write to shadow failed; unflushed data of this file is lost");
-        self.poisoned.get_or_insert_with(|| e.to_string());
     }
 
     async fn ensure_header(&mut self, core: &Core) -> Result<(), VaultError> {
@@ -308,15 +293,21 @@ impl FileState {
         }
         let offset = Self::chunk_offset(core, self.pending.first);
         let bytes = Bytes::from(std::mem::take(&mut self.pending.bytes));
-        self.pending.count = 0;
         let res = match self.shadow.as_mut() {
-            Some(s) => s.write_at(core, offset, bytes).await,
+            Some(s) => s.write_at(core, offset, bytes.clone()).await,
             None => Err(VaultError::node(VaultErrorKind::Other, "no shadow for pending chunks")),
         };
-        if let Err(e) = &res {
-            self.poison(e);
+        match res {
+            Ok(()) => {
+                self.pending.count = 0;
+                Ok(())
+            }
+            Err(e) => {
+                // Keep the chunks: a later flush retries (write_at is idempotent).
+                self.pending.bytes = Vec::from(bytes);
+                Err(e)
+            }
         }
-        res
     }
 
     /// Encrypts chunk `idx` and queues it for the shadow.
@@ -360,14 +351,10 @@ impl FileState {
         let offset = Self::chunk_offset(core, first);
         let bytes = if from_shadow {
             self.flush_pending(core).await?;
-            let res = match self.shadow.as_mut() {
-                Some(s) => s.read_at(core, offset, total).await,
-                None => Err(VaultError::node(VaultErrorKind::Other, "no shadow to read")),
-            };
-            if let Err(e) = &res {
-                self.poison(e);
+            match self.shadow.as_mut() {
+                Some(s) => s.read_at(core, offset, total).await?,
+                None => return Err(VaultError::node(VaultErrorKind::Other, "no shadow to read")),
             }
-            res?
         } else {
             core.storage.read_at(&self.content, offset, total).await?
         };
@@ -407,7 +394,6 @@ impl FileState {
     }
 
     async fn read(&mut self, core: &Core, offset: u64, len: usize) -> Result<Zeroizing<Vec<u8>>, VaultError> {
-        self.usable()?;
         self.check_damaged()?;
         if offset >= self.size || len == 0 {
             return Ok(Zeroizing::new(Vec::new()));
@@ -465,7 +451,6 @@ impl FileState {
     }
 
     async fn write(&mut self, core: &Core, offset: u64, data: &[u8]) -> Result<(), VaultError> {
-        self.usable()?;
         self.check_damaged()?;
         if data.is_empty() {
             // pwrite(2) of nothing changes nothing, not even past the end.
@@ -499,7 +484,6 @@ impl FileState {
     }
 
     async fn set_len(&mut self, core: &Core, new_size: u64) -> Result<(), VaultError> {
-        self.usable()?;
         if self.damaged {
             if new_size != 0 {
                 self.check_damaged()?;
@@ -582,10 +566,6 @@ impl FileState {
     }
 
     async fn commit(&mut self, core: &Core) -> Result<(), VaultError> {
-        if let Some(p) = self.poisoned.take() {
-            self.reset(core).await;
-            return Err(VaultError::node(VaultErrorKind::Other, format!("earlier write failed, unflushed data lost: {p}")));
-        }
         if self.unlinked {
             self.reset(core).await;
             return Ok(());
@@ -634,8 +614,7 @@ impl FileState {
             pending: Pending::default(),
             unlinked: true,
             pending_mtime: None,
-            poisoned: None,
-        }
+            }
     }
 
     pub(crate) fn relocate(&mut self, content: StoragePath, content_dir: StoragePath) {
@@ -722,7 +701,7 @@ impl Drop for OpenFile {
     fn drop(&mut self) {
         let key = lock(&self.key).clone();
         let st = self.state.get_mut();
-        if st.shadow.is_some() || st.poisoned.is_some() {
+        if st.shadow.is_some() {
             let mut st = std::mem::replace(st, FileState::placeholder());
             let core = Arc::clone(&self.core);
             match tokio::runtime::Handle::try_current() {
