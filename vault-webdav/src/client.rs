@@ -108,14 +108,12 @@ impl Dav {
             .pool_idle_timeout(Duration::from_secs(50))
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("vault-webdav/", env!("CARGO_PKG_VERSION")));
-        if config.base_url.scheme() == "https" {
-            let tls = tls_config(config.ca_cert.as_deref())
-                .map_err(|m| StorageError::with_source(StorageErrorKind::Other, &root, DavError(m)))?;
-            builder = builder.tls_backend_preconfigured(tls);
-        } else if let Some(ca) = &config.ca_cert {
-            // Still read it, so a typo in --ca-cert is reported, not ignored.
-            tls_config(Some(ca)).map_err(|m| StorageError::with_source(StorageErrorKind::Other, &root, DavError(m)))?;
-        }
+        // Always our own rustls config (ring provider), also for http:// (reqwest
+        // would otherwise look for a process-wide provider). With http:// a
+        // typo in --ca-cert is still reported, not ignored.
+        let tls = tls_config(config.ca_cert.as_deref())
+            .map_err(|m| StorageError::with_source(StorageErrorKind::Other, &root, DavError(m)))?;
+        builder = builder.tls_backend_preconfigured(tls);
         let http = builder.build().map_err(|e| {
             StorageError::with_source(StorageErrorKind::Other, &root, DavError(format!("HTTP client setup failed: {e}")))
         })?;
@@ -168,6 +166,27 @@ impl Dav {
             Ok(Ok(resp)) => Ok(resp),
             Ok(Err(e)) => Err(Failure::Transport(e)),
             Err(_) => Err(Failure::Timeout("no answer", self.timeout)),
+        }
+    }
+
+    /// Sends an idempotent read (GET, PROPFIND) like [`Dav::send_small`], and
+    /// repeats it twice (after 20 and 100 ms) on 403 or 5xx: rclone and Apache
+    /// answer those for a moment while another client replaces the object
+    /// (their MOVE deletes the target, then renames).
+    pub(crate) async fn send_read(&self, rb: RequestBuilder) -> Result<Response, Failure> {
+        let mut waits = [Duration::from_millis(20), Duration::from_millis(100)].into_iter();
+        let mut rb = rb;
+        loop {
+            let retry = rb.try_clone();
+            let resp = self.send_small(rb).await?;
+            let transient = resp.status() == StatusCode::FORBIDDEN || resp.status().is_server_error();
+            match (transient, retry, waits.next()) {
+                (true, Some(again), Some(wait)) => {
+                    tokio::time::sleep(wait).await;
+                    rb = again;
+                }
+                _ => return Ok(resp),
+            }
         }
     }
 

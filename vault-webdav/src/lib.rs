@@ -35,10 +35,20 @@
 //!   success; `set_modified` is a `PROPPATCH` of `{DAV:}lastmodified`.
 //!   [`login_flow_v2`] is Nextcloud's Login Flow v2 for `vault login nextcloud`.
 //!
-//! Replacing an existing object is not atomic on the server side on any of
-//! the servers tested (they delete the target, then rename), so
-//! [`Capabilities::atomic_replace`] is `false`: a concurrent reader may see
-//! "not found" for a moment, but never a prefix.
+//! `MOVE` with `Overwrite: T` is not atomic on any server tested: Apache,
+//! rclone and SabreDAV (so Nextcloud too) delete the target, then rename. So
+//! [`Capabilities::atomic_replace`] is `false`, and a reader racing an
+//! overwrite may see "not found" (Apache even 403) for a moment, never a
+//! prefix. One exception avoids that window: Apache mod_dav_fs (detected by
+//! its `DAV: <http://apache.org/dav/propset/fs/1>` header) itself writes a
+//! `PUT` to a hidden `.davfs.tmp*` file and renames it over the target when
+//! the body is complete (verified), so there `write(.., Overwrite)` is one
+//! direct `PUT`, with the same guarantees (a server killed mid-upload leaves
+//! the old object) and a truly atomic replace.
+//!
+//! `MOVE` with `Overwrite: F` is check-then-rename on those servers: two
+//! clients racing a no-replace create of one name may both succeed. Within
+//! one process, [`WebDavStorage`] serialises these per target name.
 
 #![forbid(unsafe_code)]
 
@@ -83,9 +93,19 @@ pub(crate) struct NextcloudInfo {
     pub uploads_url: reqwest::Url,
 }
 
+/// Number of lock stripes serialising no-replace MOVEs of this process.
+const STRIPES: usize = 64;
+
 /// A vault folder on a WebDAV server.
 pub struct WebDavStorage {
     dav: Dav,
+    /// `MOVE` with `Overwrite: F` is check-then-rename on the servers tested
+    /// (not atomic): two racing no-replace moves onto one name may both
+    /// "win". Within this process they are serialised per target name.
+    stripes: Vec<tokio::sync::Mutex<()>>,
+    /// The server is Apache mod_dav_fs, whose PUT writes a temporary file and
+    /// renames it over the target at the end (atomic, crash-safe).
+    put_is_atomic: bool,
     describe: String,
     nextcloud: Option<NextcloudInfo>,
     chunk_threshold: u64,
@@ -135,6 +155,7 @@ impl WebDavStorage {
             let method = Method::from_bytes(b"PROPFIND").unwrap_or(Method::GET);
             return Err(dav.classify(&root, Dav::status_failure(&method, &resp)));
         }
+        let put_is_atomic = detect_mod_dav_fs(&dav).await;
         let nextcloud = match config.nextcloud {
             NextcloudMode::Off => None,
             NextcloudMode::Auto => nextcloud::detect(&dav, &config).await,
@@ -142,6 +163,8 @@ impl WebDavStorage {
         tracing::debug!(target: "vault_webdav", %describe, nextcloud = nextcloud.is_some(), "connected");
         Ok(WebDavStorage {
             dav,
+            stripes: (0..STRIPES).map(|_| tokio::sync::Mutex::new(())).collect(),
+            put_is_atomic,
             describe,
             nextcloud,
             chunk_threshold: config.chunk_threshold,
@@ -158,14 +181,14 @@ impl WebDavStorage {
         Method::from_bytes(b"PROPFIND").unwrap_or(Method::GET)
     }
 
-    /// PROPFIND with `depth` on `path`; `Ok(None)` for 404/409.
-    async fn propfind(
+    /// One PROPFIND; the status and, for 207, the parsed entries.
+    async fn propfind_once(
         &self,
         path: &StoragePath,
         depth: &'static str,
         collection: bool,
         body: &'static str,
-    ) -> Result<Option<(reqwest::Url, Vec<DavEntry>)>, StorageError> {
+    ) -> Result<(StatusCode, reqwest::Url, Vec<DavEntry>, Option<Failure>), StorageError> {
         let url = self.dav.url(path, collection);
         let method = Self::propfind_method();
         let rb = self
@@ -174,15 +197,45 @@ impl WebDavStorage {
             .header("Depth", depth)
             .header("Content-Type", "application/xml; charset=utf-8")
             .body(body);
-        let resp = self.dav.send_small(rb).await.map_err(|f| self.dav.classify(path, f))?;
-        match resp.status() {
-            StatusCode::MULTI_STATUS => {}
-            StatusCode::NOT_FOUND | StatusCode::CONFLICT => return Ok(None),
-            _ => return Err(self.dav.classify(path, Dav::status_failure(&method, &resp))),
+        let resp = self.dav.send_read(rb).await.map_err(|f| self.dav.classify(path, f))?;
+        let status = resp.status();
+        if status != StatusCode::MULTI_STATUS {
+            let failure = Dav::status_failure(&method, &resp);
+            return Ok((status, url, Vec::new(), Some(failure)));
         }
         let bytes = self.dav.small_body(resp).await.map_err(|f| self.dav.classify(path, f))?;
         let entries = parse_multistatus(&bytes).map_err(|m| self.dav.classify(path, Failure::Protocol(m)))?;
-        Ok(Some((url, entries)))
+        Ok((status, url, entries, None))
+    }
+
+    /// PROPFIND with `depth` on `path`; `Ok(None)` for 404/409.
+    async fn propfind(
+        &self,
+        path: &StoragePath,
+        depth: &'static str,
+        collection: bool,
+        body: &'static str,
+    ) -> Result<Option<(reqwest::Url, Vec<DavEntry>)>, StorageError> {
+        let (status, url, entries, failure) = self.propfind_once(path, depth, collection, body).await?;
+        match (status, failure) {
+            (StatusCode::MULTI_STATUS, _) => Ok(Some((url, entries))),
+            (StatusCode::NOT_FOUND | StatusCode::CONFLICT, _) => Ok(None),
+            (StatusCode::BAD_REQUEST, Some(failure)) => {
+                // Apache answers 400 for a path through a file (`file/child`).
+                if let Some(parent) = path.parent().filter(|p| !p.is_root()) {
+                    let (pstatus, _, pentries, _) = self.propfind_once(&parent, "0", false, PROPFIND_BODY).await?;
+                    if pstatus == StatusCode::MULTI_STATUS && pentries.first().is_some_and(|e| !e.is_collection) {
+                        return Err(StorageError::new(StorageErrorKind::NotADirectory, path.clone()));
+                    }
+                    if matches!(pstatus, StatusCode::NOT_FOUND | StatusCode::CONFLICT | StatusCode::BAD_REQUEST) {
+                        return Ok(None);
+                    }
+                }
+                Err(self.dav.classify(path, failure))
+            }
+            (_, Some(failure)) => Err(self.dav.classify(path, failure)),
+            (_, None) => Err(self.dav.classify(path, Failure::Protocol("unexpected PROPFIND answer".to_owned()))),
+        }
     }
 
     fn to_metadata(e: &DavEntry) -> Metadata {
@@ -237,6 +290,35 @@ impl WebDavStorage {
         }
     }
 
+    fn stripe(&self, path: &StoragePath) -> &tokio::sync::Mutex<()> {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        path.hash(&mut h);
+        &self.stripes[(h.finish() as usize) % STRIPES]
+    }
+
+    /// Why a MOVE of `from` onto `to` failed with a non-412 status: a missing
+    /// source or a missing target folder is `NotFound` (servers say 403, 404,
+    /// 409 or even 500 for these), anything else is classified as is.
+    async fn diagnose_move(&self, from: &StoragePath, to: &StoragePath, failure: Failure) -> StorageError {
+        match self.stat(from).await {
+            Ok(None) => return StorageError::new(StorageErrorKind::NotFound, from.clone()),
+            Err(e) => return e,
+            Ok(Some(_)) => {}
+        }
+        if let Some(parent) = to.parent() {
+            match self.stat(&parent).await {
+                Ok(None) => return StorageError::new(StorageErrorKind::NotFound, to.clone()),
+                Ok(Some(m)) if m.kind != EntryKind::Dir => {
+                    return StorageError::new(StorageErrorKind::NotADirectory, to.clone());
+                }
+                Err(e) => return e,
+                Ok(Some(_)) => {}
+            }
+        }
+        self.dav.classify(to, failure)
+    }
+
     /// MOVE `from_url` to `to`; statuses mapped for `to`.
     async fn move_to(
         &self,
@@ -264,6 +346,22 @@ impl WebDavStorage {
         } else {
             Err(self.dav.classify(path, Dav::status_failure(&Method::PUT, &resp)))
         }
+    }
+
+    /// A missing parent or a file as parent: servers say 400, 404 or 409.
+    async fn explain_put_failure(&self, path: &StoragePath, parent: &StoragePath, e: StorageError) -> StorageError {
+        if matches!(e.kind(), StorageErrorKind::NotFound | StorageErrorKind::Other | StorageErrorKind::PermissionDenied)
+            && !parent.is_root()
+        {
+            match self.stat(parent).await {
+                Ok(None) => return StorageError::new(StorageErrorKind::NotFound, path.clone()),
+                Ok(Some(m)) if m.kind != EntryKind::Dir => {
+                    return StorageError::new(StorageErrorKind::NotADirectory, path.clone());
+                }
+                _ => {}
+            }
+        }
+        e
     }
 
     async fn best_effort_delete(&self, url: reqwest::Url) {
@@ -296,7 +394,9 @@ impl Storage for WebDavStorage {
     }
 
     async fn list_dir(&self, path: &StoragePath) -> Result<Vec<DirEntry>, StorageError> {
-        let Some((url, entries)) = self.propfind(path, "1", true, PROPFIND_BODY).await? else {
+        // Without the trailing `/`: Apache answers 400 to `file/`, and all
+        // servers answer a collection's PROPFIND without it.
+        let Some((url, entries)) = self.propfind(path, "1", false, PROPFIND_BODY).await? else {
             return Err(StorageError::new(StorageErrorKind::NotFound, path.clone()));
         };
         let own = Dav::decoded_path(&url);
@@ -341,7 +441,7 @@ impl Storage for WebDavStorage {
         let last = offset.saturating_add(len as u64 - 1);
         let url = self.dav.url(path, false);
         let rb = self.dav.request(Method::GET, url).header("Range", format!("bytes={offset}-{last}"));
-        let resp = self.dav.send_small(rb).await.map_err(|f| self.dav.classify(path, f))?;
+        let resp = self.dav.send_read(rb).await.map_err(|f| self.dav.classify(path, f))?;
         match resp.status() {
             StatusCode::PARTIAL_CONTENT => {
                 // Check the server sent the range we asked for.
@@ -388,8 +488,8 @@ impl Storage for WebDavStorage {
             }
             _ => {
                 let failure = Dav::status_failure(&Method::GET, &resp);
-                // A GET on a folder: servers answer 403/405/501/…; name it.
-                if !matches!(resp.status(), StatusCode::NOT_FOUND | StatusCode::CONFLICT | StatusCode::UNAUTHORIZED) {
+                // A GET on a folder: servers answer 403/404/405/501/…; name it.
+                if !matches!(resp.status(), StatusCode::UNAUTHORIZED) {
                     if let Ok(Some(meta)) = self.stat(path).await {
                         if meta.kind == EntryKind::Dir {
                             return Err(StorageError::new(StorageErrorKind::IsADirectory, path.clone()));
@@ -413,6 +513,15 @@ impl Storage for WebDavStorage {
                 }
             }
         }
+        if mode == WriteMode::Overwrite && self.put_is_atomic && self.nextcloud.is_none() {
+            // mod_dav_fs replaces atomically itself; its MOVE would delete
+            // the target first and leave readers a moment of "not found".
+            let url = self.dav.url(path, false);
+            return match self.put_stream(path, url, body).await {
+                Ok(()) => Ok(()),
+                Err(e) => Err(self.explain_put_failure(path, &parent, e).await),
+            };
+        }
         let temp = parent.join(&temp_name())?;
         let temp_url = self.dav.url(&temp, false);
         let len = body.len();
@@ -424,9 +533,13 @@ impl Storage for WebDavStorage {
         };
         if let Err(e) = uploaded {
             self.best_effort_delete(temp_url).await;
-            return Err(e);
+            return Err(self.explain_put_failure(path, &parent, e).await);
         }
         let target = self.dest_url(path);
+        let _guard = match mode {
+            WriteMode::CreateNew => Some(self.stripe(path).lock().await),
+            WriteMode::Overwrite => None,
+        };
         let resp = match self.move_to(path, temp_url.clone(), &target, mode == WriteMode::Overwrite).await {
             Ok(r) => r,
             Err(e) => {
@@ -437,9 +550,21 @@ impl Storage for WebDavStorage {
         if resp.status().is_success() {
             return Ok(());
         }
+        let status = resp.status();
         let failure = Dav::status_failure(&Method::from_bytes(b"MOVE").unwrap_or(Method::POST), &resp);
+        let err = if status == StatusCode::PRECONDITION_FAILED {
+            StorageError::new(StorageErrorKind::AlreadyExists, path.clone())
+        } else if status.is_server_error() && mode == WriteMode::CreateNew {
+            // Some servers answer 5xx when the target appeared meanwhile.
+            match self.stat(path).await {
+                Ok(Some(_)) => StorageError::new(StorageErrorKind::AlreadyExists, path.clone()),
+                _ => self.dav.classify(path, failure),
+            }
+        } else {
+            self.dav.classify(path, failure)
+        };
         self.best_effort_delete(temp_url).await;
-        Err(self.dav.classify(path, failure))
+        Err(err)
     }
 
     async fn write_at(&self, path: &StoragePath, _offset: u64, _data: Bytes) -> Result<(), StorageError> {
@@ -466,10 +591,22 @@ impl Storage for WebDavStorage {
         let method = Method::from_bytes(b"MKCOL").unwrap_or(Method::PUT);
         let resp = self.simple(path, method.clone(), self.dav.url(path, true), Default::default()).await?;
         if resp.status().is_success() {
-            Ok(())
-        } else {
-            Err(self.dav.classify(path, Dav::status_failure(&method, &resp)))
+            return Ok(());
         }
+        let failure = Dav::status_failure(&method, &resp);
+        if matches!(resp.status(), StatusCode::METHOD_NOT_ALLOWED | StatusCode::CONFLICT | StatusCode::FORBIDDEN) {
+            // 405 also comes for "the parent is a file" (Apache): look at the parent.
+            if let Some(parent) = path.parent() {
+                match self.stat(&parent).await? {
+                    None => return Err(StorageError::new(StorageErrorKind::NotFound, path.clone())),
+                    Some(m) if m.kind != EntryKind::Dir => {
+                        return Err(StorageError::new(StorageErrorKind::NotADirectory, path.clone()));
+                    }
+                    Some(_) => {}
+                }
+            }
+        }
+        Err(self.dav.classify(path, failure))
     }
 
     async fn remove_file(&self, path: &StoragePath) -> Result<(), StorageError> {
@@ -526,6 +663,10 @@ impl Storage for WebDavStorage {
                 }
             }
         }
+        let _guard = match mode {
+            RenameMode::NoReplace => Some(self.stripe(to).lock().await),
+            RenameMode::Replace => None,
+        };
         let resp = self
             .move_to(from, self.dav.url(from, false), &self.dest_url(to), mode == RenameMode::Replace)
             .await?;
@@ -536,15 +677,12 @@ impl Storage for WebDavStorage {
         let failure = Dav::status_failure(&Method::from_bytes(b"MOVE").unwrap_or(Method::POST), &resp);
         match status {
             StatusCode::PRECONDITION_FAILED => Err(StorageError::new(StorageErrorKind::AlreadyExists, to.clone())),
-            // rclone answers 403 for a missing source; 409 = missing target parent.
-            StatusCode::FORBIDDEN | StatusCode::NOT_FOUND | StatusCode::CONFLICT => {
-                if self.stat(from).await?.is_none() {
-                    Err(StorageError::new(StorageErrorKind::NotFound, from.clone()))
-                } else {
-                    Err(self.dav.classify(to, failure))
-                }
+            StatusCode::UNAUTHORIZED | StatusCode::INSUFFICIENT_STORAGE | StatusCode::LOCKED => {
+                Err(self.dav.classify(from, failure))
             }
-            _ => Err(self.dav.classify(from, failure)),
+            // rclone answers 403 for a missing source, Apache 500 for a
+            // missing target folder: find out which.
+            _ => Err(self.diagnose_move(from, to, failure).await),
         }
     }
 
@@ -570,6 +708,19 @@ impl Storage for WebDavStorage {
             _ => Ok(None),
         }
     }
+}
+
+/// `OPTIONS` on the base URL: Apache's mod_dav_fs announces its property
+/// set in the `DAV:` header.
+async fn detect_mod_dav_fs(dav: &Dav) -> bool {
+    let Ok(resp) = dav.send_small(dav.request(Method::OPTIONS, dav.base.clone())).await else {
+        return false;
+    };
+    resp.headers()
+        .get_all("dav")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.contains("apache.org/dav/propset/fs/"))
 }
 
 /// How long chunked upload waits between tries of the final MOVE on `423 Locked`.

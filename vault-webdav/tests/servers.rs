@@ -1,0 +1,193 @@
+//! Against real servers started by the harness (tests/common): the storage
+//! conformance suite on Apache mod_dav (HTTP and HTTPS with the test CA given
+//! as `ca_cert`), rclone and SabreDAV; wrong password, untrusted certificate;
+//! listing of many entries; URL forms.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use common::{Server, Servers};
+use secrecy::SecretString;
+use vault_storage::{Body, EntryKind, Storage, StorageErrorKind, StoragePath, WriteMode};
+use vault_webdav::{WebDavConfig, WebDavStorage};
+
+fn servers() -> &'static Servers {
+    common::shared("c", 0)
+}
+
+macro_rules! conformance_on {
+    ($module:ident, $server:expr) => {
+        mod $module {
+            use super::*;
+            vault_storage::conformance_tests!({
+                let storage = servers().storage($server, "conformance").await;
+                (common::as_dyn(storage), common::quirks(), ())
+            });
+        }
+    };
+}
+
+conformance_on!(apache_http, Server::ApacheHttp);
+conformance_on!(apache_https, Server::ApacheHttps);
+conformance_on!(rclone, Server::Rclone);
+conformance_on!(sabre, Server::Sabre);
+
+#[tokio::test]
+async fn wrong_password_is_authentication_failed_on_every_server() {
+    let s = servers();
+    for server in Server::ALL {
+        let mut config = s.config(server, "");
+        config.password = Some(SecretString::from("not-the-password".to_owned()));
+        let err = WebDavStorage::connect(config).await.expect_err("a wrong password must fail");
+        assert_eq!(err.kind(), StorageErrorKind::AuthenticationFailed, "{server:?}: {err}");
+        let text = err.to_string();
+        assert!(text.contains("401") && text.contains("password"), "{server:?}: unclear message: {text}");
+        assert!(!text.contains("not-the-password"), "{server:?}: the message leaks the password: {text}");
+    }
+}
+
+#[tokio::test]
+async fn no_password_is_authentication_failed() {
+    let s = servers();
+    let mut config = s.config(Server::Rclone, "");
+    config.password = None;
+    config.user = None;
+    let err = WebDavStorage::connect(config).await.expect_err("no credentials must fail");
+    assert_eq!(err.kind(), StorageErrorKind::AuthenticationFailed, "{err}");
+}
+
+#[tokio::test]
+async fn untrusted_certificate_names_the_problem() {
+    let s = servers();
+    let mut config = s.config(Server::ApacheHttps, "");
+    config.ca_cert = None; // system roots only: the test CA is not among them
+    let err = WebDavStorage::connect(config).await.expect_err("an untrusted certificate must fail");
+    let text = err.to_string();
+    assert!(
+        text.contains("certificate") && text.contains("not trusted") && text.contains("unknown issuer"),
+        "unclear message: {text}"
+    );
+    assert!(text.contains("--ca-cert"), "the message should say how to fix it: {text}");
+    assert_ne!(err.kind(), StorageErrorKind::AuthenticationFailed);
+}
+
+#[tokio::test]
+async fn https_by_host_name_and_davs_form_work_with_the_ca() {
+    let s = servers();
+    let https = s.var("VAULT_TEST_WEBDAV_APACHE_HTTPS_URL");
+    // davs://localhost:PORT/ (the certificate names localhost and 127.0.0.1)
+    let davs = https.replacen("https://127.0.0.1", "davs://localhost", 1);
+    let mut config = WebDavConfig::parse(&format!("{davs}conformance")).expect("davs URL");
+    assert_eq!(config.base_url.scheme(), "https");
+    config.user = Some(s.var("VAULT_TEST_WEBDAV_USER"));
+    config.password = Some(SecretString::from(s.var("VAULT_TEST_WEBDAV_PASSWORD")));
+    config.ca_cert = Some(s.ca_cert());
+    let _ = s.storage(Server::ApacheHttps, "conformance").await; // the folder exists
+    let storage = WebDavStorage::connect(config).await.expect("davs:// with --ca-cert");
+    assert_eq!(storage.metadata(&StoragePath::root()).await.expect("root").kind, EntryKind::Dir);
+    assert!(storage.describe().starts_with("webdav https://vault-user@localhost:"), "{}", storage.describe());
+}
+
+#[tokio::test]
+async fn a_bad_ca_file_is_reported() {
+    let s = servers();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bogus = dir.path().join("ca.pem");
+    std::fs::write(&bogus, "not a certificate\n").expect("write");
+    let mut config = s.config(Server::ApacheHttps, "");
+    config.ca_cert = Some(bogus.clone());
+    let err = WebDavStorage::connect(config).await.expect_err("a file without certificates");
+    assert!(err.to_string().contains("ca.pem"), "{err}");
+}
+
+#[tokio::test]
+async fn refused_connection_is_unavailable() {
+    // A port in our range where nothing listens (base + 9).
+    let s = servers();
+    let url = format!("dav://127.0.0.1:{}/x", s.port_base + 9);
+    let config = WebDavConfig::parse(&url).expect("url");
+    let err = WebDavStorage::connect(config).await.expect_err("nothing listens there");
+    assert_eq!(err.kind(), StorageErrorKind::Unavailable, "{err}");
+}
+
+#[tokio::test]
+async fn sabre_at_the_nextcloud_path_is_plain_webdav() {
+    // SabreDAV mimics only Nextcloud's URL layout: no status.php, so no
+    // Nextcloud extensions.
+    let storage = servers().storage(Server::Sabre, "conformance").await;
+    assert!(!storage.is_nextcloud());
+    assert!(!storage.capabilities().set_modified);
+}
+
+/// Listing 1,000 entries in one PROPFIND on every server (and timing it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn list_1000_entries() {
+    let s = servers();
+    for server in [Server::ApacheHttp, Server::Rclone, Server::Sabre] {
+        let storage = s.storage(server, "list1000").await;
+        let dir = StoragePath::new("d").expect("path");
+        let existing = match storage.list_dir(&dir).await {
+            Ok(entries) => entries.len(),
+            Err(e) if e.kind() == StorageErrorKind::NotFound => {
+                storage.create_dir(&dir).await.expect("mkdir");
+                0
+            }
+            Err(e) => panic!("{server:?}: {e}"),
+        };
+        if existing != 1000 {
+            // Fill it with 1,000 small objects, 8 uploads at a time.
+            let mut names: Vec<String> = (0..1000).map(|i| format!("entry-{i:04}-AbCdEfGh_-==.c9r")).collect();
+            let have: std::collections::HashSet<String> =
+                storage.list_dir(&dir).await.expect("list").into_iter().map(|e| e.name).collect();
+            names.retain(|n| !have.contains(n));
+            let storage2 = Arc::clone(&storage);
+            let dir2 = dir.clone();
+            futures::stream::iter(names)
+                .map(move |name| {
+                    let (st, d) = (Arc::clone(&storage2), dir2.clone());
+                    async move {
+                        let p = d.join(&name).expect("name");
+                        st.write(&p, Body::from_bytes(Bytes::from_static(b"0123456789")), WriteMode::Overwrite).await
+                    }
+                })
+                .buffer_unordered(8)
+                .for_each(|r| async move { r.expect("fill") })
+                .await;
+        }
+        let t = Instant::now();
+        let entries = storage.list_dir(&dir).await.expect("list 1000");
+        let took = t.elapsed();
+        assert_eq!(entries.len(), 1000, "{server:?}");
+        assert!(entries.iter().all(|e| e.metadata.kind == EntryKind::File && e.metadata.size == 10));
+        eprintln!("MEASURE list_dir 1000 entries on {server:?}: {:.1} ms", took.as_secs_f64() * 1000.0);
+    }
+}
+
+use futures::StreamExt;
+
+/// Names with characters that need percent-encoding survive a round trip.
+#[tokio::test]
+async fn awkward_names_round_trip() {
+    let s = servers();
+    for server in [Server::ApacheHttp, Server::Rclone, Server::Sabre] {
+        let storage = s.storage(server, "names").await;
+        let names = [
+            "X (conflicted copy 2026-11-25 101010).c9r",
+            "a&b=c+d%20e#f?g.c9r",
+            "ünïcödé €.c9r",
+        ];
+        for name in names {
+            let p = StoragePath::root().join(name).expect("name");
+            storage.write(&p, Body::from_bytes(Bytes::from(name.as_bytes().to_vec())), WriteMode::Overwrite).await.unwrap_or_else(|e| panic!("{server:?} write {name}: {e}"));
+            assert_eq!(storage.read_all(&p).await.expect("read").as_ref(), name.as_bytes(), "{server:?} {name}");
+        }
+        let listed: Vec<String> = storage.list_dir(&StoragePath::root()).await.expect("list").into_iter().map(|e| e.name).collect();
+        for name in names {
+            assert!(listed.iter().any(|l| l == name), "{server:?}: {name:?} not listed in {listed:?}");
+            storage.remove_file(&StoragePath::root().join(name).expect("name")).await.expect("remove");
+        }
+    }
+}
