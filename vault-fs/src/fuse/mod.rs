@@ -156,26 +156,30 @@ impl FuseAdapter {
         }
     }
 
-    /// Runs `work` on the runtime; the reply is sent from there.
+    /// Runs `work` on the runtime's threads; the reply is sent from there.
+    ///
+    /// The work runs as `block_on` inside `spawn_blocking` rather than as a
+    /// spawned task: the engine's futures are not provably `Send` (rustc's
+    /// higher-ranked-lifetime limitation on a closure in
+    /// `vault_engine::listing`), and `block_on` needs no `Send`. Each request
+    /// holds one blocking-pool thread; the semaphore bounds them.
     fn spawn<F, Fut>(&self, work: F)
     where
         F: FnOnce(Arc<VaultFs>) -> Fut + Send + 'static,
-        Fut: Future<Output = ()> + Send + 'static,
+        Fut: Future<Output = ()> + 'static,
     {
         self.activity.touch();
         let permit = match Arc::clone(&self.permits).try_acquire_owned() {
             Ok(permit) => Some(permit),
             // Saturated: wait here, on the FUSE reader thread (never a runtime
             // thread), which holds back further requests from the kernel.
-            Err(_) => self
-                .runtime
-                .block_on(Arc::clone(&self.permits).acquire_owned())
-                .ok(),
+            Err(_) => self.runtime.block_on(Arc::clone(&self.permits).acquire_owned()).ok(),
         };
         let fs = Arc::clone(&self.fs);
-        self.runtime.spawn(async move {
+        let runtime = self.runtime.clone();
+        self.runtime.spawn_blocking(move || {
             let _permit = permit;
-            work(fs).await;
+            runtime.block_on(work(fs));
         });
     }
 }

@@ -303,13 +303,14 @@ impl std::fmt::Debug for MountSession {
     }
 }
 
-/// Runs `fut` to completion on `runtime` from any thread (a helper thread
-/// keeps this safe even when called from inside the runtime).
-fn block_on<T: Send>(
+/// Runs the future `make` returns to completion on `runtime`, from any
+/// thread: a helper thread keeps this safe even when called from inside the
+/// runtime, and the future is made there (it need not be `Send`).
+fn block_on<T: Send, Fut: std::future::Future<Output = T>>(
     runtime: &tokio::runtime::Handle,
-    fut: impl std::future::Future<Output = T> + Send,
+    make: impl FnOnce() -> Fut + Send,
 ) -> Option<T> {
-    std::thread::scope(|s| s.spawn(|| runtime.block_on(fut)).join().ok())
+    std::thread::scope(|s| s.spawn(|| runtime.block_on(make())).join().ok())
 }
 
 impl MountSession {
@@ -342,7 +343,7 @@ impl MountSession {
         let result = match inner.events.recv() {
             Ok(Event::Ended) | Err(_) => {
                 // Unmounted from outside: every handle was released (and written back).
-                let flushed = block_on(&inner.runtime, inner.fs.flush_all());
+                let flushed = { let fs = Arc::clone(&inner.fs); block_on(&inner.runtime, move || async move { fs.flush_all().await }) };
                 match flushed {
                     Some(Err(e)) => Err(MountError::Io(io::Error::other(format!(
                         "write-back after unmount: {e}"
@@ -377,7 +378,7 @@ impl Drop for MountSession {
 
 /// Write back, unmount (lazily if busy), wait for the session thread.
 fn shutdown(inner: &Inner) -> Result<(), MountError> {
-    let flushed = block_on(&inner.runtime, inner.fs.flush_all());
+    let flushed = { let fs = Arc::clone(&inner.fs); block_on(&inner.runtime, move || async move { fs.flush_all().await }) };
     if !inner.ended.load(std::sync::atomic::Ordering::SeqCst)
         && let Err(e) = unmount_path(&inner.mountpoint, false)
     {

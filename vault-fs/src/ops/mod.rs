@@ -188,7 +188,21 @@ pub struct VaultFs {
     next_handle: AtomicU64,
     silly_counter: AtomicU64,
     mounted_at: SystemTime,
+    names: Mutex<HashMap<NodeId, KnownNames>>,
 }
+
+/// Every name of one directory, as of a listing plus our own changes since.
+/// Lets a lookup of a name that does not exist (the kernel asks before every
+/// create) be answered without a storage round trip: the engine's miss path
+/// lists the whole directory, which made bulk creation quadratic.
+struct KnownNames {
+    names: std::collections::HashSet<String>,
+    at: std::time::Instant,
+}
+
+/// How long a directory's name set answers negative lookups. Names created by
+/// other clients in that directory show up within this time.
+const KNOWN_NAMES_TTL: Duration = Duration::from_secs(10);
 
 impl std::fmt::Debug for VaultFs {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -267,6 +281,7 @@ impl VaultFs {
             next_handle: AtomicU64::new(1),
             silly_counter: AtomicU64::new(0),
             mounted_at: SystemTime::now(),
+            names: Mutex::new(HashMap::new()),
         }
     }
 
@@ -280,6 +295,7 @@ impl VaultFs {
         &self.vault
     }
 
+    /// Bounds an engine call by the operation timeout.
     async fn timed<T>(&self, fut: impl Future<Output = Result<T, VaultError>>) -> FsResult<T> {
         match tokio::time::timeout(self.config.op_timeout, fut).await {
             Ok(result) => result.map_err(FsError::from),
@@ -343,11 +359,66 @@ impl VaultFs {
         Ok(attr)
     }
 
+    /// Records a directory's complete name set.
+    fn set_known_names<'a>(&self, dir: NodeId, names: impl IntoIterator<Item = &'a str>) {
+        let mut set = std::collections::HashSet::new();
+        for n in names {
+            if !is_nfc(n) {
+                set.insert(n.nfc().collect::<String>());
+            }
+            set.insert(n.to_owned());
+        }
+        lock(&self.names).insert(dir, KnownNames { names: set, at: std::time::Instant::now() });
+    }
+
+    /// Keeps a known name set in step with our own change.
+    fn known_name(&self, dir: NodeId, name: &str, present: bool) {
+        if let Some(k) = lock(&self.names).get_mut(&dir) {
+            if present {
+                k.names.insert(name.to_owned());
+            } else {
+                k.names.remove(name);
+            }
+        }
+    }
+
+    /// `Some(false)`: `name` certainly does not exist in `dir`; `None`: ask storage.
+    fn known_absent(&self, dir: NodeId, name: &str) -> bool {
+        let mut names = lock(&self.names);
+        match names.get(&dir) {
+            Some(k) if k.at.elapsed() < KNOWN_NAMES_TTL => !k.names.contains(name),
+            Some(_) => {
+                names.remove(&dir);
+                false
+            }
+            None => false,
+        }
+    }
+
+    /// Engine lookup with the negative-name cache in front.
+    async fn lookup_node(&self, parent: NodeId, dir: &DirId, name: &str) -> FsResult<Node> {
+        if self.known_absent(parent, name) {
+            return Err(FsErrorKind::NotFound.into());
+        }
+        match self.timed(self.vault.lookup(dir, name)).await {
+            Err(e) if e.kind() == FsErrorKind::NotFound => {
+                // The miss cost a listing anyway; keep its names for the next misses.
+                if !lock(&self.names).contains_key(&parent) {
+                    if let Ok(listing) = self.timed(self.vault.list(dir)).await {
+                        self.set_known_names(parent, listing.iter().map(|n| n.name.as_str()));
+                    }
+                }
+                Err(e)
+            }
+            other => other,
+        }
+    }
+
     /// Looks `name` up in `parent`; counts one kernel lookup on success.
     pub async fn lookup(&self, parent: NodeId, name: &OsStr) -> FsResult<Attr> {
         let name = lookup_name_in(name)?;
         let dir = self.dir_of(parent)?;
-        let node = self.timed(self.vault.lookup(&dir, &name)).await?;
+        let node = self.lookup_node(parent, &dir, &name).await?;
         let ino = lock(&self.nodes).upsert(parent, &name, node, 1);
         self.attr_of(ino).await
     }
@@ -359,7 +430,7 @@ impl VaultFs {
         for part in path.split('/').filter(|p| !p.is_empty()) {
             let name = lookup_name_in(OsStr::new(part))?;
             let dir = self.dir_of(ino)?;
-            let node = self.timed(self.vault.lookup(&dir, &name)).await?;
+            let node = self.lookup_node(ino, &dir, &name).await?;
             ino = lock(&self.nodes).upsert(ino, &name, node, 0);
         }
         Ok(ino)
@@ -539,6 +610,7 @@ impl VaultFs {
         let dir = self.dir_of(parent)?;
         match self.timed(self.vault.create_file(&dir, &name)).await {
             Ok(node) => {
+                self.known_name(parent, &name, true);
                 let ino = lock(&self.nodes).upsert(parent, &name, node.clone(), 1);
                 let file = match self.timed(self.vault.open(&node)).await {
                     Ok(file) => file,
@@ -699,7 +771,9 @@ impl VaultFs {
         let name = new_name_in(name)?;
         let dir = self.dir_of(parent)?;
         let node = self.timed(self.vault.create_dir(&dir, &name)).await?;
+        self.known_name(parent, &name, true);
         let ino = lock(&self.nodes).upsert(parent, &name, node, 1);
+        self.set_known_names(ino, std::iter::empty());
         self.attr_of(ino).await
     }
 
@@ -715,6 +789,7 @@ impl VaultFs {
         let node = self
             .timed(self.vault.create_symlink(&dir, &name, target))
             .await?;
+        self.known_name(parent, &name, true);
         let ino = lock(&self.nodes).upsert(parent, &name, node, 1);
         let mut attr = self.attr_of(ino).await?;
         attr.size = target.len() as u64;
@@ -745,6 +820,7 @@ impl VaultFs {
         let hidden = format!("{SILLY_PREFIX}{ino:x}-{n:x}");
         self.timed(self.vault.rename(dir, name, dir, &hidden, false))
             .await?;
+        self.known_name(parent, name, false);
         let fresh = self.timed(self.vault.lookup(dir, &hidden)).await;
         let mut nodes = lock(&self.nodes);
         nodes.rename(ino, parent, &hidden);
@@ -769,7 +845,7 @@ impl VaultFs {
         self.check_writable()?;
         let name = lookup_name_in(name)?;
         let dir = self.dir_of(parent)?;
-        let node = self.timed(self.vault.lookup(&dir, &name)).await?;
+        let node = self.lookup_node(parent, &dir, &name).await?;
         if matches!(node.kind, NodeKind::Dir(_)) {
             return Err(FsErrorKind::IsADirectory.into());
         }
@@ -777,6 +853,7 @@ impl VaultFs {
             return self.silly_rename(parent, &dir, &name, ino).await;
         }
         self.timed(self.vault.remove_file(&dir, &name)).await?;
+        self.known_name(parent, &name, false);
         let mut nodes = lock(&self.nodes);
         if let Some(id) = nodes.child(parent, &name) {
             nodes.detach(id);
@@ -789,13 +866,15 @@ impl VaultFs {
         self.check_writable()?;
         let name = lookup_name_in(name)?;
         let dir = self.dir_of(parent)?;
-        let node = self.timed(self.vault.lookup(&dir, &name)).await?;
+        let node = self.lookup_node(parent, &dir, &name).await?;
         if !matches!(node.kind, NodeKind::Dir(_)) {
             return Err(FsErrorKind::NotADirectory.into());
         }
         self.timed(self.vault.remove_dir(&dir, &name)).await?;
+        self.known_name(parent, &name, false);
         let mut nodes = lock(&self.nodes);
         if let Some(id) = nodes.child(parent, &name) {
+            lock(&self.names).remove(&id);
             nodes.detach(id);
         }
         Ok(())
@@ -833,7 +912,7 @@ impl VaultFs {
                 return Err(FsErrorKind::InvalidArgument.into());
             }
         }
-        let dst = match self.timed(self.vault.lookup(&new_dir, &new_name)).await {
+        let dst = match self.lookup_node(new_parent, &new_dir, &new_name).await {
             Ok(node) => Some(node),
             Err(e) if e.kind() == FsErrorKind::NotFound => None,
             Err(e) => return Err(e),
@@ -860,6 +939,8 @@ impl VaultFs {
                 .rename(&dir, &name, &new_dir, &new_name, !flags.no_replace),
         )
         .await?;
+        self.known_name(parent, &name, false);
+        self.known_name(new_parent, &new_name, true);
         let moved = {
             let mut nodes = lock(&self.nodes);
             match nodes.child(parent, &name) {
@@ -896,6 +977,7 @@ impl VaultFs {
     pub async fn opendir(&self, ino: NodeId) -> FsResult<HandleId> {
         let dir = self.dir_of(ino)?;
         let listing = self.timed(self.vault.list(&dir)).await?;
+        self.set_known_names(ino, listing.iter().map(|n| n.name.as_str()));
         let mut entries = Vec::with_capacity(listing.len());
         let mut open_files = Vec::new();
         {
