@@ -16,6 +16,7 @@ use tracing::{debug, info, warn};
 use zeroize::Zeroizing;
 
 use crate::known_hosts::{self, HostKeyStatus};
+use crate::pacer::Pacer;
 use crate::{Prompter, RemoteRoot, SftpConfig, SftpError};
 
 /// Secrets kept for reconnects: key passphrases (zeroized on drop) and the
@@ -56,6 +57,8 @@ pub(crate) struct Conn {
     pub ext: Extensions,
     pub broken: AtomicBool,
     pub generation: u64,
+    /// Bounds the bulk channel's outstanding data (see `pacer`).
+    pub pacer: Pacer,
 }
 
 impl Conn {
@@ -272,6 +275,7 @@ impl ConnCtx {
             ext,
             broken: AtomicBool::new(false),
             generation,
+            pacer: Pacer::new(self.cfg.chunk_size.max(1024) as usize, self.cfg.pipeline_depth.max(1)),
         })
     }
 

@@ -73,6 +73,7 @@ mod config;
 mod conn;
 mod error;
 pub mod known_hosts;
+mod pacer;
 mod prompt;
 
 pub use config::{HostSettings, RemoteRoot, SftpConfig, SftpUrl, parse_sftp_url, ssh_config_lookup};
@@ -80,6 +81,7 @@ pub use error::SftpError;
 pub use prompt::{PromptError, Prompter};
 
 use conn::{Conn, ConnCtx};
+use pacer::Pacer;
 
 /// Open SFTP handles per channel (see "Limits" above).
 const MAX_OPEN_HANDLES: usize = 48;
@@ -89,7 +91,7 @@ const BULK_THRESHOLD: usize = 64 * 1024;
 /// after a reconnect; larger ones stream once.
 const RETRY_BUFFER_LIMIT: u64 = 16 * 1024 * 1024;
 /// Readdir requests in flight for one listing.
-const READDIR_AHEAD: usize = 4;
+const READDIR_AHEAD: usize = 8;
 
 /// Connection state shared by all calls.
 struct State {
@@ -105,8 +107,8 @@ struct Inner {
     ctx: ConnCtx,
     state: Mutex<State>,
     changed: watch::Sender<u64>,
-    meta_handles: Semaphore,
-    bulk_handles: Semaphore,
+    meta_handles: Arc<Semaphore>,
+    bulk_handles: Arc<Semaphore>,
     tmp_counter: AtomicU64,
     caps: Capabilities,
     describe: String,
@@ -235,8 +237,8 @@ impl SftpStorage {
                     generation: 1,
                 }),
                 changed,
-                meta_handles: Semaphore::new(MAX_OPEN_HANDLES),
-                bulk_handles: Semaphore::new(MAX_OPEN_HANDLES),
+                meta_handles: Arc::new(Semaphore::new(MAX_OPEN_HANDLES)),
+                bulk_handles: Arc::new(Semaphore::new(MAX_OPEN_HANDLES)),
                 tmp_counter: AtomicU64::new(0),
                 caps,
                 describe,
@@ -424,8 +426,8 @@ impl Inner {
         }
     }
 
-    fn channel<'a>(&'a self, conn: &'a Conn, bulk: bool) -> (&'a RawSftpSession, &'a Semaphore) {
-        if bulk { (&conn.bulk, &self.bulk_handles) } else { (&conn.meta, &self.meta_handles) }
+    fn channel<'a>(&'a self, conn: &'a Conn, bulk: bool) -> (&'a RawSftpSession, &'a Arc<Semaphore>, Option<&'a Pacer>) {
+        if bulk { (&conn.bulk, &self.bulk_handles, Some(&conn.pacer)) } else { (&conn.meta, &self.meta_handles, None) }
     }
 
     /// Stat; `None` when the path does not exist.
@@ -444,7 +446,14 @@ impl Inner {
     }
 
     /// Pipelined read of `len` bytes at `offset` from an open handle.
-    async fn read_range(&self, sftp: &RawSftpSession, handle: &str, offset: u64, len: usize) -> Result<Bytes, OpError> {
+    async fn read_range(
+        &self,
+        sftp: &RawSftpSession,
+        pacer: Option<&Pacer>,
+        handle: &str,
+        offset: u64,
+        len: usize,
+    ) -> Result<Bytes, OpError> {
         let chunk = self.cfg().chunk_size.max(1024) as usize;
         let depth = self.cfg().pipeline_depth.max(1);
         let mut out = BytesMut::with_capacity(len.min(64 << 20));
@@ -454,9 +463,16 @@ impl Inner {
         loop {
             while !eof && next < len && inflight.len() < depth {
                 let n = chunk.min(len - next);
+                let Some(permit) = pace(pacer, n, inflight.is_empty()).await else { break };
                 let off = offset + next as u64;
                 let h = handle.to_owned();
-                inflight.push_back(async move { (off, n, sftp.read(h, off, n as u32).await) });
+                inflight.push_back(async move {
+                    let r = sftp.read(h, off, n as u32).await;
+                    if let (Ok(_), Some(p)) = (&r, permit) {
+                        p.acked();
+                    }
+                    (off, n, r)
+                });
                 next += n;
             }
             let Some((off, want, res)) = inflight.next().await else { break };
@@ -505,7 +521,14 @@ impl Inner {
     }
 
     /// Pipelined write of `data` at `offset` to an open handle.
-    async fn write_range(&self, sftp: &RawSftpSession, handle: &str, offset: u64, data: &Bytes) -> Result<(), OpError> {
+    async fn write_range(
+        &self,
+        sftp: &RawSftpSession,
+        pacer: Option<&Pacer>,
+        handle: &str,
+        offset: u64,
+        data: &Bytes,
+    ) -> Result<(), OpError> {
         let chunk = self.cfg().chunk_size.max(1024) as usize;
         let depth = self.cfg().pipeline_depth.max(1);
         let mut inflight = FuturesUnordered::new();
@@ -513,10 +536,17 @@ impl Inner {
         loop {
             while pos < data.len() && inflight.len() < depth {
                 let n = chunk.min(data.len() - pos);
+                let Some(permit) = pace(pacer, n, inflight.is_empty()).await else { break };
                 let piece = data.slice(pos..pos + n).to_vec();
                 let h = handle.to_owned();
                 let off = offset + pos as u64;
-                inflight.push(async move { sftp.write(h, off, piece).await });
+                inflight.push(async move {
+                    let r = sftp.write(h, off, piece).await;
+                    if let (Ok(_), Some(p)) = (&r, permit) {
+                        p.acked();
+                    }
+                    r
+                });
                 pos += n;
             }
             match inflight.next().await {
@@ -531,6 +561,7 @@ impl Inner {
     async fn write_stream(
         &self,
         sftp: &RawSftpSession,
+        pacer: Option<&Pacer>,
         handle: &str,
         len: u64,
         reader: &mut (dyn tokio::io::AsyncRead + Send + Unpin),
@@ -543,13 +574,20 @@ impl Inner {
         loop {
             while pos < len && inflight.len() < depth {
                 let n = (chunk as u64).min(len - pos) as usize;
+                let Some(permit) = pace(pacer, n, inflight.is_empty()).await else { break };
                 let mut buf = vec![0u8; n];
                 reader.read_exact(&mut buf).await.map_err(|e| {
                     OpError::Storage(StorageError::with_source(StorageErrorKind::Other, path, format!("reading the body: {e}")))
                 })?;
                 let h = handle.to_owned();
                 let off = pos;
-                inflight.push(async move { sftp.write(h, off, buf).await });
+                inflight.push(async move {
+                    let r = sftp.write(h, off, buf).await;
+                    if let (Ok(_), Some(p)) = (&r, permit) {
+                        p.acked();
+                    }
+                    r
+                });
                 pos += n as u64;
             }
             match inflight.next().await {
@@ -558,6 +596,17 @@ impl Inner {
                 None => return Ok(()),
             }
         }
+    }
+
+    /// Closes a read-only handle without waiting for the reply (saves a round
+    /// trip); the handle slot is freed once the server answered.
+    fn close_later(conn: &Arc<Conn>, bulk: bool, handle: String, permit: tokio::sync::OwnedSemaphorePermit) {
+        let conn = conn.clone();
+        tokio::spawn(async move {
+            let sftp = if bulk { &conn.bulk } else { &conn.meta };
+            Self::close_quietly(sftp, handle).await;
+            drop(permit);
+        });
     }
 
     async fn close_quietly(sftp: &RawSftpSession, handle: String) {
@@ -586,14 +635,14 @@ impl Inner {
         mode: WriteMode,
     ) -> Result<(), OpError> {
         let bulk = body.len() as usize > BULK_THRESHOLD;
-        let (sftp, sem) = self.channel(conn, bulk);
+        let (sftp, sem, pacer) = self.channel(conn, bulk);
         let target = Self::remote(conn, path);
         let parent = path.parent().unwrap_or_default();
         let tmp = Self::remote(conn, &parent.join(&self.tmp_name()).map_err(OpError::Storage)?);
         if mode == WriteMode::CreateNew && Self::stat_opt(sftp, &target).await?.is_some() {
             return Err(OpError::Storage(StorageError::new(StorageErrorKind::AlreadyExists, path.clone())));
         }
-        let _permit = sem.acquire().await.map_err(|_| OpError::Transport("closed".into(), false))?;
+        let _permit = sem.clone().acquire_owned().await.map_err(|_| OpError::Transport("closed".into(), false))?;
         let flags = OpenFlags::WRITE | OpenFlags::CREATE | OpenFlags::EXCLUDE | OpenFlags::TRUNCATE;
         let attrs = FileAttributes { permissions: Some(0o644), ..FileAttributes::empty() };
         let handle = match sftp.open(tmp.clone(), flags, attrs).await {
@@ -605,8 +654,8 @@ impl Inner {
         };
         let upload = async {
             match body {
-                WriteBody::Bytes(b) => self.write_range(sftp, &handle, 0, b).await?,
-                WriteBody::Stream(len, reader) => self.write_stream(sftp, &handle, len, reader, path).await?,
+                WriteBody::Bytes(b) => self.write_range(sftp, pacer, &handle, 0, b).await?,
+                WriteBody::Stream(len, reader) => self.write_stream(sftp, pacer, &handle, len, reader, path).await?,
             }
             if conn.ext.fsync {
                 sftp.fsync(handle.clone()).await?;
@@ -671,6 +720,18 @@ impl Inner {
     }
 }
 
+/// A pacer permit for one request of `n` bytes: `Some(None)` without a pacer,
+/// `None` when the budget is full and the caller has requests to wait on,
+/// waiting for one when it has none.
+async fn pace(pacer: Option<&Pacer>, n: usize, nothing_in_flight: bool) -> Option<Option<pacer::Permit<'_>>> {
+    let Some(p) = pacer else { return Some(None) };
+    match p.try_acquire(n) {
+        Some(permit) => Some(Some(permit)),
+        None if nothing_in_flight => Some(Some(p.acquire(n).await)),
+        None => None,
+    }
+}
+
 enum WriteBody<'a> {
     Bytes(&'a Bytes),
     Stream(u64, &'a mut (dyn tokio::io::AsyncRead + Send + Unpin)),
@@ -712,7 +773,7 @@ impl Storage for SftpStorage {
             .run(path, Retry::Yes, |conn| async move {
                 let sftp = &conn.meta;
                 let remote = Inner::remote(&conn, path);
-                let _permit = inner.meta_handles.acquire().await.map_err(|_| OpError::Transport("closed".into(), false))?;
+                let permit = inner.meta_handles.clone().acquire_owned().await.map_err(|_| OpError::Transport("closed".into(), false))?;
                 let handle = match sftp.opendir(remote.clone()).await {
                     Ok(h) => h.handle,
                     // OpenSSH maps ENOTDIR to "no such file": look before saying so.
@@ -761,7 +822,7 @@ impl Storage for SftpStorage {
                     Ok(entries)
                 }
                 .await;
-                Inner::close_quietly(sftp, handle).await;
+                Inner::close_later(&conn, false, handle, permit);
                 listed
             })
             .await
@@ -771,17 +832,17 @@ impl Storage for SftpStorage {
         let inner = &self.inner;
         inner
             .run(path, Retry::Yes, |conn| async move {
-                let (sftp, sem) = inner.channel(&conn, len > BULK_THRESHOLD);
+                let (sftp, sem, pacer) = inner.channel(&conn, len > BULK_THRESHOLD);
                 let remote = Inner::remote(&conn, path);
-                let _permit = sem.acquire().await.map_err(|_| OpError::Transport("closed".into(), false))?;
+                let permit = sem.clone().acquire_owned().await.map_err(|_| OpError::Transport("closed".into(), false))?;
                 let handle = match sftp.open(remote.clone(), OpenFlags::READ, FileAttributes::empty()).await {
                     Ok(h) => h.handle,
                     Err(e) => return Err(Inner::explain_open_failure(sftp, &remote, path, e).await),
                 };
                 // SFTP offsets are signed on the server side: anything past i64::MAX is past the end.
                 let len = usize::try_from((i64::MAX as u64).saturating_sub(offset)).unwrap_or(usize::MAX).min(len);
-                let r = if len == 0 { Ok(Bytes::new()) } else { inner.read_range(sftp, &handle, offset, len).await };
-                Inner::close_quietly(sftp, handle).await;
+                let r = if len == 0 { Ok(Bytes::new()) } else { inner.read_range(sftp, pacer, &handle, offset, len).await };
+                Inner::close_later(&conn, len > BULK_THRESHOLD, handle, permit);
                 match r {
                     Err(OpError::Status(StatusCode::Failure, _)) if Inner::stat_opt(sftp, &remote).await?.is_some_and(|a| a.is_dir()) => {
                         Err(OpError::Storage(StorageError::new(StorageErrorKind::IsADirectory, path.clone())))
@@ -835,14 +896,14 @@ impl Storage for SftpStorage {
         let data = &data;
         inner
             .run(path, Retry::Yes, |conn| async move {
-                let (sftp, sem) = inner.channel(&conn, data.len() > BULK_THRESHOLD);
+                let (sftp, sem, pacer) = inner.channel(&conn, data.len() > BULK_THRESHOLD);
                 let remote = Inner::remote(&conn, path);
-                let _permit = sem.acquire().await.map_err(|_| OpError::Transport("closed".into(), false))?;
+                let _permit = sem.clone().acquire_owned().await.map_err(|_| OpError::Transport("closed".into(), false))?;
                 let handle = match sftp.open(remote.clone(), OpenFlags::WRITE, FileAttributes::empty()).await {
                     Ok(h) => h.handle,
                     Err(e) => return Err(Inner::explain_open_failure(sftp, &remote, path, e).await),
                 };
-                let r = inner.write_range(sftp, &handle, offset, data).await;
+                let r = inner.write_range(sftp, pacer, &handle, offset, data).await;
                 let c = sftp.close(handle).await;
                 r?;
                 c?;
@@ -883,7 +944,7 @@ impl Storage for SftpStorage {
                         None => Err(OpError::Storage(StorageError::new(StorageErrorKind::NotFound, path.clone()))),
                     };
                 }
-                let _permit = inner.meta_handles.acquire().await.map_err(|_| OpError::Transport("closed".into(), false))?;
+                let _permit = inner.meta_handles.clone().acquire_owned().await.map_err(|_| OpError::Transport("closed".into(), false))?;
                 let handle = match sftp.open(remote.clone(), OpenFlags::READ, FileAttributes::empty()).await {
                     Ok(h) => h.handle,
                     Err(e) => return Err(Inner::explain_open_failure(sftp, &remote, path, e).await),
