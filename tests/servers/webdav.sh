@@ -68,6 +68,7 @@ EXT
 start_apache() {
   local A="$D/apache$VT_SFX"
   if vt_pid_alive "$A/httpd.pid"; then vt_log "apache already running"; return 0; fi
+  rm -f "$A/httpd.pid"  # stale (a killed server): apache2 would refuse to start
   command -v apache2 >/dev/null || vt_die "apache2 missing: run install.sh"
   mkdir -p "$A"/{data,run,lock,logs}
   chown www-data:www-data "$A/data" "$A/lock"
@@ -130,7 +131,9 @@ CONF
   vt_in_ns apache2 -f "$A/httpd.conf" -k start
   vt_wait_port "$VT_BIND" "$APACHE_HTTP_PORT" 15 || vt_die "apache did not start (see $A/logs/error.log)"
   vt_wait_port "$VT_BIND" "$APACHE_HTTPS_PORT" 15 || vt_die "apache https did not start"
-  vt_log "apache WebDAV on http://$VT_BIND:$APACHE_HTTP_PORT/ and https://$VT_BIND:$APACHE_HTTPS_PORT/ (pid $(<"$A/httpd.pid"))"
+  # Apache writes its pid file a moment after it listens.
+  local i; for ((i = 0; i < 50; i++)); do [[ -s "$A/httpd.pid" ]] && break; sleep 0.1; done
+  vt_log "apache WebDAV on http://$VT_BIND:$APACHE_HTTP_PORT/ and https://$VT_BIND:$APACHE_HTTPS_PORT/ (pid $(cat "$A/httpd.pid" 2>/dev/null || echo '?'))"
 }
 
 stop_apache() {

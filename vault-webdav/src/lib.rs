@@ -419,7 +419,8 @@ impl Storage for WebDavStorage {
             if parent != own || name.is_empty() {
                 continue;
             }
-            if name.starts_with(TEMP_PREFIX) {
+            // Our own upload temporaries, and Apache mod_dav_fs's.
+            if name.starts_with(TEMP_PREFIX) || name.starts_with(".davfs.tmp") {
                 continue;
             }
             out.push(DirEntry { name: name.to_owned(), metadata: Self::to_metadata(e) });
