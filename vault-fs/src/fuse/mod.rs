@@ -173,7 +173,10 @@ impl FuseAdapter {
             Ok(permit) => Some(permit),
             // Saturated: wait here, on the FUSE reader thread (never a runtime
             // thread), which holds back further requests from the kernel.
-            Err(_) => self.runtime.block_on(Arc::clone(&self.permits).acquire_owned()).ok(),
+            Err(_) => self
+                .runtime
+                .block_on(Arc::clone(&self.permits).acquire_owned())
+                .ok(),
         };
         let fs = Arc::clone(&self.fs);
         let runtime = self.runtime.clone();

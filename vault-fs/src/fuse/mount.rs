@@ -343,7 +343,10 @@ impl MountSession {
         let result = match inner.events.recv() {
             Ok(Event::Ended) | Err(_) => {
                 // Unmounted from outside: every handle was released (and written back).
-                let flushed = { let fs = Arc::clone(&inner.fs); block_on(&inner.runtime, move || async move { fs.flush_all().await }) };
+                let flushed = {
+                    let fs = Arc::clone(&inner.fs);
+                    block_on(&inner.runtime, move || async move { fs.flush_all().await })
+                };
                 match flushed {
                     Some(Err(e)) => Err(MountError::Io(io::Error::other(format!(
                         "write-back after unmount: {e}"
@@ -378,7 +381,10 @@ impl Drop for MountSession {
 
 /// Write back, unmount (lazily if busy), wait for the session thread.
 fn shutdown(inner: &Inner) -> Result<(), MountError> {
-    let flushed = { let fs = Arc::clone(&inner.fs); block_on(&inner.runtime, move || async move { fs.flush_all().await }) };
+    let flushed = {
+        let fs = Arc::clone(&inner.fs);
+        block_on(&inner.runtime, move || async move { fs.flush_all().await })
+    };
     if !inner.ended.load(std::sync::atomic::Ordering::SeqCst)
         && let Err(e) = unmount_path(&inner.mountpoint, false)
     {

@@ -368,7 +368,13 @@ impl VaultFs {
             }
             set.insert(n.to_owned());
         }
-        lock(&self.names).insert(dir, KnownNames { names: set, at: std::time::Instant::now() });
+        lock(&self.names).insert(
+            dir,
+            KnownNames {
+                names: set,
+                at: std::time::Instant::now(),
+            },
+        );
     }
 
     /// Keeps a known name set in step with our own change.
