@@ -108,6 +108,12 @@ impl Core {
         lock(&self.presented).remove(dir);
     }
 
+    pub fn clear_caches(&self) {
+        self.dir_cache.clear();
+        lock(&self.presented).clear();
+        lock(&self.content_dirs).clear();
+    }
+
     /// The open file for a ciphertext path, if one is alive.
     pub fn open_file(&self, content_path: &str) -> Option<Arc<OpenFile>> {
         lock(&self.open_files).get(content_path).and_then(Weak::upgrade)

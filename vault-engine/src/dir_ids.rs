@@ -80,6 +80,12 @@ impl DirCache {
         lock(&self.parents).pop(dir);
     }
 
+    /// Forgets everything.
+    pub fn clear(&self) {
+        lock(&self.entries).clear();
+        lock(&self.parents).clear();
+    }
+
     /// Records that `child` now lives in `parent`.
     pub fn set_parent(&self, child: &DirId, parent: &DirId) {
         lock(&self.parents).put(child.clone(), parent.clone());

@@ -313,6 +313,13 @@ impl Vault {
         first_err.map_or(Ok(()), Err)
     }
 
+    /// Forgets every cached directory ID and listing presentation (after
+    /// other clients changed the vault, or to measure cold lookups). Open
+    /// files are not affected.
+    pub fn clear_caches(&self) {
+        self.core.clear_caches();
+    }
+
     /// Internal state shared with the health check.
     pub(crate) fn core(&self) -> &Arc<core::Core> {
         &self.core

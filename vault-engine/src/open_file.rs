@@ -343,8 +343,10 @@ impl FileState {
     }
 
     /// Fetches and authenticates chunks `[first, end)` from one source
-    /// (`from_shadow`: the shadow, else the committed ciphertext).
-    async fn load_run(&mut self, core: &Core, first: u64, end: u64, from_shadow: bool) -> Result<Vec<Zeroizing<Vec<u8>>>, VaultError> {
+    /// (`from_shadow`: the shadow, else the committed ciphertext) and appends
+    /// their cleartext to `sink` (which must have the capacity: a reallocation
+    /// would leave cleartext behind in freed memory). Returns the chunk lengths.
+    async fn decrypt_run(&mut self, core: &Core, first: u64, end: u64, from_shadow: bool, sink: &mut Vec<u8>) -> Result<Vec<usize>, VaultError> {
         let overhead = core.cryptor.combo().chunk_overhead();
         let lens: Vec<usize> = (first..end).map(|k| clear_len(k, self.size)).collect();
         let total: usize = lens.iter().map(|l| l + overhead).sum();
@@ -361,23 +363,20 @@ impl FileState {
         let Some((header, _)) = self.header.as_ref() else {
             return Err(VaultError::node(VaultErrorKind::Other, "header not loaded"));
         };
-        let mut out = Vec::with_capacity(lens.len());
         let mut pos = 0usize;
-        for (k, len) in (first..end).zip(lens) {
+        for (k, len) in (first..end).zip(lens.iter().copied()) {
             let ct_len = len + overhead;
             if bytes.len() < pos + ct_len {
                 tracing::warn!(ciphertext = %self.content, offset = k * CS, "ciphertext shorter than its size says");
                 return Err(self.corrupt(Some(k * CS), FormatError::InvalidCiphertextSize(offset + bytes.len() as u64)));
             }
-            let mut clear = Zeroizing::new(Vec::with_capacity(len));
-            if let Err(e) = core.cryptor.decrypt_chunk(header, k, &bytes[pos..pos + ct_len], &mut clear) {
+            if let Err(e) = core.cryptor.decrypt_chunk(header, k, &bytes[pos..pos + ct_len], sink) {
                 tracing::warn!(ciphertext = %self.content, offset = k * CS, "chunk fails authentication");
                 return Err(self.corrupt(Some(k * CS), e));
             }
             pos += ct_len;
-            out.push(clear);
         }
-        Ok(out)
+        Ok(lens)
     }
 
     /// The current cleartext of chunk `idx`, taken out of the cache for modification.
@@ -389,8 +388,9 @@ impl FileState {
             return Ok(Zeroizing::new(Vec::new()));
         }
         let from_shadow = self.written.contains(&idx);
-        let mut run = self.load_run(core, idx, idx + 1, from_shadow).await?;
-        Ok(run.pop().unwrap_or_default())
+        let mut buf = Zeroizing::new(Vec::with_capacity(CLEARTEXT_CHUNK_SIZE));
+        self.decrypt_run(core, idx, idx + 1, from_shadow, &mut buf).await?;
+        Ok(buf)
     }
 
     async fn read(&mut self, core: &Core, offset: u64, len: usize) -> Result<Zeroizing<Vec<u8>>, VaultError> {
@@ -402,15 +402,17 @@ impl FileState {
         let end = self.size.min(offset.saturating_add(len as u64));
         let first = offset / CS;
         let last = (end - 1) / CS;
-        let mut out = Zeroizing::new(Vec::with_capacity((end - offset) as usize));
+        // Whole chunks are decrypted straight into the output, so reserve for
+        // all of them up front (no reallocation copies of cleartext).
+        let mut out = Zeroizing::new(Vec::with_capacity(((last - first + 1) * CS) as usize));
         let mut idx = first;
         while idx <= last {
-            let (lo, hi) = {
-                let start = idx * CS;
-                ((offset.max(start) - start) as usize, (end.min(start + CS) - start) as usize)
-            };
+            let start = idx * CS;
+            let lo = (offset.max(start) - start) as usize;
+            let hi = (end.min(start + CS) - start) as usize;
             if let Some(c) = self.cache.get(idx) {
-                out.extend_from_slice(&c[lo..hi.min(c.len())]);
+                let hi = hi.min(c.len());
+                out.extend_from_slice(&c[lo.min(hi)..hi]);
                 idx += 1;
                 continue;
             }
@@ -419,18 +421,33 @@ impl FileState {
             while j <= last && j - idx < READ_RUN && !self.cache.contains(j) && self.written.contains(&j) == from_shadow {
                 j += 1;
             }
-            let chunks = self.load_run(core, idx, j, from_shadow).await?;
-            for (k, c) in (idx..j).zip(chunks) {
-                let start = k * CS;
-                let lo = (offset.max(start) - start) as usize;
-                let hi = ((end.min(start + CS) - start) as usize).min(c.len());
-                out.extend_from_slice(&c[lo.min(hi)..hi]);
-                // Keep chunks a following small read will want again.
-                if lo > 0 || hi < c.len() {
-                    if let Some((ev, data)) = self.cache.insert(k, c, false) {
-                        self.queue_chunk(core, ev, &data).await?;
+            let base = out.len();
+            let lens = self.decrypt_run(core, idx, j, from_shadow, &mut out).await?;
+            // Keep the partly read chunks at the edges for the next small read.
+            let mut pos = base;
+            let mut evicted = Vec::new();
+            for (k, l) in (idx..j).zip(lens.iter().copied()) {
+                let cstart = k * CS;
+                let clo = (offset.max(cstart) - cstart) as usize;
+                let chi = ((end.min(cstart + CS) - cstart) as usize).min(l);
+                if clo > 0 || chi < l {
+                    let copy = Zeroizing::new(out[pos..pos + l].to_vec());
+                    if let Some(ev) = self.cache.insert(k, copy, false) {
+                        evicted.push(ev);
                     }
                 }
+                pos += l;
+            }
+            // Trim to the requested range: the run covers [idx*CS, run_end).
+            let run_end = start + (pos - base) as u64;
+            let keep_end = end.min(run_end);
+            out.truncate(pos - (run_end - keep_end) as usize);
+            if lo > 0 {
+                let cut = lo.min(out.len() - base);
+                out.drain(base..base + cut);
+            }
+            for (ev, data) in evicted {
+                self.queue_chunk(core, ev, &data).await?;
             }
             idx = j;
         }

@@ -92,3 +92,27 @@ async fn local_gcm() {
     let dir = tempfile::tempdir().expect("tempdir");
     exercise(Arc::new(LocalStorage::new(dir.path()).expect("local").with_fsync(false)), CipherCombo::SivGcm).await;
 }
+
+#[tokio::test]
+async fn reads_at_any_offset_and_length() {
+    let storage = Arc::new(MemoryStorage::new());
+    let vault = Vault::create(storage.clone(), "pw", CreateOptions { cipher_combo: CipherCombo::SivGcm, scrypt_cost: 1024 }).await.expect("create");
+    let data = pattern(5 * 32768 + 1234, 3);
+    let n = vault.create_file(&vault.root(), "f").await.expect("create");
+    let f = vault.open(&n).await.expect("open");
+    f.write(0, &data).await.expect("write");
+    f.flush().await.expect("flush");
+    drop(f);
+    let fresh = Vault::unlock(storage, "pw", OpenOptions { read_only: true }).await.expect("unlock");
+    let f = fresh.open(&fresh.resolve("/f").await.expect("f")).await.expect("open");
+    let mut seed = 12345u64;
+    for _ in 0..300 {
+        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        let off = (seed >> 33) % (data.len() as u64 + 100);
+        let len = ((seed >> 13) % 100_000) as usize;
+        let got = f.read(off, len).await.expect("read");
+        let s = (off as usize).min(data.len());
+        let e = (s + len).min(data.len());
+        assert_eq!(got.as_slice(), &data[s..e], "read({off}, {len})");
+    }
+}
