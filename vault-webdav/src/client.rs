@@ -170,16 +170,18 @@ impl Dav {
     }
 
     /// Sends an idempotent read (GET, PROPFIND) like [`Dav::send_small`], and
-    /// repeats it twice (after 20 and 100 ms) on 403 or 5xx: rclone and Apache
-    /// answer those for a moment while another client replaces the object
-    /// (their MOVE deletes the target, then renames).
+    /// repeats it twice (after 20 and 100 ms) on 403, 423 or 5xx: rclone and
+    /// Apache answer 403/5xx for a moment while another client replaces the
+    /// object (their MOVE deletes the target, then renames), Nextcloud 423
+    /// while it moves a new version in.
     pub(crate) async fn send_read(&self, rb: RequestBuilder) -> Result<Response, Failure> {
         let mut waits = [Duration::from_millis(20), Duration::from_millis(100)].into_iter();
         let mut rb = rb;
         loop {
             let retry = rb.try_clone();
             let resp = self.send_small(rb).await?;
-            let transient = resp.status() == StatusCode::FORBIDDEN || resp.status().is_server_error();
+            let transient = matches!(resp.status(), StatusCode::FORBIDDEN | StatusCode::LOCKED)
+                || resp.status().is_server_error();
             match (transient, retry, waits.next()) {
                 (true, Some(again), Some(wait)) => {
                     tokio::time::sleep(wait).await;

@@ -332,7 +332,19 @@ impl WebDavStorage {
             ("Destination", to_url.as_str().to_owned()),
             ("Overwrite", if overwrite { "T" } else { "F" }.to_owned()),
         ]);
-        self.simple(path_for_errors, method, from_url, headers).await
+        // Nextcloud locks an object while it is read: 423 Locked until the
+        // reader is done. Retry with backoff (about 16 s in all).
+        let mut waits = LOCKED_BACKOFF.iter();
+        loop {
+            let resp = self.simple(path_for_errors, method.clone(), from_url.clone(), headers.clone()).await?;
+            match (resp.status(), waits.next()) {
+                (StatusCode::LOCKED, Some(wait)) => {
+                    tracing::debug!(target: "vault_webdav", ?wait, "MOVE: 423 Locked, retrying");
+                    tokio::time::sleep(*wait).await;
+                }
+                _ => return Ok(resp),
+            }
+        }
     }
 
     /// Uploads `body` to `url` with one streaming PUT.
@@ -445,6 +457,17 @@ impl Storage for WebDavStorage {
         let resp = self.dav.send_read(rb).await.map_err(|f| self.dav.classify(path, f))?;
         match resp.status() {
             StatusCode::PARTIAL_CONTENT => {
+                // Nextcloud answers a GET on a folder with an HTML notice, which
+                // Apache then cuts to the range: 206 for a folder. Vault objects
+                // are never served as HTML, so only then look closer.
+                let html = resp
+                    .headers()
+                    .get(reqwest::header::CONTENT_TYPE)
+                    .and_then(|v| v.to_str().ok())
+                    .is_some_and(|v| v.starts_with("text/html"));
+                if html && self.stat_required(path).await?.kind == EntryKind::Dir {
+                    return Err(StorageError::new(StorageErrorKind::IsADirectory, path.clone()));
+                }
                 // Check the server sent the range we asked for.
                 if let Some(cr) = resp.headers().get(reqwest::header::CONTENT_RANGE).and_then(|v| v.to_str().ok()) {
                     let start = cr
