@@ -47,7 +47,7 @@ echo "bench-password" > "$PW"
 
 # --- mount both --------------------------------------------------------------
 gocryptfs -init -q -scryptn 10 -passfile "$PW" "$BENCH_DIR/gocryptfs-cipher" >/dev/null
-gocryptfs -q -passfile "$PW" "$BENCH_DIR/gocryptfs-cipher" "$BENCH_DIR/gocryptfs-mnt"
+gocryptfs -q -nosyslog -passfile "$PW" "$BENCH_DIR/gocryptfs-cipher" "$BENCH_DIR/gocryptfs-mnt"
 GOCRYPTFS_PID=$(pgrep -n -f "gocryptfs .*$BENCH_DIR/gocryptfs-mnt" || true)
 
 FIFO=$BENCH_DIR/vault-ready

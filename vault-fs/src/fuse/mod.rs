@@ -187,6 +187,28 @@ impl FuseAdapter {
     }
 }
 
+impl FuseAdapter {
+    /// Like [`FuseAdapter::spawn`], but as a task on the runtime's workers (one
+    /// thread hop less) for work whose future is `Send`: the data path (read,
+    /// write, flush, fsync, release), which never reaches the engine's listing.
+    fn spawn_task<F, Fut>(&self, work: F)
+    where
+        F: FnOnce(Arc<VaultFs>) -> Fut + Send + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        self.activity.touch();
+        let permit = match Arc::clone(&self.permits).try_acquire_owned() {
+            Ok(permit) => Some(permit),
+            Err(_) => self.runtime.block_on(Arc::clone(&self.permits).acquire_owned()).ok(),
+        };
+        let fs = Arc::clone(&self.fs);
+        self.runtime.spawn(async move {
+            let _permit = permit;
+            work(fs).await;
+        });
+    }
+}
+
 macro_rules! try_reply {
     ($reply:expr, $result:expr) => {
         match $result {
@@ -447,7 +469,7 @@ impl Filesystem for FuseAdapter {
         _lock_owner: Option<LockOwner>,
         reply: ReplyData,
     ) {
-        self.spawn(move |fs| async move {
+        self.spawn_task(move |fs| async move {
             let data = try_reply!(reply, fs.read(fh.0, offset, size as usize).await);
             reply.data(&data);
         });
@@ -466,7 +488,7 @@ impl Filesystem for FuseAdapter {
         reply: ReplyWrite,
     ) {
         let data = zeroize::Zeroizing::new(data.to_vec());
-        self.spawn(move |fs| async move {
+        self.spawn_task(move |fs| async move {
             let written = try_reply!(reply, fs.write(fh.0, offset, &data).await);
             reply.written(written as u32);
         });
@@ -480,7 +502,7 @@ impl Filesystem for FuseAdapter {
         _lock_owner: LockOwner,
         reply: ReplyEmpty,
     ) {
-        self.spawn(move |fs| async move {
+        self.spawn_task(move |fs| async move {
             try_reply!(reply, fs.flush(fh.0).await);
             reply.ok();
         });
@@ -510,7 +532,7 @@ impl Filesystem for FuseAdapter {
         _datasync: bool,
         reply: ReplyEmpty,
     ) {
-        self.spawn(move |fs| async move {
+        self.spawn_task(move |fs| async move {
             try_reply!(reply, fs.fsync(fh.0).await);
             reply.ok();
         });

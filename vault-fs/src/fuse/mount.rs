@@ -388,8 +388,14 @@ fn shutdown(inner: &Inner) -> Result<(), MountError> {
     if !inner.ended.load(std::sync::atomic::Ordering::SeqCst)
         && let Err(e) = unmount_path(&inner.mountpoint, false)
     {
-        tracing::debug!(error = %e, "unmount busy; detaching lazily");
-        unmount_path(&inner.mountpoint, true)?;
+        // Busy (open files): detach lazily. Already gone (unmounted from
+        // outside while we were asked to stop): nothing to do.
+        tracing::debug!(error = %e, "unmount failed; detaching lazily");
+        if let Err(e) = unmount_path(&inner.mountpoint, true)
+            && is_mounted(&inner.mountpoint)
+        {
+            return Err(MountError::Io(e));
+        }
     }
     // The session thread ends once the kernel has let go; lazily detached
     // mounts end when their last open file closes.
@@ -500,6 +506,11 @@ fn unmount_path(mountpoint: &Path, lazy: bool) -> io::Result<()> {
             .map_err(|e| io::Error::from_raw_os_error(e as i32));
     }
     Err(io::Error::other(fusermount_error))
+}
+
+/// True while a `fuse.vault` mount sits at `mountpoint`.
+fn is_mounted(mountpoint: &Path) -> bool {
+    all_mounts().iter().any(|m| m.mountpoint == mountpoint)
 }
 
 fn absolute(path: &Path) -> PathBuf {

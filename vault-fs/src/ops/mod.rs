@@ -552,6 +552,7 @@ impl VaultFs {
         let mut nodes = lock(&self.nodes);
         if let Some(e) = nodes.get_mut(ino) {
             e.dirty = true;
+            e.written = true;
             e.mtime_override = Some(SystemTime::now());
             e.pinned_mtime = None;
             e.cache_fingerprint = None;
@@ -563,6 +564,10 @@ impl VaultFs {
         {
             let mut nodes = lock(&self.nodes);
             if let Some(e) = nodes.get_mut(ino) {
+                if e.open_handles == 0 {
+                    e.written = false;
+                    e.open_fingerprint = Some((e.node.size, e.node.modified));
+                }
                 e.open_handles += 1;
                 e.file = Some(Arc::clone(&file));
             }
@@ -756,14 +761,15 @@ impl VaultFs {
                 }
                 nodes.detach(ino);
             } else if result.is_ok() {
-                // Remember what storage holds now: an unchanged file keeps the page cache.
-                if self.refresh(ino).await.is_ok() {
-                    let mut nodes = lock(&self.nodes);
-                    if let Some(e) = nodes.get_mut(ino)
-                        && e.file.is_none()
-                    {
-                        e.cache_fingerprint = Some((e.node.size, e.node.modified));
-                    }
+                // Unchanged during this open session: the page cache still
+                // matches what storage held at open. A written file gets no
+                // fingerprint (its next open re-reads), which saves a storage
+                // round trip on every close.
+                let mut nodes = lock(&self.nodes);
+                if let Some(e) = nodes.get_mut(ino)
+                    && e.file.is_none()
+                {
+                    e.cache_fingerprint = if e.written { None } else { e.open_fingerprint };
                 }
             }
             lock(&self.nodes).collect(ino);
@@ -851,10 +857,10 @@ impl VaultFs {
         self.check_writable()?;
         let name = lookup_name_in(name)?;
         let dir = self.dir_of(parent)?;
-        let node = self.lookup_node(parent, &dir, &name).await?;
-        if matches!(node.kind, NodeKind::Dir(_)) {
-            return Err(FsErrorKind::IsADirectory.into());
+        if self.known_absent(parent, &name) {
+            return Err(FsErrorKind::NotFound.into());
         }
+        // The engine checks existence and kind (IsADirectory) itself.
         if let Some(ino) = self.open_node(parent, &name) {
             return self.silly_rename(parent, &dir, &name, ino).await;
         }
@@ -872,10 +878,10 @@ impl VaultFs {
         self.check_writable()?;
         let name = lookup_name_in(name)?;
         let dir = self.dir_of(parent)?;
-        let node = self.lookup_node(parent, &dir, &name).await?;
-        if !matches!(node.kind, NodeKind::Dir(_)) {
-            return Err(FsErrorKind::NotADirectory.into());
+        if self.known_absent(parent, &name) {
+            return Err(FsErrorKind::NotFound.into());
         }
+        // The engine checks existence and kind (NotADirectory) itself.
         self.timed(self.vault.remove_dir(&dir, &name)).await?;
         self.known_name(parent, &name, false);
         let mut nodes = lock(&self.nodes);

@@ -48,6 +48,10 @@ pub struct NodeEntry {
     /// Silly-renamed: unlinked while open, content kept under a hidden name
     /// until the last handle closes.
     pub silly: bool,
+    /// Written or truncated since its handles were opened (this open session).
+    pub written: bool,
+    /// Storage (size, mtime) when the first of the current handles opened.
+    pub open_fingerprint: Option<(u64, Option<SystemTime>)>,
 }
 
 /// The table. Callers hold it behind a mutex and never across an `await`.
@@ -77,6 +81,8 @@ impl NodeTable {
                 cache_fingerprint: None,
                 detached: false,
                 silly: false,
+                written: false,
+                open_fingerprint: None,
             },
         );
         NodeTable {
@@ -133,6 +139,8 @@ impl NodeTable {
                 cache_fingerprint: None,
                 detached: false,
                 silly: false,
+                written: false,
+                open_fingerprint: None,
             },
         );
         self.index.insert((parent, name.to_owned()), id);
