@@ -1,3 +1,5 @@
-fn main() {
-    println!("vault: under construction");
+//! The `vault` binary: everything lives in [`vault::cli`].
+
+fn main() -> std::process::ExitCode {
+    vault::cli::run()
 }

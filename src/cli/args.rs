@@ -1,0 +1,286 @@
+//! The command line as clap parses it: raw flags only, no I/O.
+//! `docs/cli.md` (shared) is the contract for names, forms and meanings.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Mount Cryptomator (format 8) vaults from local folders, SFTP and WebDAV.
+#[derive(Debug, Parser)]
+#[command(name = "vault", version, about, propagate_version = true, max_term_width = 100)]
+#[command(after_help = "STORAGE is a local folder (./Vault, /media/usb/Vault, ~/Nextcloud/Vault), \
+sftp://[user@]host[:port]/path, dav://host/path, davs://host/path, \
+https://host/remote.php/dav/files/USER/path, or the NAME of a configured vault.\n\n\
+Exit codes: 0 success, 1 error, 2 usage, 3 wrong password or credentials, \
+4 not a vault or unsupported format, 5 storage unreachable, 6 check found problems, \
+7 host key refused.")]
+pub struct Cli {
+    /// More log output on stderr (-v info, -vv debug, -vvv trace).
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+    /// Only errors on stderr.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// The command.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Where secrets come from (never the command line itself, never an env var holding one).
+#[derive(Debug, Clone, Default, Args)]
+pub struct SecretArgs {
+    /// Read the vault password from the first line of FILE (newline stripped).
+    #[arg(long, value_name = "FILE")]
+    pub password_file: Option<PathBuf>,
+    /// Run CMD with the prompt text as its only argument and read the secret from its stdout
+    /// (like SSH_ASKPASS). CMD is a program path, run without a shell.
+    #[arg(long, value_name = "CMD", env = "VAULT_ASKPASS")]
+    pub askpass: Option<String>,
+    /// Trust this PEM certificate (or CA) too, for davs:// and https:// storage.
+    #[arg(long, value_name = "FILE")]
+    pub ca_cert: Option<PathBuf>,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create a new, empty format-8 vault (asks the password twice on a terminal).
+    Create {
+        /// Where the vault goes (an empty or missing folder).
+        storage: String,
+        #[command(flatten)]
+        secrets: SecretArgs,
+    },
+    /// Show format, cipher combo, shortening threshold and backend.
+    Info {
+        /// The vault.
+        storage: String,
+        #[command(flatten)]
+        secrets: SecretArgs,
+    },
+    /// List cleartext names (sizes from ciphertext lengths). Directories end in `/`.
+    Ls {
+        /// Long format: type, size, modification time (UTC), name, symlink target.
+        #[arg(short = 'l')]
+        long: bool,
+        /// Recurse; paths are printed relative to PATH.
+        #[arg(short = 'R')]
+        recursive: bool,
+        /// The vault.
+        storage: String,
+        /// Cleartext path inside the vault.
+        #[arg(default_value = "/")]
+        path: String,
+        #[command(flatten)]
+        secrets: SecretArgs,
+    },
+    /// Write a file's cleartext to stdout.
+    Cat {
+        /// The vault.
+        storage: String,
+        /// Cleartext path of a file.
+        path: String,
+        #[command(flatten)]
+        secrets: SecretArgs,
+    },
+    /// Copy out of the vault (`cp -r` semantics: a DEST that does not exist becomes the copy,
+    /// an existing directory receives it inside).
+    Get {
+        /// Copy directories recursively (symlinks are copied as symlinks).
+        #[arg(short = 'r', short_alias = 'R')]
+        recursive: bool,
+        /// The vault.
+        storage: String,
+        /// Cleartext path inside the vault.
+        path: String,
+        /// Local destination.
+        dest: PathBuf,
+        #[command(flatten)]
+        secrets: SecretArgs,
+    },
+    /// Copy into the vault (`cp -r` semantics: a PATH that does not exist becomes the copy,
+    /// an existing directory receives it inside).
+    Put {
+        /// Copy directories recursively (symlinks are copied as symlinks).
+        #[arg(short = 'r', short_alias = 'R')]
+        recursive: bool,
+        /// The vault.
+        storage: String,
+        /// Local source.
+        src: PathBuf,
+        /// Cleartext destination path inside the vault.
+        path: String,
+        #[command(flatten)]
+        secrets: SecretArgs,
+    },
+    /// Create directories.
+    Mkdir {
+        /// Create missing parents; no error if the directory exists.
+        #[arg(short = 'p')]
+        parents: bool,
+        /// The vault.
+        storage: String,
+        /// Cleartext paths.
+        #[arg(required = true)]
+        paths: Vec<String>,
+        #[command(flatten)]
+        secrets: SecretArgs,
+    },
+    /// Remove files, symlinks and (with -r) directories.
+    Rm {
+        /// Remove directories and their contents.
+        #[arg(short = 'r', short_alias = 'R')]
+        recursive: bool,
+        /// The vault.
+        storage: String,
+        /// Cleartext paths.
+        #[arg(required = true)]
+        paths: Vec<String>,
+        #[command(flatten)]
+        secrets: SecretArgs,
+    },
+    /// Rename or move (into TO when TO is an existing directory).
+    Mv {
+        /// The vault.
+        storage: String,
+        /// Cleartext source path.
+        from: String,
+        /// Cleartext target path.
+        to: String,
+        #[command(flatten)]
+        secrets: SecretArgs,
+    },
+    /// Change the vault password; keys and data stay unchanged.
+    Passwd {
+        /// The vault.
+        storage: String,
+        #[command(flatten)]
+        secrets: SecretArgs,
+        /// Read the new password from the first line of FILE (non-interactive use).
+        #[arg(long, value_name = "FILE")]
+        new_password_file: Option<PathBuf>,
+    },
+    /// Health check; exit 6 when problems remain.
+    Check {
+        /// Repair what can be repaired without losing data.
+        #[arg(long)]
+        repair: bool,
+        /// The vault.
+        storage: String,
+        #[command(flatten)]
+        secrets: SecretArgs,
+    },
+    /// Mount the vault as a drive; detaches once the mount answers.
+    Mount(MountArgs),
+    /// Internal: the detached mount daemon (started by `vault mount`).
+    #[command(name = "__mount-daemon", hide = true)]
+    MountDaemon(MountArgs),
+    /// Flush and unmount a mounted vault.
+    #[command(alias = "umount")]
+    Unmount {
+        /// The mountpoint.
+        mountpoint: PathBuf,
+        /// Clear a stale mount whose daemon died ("Transport endpoint is not connected").
+        #[arg(long, short = 'f')]
+        force: bool,
+    },
+    /// List this user's mounted vaults.
+    Status,
+    /// Print shell completions.
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+    },
+}
+
+/// `vault mount` options.
+#[derive(Debug, Clone, Args)]
+pub struct MountArgs {
+    /// The vault.
+    pub storage: String,
+    /// An empty directory to mount on.
+    pub mountpoint: PathBuf,
+    /// Stay in the foreground (for systemd and debugging).
+    #[arg(long, short = 'f')]
+    pub foreground: bool,
+    /// Mount read-only (the vault is opened read-only: nothing is written).
+    #[arg(long)]
+    pub read_only: bool,
+    /// Let other users access the mount (needs user_allow_other in /etc/fuse.conf for non-root).
+    #[arg(long)]
+    pub allow_other: bool,
+    /// Mount options, comma separated: ro, rw, allow_other, nonempty, idle=DURATION, and options
+    /// passed to FUSE.
+    #[arg(short = 'o', value_name = "OPTS")]
+    pub options: Vec<String>,
+    /// Unmount after this long without access (e.g. 90s, 10m, 1h).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub idle: Option<std::time::Duration>,
+    /// Write the daemon's log to FILE (otherwise it is discarded once detached).
+    #[arg(long, value_name = "FILE")]
+    pub log_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub secrets: SecretArgs,
+    /// Internal: STORAGE as the user typed it, for the daemon's messages.
+    #[arg(long, hide = true)]
+    pub display_name: Option<String>,
+}
+
+/// Parses `90`, `90s`, `10m`, `1h30m`, `2d`, `500ms`.
+pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    let bad = || format!("invalid duration {s:?} (examples: 90s, 10m, 1h30m)");
+    let s = s.trim();
+    if s.is_empty() {
+        return Err(bad());
+    }
+    if let Ok(secs) = s.parse::<u64>() {
+        return Ok(std::time::Duration::from_secs(secs));
+    }
+    let mut total = std::time::Duration::ZERO;
+    let mut rest = s;
+    while !rest.is_empty() {
+        let digits = rest.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?;
+        if digits == 0 {
+            return Err(bad());
+        }
+        let n: u64 = rest[..digits].parse().map_err(|_| bad())?;
+        rest = &rest[digits..];
+        let unit_len = rest.find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len());
+        let unit = &rest[..unit_len];
+        rest = &rest[unit_len..];
+        let d = match unit {
+            "ms" => std::time::Duration::from_millis(n),
+            "s" | "sec" => std::time::Duration::from_secs(n),
+            "m" | "min" => std::time::Duration::from_secs(n.saturating_mul(60)),
+            "h" => std::time::Duration::from_secs(n.saturating_mul(3600)),
+            "d" => std::time::Duration::from_secs(n.saturating_mul(86400)),
+            _ => return Err(bad()),
+        };
+        total = total.saturating_add(d);
+    }
+    Ok(total)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("90").unwrap(), Duration::from_secs(90));
+        assert_eq!(parse_duration("2s").unwrap(), Duration::from_secs(2));
+        assert_eq!(parse_duration("10m").unwrap(), Duration::from_secs(600));
+        assert_eq!(parse_duration("1h30m").unwrap(), Duration::from_secs(5400));
+        assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
+        for bad in ["", "s", "1x", "m5", "1.5h"] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn clap_definition_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}

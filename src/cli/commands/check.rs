@@ -1,0 +1,54 @@
+//! `vault check [--repair] STORAGE`: health check; exit 6 when problems remain.
+//! Without `--repair` the vault is opened read-only and nothing is written.
+
+use vault_engine::check::{CheckProgress, check};
+
+use crate::cli::Ctx;
+use crate::cli::args::SecretArgs;
+use crate::cli::exit::{CliError, CliResult, Exit};
+use crate::cli::output::progress_items;
+use crate::cli::secrets::Secrets;
+use crate::cli::session;
+
+struct Bar(indicatif::ProgressBar);
+
+impl CheckProgress for Bar {
+    fn node_checked(&self, _storage_path: &str) {
+        self.0.inc(1);
+    }
+}
+
+/// Runs the check and prints one line per problem on stdout, a summary on stderr.
+pub async fn run(ctx: Ctx, storage_arg: &str, secrets: &SecretArgs, repair: bool) -> CliResult {
+    let vault = session::open(storage_arg, &Secrets::from_args(secrets), !repair).await?;
+    let bar = Bar(progress_items(ctx.quiet));
+    let report = check(&vault, repair, &bar).await.map_err(|e| CliError::vault(storage_arg, &e))?;
+    bar.0.finish_and_clear();
+    if repair {
+        vault.flush_all().await.map_err(|e| CliError::vault(storage_arg, &e))?;
+    }
+    for p in &report.problems {
+        let what = match &p.cleartext_path {
+            Some(c) => format!("{c} ({})", p.storage_path),
+            None => p.storage_path.clone(),
+        };
+        let state = if p.repaired { "repaired" } else { "problem" };
+        println!("{state}: {what}: {}", p.description);
+    }
+    let remaining = report.problems.iter().filter(|p| !p.repaired).count();
+    let repaired = report.problems.len() - remaining;
+    let summary = format!(
+        "checked {} nodes: {} problem{} found, {repaired} repaired, {remaining} remaining",
+        report.nodes_checked,
+        report.problems.len(),
+        if report.problems.len() == 1 { "" } else { "s" },
+    );
+    if remaining > 0 {
+        let hint = if repair { "" } else { " (vault check --repair fixes what can be fixed without losing data)" };
+        return Err(CliError::new(Exit::CheckProblems, format!("{summary}{hint}")));
+    }
+    if !ctx.quiet {
+        eprintln!("{summary}");
+    }
+    Ok(())
+}

@@ -1,0 +1,110 @@
+//! `vault ls [-l] [-R] STORAGE [PATH]`: cleartext names; sizes from ciphertext lengths.
+//!
+//! Output (one entry a line): the name (with `-R`, the path relative to PATH); directories end
+//! in `/`. With `-l`: `TYPE SIZE DATE TIME NAME[ -> TARGET]`, TYPE `d`, `-` or `l`, time in UTC.
+
+use std::io::Write;
+
+use vault_engine::{Node, NodeKind, Vault};
+
+use crate::cli::args::SecretArgs;
+use crate::cli::exit::{CliError, CliResult};
+use crate::cli::output::format_time;
+use crate::cli::secrets::Secrets;
+use crate::cli::session::{self, VPath};
+
+struct Lister<'a> {
+    vault: &'a Vault,
+    storage: &'a str,
+    long: bool,
+    out: std::io::BufWriter<std::io::StdoutLock<'static>>,
+    errors: Vec<CliError>,
+}
+
+/// Lists PATH (read-only open: conflicts shown, nothing written).
+pub async fn run(storage_arg: &str, secrets: &SecretArgs, path: &str, long: bool, recursive: bool) -> CliResult {
+    let vault = session::open(storage_arg, &Secrets::from_args(secrets), true).await?;
+    let path = VPath::parse(path);
+    let node = session::resolve(&vault, storage_arg, &path).await?;
+    let mut lister = Lister {
+        vault: &vault,
+        storage: storage_arg,
+        long,
+        out: std::io::BufWriter::new(std::io::stdout().lock()),
+        errors: Vec::new(),
+    };
+    let result = match &node.kind {
+        NodeKind::Dir(_) => lister.dir(&node, &path, "", recursive).await,
+        _ => lister.entry(&node, &node.name).await,
+    };
+    let flushed = lister.out.flush();
+    match result {
+        Err(Stop::BrokenPipe) => return Ok(()),
+        Err(Stop::Fatal(e)) => return Err(e),
+        Ok(()) => {}
+    }
+    if let Err(e) = flushed {
+        if e.kind() != std::io::ErrorKind::BrokenPipe {
+            return Err(CliError::other(format!("cannot write the listing: {e}")));
+        }
+    }
+    crate::cli::exit::summarize(lister.errors, "directories could not be listed")
+}
+
+enum Stop {
+    BrokenPipe,
+    Fatal(CliError),
+}
+
+impl Lister<'_> {
+    async fn dir(&mut self, dir: &Node, path: &VPath, prefix: &str, recursive: bool) -> Result<(), Stop> {
+        let NodeKind::Dir(id) = &dir.kind else { return Ok(()) };
+        let children = match self.vault.list(id).await {
+            Ok(c) => c,
+            Err(e) if prefix.is_empty() => return Err(Stop::Fatal(CliError::file(self.storage, &path.display(), &e))),
+            Err(e) => {
+                self.errors.push(CliError::file(self.storage, &path.display(), &e));
+                return Ok(());
+            }
+        };
+        for child in children {
+            let rel = format!("{prefix}{}", child.name);
+            self.entry(&child, &rel).await?;
+            if recursive && matches!(child.kind, NodeKind::Dir(_)) {
+                let sub = path.join(&child.name);
+                Box::pin(self.dir(&child, &sub, &format!("{rel}/"), true)).await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn entry(&mut self, node: &Node, shown: &str) -> Result<(), Stop> {
+        if node.damaged {
+            eprintln!("vault: warning: {shown}: damaged file (its ciphertext size is invalid; run vault check)");
+        }
+        let slash = if matches!(node.kind, NodeKind::Dir(_)) { "/" } else { "" };
+        let line = if self.long {
+            let (t, target) = match &node.kind {
+                NodeKind::Dir(_) => ('d', String::new()),
+                NodeKind::File => ('-', String::new()),
+                NodeKind::Symlink => match self.vault.read_symlink(node).await {
+                    Ok(target) => ('l', format!(" -> {target}")),
+                    Err(e) => {
+                        crate::cli::report(&CliError::file(self.storage, shown, &e));
+                        ('l', " -> ?".to_string())
+                    }
+                },
+            };
+            format!("{t} {:>12} {} {shown}{slash}{target}\n", node.size, format_time(node.modified))
+        } else {
+            format!("{shown}{slash}\n")
+        };
+        self.out.write_all(line.as_bytes()).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::BrokenPipe {
+                Stop::BrokenPipe
+            } else {
+                Stop::Fatal(CliError::other(format!("cannot write the listing: {e}")))
+            }
+        })
+    }
+}

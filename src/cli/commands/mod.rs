@@ -1,0 +1,17 @@
+//! One module per command.
+
+pub mod cat;
+pub mod check;
+pub mod completions;
+pub mod create;
+pub mod get;
+pub mod info;
+pub mod ls;
+pub mod mkdir;
+pub mod mount;
+pub mod mv;
+pub mod passwd;
+pub mod put;
+pub mod rm;
+pub mod status;
+pub mod unmount;

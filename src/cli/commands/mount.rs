@@ -1,0 +1,284 @@
+//! `vault mount STORAGE MOUNTPOINT`: the drive.
+//!
+//! Secrets are asked first, in the foreground. Unless `--foreground`, the program then re-executes
+//! itself as a detached daemon (`__mount-daemon`, new session, cwd `/`), hands it the password
+//! through a pipe on its stdin (never argv or the environment) and waits on the daemon's stdout
+//! for one line: `ok` once the mount answers (then exit 0), or `err CODE MESSAGE` (then the
+//! message is printed and CODE is the exit code). The daemon then drops the pipe.
+
+use std::ffi::OsString;
+use std::io::{BufRead, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use secrecy::ExposeSecret;
+use vault_engine::{OpenOptions, Vault};
+use vault_fs::{MountError, MountOptions};
+use zeroize::Zeroizing;
+
+use crate::cli::Ctx;
+use crate::cli::args::{MountArgs, SecretArgs};
+use crate::cli::exit::{CliError, CliResult, Exit};
+use crate::cli::secrets::{Answer, Secrets};
+use crate::cli::storage_arg::{self, ConnectOptions, io_text};
+use crate::cli::{runtime, session};
+
+/// A mount request after option parsing.
+#[derive(Debug, Clone)]
+struct Plan {
+    options: MountOptions,
+    secrets: SecretArgs,
+    mountpoint: PathBuf,
+}
+
+/// `-o` words that only matter to mount(8)/fstab and are dropped here.
+const USERSPACE_ONLY: &[&str] =
+    &["defaults", "auto", "noauto", "user", "users", "nouser", "owner", "group", "_netdev", "nofail", "rw"];
+
+fn plan(args: &MountArgs) -> CliResult<Plan> {
+    let mut options = MountOptions {
+        read_only: args.read_only,
+        allow_other: args.allow_other,
+        idle_timeout: args.idle,
+        fs_name: args.storage.clone(),
+        ..MountOptions::default()
+    };
+    let mut secrets = args.secrets.clone();
+    for word in args.options.iter().flat_map(|o| o.split(',')).map(str::trim).filter(|w| !w.is_empty()) {
+        let (key, value) = match word.split_once('=') {
+            Some((k, v)) => (k, Some(v)),
+            None => (word, None),
+        };
+        match (key, value) {
+            ("ro" | "read-only" | "read_only", None) => options.read_only = true,
+            ("allow_other", None) => options.allow_other = true,
+            ("nonempty", None) => options.allow_non_empty = true,
+            ("idle", Some(v)) => {
+                options.idle_timeout = Some(super::super::args::parse_duration(v).map_err(CliError::usage)?)
+            }
+            ("password_file" | "password-file" | "passfile", Some(v)) => secrets.password_file = Some(v.into()),
+            ("askpass", Some(v)) => secrets.askpass = Some(v.into()),
+            ("attr_timeout", Some(v)) => {
+                options.attr_timeout = super::super::args::parse_duration(v).map_err(CliError::usage)?
+            }
+            ("entry_timeout", Some(v)) => {
+                options.entry_timeout = super::super::args::parse_duration(v).map_err(CliError::usage)?
+            }
+            (k, None) if USERSPACE_ONLY.contains(&k) => {}
+            (k, _) if k.starts_with("x-") || k == "comment" => {}
+            _ => options.extra_options.push(word.to_string()),
+        }
+    }
+    let mountpoint = std::path::absolute(&args.mountpoint).unwrap_or_else(|_| args.mountpoint.clone());
+    Ok(Plan { options, secrets, mountpoint })
+}
+
+/// Cheap checks before any secret is asked for.
+fn check_mountpoint(plan: &Plan) -> CliResult {
+    let mp = &plan.mountpoint;
+    match std::fs::metadata(mp) {
+        Ok(m) if m.is_dir() => {}
+        Ok(_) => return Err(mount_error(MountError::NotADirectory(mp.clone()))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(mount_error(MountError::NotADirectory(mp.clone())));
+        }
+        Err(e) => return Err(CliError::other(format!("mountpoint {}: {}", mp.display(), io_text(&e)))),
+    }
+    if !plan.options.allow_non_empty {
+        if let Ok(mut entries) = std::fs::read_dir(mp) {
+            if entries.next().is_some() {
+                return Err(mount_error(MountError::NotEmpty(mp.clone())));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn mount_error(e: MountError) -> CliError {
+    CliError::new(Exit::Error, e.to_string())
+}
+
+/// `vault mount`.
+pub fn run(_ctx: Ctx, args: MountArgs) -> CliResult {
+    let plan = plan(&args)?;
+    storage_arg::parse(&args.storage)?;
+    check_mountpoint(&plan)?;
+    let rt = runtime()?;
+    if args.foreground {
+        let secrets = Secrets::from_args(&plan.secrets);
+        let vault = rt.block_on(session::open(&args.storage, &secrets, plan.options.read_only))?;
+        drop(secrets);
+        let mount = vault_fs::mount(Arc::new(vault), &plan.mountpoint, plan.options.clone(), rt.handle().clone())
+            .map_err(mount_error)?;
+        return mount.wait().map_err(mount_error);
+    }
+    // Every secret is asked here, in the foreground, and handed to the daemon through a pipe.
+    let secrets = Secrets::from_args(&plan.secrets).recording();
+    rt.block_on(session::connect_existing(&args.storage, &secrets))?;
+    secrets.vault_password(&args.storage)?;
+    drop(rt);
+    spawn_daemon(&args, &plan, secrets.take_recorded())
+}
+
+fn spawn_daemon(args: &MountArgs, plan: &Plan, answers: Vec<Answer>) -> CliResult {
+    let spec = storage_arg::parse(&args.storage)?;
+    let storage_abs = storage_arg::absolute(&args.storage, &spec);
+    let exe = std::env::current_exe().map_err(|e| CliError::other(format!("cannot find the vault program: {e}")))?;
+    let mut argv: Vec<OsString> = vec!["__mount-daemon".into()];
+    if plan.options.read_only {
+        argv.push("--read-only".into());
+    }
+    if plan.options.allow_other {
+        argv.push("--allow-other".into());
+    }
+    if let Some(idle) = plan.options.idle_timeout {
+        argv.push("--idle".into());
+        argv.push(format!("{}ms", idle.as_millis()).into());
+    }
+    let mut words = plan.options.extra_options.clone();
+    if plan.options.allow_non_empty {
+        words.push("nonempty".into());
+    }
+    words.push(format!("attr_timeout={}ms", plan.options.attr_timeout.as_millis()));
+    words.push(format!("entry_timeout={}ms", plan.options.entry_timeout.as_millis()));
+    argv.push("-o".into());
+    argv.push(words.join(",").into());
+    argv.push("--display-name".into());
+    argv.push(args.storage.clone().into());
+    if let Some(ca) = &plan.secrets.ca_cert {
+        argv.push("--ca-cert".into());
+        argv.push(std::path::absolute(ca).unwrap_or_else(|_| ca.clone()).into());
+    }
+    argv.push("--".into());
+    argv.push(storage_abs.into());
+    argv.push(plan.mountpoint.clone().into());
+
+    let stderr = match &args.log_file {
+        Some(path) => Stdio::from(
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .map_err(|e| CliError::other(format!("cannot open log file {}: {}", path.display(), io_text(&e))))?,
+        ),
+        None => Stdio::null(),
+    };
+    let mut child = Command::new(exe)
+        .args(&argv)
+        .env_remove("VAULT_ASKPASS")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(stderr)
+        .spawn()
+        .map_err(|e| CliError::other(format!("cannot start the mount daemon: {}", io_text(&e))))?;
+    if let Some(mut stdin) = child.stdin.take() {
+        // A daemon that died early closes the pipe; its report (or exit status) says why.
+        let _ = stdin.write_all(&encode_answers(&answers));
+    }
+    drop(answers);
+    let mut report = String::new();
+    if let Some(stdout) = child.stdout.take() {
+        let _ = std::io::BufReader::new(stdout).read_line(&mut report);
+    }
+    let report = report.trim_end();
+    if report == "ok" {
+        return Ok(());
+    }
+    if let Some(rest) = report.strip_prefix("err ") {
+        let _ = child.wait();
+        let (code, message) = rest.split_once(' ').unwrap_or((rest, "mount failed"));
+        let exit = Exit::from_code(code.parse().unwrap_or(1));
+        return Err(CliError::new(if exit == Exit::Success { Exit::Error } else { exit }, message));
+    }
+    let status = child.wait().map(|s| s.to_string()).unwrap_or_else(|e| e.to_string());
+    Err(CliError::other(format!("the mount daemon stopped before the mount was ready ({status})")))
+}
+
+/// The detached daemon (`vault __mount-daemon … STORAGE MOUNTPOINT`, password on stdin).
+pub fn run_daemon(_ctx: Ctx, args: MountArgs) -> CliResult {
+    let _ = rustix::process::setsid();
+    let mut report = std::io::stdout();
+    let started = start_daemon(&args);
+    let (rt, mount) = match started {
+        Ok(v) => v,
+        Err(e) => {
+            let _ = writeln!(report, "err {} {}", e.exit.code(), e.message);
+            let _ = report.flush();
+            return Err(e);
+        }
+    };
+    let _ = writeln!(report, "ok");
+    let _ = report.flush();
+    drop(report);
+    // Let go of the parent's pipe: stdin and stdout now point at /dev/null.
+    if let Ok(null) = std::fs::OpenOptions::new().read(true).write(true).open("/dev/null") {
+        let _ = rustix::stdio::dup2_stdout(&null);
+        let _ = rustix::stdio::dup2_stdin(&null);
+    }
+    let result = mount.wait().map_err(mount_error);
+    rt.shutdown_timeout(Duration::from_secs(5));
+    result
+}
+
+fn start_daemon(args: &MountArgs) -> CliResult<(tokio::runtime::Runtime, vault_fs::MountSession)> {
+    let mut plan = plan(args)?;
+    plan.options.fs_name = args.storage.clone();
+    let mut input = Zeroizing::new(Vec::new());
+    std::io::stdin()
+        .lock()
+        .take(1 << 20)
+        .read_to_end(&mut input)
+        .map_err(|e| CliError::other(format!("cannot read the secrets from the parent: {e}")))?;
+    let answers = decode_answers(&input).ok_or_else(|| CliError::other("garbled secrets from the parent"))?;
+    drop(input);
+    let secrets = Secrets::preset(answers, ConnectOptions { ca_cert: plan.secrets.ca_cert.clone() });
+    let _ = std::env::set_current_dir(Path::new("/"));
+    let rt = runtime()?;
+    let read_only = plan.options.read_only;
+    let shown_name = args.display_name.clone().unwrap_or_else(|| args.storage.clone());
+    let vault = rt.block_on(async {
+        let storage = session::connect_existing(&args.storage, &secrets).await.map_err(|e| shown(e, args))?;
+        let password = secrets.vault_password(&shown_name)?;
+        Vault::unlock(storage, password.expose_secret(), OpenOptions { read_only })
+            .await
+            .map_err(|e| CliError::vault(&shown_name, &e))
+    })?;
+    drop(secrets);
+    let mount = vault_fs::mount(Arc::new(vault), &plan.mountpoint, plan.options, rt.handle().clone())
+        .map_err(mount_error)?;
+    Ok((rt, mount))
+}
+
+/// The parent → daemon secret hand-over: for each answer a prompt line and an answer line
+/// (neither holds a newline: prompts are ours, answers are first lines).
+fn encode_answers(answers: &[Answer]) -> Zeroizing<Vec<u8>> {
+    let mut out = Zeroizing::new(Vec::new());
+    for (prompt, answer) in answers {
+        out.extend_from_slice(prompt.replace('\n', " ").as_bytes());
+        out.push(b'\n');
+        out.extend_from_slice(answer.as_bytes());
+        out.push(b'\n');
+    }
+    out
+}
+
+fn decode_answers(input: &[u8]) -> Option<Vec<Answer>> {
+    let text = std::str::from_utf8(input).ok()?;
+    let mut lines = text.split_terminator('\n');
+    let mut out = Vec::new();
+    while let Some(prompt) = lines.next() {
+        let answer = lines.next()?;
+        out.push((prompt.to_string(), Zeroizing::new(answer.to_string())));
+    }
+    Some(out)
+}
+
+/// Messages name STORAGE as the user typed it, not the daemon's absolute form.
+fn shown(mut e: CliError, args: &MountArgs) -> CliError {
+    if let Some(name) = &args.display_name {
+        e.message = e.message.replace(&args.storage, name);
+    }
+    e
+}

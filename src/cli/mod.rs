@@ -1,0 +1,133 @@
+//! The `vault` command line (docs/cli.md is the contract).
+//!
+//! - `args`: clap definitions (raw flags);
+//! - `storage_arg`: STORAGE forms → a connected `Storage`;
+//! - `secrets`: prompt / password file / askpass;
+//! - `session`: open a vault, cleartext path helpers;
+//! - `exit`: exit codes and the one error-kind → code mapping;
+//! - `output`: logging, progress bars, formatting;
+//! - `commands`: one module per command.
+
+pub mod args;
+mod commands;
+pub mod exit;
+mod output;
+mod secrets;
+mod session;
+pub mod storage_arg;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use args::{Cli, Command};
+use exit::{CliError, CliResult, Exit};
+
+/// What every command may need besides its own arguments.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Ctx {
+    /// `-q`: no progress, no notes on stderr.
+    pub quiet: bool,
+}
+
+/// Runs the command line and returns the process exit code.
+pub fn run() -> ExitCode {
+    harden_process();
+    install_panic_hook();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { Exit::Usage } else { Exit::Success };
+            let _ = e.print();
+            return code.into();
+        }
+    };
+    output::init_logging(cli.verbose, cli.quiet);
+    let ctx = Ctx { quiet: cli.quiet };
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| dispatch(ctx, cli.command)));
+    match result {
+        Ok(Ok(())) => ExitCode::SUCCESS,
+        Ok(Err(e)) => {
+            report(&e);
+            e.exit.into()
+        }
+        // The panic hook has printed the one line already.
+        Err(_) => Exit::Error.into(),
+    }
+}
+
+/// Prints an error as the one line users see.
+pub(crate) fn report(e: &CliError) {
+    eprintln!("vault: {}", e.message);
+}
+
+fn dispatch(ctx: Ctx, command: Command) -> CliResult {
+    match command {
+        Command::Completions { shell } => commands::completions::run(shell),
+        Command::Status => commands::status::run(),
+        Command::Unmount { mountpoint, force } => commands::unmount::run(&mountpoint, force),
+        Command::Mount(args) => commands::mount::run(ctx, args),
+        Command::MountDaemon(args) => commands::mount::run_daemon(ctx, args),
+        other => {
+            let rt = runtime()?;
+            rt.block_on(async_command(ctx, other))
+        }
+    }
+}
+
+async fn async_command(ctx: Ctx, command: Command) -> CliResult {
+    use commands::*;
+    match command {
+        Command::Create { storage, secrets } => create::run(ctx, &storage, &secrets).await,
+        Command::Info { storage, secrets } => info::run(&storage, &secrets).await,
+        Command::Ls { long, recursive, storage, path, secrets } => {
+            ls::run(&storage, &secrets, &path, long, recursive).await
+        }
+        Command::Cat { storage, path, secrets } => cat::run(&storage, &secrets, &path).await,
+        Command::Get { recursive, storage, path, dest, secrets } => {
+            get::run(ctx, &storage, &secrets, &path, &dest, recursive).await
+        }
+        Command::Put { recursive, storage, src, path, secrets } => {
+            put::run(ctx, &storage, &secrets, &src, &path, recursive).await
+        }
+        Command::Mkdir { parents, storage, paths, secrets } => mkdir::run(&storage, &secrets, &paths, parents).await,
+        Command::Rm { recursive, storage, paths, secrets } => rm::run(&storage, &secrets, &paths, recursive).await,
+        Command::Mv { storage, from, to, secrets } => mv::run(&storage, &secrets, &from, &to).await,
+        Command::Passwd { storage, secrets, new_password_file } => {
+            passwd::run(ctx, &storage, &secrets, new_password_file.as_deref()).await
+        }
+        Command::Check { repair, storage, secrets } => check::run(ctx, &storage, &secrets, repair).await,
+        Command::Mount(_) | Command::MountDaemon(_) | Command::Unmount { .. } | Command::Status | Command::Completions { .. } => {
+            Err(CliError::other("internal: command dispatched twice"))
+        }
+    }
+}
+
+/// The one tokio runtime of a command.
+pub(crate) fn runtime() -> CliResult<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::other(format!("cannot start the async runtime: {e}")))
+}
+
+/// No core dumps (they would hold keys and cleartext): RLIMIT_CORE = 0 and not dumpable.
+fn harden_process() {
+    use rustix::process::{Resource, Rlimit, setrlimit};
+    if let Err(e) = setrlimit(Resource::Core, Rlimit { current: Some(0), maximum: Some(0) }) {
+        eprintln!("vault: warning: cannot disable core dumps: {e}");
+    }
+    #[cfg(target_os = "linux")]
+    if let Err(e) = rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable) {
+        eprintln!("vault: warning: cannot mark the process non-dumpable: {e}");
+    }
+}
+
+/// A panic is a bug: one line, no backtrace, no Debug dump of anything that may hold secrets.
+fn install_panic_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        let location = info.location().map(|l| format!(" at {}:{}", l.file(), l.line())).unwrap_or_default();
+        eprintln!("vault: internal error{location} (this is a bug; please report it)");
+    }));
+}

@@ -1,0 +1,255 @@
+//! Secrets (docs/cli.md "Secrets"): a no-echo prompt when stdin is a terminal,
+//! `--password-file FILE` (vault password only), `--askpass CMD` / `VAULT_ASKPASS` (every secret).
+//! Never from argv, never from an environment variable that holds the secret itself.
+//!
+//! Secrets live in `SecretString` (zeroized on drop); intermediate buffers are `Zeroizing`.
+
+use std::io::{IsTerminal, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use secrecy::SecretString;
+use zeroize::Zeroizing;
+
+use super::args::SecretArgs;
+use super::exit::{CliError, CliResult};
+use super::storage_arg::io_text;
+
+/// The prompt for a vault password (contract text).
+pub fn vault_prompt(storage: &str) -> String {
+    format!("Vault password for {storage}: ")
+}
+
+/// The prompt for a new vault password (`passwd`).
+pub fn new_vault_prompt(storage: &str) -> String {
+    format!("New vault password for {storage}: ")
+}
+
+/// One answered prompt, kept to hand to the mount daemon.
+pub type Answer = (String, Zeroizing<String>);
+
+/// Where this invocation's secrets come from.
+#[derive(Default)]
+pub struct Secrets {
+    password_file: Option<PathBuf>,
+    askpass: Option<String>,
+    terminal: bool,
+    /// Connection options that travel with the secrets (`--ca-cert`).
+    pub connect: super::storage_arg::ConnectOptions,
+    /// The daemon answers from what the parent collected (never a prompt of its own).
+    preset: Option<Vec<Answer>>,
+    /// The parent of a daemon records every answer.
+    recorded: Option<std::sync::Mutex<Vec<Answer>>>,
+}
+
+impl std::fmt::Debug for Secrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Secrets").field("password_file", &self.password_file).finish_non_exhaustive()
+    }
+}
+
+impl Secrets {
+    /// From the command's flags; a terminal prompt only when stdin is a terminal.
+    pub fn from_args(args: &SecretArgs) -> Self {
+        Secrets {
+            password_file: args.password_file.clone(),
+            askpass: args.askpass.clone().filter(|c| !c.trim().is_empty()),
+            terminal: std::io::stdin().is_terminal(),
+            connect: super::storage_arg::ConnectOptions { ca_cert: args.ca_cert.clone() },
+            preset: None,
+            recorded: None,
+        }
+    }
+
+    /// Also keep every answer (for [`Secrets::take_recorded`]).
+    pub fn recording(mut self) -> Self {
+        self.recorded = Some(std::sync::Mutex::new(Vec::new()));
+        self
+    }
+
+    /// The answers given so far (when recording).
+    pub fn take_recorded(&self) -> Vec<Answer> {
+        match &self.recorded {
+            Some(m) => m.lock().map(|mut v| std::mem::take(&mut *v)).unwrap_or_default(),
+            None => Vec::new(),
+        }
+    }
+
+    /// Answers only from `answers` (the mount daemon).
+    pub fn preset(answers: Vec<Answer>, connect: super::storage_arg::ConnectOptions) -> Self {
+        Secrets { preset: Some(answers), connect, ..Default::default() }
+    }
+
+    fn record(&self, prompt: &str, answer: &SecretString) {
+        if let Some(m) = &self.recorded {
+            use secrecy::ExposeSecret;
+            if let Ok(mut v) = m.lock() {
+                v.push((prompt.to_string(), Zeroizing::new(answer.expose_secret().to_string())));
+            }
+        }
+    }
+
+    /// The vault password of an existing vault.
+    pub fn vault_password(&self, storage: &str) -> CliResult<SecretString> {
+        let prompt = vault_prompt(storage);
+        if self.preset.is_none() {
+            if let Some(file) = &self.password_file {
+                let pw = read_password_file(file)?;
+                self.record(&prompt, &pw);
+                return Ok(pw);
+            }
+        }
+        self.ask(&prompt)
+    }
+
+    /// A password being set (`create`: the vault password; `passwd`: the new one). Asked twice
+    /// on a terminal; once from askpass; `file` (if any) wins.
+    pub fn new_password(&self, prompt: &str, file: Option<&Path>) -> CliResult<SecretString> {
+        let pw = if let Some(file) = file {
+            read_password_file(file)?
+        } else if self.askpass.is_some() {
+            self.ask(prompt)?
+        } else if self.terminal {
+            let first = self.ask(prompt)?;
+            let again = self.ask(&format!("Repeat {}", lowercase_first(prompt)))?;
+            use secrecy::ExposeSecret;
+            if first.expose_secret() != again.expose_secret() {
+                return Err(CliError::other("the passwords do not match; nothing was changed"));
+            }
+            first
+        } else {
+            return Err(no_source());
+        };
+        use secrecy::ExposeSecret;
+        if pw.expose_secret().is_empty() {
+            return Err(CliError::other("an empty password is not allowed"));
+        }
+        Ok(pw)
+    }
+
+    /// Any secret: askpass if configured, else a no-echo prompt on the terminal.
+    pub fn ask(&self, prompt: &str) -> CliResult<SecretString> {
+        if let Some(answers) = &self.preset {
+            return answers
+                .iter()
+                .find(|(p, _)| p == prompt)
+                .map(|(_, a)| SecretString::from(a.as_str()))
+                .ok_or_else(|| CliError::other(format!("the mount daemon has no answer to {prompt:?}")));
+        }
+        let answer = if let Some(cmd) = &self.askpass {
+            run_askpass(cmd, prompt)?
+        } else if self.terminal {
+            let answer = Zeroizing::new(
+                rpassword::prompt_password(prompt)
+                    .map_err(|e| CliError::other(format!("cannot read the password: {}", io_text(&e))))?,
+            );
+            SecretString::from(answer.as_str())
+        } else {
+            return Err(no_source());
+        };
+        self.record(prompt, &answer);
+        Ok(answer)
+    }
+
+    /// True when a password file was given.
+    pub fn has_password_file(&self) -> bool {
+        self.password_file.is_some()
+    }
+}
+
+fn no_source() -> CliError {
+    CliError::usage(
+        "a password is needed but stdin is not a terminal: use --password-file FILE or --askpass CMD (or VAULT_ASKPASS)",
+    )
+}
+
+fn lowercase_first(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_lowercase().collect::<String>() + c.as_str(),
+        None => String::new(),
+    }
+}
+
+/// First line of `file`, without its line ending.
+pub fn read_password_file(file: &Path) -> CliResult<SecretString> {
+    let mut bytes = Zeroizing::new(Vec::new());
+    std::fs::File::open(file)
+        .and_then(|mut f| f.read_to_end(&mut bytes))
+        .map_err(|e| CliError::other(format!("cannot read password file {}: {}", file.display(), io_text(&e))))?;
+    first_line(&bytes).ok_or_else(|| {
+        CliError::other(format!("password file {} is not valid UTF-8", file.display()))
+    })
+}
+
+/// The first line of `bytes` (`\n` or `\r\n` stripped) as a secret.
+fn first_line(bytes: &[u8]) -> Option<SecretString> {
+    let end = bytes.iter().position(|&b| b == b'\n').unwrap_or(bytes.len());
+    let mut line = &bytes[..end];
+    if let Some(l) = line.strip_suffix(b"\r") {
+        line = l;
+    }
+    std::str::from_utf8(line).ok().map(SecretString::from)
+}
+
+/// Runs the askpass program with `prompt` as its only argument; its stdout's first line is the answer.
+fn run_askpass(cmd: &str, prompt: &str) -> CliResult<SecretString> {
+    let fail = |why: String| CliError::other(format!("askpass program {cmd}: {why}"));
+    let mut child = Command::new(cmd)
+        .arg(prompt)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .map_err(|e| fail(io_text(&e)))?;
+    let mut out = Zeroizing::new(Vec::new());
+    if let Some(mut stdout) = child.stdout.take() {
+        stdout.read_to_end(&mut out).map_err(|e| fail(io_text(&e)))?;
+    }
+    let status = child.wait().map_err(|e| fail(io_text(&e)))?;
+    if !status.success() {
+        return Err(fail(format!("exited with {status}; no password given")));
+    }
+    first_line(&out).ok_or_else(|| fail("printed something that is not UTF-8".into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use secrecy::ExposeSecret;
+
+    #[test]
+    fn first_line_strips_endings() {
+        assert_eq!(first_line(b"pw\n").unwrap().expose_secret(), "pw");
+        assert_eq!(first_line(b"pw\r\nsecond\n").unwrap().expose_secret(), "pw");
+        assert_eq!(first_line(b"p w ").unwrap().expose_secret(), "p w ");
+        assert_eq!(first_line(b"").unwrap().expose_secret(), "");
+        assert!(first_line(b"\xff\n").is_none());
+    }
+
+    #[test]
+    fn prompts() {
+        assert_eq!(vault_prompt("./V"), "Vault password for ./V: ");
+        assert_eq!(lowercase_first("New vault password for ./V: "), "new vault password for ./V: ");
+    }
+
+    #[test]
+    fn askpass_gets_the_prompt_as_its_only_argument() {
+        let dir = tempfile::tempdir().unwrap();
+        let script = dir.path().join("ask");
+        std::fs::write(&script, "#!/bin/sh\n[ $# -eq 1 ] || exit 9\nprintf '%s|secret\\n' \"$1\"\n").unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let s = Secrets { askpass: Some(script.to_string_lossy().into()), ..Default::default() }.recording();
+        assert_eq!(s.vault_password("./V").unwrap().expose_secret(), "Vault password for ./V: |secret");
+        let rec = s.take_recorded();
+        assert_eq!(rec.len(), 1);
+        let preset = Secrets::preset(rec, Default::default());
+        assert_eq!(preset.vault_password("./V").unwrap().expose_secret(), "Vault password for ./V: |secret");
+        assert!(preset.ask("Password for a@b: ").is_err());
+        let s = Secrets { askpass: Some("/nonexistent/askpass".into()), ..Default::default() };
+        assert!(s.vault_password("./V").is_err());
+        let s = Secrets::default();
+        assert_eq!(s.vault_password("./V").unwrap_err().exit, super::super::exit::Exit::Usage);
+    }
+}

@@ -1,0 +1,263 @@
+//! STORAGE arguments (docs/cli.md "STORAGE"): parsing the forms, and connecting to the backend.
+//!
+//! Knows the backends only through their constructors; everything after connecting is the
+//! `Storage` trait.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use vault_storage::Storage;
+
+use super::exit::{CliError, CliResult, Exit};
+use super::secrets::Secrets;
+
+/// A parsed STORAGE argument.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StorageSpec {
+    /// A local folder (`~` expanded).
+    Local(PathBuf),
+    /// `sftp://[user@]host[:port]/path` (`/~/path` is relative to the login's home).
+    Sftp(RemoteSpec),
+    /// `dav://` (HTTP) or `davs://` (HTTPS).
+    Dav {
+        /// HTTPS when true.
+        tls: bool,
+        /// Host, user, port, path.
+        remote: RemoteSpec,
+    },
+    /// A plain `https://` (or `http://`) WebDAV URL, e.g. Nextcloud's `…/remote.php/dav/files/USER/path`.
+    WebDavUrl(String),
+    /// A bare word: a named vault from the config file.
+    Named(String),
+}
+
+/// The parts of a remote STORAGE URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemoteSpec {
+    /// `user@` part, if given.
+    pub user: Option<String>,
+    /// Host name or address (IPv6 without brackets).
+    pub host: String,
+    /// `:port`, if given.
+    pub port: Option<u16>,
+    /// The path, starting with `/`.
+    pub path: String,
+}
+
+/// Parses a STORAGE argument. Errors are usage errors (exit 2).
+pub fn parse(arg: &str) -> CliResult<StorageSpec> {
+    if arg.is_empty() {
+        return Err(CliError::usage("empty STORAGE"));
+    }
+    if let Some((scheme, rest)) = arg.split_once("://") {
+        return match scheme.to_ascii_lowercase().as_str() {
+            "sftp" => Ok(StorageSpec::Sftp(parse_remote(arg, rest)?)),
+            "dav" | "webdav" => Ok(StorageSpec::Dav { tls: false, remote: parse_remote(arg, rest)? }),
+            "davs" | "webdavs" => Ok(StorageSpec::Dav { tls: true, remote: parse_remote(arg, rest)? }),
+            "https" | "http" => {
+                parse_remote(arg, rest)?;
+                Ok(StorageSpec::WebDavUrl(arg.to_string()))
+            }
+            "file" => Ok(StorageSpec::Local(PathBuf::from(rest))),
+            other => Err(CliError::usage(format!(
+                "unknown storage scheme {other}:// in {arg} (use a folder, sftp://, dav://, davs:// or https://)"
+            ))),
+        };
+    }
+    if arg.contains('/') || arg.starts_with('.') || arg.starts_with('~') {
+        return Ok(StorageSpec::Local(expand_tilde(arg)?));
+    }
+    Ok(StorageSpec::Named(arg.to_string()))
+}
+
+fn expand_tilde(arg: &str) -> CliResult<PathBuf> {
+    if arg == "~" || arg.starts_with("~/") {
+        let home = std::env::var_os("HOME")
+            .filter(|h| !h.is_empty())
+            .ok_or_else(|| CliError::usage(format!("cannot expand ~ in {arg}: HOME is not set")))?;
+        let mut p = PathBuf::from(home);
+        if let Some(rest) = arg.strip_prefix("~/") {
+            p.push(rest);
+        }
+        return Ok(p);
+    }
+    Ok(PathBuf::from(arg))
+}
+
+fn parse_remote(arg: &str, rest: &str) -> CliResult<RemoteSpec> {
+    let bad = |why: &str| CliError::usage(format!("invalid storage URL {arg}: {why}"));
+    let (authority, path) = match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, "/"),
+    };
+    let (user, hostport) = match authority.rsplit_once('@') {
+        Some((u, h)) => {
+            if u.contains(':') {
+                return Err(bad("put no password in the URL; it is asked for"));
+            }
+            (Some(u.to_string()).filter(|u| !u.is_empty()), h)
+        }
+        None => (None, authority),
+    };
+    let (host, port) = if let Some(v6) = hostport.strip_prefix('[') {
+        let (h, after) = v6.split_once(']').ok_or_else(|| bad("unclosed ["))?;
+        let port = match after.strip_prefix(':') {
+            Some(p) => Some(p.parse::<u16>().map_err(|_| bad("invalid port"))?),
+            None if after.is_empty() => None,
+            None => return Err(bad("junk after ]")),
+        };
+        (h.to_string(), port)
+    } else {
+        match hostport.rsplit_once(':') {
+            Some((h, p)) => (h.to_string(), Some(p.parse::<u16>().map_err(|_| bad("invalid port"))?)),
+            None => (hostport.to_string(), None),
+        }
+    };
+    if host.is_empty() {
+        return Err(bad("no host"));
+    }
+    Ok(RemoteSpec { user, host, port, path: path.to_string() })
+}
+
+/// What `create` needs: a missing local folder is made (its parent must exist).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    /// Open an existing vault.
+    Open,
+    /// Create a new vault.
+    Create,
+}
+
+/// Connection options besides the STORAGE itself.
+#[derive(Debug, Clone, Default)]
+pub struct ConnectOptions {
+    /// `--ca-cert FILE` (davs, https).
+    pub ca_cert: Option<PathBuf>,
+}
+
+/// Connects to the storage, asking `secrets` for server credentials. Failures to reach it exit 5.
+pub async fn connect(
+    arg: &str,
+    spec: &StorageSpec,
+    purpose: Purpose,
+    secrets: &Secrets,
+    options: &ConnectOptions,
+) -> CliResult<Arc<dyn Storage>> {
+    match spec {
+        StorageSpec::Local(path) => connect_local(arg, path, purpose),
+        StorageSpec::Sftp(_) => Err(CliError::other(format!(
+            "{arg}: SFTP storage is not built into this version of vault yet"
+        ))),
+        StorageSpec::Dav { .. } | StorageSpec::WebDavUrl(_) => connect_webdav(arg, secrets, options).await,
+        StorageSpec::Named(name) => Err(CliError::usage(format!(
+            "no vault named {name:?} is configured; for a folder in the current directory say ./{name}"
+        ))),
+    }
+}
+
+async fn connect_webdav(arg: &str, secrets: &Secrets, options: &ConnectOptions) -> CliResult<Arc<dyn Storage>> {
+    let mut config = vault_webdav::WebDavConfig::parse(arg)
+        .map_err(|e| CliError::usage(format!("invalid storage URL {arg}: {}", e.0)))?;
+    config.ca_cert = options.ca_cert.clone();
+    if config.user.is_some() {
+        config.password = Some(secrets.ask(&config.password_prompt())?);
+    }
+    let storage = vault_webdav::WebDavStorage::connect(config).await.map_err(|e| {
+        let exit = match super::exit::exit_for_storage_kind(e.kind()) {
+            Exit::Error => Exit::Unreachable,
+            other => other,
+        };
+        CliError::new(exit, format!("cannot reach storage {arg}: {e}"))
+    })?;
+    Ok(Arc::new(storage))
+}
+
+fn connect_local(arg: &str, path: &Path, purpose: Purpose) -> CliResult<Arc<dyn Storage>> {
+    let unreachable = |what: String| CliError::new(Exit::Unreachable, what);
+    match std::fs::metadata(path) {
+        Ok(m) if m.is_dir() => {
+            std::fs::read_dir(path).map_err(|e| unreachable(format!("cannot read storage {arg}: {}", io_text(&e))))?;
+        }
+        Ok(_) => return Err(unreachable(format!("storage {arg} is not a folder"))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && purpose == Purpose::Create => {
+            std::fs::create_dir(path)
+                .map_err(|e| unreachable(format!("cannot create folder {arg}: {}", io_text(&e))))?;
+        }
+        Err(e) => return Err(unreachable(format!("cannot reach storage {arg}: {}", io_text(&e)))),
+    }
+    match vault_storage::LocalStorage::new(path) {
+        Ok(s) => Ok(Arc::new(s)),
+        Err(e) => Err(unreachable(format!("cannot open storage {arg}: {e}"))),
+    }
+}
+
+/// An io::Error without its "(os error N)" suffix.
+pub fn io_text(e: &std::io::Error) -> String {
+    let s = e.to_string();
+    match s.find(" (os error") {
+        Some(i) => s[..i].to_lowercase(),
+        None => s,
+    }
+}
+
+/// The absolute form of a local STORAGE for a daemon that changes directory; others unchanged.
+pub fn absolute(arg: &str, spec: &StorageSpec) -> String {
+    match spec {
+        StorageSpec::Local(p) => match std::fs::canonicalize(p) {
+            Ok(abs) => abs.to_string_lossy().into_owned(),
+            Err(_) => arg.to_string(),
+        },
+        _ => arg.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn local_forms() {
+        assert_eq!(parse("./V").unwrap(), StorageSpec::Local("./V".into()));
+        assert_eq!(parse("/media/usb/V").unwrap(), StorageSpec::Local("/media/usb/V".into()));
+        assert_eq!(parse(".hidden").unwrap(), StorageSpec::Local(".hidden".into()));
+        assert_eq!(parse("a/b").unwrap(), StorageSpec::Local("a/b".into()));
+        if let Some(home) = std::env::var_os("HOME") {
+            assert_eq!(parse("~/N/V").unwrap(), StorageSpec::Local(PathBuf::from(home).join("N/V")));
+        }
+    }
+
+    #[test]
+    fn remote_forms() {
+        assert_eq!(
+            parse("sftp://me@host:2222/srv/v").unwrap(),
+            StorageSpec::Sftp(RemoteSpec {
+                user: Some("me".into()),
+                host: "host".into(),
+                port: Some(2222),
+                path: "/srv/v".into()
+            })
+        );
+        assert_eq!(
+            parse("sftp://host/~/v").unwrap(),
+            StorageSpec::Sftp(RemoteSpec { user: None, host: "host".into(), port: None, path: "/~/v".into() })
+        );
+        assert_eq!(
+            parse("davs://[::1]:8443/dav").unwrap(),
+            StorageSpec::Dav {
+                tls: true,
+                remote: RemoteSpec { user: None, host: "::1".into(), port: Some(8443), path: "/dav".into() }
+            }
+        );
+        assert!(matches!(parse("dav://h/x").unwrap(), StorageSpec::Dav { tls: false, .. }));
+        let nc = "https://cloud.example/remote.php/dav/files/me/Vault";
+        assert_eq!(parse(nc).unwrap(), StorageSpec::WebDavUrl(nc.into()));
+    }
+
+    #[test]
+    fn bad_and_named() {
+        assert_eq!(parse("Work").unwrap(), StorageSpec::Named("Work".into()));
+        for bad in ["", "ftp://h/x", "sftp:///x", "sftp://h:99999/x", "sftp://u:pw@h/x"] {
+            assert_eq!(parse(bad).unwrap_err().exit, Exit::Usage, "{bad}");
+        }
+    }
+}

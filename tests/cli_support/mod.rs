@@ -1,0 +1,205 @@
+//! Shared helpers of the `tests/cli_*.rs` tests: run the built `vault` binary, copy fixture
+//! vaults to temporary folders, hash trees to prove nothing was written.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use sha2::{Digest, Sha256};
+
+/// The binary under test.
+pub fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_vault")
+}
+
+/// The fixtures folder at the workspace root.
+pub fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+}
+
+/// The result of one `vault` run.
+#[derive(Debug)]
+pub struct Run {
+    pub code: i32,
+    pub stdout: Vec<u8>,
+    pub stderr: String,
+}
+
+impl Run {
+    pub fn stdout_str(&self) -> String {
+        String::from_utf8_lossy(&self.stdout).into_owned()
+    }
+
+    /// Asserts success and returns stdout.
+    #[track_caller]
+    pub fn ok(&self) -> String {
+        assert_eq!(self.code, 0, "expected success; stderr: {}", self.stderr);
+        self.stdout_str()
+    }
+
+    /// Asserts exit `code` and exactly one stderr line, and returns that line.
+    #[track_caller]
+    pub fn fails(&self, code: i32) -> String {
+        assert_eq!(self.code, code, "exit code; stderr: {}", self.stderr);
+        let lines: Vec<&str> = self.stderr.lines().collect();
+        assert_eq!(lines.len(), 1, "one line on stderr, got: {:?}", self.stderr);
+        assert!(lines[0].starts_with("vault: "), "{:?}", lines[0]);
+        assert!(!self.stderr.contains("panicked") && !self.stderr.contains("RUST_BACKTRACE"), "{}", self.stderr);
+        lines[0].to_string()
+    }
+}
+
+/// Runs `vault ARGS` with no stdin (never a terminal), VAULT_ASKPASS unset, in `cwd`.
+pub fn vault_in(cwd: &Path, args: &[&str]) -> Run {
+    let out: Output = Command::new(bin())
+        .args(args)
+        .current_dir(cwd)
+        .env_remove("VAULT_ASKPASS")
+        .env_remove("VAULT_LOG")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run vault");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: out.stdout,
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// Runs `vault ARGS` in the current directory.
+pub fn vault(args: &[&str]) -> Run {
+    vault_in(Path::new("."), args)
+}
+
+/// Copies a folder tree (files, folders, symlinks).
+pub fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let ft = entry.file_type().unwrap();
+        let dst = to.join(entry.file_name());
+        if ft.is_dir() {
+            copy_tree(&entry.path(), &dst);
+        } else if ft.is_symlink() {
+            std::os::unix::fs::symlink(std::fs::read_link(entry.path()).unwrap(), &dst).unwrap();
+        } else {
+            std::fs::copy(entry.path(), &dst).unwrap();
+        }
+    }
+}
+
+/// A fixture vault copied into a temporary folder.
+pub struct FixtureCopy {
+    pub tmp: tempfile::TempDir,
+    /// The copied vault folder.
+    pub vault: PathBuf,
+    /// A file holding the right password (with a trailing newline, as editors write it).
+    pub password_file: PathBuf,
+}
+
+impl FixtureCopy {
+    pub fn vault_str(&self) -> &str {
+        self.vault.to_str().unwrap()
+    }
+    pub fn pw(&self) -> &str {
+        self.password_file.to_str().unwrap()
+    }
+}
+
+/// Copies `fixtures/<name>/vault` and its password.
+pub fn copy_fixture(name: &str) -> FixtureCopy {
+    let tmp = tempfile::tempdir().unwrap();
+    let vault = tmp.path().join("vault");
+    copy_tree(&fixtures().join(name).join("vault"), &vault);
+    let password = std::fs::read_to_string(fixtures().join(name).join("password.txt")).unwrap();
+    let password_file = tmp.path().join("password.txt");
+    std::fs::write(&password_file, format!("{password}\n")).unwrap();
+    FixtureCopy { tmp, vault, password_file }
+}
+
+/// Every node under `root` → "d", "f <sha256>" or "l <target>", plus mode-independent mtimes left out.
+pub fn tree_state(root: &Path) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    walk(root, root, &mut out);
+    out
+}
+
+fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, String>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let entry = entry.unwrap();
+        let path = entry.path();
+        let rel = path.strip_prefix(root).unwrap().to_string_lossy().into_owned();
+        let ft = entry.file_type().unwrap();
+        if ft.is_dir() {
+            out.insert(rel, "d".into());
+            walk(root, &path, out);
+        } else if ft.is_symlink() {
+            out.insert(rel, format!("l {}", std::fs::read_link(&path).unwrap().display()));
+        } else {
+            out.insert(rel, format!("f {}", sha256(&std::fs::read(&path).unwrap())));
+        }
+    }
+}
+
+pub fn sha256(data: &[u8]) -> String {
+    let d = Sha256::digest(data);
+    d.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// HMAC-SHA256 (for re-signing a vault.cryptomator in the bad-input tests).
+pub fn hmac_sha256(key: &[u8], msg: &[u8]) -> Vec<u8> {
+    let mut k = if key.len() > 64 { Sha256::digest(key).to_vec() } else { key.to_vec() };
+    k.resize(64, 0);
+    let ipad: Vec<u8> = k.iter().map(|b| b ^ 0x36).collect();
+    let opad: Vec<u8> = k.iter().map(|b| b ^ 0x5c).collect();
+    let inner = Sha256::new().chain_update(&ipad).chain_update(msg).finalize();
+    Sha256::new().chain_update(&opad).chain_update(inner).finalize().to_vec()
+}
+
+/// base64url without padding.
+pub fn b64url(data: &[u8]) -> String {
+    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut s = String::new();
+    for chunk in data.chunks(3) {
+        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let n = (b[0] as u32) << 16 | (b[1] as u32) << 8 | b[2] as u32;
+        for i in 0..=chunk.len() {
+            s.push(A[(n >> (18 - 6 * i) & 63) as usize] as char);
+        }
+    }
+    s
+}
+
+pub fn hex(s: &str) -> Vec<u8> {
+    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
+}
+
+/// One expected node from an `expected.json`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Expected {
+    pub path: String,
+    pub kind: String,
+    pub size: Option<u64>,
+    pub sha256: Option<String>,
+    pub target: Option<String>,
+}
+
+/// Reads the `entries` of an expected.json.
+pub fn expected(file: &Path) -> Vec<Expected> {
+    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(file).unwrap()).unwrap();
+    let mut out: Vec<Expected> = v["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| Expected {
+            path: e["path"].as_str().unwrap().to_string(),
+            kind: e["type"].as_str().unwrap().to_string(),
+            size: e["size"].as_u64(),
+            sha256: e["sha256"].as_str().map(String::from),
+            target: e["target"].as_str().map(String::from),
+        })
+        .collect();
+    out.sort();
+    out
+}
