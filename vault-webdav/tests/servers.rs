@@ -191,3 +191,38 @@ async fn awkward_names_round_trip() {
         }
     }
 }
+
+/// 64 MiB written (one streamed PUT) and read back (ranged GETs of 8 MiB, as
+/// a reader of a large object would) on every server, timed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn put_get_64_mib() {
+    let s = servers();
+    let data = vault_storage::conformance::pattern(64, 64 << 20);
+    for server in Server::ALL {
+        let storage = s.storage(server, "big").await;
+        let path = StoragePath::new("64mib.c9r").expect("path");
+        let t = Instant::now();
+        storage
+            .write(&path, Body::from_reader(data.len() as u64, std::io::Cursor::new(data.clone())), WriteMode::Overwrite)
+            .await
+            .unwrap_or_else(|e| panic!("{server:?}: {e}"));
+        let put = t.elapsed();
+        let t = Instant::now();
+        let mut back = Vec::with_capacity(data.len());
+        while back.len() < data.len() {
+            let chunk = storage.read_at(&path, back.len() as u64, 8 << 20).await.expect("read");
+            assert!(!chunk.is_empty(), "{server:?}: short read at {}", back.len());
+            back.extend_from_slice(&chunk);
+        }
+        let get = t.elapsed();
+        assert!(back == data, "{server:?}: 64 MiB round trip differs");
+        storage.remove_file(&path).await.expect("cleanup");
+        eprintln!(
+            "MEASURE 64 MiB on {server:?}: PUT {:.2} s ({:.0} MiB/s), GET {:.2} s ({:.0} MiB/s)",
+            put.as_secs_f64(),
+            64.0 / put.as_secs_f64(),
+            get.as_secs_f64(),
+            64.0 / get.as_secs_f64()
+        );
+    }
+}
