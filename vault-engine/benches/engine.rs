@@ -74,6 +74,21 @@ async fn setup() -> Setup {
     let secs = t.elapsed().as_secs_f64();
     eprintln!("setup: wrote {} MiB through the engine in {secs:.2} s = {:.0} MiB/s", big_len >> 20, (big_len >> 20) as f64 / secs);
     drop(f);
+    // The same bytes written straight to a plain file, for comparison.
+    {
+        use std::io::Write;
+        let t = std::time::Instant::now();
+        let mut raw = std::fs::File::create(dir.path().join("raw-plain.bin")).expect("create raw");
+        let mut off = 0;
+        while off < big_len {
+            raw.write_all(&block).expect("write raw");
+            off += BLOCK as u64;
+        }
+        drop(raw);
+        let secs = t.elapsed().as_secs_f64();
+        eprintln!("setup: wrote {} MiB straight to disk in {secs:.2} s = {:.0} MiB/s", big_len >> 20, (big_len >> 20) as f64 / secs);
+        std::fs::remove_file(dir.path().join("raw-plain.bin")).expect("rm raw");
+    }
     let big_file = vault.resolve("/big.bin").await.expect("resolve").storage_path;
     Setup { root: dir.path().to_path_buf(), _dir: dir, vault, deep_path, big_dir, big_file, big_len }
 }
