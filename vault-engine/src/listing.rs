@@ -25,6 +25,10 @@ use crate::names::{self, NodeLoc};
 use crate::nodes::{self, Detected};
 use crate::{DirId, Node, NodeKind, VaultError, VaultErrorKind};
 
+/// A boxed `Send` future: keeps the listing future `Send` (closures producing
+/// futures inside a stream defeat the compiler's `Send` inference otherwise).
+type BoxFut<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
+
 /// What a listing does with sync-conflict copies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Mode {
@@ -155,17 +159,17 @@ pub(crate) async fn list(core: &Core, dir: &DirId, mode: Mode) -> Result<Listing
     // 2. Detect node types of normal and shortened entries, concurrently (order kept).
     let mut items: Vec<(usize, Item)> = Vec::new();
     let normal_results: Vec<Result<(usize, Option<Item>, String), VaultError>> =
-        futures::stream::iter(normal.into_iter().map(|(i, name, loc)| {
+        futures::stream::iter(normal.into_iter().map(|(i, name, loc)| -> BoxFut<'_, Result<(usize, Option<Item>, String), VaultError>> {
             let e = &raw[i];
-            async move {
+            Box::pin(async move {
                 let presented = !names::is_nfc_name(&name) || e.name.len() > threshold;
                 let path = loc.node_path()?.as_str().to_owned();
                 match nodes::detect(core, &loc, &e.metadata).await? {
                     Some(d) => Ok((i, Some(item(dir, &name, &loc, d, presented)?), path)),
                     None => Ok((i, None, path)),
                 }
-            }
-        }))
+            })
+        }).collect::<Vec<_>>())
         .buffered(16)
         .collect()
         .await;
@@ -178,10 +182,10 @@ pub(crate) async fn list(core: &Core, dir: &DirId, mode: Mode) -> Result<Listing
         }
     }
     let short_results: Vec<Result<(usize, Result<Item, (String, String)>), VaultError>> =
-        futures::stream::iter(shortened.into_iter().map(|i| {
+        futures::stream::iter(shortened.into_iter().map(|i| -> BoxFut<'_, Result<(usize, Result<Item, (String, String)>), VaultError>> {
             let e = &raw[i];
             let content_dir = &content_dir;
-            async move {
+            Box::pin(async move {
                 let node_path = content_dir.join(&e.name)?;
                 let (name, long) = match inflate(core, dir, &node_path).await? {
                     Ok(x) => x,
@@ -193,8 +197,8 @@ pub(crate) async fn list(core: &Core, dir: &DirId, mode: Mode) -> Result<Listing
                     Some(d) => Ok((i, Ok(item(dir, &name, &loc, d, presented)?))),
                     None => Ok((i, Err((node_path.as_str().to_owned(), "broken node".to_owned())))),
                 }
-            }
-        }))
+            })
+        }).collect::<Vec<_>>())
         .buffered(16)
         .collect()
         .await;
@@ -247,7 +251,7 @@ pub(crate) async fn list(core: &Core, dir: &DirId, mode: Mode) -> Result<Listing
     }
 
     // 4. Directories whose content directory is missing are hidden (spec §5).
-    let dir_checks: Vec<Result<bool, VaultError>> = futures::stream::iter(items.iter().map(|(_, it)| async move {
+    let dir_checks: Vec<Result<bool, VaultError>> = futures::stream::iter(items.iter().map(|(_, it)| -> BoxFut<'_, Result<bool, VaultError>> { Box::pin(async move {
         match &it.node.kind {
             NodeKind::Dir(id) => {
                 let content = core.content_dir(id)?;
@@ -259,7 +263,7 @@ pub(crate) async fn list(core: &Core, dir: &DirId, mode: Mode) -> Result<Listing
             }
             _ => Ok(true),
         }
-    }))
+    })}).collect::<Vec<_>>())
     .buffered(16)
     .collect()
     .await;

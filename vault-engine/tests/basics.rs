@@ -116,3 +116,50 @@ async fn reads_at_any_offset_and_length() {
         assert_eq!(got.as_slice(), &data[s..e], "read({off}, {len})");
     }
 }
+
+/// The filesystem layer spawns engine calls on a multi-threaded runtime: the
+/// vault, open files and every returned future must be `Send` (and `Sync`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn futures_are_send() {
+    fn send_sync<T: Send + Sync>(_: &T) {}
+    let (_storage, vault) = common::new_memory_vault().await;
+    let vault = Arc::new(vault);
+    send_sync(&vault);
+    let v = vault.clone();
+    let node = tokio::spawn(async move { v.create_file(&v.root(), "f").await }).await.expect("join").expect("create");
+    let v = vault.clone();
+    let n2 = node.clone();
+    let file = tokio::spawn(async move { v.open(&n2).await }).await.expect("join").expect("open");
+    send_sync(&file);
+    let f = file.clone();
+    tokio::spawn(async move {
+        f.write(0, b"abc").await?;
+        f.set_len(2).await?;
+        f.flush().await?;
+        f.read(0, 10).await
+    })
+    .await
+    .expect("join")
+    .expect("io");
+    let v = vault.clone();
+    let listed = tokio::spawn(async move {
+        let d = v.create_dir(&v.root(), "d").await?;
+        v.create_symlink(&v.root(), "s", "f").await?;
+        let s = v.resolve("/s").await?;
+        v.read_symlink(&s).await?;
+        v.rename(&v.root(), "f", &v.root(), "g", false).await?;
+        v.set_modified(&d, std::time::SystemTime::now()).await?;
+        v.statfs().await?;
+        v.flush_all().await?;
+        let report = vault_engine::check::check(&v, false, &vault_engine::check::NoProgress).await?;
+        assert!(report.problems.is_empty());
+        v.lookup(&v.root(), "g").await?;
+        v.list(&v.root()).await
+    })
+    .await
+    .expect("join")
+    .expect("ops");
+    let names: Vec<_> = listed.iter().map(|n| n.name.as_str()).collect();
+    assert_eq!(names, vec!["d", "g", "s"]);
+    assert_eq!(file.read(0, 10).await.expect("read after rename").as_slice(), b"ab");
+}
