@@ -199,7 +199,10 @@ impl FuseAdapter {
         self.activity.touch();
         let permit = match Arc::clone(&self.permits).try_acquire_owned() {
             Ok(permit) => Some(permit),
-            Err(_) => self.runtime.block_on(Arc::clone(&self.permits).acquire_owned()).ok(),
+            Err(_) => self
+                .runtime
+                .block_on(Arc::clone(&self.permits).acquire_owned())
+                .ok(),
         };
         let fs = Arc::clone(&self.fs);
         self.runtime.spawn(async move {

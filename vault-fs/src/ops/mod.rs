@@ -409,10 +409,9 @@ impl VaultFs {
         match self.timed(self.vault.lookup(dir, name)).await {
             Err(e) if e.kind() == FsErrorKind::NotFound => {
                 // The miss cost a listing anyway; keep its names for the next misses.
-                if !lock(&self.names).contains_key(&parent) {
-                    if let Ok(listing) = self.timed(self.vault.list(dir)).await {
-                        self.set_known_names(parent, listing.iter().map(|n| n.name.as_str()));
-                    }
+                let known = lock(&self.names).contains_key(&parent);
+                if !known && let Ok(listing) = self.timed(self.vault.list(dir)).await {
+                    self.set_known_names(parent, listing.iter().map(|n| n.name.as_str()));
                 }
                 Err(e)
             }
