@@ -16,13 +16,17 @@ use reqwest::header::{HeaderMap, HeaderValue};
 use reqwest::{Method, RequestBuilder, Response, StatusCode, Url};
 use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::ExposeSecret;
 use vault_storage::{StorageError, StorageErrorKind, StoragePath};
 
 use crate::config::WebDavConfig;
 
 /// Characters kept as they are in a path segment: RFC 3986 unreserved.
-const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
 
 /// Percent-encodes one path segment.
 pub(crate) fn encode_segment(s: &str) -> String {
@@ -44,7 +48,11 @@ impl std::error::Error for DavError {}
 /// What went wrong with one request, before classification.
 pub(crate) enum Failure {
     /// The server answered with an unexpected status.
-    Status { method: Method, status: StatusCode, location: Option<String> },
+    Status {
+        method: Method,
+        status: StatusCode,
+        location: Option<String>,
+    },
     /// reqwest failed (connect, TLS, I/O, timeout inside reqwest).
     Transport(reqwest::Error),
     /// Our own deadline (request timeout or a stalled transfer) passed.
@@ -59,8 +67,9 @@ pub(crate) enum Failure {
 pub(crate) struct Dav {
     pub http: reqwest::Client,
     pub base: Url,
-    pub user: Option<String>,
-    password: Option<SecretString>,
+    /// `Authorization: Basic …`, built once and marked sensitive (never
+    /// logged by reqwest/hyper); no per-request copies of the password.
+    authorization: Option<HeaderValue>,
     pub timeout: Duration,
     /// `user@host:port` for messages.
     pub who: String,
@@ -75,17 +84,29 @@ fn tls_config(ca_cert: Option<&Path>) -> Result<rustls::ClientConfig, String> {
     }
     if let Some(path) = ca_cert {
         let mut added = 0usize;
-        let iter = CertificateDer::pem_file_iter(path)
-            .map_err(|e| format!("cannot read the CA certificate file {}: {e}", path.display()))?;
+        let iter = CertificateDer::pem_file_iter(path).map_err(|e| {
+            format!(
+                "cannot read the CA certificate file {}: {e}",
+                path.display()
+            )
+        })?;
         for cert in iter {
-            let cert = cert.map_err(|e| format!("bad PEM in the CA certificate file {}: {e}", path.display()))?;
-            roots
-                .add(cert)
-                .map_err(|e| format!("the CA certificate in {} is not usable: {e}", path.display()))?;
+            let cert = cert.map_err(|e| {
+                format!("bad PEM in the CA certificate file {}: {e}", path.display())
+            })?;
+            roots.add(cert).map_err(|e| {
+                format!(
+                    "the CA certificate in {} is not usable: {e}",
+                    path.display()
+                )
+            })?;
             added += 1;
         }
         if added == 0 {
-            return Err(format!("the CA certificate file {} holds no PEM certificate", path.display()));
+            return Err(format!(
+                "the CA certificate file {} holds no PEM certificate",
+                path.display()
+            ));
         }
     }
     let provider = Arc::new(rustls::crypto::ring::default_provider());
@@ -115,13 +136,42 @@ impl Dav {
             .map_err(|m| StorageError::with_source(StorageErrorKind::Other, &root, DavError(m)))?;
         builder = builder.tls_backend_preconfigured(tls);
         let http = builder.build().map_err(|e| {
-            StorageError::with_source(StorageErrorKind::Other, &root, DavError(format!("HTTP client setup failed: {e}")))
+            StorageError::with_source(
+                StorageErrorKind::Other,
+                &root,
+                DavError(format!("HTTP client setup failed: {e}")),
+            )
         })?;
+        let authorization = match &config.user {
+            Some(user) => {
+                let password = config.password.as_ref().map(|p| p.expose_secret());
+                // Built without being sent, just to get reqwest's header encoding.
+                let probe = http
+                    .get(config.base_url.clone())
+                    .basic_auth(user, password)
+                    .build()
+                    .map_err(|e| {
+                        StorageError::with_source(
+                            StorageErrorKind::Other,
+                            &root,
+                            DavError(format!("bad credentials encoding: {e}")),
+                        )
+                    })?;
+                probe
+                    .headers()
+                    .get(reqwest::header::AUTHORIZATION)
+                    .cloned()
+                    .map(|mut v| {
+                        v.set_sensitive(true);
+                        v
+                    })
+            }
+            None => None,
+        };
         Ok(Dav {
             http,
             base: config.base_url.clone(),
-            user: config.user.clone(),
-            password: config.password.clone(),
+            authorization,
             timeout: config.timeout,
             who: config.user_at_host(),
         })
@@ -153,8 +203,8 @@ impl Dav {
     /// (`send_small`) or watch progress (`send_streaming`).
     pub(crate) fn request(&self, method: Method, url: Url) -> RequestBuilder {
         let rb = self.http.request(method, url);
-        match &self.user {
-            Some(user) => rb.basic_auth(user, self.password.as_ref().map(|p| p.expose_secret().to_owned())),
+        match &self.authorization {
+            Some(value) => rb.header(reqwest::header::AUTHORIZATION, value.clone()),
             None => rb,
         }
     }
@@ -203,13 +253,16 @@ impl Dav {
     ) -> Result<Response, Failure> {
         let progress = Arc::new(AtomicU64::new(0));
         let counter = Arc::clone(&progress);
-        let stream = tokio_util::io::ReaderStream::with_capacity(tokio::io::AsyncReadExt::take(reader, len), 256 * 1024)
-            .map(move |chunk| {
-                if let Ok(c) = &chunk {
-                    counter.fetch_add(c.len() as u64, Ordering::Relaxed);
-                }
-                chunk
-            });
+        let stream = tokio_util::io::ReaderStream::with_capacity(
+            tokio::io::AsyncReadExt::take(reader, len),
+            256 * 1024,
+        )
+        .map(move |chunk| {
+            if let Ok(c) = &chunk {
+                counter.fetch_add(c.len() as u64, Ordering::Relaxed);
+            }
+            chunk
+        });
         let rb = rb
             .header(reqwest::header::CONTENT_LENGTH, HeaderValue::from(len))
             .body(reqwest::Body::wrap_stream(stream));
@@ -255,7 +308,12 @@ impl Dav {
 
     /// Reads up to `limit` bytes of a response body after skipping `skip`
     /// bytes, failing if no data arrives for `timeout`.
-    pub(crate) async fn read_body(&self, resp: Response, skip: u64, limit: usize) -> Result<Bytes, Failure> {
+    pub(crate) async fn read_body(
+        &self,
+        resp: Response,
+        skip: u64,
+        limit: usize,
+    ) -> Result<Bytes, Failure> {
         let mut stream = resp.bytes_stream();
         let mut out = Vec::with_capacity(limit.min(64 << 20));
         let mut to_skip = skip;
@@ -295,13 +353,19 @@ impl Dav {
 
     /// The decoded path of a URL.
     pub(crate) fn decoded_path(url: &Url) -> String {
-        percent_decode_str(url.path()).decode_utf8_lossy().into_owned()
+        percent_decode_str(url.path())
+            .decode_utf8_lossy()
+            .into_owned()
     }
 
     /// Classifies a failure of `method`-on-`path`. THE one place statuses map to kinds.
     pub(crate) fn classify(&self, path: &StoragePath, failure: Failure) -> StorageError {
         let (kind, msg) = match failure {
-            Failure::Status { method, status, location } => {
+            Failure::Status {
+                method,
+                status,
+                location,
+            } => {
                 let code = status.as_u16();
                 let kind = match code {
                     401 => StorageErrorKind::AuthenticationFailed,
@@ -321,10 +385,18 @@ impl Dav {
                         self.who
                     ),
                     403 => format!("{method} refused by the server (HTTP 403 Forbidden)"),
-                    423 => format!("{method}: the object is locked on the server (HTTP 423 Locked); try again later"),
-                    429 => format!("{method}: the server is rate-limiting this client (HTTP 429); try again later"),
-                    503 => format!("{method}: the server is unavailable (HTTP 503, maintenance mode?); try again later"),
-                    507 => format!("{method}: the server has no space left (HTTP 507 Insufficient Storage)"),
+                    423 => format!(
+                        "{method}: the object is locked on the server (HTTP 423 Locked); try again later"
+                    ),
+                    429 => format!(
+                        "{method}: the server is rate-limiting this client (HTTP 429); try again later"
+                    ),
+                    503 => format!(
+                        "{method}: the server is unavailable (HTTP 503, maintenance mode?); try again later"
+                    ),
+                    507 => format!(
+                        "{method}: the server has no space left (HTTP 507 Insufficient Storage)"
+                    ),
                     300..=399 => format!(
                         "{method}: the server redirects to {} (HTTP {code}); use that URL as STORAGE",
                         location.as_deref().unwrap_or("another address")
@@ -336,9 +408,16 @@ impl Dav {
             Failure::Transport(e) => transport_message(&e, &self.who),
             Failure::Timeout(what, limit) => (
                 StorageErrorKind::Unavailable,
-                format!("{what}: the WebDAV server {} did not respond within {} s", self.who, limit.as_secs_f32()),
+                format!(
+                    "{what}: the WebDAV server {} did not respond within {} s",
+                    self.who,
+                    limit.as_secs_f32()
+                ),
             ),
-            Failure::BodyRead(e) => (StorageErrorKind::Other, format!("reading the data to upload failed: {e}")),
+            Failure::BodyRead(e) => (
+                StorageErrorKind::Other,
+                format!("reading the data to upload failed: {e}"),
+            ),
             Failure::Protocol(m) => (StorageErrorKind::Other, m),
         };
         StorageError::with_source(kind, path, DavError(msg))
@@ -349,7 +428,11 @@ impl Dav {
         Failure::Status {
             method: method.clone(),
             status: resp.status(),
-            location: resp.headers().get(reqwest::header::LOCATION).and_then(|v| v.to_str().ok()).map(str::to_owned),
+            location: resp
+                .headers()
+                .get(reqwest::header::LOCATION)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned),
         }
     }
 
@@ -373,12 +456,11 @@ fn find_rustls_error<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a
         if let Some(r) = err.downcast_ref::<rustls::Error>() {
             return Some(r);
         }
-        if let Some(io) = err.downcast_ref::<std::io::Error>() {
-            if let Some(inner) = io.get_ref() {
-                if let Some(r) = find_rustls_error(inner) {
-                    return Some(r);
-                }
-            }
+        if let Some(io) = err.downcast_ref::<std::io::Error>()
+            && let Some(inner) = io.get_ref()
+            && let Some(r) = find_rustls_error(inner)
+        {
+            return Some(r);
         }
         cur = err.source();
     }
@@ -387,9 +469,13 @@ fn find_rustls_error<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a
 
 fn certificate_problem(e: &rustls::Error) -> Option<String> {
     use rustls::CertificateError as C;
-    let rustls::Error::InvalidCertificate(ce) = e else { return None };
+    let rustls::Error::InvalidCertificate(ce) = e else {
+        return None;
+    };
     Some(match ce {
-        C::UnknownIssuer => "it is not signed by a trusted certificate authority (unknown issuer)".to_owned(),
+        C::UnknownIssuer => {
+            "it is not signed by a trusted certificate authority (unknown issuer)".to_owned()
+        }
         C::Expired | C::ExpiredContext { .. } => "it has expired".to_owned(),
         C::NotValidYet | C::NotValidYetContext { .. } => "it is not valid yet".to_owned(),
         C::NotValidForName | C::NotValidForNameContext { .. } => {
@@ -412,17 +498,29 @@ fn transport_message(e: &reqwest::Error, who: &str) -> (StorageErrorKind, String
                 ),
             );
         }
-        return (StorageErrorKind::Unavailable, format!("TLS with {who} failed: {r}"));
+        return (
+            StorageErrorKind::Unavailable,
+            format!("TLS with {who} failed: {r}"),
+        );
     }
     let text = error_chain(e);
     if e.is_timeout() {
-        return (StorageErrorKind::Unavailable, format!("the WebDAV server {who} timed out: {text}"));
+        return (
+            StorageErrorKind::Unavailable,
+            format!("the WebDAV server {who} timed out: {text}"),
+        );
     }
     if e.is_connect() {
-        return (StorageErrorKind::Unavailable, format!("cannot connect to the WebDAV server {who}: {text}"));
+        return (
+            StorageErrorKind::Unavailable,
+            format!("cannot connect to the WebDAV server {who}: {text}"),
+        );
     }
     // Connection reset / closed mid-request, broken pipe: the server went away.
-    (StorageErrorKind::Unavailable, format!("the connection to the WebDAV server {who} failed: {text}"))
+    (
+        StorageErrorKind::Unavailable,
+        format!("the connection to the WebDAV server {who} failed: {text}"),
+    )
 }
 
 /// "a: b: c" from an error and its causes (no secrets: reqwest errors carry
@@ -446,10 +544,19 @@ mod tests {
 
     #[test]
     fn urls_encode_segments() {
-        let base = Url::parse("http://h/v%20x/").unwrap();
-        let p = StoragePath::new("d/a b=(c).c9r").unwrap();
-        assert_eq!(Dav::url_below(&base, &p, false).as_str(), "http://h/v%20x/d/a%20b%3D%28c%29.c9r");
-        assert_eq!(Dav::url_below(&base, &StoragePath::new("d").unwrap(), true).as_str(), "http://h/v%20x/d/");
-        assert_eq!(Dav::url_below(&base, &StoragePath::root(), true).as_str(), "http://h/v%20x/");
+        let base = Url::parse("http://h/v%20x/").expect("test value");
+        let p = StoragePath::new("d/a b=(c).c9r").expect("test value");
+        assert_eq!(
+            Dav::url_below(&base, &p, false).as_str(),
+            "http://h/v%20x/d/a%20b%3D%28c%29.c9r"
+        );
+        assert_eq!(
+            Dav::url_below(&base, &StoragePath::new("d").expect("test value"), true).as_str(),
+            "http://h/v%20x/d/"
+        );
+        assert_eq!(
+            Dav::url_below(&base, &StoragePath::root(), true).as_str(),
+            "http://h/v%20x/"
+        );
     }
 }

@@ -80,7 +80,9 @@ impl std::error::Error for UrlError {}
 /// `http://`, `https://`), case-insensitively.
 pub fn is_webdav_url(storage: &str) -> bool {
     let lower = storage.get(..8).unwrap_or(storage).to_ascii_lowercase();
-    ["dav://", "davs://", "http://", "https://"].iter().any(|p| lower.starts_with(p))
+    ["dav://", "davs://", "http://", "https://"]
+        .iter()
+        .any(|p| lower.starts_with(p))
 }
 
 impl WebDavConfig {
@@ -122,9 +124,11 @@ impl WebDavConfig {
     /// password in the URL is refused: secrets never go on the command line.
     pub fn parse(storage: &str) -> Result<Self, UrlError> {
         let trimmed = storage.trim();
-        let (scheme, rest) = trimmed
-            .split_once("://")
-            .ok_or_else(|| UrlError(format!("{storage:?} is not a WebDAV URL (dav://, davs://, http:// or https://)")))?;
+        let (scheme, rest) = trimmed.split_once("://").ok_or_else(|| {
+            UrlError(format!(
+                "{storage:?} is not a WebDAV URL (dav://, davs://, http:// or https://)"
+            ))
+        })?;
         let http_scheme = match scheme.to_ascii_lowercase().as_str() {
             "dav" | "http" => "http",
             "davs" | "https" => "https",
@@ -147,7 +151,9 @@ impl WebDavConfig {
             ));
         }
         if url.query().is_some() || url.fragment().is_some() {
-            return Err(UrlError(format!("{storage:?}: a WebDAV URL takes no ?query or #fragment")));
+            return Err(UrlError(format!(
+                "{storage:?}: a WebDAV URL takes no ?query or #fragment"
+            )));
         }
         let user = if url.username().is_empty() {
             None
@@ -155,7 +161,9 @@ impl WebDavConfig {
             Some(
                 percent_decode_str(url.username())
                     .decode_utf8()
-                    .map_err(|_| UrlError("the user name in the URL is not valid UTF-8".to_owned()))?
+                    .map_err(|_| {
+                        UrlError("the user name in the URL is not valid UTF-8".to_owned())
+                    })?
                     .into_owned(),
             )
         };
@@ -197,7 +205,10 @@ impl WebDavConfig {
         let idx = path.find("/remote.php/dav/files/")?;
         let after = &path[idx + "/remote.php/dav/files/".len()..];
         let user_enc = after.split('/').next().filter(|s| !s.is_empty())?;
-        let user = percent_decode_str(user_enc).decode_utf8().ok()?.into_owned();
+        let user = percent_decode_str(user_enc)
+            .decode_utf8()
+            .ok()?
+            .into_owned();
         let mut server = self.base_url.clone();
         server.set_path(&path[..=idx]);
         Some((server, user))
@@ -210,45 +221,68 @@ mod tests {
 
     #[test]
     fn parses_the_storage_forms() {
-        let c = WebDavConfig::parse("dav://alice@example.org:8080/vaults/My Vault").unwrap();
-        assert_eq!(c.base_url.as_str(), "http://example.org:8080/vaults/My%20Vault/");
+        let c = WebDavConfig::parse("dav://alice@example.org:8080/vaults/My Vault")
+            .expect("test value");
+        assert_eq!(
+            c.base_url.as_str(),
+            "http://example.org:8080/vaults/My%20Vault/"
+        );
         assert_eq!(c.user.as_deref(), Some("alice"));
         assert_eq!(c.password_prompt(), "Password for alice@example.org:8080: ");
 
-        let c = WebDavConfig::parse("davs://host/v").unwrap();
+        let c = WebDavConfig::parse("davs://host/v").expect("test value");
         assert_eq!(c.base_url.as_str(), "https://host/v/");
         assert_eq!(c.user, None);
 
-        let c = WebDavConfig::parse("https://me%40mail.org@cloud.example.org/remote.php/dav/files/me%40mail.org/Vault/")
-            .unwrap();
+        let c = WebDavConfig::parse(
+            "https://me%40mail.org@cloud.example.org/remote.php/dav/files/me%40mail.org/Vault/",
+        )
+        .expect("test value");
         assert_eq!(c.user.as_deref(), Some("me@mail.org"));
         assert_eq!(c.base_url.username(), "");
-        let (server, user) = c.nextcloud_layout().unwrap();
+        let (server, user) = c.nextcloud_layout().expect("test value");
         assert_eq!(server.as_str(), "https://cloud.example.org/");
         assert_eq!(user, "me@mail.org");
 
-        let c = WebDavConfig::parse("http://127.0.0.1:8083/nc/remote.php/dav/files/vault-user").unwrap();
-        let (server, user) = c.nextcloud_layout().unwrap();
+        let c = WebDavConfig::parse("http://127.0.0.1:8083/nc/remote.php/dav/files/vault-user")
+            .expect("test value");
+        let (server, user) = c.nextcloud_layout().expect("test value");
         assert_eq!(server.as_str(), "http://127.0.0.1:8083/nc/");
         assert_eq!(user, "vault-user");
-        assert!(WebDavConfig::parse("dav://h/x").unwrap().nextcloud_layout().is_none());
+        assert!(
+            WebDavConfig::parse("dav://h/x")
+                .expect("test value")
+                .nextcloud_layout()
+                .is_none()
+        );
     }
 
     #[test]
     fn refuses_bad_urls() {
-        for bad in ["ftp://h/x", "dav://", "dav://u:secret@h/x", "https://h/x?a=1", "no-scheme"] {
+        for bad in [
+            "ftp://h/x",
+            "dav://",
+            "dav://u:secret@h/x",
+            "https://h/x?a=1",
+            "no-scheme",
+        ] {
             assert!(WebDavConfig::parse(bad).is_err(), "{bad}");
         }
-        let err = WebDavConfig::parse("dav://u:secret@h/x").unwrap_err();
+        let err = WebDavConfig::parse("dav://u:secret@h/x").expect_err("must fail");
         assert!(!err.to_string().contains("secret"));
-        assert!(is_webdav_url("DAVS://h/x") && is_webdav_url("https://h") && !is_webdav_url("./Vault"));
+        assert!(
+            is_webdav_url("DAVS://h/x") && is_webdav_url("https://h") && !is_webdav_url("./Vault")
+        );
     }
 
     #[test]
     fn debug_hides_the_password() {
-        let mut c = WebDavConfig::parse("dav://u@h/x").unwrap();
+        let mut c = WebDavConfig::parse("dav://u@h/x").expect("test value");
         c.password = Some(SecretString::from("hunter2-secret".to_owned()));
         let dbg = format!("{c:?}");
-        assert!(!dbg.contains("hunter2") && dbg.contains("<redacted>"), "{dbg}");
+        assert!(
+            !dbg.contains("hunter2") && dbg.contains("<redacted>"),
+            "{dbg}"
+        );
     }
 }

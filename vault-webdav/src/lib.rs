@@ -64,13 +64,15 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use reqwest::{Method, StatusCode};
 use vault_storage::{
-    Body, Capabilities, DirEntry, EntryKind, Metadata, RenameMode, SpaceInfo, Storage, StorageError, StorageErrorKind,
-    StoragePath, WriteMode,
+    Body, Capabilities, DirEntry, EntryKind, Metadata, RenameMode, SpaceInfo, Storage,
+    StorageError, StorageErrorKind, StoragePath, WriteMode,
 };
 
 use crate::client::{Dav, DavError, Failure};
 pub use crate::config::{NextcloudMode, UrlError, WebDavConfig, is_webdav_url};
-pub use crate::nextcloud::{LoginFlow, NextcloudLogin, login_flow_v2, login_flow_v2_with};
+pub use crate::nextcloud::{
+    LoginFlow, LoginPoll, NextcloudLogin, login_flow_v2, login_flow_v2_with,
+};
 use crate::propfind::{DavEntry, PROPFIND_BODY, QUOTA_BODY, parse_multistatus};
 
 /// Prefix of the hidden temporary objects that `write` uploads before the
@@ -81,9 +83,16 @@ pub const TEMP_PREFIX: &str = ".vault-tmp-";
 static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
 fn temp_name() -> String {
-    let nanos = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    let nanos = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
     let n = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
-    format!("{TEMP_PREFIX}{:x}-{:x}-{n:x}.tmp", std::process::id(), nanos & 0xffff_ffff_ffff)
+    format!(
+        "{TEMP_PREFIX}{:x}-{:x}-{n:x}.tmp",
+        std::process::id(),
+        nanos & 0xffff_ffff_ffff
+    )
 }
 
 /// Nextcloud specifics found at connect time.
@@ -114,7 +123,9 @@ pub struct WebDavStorage {
 
 impl std::fmt::Debug for WebDavStorage {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("WebDavStorage").field("describe", &self.describe).finish_non_exhaustive()
+        f.debug_struct("WebDavStorage")
+            .field("describe", &self.describe)
+            .finish_non_exhaustive()
     }
 }
 
@@ -197,14 +208,23 @@ impl WebDavStorage {
             .header("Depth", depth)
             .header("Content-Type", "application/xml; charset=utf-8")
             .body(body);
-        let resp = self.dav.send_read(rb).await.map_err(|f| self.dav.classify(path, f))?;
+        let resp = self
+            .dav
+            .send_read(rb)
+            .await
+            .map_err(|f| self.dav.classify(path, f))?;
         let status = resp.status();
         if status != StatusCode::MULTI_STATUS {
             let failure = Dav::status_failure(&method, &resp);
             return Ok((status, url, Vec::new(), Some(failure)));
         }
-        let bytes = self.dav.small_body(resp).await.map_err(|f| self.dav.classify(path, f))?;
-        let entries = parse_multistatus(&bytes).map_err(|m| self.dav.classify(path, Failure::Protocol(m)))?;
+        let bytes = self
+            .dav
+            .small_body(resp)
+            .await
+            .map_err(|f| self.dav.classify(path, f))?;
+        let entries =
+            parse_multistatus(&bytes).map_err(|m| self.dav.classify(path, Failure::Protocol(m)))?;
         Ok((status, url, entries, None))
     }
 
@@ -216,32 +236,54 @@ impl WebDavStorage {
         collection: bool,
         body: &'static str,
     ) -> Result<Option<(reqwest::Url, Vec<DavEntry>)>, StorageError> {
-        let (status, url, entries, failure) = self.propfind_once(path, depth, collection, body).await?;
+        let (status, url, entries, failure) =
+            self.propfind_once(path, depth, collection, body).await?;
         match (status, failure) {
             (StatusCode::MULTI_STATUS, _) => Ok(Some((url, entries))),
             (StatusCode::NOT_FOUND | StatusCode::CONFLICT, _) => Ok(None),
             (StatusCode::BAD_REQUEST, Some(failure)) => {
                 // Apache answers 400 for a path through a file (`file/child`).
                 if let Some(parent) = path.parent().filter(|p| !p.is_root()) {
-                    let (pstatus, _, pentries, _) = self.propfind_once(&parent, "0", false, PROPFIND_BODY).await?;
-                    if pstatus == StatusCode::MULTI_STATUS && pentries.first().is_some_and(|e| !e.is_collection) {
-                        return Err(StorageError::new(StorageErrorKind::NotADirectory, path.clone()));
+                    let (pstatus, _, pentries, _) = self
+                        .propfind_once(&parent, "0", false, PROPFIND_BODY)
+                        .await?;
+                    if pstatus == StatusCode::MULTI_STATUS
+                        && pentries.first().is_some_and(|e| !e.is_collection)
+                    {
+                        return Err(StorageError::new(
+                            StorageErrorKind::NotADirectory,
+                            path.clone(),
+                        ));
                     }
-                    if matches!(pstatus, StatusCode::NOT_FOUND | StatusCode::CONFLICT | StatusCode::BAD_REQUEST) {
+                    if matches!(
+                        pstatus,
+                        StatusCode::NOT_FOUND | StatusCode::CONFLICT | StatusCode::BAD_REQUEST
+                    ) {
                         return Ok(None);
                     }
                 }
                 Err(self.dav.classify(path, failure))
             }
             (_, Some(failure)) => Err(self.dav.classify(path, failure)),
-            (_, None) => Err(self.dav.classify(path, Failure::Protocol("unexpected PROPFIND answer".to_owned()))),
+            (_, None) => Err(self.dav.classify(
+                path,
+                Failure::Protocol("unexpected PROPFIND answer".to_owned()),
+            )),
         }
     }
 
     fn to_metadata(e: &DavEntry) -> Metadata {
         Metadata {
-            kind: if e.is_collection { EntryKind::Dir } else { EntryKind::File },
-            size: if e.is_collection { 0 } else { e.content_length.unwrap_or(0) },
+            kind: if e.is_collection {
+                EntryKind::Dir
+            } else {
+                EntryKind::File
+            },
+            size: if e.is_collection {
+                0
+            } else {
+                e.content_length.unwrap_or(0)
+            },
             modified: e.last_modified,
         }
     }
@@ -255,16 +297,25 @@ impl WebDavStorage {
         let want = want.trim_end_matches('/');
         let entry = entries
             .iter()
-            .find(|e| self.dav.href_path(&e.href).is_some_and(|p| p.trim_end_matches('/') == want))
+            .find(|e| {
+                self.dav
+                    .href_path(&e.href)
+                    .is_some_and(|p| p.trim_end_matches('/') == want)
+            })
             .or_else(|| entries.first());
         match entry {
             Some(e) => Ok(Some(Self::to_metadata(e))),
-            None => Err(self.dav.classify(path, Failure::Protocol("PROPFIND answered with no entry".to_owned()))),
+            None => Err(self.dav.classify(
+                path,
+                Failure::Protocol("PROPFIND answered with no entry".to_owned()),
+            )),
         }
     }
 
     async fn stat_required(&self, path: &StoragePath) -> Result<Metadata, StorageError> {
-        self.stat(path).await?.ok_or_else(|| StorageError::new(StorageErrorKind::NotFound, path.clone()))
+        self.stat(path)
+            .await?
+            .ok_or_else(|| StorageError::new(StorageErrorKind::NotFound, path.clone()))
     }
 
     /// A body-less request (MKCOL, DELETE, MOVE, …); returns the response.
@@ -282,11 +333,15 @@ impl WebDavStorage {
     }
 
     async fn delete_url(&self, path: &StoragePath, url: reqwest::Url) -> Result<(), StorageError> {
-        let resp = self.simple(path, Method::DELETE, url, Default::default()).await?;
+        let resp = self
+            .simple(path, Method::DELETE, url, Default::default())
+            .await?;
         if resp.status().is_success() {
             Ok(())
         } else {
-            Err(self.dav.classify(path, Dav::status_failure(&Method::DELETE, &resp)))
+            Err(self
+                .dav
+                .classify(path, Dav::status_failure(&Method::DELETE, &resp)))
         }
     }
 
@@ -300,7 +355,12 @@ impl WebDavStorage {
     /// Why a MOVE of `from` onto `to` failed with a non-412 status: a missing
     /// source or a missing target folder is `NotFound` (servers say 403, 404,
     /// 409 or even 500 for these), anything else is classified as is.
-    async fn diagnose_move(&self, from: &StoragePath, to: &StoragePath, failure: Failure) -> StorageError {
+    async fn diagnose_move(
+        &self,
+        from: &StoragePath,
+        to: &StoragePath,
+        failure: Failure,
+    ) -> StorageError {
         match self.stat(from).await {
             Ok(None) => return StorageError::new(StorageErrorKind::NotFound, from.clone()),
             Err(e) => return e,
@@ -336,7 +396,14 @@ impl WebDavStorage {
         // reader is done. Retry with backoff (about 16 s in all).
         let mut waits = LOCKED_BACKOFF.iter();
         loop {
-            let resp = self.simple(path_for_errors, method.clone(), from_url.clone(), headers.clone()).await?;
+            let resp = self
+                .simple(
+                    path_for_errors,
+                    method.clone(),
+                    from_url.clone(),
+                    headers.clone(),
+                )
+                .await?;
             match (resp.status(), waits.next()) {
                 (StatusCode::LOCKED, Some(wait)) => {
                     tracing::debug!(target: "vault_webdav", ?wait, "MOVE: 423 Locked, retrying");
@@ -348,22 +415,41 @@ impl WebDavStorage {
     }
 
     /// Uploads `body` to `url` with one streaming PUT.
-    async fn put_stream(&self, path: &StoragePath, url: reqwest::Url, body: Body) -> Result<(), StorageError> {
+    async fn put_stream(
+        &self,
+        path: &StoragePath,
+        url: reqwest::Url,
+        body: Body,
+    ) -> Result<(), StorageError> {
         let len = body.len();
         let rb = self.dav.request(Method::PUT, url);
-        let resp =
-            self.dav.send_streaming(rb, body.into_reader(), len).await.map_err(|f| self.dav.classify(path, f))?;
+        let resp = self
+            .dav
+            .send_streaming(rb, body.into_reader(), len)
+            .await
+            .map_err(|f| self.dav.classify(path, f))?;
         if resp.status().is_success() {
             Ok(())
         } else {
-            Err(self.dav.classify(path, Dav::status_failure(&Method::PUT, &resp)))
+            Err(self
+                .dav
+                .classify(path, Dav::status_failure(&Method::PUT, &resp)))
         }
     }
 
     /// A missing parent or a file as parent: servers say 400, 404 or 409.
-    async fn explain_put_failure(&self, path: &StoragePath, parent: &StoragePath, e: StorageError) -> StorageError {
-        if matches!(e.kind(), StorageErrorKind::NotFound | StorageErrorKind::Other | StorageErrorKind::PermissionDenied)
-            && !parent.is_root()
+    async fn explain_put_failure(
+        &self,
+        path: &StoragePath,
+        parent: &StoragePath,
+        e: StorageError,
+    ) -> StorageError {
+        if matches!(
+            e.kind(),
+            StorageErrorKind::NotFound
+                | StorageErrorKind::Other
+                | StorageErrorKind::PermissionDenied
+        ) && !parent.is_root()
         {
             match self.stat(parent).await {
                 Ok(None) => return StorageError::new(StorageErrorKind::NotFound, path.clone()),
@@ -377,7 +463,10 @@ impl WebDavStorage {
     }
 
     async fn best_effort_delete(&self, url: reqwest::Url) {
-        let _ = self.dav.send_small(self.dav.request(Method::DELETE, url)).await;
+        let _ = self
+            .dav
+            .send_small(self.dav.request(Method::DELETE, url))
+            .await;
     }
 
     /// The collection URL for `path` that the MOVE destination uses.
@@ -427,7 +516,9 @@ impl Storage for WebDavStorage {
                 }
                 continue;
             }
-            let Some((parent, name)) = trimmed.rsplit_once('/') else { continue };
+            let Some((parent, name)) = trimmed.rsplit_once('/') else {
+                continue;
+            };
             if parent != own || name.is_empty() {
                 continue;
             }
@@ -435,26 +526,47 @@ impl Storage for WebDavStorage {
             if name.starts_with(TEMP_PREFIX) || name.starts_with(".davfs.tmp") {
                 continue;
             }
-            out.push(DirEntry { name: name.to_owned(), metadata: Self::to_metadata(e) });
+            out.push(DirEntry {
+                name: name.to_owned(),
+                metadata: Self::to_metadata(e),
+            });
         }
         if saw_self_as_file {
-            return Err(StorageError::new(StorageErrorKind::NotADirectory, path.clone()));
+            return Err(StorageError::new(
+                StorageErrorKind::NotADirectory,
+                path.clone(),
+            ));
         }
         Ok(out)
     }
 
-    async fn read_at(&self, path: &StoragePath, offset: u64, len: usize) -> Result<Bytes, StorageError> {
+    async fn read_at(
+        &self,
+        path: &StoragePath,
+        offset: u64,
+        len: usize,
+    ) -> Result<Bytes, StorageError> {
         if len == 0 {
             let meta = self.stat_required(path).await?;
             if meta.kind == EntryKind::Dir {
-                return Err(StorageError::new(StorageErrorKind::IsADirectory, path.clone()));
+                return Err(StorageError::new(
+                    StorageErrorKind::IsADirectory,
+                    path.clone(),
+                ));
             }
             return Ok(Bytes::new());
         }
         let last = offset.saturating_add(len as u64 - 1);
         let url = self.dav.url(path, false);
-        let rb = self.dav.request(Method::GET, url).header("Range", format!("bytes={offset}-{last}"));
-        let resp = self.dav.send_read(rb).await.map_err(|f| self.dav.classify(path, f))?;
+        let rb = self
+            .dav
+            .request(Method::GET, url)
+            .header("Range", format!("bytes={offset}-{last}"));
+        let resp = self
+            .dav
+            .send_read(rb)
+            .await
+            .map_err(|f| self.dav.classify(path, f))?;
         match resp.status() {
             StatusCode::PARTIAL_CONTENT => {
                 // Nextcloud answers a GET on a folder with an HTML notice, which
@@ -466,10 +578,17 @@ impl Storage for WebDavStorage {
                     .and_then(|v| v.to_str().ok())
                     .is_some_and(|v| v.starts_with("text/html"));
                 if html && self.stat_required(path).await?.kind == EntryKind::Dir {
-                    return Err(StorageError::new(StorageErrorKind::IsADirectory, path.clone()));
+                    return Err(StorageError::new(
+                        StorageErrorKind::IsADirectory,
+                        path.clone(),
+                    ));
                 }
                 // Check the server sent the range we asked for.
-                if let Some(cr) = resp.headers().get(reqwest::header::CONTENT_RANGE).and_then(|v| v.to_str().ok()) {
+                if let Some(cr) = resp
+                    .headers()
+                    .get(reqwest::header::CONTENT_RANGE)
+                    .and_then(|v| v.to_str().ok())
+                {
                     let start = cr
                         .strip_prefix("bytes ")
                         .and_then(|r| r.split('-').next())
@@ -477,22 +596,33 @@ impl Storage for WebDavStorage {
                     if start != Some(offset) {
                         return Err(self.dav.classify(
                             path,
-                            Failure::Protocol(format!("the server sent range {cr:?} for bytes={offset}-{last}")),
+                            Failure::Protocol(format!(
+                                "the server sent range {cr:?} for bytes={offset}-{last}"
+                            )),
                         ));
                     }
                 }
-                self.dav.read_body(resp, 0, len).await.map_err(|f| self.dav.classify(path, f))
+                self.dav
+                    .read_body(resp, 0, len)
+                    .await
+                    .map_err(|f| self.dav.classify(path, f))
             }
             StatusCode::OK => {
                 // The server ignored Range (or this is a folder listing page).
                 let meta = self.stat_required(path).await?;
                 if meta.kind == EntryKind::Dir {
-                    return Err(StorageError::new(StorageErrorKind::IsADirectory, path.clone()));
+                    return Err(StorageError::new(
+                        StorageErrorKind::IsADirectory,
+                        path.clone(),
+                    ));
                 }
                 if offset >= meta.size {
                     return Ok(Bytes::new());
                 }
-                self.dav.read_body(resp, offset, len).await.map_err(|f| self.dav.classify(path, f))
+                self.dav
+                    .read_body(resp, offset, len)
+                    .await
+                    .map_err(|f| self.dav.classify(path, f))
             }
             StatusCode::RANGE_NOT_SATISFIABLE => {
                 // Past the end of a file (Content-Range: bytes */SIZE), or an
@@ -505,7 +635,10 @@ impl Storage for WebDavStorage {
                 if !is_file_answer {
                     let meta = self.stat_required(path).await?;
                     if meta.kind == EntryKind::Dir {
-                        return Err(StorageError::new(StorageErrorKind::IsADirectory, path.clone()));
+                        return Err(StorageError::new(
+                            StorageErrorKind::IsADirectory,
+                            path.clone(),
+                        ));
                     }
                 }
                 Ok(Bytes::new())
@@ -513,28 +646,41 @@ impl Storage for WebDavStorage {
             _ => {
                 let failure = Dav::status_failure(&Method::GET, &resp);
                 // A GET on a folder: servers answer 403/404/405/501/…; name it.
-                if !matches!(resp.status(), StatusCode::UNAUTHORIZED) {
-                    if let Ok(Some(meta)) = self.stat(path).await {
-                        if meta.kind == EntryKind::Dir {
-                            return Err(StorageError::new(StorageErrorKind::IsADirectory, path.clone()));
-                        }
-                    }
+                if !matches!(resp.status(), StatusCode::UNAUTHORIZED)
+                    && let Ok(Some(meta)) = self.stat(path).await
+                    && meta.kind == EntryKind::Dir
+                {
+                    return Err(StorageError::new(
+                        StorageErrorKind::IsADirectory,
+                        path.clone(),
+                    ));
                 }
                 Err(self.dav.classify(path, failure))
             }
         }
     }
 
-    async fn write(&self, path: &StoragePath, body: Body, mode: WriteMode) -> Result<(), StorageError> {
+    async fn write(
+        &self,
+        path: &StoragePath,
+        body: Body,
+        mode: WriteMode,
+    ) -> Result<(), StorageError> {
         let Some(parent) = path.parent() else {
-            return Err(StorageError::new(StorageErrorKind::IsADirectory, path.clone()));
+            return Err(StorageError::new(
+                StorageErrorKind::IsADirectory,
+                path.clone(),
+            ));
         };
         if mode == WriteMode::Overwrite {
             // MOVE with Overwrite: T would replace a whole folder: refuse first.
-            if let Some(meta) = self.stat(path).await? {
-                if meta.kind == EntryKind::Dir {
-                    return Err(StorageError::new(StorageErrorKind::IsADirectory, path.clone()));
-                }
+            if let Some(meta) = self.stat(path).await?
+                && meta.kind == EntryKind::Dir
+            {
+                return Err(StorageError::new(
+                    StorageErrorKind::IsADirectory,
+                    path.clone(),
+                ));
             }
         }
         if mode == WriteMode::Overwrite && self.put_is_atomic && self.nextcloud.is_none() {
@@ -564,7 +710,15 @@ impl Storage for WebDavStorage {
             WriteMode::CreateNew => Some(self.stripe(path).lock().await),
             WriteMode::Overwrite => None,
         };
-        let resp = match self.move_to(path, temp_url.clone(), &target, mode == WriteMode::Overwrite).await {
+        let resp = match self
+            .move_to(
+                path,
+                temp_url.clone(),
+                &target,
+                mode == WriteMode::Overwrite,
+            )
+            .await
+        {
             Ok(r) => r,
             Err(e) => {
                 self.best_effort_delete(temp_url).await;
@@ -575,7 +729,8 @@ impl Storage for WebDavStorage {
             return Ok(());
         }
         let status = resp.status();
-        let failure = Dav::status_failure(&Method::from_bytes(b"MOVE").unwrap_or(Method::POST), &resp);
+        let failure =
+            Dav::status_failure(&Method::from_bytes(b"MOVE").unwrap_or(Method::POST), &resp);
         let err = if status == StatusCode::PRECONDITION_FAILED {
             StorageError::new(StorageErrorKind::AlreadyExists, path.clone())
         } else if status.is_server_error() && mode == WriteMode::CreateNew {
@@ -591,12 +746,23 @@ impl Storage for WebDavStorage {
         Err(err)
     }
 
-    async fn write_at(&self, path: &StoragePath, _offset: u64, _data: Bytes) -> Result<(), StorageError> {
-        Err(StorageError::new(StorageErrorKind::Unsupported, path.clone()))
+    async fn write_at(
+        &self,
+        path: &StoragePath,
+        _offset: u64,
+        _data: Bytes,
+    ) -> Result<(), StorageError> {
+        Err(StorageError::new(
+            StorageErrorKind::Unsupported,
+            path.clone(),
+        ))
     }
 
     async fn set_len(&self, path: &StoragePath, _len: u64) -> Result<(), StorageError> {
-        Err(StorageError::new(StorageErrorKind::Unsupported, path.clone()))
+        Err(StorageError::new(
+            StorageErrorKind::Unsupported,
+            path.clone(),
+        ))
     }
 
     async fn sync(&self, _path: &StoragePath) -> Result<(), StorageError> {
@@ -606,25 +772,46 @@ impl Storage for WebDavStorage {
 
     async fn create_dir(&self, path: &StoragePath) -> Result<(), StorageError> {
         if path.is_root() {
-            return Err(StorageError::new(StorageErrorKind::AlreadyExists, path.clone()));
+            return Err(StorageError::new(
+                StorageErrorKind::AlreadyExists,
+                path.clone(),
+            ));
         }
         // rclone answers 201 to MKCOL on an existing folder: look first.
         if self.stat(path).await?.is_some() {
-            return Err(StorageError::new(StorageErrorKind::AlreadyExists, path.clone()));
+            return Err(StorageError::new(
+                StorageErrorKind::AlreadyExists,
+                path.clone(),
+            ));
         }
         let method = Method::from_bytes(b"MKCOL").unwrap_or(Method::PUT);
-        let resp = self.simple(path, method.clone(), self.dav.url(path, true), Default::default()).await?;
+        let resp = self
+            .simple(
+                path,
+                method.clone(),
+                self.dav.url(path, true),
+                Default::default(),
+            )
+            .await?;
         if resp.status().is_success() {
             return Ok(());
         }
         let failure = Dav::status_failure(&method, &resp);
-        if matches!(resp.status(), StatusCode::METHOD_NOT_ALLOWED | StatusCode::CONFLICT | StatusCode::FORBIDDEN) {
+        if matches!(
+            resp.status(),
+            StatusCode::METHOD_NOT_ALLOWED | StatusCode::CONFLICT | StatusCode::FORBIDDEN
+        ) {
             // 405 also comes for "the parent is a file" (Apache): look at the parent.
             if let Some(parent) = path.parent() {
                 match self.stat(&parent).await? {
-                    None => return Err(StorageError::new(StorageErrorKind::NotFound, path.clone())),
+                    None => {
+                        return Err(StorageError::new(StorageErrorKind::NotFound, path.clone()));
+                    }
                     Some(m) if m.kind != EntryKind::Dir => {
-                        return Err(StorageError::new(StorageErrorKind::NotADirectory, path.clone()));
+                        return Err(StorageError::new(
+                            StorageErrorKind::NotADirectory,
+                            path.clone(),
+                        ));
                     }
                     Some(_) => {}
                 }
@@ -637,7 +824,10 @@ impl Storage for WebDavStorage {
         // DELETE on a collection is recursive: never let remove_file do that.
         let meta = self.stat_required(path).await?;
         if meta.kind == EntryKind::Dir {
-            return Err(StorageError::new(StorageErrorKind::IsADirectory, path.clone()));
+            return Err(StorageError::new(
+                StorageErrorKind::IsADirectory,
+                path.clone(),
+            ));
         }
         self.delete_url(path, self.dav.url(path, false)).await
     }
@@ -649,7 +839,10 @@ impl Storage for WebDavStorage {
             return Err(StorageError::new(StorageErrorKind::NotEmpty, path.clone()));
         }
         if path.is_root() {
-            return Err(StorageError::new(StorageErrorKind::PermissionDenied, path.clone()));
+            return Err(StorageError::new(
+                StorageErrorKind::PermissionDenied,
+                path.clone(),
+            ));
         }
         self.delete_url(path, self.dav.url(path, true)).await
     }
@@ -657,18 +850,32 @@ impl Storage for WebDavStorage {
     async fn remove_dir_all(&self, path: &StoragePath) -> Result<(), StorageError> {
         let meta = self.stat_required(path).await?;
         if meta.kind != EntryKind::Dir {
-            return Err(StorageError::new(StorageErrorKind::NotADirectory, path.clone()));
+            return Err(StorageError::new(
+                StorageErrorKind::NotADirectory,
+                path.clone(),
+            ));
         }
         if path.is_root() {
-            return Err(StorageError::new(StorageErrorKind::PermissionDenied, path.clone()));
+            return Err(StorageError::new(
+                StorageErrorKind::PermissionDenied,
+                path.clone(),
+            ));
         }
         // One recursive DELETE.
         self.delete_url(path, self.dav.url(path, true)).await
     }
 
-    async fn rename(&self, from: &StoragePath, to: &StoragePath, mode: RenameMode) -> Result<(), StorageError> {
+    async fn rename(
+        &self,
+        from: &StoragePath,
+        to: &StoragePath,
+        mode: RenameMode,
+    ) -> Result<(), StorageError> {
         if from.is_root() || to.is_root() {
-            return Err(StorageError::new(StorageErrorKind::PermissionDenied, from.clone()));
+            return Err(StorageError::new(
+                StorageErrorKind::PermissionDenied,
+                from.clone(),
+            ));
         }
         if mode == RenameMode::Replace {
             // Overwrite: T deletes whatever is at the target, a whole folder
@@ -677,13 +884,19 @@ impl Storage for WebDavStorage {
                 if target.kind == EntryKind::Dir {
                     let source = self.stat_required(from).await?;
                     if source.kind != EntryKind::Dir {
-                        return Err(StorageError::new(StorageErrorKind::IsADirectory, to.clone()));
+                        return Err(StorageError::new(
+                            StorageErrorKind::IsADirectory,
+                            to.clone(),
+                        ));
                     }
                     if !self.list_dir(to).await?.is_empty() {
                         return Err(StorageError::new(StorageErrorKind::NotEmpty, to.clone()));
                     }
                 } else if self.stat_required(from).await?.kind == EntryKind::Dir {
-                    return Err(StorageError::new(StorageErrorKind::NotADirectory, to.clone()));
+                    return Err(StorageError::new(
+                        StorageErrorKind::NotADirectory,
+                        to.clone(),
+                    ));
                 }
             }
         }
@@ -692,15 +905,24 @@ impl Storage for WebDavStorage {
             RenameMode::Replace => None,
         };
         let resp = self
-            .move_to(from, self.dav.url(from, false), &self.dest_url(to), mode == RenameMode::Replace)
+            .move_to(
+                from,
+                self.dav.url(from, false),
+                &self.dest_url(to),
+                mode == RenameMode::Replace,
+            )
             .await?;
         let status = resp.status();
         if status.is_success() {
             return Ok(());
         }
-        let failure = Dav::status_failure(&Method::from_bytes(b"MOVE").unwrap_or(Method::POST), &resp);
+        let failure =
+            Dav::status_failure(&Method::from_bytes(b"MOVE").unwrap_or(Method::POST), &resp);
         match status {
-            StatusCode::PRECONDITION_FAILED => Err(StorageError::new(StorageErrorKind::AlreadyExists, to.clone())),
+            StatusCode::PRECONDITION_FAILED => Err(StorageError::new(
+                StorageErrorKind::AlreadyExists,
+                to.clone(),
+            )),
             StatusCode::UNAUTHORIZED | StatusCode::INSUFFICIENT_STORAGE | StatusCode::LOCKED => {
                 Err(self.dav.classify(from, failure))
             }
@@ -710,9 +932,16 @@ impl Storage for WebDavStorage {
         }
     }
 
-    async fn set_modified(&self, path: &StoragePath, modified: SystemTime) -> Result<(), StorageError> {
+    async fn set_modified(
+        &self,
+        path: &StoragePath,
+        modified: SystemTime,
+    ) -> Result<(), StorageError> {
         if self.nextcloud.is_none() {
-            return Err(StorageError::new(StorageErrorKind::Unsupported, path.clone()));
+            return Err(StorageError::new(
+                StorageErrorKind::Unsupported,
+                path.clone(),
+            ));
         }
         nextcloud::set_mtime(self, path, modified).await
     }
@@ -722,7 +951,9 @@ impl Storage for WebDavStorage {
         let Some((_, entries)) = self.propfind(&root, "0", true, QUOTA_BODY).await? else {
             return Ok(None);
         };
-        let Some(e) = entries.first() else { return Ok(None) };
+        let Some(e) = entries.first() else {
+            return Ok(None);
+        };
         match (e.quota_available, e.quota_used) {
             // Negative values mean "unknown" / "unlimited" (Nextcloud: -2, -3).
             (Some(avail), Some(used)) if avail >= 0 && used >= 0 => Ok(Some(SpaceInfo {
@@ -737,7 +968,10 @@ impl Storage for WebDavStorage {
 /// `OPTIONS` on the base URL: Apache's mod_dav_fs announces its property
 /// set in the `DAV:` header.
 async fn detect_mod_dav_fs(dav: &Dav) -> bool {
-    let Ok(resp) = dav.send_small(dav.request(Method::OPTIONS, dav.base.clone())).await else {
+    let Ok(resp) = dav
+        .send_small(dav.request(Method::OPTIONS, dav.base.clone()))
+        .await
+    else {
         return false;
     };
     resp.headers()
@@ -757,6 +991,10 @@ pub(crate) const LOCKED_BACKOFF: [Duration; 6] = [
     Duration::from_secs(8),
 ];
 
-pub(crate) fn error_for(kind: StorageErrorKind, path: &StoragePath, msg: impl Into<String>) -> StorageError {
+pub(crate) fn error_for(
+    kind: StorageErrorKind,
+    path: &StoragePath,
+    msg: impl Into<String>,
+) -> StorageError {
     dav_err(kind, path, msg)
 }

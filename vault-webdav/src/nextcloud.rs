@@ -34,7 +34,12 @@ pub(crate) async fn detect(dav: &Dav, config: &WebDavConfig) -> Option<Nextcloud
     if !(installed && has_version) {
         return None;
     }
-    let uploads_url = server.join(&format!("remote.php/dav/uploads/{}/", encode_segment(&user))).ok()?;
+    let uploads_url = server
+        .join(&format!(
+            "remote.php/dav/uploads/{}/",
+            encode_segment(&user)
+        ))
+        .ok()?;
     Some(NextcloudInfo { uploads_url })
 }
 
@@ -43,7 +48,10 @@ fn method(name: &'static [u8]) -> Method {
 }
 
 /// Reads up to `max` bytes (fewer only at the end of the reader).
-async fn read_chunk(reader: &mut (dyn tokio::io::AsyncRead + Send + Unpin), max: usize) -> std::io::Result<Vec<u8>> {
+async fn read_chunk(
+    reader: &mut (dyn tokio::io::AsyncRead + Send + Unpin),
+    max: usize,
+) -> std::io::Result<Vec<u8>> {
     use tokio::io::AsyncReadExt;
     let mut buf = vec![0u8; max];
     let mut filled = 0;
@@ -72,12 +80,18 @@ pub(crate) async fn chunked_upload(
 ) -> Result<(), StorageError> {
     let dav = &storage.dav;
     let total = body.len();
-    let nanos = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    let nanos = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
     let id = format!("vault-{:x}-{nanos:x}", std::process::id());
-    let upload_dir = nc
-        .uploads_url
-        .join(&format!("{id}/"))
-        .map_err(|e| error_for(StorageErrorKind::Other, path, format!("bad upload URL: {e}")))?;
+    let upload_dir = nc.uploads_url.join(&format!("{id}/")).map_err(|e| {
+        error_for(
+            StorageErrorKind::Other,
+            path,
+            format!("bad upload URL: {e}"),
+        )
+    })?;
     let result = async {
         let mkcol = method(b"MKCOL");
         let resp = dav
@@ -144,13 +158,12 @@ pub(crate) async fn chunked_upload(
             if resp.status().is_success() {
                 break;
             }
-            if resp.status() == StatusCode::LOCKED {
-                if let Some(wait) = tries.next() {
+            if resp.status() == StatusCode::LOCKED
+                && let Some(wait) = tries.next() {
                     tracing::debug!(target: "vault_webdav", ?wait, "chunked upload: 423 Locked, retrying the final MOVE");
                     tokio::time::sleep(*wait).await;
                     continue;
                 }
-            }
             return Err(dav.classify(path, Dav::status_failure(&mv, &resp)));
         }
         // Verify the size before reporting success.
@@ -182,17 +195,29 @@ pub(crate) async fn chunked_upload(
     .await;
     if result.is_err() {
         // The server removes a finished upload folder itself; a failed one we remove.
-        let _ = dav.send_small(dav.request(Method::DELETE, upload_dir)).await;
+        let _ = dav
+            .send_small(dav.request(Method::DELETE, upload_dir))
+            .await;
     }
     result
 }
 
 /// `set_modified` on Nextcloud: `PROPPATCH {DAV:}lastmodified` (Unix seconds).
-pub(crate) async fn set_mtime(storage: &WebDavStorage, path: &StoragePath, t: SystemTime) -> Result<(), StorageError> {
+pub(crate) async fn set_mtime(
+    storage: &WebDavStorage,
+    path: &StoragePath,
+    t: SystemTime,
+) -> Result<(), StorageError> {
     let dav = &storage.dav;
     let secs = t
         .duration_since(SystemTime::UNIX_EPOCH)
-        .map_err(|_| error_for(StorageErrorKind::Other, path, "modification times before 1970 are not supported"))?
+        .map_err(|_| {
+            error_for(
+                StorageErrorKind::Other,
+                path,
+                "modification times before 1970 are not supported",
+            )
+        })?
         .as_secs();
     let body = format!(
         r#"<?xml version="1.0" encoding="utf-8"?><d:propertyupdate xmlns:d="DAV:"><d:set><d:prop><d:lastmodified>{secs}</d:lastmodified></d:prop></d:set></d:propertyupdate>"#
@@ -209,14 +234,24 @@ pub(crate) async fn set_mtime(storage: &WebDavStorage, path: &StoragePath, t: Sy
     if resp.status() != StatusCode::MULTI_STATUS {
         return Err(dav.classify(path, Dav::status_failure(&pp, &resp)));
     }
-    let bytes = dav.small_body(resp).await.map_err(|f| dav.classify(path, f))?;
+    let bytes = dav
+        .small_body(resp)
+        .await
+        .map_err(|f| dav.classify(path, f))?;
     let text = String::from_utf8_lossy(&bytes);
     if text.contains(" 200 ") || text.contains(" 204 ") {
         Ok(())
     } else {
-        Err(error_for(StorageErrorKind::Other, path, "the server did not accept the new modification time"))
+        Err(error_for(
+            StorageErrorKind::Other,
+            path,
+            "the server did not accept the new modification time",
+        ))
     }
 }
+
+/// The poll half of a started Login Flow v2.
+pub type LoginPoll = Pin<Box<dyn Future<Output = Result<NextcloudLogin, StorageError>> + Send>>;
 
 /// What Login Flow v2 hands out once the user approved in the browser.
 pub struct NextcloudLogin {
@@ -243,12 +278,14 @@ impl std::fmt::Debug for NextcloudLogin {
 pub struct LoginFlow {
     /// The page where the user logs in and grants access.
     pub login_url: String,
-    poll: Pin<Box<dyn Future<Output = Result<NextcloudLogin, StorageError>> + Send>>,
+    poll: LoginPoll,
 }
 
 impl std::fmt::Debug for LoginFlow {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LoginFlow").field("login_url", &self.login_url).finish_non_exhaustive()
+        f.debug_struct("LoginFlow")
+            .field("login_url", &self.login_url)
+            .finish_non_exhaustive()
     }
 }
 
@@ -259,9 +296,7 @@ impl LoginFlow {
     }
 
     /// The login URL to show and the poll future, as a pair.
-    pub fn into_parts(
-        self,
-    ) -> (String, Pin<Box<dyn Future<Output = Result<NextcloudLogin, StorageError>> + Send>>) {
+    pub fn into_parts(self) -> (String, LoginPoll) {
         (self.login_url, self.poll)
     }
 }
@@ -270,7 +305,13 @@ impl LoginFlow {
 /// `https://cloud.example.org`) with the system roots, polling every 2 s for
 /// up to 20 minutes (the lifetime of a flow on the server).
 pub async fn login_flow_v2(server_url: &str) -> Result<LoginFlow, StorageError> {
-    login_flow_v2_with(server_url, None, Duration::from_secs(2), Duration::from_secs(20 * 60)).await
+    login_flow_v2_with(
+        server_url,
+        None,
+        Duration::from_secs(2),
+        Duration::from_secs(20 * 60),
+    )
+    .await
 }
 
 /// [`login_flow_v2`] with `--ca-cert`, poll interval and overall limit.
@@ -286,21 +327,45 @@ pub async fn login_flow_v2_with(
     config.ca_cert = ca_cert.map(Path::to_path_buf);
     let dav = Dav::new(&config)?;
     let base = config.base_url.clone();
-    let start_url = base.join("index.php/login/v2").map_err(|e| bad(format!("bad server URL: {e}")))?;
-    let resp = dav.send_small(dav.http.post(start_url)).await.map_err(|f| dav.classify(&root, f))?;
+    let start_url = base
+        .join("index.php/login/v2")
+        .map_err(|e| bad(format!("bad server URL: {e}")))?;
+    let resp = dav
+        .send_small(dav.http.post(start_url))
+        .await
+        .map_err(|f| dav.classify(&root, f))?;
     if resp.status() != StatusCode::OK {
         let failure = Dav::status_failure(&Method::POST, &resp);
         let err = dav.classify(&root, failure);
-        return Err(bad(format!("{server_url} did not start a Nextcloud login flow: {err}")));
+        return Err(bad(format!(
+            "{server_url} did not start a Nextcloud login flow: {err}"
+        )));
     }
-    let body = dav.small_body(resp).await.map_err(|f| dav.classify(&root, f))?;
-    let json: serde_json::Value =
-        serde_json::from_slice(&body).map_err(|_| bad(format!("{server_url} is not a Nextcloud server (login flow answer is not JSON)")))?;
-    let login_url = json.get("login").and_then(|v| v.as_str()).map(str::to_owned);
-    let token = json.pointer("/poll/token").and_then(|v| v.as_str()).map(|s| SecretString::from(s.to_owned()));
-    let endpoint = json.pointer("/poll/endpoint").and_then(|v| v.as_str()).and_then(|s| Url::parse(s).ok());
+    let body = dav
+        .small_body(resp)
+        .await
+        .map_err(|f| dav.classify(&root, f))?;
+    let json: serde_json::Value = serde_json::from_slice(&body).map_err(|_| {
+        bad(format!(
+            "{server_url} is not a Nextcloud server (login flow answer is not JSON)"
+        ))
+    })?;
+    let login_url = json
+        .get("login")
+        .and_then(|v| v.as_str())
+        .map(str::to_owned);
+    let token = json
+        .pointer("/poll/token")
+        .and_then(|v| v.as_str())
+        .map(|s| SecretString::from(s.to_owned()));
+    let endpoint = json
+        .pointer("/poll/endpoint")
+        .and_then(|v| v.as_str())
+        .and_then(|s| Url::parse(s).ok());
     let (Some(login_url), Some(token), Some(endpoint)) = (login_url, token, endpoint) else {
-        return Err(bad(format!("{server_url} answered the login flow without login URL, token or poll endpoint")));
+        return Err(bad(format!(
+            "{server_url} answered the login flow without login URL, token or poll endpoint"
+        )));
     };
     // Send the token only to the server we were given (a proxied Nextcloud
     // may report an internal http:// address).
@@ -317,15 +382,29 @@ pub async fn login_flow_v2_with(
                 .body(form);
             match dav.send_small(rb).await {
                 Ok(resp) if resp.status() == StatusCode::OK => {
-                    let body = dav.small_body(resp).await.map_err(|f| dav.classify(&root, f))?;
-                    let v: serde_json::Value = serde_json::from_slice(&body)
-                        .map_err(|_| error_for(StorageErrorKind::Other, &root, "the login flow answer is not JSON"))?;
+                    let body = dav
+                        .small_body(resp)
+                        .await
+                        .map_err(|f| dav.classify(&root, f))?;
+                    let v: serde_json::Value = serde_json::from_slice(&body).map_err(|_| {
+                        error_for(
+                            StorageErrorKind::Other,
+                            &root,
+                            "the login flow answer is not JSON",
+                        )
+                    })?;
                     let get = |k: &str| v.get(k).and_then(|x| x.as_str()).map(str::to_owned);
                     return match (get("server"), get("loginName"), get("appPassword")) {
-                        (Some(server), Some(login_name), Some(pw)) => {
-                            Ok(NextcloudLogin { server, login_name, app_password: SecretString::from(pw) })
-                        }
-                        _ => Err(error_for(StorageErrorKind::Other, &root, "the login flow answer lacks the credentials")),
+                        (Some(server), Some(login_name), Some(pw)) => Ok(NextcloudLogin {
+                            server,
+                            login_name,
+                            app_password: SecretString::from(pw),
+                        }),
+                        _ => Err(error_for(
+                            StorageErrorKind::Other,
+                            &root,
+                            "the login flow answer lacks the credentials",
+                        )),
                     };
                 }
                 Ok(resp) if resp.status() == StatusCode::NOT_FOUND => {}
@@ -351,5 +430,8 @@ pub async fn login_flow_v2_with(
             tokio::time::sleep(poll_interval).await;
         }
     };
-    Ok(LoginFlow { login_url, poll: Box::pin(poll) })
+    Ok(LoginFlow {
+        login_url,
+        poll: Box::pin(poll),
+    })
 }

@@ -47,7 +47,9 @@ struct PropAcc {
 
 fn status_is_ok(text: &str) -> bool {
     // "HTTP/1.1 200 OK"
-    text.split_whitespace().nth(1).is_some_and(|code| code.starts_with('2'))
+    text.split_whitespace()
+        .nth(1)
+        .is_some_and(|code| code.starts_with('2'))
 }
 
 /// Parses a `207 Multi-Status` body. Responses whose own `<d:status>` is not
@@ -63,11 +65,17 @@ pub(crate) fn parse_multistatus(body: &[u8]) -> Result<Vec<DavEntry>, String> {
     let mut prop: Option<PropAcc> = None;
     let mut text = String::new();
     loop {
-        let (ns, event) = reader.read_resolved_event().map_err(|e| format!("bad PROPFIND XML: {e}"))?;
+        let (ns, event) = reader
+            .read_resolved_event()
+            .map_err(|e| format!("bad PROPFIND XML: {e}"))?;
         let is_dav = matches!(ns, ResolveResult::Bound(n) if n.as_ref() == b"DAV:");
         match event {
             Event::Start(e) => {
-                let local = if is_dav { String::from_utf8_lossy(e.local_name().as_ref()).into_owned() } else { String::new() };
+                let local = if is_dav {
+                    String::from_utf8_lossy(e.local_name().as_ref()).into_owned()
+                } else {
+                    String::new()
+                };
                 match local.as_str() {
                     "response" => entry = Some((DavEntry::default(), true)),
                     "propstat" => prop = Some(PropAcc::default()),
@@ -82,23 +90,29 @@ pub(crate) fn parse_multistatus(body: &[u8]) -> Result<Vec<DavEntry>, String> {
                 text.clear();
             }
             Event::Empty(e) => {
-                if is_dav && e.local_name().as_ref() == b"collection" {
-                    if let Some(p) = prop.as_mut() {
-                        p.is_collection = true;
-                    }
+                if is_dav
+                    && e.local_name().as_ref() == b"collection"
+                    && let Some(p) = prop.as_mut()
+                {
+                    p.is_collection = true;
                 }
             }
             Event::Text(t) => {
-                text.push_str(&t.decode().map_err(|e| format!("bad PROPFIND XML text: {e}"))?);
+                text.push_str(
+                    &t.decode()
+                        .map_err(|e| format!("bad PROPFIND XML text: {e}"))?,
+                );
             }
             Event::CData(t) => {
                 text.push_str(&String::from_utf8_lossy(&t.into_inner()));
             }
             Event::GeneralRef(r) => {
-                let name = r.decode().map_err(|e| format!("bad PROPFIND XML entity: {e}"))?;
+                let name = r
+                    .decode()
+                    .map_err(|e| format!("bad PROPFIND XML entity: {e}"))?;
                 let raw = format!("&{name};");
-                let resolved =
-                    quick_xml::escape::unescape(&raw).map_err(|e| format!("bad PROPFIND XML entity: {e}"))?;
+                let resolved = quick_xml::escape::unescape(&raw)
+                    .map_err(|e| format!("bad PROPFIND XML entity: {e}"))?;
                 text.push_str(&resolved);
             }
             Event::End(_) => {
@@ -142,21 +156,22 @@ pub(crate) fn parse_multistatus(body: &[u8]) -> Result<Vec<DavEntry>, String> {
                         }
                     }
                     ("propstat", _) => {
-                        if let (Some(p), Some((e, _))) = (prop.take(), entry.as_mut()) {
-                            if p.status_ok {
-                                e.is_collection |= p.is_collection;
-                                e.content_length = e.content_length.or(p.content_length);
-                                e.last_modified = e.last_modified.or(p.last_modified);
-                                e.quota_available = e.quota_available.or(p.quota_available);
-                                e.quota_used = e.quota_used.or(p.quota_used);
-                            }
+                        if let (Some(p), Some((e, _))) = (prop.take(), entry.as_mut())
+                            && p.status_ok
+                        {
+                            e.is_collection |= p.is_collection;
+                            e.content_length = e.content_length.or(p.content_length);
+                            e.last_modified = e.last_modified.or(p.last_modified);
+                            e.quota_available = e.quota_available.or(p.quota_available);
+                            e.quota_used = e.quota_used.or(p.quota_used);
                         }
                     }
                     ("response", _) => {
-                        if let Some((e, ok)) = entry.take() {
-                            if ok && !e.href.is_empty() {
-                                out.push(e);
-                            }
+                        if let Some((e, ok)) = entry.take()
+                            && ok
+                            && !e.href.is_empty()
+                        {
+                            out.push(e);
                         }
                     }
                     _ => {}
@@ -193,7 +208,7 @@ mod tests {
 <D:status>HTTP/1.1 200 OK</D:status></D:propstat></D:response>
 <D:response><D:href>/v/gone</D:href><D:status>HTTP/1.1 404 Not Found</D:status></D:response>
 </D:multistatus>"#;
-        let entries = parse_multistatus(xml).unwrap();
+        let entries = parse_multistatus(xml).expect("test value");
         assert_eq!(entries.len(), 3);
         assert_eq!(entries[0].href, "/v/");
         assert!(entries[0].is_collection);
@@ -211,10 +226,13 @@ mod tests {
         let xml = br#"<multistatus xmlns="DAV:"><response><href>/r/</href><propstat><prop>
 <quota-available-bytes>100</quota-available-bytes><quota-used-bytes>20</quota-used-bytes>
 <resourcetype><collection/></resourcetype></prop><status>HTTP/1.1 200 OK</status></propstat></response></multistatus>"#;
-        let e = parse_multistatus(xml).unwrap();
+        let e = parse_multistatus(xml).expect("test value");
         assert_eq!(e.len(), 1);
         assert!(e[0].is_collection);
-        assert_eq!((e[0].quota_available, e[0].quota_used), (Some(100), Some(20)));
+        assert_eq!(
+            (e[0].quota_available, e[0].quota_used),
+            (Some(100), Some(20))
+        );
     }
 
     #[test]

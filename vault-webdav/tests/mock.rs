@@ -27,7 +27,11 @@ struct Resp {
 }
 
 fn resp(status: u16, body: impl Into<Vec<u8>>) -> Resp {
-    Resp { status, headers: Vec::new(), body: body.into() }
+    Resp {
+        status,
+        headers: Vec::new(),
+        body: body.into(),
+    }
 }
 
 type Handler = Arc<dyn Fn(&Req) -> Resp + Send + Sync>;
@@ -38,7 +42,9 @@ async fn serve(handler: Handler) -> u16 {
     let port = listener.local_addr().expect("addr").port();
     tokio::spawn(async move {
         loop {
-            let Ok((mut sock, _)) = listener.accept().await else { return };
+            let Ok((mut sock, _)) = listener.accept().await else {
+                return;
+            };
             let handler = Arc::clone(&handler);
             tokio::spawn(async move {
                 let mut buf = Vec::new();
@@ -64,7 +70,10 @@ async fn serve(handler: Handler) -> u16 {
                         .filter_map(|l| l.split_once(':'))
                         .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
                         .collect();
-                    let len: usize = headers.get("content-length").and_then(|v| v.parse().ok()).unwrap_or(0);
+                    let len: usize = headers
+                        .get("content-length")
+                        .and_then(|v| v.parse().ok())
+                        .unwrap_or(0);
                     while buf.len() < len {
                         let mut chunk = [0u8; 65536];
                         match sock.read(&mut chunk).await {
@@ -73,8 +82,17 @@ async fn serve(handler: Handler) -> u16 {
                         }
                     }
                     buf.drain(..len);
-                    let r = handler(&Req { method, path, headers, body_len: len });
-                    let mut out = format!("HTTP/1.1 {} X\r\nContent-Length: {}\r\n", r.status, r.body.len());
+                    let r = handler(&Req {
+                        method,
+                        path,
+                        headers,
+                        body_len: len,
+                    });
+                    let mut out = format!(
+                        "HTTP/1.1 {} X\r\nContent-Length: {}\r\n",
+                        r.status,
+                        r.body.len()
+                    );
                     for (k, v) in &r.headers {
                         out.push_str(&format!("{k}: {v}\r\n"));
                     }
@@ -92,8 +110,14 @@ async fn serve(handler: Handler) -> u16 {
 }
 
 fn multistatus(href: &str, collection: bool, len: Option<u64>) -> Resp {
-    let rt = if collection { "<d:resourcetype><d:collection/></d:resourcetype>" } else { "<d:resourcetype/>" };
-    let cl = len.map(|l| format!("<d:getcontentlength>{l}</d:getcontentlength>")).unwrap_or_default();
+    let rt = if collection {
+        "<d:resourcetype><d:collection/></d:resourcetype>"
+    } else {
+        "<d:resourcetype/>"
+    };
+    let cl = len
+        .map(|l| format!("<d:getcontentlength>{l}</d:getcontentlength>"))
+        .unwrap_or_default();
     let body = format!(
         r#"<?xml version="1.0"?><d:multistatus xmlns:d="DAV:"><d:response><d:href>{href}</d:href><d:propstat><d:prop>{rt}{cl}<d:getlastmodified>Wed, 25 Nov 2026 02:38:03 GMT</d:getlastmodified></d:prop><d:status>HTTP/1.1 200 OK</d:status></d:propstat></d:response></d:multistatus>"#
     );
@@ -113,23 +137,41 @@ async fn a_server_ignoring_range_is_read_correctly() {
     let served = data.clone();
     let gets = Arc::new(Mutex::new(0u32));
     let gets2 = Arc::clone(&gets);
-    let port = serve(Arc::new(move |r: &Req| match (r.method.as_str(), r.path.as_str()) {
-        ("PROPFIND", "/") => multistatus("/", true, None),
-        ("PROPFIND", "/f.c9r") => multistatus("/f.c9r", false, Some(1000)),
-        ("GET", "/f.c9r") => {
-            assert!(r.headers.contains_key("range"), "we always ask for a range");
-            *gets2.lock().expect("lock") += 1;
-            resp(200, served.clone()) // ignores Range
+    let port = serve(Arc::new(move |r: &Req| {
+        match (r.method.as_str(), r.path.as_str()) {
+            ("PROPFIND", "/") => multistatus("/", true, None),
+            ("PROPFIND", "/f.c9r") => multistatus("/f.c9r", false, Some(1000)),
+            ("GET", "/f.c9r") => {
+                assert!(r.headers.contains_key("range"), "we always ask for a range");
+                *gets2.lock().expect("lock") += 1;
+                resp(200, served.clone()) // ignores Range
+            }
+            _ => resp(404, ""),
         }
-        _ => resp(404, ""),
     }))
     .await;
-    let s = WebDavStorage::connect(config(&format!("dav://127.0.0.1:{port}/"))).await.expect("connect");
+    let s = WebDavStorage::connect(config(&format!("dav://127.0.0.1:{port}/")))
+        .await
+        .expect("connect");
     let f = StoragePath::new("f.c9r").expect("path");
-    assert_eq!(s.read_at(&f, 100, 50).await.expect("middle").as_ref(), &data[100..150]);
-    assert_eq!(s.read_at(&f, 0, 10).await.expect("start").as_ref(), &data[..10]);
-    assert_eq!(s.read_at(&f, 990, 50).await.expect("end").as_ref(), &data[990..]);
-    assert!(s.read_at(&f, 2000, 5).await.expect("past the end").is_empty());
+    assert_eq!(
+        s.read_at(&f, 100, 50).await.expect("middle").as_ref(),
+        &data[100..150]
+    );
+    assert_eq!(
+        s.read_at(&f, 0, 10).await.expect("start").as_ref(),
+        &data[..10]
+    );
+    assert_eq!(
+        s.read_at(&f, 990, 50).await.expect("end").as_ref(),
+        &data[990..]
+    );
+    assert!(
+        s.read_at(&f, 2000, 5)
+            .await
+            .expect("past the end")
+            .is_empty()
+    );
     assert_eq!(s.read_all(&f).await.expect("all").as_ref(), &data[..]);
     assert_eq!(*gets.lock().expect("lock"), 5);
 }
@@ -192,15 +234,41 @@ async fn chunked_upload_retries_the_final_move_on_423_and_checks_the_size() {
     assert!(s.is_nextcloud());
     let len = (12 << 20) + 5;
     let path = StoragePath::new("big.c9r").expect("path");
-    s.write(&path, Body::from_bytes(vec![7u8; len]), WriteMode::Overwrite).await.expect("chunked write");
+    s.write(
+        &path,
+        Body::from_bytes(vec![7u8; len]),
+        WriteMode::Overwrite,
+    )
+    .await
+    .expect("chunked write");
     let st = state.lock().expect("lock");
     let sizes: Vec<(&str, usize)> = st.chunks.iter().map(|(n, l, _)| (n.as_str(), *l)).collect();
-    assert_eq!(sizes, vec![("1", 5 << 20), ("2", 5 << 20), ("3", (2 << 20) + 5)]);
-    assert!(st.chunks.iter().all(|c| c.2.as_deref() == Some(len.to_string().as_str())), "OC-Total-Length on each chunk");
+    assert_eq!(
+        sizes,
+        vec![("1", 5 << 20), ("2", 5 << 20), ("3", (2 << 20) + 5)]
+    );
+    assert!(
+        st.chunks
+            .iter()
+            .all(|c| c.2.as_deref() == Some(len.to_string().as_str())),
+        "OC-Total-Length on each chunk"
+    );
     assert_eq!(st.file_moves, 3, "two 423 answers, then success");
-    let dest = st.mkcol_destination.clone().expect("MKCOL with Destination");
-    assert!(dest.contains(".vault-tmp-"), "assembled under the temp name first: {dest}");
-    assert!(st.final_move.as_deref().is_some_and(|d| d.ends_with("/remote.php/dav/files/u/big.c9r")), "{:?}", st.final_move);
+    let dest = st
+        .mkcol_destination
+        .clone()
+        .expect("MKCOL with Destination");
+    assert!(
+        dest.contains(".vault-tmp-"),
+        "assembled under the temp name first: {dest}"
+    );
+    assert!(
+        st.final_move
+            .as_deref()
+            .is_some_and(|d| d.ends_with("/remote.php/dav/files/u/big.c9r")),
+        "{:?}",
+        st.final_move
+    );
 }
 
 #[tokio::test]
@@ -230,9 +298,16 @@ async fn chunked_upload_with_a_wrong_assembled_size_fails() {
     c.chunk_threshold = 1 << 20;
     let s = WebDavStorage::connect(c).await.expect("connect");
     let err = s
-        .write(&StoragePath::new("x.c9r").expect("p"), Body::from_bytes(vec![1u8; 3 << 20]), WriteMode::Overwrite)
+        .write(
+            &StoragePath::new("x.c9r").expect("p"),
+            Body::from_bytes(vec![1u8; 3 << 20]),
+            WriteMode::Overwrite,
+        )
         .await
         .expect_err("size mismatch");
     assert!(err.to_string().contains("after assembly"), "{err}");
-    assert!(!*moved.lock().expect("lock"), "a bad upload must not be moved over the target");
+    assert!(
+        !*moved.lock().expect("lock"),
+        "a bad upload must not be moved over the target"
+    );
 }

@@ -20,10 +20,17 @@ struct Nc {
 }
 
 fn nc() -> Option<Nc> {
-    let base = std::env::var("VAULT_TEST_NEXTCLOUD_URL").ok()?.trim_end_matches('/').to_owned();
+    let base = std::env::var("VAULT_TEST_NEXTCLOUD_URL")
+        .ok()?
+        .trim_end_matches('/')
+        .to_owned();
     let user = std::env::var("VAULT_TEST_NEXTCLOUD_USER").ok()?;
     let password = std::env::var("VAULT_TEST_NEXTCLOUD_PASSWORD").ok()?;
-    Some(Nc { base, user, password })
+    Some(Nc {
+        base,
+        user,
+        password,
+    })
 }
 
 fn skip(test: &str) {
@@ -35,8 +42,13 @@ async fn storage(nc: &Nc, sub: &str, tweak: impl FnOnce(&mut WebDavConfig)) -> W
     let mut config = WebDavConfig::parse(&root).expect("url");
     config.user = Some(nc.user.clone());
     config.password = Some(SecretString::from(nc.password.clone()));
-    let at_root = WebDavStorage::connect(config.clone()).await.expect("connect to Nextcloud");
-    match at_root.create_dir(&StoragePath::new(sub).expect("sub")).await {
+    let at_root = WebDavStorage::connect(config.clone())
+        .await
+        .expect("connect to Nextcloud");
+    match at_root
+        .create_dir(&StoragePath::new(sub).expect("sub"))
+        .await
+    {
         Ok(()) => {}
         Err(e) if e.kind() == StorageErrorKind::AlreadyExists => {}
         Err(e) => panic!("create {sub}: {e}"),
@@ -48,7 +60,9 @@ async fn storage(nc: &Nc, sub: &str, tweak: impl FnOnce(&mut WebDavConfig)) -> W
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nextcloud_is_detected_and_passes_the_conformance_suite() {
-    let Some(nc) = nc() else { return skip("conformance") };
+    let Some(nc) = nc() else {
+        return skip("conformance");
+    };
     let s = storage(&nc, "vault-webdav-tests", |_| {}).await;
     assert!(s.is_nextcloud(), "status.php should identify Nextcloud");
     let caps = s.capabilities();
@@ -56,14 +70,19 @@ async fn nextcloud_is_detected_and_passes_the_conformance_suite() {
     let storage: Arc<dyn Storage> = Arc::new(s);
     vault_storage::conformance::run_all(
         storage,
-        Quirks { mtime_granularity: Duration::from_secs(1), ..Default::default() },
+        Quirks {
+            mtime_granularity: Duration::from_secs(1),
+            ..Default::default()
+        },
     )
     .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chunked_upload_v2_round_trips_and_leaves_no_upload_folder() {
-    let Some(nc) = nc() else { return skip("chunked upload") };
+    let Some(nc) = nc() else {
+        return skip("chunked upload");
+    };
     let s = storage(&nc, "vault-webdav-tests", |c| {
         c.chunk_threshold = 6 << 20;
         c.chunk_size = 5 << 20;
@@ -72,19 +91,35 @@ async fn chunked_upload_v2_round_trips_and_leaves_no_upload_folder() {
     let path = StoragePath::new("chunked.c9r").expect("path");
     let data = pattern(21, (23 << 20) + 17); // 5 chunks, the last one short
     let t = std::time::Instant::now();
-    s.write(&path, Body::from_reader(data.len() as u64, std::io::Cursor::new(data.clone())), WriteMode::Overwrite)
-        .await
-        .expect("chunked write");
-    eprintln!("MEASURE chunked upload of 23 MiB to Nextcloud: {:?}", t.elapsed());
-    assert_eq!(s.metadata(&path).await.expect("metadata").size, data.len() as u64);
+    s.write(
+        &path,
+        Body::from_reader(data.len() as u64, std::io::Cursor::new(data.clone())),
+        WriteMode::Overwrite,
+    )
+    .await
+    .expect("chunked write");
+    eprintln!(
+        "MEASURE chunked upload of 23 MiB to Nextcloud: {:?}",
+        t.elapsed()
+    );
+    assert_eq!(
+        s.metadata(&path).await.expect("metadata").size,
+        data.len() as u64
+    );
     assert_eq!(s.read_all(&path).await.expect("read").as_ref(), &data[..]);
     // Replacing it again (the target exists) works the same way.
     let data2 = pattern(22, 7 << 20);
-    s.write(&path, Body::from_bytes(data2.clone()), WriteMode::Overwrite).await.expect("second chunked write");
+    s.write(&path, Body::from_bytes(data2.clone()), WriteMode::Overwrite)
+        .await
+        .expect("second chunked write");
     assert_eq!(s.read_all(&path).await.expect("read").as_ref(), &data2[..]);
     // CreateNew onto it is refused, also through the chunked path.
     let err = s
-        .write(&path, Body::from_bytes(pattern(23, 7 << 20)), WriteMode::CreateNew)
+        .write(
+            &path,
+            Body::from_bytes(pattern(23, 7 << 20)),
+            WriteMode::CreateNew,
+        )
         .await
         .expect_err("CreateNew over an existing object");
     assert_eq!(err.kind(), StorageErrorKind::AlreadyExists, "{err}");
@@ -92,28 +127,47 @@ async fn chunked_upload_v2_round_trips_and_leaves_no_upload_folder() {
     s.remove_file(&path).await.expect("cleanup");
     // No upload folder of ours is left on the server.
     let out = Command::new("curl")
-        .args(["-s", "-u", &format!("{}:{}", nc.user, nc.password), "-X", "PROPFIND", "-H", "Depth: 1"])
+        .args([
+            "-s",
+            "-u",
+            &format!("{}:{}", nc.user, nc.password),
+            "-X",
+            "PROPFIND",
+            "-H",
+            "Depth: 1",
+        ])
         .arg(format!("{}/remote.php/dav/uploads/{}/", nc.base, nc.user))
         .output()
         .expect("curl");
     let listing = String::from_utf8_lossy(&out.stdout);
-    assert!(!listing.contains("/vault-"), "leftover upload folders: {listing}");
+    assert!(
+        !listing.contains("/vault-"),
+        "leftover upload folders: {listing}"
+    );
 }
 
 #[tokio::test]
 async fn nextcloud_wrong_password_is_authentication_failed() {
-    let Some(nc) = nc() else { return skip("wrong password") };
-    let mut config =
-        WebDavConfig::parse(&format!("{}/remote.php/dav/files/{}/", nc.base, nc.user)).expect("url");
+    let Some(nc) = nc() else {
+        return skip("wrong password");
+    };
+    let mut config = WebDavConfig::parse(&format!("{}/remote.php/dav/files/{}/", nc.base, nc.user))
+        .expect("url");
     config.user = Some(nc.user.clone());
     config.password = Some(SecretString::from("wrong-app-password".to_owned()));
-    let err = WebDavStorage::connect(config).await.expect_err("wrong password");
+    let err = WebDavStorage::connect(config)
+        .await
+        .expect_err("wrong password");
     assert_eq!(err.kind(), StorageErrorKind::AuthenticationFailed, "{err}");
 }
 
 /// Runs curl with a cookie jar; returns the body (and follows no redirects).
 fn curl(jar: &str, args: &[&str]) -> String {
-    let out = Command::new("curl").args(["-s", "-b", jar, "-c", jar]).args(args).output().expect("curl");
+    let out = Command::new("curl")
+        .args(["-s", "-b", jar, "-c", jar])
+        .args(args)
+        .output()
+        .expect("curl");
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
@@ -125,11 +179,22 @@ fn between<'a>(hay: &'a str, start: &str, end: &str) -> Option<&'a str> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn login_flow_v2_yields_a_working_app_password() {
-    let Some(nc) = nc() else { return skip("login flow v2") };
-    let flow = vault_webdav::login_flow_v2_with(&nc.base, None, Duration::from_millis(500), Duration::from_secs(120))
-        .await
-        .expect("start the login flow");
-    assert!(flow.login_url.starts_with(&nc.base) && flow.login_url.contains("/login/v2/flow/"), "{}", flow.login_url);
+    let Some(nc) = nc() else {
+        return skip("login flow v2");
+    };
+    let flow = vault_webdav::login_flow_v2_with(
+        &nc.base,
+        None,
+        Duration::from_millis(500),
+        Duration::from_secs(120),
+    )
+    .await
+    .expect("start the login flow");
+    assert!(
+        flow.login_url.starts_with(&nc.base) && flow.login_url.contains("/login/v2/flow/"),
+        "{}",
+        flow.login_url
+    );
     let login_url = flow.login_url.clone();
     let poll = tokio::spawn(flow.poll());
 
@@ -139,36 +204,64 @@ async fn login_flow_v2_yields_a_working_app_password() {
     let origin = format!("Origin: {}", nc.base);
     let _ = curl(&jar, &["-L", &login_url]);
     let flow_page = curl(&jar, &[&format!("{}/index.php/login/v2/flow", nc.base)]);
-    let state_b64 = between(&flow_page, "id=\"initial-state-core-loginFlowAuth\" value=\"", "\"").expect("flow state");
-    let state_json = Command::new("base64").arg("-d").stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped()).spawn().and_then(|mut c| {
-        use std::io::Write;
-        c.stdin.take().expect("stdin").write_all(state_b64.as_bytes())?;
-        c.wait_with_output()
-    }).expect("base64");
+    let state_b64 = between(
+        &flow_page,
+        "id=\"initial-state-core-loginFlowAuth\" value=\"",
+        "\"",
+    )
+    .expect("flow state");
+    let state_json = Command::new("base64")
+        .arg("-d")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut c| {
+            use std::io::Write;
+            c.stdin
+                .take()
+                .expect("stdin")
+                .write_all(state_b64.as_bytes())?;
+            c.wait_with_output()
+        })
+        .expect("base64");
     let state_json = String::from_utf8_lossy(&state_json.stdout).into_owned();
-    let state_token = between(&state_json, "\"stateToken\":\"", "\"").expect("stateToken").to_owned();
+    let state_token = between(&state_json, "\"stateToken\":\"", "\"")
+        .expect("stateToken")
+        .to_owned();
     let login_page = curl(&jar, &[&format!("{}/index.php/login", nc.base)]);
-    let rt = between(&login_page, "data-requesttoken=\"", "\"").expect("requesttoken").to_owned();
+    let rt = between(&login_page, "data-requesttoken=\"", "\"")
+        .expect("requesttoken")
+        .to_owned();
     let redirect = format!("/index.php/login/v2/grant?stateToken={state_token}");
     let _ = curl(
         &jar,
         &[
-            "-H", &origin,
-            "--data-urlencode", &format!("user={}", nc.user),
-            "--data-urlencode", &format!("password={}", nc.password),
-            "--data-urlencode", &format!("requesttoken={rt}"),
-            "--data-urlencode", &format!("redirect_url={redirect}"),
+            "-H",
+            &origin,
+            "--data-urlencode",
+            &format!("user={}", nc.user),
+            "--data-urlencode",
+            &format!("password={}", nc.password),
+            "--data-urlencode",
+            &format!("requesttoken={rt}"),
+            "--data-urlencode",
+            &format!("redirect_url={redirect}"),
             &format!("{}/index.php/login", nc.base),
         ],
     );
     let grant_page = curl(&jar, &[&format!("{}{redirect}", nc.base)]);
-    let rt2 = between(&grant_page, "data-requesttoken=\"", "\"").expect("requesttoken on the grant page").to_owned();
+    let rt2 = between(&grant_page, "data-requesttoken=\"", "\"")
+        .expect("requesttoken on the grant page")
+        .to_owned();
     let _ = curl(
         &jar,
         &[
-            "-H", &origin,
-            "--data-urlencode", &format!("stateToken={state_token}"),
-            "--data-urlencode", &format!("requesttoken={rt2}"),
+            "-H",
+            &origin,
+            "--data-urlencode",
+            &format!("stateToken={state_token}"),
+            "--data-urlencode",
+            &format!("requesttoken={rt2}"),
             &format!("{}/index.php/login/v2/grant", nc.base),
         ],
     );
@@ -180,17 +273,30 @@ async fn login_flow_v2_yields_a_working_app_password() {
         .expect("credentials");
     assert_eq!(login.login_name, nc.user);
     assert!(login.app_password.expose_secret().len() >= 32);
-    assert!(!format!("{login:?}").contains(login.app_password.expose_secret()), "Debug leaks the app password");
+    assert!(
+        !format!("{login:?}").contains(login.app_password.expose_secret()),
+        "Debug leaks the app password"
+    );
     // The app password works for DAV.
-    let mut config =
-        WebDavConfig::parse(&format!("{}/remote.php/dav/files/{}/", nc.base, nc.user)).expect("url");
+    let mut config = WebDavConfig::parse(&format!("{}/remote.php/dav/files/{}/", nc.base, nc.user))
+        .expect("url");
     config.user = Some(login.login_name.clone());
     config.password = Some(login.app_password.clone());
-    let s = WebDavStorage::connect(config).await.expect("DAV with the app password");
+    let s = WebDavStorage::connect(config)
+        .await
+        .expect("DAV with the app password");
     assert!(s.is_nextcloud());
     // Revoke it again.
     let _ = Command::new("curl")
-        .args(["-s", "-u", &format!("{}:{}", login.login_name, login.app_password.expose_secret())])
+        .args([
+            "-s",
+            "-u",
+            &format!(
+                "{}:{}",
+                login.login_name,
+                login.app_password.expose_secret()
+            ),
+        ])
         .args(["-H", "OCS-APIRequest: true", "-X", "DELETE"])
         .arg(format!("{}/ocs/v2.php/core/apppassword", nc.base))
         .output();

@@ -41,11 +41,23 @@ async fn wrong_password_is_authentication_failed_on_every_server() {
     for server in Server::ALL {
         let mut config = s.config(server, "");
         config.password = Some(SecretString::from("not-the-password".to_owned()));
-        let err = WebDavStorage::connect(config).await.expect_err("a wrong password must fail");
-        assert_eq!(err.kind(), StorageErrorKind::AuthenticationFailed, "{server:?}: {err}");
+        let err = WebDavStorage::connect(config)
+            .await
+            .expect_err("a wrong password must fail");
+        assert_eq!(
+            err.kind(),
+            StorageErrorKind::AuthenticationFailed,
+            "{server:?}: {err}"
+        );
         let text = err.to_string();
-        assert!(text.contains("401") && text.contains("password"), "{server:?}: unclear message: {text}");
-        assert!(!text.contains("not-the-password"), "{server:?}: the message leaks the password: {text}");
+        assert!(
+            text.contains("401") && text.contains("password"),
+            "{server:?}: unclear message: {text}"
+        );
+        assert!(
+            !text.contains("not-the-password"),
+            "{server:?}: the message leaks the password: {text}"
+        );
     }
 }
 
@@ -55,7 +67,9 @@ async fn no_password_is_authentication_failed() {
     let mut config = s.config(Server::Rclone, "");
     config.password = None;
     config.user = None;
-    let err = WebDavStorage::connect(config).await.expect_err("no credentials must fail");
+    let err = WebDavStorage::connect(config)
+        .await
+        .expect_err("no credentials must fail");
     assert_eq!(err.kind(), StorageErrorKind::AuthenticationFailed, "{err}");
 }
 
@@ -64,13 +78,20 @@ async fn untrusted_certificate_names_the_problem() {
     let s = servers();
     let mut config = s.config(Server::ApacheHttps, "");
     config.ca_cert = None; // system roots only: the test CA is not among them
-    let err = WebDavStorage::connect(config).await.expect_err("an untrusted certificate must fail");
+    let err = WebDavStorage::connect(config)
+        .await
+        .expect_err("an untrusted certificate must fail");
     let text = err.to_string();
     assert!(
-        text.contains("certificate") && text.contains("not trusted") && text.contains("unknown issuer"),
+        text.contains("certificate")
+            && text.contains("not trusted")
+            && text.contains("unknown issuer"),
         "unclear message: {text}"
     );
-    assert!(text.contains("--ca-cert"), "the message should say how to fix it: {text}");
+    assert!(
+        text.contains("--ca-cert"),
+        "the message should say how to fix it: {text}"
+    );
     assert_ne!(err.kind(), StorageErrorKind::AuthenticationFailed);
 }
 
@@ -86,9 +107,24 @@ async fn https_by_host_name_and_davs_form_work_with_the_ca() {
     config.password = Some(SecretString::from(s.var("VAULT_TEST_WEBDAV_PASSWORD")));
     config.ca_cert = Some(s.ca_cert());
     let _ = s.storage(Server::ApacheHttps, "conformance").await; // the folder exists
-    let storage = WebDavStorage::connect(config).await.expect("davs:// with --ca-cert");
-    assert_eq!(storage.metadata(&StoragePath::root()).await.expect("root").kind, EntryKind::Dir);
-    assert!(storage.describe().starts_with("webdav https://vault-user@localhost:"), "{}", storage.describe());
+    let storage = WebDavStorage::connect(config)
+        .await
+        .expect("davs:// with --ca-cert");
+    assert_eq!(
+        storage
+            .metadata(&StoragePath::root())
+            .await
+            .expect("root")
+            .kind,
+        EntryKind::Dir
+    );
+    assert!(
+        storage
+            .describe()
+            .starts_with("webdav https://vault-user@localhost:"),
+        "{}",
+        storage.describe()
+    );
 }
 
 #[tokio::test]
@@ -99,7 +135,9 @@ async fn a_bad_ca_file_is_reported() {
     std::fs::write(&bogus, "not a certificate\n").expect("write");
     let mut config = s.config(Server::ApacheHttps, "");
     config.ca_cert = Some(bogus.clone());
-    let err = WebDavStorage::connect(config).await.expect_err("a file without certificates");
+    let err = WebDavStorage::connect(config)
+        .await
+        .expect_err("a file without certificates");
     assert!(err.to_string().contains("ca.pem"), "{err}");
 }
 
@@ -109,7 +147,9 @@ async fn refused_connection_is_unavailable() {
     let s = servers();
     let url = format!("dav://127.0.0.1:{}/x", s.port_base + 9);
     let config = WebDavConfig::parse(&url).expect("url");
-    let err = WebDavStorage::connect(config).await.expect_err("nothing listens there");
+    let err = WebDavStorage::connect(config)
+        .await
+        .expect_err("nothing listens there");
     assert_eq!(err.kind(), StorageErrorKind::Unavailable, "{err}");
 }
 
@@ -139,9 +179,16 @@ async fn list_1000_entries() {
         };
         if existing != 1000 {
             // Fill it with 1,000 small objects, 8 uploads at a time.
-            let mut names: Vec<String> = (0..1000).map(|i| format!("entry-{i:04}-AbCdEfGh_-==.c9r")).collect();
-            let have: std::collections::HashSet<String> =
-                storage.list_dir(&dir).await.expect("list").into_iter().map(|e| e.name).collect();
+            let mut names: Vec<String> = (0..1000)
+                .map(|i| format!("entry-{i:04}-AbCdEfGh_-==.c9r"))
+                .collect();
+            let have: std::collections::HashSet<String> = storage
+                .list_dir(&dir)
+                .await
+                .expect("list")
+                .into_iter()
+                .map(|e| e.name)
+                .collect();
             names.retain(|n| !have.contains(n));
             let storage2 = Arc::clone(&storage);
             let dir2 = dir.clone();
@@ -150,7 +197,12 @@ async fn list_1000_entries() {
                     let (st, d) = (Arc::clone(&storage2), dir2.clone());
                     async move {
                         let p = d.join(&name).expect("name");
-                        st.write(&p, Body::from_bytes(Bytes::from_static(b"0123456789")), WriteMode::Overwrite).await
+                        st.write(
+                            &p,
+                            Body::from_bytes(Bytes::from_static(b"0123456789")),
+                            WriteMode::Overwrite,
+                        )
+                        .await
                     }
                 })
                 .buffer_unordered(8)
@@ -161,8 +213,15 @@ async fn list_1000_entries() {
         let entries = storage.list_dir(&dir).await.expect("list 1000");
         let took = t.elapsed();
         assert_eq!(entries.len(), 1000, "{server:?}");
-        assert!(entries.iter().all(|e| e.metadata.kind == EntryKind::File && e.metadata.size == 10));
-        eprintln!("MEASURE list_dir 1000 entries on {server:?}: {:.1} ms", took.as_secs_f64() * 1000.0);
+        assert!(
+            entries
+                .iter()
+                .all(|e| e.metadata.kind == EntryKind::File && e.metadata.size == 10)
+        );
+        eprintln!(
+            "MEASURE list_dir 1000 entries on {server:?}: {:.1} ms",
+            took.as_secs_f64() * 1000.0
+        );
     }
 }
 
@@ -181,13 +240,36 @@ async fn awkward_names_round_trip() {
         ];
         for name in names {
             let p = StoragePath::root().join(name).expect("name");
-            storage.write(&p, Body::from_bytes(Bytes::from(name.as_bytes().to_vec())), WriteMode::Overwrite).await.unwrap_or_else(|e| panic!("{server:?} write {name}: {e}"));
-            assert_eq!(storage.read_all(&p).await.expect("read").as_ref(), name.as_bytes(), "{server:?} {name}");
+            storage
+                .write(
+                    &p,
+                    Body::from_bytes(Bytes::from(name.as_bytes().to_vec())),
+                    WriteMode::Overwrite,
+                )
+                .await
+                .unwrap_or_else(|e| panic!("{server:?} write {name}: {e}"));
+            assert_eq!(
+                storage.read_all(&p).await.expect("read").as_ref(),
+                name.as_bytes(),
+                "{server:?} {name}"
+            );
         }
-        let listed: Vec<String> = storage.list_dir(&StoragePath::root()).await.expect("list").into_iter().map(|e| e.name).collect();
+        let listed: Vec<String> = storage
+            .list_dir(&StoragePath::root())
+            .await
+            .expect("list")
+            .into_iter()
+            .map(|e| e.name)
+            .collect();
         for name in names {
-            assert!(listed.iter().any(|l| l == name), "{server:?}: {name:?} not listed in {listed:?}");
-            storage.remove_file(&StoragePath::root().join(name).expect("name")).await.expect("remove");
+            assert!(
+                listed.iter().any(|l| l == name),
+                "{server:?}: {name:?} not listed in {listed:?}"
+            );
+            storage
+                .remove_file(&StoragePath::root().join(name).expect("name"))
+                .await
+                .expect("remove");
         }
     }
 }
@@ -203,15 +285,26 @@ async fn put_get_64_mib() {
         let path = StoragePath::new("64mib.c9r").expect("path");
         let t = Instant::now();
         storage
-            .write(&path, Body::from_reader(data.len() as u64, std::io::Cursor::new(data.clone())), WriteMode::Overwrite)
+            .write(
+                &path,
+                Body::from_reader(data.len() as u64, std::io::Cursor::new(data.clone())),
+                WriteMode::Overwrite,
+            )
             .await
             .unwrap_or_else(|e| panic!("{server:?}: {e}"));
         let put = t.elapsed();
         let t = Instant::now();
         let mut back = Vec::with_capacity(data.len());
         while back.len() < data.len() {
-            let chunk = storage.read_at(&path, back.len() as u64, 8 << 20).await.expect("read");
-            assert!(!chunk.is_empty(), "{server:?}: short read at {}", back.len());
+            let chunk = storage
+                .read_at(&path, back.len() as u64, 8 << 20)
+                .await
+                .expect("read");
+            assert!(
+                !chunk.is_empty(),
+                "{server:?}: short read at {}",
+                back.len()
+            );
             back.extend_from_slice(&chunk);
         }
         let get = t.elapsed();

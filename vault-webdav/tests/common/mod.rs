@@ -41,7 +41,12 @@ pub enum Server {
 }
 
 impl Server {
-    pub const ALL: [Server; 4] = [Server::ApacheHttp, Server::ApacheHttps, Server::Rclone, Server::Sabre];
+    pub const ALL: [Server; 4] = [
+        Server::ApacheHttp,
+        Server::ApacheHttps,
+        Server::Rclone,
+        Server::Sabre,
+    ];
 
     pub fn url_var(self) -> &'static str {
         match self {
@@ -91,10 +96,16 @@ impl Servers {
         let prefix = std::env::var("VAULT_TEST_INSTANCE").unwrap_or_else(|_| "wd".to_owned());
         let instance = format!("{prefix}{suffix}");
         assert!(
-            instance.len() <= 8 && instance.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()),
+            instance.len() <= 8
+                && instance
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()),
             "VAULT_TEST_INSTANCE must be 1-7 characters [a-z0-9] (the harness appends one)"
         );
-        let base: u16 = std::env::var("VAULT_TEST_PORT_BASE").ok().and_then(|v| v.parse().ok()).unwrap_or(24600);
+        let base: u16 = std::env::var("VAULT_TEST_PORT_BASE")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(24600);
         let port_base = base + offset;
         // A watchdog of an earlier run of this binary may still be stopping
         // the servers: flock waits for it (it holds the lock until done).
@@ -123,6 +134,8 @@ impl Servers {
             pid = std::process::id(),
             script = scripts_dir().join("webdav.sh").display()
         );
+        // Detached on purpose: it outlives this process to stop the servers.
+        #[allow(clippy::zombie_processes)]
         Command::new("setsid")
             .args(["flock", "-o", &lock, "bash", "-c", &watchdog])
             .env("VAULT_TEST_INSTANCE", &instance)
@@ -141,11 +154,18 @@ impl Servers {
             .filter_map(|l| l.split_once('='))
             .map(|(k, v)| (k.to_owned(), v.to_owned()))
             .collect();
-        Servers { instance, port_base, env }
+        Servers {
+            instance,
+            port_base,
+            env,
+        }
     }
 
     pub fn var(&self, key: &str) -> String {
-        self.env.get(key).cloned().unwrap_or_else(|| panic!("webdav.sh env lacks {key}"))
+        self.env
+            .get(key)
+            .cloned()
+            .unwrap_or_else(|| panic!("webdav.sh env lacks {key}"))
     }
 
     pub fn ca_cert(&self) -> PathBuf {
@@ -154,14 +174,30 @@ impl Servers {
 
     /// Stops one server (`webdav.sh stop NAME`).
     pub fn stop(&self, server: Server) {
-        let out = run_script(&self.instance, self.port_base, &["stop", server.script_name()]);
-        assert!(out.status.success(), "stop {server:?}: {}", String::from_utf8_lossy(&out.stderr));
+        let out = run_script(
+            &self.instance,
+            self.port_base,
+            &["stop", server.script_name()],
+        );
+        assert!(
+            out.status.success(),
+            "stop {server:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 
     /// Starts one server again.
     pub fn restart(&self, server: Server) {
-        let out = run_script(&self.instance, self.port_base, &["start", server.script_name()]);
-        assert!(out.status.success(), "start {server:?}: {}", String::from_utf8_lossy(&out.stderr));
+        let out = run_script(
+            &self.instance,
+            self.port_base,
+            &["start", server.script_name()],
+        );
+        assert!(
+            out.status.success(),
+            "start {server:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 
     /// The pid of a running server (from its pid file).
@@ -173,7 +209,11 @@ impl Servers {
             Server::Rclone => "rclone.pid",
             Server::Sabre => "php.pid",
         };
-        std::fs::read_to_string(dir.join(file)).ok()?.trim().parse().ok()
+        std::fs::read_to_string(dir.join(file))
+            .ok()?
+            .trim()
+            .parse()
+            .ok()
     }
 
     /// A config for `server` below `sub` (a folder created on demand).
@@ -193,8 +233,13 @@ impl Servers {
     pub async fn storage(&self, server: Server, sub: &str) -> Arc<WebDavStorage> {
         let mut parent = self.config(server, "");
         parent.base_url = reqwest::Url::parse(&self.var(server.url_var())).expect("server URL");
-        let at_root = WebDavStorage::connect(parent).await.unwrap_or_else(|e| panic!("connect {server:?}: {e}"));
-        match at_root.create_dir(&StoragePath::new(sub).expect("sub folder name")).await {
+        let at_root = WebDavStorage::connect(parent)
+            .await
+            .unwrap_or_else(|e| panic!("connect {server:?}: {e}"));
+        match at_root
+            .create_dir(&StoragePath::new(sub).expect("sub folder name"))
+            .await
+        {
             Ok(()) => {}
             Err(e) if e.kind() == StorageErrorKind::AlreadyExists => {}
             Err(e) => panic!("create {sub} on {server:?}: {e}"),
@@ -215,7 +260,10 @@ pub fn shared(suffix: &str, offset: u16) -> &'static Servers {
 
 /// Quirks of all three servers: HTTP dates keep whole seconds.
 pub fn quirks() -> vault_storage::conformance::Quirks {
-    vault_storage::conformance::Quirks { mtime_granularity: Duration::from_secs(1), ..Default::default() }
+    vault_storage::conformance::Quirks {
+        mtime_granularity: Duration::from_secs(1),
+        ..Default::default()
+    }
 }
 
 pub fn as_dyn(s: Arc<WebDavStorage>) -> Arc<dyn Storage> {
