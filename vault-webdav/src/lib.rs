@@ -183,6 +183,35 @@ impl WebDavStorage {
         })
     }
 
+    /// Creates the vault's root folder itself if it does not exist yet (for
+    /// `vault create` on a new URL; its parent must exist). `Ok(true)` if it
+    /// was created, `Ok(false)` if it was there.
+    pub async fn create_root_if_missing(&self) -> Result<bool, StorageError> {
+        let root = StoragePath::root();
+        if let Some(meta) = self.stat(&root).await? {
+            return match meta.kind {
+                EntryKind::Dir => Ok(false),
+                EntryKind::File => Err(StorageError::new(StorageErrorKind::NotADirectory, root)),
+            };
+        }
+        let method = Method::from_bytes(b"MKCOL").unwrap_or(Method::PUT);
+        let resp = self
+            .simple(
+                &root,
+                method.clone(),
+                self.dav.base.clone(),
+                Default::default(),
+            )
+            .await?;
+        if resp.status().is_success() {
+            Ok(true)
+        } else {
+            Err(self
+                .dav
+                .classify(&root, Dav::status_failure(&method, &resp)))
+        }
+    }
+
     /// True if the server was detected as Nextcloud (chunked upload, mtime).
     pub fn is_nextcloud(&self) -> bool {
         self.nextcloud.is_some()

@@ -319,3 +319,44 @@ async fn put_get_64_mib() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_missing_root_folder_connects_and_can_be_created() {
+    let s = servers();
+    for server in [Server::ApacheHttp, Server::Rclone, Server::Sabre] {
+        let _ = s.storage(server, "roots").await;
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
+        let sub = format!("roots/new-{nanos:x}");
+        let storage = WebDavStorage::connect(s.config(server, &sub))
+            .await
+            .expect("connect to a missing root");
+        let err = storage
+            .list_dir(&StoragePath::root())
+            .await
+            .expect_err("missing root");
+        assert_eq!(err.kind(), StorageErrorKind::NotFound, "{server:?}: {err}");
+        assert!(
+            storage.create_root_if_missing().await.expect("create root"),
+            "{server:?}"
+        );
+        assert!(
+            !storage.create_root_if_missing().await.expect("again"),
+            "{server:?}: second call"
+        );
+        assert!(
+            storage
+                .list_dir(&StoragePath::root())
+                .await
+                .expect("list")
+                .is_empty()
+        );
+        let parent = s.storage(server, "roots").await;
+        parent
+            .remove_dir(&StoragePath::new(&format!("new-{nanos:x}")).expect("p"))
+            .await
+            .expect("cleanup");
+    }
+}
