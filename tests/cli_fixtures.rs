@@ -57,11 +57,12 @@ fn check_fixture(name: &str, expected_file: &str) {
     assert_eq!(listed, want, "{name}: ls -l -R");
 
     // plain ls -R lists the same paths
-    let plain: Vec<String> = vault(&["ls", "-R", fx.vault_str(), "--password-file", fx.pw()])
+    let mut plain: Vec<String> = vault(&["ls", "-R", fx.vault_str(), "--password-file", fx.pw()])
         .ok()
         .lines()
         .map(|l| format!("/{}", l.trim_end_matches('/')))
         .collect();
+    plain.sort();
     assert_eq!(plain, want.keys().cloned().collect::<Vec<_>>(), "{name}: ls -R");
 
     // get -r of the root into a missing DEST: DEST becomes the copy

@@ -26,6 +26,7 @@ pub fn init_logging(verbose: u8, quiet: bool) {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_target(verbose >= 2)
+        .with_ansi(std::io::stderr().is_terminal())
         .without_time()
         .try_init();
 }

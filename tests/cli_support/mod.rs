@@ -38,12 +38,14 @@ impl Run {
         self.stdout_str()
     }
 
-    /// Asserts exit `code` and exactly one stderr line, and returns that line.
+    /// Asserts exit `code` and exactly one error line on stderr (besides `WARN` log lines,
+    /// which name ciphertext paths), and returns that line.
     #[track_caller]
     pub fn fails(&self, code: i32) -> String {
         assert_eq!(self.code, code, "exit code; stderr: {}", self.stderr);
-        let lines: Vec<&str> = self.stderr.lines().collect();
-        assert_eq!(lines.len(), 1, "one line on stderr, got: {:?}", self.stderr);
+        assert!(!self.stderr.contains('\u{1b}'), "no colour codes when piped: {:?}", self.stderr);
+        let lines: Vec<&str> = self.stderr.lines().filter(|l| !l.trim_start().starts_with("WARN ")).collect();
+        assert_eq!(lines.len(), 1, "one error line on stderr, got: {:?}", self.stderr);
         assert!(lines[0].starts_with("vault: "), "{:?}", lines[0]);
         assert!(!self.stderr.contains("panicked") && !self.stderr.contains("RUST_BACKTRACE"), "{}", self.stderr);
         lines[0].to_string()

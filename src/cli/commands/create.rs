@@ -21,9 +21,10 @@ pub async fn run(ctx: Ctx, storage_arg: &str, secrets: &SecretArgs) -> CliResult
             }
         }
     }
+    let password_file = secrets.password_file.clone();
     let secrets = Secrets::from_args(secrets);
     // Ask before touching storage, so a cancelled prompt leaves nothing behind.
-    let password = secrets.new_password(&vault_prompt(storage_arg), None)?;
+    let password = secrets.new_password(&vault_prompt(storage_arg), password_file.as_deref())?;
     let storage = storage_arg::connect(storage_arg, &spec, Purpose::Create, &secrets, &secrets.connect).await?;
     Vault::create(storage, password.expose_secret(), CreateOptions::default())
         .await
