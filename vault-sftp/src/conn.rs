@@ -59,11 +59,37 @@ pub(crate) struct Conn {
     pub generation: u64,
     /// Bounds the bulk channel's outstanding data (see `pacer`).
     pub pacer: Pacer,
+    /// Becomes `true` once the connection is dead (see [`Conn::watch`]).
+    pub dead: tokio::sync::watch::Sender<bool>,
 }
 
 impl Conn {
     pub fn is_dead(&self) -> bool {
         self.broken.load(Ordering::Relaxed) || self.handle.is_closed()
+    }
+
+    /// Watches the connection: when the SSH session closes (keepalives
+    /// unanswered, server gone) requests still waiting on its SFTP channels
+    /// are not woken by russh-sftp, so calls wait on `dead` as well.
+    pub fn watch(self: &Arc<Self>) {
+        let weak = Arc::downgrade(self);
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+                let Some(c) = weak.upgrade() else { return };
+                if c.is_dead() {
+                    c.broken.store(true, Ordering::Relaxed);
+                    let _ = c.dead.send(true);
+                    return;
+                }
+            }
+        });
+    }
+
+    /// Resolves once the connection is dead.
+    pub async fn died(&self) {
+        let mut rx = self.dead.subscribe();
+        let _ = rx.wait_for(|d| *d).await;
     }
 }
 
@@ -276,6 +302,7 @@ impl ConnCtx {
             broken: AtomicBool::new(false),
             generation,
             pacer: Pacer::new(self.cfg.chunk_size.max(1024) as usize, self.cfg.pipeline_depth.max(1)),
+            dead: tokio::sync::watch::channel(false).0,
         })
     }
 

@@ -113,6 +113,10 @@ struct Inner {
     caps: Capabilities,
     describe: String,
     reconnects: AtomicU64,
+    /// Temporary upload files not yet renamed or removed, with the connection
+    /// generation that created them. Those of a dead connection (its upload
+    /// was cut off) are removed after the reconnect.
+    temps: Mutex<Vec<(u64, String)>>,
 }
 
 /// An SFTP-backed [`Storage`]. Cheap to clone (shares one connection).
@@ -217,7 +221,8 @@ impl SftpStorage {
             prompt_lock: tokio::sync::Mutex::new(()),
         };
         let started = Instant::now();
-        let conn = ctx.establish(1).await?;
+        let conn = Arc::new(ctx.establish(1).await?);
+        conn.watch();
         info!(elapsed_ms = started.elapsed().as_millis() as u64, "sftp login done");
         let caps = Capabilities {
             random_write: true,
@@ -230,7 +235,7 @@ impl SftpStorage {
             inner: Arc::new(Inner {
                 ctx,
                 state: Mutex::new(State {
-                    conn: Some(Arc::new(conn)),
+                    conn: Some(conn),
                     reconnecting: false,
                     epoch: 0,
                     last_error: None,
@@ -243,6 +248,7 @@ impl SftpStorage {
                 caps,
                 describe,
                 reconnects: AtomicU64::new(0),
+                temps: Mutex::new(Vec::new()),
             }),
         })
     }
@@ -359,7 +365,27 @@ impl Inner {
                     Ok(conn) => {
                         info!(generation, "sftp connection re-established");
                         self.reconnects.fetch_add(1, Ordering::Relaxed);
-                        st.conn = Some(Arc::new(conn));
+                        let conn = Arc::new(conn);
+                        conn.watch();
+                        let orphans: Vec<String> = self
+                            .temps
+                            .lock()
+                            .map(|mut t| {
+                                let (old, keep): (Vec<_>, Vec<_>) = t.drain(..).partition(|(g, _)| *g < generation);
+                                *t = keep;
+                                old.into_iter().map(|(_, name)| name).collect()
+                            })
+                            .unwrap_or_default();
+                        if !orphans.is_empty() {
+                            let c = conn.clone();
+                            tokio::spawn(async move {
+                                for tmp in orphans {
+                                    let r = c.meta.remove(tmp.clone()).await;
+                                    debug!(%tmp, ok = r.is_ok(), "removed temp file of an interrupted write");
+                                }
+                            });
+                        }
+                        st.conn = Some(conn);
                         st.reconnecting = false;
                         st.last_error = None;
                         st.epoch += 1;
@@ -398,7 +424,11 @@ impl Inner {
         let deadline = Instant::now() + self.cfg().reconnect_wait;
         loop {
             let conn = self.conn(deadline, path).await?;
-            match op(conn.clone()).await {
+            let result = tokio::select! {
+                r = op(conn.clone()) => r,
+                () = conn.died() => Err(OpError::Transport("connection lost".into(), false)),
+            };
+            match result {
                 Ok(v) => return Ok(v),
                 Err(OpError::Status(code, msg)) => return Err(status_error(path, code, msg)),
                 Err(OpError::Storage(e)) => return Err(e),
@@ -436,6 +466,12 @@ impl Inner {
             Ok(a) => Ok(Some(a.attrs)),
             Err(RawError::Status(s)) if s.status_code == StatusCode::NoSuchFile => Ok(None),
             Err(e) => Err(e.into()),
+        }
+    }
+
+    fn forget_temp(&self, tmp: &str) {
+        if let Ok(mut t) = self.temps.lock() {
+            t.retain(|(_, n)| n != tmp);
         }
     }
 
@@ -643,11 +679,15 @@ impl Inner {
             return Err(OpError::Storage(StorageError::new(StorageErrorKind::AlreadyExists, path.clone())));
         }
         let _permit = sem.clone().acquire_owned().await.map_err(|_| OpError::Transport("closed".into(), false))?;
+        if let Ok(mut t) = self.temps.lock() {
+            t.push((conn.generation, tmp.clone()));
+        }
         let flags = OpenFlags::WRITE | OpenFlags::CREATE | OpenFlags::EXCLUDE | OpenFlags::TRUNCATE;
         let attrs = FileAttributes { permissions: Some(0o644), ..FileAttributes::empty() };
         let handle = match sftp.open(tmp.clone(), flags, attrs).await {
             Ok(h) => h.handle,
             Err(RawError::Status(s)) if s.status_code == StatusCode::NoSuchFile => {
+                self.forget_temp(&tmp);
                 return Err(OpError::Storage(StorageError::new(StorageErrorKind::NotFound, path.clone())));
             }
             Err(e) => return Err(e.into()),
@@ -669,9 +709,16 @@ impl Inner {
             (Ok(()), Err(e)) => Err(e.into()),
             (Ok(()), Ok(_)) => self.commit_rename(conn, sftp, &tmp, &target, path, mode).await,
         };
-        if result.is_err() {
-            // Best effort; on a dead link the temp file stays (hidden name).
-            let _ = tokio::time::timeout(Duration::from_secs(5), sftp.remove(tmp)).await;
+        let gone = match &result {
+            Ok(()) => true,
+            // Best effort; on a dead link it is retried after the reconnect.
+            Err(_) => matches!(
+                tokio::time::timeout(Duration::from_secs(5), sftp.remove(tmp.clone())).await,
+                Ok(Ok(_))
+            ),
+        };
+        if gone {
+            self.forget_temp(&tmp);
         }
         result
     }

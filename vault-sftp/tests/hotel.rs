@@ -48,6 +48,11 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     if args.iter().any(|a| a == "--inner") {
         let dir = PathBuf::from(std::env::var("VAULT_SFTP_HOTEL_DIR").expect("VAULT_SFTP_HOTEL_DIR"));
+        // RUST_LOG=vault_sftp=debug shows the connection's life.
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_writer(std::io::stderr)
+            .try_init();
         tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -120,6 +125,7 @@ fn outer() {
     }
     // The object the cut copy overwrites: its previous version.
     std::fs::write(root.join("cut.c9r"), pattern(2, OLD)).unwrap();
+    std::fs::write(root.join("cut2.c9r"), pattern(2, OLD)).unwrap();
     let user = servers.get("VAULT_TEST_SSH_USER");
     assert!(Command::new("chown").arg("-R").arg(format!("{user}:{user}")).arg(&root).status().unwrap().success());
 
@@ -152,22 +158,22 @@ fn outer() {
         .spawn()
         .expect("start inner client in the hotel namespace");
 
-    // Cut the link for 20 s once the inner client says the copy is under way.
+    // Cut the link for 20 s each time the inner client says a copy is under way.
     let started = Instant::now();
-    let mut cut_done = false;
+    let mut cuts_done = 0;
     let status = loop {
         if let Some(st) = child.try_wait().unwrap() {
             break st;
         }
-        if !cut_done && ctl.path().join("copying").exists() {
+        if ctl.path().join(format!("copying{}", cuts_done + 1)).exists() {
+            cuts_done += 1;
             let t = Instant::now();
             assert!(net.hotel(&["cut", "down"]).status.success());
-            eprintln!("[outer] link cut");
+            eprintln!("[outer] link cut #{cuts_done}");
             std::thread::sleep(Duration::from_secs(20));
             assert!(net.hotel(&["restore"]).status.success());
             eprintln!("[outer] link restored after {:?}", t.elapsed());
-            std::fs::write(ctl.path().join("restored"), b"").unwrap();
-            cut_done = true;
+            std::fs::write(ctl.path().join(format!("restored{cuts_done}")), b"").unwrap();
         }
         if started.elapsed() > Duration::from_secs(600) {
             let _ = child.kill();
@@ -176,17 +182,19 @@ fn outer() {
         std::thread::sleep(Duration::from_millis(100));
     };
     assert!(status.success(), "inner client failed: {status}");
-    assert!(cut_done, "the link was cut mid-copy");
+    assert_eq!(cuts_done, 2, "the link was cut mid-copy twice");
 
-    // Server-side check: every object complete, the cut one new or old.
-    let cut = std::fs::read(root.join("cut.c9r")).unwrap();
-    let outcome = std::fs::read_to_string(ctl.path().join("cut-outcome")).unwrap();
-    if cut == pattern(3, BIG) {
-        eprintln!("[outer] cut copy completed ({outcome})");
-    } else {
-        assert_eq!(cut, pattern(2, OLD), "cut.c9r is neither the new nor the previous version");
-        assert!(outcome.starts_with("failed"), "the writer was told: {outcome}");
-        eprintln!("[outer] cut copy failed cleanly, previous version intact ({outcome})");
+    // Server-side check: every object complete, each cut one new or old.
+    for (i, name) in [(1, "cut.c9r"), (2, "cut2.c9r")] {
+        let cut = std::fs::read(root.join(name)).unwrap();
+        let outcome = std::fs::read_to_string(ctl.path().join(format!("cut-outcome{i}"))).unwrap();
+        if cut == pattern(3, BIG) {
+            eprintln!("[outer] {name}: copy completed ({outcome})");
+        } else {
+            assert_eq!(cut, pattern(2, OLD), "{name} is neither the new nor the previous version");
+            assert!(outcome.starts_with("failed"), "the writer was told: {outcome}");
+            eprintln!("[outer] {name}: copy failed cleanly, previous version intact ({outcome})");
+        }
     }
     assert_eq!(std::fs::read(root.join("up.c9r")).unwrap(), pattern(1, THROUGHPUT_BYTES));
     assert_eq!(std::fs::read(root.join("during.c9r")).unwrap(), pattern(4, BIG));
@@ -213,6 +221,7 @@ async fn inner(dir: &Path) {
     cfg.identity_files = vec![PathBuf::from(&c["key"])];
     cfg.use_agent = false;
     cfg.known_hosts = PathBuf::from(&c["known_hosts"]);
+    let base_cfg = cfg.clone();
     let p = ScriptedPrompter::new(Some(&c["pass"]), Kbd::Totp(c["totp"].clone()));
     let mut results = String::new();
     let mut note = |line: String| {
@@ -270,38 +279,91 @@ async fn inner(dir: &Path) {
         took.as_secs_f64()
     ));
 
-    // Copy with a 20 s cut in the middle.
-    let cut = StoragePath::new("cut.c9r").unwrap();
+    // Copy with a 20 s cut in the middle; the session survives the cut
+    // (keepalive 15 s x 4, request timeout 60 s): no new TOTP code.
+    let line = cut_copy(&st, dir, 1, "cut.c9r").await;
+    note(line);
+    note(format!(
+        "after cut #1: reconnects {}, TOTP codes asked {}",
+        st.reconnect_count(),
+        p.kbd_count.load(std::sync::atomic::Ordering::SeqCst)
+    ));
+    assert_eq!(st.reconnect_count(), 0, "the session rode out a 20 s cut");
+    assert_eq!(p.kbd_count.load(std::sync::atomic::Ordering::SeqCst), 1, "no second code without a new login");
+
+    // Same with keepalives that give up after ~6 s: the connection dies in the
+    // cut, the write is retried on a new connection (new TOTP code) after it.
+    let mut cfg2 = base_cfg.clone();
+    cfg2.keepalive_interval = Duration::from_secs(2);
+    cfg2.keepalive_max = 3;
+    cfg2.connect_timeout = Duration::from_secs(5);
+    cfg2.reconnect_wait = Duration::from_secs(90);
+    let p2 = ScriptedPrompter::new(Some(&c["pass"]), Kbd::Totp(c["totp"].clone()));
+    let st2 = Arc::new(SftpStorage::connect(cfg2, p2.clone()).await.expect("second login"));
+    let line = cut_copy(&st2, dir, 2, "cut2.c9r").await;
+    note(line);
+    note(format!(
+        "after cut #2: reconnects {}, TOTP codes asked {}",
+        st2.reconnect_count(),
+        p2.kbd_count.load(std::sync::atomic::Ordering::SeqCst)
+    ));
+    assert!(st2.reconnect_count() >= 1, "the dead connection was replaced");
+    assert_eq!(
+        p2.kbd_count.load(std::sync::atomic::Ordering::SeqCst) as u64,
+        1 + st2.reconnect_count(),
+        "one new code per new login"
+    );
+    // Temp files of interrupted uploads are removed after the reconnect.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let names: Vec<String> = st.list_dir(&StoragePath::root()).await.unwrap().into_iter().map(|e| e.name).collect();
+    let temps = names.iter().filter(|n| n.starts_with(".vault-tmp-")).count();
+    note(format!("temp files left after both cuts: {temps}"));
+    assert_eq!(temps, 0, "no temp file left: {names:?}");
+    std::fs::write(dir.join("results"), results).unwrap();
+}
+
+/// Overwrites `name` (previous version: 512 KiB) with 2 MiB while the outer
+/// process cuts the link for 20 s; returns a report line.
+async fn cut_copy(st: &Arc<SftpStorage>, dir: &Path, n: u32, name: &str) -> String {
+    let path = StoragePath::new(name).unwrap();
     let copy = {
         let st = st.clone();
-        let cut = cut.clone();
-        tokio::spawn(async move { st.write(&cut, Body::from_bytes(pattern(3, BIG)), WriteMode::Overwrite).await })
+        let path = path.clone();
+        tokio::spawn(async move { st.write(&path, Body::from_bytes(pattern(3, BIG)), WriteMode::Overwrite).await })
+    };
+    let monitor = {
+        let st = st.clone();
+        tokio::spawn(async move {
+            let t0 = Instant::now();
+            let mut last = (true, 0);
+            loop {
+                let now = (st.is_connected(), st.reconnect_count());
+                if now != last {
+                    eprintln!("[inner] +{:.1} s: connected {}, reconnects {}", t0.elapsed().as_secs_f64(), now.0, now.1);
+                    last = now;
+                }
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+        })
     };
     tokio::time::sleep(Duration::from_secs(2)).await;
-    std::fs::write(dir.join("copying"), b"").unwrap();
+    assert!(!copy.is_finished(), "the copy is still running when the link is cut");
+    std::fs::write(dir.join(format!("copying{n}")), b"").unwrap();
     let t = Instant::now();
     let r = copy.await.unwrap();
+    monitor.abort();
     let outcome = match &r {
         Ok(()) => format!("completed {:.1} s after the cut started", t.elapsed().as_secs_f64()),
         Err(e) => format!("failed cleanly: {e} ({:?})", e.kind()),
     };
-    std::fs::write(dir.join("cut-outcome"), &outcome).unwrap();
-    note(format!("2 MiB upload with a 20 s link cut: {outcome}"));
+    std::fs::write(dir.join(format!("cut-outcome{n}")), &outcome).unwrap();
     if let Err(e) = &r {
         assert_eq!(e.kind(), vault_storage::StorageErrorKind::Unavailable, "{e}");
     }
-    // Wait for the restore, then everything must be readable and consistent.
-    while !dir.join("restored").exists() {
+    while !dir.join(format!("restored{n}")).exists() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    let content = st.read_all(&cut).await.expect("read after restore");
-    assert!(content[..] == pattern(3, BIG)[..] || content[..] == pattern(2, OLD)[..], "cut.c9r corrupted");
-    let names: Vec<String> = st.list_dir(&StoragePath::root()).await.unwrap().into_iter().map(|e| e.name).collect();
-    let temps = names.iter().filter(|n| n.starts_with(".vault-tmp-")).count();
-    note(format!(
-        "after restore: reconnects {}, TOTP codes asked {}, temp files left {temps}",
-        st.reconnect_count(),
-        p.kbd_count.load(std::sync::atomic::Ordering::SeqCst)
-    ));
-    std::fs::write(dir.join("results"), results).unwrap();
+    let content = st.read_all(&path).await.expect("read after restore");
+    assert!(content[..] == pattern(3, BIG)[..] || content[..] == pattern(2, OLD)[..], "{name} corrupted");
+    format!("cut #{n}: 2 MiB overwrite with a 20 s link cut: {outcome}")
 }
