@@ -30,13 +30,29 @@ struct Setup {
 }
 
 fn read_mb() -> u64 {
-    std::env::var("VAULT_BENCH_READ_MB").ok().and_then(|s| s.parse().ok()).unwrap_or(1024)
+    std::env::var("VAULT_BENCH_READ_MB")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1024)
 }
 
 async fn setup() -> Setup {
     let dir = tempfile::tempdir().expect("tempdir");
-    let storage = Arc::new(LocalStorage::new(dir.path()).expect("local").with_fsync(false));
-    let vault = Vault::create(storage, "bench", CreateOptions { scrypt_cost: 1024, ..CreateOptions::default() }).await.expect("create");
+    let storage = Arc::new(
+        LocalStorage::new(dir.path())
+            .expect("local")
+            .with_fsync(false),
+    );
+    let vault = Vault::create(
+        storage,
+        "bench",
+        CreateOptions {
+            scrypt_cost: 1024,
+            ..CreateOptions::default()
+        },
+    )
+    .await
+    .expect("create");
     // A deep path.
     let mut id = vault.root();
     let mut deep_path = String::new();
@@ -52,16 +68,27 @@ async fn setup() -> Setup {
     vault.create_file(&id, "leaf.txt").await.expect("leaf");
     deep_path.push_str("/leaf.txt");
     // A big directory.
-    let big_dir = match vault.create_dir(&vault.root(), "big-dir").await.expect("mkdir").kind {
+    let big_dir = match vault
+        .create_dir(&vault.root(), "big-dir")
+        .await
+        .expect("mkdir")
+        .kind
+    {
         NodeKind::Dir(d) => d,
         _ => unreachable!(),
     };
     for i in 0..LIST_ENTRIES {
-        vault.create_file(&big_dir, &format!("file-{i:05}.txt")).await.expect("create");
+        vault
+            .create_file(&big_dir, &format!("file-{i:05}.txt"))
+            .await
+            .expect("create");
     }
     // A big file, written sequentially through the engine.
     let big_len = read_mb() << 20;
-    let node = vault.create_file(&vault.root(), "big.bin").await.expect("create");
+    let node = vault
+        .create_file(&vault.root(), "big.bin")
+        .await
+        .expect("create");
     let f = vault.open(&node).await.expect("open");
     let block: Vec<u8> = (0..BLOCK).map(|i| (i % 251) as u8).collect();
     let t = std::time::Instant::now();
@@ -72,7 +99,11 @@ async fn setup() -> Setup {
     }
     f.flush().await.expect("flush");
     let secs = t.elapsed().as_secs_f64();
-    eprintln!("setup: wrote {} MiB through the engine in {secs:.2} s = {:.0} MiB/s", big_len >> 20, (big_len >> 20) as f64 / secs);
+    eprintln!(
+        "setup: wrote {} MiB through the engine in {secs:.2} s = {:.0} MiB/s",
+        big_len >> 20,
+        (big_len >> 20) as f64 / secs
+    );
     drop(f);
     // The same bytes written straight to a plain file, for comparison.
     {
@@ -86,15 +117,35 @@ async fn setup() -> Setup {
         }
         drop(raw);
         let secs = t.elapsed().as_secs_f64();
-        eprintln!("setup: wrote {} MiB straight to disk in {secs:.2} s = {:.0} MiB/s", big_len >> 20, (big_len >> 20) as f64 / secs);
+        eprintln!(
+            "setup: wrote {} MiB straight to disk in {secs:.2} s = {:.0} MiB/s",
+            big_len >> 20,
+            (big_len >> 20) as f64 / secs
+        );
         std::fs::remove_file(dir.path().join("raw-plain.bin")).expect("rm raw");
     }
-    let big_file = vault.resolve("/big.bin").await.expect("resolve").storage_path;
-    Setup { root: dir.path().to_path_buf(), _dir: dir, vault, deep_path, big_dir, big_file, big_len }
+    let big_file = vault
+        .resolve("/big.bin")
+        .await
+        .expect("resolve")
+        .storage_path;
+    Setup {
+        root: dir.path().to_path_buf(),
+        _dir: dir,
+        vault,
+        deep_path,
+        big_dir,
+        big_file,
+        big_len,
+    }
 }
 
 fn benches(c: &mut Criterion) {
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
     let s = rt.block_on(setup());
 
     let mut g = c.benchmark_group("resolve");
@@ -105,7 +156,8 @@ fn benches(c: &mut Criterion) {
         })
     });
     g.bench_function(format!("warm depth {}", DEPTH + 1), |b| {
-        b.to_async(&rt).iter(|| async { s.vault.resolve(&s.deep_path).await.expect("resolve") })
+        b.to_async(&rt)
+            .iter(|| async { s.vault.resolve(&s.deep_path).await.expect("resolve") })
     });
     g.finish();
 

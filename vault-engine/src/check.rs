@@ -52,7 +52,11 @@ pub trait CheckProgress: Send + Sync {
 /// Walks the whole vault: missing/orphaned content dirs, dir-ID collisions,
 /// missing `dirid.c9r`, bad headers, chunks that fail authentication, names
 /// that do not decrypt. With `repair`, only repairs that cannot lose data.
-pub async fn check(vault: &Vault, repair: bool, progress: &dyn CheckProgress) -> Result<CheckReport, VaultError> {
+pub async fn check(
+    vault: &Vault,
+    repair: bool,
+    progress: &dyn CheckProgress,
+) -> Result<CheckReport, VaultError> {
     let core = vault.core();
     if repair {
         core.check_writable()?;
@@ -68,7 +72,11 @@ pub async fn check(vault: &Vault, repair: bool, progress: &dyn CheckProgress) ->
     while let Some((id, path)) = queue.pop_front() {
         let content = core.content_dir(&id)?;
         visited.insert(content.as_str().to_owned());
-        let shown = if path.is_empty() { "/".to_owned() } else { path.clone() };
+        let shown = if path.is_empty() {
+            "/".to_owned()
+        } else {
+            path.clone()
+        };
         let listing = match listing::list(core, &id, mode).await {
             Ok(l) => l,
             Err(e) if e.kind() == VaultErrorKind::NotFound => {
@@ -86,33 +94,53 @@ pub async fn check(vault: &Vault, repair: bool, progress: &dyn CheckProgress) ->
         for f in listing.findings {
             let child = f.cleartext.as_ref().map(|n| format!("{path}/{n}"));
             let (description, repaired) = match f.kind {
-                FindingKind::Undecryptable => ("name does not decrypt (not a node of this directory)".to_owned(), false),
-                FindingKind::BadShortened(reason) => (format!("shortened node unusable: {reason}"), false),
+                FindingKind::Undecryptable => (
+                    "name does not decrypt (not a node of this directory)".to_owned(),
+                    false,
+                ),
+                FindingKind::BadShortened(reason) => {
+                    (format!("shortened node unusable: {reason}"), false)
+                }
                 FindingKind::Conflict(what) => (format!("sync-conflict copy: {what}"), f.repaired),
-                FindingKind::Broken => ("broken node: no dir.c9r, symlink.c9r or contents.c9r".to_owned(), false),
+                FindingKind::Broken => (
+                    "broken node: no dir.c9r, symlink.c9r or contents.c9r".to_owned(),
+                    false,
+                ),
                 FindingKind::MissingContentDir(cid) => {
                     if let Ok(c) = core.content_dir(&cid) {
                         visited.insert(c.as_str().to_owned());
                     }
-                    ("directory's content directory is missing (directory hidden)".to_owned(), false)
+                    (
+                        "directory's content directory is missing (directory hidden)".to_owned(),
+                        false,
+                    )
                 }
                 FindingKind::TempObject => {
                     let mut done = false;
                     if repair && !lock(&core.live_temps).contains(&f.storage_path) {
                         let p = StoragePath::new(&f.storage_path)?;
                         let removed = match core.storage.metadata(&p).await {
-                            Ok(m) if m.kind == EntryKind::Dir => core.storage.remove_dir_all(&p).await,
+                            Ok(m) if m.kind == EntryKind::Dir => {
+                                core.storage.remove_dir_all(&p).await
+                            }
                             _ => core.storage.remove_file(&p).await,
                         };
                         match removed {
                             Ok(()) => done = true,
-                            Err(e) => tracing::warn!(ciphertext = %p, error = %e, "could not remove leftover temp object"),
+                            Err(e) => {
+                                tracing::warn!(ciphertext = %p, error = %e, "could not remove leftover temp object")
+                            }
                         }
                     }
                     ("leftover temp object of an interrupted write or creation (ciphertext only)".to_owned(), done)
                 }
             };
-            report.problems.push(Problem { storage_path: f.storage_path, cleartext_path: child, description, repaired });
+            report.problems.push(Problem {
+                storage_path: f.storage_path,
+                cleartext_path: child,
+                description,
+                repaired,
+            });
         }
         for node in listing.nodes {
             report.nodes_checked += 1;
@@ -133,7 +161,12 @@ pub async fn check(vault: &Vault, repair: bool, progress: &dyn CheckProgress) ->
                 }
                 NodeKind::File => {
                     if let Some((p, d)) = check_file(core, &node).await? {
-                        report.problems.push(Problem { storage_path: p, cleartext_path: Some(child.clone()), description: d, repaired: false });
+                        report.problems.push(Problem {
+                            storage_path: p,
+                            cleartext_path: Some(child.clone()),
+                            description: d,
+                            repaired: false,
+                        });
                     }
                 }
                 NodeKind::Symlink => {
@@ -178,7 +211,9 @@ async fn check_dir_id_backup(
             let body = Body::from_bytes(core.cryptor.encrypt_dir_id_backup(id.as_str()));
             match core.storage.write(&path, body, WriteMode::Overwrite).await {
                 Ok(()) => repaired = true,
-                Err(e) => tracing::warn!(ciphertext = %path, error = %e, "could not write dirid.c9r"),
+                Err(e) => {
+                    tracing::warn!(ciphertext = %path, error = %e, "could not write dirid.c9r")
+                }
             }
         }
         report.problems.push(Problem {
@@ -209,7 +244,13 @@ async fn check_file(core: &Core, node: &Node) -> Result<Option<(String, String)>
         if meta.size == 0 {
             return Ok(None);
         }
-        return Ok(Some((p, format!("invalid ciphertext size {} (no cleartext size maps to it)", meta.size))));
+        return Ok(Some((
+            p,
+            format!(
+                "invalid ciphertext size {} (no cleartext size maps to it)",
+                meta.size
+            ),
+        )));
     };
     let hl = combo.header_len();
     let header_bytes = core.storage.read_at(&path, 0, hl).await?;
@@ -232,11 +273,24 @@ async fn check_file(core: &Core, node: &Node) -> Result<Option<(String, String)>
         for k in idx..end {
             let len = ((size - k * cs).min(cs) + combo.chunk_overhead() as u64) as usize;
             let Some(ct) = bytes.get(pos..pos + len) else {
-                return Ok(Some((p, format!("file is shorter than its size says at offset {}", k * cs))));
+                return Ok(Some((
+                    p,
+                    format!("file is shorter than its size says at offset {}", k * cs),
+                )));
             };
             clear.clear();
-            if core.cryptor.decrypt_chunk(&header, k, ct, &mut clear).is_err() {
-                return Ok(Some((p, format!("corrupted at offset {} (chunk fails authentication)", k * cs))));
+            if core
+                .cryptor
+                .decrypt_chunk(&header, k, ct, &mut clear)
+                .is_err()
+            {
+                return Ok(Some((
+                    p,
+                    format!(
+                        "corrupted at offset {} (chunk fails authentication)",
+                        k * cs
+                    ),
+                )));
             }
             pos += len;
         }
@@ -248,14 +302,22 @@ async fn check_file(core: &Core, node: &Node) -> Result<Option<(String, String)>
 /// Content directories under `d/` that no directory node leads to. With
 /// `repair`, those holding nothing but `dirid.c9r` (an interrupted mkdir or
 /// rmdir) are removed: they hold no data.
-async fn find_orphans(core: &Core, visited: &HashSet<String>, repair: bool, report: &mut CheckReport) -> Result<(), VaultError> {
+async fn find_orphans(
+    core: &Core,
+    visited: &HashSet<String>,
+    repair: bool,
+    report: &mut CheckReport,
+) -> Result<(), VaultError> {
     let d = StoragePath::new("d")?;
     let firsts = match core.storage.list_dir(&d).await {
         Ok(e) => e,
         Err(e) if is_not_found(&e) => return Ok(()),
         Err(e) => return Err(e.into()),
     };
-    for first in firsts.into_iter().filter(|e| e.metadata.kind == EntryKind::Dir) {
+    for first in firsts
+        .into_iter()
+        .filter(|e| e.metadata.kind == EntryKind::Dir)
+    {
         let p1 = d.join(&first.name)?;
         let seconds = core.storage.list_dir(&p1).await?;
         let mut removed_all = !seconds.is_empty();
@@ -266,22 +328,39 @@ async fn find_orphans(core: &Core, visited: &HashSet<String>, repair: bool, repo
                 continue;
             }
             let entries = core.storage.list_dir(&p2).await?;
-            let id = match core.storage.read_at(&p2.join(layout::DIR_ID_BACKUP_FILE)?, 0, 64 * 1024).await {
+            let id = match core
+                .storage
+                .read_at(&p2.join(layout::DIR_ID_BACKUP_FILE)?, 0, 64 * 1024)
+                .await
+            {
                 Ok(b) => core.cryptor.decrypt_dir_id_backup(&b).ok(),
                 Err(_) => None,
             };
             let empty = entries.iter().all(|e| e.name == layout::DIR_ID_BACKUP_FILE);
             let description = match (&id, empty) {
-                (Some(id), true) => format!("orphaned empty content directory (directory ID {id}): no dir.c9r leads to it"),
-                (Some(id), false) => format!("orphaned content directory (directory ID {id}, {} entries): no dir.c9r leads to it", entries.len()),
-                (None, _) => format!("orphaned content directory ({} entries): no dir.c9r leads to it", entries.len()),
+                (Some(id), true) => format!(
+                    "orphaned empty content directory (directory ID {id}): no dir.c9r leads to it"
+                ),
+                (Some(id), false) => format!(
+                    "orphaned content directory (directory ID {id}, {} entries): no dir.c9r leads to it",
+                    entries.len()
+                ),
+                (None, _) => format!(
+                    "orphaned content directory ({} entries): no dir.c9r leads to it",
+                    entries.len()
+                ),
             };
             let mut repaired = false;
             if repair && empty {
                 repaired = core.storage.remove_dir_all(&p2).await.is_ok();
             }
             removed_all &= repaired;
-            report.problems.push(Problem { storage_path: p2.as_str().to_owned(), cleartext_path: None, description, repaired });
+            report.problems.push(Problem {
+                storage_path: p2.as_str().to_owned(),
+                cleartext_path: None,
+                description,
+                repaired,
+            });
         }
         if removed_all {
             let _ = core.storage.remove_dir(&p1).await;

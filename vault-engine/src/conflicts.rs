@@ -26,7 +26,12 @@ use crate::{DirId, Node, VaultError};
 
 pub(crate) enum ConflictOutcome {
     /// Listed as this node.
-    Node { node: Node, presented: bool, description: String, resolved: bool },
+    Node {
+        node: Node,
+        presented: bool,
+        description: String,
+        resolved: bool,
+    },
     /// Not listed.
     Hidden { description: String, resolved: bool },
 }
@@ -34,7 +39,9 @@ pub(crate) enum ConflictOutcome {
 async fn read_opt(core: &Core, path: &StoragePath) -> Result<Option<Vec<u8>>, VaultError> {
     match core.storage.read_at(path, 0, 64 * 1024).await {
         Ok(b) => Ok(Some(b.to_vec())),
-        Err(e) if is_not_found(&e) || e.kind() == vault_storage::StorageErrorKind::IsADirectory => Ok(None),
+        Err(e) if is_not_found(&e) || e.kind() == vault_storage::StorageErrorKind::IsADirectory => {
+            Ok(None)
+        }
         Err(e) => Err(e.into()),
     }
 }
@@ -42,17 +49,26 @@ async fn read_opt(core: &Core, path: &StoragePath) -> Result<Option<Vec<u8>>, Va
 /// True when both folders hold byte-identical `dir.c9r`, or else byte-identical `symlink.c9r`.
 async fn identical_folders(core: &Core, a: &NodeLoc, b: &NodeLoc) -> Result<bool, VaultError> {
     for f in [layout::DIR_FILE, layout::SYMLINK_FILE] {
-        let (x, y) = (read_opt(core, &a.child(f)?).await?, read_opt(core, &b.child(f)?).await?);
-        if let (Some(x), Some(y)) = (x, y) {
-            if x == y {
-                return Ok(true);
-            }
+        let (x, y) = (
+            read_opt(core, &a.child(f)?).await?,
+            read_opt(core, &b.child(f)?).await?,
+        );
+        if let (Some(x), Some(y)) = (x, y)
+            && x == y
+        {
+            return Ok(true);
         }
     }
     Ok(false)
 }
 
-async fn node_for(core: &Core, dir: &DirId, name: &str, loc: &NodeLoc, meta: Option<&vault_storage::Metadata>) -> Result<Option<Node>, VaultError> {
+async fn node_for(
+    core: &Core,
+    dir: &DirId,
+    name: &str,
+    loc: &NodeLoc,
+    meta: Option<&vault_storage::Metadata>,
+) -> Result<Option<Node>, VaultError> {
     match meta {
         Some(m) => Ok(nodes::detect(core, loc, m).await?.map(|d| Node {
             parent: dir.clone(),
@@ -61,14 +77,22 @@ async fn node_for(core: &Core, dir: &DirId, name: &str, loc: &NodeLoc, meta: Opt
             size: d.size,
             modified: d.modified,
             damaged: d.damaged,
-            storage_path: loc.node_path().map(|p| p.as_str().to_owned()).unwrap_or_default(),
+            storage_path: loc
+                .node_path()
+                .map(|p| p.as_str().to_owned())
+                .unwrap_or_default(),
         })),
         None => nodes::node_at(core, dir, name, loc).await,
     }
 }
 
 /// Moves a conflict copy to `target` (plain or shortened).
-async fn move_copy(core: &Core, copy: &NodeLoc, kind: EntryKind, target: &NodeLoc) -> Result<(), VaultError> {
+async fn move_copy(
+    core: &Core,
+    copy: &NodeLoc,
+    kind: EntryKind,
+    target: &NodeLoc,
+) -> Result<(), VaultError> {
     let s = core.storage.as_ref();
     let from = copy.node_path()?;
     let to = target.node_path()?;
@@ -77,8 +101,18 @@ async fn move_copy(core: &Core, copy: &NodeLoc, kind: EntryKind, target: &NodeLo
         (Some(long), EntryKind::File) => {
             s.create_dir(&to).await?;
             let res: Result<(), VaultError> = async {
-                s.write(&target.child(layout::NAME_FILE)?, Body::from_bytes(long.clone().into_bytes()), WriteMode::CreateNew).await?;
-                s.rename(&from, &target.child(layout::CONTENTS_FILE)?, RenameMode::NoReplace).await?;
+                s.write(
+                    &target.child(layout::NAME_FILE)?,
+                    Body::from_bytes(long.clone().into_bytes()),
+                    WriteMode::CreateNew,
+                )
+                .await?;
+                s.rename(
+                    &from,
+                    &target.child(layout::CONTENTS_FILE)?,
+                    RenameMode::NoReplace,
+                )
+                .await?;
                 Ok(())
             }
             .await;
@@ -89,7 +123,12 @@ async fn move_copy(core: &Core, copy: &NodeLoc, kind: EntryKind, target: &NodeLo
         }
         (Some(long), EntryKind::Dir) => {
             // name.c9s inside a .c9r folder is ignored; the move stays one rename.
-            s.write(&copy.child(layout::NAME_FILE)?, Body::from_bytes(long.clone().into_bytes()), WriteMode::Overwrite).await?;
+            s.write(
+                &copy.child(layout::NAME_FILE)?,
+                Body::from_bytes(long.clone().into_bytes()),
+                WriteMode::Overwrite,
+            )
+            .await?;
             s.rename(&from, &to, RenameMode::NoReplace).await?;
         }
     }
@@ -108,47 +147,82 @@ pub(crate) async fn handle(
     mode: Mode,
 ) -> Result<ConflictOutcome, VaultError> {
     let threshold = core.threshold();
-    let base = entry.name.strip_suffix(layout::C9R_SUFFIX).unwrap_or(&entry.name);
+    let base = entry
+        .name
+        .strip_suffix(layout::C9R_SUFFIX)
+        .unwrap_or(&entry.name);
     let run = base.get(ext.start..ext.end).unwrap_or_default();
     let canonical = format!("{run}{}", layout::C9R_SUFFIX);
-    let copy = NodeLoc { content_dir: content_dir.clone(), entry: entry.name.clone(), long_name: None };
+    let copy = NodeLoc {
+        content_dir: content_dir.clone(),
+        entry: entry.name.clone(),
+        long_name: None,
+    };
     let copy_path = copy.node_path()?;
 
     // Canonical missing: the copy becomes the canonical node.
     if !existing.contains(&canonical) {
         existing.insert(canonical.clone());
         if mode == Mode::Resolve {
-            let target = NodeLoc { content_dir: content_dir.clone(), entry: canonical.clone(), long_name: None };
-            match core.storage.rename(&copy_path, &target.node_path()?, RenameMode::NoReplace).await {
+            let target = NodeLoc {
+                content_dir: content_dir.clone(),
+                entry: canonical.clone(),
+                long_name: None,
+            };
+            match core
+                .storage
+                .rename(&copy_path, &target.node_path()?, RenameMode::NoReplace)
+                .await
+            {
                 Ok(()) => {
                     tracing::info!(from = %copy_path, to = %target.node_path()?, "conflict copy renamed to its canonical name");
-                    if let Some(node) = node_for(core, dir, &ext.cleartext, &target, Some(&entry.metadata)).await? {
-                        let presented = !names::is_nfc_name(&ext.cleartext) || canonical.len() > threshold;
+                    if let Some(node) =
+                        node_for(core, dir, &ext.cleartext, &target, Some(&entry.metadata)).await?
+                    {
+                        let presented =
+                            !names::is_nfc_name(&ext.cleartext) || canonical.len() > threshold;
                         return Ok(ConflictOutcome::Node {
                             node,
                             presented,
-                            description: "conflict copy with no original: renamed to the original name".into(),
+                            description:
+                                "conflict copy with no original: renamed to the original name"
+                                    .into(),
                             resolved: true,
                         });
                     }
-                    return Ok(ConflictOutcome::Hidden { description: "renamed to the original name, but broken".into(), resolved: true });
+                    return Ok(ConflictOutcome::Hidden {
+                        description: "renamed to the original name, but broken".into(),
+                        resolved: true,
+                    });
                 }
-                Err(e) => tracing::warn!(ciphertext = %copy_path, error = %e, "could not rename conflict copy; presented as is"),
+                Err(e) => {
+                    tracing::warn!(ciphertext = %copy_path, error = %e, "could not rename conflict copy; presented as is")
+                }
             }
         }
-        return Ok(match node_for(core, dir, &ext.cleartext, &copy, Some(&entry.metadata)).await? {
-            Some(node) => ConflictOutcome::Node {
-                node,
-                presented: true,
-                description: "conflict copy with no original: shown under the original name".into(),
-                resolved: false,
+        return Ok(
+            match node_for(core, dir, &ext.cleartext, &copy, Some(&entry.metadata)).await? {
+                Some(node) => ConflictOutcome::Node {
+                    node,
+                    presented: true,
+                    description: "conflict copy with no original: shown under the original name"
+                        .into(),
+                    resolved: false,
+                },
+                None => ConflictOutcome::Hidden {
+                    description: "conflict copy is a broken node".into(),
+                    resolved: false,
+                },
             },
-            None => ConflictOutcome::Hidden { description: "conflict copy is a broken node".into(), resolved: false },
-        });
+        );
     }
 
     // Identical duplicate folders.
-    let canon = NodeLoc { content_dir: content_dir.clone(), entry: canonical.clone(), long_name: None };
+    let canon = NodeLoc {
+        content_dir: content_dir.clone(),
+        entry: canonical.clone(),
+        long_name: None,
+    };
     if entry.metadata.kind == EntryKind::Dir
         && kinds.get(&canonical) == Some(&EntryKind::Dir)
         && identical_folders(core, &copy, &canon).await?
@@ -156,9 +230,15 @@ pub(crate) async fn handle(
         if mode == Mode::Resolve {
             core.storage.remove_dir_all(&copy_path).await?;
             tracing::info!(ciphertext = %copy_path, "identical conflict copy deleted");
-            return Ok(ConflictOutcome::Hidden { description: "identical duplicate: deleted".into(), resolved: true });
+            return Ok(ConflictOutcome::Hidden {
+                description: "identical duplicate: deleted".into(),
+                resolved: true,
+            });
         }
-        return Ok(ConflictOutcome::Hidden { description: "identical duplicate: hidden".into(), resolved: false });
+        return Ok(ConflictOutcome::Hidden {
+            description: "identical duplicate: hidden".into(),
+            resolved: false,
+        });
     }
 
     // A new cleartext name.
@@ -176,7 +256,10 @@ pub(crate) async fn handle(
     }
     let Some((name, enc)) = chosen else {
         tracing::warn!(ciphertext = %copy_path, "every new name for the conflict copy is taken; left as is");
-        return Ok(ConflictOutcome::Hidden { description: "all candidate names taken: left as is".into(), resolved: false });
+        return Ok(ConflictOutcome::Hidden {
+            description: "all candidate names taken: left as is".into(),
+            resolved: false,
+        });
     };
     existing.insert(enc.clone());
     if mode == Mode::Resolve {
@@ -192,18 +275,28 @@ pub(crate) async fn handle(
                         resolved: true,
                     });
                 }
-                return Ok(ConflictOutcome::Hidden { description: "renamed to a new name, but broken".into(), resolved: true });
+                return Ok(ConflictOutcome::Hidden {
+                    description: "renamed to a new name, but broken".into(),
+                    resolved: true,
+                });
             }
-            Err(e) => tracing::warn!(ciphertext = %copy_path, error = %e, "could not move conflict copy; presented as is"),
+            Err(e) => {
+                tracing::warn!(ciphertext = %copy_path, error = %e, "could not move conflict copy; presented as is")
+            }
         }
     }
-    Ok(match node_for(core, dir, &name, &copy, Some(&entry.metadata)).await? {
-        Some(node) => ConflictOutcome::Node {
-            node,
-            presented: true,
-            description: "conflict copy: shown under a new name".into(),
-            resolved: false,
+    Ok(
+        match node_for(core, dir, &name, &copy, Some(&entry.metadata)).await? {
+            Some(node) => ConflictOutcome::Node {
+                node,
+                presented: true,
+                description: "conflict copy: shown under a new name".into(),
+                resolved: false,
+            },
+            None => ConflictOutcome::Hidden {
+                description: "conflict copy is a broken node".into(),
+                resolved: false,
+            },
         },
-        None => ConflictOutcome::Hidden { description: "conflict copy is a broken node".into(), resolved: false },
-    })
+    )
 }

@@ -55,7 +55,12 @@ pub(crate) struct Core {
 }
 
 impl Core {
-    pub fn new(storage: Arc<dyn Storage>, cryptor: Cryptor, config: VaultConfig, read_only: bool) -> Core {
+    pub fn new(
+        storage: Arc<dyn Storage>,
+        cryptor: Cryptor,
+        config: VaultConfig,
+        read_only: bool,
+    ) -> Core {
         let caps = storage.capabilities();
         Core {
             storage,
@@ -65,7 +70,9 @@ impl Core {
             caps,
             dir_cache: DirCache::new(),
             dir_locks: DirLocks::new(),
-            content_dirs: Mutex::new(LruCache::new(NonZeroUsize::new(4096).unwrap_or(NonZeroUsize::MIN))),
+            content_dirs: Mutex::new(LruCache::new(
+                NonZeroUsize::new(4096).unwrap_or(NonZeroUsize::MIN),
+            )),
             open_files: Mutex::new(HashMap::new()),
             live_temps: Mutex::new(HashSet::new()),
             presented: Mutex::new(HashMap::new()),
@@ -100,7 +107,11 @@ impl Core {
     }
 
     pub fn check_writable(&self) -> Result<(), VaultError> {
-        if self.read_only { Err(VaultError::node(VaultErrorKind::ReadOnly, "vault")) } else { Ok(()) }
+        if self.read_only {
+            Err(VaultError::node(VaultErrorKind::ReadOnly, "vault"))
+        } else {
+            Ok(())
+        }
     }
 
     /// Forgets what listings presented for `dir` (after a mutation in it).
@@ -116,16 +127,25 @@ impl Core {
 
     /// The open file for a ciphertext path, if one is alive.
     pub fn open_file(&self, content_path: &str) -> Option<Arc<OpenFile>> {
-        lock(&self.open_files).get(content_path).and_then(Weak::upgrade)
+        lock(&self.open_files)
+            .get(content_path)
+            .and_then(Weak::upgrade)
     }
 }
 
 /// True when a storage error is "not found" (or "not a folder" along the way).
 pub(crate) fn is_not_found(e: &StorageError) -> bool {
-    matches!(e.kind(), StorageErrorKind::NotFound | StorageErrorKind::NotADirectory)
+    matches!(
+        e.kind(),
+        StorageErrorKind::NotFound | StorageErrorKind::NotADirectory
+    )
 }
 
 /// Maps "not found" to a cleartext-level error naming `name`; everything else as is.
 pub(crate) fn not_found_as(e: StorageError, name: &str) -> VaultError {
-    if is_not_found(&e) { VaultError::node(VaultErrorKind::NotFound, name) } else { VaultError::Storage(e) }
+    if is_not_found(&e) {
+        VaultError::node(VaultErrorKind::NotFound, name)
+    } else {
+        VaultError::Storage(e)
+    }
 }

@@ -38,7 +38,10 @@ pub(crate) struct DirCache {
 impl DirCache {
     pub fn new() -> Self {
         let cap = NonZeroUsize::new(CAPACITY).unwrap_or(NonZeroUsize::MIN);
-        DirCache { entries: Mutex::new(LruCache::new(cap)), parents: Mutex::new(LruCache::new(cap)) }
+        DirCache {
+            entries: Mutex::new(LruCache::new(cap)),
+            parents: Mutex::new(LruCache::new(cap)),
+        }
     }
 
     /// A fresh cached directory node for `(parent, name)`.
@@ -59,7 +62,10 @@ impl DirCache {
     pub fn put(&self, node: &Node) {
         if let crate::NodeKind::Dir(id) = &node.kind {
             lock(&self.parents).put(id.clone(), node.parent.clone());
-            lock(&self.entries).put((node.parent.clone(), node.name.clone()), (node.clone(), Instant::now()));
+            lock(&self.entries).put(
+                (node.parent.clone(), node.name.clone()),
+                (node.clone(), Instant::now()),
+            );
         }
     }
 
@@ -73,7 +79,11 @@ impl DirCache {
     /// Forgets everything below a removed directory.
     pub fn evict_children(&self, dir: &DirId) {
         let mut entries = lock(&self.entries);
-        let stale: Vec<_> = entries.iter().filter(|((p, _), _)| p == dir).map(|(k, _)| k.clone()).collect();
+        let stale: Vec<_> = entries
+            .iter()
+            .filter(|((p, _), _)| p == dir)
+            .map(|(k, _)| k.clone())
+            .collect();
         for key in stale {
             entries.pop(&key);
         }
@@ -115,7 +125,9 @@ pub(crate) struct DirLocks {
 
 impl DirLocks {
     pub fn new() -> Self {
-        DirLocks { locks: Mutex::new(HashMap::new()) }
+        DirLocks {
+            locks: Mutex::new(HashMap::new()),
+        }
     }
 
     /// Locks every directory in `ids` (deduplicated, in `DirId` order, so two
@@ -149,6 +161,7 @@ impl DirLocks {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use crate::NodeKind;

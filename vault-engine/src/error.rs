@@ -105,7 +105,10 @@ impl std::fmt::Display for VaultErrorKind {
 impl VaultError {
     /// A cleartext-level error.
     pub fn node(kind: VaultErrorKind, path: impl Into<String>) -> Self {
-        VaultError::Node { kind, path: path.into() }
+        VaultError::Node {
+            kind,
+            path: path.into(),
+        }
     }
 
     /// The category.

@@ -98,7 +98,10 @@ pub struct CreateOptions {
 
 impl Default for CreateOptions {
     fn default() -> Self {
-        CreateOptions { cipher_combo: CipherCombo::SivGcm, scrypt_cost: 32768 }
+        CreateOptions {
+            cipher_combo: CipherCombo::SivGcm,
+            scrypt_cost: 32768,
+        }
     }
 }
 
@@ -153,20 +156,36 @@ pub mod check;
 impl Vault {
     /// Creates a new empty vault in an empty (or missing) storage root:
     /// `masterkey.cryptomator`, `vault.cryptomator`, root content dir + `dirid.c9r`.
-    pub async fn create(storage: Arc<dyn Storage>, password: &str, options: CreateOptions) -> Result<Vault, VaultError> {
+    pub async fn create(
+        storage: Arc<dyn Storage>,
+        password: &str,
+        options: CreateOptions,
+    ) -> Result<Vault, VaultError> {
         let core = unlock::create(storage, password, options).await?;
-        Ok(Vault { core: Arc::new(core) })
+        Ok(Vault {
+            core: Arc::new(core),
+        })
     }
 
     /// Opens an existing vault: config → kid → masterkey → verify → root dir must exist.
-    pub async fn unlock(storage: Arc<dyn Storage>, password: &str, options: OpenOptions) -> Result<Vault, VaultError> {
+    pub async fn unlock(
+        storage: Arc<dyn Storage>,
+        password: &str,
+        options: OpenOptions,
+    ) -> Result<Vault, VaultError> {
         let core = unlock::unlock(storage, password, options).await?;
-        Ok(Vault { core: Arc::new(core) })
+        Ok(Vault {
+            core: Arc::new(core),
+        })
     }
 
     /// Changes the password (spec §13): backup of the old masterkey file,
     /// atomic replace. Keys and data are unchanged.
-    pub async fn change_password(storage: Arc<dyn Storage>, old: &str, new: &str) -> Result<(), VaultError> {
+    pub async fn change_password(
+        storage: Arc<dyn Storage>,
+        old: &str,
+        new: &str,
+    ) -> Result<(), VaultError> {
         unlock::change_password(storage, old, new).await
     }
 
@@ -230,7 +249,11 @@ impl Vault {
     /// content read. Sorted by name. Conflict copies resolved (read-write) or
     /// presented (read-only) as spec §10 says.
     pub async fn list(&self, dir: &DirId) -> Result<Vec<Node>, VaultError> {
-        let mode = if self.core.read_only { listing::Mode::Present } else { listing::Mode::Resolve };
+        let mode = if self.core.read_only {
+            listing::Mode::Present
+        } else {
+            listing::Mode::Resolve
+        };
         Ok(listing::list(&self.core, dir, mode).await?.nodes)
     }
 
@@ -245,7 +268,12 @@ impl Vault {
     }
 
     /// Creates a symlink with a verbatim target (≤ 32767 bytes).
-    pub async fn create_symlink(&self, dir: &DirId, name: &str, target: &str) -> Result<Node, VaultError> {
+    pub async fn create_symlink(
+        &self,
+        dir: &DirId,
+        name: &str,
+        target: &str,
+    ) -> Result<Node, VaultError> {
         nodes::create_symlink(&self.core, dir, name, target).await
     }
 
@@ -293,14 +321,20 @@ impl Vault {
     /// Space figures of the storage.
     pub async fn statfs(&self) -> Result<StatFs, VaultError> {
         let space = self.core.storage.space().await?;
-        Ok(StatFs { total: space.map(|s| s.total), available: space.map(|s| s.available) })
+        Ok(StatFs {
+            total: space.map(|s| s.total),
+            available: space.map(|s| s.available),
+        })
     }
 
     /// Flushes every open file (unmount, suspend).
     pub async fn flush_all(&self) -> Result<(), VaultError> {
         let files: Vec<Arc<OpenFile>> = {
             let table = core::lock(&self.core.open_files);
-            table.values().filter_map(std::sync::Weak::upgrade).collect()
+            table
+                .values()
+                .filter_map(std::sync::Weak::upgrade)
+                .collect()
         };
         let mut first_err = None;
         for f in &files {

@@ -29,6 +29,11 @@ use crate::{DirId, Node, NodeKind, VaultError, VaultErrorKind};
 /// futures inside a stream defeat the compiler's `Send` inference otherwise).
 type BoxFut<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
 
+/// A detected plain entry: its index, the node (None = broken), its path.
+type NormalResult = Result<(usize, Option<Item>, String), VaultError>;
+/// A detected `.c9s` entry: its index, the node or (path, why it is skipped).
+type ShortResult = Result<(usize, Result<Item, (String, String)>), VaultError>;
+
 /// What a listing does with sync-conflict copies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Mode {
@@ -82,13 +87,23 @@ enum Class {
 }
 
 fn decrypt_c9r(core: &Core, dir: &DirId, c9r: &str) -> Option<String> {
-    core.cryptor.decrypt_name(c9r.strip_suffix(layout::C9R_SUFFIX)?, dir.as_str()).ok()
+    core.cryptor
+        .decrypt_name(c9r.strip_suffix(layout::C9R_SUFFIX)?, dir.as_str())
+        .ok()
 }
 
 /// Reads and decrypts a `.c9s` folder's `name.c9s`; `Err(reason)` when unusable.
-async fn inflate(core: &Core, dir: &DirId, node: &StoragePath) -> Result<Result<(String, String), String>, VaultError> {
+async fn inflate(
+    core: &Core,
+    dir: &DirId,
+    node: &StoragePath,
+) -> Result<Result<(String, String), String>, VaultError> {
     let path = node.join(layout::NAME_FILE)?;
-    let bytes = match core.storage.read_at(&path, 0, layout::MAX_NAME_FILE_LEN + 1).await {
+    let bytes = match core
+        .storage
+        .read_at(&path, 0, layout::MAX_NAME_FILE_LEN + 1)
+        .await
+    {
         Ok(b) => b,
         Err(e) if is_not_found(&e) => return Ok(Err("name.c9s missing".into())),
         Err(e) => return Err(e.into()),
@@ -111,7 +126,10 @@ pub(crate) async fn list(core: &Core, dir: &DirId, mode: Mode) -> Result<Listing
         Ok(r) => r,
         Err(e) if is_not_found(&e) => {
             tracing::warn!(content = %content_dir, "content directory missing");
-            return Err(VaultError::node(VaultErrorKind::NotFound, format!("directory content {content_dir}")));
+            return Err(VaultError::node(
+                VaultErrorKind::NotFound,
+                format!("directory content {content_dir}"),
+            ));
         }
         Err(e) => return Err(e.into()),
     };
@@ -125,7 +143,12 @@ pub(crate) async fn list(core: &Core, dir: &DirId, mode: Mode) -> Result<Listing
     let mut shortened: Vec<usize> = Vec::new();
     let mut conflict_items: Vec<(usize, Extracted)> = Vec::new();
     for (i, e) in raw.iter().enumerate() {
-        let path = || content_dir.join(&e.name).map(|p| p.as_str().to_owned()).unwrap_or_default();
+        let path = || {
+            content_dir
+                .join(&e.name)
+                .map(|p| p.as_str().to_owned())
+                .unwrap_or_default()
+        };
         if e.name == layout::DIR_ID_BACKUP_FILE {
             continue;
         }
@@ -133,7 +156,12 @@ pub(crate) async fn list(core: &Core, dir: &DirId, mode: Mode) -> Result<Listing
             if e.name.starts_with(TEMP_PREFIX) {
                 let p = path();
                 if !lock(&core.live_temps).contains(&p) {
-                    findings.push(Finding { storage_path: p, cleartext: None, kind: FindingKind::TempObject, repaired: false });
+                    findings.push(Finding {
+                        storage_path: p,
+                        cleartext: None,
+                        kind: FindingKind::TempObject,
+                        repaired: false,
+                    });
                 }
             }
             continue;
@@ -151,64 +179,100 @@ pub(crate) async fn list(core: &Core, dir: &DirId, mode: Mode) -> Result<Listing
             Some(Class::Conflict { ext }) => conflict_items.push((i, ext)),
             None => {
                 tracing::warn!(ciphertext = %path(), "entry name does not decrypt; skipped");
-                findings.push(Finding { storage_path: path(), cleartext: None, kind: FindingKind::Undecryptable, repaired: false });
+                findings.push(Finding {
+                    storage_path: path(),
+                    cleartext: None,
+                    kind: FindingKind::Undecryptable,
+                    repaired: false,
+                });
             }
         }
     }
 
     // 2. Detect node types of normal and shortened entries, concurrently (order kept).
     let mut items: Vec<(usize, Item)> = Vec::new();
-    let normal_results: Vec<Result<(usize, Option<Item>, String), VaultError>> =
-        futures::stream::iter(normal.into_iter().map(|(i, name, loc)| -> BoxFut<'_, Result<(usize, Option<Item>, String), VaultError>> {
-            let e = &raw[i];
-            Box::pin(async move {
-                let presented = !names::is_nfc_name(&name) || e.name.len() > threshold;
-                let path = loc.node_path()?.as_str().to_owned();
-                match nodes::detect(core, &loc, &e.metadata).await? {
-                    Some(d) => Ok((i, Some(item(dir, &name, &loc, d, presented)?), path)),
-                    None => Ok((i, None, path)),
-                }
+    let normal_results: Vec<NormalResult> = futures::stream::iter(
+        normal
+            .into_iter()
+            .map(|(i, name, loc)| -> BoxFut<'_, NormalResult> {
+                let e = &raw[i];
+                Box::pin(async move {
+                    let presented = !names::is_nfc_name(&name) || e.name.len() > threshold;
+                    let path = loc.node_path()?.as_str().to_owned();
+                    match nodes::detect(core, &loc, &e.metadata).await? {
+                        Some(d) => Ok((i, Some(item(dir, &name, &loc, d, presented)?), path)),
+                        None => Ok((i, None, path)),
+                    }
+                })
             })
-        }).collect::<Vec<_>>())
-        .buffered(16)
-        .collect()
-        .await;
+            .collect::<Vec<_>>(),
+    )
+    .buffered(16)
+    .collect()
+    .await;
     for r in normal_results {
         match r? {
             (i, Some(it), _) => items.push((i, it)),
-            (_, None, path) => {
-                findings.push(Finding { storage_path: path, cleartext: None, kind: FindingKind::Broken, repaired: false })
-            }
+            (_, None, path) => findings.push(Finding {
+                storage_path: path,
+                cleartext: None,
+                kind: FindingKind::Broken,
+                repaired: false,
+            }),
         }
     }
-    let short_results: Vec<Result<(usize, Result<Item, (String, String)>), VaultError>> =
-        futures::stream::iter(shortened.into_iter().map(|i| -> BoxFut<'_, Result<(usize, Result<Item, (String, String)>), VaultError>> {
-            let e = &raw[i];
-            let content_dir = &content_dir;
-            Box::pin(async move {
-                let node_path = content_dir.join(&e.name)?;
-                let (name, long) = match inflate(core, dir, &node_path).await? {
-                    Ok(x) => x,
-                    Err(reason) => return Ok((i, Err((node_path.as_str().to_owned(), reason)))),
-                };
-                let loc = NodeLoc { content_dir: content_dir.clone(), entry: e.name.clone(), long_name: Some(long.clone()) };
-                let presented = !names::is_nfc_name(&name) || long.len() <= threshold || layout::shortened_name(&long) != e.name;
-                match nodes::detect(core, &loc, &e.metadata).await? {
-                    Some(d) => Ok((i, Ok(item(dir, &name, &loc, d, presented)?))),
-                    None => Ok((i, Err((node_path.as_str().to_owned(), "broken node".to_owned())))),
-                }
+    let short_results: Vec<ShortResult> = futures::stream::iter(
+        shortened
+            .into_iter()
+            .map(|i| -> BoxFut<'_, ShortResult> {
+                let e = &raw[i];
+                let content_dir = &content_dir;
+                Box::pin(async move {
+                    let node_path = content_dir.join(&e.name)?;
+                    let (name, long) = match inflate(core, dir, &node_path).await? {
+                        Ok(x) => x,
+                        Err(reason) => {
+                            return Ok((i, Err((node_path.as_str().to_owned(), reason))));
+                        }
+                    };
+                    let loc = NodeLoc {
+                        content_dir: content_dir.clone(),
+                        entry: e.name.clone(),
+                        long_name: Some(long.clone()),
+                    };
+                    let presented = !names::is_nfc_name(&name)
+                        || long.len() <= threshold
+                        || layout::shortened_name(&long) != e.name;
+                    match nodes::detect(core, &loc, &e.metadata).await? {
+                        Some(d) => Ok((i, Ok(item(dir, &name, &loc, d, presented)?))),
+                        None => Ok((
+                            i,
+                            Err((node_path.as_str().to_owned(), "broken node".to_owned())),
+                        )),
+                    }
+                })
             })
-        }).collect::<Vec<_>>())
-        .buffered(16)
-        .collect()
-        .await;
+            .collect::<Vec<_>>(),
+    )
+    .buffered(16)
+    .collect()
+    .await;
     for r in short_results {
         match r? {
             (i, Ok(it)) => items.push((i, it)),
             (_, Err((p, reason))) => {
                 tracing::debug!(ciphertext = %p, reason = %reason, "shortened node skipped");
-                let kind = if reason == "broken node" { FindingKind::Broken } else { FindingKind::BadShortened(reason) };
-                findings.push(Finding { storage_path: p, cleartext: None, kind, repaired: false });
+                let kind = if reason == "broken node" {
+                    FindingKind::Broken
+                } else {
+                    FindingKind::BadShortened(reason)
+                };
+                findings.push(Finding {
+                    storage_path: p,
+                    cleartext: None,
+                    kind,
+                    repaired: false,
+                });
             }
         }
     }
@@ -216,13 +280,31 @@ pub(crate) async fn list(core: &Core, dir: &DirId, mode: Mode) -> Result<Listing
     // 3. Conflict copies, sequentially in stored-name order.
     if !conflict_items.is_empty() {
         let mut existing: HashSet<String> = raw.iter().map(|e| e.name.clone()).collect();
-        let kinds: HashMap<String, EntryKind> = raw.iter().map(|e| (e.name.clone(), e.metadata.kind)).collect();
+        let kinds: HashMap<String, EntryKind> = raw
+            .iter()
+            .map(|e| (e.name.clone(), e.metadata.kind))
+            .collect();
         for (i, ext) in conflict_items {
             let e: &DirEntry = &raw[i];
             let copy_path = content_dir.join(&e.name)?.as_str().to_owned();
-            let outcome = conflicts::handle(core, dir, &content_dir, e, &ext, &mut existing, &kinds, mode).await;
+            let outcome = conflicts::handle(
+                core,
+                dir,
+                &content_dir,
+                e,
+                &ext,
+                &mut existing,
+                &kinds,
+                mode,
+            )
+            .await;
             match outcome {
-                Ok(ConflictOutcome::Node { node, presented, description, resolved }) => {
+                Ok(ConflictOutcome::Node {
+                    node,
+                    presented,
+                    description,
+                    resolved,
+                }) => {
                     findings.push(Finding {
                         storage_path: copy_path,
                         cleartext: Some(node.name.clone()),
@@ -231,7 +313,10 @@ pub(crate) async fn list(core: &Core, dir: &DirId, mode: Mode) -> Result<Listing
                     });
                     items.push((i, Item { node, presented }));
                 }
-                Ok(ConflictOutcome::Hidden { description, resolved }) => findings.push(Finding {
+                Ok(ConflictOutcome::Hidden {
+                    description,
+                    resolved,
+                }) => findings.push(Finding {
                     storage_path: copy_path,
                     cleartext: Some(ext.cleartext.clone()),
                     kind: FindingKind::Conflict(description),
@@ -251,19 +336,26 @@ pub(crate) async fn list(core: &Core, dir: &DirId, mode: Mode) -> Result<Listing
     }
 
     // 4. Directories whose content directory is missing are hidden (spec §5).
-    let dir_checks: Vec<Result<bool, VaultError>> = futures::stream::iter(items.iter().map(|(_, it)| -> BoxFut<'_, Result<bool, VaultError>> { Box::pin(async move {
-        match &it.node.kind {
-            NodeKind::Dir(id) => {
-                let content = core.content_dir(id)?;
-                match core.storage.metadata(&content).await {
-                    Ok(m) => Ok(m.kind == EntryKind::Dir),
-                    Err(e) if is_not_found(&e) => Ok(false),
-                    Err(e) => Err(e.into()),
-                }
-            }
-            _ => Ok(true),
-        }
-    })}).collect::<Vec<_>>())
+    let dir_checks: Vec<Result<bool, VaultError>> = futures::stream::iter(
+        items
+            .iter()
+            .map(|(_, it)| -> BoxFut<'_, Result<bool, VaultError>> {
+                Box::pin(async move {
+                    match &it.node.kind {
+                        NodeKind::Dir(id) => {
+                            let content = core.content_dir(id)?;
+                            match core.storage.metadata(&content).await {
+                                Ok(m) => Ok(m.kind == EntryKind::Dir),
+                                Err(e) if is_not_found(&e) => Ok(false),
+                                Err(e) => Err(e.into()),
+                            }
+                        }
+                        _ => Ok(true),
+                    }
+                })
+            })
+            .collect::<Vec<_>>(),
+    )
     .buffered(16)
     .collect()
     .await;
@@ -285,7 +377,11 @@ pub(crate) async fn list(core: &Core, dir: &DirId, mode: Mode) -> Result<Listing
     // 5. Stored-name order decides which duplicate wins; then sort by name.
     kept.sort_by_key(|(i, _)| *i);
     let mut seen = HashSet::new();
-    let mut result: Vec<Item> = kept.into_iter().map(|(_, it)| it).filter(|it| seen.insert(it.node.name.clone())).collect();
+    let mut result: Vec<Item> = kept
+        .into_iter()
+        .map(|(_, it)| it)
+        .filter(|it| seen.insert(it.node.name.clone()))
+        .collect();
     result.sort_by(|a, b| a.node.name.cmp(&b.node.name));
 
     let mut presented = HashMap::new();
@@ -296,12 +392,27 @@ pub(crate) async fn list(core: &Core, dir: &DirId, mode: Mode) -> Result<Listing
             presented.insert(names::nfc(&it.node.name), it.node.clone());
         }
     }
-    lock(&core.presented).insert(dir.clone(), Presented { at: Instant::now(), nodes: presented });
+    lock(&core.presented).insert(
+        dir.clone(),
+        Presented {
+            at: Instant::now(),
+            nodes: presented,
+        },
+    );
     tracing::trace!(content = %content_dir, entries = result.len(), "listed");
-    Ok(Listing { nodes: result.into_iter().map(|it| it.node).collect(), findings })
+    Ok(Listing {
+        nodes: result.into_iter().map(|it| it.node).collect(),
+        findings,
+    })
 }
 
-fn item(dir: &DirId, name: &str, loc: &NodeLoc, d: Detected, presented: bool) -> Result<Item, VaultError> {
+fn item(
+    dir: &DirId,
+    name: &str,
+    loc: &NodeLoc,
+    d: Detected,
+    presented: bool,
+) -> Result<Item, VaultError> {
     Ok(Item {
         node: Node {
             parent: dir.clone(),
@@ -317,17 +428,35 @@ fn item(dir: &DirId, name: &str, loc: &NodeLoc, d: Detected, presented: bool) ->
 }
 
 /// Step 1–2 of spec §10 for one `.c9r` entry.
-fn classify(core: &Core, dir: &DirId, content_dir: &StoragePath, entry: &str, base: &str, threshold: usize) -> Option<Class> {
+fn classify(
+    core: &Core,
+    dir: &DirId,
+    content_dir: &StoragePath,
+    entry: &str,
+    base: &str,
+    threshold: usize,
+) -> Option<Class> {
     let _ = threshold;
     if let Ok(name) = core.cryptor.decrypt_name(base, dir.as_str()) {
-        let loc = NodeLoc { content_dir: content_dir.clone(), entry: entry.to_owned(), long_name: None };
+        let loc = NodeLoc {
+            content_dir: content_dir.clone(),
+            entry: entry.to_owned(),
+            long_name: None,
+        };
         return Some(Class::Normal { name, loc });
     }
     let mut try_decrypt = |s: &str| core.cryptor.decrypt_name(s, dir.as_str()).ok();
     let ext = conflict::extract_ciphertext(base, &mut try_decrypt)?;
     if ext.start == 0 && ext.end == base.len() {
-        let loc = NodeLoc { content_dir: content_dir.clone(), entry: entry.to_owned(), long_name: None };
-        return Some(Class::Normal { name: ext.cleartext, loc });
+        let loc = NodeLoc {
+            content_dir: content_dir.clone(),
+            entry: entry.to_owned(),
+            long_name: None,
+        };
+        return Some(Class::Normal {
+            name: ext.cleartext,
+            loc,
+        });
     }
     Some(Class::Conflict { ext })
 }

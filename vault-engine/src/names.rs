@@ -22,7 +22,11 @@ pub(crate) fn validate(name: &str) -> Result<(), VaultError> {
 
 /// The NFC form of `name`.
 pub(crate) fn nfc(name: &str) -> String {
-    if is_nfc(name) { name.to_owned() } else { name.nfc().collect() }
+    if is_nfc(name) {
+        name.to_owned()
+    } else {
+        name.nfc().collect()
+    }
 }
 
 /// The NFD form of `name`.
@@ -50,19 +54,32 @@ impl NodeLoc {
     /// The location for an encrypted `.c9r` name, applying the shortening rule.
     pub fn for_encrypted(content_dir: &StoragePath, c9r_name: String, threshold: usize) -> NodeLoc {
         match layout::stored_name(&c9r_name, threshold) {
-            StoredName::Plain(p) => NodeLoc { content_dir: content_dir.clone(), entry: p, long_name: None },
-            StoredName::Shortened { c9s, long } => {
-                NodeLoc { content_dir: content_dir.clone(), entry: c9s, long_name: Some(long) }
-            }
+            StoredName::Plain(p) => NodeLoc {
+                content_dir: content_dir.clone(),
+                entry: p,
+                long_name: None,
+            },
+            StoredName::Shortened { c9s, long } => NodeLoc {
+                content_dir: content_dir.clone(),
+                entry: c9s,
+                long_name: Some(long),
+            },
         }
     }
 
     /// A location parsed from a node's storage path (`d/XX/YYYY…/entry`).
     pub fn from_storage_path(path: &str) -> Result<NodeLoc, VaultError> {
         let p = StoragePath::new(path)?;
-        let entry = p.file_name().map(str::to_owned).ok_or_else(|| VaultError::node(VaultErrorKind::InvalidName, path))?;
+        let entry = p
+            .file_name()
+            .map(str::to_owned)
+            .ok_or_else(|| VaultError::node(VaultErrorKind::InvalidName, path))?;
         let content_dir = p.parent().unwrap_or_default();
-        Ok(NodeLoc { content_dir, entry, long_name: None })
+        Ok(NodeLoc {
+            content_dir,
+            entry,
+            long_name: None,
+        })
     }
 
     /// True for a `.c9s` node.
@@ -83,18 +100,27 @@ impl NodeLoc {
     /// Where a regular file's ciphertext is: the entry itself, or
     /// `<entry>/contents.c9r` when shortened.
     pub fn file_content_path(&self) -> Result<StoragePath, VaultError> {
-        if self.is_shortened() { self.child(layout::CONTENTS_FILE) } else { self.node_path() }
+        if self.is_shortened() {
+            self.child(layout::CONTENTS_FILE)
+        } else {
+            self.node_path()
+        }
     }
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
     #[test]
     fn validation() {
         for bad in ["", ".", "..", "a/b", "a\0"] {
-            assert_eq!(validate(bad).unwrap_err().kind(), VaultErrorKind::InvalidName, "{bad:?}");
+            assert_eq!(
+                validate(bad).unwrap_err().kind(),
+                VaultErrorKind::InvalidName,
+                "{bad:?}"
+            );
         }
         validate("a.txt").unwrap();
         validate("...").unwrap();
@@ -113,8 +139,14 @@ mod tests {
         let loc = NodeLoc::from_storage_path("d/AB/CDE/xyz.c9s").unwrap();
         assert!(loc.is_shortened());
         assert_eq!(loc.content_dir.as_str(), "d/AB/CDE");
-        assert_eq!(loc.file_content_path().unwrap().as_str(), "d/AB/CDE/xyz.c9s/contents.c9r");
+        assert_eq!(
+            loc.file_content_path().unwrap().as_str(),
+            "d/AB/CDE/xyz.c9s/contents.c9r"
+        );
         let loc = NodeLoc::from_storage_path("d/AB/CDE/xyz.c9r").unwrap();
-        assert_eq!(loc.file_content_path().unwrap().as_str(), "d/AB/CDE/xyz.c9r");
+        assert_eq!(
+            loc.file_content_path().unwrap().as_str(),
+            "d/AB/CDE/xyz.c9r"
+        );
     }
 }

@@ -9,7 +9,9 @@
 use std::time::SystemTime;
 
 use vault_format::{FormatError, layout};
-use vault_storage::{Body, EntryKind, Metadata, RenameMode, StorageErrorKind, StoragePath, WriteMode};
+use vault_storage::{
+    Body, EntryKind, Metadata, RenameMode, StorageErrorKind, StoragePath, WriteMode,
+};
 
 use crate::core::{Core, PRESENTED_TTL, TEMP_PREFIX, is_not_found, lock, not_found_as};
 use crate::names::{self, NodeLoc};
@@ -37,7 +39,11 @@ pub(crate) fn file_size(core: &Core, ct_len: u64, path: &StoragePath) -> (u64, b
 }
 
 async fn read_dir_file(core: &Core, path: &StoragePath) -> Result<Option<Vec<u8>>, VaultError> {
-    match core.storage.read_at(path, 0, layout::MAX_DIR_FILE_LEN + 1).await {
+    match core
+        .storage
+        .read_at(path, 0, layout::MAX_DIR_FILE_LEN + 1)
+        .await
+    {
         Ok(b) => Ok(Some(b.to_vec())),
         Err(e) if is_not_found(&e) || e.kind() == StorageErrorKind::IsADirectory => Ok(None),
         Err(e) => Err(e.into()),
@@ -46,7 +52,11 @@ async fn read_dir_file(core: &Core, path: &StoragePath) -> Result<Option<Vec<u8>
 
 /// Node type detection (spec §7) for an entry with known metadata.
 /// `None` for a broken node (logged).
-pub(crate) async fn detect(core: &Core, loc: &NodeLoc, meta: &Metadata) -> Result<Option<Detected>, VaultError> {
+pub(crate) async fn detect(
+    core: &Core,
+    loc: &NodeLoc,
+    meta: &Metadata,
+) -> Result<Option<Detected>, VaultError> {
     let node_path = loc.node_path()?;
     if meta.kind == EntryKind::File {
         if loc.is_shortened() {
@@ -54,12 +64,22 @@ pub(crate) async fn detect(core: &Core, loc: &NodeLoc, meta: &Metadata) -> Resul
             return Ok(None);
         }
         let (size, damaged) = file_size(core, meta.size, &node_path);
-        return Ok(Some(Detected { kind: NodeKind::File, size, modified: meta.modified, damaged }));
+        return Ok(Some(Detected {
+            kind: NodeKind::File,
+            size,
+            modified: meta.modified,
+            damaged,
+        }));
     }
     let dir_file = loc.child(layout::DIR_FILE)?;
     if let Some(bytes) = read_dir_file(core, &dir_file).await? {
         return match layout::parse_dir_file(&bytes) {
-            Ok(id) => Ok(Some(Detected { kind: NodeKind::Dir(DirId::new(&id)), size: 0, modified: meta.modified, damaged: false })),
+            Ok(id) => Ok(Some(Detected {
+                kind: NodeKind::Dir(DirId::new(&id)),
+                size: 0,
+                modified: meta.modified,
+                damaged: false,
+            })),
             Err(_) => {
                 tracing::warn!(ciphertext = %dir_file, "invalid dir.c9r; node skipped");
                 Ok(None)
@@ -70,7 +90,12 @@ pub(crate) async fn detect(core: &Core, loc: &NodeLoc, meta: &Metadata) -> Resul
     match core.storage.metadata(&symlink).await {
         Ok(m) => {
             let size = core.cryptor.combo().cleartext_size(m.size).unwrap_or(0);
-            return Ok(Some(Detected { kind: NodeKind::Symlink, size, modified: meta.modified, damaged: false }));
+            return Ok(Some(Detected {
+                kind: NodeKind::Symlink,
+                size,
+                modified: meta.modified,
+                damaged: false,
+            }));
         }
         Err(e) if is_not_found(&e) => {}
         Err(e) => return Err(e.into()),
@@ -80,7 +105,12 @@ pub(crate) async fn detect(core: &Core, loc: &NodeLoc, meta: &Metadata) -> Resul
         match core.storage.metadata(&contents).await {
             Ok(m) if m.kind == EntryKind::File => {
                 let (size, damaged) = file_size(core, m.size, &contents);
-                return Ok(Some(Detected { kind: NodeKind::File, size, modified: m.modified, damaged }));
+                return Ok(Some(Detected {
+                    kind: NodeKind::File,
+                    size,
+                    modified: m.modified,
+                    damaged,
+                }));
             }
             Ok(_) => {}
             Err(e) if is_not_found(&e) => {}
@@ -104,7 +134,12 @@ fn make_node(parent: &DirId, name: &str, loc: &NodeLoc, d: Detected) -> Result<N
 }
 
 /// Stats the node at `loc`; `None` when there is none (or it is broken).
-pub(crate) async fn node_at(core: &Core, parent: &DirId, name: &str, loc: &NodeLoc) -> Result<Option<Node>, VaultError> {
+pub(crate) async fn node_at(
+    core: &Core,
+    parent: &DirId,
+    name: &str,
+    loc: &NodeLoc,
+) -> Result<Option<Node>, VaultError> {
     let path = loc.node_path()?;
     let meta = match core.storage.metadata(&path).await {
         Ok(m) => m,
@@ -132,20 +167,33 @@ pub(crate) fn root_node(core: &Core) -> Result<Node, VaultError> {
 }
 
 /// A node presented by a listing under a name a lookup cannot compute.
-async fn presented(core: &Core, dir: &DirId, name: &str, nfc: &str) -> Result<Option<Node>, VaultError> {
+async fn presented(
+    core: &Core,
+    dir: &DirId,
+    name: &str,
+    nfc: &str,
+) -> Result<Option<Node>, VaultError> {
     {
         let map = lock(&core.presented);
-        if let Some(p) = map.get(dir) {
-            if p.at.elapsed() < PRESENTED_TTL {
-                return Ok(p.nodes.get(name).or_else(|| p.nodes.get(nfc)).cloned());
-            }
+        if let Some(p) = map.get(dir)
+            && p.at.elapsed() < PRESENTED_TTL
+        {
+            return Ok(p.nodes.get(name).or_else(|| p.nodes.get(nfc)).cloned());
         }
     }
-    let mode = if core.read_only { listing::Mode::Present } else { listing::Mode::Resolve };
+    let mode = if core.read_only {
+        listing::Mode::Present
+    } else {
+        listing::Mode::Resolve
+    };
     match listing::list(core, dir, mode).await {
         Ok(listing) => {
             // After a read-write listing resolved conflicts, the name may now be a normal node.
-            if let Some(n) = listing.nodes.iter().find(|n| n.name == name || n.name == nfc) {
+            if let Some(n) = listing
+                .nodes
+                .iter()
+                .find(|n| n.name == name || n.name == nfc)
+            {
                 return Ok(Some(n.clone()));
             }
             Ok(None)
@@ -206,7 +254,11 @@ fn exists_as(e: vault_storage::StorageError, name: &str) -> VaultError {
 /// Removes what a failed creation left behind (best effort, logged).
 async fn undo(core: &Core, created: &[(StoragePath, bool)]) {
     for (path, is_dir) in created.iter().rev() {
-        let res = if *is_dir { core.storage.remove_dir_all(path).await } else { core.storage.remove_file(path).await };
+        let res = if *is_dir {
+            core.storage.remove_dir_all(path).await
+        } else {
+            core.storage.remove_file(path).await
+        };
         if let Err(e) = res {
             tracing::warn!(ciphertext = %path, error = %e, "could not undo a failed creation");
         }
@@ -215,7 +267,13 @@ async fn undo(core: &Core, created: &[(StoragePath, bool)]) {
 
 async fn write_name_file(core: &Core, loc: &NodeLoc, mode: WriteMode) -> Result<(), VaultError> {
     if let Some(long) = &loc.long_name {
-        core.storage.write(&loc.child(layout::NAME_FILE)?, Body::from_bytes(long.clone().into_bytes()), mode).await?;
+        core.storage
+            .write(
+                &loc.child(layout::NAME_FILE)?,
+                Body::from_bytes(long.clone().into_bytes()),
+                mode,
+            )
+            .await?;
     }
     Ok(())
 }
@@ -232,17 +290,35 @@ async fn create_dir_tolerant(core: &Core, path: &StoragePath) -> Result<(), Vaul
 /// directory (`files` plus `name.c9s` when shortened), then renames it into
 /// place: the node appears complete or not at all, and a crash leaves only a
 /// hidden temp folder that listings ignore and `check --repair` removes.
-async fn build_node_folder(core: &Core, loc: &NodeLoc, name: &str, files: Vec<(&str, Vec<u8>)>) -> Result<(), VaultError> {
-    let tmp = loc.content_dir.join(&format!("{TEMP_PREFIX}{}", layout::new_dir_id()))?;
+async fn build_node_folder(
+    core: &Core,
+    loc: &NodeLoc,
+    name: &str,
+    files: Vec<(&str, Vec<u8>)>,
+) -> Result<(), VaultError> {
+    let tmp = loc
+        .content_dir
+        .join(&format!("{TEMP_PREFIX}{}", layout::new_dir_id()))?;
     core.storage.create_dir(&tmp).await?;
     let res: Result<(), VaultError> = async {
         for (f, bytes) in files {
-            core.storage.write(&tmp.join(f)?, Body::from_bytes(bytes), WriteMode::CreateNew).await?;
+            core.storage
+                .write(&tmp.join(f)?, Body::from_bytes(bytes), WriteMode::CreateNew)
+                .await?;
         }
         if let Some(long) = &loc.long_name {
-            core.storage.write(&tmp.join(layout::NAME_FILE)?, Body::from_bytes(long.clone().into_bytes()), WriteMode::CreateNew).await?;
+            core.storage
+                .write(
+                    &tmp.join(layout::NAME_FILE)?,
+                    Body::from_bytes(long.clone().into_bytes()),
+                    WriteMode::CreateNew,
+                )
+                .await?;
         }
-        core.storage.rename(&tmp, &loc.node_path()?, RenameMode::NoReplace).await.map_err(|e| exists_as(e, name))?;
+        core.storage
+            .rename(&tmp, &loc.node_path()?, RenameMode::NoReplace)
+            .await
+            .map_err(|e| exists_as(e, name))?;
         Ok(())
     }
     .await;
@@ -277,7 +353,13 @@ pub(crate) async fn create_dir(core: &Core, dir: &DirId, name: &str) -> Result<N
                 WriteMode::CreateNew,
             )
             .await?;
-        build_node_folder(core, &loc, &name, vec![(layout::DIR_FILE, id.as_str().as_bytes().to_vec())]).await
+        build_node_folder(
+            core,
+            &loc,
+            &name,
+            vec![(layout::DIR_FILE, id.as_str().as_bytes().to_vec())],
+        )
+        .await
     }
     .await;
     if let Err(e) = res {
@@ -312,7 +394,10 @@ pub(crate) async fn create_file(core: &Core, dir: &DirId, name: &str) -> Result<
         build_node_folder(core, &loc, &name, vec![(layout::CONTENTS_FILE, bytes)]).await?;
     } else {
         // CreateNew makes the existence check and the creation one step.
-        core.storage.write(&node_path, Body::from_bytes(bytes), WriteMode::CreateNew).await.map_err(|e| exists_as(e, &name))?;
+        core.storage
+            .write(&node_path, Body::from_bytes(bytes), WriteMode::CreateNew)
+            .await
+            .map_err(|e| exists_as(e, &name))?;
     }
     core.invalidate_presented(dir);
     tracing::debug!(ciphertext = %node_path, "file created");
@@ -327,7 +412,12 @@ pub(crate) async fn create_file(core: &Core, dir: &DirId, name: &str) -> Result<
     })
 }
 
-pub(crate) async fn create_symlink(core: &Core, dir: &DirId, name: &str, target: &str) -> Result<Node, VaultError> {
+pub(crate) async fn create_symlink(
+    core: &Core,
+    dir: &DirId,
+    name: &str,
+    target: &str,
+) -> Result<Node, VaultError> {
     core.check_writable()?;
     if target.len() > layout::MAX_SYMLINK_TARGET_LEN {
         return Err(VaultError::node(VaultErrorKind::NameTooLong, name));
@@ -357,24 +447,43 @@ pub(crate) async fn create_symlink(core: &Core, dir: &DirId, name: &str, target:
 
 pub(crate) async fn read_symlink(core: &Core, node: &Node) -> Result<String, VaultError> {
     if node.kind != NodeKind::Symlink {
-        return Err(VaultError::node(VaultErrorKind::InvalidArgument, node.name.clone()));
+        return Err(VaultError::node(
+            VaultErrorKind::InvalidArgument,
+            node.name.clone(),
+        ));
     }
     let loc = NodeLoc::from_storage_path(&node.storage_path)?;
     let path = loc.child(layout::SYMLINK_FILE)?;
-    let limit = core.cryptor.combo().ciphertext_size(layout::MAX_SYMLINK_TARGET_LEN as u64) as usize;
-    let ct = core.storage.read_at(&path, 0, limit + 1).await.map_err(|e| not_found_as(e, &node.name))?;
-    let corrupt = |source| VaultError::Corrupt { storage_path: path.as_str().to_owned(), offset: None, source };
+    let limit = core
+        .cryptor
+        .combo()
+        .ciphertext_size(layout::MAX_SYMLINK_TARGET_LEN as u64) as usize;
+    let ct = core
+        .storage
+        .read_at(&path, 0, limit + 1)
+        .await
+        .map_err(|e| not_found_as(e, &node.name))?;
+    let corrupt = |source| VaultError::Corrupt {
+        storage_path: path.as_str().to_owned(),
+        offset: None,
+        source,
+    };
     if ct.len() > limit {
-        return Err(corrupt(FormatError::InvalidNodeFile("symlink target (longer than 32767 bytes)")));
+        return Err(corrupt(FormatError::InvalidNodeFile(
+            "symlink target (longer than 32767 bytes)",
+        )));
     }
     let clear = core.cryptor.decrypt_file(&ct).map_err(|e| {
         tracing::warn!(ciphertext = %path, "symlink target fails authentication");
         corrupt(e)
     })?;
     if clear.len() > layout::MAX_SYMLINK_TARGET_LEN {
-        return Err(corrupt(FormatError::InvalidNodeFile("symlink target (longer than 32767 bytes)")));
+        return Err(corrupt(FormatError::InvalidNodeFile(
+            "symlink target (longer than 32767 bytes)",
+        )));
     }
-    String::from_utf8(clear.to_vec()).map_err(|_| corrupt(FormatError::InvalidNodeFile("symlink target (not UTF-8)")))
+    String::from_utf8(clear.to_vec())
+        .map_err(|_| corrupt(FormatError::InvalidNodeFile("symlink target (not UTF-8)")))
 }
 
 /// Removes the storage of a file or symlink node.
@@ -441,7 +550,11 @@ async fn ensure_empty(core: &Core, content: &StoragePath, name: &str) -> Result<
 async fn remove_dir_storage(core: &Core, node: &Node, id: &DirId) -> Result<(), VaultError> {
     let content = core.content_dir(id)?;
     if ensure_empty(core, &content, &node.name).await? {
-        match core.storage.remove_file(&content.join(layout::DIR_ID_BACKUP_FILE)?).await {
+        match core
+            .storage
+            .remove_file(&content.join(layout::DIR_ID_BACKUP_FILE)?)
+            .await
+        {
             Ok(()) => {}
             Err(e) if is_not_found(&e) => {}
             Err(e) => return Err(e.into()),
@@ -449,14 +562,20 @@ async fn remove_dir_storage(core: &Core, node: &Node, id: &DirId) -> Result<(), 
         match core.storage.remove_dir(&content).await {
             Ok(()) => {}
             Err(e) if e.kind() == StorageErrorKind::NotEmpty => {
-                return Err(VaultError::node(VaultErrorKind::NotEmpty, node.name.clone()));
+                return Err(VaultError::node(
+                    VaultErrorKind::NotEmpty,
+                    node.name.clone(),
+                ));
             }
             Err(e) if is_not_found(&e) => {}
             Err(e) => return Err(e.into()),
         }
     }
     let node_path = StoragePath::new(&node.storage_path)?;
-    core.storage.remove_dir_all(&node_path).await.map_err(|e| not_found_as(e, &node.name))?;
+    core.storage
+        .remove_dir_all(&node_path)
+        .await
+        .map_err(|e| not_found_as(e, &node.name))?;
     core.dir_cache.evict(&node.parent, &node.name);
     core.dir_cache.evict_children(id);
     core.invalidate_presented(id);
@@ -480,11 +599,21 @@ pub(crate) async fn remove_dir(core: &Core, dir: &DirId, name: &str) -> Result<(
 
 /// Moves a node's storage from `src` to `dst` (neither exists at `dst` unless
 /// `replace_plain` allows an atomic replace of a plain file).
-async fn move_storage(core: &Core, is_file: bool, src: &NodeLoc, dst: &NodeLoc, replace_plain: bool) -> Result<(), VaultError> {
+async fn move_storage(
+    core: &Core,
+    is_file: bool,
+    src: &NodeLoc,
+    dst: &NodeLoc,
+    replace_plain: bool,
+) -> Result<(), VaultError> {
     let s = core.storage.as_ref();
     let src_path = src.node_path()?;
     let dst_path = dst.node_path()?;
-    let mode = if replace_plain { RenameMode::Replace } else { RenameMode::NoReplace };
+    let mode = if replace_plain {
+        RenameMode::Replace
+    } else {
+        RenameMode::NoReplace
+    };
     match (is_file, src.is_shortened(), dst.is_shortened()) {
         (true, false, false) => s.rename(&src_path, &dst_path, mode).await?,
         (true, false, true) | (true, true, true) => {
@@ -493,7 +622,12 @@ async fn move_storage(core: &Core, is_file: bool, src: &NodeLoc, dst: &NodeLoc, 
             let res: Result<(), VaultError> = async {
                 write_name_file(core, dst, WriteMode::Overwrite).await?;
                 let from = src.file_content_path()?;
-                s.rename(&from, &dst.child(layout::CONTENTS_FILE)?, RenameMode::NoReplace).await?;
+                s.rename(
+                    &from,
+                    &dst.child(layout::CONTENTS_FILE)?,
+                    RenameMode::NoReplace,
+                )
+                .await?;
                 Ok(())
             }
             .await;
@@ -509,24 +643,31 @@ async fn move_storage(core: &Core, is_file: bool, src: &NodeLoc, dst: &NodeLoc, 
             s.rename(&src.file_content_path()?, &dst_path, mode).await?;
             s.remove_dir_all(&src_path).await?;
         }
-        (false, false, false) => s.rename(&src_path, &dst_path, RenameMode::NoReplace).await?,
+        (false, false, false) => {
+            s.rename(&src_path, &dst_path, RenameMode::NoReplace)
+                .await?
+        }
         (false, false, true) => {
             // name.c9s inside a .c9r folder is ignored, so write it into the
             // source folder first and make the move itself one atomic rename.
             if let Some(long) = &dst.long_name {
                 let body = Body::from_bytes(long.clone().into_bytes());
-                s.write(&src.child(layout::NAME_FILE)?, body, WriteMode::Overwrite).await?;
+                s.write(&src.child(layout::NAME_FILE)?, body, WriteMode::Overwrite)
+                    .await?;
             }
-            s.rename(&src_path, &dst_path, RenameMode::NoReplace).await?;
+            s.rename(&src_path, &dst_path, RenameMode::NoReplace)
+                .await?;
         }
         (false, true, false) => {
-            s.rename(&src_path, &dst_path, RenameMode::NoReplace).await?;
+            s.rename(&src_path, &dst_path, RenameMode::NoReplace)
+                .await?;
             if let Err(e) = s.remove_file(&dst.child(layout::NAME_FILE)?).await {
                 tracing::debug!(ciphertext = %dst_path, error = %e, "stale name.c9s left in node folder (ignored by readers)");
             }
         }
         (false, true, true) => {
-            s.rename(&src_path, &dst_path, RenameMode::NoReplace).await?;
+            s.rename(&src_path, &dst_path, RenameMode::NoReplace)
+                .await?;
             write_name_file(core, dst, WriteMode::Overwrite).await?;
         }
     }
@@ -546,13 +687,17 @@ pub(crate) async fn rename(
     names::validate(to_name)?;
     let to_nfc = names::nfc(to_name);
     let src = lookup(core, from_dir, from_name).await?;
-    if let NodeKind::Dir(id) = &src.kind {
-        if core.dir_cache.is_ancestor_or_self(id, to_dir) {
-            return Err(VaultError::node(VaultErrorKind::InvalidArgument, to_name));
-        }
+    if let NodeKind::Dir(id) = &src.kind
+        && core.dir_cache.is_ancestor_or_self(id, to_dir)
+    {
+        return Err(VaultError::node(VaultErrorKind::InvalidArgument, to_name));
     }
     let mut lock_ids = vec![from_dir, to_dir];
-    let src_dir_id = if let NodeKind::Dir(id) = &src.kind { Some(id.clone()) } else { None };
+    let src_dir_id = if let NodeKind::Dir(id) = &src.kind {
+        Some(id.clone())
+    } else {
+        None
+    };
     if let Some(id) = &src_dir_id {
         lock_ids.push(id);
     }
@@ -572,10 +717,18 @@ pub(crate) async fn rename(
             (NodeKind::Dir(_), NodeKind::Dir(did)) => {
                 remove_dir_storage(core, &dst, did).await?;
             }
-            (NodeKind::Dir(_), _) => return Err(VaultError::node(VaultErrorKind::NotADirectory, to_name)),
-            (_, NodeKind::Dir(_)) => return Err(VaultError::node(VaultErrorKind::IsADirectory, to_name)),
+            (NodeKind::Dir(_), _) => {
+                return Err(VaultError::node(VaultErrorKind::NotADirectory, to_name));
+            }
+            (_, NodeKind::Dir(_)) => {
+                return Err(VaultError::node(VaultErrorKind::IsADirectory, to_name));
+            }
             _ => {
-                if is_file && !src_loc.is_shortened() && !dst_loc.is_shortened() && dst.kind == NodeKind::File {
+                if is_file
+                    && !src_loc.is_shortened()
+                    && !dst_loc.is_shortened()
+                    && dst.kind == NodeKind::File
+                {
                     // Atomic replace (editors save via rename); unlink the
                     // replaced file's open state first.
                     let content = dst_loc.file_content_path()?;
@@ -598,16 +751,24 @@ pub(crate) async fn rename(
     // Hold the open file (if any) while its ciphertext moves, so a concurrent
     // flush cannot commit to the old path.
     let old_content = src_loc.file_content_path()?;
-    let open = if is_file { core.open_file(old_content.as_str()) } else { None };
+    let open = if is_file {
+        core.open_file(old_content.as_str())
+    } else {
+        None
+    };
     let mut guard = match &open {
         Some(f) => Some(f.state_lock().await),
         None => None,
     };
-    move_storage(core, is_file, &src_loc, &dst_loc, replace_plain).await.map_err(|e| match e.kind() {
-        VaultErrorKind::AlreadyExists => VaultError::node(VaultErrorKind::AlreadyExists, to_name),
-        VaultErrorKind::NotFound => VaultError::node(VaultErrorKind::NotFound, from_name),
-        _ => e,
-    })?;
+    move_storage(core, is_file, &src_loc, &dst_loc, replace_plain)
+        .await
+        .map_err(|e| match e.kind() {
+            VaultErrorKind::AlreadyExists => {
+                VaultError::node(VaultErrorKind::AlreadyExists, to_name)
+            }
+            VaultErrorKind::NotFound => VaultError::node(VaultErrorKind::NotFound, from_name),
+            _ => e,
+        })?;
     if let (Some(f), Some(g)) = (&open, guard.as_mut()) {
         let new_content = dst_loc.file_content_path()?;
         g.relocate(new_content.clone(), dst_loc.content_dir.clone());
@@ -637,25 +798,36 @@ pub(crate) async fn rename(
     Ok(())
 }
 
-pub(crate) async fn set_modified(core: &Core, node: &Node, modified: SystemTime) -> Result<(), VaultError> {
+pub(crate) async fn set_modified(
+    core: &Core,
+    node: &Node,
+    modified: SystemTime,
+) -> Result<(), VaultError> {
     core.check_writable()?;
     if node.name.is_empty() && node.kind == NodeKind::Dir(DirId::root()) {
         return Ok(());
     }
     let loc = NodeLoc::from_storage_path(&node.storage_path)?;
-    let path = if node.kind == NodeKind::File { loc.file_content_path()? } else { loc.node_path()? };
-    if node.kind == NodeKind::File {
-        if let Some(f) = core.open_file(path.as_str()) {
-            let mut st = f.state_lock().await;
-            if st.is_dirty() {
-                // Applied after the commit, which would otherwise set "now".
-                st.set_pending_mtime(modified);
-            }
+    let path = if node.kind == NodeKind::File {
+        loc.file_content_path()?
+    } else {
+        loc.node_path()?
+    };
+    if node.kind == NodeKind::File
+        && let Some(f) = core.open_file(path.as_str())
+    {
+        let mut st = f.state_lock().await;
+        if st.is_dirty() {
+            // Applied after the commit, which would otherwise set "now".
+            st.set_pending_mtime(modified);
         }
     }
     if !core.caps.set_modified {
         tracing::debug!(ciphertext = %path, "storage cannot set modification times; ignored");
         return Ok(());
     }
-    core.storage.set_modified(&path, modified).await.map_err(|e| not_found_as(e, &node.name))
+    core.storage
+        .set_modified(&path, modified)
+        .await
+        .map_err(|e| not_found_as(e, &node.name))
 }

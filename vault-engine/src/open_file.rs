@@ -53,7 +53,11 @@ fn nchunks(size: u64) -> u64 {
 /// Cleartext length of chunk `idx` in a file of `size` bytes (0 past the end).
 fn clear_len(idx: u64, size: u64) -> usize {
     let start = idx * CS;
-    if start >= size { 0 } else { (size - start).min(CS) as usize }
+    if start >= size {
+        0
+    } else {
+        (size - start).min(CS) as usize
+    }
 }
 
 struct CacheEntry {
@@ -87,7 +91,12 @@ impl ChunkCache {
         Some(self.entries.swap_remove(pos).data)
     }
     /// Inserts; returns an evicted dirty chunk that must be written out.
-    fn insert(&mut self, idx: u64, data: Zeroizing<Vec<u8>>, dirty: bool) -> Option<(u64, Zeroizing<Vec<u8>>)> {
+    fn insert(
+        &mut self,
+        idx: u64,
+        data: Zeroizing<Vec<u8>>,
+        dirty: bool,
+    ) -> Option<(u64, Zeroizing<Vec<u8>>)> {
         self.tick += 1;
         if let Some(e) = self.entries.iter_mut().find(|e| e.idx == idx) {
             e.data = data;
@@ -96,15 +105,25 @@ impl ChunkCache {
             return None;
         }
         let mut evicted = None;
-        if self.entries.len() >= CACHE_CHUNKS {
-            if let Some(pos) = self.entries.iter().enumerate().min_by_key(|(_, e)| e.tick).map(|(i, _)| i) {
-                let e = self.entries.swap_remove(pos);
-                if e.dirty {
-                    evicted = Some((e.idx, e.data));
-                }
+        if self.entries.len() >= CACHE_CHUNKS
+            && let Some(pos) = self
+                .entries
+                .iter()
+                .enumerate()
+                .min_by_key(|(_, e)| e.tick)
+                .map(|(i, _)| i)
+        {
+            let e = self.entries.swap_remove(pos);
+            if e.dirty {
+                evicted = Some((e.idx, e.data));
             }
         }
-        self.entries.push(CacheEntry { idx, data, dirty, tick: self.tick });
+        self.entries.push(CacheEntry {
+            idx,
+            data,
+            dirty,
+            tick: self.tick,
+        });
         evicted
     }
     fn retain_below(&mut self, end: u64) {
@@ -136,8 +155,15 @@ struct Pending {
 
 /// A batch of encrypted chunks on its way to the shadow object.
 enum Flight {
-    Running { offset: u64, bytes: Bytes, task: tokio::task::JoinHandle<Result<(), vault_storage::StorageError>> },
-    Failed { offset: u64, bytes: Bytes },
+    Running {
+        offset: u64,
+        bytes: Bytes,
+        task: tokio::task::JoinHandle<Result<(), vault_storage::StorageError>>,
+    },
+    Failed {
+        offset: u64,
+        bytes: Bytes,
+    },
 }
 
 pub(crate) struct FileState {
@@ -176,7 +202,9 @@ pub struct OpenFile {
 
 impl std::fmt::Debug for OpenFile {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("OpenFile").field("ciphertext", &*lock(&self.key)).finish_non_exhaustive()
+        f.debug_struct("OpenFile")
+            .field("ciphertext", &*lock(&self.key))
+            .finish_non_exhaustive()
     }
 }
 
@@ -184,8 +212,18 @@ impl std::fmt::Debug for OpenFile {
 pub(crate) async fn open(core: &Arc<Core>, node: &Node) -> Result<Arc<OpenFile>, VaultError> {
     match node.kind {
         NodeKind::File => {}
-        NodeKind::Dir(_) => return Err(VaultError::node(VaultErrorKind::IsADirectory, node.name.clone())),
-        NodeKind::Symlink => return Err(VaultError::node(VaultErrorKind::InvalidArgument, node.name.clone())),
+        NodeKind::Dir(_) => {
+            return Err(VaultError::node(
+                VaultErrorKind::IsADirectory,
+                node.name.clone(),
+            ));
+        }
+        NodeKind::Symlink => {
+            return Err(VaultError::node(
+                VaultErrorKind::InvalidArgument,
+                node.name.clone(),
+            ));
+        }
     }
     let loc = NodeLoc::from_storage_path(&node.storage_path)?;
     let content = loc.file_content_path()?;
@@ -193,9 +231,16 @@ pub(crate) async fn open(core: &Arc<Core>, node: &Node) -> Result<Arc<OpenFile>,
     if let Some(f) = core.open_file(&key) {
         return Ok(f);
     }
-    let meta = core.storage.metadata(&content).await.map_err(|e| not_found_as(e, &node.name))?;
+    let meta = core
+        .storage
+        .metadata(&content)
+        .await
+        .map_err(|e| not_found_as(e, &node.name))?;
     if meta.kind != vault_storage::EntryKind::File {
-        return Err(VaultError::node(VaultErrorKind::IsADirectory, node.name.clone()));
+        return Err(VaultError::node(
+            VaultErrorKind::IsADirectory,
+            node.name.clone(),
+        ));
     }
     let combo = core.cryptor.combo();
     let (base_size, damaged, needs_new_header) = match combo.cleartext_size(meta.size) {
@@ -250,11 +295,22 @@ pub(crate) async fn open(core: &Arc<Core>, node: &Node) -> Result<Arc<OpenFile>,
 
 impl FileState {
     fn corrupt(&self, offset: Option<u64>, source: FormatError) -> VaultError {
-        VaultError::Corrupt { storage_path: self.content.as_str().to_owned(), offset, source }
+        VaultError::Corrupt {
+            storage_path: self.content.as_str().to_owned(),
+            offset,
+            source,
+        }
     }
 
     fn check_damaged(&self) -> Result<(), VaultError> {
-        if self.damaged { Err(self.corrupt(Some(0), FormatError::InvalidCiphertextSize(self.base_ct_len))) } else { Ok(()) }
+        if self.damaged {
+            Err(self.corrupt(
+                Some(0),
+                FormatError::InvalidCiphertextSize(self.base_ct_len),
+            ))
+        } else {
+            Ok(())
+        }
     }
 
     async fn ensure_header(&mut self, core: &Core) -> Result<(), VaultError> {
@@ -286,7 +342,11 @@ impl FileState {
             return Ok(());
         }
         self.ensure_header(core).await?;
-        let header_bytes = self.header.as_ref().map(|(_, b)| b.clone()).unwrap_or_default();
+        let header_bytes = self
+            .header
+            .as_ref()
+            .map(|(_, b)| b.clone())
+            .unwrap_or_default();
         self.shadow = Some(Shadow::create(core, &self.content_dir, &header_bytes).await?);
         Ok(())
     }
@@ -301,7 +361,11 @@ impl FileState {
     async fn settle(&mut self, core: &Core) -> Result<(), VaultError> {
         let (offset, bytes) = match self.flight.take() {
             None => return Ok(()),
-            Some(Flight::Running { offset, bytes, task }) => match task.await {
+            Some(Flight::Running {
+                offset,
+                bytes,
+                task,
+            }) => match task.await {
                 Ok(Ok(())) => {
                     self.recycle(bytes);
                     return Ok(());
@@ -319,7 +383,10 @@ impl FileState {
         };
         let res = match self.shadow.as_mut() {
             Some(s) => s.write_at(core, offset, bytes.clone()).await,
-            None => Err(VaultError::node(VaultErrorKind::Other, "no shadow for chunks in flight")),
+            None => Err(VaultError::node(
+                VaultErrorKind::Other,
+                "no shadow for chunks in flight",
+            )),
         };
         match res {
             Ok(()) => {
@@ -356,7 +423,11 @@ impl FileState {
             Some(Shadow::Object { path }) => {
                 let (storage, path, b) = (Arc::clone(&core.storage), path.clone(), bytes.clone());
                 let task = tokio::spawn(async move { storage.write_at(&path, offset, b).await });
-                self.flight = Some(Flight::Running { offset, bytes, task });
+                self.flight = Some(Flight::Running {
+                    offset,
+                    bytes,
+                    task,
+                });
                 self.pending.count = 0;
                 Ok(())
             }
@@ -374,7 +445,10 @@ impl FileState {
             },
             None => {
                 self.pending.bytes = Vec::from(bytes);
-                Err(VaultError::node(VaultErrorKind::Other, "no shadow for pending chunks"))
+                Err(VaultError::node(
+                    VaultErrorKind::Other,
+                    "no shadow for pending chunks",
+                ))
             }
         }
     }
@@ -388,7 +462,8 @@ impl FileState {
     /// Encrypts chunk `idx` and queues it for the shadow.
     async fn queue_chunk(&mut self, core: &Core, idx: u64, clear: &[u8]) -> Result<(), VaultError> {
         if self.pending.count > 0
-            && (self.pending.first + self.pending.count != idx || self.pending.bytes.len() >= PENDING_MAX)
+            && (self.pending.first + self.pending.count != idx
+                || self.pending.bytes.len() >= PENDING_MAX)
         {
             self.flush_pending(core).await?;
         }
@@ -398,9 +473,12 @@ impl FileState {
         if self.pending.count == 0 {
             self.pending.first = idx;
             self.pending.bytes.clear();
-            self.pending.bytes.reserve(PENDING_MAX + core.cryptor.combo().ciphertext_chunk_len());
+            self.pending
+                .bytes
+                .reserve(PENDING_MAX + core.cryptor.combo().ciphertext_chunk_len());
         }
-        core.cryptor.encrypt_chunk(header, idx, clear, &mut self.pending.bytes);
+        core.cryptor
+            .encrypt_chunk(header, idx, clear, &mut self.pending.bytes);
         self.pending.count += 1;
         self.written.insert(idx);
         Ok(())
@@ -408,7 +486,13 @@ impl FileState {
 
     /// Keeps a modified chunk: full chunks the write has finished go out at
     /// once, others stay in the cache as dirty.
-    async fn store_chunk(&mut self, core: &Core, idx: u64, data: Zeroizing<Vec<u8>>, complete: bool) -> Result<(), VaultError> {
+    async fn store_chunk(
+        &mut self,
+        core: &Core,
+        idx: u64,
+        data: Zeroizing<Vec<u8>>,
+        complete: bool,
+    ) -> Result<(), VaultError> {
         if complete && data.len() == CLEARTEXT_CHUNK_SIZE {
             self.queue_chunk(core, idx, &data).await
         } else if let Some((ev_idx, ev_data)) = self.cache.insert(idx, data, true) {
@@ -422,7 +506,14 @@ impl FileState {
     /// (`from_shadow`: the shadow, else the committed ciphertext) and appends
     /// their cleartext to `sink` (which must have the capacity: a reallocation
     /// would leave cleartext behind in freed memory). Returns the chunk lengths.
-    async fn decrypt_run(&mut self, core: &Core, first: u64, end: u64, from_shadow: bool, sink: &mut Vec<u8>) -> Result<Vec<usize>, VaultError> {
+    async fn decrypt_run(
+        &mut self,
+        core: &Core,
+        first: u64,
+        end: u64,
+        from_shadow: bool,
+        sink: &mut Vec<u8>,
+    ) -> Result<Vec<usize>, VaultError> {
         let overhead = core.cryptor.combo().chunk_overhead();
         let lens: Vec<usize> = (first..end).map(|k| clear_len(k, self.size)).collect();
         let total: usize = lens.iter().map(|l| l + overhead).sum();
@@ -444,9 +535,15 @@ impl FileState {
             let ct_len = len + overhead;
             if bytes.len() < pos + ct_len {
                 tracing::warn!(ciphertext = %self.content, offset = k * CS, "ciphertext shorter than its size says");
-                return Err(self.corrupt(Some(k * CS), FormatError::InvalidCiphertextSize(offset + bytes.len() as u64)));
+                return Err(self.corrupt(
+                    Some(k * CS),
+                    FormatError::InvalidCiphertextSize(offset + bytes.len() as u64),
+                ));
             }
-            if let Err(e) = core.cryptor.decrypt_chunk(header, k, &bytes[pos..pos + ct_len], sink) {
+            if let Err(e) = core
+                .cryptor
+                .decrypt_chunk(header, k, &bytes[pos..pos + ct_len], sink)
+            {
                 tracing::warn!(ciphertext = %self.content, offset = k * CS, "chunk fails authentication");
                 return Err(self.corrupt(Some(k * CS), e));
             }
@@ -456,7 +553,11 @@ impl FileState {
     }
 
     /// The current cleartext of chunk `idx`, taken out of the cache for modification.
-    async fn take_chunk(&mut self, core: &Core, idx: u64) -> Result<Zeroizing<Vec<u8>>, VaultError> {
+    async fn take_chunk(
+        &mut self,
+        core: &Core,
+        idx: u64,
+    ) -> Result<Zeroizing<Vec<u8>>, VaultError> {
         if let Some(c) = self.cache.take(idx) {
             return Ok(c);
         }
@@ -465,11 +566,17 @@ impl FileState {
         }
         let from_shadow = self.written.contains(&idx);
         let mut buf = Zeroizing::new(Vec::with_capacity(CLEARTEXT_CHUNK_SIZE));
-        self.decrypt_run(core, idx, idx + 1, from_shadow, &mut buf).await?;
+        self.decrypt_run(core, idx, idx + 1, from_shadow, &mut buf)
+            .await?;
         Ok(buf)
     }
 
-    async fn read(&mut self, core: &Core, offset: u64, len: usize) -> Result<Zeroizing<Vec<u8>>, VaultError> {
+    async fn read(
+        &mut self,
+        core: &Core,
+        offset: u64,
+        len: usize,
+    ) -> Result<Zeroizing<Vec<u8>>, VaultError> {
         self.check_damaged()?;
         if offset >= self.size || len == 0 {
             return Ok(Zeroizing::new(Vec::new()));
@@ -494,11 +601,17 @@ impl FileState {
             }
             let from_shadow = self.written.contains(&idx);
             let mut j = idx + 1;
-            while j <= last && j - idx < READ_RUN && !self.cache.contains(j) && self.written.contains(&j) == from_shadow {
+            while j <= last
+                && j - idx < READ_RUN
+                && !self.cache.contains(j)
+                && self.written.contains(&j) == from_shadow
+            {
                 j += 1;
             }
             let base = out.len();
-            let lens = self.decrypt_run(core, idx, j, from_shadow, &mut out).await?;
+            let lens = self
+                .decrypt_run(core, idx, j, from_shadow, &mut out)
+                .await?;
             // Keep the partly read chunks at the edges for the next small read.
             let mut pos = base;
             let mut evicted = Vec::new();
@@ -535,10 +648,15 @@ impl FileState {
             let idx = self.size / CS;
             let within = self.size % CS;
             let target = (new_size - idx * CS).min(CS) as usize;
-            let mut buf = if within == 0 { Zeroizing::new(Vec::new()) } else { self.take_chunk(core, idx).await? };
+            let mut buf = if within == 0 {
+                Zeroizing::new(Vec::new())
+            } else {
+                self.take_chunk(core, idx).await?
+            };
             buf.resize(target, 0);
             self.size = idx * CS + target as u64;
-            self.store_chunk(core, idx, buf, target == CLEARTEXT_CHUNK_SIZE).await?;
+            self.store_chunk(core, idx, buf, target == CLEARTEXT_CHUNK_SIZE)
+                .await?;
         }
         Ok(())
     }
@@ -569,7 +687,8 @@ impl FileState {
             buf.resize(cur_len.max(within + n), 0);
             buf[within..within + n].copy_from_slice(&rest[..n]);
             self.size = self.size.max(pos + n as u64);
-            self.store_chunk(core, idx, buf, within + n == CLEARTEXT_CHUNK_SIZE).await?;
+            self.store_chunk(core, idx, buf, within + n == CLEARTEXT_CHUNK_SIZE)
+                .await?;
             pos += n as u64;
             rest = &rest[n..];
         }
@@ -592,7 +711,7 @@ impl FileState {
         if new_size > self.size {
             self.extend_to(core, new_size).await?;
         } else if new_size < self.size {
-            let tail = if new_size % CS != 0 {
+            let tail = if !new_size.is_multiple_of(CS) {
                 let idx = new_size / CS;
                 let mut buf = self.take_chunk(core, idx).await?;
                 buf.truncate((new_size % CS) as usize);
@@ -626,11 +745,19 @@ impl FileState {
             while end < n && !self.written.contains(&end) && end - start < 32 {
                 end += 1;
             }
-            let total: u64 = (start..end).map(|k| clear_len(k, self.size) as u64 + overhead).sum();
+            let total: u64 = (start..end)
+                .map(|k| clear_len(k, self.size) as u64 + overhead)
+                .sum();
             let offset = Self::chunk_offset(core, start);
-            let bytes = core.storage.read_at(&self.content, offset, total as usize).await?;
+            let bytes = core
+                .storage
+                .read_at(&self.content, offset, total as usize)
+                .await?;
             if (bytes.len() as u64) < total {
-                return Err(self.corrupt(Some(start * CS), FormatError::InvalidCiphertextSize(offset + bytes.len() as u64)));
+                return Err(self.corrupt(
+                    Some(start * CS),
+                    FormatError::InvalidCiphertextSize(offset + bytes.len() as u64),
+                ));
             }
             match self.shadow.as_mut() {
                 Some(s) => s.write_at(core, offset, bytes).await?,
@@ -684,12 +811,11 @@ impl FileState {
             self.base_ct_len = len;
             self.needs_new_header = false;
         }
-        if let Some(t) = self.pending_mtime.take() {
-            if core.caps.set_modified {
-                if let Err(e) = core.storage.set_modified(&self.content, t).await {
-                    tracing::debug!(ciphertext = %self.content, error = %e, "set_modified failed");
-                }
-            }
+        if let Some(t) = self.pending_mtime.take()
+            && core.caps.set_modified
+            && let Err(e) = core.storage.set_modified(&self.content, t).await
+        {
+            tracing::debug!(ciphertext = %self.content, error = %e, "set_modified failed");
         }
         Ok(())
     }
@@ -711,7 +837,7 @@ impl FileState {
             flight: None,
             unlinked: true,
             pending_mtime: None,
-            }
+        }
     }
 
     pub(crate) fn relocate(&mut self, content: StoragePath, content_dir: StoragePath) {
@@ -731,7 +857,11 @@ impl FileState {
 impl OpenFile {
     /// Reads up to `len` bytes at `offset` (fewer at end of file), fetching and
     /// decrypting only the chunks that cover the range.
-    pub async fn read(&self, offset: u64, len: usize) -> Result<zeroize::Zeroizing<Vec<u8>>, VaultError> {
+    pub async fn read(
+        &self,
+        offset: u64,
+        len: usize,
+    ) -> Result<zeroize::Zeroizing<Vec<u8>>, VaultError> {
         let mut st = self.state.lock().await;
         st.read(&self.core, offset, len).await
     }
@@ -823,6 +953,7 @@ impl Drop for OpenFile {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -844,7 +975,9 @@ mod tests {
             assert!(c.insert(i, Zeroizing::new(vec![i as u8]), i == 0).is_none());
         }
         c.get(1);
-        let ev = c.insert(100, Zeroizing::new(vec![1]), false).expect("dirty chunk 0 evicted");
+        let ev = c
+            .insert(100, Zeroizing::new(vec![1]), false)
+            .expect("dirty chunk 0 evicted");
         assert_eq!(ev.0, 0);
         assert!(!c.contains(0));
         assert!(c.contains(100));

@@ -38,11 +38,23 @@ fn io_err(e: std::io::Error) -> VaultError {
 
 impl Shadow {
     /// A new shadow holding `header` (the file's header bytes, kept for its lifetime).
-    pub async fn create(core: &Core, content_dir: &StoragePath, header: &[u8]) -> Result<Shadow, VaultError> {
+    pub async fn create(
+        core: &Core,
+        content_dir: &StoragePath,
+        header: &[u8],
+    ) -> Result<Shadow, VaultError> {
         if core.caps.random_write {
             let path = content_dir.join(&format!("{TEMP_PREFIX}{}", layout::new_dir_id()))?;
             lock(&core.live_temps).insert(path.as_str().to_owned());
-            if let Err(e) = core.storage.write(&path, Body::from_bytes(header.to_vec()), WriteMode::CreateNew).await {
+            if let Err(e) = core
+                .storage
+                .write(
+                    &path,
+                    Body::from_bytes(header.to_vec()),
+                    WriteMode::CreateNew,
+                )
+                .await
+            {
                 lock(&core.live_temps).remove(path.as_str());
                 return Err(e.into());
             }
@@ -59,7 +71,12 @@ impl Shadow {
         }
     }
 
-    pub async fn write_at(&mut self, core: &Core, offset: u64, data: Bytes) -> Result<(), VaultError> {
+    pub async fn write_at(
+        &mut self,
+        core: &Core,
+        offset: u64,
+        data: Bytes,
+    ) -> Result<(), VaultError> {
         match self {
             Shadow::Object { path } => Ok(core.storage.write_at(path, offset, data).await?),
             Shadow::Spool { file } => {
@@ -69,13 +86,22 @@ impl Shadow {
         }
     }
 
-    pub async fn read_at(&mut self, core: &Core, offset: u64, len: usize) -> Result<Bytes, VaultError> {
+    pub async fn read_at(
+        &mut self,
+        core: &Core,
+        offset: u64,
+        len: usize,
+    ) -> Result<Bytes, VaultError> {
         match self {
             Shadow::Object { path } => Ok(core.storage.read_at(path, offset, len).await?),
             Shadow::Spool { file } => {
                 file.seek(SeekFrom::Start(offset)).await.map_err(io_err)?;
                 let mut buf = Vec::with_capacity(len);
-                (&mut *file).take(len as u64).read_to_end(&mut buf).await.map_err(io_err)?;
+                (&mut *file)
+                    .take(len as u64)
+                    .read_to_end(&mut buf)
+                    .await
+                    .map_err(io_err)?;
                 Ok(Bytes::from(buf))
             }
         }
@@ -83,7 +109,12 @@ impl Shadow {
 
     /// Cuts the shadow to `len`, makes it durable and puts it in place of
     /// `target` atomically. On error the shadow stays usable (retry).
-    pub async fn commit(&mut self, core: &Core, len: u64, target: &StoragePath) -> Result<(), VaultError> {
+    pub async fn commit(
+        &mut self,
+        core: &Core,
+        len: u64,
+        target: &StoragePath,
+    ) -> Result<(), VaultError> {
         match self {
             Shadow::Object { path } => {
                 core.storage.set_len(path, len).await?;
@@ -97,7 +128,9 @@ impl Shadow {
                         Err(e) => return Err(e.into()),
                     }
                 }
-                core.storage.rename(path, target, RenameMode::Replace).await?;
+                core.storage
+                    .rename(path, target, RenameMode::Replace)
+                    .await?;
                 lock(&core.live_temps).remove(path.as_str());
                 tracing::debug!(shadow = %path, target = %target, "shadow committed");
                 Ok(())
@@ -106,7 +139,9 @@ impl Shadow {
                 file.set_len(len).await.map_err(io_err)?;
                 let mut reader = file.try_clone().await.map_err(io_err)?;
                 reader.seek(SeekFrom::Start(0)).await.map_err(io_err)?;
-                core.storage.write(target, Body::from_reader(len, reader), WriteMode::Overwrite).await?;
+                core.storage
+                    .write(target, Body::from_reader(len, reader), WriteMode::Overwrite)
+                    .await?;
                 tracing::debug!(target = %target, "spool uploaded");
                 Ok(())
             }

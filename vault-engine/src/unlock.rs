@@ -8,7 +8,9 @@ use std::sync::Arc;
 
 use vault_format::layout;
 use vault_format::masterkey::backup_suffix;
-use vault_format::{Cryptor, FormatError, MasterKey, MasterkeyFile, UnverifiedVaultConfig, VaultConfig};
+use vault_format::{
+    Cryptor, FormatError, MasterKey, MasterkeyFile, UnverifiedVaultConfig, VaultConfig,
+};
 use vault_storage::{Body, EntryKind, Storage, StoragePath, WriteMode};
 
 use crate::core::{Core, is_not_found};
@@ -26,37 +28,48 @@ fn path(name: &str) -> Result<StoragePath, VaultError> {
 async fn read_small(storage: &dyn Storage, name: &str) -> Result<Option<Vec<u8>>, VaultError> {
     let p = path(name)?;
     match storage.read_at(&p, 0, MAX_SMALL_FILE + 1).await {
-        Ok(b) if b.len() > MAX_SMALL_FILE => Err(VaultError::NotAVault(format!("{name} is too large to be a vault file"))),
+        Ok(b) if b.len() > MAX_SMALL_FILE => Err(VaultError::NotAVault(format!(
+            "{name} is too large to be a vault file"
+        ))),
         Ok(b) => Ok(Some(b.to_vec())),
         Err(e) if is_not_found(&e) => Ok(None),
-        Err(e) if e.kind() == vault_storage::StorageErrorKind::IsADirectory => {
-            Err(VaultError::NotAVault(format!("{name} is a folder, not a vault file")))
-        }
+        Err(e) if e.kind() == vault_storage::StorageErrorKind::IsADirectory => Err(
+            VaultError::NotAVault(format!("{name} is a folder, not a vault file")),
+        ),
         Err(e) => Err(e.into()),
     }
 }
 
 fn config_error(e: FormatError) -> VaultError {
     match e {
-        FormatError::UnsupportedVaultFormat { found } => VaultError::NotAVault(format!("unsupported vault format {found}")),
-        FormatError::ConfigSignatureMismatch => {
-            VaultError::NotAVault("vault.cryptomator does not match the master key (tampered or from another vault)".into())
+        FormatError::UnsupportedVaultFormat { found } => {
+            VaultError::NotAVault(format!("unsupported vault format {found}"))
         }
-        FormatError::UnsupportedCipherCombo(c) => VaultError::NotAVault(format!("unsupported cipher combo {c:?}")),
-        FormatError::UnsupportedAlgorithm(a) => {
-            VaultError::NotAVault(format!("vault.cryptomator uses an unsupported signature algorithm {a:?}"))
+        FormatError::ConfigSignatureMismatch => VaultError::NotAVault(
+            "vault.cryptomator does not match the master key (tampered or from another vault)"
+                .into(),
+        ),
+        FormatError::UnsupportedCipherCombo(c) => {
+            VaultError::NotAVault(format!("unsupported cipher combo {c:?}"))
         }
+        FormatError::UnsupportedAlgorithm(a) => VaultError::NotAVault(format!(
+            "vault.cryptomator uses an unsupported signature algorithm {a:?}"
+        )),
         FormatError::UnsupportedKeyId(k) => VaultError::NotAVault(if k.starts_with("hub+") {
             "Cryptomator Hub vaults are not supported".to_owned()
         } else {
-            format!("unsupported key id {k:?} in vault.cryptomator (expected masterkeyfile:masterkey.cryptomator)")
+            format!(
+                "unsupported key id {k:?} in vault.cryptomator (expected masterkeyfile:masterkey.cryptomator)"
+            )
         }),
         other => VaultError::NotAVault(format!("invalid vault.cryptomator: {other}")),
     }
 }
 
 /// Reads and parses `vault.cryptomator` and the masterkey file it names.
-async fn read_vault_files(storage: &dyn Storage) -> Result<(UnverifiedVaultConfig, &'static str, Vec<u8>), VaultError> {
+async fn read_vault_files(
+    storage: &dyn Storage,
+) -> Result<(UnverifiedVaultConfig, &'static str, Vec<u8>), VaultError> {
     let where_ = storage.describe();
     let token = read_small(storage, CONFIG_FILE)
         .await?
@@ -80,7 +93,11 @@ fn unlock_key(file: &MasterkeyFile, password: &str, name: &str) -> Result<Master
     })
 }
 
-pub(crate) async fn unlock(storage: Arc<dyn Storage>, password: &str, options: OpenOptions) -> Result<Core, VaultError> {
+pub(crate) async fn unlock(
+    storage: Arc<dyn Storage>,
+    password: &str,
+    options: OpenOptions,
+) -> Result<Core, VaultError> {
     let (unverified, mk_name, mk_bytes) = read_vault_files(storage.as_ref()).await?;
     let mk_file = parse_masterkey(&mk_bytes, mk_name)?;
     let key = unlock_key(&mk_file, password, mk_name)?;
@@ -89,9 +106,15 @@ pub(crate) async fn unlock(storage: Arc<dyn Storage>, password: &str, options: O
     let root = StoragePath::new(&cryptor.content_dir_path(""))?;
     match storage.metadata(&root).await {
         Ok(m) if m.kind == EntryKind::Dir => {}
-        Ok(_) => return Err(VaultError::NotAVault(format!("vault is damaged: root directory {root} is not a folder"))),
+        Ok(_) => {
+            return Err(VaultError::NotAVault(format!(
+                "vault is damaged: root directory {root} is not a folder"
+            )));
+        }
         Err(e) if is_not_found(&e) => {
-            return Err(VaultError::NotAVault(format!("vault is damaged: root directory {root} is missing")));
+            return Err(VaultError::NotAVault(format!(
+                "vault is damaged: root directory {root} is missing"
+            )));
         }
         Err(e) => return Err(e.into()),
     }
@@ -99,14 +122,24 @@ pub(crate) async fn unlock(storage: Arc<dyn Storage>, password: &str, options: O
     Ok(Core::new(storage, cryptor, config, options.read_only))
 }
 
-pub(crate) async fn create(storage: Arc<dyn Storage>, password: &str, options: CreateOptions) -> Result<Core, VaultError> {
+pub(crate) async fn create(
+    storage: Arc<dyn Storage>,
+    password: &str,
+    options: CreateOptions,
+) -> Result<Core, VaultError> {
     let where_ = storage.describe();
     match storage.list_dir(&StoragePath::root()).await {
         Ok(entries) if entries.iter().any(|e| e.name == CONFIG_FILE) => {
-            return Err(VaultError::node(VaultErrorKind::AlreadyExists, format!("a vault already exists at {where_}")));
+            return Err(VaultError::node(
+                VaultErrorKind::AlreadyExists,
+                format!("a vault already exists at {where_}"),
+            ));
         }
         Ok(entries) if !entries.is_empty() => {
-            return Err(VaultError::node(VaultErrorKind::AlreadyExists, format!("{where_} is not empty")));
+            return Err(VaultError::node(
+                VaultErrorKind::AlreadyExists,
+                format!("{where_} is not empty"),
+            ));
         }
         Ok(_) => {}
         Err(e) if is_not_found(&e) => {
@@ -120,7 +153,13 @@ pub(crate) async fn create(storage: Arc<dyn Storage>, password: &str, options: C
         Err(e) => return Err(e.into()),
     }
     if options.scrypt_cost < 2 || !options.scrypt_cost.is_power_of_two() {
-        return Err(VaultError::node(VaultErrorKind::InvalidName, format!("scrypt cost {} is not a power of two > 1", options.scrypt_cost)));
+        return Err(VaultError::node(
+            VaultErrorKind::InvalidName,
+            format!(
+                "scrypt cost {} is not a power of two > 1",
+                options.scrypt_cost
+            ),
+        ));
     }
     let key = MasterKey::generate();
     let mk_file = MasterkeyFile::create_with_cost(&key, password, options.scrypt_cost)
@@ -132,12 +171,27 @@ pub(crate) async fn create(storage: Arc<dyn Storage>, password: &str, options: C
     // Masterkey and root first, vault.cryptomator last: a crash in between
     // leaves no half vault that unlocks.
     let s = storage.as_ref();
-    s.write(&path(layout_masterkey())?, Body::from_bytes(mk_file.to_json()), WriteMode::CreateNew).await?;
+    s.write(
+        &path(layout_masterkey())?,
+        Body::from_bytes(mk_file.to_json()),
+        WriteMode::CreateNew,
+    )
+    .await?;
     let root = cryptor.content_dir_path("");
     create_dir_all(s, &StoragePath::new(&root)?).await?;
     let backup = StoragePath::new(&root)?.join(layout::DIR_ID_BACKUP_FILE)?;
-    s.write(&backup, Body::from_bytes(cryptor.encrypt_dir_id_backup("")), WriteMode::CreateNew).await?;
-    s.write(&path(CONFIG_FILE)?, Body::from_bytes(token.into_bytes()), WriteMode::CreateNew).await?;
+    s.write(
+        &backup,
+        Body::from_bytes(cryptor.encrypt_dir_id_backup("")),
+        WriteMode::CreateNew,
+    )
+    .await?;
+    s.write(
+        &path(CONFIG_FILE)?,
+        Body::from_bytes(token.into_bytes()),
+        WriteMode::CreateNew,
+    )
+    .await?;
     tracing::info!(storage = %where_, "vault created");
     Ok(Core::new(storage, cryptor, config, false))
 }
@@ -147,7 +201,10 @@ fn layout_masterkey() -> &'static str {
 }
 
 /// Creates a folder and its missing parents.
-pub(crate) async fn create_dir_all(storage: &dyn Storage, dir: &StoragePath) -> Result<(), VaultError> {
+pub(crate) async fn create_dir_all(
+    storage: &dyn Storage,
+    dir: &StoragePath,
+) -> Result<(), VaultError> {
     let mut cur = StoragePath::root();
     for c in dir.components().map(str::to_owned).collect::<Vec<_>>() {
         cur = cur.join(&c)?;
@@ -160,7 +217,11 @@ pub(crate) async fn create_dir_all(storage: &dyn Storage, dir: &StoragePath) -> 
     Ok(())
 }
 
-pub(crate) async fn change_password(storage: Arc<dyn Storage>, old: &str, new: &str) -> Result<(), VaultError> {
+pub(crate) async fn change_password(
+    storage: Arc<dyn Storage>,
+    old: &str,
+    new: &str,
+) -> Result<(), VaultError> {
     let s = storage.as_ref();
     let (unverified, mk_name, mk_bytes) = read_vault_files(s).await?;
     let mk_file = parse_masterkey(&mk_bytes, mk_name)?;
@@ -173,8 +234,14 @@ pub(crate) async fn change_password(storage: Arc<dyn Storage>, old: &str, new: &
         other => VaultError::NotAVault(format!("invalid {mk_name}: {other}")),
     })?;
     let backup = path(&format!("{mk_name}.{}.bkup", backup_suffix(&mk_bytes)))?;
-    s.write(&backup, Body::from_bytes(mk_bytes), WriteMode::Overwrite).await?;
-    s.write(&path(mk_name)?, Body::from_bytes(new_file.to_json()), WriteMode::Overwrite).await?;
+    s.write(&backup, Body::from_bytes(mk_bytes), WriteMode::Overwrite)
+        .await?;
+    s.write(
+        &path(mk_name)?,
+        Body::from_bytes(new_file.to_json()),
+        WriteMode::Overwrite,
+    )
+    .await?;
     tracing::info!(storage = %s.describe(), "password changed");
     Ok(())
 }

@@ -20,7 +20,10 @@ fn p(s: &str) -> StoragePath {
 }
 
 async fn put(storage: &MemoryStorage, path: &str, bytes: Vec<u8>) {
-    storage.write(&p(path), Body::from_bytes(bytes), WriteMode::Overwrite).await.expect("write");
+    storage
+        .write(&p(path), Body::from_bytes(bytes), WriteMode::Overwrite)
+        .await
+        .expect("write");
 }
 
 async fn get(storage: &MemoryStorage, path: &str) -> Vec<u8> {
@@ -30,8 +33,14 @@ async fn get(storage: &MemoryStorage, path: &str) -> Vec<u8> {
 /// Unlocks and returns the error; asserts nothing was written.
 async fn unlock_err(storage: Arc<MemoryStorage>, password: &str) -> VaultError {
     let before = snapshot(&storage);
-    let err = Vault::unlock(storage.clone(), password, OpenOptions::default()).await.expect_err("must fail");
-    assert_eq!(snapshot(&storage), before, "a failed unlock modified the vault");
+    let err = Vault::unlock(storage.clone(), password, OpenOptions::default())
+        .await
+        .expect_err("must fail");
+    assert_eq!(
+        snapshot(&storage),
+        before,
+        "a failed unlock modified the vault"
+    );
     err
 }
 
@@ -46,10 +55,16 @@ async fn wrong_password() {
 #[tokio::test]
 async fn missing_vault_config() {
     let (storage, pw) = fixture().await;
-    storage.remove_file(&p("vault.cryptomator")).await.expect("rm");
+    storage
+        .remove_file(&p("vault.cryptomator"))
+        .await
+        .expect("rm");
     let err = unlock_err(storage, &pw).await;
     assert_eq!(err.kind(), VaultErrorKind::NotAVault);
-    assert!(err.to_string().starts_with("no vault.cryptomator at "), "{err}");
+    assert!(
+        err.to_string().starts_with("no vault.cryptomator at "),
+        "{err}"
+    );
 }
 
 #[tokio::test]
@@ -83,10 +98,18 @@ async fn unknown_format() {
     let (storage, pw) = fixture().await;
     let mk = MasterkeyFile::parse(&get(&storage, "masterkey.cryptomator").await).expect("mk");
     let key = mk.unlock(&pw).expect("unlock key");
-    let config = UnverifiedVaultConfig::parse(&get(&storage, "vault.cryptomator").await).expect("parse").verify(&key).expect("verify");
+    let config = UnverifiedVaultConfig::parse(&get(&storage, "vault.cryptomator").await)
+        .expect("parse")
+        .verify(&key)
+        .expect("verify");
     let mut future = config.clone();
     future.format = 9;
-    put(&storage, "vault.cryptomator", future.to_token(&key).into_bytes()).await;
+    put(
+        &storage,
+        "vault.cryptomator",
+        future.to_token(&key).into_bytes(),
+    )
+    .await;
     let err = unlock_err(storage, &pw).await;
     assert_eq!(err.kind(), VaultErrorKind::NotAVault);
     assert_eq!(err.to_string(), "unsupported vault format 9");
@@ -96,19 +119,32 @@ async fn unknown_format() {
 async fn truncated_masterkey() {
     let (storage, pw) = fixture().await;
     let mk = get(&storage, "masterkey.cryptomator").await;
-    put(&storage, "masterkey.cryptomator", mk[..mk.len() / 2].to_vec()).await;
+    put(
+        &storage,
+        "masterkey.cryptomator",
+        mk[..mk.len() / 2].to_vec(),
+    )
+    .await;
     let err = unlock_err(storage.clone(), &pw).await;
     assert_eq!(err.kind(), VaultErrorKind::NotAVault);
     assert!(err.to_string().contains("masterkey.cryptomator"), "{err}");
-    storage.remove_file(&p("masterkey.cryptomator")).await.expect("rm");
+    storage
+        .remove_file(&p("masterkey.cryptomator"))
+        .await
+        .expect("rm");
     let err = unlock_err(storage, &pw).await;
-    assert!(err.to_string().starts_with("no masterkey.cryptomator at"), "{err}");
+    assert!(
+        err.to_string().starts_with("no masterkey.cryptomator at"),
+        "{err}"
+    );
 }
 
 #[tokio::test]
 async fn missing_root_content_dir() {
     let (storage, pw) = fixture().await;
-    let vault = Vault::unlock(storage.clone(), &pw, OpenOptions::default()).await.expect("unlock");
+    let vault = Vault::unlock(storage.clone(), &pw, OpenOptions::default())
+        .await
+        .expect("unlock");
     let root = vault.resolve("/").await.expect("root").storage_path;
     drop(vault);
     storage.remove_dir_all(&p(&root)).await.expect("rm root");
@@ -121,49 +157,103 @@ async fn missing_root_content_dir() {
 async fn missing_dir_target_is_hidden_and_reported() {
     let (storage, vault) = new_memory_vault().await;
     let sub = vault.create_dir(&vault.root(), "sub").await.expect("mkdir");
-    let NodeKind::Dir(id) = sub.kind.clone() else { panic!() };
+    let NodeKind::Dir(id) = sub.kind.clone() else {
+        panic!()
+    };
     let child = vault.create_file(&id, "child").await.expect("child");
-    vault.create_file(&vault.root(), "other").await.expect("other");
-    let content = child.storage_path.rsplit_once('/').expect("slash").0.to_owned();
+    vault
+        .create_file(&vault.root(), "other")
+        .await
+        .expect("other");
+    let content = child
+        .storage_path
+        .rsplit_once('/')
+        .expect("slash")
+        .0
+        .to_owned();
     drop(vault);
-    storage.remove_dir_all(&p(&content)).await.expect("rm content");
+    storage
+        .remove_dir_all(&p(&content))
+        .await
+        .expect("rm content");
     let before = snapshot(&storage);
     let fresh = reopen(storage.clone(), false).await;
-    let names: Vec<String> = fresh.list(&fresh.root()).await.expect("list").into_iter().map(|n| n.name).collect();
-    assert_eq!(names, vec!["other".to_owned()], "a directory without content dir is hidden");
+    let names: Vec<String> = fresh
+        .list(&fresh.root())
+        .await
+        .expect("list")
+        .into_iter()
+        .map(|n| n.name)
+        .collect();
+    assert_eq!(
+        names,
+        vec!["other".to_owned()],
+        "a directory without content dir is hidden"
+    );
     let report = check(&fresh, false, &NoProgress).await.expect("check");
-    assert!(report.problems.iter().any(|p| p.description.contains("content directory is missing")), "{:#?}", report.problems);
+    assert!(
+        report
+            .problems
+            .iter()
+            .any(|p| p.description.contains("content directory is missing")),
+        "{:#?}",
+        report.problems
+    );
     assert_eq!(snapshot(&storage), before);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tampered_chunk_fails_at_its_offset() {
     let (storage, pw) = fixture().await;
-    let vault = Vault::unlock(storage.clone(), &pw, OpenOptions { read_only: true }).await.expect("unlock");
+    let vault = Vault::unlock(storage.clone(), &pw, OpenOptions { read_only: true })
+        .await
+        .expect("unlock");
     let want = expected(&fixtures().join("vault-v8").join("expected.json"));
-    let (path, _) = want.iter().find(|(_, e)| matches!(e, Entry::File { size: 100_000, .. })).expect("100000-byte file");
+    let (path, _) = want
+        .iter()
+        .find(|(_, e)| matches!(e, Entry::File { size: 100_000, .. }))
+        .expect("100000-byte file");
     let node = vault.resolve(path).await.expect("resolve");
     // Flip one byte inside chunk 2 (cleartext offset 65536).
-    let content = if node.storage_path.ends_with(".c9s") { format!("{}/contents.c9r", node.storage_path) } else { node.storage_path.clone() };
+    let content = if node.storage_path.ends_with(".c9s") {
+        format!("{}/contents.c9r", node.storage_path)
+    } else {
+        node.storage_path.clone()
+    };
     let mut ct = get(&storage, &content).await;
     let at = 68 + 2 * 32796 + 100;
     ct[at] ^= 0x01;
     put(&storage, &content, ct).await;
     let before = snapshot(&storage);
-    let fresh = Vault::unlock(storage.clone(), &pw, OpenOptions { read_only: true }).await.expect("unlock");
+    let fresh = Vault::unlock(storage.clone(), &pw, OpenOptions { read_only: true })
+        .await
+        .expect("unlock");
     let node = fresh.resolve(path).await.expect("resolve");
     let f = fresh.open(&node).await.expect("open");
-    assert_eq!(f.read(0, 65536).await.expect("first two chunks fine").len(), 65536);
-    let err = f.read(60_000, 10_000).await.expect_err("chunk 2 is tampered");
+    assert_eq!(
+        f.read(0, 65536).await.expect("first two chunks fine").len(),
+        65536
+    );
+    let err = f
+        .read(60_000, 10_000)
+        .await
+        .expect_err("chunk 2 is tampered");
     assert_eq!(err.kind(), VaultErrorKind::Corrupt);
     match &err {
-        VaultError::Corrupt { storage_path, offset, .. } => {
+        VaultError::Corrupt {
+            storage_path,
+            offset,
+            ..
+        } => {
             assert_eq!(storage_path, &content);
             assert_eq!(*offset, Some(65536));
         }
         other => panic!("{other:?}"),
     }
-    assert!(err.to_string().contains("corrupted at offset 65536"), "{err}");
+    assert!(
+        err.to_string().contains("corrupted at offset 65536"),
+        "{err}"
+    );
     // Every other file still reads.
     for (other, e) in &want {
         if other == path {
@@ -171,12 +261,25 @@ async fn tampered_chunk_fails_at_its_offset() {
         }
         if let Entry::File { size, sha256 } = e {
             let n = fresh.resolve(other).await.expect("resolve");
-            let data = fresh.open(&n).await.expect("open").read(0, *size as usize).await.expect("read");
+            let data = fresh
+                .open(&n)
+                .await
+                .expect("open")
+                .read(0, *size as usize)
+                .await
+                .expect("read");
             assert_eq!(&sha256_hex(&data), sha256, "{other}");
         }
     }
     let report = check(&fresh, false, &NoProgress).await.expect("check");
-    assert!(report.problems.iter().any(|p| p.description.contains("offset 65536")), "{:#?}", report.problems);
+    assert!(
+        report
+            .problems
+            .iter()
+            .any(|p| p.description.contains("offset 65536")),
+        "{:#?}",
+        report.problems
+    );
     assert_eq!(snapshot(&storage), before);
 }
 
@@ -197,7 +300,13 @@ async fn damaged_size_is_listed_as_damaged() {
     assert_eq!(listed.len(), 1);
     assert!(listed[0].damaged);
     assert_eq!(listed[0].size, 0);
-    let err = fresh.open(&listed[0]).await.expect("open").read(0, 10).await.expect_err("damaged");
+    let err = fresh
+        .open(&listed[0])
+        .await
+        .expect("open")
+        .read(0, 10)
+        .await
+        .expect_err("damaged");
     assert_eq!(err.kind(), VaultErrorKind::Corrupt);
 }
 
@@ -206,13 +315,27 @@ async fn unavailable_storage() {
     let (storage, pw) = fixture().await;
     let before = snapshot(&storage);
     storage.set_unavailable(true);
-    let err = Vault::unlock(storage.clone(), &pw, OpenOptions::default()).await.expect_err("unavailable");
+    let err = Vault::unlock(storage.clone(), &pw, OpenOptions::default())
+        .await
+        .expect_err("unavailable");
     assert_eq!(err.kind(), VaultErrorKind::Unavailable);
     storage.set_unavailable(false);
-    let vault = Vault::unlock(storage.clone(), &pw, OpenOptions::default()).await.expect("unlock");
+    let vault = Vault::unlock(storage.clone(), &pw, OpenOptions::default())
+        .await
+        .expect("unlock");
     storage.set_unavailable(true);
-    assert_eq!(vault.list(&vault.root()).await.expect_err("list").kind(), VaultErrorKind::Unavailable);
-    assert_eq!(vault.create_dir(&vault.root(), "x").await.expect_err("mkdir").kind(), VaultErrorKind::Unavailable);
+    assert_eq!(
+        vault.list(&vault.root()).await.expect_err("list").kind(),
+        VaultErrorKind::Unavailable
+    );
+    assert_eq!(
+        vault
+            .create_dir(&vault.root(), "x")
+            .await
+            .expect_err("mkdir")
+            .kind(),
+        VaultErrorKind::Unavailable
+    );
     storage.set_unavailable(false);
     assert_eq!(snapshot(&storage), before);
     // Storage fails part-way through mkdir (and through the undo): the
@@ -227,19 +350,40 @@ async fn unavailable_storage() {
             Ok(n) => {
                 assert!(res.is_ok() || budget > 0);
                 let NodeKind::Dir(id) = n.kind else { panic!() };
-                assert!(vault.list(&id).await.expect("complete directory lists").is_empty());
-                vault.remove_dir(&vault.root(), "newdir").await.expect("rmdir");
+                assert!(
+                    vault
+                        .list(&id)
+                        .await
+                        .expect("complete directory lists")
+                        .is_empty()
+                );
+                vault
+                    .remove_dir(&vault.root(), "newdir")
+                    .await
+                    .expect("rmdir");
             }
             Err(e) => {
                 assert_eq!(e.kind(), VaultErrorKind::NotFound, "budget {budget}");
                 assert!(res.is_err());
-                let again = Vault::unlock(storage.clone(), &pw, OpenOptions::default()).await.expect("unlock");
-                again.create_dir(&again.root(), "newdir").await.expect("name still usable");
-                again.remove_dir(&again.root(), "newdir").await.expect("rmdir");
+                let again = Vault::unlock(storage.clone(), &pw, OpenOptions::default())
+                    .await
+                    .expect("unlock");
+                again
+                    .create_dir(&again.root(), "newdir")
+                    .await
+                    .expect("name still usable");
+                again
+                    .remove_dir(&again.root(), "newdir")
+                    .await
+                    .expect("rmdir");
             }
         }
         check(&vault, true, &NoProgress).await.expect("repair");
-        assert_eq!(storage.files(), files_before, "budget {budget}: leftovers after repair");
+        assert_eq!(
+            storage.files(),
+            files_before,
+            "budget {budget}: leftovers after repair"
+        );
     }
 }
 
@@ -247,14 +391,38 @@ async fn unavailable_storage() {
 async fn read_only_refuses_writes() {
     let (storage, pw) = fixture().await;
     let before = snapshot(&storage);
-    let vault = Vault::unlock(storage.clone(), &pw, OpenOptions { read_only: true }).await.expect("unlock");
+    let vault = Vault::unlock(storage.clone(), &pw, OpenOptions { read_only: true })
+        .await
+        .expect("unlock");
     let root = vault.root();
-    assert_eq!(vault.create_file(&root, "x").await.expect_err("ro").kind(), VaultErrorKind::ReadOnly);
-    assert_eq!(vault.create_dir(&root, "x").await.expect_err("ro").kind(), VaultErrorKind::ReadOnly);
-    let any_file = vault.list(&root).await.expect("list").into_iter().find(|n| n.kind == NodeKind::File).expect("file");
+    assert_eq!(
+        vault.create_file(&root, "x").await.expect_err("ro").kind(),
+        VaultErrorKind::ReadOnly
+    );
+    assert_eq!(
+        vault.create_dir(&root, "x").await.expect_err("ro").kind(),
+        VaultErrorKind::ReadOnly
+    );
+    let any_file = vault
+        .list(&root)
+        .await
+        .expect("list")
+        .into_iter()
+        .find(|n| n.kind == NodeKind::File)
+        .expect("file");
     let f = vault.open(&any_file).await.expect("open");
-    assert_eq!(f.write(0, b"x").await.expect_err("ro").kind(), VaultErrorKind::ReadOnly);
-    assert_eq!(vault.remove_file(&root, &any_file.name).await.expect_err("ro").kind(), VaultErrorKind::ReadOnly);
+    assert_eq!(
+        f.write(0, b"x").await.expect_err("ro").kind(),
+        VaultErrorKind::ReadOnly
+    );
+    assert_eq!(
+        vault
+            .remove_file(&root, &any_file.name)
+            .await
+            .expect_err("ro")
+            .kind(),
+        VaultErrorKind::ReadOnly
+    );
     assert_eq!(snapshot(&storage), before);
 }
 
@@ -262,12 +430,36 @@ async fn read_only_refuses_writes() {
 async fn invalid_names() {
     let (_storage, vault) = new_memory_vault().await;
     for bad in ["", ".", "..", "a/b"] {
-        assert_eq!(vault.create_file(&vault.root(), bad).await.expect_err(bad).kind(), VaultErrorKind::InvalidName);
-        assert_eq!(vault.lookup(&vault.root(), bad).await.expect_err(bad).kind(), VaultErrorKind::InvalidName);
+        assert_eq!(
+            vault
+                .create_file(&vault.root(), bad)
+                .await
+                .expect_err(bad)
+                .kind(),
+            VaultErrorKind::InvalidName
+        );
+        assert_eq!(
+            vault
+                .lookup(&vault.root(), bad)
+                .await
+                .expect_err(bad)
+                .kind(),
+            VaultErrorKind::InvalidName
+        );
     }
     let long_target = "t".repeat(32768);
-    assert_eq!(vault.create_symlink(&vault.root(), "l", &long_target).await.expect_err("long").kind(), VaultErrorKind::NameTooLong);
-    vault.create_symlink(&vault.root(), "l", &"t".repeat(32767)).await.expect("32767 bytes ok");
+    assert_eq!(
+        vault
+            .create_symlink(&vault.root(), "l", &long_target)
+            .await
+            .expect_err("long")
+            .kind(),
+        VaultErrorKind::NameTooLong
+    );
+    vault
+        .create_symlink(&vault.root(), "l", &"t".repeat(32767))
+        .await
+        .expect("32767 bytes ok");
     let l = vault.resolve("/l").await.expect("l");
     assert_eq!(vault.read_symlink(&l).await.expect("readlink").len(), 32767);
 }
@@ -275,20 +467,53 @@ async fn invalid_names() {
 #[tokio::test]
 async fn password_change_keeps_data_and_backs_up() {
     let (storage, vault) = new_memory_vault().await;
-    let n = vault.create_file(&vault.root(), "keep").await.expect("create");
+    let n = vault
+        .create_file(&vault.root(), "keep")
+        .await
+        .expect("create");
     let f = vault.open(&n).await.expect("open");
     f.write(0, b"data").await.expect("write");
     f.flush().await.expect("flush");
     drop((f, vault));
     let old_mk = get(&storage, "masterkey.cryptomator").await;
-    assert_eq!(Vault::change_password(storage.clone(), "wrong", "new").await.expect_err("wrong").kind(), VaultErrorKind::WrongPassword);
+    assert_eq!(
+        Vault::change_password(storage.clone(), "wrong", "new")
+            .await
+            .expect_err("wrong")
+            .kind(),
+        VaultErrorKind::WrongPassword
+    );
     assert_eq!(get(&storage, "masterkey.cryptomator").await, old_mk);
-    Vault::change_password(storage.clone(), "pw", "new").await.expect("change");
-    let backups: Vec<_> = storage.files().into_iter().filter(|(k, _)| k.starts_with("masterkey.cryptomator.") && k.ends_with(".bkup")).collect();
+    Vault::change_password(storage.clone(), "pw", "new")
+        .await
+        .expect("change");
+    let backups: Vec<_> = storage
+        .files()
+        .into_iter()
+        .filter(|(k, _)| k.starts_with("masterkey.cryptomator.") && k.ends_with(".bkup"))
+        .collect();
     assert_eq!(backups.len(), 1);
     assert_eq!(backups[0].1.as_ref(), old_mk.as_slice());
-    assert_eq!(Vault::unlock(storage.clone(), "pw", OpenOptions::default()).await.expect_err("old").kind(), VaultErrorKind::WrongPassword);
-    let vault = Vault::unlock(storage.clone(), "new", OpenOptions::default()).await.expect("new password");
+    assert_eq!(
+        Vault::unlock(storage.clone(), "pw", OpenOptions::default())
+            .await
+            .expect_err("old")
+            .kind(),
+        VaultErrorKind::WrongPassword
+    );
+    let vault = Vault::unlock(storage.clone(), "new", OpenOptions::default())
+        .await
+        .expect("new password");
     let n = vault.resolve("/keep").await.expect("keep");
-    assert_eq!(vault.open(&n).await.expect("open").read(0, 10).await.expect("read").as_slice(), b"data");
+    assert_eq!(
+        vault
+            .open(&n)
+            .await
+            .expect("open")
+            .read(0, 10)
+            .await
+            .expect("read")
+            .as_slice(),
+        b"data"
+    );
 }

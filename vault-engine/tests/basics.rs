@@ -4,50 +4,106 @@ mod common;
 
 use std::sync::Arc;
 
-
 use vault_engine::{CreateOptions, NodeKind, OpenOptions, Vault, VaultErrorKind};
 use vault_format::CipherCombo;
 use vault_storage::{Capabilities, LocalStorage, MemoryStorage, Storage};
 
 fn pattern(len: usize, seed: u8) -> Vec<u8> {
-    (0..len).map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed)).collect()
+    (0..len)
+        .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
+        .collect()
 }
 
 async fn exercise(storage: Arc<dyn Storage>, combo: CipherCombo) {
-    let vault = Vault::create(storage.clone(), "pw", CreateOptions { cipher_combo: combo, scrypt_cost: 1024 }).await.expect("create");
+    let vault = Vault::create(
+        storage.clone(),
+        "pw",
+        CreateOptions {
+            cipher_combo: combo,
+            scrypt_cost: 1024,
+        },
+    )
+    .await
+    .expect("create");
     let root = vault.root();
     let docs = vault.create_dir(&root, "docs").await.expect("mkdir");
-    let NodeKind::Dir(docs_id) = docs.kind.clone() else { panic!("dir") };
+    let NodeKind::Dir(docs_id) = docs.kind.clone() else {
+        panic!("dir")
+    };
     let long = "L".repeat(200);
-    let f = vault.create_file(&docs_id, &long).await.expect("create long");
+    let f = vault
+        .create_file(&docs_id, &long)
+        .await
+        .expect("create long");
     let file = vault.open(&f).await.expect("open");
     let data = pattern(100_000, 7);
     file.write(0, &data).await.expect("write");
-    assert_eq!(file.read(0, 200_000).await.expect("read dirty").as_slice(), data.as_slice());
+    assert_eq!(
+        file.read(0, 200_000).await.expect("read dirty").as_slice(),
+        data.as_slice()
+    );
     file.flush().await.expect("flush");
     file.write(32_000, b"HELLO").await.expect("write mid");
     file.flush().await.expect("flush 2");
     let mut expect = data.clone();
     expect[32_000..32_005].copy_from_slice(b"HELLO");
-    assert_eq!(file.read(0, 200_000).await.expect("read").as_slice(), expect.as_slice());
+    assert_eq!(
+        file.read(0, 200_000).await.expect("read").as_slice(),
+        expect.as_slice()
+    );
     drop(file);
 
-    let node = vault.resolve(&format!("/docs/{long}")).await.expect("resolve long");
+    let node = vault
+        .resolve(&format!("/docs/{long}"))
+        .await
+        .expect("resolve long");
     assert_eq!(node.size, 100_000);
     assert!(node.storage_path.ends_with(".c9s"));
-    vault.create_symlink(&root, "link", "docs/target").await.expect("symlink");
+    vault
+        .create_symlink(&root, "link", "docs/target")
+        .await
+        .expect("symlink");
     let l = vault.resolve("/link").await.expect("resolve link");
-    assert_eq!(vault.read_symlink(&l).await.expect("readlink"), "docs/target");
+    assert_eq!(
+        vault.read_symlink(&l).await.expect("readlink"),
+        "docs/target"
+    );
 
     // Rename long → short across directories, then back under a long name.
-    vault.rename(&docs_id, &long, &root, "short.bin", false).await.expect("rename");
+    vault
+        .rename(&docs_id, &long, &root, "short.bin", false)
+        .await
+        .expect("rename");
     let n = vault.resolve("/short.bin").await.expect("renamed");
     assert!(n.storage_path.ends_with(".c9r"));
-    assert_eq!(vault.open(&n).await.expect("open").read(0, 10).await.expect("read").as_slice(), &expect[..10]);
-    assert_eq!(vault.create_dir(&root, "docs").await.unwrap_err().kind(), VaultErrorKind::AlreadyExists);
+    assert_eq!(
+        vault
+            .open(&n)
+            .await
+            .expect("open")
+            .read(0, 10)
+            .await
+            .expect("read")
+            .as_slice(),
+        &expect[..10]
+    );
+    assert_eq!(
+        vault
+            .create_dir(&root, "docs")
+            .await
+            .expect_err("must fail")
+            .kind(),
+        VaultErrorKind::AlreadyExists
+    );
     // docs is empty now: rmdir works, and the vault shows only the file and link.
     vault.remove_dir(&root, "docs").await.expect("rmdir");
-    let names: Vec<String> = vault.list(&root).await.expect("list").into_iter().map(|n| n.name).collect();
+    let names: Vec<String> = vault
+        .list(&root)
+        .await
+        .expect("list")
+        .into_iter()
+        .map(|n| n.name)
+        .collect();
     assert_eq!(names, vec!["link".to_owned(), "short.bin".to_owned()]);
 
     // Replace semantics: a file over a file.
@@ -56,8 +112,18 @@ async fn exercise(storage: Arc<dyn Storage>, combo: CipherCombo) {
     gf.write(0, b"new").await.expect("write g");
     gf.flush().await.expect("flush g");
     drop(gf);
-    assert_eq!(vault.rename(&root, "g", &root, "short.bin", false).await.unwrap_err().kind(), VaultErrorKind::AlreadyExists);
-    vault.rename(&root, "g", &root, "short.bin", true).await.expect("replace");
+    assert_eq!(
+        vault
+            .rename(&root, "g", &root, "short.bin", false)
+            .await
+            .expect_err("must fail")
+            .kind(),
+        VaultErrorKind::AlreadyExists
+    );
+    vault
+        .rename(&root, "g", &root, "short.bin", true)
+        .await
+        .expect("replace");
     let n = vault.resolve("/short.bin").await.expect("replaced");
     assert_eq!(n.size, 3);
     vault.remove_file(&root, "short.bin").await.expect("unlink");
@@ -66,7 +132,9 @@ async fn exercise(storage: Arc<dyn Storage>, combo: CipherCombo) {
 
     // Reopen from storage.
     drop(vault);
-    let vault = Vault::unlock(storage.clone(), "pw", OpenOptions::default()).await.expect("unlock");
+    let vault = Vault::unlock(storage.clone(), "pw", OpenOptions::default())
+        .await
+        .expect("unlock");
     assert!(vault.list(&vault.root()).await.expect("list").is_empty());
     assert_eq!(vault.info().cipher_combo, combo);
 }
@@ -83,31 +151,64 @@ async fn memory_ctrmac() {
 
 #[tokio::test]
 async fn memory_without_random_write() {
-    let caps = Capabilities { random_write: false, atomic_replace: true, max_name_len: 255, set_modified: false };
-    exercise(Arc::new(MemoryStorage::new().with_capabilities(caps)), CipherCombo::SivGcm).await;
+    let caps = Capabilities {
+        random_write: false,
+        atomic_replace: true,
+        max_name_len: 255,
+        set_modified: false,
+    };
+    exercise(
+        Arc::new(MemoryStorage::new().with_capabilities(caps)),
+        CipherCombo::SivGcm,
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn local_gcm() {
     let dir = tempfile::tempdir().expect("tempdir");
-    exercise(Arc::new(LocalStorage::new(dir.path()).expect("local").with_fsync(false)), CipherCombo::SivGcm).await;
+    exercise(
+        Arc::new(
+            LocalStorage::new(dir.path())
+                .expect("local")
+                .with_fsync(false),
+        ),
+        CipherCombo::SivGcm,
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn reads_at_any_offset_and_length() {
     let storage = Arc::new(MemoryStorage::new());
-    let vault = Vault::create(storage.clone(), "pw", CreateOptions { cipher_combo: CipherCombo::SivGcm, scrypt_cost: 1024 }).await.expect("create");
+    let vault = Vault::create(
+        storage.clone(),
+        "pw",
+        CreateOptions {
+            cipher_combo: CipherCombo::SivGcm,
+            scrypt_cost: 1024,
+        },
+    )
+    .await
+    .expect("create");
     let data = pattern(5 * 32768 + 1234, 3);
     let n = vault.create_file(&vault.root(), "f").await.expect("create");
     let f = vault.open(&n).await.expect("open");
     f.write(0, &data).await.expect("write");
     f.flush().await.expect("flush");
     drop(f);
-    let fresh = Vault::unlock(storage, "pw", OpenOptions { read_only: true }).await.expect("unlock");
-    let f = fresh.open(&fresh.resolve("/f").await.expect("f")).await.expect("open");
+    let fresh = Vault::unlock(storage, "pw", OpenOptions { read_only: true })
+        .await
+        .expect("unlock");
+    let f = fresh
+        .open(&fresh.resolve("/f").await.expect("f"))
+        .await
+        .expect("open");
     let mut seed = 12345u64;
     for _ in 0..300 {
-        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         let off = (seed >> 33) % (data.len() as u64 + 100);
         let len = ((seed >> 13) % 100_000) as usize;
         let got = f.read(off, len).await.expect("read");
@@ -126,10 +227,16 @@ async fn futures_are_send() {
     let vault = Arc::new(vault);
     send_sync(&vault);
     let v = vault.clone();
-    let node = tokio::spawn(async move { v.create_file(&v.root(), "f").await }).await.expect("join").expect("create");
+    let node = tokio::spawn(async move { v.create_file(&v.root(), "f").await })
+        .await
+        .expect("join")
+        .expect("create");
     let v = vault.clone();
     let n2 = node.clone();
-    let file = tokio::spawn(async move { v.open(&n2).await }).await.expect("join").expect("open");
+    let file = tokio::spawn(async move { v.open(&n2).await })
+        .await
+        .expect("join")
+        .expect("open");
     send_sync(&file);
     let f = file.clone();
     tokio::spawn(async move {
@@ -151,7 +258,8 @@ async fn futures_are_send() {
         v.set_modified(&d, std::time::SystemTime::now()).await?;
         v.statfs().await?;
         v.flush_all().await?;
-        let report = vault_engine::check::check(&v, false, &vault_engine::check::NoProgress).await?;
+        let report =
+            vault_engine::check::check(&v, false, &vault_engine::check::NoProgress).await?;
         assert!(report.problems.is_empty());
         v.lookup(&v.root(), "g").await?;
         v.list(&v.root()).await
@@ -161,5 +269,11 @@ async fn futures_are_send() {
     .expect("ops");
     let names: Vec<_> = listed.iter().map(|n| n.name.as_str()).collect();
     assert_eq!(names, vec!["d", "g", "s"]);
-    assert_eq!(file.read(0, 10).await.expect("read after rename").as_slice(), b"ab");
+    assert_eq!(
+        file.read(0, 10)
+            .await
+            .expect("read after rename")
+            .as_slice(),
+        b"ab"
+    );
 }

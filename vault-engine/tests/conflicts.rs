@@ -17,7 +17,9 @@ fn expected_resolved() -> std::collections::BTreeMap<String, Entry> {
 }
 
 async fn unlock(storage: Arc<MemoryStorage>, read_only: bool) -> Vault {
-    Vault::unlock(storage, &password("conflicts"), OpenOptions { read_only }).await.expect("unlock")
+    Vault::unlock(storage, &password("conflicts"), OpenOptions { read_only })
+        .await
+        .expect("unlock")
 }
 
 #[tokio::test]
@@ -29,15 +31,25 @@ async fn read_only_presents_without_writing() {
     assert_eq!(got, expected_resolved());
     // Lookups of presented names reach the stored conflict entries.
     for (path, entry) in expected_resolved() {
-        let node = vault.resolve(&path).await.unwrap_or_else(|e| panic!("resolve {path}: {e}"));
+        let node = vault
+            .resolve(&path)
+            .await
+            .unwrap_or_else(|e| panic!("resolve {path}: {e}"));
         if let Entry::File { size, .. } = entry {
             assert_eq!(node.size, size, "{path}");
         }
     }
     // A fresh vault (nothing cached) resolves a presented name too.
     let fresh = unlock(storage.clone(), true).await;
-    let n = fresh.resolve("/report (conflicted copy 2026-11-25 033004).txt").await.expect("presented lookup");
-    assert!(n.storage_path.contains("(conflicted copy"), "{}", n.storage_path);
+    let n = fresh
+        .resolve("/report (conflicted copy 2026-11-25 033004).txt")
+        .await
+        .expect("presented lookup");
+    assert!(
+        n.storage_path.contains("(conflicted copy"),
+        "{}",
+        n.storage_path
+    );
     assert_eq!(snapshot(&storage), before, "read-only use wrote to storage");
 }
 
@@ -48,16 +60,35 @@ async fn read_write_resolves_on_storage_once() {
     let vault = unlock(storage.clone(), false).await;
     assert_eq!(walk(&vault).await, expected_resolved());
     let after_first = snapshot(&storage);
-    assert_ne!(after_first, before, "read-write listing resolves on storage");
+    assert_ne!(
+        after_first, before,
+        "read-write listing resolves on storage"
+    );
     // No conflict-named entry is left in the root content dir.
     let root = vault.resolve("/").await.expect("root");
-    let entries = storage.list_dir(&StoragePath::new(&root.storage_path).expect("path")).await.expect("list");
-    assert!(entries.iter().all(|e| !e.name.contains("conflicted copy") && !e.name.starts_with("Copy_of_")),
-        "{:?}", entries.iter().map(|e| &e.name).collect::<Vec<_>>());
+    let entries = storage
+        .list_dir(&StoragePath::new(&root.storage_path).expect("path"))
+        .await
+        .expect("list");
+    assert!(
+        entries
+            .iter()
+            .all(|e| !e.name.contains("conflicted copy") && !e.name.starts_with("Copy_of_")),
+        "{:?}",
+        entries.iter().map(|e| &e.name).collect::<Vec<_>>()
+    );
     // The é×60 copy is stored shortened (spec §10 recommended form).
-    assert!(entries.iter().any(|e| e.name == "xRI6iCLQZ2-SNcZcehUBKuF9NBs=.c9s"));
+    assert!(
+        entries
+            .iter()
+            .any(|e| e.name == "xRI6iCLQZ2-SNcZcehUBKuF9NBs=.c9s")
+    );
     // The hidden copy stays untouched.
-    assert!(entries.iter().any(|e| e.name == ".Ni7PzxxHgsYs5lNBh6QeXpzAISu-Tp_TCA4=.c9r"));
+    assert!(
+        entries
+            .iter()
+            .any(|e| e.name == ".Ni7PzxxHgsYs5lNBh6QeXpzAISu-Tp_TCA4=.c9r")
+    );
     // A second listing (and a fresh unlock) changes nothing.
     assert_eq!(walk(&vault).await, expected_resolved());
     let again = unlock(storage.clone(), false).await;
@@ -65,7 +96,10 @@ async fn read_write_resolves_on_storage_once() {
     assert_eq!(snapshot(&storage), after_first);
     // Every resolved node is reachable by computed name now.
     for path in expected_resolved().keys() {
-        again.resolve(path).await.unwrap_or_else(|e| panic!("resolve {path}: {e}"));
+        again
+            .resolve(path)
+            .await
+            .unwrap_or_else(|e| panic!("resolve {path}: {e}"));
     }
 }
 
@@ -75,13 +109,36 @@ async fn check_reports_then_repairs_conflicts() {
     let before = snapshot(&storage);
     let vault = unlock(storage.clone(), false).await;
     let report = check(&vault, false, &NoProgress).await.expect("check");
-    let conflicts = report.problems.iter().filter(|p| p.description.contains("sync-conflict")).count();
+    let conflicts = report
+        .problems
+        .iter()
+        .filter(|p| p.description.contains("sync-conflict"))
+        .count();
     assert_eq!(conflicts, 8, "{:#?}", report.problems);
     assert_eq!(snapshot(&storage), before, "check without --repair wrote");
     let report = check(&vault, true, &NoProgress).await.expect("repair");
-    assert!(report.problems.iter().filter(|p| p.description.contains("sync-conflict")).all(|p| p.repaired), "{:#?}", report.problems);
-    let report = check(&vault, false, &NoProgress).await.expect("check again");
-    assert_eq!(report.problems.iter().filter(|p| p.description.contains("sync-conflict")).count(), 0, "{:#?}", report.problems);
+    assert!(
+        report
+            .problems
+            .iter()
+            .filter(|p| p.description.contains("sync-conflict"))
+            .all(|p| p.repaired),
+        "{:#?}",
+        report.problems
+    );
+    let report = check(&vault, false, &NoProgress)
+        .await
+        .expect("check again");
+    assert_eq!(
+        report
+            .problems
+            .iter()
+            .filter(|p| p.description.contains("sync-conflict"))
+            .count(),
+        0,
+        "{:#?}",
+        report.problems
+    );
     let fresh = unlock(storage.clone(), true).await;
     assert_eq!(walk(&fresh).await, expected_resolved());
 }
@@ -94,13 +151,26 @@ async fn write_file(vault: &Vault, dir: &DirId, name: &str, data: &[u8]) {
 }
 
 /// Renames a node's stored entry to `<ciphertext of target> (conflicted copy …).c9r`.
-async fn make_conflict_copy(storage: &MemoryStorage, vault: &Vault, tmp: &str, target: &str) -> String {
+async fn make_conflict_copy(
+    storage: &MemoryStorage,
+    vault: &Vault,
+    tmp: &str,
+    target: &str,
+) -> String {
     let tmp_node = vault.resolve(tmp).await.expect("tmp");
     let target_node = vault.resolve(target).await.expect("target");
-    let base = target_node.storage_path.strip_suffix(".c9r").expect("c9r").to_owned();
+    let base = target_node
+        .storage_path
+        .strip_suffix(".c9r")
+        .expect("c9r")
+        .to_owned();
     let copy = format!("{base} (conflicted copy 2026-11-25 101010).c9r");
     storage
-        .rename(&StoragePath::new(&tmp_node.storage_path).expect("p"), &StoragePath::new(&copy).expect("p"), vault_storage::RenameMode::NoReplace)
+        .rename(
+            &StoragePath::new(&tmp_node.storage_path).expect("p"),
+            &StoragePath::new(&copy).expect("p"),
+            vault_storage::RenameMode::NoReplace,
+        )
         .await
         .expect("rename");
     copy
@@ -115,23 +185,36 @@ async fn nextcloud_named_copies_of_file_and_directory() {
         write_file(&vault, &root, "tmp", b"theirs").await;
         let photos = vault.create_dir(&root, "photos").await.expect("mkdir");
         let other = vault.create_dir(&root, "tmpdir").await.expect("mkdir");
-        let NodeKind::Dir(other_id) = other.kind.clone() else { panic!() };
+        let NodeKind::Dir(other_id) = other.kind.clone() else {
+            panic!()
+        };
         write_file(&vault, &other_id, "beach.jpg", b"sand").await;
         make_conflict_copy(&storage, &vault, "/tmp", "/report.txt").await;
         make_conflict_copy(&storage, &vault, "/tmpdir", "/photos").await;
         // An identical duplicate of the photos node: same dir.c9r.
-        let dup = format!("{} (conflicted copy 2026-11-25 101011).c9r", photos.storage_path.strip_suffix(".c9r").expect("c9r"));
+        let dup = format!(
+            "{} (conflicted copy 2026-11-25 101011).c9r",
+            photos.storage_path.strip_suffix(".c9r").expect("c9r")
+        );
         let dup_path = StoragePath::new(&dup).expect("p");
         storage.create_dir(&dup_path).await.expect("dup");
-        let NodeKind::Dir(photos_id) = photos.kind.clone() else { panic!() };
+        let NodeKind::Dir(photos_id) = photos.kind.clone() else {
+            panic!()
+        };
         storage
-            .write(&dup_path.join("dir.c9r").expect("p"), Body::from_bytes(photos_id.as_str().as_bytes().to_vec()), WriteMode::CreateNew)
+            .write(
+                &dup_path.join("dir.c9r").expect("p"),
+                Body::from_bytes(photos_id.as_str().as_bytes().to_vec()),
+                WriteMode::CreateNew,
+            )
             .await
             .expect("dir.c9r");
         drop(vault);
 
         let before = snapshot(&storage);
-        let vault = Vault::unlock(storage.clone(), "pw", OpenOptions { read_only }).await.expect("unlock");
+        let vault = Vault::unlock(storage.clone(), "pw", OpenOptions { read_only })
+            .await
+            .expect("unlock");
         let got = walk(&vault).await;
         let names: Vec<&str> = got.keys().map(String::as_str).collect();
         assert_eq!(
@@ -145,12 +228,27 @@ async fn nextcloud_named_copies_of_file_and_directory() {
             ],
             "read_only={read_only}"
         );
-        assert_eq!(got["/report.txt"], Entry::File { size: 4, sha256: sha256_hex(b"mine") });
-        assert_eq!(got["/report (conflicted copy 2026-11-25 101010).txt"], Entry::File { size: 6, sha256: sha256_hex(b"theirs") });
+        assert_eq!(
+            got["/report.txt"],
+            Entry::File {
+                size: 4,
+                sha256: sha256_hex(b"mine")
+            }
+        );
+        assert_eq!(
+            got["/report (conflicted copy 2026-11-25 101010).txt"],
+            Entry::File {
+                size: 6,
+                sha256: sha256_hex(b"theirs")
+            }
+        );
         if read_only {
             assert_eq!(snapshot(&storage), before);
         } else {
-            assert!(storage.metadata(&dup_path).await.is_err(), "identical duplicate deleted");
+            assert!(
+                storage.metadata(&dup_path).await.is_err(),
+                "identical duplicate deleted"
+            );
             let after = snapshot(&storage);
             assert_eq!(walk(&vault).await, got);
             assert_eq!(snapshot(&storage), after, "second listing changed storage");

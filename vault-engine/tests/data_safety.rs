@@ -27,13 +27,24 @@ fn is_version(data: &[u8]) -> Option<u8> {
 async fn stored_version(storage: &Arc<vault_storage::MemoryStorage>) -> Option<u8> {
     let fresh = reopen(storage.clone(), true).await;
     let n = fresh.resolve("/doc").await.expect("resolve");
-    is_version(&fresh.open(&n).await.expect("open").read(0, 1 << 20).await.expect("read"))
+    is_version(
+        &fresh
+            .open(&n)
+            .await
+            .expect("open")
+            .read(0, 1 << 20)
+            .await
+            .expect("read"),
+    )
 }
 
 #[tokio::test]
 async fn interrupted_flush_keeps_previous_version() {
     let (storage, vault) = new_memory_vault().await;
-    let node = vault.create_file(&vault.root(), "doc").await.expect("create");
+    let node = vault
+        .create_file(&vault.root(), "doc")
+        .await
+        .expect("create");
     let f = vault.open(&node).await.expect("open");
     f.write(0, &version(1)).await.expect("write v1");
     f.flush().await.expect("flush v1");
@@ -42,7 +53,10 @@ async fn interrupted_flush_keeps_previous_version() {
     for budget in 0..30u8 {
         let prev = stored_version(&storage).await.expect("a complete version");
         let new = budget + 2;
-        let f = vault.open(&vault.resolve("/doc").await.expect("resolve")).await.expect("open");
+        let f = vault
+            .open(&vault.resolve("/doc").await.expect("resolve"))
+            .await
+            .expect("open");
         let before = storage.files();
         storage.fail_after_calls(Some(u64::from(budget)));
         let res = async {
@@ -58,10 +72,22 @@ async fn interrupted_flush_keeps_previous_version() {
             Ok(()) => assert_eq!(now, Some(new), "budget {budget}"),
             Err(_) => {
                 failures += 1;
-                assert_eq!(now, Some(prev), "budget {budget}: previous version must stay intact");
+                assert_eq!(
+                    now,
+                    Some(prev),
+                    "budget {budget}: previous version must stay intact"
+                );
                 // Nothing visible changed; at most a hidden shadow object is left.
                 let visible = |files: Vec<(String, bytes::Bytes)>| {
-                    files.into_iter().filter(|(k, _)| !k.rsplit('/').next().unwrap_or("").starts_with(".vault-tmp-")).collect::<Vec<_>>()
+                    files
+                        .into_iter()
+                        .filter(|(k, _)| {
+                            !k.rsplit('/')
+                                .next()
+                                .unwrap_or("")
+                                .starts_with(".vault-tmp-")
+                        })
+                        .collect::<Vec<_>>()
                 };
                 assert_eq!(visible(storage.files()), visible(before), "budget {budget}");
                 // With the storage back, a retry commits the new version (or fails cleanly).
@@ -79,9 +105,16 @@ async fn interrupted_flush_keeps_previous_version() {
             }
         }
     }
-    assert!(failures >= 5, "the budget loop must hit failures ({failures})");
+    assert!(
+        failures >= 5,
+        "the budget loop must hit failures ({failures})"
+    );
     let report = check(&vault, true, &NoProgress).await.expect("repair");
-    assert!(report.problems.iter().all(|p| p.repaired), "{:#?}", report.problems);
+    assert!(
+        report.problems.iter().all(|p| p.repaired),
+        "{:#?}",
+        report.problems
+    );
     let report = check(&vault, false, &NoProgress).await.expect("check");
     assert!(report.problems.is_empty(), "{:#?}", report.problems);
 }
@@ -89,7 +122,10 @@ async fn interrupted_flush_keeps_previous_version() {
 #[tokio::test]
 async fn retry_after_failed_commit_succeeds() {
     let (storage, vault) = new_memory_vault().await;
-    let node = vault.create_file(&vault.root(), "doc").await.expect("create");
+    let node = vault
+        .create_file(&vault.root(), "doc")
+        .await
+        .expect("create");
     let f = vault.open(&node).await.expect("open");
     f.write(0, &version(1)).await.expect("write v1");
     f.flush().await.expect("flush v1");
@@ -100,13 +136,34 @@ async fn retry_after_failed_commit_succeeds() {
     storage.set_unavailable(false);
     let fresh = reopen(storage.clone(), true).await;
     let n = fresh.resolve("/doc").await.expect("resolve");
-    assert_eq!(is_version(&fresh.open(&n).await.expect("open").read(0, 1 << 20).await.expect("read")), Some(1));
+    assert_eq!(
+        is_version(
+            &fresh
+                .open(&n)
+                .await
+                .expect("open")
+                .read(0, 1 << 20)
+                .await
+                .expect("read")
+        ),
+        Some(1)
+    );
     f.flush().await.expect("retry");
     let mut want = version(1);
     want[5..8].copy_from_slice(b"XYZ");
     let fresh = reopen(storage.clone(), true).await;
     let n = fresh.resolve("/doc").await.expect("resolve");
-    assert_eq!(fresh.open(&n).await.expect("open").read(0, 1 << 20).await.expect("read").as_slice(), want.as_slice());
+    assert_eq!(
+        fresh
+            .open(&n)
+            .await
+            .expect("open")
+            .read(0, 1 << 20)
+            .await
+            .expect("read")
+            .as_slice(),
+        want.as_slice()
+    );
 }
 
 #[tokio::test]
@@ -115,13 +172,29 @@ async fn leftover_shadow_is_ignored_and_repaired() {
     vault.create_file(&vault.root(), "a").await.expect("create");
     let root = StoragePath::new(&vault.resolve("/").await.expect("root").storage_path).expect("p");
     let temp = root.join(".vault-tmp-0123").expect("p");
-    storage.write(&temp, Body::from_bytes(vec![7u8; 500]), WriteMode::CreateNew).await.expect("temp");
-    let names: Vec<String> = vault.list(&vault.root()).await.expect("list").into_iter().map(|n| n.name).collect();
+    storage
+        .write(
+            &temp,
+            Body::from_bytes(vec![7u8; 500]),
+            WriteMode::CreateNew,
+        )
+        .await
+        .expect("temp");
+    let names: Vec<String> = vault
+        .list(&vault.root())
+        .await
+        .expect("list")
+        .into_iter()
+        .map(|n| n.name)
+        .collect();
     assert_eq!(names, vec!["a".to_owned()]);
     let report = check(&vault, false, &NoProgress).await.expect("check");
     assert_eq!(report.problems.len(), 1, "{:#?}", report.problems);
     assert!(report.problems[0].description.contains("temp object"));
-    assert!(storage.metadata(&temp).await.is_ok(), "check without --repair keeps it");
+    assert!(
+        storage.metadata(&temp).await.is_ok(),
+        "check without --repair keeps it"
+    );
     let report = check(&vault, true, &NoProgress).await.expect("repair");
     assert!(report.problems[0].repaired);
     assert!(storage.metadata(&temp).await.is_err(), "repair removes it");
@@ -138,30 +211,58 @@ async fn leftover_shadow_is_ignored_and_repaired() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sequential_write_streams_to_storage() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let storage = Arc::new(LocalStorage::new(dir.path()).expect("local").with_fsync(false));
-    let vault = Vault::create(storage.clone(), "pw", small_cost()).await.expect("create");
-    let node = vault.create_file(&vault.root(), "big").await.expect("create");
+    let storage = Arc::new(
+        LocalStorage::new(dir.path())
+            .expect("local")
+            .with_fsync(false),
+    );
+    let vault = Vault::create(storage.clone(), "pw", small_cost())
+        .await
+        .expect("create");
+    let node = vault
+        .create_file(&vault.root(), "big")
+        .await
+        .expect("create");
     let f = vault.open(&node).await.expect("open");
     let block = vec![0xA5u8; 1 << 20];
     for i in 0..48u64 {
         f.write(i << 20, &block).await.expect("write");
     }
     // Before flush, the ciphertext is already (almost) all in the shadow object.
-    let shadow_len: u64 = std::fs::read_dir(dir.path().join(node.storage_path.rsplit_once('/').expect("/").0))
-        .expect("read_dir")
-        .filter_map(Result::ok)
-        .filter(|e| e.file_name().to_string_lossy().starts_with(".vault-tmp-"))
-        .map(|e| e.metadata().expect("meta").len())
-        .sum();
-    assert!(shadow_len >= 47 << 20, "shadow holds {shadow_len} bytes: writes must stream");
+    let shadow_len: u64 = std::fs::read_dir(
+        dir.path()
+            .join(node.storage_path.rsplit_once('/').expect("/").0),
+    )
+    .expect("read_dir")
+    .filter_map(Result::ok)
+    .filter(|e| e.file_name().to_string_lossy().starts_with(".vault-tmp-"))
+    .map(|e| e.metadata().expect("meta").len())
+    .sum();
+    assert!(
+        shadow_len >= 47 << 20,
+        "shadow holds {shadow_len} bytes: writes must stream"
+    );
     // The committed file is still the empty one.
-    assert_eq!(std::fs::metadata(dir.path().join(&node.storage_path)).expect("meta").len(), 68);
+    assert_eq!(
+        std::fs::metadata(dir.path().join(&node.storage_path))
+            .expect("meta")
+            .len(),
+        68
+    );
     f.flush().await.expect("flush");
     assert_eq!(f.size().await, 48 << 20);
-    let fresh = Vault::unlock(storage, "pw", OpenOptions { read_only: true }).await.expect("unlock");
+    let fresh = Vault::unlock(storage, "pw", OpenOptions { read_only: true })
+        .await
+        .expect("unlock");
     let n = fresh.resolve("/big").await.expect("resolve");
     assert_eq!(n.size, 48 << 20);
-    let tail = fresh.open(&n).await.expect("open").read((48 << 20) - 10, 100).await.expect("read");
+    let tail = fresh
+        .open(&n)
+        .await
+        .expect("open")
+        .read((48 << 20) - 10, 100)
+        .await
+        .expect("read");
     assert_eq!(tail.as_slice(), &[0xA5u8; 10]);
 }
 
@@ -171,7 +272,9 @@ const CHILD_ENV: &str = "VAULT_ENGINE_SIGKILL_CHILD";
 
 async fn child_writer(root: &str) {
     let storage = Arc::new(LocalStorage::new(root).expect("local"));
-    let vault = Vault::unlock(storage, "pw", OpenOptions::default()).await.expect("unlock");
+    let vault = Vault::unlock(storage, "pw", OpenOptions::default())
+        .await
+        .expect("unlock");
     let node = vault.resolve("/doc").await.expect("doc");
     let f = vault.open(&node).await.expect("open");
     for k in 2u8.. {
@@ -199,8 +302,13 @@ async fn sigkill_mid_write_keeps_a_complete_version() {
     }
     let dir = tempfile::tempdir().expect("tempdir");
     let storage = Arc::new(LocalStorage::new(dir.path()).expect("local"));
-    let vault = Vault::create(storage.clone(), "pw", small_cost()).await.expect("create");
-    let node = vault.create_file(&vault.root(), "doc").await.expect("create");
+    let vault = Vault::create(storage.clone(), "pw", small_cost())
+        .await
+        .expect("create");
+    let node = vault
+        .create_file(&vault.root(), "doc")
+        .await
+        .expect("create");
     let f = vault.open(&node).await.expect("open");
     f.write(0, &version(1)).await.expect("write");
     f.flush().await.expect("flush");
@@ -209,7 +317,12 @@ async fn sigkill_mid_write_keeps_a_complete_version() {
     let mut seen = std::collections::BTreeSet::new();
     for (round, delay_ms) in [150u64, 420, 777, 1300].into_iter().enumerate() {
         let mut child = std::process::Command::new(&exe)
-            .args(["--exact", "sigkill_mid_write_keeps_a_complete_version", "--nocapture", "--test-threads=1"])
+            .args([
+                "--exact",
+                "sigkill_mid_write_keeps_a_complete_version",
+                "--nocapture",
+                "--test-threads=1",
+            ])
             .env(CHILD_ENV, dir.path())
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
@@ -218,16 +331,35 @@ async fn sigkill_mid_write_keeps_a_complete_version() {
         tokio::time::sleep(Duration::from_millis(delay_ms)).await;
         child.kill().expect("SIGKILL");
         let _ = child.wait();
-        let fresh = Vault::unlock(storage.clone(), "pw", OpenOptions { read_only: true }).await.expect("unlock");
+        let fresh = Vault::unlock(storage.clone(), "pw", OpenOptions { read_only: true })
+            .await
+            .expect("unlock");
         let listed = fresh.list(&fresh.root()).await.expect("list");
-        assert_eq!(listed.iter().map(|n| n.name.as_str()).collect::<Vec<_>>(), vec!["doc"], "round {round}");
+        assert_eq!(
+            listed.iter().map(|n| n.name.as_str()).collect::<Vec<_>>(),
+            vec!["doc"],
+            "round {round}"
+        );
         let n = fresh.resolve("/doc").await.expect("resolve");
-        let data = fresh.open(&n).await.expect("open").read(0, 1 << 20).await.expect("read");
-        let k = is_version(&data).unwrap_or_else(|| panic!("round {round}: file is a mix of versions ({} bytes)", data.len()));
+        let data = fresh
+            .open(&n)
+            .await
+            .expect("open")
+            .read(0, 1 << 20)
+            .await
+            .expect("read");
+        let k = is_version(&data).unwrap_or_else(|| {
+            panic!(
+                "round {round}: file is a mix of versions ({} bytes)",
+                data.len()
+            )
+        });
         seen.insert(k);
     }
     // Leftover shadows (if the kill hit mid-write) are removed by repair.
-    let vault = Vault::unlock(storage.clone(), "pw", OpenOptions::default()).await.expect("unlock");
+    let vault = Vault::unlock(storage.clone(), "pw", OpenOptions::default())
+        .await
+        .expect("unlock");
     check(&vault, true, &NoProgress).await.expect("repair");
     let report = check(&vault, false, &NoProgress).await.expect("check");
     assert!(report.problems.is_empty(), "{:#?}", report.problems);

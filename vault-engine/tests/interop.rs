@@ -15,7 +15,9 @@ use vault_engine::{DirId, NodeKind, OpenOptions, Vault};
 use vault_storage::LocalStorage;
 
 fn python() -> PathBuf {
-    let p = std::env::var_os("VAULT_TEST_PYTHON").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/opt/vault-test-pyvenv/bin/python"));
+    let p = std::env::var_os("VAULT_TEST_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/opt/vault-test-pyvenv/bin/python"));
     assert!(
         p.exists(),
         "{} not found: create it with `python3 -m venv /opt/vault-test-pyvenv && /opt/vault-test-pyvenv/bin/pip install pycryptomator` or set VAULT_TEST_PYTHON",
@@ -34,20 +36,32 @@ fn run_py(name: &str, vault: &Path, password: &str) -> BTreeMap<String, Entry> {
     let pw = work.path().join("pw");
     std::fs::write(&pw, password).expect("pw");
     let out = work.path().join("out.json");
-    let res = std::process::Command::new(python()).arg(script(name)).arg(vault).arg(&pw).arg(&out).output().expect("run python");
+    let res = std::process::Command::new(python())
+        .arg(script(name))
+        .arg(vault)
+        .arg(&pw)
+        .arg(&out)
+        .output()
+        .expect("run python");
     assert!(
         res.status.success(),
         "{name} failed: {}\n{}",
         String::from_utf8_lossy(&res.stdout),
         String::from_utf8_lossy(&res.stderr)
     );
-    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&out).expect("out.json")).expect("json");
+    let v: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&out).expect("out.json")).expect("json");
     let mut map = BTreeMap::new();
     for (path, e) in v.as_object().expect("object") {
         let entry = match e["type"].as_str().expect("type") {
             "dir" => Entry::Dir,
-            "file" => Entry::File { size: e["size"].as_u64().expect("size"), sha256: e["sha256"].as_str().expect("sha").to_owned() },
-            "symlink" => Entry::Symlink { target: e["target"].as_str().expect("target").to_owned() },
+            "file" => Entry::File {
+                size: e["size"].as_u64().expect("size"),
+                sha256: e["sha256"].as_str().expect("sha").to_owned(),
+            },
+            "symlink" => Entry::Symlink {
+                target: e["target"].as_str().expect("target").to_owned(),
+            },
             other => panic!("{other}"),
         };
         map.insert(path.clone(), entry);
@@ -72,8 +86,14 @@ async fn mkdir(vault: &Vault, dir: &DirId, name: &str) -> DirId {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pycryptomator_reads_our_vault() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let storage = Arc::new(LocalStorage::new(dir.path()).expect("local").with_fsync(false));
-    let vault = Vault::create(storage.clone(), "pässwörd", small_cost()).await.expect("create");
+    let storage = Arc::new(
+        LocalStorage::new(dir.path())
+            .expect("local")
+            .with_fsync(false),
+    );
+    let vault = Vault::create(storage.clone(), "pässwörd", small_cost())
+        .await
+        .expect("create");
     let root = vault.root();
     let docs = mkdir(&vault, &root, "docs").await;
     let deep = {
@@ -92,21 +112,42 @@ async fn pycryptomator_reads_our_vault() {
     write(&vault, &docs, &long, b"long name\n").await;
     write(&vault, &root, "Café 日本 😀.txt", b"unicode\n").await;
     write(&vault, &root, "to-delete.txt", b"gone").await;
-    vault.create_symlink(&docs, "link", "hello.txt").await.expect("symlink");
-    vault.create_symlink(&root, "abs-link", "/absolute/target").await.expect("symlink");
+    vault
+        .create_symlink(&docs, "link", "hello.txt")
+        .await
+        .expect("symlink");
+    vault
+        .create_symlink(&root, "abs-link", "/absolute/target")
+        .await
+        .expect("symlink");
     // Renames: across directories, short → long, long → short, a directory.
-    vault.rename(&root, "multi.bin", &deep, "multi-moved.bin", false).await.expect("mv");
+    vault
+        .rename(&root, "multi.bin", &deep, "multi-moved.bin", false)
+        .await
+        .expect("mv");
     let long2 = format!("{}.bin", "renamed-long-".repeat(14));
-    vault.rename(&root, "chunk-exact.bin", &docs, &long2, false).await.expect("mv long");
-    vault.rename(&docs, &long, &root, "was-long.txt", false).await.expect("mv short");
-    vault.rename(&root, "a", &docs, "a-moved", false).await.expect("mv dir");
+    vault
+        .rename(&root, "chunk-exact.bin", &docs, &long2, false)
+        .await
+        .expect("mv long");
+    vault
+        .rename(&docs, &long, &root, "was-long.txt", false)
+        .await
+        .expect("mv short");
+    vault
+        .rename(&root, "a", &docs, "a-moved", false)
+        .await
+        .expect("mv dir");
     let gone = mkdir(&vault, &root, "gone-dir").await;
     write(&vault, &gone, "f", b"x").await;
     vault.remove_file(&gone, "f").await.expect("rm");
     vault.remove_dir(&root, "gone-dir").await.expect("rmdir");
     vault.remove_file(&root, "to-delete.txt").await.expect("rm");
     // Rewrite part of a multi-chunk file in place.
-    let n = vault.resolve("/docs/a-moved/b/c/multi-moved.bin").await.expect("resolve");
+    let n = vault
+        .resolve("/docs/a-moved/b/c/multi-moved.bin")
+        .await
+        .expect("resolve");
     let f = vault.open(&n).await.expect("open");
     f.write(40_000, b"PATCHED").await.expect("patch");
     f.flush().await.expect("flush");
@@ -122,13 +163,27 @@ async fn we_read_pycryptomator_vault() {
     let dir = tempfile::tempdir().expect("tempdir");
     let expected = run_py("pyc_create.py", dir.path(), "secret");
     let storage = Arc::new(LocalStorage::new(dir.path()).expect("local"));
-    let vault = Vault::unlock(storage, "secret", OpenOptions { read_only: true }).await.expect("unlock pycryptomator vault");
+    let vault = Vault::unlock(storage, "secret", OpenOptions { read_only: true })
+        .await
+        .expect("unlock pycryptomator vault");
     let ours = walk(&vault).await;
     assert_eq!(ours, expected, "we read pycryptomator's vault differently");
     // Its NFD name is listed as stored and also found by the NFC spelling.
-    let node = vault.resolve("/Crème-nfd.txt").await.expect("NFC spelling finds the NFD-stored name");
+    let node = vault
+        .resolve("/Crème-nfd.txt")
+        .await
+        .expect("NFC spelling finds the NFD-stored name");
     assert_eq!(node.name, "Cre\u{300}me-nfd.txt");
     // Its root dirid.c9r does not authenticate (spec §16): a warning in check, nothing else.
-    let report = vault_engine::check::check(&vault, false, &vault_engine::check::NoProgress).await.expect("check");
-    assert!(report.problems.iter().all(|p| p.description.contains("dirid.c9r")), "{:#?}", report.problems);
+    let report = vault_engine::check::check(&vault, false, &vault_engine::check::NoProgress)
+        .await
+        .expect("check");
+    assert!(
+        report
+            .problems
+            .iter()
+            .all(|p| p.description.contains("dirid.c9r")),
+        "{:#?}",
+        report.problems
+    );
 }

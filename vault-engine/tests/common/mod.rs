@@ -19,7 +19,10 @@ pub fn password(fixture: &str) -> String {
 
 /// Copies a local folder into a storage (any backend).
 pub async fn upload_dir(storage: &dyn Storage, src: &Path, dst: &StoragePath) {
-    let mut entries: Vec<_> = std::fs::read_dir(src).expect("read_dir").map(|e| e.expect("entry")).collect();
+    let mut entries: Vec<_> = std::fs::read_dir(src)
+        .expect("read_dir")
+        .map(|e| e.expect("entry"))
+        .collect();
     entries.sort_by_key(|e| e.file_name());
     for e in entries {
         let name = e.file_name().into_string().expect("utf-8 name");
@@ -29,7 +32,10 @@ pub async fn upload_dir(storage: &dyn Storage, src: &Path, dst: &StoragePath) {
             Box::pin(upload_dir(storage, &e.path(), &p)).await;
         } else {
             let bytes = std::fs::read(e.path()).expect("read");
-            storage.write(&p, Body::from_bytes(bytes), WriteMode::CreateNew).await.expect("write");
+            storage
+                .write(&p, Body::from_bytes(bytes), WriteMode::CreateNew)
+                .await
+                .expect("write");
         }
     }
 }
@@ -50,7 +56,12 @@ pub fn copy_dir(src: &Path, dst: &Path) {
 /// A fixture vault on a fresh MemoryStorage.
 pub async fn memory_fixture(fixture: &str) -> Arc<MemoryStorage> {
     let storage = Arc::new(MemoryStorage::new());
-    upload_dir(storage.as_ref(), &fixtures().join(fixture).join("vault"), &StoragePath::root()).await;
+    upload_dir(
+        storage.as_ref(),
+        &fixtures().join(fixture).join("vault"),
+        &StoragePath::root(),
+    )
+    .await;
     storage
 }
 
@@ -58,22 +69,33 @@ pub async fn memory_fixture(fixture: &str) -> Arc<MemoryStorage> {
 pub fn local_fixture(fixture: &str) -> (tempfile::TempDir, Arc<LocalStorage>) {
     let dir = tempfile::tempdir().expect("tempdir");
     copy_dir(&fixtures().join(fixture).join("vault"), dir.path());
-    let storage = Arc::new(LocalStorage::new(dir.path()).expect("local").with_fsync(false));
+    let storage = Arc::new(
+        LocalStorage::new(dir.path())
+            .expect("local")
+            .with_fsync(false),
+    );
     (dir, storage)
 }
 
 pub fn small_cost() -> CreateOptions {
-    CreateOptions { scrypt_cost: 1024, ..CreateOptions::default() }
+    CreateOptions {
+        scrypt_cost: 1024,
+        ..CreateOptions::default()
+    }
 }
 
 pub async fn new_memory_vault() -> (Arc<MemoryStorage>, Vault) {
     let storage = Arc::new(MemoryStorage::new());
-    let vault = Vault::create(storage.clone(), "pw", small_cost()).await.expect("create");
+    let vault = Vault::create(storage.clone(), "pw", small_cost())
+        .await
+        .expect("create");
     (storage, vault)
 }
 
 pub async fn reopen(storage: Arc<dyn Storage>, read_only: bool) -> Vault {
-    Vault::unlock(storage, "pw", OpenOptions { read_only }).await.expect("unlock")
+    Vault::unlock(storage, "pw", OpenOptions { read_only })
+        .await
+        .expect("unlock")
 }
 
 /// What a walk found at one cleartext path.
@@ -106,7 +128,13 @@ pub async fn walk(vault: &Vault) -> BTreeMap<String, Entry> {
                     assert_eq!(size, node.size, "listed size of {p}");
                     let data = f.read(0, size as usize + 10).await.expect("read");
                     assert_eq!(data.len() as u64, size, "read length of {p}");
-                    out.insert(p, Entry::File { size, sha256: sha256_hex(&data) });
+                    out.insert(
+                        p,
+                        Entry::File {
+                            size,
+                            sha256: sha256_hex(&data),
+                        },
+                    );
                 }
                 NodeKind::Symlink => {
                     let target = vault.read_symlink(&node).await.expect("readlink");
@@ -120,7 +148,8 @@ pub async fn walk(vault: &Vault) -> BTreeMap<String, Entry> {
 
 /// The `entries` of an expected.json as a walk result.
 pub fn expected(json_path: &Path) -> BTreeMap<String, Entry> {
-    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(json_path).expect("expected.json")).expect("json");
+    let v: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(json_path).expect("expected.json")).expect("json");
     let mut out = BTreeMap::new();
     for e in v["entries"].as_array().expect("entries") {
         let path = e["path"].as_str().expect("path").to_owned();
@@ -130,7 +159,9 @@ pub fn expected(json_path: &Path) -> BTreeMap<String, Entry> {
                 size: e["size"].as_u64().expect("size"),
                 sha256: e["sha256"].as_str().expect("sha").to_owned(),
             },
-            "symlink" => Entry::Symlink { target: e["target"].as_str().expect("target").to_owned() },
+            "symlink" => Entry::Symlink {
+                target: e["target"].as_str().expect("target").to_owned(),
+            },
             other => panic!("unknown type {other}"),
         };
         out.insert(path, entry);
@@ -149,7 +180,12 @@ pub fn local_snapshot(root: &Path) -> BTreeMap<String, Option<Vec<u8>>> {
     fn rec(root: &Path, dir: &Path, out: &mut BTreeMap<String, Option<Vec<u8>>>) {
         for e in std::fs::read_dir(dir).expect("read_dir") {
             let e = e.expect("entry");
-            let rel = e.path().strip_prefix(root).expect("prefix").to_string_lossy().into_owned();
+            let rel = e
+                .path()
+                .strip_prefix(root)
+                .expect("prefix")
+                .to_string_lossy()
+                .into_owned();
             if e.file_type().expect("type").is_dir() {
                 out.insert(rel, None);
                 rec(root, &e.path(), out);
