@@ -999,6 +999,11 @@ impl VaultFs {
                 }
                 let name = node.name.clone();
                 let id = nodes.upsert(ino, &name, node, 0);
+                if let Some(e) = nodes.get_mut(id) {
+                    // Kept alive until releasedir, so a concurrent listing's
+                    // release cannot drop a node this snapshot hands out.
+                    e.snapshots += 1;
+                }
                 if let Some(e) = nodes.get(id) {
                     if let Some(file) = &e.file {
                         open_files.push((entries.len(), Arc::clone(file)));
@@ -1045,6 +1050,9 @@ impl VaultFs {
         if let Some((_, entries)) = snapshot {
             let mut nodes = lock(&self.nodes);
             for entry in entries.iter() {
+                if let Some(e) = nodes.get_mut(entry.attr.ino) {
+                    e.snapshots = e.snapshots.saturating_sub(1);
+                }
                 nodes.collect(entry.attr.ino);
             }
         }

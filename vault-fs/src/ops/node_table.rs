@@ -52,6 +52,8 @@ pub struct NodeEntry {
     pub written: bool,
     /// Storage (size, mtime) when the first of the current handles opened.
     pub open_fingerprint: Option<(u64, Option<SystemTime>)>,
+    /// Open directory snapshots (opendir … releasedir) that list this node.
+    pub snapshots: u32,
 }
 
 /// The table. Callers hold it behind a mutex and never across an `await`.
@@ -83,6 +85,7 @@ impl NodeTable {
                 silly: false,
                 written: false,
                 open_fingerprint: None,
+                snapshots: 0,
             },
         );
         NodeTable {
@@ -141,6 +144,7 @@ impl NodeTable {
                 silly: false,
                 written: false,
                 open_fingerprint: None,
+                snapshots: 0,
             },
         );
         self.index.insert((parent, name.to_owned()), id);
@@ -201,7 +205,7 @@ impl NodeTable {
         let removable = self
             .entries
             .get(&id)
-            .map(|e| e.lookups == 0 && e.open_handles == 0 && !e.silly)
+            .map(|e| e.lookups == 0 && e.open_handles == 0 && e.snapshots == 0 && !e.silly)
             .unwrap_or(false);
         if removable && let Some(entry) = self.entries.remove(&id) {
             let key = (entry.parent, entry.name);
