@@ -112,6 +112,12 @@ impl Mounted {
         self.mount_vault(vault);
     }
 
+    /// Hands the live session to the test (for `wait`); the guard then only
+    /// cleans up with `fusermount3 -uz` if the mount is still there.
+    pub fn take_session(&mut self) -> MountSession {
+        self.session.take().expect("mounted")
+    }
+
     pub fn path(&self, rel: &str) -> PathBuf {
         self.mnt.join(rel)
     }
@@ -119,6 +125,16 @@ impl Mounted {
 
 impl Drop for Mounted {
     fn drop(&mut self) {
+        if self.session.is_none()
+            && vault_fs::mounted_vaults()
+                .iter()
+                .any(|v| v.mountpoint == self.mnt)
+        {
+            let _ = Command::new("fusermount3")
+                .arg("-uz")
+                .arg(&self.mnt)
+                .status();
+        }
         if let Some(session) = self.session.take()
             && session.unmount().is_err()
         {
