@@ -314,8 +314,15 @@ impl Dav {
         skip: u64,
         limit: usize,
     ) -> Result<Bytes, Failure> {
+        let expected = resp
+            .content_length()
+            .map_or(1 << 20, |n| n.saturating_sub(skip));
         let mut stream = resp.bytes_stream();
-        let mut out = Vec::with_capacity(limit.min(64 << 20));
+        let mut out = Vec::with_capacity(
+            limit
+                .min(usize::try_from(expected).unwrap_or(usize::MAX))
+                .min(64 << 20),
+        );
         let mut to_skip = skip;
         while out.len() < limit {
             let next = match tokio::time::timeout(self.timeout, stream.next()).await {
