@@ -51,6 +51,9 @@ pub(crate) struct Core {
     pub open_files: Mutex<HashMap<String, Weak<OpenFile>>>,
     /// Shadow objects in use (never removed by `check --repair`).
     pub live_temps: Mutex<HashSet<String>>,
+    /// Commits started by dropping a dirty [`OpenFile`] without flushing, by
+    /// ciphertext path; awaited before the path is opened, moved or removed.
+    pub background_commits: Mutex<HashMap<String, tokio::task::JoinHandle<()>>>,
     pub presented: Mutex<HashMap<DirId, Presented>>,
 }
 
@@ -75,6 +78,7 @@ impl Core {
             )),
             open_files: Mutex::new(HashMap::new()),
             live_temps: Mutex::new(HashSet::new()),
+            background_commits: Mutex::new(HashMap::new()),
             presented: Mutex::new(HashMap::new()),
         }
     }
@@ -123,6 +127,25 @@ impl Core {
         self.dir_cache.clear();
         lock(&self.presented).clear();
         lock(&self.content_dirs).clear();
+    }
+
+    /// Waits for a background commit of `content_path`, if one runs.
+    pub async fn await_background(&self, content_path: &str) {
+        let handle = lock(&self.background_commits).remove(content_path);
+        if let Some(h) = handle {
+            let _ = h.await;
+        }
+    }
+
+    /// Waits for every background commit.
+    pub async fn await_all_background(&self) {
+        let handles: Vec<_> = lock(&self.background_commits)
+            .drain()
+            .map(|(_, h)| h)
+            .collect();
+        for h in handles {
+            let _ = h.await;
+        }
     }
 
     /// The open file for a ciphertext path, if one is alive.

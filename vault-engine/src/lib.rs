@@ -329,6 +329,7 @@ impl Vault {
 
     /// Flushes every open file (unmount, suspend).
     pub async fn flush_all(&self) -> Result<(), VaultError> {
+        self.core.await_all_background().await;
         let files: Vec<Arc<OpenFile>> = {
             let table = core::lock(&self.core.open_files);
             table

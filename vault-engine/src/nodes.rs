@@ -492,6 +492,7 @@ async fn remove_node_storage(core: &Core, node: &Node) -> Result<(), VaultError>
     let path = loc.node_path()?;
     if node.kind == NodeKind::File {
         let content = loc.file_content_path()?;
+        core.await_background(content.as_str()).await;
         if let Some(f) = core.open_file(content.as_str()) {
             f.mark_unlinked().await;
             lock(&core.open_files).remove(content.as_str());
@@ -732,6 +733,7 @@ pub(crate) async fn rename(
                     // Atomic replace (editors save via rename); unlink the
                     // replaced file's open state first.
                     let content = dst_loc.file_content_path()?;
+                    core.await_background(content.as_str()).await;
                     if let Some(f) = core.open_file(content.as_str()) {
                         f.mark_unlinked().await;
                         lock(&core.open_files).remove(content.as_str());
@@ -751,6 +753,11 @@ pub(crate) async fn rename(
     // Hold the open file (if any) while its ciphertext moves, so a concurrent
     // flush cannot commit to the old path.
     let old_content = src_loc.file_content_path()?;
+    if is_file {
+        core.await_background(old_content.as_str()).await;
+        core.await_background(dst_loc.file_content_path()?.as_str())
+            .await;
+    }
     let open = if is_file {
         core.open_file(old_content.as_str())
     } else {

@@ -231,6 +231,7 @@ pub(crate) async fn open(core: &Arc<Core>, node: &Node) -> Result<Arc<OpenFile>,
     if let Some(f) = core.open_file(&key) {
         return Ok(f);
     }
+    core.await_background(&key).await;
     let meta = core
         .storage
         .metadata(&content)
@@ -662,6 +663,7 @@ impl FileState {
     }
 
     async fn write(&mut self, core: &Core, offset: u64, data: &[u8]) -> Result<(), VaultError> {
+        core.check_writable()?;
         self.check_damaged()?;
         if data.is_empty() {
             // pwrite(2) of nothing changes nothing, not even past the end.
@@ -696,6 +698,7 @@ impl FileState {
     }
 
     async fn set_len(&mut self, core: &Core, new_size: u64) -> Result<(), VaultError> {
+        core.check_writable()?;
         if self.damaged {
             if new_size != 0 {
                 self.check_damaged()?;
@@ -934,11 +937,12 @@ impl Drop for OpenFile {
             match tokio::runtime::Handle::try_current() {
                 Ok(handle) => {
                     tracing::warn!(ciphertext = %key, "open file dropped with unflushed writes; flushing in the background");
-                    handle.spawn(async move {
+                    let task = handle.spawn(async move {
                         if let Err(e) = st.commit(&core).await {
                             tracing::warn!(error = %e, "background flush failed; previous version kept");
                         }
                     });
+                    lock(&self.core.background_commits).insert(key.clone(), task);
                 }
                 Err(_) => {
                     tracing::warn!(ciphertext = %key, "open file dropped with unflushed writes outside a runtime; writes discarded");

@@ -365,3 +365,30 @@ async fn sigkill_mid_write_keeps_a_complete_version() {
     assert!(report.problems.is_empty(), "{:#?}", report.problems);
     eprintln!("versions seen after kills: {seen:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropped_dirty_file_is_committed_before_reopen() {
+    let (storage, vault) = new_memory_vault().await;
+    let node = vault
+        .create_file(&vault.root(), "doc")
+        .await
+        .expect("create");
+    let f = vault.open(&node).await.expect("open");
+    f.write(0, &version(3)).await.expect("write");
+    drop(f); // no flush: committed in the background
+    let again = vault
+        .open(&vault.resolve("/doc").await.expect("resolve"))
+        .await
+        .expect("reopen");
+    assert_eq!(
+        is_version(&again.read(0, 1 << 20).await.expect("read")),
+        Some(3)
+    );
+    again.write(0, &version(4)).await.expect("write");
+    drop(again);
+    vault
+        .flush_all()
+        .await
+        .expect("flush_all waits for background commits");
+    assert_eq!(stored_version(&storage).await, Some(4));
+}
