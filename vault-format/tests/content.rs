@@ -158,3 +158,24 @@ fn streaming_reader_rejects_an_empty_trailing_chunk_and_short_headers() {
 fn chunk_size_constant_is_32_kib() {
     assert_eq!(CLEARTEXT_CHUNK_SIZE, 32768);
 }
+
+#[test]
+fn cryptor_and_header_are_send_and_sync() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<vault_format::Cryptor>();
+    assert_send_sync::<vault_format::FileHeader>();
+    assert_send_sync::<vault_format::MasterKey>();
+}
+
+#[test]
+fn debug_output_never_shows_key_material() {
+    let c = vector_cryptor(CipherCombo::SivGcm);
+    let h = c.new_header();
+    let printed = format!("{c:?} {h:?} {:?}", vector_key());
+    assert!(printed.contains("SivGcm"));
+    assert!(printed.contains("REDACTED"));
+    // The vector keys are 00 01 02 …: no run of them may appear in any encoding.
+    for needle in ["0, 1, 2, 3", "00010203", "[0, 1", "content_key"] {
+        assert!(!printed.contains(needle), "{printed}");
+    }
+}
