@@ -354,6 +354,7 @@ pub fn ssh_config_lookup(text: &str, host: &str) -> Result<HostSettings, SftpErr
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -141,6 +141,7 @@ pub fn append(path: &Path, name: &str, key: &PublicKey) -> std::io::Result<()> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -1,5 +1,6 @@
 //! The storage conformance suite (`vault_storage::conformance`) against the
 //! 2FA sshd (key with passphrase + TOTP; reuse allowed so every test logs in).
+#![allow(clippy::unwrap_used)]
 
 mod common;
 

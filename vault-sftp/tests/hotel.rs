@@ -11,6 +11,7 @@
 //!
 //! Needs root, iproute2, iptables and the netfilterqueue venv (see
 //! tests/servers/hotel-net.sh). `VAULT_SFTP_SKIP_HOTEL=1` skips it.
+#![allow(clippy::unwrap_used)]
 
 mod common;
 

@@ -1,6 +1,7 @@
 //! Login against real sshd instances (started by the harness from
 //! tests/servers/, TOTP reuse allowed): 2FA with ed25519 OpenSSH and RSA PEM
 //! keys, wrong TOTP, wrong passphrase, host keys, password, key-only, legacy.
+#![allow(clippy::unwrap_used)]
 
 mod common;
 

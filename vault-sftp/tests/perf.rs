@@ -1,6 +1,7 @@
 //! Loopback (0 ms) measurements, printed with --nocapture: 2FA login,
 //! listing 1,000 entries, 32 MiB up and down, and listing while a large read
 //! runs on the same connection. Asserts correctness, and generous bounds only.
+#![allow(clippy::unwrap_used)]
 
 mod common;
 

@@ -1,6 +1,7 @@
 //! Reconnects on loopback: the server drops every session; a server that is
 //! gone makes calls fail with `Unavailable` within the configured bound and
 //! they work again once it is back.
+#![allow(clippy::unwrap_used)]
 
 mod common;
 

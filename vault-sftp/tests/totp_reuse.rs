@@ -1,6 +1,7 @@
 //! The one test with TOTP reuse denied (google-authenticator DISALLOW_REUSE):
 //! a code is single-use, so a reconnect inside the same 30 s window must ask
 //! the prompter for a fresh code; replaying the used one is refused.
+#![allow(clippy::unwrap_used)]
 
 mod common;
 
