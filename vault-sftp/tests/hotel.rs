@@ -280,6 +280,34 @@ async fn inner(dir: &Path) {
         took.as_secs_f64()
     ));
 
+    // Listing while a download runs.
+    let download = {
+        let st = st.clone();
+        let during = during.clone();
+        tokio::spawn(async move {
+            let t = Instant::now();
+            st.read_all(&during).await.map(|b| (b, t.elapsed()))
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mut times = Vec::new();
+    while !download.is_finished() {
+        let t = Instant::now();
+        assert_eq!(st.list_dir(&many).await.expect("list during download").len(), MANY);
+        times.push(t.elapsed().as_secs_f64());
+    }
+    let (bytes, took) = download.await.unwrap().expect("download while listing");
+    assert!(bytes[..] == pattern(4, BIG)[..], "downloaded bytes identical");
+    if !times.is_empty() {
+        let max = times.iter().cloned().fold(0.0, f64::max);
+        let avg = times.iter().sum::<f64>() / times.len() as f64;
+        note(format!(
+            "list {MANY} entries during a 2 MiB download: {} listings, avg {avg:.2} s, max {max:.2} s (download took {:.1} s)",
+            times.len(),
+            took.as_secs_f64()
+        ));
+    }
+
     // Copy with a 20 s cut in the middle; the session survives the cut
     // (keepalive 15 s x 4, request timeout 60 s): no new TOTP code.
     let line = cut_copy(&st, dir, 1, "cut.c9r").await;
