@@ -21,21 +21,34 @@ fn sigterm_flushes_and_unmounts() {
     std::thread::sleep(Duration::from_millis(500));
     let mut f = std::fs::File::create(mnt.join("open-at-signal")).expect("create");
     f.write_all(b"still open when SIGTERM came").expect("write");
-    let sent = std::process::Command::new("kill")
-        .arg("-TERM")
-        .arg(std::process::id().to_string())
-        .status()
-        .expect("kill");
-    assert!(sent.success());
-    assert!(
-        wait_for(
-            || !vault_fs::mounted_vaults()
-                .iter()
-                .any(|v| v.mountpoint == mnt),
-            Duration::from_secs(10)
-        ),
-        "unmounted after SIGTERM"
-    );
+    // tokio's process-wide SIGTERM handler, installed now: the signal can
+    // never kill the test process, even if wait() has not subscribed yet
+    // (then the signal is sent again).
+    let _guard = m.runtime.block_on(async {
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("signal handler")
+    });
+    let mut unmounted = false;
+    for _ in 0..3 {
+        let sent = std::process::Command::new("kill")
+            .arg("-TERM")
+            .arg(std::process::id().to_string())
+            .status()
+            .expect("kill");
+        assert!(sent.success());
+        if wait_for(
+            || {
+                !vault_fs::mounted_vaults()
+                    .iter()
+                    .any(|v| v.mountpoint == mnt)
+            },
+            Duration::from_secs(5),
+        ) {
+            unmounted = true;
+            break;
+        }
+    }
+    assert!(unmounted, "unmounted after SIGTERM");
     drop(f);
     let result = waiter.join().expect("wait thread");
     assert!(result.is_ok(), "{result:?}");
