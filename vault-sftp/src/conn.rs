@@ -35,6 +35,44 @@ pub(crate) struct ConnCtx {
     pub secrets: Mutex<HeldSecrets>,
     /// Serialises host-key questions and passphrase prompts.
     pub prompt_lock: tokio::sync::Mutex<()>,
+    /// Time spent waiting for the user does not count against the handshake limit.
+    pub activity: Arc<Activity>,
+}
+
+/// Tracks whether a login is waiting for the user or for the network.
+#[derive(Default)]
+pub(crate) struct Activity {
+    prompting: std::sync::atomic::AtomicUsize,
+    last: Mutex<Option<std::time::Instant>>,
+}
+
+impl Activity {
+    fn touch(&self) {
+        if let Ok(mut l) = self.last.lock() {
+            *l = Some(std::time::Instant::now());
+        }
+    }
+
+    fn idle_for(&self) -> std::time::Duration {
+        self.last.lock().ok().and_then(|l| *l).map(|t| t.elapsed()).unwrap_or_default()
+    }
+}
+
+/// Runs `fut` but gives up once it waited `limit` for the network (time spent
+/// in prompts is not counted): a black-holed link never hangs a login.
+async fn bounded<F: std::future::Future>(act: &Activity, limit: std::time::Duration, fut: F) -> Option<F::Output> {
+    act.touch();
+    tokio::pin!(fut);
+    loop {
+        tokio::select! {
+            r = &mut fut => return Some(r),
+            () = tokio::time::sleep(std::time::Duration::from_millis(250)) => {
+                if act.prompting.load(Ordering::SeqCst) == 0 && act.idle_for() > limit {
+                    return None;
+                }
+            }
+        }
+    }
 }
 
 /// Server SFTP extensions that change what we do.
@@ -96,12 +134,17 @@ impl Conn {
 /// Runs a prompter call on a blocking thread.
 pub(crate) async fn ask<T: Send + 'static>(
     prompter: &Arc<dyn Prompter>,
+    activity: &Activity,
     f: impl FnOnce(&dyn Prompter) -> T + Send + 'static,
 ) -> Result<T, SftpError> {
     let p = prompter.clone();
-    tokio::task::spawn_blocking(move || f(p.as_ref()))
+    activity.prompting.fetch_add(1, Ordering::SeqCst);
+    let r = tokio::task::spawn_blocking(move || f(p.as_ref()))
         .await
-        .map_err(|e| SftpError::PromptFailed { what: "an answer".into(), reason: e.to_string() })
+        .map_err(|e| SftpError::PromptFailed { what: "an answer".into(), reason: e.to_string() });
+    activity.prompting.fetch_sub(1, Ordering::SeqCst);
+    activity.touch();
+    r
 }
 
 pub(crate) struct ClientHandler {
@@ -110,6 +153,7 @@ pub(crate) struct ClientHandler {
     accept_new: bool,
     prompter: Arc<dyn Prompter>,
     verdict: Arc<Mutex<Option<SftpError>>>,
+    activity: Arc<Activity>,
 }
 
 impl client::Handler for ClientHandler {
@@ -152,7 +196,7 @@ impl client::Handler for ClientHandler {
                         key_type_label(&key),
                         fp
                     );
-                    ask(&self.prompter, move |p| p.confirm(&question)).await.unwrap_or(false)
+                    ask(&self.prompter, &self.activity, move |p| p.confirm(&question)).await.unwrap_or(false)
                 };
                 if !accepted {
                     self.set_verdict(SftpError::HostKeyNotAccepted { host: self.name.clone(), fingerprint: fp });
@@ -257,6 +301,7 @@ impl ConnCtx {
             accept_new: self.cfg.accept_new_host_key,
             prompter: self.prompter.clone(),
             verdict: verdict.clone(),
+            activity: self.activity.clone(),
         };
         let stream = tokio::time::timeout(
             self.cfg.connect_timeout,
@@ -269,7 +314,8 @@ impl ConnCtx {
         // The host-key question may wait for a human: not under connect_timeout.
         let _guard = self.prompt_lock.lock().await;
         let handshake = client::connect_stream(Arc::new(self.russh_config()), stream, handler);
-        let handle = match handshake.await {
+        let timed_out = || SftpError::Unreachable { host: hostport.clone(), reason: "SSH handshake timed out".into() };
+        let handle = match bounded(&self.activity, self.cfg.connect_timeout, handshake).await.ok_or_else(timed_out)? {
             Ok(h) => h,
             Err(e) => {
                 if let Some(v) = verdict.lock().ok().and_then(|mut v| v.take()) {
@@ -279,7 +325,9 @@ impl ConnCtx {
             }
         };
         let mut handle = handle;
-        self.authenticate(&mut handle).await?;
+        bounded(&self.activity, self.cfg.connect_timeout, self.authenticate(&mut handle))
+            .await
+            .ok_or_else(|| SftpError::Unreachable { host: hostport.clone(), reason: "login timed out".into() })??;
         drop(_guard);
         let (meta, bulk) = tokio::time::timeout(self.cfg.connect_timeout, async {
             let meta = self.open_sftp(&handle).await?;
@@ -457,10 +505,13 @@ impl ConnCtx {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(SftpError::BadKeyFile { key: file.to_path_buf(), reason: e.to_string() }),
         };
+        // Key derivation is local CPU work, not network time (see `bounded`).
+        self.activity.prompting.fetch_add(1, Ordering::SeqCst);
         let plain = {
             let text = text.clone();
             tokio::task::spawn_blocking(move || russh::keys::decode_secret_key(&text, None)).await
         };
+        self.activity.prompting.fetch_sub(1, Ordering::SeqCst);
         let err = match plain {
             Ok(Ok(k)) => return Ok(Some(k)),
             Ok(Err(e)) => e,
@@ -483,15 +534,18 @@ impl ConnCtx {
             Some(p) => p,
             None => {
                 let prompt = format!("Passphrase for key {}: ", file.display());
-                ask(&self.prompter, move |p| p.secret(&prompt))
+                ask(&self.prompter, &self.activity, move |p| p.secret(&prompt))
                     .await?
                     .map_err(|e| SftpError::PromptFailed { what: format!("the passphrase of {}", file.display()), reason: e.0 })?
             }
         };
+        self.activity.prompting.fetch_add(1, Ordering::SeqCst);
         let decoded = {
             let (text, pass) = (text.clone(), pass.clone());
             tokio::task::spawn_blocking(move || russh::keys::decode_secret_key(&text, Some(pass.as_str()))).await
         };
+        self.activity.prompting.fetch_sub(1, Ordering::SeqCst);
+        self.activity.touch();
         match decoded {
             Ok(Ok(k)) => {
                 if let Ok(mut s) = self.secrets.lock() {
@@ -541,13 +595,13 @@ impl ConnCtx {
                         .collect::<Vec<_>>()
                         .join("\n");
                     if !text.is_empty() {
-                        let _ = ask(&self.prompter, move |p| p.message(&text)).await;
+                        let _ = ask(&self.prompter, &self.activity, move |p| p.message(&text)).await;
                     }
                     let mut responses = Vec::with_capacity(prompts.len());
                     for pr in prompts {
                         let (prompt, echo) = (pr.prompt.clone(), pr.echo);
                         let asked = prompt.clone();
-                        let answer = ask(&self.prompter, move |p| if echo { p.visible(&asked) } else { p.secret(&asked) })
+                        let answer = ask(&self.prompter, &self.activity, move |p| if echo { p.visible(&asked) } else { p.secret(&asked) })
                             .await?
                             .map_err(|e| SftpError::PromptFailed { what: format!("{:?}", prompt.trim()), reason: e.0 })?;
                         answered.push(prompt.trim().to_owned());
@@ -571,7 +625,7 @@ impl ConnCtx {
             Some(p) => p,
             None => {
                 let prompt = format!("Password for {}: ", self.user_at_host());
-                ask(&self.prompter, move |p| p.secret(&prompt))
+                ask(&self.prompter, &self.activity, move |p| p.secret(&prompt))
                     .await?
                     .map_err(|e| SftpError::PromptFailed { what: "the password".into(), reason: e.0 })?
             }
@@ -618,4 +672,27 @@ impl From<AuthResult> for Step {
 fn method_names(m: &MethodSet) -> String {
     let names: Vec<&str> = m.iter().map(<&str>::from).collect();
     if names.is_empty() { "none".into() } else { names.join(",") }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, Instant};
+
+    #[tokio::test]
+    async fn bounded_gives_up_on_network_silence_but_not_while_prompting() {
+        let act = Activity::default();
+        let t = Instant::now();
+        let r = bounded(&act, Duration::from_millis(300), std::future::pending::<()>()).await;
+        assert!(r.is_none(), "a silent handshake is cut off");
+        assert!(t.elapsed() < Duration::from_secs(2));
+
+        // While a prompt is open the limit does not run.
+        act.prompting.fetch_add(1, Ordering::SeqCst);
+        let slow = async {
+            tokio::time::sleep(Duration::from_millis(900)).await;
+            7
+        };
+        assert_eq!(bounded(&act, Duration::from_millis(300), slow).await, Some(7));
+    }
 }

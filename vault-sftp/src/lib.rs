@@ -219,6 +219,7 @@ impl SftpStorage {
             prompter,
             secrets: Mutex::new(Default::default()),
             prompt_lock: tokio::sync::Mutex::new(()),
+            activity: Default::default(),
         };
         let started = Instant::now();
         let conn = Arc::new(ctx.establish(1).await?);
@@ -274,7 +275,8 @@ impl SftpStorage {
         let old = self.inner.state.lock().ok().and_then(|mut s| s.conn.take());
         if let Some(c) = old {
             c.broken.store(true, Ordering::Relaxed);
-            let _ = c.handle.disconnect(russh::Disconnect::ByApplication, "", "en").await;
+            let bye = c.handle.disconnect(russh::Disconnect::ByApplication, "", "en");
+            let _ = tokio::time::timeout(Duration::from_secs(2), bye).await;
         }
     }
 
