@@ -194,6 +194,22 @@ fn benches(c: &mut Criterion) {
             total
         })
     });
+    g.bench_function("engine over LocalStorage, 128 KiB reads", |b| {
+        b.to_async(&rt).iter(|| async {
+            let node = s.vault.resolve("/big.bin").await.expect("resolve");
+            let f = s.vault.open(&node).await.expect("open");
+            let mut off = 0u64;
+            loop {
+                let chunk = f.read(off, 128 << 10).await.expect("read");
+                if chunk.is_empty() {
+                    break;
+                }
+                off += chunk.len() as u64;
+            }
+            assert_eq!(off, s.big_len);
+            off
+        })
+    });
     let ciphertext = s.root.join(&s.big_file);
     g.bench_function("raw ciphertext from disk", |b| {
         b.iter(|| {

@@ -42,6 +42,8 @@ const CS: u64 = CLEARTEXT_CHUNK_SIZE as u64;
 const CACHE_CHUNKS: usize = 8;
 /// Encrypted chunks batched into one `write_at`.
 const PENDING_MAX: usize = 1 << 20;
+/// Ciphertext fetched ahead by sequential reads.
+const READ_AHEAD: usize = 1 << 20;
 /// Chunks fetched with one `read_at`.
 const READ_RUN: u64 = 64;
 
@@ -188,6 +190,11 @@ pub(crate) struct FileState {
     /// The previous batch, being written to the shadow object in the
     /// background while the next one is encrypted (or a failed one to retry).
     flight: Option<Flight>,
+    /// Ciphertext of the committed version fetched ahead for sequential
+    /// reads (offset, bytes); ciphertext only, so nothing to zeroize.
+    readahead: Option<(u64, Bytes)>,
+    /// Where the last read from the committed version ended (ciphertext offset).
+    last_read_end: u64,
     unlinked: bool,
     pending_mtime: Option<SystemTime>,
 }
@@ -266,6 +273,8 @@ pub(crate) async fn open(core: &Arc<Core>, node: &Node) -> Result<Arc<OpenFile>,
         written: BTreeSet::new(),
         pending: Pending::default(),
         flight: None,
+        readahead: None,
+        last_read_end: 0,
         unlinked: false,
         pending_mtime: None,
     };
@@ -503,6 +512,39 @@ impl FileState {
         }
     }
 
+    /// `len` ciphertext bytes of the committed version at `offset`. Sequential
+    /// reads (each starting where the last ended) fetch up to [`READ_AHEAD`]
+    /// bytes in one storage call and serve the following reads from it, so
+    /// small reads (FUSE: 128 KiB) do not cost one round trip each.
+    async fn read_committed(
+        &mut self,
+        core: &Core,
+        offset: u64,
+        len: usize,
+    ) -> Result<Bytes, VaultError> {
+        if let Some((start, buf)) = &self.readahead {
+            let end = start + buf.len() as u64;
+            if offset >= *start && offset + len as u64 <= end {
+                let from = (offset - start) as usize;
+                let out = buf.slice(from..from + len);
+                self.last_read_end = offset + len as u64;
+                return Ok(out);
+            }
+        }
+        let sequential = offset == self.last_read_end && offset > 0;
+        let want = if sequential { len.max(READ_AHEAD) } else { len };
+        let bytes = core.storage.read_at(&self.content, offset, want).await?;
+        self.last_read_end = offset + len as u64;
+        if bytes.len() > len {
+            let out = bytes.slice(..len);
+            self.readahead = Some((offset, bytes));
+            Ok(out)
+        } else {
+            self.readahead = None;
+            Ok(bytes)
+        }
+    }
+
     /// Fetches and authenticates chunks `[first, end)` from one source
     /// (`from_shadow`: the shadow, else the committed ciphertext) and appends
     /// their cleartext to `sink` (which must have the capacity: a reallocation
@@ -526,7 +568,7 @@ impl FileState {
                 None => return Err(VaultError::node(VaultErrorKind::Other, "no shadow to read")),
             }
         } else {
-            core.storage.read_at(&self.content, offset, total).await?
+            self.read_committed(core, offset, total).await?
         };
         let Some((header, _)) = self.header.as_ref() else {
             return Err(VaultError::node(VaultErrorKind::Other, "header not loaded"));
@@ -705,6 +747,7 @@ impl FileState {
             }
             // Truncating a damaged file to zero starts it afresh (O_TRUNC).
             self.damaged = false;
+            self.readahead = None;
             self.header = None;
             self.needs_new_header = true;
             self.base_size = 0;
@@ -811,6 +854,7 @@ impl FileState {
             self.shadow = None;
             self.written.clear();
             self.base_size = self.size;
+            self.readahead = None;
             self.base_ct_len = len;
             self.needs_new_header = false;
         }
@@ -838,6 +882,8 @@ impl FileState {
             written: BTreeSet::new(),
             pending: Pending::default(),
             flight: None,
+            readahead: None,
+            last_read_end: 0,
             unlinked: true,
             pending_mtime: None,
         }

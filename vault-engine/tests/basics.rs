@@ -277,3 +277,47 @@ async fn futures_are_send() {
         b"ab"
     );
 }
+
+#[tokio::test]
+async fn sequential_small_reads_use_read_ahead() {
+    let storage = Arc::new(MemoryStorage::new());
+    let vault = Vault::create(
+        storage.clone(),
+        "pw",
+        CreateOptions {
+            cipher_combo: CipherCombo::SivGcm,
+            scrypt_cost: 1024,
+        },
+    )
+    .await
+    .expect("create");
+    let data = pattern(3 << 20, 9);
+    let n = vault.create_file(&vault.root(), "f").await.expect("create");
+    let f = vault.open(&n).await.expect("open");
+    f.write(0, &data).await.expect("write");
+    f.flush().await.expect("flush");
+    drop(f);
+    let fresh = Vault::unlock(storage.clone(), "pw", OpenOptions { read_only: true })
+        .await
+        .expect("unlock");
+    let f = fresh
+        .open(&fresh.resolve("/f").await.expect("f"))
+        .await
+        .expect("open");
+    storage.reset_calls();
+    let mut off = 0usize;
+    let mut step = 4096usize;
+    while off < data.len() {
+        let got = f.read(off as u64, step).await.expect("read");
+        assert_eq!(
+            got.as_slice(),
+            &data[off..(off + step).min(data.len())],
+            "read at {off}"
+        );
+        off += got.len();
+        step = if step == 4096 { 131_072 } else { 4096 };
+    }
+    // 3 MiB in 4 KiB/128 KiB steps: a handful of 1 MiB fetches, not one per read.
+    let calls = storage.calls("read_at");
+    assert!(calls <= 8, "{calls} read_at calls for a sequential read");
+}
