@@ -5,6 +5,7 @@
 //!
 //! Run: `cargo bench -p vault-format --bench crypto` (default backend aws-lc-rs) and
 //! `cargo bench -p vault-format --bench crypto --no-default-features --features rustcrypto`.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is the failure report
 
 use std::hint::black_box;
 use std::time::Duration;

@@ -150,6 +150,7 @@ pub fn resolved_name_candidates(cleartext: &str, suffix0: &str, shortening_thres
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -94,6 +94,7 @@ pub fn parse_name_file(bytes: &[u8]) -> Result<String, crate::FormatError> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

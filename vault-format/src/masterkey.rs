@@ -265,6 +265,7 @@ pub fn backup_suffix(file_bytes: &[u8]) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -32,6 +32,7 @@ pub(crate) fn uuid_v4() -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

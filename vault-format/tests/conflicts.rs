@@ -1,6 +1,7 @@
 //! Spec §10 against `tests/fixtures/conflicts/expected-resolved.json`'s `resolution` entries:
 //! the stored names are decrypted with the fixture vault's key, the ciphertext run is found at
 //! the recorded position and the new cleartext names come out as the reference computes them.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is the failure report
 
 mod common;
 

@@ -1,5 +1,6 @@
 //! Content rules beyond the vectors: dirid.c9r backups (spec §9), strict sizes (spec §11),
 //! the streaming writer and reader, random access to chunks.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is the failure report
 
 mod common;
 

@@ -1,5 +1,6 @@
 //! Acceptance 2: the fixture vaults (made by the reference library) decrypt completely through
 //! the crate's API. The directory walk uses std::fs here, in the test only; the crate does no I/O.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is the failure report
 
 mod common;
 

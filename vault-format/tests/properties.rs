@@ -1,6 +1,7 @@
 //! Acceptance 3: property tests. Any name (Unicode, up to 255 UTF-8 bytes, given in NFD)
 //! round-trips and encrypts like its NFC form; any content of 0..200 KiB, with extra weight
 //! around every 32 KiB boundary, round-trips through every path (whole file, stream, chunks).
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is the failure report
 
 mod common;
 

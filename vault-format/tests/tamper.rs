@@ -2,6 +2,7 @@
 //! Covered: every single-byte flip of headers, chunks (exhaustively for small files, at
 //! boundaries, nonces, tags and a stride for multi-chunk ones) and names; swapped chunks;
 //! truncation; appended chunks.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is the failure report
 
 mod common;
 

@@ -1,4 +1,5 @@
 //! Known-answer tests: every section of `tests/fixtures/vectors.json`, negatives included.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is the failure report
 
 mod common;
 
