@@ -6,7 +6,7 @@
 //!
 //! Environment: `VAULT_TEST_INSTANCE` (prefix of the instance name, default
 //! `wd`; each test binary appends its own letter) and `VAULT_TEST_PORT_BASE`
-//! (default 24600; each binary adds its own offset). Needs root and the
+//! (default 29600; each binary adds its own offset). Needs root and the
 //! packages of `tests/servers/install-webdav.sh`.
 
 #![allow(dead_code)]
@@ -105,7 +105,7 @@ impl Servers {
         let base: u16 = std::env::var("VAULT_TEST_PORT_BASE")
             .ok()
             .and_then(|v| v.parse().ok())
-            .unwrap_or(24600);
+            .unwrap_or(29600);
         let port_base = base + offset;
         // A watchdog of an earlier run of this binary may still be stopping
         // the servers: flock waits for it (it holds the lock until done).
