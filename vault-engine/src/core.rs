@@ -123,6 +123,17 @@ impl Core {
         lock(&self.presented).remove(dir);
     }
 
+    /// Forgets what a listing presented under `name` in `dir` (after we
+    /// created, removed or renamed that name). The rest stays valid: our own
+    /// mutations only ever store canonical names, so creating many files in a
+    /// directory does not make every lookup miss list it again.
+    pub fn forget_presented(&self, dir: &DirId, name: &str) {
+        if let Some(p) = lock(&self.presented).get_mut(dir) {
+            p.nodes.remove(name);
+            p.nodes.remove(&names::nfc(name));
+        }
+    }
+
     pub fn clear_caches(&self) {
         self.dir_cache.clear();
         lock(&self.presented).clear();

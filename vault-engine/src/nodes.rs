@@ -366,7 +366,7 @@ pub(crate) async fn create_dir(core: &Core, dir: &DirId, name: &str) -> Result<N
         undo(core, &created).await;
         return Err(e);
     }
-    core.invalidate_presented(dir);
+    core.forget_presented(dir, &name);
     tracing::debug!(ciphertext = %node_path, content = %content, "directory created");
     let node = Node {
         parent: dir.clone(),
@@ -399,7 +399,7 @@ pub(crate) async fn create_file(core: &Core, dir: &DirId, name: &str) -> Result<
             .await
             .map_err(|e| exists_as(e, &name))?;
     }
-    core.invalidate_presented(dir);
+    core.forget_presented(dir, &name);
     tracing::debug!(ciphertext = %node_path, "file created");
     Ok(Node {
         parent: dir.clone(),
@@ -432,7 +432,7 @@ pub(crate) async fn create_symlink(
     let node_path = loc.node_path()?;
     let ct = core.cryptor.encrypt_file(target.as_bytes());
     build_node_folder(core, &loc, &name, vec![(layout::SYMLINK_FILE, ct)]).await?;
-    core.invalidate_presented(dir);
+    core.forget_presented(dir, &name);
     tracing::debug!(ciphertext = %node_path, "symlink created");
     Ok(Node {
         parent: dir.clone(),
@@ -516,7 +516,8 @@ pub(crate) async fn remove_file(core: &Core, dir: &DirId, name: &str) -> Result<
         return Err(VaultError::node(VaultErrorKind::IsADirectory, name));
     }
     remove_node_storage(core, &node).await?;
-    core.invalidate_presented(dir);
+    core.forget_presented(dir, name);
+    core.forget_presented(dir, &node.name);
     tracing::debug!(ciphertext = %node.storage_path, "removed");
     Ok(())
 }
@@ -594,7 +595,8 @@ pub(crate) async fn remove_dir(core: &Core, dir: &DirId, name: &str) -> Result<(
     let _g = core.dir_locks.lock(&[dir, &id]).await;
     remove_dir_storage(core, &node, &id).await?;
     core.dir_cache.evict(dir, name);
-    core.invalidate_presented(dir);
+    core.forget_presented(dir, name);
+    core.forget_presented(dir, &node.name);
     Ok(())
 }
 
@@ -787,8 +789,9 @@ pub(crate) async fn rename(
     core.dir_cache.evict(from_dir, from_name);
     core.dir_cache.evict(from_dir, &src.name);
     core.dir_cache.evict(to_dir, &to_nfc);
-    core.invalidate_presented(from_dir);
-    core.invalidate_presented(to_dir);
+    core.forget_presented(from_dir, from_name);
+    core.forget_presented(from_dir, &src.name);
+    core.forget_presented(to_dir, &to_nfc);
     if let Some(id) = src_dir_id {
         core.dir_cache.set_parent(&id, to_dir);
         core.dir_cache.put(&Node {

@@ -321,3 +321,41 @@ async fn sequential_small_reads_use_read_ahead() {
     let calls = storage.calls("read_at");
     assert!(calls <= 8, "{calls} read_at calls for a sequential read");
 }
+
+#[tokio::test]
+async fn creating_many_files_does_not_relist() {
+    let storage = Arc::new(MemoryStorage::new());
+    let vault = Vault::create(
+        storage.clone(),
+        "pw",
+        CreateOptions {
+            cipher_combo: CipherCombo::SivGcm,
+            scrypt_cost: 1024,
+        },
+    )
+    .await
+    .expect("create");
+    storage.reset_calls();
+    // As a FUSE create does: a lookup that misses, then the create.
+    for i in 0..100 {
+        let name = format!("file-{i}");
+        assert_eq!(
+            vault
+                .lookup(&vault.root(), &name)
+                .await
+                .expect_err("miss")
+                .kind(),
+            VaultErrorKind::NotFound
+        );
+        vault
+            .create_file(&vault.root(), &name)
+            .await
+            .expect("create");
+    }
+    let lists = storage.calls("list_dir");
+    assert!(
+        lists <= 3,
+        "{lists} listings for 100 lookup misses + creates"
+    );
+    assert_eq!(vault.list(&vault.root()).await.expect("list").len(), 100);
+}
