@@ -39,6 +39,15 @@ pub struct SecretArgs {
     /// Trust this PEM certificate (or CA) too, for davs:// and https:// storage.
     #[arg(long, value_name = "FILE")]
     pub ca_cert: Option<PathBuf>,
+    /// SSH private key to try first (sftp://).
+    #[arg(long, short = 'i', value_name = "FILE")]
+    pub identity: Option<PathBuf>,
+    /// known_hosts file to check and extend (sftp://; default ~/.ssh/known_hosts).
+    #[arg(long, value_name = "FILE")]
+    pub known_hosts: Option<PathBuf>,
+    /// Accept and record an unknown host key without asking (sftp://). A changed key is always refused.
+    #[arg(long)]
+    pub accept_new_host_key: bool,
 }
 
 /// The subcommands.

@@ -73,6 +73,22 @@ pub fn exit_for_storage_kind(kind: StorageErrorKind) -> Exit {
     }
 }
 
+/// THE mapping of SFTP connection errors to exit codes (7 for host keys).
+pub fn exit_for_sftp_error(e: &vault_sftp::SftpError) -> Exit {
+    use vault_sftp::SftpError as E;
+    match e {
+        E::HostKeyChanged { .. } | E::HostKeyNotAccepted { .. } => Exit::HostKey,
+        E::InvalidUrl(_) => Exit::Usage,
+        E::PathNotFound { .. } | E::NotAFolder { .. } | E::PathPermissionDenied { .. } | E::Unreachable { .. } => {
+            Exit::Unreachable
+        }
+        other => match exit_for_storage_kind(other.storage_kind()) {
+            Exit::Error => Exit::Unreachable,
+            code => code,
+        },
+    }
+}
+
 /// A failure to report: exit code and one line of text (printed as `vault: <message>`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CliError {

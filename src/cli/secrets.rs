@@ -28,8 +28,8 @@ pub fn new_vault_prompt(storage: &str) -> String {
 /// One answered prompt, kept to hand to the mount daemon.
 pub type Answer = (String, Zeroizing<String>);
 
-/// Where this invocation's secrets come from.
-#[derive(Default)]
+/// Where this invocation's secrets come from. Clones share the recorder.
+#[derive(Default, Clone)]
 pub struct Secrets {
     password_file: Option<PathBuf>,
     askpass: Option<String>,
@@ -37,9 +37,9 @@ pub struct Secrets {
     /// Connection options that travel with the secrets (`--ca-cert`).
     pub connect: super::storage_arg::ConnectOptions,
     /// The daemon answers from what the parent collected (never a prompt of its own).
-    preset: Option<Vec<Answer>>,
+    preset: Option<std::sync::Arc<Vec<Answer>>>,
     /// The parent of a daemon records every answer.
-    recorded: Option<std::sync::Mutex<Vec<Answer>>>,
+    recorded: Option<std::sync::Arc<std::sync::Mutex<Vec<Answer>>>>,
 }
 
 impl std::fmt::Debug for Secrets {
@@ -55,7 +55,7 @@ impl Secrets {
             password_file: args.password_file.clone(),
             askpass: args.askpass.clone().filter(|c| !c.trim().is_empty()),
             terminal: std::io::stdin().is_terminal(),
-            connect: super::storage_arg::ConnectOptions { ca_cert: args.ca_cert.clone() },
+            connect: super::storage_arg::ConnectOptions::from_args(args),
             preset: None,
             recorded: None,
         }
@@ -63,7 +63,7 @@ impl Secrets {
 
     /// Also keep every answer (for [`Secrets::take_recorded`]).
     pub fn recording(mut self) -> Self {
-        self.recorded = Some(std::sync::Mutex::new(Vec::new()));
+        self.recorded = Some(std::sync::Arc::new(std::sync::Mutex::new(Vec::new())));
         self
     }
 
@@ -77,7 +77,7 @@ impl Secrets {
 
     /// Answers only from `answers` (the mount daemon).
     pub fn preset(answers: Vec<Answer>, connect: super::storage_arg::ConnectOptions) -> Self {
-        Secrets { preset: Some(answers), connect, ..Default::default() }
+        Secrets { preset: Some(std::sync::Arc::new(answers)), connect, ..Default::default() }
     }
 
     fn record(&self, prompt: &str, answer: &SecretString) {
@@ -151,9 +151,63 @@ impl Secrets {
         Ok(answer)
     }
 
-    /// True when a password file was given.
-    pub fn has_password_file(&self) -> bool {
-        self.password_file.is_some()
+    /// An answer shown while typed (keyboard-interactive prompts with echo on).
+    pub fn ask_visible(&self, prompt: &str) -> CliResult<SecretString> {
+        if self.preset.is_some() || self.askpass.is_some() || !self.terminal {
+            return self.ask(prompt);
+        }
+        eprint!("{prompt}");
+        let mut line = Zeroizing::new(String::new());
+        std::io::stdin()
+            .read_line(&mut line)
+            .map_err(|e| CliError::other(format!("cannot read the answer: {}", io_text(&e))))?;
+        let answer = SecretString::from(line.trim_end_matches(['\n', '\r']));
+        self.record(prompt, &answer);
+        Ok(answer)
+    }
+
+    /// A yes/no question on the terminal (never answered by askpass or the daemon).
+    pub fn confirm(&self, question: &str) -> bool {
+        if self.preset.is_some() || !self.terminal {
+            return false;
+        }
+        eprint!("{question} [yes/no] ");
+        let mut line = String::new();
+        if std::io::stdin().read_line(&mut line).is_err() {
+            return false;
+        }
+        matches!(line.trim().to_ascii_lowercase().as_str(), "y" | "yes")
+    }
+}
+
+/// The SFTP backend's way of asking: through these secrets (terminal, askpass, daemon preset).
+pub struct CliPrompter(pub Secrets);
+
+impl vault_sftp::Prompter for CliPrompter {
+    fn secret(&self, prompt: &str) -> Result<Zeroizing<String>, vault_sftp::PromptError> {
+        use secrecy::ExposeSecret;
+        self.0
+            .ask(prompt)
+            .map(|s| Zeroizing::new(s.expose_secret().to_string()))
+            .map_err(|e| vault_sftp::PromptError(e.message))
+    }
+
+    fn visible(&self, prompt: &str) -> Result<Zeroizing<String>, vault_sftp::PromptError> {
+        use secrecy::ExposeSecret;
+        self.0
+            .ask_visible(prompt)
+            .map(|s| Zeroizing::new(s.expose_secret().to_string()))
+            .map_err(|e| vault_sftp::PromptError(e.message))
+    }
+
+    fn confirm(&self, question: &str) -> bool {
+        self.0.confirm(question)
+    }
+
+    fn message(&self, text: &str) {
+        if self.0.terminal && !text.trim().is_empty() {
+            eprintln!("{}", text.trim_end());
+        }
     }
 }
 

@@ -128,11 +128,51 @@ pub enum Purpose {
     Create,
 }
 
-/// Connection options besides the STORAGE itself.
+/// Connection options besides the STORAGE itself (none of them secret).
 #[derive(Debug, Clone, Default)]
 pub struct ConnectOptions {
     /// `--ca-cert FILE` (davs, https).
     pub ca_cert: Option<PathBuf>,
+    /// `--identity FILE` (sftp).
+    pub identity: Option<PathBuf>,
+    /// `--known-hosts FILE` (sftp).
+    pub known_hosts: Option<PathBuf>,
+    /// `--accept-new-host-key` (sftp).
+    pub accept_new_host_key: bool,
+}
+
+impl ConnectOptions {
+    /// From the command's flags.
+    pub fn from_args(args: &super::args::SecretArgs) -> Self {
+        ConnectOptions {
+            ca_cert: args.ca_cert.clone(),
+            identity: args.identity.clone(),
+            known_hosts: args.known_hosts.clone(),
+            accept_new_host_key: args.accept_new_host_key,
+        }
+    }
+
+    /// The same options as command-line words (for the mount daemon), paths made absolute.
+    pub fn to_argv(&self) -> Vec<std::ffi::OsString> {
+        let abs = |p: &PathBuf| std::path::absolute(p).unwrap_or_else(|_| p.clone()).into_os_string();
+        let mut v = Vec::new();
+        if let Some(p) = &self.ca_cert {
+            v.push("--ca-cert".into());
+            v.push(abs(p));
+        }
+        if let Some(p) = &self.identity {
+            v.push("--identity".into());
+            v.push(abs(p));
+        }
+        if let Some(p) = &self.known_hosts {
+            v.push("--known-hosts".into());
+            v.push(abs(p));
+        }
+        if self.accept_new_host_key {
+            v.push("--accept-new-host-key".into());
+        }
+        v
+    }
 }
 
 /// Connects to the storage, asking `secrets` for server credentials. Failures to reach it exit 5.
@@ -145,14 +185,31 @@ pub async fn connect(
 ) -> CliResult<Arc<dyn Storage>> {
     match spec {
         StorageSpec::Local(path) => connect_local(arg, path, purpose),
-        StorageSpec::Sftp(_) => Err(CliError::other(format!(
-            "{arg}: SFTP storage is not built into this version of vault yet"
-        ))),
+        StorageSpec::Sftp(_) => connect_sftp(arg, secrets, options).await,
         StorageSpec::Dav { .. } | StorageSpec::WebDavUrl(_) => connect_webdav(arg, secrets, options).await,
         StorageSpec::Named(name) => Err(CliError::usage(format!(
             "no vault named {name:?} is configured; for a folder in the current directory say ./{name}"
         ))),
     }
+}
+
+async fn connect_sftp(arg: &str, secrets: &Secrets, options: &ConnectOptions) -> CliResult<Arc<dyn Storage>> {
+    use super::exit::exit_for_sftp_error;
+    let url = vault_sftp::parse_sftp_url(arg).map_err(|e| CliError::new(exit_for_sftp_error(&e), e.to_string()))?;
+    let mut config = vault_sftp::SftpConfig::from_url(&url, None)
+        .map_err(|e| CliError::new(exit_for_sftp_error(&e), e.to_string()))?;
+    if let Some(identity) = &options.identity {
+        config.add_identity_first(identity.clone());
+    }
+    if let Some(known_hosts) = &options.known_hosts {
+        config.known_hosts = known_hosts.clone();
+    }
+    config.accept_new_host_key = options.accept_new_host_key;
+    let prompter = Arc::new(super::secrets::CliPrompter(secrets.clone()));
+    let storage = vault_sftp::SftpStorage::connect(config, prompter)
+        .await
+        .map_err(|e| CliError::new(exit_for_sftp_error(&e), format!("{arg}: {e}")))?;
+    Ok(Arc::new(storage))
 }
 
 async fn connect_webdav(arg: &str, secrets: &Secrets, options: &ConnectOptions) -> CliResult<Arc<dyn Storage>> {

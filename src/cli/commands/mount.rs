@@ -147,10 +147,7 @@ fn spawn_daemon(args: &MountArgs, plan: &Plan, answers: Vec<Answer>) -> CliResul
     argv.push(words.join(",").into());
     argv.push("--display-name".into());
     argv.push(args.storage.clone().into());
-    if let Some(ca) = &plan.secrets.ca_cert {
-        argv.push("--ca-cert".into());
-        argv.push(std::path::absolute(ca).unwrap_or_else(|_| ca.clone()).into());
-    }
+    argv.extend(ConnectOptions::from_args(&plan.secrets).to_argv());
     argv.push("--".into());
     argv.push(storage_abs.into());
     argv.push(plan.mountpoint.clone().into());
@@ -233,7 +230,7 @@ fn start_daemon(args: &MountArgs) -> CliResult<(tokio::runtime::Runtime, vault_f
         .map_err(|e| CliError::other(format!("cannot read the secrets from the parent: {e}")))?;
     let answers = decode_answers(&input).ok_or_else(|| CliError::other("garbled secrets from the parent"))?;
     drop(input);
-    let secrets = Secrets::preset(answers, ConnectOptions { ca_cert: plan.secrets.ca_cert.clone() });
+    let secrets = Secrets::preset(answers, ConnectOptions::from_args(&plan.secrets));
     let _ = std::env::set_current_dir(Path::new("/"));
     let rt = runtime()?;
     let read_only = plan.options.read_only;
