@@ -671,6 +671,7 @@ impl Inner {
         path: &StoragePath,
         body: WriteBody<'_>,
         mode: WriteMode,
+        rename_sent: &std::sync::atomic::AtomicBool,
     ) -> Result<(), OpError> {
         let bulk = body.len() as usize > BULK_THRESHOLD;
         let (sftp, sem, pacer) = self.channel(conn, bulk);
@@ -709,7 +710,10 @@ impl Inner {
         let result = match (upload, closed) {
             (Err(e), _) => Err(e),
             (Ok(()), Err(e)) => Err(e.into()),
-            (Ok(()), Ok(_)) => self.commit_rename(conn, sftp, &tmp, &target, path, mode).await,
+            (Ok(()), Ok(_)) => {
+                rename_sent.store(true, Ordering::SeqCst);
+                self.commit_rename(conn, sftp, &tmp, &target, path, mode).await
+            }
         };
         let gone = match &result {
             Ok(()) => true,
@@ -913,9 +917,19 @@ impl Storage for SftpStorage {
                 .await
                 .map_err(|e| StorageError::with_source(StorageErrorKind::Other, path, format!("reading the body: {e}")))?;
             let bytes = &bytes;
+            let rename_sent = &std::sync::atomic::AtomicBool::new(false);
             inner
                 .run(path, Retry::Yes, |conn| async move {
-                    inner.do_write(&conn, path, WriteBody::Bytes(bytes), mode).await
+                    // A CreateNew whose rename may have happened cannot be
+                    // repeated (it would report AlreadyExists for our own object).
+                    if mode == WriteMode::CreateNew && rename_sent.load(Ordering::SeqCst) {
+                        return Err(OpError::Storage(StorageError::with_source(
+                            StorageErrorKind::Unavailable,
+                            path,
+                            "connection lost while committing the new object; it may or may not exist",
+                        )));
+                    }
+                    inner.do_write(&conn, path, WriteBody::Bytes(bytes), mode, rename_sent).await
                 })
                 .await
         } else {
@@ -932,7 +946,8 @@ impl Storage for SftpStorage {
                             "body already consumed",
                         )));
                     };
-                    let r = inner.do_write(&conn, path, WriteBody::Stream(len, r.as_mut()), mode).await;
+                    let sent = std::sync::atomic::AtomicBool::new(false);
+                    let r = inner.do_write(&conn, path, WriteBody::Stream(len, r.as_mut()), mode, &sent).await;
                     *guard = None;
                     r
                 })
