@@ -392,3 +392,48 @@ async fn dropped_dirty_file_is_committed_before_reopen() {
         .expect("flush_all waits for background commits");
     assert_eq!(stored_version(&storage).await, Some(4));
 }
+
+#[tokio::test]
+async fn rename_while_dirty_keeps_writing_to_the_new_place() {
+    let (_storage, vault) = new_memory_vault().await;
+    let root = vault.root();
+    let a = match vault.create_dir(&root, "a").await.expect("mkdir").kind {
+        vault_engine::NodeKind::Dir(id) => id,
+        _ => unreachable!(),
+    };
+    let b = match vault.create_dir(&root, "b").await.expect("mkdir").kind {
+        vault_engine::NodeKind::Dir(id) => id,
+        _ => unreachable!(),
+    };
+    let node = vault
+        .create_file(&a, "download.part")
+        .await
+        .expect("create");
+    let f = vault.open(&node).await.expect("open");
+    f.write(0, &version(5)[..50_000]).await.expect("write 1");
+    // Renamed while dirty, into another directory and into the long-name form.
+    let long = "finished-download-".repeat(10);
+    vault
+        .rename(&a, "download.part", &b, &long, false)
+        .await
+        .expect("rename");
+    f.write(50_000, &version(5)[50_000..])
+        .await
+        .expect("write 2");
+    f.flush().await.expect("flush");
+    drop(f);
+    assert!(vault.list(&a).await.expect("list a").is_empty());
+    let n = vault.resolve(&format!("/b/{long}")).await.expect("moved");
+    assert!(n.storage_path.ends_with(".c9s"));
+    let again = vault.open(&n).await.expect("open");
+    assert_eq!(
+        is_version(&again.read(0, 1 << 20).await.expect("read")),
+        Some(5)
+    );
+    vault
+        .remove_dir(&root, "a")
+        .await
+        .expect("rmdir a (no shadow left there)");
+    let report = check(&vault, false, &NoProgress).await.expect("check");
+    assert!(report.problems.is_empty(), "{:#?}", report.problems);
+}
