@@ -12,6 +12,8 @@
 //! | tampered chunk | cat | 1 |
 //! | missing / unreadable storage | ls | 5 |
 
+#![allow(clippy::unwrap_used)]
+
 mod cli_support;
 
 use std::path::{Path, PathBuf};
@@ -27,7 +29,11 @@ fn expect(fx: &FixtureCopy, args: &[&str], code: i32) -> String {
     full.push("--password-file");
     full.push(fx.pw());
     let line = vault(&full).fails(code);
-    assert_eq!(tree_state(&fx.vault), before, "the vault was modified by {args:?}");
+    assert_eq!(
+        tree_state(&fx.vault),
+        before,
+        "the vault was modified by {args:?}"
+    );
     line
 }
 
@@ -47,8 +53,14 @@ fn wrong_password_exit_3() {
     let fx = copy_fixture("vault-v8");
     std::fs::write(&fx.password_file, "not the password\n").unwrap();
     let v = fx.vault_str();
-    assert_eq!(expect(&fx, &["ls", v], 3), format!("vault: wrong password for {v}"));
-    assert_eq!(expect(&fx, &["cat", v, "/hello.txt"], 3), format!("vault: wrong password for {v}"));
+    assert_eq!(
+        expect(&fx, &["ls", v], 3),
+        format!("vault: wrong password for {v}")
+    );
+    assert_eq!(
+        expect(&fx, &["cat", v, "/hello.txt"], 3),
+        format!("vault: wrong password for {v}")
+    );
     // askpass answering wrongly: same message
     let ask = fx.tmp.path().join("ask.sh");
     std::fs::write(&ask, "#!/bin/sh\necho wrong\n").unwrap();
@@ -63,12 +75,21 @@ fn missing_vault_config_exit_4() {
     let fx = copy_fixture("vault-v8");
     std::fs::remove_file(fx.vault.join("vault.cryptomator")).unwrap();
     let v = fx.vault_str();
-    assert_eq!(expect(&fx, &["ls", v], 4), format!("vault: {v} is not a vault (no vault.cryptomator)"));
+    assert_eq!(
+        expect(&fx, &["ls", v], 4),
+        format!("vault: {v} is not a vault (no vault.cryptomator)")
+    );
     // A plain empty folder is "not a vault" too.
     let empty = fx.tmp.path().join("empty");
     std::fs::create_dir(&empty).unwrap();
     let line = vault(&["info", empty.to_str().unwrap(), "--password-file", fx.pw()]).fails(4);
-    assert_eq!(line, format!("vault: {} is not a vault (no vault.cryptomator)", empty.display()));
+    assert_eq!(
+        line,
+        format!(
+            "vault: {} is not a vault (no vault.cryptomator)",
+            empty.display()
+        )
+    );
 }
 
 #[test]
@@ -79,25 +100,40 @@ fn tampered_vault_config_exit_4() {
     // Change the payload (jti) but keep the old signature.
     let parts: Vec<&str> = token.trim().split('.').collect();
     let payload = br#"{"format":8,"shorteningThreshold":220,"jti":"00000000-8d22-4621-916d-aa73634e1972","cipherCombo":"SIV_GCM"}"#;
-    std::fs::write(&path, format!("{}.{}.{}", parts[0], b64url(payload), parts[2])).unwrap();
+    std::fs::write(
+        &path,
+        format!("{}.{}.{}", parts[0], b64url(payload), parts[2]),
+    )
+    .unwrap();
     let v = fx.vault_str();
     let line = expect(&fx, &["ls", v], 4);
-    assert!(line.starts_with(&format!("vault: {v} is not a vault (")), "{line}");
+    assert!(
+        line.starts_with(&format!("vault: {v} is not a vault (")),
+        "{line}"
+    );
 }
 
 #[test]
 fn unknown_format_exit_4() {
     let fx = copy_fixture("vault-v8");
     let vectors: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(fixtures().join("vectors.json")).unwrap()).unwrap();
+        serde_json::from_str(&std::fs::read_to_string(fixtures().join("vectors.json")).unwrap())
+            .unwrap();
     let key = hex(vectors["recovery_key"]["raw_key_hex"].as_str().unwrap());
     let header = br#"{"kid":"masterkeyfile:masterkey.cryptomator","typ":"JWT","alg":"HS256"}"#;
     let payload = br#"{"format":7,"shorteningThreshold":220,"jti":"3cdf85ee-8d22-4621-916d-aa73634e1972","cipherCombo":"SIV_GCM"}"#;
     let signing_input = format!("{}.{}", b64url(header), b64url(payload));
     let sig = hmac_sha256(&key, signing_input.as_bytes());
-    std::fs::write(fx.vault.join("vault.cryptomator"), format!("{signing_input}.{}", b64url(&sig))).unwrap();
+    std::fs::write(
+        fx.vault.join("vault.cryptomator"),
+        format!("{signing_input}.{}", b64url(&sig)),
+    )
+    .unwrap();
     let v = fx.vault_str();
-    assert_eq!(expect(&fx, &["ls", v], 4), "vault: unsupported vault format 7");
+    assert_eq!(
+        expect(&fx, &["ls", v], 4),
+        "vault: unsupported vault format 7"
+    );
 }
 
 #[test]
@@ -108,7 +144,10 @@ fn truncated_masterkey_exit_4() {
     std::fs::write(&path, &data[..data.len() / 2]).unwrap();
     let v = fx.vault_str();
     let line = expect(&fx, &["ls", v], 4);
-    assert!(line.starts_with(&format!("vault: {v} is not a vault (")), "{line}");
+    assert!(
+        line.starts_with(&format!("vault: {v} is not a vault (")),
+        "{line}"
+    );
     assert!(line.contains("masterkey"), "{line}");
 }
 
@@ -118,7 +157,10 @@ fn missing_dir_target_exit_1() {
     // Point one directory node at a content directory that does not exist.
     let mut files = Vec::new();
     all_files(&fx.vault.join("d"), &mut files);
-    let mut dir_files: Vec<_> = files.into_iter().filter(|p| p.file_name().unwrap() == "dir.c9r").collect();
+    let mut dir_files: Vec<_> = files
+        .into_iter()
+        .filter(|p| p.file_name().unwrap() == "dir.c9r")
+        .collect();
     dir_files.sort();
     assert!(!dir_files.is_empty());
     std::fs::write(&dir_files[0], "00000000-0000-4000-8000-000000000000").unwrap();
@@ -128,11 +170,24 @@ fn missing_dir_target_exit_1() {
     let before = tree_state(&fx.vault);
     let run = vault(&["ls", "-R", v, "--password-file", fx.pw()]);
     assert_eq!(run.code, 0, "{}", run.stderr);
-    assert!(run.stderr.contains("WARN directory node without content directory; hidden"), "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("WARN directory node without content directory; hidden"),
+        "{}",
+        run.stderr
+    );
     let listed = run.stdout_str().lines().count();
     assert!(listed > 10 && listed < 26, "{listed}");
     let dest = fx.tmp.path().join("out");
-    let run = vault(&["get", "-r", v, "/", dest.to_str().unwrap(), "--password-file", fx.pw()]);
+    let run = vault(&[
+        "get",
+        "-r",
+        v,
+        "/",
+        dest.to_str().unwrap(),
+        "--password-file",
+        fx.pw(),
+    ]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(tree_state(&fx.vault), before);
     // check reports it (exit 6) without writing
@@ -146,21 +201,46 @@ fn tampered_chunk_cat_fails_exit_1() {
     let mut files = Vec::new();
     all_files(&fx.vault.join("d"), &mut files);
     // The largest file node is /sizes/size-100000.bin (100000 bytes + header + 4 chunk overheads).
-    let biggest = files.iter().max_by_key(|p| std::fs::metadata(p).unwrap().len()).unwrap().clone();
-    assert_eq!(std::fs::metadata(&biggest).unwrap().len(), 100_000 + 68 + 4 * 28);
+    let biggest = files
+        .iter()
+        .max_by_key(|p| std::fs::metadata(p).unwrap().len())
+        .unwrap()
+        .clone();
+    assert_eq!(
+        std::fs::metadata(&biggest).unwrap().len(),
+        100_000 + 68 + 4 * 28
+    );
     let mut data = std::fs::read(&biggest).unwrap();
     data[68 + 32796 + 100] ^= 0x01; // inside chunk 1: cleartext offset 32768
     std::fs::write(&biggest, &data).unwrap();
     let v = fx.vault_str();
     let line = expect(&fx, &["cat", v, "/sizes/size-100000.bin"], 1);
-    assert!(line.starts_with("vault: file /sizes/size-100000.bin is corrupted at offset 32768"), "{line}");
+    assert!(
+        line.starts_with("vault: file /sizes/size-100000.bin is corrupted at offset 32768"),
+        "{line}"
+    );
     // Other files still read; get of the damaged one leaves no partial file.
     vault(&["cat", v, "/hello.txt", "--password-file", fx.pw()]).ok();
     let dest = fx.tmp.path().join("x.bin");
-    let line = expect(&fx, &["get", v, "/sizes/size-100000.bin", dest.to_str().unwrap()], 1);
+    let line = expect(
+        &fx,
+        &["get", v, "/sizes/size-100000.bin", dest.to_str().unwrap()],
+        1,
+    );
     assert!(line.contains("corrupted at offset 32768"), "{line}");
     assert!(!dest.exists());
-    assert_eq!(std::fs::read_dir(fx.tmp.path()).unwrap().filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().starts_with(".vault-part")).count(), 0);
+    assert_eq!(
+        std::fs::read_dir(fx.tmp.path())
+            .unwrap()
+            .filter(|e| e
+                .as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .starts_with(".vault-part"))
+            .count(),
+        0
+    );
 }
 
 #[test]
@@ -169,11 +249,32 @@ fn missing_or_unreadable_storage_exit_5() {
     let pw = tmp.path().join("pw");
     std::fs::write(&pw, "x\n").unwrap();
     let missing = tmp.path().join("nope");
-    let line = vault(&["ls", missing.to_str().unwrap(), "--password-file", pw.to_str().unwrap()]).fails(5);
-    assert_eq!(line, format!("vault: cannot reach storage {}: no such file or directory", missing.display()));
+    let line = vault(&[
+        "ls",
+        missing.to_str().unwrap(),
+        "--password-file",
+        pw.to_str().unwrap(),
+    ])
+    .fails(5);
+    assert_eq!(
+        line,
+        format!(
+            "vault: cannot reach storage {}: no such file or directory",
+            missing.display()
+        )
+    );
     let file = tmp.path().join("file");
     std::fs::write(&file, "x").unwrap();
-    let line = vault(&["ls", file.to_str().unwrap(), "--password-file", pw.to_str().unwrap()]).fails(5);
-    assert_eq!(line, format!("vault: storage {} is not a folder", file.display()));
+    let line = vault(&[
+        "ls",
+        file.to_str().unwrap(),
+        "--password-file",
+        pw.to_str().unwrap(),
+    ])
+    .fails(5);
+    assert_eq!(
+        line,
+        format!("vault: storage {} is not a folder", file.display())
+    );
     assert_eq!(std::fs::read(&file).unwrap(), b"x");
 }

@@ -2,6 +2,8 @@
 //! expected.json exactly (paths, types, sizes, sha256, symlink targets), and being read-only
 //! they write nothing (the conflicts fixture stays unresolved on storage).
 
+#![allow(clippy::unwrap_used)]
+
 mod cli_support;
 
 use std::collections::BTreeMap;
@@ -23,7 +25,11 @@ fn parse_ls_long(out: &str) -> BTreeMap<String, (char, u64, Option<String>)> {
             _ => (name.to_string(), None),
         };
         let name = name.strip_suffix('/').map(String::from).unwrap_or(name);
-        assert_eq!(t == 'd', line.ends_with('/'), "dirs and only dirs end in /: {line}");
+        assert_eq!(
+            t == 'd',
+            line.ends_with('/'),
+            "dirs and only dirs end in /: {line}"
+        );
         map.insert(format!("/{name}"), (t, size.parse().unwrap(), target));
     }
     map
@@ -63,17 +69,34 @@ fn check_fixture(name: &str, expected_file: &str) {
         .map(|l| format!("/{}", l.trim_end_matches('/')))
         .collect();
     plain.sort();
-    assert_eq!(plain, want.keys().cloned().collect::<Vec<_>>(), "{name}: ls -R");
+    assert_eq!(
+        plain,
+        want.keys().cloned().collect::<Vec<_>>(),
+        "{name}: ls -R"
+    );
 
     // get -r of the root into a missing DEST: DEST becomes the copy
     let dest = fx.tmp.path().join("out");
-    vault(&["get", "-r", fx.vault_str(), "/", dest.to_str().unwrap(), "--password-file", fx.pw()]).ok();
+    vault(&[
+        "get",
+        "-r",
+        fx.vault_str(),
+        "/",
+        dest.to_str().unwrap(),
+        "--password-file",
+        fx.pw(),
+    ])
+    .ok();
     let mut got = Vec::new();
     collect(&dest, &dest, &mut got);
     got.sort();
     assert_eq!(got, expected, "{name}: get -r");
 
-    assert_eq!(tree_state(&fx.vault), before, "{name}: read-only commands wrote to the vault");
+    assert_eq!(
+        tree_state(&fx.vault),
+        before,
+        "{name}: read-only commands wrote to the vault"
+    );
 }
 
 fn collect(root: &Path, dir: &Path, out: &mut Vec<Expected>) {
@@ -83,11 +106,27 @@ fn collect(root: &Path, dir: &Path, out: &mut Vec<Expected>) {
         let path = format!("/{}", p.strip_prefix(root).unwrap().to_str().unwrap());
         let ft = entry.file_type().unwrap();
         if ft.is_dir() {
-            out.push(Expected { path, kind: "dir".into(), size: None, sha256: None, target: None });
+            out.push(Expected {
+                path,
+                kind: "dir".into(),
+                size: None,
+                sha256: None,
+                target: None,
+            });
             collect(root, &p, out);
         } else if ft.is_symlink() {
-            let target = std::fs::read_link(&p).unwrap().to_str().unwrap().to_string();
-            out.push(Expected { path, kind: "symlink".into(), size: None, sha256: None, target: Some(target) });
+            let target = std::fs::read_link(&p)
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .to_string();
+            out.push(Expected {
+                path,
+                kind: "symlink".into(),
+                size: None,
+                sha256: None,
+                target: Some(target),
+            });
         } else {
             let data = std::fs::read(&p).unwrap();
             out.push(Expected {
@@ -124,25 +163,76 @@ fn get_single_file_and_cat_and_into_existing_dir() {
     // cat
     let out = vault(&["cat", v, "/sizes/size-100000.bin", "--password-file", pw]);
     assert_eq!(out.code, 0, "{}", out.stderr);
-    assert_eq!(sha256(&out.stdout), "1817e6cd1af9e87c66cdf99de15cfcaadad873ed16bd80ed4ea88a4d9b580c0a");
+    assert_eq!(
+        sha256(&out.stdout),
+        "1817e6cd1af9e87c66cdf99de15cfcaadad873ed16bd80ed4ea88a4d9b580c0a"
+    );
     // cat follows a symlink inside the vault
     let out = vault(&["cat", v, "/link-to-hello", "--password-file", pw]);
-    assert_eq!(sha256(&out.stdout), "a948904f2f0f479b8f8197694b30184b0d2ed1c1cd2a1ec0fb85d299a192a447");
+    assert_eq!(
+        sha256(&out.stdout),
+        "a948904f2f0f479b8f8197694b30184b0d2ed1c1cd2a1ec0fb85d299a192a447"
+    );
     // get of a file into an existing directory lands inside it
     let dir = fx.tmp.path().join("dl");
     std::fs::create_dir(&dir).unwrap();
-    vault(&["get", v, "/hello.txt", dir.to_str().unwrap(), "--password-file", pw]).ok();
+    vault(&[
+        "get",
+        v,
+        "/hello.txt",
+        dir.to_str().unwrap(),
+        "--password-file",
+        pw,
+    ])
+    .ok();
     assert_eq!(std::fs::read(dir.join("hello.txt")).unwrap().len(), 12);
     // get -r of a directory into an existing directory lands inside it, twice merges
-    vault(&["get", "-r", v, "/nested", dir.to_str().unwrap(), "--password-file", pw]).ok();
-    vault(&["get", "-r", v, "/nested", dir.to_str().unwrap(), "--password-file", pw]).ok();
-    assert_eq!(std::fs::read(dir.join("nested/a/b/c/deep.txt")).unwrap().len(), 10);
+    vault(&[
+        "get",
+        "-r",
+        v,
+        "/nested",
+        dir.to_str().unwrap(),
+        "--password-file",
+        pw,
+    ])
+    .ok();
+    vault(&[
+        "get",
+        "-r",
+        v,
+        "/nested",
+        dir.to_str().unwrap(),
+        "--password-file",
+        pw,
+    ])
+    .ok();
+    assert_eq!(
+        std::fs::read(dir.join("nested/a/b/c/deep.txt"))
+            .unwrap()
+            .len(),
+        10
+    );
     // a directory without -r is refused
-    let line = vault(&["get", v, "/nested", dir.to_str().unwrap(), "--password-file", pw]).fails(1);
+    let line = vault(&[
+        "get",
+        v,
+        "/nested",
+        dir.to_str().unwrap(),
+        "--password-file",
+        pw,
+    ])
+    .fails(1);
     assert_eq!(line, "vault: /nested is a directory (use get -r)");
     // no temporary files left behind
-    let names: Vec<String> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
-    assert!(names.iter().all(|n| !n.starts_with(".vault-part")), "{names:?}");
+    let names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert!(
+        names.iter().all(|n| !n.starts_with(".vault-part")),
+        "{names:?}"
+    );
     // info
     let info = vault(&["info", v, "--password-file", pw]).ok();
     assert!(info.contains("format:               8"), "{info}");

@@ -6,6 +6,8 @@
 //! systemd unit passes `systemd-analyze verify` and its ExecStart command mounts and stops
 //! cleanly on SIGTERM.
 
+#![allow(clippy::unwrap_used)]
+
 mod cli_support;
 
 use std::path::{Path, PathBuf};
@@ -23,10 +25,19 @@ fn is_mounted(mp: &Path) -> bool {
 fn daemon_pids(mp: &Path) -> Vec<u32> {
     let mut pids = Vec::new();
     for e in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else { continue };
-        let Ok(cmd) = std::fs::read(e.path().join("cmdline")) else { continue };
-        let args: Vec<String> = cmd.split(|&b| b == 0).map(|a| String::from_utf8_lossy(a).into_owned()).collect();
-        if args.iter().any(|a| a == "__mount-daemon") && args.iter().any(|a| a == mp.to_str().unwrap()) {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(cmd) = std::fs::read(e.path().join("cmdline")) else {
+            continue;
+        };
+        let args: Vec<String> = cmd
+            .split(|&b| b == 0)
+            .map(|a| String::from_utf8_lossy(a).into_owned())
+            .collect();
+        if args.iter().any(|a| a == "__mount-daemon")
+            && args.iter().any(|a| a == mp.to_str().unwrap())
+        {
             pids.push(pid);
         }
     }
@@ -48,7 +59,10 @@ struct Setup {
 
 impl Setup {
     fn new() -> Setup {
-        assert!(Path::new("/dev/fuse").exists(), "these tests need /dev/fuse");
+        assert!(
+            Path::new("/dev/fuse").exists(),
+            "these tests need /dev/fuse"
+        );
         let fx = copy_fixture("vault-v8");
         let mnt = fx.tmp.path().join("mnt");
         std::fs::create_dir(&mnt).unwrap();
@@ -62,7 +76,10 @@ impl Setup {
 impl Drop for Setup {
     fn drop(&mut self) {
         if is_mounted(&self.mnt) {
-            let _ = Command::new("fusermount3").args(["-u", "-z"]).arg(&self.mnt).status();
+            let _ = Command::new("fusermount3")
+                .args(["-u", "-z"])
+                .arg(&self.mnt)
+                .status();
         }
     }
 }
@@ -70,7 +87,13 @@ impl Drop for Setup {
 #[test]
 fn mount_detaches_lists_and_unmount_flushes() {
     let s = Setup::new();
-    let run = vault(&["mount", s.fx.vault_str(), s.mnt(), "--password-file", s.fx.pw()]);
+    let run = vault(&[
+        "mount",
+        s.fx.vault_str(),
+        s.mnt(),
+        "--password-file",
+        s.fx.pw(),
+    ]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     // Returned 0 only once the mount answers: no waiting needed here.
     assert!(is_mounted(&s.mnt));
@@ -78,7 +101,9 @@ fn mount_detaches_lists_and_unmount_flushes() {
     assert_eq!(daemon_pids(&s.mnt).len(), 1, "one detached daemon");
     let status = vault(&["status"]).ok();
     assert!(
-        status.lines().any(|l| l.starts_with(&format!("{}\t", s.mnt())) && l.contains(s.fx.vault_str())),
+        status
+            .lines()
+            .any(|l| l.starts_with(&format!("{}\t", s.mnt())) && l.contains(s.fx.vault_str())),
         "{status}"
     );
     // write through the mount, unmount: the data is on storage
@@ -86,8 +111,16 @@ fn mount_detaches_lists_and_unmount_flushes() {
     std::fs::write(s.mnt.join("written.bin"), &data).unwrap();
     vault(&["unmount", s.mnt()]).ok();
     assert!(!is_mounted(&s.mnt));
-    wait_until("the daemon to exit", Duration::from_secs(10), || daemon_pids(&s.mnt).is_empty());
-    let out = vault(&["cat", s.fx.vault_str(), "/written.bin", "--password-file", s.fx.pw()]);
+    wait_until("the daemon to exit", Duration::from_secs(10), || {
+        daemon_pids(&s.mnt).is_empty()
+    });
+    let out = vault(&[
+        "cat",
+        s.fx.vault_str(),
+        "/written.bin",
+        "--password-file",
+        s.fx.pw(),
+    ]);
     assert_eq!(out.stdout, data);
     // unmounting again: not mounted
     vault(&["unmount", s.mnt()]).fails(1);
@@ -100,22 +133,49 @@ fn mount_failures_are_reported_before_detaching() {
     // wrong password
     let bad = s.fx.tmp.path().join("bad");
     std::fs::write(&bad, "nope\n").unwrap();
-    let line = vault(&["mount", v, s.mnt(), "--password-file", bad.to_str().unwrap()]).fails(3);
+    let line = vault(&[
+        "mount",
+        v,
+        s.mnt(),
+        "--password-file",
+        bad.to_str().unwrap(),
+    ])
+    .fails(3);
     assert_eq!(line, format!("vault: wrong password for {v}"));
     assert!(!is_mounted(&s.mnt));
     assert!(daemon_pids(&s.mnt).is_empty());
     // non-empty mountpoint
     std::fs::write(s.mnt.join("file"), "x").unwrap();
     let line = vault(&["mount", v, s.mnt(), "--password-file", s.fx.pw()]).fails(1);
-    assert_eq!(line, format!("vault: mountpoint {} is not empty (use -o nonempty to mount over it)", s.mnt()));
+    assert_eq!(
+        line,
+        format!(
+            "vault: mountpoint {} is not empty (use -o nonempty to mount over it)",
+            s.mnt()
+        )
+    );
     std::fs::remove_file(s.mnt.join("file")).unwrap();
     // missing mountpoint
     let missing = s.fx.tmp.path().join("missing");
-    vault(&["mount", v, missing.to_str().unwrap(), "--password-file", s.fx.pw()]).fails(1);
+    vault(&[
+        "mount",
+        v,
+        missing.to_str().unwrap(),
+        "--password-file",
+        s.fx.pw(),
+    ])
+    .fails(1);
     // not a vault
     let empty = s.fx.tmp.path().join("empty");
     std::fs::create_dir(&empty).unwrap();
-    vault(&["mount", empty.to_str().unwrap(), s.mnt(), "--password-file", s.fx.pw()]).fails(4);
+    vault(&[
+        "mount",
+        empty.to_str().unwrap(),
+        s.mnt(),
+        "--password-file",
+        s.fx.pw(),
+    ])
+    .fails(4);
     assert!(!is_mounted(&s.mnt));
     assert!(daemon_pids(&s.mnt).is_empty());
 }
@@ -124,12 +184,30 @@ fn mount_failures_are_reported_before_detaching() {
 fn read_only_mount_writes_nothing() {
     let s = Setup::new();
     let before = tree_state(&s.fx.vault);
-    vault(&["mount", "--read-only", s.fx.vault_str(), s.mnt(), "--password-file", s.fx.pw()]).ok();
-    assert_eq!(std::fs::read(s.mnt.join("nested/a/b/c/deep.txt")).unwrap().len(), 10);
+    vault(&[
+        "mount",
+        "--read-only",
+        s.fx.vault_str(),
+        s.mnt(),
+        "--password-file",
+        s.fx.pw(),
+    ])
+    .ok();
+    assert_eq!(
+        std::fs::read(s.mnt.join("nested/a/b/c/deep.txt"))
+            .unwrap()
+            .len(),
+        10
+    );
     let err = std::fs::write(s.mnt.join("new.txt"), "x").unwrap_err();
     assert_eq!(err.raw_os_error(), Some(30), "EROFS: {err}");
     let status = vault(&["status"]).ok();
-    assert!(status.lines().any(|l| l.starts_with(&format!("{}\t", s.mnt())) && l.ends_with("\tro")), "{status}");
+    assert!(
+        status
+            .lines()
+            .any(|l| l.starts_with(&format!("{}\t", s.mnt())) && l.ends_with("\tro")),
+        "{status}"
+    );
     vault(&["unmount", s.mnt()]).ok();
     assert_eq!(tree_state(&s.fx.vault), before);
 }
@@ -137,10 +215,23 @@ fn read_only_mount_writes_nothing() {
 #[test]
 fn idle_unmounts_by_itself() {
     let s = Setup::new();
-    vault(&["mount", s.fx.vault_str(), s.mnt(), "--idle", "2s", "--password-file", s.fx.pw()]).ok();
+    vault(&[
+        "mount",
+        s.fx.vault_str(),
+        s.mnt(),
+        "--idle",
+        "2s",
+        "--password-file",
+        s.fx.pw(),
+    ])
+    .ok();
     assert!(is_mounted(&s.mnt));
-    wait_until("the idle unmount", Duration::from_secs(15), || !is_mounted(&s.mnt));
-    wait_until("the daemon to exit", Duration::from_secs(10), || daemon_pids(&s.mnt).is_empty());
+    wait_until("the idle unmount", Duration::from_secs(15), || {
+        !is_mounted(&s.mnt)
+    });
+    wait_until("the daemon to exit", Duration::from_secs(10), || {
+        daemon_pids(&s.mnt).is_empty()
+    });
 }
 
 #[test]
@@ -166,9 +257,14 @@ fn sigkill_during_write_then_force_unmount_and_remount() {
     std::thread::sleep(Duration::from_millis(300));
     let pids = daemon_pids(&s.mnt);
     assert_eq!(pids.len(), 1);
-    Command::new("kill").args(["-9", &pids[0].to_string()]).status().unwrap();
+    Command::new("kill")
+        .args(["-9", &pids[0].to_string()])
+        .status()
+        .unwrap();
     let _ = writer.wait();
-    wait_until("the daemon to die", Duration::from_secs(10), || daemon_pids(&s.mnt).is_empty());
+    wait_until("the daemon to die", Duration::from_secs(10), || {
+        daemon_pids(&s.mnt).is_empty()
+    });
     // stale: "Transport endpoint is not connected"
     let err = std::fs::read_dir(&s.mnt).unwrap_err();
     assert_eq!(err.raw_os_error(), Some(107), "{err}");
@@ -176,12 +272,20 @@ fn sigkill_during_write_then_force_unmount_and_remount() {
     assert!(!is_mounted(&s.mnt));
     vault(&["mount", v, s.mnt(), "--password-file", pw]).ok();
     let now = std::fs::read(s.mnt.join("big.bin")).unwrap();
-    assert!(now == old || now == new, "the interrupted file is neither its old nor its new content");
+    assert!(
+        now == old || now == new,
+        "the interrupted file is neither its old nor its new content"
+    );
     // every other file intact
     for e in expected(&fixtures().join("vault-v8/expected.json")) {
         if e.kind == "file" {
             let p = s.mnt.join(e.path.trim_start_matches('/'));
-            assert_eq!(sha256(&std::fs::read(&p).unwrap()), e.sha256.unwrap(), "{}", e.path);
+            assert_eq!(
+                sha256(&std::fs::read(&p).unwrap()),
+                e.sha256.unwrap(),
+                "{}",
+                e.path
+            );
         }
     }
     vault(&["unmount", s.mnt()]).ok();
@@ -190,7 +294,13 @@ fn sigkill_during_write_then_force_unmount_and_remount() {
     let run = vault(&["check", v, "--password-file", pw]);
     if run.code != 0 {
         assert_eq!(run.code, 6, "{}", run.stderr);
-        assert!(run.stdout_str().lines().all(|l| l.contains("leftover temp")), "{}", run.stdout_str());
+        assert!(
+            run.stdout_str()
+                .lines()
+                .all(|l| l.contains("leftover temp")),
+            "{}",
+            run.stdout_str()
+        );
         vault(&["check", "--repair", v, "--password-file", pw]).ok();
     }
     vault(&["check", v, "--password-file", pw]).ok();
@@ -204,7 +314,9 @@ fn mount_helper_for_mount_t_fuse_vault_and_fstab() {
     // Installed as the docs say (a symlink to this checkout's helper); an installed regular
     // file is someone's real helper and is left alone.
     match std::fs::symlink_metadata(link) {
-        Ok(m) if !m.file_type().is_symlink() => panic!("{} exists and is not a symlink", link.display()),
+        Ok(m) if !m.file_type().is_symlink() => {
+            panic!("{} exists and is not a symlink", link.display())
+        }
         Ok(_) if std::fs::read_link(link).unwrap() == helper => {}
         Ok(_) => {
             std::fs::remove_file(link).unwrap();
@@ -220,25 +332,61 @@ fn mount_helper_for_mount_t_fuse_vault_and_fstab() {
         .stdin(Stdio::null())
         .output()
         .unwrap();
-    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
     assert!(is_mounted(&s.mnt));
     assert_eq!(std::fs::read(s.mnt.join("hello.txt")).unwrap().len(), 12);
-    assert!(std::fs::write(s.mnt.join("x"), "x").is_err(), "ro was passed on");
-    assert!(Command::new("umount").arg(&s.mnt).status().unwrap().success());
-    wait_until("the unmount", Duration::from_secs(10), || !is_mounted(&s.mnt));
+    assert!(
+        std::fs::write(s.mnt.join("x"), "x").is_err(),
+        "ro was passed on"
+    );
+    assert!(
+        Command::new("umount")
+            .arg(&s.mnt)
+            .status()
+            .unwrap()
+            .success()
+    );
+    wait_until("the unmount", Duration::from_secs(10), || {
+        !is_mounted(&s.mnt)
+    });
 
     // An fstab line (mount -T uses another fstab file, so the system's is not touched).
     let fstab = s.fx.tmp.path().join("fstab");
     std::fs::write(
         &fstab,
-        format!("{} {} fuse.vault noauto,password_file={},idle=1h 0 0\n", s.fx.vault_str(), s.mnt(), s.fx.pw()),
+        format!(
+            "{} {} fuse.vault noauto,password_file={},idle=1h 0 0\n",
+            s.fx.vault_str(),
+            s.mnt(),
+            s.fx.pw()
+        ),
     )
     .unwrap();
-    let run = Command::new("mount").arg("-T").arg(&fstab).arg(&s.mnt).env("VAULT_BIN", bin()).output().unwrap();
-    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let run = Command::new("mount")
+        .arg("-T")
+        .arg(&fstab)
+        .arg(&s.mnt)
+        .env("VAULT_BIN", bin())
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
     std::fs::write(s.mnt.join("via-fstab.txt"), "hi").unwrap();
     vault(&["unmount", s.mnt()]).ok();
-    let out = vault(&["cat", s.fx.vault_str(), "/via-fstab.txt", "--password-file", s.fx.pw()]);
+    let out = vault(&[
+        "cat",
+        s.fx.vault_str(),
+        "/via-fstab.txt",
+        "--password-file",
+        s.fx.pw(),
+    ]);
     assert_eq!(out.stdout, b"hi");
     // a wrong password is reported by mount(8) with a failure status
     let bad = s.fx.tmp.path().join("bad");
@@ -262,11 +410,23 @@ fn systemd_unit_verifies_and_its_command_runs() {
     let cfg = s.fx.tmp.path().join("cfg/vault");
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::create_dir_all(&cfg).unwrap();
-    let unit = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("mount-helpers/vault@.service")).unwrap();
-    std::fs::write(dir.join("vault@.service"), unit.replace("/usr/local/bin/vault", bin())).unwrap();
+    let unit = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("mount-helpers/vault@.service"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("vault@.service"),
+        unit.replace("/usr/local/bin/vault", bin()),
+    )
+    .unwrap();
     std::fs::write(
         cfg.join("test.env"),
-        format!("VAULT_STORAGE={}\nVAULT_MOUNTPOINT={}\nVAULT_OPTIONS=--password-file {}\n", s.fx.vault_str(), s.mnt(), s.fx.pw()),
+        format!(
+            "VAULT_STORAGE={}\nVAULT_MOUNTPOINT={}\nVAULT_OPTIONS=--password-file {}\n",
+            s.fx.vault_str(),
+            s.mnt(),
+            s.fx.pw()
+        ),
     )
     .unwrap();
     let out = Command::new("systemd-analyze")
@@ -274,20 +434,42 @@ fn systemd_unit_verifies_and_its_command_runs() {
         .current_dir(&dir)
         .output()
         .expect("systemd-analyze (Debian package systemd)");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     // The ExecStart command, as systemd would run it (foreground), then SIGTERM as on stop.
     let mut child = Command::new(bin())
-        .args(["mount", "--foreground", s.fx.vault_str(), s.mnt(), "--password-file", s.fx.pw()])
+        .args([
+            "mount",
+            "--foreground",
+            s.fx.vault_str(),
+            s.mnt(),
+            "--password-file",
+            s.fx.pw(),
+        ])
         .stdin(Stdio::null())
         .spawn()
         .unwrap();
-    wait_until("the foreground mount", Duration::from_secs(15), || is_mounted(&s.mnt));
+    wait_until("the foreground mount", Duration::from_secs(15), || {
+        is_mounted(&s.mnt)
+    });
     std::fs::write(s.mnt.join("from-unit.txt"), "unit").unwrap();
-    Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
     let status = child.wait().unwrap();
     assert!(status.success(), "{status}");
     assert!(!is_mounted(&s.mnt));
-    let out = vault(&["cat", s.fx.vault_str(), "/from-unit.txt", "--password-file", s.fx.pw()]);
+    let out = vault(&[
+        "cat",
+        s.fx.vault_str(),
+        "/from-unit.txt",
+        "--password-file",
+        s.fx.pw(),
+    ]);
     assert_eq!(out.stdout, b"unit");
 }

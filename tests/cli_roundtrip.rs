@@ -3,6 +3,8 @@
 //! damaged vault and `--repair` fixing a missing dirid.c9r. One vault is created (scrypt cost
 //! is not adjustable through the CLI); the rest reuse it.
 
+#![allow(clippy::unwrap_used)]
+
 mod cli_support;
 
 use std::os::unix::fs::PermissionsExt;
@@ -59,7 +61,12 @@ fn usage_errors_exit_2() {
 #[test]
 fn remote_storage_forms_are_recognised() {
     // sftp is not built in yet: a clear error, not a usage error and not a panic.
-    let run = vault(&["ls", "sftp://me@127.0.0.1:1/srv/v", "--password-file", "/dev/null"]);
+    let run = vault(&[
+        "ls",
+        "sftp://me@127.0.0.1:1/srv/v",
+        "--password-file",
+        "/dev/null",
+    ]);
     assert_ne!(run.code, 2, "{}", run.stderr);
     assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
 }
@@ -79,15 +86,35 @@ fn full_round_trip() {
     assert!(v.join("vault.cryptomator").is_file() && v.join("masterkey.cryptomator").is_file());
     vault(&["create", vs, "--password-file", pws]).fails(1);
     let info = vault(&["info", vs, "--password-file", pws]).ok();
-    assert!(info.contains("SIV_GCM") && info.contains("format:               8"), "{info}");
+    assert!(
+        info.contains("SIV_GCM") && info.contains("format:               8"),
+        "{info}"
+    );
 
     // askpass: gets exactly the documented prompt as its only argument
     let ask = t.join("ask.sh");
-    write_exe(&ask, &format!("#!/bin/sh\n[ \"$#\" -eq 1 ] && [ \"$1\" = 'Vault password for {vs}: ' ] || exit 1\necho 'correct horse'\n"));
-    assert_eq!(vault(&["ls", vs, "--askpass", ask.to_str().unwrap()]).ok(), "");
+    write_exe(
+        &ask,
+        &format!(
+            "#!/bin/sh\n[ \"$#\" -eq 1 ] && [ \"$1\" = 'Vault password for {vs}: ' ] || exit 1\necho 'correct horse'\n"
+        ),
+    );
+    assert_eq!(
+        vault(&["ls", vs, "--askpass", ask.to_str().unwrap()]).ok(),
+        ""
+    );
     // VAULT_ASKPASS works too
-    let run = std::process::Command::new(bin()).args(["ls", vs]).env("VAULT_ASKPASS", &ask).stdin(std::process::Stdio::null()).output().unwrap();
-    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let run = std::process::Command::new(bin())
+        .args(["ls", vs])
+        .env("VAULT_ASKPASS", &ask)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
 
     // a local tree with nesting, an empty file, a multi-chunk file, a long and a Unicode name, a symlink
     let src = t.join("src");
@@ -103,26 +130,78 @@ fn full_round_trip() {
     let src_state = tree_state(&src);
 
     // put -r into a missing path: it becomes the copy
-    vault(&["put", "-r", vs, src.to_str().unwrap(), "/copy", "--password-file", pws]).ok();
+    vault(&[
+        "put",
+        "-r",
+        vs,
+        src.to_str().unwrap(),
+        "/copy",
+        "--password-file",
+        pws,
+    ])
+    .ok();
     // put -r into an existing directory: lands inside it
     vault(&["mkdir", vs, "/into", "--password-file", pws]).ok();
-    vault(&["put", "-r", vs, src.to_str().unwrap(), "/into", "--password-file", pws]).ok();
+    vault(&[
+        "put",
+        "-r",
+        vs,
+        src.to_str().unwrap(),
+        "/into",
+        "--password-file",
+        pws,
+    ])
+    .ok();
     let ls = vault(&["ls", "-R", vs, "--password-file", pws]).ok();
     assert!(ls.lines().any(|l| l == "copy/sub/big.bin"), "{ls}");
     assert!(ls.lines().any(|l| l == "into/src/sub/big.bin"), "{ls}");
     assert!(ls.lines().any(|l| l == format!("copy/sub/{long}")), "{ls}");
     let long_ls = vault(&["ls", "-l", vs, "/copy", "--password-file", pws]).ok();
-    assert!(long_ls.lines().any(|l| l.starts_with('l') && l.ends_with("link -> sub/big.bin")), "{long_ls}");
+    assert!(
+        long_ls
+            .lines()
+            .any(|l| l.starts_with('l') && l.ends_with("link -> sub/big.bin")),
+        "{long_ls}"
+    );
     // a directory without -r is refused
-    assert!(vault(&["put", vs, src.to_str().unwrap(), "/x", "--password-file", pws]).fails(1).contains("put -r"));
+    assert!(
+        vault(&[
+            "put",
+            vs,
+            src.to_str().unwrap(),
+            "/x",
+            "--password-file",
+            pws
+        ])
+        .fails(1)
+        .contains("put -r")
+    );
 
     // get -r into a missing path, and into an existing directory: identical trees
     let out1 = t.join("out1");
-    vault(&["get", "-r", vs, "/copy", out1.to_str().unwrap(), "--password-file", pws]).ok();
+    vault(&[
+        "get",
+        "-r",
+        vs,
+        "/copy",
+        out1.to_str().unwrap(),
+        "--password-file",
+        pws,
+    ])
+    .ok();
     assert_eq!(tree_state(&out1), src_state);
     let out2 = t.join("out2");
     std::fs::create_dir(&out2).unwrap();
-    vault(&["get", "-r", vs, "/into/src", out2.to_str().unwrap(), "--password-file", pws]).ok();
+    vault(&[
+        "get",
+        "-r",
+        vs,
+        "/into/src",
+        out2.to_str().unwrap(),
+        "--password-file",
+        pws,
+    ])
+    .ok();
     assert_eq!(tree_state(&out2.join("src")), src_state);
     // cat
     let run = vault(&["cat", vs, "/copy/sub/big.bin", "--password-file", pws]);
@@ -130,10 +209,32 @@ fn full_round_trip() {
 
     // put a single file over an existing one (overwrite), and into an existing dir
     std::fs::write(t.join("small"), b"new content").unwrap();
-    vault(&["put", vs, t.join("small").to_str().unwrap(), "/copy/sub/big.bin", "--password-file", pws]).ok();
-    assert_eq!(vault(&["cat", vs, "/copy/sub/big.bin", "--password-file", pws]).stdout, b"new content");
-    vault(&["put", vs, t.join("small").to_str().unwrap(), "/copy", "--password-file", pws]).ok();
-    assert_eq!(vault(&["cat", vs, "/copy/small", "--password-file", pws]).stdout, b"new content");
+    vault(&[
+        "put",
+        vs,
+        t.join("small").to_str().unwrap(),
+        "/copy/sub/big.bin",
+        "--password-file",
+        pws,
+    ])
+    .ok();
+    assert_eq!(
+        vault(&["cat", vs, "/copy/sub/big.bin", "--password-file", pws]).stdout,
+        b"new content"
+    );
+    vault(&[
+        "put",
+        vs,
+        t.join("small").to_str().unwrap(),
+        "/copy",
+        "--password-file",
+        pws,
+    ])
+    .ok();
+    assert_eq!(
+        vault(&["cat", vs, "/copy/small", "--password-file", pws]).stdout,
+        b"new content"
+    );
 
     // mkdir -p, mkdir of an existing dir fails, mkdir -p of it does not
     vault(&["mkdir", "-p", vs, "/a/b/c", "--password-file", pws]).ok();
@@ -141,11 +242,32 @@ fn full_round_trip() {
     vault(&["mkdir", "-p", vs, "/a/b", "--password-file", pws]).ok();
 
     // mv: rename, into an existing directory, over a file, and not into itself
-    vault(&["mv", vs, "/copy/small", "/copy/renamed", "--password-file", pws]).ok();
+    vault(&[
+        "mv",
+        vs,
+        "/copy/small",
+        "/copy/renamed",
+        "--password-file",
+        pws,
+    ])
+    .ok();
     vault(&["mv", vs, "/copy/renamed", "/a/b", "--password-file", pws]).ok();
-    assert_eq!(vault(&["cat", vs, "/a/b/renamed", "--password-file", pws]).stdout, b"new content");
+    assert_eq!(
+        vault(&["cat", vs, "/a/b/renamed", "--password-file", pws]).stdout,
+        b"new content"
+    );
     vault(&["mv", vs, "/copy", "/a/b/c/moved", "--password-file", pws]).ok();
-    assert_eq!(vault(&["cat", vs, "/a/b/c/moved/sub/deeper/Ünïcødé 😀.txt", "--password-file", pws]).stdout, b"unicode");
+    assert_eq!(
+        vault(&[
+            "cat",
+            vs,
+            "/a/b/c/moved/sub/deeper/Ünïcødé 😀.txt",
+            "--password-file",
+            pws
+        ])
+        .stdout,
+        b"unicode"
+    );
     vault(&["mv", vs, "/a", "/a/b/c/inside", "--password-file", pws]).fails(1);
 
     // rm: a directory needs -r
@@ -162,17 +284,37 @@ fn full_round_trip() {
     // passwd: the old password stops working, the new one works; data unchanged
     let pw2 = t.join("pw2");
     std::fs::write(&pw2, "battery staple\n").unwrap();
-    vault(&["passwd", vs, "--password-file", pws, "--new-password-file", pw2.to_str().unwrap()]).ok();
-    assert_eq!(vault(&["ls", vs, "--password-file", pws]).fails(3), format!("vault: wrong password for {vs}"));
+    vault(&[
+        "passwd",
+        vs,
+        "--password-file",
+        pws,
+        "--new-password-file",
+        pw2.to_str().unwrap(),
+    ])
+    .ok();
     assert_eq!(
-        vault(&["cat", vs, "/a/b/c/moved/sub/deeper/Ünïcødé 😀.txt", "--password-file", pw2.to_str().unwrap()]).stdout,
+        vault(&["ls", vs, "--password-file", pws]).fails(3),
+        format!("vault: wrong password for {vs}")
+    );
+    assert_eq!(
+        vault(&[
+            "cat",
+            vs,
+            "/a/b/c/moved/sub/deeper/Ünïcødé 😀.txt",
+            "--password-file",
+            pw2.to_str().unwrap()
+        ])
+        .stdout,
         b"unicode"
     );
     // passwd through askpass: both prompts answered by the program
     let ask2 = t.join("ask2.sh");
     write_exe(
         &ask2,
-        &format!("#!/bin/sh\ncase \"$1\" in\n 'Vault password for {vs}: ') echo 'battery staple';;\n 'New vault password for {vs}: ') echo 'third one';;\n *) exit 1;;\nesac\n"),
+        &format!(
+            "#!/bin/sh\ncase \"$1\" in\n 'Vault password for {vs}: ') echo 'battery staple';;\n 'New vault password for {vs}: ') echo 'third one';;\n *) exit 1;;\nesac\n"
+        ),
     );
     vault(&["passwd", vs, "--askpass", ask2.to_str().unwrap()]).ok();
     let pw3 = t.join("pw3");
@@ -193,7 +335,11 @@ fn full_round_trip() {
     assert_eq!(tree_state(&v), before, "check without --repair wrote");
     let run = vault(&["check", "--repair", vs, "--password-file", pw3s]);
     assert_eq!(run.code, 0, "{}", run.stderr);
-    assert!(run.stdout_str().contains("repaired: "), "{}", run.stdout_str());
+    assert!(
+        run.stdout_str().contains("repaired: "),
+        "{}",
+        run.stdout_str()
+    );
     assert!(dirids[1].is_file(), "dirid.c9r restored");
     vault(&["check", vs, "--password-file", pw3s]).ok();
 }

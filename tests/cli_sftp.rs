@@ -4,6 +4,8 @@
 //! documented prompt `Password for USER@HOST: `, a refused server password (exit 3), ls/cat/put/get,
 //! and a detached mount whose daemon gets both secrets from the parent.
 
+#![allow(clippy::unwrap_used)]
+
 mod cli_support;
 
 use std::os::unix::fs::PermissionsExt;
@@ -22,22 +24,43 @@ impl Sshd {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("vault-sftp/tests/servers/sshd-2fa.sh")
     }
     fn run(&self, args: &[&str]) -> std::process::Output {
-        Command::new(Self::script()).args(args).envs(self.env.iter().map(|(k, v)| (k, v))).output().unwrap()
+        Command::new(Self::script())
+            .args(args)
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .output()
+            .unwrap()
     }
     fn start() -> Sshd {
         let pid = std::process::id();
         let env = vec![
-            ("VAULT_TEST_INSTANCE".to_string(), format!("c{}", pid % 100_000)),
-            ("VAULT_TEST_PORT_BASE".to_string(), (30_000 + (pid % 3_000) * 4).to_string()),
-            ("VAULT_TEST_STATE_DIR".to_string(), format!("/tmp/vault-cli-sshd-{pid}")),
+            (
+                "VAULT_TEST_INSTANCE".to_string(),
+                format!("c{}", pid % 100_000),
+            ),
+            (
+                "VAULT_TEST_PORT_BASE".to_string(),
+                (30_000 + (pid % 3_000) * 4).to_string(),
+            ),
+            (
+                "VAULT_TEST_STATE_DIR".to_string(),
+                format!("/tmp/vault-cli-sshd-{pid}"),
+            ),
         ];
-        let mut s = Sshd { env, vars: Default::default() };
+        let mut s = Sshd {
+            env,
+            vars: Default::default(),
+        };
         let out = s.run(&["start", "password"]);
-        assert!(out.status.success(), "sshd start: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "sshd start: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let out = s.run(&["env"]);
         for line in String::from_utf8_lossy(&out.stdout).lines() {
             if let Some((k, v)) = line.split_once('=') {
-                s.vars.insert(k.to_string(), v.trim_matches('\'').to_string());
+                s.vars
+                    .insert(k.to_string(), v.trim_matches('\'').to_string());
             }
         }
         s
@@ -60,7 +83,14 @@ fn sftp_storage_through_the_cli() {
     let port = sshd.var("VAULT_TEST_SSH_PORT_PASSWORD").to_string();
     let root = PathBuf::from(sshd.var("VAULT_TEST_SFTP_ROOT"));
     copy_tree(&fixtures().join("vault-v8/vault"), &root.join("V"));
-    assert!(Command::new("chown").args(["-R", &user]).arg(root.join("V")).status().unwrap().success());
+    assert!(
+        Command::new("chown")
+            .args(["-R", &user])
+            .arg(root.join("V"))
+            .status()
+            .unwrap()
+            .success()
+    );
     let url = format!("sftp://{user}@127.0.0.1:{port}/~/V");
     let tmp = tempfile::tempdir().unwrap();
     let vault_pw = std::fs::read_to_string(fixtures().join("vault-v8/password.txt")).unwrap();
@@ -82,26 +112,78 @@ fn sftp_storage_through_the_cli() {
     assert!(line.contains("is not known and was not accepted"), "{line}");
     assert!(!kh.exists() || std::fs::read_to_string(&kh).unwrap().is_empty());
     // accepted and recorded; later runs use it silently
-    let out = vault(&["ls", &url, "--askpass", a, "--known-hosts", k, "--accept-new-host-key"]).ok();
+    let out = vault(&[
+        "ls",
+        &url,
+        "--askpass",
+        a,
+        "--known-hosts",
+        k,
+        "--accept-new-host-key",
+    ])
+    .ok();
     assert!(out.lines().any(|l| l == "hello.txt"), "{out}");
-    assert!(std::fs::read_to_string(&kh).unwrap().contains(&format!("[127.0.0.1]:{port}")));
-    let out = vault(&["cat", &url, "/hello.txt", "--askpass", a, "--known-hosts", k]);
+    assert!(
+        std::fs::read_to_string(&kh)
+            .unwrap()
+            .contains(&format!("[127.0.0.1]:{port}"))
+    );
+    let out = vault(&[
+        "cat",
+        &url,
+        "/hello.txt",
+        "--askpass",
+        a,
+        "--known-hosts",
+        k,
+    ]);
     assert_eq!(out.stdout.len(), 12, "{}", out.stderr);
 
     // a refused server password: exit 3
     let bad = tmp.path().join("bad.sh");
     std::fs::write(&bad, "#!/bin/sh\necho wrong\n").unwrap();
     std::fs::set_permissions(&bad, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let line = vault(&["ls", &url, "--askpass", bad.to_str().unwrap(), "--known-hosts", k]).fails(3);
-    assert!(line.contains("refused the password") || line.contains("permission denied"), "{line}");
+    let line = vault(&[
+        "ls",
+        &url,
+        "--askpass",
+        bad.to_str().unwrap(),
+        "--known-hosts",
+        k,
+    ])
+    .fails(3);
+    assert!(
+        line.contains("refused the password") || line.contains("permission denied"),
+        "{line}"
+    );
 
     // put and get back
     let src = tmp.path().join("up.bin");
     let data: Vec<u8> = (0..100_000u32).map(|i| (i % 199) as u8).collect();
     std::fs::write(&src, &data).unwrap();
-    vault(&["put", &url, src.to_str().unwrap(), "/up.bin", "--askpass", a, "--known-hosts", k]).ok();
+    vault(&[
+        "put",
+        &url,
+        src.to_str().unwrap(),
+        "/up.bin",
+        "--askpass",
+        a,
+        "--known-hosts",
+        k,
+    ])
+    .ok();
     let back = tmp.path().join("back.bin");
-    vault(&["get", &url, "/up.bin", back.to_str().unwrap(), "--askpass", a, "--known-hosts", k]).ok();
+    vault(&[
+        "get",
+        &url,
+        "/up.bin",
+        back.to_str().unwrap(),
+        "--askpass",
+        a,
+        "--known-hosts",
+        k,
+    ])
+    .ok();
     assert_eq!(std::fs::read(&back).unwrap(), data);
 
     // a detached mount: both secrets asked in the foreground and handed to the daemon

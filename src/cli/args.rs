@@ -7,13 +7,21 @@ use clap::{Args, Parser, Subcommand};
 
 /// Mount Cryptomator (format 8) vaults from local folders, SFTP and WebDAV.
 #[derive(Debug, Parser)]
-#[command(name = "vault", version, about, propagate_version = true, max_term_width = 100)]
-#[command(after_help = "STORAGE is a local folder (./Vault, /media/usb/Vault, ~/Nextcloud/Vault), \
+#[command(
+    name = "vault",
+    version,
+    about,
+    propagate_version = true,
+    max_term_width = 100
+)]
+#[command(
+    after_help = "STORAGE is a local folder (./Vault, /media/usb/Vault, ~/Nextcloud/Vault), \
 sftp://[user@]host[:port]/path, dav://host/path, davs://host/path, \
 https://host/remote.php/dav/files/USER/path, or the NAME of a configured vault.\n\n\
 Exit codes: 0 success, 1 error, 2 usage, 3 wrong password or credentials, \
 4 not a vault or unsupported format, 5 storage unreachable, 6 check found problems, \
-7 host key refused.")]
+7 host key refused."
+)]
 pub struct Cli {
     /// More log output on stderr (-v info, -vv debug, -vvv trace).
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
@@ -254,7 +262,9 @@ pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
         }
         let n: u64 = rest[..digits].parse().map_err(|_| bad())?;
         rest = &rest[digits..];
-        let unit_len = rest.find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len());
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(rest.len());
         let unit = &rest[..unit_len];
         rest = &rest[unit_len..];
         let d = match unit {
@@ -271,6 +281,7 @@ pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use std::time::Duration;

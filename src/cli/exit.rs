@@ -79,9 +79,10 @@ pub fn exit_for_sftp_error(e: &vault_sftp::SftpError) -> Exit {
     match e {
         E::HostKeyChanged { .. } | E::HostKeyNotAccepted { .. } => Exit::HostKey,
         E::InvalidUrl(_) => Exit::Usage,
-        E::PathNotFound { .. } | E::NotAFolder { .. } | E::PathPermissionDenied { .. } | E::Unreachable { .. } => {
-            Exit::Unreachable
-        }
+        E::PathNotFound { .. }
+        | E::NotAFolder { .. }
+        | E::PathPermissionDenied { .. }
+        | E::Unreachable { .. } => Exit::Unreachable,
         other => match exit_for_storage_kind(other.storage_kind()) {
             Exit::Error => Exit::Unreachable,
             code => code,
@@ -101,7 +102,10 @@ pub struct CliError {
 impl CliError {
     /// An error with an explicit code.
     pub fn new(exit: Exit, message: impl Into<String>) -> Self {
-        CliError { exit, message: one_line(message.into()) }
+        CliError {
+            exit,
+            message: one_line(message.into()),
+        }
     }
 
     /// Exit 1.
@@ -123,8 +127,14 @@ impl CliError {
         let message = match err {
             VaultError::WrongPassword => format!("wrong password for {storage}"),
             VaultError::NotAVault(msg) => not_a_vault_message(storage, msg),
-            VaultError::Corrupt { storage_path, offset, source } => match offset {
-                Some(o) => format!("{storage_path} in {storage} is corrupted at offset {o}: {source}"),
+            VaultError::Corrupt {
+                storage_path,
+                offset,
+                source,
+            } => match offset {
+                Some(o) => {
+                    format!("{storage_path} in {storage} is corrupted at offset {o}: {source}")
+                }
                 None => format!("{storage_path} in {storage} is corrupted: {source}"),
             },
             other => other.to_string(),
@@ -142,7 +152,9 @@ impl CliError {
                 };
                 Self::new(Exit::Error, message)
             }
-            VaultError::Node { kind, .. } => Self::new(exit_for_vault_kind(*kind), format!("{path}: {kind}")),
+            VaultError::Node { kind, .. } => {
+                Self::new(exit_for_vault_kind(*kind), format!("{path}: {kind}"))
+            }
             VaultError::Storage(e) if e.kind() == StorageErrorKind::NotFound => {
                 Self::new(Exit::Error, format!("{path}: no such file or directory"))
             }
@@ -172,7 +184,11 @@ fn not_a_vault_message(storage: &str, msg: &str) -> String {
 
 /// Keeps a message to one line.
 fn one_line(s: String) -> String {
-    if s.contains(['\n', '\r']) { s.replace(['\n', '\r'], " ") } else { s }
+    if s.contains(['\n', '\r']) {
+        s.replace(['\n', '\r'], " ")
+    } else {
+        s
+    }
 }
 
 /// Ends a command that went on after errors: none → Ok; one → that error itself; several →
@@ -180,7 +196,10 @@ fn one_line(s: String) -> String {
 pub fn summarize(errors: Vec<CliError>, what: &str) -> CliResult {
     match errors.len() {
         0 => Ok(()),
-        1 => Err(errors.into_iter().next().unwrap_or_else(|| CliError::other(what.to_string()))),
+        1 => Err(errors
+            .into_iter()
+            .next()
+            .unwrap_or_else(|| CliError::other(what.to_string()))),
         n => {
             let exit = errors.first().map(|e| e.exit).unwrap_or(Exit::Error);
             for e in &errors {
@@ -195,6 +214,7 @@ pub fn summarize(errors: Vec<CliError>, what: &str) -> CliResult {
 pub type CliResult<T = ()> = Result<T, CliError>;
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -204,7 +224,10 @@ mod tests {
         assert_eq!(exit_for_vault_kind(VaultErrorKind::NotAVault).code(), 4);
         assert_eq!(exit_for_vault_kind(VaultErrorKind::Unavailable).code(), 5);
         assert_eq!(exit_for_vault_kind(VaultErrorKind::Corrupt).code(), 1);
-        assert_eq!(exit_for_storage_kind(StorageErrorKind::AuthenticationFailed).code(), 3);
+        assert_eq!(
+            exit_for_storage_kind(StorageErrorKind::AuthenticationFailed).code(),
+            3
+        );
         for c in 0..=7 {
             assert_eq!(Exit::from_code(c).code(), c);
         }
@@ -213,9 +236,18 @@ mod tests {
     #[test]
     fn messages() {
         let e = CliError::vault("./V", &VaultError::WrongPassword);
-        assert_eq!((e.exit, e.message.as_str()), (Exit::Auth, "wrong password for ./V"));
-        let e = CliError::vault("./V", &VaultError::NotAVault("unsupported vault format 7".into()));
-        assert_eq!((e.exit, e.message.as_str()), (Exit::NotAVault, "unsupported vault format 7"));
+        assert_eq!(
+            (e.exit, e.message.as_str()),
+            (Exit::Auth, "wrong password for ./V")
+        );
+        let e = CliError::vault(
+            "./V",
+            &VaultError::NotAVault("unsupported vault format 7".into()),
+        );
+        assert_eq!(
+            (e.exit, e.message.as_str()),
+            (Exit::NotAVault, "unsupported vault format 7")
+        );
         let e = CliError::new(Exit::Error, "a\nb");
         assert_eq!(e.message, "a b");
     }

@@ -37,14 +37,19 @@ pub fn run() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
-            let code = if e.use_stderr() { Exit::Usage } else { Exit::Success };
+            let code = if e.use_stderr() {
+                Exit::Usage
+            } else {
+                Exit::Success
+            };
             let _ = e.print();
             return code.into();
         }
     };
     output::init_logging(cli.verbose, cli.quiet);
     let ctx = Ctx { quiet: cli.quiet };
-    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| dispatch(ctx, cli.command)));
+    let result =
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| dispatch(ctx, cli.command)));
     match result {
         Ok(Ok(())) => ExitCode::SUCCESS,
         Ok(Err(e)) => {
@@ -80,26 +85,65 @@ async fn async_command(ctx: Ctx, command: Command) -> CliResult {
     match command {
         Command::Create { storage, secrets } => create::run(ctx, &storage, &secrets).await,
         Command::Info { storage, secrets } => info::run(&storage, &secrets).await,
-        Command::Ls { long, recursive, storage, path, secrets } => {
-            ls::run(&storage, &secrets, &path, long, recursive).await
-        }
-        Command::Cat { storage, path, secrets } => cat::run(&storage, &secrets, &path).await,
-        Command::Get { recursive, storage, path, dest, secrets } => {
-            get::run(ctx, &storage, &secrets, &path, &dest, recursive).await
-        }
-        Command::Put { recursive, storage, src, path, secrets } => {
-            put::run(ctx, &storage, &secrets, &src, &path, recursive).await
-        }
-        Command::Mkdir { parents, storage, paths, secrets } => mkdir::run(&storage, &secrets, &paths, parents).await,
-        Command::Rm { recursive, storage, paths, secrets } => rm::run(&storage, &secrets, &paths, recursive).await,
-        Command::Mv { storage, from, to, secrets } => mv::run(&storage, &secrets, &from, &to).await,
-        Command::Passwd { storage, secrets, new_password_file } => {
-            passwd::run(ctx, &storage, &secrets, new_password_file.as_deref()).await
-        }
-        Command::Check { repair, storage, secrets } => check::run(ctx, &storage, &secrets, repair).await,
-        Command::Mount(_) | Command::MountDaemon(_) | Command::Unmount { .. } | Command::Status | Command::Completions { .. } => {
-            Err(CliError::other("internal: command dispatched twice"))
-        }
+        Command::Ls {
+            long,
+            recursive,
+            storage,
+            path,
+            secrets,
+        } => ls::run(&storage, &secrets, &path, long, recursive).await,
+        Command::Cat {
+            storage,
+            path,
+            secrets,
+        } => cat::run(&storage, &secrets, &path).await,
+        Command::Get {
+            recursive,
+            storage,
+            path,
+            dest,
+            secrets,
+        } => get::run(ctx, &storage, &secrets, &path, &dest, recursive).await,
+        Command::Put {
+            recursive,
+            storage,
+            src,
+            path,
+            secrets,
+        } => put::run(ctx, &storage, &secrets, &src, &path, recursive).await,
+        Command::Mkdir {
+            parents,
+            storage,
+            paths,
+            secrets,
+        } => mkdir::run(&storage, &secrets, &paths, parents).await,
+        Command::Rm {
+            recursive,
+            storage,
+            paths,
+            secrets,
+        } => rm::run(&storage, &secrets, &paths, recursive).await,
+        Command::Mv {
+            storage,
+            from,
+            to,
+            secrets,
+        } => mv::run(&storage, &secrets, &from, &to).await,
+        Command::Passwd {
+            storage,
+            secrets,
+            new_password_file,
+        } => passwd::run(ctx, &storage, &secrets, new_password_file.as_deref()).await,
+        Command::Check {
+            repair,
+            storage,
+            secrets,
+        } => check::run(ctx, &storage, &secrets, repair).await,
+        Command::Mount(_)
+        | Command::MountDaemon(_)
+        | Command::Unmount { .. }
+        | Command::Status
+        | Command::Completions { .. } => Err(CliError::other("internal: command dispatched twice")),
     }
 }
 
@@ -115,11 +159,19 @@ pub(crate) fn runtime() -> CliResult<tokio::runtime::Runtime> {
 /// No core dumps (they would hold keys and cleartext): RLIMIT_CORE = 0 and not dumpable.
 fn harden_process() {
     use rustix::process::{Resource, Rlimit, setrlimit};
-    if let Err(e) = setrlimit(Resource::Core, Rlimit { current: Some(0), maximum: Some(0) }) {
+    if let Err(e) = setrlimit(
+        Resource::Core,
+        Rlimit {
+            current: Some(0),
+            maximum: Some(0),
+        },
+    ) {
         eprintln!("vault: warning: cannot disable core dumps: {e}");
     }
     #[cfg(target_os = "linux")]
-    if let Err(e) = rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable) {
+    if let Err(e) =
+        rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable)
+    {
         eprintln!("vault: warning: cannot mark the process non-dumpable: {e}");
     }
 }
@@ -127,7 +179,10 @@ fn harden_process() {
 /// A panic is a bug: one line, no backtrace, no Debug dump of anything that may hold secrets.
 fn install_panic_hook() {
     std::panic::set_hook(Box::new(|info| {
-        let location = info.location().map(|l| format!(" at {}:{}", l.file(), l.line())).unwrap_or_default();
+        let location = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
         eprintln!("vault: internal error{location} (this is a bug; please report it)");
     }));
 }

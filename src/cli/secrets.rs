@@ -44,7 +44,9 @@ pub struct Secrets {
 
 impl std::fmt::Debug for Secrets {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Secrets").field("password_file", &self.password_file).finish_non_exhaustive()
+        f.debug_struct("Secrets")
+            .field("password_file", &self.password_file)
+            .finish_non_exhaustive()
     }
 }
 
@@ -70,21 +72,31 @@ impl Secrets {
     /// The answers given so far (when recording).
     pub fn take_recorded(&self) -> Vec<Answer> {
         match &self.recorded {
-            Some(m) => m.lock().map(|mut v| std::mem::take(&mut *v)).unwrap_or_default(),
+            Some(m) => m
+                .lock()
+                .map(|mut v| std::mem::take(&mut *v))
+                .unwrap_or_default(),
             None => Vec::new(),
         }
     }
 
     /// Answers only from `answers` (the mount daemon).
     pub fn preset(answers: Vec<Answer>, connect: super::storage_arg::ConnectOptions) -> Self {
-        Secrets { preset: Some(std::sync::Arc::new(answers)), connect, ..Default::default() }
+        Secrets {
+            preset: Some(std::sync::Arc::new(answers)),
+            connect,
+            ..Default::default()
+        }
     }
 
     fn record(&self, prompt: &str, answer: &SecretString) {
         if let Some(m) = &self.recorded {
             use secrecy::ExposeSecret;
             if let Ok(mut v) = m.lock() {
-                v.push((prompt.to_string(), Zeroizing::new(answer.expose_secret().to_string())));
+                v.push((
+                    prompt.to_string(),
+                    Zeroizing::new(answer.expose_secret().to_string()),
+                ));
             }
         }
     }
@@ -92,12 +104,12 @@ impl Secrets {
     /// The vault password of an existing vault.
     pub fn vault_password(&self, storage: &str) -> CliResult<SecretString> {
         let prompt = vault_prompt(storage);
-        if self.preset.is_none() {
-            if let Some(file) = &self.password_file {
-                let pw = read_password_file(file)?;
-                self.record(&prompt, &pw);
-                return Ok(pw);
-            }
+        if self.preset.is_none()
+            && let Some(file) = &self.password_file
+        {
+            let pw = read_password_file(file)?;
+            self.record(&prompt, &pw);
+            return Ok(pw);
         }
         self.ask(&prompt)
     }
@@ -114,7 +126,9 @@ impl Secrets {
             let again = self.ask(&format!("Repeat {}", lowercase_first(prompt)))?;
             use secrecy::ExposeSecret;
             if first.expose_secret() != again.expose_secret() {
-                return Err(CliError::other("the passwords do not match; nothing was changed"));
+                return Err(CliError::other(
+                    "the passwords do not match; nothing was changed",
+                ));
             }
             first
         } else {
@@ -134,15 +148,16 @@ impl Secrets {
                 .iter()
                 .find(|(p, _)| p == prompt)
                 .map(|(_, a)| SecretString::from(a.as_str()))
-                .ok_or_else(|| CliError::other(format!("the mount daemon has no answer to {prompt:?}")));
+                .ok_or_else(|| {
+                    CliError::other(format!("the mount daemon has no answer to {prompt:?}"))
+                });
         }
         let answer = if let Some(cmd) = &self.askpass {
             run_askpass(cmd, prompt)?
         } else if self.terminal {
-            let answer = Zeroizing::new(
-                rpassword::prompt_password(prompt)
-                    .map_err(|e| CliError::other(format!("cannot read the password: {}", io_text(&e))))?,
-            );
+            let answer = Zeroizing::new(rpassword::prompt_password(prompt).map_err(|e| {
+                CliError::other(format!("cannot read the password: {}", io_text(&e)))
+            })?);
             SecretString::from(answer.as_str())
         } else {
             return Err(no_source());
@@ -230,15 +245,27 @@ pub fn read_password_file(file: &Path) -> CliResult<SecretString> {
     let mut bytes = Zeroizing::new(Vec::new());
     std::fs::File::open(file)
         .and_then(|mut f| f.read_to_end(&mut bytes))
-        .map_err(|e| CliError::other(format!("cannot read password file {}: {}", file.display(), io_text(&e))))?;
+        .map_err(|e| {
+            CliError::other(format!(
+                "cannot read password file {}: {}",
+                file.display(),
+                io_text(&e)
+            ))
+        })?;
     first_line(&bytes).ok_or_else(|| {
-        CliError::other(format!("password file {} is not valid UTF-8", file.display()))
+        CliError::other(format!(
+            "password file {} is not valid UTF-8",
+            file.display()
+        ))
     })
 }
 
 /// The first line of `bytes` (`\n` or `\r\n` stripped) as a secret.
 fn first_line(bytes: &[u8]) -> Option<SecretString> {
-    let end = bytes.iter().position(|&b| b == b'\n').unwrap_or(bytes.len());
+    let end = bytes
+        .iter()
+        .position(|&b| b == b'\n')
+        .unwrap_or(bytes.len());
     let mut line = &bytes[..end];
     if let Some(l) = line.strip_suffix(b"\r") {
         line = l;
@@ -258,7 +285,9 @@ fn run_askpass(cmd: &str, prompt: &str) -> CliResult<SecretString> {
         .map_err(|e| fail(io_text(&e)))?;
     let mut out = Zeroizing::new(Vec::new());
     if let Some(mut stdout) = child.stdout.take() {
-        stdout.read_to_end(&mut out).map_err(|e| fail(io_text(&e)))?;
+        stdout
+            .read_to_end(&mut out)
+            .map_err(|e| fail(io_text(&e)))?;
     }
     let status = child.wait().map_err(|e| fail(io_text(&e)))?;
     if !status.success() {
@@ -268,6 +297,7 @@ fn run_askpass(cmd: &str, prompt: &str) -> CliResult<SecretString> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use secrecy::ExposeSecret;
@@ -284,26 +314,49 @@ mod tests {
     #[test]
     fn prompts() {
         assert_eq!(vault_prompt("./V"), "Vault password for ./V: ");
-        assert_eq!(lowercase_first("New vault password for ./V: "), "new vault password for ./V: ");
+        assert_eq!(
+            lowercase_first("New vault password for ./V: "),
+            "new vault password for ./V: "
+        );
     }
 
     #[test]
     fn askpass_gets_the_prompt_as_its_only_argument() {
         let dir = tempfile::tempdir().unwrap();
         let script = dir.path().join("ask");
-        std::fs::write(&script, "#!/bin/sh\n[ $# -eq 1 ] || exit 9\nprintf '%s|secret\\n' \"$1\"\n").unwrap();
+        std::fs::write(
+            &script,
+            "#!/bin/sh\n[ $# -eq 1 ] || exit 9\nprintf '%s|secret\\n' \"$1\"\n",
+        )
+        .unwrap();
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
-        let s = Secrets { askpass: Some(script.to_string_lossy().into()), ..Default::default() }.recording();
-        assert_eq!(s.vault_password("./V").unwrap().expose_secret(), "Vault password for ./V: |secret");
+        let s = Secrets {
+            askpass: Some(script.to_string_lossy().into()),
+            ..Default::default()
+        }
+        .recording();
+        assert_eq!(
+            s.vault_password("./V").unwrap().expose_secret(),
+            "Vault password for ./V: |secret"
+        );
         let rec = s.take_recorded();
         assert_eq!(rec.len(), 1);
         let preset = Secrets::preset(rec, Default::default());
-        assert_eq!(preset.vault_password("./V").unwrap().expose_secret(), "Vault password for ./V: |secret");
+        assert_eq!(
+            preset.vault_password("./V").unwrap().expose_secret(),
+            "Vault password for ./V: |secret"
+        );
         assert!(preset.ask("Password for a@b: ").is_err());
-        let s = Secrets { askpass: Some("/nonexistent/askpass".into()), ..Default::default() };
+        let s = Secrets {
+            askpass: Some("/nonexistent/askpass".into()),
+            ..Default::default()
+        };
         assert!(s.vault_password("./V").is_err());
         let s = Secrets::default();
-        assert_eq!(s.vault_password("./V").unwrap_err().exit, super::super::exit::Exit::Usage);
+        assert_eq!(
+            s.vault_password("./V").unwrap_err().exit,
+            super::super::exit::Exit::Usage
+        );
     }
 }

@@ -26,9 +26,10 @@ pub async fn connect_existing(
     secrets: &Secrets,
 ) -> CliResult<std::sync::Arc<dyn vault_storage::Storage>> {
     let spec = storage_arg::parse(storage_arg)?;
-    let storage = storage_arg::connect(storage_arg, &spec, Purpose::Open, secrets, &secrets.connect).await?;
-    let config = StoragePath::new("vault.cryptomator")
-        .map_err(|e| CliError::other(e.to_string()))?;
+    let storage =
+        storage_arg::connect(storage_arg, &spec, Purpose::Open, secrets, &secrets.connect).await?;
+    let config =
+        StoragePath::new("vault.cryptomator").map_err(|e| CliError::other(e.to_string()))?;
     match storage.metadata(&config).await {
         Ok(m) if m.kind == vault_storage::EntryKind::File => Ok(storage),
         Ok(_) => Err(CliError::new(
@@ -42,7 +43,10 @@ pub async fn connect_existing(
         Err(e) if e.kind() == StorageErrorKind::AuthenticationFailed => {
             Err(CliError::new(Exit::Auth, format!("{storage_arg}: {e}")))
         }
-        Err(e) => Err(CliError::new(Exit::Unreachable, format!("cannot read storage {storage_arg}: {e}"))),
+        Err(e) => Err(CliError::new(
+            Exit::Unreachable,
+            format!("cannot read storage {storage_arg}: {e}"),
+        )),
     }
 }
 
@@ -102,7 +106,10 @@ impl VPath {
 
 /// Resolves `path`; errors name the cleartext path.
 pub async fn resolve(vault: &Vault, storage: &str, path: &VPath) -> CliResult<Node> {
-    vault.resolve(&path.display()).await.map_err(|e| CliError::file(storage, &path.display(), &e))
+    vault
+        .resolve(&path.display())
+        .await
+        .map_err(|e| CliError::file(storage, &path.display(), &e))
 }
 
 /// Resolves `path` if it exists (`Ok(None)` when it does not).
@@ -119,11 +126,15 @@ pub async fn resolve_dir(vault: &Vault, storage: &str, path: &VPath) -> CliResul
     let node = resolve(vault, storage, path).await?;
     match node.kind {
         NodeKind::Dir(id) => Ok(id),
-        _ => Err(CliError::other(format!("{}: not a directory", path.display()))),
+        _ => Err(CliError::other(format!(
+            "{}: not a directory",
+            path.display()
+        ))),
     }
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

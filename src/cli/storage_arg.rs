@@ -52,8 +52,14 @@ pub fn parse(arg: &str) -> CliResult<StorageSpec> {
     if let Some((scheme, rest)) = arg.split_once("://") {
         return match scheme.to_ascii_lowercase().as_str() {
             "sftp" => Ok(StorageSpec::Sftp(parse_remote(arg, rest)?)),
-            "dav" | "webdav" => Ok(StorageSpec::Dav { tls: false, remote: parse_remote(arg, rest)? }),
-            "davs" | "webdavs" => Ok(StorageSpec::Dav { tls: true, remote: parse_remote(arg, rest)? }),
+            "dav" | "webdav" => Ok(StorageSpec::Dav {
+                tls: false,
+                remote: parse_remote(arg, rest)?,
+            }),
+            "davs" | "webdavs" => Ok(StorageSpec::Dav {
+                tls: true,
+                remote: parse_remote(arg, rest)?,
+            }),
             "https" | "http" => {
                 parse_remote(arg, rest)?;
                 Ok(StorageSpec::WebDavUrl(arg.to_string()))
@@ -109,14 +115,22 @@ fn parse_remote(arg: &str, rest: &str) -> CliResult<RemoteSpec> {
         (h.to_string(), port)
     } else {
         match hostport.rsplit_once(':') {
-            Some((h, p)) => (h.to_string(), Some(p.parse::<u16>().map_err(|_| bad("invalid port"))?)),
+            Some((h, p)) => (
+                h.to_string(),
+                Some(p.parse::<u16>().map_err(|_| bad("invalid port"))?),
+            ),
             None => (hostport.to_string(), None),
         }
     };
     if host.is_empty() {
         return Err(bad("no host"));
     }
-    Ok(RemoteSpec { user, host, port, path: path.to_string() })
+    Ok(RemoteSpec {
+        user,
+        host,
+        port,
+        path: path.to_string(),
+    })
 }
 
 /// What `create` needs: a missing local folder is made (its parent must exist).
@@ -154,7 +168,11 @@ impl ConnectOptions {
 
     /// The same options as command-line words (for the mount daemon), paths made absolute.
     pub fn to_argv(&self) -> Vec<std::ffi::OsString> {
-        let abs = |p: &PathBuf| std::path::absolute(p).unwrap_or_else(|_| p.clone()).into_os_string();
+        let abs = |p: &PathBuf| {
+            std::path::absolute(p)
+                .unwrap_or_else(|_| p.clone())
+                .into_os_string()
+        };
         let mut v = Vec::new();
         if let Some(p) = &self.ca_cert {
             v.push("--ca-cert".into());
@@ -186,16 +204,23 @@ pub async fn connect(
     match spec {
         StorageSpec::Local(path) => connect_local(arg, path, purpose),
         StorageSpec::Sftp(_) => connect_sftp(arg, secrets, options).await,
-        StorageSpec::Dav { .. } | StorageSpec::WebDavUrl(_) => connect_webdav(arg, secrets, options).await,
+        StorageSpec::Dav { .. } | StorageSpec::WebDavUrl(_) => {
+            connect_webdav(arg, secrets, options).await
+        }
         StorageSpec::Named(name) => Err(CliError::usage(format!(
             "no vault named {name:?} is configured; for a folder in the current directory say ./{name}"
         ))),
     }
 }
 
-async fn connect_sftp(arg: &str, secrets: &Secrets, options: &ConnectOptions) -> CliResult<Arc<dyn Storage>> {
+async fn connect_sftp(
+    arg: &str,
+    secrets: &Secrets,
+    options: &ConnectOptions,
+) -> CliResult<Arc<dyn Storage>> {
     use super::exit::exit_for_sftp_error;
-    let url = vault_sftp::parse_sftp_url(arg).map_err(|e| CliError::new(exit_for_sftp_error(&e), e.to_string()))?;
+    let url = vault_sftp::parse_sftp_url(arg)
+        .map_err(|e| CliError::new(exit_for_sftp_error(&e), e.to_string()))?;
     let mut config = vault_sftp::SftpConfig::from_url(&url, None)
         .map_err(|e| CliError::new(exit_for_sftp_error(&e), e.to_string()))?;
     if let Some(identity) = &options.identity {
@@ -212,20 +237,26 @@ async fn connect_sftp(arg: &str, secrets: &Secrets, options: &ConnectOptions) ->
     Ok(Arc::new(storage))
 }
 
-async fn connect_webdav(arg: &str, secrets: &Secrets, options: &ConnectOptions) -> CliResult<Arc<dyn Storage>> {
+async fn connect_webdav(
+    arg: &str,
+    secrets: &Secrets,
+    options: &ConnectOptions,
+) -> CliResult<Arc<dyn Storage>> {
     let mut config = vault_webdav::WebDavConfig::parse(arg)
         .map_err(|e| CliError::usage(format!("invalid storage URL {arg}: {}", e.0)))?;
     config.ca_cert = options.ca_cert.clone();
     if config.user.is_some() {
         config.password = Some(secrets.ask(&config.password_prompt())?);
     }
-    let storage = vault_webdav::WebDavStorage::connect(config).await.map_err(|e| {
-        let exit = match super::exit::exit_for_storage_kind(e.kind()) {
-            Exit::Error => Exit::Unreachable,
-            other => other,
-        };
-        CliError::new(exit, format!("cannot reach storage {arg}: {e}"))
-    })?;
+    let storage = vault_webdav::WebDavStorage::connect(config)
+        .await
+        .map_err(|e| {
+            let exit = match super::exit::exit_for_storage_kind(e.kind()) {
+                Exit::Error => Exit::Unreachable,
+                other => other,
+            };
+            CliError::new(exit, format!("cannot reach storage {arg}: {e}"))
+        })?;
     Ok(Arc::new(storage))
 }
 
@@ -233,14 +264,20 @@ fn connect_local(arg: &str, path: &Path, purpose: Purpose) -> CliResult<Arc<dyn 
     let unreachable = |what: String| CliError::new(Exit::Unreachable, what);
     match std::fs::metadata(path) {
         Ok(m) if m.is_dir() => {
-            std::fs::read_dir(path).map_err(|e| unreachable(format!("cannot read storage {arg}: {}", io_text(&e))))?;
+            std::fs::read_dir(path)
+                .map_err(|e| unreachable(format!("cannot read storage {arg}: {}", io_text(&e))))?;
         }
         Ok(_) => return Err(unreachable(format!("storage {arg} is not a folder"))),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound && purpose == Purpose::Create => {
             std::fs::create_dir(path)
                 .map_err(|e| unreachable(format!("cannot create folder {arg}: {}", io_text(&e))))?;
         }
-        Err(e) => return Err(unreachable(format!("cannot reach storage {arg}: {}", io_text(&e)))),
+        Err(e) => {
+            return Err(unreachable(format!(
+                "cannot reach storage {arg}: {}",
+                io_text(&e)
+            )));
+        }
     }
     match vault_storage::LocalStorage::new(path) {
         Ok(s) => Ok(Arc::new(s)),
@@ -269,17 +306,27 @@ pub fn absolute(arg: &str, spec: &StorageSpec) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
     #[test]
     fn local_forms() {
         assert_eq!(parse("./V").unwrap(), StorageSpec::Local("./V".into()));
-        assert_eq!(parse("/media/usb/V").unwrap(), StorageSpec::Local("/media/usb/V".into()));
-        assert_eq!(parse(".hidden").unwrap(), StorageSpec::Local(".hidden".into()));
+        assert_eq!(
+            parse("/media/usb/V").unwrap(),
+            StorageSpec::Local("/media/usb/V".into())
+        );
+        assert_eq!(
+            parse(".hidden").unwrap(),
+            StorageSpec::Local(".hidden".into())
+        );
         assert_eq!(parse("a/b").unwrap(), StorageSpec::Local("a/b".into()));
         if let Some(home) = std::env::var_os("HOME") {
-            assert_eq!(parse("~/N/V").unwrap(), StorageSpec::Local(PathBuf::from(home).join("N/V")));
+            assert_eq!(
+                parse("~/N/V").unwrap(),
+                StorageSpec::Local(PathBuf::from(home).join("N/V"))
+            );
         }
     }
 
@@ -296,16 +343,29 @@ mod tests {
         );
         assert_eq!(
             parse("sftp://host/~/v").unwrap(),
-            StorageSpec::Sftp(RemoteSpec { user: None, host: "host".into(), port: None, path: "/~/v".into() })
+            StorageSpec::Sftp(RemoteSpec {
+                user: None,
+                host: "host".into(),
+                port: None,
+                path: "/~/v".into()
+            })
         );
         assert_eq!(
             parse("davs://[::1]:8443/dav").unwrap(),
             StorageSpec::Dav {
                 tls: true,
-                remote: RemoteSpec { user: None, host: "::1".into(), port: Some(8443), path: "/dav".into() }
+                remote: RemoteSpec {
+                    user: None,
+                    host: "::1".into(),
+                    port: Some(8443),
+                    path: "/dav".into()
+                }
             }
         );
-        assert!(matches!(parse("dav://h/x").unwrap(), StorageSpec::Dav { tls: false, .. }));
+        assert!(matches!(
+            parse("dav://h/x").unwrap(),
+            StorageSpec::Dav { tls: false, .. }
+        ));
         let nc = "https://cloud.example/remote.php/dav/files/me/Vault";
         assert_eq!(parse(nc).unwrap(), StorageSpec::WebDavUrl(nc.into()));
     }
@@ -313,7 +373,13 @@ mod tests {
     #[test]
     fn bad_and_named() {
         assert_eq!(parse("Work").unwrap(), StorageSpec::Named("Work".into()));
-        for bad in ["", "ftp://h/x", "sftp:///x", "sftp://h:99999/x", "sftp://u:pw@h/x"] {
+        for bad in [
+            "",
+            "ftp://h/x",
+            "sftp:///x",
+            "sftp://h:99999/x",
+            "sftp://u:pw@h/x",
+        ] {
             assert_eq!(parse(bad).unwrap_err().exit, Exit::Usage, "{bad}");
         }
     }

@@ -1,6 +1,6 @@
 //! Shared helpers of the `tests/cli_*.rs` tests: run the built `vault` binary, copy fixture
 //! vaults to temporary folders, hash trees to prove nothing was written.
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used)]
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -43,11 +43,28 @@ impl Run {
     #[track_caller]
     pub fn fails(&self, code: i32) -> String {
         assert_eq!(self.code, code, "exit code; stderr: {}", self.stderr);
-        assert!(!self.stderr.contains('\u{1b}'), "no colour codes when piped: {:?}", self.stderr);
-        let lines: Vec<&str> = self.stderr.lines().filter(|l| !l.trim_start().starts_with("WARN ")).collect();
-        assert_eq!(lines.len(), 1, "one error line on stderr, got: {:?}", self.stderr);
+        assert!(
+            !self.stderr.contains('\u{1b}'),
+            "no colour codes when piped: {:?}",
+            self.stderr
+        );
+        let lines: Vec<&str> = self
+            .stderr
+            .lines()
+            .filter(|l| !l.trim_start().starts_with("WARN "))
+            .collect();
+        assert_eq!(
+            lines.len(),
+            1,
+            "one error line on stderr, got: {:?}",
+            self.stderr
+        );
         assert!(lines[0].starts_with("vault: "), "{:?}", lines[0]);
-        assert!(!self.stderr.contains("panicked") && !self.stderr.contains("RUST_BACKTRACE"), "{}", self.stderr);
+        assert!(
+            !self.stderr.contains("panicked") && !self.stderr.contains("RUST_BACKTRACE"),
+            "{}",
+            self.stderr
+        );
         lines[0].to_string()
     }
 }
@@ -117,7 +134,11 @@ pub fn copy_fixture(name: &str) -> FixtureCopy {
     let password = std::fs::read_to_string(fixtures().join(name).join("password.txt")).unwrap();
     let password_file = tmp.path().join("password.txt");
     std::fs::write(&password_file, format!("{password}\n")).unwrap();
-    FixtureCopy { tmp, vault, password_file }
+    FixtureCopy {
+        tmp,
+        vault,
+        password_file,
+    }
 }
 
 /// Every node under `root` → "d", "f <sha256>" or "l <target>", plus mode-independent mtimes left out.
@@ -131,13 +152,20 @@ fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, String>) {
     for entry in std::fs::read_dir(dir).unwrap() {
         let entry = entry.unwrap();
         let path = entry.path();
-        let rel = path.strip_prefix(root).unwrap().to_string_lossy().into_owned();
+        let rel = path
+            .strip_prefix(root)
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
         let ft = entry.file_type().unwrap();
         if ft.is_dir() {
             out.insert(rel, "d".into());
             walk(root, &path, out);
         } else if ft.is_symlink() {
-            out.insert(rel, format!("l {}", std::fs::read_link(&path).unwrap().display()));
+            out.insert(
+                rel,
+                format!("l {}", std::fs::read_link(&path).unwrap().display()),
+            );
         } else {
             out.insert(rel, format!("f {}", sha256(&std::fs::read(&path).unwrap())));
         }
@@ -151,12 +179,23 @@ pub fn sha256(data: &[u8]) -> String {
 
 /// HMAC-SHA256 (for re-signing a vault.cryptomator in the bad-input tests).
 pub fn hmac_sha256(key: &[u8], msg: &[u8]) -> Vec<u8> {
-    let mut k = if key.len() > 64 { Sha256::digest(key).to_vec() } else { key.to_vec() };
+    let mut k = if key.len() > 64 {
+        Sha256::digest(key).to_vec()
+    } else {
+        key.to_vec()
+    };
     k.resize(64, 0);
     let ipad: Vec<u8> = k.iter().map(|b| b ^ 0x36).collect();
     let opad: Vec<u8> = k.iter().map(|b| b ^ 0x5c).collect();
-    let inner = Sha256::new().chain_update(&ipad).chain_update(msg).finalize();
-    Sha256::new().chain_update(&opad).chain_update(inner).finalize().to_vec()
+    let inner = Sha256::new()
+        .chain_update(&ipad)
+        .chain_update(msg)
+        .finalize();
+    Sha256::new()
+        .chain_update(&opad)
+        .chain_update(inner)
+        .finalize()
+        .to_vec()
 }
 
 /// base64url without padding.
@@ -164,7 +203,11 @@ pub fn b64url(data: &[u8]) -> String {
     const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     let mut s = String::new();
     for chunk in data.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
         let n = (b[0] as u32) << 16 | (b[1] as u32) << 8 | b[2] as u32;
         for i in 0..=chunk.len() {
             s.push(A[(n >> (18 - 6 * i) & 63) as usize] as char);
@@ -174,7 +217,10 @@ pub fn b64url(data: &[u8]) -> String {
 }
 
 pub fn hex(s: &str) -> Vec<u8> {
-    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+        .collect()
 }
 
 /// One expected node from an `expected.json`.
@@ -189,7 +235,8 @@ pub struct Expected {
 
 /// Reads the `entries` of an expected.json.
 pub fn expected(file: &Path) -> Vec<Expected> {
-    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(file).unwrap()).unwrap();
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(file).unwrap()).unwrap();
     let mut out: Vec<Expected> = v["entries"]
         .as_array()
         .unwrap()

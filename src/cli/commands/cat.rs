@@ -32,28 +32,46 @@ pub async fn run(storage_arg: &str, secrets: &SecretArgs, path: &str) -> CliResu
 }
 
 /// Resolves `path`, following symlinks whose targets stay inside the vault; the node must be a file.
-pub async fn resolve_following(vault: &Vault, storage: &str, path: &VPath) -> CliResult<(Node, String)> {
+pub async fn resolve_following(
+    vault: &Vault,
+    storage: &str,
+    path: &VPath,
+) -> CliResult<(Node, String)> {
     let mut path = path.clone();
     for _ in 0..40 {
         let node = session::resolve(vault, storage, &path).await?;
         match node.kind {
             NodeKind::File => return Ok((node, path.display())),
-            NodeKind::Dir(_) => return Err(CliError::other(format!("{}: is a directory", path.display()))),
+            NodeKind::Dir(_) => {
+                return Err(CliError::other(format!(
+                    "{}: is a directory",
+                    path.display()
+                )));
+            }
             NodeKind::Symlink => {
-                let target = vault.read_symlink(&node).await.map_err(|e| CliError::file(storage, &path.display(), &e))?;
+                let target = vault
+                    .read_symlink(&node)
+                    .await
+                    .map_err(|e| CliError::file(storage, &path.display(), &e))?;
                 path = if target.starts_with('/') {
                     return Err(CliError::other(format!(
                         "{}: is a symlink to {target}, outside the vault",
                         path.display()
                     )));
                 } else {
-                    let parent = path.split_last().map(|(p, _)| p).unwrap_or_else(VPath::root);
+                    let parent = path
+                        .split_last()
+                        .map(|(p, _)| p)
+                        .unwrap_or_else(VPath::root);
                     VPath::parse(&format!("{}/{target}", parent.display()))
                 };
             }
         }
     }
-    Err(CliError::other(format!("{}: too many levels of symbolic links", path.display())))
+    Err(CliError::other(format!(
+        "{}: too many levels of symbolic links",
+        path.display()
+    )))
 }
 
 /// Why a copy stopped.
@@ -73,7 +91,10 @@ pub async fn copy_file(
     out: &mut dyn Write,
     progress: &mut dyn FnMut(u64),
 ) -> Result<u64, CopyError> {
-    let file = vault.open(node).await.map_err(|e| CopyError::Vault(CliError::file(storage, shown, &e)))?;
+    let file = vault
+        .open(node)
+        .await
+        .map_err(|e| CopyError::Vault(CliError::file(storage, shown, &e)))?;
     let mut offset = 0u64;
     loop {
         let buf = file

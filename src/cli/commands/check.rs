@@ -22,10 +22,15 @@ impl CheckProgress for Bar {
 pub async fn run(ctx: Ctx, storage_arg: &str, secrets: &SecretArgs, repair: bool) -> CliResult {
     let vault = session::open(storage_arg, &Secrets::from_args(secrets), !repair).await?;
     let bar = Bar(progress_items(ctx.quiet));
-    let report = check(&vault, repair, &bar).await.map_err(|e| CliError::vault(storage_arg, &e))?;
+    let report = check(&vault, repair, &bar)
+        .await
+        .map_err(|e| CliError::vault(storage_arg, &e))?;
     bar.0.finish_and_clear();
     if repair {
-        vault.flush_all().await.map_err(|e| CliError::vault(storage_arg, &e))?;
+        vault
+            .flush_all()
+            .await
+            .map_err(|e| CliError::vault(storage_arg, &e))?;
     }
     for p in &report.problems {
         let what = match &p.cleartext_path {
@@ -44,8 +49,15 @@ pub async fn run(ctx: Ctx, storage_arg: &str, secrets: &SecretArgs, repair: bool
         if report.problems.len() == 1 { "" } else { "s" },
     );
     if remaining > 0 {
-        let hint = if repair { "" } else { " (vault check --repair fixes what can be fixed without losing data)" };
-        return Err(CliError::new(Exit::CheckProblems, format!("{summary}{hint}")));
+        let hint = if repair {
+            ""
+        } else {
+            " (vault check --repair fixes what can be fixed without losing data)"
+        };
+        return Err(CliError::new(
+            Exit::CheckProblems,
+            format!("{summary}{hint}"),
+        ));
     }
     if !ctx.quiet {
         eprintln!("{summary}");

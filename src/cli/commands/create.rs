@@ -12,20 +12,26 @@ use crate::cli::storage_arg::{self, Purpose};
 /// Creates the vault (the folder is made if missing; it must be empty).
 pub async fn run(ctx: Ctx, storage_arg: &str, secrets: &SecretArgs) -> CliResult {
     let spec = storage_arg::parse(storage_arg)?;
-    if let storage_arg::StorageSpec::Local(path) = &spec {
-        if let Ok(mut entries) = std::fs::read_dir(path) {
-            if entries.next().is_some() {
-                return Err(CliError::other(format!(
-                    "{storage_arg} is not empty; a vault is created in an empty or missing folder"
-                )));
-            }
-        }
+    if let storage_arg::StorageSpec::Local(path) = &spec
+        && let Ok(mut entries) = std::fs::read_dir(path)
+        && entries.next().is_some()
+    {
+        return Err(CliError::other(format!(
+            "{storage_arg} is not empty; a vault is created in an empty or missing folder"
+        )));
     }
     let password_file = secrets.password_file.clone();
     let secrets = Secrets::from_args(secrets);
     // Ask before touching storage, so a cancelled prompt leaves nothing behind.
     let password = secrets.new_password(&vault_prompt(storage_arg), password_file.as_deref())?;
-    let storage = storage_arg::connect(storage_arg, &spec, Purpose::Create, &secrets, &secrets.connect).await?;
+    let storage = storage_arg::connect(
+        storage_arg,
+        &spec,
+        Purpose::Create,
+        &secrets,
+        &secrets.connect,
+    )
+    .await?;
     Vault::create(storage, password.expose_secret(), CreateOptions::default())
         .await
         .map_err(|e| CliError::vault(storage_arg, &e))?;

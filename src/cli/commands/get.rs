@@ -21,13 +21,31 @@ use crate::cli::session::{self, VPath};
 use crate::cli::storage_arg::io_text;
 
 enum Item {
-    Dir { local: PathBuf, modified: Option<SystemTime> },
-    File { node: Node, shown: String, local: PathBuf },
-    Symlink { node: Node, shown: String, local: PathBuf },
+    Dir {
+        local: PathBuf,
+        modified: Option<SystemTime>,
+    },
+    File {
+        node: Node,
+        shown: String,
+        local: PathBuf,
+    },
+    Symlink {
+        node: Node,
+        shown: String,
+        local: PathBuf,
+    },
 }
 
 /// Copies PATH out of the vault (read-only open).
-pub async fn run(ctx: Ctx, storage_arg: &str, secrets: &SecretArgs, path: &str, dest: &Path, recursive: bool) -> CliResult {
+pub async fn run(
+    ctx: Ctx,
+    storage_arg: &str,
+    secrets: &SecretArgs,
+    path: &str,
+    dest: &Path,
+    recursive: bool,
+) -> CliResult {
     let vault = session::open(storage_arg, &Secrets::from_args(secrets), true).await?;
     let src = VPath::parse(path);
     let mut node = session::resolve(&vault, storage_arg, &src).await?;
@@ -37,7 +55,9 @@ pub async fn run(ctx: Ctx, storage_arg: &str, secrets: &SecretArgs, path: &str, 
     }
     let is_dir = matches!(node.kind, NodeKind::Dir(_));
     if is_dir && !recursive {
-        return Err(CliError::other(format!("{shown} is a directory (use get -r)")));
+        return Err(CliError::other(format!(
+            "{shown} is a directory (use get -r)"
+        )));
     }
     let name = src.split_last().map(|(_, n)| n.to_string());
     let target = match (std::fs::metadata(dest), name) {
@@ -45,14 +65,20 @@ pub async fn run(ctx: Ctx, storage_arg: &str, secrets: &SecretArgs, path: &str, 
         (Ok(m), None) if m.is_dir() => dest.to_path_buf(),
         _ => dest.to_path_buf(),
     };
-    if let Some(parent) = target.parent().filter(|p| !p.as_os_str().is_empty()) {
-        if !parent.is_dir() {
-            return Err(CliError::other(format!("{}: no such directory", parent.display())));
-        }
+    if let Some(parent) = target.parent().filter(|p| !p.as_os_str().is_empty())
+        && !parent.is_dir()
+    {
+        return Err(CliError::other(format!(
+            "{}: no such directory",
+            parent.display()
+        )));
     }
     match std::fs::symlink_metadata(&target) {
         Ok(m) if m.is_dir() && !is_dir => {
-            return Err(CliError::other(format!("cannot overwrite directory {} with a file", target.display())));
+            return Err(CliError::other(format!(
+                "cannot overwrite directory {} with a file",
+                target.display()
+            )));
         }
         Ok(m) if !m.is_dir() && is_dir => {
             return Err(CliError::other(format!(
@@ -65,8 +91,26 @@ pub async fn run(ctx: Ctx, storage_arg: &str, secrets: &SecretArgs, path: &str, 
 
     let mut items = Vec::new();
     let mut errors: Vec<CliError> = Vec::new();
-    plan(&vault, storage_arg, &node, &src, &target, &mut items, &mut errors).await?;
-    let total: u64 = items.iter().map(|i| if let Item::File { node, .. } = i { node.size } else { 0 }).sum();
+    plan(
+        &vault,
+        storage_arg,
+        &node,
+        &src,
+        &target,
+        &mut items,
+        &mut errors,
+    )
+    .await?;
+    let total: u64 = items
+        .iter()
+        .map(|i| {
+            if let Item::File { node, .. } = i {
+                node.size
+            } else {
+                0
+            }
+        })
+        .sum();
     let bar = progress_bytes(total, ctx.quiet);
     let mut dirs = Vec::new();
     for item in items {
@@ -94,13 +138,26 @@ async fn plan(
     errors: &mut Vec<CliError>,
 ) -> CliResult {
     match &node.kind {
-        NodeKind::File => items.push(Item::File { node: node.clone(), shown: path.display(), local: local.into() }),
-        NodeKind::Symlink => items.push(Item::Symlink { node: node.clone(), shown: path.display(), local: local.into() }),
+        NodeKind::File => items.push(Item::File {
+            node: node.clone(),
+            shown: path.display(),
+            local: local.into(),
+        }),
+        NodeKind::Symlink => items.push(Item::Symlink {
+            node: node.clone(),
+            shown: path.display(),
+            local: local.into(),
+        }),
         NodeKind::Dir(id) => {
-            items.push(Item::Dir { local: local.into(), modified: node.modified });
+            items.push(Item::Dir {
+                local: local.into(),
+                modified: node.modified,
+            });
             let children = match vault.list(id).await {
                 Ok(c) => c,
-                Err(e) if path.is_root() || items.len() == 1 => return Err(CliError::file(storage, &path.display(), &e)),
+                Err(e) if path.is_root() || items.len() == 1 => {
+                    return Err(CliError::file(storage, &path.display(), &e));
+                }
                 Err(e) => {
                     errors.push(CliError::file(storage, &path.display(), &e));
                     return Ok(());
@@ -116,27 +173,52 @@ async fn plan(
     Ok(())
 }
 
-async fn execute(vault: &Vault, storage: &str, item: &Item, bar: &indicatif::ProgressBar) -> CliResult {
+async fn execute(
+    vault: &Vault,
+    storage: &str,
+    item: &Item,
+    bar: &indicatif::ProgressBar,
+) -> CliResult {
     match item {
         Item::Dir { local, .. } => match std::fs::create_dir(local) {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && local.is_dir() => Ok(()),
-            Err(e) => Err(CliError::other(format!("cannot create {}: {}", local.display(), io_text(&e)))),
+            Err(e) => Err(CliError::other(format!(
+                "cannot create {}: {}",
+                local.display(),
+                io_text(&e)
+            ))),
         },
         Item::Symlink { node, shown, local } => {
-            let target = vault.read_symlink(node).await.map_err(|e| CliError::file(storage, shown, &e))?;
+            let target = vault
+                .read_symlink(node)
+                .await
+                .map_err(|e| CliError::file(storage, shown, &e))?;
             if std::fs::symlink_metadata(local).is_ok() {
-                std::fs::remove_file(local)
-                    .map_err(|e| CliError::other(format!("cannot replace {}: {}", local.display(), io_text(&e))))?;
+                std::fs::remove_file(local).map_err(|e| {
+                    CliError::other(format!(
+                        "cannot replace {}: {}",
+                        local.display(),
+                        io_text(&e)
+                    ))
+                })?;
             }
-            std::os::unix::fs::symlink(&target, local)
-                .map_err(|e| CliError::other(format!("cannot create symlink {}: {}", local.display(), io_text(&e))))
+            std::os::unix::fs::symlink(&target, local).map_err(|e| {
+                CliError::other(format!(
+                    "cannot create symlink {}: {}",
+                    local.display(),
+                    io_text(&e)
+                ))
+            })
         }
         Item::File { node, shown, local } => {
             let tmp = temp_name(local);
-            let write_err = |e: std::io::Error| CliError::other(format!("cannot write {}: {}", local.display(), io_text(&e)));
+            let write_err = |e: std::io::Error| {
+                CliError::other(format!("cannot write {}: {}", local.display(), io_text(&e)))
+            };
             let mut file = std::fs::File::create(&tmp).map_err(write_err)?;
-            let result = copy_file(vault, storage, node, shown, &mut file, &mut |n| bar.inc(n)).await;
+            let result =
+                copy_file(vault, storage, node, shown, &mut file, &mut |n| bar.inc(n)).await;
             let finished = match result {
                 Ok(_) => file.sync_all().map_err(write_err),
                 Err(CopyError::Vault(e)) => Err(e),
@@ -167,9 +249,9 @@ fn temp_name(local: &Path) -> PathBuf {
 }
 
 fn set_mtime(dir: &Path, modified: Option<SystemTime>) {
-    if let Some(m) = modified {
-        if let Ok(f) = std::fs::File::open(dir) {
-            let _ = f.set_modified(m);
-        }
+    if let Some(m) = modified
+        && let Ok(f) = std::fs::File::open(dir)
+    {
+        let _ = f.set_modified(m);
     }
 }

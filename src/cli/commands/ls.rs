@@ -22,7 +22,13 @@ struct Lister<'a> {
 }
 
 /// Lists PATH (read-only open: conflicts shown, nothing written).
-pub async fn run(storage_arg: &str, secrets: &SecretArgs, path: &str, long: bool, recursive: bool) -> CliResult {
+pub async fn run(
+    storage_arg: &str,
+    secrets: &SecretArgs,
+    path: &str,
+    long: bool,
+    recursive: bool,
+) -> CliResult {
     let vault = session::open(storage_arg, &Secrets::from_args(secrets), true).await?;
     let path = VPath::parse(path);
     let node = session::resolve(&vault, storage_arg, &path).await?;
@@ -43,10 +49,10 @@ pub async fn run(storage_arg: &str, secrets: &SecretArgs, path: &str, long: bool
         Err(Stop::Fatal(e)) => return Err(e),
         Ok(()) => {}
     }
-    if let Err(e) = flushed {
-        if e.kind() != std::io::ErrorKind::BrokenPipe {
-            return Err(CliError::other(format!("cannot write the listing: {e}")));
-        }
+    if let Err(e) = flushed
+        && e.kind() != std::io::ErrorKind::BrokenPipe
+    {
+        return Err(CliError::other(format!("cannot write the listing: {e}")));
     }
     crate::cli::exit::summarize(lister.errors, "directories could not be listed")
 }
@@ -57,13 +63,28 @@ enum Stop {
 }
 
 impl Lister<'_> {
-    async fn dir(&mut self, dir: &Node, path: &VPath, prefix: &str, recursive: bool) -> Result<(), Stop> {
-        let NodeKind::Dir(id) = &dir.kind else { return Ok(()) };
+    async fn dir(
+        &mut self,
+        dir: &Node,
+        path: &VPath,
+        prefix: &str,
+        recursive: bool,
+    ) -> Result<(), Stop> {
+        let NodeKind::Dir(id) = &dir.kind else {
+            return Ok(());
+        };
         let children = match self.vault.list(id).await {
             Ok(c) => c,
-            Err(e) if prefix.is_empty() => return Err(Stop::Fatal(CliError::file(self.storage, &path.display(), &e))),
+            Err(e) if prefix.is_empty() => {
+                return Err(Stop::Fatal(CliError::file(
+                    self.storage,
+                    &path.display(),
+                    &e,
+                )));
+            }
             Err(e) => {
-                self.errors.push(CliError::file(self.storage, &path.display(), &e));
+                self.errors
+                    .push(CliError::file(self.storage, &path.display(), &e));
                 return Ok(());
             }
         };
@@ -80,9 +101,15 @@ impl Lister<'_> {
 
     async fn entry(&mut self, node: &Node, shown: &str) -> Result<(), Stop> {
         if node.damaged {
-            eprintln!("vault: warning: {shown}: damaged file (its ciphertext size is invalid; run vault check)");
+            eprintln!(
+                "vault: warning: {shown}: damaged file (its ciphertext size is invalid; run vault check)"
+            );
         }
-        let slash = if matches!(node.kind, NodeKind::Dir(_)) { "/" } else { "" };
+        let slash = if matches!(node.kind, NodeKind::Dir(_)) {
+            "/"
+        } else {
+            ""
+        };
         let line = if self.long {
             let (t, target) = match &node.kind {
                 NodeKind::Dir(_) => ('d', String::new()),
@@ -95,7 +122,11 @@ impl Lister<'_> {
                     }
                 },
             };
-            format!("{t} {:>12} {} {shown}{slash}{target}\n", node.size, format_time(node.modified))
+            format!(
+                "{t} {:>12} {} {shown}{slash}{target}\n",
+                node.size,
+                format_time(node.modified)
+            )
         } else {
             format!("{shown}{slash}\n")
         };

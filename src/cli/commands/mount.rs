@@ -34,8 +34,10 @@ struct Plan {
 }
 
 /// `-o` words that only matter to mount(8)/fstab and are dropped here.
-const USERSPACE_ONLY: &[&str] =
-    &["defaults", "auto", "noauto", "user", "users", "nouser", "owner", "group", "_netdev", "nofail", "rw"];
+const USERSPACE_ONLY: &[&str] = &[
+    "defaults", "auto", "noauto", "user", "users", "nouser", "owner", "group", "_netdev", "nofail",
+    "rw",
+];
 
 fn plan(args: &MountArgs) -> CliResult<Plan> {
     let mut options = MountOptions {
@@ -46,7 +48,13 @@ fn plan(args: &MountArgs) -> CliResult<Plan> {
         ..MountOptions::default()
     };
     let mut secrets = args.secrets.clone();
-    for word in args.options.iter().flat_map(|o| o.split(',')).map(str::trim).filter(|w| !w.is_empty()) {
+    for word in args
+        .options
+        .iter()
+        .flat_map(|o| o.split(','))
+        .map(str::trim)
+        .filter(|w| !w.is_empty())
+    {
         let (key, value) = match word.split_once('=') {
             Some((k, v)) => (k, Some(v)),
             None => (word, None),
@@ -56,23 +64,33 @@ fn plan(args: &MountArgs) -> CliResult<Plan> {
             ("allow_other", None) => options.allow_other = true,
             ("nonempty", None) => options.allow_non_empty = true,
             ("idle", Some(v)) => {
-                options.idle_timeout = Some(super::super::args::parse_duration(v).map_err(CliError::usage)?)
+                options.idle_timeout =
+                    Some(super::super::args::parse_duration(v).map_err(CliError::usage)?)
             }
-            ("password_file" | "password-file" | "passfile", Some(v)) => secrets.password_file = Some(v.into()),
+            ("password_file" | "password-file" | "passfile", Some(v)) => {
+                secrets.password_file = Some(v.into())
+            }
             ("askpass", Some(v)) => secrets.askpass = Some(v.into()),
             ("attr_timeout", Some(v)) => {
-                options.attr_timeout = super::super::args::parse_duration(v).map_err(CliError::usage)?
+                options.attr_timeout =
+                    super::super::args::parse_duration(v).map_err(CliError::usage)?
             }
             ("entry_timeout", Some(v)) => {
-                options.entry_timeout = super::super::args::parse_duration(v).map_err(CliError::usage)?
+                options.entry_timeout =
+                    super::super::args::parse_duration(v).map_err(CliError::usage)?
             }
             (k, None) if USERSPACE_ONLY.contains(&k) => {}
             (k, _) if k.starts_with("x-") || k == "comment" => {}
             _ => options.extra_options.push(word.to_string()),
         }
     }
-    let mountpoint = std::path::absolute(&args.mountpoint).unwrap_or_else(|_| args.mountpoint.clone());
-    Ok(Plan { options, secrets, mountpoint })
+    let mountpoint =
+        std::path::absolute(&args.mountpoint).unwrap_or_else(|_| args.mountpoint.clone());
+    Ok(Plan {
+        options,
+        secrets,
+        mountpoint,
+    })
 }
 
 /// Cheap checks before any secret is asked for.
@@ -84,14 +102,19 @@ fn check_mountpoint(plan: &Plan) -> CliResult {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             return Err(mount_error(MountError::NotADirectory(mp.clone())));
         }
-        Err(e) => return Err(CliError::other(format!("mountpoint {}: {}", mp.display(), io_text(&e)))),
-    }
-    if !plan.options.allow_non_empty {
-        if let Ok(mut entries) = std::fs::read_dir(mp) {
-            if entries.next().is_some() {
-                return Err(mount_error(MountError::NotEmpty(mp.clone())));
-            }
+        Err(e) => {
+            return Err(CliError::other(format!(
+                "mountpoint {}: {}",
+                mp.display(),
+                io_text(&e)
+            )));
         }
+    }
+    if !plan.options.allow_non_empty
+        && let Ok(mut entries) = std::fs::read_dir(mp)
+        && entries.next().is_some()
+    {
+        return Err(mount_error(MountError::NotEmpty(mp.clone())));
     }
     Ok(())
 }
@@ -108,10 +131,19 @@ pub fn run(_ctx: Ctx, args: MountArgs) -> CliResult {
     let rt = runtime()?;
     if args.foreground {
         let secrets = Secrets::from_args(&plan.secrets);
-        let vault = rt.block_on(session::open(&args.storage, &secrets, plan.options.read_only))?;
+        let vault = rt.block_on(session::open(
+            &args.storage,
+            &secrets,
+            plan.options.read_only,
+        ))?;
         drop(secrets);
-        let mount = vault_fs::mount(Arc::new(vault), &plan.mountpoint, plan.options.clone(), rt.handle().clone())
-            .map_err(mount_error)?;
+        let mount = vault_fs::mount(
+            Arc::new(vault),
+            &plan.mountpoint,
+            plan.options.clone(),
+            rt.handle().clone(),
+        )
+        .map_err(mount_error)?;
         return mount.wait().map_err(mount_error);
     }
     // Every secret is asked here, in the foreground, and handed to the daemon through a pipe.
@@ -125,7 +157,8 @@ pub fn run(_ctx: Ctx, args: MountArgs) -> CliResult {
 fn spawn_daemon(args: &MountArgs, plan: &Plan, answers: Vec<Answer>) -> CliResult {
     let spec = storage_arg::parse(&args.storage)?;
     let storage_abs = storage_arg::absolute(&args.storage, &spec);
-    let exe = std::env::current_exe().map_err(|e| CliError::other(format!("cannot find the vault program: {e}")))?;
+    let exe = std::env::current_exe()
+        .map_err(|e| CliError::other(format!("cannot find the vault program: {e}")))?;
     let mut argv: Vec<OsString> = vec!["__mount-daemon".into()];
     if plan.options.read_only {
         argv.push("--read-only".into());
@@ -141,8 +174,14 @@ fn spawn_daemon(args: &MountArgs, plan: &Plan, answers: Vec<Answer>) -> CliResul
     if plan.options.allow_non_empty {
         words.push("nonempty".into());
     }
-    words.push(format!("attr_timeout={}ms", plan.options.attr_timeout.as_millis()));
-    words.push(format!("entry_timeout={}ms", plan.options.entry_timeout.as_millis()));
+    words.push(format!(
+        "attr_timeout={}ms",
+        plan.options.attr_timeout.as_millis()
+    ));
+    words.push(format!(
+        "entry_timeout={}ms",
+        plan.options.entry_timeout.as_millis()
+    ));
     argv.push("-o".into());
     argv.push(words.join(",").into());
     argv.push("--display-name".into());
@@ -158,7 +197,13 @@ fn spawn_daemon(args: &MountArgs, plan: &Plan, answers: Vec<Answer>) -> CliResul
                 .create(true)
                 .append(true)
                 .open(path)
-                .map_err(|e| CliError::other(format!("cannot open log file {}: {}", path.display(), io_text(&e))))?,
+                .map_err(|e| {
+                    CliError::other(format!(
+                        "cannot open log file {}: {}",
+                        path.display(),
+                        io_text(&e)
+                    ))
+                })?,
         ),
         None => Stdio::null(),
     };
@@ -187,10 +232,22 @@ fn spawn_daemon(args: &MountArgs, plan: &Plan, answers: Vec<Answer>) -> CliResul
         let _ = child.wait();
         let (code, message) = rest.split_once(' ').unwrap_or((rest, "mount failed"));
         let exit = Exit::from_code(code.parse().unwrap_or(1));
-        return Err(CliError::new(if exit == Exit::Success { Exit::Error } else { exit }, message));
+        return Err(CliError::new(
+            if exit == Exit::Success {
+                Exit::Error
+            } else {
+                exit
+            },
+            message,
+        ));
     }
-    let status = child.wait().map(|s| s.to_string()).unwrap_or_else(|e| e.to_string());
-    Err(CliError::other(format!("the mount daemon stopped before the mount was ready ({status})")))
+    let status = child
+        .wait()
+        .map(|s| s.to_string())
+        .unwrap_or_else(|e| e.to_string());
+    Err(CliError::other(format!(
+        "the mount daemon stopped before the mount was ready ({status})"
+    )))
 }
 
 /// The detached daemon (`vault __mount-daemon … STORAGE MOUNTPOINT`, password on stdin).
@@ -208,9 +265,12 @@ pub fn run_daemon(_ctx: Ctx, args: MountArgs) -> CliResult {
     };
     let _ = writeln!(report, "ok");
     let _ = report.flush();
-    drop(report);
     // Let go of the parent's pipe: stdin and stdout now point at /dev/null.
-    if let Ok(null) = std::fs::OpenOptions::new().read(true).write(true).open("/dev/null") {
+    if let Ok(null) = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/null")
+    {
         let _ = rustix::stdio::dup2_stdout(&null);
         let _ = rustix::stdio::dup2_stdin(&null);
     }
@@ -228,23 +288,34 @@ fn start_daemon(args: &MountArgs) -> CliResult<(tokio::runtime::Runtime, vault_f
         .take(1 << 20)
         .read_to_end(&mut input)
         .map_err(|e| CliError::other(format!("cannot read the secrets from the parent: {e}")))?;
-    let answers = decode_answers(&input).ok_or_else(|| CliError::other("garbled secrets from the parent"))?;
+    let answers =
+        decode_answers(&input).ok_or_else(|| CliError::other("garbled secrets from the parent"))?;
     drop(input);
     let secrets = Secrets::preset(answers, ConnectOptions::from_args(&plan.secrets));
     let _ = std::env::set_current_dir(Path::new("/"));
     let rt = runtime()?;
     let read_only = plan.options.read_only;
-    let shown_name = args.display_name.clone().unwrap_or_else(|| args.storage.clone());
+    let shown_name = args
+        .display_name
+        .clone()
+        .unwrap_or_else(|| args.storage.clone());
     let vault = rt.block_on(async {
-        let storage = session::connect_existing(&args.storage, &secrets).await.map_err(|e| shown(e, args))?;
+        let storage = session::connect_existing(&args.storage, &secrets)
+            .await
+            .map_err(|e| shown(e, args))?;
         let password = secrets.vault_password(&shown_name)?;
         Vault::unlock(storage, password.expose_secret(), OpenOptions { read_only })
             .await
             .map_err(|e| CliError::vault(&shown_name, &e))
     })?;
     drop(secrets);
-    let mount = vault_fs::mount(Arc::new(vault), &plan.mountpoint, plan.options, rt.handle().clone())
-        .map_err(mount_error)?;
+    let mount = vault_fs::mount(
+        Arc::new(vault),
+        &plan.mountpoint,
+        plan.options,
+        rt.handle().clone(),
+    )
+    .map_err(mount_error)?;
     Ok((rt, mount))
 }
 

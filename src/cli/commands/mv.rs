@@ -46,7 +46,10 @@ pub async fn run(storage_arg: &str, secrets: &SecretArgs, from: &str, to: &str) 
                 )));
             }
             (_, NodeKind::Dir(_)) => {
-                return Err(CliError::other(format!("cannot overwrite directory {} with a file", target.display())));
+                return Err(CliError::other(format!(
+                    "cannot overwrite directory {} with a file",
+                    target.display()
+                )));
             }
             _ => true,
         },

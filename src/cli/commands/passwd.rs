@@ -13,7 +13,12 @@ use crate::cli::session;
 
 /// Asks the current password (`Vault password for STORAGE: `), then the new one
 /// (`New vault password for STORAGE: `, twice on a terminal), then re-wraps the keys.
-pub async fn run(ctx: Ctx, storage_arg: &str, secrets: &SecretArgs, new_password_file: Option<&Path>) -> CliResult {
+pub async fn run(
+    ctx: Ctx,
+    storage_arg: &str,
+    secrets: &SecretArgs,
+    new_password_file: Option<&Path>,
+) -> CliResult {
     let secrets = Secrets::from_args(secrets);
     let storage = session::connect_existing(storage_arg, &secrets).await?;
     let old = secrets.vault_password(storage_arg)?;

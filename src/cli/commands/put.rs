@@ -22,17 +22,42 @@ use crate::cli::session::{self, VPath};
 use crate::cli::storage_arg::io_text;
 
 enum Item {
-    Dir { target: VPath, modified: Option<SystemTime> },
-    File { local: PathBuf, target: VPath, size: u64, modified: Option<SystemTime> },
-    Symlink { link: String, target: VPath },
+    Dir {
+        target: VPath,
+        modified: Option<SystemTime>,
+    },
+    File {
+        local: PathBuf,
+        target: VPath,
+        size: u64,
+        modified: Option<SystemTime>,
+    },
+    Symlink {
+        link: String,
+        target: VPath,
+    },
 }
 
 /// Copies SRC into the vault.
-pub async fn run(ctx: Ctx, storage_arg: &str, secrets: &SecretArgs, src: &Path, path: &str, recursive: bool) -> CliResult {
-    let meta = if recursive { std::fs::symlink_metadata(src) } else { std::fs::metadata(src) }
-        .map_err(|e| CliError::other(format!("{}: {}", src.display(), io_text(&e))))?;
+pub async fn run(
+    ctx: Ctx,
+    storage_arg: &str,
+    secrets: &SecretArgs,
+    src: &Path,
+    path: &str,
+    recursive: bool,
+) -> CliResult {
+    let meta = if recursive {
+        std::fs::symlink_metadata(src)
+    } else {
+        std::fs::metadata(src)
+    }
+    .map_err(|e| CliError::other(format!("{}: {}", src.display(), io_text(&e))))?;
     if meta.is_dir() && !recursive {
-        return Err(CliError::other(format!("{} is a directory (use put -r)", src.display())));
+        return Err(CliError::other(format!(
+            "{} is a directory (use put -r)",
+            src.display()
+        )));
     }
     let src_name = local_name(src)?;
     let vault = session::open(storage_arg, &Secrets::from_args(secrets), false).await?;
@@ -49,7 +74,10 @@ pub async fn run(ctx: Ctx, storage_arg: &str, secrets: &SecretArgs, src: &Path, 
     if let Some(node) = &existing {
         let is_dir = matches!(node.kind, NodeKind::Dir(_));
         if is_dir && !meta.is_dir() {
-            return Err(CliError::other(format!("cannot overwrite directory {} with a file", target.display())));
+            return Err(CliError::other(format!(
+                "cannot overwrite directory {} with a file",
+                target.display()
+            )));
         }
         if !is_dir && meta.is_dir() {
             return Err(CliError::other(format!(
@@ -65,8 +93,17 @@ pub async fn run(ctx: Ctx, storage_arg: &str, secrets: &SecretArgs, src: &Path, 
 
     let mut items = Vec::new();
     let mut errors: Vec<CliError> = Vec::new();
-    plan(src, &meta, &target, recursive, &mut items, &mut errors)?;
-    let total: u64 = items.iter().map(|i| if let Item::File { size, .. } = i { *size } else { 0 }).sum();
+    plan(src, &meta, &target, &mut items, &mut errors)?;
+    let total: u64 = items
+        .iter()
+        .map(|i| {
+            if let Item::File { size, .. } = i {
+                *size
+            } else {
+                0
+            }
+        })
+        .sum();
     let bar = progress_bytes(total, ctx.quiet);
     let mut ids: HashMap<Vec<String>, DirId> = HashMap::new();
     let mut dirs = Vec::new();
@@ -74,7 +111,11 @@ pub async fn run(ctx: Ctx, storage_arg: &str, secrets: &SecretArgs, src: &Path, 
         if let Err(e) = execute(&vault, storage_arg, item, &mut ids, &bar).await {
             errors.push(e);
         }
-        if let Item::Dir { target, modified: Some(m) } = item {
+        if let Item::Dir {
+            target,
+            modified: Some(m),
+        } = item
+        {
             dirs.push((target.clone(), *m));
         }
     }
@@ -98,23 +139,30 @@ fn local_name(src: &Path) -> CliResult<String> {
             .and_then(|p| p.file_name().map(|n| n.to_os_string()))
             .unwrap_or_default(),
     };
-    name.into_string()
-        .map_err(|n| CliError::other(format!("{}: the name is not valid UTF-8", Path::new(&n).display())))
+    name.into_string().map_err(|n| {
+        CliError::other(format!(
+            "{}: the name is not valid UTF-8",
+            Path::new(&n).display()
+        ))
+    })
 }
 
 fn plan(
     local: &Path,
     meta: &std::fs::Metadata,
     target: &VPath,
-    recursive: bool,
     items: &mut Vec<Item>,
     errors: &mut Vec<CliError>,
 ) -> CliResult {
     let ft = meta.file_type();
     if ft.is_dir() {
-        items.push(Item::Dir { target: target.clone(), modified: meta.modified().ok() });
-        let read = std::fs::read_dir(local)
-            .map_err(|e| CliError::other(format!("cannot read {}: {}", local.display(), io_text(&e))))?;
+        items.push(Item::Dir {
+            target: target.clone(),
+            modified: meta.modified().ok(),
+        });
+        let read = std::fs::read_dir(local).map_err(|e| {
+            CliError::other(format!("cannot read {}: {}", local.display(), io_text(&e)))
+        })?;
         let mut entries: Vec<_> = read.filter_map(|e| e.ok()).collect();
         entries.sort_by_key(|e| e.file_name());
         for entry in entries {
@@ -122,25 +170,42 @@ fn plan(
             let name = match entry.file_name().into_string() {
                 Ok(n) => n,
                 Err(_) => {
-                    errors.push(CliError::other(format!("{}: the name is not valid UTF-8; skipped", path.display())));
+                    errors.push(CliError::other(format!(
+                        "{}: the name is not valid UTF-8; skipped",
+                        path.display()
+                    )));
                     continue;
                 }
             };
             match std::fs::symlink_metadata(&path) {
-                Ok(m) => plan(&path, &m, &target.join(&name), recursive, items, errors)?,
+                Ok(m) => plan(&path, &m, &target.join(&name), items, errors)?,
                 Err(e) => {
-                    errors.push(CliError::other(format!("{}: {}", path.display(), io_text(&e))));
+                    errors.push(CliError::other(format!(
+                        "{}: {}",
+                        path.display(),
+                        io_text(&e)
+                    )));
                 }
             }
         }
     } else if ft.is_symlink() {
-        let link = std::fs::read_link(local)
-            .map_err(|e| CliError::other(format!("cannot read symlink {}: {}", local.display(), io_text(&e))))?;
-        let link = link
-            .into_os_string()
-            .into_string()
-            .map_err(|_| CliError::other(format!("{}: the symlink target is not valid UTF-8", local.display())))?;
-        items.push(Item::Symlink { link, target: target.clone() });
+        let link = std::fs::read_link(local).map_err(|e| {
+            CliError::other(format!(
+                "cannot read symlink {}: {}",
+                local.display(),
+                io_text(&e)
+            ))
+        })?;
+        let link = link.into_os_string().into_string().map_err(|_| {
+            CliError::other(format!(
+                "{}: the symlink target is not valid UTF-8",
+                local.display()
+            ))
+        })?;
+        items.push(Item::Symlink {
+            link,
+            target: target.clone(),
+        });
     } else if ft.is_file() {
         items.push(Item::File {
             local: local.into(),
@@ -149,7 +214,10 @@ fn plan(
             modified: meta.modified().ok(),
         });
     } else {
-        eprintln!("vault: warning: {}: not a regular file, directory or symlink; skipped", local.display());
+        eprintln!(
+            "vault: warning: {}: not a regular file, directory or symlink; skipped",
+            local.display()
+        );
     }
     Ok(())
 }
@@ -191,9 +259,10 @@ async fn execute(
             let shown = target.display();
             let node = match vault.lookup(&parent, &name).await {
                 Ok(n) => n,
-                Err(e) if e.kind() == VaultErrorKind::NotFound => {
-                    vault.create_dir(&parent, &name).await.map_err(|e| CliError::file(storage, &shown, &e))?
-                }
+                Err(e) if e.kind() == VaultErrorKind::NotFound => vault
+                    .create_dir(&parent, &name)
+                    .await
+                    .map_err(|e| CliError::file(storage, &shown, &e))?,
                 Err(e) => return Err(CliError::file(storage, &shown, &e)),
             };
             match node.kind {
@@ -201,30 +270,44 @@ async fn execute(
                     ids.insert(target.0.clone(), id);
                     Ok(())
                 }
-                _ => Err(CliError::other(format!("cannot overwrite non-directory {shown} with a directory"))),
+                _ => Err(CliError::other(format!(
+                    "cannot overwrite non-directory {shown} with a directory"
+                ))),
             }
         }
         Item::Symlink { link, target } => {
             let (parent, name) = parent_id(vault, storage, target, ids).await?;
             let shown = target.display();
             remove_non_dir(vault, storage, &parent, &name, &shown).await?;
-            vault.create_symlink(&parent, &name, link).await.map_err(|e| CliError::file(storage, &shown, &e))?;
+            vault
+                .create_symlink(&parent, &name, link)
+                .await
+                .map_err(|e| CliError::file(storage, &shown, &e))?;
             Ok(())
         }
-        Item::File { local, target, modified, .. } => {
+        Item::File {
+            local,
+            target,
+            modified,
+            ..
+        } => {
             let (parent, name) = parent_id(vault, storage, target, ids).await?;
             let shown = target.display();
             let verr = |e: vault_engine::VaultError| CliError::file(storage, &shown, &e);
             let (node, created) = match vault.lookup(&parent, &name).await {
                 Ok(n) if n.kind == NodeKind::File => (n, false),
                 Ok(n) if matches!(n.kind, NodeKind::Dir(_)) => {
-                    return Err(CliError::other(format!("cannot overwrite directory {shown} with a file")));
+                    return Err(CliError::other(format!(
+                        "cannot overwrite directory {shown} with a file"
+                    )));
                 }
                 Ok(_) => {
                     vault.remove_file(&parent, &name).await.map_err(verr)?;
                     (vault.create_file(&parent, &name).await.map_err(verr)?, true)
                 }
-                Err(e) if e.kind() == VaultErrorKind::NotFound => (vault.create_file(&parent, &name).await.map_err(verr)?, true),
+                Err(e) if e.kind() == VaultErrorKind::NotFound => {
+                    (vault.create_file(&parent, &name).await.map_err(verr)?, true)
+                }
                 Err(e) => return Err(verr(e)),
             };
             let result = write_file(vault, storage, &node, &shown, local, bar).await;
@@ -234,22 +317,31 @@ async fn execute(
                 }
                 return Err(e);
             }
-            if let Some(m) = modified {
-                if let Ok(fresh) = vault.lookup(&parent, &name).await {
-                    let _ = vault.set_modified(&fresh, *m).await;
-                }
+            if let Some(m) = modified
+                && let Ok(fresh) = vault.lookup(&parent, &name).await
+            {
+                let _ = vault.set_modified(&fresh, *m).await;
             }
             Ok(())
         }
     }
 }
 
-async fn remove_non_dir(vault: &Vault, storage: &str, parent: &DirId, name: &str, shown: &str) -> CliResult {
+async fn remove_non_dir(
+    vault: &Vault,
+    storage: &str,
+    parent: &DirId,
+    name: &str,
+    shown: &str,
+) -> CliResult {
     match vault.lookup(parent, name).await {
-        Ok(n) if matches!(n.kind, NodeKind::Dir(_)) => {
-            Err(CliError::other(format!("cannot overwrite directory {shown} with a symlink")))
-        }
-        Ok(_) => vault.remove_file(parent, name).await.map_err(|e| CliError::file(storage, shown, &e)),
+        Ok(n) if matches!(n.kind, NodeKind::Dir(_)) => Err(CliError::other(format!(
+            "cannot overwrite directory {shown} with a symlink"
+        ))),
+        Ok(_) => vault
+            .remove_file(parent, name)
+            .await
+            .map_err(|e| CliError::file(storage, shown, &e)),
         Err(e) if e.kind() == VaultErrorKind::NotFound => Ok(()),
         Err(e) => Err(CliError::file(storage, shown, &e)),
     }
@@ -264,7 +356,9 @@ async fn write_file(
     bar: &indicatif::ProgressBar,
 ) -> CliResult {
     let verr = |e: vault_engine::VaultError| CliError::file(storage, shown, &e);
-    let rerr = |e: std::io::Error| CliError::other(format!("cannot read {}: {}", local.display(), io_text(&e)));
+    let rerr = |e: std::io::Error| {
+        CliError::other(format!("cannot read {}: {}", local.display(), io_text(&e)))
+    };
     let mut input = std::fs::File::open(local).map_err(rerr)?;
     let file = vault.open(node).await.map_err(verr)?;
     file.set_len(0).await.map_err(verr)?;

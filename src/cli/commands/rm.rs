@@ -8,7 +8,12 @@ use crate::cli::secrets::Secrets;
 use crate::cli::session::{self, VPath};
 
 /// Removes files and symlinks; directories (and everything in them) only with `-r`.
-pub async fn run(storage_arg: &str, secrets: &SecretArgs, paths: &[String], recursive: bool) -> CliResult {
+pub async fn run(
+    storage_arg: &str,
+    secrets: &SecretArgs,
+    paths: &[String],
+    recursive: bool,
+) -> CliResult {
     let vault = session::open(storage_arg, &Secrets::from_args(secrets), false).await?;
     let mut errors = 0;
     for p in paths {
@@ -22,7 +27,9 @@ pub async fn run(storage_arg: &str, secrets: &SecretArgs, paths: &[String], recu
         }
     }
     if errors > 0 {
-        return Err(CliError::other(format!("{errors} paths could not be removed")));
+        return Err(CliError::other(format!(
+            "{errors} paths could not be removed"
+        )));
     }
     Ok(())
 }
@@ -32,26 +39,50 @@ async fn rm(vault: &Vault, storage: &str, path: &VPath, recursive: bool) -> CliR
         return Err(CliError::other("refusing to remove the vault root /"));
     };
     let parent_id = session::resolve_dir(vault, storage, &parent).await?;
-    let node = vault.lookup(&parent_id, name).await.map_err(|e| CliError::file(storage, &path.display(), &e))?;
+    let node = vault
+        .lookup(&parent_id, name)
+        .await
+        .map_err(|e| CliError::file(storage, &path.display(), &e))?;
     match node.kind {
         NodeKind::Dir(id) => {
             if !recursive {
-                return Err(CliError::other(format!("{} is a directory (use rm -r)", path.display())));
+                return Err(CliError::other(format!(
+                    "{} is a directory (use rm -r)",
+                    path.display()
+                )));
             }
             remove_tree(vault, storage, &parent_id, name, &id, path).await
         }
-        _ => vault.remove_file(&parent_id, name).await.map_err(|e| CliError::file(storage, &path.display(), &e)),
+        _ => vault
+            .remove_file(&parent_id, name)
+            .await
+            .map_err(|e| CliError::file(storage, &path.display(), &e)),
     }
 }
 
-async fn remove_tree(vault: &Vault, storage: &str, parent: &DirId, name: &str, id: &DirId, path: &VPath) -> CliResult {
+async fn remove_tree(
+    vault: &Vault,
+    storage: &str,
+    parent: &DirId,
+    name: &str,
+    id: &DirId,
+    path: &VPath,
+) -> CliResult {
     let err = |p: &VPath, e: vault_engine::VaultError| CliError::file(storage, &p.display(), &e);
     for child in vault.list(id).await.map_err(|e| err(path, e))? {
         let cpath = path.join(&child.name);
         match &child.kind {
-            NodeKind::Dir(cid) => Box::pin(remove_tree(vault, storage, id, &child.name, cid, &cpath)).await?,
-            _ => vault.remove_file(id, &child.name).await.map_err(|e| err(&cpath, e))?,
+            NodeKind::Dir(cid) => {
+                Box::pin(remove_tree(vault, storage, id, &child.name, cid, &cpath)).await?
+            }
+            _ => vault
+                .remove_file(id, &child.name)
+                .await
+                .map_err(|e| err(&cpath, e))?,
         }
     }
-    vault.remove_dir(parent, name).await.map_err(|e| err(path, e))
+    vault
+        .remove_dir(parent, name)
+        .await
+        .map_err(|e| err(path, e))
 }

@@ -10,7 +10,12 @@ pub fn run() -> CliResult {
         return Ok(());
     }
     for m in mounts {
-        println!("{}\t{}\t{}", m.mountpoint.display(), m.source, if m.read_only { "ro" } else { "rw" });
+        println!(
+            "{}\t{}\t{}",
+            m.mountpoint.display(),
+            m.source,
+            if m.read_only { "ro" } else { "rw" }
+        );
     }
     Ok(())
 }
