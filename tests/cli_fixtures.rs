@@ -239,3 +239,35 @@ fn get_single_file_and_cat_and_into_existing_dir() {
     assert!(info.contains("SIV_GCM"), "{info}");
     assert!(info.contains("shortening threshold: 220"), "{info}");
 }
+
+#[test]
+fn conflicts_check_repair_resolves_on_storage_with_the_same_names() {
+    let fx = copy_fixture("conflicts");
+    let v = fx.vault_str();
+    let pw = fx.pw();
+    let before = tree_state(&fx.vault);
+    let read_only = vault(&["ls", "-R", v, "--password-file", pw]).ok();
+    let run = vault(&["check", "--repair", v, "--password-file", pw]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_ne!(
+        tree_state(&fx.vault),
+        before,
+        "--repair resolved the conflict copies on storage"
+    );
+    let resolved = vault(&["ls", "-R", v, "--password-file", pw]).ok();
+    let sorted = |s: &str| {
+        let mut v: Vec<String> = s.lines().map(String::from).collect();
+        v.sort();
+        v
+    };
+    assert_eq!(
+        sorted(&resolved),
+        sorted(&read_only),
+        "read-only and resolved listings agree"
+    );
+    // a second pass changes nothing and finds nothing
+    let after = tree_state(&fx.vault);
+    vault(&["check", v, "--password-file", pw]).ok();
+    vault(&["check", "--repair", v, "--password-file", pw]).ok();
+    assert_eq!(tree_state(&fx.vault), after);
+}
