@@ -189,6 +189,8 @@ pub struct VaultFs {
     silly_counter: AtomicU64,
     mounted_at: SystemTime,
     names: Mutex<HashMap<NodeId, KnownNames>>,
+    /// Files whose write-back on close failed: kept until a retry succeeds.
+    unwritten: Mutex<Vec<Arc<OpenFile>>>,
 }
 
 /// Every name of one directory, as of a listing plus our own changes since.
@@ -282,6 +284,7 @@ impl VaultFs {
             silly_counter: AtomicU64::new(0),
             mounted_at: SystemTime::now(),
             names: Mutex::new(HashMap::new()),
+            unwritten: Mutex::new(Vec::new()),
         }
     }
 
@@ -730,6 +733,12 @@ impl VaultFs {
         let (ino, file) = self.handle(handle)?;
         let result = self.write_back(ino, &file, false).await;
         lock(&self.handles).files.remove(&handle);
+        if let Err(e) = &result {
+            // The kernel ignores release errors: keep the unwritten file alive
+            // (its next open gets it back, dirty) and retry on flush_all.
+            tracing::warn!(ino, kind = ?e.kind(), "write-back on close failed; kept for retry");
+            lock(&self.unwritten).push(Arc::clone(&file));
+        }
         drop(file);
         let (last, silly, parent, name) = {
             let mut nodes = lock(&self.nodes);
@@ -1093,6 +1102,13 @@ impl VaultFs {
         let mut first_error = None;
         for (ino, file) in open {
             if let Err(e) = self.write_back(ino, &file, false).await {
+                first_error.get_or_insert(e);
+            }
+        }
+        let unwritten: Vec<Arc<OpenFile>> = std::mem::take(&mut *lock(&self.unwritten));
+        for file in unwritten {
+            if let Err(e) = self.timed(file.flush()).await {
+                lock(&self.unwritten).push(file);
                 first_error.get_or_insert(e);
             }
         }
