@@ -148,11 +148,16 @@ fn truncated_masterkey_exit_4() {
         line.starts_with(&format!("vault: {v} is not a vault (")),
         "{line}"
     );
-    assert!(line.contains("masterkey"), "{line}");
+    assert!(
+        line.starts_with(&format!(
+            "vault: {v} is not a vault (invalid masterkey.cryptomator: "
+        )),
+        "{line}"
+    );
 }
 
 #[test]
-fn missing_dir_target_exit_1() {
+fn missing_dir_target_is_hidden_and_check_exits_6() {
     let fx = copy_fixture("vault-v8");
     // Point one directory node at a content directory that does not exist.
     let mut files = Vec::new();
