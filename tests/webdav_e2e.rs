@@ -152,6 +152,7 @@ impl Servers {
     /// MKCOL of a folder (`vault create` does not make a missing WebDAV folder, see
     /// `create_makes_a_missing_webdav_folder`).
     fn mkcol(&self, s: Srv, sub: &str) {
+        assert!(!self.root(s).join(sub).exists(), "{sub} exists already on {s:?}");
         let out = Command::new("curl")
             .args(["-sS", "-o", "/dev/null", "-w", "%{http_code}", "-X", "MKCOL", "-u"])
             .arg(format!("{DAV_USER}:{DAV_PASS}"))
@@ -464,7 +465,14 @@ fn generate_tree(root: &Path, files: usize, seed: u64) {
 
 // ---------------------------------------------------------------- 1. mount
 
+/// A folder name unique to this run (the servers' data folders outlive a run).
+fn unique(sub: &str) -> String {
+    let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis());
+    format!("{sub}-{}-{t}", std::process::id())
+}
+
 fn mount_round_trip(srv: Srv, sub: &str) {
+    let sub = &unique(sub);
     let servers = shared();
     let w = Work::new();
     servers.mkcol(srv, sub);
@@ -541,6 +549,7 @@ fn conflict_name(node: &Path) -> PathBuf {
 }
 
 fn conflicts(srv: Srv, sub: &str) {
+    let sub = &unique(sub);
     let servers = shared();
     let w = Work::new();
     servers.mkcol(srv, sub);
@@ -668,9 +677,10 @@ fn outage(srv: Srv, suffix: &str, offset: u16) {
     let servers = OwnedServers(Servers::start(suffix, offset, &[srv]));
     let s = &servers.0;
     let w = Work::new();
-    s.mkcol(srv, "vault");
-    let url = s.url(srv, "vault");
-    let disk = s.root(srv).join("vault");
+    let sub = &unique("vault");
+    s.mkcol(srv, sub);
+    let url = s.url(srv, sub);
+    let disk = s.root(srv).join(sub);
     w.vault(&["create", &url]).ok();
     let old = pattern(3 << 20, 0x11);
     put_bytes(&w, &url, "/big.bin", &old);
@@ -761,8 +771,9 @@ fn create_makes_a_missing_webdav_folder() {
     let servers = shared();
     let w = Work::new();
     // cli.md / create.rs: "the folder is made if missing" (works for local folders).
-    let url = servers.url(Srv::Rclone, "made-by-create");
+    let sub = unique("made-by-create");
+    let url = servers.url(Srv::Rclone, &sub);
     let run = w.vault(&["create", &url]);
     assert_eq!(run.code, 0, "vault create on a missing WebDAV folder: {}", run.stderr);
-    assert!(servers.root(Srv::Rclone).join("made-by-create/masterkey.cryptomator").exists());
+    assert!(servers.root(Srv::Rclone).join(&sub).join("masterkey.cryptomator").exists());
 }
