@@ -54,6 +54,7 @@ mkdir -p "$BENCH_DIR" "$M_OURS" "$M_RCLONE" "$M_DAVFS" "$M_GOCRYPT"
 bash "$ROOT/tests/servers/webdav.sh" start rclone
 eval "$(bash "$ROOT/tests/servers/webdav.sh" env | grep -E '^VAULT_TEST_WEBDAV_(USER|PASSWORD|RCLONE_ROOT)=')"
 USER_=$VAULT_TEST_WEBDAV_USER PASS_=$VAULT_TEST_WEBDAV_PASSWORD
+rm -rf "${VAULT_TEST_WEBDAV_RCLONE_ROOT:?}"/{ours,rclonecrypt,davfs}  # an earlier run's data
 mkcol() { curl -sS -o /dev/null -u "$USER_:$PASS_" -X MKCOL "$DAV/$1/"; }
 
 now() { date +%s.%N; }
