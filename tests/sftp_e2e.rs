@@ -1,0 +1,620 @@
+//! Issue 5 end to end, through the `vault` binary, against the 2FA OpenSSH sshd of
+//! `vault-sftp/tests/servers/sshd-2fa.sh` (public key with passphrase + TOTP through PAM,
+//! `AuthenticationMethods publickey,keyboard-interactive`, TOTP reuse allowed so the many
+//! logins of this test need no wait for a fresh 30 s window).
+//!
+//! Every secret comes from one askpass script that matches the prompt text: the key
+//! passphrase (`Passphrase for key FILE: `), the TOTP code (`Verification code: `, computed
+//! with `oathtool --totp`) and the vault password (`Vault password for STORAGE: `).
+//!
+//! - `mount_copy_diff_remount_diff_pycryptomator`: `vault create sftp://…`, `vault mount`,
+//!   `cp -a` a generated mixed tree in (~200 files, a few up to 2 MiB, names > 146 bytes,
+//!   Unicode names, nested dirs, symlinks), `diff -r`, unmount, mount, `diff -r`, unmount;
+//!   pycryptomator reads the vault folder on the server's disk and matches the source; then
+//!   `vault ls`, `get`, `put`, `check` over sftp.
+//! - `login_failures_and_host_keys`: wrong TOTP code and wrong key passphrase (their own
+//!   messages, exit 3); unknown host key without `--accept-new-host-key` and no terminal
+//!   (exit 7, nothing recorded); a changed host key (exit 7, also with
+//!   `--accept-new-host-key`).
+//!
+//! Servers: own `VAULT_TEST_INSTANCE` (`e<pid mod 100000><test number>`), ports from `VAULT_TEST_E2E_PORT_BASE`
+//! (default 30100 + 4 × (pid mod 200) + 1000 × test number), state dir under /tmp; stopped
+//! and purged by a drop guard, mounts unmounted by a drop guard. Needs root, FUSE, oathtool,
+//! openssh-server, libpam-google-authenticator, /opt/vault-test-pyvenv (pycryptomator).
+
+#![allow(clippy::unwrap_used)]
+
+mod cli_support;
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use cli_support::*;
+
+const VAULT_PW: &str = "correct horse, sftp edition";
+
+// ---------------------------------------------------------------- servers
+
+struct Sshd {
+    env: Vec<(String, String)>,
+    vars: HashMap<String, String>,
+}
+
+impl Sshd {
+    fn script() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("vault-sftp/tests/servers/sshd-2fa.sh")
+    }
+    fn run(&self, args: &[&str]) -> std::process::Output {
+        Command::new("timeout")
+            .arg("120")
+            .arg(Self::script())
+            .args(args)
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .output()
+            .unwrap()
+    }
+    /// Starts the 2FA sshd of instance `e<pid><n>` (n separates the tests of this binary,
+    /// which run in parallel threads).
+    fn start(n: u32) -> Sshd {
+        let pid = std::process::id();
+        let base = std::env::var("VAULT_TEST_E2E_PORT_BASE")
+            .ok()
+            .and_then(|s| s.parse::<u32>().ok())
+            .unwrap_or(30_100 + (pid % 200) * 4)
+            + 1000 * n;
+        let env = vec![
+            (
+                "VAULT_TEST_INSTANCE".to_string(),
+                format!("e{}{n}", pid % 100_000),
+            ),
+            ("VAULT_TEST_PORT_BASE".to_string(), base.to_string()),
+            (
+                "VAULT_TEST_STATE_DIR".to_string(),
+                format!("/tmp/vault-e2e-sshd-{pid}-{n}"),
+            ),
+            ("VAULT_TEST_TOTP_REUSE".to_string(), "allow".to_string()),
+        ];
+        let mut s = Sshd {
+            env,
+            vars: HashMap::new(),
+        };
+        let out = s.run(&["start", "2fa"]);
+        assert!(
+            out.status.success(),
+            "sshd start: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let out = s.run(&["env"]);
+        for line in String::from_utf8_lossy(&out.stdout).lines() {
+            if let Some((k, v)) = line.split_once('=') {
+                s.vars
+                    .insert(k.to_string(), v.trim_matches('\'').to_string());
+            }
+        }
+        s
+    }
+    fn var(&self, k: &str) -> String {
+        self.vars
+            .get(k)
+            .unwrap_or_else(|| panic!("{k} not in sshd-2fa.sh env"))
+            .clone()
+    }
+    fn url(&self, path: &str) -> String {
+        format!(
+            "sftp://{}@{}:{}{path}",
+            self.var("VAULT_TEST_SSH_USER"),
+            self.var("VAULT_TEST_SSH_HOST"),
+            self.var("VAULT_TEST_SSH_PORT")
+        )
+    }
+}
+
+impl Drop for Sshd {
+    fn drop(&mut self) {
+        let _ = self.run(&["purge"]);
+    }
+}
+
+/// Unmounts (vault unmount, then fusermount -uz) when dropped.
+struct MountGuard(PathBuf);
+
+impl MountGuard {
+    fn mounted(&self) -> bool {
+        let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap_or_default();
+        let p = self.0.to_string_lossy().replace(' ', "\\040");
+        mounts.lines().any(|l| l.split(' ').nth(1) == Some(&p))
+    }
+    fn unmount(&self) {
+        if !self.mounted() {
+            return;
+        }
+        let _ = Command::new("timeout")
+            .args(["60", bin(), "unmount"])
+            .arg(&self.0)
+            .stdin(Stdio::null())
+            .output();
+        if self.mounted() {
+            let _ = Command::new("fusermount3").arg("-uz").arg(&self.0).output();
+        }
+    }
+}
+
+impl Drop for MountGuard {
+    fn drop(&mut self) {
+        self.unmount();
+    }
+}
+
+// ---------------------------------------------------------------- helpers
+
+fn write_script(path: &Path, text: &str) {
+    std::fs::write(path, text).unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+/// An askpass program answering the key passphrase, the TOTP code and the vault password by
+/// prompt text; every prompt it gets is appended to `log`. `passphrase` / `totp` override the
+/// right answers (shell snippets printing the answer).
+fn askpass(dir: &Path, name: &str, sshd: &Sshd, passphrase: Option<&str>, totp: Option<&str>) -> PathBuf {
+    let path = dir.join(name);
+    let log = dir.join(format!("{name}.log"));
+    let secret = sshd.var("VAULT_TEST_SSH_TOTP_SECRET");
+    let good_pp = format!(
+        "printf '%s\\n' '{}'",
+        sshd.var("VAULT_TEST_SSH_KEY_PASSPHRASE")
+    );
+    let good_totp = format!("oathtool --totp -b '{secret}'");
+    write_script(
+        &path,
+        &format!(
+            "#!/bin/sh\nprintf '%s\\n' \"$1\" >> '{log}'\ncase \"$1\" in\n  'Passphrase for key '*': ') {pp} ;;\n  'Verification code: ') {totp} ;;\n  'Vault password for '*': ') printf '%s\\n' '{VAULT_PW}' ;;\n  *) echo \"askpass: unexpected prompt: $1\" >&2; exit 1 ;;\nesac\n",
+            log = log.display(),
+            pp = passphrase.unwrap_or(&good_pp),
+            totp = totp.unwrap_or(&good_totp),
+        ),
+    );
+    path
+}
+
+fn prompts_seen(askpass: &Path) -> Vec<String> {
+    let log = PathBuf::from(format!("{}.log", askpass.display()));
+    std::fs::read_to_string(log)
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+fn sh(cmd: &str) -> String {
+    let out = Command::new("timeout")
+        .args(["600", "bash", "-c", cmd])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "`{cmd}` failed ({:?}):\n{}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn timed<T>(what: &str, f: impl FnOnce() -> T) -> T {
+    let t = Instant::now();
+    let r = f();
+    eprintln!("[sftp_e2e] {what}: {:.2?}", t.elapsed());
+    r
+}
+
+/// Runs `vault ARGS` with a time limit (never a hung test).
+fn vault_t(args: &[&str]) -> Run {
+    let mut full = vec!["300", bin()];
+    full.extend_from_slice(args);
+    let out = Command::new("timeout")
+        .args(&full)
+        .env_remove("VAULT_ASKPASS")
+        .env_remove("VAULT_LOG")
+        .env_remove("SSH_AUTH_SOCK")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: out.stdout,
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+struct Rng(u64);
+impl Rng {
+    fn next_u64(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.0 = x;
+        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        if n == 0 { 0 } else { self.next_u64() % n }
+    }
+    fn fill(&mut self, buf: &mut [u8]) {
+        for chunk in buf.chunks_mut(8) {
+            let v = self.next_u64().to_le_bytes();
+            chunk.copy_from_slice(&v[..chunk.len()]);
+        }
+    }
+}
+
+/// A mixed tree: `files` files, four of them 1.5-2 MiB, the rest 0 to ~16 KiB (some exact
+/// 32 KiB chunk multiples); nested dirs; names > 146 bytes (shortened in the vault); Unicode
+/// names; symlinks (to a file, to a dir, dangling, absolute, Unicode).
+fn generate_tree(root: &Path, files: usize, rng: &mut Rng) {
+    let uni = [
+        "Grüße",
+        "日本語のファイル",
+        "emoji-😀-name",
+        "Ελληνικά",
+        "naïve café",
+        "中文目录",
+    ];
+    let mut dirs = vec![root.to_path_buf()];
+    for i in 0..12 {
+        let parent = dirs[rng.below(dirs.len() as u64) as usize].clone();
+        let name = match i % 4 {
+            0 => format!("{}-{i}", uni[i % uni.len()]),
+            1 => format!("long-dir-{}-{i}", "d".repeat(150)),
+            _ => format!("dir{i}"),
+        };
+        let d = parent.join(name);
+        std::fs::create_dir_all(&d).unwrap();
+        dirs.push(d);
+    }
+    let mut made = Vec::new();
+    for i in 0..files {
+        let dir = dirs[rng.below(dirs.len() as u64) as usize].clone();
+        let name = match i % 7 {
+            0 => format!("{}-{i}.txt", uni[i % uni.len()]),
+            1 => format!("long-file-name-{}-{i}.bin", "x".repeat(160)),
+            2 => format!("{i}.dat"),
+            _ => format!("file-{i}"),
+        };
+        let size = if i < 4 {
+            (2 << 20) - rng.below(512 << 10)
+        } else {
+            match rng.below(10) {
+                0 => 0,
+                1 => 32 * 1024 * (1 + rng.below(2)),
+                _ => rng.below(16 << 10),
+            }
+        };
+        let mut data = vec![0u8; size as usize];
+        rng.fill(&mut data);
+        let path = dir.join(name);
+        std::fs::write(&path, &data).unwrap();
+        made.push(path);
+    }
+    let target = made[files / 2].strip_prefix(root).unwrap().to_path_buf();
+    std::os::unix::fs::symlink(&target, root.join("link-to-file")).unwrap();
+    std::os::unix::fs::symlink("dir2", root.join("link-to-dir")).unwrap();
+    std::os::unix::fs::symlink("does/not/exist", root.join("dangling-link")).unwrap();
+    std::os::unix::fs::symlink("/etc/hostname", root.join("absolute-link")).unwrap();
+    let deep = dirs.last().unwrap().clone();
+    std::os::unix::fs::symlink("../../up-and-around ü", deep.join("ünïcödé-link")).unwrap();
+}
+
+fn python() -> PathBuf {
+    std::env::var_os("VAULT_TEST_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/opt/vault-test-pyvenv/bin/python"))
+}
+
+fn diff(src: &Path, mnt: &Path) {
+    sh(&format!(
+        "diff -r --no-dereference '{}' '{}'",
+        src.display(),
+        mnt.display()
+    ));
+    let listing = |root: &Path| {
+        sh(&format!(
+            "cd '{}' && find . -type f -printf '%p %s %TY%Tm%Td%TH%TM%TS\\n' | sort",
+            root.display()
+        ))
+    };
+    assert_eq!(listing(mnt), listing(src), "sizes/mtimes differ");
+}
+
+fn wait_mounted(g: &MountGuard) {
+    let t = Instant::now();
+    while !g.mounted() {
+        assert!(t.elapsed() < Duration::from_secs(30), "mount did not appear");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+// ---------------------------------------------------------------- tests
+
+#[test]
+fn mount_copy_diff_remount_diff_pycryptomator() {
+    let sshd = Sshd::start(0);
+    let tmp = tempfile::tempdir().unwrap();
+    let ask = askpass(tmp.path(), "ask.sh", &sshd, None, None);
+    let kh = tmp.path().join("known_hosts");
+    std::fs::copy(sshd.var("VAULT_TEST_SSH_KNOWN_HOSTS"), &kh).unwrap();
+    let key = sshd.var("VAULT_TEST_SSH_KEY");
+    let url = sshd.url("/~/Vault");
+    let (a, k) = (ask.to_str().unwrap(), kh.to_str().unwrap());
+    let common = ["--identity", key.as_str(), "--known-hosts", k, "--askpass", a];
+    let with = |args: &[&str]| -> Vec<String> {
+        args.iter()
+            .chain(common.iter())
+            .map(|s| s.to_string())
+            .collect()
+    };
+    let run = |args: &[&str]| {
+        let v = with(args);
+        let r: Vec<&str> = v.iter().map(String::as_str).collect();
+        vault_t(&r)
+    };
+
+    timed("vault create sftp://", || run(&["create", &url]).ok());
+    let root = PathBuf::from(sshd.var("VAULT_TEST_SFTP_ROOT"));
+    let vault_dir = root.join("Vault");
+    assert!(
+        vault_dir.join("vault.cryptomator").is_file() && vault_dir.join("d").is_dir(),
+        "create wrote no vault on the server"
+    );
+    let prompts = prompts_seen(&ask);
+    assert_eq!(
+        prompts
+            .iter()
+            .filter(|p| p.starts_with("Passphrase for key "))
+            .count(),
+        1,
+        "{prompts:?}"
+    );
+    assert!(prompts.iter().any(|p| p == "Verification code: "), "{prompts:?}");
+    assert!(
+        prompts.iter().any(|p| p == &format!("Vault password for {url}: ")),
+        "{prompts:?}"
+    );
+
+    // the source tree
+    let src = tmp.path().join("tree");
+    std::fs::create_dir(&src).unwrap();
+    let seed = std::env::var("VAULT_TEST_TREE_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0x5f7e_2e2e_u64 ^ u64::from(std::process::id()));
+    eprintln!("VAULT_TEST_TREE_SEED={seed}");
+    generate_tree(&src, 200, &mut Rng(seed.max(1)));
+
+    // mount, cp -a, diff
+    let mnt = tmp.path().join("mnt");
+    std::fs::create_dir(&mnt).unwrap();
+    let m = mnt.to_str().unwrap();
+    let guard = MountGuard(mnt.clone());
+    timed("vault mount (login: passphrase + TOTP + vault password)", || {
+        run(&["mount", &url, m]).ok()
+    });
+    wait_mounted(&guard);
+    timed("cp -a (200 files, ~9 MiB)", || {
+        sh(&format!("cp -a '{}/.' '{m}/'", src.display()))
+    });
+    timed("diff -r (mounted)", || diff(&src, &mnt));
+    timed("vault unmount", || vault_t(&["unmount", m]).ok());
+    assert!(!guard.mounted(), "still mounted after vault unmount");
+
+    // mount again, diff
+    timed("vault mount (again)", || run(&["mount", &url, m]).ok());
+    wait_mounted(&guard);
+    timed("diff -r (after remount)", || diff(&src, &mnt));
+    vault_t(&["unmount", m]).ok();
+    assert!(!guard.mounted());
+
+    // pycryptomator reads the server's folder
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/vault-fs/tests/pycryptomator_compare.py"
+    );
+    let mut child = Command::new("timeout")
+        .arg("300")
+        .arg(python())
+        .arg(script)
+        .arg(&vault_dir)
+        .arg(&src)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(format!("{VAULT_PW}\n").as_bytes())
+        .unwrap();
+    let out = timed("pycryptomator compare", || child.wait_with_output().unwrap());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    eprintln!("{stdout}");
+    assert!(
+        out.status.success(),
+        "pycryptomator disagrees:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // ls / get / put / check over sftp
+    let out = timed("vault ls", || run(&["ls", &url, "/"]).ok());
+    for want in ["link-to-file", "link-to-dir", "dir2"] {
+        assert!(out.lines().any(|l| l == want), "ls lacks {want}: {out}");
+    }
+    let long = std::fs::read_dir(&src)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.len() > 146)
+        .collect::<Vec<_>>();
+    for n in &long {
+        assert!(out.lines().any(|l| l == n), "ls lacks long name {n}: {out}");
+    }
+    let big = sh(&format!(
+        "cd '{}' && find . -type f -size +1M | head -1",
+        src.display()
+    ));
+    let big = big.trim().trim_start_matches('.');
+    assert!(!big.is_empty());
+    let got = tmp.path().join("got.bin");
+    timed("vault get (2 MiB)", || {
+        run(&["get", &url, big, got.to_str().unwrap()]).ok()
+    });
+    assert_eq!(
+        std::fs::read(&got).unwrap(),
+        std::fs::read(src.join(big.trim_start_matches('/'))).unwrap(),
+        "get returned other bytes"
+    );
+    let up = tmp.path().join("put-ü.bin");
+    let mut data = vec![0u8; 700_000];
+    Rng(77).fill(&mut data);
+    std::fs::write(&up, &data).unwrap();
+    timed("vault put (700 kB)", || {
+        run(&["put", &url, up.to_str().unwrap(), "/put-ü.bin"]).ok()
+    });
+    let back = tmp.path().join("back.bin");
+    run(&["get", &url, "/put-ü.bin", back.to_str().unwrap()]).ok();
+    assert_eq!(std::fs::read(&back).unwrap(), data, "put/get round trip");
+    let out = timed("vault check", || run(&["check", &url]));
+    assert_eq!(out.code, 0, "check: {}\n{}", out.stdout_str(), out.stderr);
+}
+
+#[test]
+fn login_failures_and_host_keys() {
+    let sshd = Sshd::start(1);
+    let tmp = tempfile::tempdir().unwrap();
+    let kh = tmp.path().join("known_hosts");
+    std::fs::copy(sshd.var("VAULT_TEST_SSH_KNOWN_HOSTS"), &kh).unwrap();
+    let key = sshd.var("VAULT_TEST_SSH_KEY");
+    let url = sshd.url("/~/Vault");
+    let good = askpass(tmp.path(), "good.sh", &sshd, None, None);
+    vault_t(&[
+        "create", &url, "--identity", &key, "--known-hosts", kh.to_str().unwrap(), "--askpass",
+        good.to_str().unwrap(),
+    ])
+    .ok();
+
+    // wrong TOTP code: a code of the year 2001 (not within the server's window)
+    let secret = sshd.var("VAULT_TEST_SSH_TOTP_SECRET");
+    let bad_totp = askpass(
+        tmp.path(),
+        "bad-totp.sh",
+        &sshd,
+        None,
+        Some(&format!(
+            "oathtool --totp -b '{secret}' --now '2001-01-01 00:00:00 UTC'"
+        )),
+    );
+    let line = timed("wrong TOTP", || {
+        vault_t(&[
+            "ls", &url, "--identity", &key, "--known-hosts", kh.to_str().unwrap(), "--askpass",
+            bad_totp.to_str().unwrap(),
+        ])
+        .fails(3)
+    });
+    assert!(
+        line.contains("refused the answer to") && line.contains("Verification code"),
+        "{line}"
+    );
+    assert!(!line.contains("passphrase"), "{line}");
+
+    // wrong key passphrase: never reaches the TOTP prompt
+    let bad_pp = askpass(
+        tmp.path(),
+        "bad-pp.sh",
+        &sshd,
+        Some("printf '%s\\n' 'not the passphrase'"),
+        None,
+    );
+    let line = timed("wrong passphrase", || {
+        vault_t(&[
+            "ls", &url, "--identity", &key, "--known-hosts", kh.to_str().unwrap(), "--askpass",
+            bad_pp.to_str().unwrap(),
+        ])
+        .fails(3)
+    });
+    assert!(line.contains("wrong passphrase for key"), "{line}");
+    assert!(
+        !prompts_seen(&bad_pp).iter().any(|p| p == "Verification code: "),
+        "TOTP asked after a wrong passphrase: {:?}",
+        prompts_seen(&bad_pp)
+    );
+    assert_ne!(
+        line,
+        vault_t(&[
+            "ls", &url, "--identity", &key, "--known-hosts", kh.to_str().unwrap(), "--askpass",
+            bad_totp.to_str().unwrap(),
+        ])
+        .fails(3),
+        "the two failures must be told apart"
+    );
+
+    // unknown host key, no terminal, no --accept-new-host-key: refused, nothing recorded
+    let empty = tmp.path().join("empty_known_hosts");
+    std::fs::write(&empty, "").unwrap();
+    let line = vault_t(&[
+        "ls", &url, "--identity", &key, "--known-hosts", empty.to_str().unwrap(), "--askpass",
+        good.to_str().unwrap(),
+    ])
+    .fails(7);
+    assert!(line.contains("is not known and was not accepted"), "{line}");
+    assert!(line.contains("SHA256:"), "{line}");
+    assert!(std::fs::read_to_string(&empty).unwrap().is_empty());
+
+    // a changed host key: known_hosts records another key for this host:port
+    let other = tmp.path().join("other_host_key");
+    sh(&format!(
+        "ssh-keygen -q -t ed25519 -N '' -f '{}'",
+        other.display()
+    ));
+    let pubkey = std::fs::read_to_string(tmp.path().join("other_host_key.pub")).unwrap();
+    let pubkey: Vec<&str> = pubkey.split_whitespace().take(2).collect();
+    let changed = tmp.path().join("changed_known_hosts");
+    std::fs::write(
+        &changed,
+        format!(
+            "[{}]:{} {} {}\n",
+            sshd.var("VAULT_TEST_SSH_HOST"),
+            sshd.var("VAULT_TEST_SSH_PORT"),
+            pubkey[0],
+            pubkey[1]
+        ),
+    )
+    .unwrap();
+    for extra in [None, Some("--accept-new-host-key")] {
+        let mut args = vec![
+            "ls", &url, "--identity", &key, "--known-hosts", changed.to_str().unwrap(),
+            "--askpass", good.to_str().unwrap(),
+        ];
+        args.extend(extra);
+        let line = vault_t(&args).fails(7);
+        assert!(line.contains("HOST KEY CHANGED"), "{extra:?}: {line}");
+    }
+    assert!(
+        !prompts_seen(&good)
+            .iter()
+            .skip(3)
+            .any(|p| p.starts_with("Passphrase")),
+        "secrets asked before the host key was checked: {:?}",
+        prompts_seen(&good)
+    );
+
+    // and the right answers still work
+    let out = vault_t(&[
+        "ls", &url, "--identity", &key, "--known-hosts", kh.to_str().unwrap(), "--askpass",
+        good.to_str().unwrap(),
+    ]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+}
