@@ -280,6 +280,21 @@ impl Work {
     }
 }
 
+/// Prints how long a whole test took (also when it fails).
+struct TestTimer(&'static str, Instant);
+
+impl TestTimer {
+    fn new(name: &'static str) -> TestTimer {
+        TestTimer(name, Instant::now())
+    }
+}
+
+impl Drop for TestTimer {
+    fn drop(&mut self) {
+        eprintln!("TEST {} took {:.1?}", self.0, self.1.elapsed());
+    }
+}
+
 fn timed<T>(what: &str, f: impl FnOnce() -> T) -> T {
     let t = Instant::now();
     let r = f();
@@ -519,11 +534,13 @@ fn mount_round_trip(srv: Srv, sub: &str) {
 
 #[test]
 fn mount_cp_diff_remount_diff_pycryptomator_rclone() {
+    let _t = TestTimer::new("mount_cp_diff_remount_diff_pycryptomator_rclone");
     mount_round_trip(Srv::Rclone, "mount-rclone");
 }
 
 #[test]
 fn mount_cp_diff_remount_diff_pycryptomator_apache() {
+    let _t = TestTimer::new("mount_cp_diff_remount_diff_pycryptomator_apache");
     mount_round_trip(Srv::Apache, "mount-apache");
 }
 
@@ -606,13 +623,22 @@ fn conflicts(srv: Srv, sub: &str) {
     let problems: Vec<&str> = report.lines().filter(|l| l.starts_with("problem: ")).collect();
     assert_eq!(problems.len(), 3, "three conflict copies: {report}");
     assert!(problems.iter().all(|l| l.contains("sync-conflict copy")), "{report}");
+    let has = |lines: &[&str], start: String, end: &str| lines.iter().any(|l| l.starts_with(&start) && l.ends_with(end));
+    assert!(has(&problems, "problem: /photos (".into(), "identical duplicate: hidden"), "{report}");
+    assert!(has(&problems, format!("problem: /{file_copy} ("), "shown under a new name"), "{report}");
+    assert!(has(&problems, format!("problem: /{dir_copy} ("), "shown under a new name"), "{report}");
     assert_eq!(tree_state(&disk), before, "ls/cat/check wrote to the server");
 
     // check --repair resolves on storage to the same names.
     let repair = w.vault(&["check", "--repair", &url]);
     eprintln!("vault check --repair:\n{}{}", repair.stdout_str(), repair.stderr);
     assert_eq!(repair.code, 0, "{}\n{}", repair.stdout_str(), repair.stderr);
-    assert_eq!(repair.stdout_str().lines().filter(|l| l.starts_with("repaired: ")).count(), 3);
+    let repaired = repair.stdout_str();
+    let repaired: Vec<&str> = repaired.lines().filter(|l| l.starts_with("repaired: ")).collect();
+    assert_eq!(repaired.len(), 3, "{repaired:?}");
+    assert!(has(&repaired, "repaired: /photos (".into(), "identical duplicate: deleted"), "{repaired:?}");
+    assert!(has(&repaired, format!("repaired: /{file_copy} ("), "renamed to a new name"), "{repaired:?}");
+    assert!(has(&repaired, format!("repaired: /{dir_copy} ("), "renamed to a new name"), "{repaired:?}");
     assert!(!conflict_name(&node("/photos")).exists(), "the identical duplicate was deleted");
     assert!(!conflict_name(&node("/report.txt")).exists(), "the file copy was renamed");
     assert!(!conflict_name(&node("/docs")).exists(), "the folder copy was renamed");
@@ -641,11 +667,13 @@ fn conflicts(srv: Srv, sub: &str) {
 
 #[test]
 fn conflicts_ls_cat_check_repair_apache() {
+    let _t = TestTimer::new("conflicts_ls_cat_check_repair_apache");
     conflicts(Srv::Apache, "conflicts-apache");
 }
 
 #[test]
 fn conflicts_ls_cat_check_repair_rclone() {
+    let _t = TestTimer::new("conflicts_ls_cat_check_repair_rclone");
     conflicts(Srv::Rclone, "conflicts-rclone");
 }
 
@@ -734,6 +762,8 @@ fn outage(srv: Srv, suffix: &str, offset: u16) {
     let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim_start().starts_with("WARN ")).collect();
     assert_eq!(lines.len(), 1, "one error line: {stderr:?}");
     assert!(lines[0].starts_with("vault: "), "{stderr}");
+    assert!(lines[0].contains("storage unavailable"), "says the storage is unavailable: {stderr}");
+    assert!(lines[0].contains(&format!("127.0.0.1:{}", s.port(srv))), "names the server: {stderr}");
     assert!(!stderr.contains("panicked") && !stderr.contains("RUST_BACKTRACE"), "{stderr}");
 
     // The server returns: the previous version, untouched.
@@ -756,11 +786,13 @@ fn outage(srv: Srv, suffix: &str, offset: u16) {
 
 #[test]
 fn outage_during_put_rclone() {
+    let _t = TestTimer::new("outage_during_put_rclone");
     outage(Srv::Rclone, "o", 10);
 }
 
 #[test]
 fn outage_during_put_apache() {
+    let _t = TestTimer::new("outage_during_put_apache");
     outage(Srv::Apache, "p", 20);
 }
 
@@ -768,6 +800,7 @@ fn outage_during_put_apache() {
 
 #[test]
 fn create_makes_a_missing_webdav_folder() {
+    let _t = TestTimer::new("create_makes_a_missing_webdav_folder");
     let servers = shared();
     let w = Work::new();
     // cli.md / create.rs: "the folder is made if missing" (works for local folders).
