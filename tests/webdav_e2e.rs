@@ -42,7 +42,10 @@ fn scripts() -> PathBuf {
 }
 
 fn port_base() -> u16 {
-    std::env::var("VAULT_TEST_E2E_PORT_BASE").ok().and_then(|v| v.parse().ok()).unwrap_or(29700)
+    std::env::var("VAULT_TEST_E2E_PORT_BASE")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(29700)
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -122,11 +125,19 @@ impl Servers {
             .filter_map(|l| l.split_once('='))
             .map(|(k, v)| (k.to_owned(), v.to_owned()))
             .collect();
-        Servers { instance, base, env, which: which.to_vec() }
+        Servers {
+            instance,
+            base,
+            env,
+            which: which.to_vec(),
+        }
     }
 
     fn var(&self, k: &str) -> String {
-        self.env.get(k).cloned().unwrap_or_else(|| panic!("webdav.sh env lacks {k}"))
+        self.env
+            .get(k)
+            .cloned()
+            .unwrap_or_else(|| panic!("webdav.sh env lacks {k}"))
     }
 
     fn port(&self, s: Srv) -> u16 {
@@ -152,14 +163,30 @@ impl Servers {
     /// MKCOL of a folder (`vault create` does not make a missing WebDAV folder, see
     /// `create_makes_a_missing_webdav_folder`).
     fn mkcol(&self, s: Srv, sub: &str) {
-        assert!(!self.root(s).join(sub).exists(), "{sub} exists already on {s:?}");
+        assert!(
+            !self.root(s).join(sub).exists(),
+            "{sub} exists already on {s:?}"
+        );
         let out = Command::new("curl")
-            .args(["-sS", "-o", "/dev/null", "-w", "%{http_code}", "-X", "MKCOL", "-u"])
+            .args([
+                "-sS",
+                "-o",
+                "/dev/null",
+                "-w",
+                "%{http_code}",
+                "-X",
+                "MKCOL",
+                "-u",
+            ])
             .arg(format!("{DAV_USER}:{DAV_PASS}"))
             .arg(format!("http://127.0.0.1:{}/{sub}/", self.port(s)))
             .output()
             .expect("curl");
-        assert_eq!(String::from_utf8_lossy(&out.stdout), "201", "MKCOL {sub} on {s:?}");
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            "201",
+            "MKCOL {sub} on {s:?}"
+        );
     }
 
     fn pid(&self, s: Srv) -> Option<u32> {
@@ -168,12 +195,20 @@ impl Servers {
             Srv::Rclone => "rclone.pid",
         };
         let dir = self.root(s).parent()?.to_path_buf();
-        std::fs::read_to_string(dir.join(file)).ok()?.trim().parse().ok()
+        std::fs::read_to_string(dir.join(file))
+            .ok()?
+            .trim()
+            .parse()
+            .ok()
     }
 
     fn start_one(&self, s: Srv) {
         let out = Self::script(&self.instance, self.base, &["start", s.name()]);
-        assert!(out.status.success(), "restart {s:?}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "restart {s:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 
     fn stop_all(&self) {
@@ -243,7 +278,12 @@ impl Work {
 
     /// `vault ARGS --askpass …`, bounded to `limit`.
     fn vault_t(&self, args: &[&str], limit: Duration) -> Run {
-        let mut child = self.cmd(args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("run vault");
+        let mut child = self
+            .cmd(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run vault");
         let mut out = child.stdout.take().expect("stdout");
         let mut err = child.stderr.take().expect("stderr");
         let t_out = std::thread::spawn(move || {
@@ -303,7 +343,11 @@ fn timed<T>(what: &str, f: impl FnOnce() -> T) -> T {
 }
 
 fn sh(cmd: &str) -> String {
-    let out = Command::new("bash").arg("-c").arg(cmd).output().expect("bash");
+    let out = Command::new("bash")
+        .arg("-c")
+        .arg(cmd)
+        .output()
+        .expect("bash");
     assert!(
         out.status.success(),
         "command failed: {cmd}\n{}{}",
@@ -322,19 +366,25 @@ fn is_mounted(mp: &Path) -> bool {
 fn wait_until(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
     let start = Instant::now();
     while !f() {
-        assert!(start.elapsed() < timeout, "timed out after {timeout:?} waiting for {what}");
+        assert!(
+            start.elapsed() < timeout,
+            "timed out after {timeout:?} waiting for {what}"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }
 
 fn daemon_alive(mp: &Path) -> bool {
     let want = mp.to_str().expect("utf-8");
-    std::fs::read_dir("/proc").expect("proc").flatten().any(|e| {
-        std::fs::read(e.path().join("cmdline")).is_ok_and(|c| {
-            let args: Vec<&[u8]> = c.split(|&b| b == 0).collect();
-            args.contains(&&b"__mount-daemon"[..]) && args.contains(&want.as_bytes())
+    std::fs::read_dir("/proc")
+        .expect("proc")
+        .flatten()
+        .any(|e| {
+            std::fs::read(e.path().join("cmdline")).is_ok_and(|c| {
+                let args: Vec<&[u8]> = c.split(|&b| b == 0).collect();
+                args.contains(&&b"__mount-daemon"[..]) && args.contains(&want.as_bytes())
+            })
         })
-    })
 }
 
 /// Unmounts (lazily) whatever is still mounted when a test ends.
@@ -352,7 +402,11 @@ fn python() -> PathBuf {
     let p = std::env::var_os("VAULT_TEST_PYTHON")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("/opt/vault-test-pyvenv/bin/python"));
-    assert!(p.exists(), "{} missing: python3 -m venv /opt/vault-test-pyvenv && /opt/vault-test-pyvenv/bin/pip install pycryptomator==1.15 (or set VAULT_TEST_PYTHON)", p.display());
+    assert!(
+        p.exists(),
+        "{} missing: python3 -m venv /opt/vault-test-pyvenv && /opt/vault-test-pyvenv/bin/pip install pycryptomator==1.15 (or set VAULT_TEST_PYTHON)",
+        p.display()
+    );
     p
 }
 
@@ -371,7 +425,12 @@ fn pyc(mode: &str, vault_dir: &Path, paths: &[&str]) -> serde_json::Value {
         .stderr(Stdio::piped())
         .spawn()
         .expect("python");
-    child.stdin.take().expect("stdin").write_all(format!("{VAULT_PASS}\n").as_bytes()).expect("password");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(format!("{VAULT_PASS}\n").as_bytes())
+        .expect("password");
     let res = child.wait_with_output().expect("python");
     assert!(
         res.status.success(),
@@ -425,7 +484,14 @@ impl Rng {
 /// long (>146 byte) and Unicode names, symlinks (relative, to a folder, dangling, absolute).
 fn generate_tree(root: &Path, files: usize, seed: u64) {
     let mut rng = Rng(seed | 1);
-    let uni = ["Grüße", "日本語のファイル", "emoji-😀-name", "Ελληνικά", "naïve café", "中文目录"];
+    let uni = [
+        "Grüße",
+        "日本語のファイル",
+        "emoji-😀-name",
+        "Ελληνικά",
+        "naïve café",
+        "中文目录",
+    ];
     std::fs::create_dir_all(root).expect("mkdir");
     let mut dirs = vec![root.to_path_buf()];
     for i in 0..12 {
@@ -469,20 +535,28 @@ fn generate_tree(root: &Path, files: usize, seed: u64) {
         std::fs::write(&p, &data).expect("write");
         made.push(p);
     }
-    let target = made[files / 2].strip_prefix(root).expect("prefix").to_path_buf();
+    let target = made[files / 2]
+        .strip_prefix(root)
+        .expect("prefix")
+        .to_path_buf();
     let link = |t: &Path, at: PathBuf| std::os::unix::fs::symlink(t, at).expect("symlink");
     link(&target, root.join("link-to-file"));
     link(Path::new("dir2"), root.join("link-to-dir"));
     link(Path::new("does/not/exist"), root.join("dangling-link"));
     link(Path::new("/etc/hostname"), root.join("absolute-link"));
-    link(Path::new("../../up-and-around ü"), deep.join("ünïcödé-link"));
+    link(
+        Path::new("../../up-and-around ü"),
+        deep.join("ünïcödé-link"),
+    );
 }
 
 // ---------------------------------------------------------------- 1. mount
 
 /// A folder name unique to this run (the servers' data folders outlive a run).
 fn unique(sub: &str) -> String {
-    let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis());
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis());
     format!("{sub}-{}-{t}", std::process::id())
 }
 
@@ -495,7 +569,9 @@ fn mount_round_trip(srv: Srv, sub: &str) {
     timed("vault create", || w.vault(&["create", &url]).ok());
 
     let src = w.path("src");
-    let seed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(1, |d| d.as_nanos() as u64);
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(1, |d| d.as_nanos() as u64);
     eprintln!("tree seed {seed}");
     generate_tree(&src, 200, seed);
     let mnt = w.path("mnt");
@@ -504,20 +580,33 @@ fn mount_round_trip(srv: Srv, sub: &str) {
     let (s, m) = (src.to_str().expect("utf-8"), mnt.to_str().expect("utf-8"));
 
     timed("vault mount", || w.vault(&["mount", &url, m]).ok());
-    assert!(is_mounted(&mnt), "vault mount returned 0 but {m} is not mounted");
+    assert!(
+        is_mounted(&mnt),
+        "vault mount returned 0 but {m} is not mounted"
+    );
     timed("cp -a", || sh(&format!("cp -a '{s}/.' '{m}/'")));
-    timed("diff -r (mounted)", || sh(&format!("diff -r --no-dereference '{s}' '{m}'")));
+    timed("diff -r (mounted)", || {
+        sh(&format!("diff -r --no-dereference '{s}' '{m}'"))
+    });
     timed("vault unmount", || w.vault(&["unmount", m]).ok());
     assert!(!is_mounted(&mnt));
-    wait_until("the mount daemon to exit", Duration::from_secs(20), || !daemon_alive(&mnt));
+    wait_until("the mount daemon to exit", Duration::from_secs(20), || {
+        !daemon_alive(&mnt)
+    });
 
     timed("vault mount (again)", || w.vault(&["mount", &url, m]).ok());
-    timed("diff -r (after remount)", || sh(&format!("diff -r --no-dereference '{s}' '{m}'")));
+    timed("diff -r (after remount)", || {
+        sh(&format!("diff -r --no-dereference '{s}' '{m}'"))
+    });
     timed("vault unmount", || w.vault(&["unmount", m]).ok());
-    wait_until("the mount daemon to exit", Duration::from_secs(20), || !daemon_alive(&mnt));
+    wait_until("the mount daemon to exit", Duration::from_secs(20), || {
+        !daemon_alive(&mnt)
+    });
 
     // An independent implementation reads the server's folder on disk.
-    let theirs = timed("pycryptomator", || as_map(pyc("tree", &servers.root(srv).join(sub), &[])));
+    let theirs = timed("pycryptomator", || {
+        as_map(pyc("tree", &servers.root(srv).join(sub), &[]))
+    });
     let ours = local_tree(&src);
     assert!(ours.len() > 200, "the tree has {} nodes", ours.len());
     let diff: Vec<_> = ours
@@ -529,7 +618,11 @@ fn mount_round_trip(srv: Srv, sub: &str) {
         .take(10)
         .map(|k| format!("{k}: source {:?} vault {:?}", ours.get(k), theirs.get(k)))
         .collect();
-    assert!(diff.is_empty(), "pycryptomator reads the vault differently:\n{}", diff.join("\n"));
+    assert!(
+        diff.is_empty(),
+        "pycryptomator reads the vault differently:\n{}",
+        diff.join("\n")
+    );
 }
 
 #[test]
@@ -549,11 +642,17 @@ fn mount_cp_diff_remount_diff_pycryptomator_apache() {
 fn put_bytes(w: &Work, url: &str, path: &str, data: &[u8]) {
     let f = w.path("put.tmp");
     std::fs::write(&f, data).expect("write");
-    w.vault(&["put", url, f.to_str().expect("utf-8"), path]).ok();
+    w.vault(&["put", url, f.to_str().expect("utf-8"), path])
+        .ok();
 }
 
 fn ls(w: &Work, url: &str, path: &str) -> Vec<String> {
-    let mut v: Vec<String> = w.vault(&["ls", url, path]).ok().lines().map(String::from).collect();
+    let mut v: Vec<String> = w
+        .vault(&["ls", url, path])
+        .ok()
+        .lines()
+        .map(String::from)
+        .collect();
     v.sort();
     v
 }
@@ -573,7 +672,10 @@ fn conflicts(srv: Srv, sub: &str) {
     let url = servers.url(srv, sub);
     let disk = servers.root(srv).join(sub);
     w.vault(&["create", &url]).ok();
-    let (a, b) = (b"version A, the original\n".to_vec(), b"version B, the other device\n".to_vec());
+    let (a, b) = (
+        b"version A, the original\n".to_vec(),
+        b"version B, the other device\n".to_vec(),
+    );
     put_bytes(&w, &url, "/report.txt", &a);
     put_bytes(&w, &url, "/scratch.txt", &b);
     for d in ["photos", "docs", "other"] {
@@ -585,13 +687,21 @@ fn conflicts(srv: Srv, sub: &str) {
     put_bytes(&w, &url, "/other/o2.txt", b"o2");
 
     // Where the nodes are on disk (pycryptomator computes it independently).
-    let real = pyc("paths", &disk, &["/report.txt", "/scratch.txt", "/photos", "/docs", "/other"]);
+    let real = pyc(
+        "paths",
+        &disk,
+        &["/report.txt", "/scratch.txt", "/photos", "/docs", "/other"],
+    );
     let node = |p: &str| PathBuf::from(real[p]["node"].as_str().expect("node"));
     // The Nextcloud client's copies, made in the server's folder:
     // a file node with other content (scratch's ciphertext under report's conflict name) ...
     std::fs::rename(node("/scratch.txt"), conflict_name(&node("/report.txt"))).expect("file copy");
     // ... a folder node whose dir.c9r is identical (a duplicate) ...
-    sh(&format!("cp -a '{}' '{}'", node("/photos").display(), conflict_name(&node("/photos")).display()));
+    sh(&format!(
+        "cp -a '{}' '{}'",
+        node("/photos").display(),
+        conflict_name(&node("/photos")).display()
+    ));
     // ... and a folder node with another dir ID whose content dir exists.
     std::fs::rename(node("/other"), conflict_name(&node("/docs"))).expect("dir copy");
     if srv == Srv::Apache {
@@ -603,48 +713,151 @@ fn conflicts(srv: Srv, sub: &str) {
     let file_copy = format!("report{CONFLICT}.txt");
     let dir_copy = format!("docs{CONFLICT}");
     let want_root: Vec<String> = {
-        let mut v = vec!["docs/".to_owned(), format!("{dir_copy}/"), "photos/".into(), file_copy.clone(), "report.txt".into()];
+        let mut v = vec![
+            "docs/".to_owned(),
+            format!("{dir_copy}/"),
+            "photos/".into(),
+            file_copy.clone(),
+            "report.txt".into(),
+        ];
         v.sort();
         v
     };
 
     // Read-only use: the spec §10 names, nothing written.
     let before = tree_state(&disk);
-    assert_eq!(ls(&w, &url, "/"), want_root, "vault ls presents the conflict copies");
-    assert_eq!(ls(&w, &url, &format!("/{dir_copy}")), vec!["o1.txt", "o2.txt"]);
+    assert_eq!(
+        ls(&w, &url, "/"),
+        want_root,
+        "vault ls presents the conflict copies"
+    );
+    assert_eq!(
+        ls(&w, &url, &format!("/{dir_copy}")),
+        vec!["o1.txt", "o2.txt"]
+    );
     assert_eq!(ls(&w, &url, "/photos"), vec!["p1.jpg"]);
-    assert_eq!(w.vault(&["cat", &url, &format!("/{file_copy}")]).stdout, b, "cat of the presented copy");
+    assert_eq!(
+        w.vault(&["cat", &url, &format!("/{file_copy}")]).stdout,
+        b,
+        "cat of the presented copy"
+    );
     assert_eq!(w.vault(&["cat", &url, "/report.txt"]).stdout, a);
-    assert_eq!(w.vault(&["cat", &url, &format!("/{dir_copy}/o2.txt")]).stdout, b"o2");
+    assert_eq!(
+        w.vault(&["cat", &url, &format!("/{dir_copy}/o2.txt")])
+            .stdout,
+        b"o2"
+    );
     let check = w.vault(&["check", &url]);
-    assert_eq!(check.code, 6, "check finds the copies: {}\n{}", check.stdout_str(), check.stderr);
+    assert_eq!(
+        check.code,
+        6,
+        "check finds the copies: {}\n{}",
+        check.stdout_str(),
+        check.stderr
+    );
     let report = check.stdout_str();
     eprintln!("vault check:\n{report}{}", check.stderr);
-    let problems: Vec<&str> = report.lines().filter(|l| l.starts_with("problem: ")).collect();
+    let problems: Vec<&str> = report
+        .lines()
+        .filter(|l| l.starts_with("problem: "))
+        .collect();
     assert_eq!(problems.len(), 3, "three conflict copies: {report}");
-    assert!(problems.iter().all(|l| l.contains("sync-conflict copy")), "{report}");
-    let has = |lines: &[&str], start: String, end: &str| lines.iter().any(|l| l.starts_with(&start) && l.ends_with(end));
-    assert!(has(&problems, "problem: /photos (".into(), "identical duplicate: hidden"), "{report}");
-    assert!(has(&problems, format!("problem: /{file_copy} ("), "shown under a new name"), "{report}");
-    assert!(has(&problems, format!("problem: /{dir_copy} ("), "shown under a new name"), "{report}");
-    assert_eq!(tree_state(&disk), before, "ls/cat/check wrote to the server");
+    assert!(
+        problems.iter().all(|l| l.contains("sync-conflict copy")),
+        "{report}"
+    );
+    let has = |lines: &[&str], start: String, end: &str| {
+        lines
+            .iter()
+            .any(|l| l.starts_with(&start) && l.ends_with(end))
+    };
+    assert!(
+        has(
+            &problems,
+            "problem: /photos (".into(),
+            "identical duplicate: hidden"
+        ),
+        "{report}"
+    );
+    assert!(
+        has(
+            &problems,
+            format!("problem: /{file_copy} ("),
+            "shown under a new name"
+        ),
+        "{report}"
+    );
+    assert!(
+        has(
+            &problems,
+            format!("problem: /{dir_copy} ("),
+            "shown under a new name"
+        ),
+        "{report}"
+    );
+    assert_eq!(
+        tree_state(&disk),
+        before,
+        "ls/cat/check wrote to the server"
+    );
 
     // check --repair resolves on storage to the same names.
     let repair = w.vault(&["check", "--repair", &url]);
-    eprintln!("vault check --repair:\n{}{}", repair.stdout_str(), repair.stderr);
+    eprintln!(
+        "vault check --repair:\n{}{}",
+        repair.stdout_str(),
+        repair.stderr
+    );
     assert_eq!(repair.code, 0, "{}\n{}", repair.stdout_str(), repair.stderr);
     let repaired = repair.stdout_str();
-    let repaired: Vec<&str> = repaired.lines().filter(|l| l.starts_with("repaired: ")).collect();
+    let repaired: Vec<&str> = repaired
+        .lines()
+        .filter(|l| l.starts_with("repaired: "))
+        .collect();
     assert_eq!(repaired.len(), 3, "{repaired:?}");
-    assert!(has(&repaired, "repaired: /photos (".into(), "identical duplicate: deleted"), "{repaired:?}");
-    assert!(has(&repaired, format!("repaired: /{file_copy} ("), "renamed to a new name"), "{repaired:?}");
-    assert!(has(&repaired, format!("repaired: /{dir_copy} ("), "renamed to a new name"), "{repaired:?}");
-    assert!(!conflict_name(&node("/photos")).exists(), "the identical duplicate was deleted");
-    assert!(!conflict_name(&node("/report.txt")).exists(), "the file copy was renamed");
-    assert!(!conflict_name(&node("/docs")).exists(), "the folder copy was renamed");
+    assert!(
+        has(
+            &repaired,
+            "repaired: /photos (".into(),
+            "identical duplicate: deleted"
+        ),
+        "{repaired:?}"
+    );
+    assert!(
+        has(
+            &repaired,
+            format!("repaired: /{file_copy} ("),
+            "renamed to a new name"
+        ),
+        "{repaired:?}"
+    );
+    assert!(
+        has(
+            &repaired,
+            format!("repaired: /{dir_copy} ("),
+            "renamed to a new name"
+        ),
+        "{repaired:?}"
+    );
+    assert!(
+        !conflict_name(&node("/photos")).exists(),
+        "the identical duplicate was deleted"
+    );
+    assert!(
+        !conflict_name(&node("/report.txt")).exists(),
+        "the file copy was renamed"
+    );
+    assert!(
+        !conflict_name(&node("/docs")).exists(),
+        "the folder copy was renamed"
+    );
     std::thread::sleep(Duration::from_millis(1500));
     w.vault(&["check", &url]).ok();
-    assert_eq!(ls(&w, &url, "/"), want_root, "the same names after resolution");
+    assert_eq!(
+        ls(&w, &url, "/"),
+        want_root,
+        "the same names after resolution"
+    );
     assert_eq!(w.vault(&["cat", &url, &format!("/{file_copy}")]).stdout, b);
     // pycryptomator sees the resolved vault the same way.
     let theirs = as_map(pyc("tree", &disk, &[]));
@@ -661,7 +874,11 @@ fn conflicts(srv: Srv, sub: &str) {
         format!("/{dir_copy}/o2.txt"),
     ]
     .into();
-    assert_eq!(names, want.iter().map(String::as_str).collect(), "pycryptomator after repair");
+    assert_eq!(
+        names,
+        want.iter().map(String::as_str).collect(),
+        "pycryptomator after repair"
+    );
     assert_eq!(theirs[&format!("/{file_copy}")][1], sha256(&b));
 }
 
@@ -680,7 +897,9 @@ fn conflicts_ls_cat_check_repair_rclone() {
 // ---------------------------------------------------------------- 3. outage
 
 fn pattern(len: usize, salt: u8) -> Vec<u8> {
-    (0..len).map(|i| (i as u32).wrapping_mul(2_654_435_761).rotate_left(7) as u8 ^ salt).collect()
+    (0..len)
+        .map(|i| (i as u32).wrapping_mul(2_654_435_761).rotate_left(7) as u8 ^ salt)
+        .collect()
 }
 
 /// Regular files under `dir` with their sizes.
@@ -688,9 +907,13 @@ fn files_with_sizes(dir: &Path) -> BTreeMap<PathBuf, u64> {
     let mut out = BTreeMap::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
-        let Ok(rd) = std::fs::read_dir(&d) else { continue };
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
         for e in rd.flatten() {
-            let Ok(m) = std::fs::symlink_metadata(e.path()) else { continue };
+            let Ok(m) = std::fs::symlink_metadata(e.path()) else {
+                continue;
+            };
             if m.is_dir() {
                 stack.push(e.path());
             } else if m.is_file() {
@@ -713,7 +936,10 @@ fn outage(srv: Srv, suffix: &str, offset: u16) {
     let old = pattern(3 << 20, 0x11);
     put_bytes(&w, &url, "/big.bin", &old);
     let before = files_with_sizes(&disk);
-    let object = pyc("paths", &disk, &["/big.bin"])["/big.bin"]["node"].as_str().expect("node").to_owned();
+    let object = pyc("paths", &disk, &["/big.bin"])["/big.bin"]["node"]
+        .as_str()
+        .expect("node")
+        .to_owned();
     let object_sha = sha256(&std::fs::read(&object).expect("object"));
 
     let new = pattern(32 << 20, 0x5a);
@@ -729,18 +955,30 @@ fn outage(srv: Srv, suffix: &str, offset: u16) {
     // server: truly in the middle of the transfer), bounded to 30 s.
     let start = Instant::now();
     loop {
-        let growing = files_with_sizes(&disk).iter().any(|(p, n)| *n >= 4 << 20 && !before.contains_key(p));
+        let growing = files_with_sizes(&disk)
+            .iter()
+            .any(|(p, n)| *n >= 4 << 20 && !before.contains_key(p));
         if growing {
             break;
         }
-        assert!(start.elapsed() < Duration::from_secs(30), "no upload showed on the server within 30 s");
-        assert!(put.try_wait().expect("wait").is_none(), "the put ended before the server was stopped");
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "no upload showed on the server within 30 s"
+        );
+        assert!(
+            put.try_wait().expect("wait").is_none(),
+            "the put ended before the server was stopped"
+        );
         std::thread::sleep(Duration::from_millis(5));
     }
     let pid = s.pid(srv).expect("server pid");
     // SIGKILL the server's process group (Apache's workers too): a crash, not a clean stop.
-    let _ = Command::new("kill").args(["-KILL", "--", &format!("-{pid}")]).status();
-    let _ = Command::new("kill").args(["-KILL", &pid.to_string()]).status();
+    let _ = Command::new("kill")
+        .args(["-KILL", "--", &format!("-{pid}")])
+        .status();
+    let _ = Command::new("kill")
+        .args(["-KILL", &pid.to_string()])
+        .status();
     eprintln!("  server killed {:.2?} into the put", start.elapsed());
     let t = Instant::now();
     let status = loop {
@@ -756,29 +994,69 @@ fn outage(srv: Srv, suffix: &str, offset: u16) {
     let mut stderr = String::new();
     std::io::Read::read_to_string(&mut put.stderr.take().expect("stderr"), &mut stderr).ok();
     eprintln!("  vault put failed after {:.2?}: {stderr}", t.elapsed());
-    assert!(!status.success(), "vault put succeeded although the server died mid-upload");
+    assert!(
+        !status.success(),
+        "vault put succeeded although the server died mid-upload"
+    );
     let code = status.code().expect("exit code, not a signal");
     assert_eq!(code, 5, "exit 5 (storage unreachable): {stderr}");
-    let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim_start().starts_with("WARN ")).collect();
+    let lines: Vec<&str> = stderr
+        .lines()
+        .filter(|l| !l.trim_start().starts_with("WARN "))
+        .collect();
     assert_eq!(lines.len(), 1, "one error line: {stderr:?}");
     assert!(lines[0].starts_with("vault: "), "{stderr}");
-    assert!(lines[0].contains("storage unavailable"), "says the storage is unavailable: {stderr}");
-    assert!(lines[0].contains(&format!("127.0.0.1:{}", s.port(srv))), "names the server: {stderr}");
-    assert!(!stderr.contains("panicked") && !stderr.contains("RUST_BACKTRACE"), "{stderr}");
+    assert!(
+        lines[0].contains("storage unavailable"),
+        "says the storage is unavailable: {stderr}"
+    );
+    assert!(
+        lines[0].contains(&format!("127.0.0.1:{}", s.port(srv))),
+        "names the server: {stderr}"
+    );
+    assert!(
+        !stderr.contains("panicked") && !stderr.contains("RUST_BACKTRACE"),
+        "{stderr}"
+    );
 
     // The server returns: the previous version, untouched.
     s.start_one(srv);
-    assert_eq!(sha256(&std::fs::read(&object).expect("object after")), object_sha, "the object was replaced");
-    assert_eq!(w.vault(&["cat", &url, "/big.bin"]).stdout, old, "the previous version is readable");
-    assert_eq!(ls(&w, &url, "/"), vec!["big.bin"], "no partial object is listed");
+    assert_eq!(
+        sha256(&std::fs::read(&object).expect("object after")),
+        object_sha,
+        "the object was replaced"
+    );
+    assert_eq!(
+        w.vault(&["cat", &url, "/big.bin"]).stdout,
+        old,
+        "the previous version is readable"
+    );
+    assert_eq!(
+        ls(&w, &url, "/"),
+        vec!["big.bin"],
+        "no partial object is listed"
+    );
     // The next put succeeds.
-    timed("vault put after restart", || w.vault(&["put", &url, new_file.to_str().expect("utf-8"), "/big.bin"]).ok());
-    assert!(w.vault(&["cat", &url, "/big.bin"]).stdout == new, "the new version after the retry");
+    timed("vault put after restart", || {
+        w.vault(&["put", &url, new_file.to_str().expect("utf-8"), "/big.bin"])
+            .ok()
+    });
+    assert!(
+        w.vault(&["cat", &url, "/big.bin"]).stdout == new,
+        "the new version after the retry"
+    );
     // Leftovers of the interrupted upload hold only ciphertext; check --repair clears them.
     let check = w.vault(&["check", &url]);
     if check.code != 0 {
         assert_eq!(check.code, 6, "{}", check.stderr);
-        assert!(check.stdout_str().lines().all(|l| l.contains("leftover temp")), "{}", check.stdout_str());
+        assert!(
+            check
+                .stdout_str()
+                .lines()
+                .all(|l| l.contains("leftover temp")),
+            "{}",
+            check.stdout_str()
+        );
         w.vault(&["check", "--repair", &url]).ok();
     }
     w.vault(&["check", &url]).ok();
@@ -807,6 +1085,16 @@ fn create_makes_a_missing_webdav_folder() {
     let sub = unique("made-by-create");
     let url = servers.url(Srv::Rclone, &sub);
     let run = w.vault(&["create", &url]);
-    assert_eq!(run.code, 0, "vault create on a missing WebDAV folder: {}", run.stderr);
-    assert!(servers.root(Srv::Rclone).join(&sub).join("masterkey.cryptomator").exists());
+    assert_eq!(
+        run.code, 0,
+        "vault create on a missing WebDAV folder: {}",
+        run.stderr
+    );
+    assert!(
+        servers
+            .root(Srv::Rclone)
+            .join(&sub)
+            .join("masterkey.cryptomator")
+            .exists()
+    );
 }
