@@ -300,6 +300,9 @@ fn generate_tree(root: &Path, files: usize, rng: &mut Rng) {
         std::fs::write(&path, &data).unwrap();
         made.push(path);
     }
+    // always one long name and one Unicode name at the top
+    std::fs::write(root.join(format!("long-top-{}.txt", "y".repeat(170))), b"top long\n").unwrap();
+    std::fs::write(root.join("Ünïcödé top 日本.txt"), b"top unicode\n").unwrap();
     let target = made[files / 2].strip_prefix(root).unwrap().to_path_buf();
     std::os::unix::fs::symlink(&target, root.join("link-to-file")).unwrap();
     std::os::unix::fs::symlink("dir2", root.join("link-to-dir")).unwrap();
@@ -321,13 +324,25 @@ fn diff(src: &Path, mnt: &Path) {
         src.display(),
         mnt.display()
     ));
-    let listing = |root: &Path| {
+    // sizes and mtimes as cp -a preserved them; whole seconds (SFTP v3 setstat carries
+    // 32-bit seconds only, so the server keeps no fraction)
+    let listing = |root: &Path| -> Vec<String> {
         sh(&format!(
-            "cd '{}' && find . -type f -printf '%p %s %TY%Tm%Td%TH%TM%TS\\n' | sort",
+            "cd '{}' && find . -type f -printf '%p %s %T@\\n' | sort",
             root.display()
         ))
+        .lines()
+        .map(|l| l.rsplit_once('.').map_or(l, |(a, _)| a).to_string())
+        .collect()
     };
-    assert_eq!(listing(mnt), listing(src), "sizes/mtimes differ");
+    let (got, want) = (listing(mnt), listing(src));
+    let differ: Vec<_> = got
+        .iter()
+        .filter(|l| !want.contains(l))
+        .chain(want.iter().filter(|l| !got.contains(l)))
+        .take(10)
+        .collect();
+    assert!(differ.is_empty(), "sizes/mtimes differ: {differ:#?}");
 }
 
 fn wait_mounted(g: &MountGuard) {
@@ -338,7 +353,36 @@ fn wait_mounted(g: &MountGuard) {
     }
 }
 
+/// A folder in the test user's home on the server, owned by that user.
+fn make_remote_dir(sshd: &Sshd, dir: &Path) {
+    let user = sshd.var("VAULT_TEST_SSH_USER");
+    sh(&format!("install -d -o '{user}' -g '{user}' '{}'", dir.display()));
+}
+
 // ---------------------------------------------------------------- tests
+
+/// `vault create` makes a missing folder for local storage (src/cli/commands/create.rs: "the
+/// folder is made if missing"); over sftp it must too. FAILS today: the sftp connect checks the
+/// root before anything else and `vault create sftp://…/~/New` ends with exit 5
+/// "…/New not found on USER@HOST" (bug in src/cli/storage_arg.rs `connect_sftp`, which ignores
+/// `Purpose::Create`; vault-sftp has no way to ask for the root to be created).
+#[test]
+fn create_makes_a_missing_folder() {
+    let sshd = Sshd::start(2);
+    let tmp = tempfile::tempdir().unwrap();
+    let ask = askpass(tmp.path(), "ask.sh", &sshd, None, None);
+    let kh = tmp.path().join("known_hosts");
+    std::fs::copy(sshd.var("VAULT_TEST_SSH_KNOWN_HOSTS"), &kh).unwrap();
+    let key = sshd.var("VAULT_TEST_SSH_KEY");
+    let url = sshd.url("/~/New");
+    let out = vault_t(&[
+        "create", &url, "--identity", &key, "--known-hosts", kh.to_str().unwrap(), "--askpass",
+        ask.to_str().unwrap(),
+    ]);
+    assert_eq!(out.code, 0, "vault create into a missing sftp folder: {}", out.stderr);
+    let dir = PathBuf::from(sshd.var("VAULT_TEST_SFTP_ROOT")).join("New");
+    assert!(dir.join("vault.cryptomator").is_file());
+}
 
 #[test]
 fn mount_copy_diff_remount_diff_pycryptomator() {
@@ -363,9 +407,12 @@ fn mount_copy_diff_remount_diff_pycryptomator() {
         vault_t(&r)
     };
 
-    timed("vault create sftp://", || run(&["create", &url]).ok());
+    // The folder is made on the server first: `vault create` into a missing sftp folder fails
+    // today (see `create_makes_a_missing_folder`).
     let root = PathBuf::from(sshd.var("VAULT_TEST_SFTP_ROOT"));
     let vault_dir = root.join("Vault");
+    make_remote_dir(&sshd, &vault_dir);
+    timed("vault create sftp://", || run(&["create", &url]).ok());
     assert!(
         vault_dir.join("vault.cryptomator").is_file() && vault_dir.join("d").is_dir(),
         "create wrote no vault on the server"
@@ -451,17 +498,21 @@ fn mount_copy_diff_remount_diff_pycryptomator() {
 
     // ls / get / put / check over sftp
     let out = timed("vault ls", || run(&["ls", &url, "/"]).ok());
-    for want in ["link-to-file", "link-to-dir", "dir2"] {
-        assert!(out.lines().any(|l| l == want), "ls lacks {want}: {out}");
-    }
-    let long = std::fs::read_dir(&src)
+    // `vault ls` marks folders with a trailing `/` (and may add ` -> TARGET` to links)
+    let listed = |want: &str| {
+        out.lines().any(|l| {
+            l == want || l == format!("{want}/") || l.starts_with(&format!("{want} "))
+        })
+    };
+    let top = std::fs::read_dir(&src)
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .filter(|n| n.len() > 146)
         .collect::<Vec<_>>();
-    for n in &long {
-        assert!(out.lines().any(|l| l == n), "ls lacks long name {n}: {out}");
+    assert!(top.iter().any(|n| n.len() > 146), "tree has a long name at the top");
+    for n in &top {
+        assert!(listed(n), "ls lacks {n}: {out}");
     }
+    assert_eq!(out.lines().count(), top.len(), "ls: {out}");
     let big = sh(&format!(
         "cd '{}' && find . -type f -size +1M | head -1",
         src.display()
@@ -500,6 +551,7 @@ fn login_failures_and_host_keys() {
     let key = sshd.var("VAULT_TEST_SSH_KEY");
     let url = sshd.url("/~/Vault");
     let good = askpass(tmp.path(), "good.sh", &sshd, None, None);
+    make_remote_dir(&sshd, &PathBuf::from(sshd.var("VAULT_TEST_SFTP_ROOT")).join("Vault"));
     vault_t(&[
         "create", &url, "--identity", &key, "--known-hosts", kh.to_str().unwrap(), "--askpass",
         good.to_str().unwrap(),
