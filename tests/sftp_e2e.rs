@@ -60,6 +60,9 @@ impl Sshd {
     /// Starts the 2FA sshd of instance `e<pid><n>` (n separates the tests of this binary,
     /// which run in parallel threads).
     fn start(n: u32) -> Sshd {
+        Self::start_with(n, &[], "2fa")
+    }
+    fn start_with(n: u32, extra: &[(&str, &str)], mode: &str) -> Sshd {
         let pid = std::process::id();
         let base = std::env::var("VAULT_TEST_E2E_PORT_BASE")
             .ok()
@@ -78,11 +81,13 @@ impl Sshd {
             ),
             ("VAULT_TEST_TOTP_REUSE".to_string(), "allow".to_string()),
         ];
+        let mut env = env;
+        env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
         let mut s = Sshd {
             env,
             vars: HashMap::new(),
         };
-        let out = s.run(&["start", "2fa"]);
+        let out = s.run(&["start", mode]);
         assert!(
             out.status.success(),
             "sshd start: {}",
@@ -669,4 +674,215 @@ fn login_failures_and_host_keys() {
         good.to_str().unwrap(),
     ]);
     assert_eq!(out.code, 0, "{}", out.stderr);
+}
+
+// ---------------------------------------------------------------- hotel network
+
+/// hotel-net.sh namespaces of one instance; `down` when dropped.
+struct HotelNet {
+    env: Vec<(String, String)>,
+    hotel_ns: String,
+}
+
+impl HotelNet {
+    fn script() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("vault-sftp/tests/servers/hotel-net.sh")
+    }
+    fn run(&self, args: &[&str]) -> std::process::Output {
+        Command::new("timeout")
+            .arg("120")
+            .arg(Self::script())
+            .args(args)
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .output()
+            .unwrap()
+    }
+    fn ok(&self, args: &[&str]) {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "hotel-net.sh {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+impl Drop for HotelNet {
+    fn drop(&mut self) {
+        let _ = self.run(&["down"]);
+    }
+}
+
+/// Runs `vault ARGS` inside the hotel netns (nsenter --net: FUSE mounts stay visible).
+fn vault_hotel(ns: &str, args: &[&str]) -> Run {
+    let netns = format!("--net=/run/netns/{ns}");
+    let mut full = vec!["600", "nsenter", netns.as_str(), "--", bin()];
+    full.extend_from_slice(args);
+    let out = Command::new("timeout")
+        .args(&full)
+        .env_remove("VAULT_ASKPASS")
+        .env_remove("VAULT_LOG")
+        .env_remove("SSH_AUTH_SOCK")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: out.stdout,
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+fn timed_listing(dir: &Path) -> Duration {
+    let t = Instant::now();
+    let n = sh(&format!("ls -f '{}' | wc -l", dir.display()));
+    let took = t.elapsed();
+    assert!(n.trim().parse::<usize>().unwrap() >= 1000, "listed {n}");
+    took
+}
+
+/// Issue 5 acceptance 3, CI-sized: 80 ms ± 20 ms, 1 % loss. Mount inside the hotel netns;
+/// copy 2 MiB in and out while listing a 1,000-entry folder (times printed); cut the link for
+/// 20 s in the middle of a 2 MiB copy and restore it: the copy completes or fails cleanly,
+/// nothing earlier is lost or corrupted, `vault check` passes. ~2-3 min; skipped with
+/// VAULT_SFTP_E2E_SKIP_HOTEL=1.
+#[test]
+fn hotel_network_copy_list_and_cut() {
+    if std::env::var_os("VAULT_SFTP_E2E_SKIP_HOTEL").is_some() {
+        eprintln!("VAULT_SFTP_E2E_SKIP_HOTEL set: skipped");
+        return;
+    }
+    let inst = format!("h{}", std::process::id() % 100_000);
+    let net = HotelNet {
+        env: vec![
+            ("VAULT_TEST_INSTANCE".into(), inst.clone()),
+            (
+                "VAULT_TEST_STATE_DIR".into(),
+                format!("/tmp/vault-e2e-hotel-{}", std::process::id()),
+            ),
+        ],
+        hotel_ns: format!("vt-hotel-{inst}"),
+    };
+    net.ok(&["up", "0", "0", "0"]);
+    let cloud = format!("vt-cloud-{inst}");
+    let sshd = Sshd::start_with(3, &[("VAULT_TEST_NETNS", cloud.as_str())], "2fa");
+    let ns = net.hotel_ns.clone();
+    let tmp = tempfile::tempdir().unwrap();
+    let ask = askpass(tmp.path(), "ask.sh", &sshd, None, None);
+    let kh = tmp.path().join("known_hosts");
+    std::fs::copy(sshd.var("VAULT_TEST_SSH_KNOWN_HOSTS"), &kh).unwrap();
+    let key = sshd.var("VAULT_TEST_SSH_KEY");
+    let url = sshd.url("/~/Vault");
+    make_remote_dir(&sshd, &PathBuf::from(sshd.var("VAULT_TEST_SFTP_ROOT")).join("Vault"));
+    let (a, k) = (ask.to_str().unwrap(), kh.to_str().unwrap());
+    let common = ["--identity", key.as_str(), "--known-hosts", k, "--askpass", a];
+    let run = |args: &[&str]| {
+        let mut v: Vec<&str> = args.to_vec();
+        v.extend_from_slice(&common);
+        vault_hotel(&ns, &v)
+    };
+    run(&["create", &url]).ok();
+    let mnt = tmp.path().join("mnt");
+    std::fs::create_dir(&mnt).unwrap();
+    let m = mnt.to_str().unwrap().to_string();
+    let guard = MountGuard(mnt.clone());
+    run(&["mount", &url, &m]).ok();
+    wait_mounted(&guard);
+    // 1,000 entries made before the link is impaired
+    timed("1,000 entries (no delay)", || {
+        sh(&format!(
+            "mkdir '{m}/list1000' && cd '{m}/list1000' && for i in $(seq 1 1000); do : > entry-$i; done"
+        ))
+    });
+    let mut data = vec![0u8; 2 << 20];
+    Rng(4242).fill(&mut data);
+    let src = tmp.path().join("two.bin");
+    std::fs::write(&src, &data).unwrap();
+    net.ok(&["impair", "80", "1", "20"]);
+
+    // copy in while listing
+    let (s2, m2) = (src.clone(), m.clone());
+    let copy_in = std::thread::spawn(move || {
+        let t = Instant::now();
+        sh(&format!("cp '{}' '{m2}/in.bin' && sync '{m2}/in.bin'", s2.display()));
+        t.elapsed()
+    });
+    std::thread::sleep(Duration::from_secs(2));
+    let l1 = timed_listing(&mnt.join("list1000"));
+    let t_in = copy_in.join().unwrap();
+    eprintln!("[sftp_e2e] hotel: copy 2 MiB in {t_in:.2?}; listing 1,000 entries during it {l1:.2?}");
+    // copy out while listing
+    let (m3, out) = (m.clone(), tmp.path().join("out.bin"));
+    let out2 = out.clone();
+    let copy_out = std::thread::spawn(move || {
+        let t = Instant::now();
+        sh(&format!("echo 3 > /proc/sys/vm/drop_caches; cp '{m3}/in.bin' '{}'", out2.display()));
+        t.elapsed()
+    });
+    std::thread::sleep(Duration::from_secs(2));
+    let l2 = timed_listing(&mnt.join("list1000"));
+    let t_out = copy_out.join().unwrap();
+    eprintln!("[sftp_e2e] hotel: copy 2 MiB out {t_out:.2?}; listing 1,000 entries during it {l2:.2?}");
+    assert_eq!(std::fs::read(&out).unwrap(), data, "copied out != copied in");
+
+    // a 20 s cut in the middle of a copy
+    let mut data2 = vec![0u8; 2 << 20];
+    Rng(777).fill(&mut data2);
+    let src2 = tmp.path().join("cut.bin");
+    std::fs::write(&src2, &data2).unwrap();
+    let (s3, m4) = (src2.clone(), m.clone());
+    let cut_copy = std::thread::spawn(move || {
+        let t = Instant::now();
+        let out = Command::new("timeout")
+            .args(["400", "bash", "-c"])
+            .arg(format!("cp '{}' '{m4}/cut.bin' && sync '{m4}/cut.bin'", s3.display()))
+            .output()
+            .unwrap();
+        (out, t.elapsed())
+    });
+    std::thread::sleep(Duration::from_secs(4));
+    net.ok(&["cut", "down"]);
+    std::thread::sleep(Duration::from_secs(20));
+    net.ok(&["restore"]);
+    let (out, took) = cut_copy.join().unwrap();
+    eprintln!(
+        "[sftp_e2e] hotel: copy with a 20 s cut: {:?} after {took:.2?} {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr).trim()
+    );
+    assert_ne!(out.status.code(), Some(124), "copy hung past 400 s");
+    net.ok(&["impair", "0", "0", "0"]);
+    if out.status.success() {
+        assert_eq!(std::fs::read(mnt.join("cut.bin")).unwrap(), data2, "cut.bin corrupted");
+    } else {
+        eprintln!("[sftp_e2e] hotel: the copy failed cleanly (writer told)");
+    }
+    assert_eq!(std::fs::read(mnt.join("in.bin")).unwrap(), data, "in.bin lost or corrupted");
+    vault_hotel(&ns, &["unmount", &m]).ok();
+    // after a fresh mount: what the server holds
+    run(&["mount", &url, &m]).ok();
+    wait_mounted(&guard);
+    assert_eq!(std::fs::read(mnt.join("in.bin")).unwrap(), data, "in.bin after remount");
+    match std::fs::read(mnt.join("cut.bin")) {
+        Ok(got) => assert!(
+            got == data2 || !out.status.success(),
+            "cut.bin differs although cp succeeded"
+        ),
+        Err(e) => assert!(!out.status.success(), "cut.bin lost after a successful copy: {e}"),
+    }
+    assert_eq!(
+        sh(&format!("ls -f '{m}/list1000' | grep -c entry-")).trim(),
+        "1000"
+    );
+    vault_hotel(&ns, &["unmount", &m]).ok();
+    let chk = timed("vault check (after the cut)", || run(&["check", &url]));
+    assert_eq!(chk.code, 0, "check: {}\n{}", chk.stdout_str(), chk.stderr);
+    // create, mount, mount again, check: one code each; a fifth only if the cut cost the session
+    eprintln!(
+        "[sftp_e2e] hotel: TOTP codes asked: {} (4 without a reconnect)",
+        prompts_seen(&ask)
+            .iter()
+            .filter(|p| p.starts_with("Verification"))
+            .count()
+    );
 }
