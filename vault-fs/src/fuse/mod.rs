@@ -156,42 +156,14 @@ impl FuseAdapter {
         }
     }
 
-    /// Runs `work` on the runtime's threads; the reply is sent from there.
+    /// Runs `work` as a task on the runtime; the reply is sent from there.
     ///
-    /// The work runs as `block_on` inside `spawn_blocking` rather than as a
-    /// spawned task: the engine's futures are not provably `Send` (rustc's
-    /// higher-ranked-lifetime limitation on a closure in
-    /// `vault_engine::listing`), and `block_on` needs no `Send`. Each request
-    /// holds one blocking-pool thread; the semaphore bounds them.
+    /// Takes an in-flight permit first, on the calling FUSE reader thread
+    /// (never a runtime thread): when all are taken that thread waits, which
+    /// holds back further requests from the kernel. The permit is held until
+    /// the task has replied. The engine calls inside `work` are bounded by
+    /// `io_timeout` in [`VaultFs`].
     fn spawn<F, Fut>(&self, work: F)
-    where
-        F: FnOnce(Arc<VaultFs>) -> Fut + Send + 'static,
-        Fut: Future<Output = ()> + 'static,
-    {
-        self.activity.touch();
-        let permit = match Arc::clone(&self.permits).try_acquire_owned() {
-            Ok(permit) => Some(permit),
-            // Saturated: wait here, on the FUSE reader thread (never a runtime
-            // thread), which holds back further requests from the kernel.
-            Err(_) => self
-                .runtime
-                .block_on(Arc::clone(&self.permits).acquire_owned())
-                .ok(),
-        };
-        let fs = Arc::clone(&self.fs);
-        let runtime = self.runtime.clone();
-        self.runtime.spawn_blocking(move || {
-            let _permit = permit;
-            runtime.block_on(work(fs));
-        });
-    }
-}
-
-impl FuseAdapter {
-    /// Like [`FuseAdapter::spawn`], but as a task on the runtime's workers (one
-    /// thread hop less) for work whose future is `Send`: the data path (read,
-    /// write, flush, fsync, release), which never reaches the engine's listing.
-    fn spawn_task<F, Fut>(&self, work: F)
     where
         F: FnOnce(Arc<VaultFs>) -> Fut + Send + 'static,
         Fut: Future<Output = ()> + Send + 'static,
@@ -199,6 +171,7 @@ impl FuseAdapter {
         self.activity.touch();
         let permit = match Arc::clone(&self.permits).try_acquire_owned() {
             Ok(permit) => Some(permit),
+            // Saturated: block this reader thread until a task finishes.
             Err(_) => self
                 .runtime
                 .block_on(Arc::clone(&self.permits).acquire_owned())
@@ -472,7 +445,7 @@ impl Filesystem for FuseAdapter {
         _lock_owner: Option<LockOwner>,
         reply: ReplyData,
     ) {
-        self.spawn_task(move |fs| async move {
+        self.spawn(move |fs| async move {
             let data = try_reply!(reply, fs.read(fh.0, offset, size as usize).await);
             reply.data(&data);
         });
@@ -491,7 +464,7 @@ impl Filesystem for FuseAdapter {
         reply: ReplyWrite,
     ) {
         let data = zeroize::Zeroizing::new(data.to_vec());
-        self.spawn_task(move |fs| async move {
+        self.spawn(move |fs| async move {
             let written = try_reply!(reply, fs.write(fh.0, offset, &data).await);
             reply.written(written as u32);
         });
@@ -505,7 +478,7 @@ impl Filesystem for FuseAdapter {
         _lock_owner: LockOwner,
         reply: ReplyEmpty,
     ) {
-        self.spawn_task(move |fs| async move {
+        self.spawn(move |fs| async move {
             try_reply!(reply, fs.flush(fh.0).await);
             reply.ok();
         });
@@ -535,7 +508,7 @@ impl Filesystem for FuseAdapter {
         _datasync: bool,
         reply: ReplyEmpty,
     ) {
-        self.spawn_task(move |fs| async move {
+        self.spawn(move |fs| async move {
             try_reply!(reply, fs.fsync(fh.0).await);
             reply.ok();
         });
