@@ -13,6 +13,8 @@
 # at 0 ms (no impairment) and at 80 ms ± 20 ms added RTT, 0 % loss (hotel-net.sh impair 80 0 20):
 #   seq write  SIZE MiB (dd conv=fsync), seq read SIZE MiB (dd after drop_caches + remount,
 #   i.e. cold), list 1,000 entries (ls -f | wc on a fresh mount), open + read a cold 1 MiB file.
+#   The 1,000 entries and the 1 MiB file are made (and removed) without added delay; only the
+#   measurements run at the delay.
 # Prints every figure and, per row, the ratio to the best peer (for throughput: ours / best;
 # for times: ours / best, lower is better).
 #
@@ -151,15 +153,21 @@ secs() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.3f", b - a}'; }
 declare -A R
 PEERS="vault gcf rclone"
 
+impair_to() { if [[ $1 == 0 ]]; then "$SRV/hotel-net.sh" impair 0 0 0 >&2; else "$SRV/hotel-net.sh" impair "$1" 0 20 >&2; fi; }
+
 bench_one() { # which delay mb
   local p=$1 d=$2 mb=$3 m=$W/mnt-$1 t0 t1
   log "== $p @ ${d} ms: ${mb} MiB"
+  # setup (not timed, without added delay): 1,000 empty entries and a 1 MiB file
+  impair_to 0
   mount_one "$p"
   mkdir -p "$m/list1000"
-  # setup (not timed): 1,000 empty entries and a 1 MiB file
   (cd "$m/list1000" && for i in $(seq 1 1000); do : > "entry-$i"; done)
   head -c 1048576 /dev/urandom > "$m/onemeg.bin"
   sync
+  unmount_one "$p"
+  impair_to "$d"
+  mount_one "$p"
   t0=$(now); dd if=/dev/zero of="$m/seq.bin" bs=1M count="$mb" conv=fsync status=none; t1=$(now)
   R[$p,$d,write]=$(awk -v mb="$mb" -v s="$(secs "$t0" "$t1")" 'BEGIN{printf "%.2f", mb / s}')
   cold "$p"
@@ -172,13 +180,16 @@ bench_one() { # which delay mb
   cold "$p"
   t0=$(now); head -c 1048576 "$m/onemeg.bin" > /dev/null; t1=$(now)
   R[$p,$d,open]=$(secs "$t0" "$t1")
+  unmount_one "$p"
+  impair_to 0
+  mount_one "$p"
   rm -rf "$m/list1000" "$m/onemeg.bin" "$m/seq.bin"
   unmount_one "$p"
   log "$p @ $d ms: write ${R[$p,$d,write]} MB/s, read ${R[$p,$d,read]} MB/s, list ${R[$p,$d,list]} s, open+read 1 MiB ${R[$p,$d,open]} s"
 }
 
 for d in $DELAYS; do
-  if [[ $d == 0 ]]; then "$SRV/hotel-net.sh" impair 0 0 0 >&2; mb=$MB0; else "$SRV/hotel-net.sh" impair "$d" 0 20 >&2; mb=$MB80; fi
+  if [[ $d == 0 ]]; then mb=$MB0; else mb=$MB80; fi
   for p in $PEERS; do bench_one "$p" "$d" "$mb" || log "FAILED: $p @ $d ms"; done
 done
 
