@@ -164,7 +164,13 @@ fn write_script(path: &Path, text: &str) {
 /// An askpass program answering the key passphrase, the TOTP code and the vault password by
 /// prompt text; every prompt it gets is appended to `log`. `passphrase` / `totp` override the
 /// right answers (shell snippets printing the answer).
-fn askpass(dir: &Path, name: &str, sshd: &Sshd, passphrase: Option<&str>, totp: Option<&str>) -> PathBuf {
+fn askpass(
+    dir: &Path,
+    name: &str,
+    sshd: &Sshd,
+    passphrase: Option<&str>,
+    totp: Option<&str>,
+) -> PathBuf {
     let path = dir.join(name);
     let log = dir.join(format!("{name}.log"));
     let secret = sshd.var("VAULT_TEST_SSH_TOTP_SECRET");
@@ -306,7 +312,11 @@ fn generate_tree(root: &Path, files: usize, rng: &mut Rng) {
         made.push(path);
     }
     // always one long name and one Unicode name at the top
-    std::fs::write(root.join(format!("long-top-{}.txt", "y".repeat(170))), b"top long\n").unwrap();
+    std::fs::write(
+        root.join(format!("long-top-{}.txt", "y".repeat(170))),
+        b"top long\n",
+    )
+    .unwrap();
     std::fs::write(root.join("Ünïcödé top 日本.txt"), b"top unicode\n").unwrap();
     let target = made[files / 2].strip_prefix(root).unwrap().to_path_buf();
     std::os::unix::fs::symlink(&target, root.join("link-to-file")).unwrap();
@@ -353,7 +363,10 @@ fn diff(src: &Path, mnt: &Path) {
 fn wait_mounted(g: &MountGuard) {
     let t = Instant::now();
     while !g.mounted() {
-        assert!(t.elapsed() < Duration::from_secs(30), "mount did not appear");
+        assert!(
+            t.elapsed() < Duration::from_secs(30),
+            "mount did not appear"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }
@@ -361,7 +374,10 @@ fn wait_mounted(g: &MountGuard) {
 /// A folder in the test user's home on the server, owned by that user.
 fn make_remote_dir(sshd: &Sshd, dir: &Path) {
     let user = sshd.var("VAULT_TEST_SSH_USER");
-    sh(&format!("install -d -o '{user}' -g '{user}' '{}'", dir.display()));
+    sh(&format!(
+        "install -d -o '{user}' -g '{user}' '{}'",
+        dir.display()
+    ));
 }
 
 // ---------------------------------------------------------------- tests
@@ -381,10 +397,20 @@ fn create_makes_a_missing_folder() {
     let key = sshd.var("VAULT_TEST_SSH_KEY");
     let url = sshd.url("/~/New");
     let out = vault_t(&[
-        "create", &url, "--identity", &key, "--known-hosts", kh.to_str().unwrap(), "--askpass",
+        "create",
+        &url,
+        "--identity",
+        &key,
+        "--known-hosts",
+        kh.to_str().unwrap(),
+        "--askpass",
         ask.to_str().unwrap(),
     ]);
-    assert_eq!(out.code, 0, "vault create into a missing sftp folder: {}", out.stderr);
+    assert_eq!(
+        out.code, 0,
+        "vault create into a missing sftp folder: {}",
+        out.stderr
+    );
     let dir = PathBuf::from(sshd.var("VAULT_TEST_SFTP_ROOT")).join("New");
     assert!(dir.join("vault.cryptomator").is_file());
 }
@@ -399,7 +425,14 @@ fn mount_copy_diff_remount_diff_pycryptomator() {
     let key = sshd.var("VAULT_TEST_SSH_KEY");
     let url = sshd.url("/~/Vault");
     let (a, k) = (ask.to_str().unwrap(), kh.to_str().unwrap());
-    let common = ["--identity", key.as_str(), "--known-hosts", k, "--askpass", a];
+    let common = [
+        "--identity",
+        key.as_str(),
+        "--known-hosts",
+        k,
+        "--askpass",
+        a,
+    ];
     let with = |args: &[&str]| -> Vec<String> {
         args.iter()
             .chain(common.iter())
@@ -431,9 +464,14 @@ fn mount_copy_diff_remount_diff_pycryptomator() {
         1,
         "{prompts:?}"
     );
-    assert!(prompts.iter().any(|p| p == "Verification code: "), "{prompts:?}");
     assert!(
-        prompts.iter().any(|p| p == &format!("Vault password for {url}: ")),
+        prompts.iter().any(|p| p == "Verification code: "),
+        "{prompts:?}"
+    );
+    assert!(
+        prompts
+            .iter()
+            .any(|p| p == &format!("Vault password for {url}: ")),
         "{prompts:?}"
     );
 
@@ -452,9 +490,10 @@ fn mount_copy_diff_remount_diff_pycryptomator() {
     std::fs::create_dir(&mnt).unwrap();
     let m = mnt.to_str().unwrap();
     let guard = MountGuard(mnt.clone());
-    timed("vault mount (login: passphrase + TOTP + vault password)", || {
-        run(&["mount", &url, m]).ok()
-    });
+    timed(
+        "vault mount (login: passphrase + TOTP + vault password)",
+        || run(&["mount", &url, m]).ok(),
+    );
     wait_mounted(&guard);
     timed("cp -a (200 files, ~9 MiB)", || {
         sh(&format!("cp -a '{}/.' '{m}/'", src.display()))
@@ -492,7 +531,9 @@ fn mount_copy_diff_remount_diff_pycryptomator() {
         .unwrap()
         .write_all(format!("{VAULT_PW}\n").as_bytes())
         .unwrap();
-    let out = timed("pycryptomator compare", || child.wait_with_output().unwrap());
+    let out = timed("pycryptomator compare", || {
+        child.wait_with_output().unwrap()
+    });
     let stdout = String::from_utf8_lossy(&out.stdout);
     eprintln!("{stdout}");
     assert!(
@@ -505,15 +546,17 @@ fn mount_copy_diff_remount_diff_pycryptomator() {
     let out = timed("vault ls", || run(&["ls", &url, "/"]).ok());
     // `vault ls` marks folders with a trailing `/` (and may add ` -> TARGET` to links)
     let listed = |want: &str| {
-        out.lines().any(|l| {
-            l == want || l == format!("{want}/") || l.starts_with(&format!("{want} "))
-        })
+        out.lines()
+            .any(|l| l == want || l == format!("{want}/") || l.starts_with(&format!("{want} ")))
     };
     let top = std::fs::read_dir(&src)
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
         .collect::<Vec<_>>();
-    assert!(top.iter().any(|n| n.len() > 146), "tree has a long name at the top");
+    assert!(
+        top.iter().any(|n| n.len() > 146),
+        "tree has a long name at the top"
+    );
     for n in &top {
         assert!(listed(n), "ls lacks {n}: {out}");
     }
@@ -556,9 +599,18 @@ fn login_failures_and_host_keys() {
     let key = sshd.var("VAULT_TEST_SSH_KEY");
     let url = sshd.url("/~/Vault");
     let good = askpass(tmp.path(), "good.sh", &sshd, None, None);
-    make_remote_dir(&sshd, &PathBuf::from(sshd.var("VAULT_TEST_SFTP_ROOT")).join("Vault"));
+    make_remote_dir(
+        &sshd,
+        &PathBuf::from(sshd.var("VAULT_TEST_SFTP_ROOT")).join("Vault"),
+    );
     vault_t(&[
-        "create", &url, "--identity", &key, "--known-hosts", kh.to_str().unwrap(), "--askpass",
+        "create",
+        &url,
+        "--identity",
+        &key,
+        "--known-hosts",
+        kh.to_str().unwrap(),
+        "--askpass",
         good.to_str().unwrap(),
     ])
     .ok();
@@ -576,7 +628,13 @@ fn login_failures_and_host_keys() {
     );
     let line = timed("wrong TOTP", || {
         vault_t(&[
-            "ls", &url, "--identity", &key, "--known-hosts", kh.to_str().unwrap(), "--askpass",
+            "ls",
+            &url,
+            "--identity",
+            &key,
+            "--known-hosts",
+            kh.to_str().unwrap(),
+            "--askpass",
             bad_totp.to_str().unwrap(),
         ])
         .fails(3)
@@ -597,21 +655,35 @@ fn login_failures_and_host_keys() {
     );
     let line = timed("wrong passphrase", || {
         vault_t(&[
-            "ls", &url, "--identity", &key, "--known-hosts", kh.to_str().unwrap(), "--askpass",
+            "ls",
+            &url,
+            "--identity",
+            &key,
+            "--known-hosts",
+            kh.to_str().unwrap(),
+            "--askpass",
             bad_pp.to_str().unwrap(),
         ])
         .fails(3)
     });
     assert!(line.contains("wrong passphrase for key"), "{line}");
     assert!(
-        !prompts_seen(&bad_pp).iter().any(|p| p == "Verification code: "),
+        !prompts_seen(&bad_pp)
+            .iter()
+            .any(|p| p == "Verification code: "),
         "TOTP asked after a wrong passphrase: {:?}",
         prompts_seen(&bad_pp)
     );
     assert_ne!(
         line,
         vault_t(&[
-            "ls", &url, "--identity", &key, "--known-hosts", kh.to_str().unwrap(), "--askpass",
+            "ls",
+            &url,
+            "--identity",
+            &key,
+            "--known-hosts",
+            kh.to_str().unwrap(),
+            "--askpass",
             bad_totp.to_str().unwrap(),
         ])
         .fails(3),
@@ -622,7 +694,13 @@ fn login_failures_and_host_keys() {
     let empty = tmp.path().join("empty_known_hosts");
     std::fs::write(&empty, "").unwrap();
     let line = vault_t(&[
-        "ls", &url, "--identity", &key, "--known-hosts", empty.to_str().unwrap(), "--askpass",
+        "ls",
+        &url,
+        "--identity",
+        &key,
+        "--known-hosts",
+        empty.to_str().unwrap(),
+        "--askpass",
         good.to_str().unwrap(),
     ])
     .fails(7);
@@ -652,8 +730,14 @@ fn login_failures_and_host_keys() {
     .unwrap();
     for extra in [None, Some("--accept-new-host-key")] {
         let mut args = vec![
-            "ls", &url, "--identity", &key, "--known-hosts", changed.to_str().unwrap(),
-            "--askpass", good.to_str().unwrap(),
+            "ls",
+            &url,
+            "--identity",
+            &key,
+            "--known-hosts",
+            changed.to_str().unwrap(),
+            "--askpass",
+            good.to_str().unwrap(),
         ];
         args.extend(extra);
         let line = vault_t(&args).fails(7);
@@ -670,7 +754,13 @@ fn login_failures_and_host_keys() {
 
     // and the right answers still work
     let out = vault_t(&[
-        "ls", &url, "--identity", &key, "--known-hosts", kh.to_str().unwrap(), "--askpass",
+        "ls",
+        &url,
+        "--identity",
+        &key,
+        "--known-hosts",
+        kh.to_str().unwrap(),
+        "--askpass",
         good.to_str().unwrap(),
     ]);
     assert_eq!(out.code, 0, "{}", out.stderr);
@@ -773,9 +863,19 @@ fn hotel_network_copy_list_and_cut() {
     std::fs::copy(sshd.var("VAULT_TEST_SSH_KNOWN_HOSTS"), &kh).unwrap();
     let key = sshd.var("VAULT_TEST_SSH_KEY");
     let url = sshd.url("/~/Vault");
-    make_remote_dir(&sshd, &PathBuf::from(sshd.var("VAULT_TEST_SFTP_ROOT")).join("Vault"));
+    make_remote_dir(
+        &sshd,
+        &PathBuf::from(sshd.var("VAULT_TEST_SFTP_ROOT")).join("Vault"),
+    );
     let (a, k) = (ask.to_str().unwrap(), kh.to_str().unwrap());
-    let common = ["--identity", key.as_str(), "--known-hosts", k, "--askpass", a];
+    let common = [
+        "--identity",
+        key.as_str(),
+        "--known-hosts",
+        k,
+        "--askpass",
+        a,
+    ];
     let run = |args: &[&str]| {
         let mut v: Vec<&str> = args.to_vec();
         v.extend_from_slice(&common);
@@ -804,26 +904,40 @@ fn hotel_network_copy_list_and_cut() {
     let (s2, m2) = (src.clone(), m.clone());
     let copy_in = std::thread::spawn(move || {
         let t = Instant::now();
-        sh(&format!("cp '{}' '{m2}/in.bin' && sync '{m2}/in.bin'", s2.display()));
+        sh(&format!(
+            "cp '{}' '{m2}/in.bin' && sync '{m2}/in.bin'",
+            s2.display()
+        ));
         t.elapsed()
     });
     std::thread::sleep(Duration::from_secs(2));
     let l1 = timed_listing(&mnt.join("list1000"));
     let t_in = copy_in.join().unwrap();
-    eprintln!("[sftp_e2e] hotel: copy 2 MiB in {t_in:.2?}; listing 1,000 entries during it {l1:.2?}");
+    eprintln!(
+        "[sftp_e2e] hotel: copy 2 MiB in {t_in:.2?}; listing 1,000 entries during it {l1:.2?}"
+    );
     // copy out while listing
     let (m3, out) = (m.clone(), tmp.path().join("out.bin"));
     let out2 = out.clone();
     let copy_out = std::thread::spawn(move || {
         let t = Instant::now();
-        sh(&format!("echo 3 > /proc/sys/vm/drop_caches; cp '{m3}/in.bin' '{}'", out2.display()));
+        sh(&format!(
+            "echo 3 > /proc/sys/vm/drop_caches; cp '{m3}/in.bin' '{}'",
+            out2.display()
+        ));
         t.elapsed()
     });
     std::thread::sleep(Duration::from_secs(2));
     let l2 = timed_listing(&mnt.join("list1000"));
     let t_out = copy_out.join().unwrap();
-    eprintln!("[sftp_e2e] hotel: copy 2 MiB out {t_out:.2?}; listing 1,000 entries during it {l2:.2?}");
-    assert_eq!(std::fs::read(&out).unwrap(), data, "copied out != copied in");
+    eprintln!(
+        "[sftp_e2e] hotel: copy 2 MiB out {t_out:.2?}; listing 1,000 entries during it {l2:.2?}"
+    );
+    assert_eq!(
+        std::fs::read(&out).unwrap(),
+        data,
+        "copied out != copied in"
+    );
 
     // a 20 s cut in the middle of a copy
     let mut data2 = vec![0u8; 2 << 20];
@@ -835,7 +949,10 @@ fn hotel_network_copy_list_and_cut() {
         let t = Instant::now();
         let out = Command::new("timeout")
             .args(["400", "bash", "-c"])
-            .arg(format!("cp '{}' '{m4}/cut.bin' && sync '{m4}/cut.bin'", s3.display()))
+            .arg(format!(
+                "cp '{}' '{m4}/cut.bin' && sync '{m4}/cut.bin'",
+                s3.display()
+            ))
             .output()
             .unwrap();
         (out, t.elapsed())
@@ -853,22 +970,37 @@ fn hotel_network_copy_list_and_cut() {
     assert_ne!(out.status.code(), Some(124), "copy hung past 400 s");
     net.ok(&["impair", "0", "0", "0"]);
     if out.status.success() {
-        assert_eq!(std::fs::read(mnt.join("cut.bin")).unwrap(), data2, "cut.bin corrupted");
+        assert_eq!(
+            std::fs::read(mnt.join("cut.bin")).unwrap(),
+            data2,
+            "cut.bin corrupted"
+        );
     } else {
         eprintln!("[sftp_e2e] hotel: the copy failed cleanly (writer told)");
     }
-    assert_eq!(std::fs::read(mnt.join("in.bin")).unwrap(), data, "in.bin lost or corrupted");
+    assert_eq!(
+        std::fs::read(mnt.join("in.bin")).unwrap(),
+        data,
+        "in.bin lost or corrupted"
+    );
     vault_hotel(&ns, &["unmount", &m]).ok();
     // after a fresh mount: what the server holds
     run(&["mount", &url, &m]).ok();
     wait_mounted(&guard);
-    assert_eq!(std::fs::read(mnt.join("in.bin")).unwrap(), data, "in.bin after remount");
+    assert_eq!(
+        std::fs::read(mnt.join("in.bin")).unwrap(),
+        data,
+        "in.bin after remount"
+    );
     match std::fs::read(mnt.join("cut.bin")) {
         Ok(got) => assert!(
             got == data2 || !out.status.success(),
             "cut.bin differs although cp succeeded"
         ),
-        Err(e) => assert!(!out.status.success(), "cut.bin lost after a successful copy: {e}"),
+        Err(e) => assert!(
+            !out.status.success(),
+            "cut.bin lost after a successful copy: {e}"
+        ),
     }
     assert_eq!(
         sh(&format!("ls -f '{m}/list1000' | grep -c entry-")).trim(),
