@@ -203,9 +203,9 @@ pub async fn connect(
 ) -> CliResult<Arc<dyn Storage>> {
     match spec {
         StorageSpec::Local(path) => connect_local(arg, path, purpose),
-        StorageSpec::Sftp(_) => connect_sftp(arg, secrets, options).await,
+        StorageSpec::Sftp(_) => connect_sftp(arg, purpose, secrets, options).await,
         StorageSpec::Dav { .. } | StorageSpec::WebDavUrl(_) => {
-            connect_webdav(arg, secrets, options).await
+            connect_webdav(arg, purpose, secrets, options).await
         }
         StorageSpec::Named(name) => Err(CliError::usage(format!(
             "no vault named {name:?} is configured; for a folder in the current directory say ./{name}"
@@ -215,6 +215,7 @@ pub async fn connect(
 
 async fn connect_sftp(
     arg: &str,
+    purpose: Purpose,
     secrets: &Secrets,
     options: &ConnectOptions,
 ) -> CliResult<Arc<dyn Storage>> {
@@ -230,6 +231,8 @@ async fn connect_sftp(
         config.known_hosts = known_hosts.clone();
     }
     config.accept_new_host_key = options.accept_new_host_key;
+    // `vault create` makes a missing vault folder, as it does for a local one.
+    config.create_root = purpose == Purpose::Create;
     let prompter = Arc::new(super::secrets::CliPrompter(secrets.clone()));
     let storage = vault_sftp::SftpStorage::connect(config, prompter)
         .await
@@ -239,6 +242,7 @@ async fn connect_sftp(
 
 async fn connect_webdav(
     arg: &str,
+    purpose: Purpose,
     secrets: &Secrets,
     options: &ConnectOptions,
 ) -> CliResult<Arc<dyn Storage>> {
@@ -257,6 +261,15 @@ async fn connect_webdav(
             };
             CliError::new(exit, format!("cannot reach storage {arg}: {e}"))
         })?;
+    if purpose == Purpose::Create {
+        // `vault create` makes a missing vault folder, as it does for a local one.
+        storage.create_root_if_missing().await.map_err(|e| {
+            CliError::new(
+                super::exit::exit_for_storage_kind(e.kind()),
+                format!("cannot create folder {arg}: {e}"),
+            )
+        })?;
+    }
     Ok(Arc::new(storage))
 }
 

@@ -153,6 +153,9 @@ pub struct SftpConfig {
     pub chunk_size: u32,
     /// SFTP requests in flight per large transfer.
     pub pipeline_depth: usize,
+    /// Create the vault folder (one level, its parent must exist) when it is
+    /// missing, as `vault create` does for a local folder.
+    pub create_root: bool,
 }
 
 impl SftpConfig {
@@ -176,6 +179,7 @@ impl SftpConfig {
             keepalive_max: 4,
             chunk_size: 32 * 1024,
             pipeline_depth: 32,
+            create_root: false,
         }
     }
 

@@ -11,7 +11,7 @@ use russh::keys::ssh_key::{HashAlg, PrivateKey};
 use russh::keys::{PrivateKeyWithHashAlg, PublicKeyOrCertificate};
 use russh::{MethodKind, MethodSet};
 use russh_sftp::client::RawSftpSession;
-use russh_sftp::protocol::StatusCode;
+use russh_sftp::protocol::{FileAttributes, StatusCode};
 use tracing::{debug, info, warn};
 use zeroize::Zeroizing;
 
@@ -390,6 +390,23 @@ impl ConnCtx {
         match sftp.stat(wanted.clone()).await {
             Ok(a) if a.attrs.is_dir() => Ok(if wanted.len() > 1 { wanted.trim_end_matches('/').to_owned() } else { wanted }),
             Ok(_) => Err(SftpError::NotAFolder { host, path: wanted }),
+            Err(russh_sftp::client::error::Error::Status(s))
+                if s.status_code == StatusCode::NoSuchFile && self.cfg.create_root =>
+            {
+                let path = wanted.trim_end_matches('/').to_owned();
+                match sftp.mkdir(path.clone(), FileAttributes::default()).await {
+                    Ok(_) => Ok(path),
+                    Err(russh_sftp::client::error::Error::Status(s)) if s.status_code == StatusCode::NoSuchFile => {
+                        Err(SftpError::PathNotFound { host, path })
+                    }
+                    Err(russh_sftp::client::error::Error::Status(s))
+                        if s.status_code == StatusCode::PermissionDenied =>
+                    {
+                        Err(SftpError::PathPermissionDenied { host, path })
+                    }
+                    Err(e) => Err(sftp_err(e)),
+                }
+            }
             Err(russh_sftp::client::error::Error::Status(s)) if s.status_code == StatusCode::NoSuchFile => {
                 Err(SftpError::PathNotFound { host, path: wanted })
             }
