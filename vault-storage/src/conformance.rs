@@ -665,6 +665,69 @@ pub async fn write_modes(ctx: &Ctx) {
     );
 }
 
+/// `write_nosync`, `rename_nosync` and `sync_entry` behave like the durable
+/// calls (modes, atomic replace, no temp files left behind).
+pub async fn nosync_variants(ctx: &Ctx) {
+    let s = &ctx.storage;
+    let a = ctx.p("a.c9r");
+    ctx.ok(
+        s.write_nosync(&a, Body::from_bytes(&b"first"[..]), WriteMode::CreateNew)
+            .await,
+        "write_nosync CreateNew of a new object",
+    );
+    ctx.assert_content(&a, b"first", "after write_nosync CreateNew").await;
+    match s
+        .write_nosync(&a, Body::from_bytes(&b"x"[..]), WriteMode::CreateNew)
+        .await
+    {
+        Err(e) => assert_eq!(
+            e.kind(),
+            StorageErrorKind::AlreadyExists,
+            "[{}] write_nosync CreateNew over an object",
+            ctx.name
+        ),
+        Ok(()) => panic!("[{}] write_nosync CreateNew replaced an object", ctx.name),
+    }
+    ctx.assert_content(&a, b"first", "a refused write_nosync CreateNew changes nothing")
+        .await;
+    let longer = pattern(7, 100_000);
+    ctx.ok(
+        s.write_nosync(&a, Body::from_bytes(longer.clone()), WriteMode::Overwrite)
+            .await,
+        "write_nosync Overwrite",
+    );
+    ctx.assert_content(&a, &longer, "after write_nosync Overwrite")
+        .await;
+    ctx.ok(s.sync_entry(&a).await, "sync_entry after write_nosync");
+    let b = ctx.p("b.c9r");
+    ctx.ok(
+        s.write(&b, Body::from_bytes(&b"bee"[..]), WriteMode::CreateNew)
+            .await,
+        "write b",
+    );
+    match s.rename_nosync(&b, &a, RenameMode::NoReplace).await {
+        Err(e) => assert_eq!(
+            e.kind(),
+            StorageErrorKind::AlreadyExists,
+            "[{}] rename_nosync NoReplace onto an object",
+            ctx.name
+        ),
+        Ok(()) => panic!("[{}] rename_nosync NoReplace replaced an object", ctx.name),
+    }
+    ctx.ok(
+        s.rename_nosync(&b, &a, RenameMode::Replace).await,
+        "rename_nosync Replace",
+    );
+    ctx.assert_content(&a, b"bee", "after rename_nosync Replace")
+        .await;
+    ctx.ok(s.sync_entry(&a).await, "sync_entry after rename_nosync");
+    ctx.assert_names(
+        ctx.names(&ctx.dir).await,
+        &["a.c9r"],
+        "rename_nosync moved the object; no temp file is left behind",
+    );
+}
+
 /// Concurrent readers during large overwrites see the old or the new object,
 /// whole, never a prefix or a mix; nor a gap (`NotFound`), unless the backend
 /// declares `atomic_replace: false`.
@@ -1292,6 +1355,7 @@ registry!(
     wrong_kind,
     read_ranges,
     write_modes,
+    nosync_variants,
     atomic_overwrite,
     create_new_race,
     rename_files,
@@ -1332,7 +1396,7 @@ macro_rules! conformance_tests {
     ($setup:expr) => {
         $crate::__conformance_tests!($setup;
             root_and_fresh_folder, not_found, already_exists, not_empty, wrong_kind, read_ranges,
-            write_modes, atomic_overwrite, create_new_race, rename_files, rename_dirs, remove,
+            write_modes, nosync_variants, atomic_overwrite, create_new_race, rename_files, rename_dirs, remove,
             list_dir_metadata, long_names, random_write, set_modified, big_object, space);
     };
 }

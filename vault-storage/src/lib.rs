@@ -17,6 +17,11 @@
 //! - `remove_dir` fails with `NotEmpty` on a non-empty folder.
 //! - `rename` with [`RenameMode::NoReplace`] fails with `AlreadyExists` if the
 //!   target exists; with [`RenameMode::Replace`] it atomically replaces a file.
+//! - `write_nosync` and `rename_nosync` have exactly the semantics of `write`
+//!   and `rename` (same atomicity: old or new, never a prefix), except that
+//!   they may return before the data and the new folder entry are durable;
+//!   `sync_entry(path)` then makes both durable. The defaults are the durable
+//!   calls, so a backend that overrides none of them stays durable throughout.
 //!
 //! Backends here: [`LocalStorage`] (a local folder) and [`MemoryStorage`]
 //! (in memory, with failure switches for engine tests). SFTP and WebDAV live
@@ -219,6 +224,29 @@ pub trait Storage: Send + Sync + 'static {
 
     /// Makes data written with `write_at`/`set_len` durable.
     async fn sync(&self, path: &StoragePath) -> Result<(), StorageError>;
+
+    /// [`Storage::write`] without the durability promise: the object is
+    /// replaced or created atomically all the same (a reader sees the old or
+    /// the new content), but the call may return before the data and the
+    /// folder entry are durable. [`Storage::sync_entry`] makes them durable.
+    /// Default: the durable [`Storage::write`].
+    async fn write_nosync(&self, path: &StoragePath, body: Body, mode: WriteMode) -> Result<(), StorageError> {
+        self.write(path, body, mode).await
+    }
+
+    /// [`Storage::rename`] without the durability promise (same atomicity;
+    /// the new folder entries may not be durable yet, see
+    /// [`Storage::sync_entry`]). Default: the durable [`Storage::rename`].
+    async fn rename_nosync(&self, from: &StoragePath, to: &StoragePath, mode: RenameMode) -> Result<(), StorageError> {
+        self.rename(from, to, mode).await
+    }
+
+    /// Makes an object's data and its entry in its folder durable: after it
+    /// returns, what `write_at`, `set_len`, `write_nosync` or `rename_nosync`
+    /// left at `path` survives a crash. Default: [`Storage::sync`].
+    async fn sync_entry(&self, path: &StoragePath) -> Result<(), StorageError> {
+        self.sync(path).await
+    }
 
     /// Creates one folder (the parent must exist).
     async fn create_dir(&self, path: &StoragePath) -> Result<(), StorageError>;

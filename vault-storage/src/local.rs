@@ -14,11 +14,22 @@
 //! - Writes never follow a symlink inside the root: every existing component
 //!   below the root is checked with `lstat` first (the root itself may be a
 //!   symlink). Reads follow symlinks, as a ciphertext folder normally has none.
+//! - `write_nosync` / `rename_nosync` skip the fsyncs (same temp + rename
+//!   atomicity); `sync_entry` fsyncs the file and its folder afterwards.
+//!   What a crash between the two leaves depends on the file system's rename
+//!   ordering (ext4 `auto_da_alloc`, btrfs: the old or the new content).
+//! - `read_at` keeps a few open read handles (at most [`HANDLE_CACHE`], each
+//!   reused for at most [`HANDLE_TTL`]); a hit costs one `stat` of the path
+//!   and is used only while the path still names the same file (device +
+//!   inode), so a replacement by another client is seen at once. Every write,
+//!   set_len, rename or removal through this storage forgets the handles at
+//!   and below the paths it touched.
 //! - All `io::Error`s are mapped to [`StorageErrorKind`] in one place: [`classify`].
 
 use std::io;
 use std::path::{Component, Path, PathBuf};
-use std::time::SystemTime;
+use std::sync::{Arc, Mutex};
+use std::time::{Instant, SystemTime};
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -31,6 +42,94 @@ use crate::{
 
 /// Prefix of the temp files `write` creates next to their target.
 pub const TEMP_PREFIX: &str = ".vault-tmp-";
+
+/// Open read handles kept by `read_at`.
+pub const HANDLE_CACHE: usize = 16;
+/// How long a cached read handle is reused before the path is opened again.
+pub const HANDLE_TTL: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Reads above this length stat the file first, so a huge `len` never
+/// allocates more than the object holds.
+const READ_STAT_ABOVE: usize = 1 << 20;
+
+struct CachedHandle {
+    path: PathBuf,
+    file: Arc<std::fs::File>,
+    /// Identity of the opened file: a hit is used only while `path` still
+    /// names this file (another client may have replaced it).
+    id: FileId,
+    opened: Instant,
+}
+
+/// What identifies an open file (device + inode on Unix).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct FileId(u64, u64);
+
+#[cfg(unix)]
+fn file_id(meta: &std::fs::Metadata) -> FileId {
+    use std::os::unix::fs::MetadataExt;
+    FileId(meta.dev(), meta.ino())
+}
+
+#[cfg(not(unix))]
+fn file_id(meta: &std::fs::Metadata) -> FileId {
+    // No cheap identity: size + mtime (a replacement changes one of them).
+    let mtime = meta
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(SystemTime::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_nanos() as u64);
+    FileId(meta.len(), mtime)
+}
+
+/// Open read handles by full path (see the module docs).
+#[derive(Default)]
+struct Handles {
+    entries: Vec<CachedHandle>,
+    /// Bumped by every invalidation: a reader that opened a file before an
+    /// invalidation must not put its (maybe replaced) handle in the cache.
+    generation: u64,
+}
+
+fn lock_handles(h: &Mutex<Handles>) -> std::sync::MutexGuard<'_, Handles> {
+    h.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Handles {
+    fn get(&mut self, path: &Path) -> Option<(Arc<std::fs::File>, FileId)> {
+        let pos = self.entries.iter().position(|e| e.path == path)?;
+        if self.entries[pos].opened.elapsed() < HANDLE_TTL {
+            Some((Arc::clone(&self.entries[pos].file), self.entries[pos].id))
+        } else {
+            self.entries.swap_remove(pos);
+            None
+        }
+    }
+
+    fn put(&mut self, generation: u64, path: PathBuf, file: Arc<std::fs::File>, id: FileId) {
+        if generation != self.generation || self.entries.iter().any(|e| e.path == path) {
+            return;
+        }
+        self.entries.retain(|e| e.opened.elapsed() < HANDLE_TTL);
+        if self.entries.len() >= HANDLE_CACHE
+            && let Some(pos) = self
+                .entries
+                .iter()
+                .enumerate()
+                .min_by_key(|(_, e)| e.opened)
+                .map(|(i, _)| i)
+        {
+            self.entries.swap_remove(pos);
+        }
+        self.entries.push(CachedHandle { path, file, id, opened: Instant::now() });
+    }
+
+    /// Forgets the handles of `path` and everything below it.
+    fn forget(&mut self, path: &Path) {
+        self.generation += 1;
+        self.entries.retain(|e| !e.path.starts_with(path));
+    }
+}
 
 /// Maps an I/O error to the kind the engine acts on. The one place where
 /// `io::ErrorKind` (and so errno) becomes a [`StorageErrorKind`].
@@ -164,11 +263,22 @@ fn rename_noreplace(from: &Path, to: &Path) -> io::Result<()> {
 }
 
 /// A local folder holding the vault (see the module docs).
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct LocalStorage {
     root: PathBuf,
     max_name_len: usize,
     fsync: bool,
+    handles: Arc<Mutex<Handles>>,
+}
+
+impl std::fmt::Debug for LocalStorage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LocalStorage")
+            .field("root", &self.root)
+            .field("max_name_len", &self.max_name_len)
+            .field("fsync", &self.fsync)
+            .finish_non_exhaustive()
+    }
 }
 
 impl LocalStorage {
@@ -198,6 +308,7 @@ impl LocalStorage {
             root,
             max_name_len,
             fsync: true,
+            handles: Arc::default(),
         })
     }
 
@@ -231,6 +342,158 @@ impl LocalStorage {
             full.push(comp);
         }
         Ok(full)
+    }
+
+    /// `write` with or without the fsyncs (module docs).
+    async fn write_impl(
+        &self,
+        path: &StoragePath,
+        body: Body,
+        mode: WriteMode,
+        durable: bool,
+    ) -> Result<(), StorageError> {
+        let Some(parent) = path.parent() else {
+            return Err(StorageError::new(
+                StorageErrorKind::IsADirectory,
+                path.clone(),
+            ));
+        };
+        let full = self.full(path)?;
+        let parent_full = self.full(&parent)?;
+        let fsync = self.fsync && durable;
+        let err = |e: io::Error| to_storage_error(path, e);
+
+        // 1. A fresh hidden temp file (O_EXCL, random name) in the same folder
+        //    (a missing folder or a file in its place fails here already).
+        let (root, rel, dir) = (self.root.clone(), path.clone(), parent_full.clone());
+        let (file, temp_path) = blocking(move || {
+            check_no_symlinks(&root, &rel, false)?;
+            let mut builder = tempfile::Builder::new();
+            builder.prefix(TEMP_PREFIX).suffix("").rand_bytes(12);
+            #[cfg(unix)]
+            {
+                // Mode 0666 minus the umask, like any file the user creates
+                // (tempfile's default 0600 would change the vault's modes).
+                use std::os::unix::fs::PermissionsExt;
+                builder.permissions(std::fs::Permissions::from_mode(0o666));
+            }
+            Ok(builder.tempfile_in(&dir)?.into_parts())
+        })
+        .await
+        .map_err(err)?;
+        // From here on, dropping `temp_path` (error or cancellation) removes the temp file.
+
+        // 2. Stream the body in (small bodies in one blocking call) and make it durable.
+        let expected = body.len();
+        let file = if expected <= READ_STAT_ABOVE as u64 {
+            let bytes = body.into_bytes().await.map_err(err)?;
+            blocking(move || {
+                use std::io::Write;
+                let mut file = file;
+                file.write_all(&bytes)?;
+                if fsync {
+                    file.sync_all()?;
+                }
+                Ok(file)
+            })
+            .await
+            .map_err(err)?
+        } else {
+            let mut file = tokio::fs::File::from_std(file);
+            let mut reader = tokio::io::AsyncReadExt::take(body.into_reader(), expected);
+            let copied = tokio::io::copy(&mut reader, &mut file).await.map_err(err)?;
+            if copied != expected {
+                return Err(StorageError::with_source(
+                    StorageErrorKind::Other,
+                    path,
+                    format!("body yielded {copied} bytes, expected {expected}"),
+                ));
+            }
+            file.flush().await.map_err(err)?;
+            if fsync {
+                file.sync_all().await.map_err(err)?;
+            }
+            file.into_std().await
+        };
+        drop(file);
+
+        // 3. Publish it atomically, then make the folder entry durable.
+        let handles = Arc::clone(&self.handles);
+        blocking(move || {
+            lock_handles(&handles).forget(&full);
+            let res = match mode {
+                WriteMode::Overwrite => temp_path.persist(&full).map(|_| ()),
+                WriteMode::CreateNew => temp_path.persist_noclobber(&full).map(|_| ()),
+            };
+            lock_handles(&handles).forget(&full);
+            res.map_err(|e| e.error)?;
+            if fsync {
+                sync_dir(&parent_full)
+            } else {
+                Ok(())
+            }
+        })
+        .await
+        .map_err(err)
+    }
+
+    /// `rename` with or without the fsyncs (module docs).
+    async fn rename_impl(
+        &self,
+        from: &StoragePath,
+        to: &StoragePath,
+        mode: RenameMode,
+        durable: bool,
+    ) -> Result<(), StorageError> {
+        if from.is_root() || to.is_root() {
+            let which = if from.is_root() { from } else { to };
+            return Err(StorageError::new(
+                StorageErrorKind::InvalidPath,
+                which.clone(),
+            ));
+        }
+        let to_full = self.full(to)?;
+        let (from_rel, to_rel, fsync) = (from.clone(), to.clone(), self.fsync && durable);
+        let handles = Arc::clone(&self.handles);
+        self.run(from, move |root, from_full| {
+            check_no_symlinks(root, &from_rel, false)?;
+            check_no_symlinks(root, &to_rel, false)?;
+            // Report a missing source as such, even when the target's parent is missing too.
+            std::fs::symlink_metadata(from_full)?;
+            if from_full == to_full {
+                return Ok(());
+            }
+            let forget = || {
+                let mut h = lock_handles(&handles);
+                h.forget(from_full);
+                h.forget(&to_full);
+            };
+            forget();
+            let res = match mode {
+                RenameMode::Replace => std::fs::rename(from_full, &to_full),
+                RenameMode::NoReplace => rename_noreplace(from_full, &to_full),
+            };
+            forget();
+            res?;
+            if fsync {
+                if let Some(parent) = to_full.parent() {
+                    sync_dir(parent)?;
+                }
+                if let Some(parent) = from_full.parent().filter(|p| Some(*p) != to_full.parent()) {
+                    sync_dir(parent)?;
+                }
+            }
+            Ok(())
+        })
+        .await
+        .map_err(|e| {
+            // An existing target is the target's error, not the source's.
+            if e.kind() == StorageErrorKind::AlreadyExists {
+                StorageError::new(StorageErrorKind::AlreadyExists, to.clone())
+            } else {
+                e
+            }
+        })
     }
 
     /// Runs `f(root, full path)` on the blocking pool and maps its error.
@@ -301,15 +564,46 @@ impl Storage for LocalStorage {
         offset: u64,
         len: usize,
     ) -> Result<Bytes, StorageError> {
+        let handles = Arc::clone(&self.handles);
         self.run(path, move |_, full| {
-            let file = std::fs::File::open(full)?;
-            let meta = file.metadata()?;
-            if meta.is_dir() {
-                return Err(io::Error::from(io::ErrorKind::IsADirectory));
+            let cached = lock_handles(&handles).get(full);
+            // One stat by path instead of open + fstat + close: the cached
+            // handle is used only if the path still names the same file.
+            let cached = match cached {
+                Some((f, id)) if file_id(&std::fs::metadata(full)?) == id => Some(f),
+                _ => None,
+            };
+            let file = match cached {
+                Some(f) => f,
+                None => {
+                    let generation = lock_handles(&handles).generation;
+                    let file = std::fs::File::open(full)?;
+                    let meta = file.metadata()?;
+                    if meta.is_dir() {
+                        return Err(io::Error::from(io::ErrorKind::IsADirectory));
+                    }
+                    let file = Arc::new(file);
+                    lock_handles(&handles).put(
+                        generation,
+                        full.to_path_buf(),
+                        Arc::clone(&file),
+                        file_id(&meta),
+                    );
+                    file
+                }
+            };
+            // No file is that long (and pread(2) refuses such offsets).
+            if offset > i64::MAX as u64 {
+                return Ok(Bytes::new());
             }
             // Never allocate more than the object holds.
-            let avail = usize::try_from(meta.len().saturating_sub(offset)).unwrap_or(usize::MAX);
-            let mut buf = vec![0u8; len.min(avail)];
+            let want = if len > READ_STAT_ABOVE {
+                let size = file.metadata()?.len();
+                len.min(usize::try_from(size.saturating_sub(offset)).unwrap_or(usize::MAX))
+            } else {
+                len
+            };
+            let mut buf = vec![0u8; want];
             let mut filled = 0;
             while filled < buf.len() {
                 let n = read_at(&file, &mut buf[filled..], offset + filled as u64)?;
@@ -330,71 +624,44 @@ impl Storage for LocalStorage {
         body: Body,
         mode: WriteMode,
     ) -> Result<(), StorageError> {
-        let Some(parent) = path.parent() else {
-            return Err(StorageError::new(
-                StorageErrorKind::IsADirectory,
-                path.clone(),
-            ));
-        };
-        let full = self.full(path)?;
-        let parent_full = self.full(&parent)?;
-        let fsync = self.fsync;
-        let err = |e: io::Error| to_storage_error(path, e);
+        self.write_impl(path, body, mode, true).await
+    }
 
-        // 1. A fresh hidden temp file (O_EXCL, random name) in the same folder.
-        let (root, rel, dir) = (self.root.clone(), path.clone(), parent_full.clone());
-        let (file, temp_path) = blocking(move || {
-            check_no_symlinks(&root, &rel, false)?;
-            if !std::fs::metadata(&dir)?.is_dir() {
-                return Err(io::Error::from(io::ErrorKind::NotADirectory));
-            }
-            let mut builder = tempfile::Builder::new();
-            builder.prefix(TEMP_PREFIX).suffix("").rand_bytes(12);
-            #[cfg(unix)]
-            {
-                // Mode 0666 minus the umask, like any file the user creates
-                // (tempfile's default 0600 would change the vault's modes).
-                use std::os::unix::fs::PermissionsExt;
-                builder.permissions(std::fs::Permissions::from_mode(0o666));
-            }
-            Ok(builder.tempfile_in(&dir)?.into_parts())
-        })
-        .await
-        .map_err(err)?;
-        // From here on, dropping `temp_path` (error or cancellation) removes the temp file.
+    async fn write_nosync(
+        &self,
+        path: &StoragePath,
+        body: Body,
+        mode: WriteMode,
+    ) -> Result<(), StorageError> {
+        self.write_impl(path, body, mode, false).await
+    }
 
-        // 2. Stream the body in and make it durable.
-        let expected = body.len();
-        let mut file = tokio::fs::File::from_std(file);
-        let mut reader = tokio::io::AsyncReadExt::take(body.into_reader(), expected);
-        let copied = tokio::io::copy(&mut reader, &mut file).await.map_err(err)?;
-        if copied != expected {
-            return Err(StorageError::with_source(
-                StorageErrorKind::Other,
-                path,
-                format!("body yielded {copied} bytes, expected {expected}"),
-            ));
+    async fn rename_nosync(
+        &self,
+        from: &StoragePath,
+        to: &StoragePath,
+        mode: RenameMode,
+    ) -> Result<(), StorageError> {
+        self.rename_impl(from, to, mode, false).await
+    }
+
+    async fn sync_entry(&self, path: &StoragePath) -> Result<(), StorageError> {
+        if !self.fsync {
+            return self.metadata(path).await.map(|_| ());
         }
-        file.flush().await.map_err(err)?;
-        if fsync {
-            file.sync_all().await.map_err(err)?;
-        }
-        drop(file.into_std().await);
-
-        // 3. Publish it atomically, then make the folder entry durable.
-        blocking(move || {
-            match mode {
-                WriteMode::Overwrite => temp_path.persist(&full).map_err(|e| e.error)?,
-                WriteMode::CreateNew => temp_path.persist_noclobber(&full).map_err(|e| e.error)?,
-            }
-            if fsync {
-                sync_dir(&parent_full)
+        self.run(path, |_, full| {
+            let file = if cfg!(unix) {
+                std::fs::File::open(full)?
             } else {
-                Ok(())
+                std::fs::OpenOptions::new().write(true).open(full)?
+            };
+            file.sync_all()?;
+            match full.parent() {
+                Some(parent) => sync_dir(parent),
+                None => Ok(()),
             }
         })
         .await
-        .map_err(err)
     }
 
     async fn write_at(
@@ -414,12 +681,15 @@ impl Storage for LocalStorage {
 
     async fn set_len(&self, path: &StoragePath, len: u64) -> Result<(), StorageError> {
         let rel = path.clone();
+        let handles = Arc::clone(&self.handles);
         self.run(path, move |root, full| {
             check_no_symlinks(root, &rel, true)?;
-            std::fs::OpenOptions::new()
+            let res = std::fs::OpenOptions::new()
                 .write(true)
                 .open(full)?
-                .set_len(len)
+                .set_len(len);
+            lock_handles(&handles).forget(full);
+            res
         })
         .await
     }
@@ -456,13 +726,17 @@ impl Storage for LocalStorage {
 
     async fn remove_file(&self, path: &StoragePath) -> Result<(), StorageError> {
         let rel = path.clone();
+        let handles = Arc::clone(&self.handles);
         self.run(path, move |root, full| {
             check_no_symlinks(root, &rel, false)?;
             // unlink(2) on a folder is EISDIR on Linux but EPERM elsewhere.
+            #[cfg(not(any(target_os = "linux", target_os = "android")))]
             if std::fs::symlink_metadata(full)?.is_dir() {
                 return Err(io::Error::from(io::ErrorKind::IsADirectory));
             }
-            std::fs::remove_file(full)
+            let res = std::fs::remove_file(full);
+            lock_handles(&handles).forget(full);
+            res
         })
         .await
     }
@@ -475,9 +749,12 @@ impl Storage for LocalStorage {
             ));
         }
         let rel = path.clone();
+        let handles = Arc::clone(&self.handles);
         self.run(path, move |root, full| {
             check_no_symlinks(root, &rel, false)?;
-            std::fs::remove_dir(full)
+            let res = std::fs::remove_dir(full);
+            lock_handles(&handles).forget(full);
+            res
         })
         .await
     }
@@ -490,13 +767,16 @@ impl Storage for LocalStorage {
             ));
         }
         let rel = path.clone();
+        let handles = Arc::clone(&self.handles);
         self.run(path, move |root, full| {
             check_no_symlinks(root, &rel, true)?;
             if !std::fs::symlink_metadata(full)?.is_dir() {
                 return Err(io::Error::from(io::ErrorKind::NotADirectory));
             }
             // std's remove_dir_all never follows symlinks below `full`.
-            std::fs::remove_dir_all(full)
+            let res = std::fs::remove_dir_all(full);
+            lock_handles(&handles).forget(full);
+            res
         })
         .await
     }
@@ -507,46 +787,7 @@ impl Storage for LocalStorage {
         to: &StoragePath,
         mode: RenameMode,
     ) -> Result<(), StorageError> {
-        if from.is_root() || to.is_root() {
-            let which = if from.is_root() { from } else { to };
-            return Err(StorageError::new(
-                StorageErrorKind::InvalidPath,
-                which.clone(),
-            ));
-        }
-        let to_full = self.full(to)?;
-        let (from_rel, to_rel, fsync) = (from.clone(), to.clone(), self.fsync);
-        self.run(from, move |root, from_full| {
-            check_no_symlinks(root, &from_rel, false)?;
-            check_no_symlinks(root, &to_rel, false)?;
-            // Report a missing source as such, even when the target's parent is missing too.
-            std::fs::symlink_metadata(from_full)?;
-            if from_full == to_full {
-                return Ok(());
-            }
-            match mode {
-                RenameMode::Replace => std::fs::rename(from_full, &to_full)?,
-                RenameMode::NoReplace => rename_noreplace(from_full, &to_full)?,
-            }
-            if fsync {
-                if let Some(parent) = to_full.parent() {
-                    sync_dir(parent)?;
-                }
-                if let Some(parent) = from_full.parent().filter(|p| Some(*p) != to_full.parent()) {
-                    sync_dir(parent)?;
-                }
-            }
-            Ok(())
-        })
-        .await
-        .map_err(|e| {
-            // An existing target is the target's error, not the source's.
-            if e.kind() == StorageErrorKind::AlreadyExists {
-                StorageError::new(StorageErrorKind::AlreadyExists, to.clone())
-            } else {
-                e
-            }
-        })
+        self.rename_impl(from, to, mode, true).await
     }
 
     async fn set_modified(
