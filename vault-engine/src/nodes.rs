@@ -394,8 +394,10 @@ pub(crate) async fn create_file(core: &Core, dir: &DirId, name: &str) -> Result<
         build_node_folder(core, &loc, &name, vec![(layout::CONTENTS_FILE, bytes)]).await?;
     } else {
         // CreateNew makes the existence check and the creation one step.
+        // Not durable yet, like any new file before fsync(2): the first
+        // `OpenFile::flush` (or the next durable write) makes it durable.
         core.storage
-            .write(&node_path, Body::from_bytes(bytes), WriteMode::CreateNew)
+            .write_nosync(&node_path, Body::from_bytes(bytes), WriteMode::CreateNew)
             .await
             .map_err(|e| exists_as(e, &name))?;
     }
@@ -499,10 +501,29 @@ async fn remove_node_storage(core: &Core, node: &Node) -> Result<(), VaultError>
             drop(f);
         }
     }
-    let res = match core.storage.metadata(&path).await {
-        Ok(m) if m.kind == EntryKind::Dir => core.storage.remove_dir_all(&path).await,
-        Ok(_) => core.storage.remove_file(&path).await,
-        Err(e) => Err(e),
+    // A plain file node is one object; symlinks and shortened nodes are
+    // folders. Try that first (no stat); the other kind only if storage
+    // says the node is not what its name says.
+    let folder = loc.is_shortened() || node.kind != NodeKind::File;
+    let first = if folder {
+        core.storage.remove_dir_all(&path).await
+    } else {
+        core.storage.remove_file(&path).await
+    };
+    let res = match first {
+        Err(e)
+            if matches!(
+                e.kind(),
+                StorageErrorKind::IsADirectory | StorageErrorKind::NotADirectory
+            ) =>
+        {
+            if folder {
+                core.storage.remove_file(&path).await
+            } else {
+                core.storage.remove_dir_all(&path).await
+            }
+        }
+        other => other,
     };
     res.map_err(|e| not_found_as(e, &node.name))
 }

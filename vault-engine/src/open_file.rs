@@ -197,6 +197,9 @@ pub(crate) struct FileState {
     last_read_end: u64,
     unlinked: bool,
     pending_mtime: Option<SystemTime>,
+    /// The committed version may not be durable yet (a `commit()` without
+    /// fsync, or written before this open): `flush` makes it durable.
+    unsynced: bool,
 }
 
 /// One open file, shared by every handle on the same node.
@@ -251,8 +254,10 @@ pub(crate) async fn open(core: &Arc<Core>, node: &Node) -> Result<Arc<OpenFile>,
         ));
     }
     let combo = core.cryptor.combo();
+    // An empty file gets a fresh header on its first write (nothing to keep
+    // under the old one): no header read for a new file.
     let (base_size, damaged, needs_new_header) = match combo.cleartext_size(meta.size) {
-        Some(s) => (s, false, false),
+        Some(s) => (s, false, s == 0),
         None if meta.size == 0 => (0, false, true),
         None => {
             tracing::warn!(ciphertext = %content, len = meta.size, "invalid ciphertext size; file is damaged");
@@ -277,6 +282,7 @@ pub(crate) async fn open(core: &Arc<Core>, node: &Node) -> Result<Arc<OpenFile>,
         last_read_end: 0,
         unlinked: false,
         pending_mtime: None,
+        unsynced: true,
     };
     let file = Arc::new(OpenFile {
         core: Arc::clone(core),
@@ -834,7 +840,9 @@ impl FileState {
         }
     }
 
-    async fn commit(&mut self, core: &Core) -> Result<(), VaultError> {
+    /// Puts the new version in place atomically; `durable`: and returns only
+    /// once it (or the clean committed version) is durable on storage.
+    async fn commit(&mut self, core: &Core, durable: bool) -> Result<(), VaultError> {
         if self.unlinked {
             self.reset(core).await;
             return Ok(());
@@ -848,7 +856,7 @@ impl FileState {
             let len = core.cryptor.combo().ciphertext_size(self.size);
             let content = self.content.clone();
             match self.shadow.as_mut() {
-                Some(s) => s.commit(core, len, &content).await?,
+                Some(s) => s.commit(core, len, &content, durable).await?,
                 None => return Err(VaultError::node(VaultErrorKind::Other, "no shadow")),
             }
             self.shadow = None;
@@ -856,7 +864,14 @@ impl FileState {
             self.base_size = self.size;
             self.readahead = None;
             self.base_ct_len = len;
-            self.needs_new_header = false;
+            self.needs_new_header = self.size == 0;
+            if self.needs_new_header {
+                self.header = None;
+            }
+            self.unsynced = !durable;
+        } else if durable && self.unsynced && !core.read_only {
+            core.storage.sync_entry(&self.content).await?;
+            self.unsynced = false;
         }
         if let Some(t) = self.pending_mtime.take()
             && core.caps.set_modified
@@ -886,10 +901,14 @@ impl FileState {
             last_read_end: 0,
             unlinked: true,
             pending_mtime: None,
+            unsynced: false,
         }
     }
 
     pub(crate) fn relocate(&mut self, content: StoragePath, content_dir: StoragePath) {
+        if let Some(s) = self.shadow.as_mut() {
+            s.relocate(&content_dir);
+        }
         self.content = content;
         self.content_dir = content_dir;
     }
@@ -941,10 +960,24 @@ impl OpenFile {
     }
 
     /// Makes every write so far durable on storage, atomically (the storage
-    /// holds the old or the new version, never a mix). Returns once it has.
+    /// holds the old or the new version, never a mix). Returns once it has,
+    /// also when an earlier [`OpenFile::commit`] already put the data in
+    /// place without making it durable (for fsync(2)).
     pub async fn flush(&self) -> Result<(), VaultError> {
         let mut st = self.state.lock().await;
-        st.commit(&self.core).await
+        st.commit(&self.core, true).await
+    }
+
+    /// Makes every write so far visible on storage atomically, like
+    /// [`OpenFile::flush`] (the storage holds the old or the new complete
+    /// version, never a mix), but without waiting for durability (no fsync on
+    /// local storage; for close(2): FUSE flush/release). A later `flush`
+    /// makes it durable. Whether a power loss right after a `commit` keeps
+    /// the old or the new version is up to the file system under the
+    /// storage (ext4, btrfs: rename-over-replace is ordered after the data).
+    pub async fn commit(&self) -> Result<(), VaultError> {
+        let mut st = self.state.lock().await;
+        st.commit(&self.core, false).await
     }
 
     /// The storage path of the committed ciphertext (for logs).
@@ -984,7 +1017,7 @@ impl Drop for OpenFile {
                 Ok(handle) => {
                     tracing::warn!(ciphertext = %key, "open file dropped with unflushed writes; flushing in the background");
                     let task = handle.spawn(async move {
-                        if let Err(e) = st.commit(&core).await {
+                        if let Err(e) = st.commit(&core, true).await {
                             tracing::warn!(error = %e, "background flush failed; previous version kept");
                         }
                     });

@@ -4,11 +4,17 @@
 //! version of a file, never a mix, even if the process dies mid-write. So
 //! writes never touch the committed ciphertext; they go to a shadow:
 //!
+//! - on `random_write` backends, first an in-memory buffer (**ciphertext
+//!   only**) while the new version is at most [`MEMORY_MAX`] bytes: it is
+//!   committed with one atomic `Storage::write` (a new small file costs one
+//!   storage write, no temp object, no copy). A write beyond that moves the
+//!   buffer into a shadow object (below) and continues there;
 //! - on `random_write` backends (local folder, SFTP) a hidden temp object next
 //!   to the node, `.vault-tmp-<uuid>` in the same content directory
 //!   (`.`-prefixed and not ending in `.c9r`, so listings and conflict handling
 //!   ignore it; `vault check --repair` removes leftovers). It is written with
-//!   `write_at`, made durable with `sync` and renamed over the node;
+//!   `write_at`, made durable with `sync` (durable commits only) and renamed
+//!   over the node;
 //! - on other backends (WebDAV) a local spool file (an unnamed temp file,
 //!   deleted by the OS when closed) holding **ciphertext only**, uploaded
 //!   whole with `Storage::write`, which is atomic by contract.
@@ -26,9 +32,41 @@ use vault_storage::{Body, RenameMode, StorageErrorKind, StoragePath, WriteMode};
 use crate::core::{Core, TEMP_PREFIX, lock};
 use crate::{VaultError, VaultErrorKind};
 
+/// Largest version kept in memory before a shadow object is created.
+pub(crate) const MEMORY_MAX: u64 = 1 << 20;
+
 pub(crate) enum Shadow {
-    Object { path: StoragePath },
-    Spool { file: tokio::fs::File },
+    Memory {
+        buf: Vec<u8>,
+        content_dir: StoragePath,
+    },
+    Object {
+        path: StoragePath,
+    },
+    Spool {
+        file: tokio::fs::File,
+    },
+}
+
+/// A new shadow object in `content_dir` holding `bytes`.
+async fn create_object(
+    core: &Core,
+    content_dir: &StoragePath,
+    bytes: Vec<u8>,
+) -> Result<StoragePath, VaultError> {
+    let path = content_dir.join(&format!("{TEMP_PREFIX}{}", layout::new_dir_id()))?;
+    lock(&core.live_temps).insert(path.as_str().to_owned());
+    // Not durable yet: a durable commit syncs the object before renaming it.
+    if let Err(e) = core
+        .storage
+        .write_nosync(&path, Body::from_bytes(bytes), WriteMode::CreateNew)
+        .await
+    {
+        lock(&core.live_temps).remove(path.as_str());
+        return Err(e.into());
+    }
+    tracing::debug!(shadow = %path, "shadow object created");
+    Ok(path)
 }
 
 fn io_err(e: std::io::Error) -> VaultError {
@@ -44,22 +82,12 @@ impl Shadow {
         header: &[u8],
     ) -> Result<Shadow, VaultError> {
         if core.caps.random_write {
-            let path = content_dir.join(&format!("{TEMP_PREFIX}{}", layout::new_dir_id()))?;
-            lock(&core.live_temps).insert(path.as_str().to_owned());
-            if let Err(e) = core
-                .storage
-                .write(
-                    &path,
-                    Body::from_bytes(header.to_vec()),
-                    WriteMode::CreateNew,
-                )
-                .await
-            {
-                lock(&core.live_temps).remove(path.as_str());
-                return Err(e.into());
-            }
-            tracing::debug!(shadow = %path, "shadow object created");
-            Ok(Shadow::Object { path })
+            let mut buf = Vec::with_capacity(header.len() + (64 << 10));
+            buf.extend_from_slice(header);
+            Ok(Shadow::Memory {
+                buf,
+                content_dir: content_dir.clone(),
+            })
         } else {
             let std_file = tokio::task::spawn_blocking(tempfile::tempfile)
                 .await
@@ -78,11 +106,33 @@ impl Shadow {
         data: Bytes,
     ) -> Result<(), VaultError> {
         match self {
+            Shadow::Memory { buf, content_dir } => {
+                let end = offset + data.len() as u64;
+                if end <= MEMORY_MAX {
+                    let (from, to) = (offset as usize, end as usize);
+                    if buf.len() < to {
+                        buf.resize(to, 0);
+                    }
+                    buf[from..to].copy_from_slice(&data);
+                    return Ok(());
+                }
+                // Too big for memory: continue in a shadow object.
+                let path = create_object(core, content_dir, std::mem::take(buf)).await?;
+                *self = Shadow::Object { path: path.clone() };
+                Ok(core.storage.write_at(&path, offset, data).await?)
+            }
             Shadow::Object { path } => Ok(core.storage.write_at(path, offset, data).await?),
             Shadow::Spool { file } => {
                 file.seek(SeekFrom::Start(offset)).await.map_err(io_err)?;
                 file.write_all(&data).await.map_err(io_err)
             }
+        }
+    }
+
+    /// The file moved: a later shadow object goes to its new content directory.
+    pub fn relocate(&mut self, new_content_dir: &StoragePath) {
+        if let Shadow::Memory { content_dir, .. } = self {
+            *content_dir = new_content_dir.clone();
         }
     }
 
@@ -93,6 +143,11 @@ impl Shadow {
         len: usize,
     ) -> Result<Bytes, VaultError> {
         match self {
+            Shadow::Memory { buf, .. } => {
+                let from = usize::try_from(offset).unwrap_or(usize::MAX).min(buf.len());
+                let to = from.saturating_add(len).min(buf.len());
+                Ok(Bytes::copy_from_slice(&buf[from..to]))
+            }
             Shadow::Object { path } => Ok(core.storage.read_at(path, offset, len).await?),
             Shadow::Spool { file } => {
                 file.seek(SeekFrom::Start(offset)).await.map_err(io_err)?;
@@ -107,18 +162,36 @@ impl Shadow {
         }
     }
 
-    /// Cuts the shadow to `len`, makes it durable and puts it in place of
-    /// `target` atomically. On error the shadow stays usable (retry).
+    /// Cuts the shadow to `len` and puts it in place of `target` atomically;
+    /// `durable`: makes it durable first and returns once it is. On error the
+    /// shadow stays usable (retry).
     pub async fn commit(
         &mut self,
         core: &Core,
         len: u64,
         target: &StoragePath,
+        durable: bool,
     ) -> Result<(), VaultError> {
         match self {
+            Shadow::Memory { buf, .. } => {
+                let len = usize::try_from(len).unwrap_or(usize::MAX);
+                buf.resize(len, 0);
+                let body = Body::from_bytes(buf.clone());
+                if durable {
+                    core.storage.write(target, body, WriteMode::Overwrite).await?;
+                } else {
+                    core.storage
+                        .write_nosync(target, body, WriteMode::Overwrite)
+                        .await?;
+                }
+                tracing::debug!(target = %target, durable, "in-memory version committed");
+                Ok(())
+            }
             Shadow::Object { path } => {
                 core.storage.set_len(path, len).await?;
-                core.storage.sync(path).await?;
+                if durable {
+                    core.storage.sync(path).await?;
+                }
                 if !core.caps.atomic_replace {
                     // No atomic replace: the window between remove and rename
                     // is the best this backend allows.
@@ -128,9 +201,15 @@ impl Shadow {
                         Err(e) => return Err(e.into()),
                     }
                 }
-                core.storage
-                    .rename(path, target, RenameMode::Replace)
-                    .await?;
+                if durable {
+                    core.storage
+                        .rename(path, target, RenameMode::Replace)
+                        .await?;
+                } else {
+                    core.storage
+                        .rename_nosync(path, target, RenameMode::Replace)
+                        .await?;
+                }
                 lock(&core.live_temps).remove(path.as_str());
                 tracing::debug!(shadow = %path, target = %target, "shadow committed");
                 Ok(())
@@ -139,9 +218,14 @@ impl Shadow {
                 file.set_len(len).await.map_err(io_err)?;
                 let mut reader = file.try_clone().await.map_err(io_err)?;
                 reader.seek(SeekFrom::Start(0)).await.map_err(io_err)?;
-                core.storage
-                    .write(target, Body::from_reader(len, reader), WriteMode::Overwrite)
-                    .await?;
+                let body = Body::from_reader(len, reader);
+                if durable {
+                    core.storage.write(target, body, WriteMode::Overwrite).await?;
+                } else {
+                    core.storage
+                        .write_nosync(target, body, WriteMode::Overwrite)
+                        .await?;
+                }
                 tracing::debug!(target = %target, "spool uploaded");
                 Ok(())
             }

@@ -105,8 +105,10 @@ async fn interrupted_flush_keeps_previous_version() {
             }
         }
     }
+    // A small version commits in a few storage calls (header read, chunk
+    // read, one atomic write of the new version), so fewer budgets fail.
     assert!(
-        failures >= 5,
+        failures >= 3,
         "the budget loop must hit failures ({failures})"
     );
     let report = check(&vault, true, &NoProgress).await.expect("repair");
