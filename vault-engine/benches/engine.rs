@@ -7,6 +7,12 @@
 //! `VAULT_BENCH_READ_MB=64 cargo bench -p vault-engine` is a quick run.
 //! The page cache is warm for both reads (the file was just written), so the
 //! comparison isolates the engine's cost (crypto + chunking + storage calls).
+//!
+//! `small files`: create + open + write 4 KiB + close per file over a
+//! LocalStorage *with* fsync (the default), closing with `flush` (durable,
+//! fsync(2) semantics) or with `commit` (close(2) semantics) followed by one
+//! `syncfs` of the storage's file system per batch (what `sync` costs).
+//! `random 4 KiB reads`: aligned 4 KiB reads at random offsets of the big file.
 
 use std::io::Read;
 use std::sync::Arc;
@@ -140,6 +146,62 @@ async fn setup() -> Setup {
     }
 }
 
+/// A LocalStorage vault with fsync on (the default), for the small-files case.
+async fn durable_vault() -> (tempfile::TempDir, Vault) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let storage = Arc::new(LocalStorage::new(dir.path()).expect("local"));
+    let vault = Vault::create(
+        storage,
+        "bench",
+        CreateOptions {
+            scrypt_cost: 1024,
+            ..CreateOptions::default()
+        },
+    )
+    .await
+    .expect("create");
+    (dir, vault)
+}
+
+/// Creates `n` files of 4 KiB in a fresh directory; `durable_close`: each
+/// closed with `flush`, else with `commit` and one syncfs at the end.
+async fn create_small_files(vault: &Vault, root: &std::path::Path, batch: u64, n: u64, durable_close: bool) -> std::time::Duration {
+    let data = vec![0x5au8; 4096];
+    let t = std::time::Instant::now();
+    let dir = match vault
+        .create_dir(&vault.root(), &format!("batch-{batch}-{durable_close}"))
+        .await
+        .expect("mkdir")
+        .kind
+    {
+        NodeKind::Dir(d) => d,
+        _ => unreachable!(),
+    };
+    for i in 0..n {
+        let node = vault
+            .create_file(&dir, &format!("small-{i:06}.bin"))
+            .await
+            .expect("create");
+        let f = vault.open(&node).await.expect("open");
+        f.write(0, &data).await.expect("write");
+        if durable_close {
+            f.flush().await.expect("flush");
+        } else {
+            f.commit().await.expect("commit");
+        }
+    }
+    if !durable_close {
+        let root = root.to_path_buf();
+        tokio::task::spawn_blocking(move || {
+            let d = std::fs::File::open(root).expect("open root");
+            rustix::fs::syncfs(&d).expect("syncfs");
+        })
+        .await
+        .expect("join");
+    }
+    t.elapsed()
+}
+
 fn benches(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -147,6 +209,48 @@ fn benches(c: &mut Criterion) {
         .build()
         .expect("runtime");
     let s = rt.block_on(setup());
+    let s = &s;
+    let (small_dir, small_vault) = rt.block_on(durable_vault());
+
+    let mut g = c.benchmark_group("small files (fsync on), per file");
+    g.sample_size(10);
+    g.measurement_time(std::time::Duration::from_secs(8));
+    let batch = std::sync::atomic::AtomicU64::new(0);
+    for (label, durable) in [("create + 4 KiB + flush", true), ("create + 4 KiB + commit, syncfs per batch", false)] {
+        g.bench_function(label, |b| {
+            b.to_async(&rt).iter_custom(|iters| {
+                let n = batch.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let (v, root) = (&small_vault, small_dir.path());
+                async move { create_small_files(v, root, n, iters, durable).await }
+            })
+        });
+    }
+    g.finish();
+
+    let mut g = c.benchmark_group("random 4 KiB reads");
+    g.sample_size(10);
+    let seed = std::sync::atomic::AtomicU64::new(0x9e37_79b9_7f4a_7c15);
+    g.bench_function(format!("engine over LocalStorage, {} MiB file", s.big_len >> 20), |b| {
+        b.to_async(&rt).iter_custom(|iters| {
+            let mut x = seed.fetch_add(0x2545_f491_4f6c_dd1d, std::sync::atomic::Ordering::Relaxed);
+            let blocks = s.big_len / 4096;
+            async move {
+                let node = s.vault.resolve("/big.bin").await.expect("resolve");
+                let f = s.vault.open(&node).await.expect("open");
+                let t = std::time::Instant::now();
+                for _ in 0..iters {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    let off = (x % blocks) * 4096;
+                    let r = f.read(off, 4096).await.expect("read");
+                    assert_eq!(r.len(), 4096);
+                }
+                t.elapsed()
+            }
+        })
+    });
+    g.finish();
 
     let mut g = c.benchmark_group("resolve");
     g.bench_function(format!("cold depth {}", DEPTH + 1), |b| {
