@@ -800,6 +800,9 @@ impl HotelNet {
 impl Drop for HotelNet {
     fn drop(&mut self) {
         let _ = self.run(&["down"]);
+        if let Some((_, dir)) = self.env.iter().find(|(k, _)| k == "VAULT_TEST_STATE_DIR") {
+            let _ = std::fs::remove_dir_all(dir);
+        }
     }
 }
 
