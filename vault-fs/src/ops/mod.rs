@@ -179,6 +179,19 @@ struct HandleTable {
     dirs: HashMap<HandleId, (NodeId, Arc<Vec<DirEntry>>)>,
 }
 
+/// How [`VaultFs::write_back`] writes a file's changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum WriteBack {
+    /// close(2) (FUSE flush, release): only if changed; atomically visible on
+    /// storage without waiting for durability (`OpenFile::commit`).
+    Close,
+    /// fsync(2): always asks the engine; returns once storage has every
+    /// write durably, also one an earlier close committed (`OpenFile::flush`).
+    Fsync,
+    /// Unmount, signals: only if changed, durably (`OpenFile::flush`).
+    Unmount,
+}
+
 /// The filesystem over one unlocked vault.
 pub struct VaultFs {
     vault: Arc<Vault>,
@@ -685,9 +698,9 @@ impl VaultFs {
         Ok(data.len())
     }
 
-    /// Writes back the file's changes if it has any (`force`: always ask the
-    /// engine, for fsync). Re-applies an explicitly set mtime afterwards.
-    async fn write_back(&self, ino: NodeId, file: &Arc<OpenFile>, force: bool) -> FsResult<()> {
+    /// Writes back the file's changes (see [`WriteBack`]). Re-applies an
+    /// explicitly set mtime afterwards.
+    async fn write_back(&self, ino: NodeId, file: &Arc<OpenFile>, mode: WriteBack) -> FsResult<()> {
         let (dirty, node, pinned) = {
             let mut nodes = lock(&self.nodes);
             let e = nodes.get_mut(ino).ok_or(FsErrorKind::NotFound)?;
@@ -699,10 +712,14 @@ impl VaultFs {
             e.dirty = false;
             (dirty, e.node.clone(), e.pinned_mtime)
         };
-        if !dirty && !force {
+        if !dirty && mode != WriteBack::Fsync {
             return Ok(());
         }
-        if let Err(err) = self.timed(file.flush()).await {
+        let written = match mode {
+            WriteBack::Close => self.timed(file.commit()).await,
+            WriteBack::Fsync | WriteBack::Unmount => self.timed(file.flush()).await,
+        };
+        if let Err(err) = written {
             if let Some(e) = lock(&self.nodes).get_mut(ino) {
                 e.dirty |= dirty;
             }
@@ -719,19 +736,19 @@ impl VaultFs {
     /// `close()` of one descriptor: writes back changes.
     pub async fn flush(&self, handle: HandleId) -> FsResult<()> {
         let (ino, file) = self.handle(handle)?;
-        self.write_back(ino, &file, false).await
+        self.write_back(ino, &file, WriteBack::Close).await
     }
 
     /// Returns once storage has every write made so far.
     pub async fn fsync(&self, handle: HandleId) -> FsResult<()> {
         let (ino, file) = self.handle(handle)?;
-        self.write_back(ino, &file, true).await
+        self.write_back(ino, &file, WriteBack::Fsync).await
     }
 
     /// Last close of a handle: writes back and forgets the handle.
     pub async fn release(&self, handle: HandleId) -> FsResult<()> {
         let (ino, file) = self.handle(handle)?;
-        let result = self.write_back(ino, &file, false).await;
+        let result = self.write_back(ino, &file, WriteBack::Close).await;
         lock(&self.handles).files.remove(&handle);
         if let Err(e) = &result {
             // The kernel ignores release errors: keep the unwritten file alive
@@ -1101,7 +1118,7 @@ impl VaultFs {
         };
         let mut first_error = None;
         for (ino, file) in open {
-            if let Err(e) = self.write_back(ino, &file, false).await {
+            if let Err(e) = self.write_back(ino, &file, WriteBack::Unmount).await {
                 first_error.get_or_insert(e);
             }
         }
