@@ -160,8 +160,8 @@ impl Servers {
         format!("dav://{DAV_USER}@127.0.0.1:{}/{sub}", self.port(s))
     }
 
-    /// MKCOL of a folder (`vault create` does not make a missing WebDAV folder, see
-    /// `create_makes_a_missing_webdav_folder`).
+    /// MKCOL of a folder (the vault into an existing empty folder; a missing one made by
+    /// `vault create` itself is `create_makes_a_missing_webdav_folder`).
     fn mkcol(&self, s: Srv, sub: &str) {
         assert!(
             !self.root(s).join(sub).exists(),
