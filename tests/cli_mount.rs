@@ -306,6 +306,140 @@ fn sigkill_during_write_then_force_unmount_and_remount() {
     vault(&["check", v, "--password-file", pw]).ok();
 }
 
+/// How the truncating writer reaches the existing file.
+#[derive(Clone, Copy, PartialEq)]
+enum TruncPath {
+    /// Nothing cached in the kernel: LOOKUP, then OPEN with O_TRUNC.
+    Cold,
+    /// `ls` of the mount first: the entry is cached, OPEN with O_TRUNC.
+    Listed,
+    /// The kernel holds a negative entry for the name (looked up before the
+    /// file was put): FUSE CREATE with O_TRUNC of a name that exists.
+    CreateExisting,
+}
+
+/// Issue 4 acceptance 5, truncating variant: `dd of=F` (O_CREAT|O_TRUNC, then
+/// dup2 and close of the original descriptor, i.e. a FUSE flush before any
+/// write) over an existing file, SIGKILL of the daemon mid-write, `unmount
+/// --force`, remount: the file holds its old content (or the new one), never
+/// the empty version of the truncation.
+fn sigkill_during_truncating_write(path: TruncPath) {
+    use std::io::Write;
+    let s = Setup::new();
+    let v = s.fx.vault_str();
+    let pw = s.fx.pw();
+    let old: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();
+    let old_file = s.fx.tmp.path().join("old.bin");
+    std::fs::write(&old_file, &old).unwrap();
+    let target = s.mnt.join("f.bin");
+    let put = || {
+        vault(&[
+            "put",
+            v,
+            old_file.to_str().unwrap(),
+            "/f.bin",
+            "--password-file",
+            pw,
+        ])
+        .ok();
+    };
+    if path == TruncPath::CreateExisting {
+        vault(&[
+            "mount",
+            v,
+            s.mnt(),
+            "--password-file",
+            pw,
+            "-o",
+            "entry_timeout=120",
+        ])
+        .ok();
+        let err = std::fs::metadata(&target).unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::NotFound);
+        put();
+    } else {
+        put();
+        vault(&["mount", v, s.mnt(), "--password-file", pw]).ok();
+        if path == TruncPath::Listed {
+            let names: Vec<_> = std::fs::read_dir(&s.mnt)
+                .unwrap()
+                .map(|e| e.unwrap().file_name())
+                .collect();
+            assert!(names.iter().any(|n| n == "f.bin"), "{names:?}");
+        }
+    }
+    // The new content comes through a pipe the test holds open: dd has
+    // truncated, flushed and written part of it when the daemon dies, and
+    // cannot finish before.
+    let new: Vec<u8> = (0..8_000_000u32).map(|i| (i % 239) as u8 ^ 0x5a).collect();
+    let mut writer = Command::new("dd")
+        .args(["bs=64k", "iflag=fullblock", "status=none"])
+        .arg(format!("of={}", target.display()))
+        .stdin(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut feed = writer.stdin.take().unwrap();
+    feed.write_all(&new[..2_000_000]).unwrap();
+    let io = format!("/proc/{}/io", writer.id());
+    wait_until("dd to write 1 MB", Duration::from_secs(30), || {
+        std::fs::read_to_string(&io)
+            .unwrap()
+            .lines()
+            .find_map(|l| l.strip_prefix("wchar: "))
+            .and_then(|n| n.trim().parse::<u64>().ok())
+            .is_some_and(|n| n >= 1_000_000)
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    // dd cannot end by itself while the pipe is open: only on an error.
+    assert!(
+        writer.try_wait().unwrap().is_none(),
+        "dd failed before the kill"
+    );
+    let pids = daemon_pids(&s.mnt);
+    assert_eq!(pids.len(), 1);
+    Command::new("kill")
+        .args(["-9", &pids[0].to_string()])
+        .status()
+        .unwrap();
+    wait_until("the daemon to die", Duration::from_secs(10), || {
+        daemon_pids(&s.mnt).is_empty()
+    });
+    drop(feed);
+    let _ = writer.wait();
+    vault(&["unmount", "--force", s.mnt()]).ok();
+    assert!(!is_mounted(&s.mnt));
+    vault(&["mount", v, s.mnt(), "--password-file", pw]).ok();
+    let now = std::fs::read(&target).unwrap();
+    assert!(
+        now == old || now == new,
+        "the interrupted file is neither its old nor its new content ({} bytes)",
+        now.len()
+    );
+    vault(&["unmount", s.mnt()]).ok();
+    // --repair clears the interrupted write's leftover shadow; then check passes.
+    vault(&["check", "--repair", v, "--password-file", pw]).ok();
+    vault(&["check", v, "--password-file", pw]).ok();
+    vault(&["mount", v, s.mnt(), "--password-file", pw]).ok();
+    assert_eq!(std::fs::read(&target).unwrap(), now, "changed by --repair");
+    vault(&["unmount", s.mnt()]).ok();
+}
+
+#[test]
+fn sigkill_during_truncating_write_cold_open() {
+    sigkill_during_truncating_write(TruncPath::Cold);
+}
+
+#[test]
+fn sigkill_during_truncating_write_after_ls() {
+    sigkill_during_truncating_write(TruncPath::Listed);
+}
+
+#[test]
+fn sigkill_during_truncating_write_fuse_create_of_existing_name() {
+    sigkill_during_truncating_write(TruncPath::CreateExisting);
+}
+
 #[test]
 fn mount_helper_for_mount_t_fuse_vault_and_fstab() {
     let s = Setup::new();

@@ -104,3 +104,79 @@ fn fsync_returns_after_storage_has_the_data() {
     assert!(content[13..].iter().all(|b| *b == 0xab));
     drop(f);
 }
+
+/// The one ciphertext object of a vault holding a single file.
+fn only_content(storage: &Path) -> Vec<u8> {
+    let files = content_files(storage);
+    assert_eq!(files.len(), 1, "{files:?}");
+    std::fs::read(&files[0]).expect("read ciphertext")
+}
+
+/// A truncation that comes with an open (O_TRUNC) or through a handle
+/// (ftruncate) stays in the shadow across a flush with nothing written since
+/// (`dd of=F` and a shell's `> F` dup2 the new descriptor and close the
+/// original right after the open): the committed ciphertext keeps the old
+/// content until data is written and the file closed. A truncate(2) of a
+/// path nobody has open commits at once.
+#[test]
+fn truncation_with_an_open_stays_in_the_shadow_until_close() {
+    let m = Mounted::new();
+    let p = m.path("f.bin");
+    let old = vec![0x11u8; 100_000];
+    std::fs::write(&p, &old).expect("write old");
+    let committed = only_content(&m.storage);
+
+    // O_TRUNC open, then dup + close of the original (a FUSE flush).
+    let f = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(&p)
+        .expect("open O_TRUNC");
+    drop(f.try_clone().expect("dup"));
+    assert_eq!(
+        f.metadata().expect("stat").len(),
+        0,
+        "truncated for readers"
+    );
+    assert_eq!(
+        only_content(&m.storage),
+        committed,
+        "flush committed the truncation"
+    );
+    f.write_all_at(b"new", 0).expect("write");
+    f.sync_all().expect("fsync");
+    drop(f);
+    assert_eq!(std::fs::read(&p).expect("read"), b"new");
+    let committed = only_content(&m.storage);
+
+    // ftruncate through a handle, then dup + close.
+    let f = OpenOptions::new().write(true).open(&p).expect("open");
+    f.set_len(0).expect("ftruncate");
+    drop(f.try_clone().expect("dup"));
+    assert_eq!(
+        only_content(&m.storage),
+        committed,
+        "flush committed the ftruncate"
+    );
+    drop(f);
+    // Release (asynchronous in the kernel) commits the empty file.
+    assert!(
+        wait_for(
+            || only_content(&m.storage).len() < committed.len(),
+            std::time::Duration::from_secs(10)
+        ),
+        "release committed the truncation"
+    );
+    assert_eq!(std::fs::read(&p).expect("read").len(), 0);
+
+    // truncate(2) on a path without an open handle: committed at once.
+    std::fs::write(&p, &old).expect("write old again");
+    let committed = only_content(&m.storage);
+    nix::unistd::truncate(&p, 10).expect("truncate(2)");
+    assert!(
+        only_content(&m.storage).len() < committed.len(),
+        "truncate(2) without an open handle is committed before it returns"
+    );
+    assert_eq!(std::fs::read(&p).expect("read"), &old[..10]);
+}

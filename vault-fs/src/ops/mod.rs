@@ -171,6 +171,11 @@ pub struct RenameFlags {
 struct FileHandle {
     ino: NodeId,
     file: Arc<OpenFile>,
+    /// Truncated on open (O_TRUNC, a create of an existing name) or by a
+    /// setattr(size) through this handle, and not written through since. A
+    /// FUSE flush then leaves the truncation in the shadow (see
+    /// [`VaultFs::flush`]); fsync and release commit it.
+    truncated_unwritten: bool,
 }
 
 #[derive(Default)]
@@ -521,6 +526,9 @@ impl VaultFs {
                 Some(file) => {
                     self.timed(file.set_len(size)).await?;
                     self.mark_written(ino);
+                    if let Some(handle) = changes.handle {
+                        self.set_truncated_unwritten(handle, true);
+                    }
                 }
                 None => {
                     // Not open: truncate through a short-lived open file and write back now.
@@ -587,9 +595,14 @@ impl VaultFs {
                 e.file = Some(Arc::clone(&file));
             }
         }
-        lock(&self.handles)
-            .files
-            .insert(handle, FileHandle { ino, file });
+        lock(&self.handles).files.insert(
+            handle,
+            FileHandle {
+                ino,
+                file,
+                truncated_unwritten: false,
+            },
+        );
         handle
     }
 
@@ -618,6 +631,7 @@ impl VaultFs {
         let handle = self.register_handle(ino, file);
         if truncate {
             self.mark_written(ino);
+            self.set_truncated_unwritten(handle, true);
         }
         Ok(Opened { handle, keep_cache })
     }
@@ -670,6 +684,13 @@ impl VaultFs {
         }
     }
 
+    /// Sets or clears a handle's [`FileHandle::truncated_unwritten`].
+    fn set_truncated_unwritten(&self, handle: HandleId, value: bool) {
+        if let Some(h) = lock(&self.handles).files.get_mut(&handle) {
+            h.truncated_unwritten = value;
+        }
+    }
+
     fn handle(&self, handle: HandleId) -> FsResult<(NodeId, Arc<OpenFile>)> {
         let handles = lock(&self.handles);
         let h = handles.files.get(&handle).ok_or(FsErrorKind::BadHandle)?;
@@ -692,6 +713,7 @@ impl VaultFs {
         self.check_writable()?;
         let (ino, file) = self.handle(handle)?;
         self.mark_written(ino);
+        self.set_truncated_unwritten(handle, false);
         self.timed(file.write(offset, data)).await?;
         // Marked again: a write-back that raced with this write must not clear it.
         self.mark_written(ino);
@@ -734,8 +756,29 @@ impl VaultFs {
     }
 
     /// `close()` of one descriptor: writes back changes.
+    ///
+    /// Except when this handle's last change is a truncation (O_TRUNC open,
+    /// setattr(size) through it) with nothing written since: then the
+    /// truncation stays in the shadow and the committed version is kept until
+    /// a write and a later flush, fsync or release. A truncating open is
+    /// usually followed at once by a flush that is no real close: `dd of=F`,
+    /// and a shell's `> F`, open, dup2 the descriptor and close the original.
+    /// Committing there would replace the old content with an empty file that
+    /// a crash of the daemon during the following writes leaves behind
+    /// (neither old nor new content).
     pub async fn flush(&self, handle: HandleId) -> FsResult<()> {
-        let (ino, file) = self.handle(handle)?;
+        let (ino, file, deferred) = {
+            let handles = lock(&self.handles);
+            let h = handles.files.get(&handle).ok_or(FsErrorKind::BadHandle)?;
+            (h.ino, Arc::clone(&h.file), h.truncated_unwritten)
+        };
+        if deferred {
+            tracing::debug!(
+                ino,
+                "flush after a truncation without writes: kept in the shadow"
+            );
+            return Ok(());
+        }
         self.write_back(ino, &file, WriteBack::Close).await
     }
 
