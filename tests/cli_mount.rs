@@ -267,9 +267,11 @@ fn sigkill_during_write_then_force_unmount_and_remount() {
     });
     // stale: "Transport endpoint is not connected". The kernel notices the closed
     // /dev/fuse a moment after the process is gone, so poll (bounded) for it.
-    wait_until("the mount to go stale (ENOTCONN)", Duration::from_secs(10), || {
-        matches!(std::fs::read_dir(&s.mnt), Err(e) if e.raw_os_error() == Some(107))
-    });
+    wait_until(
+        "the mount to go stale (ENOTCONN)",
+        Duration::from_secs(10),
+        || matches!(std::fs::read_dir(&s.mnt), Err(e) if e.raw_os_error() == Some(107)),
+    );
     vault(&["unmount", "--force", s.mnt()]).ok();
     assert!(!is_mounted(&s.mnt));
     vault(&["mount", v, s.mnt(), "--password-file", pw]).ok();

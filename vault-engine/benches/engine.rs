@@ -165,7 +165,13 @@ async fn durable_vault() -> (tempfile::TempDir, Vault) {
 
 /// Creates `n` files of 4 KiB in a fresh directory; `durable_close`: each
 /// closed with `flush`, else with `commit` and one syncfs at the end.
-async fn create_small_files(vault: &Vault, root: &std::path::Path, batch: u64, n: u64, durable_close: bool) -> std::time::Duration {
+async fn create_small_files(
+    vault: &Vault,
+    root: &std::path::Path,
+    batch: u64,
+    n: u64,
+    durable_close: bool,
+) -> std::time::Duration {
     let data = vec![0x5au8; 4096];
     let t = std::time::Instant::now();
     let dir = match vault
@@ -216,7 +222,10 @@ fn benches(c: &mut Criterion) {
     g.sample_size(10);
     g.measurement_time(std::time::Duration::from_secs(8));
     let batch = std::sync::atomic::AtomicU64::new(0);
-    for (label, durable) in [("create + 4 KiB + flush", true), ("create + 4 KiB + commit, syncfs per batch", false)] {
+    for (label, durable) in [
+        ("create + 4 KiB + flush", true),
+        ("create + 4 KiB + commit, syncfs per batch", false),
+    ] {
         g.bench_function(label, |b| {
             b.to_async(&rt).iter_custom(|iters| {
                 let n = batch.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -230,26 +239,30 @@ fn benches(c: &mut Criterion) {
     let mut g = c.benchmark_group("random 4 KiB reads");
     g.sample_size(10);
     let seed = std::sync::atomic::AtomicU64::new(0x9e37_79b9_7f4a_7c15);
-    g.bench_function(format!("engine over LocalStorage, {} MiB file", s.big_len >> 20), |b| {
-        b.to_async(&rt).iter_custom(|iters| {
-            let mut x = seed.fetch_add(0x2545_f491_4f6c_dd1d, std::sync::atomic::Ordering::Relaxed);
-            let blocks = s.big_len / 4096;
-            async move {
-                let node = s.vault.resolve("/big.bin").await.expect("resolve");
-                let f = s.vault.open(&node).await.expect("open");
-                let t = std::time::Instant::now();
-                for _ in 0..iters {
-                    x ^= x << 13;
-                    x ^= x >> 7;
-                    x ^= x << 17;
-                    let off = (x % blocks) * 4096;
-                    let r = f.read(off, 4096).await.expect("read");
-                    assert_eq!(r.len(), 4096);
+    g.bench_function(
+        format!("engine over LocalStorage, {} MiB file", s.big_len >> 20),
+        |b| {
+            b.to_async(&rt).iter_custom(|iters| {
+                let mut x =
+                    seed.fetch_add(0x2545_f491_4f6c_dd1d, std::sync::atomic::Ordering::Relaxed);
+                let blocks = s.big_len / 4096;
+                async move {
+                    let node = s.vault.resolve("/big.bin").await.expect("resolve");
+                    let f = s.vault.open(&node).await.expect("open");
+                    let t = std::time::Instant::now();
+                    for _ in 0..iters {
+                        x ^= x << 13;
+                        x ^= x >> 7;
+                        x ^= x << 17;
+                        let off = (x % blocks) * 4096;
+                        let r = f.read(off, 4096).await.expect("read");
+                        assert_eq!(r.len(), 4096);
+                    }
+                    t.elapsed()
                 }
-                t.elapsed()
-            }
-        })
-    });
+            })
+        },
+    );
     g.finish();
 
     let mut g = c.benchmark_group("resolve");

@@ -178,7 +178,9 @@ impl Shadow {
                 buf.resize(len, 0);
                 let body = Body::from_bytes(buf.clone());
                 if durable {
-                    core.storage.write(target, body, WriteMode::Overwrite).await?;
+                    core.storage
+                        .write(target, body, WriteMode::Overwrite)
+                        .await?;
                 } else {
                     core.storage
                         .write_nosync(target, body, WriteMode::Overwrite)
@@ -220,7 +222,9 @@ impl Shadow {
                 reader.seek(SeekFrom::Start(0)).await.map_err(io_err)?;
                 let body = Body::from_reader(len, reader);
                 if durable {
-                    core.storage.write(target, body, WriteMode::Overwrite).await?;
+                    core.storage
+                        .write(target, body, WriteMode::Overwrite)
+                        .await?;
                 } else {
                     core.storage
                         .write_nosync(target, body, WriteMode::Overwrite)

@@ -18,7 +18,9 @@ fn cryptor(combo: CipherCombo) -> Cryptor {
 }
 
 fn chunk() -> Vec<u8> {
-    (0..CLEARTEXT_CHUNK_SIZE).map(|i| (i * 13 + 5) as u8).collect()
+    (0..CLEARTEXT_CHUNK_SIZE)
+        .map(|i| (i * 13 + 5) as u8)
+        .collect()
 }
 
 fn chunk_encrypt(c: &mut Criterion) {
@@ -49,7 +51,11 @@ fn chunk_encrypt(c: &mut Criterion) {
                 out.extend_from_slice(&[0u8; 12]);
                 out.extend_from_slice(black_box(&data));
                 let tag = key
-                    .seal_in_place_separate_tag(Nonce::assume_unique_for_key([1; 12]), Aad::from([0u8; 20]), &mut out[12..])
+                    .seal_in_place_separate_tag(
+                        Nonce::assume_unique_for_key([1; 12]),
+                        Aad::from([0u8; 20]),
+                        &mut out[12..],
+                    )
                     .unwrap();
                 out.extend_from_slice(tag.as_ref());
                 black_box(&out);
@@ -65,7 +71,9 @@ fn chunk_encrypt(c: &mut Criterion) {
                 out.clear();
                 out.extend_from_slice(&[0u8; 12]);
                 out.extend_from_slice(black_box(&data));
-                let tag = key.encrypt_inout_detached(&[1u8; 12].into(), &[0u8; 20], (&mut out[12..]).into()).unwrap();
+                let tag = key
+                    .encrypt_inout_detached(&[1u8; 12].into(), &[0u8; 20], (&mut out[12..]).into())
+                    .unwrap();
                 out.extend_from_slice(&tag);
                 black_box(&out);
             })
@@ -87,7 +95,8 @@ fn chunk_decrypt(c: &mut Criterion) {
         g.bench_function(BenchmarkId::new("vault_format", combo.as_str()), |b| {
             b.iter(|| {
                 out.clear();
-                cr.decrypt_chunk(&h, black_box(7), black_box(&ct), &mut out).unwrap();
+                cr.decrypt_chunk(&h, black_box(7), black_box(&ct), &mut out)
+                    .unwrap();
                 black_box(&out);
             })
         });
@@ -97,7 +106,11 @@ fn chunk_decrypt(c: &mut Criterion) {
         let key = LessSafeKey::new(UnboundKey::new(&AES_256_GCM, &[0x11; 32]).unwrap());
         let mut sealed = data.clone();
         let tag = key
-            .seal_in_place_separate_tag(Nonce::assume_unique_for_key([1; 12]), Aad::from([0u8; 20]), &mut sealed)
+            .seal_in_place_separate_tag(
+                Nonce::assume_unique_for_key([1; 12]),
+                Aad::from([0u8; 20]),
+                &mut sealed,
+            )
             .unwrap();
         let mut out = Vec::with_capacity(CLEARTEXT_CHUNK_SIZE);
         g.bench_function("aws_lc_rs_raw_open", |b| {
@@ -125,8 +138,12 @@ fn names(c: &mut Criterion) {
     let parent = "0c5d3f4e-1b2a-4c6d-8e9f-a0b1c2d3e4f5";
     let name = "Quarterly report 2026.pdf";
     let enc = cr.encrypt_name(name, parent);
-    g.bench_function("encrypt_name", |b| b.iter(|| black_box(cr.encrypt_name(black_box(name), parent))));
-    g.bench_function("decrypt_name", |b| b.iter(|| black_box(cr.decrypt_name(black_box(&enc), parent).unwrap())));
+    g.bench_function("encrypt_name", |b| {
+        b.iter(|| black_box(cr.encrypt_name(black_box(name), parent)))
+    });
+    g.bench_function("decrypt_name", |b| {
+        b.iter(|| black_box(cr.decrypt_name(black_box(&enc), parent).unwrap()))
+    });
     g.finish();
 }
 
@@ -134,7 +151,9 @@ fn unlock(c: &mut Criterion) {
     let mut g = c.benchmark_group("unlock");
     g.sample_size(10).measurement_time(Duration::from_secs(5));
     let file = MasterkeyFile::create(&MasterKey::from_raw(&[1; 64]), "correct horse").unwrap();
-    g.bench_function("scrypt_N32768_r8_unwrap", |b| b.iter(|| black_box(file.unlock("correct horse").unwrap())));
+    g.bench_function("scrypt_N32768_r8_unwrap", |b| {
+        b.iter(|| black_box(file.unlock("correct horse").unwrap()))
+    });
     g.finish();
 }
 
@@ -145,7 +164,9 @@ fn whole_file(c: &mut Criterion) {
     let mut g = c.benchmark_group("whole_file_decrypt_8MiB");
     g.throughput(Throughput::Bytes((CHUNKS * CLEARTEXT_CHUNK_SIZE) as u64));
     let cr = cryptor(CipherCombo::SivGcm);
-    let clear: Vec<u8> = (0..CHUNKS * CLEARTEXT_CHUNK_SIZE).map(|i| i as u8).collect();
+    let clear: Vec<u8> = (0..CHUNKS * CLEARTEXT_CHUNK_SIZE)
+        .map(|i| i as u8)
+        .collect();
     let file = cr.encrypt_file(&clear);
     let combo = cr.combo();
     let header = cr.decrypt_header(&file).unwrap();
@@ -154,11 +175,14 @@ fn whole_file(c: &mut Criterion) {
     let decrypt_range = |range: std::ops::Range<usize>| {
         let mut out = Vec::with_capacity(range.len() * CLEARTEXT_CHUNK_SIZE);
         for i in range {
-            cr.decrypt_chunk(&header, i as u64, chunks[i], &mut out).unwrap();
+            cr.decrypt_chunk(&header, i as u64, chunks[i], &mut out)
+                .unwrap();
         }
         out
     };
-    g.bench_function("one_thread", |b| b.iter(|| black_box(decrypt_range(0..CHUNKS))));
+    g.bench_function("one_thread", |b| {
+        b.iter(|| black_box(decrypt_range(0..CHUNKS)))
+    });
     g.bench_function("two_threads", |b| {
         b.iter(|| {
             std::thread::scope(|s| {
@@ -218,7 +242,11 @@ fn ratios() {
             o2.extend_from_slice(&[0u8; 12]);
             o2.extend_from_slice(black_box(&data));
             let tag = key
-                .seal_in_place_separate_tag(Nonce::assume_unique_for_key([1; 12]), Aad::from([0u8; 20]), &mut o2[12..])
+                .seal_in_place_separate_tag(
+                    Nonce::assume_unique_for_key([1; 12]),
+                    Aad::from([0u8; 20]),
+                    &mut o2[12..],
+                )
                 .unwrap();
             o2.extend_from_slice(tag.as_ref());
             black_box(&o2);
@@ -235,7 +263,11 @@ fn ratios() {
     cr.encrypt_chunk(&h, 7, &data, &mut ct);
     let mut sealed = data.clone();
     let tag = key
-        .seal_in_place_separate_tag(Nonce::assume_unique_for_key([1; 12]), Aad::from([0u8; 20]), &mut sealed)
+        .seal_in_place_separate_tag(
+            Nonce::assume_unique_for_key([1; 12]),
+            Aad::from([0u8; 20]),
+            &mut sealed,
+        )
         .unwrap();
     let (ours, raw) = interleaved(
         400,
@@ -248,8 +280,13 @@ fn ratios() {
         |o2| {
             o2.clear();
             o2.extend_from_slice(black_box(&sealed));
-            key.open_in_place_separate_tag(Nonce::assume_unique_for_key([1; 12]), Aad::from([0u8; 20]), tag.as_ref(), o2)
-                .unwrap();
+            key.open_in_place_separate_tag(
+                Nonce::assume_unique_for_key([1; 12]),
+                Aad::from([0u8; 20]),
+                tag.as_ref(),
+                o2,
+            )
+            .unwrap();
             black_box(&o2);
         },
     );
@@ -261,14 +298,19 @@ fn ratios() {
     );
 
     const CHUNKS: usize = 256;
-    let clear: Vec<u8> = (0..CHUNKS * CLEARTEXT_CHUNK_SIZE).map(|i| i as u8).collect();
+    let clear: Vec<u8> = (0..CHUNKS * CLEARTEXT_CHUNK_SIZE)
+        .map(|i| i as u8)
+        .collect();
     let file = cr.encrypt_file(&clear);
     let header = cr.decrypt_header(&file).unwrap();
-    let chunks: Vec<&[u8]> = file[68..].chunks(cr.combo().ciphertext_chunk_len()).collect();
+    let chunks: Vec<&[u8]> = file[68..]
+        .chunks(cr.combo().ciphertext_chunk_len())
+        .collect();
     let decrypt_range = |range: std::ops::Range<usize>| {
         let mut out = Vec::with_capacity(range.len() * CLEARTEXT_CHUNK_SIZE);
         for i in range {
-            cr.decrypt_chunk(&header, i as u64, chunks[i], &mut out).unwrap();
+            cr.decrypt_chunk(&header, i as u64, chunks[i], &mut out)
+                .unwrap();
         }
         out
     };
@@ -286,7 +328,8 @@ fn ratios() {
             })
         },
     );
-    let file_gbps = |d: Duration| (20.0 * 2.0 * (CHUNKS * CLEARTEXT_CHUNK_SIZE) as f64) / d.as_secs_f64() / 1e9;
+    let file_gbps =
+        |d: Duration| (20.0 * 2.0 * (CHUNKS * CLEARTEXT_CHUNK_SIZE) as f64) / d.as_secs_f64() / 1e9;
     println!(
         "RATIO whole-file decrypt 8 MiB: one thread {:.2} GB/s, two threads {:.2} GB/s, speed-up {:.2}x",
         file_gbps(one),

@@ -85,7 +85,11 @@ impl CipherCombo {
         let cs = CLEARTEXT_CHUNK_SIZE as u64;
         let full = cleartext_size / cs;
         let r = cleartext_size % cs;
-        let tail = if r == 0 { 0 } else { r + self.chunk_overhead() as u64 };
+        let tail = if r == 0 {
+            0
+        } else {
+            r + self.chunk_overhead() as u64
+        };
         full.saturating_mul(self.ciphertext_chunk_len() as u64)
             .saturating_add(self.header_len() as u64)
             .saturating_add(tail)
@@ -130,7 +134,11 @@ mod tests {
     #[test]
     fn sizes_round_trip_for_both_combos() {
         for c in [CipherCombo::SivGcm, CipherCombo::SivCtrMac] {
-            for n in (0..200_000u64).step_by(97).chain([32767, 32768, 32769, 65536, u32::MAX as u64]) {
+            for n in
+                (0..200_000u64)
+                    .step_by(97)
+                    .chain([32767, 32768, 32769, 65536, u32::MAX as u64])
+            {
                 assert_eq!(c.cleartext_size(c.ciphertext_size(n)), Some(n), "{c:?} {n}");
             }
             assert_eq!(c.ciphertext_size(u64::MAX), u64::MAX);

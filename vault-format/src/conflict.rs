@@ -44,7 +44,8 @@ impl Search<'_, '_> {
             return None;
         }
         let r = (n - 20) % 4;
-        let followed_by = |s: &[u8]| self.base.get(p + n..p + n + s.len()) == Some(s) && p + n + s.len() <= end;
+        let followed_by =
+            |s: &[u8]| self.base.get(p + n..p + n + s.len()) == Some(s) && p + n + s.len() <= end;
         if r == 3 && followed_by(b"=") {
             return Some(n + 1);
         }
@@ -77,13 +78,19 @@ impl Search<'_, '_> {
             Some(d) => d.clone(),
             None => {
                 // The run is ASCII, so it is valid UTF-8.
-                let d = std::str::from_utf8(run).ok().and_then(|s| (self.try_decrypt)(s));
+                let d = std::str::from_utf8(run)
+                    .ok()
+                    .and_then(|s| (self.try_decrypt)(s));
                 self.tried_runs.insert((rs, re), d.clone());
                 d
             }
         };
         if let Some(cleartext) = decrypted {
-            return Some(Extracted { start: rs, end: re, cleartext });
+            return Some(Extracted {
+                start: rs,
+                end: re,
+                cleartext,
+            });
         }
         // `_` and `-` are base64url letters and typical separators: retry around them (spec §10).
         let first = run.iter().position(|&b| is_sep(b))?;
@@ -98,28 +105,47 @@ impl Search<'_, '_> {
 /// Step 1 of spec §10: finds the leftmost-longest base64url run in `base`
 /// (entry name minus `.c9r`) that `try_decrypt` accepts, with the retry
 /// regions around `_`/`-`. `None` when nothing decrypts.
-pub fn extract_ciphertext(base: &str, try_decrypt: &mut dyn FnMut(&str) -> Option<String>) -> Option<Extracted> {
+pub fn extract_ciphertext(
+    base: &str,
+    try_decrypt: &mut dyn FnMut(&str) -> Option<String>,
+) -> Option<Extracted> {
     let bytes = base.as_bytes();
     // Only ASCII bytes can be base64url, so byte positions equal the reference's char
     // positions for everything the pattern can match.
     let mut run = vec![0usize; bytes.len() + 1];
     for p in (0..bytes.len()).rev() {
-        run[p] = if is_b64url(bytes[p]) { run[p + 1] + 1 } else { 0 };
+        run[p] = if is_b64url(bytes[p]) {
+            run[p + 1] + 1
+        } else {
+            0
+        };
     }
-    let mut s = Search { base: bytes, run, try_decrypt, failed_regions: HashSet::new(), tried_runs: HashMap::new() };
+    let mut s = Search {
+        base: bytes,
+        run,
+        try_decrypt,
+        failed_regions: HashSet::new(),
+        tried_runs: HashMap::new(),
+    };
     s.search(0, bytes.len())
 }
 
 /// UTF-16 code units back to a string the way Java's UTF-8 encoder sees them: an unpaired
 /// surrogate (from a cut through a pair) becomes `?` (spec §10).
 fn from_utf16_java(units: &[u16]) -> String {
-    char::decode_utf16(units.iter().copied()).map(|r| r.unwrap_or('?')).collect()
+    char::decode_utf16(units.iter().copied())
+        .map(|r| r.unwrap_or('?'))
+        .collect()
 }
 
 /// Step 4 of spec §10: the new cleartext names for a conflicting copy, in the
 /// order to try: `stem' + suffix + ext`, then `stem' (1) ext` … `stem' (9) ext`.
 /// Counts UTF-16 code units and replaces a split surrogate by `?` as the reference does.
-pub fn resolved_name_candidates(cleartext: &str, suffix0: &str, shortening_threshold: usize) -> Vec<String> {
+pub fn resolved_name_candidates(
+    cleartext: &str,
+    suffix0: &str,
+    shortening_threshold: usize,
+) -> Vec<String> {
     let name: Vec<u16> = cleartext.encode_utf16().collect();
     let suffix0: Vec<u16> = suffix0.encode_utf16().collect();
     // Split at the last '.', only if it is not the first unit.
@@ -164,7 +190,10 @@ mod tests {
     fn plain_and_suffixed_names_are_found_at_zero() {
         let mut f = accept_only(CT);
         let e = extract_ciphertext(CT, &mut f).unwrap();
-        assert_eq!((e.start, e.end, e.cleartext.as_str()), (0, CT.len(), "clear"));
+        assert_eq!(
+            (e.start, e.end, e.cleartext.as_str()),
+            (0, CT.len(), "clear")
+        );
         let base = format!("{CT} (conflicted copy 2026-11-25 033004)");
         assert_eq!(extract_ciphertext(&base, &mut f).unwrap().end, CT.len());
     }
@@ -189,16 +218,32 @@ mod tests {
     fn padding_is_part_of_the_run() {
         let ct = "jlEPfoOeyq5NEoBkY1gakQVCf2sK7djf0A==";
         let mut f = accept_only(ct);
-        assert_eq!(extract_ciphertext(&format!("{ct} (x)"), &mut f).unwrap().end, ct.len());
+        assert_eq!(
+            extract_ciphertext(&format!("{ct} (x)"), &mut f)
+                .unwrap()
+                .end,
+            ct.len()
+        );
         let ct3 = "Ni7PzxxHgsYs5lNBh6QeXpzAISu-Tp_TCA4=";
         let mut f = accept_only(ct3);
-        assert_eq!(extract_ciphertext(&format!(".{ct3}"), &mut f).unwrap().start, 1);
+        assert_eq!(
+            extract_ciphertext(&format!(".{ct3}"), &mut f)
+                .unwrap()
+                .start,
+            1
+        );
     }
 
     #[test]
     fn nothing_decryptable_is_none_and_short_runs_never_match() {
         let mut f = |_: &str| None;
-        assert_eq!(extract_ciphertext("Copy_of_abcdefghijklmnopqrstuvwxyz-_-_-_-_-_-_-_-_-_", &mut f), None);
+        assert_eq!(
+            extract_ciphertext(
+                "Copy_of_abcdefghijklmnopqrstuvwxyz-_-_-_-_-_-_-_-_-_",
+                &mut f
+            ),
+            None
+        );
         let mut g = |_: &str| Some("x".to_owned());
         assert_eq!(extract_ciphertext("abcdefghijklmnopqrs (1)", &mut g), None);
         assert_eq!(extract_ciphertext("", &mut g), None);
@@ -224,15 +269,30 @@ mod tests {
         assert_eq!(c[0], format!("report{sfx}.txt"));
         assert_eq!(c[1], "report (1).txt");
         assert_eq!(c[9], "report (9).txt");
-        assert_eq!(resolved_name_candidates("summary.txt", "", 220)[1], "summary (1).txt");
-        assert_eq!(resolved_name_candidates("projects", sfx, 220)[0], format!("projects{sfx}"));
-        assert_eq!(resolved_name_candidates(".hidden", "", 220)[1], ".hidden (1)");
+        assert_eq!(
+            resolved_name_candidates("summary.txt", "", 220)[1],
+            "summary (1).txt"
+        );
+        assert_eq!(
+            resolved_name_candidates("projects", sfx, 220)[0],
+            format!("projects{sfx}")
+        );
+        assert_eq!(
+            resolved_name_candidates(".hidden", "", 220)[1],
+            ".hidden (1)"
+        );
         // Cut inside an emoji: the lone high surrogate becomes '?'.
         let name = format!("{}\u{1F600}b.txt", "a".repeat(105));
-        assert_eq!(resolved_name_candidates(&name, sfx, 220)[0], format!("{}?{sfx}.txt", "a".repeat(105)));
+        assert_eq!(
+            resolved_name_candidates(&name, sfx, 220)[0],
+            format!("{}?{sfx}.txt", "a".repeat(105))
+        );
         // Long ASCII stem is cut to 106 units.
         let long = format!("long-report-{}.txt", "x".repeat(104));
-        assert_eq!(resolved_name_candidates(&long, sfx, 220)[0], format!("{}{sfx}.txt", &long[..106]));
+        assert_eq!(
+            resolved_name_candidates(&long, sfx, 220)[0],
+            format!("{}{sfx}.txt", &long[..106])
+        );
         // Tiny thresholds do not panic.
         assert_eq!(resolved_name_candidates("a.txt", sfx, 0)[0], ".txt");
     }

@@ -43,11 +43,14 @@ pub(crate) fn encrypt_header(c: &Cryptor, h: &FileHeader, out: &mut Vec<u8>) {
 }
 
 pub(crate) fn decrypt_header(c: &Cryptor, ciphertext: &[u8]) -> Result<FileHeader, FormatError> {
-    let ct = ciphertext.get(..COMBO.header_len()).ok_or(FormatError::InvalidHeader)?;
+    let ct = ciphertext
+        .get(..COMBO.header_len())
+        .ok_or(FormatError::InvalidHeader)?;
     let (authenticated, tag) = ct.split_at(COMBO.header_len() - MAC_LEN);
     let mut m = c.mac.clone();
     m.update(authenticated);
-    m.verify_slice(tag).map_err(|_| FormatError::AuthenticationFailed)?;
+    m.verify_slice(tag)
+        .map_err(|_| FormatError::AuthenticationFailed)?;
     let (nonce, enc_payload) = authenticated.split_at(NONCE_LEN);
     let nonce = nonce16(nonce);
     let mut payload = Zeroizing::new([0u8; 40]);
@@ -60,7 +63,12 @@ pub(crate) fn decrypt_header(c: &Cryptor, ciphertext: &[u8]) -> Result<FileHeade
 
 /// HMAC(macKey, headerNonce || BE64(i) || chunkNonce || ciphertext) — header nonce first,
 /// unlike GCM's AAD (spec §4.2).
-fn chunk_mac(c: &Cryptor, h: &FileHeader, chunk_no: u64, nonce_and_ct: &[u8]) -> hmac::Hmac<sha2::Sha256> {
+fn chunk_mac(
+    c: &Cryptor,
+    h: &FileHeader,
+    chunk_no: u64,
+    nonce_and_ct: &[u8],
+) -> hmac::Hmac<sha2::Sha256> {
     let mut m = c.mac.clone();
     m.update(&h.nonce);
     m.update(&chunk_no.to_be_bytes());
@@ -81,7 +89,9 @@ pub(crate) fn encrypt_chunk(
     out.extend_from_slice(&nonce);
     out.extend_from_slice(cleartext);
     ctr_apply(&h.content_key, &nonce, &mut out[start + NONCE_LEN..]);
-    let tag = chunk_mac(c, h, chunk_no, &out[start..]).finalize().into_bytes();
+    let tag = chunk_mac(c, h, chunk_no, &out[start..])
+        .finalize()
+        .into_bytes();
     out.extend_from_slice(&tag);
 }
 
@@ -92,7 +102,8 @@ pub(crate) fn decrypt_chunk(
     ciphertext: &[u8],
     out: &mut Vec<u8>,
 ) -> Result<(), FormatError> {
-    if ciphertext.len() < COMBO.chunk_overhead() || ciphertext.len() > COMBO.ciphertext_chunk_len() {
+    if ciphertext.len() < COMBO.chunk_overhead() || ciphertext.len() > COMBO.ciphertext_chunk_len()
+    {
         return Err(FormatError::InvalidCiphertextSize(ciphertext.len() as u64));
     }
     let (authenticated, tag) = ciphertext.split_at(ciphertext.len() - MAC_LEN);

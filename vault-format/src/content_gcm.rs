@@ -20,11 +20,14 @@ pub(crate) fn encrypt_header(c: &Cryptor, h: &FileHeader, out: &mut Vec<u8>) {
 }
 
 pub(crate) fn decrypt_header(c: &Cryptor, ciphertext: &[u8]) -> Result<FileHeader, FormatError> {
-    let ct = ciphertext.get(..COMBO.header_len()).ok_or(FormatError::InvalidHeader)?;
+    let ct = ciphertext
+        .get(..COMBO.header_len())
+        .ok_or(FormatError::InvalidHeader)?;
     let (nonce, sealed) = ct.split_at(NONCE_LEN);
     let nonce = gcm_nonce(nonce);
     let mut payload = Zeroizing::new(Vec::with_capacity(40));
-    c.header_gcm.open_append(&nonce, &[], sealed, &mut payload)?;
+    c.header_gcm
+        .open_append(&nonce, &[], sealed, &mut payload)?;
     let mut key = Zeroizing::new([0u8; 32]);
     // The reserved 8 bytes are ignored on read (spec §4.3).
     key.copy_from_slice(payload.get(8..40).ok_or(FormatError::InvalidHeader)?);
@@ -48,10 +51,18 @@ fn with_content_key<T>(h: &FileHeader, f: impl FnOnce(&GcmKey) -> T) -> T {
     }
 }
 
-pub(crate) fn encrypt_chunk(h: &FileHeader, chunk_no: u64, nonce: &[u8], cleartext: &[u8], out: &mut Vec<u8>) {
+pub(crate) fn encrypt_chunk(
+    h: &FileHeader,
+    chunk_no: u64,
+    nonce: &[u8],
+    cleartext: &[u8],
+    out: &mut Vec<u8>,
+) {
     let nonce = gcm_nonce(nonce);
     out.extend_from_slice(&nonce);
-    with_content_key(h, |k| k.seal_append(&nonce, &aad(h, chunk_no), cleartext, out));
+    with_content_key(h, |k| {
+        k.seal_append(&nonce, &aad(h, chunk_no), cleartext, out)
+    });
 }
 
 pub(crate) fn decrypt_chunk(
@@ -62,7 +73,9 @@ pub(crate) fn decrypt_chunk(
 ) -> Result<(), FormatError> {
     check_chunk_len(ciphertext.len())?;
     let (nonce, sealed) = ciphertext.split_at(NONCE_LEN);
-    with_content_key(h, |k| k.open_append(&gcm_nonce(nonce), &aad(h, chunk_no), sealed, out))
+    with_content_key(h, |k| {
+        k.open_append(&gcm_nonce(nonce), &aad(h, chunk_no), sealed, out)
+    })
 }
 
 pub(crate) fn check_chunk_len(len: usize) -> Result<(), FormatError> {

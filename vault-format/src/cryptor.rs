@@ -11,7 +11,10 @@ use unicode_normalization::UnicodeNormalization;
 use zeroize::Zeroizing;
 
 use crate::gcm::GcmKey;
-use crate::{CLEARTEXT_CHUNK_SIZE, CipherCombo, FileHeader, FormatError, MasterKey, content_ctrmac, content_gcm, names};
+use crate::{
+    CLEARTEXT_CHUNK_SIZE, CipherCombo, FileHeader, FormatError, MasterKey, content_ctrmac,
+    content_gcm, names,
+};
 
 pub use crate::stream::{DecryptingReader, EncryptingWriter};
 
@@ -33,7 +36,9 @@ pub struct Cryptor {
 
 impl fmt::Debug for Cryptor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Cryptor").field("combo", &self.combo).finish_non_exhaustive()
+        f.debug_struct("Cryptor")
+            .field("combo", &self.combo)
+            .finish_non_exhaustive()
     }
 }
 
@@ -43,8 +48,15 @@ impl Cryptor {
         let siv_key = names::siv_key(&key);
         let header_gcm = GcmKey::new(&key.enc);
         // HMAC accepts keys of any length; 32 bytes cannot be rejected.
-        let mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&key.mac[..]).unwrap_or_else(|_| unreachable!());
-        Cryptor { key, combo, siv_key, header_gcm, mac }
+        let mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&key.mac[..])
+            .unwrap_or_else(|_| unreachable!());
+        Cryptor {
+            key,
+            combo,
+            siv_key,
+            header_gcm,
+            mac,
+        }
     }
 
     /// The cipher combo.
@@ -64,16 +76,28 @@ impl Cryptor {
     /// non-normalising client stored in NFD).
     pub fn encrypt_name_exact(&self, cleartext: &str, parent_dir_id: &str) -> String {
         // One AD item, the parent ID; empty for root children (spec §6).
-        let ct = names::encrypt(&self.siv_key, Some(parent_dir_id.as_bytes()), cleartext.as_bytes());
+        let ct = names::encrypt(
+            &self.siv_key,
+            Some(parent_dir_id.as_bytes()),
+            cleartext.as_bytes(),
+        );
         let mut s = data_encoding::BASE64URL.encode(&ct);
         s.push_str(crate::layout::C9R_SUFFIX);
         s
     }
 
     /// Decrypts an encrypted name, with or without its `.c9r` suffix.
-    pub fn decrypt_name(&self, encrypted: &str, parent_dir_id: &str) -> Result<String, FormatError> {
-        let b64 = encrypted.strip_suffix(crate::layout::C9R_SUFFIX).unwrap_or(encrypted);
-        let ct = data_encoding::BASE64URL.decode(b64.as_bytes()).map_err(|_| FormatError::InvalidName)?;
+    pub fn decrypt_name(
+        &self,
+        encrypted: &str,
+        parent_dir_id: &str,
+    ) -> Result<String, FormatError> {
+        let b64 = encrypted
+            .strip_suffix(crate::layout::C9R_SUFFIX)
+            .unwrap_or(encrypted);
+        let ct = data_encoding::BASE64URL
+            .decode(b64.as_bytes())
+            .map_err(|_| FormatError::InvalidName)?;
         let pt = names::decrypt(&self.siv_key, parent_dir_id.as_bytes(), &ct)?;
         String::from_utf8(pt).map_err(|_| FormatError::InvalidName)
     }
@@ -122,7 +146,13 @@ impl Cryptor {
 
     /// Appends the ciphertext of chunk `chunk_no` (fresh random nonce) to `out`.
     /// `cleartext` is at most [`crate::CLEARTEXT_CHUNK_SIZE`] bytes.
-    pub fn encrypt_chunk(&self, header: &FileHeader, chunk_no: u64, cleartext: &[u8], out: &mut Vec<u8>) {
+    pub fn encrypt_chunk(
+        &self,
+        header: &FileHeader,
+        chunk_no: u64,
+        cleartext: &[u8],
+        out: &mut Vec<u8>,
+    ) {
         // A fresh nonce for every write of a chunk (spec §14.8).
         let mut nonce = [0u8; 16];
         let nonce = &mut nonce[..self.combo.nonce_len()];
@@ -143,8 +173,12 @@ impl Cryptor {
     ) {
         debug_assert!(cleartext.len() <= CLEARTEXT_CHUNK_SIZE);
         match self.combo {
-            CipherCombo::SivGcm => content_gcm::encrypt_chunk(header, chunk_no, nonce, cleartext, out),
-            CipherCombo::SivCtrMac => content_ctrmac::encrypt_chunk(self, header, chunk_no, nonce, cleartext, out),
+            CipherCombo::SivGcm => {
+                content_gcm::encrypt_chunk(header, chunk_no, nonce, cleartext, out)
+            }
+            CipherCombo::SivCtrMac => {
+                content_ctrmac::encrypt_chunk(self, header, chunk_no, nonce, cleartext, out)
+            }
         }
     }
 
@@ -159,7 +193,9 @@ impl Cryptor {
     ) -> Result<(), FormatError> {
         match self.combo {
             CipherCombo::SivGcm => content_gcm::decrypt_chunk(header, chunk_no, ciphertext, out),
-            CipherCombo::SivCtrMac => content_ctrmac::decrypt_chunk(self, header, chunk_no, ciphertext, out),
+            CipherCombo::SivCtrMac => {
+                content_ctrmac::decrypt_chunk(self, header, chunk_no, ciphertext, out)
+            }
         }
     }
 
@@ -176,13 +212,24 @@ impl Cryptor {
     }
 
     /// A whole regular file, strictly: an invalid size (spec §11) is an error.
-    pub fn decrypt_file(&self, ciphertext: &[u8]) -> Result<zeroize::Zeroizing<Vec<u8>>, FormatError> {
+    pub fn decrypt_file(
+        &self,
+        ciphertext: &[u8],
+    ) -> Result<zeroize::Zeroizing<Vec<u8>>, FormatError> {
         let len = ciphertext.len() as u64;
-        let size = self.combo.cleartext_size(len).ok_or(FormatError::InvalidCiphertextSize(len))?;
+        let size = self
+            .combo
+            .cleartext_size(len)
+            .ok_or(FormatError::InvalidCiphertextSize(len))?;
         let header = self.decrypt_header(ciphertext)?;
-        let payload = ciphertext.get(self.combo.header_len()..).ok_or(FormatError::InvalidCiphertextSize(len))?;
+        let payload = ciphertext
+            .get(self.combo.header_len()..)
+            .ok_or(FormatError::InvalidCiphertextSize(len))?;
         let mut out = Zeroizing::new(Vec::with_capacity(usize::try_from(size).unwrap_or(0)));
-        for (i, chunk) in payload.chunks(self.combo.ciphertext_chunk_len()).enumerate() {
+        for (i, chunk) in payload
+            .chunks(self.combo.ciphertext_chunk_len())
+            .enumerate()
+        {
             self.decrypt_chunk(&header, i as u64, chunk, &mut out)?;
         }
         Ok(out)
@@ -209,7 +256,9 @@ impl Cryptor {
     pub fn decrypt_dir_id_backup(&self, ciphertext: &[u8]) -> Result<String, FormatError> {
         const WHAT: &str = "dirid.c9r";
         let header = self.decrypt_header(ciphertext)?;
-        let payload = ciphertext.get(self.combo.header_len()..).ok_or(FormatError::InvalidHeader)?;
+        let payload = ciphertext
+            .get(self.combo.header_len()..)
+            .ok_or(FormatError::InvalidHeader)?;
         // An ID of at most 36 bytes fits in one chunk; more ciphertext can only mean more cleartext.
         if payload.len() > self.combo.ciphertext_chunk_len() {
             return Err(FormatError::InvalidNodeFile(WHAT));
@@ -217,7 +266,10 @@ impl Cryptor {
         let mut out = Zeroizing::new(Vec::new());
         // Like the reference's streaming reader: authenticate chunk after chunk until the end;
         // an empty final chunk yields nothing (spec §9).
-        for (i, chunk) in payload.chunks(self.combo.ciphertext_chunk_len()).enumerate() {
+        for (i, chunk) in payload
+            .chunks(self.combo.ciphertext_chunk_len())
+            .enumerate()
+        {
             self.decrypt_chunk(&header, i as u64, chunk, &mut out)?;
         }
         if out.len() > MAX_DIR_ID_LEN {

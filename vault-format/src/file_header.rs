@@ -16,7 +16,9 @@ pub struct FileHeader {
 
 impl fmt::Debug for FileHeader {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("FileHeader").field("nonce_len", &self.nonce.len()).finish_non_exhaustive()
+        f.debug_struct("FileHeader")
+            .field("nonce_len", &self.nonce.len())
+            .finish_non_exhaustive()
     }
 }
 
@@ -27,8 +29,16 @@ impl FileHeader {
     }
 
     /// Builds a header and, for GCM-sized nonces, its expanded content key.
-    pub(crate) fn from_parts(nonce: Vec<u8>, content_key: zeroize::Zeroizing<[u8; 32]>) -> FileHeader {
-        let gcm = (nonce.len() == crate::gcm::NONCE_LEN).then(|| Arc::new(GcmKey::new(&content_key)));
-        FileHeader { nonce, content_key, gcm }
+    pub(crate) fn from_parts(
+        nonce: Vec<u8>,
+        content_key: zeroize::Zeroizing<[u8; 32]>,
+    ) -> FileHeader {
+        let gcm =
+            (nonce.len() == crate::gcm::NONCE_LEN).then(|| Arc::new(GcmKey::new(&content_key)));
+        FileHeader {
+            nonce,
+            content_key,
+            gcm,
+        }
     }
 }

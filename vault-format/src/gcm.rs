@@ -32,17 +32,27 @@ impl GcmKey {
             // Only fails for a key of the wrong length; ours is a [u8; 32].
             #[allow(clippy::expect_used)]
             let unbound = UnboundKey::new(&AES_256_GCM, key).expect("AES-256 key is 32 bytes");
-            GcmKey { key: LessSafeKey::new(unbound) }
+            GcmKey {
+                key: LessSafeKey::new(unbound),
+            }
         }
         #[cfg(all(feature = "rustcrypto", not(feature = "aws-lc")))]
         {
             use aes_gcm::KeyInit;
-            GcmKey { key: aes_gcm::Aes256Gcm::new(&(*key).into()) }
+            GcmKey {
+                key: aes_gcm::Aes256Gcm::new(&(*key).into()),
+            }
         }
     }
 
     /// Appends `ciphertext || tag` of `plaintext` to `out`.
-    pub(crate) fn seal_append(&self, nonce: &[u8; NONCE_LEN], aad: &[u8], plaintext: &[u8], out: &mut Vec<u8>) {
+    pub(crate) fn seal_append(
+        &self,
+        nonce: &[u8; NONCE_LEN],
+        aad: &[u8],
+        plaintext: &[u8],
+        out: &mut Vec<u8>,
+    ) {
         let start = out.len();
         out.reserve(plaintext.len() + TAG_LEN);
         out.extend_from_slice(plaintext);
@@ -54,7 +64,11 @@ impl GcmKey {
             #[allow(clippy::expect_used)]
             let tag = self
                 .key
-                .seal_in_place_separate_tag(Nonce::assume_unique_for_key(*nonce), Aad::from(aad), buf)
+                .seal_in_place_separate_tag(
+                    Nonce::assume_unique_for_key(*nonce),
+                    Aad::from(aad),
+                    buf,
+                )
                 .expect("GCM message length limit");
             out.extend_from_slice(tag.as_ref());
         }
@@ -91,14 +105,21 @@ impl GcmKey {
         let ok = {
             use aws_lc_rs::aead::{Aad, Nonce};
             self.key
-                .open_in_place_separate_tag(Nonce::assume_unique_for_key(*nonce), Aad::from(aad), tag, buf)
+                .open_in_place_separate_tag(
+                    Nonce::assume_unique_for_key(*nonce),
+                    Aad::from(aad),
+                    tag,
+                    buf,
+                )
                 .is_ok()
         };
         #[cfg(all(feature = "rustcrypto", not(feature = "aws-lc")))]
         let ok = {
             use aes_gcm::AeadInOut;
             let tag = aes_gcm::Tag::try_from(tag).map_err(|_| FormatError::AuthenticationFailed)?;
-            self.key.decrypt_inout_detached(&(*nonce).into(), aad, buf.into(), &tag).is_ok()
+            self.key
+                .decrypt_inout_detached(&(*nonce).into(), aad, buf.into(), &tag)
+                .is_ok()
         };
         if ok {
             Ok(())

@@ -53,7 +53,10 @@ impl StoredName {
 pub fn stored_name(c9r_name: &str, threshold: usize) -> StoredName {
     // Strictly greater, and the `.c9r` suffix counts (spec §8).
     if c9r_name.len() > threshold {
-        StoredName::Shortened { c9s: shortened_name(c9r_name), long: c9r_name.to_owned() }
+        StoredName::Shortened {
+            c9s: shortened_name(c9r_name),
+            long: c9r_name.to_owned(),
+        }
     } else {
         StoredName::Plain(c9r_name.to_owned())
     }
@@ -86,7 +89,8 @@ pub fn parse_name_file(bytes: &[u8]) -> Result<String, crate::FormatError> {
     if bytes.is_empty() || bytes.len() > MAX_NAME_FILE_LEN {
         return Err(crate::FormatError::InvalidNodeFile(WHAT));
     }
-    let s = String::from_utf8(bytes.to_vec()).map_err(|_| crate::FormatError::InvalidNodeFile(WHAT))?;
+    let s =
+        String::from_utf8(bytes.to_vec()).map_err(|_| crate::FormatError::InvalidNodeFile(WHAT))?;
     if !s.ends_with(C9R_SUFFIX) {
         return Err(crate::FormatError::InvalidNodeFile(WHAT));
     }
@@ -103,14 +107,23 @@ mod tests {
         let n220 = format!("{}.c9r", "a".repeat(216));
         let n221 = format!("{}.c9r", "a".repeat(217));
         assert_eq!(stored_name(&n220, 220), StoredName::Plain(n220.clone()));
-        assert!(matches!(stored_name(&n221, 220), StoredName::Shortened { .. }));
-        assert!(matches!(stored_name(&n220, 219), StoredName::Shortened { .. }));
+        assert!(matches!(
+            stored_name(&n221, 220),
+            StoredName::Shortened { .. }
+        ));
+        assert!(matches!(
+            stored_name(&n220, 219),
+            StoredName::Shortened { .. }
+        ));
     }
 
     #[test]
     fn shortened_name_is_32_chars_and_matches_vector() {
         // vectors.json file_names[0]: test.txt in root.
-        assert_eq!(shortened_name("0-_yUiJbFKgpvhqQqflvFAW80tgVH2aJ.c9r"), "Dv2wIOI4tg-rhVVMxt6txPCVAfM=.c9s");
+        assert_eq!(
+            shortened_name("0-_yUiJbFKgpvhqQqflvFAW80tgVH2aJ.c9r"),
+            "Dv2wIOI4tg-rhVVMxt6txPCVAfM=.c9s"
+        );
         assert_eq!(shortened_name("x").len(), 32);
     }
 

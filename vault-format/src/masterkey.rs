@@ -113,26 +113,38 @@ fn wrapped_field(v: Option<String>, name: &str) -> Result<[u8; WRAPPED_LEN], For
 }
 
 fn version_mac(mac_key: &[u8; 32], version: i32) -> [u8; 32] {
-    let mut m = <Hmac<Sha256> as KeyInit>::new_from_slice(mac_key).unwrap_or_else(|_| unreachable!());
+    let mut m =
+        <Hmac<Sha256> as KeyInit>::new_from_slice(mac_key).unwrap_or_else(|_| unreachable!());
     m.update(&version.to_be_bytes());
     m.finalize().into_bytes().into()
 }
 
 /// scrypt with p = 1, 32-byte output (spec §2 step 1; the pepper is empty).
-fn kek(password: &str, salt: &[u8], cost: u64, block_size: u32) -> Result<Zeroizing<[u8; 32]>, FormatError> {
+fn kek(
+    password: &str,
+    salt: &[u8],
+    cost: u64,
+    block_size: u32,
+) -> Result<Zeroizing<[u8; 32]>, FormatError> {
     let pw: Zeroizing<String> = Zeroizing::new(password.nfc().collect());
     let log_n = u8::try_from(cost.trailing_zeros()).map_err(|_| invalid("scryptCostParam"))?;
-    let params = scrypt::Params::new(log_n, block_size, 1).map_err(|_| invalid("scrypt parameters"))?;
+    let params =
+        scrypt::Params::new(log_n, block_size, 1).map_err(|_| invalid("scrypt parameters"))?;
     let mut out = Zeroizing::new([0u8; 32]);
-    scrypt::scrypt(pw.as_bytes(), salt, &params, &mut out[..]).map_err(|_| invalid("scrypt parameters"))?;
+    scrypt::scrypt(pw.as_bytes(), salt, &params, &mut out[..])
+        .map_err(|_| invalid("scrypt parameters"))?;
     Ok(out)
 }
 
-fn unwrap_key(kek: &[u8; 32], wrapped: &[u8; WRAPPED_LEN]) -> Result<Zeroizing<[u8; 32]>, FormatError> {
+fn unwrap_key(
+    kek: &[u8; 32],
+    wrapped: &[u8; WRAPPED_LEN],
+) -> Result<Zeroizing<[u8; 32]>, FormatError> {
     let kw = aes_kw::KwAes256::new(&(*kek).into());
     let mut out = Zeroizing::new([0u8; 32]);
     // An integrity-check failure is the only password verifier (spec §2 step 2).
-    kw.unwrap_key(wrapped, &mut out[..]).map_err(|_| FormatError::WrongPassword)?;
+    kw.unwrap_key(wrapped, &mut out[..])
+        .map_err(|_| FormatError::WrongPassword)?;
     Ok(out)
 }
 
@@ -151,7 +163,9 @@ fn check_cost(cost: u64, block_size: u32) -> Result<(), FormatError> {
     if block_size == 0 {
         return Err(invalid("scryptBlockSize must be positive"));
     }
-    let mem = 128u64.saturating_mul(block_size as u64).saturating_mul(cost);
+    let mem = 128u64
+        .saturating_mul(block_size as u64)
+        .saturating_mul(cost);
     if mem > MAX_SCRYPT_MEMORY {
         return Err(invalid("scrypt parameters need more than 1 GiB of memory"));
     }
@@ -161,17 +175,24 @@ fn check_cost(cost: u64, block_size: u32) -> Result<(), FormatError> {
 impl MasterkeyFile {
     /// Parses the JSON (any whitespace and key order).
     pub fn parse(json: &[u8]) -> Result<Self, FormatError> {
-        let j: Json = serde_json::from_slice(json).map_err(|e| invalid(&format!("not JSON: {e}")))?;
+        let j: Json =
+            serde_json::from_slice(json).map_err(|e| invalid(&format!("not JSON: {e}")))?;
         // Rejection rules of spec §2.
         let version = j.version.ok_or_else(|| invalid("version missing"))?;
         let version = i32::try_from(version).map_err(|_| invalid("version out of range"))?;
         if version == 0 {
             return Err(invalid("version is 0"));
         }
-        let cost = j.scrypt_cost_param.ok_or_else(|| invalid("scryptCostParam missing"))?;
-        let cost = u64::try_from(cost).map_err(|_| invalid("scryptCostParam must be a power of two > 1"))?;
-        let block_size = j.scrypt_block_size.ok_or_else(|| invalid("scryptBlockSize missing"))?;
-        let block_size = u32::try_from(block_size).map_err(|_| invalid("scryptBlockSize must be positive"))?;
+        let cost = j
+            .scrypt_cost_param
+            .ok_or_else(|| invalid("scryptCostParam missing"))?;
+        let cost = u64::try_from(cost)
+            .map_err(|_| invalid("scryptCostParam must be a power of two > 1"))?;
+        let block_size = j
+            .scrypt_block_size
+            .ok_or_else(|| invalid("scryptBlockSize missing"))?;
+        let block_size =
+            u32::try_from(block_size).map_err(|_| invalid("scryptBlockSize must be positive"))?;
         check_cost(cost, block_size)?;
         Ok(MasterkeyFile {
             version,
@@ -197,7 +218,9 @@ impl MasterkeyFile {
     /// Whether `versionMac` matches `version` under the unlocked MAC key (informational, spec §2).
     pub fn version_mac_matches(&self, key: &MasterKey) -> bool {
         use subtle::ConstantTimeEq;
-        version_mac(&key.mac, self.version).ct_eq(&self.version_mac[..]).into()
+        version_mac(&key.mac, self.version)
+            .ct_eq(&self.version_mac[..])
+            .into()
     }
 
     /// Wraps `key` under `password` with a fresh salt, scrypt N=32768 r=8 p=1, version 999.
@@ -206,7 +229,11 @@ impl MasterkeyFile {
     }
 
     /// As [`Self::create`] with another scrypt cost (a power of two > 1); tests use small ones.
-    pub fn create_with_cost(key: &MasterKey, password: &str, scrypt_cost: u64) -> Result<Self, FormatError> {
+    pub fn create_with_cost(
+        key: &MasterKey,
+        password: &str,
+        scrypt_cost: u64,
+    ) -> Result<Self, FormatError> {
         Self::wrap(key, password, scrypt_cost, VERSION_999)
     }
 
@@ -229,7 +256,11 @@ impl MasterkeyFile {
     }
 
     /// The same keys under a new password and a new salt (spec §13).
-    pub fn change_password(&self, old_password: &str, new_password: &str) -> Result<Self, FormatError> {
+    pub fn change_password(
+        &self,
+        old_password: &str,
+        new_password: &str,
+    ) -> Result<Self, FormatError> {
         let key = self.unlock(old_password)?;
         // Keep version and cost; block size becomes 8 and versionMac is recomputed (spec §13).
         Self::wrap(&key, new_password, self.cost, self.version)
@@ -316,17 +347,28 @@ mod tests {
         assert_eq!(g.cost, 16);
         assert_eq!(*g.unlock("new").unwrap().raw(), *key().raw());
         assert_eq!(g.unlock("old").unwrap_err(), FormatError::WrongPassword);
-        assert_eq!(f.change_password("bad", "new").unwrap_err(), FormatError::WrongPassword);
+        assert_eq!(
+            f.change_password("bad", "new").unwrap_err(),
+            FormatError::WrongPassword
+        );
     }
 
     #[test]
     fn invalid_files_are_rejected() {
-        let good = String::from_utf8(MasterkeyFile::create_with_cost(&key(), "pw", 16).unwrap().to_json()).unwrap();
+        let good = String::from_utf8(
+            MasterkeyFile::create_with_cost(&key(), "pw", 16)
+                .unwrap()
+                .to_json(),
+        )
+        .unwrap();
         let cases = [
             good.replace("\"version\": 999", "\"version\": 0"),
             good.replace("\"scryptCostParam\": 16", "\"scryptCostParam\": 1"),
             good.replace("\"scryptCostParam\": 16", "\"scryptCostParam\": 24"),
-            good.replace("\"scryptCostParam\": 16", "\"scryptCostParam\": 1099511627776"),
+            good.replace(
+                "\"scryptCostParam\": 16",
+                "\"scryptCostParam\": 1099511627776",
+            ),
             good.replace("\"scryptBlockSize\": 8", "\"scryptBlockSize\": 0"),
             good.replace("\"scryptBlockSize\": 8", "\"scryptBlockSize\": -1"),
             good.replace("versionMac", "versionMacX"),
@@ -336,7 +378,10 @@ mod tests {
         ];
         for c in cases {
             assert!(
-                matches!(MasterkeyFile::parse(c.as_bytes()), Err(FormatError::InvalidMasterkeyFile(_))),
+                matches!(
+                    MasterkeyFile::parse(c.as_bytes()),
+                    Err(FormatError::InvalidMasterkeyFile(_))
+                ),
                 "{c}"
             );
         }

@@ -35,11 +35,17 @@ pub(crate) fn encrypt(key: &[u8; 64], ad: Option<&[u8]>, plaintext: &[u8]) -> Ve
 }
 
 /// Authenticates and decrypts; the output is `ciphertext.len() - 16` bytes.
-pub(crate) fn decrypt(key: &[u8; 64], ad: &[u8], ciphertext: &[u8]) -> Result<Vec<u8>, FormatError> {
+pub(crate) fn decrypt(
+    key: &[u8; 64],
+    ad: &[u8],
+    ciphertext: &[u8],
+) -> Result<Vec<u8>, FormatError> {
     if ciphertext.len() < aes_siv::siv::IV_SIZE {
         return Err(FormatError::InvalidName);
     }
-    cipher(key).decrypt([ad], ciphertext).map_err(|_| FormatError::AuthenticationFailed)
+    cipher(key)
+        .decrypt([ad], ciphertext)
+        .map_err(|_| FormatError::AuthenticationFailed)
 }
 
 /// `base32(SHA1(AES-SIV(dir_id)))` (spec §5): 20 bytes → 32 base32 characters, no padding.

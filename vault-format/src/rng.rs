@@ -28,7 +28,14 @@ pub(crate) fn uuid_v4() -> String {
     b[8] = (b[8] & 0x3f) | 0x80; // RFC 4122 variant
     let h = data_encoding::HEXLOWER.encode(&b);
     // Indices are constants within the 32-character hex string.
-    format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
 }
 
 #[cfg(test)]
@@ -42,7 +49,10 @@ mod tests {
         assert_eq!(u.len(), 36);
         assert_eq!(u.as_bytes()[14], b'4');
         assert!(matches!(u.as_bytes()[19], b'8' | b'9' | b'a' | b'b'));
-        assert!(u.chars().all(|c| c == '-' || c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
+        assert!(
+            u.chars()
+                .all(|c| c == '-' || c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
+        );
         assert_ne!(uuid_v4(), u);
     }
 

@@ -41,7 +41,8 @@ impl<'a, W: Write> EncryptingWriter<'a, W> {
 
     fn write_header(&mut self) -> io::Result<()> {
         if !self.header_written {
-            self.sink.write_all(&self.cryptor.encrypt_header(&self.header))?;
+            self.sink
+                .write_all(&self.cryptor.encrypt_header(&self.header))?;
             self.header_written = true;
         }
         Ok(())
@@ -49,7 +50,12 @@ impl<'a, W: Write> EncryptingWriter<'a, W> {
 
     fn emit_chunk(&mut self) -> io::Result<()> {
         self.ciphertext.clear();
-        self.cryptor.encrypt_chunk(&self.header, self.chunk_no, &self.cleartext, &mut self.ciphertext);
+        self.cryptor.encrypt_chunk(
+            &self.header,
+            self.chunk_no,
+            &self.cleartext,
+            &mut self.ciphertext,
+        );
         self.sink.write_all(&self.ciphertext)?;
         self.cleartext.clear();
         self.chunk_no += 1;
@@ -165,7 +171,12 @@ impl<'a, R: Read> DecryptingReader<'a, R> {
             // Spec §11: a trailing piece of 1..=overhead bytes (an empty chunk included) is invalid.
             return Err(self.fail(FormatError::InvalidCiphertextSize(self.consumed)));
         }
-        if let Err(e) = self.cryptor.decrypt_chunk(&header, self.chunk_no, &self.ciphertext[..n], &mut self.cleartext) {
+        if let Err(e) = self.cryptor.decrypt_chunk(
+            &header,
+            self.chunk_no,
+            &self.ciphertext[..n],
+            &mut self.cleartext,
+        ) {
             return Err(self.fail(e));
         }
         self.chunk_no += 1;

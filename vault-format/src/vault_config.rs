@@ -34,7 +34,10 @@ fn invalid(why: &str) -> FormatError {
 /// Decodes a JWT segment like Java's URL-safe decoder does: URL-safe alphabet, `=` padding
 /// tolerated (pycryptomator writes it, spec §16), `+` and `/` rejected.
 fn decode_segment(seg: &str) -> Result<Vec<u8>, FormatError> {
-    let unpadded = seg.strip_suffix("==").or_else(|| seg.strip_suffix('=')).unwrap_or(seg);
+    let unpadded = seg
+        .strip_suffix("==")
+        .or_else(|| seg.strip_suffix('='))
+        .unwrap_or(seg);
     data_encoding::BASE64URL_NOPAD
         .decode(unpadded.as_bytes())
         .map_err(|_| invalid("segment is not base64url"))
@@ -57,7 +60,9 @@ impl UnverifiedVaultConfig {
         // A trailing newline from an editor is harmless; the signature covers the segments only.
         let token = token.trim_matches(|c: char| c.is_ascii_whitespace());
         let mut parts = token.split('.');
-        let (Some(h), Some(c), Some(s), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
+        let (Some(h), Some(c), Some(s), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
             return Err(invalid("not a compact JWS (three segments)"));
         };
         let header = json_object(&decode_segment(h)?, "header")?;
@@ -74,7 +79,13 @@ impl UnverifiedVaultConfig {
         };
         // `typ` is deliberately not checked (spec §3).
         let signing_input = format!("{h}.{c}");
-        Ok(UnverifiedVaultConfig { signing_input, signature, alg, kid, claims })
+        Ok(UnverifiedVaultConfig {
+            signing_input,
+            signature,
+            alg,
+            kid,
+            claims,
+        })
     }
 
     /// The `kid` header as written.
@@ -89,7 +100,9 @@ impl UnverifiedVaultConfig {
         // Accept only the exact value (scheme case-insensitive): nothing derived from `kid`
         // is ever opened, so traversal, absolute paths and percent-encoding cannot matter.
         match self.kid.split_once(':') {
-            Some((scheme, path)) if scheme.eq_ignore_ascii_case("masterkeyfile") && path == MASTERKEY_FILE_NAME => {
+            Some((scheme, path))
+                if scheme.eq_ignore_ascii_case("masterkeyfile") && path == MASTERKEY_FILE_NAME =>
+            {
                 Ok(MASTERKEY_FILE_NAME)
             }
             _ => Err(FormatError::UnsupportedKeyId(self.kid.clone())),
@@ -111,16 +124,17 @@ impl UnverifiedVaultConfig {
             return Err(FormatError::ConfigSignatureMismatch);
         }
         let format = match self.claims.get("format") {
-            Some(Value::Number(n)) => n.as_i64().ok_or_else(|| invalid("format is not an integer"))?,
+            Some(Value::Number(n)) => n
+                .as_i64()
+                .ok_or_else(|| invalid("format is not an integer"))?,
             _ => return Err(invalid("format claim missing")),
         };
         if format != VAULT_FORMAT as i64 {
             return Err(FormatError::UnsupportedVaultFormat { found: format });
         }
         let cipher_combo = match self.claims.get("cipherCombo") {
-            Some(Value::String(s)) => {
-                CipherCombo::from_claim(s).ok_or_else(|| FormatError::UnsupportedCipherCombo(s.clone()))?
-            }
+            Some(Value::String(s)) => CipherCombo::from_claim(s)
+                .ok_or_else(|| FormatError::UnsupportedCipherCombo(s.clone()))?,
             _ => return Err(invalid("cipherCombo claim missing")),
         };
         let shortening_threshold = match self.claims.get("shorteningThreshold") {
@@ -137,12 +151,20 @@ impl UnverifiedVaultConfig {
         };
         // A config is only usable with a kid we will load safely (spec §3).
         self.masterkey_file_name()?;
-        Ok(VaultConfig { jti, format: VAULT_FORMAT, shortening_threshold, cipher_combo, key_id: self.kid.clone() })
+        Ok(VaultConfig {
+            jti,
+            format: VAULT_FORMAT,
+            shortening_threshold,
+            cipher_combo,
+            key_id: self.kid.clone(),
+        })
     }
 }
 
 fn mac_ok<M: Mac + KeyInit>(key: &[u8], input: &[u8], sig: &[u8]) -> bool {
-    let Ok(mut m) = <M as KeyInit>::new_from_slice(key) else { return false };
+    let Ok(mut m) = <M as KeyInit>::new_from_slice(key) else {
+        return false;
+    };
     m.update(input);
     // Constant-time comparison.
     m.verify_slice(sig).is_ok()
@@ -219,21 +241,33 @@ mod tests {
             assert_eq!(u.key_id(), MASTERKEY_KID);
             assert_eq!(u.masterkey_file_name().unwrap(), MASTERKEY_FILE_NAME);
             assert_eq!(u.verify(&key(1)).unwrap(), c);
-            assert_eq!(u.verify(&key(2)).unwrap_err(), FormatError::ConfigSignatureMismatch);
+            assert_eq!(
+                u.verify(&key(2)).unwrap_err(),
+                FormatError::ConfigSignatureMismatch
+            );
         }
     }
 
     #[test]
     fn new_config_has_spec_defaults() {
         let c = VaultConfig::new(CipherCombo::SivGcm);
-        assert_eq!((c.format, c.shortening_threshold, c.key_id.as_str()), (8, 220, MASTERKEY_KID));
+        assert_eq!(
+            (c.format, c.shortening_threshold, c.key_id.as_str()),
+            (8, 220, MASTERKEY_KID)
+        );
         assert_eq!(c.jti.len(), 36);
     }
 
     #[test]
     fn malformed_tokens_are_invalid_config() {
         for t in ["", "a.b", "a.b.c.d", "!!.e30.", "e30.e30.+/", "bnVsbA.e30."] {
-            assert!(matches!(UnverifiedVaultConfig::parse(t.as_bytes()), Err(FormatError::InvalidConfig(_))), "{t}");
+            assert!(
+                matches!(
+                    UnverifiedVaultConfig::parse(t.as_bytes()),
+                    Err(FormatError::InvalidConfig(_))
+                ),
+                "{t}"
+            );
         }
     }
 
@@ -246,10 +280,27 @@ mod tests {
             kid: kid.into(),
             claims: Default::default(),
         };
-        assert!(mk("MasterKeyFile:masterkey.cryptomator").masterkey_file_name().is_ok());
-        for bad in ["", "masterkeyfile:", "masterkeyfile:../masterkey.cryptomator", "masterkeyfile:/etc/passwd",
-                    "masterkeyfile:masterkey%2Ecryptomator", "hub+https://x/y", "masterkeyfile:c:masterkey.cryptomator"] {
-            assert!(matches!(mk(bad).masterkey_file_name(), Err(FormatError::UnsupportedKeyId(_))), "{bad}");
+        assert!(
+            mk("MasterKeyFile:masterkey.cryptomator")
+                .masterkey_file_name()
+                .is_ok()
+        );
+        for bad in [
+            "",
+            "masterkeyfile:",
+            "masterkeyfile:../masterkey.cryptomator",
+            "masterkeyfile:/etc/passwd",
+            "masterkeyfile:masterkey%2Ecryptomator",
+            "hub+https://x/y",
+            "masterkeyfile:c:masterkey.cryptomator",
+        ] {
+            assert!(
+                matches!(
+                    mk(bad).masterkey_file_name(),
+                    Err(FormatError::UnsupportedKeyId(_))
+                ),
+                "{bad}"
+            );
         }
     }
 }

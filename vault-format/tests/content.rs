@@ -31,11 +31,17 @@ fn dir_id_backup_rejects_more_than_36_bytes_and_tampering() {
     for combo in COMBOS {
         let c = vector_cryptor(combo);
         let long = c.encrypt_dir_id_backup(&"x".repeat(37));
-        assert_eq!(c.decrypt_dir_id_backup(&long).unwrap_err(), FormatError::InvalidNodeFile("dirid.c9r"));
+        assert_eq!(
+            c.decrypt_dir_id_backup(&long).unwrap_err(),
+            FormatError::InvalidNodeFile("dirid.c9r")
+        );
         let mut b = c.encrypt_dir_id_backup("abc");
         let last = b.len() - 1;
         b[last] ^= 1;
-        assert_eq!(c.decrypt_dir_id_backup(&b).unwrap_err(), FormatError::AuthenticationFailed);
+        assert_eq!(
+            c.decrypt_dir_id_backup(&b).unwrap_err(),
+            FormatError::AuthenticationFailed
+        );
         assert!(c.decrypt_dir_id_backup(&b[..10]).is_err());
     }
 }
@@ -47,10 +53,19 @@ fn decrypt_file_is_strict_about_sizes() {
         // A regular file ending in an empty chunk is "invalid" per spec §11 (the dirid backup is not).
         let with_empty_chunk = c.encrypt_dir_id_backup("");
         let len = with_empty_chunk.len() as u64;
-        assert_eq!(c.decrypt_file(&with_empty_chunk).unwrap_err(), FormatError::InvalidCiphertextSize(len));
-        assert_eq!(c.decrypt_file(&[]).unwrap_err(), FormatError::InvalidCiphertextSize(0));
+        assert_eq!(
+            c.decrypt_file(&with_empty_chunk).unwrap_err(),
+            FormatError::InvalidCiphertextSize(len)
+        );
+        assert_eq!(
+            c.decrypt_file(&[]).unwrap_err(),
+            FormatError::InvalidCiphertextSize(0)
+        );
         let f = c.encrypt_file(b"hello");
-        assert_eq!(c.decrypt_file(&f[..f.len() - 5]).unwrap_err(), FormatError::InvalidCiphertextSize(f.len() as u64 - 5));
+        assert_eq!(
+            c.decrypt_file(&f[..f.len() - 5]).unwrap_err(),
+            FormatError::InvalidCiphertextSize(f.len() as u64 - 5)
+        );
     }
 }
 
@@ -77,14 +92,24 @@ fn chunks_decrypt_at_any_index_and_only_there() {
         c.decrypt_chunk(&h, 5, &ct, &mut out).unwrap();
         assert_eq!(out, b"prefixchunk five");
         // Wrong index or another file's header: rejected, and nothing appended.
-        assert_eq!(c.decrypt_chunk(&h, 4, &ct, &mut out).unwrap_err(), FormatError::AuthenticationFailed);
-        assert_eq!(c.decrypt_chunk(&c.new_header(), 5, &ct, &mut out).unwrap_err(), FormatError::AuthenticationFailed);
+        assert_eq!(
+            c.decrypt_chunk(&h, 4, &ct, &mut out).unwrap_err(),
+            FormatError::AuthenticationFailed
+        );
+        assert_eq!(
+            c.decrypt_chunk(&c.new_header(), 5, &ct, &mut out)
+                .unwrap_err(),
+            FormatError::AuthenticationFailed
+        );
         assert_eq!(out, b"prefixchunk five");
         // Fresh nonce per encryption.
         let mut ct2 = Vec::new();
         c.encrypt_chunk(&h, 5, b"chunk five", &mut ct2);
         assert_ne!(ct, ct2);
-        assert!(c.decrypt_chunk(&h, 0, &ct[..combo.chunk_overhead() - 1], &mut out).is_err());
+        assert!(
+            c.decrypt_chunk(&h, 0, &ct[..combo.chunk_overhead() - 1], &mut out)
+                .is_err()
+        );
     }
 }
 
@@ -102,7 +127,10 @@ fn headers_round_trip_and_are_fresh() {
         assert_ne!(c.new_header().nonce(), h.nonce());
         // A header from another vault key does not authenticate.
         let other = vault_format::Cryptor::new(vault_format::MasterKey::generate(), combo);
-        assert_eq!(other.decrypt_header(&ct).unwrap_err(), FormatError::AuthenticationFailed);
+        assert_eq!(
+            other.decrypt_header(&ct).unwrap_err(),
+            FormatError::AuthenticationFailed
+        );
     }
 }
 
@@ -139,11 +167,20 @@ fn streaming_reader_rejects_an_empty_trailing_chunk_and_short_headers() {
     for combo in COMBOS {
         let c = vector_cryptor(combo);
         let mut out = Vec::new();
-        let err = c.decrypting_reader(&c.encrypt_dir_id_backup("")[..]).read_to_end(&mut out).unwrap_err();
+        let err = c
+            .decrypting_reader(&c.encrypt_dir_id_backup("")[..])
+            .read_to_end(&mut out)
+            .unwrap_err();
         assert_eq!(err.kind(), std::io::ErrorKind::InvalidData);
         let f = c.encrypt_file(&[1u8; 10]);
-        let err = c.decrypting_reader(&f[..combo.header_len() - 1]).read_to_end(&mut out).unwrap_err();
-        assert_eq!(err.get_ref().and_then(|e| e.downcast_ref::<FormatError>()), Some(&FormatError::InvalidHeader));
+        let err = c
+            .decrypting_reader(&f[..combo.header_len() - 1])
+            .read_to_end(&mut out)
+            .unwrap_err();
+        assert_eq!(
+            err.get_ref().and_then(|e| e.downcast_ref::<FormatError>()),
+            Some(&FormatError::InvalidHeader)
+        );
         // After an error the reader keeps failing.
         let mut t = f.clone();
         let last = t.len() - 1;

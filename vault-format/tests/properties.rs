@@ -32,7 +32,9 @@ fn name() -> impl Strategy<Value = String> {
 fn size() -> impl Strategy<Value = usize> {
     prop_oneof![
         0..=MAX,
-        (0..=6usize, -4i64..=4).prop_map(|(k, d)| ((k * CLEARTEXT_CHUNK_SIZE) as i64 + d).clamp(0, MAX as i64) as usize),
+        (0..=6usize, -4i64..=4).prop_map(
+            |(k, d)| ((k * CLEARTEXT_CHUNK_SIZE) as i64 + d).clamp(0, MAX as i64) as usize
+        ),
     ]
 }
 

@@ -21,7 +21,11 @@ fn data(n: usize) -> Vec<u8> {
 /// Decrypts `ct` both ways and asserts it fails (never returns cleartext).
 fn assert_rejected(c: &Cryptor, ct: &[u8], what: &str) {
     match c.decrypt_file(ct) {
-        Err(FormatError::AuthenticationFailed | FormatError::InvalidCiphertextSize(_) | FormatError::InvalidHeader) => {}
+        Err(
+            FormatError::AuthenticationFailed
+            | FormatError::InvalidCiphertextSize(_)
+            | FormatError::InvalidHeader,
+        ) => {}
         Err(e) => panic!("{what}: unexpected error {e:?}"),
         Ok(_) => panic!("{what}: tampered file decrypted"),
     }
@@ -106,7 +110,16 @@ fn truncation_is_rejected_or_yields_only_an_authentic_prefix() {
         let ct = c.encrypt_file(&clear);
         let (hl, cl) = (combo.header_len(), combo.ciphertext_chunk_len());
         // Inside the header, inside any chunk, or leaving an empty/short tail: always an error.
-        for cut in [0, 1, hl - 1, hl + 1, hl + combo.chunk_overhead(), hl + cl - 1, hl + cl + 5, ct.len() - 1] {
+        for cut in [
+            0,
+            1,
+            hl - 1,
+            hl + 1,
+            hl + combo.chunk_overhead(),
+            hl + cl - 1,
+            hl + cl + 5,
+            ct.len() - 1,
+        ] {
             assert_rejected(&c, &ct[..cut], &format!("{combo:?} cut at {cut}"));
         }
         // At a chunk boundary. Format 8 has no end-of-file marker (spec §4): a file cut after
@@ -138,12 +151,19 @@ fn appended_chunks_are_rejected() {
         let short = c.encrypt_file(&data(100));
         let mut t = short.clone();
         t.extend_from_slice(&short[hl..]);
-        assert_rejected(&c, &t, &format!("{combo:?} chunk appended after a short chunk"));
+        assert_rejected(
+            &c,
+            &t,
+            &format!("{combo:?} chunk appended after a short chunk"),
+        );
         // An empty chunk appended (what some tools write) is an invalid size (spec §11).
         let h = c.decrypt_header(&full).unwrap();
         let mut t = full.clone();
         c.encrypt_chunk(&h, 1, &[], &mut t);
-        assert_eq!(c.decrypt_file(&t).unwrap_err(), FormatError::InvalidCiphertextSize(t.len() as u64));
+        assert_eq!(
+            c.decrypt_file(&t).unwrap_err(),
+            FormatError::InvalidCiphertextSize(t.len() as u64)
+        );
     }
 }
 
@@ -152,16 +172,32 @@ fn every_byte_flip_of_a_name_ciphertext_is_rejected() {
     let c = vector_cryptor(CipherCombo::SivGcm);
     for name in ["a", "report.txt", "emoji 😀 file", &"x".repeat(200)] {
         let enc = c.encrypt_name(name, "parent");
-        let raw = data_encoding::BASE64URL.decode(enc.strip_suffix(".c9r").unwrap().as_bytes()).unwrap();
+        let raw = data_encoding::BASE64URL
+            .decode(enc.strip_suffix(".c9r").unwrap().as_bytes())
+            .unwrap();
         for i in 0..raw.len() {
             let mut t = raw.clone();
             t[i] ^= 0x04;
             let tampered = format!("{}.c9r", data_encoding::BASE64URL.encode(&t));
-            assert_eq!(c.decrypt_name(&tampered, "parent"), Err(FormatError::AuthenticationFailed), "{name} {i}");
+            assert_eq!(
+                c.decrypt_name(&tampered, "parent"),
+                Err(FormatError::AuthenticationFailed),
+                "{name} {i}"
+            );
         }
         // Text-level damage: invalid base64url or truncation is a format error.
-        assert_eq!(c.decrypt_name(&enc[1..], "parent").unwrap_err(), FormatError::InvalidName);
-        assert_eq!(c.decrypt_name("AAAA.c9r", "parent").unwrap_err(), FormatError::InvalidName);
-        assert_eq!(c.decrypt_name(&format!("*{}", &enc[1..]), "parent").unwrap_err(), FormatError::InvalidName);
+        assert_eq!(
+            c.decrypt_name(&enc[1..], "parent").unwrap_err(),
+            FormatError::InvalidName
+        );
+        assert_eq!(
+            c.decrypt_name("AAAA.c9r", "parent").unwrap_err(),
+            FormatError::InvalidName
+        );
+        assert_eq!(
+            c.decrypt_name(&format!("*{}", &enc[1..]), "parent")
+                .unwrap_err(),
+            FormatError::InvalidName
+        );
     }
 }

@@ -20,7 +20,10 @@ fn dir_id_hashes_and_content_paths_match() {
     assert_eq!(cases.len(), 3);
     for case in cases {
         assert_eq!(c.hash_dir_id(s(&case["dir_id"])), s(&case["dir_id_hash"]));
-        assert_eq!(c.content_dir_path(s(&case["dir_id"])), s(&case["storage_path"]));
+        assert_eq!(
+            c.content_dir_path(s(&case["dir_id"])),
+            s(&case["storage_path"])
+        );
     }
 }
 
@@ -30,11 +33,19 @@ fn file_names_encrypt_decrypt_and_shorten_as_the_reference() {
     for combo in [CipherCombo::SivGcm, CipherCombo::SivCtrMac] {
         let c = vector_cryptor(combo);
         for case in v["file_names"].as_array().unwrap() {
-            let (name, parent, c9r) = (s(&case["cleartext_name"]), s(&case["parent_dir_id"]), s(&case["c9r_name"]));
+            let (name, parent, c9r) = (
+                s(&case["cleartext_name"]),
+                s(&case["parent_dir_id"]),
+                s(&case["c9r_name"]),
+            );
             assert_eq!(name.as_bytes(), unhex(s(&case["cleartext_name_utf8_hex"])));
             assert_eq!(c.encrypt_name(name, parent), c9r, "{name}");
             assert_eq!(c.decrypt_name(c9r, parent).unwrap(), name);
-            assert_eq!(c.decrypt_name(c9r.strip_suffix(".c9r").unwrap(), parent).unwrap(), name);
+            assert_eq!(
+                c.decrypt_name(c9r.strip_suffix(".c9r").unwrap(), parent)
+                    .unwrap(),
+                name
+            );
             assert_eq!(c9r.len() as u64, case["c9r_name_length"].as_u64().unwrap());
             // Spec §6 length formula.
             assert_eq!(c9r.len(), 4 * (16 + name.len()).div_ceil(3) + 4);
@@ -52,7 +63,10 @@ fn file_names_encrypt_decrypt_and_shorten_as_the_reference() {
                 }
             }
             // The parent ID is authenticated: another parent must not decrypt it.
-            assert_eq!(c.decrypt_name(c9r, "other-parent"), Err(FormatError::AuthenticationFailed));
+            assert_eq!(
+                c.decrypt_name(c9r, "other-parent"),
+                Err(FormatError::AuthenticationFailed)
+            );
         }
     }
 }
@@ -67,7 +81,10 @@ fn nfd_name_section_behaves_as_described() {
     let nfc = s(&n["nfc_cleartext"]);
     assert_eq!(nfc.as_bytes(), unhex(s(&n["nfc_cleartext_utf8_hex"])));
     // Listing: the stored NFD name decrypts to the NFD string.
-    assert_eq!(c.decrypt_name(s(&n["stored_c9r_name"]), parent).unwrap(), nfd);
+    assert_eq!(
+        c.decrypt_name(s(&n["stored_c9r_name"]), parent).unwrap(),
+        nfd
+    );
     // Lookup: both forms encrypt to the NFC ciphertext; the exact form finds the stored one.
     assert_eq!(c.encrypt_name(nfc, parent), s(&n["nfc_c9r_name"]));
     assert_eq!(c.encrypt_name(&nfd, parent), s(&n["nfc_c9r_name"]));
@@ -90,8 +107,14 @@ fn file_headers_decrypt_and_reencrypt_to_the_same_bytes() {
         let fh = &v[name]["file_header"];
         let bytes = unhex(s(&fh["header_hex"]));
         assert_eq!(bytes.len() as u64, fh["header_size"].as_u64().unwrap());
-        assert_eq!(combo.header_len() as u64, v[name]["header_size"].as_u64().unwrap());
-        assert_eq!(combo.ciphertext_chunk_len() as u64, v[name]["ciphertext_chunk_size"].as_u64().unwrap());
+        assert_eq!(
+            combo.header_len() as u64,
+            v[name]["header_size"].as_u64().unwrap()
+        );
+        assert_eq!(
+            combo.ciphertext_chunk_len() as u64,
+            v[name]["ciphertext_chunk_size"].as_u64().unwrap()
+        );
         let h = c.decrypt_header(&bytes).unwrap();
         assert_eq!(h.nonce(), unhex(s(&fh["decrypted"]["header_nonce_hex"])));
         // Encryption is deterministic given nonce and content key: equal bytes prove the key.
@@ -100,9 +123,16 @@ fn file_headers_decrypt_and_reencrypt_to_the_same_bytes() {
         for i in 0..bytes.len() {
             let mut t = bytes.clone();
             t[i] ^= 0x01;
-            assert_eq!(c.decrypt_header(&t).unwrap_err(), FormatError::AuthenticationFailed, "{name} byte {i}");
+            assert_eq!(
+                c.decrypt_header(&t).unwrap_err(),
+                FormatError::AuthenticationFailed,
+                "{name} byte {i}"
+            );
         }
-        assert_eq!(c.decrypt_header(&bytes[..bytes.len() - 1]).unwrap_err(), FormatError::InvalidHeader);
+        assert_eq!(
+            c.decrypt_header(&bytes[..bytes.len() - 1]).unwrap_err(),
+            FormatError::InvalidHeader
+        );
     }
 }
 
@@ -138,13 +168,24 @@ fn whole_files_decrypt_and_reencrypt_chunk_by_chunk_to_the_same_bytes() {
             let h = c.decrypt_header(&ct).unwrap();
             let mut again = c.encrypt_header(&h);
             let payload = &ct[combo.header_len()..];
-            for (i, (chunk_ct, chunk_pt)) in
-                payload.chunks(combo.ciphertext_chunk_len()).zip(expected.chunks(32768)).enumerate()
+            for (i, (chunk_ct, chunk_pt)) in payload
+                .chunks(combo.ciphertext_chunk_len())
+                .zip(expected.chunks(32768))
+                .enumerate()
             {
-                c.encrypt_chunk_with_nonce(&h, i as u64, &chunk_ct[..combo.nonce_len()], chunk_pt, &mut again);
+                c.encrypt_chunk_with_nonce(
+                    &h,
+                    i as u64,
+                    &chunk_ct[..combo.nonce_len()],
+                    chunk_pt,
+                    &mut again,
+                );
             }
             assert_eq!(again, ct, "{name} {}", expected.len());
-            assert_eq!(combo.ciphertext_size(expected.len() as u64), ct.len() as u64);
+            assert_eq!(
+                combo.ciphertext_size(expected.len() as u64),
+                ct.len() as u64
+            );
         }
     }
 }
@@ -159,7 +200,9 @@ fn size_mapping_matches_including_invalid_sizes() {
         for m in cases {
             let ct = m["ciphertext_file_size"].as_u64().unwrap();
             match &m["cleartext_size"] {
-                Value::String(x) if x == "invalid" => assert_eq!(combo.cleartext_size(ct), None, "{name} {ct}"),
+                Value::String(x) if x == "invalid" => {
+                    assert_eq!(combo.cleartext_size(ct), None, "{name} {ct}")
+                }
                 n => {
                     let n = n.as_u64().unwrap();
                     assert_eq!(combo.cleartext_size(ct), Some(n), "{name} {ct}");
@@ -180,7 +223,11 @@ fn masterkey_file_unlocks_to_the_vector_keys_and_rejects_a_wrong_password() {
     let key = file.unlock(s(&m["password"])).unwrap();
     assert!(file.version_mac_matches(&key));
     // Same keys as 00..3f: identical names and an identical signed config prove it.
-    let expected = raw_key_from_hex(&format!("{}{}", s(&m["expected_enc_key_hex"]), s(&m["expected_mac_key_hex"])));
+    let expected = raw_key_from_hex(&format!(
+        "{}{}",
+        s(&m["expected_enc_key_hex"]),
+        s(&m["expected_mac_key_hex"])
+    ));
     let token = s(&v["vault_config"]["vault_cryptomator_HS256"]);
     let cfg = UnverifiedVaultConfig::parse(token.as_bytes()).unwrap();
     assert!(cfg.verify(&key).is_ok());
@@ -189,10 +236,16 @@ fn masterkey_file_unlocks_to_the_vector_keys_and_rejects_a_wrong_password() {
     assert_eq!(a.encrypt_name("x", ""), b.encrypt_name("x", ""));
     assert_eq!(a.hash_dir_id(""), b.hash_dir_id(""));
     // The password is NFC-normalised: its NFD form unlocks too.
-    let nfd_pw = s(&m["password"]).replace('ä', "a\u{308}").replace('ö', "o\u{308}").replace('ü', "u\u{308}");
+    let nfd_pw = s(&m["password"])
+        .replace('ä', "a\u{308}")
+        .replace('ö', "o\u{308}")
+        .replace('ü', "u\u{308}");
     assert_ne!(nfd_pw, s(&m["password"]));
     assert!(file.unlock(&nfd_pw).is_ok());
-    assert_eq!(file.unlock("vector-password").unwrap_err(), FormatError::WrongPassword);
+    assert_eq!(
+        file.unlock("vector-password").unwrap_err(),
+        FormatError::WrongPassword
+    );
 }
 
 #[test]
@@ -210,7 +263,8 @@ fn vault_configs_hs256_hs384_hs512_verify() {
         let mut other = [0u8; 64];
         other[0] = 1;
         assert_eq!(
-            u.verify(&vault_format::MasterKey::from_raw(&other)).unwrap_err(),
+            u.verify(&vault_format::MasterKey::from_raw(&other))
+                .unwrap_err(),
             FormatError::ConfigSignatureMismatch
         );
     }
@@ -246,7 +300,13 @@ fn vault_config_negatives_are_all_rejected_with_the_right_error() {
         // The kid cases must also fail verification on their own (never usable).
         if name.starts_with("kid_") {
             let u = UnverifiedVaultConfig::parse(s(&case["token"]).as_bytes()).unwrap();
-            assert!(matches!(u.verify(&vector_key()), Err(FormatError::UnsupportedKeyId(_))), "{name}");
+            assert!(
+                matches!(
+                    u.verify(&vector_key()),
+                    Err(FormatError::UnsupportedKeyId(_))
+                ),
+                "{name}"
+            );
         }
     }
 }
@@ -270,9 +330,14 @@ fn recovery_key_raw_bytes_are_the_keys_of_vault_v8() {
     assert_eq!(s(&rk["vault"]), "vault-v8");
     let dir = fixtures().join("vault-v8");
     let pw = std::fs::read_to_string(dir.join("password.txt")).unwrap();
-    let file = MasterkeyFile::parse(&std::fs::read(dir.join("vault/masterkey.cryptomator")).unwrap()).unwrap();
+    let file =
+        MasterkeyFile::parse(&std::fs::read(dir.join("vault/masterkey.cryptomator")).unwrap())
+            .unwrap();
     let unlocked = Cryptor::new(file.unlock(&pw).unwrap(), CipherCombo::SivGcm);
     let from_raw = Cryptor::new(raw_key_from_hex(s(&rk["raw_key_hex"])), CipherCombo::SivGcm);
     assert_eq!(unlocked.hash_dir_id(""), from_raw.hash_dir_id(""));
-    assert_eq!(unlocked.encrypt_name("a", "b"), from_raw.encrypt_name("a", "b"));
+    assert_eq!(
+        unlocked.encrypt_name("a", "b"),
+        from_raw.encrypt_name("a", "b")
+    );
 }

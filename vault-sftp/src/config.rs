@@ -44,8 +44,11 @@ fn percent_decode(s: &str) -> Result<String, SftpError> {
     let mut i = 0;
     while i < bytes.len() {
         if bytes[i] == b'%' {
-            let hex = s.get(i + 1..i + 3).ok_or_else(|| SftpError::InvalidUrl(format!("bad %-escape in {s:?}")))?;
-            let v = u8::from_str_radix(hex, 16).map_err(|_| SftpError::InvalidUrl(format!("bad %-escape in {s:?}")))?;
+            let hex = s
+                .get(i + 1..i + 3)
+                .ok_or_else(|| SftpError::InvalidUrl(format!("bad %-escape in {s:?}")))?;
+            let v = u8::from_str_radix(hex, 16)
+                .map_err(|_| SftpError::InvalidUrl(format!("bad %-escape in {s:?}")))?;
             out.push(v);
             i += 3;
         } else {
@@ -53,7 +56,8 @@ fn percent_decode(s: &str) -> Result<String, SftpError> {
             i += 1;
         }
     }
-    String::from_utf8(out).map_err(|_| SftpError::InvalidUrl(format!("{s:?} is not UTF-8 after %-decoding")))
+    String::from_utf8(out)
+        .map_err(|_| SftpError::InvalidUrl(format!("{s:?} is not UTF-8 after %-decoding")))
 }
 
 /// Parses `sftp://[user@]host[:port]/path`. The path is absolute on the
@@ -76,12 +80,17 @@ pub fn parse_sftp_url(url: &str) -> Result<SftpUrl, SftpError> {
         return Err(SftpError::InvalidUrl(format!("empty user name in {url:?}")));
     }
     let (host, port) = if let Some(v6) = hostport.strip_prefix('[') {
-        let end = v6.find(']').ok_or_else(|| SftpError::InvalidUrl(format!("unclosed [ in {url:?}")))?;
+        let end = v6
+            .find(']')
+            .ok_or_else(|| SftpError::InvalidUrl(format!("unclosed [ in {url:?}")))?;
         let host = &v6[..end];
         let after = &v6[end + 1..];
         let port = match after {
             "" => None,
-            p => Some(p.strip_prefix(':').ok_or_else(|| SftpError::InvalidUrl(format!("junk after ] in {url:?}")))?),
+            p => Some(
+                p.strip_prefix(':')
+                    .ok_or_else(|| SftpError::InvalidUrl(format!("junk after ] in {url:?}")))?,
+            ),
         };
         (host.to_owned(), port)
     } else {
@@ -113,7 +122,12 @@ pub fn parse_sftp_url(url: &str) -> Result<SftpUrl, SftpError> {
     } else {
         RemoteRoot::Absolute(trimmed.to_owned())
     };
-    Ok(SftpUrl { user, host, port, root })
+    Ok(SftpUrl {
+        user,
+        host,
+        port,
+        root,
+    })
 }
 
 /// Everything needed to connect. Build it with [`SftpConfig::from_url`] (which
@@ -161,7 +175,12 @@ pub struct SftpConfig {
 impl SftpConfig {
     /// A configuration with defaults and no `~/.ssh/config` (for tests and
     /// callers that resolved everything themselves).
-    pub fn new(host: impl Into<String>, port: u16, user: impl Into<String>, root: RemoteRoot) -> Self {
+    pub fn new(
+        host: impl Into<String>,
+        port: u16,
+        user: impl Into<String>,
+        root: RemoteRoot,
+    ) -> Self {
         let home = home_dir();
         SftpConfig {
             host: host.into(),
@@ -170,7 +189,9 @@ impl SftpConfig {
             root,
             identity_files: default_identities(home.as_deref()),
             use_agent: true,
-            known_hosts: home.map(|h| h.join(".ssh/known_hosts")).unwrap_or_else(|| PathBuf::from(".ssh/known_hosts")),
+            known_hosts: home
+                .map(|h| h.join(".ssh/known_hosts"))
+                .unwrap_or_else(|| PathBuf::from(".ssh/known_hosts")),
             accept_new_host_key: false,
             connect_timeout: Duration::from_secs(20),
             request_timeout: Duration::from_secs(60),
@@ -191,7 +212,10 @@ impl SftpConfig {
         let home = home_dir();
         let file = match ssh_config {
             Some(p) => Some(p.to_path_buf()),
-            None => home.as_ref().map(|h| h.join(".ssh/config")).filter(|p| p.exists()),
+            None => home
+                .as_ref()
+                .map(|h| h.join(".ssh/config"))
+                .filter(|p| p.exists()),
         };
         let found = match &file {
             Some(p) => {
@@ -208,7 +232,10 @@ impl SftpConfig {
             .or_else(|| std::env::var("USER").ok())
             .or_else(|| std::env::var("LOGNAME").ok())
             .ok_or_else(|| SftpError::Config("no user name: put user@ in the URL".into()))?;
-        let host = found.hostname.map(|h| h.replace("%h", &url.host)).unwrap_or_else(|| url.host.clone());
+        let host = found
+            .hostname
+            .map(|h| h.replace("%h", &url.host))
+            .unwrap_or_else(|| url.host.clone());
         let port = url.port.or(found.port).unwrap_or(22);
         let mut cfg = SftpConfig::new(host, port, user, url.root.clone());
         if !found.identity_files.is_empty() {
@@ -229,22 +256,38 @@ impl SftpConfig {
 
     /// The name known_hosts uses for this server: `host` on port 22, else `[host]:port`.
     pub fn known_hosts_name(&self) -> String {
-        if self.port == 22 { self.host.clone() } else { format!("[{}]:{}", self.host, self.port) }
+        if self.port == 22 {
+            self.host.clone()
+        } else {
+            format!("[{}]:{}", self.host, self.port)
+        }
     }
 }
 
 fn home_dir() -> Option<PathBuf> {
-    std::env::var_os("HOME").filter(|h| !h.is_empty()).map(PathBuf::from)
+    std::env::var_os("HOME")
+        .filter(|h| !h.is_empty())
+        .map(PathBuf::from)
 }
 
 fn default_identities(home: Option<&Path>) -> Vec<PathBuf> {
     match home {
-        Some(h) => ["id_ed25519", "id_ecdsa", "id_rsa"].iter().map(|n| h.join(".ssh").join(n)).collect(),
+        Some(h) => ["id_ed25519", "id_ecdsa", "id_rsa"]
+            .iter()
+            .map(|n| h.join(".ssh").join(n))
+            .collect(),
         None => Vec::new(),
     }
 }
 
-fn expand_tokens(f: &str, home: Option<&Path>, host: &str, alias: &str, port: u16, user: &str) -> PathBuf {
+fn expand_tokens(
+    f: &str,
+    home: Option<&Path>,
+    host: &str,
+    alias: &str,
+    port: u16,
+    user: &str,
+) -> PathBuf {
     let mut s = String::new();
     let mut chars = f.chars().peekable();
     while let Some(c) = chars.next() {
@@ -324,7 +367,12 @@ pub fn ssh_config_lookup(text: &str, host: &str) -> Result<HostSettings, SftpErr
             continue;
         }
         let (key, value) = match line.find(|c: char| c.is_whitespace() || c == '=') {
-            Some(i) => (&line[..i], line[i..].trim_start_matches(|c: char| c.is_whitespace() || c == '=').trim()),
+            Some(i) => (
+                &line[..i],
+                line[i..]
+                    .trim_start_matches(|c: char| c.is_whitespace() || c == '=')
+                    .trim(),
+            ),
             None => (line, ""),
         };
         let value = value.trim_matches('"');
@@ -338,7 +386,9 @@ pub fn ssh_config_lookup(text: &str, host: &str) -> Result<HostSettings, SftpErr
                 let words: Vec<&str> = value.split_whitespace().collect();
                 active = match words.as_slice() {
                     ["all"] => true,
-                    ["host", list] => pattern_list_matches(&list.split(',').collect::<Vec<_>>(), host),
+                    ["host", list] => {
+                        pattern_list_matches(&list.split(',').collect::<Vec<_>>(), host)
+                    }
                     _ => false,
                 };
             }
@@ -373,12 +423,28 @@ mod tests {
         assert_eq!(u.user, None);
         assert_eq!(u.port, None);
         assert_eq!(u.root, RemoteRoot::Home("My Vault".into()));
-        assert_eq!(parse_sftp_url("sftp://host/~").unwrap().root, RemoteRoot::Home(String::new()));
-        assert_eq!(parse_sftp_url("sftp://host").unwrap().root, RemoteRoot::Absolute("/".into()));
+        assert_eq!(
+            parse_sftp_url("sftp://host/~").unwrap().root,
+            RemoteRoot::Home(String::new())
+        );
+        assert_eq!(
+            parse_sftp_url("sftp://host").unwrap().root,
+            RemoteRoot::Absolute("/".into())
+        );
         let u = parse_sftp_url("sftp://me@[::1]:22/x").unwrap();
         assert_eq!((u.host.as_str(), u.port), ("::1", Some(22)));
-        for bad in ["http://x/y", "sftp:///x", "sftp://h:0/x", "sftp://h:99999/x", "sftp://@h/x", "sftp://h/%zz"] {
-            assert!(matches!(parse_sftp_url(bad), Err(SftpError::InvalidUrl(_))), "{bad}");
+        for bad in [
+            "http://x/y",
+            "sftp:///x",
+            "sftp://h:0/x",
+            "sftp://h:99999/x",
+            "sftp://@h/x",
+            "sftp://h/%zz",
+        ] {
+            assert!(
+                matches!(parse_sftp_url(bad), Err(SftpError::InvalidUrl(_))),
+                "{bad}"
+            );
         }
     }
 
@@ -391,7 +457,10 @@ mod tests {
         assert_eq!(s.hostname.as_deref(), Some("real.example.org"));
         assert_eq!(s.user.as_deref(), Some("bob"));
         assert_eq!(s.port, None);
-        assert_eq!(s.identity_files, vec!["~/.ssh/travel_key", "%d/.ssh/id_other"]);
+        assert_eq!(
+            s.identity_files,
+            vec!["~/.ssh/travel_key", "%d/.ssh/id_other"]
+        );
         let s = ssh_config_lookup(text, "a.example.org").unwrap();
         assert_eq!((s.user.as_deref(), s.port), (Some("alice"), Some(2200)));
         let s = ssh_config_lookup(text, "bad.example.org").unwrap();
@@ -402,11 +471,21 @@ mod tests {
     fn config_from_url_with_ssh_config() {
         let dir = tempfile::tempdir().unwrap();
         let cfgfile = dir.path().join("config");
-        std::fs::write(&cfgfile, "Host trip\n HostName 10.0.0.7\n Port 2022\n User carol\n IdentityFile /keys/%r_%h\n").unwrap();
+        std::fs::write(
+            &cfgfile,
+            "Host trip\n HostName 10.0.0.7\n Port 2022\n User carol\n IdentityFile /keys/%r_%h\n",
+        )
+        .unwrap();
         let url = parse_sftp_url("sftp://trip/~/v").unwrap();
         let c = SftpConfig::from_url(&url, Some(&cfgfile)).unwrap();
-        assert_eq!((c.host.as_str(), c.port, c.user.as_str()), ("10.0.0.7", 2022, "carol"));
-        assert_eq!(c.identity_files, vec![PathBuf::from("/keys/carol_10.0.0.7")]);
+        assert_eq!(
+            (c.host.as_str(), c.port, c.user.as_str()),
+            ("10.0.0.7", 2022, "carol")
+        );
+        assert_eq!(
+            c.identity_files,
+            vec![PathBuf::from("/keys/carol_10.0.0.7")]
+        );
         assert_eq!(c.known_hosts_name(), "[10.0.0.7]:2022");
         let url = parse_sftp_url("sftp://dave@trip:23/abs").unwrap();
         let mut c = SftpConfig::from_url(&url, Some(&cfgfile)).unwrap();

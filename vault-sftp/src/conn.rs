@@ -54,13 +54,22 @@ impl Activity {
     }
 
     fn idle_for(&self) -> std::time::Duration {
-        self.last.lock().ok().and_then(|l| *l).map(|t| t.elapsed()).unwrap_or_default()
+        self.last
+            .lock()
+            .ok()
+            .and_then(|l| *l)
+            .map(|t| t.elapsed())
+            .unwrap_or_default()
     }
 }
 
 /// Runs `fut` but gives up once it waited `limit` for the network (time spent
 /// in prompts is not counted): a black-holed link never hangs a login.
-async fn bounded<F: std::future::Future>(act: &Activity, limit: std::time::Duration, fut: F) -> Option<F::Output> {
+async fn bounded<F: std::future::Future>(
+    act: &Activity,
+    limit: std::time::Duration,
+    fut: F,
+) -> Option<F::Output> {
     act.touch();
     tokio::pin!(fut);
     loop {
@@ -141,7 +150,10 @@ pub(crate) async fn ask<T: Send + 'static>(
     activity.prompting.fetch_add(1, Ordering::SeqCst);
     let r = tokio::task::spawn_blocking(move || f(p.as_ref()))
         .await
-        .map_err(|e| SftpError::PromptFailed { what: "an answer".into(), reason: e.to_string() });
+        .map_err(|e| SftpError::PromptFailed {
+            what: "an answer".into(),
+            reason: e.to_string(),
+        });
     activity.prompting.fetch_sub(1, Ordering::SeqCst);
     activity.touch();
     r
@@ -159,11 +171,16 @@ pub(crate) struct ClientHandler {
 impl client::Handler for ClientHandler {
     type Error = russh::Error;
 
-    async fn check_server_key(&mut self, server_key: &PublicKeyOrCertificate) -> Result<bool, Self::Error> {
+    async fn check_server_key(
+        &mut self,
+        server_key: &PublicKeyOrCertificate,
+    ) -> Result<bool, Self::Error> {
         let key = match server_key {
             PublicKeyOrCertificate::PublicKey { key, .. } => key.clone(),
             PublicKeyOrCertificate::Certificate(_) => {
-                self.set_verdict(SftpError::Ssh("the server offered a host certificate; certificates are not supported".into()));
+                self.set_verdict(SftpError::Ssh(
+                    "the server offered a host certificate; certificates are not supported".into(),
+                ));
                 return Ok(false);
             }
         };
@@ -171,7 +188,10 @@ impl client::Handler for ClientHandler {
         let status = match known_hosts::check(&self.known_hosts, &self.name, &key) {
             Ok(s) => s,
             Err(e) => {
-                self.set_verdict(SftpError::Config(format!("cannot read {}: {e}", self.known_hosts.display())));
+                self.set_verdict(SftpError::Config(format!(
+                    "cannot read {}: {e}",
+                    self.known_hosts.display()
+                )));
                 return Ok(false);
             }
         };
@@ -188,23 +208,36 @@ impl client::Handler for ClientHandler {
                 Ok(false)
             }
             HostKeyStatus::Unknown => {
-                let accepted = self.accept_new || {
-                    let question = format!(
-                        "The authenticity of host '{}' can't be established.\n{} key fingerprint is {}.\n\
+                let accepted = self.accept_new
+                    || {
+                        let question = format!(
+                            "The authenticity of host '{}' can't be established.\n{} key fingerprint is {}.\n\
                          Are you sure you want to continue connecting (yes/no)? ",
-                        self.name,
-                        key_type_label(&key),
-                        fp
-                    );
-                    ask(&self.prompter, &self.activity, move |p| p.confirm(&question)).await.unwrap_or(false)
-                };
+                            self.name,
+                            key_type_label(&key),
+                            fp
+                        );
+                        ask(&self.prompter, &self.activity, move |p| {
+                            p.confirm(&question)
+                        })
+                        .await
+                        .unwrap_or(false)
+                    };
                 if !accepted {
-                    self.set_verdict(SftpError::HostKeyNotAccepted { host: self.name.clone(), fingerprint: fp });
+                    self.set_verdict(SftpError::HostKeyNotAccepted {
+                        host: self.name.clone(),
+                        fingerprint: fp,
+                    });
                     return Ok(false);
                 }
                 match known_hosts::append(&self.known_hosts, &self.name, &key) {
-                    Ok(()) => info!(host = %self.name, fingerprint = %fp, "added host key to known_hosts"),
-                    Err(e) => warn!("could not add the host key to {}: {e}", self.known_hosts.display()),
+                    Ok(()) => {
+                        info!(host = %self.name, fingerprint = %fp, "added host key to known_hosts")
+                    }
+                    Err(e) => warn!(
+                        "could not add the host key to {}: {e}",
+                        self.known_hosts.display()
+                    ),
                 }
                 Ok(true)
             }
@@ -232,16 +265,20 @@ fn key_type_label(key: &russh::keys::PublicKey) -> &'static str {
 
 fn map_russh(e: russh::Error, hostport: &str) -> SftpError {
     match e {
-        russh::Error::NoCommonAlgo { .. } => {
-            SftpError::NoCommonAlgorithm { host: hostport.to_owned(), detail: e.to_string() }
-        }
+        russh::Error::NoCommonAlgo { .. } => SftpError::NoCommonAlgorithm {
+            host: hostport.to_owned(),
+            detail: e.to_string(),
+        },
         russh::Error::IO(_)
         | russh::Error::Disconnect
         | russh::Error::HUP
         | russh::Error::ConnectionTimeout
         | russh::Error::KeepaliveTimeout
         | russh::Error::SendError
-        | russh::Error::RecvError => SftpError::Unreachable { host: hostport.to_owned(), reason: e.to_string() },
+        | russh::Error::RecvError => SftpError::Unreachable {
+            host: hostport.to_owned(),
+            reason: e.to_string(),
+        },
         other => SftpError::Ssh(other.to_string()),
     }
 }
@@ -269,13 +306,21 @@ impl ConnCtx {
             window_size: 8 * 1024 * 1024,
             ..Default::default()
         };
-        let known = known_hosts::recorded_algorithms(&self.cfg.known_hosts, &self.cfg.known_hosts_name());
+        let known =
+            known_hosts::recorded_algorithms(&self.cfg.known_hosts, &self.cfg.known_hosts_name());
         if !known.is_empty() {
             // Prefer the host key types already recorded, as OpenSSH does.
             let mut keys: Vec<russh::keys::Algorithm> = Vec::new();
             for pref in c.preferred.key.iter() {
                 let family_known = known.iter().any(|k| {
-                    k == pref || matches!((k, pref), (russh::keys::Algorithm::Rsa { .. }, russh::keys::Algorithm::Rsa { .. }))
+                    k == pref
+                        || matches!(
+                            (k, pref),
+                            (
+                                russh::keys::Algorithm::Rsa { .. },
+                                russh::keys::Algorithm::Rsa { .. }
+                            )
+                        )
                 });
                 if family_known {
                     keys.push(pref.clone());
@@ -308,14 +353,26 @@ impl ConnCtx {
             tokio::net::TcpStream::connect((self.cfg.host.as_str(), self.cfg.port)),
         )
         .await
-        .map_err(|_| SftpError::Unreachable { host: hostport.clone(), reason: "connect timed out".into() })?
-        .map_err(|e| SftpError::Unreachable { host: hostport.clone(), reason: e.to_string() })?;
+        .map_err(|_| SftpError::Unreachable {
+            host: hostport.clone(),
+            reason: "connect timed out".into(),
+        })?
+        .map_err(|e| SftpError::Unreachable {
+            host: hostport.clone(),
+            reason: e.to_string(),
+        })?;
         let _ = stream.set_nodelay(true);
         // The host-key question may wait for a human: not under connect_timeout.
         let _guard = self.prompt_lock.lock().await;
         let handshake = client::connect_stream(Arc::new(self.russh_config()), stream, handler);
-        let timed_out = || SftpError::Unreachable { host: hostport.clone(), reason: "SSH handshake timed out".into() };
-        let handle = match bounded(&self.activity, self.cfg.connect_timeout, handshake).await.ok_or_else(timed_out)? {
+        let timed_out = || SftpError::Unreachable {
+            host: hostport.clone(),
+            reason: "SSH handshake timed out".into(),
+        };
+        let handle = match bounded(&self.activity, self.cfg.connect_timeout, handshake)
+            .await
+            .ok_or_else(timed_out)?
+        {
             Ok(h) => h,
             Err(e) => {
                 if let Some(v) = verdict.lock().ok().and_then(|mut v| v.take()) {
@@ -325,9 +382,16 @@ impl ConnCtx {
             }
         };
         let mut handle = handle;
-        bounded(&self.activity, self.cfg.connect_timeout, self.authenticate(&mut handle))
-            .await
-            .ok_or_else(|| SftpError::Unreachable { host: hostport.clone(), reason: "login timed out".into() })??;
+        bounded(
+            &self.activity,
+            self.cfg.connect_timeout,
+            self.authenticate(&mut handle),
+        )
+        .await
+        .ok_or_else(|| SftpError::Unreachable {
+            host: hostport.clone(),
+            reason: "login timed out".into(),
+        })??;
         drop(_guard);
         let (meta, bulk) = tokio::time::timeout(self.cfg.connect_timeout, async {
             let meta = self.open_sftp(&handle).await?;
@@ -335,11 +399,17 @@ impl ConnCtx {
             Ok::<_, SftpError>((meta, bulk))
         })
         .await
-        .map_err(|_| SftpError::Unreachable { host: hostport.clone(), reason: "SFTP start timed out".into() })??;
+        .map_err(|_| SftpError::Unreachable {
+            host: hostport.clone(),
+            reason: "SFTP start timed out".into(),
+        })??;
         let ext = meta.1;
         let root = tokio::time::timeout(self.cfg.request_timeout, self.resolve_root(&meta.0))
             .await
-            .map_err(|_| SftpError::Unreachable { host: hostport.clone(), reason: "timed out".into() })??;
+            .map_err(|_| SftpError::Unreachable {
+                host: hostport.clone(),
+                reason: "timed out".into(),
+            })??;
         debug!(%root, ?ext, "sftp connected");
         Ok(Conn {
             handle,
@@ -349,15 +419,26 @@ impl ConnCtx {
             ext,
             broken: AtomicBool::new(false),
             generation,
-            pacer: Pacer::new(self.cfg.chunk_size.max(1024) as usize, self.cfg.pipeline_depth.max(1)),
+            pacer: Pacer::new(
+                self.cfg.chunk_size.max(1024) as usize,
+                self.cfg.pipeline_depth.max(1),
+            ),
             dead: tokio::sync::watch::channel(false).0,
         })
     }
 
-    async fn open_sftp(&self, handle: &client::Handle<ClientHandler>) -> Result<(RawSftpSession, Extensions), SftpError> {
+    async fn open_sftp(
+        &self,
+        handle: &client::Handle<ClientHandler>,
+    ) -> Result<(RawSftpSession, Extensions), SftpError> {
         let hostport = self.hostport();
-        let ch = handle.channel_open_session().await.map_err(|e| map_russh(e, &hostport))?;
-        ch.request_subsystem(true, "sftp").await.map_err(|e| map_russh(e, &hostport))?;
+        let ch = handle
+            .channel_open_session()
+            .await
+            .map_err(|e| map_russh(e, &hostport))?;
+        ch.request_subsystem(true, "sftp")
+            .await
+            .map_err(|e| map_russh(e, &hostport))?;
         let cfg = russh_sftp::client::Config {
             request_timeout_secs: self.cfg.request_timeout.as_secs().saturating_add(5),
             ..Default::default()
@@ -383,12 +464,22 @@ impl ConnCtx {
                     .files
                     .first()
                     .map(|f| f.filename.clone())
-                    .ok_or_else(|| SftpError::Sftp("server did not resolve the home folder".into()))?;
-                if rel.is_empty() { home } else { format!("{}/{}", home.trim_end_matches('/'), rel) }
+                    .ok_or_else(|| {
+                        SftpError::Sftp("server did not resolve the home folder".into())
+                    })?;
+                if rel.is_empty() {
+                    home
+                } else {
+                    format!("{}/{}", home.trim_end_matches('/'), rel)
+                }
             }
         };
         match sftp.stat(wanted.clone()).await {
-            Ok(a) if a.attrs.is_dir() => Ok(if wanted.len() > 1 { wanted.trim_end_matches('/').to_owned() } else { wanted }),
+            Ok(a) if a.attrs.is_dir() => Ok(if wanted.len() > 1 {
+                wanted.trim_end_matches('/').to_owned()
+            } else {
+                wanted
+            }),
             Ok(_) => Err(SftpError::NotAFolder { host, path: wanted }),
             Err(russh_sftp::client::error::Error::Status(s))
                 if s.status_code == StatusCode::NoSuchFile && self.cfg.create_root =>
@@ -396,7 +487,9 @@ impl ConnCtx {
                 let path = wanted.trim_end_matches('/').to_owned();
                 match sftp.mkdir(path.clone(), FileAttributes::default()).await {
                     Ok(_) => Ok(path),
-                    Err(russh_sftp::client::error::Error::Status(s)) if s.status_code == StatusCode::NoSuchFile => {
+                    Err(russh_sftp::client::error::Error::Status(s))
+                        if s.status_code == StatusCode::NoSuchFile =>
+                    {
                         Err(SftpError::PathNotFound { host, path })
                     }
                     Err(russh_sftp::client::error::Error::Status(s))
@@ -407,10 +500,14 @@ impl ConnCtx {
                     Err(e) => Err(sftp_err(e)),
                 }
             }
-            Err(russh_sftp::client::error::Error::Status(s)) if s.status_code == StatusCode::NoSuchFile => {
+            Err(russh_sftp::client::error::Error::Status(s))
+                if s.status_code == StatusCode::NoSuchFile =>
+            {
                 Err(SftpError::PathNotFound { host, path: wanted })
             }
-            Err(russh_sftp::client::error::Error::Status(s)) if s.status_code == StatusCode::PermissionDenied => {
+            Err(russh_sftp::client::error::Error::Status(s))
+                if s.status_code == StatusCode::PermissionDenied =>
+            {
                 Err(SftpError::PathPermissionDenied { host, path: wanted })
             }
             Err(e) => Err(sftp_err(e)),
@@ -419,12 +516,21 @@ impl ConnCtx {
 
     /// Logs in with whatever the server asks for, in its order, including
     /// partial success (`AuthenticationMethods publickey,keyboard-interactive`).
-    async fn authenticate(&self, handle: &mut client::Handle<ClientHandler>) -> Result<(), SftpError> {
+    async fn authenticate(
+        &self,
+        handle: &mut client::Handle<ClientHandler>,
+    ) -> Result<(), SftpError> {
         let hostport = self.hostport();
         let user = self.cfg.user.clone();
-        let mut remaining = match handle.authenticate_none(user.clone()).await.map_err(|e| map_russh(e, &hostport))? {
+        let mut remaining = match handle
+            .authenticate_none(user.clone())
+            .await
+            .map_err(|e| map_russh(e, &hostport))?
+        {
             AuthResult::Success => return Ok(()),
-            AuthResult::Failure { remaining_methods, .. } => remaining_methods,
+            AuthResult::Failure {
+                remaining_methods, ..
+            } => remaining_methods,
         };
         let mut tried: Vec<&str> = Vec::new();
         let (mut did_pubkey, mut did_kbd, mut did_password) = (false, false, false);
@@ -446,7 +552,11 @@ impl ConnCtx {
                 return Err(SftpError::PermissionDenied {
                     host: self.user_at_host(),
                     methods: method_names(&remaining),
-                    tried: if tried.is_empty() { "nothing usable".into() } else { tried.join(", ") },
+                    tried: if tried.is_empty() {
+                        "nothing usable".into()
+                    } else {
+                        tried.join(", ")
+                    },
                 });
             };
             match step {
@@ -466,7 +576,10 @@ impl ConnCtx {
         }
     }
 
-    async fn auth_publickey(&self, handle: &mut client::Handle<ClientHandler>) -> Result<Step, SftpError> {
+    async fn auth_publickey(
+        &self,
+        handle: &mut client::Handle<ClientHandler>,
+    ) -> Result<Step, SftpError> {
         let hostport = self.hostport();
         let user = self.cfg.user.clone();
         let mut last = Step::Failed(MethodSet::from(&[MethodKind::PublicKey][..]));
@@ -476,8 +589,15 @@ impl ConnCtx {
                     let ids = agent.request_identities().await.unwrap_or_default();
                     for id in ids {
                         let key = id.public_key().into_owned();
-                        let hash = if key.algorithm().is_rsa() { self.rsa_hash(handle).await } else { None };
-                        match handle.authenticate_publickey_with(user.clone(), key, hash, &mut agent).await {
+                        let hash = if key.algorithm().is_rsa() {
+                            self.rsa_hash(handle).await
+                        } else {
+                            None
+                        };
+                        match handle
+                            .authenticate_publickey_with(user.clone(), key, hash, &mut agent)
+                            .await
+                        {
                             Ok(r) => {
                                 last = Step::from(r);
                                 if !matches!(last, Step::Failed(_)) {
@@ -492,10 +612,19 @@ impl ConnCtx {
             }
         }
         for file in &self.cfg.identity_files {
-            let Some(key) = self.load_key(file).await? else { continue };
-            let hash = if key.algorithm().is_rsa() { self.rsa_hash(handle).await } else { None };
+            let Some(key) = self.load_key(file).await? else {
+                continue;
+            };
+            let hash = if key.algorithm().is_rsa() {
+                self.rsa_hash(handle).await
+            } else {
+                None
+            };
             let r = handle
-                .authenticate_publickey(user.clone(), PrivateKeyWithHashAlg::new(Arc::new(key), hash))
+                .authenticate_publickey(
+                    user.clone(),
+                    PrivateKeyWithHashAlg::new(Arc::new(key), hash),
+                )
                 .await
                 .map_err(|e| map_russh(e, &hostport))?;
             last = Step::from(r);
@@ -520,7 +649,12 @@ impl ConnCtx {
         let text = match tokio::fs::read_to_string(file).await {
             Ok(t) => Zeroizing::new(t),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(SftpError::BadKeyFile { key: file.to_path_buf(), reason: e.to_string() }),
+            Err(e) => {
+                return Err(SftpError::BadKeyFile {
+                    key: file.to_path_buf(),
+                    reason: e.to_string(),
+                });
+            }
         };
         // Key derivation is local CPU work, not network time (see `bounded`).
         self.activity.prompting.fetch_add(1, Ordering::SeqCst);
@@ -532,11 +666,20 @@ impl ConnCtx {
         let err = match plain {
             Ok(Ok(k)) => return Ok(Some(k)),
             Ok(Err(e)) => e,
-            Err(e) => return Err(SftpError::BadKeyFile { key: file.to_path_buf(), reason: e.to_string() }),
+            Err(e) => {
+                return Err(SftpError::BadKeyFile {
+                    key: file.to_path_buf(),
+                    reason: e.to_string(),
+                });
+            }
         };
-        let encrypted = matches!(err, russh::keys::Error::KeyIsEncrypted) || text.contains("ENCRYPTED");
+        let encrypted =
+            matches!(err, russh::keys::Error::KeyIsEncrypted) || text.contains("ENCRYPTED");
         if !encrypted {
-            return Err(SftpError::BadKeyFile { key: file.to_path_buf(), reason: err.to_string() });
+            return Err(SftpError::BadKeyFile {
+                key: file.to_path_buf(),
+                reason: err.to_string(),
+            });
         }
         if text.contains("-----BEGIN EC PRIVATE KEY-----") && text.contains("DEK-Info:") {
             return Err(SftpError::BadKeyFile {
@@ -546,20 +689,30 @@ impl ConnCtx {
                     .into(),
             });
         }
-        let held = self.secrets.lock().ok().and_then(|s| s.passphrases.get(file).cloned());
+        let held = self
+            .secrets
+            .lock()
+            .ok()
+            .and_then(|s| s.passphrases.get(file).cloned());
         let pass = match held {
             Some(p) => p,
             None => {
                 let prompt = format!("Passphrase for key {}: ", file.display());
                 ask(&self.prompter, &self.activity, move |p| p.secret(&prompt))
                     .await?
-                    .map_err(|e| SftpError::PromptFailed { what: format!("the passphrase of {}", file.display()), reason: e.0 })?
+                    .map_err(|e| SftpError::PromptFailed {
+                        what: format!("the passphrase of {}", file.display()),
+                        reason: e.0,
+                    })?
             }
         };
         self.activity.prompting.fetch_add(1, Ordering::SeqCst);
         let decoded = {
             let (text, pass) = (text.clone(), pass.clone());
-            tokio::task::spawn_blocking(move || russh::keys::decode_secret_key(&text, Some(pass.as_str()))).await
+            tokio::task::spawn_blocking(move || {
+                russh::keys::decode_secret_key(&text, Some(pass.as_str()))
+            })
+            .await
         };
         self.activity.prompting.fetch_sub(1, Ordering::SeqCst);
         self.activity.touch();
@@ -575,13 +728,21 @@ impl ConnCtx {
                 if let Ok(mut s) = self.secrets.lock() {
                     s.passphrases.remove(file);
                 }
-                Err(SftpError::WrongPassphrase { key: file.to_path_buf() })
+                Err(SftpError::WrongPassphrase {
+                    key: file.to_path_buf(),
+                })
             }
-            Err(e) => Err(SftpError::BadKeyFile { key: file.to_path_buf(), reason: e.to_string() }),
+            Err(e) => Err(SftpError::BadKeyFile {
+                key: file.to_path_buf(),
+                reason: e.to_string(),
+            }),
         }
     }
 
-    async fn auth_kbd_interactive(&self, handle: &mut client::Handle<ClientHandler>) -> Result<Step, SftpError> {
+    async fn auth_kbd_interactive(
+        &self,
+        handle: &mut client::Handle<ClientHandler>,
+    ) -> Result<Step, SftpError> {
         let hostport = self.hostport();
         let mut answered: Vec<String> = Vec::new();
         let mut reply = handle
@@ -592,7 +753,10 @@ impl ConnCtx {
         for _ in 0..16 {
             match reply {
                 KeyboardInteractiveAuthResponse::Success => return Ok(Step::Success),
-                KeyboardInteractiveAuthResponse::Failure { remaining_methods, partial_success } => {
+                KeyboardInteractiveAuthResponse::Failure {
+                    remaining_methods,
+                    partial_success,
+                } => {
                     if partial_success {
                         return Ok(Step::Continue(remaining_methods));
                     }
@@ -604,7 +768,11 @@ impl ConnCtx {
                         prompt: answered.join(" / "),
                     });
                 }
-                KeyboardInteractiveAuthResponse::InfoRequest { name, instructions, prompts } => {
+                KeyboardInteractiveAuthResponse::InfoRequest {
+                    name,
+                    instructions,
+                    prompts,
+                } => {
                     let text = [name.trim(), instructions.trim()]
                         .iter()
                         .filter(|s| !s.is_empty())
@@ -612,15 +780,25 @@ impl ConnCtx {
                         .collect::<Vec<_>>()
                         .join("\n");
                     if !text.is_empty() {
-                        let _ = ask(&self.prompter, &self.activity, move |p| p.message(&text)).await;
+                        let _ =
+                            ask(&self.prompter, &self.activity, move |p| p.message(&text)).await;
                     }
                     let mut responses = Vec::with_capacity(prompts.len());
                     for pr in prompts {
                         let (prompt, echo) = (pr.prompt.clone(), pr.echo);
                         let asked = prompt.clone();
-                        let answer = ask(&self.prompter, &self.activity, move |p| if echo { p.visible(&asked) } else { p.secret(&asked) })
-                            .await?
-                            .map_err(|e| SftpError::PromptFailed { what: format!("{:?}", prompt.trim()), reason: e.0 })?;
+                        let answer = ask(&self.prompter, &self.activity, move |p| {
+                            if echo {
+                                p.visible(&asked)
+                            } else {
+                                p.secret(&asked)
+                            }
+                        })
+                        .await?
+                        .map_err(|e| SftpError::PromptFailed {
+                            what: format!("{:?}", prompt.trim()),
+                            reason: e.0,
+                        })?;
                         answered.push(prompt.trim().to_owned());
                         // russh takes plain Strings; the copy lives until the message is sent.
                         responses.push(String::from(answer.as_str()));
@@ -632,10 +810,15 @@ impl ConnCtx {
                 }
             }
         }
-        Err(SftpError::Ssh("the server kept asking keyboard-interactive questions".into()))
+        Err(SftpError::Ssh(
+            "the server kept asking keyboard-interactive questions".into(),
+        ))
     }
 
-    async fn auth_password(&self, handle: &mut client::Handle<ClientHandler>) -> Result<Step, SftpError> {
+    async fn auth_password(
+        &self,
+        handle: &mut client::Handle<ClientHandler>,
+    ) -> Result<Step, SftpError> {
         let hostport = self.hostport();
         let held = self.secrets.lock().ok().and_then(|s| s.password.clone());
         let pw = match held {
@@ -644,7 +827,10 @@ impl ConnCtx {
                 let prompt = format!("Password for {}: ", self.user_at_host());
                 ask(&self.prompter, &self.activity, move |p| p.secret(&prompt))
                     .await?
-                    .map_err(|e| SftpError::PromptFailed { what: "the password".into(), reason: e.0 })?
+                    .map_err(|e| SftpError::PromptFailed {
+                        what: "the password".into(),
+                        reason: e.0,
+                    })?
             }
         };
         let r = handle
@@ -656,7 +842,9 @@ impl ConnCtx {
                 if let Ok(mut s) = self.secrets.lock() {
                     s.password = None;
                 }
-                Err(SftpError::PasswordRejected { host: self.user_at_host() })
+                Err(SftpError::PasswordRejected {
+                    host: self.user_at_host(),
+                })
             }
             ok => {
                 if let Ok(mut s) = self.secrets.lock() {
@@ -680,15 +868,25 @@ impl From<AuthResult> for Step {
     fn from(r: AuthResult) -> Self {
         match r {
             AuthResult::Success => Step::Success,
-            AuthResult::Failure { remaining_methods, partial_success: true } => Step::Continue(remaining_methods),
-            AuthResult::Failure { remaining_methods, partial_success: false } => Step::Failed(remaining_methods),
+            AuthResult::Failure {
+                remaining_methods,
+                partial_success: true,
+            } => Step::Continue(remaining_methods),
+            AuthResult::Failure {
+                remaining_methods,
+                partial_success: false,
+            } => Step::Failed(remaining_methods),
         }
     }
 }
 
 fn method_names(m: &MethodSet) -> String {
     let names: Vec<&str> = m.iter().map(<&str>::from).collect();
-    if names.is_empty() { "none".into() } else { names.join(",") }
+    if names.is_empty() {
+        "none".into()
+    } else {
+        names.join(",")
+    }
 }
 
 #[cfg(test)]
@@ -700,7 +898,12 @@ mod tests {
     async fn bounded_gives_up_on_network_silence_but_not_while_prompting() {
         let act = Activity::default();
         let t = Instant::now();
-        let r = bounded(&act, Duration::from_millis(300), std::future::pending::<()>()).await;
+        let r = bounded(
+            &act,
+            Duration::from_millis(300),
+            std::future::pending::<()>(),
+        )
+        .await;
         assert!(r.is_none(), "a silent handshake is cut off");
         assert!(t.elapsed() < Duration::from_secs(2));
 
@@ -710,6 +913,9 @@ mod tests {
             tokio::time::sleep(Duration::from_millis(900)).await;
             7
         };
-        assert_eq!(bounded(&act, Duration::from_millis(300), slow).await, Some(7));
+        assert_eq!(
+            bounded(&act, Duration::from_millis(300), slow).await,
+            Some(7)
+        );
     }
 }

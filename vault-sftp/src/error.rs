@@ -52,7 +52,9 @@ pub enum SftpError {
         fingerprint: String,
     },
     /// Key exchange found no algorithm both sides accept.
-    #[error("{host} and this client have no algorithm in common ({detail}); the server may only offer legacy (SHA-1/CBC) algorithms")]
+    #[error(
+        "{host} and this client have no algorithm in common ({detail}); the server may only offer legacy (SHA-1/CBC) algorithms"
+    )]
     NoCommonAlgorithm {
         /// `host:port`.
         host: String,
@@ -179,7 +181,10 @@ impl SftpError {
     /// True for failures a later retry may cure (network), false for answers
     /// (credentials, host key, configuration) that need the user.
     pub fn is_transient(&self) -> bool {
-        matches!(self, SftpError::Unreachable { .. } | SftpError::Ssh(_) | SftpError::Sftp(_))
+        matches!(
+            self,
+            SftpError::Unreachable { .. } | SftpError::Ssh(_) | SftpError::Sftp(_)
+        )
     }
 }
 

@@ -32,12 +32,21 @@ pub fn fingerprint(key: &PublicKey) -> String {
 }
 
 fn hashed_matches(entry: &str, name: &str) -> bool {
-    let Some(rest) = entry.strip_prefix("|1|") else { return false };
-    let Some((salt, hash)) = rest.split_once('|') else { return false };
-    let (Ok(salt), Ok(hash)) = (BASE64.decode(salt.as_bytes()), BASE64.decode(hash.as_bytes())) else {
+    let Some(rest) = entry.strip_prefix("|1|") else {
         return false;
     };
-    let Ok(mut mac) = <Hmac<Sha1> as Mac>::new_from_slice(&salt) else { return false };
+    let Some((salt, hash)) = rest.split_once('|') else {
+        return false;
+    };
+    let (Ok(salt), Ok(hash)) = (
+        BASE64.decode(salt.as_bytes()),
+        BASE64.decode(hash.as_bytes()),
+    ) else {
+        return false;
+    };
+    let Ok(mut mac) = <Hmac<Sha1> as Mac>::new_from_slice(&salt) else {
+        return false;
+    };
     mac.update(name.as_bytes());
     mac.verify_slice(&hash).is_ok()
 }
@@ -76,9 +85,15 @@ fn entries_for(text: &str, name: &str) -> Vec<Entry> {
         if !host_matches(first, name) {
             continue;
         }
-        let (Some(kt), Some(b64)) = (fields.next(), fields.next()) else { continue };
+        let (Some(kt), Some(b64)) = (fields.next(), fields.next()) else {
+            continue;
+        };
         if let Ok(key) = PublicKey::from_openssh(&format!("{kt} {b64}")) {
-            out.push(Entry { line: i + 1, revoked, key });
+            out.push(Entry {
+                line: i + 1,
+                revoked,
+                key,
+            });
         }
     }
     out
@@ -92,14 +107,21 @@ pub fn check(path: &Path, name: &str, key: &PublicKey) -> std::io::Result<HostKe
         Err(e) => return Err(e),
     };
     let entries = entries_for(&text, name);
-    if let Some(r) = entries.iter().find(|e| e.revoked && e.key.key_data() == key.key_data()) {
+    if let Some(r) = entries
+        .iter()
+        .find(|e| e.revoked && e.key.key_data() == key.key_data())
+    {
         return Ok(HostKeyStatus::Changed { line: r.line });
     }
     let recorded: Vec<&Entry> = entries.iter().filter(|e| !e.revoked).collect();
     if recorded.iter().any(|e| e.key.key_data() == key.key_data()) {
         return Ok(HostKeyStatus::Known);
     }
-    match recorded.iter().find(|e| same_family(&e.key.algorithm(), &key.algorithm())).or(recorded.first()) {
+    match recorded
+        .iter()
+        .find(|e| same_family(&e.key.algorithm(), &key.algorithm()))
+        .or(recorded.first())
+    {
         Some(e) => Ok(HostKeyStatus::Changed { line: e.line }),
         None => Ok(HostKeyStatus::Unknown),
     }
@@ -129,7 +151,10 @@ pub fn append(path: &Path, name: &str, key: &PublicKey) -> std::io::Result<()> {
         std::fs::create_dir_all(dir)?;
     }
     let existing = std::fs::read(path).unwrap_or_default();
-    let mut f = std::fs::OpenOptions::new().create(true).append(true).open(path)?;
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)?;
     if !existing.is_empty() && !existing.ends_with(b"\n") {
         f.write_all(b"\n")?;
     }
@@ -145,14 +170,20 @@ pub fn append(path: &Path, name: &str, key: &PublicKey) -> std::io::Result<()> {
 mod tests {
     use super::*;
 
-    const ED: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAINvxXSjGj55Dc5RDyGQqU67NcSWUJvx+PBgvkakd7Rus";
-    const ED2: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIIt8Oj0WBRYSN17veBKbdbG3YES1g/uWbWvFUAUYAkFE";
+    const ED: &str =
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAINvxXSjGj55Dc5RDyGQqU67NcSWUJvx+PBgvkakd7Rus";
+    const ED2: &str =
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIIt8Oj0WBRYSN17veBKbdbG3YES1g/uWbWvFUAUYAkFE";
 
     fn hashed(name: &str) -> String {
         let salt = [7u8; 20];
         let mut mac = <Hmac<Sha1> as Mac>::new_from_slice(&salt).unwrap();
         mac.update(name.as_bytes());
-        format!("|1|{}|{}", BASE64.encode(&salt), BASE64.encode(&mac.finalize().into_bytes()))
+        format!(
+            "|1|{}|{}",
+            BASE64.encode(&salt),
+            BASE64.encode(&mac.finalize().into_bytes())
+        )
     }
 
     #[test]
@@ -162,17 +193,36 @@ mod tests {
         let key = PublicKey::from_openssh(ED).unwrap();
         let other = PublicKey::from_openssh(ED2).unwrap();
         assert_eq!(check(&p, "h", &key).unwrap(), HostKeyStatus::Unknown);
-        std::fs::write(&p, format!("# c\nother.example {ED2}\n{} {ED}\n*.lan,!x.lan {ED}\n", hashed("[h]:2222"))).unwrap();
+        std::fs::write(
+            &p,
+            format!(
+                "# c\nother.example {ED2}\n{} {ED}\n*.lan,!x.lan {ED}\n",
+                hashed("[h]:2222")
+            ),
+        )
+        .unwrap();
         assert_eq!(check(&p, "[h]:2222", &key).unwrap(), HostKeyStatus::Known);
         assert_eq!(check(&p, "[h]:2223", &key).unwrap(), HostKeyStatus::Unknown);
         assert_eq!(check(&p, "a.lan", &key).unwrap(), HostKeyStatus::Known);
         assert_eq!(check(&p, "x.lan", &key).unwrap(), HostKeyStatus::Unknown);
-        assert_eq!(check(&p, "other.example", &key).unwrap(), HostKeyStatus::Changed { line: 2 });
-        assert_eq!(check(&p, "other.example", &other).unwrap(), HostKeyStatus::Known);
+        assert_eq!(
+            check(&p, "other.example", &key).unwrap(),
+            HostKeyStatus::Changed { line: 2 }
+        );
+        assert_eq!(
+            check(&p, "other.example", &other).unwrap(),
+            HostKeyStatus::Known
+        );
         append(&p, "new.example", &key).unwrap();
-        assert_eq!(check(&p, "new.example", &key).unwrap(), HostKeyStatus::Known);
+        assert_eq!(
+            check(&p, "new.example", &key).unwrap(),
+            HostKeyStatus::Known
+        );
         std::fs::write(&p, format!("@revoked * {ED}\nh {ED}\n")).unwrap();
-        assert_eq!(check(&p, "h", &key).unwrap(), HostKeyStatus::Changed { line: 1 });
+        assert_eq!(
+            check(&p, "h", &key).unwrap(),
+            HostKeyStatus::Changed { line: 1 }
+        );
         assert!(fingerprint(&key).starts_with("SHA256:"));
     }
 }

@@ -65,8 +65,8 @@ use tokio::sync::{Semaphore, watch};
 use tokio::time::Instant;
 use tracing::{debug, info, warn};
 use vault_storage::{
-    Body, Capabilities, DirEntry, EntryKind, Metadata, RenameMode, SpaceInfo, Storage, StorageError,
-    StorageErrorKind, StoragePath, WriteMode,
+    Body, Capabilities, DirEntry, EntryKind, Metadata, RenameMode, SpaceInfo, Storage,
+    StorageError, StorageErrorKind, StoragePath, WriteMode,
 };
 
 mod config;
@@ -76,7 +76,9 @@ pub mod known_hosts;
 mod pacer;
 mod prompt;
 
-pub use config::{HostSettings, RemoteRoot, SftpConfig, SftpUrl, parse_sftp_url, ssh_config_lookup};
+pub use config::{
+    HostSettings, RemoteRoot, SftpConfig, SftpUrl, parse_sftp_url, ssh_config_lookup,
+};
 pub use error::SftpError;
 pub use prompt::{PromptError, Prompter};
 
@@ -127,7 +129,9 @@ pub struct SftpStorage {
 
 impl std::fmt::Debug for SftpStorage {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SftpStorage").field("target", &self.inner.describe).finish_non_exhaustive()
+        f.debug_struct("SftpStorage")
+            .field("target", &self.inner.describe)
+            .finish_non_exhaustive()
     }
 }
 
@@ -184,14 +188,23 @@ fn status_error(path: &StoragePath, code: StatusCode, msg: String) -> StorageErr
 }
 
 fn mtime_of(a: &FileAttributes) -> Option<SystemTime> {
-    a.mtime.map(|s| UNIX_EPOCH + Duration::from_secs(u64::from(s)))
+    a.mtime
+        .map(|s| UNIX_EPOCH + Duration::from_secs(u64::from(s)))
 }
 
 fn metadata_of(a: &FileAttributes) -> Metadata {
     if a.is_dir() {
-        Metadata { kind: EntryKind::Dir, size: 0, modified: mtime_of(a) }
+        Metadata {
+            kind: EntryKind::Dir,
+            size: 0,
+            modified: mtime_of(a),
+        }
     } else {
-        Metadata { kind: EntryKind::File, size: a.size.unwrap_or(0), modified: mtime_of(a) }
+        Metadata {
+            kind: EntryKind::File,
+            size: a.size.unwrap_or(0),
+            modified: mtime_of(a),
+        }
     }
 }
 
@@ -212,8 +225,14 @@ fn expect_ok(p: Packet) -> Result<(), OpError> {
 impl SftpStorage {
     /// Connects and logs in (asking through `prompter` as needed), checks the
     /// remote folder exists, and returns the storage.
-    pub async fn connect(config: SftpConfig, prompter: Arc<dyn Prompter>) -> Result<SftpStorage, SftpError> {
-        let describe = format!("sftp {}@{}:{} {}", config.user, config.host, config.port, config.root);
+    pub async fn connect(
+        config: SftpConfig,
+        prompter: Arc<dyn Prompter>,
+    ) -> Result<SftpStorage, SftpError> {
+        let describe = format!(
+            "sftp {}@{}:{} {}",
+            config.user, config.host, config.port, config.root
+        );
         let ctx = ConnCtx {
             cfg: config,
             prompter,
@@ -224,7 +243,10 @@ impl SftpStorage {
         let started = Instant::now();
         let conn = Arc::new(ctx.establish(1).await?);
         conn.watch();
-        info!(elapsed_ms = started.elapsed().as_millis() as u64, "sftp login done");
+        info!(
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "sftp login done"
+        );
         let caps = Capabilities {
             random_write: true,
             atomic_replace: conn.ext.posix_rename,
@@ -275,7 +297,9 @@ impl SftpStorage {
         let old = self.inner.state.lock().ok().and_then(|mut s| s.conn.take());
         if let Some(c) = old {
             c.broken.store(true, Ordering::Relaxed);
-            let bye = c.handle.disconnect(russh::Disconnect::ByApplication, "", "en");
+            let bye = c
+                .handle
+                .disconnect(russh::Disconnect::ByApplication, "", "en");
             let _ = tokio::time::timeout(Duration::from_secs(2), bye).await;
         }
     }
@@ -283,7 +307,10 @@ impl SftpStorage {
     /// Reconnects now if the connection is gone (waits up to `reconnect_wait`).
     pub async fn ensure_connected(&self) -> Result<(), StorageError> {
         let deadline = Instant::now() + self.inner.ctx.cfg.reconnect_wait;
-        self.inner.conn(deadline, &StoragePath::root()).await.map(|_| ())
+        self.inner
+            .conn(deadline, &StoragePath::root())
+            .await
+            .map(|_| ())
     }
 
     fn current(&self) -> Option<Arc<Conn>> {
@@ -302,15 +329,18 @@ impl Inner {
 
     /// A live connection, reconnecting in the background if needed; waits
     /// until `deadline` at most.
-    async fn conn(self: &Arc<Self>, deadline: Instant, path: &StoragePath) -> Result<Arc<Conn>, StorageError> {
+    async fn conn(
+        self: &Arc<Self>,
+        deadline: Instant,
+        path: &StoragePath,
+    ) -> Result<Arc<Conn>, StorageError> {
         let mut rx = self.changed.subscribe();
         let mut start_epoch: Option<u64> = None;
         loop {
             {
-                let mut st = self
-                    .state
-                    .lock()
-                    .map_err(|_| StorageError::with_source(StorageErrorKind::Other, path, "state lock poisoned"))?;
+                let mut st = self.state.lock().map_err(|_| {
+                    StorageError::with_source(StorageErrorKind::Other, path, "state lock poisoned")
+                })?;
                 if let Some(c) = &st.conn {
                     if !c.is_dead() {
                         return Ok(c.clone());
@@ -324,7 +354,11 @@ impl Inner {
                     && !err.is_transient()
                 {
                     // The user's answer was refused (or the host key): report it.
-                    return Err(StorageError::with_source(err.storage_kind(), path, err.to_string()));
+                    return Err(StorageError::with_source(
+                        err.storage_kind(),
+                        path,
+                        err.to_string(),
+                    ));
                 }
                 if !st.reconnecting {
                     st.reconnecting = true;
@@ -342,7 +376,11 @@ impl Inner {
                         .ok()
                         .and_then(|s| s.last_error.as_ref().map(|e| e.to_string()))
                         .unwrap_or_else(|| "connection lost, not back in time".into());
-                    return Err(StorageError::with_source(StorageErrorKind::Unavailable, path, why));
+                    return Err(StorageError::with_source(
+                        StorageErrorKind::Unavailable,
+                        path,
+                        why,
+                    ));
                 }
             }
         }
@@ -362,7 +400,9 @@ impl Inner {
             debug!(generation, "reconnecting");
             let result = self.ctx.establish(generation).await;
             let retry_later = {
-                let Ok(mut st) = self.state.lock() else { return };
+                let Ok(mut st) = self.state.lock() else {
+                    return;
+                };
                 match result {
                     Ok(conn) => {
                         info!(generation, "sftp connection re-established");
@@ -373,7 +413,8 @@ impl Inner {
                             .temps
                             .lock()
                             .map(|mut t| {
-                                let (old, keep): (Vec<_>, Vec<_>) = t.drain(..).partition(|(g, _)| *g < generation);
+                                let (old, keep): (Vec<_>, Vec<_>) =
+                                    t.drain(..).partition(|(g, _)| *g < generation);
                                 *t = keep;
                                 old.into_iter().map(|(_, name)| name).collect()
                             })
@@ -418,7 +459,12 @@ impl Inner {
 
     /// Runs `op` on a live connection; retries it on a new connection after a
     /// transport failure when `retry` allows and time is left.
-    async fn run<T, F, Fut>(self: &Arc<Self>, path: &StoragePath, retry: Retry, op: F) -> Result<T, StorageError>
+    async fn run<T, F, Fut>(
+        self: &Arc<Self>,
+        path: &StoragePath,
+        retry: Retry,
+        op: F,
+    ) -> Result<T, StorageError>
     where
         F: Fn(Arc<Conn>) -> Fut,
         Fut: Future<Output = Result<T, OpError>>,
@@ -442,7 +488,11 @@ impl Inner {
                     if retry == Retry::Yes && !timed_out && Instant::now() < deadline {
                         continue;
                     }
-                    return Err(StorageError::with_source(StorageErrorKind::Unavailable, path, msg));
+                    return Err(StorageError::with_source(
+                        StorageErrorKind::Unavailable,
+                        path,
+                        msg,
+                    ));
                 }
             }
         }
@@ -458,12 +508,23 @@ impl Inner {
         }
     }
 
-    fn channel<'a>(&'a self, conn: &'a Conn, bulk: bool) -> (&'a RawSftpSession, &'a Arc<Semaphore>, Option<&'a Pacer>) {
-        if bulk { (&conn.bulk, &self.bulk_handles, Some(&conn.pacer)) } else { (&conn.meta, &self.meta_handles, None) }
+    fn channel<'a>(
+        &'a self,
+        conn: &'a Conn,
+        bulk: bool,
+    ) -> (&'a RawSftpSession, &'a Arc<Semaphore>, Option<&'a Pacer>) {
+        if bulk {
+            (&conn.bulk, &self.bulk_handles, Some(&conn.pacer))
+        } else {
+            (&conn.meta, &self.meta_handles, None)
+        }
     }
 
     /// Stat; `None` when the path does not exist.
-    async fn stat_opt(sftp: &RawSftpSession, remote: &str) -> Result<Option<FileAttributes>, OpError> {
+    async fn stat_opt(
+        sftp: &RawSftpSession,
+        remote: &str,
+    ) -> Result<Option<FileAttributes>, OpError> {
         match sftp.stat(remote.to_owned()).await {
             Ok(a) => Ok(Some(a.attrs)),
             Err(RawError::Status(s)) if s.status_code == StatusCode::NoSuchFile => Ok(None),
@@ -479,7 +540,10 @@ impl Inner {
 
     fn tmp_name(&self) -> String {
         let n = self.tmp_counter.fetch_add(1, Ordering::Relaxed);
-        let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
         format!(".vault-tmp-{}-{n}-{nanos:08x}", std::process::id())
     }
 
@@ -501,7 +565,9 @@ impl Inner {
         loop {
             while !eof && next < len && inflight.len() < depth {
                 let n = chunk.min(len - next);
-                let Some(permit) = pace(pacer, n, inflight.is_empty()).await else { break };
+                let Some(permit) = pace(pacer, n, inflight.is_empty()).await else {
+                    break;
+                };
                 let off = offset + next as u64;
                 let h = handle.to_owned();
                 inflight.push_back(async move {
@@ -513,7 +579,9 @@ impl Inner {
                 });
                 next += n;
             }
-            let Some((off, want, res)) = inflight.next().await else { break };
+            let Some((off, want, res)) = inflight.next().await else {
+                break;
+            };
             if eof {
                 continue;
             }
@@ -574,7 +642,9 @@ impl Inner {
         loop {
             while pos < data.len() && inflight.len() < depth {
                 let n = chunk.min(data.len() - pos);
-                let Some(permit) = pace(pacer, n, inflight.is_empty()).await else { break };
+                let Some(permit) = pace(pacer, n, inflight.is_empty()).await else {
+                    break;
+                };
                 let piece = data.slice(pos..pos + n).to_vec();
                 let h = handle.to_owned();
                 let off = offset + pos as u64;
@@ -612,10 +682,16 @@ impl Inner {
         loop {
             while pos < len && inflight.len() < depth {
                 let n = (chunk as u64).min(len - pos) as usize;
-                let Some(permit) = pace(pacer, n, inflight.is_empty()).await else { break };
+                let Some(permit) = pace(pacer, n, inflight.is_empty()).await else {
+                    break;
+                };
                 let mut buf = vec![0u8; n];
                 reader.read_exact(&mut buf).await.map_err(|e| {
-                    OpError::Storage(StorageError::with_source(StorageErrorKind::Other, path, format!("reading the body: {e}")))
+                    OpError::Storage(StorageError::with_source(
+                        StorageErrorKind::Other,
+                        path,
+                        format!("reading the body: {e}"),
+                    ))
                 })?;
                 let h = handle.to_owned();
                 let off = pos;
@@ -638,7 +714,12 @@ impl Inner {
 
     /// Closes a read-only handle without waiting for the reply (saves a round
     /// trip); the handle slot is freed once the server answered.
-    fn close_later(conn: &Arc<Conn>, bulk: bool, handle: String, permit: tokio::sync::OwnedSemaphorePermit) {
+    fn close_later(
+        conn: &Arc<Conn>,
+        bulk: bool,
+        handle: String,
+        permit: tokio::sync::OwnedSemaphorePermit,
+    ) {
         let conn = conn.clone();
         tokio::spawn(async move {
             let sftp = if bulk { &conn.bulk } else { &conn.meta };
@@ -654,13 +735,21 @@ impl Inner {
     }
 
     /// Failure to open a file for reading: tells a folder from other failures.
-    async fn explain_open_failure(sftp: &RawSftpSession, remote: &str, path: &StoragePath, e: RawError) -> OpError {
+    async fn explain_open_failure(
+        sftp: &RawSftpSession,
+        remote: &str,
+        path: &StoragePath,
+        e: RawError,
+    ) -> OpError {
         if let RawError::Status(s) = &e
             && s.status_code == StatusCode::Failure
             && let Ok(Some(a)) = Self::stat_opt(sftp, remote).await
             && a.is_dir()
         {
-            return OpError::Storage(StorageError::new(StorageErrorKind::IsADirectory, path.clone()));
+            return OpError::Storage(StorageError::new(
+                StorageErrorKind::IsADirectory,
+                path.clone(),
+            ));
         }
         e.into()
     }
@@ -677,28 +766,47 @@ impl Inner {
         let (sftp, sem, pacer) = self.channel(conn, bulk);
         let target = Self::remote(conn, path);
         let parent = path.parent().unwrap_or_default();
-        let tmp = Self::remote(conn, &parent.join(&self.tmp_name()).map_err(OpError::Storage)?);
+        let tmp = Self::remote(
+            conn,
+            &parent.join(&self.tmp_name()).map_err(OpError::Storage)?,
+        );
         if mode == WriteMode::CreateNew && Self::stat_opt(sftp, &target).await?.is_some() {
-            return Err(OpError::Storage(StorageError::new(StorageErrorKind::AlreadyExists, path.clone())));
+            return Err(OpError::Storage(StorageError::new(
+                StorageErrorKind::AlreadyExists,
+                path.clone(),
+            )));
         }
-        let _permit = sem.clone().acquire_owned().await.map_err(|_| OpError::Transport("closed".into(), false))?;
+        let _permit = sem
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| OpError::Transport("closed".into(), false))?;
         if let Ok(mut t) = self.temps.lock() {
             t.push((conn.generation, tmp.clone()));
         }
         let flags = OpenFlags::WRITE | OpenFlags::CREATE | OpenFlags::EXCLUDE | OpenFlags::TRUNCATE;
-        let attrs = FileAttributes { permissions: Some(0o644), ..FileAttributes::empty() };
+        let attrs = FileAttributes {
+            permissions: Some(0o644),
+            ..FileAttributes::empty()
+        };
         let handle = match sftp.open(tmp.clone(), flags, attrs).await {
             Ok(h) => h.handle,
             Err(RawError::Status(s)) if s.status_code == StatusCode::NoSuchFile => {
                 self.forget_temp(&tmp);
-                return Err(OpError::Storage(StorageError::new(StorageErrorKind::NotFound, path.clone())));
+                return Err(OpError::Storage(StorageError::new(
+                    StorageErrorKind::NotFound,
+                    path.clone(),
+                )));
             }
             Err(e) => return Err(e.into()),
         };
         let upload = async {
             match body {
                 WriteBody::Bytes(b) => self.write_range(sftp, pacer, &handle, 0, b).await?,
-                WriteBody::Stream(len, reader) => self.write_stream(sftp, pacer, &handle, len, reader, path).await?,
+                WriteBody::Stream(len, reader) => {
+                    self.write_stream(sftp, pacer, &handle, len, reader, path)
+                        .await?
+                }
             }
             if conn.ext.fsync {
                 sftp.fsync(handle.clone()).await?;
@@ -712,7 +820,8 @@ impl Inner {
             (Ok(()), Err(e)) => Err(e.into()),
             (Ok(()), Ok(_)) => {
                 rename_sent.store(true, Ordering::SeqCst);
-                self.commit_rename(conn, sftp, &tmp, &target, path, mode).await
+                self.commit_rename(conn, sftp, &tmp, &target, path, mode)
+                    .await
             }
         };
         let gone = match &result {
@@ -740,22 +849,37 @@ impl Inner {
     ) -> Result<(), OpError> {
         let r = match mode {
             WriteMode::Overwrite => self.rename_replace(conn, sftp, tmp, target).await,
-            WriteMode::CreateNew => sftp.rename(tmp.to_owned(), target.to_owned()).await.map(|_| ()).map_err(OpError::from),
+            WriteMode::CreateNew => sftp
+                .rename(tmp.to_owned(), target.to_owned())
+                .await
+                .map(|_| ())
+                .map_err(OpError::from),
         };
         match r {
             Ok(()) => Ok(()),
-            Err(OpError::Status(StatusCode::Failure, msg)) => match Self::stat_opt(sftp, target).await? {
-                Some(a) if a.is_dir() => Err(OpError::Storage(StorageError::new(StorageErrorKind::IsADirectory, path.clone()))),
-                Some(_) if mode == WriteMode::CreateNew => {
-                    Err(OpError::Storage(StorageError::new(StorageErrorKind::AlreadyExists, path.clone())))
+            Err(OpError::Status(StatusCode::Failure, msg)) => {
+                match Self::stat_opt(sftp, target).await? {
+                    Some(a) if a.is_dir() => Err(OpError::Storage(StorageError::new(
+                        StorageErrorKind::IsADirectory,
+                        path.clone(),
+                    ))),
+                    Some(_) if mode == WriteMode::CreateNew => Err(OpError::Storage(
+                        StorageError::new(StorageErrorKind::AlreadyExists, path.clone()),
+                    )),
+                    _ => Err(OpError::Status(StatusCode::Failure, msg)),
                 }
-                _ => Err(OpError::Status(StatusCode::Failure, msg)),
-            },
+            }
             Err(e) => Err(e),
         }
     }
 
-    async fn rename_replace(&self, conn: &Conn, sftp: &RawSftpSession, from: &str, to: &str) -> Result<(), OpError> {
+    async fn rename_replace(
+        &self,
+        conn: &Conn,
+        sftp: &RawSftpSession,
+        from: &str,
+        to: &str,
+    ) -> Result<(), OpError> {
         if conn.ext.posix_rename {
             let mut data = Vec::with_capacity(from.len() + to.len() + 8);
             put_str(&mut data, from);
@@ -776,7 +900,11 @@ impl Inner {
 /// A pacer permit for one request of `n` bytes: `Some(None)` without a pacer,
 /// `None` when the budget is full and the caller has requests to wait on,
 /// waiting for one when it has none.
-async fn pace(pacer: Option<&Pacer>, n: usize, nothing_in_flight: bool) -> Option<Option<pacer::Permit<'_>>> {
+async fn pace(
+    pacer: Option<&Pacer>,
+    n: usize,
+    nothing_in_flight: bool,
+) -> Option<Option<pacer::Permit<'_>>> {
     let Some(p) = pacer else { return Some(None) };
     match p.try_acquire(n) {
         Some(permit) => Some(Some(permit)),
@@ -826,7 +954,12 @@ impl Storage for SftpStorage {
             .run(path, Retry::Yes, |conn| async move {
                 let sftp = &conn.meta;
                 let remote = Inner::remote(&conn, path);
-                let permit = inner.meta_handles.clone().acquire_owned().await.map_err(|_| OpError::Transport("closed".into(), false))?;
+                let permit = inner
+                    .meta_handles
+                    .clone()
+                    .acquire_owned()
+                    .await
+                    .map_err(|_| OpError::Transport("closed".into(), false))?;
                 let handle = match sftp.opendir(remote.clone()).await {
                     Ok(h) => h.handle,
                     // OpenSSH maps ENOTDIR to "no such file": look before saying so.
@@ -834,7 +967,10 @@ impl Storage for SftpStorage {
                         if let Some(a) = Inner::stat_opt(sftp, &remote).await?
                             && !a.is_dir()
                         {
-                            return Err(OpError::Storage(StorageError::new(StorageErrorKind::NotADirectory, path.clone())));
+                            return Err(OpError::Storage(StorageError::new(
+                                StorageErrorKind::NotADirectory,
+                                path.clone(),
+                            )));
                         }
                         return Err(OpError::Status(s.status_code, s.error_message));
                     }
@@ -846,7 +982,9 @@ impl Storage for SftpStorage {
                     let mut done = false;
                     while !done {
                         // Several readdir requests in flight: the server answers them in order.
-                        let batch: Vec<_> = (0..READDIR_AHEAD).map(|_| sftp.readdir(handle.clone())).collect();
+                        let batch: Vec<_> = (0..READDIR_AHEAD)
+                            .map(|_| sftp.readdir(handle.clone()))
+                            .collect();
                         for r in futures::future::join_all(batch).await {
                             match r {
                                 Ok(name) => {
@@ -857,11 +995,16 @@ impl Storage for SftpStorage {
                                         if f.attrs.is_symlink() {
                                             symlinks.push(f.filename);
                                         } else {
-                                            entries.push(DirEntry { name: f.filename, metadata: metadata_of(&f.attrs) });
+                                            entries.push(DirEntry {
+                                                name: f.filename,
+                                                metadata: metadata_of(&f.attrs),
+                                            });
                                         }
                                     }
                                 }
-                                Err(RawError::Status(s)) if s.status_code == StatusCode::Eof => done = true,
+                                Err(RawError::Status(s)) if s.status_code == StatusCode::Eof => {
+                                    done = true
+                                }
                                 Err(e) => return Err(OpError::from(e)),
                             }
                         }
@@ -869,7 +1012,10 @@ impl Storage for SftpStorage {
                     for name in symlinks {
                         let target = format!("{}/{}", remote.trim_end_matches('/'), name);
                         if let Some(a) = Inner::stat_opt(sftp, &target).await? {
-                            entries.push(DirEntry { name, metadata: metadata_of(&a) });
+                            entries.push(DirEntry {
+                                name,
+                                metadata: metadata_of(&a),
+                            });
                         }
                     }
                     Ok(entries)
@@ -881,24 +1027,49 @@ impl Storage for SftpStorage {
             .await
     }
 
-    async fn read_at(&self, path: &StoragePath, offset: u64, len: usize) -> Result<Bytes, StorageError> {
+    async fn read_at(
+        &self,
+        path: &StoragePath,
+        offset: u64,
+        len: usize,
+    ) -> Result<Bytes, StorageError> {
         let inner = &self.inner;
         inner
             .run(path, Retry::Yes, |conn| async move {
                 let (sftp, sem, pacer) = inner.channel(&conn, len > BULK_THRESHOLD);
                 let remote = Inner::remote(&conn, path);
-                let permit = sem.clone().acquire_owned().await.map_err(|_| OpError::Transport("closed".into(), false))?;
-                let handle = match sftp.open(remote.clone(), OpenFlags::READ, FileAttributes::empty()).await {
+                let permit = sem
+                    .clone()
+                    .acquire_owned()
+                    .await
+                    .map_err(|_| OpError::Transport("closed".into(), false))?;
+                let handle = match sftp
+                    .open(remote.clone(), OpenFlags::READ, FileAttributes::empty())
+                    .await
+                {
                     Ok(h) => h.handle,
                     Err(e) => return Err(Inner::explain_open_failure(sftp, &remote, path, e).await),
                 };
                 // SFTP offsets are signed on the server side: anything past i64::MAX is past the end.
-                let len = usize::try_from((i64::MAX as u64).saturating_sub(offset)).unwrap_or(usize::MAX).min(len);
-                let r = if len == 0 { Ok(Bytes::new()) } else { inner.read_range(sftp, pacer, &handle, offset, len).await };
+                let len = usize::try_from((i64::MAX as u64).saturating_sub(offset))
+                    .unwrap_or(usize::MAX)
+                    .min(len);
+                let r = if len == 0 {
+                    Ok(Bytes::new())
+                } else {
+                    inner.read_range(sftp, pacer, &handle, offset, len).await
+                };
                 Inner::close_later(&conn, len > BULK_THRESHOLD, handle, permit);
                 match r {
-                    Err(OpError::Status(StatusCode::Failure, _)) if Inner::stat_opt(sftp, &remote).await?.is_some_and(|a| a.is_dir()) => {
-                        Err(OpError::Storage(StorageError::new(StorageErrorKind::IsADirectory, path.clone())))
+                    Err(OpError::Status(StatusCode::Failure, _))
+                        if Inner::stat_opt(sftp, &remote)
+                            .await?
+                            .is_some_and(|a| a.is_dir()) =>
+                    {
+                        Err(OpError::Storage(StorageError::new(
+                            StorageErrorKind::IsADirectory,
+                            path.clone(),
+                        )))
                     }
                     r => r,
                 }
@@ -906,16 +1077,27 @@ impl Storage for SftpStorage {
             .await
     }
 
-    async fn write(&self, path: &StoragePath, body: Body, mode: WriteMode) -> Result<(), StorageError> {
+    async fn write(
+        &self,
+        path: &StoragePath,
+        body: Body,
+        mode: WriteMode,
+    ) -> Result<(), StorageError> {
         if path.is_root() {
-            return Err(StorageError::new(StorageErrorKind::IsADirectory, path.clone()));
+            return Err(StorageError::new(
+                StorageErrorKind::IsADirectory,
+                path.clone(),
+            ));
         }
         let inner = &self.inner;
         if body.len() <= RETRY_BUFFER_LIMIT {
-            let bytes = body
-                .into_bytes()
-                .await
-                .map_err(|e| StorageError::with_source(StorageErrorKind::Other, path, format!("reading the body: {e}")))?;
+            let bytes = body.into_bytes().await.map_err(|e| {
+                StorageError::with_source(
+                    StorageErrorKind::Other,
+                    path,
+                    format!("reading the body: {e}"),
+                )
+            })?;
             let bytes = &bytes;
             let rename_sent = &std::sync::atomic::AtomicBool::new(false);
             inner
@@ -947,7 +1129,9 @@ impl Storage for SftpStorage {
                         )));
                     };
                     let sent = std::sync::atomic::AtomicBool::new(false);
-                    let r = inner.do_write(&conn, path, WriteBody::Stream(len, r.as_mut()), mode, &sent).await;
+                    let r = inner
+                        .do_write(&conn, path, WriteBody::Stream(len, r.as_mut()), mode, &sent)
+                        .await;
                     *guard = None;
                     r
                 })
@@ -955,15 +1139,27 @@ impl Storage for SftpStorage {
         }
     }
 
-    async fn write_at(&self, path: &StoragePath, offset: u64, data: Bytes) -> Result<(), StorageError> {
+    async fn write_at(
+        &self,
+        path: &StoragePath,
+        offset: u64,
+        data: Bytes,
+    ) -> Result<(), StorageError> {
         let inner = &self.inner;
         let data = &data;
         inner
             .run(path, Retry::Yes, |conn| async move {
                 let (sftp, sem, pacer) = inner.channel(&conn, data.len() > BULK_THRESHOLD);
                 let remote = Inner::remote(&conn, path);
-                let _permit = sem.clone().acquire_owned().await.map_err(|_| OpError::Transport("closed".into(), false))?;
-                let handle = match sftp.open(remote.clone(), OpenFlags::WRITE, FileAttributes::empty()).await {
+                let _permit = sem
+                    .clone()
+                    .acquire_owned()
+                    .await
+                    .map_err(|_| OpError::Transport("closed".into(), false))?;
+                let handle = match sftp
+                    .open(remote.clone(), OpenFlags::WRITE, FileAttributes::empty())
+                    .await
+                {
                     Ok(h) => h.handle,
                     Err(e) => return Err(Inner::explain_open_failure(sftp, &remote, path, e).await),
                 };
@@ -982,13 +1178,29 @@ impl Storage for SftpStorage {
             .run(path, Retry::Yes, |conn| async move {
                 let remote = Inner::remote(&conn, path);
                 match Inner::stat_opt(&conn.meta, &remote).await? {
-                    None => return Err(OpError::Storage(StorageError::new(StorageErrorKind::NotFound, path.clone()))),
+                    None => {
+                        return Err(OpError::Storage(StorageError::new(
+                            StorageErrorKind::NotFound,
+                            path.clone(),
+                        )));
+                    }
                     Some(a) if a.is_dir() => {
-                        return Err(OpError::Storage(StorageError::new(StorageErrorKind::IsADirectory, path.clone())));
+                        return Err(OpError::Storage(StorageError::new(
+                            StorageErrorKind::IsADirectory,
+                            path.clone(),
+                        )));
                     }
                     Some(_) => {}
                 }
-                conn.meta.setstat(remote, FileAttributes { size: Some(len), ..FileAttributes::empty() }).await?;
+                conn.meta
+                    .setstat(
+                        remote,
+                        FileAttributes {
+                            size: Some(len),
+                            ..FileAttributes::empty()
+                        },
+                    )
+                    .await?;
                 Ok(())
             })
             .await
@@ -1005,11 +1217,22 @@ impl Storage for SftpStorage {
                     // fsync@openssh.com there is nothing more to ask for.
                     return match Inner::stat_opt(sftp, &remote).await? {
                         Some(_) => Ok(()),
-                        None => Err(OpError::Storage(StorageError::new(StorageErrorKind::NotFound, path.clone()))),
+                        None => Err(OpError::Storage(StorageError::new(
+                            StorageErrorKind::NotFound,
+                            path.clone(),
+                        ))),
                     };
                 }
-                let _permit = inner.meta_handles.clone().acquire_owned().await.map_err(|_| OpError::Transport("closed".into(), false))?;
-                let handle = match sftp.open(remote.clone(), OpenFlags::READ, FileAttributes::empty()).await {
+                let _permit = inner
+                    .meta_handles
+                    .clone()
+                    .acquire_owned()
+                    .await
+                    .map_err(|_| OpError::Transport("closed".into(), false))?;
+                let handle = match sftp
+                    .open(remote.clone(), OpenFlags::READ, FileAttributes::empty())
+                    .await
+                {
                     Ok(h) => h.handle,
                     Err(e) => return Err(Inner::explain_open_failure(sftp, &remote, path, e).await),
                 };
@@ -1027,11 +1250,23 @@ impl Storage for SftpStorage {
             .run(path, Retry::No, |conn| async move {
                 let sftp = &conn.meta;
                 let remote = Inner::remote(&conn, path);
-                match sftp.mkdir(remote.clone(), FileAttributes { permissions: Some(0o755), ..FileAttributes::empty() }).await {
+                match sftp
+                    .mkdir(
+                        remote.clone(),
+                        FileAttributes {
+                            permissions: Some(0o755),
+                            ..FileAttributes::empty()
+                        },
+                    )
+                    .await
+                {
                     Ok(_) => Ok(()),
                     Err(RawError::Status(s)) if s.status_code == StatusCode::Failure => {
                         if Inner::stat_opt(sftp, &remote).await?.is_some() {
-                            Err(OpError::Storage(StorageError::new(StorageErrorKind::AlreadyExists, path.clone())))
+                            Err(OpError::Storage(StorageError::new(
+                                StorageErrorKind::AlreadyExists,
+                                path.clone(),
+                            )))
                         } else {
                             Err(OpError::Status(s.status_code, s.error_message))
                         }
@@ -1051,8 +1286,14 @@ impl Storage for SftpStorage {
                 match sftp.remove(remote.clone()).await {
                     Ok(_) => Ok(()),
                     Err(RawError::Status(s)) if s.status_code != StatusCode::NoSuchFile => {
-                        if Inner::stat_opt(sftp, &remote).await?.is_some_and(|a| a.is_dir()) {
-                            Err(OpError::Storage(StorageError::new(StorageErrorKind::IsADirectory, path.clone())))
+                        if Inner::stat_opt(sftp, &remote)
+                            .await?
+                            .is_some_and(|a| a.is_dir())
+                        {
+                            Err(OpError::Storage(StorageError::new(
+                                StorageErrorKind::IsADirectory,
+                                path.clone(),
+                            )))
                         } else {
                             Err(OpError::Status(s.status_code, s.error_message))
                         }
@@ -1072,24 +1313,28 @@ impl Storage for SftpStorage {
                 match sftp.rmdir(remote.clone()).await {
                     Ok(_) => Ok(()),
                     // OpenSSH maps ENOTDIR to "no such file": look before saying so.
-                    Err(RawError::Status(s)) => {
-                        match Inner::stat_opt(sftp, &remote).await? {
-                            Some(a) if !a.is_dir() => {
-                                Err(OpError::Storage(StorageError::new(StorageErrorKind::NotADirectory, path.clone())))
-                            }
-                            Some(_) if s.status_code == StatusCode::Failure => {
-                                Err(OpError::Storage(StorageError::new(StorageErrorKind::NotEmpty, path.clone())))
-                            }
-                            _ => Err(OpError::Status(s.status_code, s.error_message)),
-                        }
-                    }
+                    Err(RawError::Status(s)) => match Inner::stat_opt(sftp, &remote).await? {
+                        Some(a) if !a.is_dir() => Err(OpError::Storage(StorageError::new(
+                            StorageErrorKind::NotADirectory,
+                            path.clone(),
+                        ))),
+                        Some(_) if s.status_code == StatusCode::Failure => Err(OpError::Storage(
+                            StorageError::new(StorageErrorKind::NotEmpty, path.clone()),
+                        )),
+                        _ => Err(OpError::Status(s.status_code, s.error_message)),
+                    },
                     Err(e) => Err(e.into()),
                 }
             })
             .await
     }
 
-    async fn rename(&self, from: &StoragePath, to: &StoragePath, mode: RenameMode) -> Result<(), StorageError> {
+    async fn rename(
+        &self,
+        from: &StoragePath,
+        to: &StoragePath,
+        mode: RenameMode,
+    ) -> Result<(), StorageError> {
         let inner = &self.inner;
         inner
             .run(from, Retry::No, |conn| async move {
@@ -1097,21 +1342,29 @@ impl Storage for SftpStorage {
                 let (rf, rt) = (Inner::remote(&conn, from), Inner::remote(&conn, to));
                 let r = match mode {
                     RenameMode::Replace => inner.rename_replace(&conn, sftp, &rf, &rt).await,
-                    RenameMode::NoReplace => sftp.rename(rf.clone(), rt.clone()).await.map(|_| ()).map_err(OpError::from),
+                    RenameMode::NoReplace => sftp
+                        .rename(rf.clone(), rt.clone())
+                        .await
+                        .map(|_| ())
+                        .map_err(OpError::from),
                 };
                 match r {
                     Ok(()) => Ok(()),
                     Err(OpError::Status(StatusCode::Failure, msg)) => {
                         if Inner::stat_opt(sftp, &rf).await?.is_none() {
-                            return Err(OpError::Storage(StorageError::new(StorageErrorKind::NotFound, from.clone())));
+                            return Err(OpError::Storage(StorageError::new(
+                                StorageErrorKind::NotFound,
+                                from.clone(),
+                            )));
                         }
                         match Inner::stat_opt(sftp, &rt).await? {
-                            Some(_) if mode == RenameMode::NoReplace => {
-                                Err(OpError::Storage(StorageError::new(StorageErrorKind::AlreadyExists, to.clone())))
-                            }
-                            Some(a) if a.is_dir() => {
-                                Err(OpError::Storage(StorageError::new(StorageErrorKind::IsADirectory, to.clone())))
-                            }
+                            Some(_) if mode == RenameMode::NoReplace => Err(OpError::Storage(
+                                StorageError::new(StorageErrorKind::AlreadyExists, to.clone()),
+                            )),
+                            Some(a) if a.is_dir() => Err(OpError::Storage(StorageError::new(
+                                StorageErrorKind::IsADirectory,
+                                to.clone(),
+                            ))),
                             _ => Err(OpError::Status(StatusCode::Failure, msg)),
                         }
                     }
@@ -1121,16 +1374,31 @@ impl Storage for SftpStorage {
             .await
     }
 
-    async fn set_modified(&self, path: &StoragePath, modified: SystemTime) -> Result<(), StorageError> {
-        let secs = modified.duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
-        let secs = u32::try_from(secs)
-            .map_err(|_| StorageError::with_source(StorageErrorKind::Unsupported, path, "time beyond 2106"))?;
+    async fn set_modified(
+        &self,
+        path: &StoragePath,
+        modified: SystemTime,
+    ) -> Result<(), StorageError> {
+        let secs = modified
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        let secs = u32::try_from(secs).map_err(|_| {
+            StorageError::with_source(StorageErrorKind::Unsupported, path, "time beyond 2106")
+        })?;
         let inner = &self.inner;
         inner
             .run(path, Retry::Yes, |conn| async move {
                 let remote = Inner::remote(&conn, path);
                 conn.meta
-                    .setstat(remote, FileAttributes { atime: Some(secs), mtime: Some(secs), ..FileAttributes::empty() })
+                    .setstat(
+                        remote,
+                        FileAttributes {
+                            atime: Some(secs),
+                            mtime: Some(secs),
+                            ..FileAttributes::empty()
+                        },
+                    )
                     .await?;
                 Ok(())
             })
@@ -1146,7 +1414,11 @@ impl Storage for SftpStorage {
                     return Ok(None);
                 }
                 let v = conn.meta.statvfs(conn.root.clone()).await?;
-                let unit = if v.fragment_size > 0 { v.fragment_size } else { v.block_size };
+                let unit = if v.fragment_size > 0 {
+                    v.fragment_size
+                } else {
+                    v.block_size
+                };
                 Ok(Some(SpaceInfo {
                     total: v.blocks.saturating_mul(unit),
                     available: v.blocks_avail.saturating_mul(unit),

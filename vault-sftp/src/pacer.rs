@@ -57,7 +57,12 @@ impl Pacer {
     pub fn new(chunk: usize, depth: usize) -> Pacer {
         let max_bytes = chunk.saturating_mul(depth.max(2));
         Pacer {
-            state: Mutex::new(State { inflight: 0, rate: 0.0, sample_start: Instant::now(), sample_bytes: 0 }),
+            state: Mutex::new(State {
+                inflight: 0,
+                rate: 0.0,
+                sample_start: Instant::now(),
+                sample_bytes: 0,
+            }),
             notify: Notify::new(),
             min_bytes: chunk.saturating_mul(2).min(max_bytes),
             max_bytes,
@@ -79,7 +84,11 @@ impl Pacer {
             return None;
         }
         st.inflight += bytes;
-        Some(Permit { pacer: self, bytes, acked: false })
+        Some(Permit {
+            pacer: self,
+            bytes,
+            acked: false,
+        })
     }
 
     /// Waits for a permit.
@@ -102,7 +111,11 @@ impl Pacer {
                 let dt = st.sample_start.elapsed();
                 if dt >= SAMPLE {
                     let sample = st.sample_bytes as f64 / dt.as_secs_f64();
-                    st.rate = if st.rate == 0.0 { sample } else { 0.7 * st.rate + 0.3 * sample };
+                    st.rate = if st.rate == 0.0 {
+                        sample
+                    } else {
+                        0.7 * st.rate + 0.3 * sample
+                    };
                     st.sample_start = Instant::now();
                     st.sample_bytes = 0;
                 }
@@ -137,7 +150,11 @@ mod tests {
             a.acked();
             b.acked();
         }
-        assert!(p.budget() <= 96 * 1024, "slow link keeps a short queue: {}", p.budget());
+        assert!(
+            p.budget() <= 96 * 1024,
+            "slow link keeps a short queue: {}",
+            p.budget()
+        );
         // Fast link: acknowledgements come back at once (a transfer keeps
         // something in flight all along).
         let keep = p.try_acquire(1024).unwrap();

@@ -15,9 +15,19 @@ use vault_storage::conformance::Quirks;
 vault_storage::conformance_tests!({
     let s = shared_servers("sc");
     let cfg = s.config("2fa", "VAULT_TEST_SSH_KEY", "conformance");
-    let p = ScriptedPrompter::new(Some(&s.get("VAULT_TEST_SSH_KEY_PASSPHRASE")), Kbd::Totp(s.totp_secret()));
+    let p = ScriptedPrompter::new(
+        Some(&s.get("VAULT_TEST_SSH_KEY_PASSPHRASE")),
+        Kbd::Totp(s.totp_secret()),
+    );
     let storage = SftpStorage::connect(cfg, p).await.expect("2fa login");
     let storage: Arc<dyn Storage> = Arc::new(storage);
     // SFTP v3 keeps whole seconds.
-    (storage, Quirks { mtime_granularity: Duration::from_secs(1), ..Default::default() }, s)
+    (
+        storage,
+        Quirks {
+            mtime_granularity: Duration::from_secs(1),
+            ..Default::default()
+        },
+        s,
+    )
 });

@@ -31,10 +31,14 @@ const BIG: usize = 2 * 1024 * 1024;
 const OLD: usize = 512 * 1024;
 
 fn pattern(seed: u64, len: usize) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    let mut x = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
     (0..len)
         .map(|_| {
-            x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             (x >> 33) as u8
         })
         .collect()
@@ -48,7 +52,8 @@ fn many_name(i: usize) -> String {
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     if args.iter().any(|a| a == "--inner") {
-        let dir = PathBuf::from(std::env::var("VAULT_SFTP_HOTEL_DIR").expect("VAULT_SFTP_HOTEL_DIR"));
+        let dir =
+            PathBuf::from(std::env::var("VAULT_SFTP_HOTEL_DIR").expect("VAULT_SFTP_HOTEL_DIR"));
         // RUST_LOG=vault_sftp=debug shows the connection's life.
         let _ = tracing_subscriber::fmt()
             .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
@@ -66,8 +71,16 @@ fn main() {
         println!("hotel_network_copy_list_and_cut: test");
         return;
     }
-    let filters: Vec<&String> = args.iter().skip(1).filter(|a| !a.starts_with('-')).collect();
-    if !filters.is_empty() && !filters.iter().any(|f| "hotel_network_copy_list_and_cut".contains(f.as_str())) {
+    let filters: Vec<&String> = args
+        .iter()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    if !filters.is_empty()
+        && !filters
+            .iter()
+            .any(|f| "hotel_network_copy_list_and_cut".contains(f.as_str()))
+    {
         return;
     }
     if std::env::var_os("VAULT_SFTP_SKIP_HOTEL").is_some() {
@@ -109,9 +122,16 @@ fn outer() {
     let pid = std::process::id();
     let instance = format!("h{}", pid % 100_000);
     let base_env = vec![("VAULT_TEST_INSTANCE".to_owned(), instance.clone())];
-    let mut net = Net { servers: None, env: base_env };
+    let mut net = Net {
+        servers: None,
+        env: base_env,
+    };
     let up = net.hotel(&["up", "80", "1", "20"]);
-    assert!(up.status.success(), "hotel-net up: {}", String::from_utf8_lossy(&up.stderr));
+    assert!(
+        up.status.success(),
+        "hotel-net up: {}",
+        String::from_utf8_lossy(&up.stderr)
+    );
     let cloud = format!("vt-cloud-{instance}");
     let hotel_ns = format!("vt-hotel-{instance}");
     let servers = Servers::start("h", "2fa", &[("VAULT_TEST_NETNS", cloud.as_str())]);
@@ -128,7 +148,15 @@ fn outer() {
     std::fs::write(root.join("cut.c9r"), pattern(2, OLD)).unwrap();
     std::fs::write(root.join("cut2.c9r"), pattern(2, OLD)).unwrap();
     let user = servers.get("VAULT_TEST_SSH_USER");
-    assert!(Command::new("chown").arg("-R").arg(format!("{user}:{user}")).arg(&root).status().unwrap().success());
+    assert!(
+        Command::new("chown")
+            .arg("-R")
+            .arg(format!("{user}:{user}"))
+            .arg(&root)
+            .status()
+            .unwrap()
+            .success()
+    );
 
     let ctl = tempfile::tempdir().unwrap();
     let conf = [
@@ -166,7 +194,11 @@ fn outer() {
         if let Some(st) = child.try_wait().unwrap() {
             break st;
         }
-        if ctl.path().join(format!("copying{}", cuts_done + 1)).exists() {
+        if ctl
+            .path()
+            .join(format!("copying{}", cuts_done + 1))
+            .exists()
+        {
             cuts_done += 1;
             let t = Instant::now();
             assert!(net.hotel(&["cut", "down"]).status.success());
@@ -192,13 +224,26 @@ fn outer() {
         if cut == pattern(3, BIG) {
             eprintln!("[outer] {name}: copy completed ({outcome})");
         } else {
-            assert_eq!(cut, pattern(2, OLD), "{name} is neither the new nor the previous version");
-            assert!(outcome.starts_with("failed"), "the writer was told: {outcome}");
+            assert_eq!(
+                cut,
+                pattern(2, OLD),
+                "{name} is neither the new nor the previous version"
+            );
+            assert!(
+                outcome.starts_with("failed"),
+                "the writer was told: {outcome}"
+            );
             eprintln!("[outer] {name}: copy failed cleanly, previous version intact ({outcome})");
         }
     }
-    assert_eq!(std::fs::read(root.join("up.c9r")).unwrap(), pattern(1, THROUGHPUT_BYTES));
-    assert_eq!(std::fs::read(root.join("during.c9r")).unwrap(), pattern(4, BIG));
+    assert_eq!(
+        std::fs::read(root.join("up.c9r")).unwrap(),
+        pattern(1, THROUGHPUT_BYTES)
+    );
+    assert_eq!(
+        std::fs::read(root.join("during.c9r")).unwrap(),
+        pattern(4, BIG)
+    );
     for e in std::fs::read_dir(&many).unwrap() {
         let e = e.unwrap();
         assert_eq!(std::fs::read(e.path()).unwrap(), b"x");
@@ -218,7 +263,12 @@ fn read_conf(dir: &Path) -> std::collections::HashMap<String, String> {
 
 async fn inner(dir: &Path) {
     let c = read_conf(dir);
-    let mut cfg = SftpConfig::new(c["host"].clone(), c["port"].parse().unwrap(), c["user"].clone(), RemoteRoot::Home("hotel".into()));
+    let mut cfg = SftpConfig::new(
+        c["host"].clone(),
+        c["port"].parse().unwrap(),
+        c["user"].clone(),
+        RemoteRoot::Home("hotel".into()),
+    );
     cfg.identity_files = vec![PathBuf::from(&c["key"])];
     cfg.use_agent = false;
     cfg.known_hosts = PathBuf::from(&c["known_hosts"]);
@@ -232,26 +282,48 @@ async fn inner(dir: &Path) {
     };
 
     let t = Instant::now();
-    let st = Arc::new(SftpStorage::connect(cfg, p.clone()).await.expect("2fa login over the hotel link"));
-    note(format!("login (key passphrase + TOTP): {:.2} s", t.elapsed().as_secs_f64()));
+    let st = Arc::new(
+        SftpStorage::connect(cfg, p.clone())
+            .await
+            .expect("2fa login over the hotel link"),
+    );
+    note(format!(
+        "login (key passphrase + TOTP): {:.2} s",
+        t.elapsed().as_secs_f64()
+    ));
 
     let many = StoragePath::new("many").unwrap();
     let t = Instant::now();
     let n = st.list_dir(&many).await.expect("list").len();
     assert_eq!(n, MANY);
-    note(format!("list {MANY} entries, idle: {:.2} s", t.elapsed().as_secs_f64()));
+    note(format!(
+        "list {MANY} entries, idle: {:.2} s",
+        t.elapsed().as_secs_f64()
+    ));
 
     // Throughput.
     let up = StoragePath::new("up.c9r").unwrap();
     let t = Instant::now();
-    st.write(&up, Body::from_bytes(pattern(1, THROUGHPUT_BYTES)), WriteMode::Overwrite).await.expect("upload");
+    st.write(
+        &up,
+        Body::from_bytes(pattern(1, THROUGHPUT_BYTES)),
+        WriteMode::Overwrite,
+    )
+    .await
+    .expect("upload");
     let secs = t.elapsed().as_secs_f64();
-    note(format!("upload 1 MiB: {secs:.2} s = {:.0} KB/s", THROUGHPUT_BYTES as f64 / secs / 1000.0));
+    note(format!(
+        "upload 1 MiB: {secs:.2} s = {:.0} KB/s",
+        THROUGHPUT_BYTES as f64 / secs / 1000.0
+    ));
     let t = Instant::now();
     let back = st.read_all(&up).await.expect("download");
     let secs = t.elapsed().as_secs_f64();
     assert_eq!(&back[..], &pattern(1, THROUGHPUT_BYTES)[..]);
-    note(format!("download 1 MiB: {secs:.2} s = {:.0} KB/s", THROUGHPUT_BYTES as f64 / secs / 1000.0));
+    note(format!(
+        "download 1 MiB: {secs:.2} s = {:.0} KB/s",
+        THROUGHPUT_BYTES as f64 / secs / 1000.0
+    ));
 
     // Listing while a copy runs.
     let during = StoragePath::new("during.c9r").unwrap();
@@ -260,18 +332,30 @@ async fn inner(dir: &Path) {
         let during = during.clone();
         tokio::spawn(async move {
             let t = Instant::now();
-            st.write(&during, Body::from_bytes(pattern(4, BIG)), WriteMode::Overwrite).await.map(|_| t.elapsed())
+            st.write(
+                &during,
+                Body::from_bytes(pattern(4, BIG)),
+                WriteMode::Overwrite,
+            )
+            .await
+            .map(|_| t.elapsed())
         })
     };
     tokio::time::sleep(Duration::from_millis(500)).await;
     let mut times = Vec::new();
     while !copy.is_finished() {
         let t = Instant::now();
-        assert_eq!(st.list_dir(&many).await.expect("list during copy").len(), MANY);
+        assert_eq!(
+            st.list_dir(&many).await.expect("list during copy").len(),
+            MANY
+        );
         times.push(t.elapsed().as_secs_f64());
     }
     let took = copy.await.unwrap().expect("copy while listing");
-    assert!(!times.is_empty(), "at least one listing ran during the copy");
+    assert!(
+        !times.is_empty(),
+        "at least one listing ran during the copy"
+    );
     let max = times.iter().cloned().fold(0.0, f64::max);
     let avg = times.iter().sum::<f64>() / times.len() as f64;
     note(format!(
@@ -293,11 +377,20 @@ async fn inner(dir: &Path) {
     let mut times = Vec::new();
     while !download.is_finished() {
         let t = Instant::now();
-        assert_eq!(st.list_dir(&many).await.expect("list during download").len(), MANY);
+        assert_eq!(
+            st.list_dir(&many)
+                .await
+                .expect("list during download")
+                .len(),
+            MANY
+        );
         times.push(t.elapsed().as_secs_f64());
     }
     let (bytes, took) = download.await.unwrap().expect("download while listing");
-    assert!(bytes[..] == pattern(4, BIG)[..], "downloaded bytes identical");
+    assert!(
+        bytes[..] == pattern(4, BIG)[..],
+        "downloaded bytes identical"
+    );
     if !times.is_empty() {
         let max = times.iter().cloned().fold(0.0, f64::max);
         let avg = times.iter().sum::<f64>() / times.len() as f64;
@@ -318,7 +411,11 @@ async fn inner(dir: &Path) {
         p.kbd_count.load(std::sync::atomic::Ordering::SeqCst)
     ));
     assert_eq!(st.reconnect_count(), 0, "the session rode out a 20 s cut");
-    assert_eq!(p.kbd_count.load(std::sync::atomic::Ordering::SeqCst), 1, "no second code without a new login");
+    assert_eq!(
+        p.kbd_count.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "no second code without a new login"
+    );
 
     // Same with keepalives that give up after ~6 s: the connection dies in the
     // cut, the write is retried on a new connection (new TOTP code) after it.
@@ -328,7 +425,11 @@ async fn inner(dir: &Path) {
     cfg2.connect_timeout = Duration::from_secs(5);
     cfg2.reconnect_wait = Duration::from_secs(90);
     let p2 = ScriptedPrompter::new(Some(&c["pass"]), Kbd::Totp(c["totp"].clone()));
-    let st2 = Arc::new(SftpStorage::connect(cfg2, p2.clone()).await.expect("second login"));
+    let st2 = Arc::new(
+        SftpStorage::connect(cfg2, p2.clone())
+            .await
+            .expect("second login"),
+    );
     let line = cut_copy(&st2, dir, 2, "cut2.c9r").await;
     note(line);
     note(format!(
@@ -336,7 +437,10 @@ async fn inner(dir: &Path) {
         st2.reconnect_count(),
         p2.kbd_count.load(std::sync::atomic::Ordering::SeqCst)
     ));
-    assert!(st2.reconnect_count() >= 1, "the dead connection was replaced");
+    assert!(
+        st2.reconnect_count() >= 1,
+        "the dead connection was replaced"
+    );
     assert_eq!(
         p2.kbd_count.load(std::sync::atomic::Ordering::SeqCst) as u64,
         1 + st2.reconnect_count(),
@@ -344,8 +448,17 @@ async fn inner(dir: &Path) {
     );
     // Temp files of interrupted uploads are removed after the reconnect.
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let names: Vec<String> = st.list_dir(&StoragePath::root()).await.unwrap().into_iter().map(|e| e.name).collect();
-    let temps = names.iter().filter(|n| n.starts_with(".vault-tmp-")).count();
+    let names: Vec<String> = st
+        .list_dir(&StoragePath::root())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.name)
+        .collect();
+    let temps = names
+        .iter()
+        .filter(|n| n.starts_with(".vault-tmp-"))
+        .count();
     note(format!("temp files left after both cuts: {temps}"));
     assert_eq!(temps, 0, "no temp file left: {names:?}");
     std::fs::write(dir.join("results"), results).unwrap();
@@ -358,7 +471,14 @@ async fn cut_copy(st: &Arc<SftpStorage>, dir: &Path, n: u32, name: &str) -> Stri
     let copy = {
         let st = st.clone();
         let path = path.clone();
-        tokio::spawn(async move { st.write(&path, Body::from_bytes(pattern(3, BIG)), WriteMode::Overwrite).await })
+        tokio::spawn(async move {
+            st.write(
+                &path,
+                Body::from_bytes(pattern(3, BIG)),
+                WriteMode::Overwrite,
+            )
+            .await
+        })
     };
     let monitor = {
         let st = st.clone();
@@ -368,7 +488,12 @@ async fn cut_copy(st: &Arc<SftpStorage>, dir: &Path, n: u32, name: &str) -> Stri
             loop {
                 let now = (st.is_connected(), st.reconnect_count());
                 if now != last {
-                    eprintln!("[inner] +{:.1} s: connected {}, reconnects {}", t0.elapsed().as_secs_f64(), now.0, now.1);
+                    eprintln!(
+                        "[inner] +{:.1} s: connected {}, reconnects {}",
+                        t0.elapsed().as_secs_f64(),
+                        now.0,
+                        now.1
+                    );
                     last = now;
                 }
                 tokio::time::sleep(Duration::from_millis(250)).await;
@@ -376,23 +501,36 @@ async fn cut_copy(st: &Arc<SftpStorage>, dir: &Path, n: u32, name: &str) -> Stri
         })
     };
     tokio::time::sleep(Duration::from_secs(2)).await;
-    assert!(!copy.is_finished(), "the copy is still running when the link is cut");
+    assert!(
+        !copy.is_finished(),
+        "the copy is still running when the link is cut"
+    );
     std::fs::write(dir.join(format!("copying{n}")), b"").unwrap();
     let t = Instant::now();
     let r = copy.await.unwrap();
     monitor.abort();
     let outcome = match &r {
-        Ok(()) => format!("completed {:.1} s after the cut started", t.elapsed().as_secs_f64()),
+        Ok(()) => format!(
+            "completed {:.1} s after the cut started",
+            t.elapsed().as_secs_f64()
+        ),
         Err(e) => format!("failed cleanly: {e} ({:?})", e.kind()),
     };
     std::fs::write(dir.join(format!("cut-outcome{n}")), &outcome).unwrap();
     if let Err(e) = &r {
-        assert_eq!(e.kind(), vault_storage::StorageErrorKind::Unavailable, "{e}");
+        assert_eq!(
+            e.kind(),
+            vault_storage::StorageErrorKind::Unavailable,
+            "{e}"
+        );
     }
     while !dir.join(format!("restored{n}")).exists() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let content = st.read_all(&path).await.expect("read after restore");
-    assert!(content[..] == pattern(3, BIG)[..] || content[..] == pattern(2, OLD)[..], "{name} corrupted");
+    assert!(
+        content[..] == pattern(3, BIG)[..] || content[..] == pattern(2, OLD)[..],
+        "{name} corrupted"
+    );
     format!("cut #{n}: 2 MiB overwrite with a 20 s link cut: {outcome}")
 }

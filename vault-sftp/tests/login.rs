@@ -25,19 +25,38 @@ async fn login_2fa(key_env: &str, subdir: &str) {
     let key_file = cfg.identity_files[0].clone();
     let p = ScriptedPrompter::new(Some(&passphrase(&s)), Kbd::Totp(s.totp_secret()));
     let t = Instant::now();
-    let st = SftpStorage::connect(cfg, p.clone()).await.expect("2fa login");
+    let st = SftpStorage::connect(cfg, p.clone())
+        .await
+        .expect("2fa login");
     eprintln!("2FA login with {key_env}: {:?}", t.elapsed());
     assert_eq!(
         p.prompts(),
-        vec![format!("Passphrase for key {}: ", key_file.display()), "Verification code: ".to_owned()],
+        vec![
+            format!("Passphrase for key {}: ", key_file.display()),
+            "Verification code: ".to_owned()
+        ],
         "prompts shown verbatim, passphrase once, then the server's TOTP prompt"
     );
-    st.list_dir(&StoragePath::root()).await.expect("list after login");
-    st.write(&StoragePath::new("hello.txt").unwrap(), vault_storage::Body::from_bytes(&b"hi"[..]), vault_storage::WriteMode::Overwrite)
+    st.list_dir(&StoragePath::root())
         .await
-        .expect("write");
-    assert_eq!(&st.read_all(&StoragePath::new("hello.txt").unwrap()).await.unwrap()[..], b"hi");
-    assert_eq!(std::fs::read(s.sftp_root().join(subdir).join("hello.txt")).unwrap(), b"hi");
+        .expect("list after login");
+    st.write(
+        &StoragePath::new("hello.txt").unwrap(),
+        vault_storage::Body::from_bytes(&b"hi"[..]),
+        vault_storage::WriteMode::Overwrite,
+    )
+    .await
+    .expect("write");
+    assert_eq!(
+        &st.read_all(&StoragePath::new("hello.txt").unwrap())
+            .await
+            .unwrap()[..],
+        b"hi"
+    );
+    assert_eq!(
+        std::fs::read(s.sftp_root().join(subdir).join("hello.txt")).unwrap(),
+        b"hi"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -55,14 +74,24 @@ async fn rsa_openssh_key_logs_in_on_key_only_server_and_ecdsa_pem_is_explained()
     let s = shared_servers(TAG);
     let cfg = s.config("key", "VAULT_TEST_SSH_KEY_RSA_OPENSSH", "login-keyonly");
     let p = ScriptedPrompter::new(Some(&passphrase(&s)), Kbd::Fixed("unused".into()));
-    SftpStorage::connect(cfg, p.clone()).await.expect("RSA OpenSSH-format key");
+    SftpStorage::connect(cfg, p.clone())
+        .await
+        .expect("RSA OpenSSH-format key");
     assert_eq!(p.prompts().len(), 1, "only the passphrase is asked");
     // Encrypted legacy PEM ECDSA keys: russh cannot decrypt them; the error says how to convert.
     let cfg = s.config("key", "VAULT_TEST_SSH_KEY_ECDSA_PEM", "login-keyonly");
     let p = ScriptedPrompter::new(Some(&passphrase(&s)), Kbd::Fixed("unused".into()));
-    let err = SftpStorage::connect(cfg, p.clone()).await.expect_err("unsupported key format");
-    assert!(matches!(err, SftpError::BadKeyFile { .. }) && err.to_string().contains("ssh-keygen -p"), "got {err:?}");
-    assert!(p.prompts().is_empty(), "no passphrase asked for a key that cannot be used");
+    let err = SftpStorage::connect(cfg, p.clone())
+        .await
+        .expect_err("unsupported key format");
+    assert!(
+        matches!(err, SftpError::BadKeyFile { .. }) && err.to_string().contains("ssh-keygen -p"),
+        "got {err:?}"
+    );
+    assert!(
+        p.prompts().is_empty(),
+        "no passphrase asked for a key that cannot be used"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -70,8 +99,13 @@ async fn wrong_totp_fails_with_its_own_error() {
     let s = shared_servers(TAG);
     let cfg = s.config("2fa", "VAULT_TEST_SSH_KEY", "login-wrong-totp");
     let p = ScriptedPrompter::new(Some(&passphrase(&s)), Kbd::Fixed("000000".into()));
-    let err = SftpStorage::connect(cfg, p).await.expect_err("wrong code must fail");
-    assert!(matches!(err, SftpError::KeyboardInteractiveRejected { .. }), "got {err:?}");
+    let err = SftpStorage::connect(cfg, p)
+        .await
+        .expect_err("wrong code must fail");
+    assert!(
+        matches!(err, SftpError::KeyboardInteractiveRejected { .. }),
+        "got {err:?}"
+    );
     assert_eq!(err.exit_code(), 3);
     assert!(err.to_string().contains("Verification code"), "{err}");
 }
@@ -82,10 +116,19 @@ async fn wrong_passphrase_fails_with_its_own_error() {
     for key in ["VAULT_TEST_SSH_KEY", "VAULT_TEST_SSH_KEY_RSA_PEM"] {
         let cfg = s.config("2fa", key, "login-wrong-pass");
         let p = ScriptedPrompter::new(Some("not the passphrase"), Kbd::Totp(s.totp_secret()));
-        let err = SftpStorage::connect(cfg, p.clone()).await.expect_err("wrong passphrase must fail");
-        assert!(matches!(err, SftpError::WrongPassphrase { .. }), "{key}: got {err:?}");
+        let err = SftpStorage::connect(cfg, p.clone())
+            .await
+            .expect_err("wrong passphrase must fail");
+        assert!(
+            matches!(err, SftpError::WrongPassphrase { .. }),
+            "{key}: got {err:?}"
+        );
         assert_eq!(err.exit_code(), 3);
-        assert_eq!(p.prompts().len(), 1, "no TOTP asked after a wrong passphrase");
+        assert_eq!(
+            p.prompts().len(),
+            1,
+            "no TOTP asked after a wrong passphrase"
+        );
     }
 }
 
@@ -94,8 +137,13 @@ async fn unauthorized_key_is_permission_denied() {
     let s = shared_servers(TAG);
     let cfg = s.config("key", "VAULT_TEST_SSH_KEY_UNAUTHORIZED", "login-unauth");
     let p = ScriptedPrompter::new(Some(&passphrase(&s)), Kbd::Fixed("x".into()));
-    let err = SftpStorage::connect(cfg, p).await.expect_err("must be refused");
-    assert!(matches!(err, SftpError::PermissionDenied { .. }), "got {err:?}");
+    let err = SftpStorage::connect(cfg, p)
+        .await
+        .expect_err("must be refused");
+    assert!(
+        matches!(err, SftpError::PermissionDenied { .. }),
+        "got {err:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -106,12 +154,19 @@ async fn password_server_asks_password_prompt() {
     let user_host = format!("{}@{}", cfg.user, cfg.host);
     let mut p = ScriptedPrompter::new(None, Kbd::Fixed("x".into()));
     Arc::get_mut(&mut p).unwrap().password = Some(s.get("VAULT_TEST_SSH_PASSWORD"));
-    SftpStorage::connect(cfg.clone(), p.clone()).await.expect("password login");
+    SftpStorage::connect(cfg.clone(), p.clone())
+        .await
+        .expect("password login");
     assert_eq!(p.prompts(), vec![format!("Password for {user_host}: ")]);
     let mut p = ScriptedPrompter::new(None, Kbd::Fixed("x".into()));
     Arc::get_mut(&mut p).unwrap().password = Some("wrong".into());
-    let err = SftpStorage::connect(cfg, p).await.expect_err("wrong password");
-    assert!(matches!(err, SftpError::PasswordRejected { .. }), "got {err:?}");
+    let err = SftpStorage::connect(cfg, p)
+        .await
+        .expect_err("wrong password");
+    assert!(
+        matches!(err, SftpError::PasswordRejected { .. }),
+        "got {err:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -124,23 +179,42 @@ async fn unknown_host_key_is_asked_and_recorded_changed_is_refused() {
 
     // Unknown, refused by the user.
     let p = ScriptedPrompter::new(Some(&passphrase(&s)), Kbd::Fixed("x".into()));
-    let err = SftpStorage::connect(cfg.clone(), p.clone()).await.expect_err("not confirmed");
-    assert!(matches!(err, SftpError::HostKeyNotAccepted { .. }), "got {err:?}");
+    let err = SftpStorage::connect(cfg.clone(), p.clone())
+        .await
+        .expect_err("not confirmed");
+    assert!(
+        matches!(err, SftpError::HostKeyNotAccepted { .. }),
+        "got {err:?}"
+    );
     assert_eq!(err.exit_code(), 7);
     let q = p.prompts();
     assert_eq!(q.len(), 1);
-    assert!(q[0].contains("can't be established") && q[0].contains("key fingerprint is SHA256:"), "{}", q[0]);
+    assert!(
+        q[0].contains("can't be established") && q[0].contains("key fingerprint is SHA256:"),
+        "{}",
+        q[0]
+    );
     assert!(!kh.exists() || std::fs::read_to_string(&kh).unwrap().is_empty());
 
     // Unknown, confirmed: recorded, then known silently.
     let mut p = ScriptedPrompter::new(Some(&passphrase(&s)), Kbd::Fixed("x".into()));
     Arc::get_mut(&mut p).unwrap().confirm_answer = true;
-    SftpStorage::connect(cfg.clone(), p.clone()).await.expect("confirmed");
+    SftpStorage::connect(cfg.clone(), p.clone())
+        .await
+        .expect("confirmed");
     let recorded = std::fs::read_to_string(&kh).unwrap();
-    assert!(recorded.starts_with(&format!("[{}]:{} ", cfg.host, cfg.port)), "{recorded}");
+    assert!(
+        recorded.starts_with(&format!("[{}]:{} ", cfg.host, cfg.port)),
+        "{recorded}"
+    );
     let p = ScriptedPrompter::new(Some(&passphrase(&s)), Kbd::Fixed("x".into()));
-    SftpStorage::connect(cfg.clone(), p.clone()).await.expect("known now");
-    assert!(p.prompts().iter().all(|q| !q.contains("authenticity")), "known key asked again");
+    SftpStorage::connect(cfg.clone(), p.clone())
+        .await
+        .expect("known now");
+    assert!(
+        p.prompts().iter().all(|q| !q.contains("authenticity")),
+        "known key asked again"
+    );
 
     // accept_new_host_key: no question.
     let kh2 = dir.path().join("kh2");
@@ -148,7 +222,9 @@ async fn unknown_host_key_is_asked_and_recorded_changed_is_refused() {
     c2.known_hosts = kh2.clone();
     c2.accept_new_host_key = true;
     let p = ScriptedPrompter::new(Some(&passphrase(&s)), Kbd::Fixed("x".into()));
-    SftpStorage::connect(c2, p.clone()).await.expect("accept-new");
+    SftpStorage::connect(c2, p.clone())
+        .await
+        .expect("accept-new");
     assert!(p.prompts().iter().all(|q| !q.contains("authenticity")));
     assert!(std::fs::read_to_string(&kh2).unwrap().contains("ssh-"));
 
@@ -156,14 +232,27 @@ async fn unknown_host_key_is_asked_and_recorded_changed_is_refused() {
     let other = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAINvxXSjGj55Dc5RDyGQqU67NcSWUJvx+PBgvkakd7Rus";
     let name = format!("[{}]:{}", cfg.host, cfg.port);
     std::fs::write(&kh, format!("{name} {other}\n")).unwrap();
-    let st = std::process::Command::new("ssh-keygen").arg("-H").arg("-f").arg(&kh).output().unwrap();
+    let st = std::process::Command::new("ssh-keygen")
+        .arg("-H")
+        .arg("-f")
+        .arg(&kh)
+        .output()
+        .unwrap();
     assert!(st.status.success());
-    assert!(std::fs::read_to_string(&kh).unwrap().starts_with("|1|"), "hashed");
+    assert!(
+        std::fs::read_to_string(&kh).unwrap().starts_with("|1|"),
+        "hashed"
+    );
     let mut c3 = cfg.clone();
     c3.accept_new_host_key = true; // never overrides a changed key
     let p = ScriptedPrompter::new(Some(&passphrase(&s)), Kbd::Fixed("x".into()));
-    let err = SftpStorage::connect(c3, p.clone()).await.expect_err("changed key refused");
-    assert!(matches!(err, SftpError::HostKeyChanged { .. }), "got {err:?}");
+    let err = SftpStorage::connect(c3, p.clone())
+        .await
+        .expect_err("changed key refused");
+    assert!(
+        matches!(err, SftpError::HostKeyChanged { .. }),
+        "got {err:?}"
+    );
     assert_eq!(err.exit_code(), 7);
     assert!(err.to_string().contains("HOST KEY CHANGED"));
     assert!(p.prompts().is_empty(), "nothing asked for a changed key");
@@ -175,13 +264,25 @@ async fn hashed_known_hosts_entry_is_known() {
     let dir = tempfile::tempdir().unwrap();
     let kh = dir.path().join("known_hosts");
     std::fs::copy(s.get("VAULT_TEST_SSH_KNOWN_HOSTS"), &kh).unwrap();
-    let st = std::process::Command::new("ssh-keygen").arg("-H").arg("-f").arg(&kh).output().unwrap();
+    let st = std::process::Command::new("ssh-keygen")
+        .arg("-H")
+        .arg("-f")
+        .arg(&kh)
+        .output()
+        .unwrap();
     assert!(st.status.success());
-    assert!(std::fs::read_to_string(&kh).unwrap().lines().all(|l| l.starts_with("|1|")));
+    assert!(
+        std::fs::read_to_string(&kh)
+            .unwrap()
+            .lines()
+            .all(|l| l.starts_with("|1|"))
+    );
     let mut cfg = s.config("key", "VAULT_TEST_SSH_KEY", "login-hashed");
     cfg.known_hosts = kh;
     let p = ScriptedPrompter::new(Some(&passphrase(&s)), Kbd::Fixed("x".into()));
-    SftpStorage::connect(cfg, p.clone()).await.expect("hashed entry matches");
+    SftpStorage::connect(cfg, p.clone())
+        .await
+        .expect("hashed entry matches");
     assert_eq!(p.prompts().len(), 1, "only the passphrase");
 }
 
@@ -190,8 +291,13 @@ async fn no_common_algorithm_is_its_own_error() {
     let s = shared_servers(TAG);
     let cfg = s.config("legacy", "VAULT_TEST_SSH_KEY", "login-legacy");
     let p = ScriptedPrompter::new(Some(&passphrase(&s)), Kbd::Fixed("x".into()));
-    let err = SftpStorage::connect(cfg, p).await.expect_err("no common kex");
-    assert!(matches!(err, SftpError::NoCommonAlgorithm { .. }), "got {err:?}");
+    let err = SftpStorage::connect(cfg, p)
+        .await
+        .expect_err("no common kex");
+    assert!(
+        matches!(err, SftpError::NoCommonAlgorithm { .. }),
+        "got {err:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -200,7 +306,9 @@ async fn missing_remote_path_and_unreachable_port() {
     let mut cfg = s.config("key", "VAULT_TEST_SSH_KEY", "login-missing");
     cfg.root = vault_sftp::RemoteRoot::Home("does/not/exist".into());
     let p = ScriptedPrompter::new(Some(&passphrase(&s)), Kbd::Fixed("x".into()));
-    let err = SftpStorage::connect(cfg.clone(), p).await.expect_err("missing path");
+    let err = SftpStorage::connect(cfg.clone(), p)
+        .await
+        .expect_err("missing path");
     assert!(matches!(err, SftpError::PathNotFound { .. }), "got {err:?}");
     cfg.port = 1; // nothing listens there
     let p = ScriptedPrompter::new(Some(&passphrase(&s)), Kbd::Fixed("x".into()));

@@ -33,21 +33,32 @@ async fn loopback_login_listing_and_throughput() {
     for i in 0..1000 {
         std::fs::write(many.join(format!("{:0>40}.c9r", i)), b"x").unwrap();
     }
-    let p = ScriptedPrompter::new(Some(&s.get("VAULT_TEST_SSH_KEY_PASSPHRASE")), Kbd::Totp(s.totp_secret()));
+    let p = ScriptedPrompter::new(
+        Some(&s.get("VAULT_TEST_SSH_KEY_PASSPHRASE")),
+        Kbd::Totp(s.totp_secret()),
+    );
     let t = Instant::now();
     let st = Arc::new(SftpStorage::connect(cfg, p).await.expect("login"));
-    eprintln!("[perf 0 ms] 2FA login (passphrase KDF + TOTP): {:.3} s", t.elapsed().as_secs_f64());
+    eprintln!(
+        "[perf 0 ms] 2FA login (passphrase KDF + TOTP): {:.3} s",
+        t.elapsed().as_secs_f64()
+    );
 
     let dir = StoragePath::new("many").unwrap();
     let t = Instant::now();
     assert_eq!(st.list_dir(&dir).await.unwrap().len(), 1000);
-    eprintln!("[perf 0 ms] list 1000 entries: {:.3} s", t.elapsed().as_secs_f64());
+    eprintln!(
+        "[perf 0 ms] list 1000 entries: {:.3} s",
+        t.elapsed().as_secs_f64()
+    );
 
     const N: usize = 32 * 1024 * 1024;
     let data = pattern(5, N);
     let f = StoragePath::new("big.c9r").unwrap();
     let t = Instant::now();
-    st.write(&f, Body::from_bytes(data.clone()), WriteMode::Overwrite).await.unwrap();
+    st.write(&f, Body::from_bytes(data.clone()), WriteMode::Overwrite)
+        .await
+        .unwrap();
     let up = t.elapsed().as_secs_f64();
     let t = Instant::now();
     let back = st.read_at(&f, 0, N).await.unwrap();
@@ -79,6 +90,9 @@ async fn loopback_login_listing_and_throughput() {
         n += 1;
     }
     reader.await.unwrap();
-    eprintln!("[perf 0 ms] list 1000 entries during 4 x 32 MiB reads: {n} listings, worst {:.3} s", worst.as_secs_f64());
+    eprintln!(
+        "[perf 0 ms] list 1000 entries during 4 x 32 MiB reads: {n} listings, worst {:.3} s",
+        worst.as_secs_f64()
+    );
     assert!(worst < Duration::from_secs(5), "listing starved: {worst:?}");
 }

@@ -23,20 +23,40 @@ async fn reconnect_inside_the_window_asks_for_a_fresh_code() {
     let mut cfg = s.config("2fa", "VAULT_TEST_SSH_KEY", "reuse");
     cfg.reconnect_wait = Duration::from_secs(45);
     let p = ScriptedPrompter::new(Some(&pass), Kbd::FreshTotp(s.totp_secret()));
-    let st = SftpStorage::connect(cfg.clone(), p.clone()).await.expect("first login");
+    let st = SftpStorage::connect(cfg.clone(), p.clone())
+        .await
+        .expect("first login");
     let used = totp_now(&s.totp_secret());
 
     // Replaying the code just used is refused by the server.
     let replay = ScriptedPrompter::new(Some(&pass), Kbd::Fixed(used));
-    let err = SftpStorage::connect(cfg, replay).await.expect_err("reused code");
-    assert!(matches!(err, SftpError::KeyboardInteractiveRejected { .. }), "got {err:?}");
+    let err = SftpStorage::connect(cfg, replay)
+        .await
+        .expect_err("reused code");
+    assert!(
+        matches!(err, SftpError::KeyboardInteractiveRejected { .. }),
+        "got {err:?}"
+    );
 
     // The reconnect asks again; the prompter waits for the next window (a
     // fresh code) and the call succeeds.
     st.drop_connection().await;
-    st.list_dir(&StoragePath::root()).await.expect("list after reconnect with a fresh code");
-    assert_eq!(p.kbd_count.load(Ordering::SeqCst), 2, "a second code was asked for");
+    st.list_dir(&StoragePath::root())
+        .await
+        .expect("list after reconnect with a fresh code");
+    assert_eq!(
+        p.kbd_count.load(Ordering::SeqCst),
+        2,
+        "a second code was asked for"
+    );
     assert_eq!(st.reconnect_count(), 1);
     let prompts = p.prompts();
-    assert_eq!(prompts.iter().filter(|q| q.starts_with("Passphrase")).count(), 1, "{prompts:?}");
+    assert_eq!(
+        prompts
+            .iter()
+            .filter(|q| q.starts_with("Passphrase"))
+            .count(),
+        1,
+        "{prompts:?}"
+    );
 }

@@ -675,7 +675,8 @@ pub async fn nosync_variants(ctx: &Ctx) {
             .await,
         "write_nosync CreateNew of a new object",
     );
-    ctx.assert_content(&a, b"first", "after write_nosync CreateNew").await;
+    ctx.assert_content(&a, b"first", "after write_nosync CreateNew")
+        .await;
     match s
         .write_nosync(&a, Body::from_bytes(&b"x"[..]), WriteMode::CreateNew)
         .await
@@ -688,8 +689,12 @@ pub async fn nosync_variants(ctx: &Ctx) {
         ),
         Ok(()) => panic!("[{}] write_nosync CreateNew replaced an object", ctx.name),
     }
-    ctx.assert_content(&a, b"first", "a refused write_nosync CreateNew changes nothing")
-        .await;
+    ctx.assert_content(
+        &a,
+        b"first",
+        "a refused write_nosync CreateNew changes nothing",
+    )
+    .await;
     let longer = pattern(7, 100_000);
     ctx.ok(
         s.write_nosync(&a, Body::from_bytes(longer.clone()), WriteMode::Overwrite)

@@ -65,7 +65,11 @@ pub struct StorageError {
 impl StorageError {
     /// An error of `kind` at `path`, without a further cause.
     pub fn new(kind: StorageErrorKind, path: StoragePath) -> Self {
-        StorageError { kind, path: path.as_str().to_owned(), source: None }
+        StorageError {
+            kind,
+            path: path.as_str().to_owned(),
+            source: None,
+        }
     }
 
     /// An error of `kind` at `path` caused by `source`.
@@ -74,11 +78,19 @@ impl StorageError {
         path: &StoragePath,
         source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
     ) -> Self {
-        StorageError { kind, path: path.as_str().to_owned(), source: Some(source.into()) }
+        StorageError {
+            kind,
+            path: path.as_str().to_owned(),
+            source: Some(source.into()),
+        }
     }
 
     pub(crate) fn invalid_path(path: &str) -> Self {
-        StorageError { kind: StorageErrorKind::InvalidPath, path: path.to_owned(), source: None }
+        StorageError {
+            kind: StorageErrorKind::InvalidPath,
+            path: path.to_owned(),
+            source: None,
+        }
     }
 
     /// The kind, for the caller to act on.
@@ -94,7 +106,11 @@ impl StorageError {
 
 impl fmt::Display for StorageError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let path = if self.path.is_empty() { "/" } else { &self.path };
+        let path = if self.path.is_empty() {
+            "/"
+        } else {
+            &self.path
+        };
         write!(f, "{}: {}", path, self.kind)?;
         if let Some(source) = &self.source {
             write!(f, " ({source})")?;
@@ -105,6 +121,8 @@ impl fmt::Display for StorageError {
 
 impl std::error::Error for StorageError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.source.as_deref().map(|e| e as &(dyn std::error::Error + 'static))
+        self.source
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
     }
 }

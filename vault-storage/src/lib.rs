@@ -134,12 +134,21 @@ impl Body {
     /// A body from bytes already in memory.
     pub fn from_bytes(bytes: impl Into<Bytes>) -> Self {
         let bytes: Bytes = bytes.into();
-        Body { len: bytes.len() as u64, reader: Box::new(std::io::Cursor::new(bytes)) }
+        Body {
+            len: bytes.len() as u64,
+            reader: Box::new(std::io::Cursor::new(bytes)),
+        }
     }
 
     /// A body streamed from a reader that yields exactly `len` bytes.
-    pub fn from_reader(len: u64, reader: impl tokio::io::AsyncRead + Send + Unpin + 'static) -> Self {
-        Body { len, reader: Box::new(reader) }
+    pub fn from_reader(
+        len: u64,
+        reader: impl tokio::io::AsyncRead + Send + Unpin + 'static,
+    ) -> Self {
+        Body {
+            len,
+            reader: Box::new(reader),
+        }
     }
 
     /// Number of bytes the body yields.
@@ -175,7 +184,9 @@ impl Body {
 
 impl fmt::Debug for Body {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Body").field("len", &self.len).finish_non_exhaustive()
+        f.debug_struct("Body")
+            .field("len", &self.len)
+            .finish_non_exhaustive()
     }
 }
 
@@ -199,13 +210,21 @@ pub trait Storage: Send + Sync + 'static {
 
     /// Up to `len` bytes starting at `offset`; fewer only at end of object,
     /// empty at or past the end.
-    async fn read_at(&self, path: &StoragePath, offset: u64, len: usize) -> Result<Bytes, StorageError>;
+    async fn read_at(
+        &self,
+        path: &StoragePath,
+        offset: u64,
+        len: usize,
+    ) -> Result<Bytes, StorageError>;
 
     /// The whole object.
     async fn read_all(&self, path: &StoragePath) -> Result<Bytes, StorageError> {
         let meta = self.metadata(path).await?;
         if meta.kind == EntryKind::Dir {
-            return Err(StorageError::new(StorageErrorKind::IsADirectory, path.clone()));
+            return Err(StorageError::new(
+                StorageErrorKind::IsADirectory,
+                path.clone(),
+            ));
         }
         let len = usize::try_from(meta.size)
             .map_err(|_| StorageError::new(StorageErrorKind::Other, path.clone()))?;
@@ -213,11 +232,21 @@ pub trait Storage: Send + Sync + 'static {
     }
 
     /// Creates or replaces an object atomically with `body` (see module docs).
-    async fn write(&self, path: &StoragePath, body: Body, mode: WriteMode) -> Result<(), StorageError>;
+    async fn write(
+        &self,
+        path: &StoragePath,
+        body: Body,
+        mode: WriteMode,
+    ) -> Result<(), StorageError>;
 
     /// Writes `data` at `offset` in an existing object, extending it if
     /// needed. Only when `capabilities().random_write`; `Unsupported` otherwise.
-    async fn write_at(&self, path: &StoragePath, offset: u64, data: Bytes) -> Result<(), StorageError>;
+    async fn write_at(
+        &self,
+        path: &StoragePath,
+        offset: u64,
+        data: Bytes,
+    ) -> Result<(), StorageError>;
 
     /// Truncates or extends an existing object. Only with `random_write`.
     async fn set_len(&self, path: &StoragePath, len: u64) -> Result<(), StorageError>;
@@ -230,14 +259,24 @@ pub trait Storage: Send + Sync + 'static {
     /// the new content), but the call may return before the data and the
     /// folder entry are durable. [`Storage::sync_entry`] makes them durable.
     /// Default: the durable [`Storage::write`].
-    async fn write_nosync(&self, path: &StoragePath, body: Body, mode: WriteMode) -> Result<(), StorageError> {
+    async fn write_nosync(
+        &self,
+        path: &StoragePath,
+        body: Body,
+        mode: WriteMode,
+    ) -> Result<(), StorageError> {
         self.write(path, body, mode).await
     }
 
     /// [`Storage::rename`] without the durability promise (same atomicity;
     /// the new folder entries may not be durable yet, see
     /// [`Storage::sync_entry`]). Default: the durable [`Storage::rename`].
-    async fn rename_nosync(&self, from: &StoragePath, to: &StoragePath, mode: RenameMode) -> Result<(), StorageError> {
+    async fn rename_nosync(
+        &self,
+        from: &StoragePath,
+        to: &StoragePath,
+        mode: RenameMode,
+    ) -> Result<(), StorageError> {
         self.rename(from, to, mode).await
     }
 
@@ -258,7 +297,12 @@ pub trait Storage: Send + Sync + 'static {
     async fn remove_dir(&self, path: &StoragePath) -> Result<(), StorageError>;
 
     /// Renames a file or folder; see [`RenameMode`].
-    async fn rename(&self, from: &StoragePath, to: &StoragePath, mode: RenameMode) -> Result<(), StorageError>;
+    async fn rename(
+        &self,
+        from: &StoragePath,
+        to: &StoragePath,
+        mode: RenameMode,
+    ) -> Result<(), StorageError>;
 
     /// Removes a folder and everything below it. The default walks the tree
     /// with the primitives above; backends may do it in one request.
@@ -282,9 +326,16 @@ pub trait Storage: Send + Sync + 'static {
     }
 
     /// Sets an object's modification time. Only when `capabilities().set_modified`.
-    async fn set_modified(&self, path: &StoragePath, modified: SystemTime) -> Result<(), StorageError> {
+    async fn set_modified(
+        &self,
+        path: &StoragePath,
+        modified: SystemTime,
+    ) -> Result<(), StorageError> {
         let _ = modified;
-        Err(StorageError::new(StorageErrorKind::Unsupported, path.clone()))
+        Err(StorageError::new(
+            StorageErrorKind::Unsupported,
+            path.clone(),
+        ))
     }
 
     /// Space figures, where the backend knows them.

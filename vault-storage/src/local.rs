@@ -121,7 +121,12 @@ impl Handles {
         {
             self.entries.swap_remove(pos);
         }
-        self.entries.push(CachedHandle { path, file, id, opened: Instant::now() });
+        self.entries.push(CachedHandle {
+            path,
+            file,
+            id,
+            opened: Instant::now(),
+        });
     }
 
     /// Forgets the handles of `path` and everything below it.

@@ -60,7 +60,11 @@ impl StoragePath {
 
     /// The last component; `None` for the root.
     pub fn file_name(&self) -> Option<&str> {
-        if self.0.is_empty() { None } else { self.0.rsplit('/').next() }
+        if self.0.is_empty() {
+            None
+        } else {
+            self.0.rsplit('/').next()
+        }
     }
 
     /// True for the vault root.
@@ -81,7 +85,11 @@ impl StoragePath {
 
 impl fmt::Display for StoragePath {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.0.is_empty() { f.write_str("/") } else { f.write_str(&self.0) }
+        if self.0.is_empty() {
+            f.write_str("/")
+        } else {
+            f.write_str(&self.0)
+        }
     }
 }
 
@@ -100,13 +108,21 @@ mod tests {
         assert!(StoragePath::new("").unwrap().is_root());
         assert_eq!(StoragePath::new("d/AB/CD").unwrap().as_str(), "d/AB/CD");
         for bad in ["/a", "a/", "a//b", "a/../b", ".", "a\\b", "a/\0"] {
-            assert_eq!(StoragePath::new(bad).unwrap_err().kind(), StorageErrorKind::InvalidPath, "{bad:?}");
+            assert_eq!(
+                StoragePath::new(bad).unwrap_err().kind(),
+                StorageErrorKind::InvalidPath,
+                "{bad:?}"
+            );
         }
     }
 
     #[test]
     fn join_parent_name() {
-        let p = StoragePath::root().join("d").unwrap().join("x.c9r").unwrap();
+        let p = StoragePath::root()
+            .join("d")
+            .unwrap()
+            .join("x.c9r")
+            .unwrap();
         assert_eq!(p.as_str(), "d/x.c9r");
         assert_eq!(p.file_name(), Some("x.c9r"));
         assert_eq!(p.parent().unwrap().as_str(), "d");
@@ -135,7 +151,15 @@ mod tests {
             assert_eq!(err.kind(), StorageErrorKind::InvalidPath, "{bad:?}");
         }
         // Names the vault uses are fine, however long: length limits are the backend's.
-        for good in ["dirid.c9r", "-_=AbC==.c9r", "...", ".hidden", "a b", long.as_str(), "é"] {
+        for good in [
+            "dirid.c9r",
+            "-_=AbC==.c9r",
+            "...",
+            ".hidden",
+            "a b",
+            long.as_str(),
+            "é",
+        ] {
             let joined = StoragePath::root().join(good).unwrap().join(good).unwrap();
             assert_eq!(joined.as_str(), format!("{good}/{good}"));
             assert_eq!(StoragePath::new(joined.as_str()).unwrap(), joined);

@@ -46,9 +46,18 @@ impl Servers {
         if !extra.iter().any(|(k, _)| *k == "VAULT_TEST_TOTP_REUSE") {
             script_env.push(("VAULT_TEST_TOTP_REUSE".into(), "allow".into()));
         }
-        let mut s = Servers { instance, port_base, env: HashMap::new(), script_env };
+        let mut s = Servers {
+            instance,
+            port_base,
+            env: HashMap::new(),
+            script_env,
+        };
         let out = s.script("sshd-2fa.sh", &["start", modes]);
-        assert!(out.status.success(), "sshd start failed: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "sshd start failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let out = s.script("sshd-2fa.sh", &["env"]);
         assert!(out.status.success());
         let mut env = HashMap::new();
@@ -71,7 +80,10 @@ impl Servers {
     }
 
     pub fn get(&self, key: &str) -> String {
-        self.env.get(key).cloned().unwrap_or_else(|| panic!("{key} missing from sshd-2fa.sh env"))
+        self.env
+            .get(key)
+            .cloned()
+            .unwrap_or_else(|| panic!("{key} missing from sshd-2fa.sh env"))
     }
 
     pub fn port(&self, mode: &str) -> u16 {
@@ -95,8 +107,17 @@ impl Servers {
         let dir = self.sftp_root().join(subdir);
         std::fs::create_dir_all(&dir).expect("create test subdir");
         let user = self.get("VAULT_TEST_SSH_USER");
-        let _ = Command::new("chown").arg("-R").arg(format!("{user}:{user}")).arg(&dir).status();
-        let mut c = SftpConfig::new(self.get("VAULT_TEST_SSH_HOST"), self.port(mode), user, RemoteRoot::Home(subdir.into()));
+        let _ = Command::new("chown")
+            .arg("-R")
+            .arg(format!("{user}:{user}"))
+            .arg(&dir)
+            .status();
+        let mut c = SftpConfig::new(
+            self.get("VAULT_TEST_SSH_HOST"),
+            self.port(mode),
+            user,
+            RemoteRoot::Home(subdir.into()),
+        );
         c.identity_files = vec![PathBuf::from(self.get(key_env))];
         c.use_agent = false;
         c.known_hosts = PathBuf::from(self.get("VAULT_TEST_SSH_KNOWN_HOSTS"));
@@ -120,7 +141,10 @@ impl Drop for Servers {
     fn drop(&mut self) {
         let out = self.script("sshd-2fa.sh", &["purge"]);
         if !out.status.success() {
-            eprintln!("sshd purge failed: {}", String::from_utf8_lossy(&out.stderr));
+            eprintln!(
+                "sshd purge failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
         }
     }
 }
@@ -141,14 +165,19 @@ pub fn shared_servers(tag: &str) -> Arc<Servers> {
 
 /// The current TOTP code (RFC 6238 SHA1/30 s/6 digits) for a base32 secret.
 pub fn totp_now(secret_b32: &str) -> String {
-    let secret = totp_rs::Secret::Encoded(secret_b32.to_owned()).to_bytes().expect("base32 secret");
+    let secret = totp_rs::Secret::Encoded(secret_b32.to_owned())
+        .to_bytes()
+        .expect("base32 secret");
     let totp = totp_rs::TOTP::new_unchecked(totp_rs::Algorithm::SHA1, 6, 1, 30, secret);
     totp.generate_current().expect("clock")
 }
 
 /// Seconds until the next 30 s TOTP window starts.
 pub fn secs_to_next_window() -> u64 {
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_secs();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs();
     30 - now % 30
 }
 
@@ -192,7 +221,10 @@ impl ScriptedPrompter {
     }
 
     fn record(&self, s: &str) {
-        self.log.lock().unwrap_or_else(|e| e.into_inner()).push(s.to_owned());
+        self.log
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(s.to_owned());
     }
 
     fn answer_kbd(&self) -> String {
@@ -203,7 +235,10 @@ impl ScriptedPrompter {
             Kbd::FreshTotp(s) => {
                 let window = |now: u64| now / 30;
                 loop {
-                    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_secs();
+                    let now = std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .expect("clock")
+                        .as_secs();
                     let mut used = self.used_windows.lock().unwrap_or_else(|e| e.into_inner());
                     // The server accepts +-1 window and refuses reuse of any code it saw:
                     // only a window after every used one gives a new code.
@@ -223,10 +258,18 @@ impl Prompter for ScriptedPrompter {
     fn secret(&self, prompt: &str) -> Result<Zeroizing<String>, PromptError> {
         self.record(prompt);
         if prompt.starts_with("Passphrase for key ") {
-            return self.passphrase.clone().map(Zeroizing::new).ok_or_else(|| PromptError("no passphrase".into()));
+            return self
+                .passphrase
+                .clone()
+                .map(Zeroizing::new)
+                .ok_or_else(|| PromptError("no passphrase".into()));
         }
         if prompt.starts_with("Password for ") {
-            return self.password.clone().map(Zeroizing::new).ok_or_else(|| PromptError("no password".into()));
+            return self
+                .password
+                .clone()
+                .map(Zeroizing::new)
+                .ok_or_else(|| PromptError("no password".into()));
         }
         Ok(Zeroizing::new(self.answer_kbd()))
     }
