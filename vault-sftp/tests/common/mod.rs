@@ -25,6 +25,8 @@ pub struct Servers {
     pub env: HashMap<String, String>,
     /// Extra environment for the scripts (instance, ports, netns, reuse).
     pub script_env: Vec<(String, String)>,
+    /// For the shared instance: which start this is (see [`shared_servers`]).
+    shared_generation: Option<usize>,
 }
 
 impl Servers {
@@ -51,6 +53,7 @@ impl Servers {
             port_base,
             env: HashMap::new(),
             script_env,
+            shared_generation: None,
         };
         let out = s.script("sshd-2fa.sh", &["start", modes]);
         assert!(
@@ -139,6 +142,17 @@ fn tag_offset(tag: &str) -> u16 {
 
 impl Drop for Servers {
     fn drop(&mut self) {
+        // The shared instance keeps one name per binary: if a test restarted it
+        // after the last user let go (before this drop ran), the newer start owns
+        // the name now and purges it itself. Without this check the purge below
+        // deleted the state of the instance that had just been started.
+        let lifecycle = self.shared_generation.map(|g| {
+            let l = LIFECYCLE.lock().unwrap_or_else(|e| e.into_inner());
+            (l, SHARED_GENERATION.load(Ordering::SeqCst) == g)
+        });
+        if matches!(&lifecycle, Some((_, false))) {
+            return;
+        }
         let out = self.script("sshd-2fa.sh", &["purge"]);
         if !out.status.success() {
             eprintln!(
@@ -150,6 +164,10 @@ impl Drop for Servers {
 }
 
 static SHARED: Mutex<Weak<Servers>> = Mutex::new(Weak::new());
+/// Serialises starting the shared instance with purging an earlier one.
+static LIFECYCLE: Mutex<()> = Mutex::new(());
+/// How many times the shared instance was started in this binary.
+static SHARED_GENERATION: AtomicUsize = AtomicUsize::new(0);
 
 /// The loopback instance with all modes, shared by the tests of one binary
 /// while any of them runs (TOTP reuse allowed).
@@ -158,7 +176,10 @@ pub fn shared_servers(tag: &str) -> Arc<Servers> {
     if let Some(s) = g.upgrade() {
         return s;
     }
-    let s = Arc::new(Servers::start(tag, "all", &[]));
+    let _lifecycle = LIFECYCLE.lock().unwrap_or_else(|e| e.into_inner());
+    let mut started = Servers::start(tag, "all", &[]);
+    started.shared_generation = Some(SHARED_GENERATION.fetch_add(1, Ordering::SeqCst) + 1);
+    let s = Arc::new(started);
     *g = Arc::downgrade(&s);
     s
 }
