@@ -17,14 +17,18 @@ if cargo tree -p vault-format -e normal --prefix none | grep -Ei '^(tokio|reqwes
   echo "vault-format must not depend on an async runtime or networking crate" >&2; exit 1
 fi
 
+LOG=$(mktemp /tmp/vault-test-output.XXXXXX)
 log "cargo test --workspace"
-cargo test --workspace --no-fail-fast 2>&1 | tee /tmp/vault-test-output.txt
+cargo test --workspace --no-fail-fast 2>&1 | tee -a "$LOG"
 
 log "vault-format with the pure-Rust AES-GCM backend"
-cargo test -p vault-format --no-default-features --features rustcrypto
+cargo test -p vault-format --no-default-features --features rustcrypto 2>&1 | tee -a "$LOG"
 
 if [[ "${QUICK:-0}" != 1 ]]; then
   log "fuzz targets (bounded)"
   bash scripts/fuzz.sh 15
 fi
 log "all tests passed"
+# One closing line over every cargo test binary above (the last binary cargo runs is a
+# doc-test crate with no tests, so its own summary would read "0 passed").
+awk '/^test result:/ { p += $4; f += $6 } END { printf "%d passed, %d failed\n", p, f }' "$LOG"
