@@ -7,7 +7,7 @@
 # runs without a terminal; real use asks for it without echo.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-DEMO=$PWD/demo VAULT=$PWD/target/release/vault
+DEMO=$PWD/demo VAULT=${VAULT_BIN:-$PWD/target/release/vault}   # VAULT_BIN: use an existing build
 log() { printf '[demo] %s\n' "$*"; }
 
 if [[ ${1:-} == --stop ]]; then
@@ -23,8 +23,10 @@ if ! command -v fusermount3 >/dev/null; then
   fi
 fi
 
-log "building (release)"
-cargo build --release --bin vault
+if [[ -z ${VAULT_BIN:-} ]]; then
+  log "building (release)"
+  cargo build --release --bin vault
+fi
 
 mkdir -p "$DEMO/mnt"
 if [[ ! -s "$DEMO/password.txt" ]]; then
