@@ -21,8 +21,9 @@
 #   VAULT_TEST_PORT_BASE   parallel runs: ports base (2fa), base+1 (key), base+2 (password)
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-# shellcheck source=lib.sh
-. "$HERE/lib.sh"
+# One harness library for every test server of the workspace.
+# shellcheck source=../../../tests/servers/lib.sh
+. "$HERE/../../../tests/servers/lib.sh"
 
 CMD=${1:-}
 MODE=${2:-2fa}
