@@ -160,6 +160,14 @@ impl From<RawError> for OpError {
     }
 }
 
+/// How to read a bare status answer of a path request (see `Inner::request_explained`).
+struct Explain {
+    /// For which statuses the path is worth a stat.
+    look: fn(StatusCode) -> bool,
+    /// The real cause, from the status and what the stat found (`None`: report the status).
+    cause: fn(StatusCode, Option<&FileAttributes>) -> Option<StorageErrorKind>,
+}
+
 /// Whether an operation may be repeated on a new connection after the old one
 /// broke while it was in flight.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -521,6 +529,42 @@ impl Inner {
     }
 
     /// Stat; `None` when the path does not exist.
+    /// Runs one path request that must not be repeated on a new connection. OpenSSH folds
+    /// many errnos into a bare "failure" or "no such file" status, so for the statuses
+    /// `explain.look` names the path is stat'ed and `explain.cause` may name the real error
+    /// from what is there; otherwise the status is reported as the server sent it.
+    async fn request_explained<F, Fut>(
+        self: &Arc<Self>,
+        path: &StoragePath,
+        explain: Explain,
+        request: F,
+    ) -> Result<(), StorageError>
+    where
+        F: Fn(Arc<Conn>, String) -> Fut,
+        Fut: Future<Output = Result<(), RawError>>,
+    {
+        self.run(path, Retry::No, |conn| {
+            let request = &request;
+            async move {
+                let remote = Inner::remote(&conn, path);
+                match request(Arc::clone(&conn), remote.clone()).await {
+                    Ok(()) => Ok(()),
+                    Err(RawError::Status(s)) if (explain.look)(s.status_code) => {
+                        let there = Inner::stat_opt(&conn.meta, &remote).await?;
+                        match (explain.cause)(s.status_code, there.as_ref()) {
+                            Some(kind) => {
+                                Err(OpError::Storage(StorageError::new(kind, path.clone())))
+                            }
+                            None => Err(OpError::Status(s.status_code, s.error_message)),
+                        }
+                    }
+                    Err(e) => Err(e.into()),
+                }
+            }
+        })
+        .await
+    }
+
     async fn stat_opt(
         sftp: &RawSftpSession,
         remote: &str,
@@ -1245,86 +1289,50 @@ impl Storage for SftpStorage {
     }
 
     async fn create_dir(&self, path: &StoragePath) -> Result<(), StorageError> {
-        let inner = &self.inner;
-        inner
-            .run(path, Retry::No, |conn| async move {
-                let sftp = &conn.meta;
-                let remote = Inner::remote(&conn, path);
-                match sftp
-                    .mkdir(
-                        remote.clone(),
-                        FileAttributes {
-                            permissions: Some(0o755),
-                            ..FileAttributes::empty()
-                        },
-                    )
-                    .await
-                {
-                    Ok(_) => Ok(()),
-                    Err(RawError::Status(s)) if s.status_code == StatusCode::Failure => {
-                        if Inner::stat_opt(sftp, &remote).await?.is_some() {
-                            Err(OpError::Storage(StorageError::new(
-                                StorageErrorKind::AlreadyExists,
-                                path.clone(),
-                            )))
-                        } else {
-                            Err(OpError::Status(s.status_code, s.error_message))
-                        }
-                    }
-                    Err(e) => Err(e.into()),
-                }
+        let explain = Explain {
+            look: |code| code == StatusCode::Failure,
+            cause: |_, there| there.is_some().then_some(StorageErrorKind::AlreadyExists),
+        };
+        let attrs = || FileAttributes {
+            permissions: Some(0o755),
+            ..FileAttributes::empty()
+        };
+        self.inner
+            .request_explained(path, explain, |conn, remote| async move {
+                conn.meta.mkdir(remote, attrs()).await.map(drop)
             })
             .await
     }
 
     async fn remove_file(&self, path: &StoragePath) -> Result<(), StorageError> {
-        let inner = &self.inner;
-        inner
-            .run(path, Retry::No, |conn| async move {
-                let sftp = &conn.meta;
-                let remote = Inner::remote(&conn, path);
-                match sftp.remove(remote.clone()).await {
-                    Ok(_) => Ok(()),
-                    Err(RawError::Status(s)) if s.status_code != StatusCode::NoSuchFile => {
-                        if Inner::stat_opt(sftp, &remote)
-                            .await?
-                            .is_some_and(|a| a.is_dir())
-                        {
-                            Err(OpError::Storage(StorageError::new(
-                                StorageErrorKind::IsADirectory,
-                                path.clone(),
-                            )))
-                        } else {
-                            Err(OpError::Status(s.status_code, s.error_message))
-                        }
-                    }
-                    Err(e) => Err(e.into()),
-                }
+        let explain = Explain {
+            look: |code| code != StatusCode::NoSuchFile,
+            cause: |_, there| {
+                there
+                    .is_some_and(|a| a.is_dir())
+                    .then_some(StorageErrorKind::IsADirectory)
+            },
+        };
+        self.inner
+            .request_explained(path, explain, |conn, remote| async move {
+                conn.meta.remove(remote).await.map(drop)
             })
             .await
     }
 
     async fn remove_dir(&self, path: &StoragePath) -> Result<(), StorageError> {
-        let inner = &self.inner;
-        inner
-            .run(path, Retry::No, |conn| async move {
-                let sftp = &conn.meta;
-                let remote = Inner::remote(&conn, path);
-                match sftp.rmdir(remote.clone()).await {
-                    Ok(_) => Ok(()),
-                    // OpenSSH maps ENOTDIR to "no such file": look before saying so.
-                    Err(RawError::Status(s)) => match Inner::stat_opt(sftp, &remote).await? {
-                        Some(a) if !a.is_dir() => Err(OpError::Storage(StorageError::new(
-                            StorageErrorKind::NotADirectory,
-                            path.clone(),
-                        ))),
-                        Some(_) if s.status_code == StatusCode::Failure => Err(OpError::Storage(
-                            StorageError::new(StorageErrorKind::NotEmpty, path.clone()),
-                        )),
-                        _ => Err(OpError::Status(s.status_code, s.error_message)),
-                    },
-                    Err(e) => Err(e.into()),
-                }
+        // OpenSSH maps ENOTDIR to "no such file": look before saying so.
+        let explain = Explain {
+            look: |_| true,
+            cause: |code, there| match there {
+                Some(a) if !a.is_dir() => Some(StorageErrorKind::NotADirectory),
+                Some(_) if code == StatusCode::Failure => Some(StorageErrorKind::NotEmpty),
+                _ => None,
+            },
+        };
+        self.inner
+            .request_explained(path, explain, |conn, remote| async move {
+                conn.meta.rmdir(remote).await.map(drop)
             })
             .await
     }

@@ -502,6 +502,32 @@ impl LocalStorage {
     }
 
     /// Runs `f(root, full path)` on the blocking pool and maps its error.
+    /// Removes a folder below the root (never the root itself: that is the vault) with `remove`,
+    /// after refusing symlinks on the way (and inside, for a whole tree), and drops the cached
+    /// read handles of what went away.
+    async fn remove_folder(
+        &self,
+        path: &StoragePath,
+        whole_tree: bool,
+        remove: fn(&Path) -> io::Result<()>,
+    ) -> Result<(), StorageError> {
+        if path.is_root() {
+            return Err(StorageError::new(
+                StorageErrorKind::InvalidPath,
+                path.clone(),
+            ));
+        }
+        let rel = path.clone();
+        let handles = Arc::clone(&self.handles);
+        self.run(path, move |root, full| {
+            check_no_symlinks(root, &rel, whole_tree)?;
+            let res = remove(full);
+            lock_handles(&handles).forget(full);
+            res
+        })
+        .await
+    }
+
     async fn run<T: Send + 'static>(
         &self,
         path: &StoragePath,
@@ -747,41 +773,17 @@ impl Storage for LocalStorage {
     }
 
     async fn remove_dir(&self, path: &StoragePath) -> Result<(), StorageError> {
-        if path.is_root() {
-            return Err(StorageError::new(
-                StorageErrorKind::InvalidPath,
-                path.clone(),
-            ));
-        }
-        let rel = path.clone();
-        let handles = Arc::clone(&self.handles);
-        self.run(path, move |root, full| {
-            check_no_symlinks(root, &rel, false)?;
-            let res = std::fs::remove_dir(full);
-            lock_handles(&handles).forget(full);
-            res
-        })
-        .await
+        self.remove_folder(path, false, |full| std::fs::remove_dir(full))
+            .await
     }
 
     async fn remove_dir_all(&self, path: &StoragePath) -> Result<(), StorageError> {
-        if path.is_root() {
-            return Err(StorageError::new(
-                StorageErrorKind::InvalidPath,
-                path.clone(),
-            ));
-        }
-        let rel = path.clone();
-        let handles = Arc::clone(&self.handles);
-        self.run(path, move |root, full| {
-            check_no_symlinks(root, &rel, true)?;
+        self.remove_folder(path, true, |full| {
             if !std::fs::symlink_metadata(full)?.is_dir() {
                 return Err(io::Error::from(io::ErrorKind::NotADirectory));
             }
             // std's remove_dir_all never follows symlinks below `full`.
-            let res = std::fs::remove_dir_all(full);
-            lock_handles(&handles).forget(full);
-            res
+            std::fs::remove_dir_all(full)
         })
         .await
     }
