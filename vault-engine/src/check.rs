@@ -10,6 +10,10 @@
 //! copies as spec §10 (renames, and deletes of byte-identical duplicates),
 //! remove leftover shadow objects of interrupted writes (they hold only
 //! ciphertext of a version that was never committed).
+//!
+//! Those leftovers are reported but marked harmless: after a crash or a dropped link they are
+//! the expected trace of a write that was never committed, every file still reads as its old
+//! or new version, so they do not make a vault unhealthy (`vault check` exits 0 with a note).
 
 use std::collections::{HashMap, HashSet, VecDeque};
 
@@ -32,6 +36,17 @@ pub struct Problem {
     pub description: String,
     /// Whether `--repair` fixed it.
     pub repaired: bool,
+    /// Nothing is unreadable or at risk: a leftover temp object of an interrupted write holds
+    /// only ciphertext of a version that was never committed, and every client ignores it.
+    /// Reported as a note; it does not make the vault unhealthy.
+    pub harmless: bool,
+}
+
+impl CheckReport {
+    /// The problems `--repair` did not fix that are not harmless: a healthy vault has none.
+    pub fn remaining(&self) -> impl Iterator<Item = &Problem> {
+        self.problems.iter().filter(|p| !p.repaired && !p.harmless)
+    }
 }
 
 /// The result of a check.
@@ -85,6 +100,7 @@ pub async fn check(
                     cleartext_path: Some(shown),
                     description: "content directory is missing".into(),
                     repaired: false,
+                    harmless: false,
                 });
                 continue;
             }
@@ -93,6 +109,7 @@ pub async fn check(
         check_dir_id_backup(core, &id, &content, &shown, repair, &mut report).await?;
         for f in listing.findings {
             let child = f.cleartext.as_ref().map(|n| format!("{path}/{n}"));
+            let harmless = f.kind == FindingKind::TempObject;
             let (description, repaired) = match f.kind {
                 FindingKind::Undecryptable => (
                     "name does not decrypt (not a node of this directory)".to_owned(),
@@ -140,6 +157,7 @@ pub async fn check(
                 cleartext_path: child,
                 description,
                 repaired,
+                harmless,
             });
         }
         for node in listing.nodes {
@@ -153,6 +171,7 @@ pub async fn check(
                             cleartext_path: Some(child.clone()),
                             description: format!("directory ID collision: same ID as {other}"),
                             repaired: false,
+                            harmless: false,
                         });
                     } else {
                         ids.insert(cid.clone(), child.clone());
@@ -166,6 +185,7 @@ pub async fn check(
                             cleartext_path: Some(child.clone()),
                             description: d,
                             repaired: false,
+                            harmless: false,
                         });
                     }
                 }
@@ -176,6 +196,7 @@ pub async fn check(
                             cleartext_path: Some(child.clone()),
                             description: format!("symlink unreadable: {e}"),
                             repaired: false,
+                            harmless: false,
                         });
                     }
                 }
@@ -221,6 +242,7 @@ async fn check_dir_id_backup(
             cleartext_path: Some(shown.to_owned()),
             description: description.to_owned(),
             repaired,
+            harmless: false,
         });
     }
     Ok(())
@@ -360,6 +382,7 @@ async fn find_orphans(
                 cleartext_path: None,
                 description,
                 repaired,
+                harmless: false,
             });
         }
         if removed_all {

@@ -194,6 +194,11 @@ async fn leftover_shadow_is_ignored_and_repaired() {
     assert_eq!(report.problems.len(), 1, "{:#?}", report.problems);
     assert!(report.problems[0].description.contains("temp object"));
     assert!(
+        report.problems[0].harmless && report.remaining().next().is_none(),
+        "a leftover of an interrupted write is harmless: {:#?}",
+        report.problems
+    );
+    assert!(
         storage.metadata(&temp).await.is_ok(),
         "check without --repair keeps it"
     );

@@ -1,4 +1,5 @@
-//! `vault check [--repair] STORAGE`: health check; exit 6 when problems remain.
+//! `vault check [--repair] STORAGE`: health check; exit 6 when problems remain (harmless
+//! leftovers of interrupted writes are printed as notes and do not count).
 //! Without `--repair` the vault is opened read-only and nothing is written.
 
 use vault_engine::check::{CheckProgress, check};
@@ -37,17 +38,28 @@ pub async fn run(ctx: Ctx, storage_arg: &str, secrets: &SecretArgs, repair: bool
             Some(c) => format!("{c} ({})", p.storage_path),
             None => p.storage_path.clone(),
         };
-        let state = if p.repaired { "repaired" } else { "problem" };
+        let state = match (p.repaired, p.harmless) {
+            (true, _) => "repaired",
+            (false, true) => "note",
+            (false, false) => "problem",
+        };
         println!("{state}: {what}: {}", p.description);
     }
-    let remaining = report.problems.iter().filter(|p| !p.repaired).count();
-    let repaired = report.problems.len() - remaining;
-    let summary = format!(
-        "checked {} nodes: {} problem{} found, {repaired} repaired, {remaining} remaining",
+    let remaining = report.remaining().count();
+    let repaired = report.problems.iter().filter(|p| p.repaired).count();
+    let notes = report.problems.len() - remaining - repaired;
+    let found = report.problems.len() - notes;
+    let mut summary = format!(
+        "checked {} nodes: {found} problem{} found, {repaired} repaired, {remaining} remaining",
         report.nodes_checked,
-        report.problems.len(),
-        if report.problems.len() == 1 { "" } else { "s" },
+        if found == 1 { "" } else { "s" },
     );
+    if notes > 0 {
+        summary.push_str(&format!(
+            "; {notes} harmless leftover{} of interrupted writes (vault check --repair removes them)",
+            if notes == 1 { "" } else { "s" }
+        ));
+    }
     if remaining > 0 {
         let hint = if repair {
             ""
