@@ -327,7 +327,8 @@ impl Vault {
         })
     }
 
-    /// Flushes every open file (unmount, suspend).
+    /// Flushes every open file and makes every committed version durable (unmount, lock
+    /// before suspend, the end of a `put`).
     pub async fn flush_all(&self) -> Result<(), VaultError> {
         self.core.await_all_background().await;
         let files: Vec<Arc<OpenFile>> = {
@@ -345,7 +346,15 @@ impl Vault {
             }
         }
         drop(files);
-        first_err.map_or(Ok(()), Err)
+        if let Some(e) = first_err {
+            return Err(e);
+        }
+        // Files closed earlier were committed without fsync (close is not a durability point,
+        // as on a local file system); a whole-vault flush is one.
+        if !self.core.read_only {
+            self.core.storage.sync_all().await?;
+        }
+        Ok(())
     }
 
     /// Forgets every cached directory ID and listing presentation (after

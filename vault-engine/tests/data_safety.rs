@@ -398,6 +398,11 @@ async fn dropped_dirty_file_is_committed_before_reopen() {
         .await
         .expect("flush_all waits for background commits");
     assert_eq!(stored_version(&storage).await, Some(4));
+    assert_eq!(
+        storage.calls("sync_all"),
+        1,
+        "a whole-vault flush makes close-time commits durable"
+    );
 }
 
 #[tokio::test]

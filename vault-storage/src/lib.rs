@@ -287,6 +287,15 @@ pub trait Storage: Send + Sync + 'static {
         self.sync(path).await
     }
 
+    /// Makes everything `write_nosync`, `rename_nosync`, `write_at` and `set_len` left so far
+    /// durable, wherever it is (the engine forgets which objects a close committed without
+    /// fsync once the file is closed). Called when a whole vault is flushed: unmount, lock
+    /// before suspend, the end of `put`. Default: nothing to do, for backends whose writes are
+    /// durable when acknowledged.
+    async fn sync_all(&self) -> Result<(), StorageError> {
+        Ok(())
+    }
+
     /// Creates one folder (the parent must exist).
     async fn create_dir(&self, path: &StoragePath) -> Result<(), StorageError>;
 

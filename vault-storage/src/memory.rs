@@ -489,6 +489,12 @@ impl Storage for MemoryStorage {
         state.get(path).map(|_| ())
     }
 
+    // Everything here is "durable" at once; the call is counted so the engine's whole-vault
+    // flush can be seen to reach the storage.
+    async fn sync_all(&self) -> Result<(), StorageError> {
+        self.enter("sync_all", &StoragePath::root()).await.map(drop)
+    }
+
     async fn create_dir(&self, path: &StoragePath) -> Result<(), StorageError> {
         self.check_name_len(path)?;
         let mut state = self.enter("create_dir", path).await?;
