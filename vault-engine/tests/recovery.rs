@@ -22,7 +22,10 @@ async fn read_file(storage: Arc<dyn Storage>, password: &str, path: &str) -> Vec
         .expect("unlock");
     let node = vault.resolve(path).await.expect("resolve");
     let f = vault.open(&node).await.expect("open");
-    f.read(0, node.size as usize + 1).await.expect("read").to_vec()
+    f.read(0, node.size as usize + 1)
+        .await
+        .expect("read")
+        .to_vec()
 }
 
 async fn masterkey_bytes(storage: &MemoryStorage) -> Vec<u8> {
@@ -49,10 +52,14 @@ async fn recovery_key_restores_access_after_a_password_change_with_the_old_passw
     drop(vault);
 
     let list = synthetic();
-    let key = Vault::unlock_master_key(storage.clone(), "pw").await.unwrap();
+    let key = Vault::unlock_master_key(storage.clone(), "pw")
+        .await
+        .unwrap();
     let words = recovery_key::encode(&key, &list);
     drop(key);
-    Vault::change_password(storage.clone(), "pw", "B").await.unwrap();
+    Vault::change_password(storage.clone(), "pw", "B")
+        .await
+        .unwrap();
 
     let before = masterkey_bytes(&storage).await;
     let (files_before, _) = snapshot(&storage);
@@ -119,7 +126,11 @@ async fn a_key_of_another_vault_is_refused_and_nothing_is_written() {
     assert!(matches!(err, VaultError::WrongPassword), "{err}");
     assert_eq!(storage.calls("write"), 0);
     assert_eq!(snapshot(&storage), before);
-    assert!(Vault::unlock(storage.clone(), "pw", OpenOptions::default()).await.is_ok());
+    assert!(
+        Vault::unlock(storage.clone(), "pw", OpenOptions::default())
+            .await
+            .is_ok()
+    );
 }
 
 #[tokio::test]
@@ -133,10 +144,8 @@ async fn unlock_master_key_needs_the_password_and_gives_the_fixture_key() {
         .await
         .unwrap();
     // The same key as the vector (compare through the codec: raw bytes stay in the format crate).
-    let v: serde_json::Value = serde_json::from_slice(
-        &std::fs::read(fixtures().join("vectors.json")).unwrap(),
-    )
-    .unwrap();
+    let v: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(fixtures().join("vectors.json")).unwrap()).unwrap();
     let raw: [u8; 64] = hex::decode(v["recovery_key"]["raw_key_hex"].as_str().unwrap())
         .unwrap()
         .try_into()
@@ -151,16 +160,24 @@ async fn unlock_master_key_needs_the_password_and_gives_the_fixture_key() {
 #[tokio::test]
 async fn a_missing_masterkey_file_is_written_fresh() {
     let (storage, _vault) = new_memory_vault().await;
-    let key = Vault::unlock_master_key(storage.clone(), "pw").await.unwrap();
+    let key = Vault::unlock_master_key(storage.clone(), "pw")
+        .await
+        .unwrap();
     storage
         .remove_file(&StoragePath::new("masterkey.cryptomator").unwrap())
         .await
         .unwrap();
-    let backup = Vault::reset_password(storage.clone(), &key, "C").await.unwrap();
+    let backup = Vault::reset_password(storage.clone(), &key, "C")
+        .await
+        .unwrap();
     assert_eq!(backup, None);
     // Reference defaults for a fresh file.
     let new = json(&masterkey_bytes(&storage).await);
     assert_eq!(new["scryptCostParam"], 32768);
     assert_eq!(new["version"], 999);
-    assert!(Vault::unlock(storage.clone(), "C", OpenOptions::default()).await.is_ok());
+    assert!(
+        Vault::unlock(storage.clone(), "C", OpenOptions::default())
+            .await
+            .is_ok()
+    );
 }

@@ -368,7 +368,10 @@ mod tests {
         assert_eq!((g.cost, g.version, g.block_size), (16, 999, 8));
         assert_eq!(*g.unlock("new").unwrap().raw(), *key().raw());
         assert!(g.version_mac_matches(&g.unlock("new").unwrap()));
-        assert_eq!(g.unlock("forgotten").unwrap_err(), FormatError::WrongPassword);
+        assert_eq!(
+            g.unlock("forgotten").unwrap_err(),
+            FormatError::WrongPassword
+        );
     }
 
     #[test]

@@ -112,9 +112,10 @@ impl fmt::Debug for RecoveryKeyError {
                 .field("position", position)
                 .finish_non_exhaustive(),
             RecoveryKeyError::Empty => f.write_str("Empty"),
-            RecoveryKeyError::OddWordCount { count } => {
-                f.debug_struct("OddWordCount").field("count", count).finish()
-            }
+            RecoveryKeyError::OddWordCount { count } => f
+                .debug_struct("OddWordCount")
+                .field("count", count)
+                .finish(),
             RecoveryKeyError::WrongLength { count } => {
                 f.debug_struct("WrongLength").field("count", count).finish()
             }

@@ -11,8 +11,7 @@ mod common;
 use common::*;
 use proptest::prelude::*;
 use vault_format::recovery_key::{
-    self, OFFICIAL_WORD_LIST_SHA256, RECOVERY_KEY_WORDS, RecoveryKeyError, WordList,
-    WordListError,
+    self, OFFICIAL_WORD_LIST_SHA256, RECOVERY_KEY_WORDS, RecoveryKeyError, WordList, WordListError,
 };
 use vault_format::{MasterKey, MasterkeyFile, UnverifiedVaultConfig};
 
@@ -116,8 +115,16 @@ fn round_trip_with_extra_whitespace_newlines_and_case() {
         .split(' ')
         .enumerate()
         .map(|(i, w)| {
-            let w = if i % 3 == 0 { w.to_uppercase() } else { w.to_owned() };
-            if i % 11 == 10 { format!("{w}\r\n") } else { format!("{w} \t ") }
+            let w = if i % 3 == 0 {
+                w.to_uppercase()
+            } else {
+                w.to_owned()
+            };
+            if i % 11 == 10 {
+                format!("{w}\r\n")
+            } else {
+                format!("{w} \t ")
+            }
         })
         .collect();
     let key = recovery_key::decode(&format!("\n  {messy}\n\n"), &list).unwrap();
@@ -152,7 +159,10 @@ fn unknown_word_is_named_with_its_position() {
     );
     let msg = err.to_string();
     assert!(msg.contains("word 7") && msg.contains("\"wOOps\""), "{msg}");
-    assert!(!format!("{err:?}").contains("wOOps"), "Debug hides the word");
+    assert!(
+        !format!("{err:?}").contains("wOOps"),
+        "Debug hides the word"
+    );
 }
 
 #[test]
@@ -163,13 +173,21 @@ fn changed_word_fails_the_check_bytes() {
     // Any single changed 12-bit group in the key bytes changes the CRC (CRC-32 detects
     // every burst of up to 32 bits, and these are the low 16 bits of it: a one-word change of
     // the first 42 words is detected unless the low 16 bits collide, so check the result).
-    v[3] = if v[3] == "w0000" { "w0001".into() } else { "w0000".into() };
+    v[3] = if v[3] == "w0000" {
+        "w0001".into()
+    } else {
+        "w0000".into()
+    };
     let err = recovery_key::decode(&v.join(" "), &list).unwrap_err();
     assert_eq!(err, RecoveryKeyError::ChecksumMismatch);
     assert!(err.to_string().contains("a word is mistyped or missing"));
     // The check words themselves changed.
     let mut v: Vec<String> = words.split(' ').map(str::to_owned).collect();
-    v[43] = if v[43] == "w0000" { "w0001".into() } else { "w0000".into() };
+    v[43] = if v[43] == "w0000" {
+        "w0001".into()
+    } else {
+        "w0000".into()
+    };
     assert_eq!(
         recovery_key::decode(&v.join(" "), &list).unwrap_err(),
         RecoveryKeyError::ChecksumMismatch
@@ -208,7 +226,10 @@ fn word_list_rules() {
     // CRLF, blank lines, BOM and surrounding spaces do not change the normalised hash.
     let plain = synthetic().normalized_sha256_hex();
     let messy = format!("\u{feff}{}\r\n\r\n", w.join("  \r\n\n"));
-    assert_eq!(WordList::parse(&messy).unwrap().normalized_sha256_hex(), plain);
+    assert_eq!(
+        WordList::parse(&messy).unwrap().normalized_sha256_hex(),
+        plain
+    );
     assert!(!synthetic().is_official());
     // Wrong count.
     assert_eq!(
@@ -256,9 +277,15 @@ fn vault_v8_raw_key_gives_the_vector_words() {
         rk["check_bytes_hex"].as_str().unwrap()
     );
     let list = official_list();
-    let words = recovery_key::encode(&raw_key_from_hex(rk["raw_key_hex"].as_str().unwrap()), &list);
+    let words = recovery_key::encode(
+        &raw_key_from_hex(rk["raw_key_hex"].as_str().unwrap()),
+        &list,
+    );
     assert_eq!(*words, rk["words"].as_str().unwrap());
-    assert_eq!(words.split(' ').count(), rk["word_count"].as_u64().unwrap() as usize);
+    assert_eq!(
+        words.split(' ').count(),
+        rk["word_count"].as_u64().unwrap() as usize
+    );
 }
 
 #[test]

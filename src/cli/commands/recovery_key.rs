@@ -139,15 +139,21 @@ fn read_recovery_key(
                 .take(MAX_KEY_BYTES + 1)
                 .read_to_end(&mut bytes)
         } else {
-            std::fs::File::open(file).and_then(|f| f.take(MAX_KEY_BYTES + 1).read_to_end(&mut bytes))
+            std::fs::File::open(file)
+                .and_then(|f| f.take(MAX_KEY_BYTES + 1).read_to_end(&mut bytes))
         };
         read.map_err(|e| {
-            CliError::other(format!("cannot read recovery key file {shown}: {}", io_text(&e)))
+            CliError::other(format!(
+                "cannot read recovery key file {shown}: {}",
+                io_text(&e)
+            ))
         })?;
         if bytes.len() as u64 > MAX_KEY_BYTES {
             return Err(CliError::new(
                 Exit::Auth,
-                format!("recovery key file {shown} is too large to hold a recovery key; nothing was changed"),
+                format!(
+                    "recovery key file {shown} is too large to hold a recovery key; nothing was changed"
+                ),
             ));
         }
         let text = std::str::from_utf8(&bytes).map_err(|_| {
@@ -190,10 +196,9 @@ fn well_known_paths() -> Vec<PathBuf> {
 
 /// Where to get the list and where to put it (one sentence for error messages).
 fn how_to_install() -> String {
-    let user_path = well_known_paths()
-        .into_iter()
-        .next()
-        .unwrap_or_else(|| PathBuf::from("/usr/local/share/vault").join(OFFICIAL_WORD_LIST_FILE_NAME));
+    let user_path = well_known_paths().into_iter().next().unwrap_or_else(|| {
+        PathBuf::from("/usr/local/share/vault").join(OFFICIAL_WORD_LIST_FILE_NAME)
+    });
     format!(
         "download {OFFICIAL_WORD_LIST_FILE_NAME} from the Cryptomator desktop repository ({UPSTREAM}; GPL-3.0, which is why vault does not ship it) and save it as {} or /usr/local/share/vault/{OFFICIAL_WORD_LIST_FILE_NAME}, or pass --word-list FILE or set VAULT_RECOVERY_WORDLIST",
         user_path.display()
