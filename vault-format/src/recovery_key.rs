@@ -284,7 +284,9 @@ pub fn encode(key: &MasterKey, list: &WordList) -> Zeroizing<String> {
 /// Decodes a recovery key (see the module docs for what is tolerated). Errors in this
 /// order: empty; the first unknown word; an odd word count; not 44 words; check bytes.
 pub fn decode(text: &str, list: &WordList) -> Result<MasterKey, RecoveryKeyError> {
-    let mut indices: Zeroizing<Vec<u16>> = Zeroizing::new(Vec::with_capacity(RECOVERY_KEY_WORDS));
+    // Exact capacity: the Vec never reallocates (no unzeroized copies of indices).
+    let mut indices: Zeroizing<Vec<u16>> =
+        Zeroizing::new(Vec::with_capacity(text.split_whitespace().count()));
     for (n, word) in text.split_whitespace().enumerate() {
         match list.lookup(word) {
             Some(i) => indices.push(i),
@@ -300,7 +302,7 @@ pub fn decode(text: &str, list: &WordList) -> Result<MasterKey, RecoveryKeyError
     if count == 0 {
         return Err(RecoveryKeyError::Empty);
     }
-    if count % 2 != 0 {
+    if !count.is_multiple_of(2) {
         return Err(RecoveryKeyError::OddWordCount { count });
     }
     if count != RECOVERY_KEY_WORDS {

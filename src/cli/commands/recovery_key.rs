@@ -132,7 +132,9 @@ fn read_recovery_key(
 ) -> CliResult<Zeroizing<String>> {
     if let Some(file) = file {
         let shown = file.display();
-        let mut bytes = Zeroizing::new(Vec::new());
+        // Room for the whole limit up front: the buffer never reallocates, so no
+        // unzeroized copy of the key is left behind by a growing Vec.
+        let mut bytes = Zeroizing::new(Vec::with_capacity(MAX_KEY_BYTES as usize + 1));
         let read = if file == Path::new("-") {
             std::io::stdin()
                 .lock()
