@@ -410,6 +410,8 @@ fn mistyped_or_foreign_recovery_keys_are_refused_and_change_nothing() {
     let before = tree_state(&fx.vault);
     let new_pw = write(&t.join("new"), "never set\n");
 
+    // No source for a new password is given (stdin is not a terminal): the key must be
+    // refused (exit 3) before the new password is asked for (that would be exit 2).
     let attempt = |key_text: &str| -> String {
         let key = write(&t.join("key"), key_text);
         let r = run(&[
@@ -420,8 +422,6 @@ fn mistyped_or_foreign_recovery_keys_are_refused_and_change_nothing() {
             list_arg,
             "--recovery-key-file",
             &key,
-            "--new-password-file",
-            &new_pw,
         ]);
         let msg = r.fails(3);
         assert!(msg.contains("nothing was changed"), "{msg}");
@@ -511,6 +511,22 @@ fn reset_refuses_the_current_password_option_and_a_missing_key_source() {
     ])
     .fails(2);
     assert!(msg.contains("--recovery-key-file"), "{msg}");
+    // The right key but no source for the new password: exit 2, nothing written.
+    let key = write(&fx.tmp.path().join("key"), &vector_words());
+    let msg = run(&[
+        "recovery-key",
+        "reset",
+        fx.vault_str(),
+        "--word-list",
+        list.to_str().unwrap(),
+        "--recovery-key-file",
+        &key,
+    ])
+    .fails(2);
+    assert!(
+        msg.contains("--new-password-file") && msg.contains("nothing was changed"),
+        "{msg}"
+    );
     // Not a vault: exit 4.
     let empty = fx.tmp.path().join("empty");
     std::fs::create_dir_all(&empty).unwrap();

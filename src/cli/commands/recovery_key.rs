@@ -108,7 +108,14 @@ pub async fn reset(
     Vault::verify_master_key(storage.clone(), &key)
         .await
         .map_err(not_this_vault)?;
-    let new = secrets.new_password(&new_vault_prompt(storage_arg), new_password_file)?;
+    let new = secrets
+        .new_password(&new_vault_prompt(storage_arg), new_password_file)
+        .map_err(|e| match e.exit {
+            Exit::Usage => CliError::usage(
+                "the new password is needed but stdin is not a terminal: use --new-password-file FILE or --askpass CMD; nothing was changed",
+            ),
+            _ => e,
+        })?;
     let backup = Vault::reset_password(storage, &key, new.expose_secret())
         .await
         .map_err(not_this_vault)?;
