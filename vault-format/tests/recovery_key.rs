@@ -49,14 +49,26 @@ fn reference_crc32(data: &[u8]) -> u32 {
     })
 }
 
+/// pycryptomator's copy of the list in the test venv (any python3.x under lib/).
+fn pyvenv_word_list() -> std::path::PathBuf {
+    let lib = std::path::Path::new("/opt/vault-test-pyvenv/lib");
+    std::fs::read_dir(lib)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| {
+            e.path()
+                .join("site-packages/pycryptomator/4096words_en.txt")
+        })
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| lib.join("python3.11/site-packages/pycryptomator/4096words_en.txt"))
+}
+
 /// The official list, or a failure saying how to get it.
 fn official_list() -> WordList {
     let path = std::env::var_os("VAULT_TEST_WORDLIST")
         .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| {
-            "/opt/vault-test-pyvenv/lib/python3.11/site-packages/pycryptomator/4096words_en.txt"
-                .into()
-        });
+        .unwrap_or_else(pyvenv_word_list);
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
         panic!(
             "the official recovery-key word list is needed for this known-answer test and {} cannot be read ({e}). \
