@@ -177,6 +177,9 @@ pub enum Command {
         #[arg(long, value_name = "FILE")]
         new_password_file: Option<PathBuf>,
     },
+    /// Cryptomator-compatible recovery key: show it, or set a new password with it.
+    #[command(subcommand)]
+    RecoveryKey(RecoveryKeyCommand),
     /// Health check; exit 6 when problems remain.
     Check {
         /// Repair what can be repaired without losing data.
@@ -207,6 +210,42 @@ pub enum Command {
     Completions {
         /// bash, zsh, fish, elvish or powershell.
         shell: clap_complete::Shell,
+    },
+}
+
+/// `vault recovery-key` subcommands. The word list is Cryptomator's `4096words_en.txt`
+/// (GPL-3.0, not shipped with vault): `--word-list FILE`, `VAULT_RECOVERY_WORDLIST`, or
+/// `$XDG_DATA_HOME/vault/`, `/usr/local/share/vault/`, `/usr/share/vault/4096words_en.txt`.
+#[derive(Debug, Subcommand)]
+pub enum RecoveryKeyCommand {
+    /// Print the vault's 44-word recovery key on stdout, on one line (asks the vault password).
+    /// The words are as secret as the vault's keys.
+    Show {
+        /// The vault.
+        storage: String,
+        /// Cryptomator's 4096words_en.txt (checked against its known SHA-256).
+        #[arg(long, value_name = "FILE", env = "VAULT_RECOVERY_WORDLIST")]
+        word_list: Option<PathBuf>,
+        #[command(flatten)]
+        secrets: SecretArgs,
+    },
+    /// Set a new password from the recovery key; the current password is not needed.
+    /// The old masterkey file is kept as masterkey.cryptomator.<HEX>.bkup.
+    Reset {
+        /// The vault.
+        storage: String,
+        /// Cryptomator's 4096words_en.txt (checked against its known SHA-256).
+        #[arg(long, value_name = "FILE", env = "VAULT_RECOVERY_WORDLIST")]
+        word_list: Option<PathBuf>,
+        /// Read the recovery key from FILE (`-`: stdin); words separated by any whitespace.
+        /// Otherwise askpass or a prompt without echo (`Recovery key for STORAGE: `).
+        #[arg(long, value_name = "FILE")]
+        recovery_key_file: Option<PathBuf>,
+        /// Read the new password from the first line of FILE (non-interactive use).
+        #[arg(long, value_name = "FILE")]
+        new_password_file: Option<PathBuf>,
+        #[command(flatten)]
+        secrets: SecretArgs,
     },
 }
 

@@ -134,6 +134,28 @@ async fn async_command(ctx: Ctx, command: Command) -> CliResult {
             secrets,
             new_password_file,
         } => passwd::run(ctx, &storage, &secrets, new_password_file.as_deref()).await,
+        Command::RecoveryKey(args::RecoveryKeyCommand::Show {
+            storage,
+            word_list,
+            secrets,
+        }) => recovery_key::show(ctx, &storage, &secrets, word_list.as_deref()).await,
+        Command::RecoveryKey(args::RecoveryKeyCommand::Reset {
+            storage,
+            word_list,
+            recovery_key_file,
+            new_password_file,
+            secrets,
+        }) => {
+            recovery_key::reset(
+                ctx,
+                &storage,
+                &secrets,
+                word_list.as_deref(),
+                recovery_key_file.as_deref(),
+                new_password_file.as_deref(),
+            )
+            .await
+        }
         Command::Check {
             repair,
             storage,

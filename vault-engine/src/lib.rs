@@ -7,7 +7,7 @@
 //!
 //! Module map (internals):
 //! - `core`: shared state of an unlocked vault (storage, cryptor, caches, tables);
-//! - `unlock`: create, unlock, change password (spec §2, §3, §13);
+//! - `unlock`: create, unlock, change or reset the password (spec §2, §3, §12, §13);
 //! - `names`: cleartext name validation, NFC, ciphertext locations (spec §6, §8);
 //! - `dir_ids`: the `(parent, name) → DirId` LRU cache and per-directory locks;
 //! - `nodes`: node type detection (spec §7), lookup, create/remove/rename;
@@ -187,6 +187,37 @@ impl Vault {
         new: &str,
     ) -> Result<(), VaultError> {
         unlock::change_password(storage, old, new).await
+    }
+
+    /// The vault's master key, unlocked with `password` and checked against
+    /// `vault.cryptomator` (for the recovery key, spec §12). Opens nothing else.
+    pub async fn unlock_master_key(
+        storage: Arc<dyn Storage>,
+        password: &str,
+    ) -> Result<vault_format::MasterKey, VaultError> {
+        unlock::unlock_master_key(storage, password).await
+    }
+
+    /// Checks that `key` (e.g. decoded from a recovery key) is this vault's: the
+    /// signature of `vault.cryptomator` must verify with it. A key of another vault is
+    /// [`VaultError::WrongPassword`]. Writes nothing.
+    pub async fn verify_master_key(
+        storage: Arc<dyn Storage>,
+        key: &vault_format::MasterKey,
+    ) -> Result<(), VaultError> {
+        unlock::verify_master_key(storage, key).await
+    }
+
+    /// Sets a new password from the master key alone (recovery, spec §12/§13): verifies
+    /// `key` against `vault.cryptomator` first (nothing is written otherwise), backs up the
+    /// old masterkey file as `<name>.<HEX>.bkup`, then replaces it atomically. Returns the
+    /// backup's file name (`None` when there was no masterkey file to back up).
+    pub async fn reset_password(
+        storage: Arc<dyn Storage>,
+        key: &vault_format::MasterKey,
+        new: &str,
+    ) -> Result<Option<String>, VaultError> {
+        unlock::reset_password(storage, key, new).await
     }
 
     /// Format facts for `vault info`.

@@ -71,11 +71,7 @@ async fn read_vault_files(
     storage: &dyn Storage,
 ) -> Result<(UnverifiedVaultConfig, &'static str, Vec<u8>), VaultError> {
     let where_ = storage.describe();
-    let token = read_small(storage, CONFIG_FILE)
-        .await?
-        .ok_or_else(|| VaultError::NotAVault(format!("no vault.cryptomator at {where_}")))?;
-    let unverified = UnverifiedVaultConfig::parse(&token).map_err(config_error)?;
-    let mk_name = unverified.masterkey_file_name().map_err(config_error)?;
+    let (unverified, mk_name) = read_config(storage).await?;
     let mk_bytes = read_small(storage, mk_name)
         .await?
         .ok_or_else(|| VaultError::NotAVault(format!("no {mk_name} at {where_}")))?;
@@ -233,15 +229,101 @@ pub(crate) async fn change_password(
         FormatError::WrongPassword => VaultError::WrongPassword,
         other => VaultError::NotAVault(format!("invalid {mk_name}: {other}")),
     })?;
-    let backup = path(&format!("{mk_name}.{}.bkup", backup_suffix(&mk_bytes)))?;
-    s.write(&backup, Body::from_bytes(mk_bytes), WriteMode::Overwrite)
-        .await?;
+    replace_masterkey(s, mk_name, Some(mk_bytes), &new_file).await?;
+    tracing::info!(storage = %s.describe(), "password changed");
+    Ok(())
+}
+
+/// Backs up the old masterkey file (if any) as `<name>.<HEX>.bkup`, then replaces it
+/// atomically (spec §13). Returns the backup's file name.
+async fn replace_masterkey(
+    s: &dyn Storage,
+    mk_name: &str,
+    old_bytes: Option<Vec<u8>>,
+    new_file: &MasterkeyFile,
+) -> Result<Option<String>, VaultError> {
+    let backup_name = match old_bytes {
+        Some(bytes) => {
+            let name = format!("{mk_name}.{}.bkup", backup_suffix(&bytes));
+            s.write(&path(&name)?, Body::from_bytes(bytes), WriteMode::Overwrite)
+                .await?;
+            Some(name)
+        }
+        None => None,
+    };
+    // `Storage::write` replaces atomically (temp file + rename where the backend needs it).
     s.write(
         &path(mk_name)?,
         Body::from_bytes(new_file.to_json()),
         WriteMode::Overwrite,
     )
     .await?;
-    tracing::info!(storage = %s.describe(), "password changed");
-    Ok(())
+    Ok(backup_name)
+}
+
+/// `vault.cryptomator`, parsed but not verified, and the masterkey file name it names.
+async fn read_config(
+    storage: &dyn Storage,
+) -> Result<(UnverifiedVaultConfig, &'static str), VaultError> {
+    let where_ = storage.describe();
+    let token = read_small(storage, CONFIG_FILE)
+        .await?
+        .ok_or_else(|| VaultError::NotAVault(format!("no vault.cryptomator at {where_}")))?;
+    let unverified = UnverifiedVaultConfig::parse(&token).map_err(config_error)?;
+    let mk_name = unverified.masterkey_file_name().map_err(config_error)?;
+    Ok((unverified, mk_name))
+}
+
+/// Checks a key that did not come from the masterkey file (a recovery key) against the
+/// config's signature: a mismatch is `WrongPassword` (wrong credentials), not "not a vault".
+fn verify_foreign_key(
+    unverified: &UnverifiedVaultConfig,
+    key: &MasterKey,
+) -> Result<VaultConfig, VaultError> {
+    unverified.verify(key).map_err(|e| match e {
+        FormatError::ConfigSignatureMismatch => VaultError::WrongPassword,
+        other => config_error(other),
+    })
+}
+
+pub(crate) async fn unlock_master_key(
+    storage: Arc<dyn Storage>,
+    password: &str,
+) -> Result<MasterKey, VaultError> {
+    let (unverified, mk_name, mk_bytes) = read_vault_files(storage.as_ref()).await?;
+    let mk_file = parse_masterkey(&mk_bytes, mk_name)?;
+    let key = unlock_key(&mk_file, password, mk_name)?;
+    // Never hand out a key that does not open this vault.
+    unverified.verify(&key).map_err(config_error)?;
+    Ok(key)
+}
+
+pub(crate) async fn verify_master_key(
+    storage: Arc<dyn Storage>,
+    key: &MasterKey,
+) -> Result<(), VaultError> {
+    let (unverified, _) = read_config(storage.as_ref()).await?;
+    verify_foreign_key(&unverified, key).map(drop)
+}
+
+pub(crate) async fn reset_password(
+    storage: Arc<dyn Storage>,
+    key: &MasterKey,
+    new: &str,
+) -> Result<Option<String>, VaultError> {
+    let s = storage.as_ref();
+    let (unverified, mk_name) = read_config(s).await?;
+    // Before anything is written: the key must be this vault's.
+    verify_foreign_key(&unverified, key)?;
+    let old_bytes = read_small(s, mk_name).await?;
+    // Keep version and scrypt cost of a readable old file (as `passwd` does); a missing
+    // or unreadable one is replaced by a fresh file with the reference defaults.
+    let new_file = match old_bytes.as_deref().map(MasterkeyFile::parse) {
+        Some(Ok(old)) => old.rewrap(key, new),
+        _ => MasterkeyFile::create(key, new),
+    }
+    .map_err(|e| VaultError::NotAVault(format!("cannot write {mk_name}: {e}")))?;
+    let backup = replace_masterkey(s, mk_name, old_bytes, &new_file).await?;
+    tracing::info!(storage = %s.describe(), "password reset with the recovery key");
+    Ok(backup)
 }

@@ -28,6 +28,7 @@ pub use cryptor::Cryptor;
 
 pub mod conflict;
 pub mod layout;
+pub mod recovery_key;
 
 mod content_ctrmac;
 mod content_gcm;

@@ -266,6 +266,13 @@ impl MasterkeyFile {
         Self::wrap(&key, new_password, self.cost, self.version)
     }
 
+    /// `key` under `new_password` with a new salt, keeping this file's `version` and
+    /// scrypt cost (recovery, spec §12/§13: the old password is unknown, the key comes
+    /// from the recovery key). The caller checks `key` against `vault.cryptomator` first.
+    pub fn rewrap(&self, key: &MasterKey, new_password: &str) -> Result<Self, FormatError> {
+        Self::wrap(key, new_password, self.cost, self.version)
+    }
+
     /// The `version` field (999 for format-8 vaults).
     pub fn version(&self) -> i32 {
         self.version
@@ -349,6 +356,20 @@ mod tests {
         assert_eq!(g.unlock("old").unwrap_err(), FormatError::WrongPassword);
         assert_eq!(
             f.change_password("bad", "new").unwrap_err(),
+            FormatError::WrongPassword
+        );
+    }
+
+    #[test]
+    fn rewrap_keeps_version_and_cost_and_needs_no_old_password() {
+        let f = MasterkeyFile::create_with_cost(&key(), "forgotten", 16).unwrap();
+        let g = f.rewrap(&key(), "new").unwrap();
+        assert_ne!(g.salt, f.salt);
+        assert_eq!((g.cost, g.version, g.block_size), (16, 999, 8));
+        assert_eq!(*g.unlock("new").unwrap().raw(), *key().raw());
+        assert!(g.version_mac_matches(&g.unlock("new").unwrap()));
+        assert_eq!(
+            g.unlock("forgotten").unwrap_err(),
             FormatError::WrongPassword
         );
     }

@@ -12,6 +12,7 @@ pub mod mount;
 pub mod mv;
 pub mod passwd;
 pub mod put;
+pub mod recovery_key;
 pub mod rm;
 pub mod status;
 pub mod unmount;
