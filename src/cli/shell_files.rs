@@ -42,7 +42,7 @@ pub fn render() -> std::io::Result<Vec<ShellFile>> {
 
 /// The page of `cmd`, then those of its visible subcommands (as `clap_mangen::generate_to`).
 fn man_pages(cmd: &clap::Command, files: &mut Vec<ShellFile>) -> std::io::Result<()> {
-    let man = clap_mangen::Man::new(cmd.clone()).manual("User Commands");
+    let man = clap_mangen::Man::new(cmd.clone());
     let mut contents = Vec::new();
     man.render(&mut contents)?;
     files.push(ShellFile {
