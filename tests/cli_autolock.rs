@@ -143,7 +143,8 @@ impl FakeManager {
             mode.to_string(),
         ]);
         // As logind does: the caller holds one end of a pipe; its close releases the lock.
-        let (mut reader, writer) = std::io::pipe().map_err(|e| zbus::fdo::Error::IOError(e.to_string()))?;
+        let (mut reader, writer) =
+            std::io::pipe().map_err(|e| zbus::fdo::Error::IOError(e.to_string()))?;
         let seen = Arc::clone(&self.seen);
         let mountpoint = self.mountpoint.clone();
         std::thread::spawn(move || {
@@ -163,7 +164,9 @@ impl FakeManager {
         if session_id == SESSION_ID {
             Ok(zbus::OwnedObjectPath::try_from(SESSION_PATH).unwrap())
         } else {
-            Err(zbus::fdo::Error::Failed(format!("No session '{session_id}' known")))
+            Err(zbus::fdo::Error::Failed(format!(
+                "No session '{session_id}' known"
+            )))
         }
     }
 
@@ -206,9 +209,18 @@ impl FakeLogind {
         FakeLogind { rt, conn, seen }
     }
 
-    fn emit(&self, path: &str, interface: &str, member: &str, body: impl serde::Serialize + zbus::DynamicType) {
+    fn emit(
+        &self,
+        path: &str,
+        interface: &str,
+        member: &str,
+        body: impl serde::Serialize + zbus::DynamicType,
+    ) {
         self.rt
-            .block_on(self.conn.emit_signal(None::<&str>, path, interface, member, &body))
+            .block_on(
+                self.conn
+                    .emit_signal(None::<&str>, path, interface, member, &body),
+            )
             .unwrap();
     }
 
@@ -238,7 +250,10 @@ struct Setup {
 
 impl Setup {
     fn new() -> Setup {
-        assert!(Path::new("/dev/fuse").exists(), "these tests need /dev/fuse");
+        assert!(
+            Path::new("/dev/fuse").exists(),
+            "these tests need /dev/fuse"
+        );
         let fx = copy_fixture("vault-v8");
         let mnt = fx.tmp.path().join("mnt");
         std::fs::create_dir(&mnt).unwrap();
@@ -277,7 +292,13 @@ impl Setup {
     }
 
     fn cat(&self, path: &str) -> Vec<u8> {
-        let out = vault(&["cat", self.fx.vault_str(), path, "--password-file", self.fx.pw()]);
+        let out = vault(&[
+            "cat",
+            self.fx.vault_str(),
+            path,
+            "--password-file",
+            self.fx.pw(),
+        ]);
         assert_eq!(out.code, 0, "vault cat {path}: {}", out.stderr);
         out.stdout
     }
@@ -295,7 +316,9 @@ impl Drop for Setup {
 }
 
 fn data(seed: u32) -> Vec<u8> {
-    (0..200_000u32).map(|i| ((i * 7 + seed) % 251) as u8).collect()
+    (0..200_000u32)
+        .map(|i| ((i * 7 + seed) % 251) as u8)
+        .collect()
 }
 
 #[test]
@@ -305,7 +328,11 @@ fn prepare_for_sleep_flushes_an_open_file_and_unmounts() {
     let logind = FakeLogind::serve(&bus.address, &s.mnt);
     let run = s.mount(&bus.address, None, &[]);
     assert_eq!(run.code, 0, "{}", run.stderr);
-    assert_eq!(run.stdout_str(), format!("{}\n", s.mnt.display()), "prints the mountpoint");
+    assert_eq!(
+        run.stdout_str(),
+        format!("{}\n", s.mnt.display()),
+        "prints the mountpoint"
+    );
     assert!(is_mounted(&s.mnt));
     // The delay inhibitor was taken before `vault mount` returned, and is still held.
     logind.seen(|seen| {
@@ -313,8 +340,15 @@ fn prepare_for_sleep_flushes_an_open_file_and_unmounts() {
             seen.inhibits,
             [["sleep", "vault", "Lock vaults before sleep", "delay"].map(String::from)]
         );
-        assert_eq!(seen.released_while_mounted, None, "inhibitor held while mounted");
-        assert_eq!(seen.get_session_by_pid.len(), 1, "no XDG_SESSION_ID: looked up by pid");
+        assert_eq!(
+            seen.released_while_mounted, None,
+            "inhibitor held while mounted"
+        );
+        assert_eq!(
+            seen.get_session_by_pid.len(),
+            1,
+            "no XDG_SESSION_ID: looked up by pid"
+        );
     });
 
     // A written file, still open: its data sits in the daemon, not yet on storage.
@@ -336,9 +370,11 @@ fn prepare_for_sleep_flushes_an_open_file_and_unmounts() {
     wait_until("the daemon to exit", Duration::from_secs(20), || {
         !daemon_running(&s.mnt)
     });
-    wait_until("the inhibitor to be released", Duration::from_secs(5), || {
-        logind.seen(|seen| seen.released_while_mounted.is_some())
-    });
+    wait_until(
+        "the inhibitor to be released",
+        Duration::from_secs(5),
+        || logind.seen(|seen| seen.released_while_mounted.is_some()),
+    );
     assert_eq!(
         logind.seen(|seen| seen.released_while_mounted),
         Some(false),
@@ -387,7 +423,8 @@ fn no_auto_lock_ignores_sleep_and_session_lock() {
     let s = Setup::new();
     let bus = PrivateBus::start(s.fx.tmp.path());
     let logind = FakeLogind::serve(&bus.address, &s.mnt);
-    s.mount(&bus.address, Some(SESSION_ID), &["--no-auto-lock"]).ok();
+    s.mount(&bus.address, Some(SESSION_ID), &["--no-auto-lock"])
+        .ok();
     assert!(is_mounted(&s.mnt));
     logind.prepare_for_sleep(true);
     logind.lock_session();
@@ -405,7 +442,11 @@ fn no_auto_lock_ignores_sleep_and_session_lock() {
         !daemon_running(&s.mnt)
     });
     assert_eq!(s.cat("/kept.bin"), written);
-    assert!(s.log().contains("auto-lock is off (--no-auto-lock)"), "{}", s.log());
+    assert!(
+        s.log().contains("auto-lock is off (--no-auto-lock)"),
+        "{}",
+        s.log()
+    );
 }
 
 #[test]

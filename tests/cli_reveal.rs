@@ -27,7 +27,10 @@ struct Setup {
 
 impl Setup {
     fn new() -> Setup {
-        assert!(Path::new("/dev/fuse").exists(), "these tests need /dev/fuse");
+        assert!(
+            Path::new("/dev/fuse").exists(),
+            "these tests need /dev/fuse"
+        );
         let fx = copy_fixture("vault-v8");
         let mnt = fx.tmp.path().join("mnt");
         std::fs::create_dir(&mnt).unwrap();
@@ -70,14 +73,19 @@ impl Setup {
             std::env::var("PATH").unwrap_or_default()
         );
         let mut cmd = Command::new(bin());
-        cmd.args(["mount", self.fx.vault_str(), self.mnt.to_str().unwrap(), "--reveal"])
-            .args(["--password-file", self.fx.pw()])
-            .env("PATH", path)
-            .env("DBUS_SYSTEM_BUS_ADDRESS", "unix:path=/nonexistent/bus")
-            .env_remove("WAYLAND_DISPLAY")
-            .env_remove("VAULT_ASKPASS")
-            .env_remove("VAULT_LOG")
-            .stdin(Stdio::null());
+        cmd.args([
+            "mount",
+            self.fx.vault_str(),
+            self.mnt.to_str().unwrap(),
+            "--reveal",
+        ])
+        .args(["--password-file", self.fx.pw()])
+        .env("PATH", path)
+        .env("DBUS_SYSTEM_BUS_ADDRESS", "unix:path=/nonexistent/bus")
+        .env_remove("WAYLAND_DISPLAY")
+        .env_remove("VAULT_ASKPASS")
+        .env_remove("VAULT_LOG")
+        .stdin(Stdio::null());
         match display {
             Some(d) => cmd.env("DISPLAY", d),
             None => cmd.env_remove("DISPLAY"),
@@ -118,7 +126,11 @@ fn mount_prints_the_mountpoint_and_reveal_opens_it_with_xdg_open() {
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(run.stdout_str(), format!("{}\n", s.mnt_str()));
     assert!(is_mounted(&s.mnt));
-    assert_eq!(s.calls("xdg-open"), [s.mnt_str()], "xdg-open MOUNTPOINT, once");
+    assert_eq!(
+        s.calls("xdg-open"),
+        [s.mnt_str()],
+        "xdg-open MOUNTPOINT, once"
+    );
     assert!(s.calls("gio").is_empty(), "gio not needed");
     assert!(run.stderr.is_empty(), "no note: {}", run.stderr);
 }
@@ -151,7 +163,10 @@ fn reveal_without_a_desktop_prints_a_note_and_opens_nothing() {
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(is_mounted(&s.mnt));
     assert_eq!(run.stdout_str(), format!("{}\n", s.mnt_str()));
-    assert!(s.calls("xdg-open").is_empty(), "no opener without a desktop");
+    assert!(
+        s.calls("xdg-open").is_empty(),
+        "no opener without a desktop"
+    );
     let lines: Vec<&str> = run.stderr.lines().collect();
     assert_eq!(lines.len(), 1, "one note line: {}", run.stderr);
     assert!(lines[0].contains("no desktop session"), "{}", lines[0]);

@@ -26,7 +26,10 @@ fn shipped() -> BTreeSet<String> {
             continue;
         };
         for e in entries {
-            out.insert(format!("{dir}/{}", e.unwrap().file_name().to_string_lossy()));
+            out.insert(format!(
+                "{dir}/{}",
+                e.unwrap().file_name().to_string_lossy()
+            ));
         }
     }
     out
@@ -46,10 +49,8 @@ fn subcommands() -> Vec<String> {
 }
 
 fn run(cmd: &mut Command) -> Output {
-    let out = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("{cmd:?}: {e} (see scripts/install-deps.sh)"));
-    out
+    cmd.output()
+        .unwrap_or_else(|e| panic!("{cmd:?}: {e} (see scripts/install-deps.sh)"))
 }
 
 #[track_caller]
@@ -108,7 +109,10 @@ fn bash_completion_parses_and_completes_subcommands() {
     let words = ok(Command::new("bash").arg("-c").arg(script));
     let words: BTreeSet<&str> = words.lines().collect();
     for sub in subcommands() {
-        assert!(words.contains(sub.as_str()), "bash completes {sub}: {words:?}");
+        assert!(
+            words.contains(sub.as_str()),
+            "bash completes {sub}: {words:?}"
+        );
     }
     // (clap_complete's bash script also lists the hidden `__mount-daemon`; harmless.)
 }
@@ -118,7 +122,10 @@ fn zsh_completion_parses() {
     let f = file("completions/_vault");
     ok(Command::new("zsh").arg("-n").arg(&f));
     let text = std::fs::read_to_string(&f).unwrap();
-    assert!(text.starts_with("#compdef vault"), "zsh autoloads it by #compdef");
+    assert!(
+        text.starts_with("#compdef vault"),
+        "zsh autoloads it by #compdef"
+    );
     for sub in subcommands() {
         assert!(text.contains(&format!("'{sub}:")), "zsh knows {sub}");
     }
@@ -137,7 +144,10 @@ fn fish_completion_parses_and_completes_subcommands() {
         .map(|l| l.split('\t').next().unwrap_or(""))
         .collect();
     for sub in subcommands() {
-        assert!(words.contains(sub.as_str()), "fish completes {sub}: {words:?}");
+        assert!(
+            words.contains(sub.as_str()),
+            "fish completes {sub}: {words:?}"
+        );
     }
 }
 
@@ -149,7 +159,10 @@ fn render_man(page: &Path) -> String {
         .arg(page)
         .env("LC_ALL", "C.UTF-8"));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success() && stderr.is_empty(), "groff {page:?}: {stderr}");
+    assert!(
+        out.status.success() && stderr.is_empty(),
+        "groff {page:?}: {stderr}"
+    );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
@@ -158,7 +171,10 @@ fn man_pages_render_without_warnings_and_name_every_subcommand() {
     let main = file("man/vault.1");
     let text = render_man(&main);
     let words = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    assert!(words.contains("NAME vault - Mount Cryptomator"), "NAME section: {text}");
+    assert!(
+        words.contains("NAME vault - Mount Cryptomator"),
+        "NAME section: {text}"
+    );
     for sub in subcommands() {
         assert!(
             text.lines().any(|l| l.trim() == format!("vault-{sub}(1)")),
@@ -166,9 +182,15 @@ fn man_pages_render_without_warnings_and_name_every_subcommand() {
         );
         let page = file(&format!("man/vault-{sub}.1"));
         let sub_text = render_man(&page);
-        assert!(sub_text.contains(&format!("vault-{sub}")), "{page:?}: {sub_text}");
+        assert!(
+            sub_text.contains(&format!("vault-{sub}")),
+            "{page:?}: {sub_text}"
+        );
     }
-    assert!(!text.contains("__mount-daemon"), "hidden command in the man page");
+    assert!(
+        !text.contains("__mount-daemon"),
+        "hidden command in the man page"
+    );
     let mount = render_man(&file("man/vault-mount.1"));
     for flag in ["--no-auto-lock", "--reveal", "--idle"] {
         assert!(mount.contains(flag), "vault-mount.1 documents {flag}");

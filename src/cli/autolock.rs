@@ -237,7 +237,9 @@ async fn arm(inhibitor: &Mutex<Option<zbus::OwnedFd>>) -> Option<Triggers> {
             return None;
         }
         Err(e) => {
-            tracing::warn!("auto-lock: no sleep inhibitor ({e}); writes may not be flushed before sleep")
+            tracing::warn!(
+                "auto-lock: no sleep inhibitor ({e}); writes may not be flushed before sleep"
+            )
         }
     }
     let lookup = session_lookup(

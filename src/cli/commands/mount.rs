@@ -19,8 +19,8 @@ use vault_fs::{MountError, MountOptions};
 use zeroize::Zeroizing;
 
 use crate::cli::Ctx;
-use crate::cli::autolock::AutoLock;
 use crate::cli::args::{MountArgs, SecretArgs};
+use crate::cli::autolock::AutoLock;
 use crate::cli::exit::{CliError, CliResult, Exit};
 use crate::cli::secrets::{Answer, Secrets};
 use crate::cli::storage_arg::{self, ConnectOptions, io_text};
