@@ -3,7 +3,8 @@
 //! `org.freedesktop.login1`, serves Manager.Inhibit/GetSession/GetSessionByPID, emits the
 //! signals), and a real FUSE mount of a local vault is made with `vault mount`.
 //!
-//! - `PrepareForSleep(true)` flushes a still-open, written file and unmounts; the sleep
+//! - `PrepareForSleep(true)` flushes a file another process holds open with unflushed changes
+//!   (storage shows the old text until then) and unmounts; the sleep
 //!   inhibitor fd was taken at mount and is released only once the mount is gone;
 //! - the session's `Lock` signal does the same;
 //! - `--no-auto-lock` ignores both and takes no inhibitor;
@@ -15,7 +16,7 @@
 
 mod cli_support;
 
-use std::io::{Read, Write};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
@@ -315,6 +316,53 @@ impl Drop for Setup {
     }
 }
 
+/// Another process holding a file of the mount open with unflushed changes: python3 opens it
+/// read-write, overwrites its start, and waits on stdin. Nothing in it forks or duplicates the
+/// descriptor (each close of a copy is a FUSE flush, which would commit the change: a `sh`
+/// redirection or a fork of this multi-threaded test process can do that), so the change stays
+/// pending in the daemon until a flush or the holder's close.
+struct Holder {
+    child: Child,
+}
+
+const HOLDER: &str = "import sys
+f = open(sys.argv[1], 'r+b', buffering=0)
+f.write(sys.argv[2].encode())
+print('written', flush=True)
+sys.stdin.readline()
+";
+
+impl Holder {
+    fn start(file: &Path, text: &str) -> Holder {
+        let mut child = Command::new("python3")
+            .args(["-c", HOLDER])
+            .arg(file)
+            .arg(text)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("python3 (Debian package python3)");
+        let mut out = child.stdout.take().unwrap();
+        let mut line = [0u8; 8];
+        out.read_exact(&mut line).unwrap();
+        assert_eq!(&line, b"written\n", "the holder wrote");
+        Holder { child }
+    }
+
+    /// Closes the file (the holder exits).
+    fn close(mut self) {
+        drop(self.child.stdin.take());
+        assert!(self.child.wait().unwrap().success());
+    }
+}
+
+impl Drop for Holder {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 fn data(seed: u32) -> Vec<u8> {
     (0..200_000u32)
         .map(|i| ((i * 7 + seed) % 251) as u8)
@@ -351,10 +399,15 @@ fn prepare_for_sleep_flushes_an_open_file_and_unmounts() {
         );
     });
 
-    // A written file, still open: its data sits in the daemon, not yet on storage.
-    let written = data(1);
-    let mut open = std::fs::File::create(s.mnt.join("open.bin")).unwrap();
-    open.write_all(&written).unwrap();
+    // A file changed by a process that still holds it open: the change is pending in the
+    // daemon (storage still has the old text).
+    let before = s.cat("/hello.txt");
+    let holder = Holder::start(&s.mnt.join("hello.txt"), "locked before sleep\n");
+    assert_eq!(
+        s.cat("/hello.txt"),
+        before,
+        "the change is not on storage yet"
+    );
 
     // Resume (false) means nothing; suspend (true) locks.
     logind.prepare_for_sleep(false);
@@ -364,9 +417,13 @@ fn prepare_for_sleep_flushes_an_open_file_and_unmounts() {
     wait_until("the mount to go away", Duration::from_secs(10), || {
         !is_mounted(&s.mnt)
     });
-    // Flushed before unmounting: readable from storage while the file is still open.
-    assert_eq!(s.cat("/open.bin"), written, "the open file was flushed");
-    drop(open);
+    // Flushed by the lock: on storage while the holder still has the file open.
+    assert_eq!(
+        s.cat("/hello.txt"),
+        b"locked before sleep\n",
+        "the open file was flushed"
+    );
+    holder.close();
     wait_until("the daemon to exit", Duration::from_secs(20), || {
         !daemon_running(&s.mnt)
     });
@@ -380,7 +437,7 @@ fn prepare_for_sleep_flushes_an_open_file_and_unmounts() {
         Some(false),
         "the inhibitor is released after the unmount, not before"
     );
-    assert_eq!(s.cat("/open.bin"), written);
+    assert_eq!(s.cat("/hello.txt"), b"locked before sleep\n");
     let log = s.log();
     eprintln!("daemon log:\n{log}");
     assert!(log.contains("took a sleep delay inhibitor"), "{log}");
@@ -401,10 +458,23 @@ fn session_lock_flushes_and_unmounts() {
     });
     let written = data(2);
     std::fs::write(s.mnt.join("locked.bin"), &written).unwrap();
+    let before = s.cat("/hello.txt");
+    let holder = Holder::start(&s.mnt.join("hello.txt"), "locked with the session\n");
+    assert_eq!(
+        s.cat("/hello.txt"),
+        before,
+        "the change is not on storage yet"
+    );
     logind.lock_session();
     wait_until("the mount to go away", Duration::from_secs(10), || {
         !is_mounted(&s.mnt)
     });
+    assert_eq!(
+        s.cat("/hello.txt"),
+        b"locked with the session\n",
+        "the open file was flushed"
+    );
+    holder.close();
     wait_until("the daemon to exit", Duration::from_secs(20), || {
         !daemon_running(&s.mnt)
     });
