@@ -272,6 +272,13 @@ pub struct MountArgs {
     /// Unmount after this long without access (e.g. 90s, 10m, 1h).
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub idle: Option<std::time::Duration>,
+    /// Do not lock (flush and unmount) the vault when the system suspends or the session locks.
+    #[arg(long)]
+    pub no_auto_lock: bool,
+    /// Open the mountpoint in the file manager once mounted (on a desktop: DISPLAY or
+    /// WAYLAND_DISPLAY set).
+    #[arg(long)]
+    pub reveal: bool,
     /// Write the daemon's log to FILE (otherwise it is discarded once detached).
     #[arg(long, value_name = "FILE")]
     pub log_file: Option<PathBuf>,

@@ -9,11 +9,14 @@
 //! - `commands`: one module per command.
 
 pub mod args;
+mod autolock;
 mod commands;
 pub mod exit;
 mod output;
+mod reveal;
 mod secrets;
 mod session;
+pub mod shell_files;
 pub mod storage_arg;
 
 use std::process::ExitCode;

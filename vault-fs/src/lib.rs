@@ -2,7 +2,7 @@
 //! and the FUSE adapter that mounts them (`fuse`, Linux).
 //!
 //! CONTRACT for the CLI: [`MountOptions`], [`mount`], [`MountSession`],
-//! [`unmount`], [`mounted_vaults`].
+//! [`StopHandle`], [`unmount`], [`mounted_vaults`].
 //!
 //! `extra_options` (`-o`) understood by [`mount`]: `ro`, `rw`, `nonempty`,
 //! `allow_other`, `allow_root`, `default_permissions` (always on), `uid=N`,
@@ -83,6 +83,10 @@ pub enum MountError {
 /// `unmount` flushes every open file and unmounts.
 #[cfg(target_os = "linux")]
 pub use fuse::MountSession;
+
+/// Ends a [`MountSession`]'s `wait` from elsewhere (auto-lock), as SIGTERM does.
+#[cfg(target_os = "linux")]
+pub use fuse::StopHandle;
 
 /// Mounts `vault` at `mountpoint`; returns once the mount answers requests.
 /// Storage calls run on `runtime`; FUSE requests never block each other.

@@ -1,5 +1,5 @@
-//! SIGTERM while `MountSession::wait` runs: open files are written back and the
-//! mount goes away cleanly; the data is there after a fresh unlock.
+//! SIGTERM (or a `StopHandle`) while `MountSession::wait` runs: open files are
+//! written back and the mount goes away cleanly; the data is there after a fresh unlock.
 
 mod common;
 
@@ -71,4 +71,54 @@ fn sigterm_flushes_and_unmounts() {
             .to_vec()
     });
     assert_eq!(content, b"still open when SIGTERM came");
+}
+
+/// A `StopHandle` (auto-lock's way in) ends `wait` as SIGTERM does: written back, unmounted.
+#[test]
+fn stop_handle_flushes_and_unmounts() {
+    let mut m = Mounted::new();
+    let session = m.take_session();
+    let stop = session
+        .stop_handle()
+        .expect("a live session has a stop handle");
+    let mnt = m.mnt.clone();
+    let waiter = std::thread::spawn(move || session.wait());
+    let mut f = std::fs::File::create(mnt.join("open-at-stop")).expect("create");
+    f.write_all(b"still open when the stop came")
+        .expect("write");
+    stop.stop();
+    assert!(
+        wait_for(
+            || {
+                !vault_fs::mounted_vaults()
+                    .iter()
+                    .any(|v| v.mountpoint == mnt)
+            },
+            Duration::from_secs(10),
+        ),
+        "unmounted after stop()"
+    );
+    drop(f);
+    let result = waiter.join().expect("wait thread");
+    assert!(result.is_ok(), "{result:?}");
+    stop.stop(); // after the end: a no-op
+    let storage: Arc<dyn vault_storage::Storage> =
+        Arc::new(LocalStorage::new(&m.storage).expect("storage"));
+    let content = m.runtime.block_on(async {
+        let v = Vault::unlock(storage, PASSWORD, OpenOptions { read_only: true })
+            .await
+            .expect("unlock");
+        let node = v
+            .resolve("open-at-stop")
+            .await
+            .expect("written back before unmount");
+        v.open(&node)
+            .await
+            .expect("open")
+            .read(0, 100)
+            .await
+            .expect("read")
+            .to_vec()
+    });
+    assert_eq!(content, b"still open when the stop came");
 }

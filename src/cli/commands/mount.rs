@@ -20,6 +20,7 @@ use zeroize::Zeroizing;
 
 use crate::cli::Ctx;
 use crate::cli::args::{MountArgs, SecretArgs};
+use crate::cli::autolock::AutoLock;
 use crate::cli::exit::{CliError, CliResult, Exit};
 use crate::cli::secrets::{Answer, Secrets};
 use crate::cli::storage_arg::{self, ConnectOptions, io_text};
@@ -124,7 +125,7 @@ fn mount_error(e: MountError) -> CliError {
 }
 
 /// `vault mount`.
-pub fn run(_ctx: Ctx, args: MountArgs) -> CliResult {
+pub fn run(ctx: Ctx, args: MountArgs) -> CliResult {
     let plan = plan(&args)?;
     storage_arg::parse(&args.storage)?;
     check_mountpoint(&plan)?;
@@ -144,14 +145,40 @@ pub fn run(_ctx: Ctx, args: MountArgs) -> CliResult {
             rt.handle().clone(),
         )
         .map_err(mount_error)?;
-        return mount.wait().map_err(mount_error);
+        let autolock = arm_auto_lock(&rt, &mount, args.no_auto_lock);
+        mounted(&plan, args.reveal, ctx.quiet);
+        let result = mount.wait().map_err(mount_error);
+        autolock.finish();
+        return result;
     }
     // Every secret is asked here, in the foreground, and handed to the daemon through a pipe.
     let secrets = Secrets::from_args(&plan.secrets).recording();
     rt.block_on(session::connect_existing(&args.storage, &secrets))?;
     secrets.vault_password(&args.storage)?;
     drop(rt);
-    spawn_daemon(&args, &plan, secrets.take_recorded())
+    spawn_daemon(&args, &plan, secrets.take_recorded())?;
+    mounted(&plan, args.reveal, ctx.quiet);
+    Ok(())
+}
+
+/// Auto-lock on suspend and session lock, unless `--no-auto-lock` (see `cli::autolock`).
+fn arm_auto_lock(
+    rt: &tokio::runtime::Runtime,
+    mount: &vault_fs::MountSession,
+    no_auto_lock: bool,
+) -> AutoLock {
+    match (no_auto_lock, mount.stop_handle(), mount.mountpoint()) {
+        (false, Some(stop), Some(mountpoint)) => AutoLock::start(rt, mountpoint, stop),
+        _ => AutoLock::disabled(),
+    }
+}
+
+/// The mount answers: print its mountpoint, and open it in the file manager on `--reveal`.
+fn mounted(plan: &Plan, reveal: bool, quiet: bool) {
+    println!("{}", plan.mountpoint.display());
+    if reveal {
+        crate::cli::reveal::reveal(&plan.mountpoint, quiet);
+    }
 }
 
 fn spawn_daemon(args: &MountArgs, plan: &Plan, answers: Vec<Answer>) -> CliResult {
@@ -165,6 +192,9 @@ fn spawn_daemon(args: &MountArgs, plan: &Plan, answers: Vec<Answer>) -> CliResul
     }
     if plan.options.allow_other {
         argv.push("--allow-other".into());
+    }
+    if args.no_auto_lock {
+        argv.push("--no-auto-lock".into());
     }
     if let Some(idle) = plan.options.idle_timeout {
         argv.push("--idle".into());
@@ -263,6 +293,7 @@ pub fn run_daemon(_ctx: Ctx, args: MountArgs) -> CliResult {
             return Err(e);
         }
     };
+    let autolock = arm_auto_lock(&rt, &mount, args.no_auto_lock);
     let _ = writeln!(report, "ok");
     let _ = report.flush();
     // Let go of the parent's pipe: stdin and stdout now point at /dev/null.
@@ -275,6 +306,7 @@ pub fn run_daemon(_ctx: Ctx, args: MountArgs) -> CliResult {
         let _ = rustix::stdio::dup2_stdin(&null);
     }
     let result = mount.wait().map_err(mount_error);
+    autolock.finish();
     rt.shutdown_timeout(Duration::from_secs(5));
     result
 }

@@ -276,6 +276,7 @@ enum Event {
     Ended,
     Signal,
     Idle,
+    Stop,
 }
 
 struct Inner {
@@ -319,8 +320,16 @@ impl MountSession {
         self.inner.as_ref().map(|i| i.mountpoint.as_path())
     }
 
+    /// A handle that ends [`MountSession::wait`] from another thread or task,
+    /// the way SIGTERM does: flush every open file, then unmount.
+    pub fn stop_handle(&self) -> Option<StopHandle> {
+        self.inner.as_ref().map(|i| StopHandle {
+            tx: i.events_tx.clone(),
+        })
+    }
+
     /// Blocks until the mount ends: unmounted from outside, `--idle` expired,
-    /// or SIGINT/SIGTERM (then flushes and unmounts cleanly).
+    /// SIGINT/SIGTERM or a [`StopHandle`] (then flushes and unmounts cleanly).
     pub fn wait(mut self) -> Result<(), MountError> {
         let Some(inner) = self.inner.take() else {
             return Ok(());
@@ -354,7 +363,7 @@ impl MountSession {
                     _ => Ok(()),
                 }
             }
-            Ok(Event::Signal) | Ok(Event::Idle) => shutdown(&inner),
+            Ok(Event::Signal) | Ok(Event::Idle) | Ok(Event::Stop) => shutdown(&inner),
         };
         signals.abort();
         result
@@ -366,6 +375,25 @@ impl MountSession {
             Some(inner) => shutdown(&inner),
             None => Ok(()),
         }
+    }
+}
+
+/// Asks a [`MountSession`] to flush and unmount (see [`MountSession::stop_handle`]).
+#[derive(Clone)]
+pub struct StopHandle {
+    tx: mpsc::Sender<Event>,
+}
+
+impl std::fmt::Debug for StopHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StopHandle").finish_non_exhaustive()
+    }
+}
+
+impl StopHandle {
+    /// Makes `wait` flush every open file and unmount; a no-op once the mount has ended.
+    pub fn stop(&self) {
+        let _ = self.tx.send(Event::Stop);
     }
 }
 

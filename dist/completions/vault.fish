@@ -1,0 +1,233 @@
+# Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
+function __fish_vault_global_optspecs
+    string join \n v/verbose q/quiet h/help V/version
+end
+
+function __fish_vault_needs_command
+    # Figure out if the current invocation already has a command.
+    set -l cmd (commandline -opc)
+    set -e cmd[1]
+    argparse -s (__fish_vault_global_optspecs) -- $cmd 2>/dev/null
+    or return
+    if set -q argv[1]
+        # Also print the command, so this can be used to figure out what it is.
+        echo $argv[1]
+        return 1
+    end
+    return 0
+end
+
+function __fish_vault_using_subcommand
+    set -l cmd (__fish_vault_needs_command)
+    test -z "$cmd"
+    and return 1
+    contains -- $cmd[1] $argv
+end
+
+complete -c vault -n "__fish_vault_needs_command" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace)'
+complete -c vault -n "__fish_vault_needs_command" -s q -l quiet -d 'Only errors on stderr'
+complete -c vault -n "__fish_vault_needs_command" -s h -l help -d 'Print help'
+complete -c vault -n "__fish_vault_needs_command" -s V -l version -d 'Print version'
+complete -c vault -n "__fish_vault_needs_command" -f -a "create" -d 'Create a new, empty format-8 vault (asks the password twice on a terminal)'
+complete -c vault -n "__fish_vault_needs_command" -f -a "info" -d 'Show format, cipher combo, shortening threshold and backend'
+complete -c vault -n "__fish_vault_needs_command" -f -a "ls" -d 'List cleartext names (sizes from ciphertext lengths). Directories end in `/`'
+complete -c vault -n "__fish_vault_needs_command" -f -a "cat" -d 'Write a file\'s cleartext to stdout'
+complete -c vault -n "__fish_vault_needs_command" -f -a "get" -d 'Copy out of the vault (`cp -r` semantics: a DEST that does not exist becomes the copy, an existing directory receives it inside)'
+complete -c vault -n "__fish_vault_needs_command" -f -a "put" -d 'Copy into the vault (`cp -r` semantics: a PATH that does not exist becomes the copy, an existing directory receives it inside)'
+complete -c vault -n "__fish_vault_needs_command" -f -a "mkdir" -d 'Create directories'
+complete -c vault -n "__fish_vault_needs_command" -f -a "rm" -d 'Remove files, symlinks and (with -r) directories'
+complete -c vault -n "__fish_vault_needs_command" -f -a "mv" -d 'Rename or move (into TO when TO is an existing directory)'
+complete -c vault -n "__fish_vault_needs_command" -f -a "passwd" -d 'Change the vault password; keys and data stay unchanged'
+complete -c vault -n "__fish_vault_needs_command" -f -a "check" -d 'Health check; exit 6 when problems remain'
+complete -c vault -n "__fish_vault_needs_command" -f -a "mount" -d 'Mount the vault as a drive; detaches once the mount answers'
+complete -c vault -n "__fish_vault_needs_command" -f -a "__mount-daemon" -d 'Internal: the detached mount daemon (started by `vault mount`)'
+complete -c vault -n "__fish_vault_needs_command" -f -a "unmount" -d 'Flush and unmount a mounted vault'
+complete -c vault -n "__fish_vault_needs_command" -f -a "status" -d 'List this user\'s mounted vaults'
+complete -c vault -n "__fish_vault_needs_command" -f -a "completions" -d 'Print shell completions'
+complete -c vault -n "__fish_vault_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c vault -n "__fish_vault_using_subcommand create" -l password-file -d 'Read the vault password from the first line of FILE (newline stripped)' -r -F
+complete -c vault -n "__fish_vault_using_subcommand create" -l askpass -d 'Run CMD with the prompt text as its only argument and read the secret from its stdout (like SSH_ASKPASS). CMD is a program path, run without a shell' -r
+complete -c vault -n "__fish_vault_using_subcommand create" -l ca-cert -d 'Trust this PEM certificate (or CA) too, for davs:// and https:// storage' -r -F
+complete -c vault -n "__fish_vault_using_subcommand create" -s i -l identity -d 'SSH private key to try first (sftp://)' -r -F
+complete -c vault -n "__fish_vault_using_subcommand create" -l known-hosts -d 'known_hosts file to check and extend (sftp://; default ~/.ssh/known_hosts)' -r -F
+complete -c vault -n "__fish_vault_using_subcommand create" -l accept-new-host-key -d 'Accept and record an unknown host key without asking (sftp://). A changed key is always refused'
+complete -c vault -n "__fish_vault_using_subcommand create" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace)'
+complete -c vault -n "__fish_vault_using_subcommand create" -s q -l quiet -d 'Only errors on stderr'
+complete -c vault -n "__fish_vault_using_subcommand create" -s h -l help -d 'Print help'
+complete -c vault -n "__fish_vault_using_subcommand create" -s V -l version -d 'Print version'
+complete -c vault -n "__fish_vault_using_subcommand info" -l password-file -d 'Read the vault password from the first line of FILE (newline stripped)' -r -F
+complete -c vault -n "__fish_vault_using_subcommand info" -l askpass -d 'Run CMD with the prompt text as its only argument and read the secret from its stdout (like SSH_ASKPASS). CMD is a program path, run without a shell' -r
+complete -c vault -n "__fish_vault_using_subcommand info" -l ca-cert -d 'Trust this PEM certificate (or CA) too, for davs:// and https:// storage' -r -F
+complete -c vault -n "__fish_vault_using_subcommand info" -s i -l identity -d 'SSH private key to try first (sftp://)' -r -F
+complete -c vault -n "__fish_vault_using_subcommand info" -l known-hosts -d 'known_hosts file to check and extend (sftp://; default ~/.ssh/known_hosts)' -r -F
+complete -c vault -n "__fish_vault_using_subcommand info" -l accept-new-host-key -d 'Accept and record an unknown host key without asking (sftp://). A changed key is always refused'
+complete -c vault -n "__fish_vault_using_subcommand info" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace)'
+complete -c vault -n "__fish_vault_using_subcommand info" -s q -l quiet -d 'Only errors on stderr'
+complete -c vault -n "__fish_vault_using_subcommand info" -s h -l help -d 'Print help'
+complete -c vault -n "__fish_vault_using_subcommand info" -s V -l version -d 'Print version'
+complete -c vault -n "__fish_vault_using_subcommand ls" -l password-file -d 'Read the vault password from the first line of FILE (newline stripped)' -r -F
+complete -c vault -n "__fish_vault_using_subcommand ls" -l askpass -d 'Run CMD with the prompt text as its only argument and read the secret from its stdout (like SSH_ASKPASS). CMD is a program path, run without a shell' -r
+complete -c vault -n "__fish_vault_using_subcommand ls" -l ca-cert -d 'Trust this PEM certificate (or CA) too, for davs:// and https:// storage' -r -F
+complete -c vault -n "__fish_vault_using_subcommand ls" -s i -l identity -d 'SSH private key to try first (sftp://)' -r -F
+complete -c vault -n "__fish_vault_using_subcommand ls" -l known-hosts -d 'known_hosts file to check and extend (sftp://; default ~/.ssh/known_hosts)' -r -F
+complete -c vault -n "__fish_vault_using_subcommand ls" -s l -d 'Long format: type, size, modification time (UTC), name, symlink target'
+complete -c vault -n "__fish_vault_using_subcommand ls" -s R -d 'Recurse; paths are printed relative to PATH'
+complete -c vault -n "__fish_vault_using_subcommand ls" -l accept-new-host-key -d 'Accept and record an unknown host key without asking (sftp://). A changed key is always refused'
+complete -c vault -n "__fish_vault_using_subcommand ls" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace)'
+complete -c vault -n "__fish_vault_using_subcommand ls" -s q -l quiet -d 'Only errors on stderr'
+complete -c vault -n "__fish_vault_using_subcommand ls" -s h -l help -d 'Print help'
+complete -c vault -n "__fish_vault_using_subcommand ls" -s V -l version -d 'Print version'
+complete -c vault -n "__fish_vault_using_subcommand cat" -l password-file -d 'Read the vault password from the first line of FILE (newline stripped)' -r -F
+complete -c vault -n "__fish_vault_using_subcommand cat" -l askpass -d 'Run CMD with the prompt text as its only argument and read the secret from its stdout (like SSH_ASKPASS). CMD is a program path, run without a shell' -r
+complete -c vault -n "__fish_vault_using_subcommand cat" -l ca-cert -d 'Trust this PEM certificate (or CA) too, for davs:// and https:// storage' -r -F
+complete -c vault -n "__fish_vault_using_subcommand cat" -s i -l identity -d 'SSH private key to try first (sftp://)' -r -F
+complete -c vault -n "__fish_vault_using_subcommand cat" -l known-hosts -d 'known_hosts file to check and extend (sftp://; default ~/.ssh/known_hosts)' -r -F
+complete -c vault -n "__fish_vault_using_subcommand cat" -l accept-new-host-key -d 'Accept and record an unknown host key without asking (sftp://). A changed key is always refused'
+complete -c vault -n "__fish_vault_using_subcommand cat" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace)'
+complete -c vault -n "__fish_vault_using_subcommand cat" -s q -l quiet -d 'Only errors on stderr'
+complete -c vault -n "__fish_vault_using_subcommand cat" -s h -l help -d 'Print help'
+complete -c vault -n "__fish_vault_using_subcommand cat" -s V -l version -d 'Print version'
+complete -c vault -n "__fish_vault_using_subcommand get" -l password-file -d 'Read the vault password from the first line of FILE (newline stripped)' -r -F
+complete -c vault -n "__fish_vault_using_subcommand get" -l askpass -d 'Run CMD with the prompt text as its only argument and read the secret from its stdout (like SSH_ASKPASS). CMD is a program path, run without a shell' -r
+complete -c vault -n "__fish_vault_using_subcommand get" -l ca-cert -d 'Trust this PEM certificate (or CA) too, for davs:// and https:// storage' -r -F
+complete -c vault -n "__fish_vault_using_subcommand get" -s i -l identity -d 'SSH private key to try first (sftp://)' -r -F
+complete -c vault -n "__fish_vault_using_subcommand get" -l known-hosts -d 'known_hosts file to check and extend (sftp://; default ~/.ssh/known_hosts)' -r -F
+complete -c vault -n "__fish_vault_using_subcommand get" -s r -d 'Copy directories recursively (symlinks are copied as symlinks)'
+complete -c vault -n "__fish_vault_using_subcommand get" -l accept-new-host-key -d 'Accept and record an unknown host key without asking (sftp://). A changed key is always refused'
+complete -c vault -n "__fish_vault_using_subcommand get" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace)'
+complete -c vault -n "__fish_vault_using_subcommand get" -s q -l quiet -d 'Only errors on stderr'
+complete -c vault -n "__fish_vault_using_subcommand get" -s h -l help -d 'Print help'
+complete -c vault -n "__fish_vault_using_subcommand get" -s V -l version -d 'Print version'
+complete -c vault -n "__fish_vault_using_subcommand put" -l password-file -d 'Read the vault password from the first line of FILE (newline stripped)' -r -F
+complete -c vault -n "__fish_vault_using_subcommand put" -l askpass -d 'Run CMD with the prompt text as its only argument and read the secret from its stdout (like SSH_ASKPASS). CMD is a program path, run without a shell' -r
+complete -c vault -n "__fish_vault_using_subcommand put" -l ca-cert -d 'Trust this PEM certificate (or CA) too, for davs:// and https:// storage' -r -F
+complete -c vault -n "__fish_vault_using_subcommand put" -s i -l identity -d 'SSH private key to try first (sftp://)' -r -F
+complete -c vault -n "__fish_vault_using_subcommand put" -l known-hosts -d 'known_hosts file to check and extend (sftp://; default ~/.ssh/known_hosts)' -r -F
+complete -c vault -n "__fish_vault_using_subcommand put" -s r -d 'Copy directories recursively (symlinks are copied as symlinks)'
+complete -c vault -n "__fish_vault_using_subcommand put" -l accept-new-host-key -d 'Accept and record an unknown host key without asking (sftp://). A changed key is always refused'
+complete -c vault -n "__fish_vault_using_subcommand put" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace)'
+complete -c vault -n "__fish_vault_using_subcommand put" -s q -l quiet -d 'Only errors on stderr'
+complete -c vault -n "__fish_vault_using_subcommand put" -s h -l help -d 'Print help'
+complete -c vault -n "__fish_vault_using_subcommand put" -s V -l version -d 'Print version'
+complete -c vault -n "__fish_vault_using_subcommand mkdir" -l password-file -d 'Read the vault password from the first line of FILE (newline stripped)' -r -F
+complete -c vault -n "__fish_vault_using_subcommand mkdir" -l askpass -d 'Run CMD with the prompt text as its only argument and read the secret from its stdout (like SSH_ASKPASS). CMD is a program path, run without a shell' -r
+complete -c vault -n "__fish_vault_using_subcommand mkdir" -l ca-cert -d 'Trust this PEM certificate (or CA) too, for davs:// and https:// storage' -r -F
+complete -c vault -n "__fish_vault_using_subcommand mkdir" -s i -l identity -d 'SSH private key to try first (sftp://)' -r -F
+complete -c vault -n "__fish_vault_using_subcommand mkdir" -l known-hosts -d 'known_hosts file to check and extend (sftp://; default ~/.ssh/known_hosts)' -r -F
+complete -c vault -n "__fish_vault_using_subcommand mkdir" -s p -d 'Create missing parents; no error if the directory exists'
+complete -c vault -n "__fish_vault_using_subcommand mkdir" -l accept-new-host-key -d 'Accept and record an unknown host key without asking (sftp://). A changed key is always refused'
+complete -c vault -n "__fish_vault_using_subcommand mkdir" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace)'
+complete -c vault -n "__fish_vault_using_subcommand mkdir" -s q -l quiet -d 'Only errors on stderr'
+complete -c vault -n "__fish_vault_using_subcommand mkdir" -s h -l help -d 'Print help'
+complete -c vault -n "__fish_vault_using_subcommand mkdir" -s V -l version -d 'Print version'
+complete -c vault -n "__fish_vault_using_subcommand rm" -l password-file -d 'Read the vault password from the first line of FILE (newline stripped)' -r -F
+complete -c vault -n "__fish_vault_using_subcommand rm" -l askpass -d 'Run CMD with the prompt text as its only argument and read the secret from its stdout (like SSH_ASKPASS). CMD is a program path, run without a shell' -r
+complete -c vault -n "__fish_vault_using_subcommand rm" -l ca-cert -d 'Trust this PEM certificate (or CA) too, for davs:// and https:// storage' -r -F
+complete -c vault -n "__fish_vault_using_subcommand rm" -s i -l identity -d 'SSH private key to try first (sftp://)' -r -F
+complete -c vault -n "__fish_vault_using_subcommand rm" -l known-hosts -d 'known_hosts file to check and extend (sftp://; default ~/.ssh/known_hosts)' -r -F
+complete -c vault -n "__fish_vault_using_subcommand rm" -s r -d 'Remove directories and their contents'
+complete -c vault -n "__fish_vault_using_subcommand rm" -l accept-new-host-key -d 'Accept and record an unknown host key without asking (sftp://). A changed key is always refused'
+complete -c vault -n "__fish_vault_using_subcommand rm" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace)'
+complete -c vault -n "__fish_vault_using_subcommand rm" -s q -l quiet -d 'Only errors on stderr'
+complete -c vault -n "__fish_vault_using_subcommand rm" -s h -l help -d 'Print help'
+complete -c vault -n "__fish_vault_using_subcommand rm" -s V -l version -d 'Print version'
+complete -c vault -n "__fish_vault_using_subcommand mv" -l password-file -d 'Read the vault password from the first line of FILE (newline stripped)' -r -F
+complete -c vault -n "__fish_vault_using_subcommand mv" -l askpass -d 'Run CMD with the prompt text as its only argument and read the secret from its stdout (like SSH_ASKPASS). CMD is a program path, run without a shell' -r
+complete -c vault -n "__fish_vault_using_subcommand mv" -l ca-cert -d 'Trust this PEM certificate (or CA) too, for davs:// and https:// storage' -r -F
+complete -c vault -n "__fish_vault_using_subcommand mv" -s i -l identity -d 'SSH private key to try first (sftp://)' -r -F
+complete -c vault -n "__fish_vault_using_subcommand mv" -l known-hosts -d 'known_hosts file to check and extend (sftp://; default ~/.ssh/known_hosts)' -r -F
+complete -c vault -n "__fish_vault_using_subcommand mv" -l accept-new-host-key -d 'Accept and record an unknown host key without asking (sftp://). A changed key is always refused'
+complete -c vault -n "__fish_vault_using_subcommand mv" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace)'
+complete -c vault -n "__fish_vault_using_subcommand mv" -s q -l quiet -d 'Only errors on stderr'
+complete -c vault -n "__fish_vault_using_subcommand mv" -s h -l help -d 'Print help'
+complete -c vault -n "__fish_vault_using_subcommand mv" -s V -l version -d 'Print version'
+complete -c vault -n "__fish_vault_using_subcommand passwd" -l password-file -d 'Read the vault password from the first line of FILE (newline stripped)' -r -F
+complete -c vault -n "__fish_vault_using_subcommand passwd" -l askpass -d 'Run CMD with the prompt text as its only argument and read the secret from its stdout (like SSH_ASKPASS). CMD is a program path, run without a shell' -r
+complete -c vault -n "__fish_vault_using_subcommand passwd" -l ca-cert -d 'Trust this PEM certificate (or CA) too, for davs:// and https:// storage' -r -F
+complete -c vault -n "__fish_vault_using_subcommand passwd" -s i -l identity -d 'SSH private key to try first (sftp://)' -r -F
+complete -c vault -n "__fish_vault_using_subcommand passwd" -l known-hosts -d 'known_hosts file to check and extend (sftp://; default ~/.ssh/known_hosts)' -r -F
+complete -c vault -n "__fish_vault_using_subcommand passwd" -l new-password-file -d 'Read the new password from the first line of FILE (non-interactive use)' -r -F
+complete -c vault -n "__fish_vault_using_subcommand passwd" -l accept-new-host-key -d 'Accept and record an unknown host key without asking (sftp://). A changed key is always refused'
+complete -c vault -n "__fish_vault_using_subcommand passwd" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace)'
+complete -c vault -n "__fish_vault_using_subcommand passwd" -s q -l quiet -d 'Only errors on stderr'
+complete -c vault -n "__fish_vault_using_subcommand passwd" -s h -l help -d 'Print help'
+complete -c vault -n "__fish_vault_using_subcommand passwd" -s V -l version -d 'Print version'
+complete -c vault -n "__fish_vault_using_subcommand check" -l password-file -d 'Read the vault password from the first line of FILE (newline stripped)' -r -F
+complete -c vault -n "__fish_vault_using_subcommand check" -l askpass -d 'Run CMD with the prompt text as its only argument and read the secret from its stdout (like SSH_ASKPASS). CMD is a program path, run without a shell' -r
+complete -c vault -n "__fish_vault_using_subcommand check" -l ca-cert -d 'Trust this PEM certificate (or CA) too, for davs:// and https:// storage' -r -F
+complete -c vault -n "__fish_vault_using_subcommand check" -s i -l identity -d 'SSH private key to try first (sftp://)' -r -F
+complete -c vault -n "__fish_vault_using_subcommand check" -l known-hosts -d 'known_hosts file to check and extend (sftp://; default ~/.ssh/known_hosts)' -r -F
+complete -c vault -n "__fish_vault_using_subcommand check" -l repair -d 'Repair what can be repaired without losing data'
+complete -c vault -n "__fish_vault_using_subcommand check" -l accept-new-host-key -d 'Accept and record an unknown host key without asking (sftp://). A changed key is always refused'
+complete -c vault -n "__fish_vault_using_subcommand check" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace)'
+complete -c vault -n "__fish_vault_using_subcommand check" -s q -l quiet -d 'Only errors on stderr'
+complete -c vault -n "__fish_vault_using_subcommand check" -s h -l help -d 'Print help'
+complete -c vault -n "__fish_vault_using_subcommand check" -s V -l version -d 'Print version'
+complete -c vault -n "__fish_vault_using_subcommand mount" -s o -d 'Mount options, comma separated: ro, rw, allow_other, nonempty, idle=DURATION, and options passed to FUSE' -r
+complete -c vault -n "__fish_vault_using_subcommand mount" -l idle -d 'Unmount after this long without access (e.g. 90s, 10m, 1h)' -r
+complete -c vault -n "__fish_vault_using_subcommand mount" -l log-file -d 'Write the daemon\'s log to FILE (otherwise it is discarded once detached)' -r -F
+complete -c vault -n "__fish_vault_using_subcommand mount" -l password-file -d 'Read the vault password from the first line of FILE (newline stripped)' -r -F
+complete -c vault -n "__fish_vault_using_subcommand mount" -l askpass -d 'Run CMD with the prompt text as its only argument and read the secret from its stdout (like SSH_ASKPASS). CMD is a program path, run without a shell' -r
+complete -c vault -n "__fish_vault_using_subcommand mount" -l ca-cert -d 'Trust this PEM certificate (or CA) too, for davs:// and https:// storage' -r -F
+complete -c vault -n "__fish_vault_using_subcommand mount" -s i -l identity -d 'SSH private key to try first (sftp://)' -r -F
+complete -c vault -n "__fish_vault_using_subcommand mount" -l known-hosts -d 'known_hosts file to check and extend (sftp://; default ~/.ssh/known_hosts)' -r -F
+complete -c vault -n "__fish_vault_using_subcommand mount" -l display-name -d 'Internal: STORAGE as the user typed it, for the daemon\'s messages' -r
+complete -c vault -n "__fish_vault_using_subcommand mount" -s f -l foreground -d 'Stay in the foreground (for systemd and debugging)'
+complete -c vault -n "__fish_vault_using_subcommand mount" -l read-only -d 'Mount read-only (the vault is opened read-only: nothing is written)'
+complete -c vault -n "__fish_vault_using_subcommand mount" -l allow-other -d 'Let other users access the mount (needs user_allow_other in /etc/fuse.conf for non-root)'
+complete -c vault -n "__fish_vault_using_subcommand mount" -l no-auto-lock -d 'Do not lock (flush and unmount) the vault when the system suspends or the session locks'
+complete -c vault -n "__fish_vault_using_subcommand mount" -l reveal -d 'Open the mountpoint in the file manager once mounted (on a desktop: DISPLAY or WAYLAND_DISPLAY set)'
+complete -c vault -n "__fish_vault_using_subcommand mount" -l accept-new-host-key -d 'Accept and record an unknown host key without asking (sftp://). A changed key is always refused'
+complete -c vault -n "__fish_vault_using_subcommand mount" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace)'
+complete -c vault -n "__fish_vault_using_subcommand mount" -s q -l quiet -d 'Only errors on stderr'
+complete -c vault -n "__fish_vault_using_subcommand mount" -s h -l help -d 'Print help'
+complete -c vault -n "__fish_vault_using_subcommand mount" -s V -l version -d 'Print version'
+complete -c vault -n "__fish_vault_using_subcommand __mount-daemon" -s o -d 'Mount options, comma separated: ro, rw, allow_other, nonempty, idle=DURATION, and options passed to FUSE' -r
+complete -c vault -n "__fish_vault_using_subcommand __mount-daemon" -l idle -d 'Unmount after this long without access (e.g. 90s, 10m, 1h)' -r
+complete -c vault -n "__fish_vault_using_subcommand __mount-daemon" -l log-file -d 'Write the daemon\'s log to FILE (otherwise it is discarded once detached)' -r -F
+complete -c vault -n "__fish_vault_using_subcommand __mount-daemon" -l password-file -d 'Read the vault password from the first line of FILE (newline stripped)' -r -F
+complete -c vault -n "__fish_vault_using_subcommand __mount-daemon" -l askpass -d 'Run CMD with the prompt text as its only argument and read the secret from its stdout (like SSH_ASKPASS). CMD is a program path, run without a shell' -r
+complete -c vault -n "__fish_vault_using_subcommand __mount-daemon" -l ca-cert -d 'Trust this PEM certificate (or CA) too, for davs:// and https:// storage' -r -F
+complete -c vault -n "__fish_vault_using_subcommand __mount-daemon" -s i -l identity -d 'SSH private key to try first (sftp://)' -r -F
+complete -c vault -n "__fish_vault_using_subcommand __mount-daemon" -l known-hosts -d 'known_hosts file to check and extend (sftp://; default ~/.ssh/known_hosts)' -r -F
+complete -c vault -n "__fish_vault_using_subcommand __mount-daemon" -l display-name -d 'Internal: STORAGE as the user typed it, for the daemon\'s messages' -r
+complete -c vault -n "__fish_vault_using_subcommand __mount-daemon" -s f -l foreground -d 'Stay in the foreground (for systemd and debugging)'
+complete -c vault -n "__fish_vault_using_subcommand __mount-daemon" -l read-only -d 'Mount read-only (the vault is opened read-only: nothing is written)'
+complete -c vault -n "__fish_vault_using_subcommand __mount-daemon" -l allow-other -d 'Let other users access the mount (needs user_allow_other in /etc/fuse.conf for non-root)'
+complete -c vault -n "__fish_vault_using_subcommand __mount-daemon" -l no-auto-lock -d 'Do not lock (flush and unmount) the vault when the system suspends or the session locks'
+complete -c vault -n "__fish_vault_using_subcommand __mount-daemon" -l reveal -d 'Open the mountpoint in the file manager once mounted (on a desktop: DISPLAY or WAYLAND_DISPLAY set)'
+complete -c vault -n "__fish_vault_using_subcommand __mount-daemon" -l accept-new-host-key -d 'Accept and record an unknown host key without asking (sftp://). A changed key is always refused'
+complete -c vault -n "__fish_vault_using_subcommand __mount-daemon" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace)'
+complete -c vault -n "__fish_vault_using_subcommand __mount-daemon" -s q -l quiet -d 'Only errors on stderr'
+complete -c vault -n "__fish_vault_using_subcommand __mount-daemon" -s h -l help -d 'Print help'
+complete -c vault -n "__fish_vault_using_subcommand __mount-daemon" -s V -l version -d 'Print version'
+complete -c vault -n "__fish_vault_using_subcommand unmount" -s f -l force -d 'Clear a stale mount whose daemon died ("Transport endpoint is not connected")'
+complete -c vault -n "__fish_vault_using_subcommand unmount" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace)'
+complete -c vault -n "__fish_vault_using_subcommand unmount" -s q -l quiet -d 'Only errors on stderr'
+complete -c vault -n "__fish_vault_using_subcommand unmount" -s h -l help -d 'Print help'
+complete -c vault -n "__fish_vault_using_subcommand unmount" -s V -l version -d 'Print version'
+complete -c vault -n "__fish_vault_using_subcommand status" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace)'
+complete -c vault -n "__fish_vault_using_subcommand status" -s q -l quiet -d 'Only errors on stderr'
+complete -c vault -n "__fish_vault_using_subcommand status" -s h -l help -d 'Print help'
+complete -c vault -n "__fish_vault_using_subcommand status" -s V -l version -d 'Print version'
+complete -c vault -n "__fish_vault_using_subcommand completions" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace)'
+complete -c vault -n "__fish_vault_using_subcommand completions" -s q -l quiet -d 'Only errors on stderr'
+complete -c vault -n "__fish_vault_using_subcommand completions" -s h -l help -d 'Print help'
+complete -c vault -n "__fish_vault_using_subcommand completions" -s V -l version -d 'Print version'
+complete -c vault -n "__fish_vault_using_subcommand help; and not __fish_seen_subcommand_from create info ls cat get put mkdir rm mv passwd check mount __mount-daemon unmount status completions help" -f -a "create" -d 'Create a new, empty format-8 vault (asks the password twice on a terminal)'
+complete -c vault -n "__fish_vault_using_subcommand help; and not __fish_seen_subcommand_from create info ls cat get put mkdir rm mv passwd check mount __mount-daemon unmount status completions help" -f -a "info" -d 'Show format, cipher combo, shortening threshold and backend'
+complete -c vault -n "__fish_vault_using_subcommand help; and not __fish_seen_subcommand_from create info ls cat get put mkdir rm mv passwd check mount __mount-daemon unmount status completions help" -f -a "ls" -d 'List cleartext names (sizes from ciphertext lengths). Directories end in `/`'
+complete -c vault -n "__fish_vault_using_subcommand help; and not __fish_seen_subcommand_from create info ls cat get put mkdir rm mv passwd check mount __mount-daemon unmount status completions help" -f -a "cat" -d 'Write a file\'s cleartext to stdout'
+complete -c vault -n "__fish_vault_using_subcommand help; and not __fish_seen_subcommand_from create info ls cat get put mkdir rm mv passwd check mount __mount-daemon unmount status completions help" -f -a "get" -d 'Copy out of the vault (`cp -r` semantics: a DEST that does not exist becomes the copy, an existing directory receives it inside)'
+complete -c vault -n "__fish_vault_using_subcommand help; and not __fish_seen_subcommand_from create info ls cat get put mkdir rm mv passwd check mount __mount-daemon unmount status completions help" -f -a "put" -d 'Copy into the vault (`cp -r` semantics: a PATH that does not exist becomes the copy, an existing directory receives it inside)'
+complete -c vault -n "__fish_vault_using_subcommand help; and not __fish_seen_subcommand_from create info ls cat get put mkdir rm mv passwd check mount __mount-daemon unmount status completions help" -f -a "mkdir" -d 'Create directories'
+complete -c vault -n "__fish_vault_using_subcommand help; and not __fish_seen_subcommand_from create info ls cat get put mkdir rm mv passwd check mount __mount-daemon unmount status completions help" -f -a "rm" -d 'Remove files, symlinks and (with -r) directories'
+complete -c vault -n "__fish_vault_using_subcommand help; and not __fish_seen_subcommand_from create info ls cat get put mkdir rm mv passwd check mount __mount-daemon unmount status completions help" -f -a "mv" -d 'Rename or move (into TO when TO is an existing directory)'
+complete -c vault -n "__fish_vault_using_subcommand help; and not __fish_seen_subcommand_from create info ls cat get put mkdir rm mv passwd check mount __mount-daemon unmount status completions help" -f -a "passwd" -d 'Change the vault password; keys and data stay unchanged'
+complete -c vault -n "__fish_vault_using_subcommand help; and not __fish_seen_subcommand_from create info ls cat get put mkdir rm mv passwd check mount __mount-daemon unmount status completions help" -f -a "check" -d 'Health check; exit 6 when problems remain'
+complete -c vault -n "__fish_vault_using_subcommand help; and not __fish_seen_subcommand_from create info ls cat get put mkdir rm mv passwd check mount __mount-daemon unmount status completions help" -f -a "mount" -d 'Mount the vault as a drive; detaches once the mount answers'
+complete -c vault -n "__fish_vault_using_subcommand help; and not __fish_seen_subcommand_from create info ls cat get put mkdir rm mv passwd check mount __mount-daemon unmount status completions help" -f -a "__mount-daemon" -d 'Internal: the detached mount daemon (started by `vault mount`)'
+complete -c vault -n "__fish_vault_using_subcommand help; and not __fish_seen_subcommand_from create info ls cat get put mkdir rm mv passwd check mount __mount-daemon unmount status completions help" -f -a "unmount" -d 'Flush and unmount a mounted vault'
+complete -c vault -n "__fish_vault_using_subcommand help; and not __fish_seen_subcommand_from create info ls cat get put mkdir rm mv passwd check mount __mount-daemon unmount status completions help" -f -a "status" -d 'List this user\'s mounted vaults'
+complete -c vault -n "__fish_vault_using_subcommand help; and not __fish_seen_subcommand_from create info ls cat get put mkdir rm mv passwd check mount __mount-daemon unmount status completions help" -f -a "completions" -d 'Print shell completions'
+complete -c vault -n "__fish_vault_using_subcommand help; and not __fish_seen_subcommand_from create info ls cat get put mkdir rm mv passwd check mount __mount-daemon unmount status completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
