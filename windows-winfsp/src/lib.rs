@@ -15,7 +15,8 @@
 //! - [`listing`]: directory paging order and markers;
 //! - [`reparse`]: vault symlinks as symbolic-link reparse points;
 //! - [`volume`]: volume figures and label;
-//! - [`cli`]: the `vault-winfsp` command line.
+//! - [`cli`]: the `vault-winfsp` command line;
+//! - `adapter`, `context`, `mount` (Windows only): the WinFsp glue.
 //!
 //! Knows nothing of Cryptomator: only `vault_fs::ops` (and, in the binary,
 //! how to unlock a vault).
@@ -36,5 +37,7 @@ pub mod volume;
 
 #[cfg(windows)]
 pub mod adapter;
+#[cfg(windows)]
+pub mod context;
 #[cfg(windows)]
 pub mod mount;
