@@ -181,7 +181,7 @@ fn serve(
             return EXIT_ERROR;
         }
     };
-    let target = match mountpoint.for_winfsp().map(|m| U16CString::from_str(m)) {
+    let target = match mountpoint.for_winfsp().map(U16CString::from_str) {
         None => None,
         Some(Ok(wide)) => Some(wide),
         Some(Err(e)) => {
