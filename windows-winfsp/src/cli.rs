@@ -27,12 +27,17 @@ pub const EXIT_NOT_A_VAULT: u8 = 4;
 /// Exit code: storage unreachable.
 pub const EXIT_UNREACHABLE: u8 = 5;
 
+/// WinFsp's FLOSS exception (its License.txt) asks for this notice and a link
+/// to its repository in the user interface of programs that use its DLL.
+pub const WINFSP_NOTICE: &str = "Uses WinFsp - Windows File System Proxy, Copyright (C) Bill Zissimopoulos: https://github.com/winfsp/winfsp";
+
 /// Arguments.
 #[derive(Debug, Parser)]
 #[command(
     name = "vault-winfsp",
     version,
-    about = "Mount a Cryptomator vault as a Windows drive (WinFsp)"
+    about = "Mount a Cryptomator vault as a Windows drive (WinFsp)",
+    after_help = WINFSP_NOTICE
 )]
 pub struct Cli {
     /// The command.
@@ -222,5 +227,16 @@ mod tests {
         assert_eq!(mountpoint.as_deref(), Some("X:"));
         assert_eq!(password_file, None);
         assert!(Cli::try_parse_from(["vault-winfsp", "mount"]).is_err());
+    }
+
+    #[test]
+    fn help_carries_the_winfsp_notice() {
+        let help = Cli::try_parse_from(["vault-winfsp", "--help"])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            help.contains("WinFsp - Windows File System Proxy, Copyright (C) Bill Zissimopoulos")
+        );
+        assert!(help.contains("https://github.com/winfsp/winfsp"));
     }
 }
