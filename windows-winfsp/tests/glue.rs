@@ -13,7 +13,7 @@
 use std::sync::Arc;
 
 use vault_engine::{CreateOptions as VaultCreateOptions, Vault};
-use vault_fs::ops::{FsConfig, VaultFs};
+use vault_fs::ops::{FsConfig, ROOT, VaultFs};
 use vault_storage::MemoryStorage;
 use vault_winfsp::adapter::Adapter;
 use vault_winfsp::context::Ctx;
@@ -33,7 +33,9 @@ const FILE_OPEN_IF: u32 = 3;
 
 struct Fixture {
     /// Owns the threads the adapter's runtime handle runs on.
-    _runtime: tokio::runtime::Runtime,
+    runtime: tokio::runtime::Runtime,
+    /// The ops layer underneath, to make what Windows cannot (symlinks, odd names).
+    fs: Arc<VaultFs>,
     adapter: Adapter,
 }
 
@@ -59,14 +61,15 @@ fn fixture(read_only: bool) -> Fixture {
     };
     let fs = Arc::new(VaultFs::new(Arc::new(vault), config));
     let adapter = Adapter::new(
-        fs,
+        Arc::clone(&fs),
         runtime.handle().clone(),
         read_only,
         volume_label("test"),
     )
     .unwrap();
     Fixture {
-        _runtime: runtime,
+        runtime,
+        fs,
         adapter,
     }
 }
@@ -457,4 +460,105 @@ fn volume_info_and_volume_flush() {
         f.adapter.get_file_info(Ctx(None)).err(),
         Some(STATUS_INVALID_HANDLE)
     );
+}
+
+fn u16_at(b: &[u8], at: usize) -> usize {
+    usize::from(u16::from_le_bytes([b[at], b[at + 1]]))
+}
+
+#[test]
+fn symlinks_are_reparse_points() {
+    let f = fixture(false);
+    f.mkdir("\\dir");
+    f.write_file("\\dir\\target.txt", b"T");
+    f.runtime
+        .block_on(f.fs.symlink(ROOT, "link".as_ref(), "dir/target.txt".as_ref()))
+        .unwrap();
+    f.runtime
+        .block_on(f.fs.symlink(ROOT, "abs".as_ref(), "/etc/hosts".as_ref()))
+        .unwrap();
+    // GetSecurityByName: attributes say reparse point.
+    let (attributes, _, reparse) = f
+        .adapter
+        .get_security_by_name(&w("\\link"), || None)
+        .unwrap();
+    assert_eq!(attributes.0, 0x400);
+    assert!(!reparse, "the final component is WinFsp's to resolve");
+    // The reparse buffer: symlink tag, relative flag, backslashed target.
+    let mut buf = vec![0u8; 1024];
+    let n = f
+        .adapter
+        .get_reparse_point_by_name(&w("\\link"), false, Some(&mut buf))
+        .unwrap();
+    assert_eq!(
+        u32::from_le_bytes([buf[0], buf[1], buf[2], buf[3]]),
+        0xA000_000C
+    );
+    assert_eq!(u32::from_le_bytes([buf[16], buf[17], buf[18], buf[19]]), 1);
+    let len = u16_at(&buf, 10);
+    let name: Vec<u16> = buf[20..20 + len]
+        .chunks(2)
+        .map(|c| u16::from_le_bytes([c[0], c[1]]))
+        .collect();
+    assert_eq!(String::from_utf16(&name).unwrap(), "dir\\target.txt");
+    assert_eq!(n, 20 + 2 * len);
+    // Size query without a buffer; too small a buffer.
+    assert_eq!(
+        f.adapter
+            .get_reparse_point_by_name(&w("\\link"), false, None),
+        Ok(n)
+    );
+    let mut small = vec![0u8; 8];
+    assert_eq!(
+        f.adapter
+            .get_reparse_point_by_name(&w("\\link"), false, Some(&mut small)),
+        Err(STATUS_BUFFER_TOO_SMALL)
+    );
+    // Not a symlink; an absolute target.
+    assert_eq!(
+        f.adapter.get_reparse_point_by_name(&w("\\dir"), true, None),
+        Err(STATUS_NOT_A_REPARSE_POINT)
+    );
+    assert_eq!(
+        f.adapter
+            .get_reparse_point_by_name(&w("\\abs"), false, None),
+        Err(STATUS_IO_REPARSE_DATA_INVALID)
+    );
+    // Opened as itself (FILE_OPEN_REPARSE_POINT): GetReparsePoint by handle.
+    let (ctx, fi) = f
+        .adapter
+        .open(
+            &w("\\link"),
+            CreateOptions((FILE_OPEN << 24) | 0x0020_0000),
+            FileAccessRights(0x80),
+        )
+        .unwrap();
+    assert_eq!(fi.reparse_tag(), 0xA000_000C);
+    let mut buf2 = vec![0u8; 1024];
+    assert_eq!(
+        f.adapter
+            .get_reparse_point(ctx.clone(), &w("\\link"), &mut buf2),
+        Ok(n)
+    );
+    assert_eq!(buf2[..n], buf[..n]);
+    f.close(ctx);
+}
+
+#[test]
+fn names_windows_cannot_show_are_hidden_not_lost() {
+    let f = fixture(false);
+    // Made elsewhere (Linux allows ':' and '?' in names).
+    let made = f.runtime.block_on(f.fs.mkdir(ROOT, "a:b".as_ref()));
+    assert!(made.is_ok());
+    f.runtime
+        .block_on(f.fs.mkdir(ROOT, "what?".as_ref()))
+        .unwrap();
+    f.mkdir("\\shown");
+    assert_eq!(f.list("\\", None), ["shown"]);
+    assert_eq!(
+        f.open("\\a:b", READ_WRITE).err(),
+        Some(STATUS_OBJECT_NAME_INVALID)
+    );
+    // Still in the vault.
+    assert!(f.runtime.block_on(f.fs.resolve_path("a:b")).is_ok());
 }
