@@ -205,15 +205,21 @@ impl FileSystemInterface for Adapter {
         file_name: &U16CStr,
         find_reparse_point: impl Fn() -> Option<FileAttributes>,
     ) -> Result<(FileAttributes, PSecurityDescriptor, bool), NTSTATUS> {
-        // A symlink on the way: WinFsp resolves it (STATUS_REPARSE).
-        if let Some(attributes) = find_reparse_point() {
-            return Ok((attributes, self.security.as_ptr(), true));
-        }
         let path = WinPath::parse(file_name.as_slice())?;
-        let ino = self.resolve(&path)?;
-        let attr = self.attr(ino)?;
-        let bits = FileInfoData::from_attr(&attr, self.read_only).attributes;
-        Ok((FileAttributes(bits), self.security.as_ptr(), false))
+        match self.resolve(&path) {
+            Ok(ino) => {
+                // Resolved: every component on the way was a directory, so
+                // there is no symlink to report (and no per-prefix search).
+                let attr = self.attr(ino)?;
+                let bits = FileInfoData::from_attr(&attr, self.read_only).attributes;
+                Ok((FileAttributes(bits), self.security.as_ptr(), false))
+            }
+            // A symlink on the way stops the walk: WinFsp resolves it (STATUS_REPARSE).
+            Err(status) => match find_reparse_point() {
+                Some(attributes) => Ok((attributes, self.security.as_ptr(), true)),
+                None => Err(status),
+            },
+        }
     }
 
     const OPEN_DEFINED: bool = true;

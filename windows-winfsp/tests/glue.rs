@@ -477,13 +477,34 @@ fn symlinks_are_reparse_points() {
     f.runtime
         .block_on(f.fs.symlink(ROOT, "abs".as_ref(), "/etc/hosts".as_ref()))
         .unwrap();
-    // GetSecurityByName: attributes say reparse point.
-    let (attributes, _, reparse) = f
-        .adapter
-        .get_security_by_name(&w("\\link"), || None)
-        .unwrap();
+    // GetSecurityByName: attributes say reparse point; the final component
+    // is WinFsp's to resolve, and no search along the path is needed.
+    let searched = std::cell::Cell::new(0);
+    let find = || {
+        searched.set(searched.get() + 1);
+        Some(FileAttributes(0x400))
+    };
+    let (attributes, _, reparse) = f.adapter.get_security_by_name(&w("\\link"), find).unwrap();
     assert_eq!(attributes.0, 0x400);
-    assert!(!reparse, "the final component is WinFsp's to resolve");
+    assert!(!reparse);
+    assert_eq!(searched.get(), 0);
+    // A symlink on the way: the walk fails, the search finds it, WinFsp reparses.
+    f.runtime
+        .block_on(f.fs.symlink(ROOT, "dirlink".as_ref(), "dir".as_ref()))
+        .unwrap();
+    let (_, _, reparse) = f
+        .adapter
+        .get_security_by_name(&w("\\dirlink\\target.txt"), find)
+        .unwrap();
+    assert!(reparse);
+    assert_eq!(searched.get(), 1);
+    // Nothing on the way and nothing there: the lookup's own status.
+    assert_eq!(
+        f.adapter
+            .get_security_by_name(&w("\\dir\\nope"), || None)
+            .map(|(a, _, r)| (a.0, r)),
+        Err(STATUS_OBJECT_NAME_NOT_FOUND)
+    );
     // The reparse buffer: symlink tag, relative flag, backslashed target.
     let mut buf = vec![0u8; 1024];
     let n = f
