@@ -157,6 +157,11 @@ impl Adapter {
         let ino = self.resolve(path)?;
         let attr = self.block(self.fs.getattr(ino))?;
         intent.check_kind(attr.kind)?;
+        if intent.delete_on_close {
+            // Refused at open, not silently at cleanup (which cannot fail).
+            let has_entries = attr.kind == FileKind::Dir && self.has_entries(ino)?;
+            check_delete(path, attr.kind, has_entries, self.read_only)?;
+        }
         let file = if attr.kind == FileKind::File && (intent.data || truncate) {
             Some(
                 self.block(self.fs.open(ino, intent.write || truncate, truncate))?

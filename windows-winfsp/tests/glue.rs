@@ -348,6 +348,33 @@ fn delete_on_close_flag_is_honoured_by_cleanup() {
 }
 
 #[test]
+fn delete_on_close_open_is_refused_when_delete_would_fail() {
+    let f = fixture(false);
+    f.mkdir("\\d");
+    f.write_file("\\d\\x", b"1");
+    let open_doc = |path: &str| {
+        f.adapter
+            .open(
+                &w(path),
+                CreateOptions((FILE_OPEN << 24) | FILE_DELETE_ON_CLOSE),
+                FileAccessRights(DELETE),
+            )
+            .map(|(ctx, _)| ctx)
+    };
+    assert_eq!(open_doc("\\d").err(), Some(STATUS_DIRECTORY_NOT_EMPTY));
+    assert_eq!(open_doc("\\").err(), Some(STATUS_CANNOT_DELETE));
+    let ctx = open_doc("\\d\\x").unwrap();
+    f.adapter
+        .cleanup(ctx.clone(), Some(&w("\\d\\x")), CleanupFlags::DELETE);
+    f.adapter.close(ctx);
+    let ctx = open_doc("\\d").unwrap();
+    f.adapter
+        .cleanup(ctx.clone(), Some(&w("\\d")), CleanupFlags::DELETE);
+    f.adapter.close(ctx);
+    assert_eq!(f.list("\\", None), Vec::<String>::new());
+}
+
+#[test]
 fn rename_rules() {
     let f = fixture(false);
     f.write_file("\\a", b"A");
