@@ -103,7 +103,11 @@ impl Adapter {
             .block_on(self.fs.resolve_path(&path.ops_path()))
         {
             Ok(ino) => Ok(ino),
+            Err(e) if !matches!(e.kind(), FsErrorKind::NotFound | FsErrorKind::NotADirectory) => {
+                Err(ntstatus(e.kind()))
+            }
             Err(e) => {
+                // Which component was missing decides between NAME and PATH not found.
                 let stage = match path.split_last() {
                     Some((parent, _)) if self.is_dir(&parent) => PathStage::Final,
                     Some(_) => PathStage::Parent,
