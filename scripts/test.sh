@@ -24,6 +24,9 @@ cargo test --workspace --no-fail-fast 2>&1 | tee -a "$LOG"
 log "vault-format with the pure-Rust AES-GCM backend"
 cargo test -p vault-format --no-default-features --features rustcrypto 2>&1 | tee -a "$LOG"
 
+log "Windows adapter: WinFsp glue type-checked and its callbacks run over a vault in memory (no Windows here)"
+bash windows-winfsp/typecheck-glue.sh --run 2>&1 | tee -a "$LOG"
+
 if [[ "${QUICK:-0}" != 1 ]]; then
   log "fuzz targets (bounded)"
   bash scripts/fuzz.sh 15
