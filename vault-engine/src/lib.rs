@@ -147,6 +147,7 @@ mod listing;
 mod names;
 mod nodes;
 mod open_file;
+mod read_ahead;
 mod shadow;
 mod unlock;
 pub use open_file::OpenFile;

@@ -34,6 +34,7 @@ use zeroize::Zeroizing;
 
 use crate::core::{Core, lock, not_found_as};
 use crate::names::NodeLoc;
+use crate::read_ahead::ReadAhead;
 use crate::shadow::Shadow;
 use crate::{Node, NodeKind, VaultError, VaultErrorKind};
 
@@ -42,8 +43,6 @@ const CS: u64 = CLEARTEXT_CHUNK_SIZE as u64;
 const CACHE_CHUNKS: usize = 8;
 /// Encrypted chunks batched into one `write_at`.
 const PENDING_MAX: usize = 1 << 20;
-/// Ciphertext fetched ahead by sequential reads.
-const READ_AHEAD: usize = 1 << 20;
 /// Chunks fetched with one `read_at`.
 const READ_RUN: u64 = 64;
 
@@ -190,11 +189,8 @@ pub(crate) struct FileState {
     /// The previous batch, being written to the shadow object in the
     /// background while the next one is encrypted (or a failed one to retry).
     flight: Option<Flight>,
-    /// Ciphertext of the committed version fetched ahead for sequential
-    /// reads (offset, bytes); ciphertext only, so nothing to zeroize.
-    readahead: Option<(u64, Bytes)>,
-    /// Where the last read from the committed version ended (ciphertext offset).
-    last_read_end: u64,
+    /// Ciphertext of the committed version fetched ahead for sequential reads.
+    readahead: ReadAhead,
     unlinked: bool,
     pending_mtime: Option<SystemTime>,
     /// The committed version may not be durable yet (a `commit()` without
@@ -278,8 +274,7 @@ pub(crate) async fn open(core: &Arc<Core>, node: &Node) -> Result<Arc<OpenFile>,
         written: BTreeSet::new(),
         pending: Pending::default(),
         flight: None,
-        readahead: None,
-        last_read_end: 0,
+        readahead: ReadAhead::new(core.cryptor.combo().ciphertext_chunk_len()),
         unlinked: false,
         pending_mtime: None,
         unsynced: true,
@@ -518,37 +513,18 @@ impl FileState {
         }
     }
 
-    /// `len` ciphertext bytes of the committed version at `offset`. Sequential
-    /// reads (each starting where the last ended) fetch up to [`READ_AHEAD`]
-    /// bytes in one storage call and serve the following reads from it, so
-    /// small reads (FUSE: 128 KiB) do not cost one round trip each.
+    /// `len` ciphertext bytes of the committed version at `offset` (sequential reads are
+    /// fetched ahead, see `read_ahead`).
     async fn read_committed(
         &mut self,
         core: &Core,
         offset: u64,
         len: usize,
     ) -> Result<Bytes, VaultError> {
-        if let Some((start, buf)) = &self.readahead {
-            let end = start + buf.len() as u64;
-            if offset >= *start && offset + len as u64 <= end {
-                let from = (offset - start) as usize;
-                let out = buf.slice(from..from + len);
-                self.last_read_end = offset + len as u64;
-                return Ok(out);
-            }
-        }
-        let sequential = offset == self.last_read_end && offset > 0;
-        let want = if sequential { len.max(READ_AHEAD) } else { len };
-        let bytes = core.storage.read_at(&self.content, offset, want).await?;
-        self.last_read_end = offset + len as u64;
-        if bytes.len() > len {
-            let out = bytes.slice(..len);
-            self.readahead = Some((offset, bytes));
-            Ok(out)
-        } else {
-            self.readahead = None;
-            Ok(bytes)
-        }
+        Ok(self
+            .readahead
+            .read(&core.storage, &self.content, offset, len, self.base_ct_len)
+            .await?)
     }
 
     /// Fetches and authenticates chunks `[first, end)` from one source
@@ -753,7 +729,7 @@ impl FileState {
             }
             // Truncating a damaged file to zero starts it afresh (O_TRUNC).
             self.damaged = false;
-            self.readahead = None;
+            self.readahead.clear();
             self.header = None;
             self.needs_new_header = true;
             self.base_size = 0;
@@ -862,7 +838,7 @@ impl FileState {
             self.shadow = None;
             self.written.clear();
             self.base_size = self.size;
-            self.readahead = None;
+            self.readahead.clear();
             self.base_ct_len = len;
             self.needs_new_header = self.size == 0;
             if self.needs_new_header {
@@ -897,8 +873,7 @@ impl FileState {
             written: BTreeSet::new(),
             pending: Pending::default(),
             flight: None,
-            readahead: None,
-            last_read_end: 0,
+            readahead: ReadAhead::new(1),
             unlinked: true,
             pending_mtime: None,
             unsynced: false,

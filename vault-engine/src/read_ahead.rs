@@ -1,0 +1,371 @@
+//! Read-ahead of a committed version's ciphertext for sequential reads.
+//!
+//! Every storage read costs at least one round trip (an SFTP open and a first reply, a
+//! WebDAV ranged GET), which over a hotel link is 80-200 ms. Reading a file front to back
+//! therefore fetches a window larger than the read, grows the window while the reads stay
+//! sequential (up to [`MAX_WINDOW_CHUNKS`] chunks), and starts fetching the next window in
+//! the background as soon as the current one is in use, so the link stays busy while the
+//! caller decrypts. Any other access pattern reads exactly what it asks for and drops the
+//! window. Windows are whole ciphertext chunks, so chunk-aligned reads tile them exactly.
+//!
+//! Only ciphertext passes through here: nothing to zeroize.
+
+use std::sync::Arc;
+
+use bytes::{Bytes, BytesMut};
+use tokio::task::JoinHandle;
+use vault_storage::{Storage, StorageError, StoragePath};
+
+/// First window: 32 chunks (about 1 MiB of ciphertext).
+const MIN_WINDOW_CHUNKS: usize = 32;
+/// Largest window: 128 chunks (about 4 MiB), so a file read front to back holds at most
+/// two windows (the one in use and the one in flight) of memory.
+const MAX_WINDOW_CHUNKS: usize = 128;
+
+/// A window being fetched in the background; dropping it abandons the fetch.
+struct Fetch {
+    start: u64,
+    len: usize,
+    task: JoinHandle<Result<Bytes, StorageError>>,
+}
+
+impl Drop for Fetch {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Sequential-read state of one open file's committed version.
+pub(crate) struct ReadAhead {
+    /// Ciphertext bytes of one chunk: windows are multiples of it.
+    unit: usize,
+    /// Fetched ciphertext `(offset, bytes)`.
+    buf: Option<(u64, Bytes)>,
+    /// The window after `buf`, in flight.
+    next: Option<Fetch>,
+    window_chunks: usize,
+    /// Where the last read ended: a read starting there is sequential.
+    last_end: u64,
+}
+
+impl ReadAhead {
+    pub(crate) fn new(chunk_ciphertext_len: usize) -> ReadAhead {
+        ReadAhead {
+            unit: chunk_ciphertext_len.max(1),
+            buf: None,
+            next: None,
+            window_chunks: MIN_WINDOW_CHUNKS,
+            last_end: 0,
+        }
+    }
+
+    /// Forgets everything fetched (the committed version changed).
+    pub(crate) fn clear(&mut self) {
+        self.buf = None;
+        self.next = None;
+        self.window_chunks = MIN_WINDOW_CHUNKS;
+    }
+
+    fn window(&self) -> usize {
+        self.window_chunks * self.unit
+    }
+
+    /// `len` bytes of `path` at `offset` (fewer at the end of the object). `object_len`
+    /// (the committed ciphertext length) keeps fetches from running past the end.
+    pub(crate) async fn read(
+        &mut self,
+        storage: &Arc<dyn Storage>,
+        path: &StoragePath,
+        offset: u64,
+        len: usize,
+        object_len: u64,
+    ) -> Result<Bytes, StorageError> {
+        let sequential = offset == self.last_end && offset > 0;
+        if !sequential {
+            self.window_chunks = MIN_WINDOW_CHUNKS;
+        }
+        if let Some(out) = self.slice(offset, len) {
+            return Ok(self.served(storage, path, offset, out, object_len));
+        }
+        if let Some(fetch) = self.next.take()
+            && offset >= self.buf.as_ref().map_or(fetch.start, |(s, _)| *s)
+            && offset < fetch.start + fetch.len as u64
+        {
+            // The read lands in (or straddles into) the window in flight.
+            if let Some(fetched) = Self::landed(fetch).await {
+                self.append(offset, fetched);
+                self.grow();
+                if let Some(out) = self.slice(offset, len) {
+                    return Ok(self.served(storage, path, offset, out, object_len));
+                }
+            }
+        }
+        // A miss: fetch directly (a whole window if sequential).
+        self.next = None;
+        let want = if sequential {
+            len.max(self.window())
+        } else {
+            len
+        };
+        let bytes = storage.read_at(path, offset, want).await?;
+        self.last_end = offset + len as u64;
+        if bytes.len() > len {
+            let out = bytes.slice(..len);
+            self.buf = Some((offset, bytes));
+            if sequential {
+                self.grow();
+                self.prefetch(storage, path, object_len);
+            }
+            Ok(out)
+        } else {
+            self.buf = None;
+            Ok(bytes)
+        }
+    }
+
+    /// Bookkeeping after a read served from `buf`; starts the next fetch.
+    fn served(
+        &mut self,
+        storage: &Arc<dyn Storage>,
+        path: &StoragePath,
+        offset: u64,
+        out: Bytes,
+        object_len: u64,
+    ) -> Bytes {
+        self.last_end = offset + out.len() as u64;
+        self.prefetch(storage, path, object_len);
+        out
+    }
+
+    fn slice(&self, offset: u64, len: usize) -> Option<Bytes> {
+        let (start, buf) = self.buf.as_ref()?;
+        let end = start + buf.len() as u64;
+        (offset >= *start && offset + len as u64 <= end).then(|| {
+            let from = (offset - start) as usize;
+            buf.slice(from..from + len)
+        })
+    }
+
+    /// The fetched window, or `None` if the fetch failed (the caller then reads directly,
+    /// which reports the error if it persists).
+    async fn landed(mut fetch: Fetch) -> Option<(u64, Bytes)> {
+        let start = fetch.start;
+        match (&mut fetch.task).await {
+            Ok(Ok(bytes)) => Some((start, bytes)),
+            Ok(Err(e)) => {
+                tracing::debug!(error = %e, "read-ahead fetch failed; reading directly");
+                None
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, "read-ahead task ended");
+                None
+            }
+        }
+    }
+
+    /// Makes `fetched` the buffer, keeping the old buffer's bytes from `from` on when the
+    /// two are contiguous (a read straddling the window edge).
+    fn append(&mut self, from: u64, (start, fetched): (u64, Bytes)) {
+        self.buf = match self.buf.take() {
+            Some((s, old)) if s + old.len() as u64 == start && from >= s => {
+                let keep = (from - s).min(old.len() as u64) as usize;
+                let tail = old.slice(keep..);
+                let mut joined = BytesMut::with_capacity(tail.len() + fetched.len());
+                joined.extend_from_slice(&tail);
+                joined.extend_from_slice(&fetched);
+                Some((s + keep as u64, joined.freeze()))
+            }
+            _ => Some((start, fetched)),
+        };
+    }
+
+    fn grow(&mut self) {
+        self.window_chunks = (self.window_chunks * 2).min(MAX_WINDOW_CHUNKS);
+    }
+
+    /// Starts fetching the window after `buf` unless one is in flight or the object ends.
+    fn prefetch(&mut self, storage: &Arc<dyn Storage>, path: &StoragePath, object_len: u64) {
+        if self.next.is_some() {
+            return;
+        }
+        let Some((start, buf)) = &self.buf else {
+            return;
+        };
+        let from = start + buf.len() as u64;
+        if buf.is_empty() || from >= object_len {
+            return;
+        }
+        let len = self.window();
+        let storage = Arc::clone(storage);
+        let path = path.clone();
+        let task = tokio::spawn(async move { storage.read_at(&path, from, len).await });
+        self.next = Some(Fetch {
+            start: from,
+            len,
+            task,
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use vault_storage::{Body, MemoryStorage, WriteMode};
+
+    const UNIT: usize = 1000;
+
+    struct Object {
+        memory: Arc<MemoryStorage>,
+        storage: Arc<dyn Storage>,
+        path: StoragePath,
+        data: Vec<u8>,
+    }
+
+    async fn object(len: usize) -> Object {
+        let memory = Arc::new(MemoryStorage::new());
+        let storage: Arc<dyn Storage> = memory.clone();
+        let path = StoragePath::new("f").expect("path");
+        let data: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
+        storage
+            .write(&path, Body::from_bytes(data.clone()), WriteMode::CreateNew)
+            .await
+            .expect("write");
+        Object {
+            memory,
+            storage,
+            path,
+            data,
+        }
+    }
+
+    #[tokio::test]
+    async fn sequential_reads_return_the_right_bytes_with_few_storage_calls() {
+        let len = 1_000_000;
+        let Object {
+            memory,
+            storage,
+            path,
+            data,
+        } = object(len).await;
+        let mut ra = ReadAhead::new(UNIT);
+        let mut offset = 0usize;
+        // reads of 4 units, as FUSE's 128 KiB reads are 4 chunks
+        while offset < len {
+            let n = (4 * UNIT).min(len - offset);
+            let got = ra
+                .read(&storage, &path, offset as u64, n, len as u64)
+                .await
+                .expect("read");
+            assert_eq!(&got[..], &data[offset..offset + n], "at {offset}");
+            offset += n;
+        }
+        let calls = memory.calls("read_at");
+        // 250 reads; windows of 32, 64 and then 128 units: a few dozen fetches at most
+        assert!(
+            calls <= 12,
+            "{calls} storage reads for 250 sequential reads"
+        );
+    }
+
+    #[tokio::test]
+    async fn random_reads_fetch_exactly_what_they_ask_for() {
+        let len = 200_000;
+        let Object {
+            memory,
+            storage,
+            path,
+            data,
+        } = object(len).await;
+        let mut ra = ReadAhead::new(UNIT);
+        for &offset in &[150_000usize, 3_000, 90_000, 10, 199_000] {
+            let n = 1000.min(len - offset);
+            let got = ra
+                .read(&storage, &path, offset as u64, n, len as u64)
+                .await
+                .expect("read");
+            assert_eq!(&got[..], &data[offset..offset + n]);
+        }
+        tokio::task::yield_now().await;
+        assert_eq!(memory.calls("read_at"), 5, "no background fetch");
+    }
+
+    #[tokio::test]
+    async fn reads_straddling_a_window_edge_join_both_windows() {
+        let len = 300_000;
+        let Object {
+            storage,
+            path,
+            data,
+            ..
+        } = object(len).await;
+        let mut ra = ReadAhead::new(UNIT);
+        // 3-unit reads do not divide a 32-unit window: every 11th read straddles an edge
+        let mut offset = 0usize;
+        while offset < len {
+            let n = (3 * UNIT).min(len - offset);
+            let got = ra
+                .read(&storage, &path, offset as u64, n, len as u64)
+                .await
+                .expect("read");
+            assert_eq!(&got[..], &data[offset..offset + n], "at {offset}");
+            offset += n;
+        }
+    }
+
+    #[tokio::test]
+    async fn a_changed_version_is_never_served_from_an_old_window() {
+        let len = 100_000;
+        let Object { storage, path, .. } = object(len).await;
+        let mut ra = ReadAhead::new(UNIT);
+        ra.read(&storage, &path, 0, UNIT, len as u64)
+            .await
+            .expect("read");
+        ra.read(&storage, &path, UNIT as u64, UNIT, len as u64)
+            .await
+            .expect("read");
+        let new = vec![7u8; len];
+        storage
+            .write(&path, Body::from_bytes(new.clone()), WriteMode::Overwrite)
+            .await
+            .expect("overwrite");
+        ra.clear();
+        let got = ra
+            .read(&storage, &path, 2 * UNIT as u64, UNIT, len as u64)
+            .await
+            .expect("read");
+        assert_eq!(&got[..], &new[2 * UNIT..3 * UNIT]);
+    }
+
+    #[tokio::test]
+    async fn a_failed_background_fetch_falls_back_to_a_direct_read() {
+        let len = 300_000;
+        let Object {
+            memory,
+            storage,
+            path,
+            data,
+        } = object(len).await;
+        let mut ra = ReadAhead::new(UNIT);
+        ra.read(&storage, &path, 0, UNIT, len as u64)
+            .await
+            .expect("read");
+        // sequential: fetches a window and starts the next one
+        ra.read(&storage, &path, UNIT as u64, UNIT, len as u64)
+            .await
+            .expect("read");
+        // let the background fetch fail, then come back
+        memory.set_unavailable(true);
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        memory.set_unavailable(false);
+        let mut offset = 2 * UNIT;
+        while offset < len {
+            let n = UNIT.min(len - offset);
+            let got = ra
+                .read(&storage, &path, offset as u64, n, len as u64)
+                .await
+                .expect("read after a failed background fetch");
+            assert_eq!(&got[..], &data[offset..offset + n]);
+            offset += n;
+        }
+    }
+}
