@@ -12,6 +12,7 @@ pub mod args;
 mod commands;
 pub mod exit;
 mod output;
+pub(crate) mod reauth;
 mod secrets;
 mod session;
 pub mod storage_arg;
@@ -70,6 +71,13 @@ fn dispatch(ctx: Ctx, command: Command) -> CliResult {
     match command {
         Command::Completions { shell } => commands::completions::run(shell),
         Command::Status => commands::status::run(),
+        Command::Auth { target, askpass } => reauth::run_auth(
+            &target,
+            &args::SecretArgs {
+                askpass,
+                ..Default::default()
+            },
+        ),
         Command::Unmount { mountpoint, force } => commands::unmount::run(&mountpoint, force),
         Command::Mount(args) => commands::mount::run(ctx, args),
         Command::MountDaemon(args) => commands::mount::run_daemon(ctx, args),
@@ -143,6 +151,7 @@ async fn async_command(ctx: Ctx, command: Command) -> CliResult {
         | Command::MountDaemon(_)
         | Command::Unmount { .. }
         | Command::Status
+        | Command::Auth { .. }
         | Command::Completions { .. } => Err(CliError::other("internal: command dispatched twice")),
     }
 }

@@ -23,7 +23,7 @@ use crate::cli::args::{MountArgs, SecretArgs};
 use crate::cli::exit::{CliError, CliResult, Exit};
 use crate::cli::secrets::{Answer, Secrets};
 use crate::cli::storage_arg::{self, ConnectOptions, io_text};
-use crate::cli::{runtime, session};
+use crate::cli::{reauth, runtime, session};
 
 /// A mount request after option parsing.
 #[derive(Debug, Clone)]
@@ -31,6 +31,8 @@ struct Plan {
     options: MountOptions,
     secrets: SecretArgs,
     mountpoint: PathBuf,
+    /// `-o auth_wait=DURATION`: how long a reconnect waits for `vault auth`.
+    auth_wait: Option<Duration>,
 }
 
 /// `-o` words that only matter to mount(8)/fstab and are dropped here.
@@ -48,6 +50,7 @@ fn plan(args: &MountArgs) -> CliResult<Plan> {
         ..MountOptions::default()
     };
     let mut secrets = args.secrets.clone();
+    let mut auth_wait = None;
     for word in args
         .options
         .iter()
@@ -71,6 +74,9 @@ fn plan(args: &MountArgs) -> CliResult<Plan> {
                 secrets.password_file = Some(v.into())
             }
             ("askpass", Some(v)) => secrets.askpass = Some(v.into()),
+            ("auth_wait", Some(v)) => {
+                auth_wait = Some(super::super::args::parse_duration(v).map_err(CliError::usage)?)
+            }
             ("attr_timeout", Some(v)) => {
                 options.attr_timeout =
                     super::super::args::parse_duration(v).map_err(CliError::usage)?
@@ -90,6 +96,7 @@ fn plan(args: &MountArgs) -> CliResult<Plan> {
         options,
         secrets,
         mountpoint,
+        auth_wait,
     })
 }
 
@@ -182,8 +189,12 @@ fn spawn_daemon(args: &MountArgs, plan: &Plan, answers: Vec<Answer>) -> CliResul
         "entry_timeout={}ms",
         plan.options.entry_timeout.as_millis()
     ));
+    if let Some(wait) = plan.auth_wait {
+        words.push(format!("auth_wait={}ms", wait.as_millis()));
+    }
     argv.push("-o".into());
     argv.push(words.join(",").into());
+    argv.extend(daemon_askpass_argv(&plan.secrets));
     argv.push("--display-name".into());
     argv.push(args.storage.clone().into());
     argv.extend(ConnectOptions::from_args(&plan.secrets).to_argv());
@@ -255,7 +266,7 @@ pub fn run_daemon(_ctx: Ctx, args: MountArgs) -> CliResult {
     let _ = rustix::process::setsid();
     let mut report = std::io::stdout();
     let started = start_daemon(&args);
-    let (rt, mount) = match started {
+    let (rt, mount, auth_socket) = match started {
         Ok(v) => v,
         Err(e) => {
             let _ = writeln!(report, "err {} {}", e.exit.code(), e.message);
@@ -275,11 +286,18 @@ pub fn run_daemon(_ctx: Ctx, args: MountArgs) -> CliResult {
         let _ = rustix::stdio::dup2_stdin(&null);
     }
     let result = mount.wait().map_err(mount_error);
+    drop(auth_socket);
     rt.shutdown_timeout(Duration::from_secs(5));
     result
 }
 
-fn start_daemon(args: &MountArgs) -> CliResult<(tokio::runtime::Runtime, vault_fs::MountSession)> {
+type Started = (
+    tokio::runtime::Runtime,
+    vault_fs::MountSession,
+    Option<reauth::AuthSocket>,
+);
+
+fn start_daemon(args: &MountArgs) -> CliResult<Started> {
     let mut plan = plan(args)?;
     plan.options.fs_name = args.storage.clone();
     let mut input = Zeroizing::new(Vec::new());
@@ -291,7 +309,8 @@ fn start_daemon(args: &MountArgs) -> CliResult<(tokio::runtime::Runtime, vault_f
     let answers =
         decode_answers(&input).ok_or_else(|| CliError::other("garbled secrets from the parent"))?;
     drop(input);
-    let secrets = Secrets::preset(answers, ConnectOptions::from_args(&plan.secrets));
+    let mut secrets = Secrets::preset(answers, ConnectOptions::from_args(&plan.secrets));
+    let broker = reauth_prompter(args, &plan, &mut secrets);
     let _ = std::env::set_current_dir(Path::new("/"));
     let rt = runtime()?;
     let read_only = plan.options.read_only;
@@ -309,6 +328,7 @@ fn start_daemon(args: &MountArgs) -> CliResult<(tokio::runtime::Runtime, vault_f
             .map_err(|e| CliError::vault(&shown_name, &e))
     })?;
     drop(secrets);
+    let key = reauth::mount_key(&plan.mountpoint);
     let mount = vault_fs::mount(
         Arc::new(vault),
         &plan.mountpoint,
@@ -316,7 +336,8 @@ fn start_daemon(args: &MountArgs) -> CliResult<(tokio::runtime::Runtime, vault_f
         rt.handle().clone(),
     )
     .map_err(mount_error)?;
-    Ok((rt, mount))
+    let socket = reauth_serve(&rt, broker, &key);
+    Ok((rt, mount, socket))
 }
 
 /// The parent → daemon secret hand-over: for each answer a prompt line and an answer line
@@ -349,4 +370,62 @@ fn shown(mut e: CliError, args: &MountArgs) -> CliError {
         e.message = e.message.replace(&args.storage, name);
     }
     e
+}
+
+// ------------------------------------------------------------------ reconnect answers (`vault auth`)
+
+/// `--askpass CMD` for the daemon (a path made absolute: the daemon runs in `/`), so a
+/// reconnect that needs a new answer asks the same program.
+fn daemon_askpass_argv(secrets: &SecretArgs) -> Vec<OsString> {
+    match secrets.askpass.as_deref().map(str::trim) {
+        Some(cmd) if !cmd.is_empty() => {
+            let cmd = if cmd.contains('/') {
+                std::path::absolute(cmd)
+                    .map(PathBuf::into_os_string)
+                    .unwrap_or_else(|_| cmd.into())
+            } else {
+                cmd.into()
+            };
+            vec!["--askpass".into(), cmd]
+        }
+        _ => Vec::new(),
+    }
+}
+
+/// For an sftp:// mount: the daemon's prompter (recorded answers until refused, then askpass,
+/// then `vault auth`), installed in `secrets`; its broker is served once the mount is up.
+fn reauth_prompter(
+    args: &MountArgs,
+    plan: &Plan,
+    secrets: &mut Secrets,
+) -> Option<Arc<reauth::Broker>> {
+    let url = vault_sftp::parse_sftp_url(&args.storage).ok()?;
+    let broker = reauth::Broker::new(
+        &url.host,
+        &plan.mountpoint,
+        plan.auth_wait.unwrap_or(reauth::DEFAULT_AUTH_WAIT),
+    );
+    let prompter = reauth::DaemonPrompter::new(
+        secrets.clone(),
+        plan.secrets.askpass.clone(),
+        broker.clone(),
+    );
+    secrets.connect.sftp_prompter = Some(reauth::SharedPrompter(Arc::new(prompter)));
+    Some(broker)
+}
+
+/// Listens for `vault auth` (a failure only costs that: the mount stays).
+fn reauth_serve(
+    rt: &tokio::runtime::Runtime,
+    broker: Option<Arc<reauth::Broker>>,
+    key: &Path,
+) -> Option<reauth::AuthSocket> {
+    let broker = broker?;
+    match reauth::serve(rt, broker, key) {
+        Ok(s) => Some(s),
+        Err(e) => {
+            tracing::warn!("`vault auth` will not reach this mount: {}", e.message);
+            None
+        }
+    }
 }
