@@ -127,7 +127,10 @@ impl MountGuard {
     fn wait_mounted(&self) {
         let t = Instant::now();
         while !self.mounted() {
-            assert!(t.elapsed() < Duration::from_secs(60), "mount did not appear");
+            assert!(
+                t.elapsed() < Duration::from_secs(60),
+                "mount did not appear"
+            );
             std::thread::sleep(Duration::from_millis(100));
         }
     }
@@ -271,8 +274,7 @@ sys.exit(os.waitstatus_to_exitcode(status))
         .unwrap();
     (
         out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned()
-            + &String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
     )
 }
 
@@ -290,7 +292,12 @@ fn setup(sshd: &Sshd, dir: &Path) -> (String, PathBuf, String, PathBuf) {
     std::fs::copy(sshd.var("VAULT_TEST_SSH_KNOWN_HOSTS"), &kh).unwrap();
     let key = sshd.var("VAULT_TEST_SSH_KEY");
     let secret = sshd.var("VAULT_TEST_SSH_TOTP_SECRET");
-    let good = askpass(dir, "good.sh", sshd, &format!("oathtool --totp -b '{secret}'"));
+    let good = askpass(
+        dir,
+        "good.sh",
+        sshd,
+        &format!("oathtool --totp -b '{secret}'"),
+    );
     let url = sshd.url("/~/V");
     vault_env(
         &[

@@ -388,18 +388,18 @@ impl Broker {
                 st.pending = None;
                 return Err(vault_sftp::PromptError("the mount is closing".into()));
             }
-            if let Some((did, answer)) = st.delivered.take() {
-                if did == id {
-                    st.pending = None;
-                    st.in_flight = Some(InFlight {
-                        prompt: prompt.to_string(),
-                        answer: answer.clone(),
-                        uses: 1,
-                    });
-                    st.awaiting_verdict = true;
-                    st.verdict = None;
-                    return Ok(answer);
-                }
+            if let Some((did, answer)) = st.delivered.take()
+                && did == id
+            {
+                st.pending = None;
+                st.in_flight = Some(InFlight {
+                    prompt: prompt.to_string(),
+                    answer: answer.clone(),
+                    uses: 1,
+                });
+                st.awaiting_verdict = true;
+                st.verdict = None;
+                return Ok(answer);
             }
             let now = Instant::now();
             if now >= deadline {
@@ -526,7 +526,11 @@ impl DaemonPrompter {
         }
     }
 
-    fn answer(&self, prompt: &str, echo: bool) -> Result<Zeroizing<String>, vault_sftp::PromptError> {
+    fn answer(
+        &self,
+        prompt: &str,
+        echo: bool,
+    ) -> Result<Zeroizing<String>, vault_sftp::PromptError> {
         use secrecy::ExposeSecret;
         if let Some(a) = self.broker.retry_in_flight(prompt) {
             self.note(prompt, Source::Auth);
@@ -688,7 +692,11 @@ async fn handle(stream: tokio::net::UnixStream, broker: Arc<Broker>) -> std::io:
     };
     match request.as_str() {
         "status" => {
-            let s = if broker.waiting() { "waiting\n" } else { "idle\n" };
+            let s = if broker.waiting() {
+                "waiting\n"
+            } else {
+                "idle\n"
+            };
             w.write_all(s.as_bytes()).await?;
             return Ok(());
         }
@@ -723,8 +731,10 @@ async fn handle(stream: tokio::net::UnixStream, broker: Arc<Broker>) -> std::io:
         let answer = Zeroizing::new(answer.to_string());
         drop(line);
         if !broker.deliver(pending.id, answer) {
-            w.write_all(b"failed the question was answered or withdrawn meanwhile; run `vault status`\n")
-                .await?;
+            w.write_all(
+                b"failed the question was answered or withdrawn meanwhile; run `vault status`\n",
+            )
+            .await?;
             return Ok(());
         }
         let (b, after) = (broker.clone(), pending.id);
@@ -779,11 +789,7 @@ pub fn is_waiting(mountpoint: &Path) -> bool {
 pub fn run_auth(target: &Path, secrets: &super::args::SecretArgs) -> CliResult {
     let mountpoint = find_mount(target)?;
     let shown = mountpoint.display().to_string();
-    let nothing = || {
-        CliError::other(format!(
-            "nothing is waiting for an answer at {shown}"
-        ))
-    };
+    let nothing = || CliError::other(format!("nothing is waiting for an answer at {shown}"));
     let Some(mut s) = connect(&mount_key(&mountpoint)) else {
         return Err(nothing());
     };
