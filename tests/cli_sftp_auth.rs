@@ -18,6 +18,10 @@
 //!   the drop the next access succeeds, the program was asked for a second code and the key
 //!   passphrase only once (it is held in memory).
 //!
+//! - `detached_mount_on_a_reuse_refusing_server_asks_the_terminal_again`: the one test with
+//!   TOTP reuse refused: the daemon's replay of the code is refused and `vault mount` asks its
+//!   terminal for the next code.
+//!
 //! Needs root, FUSE, oathtool, openssh-server, libpam-google-authenticator, python3 (pty).
 
 #![allow(clippy::unwrap_used)]
@@ -50,6 +54,9 @@ impl Sshd {
             .unwrap()
     }
     fn start(n: u32) -> Sshd {
+        Self::start_with(n, "allow")
+    }
+    fn start_with(n: u32, reuse: &str) -> Sshd {
         let pid = std::process::id();
         let base = std::env::var("VAULT_TEST_AUTH_PORT_BASE")
             .ok()
@@ -66,7 +73,7 @@ impl Sshd {
                 "VAULT_TEST_STATE_DIR".to_string(),
                 format!("/tmp/vault-auth-sshd-{pid}-{n}"),
             ),
-            ("VAULT_TEST_TOTP_REUSE".to_string(), "allow".to_string()),
+            ("VAULT_TEST_TOTP_REUSE".to_string(), reuse.to_string()),
         ];
         let mut s = Sshd {
             env,
@@ -216,16 +223,22 @@ fn now_secs() -> u64 {
 }
 
 /// Runs `vault ARGS` on a pseudo-terminal, typing the answers to its prompts (the key
-/// passphrase, the TOTP code of `totp_age` seconds ago, the vault password): a mount started
-/// by a person, with no askpass anywhere.
-fn vault_on_pty(args: &[&str], sshd: &Sshd, totp_age: u32) -> (i32, String) {
+/// passphrase, TOTP codes, the vault password): a mount started by a person, with no askpass
+/// anywhere. The n-th code asked for is the one of now + `offsets[n]` seconds (the last offset
+/// repeats). Returns the exit code and everything the terminal showed.
+fn vault_on_pty(args: &[&str], sshd: &Sshd, offsets: &str) -> (i32, String) {
     const EXPECT: &str = r#"
 import os, pty, select, subprocess, sys, time
+offsets, asked = os.environ["OFFSETS"].split(), [0]
+def code():
+    off = offsets[min(asked[0], len(offsets) - 1)]
+    asked[0] += 1
+    return subprocess.run(
+        ["oathtool", "--totp", "-b", os.environ["SECRET"], "-N", off + " seconds"],
+        capture_output=True, text=True, check=True).stdout.strip()
 answers = [
     ("Passphrase for key ", lambda: os.environ["PP"]),
-    ("Verification code: ", lambda: subprocess.run(
-        ["oathtool", "--totp", "-b", os.environ["SECRET"], "-N", os.environ["AGE"] + " seconds ago"],
-        capture_output=True, text=True, check=True).stdout.strip()),
+    ("Verification code: ", code),
     ("Vault password for ", lambda: os.environ["VPW"]),
 ]
 pid, fd = pty.fork()
@@ -267,7 +280,7 @@ sys.exit(os.waitstatus_to_exitcode(status))
         .env_remove("SSH_AUTH_SOCK")
         .env("PP", sshd.var("VAULT_TEST_SSH_KEY_PASSPHRASE"))
         .env("SECRET", sshd.var("VAULT_TEST_SSH_TOTP_SECRET"))
-        .env("AGE", totp_age.to_string())
+        .env("OFFSETS", offsets)
         .env("VPW", VAULT_PW)
         .stdin(Stdio::null())
         .output()
@@ -358,7 +371,7 @@ fn detached_mount_waits_for_vault_auth() {
             log.to_str().unwrap(),
         ],
         &sshd,
-        30,
+        "-30",
     );
     assert_eq!(code, 0, "mount on a terminal: {out}");
     guard.wait_mounted();
@@ -574,5 +587,53 @@ fn foreground_mount_asks_askpass_on_reconnect() {
         .filter(|l| l.starts_with("Passphrase for key "))
         .count();
     assert_eq!(passphrases, 2, "{:?}", prompts_seen(&good));
+    drop(guard);
+}
+
+/// The one test here with TOTP reuse refused (google-authenticator DISALLOW_REUSE): `vault mount`
+/// and its daemon each log in, so the daemon's replay of the code typed a moment ago is refused;
+/// the daemon then asks the terminal of `vault mount` for the next code, and the mount works.
+#[test]
+fn detached_mount_on_a_reuse_refusing_server_asks_the_terminal_again() {
+    let sshd = Sshd::start_with(2, "deny");
+    let tmp = tempfile::tempdir().unwrap();
+    let created = now_secs() / 30;
+    let (url, kh, key, _good) = setup(&sshd, tmp.path());
+    // `create` used this window's code: mount in a later window.
+    while now_secs() / 30 <= created {
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let mnt = tmp.path().join("mnt");
+    std::fs::create_dir(&mnt).unwrap();
+    let guard = MountGuard(mnt.clone());
+    let (code, shown) = vault_on_pty(
+        &[
+            "mount",
+            &url,
+            mnt.to_str().unwrap(),
+            "--identity",
+            &key,
+            "--known-hosts",
+            kh.to_str().unwrap(),
+        ],
+        &sshd,
+        "+0 +30",
+    );
+    assert_eq!(code, 0, "mount: {shown}");
+    assert_eq!(
+        shown.matches("Verification code: ").count(),
+        2,
+        "a second code was asked on the terminal: {shown}"
+    );
+    assert!(
+        shown.contains("refused the answer to \"Verification code:\" on the mount's own login"),
+        "{shown}"
+    );
+    guard.wait_mounted();
+    std::fs::write(mnt.join("x.txt"), b"reuse refused, mount works").unwrap();
+    assert_eq!(
+        std::fs::read(mnt.join("x.txt")).unwrap(),
+        b"reuse refused, mount works"
+    );
     drop(guard);
 }

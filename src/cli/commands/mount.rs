@@ -7,7 +7,7 @@
 //! message is printed and CODE is the exit code). The daemon then drops the pipe.
 
 use std::ffi::OsString;
-use std::io::{BufRead, Read, Write};
+use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
@@ -158,10 +158,16 @@ pub fn run(_ctx: Ctx, args: MountArgs) -> CliResult {
     rt.block_on(session::connect_existing(&args.storage, &secrets))?;
     secrets.vault_password(&args.storage)?;
     drop(rt);
-    spawn_daemon(&args, &plan, secrets.take_recorded())
+    let answers = secrets.take_recorded();
+    spawn_daemon(&args, &plan, answers, &secrets)
 }
 
-fn spawn_daemon(args: &MountArgs, plan: &Plan, answers: Vec<Answer>) -> CliResult {
+fn spawn_daemon(
+    args: &MountArgs,
+    plan: &Plan,
+    answers: Vec<Answer>,
+    secrets: &Secrets,
+) -> CliResult {
     let spec = storage_arg::parse(&args.storage)?;
     let storage_abs = storage_arg::absolute(&args.storage, &spec);
     let exe = std::env::current_exe()
@@ -226,15 +232,32 @@ fn spawn_daemon(args: &MountArgs, plan: &Plan, answers: Vec<Answer>) -> CliResul
         .stderr(stderr)
         .spawn()
         .map_err(|e| CliError::other(format!("cannot start the mount daemon: {}", io_text(&e))))?;
-    if let Some(mut stdin) = child.stdin.take() {
+    let mut to_daemon = child.stdin.take();
+    if let Some(stdin) = &mut to_daemon {
         // A daemon that died early closes the pipe; its report (or exit status) says why.
         let _ = stdin.write_all(&encode_answers(&answers));
+        let _ = stdin.flush();
     }
     drop(answers);
     let mut report = String::new();
     if let Some(stdout) = child.stdout.take() {
-        let _ = std::io::BufReader::new(stdout).read_line(&mut report);
+        let mut reader = std::io::BufReader::new(stdout);
+        // Questions the daemon's own login could not answer come first (see `reauth`).
+        loop {
+            report.clear();
+            let _ = reader.read_line(&mut report);
+            let relayed = match &mut to_daemon {
+                Some(stdin) => {
+                    reauth::parent_relay_line(report.trim_end_matches(['\n', '\r']), secrets, stdin)
+                }
+                None => false,
+            };
+            if !relayed {
+                break;
+            }
+        }
     }
+    drop(to_daemon);
     let report = report.trim_end();
     if report == "ok" {
         return Ok(());
@@ -266,6 +289,7 @@ pub fn run_daemon(_ctx: Ctx, args: MountArgs) -> CliResult {
     let _ = rustix::process::setsid();
     let mut report = std::io::stdout();
     let started = start_daemon(&args);
+    reauth::close_parent_relay();
     let (rt, mount, auth_socket) = match started {
         Ok(v) => v,
         Err(e) => {
@@ -300,15 +324,11 @@ type Started = (
 fn start_daemon(args: &MountArgs) -> CliResult<Started> {
     let mut plan = plan(args)?;
     plan.options.fs_name = args.storage.clone();
-    let mut input = Zeroizing::new(Vec::new());
-    std::io::stdin()
-        .lock()
-        .take(1 << 20)
-        .read_to_end(&mut input)
-        .map_err(|e| CliError::other(format!("cannot read the secrets from the parent: {e}")))?;
+    let input = read_parent_block()?;
     let answers =
         decode_answers(&input).ok_or_else(|| CliError::other("garbled secrets from the parent"))?;
     drop(input);
+    reauth::open_parent_relay();
     let mut secrets = Secrets::preset(answers, ConnectOptions::from_args(&plan.secrets));
     let broker = reauth_prompter(args, &plan, &mut secrets);
     let _ = std::env::set_current_dir(Path::new("/"));
@@ -340,10 +360,11 @@ fn start_daemon(args: &MountArgs) -> CliResult<Started> {
     Ok((rt, mount, socket))
 }
 
-/// The parent → daemon secret hand-over: for each answer a prompt line and an answer line
-/// (neither holds a newline: prompts are ours, answers are first lines).
+/// The parent → daemon secret hand-over: a line with the count, then for each answer a prompt
+/// line and an answer line (neither holds a newline: prompts are ours, answers are first
+/// lines). The pipe stays open afterwards for the daemon's questions (`reauth`).
 fn encode_answers(answers: &[Answer]) -> Zeroizing<Vec<u8>> {
-    let mut out = Zeroizing::new(Vec::new());
+    let mut out = Zeroizing::new(format!("{}\n", answers.len()).into_bytes());
     for (prompt, answer) in answers {
         out.extend_from_slice(prompt.replace('\n', " ").as_bytes());
         out.push(b'\n');
@@ -356,12 +377,38 @@ fn encode_answers(answers: &[Answer]) -> Zeroizing<Vec<u8>> {
 fn decode_answers(input: &[u8]) -> Option<Vec<Answer>> {
     let text = std::str::from_utf8(input).ok()?;
     let mut lines = text.split_terminator('\n');
+    let count: usize = lines.next()?.parse().ok()?;
     let mut out = Vec::new();
     while let Some(prompt) = lines.next() {
         let answer = lines.next()?;
         out.push((prompt.to_string(), Zeroizing::new(answer.to_string())));
     }
-    Some(out)
+    (out.len() == count).then_some(out)
+}
+
+/// Reads the hand-over block of [`encode_answers`] from the parent (fd 0, unbuffered).
+fn read_parent_block() -> CliResult<Zeroizing<Vec<u8>>> {
+    let fail =
+        |why: String| CliError::other(format!("cannot read the secrets from the parent: {why}"));
+    let mut out = Zeroizing::new(Vec::new());
+    let first = reauth::read_parent_line()
+        .map_err(|e| fail(e.to_string()))?
+        .ok_or_else(|| fail("nothing received".into()))?;
+    let count: usize = first
+        .parse()
+        .ok()
+        .filter(|n| *n <= 1000)
+        .ok_or_else(|| fail("garbled".into()))?;
+    out.extend_from_slice(first.as_bytes());
+    out.push(b'\n');
+    for _ in 0..2 * count {
+        let line = reauth::read_parent_line()
+            .map_err(|e| fail(e.to_string()))?
+            .ok_or_else(|| fail("cut short".into()))?;
+        out.extend_from_slice(line.as_bytes());
+        out.push(b'\n');
+    }
+    Ok(out)
 }
 
 /// Messages name STORAGE as the user typed it, not the daemon's absolute form.
