@@ -4,7 +4,11 @@
 //! itself as a detached daemon (`__mount-daemon`, new session, cwd `/`), hands it the password
 //! through a pipe on its stdin (never argv or the environment) and waits on the daemon's stdout
 //! for one line: `ok` once the mount answers (then exit 0), or `err CODE MESSAGE` (then the
-//! message is printed and CODE is the exit code). The daemon then drops the pipe.
+//! message is printed and CODE is the exit code). The daemon then drops the pipe. Before that
+//! line the daemon may send `info TEXT` / `ask ECHO PROMPT` lines: questions its own login could
+//! not answer (a replayed TOTP code refused), which the parent asks its terminal or askpass and
+//! answers on the pipe (`reauth`). Once mounted, an sftp:// daemon takes reconnect answers from
+//! `vault auth` (`reauth`).
 
 use std::ffi::OsString;
 use std::io::{BufRead, Write};
