@@ -878,9 +878,30 @@ pub fn parent_relay_line(line: &str, secrets: &Secrets, to_daemon: &mut impl Wri
 
 // ------------------------------------------------------------------ the clients
 
+/// Connects to the daemon of the mount at `key`: in this environment's socket directory, else
+/// in the other candidate (a daemon started with a different `XDG_RUNTIME_DIR`, e.g. under
+/// `sudo`), as long as that directory is this user's and closed to others.
 fn connect(key: &Path) -> Option<std::os::unix::net::UnixStream> {
-    let path = socket_path(key).ok()?;
-    std::os::unix::net::UnixStream::connect(path).ok()
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let uid = rustix::process::getuid().as_raw();
+    let mut dirs = Vec::new();
+    if let Ok(d) = socket_dir() {
+        dirs.push(d);
+    }
+    if let Some(x) = std::env::var_os("XDG_RUNTIME_DIR").map(PathBuf::from)
+        && x.is_absolute()
+    {
+        dirs.push(x.join("vault"));
+    }
+    dirs.push(PathBuf::from(format!("/run/user/{uid}/vault")));
+    dirs.push(PathBuf::from(format!("/tmp/vault-{uid}")));
+    let name = socket_name(key);
+    dirs.iter()
+        .filter(|d| {
+            std::fs::symlink_metadata(d)
+                .is_ok_and(|m| m.is_dir() && m.uid() == uid && m.permissions().mode() & 0o077 == 0)
+        })
+        .find_map(|d| std::os::unix::net::UnixStream::connect(d.join(&name)).ok())
 }
 
 /// Whether the mount at `mountpoint` waits for `vault auth` (`false` when it cannot say).
