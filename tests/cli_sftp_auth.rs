@@ -18,6 +18,7 @@
 //!   the drop the next access succeeds, the program was asked for a second code and the key
 //!   passphrase only once (it is held in memory).
 //!
+//! - `foreground_mount_asks_the_terminal_on_reconnect`: the same on a terminal (no askpass).
 //! - `detached_mount_on_a_reuse_refusing_server_asks_the_terminal_again`: the one test with
 //!   TOTP reuse refused: the daemon's replay of the code is refused and `vault mount` asks its
 //!   terminal for the next code.
@@ -227,6 +228,15 @@ fn now_secs() -> u64 {
 /// anywhere. The n-th code asked for is the one of now + `offsets[n]` seconds (the last offset
 /// repeats). Returns the exit code and everything the terminal showed.
 fn vault_on_pty(args: &[&str], sshd: &Sshd, offsets: &str) -> (i32, String) {
+    let out = pty_command(args, sshd, offsets).output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
+    )
+}
+
+/// The command of [`vault_on_pty`] (python3's `pty`, answers typed as prompts appear).
+fn pty_command(args: &[&str], sshd: &Sshd, offsets: &str) -> Command {
     const EXPECT: &str = r#"
 import os, pty, select, subprocess, sys, time
 offsets, asked = os.environ["OFFSETS"].split(), [0]
@@ -269,8 +279,8 @@ sys.stdout.write(out.decode(errors="replace"))
 _, status = os.waitpid(pid, 0)
 sys.exit(os.waitstatus_to_exitcode(status))
 "#;
-    let out = Command::new("timeout")
-        .arg("240")
+    let mut cmd = Command::new("timeout");
+    cmd.arg("240")
         .arg("python3")
         .arg("-c")
         .arg(EXPECT)
@@ -282,13 +292,8 @@ sys.exit(os.waitstatus_to_exitcode(status))
         .env("SECRET", sshd.var("VAULT_TEST_SSH_TOTP_SECRET"))
         .env("OFFSETS", offsets)
         .env("VPW", VAULT_PW)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
-    )
+        .stdin(Stdio::null());
+    cmd
 }
 
 /// A vault at `/~/V` on the server; returns (url, known_hosts, key, good askpass).
@@ -635,5 +640,64 @@ fn detached_mount_on_a_reuse_refusing_server_asks_the_terminal_again() {
         std::fs::read(mnt.join("x.txt")).unwrap(),
         b"reuse refused, mount works"
     );
+    drop(guard);
+}
+
+/// `vault mount --foreground` on a terminal (no askpass): after the drop, the reconnect asks the
+/// terminal for a new code (the passphrase is not asked again) and the access succeeds.
+#[test]
+fn foreground_mount_asks_the_terminal_on_reconnect() {
+    let sshd = Sshd::start(3);
+    let tmp = tempfile::tempdir().unwrap();
+    let (url, kh, key, _good) = setup(&sshd, tmp.path());
+    let mnt = tmp.path().join("mnt");
+    std::fs::create_dir(&mnt).unwrap();
+    let guard = MountGuard(mnt.clone());
+    let mut cmd = pty_command(
+        &[
+            "mount",
+            "--foreground",
+            &url,
+            mnt.to_str().unwrap(),
+            "--identity",
+            &key,
+            "--known-hosts",
+            kh.to_str().unwrap(),
+            "-o",
+            "io_timeout=30",
+        ],
+        &sshd,
+        "+0",
+    );
+    let child = cmd.stdout(Stdio::piped()).spawn().unwrap();
+    let mut child = KillOnDrop(child);
+    guard.wait_mounted();
+    std::fs::write(mnt.join("t.txt"), b"terminal").unwrap();
+    std::thread::sleep(Duration::from_secs(3));
+    sshd.kill_sessions();
+    std::thread::sleep(Duration::from_millis(500));
+    let names: Vec<String> = std::fs::read_dir(&mnt)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(names.contains(&"t.txt".to_string()), "{names:?}");
+    assert_eq!(std::fs::read(mnt.join("t.txt")).unwrap(), b"terminal");
+    vault_env(&["unmount", mnt.to_str().unwrap()], &[]).ok();
+    let mut shown = String::new();
+    use std::io::Read;
+    child
+        .0
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut shown)
+        .unwrap();
+    assert!(child.0.wait().unwrap().success(), "{shown}");
+    assert_eq!(
+        shown.matches("Verification code: ").count(),
+        2,
+        "the reconnect asked the terminal: {shown}"
+    );
+    assert_eq!(shown.matches("Passphrase for key ").count(), 1, "{shown}");
     drop(guard);
 }
