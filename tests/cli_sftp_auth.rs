@@ -17,11 +17,12 @@
 //! - `foreground_mount_asks_askpass_on_reconnect`: `vault mount --foreground --askpass`: after
 //!   the drop the next access succeeds, the program was asked for a second code and the key
 //!   passphrase only once (it is held in memory).
-//!
 //! - `foreground_mount_asks_the_terminal_on_reconnect`: the same on a terminal (no askpass).
 //! - `detached_mount_on_a_reuse_refusing_server_asks_the_terminal_again`: the one test with
 //!   TOTP reuse refused: the daemon's replay of the code is refused and `vault mount` asks its
 //!   terminal for the next code.
+//!
+//! Ports: `VAULT_TEST_AUTH_PORT_BASE` (default 43000 + 32 × (pid mod 125)) + 8 × test number.
 //!
 //! Needs root, FUSE, oathtool, openssh-server, libpam-google-authenticator, python3 (pty).
 
@@ -62,8 +63,8 @@ impl Sshd {
         let base = std::env::var("VAULT_TEST_AUTH_PORT_BASE")
             .ok()
             .and_then(|s| s.parse::<u32>().ok())
-            .unwrap_or(43_000 + (pid % 500) * 8)
-            + 4 * n;
+            .unwrap_or(43_000 + (pid % 125) * 32)
+            + 8 * n;
         let env = vec![
             (
                 "VAULT_TEST_INSTANCE".to_string(),
