@@ -206,6 +206,16 @@ pub enum Command {
     },
     /// List this user's mounted vaults.
     Status,
+    /// Answer a reconnect question (a new TOTP code) of a detached mount.
+    Auth {
+        /// The mountpoint, or the STORAGE/NAME the vault was mounted from.
+        #[arg(value_name = "MOUNTPOINT|NAME")]
+        target: PathBuf,
+        /// Run CMD with each question as its only argument and read the answer from its stdout
+        /// (like SSH_ASKPASS); otherwise the terminal is asked.
+        #[arg(long, value_name = "CMD", env = "VAULT_ASKPASS")]
+        askpass: Option<String>,
+    },
     /// Print shell completions.
     Completions {
         /// bash, zsh, fish, elvish or powershell.

@@ -14,6 +14,7 @@ mod commands;
 pub mod exit;
 mod output;
 mod reveal;
+pub(crate) mod reauth;
 mod secrets;
 mod session;
 pub mod shell_files;
@@ -73,6 +74,13 @@ fn dispatch(ctx: Ctx, command: Command) -> CliResult {
     match command {
         Command::Completions { shell } => commands::completions::run(shell),
         Command::Status => commands::status::run(),
+        Command::Auth { target, askpass } => reauth::run_auth(
+            &target,
+            &args::SecretArgs {
+                askpass,
+                ..Default::default()
+            },
+        ),
         Command::Unmount { mountpoint, force } => commands::unmount::run(&mountpoint, force),
         Command::Mount(args) => commands::mount::run(ctx, args),
         Command::MountDaemon(args) => commands::mount::run_daemon(ctx, args),
@@ -168,6 +176,7 @@ async fn async_command(ctx: Ctx, command: Command) -> CliResult {
         | Command::MountDaemon(_)
         | Command::Unmount { .. }
         | Command::Status
+        | Command::Auth { .. }
         | Command::Completions { .. } => Err(CliError::other("internal: command dispatched twice")),
     }
 }

@@ -153,6 +153,8 @@ pub struct ConnectOptions {
     pub known_hosts: Option<PathBuf>,
     /// `--accept-new-host-key` (sftp).
     pub accept_new_host_key: bool,
+    /// Who answers the SFTP login's questions instead of the terminal/askpass (the mount daemon).
+    pub sftp_prompter: Option<super::reauth::SharedPrompter>,
 }
 
 impl ConnectOptions {
@@ -163,6 +165,7 @@ impl ConnectOptions {
             identity: args.identity.clone(),
             known_hosts: args.known_hosts.clone(),
             accept_new_host_key: args.accept_new_host_key,
+            sftp_prompter: None,
         }
     }
 
@@ -233,7 +236,10 @@ async fn connect_sftp(
     config.accept_new_host_key = options.accept_new_host_key;
     // `vault create` makes a missing vault folder, as it does for a local one.
     config.create_root = purpose == Purpose::Create;
-    let prompter = Arc::new(super::secrets::CliPrompter(secrets.clone()));
+    let prompter: Arc<dyn vault_sftp::Prompter> = match &options.sftp_prompter {
+        Some(p) => p.0.clone(),
+        None => Arc::new(super::secrets::CliPrompter(secrets.clone())),
+    };
     let storage = vault_sftp::SftpStorage::connect(config, prompter)
         .await
         .map_err(|e| CliError::new(exit_for_sftp_error(&e), format!("{arg}: {e}")))?;

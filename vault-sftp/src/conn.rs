@@ -39,10 +39,17 @@ pub(crate) struct ConnCtx {
     pub activity: Arc<Activity>,
 }
 
+/// Keyboard-interactive rounds started again in one session after the
+/// prompter said a new answer can be had (see [`Prompter::refused`]).
+const MAX_KBD_RETRIES: usize = 3;
+
 /// Tracks whether a login is waiting for the user or for the network.
 #[derive(Default)]
 pub(crate) struct Activity {
     prompting: std::sync::atomic::AtomicUsize,
+    /// Prompter calls so far (a reconnect attempt that asked the user does
+    /// not count against `reconnect_wait`).
+    pub asked: std::sync::atomic::AtomicU64,
     last: Mutex<Option<std::time::Instant>>,
 }
 
@@ -148,6 +155,7 @@ pub(crate) async fn ask<T: Send + 'static>(
 ) -> Result<T, SftpError> {
     let p = prompter.clone();
     activity.prompting.fetch_add(1, Ordering::SeqCst);
+    activity.asked.fetch_add(1, Ordering::SeqCst);
     let r = tokio::task::spawn_blocking(move || f(p.as_ref()))
         .await
         .map_err(|e| SftpError::PromptFailed {
@@ -392,6 +400,7 @@ impl ConnCtx {
             host: hostport.clone(),
             reason: "login timed out".into(),
         })??;
+        self.prompter.logged_in();
         drop(_guard);
         let (meta, bulk) = tokio::time::timeout(self.cfg.connect_timeout, async {
             let meta = self.open_sftp(&handle).await?;
@@ -745,12 +754,13 @@ impl ConnCtx {
     ) -> Result<Step, SftpError> {
         let hostport = self.hostport();
         let mut answered: Vec<String> = Vec::new();
+        let mut retries = 0;
         let mut reply = handle
             .authenticate_keyboard_interactive_start(self.cfg.user.clone(), None)
             .await
             .map_err(|e| map_russh(e, &hostport))?;
         // Bounded: a server that keeps asking forever is cut off.
-        for _ in 0..16 {
+        for _ in 0..16 + 4 * MAX_KBD_RETRIES {
             match reply {
                 KeyboardInteractiveAuthResponse::Success => return Ok(Step::Success),
                 KeyboardInteractiveAuthResponse::Failure {
@@ -762,6 +772,22 @@ impl ConnCtx {
                     }
                     if answered.is_empty() {
                         return Ok(Step::Failed(remaining_methods));
+                    }
+                    // The prompter may have another source now (a replayed
+                    // answer was refused, a person can be asked): try again in
+                    // this session, a bounded number of times.
+                    if retries < MAX_KBD_RETRIES
+                        && remaining_methods.contains(&MethodKind::KeyboardInteractive)
+                        && self.prompter.refused(&answered)
+                    {
+                        retries += 1;
+                        debug!(retries, "keyboard-interactive refused; asking again");
+                        answered.clear();
+                        reply = handle
+                            .authenticate_keyboard_interactive_start(self.cfg.user.clone(), None)
+                            .await
+                            .map_err(|e| map_russh(e, &hostport))?;
+                        continue;
                     }
                     return Err(SftpError::KeyboardInteractiveRejected {
                         host: self.user_at_host(),

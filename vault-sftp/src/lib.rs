@@ -395,9 +395,10 @@ impl Inner {
     }
 
     async fn reconnect_task(self: Arc<Self>) {
-        let started = Instant::now();
+        let mut started = Instant::now();
         let mut delay = Duration::from_millis(250);
         loop {
+            let asked_before = self.ctx.activity.asked.load(Ordering::SeqCst);
             let generation = match self.state.lock() {
                 Ok(mut s) => {
                     s.generation += 1;
@@ -407,6 +408,11 @@ impl Inner {
             };
             debug!(generation, "reconnecting");
             let result = self.ctx.establish(generation).await;
+            if self.ctx.activity.asked.load(Ordering::SeqCst) != asked_before {
+                // Time spent waiting for a person (a new code) is not network
+                // time: the budget starts again after an attempt that asked.
+                started = Instant::now();
+            }
             let retry_later = {
                 let Ok(mut st) = self.state.lock() else {
                     return;

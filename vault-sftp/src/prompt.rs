@@ -28,4 +28,17 @@ pub trait Prompter: Send + Sync {
     fn message(&self, text: &str) {
         let _ = text;
     }
+
+    /// The server refused the answers just given to these keyboard-interactive
+    /// prompts (texts as shown). Return `true` if asking again could give a
+    /// different answer (e.g. a replayed answer was refused and a person can
+    /// now be asked): the login then tries keyboard-interactive once more in
+    /// the same session. The default gives up.
+    fn refused(&self, prompts: &[String]) -> bool {
+        let _ = prompts;
+        false
+    }
+
+    /// A login completed (every method the server asked for was accepted).
+    fn logged_in(&self) {}
 }

@@ -4,10 +4,14 @@
 //! itself as a detached daemon (`__mount-daemon`, new session, cwd `/`), hands it the password
 //! through a pipe on its stdin (never argv or the environment) and waits on the daemon's stdout
 //! for one line: `ok` once the mount answers (then exit 0), or `err CODE MESSAGE` (then the
-//! message is printed and CODE is the exit code). The daemon then drops the pipe.
+//! message is printed and CODE is the exit code). The daemon then drops the pipe. Before that
+//! line the daemon may send `info TEXT` / `ask ECHO PROMPT` lines: questions its own login could
+//! not answer (a replayed TOTP code refused), which the parent asks its terminal or askpass and
+//! answers on the pipe (`reauth`). Once mounted, an sftp:// daemon takes reconnect answers from
+//! `vault auth` (`reauth`).
 
 use std::ffi::OsString;
-use std::io::{BufRead, Read, Write};
+use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
@@ -24,7 +28,7 @@ use crate::cli::autolock::AutoLock;
 use crate::cli::exit::{CliError, CliResult, Exit};
 use crate::cli::secrets::{Answer, Secrets};
 use crate::cli::storage_arg::{self, ConnectOptions, io_text};
-use crate::cli::{runtime, session};
+use crate::cli::{reauth, runtime, session};
 
 /// A mount request after option parsing.
 #[derive(Debug, Clone)]
@@ -32,6 +36,8 @@ struct Plan {
     options: MountOptions,
     secrets: SecretArgs,
     mountpoint: PathBuf,
+    /// `-o auth_wait=DURATION`: how long a reconnect waits for `vault auth`.
+    auth_wait: Option<Duration>,
 }
 
 /// `-o` words that only matter to mount(8)/fstab and are dropped here.
@@ -49,6 +55,7 @@ fn plan(args: &MountArgs) -> CliResult<Plan> {
         ..MountOptions::default()
     };
     let mut secrets = args.secrets.clone();
+    let mut auth_wait = None;
     for word in args
         .options
         .iter()
@@ -72,6 +79,9 @@ fn plan(args: &MountArgs) -> CliResult<Plan> {
                 secrets.password_file = Some(v.into())
             }
             ("askpass", Some(v)) => secrets.askpass = Some(v.into()),
+            ("auth_wait", Some(v)) => {
+                auth_wait = Some(super::super::args::parse_duration(v).map_err(CliError::usage)?)
+            }
             ("attr_timeout", Some(v)) => {
                 options.attr_timeout =
                     super::super::args::parse_duration(v).map_err(CliError::usage)?
@@ -91,6 +101,7 @@ fn plan(args: &MountArgs) -> CliResult<Plan> {
         options,
         secrets,
         mountpoint,
+        auth_wait,
     })
 }
 
@@ -156,7 +167,8 @@ pub fn run(ctx: Ctx, args: MountArgs) -> CliResult {
     rt.block_on(session::connect_existing(&args.storage, &secrets))?;
     secrets.vault_password(&args.storage)?;
     drop(rt);
-    spawn_daemon(&args, &plan, secrets.take_recorded())?;
+    let answers = secrets.take_recorded();
+    spawn_daemon(&args, &plan, answers, &secrets)?;
     mounted(&plan, args.reveal, ctx.quiet);
     Ok(())
 }
@@ -181,7 +193,12 @@ fn mounted(plan: &Plan, reveal: bool, quiet: bool) {
     }
 }
 
-fn spawn_daemon(args: &MountArgs, plan: &Plan, answers: Vec<Answer>) -> CliResult {
+fn spawn_daemon(
+    args: &MountArgs,
+    plan: &Plan,
+    answers: Vec<Answer>,
+    secrets: &Secrets,
+) -> CliResult {
     let spec = storage_arg::parse(&args.storage)?;
     let storage_abs = storage_arg::absolute(&args.storage, &spec);
     let exe = std::env::current_exe()
@@ -212,8 +229,12 @@ fn spawn_daemon(args: &MountArgs, plan: &Plan, answers: Vec<Answer>) -> CliResul
         "entry_timeout={}ms",
         plan.options.entry_timeout.as_millis()
     ));
+    if let Some(wait) = plan.auth_wait {
+        words.push(format!("auth_wait={}ms", wait.as_millis()));
+    }
     argv.push("-o".into());
     argv.push(words.join(",").into());
+    argv.extend(daemon_askpass_argv(&plan.secrets));
     argv.push("--display-name".into());
     argv.push(args.storage.clone().into());
     argv.extend(ConnectOptions::from_args(&plan.secrets).to_argv());
@@ -245,15 +266,32 @@ fn spawn_daemon(args: &MountArgs, plan: &Plan, answers: Vec<Answer>) -> CliResul
         .stderr(stderr)
         .spawn()
         .map_err(|e| CliError::other(format!("cannot start the mount daemon: {}", io_text(&e))))?;
-    if let Some(mut stdin) = child.stdin.take() {
+    let mut to_daemon = child.stdin.take();
+    if let Some(stdin) = &mut to_daemon {
         // A daemon that died early closes the pipe; its report (or exit status) says why.
         let _ = stdin.write_all(&encode_answers(&answers));
+        let _ = stdin.flush();
     }
     drop(answers);
     let mut report = String::new();
     if let Some(stdout) = child.stdout.take() {
-        let _ = std::io::BufReader::new(stdout).read_line(&mut report);
+        let mut reader = std::io::BufReader::new(stdout);
+        // Questions the daemon's own login could not answer come first (see `reauth`).
+        loop {
+            report.clear();
+            let _ = reader.read_line(&mut report);
+            let relayed = match &mut to_daemon {
+                Some(stdin) => {
+                    reauth::parent_relay_line(report.trim_end_matches(['\n', '\r']), secrets, stdin)
+                }
+                None => false,
+            };
+            if !relayed {
+                break;
+            }
+        }
     }
+    drop(to_daemon);
     let report = report.trim_end();
     if report == "ok" {
         return Ok(());
@@ -285,7 +323,8 @@ pub fn run_daemon(_ctx: Ctx, args: MountArgs) -> CliResult {
     let _ = rustix::process::setsid();
     let mut report = std::io::stdout();
     let started = start_daemon(&args);
-    let (rt, mount) = match started {
+    reauth::close_parent_relay();
+    let (rt, mount, auth_socket) = match started {
         Ok(v) => v,
         Err(e) => {
             let _ = writeln!(report, "err {} {}", e.exit.code(), e.message);
@@ -306,24 +345,28 @@ pub fn run_daemon(_ctx: Ctx, args: MountArgs) -> CliResult {
         let _ = rustix::stdio::dup2_stdin(&null);
     }
     let result = mount.wait().map_err(mount_error);
+    drop(auth_socket);
     autolock.finish();
     rt.shutdown_timeout(Duration::from_secs(5));
     result
 }
 
-fn start_daemon(args: &MountArgs) -> CliResult<(tokio::runtime::Runtime, vault_fs::MountSession)> {
+type Started = (
+    tokio::runtime::Runtime,
+    vault_fs::MountSession,
+    Option<reauth::AuthSocket>,
+);
+
+fn start_daemon(args: &MountArgs) -> CliResult<Started> {
     let mut plan = plan(args)?;
     plan.options.fs_name = args.storage.clone();
-    let mut input = Zeroizing::new(Vec::new());
-    std::io::stdin()
-        .lock()
-        .take(1 << 20)
-        .read_to_end(&mut input)
-        .map_err(|e| CliError::other(format!("cannot read the secrets from the parent: {e}")))?;
+    let input = read_parent_block()?;
     let answers =
         decode_answers(&input).ok_or_else(|| CliError::other("garbled secrets from the parent"))?;
     drop(input);
-    let secrets = Secrets::preset(answers, ConnectOptions::from_args(&plan.secrets));
+    reauth::open_parent_relay();
+    let mut secrets = Secrets::preset(answers, ConnectOptions::from_args(&plan.secrets));
+    let broker = reauth_prompter(args, &plan, &mut secrets);
     let _ = std::env::set_current_dir(Path::new("/"));
     let rt = runtime()?;
     let read_only = plan.options.read_only;
@@ -341,6 +384,7 @@ fn start_daemon(args: &MountArgs) -> CliResult<(tokio::runtime::Runtime, vault_f
             .map_err(|e| CliError::vault(&shown_name, &e))
     })?;
     drop(secrets);
+    let key = reauth::mount_key(&plan.mountpoint);
     let mount = vault_fs::mount(
         Arc::new(vault),
         &plan.mountpoint,
@@ -348,13 +392,15 @@ fn start_daemon(args: &MountArgs) -> CliResult<(tokio::runtime::Runtime, vault_f
         rt.handle().clone(),
     )
     .map_err(mount_error)?;
-    Ok((rt, mount))
+    let socket = reauth_serve(&rt, broker, &key);
+    Ok((rt, mount, socket))
 }
 
-/// The parent → daemon secret hand-over: for each answer a prompt line and an answer line
-/// (neither holds a newline: prompts are ours, answers are first lines).
+/// The parent → daemon secret hand-over: a line with the count, then for each answer a prompt
+/// line and an answer line (neither holds a newline: prompts are ours, answers are first
+/// lines). The pipe stays open afterwards for the daemon's questions (`reauth`).
 fn encode_answers(answers: &[Answer]) -> Zeroizing<Vec<u8>> {
-    let mut out = Zeroizing::new(Vec::new());
+    let mut out = Zeroizing::new(format!("{}\n", answers.len()).into_bytes());
     for (prompt, answer) in answers {
         out.extend_from_slice(prompt.replace('\n', " ").as_bytes());
         out.push(b'\n');
@@ -367,12 +413,38 @@ fn encode_answers(answers: &[Answer]) -> Zeroizing<Vec<u8>> {
 fn decode_answers(input: &[u8]) -> Option<Vec<Answer>> {
     let text = std::str::from_utf8(input).ok()?;
     let mut lines = text.split_terminator('\n');
+    let count: usize = lines.next()?.parse().ok()?;
     let mut out = Vec::new();
     while let Some(prompt) = lines.next() {
         let answer = lines.next()?;
         out.push((prompt.to_string(), Zeroizing::new(answer.to_string())));
     }
-    Some(out)
+    (out.len() == count).then_some(out)
+}
+
+/// Reads the hand-over block of [`encode_answers`] from the parent (fd 0, unbuffered).
+fn read_parent_block() -> CliResult<Zeroizing<Vec<u8>>> {
+    let fail =
+        |why: String| CliError::other(format!("cannot read the secrets from the parent: {why}"));
+    let mut out = Zeroizing::new(Vec::new());
+    let first = reauth::read_parent_line()
+        .map_err(|e| fail(e.to_string()))?
+        .ok_or_else(|| fail("nothing received".into()))?;
+    let count: usize = first
+        .parse()
+        .ok()
+        .filter(|n| *n <= 1000)
+        .ok_or_else(|| fail("garbled".into()))?;
+    out.extend_from_slice(first.as_bytes());
+    out.push(b'\n');
+    for _ in 0..2 * count {
+        let line = reauth::read_parent_line()
+            .map_err(|e| fail(e.to_string()))?
+            .ok_or_else(|| fail("cut short".into()))?;
+        out.extend_from_slice(line.as_bytes());
+        out.push(b'\n');
+    }
+    Ok(out)
 }
 
 /// Messages name STORAGE as the user typed it, not the daemon's absolute form.
@@ -381,4 +453,62 @@ fn shown(mut e: CliError, args: &MountArgs) -> CliError {
         e.message = e.message.replace(&args.storage, name);
     }
     e
+}
+
+// ------------------------------------------------------------------ reconnect answers (`vault auth`)
+
+/// `--askpass CMD` for the daemon (a path made absolute: the daemon runs in `/`), so a
+/// reconnect that needs a new answer asks the same program.
+fn daemon_askpass_argv(secrets: &SecretArgs) -> Vec<OsString> {
+    match secrets.askpass.as_deref().map(str::trim) {
+        Some(cmd) if !cmd.is_empty() => {
+            let cmd = if cmd.contains('/') {
+                std::path::absolute(cmd)
+                    .map(PathBuf::into_os_string)
+                    .unwrap_or_else(|_| cmd.into())
+            } else {
+                cmd.into()
+            };
+            vec!["--askpass".into(), cmd]
+        }
+        _ => Vec::new(),
+    }
+}
+
+/// For an sftp:// mount: the daemon's prompter (recorded answers until refused, then askpass,
+/// then `vault auth`), installed in `secrets`; its broker is served once the mount is up.
+fn reauth_prompter(
+    args: &MountArgs,
+    plan: &Plan,
+    secrets: &mut Secrets,
+) -> Option<Arc<reauth::Broker>> {
+    let url = vault_sftp::parse_sftp_url(&args.storage).ok()?;
+    let broker = reauth::Broker::new(
+        &url.host,
+        &plan.mountpoint,
+        plan.auth_wait.unwrap_or(reauth::DEFAULT_AUTH_WAIT),
+    );
+    let prompter = reauth::DaemonPrompter::new(
+        secrets.clone(),
+        plan.secrets.askpass.clone(),
+        broker.clone(),
+    );
+    secrets.connect.sftp_prompter = Some(reauth::SharedPrompter(Arc::new(prompter)));
+    Some(broker)
+}
+
+/// Listens for `vault auth` (a failure only costs that: the mount stays).
+fn reauth_serve(
+    rt: &tokio::runtime::Runtime,
+    broker: Option<Arc<reauth::Broker>>,
+    key: &Path,
+) -> Option<reauth::AuthSocket> {
+    let broker = broker?;
+    match reauth::serve(rt, broker, key) {
+        Ok(s) => Some(s),
+        Err(e) => {
+            tracing::warn!("`vault auth` will not reach this mount: {}", e.message);
+            None
+        }
+    }
 }

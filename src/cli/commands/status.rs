@@ -2,7 +2,8 @@
 
 use crate::cli::exit::CliResult;
 
-/// One line per mount: `MOUNTPOINT  SOURCE  rw|ro`.
+/// One line per mount: `MOUNTPOINT  SOURCE  rw|ro`, plus `waiting for authentication: run
+/// `vault auth MOUNTPOINT`` while a reconnect waits for an answer.
 pub fn run() -> CliResult {
     let mounts = vault_fs::mounted_vaults();
     if mounts.is_empty() {
@@ -11,11 +12,24 @@ pub fn run() -> CliResult {
     }
     for m in mounts {
         println!(
-            "{}\t{}\t{}",
+            "{}\t{}\t{}{}",
             m.mountpoint.display(),
             m.source,
-            if m.read_only { "ro" } else { "rw" }
+            if m.read_only { "ro" } else { "rw" },
+            auth_note(&m.mountpoint)
         );
     }
     Ok(())
+}
+
+/// The extra column of a mount whose reconnect waits for `vault auth`.
+fn auth_note(mountpoint: &std::path::Path) -> String {
+    if crate::cli::reauth::is_waiting(mountpoint) {
+        format!(
+            "\twaiting for authentication: run `vault auth {}`",
+            mountpoint.display()
+        )
+    } else {
+        String::new()
+    }
 }

@@ -1,0 +1,704 @@
+//! Issue 5 "Resilience" through the `vault` binary: a reconnect that needs a new TOTP code.
+//!
+//! Against the 2FA OpenSSH sshd of `vault-sftp/tests/servers/sshd-2fa.sh` (key with passphrase +
+//! PAM TOTP, TOTP reuse allowed, `WINDOW_SIZE 3`: a code is accepted in its own 30 s window and
+//! the two next to it).
+//!
+//! - `detached_mount_waits_for_vault_auth`: a detached mount started from a terminal (a pty, so
+//!   no askpass reaches the daemon) whose TOTP answer is the code of the previous 30 s window;
+//!   once the window moved on, that recorded code is stale, so after the server drops the
+//!   session (`kill-sessions`) the daemon cannot log in by itself: a listing fails with EIO in
+//!   bounded time, `vault status` shows the mount waiting, the daemon logged one line naming
+//!   `vault auth MOUNTPOINT`, `vault auth` with a wrong code exits 3 and the mount still waits,
+//!   `vault auth` with a fresh code (VAULT_ASKPASS) exits 0 and the mount is back: a file
+//!   written before the drop reads back intact, a new one can be written; then `vault auth`
+//!   exits 1 (nothing waits), and no answer is in the daemon's log. A second detached mount of
+//!   the same vault, started with `--askpass`, comes back by itself through that program.
+//! - `foreground_mount_asks_askpass_on_reconnect`: `vault mount --foreground --askpass`: after
+//!   the drop the next access succeeds, the program was asked for a second code and the key
+//!   passphrase only once (it is held in memory).
+//! - `foreground_mount_asks_the_terminal_on_reconnect`: the same on a terminal (no askpass).
+//! - `detached_mount_on_a_reuse_refusing_server_asks_the_terminal_again`: the one test with
+//!   TOTP reuse refused: the daemon's replay of the code is refused and `vault mount` asks its
+//!   terminal for the next code.
+//!
+//! Ports: `VAULT_TEST_AUTH_PORT_BASE` (default 43000 + 32 × (pid mod 125)) + 8 × test number.
+//!
+//! Needs root, FUSE, oathtool, openssh-server, libpam-google-authenticator, python3 (pty).
+
+#![allow(clippy::unwrap_used)]
+
+mod cli_support;
+
+use std::collections::HashMap;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use cli_support::*;
+
+const VAULT_PW: &str = "auth test vault pw";
+
+struct Sshd {
+    env: Vec<(String, String)>,
+    vars: HashMap<String, String>,
+}
+
+impl Sshd {
+    fn run(&self, args: &[&str]) -> std::process::Output {
+        Command::new("timeout")
+            .arg("120")
+            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("vault-sftp/tests/servers/sshd-2fa.sh"))
+            .args(args)
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .output()
+            .unwrap()
+    }
+    fn start(n: u32) -> Sshd {
+        Self::start_with(n, "allow")
+    }
+    fn start_with(n: u32, reuse: &str) -> Sshd {
+        let pid = std::process::id();
+        let base = std::env::var("VAULT_TEST_AUTH_PORT_BASE")
+            .ok()
+            .and_then(|s| s.parse::<u32>().ok())
+            .unwrap_or(43_000 + (pid % 125) * 32)
+            + 8 * n;
+        let env = vec![
+            (
+                "VAULT_TEST_INSTANCE".to_string(),
+                format!("au{}{n}", pid % 10_000),
+            ),
+            ("VAULT_TEST_PORT_BASE".to_string(), base.to_string()),
+            (
+                "VAULT_TEST_STATE_DIR".to_string(),
+                format!("/tmp/vault-auth-sshd-{pid}-{n}"),
+            ),
+            ("VAULT_TEST_TOTP_REUSE".to_string(), reuse.to_string()),
+        ];
+        let mut s = Sshd {
+            env,
+            vars: HashMap::new(),
+        };
+        let out = s.run(&["start", "2fa"]);
+        assert!(
+            out.status.success(),
+            "sshd start: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let out = s.run(&["env"]);
+        for line in String::from_utf8_lossy(&out.stdout).lines() {
+            if let Some((k, v)) = line.split_once('=') {
+                s.vars
+                    .insert(k.to_string(), v.trim_matches('\'').to_string());
+            }
+        }
+        s
+    }
+    fn var(&self, k: &str) -> String {
+        self.vars.get(k).cloned().unwrap_or_default()
+    }
+    fn url(&self, path: &str) -> String {
+        format!(
+            "sftp://{}@{}:{}{path}",
+            self.var("VAULT_TEST_SSH_USER"),
+            self.var("VAULT_TEST_SSH_HOST"),
+            self.var("VAULT_TEST_SSH_PORT")
+        )
+    }
+    /// Ends every SSH session of the server (the listener stays): the mounts' links drop.
+    fn kill_sessions(&self) {
+        let out = self.run(&["kill-sessions", "2fa"]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+impl Drop for Sshd {
+    fn drop(&mut self) {
+        let _ = self.run(&["purge"]);
+    }
+}
+
+/// Unmounts when dropped.
+struct MountGuard(PathBuf);
+
+impl MountGuard {
+    fn mounted(&self) -> bool {
+        let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap_or_default();
+        let p = self.0.to_string_lossy().replace(' ', "\\040");
+        mounts.lines().any(|l| l.split(' ').nth(1) == Some(&p))
+    }
+    fn wait_mounted(&self) {
+        let t = Instant::now();
+        while !self.mounted() {
+            assert!(
+                t.elapsed() < Duration::from_secs(60),
+                "mount did not appear"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for MountGuard {
+    fn drop(&mut self) {
+        if self.mounted() {
+            let _ = Command::new("timeout")
+                .args(["60", bin(), "unmount"])
+                .arg(&self.0)
+                .stdin(Stdio::null())
+                .output();
+        }
+        if self.mounted() {
+            let _ = Command::new("fusermount3").arg("-uz").arg(&self.0).output();
+        }
+    }
+}
+
+struct KillOnDrop(Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn write_script(path: &Path, text: &str) {
+    std::fs::write(path, text).unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+/// An askpass program answering by prompt text; `totp` is a shell snippet printing the code.
+/// Every prompt it gets is appended to `<path>.log`.
+fn askpass(dir: &Path, name: &str, sshd: &Sshd, totp: &str) -> PathBuf {
+    let path = dir.join(name);
+    write_script(
+        &path,
+        &format!(
+            "#!/bin/sh\nprintf '%s\\n' \"$1\" >> '{log}'\ncase \"$1\" in\n  'Passphrase for key '*': ') printf '%s\\n' '{pp}' ;;\n  'Verification code: ') {totp} ;;\n  'Vault password for '*': ') printf '%s\\n' '{VAULT_PW}' ;;\n  *) exit 1 ;;\nesac\n",
+            log = dir.join(format!("{name}.log")).display(),
+            pp = sshd.var("VAULT_TEST_SSH_KEY_PASSPHRASE"),
+        ),
+    );
+    path
+}
+
+fn prompts_seen(askpass: &Path) -> Vec<String> {
+    std::fs::read_to_string(format!("{}.log", askpass.display()))
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+/// `vault ARGS` with a time limit, stdin not a terminal, extra environment `env`.
+fn vault_env(args: &[&str], env: &[(&str, &str)]) -> Run {
+    let out = Command::new("timeout")
+        .arg("300")
+        .arg(bin())
+        .args(args)
+        .env_remove("VAULT_ASKPASS")
+        .env_remove("VAULT_LOG")
+        .env_remove("SSH_AUTH_SOCK")
+        .envs(env.iter().copied())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: out.stdout,
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+fn now_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+/// Runs `vault ARGS` on a pseudo-terminal, typing the answers to its prompts (the key
+/// passphrase, TOTP codes, the vault password): a mount started by a person, with no askpass
+/// anywhere. The n-th code asked for is the one of now + `offsets[n]` seconds (the last offset
+/// repeats). Returns the exit code and everything the terminal showed.
+fn vault_on_pty(args: &[&str], sshd: &Sshd, offsets: &str) -> (i32, String) {
+    let out = pty_command(args, sshd, offsets).output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
+    )
+}
+
+/// The command of [`vault_on_pty`] (python3's `pty`, answers typed as prompts appear).
+fn pty_command(args: &[&str], sshd: &Sshd, offsets: &str) -> Command {
+    const EXPECT: &str = r#"
+import os, pty, select, subprocess, sys, time
+offsets, asked = os.environ["OFFSETS"].split(), [0]
+def code():
+    off = offsets[min(asked[0], len(offsets) - 1)]
+    asked[0] += 1
+    return subprocess.run(
+        ["oathtool", "--totp", "-b", os.environ["SECRET"], "-N", off + " seconds"],
+        capture_output=True, text=True, check=True).stdout.strip()
+answers = [
+    ("Passphrase for key ", lambda: os.environ["PP"]),
+    ("Verification code: ", code),
+    ("Vault password for ", lambda: os.environ["VPW"]),
+]
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(sys.argv[1], sys.argv[1:])
+seen, out, deadline = b"", b"", time.time() + 180
+while time.time() < deadline:
+    r, _, _ = select.select([fd], [], [], 0.5)
+    if not r:
+        if os.waitpid(pid, os.WNOHANG)[0]:
+            break
+        continue
+    try:
+        data = os.read(fd, 4096)
+    except OSError:
+        break
+    if not data:
+        break
+    out += data
+    seen += data
+    for prompt, answer in answers:
+        i = seen.find(prompt.encode())
+        if i >= 0:
+            seen = seen[i + len(prompt):]
+            time.sleep(0.2)
+            os.write(fd, (answer() + "\n").encode())
+sys.stdout.write(out.decode(errors="replace"))
+_, status = os.waitpid(pid, 0)
+sys.exit(os.waitstatus_to_exitcode(status))
+"#;
+    let mut cmd = Command::new("timeout");
+    cmd.arg("240")
+        .arg("python3")
+        .arg("-c")
+        .arg(EXPECT)
+        .arg(bin())
+        .args(args)
+        .env_remove("VAULT_ASKPASS")
+        .env_remove("SSH_AUTH_SOCK")
+        .env("PP", sshd.var("VAULT_TEST_SSH_KEY_PASSPHRASE"))
+        .env("SECRET", sshd.var("VAULT_TEST_SSH_TOTP_SECRET"))
+        .env("OFFSETS", offsets)
+        .env("VPW", VAULT_PW)
+        .stdin(Stdio::null());
+    cmd
+}
+
+/// A vault at `/~/V` on the server; returns (url, known_hosts, key, good askpass).
+fn setup(sshd: &Sshd, dir: &Path) -> (String, PathBuf, String, PathBuf) {
+    let user = sshd.var("VAULT_TEST_SSH_USER");
+    let remote = PathBuf::from(sshd.var("VAULT_TEST_SFTP_ROOT")).join("V");
+    let st = Command::new("install")
+        .args(["-d", "-o", &user, "-g", &user])
+        .arg(&remote)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let kh = dir.join("known_hosts");
+    std::fs::copy(sshd.var("VAULT_TEST_SSH_KNOWN_HOSTS"), &kh).unwrap();
+    let key = sshd.var("VAULT_TEST_SSH_KEY");
+    let secret = sshd.var("VAULT_TEST_SSH_TOTP_SECRET");
+    let good = askpass(
+        dir,
+        "good.sh",
+        sshd,
+        &format!("oathtool --totp -b '{secret}'"),
+    );
+    let url = sshd.url("/~/V");
+    vault_env(
+        &[
+            "create",
+            &url,
+            "--identity",
+            &key,
+            "--known-hosts",
+            kh.to_str().unwrap(),
+            "--askpass",
+            good.to_str().unwrap(),
+        ],
+        &[],
+    )
+    .ok();
+    (url, kh, key, good)
+}
+
+fn status_line(mnt: &Path) -> String {
+    let out = vault_env(&["status"], &[]).ok();
+    out.lines()
+        .find(|l| l.starts_with(&format!("{}\t", mnt.display())))
+        .unwrap_or_default()
+        .to_string()
+}
+
+#[test]
+fn detached_mount_waits_for_vault_auth() {
+    let sshd = Sshd::start(0);
+    let tmp = tempfile::tempdir().unwrap();
+    let (url, kh, key, good) = setup(&sshd, tmp.path());
+    let secret = sshd.var("VAULT_TEST_SSH_TOTP_SECRET");
+    let (k, g) = (kh.to_str().unwrap(), good.to_str().unwrap());
+
+    // Early in a 30 s window, so the daemon's own login (replaying the recorded code of the
+    // previous window) is still inside the server's window.
+    if now_secs() % 30 > 8 {
+        std::thread::sleep(Duration::from_secs(31 - now_secs() % 30));
+    }
+    let mount_window = now_secs() / 30;
+    let mnt = tmp.path().join("mnt");
+    std::fs::create_dir(&mnt).unwrap();
+    let log = tmp.path().join("daemon.log");
+    let m = mnt.to_str().unwrap();
+    let guard = MountGuard(mnt.clone());
+    let (code, out) = vault_on_pty(
+        &[
+            "mount",
+            &url,
+            m,
+            "--identity",
+            &key,
+            "--known-hosts",
+            k,
+            "-o",
+            "io_timeout=4,auth_wait=120s",
+            "--log-file",
+            log.to_str().unwrap(),
+        ],
+        &sshd,
+        "-30",
+    );
+    assert_eq!(code, 0, "mount on a terminal: {out}");
+    guard.wait_mounted();
+
+    // A second mount of the same vault, started with --askpass: it must come back by itself.
+    let mnt2 = tmp.path().join("mnt2");
+    std::fs::create_dir(&mnt2).unwrap();
+    let guard2 = MountGuard(mnt2.clone());
+    let stale = askpass(
+        tmp.path(),
+        "stale.sh",
+        &sshd,
+        &format!("oathtool --totp -b '{secret}' -N '30 seconds ago'"),
+    );
+    vault_env(
+        &[
+            "mount",
+            &url,
+            mnt2.to_str().unwrap(),
+            "--identity",
+            &key,
+            "--known-hosts",
+            k,
+            "--askpass",
+            stale.to_str().unwrap(),
+            "-o",
+            "io_timeout=20",
+        ],
+        &[],
+    )
+    .ok();
+    guard2.wait_mounted();
+    let stale_codes = |p: &Path| {
+        prompts_seen(p)
+            .iter()
+            .filter(|l| *l == "Verification code: ")
+            .count()
+    };
+    assert_eq!(stale_codes(&stale), 1);
+
+    let data: Vec<u8> = (0..300_000u32).map(|i| (i * 7 % 251) as u8).collect();
+    {
+        use std::io::Write;
+        let mut f = std::fs::File::create(mnt.join("before.bin")).unwrap();
+        f.write_all(&data).unwrap();
+        f.sync_all().unwrap();
+    }
+    assert_eq!(std::fs::read(mnt.join("before.bin")).unwrap(), data);
+    assert!(
+        !status_line(&mnt).contains("waiting"),
+        "{}",
+        status_line(&mnt)
+    );
+
+    // Let the recorded code go stale: the server's window no longer holds it.
+    while now_secs() / 30 < mount_window + 1 {
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    // Let the engine's 2 s caches expire, then drop every session.
+    std::thread::sleep(Duration::from_secs(3));
+    sshd.kill_sessions();
+
+    // A listing needs the server: it fails with EIO after the mount's bounded wait.
+    let t = Instant::now();
+    let err = std::fs::read_dir(&mnt)
+        .and_then(|d| d.collect::<Result<Vec<_>, _>>())
+        .expect_err("listing while the reconnect waits for a code");
+    assert_eq!(err.raw_os_error(), Some(5), "EIO expected, got {err}");
+    assert!(
+        t.elapsed() < Duration::from_secs(15),
+        "failed only after {:?}",
+        t.elapsed()
+    );
+
+    // `vault status` shows the mount waiting for authentication.
+    let t = Instant::now();
+    let mut line = status_line(&mnt);
+    while !line.contains("waiting for authentication") && t.elapsed() < Duration::from_secs(30) {
+        std::thread::sleep(Duration::from_millis(300));
+        line = status_line(&mnt);
+    }
+    assert!(
+        line.contains(&format!("waiting for authentication: run `vault auth {m}`")),
+        "status: {line:?}"
+    );
+    let logged = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(
+        logged.contains(&format!(
+            "reconnect to 127.0.0.1 needs a verification code: run `vault auth {m}`"
+        )),
+        "daemon log: {logged}"
+    );
+
+    // A wrong code: refused (exit 3), and the mount still waits.
+    let wrong = tmp.path().join("wrong.sh");
+    write_script(&wrong, "#!/bin/sh\necho 000000\n");
+    let line = vault_env(&["auth", m, "--askpass", wrong.to_str().unwrap()], &[]).fails(3);
+    assert!(line.contains("refused"), "{line}");
+    let t = Instant::now();
+    while !status_line(&mnt).contains("waiting for authentication") {
+        assert!(
+            t.elapsed() < Duration::from_secs(20),
+            "the mount no longer waits after a refused code: {:?}",
+            status_line(&mnt)
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+
+    // A fresh code through VAULT_ASKPASS: the connection is back.
+    let fresh = tmp.path().join("fresh.sh");
+    write_script(
+        &fresh,
+        &format!(
+            "#!/bin/sh\nprintf '%s\\n' \"$1\" >> '{}'\n[ \"$1\" = 'Verification code: ' ] || exit 1\noathtool --totp -b '{secret}' | tee '{}'\n",
+            tmp.path().join("fresh.log").display(),
+            tmp.path().join("fresh.code").display(),
+        ),
+    );
+    let out = vault_env(&["auth", m], &[("VAULT_ASKPASS", fresh.to_str().unwrap())]);
+    assert_eq!(out.code, 0, "vault auth with a fresh code: {}", out.stderr);
+    assert!(out.stderr.contains("authenticated"), "{}", out.stderr);
+    assert_eq!(
+        std::fs::read_to_string(tmp.path().join("fresh.log")).unwrap(),
+        "Verification code: \n",
+        "the server's prompt, verbatim"
+    );
+    assert_eq!(std::fs::read(mnt.join("before.bin")).unwrap(), data);
+    let names: Vec<String> = std::fs::read_dir(&mnt)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(names.contains(&"before.bin".to_string()), "{names:?}");
+    std::fs::write(mnt.join("after.txt"), b"back").unwrap();
+    assert_eq!(std::fs::read(mnt.join("after.txt")).unwrap(), b"back");
+    assert!(!status_line(&mnt).contains("waiting"));
+
+    // Nothing waits now: exit 1. No such mount: a clear error.
+    let line = vault_env(&["auth", m, "--askpass", g], &[]).fails(1);
+    assert!(line.contains("nothing is waiting for an answer"), "{line}");
+    let nowhere = tmp.path().join("not-mounted");
+    let line = vault_env(&["auth", nowhere.to_str().unwrap(), "--askpass", g], &[]).fails(1);
+    assert!(line.contains("no vault is mounted at"), "{line}");
+
+    // The mount started with --askpass came back through that program (a second code asked).
+    let listed = std::fs::read_dir(&mnt2).unwrap().count();
+    assert!(listed >= 2, "{listed}");
+    assert_eq!(
+        std::fs::read(mnt2.join("before.bin")).unwrap(),
+        data,
+        "the askpass mount reads the file back"
+    );
+    assert!(stale_codes(&stale) >= 2, "{:?}", prompts_seen(&stale));
+    assert!(!status_line(&mnt2).contains("waiting"));
+
+    // Answers are never logged.
+    let logged = std::fs::read_to_string(&log).unwrap_or_default();
+    let code = std::fs::read_to_string(tmp.path().join("fresh.code")).unwrap();
+    assert!(!logged.contains("000000"), "{logged}");
+    assert!(!logged.contains(code.trim()), "{logged}");
+    assert!(
+        !logged.contains(&sshd.var("VAULT_TEST_SSH_KEY_PASSPHRASE")),
+        "{logged}"
+    );
+    drop(guard2);
+    drop(guard);
+}
+
+#[test]
+fn foreground_mount_asks_askpass_on_reconnect() {
+    let sshd = Sshd::start(1);
+    let tmp = tempfile::tempdir().unwrap();
+    let (url, kh, key, good) = setup(&sshd, tmp.path());
+    let mnt = tmp.path().join("mnt");
+    std::fs::create_dir(&mnt).unwrap();
+    let guard = MountGuard(mnt.clone());
+    let child = Command::new(bin())
+        .args(["mount", "--foreground", &url])
+        .arg(&mnt)
+        .args(["--identity", &key, "--known-hosts"])
+        .arg(&kh)
+        .arg("--askpass")
+        .arg(&good)
+        .args(["-o", "io_timeout=30"])
+        .env_remove("VAULT_ASKPASS")
+        .env_remove("SSH_AUTH_SOCK")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let _child = KillOnDrop(child);
+    guard.wait_mounted();
+    std::fs::write(mnt.join("f.txt"), b"foreground").unwrap();
+    let codes = |p: &Path| {
+        prompts_seen(p)
+            .iter()
+            .filter(|l| *l == "Verification code: ")
+            .count()
+    };
+    let before = codes(&good);
+    std::thread::sleep(Duration::from_secs(3));
+    sshd.kill_sessions();
+    std::thread::sleep(Duration::from_millis(500));
+    let names: Vec<String> = std::fs::read_dir(&mnt)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(names.contains(&"f.txt".to_string()), "{names:?}");
+    assert_eq!(codes(&good), before + 1, "{:?}", prompts_seen(&good));
+    // The passphrase was asked by `create` and once by the mount, never on the reconnect.
+    let passphrases = prompts_seen(&good)
+        .iter()
+        .filter(|l| l.starts_with("Passphrase for key "))
+        .count();
+    assert_eq!(passphrases, 2, "{:?}", prompts_seen(&good));
+    drop(guard);
+}
+
+/// The one test here with TOTP reuse refused (google-authenticator DISALLOW_REUSE): `vault mount`
+/// and its daemon each log in, so the daemon's replay of the code typed a moment ago is refused;
+/// the daemon then asks the terminal of `vault mount` for the next code, and the mount works.
+#[test]
+fn detached_mount_on_a_reuse_refusing_server_asks_the_terminal_again() {
+    let sshd = Sshd::start_with(2, "deny");
+    let tmp = tempfile::tempdir().unwrap();
+    let created = now_secs() / 30;
+    let (url, kh, key, _good) = setup(&sshd, tmp.path());
+    // `create` used this window's code: mount in a later window.
+    while now_secs() / 30 <= created {
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let mnt = tmp.path().join("mnt");
+    std::fs::create_dir(&mnt).unwrap();
+    let guard = MountGuard(mnt.clone());
+    let (code, shown) = vault_on_pty(
+        &[
+            "mount",
+            &url,
+            mnt.to_str().unwrap(),
+            "--identity",
+            &key,
+            "--known-hosts",
+            kh.to_str().unwrap(),
+        ],
+        &sshd,
+        "+0 +30",
+    );
+    assert_eq!(code, 0, "mount: {shown}");
+    assert_eq!(
+        shown.matches("Verification code: ").count(),
+        2,
+        "a second code was asked on the terminal: {shown}"
+    );
+    assert!(
+        shown.contains("refused the answer to \"Verification code:\" on the mount's own login"),
+        "{shown}"
+    );
+    guard.wait_mounted();
+    std::fs::write(mnt.join("x.txt"), b"reuse refused, mount works").unwrap();
+    assert_eq!(
+        std::fs::read(mnt.join("x.txt")).unwrap(),
+        b"reuse refused, mount works"
+    );
+    drop(guard);
+}
+
+/// `vault mount --foreground` on a terminal (no askpass): after the drop, the reconnect asks the
+/// terminal for a new code (the passphrase is not asked again) and the access succeeds.
+#[test]
+fn foreground_mount_asks_the_terminal_on_reconnect() {
+    let sshd = Sshd::start(3);
+    let tmp = tempfile::tempdir().unwrap();
+    let (url, kh, key, _good) = setup(&sshd, tmp.path());
+    let mnt = tmp.path().join("mnt");
+    std::fs::create_dir(&mnt).unwrap();
+    let guard = MountGuard(mnt.clone());
+    let mut cmd = pty_command(
+        &[
+            "mount",
+            "--foreground",
+            &url,
+            mnt.to_str().unwrap(),
+            "--identity",
+            &key,
+            "--known-hosts",
+            kh.to_str().unwrap(),
+            "-o",
+            "io_timeout=30",
+        ],
+        &sshd,
+        "+0",
+    );
+    let child = cmd.stdout(Stdio::piped()).spawn().unwrap();
+    let mut child = KillOnDrop(child);
+    guard.wait_mounted();
+    std::fs::write(mnt.join("t.txt"), b"terminal").unwrap();
+    std::thread::sleep(Duration::from_secs(3));
+    sshd.kill_sessions();
+    std::thread::sleep(Duration::from_millis(500));
+    let names: Vec<String> = std::fs::read_dir(&mnt)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(names.contains(&"t.txt".to_string()), "{names:?}");
+    assert_eq!(std::fs::read(mnt.join("t.txt")).unwrap(), b"terminal");
+    vault_env(&["unmount", mnt.to_str().unwrap()], &[]).ok();
+    let mut shown = String::new();
+    use std::io::Read;
+    child
+        .0
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut shown)
+        .unwrap();
+    assert!(child.0.wait().unwrap().success(), "{shown}");
+    assert_eq!(
+        shown.matches("Verification code: ").count(),
+        2,
+        "the reconnect asked the terminal: {shown}"
+    );
+    assert_eq!(shown.matches("Passphrase for key ").count(), 1, "{shown}");
+    drop(guard);
+}
