@@ -19,6 +19,9 @@ _vault() {
             vault,__mount-daemon)
                 cmd="vault__subcmd____mount__subcmd__daemon"
                 ;;
+            vault,auth)
+                cmd="vault__subcmd__auth"
+                ;;
             vault,cat)
                 cmd="vault__subcmd__cat"
                 ;;
@@ -58,6 +61,9 @@ _vault() {
             vault,put)
                 cmd="vault__subcmd__put"
                 ;;
+            vault,recovery-key)
+                cmd="vault__subcmd__recovery__subcmd__key"
+                ;;
             vault,rm)
                 cmd="vault__subcmd__rm"
                 ;;
@@ -69,6 +75,9 @@ _vault() {
                 ;;
             vault__subcmd__help,__mount-daemon)
                 cmd="vault__subcmd__help__subcmd____mount__subcmd__daemon"
+                ;;
+            vault__subcmd__help,auth)
+                cmd="vault__subcmd__help__subcmd__auth"
                 ;;
             vault__subcmd__help,cat)
                 cmd="vault__subcmd__help__subcmd__cat"
@@ -109,6 +118,9 @@ _vault() {
             vault__subcmd__help,put)
                 cmd="vault__subcmd__help__subcmd__put"
                 ;;
+            vault__subcmd__help,recovery-key)
+                cmd="vault__subcmd__help__subcmd__recovery__subcmd__key"
+                ;;
             vault__subcmd__help,rm)
                 cmd="vault__subcmd__help__subcmd__rm"
                 ;;
@@ -118,6 +130,30 @@ _vault() {
             vault__subcmd__help,unmount)
                 cmd="vault__subcmd__help__subcmd__unmount"
                 ;;
+            vault__subcmd__help__subcmd__recovery__subcmd__key,reset)
+                cmd="vault__subcmd__help__subcmd__recovery__subcmd__key__subcmd__reset"
+                ;;
+            vault__subcmd__help__subcmd__recovery__subcmd__key,show)
+                cmd="vault__subcmd__help__subcmd__recovery__subcmd__key__subcmd__show"
+                ;;
+            vault__subcmd__recovery__subcmd__key,help)
+                cmd="vault__subcmd__recovery__subcmd__key__subcmd__help"
+                ;;
+            vault__subcmd__recovery__subcmd__key,reset)
+                cmd="vault__subcmd__recovery__subcmd__key__subcmd__reset"
+                ;;
+            vault__subcmd__recovery__subcmd__key,show)
+                cmd="vault__subcmd__recovery__subcmd__key__subcmd__show"
+                ;;
+            vault__subcmd__recovery__subcmd__key__subcmd__help,help)
+                cmd="vault__subcmd__recovery__subcmd__key__subcmd__help__subcmd__help"
+                ;;
+            vault__subcmd__recovery__subcmd__key__subcmd__help,reset)
+                cmd="vault__subcmd__recovery__subcmd__key__subcmd__help__subcmd__reset"
+                ;;
+            vault__subcmd__recovery__subcmd__key__subcmd__help,show)
+                cmd="vault__subcmd__recovery__subcmd__key__subcmd__help__subcmd__show"
+                ;;
             *)
                 ;;
         esac
@@ -125,7 +161,7 @@ _vault() {
 
     case "${cmd}" in
         vault)
-            opts="-v -q -h -V --verbose --quiet --help --version create info ls cat get put mkdir rm mv passwd check mount __mount-daemon unmount status completions help"
+            opts="-v -q -h -V --verbose --quiet --help --version create info ls cat get put mkdir rm mv passwd recovery-key check mount __mount-daemon unmount status auth completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -182,6 +218,24 @@ _vault() {
                     return 0
                     ;;
                 --display-name)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        vault__subcmd__auth)
+            opts="-v -q -h -V --askpass --verbose --quiet --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --askpass)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -359,7 +413,7 @@ _vault() {
             return 0
             ;;
         vault__subcmd__help)
-            opts="create info ls cat get put mkdir rm mv passwd check mount __mount-daemon unmount status completions help"
+            opts="create info ls cat get put mkdir rm mv passwd recovery-key check mount __mount-daemon unmount status auth completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -373,6 +427,20 @@ _vault() {
             return 0
             ;;
         vault__subcmd__help__subcmd____mount__subcmd__daemon)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        vault__subcmd__help__subcmd__auth)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -557,6 +625,48 @@ _vault() {
         vault__subcmd__help__subcmd__put)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        vault__subcmd__help__subcmd__recovery__subcmd__key)
+            opts="show reset"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        vault__subcmd__help__subcmd__recovery__subcmd__key__subcmd__reset)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        vault__subcmd__help__subcmd__recovery__subcmd__key__subcmd__show)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -865,6 +975,168 @@ _vault() {
                 return 0
             fi
             case "${prev}" in
+                --password-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --askpass)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ca-cert)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --identity)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -i)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --known-hosts)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        vault__subcmd__recovery__subcmd__key)
+            opts="-v -q -h -V --verbose --quiet --help --version show reset help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        vault__subcmd__recovery__subcmd__key__subcmd__help)
+            opts="show reset help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        vault__subcmd__recovery__subcmd__key__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        vault__subcmd__recovery__subcmd__key__subcmd__help__subcmd__reset)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        vault__subcmd__recovery__subcmd__key__subcmd__help__subcmd__show)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        vault__subcmd__recovery__subcmd__key__subcmd__reset)
+            opts="-i -v -q -h -V --word-list --recovery-key-file --new-password-file --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --verbose --quiet --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --word-list)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --recovery-key-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --new-password-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --password-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --askpass)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ca-cert)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --identity)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -i)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --known-hosts)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        vault__subcmd__recovery__subcmd__key__subcmd__show)
+            opts="-i -v -q -h -V --word-list --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --verbose --quiet --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --word-list)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --password-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
