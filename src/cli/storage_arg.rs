@@ -207,9 +207,10 @@ pub async fn connect(
         StorageSpec::Dav { .. } | StorageSpec::WebDavUrl(_) => {
             connect_webdav(arg, purpose, secrets, options).await
         }
-        StorageSpec::Named(name) => Err(CliError::usage(format!(
-            "no vault named {name:?} is configured; for a folder in the current directory say ./{name}"
-        ))),
+        StorageSpec::Named(name) => Err(match super::config::path() {
+            Ok(file) => super::config::unknown_name(name, &file),
+            Err(e) => e,
+        }),
     }
 }
 
@@ -233,7 +234,10 @@ async fn connect_sftp(
     config.accept_new_host_key = options.accept_new_host_key;
     // `vault create` makes a missing vault folder, as it does for a local one.
     config.create_root = purpose == Purpose::Create;
-    let prompter = Arc::new(super::secrets::CliPrompter(secrets.clone()));
+    let mut secrets = secrets.clone();
+    // A held TOTP secret (opt-in) answers the server's one-time-code prompts.
+    secrets.totp = secrets.totp_for(&config.user, &config.host, config.port)?;
+    let prompter = Arc::new(super::secrets::CliPrompter(secrets));
     let storage = vault_sftp::SftpStorage::connect(config, prompter)
         .await
         .map_err(|e| CliError::new(exit_for_sftp_error(&e), format!("{arg}: {e}")))?;
@@ -250,7 +254,11 @@ async fn connect_webdav(
         .map_err(|e| CliError::usage(format!("invalid storage URL {arg}: {}", e.0)))?;
     config.ca_cert = options.ca_cert.clone();
     if config.user.is_some() {
-        config.password = Some(secrets.ask(&config.password_prompt())?);
+        config.password = Some(secrets.stored_or_ask(
+            super::remember::webdav_account(&config),
+            "WebDAV password",
+            &config.password_prompt(),
+        )?);
     }
     let storage = vault_webdav::WebDavStorage::connect(config)
         .await

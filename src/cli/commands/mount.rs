@@ -40,6 +40,12 @@ const USERSPACE_ONLY: &[&str] = &[
 ];
 
 fn plan(args: &MountArgs) -> CliResult<Plan> {
+    let mountpoint_arg = args.mountpoint.clone().ok_or_else(|| {
+        CliError::usage(format!(
+            "no MOUNTPOINT given and {} has none configured: give one, or `vault add NAME STORAGE MOUNTPOINT --force`",
+            args.storage
+        ))
+    })?;
     let mut options = MountOptions {
         read_only: args.read_only,
         allow_other: args.allow_other,
@@ -84,8 +90,7 @@ fn plan(args: &MountArgs) -> CliResult<Plan> {
             _ => options.extra_options.push(word.to_string()),
         }
     }
-    let mountpoint =
-        std::path::absolute(&args.mountpoint).unwrap_or_else(|_| args.mountpoint.clone());
+    let mountpoint = std::path::absolute(&mountpoint_arg).unwrap_or(mountpoint_arg);
     Ok(Plan {
         options,
         secrets,
@@ -123,8 +128,30 @@ fn mount_error(e: MountError) -> CliError {
     CliError::new(Exit::Error, e.to_string())
 }
 
+/// A named vault's settings where the command line gave none (flags win).
+fn apply_named(args: &mut MountArgs) -> CliResult {
+    let Some((_name, entry)) = crate::cli::config::resolve(&mut args.storage, &mut args.secrets)?
+    else {
+        return Ok(());
+    };
+    if args.mountpoint.is_none() {
+        args.mountpoint = entry.mountpoint.clone();
+    }
+    args.read_only |= entry.read_only;
+    if args.idle.is_none()
+        && let Some(idle) = &entry.idle
+    {
+        args.idle = Some(super::super::args::parse_duration(idle).map_err(CliError::usage)?);
+    }
+    if entry.auto_lock == Some(false) {
+        args.no_auto_lock = true;
+    }
+    Ok(())
+}
+
 /// `vault mount`.
-pub fn run(_ctx: Ctx, args: MountArgs) -> CliResult {
+pub fn run(_ctx: Ctx, mut args: MountArgs) -> CliResult {
+    apply_named(&mut args)?;
     let plan = plan(&args)?;
     storage_arg::parse(&args.storage)?;
     check_mountpoint(&plan)?;
@@ -144,6 +171,8 @@ pub fn run(_ctx: Ctx, args: MountArgs) -> CliResult {
             rt.handle().clone(),
         )
         .map_err(mount_error)?;
+        // Mounted: what --remember asked for was right.
+        crate::cli::remember::commit();
         return mount.wait().map_err(mount_error);
     }
     // Every secret is asked here, in the foreground, and handed to the daemon through a pipe.
@@ -165,6 +194,9 @@ fn spawn_daemon(args: &MountArgs, plan: &Plan, answers: Vec<Answer>) -> CliResul
     }
     if plan.options.allow_other {
         argv.push("--allow-other".into());
+    }
+    if args.no_auto_lock {
+        argv.push("--no-auto-lock".into());
     }
     if let Some(idle) = plan.options.idle_timeout {
         argv.push("--idle".into());
