@@ -140,10 +140,23 @@ pub fn store() -> Option<&'static Keyring> {
             let choice = std::env::var("VAULT_KEYRING").unwrap_or_default();
             match choice.trim().to_ascii_lowercase().as_str() {
                 "none" | "off" => None,
-                "keyutils" | "linux-native" | "kernel" => Some(Keyring::with_builder(
-                    keyring::keyutils::default_credential_builder(),
-                    "kernel keyutils",
-                )),
+                "keyutils" | "linux-native" | "kernel" => {
+                    // A process started outside a login session (cron, CI, a container) has no
+                    // session keyring; the kernel then lends it the user-session keyring, whose
+                    // keys it cannot link to the persistent keyring. Ask for a session keyring
+                    // of its own (created if missing): items then live in the user's persistent
+                    // keyring, which every later process of the user finds.
+                    if let Err(e) = linux_keyutils::KeyRing::from_special_id(
+                        linux_keyutils::KeyRingIdentifier::Session,
+                        true,
+                    ) {
+                        tracing::debug!(target: "vault", error = %e, "no session keyring");
+                    }
+                    Some(Keyring::with_builder(
+                        keyring::keyutils::default_credential_builder(),
+                        "kernel keyutils",
+                    ))
+                }
                 other => {
                     if !other.is_empty() && other != "secret-service" {
                         warn(&format!(
