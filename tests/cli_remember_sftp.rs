@@ -177,6 +177,7 @@ fn remembered_totp_secret_answers_codes_and_forget_drops_it() {
         ask.to_str().unwrap(),
     ]);
     assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(!r.stderr.contains("warning"), "{}", r.stderr);
     assert!(dir.join("vault.cryptomator").is_file());
     let seen = lines(&log);
     assert!(

@@ -51,6 +51,9 @@ pub fn run() -> ExitCode {
         }
     };
     output::init_logging(cli.verbose, cli.quiet);
+    // On the main thread, before any runtime thread exists: a keyutils session keyring made
+    // here is inherited by every thread (the kernel keeps it per thread).
+    let _ = remember::store();
     let ctx = Ctx { quiet: cli.quiet };
     let result =
         std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| dispatch(ctx, cli.command)));
