@@ -21,6 +21,7 @@ PKGS=(
   iproute2 iptables iputils-ping python3 python3-venv python3-dev gcc libnetfilter-queue-dev # hotel network
   openssl curl bc util-linux procps
   systemd                                # systemd-analyze verify for the unit template
+  dbus-daemon dbus-bin gnome-keyring     # a real Secret Service on a private bus (tests/cli_keyring_secret_service.rs)
 )
 ((PEERS)) && PKGS+=(gocryptfs sshfs fio davfs2)
 
