@@ -11,7 +11,9 @@
 //!   `VAULT_KEYRING=keyutils` (the real kernel key store, no daemon), later runs without any
 //!   secret source, a stored password that became wrong (exit 3, hint to `vault forget NAME`),
 //!   `vault forget`;
-//! - `remember_without_a_secret_service_warns_and_works`.
+//! - `remember_without_a_secret_service_warns_and_works`;
+//! - `login_nextcloud_arguments_and_a_stand_in_login_flow`: argument checks, and the CLI side of
+//!   Login Flow v2 against a python stand-in for its two endpoints (not a Nextcloud).
 //!
 //! Every run gets its own `VAULT_CONFIG` file; keyring items are keyed by the (unique)
 //! temporary storage path, so parallel runs do not meet.
@@ -376,4 +378,120 @@ fn remember_without_a_secret_service_warns_and_works() {
     // forget says it cannot reach the store (exit 1), one line
     let line = e.run(&["forget", "./vault"]).fails(1);
     assert!(line.contains("Secret Service"), "{line}");
+}
+
+/// A stand-in for Nextcloud's Login Flow v2 endpoints only (python3 http.server): the start
+/// call hands out a login URL and a poll endpoint; the first poll answers 404 (not yet
+/// approved), the next the credentials. Not a Nextcloud: the protocol against the real one
+/// is vault-webdav's own test (`VAULT_TEST_NEXTCLOUD_URL`).
+const FAKE_LOGIN_FLOW: &str = r#"
+import http.server, json, sys
+polls = 0
+class H(http.server.BaseHTTPRequestHandler):
+    def log_message(self, *a): pass
+    def send_json(self, code, obj):
+        body = json.dumps(obj).encode()
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def do_POST(self):
+        global polls
+        n = int(self.headers.get("Content-Length") or 0)
+        data = self.rfile.read(n).decode()
+        base = "http://127.0.0.1:%d" % self.server.server_port
+        if self.path == "/index.php/login/v2":
+            self.send_json(200, {"poll": {"token": "tok-123", "endpoint": base + "/index.php/login/v2/poll"},
+                                 "login": base + "/index.php/login/v2/flow/abc"})
+        elif self.path == "/index.php/login/v2/poll" and data == "token=tok-123":
+            polls += 1
+            if polls < 2:
+                self.send_json(404, {})
+            else:
+                self.send_json(200, {"server": base, "loginName": "me@example.org", "appPassword": "app-pw-XYZ"})
+        else:
+            self.send_json(404, {})
+    def do_PROPFIND(self):
+        self.send_json(500, {})
+    do_GET = do_PROPFIND
+s = http.server.HTTPServer(("127.0.0.1", 0), H)
+print(s.server_port, flush=True)
+s.serve_forever()
+"#;
+
+struct Kill(std::process::Child);
+impl Drop for Kill {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn fake_login_server(dir: &Path) -> (Kill, u16) {
+    use std::io::BufRead;
+    let script = dir.join("fake_login_flow.py");
+    std::fs::write(&script, FAKE_LOGIN_FLOW).unwrap();
+    let mut child = Command::new("python3")
+        .arg(&script)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let port = line.trim().parse().unwrap();
+    (Kill(child), port)
+}
+
+#[test]
+fn login_nextcloud_arguments_and_a_stand_in_login_flow() {
+    let e = Env::new().with("VAULT_KEYRING", "keyutils");
+    // argument handling, before any network
+    let line = e.run(&["login", "nextcloud", "cloud.example.org"]).fails(2);
+    assert!(line.contains("https://"), "{line}");
+    e.run(&["login", "nextcloud", "https://h", "--add", "bad/name"])
+        .fails(2);
+    // (clap's own usage message: --folder needs --add)
+    assert_eq!(e.run(&["login", "nextcloud", "https://h", "--folder", "V"]).code, 2);
+    // nothing listening: storage unreachable
+    let line = e.run(&["login", "nextcloud", "http://127.0.0.1:9"]).fails(5);
+    assert!(line.contains("http://127.0.0.1:9"), "{line}");
+
+    let (_server, port) = fake_login_server(e.tmp());
+    let url = format!("http://127.0.0.1:{port}");
+    let storage = format!(
+        "dav://me%40example.org@127.0.0.1:{port}/remote.php/dav/files/me%40example.org/"
+    );
+    // without --remember: STORAGE, then the app password once, with a warning
+    let r = e.run(&["login", "nextcloud", &url]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.stdout_str(), format!("{storage}\napp-pw-XYZ\n"));
+    assert!(r.stderr.contains(&format!("{url}/index.php/login/v2/flow/abc")), "{}", r.stderr);
+    assert!(r.stderr.contains("shown only now"), "{}", r.stderr);
+    // with --remember and --add: the password goes to the keyring, not stdout
+    let r = e.run(&[
+        "login", "nextcloud", &url, "--remember", "--add", "cloud", "--folder", "Vault",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let named = format!("{storage}Vault");
+    assert_eq!(r.stdout_str(), format!("{named}\n"));
+    assert!(!r.stdout_str().contains("app-pw-XYZ") && !r.stderr.contains("app-pw-XYZ"));
+    let list = e.run(&["list"]).ok();
+    assert!(list.starts_with(&format!("cloud\t{named}\t")), "{list}");
+    // a later command on that account takes the app password from the keyring: it gets past
+    // the password prompt (no terminal, no askpass) to the server, which is no WebDAV server
+    let r = e.run(&["ls", "cloud"]);
+    assert_ne!(r.code, 0);
+    assert!(
+        !r.stderr.contains("a password is needed"),
+        "the stored app password was not used: {}",
+        r.stderr
+    );
+    // forget drops it: now the password is asked for (exit 2 without a source)
+    let r = e.run(&["forget", "cloud"]);
+    assert!(r.stderr.contains("WebDAV password"), "{}", r.stderr);
+    let line = e.run(&["ls", "cloud"]).fails(2);
+    assert!(line.contains("a password is needed"), "{line}");
 }
