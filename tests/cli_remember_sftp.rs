@@ -12,6 +12,9 @@
 //! 3. `vault mount NAME` (detached daemon, handed the TOTP secret) and a listing through it;
 //! 4. `vault forget NAME` drops all three; the next login asks for a verification code again.
 //!
+//! `remembered_totp_mounts_when_the_server_refuses_code_reuse`: the same sshd with reuse
+//! denied; `vault mount` (two logins within seconds) still succeeds.
+//!
 //! Needs root, FUSE, oathtool, openssh-server, libpam-google-authenticator (as sftp_e2e.rs).
 
 #![allow(clippy::unwrap_used)]
@@ -42,18 +45,19 @@ impl Sshd {
             .output()
             .unwrap()
     }
-    fn start() -> Sshd {
+    /// Instance `r<pid><n>`; `reuse`: allow or deny a TOTP code twice in its window.
+    fn start(n: u32, reuse: &str) -> Sshd {
         let pid = std::process::id();
-        let base = 42_100 + (pid % 500) * 8;
+        let base = 42_100 + (pid % 500) * 16 + 8 * n;
         let mut s = Sshd {
             env: vec![
-                ("VAULT_TEST_INSTANCE".into(), format!("r{}", pid % 100_000)),
+                ("VAULT_TEST_INSTANCE".into(), format!("r{}{n}", pid % 100_000)),
                 ("VAULT_TEST_PORT_BASE".into(), base.to_string()),
                 (
                     "VAULT_TEST_STATE_DIR".into(),
-                    format!("/tmp/vault-remember-sshd-{pid}"),
+                    format!("/tmp/vault-remember-sshd-{pid}-{n}"),
                 ),
-                ("VAULT_TEST_TOTP_REUSE".into(), "allow".into()),
+                ("VAULT_TEST_TOTP_REUSE".into(), reuse.into()),
             ],
             vars: HashMap::new(),
         };
@@ -112,7 +116,7 @@ fn lines(path: &Path) -> Vec<String> {
 
 #[test]
 fn remembered_totp_secret_answers_codes_and_forget_drops_it() {
-    let sshd = Sshd::start();
+    let sshd = Sshd::start(0, "allow");
     let tmp = tempfile::tempdir().unwrap();
     let config = tmp.path().join("config.toml");
     let kh = tmp.path().join("known_hosts");
@@ -222,4 +226,84 @@ fn remembered_totp_secret_answers_codes_and_forget_drops_it() {
         seen.iter().any(|p| p == "Verification code: "),
         "asked again after forget: {seen:?}"
     );
+}
+
+/// With reuse denied (google-authenticator's default), `vault mount` logs in twice within
+/// seconds (the parent checks, the daemon mounts): with a remembered TOTP secret the daemon is
+/// told which code the parent used and waits for the next window instead of being refused.
+#[test]
+fn remembered_totp_mounts_when_the_server_refuses_code_reuse() {
+    let sshd = Sshd::start(1, "deny");
+    let tmp = tempfile::tempdir().unwrap();
+    let kh = tmp.path().join("known_hosts");
+    std::fs::copy(sshd.var("VAULT_TEST_SSH_KNOWN_HOSTS"), &kh).unwrap();
+    let key = sshd.var("VAULT_TEST_SSH_KEY");
+    let secret = sshd.var("VAULT_TEST_SSH_TOTP_SECRET");
+    let passphrase = sshd.var("VAULT_TEST_SSH_KEY_PASSPHRASE");
+    let url = format!(
+        "sftp://{}@{}:{}/~/Vault",
+        sshd.var("VAULT_TEST_SSH_USER"),
+        sshd.var("VAULT_TEST_SSH_HOST"),
+        sshd.var("VAULT_TEST_SSH_PORT")
+    );
+    let ask = tmp.path().join("ask.sh");
+    write_script(
+        &ask,
+        &format!(
+            "#!/bin/sh\ncase \"$1\" in\n  'Passphrase for key '*': ') printf '%s\\n' '{passphrase}' ;;\n  'TOTP secret for '*) printf '%s\\n' '{secret}' ;;\n  'Vault password for '*': ') printf '%s\\n' '{VAULT_PW}' ;;\n  *) echo \"askpass: unexpected prompt: $1\" >&2; exit 1 ;;\nesac\n"
+        ),
+    );
+    let run = |args: &[&str]| -> Run {
+        let mut full = vec!["300", bin()];
+        full.extend_from_slice(args);
+        let out = Command::new("timeout")
+            .args(&full)
+            .args(["--identity", &key, "--known-hosts", kh.to_str().unwrap()])
+            .args(["--askpass", ask.to_str().unwrap()])
+            .env("VAULT_KEYRING", "none")
+            .env_remove("VAULT_ASKPASS")
+            .env_remove("VAULT_LOG")
+            .env_remove("SSH_AUTH_SOCK")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: out.stdout,
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    };
+    // --remember-totp with VAULT_KEYRING=none: the secret is used for this run only (and a
+    // warning says nothing was stored); every code is computed
+    let r = run(&["create", &url, "--remember-totp"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    // create used this window's code: start the mount in a fresh window (separate commands
+    // inside one window are refused by such a server, as with typed codes)
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap();
+    std::thread::sleep(
+        std::time::Duration::from_secs((now.as_secs() / 30 + 1) * 30).saturating_sub(now)
+            + std::time::Duration::from_millis(500),
+    );
+    let mnt = tmp.path().join("mnt");
+    std::fs::create_dir(&mnt).unwrap();
+    let _guard = Unmount(mnt.clone());
+    let started = std::time::Instant::now();
+    let r = run(&["mount", &url, mnt.to_str().unwrap(), "--remember-totp"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    eprintln!("[cli_remember_sftp] mount with reuse denied: {:.1?}", started.elapsed());
+    assert!(mnt.join(".").is_dir());
+    std::fs::write(mnt.join("f.txt"), b"through the daemon").unwrap();
+    Command::new(bin()).arg("unmount").arg(&mnt).status().unwrap();
+    // (the daemon used the next window's code: wait for the one after)
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap();
+    std::thread::sleep(
+        std::time::Duration::from_secs((now.as_secs() / 30 + 1) * 30).saturating_sub(now)
+            + std::time::Duration::from_millis(500),
+    );
+    let out = run(&["cat", &url, "/f.txt", "--remember-totp"]);
+    assert_eq!(out.stdout, b"through the daemon", "{}", out.stderr);
 }

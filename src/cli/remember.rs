@@ -364,8 +364,13 @@ pub fn storage_key(arg: &str, spec: &StorageSpec) -> Option<String> {
 // ------------------------------------------------------------------ TOTP
 
 /// A TOTP generator (RFC 6238). Holds the secret; no `Debug`, zeroized on drop (totp-rs
-/// `zeroize` feature).
-pub struct Totp(totp_rs::TOTP);
+/// `zeroize` feature). Servers refuse a code used twice in its window (google-authenticator's
+/// DISALLOW_REUSE), so a second login inside the window (the mount daemon after its parent, a
+/// quick reconnect) waits for the next window.
+pub struct Totp {
+    inner: totp_rs::TOTP,
+    used_step: Mutex<Option<u64>>,
+}
 
 impl Totp {
     /// From a base32 secret (spaces and case ignored; Google Authenticator defaults: SHA1,
@@ -378,7 +383,7 @@ impl Totp {
             if t.secret.is_empty() {
                 return Err("the otpauth:// URI has an empty secret".into());
             }
-            return Ok(Totp(t));
+            return Ok(Totp::new(t));
         }
         let cleaned: Zeroizing<String> = Zeroizing::new(
             text.chars()
@@ -399,7 +404,7 @@ impl Totp {
                 "the TOTP secret is not base32 (letters A-Z and digits 2-7) or an otpauth:// URI"
                     .to_string()
             })?;
-        Ok(Totp(totp_rs::TOTP::new_unchecked(
+        Ok(Totp::new(totp_rs::TOTP::new_unchecked(
             totp_rs::Algorithm::SHA1,
             6,
             1,
@@ -410,16 +415,54 @@ impl Totp {
         )))
     }
 
-    /// The code for `unix_time` (seconds).
-    pub fn code_at(&self, unix_time: u64) -> String {
-        self.0.generate(unix_time)
+    fn new(inner: totp_rs::TOTP) -> Totp {
+        Totp {
+            inner,
+            used_step: Mutex::new(None),
+        }
     }
 
-    /// The code for now.
+    /// The code for `unix_time` (seconds).
+    pub fn code_at(&self, unix_time: u64) -> String {
+        self.inner.generate(unix_time)
+    }
+
+    /// The time step whose code was last given out (by this process or, handed over, its parent).
+    pub fn used_step(&self) -> Option<u64> {
+        self.used_step.lock().ok().and_then(|g| *g)
+    }
+
+    /// Notes that the code of `step` was used already.
+    pub fn mark_used(&self, step: u64) {
+        if let Ok(mut g) = self.used_step.lock() {
+            *g = Some(g.map_or(step, |s| s.max(step)));
+        }
+    }
+
+    /// The code for now; if now's code was given out already, waits for the next window.
     pub fn code_now(&self) -> Result<String, String> {
-        self.0
-            .generate_current()
-            .map_err(|e| format!("the system clock is before 1970 ({e})"))
+        let period = self.inner.step.max(1);
+        let now = || {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_err(|e| format!("the system clock is before 1970 ({e})"))
+        };
+        let mut used = self
+            .used_step
+            .lock()
+            .map_err(|_| "TOTP state poisoned".to_string())?;
+        let mut t = now()?;
+        if used.is_some_and(|u| u >= t.as_secs() / period) {
+            let next = (t.as_secs() / period + 1) * period;
+            let wait = std::time::Duration::from_secs(next).saturating_sub(t)
+                + std::time::Duration::from_millis(200);
+            tracing::info!(target: "vault", "this TOTP code was used already; waiting {wait:?} for the next one");
+            std::thread::sleep(wait);
+            t = now()?;
+        }
+        let step = t.as_secs() / period;
+        *used = Some(step);
+        Ok(self.inner.generate(step * period))
     }
 }
 
@@ -527,6 +570,19 @@ mod tests {
         assert_eq!(t2.code_at(59), "287082");
         // a short (80-bit) secret as libpam-google-authenticator makes
         let short = Totp::parse("JBSWY3DPEHPK3PXP").unwrap();
+        // a code given out is not given out again inside its window
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let step_now = now / 30;
+        assert_eq!(short.used_step(), None);
+        if now % 30 < 28 {
+            short.mark_used(step_now - 1);
+            let c = short.code_now().unwrap();
+            assert_eq!(c, short.code_at(now), "an older used step does not delay");
+            assert_eq!(short.used_step(), Some(step_now));
+        }
         assert_eq!(short.code_at(59).len(), 6);
         // an otpauth URI with its own parameters
         let uri = format!("otpauth://totp/x:me?secret={b32}&issuer=x&digits=8&period=30&algorithm=SHA1");

@@ -52,6 +52,9 @@ pub struct Secrets {
 
 /// The pseudo-prompt under which the mount parent hands a TOTP secret to its daemon.
 pub const TOTP_HANDOVER: &str = "vault: TOTP secret for reconnects";
+/// The pseudo-prompt under which the mount parent tells its daemon which TOTP time step it
+/// used (the daemon's own login then waits for the next one, as the server refuses reuse).
+pub const TOTP_STEP_HANDOVER: &str = "vault: TOTP step used";
 
 impl std::fmt::Debug for Secrets {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -179,11 +182,20 @@ impl Secrets {
         use super::remember::{Totp, lookup, remember_later, totp_account};
         use secrecy::ExposeSecret;
         if let Some(answers) = &self.preset {
-            return Ok(answers
+            let totp = answers
                 .iter()
                 .find(|(p, _)| p == TOTP_HANDOVER)
-                .and_then(|(_, a)| Totp::parse(a).ok())
-                .map(std::sync::Arc::new));
+                .and_then(|(_, a)| Totp::parse(a).ok());
+            if let Some(t) = &totp
+                && let Some(step) = answers
+                    .iter()
+                    .rev()
+                    .find(|(p, _)| p == TOTP_STEP_HANDOVER)
+                    .and_then(|(_, a)| a.parse::<u64>().ok())
+            {
+                t.mark_used(step);
+            }
+            return Ok(totp.map(std::sync::Arc::new));
         }
         let account = totp_account(user, host, port);
         let text = if self.remember_totp {
@@ -309,11 +321,12 @@ impl CliPrompter {
             return None;
         }
         tracing::debug!(target: "vault", "answering a one-time-code prompt from the TOTP secret");
-        Some(
-            totp.code_now()
-                .map(Zeroizing::new)
-                .map_err(vault_sftp::PromptError),
-        )
+        let code = totp.code_now().map(Zeroizing::new);
+        if let Some(step) = totp.used_step() {
+            self.0
+                .record(TOTP_STEP_HANDOVER, &SecretString::from(step.to_string()));
+        }
+        Some(code.map_err(vault_sftp::PromptError))
     }
 }
 
