@@ -133,13 +133,15 @@ fn entry_secret_args(entry: &VaultEntry) -> SecretArgs {
 
 /// `vault forget NAME|STORAGE`: drops what the keyring holds for it.
 pub fn forget(storage: &str, secrets: &SecretArgs) -> CliResult {
+    let typed = storage;
     let mut storage = storage.to_string();
     let mut secrets = secrets.clone();
     config::resolve(&mut storage, &mut secrets)?;
-    let shown = storage_arg::parse(&storage)
-        .ok()
-        .map(|_| storage.clone())
-        .unwrap_or_default();
+    let shown = if typed == storage {
+        storage.clone()
+    } else {
+        format!("{typed} ({storage})")
+    };
     let forgot = forget_entry(&storage, &secrets)?;
     if forgot.is_empty() {
         eprintln!("nothing was stored in the keyring for {shown}");
