@@ -21,7 +21,7 @@ PKGS=(
   iproute2 iptables iputils-ping python3 python3-venv python3-dev gcc libnetfilter-queue-dev # hotel network
   openssl curl bc util-linux procps
   systemd                                # systemd-analyze verify for the unit template
-  dbus-daemon                            # private system bus for the auto-lock tests
+  dbus-daemon dbus-bin gnome-keyring     # private buses: logind stand-in (auto-lock), a real Secret Service (keyring)
   zsh fish groff-base man-db             # completions and man pages are checked with them
 )
 ((PEERS)) && PKGS+=(gocryptfs sshfs fio davfs2)

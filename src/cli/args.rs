@@ -56,6 +56,16 @@ pub struct SecretArgs {
     /// Accept and record an unknown host key without asking (sftp://). A changed key is always refused.
     #[arg(long)]
     pub accept_new_host_key: bool,
+    /// Keep the secrets this command asks for (vault password, SSH key passphrase, WebDAV
+    /// password) in the OS keyring, stored once the command succeeded; later runs use them
+    /// instead of asking. `vault forget` drops them.
+    #[arg(long)]
+    pub remember: bool,
+    /// Ask for the TOTP secret of this SFTP account (base32, or an otpauth:// URI) and keep it
+    /// in the OS keyring: one-time-code prompts are then answered without you, so unattended
+    /// reconnects work. This turns two factors into one.
+    #[arg(long)]
+    pub remember_totp: bool,
 }
 
 /// The subcommands.
@@ -198,7 +208,7 @@ pub enum Command {
     /// Flush and unmount a mounted vault.
     #[command(alias = "umount")]
     Unmount {
-        /// The mountpoint.
+        /// The mountpoint, or the NAME of a configured vault.
         mountpoint: PathBuf,
         /// Clear a stale mount whose daemon died ("Transport endpoint is not connected").
         #[arg(long, short = 'f')]
@@ -215,6 +225,28 @@ pub enum Command {
         /// (like SSH_ASKPASS); otherwise the terminal is asked.
         #[arg(long, value_name = "CMD", env = "VAULT_ASKPASS")]
         askpass: Option<String>,
+    },
+    /// Add a named vault to the config file (`vault mount NAME`, and NAME as STORAGE anywhere).
+    Add(AddArgs),
+    /// List the named vaults: NAME, STORAGE, MOUNTPOINT, and where each is mounted.
+    List,
+    /// Forget a named vault: its config entry and its stored secrets (never its data).
+    Remove {
+        /// The vault's name.
+        name: String,
+    },
+    /// Drop the secrets stored in the keyring for a vault (NAME or STORAGE): its vault
+    /// password, and the key passphrases, TOTP secret and WebDAV password of its connection.
+    Forget {
+        /// A vault name or STORAGE.
+        storage: String,
+        #[command(flatten)]
+        secrets: SecretArgs,
+    },
+    /// Log in to a server in a browser and get a STORAGE for it.
+    Login {
+        #[command(subcommand)]
+        service: LoginService,
     },
     /// Print shell completions.
     Completions {
@@ -259,13 +291,78 @@ pub enum RecoveryKeyCommand {
     },
 }
 
+/// Services of `vault login`.
+#[derive(Debug, Subcommand)]
+pub enum LoginService {
+    /// Nextcloud Login Flow v2: approve in the browser; prints the davs:// STORAGE and keeps
+    /// the new app password in the keyring (--remember) or prints it once.
+    Nextcloud {
+        /// The server, e.g. https://cloud.example.org (or https://example.org/nextcloud).
+        url: String,
+        /// Keep the app password in the OS keyring (otherwise it is printed once).
+        #[arg(long)]
+        remember: bool,
+        /// Also add a named vault for the folder --folder on this account.
+        #[arg(long, value_name = "NAME")]
+        add: Option<String>,
+        /// The vault's folder inside the account's files (with --add; default: the top).
+        #[arg(long, value_name = "PATH", requires = "add")]
+        folder: Option<String>,
+        /// Trust this PEM certificate (or CA) too.
+        #[arg(long, value_name = "FILE")]
+        ca_cert: Option<PathBuf>,
+        /// Give up waiting for the approval after this long.
+        #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "20m")]
+        timeout: std::time::Duration,
+    },
+}
+
+/// `vault add` options.
+#[derive(Debug, Clone, Args)]
+pub struct AddArgs {
+    /// The name: letters, digits, '-', '_', '.', starting with a letter or digit.
+    pub name: String,
+    /// Where the vault lives (a folder or a URL; not another name).
+    pub storage: String,
+    /// Where `vault mount NAME` mounts it.
+    pub mountpoint: Option<PathBuf>,
+    /// Replace an existing entry of that name.
+    #[arg(long)]
+    pub force: bool,
+    /// Mount read-only.
+    #[arg(long)]
+    pub read_only: bool,
+    /// Unmount after this long without access (e.g. 30m).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration_text)]
+    pub idle: Option<String>,
+    /// Do not lock this vault on suspend or session lock.
+    #[arg(long)]
+    pub no_auto_lock: bool,
+    /// SSH private key to try first (sftp://).
+    #[arg(long, short = 'i', value_name = "FILE")]
+    pub identity: Option<PathBuf>,
+    /// known_hosts file (sftp://).
+    #[arg(long, value_name = "FILE")]
+    pub known_hosts: Option<PathBuf>,
+    /// Accept and record an unknown host key without asking (sftp://).
+    #[arg(long)]
+    pub accept_new_host_key: bool,
+    /// Trust this PEM certificate (or CA) too (davs://, https://).
+    #[arg(long, value_name = "FILE")]
+    pub ca_cert: Option<PathBuf>,
+}
+
+fn parse_duration_text(s: &str) -> Result<String, String> {
+    parse_duration(s).map(|_| s.trim().to_string())
+}
+
 /// `vault mount` options.
 #[derive(Debug, Clone, Args)]
 pub struct MountArgs {
-    /// The vault.
+    /// The vault (a NAME mounts on its configured mountpoint).
     pub storage: String,
-    /// An empty directory to mount on.
-    pub mountpoint: PathBuf,
+    /// An empty directory to mount on (optional for a named vault with a mountpoint).
+    pub mountpoint: Option<PathBuf>,
     /// Stay in the foreground (for systemd and debugging).
     #[arg(long, short = 'f')]
     pub foreground: bool,
@@ -282,7 +379,8 @@ pub struct MountArgs {
     /// Unmount after this long without access (e.g. 90s, 10m, 1h).
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub idle: Option<std::time::Duration>,
-    /// Do not lock (flush and unmount) the vault when the system suspends or the session locks.
+    /// Do not lock (flush and unmount) the vault when the system suspends or the session locks
+    /// (a named vault's `auto_lock = false`).
     #[arg(long)]
     pub no_auto_lock: bool,
     /// Open the mountpoint in the file manager once mounted (on a desktop: DISPLAY or

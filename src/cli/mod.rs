@@ -6,15 +6,19 @@
 //! - `session`: open a vault, cleartext path helpers;
 //! - `exit`: exit codes and the one error-kind → code mapping;
 //! - `output`: logging, progress bars, formatting;
+//! - `config`: named vaults (config.toml);
+//! - `remember`: the OS keyring (`--remember`), TOTP codes;
 //! - `commands`: one module per command.
 
 pub mod args;
 mod autolock;
 mod commands;
+pub mod config;
 pub mod exit;
 mod output;
-mod reveal;
 pub(crate) mod reauth;
+pub mod remember;
+mod reveal;
 mod secrets;
 mod session;
 pub mod shell_files;
@@ -51,12 +55,25 @@ pub fn run() -> ExitCode {
         }
     };
     output::init_logging(cli.verbose, cli.quiet);
+    // On the main thread, before any runtime thread exists: a keyutils session keyring made
+    // here is inherited by every thread (the kernel keeps it per thread).
+    let _ = remember::store();
     let ctx = Ctx { quiet: cli.quiet };
     let result =
         std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| dispatch(ctx, cli.command)));
     match result {
-        Ok(Ok(())) => ExitCode::SUCCESS,
-        Ok(Err(e)) => {
+        Ok(Ok(())) => {
+            // Secrets asked with --remember are stored only now that they proved right.
+            remember::commit();
+            ExitCode::SUCCESS
+        }
+        Ok(Err(mut e)) => {
+            remember::discard();
+            if e.exit == Exit::Auth
+                && let Some(hint) = remember::refused_hint()
+            {
+                e.message.push_str(&hint);
+            }
             report(&e);
             e.exit.into()
         }
@@ -70,7 +87,8 @@ pub(crate) fn report(e: &CliError) {
     eprintln!("vault: {}", e.message);
 }
 
-fn dispatch(ctx: Ctx, command: Command) -> CliResult {
+fn dispatch(ctx: Ctx, mut command: Command) -> CliResult {
+    resolve_names(&mut command)?;
     match command {
         Command::Completions { shell } => commands::completions::run(shell),
         Command::Status => commands::status::run(),
@@ -81,6 +99,10 @@ fn dispatch(ctx: Ctx, command: Command) -> CliResult {
                 ..Default::default()
             },
         ),
+        Command::Add(args) => commands::named::add(args),
+        Command::List => commands::named::list(),
+        Command::Remove { name } => commands::named::remove(&name),
+        Command::Forget { storage, secrets } => commands::named::forget(&storage, &secrets),
         Command::Unmount { mountpoint, force } => commands::unmount::run(&mountpoint, force),
         Command::Mount(args) => commands::mount::run(ctx, args),
         Command::MountDaemon(args) => commands::mount::run_daemon(ctx, args),
@@ -172,13 +194,87 @@ async fn async_command(ctx: Ctx, command: Command) -> CliResult {
             storage,
             secrets,
         } => check::run(ctx, &storage, &secrets, repair).await,
+        Command::Login {
+            service:
+                args::LoginService::Nextcloud {
+                    url,
+                    remember,
+                    add,
+                    folder,
+                    ca_cert,
+                    timeout,
+                },
+        } => {
+            login::nextcloud(
+                &url,
+                remember,
+                add.as_deref(),
+                folder.as_deref(),
+                ca_cert.as_deref(),
+                timeout,
+            )
+            .await
+        }
         Command::Mount(_)
         | Command::MountDaemon(_)
         | Command::Unmount { .. }
         | Command::Status
         | Command::Auth { .. }
+        | Command::Add(_)
+        | Command::List
+        | Command::Remove { .. }
+        | Command::Forget { .. }
         | Command::Completions { .. } => Err(CliError::other("internal: command dispatched twice")),
     }
+}
+
+/// A NAME given as STORAGE becomes the configured STORAGE, with the entry's connection options
+/// where no flag was given (docs/cli.md "STORAGE"). `mount` does this itself (it also takes
+/// the mountpoint and mount options); `forget` looks the name up itself.
+fn resolve_names(command: &mut Command) -> CliResult {
+    match command {
+        Command::Create { storage, secrets }
+        | Command::Info { storage, secrets }
+        | Command::Ls {
+            storage, secrets, ..
+        }
+        | Command::Cat {
+            storage, secrets, ..
+        }
+        | Command::Get {
+            storage, secrets, ..
+        }
+        | Command::Put {
+            storage, secrets, ..
+        }
+        | Command::Mkdir {
+            storage, secrets, ..
+        }
+        | Command::Rm {
+            storage, secrets, ..
+        }
+        | Command::Mv {
+            storage, secrets, ..
+        }
+        | Command::Passwd {
+            storage, secrets, ..
+        }
+        | Command::Check {
+            storage, secrets, ..
+        }
+        | Command::RecoveryKey(
+            args::RecoveryKeyCommand::Show {
+                storage, secrets, ..
+            }
+            | args::RecoveryKeyCommand::Reset {
+                storage, secrets, ..
+            },
+        ) => {
+            config::resolve(storage, secrets)?;
+        }
+        _ => {}
+    }
+    Ok(())
 }
 
 /// The one tokio runtime of a command.

@@ -990,6 +990,12 @@ fn find_mount(target: &Path) -> CliResult<PathBuf> {
     }
     let name = target.to_string_lossy();
     let by_name: Vec<_> = mounts.iter().filter(|m| m.source == name).collect();
+    // A configured NAME: its mountpoint, or where its STORAGE is mounted.
+    if by_name.is_empty()
+        && crate::cli::config::load().is_ok_and(|(_, c)| c.vaults.contains_key(name.as_ref()))
+    {
+        return super::commands::unmount::named_mountpoint(&name);
+    }
     match by_name.as_slice() {
         [one] => Ok(one.mountpoint.clone()),
         [] => Err(CliError::other(format!(

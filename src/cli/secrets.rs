@@ -40,7 +40,21 @@ pub struct Secrets {
     preset: Option<std::sync::Arc<Vec<Answer>>>,
     /// The parent of a daemon records every answer.
     recorded: Option<std::sync::Arc<std::sync::Mutex<Vec<Answer>>>>,
+    /// Look secrets up in the OS keyring before asking (never in the daemon).
+    use_keyring: bool,
+    /// `--remember`: store what is asked once the command succeeded.
+    pub remember: bool,
+    /// `--remember-totp`: ask for the TOTP secret and store it.
+    pub remember_totp: bool,
+    /// A TOTP generator answering one-time-code prompts (set while connecting over SFTP).
+    pub totp: Option<std::sync::Arc<super::remember::Totp>>,
 }
+
+/// The pseudo-prompt under which the mount parent hands a TOTP secret to its daemon.
+pub const TOTP_HANDOVER: &str = "vault: TOTP secret for reconnects";
+/// The pseudo-prompt under which the mount parent tells its daemon which TOTP time step it
+/// used (the daemon's own login then waits for the next one, as the server refuses reuse).
+pub const TOTP_STEP_HANDOVER: &str = "vault: TOTP step used";
 
 impl std::fmt::Debug for Secrets {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -60,6 +74,10 @@ impl Secrets {
             connect: super::storage_arg::ConnectOptions::from_args(args),
             preset: None,
             recorded: None,
+            use_keyring: true,
+            remember: args.remember,
+            remember_totp: args.remember_totp,
+            totp: None,
         }
     }
 
@@ -109,9 +127,105 @@ impl Secrets {
         {
             let pw = read_password_file(file)?;
             self.record(&prompt, &pw);
+            if self.remember
+                && let Some(account) = super::remember::vault_password_account(storage)
+            {
+                use secrecy::ExposeSecret;
+                super::remember::remember_later(account, "vault password", pw.expose_secret());
+            }
             return Ok(pw);
         }
-        self.ask(&prompt)
+        self.stored_or_ask(
+            super::remember::vault_password_account(storage),
+            "vault password",
+            &prompt,
+        )
+    }
+
+    /// A secret from the keyring (when `account` has one stored), else asked; with
+    /// `--remember`, an asked secret is queued for the keyring (stored once the command
+    /// succeeded).
+    pub fn stored_or_ask(
+        &self,
+        account: Option<String>,
+        what: &'static str,
+        prompt: &str,
+    ) -> CliResult<SecretString> {
+        use secrecy::ExposeSecret;
+        if self.preset.is_none()
+            && self.use_keyring
+            && let Some(account) = &account
+            && let Some(stored) = super::remember::lookup(account, what)
+        {
+            let answer = SecretString::from(stored.as_str());
+            self.record(prompt, &answer);
+            return Ok(answer);
+        }
+        let answer = self.ask(prompt)?;
+        if self.preset.is_none()
+            && self.remember
+            && let Some(account) = account
+        {
+            super::remember::remember_later(account, what, answer.expose_secret());
+        }
+        Ok(answer)
+    }
+
+    /// The TOTP generator for the SFTP account USER@HOST:PORT: handed over by the parent (the
+    /// daemon), asked for (`--remember-totp`, then queued for the keyring) or stored.
+    pub fn totp_for(
+        &self,
+        user: &str,
+        host: &str,
+        port: u16,
+    ) -> CliResult<Option<std::sync::Arc<super::remember::Totp>>> {
+        use super::remember::{Totp, lookup, remember_later, totp_account};
+        use secrecy::ExposeSecret;
+        if let Some(answers) = &self.preset {
+            let totp = answers
+                .iter()
+                .find(|(p, _)| p == TOTP_HANDOVER)
+                .and_then(|(_, a)| Totp::parse(a).ok());
+            if let Some(t) = &totp
+                && let Some(step) = answers
+                    .iter()
+                    .rev()
+                    .find(|(p, _)| p == TOTP_STEP_HANDOVER)
+                    .and_then(|(_, a)| a.parse::<u64>().ok())
+            {
+                t.mark_used(step);
+            }
+            return Ok(totp.map(std::sync::Arc::new));
+        }
+        let account = totp_account(user, host, port);
+        let text = if self.remember_totp {
+            let prompt =
+                format!("TOTP secret for sftp://{user}@{host}:{port} (base32 or otpauth:// URI): ");
+            let text = self.ask(&prompt)?;
+            Totp::parse(text.expose_secret()).map_err(|e| {
+                CliError::usage(format!("--remember-totp: {e}; nothing was stored"))
+            })?;
+            remember_later(account, "TOTP secret", text.expose_secret());
+            text
+        } else if self.use_keyring
+            && let Some(stored) = lookup(&account, "TOTP secret")
+        {
+            SecretString::from(stored.as_str())
+        } else {
+            return Ok(None);
+        };
+        match Totp::parse(text.expose_secret()) {
+            Ok(t) => {
+                self.record(TOTP_HANDOVER, &text);
+                Ok(Some(std::sync::Arc::new(t)))
+            }
+            Err(e) => {
+                eprintln!(
+                    "vault: warning: the TOTP secret stored for sftp://{user}@{host}:{port} is unusable ({e}); asking for codes instead"
+                );
+                Ok(None)
+            }
+        }
     }
 
     /// A password being set (`create`: the vault password; `passwd`: the new one). Asked twice
@@ -198,17 +312,98 @@ impl Secrets {
 /// The SFTP backend's way of asking: through these secrets (terminal, askpass, daemon preset).
 pub struct CliPrompter(pub Secrets);
 
+impl CliPrompter {
+    /// A one-time code computed from the held TOTP secret, for a prompt that asks for one.
+    pub(crate) fn totp_code(
+        &self,
+        prompt: &str,
+    ) -> Option<Result<Zeroizing<String>, vault_sftp::PromptError>> {
+        let totp = self.0.totp.as_ref()?;
+        if !super::remember::is_otp_prompt(prompt) {
+            return None;
+        }
+        tracing::debug!(target: "vault", "answering a one-time-code prompt from the TOTP secret");
+        let code = totp.code_now().map(Zeroizing::new);
+        if let Some(step) = totp.used_step() {
+            self.0
+                .record(TOTP_STEP_HANDOVER, &SecretString::from(step.to_string()));
+        }
+        Some(code.map_err(vault_sftp::PromptError))
+    }
+}
+
+/// A held TOTP secret in front of another prompter (a detached mount's, which asks
+/// `vault auth` or askpass): one-time-code prompts are answered from the secret, everything
+/// else by `then`.
+pub struct TotpFirst {
+    /// Holds the TOTP secret.
+    pub codes: CliPrompter,
+    /// Everything else.
+    pub then: std::sync::Arc<dyn vault_sftp::Prompter>,
+}
+
+impl vault_sftp::Prompter for TotpFirst {
+    fn secret(&self, prompt: &str) -> Result<Zeroizing<String>, vault_sftp::PromptError> {
+        self.codes
+            .totp_code(prompt)
+            .unwrap_or_else(|| self.then.secret(prompt))
+    }
+
+    fn visible(&self, prompt: &str) -> Result<Zeroizing<String>, vault_sftp::PromptError> {
+        self.codes
+            .totp_code(prompt)
+            .unwrap_or_else(|| self.then.visible(prompt))
+    }
+
+    fn confirm(&self, question: &str) -> bool {
+        self.then.confirm(question)
+    }
+
+    fn message(&self, text: &str) {
+        self.then.message(text);
+    }
+
+    fn refused(&self, prompts: &[String]) -> bool {
+        self.then.refused(prompts)
+    }
+
+    fn logged_in(&self) {
+        self.then.logged_in();
+    }
+}
+
+/// The key file of a `Passphrase for key FILE: ` prompt.
+fn passphrase_prompt_file(prompt: &str) -> Option<&Path> {
+    prompt
+        .strip_prefix("Passphrase for key ")?
+        .strip_suffix(": ")
+        .map(Path::new)
+}
+
 impl vault_sftp::Prompter for CliPrompter {
     fn secret(&self, prompt: &str) -> Result<Zeroizing<String>, vault_sftp::PromptError> {
         use secrecy::ExposeSecret;
-        self.0
-            .ask(prompt)
+        if let Some(code) = self.totp_code(prompt) {
+            return code;
+        }
+        let answer = match passphrase_prompt_file(prompt) {
+            Some(file) => self.0.stored_or_ask(
+                Some(super::remember::key_passphrase_account(file)),
+                "SSH key passphrase",
+                prompt,
+            ),
+            None => self.0.ask(prompt),
+        };
+        answer
             .map(|s| Zeroizing::new(s.expose_secret().to_string()))
             .map_err(|e| vault_sftp::PromptError(e.message))
     }
 
     fn visible(&self, prompt: &str) -> Result<Zeroizing<String>, vault_sftp::PromptError> {
         use secrecy::ExposeSecret;
+        if let Some(code) = self.totp_code(prompt) {
+            return code;
+        }
         self.0
             .ask_visible(prompt)
             .map(|s| Zeroizing::new(s.expose_secret().to_string()))
@@ -309,6 +504,34 @@ mod tests {
         assert_eq!(first_line(b"p w ").unwrap().expose_secret(), "p w ");
         assert_eq!(first_line(b"").unwrap().expose_secret(), "");
         assert!(first_line(b"\xff\n").is_none());
+    }
+
+    #[test]
+    fn passphrase_prompts_name_their_key() {
+        assert_eq!(
+            passphrase_prompt_file("Passphrase for key /k/id_ed25519: "),
+            Some(Path::new("/k/id_ed25519"))
+        );
+        assert_eq!(passphrase_prompt_file("Verification code: "), None);
+    }
+
+    #[test]
+    fn a_held_totp_secret_answers_code_prompts_only() {
+        use vault_sftp::Prompter;
+        let t = super::super::remember::Totp::parse("GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ").unwrap();
+        let expected = t.code_now().unwrap();
+        let s = Secrets {
+            totp: Some(std::sync::Arc::new(t)),
+            ..Default::default()
+        };
+        let p = CliPrompter(s);
+        let code = p.secret("Verification code: ").unwrap();
+        assert_eq!(code.len(), 6);
+        // (a 30 s step may have passed between the two computations)
+        assert!(code.as_str() == expected || code.chars().all(|c| c.is_ascii_digit()));
+        assert_eq!(p.visible("One-time password: ").unwrap().len(), 6);
+        // other prompts still go to the (absent) terminal: exit 2, no source
+        assert!(p.secret("Password: ").is_err());
     }
 
     #[test]

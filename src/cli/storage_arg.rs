@@ -210,9 +210,10 @@ pub async fn connect(
         StorageSpec::Dav { .. } | StorageSpec::WebDavUrl(_) => {
             connect_webdav(arg, purpose, secrets, options).await
         }
-        StorageSpec::Named(name) => Err(CliError::usage(format!(
-            "no vault named {name:?} is configured; for a folder in the current directory say ./{name}"
-        ))),
+        StorageSpec::Named(name) => Err(match super::config::path() {
+            Ok(file) => super::config::unknown_name(name, &file),
+            Err(e) => e,
+        }),
     }
 }
 
@@ -236,9 +237,17 @@ async fn connect_sftp(
     config.accept_new_host_key = options.accept_new_host_key;
     // `vault create` makes a missing vault folder, as it does for a local one.
     config.create_root = purpose == Purpose::Create;
+    let mut secrets = secrets.clone();
+    // A held TOTP secret (opt-in) answers the server's one-time-code prompts.
+    secrets.totp = secrets.totp_for(&config.user, &config.host, config.port)?;
     let prompter: Arc<dyn vault_sftp::Prompter> = match &options.sftp_prompter {
+        // A detached mount's own prompter (`vault auth`, askpass), behind the TOTP secret.
+        Some(p) if secrets.totp.is_some() => Arc::new(super::secrets::TotpFirst {
+            codes: super::secrets::CliPrompter(secrets),
+            then: p.0.clone(),
+        }),
         Some(p) => p.0.clone(),
-        None => Arc::new(super::secrets::CliPrompter(secrets.clone())),
+        None => Arc::new(super::secrets::CliPrompter(secrets)),
     };
     let storage = vault_sftp::SftpStorage::connect(config, prompter)
         .await
@@ -256,7 +265,11 @@ async fn connect_webdav(
         .map_err(|e| CliError::usage(format!("invalid storage URL {arg}: {}", e.0)))?;
     config.ca_cert = options.ca_cert.clone();
     if config.user.is_some() {
-        config.password = Some(secrets.ask(&config.password_prompt())?);
+        config.password = Some(secrets.stored_or_ask(
+            super::remember::webdav_account(&config),
+            "WebDAV password",
+            &config.password_prompt(),
+        )?);
     }
     let storage = vault_webdav::WebDavStorage::connect(config)
         .await

@@ -35,6 +35,11 @@ pub async fn run(ctx: Ctx, storage_arg: &str, secrets: &SecretArgs) -> CliResult
     Vault::create(storage, password.expose_secret(), CreateOptions::default())
         .await
         .map_err(|e| CliError::vault(storage_arg, &e))?;
+    if secrets.remember
+        && let Some(account) = crate::cli::remember::vault_password_account(storage_arg)
+    {
+        crate::cli::remember::remember_later(account, "vault password", password.expose_secret());
+    }
     if !ctx.quiet {
         eprintln!("Created vault {storage_arg}");
     }

@@ -47,6 +47,12 @@ const USERSPACE_ONLY: &[&str] = &[
 ];
 
 fn plan(args: &MountArgs) -> CliResult<Plan> {
+    let mountpoint_arg = args.mountpoint.clone().ok_or_else(|| {
+        CliError::usage(format!(
+            "no MOUNTPOINT given and {} has none configured: give one, or `vault add NAME STORAGE MOUNTPOINT --force`",
+            args.storage
+        ))
+    })?;
     let mut options = MountOptions {
         read_only: args.read_only,
         allow_other: args.allow_other,
@@ -95,8 +101,7 @@ fn plan(args: &MountArgs) -> CliResult<Plan> {
             _ => options.extra_options.push(word.to_string()),
         }
     }
-    let mountpoint =
-        std::path::absolute(&args.mountpoint).unwrap_or_else(|_| args.mountpoint.clone());
+    let mountpoint = std::path::absolute(&mountpoint_arg).unwrap_or(mountpoint_arg);
     Ok(Plan {
         options,
         secrets,
@@ -135,8 +140,30 @@ fn mount_error(e: MountError) -> CliError {
     CliError::new(Exit::Error, e.to_string())
 }
 
+/// A named vault's settings where the command line gave none (flags win).
+fn apply_named(args: &mut MountArgs) -> CliResult {
+    let Some((_name, entry)) = crate::cli::config::resolve(&mut args.storage, &mut args.secrets)?
+    else {
+        return Ok(());
+    };
+    if args.mountpoint.is_none() {
+        args.mountpoint = entry.mountpoint.clone();
+    }
+    args.read_only |= entry.read_only;
+    if args.idle.is_none()
+        && let Some(idle) = &entry.idle
+    {
+        args.idle = Some(super::super::args::parse_duration(idle).map_err(CliError::usage)?);
+    }
+    if entry.auto_lock == Some(false) {
+        args.no_auto_lock = true;
+    }
+    Ok(())
+}
+
 /// `vault mount`.
-pub fn run(ctx: Ctx, args: MountArgs) -> CliResult {
+pub fn run(ctx: Ctx, mut args: MountArgs) -> CliResult {
+    apply_named(&mut args)?;
     let plan = plan(&args)?;
     storage_arg::parse(&args.storage)?;
     check_mountpoint(&plan)?;
@@ -156,6 +183,8 @@ pub fn run(ctx: Ctx, args: MountArgs) -> CliResult {
             rt.handle().clone(),
         )
         .map_err(mount_error)?;
+        // Mounted: what --remember asked for was right.
+        crate::cli::remember::commit();
         let autolock = arm_auto_lock(&rt, &mount, args.no_auto_lock);
         mounted(&plan, args.reveal, ctx.quiet);
         let result = mount.wait().map_err(mount_error);

@@ -1,6 +1,6 @@
-//! `vault unmount MOUNTPOINT [--force]`.
+//! `vault unmount MOUNTPOINT|NAME [--force]`.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::cli::exit::{CliError, CliResult};
 
@@ -11,12 +11,27 @@ pub fn run(mountpoint: &Path, force: bool) -> CliResult {
         || s.starts_with('.')
         || s.starts_with('~')
         || !matches!(std::fs::symlink_metadata(mountpoint), Err(e) if e.kind() == std::io::ErrorKind::NotFound);
-    if !looks_like_path {
-        return Err(CliError::usage(format!(
-            "{}: no such mountpoint (named vaults are not configured yet; give the mountpoint's path)",
-            mountpoint.display()
-        )));
-    }
-    let abs = std::path::absolute(mountpoint).unwrap_or_else(|_| mountpoint.to_path_buf());
+    let abs = if looks_like_path {
+        std::path::absolute(mountpoint).unwrap_or_else(|_| mountpoint.to_path_buf())
+    } else {
+        named_mountpoint(&s)?
+    };
     vault_fs::unmount(&abs, force).map_err(|e| CliError::other(e.to_string()))
+}
+
+/// Where the named vault `name` is mounted: its configured mountpoint, else the mount whose
+/// source is its STORAGE.
+pub(crate) fn named_mountpoint(name: &str) -> CliResult<PathBuf> {
+    let (file, config) = crate::cli::config::load()?;
+    let entry = config.vaults.get(name).ok_or_else(|| {
+        CliError::usage(format!(
+            "{name}: no such mountpoint, and no vault named {name:?} in {}",
+            file.display()
+        ))
+    })?;
+    if let Some(mp) = &entry.mountpoint {
+        return Ok(mp.clone());
+    }
+    super::named::mounted_at(entry)
+        .ok_or_else(|| CliError::other(format!("vault {name} is not mounted")))
 }
