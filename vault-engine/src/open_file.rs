@@ -335,7 +335,10 @@ impl FileState {
             return Ok(());
         }
         let hl = core.cryptor.combo().header_len();
-        let bytes = core.storage.read_at(&self.content, 0, hl).await?;
+        let bytes = self
+            .readahead
+            .read_head(&core.storage, &self.content, hl, self.base_ct_len)
+            .await?;
         if bytes.len() < hl {
             return Err(self.corrupt(Some(0), FormatError::InvalidHeader));
         }

@@ -18,6 +18,9 @@ use vault_storage::{Storage, StorageError, StoragePath};
 
 /// First window: 32 chunks (about 1 MiB of ciphertext).
 const MIN_WINDOW_CHUNKS: usize = 32;
+/// What opening a file fetches with its header when the file is larger than a first window:
+/// 8 chunks (256 KiB), enough for a thumbnailer's or `file`'s look at the start.
+const HEAD_CHUNKS: usize = 8;
 /// Largest window: 128 chunks (about 4 MiB), so a file read front to back holds at most
 /// two windows (the one in use and the one in flight) of memory.
 const MAX_WINDOW_CHUNKS: usize = 128;
@@ -68,6 +71,31 @@ impl ReadAhead {
 
     fn window(&self) -> usize {
         self.window_chunks * self.unit
+    }
+
+    /// The file header (`header_len` bytes at offset 0) together with the start of the content
+    /// in one storage read: the whole object when it fits in a first window (a small file then
+    /// costs one round trip), else [`HEAD_CHUNKS`] chunks. Reads continuing from the header are
+    /// sequential and served from what was fetched.
+    pub(crate) async fn read_head(
+        &mut self,
+        storage: &Arc<dyn Storage>,
+        path: &StoragePath,
+        header_len: usize,
+        object_len: u64,
+    ) -> Result<Bytes, StorageError> {
+        let whole = header_len as u64 + (MIN_WINDOW_CHUNKS * self.unit) as u64;
+        let want = if object_len <= whole {
+            object_len.max(header_len as u64) as usize
+        } else {
+            header_len + HEAD_CHUNKS * self.unit
+        };
+        self.next = None;
+        let bytes = storage.read_at(path, 0, want).await?;
+        self.last_end = header_len.min(bytes.len()) as u64;
+        let head = bytes.slice(..header_len.min(bytes.len()));
+        self.buf = Some((0, bytes));
+        Ok(head)
     }
 
     /// `len` bytes of `path` at `offset` (fewer at the end of the object). `object_len`
@@ -265,6 +293,67 @@ mod tests {
             calls <= 12,
             "{calls} storage reads for 250 sequential reads"
         );
+    }
+
+    #[tokio::test]
+    async fn a_small_file_is_read_with_its_header_in_one_storage_read() {
+        let len = 68 + 20 * UNIT;
+        let Object {
+            memory,
+            storage,
+            path,
+            data,
+        } = object(len).await;
+        let mut ra = ReadAhead::new(UNIT);
+        let head = ra
+            .read_head(&storage, &path, 68, len as u64)
+            .await
+            .expect("head");
+        assert_eq!(&head[..], &data[..68]);
+        let mut offset = 68;
+        while offset < len {
+            let n = (4 * UNIT).min(len - offset);
+            let got = ra
+                .read(&storage, &path, offset as u64, n, len as u64)
+                .await
+                .expect("read");
+            assert_eq!(&got[..], &data[offset..offset + n]);
+            offset += n;
+        }
+        assert_eq!(memory.calls("read_at"), 1, "header and content in one read");
+    }
+
+    #[tokio::test]
+    async fn a_large_file_fetches_only_a_head_window_with_its_header() {
+        let len = 68 + 500 * UNIT;
+        let Object {
+            memory,
+            storage,
+            path,
+            data,
+        } = object(len).await;
+        let mut ra = ReadAhead::new(UNIT);
+        ra.read_head(&storage, &path, 68, len as u64)
+            .await
+            .expect("head");
+        let got = ra
+            .read(&storage, &path, 68, 2 * UNIT, len as u64)
+            .await
+            .expect("read");
+        assert_eq!(&got[..], &data[68..68 + 2 * UNIT]);
+        assert_eq!(
+            memory.calls("read_at"),
+            1,
+            "the first chunks came with the header"
+        );
+        // a jump far ahead reads exactly what it asks for
+        let far = 68 + 400 * UNIT;
+        let got = ra
+            .read(&storage, &path, far as u64, UNIT, len as u64)
+            .await
+            .expect("read");
+        assert_eq!(&got[..], &data[far..far + UNIT]);
+        assert_eq!(memory.calls("read_at"), 2);
     }
 
     #[tokio::test]
