@@ -105,10 +105,10 @@ async fn interrupted_flush_keeps_previous_version() {
             }
         }
     }
-    // A small version commits in a few storage calls (header read, chunk
-    // read, one atomic write of the new version), so fewer budgets fail.
+    // A small version commits in a few storage calls (one read of header and
+    // content, one atomic write of the new version), so few budgets fail.
     assert!(
-        failures >= 3,
+        failures >= 2,
         "the budget loop must hit failures ({failures})"
     );
     let report = check(&vault, true, &NoProgress).await.expect("repair");
