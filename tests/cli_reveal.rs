@@ -7,50 +7,43 @@
 
 mod cli_support;
 
-use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 use cli_support::*;
 
-fn is_mounted(mp: &Path) -> bool {
-    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
-    let mp = mp.to_str().unwrap();
-    mounts.lines().any(|l| l.split(' ').nth(4) == Some(mp))
+/// The fixture vault and its mountpoint (`vault unmount` when dropped), and a folder of
+/// stand-in programs.
+struct Setup {
+    v: FuseVault,
+    stubs: PathBuf,
 }
 
-struct Setup {
-    fx: FixtureCopy,
-    mnt: PathBuf,
-    stubs: PathBuf,
+impl std::ops::Deref for Setup {
+    type Target = FuseVault;
+    fn deref(&self) -> &FuseVault {
+        &self.v
+    }
 }
 
 impl Setup {
     fn new() -> Setup {
-        assert!(
-            Path::new("/dev/fuse").exists(),
-            "these tests need /dev/fuse"
-        );
-        let fx = copy_fixture("vault-v8");
-        let mnt = fx.tmp.path().join("mnt");
-        std::fs::create_dir(&mnt).unwrap();
-        let stubs = fx.tmp.path().join("bin");
+        let v = FuseVault::new().graceful();
+        let stubs = v.fx.tmp.path().join("bin");
         std::fs::create_dir(&stubs).unwrap();
-        Setup { fx, mnt, stubs }
+        Setup { v, stubs }
     }
 
     /// A stand-in `name` that appends its arguments to `name.calls` and exits `code`.
     fn stub(&self, name: &str, code: i32) {
         let path = self.stubs.join(name);
-        std::fs::write(
+        write_script(
             &path,
-            format!(
+            &format!(
                 "#!/bin/sh\necho \"$*\" >> '{}'\nexit {code}\n",
                 self.calls_file(name).display()
             ),
-        )
-        .unwrap();
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        );
     }
 
     fn calls_file(&self, name: &str) -> PathBuf {
@@ -58,11 +51,7 @@ impl Setup {
     }
 
     fn calls(&self, name: &str) -> Vec<String> {
-        std::fs::read_to_string(self.calls_file(name))
-            .unwrap_or_default()
-            .lines()
-            .map(String::from)
-            .collect()
+        read_lines(&self.calls_file(name))
     }
 
     /// `vault mount --reveal` with the stand-ins first in PATH and `display` as DISPLAY.
@@ -90,30 +79,7 @@ impl Setup {
             Some(d) => cmd.env("DISPLAY", d),
             None => cmd.env_remove("DISPLAY"),
         };
-        let out = cmd.output().unwrap();
-        Run {
-            code: out.status.code().unwrap_or(-1),
-            stdout: out.stdout,
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
-    }
-
-    fn mnt_str(&self) -> &str {
-        self.mnt.to_str().unwrap()
-    }
-}
-
-impl Drop for Setup {
-    fn drop(&mut self) {
-        if is_mounted(&self.mnt) {
-            let _ = vault(&["unmount", self.mnt_str()]);
-        }
-        if is_mounted(&self.mnt) {
-            let _ = Command::new("fusermount3")
-                .args(["-u", "-z"])
-                .arg(&self.mnt)
-                .status();
-        }
+        run_cmd(&mut cmd)
     }
 }
 
