@@ -217,33 +217,21 @@ impl FakeLogind {
     }
 }
 
-/// The fixture vault and its mountpoint, and the daemon's log file.
-struct Setup {
-    v: FuseVault,
-    log: PathBuf,
-}
+/// The fixture vault and its mountpoint; the daemon logs to `daemon.log` beside them.
+type Setup = FuseVault;
 
-impl std::ops::Deref for Setup {
-    type Target = FuseVault;
-    fn deref(&self) -> &FuseVault {
-        &self.v
-    }
-}
-
-impl Setup {
-    fn new() -> Setup {
-        let v = FuseVault::new();
-        let log = v.fx.tmp.path().join("daemon.log");
-        Setup { v, log }
+impl FuseVault {
+    fn log_file(&self) -> PathBuf {
+        self.fx.tmp.path().join("daemon.log")
     }
 
-    /// `vault mount` with the daemon's log at info level in `self.log`.
+    /// `vault mount` with the daemon's log at info level in `self.log_file()`.
     fn mount(&self, bus: &str, session: Option<&str>, extra: &[&str]) -> Run {
         let mut cmd = Command::new(bin());
         cmd.args(["mount", self.fx.vault_str(), self.mnt.to_str().unwrap()])
             .args(["--password-file", self.fx.pw()])
             .arg("--log-file")
-            .arg(&self.log)
+            .arg(self.log_file())
             .args(extra)
             .env("DBUS_SYSTEM_BUS_ADDRESS", bus)
             .env("VAULT_LOG", "info")
@@ -259,7 +247,7 @@ impl Setup {
     }
 
     fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
+        std::fs::read_to_string(self.log_file()).unwrap_or_default()
     }
 
     fn cat(&self, path: &str) -> Vec<u8> {

@@ -61,8 +61,7 @@ fn remembered_totp_secret_answers_codes_and_forget_drops_it() {
     let sshd = sshd(0, "allow");
     let tmp = tempfile::tempdir().unwrap();
     let config = tmp.path().join("config.toml");
-    let kh = tmp.path().join("known_hosts");
-    std::fs::copy(sshd.var("VAULT_TEST_SSH_KNOWN_HOSTS"), &kh).unwrap();
+    let kh = sshd.known_hosts_in(tmp.path());
     let key = sshd.var("VAULT_TEST_SSH_KEY");
     let secret = sshd.var("VAULT_TEST_SSH_TOTP_SECRET");
     let passphrase = sshd.var("VAULT_TEST_SSH_KEY_PASSPHRASE");
@@ -160,8 +159,7 @@ fn remembered_totp_secret_answers_codes_and_forget_drops_it() {
 fn remembered_totp_mounts_when_the_server_refuses_code_reuse() {
     let sshd = sshd(1, "deny");
     let tmp = tempfile::tempdir().unwrap();
-    let kh = tmp.path().join("known_hosts");
-    std::fs::copy(sshd.var("VAULT_TEST_SSH_KNOWN_HOSTS"), &kh).unwrap();
+    let kh = sshd.known_hosts_in(tmp.path());
     let key = sshd.var("VAULT_TEST_SSH_KEY");
     let secret = sshd.var("VAULT_TEST_SSH_TOTP_SECRET");
     let passphrase = sshd.var("VAULT_TEST_SSH_KEY_PASSPHRASE");

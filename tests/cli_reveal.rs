@@ -12,31 +12,24 @@ use std::process::{Command, Stdio};
 
 use cli_support::*;
 
-/// The fixture vault and its mountpoint (`vault unmount` when dropped), and a folder of
+/// The fixture vault and its mountpoint (`vault unmount` when dropped), and a folder `bin` of
 /// stand-in programs.
-struct Setup {
-    v: FuseVault,
-    stubs: PathBuf,
-}
+type Setup = FuseVault;
 
-impl std::ops::Deref for Setup {
-    type Target = FuseVault;
-    fn deref(&self) -> &FuseVault {
-        &self.v
-    }
-}
-
-impl Setup {
-    fn new() -> Setup {
+impl FuseVault {
+    fn with_stubs() -> FuseVault {
         let v = FuseVault::new().graceful();
-        let stubs = v.fx.tmp.path().join("bin");
-        std::fs::create_dir(&stubs).unwrap();
-        Setup { v, stubs }
+        std::fs::create_dir(v.stubs()).unwrap();
+        v
+    }
+
+    fn stubs(&self) -> PathBuf {
+        self.fx.tmp.path().join("bin")
     }
 
     /// A stand-in `name` that appends its arguments to `name.calls` and exits `code`.
     fn stub(&self, name: &str, code: i32) {
-        let path = self.stubs.join(name);
+        let path = self.stubs().join(name);
         write_script(
             &path,
             &format!(
@@ -58,7 +51,7 @@ impl Setup {
     fn mount_reveal(&self, display: Option<&str>) -> Run {
         let path = format!(
             "{}:{}",
-            self.stubs.display(),
+            self.stubs().display(),
             std::env::var("PATH").unwrap_or_default()
         );
         let mut cmd = Command::new(bin());
@@ -85,7 +78,7 @@ impl Setup {
 
 #[test]
 fn mount_prints_the_mountpoint_and_reveal_opens_it_with_xdg_open() {
-    let s = Setup::new();
+    let s = Setup::with_stubs();
     s.stub("xdg-open", 0);
     s.stub("gio", 0);
     let run = s.mount_reveal(Some(":99"));
@@ -103,7 +96,7 @@ fn mount_prints_the_mountpoint_and_reveal_opens_it_with_xdg_open() {
 
 #[test]
 fn reveal_falls_back_to_gio_and_a_failure_never_fails_the_mount() {
-    let s = Setup::new();
+    let s = Setup::with_stubs();
     s.stub("xdg-open", 3);
     s.stub("gio", 4);
     let run = s.mount_reveal(Some(":99"));
@@ -123,7 +116,7 @@ fn reveal_falls_back_to_gio_and_a_failure_never_fails_the_mount() {
 
 #[test]
 fn reveal_without_a_desktop_prints_a_note_and_opens_nothing() {
-    let s = Setup::new();
+    let s = Setup::with_stubs();
     s.stub("xdg-open", 0);
     let run = s.mount_reveal(None);
     assert_eq!(run.code, 0, "{}", run.stderr);

@@ -146,8 +146,7 @@ fn setup(sshd: &Sshd, dir: &Path) -> (String, PathBuf, String, PathBuf) {
         .status()
         .unwrap();
     assert!(st.success());
-    let kh = dir.join("known_hosts");
-    std::fs::copy(sshd.var("VAULT_TEST_SSH_KNOWN_HOSTS"), &kh).unwrap();
+    let kh = sshd.known_hosts_in(dir);
     let key = sshd.var("VAULT_TEST_SSH_KEY");
     let secret = sshd.var("VAULT_TEST_SSH_TOTP_SECRET");
     let good = askpass(

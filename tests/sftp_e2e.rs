@@ -239,8 +239,7 @@ fn create_makes_a_missing_folder() {
     let sshd = sshd(2, &[]);
     let tmp = tempfile::tempdir().unwrap();
     let ask = askpass(tmp.path(), "ask.sh", &sshd, None, None);
-    let kh = tmp.path().join("known_hosts");
-    std::fs::copy(sshd.var("VAULT_TEST_SSH_KNOWN_HOSTS"), &kh).unwrap();
+    let kh = sshd.known_hosts_in(tmp.path());
     let key = sshd.var("VAULT_TEST_SSH_KEY");
     let url = sshd.url("/~/New");
     let out = vault_t(&[
@@ -267,8 +266,7 @@ fn mount_copy_diff_remount_diff_pycryptomator() {
     let sshd = sshd(0, &[]);
     let tmp = tempfile::tempdir().unwrap();
     let ask = askpass(tmp.path(), "ask.sh", &sshd, None, None);
-    let kh = tmp.path().join("known_hosts");
-    std::fs::copy(sshd.var("VAULT_TEST_SSH_KNOWN_HOSTS"), &kh).unwrap();
+    let kh = sshd.known_hosts_in(tmp.path());
     let key = sshd.var("VAULT_TEST_SSH_KEY");
     let url = sshd.url("/~/Vault");
     let (a, k) = (ask.to_str().unwrap(), kh.to_str().unwrap());
@@ -441,8 +439,7 @@ fn mount_copy_diff_remount_diff_pycryptomator() {
 fn login_failures_and_host_keys() {
     let sshd = sshd(1, &[]);
     let tmp = tempfile::tempdir().unwrap();
-    let kh = tmp.path().join("known_hosts");
-    std::fs::copy(sshd.var("VAULT_TEST_SSH_KNOWN_HOSTS"), &kh).unwrap();
+    let kh = sshd.known_hosts_in(tmp.path());
     let key = sshd.var("VAULT_TEST_SSH_KEY");
     let url = sshd.url("/~/Vault");
     let good = askpass(tmp.path(), "good.sh", &sshd, None, None);
@@ -617,37 +614,25 @@ fn login_failures_and_host_keys() {
 
 /// hotel-net.sh namespaces of one instance; `down` when dropped.
 struct HotelNet {
-    env: Vec<(String, String)>,
+    script: ServerScript,
     hotel_ns: String,
 }
 
 impl HotelNet {
-    fn script() -> PathBuf {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("vault-sftp/tests/servers/hotel-net.sh")
-    }
-    fn run(&self, args: &[&str]) -> std::process::Output {
-        Command::new("timeout")
-            .arg("120")
-            .arg(Self::script())
-            .args(args)
-            .envs(self.env.iter().map(|(k, v)| (k, v)))
-            .output()
-            .unwrap()
-    }
     fn ok(&self, args: &[&str]) {
-        let out = self.run(args);
-        assert!(
-            out.status.success(),
-            "hotel-net.sh {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        self.script.ok(args);
     }
 }
 
 impl Drop for HotelNet {
     fn drop(&mut self) {
-        let _ = self.run(&["down"]);
-        if let Some((_, dir)) = self.env.iter().find(|(k, _)| k == "VAULT_TEST_STATE_DIR") {
+        let _ = self.script.run(&["down"]);
+        if let Some((_, dir)) = self
+            .script
+            .env
+            .iter()
+            .find(|(k, _)| k == "VAULT_TEST_STATE_DIR")
+        {
             let _ = std::fs::remove_dir_all(dir);
         }
     }
@@ -658,19 +643,14 @@ fn vault_hotel(ns: &str, args: &[&str]) -> Run {
     let netns = format!("--net=/run/netns/{ns}");
     let mut full = vec!["600", "nsenter", netns.as_str(), "--", bin()];
     full.extend_from_slice(args);
-    let out = Command::new("timeout")
-        .args(&full)
-        .env_remove("VAULT_ASKPASS")
-        .env_remove("VAULT_LOG")
-        .env_remove("SSH_AUTH_SOCK")
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: out.stdout,
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    run_cmd(
+        Command::new("timeout")
+            .args(&full)
+            .env_remove("VAULT_ASKPASS")
+            .env_remove("VAULT_LOG")
+            .env_remove("SSH_AUTH_SOCK")
+            .stdin(Stdio::null()),
+    )
 }
 
 fn timed_listing(dir: &Path) -> Duration {
@@ -693,14 +673,15 @@ fn hotel_network_copy_list_and_cut() {
         return;
     }
     let inst = format!("h{}", std::process::id() % 100_000);
+    let state = format!("/tmp/vault-e2e-hotel-{}", std::process::id());
     let net = HotelNet {
-        env: vec![
-            ("VAULT_TEST_INSTANCE".into(), inst.clone()),
-            (
-                "VAULT_TEST_STATE_DIR".into(),
-                format!("/tmp/vault-e2e-hotel-{}", std::process::id()),
-            ),
-        ],
+        script: ServerScript::new(
+            "hotel-net.sh",
+            &[
+                ("VAULT_TEST_INSTANCE", inst.as_str()),
+                ("VAULT_TEST_STATE_DIR", state.as_str()),
+            ],
+        ),
         hotel_ns: format!("vt-hotel-{inst}"),
     };
     net.ok(&["up", "0", "0", "0"]);
@@ -709,8 +690,7 @@ fn hotel_network_copy_list_and_cut() {
     let ns = net.hotel_ns.clone();
     let tmp = tempfile::tempdir().unwrap();
     let ask = askpass(tmp.path(), "ask.sh", &sshd, None, None);
-    let kh = tmp.path().join("known_hosts");
-    std::fs::copy(sshd.var("VAULT_TEST_SSH_KNOWN_HOSTS"), &kh).unwrap();
+    let kh = sshd.known_hosts_in(tmp.path());
     let key = sshd.var("VAULT_TEST_SSH_KEY");
     let url = sshd.url("/~/Vault");
     make_remote_dir(

@@ -18,18 +18,62 @@ pub fn port_base(var: &str, default: u32) -> u32 {
         .unwrap_or(default)
 }
 
+/// A script of `vault-sftp/tests/servers/` (`sshd-2fa.sh`, `hotel-net.sh`) with the environment
+/// of one instance.
+pub struct ServerScript {
+    name: &'static str,
+    pub env: Vec<(String, String)>,
+}
+
+impl ServerScript {
+    pub fn new(name: &'static str, env: &[(&str, &str)]) -> ServerScript {
+        ServerScript {
+            name,
+            env: env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        }
+    }
+
+    pub fn path(&self) -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("vault-sftp/tests/servers")
+            .join(self.name)
+    }
+
+    /// `SCRIPT ARGS` for this instance, bounded to 120 s.
+    pub fn run(&self, args: &[&str]) -> std::process::Output {
+        Command::new("timeout")
+            .arg("120")
+            .arg(self.path())
+            .args(args)
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .output()
+            .unwrap()
+    }
+
+    /// [`ServerScript::run`], failing the test unless the script succeeds.
+    #[track_caller]
+    pub fn ok(&self, args: &[&str]) {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "{} {args:?}: {}",
+            self.name,
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
 /// A running instance of `sshd-2fa.sh`; `purge`d when dropped.
 pub struct Sshd {
-    env: Vec<(String, String)>,
+    script: ServerScript,
     vars: HashMap<String, String>,
     mode: String,
 }
 
 impl Sshd {
-    pub fn script() -> PathBuf {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("vault-sftp/tests/servers/sshd-2fa.sh")
-    }
-
     /// `sshd-2fa.sh start MODE` as instance `instance` with ports from `port_base` and state in
     /// `state_dir`; `extra` environment on top (`VAULT_TEST_TOTP_REUSE`, `VAULT_TEST_NETNS`, …).
     /// Every test binary (they run in parallel) keeps its own range of port bases.
@@ -40,14 +84,15 @@ impl Sshd {
         mode: &str,
         extra: &[(&str, &str)],
     ) -> Sshd {
+        let port_base = port_base.to_string();
         let mut env = vec![
-            ("VAULT_TEST_INSTANCE".to_string(), instance.to_string()),
-            ("VAULT_TEST_PORT_BASE".to_string(), port_base.to_string()),
-            ("VAULT_TEST_STATE_DIR".to_string(), state_dir.to_string()),
+            ("VAULT_TEST_INSTANCE", instance),
+            ("VAULT_TEST_PORT_BASE", port_base.as_str()),
+            ("VAULT_TEST_STATE_DIR", state_dir),
         ];
-        env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        env.extend_from_slice(extra);
         let mut s = Sshd {
-            env,
+            script: ServerScript::new("sshd-2fa.sh", &env),
             vars: HashMap::new(),
             mode: mode.to_string(),
         };
@@ -69,13 +114,7 @@ impl Sshd {
 
     /// `sshd-2fa.sh ARGS` for this instance, bounded to 120 s.
     pub fn run(&self, args: &[&str]) -> std::process::Output {
-        Command::new("timeout")
-            .arg("120")
-            .arg(Self::script())
-            .args(args)
-            .envs(self.env.iter().map(|(k, v)| (k, v)))
-            .output()
-            .unwrap()
+        self.script.run(args)
     }
 
     /// A variable of the script's `env` output.
@@ -98,12 +137,14 @@ impl Sshd {
 
     /// Ends every SSH session of the server (the listener stays): the mounts' links drop.
     pub fn kill_sessions(&self) {
-        let out = self.run(&["kill-sessions", &self.mode]);
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        self.script.ok(&["kill-sessions", &self.mode]);
+    }
+
+    /// A copy of the server's host key as `dir/known_hosts` (a known host).
+    pub fn known_hosts_in(&self, dir: &Path) -> PathBuf {
+        let kh = dir.join("known_hosts");
+        std::fs::copy(self.var("VAULT_TEST_SSH_KNOWN_HOSTS"), &kh).unwrap();
+        kh
     }
 
     /// An askpass program `dir/name` answering the key passphrase, the TOTP code and the vault
