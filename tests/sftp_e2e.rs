@@ -55,19 +55,6 @@ fn sshd(n: u32, extra: &[(&str, &str)]) -> Sshd {
 
 // ---------------------------------------------------------------- helpers
 
-/// An askpass program answering the key passphrase, the TOTP code and the vault password by
-/// prompt text; every prompt it gets is appended to `<name>.log`. `passphrase` / `totp`
-/// override the right answers (shell snippets printing the answer).
-fn askpass(
-    dir: &Path,
-    name: &str,
-    sshd: &Sshd,
-    passphrase: Option<&str>,
-    totp: Option<&str>,
-) -> PathBuf {
-    sshd.askpass(dir, name, VAULT_PW, passphrase, totp)
-}
-
 fn sh(cmd: &str) -> String {
     let out = Command::new("timeout")
         .args(["600", "bash", "-c", cmd])
@@ -238,7 +225,7 @@ fn make_remote_dir(sshd: &Sshd, dir: &Path) {
 fn create_makes_a_missing_folder() {
     let sshd = sshd(2, &[]);
     let tmp = tempfile::tempdir().unwrap();
-    let ask = askpass(tmp.path(), "ask.sh", &sshd, None, None);
+    let ask = sshd.askpass(tmp.path(), "ask.sh", VAULT_PW, None, None);
     let kh = sshd.known_hosts_in(tmp.path());
     let key = sshd.var("VAULT_TEST_SSH_KEY");
     let url = sshd.url("/~/New");
@@ -265,7 +252,7 @@ fn create_makes_a_missing_folder() {
 fn mount_copy_diff_remount_diff_pycryptomator() {
     let sshd = sshd(0, &[]);
     let tmp = tempfile::tempdir().unwrap();
-    let ask = askpass(tmp.path(), "ask.sh", &sshd, None, None);
+    let ask = sshd.askpass(tmp.path(), "ask.sh", VAULT_PW, None, None);
     let kh = sshd.known_hosts_in(tmp.path());
     let key = sshd.var("VAULT_TEST_SSH_KEY");
     let url = sshd.url("/~/Vault");
@@ -442,7 +429,7 @@ fn login_failures_and_host_keys() {
     let kh = sshd.known_hosts_in(tmp.path());
     let key = sshd.var("VAULT_TEST_SSH_KEY");
     let url = sshd.url("/~/Vault");
-    let good = askpass(tmp.path(), "good.sh", &sshd, None, None);
+    let good = sshd.askpass(tmp.path(), "good.sh", VAULT_PW, None, None);
     make_remote_dir(
         &sshd,
         &PathBuf::from(sshd.var("VAULT_TEST_SFTP_ROOT")).join("Vault"),
@@ -461,10 +448,10 @@ fn login_failures_and_host_keys() {
 
     // wrong TOTP code: a code of the year 2001 (not within the server's window)
     let secret = sshd.var("VAULT_TEST_SSH_TOTP_SECRET");
-    let bad_totp = askpass(
+    let bad_totp = sshd.askpass(
         tmp.path(),
         "bad-totp.sh",
-        &sshd,
+        VAULT_PW,
         None,
         Some(&format!(
             "oathtool --totp -b '{secret}' --now '2001-01-01 00:00:00 UTC'"
@@ -490,10 +477,10 @@ fn login_failures_and_host_keys() {
     assert!(!line.contains("passphrase"), "{line}");
 
     // wrong key passphrase: never reaches the TOTP prompt
-    let bad_pp = askpass(
+    let bad_pp = sshd.askpass(
         tmp.path(),
         "bad-pp.sh",
-        &sshd,
+        VAULT_PW,
         Some("printf '%s\\n' 'not the passphrase'"),
         None,
     );
@@ -689,7 +676,7 @@ fn hotel_network_copy_list_and_cut() {
     let sshd = sshd(3, &[("VAULT_TEST_NETNS", cloud.as_str())]);
     let ns = net.hotel_ns.clone();
     let tmp = tempfile::tempdir().unwrap();
-    let ask = askpass(tmp.path(), "ask.sh", &sshd, None, None);
+    let ask = sshd.askpass(tmp.path(), "ask.sh", VAULT_PW, None, None);
     let kh = sshd.known_hosts_in(tmp.path());
     let key = sshd.var("VAULT_TEST_SSH_KEY");
     let url = sshd.url("/~/Vault");
