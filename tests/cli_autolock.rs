@@ -20,39 +20,13 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use cli_support::*;
 
 const SESSION_ID: &str = "c7";
 const SESSION_PATH: &str = "/org/freedesktop/login1/session/c7";
 const MANAGER_PATH: &str = "/org/freedesktop/login1";
-
-fn is_mounted(mp: &Path) -> bool {
-    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
-    let mp = mp.to_str().unwrap();
-    mounts.lines().any(|l| l.split(' ').nth(4) == Some(mp))
-}
-
-fn daemon_running(mp: &Path) -> bool {
-    std::fs::read_dir("/proc").unwrap().flatten().any(|e| {
-        let Ok(cmd) = std::fs::read(e.path().join("cmdline")) else {
-            return false;
-        };
-        let args: Vec<&[u8]> = cmd.split(|&b| b == 0).collect();
-        args.contains(&b"__mount-daemon".as_slice())
-            && args.contains(&mp.to_str().unwrap().as_bytes())
-    })
-}
-
-#[track_caller]
-fn wait_until(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !f() {
-        assert!(start.elapsed() < timeout, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
 
 /// A private bus: `dbus-daemon` with a config that lets anyone own names and send signals.
 struct PrivateBus {
@@ -243,32 +217,21 @@ impl FakeLogind {
     }
 }
 
-struct Setup {
-    fx: FixtureCopy,
-    mnt: PathBuf,
-    log: PathBuf,
-}
+/// The fixture vault and its mountpoint; the daemon logs to `daemon.log` beside them.
+type Setup = FuseVault;
 
-impl Setup {
-    fn new() -> Setup {
-        assert!(
-            Path::new("/dev/fuse").exists(),
-            "these tests need /dev/fuse"
-        );
-        let fx = copy_fixture("vault-v8");
-        let mnt = fx.tmp.path().join("mnt");
-        std::fs::create_dir(&mnt).unwrap();
-        let log = fx.tmp.path().join("daemon.log");
-        Setup { fx, mnt, log }
+impl FuseVault {
+    fn log_file(&self) -> PathBuf {
+        self.fx.tmp.path().join("daemon.log")
     }
 
-    /// `vault mount` with the daemon's log at info level in `self.log`.
+    /// `vault mount` with the daemon's log at info level in `self.log_file()`.
     fn mount(&self, bus: &str, session: Option<&str>, extra: &[&str]) -> Run {
         let mut cmd = Command::new(bin());
         cmd.args(["mount", self.fx.vault_str(), self.mnt.to_str().unwrap()])
             .args(["--password-file", self.fx.pw()])
             .arg("--log-file")
-            .arg(&self.log)
+            .arg(self.log_file())
             .args(extra)
             .env("DBUS_SYSTEM_BUS_ADDRESS", bus)
             .env("VAULT_LOG", "info")
@@ -280,16 +243,11 @@ impl Setup {
             Some(id) => cmd.env("XDG_SESSION_ID", id),
             None => cmd.env_remove("XDG_SESSION_ID"),
         };
-        let out = cmd.output().unwrap();
-        Run {
-            code: out.status.code().unwrap_or(-1),
-            stdout: out.stdout,
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
+        run_cmd(&mut cmd)
     }
 
     fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
+        std::fs::read_to_string(self.log_file()).unwrap_or_default()
     }
 
     fn cat(&self, path: &str) -> Vec<u8> {
@@ -302,17 +260,6 @@ impl Setup {
         ]);
         assert_eq!(out.code, 0, "vault cat {path}: {}", out.stderr);
         out.stdout
-    }
-}
-
-impl Drop for Setup {
-    fn drop(&mut self) {
-        if is_mounted(&self.mnt) {
-            let _ = Command::new("fusermount3")
-                .args(["-u", "-z"])
-                .arg(&self.mnt)
-                .status();
-        }
     }
 }
 

@@ -119,17 +119,12 @@ fn remembered_vault_password_in_a_real_secret_service() {
     std::fs::create_dir(&home).unwrap();
     let d = start(&home);
     let run = |args: &[&str]| -> Run {
-        let out = env_for(&mut Command::new(bin()), &home, &d.address)
-            .args(args)
-            .current_dir(fx.tmp.path())
-            .stdin(Stdio::null())
-            .output()
-            .unwrap();
-        Run {
-            code: out.status.code().unwrap_or(-1),
-            stdout: out.stdout,
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
+        run_cmd(
+            env_for(&mut Command::new(bin()), &home, &d.address)
+                .args(args)
+                .current_dir(fx.tmp.path())
+                .stdin(Stdio::null()),
+        )
     };
     // nothing stored: no source → exit 2
     run(&["ls", "./vault"]).fails(2);

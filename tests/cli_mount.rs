@@ -10,87 +10,19 @@
 
 mod cli_support;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use cli_support::*;
 
-fn is_mounted(mp: &Path) -> bool {
-    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
-    let mp = mp.to_str().unwrap();
-    mounts.lines().any(|l| l.split(' ').nth(4) == Some(mp))
-}
-
-fn daemon_pids(mp: &Path) -> Vec<u32> {
-    let mut pids = Vec::new();
-    for e in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
-            continue;
-        };
-        let Ok(cmd) = std::fs::read(e.path().join("cmdline")) else {
-            continue;
-        };
-        let args: Vec<String> = cmd
-            .split(|&b| b == 0)
-            .map(|a| String::from_utf8_lossy(a).into_owned())
-            .collect();
-        if args.iter().any(|a| a == "__mount-daemon")
-            && args.iter().any(|a| a == mp.to_str().unwrap())
-        {
-            pids.push(pid);
-        }
-    }
-    pids
-}
-
-fn wait_until(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !f() {
-        assert!(start.elapsed() < timeout, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
-struct Setup {
-    fx: FixtureCopy,
-    mnt: PathBuf,
-}
-
-impl Setup {
-    fn new() -> Setup {
-        assert!(
-            Path::new("/dev/fuse").exists(),
-            "these tests need /dev/fuse"
-        );
-        let fx = copy_fixture("vault-v8");
-        let mnt = fx.tmp.path().join("mnt");
-        std::fs::create_dir(&mnt).unwrap();
-        Setup { fx, mnt }
-    }
-    fn mnt(&self) -> &str {
-        self.mnt.to_str().unwrap()
-    }
-}
-
-impl Drop for Setup {
-    fn drop(&mut self) {
-        if is_mounted(&self.mnt) {
-            let _ = Command::new("fusermount3")
-                .args(["-u", "-z"])
-                .arg(&self.mnt)
-                .status();
-        }
-    }
-}
-
 #[test]
 fn mount_detaches_lists_and_unmount_flushes() {
-    let s = Setup::new();
+    let s = FuseVault::new();
     let run = vault(&[
         "mount",
         s.fx.vault_str(),
-        s.mnt(),
+        s.mnt_str(),
         "--password-file",
         s.fx.pw(),
     ]);
@@ -103,13 +35,13 @@ fn mount_detaches_lists_and_unmount_flushes() {
     assert!(
         status
             .lines()
-            .any(|l| l.starts_with(&format!("{}\t", s.mnt())) && l.contains(s.fx.vault_str())),
+            .any(|l| l.starts_with(&format!("{}\t", s.mnt_str())) && l.contains(s.fx.vault_str())),
         "{status}"
     );
     // write through the mount, unmount: the data is on storage
     let data: Vec<u8> = (0..300_000u32).map(|i| (i % 253) as u8).collect();
     std::fs::write(s.mnt.join("written.bin"), &data).unwrap();
-    vault(&["unmount", s.mnt()]).ok();
+    vault(&["unmount", s.mnt_str()]).ok();
     assert!(!is_mounted(&s.mnt));
     wait_until("the daemon to exit", Duration::from_secs(10), || {
         daemon_pids(&s.mnt).is_empty()
@@ -123,12 +55,12 @@ fn mount_detaches_lists_and_unmount_flushes() {
     ]);
     assert_eq!(out.stdout, data);
     // unmounting again: not mounted
-    vault(&["unmount", s.mnt()]).fails(1);
+    vault(&["unmount", s.mnt_str()]).fails(1);
 }
 
 #[test]
 fn mount_failures_are_reported_before_detaching() {
-    let s = Setup::new();
+    let s = FuseVault::new();
     let v = s.fx.vault_str();
     // wrong password
     let bad = s.fx.tmp.path().join("bad");
@@ -136,7 +68,7 @@ fn mount_failures_are_reported_before_detaching() {
     let line = vault(&[
         "mount",
         v,
-        s.mnt(),
+        s.mnt_str(),
         "--password-file",
         bad.to_str().unwrap(),
     ])
@@ -146,12 +78,12 @@ fn mount_failures_are_reported_before_detaching() {
     assert!(daemon_pids(&s.mnt).is_empty());
     // non-empty mountpoint
     std::fs::write(s.mnt.join("file"), "x").unwrap();
-    let line = vault(&["mount", v, s.mnt(), "--password-file", s.fx.pw()]).fails(1);
+    let line = vault(&["mount", v, s.mnt_str(), "--password-file", s.fx.pw()]).fails(1);
     assert_eq!(
         line,
         format!(
             "vault: mountpoint {} is not empty (use -o nonempty to mount over it)",
-            s.mnt()
+            s.mnt_str()
         )
     );
     std::fs::remove_file(s.mnt.join("file")).unwrap();
@@ -171,7 +103,7 @@ fn mount_failures_are_reported_before_detaching() {
     vault(&[
         "mount",
         empty.to_str().unwrap(),
-        s.mnt(),
+        s.mnt_str(),
         "--password-file",
         s.fx.pw(),
     ])
@@ -182,13 +114,13 @@ fn mount_failures_are_reported_before_detaching() {
 
 #[test]
 fn read_only_mount_writes_nothing() {
-    let s = Setup::new();
+    let s = FuseVault::new();
     let before = tree_state(&s.fx.vault);
     vault(&[
         "mount",
         "--read-only",
         s.fx.vault_str(),
-        s.mnt(),
+        s.mnt_str(),
         "--password-file",
         s.fx.pw(),
     ])
@@ -205,20 +137,20 @@ fn read_only_mount_writes_nothing() {
     assert!(
         status
             .lines()
-            .any(|l| l.starts_with(&format!("{}\t", s.mnt())) && l.ends_with("\tro")),
+            .any(|l| l.starts_with(&format!("{}\t", s.mnt_str())) && l.ends_with("\tro")),
         "{status}"
     );
-    vault(&["unmount", s.mnt()]).ok();
+    vault(&["unmount", s.mnt_str()]).ok();
     assert_eq!(tree_state(&s.fx.vault), before);
 }
 
 #[test]
 fn idle_unmounts_by_itself() {
-    let s = Setup::new();
+    let s = FuseVault::new();
     vault(&[
         "mount",
         s.fx.vault_str(),
-        s.mnt(),
+        s.mnt_str(),
         "--idle",
         "2s",
         "--password-file",
@@ -236,10 +168,10 @@ fn idle_unmounts_by_itself() {
 
 #[test]
 fn sigkill_during_write_then_force_unmount_and_remount() {
-    let s = Setup::new();
+    let s = FuseVault::new();
     let v = s.fx.vault_str();
     let pw = s.fx.pw();
-    vault(&["mount", v, s.mnt(), "--password-file", pw]).ok();
+    vault(&["mount", v, s.mnt_str(), "--password-file", pw]).ok();
     let old: Vec<u8> = (0..8_000_000u32).map(|i| (i % 241) as u8).collect();
     std::fs::write(s.mnt.join("big.bin"), &old).unwrap();
     // Overwrite in place (no O_TRUNC) with new bytes of the same length, and kill mid-way.
@@ -272,9 +204,9 @@ fn sigkill_during_write_then_force_unmount_and_remount() {
         Duration::from_secs(10),
         || matches!(std::fs::read_dir(&s.mnt), Err(e) if e.raw_os_error() == Some(107)),
     );
-    vault(&["unmount", "--force", s.mnt()]).ok();
+    vault(&["unmount", "--force", s.mnt_str()]).ok();
     assert!(!is_mounted(&s.mnt));
-    vault(&["mount", v, s.mnt(), "--password-file", pw]).ok();
+    vault(&["mount", v, s.mnt_str(), "--password-file", pw]).ok();
     let now = std::fs::read(s.mnt.join("big.bin")).unwrap();
     assert!(
         now == old || now == new,
@@ -292,7 +224,7 @@ fn sigkill_during_write_then_force_unmount_and_remount() {
             );
         }
     }
-    vault(&["unmount", s.mnt()]).ok();
+    vault(&["unmount", s.mnt_str()]).ok();
     // check passes: leftovers of the interrupted write (ciphertext temp objects) are
     // harmless notes, not problems; --repair removes them and leaves nothing to note.
     let out = vault(&["check", v, "--password-file", pw]).ok();
@@ -325,7 +257,7 @@ enum TruncPath {
 /// the empty version of the truncation.
 fn sigkill_during_truncating_write(path: TruncPath) {
     use std::io::Write;
-    let s = Setup::new();
+    let s = FuseVault::new();
     let v = s.fx.vault_str();
     let pw = s.fx.pw();
     let old: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();
@@ -347,7 +279,7 @@ fn sigkill_during_truncating_write(path: TruncPath) {
         vault(&[
             "mount",
             v,
-            s.mnt(),
+            s.mnt_str(),
             "--password-file",
             pw,
             "-o",
@@ -359,7 +291,7 @@ fn sigkill_during_truncating_write(path: TruncPath) {
         put();
     } else {
         put();
-        vault(&["mount", v, s.mnt(), "--password-file", pw]).ok();
+        vault(&["mount", v, s.mnt_str(), "--password-file", pw]).ok();
         if path == TruncPath::Listed {
             let names: Vec<_> = std::fs::read_dir(&s.mnt)
                 .unwrap()
@@ -407,24 +339,24 @@ fn sigkill_during_truncating_write(path: TruncPath) {
     });
     drop(feed);
     let _ = writer.wait();
-    vault(&["unmount", "--force", s.mnt()]).ok();
+    vault(&["unmount", "--force", s.mnt_str()]).ok();
     assert!(!is_mounted(&s.mnt));
-    vault(&["mount", v, s.mnt(), "--password-file", pw]).ok();
+    vault(&["mount", v, s.mnt_str(), "--password-file", pw]).ok();
     let now = std::fs::read(&target).unwrap();
     assert!(
         now == old || now == new,
         "the interrupted file is neither its old nor its new content ({} bytes)",
         now.len()
     );
-    vault(&["unmount", s.mnt()]).ok();
+    vault(&["unmount", s.mnt_str()]).ok();
     // check passes (the interrupted write's leftover shadow is a harmless note); --repair
     // clears it.
     vault(&["check", v, "--password-file", pw]).ok();
     vault(&["check", "--repair", v, "--password-file", pw]).ok();
     vault(&["check", v, "--password-file", pw]).ok();
-    vault(&["mount", v, s.mnt(), "--password-file", pw]).ok();
+    vault(&["mount", v, s.mnt_str(), "--password-file", pw]).ok();
     assert_eq!(std::fs::read(&target).unwrap(), now, "changed by --repair");
-    vault(&["unmount", s.mnt()]).ok();
+    vault(&["unmount", s.mnt_str()]).ok();
 }
 
 #[test]
@@ -444,7 +376,7 @@ fn sigkill_during_truncating_write_fuse_create_of_existing_name() {
 
 #[test]
 fn mount_helper_for_mount_t_fuse_vault_and_fstab() {
-    let s = Setup::new();
+    let s = FuseVault::new();
     let helper = Path::new(env!("CARGO_MANIFEST_DIR")).join("mount-helpers/mount.vault");
     let link = Path::new("/sbin/mount.fuse.vault");
     // Installed as the docs say (a symlink to this checkout's helper); an installed regular
@@ -461,7 +393,7 @@ fn mount_helper_for_mount_t_fuse_vault_and_fstab() {
         Err(_) => std::os::unix::fs::symlink(&helper, link).unwrap(),
     }
     let run = Command::new("mount")
-        .args(["-t", "fuse.vault", s.fx.vault_str(), s.mnt()])
+        .args(["-t", "fuse.vault", s.fx.vault_str(), s.mnt_str()])
         .arg("-o")
         .arg(format!("password_file={},ro,noauto,x-gvfs-show", s.fx.pw()))
         .env("VAULT_BIN", bin())
@@ -497,7 +429,7 @@ fn mount_helper_for_mount_t_fuse_vault_and_fstab() {
         format!(
             "{} {} fuse.vault noauto,password_file={},idle=1h 0 0\n",
             s.fx.vault_str(),
-            s.mnt(),
+            s.mnt_str(),
             s.fx.pw()
         ),
     )
@@ -515,7 +447,7 @@ fn mount_helper_for_mount_t_fuse_vault_and_fstab() {
         String::from_utf8_lossy(&run.stderr)
     );
     std::fs::write(s.mnt.join("via-fstab.txt"), "hi").unwrap();
-    vault(&["unmount", s.mnt()]).ok();
+    vault(&["unmount", s.mnt_str()]).ok();
     let out = vault(&[
         "cat",
         s.fx.vault_str(),
@@ -528,7 +460,7 @@ fn mount_helper_for_mount_t_fuse_vault_and_fstab() {
     let bad = s.fx.tmp.path().join("bad");
     std::fs::write(&bad, "nope\n").unwrap();
     let run = Command::new("mount")
-        .args(["-t", "fuse.vault", s.fx.vault_str(), s.mnt()])
+        .args(["-t", "fuse.vault", s.fx.vault_str(), s.mnt_str()])
         .arg("-o")
         .arg(format!("password_file={}", bad.display()))
         .env("VAULT_BIN", bin())
@@ -541,7 +473,7 @@ fn mount_helper_for_mount_t_fuse_vault_and_fstab() {
 
 #[test]
 fn systemd_unit_verifies_and_its_command_runs() {
-    let s = Setup::new();
+    let s = FuseVault::new();
     let dir = s.fx.tmp.path().join("units");
     let cfg = s.fx.tmp.path().join("cfg/vault");
     std::fs::create_dir_all(&dir).unwrap();
@@ -560,7 +492,7 @@ fn systemd_unit_verifies_and_its_command_runs() {
         format!(
             "VAULT_STORAGE={}\nVAULT_MOUNTPOINT={}\nVAULT_OPTIONS=--password-file {}\n",
             s.fx.vault_str(),
-            s.mnt(),
+            s.mnt_str(),
             s.fx.pw()
         ),
     )
@@ -582,7 +514,7 @@ fn systemd_unit_verifies_and_its_command_runs() {
             "mount",
             "--foreground",
             s.fx.vault_str(),
-            s.mnt(),
+            s.mnt_str(),
             "--password-file",
             s.fx.pw(),
         ])

@@ -51,42 +51,19 @@ impl Env {
         self
     }
     fn run(&self, args: &[&str]) -> Run {
-        let out = Command::new(bin())
-            .args(args)
-            .current_dir(self.fx.tmp.path())
-            .env("VAULT_CONFIG", &self.config)
-            .envs(self.vars.iter().map(|(k, v)| (k, v)))
-            .env_remove("VAULT_ASKPASS")
-            .env_remove("VAULT_LOG")
-            .stdin(Stdio::null())
-            .output()
-            .unwrap();
-        Run {
-            code: out.status.code().unwrap_or(-1),
-            stdout: out.stdout,
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
+        run_cmd(
+            Command::new(bin())
+                .args(args)
+                .current_dir(self.fx.tmp.path())
+                .env("VAULT_CONFIG", &self.config)
+                .envs(self.vars.iter().map(|(k, v)| (k, v)))
+                .env_remove("VAULT_ASKPASS")
+                .env_remove("VAULT_LOG")
+                .stdin(Stdio::null()),
+        )
     }
     fn tmp(&self) -> &Path {
         self.fx.tmp.path()
-    }
-}
-
-fn is_mounted(mp: &Path) -> bool {
-    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
-    let mp = mp.to_str().unwrap();
-    mounts.lines().any(|l| l.split(' ').nth(4) == Some(mp))
-}
-
-struct Unmount(PathBuf);
-impl Drop for Unmount {
-    fn drop(&mut self) {
-        if is_mounted(&self.0) {
-            let _ = Command::new("fusermount3")
-                .args(["-u", "-z"])
-                .arg(&self.0)
-                .status();
-        }
     }
 }
 
@@ -242,7 +219,7 @@ fn named_mount_and_unmount_through_a_real_mount() {
     let e = Env::new();
     let mnt = e.tmp().join("mnt");
     std::fs::create_dir(&mnt).unwrap();
-    let _guard = Unmount(mnt.clone());
+    let _guard = MountGuard::lazy(mnt.clone());
     e.run(&["add", "fx", "./vault", "mnt", "--read-only"]).ok();
     // MOUNTPOINT comes from the config
     let run = e.run(&["mount", "fx", "--password-file", e.fx.pw()]);
@@ -269,7 +246,7 @@ fn named_mount_and_unmount_through_a_real_mount() {
     // a flag overrides the configured mountpoint
     let other = e.tmp().join("other");
     std::fs::create_dir(&other).unwrap();
-    let _guard2 = Unmount(other.clone());
+    let _guard2 = MountGuard::lazy(other.clone());
     e.run(&[
         "mount",
         "fx",
@@ -290,15 +267,13 @@ fn named_mount_and_unmount_through_a_real_mount() {
 fn askpass(dir: &Path, password: &str) -> (PathBuf, PathBuf) {
     let log = dir.join("askpass.log");
     let script = dir.join("ask.sh");
-    std::fs::write(
+    write_script(
         &script,
-        format!(
+        &format!(
             "#!/bin/sh\nprintf '%s\\n' \"$1\" >> '{}'\nprintf '%s\\n' '{password}'\n",
             log.display()
         ),
-    )
-    .unwrap();
-    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    );
     (script, log)
 }
 
@@ -448,15 +423,7 @@ print(s.server_port, flush=True)
 s.serve_forever()
 "#;
 
-struct Kill(std::process::Child);
-impl Drop for Kill {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn fake_login_server(dir: &Path) -> (Kill, u16) {
+fn fake_login_server(dir: &Path) -> (KillOnDrop, u16) {
     use std::io::BufRead;
     let script = dir.join("fake_login_flow.py");
     std::fs::write(&script, FAKE_LOGIN_FLOW).unwrap();
@@ -470,7 +437,7 @@ fn fake_login_server(dir: &Path) -> (Kill, u16) {
         .read_line(&mut line)
         .unwrap();
     let port = line.trim().parse().unwrap();
-    (Kill(child), port)
+    (KillOnDrop(child), port)
 }
 
 #[test]

@@ -7,50 +7,36 @@
 
 mod cli_support;
 
-use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 use cli_support::*;
 
-fn is_mounted(mp: &Path) -> bool {
-    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
-    let mp = mp.to_str().unwrap();
-    mounts.lines().any(|l| l.split(' ').nth(4) == Some(mp))
-}
+/// The fixture vault and its mountpoint (`vault unmount` when dropped), and a folder `bin` of
+/// stand-in programs.
+type Setup = FuseVault;
 
-struct Setup {
-    fx: FixtureCopy,
-    mnt: PathBuf,
-    stubs: PathBuf,
-}
+impl FuseVault {
+    fn with_stubs() -> FuseVault {
+        let v = FuseVault::new().graceful();
+        std::fs::create_dir(v.stubs()).unwrap();
+        v
+    }
 
-impl Setup {
-    fn new() -> Setup {
-        assert!(
-            Path::new("/dev/fuse").exists(),
-            "these tests need /dev/fuse"
-        );
-        let fx = copy_fixture("vault-v8");
-        let mnt = fx.tmp.path().join("mnt");
-        std::fs::create_dir(&mnt).unwrap();
-        let stubs = fx.tmp.path().join("bin");
-        std::fs::create_dir(&stubs).unwrap();
-        Setup { fx, mnt, stubs }
+    fn stubs(&self) -> PathBuf {
+        self.fx.tmp.path().join("bin")
     }
 
     /// A stand-in `name` that appends its arguments to `name.calls` and exits `code`.
     fn stub(&self, name: &str, code: i32) {
-        let path = self.stubs.join(name);
-        std::fs::write(
+        let path = self.stubs().join(name);
+        write_script(
             &path,
-            format!(
+            &format!(
                 "#!/bin/sh\necho \"$*\" >> '{}'\nexit {code}\n",
                 self.calls_file(name).display()
             ),
-        )
-        .unwrap();
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        );
     }
 
     fn calls_file(&self, name: &str) -> PathBuf {
@@ -58,18 +44,14 @@ impl Setup {
     }
 
     fn calls(&self, name: &str) -> Vec<String> {
-        std::fs::read_to_string(self.calls_file(name))
-            .unwrap_or_default()
-            .lines()
-            .map(String::from)
-            .collect()
+        read_lines(&self.calls_file(name))
     }
 
     /// `vault mount --reveal` with the stand-ins first in PATH and `display` as DISPLAY.
     fn mount_reveal(&self, display: Option<&str>) -> Run {
         let path = format!(
             "{}:{}",
-            self.stubs.display(),
+            self.stubs().display(),
             std::env::var("PATH").unwrap_or_default()
         );
         let mut cmd = Command::new(bin());
@@ -90,36 +72,13 @@ impl Setup {
             Some(d) => cmd.env("DISPLAY", d),
             None => cmd.env_remove("DISPLAY"),
         };
-        let out = cmd.output().unwrap();
-        Run {
-            code: out.status.code().unwrap_or(-1),
-            stdout: out.stdout,
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
-    }
-
-    fn mnt_str(&self) -> &str {
-        self.mnt.to_str().unwrap()
-    }
-}
-
-impl Drop for Setup {
-    fn drop(&mut self) {
-        if is_mounted(&self.mnt) {
-            let _ = vault(&["unmount", self.mnt_str()]);
-        }
-        if is_mounted(&self.mnt) {
-            let _ = Command::new("fusermount3")
-                .args(["-u", "-z"])
-                .arg(&self.mnt)
-                .status();
-        }
+        run_cmd(&mut cmd)
     }
 }
 
 #[test]
 fn mount_prints_the_mountpoint_and_reveal_opens_it_with_xdg_open() {
-    let s = Setup::new();
+    let s = Setup::with_stubs();
     s.stub("xdg-open", 0);
     s.stub("gio", 0);
     let run = s.mount_reveal(Some(":99"));
@@ -137,7 +96,7 @@ fn mount_prints_the_mountpoint_and_reveal_opens_it_with_xdg_open() {
 
 #[test]
 fn reveal_falls_back_to_gio_and_a_failure_never_fails_the_mount() {
-    let s = Setup::new();
+    let s = Setup::with_stubs();
     s.stub("xdg-open", 3);
     s.stub("gio", 4);
     let run = s.mount_reveal(Some(":99"));
@@ -157,7 +116,7 @@ fn reveal_falls_back_to_gio_and_a_failure_never_fails_the_mount() {
 
 #[test]
 fn reveal_without_a_desktop_prints_a_note_and_opens_nothing() {
-    let s = Setup::new();
+    let s = Setup::with_stubs();
     s.stub("xdg-open", 0);
     let run = s.mount_reveal(None);
     assert_eq!(run.code, 0, "{}", run.stderr);

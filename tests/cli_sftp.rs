@@ -8,79 +8,23 @@
 
 mod cli_support;
 
-use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
 use cli_support::*;
 
-struct Sshd {
-    env: Vec<(String, String)>,
-    vars: std::collections::HashMap<String, String>,
-}
-
-impl Sshd {
-    fn script() -> PathBuf {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("vault-sftp/tests/servers/sshd-2fa.sh")
-    }
-    fn run(&self, args: &[&str]) -> std::process::Output {
-        Command::new(Self::script())
-            .args(args)
-            .envs(self.env.iter().map(|(k, v)| (k, v)))
-            .output()
-            .unwrap()
-    }
-    fn start() -> Sshd {
-        let pid = std::process::id();
-        let env = vec![
-            (
-                "VAULT_TEST_INSTANCE".to_string(),
-                format!("c{}", pid % 100_000),
-            ),
-            (
-                "VAULT_TEST_PORT_BASE".to_string(),
-                (30_000 + (pid % 3_000) * 4).to_string(),
-            ),
-            (
-                "VAULT_TEST_STATE_DIR".to_string(),
-                format!("/tmp/vault-cli-sshd-{pid}"),
-            ),
-        ];
-        let mut s = Sshd {
-            env,
-            vars: Default::default(),
-        };
-        let out = s.run(&["start", "password"]);
-        assert!(
-            out.status.success(),
-            "sshd start: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let out = s.run(&["env"]);
-        for line in String::from_utf8_lossy(&out.stdout).lines() {
-            if let Some((k, v)) = line.split_once('=') {
-                s.vars
-                    .insert(k.to_string(), v.trim_matches('\'').to_string());
-            }
-        }
-        s
-    }
-    fn var(&self, k: &str) -> &str {
-        &self.vars[k]
-    }
-}
-
-impl Drop for Sshd {
-    fn drop(&mut self) {
-        let _ = self.run(&["purge"]);
-    }
-}
-
 #[test]
 fn sftp_storage_through_the_cli() {
-    let sshd = Sshd::start();
-    let user = sshd.var("VAULT_TEST_SSH_USER").to_string();
-    let port = sshd.var("VAULT_TEST_SSH_PORT_PASSWORD").to_string();
+    let pid = std::process::id();
+    let sshd = Sshd::start(
+        &format!("c{}", pid % 100_000),
+        30_000 + (pid % 3_000) * 4,
+        &format!("/tmp/vault-cli-sshd-{pid}"),
+        "password",
+        &[],
+    );
+    let user = sshd.var("VAULT_TEST_SSH_USER");
+    let port = sshd.var("VAULT_TEST_SSH_PORT_PASSWORD");
     let root = PathBuf::from(sshd.var("VAULT_TEST_SFTP_ROOT"));
     copy_tree(&fixtures().join("vault-v8/vault"), &root.join("V"));
     assert!(
@@ -95,15 +39,13 @@ fn sftp_storage_through_the_cli() {
     let tmp = tempfile::tempdir().unwrap();
     let vault_pw = std::fs::read_to_string(fixtures().join("vault-v8/password.txt")).unwrap();
     let ask = tmp.path().join("ask.sh");
-    std::fs::write(
+    write_script(
         &ask,
-        format!(
+        &format!(
             "#!/bin/sh\ncase \"$1\" in\n 'Vault password for {url}: ') printf '%s\\n' '{vault_pw}';;\n 'Password for {user}@127.0.0.1'*) echo '{}';;\n *) exit 1;;\nesac\n",
             sshd.var("VAULT_TEST_SSH_PASSWORD")
         ),
-    )
-    .unwrap();
-    std::fs::set_permissions(&ask, std::fs::Permissions::from_mode(0o755)).unwrap();
+    );
     let kh = tmp.path().join("known_hosts");
     let (a, k) = (ask.to_str().unwrap(), kh.to_str().unwrap());
 
@@ -141,8 +83,7 @@ fn sftp_storage_through_the_cli() {
 
     // a refused server password: exit 3
     let bad = tmp.path().join("bad.sh");
-    std::fs::write(&bad, "#!/bin/sh\necho wrong\n").unwrap();
-    std::fs::set_permissions(&bad, std::fs::Permissions::from_mode(0o755)).unwrap();
+    write_script(&bad, "#!/bin/sh\necho wrong\n");
     let line = vault(&[
         "ls",
         &url,

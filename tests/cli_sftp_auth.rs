@@ -30,198 +30,37 @@
 
 mod cli_support;
 
-use std::collections::HashMap;
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use cli_support::*;
 
 const VAULT_PW: &str = "auth test vault pw";
 
-struct Sshd {
-    env: Vec<(String, String)>,
-    vars: HashMap<String, String>,
-}
-
-impl Sshd {
-    fn run(&self, args: &[&str]) -> std::process::Output {
-        Command::new("timeout")
-            .arg("120")
-            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("vault-sftp/tests/servers/sshd-2fa.sh"))
-            .args(args)
-            .envs(self.env.iter().map(|(k, v)| (k, v)))
-            .output()
-            .unwrap()
-    }
-    fn start(n: u32) -> Sshd {
-        Self::start_with(n, "allow")
-    }
-    fn start_with(n: u32, reuse: &str) -> Sshd {
-        let pid = std::process::id();
-        let base = std::env::var("VAULT_TEST_AUTH_PORT_BASE")
-            .ok()
-            .and_then(|s| s.parse::<u32>().ok())
-            .unwrap_or(43_000 + (pid % 125) * 32)
-            + 8 * n;
-        let env = vec![
-            (
-                "VAULT_TEST_INSTANCE".to_string(),
-                format!("au{}{n}", pid % 10_000),
-            ),
-            ("VAULT_TEST_PORT_BASE".to_string(), base.to_string()),
-            (
-                "VAULT_TEST_STATE_DIR".to_string(),
-                format!("/tmp/vault-auth-sshd-{pid}-{n}"),
-            ),
-            ("VAULT_TEST_TOTP_REUSE".to_string(), reuse.to_string()),
-        ];
-        let mut s = Sshd {
-            env,
-            vars: HashMap::new(),
-        };
-        let out = s.run(&["start", "2fa"]);
-        assert!(
-            out.status.success(),
-            "sshd start: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let out = s.run(&["env"]);
-        for line in String::from_utf8_lossy(&out.stdout).lines() {
-            if let Some((k, v)) = line.split_once('=') {
-                s.vars
-                    .insert(k.to_string(), v.trim_matches('\'').to_string());
-            }
-        }
-        s
-    }
-    fn var(&self, k: &str) -> String {
-        self.vars.get(k).cloned().unwrap_or_default()
-    }
-    fn url(&self, path: &str) -> String {
-        format!(
-            "sftp://{}@{}:{}{path}",
-            self.var("VAULT_TEST_SSH_USER"),
-            self.var("VAULT_TEST_SSH_HOST"),
-            self.var("VAULT_TEST_SSH_PORT")
-        )
-    }
-    /// Ends every SSH session of the server (the listener stays): the mounts' links drop.
-    fn kill_sessions(&self) {
-        let out = self.run(&["kill-sessions", "2fa"]);
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-}
-
-impl Drop for Sshd {
-    fn drop(&mut self) {
-        let _ = self.run(&["purge"]);
-    }
-}
-
-/// Unmounts when dropped.
-struct MountGuard(PathBuf);
-
-impl MountGuard {
-    fn mounted(&self) -> bool {
-        let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap_or_default();
-        let p = self.0.to_string_lossy().replace(' ', "\\040");
-        mounts.lines().any(|l| l.split(' ').nth(1) == Some(&p))
-    }
-    fn wait_mounted(&self) {
-        let t = Instant::now();
-        while !self.mounted() {
-            assert!(
-                t.elapsed() < Duration::from_secs(60),
-                "mount did not appear"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-}
-
-impl Drop for MountGuard {
-    fn drop(&mut self) {
-        if self.mounted() {
-            let _ = Command::new("timeout")
-                .args(["60", bin(), "unmount"])
-                .arg(&self.0)
-                .stdin(Stdio::null())
-                .output();
-        }
-        if self.mounted() {
-            let _ = Command::new("fusermount3").arg("-uz").arg(&self.0).output();
-        }
-    }
-}
-
-struct KillOnDrop(Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn write_script(path: &Path, text: &str) {
-    std::fs::write(path, text).unwrap();
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+/// The 2FA sshd of instance `au<pid><n>`; `reuse`: allow or deny a TOTP code twice in its
+/// window.
+fn sshd(n: u32, reuse: &str) -> Sshd {
+    let pid = std::process::id();
+    let base = port_base("VAULT_TEST_AUTH_PORT_BASE", 43_000 + (pid % 125) * 32) + 8 * n;
+    Sshd::start(
+        &format!("au{}{n}", pid % 10_000),
+        base,
+        &format!("/tmp/vault-auth-sshd-{pid}-{n}"),
+        "2fa",
+        &[("VAULT_TEST_TOTP_REUSE", reuse)],
+    )
 }
 
 /// An askpass program answering by prompt text; `totp` is a shell snippet printing the code.
 /// Every prompt it gets is appended to `<path>.log`.
 fn askpass(dir: &Path, name: &str, sshd: &Sshd, totp: &str) -> PathBuf {
-    let path = dir.join(name);
-    write_script(
-        &path,
-        &format!(
-            "#!/bin/sh\nprintf '%s\\n' \"$1\" >> '{log}'\ncase \"$1\" in\n  'Passphrase for key '*': ') printf '%s\\n' '{pp}' ;;\n  'Verification code: ') {totp} ;;\n  'Vault password for '*': ') printf '%s\\n' '{VAULT_PW}' ;;\n  *) exit 1 ;;\nesac\n",
-            log = dir.join(format!("{name}.log")).display(),
-            pp = sshd.var("VAULT_TEST_SSH_KEY_PASSPHRASE"),
-        ),
-    );
-    path
-}
-
-fn prompts_seen(askpass: &Path) -> Vec<String> {
-    std::fs::read_to_string(format!("{}.log", askpass.display()))
-        .unwrap_or_default()
-        .lines()
-        .map(str::to_string)
-        .collect()
+    sshd.askpass(dir, name, VAULT_PW, None, Some(totp))
 }
 
 /// `vault ARGS` with a time limit, stdin not a terminal, extra environment `env`.
 fn vault_env(args: &[&str], env: &[(&str, &str)]) -> Run {
-    let out = Command::new("timeout")
-        .arg("300")
-        .arg(bin())
-        .args(args)
-        .env_remove("VAULT_ASKPASS")
-        .env_remove("VAULT_LOG")
-        .env_remove("SSH_AUTH_SOCK")
-        .envs(env.iter().copied())
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: out.stdout,
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
-}
-
-fn now_secs() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
+    run_cmd(vault_cmd(300, args).envs(env.iter().copied()))
 }
 
 /// Runs `vault ARGS` on a pseudo-terminal, typing the answers to its prompts (the key
@@ -307,8 +146,7 @@ fn setup(sshd: &Sshd, dir: &Path) -> (String, PathBuf, String, PathBuf) {
         .status()
         .unwrap();
     assert!(st.success());
-    let kh = dir.join("known_hosts");
-    std::fs::copy(sshd.var("VAULT_TEST_SSH_KNOWN_HOSTS"), &kh).unwrap();
+    let kh = sshd.known_hosts_in(dir);
     let key = sshd.var("VAULT_TEST_SSH_KEY");
     let secret = sshd.var("VAULT_TEST_SSH_TOTP_SECRET");
     let good = askpass(
@@ -345,7 +183,7 @@ fn status_line(mnt: &Path) -> String {
 
 #[test]
 fn detached_mount_waits_for_vault_auth() {
-    let sshd = Sshd::start(0);
+    let sshd = sshd(0, "allow");
     let tmp = tempfile::tempdir().unwrap();
     let (url, kh, key, good) = setup(&sshd, tmp.path());
     let secret = sshd.var("VAULT_TEST_SSH_TOTP_SECRET");
@@ -361,7 +199,7 @@ fn detached_mount_waits_for_vault_auth() {
     std::fs::create_dir(&mnt).unwrap();
     let log = tmp.path().join("daemon.log");
     let m = mnt.to_str().unwrap();
-    let guard = MountGuard(mnt.clone());
+    let guard = MountGuard::new(mnt.clone());
     let (code, out) = vault_on_pty(
         &[
             "mount",
@@ -380,12 +218,12 @@ fn detached_mount_waits_for_vault_auth() {
         "-30",
     );
     assert_eq!(code, 0, "mount on a terminal: {out}");
-    guard.wait_mounted();
+    guard.wait_mounted(Duration::from_secs(60));
 
     // A second mount of the same vault, started with --askpass: it must come back by itself.
     let mnt2 = tmp.path().join("mnt2");
     std::fs::create_dir(&mnt2).unwrap();
-    let guard2 = MountGuard(mnt2.clone());
+    let guard2 = MountGuard::new(mnt2.clone());
     let stale = askpass(
         tmp.path(),
         "stale.sh",
@@ -409,7 +247,7 @@ fn detached_mount_waits_for_vault_auth() {
         &[],
     )
     .ok();
-    guard2.wait_mounted();
+    guard2.wait_mounted(Duration::from_secs(60));
     let stale_codes = |p: &Path| {
         prompts_seen(p)
             .iter()
@@ -547,12 +385,12 @@ fn detached_mount_waits_for_vault_auth() {
 
 #[test]
 fn foreground_mount_asks_askpass_on_reconnect() {
-    let sshd = Sshd::start(1);
+    let sshd = sshd(1, "allow");
     let tmp = tempfile::tempdir().unwrap();
     let (url, kh, key, good) = setup(&sshd, tmp.path());
     let mnt = tmp.path().join("mnt");
     std::fs::create_dir(&mnt).unwrap();
-    let guard = MountGuard(mnt.clone());
+    let guard = MountGuard::new(mnt.clone());
     let child = Command::new(bin())
         .args(["mount", "--foreground", &url])
         .arg(&mnt)
@@ -569,7 +407,7 @@ fn foreground_mount_asks_askpass_on_reconnect() {
         .spawn()
         .unwrap();
     let _child = KillOnDrop(child);
-    guard.wait_mounted();
+    guard.wait_mounted(Duration::from_secs(60));
     std::fs::write(mnt.join("f.txt"), b"foreground").unwrap();
     let codes = |p: &Path| {
         prompts_seen(p)
@@ -601,7 +439,7 @@ fn foreground_mount_asks_askpass_on_reconnect() {
 /// the daemon then asks the terminal of `vault mount` for the next code, and the mount works.
 #[test]
 fn detached_mount_on_a_reuse_refusing_server_asks_the_terminal_again() {
-    let sshd = Sshd::start_with(2, "deny");
+    let sshd = sshd(2, "deny");
     let tmp = tempfile::tempdir().unwrap();
     let created = now_secs() / 30;
     let (url, kh, key, _good) = setup(&sshd, tmp.path());
@@ -611,7 +449,7 @@ fn detached_mount_on_a_reuse_refusing_server_asks_the_terminal_again() {
     }
     let mnt = tmp.path().join("mnt");
     std::fs::create_dir(&mnt).unwrap();
-    let guard = MountGuard(mnt.clone());
+    let guard = MountGuard::new(mnt.clone());
     let (code, shown) = vault_on_pty(
         &[
             "mount",
@@ -635,7 +473,7 @@ fn detached_mount_on_a_reuse_refusing_server_asks_the_terminal_again() {
         shown.contains("refused the answer to \"Verification code:\" on the mount's own login"),
         "{shown}"
     );
-    guard.wait_mounted();
+    guard.wait_mounted(Duration::from_secs(60));
     std::fs::write(mnt.join("x.txt"), b"reuse refused, mount works").unwrap();
     assert_eq!(
         std::fs::read(mnt.join("x.txt")).unwrap(),
@@ -648,12 +486,12 @@ fn detached_mount_on_a_reuse_refusing_server_asks_the_terminal_again() {
 /// terminal for a new code (the passphrase is not asked again) and the access succeeds.
 #[test]
 fn foreground_mount_asks_the_terminal_on_reconnect() {
-    let sshd = Sshd::start(3);
+    let sshd = sshd(3, "allow");
     let tmp = tempfile::tempdir().unwrap();
     let (url, kh, key, _good) = setup(&sshd, tmp.path());
     let mnt = tmp.path().join("mnt");
     std::fs::create_dir(&mnt).unwrap();
-    let guard = MountGuard(mnt.clone());
+    let guard = MountGuard::new(mnt.clone());
     let mut cmd = pty_command(
         &[
             "mount",
@@ -672,7 +510,7 @@ fn foreground_mount_asks_the_terminal_on_reconnect() {
     );
     let child = cmd.stdout(Stdio::piped()).spawn().unwrap();
     let mut child = KillOnDrop(child);
-    guard.wait_mounted();
+    guard.wait_mounted(Duration::from_secs(60));
     std::fs::write(mnt.join("t.txt"), b"terminal").unwrap();
     std::thread::sleep(Duration::from_secs(3));
     sshd.kill_sessions();

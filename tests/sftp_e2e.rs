@@ -26,9 +26,7 @@
 
 mod cli_support;
 
-use std::collections::HashMap;
 use std::io::Write;
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -39,166 +37,23 @@ const VAULT_PW: &str = "correct horse, sftp edition";
 
 // ---------------------------------------------------------------- servers
 
-struct Sshd {
-    env: Vec<(String, String)>,
-    vars: HashMap<String, String>,
-}
-
-impl Sshd {
-    fn script() -> PathBuf {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("vault-sftp/tests/servers/sshd-2fa.sh")
-    }
-    fn run(&self, args: &[&str]) -> std::process::Output {
-        Command::new("timeout")
-            .arg("120")
-            .arg(Self::script())
-            .args(args)
-            .envs(self.env.iter().map(|(k, v)| (k, v)))
-            .output()
-            .unwrap()
-    }
-    /// Starts the 2FA sshd of instance `e<pid><n>` (n separates the tests of this binary,
-    /// which run in parallel threads).
-    fn start(n: u32) -> Sshd {
-        Self::start_with(n, &[], "2fa")
-    }
-    fn start_with(n: u32, extra: &[(&str, &str)], mode: &str) -> Sshd {
-        let pid = std::process::id();
-        let base = std::env::var("VAULT_TEST_E2E_PORT_BASE")
-            .ok()
-            .and_then(|s| s.parse::<u32>().ok())
-            .unwrap_or(30_100 + (pid % 200) * 4)
-            + 1000 * n;
-        let env = vec![
-            (
-                "VAULT_TEST_INSTANCE".to_string(),
-                format!("e{}{n}", pid % 100_000),
-            ),
-            ("VAULT_TEST_PORT_BASE".to_string(), base.to_string()),
-            (
-                "VAULT_TEST_STATE_DIR".to_string(),
-                format!("/tmp/vault-e2e-sshd-{pid}-{n}"),
-            ),
-            ("VAULT_TEST_TOTP_REUSE".to_string(), "allow".to_string()),
-        ];
-        let mut env = env;
-        env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-        let mut s = Sshd {
-            env,
-            vars: HashMap::new(),
-        };
-        let out = s.run(&["start", mode]);
-        assert!(
-            out.status.success(),
-            "sshd start: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let out = s.run(&["env"]);
-        for line in String::from_utf8_lossy(&out.stdout).lines() {
-            if let Some((k, v)) = line.split_once('=') {
-                s.vars
-                    .insert(k.to_string(), v.trim_matches('\'').to_string());
-            }
-        }
-        s
-    }
-    fn var(&self, k: &str) -> String {
-        self.vars
-            .get(k)
-            .unwrap_or_else(|| panic!("{k} not in sshd-2fa.sh env"))
-            .clone()
-    }
-    fn url(&self, path: &str) -> String {
-        format!(
-            "sftp://{}@{}:{}{path}",
-            self.var("VAULT_TEST_SSH_USER"),
-            self.var("VAULT_TEST_SSH_HOST"),
-            self.var("VAULT_TEST_SSH_PORT")
-        )
-    }
-}
-
-impl Drop for Sshd {
-    fn drop(&mut self) {
-        let _ = self.run(&["purge"]);
-    }
-}
-
-/// Unmounts (vault unmount, then fusermount -uz) when dropped.
-struct MountGuard(PathBuf);
-
-impl MountGuard {
-    fn mounted(&self) -> bool {
-        let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap_or_default();
-        let p = self.0.to_string_lossy().replace(' ', "\\040");
-        mounts.lines().any(|l| l.split(' ').nth(1) == Some(&p))
-    }
-    fn unmount(&self) {
-        if !self.mounted() {
-            return;
-        }
-        let _ = Command::new("timeout")
-            .args(["60", bin(), "unmount"])
-            .arg(&self.0)
-            .stdin(Stdio::null())
-            .output();
-        if self.mounted() {
-            let _ = Command::new("fusermount3").arg("-uz").arg(&self.0).output();
-        }
-    }
-}
-
-impl Drop for MountGuard {
-    fn drop(&mut self) {
-        self.unmount();
-    }
+/// The 2FA sshd of instance `e<pid><n>` (n separates the tests of this binary, which run in
+/// parallel threads), TOTP reuse allowed, `extra` environment on top.
+fn sshd(n: u32, extra: &[(&str, &str)]) -> Sshd {
+    let pid = std::process::id();
+    let base = port_base("VAULT_TEST_E2E_PORT_BASE", 30_100 + (pid % 200) * 4) + 1000 * n;
+    let mut env = vec![("VAULT_TEST_TOTP_REUSE", "allow")];
+    env.extend_from_slice(extra);
+    Sshd::start(
+        &format!("e{}{n}", pid % 100_000),
+        base,
+        &format!("/tmp/vault-e2e-sshd-{pid}-{n}"),
+        "2fa",
+        &env,
+    )
 }
 
 // ---------------------------------------------------------------- helpers
-
-fn write_script(path: &Path, text: &str) {
-    std::fs::write(path, text).unwrap();
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
-}
-
-/// An askpass program answering the key passphrase, the TOTP code and the vault password by
-/// prompt text; every prompt it gets is appended to `log`. `passphrase` / `totp` override the
-/// right answers (shell snippets printing the answer).
-fn askpass(
-    dir: &Path,
-    name: &str,
-    sshd: &Sshd,
-    passphrase: Option<&str>,
-    totp: Option<&str>,
-) -> PathBuf {
-    let path = dir.join(name);
-    let log = dir.join(format!("{name}.log"));
-    let secret = sshd.var("VAULT_TEST_SSH_TOTP_SECRET");
-    let good_pp = format!(
-        "printf '%s\\n' '{}'",
-        sshd.var("VAULT_TEST_SSH_KEY_PASSPHRASE")
-    );
-    let good_totp = format!("oathtool --totp -b '{secret}'");
-    write_script(
-        &path,
-        &format!(
-            "#!/bin/sh\nprintf '%s\\n' \"$1\" >> '{log}'\ncase \"$1\" in\n  'Passphrase for key '*': ') {pp} ;;\n  'Verification code: ') {totp} ;;\n  'Vault password for '*': ') printf '%s\\n' '{VAULT_PW}' ;;\n  *) echo \"askpass: unexpected prompt: $1\" >&2; exit 1 ;;\nesac\n",
-            log = log.display(),
-            pp = passphrase.unwrap_or(&good_pp),
-            totp = totp.unwrap_or(&good_totp),
-        ),
-    );
-    path
-}
-
-fn prompts_seen(askpass: &Path) -> Vec<String> {
-    let log = PathBuf::from(format!("{}.log", askpass.display()));
-    std::fs::read_to_string(log)
-        .unwrap_or_default()
-        .lines()
-        .map(str::to_string)
-        .collect()
-}
 
 fn sh(cmd: &str) -> String {
     let out = Command::new("timeout")
@@ -225,21 +80,7 @@ fn timed<T>(what: &str, f: impl FnOnce() -> T) -> T {
 
 /// Runs `vault ARGS` with a time limit (never a hung test).
 fn vault_t(args: &[&str]) -> Run {
-    let mut full = vec!["300", bin()];
-    full.extend_from_slice(args);
-    let out = Command::new("timeout")
-        .args(&full)
-        .env_remove("VAULT_ASKPASS")
-        .env_remove("VAULT_LOG")
-        .env_remove("SSH_AUTH_SOCK")
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: out.stdout,
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    run_cmd(&mut vault_cmd(300, args))
 }
 
 struct Rng(u64);
@@ -361,14 +202,7 @@ fn diff(src: &Path, mnt: &Path) {
 }
 
 fn wait_mounted(g: &MountGuard) {
-    let t = Instant::now();
-    while !g.mounted() {
-        assert!(
-            t.elapsed() < Duration::from_secs(30),
-            "mount did not appear"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    g.wait_mounted(Duration::from_secs(30));
 }
 
 /// A folder in the test user's home on the server, owned by that user.
@@ -389,11 +223,10 @@ fn make_remote_dir(sshd: &Sshd, dir: &Path) {
 /// `Purpose::Create`; vault-sftp has no way to ask for the root to be created).
 #[test]
 fn create_makes_a_missing_folder() {
-    let sshd = Sshd::start(2);
+    let sshd = sshd(2, &[]);
     let tmp = tempfile::tempdir().unwrap();
-    let ask = askpass(tmp.path(), "ask.sh", &sshd, None, None);
-    let kh = tmp.path().join("known_hosts");
-    std::fs::copy(sshd.var("VAULT_TEST_SSH_KNOWN_HOSTS"), &kh).unwrap();
+    let ask = sshd.askpass(tmp.path(), "ask.sh", VAULT_PW, None, None);
+    let kh = sshd.known_hosts_in(tmp.path());
     let key = sshd.var("VAULT_TEST_SSH_KEY");
     let url = sshd.url("/~/New");
     let out = vault_t(&[
@@ -417,11 +250,10 @@ fn create_makes_a_missing_folder() {
 
 #[test]
 fn mount_copy_diff_remount_diff_pycryptomator() {
-    let sshd = Sshd::start(0);
+    let sshd = sshd(0, &[]);
     let tmp = tempfile::tempdir().unwrap();
-    let ask = askpass(tmp.path(), "ask.sh", &sshd, None, None);
-    let kh = tmp.path().join("known_hosts");
-    std::fs::copy(sshd.var("VAULT_TEST_SSH_KNOWN_HOSTS"), &kh).unwrap();
+    let ask = sshd.askpass(tmp.path(), "ask.sh", VAULT_PW, None, None);
+    let kh = sshd.known_hosts_in(tmp.path());
     let key = sshd.var("VAULT_TEST_SSH_KEY");
     let url = sshd.url("/~/Vault");
     let (a, k) = (ask.to_str().unwrap(), kh.to_str().unwrap());
@@ -489,7 +321,7 @@ fn mount_copy_diff_remount_diff_pycryptomator() {
     let mnt = tmp.path().join("mnt");
     std::fs::create_dir(&mnt).unwrap();
     let m = mnt.to_str().unwrap();
-    let guard = MountGuard(mnt.clone());
+    let guard = MountGuard::new(mnt.clone());
     timed(
         "vault mount (login: passphrase + TOTP + vault password)",
         || run(&["mount", &url, m]).ok(),
@@ -592,13 +424,12 @@ fn mount_copy_diff_remount_diff_pycryptomator() {
 
 #[test]
 fn login_failures_and_host_keys() {
-    let sshd = Sshd::start(1);
+    let sshd = sshd(1, &[]);
     let tmp = tempfile::tempdir().unwrap();
-    let kh = tmp.path().join("known_hosts");
-    std::fs::copy(sshd.var("VAULT_TEST_SSH_KNOWN_HOSTS"), &kh).unwrap();
+    let kh = sshd.known_hosts_in(tmp.path());
     let key = sshd.var("VAULT_TEST_SSH_KEY");
     let url = sshd.url("/~/Vault");
-    let good = askpass(tmp.path(), "good.sh", &sshd, None, None);
+    let good = sshd.askpass(tmp.path(), "good.sh", VAULT_PW, None, None);
     make_remote_dir(
         &sshd,
         &PathBuf::from(sshd.var("VAULT_TEST_SFTP_ROOT")).join("Vault"),
@@ -617,10 +448,10 @@ fn login_failures_and_host_keys() {
 
     // wrong TOTP code: a code of the year 2001 (not within the server's window)
     let secret = sshd.var("VAULT_TEST_SSH_TOTP_SECRET");
-    let bad_totp = askpass(
+    let bad_totp = sshd.askpass(
         tmp.path(),
         "bad-totp.sh",
-        &sshd,
+        VAULT_PW,
         None,
         Some(&format!(
             "oathtool --totp -b '{secret}' --now '2001-01-01 00:00:00 UTC'"
@@ -646,10 +477,10 @@ fn login_failures_and_host_keys() {
     assert!(!line.contains("passphrase"), "{line}");
 
     // wrong key passphrase: never reaches the TOTP prompt
-    let bad_pp = askpass(
+    let bad_pp = sshd.askpass(
         tmp.path(),
         "bad-pp.sh",
-        &sshd,
+        VAULT_PW,
         Some("printf '%s\\n' 'not the passphrase'"),
         None,
     );
@@ -770,37 +601,25 @@ fn login_failures_and_host_keys() {
 
 /// hotel-net.sh namespaces of one instance; `down` when dropped.
 struct HotelNet {
-    env: Vec<(String, String)>,
+    script: ServerScript,
     hotel_ns: String,
 }
 
 impl HotelNet {
-    fn script() -> PathBuf {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("vault-sftp/tests/servers/hotel-net.sh")
-    }
-    fn run(&self, args: &[&str]) -> std::process::Output {
-        Command::new("timeout")
-            .arg("120")
-            .arg(Self::script())
-            .args(args)
-            .envs(self.env.iter().map(|(k, v)| (k, v)))
-            .output()
-            .unwrap()
-    }
     fn ok(&self, args: &[&str]) {
-        let out = self.run(args);
-        assert!(
-            out.status.success(),
-            "hotel-net.sh {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        self.script.ok(args);
     }
 }
 
 impl Drop for HotelNet {
     fn drop(&mut self) {
-        let _ = self.run(&["down"]);
-        if let Some((_, dir)) = self.env.iter().find(|(k, _)| k == "VAULT_TEST_STATE_DIR") {
+        let _ = self.script.run(&["down"]);
+        if let Some((_, dir)) = self
+            .script
+            .env
+            .iter()
+            .find(|(k, _)| k == "VAULT_TEST_STATE_DIR")
+        {
             let _ = std::fs::remove_dir_all(dir);
         }
     }
@@ -811,19 +630,14 @@ fn vault_hotel(ns: &str, args: &[&str]) -> Run {
     let netns = format!("--net=/run/netns/{ns}");
     let mut full = vec!["600", "nsenter", netns.as_str(), "--", bin()];
     full.extend_from_slice(args);
-    let out = Command::new("timeout")
-        .args(&full)
-        .env_remove("VAULT_ASKPASS")
-        .env_remove("VAULT_LOG")
-        .env_remove("SSH_AUTH_SOCK")
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: out.stdout,
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    run_cmd(
+        Command::new("timeout")
+            .args(&full)
+            .env_remove("VAULT_ASKPASS")
+            .env_remove("VAULT_LOG")
+            .env_remove("SSH_AUTH_SOCK")
+            .stdin(Stdio::null()),
+    )
 }
 
 fn timed_listing(dir: &Path) -> Duration {
@@ -846,24 +660,24 @@ fn hotel_network_copy_list_and_cut() {
         return;
     }
     let inst = format!("h{}", std::process::id() % 100_000);
+    let state = format!("/tmp/vault-e2e-hotel-{}", std::process::id());
     let net = HotelNet {
-        env: vec![
-            ("VAULT_TEST_INSTANCE".into(), inst.clone()),
-            (
-                "VAULT_TEST_STATE_DIR".into(),
-                format!("/tmp/vault-e2e-hotel-{}", std::process::id()),
-            ),
-        ],
+        script: ServerScript::new(
+            "hotel-net.sh",
+            &[
+                ("VAULT_TEST_INSTANCE", inst.as_str()),
+                ("VAULT_TEST_STATE_DIR", state.as_str()),
+            ],
+        ),
         hotel_ns: format!("vt-hotel-{inst}"),
     };
     net.ok(&["up", "0", "0", "0"]);
     let cloud = format!("vt-cloud-{inst}");
-    let sshd = Sshd::start_with(3, &[("VAULT_TEST_NETNS", cloud.as_str())], "2fa");
+    let sshd = sshd(3, &[("VAULT_TEST_NETNS", cloud.as_str())]);
     let ns = net.hotel_ns.clone();
     let tmp = tempfile::tempdir().unwrap();
-    let ask = askpass(tmp.path(), "ask.sh", &sshd, None, None);
-    let kh = tmp.path().join("known_hosts");
-    std::fs::copy(sshd.var("VAULT_TEST_SSH_KNOWN_HOSTS"), &kh).unwrap();
+    let ask = sshd.askpass(tmp.path(), "ask.sh", VAULT_PW, None, None);
+    let kh = sshd.known_hosts_in(tmp.path());
     let key = sshd.var("VAULT_TEST_SSH_KEY");
     let url = sshd.url("/~/Vault");
     make_remote_dir(
@@ -888,7 +702,7 @@ fn hotel_network_copy_list_and_cut() {
     let mnt = tmp.path().join("mnt");
     std::fs::create_dir(&mnt).unwrap();
     let m = mnt.to_str().unwrap().to_string();
-    let guard = MountGuard(mnt.clone());
+    let guard = MountGuard::new(mnt.clone());
     run(&["mount", &url, &m]).ok();
     wait_mounted(&guard);
     // 1,000 entries made before the link is impaired

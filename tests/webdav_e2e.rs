@@ -28,7 +28,9 @@ use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use cli_support::{Run, bin, sha256, tree_state};
+use cli_support::{
+    MountGuard, Run, bin, daemon_running, is_mounted, sha256, tree_state, wait_until, write_askpass,
+};
 
 const DAV_USER: &str = "vault-user";
 const DAV_PASS: &str = "vault-pass";
@@ -247,15 +249,21 @@ impl Work {
     fn new() -> Work {
         let tmp = tempfile::tempdir().expect("tempdir");
         let askpass = tmp.path().join("askpass.sh");
-        std::fs::write(
+        let server_prompt = format!("\"Password for {DAV_USER}@\"*");
+        write_askpass(
             &askpass,
-            format!(
-                "#!/bin/sh\ncase \"$1\" in\n  \"Password for {DAV_USER}@\"*) printf '%s\\n' '{DAV_PASS}' ;;\n  \"Vault password for \"*) printf '%s\\n' '{VAULT_PASS}' ;;\n  *) echo \"unexpected prompt: $1\" >&2; exit 1 ;;\nesac\n"
-            ),
-        )
-        .expect("askpass");
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&askpass, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+            false,
+            &[
+                (
+                    server_prompt.as_str(),
+                    format!("printf '%s\\n' '{DAV_PASS}'"),
+                ),
+                (
+                    "\"Vault password for \"*",
+                    format!("printf '%s\\n' '{VAULT_PASS}'"),
+                ),
+            ],
+        );
         Work { tmp, askpass }
     }
 
@@ -355,47 +363,6 @@ fn sh(cmd: &str) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn is_mounted(mp: &Path) -> bool {
-    let mounts = std::fs::read_to_string("/proc/self/mountinfo").expect("mountinfo");
-    let mp = mp.to_str().expect("utf-8 path");
-    mounts.lines().any(|l| l.split(' ').nth(4) == Some(mp))
-}
-
-fn wait_until(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !f() {
-        assert!(
-            start.elapsed() < timeout,
-            "timed out after {timeout:?} waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-fn daemon_alive(mp: &Path) -> bool {
-    let want = mp.to_str().expect("utf-8");
-    std::fs::read_dir("/proc")
-        .expect("proc")
-        .flatten()
-        .any(|e| {
-            std::fs::read(e.path().join("cmdline")).is_ok_and(|c| {
-                let args: Vec<&[u8]> = c.split(|&b| b == 0).collect();
-                args.contains(&&b"__mount-daemon"[..]) && args.contains(&want.as_bytes())
-            })
-        })
-}
-
-/// Unmounts (lazily) whatever is still mounted when a test ends.
-struct MountGuard(PathBuf);
-
-impl Drop for MountGuard {
-    fn drop(&mut self) {
-        if is_mounted(&self.0) {
-            let _ = Command::new("fusermount3").arg("-uz").arg(&self.0).status();
-        }
-    }
 }
 
 fn python() -> PathBuf {
@@ -576,7 +543,7 @@ fn mount_round_trip(srv: Srv, sub: &str) {
     generate_tree(&src, 200, seed);
     let mnt = w.path("mnt");
     std::fs::create_dir(&mnt).expect("mnt");
-    let _guard = MountGuard(mnt.clone());
+    let _guard = MountGuard::lazy(mnt.clone());
     let (s, m) = (src.to_str().expect("utf-8"), mnt.to_str().expect("utf-8"));
 
     timed("vault mount", || w.vault(&["mount", &url, m]).ok());
@@ -591,7 +558,7 @@ fn mount_round_trip(srv: Srv, sub: &str) {
     timed("vault unmount", || w.vault(&["unmount", m]).ok());
     assert!(!is_mounted(&mnt));
     wait_until("the mount daemon to exit", Duration::from_secs(20), || {
-        !daemon_alive(&mnt)
+        !daemon_running(&mnt)
     });
 
     timed("vault mount (again)", || w.vault(&["mount", &url, m]).ok());
@@ -600,7 +567,7 @@ fn mount_round_trip(srv: Srv, sub: &str) {
     });
     timed("vault unmount", || w.vault(&["unmount", m]).ok());
     wait_until("the mount daemon to exit", Duration::from_secs(20), || {
-        !daemon_alive(&mnt)
+        !daemon_running(&mnt)
     });
 
     // An independent implementation reads the server's folder on disk.

@@ -1,10 +1,21 @@
-//! Shared helpers of the `tests/cli_*.rs` tests: run the built `vault` binary, copy fixture
-//! vaults to temporary folders, hash trees to prove nothing was written.
+//! Shared helpers of the root crate's tests (`tests/*.rs`, each `mod cli_support;`): run the
+//! built `vault` binary, copy fixture vaults to temporary folders, hash trees to prove nothing
+//! was written, write askpass programs; FUSE mounts in [`mount`], the 2FA sshd in [`sshd`].
 #![allow(dead_code, clippy::unwrap_used)]
 
+pub mod mount;
+pub mod sshd;
+
+// (each test binary uses its own part of these)
+#[allow(unused_imports)]
+pub use mount::*;
+#[allow(unused_imports)]
+pub use sshd::*;
+
 use std::collections::BTreeMap;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 
 use sha2::{Digest, Sha256};
 
@@ -69,20 +80,91 @@ impl Run {
     }
 }
 
+impl From<Output> for Run {
+    fn from(out: Output) -> Run {
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: out.stdout,
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+}
+
+/// Runs a prepared command to its end and collects its [`Run`].
+pub fn run_cmd(cmd: &mut Command) -> Run {
+    cmd.output().expect("run command").into()
+}
+
 /// Runs `vault ARGS` with no stdin (never a terminal), VAULT_ASKPASS unset, in `cwd`.
 pub fn vault_in(cwd: &Path, args: &[&str]) -> Run {
-    let out: Output = Command::new(bin())
+    run_cmd(
+        Command::new(bin())
+            .args(args)
+            .current_dir(cwd)
+            .env_remove("VAULT_ASKPASS")
+            .env_remove("VAULT_LOG")
+            .stdin(Stdio::null()),
+    )
+}
+
+/// `timeout LIMIT vault ARGS` (never a hung test) with no stdin, and no VAULT_ASKPASS,
+/// VAULT_LOG or ssh-agent from the caller; more arguments and environment may follow.
+pub fn vault_cmd(limit_secs: u32, args: &[&str]) -> Command {
+    let mut cmd = Command::new("timeout");
+    cmd.arg(limit_secs.to_string())
+        .arg(bin())
         .args(args)
-        .current_dir(cwd)
         .env_remove("VAULT_ASKPASS")
         .env_remove("VAULT_LOG")
-        .stdin(Stdio::null())
-        .output()
-        .expect("run vault");
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: out.stdout,
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        .env_remove("SSH_AUTH_SOCK")
+        .stdin(Stdio::null());
+    cmd
+}
+
+/// Writes an executable script (mode 755).
+pub fn write_script(path: &Path, text: &str) {
+    std::fs::write(path, text).unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+/// Writes an askpass program at `path` that answers by prompt text: each `(pattern, command)`
+/// is one arm of `case "$1"` (a shell pattern, quoted; a command printing the answer); any other
+/// prompt is an error (a line on stderr, exit 1). With `log`, every prompt is first appended to
+/// `<path>.log` (see [`prompts_seen`]).
+pub fn write_askpass<S: AsRef<str>>(path: &Path, log: bool, arms: &[(&str, S)]) {
+    let mut text = String::from("#!/bin/sh\n");
+    if log {
+        text += &format!("printf '%s\\n' \"$1\" >> '{}.log'\n", path.display());
+    }
+    text += "case \"$1\" in\n";
+    for (pattern, command) in arms {
+        text += &format!("  {pattern}) {} ;;\n", command.as_ref());
+    }
+    text += "  *) echo \"askpass: unexpected prompt: $1\" >&2; exit 1 ;;\nesac\n";
+    write_script(path, &text);
+}
+
+/// The lines of a file (none if it does not exist).
+pub fn read_lines(path: &Path) -> Vec<String> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+/// The prompts an askpass of [`write_askpass`] (with `log`) was asked, in order.
+pub fn prompts_seen(askpass: &Path) -> Vec<String> {
+    read_lines(Path::new(&format!("{}.log", askpass.display())))
+}
+
+/// A child process killed (and reaped) when dropped.
+pub struct KillOnDrop(pub Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
     }
 }
 
