@@ -128,8 +128,11 @@ mount_one() { # which
       in_hotel sshfs "$USER_@$HOST:gcf" "$W/mnt-sshfs" -o "$SSHOPTS"
       gocryptfs -q -passfile "$W/pw" "$W/mnt-sshfs" "$m" >&2 ;;
     rclone)
-      in_hotel rclone --config "$RCONF" mount bcrypt: "$m" --daemon --vfs-cache-mode off \
-        --dir-cache-time 0s --attr-timeout 0s >&2 ;;
+      # Not --daemon: rclone 1.60's daemon mode fails to appear inside the hotel netns here;
+      # a plain background process (fusermount3 -u ends it) mounts the same way.
+      in_hotel rclone --config "$RCONF" mount bcrypt: "$m" --vfs-cache-mode off \
+        --dir-cache-time 0s --attr-timeout 0s --log-file "$W/rclone-mount.log" </dev/null >&2 &
+      disown ;;
   esac
   local i
   for ((i = 0; i < 300; i++)); do mountpoint -q "$m" && return 0; sleep 0.1; done
