@@ -41,8 +41,9 @@ use crate::{Node, NodeKind, VaultError, VaultErrorKind};
 const CS: u64 = CLEARTEXT_CHUNK_SIZE as u64;
 /// Clean/dirty cleartext chunks kept per open file.
 const CACHE_CHUNKS: usize = 8;
-/// Encrypted chunks batched into one `write_at`.
-const PENDING_MAX: usize = 1 << 20;
+/// Encrypted chunks batched into one `write_at`: 4 MiB, so a remote write's fixed cost (an
+/// SFTP open and close, each a round trip) is paid once per 4 MiB, not per MiB.
+const PENDING_MAX: usize = 4 << 20;
 /// Chunks fetched with one `read_at`.
 const READ_RUN: u64 = 64;
 

@@ -199,7 +199,7 @@ impl SftpConfig {
             keepalive_interval: Duration::from_secs(15),
             keepalive_max: 4,
             chunk_size: 32 * 1024,
-            pipeline_depth: 32,
+            pipeline_depth: 64,
             create_root: false,
         }
     }
