@@ -18,7 +18,7 @@
 # Prints every figure and, per row, the ratio to the best peer (for throughput: ours / best;
 # for times: ours / best, lower is better).
 #
-# Env: BENCH_MB_0 (default 256), BENCH_MB_80 (default 32), BENCH_DELAYS ("0 80"),
+# Env: BENCH_MB_0 (default 256), BENCH_MB_80 (default 32), BENCH_DELAYS ("0 80"), BENCH_TOOLS ("vault gcf rclone"),
 #      VAULT_BIN (default: cargo build --release of the root crate into $CARGO_TARGET_DIR),
 #      BENCH_KEEP=1 keeps the state dir.
 set -euo pipefail
@@ -154,7 +154,7 @@ now() { date +%s.%N; }
 secs() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.3f", b - a}'; }
 
 declare -A R
-PEERS="vault gcf rclone"
+PEERS=${BENCH_TOOLS:-"vault gcf rclone"}
 
 impair_to() { if [[ $1 == 0 ]]; then "$SRV/hotel-net.sh" impair 0 0 0 >&2; else "$SRV/hotel-net.sh" impair "$1" 0 20 >&2; fi; }
 
