@@ -235,7 +235,8 @@ async fn sequential_write_streams_to_storage() {
     for i in 0..48u64 {
         f.write(i << 20, &block).await.expect("write");
     }
-    // Before flush, the ciphertext is already (almost) all in the shadow object.
+    // Before flush, the ciphertext is already (almost) all in the shadow object: at most two
+    // 4 MiB batches (one being filled, one in flight) are not there yet.
     let shadow_len: u64 = std::fs::read_dir(
         dir.path()
             .join(node.storage_path.rsplit_once('/').expect("/").0),
@@ -246,7 +247,7 @@ async fn sequential_write_streams_to_storage() {
     .map(|e| e.metadata().expect("meta").len())
     .sum();
     assert!(
-        shadow_len >= 47 << 20,
+        shadow_len >= 40 << 20,
         "shadow holds {shadow_len} bytes: writes must stream"
     );
     // The committed file is still the empty one.
