@@ -163,36 +163,44 @@ fn unescape(s: &str) -> String {
     out
 }
 
-/// Reads one line (without `\n`) byte by byte into a zeroizing buffer; `None` at EOF.
-fn read_line_sync(r: &mut impl Read) -> std::io::Result<Option<Zeroizing<String>>> {
-    let mut buf = Zeroizing::new(Vec::new());
-    let mut byte = [0u8; 1];
-    loop {
-        let n = r.read(&mut byte)?;
-        if n == 0 {
-            if buf.is_empty() {
-                return Ok(None);
-            }
-            break;
-        }
-        if byte[0] == b'\n' {
-            break;
-        }
-        if buf.len() >= MAX_LINE {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::InvalidData,
-                "line too long",
-            ));
-        }
-        buf.push(byte[0]);
+/// One line (without `\n`) collected byte by byte in a zeroizing buffer, for the blocking and
+/// the async reader alike (answers pass through here).
+struct LineBuf(Zeroizing<Vec<u8>>);
+
+impl LineBuf {
+    fn new() -> LineBuf {
+        // Room for the longest line up front: growing would leave copies behind.
+        LineBuf(Zeroizing::new(Vec::with_capacity(MAX_LINE)))
     }
-    zeroize::Zeroize::zeroize(&mut byte);
-    match std::str::from_utf8(&buf) {
-        Ok(s) => Ok(Some(Zeroizing::new(s.to_string()))),
-        Err(_) => Err(std::io::Error::new(
-            std::io::ErrorKind::InvalidData,
-            "not UTF-8",
-        )),
+
+    /// Takes the next byte (`None`: end of input); `Some` once the line is complete:
+    /// the line, or `None` at EOF before any byte.
+    fn feed(&mut self, byte: Option<u8>) -> Option<std::io::Result<Option<Zeroizing<String>>>> {
+        let invalid = |what| std::io::Error::new(std::io::ErrorKind::InvalidData, what);
+        match byte {
+            None if self.0.is_empty() => Some(Ok(None)),
+            None | Some(b'\n') => Some(match std::str::from_utf8(&self.0) {
+                Ok(s) => Ok(Some(Zeroizing::new(s.to_string()))),
+                Err(_) => Err(invalid("not UTF-8")),
+            }),
+            Some(_) if self.0.len() >= MAX_LINE => Some(Err(invalid("line too long"))),
+            Some(b) => {
+                self.0.push(b);
+                None
+            }
+        }
+    }
+}
+
+/// Reads one line; `None` at EOF.
+fn read_line_sync(r: &mut impl Read) -> std::io::Result<Option<Zeroizing<String>>> {
+    let mut line = LineBuf::new();
+    let mut byte = Zeroizing::new([0u8; 1]);
+    loop {
+        let n = r.read(&mut byte[..])?;
+        if let Some(done) = line.feed((n > 0).then_some(byte[0])) {
+            return done;
+        }
     }
 }
 
@@ -200,34 +208,13 @@ async fn read_line_async(
     r: &mut (impl tokio::io::AsyncRead + Unpin),
 ) -> std::io::Result<Option<Zeroizing<String>>> {
     use tokio::io::AsyncReadExt;
-    let mut buf = Zeroizing::new(Vec::new());
-    let mut byte = [0u8; 1];
+    let mut line = LineBuf::new();
+    let mut byte = Zeroizing::new([0u8; 1]);
     loop {
-        let n = r.read(&mut byte).await?;
-        if n == 0 {
-            if buf.is_empty() {
-                return Ok(None);
-            }
-            break;
+        let n = r.read(&mut byte[..]).await?;
+        if let Some(done) = line.feed((n > 0).then_some(byte[0])) {
+            return done;
         }
-        if byte[0] == b'\n' {
-            break;
-        }
-        if buf.len() >= MAX_LINE {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::InvalidData,
-                "line too long",
-            ));
-        }
-        buf.push(byte[0]);
-    }
-    zeroize::Zeroize::zeroize(&mut byte);
-    match std::str::from_utf8(&buf) {
-        Ok(s) => Ok(Some(Zeroizing::new(s.to_string()))),
-        Err(_) => Err(std::io::Error::new(
-            std::io::ErrorKind::InvalidData,
-            "not UTF-8",
-        )),
     }
 }
 
