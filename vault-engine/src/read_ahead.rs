@@ -242,6 +242,7 @@ mod tests {
 
     const UNIT: usize = 1000;
 
+    /// One object in memory storage, and reads of it checked against its bytes.
     struct Object {
         memory: Arc<MemoryStorage>,
         storage: Arc<dyn Storage>,
@@ -249,177 +250,124 @@ mod tests {
         data: Vec<u8>,
     }
 
-    async fn object(len: usize) -> Object {
-        let memory = Arc::new(MemoryStorage::new());
-        let storage: Arc<dyn Storage> = memory.clone();
-        let path = StoragePath::new("f").expect("path");
-        let data: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
-        storage
-            .write(&path, Body::from_bytes(data.clone()), WriteMode::CreateNew)
-            .await
-            .expect("write");
-        Object {
-            memory,
-            storage,
-            path,
-            data,
+    impl Object {
+        async fn new(len: usize) -> Object {
+            let memory = Arc::new(MemoryStorage::new());
+            let storage: Arc<dyn Storage> = memory.clone();
+            let path = StoragePath::new("f").expect("path");
+            let data: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
+            storage
+                .write(&path, Body::from_bytes(data.clone()), WriteMode::CreateNew)
+                .await
+                .expect("write");
+            Object {
+                memory,
+                storage,
+                path,
+                data,
+            }
+        }
+
+        fn len(&self) -> u64 {
+            self.data.len() as u64
+        }
+
+        fn reads(&self) -> u64 {
+            self.memory.calls("read_at")
+        }
+
+        /// Reads `n` bytes at `offset` through `ra` and checks them.
+        async fn read(&self, ra: &mut ReadAhead, offset: usize, n: usize) {
+            let got = ra
+                .read(&self.storage, &self.path, offset as u64, n, self.len())
+                .await
+                .expect("read");
+            assert_eq!(&got[..], &self.data[offset..offset + n], "at {offset}");
+        }
+
+        /// Reads from `from` to the end in reads of `step` bytes.
+        async fn read_to_end(&self, ra: &mut ReadAhead, from: usize, step: usize) {
+            let mut offset = from;
+            while offset < self.data.len() {
+                let n = step.min(self.data.len() - offset);
+                self.read(ra, offset, n).await;
+                offset += n;
+            }
+        }
+
+        async fn read_head(&self, ra: &mut ReadAhead) {
+            let head = ra
+                .read_head(&self.storage, &self.path, 68, self.len())
+                .await
+                .expect("head");
+            assert_eq!(&head[..], &self.data[..68]);
         }
     }
 
     #[tokio::test]
     async fn sequential_reads_return_the_right_bytes_with_few_storage_calls() {
-        let len = 1_000_000;
-        let Object {
-            memory,
-            storage,
-            path,
-            data,
-        } = object(len).await;
+        let o = Object::new(1_000_000).await;
         let mut ra = ReadAhead::new(UNIT);
-        let mut offset = 0usize;
         // reads of 4 units, as FUSE's 128 KiB reads are 4 chunks
-        while offset < len {
-            let n = (4 * UNIT).min(len - offset);
-            let got = ra
-                .read(&storage, &path, offset as u64, n, len as u64)
-                .await
-                .expect("read");
-            assert_eq!(&got[..], &data[offset..offset + n], "at {offset}");
-            offset += n;
-        }
-        let calls = memory.calls("read_at");
+        o.read_to_end(&mut ra, 0, 4 * UNIT).await;
         // 250 reads; windows of 32, 64 and then 128 units: a few dozen fetches at most
-        assert!(
-            calls <= 12,
-            "{calls} storage reads for 250 sequential reads"
-        );
+        assert!(o.reads() <= 12, "{} storage reads for 250 reads", o.reads());
     }
 
     #[tokio::test]
     async fn a_small_file_is_read_with_its_header_in_one_storage_read() {
-        let len = 68 + 20 * UNIT;
-        let Object {
-            memory,
-            storage,
-            path,
-            data,
-        } = object(len).await;
+        let o = Object::new(68 + 20 * UNIT).await;
         let mut ra = ReadAhead::new(UNIT);
-        let head = ra
-            .read_head(&storage, &path, 68, len as u64)
-            .await
-            .expect("head");
-        assert_eq!(&head[..], &data[..68]);
-        let mut offset = 68;
-        while offset < len {
-            let n = (4 * UNIT).min(len - offset);
-            let got = ra
-                .read(&storage, &path, offset as u64, n, len as u64)
-                .await
-                .expect("read");
-            assert_eq!(&got[..], &data[offset..offset + n]);
-            offset += n;
-        }
-        assert_eq!(memory.calls("read_at"), 1, "header and content in one read");
+        o.read_head(&mut ra).await;
+        o.read_to_end(&mut ra, 68, 4 * UNIT).await;
+        assert_eq!(o.reads(), 1, "header and content in one read");
     }
 
     #[tokio::test]
     async fn a_large_file_fetches_only_a_head_window_with_its_header() {
-        let len = 68 + 500 * UNIT;
-        let Object {
-            memory,
-            storage,
-            path,
-            data,
-        } = object(len).await;
+        let o = Object::new(68 + 500 * UNIT).await;
         let mut ra = ReadAhead::new(UNIT);
-        ra.read_head(&storage, &path, 68, len as u64)
-            .await
-            .expect("head");
-        let got = ra
-            .read(&storage, &path, 68, 2 * UNIT, len as u64)
-            .await
-            .expect("read");
-        assert_eq!(&got[..], &data[68..68 + 2 * UNIT]);
-        assert_eq!(
-            memory.calls("read_at"),
-            1,
-            "the first chunks came with the header"
-        );
+        o.read_head(&mut ra).await;
+        o.read(&mut ra, 68, 2 * UNIT).await;
+        assert_eq!(o.reads(), 1, "the first chunks came with the header");
         // a jump far ahead reads exactly what it asks for
-        let far = 68 + 400 * UNIT;
-        let got = ra
-            .read(&storage, &path, far as u64, UNIT, len as u64)
-            .await
-            .expect("read");
-        assert_eq!(&got[..], &data[far..far + UNIT]);
-        assert_eq!(memory.calls("read_at"), 2);
+        o.read(&mut ra, 68 + 400 * UNIT, UNIT).await;
+        assert_eq!(o.reads(), 2);
     }
 
     #[tokio::test]
     async fn random_reads_fetch_exactly_what_they_ask_for() {
-        let len = 200_000;
-        let Object {
-            memory,
-            storage,
-            path,
-            data,
-        } = object(len).await;
+        let o = Object::new(200_000).await;
         let mut ra = ReadAhead::new(UNIT);
         for &offset in &[150_000usize, 3_000, 90_000, 10, 199_000] {
-            let n = 1000.min(len - offset);
-            let got = ra
-                .read(&storage, &path, offset as u64, n, len as u64)
-                .await
-                .expect("read");
-            assert_eq!(&got[..], &data[offset..offset + n]);
+            o.read(&mut ra, offset, 1000).await;
         }
         tokio::task::yield_now().await;
-        assert_eq!(memory.calls("read_at"), 5, "no background fetch");
+        assert_eq!(o.reads(), 5, "no background fetch");
     }
 
     #[tokio::test]
     async fn reads_straddling_a_window_edge_join_both_windows() {
-        let len = 300_000;
-        let Object {
-            storage,
-            path,
-            data,
-            ..
-        } = object(len).await;
+        let o = Object::new(300_000).await;
         let mut ra = ReadAhead::new(UNIT);
         // 3-unit reads do not divide a 32-unit window: every 11th read straddles an edge
-        let mut offset = 0usize;
-        while offset < len {
-            let n = (3 * UNIT).min(len - offset);
-            let got = ra
-                .read(&storage, &path, offset as u64, n, len as u64)
-                .await
-                .expect("read");
-            assert_eq!(&got[..], &data[offset..offset + n], "at {offset}");
-            offset += n;
-        }
+        o.read_to_end(&mut ra, 0, 3 * UNIT).await;
     }
 
     #[tokio::test]
     async fn a_changed_version_is_never_served_from_an_old_window() {
-        let len = 100_000;
-        let Object { storage, path, .. } = object(len).await;
+        let o = Object::new(100_000).await;
         let mut ra = ReadAhead::new(UNIT);
-        ra.read(&storage, &path, 0, UNIT, len as u64)
-            .await
-            .expect("read");
-        ra.read(&storage, &path, UNIT as u64, UNIT, len as u64)
-            .await
-            .expect("read");
-        let new = vec![7u8; len];
-        storage
-            .write(&path, Body::from_bytes(new.clone()), WriteMode::Overwrite)
+        o.read(&mut ra, 0, UNIT).await;
+        o.read(&mut ra, UNIT, UNIT).await;
+        let new = vec![7u8; o.data.len()];
+        o.storage
+            .write(&o.path, Body::from_bytes(new.clone()), WriteMode::Overwrite)
             .await
             .expect("overwrite");
         ra.clear();
         let got = ra
-            .read(&storage, &path, 2 * UNIT as u64, UNIT, len as u64)
+            .read(&o.storage, &o.path, 2 * UNIT as u64, UNIT, o.len())
             .await
             .expect("read");
         assert_eq!(&got[..], &new[2 * UNIT..3 * UNIT]);
@@ -427,34 +375,15 @@ mod tests {
 
     #[tokio::test]
     async fn a_failed_background_fetch_falls_back_to_a_direct_read() {
-        let len = 300_000;
-        let Object {
-            memory,
-            storage,
-            path,
-            data,
-        } = object(len).await;
+        let o = Object::new(300_000).await;
         let mut ra = ReadAhead::new(UNIT);
-        ra.read(&storage, &path, 0, UNIT, len as u64)
-            .await
-            .expect("read");
+        o.read(&mut ra, 0, UNIT).await;
         // sequential: fetches a window and starts the next one
-        ra.read(&storage, &path, UNIT as u64, UNIT, len as u64)
-            .await
-            .expect("read");
+        o.read(&mut ra, UNIT, UNIT).await;
         // let the background fetch fail, then come back
-        memory.set_unavailable(true);
+        o.memory.set_unavailable(true);
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        memory.set_unavailable(false);
-        let mut offset = 2 * UNIT;
-        while offset < len {
-            let n = UNIT.min(len - offset);
-            let got = ra
-                .read(&storage, &path, offset as u64, n, len as u64)
-                .await
-                .expect("read after a failed background fetch");
-            assert_eq!(&got[..], &data[offset..offset + n]);
-            offset += n;
-        }
+        o.memory.set_unavailable(false);
+        o.read_to_end(&mut ra, 2 * UNIT, UNIT).await;
     }
 }
