@@ -189,7 +189,15 @@ pub fn totp_now(secret_b32: &str) -> String {
     let secret = totp_rs::Secret::Encoded(secret_b32.to_owned())
         .to_bytes()
         .expect("base32 secret");
-    let totp = totp_rs::TOTP::new_unchecked(totp_rs::Algorithm::SHA1, 6, 1, 30, secret);
+    let totp = totp_rs::TOTP::new_unchecked(
+        totp_rs::Algorithm::SHA1,
+        6,
+        1,
+        30,
+        secret,
+        None,
+        String::new(),
+    );
     totp.generate_current().expect("clock")
 }
 
