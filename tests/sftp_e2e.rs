@@ -648,6 +648,18 @@ fn timed_listing(dir: &Path) -> Duration {
     took
 }
 
+/// Runs the shell `copy` in a thread and, 2 s into it, lists `dir`: (copy time, listing time).
+fn copy_while_listing(copy: String, dir: &Path) -> (Duration, Duration) {
+    let copying = std::thread::spawn(move || {
+        let t = Instant::now();
+        sh(&copy);
+        t.elapsed()
+    });
+    std::thread::sleep(Duration::from_secs(2));
+    let listing = timed_listing(dir);
+    (copying.join().unwrap(), listing)
+}
+
 /// Issue 5 acceptance 3, CI-sized: 80 ms ± 20 ms, 1 % loss. Mount inside the hotel netns;
 /// copy 2 MiB in and out while listing a 1,000-entry folder (times printed); cut the link for
 /// 20 s in the middle of a 2 MiB copy and restore it: the copy completes or fails cleanly,
@@ -717,36 +729,22 @@ fn hotel_network_copy_list_and_cut() {
     std::fs::write(&src, &data).unwrap();
     net.ok(&["impair", "80", "1", "20"]);
 
-    // copy in while listing
-    let (s2, m2) = (src.clone(), m.clone());
-    let copy_in = std::thread::spawn(move || {
-        let t = Instant::now();
-        sh(&format!(
-            "cp '{}' '{m2}/in.bin' && sync '{m2}/in.bin'",
-            s2.display()
-        ));
-        t.elapsed()
-    });
-    std::thread::sleep(Duration::from_secs(2));
-    let l1 = timed_listing(&mnt.join("list1000"));
-    let t_in = copy_in.join().unwrap();
+    // copy in, then out, each while listing
+    let out = tmp.path().join("out.bin");
+    let (t_in, l1) = copy_while_listing(
+        format!("cp '{}' '{m}/in.bin' && sync '{m}/in.bin'", src.display()),
+        &mnt.join("list1000"),
+    );
     eprintln!(
         "[sftp_e2e] hotel: copy 2 MiB in {t_in:.2?}; listing 1,000 entries during it {l1:.2?}"
     );
-    // copy out while listing
-    let (m3, out) = (m.clone(), tmp.path().join("out.bin"));
-    let out2 = out.clone();
-    let copy_out = std::thread::spawn(move || {
-        let t = Instant::now();
-        sh(&format!(
-            "echo 3 > /proc/sys/vm/drop_caches; cp '{m3}/in.bin' '{}'",
-            out2.display()
-        ));
-        t.elapsed()
-    });
-    std::thread::sleep(Duration::from_secs(2));
-    let l2 = timed_listing(&mnt.join("list1000"));
-    let t_out = copy_out.join().unwrap();
+    let (t_out, l2) = copy_while_listing(
+        format!(
+            "echo 3 > /proc/sys/vm/drop_caches; cp '{m}/in.bin' '{}'",
+            out.display()
+        ),
+        &mnt.join("list1000"),
+    );
     eprintln!(
         "[sftp_e2e] hotel: copy 2 MiB out {t_out:.2?}; listing 1,000 entries during it {l2:.2?}"
     );
