@@ -52,24 +52,7 @@ fn sigterm_flushes_and_unmounts() {
     drop(f);
     let result = waiter.join().expect("wait thread");
     assert!(result.is_ok(), "{result:?}");
-    let storage: Arc<dyn vault_storage::Storage> =
-        Arc::new(LocalStorage::new(&m.storage).expect("storage"));
-    let content = m.runtime.block_on(async {
-        let v = Vault::unlock(storage, PASSWORD, OpenOptions { read_only: true })
-            .await
-            .expect("unlock");
-        let node = v
-            .resolve("open-at-signal")
-            .await
-            .expect("written back before unmount");
-        v.open(&node)
-            .await
-            .expect("open")
-            .read(0, 100)
-            .await
-            .expect("read")
-            .to_vec()
-    });
+    let content = stored(&m, "open-at-signal");
     assert_eq!(content, b"still open when SIGTERM came");
 }
 
@@ -102,16 +85,19 @@ fn stop_handle_flushes_and_unmounts() {
     let result = waiter.join().expect("wait thread");
     assert!(result.is_ok(), "{result:?}");
     stop.stop(); // after the end: a no-op
+    let content = stored(&m, "open-at-stop");
+    assert_eq!(content, b"still open when the stop came");
+}
+
+/// The first 100 bytes of `name` as the vault's storage holds it (the mount is gone).
+fn stored(m: &Mounted, name: &str) -> Vec<u8> {
     let storage: Arc<dyn vault_storage::Storage> =
         Arc::new(LocalStorage::new(&m.storage).expect("storage"));
-    let content = m.runtime.block_on(async {
+    m.runtime.block_on(async {
         let v = Vault::unlock(storage, PASSWORD, OpenOptions { read_only: true })
             .await
             .expect("unlock");
-        let node = v
-            .resolve("open-at-stop")
-            .await
-            .expect("written back before unmount");
+        let node = v.resolve(name).await.expect("written back before unmount");
         v.open(&node)
             .await
             .expect("open")
@@ -119,6 +105,5 @@ fn stop_handle_flushes_and_unmounts() {
             .await
             .expect("read")
             .to_vec()
-    });
-    assert_eq!(content, b"still open when the stop came");
+    })
 }
