@@ -64,20 +64,32 @@ fn pyvenv_word_list() -> std::path::PathBuf {
         .unwrap_or_else(|| lib.join("python3.11/site-packages/pycryptomator/4096words_en.txt"))
 }
 
-/// The official list, or a failure saying how to get it.
-fn official_list() -> WordList {
+/// The official list; `None` (with a visible notice) when it is not installed, unless
+/// `VAULT_REQUIRE_WORDLIST=1` (scripts/test.sh sets it) turns the absence into a failure. The list
+/// is not shipped (its only source is GPL-licensed), so a fresh clone has no copy.
+fn official_list() -> Option<WordList> {
     let path = std::env::var_os("VAULT_TEST_WORDLIST")
         .map(std::path::PathBuf::from)
         .unwrap_or_else(pyvenv_word_list);
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-        panic!(
-            "the official recovery-key word list is needed for this known-answer test and {} cannot be read ({e}). \
-             Install it with scripts/install-deps.sh (pycryptomator 1.15 in /opt/vault-test-pyvenv ships a copy), \
-             or download src/main/resources/i18n/4096words_en.txt from github.com/cryptomator/cryptomator \
-             and set VAULT_TEST_WORDLIST to its path",
-            path.display()
-        )
-    });
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) => {
+            let why = format!(
+                "the official recovery-key word list is needed for this known-answer test and {} cannot be read ({e}). \
+                 Install it with scripts/install-deps.sh (pycryptomator 1.15 in /opt/vault-test-pyvenv ships a copy), \
+                 or download src/main/resources/i18n/4096words_en.txt from github.com/cryptomator/cryptomator \
+                 and set VAULT_TEST_WORDLIST to its path",
+                path.display()
+            );
+            assert!(std::env::var_os("VAULT_REQUIRE_WORDLIST").is_none_or(|v| v != "1"), "{why}");
+            // Written past libtest's capture so the skip shows in the run's output.
+            let _ = std::io::Write::write_all(
+                &mut std::io::stderr(),
+                format!("SKIPPED (word list absent): {why}\n").as_bytes(),
+            );
+            return None;
+        }
+    };
     let list = WordList::parse(&text).expect("the official list parses");
     assert!(
         list.is_official(),
@@ -85,7 +97,7 @@ fn official_list() -> WordList {
         path.display(),
         list.normalized_sha256_hex()
     );
-    list
+    Some(list)
 }
 
 // ---- codec, synthetic list ----
@@ -270,7 +282,7 @@ fn word_list_rules() {
 
 #[test]
 fn official_list_hash_constant_is_the_installed_list() {
-    let list = official_list();
+    let Some(list) = official_list() else { return };
     assert_eq!(list.normalized_sha256_hex(), OFFICIAL_WORD_LIST_SHA256);
     assert_eq!(list.word(0), Some("ad"));
 }
@@ -288,7 +300,7 @@ fn vault_v8_raw_key_gives_the_vector_words() {
         hex::encode([(crc & 0xFF) as u8, ((crc >> 8) & 0xFF) as u8]),
         rk["check_bytes_hex"].as_str().unwrap()
     );
-    let list = official_list();
+    let Some(list) = official_list() else { return };
     let words = recovery_key::encode(
         &raw_key_from_hex(rk["raw_key_hex"].as_str().unwrap()),
         &list,
@@ -309,7 +321,7 @@ fn vault_v8_keys_unlocked_with_its_password_give_the_vector_words_and_back() {
     let mk = MasterkeyFile::parse(&std::fs::read(dir.join("vault/masterkey.cryptomator")).unwrap())
         .unwrap();
     let key = mk.unlock(&password).unwrap();
-    let list = official_list();
+    let Some(list) = official_list() else { return };
     assert_eq!(*recovery_key::encode(&key, &list), expected);
     // Decoding the words gives a key that verifies the vault's own vault.cryptomator.
     let decoded = recovery_key::decode(&expected.to_uppercase(), &list).unwrap();
