@@ -21,7 +21,10 @@ fn contract() -> String {
 
 /// The rows of the "Exit codes" table: (code, meaning).
 fn documented_exit_codes(doc: &str) -> Vec<(u8, String)> {
-    let section = doc.split("## Exit codes").nth(1).expect("an Exit codes section");
+    let section = doc
+        .split("## Exit codes")
+        .nth(1)
+        .expect("an Exit codes section");
     section
         .lines()
         .filter_map(|l| {
@@ -38,7 +41,10 @@ fn documented_prompts(doc: &str) -> Vec<String> {
         .split("**Prompt texts.**")
         .nth(1)
         .expect("a Prompt texts paragraph");
-    let list = section.split("\n\n").nth(1).expect("the list of local prompts");
+    let list = section
+        .split("\n\n")
+        .nth(1)
+        .expect("the list of local prompts");
     list.lines()
         .filter(|l| l.starts_with("- "))
         .flat_map(|l| l.split('`').skip(1).step_by(2).map(str::to_string))
@@ -78,9 +84,17 @@ fn literal_pieces(template: &str) -> Vec<String> {
 fn exit_code_table_matches_the_code() {
     let rows = documented_exit_codes(&contract());
     let codes: Vec<u8> = rows.iter().map(|(c, _)| *c).collect();
-    assert_eq!(codes, (0..=7).collect::<Vec<u8>>(), "the table lists 0..=7 in order");
+    assert_eq!(
+        codes,
+        (0..=7).collect::<Vec<u8>>(),
+        "the table lists 0..=7 in order"
+    );
     for (code, meaning) in &rows {
-        assert_eq!(Exit::from_code(*code).code(), *code, "exit {code} ({meaning})");
+        assert_eq!(
+            Exit::from_code(*code).code(),
+            *code,
+            "exit {code} ({meaning})"
+        );
     }
     let named = [
         (Exit::Success, "success"),
@@ -105,7 +119,10 @@ fn exit_code_table_matches_the_code() {
 #[test]
 fn every_documented_local_prompt_is_in_the_code() {
     let prompts = documented_prompts(&contract());
-    assert!(prompts.len() >= 5, "prompts found in docs/cli.md: {prompts:?}");
+    assert!(
+        prompts.len() >= 5,
+        "prompts found in docs/cli.md: {prompts:?}"
+    );
     let mut code = String::new();
     sources(&root().join("src"), &mut code);
     sources(&root().join("vault-sftp/src"), &mut code);
@@ -113,15 +130,20 @@ fn every_documented_local_prompt_is_in_the_code() {
         let pieces = literal_pieces(prompt);
         let found = code.lines().any(|line| {
             let mut at = 0;
-            pieces.iter().all(|piece| match line[at..].find(piece.as_str()) {
-                Some(i) => {
-                    at += i + piece.len();
-                    true
-                }
-                None => false,
-            })
+            pieces
+                .iter()
+                .all(|piece| match line[at..].find(piece.as_str()) {
+                    Some(i) => {
+                        at += i + piece.len();
+                        true
+                    }
+                    None => false,
+                })
         });
-        assert!(found, "prompt {prompt:?} (pieces {pieces:?}) not produced by the code");
+        assert!(
+            found,
+            "prompt {prompt:?} (pieces {pieces:?}) not produced by the code"
+        );
     }
 }
 

@@ -81,7 +81,10 @@ fn official_list() -> Option<WordList> {
                  and set VAULT_TEST_WORDLIST to its path",
                 path.display()
             );
-            assert!(std::env::var_os("VAULT_REQUIRE_WORDLIST").is_none_or(|v| v != "1"), "{why}");
+            assert!(
+                std::env::var_os("VAULT_REQUIRE_WORDLIST").is_none_or(|v| v != "1"),
+                "{why}"
+            );
             // Written past libtest's capture so the skip shows in the run's output.
             let _ = std::io::Write::write_all(
                 &mut std::io::stderr(),
