@@ -60,7 +60,20 @@ pub fn exit_for_vault_kind(kind: VaultErrorKind) -> Exit {
         VaultErrorKind::WrongPassword => Exit::Auth,
         VaultErrorKind::NotAVault => Exit::NotAVault,
         VaultErrorKind::Unavailable => Exit::Unreachable,
-        _ => Exit::Error,
+        VaultErrorKind::NotFound
+        | VaultErrorKind::AlreadyExists
+        | VaultErrorKind::NotEmpty
+        | VaultErrorKind::NotADirectory
+        | VaultErrorKind::IsADirectory
+        | VaultErrorKind::NameTooLong
+        | VaultErrorKind::InvalidName
+        | VaultErrorKind::ReadOnly
+        | VaultErrorKind::Corrupt
+        | VaultErrorKind::PermissionDenied
+        | VaultErrorKind::StorageFull
+        | VaultErrorKind::Unsupported
+        | VaultErrorKind::InvalidArgument
+        | VaultErrorKind::Other => Exit::Error,
     }
 }
 
@@ -69,7 +82,16 @@ pub fn exit_for_storage_kind(kind: StorageErrorKind) -> Exit {
     match kind {
         StorageErrorKind::AuthenticationFailed => Exit::Auth,
         StorageErrorKind::Unavailable => Exit::Unreachable,
-        _ => Exit::Error,
+        StorageErrorKind::NotFound
+        | StorageErrorKind::AlreadyExists
+        | StorageErrorKind::NotEmpty
+        | StorageErrorKind::NotADirectory
+        | StorageErrorKind::IsADirectory
+        | StorageErrorKind::PermissionDenied
+        | StorageErrorKind::Unsupported
+        | StorageErrorKind::StorageFull
+        | StorageErrorKind::InvalidPath
+        | StorageErrorKind::Other => Exit::Error,
     }
 }
 

@@ -5,7 +5,6 @@ use vault_storage::StorageError;
 
 /// The category of a [`VaultError`]: all the filesystem layer needs to pick an errno.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
 pub enum VaultErrorKind {
     /// Wrong vault password.
     WrongPassword,
@@ -46,7 +45,6 @@ pub enum VaultErrorKind {
 
 /// An engine error with enough context for one clear line of text.
 #[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
 pub enum VaultError {
     /// Wrong vault password.
     #[error("wrong password")]
@@ -130,7 +128,7 @@ impl VaultError {
                 S::Unavailable => VaultErrorKind::Unavailable,
                 S::StorageFull => VaultErrorKind::StorageFull,
                 S::InvalidPath => VaultErrorKind::InvalidName,
-                _ => VaultErrorKind::Other,
+                S::Other => VaultErrorKind::Other,
             },
         }
     }

@@ -2,7 +2,6 @@
 
 /// Everything that can be wrong with vault bytes. No I/O variant: this crate does no I/O.
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
-#[non_exhaustive]
 pub enum FormatError {
     /// The password does not unwrap the master keys (spec §2).
     #[error("wrong password")]

@@ -44,7 +44,6 @@ const RECOVERY_BYTES: usize = RAW_KEY_LEN + CHECK_LEN;
 
 /// Why a text is not a usable word list.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
 pub enum WordListError {
     /// Not exactly 4096 non-empty lines.
     #[error("has {found} words, a recovery-key word list has 4096 (one per line)")]
@@ -72,7 +71,6 @@ pub enum WordListError {
 
 /// Why a text is not a valid recovery key. The messages say what to fix.
 #[derive(Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
 pub enum RecoveryKeyError {
     /// No words at all.
     #[error("the recovery key is empty")]

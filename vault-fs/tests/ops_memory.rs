@@ -303,3 +303,29 @@ async fn read_only_refuses_every_change_and_writes_nothing() {
         "a read-only mount wrote to storage"
     );
 }
+
+#[test]
+fn every_engine_error_kind_maps_to_its_own_fs_kind() {
+    use vault_engine::{VaultError, VaultErrorKind as V};
+    let table = [
+        (V::NotFound, FsErrorKind::NotFound),
+        (V::AlreadyExists, FsErrorKind::AlreadyExists),
+        (V::NotEmpty, FsErrorKind::NotEmpty),
+        (V::NotADirectory, FsErrorKind::NotADirectory),
+        (V::IsADirectory, FsErrorKind::IsADirectory),
+        (V::NameTooLong, FsErrorKind::NameTooLong),
+        (V::InvalidName, FsErrorKind::InvalidName),
+        (V::ReadOnly, FsErrorKind::ReadOnly),
+        (V::Corrupt, FsErrorKind::Corrupt),
+        (V::Unavailable, FsErrorKind::Unavailable),
+        (V::PermissionDenied, FsErrorKind::PermissionDenied),
+        (V::StorageFull, FsErrorKind::StorageFull),
+        (V::Unsupported, FsErrorKind::Unsupported),
+        (V::InvalidArgument, FsErrorKind::InvalidArgument),
+        (V::Other, FsErrorKind::Other),
+    ];
+    for (engine, fs) in table {
+        let mapped = vault_fs::ops::FsError::from(VaultError::node(engine, "x")).kind();
+        assert_eq!(mapped, fs, "{engine:?}");
+    }
+}

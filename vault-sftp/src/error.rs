@@ -8,7 +8,6 @@ use vault_storage::{StorageError, StorageErrorKind, StoragePath};
 /// Why connecting or logging in failed. Messages name what failed and what to
 /// do; they never contain a secret.
 #[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
 pub enum SftpError {
     /// The STORAGE string is not a valid `sftp://` URL.
     #[error("invalid sftp URL: {0}")]

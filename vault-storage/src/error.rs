@@ -7,7 +7,6 @@ use crate::StoragePath;
 /// What went wrong, as far as the caller needs to know. Each backend maps its
 /// own errors (io::ErrorKind, SFTP status, HTTP status) in one `classify` fn.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
 pub enum StorageErrorKind {
     /// The path does not exist (or its parent does not).
     NotFound,

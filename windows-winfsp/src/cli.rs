@@ -125,7 +125,20 @@ pub fn exit_for_unlock(kind: VaultErrorKind) -> u8 {
         VaultErrorKind::WrongPassword => EXIT_AUTH,
         VaultErrorKind::NotAVault => EXIT_NOT_A_VAULT,
         VaultErrorKind::Unavailable => EXIT_UNREACHABLE,
-        _ => EXIT_ERROR,
+        VaultErrorKind::NotFound
+        | VaultErrorKind::AlreadyExists
+        | VaultErrorKind::NotEmpty
+        | VaultErrorKind::NotADirectory
+        | VaultErrorKind::IsADirectory
+        | VaultErrorKind::NameTooLong
+        | VaultErrorKind::InvalidName
+        | VaultErrorKind::ReadOnly
+        | VaultErrorKind::Corrupt
+        | VaultErrorKind::PermissionDenied
+        | VaultErrorKind::StorageFull
+        | VaultErrorKind::Unsupported
+        | VaultErrorKind::InvalidArgument
+        | VaultErrorKind::Other => EXIT_ERROR,
     }
 }
 

@@ -93,11 +93,10 @@ impl From<VaultError> for FsError {
             VaultErrorKind::PermissionDenied => FsErrorKind::PermissionDenied,
             VaultErrorKind::StorageFull => FsErrorKind::StorageFull,
             VaultErrorKind::Unsupported => FsErrorKind::Unsupported,
+            VaultErrorKind::InvalidArgument => FsErrorKind::InvalidArgument,
             VaultErrorKind::WrongPassword | VaultErrorKind::NotAVault | VaultErrorKind::Other => {
                 FsErrorKind::Other
             }
-            // VaultErrorKind is non_exhaustive: a kind added later is an I/O error until mapped.
-            _ => FsErrorKind::Other,
         };
         // Log only variants whose text names ciphertext paths, never cleartext names.
         if matches!(err, VaultError::Corrupt { .. } | VaultError::Storage(_))
