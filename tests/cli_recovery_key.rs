@@ -695,8 +695,8 @@ fn weak_scrypt_settings_planted_by_the_storage_are_never_written_back() {
         &b,
     ]);
     r.ok();
-    warned(&r.stderr);
     assert_eq!(scrypt_of(&fx.vault), (32768, 8), "passwd");
+    warned(&r.stderr);
     run(&["ls", v, "--password-file", &b]).ok();
 
     plant_weak_masterkey(&fx.vault, "whatever the server chose");
@@ -715,8 +715,8 @@ fn weak_scrypt_settings_planted_by_the_storage_are_never_written_back() {
         &c,
     ]);
     r.ok();
-    warned(&r.stderr);
     assert_eq!(scrypt_of(&fx.vault), (32768, 8), "recovery-key reset");
+    warned(&r.stderr);
     let r = run(&["ls", v, "--password-file", &c]);
     r.ok();
     assert!(!r.stderr.contains("weak"), "{}", r.stderr);
