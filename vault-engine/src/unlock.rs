@@ -365,3 +365,37 @@ pub(crate) async fn reset_password(
     tracing::info!(storage = %s.describe(), "password reset with the recovery key");
     Ok(backup)
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use vault_storage::MemoryStorage;
+
+    /// The engine's own check, for library users that skip the CLI's: a storage with
+    /// `vault.uvf` and no `vault.cryptomator` is named as a UVF vault, an empty one is not.
+    #[tokio::test]
+    async fn a_unified_vault_format_vault_is_named_as_such() {
+        let storage: Arc<dyn Storage> = Arc::new(MemoryStorage::new());
+        let message = |r: Result<Core, VaultError>| match r {
+            Err(VaultError::NotAVault(m)) => m,
+            Err(other) => panic!("{other}"),
+            Ok(_) => panic!("unlocked"),
+        };
+        let empty = message(unlock(storage.clone(), "pw", OpenOptions::default()).await);
+        assert!(empty.starts_with("no vault.cryptomator at "), "{empty}");
+        storage
+            .write(
+                &path(UVF_FILE).unwrap(),
+                Body::from_bytes(b"eyJ.x.y".to_vec()),
+                WriteMode::CreateNew,
+            )
+            .await
+            .unwrap();
+        let uvf = message(unlock(storage.clone(), "pw", OpenOptions::default()).await);
+        assert!(
+            uvf.starts_with("Unified Vault Format vaults (vault.uvf) are not supported at "),
+            "{uvf}"
+        );
+    }
+}
