@@ -1,7 +1,8 @@
 //! Issue 11, the smaller hostile-storage items, each with its own test: a Unified Vault Format
 //! vault is refused (exit 4); a group- or world-readable `--password-file` gets one warning line;
 //! `-o allow_root` admits root and the owner only (real FUSE mounts, run as root); the example
-//! systemd unit takes the password from the keyring or askpass, never from a file.
+//! systemd unit takes the password from the keyring or askpass, never from a file; and the
+//! limitation docs/threat-model.md states: a file cut at a chunk boundary reads shorter unnoticed.
 //! (The weak-scrypt items are in tests/cli_recovery_key.rs, which has the word-list handling.)
 
 #![allow(clippy::unwrap_used)]
@@ -194,4 +195,58 @@ fn the_example_systemd_unit_takes_the_password_from_the_keyring_or_askpass() {
     }
     let exec = unit.lines().find(|l| l.starts_with("ExecStart=")).unwrap();
     assert!(exec.contains("vault mount --foreground"), "{exec}");
+}
+
+/// Every regular file under `dir` (recursively).
+fn files_under(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            files_under(&p, out);
+        } else {
+            out.push(p);
+        }
+    }
+}
+
+/// What docs/threat-model.md says about truncation, checked: format 8 has no end-of-file
+/// marker, so a file cut after a whole chunk reads as a shorter file without any error and
+/// `check` finds nothing; a cut inside a chunk is detected.
+#[test]
+fn a_file_cut_at_a_chunk_boundary_reads_shorter_without_an_error() {
+    let fx = copy_fixture("vault-v8");
+    let v = fx.vault_str();
+    let src = fx.tmp.path().join("big.bin");
+    let data: Vec<u8> = (0..100_003u32).map(|i| (i * 7 % 251) as u8).collect();
+    std::fs::write(&src, &data).unwrap();
+    vault(&[
+        "put",
+        v,
+        src.to_str().unwrap(),
+        "/big.bin",
+        "--password-file",
+        fx.pw(),
+    ])
+    .ok();
+    // Header 68 bytes, then 4 chunks (3 of 32 KiB + 28, one of 1699 + 28).
+    let size = 68 + 3 * (32768 + 28) + (100_003 - 3 * 32768 + 28);
+    let mut all = Vec::new();
+    files_under(&fx.vault.join("d"), &mut all);
+    let ct: Vec<_> = all
+        .into_iter()
+        .filter(|p| std::fs::metadata(p).unwrap().len() == size as u64)
+        .collect();
+    assert_eq!(ct.len(), 1, "the ciphertext of big.bin");
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&ct[0])
+        .unwrap();
+    f.set_len(68 + 2 * (32768 + 28)).unwrap();
+    let cat = vault(&["cat", v, "/big.bin", "--password-file", fx.pw()]);
+    assert_eq!(cat.code, 0, "{}", cat.stderr);
+    assert_eq!(cat.stdout, &data[..65536], "the first two chunks, silently");
+    vault(&["check", v, "--password-file", fx.pw()]).ok();
+    // Inside a chunk: detected.
+    f.set_len(68 + 32768 + 28 + 100).unwrap();
+    vault(&["cat", v, "/big.bin", "--password-file", fx.pw()]).fails(1);
 }
