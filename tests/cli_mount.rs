@@ -487,13 +487,20 @@ fn systemd_unit_verifies_and_its_command_runs() {
         unit.replace("/usr/local/bin/vault", bin()),
     )
     .unwrap();
+    // The unit's askpass way (it documents no password file).
+    let askpass = s.fx.tmp.path().join("askpass");
+    write_askpass(
+        &askpass,
+        false,
+        &[("'Vault password for '*", format!("cat '{}'", s.fx.pw()))],
+    );
     std::fs::write(
         cfg.join("test.env"),
         format!(
-            "VAULT_STORAGE={}\nVAULT_MOUNTPOINT={}\nVAULT_OPTIONS=--password-file {}\n",
+            "VAULT_STORAGE={}\nVAULT_MOUNTPOINT={}\nVAULT_ASKPASS={}\n",
             s.fx.vault_str(),
             s.mnt_str(),
-            s.fx.pw()
+            askpass.display()
         ),
     )
     .unwrap();
@@ -510,14 +517,8 @@ fn systemd_unit_verifies_and_its_command_runs() {
 
     // The ExecStart command, as systemd would run it (foreground), then SIGTERM as on stop.
     let mut child = Command::new(bin())
-        .args([
-            "mount",
-            "--foreground",
-            s.fx.vault_str(),
-            s.mnt_str(),
-            "--password-file",
-            s.fx.pw(),
-        ])
+        .args(["mount", "--foreground", s.fx.vault_str(), s.mnt_str()])
+        .env("VAULT_ASKPASS", &askpass)
         .stdin(Stdio::null())
         .spawn()
         .unwrap();

@@ -97,6 +97,8 @@ fn run(args: &[&str]) -> Run {
 
 fn write(path: &Path, text: &str) -> String {
     std::fs::write(path, text).unwrap();
+    // Keys and passwords as a user keeps them (a readable password file gets a warning).
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap();
     path.to_str().unwrap().to_owned()
 }
 
@@ -632,4 +634,94 @@ fn pycryptomator_opens_a_reset_vault_with_our_recovery_key() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(stdout.contains("interop check 42"), "{stdout}");
+}
+
+/// The scrypt settings of `masterkey.cryptomator` in `vault`.
+fn scrypt_of(vault: &Path) -> (u64, u64) {
+    let j: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(vault.join("masterkey.cryptomator")).unwrap())
+            .unwrap();
+    (
+        j["scryptCostParam"].as_u64().unwrap(),
+        j["scryptBlockSize"].as_u64().unwrap(),
+    )
+}
+
+/// What a hostile storage can do without any key: plant a `masterkey.cryptomator` with N = 2.
+/// Here it wraps the real key (as a file the user's own old tool might have written), so the
+/// password still opens it: the point is what the CLI writes next.
+fn plant_weak_masterkey(vault: &Path, password: &str) {
+    let v: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(fixtures().join("vectors.json")).unwrap()).unwrap();
+    let raw: [u8; 64] = hex(v["recovery_key"]["raw_key_hex"].as_str().unwrap())
+        .try_into()
+        .unwrap();
+    let weak =
+        vault_format::MasterkeyFile::create_with_cost(&MasterKey::from_raw(&raw), password, 2)
+            .unwrap();
+    std::fs::write(vault.join("masterkey.cryptomator"), weak.to_json()).unwrap();
+    assert_eq!(scrypt_of(vault), (2, 8));
+}
+
+/// Issue 11, acceptance 4a: a planted N = 2 never reaches the file `passwd` or `recovery-key
+/// reset` writes (they used to keep the old cost, making the new password cheap to guess); the
+/// weak file read gives one WARN line; `create` writes Cryptomator's settings.
+#[test]
+fn weak_scrypt_settings_planted_by_the_storage_are_never_written_back() {
+    let fx = copy_fixture("vault-v8");
+    let t = fx.tmp.path();
+    let v = fx.vault_str();
+    let old_pw = std::fs::read_to_string(fx.pw()).unwrap();
+    let warned = |stderr: &str| {
+        let lines: Vec<&str> = stderr
+            .lines()
+            .filter(|l| l.contains("weak scrypt settings"))
+            .collect();
+        assert_eq!(lines.len(), 1, "one warning: {stderr}");
+        assert!(
+            lines[0].trim_start().starts_with("WARN ") && lines[0].contains("N=2, r=8"),
+            "{stderr}"
+        );
+    };
+
+    plant_weak_masterkey(&fx.vault, old_pw.trim_end());
+    let b = write(&t.join("b"), "password B\n");
+    let r = run(&[
+        "passwd",
+        v,
+        "--password-file",
+        fx.pw(),
+        "--new-password-file",
+        &b,
+    ]);
+    r.ok();
+    assert_eq!(scrypt_of(&fx.vault), (32768, 8), "passwd");
+    warned(&r.stderr);
+    run(&["ls", v, "--password-file", &b]).ok();
+
+    plant_weak_masterkey(&fx.vault, "whatever the server chose");
+    let c = write(&t.join("c"), "password C\n");
+    let key = write(&t.join("key"), &vector_words());
+    let list = official_list_path();
+    let r = run(&[
+        "recovery-key",
+        "reset",
+        v,
+        "--word-list",
+        list.to_str().unwrap(),
+        "--recovery-key-file",
+        &key,
+        "--new-password-file",
+        &c,
+    ]);
+    r.ok();
+    assert_eq!(scrypt_of(&fx.vault), (32768, 8), "recovery-key reset");
+    warned(&r.stderr);
+    let r = run(&["ls", v, "--password-file", &c]);
+    r.ok();
+    assert!(!r.stderr.contains("weak"), "{}", r.stderr);
+
+    let fresh = t.join("fresh");
+    run(&["create", fresh.to_str().unwrap(), "--password-file", &c]).ok();
+    assert_eq!(scrypt_of(&fresh), (32768, 8), "create");
 }

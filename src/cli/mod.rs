@@ -16,6 +16,7 @@ mod commands;
 pub mod config;
 pub mod exit;
 mod output;
+mod password_file_mode;
 pub(crate) mod reauth;
 pub mod remember;
 mod reveal;

@@ -437,6 +437,7 @@ fn lowercase_first(s: &str) -> String {
 
 /// First line of `file`, without its line ending.
 pub fn read_password_file(file: &Path) -> CliResult<SecretString> {
+    super::password_file_mode::warn_if_readable_by_others(file);
     let mut bytes = Zeroizing::new(Vec::new());
     std::fs::File::open(file)
         .and_then(|mut f| f.read_to_end(&mut bytes))

@@ -38,7 +38,10 @@ pub async fn connect_existing(
         )),
         Err(e) if e.kind() == StorageErrorKind::NotFound => Err(CliError::new(
             Exit::NotAVault,
-            format!("{storage_arg} is not a vault (no vault.cryptomator)"),
+            format!(
+                "{storage_arg} is not a vault ({})",
+                Vault::missing_config_reason(storage.as_ref()).await
+            ),
         )),
         Err(e) if e.kind() == StorageErrorKind::AuthenticationFailed => {
             Err(CliError::new(Exit::Auth, format!("{storage_arg}: {e}")))

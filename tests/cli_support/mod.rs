@@ -216,6 +216,8 @@ pub fn copy_fixture(name: &str) -> FixtureCopy {
     let password = std::fs::read_to_string(fixtures().join(name).join("password.txt")).unwrap();
     let password_file = tmp.path().join("password.txt");
     std::fs::write(&password_file, format!("{password}\n")).unwrap();
+    // As a user should keep it: a group- or world-readable one gets a warning line.
+    std::fs::set_permissions(&password_file, std::fs::Permissions::from_mode(0o600)).unwrap();
     FixtureCopy {
         tmp,
         vault,

@@ -221,6 +221,12 @@ impl Vault {
         unlock::reset_password(storage, key, new).await
     }
 
+    /// Why `storage` holds no vault, when it has no `vault.cryptomator`: `no vault.cryptomator`,
+    /// or that it is a Unified Vault Format vault (`vault.uvf`), which is not supported.
+    pub async fn missing_config_reason(storage: &dyn Storage) -> String {
+        unlock::missing_config_reason(storage).await
+    }
+
     /// Format facts for `vault info`.
     pub fn info(&self) -> VaultInfo {
         let c = &self.core.config;

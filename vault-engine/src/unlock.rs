@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use vault_format::layout;
-use vault_format::masterkey::backup_suffix;
+use vault_format::masterkey::{MIN_SCRYPT_BLOCK_SIZE, MIN_SCRYPT_COST, backup_suffix};
 use vault_format::{
     Cryptor, FormatError, MasterKey, MasterkeyFile, UnverifiedVaultConfig, VaultConfig,
 };
@@ -17,6 +17,8 @@ use crate::core::{Core, is_not_found};
 use crate::{CreateOptions, OpenOptions, VaultError, VaultErrorKind};
 
 const CONFIG_FILE: &str = "vault.cryptomator";
+/// The config file of a Unified Vault Format vault, which this client does not open.
+const UVF_FILE: &str = "vault.uvf";
 /// Refuse absurdly large config/masterkey files instead of reading them.
 const MAX_SMALL_FILE: usize = 64 * 1024;
 
@@ -78,8 +80,27 @@ async fn read_vault_files(
     Ok((unverified, mk_name, mk_bytes))
 }
 
-fn parse_masterkey(bytes: &[u8], name: &str) -> Result<MasterkeyFile, VaultError> {
-    MasterkeyFile::parse(bytes).map_err(|e| VaultError::NotAVault(format!("invalid {name}: {e}")))
+fn parse_masterkey(
+    storage: &dyn Storage,
+    bytes: &[u8],
+    name: &str,
+) -> Result<MasterkeyFile, VaultError> {
+    let file = MasterkeyFile::parse(bytes)
+        .map_err(|e| VaultError::NotAVault(format!("invalid {name}: {e}")))?;
+    if file.is_weak() {
+        // Not refused: an old or hand-made vault may have it. But the storage may have planted
+        // it, and the user should know the password is cheaper to guess than they think.
+        tracing::warn!(
+            "{name} at {} has weak scrypt settings (N={}, r={}; Cryptomator uses N={}, r={}): \
+             the storage may have replaced it; vault passwd writes strong ones",
+            storage.describe(),
+            file.scrypt_cost(),
+            file.scrypt_block_size(),
+            MIN_SCRYPT_COST,
+            MIN_SCRYPT_BLOCK_SIZE,
+        );
+    }
+    Ok(file)
 }
 
 fn unlock_key(file: &MasterkeyFile, password: &str, name: &str) -> Result<MasterKey, VaultError> {
@@ -95,7 +116,7 @@ pub(crate) async fn unlock(
     options: OpenOptions,
 ) -> Result<Core, VaultError> {
     let (unverified, mk_name, mk_bytes) = read_vault_files(storage.as_ref()).await?;
-    let mk_file = parse_masterkey(&mk_bytes, mk_name)?;
+    let mk_file = parse_masterkey(storage.as_ref(), &mk_bytes, mk_name)?;
     let key = unlock_key(&mk_file, password, mk_name)?;
     let config = unverified.verify(&key).map_err(config_error)?;
     let cryptor = Cryptor::new(key, config.cipher_combo);
@@ -220,7 +241,7 @@ pub(crate) async fn change_password(
 ) -> Result<(), VaultError> {
     let s = storage.as_ref();
     let (unverified, mk_name, mk_bytes) = read_vault_files(s).await?;
-    let mk_file = parse_masterkey(&mk_bytes, mk_name)?;
+    let mk_file = parse_masterkey(storage.as_ref(), &mk_bytes, mk_name)?;
     let key = unlock_key(&mk_file, old, mk_name)?;
     // Make sure this masterkey belongs to this vault before touching anything.
     unverified.verify(&key).map_err(config_error)?;
@@ -266,12 +287,28 @@ async fn read_config(
     storage: &dyn Storage,
 ) -> Result<(UnverifiedVaultConfig, &'static str), VaultError> {
     let where_ = storage.describe();
-    let token = read_small(storage, CONFIG_FILE)
-        .await?
-        .ok_or_else(|| VaultError::NotAVault(format!("no vault.cryptomator at {where_}")))?;
+    let Some(token) = read_small(storage, CONFIG_FILE).await? else {
+        let reason = missing_config_reason(storage).await;
+        return Err(VaultError::NotAVault(format!("{reason} at {where_}")));
+    };
     let unverified = UnverifiedVaultConfig::parse(&token).map_err(config_error)?;
     let mk_name = unverified.masterkey_file_name().map_err(config_error)?;
     Ok((unverified, mk_name))
+}
+
+/// Why a storage without `vault.cryptomator` is not a vault we open. A Unified Vault Format
+/// vault (Cryptomator's successor format: `vault.uvf` instead of `vault.cryptomator`) is named
+/// as such, so its owner is not told the folder holds no vault at all.
+pub(crate) async fn missing_config_reason(storage: &dyn Storage) -> String {
+    let uvf = match path(UVF_FILE) {
+        Ok(p) => storage.metadata(&p).await.is_ok(),
+        Err(_) => false,
+    };
+    if uvf {
+        "Unified Vault Format vaults (vault.uvf) are not supported".to_owned()
+    } else {
+        format!("no {CONFIG_FILE}")
+    }
 }
 
 /// Checks a key that did not come from the masterkey file (a recovery key) against the
@@ -291,7 +328,7 @@ pub(crate) async fn unlock_master_key(
     password: &str,
 ) -> Result<MasterKey, VaultError> {
     let (unverified, mk_name, mk_bytes) = read_vault_files(storage.as_ref()).await?;
-    let mk_file = parse_masterkey(&mk_bytes, mk_name)?;
+    let mk_file = parse_masterkey(storage.as_ref(), &mk_bytes, mk_name)?;
     let key = unlock_key(&mk_file, password, mk_name)?;
     // Never hand out a key that does not open this vault.
     unverified.verify(&key).map_err(config_error)?;
@@ -316,9 +353,10 @@ pub(crate) async fn reset_password(
     // Before anything is written: the key must be this vault's.
     verify_foreign_key(&unverified, key)?;
     let old_bytes = read_small(s, mk_name).await?;
-    // Keep version and scrypt cost of a readable old file (as `passwd` does); a missing
-    // or unreadable one is replaced by a fresh file with the reference defaults.
-    let new_file = match old_bytes.as_deref().map(MasterkeyFile::parse) {
+    // Keep the version of a readable old file and its scrypt cost unless that is below
+    // Cryptomator's (as `passwd` does); a missing or unreadable one is replaced by a fresh
+    // file with the reference defaults.
+    let new_file = match old_bytes.as_deref().map(|b| parse_masterkey(s, b, mk_name)) {
         Some(Ok(old)) => old.rewrap(key, new),
         _ => MasterkeyFile::create(key, new),
     }
@@ -326,4 +364,38 @@ pub(crate) async fn reset_password(
     let backup = replace_masterkey(s, mk_name, old_bytes, &new_file).await?;
     tracing::info!(storage = %s.describe(), "password reset with the recovery key");
     Ok(backup)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use vault_storage::MemoryStorage;
+
+    /// The engine's own check, for library users that skip the CLI's: a storage with
+    /// `vault.uvf` and no `vault.cryptomator` is named as a UVF vault, an empty one is not.
+    #[tokio::test]
+    async fn a_unified_vault_format_vault_is_named_as_such() {
+        let storage: Arc<dyn Storage> = Arc::new(MemoryStorage::new());
+        let message = |r: Result<Core, VaultError>| match r {
+            Err(VaultError::NotAVault(m)) => m,
+            Err(other) => panic!("{other}"),
+            Ok(_) => panic!("unlocked"),
+        };
+        let empty = message(unlock(storage.clone(), "pw", OpenOptions::default()).await);
+        assert!(empty.starts_with("no vault.cryptomator at "), "{empty}");
+        storage
+            .write(
+                &path(UVF_FILE).unwrap(),
+                Body::from_bytes(b"eyJ.x.y".to_vec()),
+                WriteMode::CreateNew,
+            )
+            .await
+            .unwrap();
+        let uvf = message(unlock(storage.clone(), "pw", OpenOptions::default()).await);
+        assert!(
+            uvf.starts_with("Unified Vault Format vaults (vault.uvf) are not supported at "),
+            "{uvf}"
+        );
+    }
 }

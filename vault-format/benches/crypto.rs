@@ -195,6 +195,53 @@ fn whole_file(c: &mut Criterion) {
     g.finish();
 }
 
+/// One 32 KiB SIV_GCM chunk sealed with a nonce from `fill`: the generator is the only difference
+/// between the two nonce benches (docs/threat-model.md, "Nonces").
+fn seal_with(
+    cr: &Cryptor,
+    h: &vault_format::FileHeader,
+    data: &[u8],
+    out: &mut Vec<u8>,
+    fill: fn(&mut [u8]),
+) {
+    let mut nonce = [0u8; 12];
+    fill(&mut nonce);
+    out.clear();
+    cr.encrypt_chunk_with_nonce(h, 7, &nonce, black_box(data), out);
+    black_box(&out);
+}
+
+/// The thread-local reseeding ChaCha12 generator the crate uses for nonces.
+fn nonce_reseeding(buf: &mut [u8]) {
+    use rand::Rng as _;
+    rand::rng().fill_bytes(buf);
+}
+
+/// The OS generator: one getrandom(2) call per nonce.
+fn nonce_os(buf: &mut [u8]) {
+    getrandom::fill(buf).unwrap();
+}
+
+/// Chunk encryption with either nonce source (issue 11: switch to the OS generator if it
+/// costs under 3 % on 32 KiB chunks).
+fn nonce_source(c: &mut Criterion) {
+    let mut g = c.benchmark_group("chunk_encrypt_nonce_source_32KiB");
+    g.throughput(Throughput::Bytes(CLEARTEXT_CHUNK_SIZE as u64));
+    let data = chunk();
+    let cr = cryptor(CipherCombo::SivGcm);
+    let h = cr.new_header();
+    let mut out = Vec::with_capacity(CipherCombo::SivGcm.ciphertext_chunk_len());
+    for (name, fill) in [
+        ("reseeding_chacha", nonce_reseeding as fn(&mut [u8])),
+        ("os_getrandom", nonce_os),
+    ] {
+        g.bench_function(name, |b| {
+            b.iter(|| seal_with(&cr, &h, &data, &mut out, fill))
+        });
+    }
+    g.finish();
+}
+
 /// Interleaved A/B timing: `a` and `b` run in alternating short blocks, so load from other
 /// processes on a shared machine hits both alike. Returns the total times of `a` and `b`.
 /// Both get the same output buffer: where a buffer lies in memory (cache sets, 4K aliasing with
@@ -228,6 +275,18 @@ fn ratios() {
     let data = chunk();
     let cr = cryptor(CipherCombo::SivGcm);
     let h = cr.new_header();
+    let (reseeding, os) = interleaved(
+        2000,
+        16,
+        |o| seal_with(&cr, &h, &data, o, nonce_reseeding),
+        |o| seal_with(&cr, &h, &data, o, nonce_os),
+    );
+    println!(
+        "RATIO nonce source, 32 KiB SIV_GCM chunk encrypt: reseeding {:.2} us, OS getrandom {:.2} us, OS costs {:+.2} %",
+        reseeding.as_secs_f64() * 1e6 / 32000.0,
+        os.as_secs_f64() * 1e6 / 32000.0,
+        (os.as_secs_f64() / reseeding.as_secs_f64() - 1.0) * 100.0
+    );
     let key = LessSafeKey::new(UnboundKey::new(&AES_256_GCM, &[0x11; 32]).unwrap());
     let (ours, raw) = interleaved(
         400,
@@ -341,7 +400,7 @@ fn ratios() {
 criterion_group! {
     name = benches;
     config = Criterion::default().warm_up_time(Duration::from_millis(500)).measurement_time(Duration::from_secs(2));
-    targets = chunk_encrypt, chunk_decrypt, names, unlock, whole_file
+    targets = chunk_encrypt, chunk_decrypt, nonce_source, names, unlock, whole_file
 }
 
 fn main() {

@@ -59,6 +59,13 @@ const WRAPPED_LEN: usize = 40;
 /// gigabytes. 1 GiB leaves room for far stronger settings than any client uses.
 const MAX_SCRYPT_MEMORY: u64 = 1 << 30;
 
+/// Cryptomator's scrypt cost N (2^15). Every file this crate writes from a file it read
+/// (`change_password`, `rewrap`) uses at least this: the parameters of a stored file come from
+/// the storage, which may have planted weak ones to make the *new* password cheap to guess.
+pub const MIN_SCRYPT_COST: u64 = 1 << 15;
+/// Cryptomator's scrypt block size r (8), the one every file this crate writes uses.
+pub const MIN_SCRYPT_BLOCK_SIZE: u32 = 8;
+
 /// A parsed `masterkey.cryptomator`.
 #[derive(Clone)]
 pub struct MasterkeyFile {
@@ -225,10 +232,11 @@ impl MasterkeyFile {
 
     /// Wraps `key` under `password` with a fresh salt, scrypt N=32768 r=8 p=1, version 999.
     pub fn create(key: &MasterKey, password: &str) -> Result<Self, FormatError> {
-        Self::create_with_cost(key, password, 32768)
+        Self::create_with_cost(key, password, MIN_SCRYPT_COST)
     }
 
-    /// As [`Self::create`] with another scrypt cost (a power of two > 1); tests use small ones.
+    /// As [`Self::create`] with another scrypt cost (a power of two > 1). Tests and benches use
+    /// small ones; nothing a user runs should, since a low cost makes the password cheap to guess.
     pub fn create_with_cost(
         key: &MasterKey,
         password: &str,
@@ -238,7 +246,7 @@ impl MasterkeyFile {
     }
 
     fn wrap(key: &MasterKey, password: &str, cost: u64, version: i32) -> Result<Self, FormatError> {
-        const BLOCK_SIZE: u32 = 8;
+        const BLOCK_SIZE: u32 = MIN_SCRYPT_BLOCK_SIZE;
         check_cost(cost, BLOCK_SIZE)?;
         // 8 random bytes, as the reference writes (spec §2).
         let mut salt = vec![0u8; 8];
@@ -262,15 +270,39 @@ impl MasterkeyFile {
         new_password: &str,
     ) -> Result<Self, FormatError> {
         let key = self.unlock(old_password)?;
-        // Keep version and cost; block size becomes 8 and versionMac is recomputed (spec §13).
-        Self::wrap(&key, new_password, self.cost, self.version)
+        // Keep version and a cost at least Cryptomator's; block size becomes 8 and versionMac
+        // is recomputed (spec §13).
+        Self::wrap(&key, new_password, self.rewrite_cost(), self.version)
     }
 
-    /// `key` under `new_password` with a new salt, keeping this file's `version` and
-    /// scrypt cost (recovery, spec §12/§13: the old password is unknown, the key comes
-    /// from the recovery key). The caller checks `key` against `vault.cryptomator` first.
+    /// `key` under `new_password` with a new salt, keeping this file's `version` and its
+    /// scrypt cost if that is at least [`MIN_SCRYPT_COST`] (recovery, spec §12/§13: the old
+    /// password is unknown, the key comes from the recovery key). The caller checks `key`
+    /// against `vault.cryptomator` first.
     pub fn rewrap(&self, key: &MasterKey, new_password: &str) -> Result<Self, FormatError> {
-        Self::wrap(key, new_password, self.cost, self.version)
+        Self::wrap(key, new_password, self.rewrite_cost(), self.version)
+    }
+
+    /// The cost for a file written in place of this one: never below Cryptomator's, since
+    /// this file's cost is whatever the storage served.
+    fn rewrite_cost(&self) -> u64 {
+        self.cost.max(MIN_SCRYPT_COST)
+    }
+
+    /// scrypt's cost parameter N of this file.
+    pub fn scrypt_cost(&self) -> u64 {
+        self.cost
+    }
+
+    /// scrypt's block size r of this file.
+    pub fn scrypt_block_size(&self) -> u32 {
+        self.block_size
+    }
+
+    /// Whether this file's scrypt settings are below Cryptomator's (N = 2^15, r = 8), so its
+    /// password is cheaper to guess than a vault made by any Cryptomator client.
+    pub fn is_weak(&self) -> bool {
+        self.cost < MIN_SCRYPT_COST || self.block_size < MIN_SCRYPT_BLOCK_SIZE
     }
 
     /// The `version` field (999 for format-8 vaults).
@@ -351,7 +383,8 @@ mod tests {
         let f = MasterkeyFile::create_with_cost(&key(), "old", 16).unwrap();
         let g = f.change_password("old", "new").unwrap();
         assert_ne!(g.salt, f.salt);
-        assert_eq!(g.cost, 16);
+        // The small test cost is not carried over: the new file has Cryptomator's.
+        assert_eq!(g.cost, MIN_SCRYPT_COST);
         assert_eq!(*g.unlock("new").unwrap().raw(), *key().raw());
         assert_eq!(g.unlock("old").unwrap_err(), FormatError::WrongPassword);
         assert_eq!(
@@ -361,17 +394,43 @@ mod tests {
     }
 
     #[test]
-    fn rewrap_keeps_version_and_cost_and_needs_no_old_password() {
+    fn rewrap_keeps_version_and_needs_no_old_password() {
         let f = MasterkeyFile::create_with_cost(&key(), "forgotten", 16).unwrap();
         let g = f.rewrap(&key(), "new").unwrap();
         assert_ne!(g.salt, f.salt);
-        assert_eq!((g.cost, g.version, g.block_size), (16, 999, 8));
+        assert_eq!((g.cost, g.version, g.block_size), (MIN_SCRYPT_COST, 999, 8));
         assert_eq!(*g.unlock("new").unwrap().raw(), *key().raw());
         assert!(g.version_mac_matches(&g.unlock("new").unwrap()));
         assert_eq!(
             g.unlock("forgotten").unwrap_err(),
             FormatError::WrongPassword
         );
+    }
+
+    /// A file as a hostile storage could plant it: the vault's key under the password with N = 2
+    /// (or r = 1). Whatever is written in its place has Cryptomator's settings again.
+    #[test]
+    fn weak_scrypt_settings_of_a_read_file_are_never_written_back() {
+        let planted = MasterkeyFile::create_with_cost(&key(), "pw", 2).unwrap();
+        let planted = MasterkeyFile::parse(&planted.to_json()).unwrap();
+        assert!(planted.is_weak());
+        assert_eq!(planted.scrypt_cost(), 2);
+        for new in [
+            planted.change_password("pw", "new").unwrap(),
+            planted.rewrap(&key(), "new").unwrap(),
+        ] {
+            let reread = MasterkeyFile::parse(&new.to_json()).unwrap();
+            assert_eq!(reread.scrypt_cost(), MIN_SCRYPT_COST);
+            assert_eq!(reread.scrypt_block_size(), MIN_SCRYPT_BLOCK_SIZE);
+            assert!(!reread.is_weak());
+        }
+        let json = String::from_utf8(planted.to_json()).unwrap();
+        let r1 = json.replace("\"scryptBlockSize\": 8", "\"scryptBlockSize\": 1");
+        assert!(MasterkeyFile::parse(r1.as_bytes()).unwrap().is_weak());
+        // A stronger stored cost is kept, not lowered.
+        let strong = MasterkeyFile::create_with_cost(&key(), "pw", 1 << 16).unwrap();
+        assert!(!strong.is_weak());
+        assert_eq!(strong.rewrap(&key(), "new").unwrap().scrypt_cost(), 1 << 16);
     }
 
     #[test]

@@ -5,7 +5,8 @@
 //! [`StopHandle`], [`unmount`], [`mounted_vaults`].
 //!
 //! `extra_options` (`-o`) understood by [`mount`]: `ro`, `rw`, `nonempty`,
-//! `allow_other`, `allow_root`, `default_permissions` (always on), `uid=N`,
+//! `allow_other`, `allow_root` (root and the owner only; not with `allow_other`),
+//! `default_permissions` (always on), `uid=N`,
 //! `gid=N`, `umask=OCT`, `fmask=OCT`, `dmask=OCT`, `file_mode=OCT`,
 //! `dir_mode=OCT`, `attr_timeout=SECS`, `entry_timeout=SECS`,
 //! `io_timeout=SECS` (bound on every storage call, default 120; past it the

@@ -30,7 +30,8 @@ const FS_TYPE: &str = "fuse.vault";
 struct Parsed {
     fs: FsConfig,
     allow_non_empty: bool,
-    allow_other: bool,
+    /// Who besides the owner may use the mount: nobody, root (`allow_root`), everyone.
+    acl: SessionACL,
     attr_ttl: Duration,
     entry_ttl: Duration,
     flags: nix::mount::MsFlags,
@@ -65,12 +66,17 @@ fn parse_options(options: &MountOptions) -> Result<Parsed, MountError> {
             ..FsConfig::default()
         },
         allow_non_empty: options.allow_non_empty,
-        allow_other: options.allow_other,
+        acl: if options.allow_other {
+            SessionACL::All
+        } else {
+            SessionACL::Owner
+        },
         attr_ttl: options.attr_timeout,
         entry_ttl: options.entry_timeout,
         flags: MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
         fuser_flags: Vec::new(),
     };
+    let mut allow_root = false;
     for opt in options
         .extra_options
         .iter()
@@ -86,7 +92,8 @@ fn parse_options(options: &MountOptions) -> Result<Parsed, MountError> {
             ("ro", None) => p.fs.read_only = true,
             ("rw", None) => p.fs.read_only = false,
             ("nonempty", None) => p.allow_non_empty = true,
-            ("allow_other", None) | ("allow_root", None) => p.allow_other = true,
+            ("allow_other", None) => p.acl = SessionACL::All,
+            ("allow_root", None) => allow_root = true,
             ("default_permissions", None) => {}
             ("noatime", None) => p.flags |= MsFlags::MS_NOATIME,
             ("nodiratime", None) => p.flags |= MsFlags::MS_NODIRATIME,
@@ -142,6 +149,16 @@ fn parse_options(options: &MountOptions) -> Result<Parsed, MountError> {
             _ => return Err(invalid(format!("unknown mount option `{opt}`"))),
         }
     }
+    if allow_root {
+        // As in libfuse 2, where the two were mutually exclusive: guessing which one was
+        // meant could open the mount to every local user.
+        if p.acl == SessionACL::All {
+            return Err(invalid(
+                "-o allow_root and allow_other (--allow-other) cannot be combined".into(),
+            ));
+        }
+        p.acl = SessionACL::RootAndOwner;
+    }
     if p.fs.read_only {
         p.flags |= MsFlags::MS_RDONLY;
     }
@@ -188,13 +205,11 @@ fn option_safe(s: &str) -> String {
         .collect()
 }
 
-fn fuser_config(allow_other: bool) -> Config {
+fn fuser_config(acl: SessionACL) -> Config {
     let mut config = Config::default();
-    config.acl = if allow_other {
-        SessionACL::All
-    } else {
-        SessionACL::Owner
-    };
+    // `RootAndOwner` still mounts with the kernel's `allow_other` (the kernel knows no
+    // root-only mode); fuser then answers requests of any other user with EACCES.
+    config.acl = acl;
     // Two reader threads, each with its own /dev/fuse clone: replies and the
     // copy of write payloads never wait on one thread.
     config.n_threads = Some(2);
@@ -208,7 +223,7 @@ fn kernel_mount(
     options: &MountOptions,
     parsed: &Parsed,
 ) -> io::Result<Session<FuseAdapter>> {
-    let mut config = fuser_config(parsed.allow_other);
+    let mut config = fuser_config(parsed.acl);
     if nix::unistd::geteuid().is_root() {
         let dev = OpenOptions::new()
             .read(true)
@@ -222,7 +237,8 @@ fn kernel_mount(
             nix::unistd::getuid().as_raw(),
             nix::unistd::getgid().as_raw(),
         );
-        if parsed.allow_other {
+        if parsed.acl != SessionACL::Owner {
+            // For `allow_root` too: fuser filters by uid (see `fuser_config`).
             data.push_str(",allow_other");
         }
         let source = if options.fs_name.is_empty() {
@@ -678,5 +694,36 @@ mod tests {
         assert_eq!(p.fs.op_timeout, Duration::from_secs(5));
         o.extra_options = vec!["bogus".into()];
         assert!(parse_options(&o).is_err());
+    }
+
+    /// `allow_root` is root and the owner only, never everyone (it used to become
+    /// `allow_other`); combined with `allow_other` it is refused rather than guessed.
+    #[test]
+    fn allow_root_admits_root_only_and_allow_other_everyone() {
+        let acl = |words: &[&str], allow_other: bool| {
+            let o = MountOptions {
+                extra_options: words.iter().map(|w| w.to_string()).collect(),
+                allow_other,
+                ..Default::default()
+            };
+            parse_options(&o).map(|p| p.acl).map_err(|e| e.to_string())
+        };
+        assert_eq!(acl(&[], false), Ok(SessionACL::Owner));
+        assert_eq!(acl(&["allow_root"], false), Ok(SessionACL::RootAndOwner));
+        assert_eq!(acl(&["ro,allow_root"], false), Ok(SessionACL::RootAndOwner));
+        assert_eq!(acl(&["allow_other"], false), Ok(SessionACL::All));
+        assert_eq!(acl(&[], true), Ok(SessionACL::All));
+        for (words, flag) in [
+            (&["allow_root", "allow_other"][..], false),
+            (&["allow_other,allow_root"][..], false),
+            (&["allow_root"][..], true),
+        ] {
+            let err = acl(words, flag).expect_err("refused");
+            assert!(err.contains("cannot be combined"), "{err}");
+        }
+        assert_eq!(
+            fuser_config(SessionACL::RootAndOwner).acl,
+            SessionACL::RootAndOwner
+        );
     }
 }
