@@ -72,6 +72,13 @@ pub struct S3Config {
     pub read_timeout: Duration,
     /// An extra PEM CA certificate trusted for https endpoints.
     pub ca_cert: Option<PathBuf>,
+    /// `None` (default): a folder marker is the zero-byte key `PREFIX/`, as
+    /// the S3 consoles, Cyberduck and rclone make it. `Some(name)`: the
+    /// zero-byte key `PREFIX/name` instead, left out of listings; for stores
+    /// that turn a `PREFIX/` key into a real directory that listings do not
+    /// show while it is empty (s3s-fs; MinIO's old FS mode). Folders with
+    /// `PREFIX/` markers or none still list either way.
+    pub marker_file: Option<String>,
 }
 
 /// Default multipart threshold and part size: 8 MiB parts, so a 40 MiB
@@ -103,6 +110,7 @@ impl S3Config {
             connect_timeout: Duration::from_secs(10),
             read_timeout: Duration::from_secs(60),
             ca_cert: None,
+            marker_file: None,
         }
     }
 

@@ -52,6 +52,9 @@ use crate::upload::{Plan, WriteFailure};
 /// in total; vault names stay below 221).
 const MAX_NAME_LEN: usize = 255;
 
+/// S3's largest object (5 TiB).
+const MAX_OBJECT_SIZE: u64 = 5 << 40;
+
 /// A vault's ciphertext in an S3 bucket under a prefix.
 pub struct S3Storage {
     ops: Arc<Ops>,
@@ -60,6 +63,8 @@ pub struct S3Storage {
     bucket: String,
     described: String,
     conditional_put: bool,
+    /// See [`S3Config::marker_file`].
+    marker_file: Option<String>,
     plan: Plan,
 }
 
@@ -93,6 +98,11 @@ impl S3Storage {
         if !prefix.is_empty() {
             StoragePath::new(prefix).map_err(|_| fail(format!("bad S3 prefix {prefix:?}")))?;
         }
+        if let Some(name) = &config.marker_file {
+            StoragePath::root()
+                .join(name)
+                .map_err(|_| fail(format!("bad folder marker name {name:?}")))?;
+        }
         let ops = Ops::new(&config).map_err(fail)?;
         let described = format!(
             "s3://{}/{} at {}",
@@ -110,6 +120,7 @@ impl S3Storage {
             bucket: config.bucket.clone(),
             described,
             conditional_put: config.conditional_put,
+            marker_file: config.marker_file.clone(),
             plan: Plan {
                 threshold: config.multipart_threshold.max(config.part_size as u64),
                 part_size: config.part_size,
@@ -203,22 +214,25 @@ impl S3Storage {
         offset: u64,
         len: usize,
     ) -> Result<Bytes, StorageError> {
-        if len == 0 || path.is_root() {
+        // No object is larger than S3's 5 TiB: such a range needs no GET (and
+        // some servers refuse a start offset beyond i64 instead of 416).
+        if len == 0 || path.is_root() || offset >= MAX_OBJECT_SIZE {
             let meta = self.metadata(path).await?;
             if meta.kind == EntryKind::Dir {
                 return Err(err(K::IsADirectory, path));
             }
             return Ok(Bytes::new());
         }
-        let got = self
-            .ops
-            .get_range(&self.key(path), offset, len)
-            .await
-            .map_err(|f| self.fail(f, path))?;
-        match got {
-            Some(bytes) => Ok(bytes),
-            None if self.is_dir(path).await? => Err(err(K::IsADirectory, path)),
-            None => Err(err(K::NotFound, path)),
+        match self.ops.get_range(&self.key(path), offset, len).await {
+            Ok(Some(bytes)) => Ok(bytes),
+            Ok(None) if self.is_dir(path).await? => Err(err(K::IsADirectory, path)),
+            Ok(None) => Err(err(K::NotFound, path)),
+            // A store keeping folders as real directories may fail a GET of one.
+            Err(f) if self.is_dir(path).await.unwrap_or(false) => {
+                tracing::debug!(%path, "GET of a folder failed: {f:?}");
+                Err(err(K::IsADirectory, path))
+            }
+            Err(f) => Err(self.fail(f, path)),
         }
     }
 }

@@ -34,6 +34,23 @@ fn dir_meta() -> Metadata {
 }
 
 impl S3Storage {
+    /// The key of the marker this backend writes for folder `path`.
+    pub(crate) fn marker_key(&self, path: &StoragePath) -> String {
+        format!("{}{}", self.dir_prefix(path), self.marker_file.as_deref().unwrap_or(""))
+    }
+
+    /// True for a marker's name relative to its folder: `""` (`PREFIX/`) or
+    /// the configured marker file.
+    pub(crate) fn is_marker_name(&self, name: &str) -> bool {
+        name.is_empty() || self.marker_file.as_deref() == Some(name)
+    }
+
+    /// True for a marker key of any folder.
+    fn is_marker_key(&self, key: &str) -> bool {
+        let name = key.rsplit('/').next().unwrap_or(key);
+        key.contains('/') && self.is_marker_name(name)
+    }
+
     /// What `path` is, from a listing (no HEAD: the listed size and mtime
     /// then agree with `list_dir` exactly). `None`: nothing there.
     pub(crate) async fn probe(&self, path: &StoragePath) -> Result<Option<Metadata>, StorageError> {
@@ -80,7 +97,7 @@ impl S3Storage {
                 .map_err(|f| self.fail(f, path))?;
             for o in page.objects {
                 let name = &o.key[prefix.len().min(o.key.len())..];
-                if name.is_empty() {
+                if self.is_marker_name(name) {
                     marker = true;
                 } else if valid_name(path, name) {
                     found.entry(name.to_owned()).or_insert_with(|| file_meta(o.size, o.modified));
@@ -126,7 +143,7 @@ impl S3Storage {
         if self.probe(path).await?.is_some() {
             return Err(err(K::AlreadyExists, path));
         }
-        let marker = self.dir_prefix(path);
+        let marker = self.marker_key(path);
         let id = crate::upload::new_write_id();
         match self.ops.put(&marker, bytes::Bytes::new(), self.conditional_put, &id).await {
             Ok(_) => Ok(()),
@@ -145,7 +162,7 @@ impl S3Storage {
         if path.is_root() {
             return Err(err(K::PermissionDenied, path));
         }
-        let marker = self.dir_prefix(path);
+        let prefix = self.dir_prefix(path);
         let keys = self.keys_below(path).await?;
         if keys.is_empty() {
             return match self.probe(path).await? {
@@ -153,7 +170,7 @@ impl S3Storage {
                 _ => Err(err(K::NotFound, path)),
             };
         }
-        if !all && keys.iter().any(|(k, _)| *k != marker) {
+        if !all && keys.iter().any(|(k, _)| !self.is_marker_name(&k[prefix.len().min(k.len())..])) {
             return Err(err(K::NotEmpty, path));
         }
         self.delete_keys(path, keys.into_iter().map(|(k, _)| k).collect()).await
@@ -162,8 +179,8 @@ impl S3Storage {
     /// Deletes keys, objects first and then markers deepest first (a store
     /// that keeps markers as real folders removes only empty ones).
     pub(crate) async fn delete_keys(&self, path: &StoragePath, mut keys: Vec<String>) -> Result<(), StorageError> {
-        keys.sort_by_key(|k| (k.ends_with('/'), std::cmp::Reverse(k.len())));
-        let (markers, objects): (Vec<String>, Vec<String>) = keys.into_iter().partition(|k| k.ends_with('/'));
+        keys.sort_by_key(|k| std::cmp::Reverse(k.len()));
+        let (markers, objects): (Vec<String>, Vec<String>) = keys.into_iter().partition(|k| self.is_marker_key(k));
         // A few deletes at a time (a loop, not a stream of closures: async_trait needs Send futures).
         for batch in objects.chunks(8) {
             let mut deletes = Vec::with_capacity(batch.len());
@@ -217,7 +234,7 @@ impl S3Storage {
             let rest = &key[prefix.len().min(key.len())..];
             let mut parts = rest.splitn(3, '/');
             let (Some(first), second) = (parts.next(), parts.next()) else { continue };
-            if first.is_empty() {
+            if second.is_none() && self.is_marker_name(first) {
                 marker = true;
                 continue;
             }
@@ -230,7 +247,7 @@ impl S3Storage {
             };
             let child = children.entry(first.to_owned()).or_insert((dir_meta(), Vec::new()));
             child.0 = dir_meta();
-            if !second.is_empty() && !child.1.iter().any(|n| n == second) {
+            if !self.is_marker_name(second) && !child.1.iter().any(|n| n == second) {
                 child.1.push(second.to_owned());
             }
         }
