@@ -127,7 +127,10 @@ fn is_loopback_host(url: &Url) -> bool {
         Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
         Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
         Some(url::Host::Ipv6(ip)) => {
-            ip.is_loopback() || ip.to_ipv4_mapped().is_some_and(|v4| IpAddr::V4(v4).is_loopback())
+            ip.is_loopback()
+                || ip
+                    .to_ipv4_mapped()
+                    .is_some_and(|v4| IpAddr::V4(v4).is_loopback())
         }
         None => false,
     }
@@ -168,13 +171,23 @@ mod tests {
             "http://[::1]:9000",
             "https://s3.example.com",
         ] {
-            assert!(check_endpoint(&Url::parse(ok).unwrap(), false).is_ok(), "{ok}");
+            assert!(
+                check_endpoint(&Url::parse(ok).unwrap(), false).is_ok(),
+                "{ok}"
+            );
         }
-        for bad in ["http://10.0.0.1:9000", "http://minio.lan", "http://[::2]:80"] {
+        for bad in [
+            "http://10.0.0.1:9000",
+            "http://minio.lan",
+            "http://[::2]:80",
+        ] {
             let url = Url::parse(bad).unwrap();
             let err = check_endpoint(&url, false).unwrap_err();
             assert!(err.contains("--insecure-http"), "{err}");
-            assert!(check_endpoint(&url, true).is_ok(), "{bad} with insecure_http");
+            assert!(
+                check_endpoint(&url, true).is_ok(),
+                "{bad} with insecure_http"
+            );
         }
         let ftp = Url::parse("ftp://127.0.0.1").unwrap();
         assert!(check_endpoint(&ftp, true).is_err());
@@ -189,11 +202,17 @@ mod tests {
         };
         let shown = format!("{creds:?}");
         assert!(shown.contains("AKIDEXAMPLE"));
-        assert!(!shown.contains("very-secret") && !shown.contains("token-secret"), "{shown}");
+        assert!(
+            !shown.contains("very-secret") && !shown.contains("token-secret"),
+            "{shown}"
+        );
         let mut config = S3Config::new(Url::parse("http://127.0.0.1:1").unwrap(), "b", "/p/", "r");
         config.credentials = Some(creds);
         assert_eq!(config.prefix, "p");
         let shown = format!("{config:?}");
-        assert!(!shown.contains("very-secret") && !shown.contains("token-secret"), "{shown}");
+        assert!(
+            !shown.contains("very-secret") && !shown.contains("token-secret"),
+            "{shown}"
+        );
     }
 }

@@ -97,8 +97,9 @@ fn classify(failure: &Failure, bucket: &str) -> (StorageErrorKind, String) {
                 (_, "NoSuchBucket") => K::NotFound,
                 (404, _) => K::NotFound,
                 (412, _) => K::AlreadyExists,
-                (_, "InvalidAccessKeyId" | "SignatureDoesNotMatch" | "ExpiredToken")
-                | (401, _) => K::AuthenticationFailed,
+                (_, "InvalidAccessKeyId" | "SignatureDoesNotMatch" | "ExpiredToken") | (401, _) => {
+                    K::AuthenticationFailed
+                }
                 (403, _) => K::PermissionDenied,
                 (_, "EntityTooLarge" | "QuotaExceeded") | (507, _) => K::StorageFull,
                 (301 | 307, _) => K::Other,
@@ -231,7 +232,12 @@ impl Http {
                 Ok(r) => return Ok((r, attempt)),
                 Err(f) if f.retryable() && attempt <= self.max_retries => {
                     let delay = self.backoff(attempt);
-                    tracing::debug!(what = req.what, attempt, ?delay, "S3 request failed, retrying: {f:?}");
+                    tracing::debug!(
+                        what = req.what,
+                        attempt,
+                        ?delay,
+                        "S3 request failed, retrying: {f:?}"
+                    );
                     tokio::time::sleep(delay).await;
                 }
                 Err(f) => return Err(f),
@@ -266,7 +272,9 @@ async fn status_failure(what: &'static str, response: reqwest::Response) -> Fail
         .and_then(|v| v.to_str().ok())
         .filter(|r| r.len() < 64 && r.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
         .map(str::to_owned);
-    let body = read_capped(response, MAX_ERROR_BODY).await.unwrap_or_default();
+    let body = read_capped(response, MAX_ERROR_BODY)
+        .await
+        .unwrap_or_default();
     Failure::Status {
         what,
         status,
@@ -318,7 +326,8 @@ mod tests {
 
     #[test]
     fn error_code_is_bounded_and_clean() {
-        let xml = b"<?xml version=\"1.0\"?><Error><Code>SlowDown</Code><Message>x</Message></Error>";
+        let xml =
+            b"<?xml version=\"1.0\"?><Error><Code>SlowDown</Code><Message>x</Message></Error>";
         assert_eq!(error_code(xml), "SlowDown");
         assert_eq!(error_code(b"<Code>a b</Code>"), "");
         assert_eq!(error_code(b"no xml"), "");

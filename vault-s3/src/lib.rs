@@ -38,11 +38,11 @@ use vault_storage::{
     StorageErrorKind, StoragePath, WriteMode,
 };
 
-pub use listing::DeepEntry;
 pub use config::{
     DEFAULT_MULTIPART_THRESHOLD, DEFAULT_PART_SIZE, MIN_PART_SIZE, S3Config, S3Credentials,
     check_endpoint,
 };
+pub use listing::DeepEntry;
 
 use crate::http::{Failure, S3Message};
 use crate::ops::Ops;
@@ -88,11 +88,13 @@ impl S3Storage {
     pub fn new(config: S3Config) -> Result<Self, StorageError> {
         let root = StoragePath::root();
         let fail = |m: String| StorageError::with_source(K::Other, &root, S3Message(m));
-        config.check_endpoint().map_err(|m| {
-            StorageError::with_source(K::PermissionDenied, &root, S3Message(m))
-        })?;
+        config
+            .check_endpoint()
+            .map_err(|m| StorageError::with_source(K::PermissionDenied, &root, S3Message(m)))?;
         if config.part_size < MIN_PART_SIZE {
-            return Err(fail(format!("S3 part size must be at least {MIN_PART_SIZE} bytes")));
+            return Err(fail(format!(
+                "S3 part size must be at least {MIN_PART_SIZE} bytes"
+            )));
         }
         let prefix = config.prefix.trim_matches('/');
         if !prefix.is_empty() {
@@ -198,13 +200,20 @@ impl S3Storage {
         }
         let create_only = create_new && self.conditional_put;
         let len = body.len();
-        upload::write_object(&self.ops, &key, len, body.into_reader(), create_only, &self.plan)
-            .await
-            .map_err(|e| match e {
-                WriteFailure::Exists => err(K::AlreadyExists, path),
-                WriteFailure::Body(io) => StorageError::with_source(K::Other, path, io),
-                WriteFailure::Store(f) => self.fail(f, path),
-            })
+        upload::write_object(
+            &self.ops,
+            &key,
+            len,
+            body.into_reader(),
+            create_only,
+            &self.plan,
+        )
+        .await
+        .map_err(|e| match e {
+            WriteFailure::Exists => err(K::AlreadyExists, path),
+            WriteFailure::Body(io) => StorageError::with_source(K::Other, path, io),
+            WriteFailure::Store(f) => self.fail(f, path),
+        })
     }
 
     /// Reads `len` bytes at `offset`; a missing object is told apart from a folder.
@@ -253,7 +262,9 @@ impl Storage for S3Storage {
     }
 
     async fn metadata(&self, path: &StoragePath) -> Result<Metadata, StorageError> {
-        self.probe(path).await?.ok_or_else(|| err(K::NotFound, path))
+        self.probe(path)
+            .await?
+            .ok_or_else(|| err(K::NotFound, path))
     }
 
     async fn list_dir(&self, path: &StoragePath) -> Result<Vec<DirEntry>, StorageError> {

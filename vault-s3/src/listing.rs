@@ -7,7 +7,9 @@
 
 use std::collections::BTreeMap;
 
-use vault_storage::{DirEntry, EntryKind, Metadata, StorageError, StorageErrorKind as K, StoragePath};
+use vault_storage::{
+    DirEntry, EntryKind, Metadata, StorageError, StorageErrorKind as K, StoragePath,
+};
 
 use crate::{S3Storage, err};
 
@@ -36,7 +38,11 @@ fn dir_meta() -> Metadata {
 impl S3Storage {
     /// The key of the marker this backend writes for folder `path`.
     pub(crate) fn marker_key(&self, path: &StoragePath) -> String {
-        format!("{}{}", self.dir_prefix(path), self.marker_file.as_deref().unwrap_or(""))
+        format!(
+            "{}{}",
+            self.dir_prefix(path),
+            self.marker_file.as_deref().unwrap_or("")
+        )
     }
 
     /// True for a marker's name relative to its folder: `""` (`PREFIX/`) or
@@ -67,14 +73,19 @@ impl S3Storage {
                 .list_page(&key, true, PAGE, token.as_deref())
                 .await
                 .map_err(|f| self.fail(f, path))?;
-            if page.prefixes.iter().any(|p| *p == as_dir) {
+            if page.prefixes.contains(&as_dir) {
                 return Ok(Some(dir_meta()));
             }
             if let Some(o) = page.objects.iter().find(|o| o.key == key) {
                 file = Some(file_meta(o.size, o.modified));
             }
             // Keys come sorted: once past `key/`, neither can come later.
-            let past = page.objects.iter().map(|o| o.key.as_str()).chain(page.prefixes.iter().map(String::as_str)).any(|k| k > as_dir.as_str());
+            let past = page
+                .objects
+                .iter()
+                .map(|o| o.key.as_str())
+                .chain(page.prefixes.iter().map(String::as_str))
+                .any(|k| k > as_dir.as_str());
             match page.next {
                 Some(next) if !past => token = Some(next),
                 _ => return Ok(file),
@@ -84,7 +95,10 @@ impl S3Storage {
     }
 
     /// The direct children of folder `path`.
-    pub(crate) async fn list_children(&self, path: &StoragePath) -> Result<Vec<DirEntry>, StorageError> {
+    pub(crate) async fn list_children(
+        &self,
+        path: &StoragePath,
+    ) -> Result<Vec<DirEntry>, StorageError> {
         let prefix = self.dir_prefix(path);
         let mut found: BTreeMap<String, Metadata> = BTreeMap::new();
         let mut marker = false;
@@ -100,7 +114,9 @@ impl S3Storage {
                 if self.is_marker_name(name) {
                     marker = true;
                 } else if valid_name(path, name) {
-                    found.entry(name.to_owned()).or_insert_with(|| file_meta(o.size, o.modified));
+                    found
+                        .entry(name.to_owned())
+                        .or_insert_with(|| file_meta(o.size, o.modified));
                 }
             }
             for p in page.prefixes {
@@ -129,7 +145,10 @@ impl S3Storage {
     }
 
     /// Every key below folder `path` (markers included) with its size, all pages.
-    pub(crate) async fn keys_below(&self, path: &StoragePath) -> Result<Vec<(String, u64)>, StorageError> {
+    pub(crate) async fn keys_below(
+        &self,
+        path: &StoragePath,
+    ) -> Result<Vec<(String, u64)>, StorageError> {
         let keys = self.keys_below_meta(path).await?;
         Ok(keys.into_iter().map(|(k, m)| (k, m.size)).collect())
     }
@@ -145,7 +164,11 @@ impl S3Storage {
         }
         let marker = self.marker_key(path);
         let id = crate::upload::new_write_id();
-        match self.ops.put(&marker, bytes::Bytes::new(), self.conditional_put, &id).await {
+        match self
+            .ops
+            .put(&marker, bytes::Bytes::new(), self.conditional_put, &id)
+            .await
+        {
             Ok(_) => Ok(()),
             Err(f) if self.conditional_put && crate::upload::maybe_precondition(&f) => {
                 match self.probe(path).await? {
@@ -158,7 +181,11 @@ impl S3Storage {
     }
 
     /// `remove_dir` (`all: false`, only an empty folder) or `remove_dir_all`.
-    pub(crate) async fn remove_folder(&self, path: &StoragePath, all: bool) -> Result<(), StorageError> {
+    pub(crate) async fn remove_folder(
+        &self,
+        path: &StoragePath,
+        all: bool,
+    ) -> Result<(), StorageError> {
         if path.is_root() {
             return Err(err(K::PermissionDenied, path));
         }
@@ -170,17 +197,27 @@ impl S3Storage {
                 _ => Err(err(K::NotFound, path)),
             };
         }
-        if !all && keys.iter().any(|(k, _)| !self.is_marker_name(&k[prefix.len().min(k.len())..])) {
+        if !all
+            && keys
+                .iter()
+                .any(|(k, _)| !self.is_marker_name(&k[prefix.len().min(k.len())..]))
+        {
             return Err(err(K::NotEmpty, path));
         }
-        self.delete_keys(path, keys.into_iter().map(|(k, _)| k).collect()).await
+        self.delete_keys(path, keys.into_iter().map(|(k, _)| k).collect())
+            .await
     }
 
     /// Deletes keys, objects first and then markers deepest first (a store
     /// that keeps markers as real folders removes only empty ones).
-    pub(crate) async fn delete_keys(&self, path: &StoragePath, mut keys: Vec<String>) -> Result<(), StorageError> {
+    pub(crate) async fn delete_keys(
+        &self,
+        path: &StoragePath,
+        mut keys: Vec<String>,
+    ) -> Result<(), StorageError> {
         keys.sort_by_key(|k| std::cmp::Reverse(k.len()));
-        let (markers, objects): (Vec<String>, Vec<String>) = keys.into_iter().partition(|k| self.is_marker_key(k));
+        let (markers, objects): (Vec<String>, Vec<String>) =
+            keys.into_iter().partition(|k| self.is_marker_key(k));
         // A few deletes at a time (a loop, not a stream of closures: async_trait needs Send futures).
         for batch in objects.chunks(8) {
             let mut deletes = Vec::with_capacity(batch.len());
@@ -233,7 +270,9 @@ impl S3Storage {
         for (key, meta) in keys {
             let rest = &key[prefix.len().min(key.len())..];
             let mut parts = rest.splitn(3, '/');
-            let (Some(first), second) = (parts.next(), parts.next()) else { continue };
+            let (Some(first), second) = (parts.next(), parts.next()) else {
+                continue;
+            };
             if second.is_none() && self.is_marker_name(first) {
                 marker = true;
                 continue;
@@ -242,10 +281,14 @@ impl S3Storage {
                 continue;
             }
             let Some(second) = second else {
-                children.entry(first.to_owned()).or_insert((meta, Vec::new()));
+                children
+                    .entry(first.to_owned())
+                    .or_insert((meta, Vec::new()));
                 continue;
             };
-            let child = children.entry(first.to_owned()).or_insert((dir_meta(), Vec::new()));
+            let child = children
+                .entry(first.to_owned())
+                .or_insert((dir_meta(), Vec::new()));
             child.0 = dir_meta();
             if !self.is_marker_name(second) && !child.1.iter().any(|n| n == second) {
                 child.1.push(second.to_owned());
@@ -265,7 +308,10 @@ impl S3Storage {
     }
 
     /// Every key below folder `path` with its listed metadata, all pages.
-    async fn keys_below_meta(&self, path: &StoragePath) -> Result<Vec<(String, Metadata)>, StorageError> {
+    async fn keys_below_meta(
+        &self,
+        path: &StoragePath,
+    ) -> Result<Vec<(String, Metadata)>, StorageError> {
         let prefix = self.dir_prefix(path);
         let mut keys = Vec::new();
         let mut token: Option<String> = None;
@@ -275,7 +321,11 @@ impl S3Storage {
                 .list_page(&prefix, false, PAGE, token.as_deref())
                 .await
                 .map_err(|f| self.fail(f, path))?;
-            keys.extend(page.objects.into_iter().map(|o| (o.key, file_meta(o.size, o.modified))));
+            keys.extend(
+                page.objects
+                    .into_iter()
+                    .map(|o| (o.key, file_meta(o.size, o.modified))),
+            );
             match page.next {
                 Some(next) => token = Some(next),
                 None => return Ok(keys),

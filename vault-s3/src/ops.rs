@@ -93,7 +93,13 @@ impl Ops {
     /// `HEAD key`: `Ok(None)` when there is no such object.
     pub(crate) async fn head(&self, key: &str) -> Result<Option<Head>, Failure> {
         let url = HeadObject::new(&self.bucket, self.creds(), key).sign(SIGN_FOR);
-        let req = Req { what: "HEAD", method: Method::HEAD, url, headers: vec![], body: None };
+        let req = Req {
+            what: "HEAD",
+            method: Method::HEAD,
+            url,
+            headers: vec![],
+            body: None,
+        };
         match self.http.send(&req).await {
             Ok((r, _)) => {
                 let write_id = r.headers().get(WRITE_ID).and_then(|v| v.to_str().ok());
@@ -130,14 +136,18 @@ impl Ops {
                 let cap = if whole { usize::MAX } else { len };
                 let body = read_capped(r, cap).await?;
                 if whole {
-                    let start = usize::try_from(offset).unwrap_or(usize::MAX).min(body.len());
+                    let start = usize::try_from(offset)
+                        .unwrap_or(usize::MAX)
+                        .min(body.len());
                     let end = start.saturating_add(len).min(body.len());
                     return Ok(Some(body.slice(start..end)));
                 }
                 Ok(Some(body))
             }
             Err(f) if f.status() == Some(StatusCode::NOT_FOUND) => Ok(None),
-            Err(f) if f.status() == Some(StatusCode::RANGE_NOT_SATISFIABLE) => Ok(Some(Bytes::new())),
+            Err(f) if f.status() == Some(StatusCode::RANGE_NOT_SATISFIABLE) => {
+                Ok(Some(Bytes::new()))
+            }
             Err(f) => Err(f),
         }
     }
@@ -160,14 +170,26 @@ impl Ops {
             action.headers_mut().insert(*k, v.clone());
         }
         let url = action.sign(SIGN_FOR);
-        let req = Req { what: "PUT", method: Method::PUT, url, headers, body: Some(body) };
+        let req = Req {
+            what: "PUT",
+            method: Method::PUT,
+            url,
+            headers,
+            body: Some(body),
+        };
         self.http.send(&req).await.map(|(_, attempts)| attempts)
     }
 
     /// `DELETE key` (S3 answers success for a missing key too).
     pub(crate) async fn delete(&self, key: &str) -> Result<(), Failure> {
         let url = DeleteObject::new(&self.bucket, self.creds(), key).sign(SIGN_FOR);
-        let req = Req { what: "DELETE", method: Method::DELETE, url, headers: vec![], body: None };
+        let req = Req {
+            what: "DELETE",
+            method: Method::DELETE,
+            url,
+            headers: vec![],
+            body: None,
+        };
         match self.http.send(&req).await {
             Ok(_) => Ok(()),
             Err(f) if f.status() == Some(StatusCode::NOT_FOUND) => Ok(()),
@@ -226,7 +248,13 @@ impl Ops {
             action.with_continuation_token(token);
         }
         let url = action.sign(SIGN_FOR);
-        let req = Req { what: "LIST", method: Method::GET, url, headers: vec![], body: None };
+        let req = Req {
+            what: "LIST",
+            method: Method::GET,
+            url,
+            headers: vec![],
+            body: None,
+        };
         let (response, _) = self.http.send(&req).await?;
         let body = read_capped(response, MAX_LIST_BODY).await?;
         let text = std::str::from_utf8(&body)
@@ -243,18 +271,32 @@ impl Ops {
                     key: c.key,
                 })
                 .collect(),
-            prefixes: parsed.common_prefixes.into_iter().map(|p| p.prefix).collect(),
+            prefixes: parsed
+                .common_prefixes
+                .into_iter()
+                .map(|p| p.prefix)
+                .collect(),
             next: parsed.next_continuation_token,
         })
     }
 
     /// Starts a multipart upload; returns its id.
-    pub(crate) async fn create_multipart(&self, key: &str, write_id: &str) -> Result<String, Failure> {
+    pub(crate) async fn create_multipart(
+        &self,
+        key: &str,
+        write_id: &str,
+    ) -> Result<String, Failure> {
         let mut action = CreateMultipartUpload::new(&self.bucket, self.creds(), key);
         action.headers_mut().insert(WRITE_ID, write_id.to_owned());
         let url = action.sign(SIGN_FOR);
         let headers = vec![(WRITE_ID, write_id.to_owned())];
-        let req = Req { what: "CreateMultipartUpload", method: Method::POST, url, headers, body: None };
+        let req = Req {
+            what: "CreateMultipartUpload",
+            method: Method::POST,
+            url,
+            headers,
+            body: None,
+        };
         let (response, _) = self.http.send(&req).await?;
         let body = read_capped(response, MAX_SMALL_BODY).await?;
         let text = String::from_utf8_lossy(&body);
@@ -271,8 +313,15 @@ impl Ops {
         number: u16,
         body: Bytes,
     ) -> Result<String, Failure> {
-        let url = UploadPart::new(&self.bucket, self.creds(), key, number, upload_id).sign(SIGN_FOR);
-        let req = Req { what: "UploadPart", method: Method::PUT, url, headers: vec![], body: Some(body) };
+        let url =
+            UploadPart::new(&self.bucket, self.creds(), key, number, upload_id).sign(SIGN_FOR);
+        let req = Req {
+            what: "UploadPart",
+            method: Method::PUT,
+            url,
+            headers: vec![],
+            body: Some(body),
+        };
         let (response, _) = self.http.send(&req).await?;
         response
             .headers()
@@ -305,7 +354,13 @@ impl Ops {
         }
         let url = action.sign(SIGN_FOR);
         let body = Bytes::from(action.body());
-        let req = Req { what: "CompleteMultipartUpload", method: Method::POST, url, headers, body: Some(body) };
+        let req = Req {
+            what: "CompleteMultipartUpload",
+            method: Method::POST,
+            url,
+            headers,
+            body: Some(body),
+        };
         let (response, attempts) = self.http.send(&req).await?;
         let body = read_capped(response, MAX_SMALL_BODY).await?;
         check_no_error_body(&body, "CompleteMultipartUpload")?;
@@ -314,8 +369,15 @@ impl Ops {
 
     /// Aborts a multipart upload (its parts are deleted by the server).
     pub(crate) async fn abort_multipart(&self, key: &str, upload_id: &str) -> Result<(), Failure> {
-        let url = AbortMultipartUpload::new(&self.bucket, self.creds(), key, upload_id).sign(SIGN_FOR);
-        let req = Req { what: "AbortMultipartUpload", method: Method::DELETE, url, headers: vec![], body: None };
+        let url =
+            AbortMultipartUpload::new(&self.bucket, self.creds(), key, upload_id).sign(SIGN_FOR);
+        let req = Req {
+            what: "AbortMultipartUpload",
+            method: Method::DELETE,
+            url,
+            headers: vec![],
+            body: None,
+        };
         self.http.send(&req).await.map(|_| ())
     }
 }

@@ -7,7 +7,9 @@
 //! of two racing renames onto one name exactly one wins. Larger files and
 //! `Replace` use server-side `CopyObject` (up to 5 GiB).
 
-use vault_storage::{Body, EntryKind, RenameMode, StorageError, StorageErrorKind as K, StoragePath, WriteMode};
+use vault_storage::{
+    Body, EntryKind, RenameMode, StorageError, StorageErrorKind as K, StoragePath, WriteMode,
+};
 
 use crate::{S3Storage, err};
 
@@ -33,7 +35,10 @@ impl S3Storage {
         self.need_parent(to).await?;
         let target = self.probe(to).await?;
         match source.kind {
-            EntryKind::File => self.move_file(from, to, source.size, target.map(|t| t.kind), mode).await,
+            EntryKind::File => {
+                self.move_file(from, to, source.size, target.map(|t| t.kind), mode)
+                    .await
+            }
             EntryKind::Dir => self.move_dir(from, to, target.map(|t| t.kind), mode).await,
         }
     }
@@ -54,11 +59,18 @@ impl S3Storage {
         let (from_key, to_key) = (self.key(from), self.key(to));
         if mode == RenameMode::NoReplace && size <= self.plan.threshold {
             let data = self.read_all_object(from).await?;
-            self.write_body(to, Body::from_bytes(data), WriteMode::CreateNew).await?;
+            self.write_body(to, Body::from_bytes(data), WriteMode::CreateNew)
+                .await?;
         } else {
-            self.ops.copy(&from_key, &to_key).await.map_err(|f| self.fail(f, to))?;
+            self.ops
+                .copy(&from_key, &to_key)
+                .await
+                .map_err(|f| self.fail(f, to))?;
         }
-        self.ops.delete(&from_key).await.map_err(|f| self.fail(f, from))
+        self.ops
+            .delete(&from_key)
+            .await
+            .map_err(|f| self.fail(f, from))
     }
 
     async fn read_all_object(&self, path: &StoragePath) -> Result<bytes::Bytes, StorageError> {
@@ -97,7 +109,8 @@ impl S3Storage {
                 result.map_err(|f| self.fail(f, to))?;
             }
         }
-        self.delete_keys(from, keys.into_iter().map(|(k, _)| k).collect()).await
+        self.delete_keys(from, keys.into_iter().map(|(k, _)| k).collect())
+            .await
     }
 
     /// Copies one key of a folder; a marker becomes a fresh empty marker
@@ -105,7 +118,10 @@ impl S3Storage {
     async fn copy_key(&self, key: &str, target: String) -> Result<(), crate::http::Failure> {
         if key.ends_with('/') {
             let id = crate::upload::new_write_id();
-            self.ops.put(&target, bytes::Bytes::new(), false, &id).await.map(|_| ())
+            self.ops
+                .put(&target, bytes::Bytes::new(), false, &id)
+                .await
+                .map(|_| ())
         } else {
             self.ops.copy(key, &target).await
         }

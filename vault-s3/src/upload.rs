@@ -97,7 +97,9 @@ async fn settle(ops: &Ops, key: &str, write_id: &str, f: Failure) -> Result<(), 
     match holder(ops, key, write_id).await? {
         Holder::Us => Ok(()),
         Holder::Other => Err(WriteFailure::Exists),
-        Holder::Nobody if f.status() == Some(StatusCode::PRECONDITION_FAILED) => Err(WriteFailure::Exists),
+        Holder::Nobody if f.status() == Some(StatusCode::PRECONDITION_FAILED) => {
+            Err(WriteFailure::Exists)
+        }
         Holder::Nobody => Err(f.into()),
     }
 }
@@ -113,7 +115,9 @@ pub(crate) async fn write_object(
 ) -> Result<(), WriteFailure> {
     let write_id = new_write_id();
     if len <= plan.threshold {
-        let body = read_exact(&mut reader, len).await.map_err(WriteFailure::Body)?;
+        let body = read_exact(&mut reader, len)
+            .await
+            .map_err(WriteFailure::Body)?;
         return match ops.put(key, body, create_only, &write_id).await {
             Ok(_) => Ok(()),
             // A dropped answer to a committed first attempt looks like this too.
@@ -136,7 +140,10 @@ pub(crate) async fn write_object(
             return Err(e);
         }
     };
-    match ops.complete_multipart(key, &upload_id, &etags, create_only).await {
+    match ops
+        .complete_multipart(key, &upload_id, &etags, create_only)
+        .await
+    {
         Ok(_) => {
             guard.disarm();
             Ok(())
@@ -160,7 +167,10 @@ pub(crate) async fn write_object(
 }
 
 /// Reads exactly `len` bytes into memory (one part or a small object).
-async fn read_exact(reader: &mut (dyn AsyncRead + Send + Unpin), len: u64) -> std::io::Result<Bytes> {
+async fn read_exact(
+    reader: &mut (dyn AsyncRead + Send + Unpin),
+    len: u64,
+) -> std::io::Result<Bytes> {
     let len = usize::try_from(len)
         .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidInput, "body too large"))?;
     let mut buf = vec![0u8; len];
@@ -191,7 +201,9 @@ async fn upload_parts(
     while next < count || !running.is_empty() {
         while next < count && running.len() < plan.concurrency.max(1) {
             let this = (len - next * part_size).min(part_size);
-            let body = read_exact(&mut reader, this).await.map_err(WriteFailure::Body)?;
+            let body = read_exact(&mut reader, this)
+                .await
+                .map_err(WriteFailure::Body)?;
             let number = u16::try_from(next + 1).unwrap_or(u16::MAX);
             let (ops, key, upload_id) = (Arc::clone(ops), key.to_owned(), upload_id.to_owned());
             running.push(async move {

@@ -19,7 +19,9 @@ fn quirks() -> Quirks {
 vault_storage::conformance_tests!({
     let server = common::moto().await;
     let bucket = common::unique_bucket();
-    common::Plain::new(&server.endpoint, &bucket).create_bucket().await;
+    common::Plain::new(&server.endpoint, &bucket)
+        .create_bucket()
+        .await;
     let storage: Arc<dyn vault_storage::Storage> =
         Arc::new(common::storage(&server.endpoint, &bucket, "team/vault"));
     (storage, quirks(), server)

@@ -45,9 +45,22 @@ macro_rules! on_s3s_fs {
 }
 
 on_s3s_fs!(
-    root_and_fresh_folder, not_found, already_exists, not_empty, wrong_kind, read_ranges,
-    write_modes, nosync_variants, atomic_overwrite, rename_dirs, remove, list_dir_metadata,
-    random_write, set_modified, big_object, space,
+    root_and_fresh_folder,
+    not_found,
+    already_exists,
+    not_empty,
+    wrong_kind,
+    read_ranges,
+    write_modes,
+    nosync_variants,
+    atomic_overwrite,
+    rename_dirs,
+    remove,
+    list_dir_metadata,
+    random_write,
+    set_modified,
+    big_object,
+    space,
 );
 
 /// Why the mode above: with standard markers an empty folder is invisible on
@@ -60,5 +73,9 @@ async fn standard_markers_vanish_on_s3s_fs() {
     let empty = StoragePath::new("empty").unwrap();
     s.create_dir(&empty).await.unwrap();
     let err = s.metadata(&empty).await.unwrap_err();
-    assert_eq!(err.kind(), StorageErrorKind::NotFound, "s3s-fs now lists empty marker folders");
+    assert_eq!(
+        err.kind(),
+        StorageErrorKind::NotFound,
+        "s3s-fs now lists empty marker folders"
+    );
 }

@@ -31,23 +31,45 @@ async fn forty_mib_is_a_multipart_upload() {
     let data = pattern(40, 40 << 20);
     proxy.reset_counts();
     let body = Body::from_reader(data.len() as u64, std::io::Cursor::new(data.clone()));
-    s.write(&path("big.c9r"), body, WriteMode::CreateNew).await.unwrap();
+    s.write(&path("big.c9r"), body, WriteMode::CreateNew)
+        .await
+        .unwrap();
     assert_eq!(proxy.count("CreateMultipartUpload"), 1);
-    assert!(proxy.count("UploadPart") >= 4, "parts: {}", proxy.count("UploadPart"));
+    assert!(
+        proxy.count("UploadPart") >= 4,
+        "parts: {}",
+        proxy.count("UploadPart")
+    );
     assert_eq!(proxy.count("UploadPart"), 5, "40 MiB in 8 MiB parts");
     assert_eq!(proxy.count("CompleteMultipartUpload"), 1);
     assert_eq!(proxy.count("PutObject"), 0, "no single PUT of the object");
     assert_eq!(proxy.count("AbortMultipartUpload"), 0);
-    assert_eq!(s.metadata(&path("big.c9r")).await.unwrap().size, data.len() as u64);
-    let got = s.read_at(&path("big.c9r"), (8 << 20) - 10, 100).await.unwrap();
-    assert_eq!(&got[..], &data[(8 << 20) - 10..(8 << 20) + 90], "a range across a part edge");
+    assert_eq!(
+        s.metadata(&path("big.c9r")).await.unwrap().size,
+        data.len() as u64
+    );
+    let got = s
+        .read_at(&path("big.c9r"), (8 << 20) - 10, 100)
+        .await
+        .unwrap();
+    assert_eq!(
+        &got[..],
+        &data[(8 << 20) - 10..(8 << 20) + 90],
+        "a range across a part edge"
+    );
     let all = s.read_all(&path("big.c9r")).await.unwrap();
     assert!(all[..] == data[..], "the whole object reads back");
     // CreateNew by conditional Complete: a second upload of the name is refused.
     let again = Body::from_reader(data.len() as u64, std::io::Cursor::new(data.clone()));
-    let err = s.write(&path("big.c9r"), again, WriteMode::CreateNew).await.unwrap_err();
+    let err = s
+        .write(&path("big.c9r"), again, WriteMode::CreateNew)
+        .await
+        .unwrap_err();
     assert_eq!(err.kind(), StorageErrorKind::AlreadyExists);
-    assert!(proxy.count("AbortMultipartUpload") >= 1, "the refused upload is aborted");
+    assert!(
+        proxy.count("AbortMultipartUpload") >= 1,
+        "the refused upload is aborted"
+    );
 }
 
 /// Parts that keep failing: the write fails, the upload is aborted, no object appears.
@@ -61,7 +83,10 @@ async fn a_failed_multipart_upload_is_aborted() {
     proxy.fail_next("UploadPart", 1000, Fault::SlowDown);
     let data = pattern(41, 20 << 20);
     let body = Body::from_reader(data.len() as u64, std::io::Cursor::new(data));
-    let err = s.write(&path("big.c9r"), body, WriteMode::Overwrite).await.unwrap_err();
+    let err = s
+        .write(&path("big.c9r"), body, WriteMode::Overwrite)
+        .await
+        .unwrap_err();
     assert_eq!(err.kind(), StorageErrorKind::Unavailable, "{err}");
     assert_eq!(proxy.count("AbortMultipartUpload"), 1);
     assert_eq!(proxy.count("CompleteMultipartUpload"), 0);
@@ -75,12 +100,22 @@ async fn a_failed_multipart_upload_is_aborted() {
 async fn slow_down_and_dropped_connections_are_retried() {
     let (_server, proxy, s) = setup().await;
     proxy.fail_next("PutObject", 3, Fault::SlowDown);
-    s.write(&path("a.c9r"), Body::from_bytes(&b"alpha"[..]), WriteMode::CreateNew)
-        .await
-        .unwrap();
+    s.write(
+        &path("a.c9r"),
+        Body::from_bytes(&b"alpha"[..]),
+        WriteMode::CreateNew,
+    )
+    .await
+    .unwrap();
     assert_eq!(proxy.count("PutObject"), 4, "three 503s, then the PUT");
     proxy.fail_next("ListObjectsV2", 2, Fault::SlowDown);
-    let names: Vec<String> = s.list_dir(&StoragePath::root()).await.unwrap().into_iter().map(|e| e.name).collect();
+    let names: Vec<String> = s
+        .list_dir(&StoragePath::root())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.name)
+        .collect();
     assert_eq!(names, ["a.c9r"]);
     proxy.fail_next("GetObject", 2, Fault::Drop);
     assert_eq!(&s.read_all(&path("a.c9r")).await.unwrap()[..], b"alpha");
@@ -94,13 +129,25 @@ async fn slow_down_and_dropped_connections_are_retried() {
 async fn a_retried_committed_create_is_not_a_conflict() {
     let (_server, proxy, s) = setup().await;
     proxy.fail_next("PutObject", 1, Fault::DropAnswer);
-    s.write(&path("once.c9r"), Body::from_bytes(&b"first"[..]), WriteMode::CreateNew)
-        .await
-        .unwrap();
-    assert_eq!(proxy.count("PutObject"), 2, "the committed PUT and its retry");
+    s.write(
+        &path("once.c9r"),
+        Body::from_bytes(&b"first"[..]),
+        WriteMode::CreateNew,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        proxy.count("PutObject"),
+        2,
+        "the committed PUT and its retry"
+    );
     assert_eq!(&s.read_all(&path("once.c9r")).await.unwrap()[..], b"first");
     let err = s
-        .write(&path("once.c9r"), Body::from_bytes(&b"second"[..]), WriteMode::CreateNew)
+        .write(
+            &path("once.c9r"),
+            Body::from_bytes(&b"second"[..]),
+            WriteMode::CreateNew,
+        )
         .await
         .unwrap_err();
     assert_eq!(err.kind(), StorageErrorKind::AlreadyExists);
@@ -125,18 +172,33 @@ fn plain_http_to_a_remote_host_is_refused() {
 async fn a_content_folder_lists_node_types_in_one_request() {
     let (server, proxy, s) = setup().await;
     let plain = common::Plain::new(&server.endpoint, common::BUCKET);
-    for key in ["f.c9r", "sub.c9r/dir.c9r", "link.c9r/symlink.c9r", "long.c9s/name.c9s", "long.c9s/contents.c9r", "dirid.c9r"] {
+    for key in [
+        "f.c9r",
+        "sub.c9r/dir.c9r",
+        "link.c9r/symlink.c9r",
+        "long.c9s/name.c9s",
+        "long.c9s/contents.c9r",
+        "dirid.c9r",
+    ] {
         plain.put(&format!("v/d/AB/CD/{key}"), b"x".to_vec()).await;
     }
     proxy.reset_counts();
     let got = s.list_dir_deep(&path("d/AB/CD")).await.unwrap();
-    assert_eq!(proxy.count("ListObjectsV2"), 1, "one request for the whole content folder");
+    assert_eq!(
+        proxy.count("ListObjectsV2"),
+        1,
+        "one request for the whole content folder"
+    );
     let mut shown: Vec<(String, bool, Vec<String>)> = got
         .into_iter()
         .map(|d| {
             let mut inside = d.inside;
             inside.sort();
-            (d.entry.name, d.entry.metadata.kind == vault_storage::EntryKind::Dir, inside)
+            (
+                d.entry.name,
+                d.entry.metadata.kind == vault_storage::EntryKind::Dir,
+                inside,
+            )
         })
         .collect();
     shown.sort();
@@ -147,7 +209,11 @@ async fn a_content_folder_lists_node_types_in_one_request() {
             ("dirid.c9r".to_owned(), false, vec![]),
             ("f.c9r".to_owned(), false, vec![]),
             ("link.c9r".to_owned(), true, s_(&["symlink.c9r"])),
-            ("long.c9s".to_owned(), true, s_(&["contents.c9r", "name.c9s"])),
+            (
+                "long.c9s".to_owned(),
+                true,
+                s_(&["contents.c9r", "name.c9s"])
+            ),
             ("sub.c9r".to_owned(), true, s_(&["dir.c9r"])),
         ]
     );

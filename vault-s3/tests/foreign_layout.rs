@@ -13,7 +13,8 @@ fn path(s: &str) -> StoragePath {
 }
 
 const DIR: &str = "d/AB/CDEFGHIJKLMNOPQRSTUVWXYZ234567";
-const LONG: &str = "Xy_-AbCdEfGhIjKlMnOpQrStUvWxYz0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOP==.c9r";
+const LONG: &str =
+    "Xy_-AbCdEfGhIjKlMnOpQrStUvWxYz0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOP==.c9r";
 
 /// Writes a Cryptomator-like tree under `prefix`; with `markers`, the
 /// zero-byte `folder/` objects Cyberduck and the S3 consoles make as well.
@@ -21,18 +22,41 @@ async fn lay_out(plain: &common::Plain, prefix: &str, markers: bool) {
     let files: &[(&str, &[u8])] = &[
         ("vault.cryptomator", b"jwt"),
         ("masterkey.cryptomator", b"{\"key\":1}"),
-        ("d/AB/CDEFGHIJKLMNOPQRSTUVWXYZ234567/file1.c9r", b"ciphertext-1"),
-        ("d/AB/CDEFGHIJKLMNOPQRSTUVWXYZ234567/sub.c9r/dir.c9r", b"dir-id-of-sub"),
-        ("d/AB/CDEFGHIJKLMNOPQRSTUVWXYZ234567/link.c9r/symlink.c9r", b"target"),
-        ("d/AB/CDEFGHIJKLMNOPQRSTUVWXYZ234567/long.c9s/name.c9s", LONG.as_bytes()),
-        ("d/AB/CDEFGHIJKLMNOPQRSTUVWXYZ234567/long.c9s/contents.c9r", b"long-content"),
+        (
+            "d/AB/CDEFGHIJKLMNOPQRSTUVWXYZ234567/file1.c9r",
+            b"ciphertext-1",
+        ),
+        (
+            "d/AB/CDEFGHIJKLMNOPQRSTUVWXYZ234567/sub.c9r/dir.c9r",
+            b"dir-id-of-sub",
+        ),
+        (
+            "d/AB/CDEFGHIJKLMNOPQRSTUVWXYZ234567/link.c9r/symlink.c9r",
+            b"target",
+        ),
+        (
+            "d/AB/CDEFGHIJKLMNOPQRSTUVWXYZ234567/long.c9s/name.c9s",
+            LONG.as_bytes(),
+        ),
+        (
+            "d/AB/CDEFGHIJKLMNOPQRSTUVWXYZ234567/long.c9s/contents.c9r",
+            b"long-content",
+        ),
         ("d/QR/STUVWXYZ234567ABCDEFGHIJKLMNOP/dirid.c9r", b"backup"),
     ];
     for (key, data) in files {
         plain.put(&format!("{prefix}/{key}"), data.to_vec()).await;
     }
     if markers {
-        for dir in ["d", "d/AB", DIR, &format!("{DIR}/sub.c9r"), "d/QR", "d/EM", "d/EM/PTY"] {
+        for dir in [
+            "d",
+            "d/AB",
+            DIR,
+            &format!("{DIR}/sub.c9r"),
+            "d/QR",
+            "d/EM",
+            "d/EM/PTY",
+        ] {
             plain.put(&format!("{prefix}/{dir}/"), Vec::new()).await;
         }
     }
@@ -58,7 +82,11 @@ async fn check(s: &S3Storage, markers: bool) {
     use EntryKind::{Dir, File};
     assert_eq!(
         names(s, "").await,
-        [entry("d", Dir, 0), entry("masterkey.cryptomator", File, 9), entry("vault.cryptomator", File, 3)]
+        [
+            entry("d", Dir, 0),
+            entry("masterkey.cryptomator", File, 9),
+            entry("vault.cryptomator", File, 3)
+        ]
     );
     let mut top = vec![entry("AB", Dir, 0), entry("QR", Dir, 0)];
     if markers {
@@ -74,9 +102,22 @@ async fn check(s: &S3Storage, markers: bool) {
             entry("sub.c9r", Dir, 0)
         ]
     );
-    assert_eq!(names(s, &format!("{DIR}/sub.c9r")).await, [entry("dir.c9r", File, 13)]);
-    assert_eq!(&s.read_all(&path(&format!("{DIR}/long.c9s/name.c9s"))).await.unwrap()[..], LONG.as_bytes());
-    assert_eq!(&s.read_at(&path(&format!("{DIR}/file1.c9r")), 4, 4).await.unwrap()[..], b"erte");
+    assert_eq!(
+        names(s, &format!("{DIR}/sub.c9r")).await,
+        [entry("dir.c9r", File, 13)]
+    );
+    assert_eq!(
+        &s.read_all(&path(&format!("{DIR}/long.c9s/name.c9s")))
+            .await
+            .unwrap()[..],
+        LONG.as_bytes()
+    );
+    assert_eq!(
+        &s.read_at(&path(&format!("{DIR}/file1.c9r")), 4, 4)
+            .await
+            .unwrap()[..],
+        b"erte"
+    );
     let meta = s.metadata(&path(&format!("{DIR}/link.c9r"))).await.unwrap();
     assert_eq!(meta.kind, Dir, "a folder without a marker");
     let meta = s.metadata(&path("d/AB")).await.unwrap();
@@ -90,16 +131,26 @@ async fn check(s: &S3Storage, markers: bool) {
         // An empty folder that only a marker makes.
         assert_eq!(names(s, "d/EM/PTY").await, []);
         assert_eq!(s.metadata(&path("d/EM/PTY")).await.unwrap().kind, Dir);
-        assert_eq!(s.remove_dir(&path("d/EM")).await.unwrap_err().kind(), StorageErrorKind::NotEmpty);
+        assert_eq!(
+            s.remove_dir(&path("d/EM")).await.unwrap_err().kind(),
+            StorageErrorKind::NotEmpty
+        );
         s.remove_dir(&path("d/EM/PTY")).await.unwrap();
         s.remove_dir(&path("d/EM")).await.unwrap();
-        assert_eq!(names(s, "d").await, [entry("AB", Dir, 0), entry("QR", Dir, 0)]);
+        assert_eq!(
+            names(s, "d").await,
+            [entry("AB", Dir, 0), entry("QR", Dir, 0)]
+        );
     }
     // Our own writes fit in: a new file in a marker-less folder.
     let new = path(&format!("{DIR}/link.c9r/extra.c9r"));
-    s.write(&new, vault_storage::Body::from_bytes(&b"x"[..]), vault_storage::WriteMode::CreateNew)
-        .await
-        .unwrap();
+    s.write(
+        &new,
+        vault_storage::Body::from_bytes(&b"x"[..]),
+        vault_storage::WriteMode::CreateNew,
+    )
+    .await
+    .unwrap();
     assert_eq!(names(s, &format!("{DIR}/link.c9r")).await.len(), 2);
 }
 
@@ -110,7 +161,13 @@ async fn moto_with_markers() {
     let plain = common::Plain::new(&server.endpoint, &bucket);
     plain.create_bucket().await;
     lay_out(&plain, "team/v1", true).await;
-    assert!(plain.keys("team/v1/d/AB/").await.contains(&"team/v1/d/AB/".to_owned()), "moto keeps markers as keys");
+    assert!(
+        plain
+            .keys("team/v1/d/AB/")
+            .await
+            .contains(&"team/v1/d/AB/".to_owned()),
+        "moto keeps markers as keys"
+    );
     check(&common::storage(&server.endpoint, &bucket, "team/v1"), true).await;
 }
 
@@ -121,7 +178,11 @@ async fn moto_without_markers() {
     let plain = common::Plain::new(&server.endpoint, &bucket);
     plain.create_bucket().await;
     lay_out(&plain, "team/v2", false).await;
-    check(&common::storage(&server.endpoint, &bucket, "team/v2"), false).await;
+    check(
+        &common::storage(&server.endpoint, &bucket, "team/v2"),
+        false,
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -129,5 +190,9 @@ async fn s3s_fs_without_markers() {
     let server = common::s3s_fs().await;
     let plain = common::Plain::new(&server.endpoint, common::BUCKET);
     lay_out(&plain, "v3", false).await;
-    check(&common::storage(&server.endpoint, common::BUCKET, "v3"), false).await;
+    check(
+        &common::storage(&server.endpoint, common::BUCKET, "v3"),
+        false,
+    )
+    .await;
 }

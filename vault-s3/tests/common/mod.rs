@@ -42,8 +42,12 @@ pub async fn s3s_fs() -> Server {
     let task = tokio::spawn(async move {
         let http = ConnBuilder::new(TokioExecutor::new());
         loop {
-            let Ok((socket, _)) = listener.accept().await else { continue };
-            let conn = http.serve_connection(TokioIo::new(socket), service.clone()).into_owned();
+            let Ok((socket, _)) = listener.accept().await else {
+                continue;
+            };
+            let conn = http
+                .serve_connection(TokioIo::new(socket), service.clone())
+                .into_owned();
             tokio::spawn(async move {
                 let _ = conn.await;
             });
@@ -115,7 +119,11 @@ static UNIQUE: AtomicU64 = AtomicU64::new(0);
 
 /// A bucket name unique to this test process and call.
 pub fn unique_bucket() -> String {
-    format!("vt-{}-{}", std::process::id(), UNIQUE.fetch_add(1, Ordering::Relaxed))
+    format!(
+        "vt-{}-{}",
+        std::process::id(),
+        UNIQUE.fetch_add(1, Ordering::Relaxed)
+    )
 }
 
 /// The backend's configuration for `endpoint`, bucket, prefix; small retry
@@ -147,21 +155,39 @@ impl Plain {
     pub fn new(endpoint: &Url, bucket: &str) -> Plain {
         let _ = rustls::crypto::ring::default_provider().install_default();
         Plain {
-            bucket: Bucket::new(endpoint.clone(), UrlStyle::Path, bucket.to_owned(), "us-east-1").unwrap(),
+            bucket: Bucket::new(
+                endpoint.clone(),
+                UrlStyle::Path,
+                bucket.to_owned(),
+                "us-east-1",
+            )
+            .unwrap(),
             creds: Credentials::new(KEY_ID, SECRET),
             http: reqwest::Client::new(),
         }
     }
 
     pub async fn create_bucket(&self) {
-        let url = self.bucket.create_bucket(&self.creds).sign(Duration::from_secs(600));
-        let r = self.http.put(url).header("content-length", "0").send().await.unwrap();
+        let url = self
+            .bucket
+            .create_bucket(&self.creds)
+            .sign(Duration::from_secs(600));
+        let r = self
+            .http
+            .put(url)
+            .header("content-length", "0")
+            .send()
+            .await
+            .unwrap();
         assert!(r.status().is_success(), "create bucket: {}", r.status());
     }
 
     pub async fn put(&self, key: &str, data: impl Into<Bytes>) {
         let data: Bytes = data.into();
-        let url = self.bucket.put_object(Some(&self.creds), key).sign(Duration::from_secs(600));
+        let url = self
+            .bucket
+            .put_object(Some(&self.creds), key)
+            .sign(Duration::from_secs(600));
         let r = self
             .http
             .put(url)
@@ -178,7 +204,15 @@ impl Plain {
         let mut action = self.bucket.list_objects_v2(Some(&self.creds));
         action.with_prefix(prefix);
         let url = action.sign(Duration::from_secs(600));
-        let text = self.http.get(url).send().await.unwrap().text().await.unwrap();
+        let text = self
+            .http
+            .get(url)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
         let parsed = rusty_s3::actions::ListObjectsV2::parse_response(&text).unwrap();
         parsed.contents.into_iter().map(|c| c.key).collect()
     }

@@ -47,7 +47,11 @@ impl Drop for Proxy {
 
 /// The S3 operation a request is, from method and query.
 pub fn operation(method: &hyper::Method, query: &str) -> &'static str {
-    let has = |k: &str| query.split('&').any(|p| p == k || p.starts_with(&format!("{k}=")));
+    let has = |k: &str| {
+        query
+            .split('&')
+            .any(|p| p == k || p.starts_with(&format!("{k}=")))
+    };
     match method.as_str() {
         "POST" if has("uploads") => "CreateMultipartUpload",
         "POST" if has("uploadId") => "CompleteMultipartUpload",
@@ -77,8 +81,11 @@ impl Proxy {
                 .build()
                 .unwrap();
             loop {
-                let Ok((socket, _)) = listener.accept().await else { continue };
-                let (client, upstream, state) = (client.clone(), upstream.clone(), Arc::clone(&shared));
+                let Ok((socket, _)) = listener.accept().await else {
+                    continue;
+                };
+                let (client, upstream, state) =
+                    (client.clone(), upstream.clone(), Arc::clone(&shared));
                 tokio::spawn(async move {
                     let service = hyper::service::service_fn(move |req| {
                         forward(req, client.clone(), upstream.clone(), Arc::clone(&state))
@@ -98,12 +105,22 @@ impl Proxy {
 
     /// Fails the next `n` requests of `operation` with `fault`.
     pub fn fail_next(&self, operation: &'static str, n: u32, fault: Fault) {
-        self.state.lock().unwrap().failures.insert(operation, (n, fault));
+        self.state
+            .lock()
+            .unwrap()
+            .failures
+            .insert(operation, (n, fault));
     }
 
     /// Requests of `operation` seen so far (failed ones included).
     pub fn count(&self, operation: &str) -> u32 {
-        self.state.lock().unwrap().counts.get(operation).copied().unwrap_or(0)
+        self.state
+            .lock()
+            .unwrap()
+            .counts
+            .get(operation)
+            .copied()
+            .unwrap_or(0)
     }
 
     pub fn reset_counts(&self) {
@@ -132,7 +149,11 @@ async fn forward(
         }
     };
     let (parts, body) = req.into_parts();
-    let body = body.collect().await.map_err(std::io::Error::other)?.to_bytes();
+    let body = body
+        .collect()
+        .await
+        .map_err(std::io::Error::other)?
+        .to_bytes();
     match fault {
         Some(Fault::SlowDown) => {
             let xml = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>SlowDown</Code>\
