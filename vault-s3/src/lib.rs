@@ -22,6 +22,7 @@
 
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
+mod aws_profile;
 mod config;
 mod http;
 mod listing;
@@ -38,6 +39,7 @@ use vault_storage::{
     StorageErrorKind, StoragePath, WriteMode,
 };
 
+pub use aws_profile::{AwsSettings, aws_settings};
 pub use config::{
     DEFAULT_MULTIPART_THRESHOLD, DEFAULT_PART_SIZE, MIN_PART_SIZE, S3Config, S3Credentials,
     check_endpoint,
@@ -129,6 +131,25 @@ impl S3Storage {
                 concurrency: config.part_concurrency,
             },
         })
+    }
+
+    /// True if the bucket exists (`HEAD bucket`). A bucket in another
+    /// region fails with a message naming its region.
+    pub async fn bucket_exists(&self) -> Result<bool, StorageError> {
+        let root = StoragePath::root();
+        self.ops
+            .head_bucket()
+            .await
+            .map_err(|f| self.fail(f, &root))
+    }
+
+    /// Creates the bucket (`vault create --create-bucket`).
+    pub async fn create_bucket(&self) -> Result<(), StorageError> {
+        let root = StoragePath::root();
+        self.ops
+            .create_bucket()
+            .await
+            .map_err(|f| self.fail(f, &root))
     }
 
     /// The object key of `path`.

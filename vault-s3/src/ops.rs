@@ -90,6 +90,41 @@ impl Ops {
         self.credentials.as_ref()
     }
 
+    /// `HEAD bucket`: `Ok(false)` when it does not exist.
+    pub(crate) async fn head_bucket(&self) -> Result<bool, Failure> {
+        let url = rusty_s3::actions::HeadBucket::new(&self.bucket, self.creds()).sign(SIGN_FOR);
+        let req = Req {
+            what: "HEAD bucket",
+            method: Method::HEAD,
+            url,
+            headers: vec![],
+            body: None,
+        };
+        match self.http.send(&req).await {
+            Ok(_) => Ok(true),
+            Err(f) if f.status() == Some(StatusCode::NOT_FOUND) => Ok(false),
+            Err(f) => Err(f),
+        }
+    }
+
+    /// `CreateBucket` (needs credentials; an unsigned request is refused).
+    pub(crate) async fn create_bucket(&self) -> Result<(), Failure> {
+        let Some(creds) = self.creds() else {
+            return Err(Failure::Protocol(
+                "creating a bucket needs credentials".into(),
+            ));
+        };
+        let url = rusty_s3::actions::CreateBucket::new(&self.bucket, creds).sign(SIGN_FOR);
+        let req = Req {
+            what: "CreateBucket",
+            method: Method::PUT,
+            url,
+            headers: vec![],
+            body: None,
+        };
+        self.http.send(&req).await.map(|_| ())
+    }
+
     /// `HEAD key`: `Ok(None)` when there is no such object.
     pub(crate) async fn head(&self, key: &str) -> Result<Option<Head>, Failure> {
         let url = HeadObject::new(&self.bucket, self.creds(), key).sign(SIGN_FOR);

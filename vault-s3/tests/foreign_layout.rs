@@ -196,3 +196,26 @@ async fn s3s_fs_without_markers() {
     )
     .await;
 }
+
+/// A missing bucket is told apart (`vault create` exits 5 on it) and can be created.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_bucket_is_reported_and_created() {
+    for server in [common::moto().await, common::s3s_fs().await] {
+        let bucket = common::unique_bucket();
+        let s = common::storage(&server.endpoint, &bucket, "v");
+        assert!(
+            !s.bucket_exists().await.unwrap(),
+            "{bucket} does not exist yet"
+        );
+        let err = s.metadata(&path("x")).await.unwrap_err();
+        assert_eq!(err.kind(), StorageErrorKind::NotFound, "{err}");
+        assert!(
+            err.to_string()
+                .contains(&format!("bucket {bucket} does not exist")),
+            "{err}"
+        );
+        s.create_bucket().await.unwrap();
+        assert!(s.bucket_exists().await.unwrap());
+        assert!(s.list_dir(&StoragePath::root()).await.unwrap().is_empty());
+    }
+}
