@@ -19,6 +19,7 @@ mod output;
 pub(crate) mod reauth;
 pub mod remember;
 mod reveal;
+mod s3_arg;
 mod secrets;
 mod session;
 pub mod shell_files;

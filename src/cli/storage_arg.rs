@@ -27,6 +27,13 @@ pub enum StorageSpec {
     },
     /// A plain `https://` (or `http://`) WebDAV URL, e.g. Nextcloud's `…/remote.php/dav/files/USER/path`.
     WebDavUrl(String),
+    /// `s3://BUCKET/PREFIX` (see `s3_arg`).
+    S3 {
+        /// The bucket.
+        bucket: String,
+        /// The vault's prefix in it, without leading or trailing `/`.
+        prefix: String,
+    },
     /// A bare word: a named vault from the config file.
     Named(String),
 }
@@ -65,8 +72,9 @@ pub fn parse(arg: &str) -> CliResult<StorageSpec> {
                 Ok(StorageSpec::WebDavUrl(arg.to_string()))
             }
             "file" => Ok(StorageSpec::Local(PathBuf::from(rest))),
+            "s3" => super::s3_arg::parse(arg, rest),
             other => Err(CliError::usage(format!(
-                "unknown storage scheme {other}:// in {arg} (use a folder, sftp://, dav://, davs:// or https://)"
+                "unknown storage scheme {other}:// in {arg} (use a folder, sftp://, dav://, davs://, https:// or s3://)"
             ))),
         };
     }
@@ -155,6 +163,14 @@ pub struct ConnectOptions {
     pub accept_new_host_key: bool,
     /// Who answers the SFTP login's questions instead of the terminal/askpass (the mount daemon).
     pub sftp_prompter: Option<super::reauth::SharedPrompter>,
+    /// `--s3-endpoint URL` (s3).
+    pub s3_endpoint: Option<String>,
+    /// `--s3-region R` (s3).
+    pub s3_region: Option<String>,
+    /// `--create-bucket` (vault create on s3).
+    pub create_bucket: bool,
+    /// Plain http to a host that is not loopback allowed (s3).
+    pub insecure_http: bool,
 }
 
 impl ConnectOptions {
@@ -166,6 +182,10 @@ impl ConnectOptions {
             known_hosts: args.known_hosts.clone(),
             accept_new_host_key: args.accept_new_host_key,
             sftp_prompter: None,
+            s3_endpoint: args.s3_endpoint.clone(),
+            s3_region: args.s3_region.clone(),
+            create_bucket: args.create_bucket,
+            insecure_http: false,
         }
     }
 
@@ -192,6 +212,15 @@ impl ConnectOptions {
         if self.accept_new_host_key {
             v.push("--accept-new-host-key".into());
         }
+        for (flag, value) in [
+            ("--s3-endpoint", &self.s3_endpoint),
+            ("--s3-region", &self.s3_region),
+        ] {
+            if let Some(value) = value {
+                v.push(flag.into());
+                v.push(value.into());
+            }
+        }
         v
     }
 }
@@ -209,6 +238,9 @@ pub async fn connect(
         StorageSpec::Sftp(_) => connect_sftp(arg, purpose, secrets, options).await,
         StorageSpec::Dav { .. } | StorageSpec::WebDavUrl(_) => {
             connect_webdav(arg, purpose, secrets, options).await
+        }
+        StorageSpec::S3 { bucket, prefix } => {
+            super::s3_arg::connect(arg, bucket, prefix, purpose, secrets, options).await
         }
         StorageSpec::Named(name) => Err(match super::config::path() {
             Ok(file) => super::config::unknown_name(name, &file),

@@ -1,0 +1,185 @@
+//! `s3://BUCKET/PREFIX` STORAGE: endpoint, region, credentials (the AWS
+//! variables and shared files, else the secret key is asked), and the bucket
+//! check (`vault create` on a missing bucket exits 5 unless `--create-bucket`).
+
+use std::sync::Arc;
+
+use url::Url;
+use vault_s3::{S3Config, S3Credentials, S3Storage};
+use vault_storage::Storage;
+
+use super::exit::{CliError, CliResult, Exit, exit_for_storage_kind};
+use super::secrets::Secrets;
+use super::storage_arg::{ConnectOptions, Purpose, StorageSpec};
+
+/// Parses what follows `s3://`: a bucket and an optional prefix.
+pub fn parse(arg: &str, rest: &str) -> CliResult<StorageSpec> {
+    let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+    let valid_bucket = (3..=63).contains(&bucket.len())
+        && bucket
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.');
+    if !valid_bucket {
+        return Err(CliError::usage(format!(
+            "invalid bucket name in {arg} (3-63 lowercase letters, digits, '-' or '.')"
+        )));
+    }
+    let prefix = prefix.trim_matches('/');
+    if !prefix.is_empty() && vault_storage::StoragePath::new(prefix).is_err() {
+        return Err(CliError::usage(format!("invalid prefix in {arg}")));
+    }
+    Ok(StorageSpec::S3 {
+        bucket: bucket.to_owned(),
+        prefix: prefix.to_owned(),
+    })
+}
+
+fn settings() -> CliResult<vault_s3::AwsSettings> {
+    let home = std::env::var_os("HOME").map(std::path::PathBuf::from);
+    vault_s3::aws_settings(&|k| std::env::var(k).ok(), home.as_deref()).map_err(CliError::usage)
+}
+
+/// The endpoint: `--s3-endpoint`, then the AWS variables/profile, else AWS for the region.
+fn endpoint(
+    options: &ConnectOptions,
+    from_profile: Option<&str>,
+    region: &str,
+) -> CliResult<(Url, bool)> {
+    let custom = options.s3_endpoint.as_deref().or(from_profile);
+    let Some(text) = custom else {
+        let aws = format!("https://s3.{region}.amazonaws.com");
+        let url =
+            Url::parse(&aws).map_err(|_| CliError::usage(format!("invalid S3 region {region}")))?;
+        // AWS: virtual-hosted addressing.
+        return Ok((url, false));
+    };
+    let url = Url::parse(text)
+        .map_err(|e| CliError::usage(format!("invalid --s3-endpoint {text}: {e}")))?;
+    // Custom endpoints (MinIO, Ceph RGW, Garage): path-style addressing.
+    Ok((url, true))
+}
+
+/// `host[:port]` of the endpoint, for the prompt and the keyring account.
+fn shown_host(url: &Url) -> String {
+    match (url.host_str(), url.port()) {
+        (Some(h), Some(p)) => format!("{h}:{p}"),
+        (Some(h), None) => h.to_owned(),
+        _ => String::new(),
+    }
+}
+
+/// Connects to `s3://BUCKET/PREFIX`; checks the bucket (and makes it on `--create-bucket`).
+pub async fn connect(
+    arg: &str,
+    bucket: &str,
+    prefix: &str,
+    purpose: Purpose,
+    secrets: &Secrets,
+    options: &ConnectOptions,
+) -> CliResult<Arc<dyn Storage>> {
+    let aws = settings()?;
+    let region = options
+        .s3_region
+        .clone()
+        .or(aws.region.clone())
+        .unwrap_or_else(|| "us-east-1".into());
+    let (url, path_style) = endpoint(options, aws.endpoint_url.as_deref(), &region)?;
+    vault_s3::check_endpoint(&url, options.insecure_http).map_err(CliError::usage)?;
+    let credentials = match aws.credentials {
+        Some(c) => c,
+        None => ask_secret(&url, secrets)?,
+    };
+    let mut config = S3Config::new(url, bucket, prefix, &region);
+    config.path_style = path_style;
+    config.credentials = Some(credentials);
+    config.insecure_http = options.insecure_http;
+    config.ca_cert = options.ca_cert.clone();
+    let storage = S3Storage::new(config).map_err(|e| CliError::usage(format!("{arg}: {e}")))?;
+    let fail = |e: vault_storage::StorageError| {
+        let exit = match exit_for_storage_kind(e.kind()) {
+            Exit::Error => Exit::Unreachable,
+            other => other,
+        };
+        CliError::new(exit, format!("cannot reach storage {arg}: {e}"))
+    };
+    if !storage.bucket_exists().await.map_err(fail)? {
+        if purpose == Purpose::Create && options.create_bucket {
+            storage.create_bucket().await.map_err(fail)?;
+        } else {
+            let hint = if purpose == Purpose::Create {
+                " (--create-bucket makes it)"
+            } else {
+                ""
+            };
+            return Err(CliError::new(
+                Exit::Unreachable,
+                format!("{arg}: bucket {bucket} does not exist{hint}"),
+            ));
+        }
+    }
+    Ok(Arc::new(storage))
+}
+
+/// No keys in the environment or a profile: the key id must be in
+/// `AWS_ACCESS_KEY_ID`; the secret key is asked (or taken from the keyring).
+fn ask_secret(url: &Url, secrets: &Secrets) -> CliResult<S3Credentials> {
+    use secrecy::ExposeSecret;
+    let Some(key_id) = std::env::var("AWS_ACCESS_KEY_ID")
+        .ok()
+        .filter(|k| !k.trim().is_empty())
+    else {
+        return Err(CliError::usage(
+            "no S3 credentials: set AWS_ACCESS_KEY_ID (the secret key is then asked), \
+             AWS_SECRET_ACCESS_KEY too, or a profile in ~/.aws/credentials (AWS_PROFILE)",
+        ));
+    };
+    let where_ = format!("s3://{key_id}@{}", shown_host(url));
+    let secret = secrets.stored_or_ask(
+        Some(format!("s3-secret-key {where_}")),
+        "S3 secret key",
+        &format!("Secret access key for {where_}: "),
+    )?;
+    Ok(S3Credentials {
+        access_key_id: key_id,
+        secret_access_key: zeroize::Zeroizing::new(secret.expose_secret().to_owned()),
+        session_token: std::env::var("AWS_SESSION_TOKEN")
+            .ok()
+            .map(zeroize::Zeroizing::new),
+    })
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bucket_and_prefix() {
+        let spec = super::super::storage_arg::parse("s3://my-bucket/team/vault/").unwrap();
+        assert_eq!(
+            spec,
+            StorageSpec::S3 {
+                bucket: "my-bucket".into(),
+                prefix: "team/vault".into()
+            }
+        );
+        let spec = super::super::storage_arg::parse("s3://my-bucket").unwrap();
+        assert_eq!(
+            spec,
+            StorageSpec::S3 {
+                bucket: "my-bucket".into(),
+                prefix: String::new()
+            }
+        );
+        for bad in [
+            "s3://",
+            "s3://AB/x",
+            "s3://b/x",
+            "s3://bucket/a//b",
+            "s3://bucket/../x",
+        ] {
+            let err = super::super::storage_arg::parse(bad).unwrap_err();
+            assert_eq!(err.exit, Exit::Usage, "{bad}");
+        }
+    }
+}
