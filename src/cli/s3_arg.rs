@@ -9,11 +9,30 @@ use vault_s3::{S3Config, S3Credentials, S3Storage};
 use vault_storage::Storage;
 
 use super::exit::{CliError, CliResult, Exit, exit_for_storage_kind};
-use super::secrets::Secrets;
-use super::storage_arg::{ConnectOptions, Purpose, StorageSpec};
 
-/// Parses what follows `s3://`: a bucket and an optional prefix.
-pub fn parse(arg: &str, rest: &str) -> CliResult<StorageSpec> {
+/// The S3 options of one command (from `ConnectOptions`; none of them secret).
+#[derive(Debug, Clone, Default)]
+pub struct S3Options {
+    /// `--s3-endpoint URL`.
+    pub endpoint: Option<String>,
+    /// `--s3-region R`.
+    pub region: Option<String>,
+    /// The command creates a vault (`vault create`).
+    pub creating: bool,
+    /// `--create-bucket`.
+    pub create_bucket: bool,
+    /// Plain http to a host that is not loopback allowed.
+    pub insecure_http: bool,
+    /// `--ca-cert FILE`.
+    pub ca_cert: Option<std::path::PathBuf>,
+}
+
+/// Asks for a secret: `(keyring account, prompt)` → the answer (the keyring
+/// first where the user opted in, then askpass or the terminal).
+pub type AskSecret<'a> = &'a (dyn Fn(String, &str) -> CliResult<secrecy::SecretString> + Sync);
+
+/// Parses what follows `s3://`: a bucket and an optional prefix (without `/` at either end).
+pub fn parse(arg: &str, rest: &str) -> CliResult<(String, String)> {
     let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
     let valid_bucket = (3..=63).contains(&bucket.len())
         && bucket
@@ -28,10 +47,7 @@ pub fn parse(arg: &str, rest: &str) -> CliResult<StorageSpec> {
     if !prefix.is_empty() && vault_storage::StoragePath::new(prefix).is_err() {
         return Err(CliError::usage(format!("invalid prefix in {arg}")));
     }
-    Ok(StorageSpec::S3 {
-        bucket: bucket.to_owned(),
-        prefix: prefix.to_owned(),
-    })
+    Ok((bucket.to_owned(), prefix.to_owned()))
 }
 
 fn settings() -> CliResult<vault_s3::AwsSettings> {
@@ -41,11 +57,11 @@ fn settings() -> CliResult<vault_s3::AwsSettings> {
 
 /// The endpoint: `--s3-endpoint`, then the AWS variables/profile, else AWS for the region.
 fn endpoint(
-    options: &ConnectOptions,
+    options: &S3Options,
     from_profile: Option<&str>,
     region: &str,
 ) -> CliResult<(Url, bool)> {
-    let custom = options.s3_endpoint.as_deref().or(from_profile);
+    let custom = options.endpoint.as_deref().or(from_profile);
     let Some(text) = custom else {
         let aws = format!("https://s3.{region}.amazonaws.com");
         let url =
@@ -73,13 +89,12 @@ pub async fn connect(
     arg: &str,
     bucket: &str,
     prefix: &str,
-    purpose: Purpose,
-    secrets: &Secrets,
-    options: &ConnectOptions,
+    options: &S3Options,
+    ask: AskSecret<'_>,
 ) -> CliResult<Arc<dyn Storage>> {
     let aws = settings()?;
     let region = options
-        .s3_region
+        .region
         .clone()
         .or(aws.region.clone())
         .unwrap_or_else(|| "us-east-1".into());
@@ -87,7 +102,7 @@ pub async fn connect(
     vault_s3::check_endpoint(&url, options.insecure_http).map_err(CliError::usage)?;
     let credentials = match aws.credentials {
         Some(c) => c,
-        None => ask_secret(&url, secrets)?,
+        None => ask_secret(&url, ask)?,
     };
     let mut config = S3Config::new(url, bucket, prefix, &region);
     config.path_style = path_style;
@@ -103,10 +118,10 @@ pub async fn connect(
         CliError::new(exit, format!("cannot reach storage {arg}: {e}"))
     };
     if !storage.bucket_exists().await.map_err(fail)? {
-        if purpose == Purpose::Create && options.create_bucket {
+        if options.creating && options.create_bucket {
             storage.create_bucket().await.map_err(fail)?;
         } else {
-            let hint = if purpose == Purpose::Create {
+            let hint = if options.creating {
                 " (--create-bucket makes it)"
             } else {
                 ""
@@ -122,7 +137,7 @@ pub async fn connect(
 
 /// No keys in the environment or a profile: the key id must be in
 /// `AWS_ACCESS_KEY_ID`; the secret key is asked (or taken from the keyring).
-fn ask_secret(url: &Url, secrets: &Secrets) -> CliResult<S3Credentials> {
+fn ask_secret(url: &Url, ask: AskSecret<'_>) -> CliResult<S3Credentials> {
     use secrecy::ExposeSecret;
     let Some(key_id) = std::env::var("AWS_ACCESS_KEY_ID")
         .ok()
@@ -134,9 +149,8 @@ fn ask_secret(url: &Url, secrets: &Secrets) -> CliResult<S3Credentials> {
         ));
     };
     let where_ = format!("s3://{key_id}@{}", shown_host(url));
-    let secret = secrets.stored_or_ask(
-        Some(format!("s3-secret-key {where_}")),
-        "S3 secret key",
+    let secret = ask(
+        format!("s3-secret-key {where_}"),
         &format!("Secret access key for {where_}: "),
     )?;
     Ok(S3Credentials {
@@ -146,40 +160,4 @@ fn ask_secret(url: &Url, secrets: &Secrets) -> CliResult<S3Credentials> {
             .ok()
             .map(zeroize::Zeroizing::new),
     })
-}
-
-#[cfg(test)]
-#[allow(clippy::unwrap_used)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn bucket_and_prefix() {
-        let spec = super::super::storage_arg::parse("s3://my-bucket/team/vault/").unwrap();
-        assert_eq!(
-            spec,
-            StorageSpec::S3 {
-                bucket: "my-bucket".into(),
-                prefix: "team/vault".into()
-            }
-        );
-        let spec = super::super::storage_arg::parse("s3://my-bucket").unwrap();
-        assert_eq!(
-            spec,
-            StorageSpec::S3 {
-                bucket: "my-bucket".into(),
-                prefix: String::new()
-            }
-        );
-        for bad in [
-            "s3://",
-            "s3://AB/x",
-            "s3://b/x",
-            "s3://bucket/a//b",
-            "s3://bucket/../x",
-        ] {
-            let err = super::super::storage_arg::parse(bad).unwrap_err();
-            assert_eq!(err.exit, Exit::Usage, "{bad}");
-        }
-    }
 }

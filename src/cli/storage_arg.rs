@@ -72,7 +72,10 @@ pub fn parse(arg: &str) -> CliResult<StorageSpec> {
                 Ok(StorageSpec::WebDavUrl(arg.to_string()))
             }
             "file" => Ok(StorageSpec::Local(PathBuf::from(rest))),
-            "s3" => super::s3_arg::parse(arg, rest),
+            "s3" => {
+                let (bucket, prefix) = super::s3_arg::parse(arg, rest)?;
+                Ok(StorageSpec::S3 { bucket, prefix })
+            }
             other => Err(CliError::usage(format!(
                 "unknown storage scheme {other}:// in {arg} (use a folder, sftp://, dav://, davs://, https:// or s3://)"
             ))),
@@ -240,7 +243,18 @@ pub async fn connect(
             connect_webdav(arg, purpose, secrets, options).await
         }
         StorageSpec::S3 { bucket, prefix } => {
-            super::s3_arg::connect(arg, bucket, prefix, purpose, secrets, options).await
+            let s3 = super::s3_arg::S3Options {
+                endpoint: options.s3_endpoint.clone(),
+                region: options.s3_region.clone(),
+                creating: purpose == Purpose::Create,
+                create_bucket: options.create_bucket,
+                insecure_http: options.insecure_http,
+                ca_cert: options.ca_cert.clone(),
+            };
+            let ask = |account: String, prompt: &str| {
+                secrets.stored_or_ask(Some(account), "S3 secret key", prompt)
+            };
+            super::s3_arg::connect(arg, bucket, prefix, &s3, &ask).await
         }
         StorageSpec::Named(name) => Err(match super::config::path() {
             Ok(file) => super::config::unknown_name(name, &file),
@@ -432,6 +446,33 @@ mod tests {
         ));
         let nc = "https://cloud.example/remote.php/dav/files/me/Vault";
         assert_eq!(parse(nc).unwrap(), StorageSpec::WebDavUrl(nc.into()));
+    }
+
+    #[test]
+    fn s3_forms() {
+        assert_eq!(
+            parse("s3://my-bucket/team/vault/").unwrap(),
+            StorageSpec::S3 {
+                bucket: "my-bucket".into(),
+                prefix: "team/vault".into()
+            }
+        );
+        assert_eq!(
+            parse("s3://my-bucket").unwrap(),
+            StorageSpec::S3 {
+                bucket: "my-bucket".into(),
+                prefix: String::new()
+            }
+        );
+        for bad in [
+            "s3://",
+            "s3://AB/x",
+            "s3://b/x",
+            "s3://bucket/a//b",
+            "s3://bucket/../x",
+        ] {
+            assert_eq!(parse(bad).unwrap_err().exit, Exit::Usage, "{bad}");
+        }
     }
 
     #[test]
