@@ -166,18 +166,14 @@ impl Ops {
         };
         match self.http.send(&req).await {
             Ok((r, _)) => {
-                // A server ignoring Range answers 200 with the whole object.
-                let whole = r.status() == StatusCode::OK;
-                let cap = if whole { usize::MAX } else { len };
-                let body = read_capped(r, cap).await?;
-                if whole {
-                    let start = usize::try_from(offset)
-                        .unwrap_or(usize::MAX)
-                        .min(body.len());
-                    let end = start.saturating_add(len).min(body.len());
-                    return Ok(Some(body.slice(start..end)));
+                // A server ignoring Range answers 200 with the whole object:
+                // read only as far as the range reaches, never the rest.
+                if r.status() == StatusCode::OK {
+                    let start = usize::try_from(offset).unwrap_or(usize::MAX);
+                    let body = read_prefix(r, start.saturating_add(len)).await?;
+                    return Ok(Some(body.slice(start.min(body.len())..)));
                 }
-                Ok(Some(body))
+                Ok(Some(read_capped(r, len).await?))
             }
             Err(f) if f.status() == Some(StatusCode::NOT_FOUND) => Ok(None),
             Err(f) if f.status() == Some(StatusCode::RANGE_NOT_SATISFIABLE) => {
@@ -415,6 +411,23 @@ impl Ops {
         };
         self.http.send(&req).await.map(|_| ())
     }
+}
+
+/// The first `limit` bytes of a body (the rest is not read).
+async fn read_prefix(mut response: reqwest::Response, limit: usize) -> Result<Bytes, Failure> {
+    let mut buf = Vec::with_capacity(limit.min(1 << 20));
+    while buf.len() < limit {
+        let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(|e| Failure::Transport("read", e.without_url()))?
+        else {
+            break;
+        };
+        let take = chunk.len().min(limit - buf.len());
+        buf.extend_from_slice(&chunk[..take]);
+    }
+    Ok(Bytes::from(buf))
 }
 
 /// S3 can send `200 OK` and then an `<Error>` document (copy, complete).

@@ -218,3 +218,33 @@ async fn a_content_folder_lists_node_types_in_one_request() {
         ]
     );
 }
+
+/// A server that ignores `Range` and sends the whole object: `read_at` still
+/// returns exactly the asked bytes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_ignoring_ranges_still_reads_right() {
+    let (_server, proxy, s) = setup().await;
+    let data = pattern(42, 300_000);
+    s.write(
+        &path("r.c9r"),
+        Body::from_bytes(data.clone()),
+        WriteMode::CreateNew,
+    )
+    .await
+    .unwrap();
+    proxy.fail_next("GetObject", 3, Fault::IgnoreRange);
+    assert_eq!(
+        &s.read_at(&path("r.c9r"), 1000, 5000).await.unwrap()[..],
+        &data[1000..6000]
+    );
+    assert_eq!(
+        &s.read_at(&path("r.c9r"), 299_990, 100).await.unwrap()[..],
+        &data[299_990..]
+    );
+    assert!(
+        s.read_at(&path("r.c9r"), 400_000, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}

@@ -24,6 +24,9 @@ pub enum Fault {
     /// Pass the request on, then close the connection without passing the
     /// answer back: the server committed, the client does not know.
     DropAnswer,
+    /// Pass the request on without its `Range` header (a server ignoring
+    /// ranges answers 200 with the whole object).
+    IgnoreRange,
 }
 
 #[derive(Default)]
@@ -166,14 +169,15 @@ async fn forward(
         }
         // An error from the service makes hyper close the connection unanswered.
         Some(Fault::Drop) => return Err(std::io::Error::other("dropped by the test proxy")),
-        Some(Fault::DropAnswer) | None => {}
+        Some(Fault::DropAnswer | Fault::IgnoreRange) | None => {}
     }
     let mut url = upstream.clone();
     url.set_path(parts.uri.path());
     url.set_query(parts.uri.query());
     let mut out = client.request(parts.method.clone(), url);
     for (name, value) in &parts.headers {
-        if name != "connection" && name != "transfer-encoding" {
+        let skip = name == "range" && fault == Some(Fault::IgnoreRange);
+        if name != "connection" && name != "transfer-encoding" && !skip {
             out = out.header(name, value);
         }
     }
