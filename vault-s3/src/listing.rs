@@ -127,6 +127,14 @@ impl S3Storage {
                 }
             }
             match page.next {
+                // A token that does not move on would loop for ever (a broken or hostile server).
+                Some(next) if token.as_deref() == Some(next.as_str()) => {
+                    return Err(StorageError::with_source(
+                        K::Other,
+                        path,
+                        crate::http::S3Message("S3 listing repeats its continuation token".into()),
+                    ));
+                }
                 Some(next) => token = Some(next),
                 None => break,
             }
@@ -327,6 +335,14 @@ impl S3Storage {
                     .map(|o| (o.key, file_meta(o.size, o.modified))),
             );
             match page.next {
+                // A token that does not move on would loop for ever (a broken or hostile server).
+                Some(next) if token.as_deref() == Some(next.as_str()) => {
+                    return Err(StorageError::with_source(
+                        K::Other,
+                        path,
+                        crate::http::S3Message("S3 listing repeats its continuation token".into()),
+                    ));
+                }
                 Some(next) => token = Some(next),
                 None => return Ok(keys),
             }

@@ -248,3 +248,23 @@ async fn a_server_ignoring_ranges_still_reads_right() {
             .is_empty()
     );
 }
+
+/// A listing whose continuation token never moves on ends with an error, not a hang.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stuck_listing_is_an_error_not_a_loop() {
+    let (_server, proxy, s) = setup().await;
+    proxy.fail_next("ListObjectsV2", 1000, Fault::StuckListing);
+    let listed = tokio::time::timeout(
+        std::time::Duration::from_secs(20),
+        s.list_dir(&StoragePath::root()),
+    )
+    .await
+    .expect("list_dir returns");
+    let err = listed.unwrap_err();
+    assert!(err.to_string().contains("continuation token"), "{err}");
+    assert!(
+        proxy.count("ListObjectsV2") <= 3,
+        "{}",
+        proxy.count("ListObjectsV2")
+    );
+}

@@ -27,6 +27,9 @@ pub enum Fault {
     /// Pass the request on without its `Range` header (a server ignoring
     /// ranges answers 200 with the whole object).
     IgnoreRange,
+    /// Answer a listing with an empty page that is "truncated" and always
+    /// names the same continuation token.
+    StuckListing,
 }
 
 #[derive(Default)]
@@ -169,6 +172,17 @@ async fn forward(
         }
         // An error from the service makes hyper close the connection unanswered.
         Some(Fault::Drop) => return Err(std::io::Error::other("dropped by the test proxy")),
+        Some(Fault::StuckListing) => {
+            let xml = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<ListBucketResult \
+                       xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Name>b</Name><Prefix></Prefix>\
+                       <KeyCount>0</KeyCount><MaxKeys>1000</MaxKeys><IsTruncated>true</IsTruncated>\
+                       <NextContinuationToken>same</NextContinuationToken></ListBucketResult>";
+            return Ok(Response::builder()
+                .status(200)
+                .header("content-type", "application/xml")
+                .body(Full::new(Bytes::from(xml)))
+                .unwrap());
+        }
         Some(Fault::DropAnswer | Fault::IgnoreRange) | None => {}
     }
     let mut url = upstream.clone();
