@@ -59,6 +59,16 @@ if ! "$PYVENV/bin/python" -c 'import pycryptomator' 2>/dev/null; then
   timeout 600 "$PYVENV/bin/pip" install -q 'pycryptomator==1.15'
 fi
 
+# moto in server mode: the second S3 implementation the vault-s3 tests run against (s3s-fs is
+# the first, in-process). moto[s3] + flask + flask-cors is what moto_server needs for S3 alone,
+# far lighter than moto[server].
+S3VENV=${VAULT_TEST_S3VENV:-/opt/vault-test-s3venv}
+if ! "$S3VENV/bin/python" -c 'import moto, flask, flask_cors' 2>/dev/null; then
+  log "venv $S3VENV with moto"
+  rm -rf "$S3VENV"; /usr/bin/python3 -m venv "$S3VENV"
+  timeout 600 "$S3VENV/bin/pip" install -q 'moto[s3]==5.2.5' 'flask==3.1.3' 'flask-cors==6.0.5'
+fi
+
 # cargo-fuzz for the fuzz targets (built with the preinstalled nightly toolchain).
 if ! cargo fuzz --version >/dev/null 2>&1; then
   log "cargo install cargo-fuzz"

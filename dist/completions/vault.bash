@@ -220,7 +220,7 @@ _vault() {
             return 0
             ;;
         vault__subcmd____mount__subcmd__daemon)
-            opts="-f -o -i -v -q -h -V --foreground --read-only --allow-other --idle --no-auto-lock --reveal --log-file --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --remember --remember-totp --display-name --verbose --quiet --help --version"
+            opts="-f -o -i -v -q -h -V --foreground --read-only --allow-other --idle --no-auto-lock --reveal --log-file --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --s3-endpoint --s3-region --create-bucket --remember --remember-totp --display-name --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -259,6 +259,14 @@ _vault() {
                     return 0
                     ;;
                 --known-hosts)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --s3-endpoint)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --s3-region)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -326,7 +334,7 @@ _vault() {
             return 0
             ;;
         vault__subcmd__cat)
-            opts="-i -v -q -h -V --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --remember --remember-totp --verbose --quiet --help --version"
+            opts="-i -v -q -h -V --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --s3-endpoint --s3-region --create-bucket --remember --remember-totp --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -353,6 +361,14 @@ _vault() {
                     return 0
                     ;;
                 --known-hosts)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --s3-endpoint)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --s3-region)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -364,7 +380,7 @@ _vault() {
             return 0
             ;;
         vault__subcmd__check)
-            opts="-i -v -q -h -V --repair --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --remember --remember-totp --verbose --quiet --help --version"
+            opts="-i -v -q -h -V --repair --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --s3-endpoint --s3-region --create-bucket --remember --remember-totp --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -391,6 +407,14 @@ _vault() {
                     return 0
                     ;;
                 --known-hosts)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --s3-endpoint)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --s3-region)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -416,7 +440,7 @@ _vault() {
             return 0
             ;;
         vault__subcmd__create)
-            opts="-i -v -q -h -V --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --remember --remember-totp --verbose --quiet --help --version"
+            opts="-i -v -q -h -V --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --s3-endpoint --s3-region --create-bucket --remember --remember-totp --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -443,6 +467,14 @@ _vault() {
                     return 0
                     ;;
                 --known-hosts)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --s3-endpoint)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --s3-region)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -454,7 +486,7 @@ _vault() {
             return 0
             ;;
         vault__subcmd__forget)
-            opts="-i -v -q -h -V --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --remember --remember-totp --verbose --quiet --help --version"
+            opts="-i -v -q -h -V --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --s3-endpoint --s3-region --create-bucket --remember --remember-totp --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -481,6 +513,14 @@ _vault() {
                     return 0
                     ;;
                 --known-hosts)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --s3-endpoint)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --s3-region)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -492,7 +532,7 @@ _vault() {
             return 0
             ;;
         vault__subcmd__get)
-            opts="-r -i -v -q -h -V --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --remember --remember-totp --verbose --quiet --help --version"
+            opts="-r -i -v -q -h -V --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --s3-endpoint --s3-region --create-bucket --remember --remember-totp --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -519,6 +559,14 @@ _vault() {
                     return 0
                     ;;
                 --known-hosts)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --s3-endpoint)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --s3-region)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -922,7 +970,7 @@ _vault() {
             return 0
             ;;
         vault__subcmd__info)
-            opts="-i -v -q -h -V --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --remember --remember-totp --verbose --quiet --help --version"
+            opts="-i -v -q -h -V --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --s3-endpoint --s3-region --create-bucket --remember --remember-totp --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -949,6 +997,14 @@ _vault() {
                     return 0
                     ;;
                 --known-hosts)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --s3-endpoint)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --s3-region)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1060,7 +1116,7 @@ _vault() {
             return 0
             ;;
         vault__subcmd__ls)
-            opts="-l -R -i -v -q -h -V --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --remember --remember-totp --verbose --quiet --help --version"
+            opts="-l -R -i -v -q -h -V --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --s3-endpoint --s3-region --create-bucket --remember --remember-totp --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1087,6 +1143,14 @@ _vault() {
                     return 0
                     ;;
                 --known-hosts)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --s3-endpoint)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --s3-region)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1098,7 +1162,7 @@ _vault() {
             return 0
             ;;
         vault__subcmd__mkdir)
-            opts="-p -i -v -q -h -V --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --remember --remember-totp --verbose --quiet --help --version"
+            opts="-p -i -v -q -h -V --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --s3-endpoint --s3-region --create-bucket --remember --remember-totp --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1128,6 +1192,14 @@ _vault() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --s3-endpoint)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --s3-region)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1136,7 +1208,7 @@ _vault() {
             return 0
             ;;
         vault__subcmd__mount)
-            opts="-f -o -i -v -q -h -V --foreground --read-only --allow-other --idle --no-auto-lock --reveal --log-file --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --remember --remember-totp --display-name --verbose --quiet --help --version"
+            opts="-f -o -i -v -q -h -V --foreground --read-only --allow-other --idle --no-auto-lock --reveal --log-file --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --s3-endpoint --s3-region --create-bucket --remember --remember-totp --display-name --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1178,6 +1250,14 @@ _vault() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --s3-endpoint)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --s3-region)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --display-name)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1190,7 +1270,7 @@ _vault() {
             return 0
             ;;
         vault__subcmd__mv)
-            opts="-i -v -q -h -V --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --remember --remember-totp --verbose --quiet --help --version"
+            opts="-i -v -q -h -V --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --s3-endpoint --s3-region --create-bucket --remember --remember-totp --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1217,6 +1297,14 @@ _vault() {
                     return 0
                     ;;
                 --known-hosts)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --s3-endpoint)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --s3-region)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1228,7 +1316,7 @@ _vault() {
             return 0
             ;;
         vault__subcmd__passwd)
-            opts="-i -v -q -h -V --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --remember --remember-totp --new-password-file --verbose --quiet --help --version"
+            opts="-i -v -q -h -V --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --s3-endpoint --s3-region --create-bucket --remember --remember-totp --new-password-file --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1255,6 +1343,14 @@ _vault() {
                     return 0
                     ;;
                 --known-hosts)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --s3-endpoint)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --s3-region)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1270,7 +1366,7 @@ _vault() {
             return 0
             ;;
         vault__subcmd__put)
-            opts="-r -i -v -q -h -V --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --remember --remember-totp --verbose --quiet --help --version"
+            opts="-r -i -v -q -h -V --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --s3-endpoint --s3-region --create-bucket --remember --remember-totp --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1297,6 +1393,14 @@ _vault() {
                     return 0
                     ;;
                 --known-hosts)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --s3-endpoint)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --s3-region)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1378,7 +1482,7 @@ _vault() {
             return 0
             ;;
         vault__subcmd__recovery__subcmd__key__subcmd__reset)
-            opts="-i -v -q -h -V --word-list --recovery-key-file --new-password-file --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --remember --remember-totp --verbose --quiet --help --version"
+            opts="-i -v -q -h -V --word-list --recovery-key-file --new-password-file --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --s3-endpoint --s3-region --create-bucket --remember --remember-totp --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1420,6 +1524,14 @@ _vault() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --s3-endpoint)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --s3-region)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1428,7 +1540,7 @@ _vault() {
             return 0
             ;;
         vault__subcmd__recovery__subcmd__key__subcmd__show)
-            opts="-i -v -q -h -V --word-list --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --remember --remember-totp --verbose --quiet --help --version"
+            opts="-i -v -q -h -V --word-list --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --s3-endpoint --s3-region --create-bucket --remember --remember-totp --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1462,6 +1574,14 @@ _vault() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --s3-endpoint)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --s3-region)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1484,7 +1604,7 @@ _vault() {
             return 0
             ;;
         vault__subcmd__rm)
-            opts="-r -i -v -q -h -V --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --remember --remember-totp --verbose --quiet --help --version"
+            opts="-r -i -v -q -h -V --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --s3-endpoint --s3-region --create-bucket --remember --remember-totp --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1511,6 +1631,14 @@ _vault() {
                     return 0
                     ;;
                 --known-hosts)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --s3-endpoint)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --s3-region)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

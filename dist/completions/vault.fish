@@ -57,7 +57,10 @@ complete -c vault -n "__fish_vault_using_subcommand create" -l askpass -d 'Run C
 complete -c vault -n "__fish_vault_using_subcommand create" -l ca-cert -d 'Trust this PEM certificate (or CA) too, for davs:// and https:// storage' -r -F
 complete -c vault -n "__fish_vault_using_subcommand create" -s i -l identity -d 'SSH private key to try first (sftp://)' -r -F
 complete -c vault -n "__fish_vault_using_subcommand create" -l known-hosts -d 'known_hosts file to check and extend (sftp://; default ~/.ssh/known_hosts)' -r -F
+complete -c vault -n "__fish_vault_using_subcommand create" -l s3-endpoint -d 'S3 endpoint for anything but AWS (MinIO, Ceph RGW, Garage), e.g. https://minio.example:9000 (s3://; path-style addressing)' -r
+complete -c vault -n "__fish_vault_using_subcommand create" -l s3-region -d 'S3 region (s3://; default: AWS_REGION, the profile\'s, else us-east-1)' -r
 complete -c vault -n "__fish_vault_using_subcommand create" -l accept-new-host-key -d 'Accept and record an unknown host key without asking (sftp://). A changed key is always refused'
+complete -c vault -n "__fish_vault_using_subcommand create" -l create-bucket -d 'Make a missing bucket (vault create on s3://)'
 complete -c vault -n "__fish_vault_using_subcommand create" -l remember -d 'Keep the secrets this command asks for (vault password, SSH key passphrase, WebDAV password) in the OS keyring, stored once the command succeeded; later runs use them instead of asking. `vault forget` drops them'
 complete -c vault -n "__fish_vault_using_subcommand create" -l remember-totp -d 'Ask for the TOTP secret of this SFTP account (base32, or an otpauth:// URI) and keep it in the OS keyring: one-time-code prompts are then answered without you, so unattended reconnects work. This turns two factors into one'
 complete -c vault -n "__fish_vault_using_subcommand create" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace)'
@@ -69,7 +72,10 @@ complete -c vault -n "__fish_vault_using_subcommand info" -l askpass -d 'Run CMD
 complete -c vault -n "__fish_vault_using_subcommand info" -l ca-cert -d 'Trust this PEM certificate (or CA) too, for davs:// and https:// storage' -r -F
 complete -c vault -n "__fish_vault_using_subcommand info" -s i -l identity -d 'SSH private key to try first (sftp://)' -r -F
 complete -c vault -n "__fish_vault_using_subcommand info" -l known-hosts -d 'known_hosts file to check and extend (sftp://; default ~/.ssh/known_hosts)' -r -F
+complete -c vault -n "__fish_vault_using_subcommand info" -l s3-endpoint -d 'S3 endpoint for anything but AWS (MinIO, Ceph RGW, Garage), e.g. https://minio.example:9000 (s3://; path-style addressing)' -r
+complete -c vault -n "__fish_vault_using_subcommand info" -l s3-region -d 'S3 region (s3://; default: AWS_REGION, the profile\'s, else us-east-1)' -r
 complete -c vault -n "__fish_vault_using_subcommand info" -l accept-new-host-key -d 'Accept and record an unknown host key without asking (sftp://). A changed key is always refused'
+complete -c vault -n "__fish_vault_using_subcommand info" -l create-bucket -d 'Make a missing bucket (vault create on s3://)'
 complete -c vault -n "__fish_vault_using_subcommand info" -l remember -d 'Keep the secrets this command asks for (vault password, SSH key passphrase, WebDAV password) in the OS keyring, stored once the command succeeded; later runs use them instead of asking. `vault forget` drops them'
 complete -c vault -n "__fish_vault_using_subcommand info" -l remember-totp -d 'Ask for the TOTP secret of this SFTP account (base32, or an otpauth:// URI) and keep it in the OS keyring: one-time-code prompts are then answered without you, so unattended reconnects work. This turns two factors into one'
 complete -c vault -n "__fish_vault_using_subcommand info" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace)'
@@ -81,9 +87,12 @@ complete -c vault -n "__fish_vault_using_subcommand ls" -l askpass -d 'Run CMD w
 complete -c vault -n "__fish_vault_using_subcommand ls" -l ca-cert -d 'Trust this PEM certificate (or CA) too, for davs:// and https:// storage' -r -F
 complete -c vault -n "__fish_vault_using_subcommand ls" -s i -l identity -d 'SSH private key to try first (sftp://)' -r -F
 complete -c vault -n "__fish_vault_using_subcommand ls" -l known-hosts -d 'known_hosts file to check and extend (sftp://; default ~/.ssh/known_hosts)' -r -F
+complete -c vault -n "__fish_vault_using_subcommand ls" -l s3-endpoint -d 'S3 endpoint for anything but AWS (MinIO, Ceph RGW, Garage), e.g. https://minio.example:9000 (s3://; path-style addressing)' -r
+complete -c vault -n "__fish_vault_using_subcommand ls" -l s3-region -d 'S3 region (s3://; default: AWS_REGION, the profile\'s, else us-east-1)' -r
 complete -c vault -n "__fish_vault_using_subcommand ls" -s l -d 'Long format: type, size, modification time (UTC), name, symlink target'
 complete -c vault -n "__fish_vault_using_subcommand ls" -s R -d 'Recurse; paths are printed relative to PATH'
 complete -c vault -n "__fish_vault_using_subcommand ls" -l accept-new-host-key -d 'Accept and record an unknown host key without asking (sftp://). A changed key is always refused'
+complete -c vault -n "__fish_vault_using_subcommand ls" -l create-bucket -d 'Make a missing bucket (vault create on s3://)'
 complete -c vault -n "__fish_vault_using_subcommand ls" -l remember -d 'Keep the secrets this command asks for (vault password, SSH key passphrase, WebDAV password) in the OS keyring, stored once the command succeeded; later runs use them instead of asking. `vault forget` drops them'
 complete -c vault -n "__fish_vault_using_subcommand ls" -l remember-totp -d 'Ask for the TOTP secret of this SFTP account (base32, or an otpauth:// URI) and keep it in the OS keyring: one-time-code prompts are then answered without you, so unattended reconnects work. This turns two factors into one'
 complete -c vault -n "__fish_vault_using_subcommand ls" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace)'
@@ -95,7 +104,10 @@ complete -c vault -n "__fish_vault_using_subcommand cat" -l askpass -d 'Run CMD 
 complete -c vault -n "__fish_vault_using_subcommand cat" -l ca-cert -d 'Trust this PEM certificate (or CA) too, for davs:// and https:// storage' -r -F
 complete -c vault -n "__fish_vault_using_subcommand cat" -s i -l identity -d 'SSH private key to try first (sftp://)' -r -F
 complete -c vault -n "__fish_vault_using_subcommand cat" -l known-hosts -d 'known_hosts file to check and extend (sftp://; default ~/.ssh/known_hosts)' -r -F
+complete -c vault -n "__fish_vault_using_subcommand cat" -l s3-endpoint -d 'S3 endpoint for anything but AWS (MinIO, Ceph RGW, Garage), e.g. https://minio.example:9000 (s3://; path-style addressing)' -r
+complete -c vault -n "__fish_vault_using_subcommand cat" -l s3-region -d 'S3 region (s3://; default: AWS_REGION, the profile\'s, else us-east-1)' -r
 complete -c vault -n "__fish_vault_using_subcommand cat" -l accept-new-host-key -d 'Accept and record an unknown host key without asking (sftp://). A changed key is always refused'
+complete -c vault -n "__fish_vault_using_subcommand cat" -l create-bucket -d 'Make a missing bucket (vault create on s3://)'
 complete -c vault -n "__fish_vault_using_subcommand cat" -l remember -d 'Keep the secrets this command asks for (vault password, SSH key passphrase, WebDAV password) in the OS keyring, stored once the command succeeded; later runs use them instead of asking. `vault forget` drops them'
 complete -c vault -n "__fish_vault_using_subcommand cat" -l remember-totp -d 'Ask for the TOTP secret of this SFTP account (base32, or an otpauth:// URI) and keep it in the OS keyring: one-time-code prompts are then answered without you, so unattended reconnects work. This turns two factors into one'
 complete -c vault -n "__fish_vault_using_subcommand cat" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace)'
@@ -107,8 +119,11 @@ complete -c vault -n "__fish_vault_using_subcommand get" -l askpass -d 'Run CMD 
 complete -c vault -n "__fish_vault_using_subcommand get" -l ca-cert -d 'Trust this PEM certificate (or CA) too, for davs:// and https:// storage' -r -F
 complete -c vault -n "__fish_vault_using_subcommand get" -s i -l identity -d 'SSH private key to try first (sftp://)' -r -F
 complete -c vault -n "__fish_vault_using_subcommand get" -l known-hosts -d 'known_hosts file to check and extend (sftp://; default ~/.ssh/known_hosts)' -r -F
+complete -c vault -n "__fish_vault_using_subcommand get" -l s3-endpoint -d 'S3 endpoint for anything but AWS (MinIO, Ceph RGW, Garage), e.g. https://minio.example:9000 (s3://; path-style addressing)' -r
+complete -c vault -n "__fish_vault_using_subcommand get" -l s3-region -d 'S3 region (s3://; default: AWS_REGION, the profile\'s, else us-east-1)' -r
 complete -c vault -n "__fish_vault_using_subcommand get" -s r -d 'Copy directories recursively (symlinks are copied as symlinks)'
 complete -c vault -n "__fish_vault_using_subcommand get" -l accept-new-host-key -d 'Accept and record an unknown host key without asking (sftp://). A changed key is always refused'
+complete -c vault -n "__fish_vault_using_subcommand get" -l create-bucket -d 'Make a missing bucket (vault create on s3://)'
 complete -c vault -n "__fish_vault_using_subcommand get" -l remember -d 'Keep the secrets this command asks for (vault password, SSH key passphrase, WebDAV password) in the OS keyring, stored once the command succeeded; later runs use them instead of asking. `vault forget` drops them'
 complete -c vault -n "__fish_vault_using_subcommand get" -l remember-totp -d 'Ask for the TOTP secret of this SFTP account (base32, or an otpauth:// URI) and keep it in the OS keyring: one-time-code prompts are then answered without you, so unattended reconnects work. This turns two factors into one'
 complete -c vault -n "__fish_vault_using_subcommand get" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace)'
@@ -120,8 +135,11 @@ complete -c vault -n "__fish_vault_using_subcommand put" -l askpass -d 'Run CMD 
 complete -c vault -n "__fish_vault_using_subcommand put" -l ca-cert -d 'Trust this PEM certificate (or CA) too, for davs:// and https:// storage' -r -F
 complete -c vault -n "__fish_vault_using_subcommand put" -s i -l identity -d 'SSH private key to try first (sftp://)' -r -F
 complete -c vault -n "__fish_vault_using_subcommand put" -l known-hosts -d 'known_hosts file to check and extend (sftp://; default ~/.ssh/known_hosts)' -r -F
+complete -c vault -n "__fish_vault_using_subcommand put" -l s3-endpoint -d 'S3 endpoint for anything but AWS (MinIO, Ceph RGW, Garage), e.g. https://minio.example:9000 (s3://; path-style addressing)' -r
+complete -c vault -n "__fish_vault_using_subcommand put" -l s3-region -d 'S3 region (s3://; default: AWS_REGION, the profile\'s, else us-east-1)' -r
 complete -c vault -n "__fish_vault_using_subcommand put" -s r -d 'Copy directories recursively (symlinks are copied as symlinks)'
 complete -c vault -n "__fish_vault_using_subcommand put" -l accept-new-host-key -d 'Accept and record an unknown host key without asking (sftp://). A changed key is always refused'
+complete -c vault -n "__fish_vault_using_subcommand put" -l create-bucket -d 'Make a missing bucket (vault create on s3://)'
 complete -c vault -n "__fish_vault_using_subcommand put" -l remember -d 'Keep the secrets this command asks for (vault password, SSH key passphrase, WebDAV password) in the OS keyring, stored once the command succeeded; later runs use them instead of asking. `vault forget` drops them'
 complete -c vault -n "__fish_vault_using_subcommand put" -l remember-totp -d 'Ask for the TOTP secret of this SFTP account (base32, or an otpauth:// URI) and keep it in the OS keyring: one-time-code prompts are then answered without you, so unattended reconnects work. This turns two factors into one'
 complete -c vault -n "__fish_vault_using_subcommand put" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace)'
@@ -133,8 +151,11 @@ complete -c vault -n "__fish_vault_using_subcommand mkdir" -l askpass -d 'Run CM
 complete -c vault -n "__fish_vault_using_subcommand mkdir" -l ca-cert -d 'Trust this PEM certificate (or CA) too, for davs:// and https:// storage' -r -F
 complete -c vault -n "__fish_vault_using_subcommand mkdir" -s i -l identity -d 'SSH private key to try first (sftp://)' -r -F
 complete -c vault -n "__fish_vault_using_subcommand mkdir" -l known-hosts -d 'known_hosts file to check and extend (sftp://; default ~/.ssh/known_hosts)' -r -F
+complete -c vault -n "__fish_vault_using_subcommand mkdir" -l s3-endpoint -d 'S3 endpoint for anything but AWS (MinIO, Ceph RGW, Garage), e.g. https://minio.example:9000 (s3://; path-style addressing)' -r
+complete -c vault -n "__fish_vault_using_subcommand mkdir" -l s3-region -d 'S3 region (s3://; default: AWS_REGION, the profile\'s, else us-east-1)' -r
 complete -c vault -n "__fish_vault_using_subcommand mkdir" -s p -d 'Create missing parents; no error if the directory exists'
 complete -c vault -n "__fish_vault_using_subcommand mkdir" -l accept-new-host-key -d 'Accept and record an unknown host key without asking (sftp://). A changed key is always refused'
+complete -c vault -n "__fish_vault_using_subcommand mkdir" -l create-bucket -d 'Make a missing bucket (vault create on s3://)'
 complete -c vault -n "__fish_vault_using_subcommand mkdir" -l remember -d 'Keep the secrets this command asks for (vault password, SSH key passphrase, WebDAV password) in the OS keyring, stored once the command succeeded; later runs use them instead of asking. `vault forget` drops them'
 complete -c vault -n "__fish_vault_using_subcommand mkdir" -l remember-totp -d 'Ask for the TOTP secret of this SFTP account (base32, or an otpauth:// URI) and keep it in the OS keyring: one-time-code prompts are then answered without you, so unattended reconnects work. This turns two factors into one'
 complete -c vault -n "__fish_vault_using_subcommand mkdir" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace)'
@@ -146,8 +167,11 @@ complete -c vault -n "__fish_vault_using_subcommand rm" -l askpass -d 'Run CMD w
 complete -c vault -n "__fish_vault_using_subcommand rm" -l ca-cert -d 'Trust this PEM certificate (or CA) too, for davs:// and https:// storage' -r -F
 complete -c vault -n "__fish_vault_using_subcommand rm" -s i -l identity -d 'SSH private key to try first (sftp://)' -r -F
 complete -c vault -n "__fish_vault_using_subcommand rm" -l known-hosts -d 'known_hosts file to check and extend (sftp://; default ~/.ssh/known_hosts)' -r -F
+complete -c vault -n "__fish_vault_using_subcommand rm" -l s3-endpoint -d 'S3 endpoint for anything but AWS (MinIO, Ceph RGW, Garage), e.g. https://minio.example:9000 (s3://; path-style addressing)' -r
+complete -c vault -n "__fish_vault_using_subcommand rm" -l s3-region -d 'S3 region (s3://; default: AWS_REGION, the profile\'s, else us-east-1)' -r
 complete -c vault -n "__fish_vault_using_subcommand rm" -s r -d 'Remove directories and their contents'
 complete -c vault -n "__fish_vault_using_subcommand rm" -l accept-new-host-key -d 'Accept and record an unknown host key without asking (sftp://). A changed key is always refused'
+complete -c vault -n "__fish_vault_using_subcommand rm" -l create-bucket -d 'Make a missing bucket (vault create on s3://)'
 complete -c vault -n "__fish_vault_using_subcommand rm" -l remember -d 'Keep the secrets this command asks for (vault password, SSH key passphrase, WebDAV password) in the OS keyring, stored once the command succeeded; later runs use them instead of asking. `vault forget` drops them'
 complete -c vault -n "__fish_vault_using_subcommand rm" -l remember-totp -d 'Ask for the TOTP secret of this SFTP account (base32, or an otpauth:// URI) and keep it in the OS keyring: one-time-code prompts are then answered without you, so unattended reconnects work. This turns two factors into one'
 complete -c vault -n "__fish_vault_using_subcommand rm" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace)'
@@ -159,7 +183,10 @@ complete -c vault -n "__fish_vault_using_subcommand mv" -l askpass -d 'Run CMD w
 complete -c vault -n "__fish_vault_using_subcommand mv" -l ca-cert -d 'Trust this PEM certificate (or CA) too, for davs:// and https:// storage' -r -F
 complete -c vault -n "__fish_vault_using_subcommand mv" -s i -l identity -d 'SSH private key to try first (sftp://)' -r -F
 complete -c vault -n "__fish_vault_using_subcommand mv" -l known-hosts -d 'known_hosts file to check and extend (sftp://; default ~/.ssh/known_hosts)' -r -F
+complete -c vault -n "__fish_vault_using_subcommand mv" -l s3-endpoint -d 'S3 endpoint for anything but AWS (MinIO, Ceph RGW, Garage), e.g. https://minio.example:9000 (s3://; path-style addressing)' -r
+complete -c vault -n "__fish_vault_using_subcommand mv" -l s3-region -d 'S3 region (s3://; default: AWS_REGION, the profile\'s, else us-east-1)' -r
 complete -c vault -n "__fish_vault_using_subcommand mv" -l accept-new-host-key -d 'Accept and record an unknown host key without asking (sftp://). A changed key is always refused'
+complete -c vault -n "__fish_vault_using_subcommand mv" -l create-bucket -d 'Make a missing bucket (vault create on s3://)'
 complete -c vault -n "__fish_vault_using_subcommand mv" -l remember -d 'Keep the secrets this command asks for (vault password, SSH key passphrase, WebDAV password) in the OS keyring, stored once the command succeeded; later runs use them instead of asking. `vault forget` drops them'
 complete -c vault -n "__fish_vault_using_subcommand mv" -l remember-totp -d 'Ask for the TOTP secret of this SFTP account (base32, or an otpauth:// URI) and keep it in the OS keyring: one-time-code prompts are then answered without you, so unattended reconnects work. This turns two factors into one'
 complete -c vault -n "__fish_vault_using_subcommand mv" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace)'
@@ -171,8 +198,11 @@ complete -c vault -n "__fish_vault_using_subcommand passwd" -l askpass -d 'Run C
 complete -c vault -n "__fish_vault_using_subcommand passwd" -l ca-cert -d 'Trust this PEM certificate (or CA) too, for davs:// and https:// storage' -r -F
 complete -c vault -n "__fish_vault_using_subcommand passwd" -s i -l identity -d 'SSH private key to try first (sftp://)' -r -F
 complete -c vault -n "__fish_vault_using_subcommand passwd" -l known-hosts -d 'known_hosts file to check and extend (sftp://; default ~/.ssh/known_hosts)' -r -F
+complete -c vault -n "__fish_vault_using_subcommand passwd" -l s3-endpoint -d 'S3 endpoint for anything but AWS (MinIO, Ceph RGW, Garage), e.g. https://minio.example:9000 (s3://; path-style addressing)' -r
+complete -c vault -n "__fish_vault_using_subcommand passwd" -l s3-region -d 'S3 region (s3://; default: AWS_REGION, the profile\'s, else us-east-1)' -r
 complete -c vault -n "__fish_vault_using_subcommand passwd" -l new-password-file -d 'Read the new password from the first line of FILE (non-interactive use)' -r -F
 complete -c vault -n "__fish_vault_using_subcommand passwd" -l accept-new-host-key -d 'Accept and record an unknown host key without asking (sftp://). A changed key is always refused'
+complete -c vault -n "__fish_vault_using_subcommand passwd" -l create-bucket -d 'Make a missing bucket (vault create on s3://)'
 complete -c vault -n "__fish_vault_using_subcommand passwd" -l remember -d 'Keep the secrets this command asks for (vault password, SSH key passphrase, WebDAV password) in the OS keyring, stored once the command succeeded; later runs use them instead of asking. `vault forget` drops them'
 complete -c vault -n "__fish_vault_using_subcommand passwd" -l remember-totp -d 'Ask for the TOTP secret of this SFTP account (base32, or an otpauth:// URI) and keep it in the OS keyring: one-time-code prompts are then answered without you, so unattended reconnects work. This turns two factors into one'
 complete -c vault -n "__fish_vault_using_subcommand passwd" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace)'
@@ -192,7 +222,10 @@ complete -c vault -n "__fish_vault_using_subcommand recovery-key; and __fish_see
 complete -c vault -n "__fish_vault_using_subcommand recovery-key; and __fish_seen_subcommand_from show" -l ca-cert -d 'Trust this PEM certificate (or CA) too, for davs:// and https:// storage' -r -F
 complete -c vault -n "__fish_vault_using_subcommand recovery-key; and __fish_seen_subcommand_from show" -s i -l identity -d 'SSH private key to try first (sftp://)' -r -F
 complete -c vault -n "__fish_vault_using_subcommand recovery-key; and __fish_seen_subcommand_from show" -l known-hosts -d 'known_hosts file to check and extend (sftp://; default ~/.ssh/known_hosts)' -r -F
+complete -c vault -n "__fish_vault_using_subcommand recovery-key; and __fish_seen_subcommand_from show" -l s3-endpoint -d 'S3 endpoint for anything but AWS (MinIO, Ceph RGW, Garage), e.g. https://minio.example:9000 (s3://; path-style addressing)' -r
+complete -c vault -n "__fish_vault_using_subcommand recovery-key; and __fish_seen_subcommand_from show" -l s3-region -d 'S3 region (s3://; default: AWS_REGION, the profile\'s, else us-east-1)' -r
 complete -c vault -n "__fish_vault_using_subcommand recovery-key; and __fish_seen_subcommand_from show" -l accept-new-host-key -d 'Accept and record an unknown host key without asking (sftp://). A changed key is always refused'
+complete -c vault -n "__fish_vault_using_subcommand recovery-key; and __fish_seen_subcommand_from show" -l create-bucket -d 'Make a missing bucket (vault create on s3://)'
 complete -c vault -n "__fish_vault_using_subcommand recovery-key; and __fish_seen_subcommand_from show" -l remember -d 'Keep the secrets this command asks for (vault password, SSH key passphrase, WebDAV password) in the OS keyring, stored once the command succeeded; later runs use them instead of asking. `vault forget` drops them'
 complete -c vault -n "__fish_vault_using_subcommand recovery-key; and __fish_seen_subcommand_from show" -l remember-totp -d 'Ask for the TOTP secret of this SFTP account (base32, or an otpauth:// URI) and keep it in the OS keyring: one-time-code prompts are then answered without you, so unattended reconnects work. This turns two factors into one'
 complete -c vault -n "__fish_vault_using_subcommand recovery-key; and __fish_seen_subcommand_from show" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace)'
@@ -207,7 +240,10 @@ complete -c vault -n "__fish_vault_using_subcommand recovery-key; and __fish_see
 complete -c vault -n "__fish_vault_using_subcommand recovery-key; and __fish_seen_subcommand_from reset" -l ca-cert -d 'Trust this PEM certificate (or CA) too, for davs:// and https:// storage' -r -F
 complete -c vault -n "__fish_vault_using_subcommand recovery-key; and __fish_seen_subcommand_from reset" -s i -l identity -d 'SSH private key to try first (sftp://)' -r -F
 complete -c vault -n "__fish_vault_using_subcommand recovery-key; and __fish_seen_subcommand_from reset" -l known-hosts -d 'known_hosts file to check and extend (sftp://; default ~/.ssh/known_hosts)' -r -F
+complete -c vault -n "__fish_vault_using_subcommand recovery-key; and __fish_seen_subcommand_from reset" -l s3-endpoint -d 'S3 endpoint for anything but AWS (MinIO, Ceph RGW, Garage), e.g. https://minio.example:9000 (s3://; path-style addressing)' -r
+complete -c vault -n "__fish_vault_using_subcommand recovery-key; and __fish_seen_subcommand_from reset" -l s3-region -d 'S3 region (s3://; default: AWS_REGION, the profile\'s, else us-east-1)' -r
 complete -c vault -n "__fish_vault_using_subcommand recovery-key; and __fish_seen_subcommand_from reset" -l accept-new-host-key -d 'Accept and record an unknown host key without asking (sftp://). A changed key is always refused'
+complete -c vault -n "__fish_vault_using_subcommand recovery-key; and __fish_seen_subcommand_from reset" -l create-bucket -d 'Make a missing bucket (vault create on s3://)'
 complete -c vault -n "__fish_vault_using_subcommand recovery-key; and __fish_seen_subcommand_from reset" -l remember -d 'Keep the secrets this command asks for (vault password, SSH key passphrase, WebDAV password) in the OS keyring, stored once the command succeeded; later runs use them instead of asking. `vault forget` drops them'
 complete -c vault -n "__fish_vault_using_subcommand recovery-key; and __fish_seen_subcommand_from reset" -l remember-totp -d 'Ask for the TOTP secret of this SFTP account (base32, or an otpauth:// URI) and keep it in the OS keyring: one-time-code prompts are then answered without you, so unattended reconnects work. This turns two factors into one'
 complete -c vault -n "__fish_vault_using_subcommand recovery-key; and __fish_seen_subcommand_from reset" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace)'
@@ -222,8 +258,11 @@ complete -c vault -n "__fish_vault_using_subcommand check" -l askpass -d 'Run CM
 complete -c vault -n "__fish_vault_using_subcommand check" -l ca-cert -d 'Trust this PEM certificate (or CA) too, for davs:// and https:// storage' -r -F
 complete -c vault -n "__fish_vault_using_subcommand check" -s i -l identity -d 'SSH private key to try first (sftp://)' -r -F
 complete -c vault -n "__fish_vault_using_subcommand check" -l known-hosts -d 'known_hosts file to check and extend (sftp://; default ~/.ssh/known_hosts)' -r -F
+complete -c vault -n "__fish_vault_using_subcommand check" -l s3-endpoint -d 'S3 endpoint for anything but AWS (MinIO, Ceph RGW, Garage), e.g. https://minio.example:9000 (s3://; path-style addressing)' -r
+complete -c vault -n "__fish_vault_using_subcommand check" -l s3-region -d 'S3 region (s3://; default: AWS_REGION, the profile\'s, else us-east-1)' -r
 complete -c vault -n "__fish_vault_using_subcommand check" -l repair -d 'Repair what can be repaired without losing data'
 complete -c vault -n "__fish_vault_using_subcommand check" -l accept-new-host-key -d 'Accept and record an unknown host key without asking (sftp://). A changed key is always refused'
+complete -c vault -n "__fish_vault_using_subcommand check" -l create-bucket -d 'Make a missing bucket (vault create on s3://)'
 complete -c vault -n "__fish_vault_using_subcommand check" -l remember -d 'Keep the secrets this command asks for (vault password, SSH key passphrase, WebDAV password) in the OS keyring, stored once the command succeeded; later runs use them instead of asking. `vault forget` drops them'
 complete -c vault -n "__fish_vault_using_subcommand check" -l remember-totp -d 'Ask for the TOTP secret of this SFTP account (base32, or an otpauth:// URI) and keep it in the OS keyring: one-time-code prompts are then answered without you, so unattended reconnects work. This turns two factors into one'
 complete -c vault -n "__fish_vault_using_subcommand check" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace)'
@@ -238,6 +277,8 @@ complete -c vault -n "__fish_vault_using_subcommand mount" -l askpass -d 'Run CM
 complete -c vault -n "__fish_vault_using_subcommand mount" -l ca-cert -d 'Trust this PEM certificate (or CA) too, for davs:// and https:// storage' -r -F
 complete -c vault -n "__fish_vault_using_subcommand mount" -s i -l identity -d 'SSH private key to try first (sftp://)' -r -F
 complete -c vault -n "__fish_vault_using_subcommand mount" -l known-hosts -d 'known_hosts file to check and extend (sftp://; default ~/.ssh/known_hosts)' -r -F
+complete -c vault -n "__fish_vault_using_subcommand mount" -l s3-endpoint -d 'S3 endpoint for anything but AWS (MinIO, Ceph RGW, Garage), e.g. https://minio.example:9000 (s3://; path-style addressing)' -r
+complete -c vault -n "__fish_vault_using_subcommand mount" -l s3-region -d 'S3 region (s3://; default: AWS_REGION, the profile\'s, else us-east-1)' -r
 complete -c vault -n "__fish_vault_using_subcommand mount" -l display-name -d 'Internal: STORAGE as the user typed it, for the daemon\'s messages' -r
 complete -c vault -n "__fish_vault_using_subcommand mount" -s f -l foreground -d 'Stay in the foreground (for systemd and debugging)'
 complete -c vault -n "__fish_vault_using_subcommand mount" -l read-only -d 'Mount read-only (the vault is opened read-only: nothing is written)'
@@ -245,6 +286,7 @@ complete -c vault -n "__fish_vault_using_subcommand mount" -l allow-other -d 'Le
 complete -c vault -n "__fish_vault_using_subcommand mount" -l no-auto-lock -d 'Do not lock (flush and unmount) the vault when the system suspends or the session locks (a named vault\'s `auto_lock = false`)'
 complete -c vault -n "__fish_vault_using_subcommand mount" -l reveal -d 'Open the mountpoint in the file manager once mounted (on a desktop: DISPLAY or WAYLAND_DISPLAY set)'
 complete -c vault -n "__fish_vault_using_subcommand mount" -l accept-new-host-key -d 'Accept and record an unknown host key without asking (sftp://). A changed key is always refused'
+complete -c vault -n "__fish_vault_using_subcommand mount" -l create-bucket -d 'Make a missing bucket (vault create on s3://)'
 complete -c vault -n "__fish_vault_using_subcommand mount" -l remember -d 'Keep the secrets this command asks for (vault password, SSH key passphrase, WebDAV password) in the OS keyring, stored once the command succeeded; later runs use them instead of asking. `vault forget` drops them'
 complete -c vault -n "__fish_vault_using_subcommand mount" -l remember-totp -d 'Ask for the TOTP secret of this SFTP account (base32, or an otpauth:// URI) and keep it in the OS keyring: one-time-code prompts are then answered without you, so unattended reconnects work. This turns two factors into one'
 complete -c vault -n "__fish_vault_using_subcommand mount" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace)'
@@ -259,6 +301,8 @@ complete -c vault -n "__fish_vault_using_subcommand __mount-daemon" -l askpass -
 complete -c vault -n "__fish_vault_using_subcommand __mount-daemon" -l ca-cert -d 'Trust this PEM certificate (or CA) too, for davs:// and https:// storage' -r -F
 complete -c vault -n "__fish_vault_using_subcommand __mount-daemon" -s i -l identity -d 'SSH private key to try first (sftp://)' -r -F
 complete -c vault -n "__fish_vault_using_subcommand __mount-daemon" -l known-hosts -d 'known_hosts file to check and extend (sftp://; default ~/.ssh/known_hosts)' -r -F
+complete -c vault -n "__fish_vault_using_subcommand __mount-daemon" -l s3-endpoint -d 'S3 endpoint for anything but AWS (MinIO, Ceph RGW, Garage), e.g. https://minio.example:9000 (s3://; path-style addressing)' -r
+complete -c vault -n "__fish_vault_using_subcommand __mount-daemon" -l s3-region -d 'S3 region (s3://; default: AWS_REGION, the profile\'s, else us-east-1)' -r
 complete -c vault -n "__fish_vault_using_subcommand __mount-daemon" -l display-name -d 'Internal: STORAGE as the user typed it, for the daemon\'s messages' -r
 complete -c vault -n "__fish_vault_using_subcommand __mount-daemon" -s f -l foreground -d 'Stay in the foreground (for systemd and debugging)'
 complete -c vault -n "__fish_vault_using_subcommand __mount-daemon" -l read-only -d 'Mount read-only (the vault is opened read-only: nothing is written)'
@@ -266,6 +310,7 @@ complete -c vault -n "__fish_vault_using_subcommand __mount-daemon" -l allow-oth
 complete -c vault -n "__fish_vault_using_subcommand __mount-daemon" -l no-auto-lock -d 'Do not lock (flush and unmount) the vault when the system suspends or the session locks (a named vault\'s `auto_lock = false`)'
 complete -c vault -n "__fish_vault_using_subcommand __mount-daemon" -l reveal -d 'Open the mountpoint in the file manager once mounted (on a desktop: DISPLAY or WAYLAND_DISPLAY set)'
 complete -c vault -n "__fish_vault_using_subcommand __mount-daemon" -l accept-new-host-key -d 'Accept and record an unknown host key without asking (sftp://). A changed key is always refused'
+complete -c vault -n "__fish_vault_using_subcommand __mount-daemon" -l create-bucket -d 'Make a missing bucket (vault create on s3://)'
 complete -c vault -n "__fish_vault_using_subcommand __mount-daemon" -l remember -d 'Keep the secrets this command asks for (vault password, SSH key passphrase, WebDAV password) in the OS keyring, stored once the command succeeded; later runs use them instead of asking. `vault forget` drops them'
 complete -c vault -n "__fish_vault_using_subcommand __mount-daemon" -l remember-totp -d 'Ask for the TOTP secret of this SFTP account (base32, or an otpauth:// URI) and keep it in the OS keyring: one-time-code prompts are then answered without you, so unattended reconnects work. This turns two factors into one'
 complete -c vault -n "__fish_vault_using_subcommand __mount-daemon" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace)'
@@ -311,7 +356,10 @@ complete -c vault -n "__fish_vault_using_subcommand forget" -l askpass -d 'Run C
 complete -c vault -n "__fish_vault_using_subcommand forget" -l ca-cert -d 'Trust this PEM certificate (or CA) too, for davs:// and https:// storage' -r -F
 complete -c vault -n "__fish_vault_using_subcommand forget" -s i -l identity -d 'SSH private key to try first (sftp://)' -r -F
 complete -c vault -n "__fish_vault_using_subcommand forget" -l known-hosts -d 'known_hosts file to check and extend (sftp://; default ~/.ssh/known_hosts)' -r -F
+complete -c vault -n "__fish_vault_using_subcommand forget" -l s3-endpoint -d 'S3 endpoint for anything but AWS (MinIO, Ceph RGW, Garage), e.g. https://minio.example:9000 (s3://; path-style addressing)' -r
+complete -c vault -n "__fish_vault_using_subcommand forget" -l s3-region -d 'S3 region (s3://; default: AWS_REGION, the profile\'s, else us-east-1)' -r
 complete -c vault -n "__fish_vault_using_subcommand forget" -l accept-new-host-key -d 'Accept and record an unknown host key without asking (sftp://). A changed key is always refused'
+complete -c vault -n "__fish_vault_using_subcommand forget" -l create-bucket -d 'Make a missing bucket (vault create on s3://)'
 complete -c vault -n "__fish_vault_using_subcommand forget" -l remember -d 'Keep the secrets this command asks for (vault password, SSH key passphrase, WebDAV password) in the OS keyring, stored once the command succeeded; later runs use them instead of asking. `vault forget` drops them'
 complete -c vault -n "__fish_vault_using_subcommand forget" -l remember-totp -d 'Ask for the TOTP secret of this SFTP account (base32, or an otpauth:// URI) and keep it in the OS keyring: one-time-code prompts are then answered without you, so unattended reconnects work. This turns two factors into one'
 complete -c vault -n "__fish_vault_using_subcommand forget" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace)'

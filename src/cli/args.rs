@@ -56,6 +56,16 @@ pub struct SecretArgs {
     /// Accept and record an unknown host key without asking (sftp://). A changed key is always refused.
     #[arg(long)]
     pub accept_new_host_key: bool,
+    /// S3 endpoint for anything but AWS (MinIO, Ceph RGW, Garage), e.g. https://minio.example:9000
+    /// (s3://; path-style addressing).
+    #[arg(long, value_name = "URL")]
+    pub s3_endpoint: Option<String>,
+    /// S3 region (s3://; default: AWS_REGION, the profile's, else us-east-1).
+    #[arg(long, value_name = "R")]
+    pub s3_region: Option<String>,
+    /// Make a missing bucket (vault create on s3://).
+    #[arg(long)]
+    pub create_bucket: bool,
     /// Keep the secrets this command asks for (vault password, SSH key passphrase, WebDAV
     /// password) in the OS keyring, stored once the command succeeded; later runs use them
     /// instead of asking. `vault forget` drops them.

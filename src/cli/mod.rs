@@ -20,6 +20,7 @@ mod password_file_mode;
 pub(crate) mod reauth;
 pub mod remember;
 mod reveal;
+mod s3_arg;
 mod secrets;
 mod session;
 pub mod shell_files;

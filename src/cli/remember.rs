@@ -360,7 +360,8 @@ pub fn storage_key(arg: &str, spec: &StorageSpec) -> Option<String> {
                 if path.is_empty() { "/" } else { path }
             ))
         }
-        StorageSpec::Named(_) => None,
+        // Not remembered yet: the normalised form needs the endpoint, which is an option.
+        StorageSpec::S3 { .. } | StorageSpec::Named(_) => None,
     }
 }
 

@@ -27,6 +27,13 @@ pub enum StorageSpec {
     },
     /// A plain `https://` (or `http://`) WebDAV URL, e.g. Nextcloud's `…/remote.php/dav/files/USER/path`.
     WebDavUrl(String),
+    /// `s3://BUCKET/PREFIX` (see `s3_arg`).
+    S3 {
+        /// The bucket.
+        bucket: String,
+        /// The vault's prefix in it, without leading or trailing `/`.
+        prefix: String,
+    },
     /// A bare word: a named vault from the config file.
     Named(String),
 }
@@ -65,8 +72,12 @@ pub fn parse(arg: &str) -> CliResult<StorageSpec> {
                 Ok(StorageSpec::WebDavUrl(arg.to_string()))
             }
             "file" => Ok(StorageSpec::Local(PathBuf::from(rest))),
+            "s3" => {
+                let (bucket, prefix) = super::s3_arg::parse(arg, rest)?;
+                Ok(StorageSpec::S3 { bucket, prefix })
+            }
             other => Err(CliError::usage(format!(
-                "unknown storage scheme {other}:// in {arg} (use a folder, sftp://, dav://, davs:// or https://)"
+                "unknown storage scheme {other}:// in {arg} (use a folder, sftp://, dav://, davs://, https:// or s3://)"
             ))),
         };
     }
@@ -155,6 +166,14 @@ pub struct ConnectOptions {
     pub accept_new_host_key: bool,
     /// Who answers the SFTP login's questions instead of the terminal/askpass (the mount daemon).
     pub sftp_prompter: Option<super::reauth::SharedPrompter>,
+    /// `--s3-endpoint URL` (s3).
+    pub s3_endpoint: Option<String>,
+    /// `--s3-region R` (s3).
+    pub s3_region: Option<String>,
+    /// `--create-bucket` (vault create on s3).
+    pub create_bucket: bool,
+    /// Plain http to a host that is not loopback allowed (s3).
+    pub insecure_http: bool,
 }
 
 impl ConnectOptions {
@@ -166,6 +185,10 @@ impl ConnectOptions {
             known_hosts: args.known_hosts.clone(),
             accept_new_host_key: args.accept_new_host_key,
             sftp_prompter: None,
+            s3_endpoint: args.s3_endpoint.clone(),
+            s3_region: args.s3_region.clone(),
+            create_bucket: args.create_bucket,
+            insecure_http: false,
         }
     }
 
@@ -192,6 +215,15 @@ impl ConnectOptions {
         if self.accept_new_host_key {
             v.push("--accept-new-host-key".into());
         }
+        for (flag, value) in [
+            ("--s3-endpoint", &self.s3_endpoint),
+            ("--s3-region", &self.s3_region),
+        ] {
+            if let Some(value) = value {
+                v.push(flag.into());
+                v.push(value.into());
+            }
+        }
         v
     }
 }
@@ -209,6 +241,20 @@ pub async fn connect(
         StorageSpec::Sftp(_) => connect_sftp(arg, purpose, secrets, options).await,
         StorageSpec::Dav { .. } | StorageSpec::WebDavUrl(_) => {
             connect_webdav(arg, purpose, secrets, options).await
+        }
+        StorageSpec::S3 { bucket, prefix } => {
+            let s3 = super::s3_arg::S3Options {
+                endpoint: options.s3_endpoint.clone(),
+                region: options.s3_region.clone(),
+                creating: purpose == Purpose::Create,
+                create_bucket: options.create_bucket,
+                insecure_http: options.insecure_http,
+                ca_cert: options.ca_cert.clone(),
+            };
+            let ask = |account: String, prompt: &str| {
+                secrets.stored_or_ask(Some(account), "S3 secret key", prompt)
+            };
+            super::s3_arg::connect(arg, bucket, prefix, &s3, &ask).await
         }
         StorageSpec::Named(name) => Err(match super::config::path() {
             Ok(file) => super::config::unknown_name(name, &file),
@@ -400,6 +446,33 @@ mod tests {
         ));
         let nc = "https://cloud.example/remote.php/dav/files/me/Vault";
         assert_eq!(parse(nc).unwrap(), StorageSpec::WebDavUrl(nc.into()));
+    }
+
+    #[test]
+    fn s3_forms() {
+        assert_eq!(
+            parse("s3://my-bucket/team/vault/").unwrap(),
+            StorageSpec::S3 {
+                bucket: "my-bucket".into(),
+                prefix: "team/vault".into()
+            }
+        );
+        assert_eq!(
+            parse("s3://my-bucket").unwrap(),
+            StorageSpec::S3 {
+                bucket: "my-bucket".into(),
+                prefix: String::new()
+            }
+        );
+        for bad in [
+            "s3://",
+            "s3://AB/x",
+            "s3://b/x",
+            "s3://bucket/a//b",
+            "s3://bucket/../x",
+        ] {
+            assert_eq!(parse(bad).unwrap_err().exit, Exit::Usage, "{bad}");
+        }
     }
 
     #[test]

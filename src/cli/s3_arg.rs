@@ -1,0 +1,163 @@
+//! `s3://BUCKET/PREFIX` STORAGE: endpoint, region, credentials (the AWS
+//! variables and shared files, else the secret key is asked), and the bucket
+//! check (`vault create` on a missing bucket exits 5 unless `--create-bucket`).
+
+use std::sync::Arc;
+
+use url::Url;
+use vault_s3::{S3Config, S3Credentials, S3Storage};
+use vault_storage::Storage;
+
+use super::exit::{CliError, CliResult, Exit, exit_for_storage_kind};
+
+/// The S3 options of one command (from `ConnectOptions`; none of them secret).
+#[derive(Debug, Clone, Default)]
+pub struct S3Options {
+    /// `--s3-endpoint URL`.
+    pub endpoint: Option<String>,
+    /// `--s3-region R`.
+    pub region: Option<String>,
+    /// The command creates a vault (`vault create`).
+    pub creating: bool,
+    /// `--create-bucket`.
+    pub create_bucket: bool,
+    /// Plain http to a host that is not loopback allowed.
+    pub insecure_http: bool,
+    /// `--ca-cert FILE`.
+    pub ca_cert: Option<std::path::PathBuf>,
+}
+
+/// Asks for a secret: `(keyring account, prompt)` → the answer (the keyring
+/// first where the user opted in, then askpass or the terminal).
+pub type AskSecret<'a> = &'a (dyn Fn(String, &str) -> CliResult<secrecy::SecretString> + Sync);
+
+/// Parses what follows `s3://`: a bucket and an optional prefix (without `/` at either end).
+pub fn parse(arg: &str, rest: &str) -> CliResult<(String, String)> {
+    let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+    let valid_bucket = (3..=63).contains(&bucket.len())
+        && bucket
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.');
+    if !valid_bucket {
+        return Err(CliError::usage(format!(
+            "invalid bucket name in {arg} (3-63 lowercase letters, digits, '-' or '.')"
+        )));
+    }
+    let prefix = prefix.trim_matches('/');
+    if !prefix.is_empty() && vault_storage::StoragePath::new(prefix).is_err() {
+        return Err(CliError::usage(format!("invalid prefix in {arg}")));
+    }
+    Ok((bucket.to_owned(), prefix.to_owned()))
+}
+
+fn settings() -> CliResult<vault_s3::AwsSettings> {
+    let home = std::env::var_os("HOME").map(std::path::PathBuf::from);
+    vault_s3::aws_settings(&|k| std::env::var(k).ok(), home.as_deref()).map_err(CliError::usage)
+}
+
+/// The endpoint: `--s3-endpoint`, then the AWS variables/profile, else AWS for the region.
+fn endpoint(
+    options: &S3Options,
+    from_profile: Option<&str>,
+    region: &str,
+) -> CliResult<(Url, bool)> {
+    let custom = options.endpoint.as_deref().or(from_profile);
+    let Some(text) = custom else {
+        let aws = format!("https://s3.{region}.amazonaws.com");
+        let url =
+            Url::parse(&aws).map_err(|_| CliError::usage(format!("invalid S3 region {region}")))?;
+        // AWS: virtual-hosted addressing.
+        return Ok((url, false));
+    };
+    let url = Url::parse(text)
+        .map_err(|e| CliError::usage(format!("invalid --s3-endpoint {text}: {e}")))?;
+    // Custom endpoints (MinIO, Ceph RGW, Garage): path-style addressing.
+    Ok((url, true))
+}
+
+/// `host[:port]` of the endpoint, for the prompt and the keyring account.
+fn shown_host(url: &Url) -> String {
+    match (url.host_str(), url.port()) {
+        (Some(h), Some(p)) => format!("{h}:{p}"),
+        (Some(h), None) => h.to_owned(),
+        _ => String::new(),
+    }
+}
+
+/// Connects to `s3://BUCKET/PREFIX`; checks the bucket (and makes it on `--create-bucket`).
+pub async fn connect(
+    arg: &str,
+    bucket: &str,
+    prefix: &str,
+    options: &S3Options,
+    ask: AskSecret<'_>,
+) -> CliResult<Arc<dyn Storage>> {
+    let aws = settings()?;
+    let region = options
+        .region
+        .clone()
+        .or(aws.region.clone())
+        .unwrap_or_else(|| "us-east-1".into());
+    let (url, path_style) = endpoint(options, aws.endpoint_url.as_deref(), &region)?;
+    vault_s3::check_endpoint(&url, options.insecure_http).map_err(CliError::usage)?;
+    let credentials = match aws.credentials {
+        Some(c) => c,
+        None => ask_secret(&url, ask)?,
+    };
+    let mut config = S3Config::new(url, bucket, prefix, &region);
+    config.path_style = path_style;
+    config.credentials = Some(credentials);
+    config.insecure_http = options.insecure_http;
+    config.ca_cert = options.ca_cert.clone();
+    let storage = S3Storage::new(config).map_err(|e| CliError::usage(format!("{arg}: {e}")))?;
+    let fail = |e: vault_storage::StorageError| {
+        let exit = match exit_for_storage_kind(e.kind()) {
+            Exit::Error => Exit::Unreachable,
+            other => other,
+        };
+        CliError::new(exit, format!("cannot reach storage {arg}: {e}"))
+    };
+    if !storage.bucket_exists().await.map_err(fail)? {
+        if options.creating && options.create_bucket {
+            storage.create_bucket().await.map_err(fail)?;
+        } else {
+            let hint = if options.creating {
+                " (--create-bucket makes it)"
+            } else {
+                ""
+            };
+            return Err(CliError::new(
+                Exit::Unreachable,
+                format!("{arg}: bucket {bucket} does not exist{hint}"),
+            ));
+        }
+    }
+    Ok(Arc::new(storage))
+}
+
+/// No keys in the environment or a profile: the key id must be in
+/// `AWS_ACCESS_KEY_ID`; the secret key is asked (or taken from the keyring).
+fn ask_secret(url: &Url, ask: AskSecret<'_>) -> CliResult<S3Credentials> {
+    use secrecy::ExposeSecret;
+    let Some(key_id) = std::env::var("AWS_ACCESS_KEY_ID")
+        .ok()
+        .filter(|k| !k.trim().is_empty())
+    else {
+        return Err(CliError::usage(
+            "no S3 credentials: set AWS_ACCESS_KEY_ID (the secret key is then asked), \
+             AWS_SECRET_ACCESS_KEY too, or a profile in ~/.aws/credentials (AWS_PROFILE)",
+        ));
+    };
+    let where_ = format!("s3://{key_id}@{}", shown_host(url));
+    let secret = ask(
+        format!("s3-secret-key {where_}"),
+        &format!("Secret access key for {where_}: "),
+    )?;
+    Ok(S3Credentials {
+        access_key_id: key_id,
+        secret_access_key: zeroize::Zeroizing::new(secret.expose_secret().to_owned()),
+        session_token: std::env::var("AWS_SESSION_TOKEN")
+            .ok()
+            .map(zeroize::Zeroizing::new),
+    })
+}

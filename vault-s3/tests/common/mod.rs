@@ -1,0 +1,219 @@
+//! Test servers for the S3 backend: s3s-fs in-process (fresh per test, on a
+//! temp dir), moto in server mode (one per test binary, from the venv that
+//! scripts/install-deps.sh makes), a plain S3 client for laying out objects
+//! as other tools would, and a counting / fault-injecting HTTP proxy.
+#![allow(dead_code, clippy::unwrap_used)]
+
+pub mod proxy;
+
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto::Builder as ConnBuilder;
+use rusty_s3::{Bucket, Credentials, S3Action, UrlStyle};
+use url::Url;
+use vault_s3::{S3Config, S3Credentials, S3Storage};
+
+pub const KEY_ID: &str = "vault-test-key";
+pub const SECRET: &str = "vault-test-secret-0123456789";
+pub const BUCKET: &str = "vault-test";
+
+/// A running S3 server: its endpoint and whatever keeps it alive.
+pub struct Server {
+    pub endpoint: Url,
+    _guard: Box<dyn std::any::Any + Send + Sync>,
+}
+
+/// s3s-fs on a fresh temp dir, with authentication on, bucket created.
+pub async fn s3s_fs() -> Server {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join(BUCKET)).unwrap();
+    let fs = s3s_fs::FileSystem::new(dir.path()).unwrap();
+    let mut builder = s3s::service::S3ServiceBuilder::new(fs);
+    builder.set_auth(s3s::auth::SimpleAuth::from_single(KEY_ID, SECRET));
+    let service = builder.build();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let task = tokio::spawn(async move {
+        let http = ConnBuilder::new(TokioExecutor::new());
+        loop {
+            let Ok((socket, _)) = listener.accept().await else {
+                continue;
+            };
+            let conn = http
+                .serve_connection(TokioIo::new(socket), service.clone())
+                .into_owned();
+            tokio::spawn(async move {
+                let _ = conn.await;
+            });
+        }
+    });
+    Server {
+        endpoint: Url::parse(&format!("http://{addr}")).unwrap(),
+        _guard: Box::new((dir, AbortOnDrop(task))),
+    }
+}
+
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// The venv scripts/install-deps.sh fills with `moto[s3]==5.2.5`.
+pub fn moto_venv() -> String {
+    std::env::var("VAULT_TEST_S3VENV").unwrap_or_else(|_| "/opt/vault-test-s3venv".into())
+}
+
+struct Moto {
+    endpoint: Url,
+    _child: Child,
+}
+
+static MOTO: OnceLock<Moto> = OnceLock::new();
+
+fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
+}
+
+/// The moto server of this test binary (started on first use; a watchdog
+/// shell stops it when the test process is gone). Each caller gets its own
+/// bucket, created here.
+pub async fn moto() -> Server {
+    let moto = MOTO.get_or_init(|| {
+        let port = free_port();
+        let bin = format!("{}/bin/moto_server", moto_venv());
+        assert!(std::path::Path::new(&bin).exists(), "{bin} missing: run scripts/install-deps.sh");
+        let script = format!(
+            "{bin} -H 127.0.0.1 -p {port} >/dev/null 2>&1 & m=$!; \
+             while kill -0 {pid} 2>/dev/null && kill -0 $m 2>/dev/null; do sleep 0.5; done; kill $m 2>/dev/null",
+            pid = std::process::id()
+        );
+        let child = Command::new("sh").arg("-c").arg(script).stdin(Stdio::null()).spawn().unwrap();
+        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
+            assert!(Instant::now() < deadline, "moto_server did not come up on {addr}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Moto {
+            endpoint: Url::parse(&format!("http://{addr}")).unwrap(),
+            _child: child,
+        }
+    });
+    Server {
+        endpoint: moto.endpoint.clone(),
+        _guard: Box::new(()),
+    }
+}
+
+static UNIQUE: AtomicU64 = AtomicU64::new(0);
+
+/// A bucket name unique to this test process and call.
+pub fn unique_bucket() -> String {
+    format!(
+        "vt-{}-{}",
+        std::process::id(),
+        UNIQUE.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// The backend's configuration for `endpoint`, bucket, prefix; small retry
+/// delays so fault tests stay quick.
+pub fn config(endpoint: &Url, bucket: &str, prefix: &str) -> S3Config {
+    let mut config = S3Config::new(endpoint.clone(), bucket, prefix, "us-east-1");
+    config.credentials = Some(S3Credentials {
+        access_key_id: KEY_ID.into(),
+        secret_access_key: SECRET.to_owned().into(),
+        session_token: None,
+    });
+    config.initial_backoff = Duration::from_millis(20);
+    config.max_backoff = Duration::from_millis(200);
+    config
+}
+
+pub fn storage(endpoint: &Url, bucket: &str, prefix: &str) -> S3Storage {
+    S3Storage::new(config(endpoint, bucket, prefix)).unwrap()
+}
+
+/// A plain S3 client (rusty-s3 + reqwest) for what other tools would do.
+pub struct Plain {
+    bucket: Bucket,
+    creds: Credentials,
+    http: reqwest::Client,
+}
+
+impl Plain {
+    pub fn new(endpoint: &Url, bucket: &str) -> Plain {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        Plain {
+            bucket: Bucket::new(
+                endpoint.clone(),
+                UrlStyle::Path,
+                bucket.to_owned(),
+                "us-east-1",
+            )
+            .unwrap(),
+            creds: Credentials::new(KEY_ID, SECRET),
+            http: reqwest::Client::new(),
+        }
+    }
+
+    pub async fn create_bucket(&self) {
+        let url = self
+            .bucket
+            .create_bucket(&self.creds)
+            .sign(Duration::from_secs(600));
+        let r = self
+            .http
+            .put(url)
+            .header("content-length", "0")
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success(), "create bucket: {}", r.status());
+    }
+
+    pub async fn put(&self, key: &str, data: impl Into<Bytes>) {
+        let data: Bytes = data.into();
+        let url = self
+            .bucket
+            .put_object(Some(&self.creds), key)
+            .sign(Duration::from_secs(600));
+        let r = self
+            .http
+            .put(url)
+            .header("content-length", data.len())
+            .body(data)
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success(), "put {key}: {}", r.status());
+    }
+
+    /// Every key in the bucket under `prefix`.
+    pub async fn keys(&self, prefix: &str) -> Vec<String> {
+        let mut action = self.bucket.list_objects_v2(Some(&self.creds));
+        action.with_prefix(prefix);
+        let url = action.sign(Duration::from_secs(600));
+        let text = self
+            .http
+            .get(url)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let parsed = rusty_s3::actions::ListObjectsV2::parse_response(&text).unwrap();
+        parsed.contents.into_iter().map(|c| c.key).collect()
+    }
+}

@@ -1,0 +1,270 @@
+//! Multipart uploads, retries and aborts, seen through a counting proxy in
+//! front of s3s-fs (in-process).
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::sync::Arc;
+
+use common::proxy::{Fault, Proxy};
+use vault_s3::S3Storage;
+use vault_storage::conformance::pattern;
+use vault_storage::{Body, Storage, StorageErrorKind, StoragePath, WriteMode};
+
+fn path(s: &str) -> StoragePath {
+    StoragePath::new(s).unwrap()
+}
+
+async fn setup() -> (common::Server, Proxy, Arc<S3Storage>) {
+    let server = common::s3s_fs().await;
+    let proxy = Proxy::start(&server.endpoint).await;
+    let storage = common::storage(&proxy.endpoint, common::BUCKET, "v");
+    (server, proxy, Arc::new(storage))
+}
+
+/// A 40 MiB object goes up as CreateMultipartUpload, 5 parts of 8 MiB, Complete,
+/// and reads back whole and by ranges.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forty_mib_is_a_multipart_upload() {
+    let (_server, proxy, s) = setup().await;
+    // (At the root: on s3s-fs an empty folder made by a marker is invisible.)
+    let data = pattern(40, 40 << 20);
+    proxy.reset_counts();
+    let body = Body::from_reader(data.len() as u64, std::io::Cursor::new(data.clone()));
+    s.write(&path("big.c9r"), body, WriteMode::CreateNew)
+        .await
+        .unwrap();
+    assert_eq!(proxy.count("CreateMultipartUpload"), 1);
+    assert!(
+        proxy.count("UploadPart") >= 4,
+        "parts: {}",
+        proxy.count("UploadPart")
+    );
+    assert_eq!(proxy.count("UploadPart"), 5, "40 MiB in 8 MiB parts");
+    assert_eq!(proxy.count("CompleteMultipartUpload"), 1);
+    assert_eq!(proxy.count("PutObject"), 0, "no single PUT of the object");
+    assert_eq!(proxy.count("AbortMultipartUpload"), 0);
+    assert_eq!(
+        s.metadata(&path("big.c9r")).await.unwrap().size,
+        data.len() as u64
+    );
+    let got = s
+        .read_at(&path("big.c9r"), (8 << 20) - 10, 100)
+        .await
+        .unwrap();
+    assert_eq!(
+        &got[..],
+        &data[(8 << 20) - 10..(8 << 20) + 90],
+        "a range across a part edge"
+    );
+    let all = s.read_all(&path("big.c9r")).await.unwrap();
+    assert!(all[..] == data[..], "the whole object reads back");
+    // CreateNew by conditional Complete: a second upload of the name is refused.
+    let again = Body::from_reader(data.len() as u64, std::io::Cursor::new(data.clone()));
+    let err = s
+        .write(&path("big.c9r"), again, WriteMode::CreateNew)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), StorageErrorKind::AlreadyExists);
+    assert!(
+        proxy.count("AbortMultipartUpload") >= 1,
+        "the refused upload is aborted"
+    );
+}
+
+/// Parts that keep failing: the write fails, the upload is aborted, no object appears.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_multipart_upload_is_aborted() {
+    let server = common::s3s_fs().await;
+    let proxy = Proxy::start(&server.endpoint).await;
+    let mut config = common::config(&proxy.endpoint, common::BUCKET, "v");
+    config.max_retries = 1;
+    let s = S3Storage::new(config).unwrap();
+    proxy.fail_next("UploadPart", 1000, Fault::SlowDown);
+    let data = pattern(41, 20 << 20);
+    let body = Body::from_reader(data.len() as u64, std::io::Cursor::new(data));
+    let err = s
+        .write(&path("big.c9r"), body, WriteMode::Overwrite)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), StorageErrorKind::Unavailable, "{err}");
+    assert_eq!(proxy.count("AbortMultipartUpload"), 1);
+    assert_eq!(proxy.count("CompleteMultipartUpload"), 0);
+    let missing = s.metadata(&path("big.c9r")).await.unwrap_err();
+    assert_eq!(missing.kind(), StorageErrorKind::NotFound);
+}
+
+/// 503 SlowDown and dropped connections are retried with backoff; the
+/// operations succeed and the server saw every attempt.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_down_and_dropped_connections_are_retried() {
+    let (_server, proxy, s) = setup().await;
+    proxy.fail_next("PutObject", 3, Fault::SlowDown);
+    s.write(
+        &path("a.c9r"),
+        Body::from_bytes(&b"alpha"[..]),
+        WriteMode::CreateNew,
+    )
+    .await
+    .unwrap();
+    assert_eq!(proxy.count("PutObject"), 4, "three 503s, then the PUT");
+    proxy.fail_next("ListObjectsV2", 2, Fault::SlowDown);
+    let names: Vec<String> = s
+        .list_dir(&StoragePath::root())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.name)
+        .collect();
+    assert_eq!(names, ["a.c9r"]);
+    proxy.fail_next("GetObject", 2, Fault::Drop);
+    assert_eq!(&s.read_all(&path("a.c9r")).await.unwrap()[..], b"alpha");
+    assert_eq!(proxy.count("GetObject"), 3, "two dropped, then the GET");
+}
+
+/// The server commits a conditional PUT but the answer is lost: the retry's
+/// 412 is recognised as our own write (success), not as someone else's
+/// object; a later CreateNew of the name is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retried_committed_create_is_not_a_conflict() {
+    let (_server, proxy, s) = setup().await;
+    proxy.fail_next("PutObject", 1, Fault::DropAnswer);
+    s.write(
+        &path("once.c9r"),
+        Body::from_bytes(&b"first"[..]),
+        WriteMode::CreateNew,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        proxy.count("PutObject"),
+        2,
+        "the committed PUT and its retry"
+    );
+    assert_eq!(&s.read_all(&path("once.c9r")).await.unwrap()[..], b"first");
+    let err = s
+        .write(
+            &path("once.c9r"),
+            Body::from_bytes(&b"second"[..]),
+            WriteMode::CreateNew,
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), StorageErrorKind::AlreadyExists);
+    assert_eq!(&s.read_all(&path("once.c9r")).await.unwrap()[..], b"first");
+}
+
+/// Plain http to a host that is not loopback is refused before any request.
+#[test]
+fn plain_http_to_a_remote_host_is_refused() {
+    let url = url::Url::parse("http://192.0.2.10:9000").unwrap();
+    let err = S3Storage::new(common::config(&url, "b", "")).unwrap_err();
+    assert_eq!(err.kind(), StorageErrorKind::PermissionDenied);
+    assert!(err.to_string().contains("--insecure-http"), "{err}");
+    let mut config = common::config(&url, "b", "");
+    config.insecure_http = true;
+    assert!(S3Storage::new(config).is_ok());
+}
+
+/// A content folder listed without a delimiter: each child's kind-telling
+/// files (`dir.c9r`, `symlink.c9r`, `name.c9s`) come in the same single request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_content_folder_lists_node_types_in_one_request() {
+    let (server, proxy, s) = setup().await;
+    let plain = common::Plain::new(&server.endpoint, common::BUCKET);
+    for key in [
+        "f.c9r",
+        "sub.c9r/dir.c9r",
+        "link.c9r/symlink.c9r",
+        "long.c9s/name.c9s",
+        "long.c9s/contents.c9r",
+        "dirid.c9r",
+    ] {
+        plain.put(&format!("v/d/AB/CD/{key}"), b"x".to_vec()).await;
+    }
+    proxy.reset_counts();
+    let got = s.list_dir_deep(&path("d/AB/CD")).await.unwrap();
+    assert_eq!(
+        proxy.count("ListObjectsV2"),
+        1,
+        "one request for the whole content folder"
+    );
+    let mut shown: Vec<(String, bool, Vec<String>)> = got
+        .into_iter()
+        .map(|d| {
+            let mut inside = d.inside;
+            inside.sort();
+            (
+                d.entry.name,
+                d.entry.metadata.kind == vault_storage::EntryKind::Dir,
+                inside,
+            )
+        })
+        .collect();
+    shown.sort();
+    let s_ = |v: &[&str]| v.iter().map(|x| (*x).to_owned()).collect::<Vec<_>>();
+    assert_eq!(
+        shown,
+        [
+            ("dirid.c9r".to_owned(), false, vec![]),
+            ("f.c9r".to_owned(), false, vec![]),
+            ("link.c9r".to_owned(), true, s_(&["symlink.c9r"])),
+            (
+                "long.c9s".to_owned(),
+                true,
+                s_(&["contents.c9r", "name.c9s"])
+            ),
+            ("sub.c9r".to_owned(), true, s_(&["dir.c9r"])),
+        ]
+    );
+}
+
+/// A server that ignores `Range` and sends the whole object: `read_at` still
+/// returns exactly the asked bytes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_ignoring_ranges_still_reads_right() {
+    let (_server, proxy, s) = setup().await;
+    let data = pattern(42, 300_000);
+    s.write(
+        &path("r.c9r"),
+        Body::from_bytes(data.clone()),
+        WriteMode::CreateNew,
+    )
+    .await
+    .unwrap();
+    proxy.fail_next("GetObject", 3, Fault::IgnoreRange);
+    assert_eq!(
+        &s.read_at(&path("r.c9r"), 1000, 5000).await.unwrap()[..],
+        &data[1000..6000]
+    );
+    assert_eq!(
+        &s.read_at(&path("r.c9r"), 299_990, 100).await.unwrap()[..],
+        &data[299_990..]
+    );
+    assert!(
+        s.read_at(&path("r.c9r"), 400_000, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+/// A listing whose continuation token never moves on ends with an error, not a hang.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stuck_listing_is_an_error_not_a_loop() {
+    let (_server, proxy, s) = setup().await;
+    proxy.fail_next("ListObjectsV2", 1000, Fault::StuckListing);
+    let listed = tokio::time::timeout(
+        std::time::Duration::from_secs(20),
+        s.list_dir(&StoragePath::root()),
+    )
+    .await
+    .expect("list_dir returns");
+    let err = listed.unwrap_err();
+    assert!(err.to_string().contains("continuation token"), "{err}");
+    assert!(
+        proxy.count("ListObjectsV2") <= 3,
+        "{}",
+        proxy.count("ListObjectsV2")
+    );
+}
