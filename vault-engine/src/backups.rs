@@ -55,9 +55,9 @@ pub(crate) async fn settle(
     };
     let mut found = settle_entries(core, folder, &entries, repair).await?;
     if nested {
-        let shortened = entries.iter().filter(|e| {
-            e.metadata.kind == EntryKind::Dir && e.name.ends_with(layout::C9S_SUFFIX)
-        });
+        let shortened = entries
+            .iter()
+            .filter(|e| e.metadata.kind == EntryKind::Dir && e.name.ends_with(layout::C9S_SUFFIX));
         for e in shortened {
             let node = folder.join(&e.name)?;
             let inner = match core.storage.list_dir(&node).await {
@@ -82,16 +82,17 @@ async fn settle_entries(
     // Backups by target, newest first: after several cut-off replaces of one
     // object the newest backup is the version that was replaced last.
     let mut by_target: BTreeMap<&str, Vec<&DirEntry>> = BTreeMap::new();
-    for e in entries.iter().filter(|e| e.metadata.kind == EntryKind::File) {
+    for e in entries
+        .iter()
+        .filter(|e| e.metadata.kind == EntryKind::File)
+    {
         if let Some(t) = replaced_target(&e.name) {
             by_target.entry(t).or_default().push(e);
         }
     }
     let mut found = Vec::new();
     for (target, mut backups) in by_target {
-        backups.sort_by(|a, b| {
-            (b.metadata.modified, &b.name).cmp(&(a.metadata.modified, &a.name))
-        });
+        backups.sort_by(|a, b| (b.metadata.modified, &b.name).cmp(&(a.metadata.modified, &a.name)));
         let target_path = folder.join(target)?;
         let mut target_there = present.contains(target);
         for b in backups {

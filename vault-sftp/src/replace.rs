@@ -93,7 +93,8 @@ pub(crate) async fn replace_keeping_old(
         Some(_) => {}
     }
     let (dir, name) = to.rsplit_once('/').unwrap_or(("", to));
-    let Some(backup) = replace_backup_name(name, random_tag(), MAX_NAME).map(|b| format!("{dir}/{b}"))
+    let Some(backup) =
+        replace_backup_name(name, random_tag(), MAX_NAME).map(|b| format!("{dir}/{b}"))
     else {
         warn!(target = %to, "name too long for a replace backup: removing before renaming");
         remove_if_there(sftp, to).await?;
@@ -133,7 +134,9 @@ pub(crate) async fn replace_keeping_old(
                 pending.forget(&backup);
                 warn!(%backup, error = %e, "could not remove the backup of a replaced object");
             }
-            Err(e) => debug!(%backup, error = %e, "backup removal cut off; done after the reconnect"),
+            Err(e) => {
+                debug!(%backup, error = %e, "backup removal cut off; done after the reconnect")
+            }
         }
     }
     Ok(())
