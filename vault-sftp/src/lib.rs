@@ -885,6 +885,9 @@ impl Inner {
         };
         let gone = match &result {
             Ok(()) => true,
+            // On a broken link the request would only wait for its timeout:
+            // the temp is removed after the reconnect.
+            Err(OpError::Transport(_, false)) => false,
             // Best effort; on a dead link it is retried after the reconnect.
             Err(_) => matches!(
                 tokio::time::timeout(Duration::from_secs(5), sftp.remove(tmp.clone())).await,
