@@ -8,7 +8,7 @@
 //! backup or temp object is left. Twice: once the writer never comes back (a
 //! crash, the link gone for good: only `check` can restore), once it reconnects
 //! and retries (a `vault put` or a mount on a flaky link). Key-only sshd, one
-//! for all N.
+//! for all N. Then the replace-related storage conformance tests, uncut.
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -22,6 +22,7 @@ use common::{Kbd, ScriptedPrompter, Servers};
 use vault_engine::check::{NoProgress, check};
 use vault_engine::{CreateOptions, OpenOptions, Vault};
 use vault_sftp::{SftpConfig, SftpStorage};
+use vault_storage::conformance::Quirks;
 use vault_storage::{Storage, StoragePath};
 
 const TAG: &str = "rc";
@@ -117,6 +118,10 @@ fn strays(dir: &Path) -> Vec<PathBuf> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_cut_of_a_replace_leaves_the_old_or_new_version() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_test_writer()
+        .try_init();
     let t0 = Instant::now();
     let ctl_dir = tempfile::Builder::new()
         .prefix("vault-sftp-cut-")
@@ -246,5 +251,25 @@ async fn every_cut_of_a_replace_leaves_the_old_or_new_version() {
         restored > 0,
         "some cut left only the backup, and check restored it"
     );
+
+    // Uncut, the storage contract holds on this server too (the replace paths,
+    // names too long for a backup name).
+    let t = Instant::now();
+    let conf = s.config("key", "VAULT_TEST_SSH_KEY", "conformance");
+    for name in [
+        "write_modes",
+        "nosync_variants",
+        "atomic_overwrite",
+        "rename_files",
+        "long_names",
+    ] {
+        let st: Arc<dyn Storage> = connect(&conf, &passphrase).await;
+        let quirks = Quirks {
+            mtime_granularity: Duration::from_secs(1),
+            ..Default::default()
+        };
+        vault_storage::conformance::run_one(name, st, quirks).await;
+    }
+    eprintln!("conformance subset {:?}", t.elapsed());
     eprintln!("total {:?}", t0.elapsed());
 }

@@ -8,13 +8,14 @@
   to do with each request (every client packet after INIT):
     off             pass everything through
     cut N THEN      count requests down; request N is passed to the server and
-                    its reply awaited but not forwarded, then the session ends
-                    (nothing after it reaches the server); the file then says THEN
+                    its reply awaited but not forwarded, then the SSH connection
+                    ends (nothing after it reaches the server); the file then says THEN
     dead            a new session ends at once (the server is unreachable)
 If CONTROL_FILE.log exists, each request's pid, type and id are appended to it.
 """
 import fcntl
 import os
+import signal
 import struct
 import subprocess
 import sys
@@ -87,6 +88,27 @@ def count_down(words):
     return None, False
 
 
+def parent_of(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        return int(f.read().rsplit(")", 1)[1].split()[1])
+
+
+def end_connection():
+    """Ends the whole SSH connection, as a dropped link does: the topmost
+    ancestor running as this user is the session's unprivileged sshd."""
+    me, pid = os.getuid(), os.getpid()
+    try:
+        while True:
+            parent = parent_of(pid)
+            if parent <= 1 or os.stat(f"/proc/{parent}").st_uid != me:
+                break
+            pid = parent
+        if pid != os.getpid():
+            os.kill(pid, signal.SIGTERM)
+    except OSError:
+        pass
+
+
 def main():
     ctl = sys.argv[1]
     if control(ctl, lambda w: (None, w[:1] == ["dead"])):
@@ -132,6 +154,9 @@ def main():
         threading.Thread(target=t, daemon=True).start()
     done.wait()
     proc.kill()
+    with lock:
+        if fatal["id"] is not None:
+            end_connection()
     os._exit(0)
 
 
