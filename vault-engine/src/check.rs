@@ -9,7 +9,11 @@
 //! `dirid.c9r` (it is a backup of an ID we know), resolve sync-conflict
 //! copies as spec §10 (renames, and deletes of byte-identical duplicates),
 //! remove leftover shadow objects of interrupted writes (they hold only
-//! ciphertext of a version that was never committed).
+//! ciphertext of a version that was never committed). An old version a
+//! storage backend kept aside during a replace that was cut off (see
+//! [`vault_storage::backup`]) is renamed back when it is the only copy of its
+//! object, and removed when the object exists: a temp is never restored from
+//! and never deleted while it could be the only copy.
 //!
 //! Those leftovers are reported but marked harmless: after a crash or a dropped link they are
 //! the expected trace of a write that was never committed, every file still reads as its old
@@ -20,6 +24,7 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use vault_format::layout;
 use vault_storage::{Body, EntryKind, StoragePath, WriteMode};
 
+use crate::backups::{self, Kind};
 use crate::core::{Core, is_not_found, lock};
 use crate::listing::{self, FindingKind, Mode};
 use crate::names::NodeLoc;
@@ -83,6 +88,8 @@ pub async fn check(
     let mut queue: VecDeque<(DirId, String)> = VecDeque::new();
     ids.insert(DirId::root(), "/".into());
     queue.push_back((DirId::root(), String::new()));
+    // The vault root holds the masterkey file, which `passwd` replaces.
+    settle_backups(core, &StoragePath::root(), None, repair, &mut report).await?;
 
     while let Some((id, path)) = queue.pop_front() {
         let content = core.content_dir(&id)?;
@@ -92,6 +99,8 @@ pub async fn check(
         } else {
             path.clone()
         };
+        // Before listing, so that a restored node is listed and checked.
+        settle_backups(core, &content, Some(&shown), repair, &mut report).await?;
         let listing = match listing::list(core, &id, mode).await {
             Ok(l) => l,
             Err(e) if e.kind() == VaultErrorKind::NotFound => {
@@ -206,6 +215,44 @@ pub async fn check(
     }
     find_orphans(core, &visited, repair, &mut report).await?;
     Ok(report)
+}
+
+/// Reports (and with `repair` settles) the replace backups in `folder` and,
+/// for a content directory (`shown` is its cleartext path), in its shortened nodes.
+async fn settle_backups(
+    core: &Core,
+    folder: &StoragePath,
+    shown: Option<&str>,
+    repair: bool,
+    report: &mut CheckReport,
+) -> Result<(), VaultError> {
+    for f in backups::settle(core, folder, shown.is_some(), repair).await? {
+        let (description, harmless) = match f.kind {
+            Kind::OnlyCopy => (
+                format!(
+                    "only copy of missing {} (old version kept aside by an interrupted replace)",
+                    f.target
+                ),
+                false,
+            ),
+            Kind::Surplus => (
+                "leftover backup of an interrupted replace (its object exists)".to_owned(),
+                true,
+            ),
+            Kind::Temp => (
+                "leftover temp object of an interrupted write (ciphertext only)".to_owned(),
+                true,
+            ),
+        };
+        report.problems.push(Problem {
+            storage_path: f.storage_path,
+            cleartext_path: shown.map(str::to_owned),
+            description,
+            repaired: f.repaired,
+            harmless,
+        });
+    }
+    Ok(())
 }
 
 async fn check_dir_id_backup(

@@ -13,7 +13,7 @@
 //! - `nodes`: node type detection (spec §7), lookup, create/remove/rename;
 //! - `listing`: directory listings (spec §5–§8) with sync-conflict handling (`conflicts`, spec §10);
 //! - `open_file`: [`OpenFile`]: chunk cache, shadow write path, atomic commit (`shadow`);
-//! - [`check`]: the health check.
+//! - [`check`]: the health check; `backups`: old versions a cut-off replace left aside.
 
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -140,6 +140,7 @@ impl std::fmt::Debug for Vault {
     }
 }
 
+mod backups;
 mod conflicts;
 mod core;
 mod dir_ids;

@@ -6,6 +6,7 @@
 //! caches (directory IDs, listing presentations, open files) in step.
 //! Logs name ciphertext paths; cleartext names appear only at trace level.
 
+use std::collections::HashSet;
 use std::time::SystemTime;
 
 use vault_format::{FormatError, layout};
@@ -13,6 +14,7 @@ use vault_storage::{
     Body, EntryKind, Metadata, RenameMode, StorageErrorKind, StoragePath, WriteMode,
 };
 
+use crate::backups;
 use crate::core::{Core, PRESENTED_TTL, TEMP_PREFIX, is_not_found, lock, not_found_as};
 use crate::names::{self, NodeLoc};
 use crate::{DirId, Node, NodeKind, VaultError, VaultErrorKind, listing};
@@ -552,12 +554,19 @@ async fn ensure_empty(core: &Core, content: &StoragePath, name: &str) -> Result<
         Err(e) => return Err(e.into()),
     };
     let mut stale = Vec::new();
+    let names: HashSet<&str> = entries.iter().map(|e| e.name.as_str()).collect();
     for e in &entries {
         if e.name == layout::DIR_ID_BACKUP_FILE {
             continue;
         }
         let path = content.join(&e.name)?;
         if e.name.starts_with(TEMP_PREFIX) && !lock(&core.live_temps).contains(path.as_str()) {
+            stale.push(path);
+            continue;
+        }
+        // A replace backup whose object is gone is that object's only copy
+        // (`vault check --repair` restores it): the directory is not empty.
+        if backups::backup_removable(&e.name, &names) == Some(true) {
             stale.push(path);
             continue;
         }

@@ -27,7 +27,7 @@ use std::io::SeekFrom;
 use bytes::Bytes;
 use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 use vault_format::layout;
-use vault_storage::{Body, RenameMode, StorageErrorKind, StoragePath, WriteMode};
+use vault_storage::{Body, RenameMode, StoragePath, WriteMode};
 
 use crate::core::{Core, TEMP_PREFIX, lock};
 use crate::{VaultError, VaultErrorKind};
@@ -194,15 +194,10 @@ impl Shadow {
                 if durable {
                     core.storage.sync(path).await?;
                 }
-                if !core.caps.atomic_replace {
-                    // No atomic replace: the window between remove and rename
-                    // is the best this backend allows.
-                    match core.storage.remove_file(target).await {
-                        Ok(()) => {}
-                        Err(e) if e.kind() == StorageErrorKind::NotFound => {}
-                        Err(e) => return Err(e.into()),
-                    }
-                }
+                // A backend without atomic replace keeps the old version under a
+                // backup name until this one is in place (`vault_storage::backup`):
+                // removing the target here first would leave only the shadow,
+                // which `check --repair` removes.
                 if durable {
                     core.storage
                         .rename(path, target, RenameMode::Replace)

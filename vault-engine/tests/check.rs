@@ -214,3 +214,169 @@ async fn repair_needs_a_writable_vault() {
         .expect_err("read-only");
     assert_eq!(err.kind(), vault_engine::VaultErrorKind::ReadOnly);
 }
+
+// ------------------------------------------------- replaces cut off midway
+
+/// Storage path of the object a file node's bytes live in.
+fn contents_of(node: &vault_engine::Node) -> String {
+    if node.storage_path.ends_with(".c9s") {
+        format!("{}/contents.c9r", node.storage_path)
+    } else {
+        node.storage_path.clone()
+    }
+}
+
+/// What a backend without atomic replace leaves when the link drops after its
+/// first step: the old object under its backup name, the new one under an
+/// upload temp name, nothing at the target.
+async fn cut_off_after_backup(storage: &dyn Storage, target: &str, new_ciphertext: &[u8]) {
+    let (dir, name) = target.rsplit_once('/').expect("/");
+    let backup = vault_storage::backup::replace_backup_name(name, 0x1234_abcd, 255).expect("name");
+    storage
+        .rename(
+            &p(target),
+            &p(&format!("{dir}/{backup}")),
+            vault_storage::RenameMode::NoReplace,
+        )
+        .await
+        .expect("old aside");
+    storage
+        .write(
+            &p(&format!("{dir}/.vault-tmp-upload-1")),
+            Body::from_bytes(new_ciphertext.to_vec()),
+            WriteMode::CreateNew,
+        )
+        .await
+        .expect("new upload");
+}
+
+/// Names in `folder` that are backups or temps.
+async fn strays(storage: &dyn Storage, folder: &str) -> Vec<String> {
+    storage
+        .list_dir(&p(folder))
+        .await
+        .expect("list")
+        .into_iter()
+        .map(|e| e.name)
+        .filter(|n| n.starts_with(".vault-bak-") || n.starts_with(".vault-tmp-"))
+        .collect()
+}
+
+async fn read(vault: &Vault, path: &str) -> Vec<u8> {
+    let node = vault.resolve(path).await.expect("resolve");
+    let f = vault.open(&node).await.expect("open");
+    f.read(0, 1 << 20).await.expect("read").to_vec()
+}
+
+#[tokio::test]
+async fn check_restores_a_backup_that_is_the_only_copy() {
+    let (storage, vault) = new_memory_vault().await;
+    let root = vault.root();
+    let long = "l".repeat(200); // shortened: its bytes live in NAME.c9s/contents.c9r
+    let mut cut = Vec::new();
+    for name in ["short.txt", long.as_str()] {
+        let node = write(&vault, &root, name, b"old version").await;
+        let target = contents_of(&node);
+        cut_off_after_backup(storage.as_ref(), &target, b"half of a new version").await;
+        cut.push((format!("/{name}"), target));
+    }
+    let fresh = reopen(storage.clone(), false).await;
+    for (name, _) in &cut {
+        assert!(
+            fresh.resolve(name).await.is_err(),
+            "{name} is gone before the repair"
+        );
+    }
+
+    // Without --repair: reported as damage, nothing touched.
+    let report = check(&fresh, false, &NoProgress).await.expect("check");
+    let only: Vec<_> = report
+        .problems
+        .iter()
+        .filter(|p| p.description.contains("only copy"))
+        .collect();
+    assert_eq!(only.len(), 2, "{:#?}", report.problems);
+    assert!(only.iter().all(|p| !p.harmless && !p.repaired));
+    assert!(report.remaining().count() >= 2);
+    for (_, target) in &cut {
+        assert!(storage.metadata(&p(target)).await.is_err(), "untouched");
+    }
+
+    // --repair: the old version is back, the backup and the upload are gone.
+    let report = check(&fresh, true, &NoProgress).await.expect("repair");
+    assert_eq!(report.remaining().count(), 0, "{:#?}", report.problems);
+    let fresh = reopen(storage.clone(), false).await;
+    for (name, target) in &cut {
+        assert_eq!(read(&fresh, name).await, b"old version", "{name}");
+        let folder = target.rsplit_once('/').expect("/").0;
+        assert_eq!(
+            strays(storage.as_ref(), folder).await,
+            Vec::<String>::new(),
+            "{folder}"
+        );
+    }
+    let root_content = fresh.resolve("/").await.expect("root").storage_path;
+    assert_eq!(
+        strays(storage.as_ref(), &root_content).await,
+        Vec::<String>::new()
+    );
+    let report = check(&fresh, false, &NoProgress)
+        .await
+        .expect("check again");
+    assert!(report.problems.is_empty(), "{:#?}", report.problems);
+}
+
+#[tokio::test]
+async fn check_removes_a_backup_whose_object_exists() {
+    let (storage, vault) = new_memory_vault().await;
+    let root = vault.root();
+    let node = write(&vault, &root, "f.txt", b"new version").await;
+    // Cut off after the new version went into place, before the backup was removed.
+    let (dir, name) = node.storage_path.rsplit_once('/').expect("/");
+    let backup = vault_storage::backup::replace_backup_name(name, 7, 255).expect("name");
+    storage
+        .write(
+            &p(&format!("{dir}/{backup}")),
+            Body::from_bytes(b"old ciphertext".to_vec()),
+            WriteMode::CreateNew,
+        )
+        .await
+        .expect("backup");
+    let report = check(&vault, false, &NoProgress).await.expect("check");
+    let found: Vec<_> = report
+        .problems
+        .iter()
+        .filter(|p| p.description.contains("backup"))
+        .collect();
+    assert_eq!(found.len(), 1, "{:#?}", report.problems);
+    assert!(
+        found[0].harmless,
+        "an existing object makes the backup surplus"
+    );
+    assert_eq!(report.remaining().count(), 0);
+
+    check(&vault, true, &NoProgress).await.expect("repair");
+    assert_eq!(strays(storage.as_ref(), dir).await, Vec::<String>::new());
+    assert_eq!(read(&vault, "/f.txt").await, b"new version");
+}
+
+#[tokio::test]
+async fn rmdir_keeps_a_directory_whose_backup_is_an_only_copy() {
+    let (storage, vault) = new_memory_vault().await;
+    let root = vault.root();
+    let docs = vault.create_dir(&root, "docs").await.expect("mkdir");
+    let NodeKind::Dir(docs_id) = docs.kind.clone() else {
+        panic!()
+    };
+    let node = write(&vault, &docs_id, "only.txt", b"keep me").await;
+    cut_off_after_backup(storage.as_ref(), &node.storage_path, b"new").await;
+    let fresh = reopen(storage.clone(), false).await;
+    let err = fresh
+        .remove_dir(&root, "docs")
+        .await
+        .expect_err("not empty");
+    assert_eq!(err.kind(), vault_engine::VaultErrorKind::NotEmpty);
+    check(&fresh, true, &NoProgress).await.expect("repair");
+    let fresh = reopen(storage.clone(), false).await;
+    assert_eq!(read(&fresh, "/docs/only.txt").await, b"keep me");
+}

@@ -42,7 +42,9 @@
 //! may have taken effect (`rename`, `create_dir`, `remove_*`) are not, they
 //! fail with `Unavailable`. `write` uploads to a hidden temporary name
 //! (`.vault-tmp-…`) and renames it over the target, so an interrupted write
-//! leaves the previous object intact.
+//! leaves the previous object intact. Without `posix-rename@openssh.com` the
+//! replace keeps the old object under a backup name until the new one is in
+//! place (see `replace.rs`), so a dropped link never leaves neither.
 //!
 //! # Limits
 //! russh-sftp reads SFTP handles as UTF-8 text; OpenSSH's handles are small
@@ -75,6 +77,7 @@ mod error;
 pub mod known_hosts;
 mod pacer;
 mod prompt;
+mod replace;
 
 pub use config::{
     HostSettings, RemoteRoot, SftpConfig, SftpUrl, parse_sftp_url, ssh_config_lookup,
@@ -119,6 +122,8 @@ struct Inner {
     /// generation that created them. Those of a dead connection (its upload
     /// was cut off) are removed after the reconnect.
     temps: Mutex<Vec<(u64, String)>>,
+    /// Old versions kept aside by replaces a dropped link may cut off.
+    backups: replace::PendingBackups,
 }
 
 /// An SFTP-backed [`Storage`]. Cheap to clone (shares one connection).
@@ -280,6 +285,7 @@ impl SftpStorage {
                 describe,
                 reconnects: AtomicU64::new(0),
                 temps: Mutex::new(Vec::new()),
+                backups: Default::default(),
             }),
         })
     }
@@ -433,9 +439,12 @@ impl Inner {
                                 old.into_iter().map(|(_, name)| name).collect()
                             })
                             .unwrap_or_default();
-                        if !orphans.is_empty() {
+                        let backups = self.backups.take_older(generation);
+                        if !orphans.is_empty() || !backups.is_empty() {
                             let c = conn.clone();
                             tokio::spawn(async move {
+                                // Old versions first: a temp is never the only copy of an object.
+                                replace::settle(&c.meta, backups).await;
                                 for tmp in orphans {
                                     let r = c.meta.remove(tmp.clone()).await;
                                     debug!(%tmp, ok = r.is_ok(), "removed temp file of an interrupted write");
@@ -876,6 +885,9 @@ impl Inner {
         };
         let gone = match &result {
             Ok(()) => true,
+            // On a broken link the request would only wait for its timeout:
+            // the temp is removed after the reconnect.
+            Err(OpError::Transport(_, false)) => false,
             // Best effort; on a dead link it is retried after the reconnect.
             Err(_) => matches!(
                 tokio::time::timeout(Duration::from_secs(5), sftp.remove(tmp.clone())).await,
@@ -936,14 +948,8 @@ impl Inner {
             put_str(&mut data, to);
             return expect_ok(sftp.extended("posix-rename@openssh.com", data).await?);
         }
-        // Without posix-rename the replace is not atomic: remove, then rename.
-        match sftp.remove(to.to_owned()).await {
-            Ok(_) => {}
-            Err(RawError::Status(s)) if s.status_code == StatusCode::NoSuchFile => {}
-            Err(e) => return Err(e.into()),
-        }
-        sftp.rename(from.to_owned(), to.to_owned()).await?;
-        Ok(())
+        // Without posix-rename: the old version aside, the new one in, the old one away.
+        replace::replace_keeping_old(sftp, &self.backups, conn.generation, from, to).await
     }
 }
 

@@ -22,6 +22,9 @@
 //!   they may return before the data and the new folder entry are durable;
 //!   `sync_entry(path)` then makes both durable. The defaults are the durable
 //!   calls, so a backend that overrides none of them stays durable throughout.
+//! - A backend that cannot replace atomically (`atomic_replace` false) keeps
+//!   the replaced object under a [`backup`] name until the new one is in
+//!   place, so that an interrupted replace never leaves neither version.
 //!
 //! Backends here: [`LocalStorage`] (a local folder) and [`MemoryStorage`]
 //! (in memory, with failure switches for engine tests). SFTP and WebDAV live
@@ -43,6 +46,8 @@ pub use path::StoragePath;
 
 mod error;
 pub use error::{StorageError, StorageErrorKind};
+
+pub mod backup;
 
 pub mod local;
 pub mod memory;

@@ -19,6 +19,8 @@
 #   VAULT_TEST_TOTP_REUSE  deny (default; google-authenticator DISALLOW_REUSE) | allow
 #   VAULT_TEST_INSTANCE    parallel runs: own state dir, PAM service, user traveller-NAME
 #   VAULT_TEST_PORT_BASE   parallel runs: ports base (2fa), base+1 (key), base+2 (password)
+#   VAULT_TEST_SFTP_SUBSYSTEM  command for `Subsystem sftp` (default internal-sftp), e.g.
+#                          sftp-cut.py, which hides posix-rename and cuts sessions
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # One harness library for every test server of the workspace.
@@ -151,7 +153,7 @@ X11Forwarding no
 AllowTcpForwarding no
 PrintMotd no
 LogLevel VERBOSE
-Subsystem sftp internal-sftp
+Subsystem sftp ${VAULT_TEST_SFTP_SUBSYSTEM:-internal-sftp}
 $extra
 CFG
 }
