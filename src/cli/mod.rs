@@ -13,6 +13,7 @@
 pub mod args;
 mod autolock;
 mod commands;
+mod escape;
 pub mod config;
 pub mod exit;
 mod output;
@@ -202,6 +203,7 @@ async fn async_command(ctx: Ctx, command: Command) -> CliResult {
                     add,
                     folder,
                     ca_cert,
+                    insecure_http,
                     timeout,
                 },
         } => {
@@ -211,6 +213,7 @@ async fn async_command(ctx: Ctx, command: Command) -> CliResult {
                 add.as_deref(),
                 folder.as_deref(),
                 ca_cert.as_deref(),
+                insecure_http,
                 timeout,
             )
             .await

@@ -66,7 +66,8 @@ pub fn parse(arg: &str) -> CliResult<StorageSpec> {
             }
             "file" => Ok(StorageSpec::Local(PathBuf::from(rest))),
             other => Err(CliError::usage(format!(
-                "unknown storage scheme {other}:// in {arg} (use a folder, sftp://, dav://, davs:// or https://)"
+                "unknown storage scheme {other}:// in {} (use a folder, sftp://, dav://, davs:// or https://)",
+                vault_webdav::redact_password(arg)
             ))),
         };
     }
@@ -91,7 +92,9 @@ fn expand_tilde(arg: &str) -> CliResult<PathBuf> {
 }
 
 fn parse_remote(arg: &str, rest: &str) -> CliResult<RemoteSpec> {
-    let bad = |why: &str| CliError::usage(format!("invalid storage URL {arg}: {why}"));
+    // A password typed into the URL never reaches a message.
+    let shown = vault_webdav::redact_password(arg);
+    let bad = |why: &str| CliError::usage(format!("invalid storage URL {shown}: {why}"));
     let (authority, path) = match rest.find('/') {
         Some(i) => (&rest[..i], &rest[i..]),
         None => (rest, "/"),
@@ -153,6 +156,8 @@ pub struct ConnectOptions {
     pub known_hosts: Option<PathBuf>,
     /// `--accept-new-host-key` (sftp).
     pub accept_new_host_key: bool,
+    /// `--insecure-http`: a password over plain HTTP to a host that is not loopback.
+    pub insecure_http: bool,
     /// Who answers the SFTP login's questions instead of the terminal/askpass (the mount daemon).
     pub sftp_prompter: Option<super::reauth::SharedPrompter>,
 }
@@ -165,6 +170,7 @@ impl ConnectOptions {
             identity: args.identity.clone(),
             known_hosts: args.known_hosts.clone(),
             accept_new_host_key: args.accept_new_host_key,
+            insecure_http: args.insecure_http,
             sftp_prompter: None,
         }
     }
@@ -191,6 +197,9 @@ impl ConnectOptions {
         }
         if self.accept_new_host_key {
             v.push("--accept-new-host-key".into());
+        }
+        if self.insecure_http {
+            v.push("--insecure-http".into());
         }
         v
     }
@@ -261,9 +270,25 @@ async fn connect_webdav(
     secrets: &Secrets,
     options: &ConnectOptions,
 ) -> CliResult<Arc<dyn Storage>> {
+    let shown = vault_webdav::redact_password(arg);
     let mut config = vault_webdav::WebDavConfig::parse(arg)
-        .map_err(|e| CliError::usage(format!("invalid storage URL {arg}: {}", e.0)))?;
+        .map_err(|e| CliError::usage(format!("invalid storage URL {shown}: {}", e.0)))?;
     config.ca_cert = options.ca_cert.clone();
+    config.insecure_http = options.insecure_http;
+    // Before the password is asked for or looked up: it would have nowhere safe to go.
+    let host = config.base_url.host_str().unwrap_or("");
+    if config.user.is_some()
+        && !vault_storage::cleartext::may_send_credentials(
+            config.base_url.scheme(),
+            host,
+            options.insecure_http,
+        )
+    {
+        return Err(CliError::usage(format!(
+            "{shown}: {}",
+            vault_storage::cleartext::refusal("the WebDAV password", host)
+        )));
+    }
     if config.user.is_some() {
         config.password = Some(secrets.stored_or_ask(
             super::remember::webdav_account(&config),
@@ -413,6 +438,10 @@ mod tests {
             "sftp://u:pw@h/x",
         ] {
             assert_eq!(parse(bad).unwrap_err().exit, Exit::Usage, "{bad}");
+        }
+        for with_pw in ["dav://u:hunter2@h/x", "davs://u:hunter2@h:bad/x", "sftp://u:hunter2@h/x"] {
+            let e = parse(with_pw).unwrap_err();
+            assert!(!e.message.contains("hunter2"), "{}", e.message);
         }
     }
 }

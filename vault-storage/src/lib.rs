@@ -44,6 +44,7 @@ pub use path::StoragePath;
 mod error;
 pub use error::{StorageError, StorageErrorKind};
 
+pub mod cleartext;
 pub mod local;
 pub mod memory;
 pub use local::LocalStorage;

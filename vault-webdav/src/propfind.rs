@@ -53,7 +53,7 @@ fn status_is_ok(text: &str) -> bool {
 }
 
 /// Limits on a multistatus body from an untrusted server, besides its size
-/// (capped while it is read, see `client::Dav::small_body`). Each is far above
+/// (capped while it is read, see `client::Dav::capped_body`). Each is far above
 /// what a real listing needs (a Cryptomator name is at most a few hundred
 /// bytes, the real nesting depth is 6) and keeps a hostile answer from costing
 /// more than linear time and memory.
@@ -67,7 +67,7 @@ pub(crate) const MAX_TAG: usize = 16 * 1024;
 /// 2xx are dropped; properties only count from `<d:propstat>`s with a 2xx
 /// status. A body beyond the limits above is refused with a message saying
 /// which limit.
-pub(crate) fn parse_multistatus(body: &[u8]) -> Result<Vec<DavEntry>, String> {
+pub(crate) fn parse_multistatus(body: impl std::io::BufRead) -> Result<Vec<DavEntry>, String> {
     let mut reader = NsReader::from_reader(body);
     reader.config_mut().trim_text(false);
     let too_big = |what: &str| format!("bad PROPFIND XML: {what} (a hostile or broken server?)");
@@ -77,9 +77,11 @@ pub(crate) fn parse_multistatus(body: &[u8]) -> Result<Vec<DavEntry>, String> {
     let mut entry: Option<(DavEntry, bool)> = None; // (entry, response-level status ok)
     let mut prop: Option<PropAcc> = None;
     let mut text = String::new();
+    let mut buf = Vec::new();
     loop {
+        buf.clear();
         let (ns, event) = reader
-            .read_resolved_event()
+            .read_resolved_event_into(&mut buf)
             .map_err(|e| format!("bad PROPFIND XML: {e}"))?;
         let is_dav = matches!(ns, ResolveResult::Bound(n) if n.as_ref() == "DAV:");
         match event {
@@ -230,7 +232,7 @@ mod tests {
 <D:status>HTTP/1.1 200 OK</D:status></D:propstat></D:response>
 <D:response><D:href>/v/gone</D:href><D:status>HTTP/1.1 404 Not Found</D:status></D:response>
 </D:multistatus>"#;
-        let entries = parse_multistatus(xml).expect("test value");
+        let entries = parse_multistatus(&xml[..]).expect("test value");
         assert_eq!(entries.len(), 3);
         assert_eq!(entries[0].href, "/v/");
         assert!(entries[0].is_collection);
@@ -248,7 +250,7 @@ mod tests {
         let xml = br#"<multistatus xmlns="DAV:"><response><href>/r/</href><propstat><prop>
 <quota-available-bytes>100</quota-available-bytes><quota-used-bytes>20</quota-used-bytes>
 <resourcetype><collection/></resourcetype></prop><status>HTTP/1.1 200 OK</status></propstat></response></multistatus>"#;
-        let e = parse_multistatus(xml).expect("test value");
+        let e = parse_multistatus(&xml[..]).expect("test value");
         assert_eq!(e.len(), 1);
         assert!(e[0].is_collection);
         assert_eq!(
@@ -259,7 +261,7 @@ mod tests {
 
     #[test]
     fn rejects_garbage() {
-        assert!(parse_multistatus(b"<a><b></a>").is_err());
+        assert!(parse_multistatus(&b"<a><b></a>"[..]).is_err());
     }
 
     fn timed(body: &[u8]) -> (Result<Vec<DavEntry>, String>, std::time::Duration) {
