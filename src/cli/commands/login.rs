@@ -22,17 +22,24 @@ pub fn nextcloud_storage(
     login_name: &str,
     folder: Option<&str>,
 ) -> Result<String, String> {
+    // Messages never show a password typed into the URL.
+    let shown = vault_webdav::redact_password(server_url);
     let url = url::Url::parse(server_url.trim())
-        .map_err(|e| format!("{server_url:?} is not a URL ({e})"))?;
+        .map_err(|e| format!("{shown:?} is not a URL ({e})"))?;
+    if url.password().is_some() {
+        return Err(format!(
+            "{shown}: put no password in the URL; the login happens in the browser"
+        ));
+    }
     let scheme = match url.scheme() {
         "https" => "davs",
         "http" => "dav",
-        other => return Err(format!("{server_url}: use https:// (not {other}://)")),
+        other => return Err(format!("{shown}: use https:// (not {other}://)")),
     };
     let host = url
         .host_str()
         .filter(|h| !h.is_empty())
-        .ok_or_else(|| format!("{server_url} has no host"))?;
+        .ok_or_else(|| format!("{shown} has no host"))?;
     if login_name.is_empty() {
         return Err("the server gave an empty login name".into());
     }
