@@ -58,6 +58,7 @@ complete -c vault -n "__fish_vault_using_subcommand create" -l ca-cert -d 'Trust
 complete -c vault -n "__fish_vault_using_subcommand create" -s i -l identity -d 'SSH private key to try first (sftp://)' -r -F
 complete -c vault -n "__fish_vault_using_subcommand create" -l known-hosts -d 'known_hosts file to check and extend (sftp://; default ~/.ssh/known_hosts)' -r -F
 complete -c vault -n "__fish_vault_using_subcommand create" -l accept-new-host-key -d 'Accept and record an unknown host key without asking (sftp://). A changed key is always refused'
+complete -c vault -n "__fish_vault_using_subcommand create" -l insecure-http -d 'Allow a password over plain http:// (dav://) to a host other than this machine; without it that is refused, as anyone on the network could read the password'
 complete -c vault -n "__fish_vault_using_subcommand create" -l remember -d 'Keep the secrets this command asks for (vault password, SSH key passphrase, WebDAV password) in the OS keyring, stored once the command succeeded; later runs use them instead of asking. `vault forget` drops them'
 complete -c vault -n "__fish_vault_using_subcommand create" -l remember-totp -d 'Ask for the TOTP secret of this SFTP account (base32, or an otpauth:// URI) and keep it in the OS keyring: one-time-code prompts are then answered without you, so unattended reconnects work. This turns two factors into one'
 complete -c vault -n "__fish_vault_using_subcommand create" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace)'
@@ -70,6 +71,7 @@ complete -c vault -n "__fish_vault_using_subcommand info" -l ca-cert -d 'Trust t
 complete -c vault -n "__fish_vault_using_subcommand info" -s i -l identity -d 'SSH private key to try first (sftp://)' -r -F
 complete -c vault -n "__fish_vault_using_subcommand info" -l known-hosts -d 'known_hosts file to check and extend (sftp://; default ~/.ssh/known_hosts)' -r -F
 complete -c vault -n "__fish_vault_using_subcommand info" -l accept-new-host-key -d 'Accept and record an unknown host key without asking (sftp://). A changed key is always refused'
+complete -c vault -n "__fish_vault_using_subcommand info" -l insecure-http -d 'Allow a password over plain http:// (dav://) to a host other than this machine; without it that is refused, as anyone on the network could read the password'
 complete -c vault -n "__fish_vault_using_subcommand info" -l remember -d 'Keep the secrets this command asks for (vault password, SSH key passphrase, WebDAV password) in the OS keyring, stored once the command succeeded; later runs use them instead of asking. `vault forget` drops them'
 complete -c vault -n "__fish_vault_using_subcommand info" -l remember-totp -d 'Ask for the TOTP secret of this SFTP account (base32, or an otpauth:// URI) and keep it in the OS keyring: one-time-code prompts are then answered without you, so unattended reconnects work. This turns two factors into one'
 complete -c vault -n "__fish_vault_using_subcommand info" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace)'
@@ -84,6 +86,7 @@ complete -c vault -n "__fish_vault_using_subcommand ls" -l known-hosts -d 'known
 complete -c vault -n "__fish_vault_using_subcommand ls" -s l -d 'Long format: type, size, modification time (UTC), name, symlink target'
 complete -c vault -n "__fish_vault_using_subcommand ls" -s R -d 'Recurse; paths are printed relative to PATH'
 complete -c vault -n "__fish_vault_using_subcommand ls" -l accept-new-host-key -d 'Accept and record an unknown host key without asking (sftp://). A changed key is always refused'
+complete -c vault -n "__fish_vault_using_subcommand ls" -l insecure-http -d 'Allow a password over plain http:// (dav://) to a host other than this machine; without it that is refused, as anyone on the network could read the password'
 complete -c vault -n "__fish_vault_using_subcommand ls" -l remember -d 'Keep the secrets this command asks for (vault password, SSH key passphrase, WebDAV password) in the OS keyring, stored once the command succeeded; later runs use them instead of asking. `vault forget` drops them'
 complete -c vault -n "__fish_vault_using_subcommand ls" -l remember-totp -d 'Ask for the TOTP secret of this SFTP account (base32, or an otpauth:// URI) and keep it in the OS keyring: one-time-code prompts are then answered without you, so unattended reconnects work. This turns two factors into one'
 complete -c vault -n "__fish_vault_using_subcommand ls" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace)'
@@ -96,6 +99,7 @@ complete -c vault -n "__fish_vault_using_subcommand cat" -l ca-cert -d 'Trust th
 complete -c vault -n "__fish_vault_using_subcommand cat" -s i -l identity -d 'SSH private key to try first (sftp://)' -r -F
 complete -c vault -n "__fish_vault_using_subcommand cat" -l known-hosts -d 'known_hosts file to check and extend (sftp://; default ~/.ssh/known_hosts)' -r -F
 complete -c vault -n "__fish_vault_using_subcommand cat" -l accept-new-host-key -d 'Accept and record an unknown host key without asking (sftp://). A changed key is always refused'
+complete -c vault -n "__fish_vault_using_subcommand cat" -l insecure-http -d 'Allow a password over plain http:// (dav://) to a host other than this machine; without it that is refused, as anyone on the network could read the password'
 complete -c vault -n "__fish_vault_using_subcommand cat" -l remember -d 'Keep the secrets this command asks for (vault password, SSH key passphrase, WebDAV password) in the OS keyring, stored once the command succeeded; later runs use them instead of asking. `vault forget` drops them'
 complete -c vault -n "__fish_vault_using_subcommand cat" -l remember-totp -d 'Ask for the TOTP secret of this SFTP account (base32, or an otpauth:// URI) and keep it in the OS keyring: one-time-code prompts are then answered without you, so unattended reconnects work. This turns two factors into one'
 complete -c vault -n "__fish_vault_using_subcommand cat" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace)'
@@ -109,6 +113,7 @@ complete -c vault -n "__fish_vault_using_subcommand get" -s i -l identity -d 'SS
 complete -c vault -n "__fish_vault_using_subcommand get" -l known-hosts -d 'known_hosts file to check and extend (sftp://; default ~/.ssh/known_hosts)' -r -F
 complete -c vault -n "__fish_vault_using_subcommand get" -s r -d 'Copy directories recursively (symlinks are copied as symlinks)'
 complete -c vault -n "__fish_vault_using_subcommand get" -l accept-new-host-key -d 'Accept and record an unknown host key without asking (sftp://). A changed key is always refused'
+complete -c vault -n "__fish_vault_using_subcommand get" -l insecure-http -d 'Allow a password over plain http:// (dav://) to a host other than this machine; without it that is refused, as anyone on the network could read the password'
 complete -c vault -n "__fish_vault_using_subcommand get" -l remember -d 'Keep the secrets this command asks for (vault password, SSH key passphrase, WebDAV password) in the OS keyring, stored once the command succeeded; later runs use them instead of asking. `vault forget` drops them'
 complete -c vault -n "__fish_vault_using_subcommand get" -l remember-totp -d 'Ask for the TOTP secret of this SFTP account (base32, or an otpauth:// URI) and keep it in the OS keyring: one-time-code prompts are then answered without you, so unattended reconnects work. This turns two factors into one'
 complete -c vault -n "__fish_vault_using_subcommand get" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace)'
@@ -122,6 +127,7 @@ complete -c vault -n "__fish_vault_using_subcommand put" -s i -l identity -d 'SS
 complete -c vault -n "__fish_vault_using_subcommand put" -l known-hosts -d 'known_hosts file to check and extend (sftp://; default ~/.ssh/known_hosts)' -r -F
 complete -c vault -n "__fish_vault_using_subcommand put" -s r -d 'Copy directories recursively (symlinks are copied as symlinks)'
 complete -c vault -n "__fish_vault_using_subcommand put" -l accept-new-host-key -d 'Accept and record an unknown host key without asking (sftp://). A changed key is always refused'
+complete -c vault -n "__fish_vault_using_subcommand put" -l insecure-http -d 'Allow a password over plain http:// (dav://) to a host other than this machine; without it that is refused, as anyone on the network could read the password'
 complete -c vault -n "__fish_vault_using_subcommand put" -l remember -d 'Keep the secrets this command asks for (vault password, SSH key passphrase, WebDAV password) in the OS keyring, stored once the command succeeded; later runs use them instead of asking. `vault forget` drops them'
 complete -c vault -n "__fish_vault_using_subcommand put" -l remember-totp -d 'Ask for the TOTP secret of this SFTP account (base32, or an otpauth:// URI) and keep it in the OS keyring: one-time-code prompts are then answered without you, so unattended reconnects work. This turns two factors into one'
 complete -c vault -n "__fish_vault_using_subcommand put" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace)'
@@ -135,6 +141,7 @@ complete -c vault -n "__fish_vault_using_subcommand mkdir" -s i -l identity -d '
 complete -c vault -n "__fish_vault_using_subcommand mkdir" -l known-hosts -d 'known_hosts file to check and extend (sftp://; default ~/.ssh/known_hosts)' -r -F
 complete -c vault -n "__fish_vault_using_subcommand mkdir" -s p -d 'Create missing parents; no error if the directory exists'
 complete -c vault -n "__fish_vault_using_subcommand mkdir" -l accept-new-host-key -d 'Accept and record an unknown host key without asking (sftp://). A changed key is always refused'
+complete -c vault -n "__fish_vault_using_subcommand mkdir" -l insecure-http -d 'Allow a password over plain http:// (dav://) to a host other than this machine; without it that is refused, as anyone on the network could read the password'
 complete -c vault -n "__fish_vault_using_subcommand mkdir" -l remember -d 'Keep the secrets this command asks for (vault password, SSH key passphrase, WebDAV password) in the OS keyring, stored once the command succeeded; later runs use them instead of asking. `vault forget` drops them'
 complete -c vault -n "__fish_vault_using_subcommand mkdir" -l remember-totp -d 'Ask for the TOTP secret of this SFTP account (base32, or an otpauth:// URI) and keep it in the OS keyring: one-time-code prompts are then answered without you, so unattended reconnects work. This turns two factors into one'
 complete -c vault -n "__fish_vault_using_subcommand mkdir" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace)'
@@ -148,6 +155,7 @@ complete -c vault -n "__fish_vault_using_subcommand rm" -s i -l identity -d 'SSH
 complete -c vault -n "__fish_vault_using_subcommand rm" -l known-hosts -d 'known_hosts file to check and extend (sftp://; default ~/.ssh/known_hosts)' -r -F
 complete -c vault -n "__fish_vault_using_subcommand rm" -s r -d 'Remove directories and their contents'
 complete -c vault -n "__fish_vault_using_subcommand rm" -l accept-new-host-key -d 'Accept and record an unknown host key without asking (sftp://). A changed key is always refused'
+complete -c vault -n "__fish_vault_using_subcommand rm" -l insecure-http -d 'Allow a password over plain http:// (dav://) to a host other than this machine; without it that is refused, as anyone on the network could read the password'
 complete -c vault -n "__fish_vault_using_subcommand rm" -l remember -d 'Keep the secrets this command asks for (vault password, SSH key passphrase, WebDAV password) in the OS keyring, stored once the command succeeded; later runs use them instead of asking. `vault forget` drops them'
 complete -c vault -n "__fish_vault_using_subcommand rm" -l remember-totp -d 'Ask for the TOTP secret of this SFTP account (base32, or an otpauth:// URI) and keep it in the OS keyring: one-time-code prompts are then answered without you, so unattended reconnects work. This turns two factors into one'
 complete -c vault -n "__fish_vault_using_subcommand rm" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace)'
@@ -160,6 +168,7 @@ complete -c vault -n "__fish_vault_using_subcommand mv" -l ca-cert -d 'Trust thi
 complete -c vault -n "__fish_vault_using_subcommand mv" -s i -l identity -d 'SSH private key to try first (sftp://)' -r -F
 complete -c vault -n "__fish_vault_using_subcommand mv" -l known-hosts -d 'known_hosts file to check and extend (sftp://; default ~/.ssh/known_hosts)' -r -F
 complete -c vault -n "__fish_vault_using_subcommand mv" -l accept-new-host-key -d 'Accept and record an unknown host key without asking (sftp://). A changed key is always refused'
+complete -c vault -n "__fish_vault_using_subcommand mv" -l insecure-http -d 'Allow a password over plain http:// (dav://) to a host other than this machine; without it that is refused, as anyone on the network could read the password'
 complete -c vault -n "__fish_vault_using_subcommand mv" -l remember -d 'Keep the secrets this command asks for (vault password, SSH key passphrase, WebDAV password) in the OS keyring, stored once the command succeeded; later runs use them instead of asking. `vault forget` drops them'
 complete -c vault -n "__fish_vault_using_subcommand mv" -l remember-totp -d 'Ask for the TOTP secret of this SFTP account (base32, or an otpauth:// URI) and keep it in the OS keyring: one-time-code prompts are then answered without you, so unattended reconnects work. This turns two factors into one'
 complete -c vault -n "__fish_vault_using_subcommand mv" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace)'
@@ -173,6 +182,7 @@ complete -c vault -n "__fish_vault_using_subcommand passwd" -s i -l identity -d 
 complete -c vault -n "__fish_vault_using_subcommand passwd" -l known-hosts -d 'known_hosts file to check and extend (sftp://; default ~/.ssh/known_hosts)' -r -F
 complete -c vault -n "__fish_vault_using_subcommand passwd" -l new-password-file -d 'Read the new password from the first line of FILE (non-interactive use)' -r -F
 complete -c vault -n "__fish_vault_using_subcommand passwd" -l accept-new-host-key -d 'Accept and record an unknown host key without asking (sftp://). A changed key is always refused'
+complete -c vault -n "__fish_vault_using_subcommand passwd" -l insecure-http -d 'Allow a password over plain http:// (dav://) to a host other than this machine; without it that is refused, as anyone on the network could read the password'
 complete -c vault -n "__fish_vault_using_subcommand passwd" -l remember -d 'Keep the secrets this command asks for (vault password, SSH key passphrase, WebDAV password) in the OS keyring, stored once the command succeeded; later runs use them instead of asking. `vault forget` drops them'
 complete -c vault -n "__fish_vault_using_subcommand passwd" -l remember-totp -d 'Ask for the TOTP secret of this SFTP account (base32, or an otpauth:// URI) and keep it in the OS keyring: one-time-code prompts are then answered without you, so unattended reconnects work. This turns two factors into one'
 complete -c vault -n "__fish_vault_using_subcommand passwd" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace)'
@@ -193,6 +203,7 @@ complete -c vault -n "__fish_vault_using_subcommand recovery-key; and __fish_see
 complete -c vault -n "__fish_vault_using_subcommand recovery-key; and __fish_seen_subcommand_from show" -s i -l identity -d 'SSH private key to try first (sftp://)' -r -F
 complete -c vault -n "__fish_vault_using_subcommand recovery-key; and __fish_seen_subcommand_from show" -l known-hosts -d 'known_hosts file to check and extend (sftp://; default ~/.ssh/known_hosts)' -r -F
 complete -c vault -n "__fish_vault_using_subcommand recovery-key; and __fish_seen_subcommand_from show" -l accept-new-host-key -d 'Accept and record an unknown host key without asking (sftp://). A changed key is always refused'
+complete -c vault -n "__fish_vault_using_subcommand recovery-key; and __fish_seen_subcommand_from show" -l insecure-http -d 'Allow a password over plain http:// (dav://) to a host other than this machine; without it that is refused, as anyone on the network could read the password'
 complete -c vault -n "__fish_vault_using_subcommand recovery-key; and __fish_seen_subcommand_from show" -l remember -d 'Keep the secrets this command asks for (vault password, SSH key passphrase, WebDAV password) in the OS keyring, stored once the command succeeded; later runs use them instead of asking. `vault forget` drops them'
 complete -c vault -n "__fish_vault_using_subcommand recovery-key; and __fish_seen_subcommand_from show" -l remember-totp -d 'Ask for the TOTP secret of this SFTP account (base32, or an otpauth:// URI) and keep it in the OS keyring: one-time-code prompts are then answered without you, so unattended reconnects work. This turns two factors into one'
 complete -c vault -n "__fish_vault_using_subcommand recovery-key; and __fish_seen_subcommand_from show" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace)'
@@ -208,6 +219,7 @@ complete -c vault -n "__fish_vault_using_subcommand recovery-key; and __fish_see
 complete -c vault -n "__fish_vault_using_subcommand recovery-key; and __fish_seen_subcommand_from reset" -s i -l identity -d 'SSH private key to try first (sftp://)' -r -F
 complete -c vault -n "__fish_vault_using_subcommand recovery-key; and __fish_seen_subcommand_from reset" -l known-hosts -d 'known_hosts file to check and extend (sftp://; default ~/.ssh/known_hosts)' -r -F
 complete -c vault -n "__fish_vault_using_subcommand recovery-key; and __fish_seen_subcommand_from reset" -l accept-new-host-key -d 'Accept and record an unknown host key without asking (sftp://). A changed key is always refused'
+complete -c vault -n "__fish_vault_using_subcommand recovery-key; and __fish_seen_subcommand_from reset" -l insecure-http -d 'Allow a password over plain http:// (dav://) to a host other than this machine; without it that is refused, as anyone on the network could read the password'
 complete -c vault -n "__fish_vault_using_subcommand recovery-key; and __fish_seen_subcommand_from reset" -l remember -d 'Keep the secrets this command asks for (vault password, SSH key passphrase, WebDAV password) in the OS keyring, stored once the command succeeded; later runs use them instead of asking. `vault forget` drops them'
 complete -c vault -n "__fish_vault_using_subcommand recovery-key; and __fish_seen_subcommand_from reset" -l remember-totp -d 'Ask for the TOTP secret of this SFTP account (base32, or an otpauth:// URI) and keep it in the OS keyring: one-time-code prompts are then answered without you, so unattended reconnects work. This turns two factors into one'
 complete -c vault -n "__fish_vault_using_subcommand recovery-key; and __fish_seen_subcommand_from reset" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace)'
@@ -224,6 +236,7 @@ complete -c vault -n "__fish_vault_using_subcommand check" -s i -l identity -d '
 complete -c vault -n "__fish_vault_using_subcommand check" -l known-hosts -d 'known_hosts file to check and extend (sftp://; default ~/.ssh/known_hosts)' -r -F
 complete -c vault -n "__fish_vault_using_subcommand check" -l repair -d 'Repair what can be repaired without losing data'
 complete -c vault -n "__fish_vault_using_subcommand check" -l accept-new-host-key -d 'Accept and record an unknown host key without asking (sftp://). A changed key is always refused'
+complete -c vault -n "__fish_vault_using_subcommand check" -l insecure-http -d 'Allow a password over plain http:// (dav://) to a host other than this machine; without it that is refused, as anyone on the network could read the password'
 complete -c vault -n "__fish_vault_using_subcommand check" -l remember -d 'Keep the secrets this command asks for (vault password, SSH key passphrase, WebDAV password) in the OS keyring, stored once the command succeeded; later runs use them instead of asking. `vault forget` drops them'
 complete -c vault -n "__fish_vault_using_subcommand check" -l remember-totp -d 'Ask for the TOTP secret of this SFTP account (base32, or an otpauth:// URI) and keep it in the OS keyring: one-time-code prompts are then answered without you, so unattended reconnects work. This turns two factors into one'
 complete -c vault -n "__fish_vault_using_subcommand check" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace)'
@@ -245,6 +258,7 @@ complete -c vault -n "__fish_vault_using_subcommand mount" -l allow-other -d 'Le
 complete -c vault -n "__fish_vault_using_subcommand mount" -l no-auto-lock -d 'Do not lock (flush and unmount) the vault when the system suspends or the session locks (a named vault\'s `auto_lock = false`)'
 complete -c vault -n "__fish_vault_using_subcommand mount" -l reveal -d 'Open the mountpoint in the file manager once mounted (on a desktop: DISPLAY or WAYLAND_DISPLAY set)'
 complete -c vault -n "__fish_vault_using_subcommand mount" -l accept-new-host-key -d 'Accept and record an unknown host key without asking (sftp://). A changed key is always refused'
+complete -c vault -n "__fish_vault_using_subcommand mount" -l insecure-http -d 'Allow a password over plain http:// (dav://) to a host other than this machine; without it that is refused, as anyone on the network could read the password'
 complete -c vault -n "__fish_vault_using_subcommand mount" -l remember -d 'Keep the secrets this command asks for (vault password, SSH key passphrase, WebDAV password) in the OS keyring, stored once the command succeeded; later runs use them instead of asking. `vault forget` drops them'
 complete -c vault -n "__fish_vault_using_subcommand mount" -l remember-totp -d 'Ask for the TOTP secret of this SFTP account (base32, or an otpauth:// URI) and keep it in the OS keyring: one-time-code prompts are then answered without you, so unattended reconnects work. This turns two factors into one'
 complete -c vault -n "__fish_vault_using_subcommand mount" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace)'
@@ -266,6 +280,7 @@ complete -c vault -n "__fish_vault_using_subcommand __mount-daemon" -l allow-oth
 complete -c vault -n "__fish_vault_using_subcommand __mount-daemon" -l no-auto-lock -d 'Do not lock (flush and unmount) the vault when the system suspends or the session locks (a named vault\'s `auto_lock = false`)'
 complete -c vault -n "__fish_vault_using_subcommand __mount-daemon" -l reveal -d 'Open the mountpoint in the file manager once mounted (on a desktop: DISPLAY or WAYLAND_DISPLAY set)'
 complete -c vault -n "__fish_vault_using_subcommand __mount-daemon" -l accept-new-host-key -d 'Accept and record an unknown host key without asking (sftp://). A changed key is always refused'
+complete -c vault -n "__fish_vault_using_subcommand __mount-daemon" -l insecure-http -d 'Allow a password over plain http:// (dav://) to a host other than this machine; without it that is refused, as anyone on the network could read the password'
 complete -c vault -n "__fish_vault_using_subcommand __mount-daemon" -l remember -d 'Keep the secrets this command asks for (vault password, SSH key passphrase, WebDAV password) in the OS keyring, stored once the command succeeded; later runs use them instead of asking. `vault forget` drops them'
 complete -c vault -n "__fish_vault_using_subcommand __mount-daemon" -l remember-totp -d 'Ask for the TOTP secret of this SFTP account (base32, or an otpauth:// URI) and keep it in the OS keyring: one-time-code prompts are then answered without you, so unattended reconnects work. This turns two factors into one'
 complete -c vault -n "__fish_vault_using_subcommand __mount-daemon" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace)'
@@ -294,6 +309,7 @@ complete -c vault -n "__fish_vault_using_subcommand add" -l force -d 'Replace an
 complete -c vault -n "__fish_vault_using_subcommand add" -l read-only -d 'Mount read-only'
 complete -c vault -n "__fish_vault_using_subcommand add" -l no-auto-lock -d 'Do not lock this vault on suspend or session lock'
 complete -c vault -n "__fish_vault_using_subcommand add" -l accept-new-host-key -d 'Accept and record an unknown host key without asking (sftp://)'
+complete -c vault -n "__fish_vault_using_subcommand add" -l insecure-http -d 'Allow the password over plain http:// (dav://) to a host other than this machine'
 complete -c vault -n "__fish_vault_using_subcommand add" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace)'
 complete -c vault -n "__fish_vault_using_subcommand add" -s q -l quiet -d 'Only errors on stderr'
 complete -c vault -n "__fish_vault_using_subcommand add" -s h -l help -d 'Print help'
@@ -312,6 +328,7 @@ complete -c vault -n "__fish_vault_using_subcommand forget" -l ca-cert -d 'Trust
 complete -c vault -n "__fish_vault_using_subcommand forget" -s i -l identity -d 'SSH private key to try first (sftp://)' -r -F
 complete -c vault -n "__fish_vault_using_subcommand forget" -l known-hosts -d 'known_hosts file to check and extend (sftp://; default ~/.ssh/known_hosts)' -r -F
 complete -c vault -n "__fish_vault_using_subcommand forget" -l accept-new-host-key -d 'Accept and record an unknown host key without asking (sftp://). A changed key is always refused'
+complete -c vault -n "__fish_vault_using_subcommand forget" -l insecure-http -d 'Allow a password over plain http:// (dav://) to a host other than this machine; without it that is refused, as anyone on the network could read the password'
 complete -c vault -n "__fish_vault_using_subcommand forget" -l remember -d 'Keep the secrets this command asks for (vault password, SSH key passphrase, WebDAV password) in the OS keyring, stored once the command succeeded; later runs use them instead of asking. `vault forget` drops them'
 complete -c vault -n "__fish_vault_using_subcommand forget" -l remember-totp -d 'Ask for the TOTP secret of this SFTP account (base32, or an otpauth:// URI) and keep it in the OS keyring: one-time-code prompts are then answered without you, so unattended reconnects work. This turns two factors into one'
 complete -c vault -n "__fish_vault_using_subcommand forget" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace)'
@@ -329,6 +346,7 @@ complete -c vault -n "__fish_vault_using_subcommand login; and __fish_seen_subco
 complete -c vault -n "__fish_vault_using_subcommand login; and __fish_seen_subcommand_from nextcloud" -l ca-cert -d 'Trust this PEM certificate (or CA) too' -r -F
 complete -c vault -n "__fish_vault_using_subcommand login; and __fish_seen_subcommand_from nextcloud" -l timeout -d 'Give up waiting for the approval after this long' -r
 complete -c vault -n "__fish_vault_using_subcommand login; and __fish_seen_subcommand_from nextcloud" -l remember -d 'Keep the app password in the OS keyring (otherwise it is printed once)'
+complete -c vault -n "__fish_vault_using_subcommand login; and __fish_seen_subcommand_from nextcloud" -l insecure-http -d 'Allow the login over plain http:// to a host other than this machine (the app password would cross the network readable by anyone on it)'
 complete -c vault -n "__fish_vault_using_subcommand login; and __fish_seen_subcommand_from nextcloud" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace)'
 complete -c vault -n "__fish_vault_using_subcommand login; and __fish_seen_subcommand_from nextcloud" -s q -l quiet -d 'Only errors on stderr'
 complete -c vault -n "__fish_vault_using_subcommand login; and __fish_seen_subcommand_from nextcloud" -s h -l help -d 'Print help'
