@@ -92,7 +92,8 @@ fn handle(conn: TcpStream, shared: &Shared) -> std::io::Result<()> {
     let mode = shared.mode.load(Ordering::Relaxed);
     let bad = shared.bad.lock().unwrap().clone();
     let mut out = conn;
-    if method == "PROPFIND" && !bad.is_empty() && path.contains(&bad) && mode != Mode::Honest as u8 {
+    if method == "PROPFIND" && !bad.is_empty() && path.contains(&bad) && mode != Mode::Honest as u8
+    {
         shared.hostile_hits.fetch_add(1, Ordering::Relaxed);
         return hostile(&mut out, mode, &path, shared);
     }
@@ -161,7 +162,9 @@ fn hostile(out: &mut TcpStream, mode: u8, path: &str, shared: &Shared) -> std::i
             for i in 0..100_000 {
                 body.push_str(&format!(" a{i}=\"v\""));
             }
-            body.push_str(&format!("><d:href>{path}</d:href></d:response></d:multistatus>"));
+            body.push_str(&format!(
+                "><d:href>{path}</d:href></d:response></d:multistatus>"
+            ));
             count(body.len());
             fixed(out, "207 Multi-Status", "", body.as_bytes())
         }
@@ -273,7 +276,10 @@ fn attack(dir: &Path, other: &Path, pid: u32) -> (Option<i32>, Duration, u64) {
             .status()
             .unwrap();
         let took = t.elapsed();
-        assert!(st.success(), "stat of another file failed during the attack");
+        assert!(
+            st.success(),
+            "stat of another file failed during the attack"
+        );
         assert!(
             took < Duration::from_secs(1),
             "stat of another file took {took:?} during the attack"
@@ -283,7 +289,11 @@ fn attack(dir: &Path, other: &Path, pid: u32) -> (Option<i32>, Duration, u64) {
     let took = start.elapsed();
     done.store(true, Ordering::Relaxed);
     sampler.join().unwrap();
-    (code, took, peak.load(Ordering::Relaxed).saturating_sub(before))
+    (
+        code,
+        took,
+        peak.load(Ordering::Relaxed).saturating_sub(before),
+    )
 }
 
 #[test]
@@ -300,7 +310,15 @@ fn a_hostile_webdav_server_cannot_hang_or_bloat_the_mount() {
     vault(&["mkdir", v, "/bad", "--password-file", pw_s]).ok();
     let good = tmp.path().join("good.txt");
     std::fs::write(&good, "good").unwrap();
-    vault(&["put", v, good.to_str().unwrap(), "/good.txt", "--password-file", pw_s]).ok();
+    vault(&[
+        "put",
+        v,
+        good.to_str().unwrap(),
+        "/good.txt",
+        "--password-file",
+        pw_s,
+    ])
+    .ok();
     let bad = bad_folder(&vault_dir);
 
     let upstream = free_port();
@@ -308,7 +326,14 @@ fn a_hostile_webdav_server_cannot_hang_or_bloat_the_mount() {
         Command::new("rclone")
             .args(["serve", "webdav", served.to_str().unwrap()])
             .args(["--addr", &format!("127.0.0.1:{upstream}")])
-            .args(["--user", "vault-user", "--pass", "vault-pass", "--config", "/dev/null"])
+            .args([
+                "--user",
+                "vault-user",
+                "--pass",
+                "vault-pass",
+                "--config",
+                "/dev/null",
+            ])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -333,12 +358,19 @@ fn a_hostile_webdav_server_cannot_hang_or_bloat_the_mount() {
     }
     let url = format!("dav://vault-user@127.0.0.1:{port}/V");
     let ask = tmp.path().join("ask.sh");
-    write_askpass(&ask, false, &[("'Password for vault-user@127.0.0.1'*", "echo vault-pass")]);
+    write_askpass(
+        &ask,
+        false,
+        &[("'Password for vault-user@127.0.0.1'*", "echo vault-pass")],
+    );
     let a = ask.to_str().unwrap();
 
     // The redirect through the CLI: a clear one-line error naming the other host.
     shared.mode.store(Mode::Redirect as u8, Ordering::Relaxed);
-    let run = run_cmd(&mut vault_cmd(30, &["ls", &url, "/bad", "--askpass", a, "--password-file", pw_s]));
+    let run = run_cmd(&mut vault_cmd(
+        30,
+        &["ls", &url, "/bad", "--askpass", a, "--password-file", pw_s],
+    ));
     let line = run.fails(1);
     assert!(line.contains("elsewhere.invalid"), "{line}");
     assert!(!run.stderr.contains("vault-pass"), "{}", run.stderr);
@@ -386,11 +418,21 @@ fn a_hostile_webdav_server_cannot_hang_or_bloat_the_mount() {
             shared.hostile_hits.load(Ordering::Relaxed),
             shared.hostile_bytes.load(Ordering::Relaxed)
         );
-        assert!(shared.hostile_hits.load(Ordering::Relaxed) > 0, "{mode:?} was served");
-        assert_ne!(code, Some(0), "{mode:?}: ls of the hostile folder must fail");
+        assert!(
+            shared.hostile_hits.load(Ordering::Relaxed) > 0,
+            "{mode:?} was served"
+        );
+        assert_ne!(
+            code,
+            Some(0),
+            "{mode:?}: ls of the hostile folder must fail"
+        );
         assert_ne!(code, Some(124), "{mode:?}: ls hung");
         assert!(took < Duration::from_secs(10), "{mode:?}: ls took {took:?}");
-        assert!(grew_kib < 64 * 1024, "{mode:?}: daemon RSS grew by {grew_kib} KiB");
+        assert!(
+            grew_kib < 64 * 1024,
+            "{mode:?}: daemon RSS grew by {grew_kib} KiB"
+        );
         if mode == Mode::GiB {
             let sent = shared.hostile_bytes.load(Ordering::Relaxed);
             assert!(sent < 1 << 30, "the client read all of the 1 GiB body");

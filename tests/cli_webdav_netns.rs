@@ -39,7 +39,10 @@ impl Drop for Net {
 }
 
 fn ip(args: &[&str]) {
-    let out = Command::new("ip").args(args).output().expect("ip (iproute2)");
+    let out = Command::new("ip")
+        .args(args)
+        .output()
+        .expect("ip (iproute2)");
     assert!(
         out.status.success(),
         "ip {}: {}",
@@ -107,7 +110,10 @@ fn setup(log: &Path) -> Net {
         if probe.success() {
             break;
         }
-        assert!(start.elapsed() < Duration::from_secs(20), "the capturing server did not start");
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "the capturing server did not start"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
     std::fs::write(log, "").unwrap();
@@ -143,7 +149,11 @@ fn no_password_travels_in_clear_to_a_host_that_is_not_loopback() {
     let line = vault_ns(&net, &config, &["ls", url, "--askpass", a]).fails(2);
     assert!(line.contains("--insecure-http"), "{line}");
     assert!(prompts_seen(&ask).is_empty(), "{:?}", prompts_seen(&ask));
-    let login = vault_ns(&net, &config, &["login", "nextcloud", "http://10.77.0.1:8080/"]);
+    let login = vault_ns(
+        &net,
+        &config,
+        &["login", "nextcloud", "http://10.77.0.1:8080/"],
+    );
     let line = login.fails(2);
     assert!(line.contains("--insecure-http"), "{line}");
     let captured = std::fs::read_to_string(&log).unwrap();
@@ -154,9 +164,19 @@ fn no_password_travels_in_clear_to_a_host_that_is_not_loopback() {
     assert_eq!(captured, "", "nothing was sent");
 
     // With --insecure-http the password goes (and the server refuses it: exit 3).
-    vault_ns(&net, &config, &["ls", url, "--askpass", a, "--insecure-http"]).fails(3);
+    vault_ns(
+        &net,
+        &config,
+        &["ls", url, "--askpass", a, "--insecure-http"],
+    )
+    .fails(3);
     let captured = std::fs::read_to_string(&log).unwrap();
-    assert!(captured.to_ascii_lowercase().contains("authorization: basic"), "{captured}");
+    assert!(
+        captured
+            .to_ascii_lowercase()
+            .contains("authorization: basic"),
+        "{captured}"
+    );
     assert_eq!(prompts_seen(&ask).len(), 1);
 
     // The named vault's config key does the same.
@@ -168,7 +188,12 @@ fn no_password_travels_in_clear_to_a_host_that_is_not_loopback() {
     .unwrap();
     vault_ns(&net, &config, &["ls", "lan", "--askpass", a]).fails(3);
     let captured = std::fs::read_to_string(&log).unwrap();
-    assert!(captured.to_ascii_lowercase().contains("authorization: basic"), "{captured}");
+    assert!(
+        captured
+            .to_ascii_lowercase()
+            .contains("authorization: basic"),
+        "{captured}"
+    );
     drop(net);
 }
 
@@ -183,7 +208,7 @@ fn a_password_typed_into_a_url_is_never_shown() {
         vec!["login", "nextcloud", "https://alice:hunter2@host:bad/"],
         vec!["login", "nextcloud", "https://alice:hunter2@127.0.0.1:1/"],
     ] {
-        let run = run_cmd(&mut vault_cmd(30, &args).env("VAULT_KEYRING", "none"));
+        let run = run_cmd(vault_cmd(30, &args).env("VAULT_KEYRING", "none"));
         let line = run.fails(2);
         assert!(!run.stderr.contains("hunter2"), "{args:?}: {}", run.stderr);
         assert!(!line.is_empty());

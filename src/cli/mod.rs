@@ -13,8 +13,8 @@
 pub mod args;
 mod autolock;
 mod commands;
-mod escape;
 pub mod config;
+mod escape;
 pub mod exit;
 mod output;
 pub(crate) mod reauth;

@@ -439,7 +439,11 @@ mod tests {
         ] {
             assert_eq!(parse(bad).unwrap_err().exit, Exit::Usage, "{bad}");
         }
-        for with_pw in ["dav://u:hunter2@h/x", "davs://u:hunter2@h:bad/x", "sftp://u:hunter2@h/x"] {
+        for with_pw in [
+            "dav://u:hunter2@h/x",
+            "davs://u:hunter2@h:bad/x",
+            "sftp://u:hunter2@h/x",
+        ] {
             let e = parse(with_pw).unwrap_err();
             assert!(!e.message.contains("hunter2"), "{}", e.message);
         }

@@ -291,7 +291,10 @@ mod tests {
         assert!(bytes_tried < 1 << 20, "{bytes_tried}");
         let mut g = accept_only(CT);
         let base = format!("{CT} (conflicted copy 2026-11-25 033004)");
-        assert_eq!(extract_ciphertext(&base, &mut g).map(|e| e.end), Some(CT.len()));
+        assert_eq!(
+            extract_ciphertext(&base, &mut g).map(|e| e.end),
+            Some(CT.len())
+        );
     }
 
     #[test]

@@ -160,7 +160,7 @@ impl std::io::BufRead for Chunks {
 
     fn consume(&mut self, amt: usize) {
         if let Some(front) = self.parts.front_mut() {
-            let _ = bytes::Buf::advance(front, amt.min(front.len()));
+            bytes::Buf::advance(front, amt.min(front.len()));
         }
     }
 }
@@ -179,7 +179,10 @@ impl Dav {
             return Err(StorageError::with_source(
                 StorageErrorKind::PermissionDenied,
                 &root,
-                DavError(vault_storage::cleartext::refusal("the WebDAV password", host)),
+                DavError(vault_storage::cleartext::refusal(
+                    "the WebDAV password",
+                    host,
+                )),
             ));
         }
         let mut builder = reqwest::Client::builder()

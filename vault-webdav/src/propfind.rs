@@ -203,7 +203,9 @@ pub(crate) fn parse_multistatus(body: impl std::io::BufRead) -> Result<Vec<DavEn
             _ => {}
         }
         if text.len() > MAX_TEXT {
-            return Err(too_big(&format!("an element text longer than {MAX_TEXT} bytes")));
+            return Err(too_big(&format!(
+                "an element text longer than {MAX_TEXT} bytes"
+            )));
         }
     }
     Ok(out)

@@ -24,8 +24,8 @@ pub fn nextcloud_storage(
 ) -> Result<String, String> {
     // Messages never show a password typed into the URL.
     let shown = vault_webdav::redact_password(server_url);
-    let url = url::Url::parse(server_url.trim())
-        .map_err(|e| format!("{shown:?} is not a URL ({e})"))?;
+    let url =
+        url::Url::parse(server_url.trim()).map_err(|e| format!("{shown:?} is not a URL ({e})"))?;
     if url.password().is_some() {
         return Err(format!(
             "{shown}: put no password in the URL; the login happens in the browser"
@@ -126,16 +126,16 @@ pub async fn nextcloud(
         timeout,
     )
     .await
-            .map_err(|e| {
-                let exit = match crate::cli::exit::exit_for_storage_kind(e.kind()) {
-                    Exit::Error => Exit::Unreachable,
-                    other => other,
-                };
-                CliError::new(
-                    exit,
-                    format!("cannot start the Nextcloud login at {url}: {e}"),
-                )
-            })?;
+    .map_err(|e| {
+        let exit = match crate::cli::exit::exit_for_storage_kind(e.kind()) {
+            Exit::Error => Exit::Unreachable,
+            other => other,
+        };
+        CliError::new(
+            exit,
+            format!("cannot start the Nextcloud login at {url}: {e}"),
+        )
+    })?;
     let (login_url, poll) = flow.into_parts();
     // The page's address is the server's text: shown escaped, opened only if https (or loopback).
     eprintln!(
@@ -259,7 +259,9 @@ mod tests {
     #[test]
     fn arguments_are_checked_before_the_network() {
         assert_eq!(
-            check_args("cloud.example.org", None, false).unwrap_err().exit,
+            check_args("cloud.example.org", None, false)
+                .unwrap_err()
+                .exit,
             Exit::Usage
         );
         assert_eq!(
