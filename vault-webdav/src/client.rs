@@ -671,6 +671,43 @@ mod tests {
     use super::*;
 
     #[test]
+    fn no_password_over_plain_http_to_another_host() {
+        let mut c = WebDavConfig::parse("dav://u@10.0.0.1/v").expect("test value");
+        c.password = Some(secrecy::SecretString::from("pw".to_owned()));
+        let e = Dav::new(&c).err().expect("refused");
+        assert_eq!(e.kind(), StorageErrorKind::PermissionDenied);
+        assert!(e.to_string().contains("--insecure-http"), "{e}");
+        c.insecure_http = true;
+        assert!(Dav::new(&c).is_ok());
+        for ok in [
+            "dav://u@127.0.0.1/v",
+            "dav://u@localhost/v",
+            "davs://u@10.0.0.1/v",
+            "dav://10.0.0.1/v",
+        ] {
+            let c = WebDavConfig::parse(ok).expect("test value");
+            assert!(Dav::new(&c).is_ok(), "{ok}");
+        }
+    }
+
+    #[test]
+    fn a_redirect_names_only_the_target_host() {
+        let c = WebDavConfig::parse("dav://u@127.0.0.1:8080/v").expect("test value");
+        let dav = Dav::new(&c).expect("test value");
+        let e = dav.classify(
+            &StoragePath::root(),
+            Failure::Status {
+                method: Method::GET,
+                status: StatusCode::FOUND,
+                location: Some("http://evil.example:81/x?\x1b[2J".to_owned()),
+            },
+        );
+        let text = e.to_string();
+        assert!(text.contains("the host http://evil.example:81"), "{text}");
+        assert!(!text.contains('\x1b') && !text.contains("/x?"), "{text}");
+    }
+
+    #[test]
     fn urls_encode_segments() {
         let base = Url::parse("http://h/v%20x/").expect("test value");
         let p = StoragePath::new("d/a b=(c).c9r").expect("test value");
