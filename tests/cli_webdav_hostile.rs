@@ -4,7 +4,9 @@
 //! body, 10^5 attributes on one element, an endless (trickling) listing, a 1 MB conflict-shaped
 //! name, or a redirect to another host. Through a FUSE mount of the vault, `ls bad` fails within
 //! 10 s each time, the mount daemon's RSS grows by less than 64 MiB, and meanwhile `stat` of
-//! another file on the mount answers within 1 s.
+//! another file on the mount answers within 1 s. Also: `vault login nextcloud` hands a login page
+//! the server names to `xdg-open` only if it is https:// (or loopback http://) and prints it
+//! C-escaped.
 #![allow(clippy::unwrap_used)]
 
 mod cli_support;
@@ -444,4 +446,93 @@ fn a_hostile_webdav_server_cannot_hang_or_bloat_the_mount() {
     assert!(std::fs::read_dir(mnt.join("bad")).unwrap().next().is_none());
     shared.stop.store(true, Ordering::Relaxed);
     drop(guard);
+}
+
+/// A stand-in Nextcloud login flow whose first flow names a hostile login page (a `file:` URL
+/// with a terminal escape), the second an https:// page.
+const LOGIN_FLOW: &str = r#"
+import http.server, json, sys
+flows = ["file:///etc/passwd\u001b[2J", "https://cloud.example.org/login/v2/flow/abc"]
+class H(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        n = int(self.headers.get('Content-Length') or 0)
+        self.rfile.read(n)
+        port = self.server.server_address[1]
+        if self.path.endswith('/login/v2'):
+            body = {"poll": {"token": "tok", "endpoint": "http://127.0.0.1:%d/login/v2/poll" % port},
+                    "login": flows.pop(0)}
+        else:
+            body = {"server": "http://127.0.0.1:%d" % port, "loginName": "me", "appPassword": "app-pw"}
+        data = json.dumps(body).encode()
+        self.send_response(200)
+        self.send_header('Content-Type', 'application/json')
+        self.send_header('Content-Length', str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+    def log_message(self, *a):
+        pass
+s = http.server.HTTPServer(('127.0.0.1', 0), H)
+print(s.server_address[1], flush=True)
+s.serve_forever()
+"#;
+
+#[test]
+fn login_hands_only_https_pages_to_xdg_open_and_escapes_the_server_text() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut server = Command::new("python3")
+        .args(["-c", LOGIN_FLOW])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(server.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let _server = KillOnDrop(server);
+    let url = format!("http://127.0.0.1:{}", line.trim());
+    let bin_dir = tmp.path().join("bin");
+    std::fs::create_dir(&bin_dir).unwrap();
+    let opened = tmp.path().join("opened.log");
+    write_script(
+        &bin_dir.join("xdg-open"),
+        &format!(
+            "#!/bin/sh\nprintf '%s\\n' \"$*\" >> '{}'\n",
+            opened.display()
+        ),
+    );
+    let path = format!("{}:{}", bin_dir.display(), std::env::var("PATH").unwrap());
+    let login = || {
+        run_cmd(
+            vault_cmd(30, &["login", "nextcloud", &url])
+                .env("PATH", &path)
+                .env("DISPLAY", ":0")
+                .env("VAULT_KEYRING", "none")
+                .env("VAULT_CONFIG", tmp.path().join("config.toml")),
+        )
+    };
+    let r = login();
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(!r.stderr.contains('\u{1b}'), "{:?}", r.stderr);
+    assert!(
+        r.stderr.contains("file:///etc/passwd\\x1b[2J"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("not an https:// address"), "{}", r.stderr);
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        !opened.exists(),
+        "xdg-open was handed {:?}",
+        read_lines(&opened)
+    );
+
+    let r = login();
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    wait_until("xdg-open to run", Duration::from_secs(5), || {
+        opened.exists()
+    });
+    assert_eq!(
+        read_lines(&opened),
+        ["https://cloud.example.org/login/v2/flow/abc"]
+    );
 }
