@@ -66,6 +66,10 @@ pub struct SecretArgs {
     /// Make a missing bucket (vault create on s3://).
     #[arg(long)]
     pub create_bucket: bool,
+    /// Allow a password over plain http:// (dav://) to a host other than this machine; without
+    /// it that is refused, as anyone on the network could read the password.
+    #[arg(long)]
+    pub insecure_http: bool,
     /// Keep the secrets this command asks for (vault password, SSH key passphrase, WebDAV
     /// password) in the OS keyring, stored once the command succeeded; later runs use them
     /// instead of asking. `vault forget` drops them.
@@ -321,6 +325,10 @@ pub enum LoginService {
         /// Trust this PEM certificate (or CA) too.
         #[arg(long, value_name = "FILE")]
         ca_cert: Option<PathBuf>,
+        /// Allow the login over plain http:// to a host other than this machine (the app
+        /// password would cross the network readable by anyone on it).
+        #[arg(long)]
+        insecure_http: bool,
         /// Give up waiting for the approval after this long.
         #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "20m")]
         timeout: std::time::Duration,
@@ -360,6 +368,9 @@ pub struct AddArgs {
     /// Trust this PEM certificate (or CA) too (davs://, https://).
     #[arg(long, value_name = "FILE")]
     pub ca_cert: Option<PathBuf>,
+    /// Allow the password over plain http:// (dav://) to a host other than this machine.
+    #[arg(long)]
+    pub insecure_http: bool,
 }
 
 fn parse_duration_text(s: &str) -> Result<String, String> {

@@ -11,6 +11,7 @@
 //! known_hosts = "/home/me/.ssh/known_hosts"
 //! ca_cert = "/etc/ssl/my-ca.pem"
 //! accept_new_host_key = false
+//! insecure_http = false             # true = --insecure-http (password over plain http://)
 //! auto_lock = true                  # false = --no-auto-lock
 //! ```
 //!
@@ -64,6 +65,9 @@ pub struct VaultEntry {
     /// `--accept-new-host-key` (sftp).
     #[serde(default, skip_serializing_if = "is_false")]
     pub accept_new_host_key: bool,
+    /// `--insecure-http` (dav://, http:// to a host other than loopback).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub insecure_http: bool,
     /// Lock on suspend / session lock (default true); `false` = `--no-auto-lock`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auto_lock: Option<bool>,
@@ -296,6 +300,7 @@ pub fn apply_connect_options(entry: &VaultEntry, secrets: &mut super::args::Secr
         secrets.ca_cert = entry.ca_cert.clone();
     }
     secrets.accept_new_host_key |= entry.accept_new_host_key;
+    secrets.insecure_http |= entry.insecure_http;
 }
 
 #[cfg(test)]
@@ -326,6 +331,7 @@ mod tests {
                 known_hosts: Some("/k/kh".into()),
                 ca_cert: Some("/k/ca.pem".into()),
                 accept_new_host_key: true,
+                insecure_http: true,
                 auto_lock: Some(false),
             },
         );

@@ -14,6 +14,7 @@ pub mod args;
 mod autolock;
 mod commands;
 pub mod config;
+mod escape;
 pub mod exit;
 mod output;
 mod password_file_mode;
@@ -204,6 +205,7 @@ async fn async_command(ctx: Ctx, command: Command) -> CliResult {
                     add,
                     folder,
                     ca_cert,
+                    insecure_http,
                     timeout,
                 },
         } => {
@@ -213,6 +215,7 @@ async fn async_command(ctx: Ctx, command: Command) -> CliResult {
                 add.as_deref(),
                 folder.as_deref(),
                 ca_cert.as_deref(),
+                insecure_http,
                 timeout,
             )
             .await

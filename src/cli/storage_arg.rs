@@ -77,7 +77,8 @@ pub fn parse(arg: &str) -> CliResult<StorageSpec> {
                 Ok(StorageSpec::S3 { bucket, prefix })
             }
             other => Err(CliError::usage(format!(
-                "unknown storage scheme {other}:// in {arg} (use a folder, sftp://, dav://, davs://, https:// or s3://)"
+                "unknown storage scheme {other}:// in {} (use a folder, sftp://, dav://, davs://, https:// or s3://)",
+                vault_webdav::redact_password(arg)
             ))),
         };
     }
@@ -102,7 +103,9 @@ fn expand_tilde(arg: &str) -> CliResult<PathBuf> {
 }
 
 fn parse_remote(arg: &str, rest: &str) -> CliResult<RemoteSpec> {
-    let bad = |why: &str| CliError::usage(format!("invalid storage URL {arg}: {why}"));
+    // A password typed into the URL never reaches a message.
+    let shown = vault_webdav::redact_password(arg);
+    let bad = |why: &str| CliError::usage(format!("invalid storage URL {shown}: {why}"));
     let (authority, path) = match rest.find('/') {
         Some(i) => (&rest[..i], &rest[i..]),
         None => (rest, "/"),
@@ -164,6 +167,8 @@ pub struct ConnectOptions {
     pub known_hosts: Option<PathBuf>,
     /// `--accept-new-host-key` (sftp).
     pub accept_new_host_key: bool,
+    /// `--insecure-http`: a password over plain HTTP to a host that is not loopback.
+    pub insecure_http: bool,
     /// Who answers the SFTP login's questions instead of the terminal/askpass (the mount daemon).
     pub sftp_prompter: Option<super::reauth::SharedPrompter>,
     /// `--s3-endpoint URL` (s3).
@@ -172,8 +177,6 @@ pub struct ConnectOptions {
     pub s3_region: Option<String>,
     /// `--create-bucket` (vault create on s3).
     pub create_bucket: bool,
-    /// Plain http to a host that is not loopback allowed (s3).
-    pub insecure_http: bool,
 }
 
 impl ConnectOptions {
@@ -184,11 +187,11 @@ impl ConnectOptions {
             identity: args.identity.clone(),
             known_hosts: args.known_hosts.clone(),
             accept_new_host_key: args.accept_new_host_key,
+            insecure_http: args.insecure_http,
             sftp_prompter: None,
             s3_endpoint: args.s3_endpoint.clone(),
             s3_region: args.s3_region.clone(),
             create_bucket: args.create_bucket,
-            insecure_http: false,
         }
     }
 
@@ -223,6 +226,9 @@ impl ConnectOptions {
                 v.push(flag.into());
                 v.push(value.into());
             }
+        }
+        if self.insecure_http {
+            v.push("--insecure-http".into());
         }
         v
     }
@@ -307,9 +313,25 @@ async fn connect_webdav(
     secrets: &Secrets,
     options: &ConnectOptions,
 ) -> CliResult<Arc<dyn Storage>> {
+    let shown = vault_webdav::redact_password(arg);
     let mut config = vault_webdav::WebDavConfig::parse(arg)
-        .map_err(|e| CliError::usage(format!("invalid storage URL {arg}: {}", e.0)))?;
+        .map_err(|e| CliError::usage(format!("invalid storage URL {shown}: {}", e.0)))?;
     config.ca_cert = options.ca_cert.clone();
+    config.insecure_http = options.insecure_http;
+    // Before the password is asked for or looked up: it would have nowhere safe to go.
+    let host = config.base_url.host_str().unwrap_or("");
+    if config.user.is_some()
+        && !vault_storage::cleartext::may_send_credentials(
+            config.base_url.scheme(),
+            host,
+            options.insecure_http,
+        )
+    {
+        return Err(CliError::usage(format!(
+            "{shown}: {}",
+            vault_storage::cleartext::refusal("the WebDAV password", host)
+        )));
+    }
     if config.user.is_some() {
         config.password = Some(secrets.stored_or_ask(
             super::remember::webdav_account(&config),
@@ -486,6 +508,14 @@ mod tests {
             "sftp://u:pw@h/x",
         ] {
             assert_eq!(parse(bad).unwrap_err().exit, Exit::Usage, "{bad}");
+        }
+        for with_pw in [
+            "dav://u:hunter2@h/x",
+            "davs://u:hunter2@h:bad/x",
+            "sftp://u:hunter2@h/x",
+        ] {
+            let e = parse(with_pw).unwrap_err();
+            assert!(!e.message.contains("hunter2"), "{}", e.message);
         }
     }
 }

@@ -102,13 +102,26 @@ impl Search<'_, '_> {
     }
 }
 
+/// Longest base name searched for a conflict copy's ciphertext. A real copy is
+/// a stored name (at most the shortening threshold, 220 by default, and no
+/// file system stores names over 255 bytes) plus a sync client's short suffix.
+/// Longer names come only from a hostile storage: the retries around `_`/`-`
+/// would cost time quadratic in the length and recursion as deep as the name
+/// is long, so such names are never conflict copies and the search is
+/// linear-bounded.
+pub const MAX_CONFLICT_NAME: usize = 1024;
+
 /// Step 1 of spec §10: finds the leftmost-longest base64url run in `base`
 /// (entry name minus `.c9r`) that `try_decrypt` accepts, with the retry
-/// regions around `_`/`-`. `None` when nothing decrypts.
+/// regions around `_`/`-`. `None` when nothing decrypts, and for a `base`
+/// longer than [`MAX_CONFLICT_NAME`] bytes.
 pub fn extract_ciphertext(
     base: &str,
     try_decrypt: &mut dyn FnMut(&str) -> Option<String>,
 ) -> Option<Extracted> {
+    if base.len() > MAX_CONFLICT_NAME {
+        return None;
+    }
     let bytes = base.as_bytes();
     // Only ASCII bytes can be base64url, so byte positions equal the reference's char
     // positions for everything the pattern can match.
@@ -247,6 +260,41 @@ mod tests {
         let mut g = |_: &str| Some("x".to_owned());
         assert_eq!(extract_ciphertext("abcdefghijklmnopqrs (1)", &mut g), None);
         assert_eq!(extract_ciphertext("", &mut g), None);
+    }
+
+    #[test]
+    fn hostile_long_names_cost_linear_time() {
+        // 1 MB names: a run cut by separators everywhere, and a conflict-shaped one.
+        for base in [
+            "-_".repeat(1 << 19),
+            "AAAAAAAAAAAAAAAAAAA_".repeat(1 << 16),
+            format!("{CT} (Conflict {})", "1".repeat(1 << 20)),
+        ] {
+            let start = std::time::Instant::now();
+            let mut bytes_tried = 0usize;
+            let mut f = |s: &str| {
+                bytes_tried += s.len();
+                None
+            };
+            assert_eq!(extract_ciphertext(&base, &mut f), None);
+            assert_eq!(bytes_tried, 0);
+            assert!(start.elapsed().as_millis() < 500, "{:?}", start.elapsed());
+        }
+        // Just below the limit, the worst case stays bounded (a real copy is found as before).
+        let near = "AAAAAAAAAAAAAAAAAAA_".repeat(MAX_CONFLICT_NAME / 20);
+        let mut bytes_tried = 0usize;
+        let mut f = |s: &str| {
+            bytes_tried += s.len();
+            None
+        };
+        assert_eq!(extract_ciphertext(&near, &mut f), None);
+        assert!(bytes_tried < 1 << 20, "{bytes_tried}");
+        let mut g = accept_only(CT);
+        let base = format!("{CT} (conflicted copy 2026-11-25 033004)");
+        assert_eq!(
+            extract_ciphertext(&base, &mut g).map(|e| e.end),
+            Some(CT.len())
+        );
     }
 
     #[test]

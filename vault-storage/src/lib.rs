@@ -49,6 +49,7 @@ pub use error::{StorageError, StorageErrorKind};
 
 pub mod backup;
 
+pub mod cleartext;
 pub mod local;
 pub mod memory;
 pub use local::LocalStorage;

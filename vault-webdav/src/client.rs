@@ -119,9 +119,72 @@ fn tls_config(ca_cert: Option<&Path>) -> Result<rustls::ClientConfig, String> {
     Ok(config)
 }
 
+/// Largest PROPFIND answer read (a `Depth: 1` listing of about 40 000
+/// entries): a hostile server streaming forever is cut off here.
+pub(crate) const MAX_LISTING_BODY: usize = 16 << 20;
+/// Largest other body parsed (JSON of `status.php` and the login flow,
+/// `PROPPATCH` answers).
+pub(crate) const MAX_SMALL_BODY: usize = 64 << 10;
+/// A body we parse must be complete this long after its headers arrived, even
+/// while bytes keep trickling in (an endless listing never stalls). Real
+/// listings arrive well within it; it keeps a mount's operation below 10 s.
+pub(crate) const BODY_DEADLINE: Duration = Duration::from_secs(8);
+
+/// A body read in the chunks it arrived in (no doubling `Vec` growth, so a
+/// capped body costs its size and not twice that), readable as `BufRead`.
+#[derive(Default)]
+pub(crate) struct Chunks {
+    parts: std::collections::VecDeque<Bytes>,
+}
+
+impl std::io::Read for Chunks {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = {
+            let src = std::io::BufRead::fill_buf(self)?;
+            let n = src.len().min(buf.len());
+            buf[..n].copy_from_slice(&src[..n]);
+            n
+        };
+        std::io::BufRead::consume(self, n);
+        Ok(n)
+    }
+}
+
+impl std::io::BufRead for Chunks {
+    fn fill_buf(&mut self) -> std::io::Result<&[u8]> {
+        while self.parts.front().is_some_and(Bytes::is_empty) {
+            self.parts.pop_front();
+        }
+        Ok(self.parts.front().map_or(&[], |b| &b[..]))
+    }
+
+    fn consume(&mut self, amt: usize) {
+        if let Some(front) = self.parts.front_mut() {
+            bytes::Buf::advance(front, amt.min(front.len()));
+        }
+    }
+}
+
 impl Dav {
     pub(crate) fn new(config: &WebDavConfig) -> Result<Self, StorageError> {
         let root = StoragePath::root();
+        let host = config.base_url.host_str().unwrap_or("");
+        if config.user.is_some()
+            && !vault_storage::cleartext::may_send_credentials(
+                config.base_url.scheme(),
+                host,
+                config.insecure_http,
+            )
+        {
+            return Err(StorageError::with_source(
+                StorageErrorKind::PermissionDenied,
+                &root,
+                DavError(vault_storage::cleartext::refusal(
+                    "the WebDAV password",
+                    host,
+                )),
+            ));
+        }
         let mut builder = reqwest::Client::builder()
             .connect_timeout(config.connect_timeout)
             .tcp_keepalive(Duration::from_secs(30))
@@ -342,13 +405,51 @@ impl Dav {
         Ok(Bytes::from(out))
     }
 
-    /// Reads a small whole body (XML, JSON) with the request timeout.
-    pub(crate) async fn small_body(&self, resp: Response) -> Result<Bytes, Failure> {
-        match tokio::time::timeout(self.timeout, resp.bytes()).await {
-            Ok(Ok(b)) => Ok(b),
-            Ok(Err(e)) => Err(Failure::Transport(e)),
-            Err(_) => Err(Failure::Timeout("download stalled", self.timeout)),
+    /// Reads a whole body of at most `cap` bytes, complete within
+    /// [`BODY_DEADLINE`]; a longer or slower body fails the request.
+    pub(crate) async fn capped_body(&self, resp: Response, cap: usize) -> Result<Chunks, Failure> {
+        let too_big = || {
+            Failure::Protocol(format!(
+                "the answer of the WebDAV server {} is larger than {} KiB (a hostile or broken server?)",
+                self.who,
+                cap >> 10
+            ))
+        };
+        if resp.content_length().is_some_and(|n| n > cap as u64) {
+            return Err(too_big());
         }
+        let mut stream = resp.bytes_stream();
+        let mut body = Chunks::default();
+        let mut total = 0usize;
+        let read_all = async {
+            while let Some(chunk) = stream.next().await {
+                let chunk = chunk.map_err(Failure::Transport)?;
+                total += chunk.len();
+                if total > cap {
+                    return Err(too_big());
+                }
+                body.parts.push_back(chunk);
+            }
+            Ok(())
+        };
+        match tokio::time::timeout(BODY_DEADLINE.min(self.timeout), read_all).await {
+            Ok(Ok(())) => Ok(body),
+            Ok(Err(f)) => Err(f),
+            Err(_) => Err(Failure::Timeout(
+                "answer not complete",
+                BODY_DEADLINE.min(self.timeout),
+            )),
+        }
+    }
+
+    /// Reads a small whole body (JSON, a short XML answer), capped at
+    /// [`MAX_SMALL_BODY`].
+    pub(crate) async fn small_body(&self, resp: Response) -> Result<Bytes, Failure> {
+        let mut chunks = self.capped_body(resp, MAX_SMALL_BODY).await?;
+        let mut out = Vec::new();
+        std::io::Read::read_to_end(&mut chunks, &mut out)
+            .map_err(|e| Failure::Protocol(format!("reading the answer failed: {e}")))?;
+        Ok(Bytes::from(out))
     }
 
     /// Decodes an href (absolute URL or absolute path) to its decoded path.
@@ -405,8 +506,10 @@ impl Dav {
                         "{method}: the server has no space left (HTTP 507 Insufficient Storage)"
                     ),
                     300..=399 => format!(
-                        "{method}: the server redirects to {} (HTTP {code}); use that URL as STORAGE",
-                        location.as_deref().unwrap_or("another address")
+                        "{method}: the server redirects to {} (HTTP {code}); redirects are not followed \
+                         (they could carry the password elsewhere): if that server is the right one, \
+                         use its URL as STORAGE",
+                        self.redirect_target(location.as_deref())
                     ),
                     _ => format!("{method} failed: HTTP {status}"),
                 };
@@ -428,6 +531,24 @@ impl Dav {
             Failure::Protocol(m) => (StorageErrorKind::Other, m),
         };
         StorageError::with_source(kind, path, DavError(msg))
+    }
+
+    /// Where a `Location` points, for messages: the host (and port) only, so
+    /// nothing of the server's text but a parsed host name reaches the user.
+    fn redirect_target(&self, location: Option<&str>) -> String {
+        let Some(target) = location.and_then(|l| self.base.join(l).ok()) else {
+            return "an address that is not a URL".to_owned();
+        };
+        let host = target.host_str().unwrap_or("");
+        let same = target.host_str() == self.base.host_str()
+            && target.port_or_known_default() == self.base.port_or_known_default();
+        let port = target.port().map(|p| format!(":{p}")).unwrap_or_default();
+        let place = format!("{}://{host}{port}", target.scheme());
+        if same {
+            format!("another path on {place}")
+        } else {
+            format!("the host {place}")
+        }
     }
 
     /// A failure for an unexpected status of `resp`.
@@ -548,6 +669,43 @@ fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn no_password_over_plain_http_to_another_host() {
+        let mut c = WebDavConfig::parse("dav://u@10.0.0.1/v").expect("test value");
+        c.password = Some(secrecy::SecretString::from("pw".to_owned()));
+        let e = Dav::new(&c).err().expect("refused");
+        assert_eq!(e.kind(), StorageErrorKind::PermissionDenied);
+        assert!(e.to_string().contains("--insecure-http"), "{e}");
+        c.insecure_http = true;
+        assert!(Dav::new(&c).is_ok());
+        for ok in [
+            "dav://u@127.0.0.1/v",
+            "dav://u@localhost/v",
+            "davs://u@10.0.0.1/v",
+            "dav://10.0.0.1/v",
+        ] {
+            let c = WebDavConfig::parse(ok).expect("test value");
+            assert!(Dav::new(&c).is_ok(), "{ok}");
+        }
+    }
+
+    #[test]
+    fn a_redirect_names_only_the_target_host() {
+        let c = WebDavConfig::parse("dav://u@127.0.0.1:8080/v").expect("test value");
+        let dav = Dav::new(&c).expect("test value");
+        let e = dav.classify(
+            &StoragePath::root(),
+            Failure::Status {
+                method: Method::GET,
+                status: StatusCode::FOUND,
+                location: Some("http://evil.example:81/x?\x1b[2J".to_owned()),
+            },
+        );
+        let text = e.to_string();
+        assert!(text.contains("the host http://evil.example:81"), "{text}");
+        assert!(!text.contains('\x1b') && !text.contains("/x?"), "{text}");
+    }
 
     #[test]
     fn urls_encode_segments() {

@@ -41,6 +41,10 @@ pub struct WebDavConfig {
     pub connect_timeout: Duration,
     /// Nextcloud extensions.
     pub nextcloud: NextcloudMode,
+    /// Allow the password over plain `http://` to a host that is not loopback
+    /// (`--insecure-http`); refused otherwise, see
+    /// [`vault_storage::cleartext::may_send_credentials`].
+    pub insecure_http: bool,
     /// On Nextcloud, writes of more than this many bytes use chunked upload v2.
     pub chunk_threshold: u64,
     /// Chunk size for chunked upload v2 (Nextcloud accepts 5 MiB to 5 GiB;
@@ -58,6 +62,7 @@ impl fmt::Debug for WebDavConfig {
             .field("timeout", &self.timeout)
             .field("connect_timeout", &self.connect_timeout)
             .field("nextcloud", &self.nextcloud)
+            .field("insecure_http", &self.insecure_http)
             .field("chunk_threshold", &self.chunk_threshold)
             .field("chunk_size", &self.chunk_size)
             .finish()
@@ -111,6 +116,7 @@ impl WebDavConfig {
             timeout: Self::DEFAULT_TIMEOUT,
             connect_timeout: Self::DEFAULT_CONNECT_TIMEOUT,
             nextcloud: NextcloudMode::Auto,
+            insecure_http: false,
             chunk_threshold: Self::DEFAULT_CHUNK_THRESHOLD,
             chunk_size: Self::DEFAULT_CHUNK_SIZE,
         }
@@ -126,7 +132,8 @@ impl WebDavConfig {
         let trimmed = storage.trim();
         let (scheme, rest) = trimmed.split_once("://").ok_or_else(|| {
             UrlError(format!(
-                "{storage:?} is not a WebDAV URL (dav://, davs://, http:// or https://)"
+                "{:?} is not a WebDAV URL (dav://, davs://, http:// or https://)",
+                redact_password(storage)
             ))
         })?;
         let http_scheme = match scheme.to_ascii_lowercase().as_str() {
@@ -138,10 +145,12 @@ impl WebDavConfig {
                 )));
             }
         };
+        // Messages show the URL without a password typed into it.
+        let shown = redact_password(storage);
         let url = Url::parse(&format!("{http_scheme}://{rest}"))
-            .map_err(|e| UrlError(format!("{storage:?} is not a valid URL: {e}")))?;
+            .map_err(|e| UrlError(format!("{shown:?} is not a valid URL: {e}")))?;
         if url.host_str().is_none_or(str::is_empty) {
-            return Err(UrlError(format!("{storage:?} has no host name")));
+            return Err(UrlError(format!("{shown:?} has no host name")));
         }
         if url.password().is_some() {
             return Err(UrlError(
@@ -152,7 +161,7 @@ impl WebDavConfig {
         }
         if url.query().is_some() || url.fragment().is_some() {
             return Err(UrlError(format!(
-                "{storage:?}: a WebDAV URL takes no ?query or #fragment"
+                "{shown:?}: a WebDAV URL takes no ?query or #fragment"
             )));
         }
         let user = if url.username().is_empty() {
@@ -215,6 +224,25 @@ impl WebDavConfig {
     }
 }
 
+/// `storage` with the password of a `scheme://user:password@host…` form
+/// replaced by `***`, for messages and logs. Text without such a part is
+/// returned as it is.
+pub fn redact_password(storage: &str) -> String {
+    let Some((scheme, rest)) = storage.split_once("://") else {
+        return storage.to_owned();
+    };
+    // The authority ends at the first `/`, `?` or `#`; its user part at the last `@`.
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let authority = &rest[..end];
+    let Some(at) = authority.rfind('@') else {
+        return storage.to_owned();
+    };
+    let Some(colon) = authority[..at].find(':') else {
+        return storage.to_owned();
+    };
+    format!("{scheme}://{}:***{}", &authority[..colon], &rest[at..])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -268,8 +296,18 @@ mod tests {
         ] {
             assert!(WebDavConfig::parse(bad).is_err(), "{bad}");
         }
-        let err = WebDavConfig::parse("dav://u:secret@h/x").expect_err("must fail");
-        assert!(!err.to_string().contains("secret"));
+        for bad in [
+            "dav://u:secret@h/x",
+            "dav://u:secret@h:99999/x",
+            "dav://u:secret@/x",
+            "https://u:secret@h/x?q#f",
+            "https://u:secret@h:port/x",
+        ] {
+            let err = WebDavConfig::parse(bad).expect_err("must fail");
+            assert!(!err.to_string().contains("secret"), "{err}");
+        }
+        assert_eq!(redact_password("dav://u:pw@h/a:b@c"), "dav://u:***@h/a:b@c");
+        assert_eq!(redact_password("dav://u@h/a:b@c"), "dav://u@h/a:b@c");
         assert!(
             is_webdav_url("DAVS://h/x") && is_webdav_url("https://h") && !is_webdav_url("./Vault")
         );

@@ -69,7 +69,7 @@ use vault_storage::{
 };
 
 use crate::client::{Dav, DavError, Failure};
-pub use crate::config::{NextcloudMode, UrlError, WebDavConfig, is_webdav_url};
+pub use crate::config::{NextcloudMode, UrlError, WebDavConfig, is_webdav_url, redact_password};
 pub use crate::nextcloud::{
     LoginFlow, LoginPoll, NextcloudLogin, login_flow_v2, login_flow_v2_with,
 };
@@ -247,13 +247,13 @@ impl WebDavStorage {
             let failure = Dav::status_failure(&method, &resp);
             return Ok((status, url, Vec::new(), Some(failure)));
         }
-        let bytes = self
+        let body = self
             .dav
-            .small_body(resp)
+            .capped_body(resp, client::MAX_LISTING_BODY)
             .await
             .map_err(|f| self.dav.classify(path, f))?;
         let entries =
-            parse_multistatus(&bytes).map_err(|m| self.dav.classify(path, Failure::Protocol(m)))?;
+            parse_multistatus(body).map_err(|m| self.dav.classify(path, Failure::Protocol(m)))?;
         Ok((status, url, entries, None))
     }
 

@@ -181,7 +181,7 @@ pub(crate) async fn chunked_upload(
             return Err(dav.classify(path, Dav::status_failure(&pf, &resp)));
         }
         let bytes = dav.small_body(resp).await.map_err(|f| dav.classify(path, f))?;
-        let entries = crate::propfind::parse_multistatus(&bytes).map_err(|m| dav.classify(path, Failure::Protocol(m)))?;
+        let entries = crate::propfind::parse_multistatus(&bytes[..]).map_err(|m| dav.classify(path, Failure::Protocol(m)))?;
         let size = entries.first().and_then(|e| e.content_length);
         if size != Some(total) {
             return Err(error_for(
@@ -308,16 +308,21 @@ pub async fn login_flow_v2(server_url: &str) -> Result<LoginFlow, StorageError> 
     login_flow_v2_with(
         server_url,
         None,
+        false,
         Duration::from_secs(2),
         Duration::from_secs(20 * 60),
     )
     .await
 }
 
-/// [`login_flow_v2`] with `--ca-cert`, poll interval and overall limit.
+/// [`login_flow_v2`] with `--ca-cert`, `--insecure-http`, poll interval and
+/// overall limit. Over plain `http://` to a host that is not loopback the flow
+/// is refused unless `insecure_http` (its poll token and the app password it
+/// returns are credentials), with [`StorageErrorKind::PermissionDenied`].
 pub async fn login_flow_v2_with(
     server_url: &str,
     ca_cert: Option<&Path>,
+    insecure_http: bool,
     poll_interval: Duration,
     give_up_after: Duration,
 ) -> Result<LoginFlow, StorageError> {
@@ -325,6 +330,18 @@ pub async fn login_flow_v2_with(
     let bad = |m: String| error_for(StorageErrorKind::Other, &root, m);
     let mut config = WebDavConfig::parse(server_url).map_err(|e| bad(e.to_string()))?;
     config.ca_cert = ca_cert.map(Path::to_path_buf);
+    let host = config.base_url.host_str().unwrap_or("");
+    if !vault_storage::cleartext::may_send_credentials(
+        config.base_url.scheme(),
+        host,
+        insecure_http,
+    ) {
+        return Err(error_for(
+            StorageErrorKind::PermissionDenied,
+            &root,
+            vault_storage::cleartext::refusal("the login token and app password", host),
+        ));
+    }
     let dav = Dav::new(&config)?;
     let base = config.base_url.clone();
     let start_url = base

@@ -52,27 +52,48 @@ fn status_is_ok(text: &str) -> bool {
         .is_some_and(|code| code.starts_with('2'))
 }
 
+/// Limits on a multistatus body from an untrusted server, besides its size
+/// (capped while it is read, see `client::Dav::capped_body`). Each is far above
+/// what a real listing needs (a Cryptomator name is at most a few hundred
+/// bytes, the real nesting depth is 6) and keeps a hostile answer from costing
+/// more than linear time and memory.
+pub(crate) const MAX_DEPTH: usize = 32;
+/// Longest text of one element (an href, a date, a status line).
+pub(crate) const MAX_TEXT: usize = 16 * 1024;
+/// Longest start tag, attributes included (`<d:response xmlns:…>`).
+pub(crate) const MAX_TAG: usize = 16 * 1024;
+
 /// Parses a `207 Multi-Status` body. Responses whose own `<d:status>` is not
 /// 2xx are dropped; properties only count from `<d:propstat>`s with a 2xx
-/// status.
-pub(crate) fn parse_multistatus(body: &[u8]) -> Result<Vec<DavEntry>, String> {
+/// status. A body beyond the limits above is refused with a message saying
+/// which limit.
+pub(crate) fn parse_multistatus(body: impl std::io::BufRead) -> Result<Vec<DavEntry>, String> {
     let mut reader = NsReader::from_reader(body);
     reader.config_mut().trim_text(false);
+    let too_big = |what: &str| format!("bad PROPFIND XML: {what} (a hostile or broken server?)");
     let mut out = Vec::new();
     // Local names of the open DAV: elements (other namespaces as "").
     let mut stack: Vec<String> = Vec::new();
     let mut entry: Option<(DavEntry, bool)> = None; // (entry, response-level status ok)
     let mut prop: Option<PropAcc> = None;
     let mut text = String::new();
+    let mut buf = Vec::new();
     loop {
+        buf.clear();
         let (ns, event) = reader
-            .read_resolved_event()
+            .read_resolved_event_into(&mut buf)
             .map_err(|e| format!("bad PROPFIND XML: {e}"))?;
-        let is_dav = matches!(ns, ResolveResult::Bound(n) if n.as_ref() == b"DAV:");
+        let is_dav = matches!(ns, ResolveResult::Bound(n) if n.as_ref() == "DAV:");
         match event {
             Event::Start(e) => {
+                if stack.len() >= MAX_DEPTH {
+                    return Err(too_big(&format!("elements nested deeper than {MAX_DEPTH}")));
+                }
+                if e.len() > MAX_TAG {
+                    return Err(too_big(&format!("a start tag longer than {MAX_TAG} bytes")));
+                }
                 let local = if is_dav {
-                    String::from_utf8_lossy(e.local_name().as_ref()).into_owned()
+                    e.local_name().as_ref().to_owned()
                 } else {
                     String::new()
                 };
@@ -90,29 +111,29 @@ pub(crate) fn parse_multistatus(body: &[u8]) -> Result<Vec<DavEntry>, String> {
                 text.clear();
             }
             Event::Empty(e) => {
+                if e.len() > MAX_TAG {
+                    return Err(too_big(&format!("a start tag longer than {MAX_TAG} bytes")));
+                }
                 if is_dav
-                    && e.local_name().as_ref() == b"collection"
+                    && e.local_name().as_ref() == "collection"
                     && let Some(p) = prop.as_mut()
                 {
                     p.is_collection = true;
                 }
             }
-            Event::Text(t) => {
-                text.push_str(
-                    &t.decode()
-                        .map_err(|e| format!("bad PROPFIND XML text: {e}"))?,
-                );
-            }
-            Event::CData(t) => {
-                text.push_str(&String::from_utf8_lossy(&t.into_inner()));
-            }
+            Event::Text(t) => text.push_str(&t.xml10_content()),
+            Event::CData(t) => text.push_str(&t.into_inner()),
             Event::GeneralRef(r) => {
-                let name = r
-                    .decode()
-                    .map_err(|e| format!("bad PROPFIND XML entity: {e}"))?;
-                let raw = format!("&{name};");
-                let resolved = quick_xml::escape::unescape(&raw)
-                    .map_err(|e| format!("bad PROPFIND XML entity: {e}"))?;
+                let resolved = match r.resolve_char_ref() {
+                    Ok(Some(c)) => c.to_string(),
+                    Ok(None) => {
+                        let raw = format!("&{};", r.into_inner());
+                        quick_xml::escape::unescape(&raw)
+                            .map_err(|e| format!("bad PROPFIND XML entity: {e}"))?
+                            .into_owned()
+                    }
+                    Err(e) => return Err(format!("bad PROPFIND XML entity: {e}")),
+                };
                 text.push_str(&resolved);
             }
             Event::End(_) => {
@@ -181,6 +202,11 @@ pub(crate) fn parse_multistatus(body: &[u8]) -> Result<Vec<DavEntry>, String> {
             Event::Eof => break,
             _ => {}
         }
+        if text.len() > MAX_TEXT {
+            return Err(too_big(&format!(
+                "an element text longer than {MAX_TEXT} bytes"
+            )));
+        }
     }
     Ok(out)
 }
@@ -208,7 +234,7 @@ mod tests {
 <D:status>HTTP/1.1 200 OK</D:status></D:propstat></D:response>
 <D:response><D:href>/v/gone</D:href><D:status>HTTP/1.1 404 Not Found</D:status></D:response>
 </D:multistatus>"#;
-        let entries = parse_multistatus(xml).expect("test value");
+        let entries = parse_multistatus(&xml[..]).expect("test value");
         assert_eq!(entries.len(), 3);
         assert_eq!(entries[0].href, "/v/");
         assert!(entries[0].is_collection);
@@ -226,7 +252,7 @@ mod tests {
         let xml = br#"<multistatus xmlns="DAV:"><response><href>/r/</href><propstat><prop>
 <quota-available-bytes>100</quota-available-bytes><quota-used-bytes>20</quota-used-bytes>
 <resourcetype><collection/></resourcetype></prop><status>HTTP/1.1 200 OK</status></propstat></response></multistatus>"#;
-        let e = parse_multistatus(xml).expect("test value");
+        let e = parse_multistatus(&xml[..]).expect("test value");
         assert_eq!(e.len(), 1);
         assert!(e[0].is_collection);
         assert_eq!(
@@ -237,6 +263,50 @@ mod tests {
 
     #[test]
     fn rejects_garbage() {
-        assert!(parse_multistatus(b"<a><b></a>").is_err());
+        assert!(parse_multistatus(&b"<a><b></a>"[..]).is_err());
+    }
+
+    fn timed(body: &[u8]) -> (Result<Vec<DavEntry>, String>, std::time::Duration) {
+        let start = std::time::Instant::now();
+        let r = parse_multistatus(body);
+        (r, start.elapsed())
+    }
+
+    #[test]
+    fn hostile_bodies_are_refused_quickly() {
+        // 10^5 attributes on one element: quadratic duplicate checks in old quick-xml.
+        let mut many = String::from(r#"<d:multistatus xmlns:d="DAV:"><d:response "#);
+        for i in 0..100_000 {
+            many.push_str(&format!("a{i}=\"x\" "));
+        }
+        many.push_str("/></d:multistatus>");
+        let (r, took) = timed(many.as_bytes());
+        assert!(r.expect_err("refused").contains("start tag longer"));
+        assert!(took.as_secs() < 2, "{took:?}");
+
+        // 10^5 namespace declarations on one element.
+        let mut ns = String::from(r#"<d:multistatus xmlns:d="DAV:"><x "#);
+        for i in 0..100_000 {
+            ns.push_str(&format!("xmlns:n{i}=\"u{i}\" "));
+        }
+        ns.push_str("/></d:multistatus>");
+        let (r, took) = timed(ns.as_bytes());
+        assert!(r.is_err());
+        assert!(took.as_secs() < 2, "{took:?}");
+
+        // A 1 MB href (a conflict-shaped name).
+        let href = format!(
+            "<d:multistatus xmlns:d=\"DAV:\"><d:response><d:href>/v/n (Conflict {}).c9r</d:href></d:response></d:multistatus>",
+            "1".repeat(1 << 20)
+        );
+        let (r, took) = timed(href.as_bytes());
+        assert!(r.expect_err("refused").contains("element text longer"));
+        assert!(took.as_secs() < 2, "{took:?}");
+
+        // Deep nesting.
+        let deep = format!("<d:multistatus xmlns:d=\"DAV:\">{}", "<x>".repeat(100_000));
+        let (r, took) = timed(deep.as_bytes());
+        assert!(r.expect_err("refused").contains("nested deeper"));
+        assert!(took.as_secs() < 2, "{took:?}");
     }
 }

@@ -185,6 +185,7 @@ async fn login_flow_v2_yields_a_working_app_password() {
     let flow = vault_webdav::login_flow_v2_with(
         &nc.base,
         None,
+        false,
         Duration::from_millis(500),
         Duration::from_secs(120),
     )

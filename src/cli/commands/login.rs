@@ -22,17 +22,24 @@ pub fn nextcloud_storage(
     login_name: &str,
     folder: Option<&str>,
 ) -> Result<String, String> {
-    let url = url::Url::parse(server_url.trim())
-        .map_err(|e| format!("{server_url:?} is not a URL ({e})"))?;
+    // Messages never show a password typed into the URL.
+    let shown = vault_webdav::redact_password(server_url);
+    let url =
+        url::Url::parse(server_url.trim()).map_err(|e| format!("{shown:?} is not a URL ({e})"))?;
+    if url.password().is_some() {
+        return Err(format!(
+            "{shown}: put no password in the URL; the login happens in the browser"
+        ));
+    }
     let scheme = match url.scheme() {
         "https" => "davs",
         "http" => "dav",
-        other => return Err(format!("{server_url}: use https:// (not {other}://)")),
+        other => return Err(format!("{shown}: use https:// (not {other}://)")),
     };
     let host = url
         .host_str()
         .filter(|h| !h.is_empty())
-        .ok_or_else(|| format!("{server_url} has no host"))?;
+        .ok_or_else(|| format!("{shown} has no host"))?;
     if login_name.is_empty() {
         return Err("the server gave an empty login name".into());
     }
@@ -66,34 +73,27 @@ fn encode(s: &str) -> String {
     out
 }
 
-/// Opens `url` in the desktop's browser when there is a desktop; never fails the command.
-fn open_browser(url: &str) {
-    let desktop = ["DISPLAY", "WAYLAND_DISPLAY"]
-        .iter()
-        .any(|v| std::env::var_os(v).is_some_and(|s| !s.is_empty()));
-    if !desktop {
-        return;
-    }
-    let spawned = std::process::Command::new("xdg-open")
-        .arg(url)
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn();
-    if let Err(e) = spawned {
-        tracing::debug!(target: "vault", error = %e, "xdg-open failed");
-    }
-}
-
-/// Checks the arguments before anything goes over the network.
-pub fn check_args(url: &str, add: Option<&str>) -> CliResult {
+/// Checks the arguments before anything goes over the network: a server address, and plain
+/// HTTP only to this machine or with `--insecure-http` (the flow hands out an app password).
+pub fn check_args(url: &str, add: Option<&str>, insecure_http: bool) -> CliResult {
     let lower = url.trim().to_ascii_lowercase();
     if !(lower.starts_with("https://") || lower.starts_with("http://")) {
         return Err(CliError::usage(format!(
-            "{url}: give the Nextcloud server's address, e.g. https://cloud.example.org"
+            "{}: give the Nextcloud server's address, e.g. https://cloud.example.org",
+            vault_webdav::redact_password(url)
         )));
     }
     nextcloud_storage(url, "x", None).map_err(CliError::usage)?;
+    if let Ok(parsed) = url::Url::parse(url.trim()) {
+        let host = parsed.host_str().unwrap_or("");
+        if !vault_storage::cleartext::may_send_credentials(parsed.scheme(), host, insecure_http) {
+            return Err(CliError::usage(format!(
+                "{}: {}",
+                vault_webdav::redact_password(url),
+                vault_storage::cleartext::refusal("the login token and app password", host)
+            )));
+        }
+    }
     if let Some(name) = add {
         config::validate_name(name)?;
         let (file, cfg) = config::load()?;
@@ -114,25 +114,40 @@ pub async fn nextcloud(
     add: Option<&str>,
     folder: Option<&str>,
     ca_cert: Option<&Path>,
+    insecure_http: bool,
     timeout: Duration,
 ) -> CliResult {
-    check_args(url, add)?;
-    let flow =
-        vault_webdav::login_flow_v2_with(url.trim(), ca_cert, Duration::from_secs(2), timeout)
-            .await
-            .map_err(|e| {
-                let exit = match crate::cli::exit::exit_for_storage_kind(e.kind()) {
-                    Exit::Error => Exit::Unreachable,
-                    other => other,
-                };
-                CliError::new(
-                    exit,
-                    format!("cannot start the Nextcloud login at {url}: {e}"),
-                )
-            })?;
+    check_args(url, add, insecure_http)?;
+    let flow = vault_webdav::login_flow_v2_with(
+        url.trim(),
+        ca_cert,
+        insecure_http,
+        Duration::from_secs(2),
+        timeout,
+    )
+    .await
+    .map_err(|e| {
+        let exit = match crate::cli::exit::exit_for_storage_kind(e.kind()) {
+            Exit::Error => Exit::Unreachable,
+            other => other,
+        };
+        CliError::new(
+            exit,
+            format!("cannot start the Nextcloud login at {url}: {e}"),
+        )
+    })?;
     let (login_url, poll) = flow.into_parts();
-    eprintln!("Log in and grant access in a browser: {login_url}");
-    open_browser(&login_url);
+    // The page's address is the server's text: shown escaped, opened only if https (or loopback).
+    eprintln!(
+        "Log in and grant access in a browser: {}",
+        crate::cli::escape::c_escape(&login_url)
+    );
+    if !crate::cli::reveal::browser_safe_url(&login_url) {
+        eprintln!(
+            "vault: warning: the server's login page is not an https:// address; it is not opened in a browser"
+        );
+    }
+    crate::cli::reveal::open_url(&login_url);
     eprintln!("Waiting for the approval…");
     let login = poll.await.map_err(|e| {
         CliError::new(
@@ -178,6 +193,7 @@ pub async fn nextcloud(
                 storage: storage.clone(),
                 ca_cert: ca_cert
                     .map(|p| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf())),
+                insecure_http,
                 ..Default::default()
             },
         );
@@ -243,16 +259,25 @@ mod tests {
     #[test]
     fn arguments_are_checked_before_the_network() {
         assert_eq!(
-            check_args("cloud.example.org", None).unwrap_err().exit,
+            check_args("cloud.example.org", None, false)
+                .unwrap_err()
+                .exit,
             Exit::Usage
         );
         assert_eq!(
-            check_args("sftp://h/x", None).unwrap_err().exit,
+            check_args("sftp://h/x", None, false).unwrap_err().exit,
             Exit::Usage
         );
         assert_eq!(
-            check_args("https://h", Some("bad/name")).unwrap_err().exit,
+            check_args("https://h", Some("bad/name"), false)
+                .unwrap_err()
+                .exit,
             Exit::Usage
         );
+        let e = check_args("http://10.0.0.2/nextcloud", None, false).unwrap_err();
+        assert_eq!(e.exit, Exit::Usage);
+        assert!(e.message.contains("--insecure-http"), "{}", e.message);
+        check_args("http://10.0.0.2/nextcloud", None, true).unwrap();
+        check_args("http://127.0.0.1:8080/", None, false).unwrap();
     }
 }

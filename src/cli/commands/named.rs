@@ -45,6 +45,7 @@ pub fn add(args: AddArgs) -> CliResult {
         known_hosts: args.known_hosts.as_deref().map(absolute),
         ca_cert: args.ca_cert.as_deref().map(absolute),
         accept_new_host_key: args.accept_new_host_key,
+        insecure_http: args.insecure_http,
         auto_lock: args.no_auto_lock.then_some(false),
     };
     let shown = entry.storage.clone();
