@@ -93,6 +93,10 @@ pub enum Command {
         /// Recurse; paths are printed relative to PATH.
         #[arg(short = 'R')]
         recursive: bool,
+        /// Print names raw, each entry ending in NUL instead of a newline (for scripts;
+        /// otherwise control characters in names are C-escaped).
+        #[arg(short = '0')]
+        nul: bool,
         /// The vault.
         storage: String,
         /// Cleartext path inside the vault.

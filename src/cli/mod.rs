@@ -14,6 +14,7 @@ pub mod args;
 mod autolock;
 mod commands;
 pub mod config;
+pub(crate) mod escape;
 pub mod exit;
 mod output;
 pub(crate) mod reauth;
@@ -121,10 +122,11 @@ async fn async_command(ctx: Ctx, command: Command) -> CliResult {
         Command::Ls {
             long,
             recursive,
+            nul,
             storage,
             path,
             secrets,
-        } => ls::run(&storage, &secrets, &path, long, recursive).await,
+        } => ls::run(&storage, &secrets, &path, long, recursive, nul).await,
         Command::Cat {
             storage,
             path,

@@ -1,6 +1,7 @@
 //! One module per command.
 
 pub mod cat;
+pub mod dest;
 pub mod check;
 pub mod completions;
 pub mod create;
@@ -17,4 +18,5 @@ pub mod put;
 pub mod recovery_key;
 pub mod rm;
 pub mod status;
+pub mod tree;
 pub mod unmount;
