@@ -7,6 +7,7 @@
 //! mountpoint = "/home/me/Work"      # optional
 //! read_only = false                 # optional, like --read-only
 //! idle = "30m"                      # optional, like --idle
+//! symlinks = "inside"               # optional, like --symlinks (all, inside, none)
 //! identity = "/home/me/.ssh/id_ed25519"
 //! known_hosts = "/home/me/.ssh/known_hosts"
 //! ca_cert = "/etc/ssl/my-ca.pem"
@@ -52,6 +53,9 @@ pub struct VaultEntry {
     /// `--idle DURATION` as text (`30m`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub idle: Option<String>,
+    /// `--symlinks MODE` (`all`, `inside`, `none`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub symlinks: Option<String>,
     /// `--identity FILE` (sftp).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub identity: Option<PathBuf>,
@@ -155,6 +159,10 @@ pub fn parse(path: &Path, text: &str) -> CliResult<Config> {
         if let Some(idle) = &entry.idle {
             super::args::parse_duration(idle)
                 .map_err(|e| bad(format!("vault {name}: idle: {e}")))?;
+        }
+        if let Some(mode) = &entry.symlinks {
+            mode.parse::<vault_fs::ops::SymlinkPolicy>()
+                .map_err(|e| bad(format!("vault {name}: {e}")))?;
         }
     }
     Ok(config)
