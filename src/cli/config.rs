@@ -330,6 +330,7 @@ mod tests {
                 mountpoint: Some("/home/me/Work".into()),
                 read_only: true,
                 idle: Some("30m".into()),
+                symlinks: Some("none".into()),
                 identity: Some("/k/id".into()),
                 known_hosts: Some("/k/kh".into()),
                 ca_cert: Some("/k/ca.pem".into()),
@@ -401,6 +402,8 @@ mod tests {
         assert!(e.message.contains("invalid vault name"), "{}", e.message);
         let e = parse(p, "[vaults.a]\nstorage = \"/v\"\nidle = \"soon\"\n").unwrap_err();
         assert!(e.message.contains("idle"), "{}", e.message);
+        let e = parse(p, "[vaults.a]\nstorage = \"/v\"\nsymlinks = \"some\"\n").unwrap_err();
+        assert!(e.message.contains("symlinks=some"), "{}", e.message);
         assert_eq!(e.message.lines().count(), 1);
     }
 
