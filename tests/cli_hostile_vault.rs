@@ -304,4 +304,67 @@ fn mount_hides_bad_names_and_never_follows_a_link_out() {
     assert_eq!(std::fs::read(mnt.join("links/ok")).unwrap(), b"");
     guard.unmount();
     h.nothing_escaped();
+
+    // -o symlinks=none: no readlink at all, not even inside.
+    h.vault(&["mount", h.v(), mnt.to_str().unwrap(), "-o", "symlinks=none"]).ok();
+    guard.wait_mounted(Duration::from_secs(20));
+    let e = std::fs::read_link(mnt.join("links/ok")).unwrap_err();
+    assert_eq!(e.raw_os_error(), Some(13), "EACCES: {e}");
+    guard.unmount();
+
+    // --symlinks=all is the old behaviour: the same write lands in /tmp (the setup has teeth).
+    h.vault(&["mount", h.v(), mnt.to_str().unwrap(), "--symlinks=all"]).ok();
+    guard.wait_mounted(Duration::from_secs(20));
+    assert_eq!(std::fs::read_link(mnt.join("docs")).unwrap(), h.marker.path());
+    std::fs::write(mnt.join("docs/planted"), b"x").unwrap();
+    guard.unmount();
+    assert!(h.marker.path().join("planted").exists());
+}
+
+#[test]
+fn get_removes_its_temp_file_on_every_error_path() {
+    let h = build();
+    let dest = h.fx.tmp.path().join("dest");
+    std::fs::create_dir(&dest).unwrap();
+    // A 200 KiB file: several chunks, so errors come part way through.
+    let big = h.fx.tmp.path().join("big.bin");
+    std::fs::write(&big, vec![7u8; 200 * 1024]).unwrap();
+    h.vault(&["put", h.v(), big.to_str().unwrap(), "/big.bin"]).ok();
+    let path = "/big.bin".to_owned();
+
+    // A local write error (file size limit, EFBIG) part way through.
+    let script = format!(
+        "ulimit -f 2; trap '' XFSZ; exec \"$0\" \"$@\""
+    );
+    let r = run_cmd(
+        std::process::Command::new("sh")
+            .args(["-c", &script, bin(), "get", h.v(), &path])
+            .arg(&dest)
+            .args(["--password-file", h.fx.pw()])
+            .env_remove("VAULT_ASKPASS")
+            .stdin(std::process::Stdio::null()),
+    );
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stderr.contains("cannot write"), "{}", r.stderr);
+    assert!(is_empty(&dest), "temp file left after a write error");
+
+    // A vault read error (a chunk fails authentication) part way through.
+    // The largest ciphertext object is big.bin's content.
+    let (_, node) = std::fs::read_dir(h.fx.vault.join("d"))
+        .unwrap()
+        .flat_map(|a| std::fs::read_dir(a.unwrap().path()).unwrap())
+        .flat_map(|b| std::fs::read_dir(b.unwrap().path()).unwrap())
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_file())
+        .map(|p| (std::fs::metadata(&p).unwrap().len(), p))
+        .max()
+        .unwrap();
+    let mut bytes = std::fs::read(&node).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 1;
+    std::fs::write(&node, bytes).unwrap();
+    let r = h.vault(&["get", h.v(), &path, dest.to_str().unwrap()]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stderr.contains("corrupted"), "{}", r.stderr);
+    assert!(is_empty(&dest), "temp file left after a read error");
 }
