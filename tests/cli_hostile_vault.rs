@@ -5,6 +5,8 @@
 //! nothing through a symlink in DEST, `ls -R` / `rm -r` stop with a clear error, `check` reports
 //! each, and a real FUSE mount with the default `--symlinks` writes nothing into /tmp.
 
+#![allow(clippy::unwrap_used)]
+
 mod cli_support;
 
 use std::path::{Path, PathBuf};
@@ -142,7 +144,8 @@ fn build() -> Hostile {
     let docs = w.node("", "docs");
     std::fs::remove_file(docs.join("dir.c9r")).unwrap();
     std::fs::copy(
-        w.node(&dir_id(&vault, &rt, "/links"), "tmp").join("symlink.c9r"),
+        w.node(&dir_id(&vault, &rt, "/links"), "tmp")
+            .join("symlink.c9r"),
         docs.join("symlink.c9r"),
     )
     .unwrap();
@@ -203,21 +206,32 @@ fn get_r_writes_only_inside_dest_and_never_through_a_symlink() {
         .map(|e| e.unwrap().file_name().into_string().unwrap())
         .collect();
     got.sort();
-    assert_eq!(got, ["evil\n\x1b[31mred\\", "ok.txt", "sub"], "no temp file left");
+    assert_eq!(
+        got,
+        ["evil\n\x1b[31mred\\", "ok.txt", "sub"],
+        "no temp file left"
+    );
 
     // A cycle and an alias stop the copy before anything is written.
-    for (path, what) in [("/cyc", "directory ID cycle"), ("/al", "directory ID alias")] {
+    for (path, what) in [
+        ("/cyc", "directory ID cycle"),
+        ("/al", "directory ID alias"),
+    ] {
         let d = h.fx.tmp.path().join(format!("dest{}", &path[1..]));
         std::fs::create_dir(&d).unwrap();
         let line = h
             .vault(&["get", "-r", h.v(), path, d.to_str().unwrap()])
             .fails(1);
-        assert!(line.contains(what) && line.contains("ciphertext node"), "{line}");
+        assert!(
+            line.contains(what) && line.contains("ciphertext node"),
+            "{line}"
+        );
         assert!(is_empty(&d), "{path}: nothing written");
     }
     // The swapped folder comes out as a symlink; nothing is written through it.
     let d = h.fx.tmp.path().join("destdocs");
-    h.vault(&["get", "-r", h.v(), "/docs", d.to_str().unwrap()]).ok();
+    h.vault(&["get", "-r", h.v(), "/docs", d.to_str().unwrap()])
+        .ok();
     assert!(std::fs::symlink_metadata(&d).unwrap().is_symlink());
     h.nothing_escaped();
 }
@@ -230,7 +244,10 @@ fn ls_escapes_names_and_stops_at_cycles_rm_r_removes_nothing() {
     let out = r.stdout_str();
     assert!(out.contains("evil\\n\\x1b[31mred\\\\\n"), "{out:?}");
     assert!(!out.contains('\u{1b}'), "{out:?}");
-    assert!(out.contains("ok.txt\n") && out.contains("sub/\n"), "{out:?}");
+    assert!(
+        out.contains("ok.txt\n") && out.contains("sub/\n"),
+        "{out:?}"
+    );
     assert_eq!(out.lines().count(), 3, "{out:?}");
     assert_eq!(r.stderr.matches("(refused)").count(), 5, "{}", r.stderr);
     let raw = h.vault(&["ls", "-0", h.v(), "/names"]);
@@ -241,7 +258,10 @@ fn ls_escapes_names_and_stops_at_cycles_rm_r_removes_nothing() {
         "ls -0: raw names, NUL-terminated"
     );
 
-    for (path, what) in [("/cyc", "directory ID cycle"), ("/al", "directory ID alias")] {
+    for (path, what) in [
+        ("/cyc", "directory ID cycle"),
+        ("/al", "directory ID alias"),
+    ] {
         let r = h.vault(&["ls", "-R", h.v(), path]);
         assert_eq!(r.code, 1, "{}", r.stderr);
         assert!(r.stderr.contains(what), "{path}: {}", r.stderr);
@@ -255,8 +275,16 @@ fn ls_escapes_names_and_stops_at_cycles_rm_r_removes_nothing() {
     // Nothing was removed.
     let all = h.vault(&["ls", h.v(), "/cyc"]).ok();
     assert!(all.contains("keep.txt"), "{all}");
-    assert!(h.vault(&["ls", h.v(), "/al/real"]).ok().contains("only-once.txt"));
-    assert!(h.vault(&["ls", h.v(), "/names/sub"]).ok().contains("inner.txt"));
+    assert!(
+        h.vault(&["ls", h.v(), "/al/real"])
+            .ok()
+            .contains("only-once.txt")
+    );
+    assert!(
+        h.vault(&["ls", h.v(), "/names/sub"])
+            .ok()
+            .contains("inner.txt")
+    );
 }
 
 #[test]
@@ -270,8 +298,16 @@ fn check_reports_each_hostile_node() {
     assert_eq!(count("decrypted name contains /"), 1, "{out}");
     assert_eq!(count("decrypted name contains NUL"), 1, "{out}");
     assert_eq!(count("decrypted name is an absolute path"), 2, "{out}");
-    assert_eq!(count("directory ID cycle: same ID as its ancestor /cyc"), 1, "{out}");
-    assert_eq!(count("directory ID collision: same ID as /al/real"), 1, "{out}");
+    assert_eq!(
+        count("directory ID cycle: same ID as its ancestor /cyc"),
+        1,
+        "{out}"
+    );
+    assert_eq!(
+        count("directory ID collision: same ID as /al/real"),
+        1,
+        "{out}"
+    );
     // The swapped folder left its content directory behind: that is what check can see.
     assert!(count("orphaned") >= 1, "{out}");
     assert!(!out.contains('\u{1b}') && !out.contains('\0'), "{out:?}");
@@ -294,7 +330,11 @@ fn mount_hides_bad_names_and_never_follows_a_link_out() {
     assert_eq!(names, ["evil\n\x1b[31mred\\", "ok.txt", "sub"]);
 
     // /docs is listed as a symlink, but the kernel may not follow it out of the vault.
-    assert!(std::fs::symlink_metadata(mnt.join("docs")).unwrap().is_symlink());
+    assert!(
+        std::fs::symlink_metadata(mnt.join("docs"))
+            .unwrap()
+            .is_symlink()
+    );
     let e = std::fs::read_link(mnt.join("docs")).unwrap_err();
     assert_eq!(e.raw_os_error(), Some(13), "EACCES: {e}");
     assert!(std::fs::write(mnt.join("docs/planted"), b"x").is_err());
@@ -306,16 +346,21 @@ fn mount_hides_bad_names_and_never_follows_a_link_out() {
     h.nothing_escaped();
 
     // -o symlinks=none: no readlink at all, not even inside.
-    h.vault(&["mount", h.v(), mnt.to_str().unwrap(), "-o", "symlinks=none"]).ok();
+    h.vault(&["mount", h.v(), mnt.to_str().unwrap(), "-o", "symlinks=none"])
+        .ok();
     guard.wait_mounted(Duration::from_secs(20));
     let e = std::fs::read_link(mnt.join("links/ok")).unwrap_err();
     assert_eq!(e.raw_os_error(), Some(13), "EACCES: {e}");
     guard.unmount();
 
     // --symlinks=all is the old behaviour: the same write lands in /tmp (the setup has teeth).
-    h.vault(&["mount", h.v(), mnt.to_str().unwrap(), "--symlinks=all"]).ok();
+    h.vault(&["mount", h.v(), mnt.to_str().unwrap(), "--symlinks=all"])
+        .ok();
     guard.wait_mounted(Duration::from_secs(20));
-    assert_eq!(std::fs::read_link(mnt.join("docs")).unwrap(), h.marker.path());
+    assert_eq!(
+        std::fs::read_link(mnt.join("docs")).unwrap(),
+        h.marker.path()
+    );
     std::fs::write(mnt.join("docs/planted"), b"x").unwrap();
     guard.unmount();
     assert!(h.marker.path().join("planted").exists());
@@ -329,16 +374,15 @@ fn get_removes_its_temp_file_on_every_error_path() {
     // A 200 KiB file: several chunks, so errors come part way through.
     let big = h.fx.tmp.path().join("big.bin");
     std::fs::write(&big, vec![7u8; 200 * 1024]).unwrap();
-    h.vault(&["put", h.v(), big.to_str().unwrap(), "/big.bin"]).ok();
+    h.vault(&["put", h.v(), big.to_str().unwrap(), "/big.bin"])
+        .ok();
     let path = "/big.bin".to_owned();
 
     // A local write error (file size limit, EFBIG) part way through.
-    let script = format!(
-        "ulimit -f 2; trap '' XFSZ; exec \"$0\" \"$@\""
-    );
+    let script = "ulimit -f 2; trap '' XFSZ; exec \"$0\" \"$@\"";
     let r = run_cmd(
         std::process::Command::new("sh")
-            .args(["-c", &script, bin(), "get", h.v(), &path])
+            .args(["-c", script, bin(), "get", h.v(), &path])
             .arg(&dest)
             .args(["--password-file", h.fx.pw()])
             .env_remove("VAULT_ASKPASS")

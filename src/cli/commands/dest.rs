@@ -310,7 +310,10 @@ mod tests {
         assert!(dest.create_dir(&rel(&["d"])).is_err());
         assert!(dest.temp_file(&rel(&["d", "f"])).is_err());
         assert!(dest.symlink(&rel(&["d", "l"]), "/x").is_err());
-        assert!(dest.set_dir_mtime(&rel(&["d"]), SystemTime::UNIX_EPOCH).is_err());
+        assert!(
+            dest.set_dir_mtime(&rel(&["d"]), SystemTime::UNIX_EPOCH)
+                .is_err()
+        );
         assert!(names(outside.path()).is_empty());
         // A symlink at a file's own name is replaced, not followed.
         std::fs::write(outside.path().join("target"), b"keep").unwrap();
@@ -318,8 +321,15 @@ mod tests {
         let mut tmp = dest.temp_file(&rel(&["f"])).unwrap();
         tmp.file().unwrap().write_all(b"new").unwrap();
         tmp.commit(None).unwrap();
-        assert_eq!(std::fs::read(outside.path().join("target")).unwrap(), b"keep");
-        assert!(!std::fs::symlink_metadata(t.path().join("f")).unwrap().is_symlink());
+        assert_eq!(
+            std::fs::read(outside.path().join("target")).unwrap(),
+            b"keep"
+        );
+        assert!(
+            !std::fs::symlink_metadata(t.path().join("f"))
+                .unwrap()
+                .is_symlink()
+        );
         assert!(dest.temp_file(&rel(&[".."])).is_err());
         assert!(dest.temp_file(&rel(&["a/b"])).is_err());
     }

@@ -118,9 +118,8 @@ pub async fn run(
         let (base, first) = split_target(&target)?;
         (base, vec![first])
     };
-    let dest = Dest::open(&base).map_err(|e| {
-        CliError::other(format!("cannot open {}: {}", base.display(), io_text(&e)))
-    })?;
+    let dest = Dest::open(&base)
+        .map_err(|e| CliError::other(format!("cannot open {}: {}", base.display(), io_text(&e))))?;
     let visited = match &node.kind {
         NodeKind::Dir(id) => Some(tree::visited_from(&vault, storage_arg, &src, id).await?),
         _ => None,
@@ -156,7 +155,10 @@ pub async fn run(
             }
         };
         // Below a folder that could not be made nothing can be written: one error is enough.
-        if failed_dirs.iter().any(|d| local.starts_with(d) && local != d) {
+        if failed_dirs
+            .iter()
+            .any(|d| local.starts_with(d) && local != d)
+        {
             continue;
         }
         if let Err(e) = execute(&vault, storage_arg, &dest, &item, &bar).await {

@@ -130,7 +130,11 @@ impl Lister<'_> {
 
     async fn entry(&mut self, node: &Node, shown: &str) -> Result<(), Stop> {
         let raw = shown;
-        let shown = if self.nul { Cow::Borrowed(raw) } else { c_escape(raw) };
+        let shown = if self.nul {
+            Cow::Borrowed(raw)
+        } else {
+            c_escape(raw)
+        };
         let shown = &*shown;
         if node.damaged {
             let shown = c_escape(raw);

@@ -1,10 +1,10 @@
 //! One module per command.
 
 pub mod cat;
-pub mod dest;
 pub mod check;
 pub mod completions;
 pub mod create;
+pub mod dest;
 pub mod get;
 pub mod info;
 pub mod login;

@@ -69,8 +69,16 @@ async fn rm(vault: &Vault, storage: &str, path: &VPath, recursive: bool) -> CliR
 
 /// One removal of the plan, in the order it runs (children before their folder).
 enum Step {
-    File { dir: DirId, name: String, path: VPath },
-    Dir { dir: DirId, name: String, path: VPath },
+    File {
+        dir: DirId,
+        name: String,
+        path: VPath,
+    },
+    Dir {
+        dir: DirId,
+        name: String,
+        path: VPath,
+    },
 }
 
 async fn remove_tree(

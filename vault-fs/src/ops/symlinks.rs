@@ -29,9 +29,7 @@ impl FromStr for SymlinkPolicy {
             "all" => Ok(SymlinkPolicy::All),
             "inside" => Ok(SymlinkPolicy::Inside),
             "none" => Ok(SymlinkPolicy::None),
-            other => Err(format!(
-                "symlinks={other}: expected all, inside or none"
-            )),
+            other => Err(format!("symlinks={other}: expected all, inside or none")),
         }
     }
 }
