@@ -242,6 +242,7 @@ fn ls_escapes_names_and_stops_at_cycles_rm_r_removes_nothing() {
     let r = h.vault(&["ls", h.v(), "/names"]);
     assert_eq!(r.code, 1, "{}", r.stderr);
     let out = r.stdout_str();
+    eprintln!("{out}{}", r.stderr);
     assert!(out.contains("evil\\n\\x1b[31mred\\\\\n"), "{out:?}");
     assert!(!out.contains('\u{1b}'), "{out:?}");
     assert!(
@@ -263,6 +264,7 @@ fn ls_escapes_names_and_stops_at_cycles_rm_r_removes_nothing() {
         ("/al", "directory ID alias"),
     ] {
         let r = h.vault(&["ls", "-R", h.v(), path]);
+        eprintln!("{}{}", r.stdout_str(), r.stderr);
         assert_eq!(r.code, 1, "{}", r.stderr);
         assert!(r.stderr.contains(what), "{path}: {}", r.stderr);
         assert!(r.stdout.len() < 200, "{path}: stopped: {}", r.stdout_str());
@@ -293,6 +295,7 @@ fn check_reports_each_hostile_node() {
     let r = h.vault(&["check", h.v()]);
     assert_eq!(r.code, 6, "{}", r.stderr);
     let out = r.stdout_str();
+    eprintln!("{out}{}", r.stderr);
     let count = |s: &str| out.lines().filter(|l| l.contains(s)).count();
     assert_eq!(count("decrypted name is . or .."), 1, "{out}");
     assert_eq!(count("decrypted name contains /"), 1, "{out}");
@@ -319,7 +322,10 @@ fn mount_hides_bad_names_and_never_follows_a_link_out() {
     let mnt = h.fx.tmp.path().join("mnt");
     std::fs::create_dir(&mnt).unwrap();
     let guard = MountGuard::lazy(mnt.clone());
-    h.vault(&["mount", h.v(), mnt.to_str().unwrap()]).ok();
+    let log = h.fx.tmp.path().join("mount.log");
+    let log_arg = log.to_str().unwrap();
+    h.vault(&["mount", h.v(), mnt.to_str().unwrap(), "--log-file", log_arg])
+        .ok();
     guard.wait_mounted(Duration::from_secs(20));
 
     let mut names: Vec<String> = std::fs::read_dir(mnt.join("names"))
@@ -344,6 +350,15 @@ fn mount_hides_bad_names_and_never_follows_a_link_out() {
     assert_eq!(std::fs::read(mnt.join("links/ok")).unwrap(), b"");
     guard.unmount();
     h.nothing_escaped();
+    // The log names the refused link and the skipped entries by ciphertext path only.
+    let log = std::fs::read_to_string(&log).unwrap();
+    let refused = log
+        .lines()
+        .filter(|l| l.contains("readlink refused") && l.contains("ciphertext=d/"))
+        .count();
+    assert!(refused >= 1, "{log}");
+    assert!(log.matches("entry skipped").count() >= 5, "{log}");
+    assert!(!log.contains("passwd") && !log.contains("evil"), "{log}");
 
     // -o symlinks=none: no readlink at all, not even inside.
     h.vault(&["mount", h.v(), mnt.to_str().unwrap(), "-o", "symlinks=none"])

@@ -382,7 +382,8 @@ pub(crate) async fn list(core: &Core, dir: &DirId, mode: Mode) -> Result<Listing
     kept.retain(|(_, it)| match names::refusal(&it.node.name) {
         None => true,
         Some(reason) => {
-            tracing::warn!(ciphertext = %it.node.storage_path, reason, "node with an unsafe name skipped");
+            // Callers report it (check, the CLI's errors, the mount's log): debug here.
+            tracing::debug!(ciphertext = %it.node.storage_path, reason, "node with an unsafe name skipped");
             findings.push(Finding {
                 storage_path: it.node.storage_path.clone(),
                 cleartext: None,

@@ -74,7 +74,7 @@ pub async fn run(
     {
         return Err(CliError::other(format!("cannot write the listing: {e}")));
     }
-    crate::cli::exit::summarize(lister.errors, "directories could not be listed")
+    crate::cli::exit::summarize(lister.errors, "entries or directories could not be listed")
 }
 
 enum Stop {

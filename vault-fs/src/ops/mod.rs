@@ -1072,7 +1072,12 @@ impl VaultFs {
     /// Opens a directory for reading: takes a snapshot of its listing.
     pub async fn opendir(&self, ino: NodeId) -> FsResult<HandleId> {
         let dir = self.dir_of(ino)?;
-        let listing = self.timed(self.vault.list(&dir)).await?;
+        let listed = self.timed(self.vault.list_checked(&dir)).await?;
+        for refused in &listed.refused {
+            // The text names the ciphertext node only, never cleartext.
+            tracing::warn!(error = %refused, "entry skipped");
+        }
+        let listing = listed.nodes;
         self.set_known_names(ino, listing.iter().map(|n| n.name.as_str()));
         let mut entries = Vec::with_capacity(listing.len());
         let mut open_files = Vec::new();
