@@ -21,7 +21,7 @@ use vault_storage::LocalStorage;
 /// The hostile vault: a fixture copy plus nodes written by hand.
 struct Hostile {
     fx: FixtureCopy,
-    /// Absolute path a name points at; must never come into existence.
+    /// Absolute path a name points at, in an existing empty folder that must stay empty.
     outside: PathBuf,
     /// Folder in /tmp the swapped symlink points at; must stay empty.
     marker: tempfile::TempDir,
@@ -66,7 +66,9 @@ fn dir_id(vault: &Vault, rt: &tokio::runtime::Runtime, path: &str) -> String {
 
 fn build() -> Hostile {
     let fx = copy_fixture("vault-v8");
+    // The folder exists, so a client that takes the absolute name as is can write there.
     let outside = fx.tmp.path().join("outside-dest").join("passwd");
+    std::fs::create_dir(outside.parent().unwrap()).unwrap();
     let marker = tempfile::Builder::new()
         .prefix("vault-hostile-marker-")
         .tempdir_in("/tmp")
@@ -170,10 +172,7 @@ impl Hostile {
         self.fx.vault_str()
     }
     fn nothing_escaped(&self) {
-        assert!(
-            !self.outside.parent().unwrap().exists(),
-            "written outside DEST"
-        );
+        assert!(is_empty(self.outside.parent().unwrap()), "written outside DEST");
         assert!(is_empty(self.marker.path()), "written into the /tmp marker");
     }
 }
