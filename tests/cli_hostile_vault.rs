@@ -172,7 +172,10 @@ impl Hostile {
         self.fx.vault_str()
     }
     fn nothing_escaped(&self) {
-        assert!(is_empty(self.outside.parent().unwrap()), "written outside DEST");
+        assert!(
+            is_empty(self.outside.parent().unwrap()),
+            "written outside DEST"
+        );
         assert!(is_empty(self.marker.path()), "written into the /tmp marker");
     }
 }

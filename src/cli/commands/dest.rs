@@ -7,7 +7,8 @@
 //! on every component), whether we made the link (a vault symlink copied out)
 //! or found it in DEST. Files are written under an unpredictable temporary name
 //! created with `O_EXCL`, mode 0600, and renamed over the final name only when
-//! complete; every error path (and a drop) removes the temporary file.
+//! complete (then given the mode a new file gets, `0666 & !umask`, as `cp` does); every error
+//! path (and a drop) removes the temporary file.
 
 use std::fs::File;
 use std::io;
@@ -22,6 +23,20 @@ use rustix::fs::{AtFlags, CWD, Mode, OFlags};
 pub struct Dest {
     base: OwnedFd,
     base_path: PathBuf,
+    /// Mode of a finished file.
+    file_mode: u32,
+}
+
+/// The process umask, read without changing it (`/proc/self/status`); 022 when unknown.
+fn umask() -> u32 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("Umask:"))
+                .and_then(|v| u32::from_str_radix(v.trim(), 8).ok())
+        })
+        .unwrap_or(0o022)
 }
 
 fn dir_flags() -> OFlags {
@@ -52,6 +67,7 @@ impl Dest {
         Ok(Dest {
             base: base_fd,
             base_path: shown.to_path_buf(),
+            file_mode: 0o666 & !umask(),
         })
     }
 
@@ -154,6 +170,7 @@ impl Dest {
             tmp,
             name,
             file: Some(File::from(fd)),
+            mode: self.file_mode,
         })
     }
 }
@@ -186,6 +203,8 @@ pub struct TempFile {
     tmp: String,
     name: String,
     file: Option<File>,
+    /// Mode given once complete.
+    mode: u32,
 }
 
 impl TempFile {
@@ -199,7 +218,11 @@ impl TempFile {
     /// Makes the content durable, sets the modification time and renames it
     /// over the final name. On error the temporary file is removed (drop).
     pub fn commit(mut self, modified: Option<SystemTime>) -> io::Result<()> {
+        let mode = self.mode;
         let file = self.file()?;
+        file.set_permissions(
+            <std::fs::Permissions as std::os::unix::fs::PermissionsExt>::from_mode(mode),
+        )?;
         file.sync_all()?;
         if let Some(m) = modified {
             let _ = file.set_modified(m);
@@ -257,6 +280,11 @@ mod tests {
         a.file().unwrap().write_all(b"data").unwrap();
         a.commit(None).unwrap();
         assert_eq!(names(t.path()), ["f"]);
+        let mode = std::fs::metadata(t.path().join("f"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o666 & !umask(), "finished: as cp makes it");
         assert_eq!(std::fs::read(t.path().join("f")).unwrap(), b"data");
     }
 
