@@ -546,7 +546,10 @@ fn mount_round_trip(srv: Srv, sub: &str) {
     let _guard = MountGuard::lazy(mnt.clone());
     let (s, m) = (src.to_str().expect("utf-8"), mnt.to_str().expect("utf-8"));
 
-    timed("vault mount", || w.vault(&["mount", &url, m]).ok());
+    // --symlinks=all: the tree's absolute and climbing links must round-trip verbatim.
+    timed("vault mount", || {
+        w.vault(&["mount", &url, m, "--symlinks=all"]).ok()
+    });
     assert!(
         is_mounted(&mnt),
         "vault mount returned 0 but {m} is not mounted"

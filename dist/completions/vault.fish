@@ -91,6 +91,7 @@ complete -c vault -n "__fish_vault_using_subcommand ls" -l s3-endpoint -d 'S3 en
 complete -c vault -n "__fish_vault_using_subcommand ls" -l s3-region -d 'S3 region (s3://; default: AWS_REGION, the profile\'s, else us-east-1)' -r
 complete -c vault -n "__fish_vault_using_subcommand ls" -s l -d 'Long format: type, size, modification time (UTC), name, symlink target'
 complete -c vault -n "__fish_vault_using_subcommand ls" -s R -d 'Recurse; paths are printed relative to PATH'
+complete -c vault -n "__fish_vault_using_subcommand ls" -s 0 -d 'Print names raw, each entry ending in NUL instead of a newline (for scripts; otherwise control characters in names are C-escaped)'
 complete -c vault -n "__fish_vault_using_subcommand ls" -l accept-new-host-key -d 'Accept and record an unknown host key without asking (sftp://). A changed key is always refused'
 complete -c vault -n "__fish_vault_using_subcommand ls" -l create-bucket -d 'Make a missing bucket (vault create on s3://)'
 complete -c vault -n "__fish_vault_using_subcommand ls" -l remember -d 'Keep the secrets this command asks for (vault password, SSH key passphrase, WebDAV password) in the OS keyring, stored once the command succeeded; later runs use them instead of asking. `vault forget` drops them'
@@ -271,6 +272,9 @@ complete -c vault -n "__fish_vault_using_subcommand check" -s h -l help -d 'Prin
 complete -c vault -n "__fish_vault_using_subcommand check" -s V -l version -d 'Print version'
 complete -c vault -n "__fish_vault_using_subcommand mount" -s o -d 'Mount options, comma separated: ro, rw, allow_other, nonempty, idle=DURATION, and options passed to FUSE' -r
 complete -c vault -n "__fish_vault_using_subcommand mount" -l idle -d 'Unmount after this long without access (e.g. 90s, 10m, 1h)' -r
+complete -c vault -n "__fish_vault_using_subcommand mount" -l symlinks -d 'Which symlink targets the mount returns: inside (default: a target that is absolute or climbs above the mount root fails with EACCES), none (no symlink is followed), all' -r -f -a "all\t''
+inside\t''
+none\t''"
 complete -c vault -n "__fish_vault_using_subcommand mount" -l log-file -d 'Write the daemon\'s log to FILE (otherwise it is discarded once detached)' -r -F
 complete -c vault -n "__fish_vault_using_subcommand mount" -l password-file -d 'Read the vault password from the first line of FILE (newline stripped)' -r -F
 complete -c vault -n "__fish_vault_using_subcommand mount" -l askpass -d 'Run CMD with the prompt text as its only argument and read the secret from its stdout (like SSH_ASKPASS). CMD is a program path, run without a shell' -r
@@ -295,6 +299,9 @@ complete -c vault -n "__fish_vault_using_subcommand mount" -s h -l help -d 'Prin
 complete -c vault -n "__fish_vault_using_subcommand mount" -s V -l version -d 'Print version'
 complete -c vault -n "__fish_vault_using_subcommand __mount-daemon" -s o -d 'Mount options, comma separated: ro, rw, allow_other, nonempty, idle=DURATION, and options passed to FUSE' -r
 complete -c vault -n "__fish_vault_using_subcommand __mount-daemon" -l idle -d 'Unmount after this long without access (e.g. 90s, 10m, 1h)' -r
+complete -c vault -n "__fish_vault_using_subcommand __mount-daemon" -l symlinks -d 'Which symlink targets the mount returns: inside (default: a target that is absolute or climbs above the mount root fails with EACCES), none (no symlink is followed), all' -r -f -a "all\t''
+inside\t''
+none\t''"
 complete -c vault -n "__fish_vault_using_subcommand __mount-daemon" -l log-file -d 'Write the daemon\'s log to FILE (otherwise it is discarded once detached)' -r -F
 complete -c vault -n "__fish_vault_using_subcommand __mount-daemon" -l password-file -d 'Read the vault password from the first line of FILE (newline stripped)' -r -F
 complete -c vault -n "__fish_vault_using_subcommand __mount-daemon" -l askpass -d 'Run CMD with the prompt text as its only argument and read the secret from its stdout (like SSH_ASKPASS). CMD is a program path, run without a shell' -r
@@ -332,6 +339,9 @@ complete -c vault -n "__fish_vault_using_subcommand auth" -s q -l quiet -d 'Only
 complete -c vault -n "__fish_vault_using_subcommand auth" -s h -l help -d 'Print help'
 complete -c vault -n "__fish_vault_using_subcommand auth" -s V -l version -d 'Print version'
 complete -c vault -n "__fish_vault_using_subcommand add" -l idle -d 'Unmount after this long without access (e.g. 30m)' -r
+complete -c vault -n "__fish_vault_using_subcommand add" -l symlinks -d 'Which symlink targets a mount returns: all, inside (the default), none' -r -f -a "all\t''
+inside\t''
+none\t''"
 complete -c vault -n "__fish_vault_using_subcommand add" -s i -l identity -d 'SSH private key to try first (sftp://)' -r -F
 complete -c vault -n "__fish_vault_using_subcommand add" -l known-hosts -d 'known_hosts file (sftp://)' -r -F
 complete -c vault -n "__fish_vault_using_subcommand add" -l ca-cert -d 'Trust this PEM certificate (or CA) too (davs://, https://)' -r -F

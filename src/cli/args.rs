@@ -107,6 +107,10 @@ pub enum Command {
         /// Recurse; paths are printed relative to PATH.
         #[arg(short = 'R')]
         recursive: bool,
+        /// Print names raw, each entry ending in NUL instead of a newline (for scripts;
+        /// otherwise control characters in names are C-escaped).
+        #[arg(short = '0')]
+        nul: bool,
         /// The vault.
         storage: String,
         /// Cleartext path inside the vault.
@@ -353,6 +357,9 @@ pub struct AddArgs {
     /// Unmount after this long without access (e.g. 30m).
     #[arg(long, value_name = "DURATION", value_parser = parse_duration_text)]
     pub idle: Option<String>,
+    /// Which symlink targets a mount returns: all, inside (the default), none.
+    #[arg(long, value_name = "MODE", value_parser = ["all", "inside", "none"])]
+    pub symlinks: Option<String>,
     /// Do not lock this vault on suspend or session lock.
     #[arg(long)]
     pub no_auto_lock: bool,
@@ -400,6 +407,10 @@ pub struct MountArgs {
     /// Unmount after this long without access (e.g. 90s, 10m, 1h).
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub idle: Option<std::time::Duration>,
+    /// Which symlink targets the mount returns: inside (default: a target that is absolute or
+    /// climbs above the mount root fails with EACCES), none (no symlink is followed), all.
+    #[arg(long, value_name = "MODE", value_parser = ["all", "inside", "none"])]
+    pub symlinks: Option<String>,
     /// Do not lock (flush and unmount) the vault when the system suspends or the session locks
     /// (a named vault's `auto_lock = false`).
     #[arg(long)]

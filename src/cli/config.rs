@@ -7,6 +7,7 @@
 //! mountpoint = "/home/me/Work"      # optional
 //! read_only = false                 # optional, like --read-only
 //! idle = "30m"                      # optional, like --idle
+//! symlinks = "inside"               # optional, like --symlinks (all, inside, none)
 //! identity = "/home/me/.ssh/id_ed25519"
 //! known_hosts = "/home/me/.ssh/known_hosts"
 //! ca_cert = "/etc/ssl/my-ca.pem"
@@ -53,6 +54,9 @@ pub struct VaultEntry {
     /// `--idle DURATION` as text (`30m`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub idle: Option<String>,
+    /// `--symlinks MODE` (`all`, `inside`, `none`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub symlinks: Option<String>,
     /// `--identity FILE` (sftp).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub identity: Option<PathBuf>,
@@ -159,6 +163,10 @@ pub fn parse(path: &Path, text: &str) -> CliResult<Config> {
         if let Some(idle) = &entry.idle {
             super::args::parse_duration(idle)
                 .map_err(|e| bad(format!("vault {name}: idle: {e}")))?;
+        }
+        if let Some(mode) = &entry.symlinks {
+            mode.parse::<vault_fs::ops::SymlinkPolicy>()
+                .map_err(|e| bad(format!("vault {name}: {e}")))?;
         }
     }
     Ok(config)
@@ -327,6 +335,7 @@ mod tests {
                 mountpoint: Some("/home/me/Work".into()),
                 read_only: true,
                 idle: Some("30m".into()),
+                symlinks: Some("none".into()),
                 identity: Some("/k/id".into()),
                 known_hosts: Some("/k/kh".into()),
                 ca_cert: Some("/k/ca.pem".into()),
@@ -399,6 +408,8 @@ mod tests {
         assert!(e.message.contains("invalid vault name"), "{}", e.message);
         let e = parse(p, "[vaults.a]\nstorage = \"/v\"\nidle = \"soon\"\n").unwrap_err();
         assert!(e.message.contains("idle"), "{}", e.message);
+        let e = parse(p, "[vaults.a]\nstorage = \"/v\"\nsymlinks = \"some\"\n").unwrap_err();
+        assert!(e.message.contains("symlinks=some"), "{}", e.message);
         assert_eq!(e.message.lines().count(), 1);
     }
 

@@ -1,12 +1,17 @@
-//! C-escaping of text that came from a server or storage, for one-line messages
-//! (docs: "server text with control characters is printed C-escaped"). Kept tiny
-//! on purpose: other helpers may add the same function; the lead unifies them.
+//! C-style escaping of untrusted text for the terminal.
+//!
+//! Decrypted names (and any text a server sends) may hold control
+//! characters: a newline forges an output line, an ESC sequence rewrites the
+//! terminal. Every such string the CLI prints goes through [`c_escape`];
+//! `ls -0` is the one raw outlet, for scripts.
 
 use std::borrow::Cow;
+use std::fmt::Write;
 
-/// `\\`, `\n`, `\r`, `\t` and every other control character (C0, DEL, C1) as
-/// `\xNN` / `\u{NNNN}`; everything else unchanged. Borrowed when nothing changes.
-pub fn c_escape(s: &str) -> Cow<'_, str> {
+/// `s` with control characters written as `\n`, `\t`, `\r`, `\xHH` (ASCII and
+/// DEL) or `\u{HHHH}` (C1), and a backslash as `\\`, so the escaped form
+/// cannot be mistaken for another name. Borrowed when nothing needs escaping.
+pub(crate) fn c_escape(s: &str) -> Cow<'_, str> {
     if !s.chars().any(|c| c == '\\' || c.is_control()) {
         return Cow::Borrowed(s);
     }
@@ -15,12 +20,14 @@ pub fn c_escape(s: &str) -> Cow<'_, str> {
         match c {
             '\\' => out.push_str("\\\\"),
             '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
             '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x100 && c.is_control() => {
-                out.push_str(&format!("\\x{:02x}", c as u32));
+            '\r' => out.push_str("\\r"),
+            c if c.is_control() && (c as u32) < 0x80 => {
+                let _ = write!(out, "\\x{:02x}", c as u32);
             }
-            c if c.is_control() => out.push_str(&format!("\\u{{{:04x}}}", c as u32)),
+            c if c.is_control() => {
+                let _ = write!(out, "\\u{{{:04x}}}", c as u32);
+            }
             c => out.push(c),
         }
     }
@@ -32,11 +39,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn escapes_controls_and_backslash() {
-        assert_eq!(c_escape("plain é"), "plain é");
-        assert_eq!(
-            c_escape("a\nb\x1b[31m\\c\u{85}\t"),
-            "a\\nb\\x1b[31m\\\\c\\x85\\t"
-        );
+    fn escapes_controls_and_backslash_only() {
+        assert!(matches!(c_escape("plain näme.txt"), Cow::Borrowed(_)));
+        assert_eq!(c_escape("a\nb"), "a\\nb");
+        assert_eq!(c_escape("\x1b[31mred"), "\\x1b[31mred");
+        assert_eq!(c_escape("a\\nb"), "a\\\\nb");
+        assert_eq!(c_escape("nul\0"), "nul\\x00");
+        assert_eq!(c_escape("tab\tcr\r\x7f"), "tab\\tcr\\r\\x7f");
+        assert_eq!(c_escape("c1\u{9b}"), "c1\\u{009b}");
     }
 }

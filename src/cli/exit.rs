@@ -166,7 +166,10 @@ impl CliError {
 
     /// An engine error met while reading the cleartext file `path`.
     pub fn file(storage: &str, path: &str, err: &VaultError) -> Self {
+        // Cleartext paths come from decrypted names: control characters escaped.
+        let path = &*crate::cli::escape::c_escape(path);
         match err {
+            VaultError::Refused { .. } => Self::new(Exit::Error, format!("{path}: {err}")),
             VaultError::Corrupt { offset, source, .. } => {
                 let message = match offset {
                     Some(o) => format!("file {path} is corrupted at offset {o} ({source})"),

@@ -14,7 +14,7 @@ pub mod args;
 mod autolock;
 mod commands;
 pub mod config;
-mod escape;
+pub(crate) mod escape;
 pub mod exit;
 mod output;
 mod password_file_mode;
@@ -124,10 +124,11 @@ async fn async_command(ctx: Ctx, command: Command) -> CliResult {
         Command::Ls {
             long,
             recursive,
+            nul,
             storage,
             path,
             secrets,
-        } => ls::run(&storage, &secrets, &path, long, recursive).await,
+        } => ls::run(&storage, &secrets, &path, long, recursive, nul).await,
         Command::Cat {
             storage,
             path,

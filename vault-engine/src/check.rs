@@ -141,6 +141,7 @@ pub async fn check(
                         false,
                     )
                 }
+                FindingKind::BadName(reason) => (unsafe_name_description(reason), false),
                 FindingKind::TempObject => {
                     let mut done = false;
                     if repair && !lock(&core.live_temps).contains(&f.storage_path) {
@@ -178,7 +179,7 @@ pub async fn check(
                         report.problems.push(Problem {
                             storage_path: node.storage_path.clone(),
                             cleartext_path: Some(child.clone()),
-                            description: format!("directory ID collision: same ID as {other}"),
+                            description: dir_repeat_description(other, &child),
                             repaired: false,
                             harmless: false,
                         });
@@ -443,6 +444,22 @@ impl CheckReport {
     /// Problems `--repair` did not fix.
     pub fn unrepaired(&self) -> usize {
         self.problems.iter().filter(|p| !p.repaired).count()
+    }
+}
+
+/// A node skipped for a decrypted name that could escape a path.
+fn unsafe_name_description(reason: &str) -> String {
+    format!("{reason}: node refused (not listed, not copied, not removable by name)")
+}
+
+/// A directory whose `dir.c9r` names an ID already met at `first`: a cycle
+/// when `first` is an ancestor of `child` (a walk would never end), an alias
+/// otherwise (two folders sharing one content directory).
+fn dir_repeat_description(first: &str, child: &str) -> String {
+    if first == "/" || child.starts_with(&format!("{first}/")) {
+        format!("directory ID cycle: same ID as its ancestor {first} (not followed)")
+    } else {
+        format!("directory ID collision: same ID as {first} (an alias; not followed)")
     }
 }
 

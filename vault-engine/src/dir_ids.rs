@@ -118,6 +118,57 @@ impl DirCache {
     }
 }
 
+/// The directories one recursive walk (`ls -R`, `get -r`, `rm -r`, `check`)
+/// has entered, by ID. Storage decides what a `dir.c9r` says, so a hostile
+/// one can name an ancestor's ID (a cycle: the walk would never end) or
+/// another folder's ID (an alias: the walk would visit, or `rm -r` delete,
+/// one folder's contents twice). Entering an ID already seen is refused.
+#[derive(Debug, Default)]
+pub struct VisitedDirs {
+    /// ID → cleartext path (`/a/b`, `/` for the root) where it was first met.
+    seen: HashMap<DirId, String>,
+}
+
+/// A directory ID met a second time, from [`VisitedDirs::enter`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DirRepeat {
+    /// Where the ID was met first (cleartext path, `/` for the root).
+    pub first: String,
+    /// True when `first` is an ancestor of the repeat (a cycle), false for
+    /// an alias of a folder elsewhere.
+    pub cycle: bool,
+}
+
+impl VisitedDirs {
+    /// A walk starting at `start` (its cleartext path); `ancestors` are the
+    /// directories above it, root first, with their paths: a `dir.c9r` naming
+    /// one of them below `start` is a cycle too.
+    pub fn new(start: (&DirId, &str), ancestors: &[(DirId, String)]) -> Self {
+        let mut v = VisitedDirs::default();
+        for (id, path) in ancestors {
+            v.seen.entry(id.clone()).or_insert_with(|| path.clone());
+        }
+        v.seen
+            .entry(start.0.clone())
+            .or_insert_with(|| start.1.to_owned());
+        v
+    }
+
+    /// Records that the walk enters directory `id` at cleartext `path`;
+    /// refused when the ID was met before.
+    pub fn enter(&mut self, id: &DirId, path: &str) -> Result<(), DirRepeat> {
+        if let Some(first) = self.seen.get(id) {
+            let cycle = first == "/" || path.starts_with(&format!("{first}/"));
+            return Err(DirRepeat {
+                first: first.clone(),
+                cycle,
+            });
+        }
+        self.seen.insert(id.clone(), path.to_owned());
+        Ok(())
+    }
+}
+
 /// One async mutex per directory, created on demand, dropped when unused.
 pub(crate) struct DirLocks {
     locks: Mutex<HashMap<DirId, Weak<tokio::sync::Mutex<()>>>>,
@@ -176,6 +227,23 @@ mod tests {
             damaged: false,
             storage_path: String::new(),
         }
+    }
+
+    #[test]
+    fn visited_dirs_tell_cycles_from_aliases() {
+        let root = DirId::root();
+        let mut v = VisitedDirs::new((&DirId::new("A"), "/a"), &[(root.clone(), "/".into())]);
+        v.enter(&DirId::new("B"), "/a/b").unwrap();
+        let cycle = v.enter(&DirId::new("A"), "/a/b/c").unwrap_err();
+        assert_eq!((cycle.first.as_str(), cycle.cycle), ("/a", true));
+        let to_root = v.enter(&root, "/a/r").unwrap_err();
+        assert!(to_root.cycle);
+        v.enter(&DirId::new("C"), "/a/c").unwrap();
+        let alias = v.enter(&DirId::new("B"), "/a/c/b2").unwrap_err();
+        assert_eq!((alias.first.as_str(), alias.cycle), ("/a/b", false));
+        // A sibling whose name extends another's is no ancestor.
+        let alias = v.enter(&DirId::new("C"), "/a/cc").unwrap_err();
+        assert!(!alias.cycle);
     }
 
     #[test]

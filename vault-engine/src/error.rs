@@ -71,6 +71,16 @@ pub enum VaultError {
         #[source]
         source: FormatError,
     },
+    /// Storage holds what no honest client writes and what would be unsafe to
+    /// follow (a decrypted name that could escape a path): refused. The text
+    /// names only the ciphertext node, never cleartext.
+    #[error("ciphertext node {storage_path}: {reason} (refused)")]
+    Refused {
+        /// Ciphertext path of the node.
+        storage_path: String,
+        /// What is wrong, without cleartext.
+        reason: &'static str,
+    },
     /// A storage error.
     #[error(transparent)]
     Storage(#[from] StorageError),
@@ -116,7 +126,7 @@ impl VaultError {
             VaultError::WrongPassword => VaultErrorKind::WrongPassword,
             VaultError::NotAVault(_) => VaultErrorKind::NotAVault,
             VaultError::Node { kind, .. } => *kind,
-            VaultError::Corrupt { .. } => VaultErrorKind::Corrupt,
+            VaultError::Corrupt { .. } | VaultError::Refused { .. } => VaultErrorKind::Corrupt,
             VaultError::Storage(e) => match e.kind() {
                 S::NotFound => VaultErrorKind::NotFound,
                 S::AlreadyExists => VaultErrorKind::AlreadyExists,

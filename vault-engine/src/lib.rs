@@ -79,6 +79,15 @@ pub struct Node {
     pub storage_path: String,
 }
 
+/// A listing from [`Vault::list_checked`].
+#[derive(Debug)]
+pub struct Listed {
+    /// The nodes, as [`Vault::list`] returns them.
+    pub nodes: Vec<Node>,
+    /// Nodes left out because their decrypted name could escape a path.
+    pub refused: Vec<VaultError>,
+}
+
 /// Options for opening a vault.
 #[derive(Debug, Clone, Default)]
 pub struct OpenOptions {
@@ -151,6 +160,7 @@ mod open_file;
 mod read_ahead;
 mod shadow;
 mod unlock;
+pub use dir_ids::{DirRepeat, VisitedDirs};
 pub use open_file::OpenFile;
 
 pub mod check;
@@ -294,6 +304,33 @@ impl Vault {
             listing::Mode::Resolve
         };
         Ok(listing::list(&self.core, dir, mode).await?.nodes)
+    }
+
+    /// As [`Vault::list`], and also the nodes refused for names that could
+    /// escape a path (each a [`VaultError::Refused`] naming its ciphertext
+    /// node), for callers that report them (`ls`, `get -r`, `rm -r`).
+    pub async fn list_checked(&self, dir: &DirId) -> Result<Listed, VaultError> {
+        let mode = if self.core.read_only {
+            listing::Mode::Present
+        } else {
+            listing::Mode::Resolve
+        };
+        let listing = listing::list(&self.core, dir, mode).await?;
+        let refused = listing
+            .findings
+            .into_iter()
+            .filter_map(|f| match f.kind {
+                listing::FindingKind::BadName(reason) => Some(VaultError::Refused {
+                    storage_path: f.storage_path,
+                    reason,
+                }),
+                _ => None,
+            })
+            .collect();
+        Ok(Listed {
+            nodes: listing.nodes,
+            refused,
+        })
     }
 
     /// Creates a directory (node, `dir.c9r`, content dir, `dirid.c9r`, `name.c9s` if long).

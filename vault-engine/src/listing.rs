@@ -66,6 +66,9 @@ pub(crate) enum FindingKind {
     MissingContentDir(DirId),
     /// A shadow object left by an interrupted write.
     TempObject,
+    /// A node whose decrypted name could escape a path (empty, `.`, `..`,
+    /// absolute, `/` or NUL inside): never listed. The reason names no cleartext.
+    BadName(&'static str),
 }
 
 /// A listing with its findings.
@@ -374,7 +377,24 @@ pub(crate) async fn list(core: &Core, dir: &DirId, mode: Mode) -> Result<Listing
         }
     }
 
-    // 5. Stored-name order decides which duplicate wins; then sort by name.
+    // 5. Names that could escape a path are never handed out (they decrypt, so
+    // only a key holder wrote them: a hostile client or a replayed node).
+    kept.retain(|(_, it)| match names::refusal(&it.node.name) {
+        None => true,
+        Some(reason) => {
+            // Callers report it (check, the CLI's errors, the mount's log): debug here.
+            tracing::debug!(ciphertext = %it.node.storage_path, reason, "node with an unsafe name skipped");
+            findings.push(Finding {
+                storage_path: it.node.storage_path.clone(),
+                cleartext: None,
+                kind: FindingKind::BadName(reason),
+                repaired: false,
+            });
+            false
+        }
+    });
+
+    // 6. Stored-name order decides which duplicate wins; then sort by name.
     kept.sort_by_key(|(i, _)| *i);
     let mut seen = HashSet::new();
     let mut result: Vec<Item> = kept

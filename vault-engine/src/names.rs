@@ -20,6 +20,29 @@ pub(crate) fn validate(name: &str) -> Result<(), VaultError> {
     Ok(())
 }
 
+/// Why a decrypted name must not be used, or `None` when it is a valid name.
+///
+/// Names come out of storage a key holder (or a server replaying one) can
+/// write; one that is empty, `.`, `..`, absolute or holds `/` or NUL would
+/// make a path built from it point elsewhere (`get -r` writing outside its
+/// destination, a mount listing `..`). The reason names no cleartext, so
+/// the message is safe to log and print as is.
+pub(crate) fn refusal(name: &str) -> Option<&'static str> {
+    if name.is_empty() {
+        Some("decrypted name is empty")
+    } else if name == "." || name == ".." {
+        Some("decrypted name is . or ..")
+    } else if name.starts_with('/') {
+        Some("decrypted name is an absolute path")
+    } else if name.contains('/') {
+        Some("decrypted name contains /")
+    } else if name.contains('\0') {
+        Some("decrypted name contains NUL")
+    } else {
+        None
+    }
+}
+
 /// The NFC form of `name`.
 pub(crate) fn nfc(name: &str) -> String {
     if is_nfc(name) {
@@ -124,6 +147,16 @@ mod tests {
         }
         validate("a.txt").unwrap();
         validate("...").unwrap();
+    }
+
+    #[test]
+    fn refusals() {
+        for bad in ["", ".", "..", "/etc/passwd", "a/b", "a\0b"] {
+            assert!(refusal(bad).is_some(), "{bad:?}");
+        }
+        for good in ["a", "...", ".hidden", "a\\b", "a\nb"] {
+            assert_eq!(refusal(good), None, "{good:?}");
+        }
     }
 
     #[test]

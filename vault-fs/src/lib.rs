@@ -10,7 +10,8 @@
 //! `gid=N`, `umask=OCT`, `fmask=OCT`, `dmask=OCT`, `file_mode=OCT`,
 //! `dir_mode=OCT`, `attr_timeout=SECS`, `entry_timeout=SECS`,
 //! `io_timeout=SECS` (bound on every storage call, default 120; past it the
-//! request fails with EIO), `noatime`, `nodiratime`, `exec`, `noexec`, `sync`,
+//! request fails with EIO), `symlinks=all|inside|none` (which symlink targets
+//! `readlink` returns; default `inside`, see [`ops::SymlinkPolicy`]), `noatime`, `nodiratime`, `exec`, `noexec`, `sync`,
 //! `dirsync`, and fstab's `noauto`, `nofail`, `user`, `users`, `_netdev`.
 //! Anything else is refused.
 

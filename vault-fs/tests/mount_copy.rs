@@ -49,7 +49,12 @@ fn cp_a_tree_diff_remount_diff_and_pycryptomator_agrees() {
         generate_tree(&src, files, mb << 20, &mut rng)
     });
 
-    let mut m = Mounted::new();
+    // The tree holds an absolute and a climbing symlink that must round-trip verbatim:
+    // `symlinks=all` (the default `inside` refuses their readlink on purpose).
+    let mut m = Mounted::with_options(vault_fs::MountOptions {
+        extra_options: vec!["symlinks=all".into()],
+        ..vault_fs::MountOptions::default()
+    });
     let (s, d) = (src.display().to_string(), m.mnt.display().to_string());
     timed("cp -a", || {
         sh(&format!("cp -a '{s}/.' '{d}/'"), Path::new("/"))

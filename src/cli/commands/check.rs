@@ -6,6 +6,7 @@ use vault_engine::check::{CheckProgress, check};
 
 use crate::cli::Ctx;
 use crate::cli::args::SecretArgs;
+use crate::cli::escape::c_escape;
 use crate::cli::exit::{CliError, CliResult, Exit};
 use crate::cli::output::progress_items;
 use crate::cli::secrets::Secrets;
@@ -34,8 +35,9 @@ pub async fn run(ctx: Ctx, storage_arg: &str, secrets: &SecretArgs, repair: bool
             .map_err(|e| CliError::vault(storage_arg, &e))?;
     }
     for p in &report.problems {
+        // Cleartext paths and descriptions may hold decrypted names: escaped.
         let what = match &p.cleartext_path {
-            Some(c) => format!("{c} ({})", p.storage_path),
+            Some(c) => format!("{} ({})", c_escape(c), p.storage_path),
             None => p.storage_path.clone(),
         };
         let state = match (p.repaired, p.harmless) {
@@ -43,7 +45,7 @@ pub async fn run(ctx: Ctx, storage_arg: &str, secrets: &SecretArgs, repair: bool
             (false, true) => "note",
             (false, false) => "problem",
         };
-        println!("{state}: {what}: {}", p.description);
+        println!("{state}: {what}: {}", c_escape(&p.description));
     }
     let remaining = report.remaining().count();
     let repaired = report.problems.iter().filter(|p| p.repaired).count();

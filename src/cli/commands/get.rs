@@ -5,36 +5,56 @@
 //! a lone symlink PATH without `-r` is followed, as `cp` does. Files are written under a temporary
 //! name and renamed when complete, so a failed copy leaves no partial file. Modification times
 //! are kept.
+//!
+//! Storage decides names and the tree's shape, so the copy is written only through
+//! [`Dest`]: plain names, no symlink followed below DEST's parent (see `dest`). Nodes the engine
+//! refuses for unsafe names are reported and skipped; a directory-ID cycle or alias stops
+//! the copy before anything is written.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::SystemTime;
 
-use vault_engine::{Node, NodeKind, Vault};
+use vault_engine::{Node, NodeKind, Vault, VisitedDirs};
 
 use crate::cli::Ctx;
 use crate::cli::args::SecretArgs;
 use crate::cli::commands::cat::{CopyError, copy_file, resolve_following};
+use crate::cli::commands::dest::Dest;
+use crate::cli::commands::tree;
+use crate::cli::escape::c_escape;
 use crate::cli::exit::{CliError, CliResult};
 use crate::cli::output::progress_bytes;
 use crate::cli::secrets::Secrets;
 use crate::cli::session::{self, VPath};
 use crate::cli::storage_arg::io_text;
 
+/// A path below DEST's parent, one plain name a component.
+type Rel = Vec<String>;
+
 enum Item {
     Dir {
-        local: PathBuf,
+        local: Rel,
         modified: Option<SystemTime>,
     },
     File {
         node: Node,
         shown: String,
-        local: PathBuf,
+        local: Rel,
     },
     Symlink {
         node: Node,
         shown: String,
-        local: PathBuf,
+        local: Rel,
     },
+}
+
+/// What the planning walk carries along.
+struct Plan<'a> {
+    vault: &'a Vault,
+    storage: &'a str,
+    items: Vec<Item>,
+    errors: Vec<CliError>,
+    visited: Option<VisitedDirs>,
 }
 
 /// Copies PATH out of the vault (read-only open).
@@ -56,10 +76,12 @@ pub async fn run(
     let is_dir = matches!(node.kind, NodeKind::Dir(_));
     if is_dir && !recursive {
         return Err(CliError::other(format!(
-            "{shown} is a directory (use get -r)"
+            "{} is a directory (use get -r)",
+            c_escape(&shown)
         )));
     }
     let name = src.split_last().map(|(_, n)| n.to_string());
+    let dest_is_dir = std::fs::metadata(dest).is_ok_and(|m| m.is_dir());
     let target = match (std::fs::metadata(dest), name) {
         (Ok(m), Some(name)) if m.is_dir() => dest.join(name),
         (Ok(m), None) if m.is_dir() => dest.to_path_buf(),
@@ -77,30 +99,42 @@ pub async fn run(
         Ok(m) if m.is_dir() && !is_dir => {
             return Err(CliError::other(format!(
                 "cannot overwrite directory {} with a file",
-                target.display()
+                c_escape(&target.display().to_string())
             )));
         }
         Ok(m) if !m.is_dir() && is_dir => {
             return Err(CliError::other(format!(
-                "cannot overwrite non-directory {} with directory {shown}",
-                target.display()
+                "cannot overwrite non-directory {} with directory {}",
+                c_escape(&target.display().to_string()),
+                c_escape(&shown)
             )));
         }
         _ => {}
     }
 
-    let mut items = Vec::new();
-    let mut errors: Vec<CliError> = Vec::new();
-    plan(
-        &vault,
-        storage_arg,
-        &node,
-        &src,
-        &target,
-        &mut items,
-        &mut errors,
-    )
-    .await?;
+    let (base, root_rel) = if dest_is_dir && src.is_root() {
+        (dest.to_path_buf(), Vec::new())
+    } else {
+        let (base, first) = split_target(&target)?;
+        (base, vec![first])
+    };
+    let dest = Dest::open(&base)
+        .map_err(|e| CliError::other(format!("cannot open {}: {}", base.display(), io_text(&e))))?;
+    let visited = match &node.kind {
+        NodeKind::Dir(id) => Some(tree::visited_from(&vault, storage_arg, &src, id).await?),
+        _ => None,
+    };
+    let mut plan_state = Plan {
+        vault: &vault,
+        storage: storage_arg,
+        items: Vec::new(),
+        errors: Vec::new(),
+        visited,
+    };
+    plan(&mut plan_state, &node, &src, root_rel).await?;
+    let Plan {
+        items, mut errors, ..
+    } = plan_state;
     let total: u64 = items
         .iter()
         .map(|i| {
@@ -113,9 +147,26 @@ pub async fn run(
         .sum();
     let bar = progress_bytes(total, ctx.quiet);
     let mut dirs = Vec::new();
+    let mut failed_dirs: Vec<Rel> = Vec::new();
     for item in items {
-        if let Err(e) = execute(&vault, storage_arg, &item, &bar).await {
+        let local = match &item {
+            Item::Dir { local, .. } | Item::File { local, .. } | Item::Symlink { local, .. } => {
+                local
+            }
+        };
+        // Below a folder that could not be made nothing can be written: one error is enough.
+        if failed_dirs
+            .iter()
+            .any(|d| local.starts_with(d) && local != d)
+        {
+            continue;
+        }
+        if let Err(e) = execute(&vault, storage_arg, &dest, &item, &bar).await {
             errors.push(e);
+            if let Item::Dir { local, .. } = &item {
+                failed_dirs.push(local.clone());
+            }
+            continue;
         }
         if let Item::Dir { local, modified } = item {
             dirs.push((local, modified));
@@ -123,50 +174,69 @@ pub async fn run(
     }
     bar.finish_and_clear();
     for (dir, modified) in dirs.into_iter().rev() {
-        set_mtime(&dir, modified);
+        if let Some(m) = modified {
+            let _ = dest.set_dir_mtime(&dir, m);
+        }
     }
     crate::cli::exit::summarize(errors, "items could not be copied")
 }
 
-async fn plan(
-    vault: &Vault,
-    storage: &str,
-    node: &Node,
-    path: &VPath,
-    local: &Path,
-    items: &mut Vec<Item>,
-    errors: &mut Vec<CliError>,
-) -> CliResult {
+/// DEST's parent (opened as the user named it) and the copy's own name in it.
+fn split_target(target: &Path) -> CliResult<(std::path::PathBuf, String)> {
+    let name = target
+        .file_name()
+        .and_then(|n| n.to_str())
+        .filter(|n| *n != "." && *n != "..")
+        .ok_or_else(|| {
+            CliError::other(format!(
+                "{}: not a usable destination name",
+                target.display()
+            ))
+        })?;
+    let base = target.parent().map(Path::to_path_buf).unwrap_or_default();
+    Ok((base, name.to_owned()))
+}
+
+async fn plan(st: &mut Plan<'_>, node: &Node, path: &VPath, local: Rel) -> CliResult {
     match &node.kind {
-        NodeKind::File => items.push(Item::File {
+        NodeKind::File => st.items.push(Item::File {
             node: node.clone(),
             shown: path.display(),
-            local: local.into(),
+            local,
         }),
-        NodeKind::Symlink => items.push(Item::Symlink {
+        NodeKind::Symlink => st.items.push(Item::Symlink {
             node: node.clone(),
             shown: path.display(),
-            local: local.into(),
+            local,
         }),
         NodeKind::Dir(id) => {
-            items.push(Item::Dir {
-                local: local.into(),
+            st.items.push(Item::Dir {
+                local: local.clone(),
                 modified: node.modified,
             });
-            let children = match vault.list(id).await {
+            let listed = match st.vault.list_checked(id).await {
                 Ok(c) => c,
-                Err(e) if path.is_root() || items.len() == 1 => {
-                    return Err(CliError::file(storage, &path.display(), &e));
+                Err(e) if path.is_root() || st.items.len() == 1 => {
+                    return Err(CliError::file(st.storage, &path.display(), &e));
                 }
                 Err(e) => {
-                    errors.push(CliError::file(storage, &path.display(), &e));
+                    st.errors
+                        .push(CliError::file(st.storage, &path.display(), &e));
                     return Ok(());
                 }
             };
-            for child in children {
+            for e in &listed.refused {
+                st.errors
+                    .push(CliError::file(st.storage, &path.display(), e));
+            }
+            for child in listed.nodes {
                 let cpath = path.join(&child.name);
-                let clocal = local.join(&child.name);
-                Box::pin(plan(vault, storage, &child, &cpath, &clocal, items, errors)).await?;
+                if let Some(v) = st.visited.as_mut() {
+                    tree::enter(v, &child, &cpath)?;
+                }
+                let mut clocal = local.clone();
+                clocal.push(child.name.clone());
+                Box::pin(plan(st, &child, &cpath, clocal)).await?;
             }
         }
     }
@@ -176,82 +246,53 @@ async fn plan(
 async fn execute(
     vault: &Vault,
     storage: &str,
+    dest: &Dest,
     item: &Item,
     bar: &indicatif::ProgressBar,
 ) -> CliResult {
     match item {
-        Item::Dir { local, .. } => match std::fs::create_dir(local) {
-            Ok(()) => Ok(()),
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && local.is_dir() => Ok(()),
-            Err(e) => Err(CliError::other(format!(
+        Item::Dir { local, .. } => dest.create_dir(local).map_err(|e| {
+            CliError::other(format!(
                 "cannot create {}: {}",
-                local.display(),
+                shown_local(dest, local),
                 io_text(&e)
-            ))),
-        },
+            ))
+        }),
         Item::Symlink { node, shown, local } => {
             let target = vault
                 .read_symlink(node)
                 .await
                 .map_err(|e| CliError::file(storage, shown, &e))?;
-            if std::fs::symlink_metadata(local).is_ok() {
-                std::fs::remove_file(local).map_err(|e| {
-                    CliError::other(format!(
-                        "cannot replace {}: {}",
-                        local.display(),
-                        io_text(&e)
-                    ))
-                })?;
-            }
-            std::os::unix::fs::symlink(&target, local).map_err(|e| {
+            dest.symlink(local, &target).map_err(|e| {
                 CliError::other(format!(
                     "cannot create symlink {}: {}",
-                    local.display(),
+                    shown_local(dest, local),
                     io_text(&e)
                 ))
             })
         }
         Item::File { node, shown, local } => {
-            let tmp = temp_name(local);
             let write_err = |e: std::io::Error| {
-                CliError::other(format!("cannot write {}: {}", local.display(), io_text(&e)))
+                CliError::other(format!(
+                    "cannot write {}: {}",
+                    shown_local(dest, local),
+                    io_text(&e)
+                ))
             };
-            let mut file = std::fs::File::create(&tmp).map_err(write_err)?;
-            let result =
-                copy_file(vault, storage, node, shown, &mut file, &mut |n| bar.inc(n)).await;
-            let finished = match result {
-                Ok(_) => file.sync_all().map_err(write_err),
-                Err(CopyError::Vault(e)) => Err(e),
-                Err(CopyError::Write(e)) => Err(write_err(e)),
-            };
-            if let Err(e) = finished {
-                drop(file);
-                let _ = std::fs::remove_file(&tmp);
-                return Err(e);
+            // Dropping `tmp` on any early return removes the temporary file.
+            let mut tmp = dest.temp_file(local).map_err(write_err)?;
+            let file = tmp.file().map_err(write_err)?;
+            match copy_file(vault, storage, node, shown, file, &mut |n| bar.inc(n)).await {
+                Ok(_) => {}
+                Err(CopyError::Vault(e)) => return Err(e),
+                Err(CopyError::Write(e)) => return Err(write_err(e)),
             }
-            if let Some(m) = node.modified {
-                let _ = file.set_modified(m);
-            }
-            drop(file);
-            std::fs::rename(&tmp, local).map_err(|e| {
-                let _ = std::fs::remove_file(&tmp);
-                write_err(e)
-            })
+            tmp.commit(node.modified).map_err(write_err)
         }
     }
 }
 
-/// A short hidden name beside `local` (short: the real name may already be near NAME_MAX).
-fn temp_name(local: &Path) -> PathBuf {
-    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    local.with_file_name(format!(".vault-part-{}-{n}", std::process::id()))
-}
-
-fn set_mtime(dir: &Path, modified: Option<SystemTime>) {
-    if let Some(m) = modified
-        && let Ok(f) = std::fs::File::open(dir)
-    {
-        let _ = f.set_modified(m);
-    }
+/// A local path for messages, names C-escaped (they come from the vault).
+fn shown_local(dest: &Dest, local: &[String]) -> String {
+    c_escape(&dest.shown(local).display().to_string()).into_owned()
 }

@@ -2,12 +2,20 @@
 //!
 //! Output (one entry a line): the name (with `-R`, the path relative to PATH); directories end
 //! in `/`. With `-l`: `TYPE SIZE DATE TIME NAME[ -> TARGET]`, TYPE `d`, `-` or `l`, time in UTC.
+//! Names (and symlink targets) with control characters are printed C-escaped; with `-0` they
+//! are printed raw and each entry ends in NUL instead of a newline (for scripts).
+//! Nodes refused for unsafe names are reported as errors (exit 1); a directory-ID cycle or
+//! alias stops a recursive listing.
 
 use std::io::Write;
 
-use vault_engine::{Node, NodeKind, Vault};
+use std::borrow::Cow;
+
+use vault_engine::{Node, NodeKind, Vault, VisitedDirs};
 
 use crate::cli::args::SecretArgs;
+use crate::cli::commands::tree;
+use crate::cli::escape::c_escape;
 use crate::cli::exit::{CliError, CliResult};
 use crate::cli::output::format_time;
 use crate::cli::secrets::Secrets;
@@ -17,6 +25,9 @@ struct Lister<'a> {
     vault: &'a Vault,
     storage: &'a str,
     long: bool,
+    /// `-0`: raw names, NUL-terminated entries.
+    nul: bool,
+    visited: Option<VisitedDirs>,
     out: std::io::BufWriter<std::io::StdoutLock<'static>>,
     errors: Vec<CliError>,
 }
@@ -28,14 +39,23 @@ pub async fn run(
     path: &str,
     long: bool,
     recursive: bool,
+    nul: bool,
 ) -> CliResult {
     let vault = session::open(storage_arg, &Secrets::from_args(secrets), true).await?;
     let path = VPath::parse(path);
     let node = session::resolve(&vault, storage_arg, &path).await?;
+    let visited = match &node.kind {
+        NodeKind::Dir(id) if recursive => {
+            Some(tree::visited_from(&vault, storage_arg, &path, id).await?)
+        }
+        _ => None,
+    };
     let mut lister = Lister {
         vault: &vault,
         storage: storage_arg,
         long,
+        nul,
+        visited,
         out: std::io::BufWriter::new(std::io::stdout().lock()),
         errors: Vec::new(),
     };
@@ -54,7 +74,7 @@ pub async fn run(
     {
         return Err(CliError::other(format!("cannot write the listing: {e}")));
     }
-    crate::cli::exit::summarize(lister.errors, "directories could not be listed")
+    crate::cli::exit::summarize(lister.errors, "entries or directories could not be listed")
 }
 
 enum Stop {
@@ -73,8 +93,14 @@ impl Lister<'_> {
         let NodeKind::Dir(id) = &dir.kind else {
             return Ok(());
         };
-        let children = match self.vault.list(id).await {
-            Ok(c) => c,
+        let children = match self.vault.list_checked(id).await {
+            Ok(c) => {
+                for e in &c.refused {
+                    self.errors
+                        .push(CliError::file(self.storage, &path.display(), e));
+                }
+                c.nodes
+            }
             Err(e) if prefix.is_empty() => {
                 return Err(Stop::Fatal(CliError::file(
                     self.storage,
@@ -93,6 +119,9 @@ impl Lister<'_> {
             self.entry(&child, &rel).await?;
             if recursive && matches!(child.kind, NodeKind::Dir(_)) {
                 let sub = path.join(&child.name);
+                if let Some(v) = self.visited.as_mut() {
+                    tree::enter(v, &child, &sub).map_err(Stop::Fatal)?;
+                }
                 Box::pin(self.dir(&child, &sub, &format!("{rel}/"), true)).await?;
             }
         }
@@ -100,7 +129,15 @@ impl Lister<'_> {
     }
 
     async fn entry(&mut self, node: &Node, shown: &str) -> Result<(), Stop> {
+        let raw = shown;
+        let shown = if self.nul {
+            Cow::Borrowed(raw)
+        } else {
+            c_escape(raw)
+        };
+        let shown = &*shown;
         if node.damaged {
+            let shown = c_escape(raw);
             eprintln!(
                 "vault: warning: {shown}: damaged file (its ciphertext size is invalid; run vault check)"
             );
@@ -110,25 +147,27 @@ impl Lister<'_> {
         } else {
             ""
         };
+        let end = if self.nul { '\0' } else { '\n' };
         let line = if self.long {
             let (t, target) = match &node.kind {
                 NodeKind::Dir(_) => ('d', String::new()),
                 NodeKind::File => ('-', String::new()),
                 NodeKind::Symlink => match self.vault.read_symlink(node).await {
-                    Ok(target) => ('l', format!(" -> {target}")),
+                    Ok(target) if self.nul => ('l', format!(" -> {target}")),
+                    Ok(target) => ('l', format!(" -> {}", c_escape(&target))),
                     Err(e) => {
-                        crate::cli::report(&CliError::file(self.storage, shown, &e));
+                        crate::cli::report(&CliError::file(self.storage, raw, &e));
                         ('l', " -> ?".to_string())
                     }
                 },
             };
             format!(
-                "{t} {:>12} {} {shown}{slash}{target}\n",
+                "{t} {:>12} {} {shown}{slash}{target}{end}",
                 node.size,
                 format_time(node.modified)
             )
         } else {
-            format!("{shown}{slash}\n")
+            format!("{shown}{slash}{end}")
         };
         self.out.write_all(line.as_bytes()).map_err(|e| {
             if e.kind() == std::io::ErrorKind::BrokenPipe {

@@ -96,10 +96,19 @@ fn plan(args: &MountArgs) -> CliResult<Plan> {
                 options.entry_timeout =
                     super::super::args::parse_duration(v).map_err(CliError::usage)?
             }
+            ("symlinks", Some(v)) => {
+                v.parse::<vault_fs::ops::SymlinkPolicy>()
+                    .map_err(CliError::usage)?;
+                options.extra_options.push(word.to_string())
+            }
             (k, None) if USERSPACE_ONLY.contains(&k) => {}
             (k, _) if k.starts_with("x-") || k == "comment" => {}
             _ => options.extra_options.push(word.to_string()),
         }
+    }
+    // After the -o words, so the flag wins (the last `symlinks=` counts).
+    if let Some(mode) = &args.symlinks {
+        options.extra_options.push(format!("symlinks={mode}"));
     }
     let mountpoint = std::path::absolute(&mountpoint_arg).unwrap_or(mountpoint_arg);
     Ok(Plan {
@@ -154,6 +163,9 @@ fn apply_named(args: &mut MountArgs) -> CliResult {
         && let Some(idle) = &entry.idle
     {
         args.idle = Some(super::super::args::parse_duration(idle).map_err(CliError::usage)?);
+    }
+    if args.symlinks.is_none() {
+        args.symlinks = entry.symlinks.clone();
     }
     if entry.auto_lock == Some(false) {
         args.no_auto_lock = true;

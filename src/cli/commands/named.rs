@@ -41,6 +41,7 @@ pub fn add(args: AddArgs) -> CliResult {
         mountpoint: args.mountpoint.as_deref().map(absolute),
         read_only: args.read_only,
         idle: args.idle.clone(),
+        symlinks: args.symlinks.clone(),
         identity: args.identity.as_deref().map(absolute),
         known_hosts: args.known_hosts.as_deref().map(absolute),
         ca_cert: args.ca_cert.as_deref().map(absolute),

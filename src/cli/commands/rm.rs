@@ -1,8 +1,15 @@
 //! `vault rm [-r] STORAGE PATH...`.
+//!
+//! `rm -r` walks the whole tree before removing anything: storage decides
+//! the tree's shape, and a directory-ID cycle or alias (a `dir.c9r` naming
+//! an ancestor's or another folder's ID) or a node refused for an unsafe name
+//! stops it with nothing removed, so no folder's contents are deleted twice
+//! or through a loop.
 
-use vault_engine::{DirId, NodeKind, Vault};
+use vault_engine::{DirId, NodeKind, Vault, VisitedDirs};
 
 use crate::cli::args::SecretArgs;
+use crate::cli::commands::tree;
 use crate::cli::exit::{CliError, CliResult};
 use crate::cli::secrets::Secrets;
 use crate::cli::session::{self, VPath};
@@ -60,6 +67,20 @@ async fn rm(vault: &Vault, storage: &str, path: &VPath, recursive: bool) -> CliR
     }
 }
 
+/// One removal of the plan, in the order it runs (children before their folder).
+enum Step {
+    File {
+        dir: DirId,
+        name: String,
+        path: VPath,
+    },
+    Dir {
+        dir: DirId,
+        name: String,
+        path: VPath,
+    },
+}
+
 async fn remove_tree(
     vault: &Vault,
     storage: &str,
@@ -68,21 +89,58 @@ async fn remove_tree(
     id: &DirId,
     path: &VPath,
 ) -> CliResult {
+    let mut visited = tree::visited_from(vault, storage, path, id).await?;
+    let mut steps = Vec::new();
+    plan(vault, storage, id, path, &mut visited, &mut steps).await?;
+    steps.push(Step::Dir {
+        dir: parent.clone(),
+        name: name.to_owned(),
+        path: path.clone(),
+    });
     let err = |p: &VPath, e: vault_engine::VaultError| CliError::file(storage, &p.display(), &e);
-    for child in vault.list(id).await.map_err(|e| err(path, e))? {
+    for step in steps {
+        let (result, path) = match step {
+            Step::File { dir, name, path } => (vault.remove_file(&dir, &name).await, path),
+            Step::Dir { dir, name, path } => (vault.remove_dir(&dir, &name).await, path),
+        };
+        result.map_err(|e| err(&path, e))?;
+    }
+    Ok(())
+}
+
+/// Lists the tree below `id` depth first, appending its removals to `steps`.
+async fn plan(
+    vault: &Vault,
+    storage: &str,
+    id: &DirId,
+    path: &VPath,
+    visited: &mut VisitedDirs,
+    steps: &mut Vec<Step>,
+) -> CliResult {
+    let listed = vault
+        .list_checked(id)
+        .await
+        .map_err(|e| CliError::file(storage, &path.display(), &e))?;
+    if let Some(e) = listed.refused.first() {
+        return Err(CliError::file(storage, &path.display(), e));
+    }
+    for child in listed.nodes {
         let cpath = path.join(&child.name);
-        match &child.kind {
-            NodeKind::Dir(cid) => {
-                Box::pin(remove_tree(vault, storage, id, &child.name, cid, &cpath)).await?
-            }
-            _ => vault
-                .remove_file(id, &child.name)
-                .await
-                .map_err(|e| err(&cpath, e))?,
+        if let NodeKind::Dir(cid) = &child.kind {
+            tree::enter(visited, &child, &cpath)?;
+            Box::pin(plan(vault, storage, cid, &cpath, visited, steps)).await?;
+            steps.push(Step::Dir {
+                dir: id.clone(),
+                name: child.name,
+                path: cpath,
+            });
+        } else {
+            steps.push(Step::File {
+                dir: id.clone(),
+                name: child.name,
+                path: cpath,
+            });
         }
     }
-    vault
-        .remove_dir(parent, name)
-        .await
-        .map_err(|e| err(path, e))
+    Ok(())
 }

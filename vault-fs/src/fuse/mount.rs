@@ -128,6 +128,9 @@ fn parse_options(options: &MountOptions) -> Result<Parsed, MountError> {
             ("dmask", Some(v)) => p.fs.dir_perm = (0o777 & !(parse_num(key, v, 8)? & 0o777)) as u16,
             ("file_mode", Some(v)) => p.fs.file_perm = (parse_num(key, v, 8)? & 0o7777) as u16,
             ("dir_mode", Some(v)) => p.fs.dir_perm = (parse_num(key, v, 8)? & 0o7777) as u16,
+            ("symlinks", Some(v)) => {
+                p.fs.symlinks = v.parse().map_err(|e| invalid(format!("-o {e}")))?
+            }
             ("attr_timeout", Some(v)) => p.attr_ttl = parse_secs(key, v)?,
             ("entry_timeout", Some(v)) => p.entry_ttl = parse_secs(key, v)?,
             ("io_timeout", Some(v)) => {

@@ -22,6 +22,7 @@
 
 pub mod error;
 pub mod node_table;
+pub mod symlinks;
 
 use std::collections::HashMap;
 use std::ffi::OsStr;
@@ -35,6 +36,7 @@ use vault_engine::{DirId, Node, NodeKind, OpenFile, Vault, VaultError};
 
 pub use error::{FsError, FsErrorKind, FsResult};
 pub use node_table::{NodeId, NodeTable, ROOT};
+pub use symlinks::SymlinkPolicy;
 
 /// A file or directory handle number.
 pub type HandleId = u64;
@@ -60,6 +62,8 @@ pub struct FsConfig {
     pub read_only: bool,
     /// Bound on every engine call; past it the operation fails with `TimedOut`.
     pub op_timeout: Duration,
+    /// Which symlink targets `readlink` hands out (`--symlinks`).
+    pub symlinks: SymlinkPolicy,
 }
 
 impl Default for FsConfig {
@@ -71,6 +75,7 @@ impl Default for FsConfig {
             dir_perm: 0o755,
             read_only: false,
             op_timeout: Duration::from_secs(120),
+            symlinks: SymlinkPolicy::default(),
         }
     }
 }
@@ -878,14 +883,25 @@ impl VaultFs {
 
     /// A symlink's target.
     pub async fn readlink(&self, ino: NodeId) -> FsResult<String> {
-        let node = {
+        let (node, depth) = {
             let nodes = lock(&self.nodes);
-            nodes.get(ino).ok_or(FsErrorKind::NotFound)?.node.clone()
+            let node = nodes.get(ino).ok_or(FsErrorKind::NotFound)?.node.clone();
+            (node, nodes.depth(ino).saturating_sub(1))
         };
         if node.kind != NodeKind::Symlink {
             return Err(FsErrorKind::InvalidArgument.into());
         }
-        self.timed(self.vault.read_symlink(&node)).await
+        let target = self.timed(self.vault.read_symlink(&node)).await?;
+        if !self.config.symlinks.allows(depth, &target) {
+            // The storage path is opaque here; it tells the user which node to inspect.
+            tracing::warn!(
+                ciphertext = %node.storage_path,
+                policy = ?self.config.symlinks,
+                "readlink refused: target absolute or outside the mount (see --symlinks)"
+            );
+            return Err(FsErrorKind::PermissionDenied.into());
+        }
+        Ok(target)
     }
 
     /// Moves an open node out of the way under a hidden name (see module docs).
@@ -1056,7 +1072,12 @@ impl VaultFs {
     /// Opens a directory for reading: takes a snapshot of its listing.
     pub async fn opendir(&self, ino: NodeId) -> FsResult<HandleId> {
         let dir = self.dir_of(ino)?;
-        let listing = self.timed(self.vault.list(&dir)).await?;
+        let listed = self.timed(self.vault.list_checked(&dir)).await?;
+        for refused in &listed.refused {
+            // The text names the ciphertext node only, never cleartext.
+            tracing::warn!(error = %refused, "entry skipped");
+        }
+        let listing = listed.nodes;
         self.set_known_names(ino, listing.iter().map(|n| n.name.as_str()));
         let mut entries = Vec::with_capacity(listing.len());
         let mut open_files = Vec::new();
@@ -1064,6 +1085,13 @@ impl VaultFs {
             let mut nodes = lock(&self.nodes);
             for node in listing {
                 if node.name.starts_with(SILLY_PREFIX) {
+                    continue;
+                }
+                // The engine refuses such names already; a name that is not one plain
+                // component must never reach the kernel, whatever the engine does.
+                let n = node.name.as_str();
+                if n.is_empty() || n == "." || n == ".." || n.contains(['/', '\0']) {
+                    tracing::warn!(ciphertext = %node.storage_path, "entry with an unusable name skipped");
                     continue;
                 }
                 let name = node.name.clone();

@@ -233,6 +233,20 @@ impl NodeTable {
         false
     }
 
+    /// How many levels below the root `id` is (root 0), bounded like
+    /// [`Self::is_ancestor`]; an unknown node counts as its known part.
+    pub fn depth(&self, mut id: NodeId) -> usize {
+        let mut depth = 0;
+        while id != ROOT && depth < 4096 {
+            match self.entries.get(&id) {
+                Some(entry) => id = entry.parent,
+                None => break,
+            }
+            depth += 1;
+        }
+        depth
+    }
+
     /// Number of entries (tests, diagnostics).
     pub fn len(&self) -> usize {
         self.entries.len()
