@@ -14,14 +14,17 @@ pub mod args;
 mod autolock;
 mod commands;
 pub mod config;
+mod desktop;
 pub mod exit;
 mod output;
+pub(crate) mod notify;
 pub(crate) mod reauth;
 pub mod remember;
 mod reveal;
 mod secrets;
 mod session;
 pub mod shell_files;
+mod sidebar;
 pub mod storage_arg;
 
 use std::process::ExitCode;
@@ -105,6 +108,7 @@ fn dispatch(ctx: Ctx, mut command: Command) -> CliResult {
         Command::Forget { storage, secrets } => commands::named::forget(&storage, &secrets),
         Command::Unmount { mountpoint, force } => commands::unmount::run(&mountpoint, force),
         Command::Mount(args) => commands::mount::run(ctx, args),
+        Command::Open { file, lock } => commands::open::run(ctx, &file, lock),
         Command::MountDaemon(args) => commands::mount::run_daemon(ctx, args),
         other => {
             let rt = runtime()?;
@@ -219,6 +223,7 @@ async fn async_command(ctx: Ctx, command: Command) -> CliResult {
         | Command::MountDaemon(_)
         | Command::Unmount { .. }
         | Command::Status
+        | Command::Open { .. }
         | Command::Auth { .. }
         | Command::Add(_)
         | Command::List
