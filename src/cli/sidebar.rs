@@ -85,11 +85,7 @@ pub fn gio_shows(mountpoint: &Path, home: Option<&Path>, user: &str, root: bool)
         if root {
             return true;
         }
-        if !user.is_empty()
-            && rest
-                .strip_prefix(user)
-                .is_some_and(|r| r.starts_with('/'))
-        {
+        if !user.is_empty() && rest.strip_prefix(user).is_some_and(|r| r.starts_with('/')) {
             return true;
         }
     }
@@ -134,12 +130,16 @@ struct Records {
     entry: Vec<Record>,
 }
 
-/// `/proc/PID/stat` field 22 (start time in clock ticks), if the process exists.
+/// `/proc/PID/stat` field 22 (start time in clock ticks), if the process runs (a zombie, whose
+/// parent has not reaped it yet, does not).
 fn start_time(pid: u32) -> Option<u64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // The command name (field 2) is in parentheses and may hold spaces and ')'.
-    let rest = &stat[stat.rfind(')')? + 1..];
-    rest.split_whitespace().nth(19)?.parse().ok()
+    let mut fields = stat[stat.rfind(')')? + 1..].split_whitespace();
+    if matches!(fields.next(), Some("Z" | "X" | "x")) {
+        return None;
+    }
+    fields.nth(18)?.parse().ok()
 }
 
 fn alive(r: &Record) -> bool {
@@ -194,7 +194,8 @@ fn gtk_remove(text: &str, line: &str) -> Option<String> {
 
 // ------------------------------------------------------------------ KDE places (XBEL)
 
-const XBEL_NEW: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<!DOCTYPE xbel>\n<xbel>\n</xbel>\n";
+const XBEL_NEW: &str =
+    "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<!DOCTYPE xbel>\n<xbel>\n</xbel>\n";
 
 fn xml_escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
@@ -291,7 +292,11 @@ fn xbel_remove(text: &str, id: &str) -> Option<String> {
     } else {
         s
     };
-    let end = if text[e..].starts_with('\n') { e + 1 } else { e };
+    let end = if text[e..].starts_with('\n') {
+        e + 1
+    } else {
+        e
+    };
     Some(format!("{}{}", &text[..start], &text[end..]))
 }
 
@@ -411,7 +416,13 @@ fn undo(places: &Places, r: &Record) {
 }
 
 /// Adds the entries of a new mount and records them; `pid` serves the mount.
-fn add_in(places: &Places, mountpoint: &Path, label: &str, pid: u32, gtk_too: bool) -> std::io::Result<()> {
+fn add_in(
+    places: &Places,
+    mountpoint: &Path,
+    label: &str,
+    pid: u32,
+    gtk_too: bool,
+) -> std::io::Result<()> {
     let Some(uri) = file_uri(mountpoint) else {
         return Ok(());
     };

@@ -65,7 +65,10 @@ fn xbel_bookmarks_are_added_and_only_ours_removed() {
     let user = "<?xml version=\"1.0\"?>\n<xbel xmlns:bookmark=\"x\">\n <bookmark href=\"file:///home/me\">\n  <title>Home</title>\n  <info><metadata owner=\"http://freedesktop.org\"><bookmark:icon name=\"user-home\"/></metadata></info>\n </bookmark>\n</xbel>\n";
     let added = xbel_add(user, "file:///a&b", "R&D <x>", "vault-1-2").unwrap();
     assert!(added.contains("href=\"file:///a&amp;b\""), "{added}");
-    assert!(added.contains("<title>R&amp;D &lt;x&gt;</title>"), "{added}");
+    assert!(
+        added.contains("<title>R&amp;D &lt;x&gt;</title>"),
+        "{added}"
+    );
     assert!(xbel_has(&added, Path::new("/a&b")));
     assert!(xbel_has(&added, Path::new("/home/me")));
     assert_eq!(xbel_remove(&added, "vault-1-2").unwrap(), user);
@@ -122,5 +125,24 @@ fn entries_of_a_dead_process_are_swept_and_live_ones_kept() {
     sweep_in(&p).unwrap();
     let gtk = std::fs::read_to_string(&p.gtk).unwrap();
     assert_eq!(gtk, "file:///mnt/live live\n");
-    assert!(!std::fs::read_to_string(&p.xbel).unwrap().contains("/mnt/dead"));
+    assert!(
+        !std::fs::read_to_string(&p.xbel)
+            .unwrap()
+            .contains("/mnt/dead")
+    );
+}
+
+#[test]
+fn a_zombie_is_not_alive() {
+    let mut child = std::process::Command::new("true").spawn().unwrap();
+    let pid = child.id();
+    // Exited but not reaped yet: still in /proc, state Z.
+    let t = std::time::Instant::now();
+    while start_time(pid).is_some() && t.elapsed() < std::time::Duration::from_secs(5) {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(std::path::Path::new(&format!("/proc/{pid}")).exists());
+    assert_eq!(start_time(pid), None);
+    child.wait().unwrap();
+    assert!(start_time(std::process::id()).is_some());
 }

@@ -249,7 +249,10 @@ fn spawn_daemon(
     if args.no_auto_lock {
         argv.push("--no-auto-lock".into());
     }
-    for (off, flag) in [(args.no_sidebar, "--no-sidebar"), (args.no_notify, "--no-notify")] {
+    for (off, flag) in [
+        (args.no_sidebar, "--no-sidebar"),
+        (args.no_notify, "--no-notify"),
+    ] {
         if off {
             argv.push(flag.into());
         }

@@ -111,8 +111,12 @@ fn default_mountpoint(folder: &Path) -> CliResult<PathBuf> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "vault".into());
-    pick_free(&base, &name)
-        .ok_or_else(|| CliError::other(format!("no free mountpoint for {name} in {}", base.display())))
+    pick_free(&base, &name).ok_or_else(|| {
+        CliError::other(format!(
+            "no free mountpoint for {name} in {}",
+            base.display()
+        ))
+    })
 }
 
 /// `base/NAME`, else `base/NAME 2` … `base/NAME 9`: the first that is missing or an empty
