@@ -67,6 +67,9 @@ _vault() {
             vault,mv)
                 cmd="vault__subcmd__mv"
                 ;;
+            vault,open)
+                cmd="vault__subcmd__open"
+                ;;
             vault,passwd)
                 cmd="vault__subcmd__passwd"
                 ;;
@@ -139,6 +142,9 @@ _vault() {
             vault__subcmd__help,mv)
                 cmd="vault__subcmd__help__subcmd__mv"
                 ;;
+            vault__subcmd__help,open)
+                cmd="vault__subcmd__help__subcmd__open"
+                ;;
             vault__subcmd__help,passwd)
                 cmd="vault__subcmd__help__subcmd__passwd"
                 ;;
@@ -206,7 +212,7 @@ _vault() {
 
     case "${cmd}" in
         vault)
-            opts="-v -q -h -V --verbose --quiet --help --version create info ls cat get put mkdir rm mv passwd recovery-key check mount __mount-daemon unmount status auth add list remove forget login completions help"
+            opts="-v -q -h -V --verbose --quiet --help --version create info ls cat get put mkdir rm mv passwd recovery-key check mount __mount-daemon unmount status open auth add list remove forget login completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -220,7 +226,7 @@ _vault() {
             return 0
             ;;
         vault__subcmd____mount__subcmd__daemon)
-            opts="-f -o -i -v -q -h -V --foreground --read-only --allow-other --idle --no-auto-lock --reveal --log-file --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --remember --remember-totp --display-name --verbose --quiet --help --version"
+            opts="-f -o -i -v -q -h -V --foreground --read-only --allow-other --idle --no-auto-lock --reveal --log-file --no-sidebar --no-notify --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --remember --remember-totp --display-name --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -530,7 +536,7 @@ _vault() {
             return 0
             ;;
         vault__subcmd__help)
-            opts="create info ls cat get put mkdir rm mv passwd recovery-key check mount __mount-daemon unmount status auth add list remove forget login completions help"
+            opts="create info ls cat get put mkdir rm mv passwd recovery-key check mount __mount-daemon unmount status open auth add list remove forget login completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -782,6 +788,20 @@ _vault() {
             return 0
             ;;
         vault__subcmd__help__subcmd__mv)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        vault__subcmd__help__subcmd__open)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1136,7 +1156,7 @@ _vault() {
             return 0
             ;;
         vault__subcmd__mount)
-            opts="-f -o -i -v -q -h -V --foreground --read-only --allow-other --idle --no-auto-lock --reveal --log-file --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --remember --remember-totp --display-name --verbose --quiet --help --version"
+            opts="-f -o -i -v -q -h -V --foreground --read-only --allow-other --idle --no-auto-lock --reveal --log-file --no-sidebar --no-notify --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --remember --remember-totp --display-name --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1220,6 +1240,20 @@ _vault() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        vault__subcmd__open)
+            opts="-v -q -h -V --lock --verbose --quiet --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
                 *)
                     COMPREPLY=()
                     ;;
