@@ -23,13 +23,11 @@
 
 mod cli_support;
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use cli_support::dbus::PrivateBus;
+use cli_support::dbus::{NotificationServer, PrivateBus};
 use cli_support::*;
 
 /// A private desktop session's folders.
@@ -237,33 +235,6 @@ fn a_mount_gio_lists_by_itself_gets_no_gtk_bookmark() {
 
 // ------------------------------------------------------------------ notifications
 
-type Calls = Arc<Mutex<Vec<(String, String, String)>>>;
-
-/// The stand-in notification server: records (app_name, summary, body).
-struct FakeNotifications {
-    calls: Calls,
-}
-
-#[zbus::interface(name = "org.freedesktop.Notifications")]
-impl FakeNotifications {
-    #[allow(clippy::too_many_arguments)]
-    fn notify(
-        &self,
-        app_name: &str,
-        _replaces_id: u32,
-        _app_icon: &str,
-        summary: &str,
-        body: &str,
-        _actions: Vec<String>,
-        _hints: HashMap<String, zbus::OwnedVariant>,
-        _expire_timeout: i32,
-    ) -> u32 {
-        let mut calls = self.calls.lock().unwrap();
-        calls.push((app_name.into(), summary.into(), body.into()));
-        calls.len() as u32
-    }
-}
-
 /// The stand-in logind: only what auto-lock needs to arm (an inhibitor, no session).
 struct FakeManager;
 
@@ -290,10 +261,12 @@ impl FakeManager {
     }
 }
 
+/// The stand-ins of a desktop session on one private bus: the notification server, and logind
+/// (for auto-lock), each on its own connection.
 struct Desk {
+    notifications: NotificationServer,
     rt: tokio::runtime::Runtime,
     conn: zbus::Connection,
-    calls: Calls,
 }
 
 impl Desk {
@@ -303,27 +276,23 @@ impl Desk {
             .enable_all()
             .build()
             .unwrap();
-        let calls = Calls::default();
         let conn = rt
             .block_on(
                 zbus::connection::Builder::address(address)
-                    .name("org.freedesktop.Notifications")
                     .name("org.freedesktop.login1")
-                    .serve_at(
-                        "/org/freedesktop/Notifications",
-                        FakeNotifications {
-                            calls: Arc::clone(&calls),
-                        },
-                    )
                     .serve_at("/org/freedesktop/login1", FakeManager)
                     .build(),
             )
             .unwrap();
-        Desk { rt, conn, calls }
+        Desk {
+            notifications: NotificationServer::serve(address),
+            rt,
+            conn,
+        }
     }
 
     fn calls(&self) -> Vec<(String, String, String)> {
-        self.calls.lock().unwrap().clone()
+        self.notifications.calls()
     }
 
     fn prepare_for_sleep(&self) {

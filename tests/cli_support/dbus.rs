@@ -63,3 +63,70 @@ impl Drop for PrivateBus {
         let _ = self.child.wait();
     }
 }
+
+/// (app_name, summary, body) of every Notify call.
+pub type Calls = std::sync::Arc<std::sync::Mutex<Vec<(String, String, String)>>>;
+
+/// The stand-in notification server's object.
+struct FakeNotifications {
+    calls: Calls,
+}
+
+#[zbus::interface(name = "org.freedesktop.Notifications")]
+impl FakeNotifications {
+    #[allow(clippy::too_many_arguments)]
+    fn notify(
+        &self,
+        app_name: &str,
+        _replaces_id: u32,
+        _app_icon: &str,
+        summary: &str,
+        body: &str,
+        _actions: Vec<String>,
+        _hints: std::collections::HashMap<String, zbus::OwnedVariant>,
+        _expire_timeout: i32,
+    ) -> u32 {
+        let mut calls = self.calls.lock().unwrap();
+        calls.push((app_name.into(), summary.into(), body.into()));
+        calls.len() as u32
+    }
+}
+
+/// This process as `org.freedesktop.Notifications` on a (private) bus, recording every call.
+pub struct NotificationServer {
+    _rt: tokio::runtime::Runtime,
+    _conn: zbus::Connection,
+    calls: Calls,
+}
+
+impl NotificationServer {
+    pub fn serve(address: &str) -> NotificationServer {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let calls = Calls::default();
+        let object = FakeNotifications {
+            calls: std::sync::Arc::clone(&calls),
+        };
+        let conn = rt
+            .block_on(
+                zbus::connection::Builder::address(address)
+                    .name("org.freedesktop.Notifications")
+                    .serve_at("/org/freedesktop/Notifications", object)
+                    .build(),
+            )
+            .unwrap();
+        NotificationServer {
+            _rt: rt,
+            _conn: conn,
+            calls,
+        }
+    }
+
+    /// The calls so far.
+    pub fn calls(&self) -> Vec<(String, String, String)> {
+        self.calls.lock().unwrap().clone()
+    }
+}
