@@ -483,9 +483,6 @@ fn launch(s: &Session, exec: &str, file: &Path, env: &[(&str, &Path)]) -> Run {
     assert_eq!(words[0], "vault", "Exec runs vault from PATH");
     let mut cmd = Command::new("timeout");
     cmd.arg("60").arg(bin()).args(&words[1..]);
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
     cmd.env("HOME", s.root.join("home"))
         .env("XDG_CONFIG_HOME", s.root.join("config"))
         .env("XDG_DATA_HOME", s.root.join("data"))
@@ -497,6 +494,9 @@ fn launch(s: &Session, exec: &str, file: &Path, env: &[(&str, &Path)]) -> Run {
         .env("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent")
         .env_remove("VAULT_LOG")
         .stdin(Stdio::null());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
     run_cmd(&mut cmd)
 }
 
@@ -612,6 +612,30 @@ fn desktop_entry_mime_type_and_vault_open() {
         read_lines(&revealed).len() == 2
     });
     assert_eq!(vault_fs_mounts_of(&expected), 1);
+
+    // A wrong password: nothing mounted, and the desktop is told why (nobody sees stderr).
+    let other = copy_fixture("vault-v8");
+    let wrong = fx.tmp.path().join("wrong.sh");
+    write_script(&wrong, "#!/bin/sh\necho not-the-password\n");
+    let bus = PrivateBus::start(fx.tmp.path());
+    let notifications = NotificationServer::serve(&bus.address);
+    let bus_path = PathBuf::from(&bus.address);
+    let env: [(&str, &Path); 2] = [
+        ("VAULT_ASKPASS", &wrong),
+        ("DBUS_SESSION_BUS_ADDRESS", &bus_path),
+    ];
+    let run = launch(
+        &s,
+        &exec_line("Desktop Entry"),
+        &other.vault.join("vault.cryptomator"),
+        &env,
+    );
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    let calls = notifications.calls();
+    assert_eq!(calls.len(), 1, "{calls:?}");
+    assert_eq!(calls[0].1, "Vault vault was not opened");
+    assert!(calls[0].2.contains("wrong password"), "{:?}", calls[0]);
+    assert!(!is_mounted(&s.root.join("run/vault/vault 2")));
 
     // The "Lock" action unmounts it.
     let run = launch(&s, &exec_line("Desktop Action Lock"), &vault_file, &[]);

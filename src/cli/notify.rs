@@ -10,6 +10,7 @@
 //! notification server: one log line, nothing fails.
 
 use std::collections::HashMap;
+use std::path::Path;
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -184,6 +185,17 @@ pub fn conflict_note(label: &str, name: &str, description: &str) -> Note {
         summary: format!("Sync conflict in vault {label}"),
         body: format!("{name}: {description}"),
     }
+}
+
+/// `vault open FILE` failed (run by a file manager: nobody reads its stderr). Sent at once.
+pub fn failed(file: &Path, message: &str) {
+    let folder = file.parent().filter(|_| !file.is_dir()).unwrap_or(file);
+    enable(&super::sidebar::label_of(&folder.to_string_lossy()));
+    queue(|label| Note {
+        summary: format!("Vault {label} was not opened"),
+        body: message.to_string(),
+    });
+    finish(CALL_TIMEOUT);
 }
 
 /// Auto-lock or `--idle` locked the vault.

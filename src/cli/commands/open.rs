@@ -26,8 +26,19 @@ use crate::cli::exit::{CliError, CliResult};
 /// The names a vault's files have.
 const VAULT_FILES: &[&str] = &["vault.cryptomator", "masterkey.cryptomator"];
 
-/// `vault open [--lock] FILE`.
+/// `vault open [--lock] FILE`. Started from a file manager nobody sees stderr: a failure is
+/// also a desktop notification then.
 pub fn run(ctx: Ctx, file: &Path, lock: bool) -> CliResult {
+    let result = open(ctx, file, lock);
+    if let Err(e) = &result
+        && crate::cli::notify::wanted(false)
+    {
+        crate::cli::notify::failed(file, &e.message);
+    }
+    result
+}
+
+fn open(ctx: Ctx, file: &Path, lock: bool) -> CliResult {
     let folder = vault_folder(file)?;
     crate::cli::sidebar::sweep();
     if let Some(mp) = mounted_at(&folder) {
