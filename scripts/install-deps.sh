@@ -23,6 +23,7 @@ PKGS=(
   systemd                                # systemd-analyze verify for the unit template
   dbus-daemon dbus-bin gnome-keyring     # private buses: logind stand-in (auto-lock), a real Secret Service (keyring)
   zsh fish groff-base man-db             # completions and man pages are checked with them
+  desktop-file-utils xdg-utils shared-mime-info   # the .desktop entry, MIME type and `vault open` (desktop-file-validate, xdg-mime, xdg-open)
 )
 ((PEERS)) && PKGS+=(gocryptfs sshfs fio davfs2)
 

@@ -33,6 +33,9 @@ if [[ "${QUICK:-0}" != 1 ]]; then
   log "fuzz targets (bounded)"
   bash scripts/fuzz.sh 15
 fi
+# Last, so no test above can pick up /usr/bin/vault or /sbin/mount.fuse.vault from the package.
+log "Debian package of the test build: install, vault --version, mount -t fuse.vault, purge"
+bash scripts/deb-check.sh "${CARGO_TARGET_DIR:-target}/debug/vault"
 log "all tests passed"
 # One closing line over every cargo test binary above (the last binary cargo runs is a
 # doc-test crate with no tests, so its own summary would read "0 passed").

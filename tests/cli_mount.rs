@@ -484,7 +484,8 @@ fn systemd_unit_verifies_and_its_command_runs() {
     .unwrap();
     std::fs::write(
         dir.join("vault@.service"),
-        unit.replace("/usr/local/bin/vault", bin()),
+        unit.replace("=vault ", &format!("={} ", bin()))
+            .replace("=-vault ", &format!("=-{} ", bin())),
     )
     .unwrap();
     // The unit's askpass way (it documents no password file).

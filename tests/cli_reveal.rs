@@ -60,6 +60,8 @@ impl FuseVault {
             self.fx.vault_str(),
             self.mnt.to_str().unwrap(),
             "--reveal",
+            // (DISPLAY is set: keep this user's real file-manager sidebar out of it)
+            "--no-sidebar",
         ])
         .args(["--password-file", self.fx.pw()])
         .env("PATH", path)

@@ -200,7 +200,10 @@ fn detached_mount_waits_for_vault_auth() {
     let log = tmp.path().join("daemon.log");
     let m = mnt.to_str().unwrap();
     let guard = MountGuard::new(mnt.clone());
-    let (code, out) = vault_on_pty(
+    // A desktop session bus with a stand-in notification server (issue 16).
+    let bus = cli_support::dbus::PrivateBus::start(tmp.path());
+    let notifications = cli_support::dbus::NotificationServer::serve(&bus.address);
+    let out = pty_command(
         &[
             "mount",
             &url,
@@ -216,8 +219,11 @@ fn detached_mount_waits_for_vault_auth() {
         ],
         &sshd,
         "-30",
-    );
-    assert_eq!(code, 0, "mount on a terminal: {out}");
+    )
+    .env("DBUS_SESSION_BUS_ADDRESS", &bus.address)
+    .output()
+    .unwrap();
+    assert_eq!(out.status.code(), Some(0), "mount on a terminal: {out:?}");
     guard.wait_mounted(Duration::from_secs(60));
 
     // A second mount of the same vault, started with --askpass: it must come back by itself.
@@ -307,6 +313,18 @@ fn detached_mount_waits_for_vault_auth() {
             "reconnect to 127.0.0.1 needs a verification code: run `vault auth {m}`"
         )),
         "daemon log: {logged}"
+    );
+    // The desktop was told too, with the way out.
+    wait_until("the notification", Duration::from_secs(10), || {
+        !notifications.calls().is_empty()
+    });
+    assert_eq!(
+        notifications.calls(),
+        [(
+            "vault".to_string(),
+            "Vault V needs a verification code".to_string(),
+            format!("The connection to 127.0.0.1 dropped. To reconnect, run: vault auth {m}")
+        )]
     );
 
     // A wrong code: refused (exit 3), and the mount still waits.

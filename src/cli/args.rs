@@ -234,6 +234,15 @@ pub enum Command {
     },
     /// List this user's mounted vaults.
     Status,
+    /// Mount a vault at its default mountpoint and open it in the file manager, or only open
+    /// it if it is mounted (what a double-click on vault.cryptomator runs).
+    Open {
+        /// The vault's vault.cryptomator or masterkey.cryptomator (or its folder).
+        file: PathBuf,
+        /// Unmount that vault instead (the desktop entry's "Lock" action).
+        #[arg(long)]
+        lock: bool,
+    },
     /// Answer a reconnect question (a new TOTP code) of a detached mount.
     Auth {
         /// The mountpoint, or the STORAGE/NAME the vault was mounted from.
@@ -422,6 +431,14 @@ pub struct MountArgs {
     /// Write the daemon's log to FILE (otherwise it is discarded once detached).
     #[arg(long, value_name = "FILE")]
     pub log_file: Option<PathBuf>,
+    /// Do not list the mounted vault in the file manager's sidebar (GTK bookmarks, KDE
+    /// places; a named vault's `sidebar = false`).
+    #[arg(long)]
+    pub no_sidebar: bool,
+    /// No desktop notifications (auto-lock, a reconnect waiting for `vault auth`, a sync
+    /// conflict; a named vault's `notify = false`).
+    #[arg(long)]
+    pub no_notify: bool,
     #[command(flatten)]
     pub secrets: SecretArgs,
     /// Internal: STORAGE as the user typed it, for the daemon's messages.

@@ -181,6 +181,7 @@ async fn watch(
                 "auto-lock: {reason}: flushing and unmounting {}",
                 mountpoint.display()
             );
+            crate::cli::notify::locked(&capitalised(&reason.to_string()));
             stop.stop();
             return;
         }
@@ -277,6 +278,14 @@ async fn session_lock_stream(
     let session = SessionProxy::builder(conn).path(path).build().await?;
     let lock = session.receive_lock().await?;
     Ok(lock.map(|_| LogindEvent::SessionLock).boxed())
+}
+
+/// `The session was locked` for a notification's sentence.
+fn capitalised(s: &str) -> String {
+    let mut c = s.chars();
+    c.next()
+        .map(|f| f.to_uppercase().chain(c).collect())
+        .unwrap_or_default()
 }
 
 fn logind_absent(e: &zbus::Error) -> bool {

@@ -14,6 +14,8 @@
 //! accept_new_host_key = false
 //! insecure_http = false             # true = --insecure-http (password over plain http://)
 //! auto_lock = true                  # false = --no-auto-lock
+//! sidebar = true                    # false = --no-sidebar
+//! notify = true                     # false = --no-notify
 //! ```
 //!
 //! A file that does not parse, a value of the wrong type or an unknown key is an error naming
@@ -75,6 +77,12 @@ pub struct VaultEntry {
     /// Lock on suspend / session lock (default true); `false` = `--no-auto-lock`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auto_lock: Option<bool>,
+    /// List the mounted vault in the file manager's sidebar (default true); `false` = `--no-sidebar`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sidebar: Option<bool>,
+    /// Desktop notifications (default true); `false` = `--no-notify`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notify: Option<bool>,
 }
 
 fn is_false(b: &bool) -> bool {
@@ -342,6 +350,8 @@ mod tests {
                 accept_new_host_key: true,
                 insecure_http: true,
                 auto_lock: Some(false),
+                sidebar: Some(false),
+                notify: Some(false),
             },
         );
         config.vaults.insert("local".into(), entry("/srv/V"));

@@ -14,8 +14,10 @@ pub mod args;
 mod autolock;
 mod commands;
 pub mod config;
+mod desktop;
 pub(crate) mod escape;
 pub mod exit;
+pub(crate) mod notify;
 mod output;
 mod password_file_mode;
 pub(crate) mod reauth;
@@ -25,6 +27,7 @@ mod s3_arg;
 mod secrets;
 mod session;
 pub mod shell_files;
+mod sidebar;
 pub mod storage_arg;
 
 use std::process::ExitCode;
@@ -108,6 +111,7 @@ fn dispatch(ctx: Ctx, mut command: Command) -> CliResult {
         Command::Forget { storage, secrets } => commands::named::forget(&storage, &secrets),
         Command::Unmount { mountpoint, force } => commands::unmount::run(&mountpoint, force),
         Command::Mount(args) => commands::mount::run(ctx, args),
+        Command::Open { file, lock } => commands::open::run(ctx, &file, lock),
         Command::MountDaemon(args) => commands::mount::run_daemon(ctx, args),
         other => {
             let rt = runtime()?;
@@ -225,6 +229,7 @@ async fn async_command(ctx: Ctx, command: Command) -> CliResult {
         | Command::MountDaemon(_)
         | Command::Unmount { .. }
         | Command::Status
+        | Command::Open { .. }
         | Command::Auth { .. }
         | Command::Add(_)
         | Command::List

@@ -369,6 +369,7 @@ impl Broker {
             "reconnect to {} needs {what}: run `vault auth {}`",
             self.host, self.mountpoint
         );
+        crate::cli::notify::auth_waiting(&self.host, &self.mountpoint, &what);
         let deadline = Instant::now() + self.auth_wait;
         loop {
             if st.closed {

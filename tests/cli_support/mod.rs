@@ -3,6 +3,7 @@
 //! was written, write askpass programs; FUSE mounts in [`mount`], the 2FA sshd in [`sshd`].
 #![allow(dead_code, clippy::unwrap_used)]
 
+pub mod dbus;
 pub mod mount;
 pub mod sshd;
 

@@ -55,6 +55,8 @@ pub(crate) struct Core {
     /// ciphertext path; awaited before the path is opened, moved or removed.
     pub background_commits: Mutex<HashMap<String, tokio::task::JoinHandle<()>>>,
     pub presented: Mutex<HashMap<DirId, Presented>>,
+    /// Told of every sync-conflict copy a listing handles ([`crate::Vault::on_conflict`]).
+    pub conflict_observer: std::sync::OnceLock<crate::ConflictObserver>,
 }
 
 impl Core {
@@ -80,6 +82,18 @@ impl Core {
             live_temps: Mutex::new(HashSet::new()),
             background_commits: Mutex::new(HashMap::new()),
             presented: Mutex::new(HashMap::new()),
+            conflict_observer: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// Tells the observer, if any, of a sync-conflict copy a listing handled.
+    pub fn conflict_seen(&self, name: &str, description: &str, resolved: bool) {
+        if let Some(observer) = self.conflict_observer.get() {
+            observer(&crate::ConflictEvent {
+                name: name.to_string(),
+                description: description.to_string(),
+                resolved,
+            });
         }
     }
 

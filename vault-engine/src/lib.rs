@@ -143,6 +143,21 @@ pub struct Vault {
     core: Arc<core::Core>,
 }
 
+/// A sync-conflict copy (`NAME (conflicted copy …)`) a directory listing found, renamed or
+/// presented (spec §10); see [`Vault::on_conflict`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConflictEvent {
+    /// The cleartext name the copy is listed under now (or the original's name when hidden).
+    pub name: String,
+    /// What was done, in words.
+    pub description: String,
+    /// True when storage was changed (renamed or deleted), false when only presented.
+    pub resolved: bool,
+}
+
+/// Called from the listing task: should return quickly and never block.
+pub type ConflictObserver = Box<dyn Fn(&ConflictEvent) + Send + Sync>;
+
 impl std::fmt::Debug for Vault {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Vault").finish_non_exhaustive()
@@ -166,6 +181,12 @@ pub use open_file::OpenFile;
 pub mod check;
 
 impl Vault {
+    /// Registers the one observer of sync-conflict copies (the mount daemon notifies the
+    /// desktop); the engine itself knows nothing of how. False if one was registered already.
+    pub fn on_conflict(&self, observer: ConflictObserver) -> bool {
+        self.core.conflict_observer.set(observer).is_ok()
+    }
+
     /// Creates a new empty vault in an empty (or missing) storage root:
     /// `masterkey.cryptomator`, `vault.cryptomator`, root content dir + `dirid.c9r`.
     pub async fn create(

@@ -308,6 +308,7 @@ pub(crate) async fn list(core: &Core, dir: &DirId, mode: Mode) -> Result<Listing
                     description,
                     resolved,
                 }) => {
+                    core.conflict_seen(&node.name, &description, resolved);
                     findings.push(Finding {
                         storage_path: copy_path,
                         cleartext: Some(node.name.clone()),
@@ -319,12 +320,15 @@ pub(crate) async fn list(core: &Core, dir: &DirId, mode: Mode) -> Result<Listing
                 Ok(ConflictOutcome::Hidden {
                     description,
                     resolved,
-                }) => findings.push(Finding {
-                    storage_path: copy_path,
-                    cleartext: Some(ext.cleartext.clone()),
-                    kind: FindingKind::Conflict(description),
-                    repaired: resolved,
-                }),
+                }) => {
+                    core.conflict_seen(&ext.cleartext, &description, resolved);
+                    findings.push(Finding {
+                        storage_path: copy_path,
+                        cleartext: Some(ext.cleartext.clone()),
+                        kind: FindingKind::Conflict(description),
+                        repaired: resolved,
+                    })
+                }
                 Err(err) => {
                     tracing::warn!(ciphertext = %copy_path, error = %err, "conflict copy could not be handled; skipped");
                     findings.push(Finding {

@@ -255,3 +255,33 @@ async fn nextcloud_named_copies_of_file_and_directory() {
         }
     }
 }
+
+#[tokio::test]
+async fn the_conflict_observer_is_told_once_per_resolved_copy() {
+    let storage = memory_fixture("conflicts").await;
+    let vault = unlock(storage.clone(), false).await;
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = Arc::clone(&seen);
+    assert!(vault.on_conflict(Box::new(move |e| {
+        sink.lock().expect("lock").push(e.clone())
+    })));
+    assert!(!vault.on_conflict(Box::new(|_| {})), "one observer only");
+    walk(&vault).await;
+    let first = seen.lock().expect("lock").clone();
+    assert!(!first.is_empty(), "the fixture's copies were seen");
+    assert!(first.iter().all(|e| e.resolved), "{first:?}");
+    assert!(
+        first
+            .iter()
+            .any(|e| e.name == "report (conflicted copy 2026-11-25 033004).txt"),
+        "{first:?}"
+    );
+    // Resolved on storage: a fresh listing has nothing more to tell.
+    let again = unlock(storage, false).await;
+    let sink = Arc::clone(&seen);
+    again.on_conflict(Box::new(move |e| {
+        sink.lock().expect("lock").push(e.clone())
+    }));
+    walk(&again).await;
+    assert_eq!(seen.lock().expect("lock").len(), first.len());
+}

@@ -90,6 +90,10 @@ pub use fuse::MountSession;
 #[cfg(target_os = "linux")]
 pub use fuse::StopHandle;
 
+/// What ended a mount (`MountSession::wait_ended`).
+#[cfg(target_os = "linux")]
+pub use fuse::EndedBy;
+
 /// Mounts `vault` at `mountpoint`; returns once the mount answers requests.
 /// Storage calls run on `runtime`; FUSE requests never block each other.
 #[cfg(target_os = "linux")]

@@ -13,6 +13,7 @@ pub mod mkdir;
 pub mod mount;
 pub mod mv;
 pub mod named;
+pub mod open;
 pub mod passwd;
 pub mod put;
 pub mod recovery_key;

@@ -25,6 +25,7 @@ use zeroize::Zeroizing;
 use crate::cli::Ctx;
 use crate::cli::args::{MountArgs, SecretArgs};
 use crate::cli::autolock::AutoLock;
+use crate::cli::desktop::Desktop;
 use crate::cli::exit::{CliError, CliResult, Exit};
 use crate::cli::secrets::{Answer, Secrets};
 use crate::cli::storage_arg::{self, ConnectOptions, io_text};
@@ -170,11 +171,14 @@ fn apply_named(args: &mut MountArgs) -> CliResult {
     if entry.auto_lock == Some(false) {
         args.no_auto_lock = true;
     }
+    args.no_sidebar |= entry.sidebar == Some(false);
+    args.no_notify |= entry.notify == Some(false);
     Ok(())
 }
 
 /// `vault mount`.
 pub fn run(ctx: Ctx, mut args: MountArgs) -> CliResult {
+    crate::cli::sidebar::sweep();
     apply_named(&mut args)?;
     let plan = plan(&args)?;
     storage_arg::parse(&args.storage)?;
@@ -188,6 +192,7 @@ pub fn run(ctx: Ctx, mut args: MountArgs) -> CliResult {
             plan.options.read_only,
         ))?;
         drop(secrets);
+        vault.on_conflict(Box::new(crate::cli::notify::conflict));
         let mount = vault_fs::mount(
             Arc::new(vault),
             &plan.mountpoint,
@@ -198,10 +203,12 @@ pub fn run(ctx: Ctx, mut args: MountArgs) -> CliResult {
         // Mounted: what --remember asked for was right.
         crate::cli::remember::commit();
         let autolock = arm_auto_lock(&rt, &mount, args.no_auto_lock);
+        let desktop = Desktop::mounted(&args, mount.mountpoint().unwrap_or(&plan.mountpoint));
         mounted(&plan, args.reveal, ctx.quiet);
-        let result = mount.wait().map_err(mount_error);
+        let result = mount.wait_ended().map_err(mount_error);
         autolock.finish();
-        return result;
+        desktop.ended(result.as_ref().ok().copied());
+        return result.map(|_| ());
     }
     // Every secret is asked here, in the foreground, and handed to the daemon through a pipe.
     let secrets = Secrets::from_args(&plan.secrets).recording();
@@ -253,6 +260,14 @@ fn spawn_daemon(
     }
     if args.no_auto_lock {
         argv.push("--no-auto-lock".into());
+    }
+    for (off, flag) in [
+        (args.no_sidebar, "--no-sidebar"),
+        (args.no_notify, "--no-notify"),
+    ] {
+        if off {
+            argv.push(flag.into());
+        }
     }
     if let Some(idle) = plan.options.idle_timeout {
         argv.push("--idle".into());
@@ -374,6 +389,7 @@ pub fn run_daemon(_ctx: Ctx, args: MountArgs) -> CliResult {
         }
     };
     let autolock = arm_auto_lock(&rt, &mount, args.no_auto_lock);
+    let desktop = Desktop::mounted(&args, mount.mountpoint().unwrap_or(Path::new("/")));
     let _ = writeln!(report, "ok");
     let _ = report.flush();
     // Let go of the parent's pipe: stdin and stdout now point at /dev/null.
@@ -385,9 +401,11 @@ pub fn run_daemon(_ctx: Ctx, args: MountArgs) -> CliResult {
         let _ = rustix::stdio::dup2_stdout(&null);
         let _ = rustix::stdio::dup2_stdin(&null);
     }
-    let result = mount.wait().map_err(mount_error);
+    let result = mount.wait_ended().map_err(mount_error);
     drop(auth_socket);
     autolock.finish();
+    desktop.ended(result.as_ref().ok().copied());
+    let result = result.map(|_| ());
     rt.shutdown_timeout(Duration::from_secs(5));
     result
 }
@@ -425,6 +443,7 @@ fn start_daemon(args: &MountArgs) -> CliResult<Started> {
             .map_err(|e| CliError::vault(&shown_name, &e))
     })?;
     drop(secrets);
+    vault.on_conflict(Box::new(crate::cli::notify::conflict));
     let key = reauth::mount_key(&plan.mountpoint);
     let mount = vault_fs::mount(
         Arc::new(vault),

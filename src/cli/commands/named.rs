@@ -48,6 +48,7 @@ pub fn add(args: AddArgs) -> CliResult {
         accept_new_host_key: args.accept_new_host_key,
         insecure_http: args.insecure_http,
         auto_lock: args.no_auto_lock.then_some(false),
+        ..VaultEntry::default()
     };
     let shown = entry.storage.clone();
     cfg.vaults.insert(args.name.clone(), entry);
@@ -59,6 +60,7 @@ pub fn add(args: AddArgs) -> CliResult {
 /// `vault list`: NAME, STORAGE, MOUNTPOINT (or -), and `mounted at PATH` / `not mounted`,
 /// tab-separated.
 pub fn list() -> CliResult {
+    crate::cli::sidebar::sweep();
     let (file, cfg) = config::load()?;
     if cfg.vaults.is_empty() {
         eprintln!(

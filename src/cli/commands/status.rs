@@ -5,6 +5,7 @@ use crate::cli::exit::CliResult;
 /// One line per mount: `MOUNTPOINT  SOURCE  rw|ro`, plus `waiting for authentication: run
 /// `vault auth MOUNTPOINT`` while a reconnect waits for an answer.
 pub fn run() -> CliResult {
+    crate::cli::sidebar::sweep();
     let mounts = vault_fs::mounted_vaults();
     if mounts.is_empty() {
         eprintln!("no vaults mounted");

@@ -16,7 +16,10 @@ pub fn run(mountpoint: &Path, force: bool) -> CliResult {
     } else {
         named_mountpoint(&s)?
     };
-    vault_fs::unmount(&abs, force).map_err(|e| CliError::other(e.to_string()))
+    crate::cli::sidebar::sweep();
+    vault_fs::unmount(&abs, force).map_err(|e| CliError::other(e.to_string()))?;
+    crate::cli::sidebar::unmounted(&std::fs::canonicalize(&abs).unwrap_or(abs));
+    Ok(())
 }
 
 /// Where the named vault `name` is mounted: its configured mountpoint, else the mount whose

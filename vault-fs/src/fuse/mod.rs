@@ -8,7 +8,7 @@
 
 mod mount;
 
-pub use mount::{MountSession, StopHandle, mount, mounted_vaults, unmount};
+pub use mount::{EndedBy, MountSession, StopHandle, mount, mounted_vaults, unmount};
 
 use std::ffi::{OsStr, OsString};
 use std::future::Future;

@@ -349,9 +349,14 @@ impl MountSession {
 
     /// Blocks until the mount ends: unmounted from outside, `--idle` expired,
     /// SIGINT/SIGTERM or a [`StopHandle`] (then flushes and unmounts cleanly).
-    pub fn wait(mut self) -> Result<(), MountError> {
+    pub fn wait(self) -> Result<(), MountError> {
+        self.wait_ended().map(|_| ())
+    }
+
+    /// [`MountSession::wait`], saying what ended the mount.
+    pub fn wait_ended(mut self) -> Result<EndedBy, MountError> {
         let Some(inner) = self.inner.take() else {
-            return Ok(());
+            return Ok(EndedBy::Outside);
         };
         let tx = inner.events_tx.clone();
         let signals = inner.runtime.spawn(async move {
@@ -368,7 +373,14 @@ impl MountSession {
             }
             let _ = tx.send(Event::Signal);
         });
-        let result = match inner.events.recv() {
+        let event = inner.events.recv();
+        let by = match &event {
+            Ok(Event::Signal) => EndedBy::Signal,
+            Ok(Event::Idle) => EndedBy::Idle,
+            Ok(Event::Stop) => EndedBy::Stop,
+            Ok(Event::Ended) | Err(_) => EndedBy::Outside,
+        };
+        let result = match event {
             Ok(Event::Ended) | Err(_) => {
                 // Unmounted from outside: every handle was released (and written back).
                 let flushed = {
@@ -385,7 +397,7 @@ impl MountSession {
             Ok(Event::Signal) | Ok(Event::Idle) | Ok(Event::Stop) => shutdown(&inner),
         };
         signals.abort();
-        result
+        result.map(|()| by)
     }
 
     /// Flushes every open file and unmounts.
@@ -395,6 +407,19 @@ impl MountSession {
             None => Ok(()),
         }
     }
+}
+
+/// What ended a mount ([`MountSession::wait_ended`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EndedBy {
+    /// Unmounted from outside (`fusermount3 -u`, `umount`, a file manager's eject).
+    Outside,
+    /// SIGINT or SIGTERM.
+    Signal,
+    /// `--idle` expired.
+    Idle,
+    /// A [`StopHandle`] (auto-lock).
+    Stop,
 }
 
 /// Asks a [`MountSession`] to flush and unmount (see [`MountSession::stop_handle`]).
