@@ -72,15 +72,17 @@ use vault_storage::{
 mod config;
 mod conn;
 mod error;
+mod hostkey;
 pub mod known_hosts;
 mod pacer;
 mod prompt;
+pub mod text;
 
 pub use config::{
     HostSettings, RemoteRoot, SftpConfig, SftpUrl, parse_sftp_url, ssh_config_lookup,
 };
 pub use error::SftpError;
-pub use prompt::{PromptError, Prompter};
+pub use prompt::{PromptError, Prompter, ServerQuestion};
 
 use conn::{Conn, ConnCtx};
 use pacer::Pacer;
@@ -191,7 +193,12 @@ fn status_error(path: &StoragePath, code: StatusCode, msg: String) -> StorageErr
     if msg.is_empty() {
         StorageError::with_source(kind, path, format!("sftp status {code:?}"))
     } else {
-        StorageError::with_source(kind, path, format!("sftp status {code:?}: {msg}"))
+        // The message is the server's: every control character shown escaped.
+        StorageError::with_source(
+            kind,
+            path,
+            format!("sftp status {code:?}: {}", text::c_escape(&msg)),
+        )
     }
 }
 
@@ -242,6 +249,7 @@ impl SftpStorage {
             config.user, config.host, config.port, config.root
         );
         let ctx = ConnCtx {
+            host_keys: Arc::new(hostkey::HostKeys::new(&config)),
             cfg: config,
             prompter,
             secrets: Mutex::new(Default::default()),
