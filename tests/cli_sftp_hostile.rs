@@ -13,6 +13,11 @@
 //! keyring (`--remember`, kernel keyring): no secret is looked up by server text; every
 //! server text shown starts with `[sftp USER@HOST] `.
 //!
+//! `endless_listing_and_silent_read_fail_with_eio_within_10s`: the same server answers the
+//! READDIR of one folder with names forever and never answers the READ of one file: both fail
+//! with EIO within 10 s, the daemon's RSS grows by less than 64 MiB, and another file of the
+//! mount reads meanwhile.
+//!
 //! Needs root, FUSE and OpenSSH's `sftp-server` (package openssh-sftp-server).
 
 #![allow(clippy::unwrap_used)]
@@ -21,7 +26,8 @@ mod cli_support;
 #[path = "hostile/sftp_server.rs"]
 mod hostile;
 
-use std::path::Path;
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use cli_support::mount::{MountGuard, wait_until};
@@ -204,5 +210,133 @@ fn a_hostile_sftp_server_gets_no_local_secret() {
             "the server's question shown marked: {bait:?} in {seen:?}"
         );
     }
+    drop(guard);
+}
+
+/// Every path below `root`, relative, directories with a trailing `/`.
+fn tree(root: &Path) -> BTreeSet<String> {
+    fn walk(root: &Path, dir: &Path, out: &mut BTreeSet<String>) {
+        for e in std::fs::read_dir(dir).unwrap().flatten() {
+            let p = e.path();
+            let rel = p.strip_prefix(root).unwrap().to_string_lossy().into_owned();
+            if e.file_type().unwrap().is_dir() {
+                out.insert(format!("{rel}/"));
+                walk(root, &p, out);
+            } else {
+                out.insert(rel);
+            }
+        }
+    }
+    let mut out = BTreeSet::new();
+    walk(root, root, &mut out);
+    out
+}
+
+/// Resident memory of `pid` in KiB.
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap()
+}
+
+#[test]
+fn endless_listing_and_silent_read_fail_with_eio_within_10s() {
+    let s = Setup::new();
+    s.vault(&["create", &s.url]).ok();
+    let vault_dir = PathBuf::from(s.url.split_once("127.0.0.1:").unwrap().1)
+        .components()
+        .skip(1)
+        .collect::<PathBuf>();
+    let vault_dir = Path::new("/").join(vault_dir);
+    let local = s.mnt.parent().unwrap().join("data.bin");
+    std::fs::write(&local, vec![7u8; 100_000]).unwrap();
+    // The ciphertext of a folder and of a file, made before the mount (nothing cached).
+    let before = tree(&vault_dir);
+    s.vault(&["mkdir", &s.url, "/endless"]).ok();
+    let after_mkdir = tree(&vault_dir);
+    let endless = after_mkdir
+        .difference(&before)
+        .find(|p| p.starts_with("d/") && p.matches('/').count() == 3)
+        .unwrap()
+        .clone();
+    s.vault(&["put", &s.url, local.to_str().unwrap(), "/silent.bin"])
+        .ok();
+    s.vault(&["put", &s.url, local.to_str().unwrap(), "/other.bin"])
+        .ok();
+    let after_put = tree(&vault_dir);
+    let new_files: Vec<&String> = after_put
+        .difference(&after_mkdir)
+        .filter(|p| p.ends_with(".c9r"))
+        .collect();
+    assert_eq!(new_files.len(), 2, "{new_files:?}");
+
+    let guard = MountGuard::new(s.mnt.clone());
+    let log = s.mnt.parent().unwrap().join("daemon.log");
+    let r = s.vault(&[
+        "mount",
+        &s.url,
+        s.mnt.to_str().unwrap(),
+        "--log-file",
+        log.to_str().unwrap(),
+    ]);
+    assert_eq!(r.code, 0, "mount: {}", r.stderr);
+    guard.wait_mounted(Duration::from_secs(30));
+    let pid = cli_support::mount::daemon_pids(&s.mnt)[0];
+    // Which of the two new nodes is silent.bin: the first one, by its ciphertext name.
+    // (Both hold the same cleartext, so reading "the other" one must work whichever it is.)
+    *s.server.shared.endless_dir.lock().unwrap() = Some(endless.clone());
+    *s.server.shared.silent_file.lock().unwrap() = Some(new_files[0].clone());
+    let rss_before = rss_kib(pid);
+
+    // The endless listing, while another file reads.
+    let t = Instant::now();
+    let dir = s.mnt.join("endless");
+    let lister = std::thread::spawn(move || {
+        let r = std::fs::read_dir(&dir).and_then(|d| d.collect::<Result<Vec<_>, _>>());
+        (r.map(|v| v.len()), t.elapsed())
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    let (silent, other) = {
+        let a = std::fs::read(s.mnt.join("silent.bin"));
+        let b = std::fs::read(s.mnt.join("other.bin"));
+        (a, b)
+    };
+    let read_took = t.elapsed();
+    let (listed, list_took) = lister.join().unwrap();
+    let rss_after = rss_kib(pid);
+    eprintln!(
+        "listing: {listed:?} in {list_took:?}; reads done after {read_took:?}; \
+         daemon RSS {rss_before} -> {rss_after} KiB"
+    );
+    assert_eq!(
+        listed.unwrap_err().raw_os_error(),
+        Some(5),
+        "EIO for the endless listing"
+    );
+    assert!(list_took < Duration::from_secs(10), "{list_took:?}");
+    // One of the two files is the silent one: it fails with EIO, the other reads.
+    let (bad, good) = match (silent, other) {
+        (Err(e), Ok(d)) | (Ok(d), Err(e)) => (e, d),
+        other => panic!(
+            "exactly one read must fail: {other:?}\n{}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        ),
+    };
+    assert_eq!(bad.raw_os_error(), Some(5), "EIO for the silent read");
+    assert_eq!(good, vec![7u8; 100_000]);
+    assert!(read_took < Duration::from_secs(10), "{read_took:?}");
+    assert!(
+        rss_after < rss_before + 64 * 1024,
+        "daemon RSS grew from {rss_before} to {rss_after} KiB"
+    );
+    // The mount stays usable.
+    assert_eq!(
+        std::fs::read(s.mnt.join("other.bin"))
+            .unwrap_or_else(|_| std::fs::read(s.mnt.join("silent.bin")).unwrap()),
+        vec![7u8; 100_000]
+    );
     drop(guard);
 }
