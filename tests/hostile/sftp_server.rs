@@ -260,6 +260,10 @@ fn endless_names(id: u32, round: u64) -> Vec<u8> {
     p
 }
 
+/// A handle the filter acts on: its bytes, and whether it is the endless directory (else
+/// the silent file).
+type Marked = (Vec<u8>, bool);
+
 /// Proxies one SFTP channel to `sftp-server`, with the hostile filter.
 async fn serve_sftp(channel: Channel<Msg>, shared: Arc<Shared>) {
     let mut child = match tokio::process::Command::new("/usr/lib/openssh/sftp-server")
@@ -279,7 +283,7 @@ async fn serve_sftp(channel: Channel<Msg>, shared: Arc<Shared>) {
     let to_client = Arc::new(tokio::sync::Mutex::new(to_client));
     // Request ids whose HANDLE reply names an endless directory / a silent file.
     let pending: Arc<Mutex<Vec<(u32, bool)>>> = Arc::default();
-    let marked: Arc<Mutex<Vec<(Vec<u8>, bool)>>> = Arc::default();
+    let marked: Arc<Mutex<Vec<Marked>>> = Arc::default();
     let (tc, pend, mark) = (to_client.clone(), pending.clone(), marked.clone());
     let replies = tokio::spawn(async move {
         while let Some(p) = read_packet(&mut from_server).await {

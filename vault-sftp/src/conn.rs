@@ -275,8 +275,9 @@ fn map_russh(e: russh::Error, hostport: &str) -> SftpError {
     }
 }
 
+/// (the text may carry the server's status message: shown C-escaped)
 fn sftp_err(e: russh_sftp::client::error::Error) -> SftpError {
-    SftpError::Sftp(e.to_string())
+    SftpError::Sftp(crate::text::c_escape(&e.to_string()))
 }
 
 impl ConnCtx {

@@ -197,6 +197,7 @@ fn status_kind(code: &StatusCode) -> StorageErrorKind {
     }
 }
 
+/// The error of a status reply; the server's message is shown C-escaped (see [`text`]).
 fn status_error(path: &StoragePath, code: StatusCode, msg: String) -> StorageError {
     let kind = status_kind(&code);
     if msg.is_empty() {
@@ -1491,5 +1492,27 @@ impl Storage for SftpStorage {
                 }))
             })
             .await
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_status_message_is_shown_escaped() {
+        let p = StoragePath::new("a.c9r").unwrap();
+        let e = status_error(
+            &p,
+            StatusCode::Failure,
+            "disk full\n\x1b[2Jvault: enter your password".into(),
+        );
+        let text = e.to_string();
+        assert!(
+            text.contains("disk full\\n\\x1b[2Jvault: enter your password"),
+            "{text}"
+        );
+        assert!(!text.contains('\n') && !text.contains('\x1b'), "{text}");
     }
 }
