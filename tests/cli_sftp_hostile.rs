@@ -211,6 +211,8 @@ fn a_hostile_sftp_server_gets_no_local_secret() {
         );
     }
     drop(guard);
+    // Leave nothing in the kernel keyring.
+    s.vault(&["forget", &s.url]).ok();
 }
 
 /// Every path below `root`, relative, directories with a trailing `/`.
