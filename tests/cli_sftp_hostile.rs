@@ -296,9 +296,10 @@ fn endless_listing_and_silent_read_fail_with_eio_within_10s() {
     // The endless listing, while another file reads.
     let t = Instant::now();
     let dir = s.mnt.join("endless");
-    let lister = std::thread::spawn(move || {
+    let (tx, lister) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
         let r = std::fs::read_dir(&dir).and_then(|d| d.collect::<Result<Vec<_>, _>>());
-        (r.map(|v| v.len()), t.elapsed())
+        let _ = tx.send((r.map(|v| v.len()), t.elapsed()));
     });
     std::thread::sleep(Duration::from_millis(300));
     let (silent, other) = {
@@ -307,7 +308,10 @@ fn endless_listing_and_silent_read_fail_with_eio_within_10s() {
         (a, b)
     };
     let read_took = t.elapsed();
-    let (listed, list_took) = lister.join().unwrap();
+    // (bounded: without the caps an endless listing never ends)
+    let (listed, list_took) = lister
+        .recv_timeout(Duration::from_secs(20))
+        .expect("the endless listing did not fail within 20 s");
     let rss_after = rss_kib(pid);
     eprintln!(
         "listing: {listed:?} in {list_took:?}; reads done after {read_took:?}; \
