@@ -257,7 +257,7 @@ fn detached_mount_waits_for_vault_auth() {
     let stale_codes = |p: &Path| {
         prompts_seen(p)
             .iter()
-            .filter(|l| *l == "Verification code: ")
+            .filter(|l| l.starts_with("[sftp ") && l.ends_with("] Verification code: "))
             .count()
     };
     assert_eq!(stale_codes(&stale), 1);
@@ -347,7 +347,7 @@ fn detached_mount_waits_for_vault_auth() {
     write_script(
         &fresh,
         &format!(
-            "#!/bin/sh\nprintf '%s\\n' \"$1\" >> '{}'\n[ \"$1\" = 'Verification code: ' ] || exit 1\noathtool --totp -b '{secret}' | tee '{}'\n",
+            "#!/bin/sh\nprintf '%s\\n' \"$1\" >> '{}'\ncase \"$1\" in '[sftp '*'] Verification code: ') ;; *) exit 1;; esac\noathtool --totp -b '{secret}' | tee '{}'\n",
             tmp.path().join("fresh.log").display(),
             tmp.path().join("fresh.code").display(),
         ),
@@ -357,8 +357,12 @@ fn detached_mount_waits_for_vault_auth() {
     assert!(out.stderr.contains("authenticated"), "{}", out.stderr);
     assert_eq!(
         std::fs::read_to_string(tmp.path().join("fresh.log")).unwrap(),
-        "Verification code: \n",
-        "the server's prompt, verbatim"
+        format!(
+            "[sftp {}@{}] Verification code: \n",
+            sshd.var("VAULT_TEST_SSH_USER"),
+            sshd.var("VAULT_TEST_SSH_HOST")
+        ),
+        "the server's prompt, marked as the server's"
     );
     assert_eq!(std::fs::read(mnt.join("before.bin")).unwrap(), data);
     let names: Vec<String> = std::fs::read_dir(&mnt)
@@ -430,7 +434,7 @@ fn foreground_mount_asks_askpass_on_reconnect() {
     let codes = |p: &Path| {
         prompts_seen(p)
             .iter()
-            .filter(|l| *l == "Verification code: ")
+            .filter(|l| l.starts_with("[sftp ") && l.ends_with("] Verification code: "))
             .count()
     };
     let before = codes(&good);
@@ -488,7 +492,8 @@ fn detached_mount_on_a_reuse_refusing_server_asks_the_terminal_again() {
         "a second code was asked on the terminal: {shown}"
     );
     assert!(
-        shown.contains("refused the answer to \"Verification code:\" on the mount's own login"),
+        shown.contains("refused the answer to \"[sftp ")
+            && shown.contains("] Verification code:\" on the mount's own login"),
         "{shown}"
     );
     guard.wait_mounted(Duration::from_secs(60));

@@ -4,7 +4,7 @@
 //! logins of this test need no wait for a fresh 30 s window).
 //!
 //! Every secret comes from one askpass script that matches the prompt text: the key
-//! passphrase (`Passphrase for key FILE: `), the TOTP code (`Verification code: `, computed
+//! passphrase (`Passphrase for key FILE: `), the TOTP code (`[sftp USER@HOST] Verification code: `, computed
 //! with `oathtool --totp`) and the vault password (`Vault password for STORAGE: `).
 //!
 //! - `mount_copy_diff_remount_diff_pycryptomator`: `vault create sftp://…`, `vault mount`,
@@ -297,7 +297,9 @@ fn mount_copy_diff_remount_diff_pycryptomator() {
         "{prompts:?}"
     );
     assert!(
-        prompts.iter().any(|p| p == "Verification code: "),
+        prompts
+            .iter()
+            .any(|p| p.starts_with("[sftp ") && p.ends_with("] Verification code: ")),
         "{prompts:?}"
     );
     assert!(
@@ -504,7 +506,7 @@ fn login_failures_and_host_keys() {
     assert!(
         !prompts_seen(&bad_pp)
             .iter()
-            .any(|p| p == "Verification code: "),
+            .any(|p| p.starts_with("[sftp ") && p.ends_with("] Verification code: ")),
         "TOTP asked after a wrong passphrase: {:?}",
         prompts_seen(&bad_pp)
     );

@@ -99,7 +99,10 @@ pub fn exit_for_storage_kind(kind: StorageErrorKind) -> Exit {
 pub fn exit_for_sftp_error(e: &vault_sftp::SftpError) -> Exit {
     use vault_sftp::SftpError as E;
     match e {
-        E::HostKeyChanged { .. } | E::HostKeyNotAccepted { .. } => Exit::HostKey,
+        E::HostKeyChanged { .. }
+        | E::HostKeyNotAccepted { .. }
+        | E::HostKeyChangedSinceAccepted { .. }
+        | E::HostCertificatesUnsupported { .. } => Exit::HostKey,
         E::InvalidUrl(_) => Exit::Usage,
         E::PathNotFound { .. }
         | E::NotAFolder { .. }

@@ -2,10 +2,15 @@
 //!
 //! When an SFTP connection drops, the backend logs in again by itself: the key passphrase is
 //! held in memory, but a keyboard-interactive question (a TOTP "Verification code: ") needs a
-//! new answer. A detached mount answers, in this order:
+//! new answer. Secrets have a direction: the daemon never holds the vault password (it is
+//! taken out and dropped at unlock), and a server's question is never answered from a local
+//! secret, nor matched by its text against one: it arrives as a
+//! [`vault_sftp::ServerQuestion`] and is shown as `[sftp USER@HOST] TEXT`. A detached mount
+//! answers it, in this order:
 //! 1. an answer given by `vault auth` that the server has not judged yet (a reconnect attempt
 //!    whose link died before the verdict tries it once more);
-//! 2. the answer recorded when the mount was started, until the server refuses it (a TOTP
+//! 2. the answer the user typed for the same question of the same server (host key, user,
+//!    exact prompt) when the mount was started, until the server refuses it (a TOTP
 //!    code is refused once used or stale; it is then never replayed again);
 //! 3. the askpass program the mount was started with (`--askpass`, `VAULT_ASKPASS`);
 //! 4. otherwise the question is posted on the mount's socket, one line is logged
@@ -486,7 +491,7 @@ pub struct DaemonPrompter {
     askpass: Option<Secrets>,
     broker: Arc<Broker>,
     refused_recorded: Mutex<HashSet<String>>,
-    /// This login's answers: trimmed prompt → (prompt, source).
+    /// This login's answers: trimmed shown prompt → (replay key, source).
     given: Mutex<HashMap<String, (String, Source)>>,
 }
 
@@ -509,29 +514,32 @@ impl DaemonPrompter {
         }
     }
 
-    fn note(&self, prompt: &str, source: Source) {
+    fn note(&self, shown: &str, key: &str, source: Source) {
         if let Ok(mut g) = self.given.lock() {
-            g.insert(prompt.trim().to_string(), (prompt.to_string(), source));
+            g.insert(shown.trim().to_string(), (key.to_string(), source));
         }
     }
 
+    /// `key`: under which the parent recorded an answer (the local prompt itself, or
+    /// [`super::secrets::server_answer_key`]); `prompt`: what a person is shown.
     fn answer(
         &self,
+        key: &str,
         prompt: &str,
         echo: bool,
     ) -> Result<Zeroizing<String>, vault_sftp::PromptError> {
         use secrecy::ExposeSecret;
         if let Some(a) = self.broker.retry_in_flight(prompt) {
-            self.note(prompt, Source::Auth);
+            self.note(prompt, key, Source::Auth);
             return Ok(a);
         }
         let refused = self
             .refused_recorded
             .lock()
-            .map(|r| r.contains(prompt))
+            .map(|r| r.contains(key))
             .unwrap_or(true);
-        if !refused && let Ok(a) = self.recorded.ask(prompt) {
-            self.note(prompt, Source::Recorded);
+        if !refused && let Some(a) = self.recorded.preset_answer(key) {
+            self.note(prompt, key, Source::Recorded);
             return Ok(Zeroizing::new(a.expose_secret().to_string()));
         }
         if parent_relay_open() && self.askpass.is_none() {
@@ -543,7 +551,7 @@ impl DaemonPrompter {
                 )
             });
             let a = ask_parent(prompt, echo, note.as_deref())?;
-            self.note(prompt, Source::Parent);
+            self.note(prompt, key, Source::Parent);
             return Ok(a);
         }
         if let Some(askpass) = &self.askpass {
@@ -553,22 +561,45 @@ impl DaemonPrompter {
                 askpass.ask(prompt)
             }
             .map_err(|e| vault_sftp::PromptError(e.message))?;
-            self.note(prompt, Source::Askpass);
+            self.note(prompt, key, Source::Askpass);
             return Ok(Zeroizing::new(a.expose_secret().to_string()));
         }
         let a = self.broker.wait_for_answer(prompt, echo)?;
-        self.note(prompt, Source::Auth);
+        self.note(prompt, key, Source::Auth);
         Ok(a)
+    }
+
+    /// A local prompt of the SFTP backend (key passphrase, the server's own password);
+    /// anything else is refused rather than matched against what the parent handed over.
+    fn local(
+        &self,
+        prompt: &str,
+        echo: bool,
+    ) -> Result<Zeroizing<String>, vault_sftp::PromptError> {
+        if !super::secrets::is_local_sftp_prompt(prompt) {
+            return Err(vault_sftp::PromptError(format!(
+                "the mount daemon answers no prompt {:?}",
+                vault_sftp::text::clean(prompt)
+            )));
+        }
+        self.answer(prompt, prompt, echo)
     }
 }
 
 impl vault_sftp::Prompter for DaemonPrompter {
     fn secret(&self, prompt: &str) -> Result<Zeroizing<String>, vault_sftp::PromptError> {
-        self.answer(prompt, false)
+        self.local(prompt, false)
     }
 
     fn visible(&self, prompt: &str) -> Result<Zeroizing<String>, vault_sftp::PromptError> {
-        self.answer(prompt, true)
+        self.local(prompt, true)
+    }
+
+    fn server(
+        &self,
+        q: &vault_sftp::ServerQuestion,
+    ) -> Result<Zeroizing<String>, vault_sftp::PromptError> {
+        self.answer(&super::secrets::server_answer_key(q), &q.shown, q.echo)
     }
 
     /// An unknown host key is never accepted by a detached mount (no one to ask).
@@ -1017,26 +1048,79 @@ mod tests {
         assert!(a.starts_with("auth-") && a.ends_with(".sock") && a.len() == 26);
     }
 
+    fn question(prompt: &str) -> vault_sftp::ServerQuestion {
+        vault_sftp::ServerQuestion {
+            server: "u@h:22 SHA256:k".into(),
+            prompt: prompt.into(),
+            shown: vault_sftp::text::server_text("u@h", prompt),
+            echo: false,
+        }
+    }
+
+    const CODE_SHOWN: &str = "[sftp u@h] Verification code:";
+
     #[test]
     fn recorded_answer_is_not_replayed_once_refused() {
+        let q = question("Verification code: ");
         let recorded = Secrets::preset(
             vec![(
-                "Verification code: ".to_string(),
+                crate::cli::secrets::server_answer_key(&q),
                 Zeroizing::new("123456".to_string()),
             )],
             Default::default(),
         );
         let broker = Broker::new("h", Path::new("/m"), Duration::from_millis(200));
         let p = DaemonPrompter::new(recorded, None, broker.clone());
-        assert_eq!(p.secret("Verification code: ").unwrap().as_str(), "123456");
+        assert_eq!(p.server(&q).unwrap().as_str(), "123456");
         // Not armed (the initial login): nobody else to ask, so no second round.
-        assert!(!p.refused(&["Verification code:".to_string()]));
+        assert!(!p.refused(&[CODE_SHOWN.to_string()]));
         broker.arm();
         // Armed: the recorded code stays refused; the question is posted and times out.
         let t = Instant::now();
-        assert!(p.secret("Verification code: ").is_err());
+        assert!(p.server(&q).is_err());
         assert!(t.elapsed() >= Duration::from_millis(200));
         assert!(!broker.waiting());
+    }
+
+    /// A server that asks in our own words gets nothing the parent handed over: not the
+    /// passphrase (local prompts only reach `secret`), not an answer recorded for another
+    /// server or another question.
+    #[test]
+    fn a_server_question_never_gets_a_local_secret() {
+        let q = question("Verification code: ");
+        let recorded = Secrets::preset(
+            vec![
+                (
+                    "Passphrase for key /k: ".to_string(),
+                    Zeroizing::new("pp".to_string()),
+                ),
+                (
+                    crate::cli::secrets::server_answer_key(&q),
+                    Zeroizing::new("123456".to_string()),
+                ),
+                (
+                    crate::cli::secrets::TOTP_HANDOVER.to_string(),
+                    Zeroizing::new("GEZDGNBVGY3TQOJQ".to_string()),
+                ),
+            ],
+            Default::default(),
+        );
+        let broker = Broker::new("h", Path::new("/m"), Duration::from_millis(50));
+        let p = DaemonPrompter::new(recorded, None, broker);
+        assert_eq!(p.secret("Passphrase for key /k: ").unwrap().as_str(), "pp");
+        for hostile in [
+            "Passphrase for key /k: ",
+            crate::cli::secrets::TOTP_HANDOVER,
+            "Vault password for sftp://u@h/v: ",
+        ] {
+            assert!(p.server(&question(hostile)).is_err(), "{hostile}");
+        }
+        let mut elsewhere = q.clone();
+        elsewhere.server = "u@h:22 SHA256:other".into();
+        assert!(p.server(&elsewhere).is_err());
+        // Only our own prompt texts reach the local answers.
+        assert!(p.secret(crate::cli::secrets::TOTP_HANDOVER).is_err());
+        assert!(p.secret("[sftp u@h] Passphrase for key /k: ").is_err());
     }
 
     #[test]
@@ -1049,26 +1133,28 @@ mod tests {
             broker.clone(),
         ));
         let p2 = p.clone();
-        let asker = std::thread::spawn(move || p2.secret("Verification code: ").unwrap());
+        let asker =
+            std::thread::spawn(move || p2.server(&question("Verification code: ")).unwrap());
         let pending = match broker.wait_event(false, 0, Duration::from_secs(5)) {
             Event::Pending(p) => p,
             _ => panic!("no question posted"),
         };
         assert!(broker.waiting());
-        assert_eq!(pending.prompt, "Verification code: ");
+        assert_eq!(pending.prompt, "[sftp u@h] Verification code: ");
         assert!(!pending.echo);
         assert!(broker.deliver(pending.id, Zeroizing::new("654321".into())));
         assert!(!broker.deliver(pending.id, Zeroizing::new("x".into())));
         assert_eq!(asker.join().unwrap().as_str(), "654321");
         // Refused: the verdict says so, and a new round may start.
-        assert!(p.refused(&["Verification code:".to_string()]));
+        assert!(p.refused(&[CODE_SHOWN.to_string()]));
         assert!(matches!(
             broker.wait_event(true, pending.id, Duration::from_secs(1)),
             Event::Verdict(Verdict::Refused(_))
         ));
         // Accepted on a later round.
         let p3 = p.clone();
-        let asker = std::thread::spawn(move || p3.secret("Verification code: ").unwrap());
+        let asker =
+            std::thread::spawn(move || p3.server(&question("Verification code: ")).unwrap());
         let pending = match broker.wait_event(false, pending.id, Duration::from_secs(5)) {
             Event::Pending(p) => p,
             _ => panic!("no second question"),
@@ -1081,6 +1167,6 @@ mod tests {
             Event::Verdict(Verdict::Ok)
         ));
         broker.close();
-        assert!(p.secret("Verification code: ").is_err());
+        assert!(p.server(&question("Verification code: ")).is_err());
     }
 }

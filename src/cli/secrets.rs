@@ -50,6 +50,38 @@ pub struct Secrets {
     pub totp: Option<std::sync::Arc<super::remember::Totp>>,
 }
 
+/// The start of the pseudo-prompt under which an answer the user typed for a server's
+/// keyboard-interactive question is handed to the mount daemon (see [`server_answer_key`]).
+const SERVER_ANSWER: &str = "vault: answer for ";
+
+/// The pseudo-prompt of a server question's answer: the server (user, host, port and host
+/// key fingerprint) and its exact prompt (C-escaped, so the key holds no newline). An
+/// answer is replayed only under this key: to the same server and the same question.
+pub fn server_answer_key(q: &vault_sftp::ServerQuestion) -> String {
+    format!(
+        "{SERVER_ANSWER}{} {}",
+        vault_sftp::text::c_escape(&q.server),
+        vault_sftp::text::c_escape(&q.prompt)
+    )
+}
+
+/// Whether `prompt` is one the SFTP backend itself writes for a local secret or the
+/// configured server's password (never text a server sent; see `vault_sftp::Prompter`).
+pub fn is_local_sftp_prompt(prompt: &str) -> bool {
+    (prompt.starts_with("Passphrase for key ") || prompt.starts_with("Password for "))
+        && prompt.ends_with(": ")
+}
+
+/// Takes the vault password out of the answers a mount daemon got from its parent: it
+/// unlocks the vault once and is dropped, so nothing that answers the server later holds it.
+pub fn take_vault_password(answers: &mut Vec<Answer>, storage: &str) -> Option<SecretString> {
+    let prompt = vault_prompt(storage);
+    let i = answers.iter().position(|(p, _)| *p == prompt)?;
+    let (_, pw) = answers.swap_remove(i);
+    answers.retain(|(p, _)| *p != prompt);
+    Some(SecretString::from(pw.as_str()))
+}
+
 /// The pseudo-prompt under which the mount parent hands a TOTP secret to its daemon.
 pub const TOTP_HANDOVER: &str = "vault: TOTP secret for reconnects";
 /// The pseudo-prompt under which the mount parent tells its daemon which TOTP time step it
@@ -255,43 +287,72 @@ impl Secrets {
         Ok(pw)
     }
 
+    /// The answer handed over under exactly `key` (the mount daemon), if any.
+    pub fn preset_answer(&self, key: &str) -> Option<SecretString> {
+        self.preset
+            .as_ref()?
+            .iter()
+            .find(|(p, _)| p == key)
+            .map(|(_, a)| SecretString::from(a.as_str()))
+    }
+
     /// Any secret: askpass if configured, else a no-echo prompt on the terminal.
     pub fn ask(&self, prompt: &str) -> CliResult<SecretString> {
-        if let Some(answers) = &self.preset {
-            return answers
-                .iter()
-                .find(|(p, _)| p == prompt)
-                .map(|(_, a)| SecretString::from(a.as_str()))
-                .ok_or_else(|| {
-                    CliError::other(format!("the mount daemon has no answer to {prompt:?}"))
-                });
+        if self.preset.is_some() {
+            return self.preset_answer(prompt).ok_or_else(|| {
+                CliError::other(format!("the mount daemon has no answer to {prompt:?}"))
+            });
         }
-        let answer = if let Some(cmd) = &self.askpass {
-            run_askpass(cmd, prompt)?
-        } else if self.terminal {
-            let answer = Zeroizing::new(rpassword::prompt_password(prompt).map_err(|e| {
-                CliError::other(format!("cannot read the password: {}", io_text(&e)))
-            })?);
-            SecretString::from(answer.as_str())
-        } else {
-            return Err(no_source());
-        };
+        let answer = self.ask_person(prompt, false)?;
         self.record(prompt, &answer);
         Ok(answer)
     }
 
     /// An answer shown while typed (keyboard-interactive prompts with echo on).
     pub fn ask_visible(&self, prompt: &str) -> CliResult<SecretString> {
-        if self.preset.is_some() || self.askpass.is_some() || !self.terminal {
+        if self.preset.is_some() {
             return self.ask(prompt);
+        }
+        let answer = self.ask_person(prompt, true)?;
+        self.record(prompt, &answer);
+        Ok(answer)
+    }
+
+    /// Asks askpass or the terminal (with echo when `visible`); nothing recorded.
+    fn ask_person(&self, prompt: &str, visible: bool) -> CliResult<SecretString> {
+        if let Some(cmd) = &self.askpass {
+            return run_askpass(cmd, prompt);
+        }
+        if !self.terminal {
+            return Err(no_source());
+        }
+        if !visible {
+            let answer = Zeroizing::new(rpassword::prompt_password(prompt).map_err(|e| {
+                CliError::other(format!("cannot read the password: {}", io_text(&e)))
+            })?);
+            return Ok(SecretString::from(answer.as_str()));
         }
         eprint!("{prompt}");
         let mut line = Zeroizing::new(String::new());
         std::io::stdin()
             .read_line(&mut line)
             .map_err(|e| CliError::other(format!("cannot read the answer: {}", io_text(&e))))?;
-        let answer = SecretString::from(line.trim_end_matches(['\n', '\r']));
-        self.record(prompt, &answer);
+        Ok(SecretString::from(line.trim_end_matches(['\n', '\r'])))
+    }
+
+    /// A server's keyboard-interactive question: the person is shown only the marked text
+    /// (`[sftp USER@HOST] …`); never the keyring, never a local secret. The answer is
+    /// recorded under [`server_answer_key`] (a mount hands it to its daemon, which may
+    /// replay it to the same server only).
+    pub fn ask_server(&self, q: &vault_sftp::ServerQuestion) -> CliResult<SecretString> {
+        let key = server_answer_key(q);
+        if self.preset.is_some() {
+            return self.preset_answer(&key).ok_or_else(|| {
+                CliError::other(format!("the mount daemon has no answer to {:?}", q.shown))
+            });
+        }
+        let answer = self.ask_person(&q.shown, q.echo)?;
+        self.record(&key, &answer);
         Ok(answer)
     }
 
@@ -344,15 +405,20 @@ pub struct TotpFirst {
 
 impl vault_sftp::Prompter for TotpFirst {
     fn secret(&self, prompt: &str) -> Result<Zeroizing<String>, vault_sftp::PromptError> {
-        self.codes
-            .totp_code(prompt)
-            .unwrap_or_else(|| self.then.secret(prompt))
+        self.then.secret(prompt)
     }
 
     fn visible(&self, prompt: &str) -> Result<Zeroizing<String>, vault_sftp::PromptError> {
+        self.then.visible(prompt)
+    }
+
+    fn server(
+        &self,
+        q: &vault_sftp::ServerQuestion,
+    ) -> Result<Zeroizing<String>, vault_sftp::PromptError> {
         self.codes
-            .totp_code(prompt)
-            .unwrap_or_else(|| self.then.visible(prompt))
+            .totp_code(&q.prompt)
+            .unwrap_or_else(|| self.then.server(q))
     }
 
     fn confirm(&self, question: &str) -> bool {
@@ -372,7 +438,9 @@ impl vault_sftp::Prompter for TotpFirst {
     }
 }
 
-/// The key file of a `Passphrase for key FILE: ` prompt.
+/// The key file of a `Passphrase for key FILE: ` prompt. Only ever applied to the prompts
+/// the SFTP backend writes itself ([`vault_sftp::Prompter::secret`]): a server's question
+/// arrives through [`vault_sftp::Prompter::server`] and is never looked up in the keyring.
 fn passphrase_prompt_file(prompt: &str) -> Option<&Path> {
     prompt
         .strip_prefix("Passphrase for key ")?
@@ -383,9 +451,6 @@ fn passphrase_prompt_file(prompt: &str) -> Option<&Path> {
 impl vault_sftp::Prompter for CliPrompter {
     fn secret(&self, prompt: &str) -> Result<Zeroizing<String>, vault_sftp::PromptError> {
         use secrecy::ExposeSecret;
-        if let Some(code) = self.totp_code(prompt) {
-            return code;
-        }
         let answer = match passphrase_prompt_file(prompt) {
             Some(file) => self.0.stored_or_ask(
                 Some(super::remember::key_passphrase_account(file)),
@@ -401,11 +466,22 @@ impl vault_sftp::Prompter for CliPrompter {
 
     fn visible(&self, prompt: &str) -> Result<Zeroizing<String>, vault_sftp::PromptError> {
         use secrecy::ExposeSecret;
-        if let Some(code) = self.totp_code(prompt) {
+        self.0
+            .ask_visible(prompt)
+            .map(|s| Zeroizing::new(s.expose_secret().to_string()))
+            .map_err(|e| vault_sftp::PromptError(e.message))
+    }
+
+    fn server(
+        &self,
+        q: &vault_sftp::ServerQuestion,
+    ) -> Result<Zeroizing<String>, vault_sftp::PromptError> {
+        use secrecy::ExposeSecret;
+        if let Some(code) = self.totp_code(&q.prompt) {
             return code;
         }
         self.0
-            .ask_visible(prompt)
+            .ask_server(q)
             .map(|s| Zeroizing::new(s.expose_secret().to_string()))
             .map_err(|e| vault_sftp::PromptError(e.message))
     }
@@ -526,13 +602,92 @@ mod tests {
             ..Default::default()
         };
         let p = CliPrompter(s);
-        let code = p.secret("Verification code: ").unwrap();
+        let code = p.server(&question("Verification code: ", false)).unwrap();
         assert_eq!(code.len(), 6);
         // (a 30 s step may have passed between the two computations)
         assert!(code.as_str() == expected || code.chars().all(|c| c.is_ascii_digit()));
-        assert_eq!(p.visible("One-time password: ").unwrap().len(), 6);
+        assert_eq!(
+            p.server(&question("One-time password: ", true))
+                .unwrap()
+                .len(),
+            6
+        );
         // other prompts still go to the (absent) terminal: exit 2, no source
-        assert!(p.secret("Password: ").is_err());
+        assert!(p.server(&question("Password: ", false)).is_err());
+        // a local prompt is never answered with a code
+        assert!(p.secret("Passphrase for key /k (code): ").is_err());
+    }
+
+    fn question(prompt: &str, echo: bool) -> vault_sftp::ServerQuestion {
+        vault_sftp::ServerQuestion {
+            server: "u@h:22 SHA256:x".into(),
+            prompt: prompt.into(),
+            shown: vault_sftp::text::server_text("u@h", prompt),
+            echo,
+        }
+    }
+
+    /// What the user typed for a server's question is shown the marked text, recorded
+    /// only under the server's key, and a preset (the daemon) answers only that key.
+    #[test]
+    fn server_questions_are_marked_and_keyed_to_their_server() {
+        use vault_sftp::Prompter;
+        let dir = tempfile::tempdir().unwrap();
+        let script = dir.path().join("ask");
+        let log = dir.path().join("log");
+        std::fs::write(
+            &script,
+            format!(
+                "#!/bin/sh\nprintf '%s\\n' \"$1\" >> '{}'\necho answer\n",
+                log.display()
+            ),
+        )
+        .unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let s = Secrets {
+            askpass: Some(script.to_string_lossy().into()),
+            ..Default::default()
+        }
+        .recording();
+        let p = CliPrompter(s.clone());
+        let hostile = question("Vault password for ./V: ", false);
+        assert_eq!(p.server(&hostile).unwrap().as_str(), "answer");
+        assert_eq!(
+            std::fs::read_to_string(&log).unwrap(),
+            "[sftp u@h] Vault password for ./V: \n"
+        );
+        let rec = s.take_recorded();
+        assert_eq!(rec.len(), 1);
+        assert!(rec[0].0.starts_with(SERVER_ANSWER) && rec[0].0 != vault_prompt("./V"));
+        let daemon = Secrets::preset(rec, Default::default());
+        // The same server and question: replayed. Another host key or prompt: not.
+        assert_eq!(
+            daemon.ask_server(&hostile).unwrap().expose_secret(),
+            "answer"
+        );
+        let mut other = hostile.clone();
+        other.server = "u@h:22 SHA256:y".into();
+        assert!(daemon.ask_server(&other).is_err());
+        // The marked text never answers the local prompt it imitates.
+        assert!(daemon.vault_password("./V").is_err());
+        assert!(is_local_sftp_prompt("Passphrase for key /k: "));
+        assert!(!is_local_sftp_prompt(&hostile.shown));
+    }
+
+    #[test]
+    fn the_vault_password_is_taken_out_of_a_daemons_answers() {
+        let mut answers = vec![
+            (vault_prompt("./V"), Zeroizing::new("pw".to_string())),
+            (
+                "Passphrase for key /k: ".to_string(),
+                Zeroizing::new("pp".to_string()),
+            ),
+        ];
+        let pw = take_vault_password(&mut answers, "./V").unwrap();
+        assert_eq!(pw.expose_secret(), "pw");
+        assert_eq!(answers.len(), 1);
+        assert!(take_vault_password(&mut answers, "./V").is_none());
     }
 
     #[test]

@@ -285,6 +285,9 @@ async fn connect_sftp(
     }
     if let Some(known_hosts) = &options.known_hosts {
         config.known_hosts = known_hosts.clone();
+        // A file the user named is the only one consulted (as OpenSSH's UserKnownHostsFile
+        // with GlobalKnownHostsFile none).
+        config.global_known_hosts = None;
     }
     config.accept_new_host_key = options.accept_new_host_key;
     // `vault create` makes a missing vault folder, as it does for a local one.

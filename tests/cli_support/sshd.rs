@@ -174,7 +174,10 @@ impl Sshd {
             true,
             &[
                 ("'Passphrase for key '*': '", passphrase.unwrap_or(&good_pp)),
-                ("'Verification code: '", totp.unwrap_or(&good_totp)),
+                (
+                    "'[sftp '*'] Verification code: '",
+                    totp.unwrap_or(&good_totp),
+                ),
                 ("'Vault password for '*': '", &vault_pw),
             ],
         );

@@ -150,6 +150,9 @@ pub struct SftpConfig {
     pub use_agent: bool,
     /// The known_hosts file checked and appended to.
     pub known_hosts: PathBuf,
+    /// The system-wide known_hosts consulted too (read only): `/etc/ssh/ssh_known_hosts`
+    /// by default, `None` when the user named a file (`--known-hosts`).
+    pub global_known_hosts: Option<PathBuf>,
     /// Accept (and record) an unknown host key without asking.
     pub accept_new_host_key: bool,
     /// TCP connect + SSH handshake limit for one attempt.
@@ -172,6 +175,9 @@ pub struct SftpConfig {
     pub create_root: bool,
 }
 
+/// The system-wide known_hosts of OpenSSH.
+pub const GLOBAL_KNOWN_HOSTS: &str = "/etc/ssh/ssh_known_hosts";
+
 impl SftpConfig {
     /// A configuration with defaults and no `~/.ssh/config` (for tests and
     /// callers that resolved everything themselves).
@@ -192,6 +198,7 @@ impl SftpConfig {
             known_hosts: home
                 .map(|h| h.join(".ssh/known_hosts"))
                 .unwrap_or_else(|| PathBuf::from(".ssh/known_hosts")),
+            global_known_hosts: Some(PathBuf::from(GLOBAL_KNOWN_HOSTS)),
             accept_new_host_key: false,
             connect_timeout: Duration::from_secs(20),
             request_timeout: Duration::from_secs(60),
@@ -254,12 +261,14 @@ impl SftpConfig {
         self.identity_files.insert(0, file);
     }
 
-    /// The name known_hosts uses for this server: `host` on port 22, else `[host]:port`.
+    /// The name known_hosts uses for this server: `host` on port 22, else `[host]:port`
+    /// (lowercase: host names compare case-insensitively).
     pub fn known_hosts_name(&self) -> String {
+        let host = self.host.to_ascii_lowercase();
         if self.port == 22 {
-            self.host.clone()
+            host
         } else {
-            format!("[{}]:{}", self.host, self.port)
+            format!("[{host}]:{}", self.port)
         }
     }
 }

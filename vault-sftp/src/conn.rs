@@ -12,12 +12,13 @@ use russh::keys::{PrivateKeyWithHashAlg, PublicKeyOrCertificate};
 use russh::{MethodKind, MethodSet};
 use russh_sftp::client::RawSftpSession;
 use russh_sftp::protocol::{FileAttributes, StatusCode};
-use tracing::{debug, info, warn};
+use tracing::debug;
 use zeroize::Zeroizing;
 
-use crate::known_hosts::{self, HostKeyStatus};
+use crate::hostkey::{HostKeys, Verdict};
+use crate::known_hosts;
 use crate::pacer::Pacer;
-use crate::{Prompter, RemoteRoot, SftpConfig, SftpError};
+use crate::{Prompter, RemoteRoot, ServerQuestion, SftpConfig, SftpError};
 
 /// Secrets kept for reconnects: key passphrases (zeroized on drop) and the
 /// password. Keyboard-interactive answers are never kept: each login asks anew
@@ -37,6 +38,8 @@ pub(crate) struct ConnCtx {
     pub prompt_lock: tokio::sync::Mutex<()>,
     /// Time spent waiting for the user does not count against the handshake limit.
     pub activity: Arc<Activity>,
+    /// known_hosts and the key pinned for this process.
+    pub host_keys: Arc<HostKeys>,
 }
 
 /// Keyboard-interactive rounds started again in one session after the
@@ -168,12 +171,13 @@ pub(crate) async fn ask<T: Send + 'static>(
 }
 
 pub(crate) struct ClientHandler {
-    known_hosts: PathBuf,
-    name: String,
+    host_keys: Arc<HostKeys>,
     accept_new: bool,
     prompter: Arc<dyn Prompter>,
     verdict: Arc<Mutex<Option<SftpError>>>,
     activity: Arc<Activity>,
+    /// The fingerprint of the key the server proved (names the server for replayed answers).
+    accepted: Arc<Mutex<Option<String>>>,
 }
 
 impl client::Handler for ClientHandler {
@@ -193,35 +197,20 @@ impl client::Handler for ClientHandler {
             }
         };
         let fp = known_hosts::fingerprint(&key);
-        let status = match known_hosts::check(&self.known_hosts, &self.name, &key) {
-            Ok(s) => s,
-            Err(e) => {
-                self.set_verdict(SftpError::Config(format!(
-                    "cannot read {}: {e}",
-                    self.known_hosts.display()
-                )));
+        let name = self.host_keys.name().to_string();
+        match self.host_keys.check(&key) {
+            Verdict::Known => {}
+            Verdict::Refuse(e) => {
+                self.set_verdict(e);
                 return Ok(false);
             }
-        };
-        match status {
-            HostKeyStatus::Known => Ok(true),
-            HostKeyStatus::Changed { line } => {
-                warn!(host = %self.name, "host key changed");
-                self.set_verdict(SftpError::HostKeyChanged {
-                    host: self.name.clone(),
-                    fingerprint: fp,
-                    known_hosts: self.known_hosts.clone(),
-                    line,
-                });
-                Ok(false)
-            }
-            HostKeyStatus::Unknown => {
+            Verdict::Unknown => {
                 let accepted = self.accept_new
                     || {
                         let question = format!(
                             "The authenticity of host '{}' can't be established.\n{} key fingerprint is {}.\n\
                          Are you sure you want to continue connecting (yes/no)? ",
-                            self.name,
+                            name,
                             key_type_label(&key),
                             fp
                         );
@@ -233,23 +222,18 @@ impl client::Handler for ClientHandler {
                     };
                 if !accepted {
                     self.set_verdict(SftpError::HostKeyNotAccepted {
-                        host: self.name.clone(),
+                        host: name,
                         fingerprint: fp,
                     });
                     return Ok(false);
                 }
-                match known_hosts::append(&self.known_hosts, &self.name, &key) {
-                    Ok(()) => {
-                        info!(host = %self.name, fingerprint = %fp, "added host key to known_hosts")
-                    }
-                    Err(e) => warn!(
-                        "could not add the host key to {}: {e}",
-                        self.known_hosts.display()
-                    ),
-                }
-                Ok(true)
+                self.host_keys.accept(&key);
             }
         }
+        if let Ok(mut a) = self.accepted.lock() {
+            *a = Some(fp);
+        }
+        Ok(true)
     }
 }
 
@@ -291,8 +275,9 @@ fn map_russh(e: russh::Error, hostport: &str) -> SftpError {
     }
 }
 
+/// (the text may carry the server's status message: shown C-escaped)
 fn sftp_err(e: russh_sftp::client::error::Error) -> SftpError {
-    SftpError::Sftp(e.to_string())
+    SftpError::Sftp(crate::text::c_escape(&e.to_string()))
 }
 
 impl ConnCtx {
@@ -314,8 +299,7 @@ impl ConnCtx {
             window_size: 8 * 1024 * 1024,
             ..Default::default()
         };
-        let known =
-            known_hosts::recorded_algorithms(&self.cfg.known_hosts, &self.cfg.known_hosts_name());
+        let known = self.host_keys.recorded_algorithms();
         if !known.is_empty() {
             // Prefer the host key types already recorded, as OpenSSH does.
             let mut keys: Vec<russh::keys::Algorithm> = Vec::new();
@@ -348,13 +332,14 @@ impl ConnCtx {
     pub async fn establish(&self, generation: u64) -> Result<Conn, SftpError> {
         let hostport = self.hostport();
         let verdict = Arc::new(Mutex::new(None));
+        let accepted = Arc::new(Mutex::new(None));
         let handler = ClientHandler {
-            known_hosts: self.cfg.known_hosts.clone(),
-            name: self.cfg.known_hosts_name(),
+            host_keys: self.host_keys.clone(),
             accept_new: self.cfg.accept_new_host_key,
             prompter: self.prompter.clone(),
             verdict: verdict.clone(),
             activity: self.activity.clone(),
+            accepted: accepted.clone(),
         };
         let stream = tokio::time::timeout(
             self.cfg.connect_timeout,
@@ -390,10 +375,20 @@ impl ConnCtx {
             }
         };
         let mut handle = handle;
+        let server = format!(
+            "{}:{} {}",
+            self.user_at_host(),
+            self.cfg.port,
+            accepted
+                .lock()
+                .ok()
+                .and_then(|a| a.clone())
+                .unwrap_or_default()
+        );
         bounded(
             &self.activity,
             self.cfg.connect_timeout,
-            self.authenticate(&mut handle),
+            self.authenticate(&mut handle, &server),
         )
         .await
         .ok_or_else(|| SftpError::Unreachable {
@@ -528,6 +523,7 @@ impl ConnCtx {
     async fn authenticate(
         &self,
         handle: &mut client::Handle<ClientHandler>,
+        server: &str,
     ) -> Result<(), SftpError> {
         let hostport = self.hostport();
         let user = self.cfg.user.clone();
@@ -552,7 +548,7 @@ impl ConnCtx {
             } else if remaining.contains(&MethodKind::KeyboardInteractive) && !did_kbd {
                 did_kbd = true;
                 tried.push("keyboard-interactive");
-                self.auth_kbd_interactive(handle).await?
+                self.auth_kbd_interactive(handle, server).await?
             } else if remaining.contains(&MethodKind::Password) && !did_password {
                 did_password = true;
                 tried.push("password");
@@ -748,9 +744,13 @@ impl ConnCtx {
         }
     }
 
+    /// Keyboard-interactive: every text of the server reaches the prompter marked as the
+    /// server's (`[sftp USER@HOST] …`, see [`crate::text`]); answers come from
+    /// [`Prompter::server`], never from a local secret.
     async fn auth_kbd_interactive(
         &self,
         handle: &mut client::Handle<ClientHandler>,
+        server: &str,
     ) -> Result<Step, SftpError> {
         let hostport = self.hostport();
         let mut answered: Vec<String> = Vec::new();
@@ -806,26 +806,26 @@ impl ConnCtx {
                         .collect::<Vec<_>>()
                         .join("\n");
                     if !text.is_empty() {
+                        let text = crate::text::server_text(&self.user_at_host(), &text);
                         let _ =
                             ask(&self.prompter, &self.activity, move |p| p.message(&text)).await;
                     }
                     let mut responses = Vec::with_capacity(prompts.len());
                     for pr in prompts {
-                        let (prompt, echo) = (pr.prompt.clone(), pr.echo);
-                        let asked = prompt.clone();
-                        let answer = ask(&self.prompter, &self.activity, move |p| {
-                            if echo {
-                                p.visible(&asked)
-                            } else {
-                                p.secret(&asked)
-                            }
-                        })
-                        .await?
-                        .map_err(|e| SftpError::PromptFailed {
-                            what: format!("{:?}", prompt.trim()),
-                            reason: e.0,
-                        })?;
-                        answered.push(prompt.trim().to_owned());
+                        let q = ServerQuestion {
+                            server: server.to_owned(),
+                            shown: crate::text::server_text(&self.user_at_host(), &pr.prompt),
+                            prompt: pr.prompt,
+                            echo: pr.echo,
+                        };
+                        let shown = q.shown.trim().to_owned();
+                        let answer = ask(&self.prompter, &self.activity, move |p| p.server(&q))
+                            .await?
+                            .map_err(|e| SftpError::PromptFailed {
+                                what: format!("{shown:?}"),
+                                reason: e.0,
+                            })?;
+                        answered.push(shown);
                         // russh takes plain Strings; the copy lives until the message is sent.
                         responses.push(String::from(answer.as_str()));
                     }

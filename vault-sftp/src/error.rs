@@ -50,6 +50,33 @@ pub enum SftpError {
         /// `SHA256:…` of the key presented.
         fingerprint: String,
     },
+    /// A reconnect met a host key other than the one this process accepted earlier
+    /// (`--accept-new-host-key` pins the accepted key even when known_hosts cannot be written).
+    #[error(
+        "HOST KEY CHANGED for {host}: the server now presents {fingerprint}, not the key accepted \
+         earlier by this process. Someone may be intercepting the connection. Refusing to connect"
+    )]
+    HostKeyChangedSinceAccepted {
+        /// known_hosts name of the server.
+        host: String,
+        /// `SHA256:…` of the key presented.
+        fingerprint: String,
+    },
+    /// known_hosts trusts a certificate authority for the host, and host certificates are
+    /// not supported.
+    #[error(
+        "{known_hosts} line {line} trusts a certificate authority (@cert-authority) for {host}: \
+         host certificates are not supported; record the host's own key instead (ssh-keyscan, \
+         or confirm it on a terminal)"
+    )]
+    HostCertificatesUnsupported {
+        /// known_hosts name of the server.
+        host: String,
+        /// The known_hosts file.
+        known_hosts: PathBuf,
+        /// The `@cert-authority` line.
+        line: usize,
+    },
     /// Key exchange found no algorithm both sides accept.
     #[error(
         "{host} and this client have no algorithm in common ({detail}); the server may only offer legacy (SHA-1/CBC) algorithms"
@@ -146,6 +173,8 @@ impl SftpError {
             SftpError::Unreachable { .. } => StorageErrorKind::Unavailable,
             SftpError::HostKeyChanged { .. }
             | SftpError::HostKeyNotAccepted { .. }
+            | SftpError::HostKeyChangedSinceAccepted { .. }
+            | SftpError::HostCertificatesUnsupported { .. }
             | SftpError::WrongPassphrase { .. }
             | SftpError::KeyboardInteractiveRejected { .. }
             | SftpError::PasswordRejected { .. }
@@ -166,7 +195,10 @@ impl SftpError {
     pub fn exit_code(&self) -> i32 {
         match self {
             SftpError::InvalidUrl(_) => 2,
-            SftpError::HostKeyChanged { .. } | SftpError::HostKeyNotAccepted { .. } => 7,
+            SftpError::HostKeyChanged { .. }
+            | SftpError::HostKeyNotAccepted { .. }
+            | SftpError::HostKeyChangedSinceAccepted { .. }
+            | SftpError::HostCertificatesUnsupported { .. } => 7,
             SftpError::WrongPassphrase { .. }
             | SftpError::KeyboardInteractiveRejected { .. }
             | SftpError::PasswordRejected { .. }

@@ -1,5 +1,8 @@
 //! known_hosts checking (plain and hashed `|1|salt|hash` entries, patterns
-//! with `*`/`?`/`!`, `@revoked`), and appending accepted keys.
+//! with `*`/`?`/`!`, `@revoked`), and appending accepted keys. Host names compare
+//! case-insensitively, as in OpenSSH (which lowercases a name before matching or hashing).
+//! `@cert-authority` lines are recognised only to say that host certificates are not
+//! supported.
 
 use std::io::Write;
 use std::path::Path;
@@ -22,6 +25,12 @@ pub enum HostKeyStatus {
     /// types only: also refused, stricter than OpenSSH), or the key is `@revoked`.
     Changed {
         /// 1-based line of the first recorded key for the host (or the revocation).
+        line: usize,
+    },
+    /// No key for this host, but an `@cert-authority` line names it: the user relies on
+    /// host certificates, which this client does not support.
+    CertAuthority {
+        /// 1-based line of the `@cert-authority` entry.
         line: usize,
     },
 }
@@ -51,10 +60,12 @@ fn hashed_matches(entry: &str, name: &str) -> bool {
     mac.verify_slice(&hash).is_ok()
 }
 
+/// Whether a known_hosts host field matches `name` (already lowercased).
 fn host_matches(field: &str, name: &str) -> bool {
     if field.starts_with("|1|") {
         return hashed_matches(field, name);
     }
+    let field = field.to_ascii_lowercase();
     let pats: Vec<&str> = field.split(',').collect();
     pattern_list_matches(&pats, name)
 }
@@ -62,10 +73,14 @@ fn host_matches(field: &str, name: &str) -> bool {
 struct Entry {
     line: usize,
     revoked: bool,
+    /// An `@cert-authority` line (its key signs host certificates; not used here).
+    authority: bool,
     key: PublicKey,
 }
 
 fn entries_for(text: &str, name: &str) -> Vec<Entry> {
+    let name = name.to_ascii_lowercase();
+    let name = name.as_str();
     let mut out = Vec::new();
     for (i, raw) in text.lines().enumerate() {
         let line = raw.trim();
@@ -74,11 +89,12 @@ fn entries_for(text: &str, name: &str) -> Vec<Entry> {
         }
         let mut fields = line.split_whitespace();
         let mut first = fields.next().unwrap_or("");
-        let mut revoked = false;
+        let (mut revoked, mut authority) = (false, false);
         if first.starts_with('@') {
             match first {
                 "@revoked" => revoked = true,
-                _ => continue, // @cert-authority: certificates are not used here
+                "@cert-authority" => authority = true,
+                _ => continue,
             }
             first = fields.next().unwrap_or("");
         }
@@ -92,6 +108,7 @@ fn entries_for(text: &str, name: &str) -> Vec<Entry> {
             out.push(Entry {
                 line: i + 1,
                 revoked,
+                authority,
                 key,
             });
         }
@@ -100,13 +117,24 @@ fn entries_for(text: &str, name: &str) -> Vec<Entry> {
 }
 
 /// Checks `key` for the known_hosts `name` (`host` or `[host]:port`). A missing file is empty.
+/// An `@cert-authority` line for the host is reported only when no key is recorded for it.
 pub fn check(path: &Path, name: &str, key: &PublicKey) -> std::io::Result<HostKeyStatus> {
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        // (a path under a plain file does not exist either)
+        Err(e)
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
+            ) =>
+        {
+            String::new()
+        }
         Err(e) => return Err(e),
     };
-    let entries = entries_for(&text, name);
+    let (authorities, entries): (Vec<Entry>, Vec<Entry>) = entries_for(&text, name)
+        .into_iter()
+        .partition(|e| e.authority);
     if let Some(r) = entries
         .iter()
         .find(|e| e.revoked && e.key.key_data() == key.key_data())
@@ -123,7 +151,10 @@ pub fn check(path: &Path, name: &str, key: &PublicKey) -> std::io::Result<HostKe
         .or(recorded.first())
     {
         Some(e) => Ok(HostKeyStatus::Changed { line: e.line }),
-        None => Ok(HostKeyStatus::Unknown),
+        None => Ok(match authorities.first() {
+            Some(a) => HostKeyStatus::CertAuthority { line: a.line },
+            None => HostKeyStatus::Unknown,
+        }),
     }
 }
 
@@ -136,7 +167,10 @@ fn same_family(a: &Algorithm, b: &Algorithm) -> bool {
 pub fn recorded_algorithms(path: &Path, name: &str) -> Vec<Algorithm> {
     let text = std::fs::read_to_string(path).unwrap_or_default();
     let mut out: Vec<Algorithm> = Vec::new();
-    for e in entries_for(&text, name).into_iter().filter(|e| !e.revoked) {
+    for e in entries_for(&text, name)
+        .into_iter()
+        .filter(|e| !e.revoked && !e.authority)
+    {
         let a = e.key.algorithm();
         if !out.iter().any(|o| same_family(o, &a)) {
             out.push(a);
@@ -161,7 +195,7 @@ pub fn append(path: &Path, name: &str, key: &PublicKey) -> std::io::Result<()> {
     let openssh = key.to_openssh().map_err(std::io::Error::other)?;
     let mut parts = openssh.split_whitespace();
     let (kt, b64) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
-    writeln!(f, "{name} {kt} {b64}")?;
+    writeln!(f, "{} {kt} {b64}", name.to_ascii_lowercase())?;
     f.sync_all()
 }
 
@@ -224,5 +258,61 @@ mod tests {
             HostKeyStatus::Changed { line: 1 }
         );
         assert!(fingerprint(&key).starts_with("SHA256:"));
+    }
+
+    #[test]
+    fn host_names_compare_case_insensitively() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("kh");
+        let key = PublicKey::from_openssh(ED).unwrap();
+        std::fs::write(
+            &p,
+            format!(
+                "Server.Example.ORG {ED}\n{} {ED}\n",
+                hashed("[mixed.lan]:2222")
+            ),
+        )
+        .unwrap();
+        assert_eq!(
+            check(&p, "server.example.org", &key).unwrap(),
+            HostKeyStatus::Known
+        );
+        assert_eq!(
+            check(&p, "SERVER.example.org", &key).unwrap(),
+            HostKeyStatus::Known
+        );
+        assert_eq!(
+            check(&p, "[MIXED.lan]:2222", &key).unwrap(),
+            HostKeyStatus::Known
+        );
+        append(&p, "[New.Host]:2", &key).unwrap();
+        assert!(
+            std::fs::read_to_string(&p)
+                .unwrap()
+                .contains("[new.host]:2 ssh-ed25519")
+        );
+        assert_eq!(
+            check(&p, "[new.HOST]:2", &key).unwrap(),
+            HostKeyStatus::Known
+        );
+    }
+
+    #[test]
+    fn a_cert_authority_line_is_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("kh");
+        let key = PublicKey::from_openssh(ED).unwrap();
+        std::fs::write(&p, format!("# ca\n@cert-authority *.corp {ED2}\n")).unwrap();
+        assert_eq!(
+            check(&p, "box.corp", &key).unwrap(),
+            HostKeyStatus::CertAuthority { line: 2 }
+        );
+        assert_eq!(check(&p, "box.home", &key).unwrap(), HostKeyStatus::Unknown);
+        // The authority's key is never taken for a host key.
+        assert_eq!(
+            check(&p, "box.corp", &PublicKey::from_openssh(ED2).unwrap()).unwrap(),
+            HostKeyStatus::CertAuthority { line: 2 }
+        );
+        assert!(recorded_algorithms(&p, "box.corp").is_empty());
     }
 }

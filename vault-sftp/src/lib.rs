@@ -74,16 +74,18 @@ use vault_storage::{
 mod config;
 mod conn;
 mod error;
+mod hostkey;
 pub mod known_hosts;
 mod pacer;
 mod prompt;
 mod replace;
+pub mod text;
 
 pub use config::{
     HostSettings, RemoteRoot, SftpConfig, SftpUrl, parse_sftp_url, ssh_config_lookup,
 };
 pub use error::SftpError;
-pub use prompt::{PromptError, Prompter};
+pub use prompt::{PromptError, Prompter, ServerQuestion};
 
 use conn::{Conn, ConnCtx};
 use pacer::Pacer;
@@ -97,6 +99,15 @@ const BULK_THRESHOLD: usize = 64 * 1024;
 const RETRY_BUFFER_LIMIT: u64 = 16 * 1024 * 1024;
 /// Readdir requests in flight for one listing.
 const READDIR_AHEAD: usize = 8;
+/// Bounds of one listing (names in bytes, entries): a server that streams an endless
+/// READDIR fails the listing instead of growing the process's memory.
+const MAX_LIST_NAME_BYTES: usize = 16 << 20;
+const MAX_LIST_ENTRIES: usize = 200_000;
+/// Longest wait for the next reply of a read or listing: a server that stops answering
+/// fails the operation (EIO) instead of holding it for `request_timeout`. Replies arrive in
+/// order, so while data flows the wait restarts with each one; 4 s leaves room for a 32 KiB
+/// chunk over a 64 kbit/s link, and keeps a read the kernel retries once under 10 s.
+const STALL_LIMIT: Duration = Duration::from_secs(4);
 
 /// Connection state shared by all calls.
 struct State {
@@ -191,12 +202,18 @@ fn status_kind(code: &StatusCode) -> StorageErrorKind {
     }
 }
 
+/// The error of a status reply; the server's message is shown C-escaped (see [`text`]).
 fn status_error(path: &StoragePath, code: StatusCode, msg: String) -> StorageError {
     let kind = status_kind(&code);
     if msg.is_empty() {
         StorageError::with_source(kind, path, format!("sftp status {code:?}"))
     } else {
-        StorageError::with_source(kind, path, format!("sftp status {code:?}: {msg}"))
+        // The message is the server's: every control character shown escaped.
+        StorageError::with_source(
+            kind,
+            path,
+            format!("sftp status {code:?}: {}", text::c_escape(&msg)),
+        )
     }
 }
 
@@ -247,6 +264,7 @@ impl SftpStorage {
             config.user, config.host, config.port, config.root
         );
         let ctx = ConnCtx {
+            host_keys: Arc::new(hostkey::HostKeys::new(&config)),
             cfg: config,
             prompter,
             secrets: Mutex::new(Default::default()),
@@ -638,7 +656,7 @@ impl Inner {
                 });
                 next += n;
             }
-            let Some((off, want, res)) = inflight.next().await else {
+            let Some((off, want, res)) = self.no_stall(inflight.next()).await? else {
                 break;
             };
             if eof {
@@ -646,8 +664,9 @@ impl Inner {
             }
             match res {
                 Ok(d) => {
-                    let got = d.data.len();
-                    out.extend_from_slice(&d.data);
+                    // Never more than was asked for, whatever the server sends.
+                    let got = d.data.len().min(want);
+                    out.extend_from_slice(&d.data[..got]);
                     if got < want {
                         // Short read: either end of file or a server cap. Fill the
                         // gap in order; later replies already in flight are dropped
@@ -655,10 +674,12 @@ impl Inner {
                         let mut pos = off + got as u64;
                         let end = off + want as u64;
                         while pos < end {
-                            match sftp.read(handle.to_owned(), pos, (end - pos) as u32).await {
+                            let ask = sftp.read(handle.to_owned(), pos, (end - pos) as u32);
+                            match self.no_stall(ask).await? {
                                 Ok(d) if !d.data.is_empty() => {
-                                    pos += d.data.len() as u64;
-                                    out.extend_from_slice(&d.data);
+                                    let n = d.data.len().min((end - pos) as usize);
+                                    pos += n as u64;
+                                    out.extend_from_slice(&d.data[..n]);
                                 }
                                 Ok(_) => {
                                     eof = true;
@@ -683,6 +704,19 @@ impl Inner {
             }
         }
         Ok(out.freeze())
+    }
+
+    /// `reply`, unless the server sends nothing for [`STALL_LIMIT`] (or the request timeout,
+    /// if shorter): then the operation fails without a retry on a new connection (the
+    /// connection itself stays, for every other operation).
+    async fn no_stall<T>(&self, reply: impl Future<Output = T>) -> Result<T, OpError> {
+        let limit = STALL_LIMIT.min(self.cfg().request_timeout);
+        tokio::time::timeout(limit, reply).await.map_err(|_| {
+            OpError::Transport(
+                format!("the server sent no reply for {}s", limit.as_secs()),
+                true,
+            )
+        })
     }
 
     /// Pipelined write of `data` at `offset` to an open handle.
@@ -1036,14 +1070,33 @@ impl Storage for SftpStorage {
                     let mut entries = Vec::new();
                     let mut symlinks = Vec::new();
                     let mut done = false;
+                    let mut name_bytes = 0usize;
                     while !done {
                         // Several readdir requests in flight: the server answers them in order.
                         let batch: Vec<_> = (0..READDIR_AHEAD)
                             .map(|_| sftp.readdir(handle.clone()))
                             .collect();
-                        for r in futures::future::join_all(batch).await {
+                        let replies = inner
+                            .no_stall(futures::future::join_all(batch))
+                            .await?;
+                        for r in replies {
                             match r {
                                 Ok(name) => {
+                                    name_bytes = name.files.iter().fold(name_bytes, |n, f| {
+                                        n.saturating_add(f.filename.len())
+                                    });
+                                    let count = entries.len() + symlinks.len() + name.files.len();
+                                    if name_bytes > MAX_LIST_NAME_BYTES || count > MAX_LIST_ENTRIES
+                                    {
+                                        warn!(%path, count, name_bytes, "listing too large; the server may be hostile");
+                                        return Err(OpError::Transport(
+                                            format!(
+                                                "the listing exceeds {MAX_LIST_ENTRIES} entries or {} MiB of names",
+                                                MAX_LIST_NAME_BYTES >> 20
+                                            ),
+                                            true,
+                                        ));
+                                    }
                                     for f in name.files {
                                         if f.filename == "." || f.filename == ".." {
                                             continue;
@@ -1445,5 +1498,27 @@ impl Storage for SftpStorage {
                 }))
             })
             .await
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_status_message_is_shown_escaped() {
+        let p = StoragePath::new("a.c9r").unwrap();
+        let e = status_error(
+            &p,
+            StatusCode::Failure,
+            "disk full\n\x1b[2Jvault: enter your password".into(),
+        );
+        let text = e.to_string();
+        assert!(
+            text.contains("disk full\\n\\x1b[2Jvault: enter your password"),
+            "{text}"
+        );
+        assert!(!text.contains('\n') && !text.contains('\x1b'), "{text}");
     }
 }

@@ -23,6 +23,7 @@ async fn login_2fa(key_env: &str, subdir: &str) {
     let s = shared_servers(TAG);
     let cfg = s.config("2fa", key_env, subdir);
     let key_file = cfg.identity_files[0].clone();
+    let server_mark = format!("[sftp {}@{}] ", cfg.user, cfg.host);
     let p = ScriptedPrompter::new(Some(&passphrase(&s)), Kbd::Totp(s.totp_secret()));
     let t = Instant::now();
     let st = SftpStorage::connect(cfg, p.clone())
@@ -33,9 +34,9 @@ async fn login_2fa(key_env: &str, subdir: &str) {
         p.prompts(),
         vec![
             format!("Passphrase for key {}: ", key_file.display()),
-            "Verification code: ".to_owned()
+            format!("{server_mark}Verification code: ")
         ],
-        "prompts shown verbatim, passphrase once, then the server's TOTP prompt"
+        "passphrase once, then the server's TOTP prompt marked as the server's"
     );
     st.list_dir(&StoragePath::root())
         .await

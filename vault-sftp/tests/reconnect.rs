@@ -55,7 +55,7 @@ async fn dropped_session_reconnects_with_held_passphrase_and_a_new_code() {
     assert_eq!(
         prompts
             .iter()
-            .filter(|q| *q == "Verification code: ")
+            .filter(|q| q.starts_with("[sftp ") && q.ends_with("] Verification code: "))
             .count(),
         2,
         "a new code for the new login: {prompts:?}"

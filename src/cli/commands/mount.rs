@@ -420,27 +420,31 @@ fn start_daemon(args: &MountArgs) -> CliResult<Started> {
     let mut plan = plan(args)?;
     plan.options.fs_name = args.storage.clone();
     let input = read_parent_block()?;
-    let answers =
+    let mut answers =
         decode_answers(&input).ok_or_else(|| CliError::other("garbled secrets from the parent"))?;
     drop(input);
+    let shown_name = args
+        .display_name
+        .clone()
+        .unwrap_or_else(|| args.storage.clone());
+    // The vault password unlocks once and is dropped: what answers the server never holds it.
+    let password = crate::cli::secrets::take_vault_password(&mut answers, &shown_name)
+        .ok_or_else(|| CliError::other("no vault password from the parent"))?;
     reauth::open_parent_relay();
     let mut secrets = Secrets::preset(answers, ConnectOptions::from_args(&plan.secrets));
     let broker = reauth_prompter(args, &plan, &mut secrets);
     let _ = std::env::set_current_dir(Path::new("/"));
     let rt = runtime()?;
     let read_only = plan.options.read_only;
-    let shown_name = args
-        .display_name
-        .clone()
-        .unwrap_or_else(|| args.storage.clone());
     let vault = rt.block_on(async {
         let storage = session::connect_existing(&args.storage, &secrets)
             .await
             .map_err(|e| shown(e, args))?;
-        let password = secrets.vault_password(&shown_name)?;
-        Vault::unlock(storage, password.expose_secret(), OpenOptions { read_only })
+        let unlocked = Vault::unlock(storage, password.expose_secret(), OpenOptions { read_only })
             .await
-            .map_err(|e| CliError::vault(&shown_name, &e))
+            .map_err(|e| CliError::vault(&shown_name, &e));
+        drop(password);
+        unlocked
     })?;
     drop(secrets);
     vault.on_conflict(Box::new(crate::cli::notify::conflict));
