@@ -148,10 +148,10 @@ fn ask_secret(url: &Url, ask: AskSecret<'_>) -> CliResult<S3Credentials> {
              AWS_SECRET_ACCESS_KEY too, or a profile in ~/.aws/credentials (AWS_PROFILE)",
         ));
     };
-    let where_ = format!("s3://{key_id}@{}", shown_host(url));
+    let host = shown_host(url);
     let secret = ask(
-        format!("s3-secret-key {where_}"),
-        &format!("Secret access key for {where_}: "),
+        format!("s3-secret-key s3://{key_id}@{host}"),
+        &format!("Secret access key for s3://{key_id}@{host}: "),
     )?;
     Ok(S3Credentials {
         access_key_id: key_id,
