@@ -67,7 +67,9 @@ fn sources(dir: &Path, out: &mut String) {
 /// A documented template (`Vault password for STORAGE: `) as the literal pieces a Rust format
 /// string must contain in order, the upper-case placeholders being `{…}` arguments.
 fn literal_pieces(template: &str) -> Vec<String> {
-    const PLACEHOLDERS: [&str; 6] = ["STORAGE", "FILE", "USER", "HOST", "PORT", "KEY_ID"];
+    const PLACEHOLDERS: [&str; 7] = [
+        "STORAGE", "FILE", "USER", "HOST", "PORT", "KEY_ID", "ENDPOINT",
+    ];
     let mut pieces = vec![String::new()];
     for word in template.split_inclusive(|c: char| !c.is_ascii_alphanumeric() && c != '_') {
         let core = word.trim_end_matches(|c: char| !c.is_ascii_alphanumeric() && c != '_');
