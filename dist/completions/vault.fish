@@ -62,6 +62,7 @@ complete -c vault -n "__fish_vault_using_subcommand create" -l s3-endpoint -d 'S
 complete -c vault -n "__fish_vault_using_subcommand create" -l s3-region -d 'S3 region (s3://; default: AWS_REGION, the profile\'s, else us-east-1)' -r
 complete -c vault -n "__fish_vault_using_subcommand create" -l accept-new-host-key -d 'Accept and record an unknown host key without asking (sftp://). A changed key is always refused'
 complete -c vault -n "__fish_vault_using_subcommand create" -l create-bucket -d 'Make a missing bucket (vault create on s3://)'
+complete -c vault -n "__fish_vault_using_subcommand create" -l insecure-http -d 'Allow a password over plain http:// (dav://) to a host other than this machine; without it that is refused, as anyone on the network could read the password'
 complete -c vault -n "__fish_vault_using_subcommand create" -l remember -d 'Keep the secrets this command asks for (vault password, SSH key passphrase, WebDAV password) in the OS keyring, stored once the command succeeded; later runs use them instead of asking. `vault forget` drops them'
 complete -c vault -n "__fish_vault_using_subcommand create" -l remember-totp -d 'Ask for the TOTP secret of this SFTP account (base32, or an otpauth:// URI) and keep it in the OS keyring: one-time-code prompts are then answered without you, so unattended reconnects work. This turns two factors into one'
 complete -c vault -n "__fish_vault_using_subcommand create" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace)'
@@ -77,6 +78,7 @@ complete -c vault -n "__fish_vault_using_subcommand info" -l s3-endpoint -d 'S3 
 complete -c vault -n "__fish_vault_using_subcommand info" -l s3-region -d 'S3 region (s3://; default: AWS_REGION, the profile\'s, else us-east-1)' -r
 complete -c vault -n "__fish_vault_using_subcommand info" -l accept-new-host-key -d 'Accept and record an unknown host key without asking (sftp://). A changed key is always refused'
 complete -c vault -n "__fish_vault_using_subcommand info" -l create-bucket -d 'Make a missing bucket (vault create on s3://)'
+complete -c vault -n "__fish_vault_using_subcommand info" -l insecure-http -d 'Allow a password over plain http:// (dav://) to a host other than this machine; without it that is refused, as anyone on the network could read the password'
 complete -c vault -n "__fish_vault_using_subcommand info" -l remember -d 'Keep the secrets this command asks for (vault password, SSH key passphrase, WebDAV password) in the OS keyring, stored once the command succeeded; later runs use them instead of asking. `vault forget` drops them'
 complete -c vault -n "__fish_vault_using_subcommand info" -l remember-totp -d 'Ask for the TOTP secret of this SFTP account (base32, or an otpauth:// URI) and keep it in the OS keyring: one-time-code prompts are then answered without you, so unattended reconnects work. This turns two factors into one'
 complete -c vault -n "__fish_vault_using_subcommand info" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace)'
@@ -95,6 +97,7 @@ complete -c vault -n "__fish_vault_using_subcommand ls" -s R -d 'Recurse; paths 
 complete -c vault -n "__fish_vault_using_subcommand ls" -s 0 -d 'Print names raw, each entry ending in NUL instead of a newline (for scripts; otherwise control characters in names are C-escaped)'
 complete -c vault -n "__fish_vault_using_subcommand ls" -l accept-new-host-key -d 'Accept and record an unknown host key without asking (sftp://). A changed key is always refused'
 complete -c vault -n "__fish_vault_using_subcommand ls" -l create-bucket -d 'Make a missing bucket (vault create on s3://)'
+complete -c vault -n "__fish_vault_using_subcommand ls" -l insecure-http -d 'Allow a password over plain http:// (dav://) to a host other than this machine; without it that is refused, as anyone on the network could read the password'
 complete -c vault -n "__fish_vault_using_subcommand ls" -l remember -d 'Keep the secrets this command asks for (vault password, SSH key passphrase, WebDAV password) in the OS keyring, stored once the command succeeded; later runs use them instead of asking. `vault forget` drops them'
 complete -c vault -n "__fish_vault_using_subcommand ls" -l remember-totp -d 'Ask for the TOTP secret of this SFTP account (base32, or an otpauth:// URI) and keep it in the OS keyring: one-time-code prompts are then answered without you, so unattended reconnects work. This turns two factors into one'
 complete -c vault -n "__fish_vault_using_subcommand ls" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace)'
@@ -110,6 +113,7 @@ complete -c vault -n "__fish_vault_using_subcommand cat" -l s3-endpoint -d 'S3 e
 complete -c vault -n "__fish_vault_using_subcommand cat" -l s3-region -d 'S3 region (s3://; default: AWS_REGION, the profile\'s, else us-east-1)' -r
 complete -c vault -n "__fish_vault_using_subcommand cat" -l accept-new-host-key -d 'Accept and record an unknown host key without asking (sftp://). A changed key is always refused'
 complete -c vault -n "__fish_vault_using_subcommand cat" -l create-bucket -d 'Make a missing bucket (vault create on s3://)'
+complete -c vault -n "__fish_vault_using_subcommand cat" -l insecure-http -d 'Allow a password over plain http:// (dav://) to a host other than this machine; without it that is refused, as anyone on the network could read the password'
 complete -c vault -n "__fish_vault_using_subcommand cat" -l remember -d 'Keep the secrets this command asks for (vault password, SSH key passphrase, WebDAV password) in the OS keyring, stored once the command succeeded; later runs use them instead of asking. `vault forget` drops them'
 complete -c vault -n "__fish_vault_using_subcommand cat" -l remember-totp -d 'Ask for the TOTP secret of this SFTP account (base32, or an otpauth:// URI) and keep it in the OS keyring: one-time-code prompts are then answered without you, so unattended reconnects work. This turns two factors into one'
 complete -c vault -n "__fish_vault_using_subcommand cat" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace)'
@@ -126,6 +130,7 @@ complete -c vault -n "__fish_vault_using_subcommand get" -l s3-region -d 'S3 reg
 complete -c vault -n "__fish_vault_using_subcommand get" -s r -d 'Copy directories recursively (symlinks are copied as symlinks)'
 complete -c vault -n "__fish_vault_using_subcommand get" -l accept-new-host-key -d 'Accept and record an unknown host key without asking (sftp://). A changed key is always refused'
 complete -c vault -n "__fish_vault_using_subcommand get" -l create-bucket -d 'Make a missing bucket (vault create on s3://)'
+complete -c vault -n "__fish_vault_using_subcommand get" -l insecure-http -d 'Allow a password over plain http:// (dav://) to a host other than this machine; without it that is refused, as anyone on the network could read the password'
 complete -c vault -n "__fish_vault_using_subcommand get" -l remember -d 'Keep the secrets this command asks for (vault password, SSH key passphrase, WebDAV password) in the OS keyring, stored once the command succeeded; later runs use them instead of asking. `vault forget` drops them'
 complete -c vault -n "__fish_vault_using_subcommand get" -l remember-totp -d 'Ask for the TOTP secret of this SFTP account (base32, or an otpauth:// URI) and keep it in the OS keyring: one-time-code prompts are then answered without you, so unattended reconnects work. This turns two factors into one'
 complete -c vault -n "__fish_vault_using_subcommand get" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace)'
@@ -142,6 +147,7 @@ complete -c vault -n "__fish_vault_using_subcommand put" -l s3-region -d 'S3 reg
 complete -c vault -n "__fish_vault_using_subcommand put" -s r -d 'Copy directories recursively (symlinks are copied as symlinks)'
 complete -c vault -n "__fish_vault_using_subcommand put" -l accept-new-host-key -d 'Accept and record an unknown host key without asking (sftp://). A changed key is always refused'
 complete -c vault -n "__fish_vault_using_subcommand put" -l create-bucket -d 'Make a missing bucket (vault create on s3://)'
+complete -c vault -n "__fish_vault_using_subcommand put" -l insecure-http -d 'Allow a password over plain http:// (dav://) to a host other than this machine; without it that is refused, as anyone on the network could read the password'
 complete -c vault -n "__fish_vault_using_subcommand put" -l remember -d 'Keep the secrets this command asks for (vault password, SSH key passphrase, WebDAV password) in the OS keyring, stored once the command succeeded; later runs use them instead of asking. `vault forget` drops them'
 complete -c vault -n "__fish_vault_using_subcommand put" -l remember-totp -d 'Ask for the TOTP secret of this SFTP account (base32, or an otpauth:// URI) and keep it in the OS keyring: one-time-code prompts are then answered without you, so unattended reconnects work. This turns two factors into one'
 complete -c vault -n "__fish_vault_using_subcommand put" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace)'
@@ -158,6 +164,7 @@ complete -c vault -n "__fish_vault_using_subcommand mkdir" -l s3-region -d 'S3 r
 complete -c vault -n "__fish_vault_using_subcommand mkdir" -s p -d 'Create missing parents; no error if the directory exists'
 complete -c vault -n "__fish_vault_using_subcommand mkdir" -l accept-new-host-key -d 'Accept and record an unknown host key without asking (sftp://). A changed key is always refused'
 complete -c vault -n "__fish_vault_using_subcommand mkdir" -l create-bucket -d 'Make a missing bucket (vault create on s3://)'
+complete -c vault -n "__fish_vault_using_subcommand mkdir" -l insecure-http -d 'Allow a password over plain http:// (dav://) to a host other than this machine; without it that is refused, as anyone on the network could read the password'
 complete -c vault -n "__fish_vault_using_subcommand mkdir" -l remember -d 'Keep the secrets this command asks for (vault password, SSH key passphrase, WebDAV password) in the OS keyring, stored once the command succeeded; later runs use them instead of asking. `vault forget` drops them'
 complete -c vault -n "__fish_vault_using_subcommand mkdir" -l remember-totp -d 'Ask for the TOTP secret of this SFTP account (base32, or an otpauth:// URI) and keep it in the OS keyring: one-time-code prompts are then answered without you, so unattended reconnects work. This turns two factors into one'
 complete -c vault -n "__fish_vault_using_subcommand mkdir" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace)'
@@ -174,6 +181,7 @@ complete -c vault -n "__fish_vault_using_subcommand rm" -l s3-region -d 'S3 regi
 complete -c vault -n "__fish_vault_using_subcommand rm" -s r -d 'Remove directories and their contents'
 complete -c vault -n "__fish_vault_using_subcommand rm" -l accept-new-host-key -d 'Accept and record an unknown host key without asking (sftp://). A changed key is always refused'
 complete -c vault -n "__fish_vault_using_subcommand rm" -l create-bucket -d 'Make a missing bucket (vault create on s3://)'
+complete -c vault -n "__fish_vault_using_subcommand rm" -l insecure-http -d 'Allow a password over plain http:// (dav://) to a host other than this machine; without it that is refused, as anyone on the network could read the password'
 complete -c vault -n "__fish_vault_using_subcommand rm" -l remember -d 'Keep the secrets this command asks for (vault password, SSH key passphrase, WebDAV password) in the OS keyring, stored once the command succeeded; later runs use them instead of asking. `vault forget` drops them'
 complete -c vault -n "__fish_vault_using_subcommand rm" -l remember-totp -d 'Ask for the TOTP secret of this SFTP account (base32, or an otpauth:// URI) and keep it in the OS keyring: one-time-code prompts are then answered without you, so unattended reconnects work. This turns two factors into one'
 complete -c vault -n "__fish_vault_using_subcommand rm" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace)'
@@ -189,6 +197,7 @@ complete -c vault -n "__fish_vault_using_subcommand mv" -l s3-endpoint -d 'S3 en
 complete -c vault -n "__fish_vault_using_subcommand mv" -l s3-region -d 'S3 region (s3://; default: AWS_REGION, the profile\'s, else us-east-1)' -r
 complete -c vault -n "__fish_vault_using_subcommand mv" -l accept-new-host-key -d 'Accept and record an unknown host key without asking (sftp://). A changed key is always refused'
 complete -c vault -n "__fish_vault_using_subcommand mv" -l create-bucket -d 'Make a missing bucket (vault create on s3://)'
+complete -c vault -n "__fish_vault_using_subcommand mv" -l insecure-http -d 'Allow a password over plain http:// (dav://) to a host other than this machine; without it that is refused, as anyone on the network could read the password'
 complete -c vault -n "__fish_vault_using_subcommand mv" -l remember -d 'Keep the secrets this command asks for (vault password, SSH key passphrase, WebDAV password) in the OS keyring, stored once the command succeeded; later runs use them instead of asking. `vault forget` drops them'
 complete -c vault -n "__fish_vault_using_subcommand mv" -l remember-totp -d 'Ask for the TOTP secret of this SFTP account (base32, or an otpauth:// URI) and keep it in the OS keyring: one-time-code prompts are then answered without you, so unattended reconnects work. This turns two factors into one'
 complete -c vault -n "__fish_vault_using_subcommand mv" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace)'
@@ -205,6 +214,7 @@ complete -c vault -n "__fish_vault_using_subcommand passwd" -l s3-region -d 'S3 
 complete -c vault -n "__fish_vault_using_subcommand passwd" -l new-password-file -d 'Read the new password from the first line of FILE (non-interactive use)' -r -F
 complete -c vault -n "__fish_vault_using_subcommand passwd" -l accept-new-host-key -d 'Accept and record an unknown host key without asking (sftp://). A changed key is always refused'
 complete -c vault -n "__fish_vault_using_subcommand passwd" -l create-bucket -d 'Make a missing bucket (vault create on s3://)'
+complete -c vault -n "__fish_vault_using_subcommand passwd" -l insecure-http -d 'Allow a password over plain http:// (dav://) to a host other than this machine; without it that is refused, as anyone on the network could read the password'
 complete -c vault -n "__fish_vault_using_subcommand passwd" -l remember -d 'Keep the secrets this command asks for (vault password, SSH key passphrase, WebDAV password) in the OS keyring, stored once the command succeeded; later runs use them instead of asking. `vault forget` drops them'
 complete -c vault -n "__fish_vault_using_subcommand passwd" -l remember-totp -d 'Ask for the TOTP secret of this SFTP account (base32, or an otpauth:// URI) and keep it in the OS keyring: one-time-code prompts are then answered without you, so unattended reconnects work. This turns two factors into one'
 complete -c vault -n "__fish_vault_using_subcommand passwd" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace)'
@@ -228,6 +238,7 @@ complete -c vault -n "__fish_vault_using_subcommand recovery-key; and __fish_see
 complete -c vault -n "__fish_vault_using_subcommand recovery-key; and __fish_seen_subcommand_from show" -l s3-region -d 'S3 region (s3://; default: AWS_REGION, the profile\'s, else us-east-1)' -r
 complete -c vault -n "__fish_vault_using_subcommand recovery-key; and __fish_seen_subcommand_from show" -l accept-new-host-key -d 'Accept and record an unknown host key without asking (sftp://). A changed key is always refused'
 complete -c vault -n "__fish_vault_using_subcommand recovery-key; and __fish_seen_subcommand_from show" -l create-bucket -d 'Make a missing bucket (vault create on s3://)'
+complete -c vault -n "__fish_vault_using_subcommand recovery-key; and __fish_seen_subcommand_from show" -l insecure-http -d 'Allow a password over plain http:// (dav://) to a host other than this machine; without it that is refused, as anyone on the network could read the password'
 complete -c vault -n "__fish_vault_using_subcommand recovery-key; and __fish_seen_subcommand_from show" -l remember -d 'Keep the secrets this command asks for (vault password, SSH key passphrase, WebDAV password) in the OS keyring, stored once the command succeeded; later runs use them instead of asking. `vault forget` drops them'
 complete -c vault -n "__fish_vault_using_subcommand recovery-key; and __fish_seen_subcommand_from show" -l remember-totp -d 'Ask for the TOTP secret of this SFTP account (base32, or an otpauth:// URI) and keep it in the OS keyring: one-time-code prompts are then answered without you, so unattended reconnects work. This turns two factors into one'
 complete -c vault -n "__fish_vault_using_subcommand recovery-key; and __fish_seen_subcommand_from show" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace)'
@@ -246,6 +257,7 @@ complete -c vault -n "__fish_vault_using_subcommand recovery-key; and __fish_see
 complete -c vault -n "__fish_vault_using_subcommand recovery-key; and __fish_seen_subcommand_from reset" -l s3-region -d 'S3 region (s3://; default: AWS_REGION, the profile\'s, else us-east-1)' -r
 complete -c vault -n "__fish_vault_using_subcommand recovery-key; and __fish_seen_subcommand_from reset" -l accept-new-host-key -d 'Accept and record an unknown host key without asking (sftp://). A changed key is always refused'
 complete -c vault -n "__fish_vault_using_subcommand recovery-key; and __fish_seen_subcommand_from reset" -l create-bucket -d 'Make a missing bucket (vault create on s3://)'
+complete -c vault -n "__fish_vault_using_subcommand recovery-key; and __fish_seen_subcommand_from reset" -l insecure-http -d 'Allow a password over plain http:// (dav://) to a host other than this machine; without it that is refused, as anyone on the network could read the password'
 complete -c vault -n "__fish_vault_using_subcommand recovery-key; and __fish_seen_subcommand_from reset" -l remember -d 'Keep the secrets this command asks for (vault password, SSH key passphrase, WebDAV password) in the OS keyring, stored once the command succeeded; later runs use them instead of asking. `vault forget` drops them'
 complete -c vault -n "__fish_vault_using_subcommand recovery-key; and __fish_seen_subcommand_from reset" -l remember-totp -d 'Ask for the TOTP secret of this SFTP account (base32, or an otpauth:// URI) and keep it in the OS keyring: one-time-code prompts are then answered without you, so unattended reconnects work. This turns two factors into one'
 complete -c vault -n "__fish_vault_using_subcommand recovery-key; and __fish_seen_subcommand_from reset" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace)'
@@ -265,6 +277,7 @@ complete -c vault -n "__fish_vault_using_subcommand check" -l s3-region -d 'S3 r
 complete -c vault -n "__fish_vault_using_subcommand check" -l repair -d 'Repair what can be repaired without losing data'
 complete -c vault -n "__fish_vault_using_subcommand check" -l accept-new-host-key -d 'Accept and record an unknown host key without asking (sftp://). A changed key is always refused'
 complete -c vault -n "__fish_vault_using_subcommand check" -l create-bucket -d 'Make a missing bucket (vault create on s3://)'
+complete -c vault -n "__fish_vault_using_subcommand check" -l insecure-http -d 'Allow a password over plain http:// (dav://) to a host other than this machine; without it that is refused, as anyone on the network could read the password'
 complete -c vault -n "__fish_vault_using_subcommand check" -l remember -d 'Keep the secrets this command asks for (vault password, SSH key passphrase, WebDAV password) in the OS keyring, stored once the command succeeded; later runs use them instead of asking. `vault forget` drops them'
 complete -c vault -n "__fish_vault_using_subcommand check" -l remember-totp -d 'Ask for the TOTP secret of this SFTP account (base32, or an otpauth:// URI) and keep it in the OS keyring: one-time-code prompts are then answered without you, so unattended reconnects work. This turns two factors into one'
 complete -c vault -n "__fish_vault_using_subcommand check" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace)'
@@ -294,6 +307,7 @@ complete -c vault -n "__fish_vault_using_subcommand mount" -l no-sidebar -d 'Do 
 complete -c vault -n "__fish_vault_using_subcommand mount" -l no-notify -d 'No desktop notifications (auto-lock, a reconnect waiting for `vault auth`, a sync conflict; a named vault\'s `notify = false`)'
 complete -c vault -n "__fish_vault_using_subcommand mount" -l accept-new-host-key -d 'Accept and record an unknown host key without asking (sftp://). A changed key is always refused'
 complete -c vault -n "__fish_vault_using_subcommand mount" -l create-bucket -d 'Make a missing bucket (vault create on s3://)'
+complete -c vault -n "__fish_vault_using_subcommand mount" -l insecure-http -d 'Allow a password over plain http:// (dav://) to a host other than this machine; without it that is refused, as anyone on the network could read the password'
 complete -c vault -n "__fish_vault_using_subcommand mount" -l remember -d 'Keep the secrets this command asks for (vault password, SSH key passphrase, WebDAV password) in the OS keyring, stored once the command succeeded; later runs use them instead of asking. `vault forget` drops them'
 complete -c vault -n "__fish_vault_using_subcommand mount" -l remember-totp -d 'Ask for the TOTP secret of this SFTP account (base32, or an otpauth:// URI) and keep it in the OS keyring: one-time-code prompts are then answered without you, so unattended reconnects work. This turns two factors into one'
 complete -c vault -n "__fish_vault_using_subcommand mount" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace)'
@@ -323,6 +337,7 @@ complete -c vault -n "__fish_vault_using_subcommand __mount-daemon" -l no-sideba
 complete -c vault -n "__fish_vault_using_subcommand __mount-daemon" -l no-notify -d 'No desktop notifications (auto-lock, a reconnect waiting for `vault auth`, a sync conflict; a named vault\'s `notify = false`)'
 complete -c vault -n "__fish_vault_using_subcommand __mount-daemon" -l accept-new-host-key -d 'Accept and record an unknown host key without asking (sftp://). A changed key is always refused'
 complete -c vault -n "__fish_vault_using_subcommand __mount-daemon" -l create-bucket -d 'Make a missing bucket (vault create on s3://)'
+complete -c vault -n "__fish_vault_using_subcommand __mount-daemon" -l insecure-http -d 'Allow a password over plain http:// (dav://) to a host other than this machine; without it that is refused, as anyone on the network could read the password'
 complete -c vault -n "__fish_vault_using_subcommand __mount-daemon" -l remember -d 'Keep the secrets this command asks for (vault password, SSH key passphrase, WebDAV password) in the OS keyring, stored once the command succeeded; later runs use them instead of asking. `vault forget` drops them'
 complete -c vault -n "__fish_vault_using_subcommand __mount-daemon" -l remember-totp -d 'Ask for the TOTP secret of this SFTP account (base32, or an otpauth:// URI) and keep it in the OS keyring: one-time-code prompts are then answered without you, so unattended reconnects work. This turns two factors into one'
 complete -c vault -n "__fish_vault_using_subcommand __mount-daemon" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace)'
@@ -359,6 +374,7 @@ complete -c vault -n "__fish_vault_using_subcommand add" -l force -d 'Replace an
 complete -c vault -n "__fish_vault_using_subcommand add" -l read-only -d 'Mount read-only'
 complete -c vault -n "__fish_vault_using_subcommand add" -l no-auto-lock -d 'Do not lock this vault on suspend or session lock'
 complete -c vault -n "__fish_vault_using_subcommand add" -l accept-new-host-key -d 'Accept and record an unknown host key without asking (sftp://)'
+complete -c vault -n "__fish_vault_using_subcommand add" -l insecure-http -d 'Allow the password over plain http:// (dav://) to a host other than this machine'
 complete -c vault -n "__fish_vault_using_subcommand add" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace)'
 complete -c vault -n "__fish_vault_using_subcommand add" -s q -l quiet -d 'Only errors on stderr'
 complete -c vault -n "__fish_vault_using_subcommand add" -s h -l help -d 'Print help'
@@ -380,6 +396,7 @@ complete -c vault -n "__fish_vault_using_subcommand forget" -l s3-endpoint -d 'S
 complete -c vault -n "__fish_vault_using_subcommand forget" -l s3-region -d 'S3 region (s3://; default: AWS_REGION, the profile\'s, else us-east-1)' -r
 complete -c vault -n "__fish_vault_using_subcommand forget" -l accept-new-host-key -d 'Accept and record an unknown host key without asking (sftp://). A changed key is always refused'
 complete -c vault -n "__fish_vault_using_subcommand forget" -l create-bucket -d 'Make a missing bucket (vault create on s3://)'
+complete -c vault -n "__fish_vault_using_subcommand forget" -l insecure-http -d 'Allow a password over plain http:// (dav://) to a host other than this machine; without it that is refused, as anyone on the network could read the password'
 complete -c vault -n "__fish_vault_using_subcommand forget" -l remember -d 'Keep the secrets this command asks for (vault password, SSH key passphrase, WebDAV password) in the OS keyring, stored once the command succeeded; later runs use them instead of asking. `vault forget` drops them'
 complete -c vault -n "__fish_vault_using_subcommand forget" -l remember-totp -d 'Ask for the TOTP secret of this SFTP account (base32, or an otpauth:// URI) and keep it in the OS keyring: one-time-code prompts are then answered without you, so unattended reconnects work. This turns two factors into one'
 complete -c vault -n "__fish_vault_using_subcommand forget" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace)'
@@ -397,6 +414,7 @@ complete -c vault -n "__fish_vault_using_subcommand login; and __fish_seen_subco
 complete -c vault -n "__fish_vault_using_subcommand login; and __fish_seen_subcommand_from nextcloud" -l ca-cert -d 'Trust this PEM certificate (or CA) too' -r -F
 complete -c vault -n "__fish_vault_using_subcommand login; and __fish_seen_subcommand_from nextcloud" -l timeout -d 'Give up waiting for the approval after this long' -r
 complete -c vault -n "__fish_vault_using_subcommand login; and __fish_seen_subcommand_from nextcloud" -l remember -d 'Keep the app password in the OS keyring (otherwise it is printed once)'
+complete -c vault -n "__fish_vault_using_subcommand login; and __fish_seen_subcommand_from nextcloud" -l insecure-http -d 'Allow the login over plain http:// to a host other than this machine (the app password would cross the network readable by anyone on it)'
 complete -c vault -n "__fish_vault_using_subcommand login; and __fish_seen_subcommand_from nextcloud" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace)'
 complete -c vault -n "__fish_vault_using_subcommand login; and __fish_seen_subcommand_from nextcloud" -s q -l quiet -d 'Only errors on stderr'
 complete -c vault -n "__fish_vault_using_subcommand login; and __fish_seen_subcommand_from nextcloud" -s h -l help -d 'Print help'
