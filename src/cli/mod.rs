@@ -2,7 +2,7 @@
 //!
 //! - `args`: clap definitions (raw flags);
 //! - `storage_arg`: STORAGE forms → a connected `Storage`;
-//! - `secrets`: prompt / password file / askpass;
+//! - `secrets`: prompt / password file / askpass; `gui_prompt`: the dialog program in a desktop session;
 //! - `session`: open a vault, cleartext path helpers;
 //! - `exit`: exit codes and the one error-kind → code mapping;
 //! - `output`: logging, progress bars, formatting;
@@ -16,6 +16,7 @@ mod commands;
 pub mod config;
 mod desktop;
 pub(crate) mod escape;
+mod gui_prompt;
 pub mod exit;
 pub(crate) mod notify;
 mod output;
