@@ -80,9 +80,7 @@ pub fn find(env: &Env) -> Option<GuiPrompt> {
         ("kdialog", Kind::Kdialog),
     ]
     .into_iter()
-    .find_map(|(name, kind)| {
-        on_path(path, name).map(|program| GuiPrompt { program, kind })
-    })
+    .find_map(|(name, kind)| on_path(path, name).map(|program| GuiPrompt { program, kind }))
 }
 
 /// The first executable regular file `name` in the folders of `path`.
