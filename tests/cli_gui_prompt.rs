@@ -3,6 +3,8 @@
 //! `kdialog` found on PATH; the dialog shows the exact prompt text. Stand-in dialog programs
 //! record their argv and print the answer.
 
+#![allow(clippy::unwrap_used)]
+
 mod cli_support;
 
 use std::path::Path;
@@ -130,7 +132,7 @@ fn ssh_askpass_wins_and_an_explicit_askpass_wins_over_any_dialog() {
         vault_desktop(bin.path(), Some(":99"), &["ls", fx.vault_str()]).env("SSH_ASKPASS", &chosen),
     );
     out.ok();
-    assert_eq!(argv_of(&chosen), [prompt.clone()]);
+    assert_eq!(argv_of(&chosen), std::slice::from_ref(&prompt));
     assert!(argv_of(&zenity).is_empty() && argv_of(&on_path).is_empty());
 
     // ssh-askpass on PATH before zenity.
@@ -141,7 +143,7 @@ fn ssh_askpass_wins_and_an_explicit_askpass_wins_over_any_dialog() {
         &["ls", fx.vault_str()],
     ))
     .ok();
-    assert_eq!(argv_of(&ssh_askpass), [prompt.clone()]);
+    assert_eq!(argv_of(&ssh_askpass), std::slice::from_ref(&prompt));
     assert!(argv_of(&zenity).is_empty());
 
     // --askpass (or VAULT_ASKPASS) is asked, never the dialog.
