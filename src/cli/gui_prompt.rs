@@ -210,6 +210,52 @@ mod tests {
         assert_eq!(find(&rel), None);
     }
 
+    /// Through the secrets path: a server's question (echo on) reaches zenity marked and
+    /// visible, a local prompt hidden; the answer is stdout's first line; a cancel is an error.
+    #[test]
+    fn secrets_ask_through_the_dialog() {
+        use crate::cli::secrets::{CliPrompter, Secrets};
+        use secrecy::ExposeSecret;
+        use vault_sftp::Prompter;
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("argv");
+        let script = tool(dir.path(), "zenity");
+        std::fs::write(
+            &script,
+            format!(
+                "#!/bin/sh\nprintf '%s\\n' \"$@\" >> '{}'\nprintf 'answer\\nmore\\n'\n",
+                log.display()
+            ),
+        )
+        .unwrap();
+        let gui = GuiPrompt {
+            program: script.clone(),
+            kind: Kind::Zenity,
+        };
+        let s = Secrets::with_gui(gui.clone());
+        assert_eq!(s.vault_password("./V").unwrap().expose_secret(), "answer");
+        let q = vault_sftp::ServerQuestion {
+            server: "u@h:22 SHA256:x".into(),
+            prompt: "Name: ".into(),
+            shown: vault_sftp::text::server_text("u@h", "Name: "),
+            echo: true,
+        };
+        assert_eq!(CliPrompter(s).server(&q).unwrap().as_str(), "answer");
+        let argv = std::fs::read_to_string(&log).unwrap();
+        assert_eq!(
+            argv,
+            "--entry\n--hide-text\n--title=Vault\n--text=Vault password for ./V: \n\
+             --entry\n--title=Vault\n--text=[sftp u@h] Name: \n"
+        );
+        std::fs::write(&script, "#!/bin/sh\nexit 1\n").unwrap();
+        let err = Secrets::with_gui(gui).vault_password("./V").unwrap_err();
+        assert!(
+            err.message.contains("password dialog zenity"),
+            "{}",
+            err.message
+        );
+    }
+
     #[test]
     fn argv_per_program() {
         let p = |kind| GuiPrompt {

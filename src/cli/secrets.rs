@@ -122,6 +122,17 @@ impl Secrets {
         }
     }
 
+    /// Secrets asked only through `gui` (tests of the dialog path).
+    #[cfg(test)]
+    pub(crate) fn with_gui(gui: super::gui_prompt::GuiPrompt) -> Self {
+        let gui = Some(gui);
+        Secrets {
+            gui,
+            ..Default::default()
+        }
+        .recording()
+    }
+
     /// Also keep every answer (for [`Secrets::take_recorded`]).
     pub fn recording(mut self) -> Self {
         self.recorded = Some(std::sync::Arc::new(std::sync::Mutex::new(Vec::new())));
