@@ -493,6 +493,8 @@ fn launch(s: &Session, exec: &str, file: &Path, env: &[(&str, &Path)]) -> Run {
         .env("XDG_CURRENT_DESKTOP", "GNOME")
         .env("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent")
         .env_remove("VAULT_LOG")
+        .env_remove("VAULT_ASKPASS")
+        .env_remove("SSH_ASKPASS")
         .stdin(Stdio::null());
     for (k, v) in env {
         cmd.env(k, v);
@@ -575,12 +577,21 @@ fn desktop_entry_mime_type_and_vault_open() {
         "vault.desktop"
     );
 
-    // A double-click: the Exec line with an askpass stand-in mounts and reveals.
+    // A double-click: the Exec line mounts and reveals, the password asked through a
+    // graphical-askpass stand-in (SSH_ASKPASS in a desktop session, no VAULT_ASKPASS), which
+    // is shown the exact prompt.
     let askpass = fx.tmp.path().join("askpass.sh");
-    write_script(&askpass, &format!("#!/bin/sh\nhead -n1 '{}'\n", fx.pw()));
+    write_script(
+        &askpass,
+        &format!(
+            "#!/bin/sh\nprintf '%s\\n' \"$@\" > '{}.argv'\nhead -n1 '{}'\n",
+            askpass.display(),
+            fx.pw()
+        ),
+    );
     let expected = s.root.join("run/vault/vault");
     let _guard = MountGuard::lazy(expected.clone());
-    let env: [(&str, &Path); 1] = [("VAULT_ASKPASS", &askpass)];
+    let env: [(&str, &Path); 1] = [("SSH_ASKPASS", &askpass)];
     let run = launch(&s, &exec_line("Desktop Entry"), &vault_file, &env);
     assert_eq!(
         run.stdout_str(),
@@ -589,6 +600,13 @@ fn desktop_entry_mime_type_and_vault_open() {
         run.stderr
     );
     assert!(is_mounted(&expected));
+    assert_eq!(
+        read_lines(&fx.tmp.path().join("askpass.sh.argv")),
+        [format!(
+            "Vault password for {}: ",
+            std::fs::canonicalize(&fx.vault).unwrap().display()
+        )]
+    );
     assert!(
         std::fs::read_dir(&expected).unwrap().count() > 0,
         "the vault's files are there"

@@ -2,7 +2,7 @@
 //!
 //! - `args`: clap definitions (raw flags);
 //! - `storage_arg`: STORAGE forms → a connected `Storage`;
-//! - `secrets`: prompt / password file / askpass;
+//! - `secrets`: prompt / password file / askpass; `gui_prompt`: the dialog program in a desktop session;
 //! - `session`: open a vault, cleartext path helpers;
 //! - `exit`: exit codes and the one error-kind → code mapping;
 //! - `output`: logging, progress bars, formatting;
@@ -17,6 +17,7 @@ pub mod config;
 mod desktop;
 pub(crate) mod escape;
 pub mod exit;
+mod gui_prompt;
 pub(crate) mod notify;
 mod output;
 mod password_file_mode;

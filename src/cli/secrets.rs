@@ -1,5 +1,6 @@
 //! Secrets (docs/cli.md "Secrets"): a no-echo prompt when stdin is a terminal,
-//! `--password-file FILE` (vault password only), `--askpass CMD` / `VAULT_ASKPASS` (every secret).
+//! `--password-file FILE` (vault password only), `--askpass CMD` / `VAULT_ASKPASS` (every secret),
+//! else without a terminal in a desktop session a dialog program (`gui_prompt`).
 //! Never from argv, never from an environment variable that holds the secret itself.
 //!
 //! Secrets live in `SecretString` (zeroized on drop); intermediate buffers are `Zeroizing`.
@@ -34,6 +35,8 @@ pub struct Secrets {
     password_file: Option<PathBuf>,
     askpass: Option<String>,
     terminal: bool,
+    /// The dialog program asked instead of a terminal (a desktop session without one).
+    gui: Option<super::gui_prompt::GuiPrompt>,
     /// Connection options that travel with the secrets (`--ca-cert`).
     pub connect: super::storage_arg::ConnectOptions,
     /// The daemon answers from what the parent collected (never a prompt of its own).
@@ -99,10 +102,16 @@ impl std::fmt::Debug for Secrets {
 impl Secrets {
     /// From the command's flags; a terminal prompt only when stdin is a terminal.
     pub fn from_args(args: &SecretArgs) -> Self {
+        let askpass = args.askpass.clone().filter(|c| !c.trim().is_empty());
+        let terminal = std::io::stdin().is_terminal();
+        let gui = (askpass.is_none() && !terminal)
+            .then(|| super::gui_prompt::find(&super::gui_prompt::Env::current()))
+            .flatten();
         Secrets {
             password_file: args.password_file.clone(),
-            askpass: args.askpass.clone().filter(|c| !c.trim().is_empty()),
-            terminal: std::io::stdin().is_terminal(),
+            askpass,
+            terminal,
+            gui,
             connect: super::storage_arg::ConnectOptions::from_args(args),
             preset: None,
             recorded: None,
@@ -111,6 +120,17 @@ impl Secrets {
             remember_totp: args.remember_totp,
             totp: None,
         }
+    }
+
+    /// Secrets asked only through `gui` (tests of the dialog path).
+    #[cfg(test)]
+    pub(crate) fn with_gui(gui: super::gui_prompt::GuiPrompt) -> Self {
+        let gui = Some(gui);
+        Secrets {
+            gui,
+            ..Default::default()
+        }
+        .recording()
     }
 
     /// Also keep every answer (for [`Secrets::take_recorded`]).
@@ -265,7 +285,7 @@ impl Secrets {
     pub fn new_password(&self, prompt: &str, file: Option<&Path>) -> CliResult<SecretString> {
         let pw = if let Some(file) = file {
             read_password_file(file)?
-        } else if self.askpass.is_some() {
+        } else if self.askpass.is_some() || self.gui.is_some() {
             self.ask(prompt)?
         } else if self.terminal {
             let first = self.ask(prompt)?;
@@ -318,10 +338,14 @@ impl Secrets {
         Ok(answer)
     }
 
-    /// Asks askpass or the terminal (with echo when `visible`); nothing recorded.
+    /// Asks askpass, the terminal or a dialog (with echo when `visible`); nothing recorded.
     fn ask_person(&self, prompt: &str, visible: bool) -> CliResult<SecretString> {
         if let Some(cmd) = &self.askpass {
             return run_askpass(cmd, prompt);
+        }
+        if let Some(gui) = &self.gui {
+            let what = format!("password dialog {}", gui.name());
+            return run_prompt_program(gui.program.as_os_str(), &gui.args(prompt, visible), &what);
         }
         if !self.terminal {
             return Err(no_source());
@@ -547,9 +571,20 @@ fn first_line(bytes: &[u8]) -> Option<SecretString> {
 
 /// Runs the askpass program with `prompt` as its only argument; its stdout's first line is the answer.
 fn run_askpass(cmd: &str, prompt: &str) -> CliResult<SecretString> {
-    let fail = |why: String| CliError::other(format!("askpass program {cmd}: {why}"));
+    let what = format!("askpass program {cmd}");
+    run_prompt_program(cmd.as_ref(), &[prompt.into()], &what)
+}
+
+/// Runs a program that asks the person (`args` hold the prompt, never a secret); its stdout's
+/// first line is the answer. A non-zero exit (a cancelled dialog) gives no answer.
+fn run_prompt_program(
+    cmd: &std::ffi::OsStr,
+    args: &[std::ffi::OsString],
+    what: &str,
+) -> CliResult<SecretString> {
+    let fail = |why: String| CliError::other(format!("{what}: {why}"));
     let mut child = Command::new(cmd)
-        .arg(prompt)
+        .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
