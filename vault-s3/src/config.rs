@@ -3,7 +3,6 @@
 //! lives here too, so no connection is ever made to a refused endpoint.
 
 use std::fmt;
-use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -121,36 +120,22 @@ impl S3Config {
     }
 }
 
-/// True for `localhost`, 127.0.0.0/8 and `::1` (an IPv4-mapped loopback too).
-fn is_loopback_host(url: &Url) -> bool {
-    match url.host() {
-        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => {
-            ip.is_loopback()
-                || ip
-                    .to_ipv4_mapped()
-                    .is_some_and(|v4| IpAddr::V4(v4).is_loopback())
-        }
-        None => false,
-    }
-}
-
-/// The plain-http rule for S3 endpoints: ciphertext is encrypted, but the
-/// SigV4 signature, the key id, a session token and the vault's layout are
-/// not, so http to anything but this machine needs an explicit opt-in.
+/// The plain-http rule for S3 endpoints (the workspace's one rule,
+/// `vault_storage::cleartext`): ciphertext is encrypted, but the SigV4
+/// signature, the key id, a session token and the vault's layout are not, so
+/// http to anything but this machine needs an explicit opt-in.
 pub fn check_endpoint(endpoint: &Url, insecure_http: bool) -> Result<(), String> {
-    if endpoint.host_str().is_none_or(str::is_empty) {
+    let Some(host) = endpoint.host_str().filter(|h| !h.is_empty()) else {
         return Err(format!("the S3 endpoint {endpoint} has no host"));
-    }
+    };
     match endpoint.scheme() {
-        "https" => Ok(()),
-        "http" if insecure_http || is_loopback_host(endpoint) => Ok(()),
-        "http" => Err(format!(
-            "refusing plain http to {}: credentials and metadata would travel unencrypted \
-             (use https, or --insecure-http if you really mean it)",
-            endpoint.host_str().unwrap_or("?")
-        )),
+        scheme @ ("http" | "https") => {
+            if vault_storage::cleartext::may_send_credentials(scheme, host, insecure_http) {
+                Ok(())
+            } else {
+                Err(vault_storage::cleartext::refusal("signed S3 requests", host))
+            }
+        }
         other => Err(format!(
             "the S3 endpoint must be http:// or https://, not {other}://"
         )),

@@ -43,7 +43,7 @@ pub fn may_send_credentials(scheme: &str, host: &str, insecure_http: bool) -> bo
 pub fn refusal(what: &str, host: &str) -> String {
     format!(
         "refusing to send {what} over plain HTTP to {host}, which is not this machine: \
-         use https (davs://), or pass --insecure-http (config key insecure_http) \
+         use https (davs:// for WebDAV), or pass --insecure-http (config key insecure_http) \
          if the network to it is trusted"
     )
 }
