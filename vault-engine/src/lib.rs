@@ -167,6 +167,7 @@ impl std::fmt::Debug for Vault {
 mod backups;
 mod conflicts;
 mod core;
+mod detect;
 mod dir_ids;
 mod listing;
 mod names;
