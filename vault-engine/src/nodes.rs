@@ -17,6 +17,7 @@ use crate::core::{Core, PRESENTED_TTL, TEMP_PREFIX, is_not_found, lock, not_foun
 use crate::detect::node_at;
 pub(crate) use crate::detect::root_node;
 use crate::names::{self, NodeLoc};
+use crate::open_file;
 use crate::{DirId, Node, NodeKind, VaultError, VaultErrorKind, listing};
 
 /// A node presented by a listing under a name a lookup cannot compute.
@@ -348,9 +349,9 @@ async fn remove_node_storage(core: &Core, node: &Node) -> Result<(), VaultError>
     if node.kind == NodeKind::File {
         let content = loc.file_content_path()?;
         core.await_background(content.as_str()).await;
-        if let Some(f) = core.open_file(content.as_str()) {
+        if let Some(f) = open_file::find(core, content.as_str()) {
             f.mark_unlinked().await;
-            lock(&core.open_files).remove(content.as_str());
+            core.open_files.remove(content.as_str());
             drop(f);
         }
     }
@@ -617,9 +618,9 @@ pub(crate) async fn rename(
                     // replaced file's open state first.
                     let content = dst_loc.file_content_path()?;
                     core.await_background(content.as_str()).await;
-                    if let Some(f) = core.open_file(content.as_str()) {
+                    if let Some(f) = open_file::find(core, content.as_str()) {
                         f.mark_unlinked().await;
-                        lock(&core.open_files).remove(content.as_str());
+                        core.open_files.remove(content.as_str());
                         drop(f);
                     }
                     replace_plain = true;
@@ -642,7 +643,7 @@ pub(crate) async fn rename(
             .await;
     }
     let open = if is_file {
-        core.open_file(old_content.as_str())
+        open_file::find(core, old_content.as_str())
     } else {
         None
     };
@@ -705,7 +706,7 @@ pub(crate) async fn set_modified(
         loc.node_path()?
     };
     if node.kind == NodeKind::File
-        && let Some(f) = core.open_file(path.as_str())
+        && let Some(f) = open_file::find(core, path.as_str())
     {
         let mut st = f.state_lock().await;
         if st.is_dirty() {

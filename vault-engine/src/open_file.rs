@@ -24,7 +24,7 @@
 //! Everything that changes `size` rewrites the chunks at the old and new end.
 
 use std::collections::BTreeSet;
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use bytes::Bytes;
@@ -215,6 +215,16 @@ impl std::fmt::Debug for OpenFile {
     }
 }
 
+/// The open file for a ciphertext path, if one is alive.
+pub(crate) fn find(core: &Core, content_path: &str) -> Option<Arc<OpenFile>> {
+    core.open_files.get::<OpenFile>(content_path)
+}
+
+/// Every open file that is alive.
+pub(crate) fn all_open(core: &Core) -> Vec<Arc<OpenFile>> {
+    core.open_files.alive::<OpenFile>()
+}
+
 /// Opens (or joins) the [`OpenFile`] of a file node.
 pub(crate) async fn open(core: &Arc<Core>, node: &Node) -> Result<Arc<OpenFile>, VaultError> {
     match node.kind {
@@ -235,7 +245,7 @@ pub(crate) async fn open(core: &Arc<Core>, node: &Node) -> Result<Arc<OpenFile>,
     let loc = NodeLoc::from_storage_path(&node.storage_path)?;
     let content = loc.file_content_path()?;
     let key = content.as_str().to_owned();
-    if let Some(f) = core.open_file(&key) {
+    if let Some(f) = find(core, &key) {
         return Ok(f);
     }
     core.await_background(&key).await;
@@ -285,16 +295,7 @@ pub(crate) async fn open(core: &Arc<Core>, node: &Node) -> Result<Arc<OpenFile>,
         key: std::sync::Mutex::new(key.clone()),
         state: tokio::sync::Mutex::new(state),
     });
-    let existing = {
-        let mut table = lock(&core.open_files);
-        match table.get(&key).and_then(Weak::upgrade) {
-            Some(e) => Some(e),
-            None => {
-                table.insert(key, Arc::downgrade(&file));
-                None
-            }
-        }
-    };
+    let existing = core.open_files.get_or_insert(key, &file);
     // Dropped outside the table lock (Drop takes it).
     match existing {
         Some(e) => {
@@ -978,10 +979,7 @@ impl OpenFile {
     /// Moves this file's table entry to a new ciphertext path.
     pub(crate) fn rekey(&self, new_key: &str) {
         let old = std::mem::replace(&mut *lock(&self.key), new_key.to_owned());
-        let mut table = lock(&self.core.open_files);
-        if let Some(w) = table.remove(&old) {
-            table.insert(new_key.to_owned(), w);
-        }
+        self.core.open_files.rekey(&old, new_key);
     }
 }
 
@@ -1007,10 +1005,7 @@ impl Drop for OpenFile {
                 }
             }
         }
-        let mut table = lock(&self.core.open_files);
-        if table.get(&key).is_some_and(|w| w.strong_count() == 0) {
-            table.remove(&key);
-        }
+        self.core.open_files.remove_if_dead(&key);
     }
 }
 
