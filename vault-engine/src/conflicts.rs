@@ -19,10 +19,18 @@ use vault_format::layout;
 use vault_storage::{Body, DirEntry, EntryKind, RenameMode, StoragePath, WriteMode};
 
 use crate::core::{Core, is_not_found};
-use crate::listing::Mode;
+use crate::detect;
 use crate::names::{self, NodeLoc};
-use crate::nodes;
 use crate::{DirId, Node, VaultError};
+
+/// What a listing does with sync-conflict copies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Mode {
+    /// Rename/delete on storage as the reference does (read-write use).
+    Resolve,
+    /// Present the same names without writing (read-only use, `check`).
+    Present,
+}
 
 pub(crate) enum ConflictOutcome {
     /// Listed as this node.
@@ -70,7 +78,7 @@ async fn node_for(
     meta: Option<&vault_storage::Metadata>,
 ) -> Result<Option<Node>, VaultError> {
     match meta {
-        Some(m) => Ok(nodes::detect(core, loc, m).await?.map(|d| Node {
+        Some(m) => Ok(detect::detect(core, loc, m).await?.map(|d| Node {
             parent: dir.clone(),
             name: name.to_owned(),
             kind: d.kind,
@@ -82,7 +90,7 @@ async fn node_for(
                 .map(|p| p.as_str().to_owned())
                 .unwrap_or_default(),
         })),
-        None => nodes::node_at(core, dir, name, loc).await,
+        None => detect::node_at(core, dir, name, loc).await,
     }
 }
 

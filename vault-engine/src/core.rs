@@ -7,7 +7,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::num::NonZeroUsize;
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use lru::LruCache;
@@ -16,7 +16,7 @@ use vault_storage::{Capabilities, Storage, StorageError, StorageErrorKind, Stora
 
 use crate::dir_ids::{DirCache, DirLocks};
 use crate::names::{self, NodeLoc};
-use crate::open_file::OpenFile;
+use crate::open_table::OpenTable;
 use crate::{DirId, Node, VaultError, VaultErrorKind};
 
 /// How long the conflict presentation of a listed directory is trusted by lookups.
@@ -48,10 +48,10 @@ pub(crate) struct Core {
     pub dir_locks: DirLocks,
     content_dirs: Mutex<LruCache<DirId, StoragePath>>,
     /// Open files by the storage path of their ciphertext.
-    pub open_files: Mutex<HashMap<String, Weak<OpenFile>>>,
+    pub open_files: OpenTable,
     /// Shadow objects in use (never removed by `check --repair`).
     pub live_temps: Mutex<HashSet<String>>,
-    /// Commits started by dropping a dirty [`OpenFile`] without flushing, by
+    /// Commits started by dropping a dirty open file without flushing, by
     /// ciphertext path; awaited before the path is opened, moved or removed.
     pub background_commits: Mutex<HashMap<String, tokio::task::JoinHandle<()>>>,
     pub presented: Mutex<HashMap<DirId, Presented>>,
@@ -78,7 +78,7 @@ impl Core {
             content_dirs: Mutex::new(LruCache::new(
                 NonZeroUsize::new(4096).unwrap_or(NonZeroUsize::MIN),
             )),
-            open_files: Mutex::new(HashMap::new()),
+            open_files: OpenTable::default(),
             live_temps: Mutex::new(HashSet::new()),
             background_commits: Mutex::new(HashMap::new()),
             presented: Mutex::new(HashMap::new()),
@@ -171,13 +171,6 @@ impl Core {
         for h in handles {
             let _ = h.await;
         }
-    }
-
-    /// The open file for a ciphertext path, if one is alive.
-    pub fn open_file(&self, content_path: &str) -> Option<Arc<OpenFile>> {
-        lock(&self.open_files)
-            .get(content_path)
-            .and_then(Weak::upgrade)
     }
 }
 

@@ -10,9 +10,11 @@
 //! - `unlock`: create, unlock, change or reset the password (spec §2, §3, §12, §13);
 //! - `names`: cleartext name validation, NFC, ciphertext locations (spec §6, §8);
 //! - `dir_ids`: the `(parent, name) → DirId` LRU cache and per-directory locks;
-//! - `nodes`: node type detection (spec §7), lookup, create/remove/rename;
+//! - `detect`: node type detection (spec §7) and the `Node` it yields (a leaf);
+//! - `nodes`: lookup, create/remove/rename;
 //! - `listing`: directory listings (spec §5–§8) with sync-conflict handling (`conflicts`, spec §10);
 //! - `open_file`: [`OpenFile`]: chunk cache, shadow write path, atomic commit (`shadow`);
+//!   the table of open files (`open_table`) is owned by `core` without naming `OpenFile`;
 //! - [`check`]: the health check; `backups`: old versions a cut-off replace left aside.
 
 use std::sync::Arc;
@@ -167,11 +169,13 @@ impl std::fmt::Debug for Vault {
 mod backups;
 mod conflicts;
 mod core;
+mod detect;
 mod dir_ids;
 mod listing;
 mod names;
 mod nodes;
 mod open_file;
+mod open_table;
 mod read_ahead;
 mod shadow;
 mod unlock;
@@ -428,13 +432,7 @@ impl Vault {
     /// before suspend, the end of a `put`).
     pub async fn flush_all(&self) -> Result<(), VaultError> {
         self.core.await_all_background().await;
-        let files: Vec<Arc<OpenFile>> = {
-            let table = core::lock(&self.core.open_files);
-            table
-                .values()
-                .filter_map(std::sync::Weak::upgrade)
-                .collect()
-        };
+        let files: Vec<Arc<OpenFile>> = open_file::all_open(&self.core);
         let mut first_err = None;
         for f in &files {
             if let Err(e) = f.flush().await {

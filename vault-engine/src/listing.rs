@@ -19,10 +19,11 @@ use vault_format::conflict::{self, Extracted};
 use vault_format::layout;
 use vault_storage::{DirEntry, EntryKind, StoragePath};
 
+pub(crate) use crate::conflicts::Mode;
 use crate::conflicts::{self, ConflictOutcome};
 use crate::core::{Core, Presented, TEMP_PREFIX, is_not_found, lock};
+use crate::detect::{self, Detected};
 use crate::names::{self, NodeLoc};
-use crate::nodes::{self, Detected};
 use crate::{DirId, Node, NodeKind, VaultError, VaultErrorKind};
 
 /// A boxed `Send` future: keeps the listing future `Send` (closures producing
@@ -33,15 +34,6 @@ type BoxFut<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Sen
 type NormalResult = Result<(usize, Option<Item>, String), VaultError>;
 /// A detected `.c9s` entry: its index, the node or (path, why it is skipped).
 type ShortResult = Result<(usize, Result<Item, (String, String)>), VaultError>;
-
-/// What a listing does with sync-conflict copies.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Mode {
-    /// Rename/delete on storage as the reference does (read-write use).
-    Resolve,
-    /// Present the same names without writing (read-only use, `check`).
-    Present,
-}
 
 /// Something wrong (or noteworthy) found while listing.
 #[derive(Debug, Clone)]
@@ -202,7 +194,7 @@ pub(crate) async fn list(core: &Core, dir: &DirId, mode: Mode) -> Result<Listing
                 Box::pin(async move {
                     let presented = !names::is_nfc_name(&name) || e.name.len() > threshold;
                     let path = loc.node_path()?.as_str().to_owned();
-                    match nodes::detect(core, &loc, &e.metadata).await? {
+                    match detect::detect(core, &loc, &e.metadata).await? {
                         Some(d) => Ok((i, Some(item(dir, &name, &loc, d, presented)?), path)),
                         None => Ok((i, None, path)),
                     }
@@ -246,7 +238,7 @@ pub(crate) async fn list(core: &Core, dir: &DirId, mode: Mode) -> Result<Listing
                     let presented = !names::is_nfc_name(&name)
                         || long.len() <= threshold
                         || layout::shortened_name(&long) != e.name;
-                    match nodes::detect(core, &loc, &e.metadata).await? {
+                    match detect::detect(core, &loc, &e.metadata).await? {
                         Some(d) => Ok((i, Ok(item(dir, &name, &loc, d, presented)?))),
                         None => Ok((
                             i,

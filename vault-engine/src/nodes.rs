@@ -1,5 +1,5 @@
-//! Nodes: type detection (spec §7), lookup without listing, and the
-//! mutations — create file/dir/symlink, remove, rename/move, mtime.
+//! Nodes: lookup without listing (type detection is in [`crate::detect`]),
+//! and the mutations — create file/dir/symlink, remove, rename/move, mtime.
 //!
 //! Every mutation computes ciphertext locations from cleartext names, holds
 //! the per-directory locks of the directories it changes, and keeps the
@@ -10,163 +10,15 @@ use std::collections::HashSet;
 use std::time::SystemTime;
 
 use vault_format::{FormatError, layout};
-use vault_storage::{
-    Body, EntryKind, Metadata, RenameMode, StorageErrorKind, StoragePath, WriteMode,
-};
+use vault_storage::{Body, RenameMode, StorageErrorKind, StoragePath, WriteMode};
 
 use crate::backups;
 use crate::core::{Core, PRESENTED_TTL, TEMP_PREFIX, is_not_found, lock, not_found_as};
+use crate::detect::node_at;
+pub(crate) use crate::detect::root_node;
 use crate::names::{self, NodeLoc};
+use crate::open_file;
 use crate::{DirId, Node, NodeKind, VaultError, VaultErrorKind, listing};
-
-/// What a node entry turned out to be.
-pub(crate) struct Detected {
-    pub kind: NodeKind,
-    pub size: u64,
-    pub modified: Option<SystemTime>,
-    pub damaged: bool,
-}
-
-/// Cleartext size of a regular file from its ciphertext length (spec §11):
-/// invalid lengths give size 0 and `damaged`.
-pub(crate) fn file_size(core: &Core, ct_len: u64, path: &StoragePath) -> (u64, bool) {
-    match core.cryptor.combo().cleartext_size(ct_len) {
-        Some(s) => (s, false),
-        None if ct_len == 0 => (0, false),
-        None => {
-            tracing::warn!(ciphertext = %path, len = ct_len, "invalid ciphertext size; listed as damaged, size 0");
-            (0, true)
-        }
-    }
-}
-
-async fn read_dir_file(core: &Core, path: &StoragePath) -> Result<Option<Vec<u8>>, VaultError> {
-    match core
-        .storage
-        .read_at(path, 0, layout::MAX_DIR_FILE_LEN + 1)
-        .await
-    {
-        Ok(b) => Ok(Some(b.to_vec())),
-        Err(e) if is_not_found(&e) || e.kind() == StorageErrorKind::IsADirectory => Ok(None),
-        Err(e) => Err(e.into()),
-    }
-}
-
-/// Node type detection (spec §7) for an entry with known metadata.
-/// `None` for a broken node (logged).
-pub(crate) async fn detect(
-    core: &Core,
-    loc: &NodeLoc,
-    meta: &Metadata,
-) -> Result<Option<Detected>, VaultError> {
-    let node_path = loc.node_path()?;
-    if meta.kind == EntryKind::File {
-        if loc.is_shortened() {
-            tracing::warn!(ciphertext = %node_path, "shortened node is not a folder; skipped");
-            return Ok(None);
-        }
-        let (size, damaged) = file_size(core, meta.size, &node_path);
-        return Ok(Some(Detected {
-            kind: NodeKind::File,
-            size,
-            modified: meta.modified,
-            damaged,
-        }));
-    }
-    let dir_file = loc.child(layout::DIR_FILE)?;
-    if let Some(bytes) = read_dir_file(core, &dir_file).await? {
-        return match layout::parse_dir_file(&bytes) {
-            Ok(id) => Ok(Some(Detected {
-                kind: NodeKind::Dir(DirId::new(&id)),
-                size: 0,
-                modified: meta.modified,
-                damaged: false,
-            })),
-            Err(_) => {
-                tracing::warn!(ciphertext = %dir_file, "invalid dir.c9r; node skipped");
-                Ok(None)
-            }
-        };
-    }
-    let symlink = loc.child(layout::SYMLINK_FILE)?;
-    match core.storage.metadata(&symlink).await {
-        Ok(m) => {
-            let size = core.cryptor.combo().cleartext_size(m.size).unwrap_or(0);
-            return Ok(Some(Detected {
-                kind: NodeKind::Symlink,
-                size,
-                modified: meta.modified,
-                damaged: false,
-            }));
-        }
-        Err(e) if is_not_found(&e) => {}
-        Err(e) => return Err(e.into()),
-    }
-    if loc.is_shortened() {
-        let contents = loc.child(layout::CONTENTS_FILE)?;
-        match core.storage.metadata(&contents).await {
-            Ok(m) if m.kind == EntryKind::File => {
-                let (size, damaged) = file_size(core, m.size, &contents);
-                return Ok(Some(Detected {
-                    kind: NodeKind::File,
-                    size,
-                    modified: m.modified,
-                    damaged,
-                }));
-            }
-            Ok(_) => {}
-            Err(e) if is_not_found(&e) => {}
-            Err(e) => return Err(e.into()),
-        }
-    }
-    tracing::warn!(ciphertext = %node_path, "broken node (no dir.c9r, symlink.c9r or contents.c9r); skipped");
-    Ok(None)
-}
-
-fn make_node(parent: &DirId, name: &str, loc: &NodeLoc, d: Detected) -> Result<Node, VaultError> {
-    Ok(Node {
-        parent: parent.clone(),
-        name: name.to_owned(),
-        kind: d.kind,
-        size: d.size,
-        modified: d.modified,
-        damaged: d.damaged,
-        storage_path: loc.node_path()?.as_str().to_owned(),
-    })
-}
-
-/// Stats the node at `loc`; `None` when there is none (or it is broken).
-pub(crate) async fn node_at(
-    core: &Core,
-    parent: &DirId,
-    name: &str,
-    loc: &NodeLoc,
-) -> Result<Option<Node>, VaultError> {
-    let path = loc.node_path()?;
-    let meta = match core.storage.metadata(&path).await {
-        Ok(m) => m,
-        Err(e) if is_not_found(&e) => return Ok(None),
-        Err(e) => return Err(e.into()),
-    };
-    match detect(core, loc, &meta).await? {
-        Some(d) => Ok(Some(make_node(parent, name, loc, d)?)),
-        None => Ok(None),
-    }
-}
-
-/// The root directory as a node.
-pub(crate) fn root_node(core: &Core) -> Result<Node, VaultError> {
-    let root = DirId::root();
-    Ok(Node {
-        parent: root.clone(),
-        name: String::new(),
-        kind: NodeKind::Dir(root.clone()),
-        size: 0,
-        modified: None,
-        damaged: false,
-        storage_path: core.content_dir(&root)?.as_str().to_owned(),
-    })
-}
 
 /// A node presented by a listing under a name a lookup cannot compute.
 async fn presented(
@@ -497,9 +349,9 @@ async fn remove_node_storage(core: &Core, node: &Node) -> Result<(), VaultError>
     if node.kind == NodeKind::File {
         let content = loc.file_content_path()?;
         core.await_background(content.as_str()).await;
-        if let Some(f) = core.open_file(content.as_str()) {
+        if let Some(f) = open_file::find(core, content.as_str()) {
             f.mark_unlinked().await;
-            lock(&core.open_files).remove(content.as_str());
+            core.open_files.remove(content.as_str());
             drop(f);
         }
     }
@@ -766,9 +618,9 @@ pub(crate) async fn rename(
                     // replaced file's open state first.
                     let content = dst_loc.file_content_path()?;
                     core.await_background(content.as_str()).await;
-                    if let Some(f) = core.open_file(content.as_str()) {
+                    if let Some(f) = open_file::find(core, content.as_str()) {
                         f.mark_unlinked().await;
-                        lock(&core.open_files).remove(content.as_str());
+                        core.open_files.remove(content.as_str());
                         drop(f);
                     }
                     replace_plain = true;
@@ -791,7 +643,7 @@ pub(crate) async fn rename(
             .await;
     }
     let open = if is_file {
-        core.open_file(old_content.as_str())
+        open_file::find(core, old_content.as_str())
     } else {
         None
     };
@@ -854,7 +706,7 @@ pub(crate) async fn set_modified(
         loc.node_path()?
     };
     if node.kind == NodeKind::File
-        && let Some(f) = core.open_file(path.as_str())
+        && let Some(f) = open_file::find(core, path.as_str())
     {
         let mut st = f.state_lock().await;
         if st.is_dirty() {

@@ -5,10 +5,18 @@
 //! and replies from it, so a slow storage request never blocks others. A
 //! semaphore bounds the requests in flight: when it is exhausted the FUSE
 //! reader thread waits, which pushes back on the kernel.
+//!
+//! Split by seam: this file holds the callbacks; `translate` maps types
+//! (errno, attributes, times, open flags); `mount` runs the session.
 
 mod mount;
+mod translate;
 
 pub use mount::{EndedBy, MountSession, StopHandle, mount, mounted_vaults, unmount};
+pub use translate::errno;
+use translate::{
+    O_EXCL, O_TRUNC, file_attr, file_type, libc_s_ifmt, libc_s_ifreg, open_mode, time_of,
+};
 
 use std::ffi::{OsStr, OsString};
 use std::future::Future;
@@ -18,50 +26,18 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 use fuser::{
-    AccessFlags, BsdFileFlags, CopyFileRangeFlags, Errno, FileAttr, FileHandle, FileType,
-    Filesystem, FopenFlags, Generation, INodeNo, InitFlags, IoctlFlags, KernelConfig, LockOwner,
-    OpenFlags, PollEvents, PollFlags, PollNotifier, ReplyAttr, ReplyBmap, ReplyCreate, ReplyData,
-    ReplyDirectory, ReplyDirectoryPlus, ReplyEmpty, ReplyEntry, ReplyIoctl, ReplyLock, ReplyLseek,
-    ReplyOpen, ReplyPoll, ReplyStatfs, ReplyWrite, ReplyXattr, Request, TimeOrNow, WriteFlags,
+    AccessFlags, BsdFileFlags, CopyFileRangeFlags, FileHandle, FileType, Filesystem, FopenFlags,
+    Generation, INodeNo, InitFlags, IoctlFlags, KernelConfig, LockOwner, OpenFlags, PollEvents,
+    PollFlags, PollNotifier, ReplyAttr, ReplyBmap, ReplyCreate, ReplyData, ReplyDirectory,
+    ReplyDirectoryPlus, ReplyEmpty, ReplyEntry, ReplyIoctl, ReplyLock, ReplyLseek, ReplyOpen,
+    ReplyPoll, ReplyStatfs, ReplyWrite, ReplyXattr, Request, TimeOrNow, WriteFlags,
 };
 use tokio::sync::Semaphore;
 
 use crate::ops::{Attr, FileKind, FsErrorKind, RenameFlags, SetAttr, VaultFs};
 
-/// The one mapping from error kinds to errno. Exhaustive: a new kind must be
-/// mapped here before anything compiles.
-pub fn errno(kind: FsErrorKind) -> Errno {
-    match kind {
-        FsErrorKind::NotFound => Errno::ENOENT,
-        FsErrorKind::AlreadyExists => Errno::EEXIST,
-        FsErrorKind::NotEmpty => Errno::ENOTEMPTY,
-        FsErrorKind::NotADirectory => Errno::ENOTDIR,
-        FsErrorKind::IsADirectory => Errno::EISDIR,
-        FsErrorKind::NameTooLong => Errno::ENAMETOOLONG,
-        FsErrorKind::InvalidName => Errno::EINVAL,
-        FsErrorKind::InvalidEncoding => Errno::EILSEQ,
-        FsErrorKind::InvalidArgument => Errno::EINVAL,
-        FsErrorKind::ReadOnly => Errno::EROFS,
-        FsErrorKind::Corrupt => Errno::EIO,
-        FsErrorKind::Unavailable => Errno::EIO,
-        FsErrorKind::TimedOut => Errno::EIO,
-        FsErrorKind::PermissionDenied => Errno::EACCES,
-        FsErrorKind::NotPermitted => Errno::EPERM,
-        FsErrorKind::StorageFull => Errno::ENOSPC,
-        FsErrorKind::Unsupported => Errno::EOPNOTSUPP,
-        // The kernel turns ENOSYS into EOPNOTSUPP (or its generic fallback,
-        // e.g. for lseek and copy_file_range) and stops sending the request.
-        FsErrorKind::NotImplemented => Errno::ENOSYS,
-        FsErrorKind::BadHandle => Errno::EBADF,
-        FsErrorKind::Other => Errno::EIO,
-    }
-}
-
 /// Requests in flight at most (each holds at most one max_write buffer).
 const MAX_IN_FLIGHT: usize = 64;
-
-/// Block size reported in `stat` (hint for buffer sizes of cp, cat, stdio).
-const BLKSIZE: u32 = 64 * 1024;
 
 /// Last-request clock for `--idle`.
 #[derive(Debug)]
@@ -94,41 +70,6 @@ pub(crate) struct FuseAdapter {
     attr_ttl: Duration,
     entry_ttl: Duration,
     activity: Arc<Activity>,
-}
-
-fn file_type(kind: FileKind) -> FileType {
-    match kind {
-        FileKind::File => FileType::RegularFile,
-        FileKind::Dir => FileType::Directory,
-        FileKind::Symlink => FileType::Symlink,
-    }
-}
-
-fn file_attr(a: &Attr) -> FileAttr {
-    FileAttr {
-        ino: INodeNo(a.ino),
-        size: a.size,
-        blocks: a.size.div_ceil(512),
-        atime: a.mtime,
-        mtime: a.mtime,
-        ctime: a.mtime,
-        crtime: a.mtime,
-        kind: file_type(a.kind),
-        perm: a.perm,
-        nlink: a.nlink,
-        uid: a.uid,
-        gid: a.gid,
-        rdev: 0,
-        blksize: BLKSIZE,
-        flags: 0,
-    }
-}
-
-fn time_of(t: TimeOrNow) -> SystemTime {
-    match t {
-        TimeOrNow::SpecificTime(t) => t,
-        TimeOrNow::Now => SystemTime::now(),
-    }
 }
 
 fn max_pages_limit() -> u32 {
@@ -820,44 +761,5 @@ impl Filesystem for FuseAdapter {
     ) {
         // Kernel falls back to a read/write copy.
         reply.error(errno(FsErrorKind::NotImplemented));
-    }
-}
-
-const O_ACCMODE: i32 = 0o3;
-const O_RDONLY: i32 = 0o0;
-const O_TRUNC: i32 = 0o1000;
-const O_EXCL: i32 = 0o200;
-
-fn libc_s_ifmt() -> u32 {
-    0o170000
-}
-
-fn libc_s_ifreg() -> u32 {
-    0o100000
-}
-
-fn open_mode(flags: i32) -> (bool, bool) {
-    let write = flags & O_ACCMODE != O_RDONLY;
-    (write, flags & O_TRUNC != 0)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn errno_mapping_is_distinct_where_it_matters() {
-        assert_eq!(errno(FsErrorKind::NotFound), Errno::ENOENT);
-        assert_eq!(errno(FsErrorKind::Unsupported), Errno::EOPNOTSUPP);
-        assert_eq!(errno(FsErrorKind::NotPermitted), Errno::EPERM);
-        assert_eq!(errno(FsErrorKind::TimedOut), Errno::EIO);
-        assert_eq!(errno(FsErrorKind::ReadOnly), Errno::EROFS);
-    }
-
-    #[test]
-    fn open_flags() {
-        assert_eq!(open_mode(0), (false, false));
-        assert_eq!(open_mode(0o1 | O_TRUNC), (true, true));
-        assert_eq!(open_mode(0o2), (true, false));
     }
 }

@@ -22,9 +22,13 @@
 //! current — the cache (dirty or clean), the shadow (`written`), or the old
 //! ciphertext — and the chunk there has length `clear_len(i, size)`.
 //! Everything that changes `size` rewrites the chunks at the old and new end.
+//!
+//! Split by seam: `chunk_cache` (the cleartext chunk cache and chunk
+//! arithmetic, a leaf), `read` (the read path); this file keeps the state,
+//! the write path, commit and the public [`OpenFile`] surface.
 
 use std::collections::BTreeSet;
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use bytes::Bytes;
@@ -32,120 +36,19 @@ use vault_format::{CLEARTEXT_CHUNK_SIZE, FileHeader, FormatError};
 use vault_storage::StoragePath;
 use zeroize::Zeroizing;
 
+mod chunk_cache;
+mod read;
+
 use crate::core::{Core, lock, not_found_as};
 use crate::names::NodeLoc;
 use crate::read_ahead::ReadAhead;
 use crate::shadow::Shadow;
 use crate::{Node, NodeKind, VaultError, VaultErrorKind};
+use chunk_cache::{CS, ChunkCache, clear_len, nchunks};
 
-const CS: u64 = CLEARTEXT_CHUNK_SIZE as u64;
-/// Clean/dirty cleartext chunks kept per open file.
-const CACHE_CHUNKS: usize = 8;
 /// Encrypted chunks batched into one `write_at`: 4 MiB, so a remote write's fixed cost (an
 /// SFTP open and close, each a round trip) is paid once per 4 MiB, not per MiB.
 const PENDING_MAX: usize = 4 << 20;
-/// Chunks fetched with one `read_at`.
-const READ_RUN: u64 = 64;
-
-/// Number of chunks of a file of `size` bytes.
-fn nchunks(size: u64) -> u64 {
-    size.div_ceil(CS)
-}
-
-/// Cleartext length of chunk `idx` in a file of `size` bytes (0 past the end).
-fn clear_len(idx: u64, size: u64) -> usize {
-    let start = idx * CS;
-    if start >= size {
-        0
-    } else {
-        (size - start).min(CS) as usize
-    }
-}
-
-struct CacheEntry {
-    idx: u64,
-    data: Zeroizing<Vec<u8>>,
-    dirty: bool,
-    tick: u64,
-}
-
-/// A handful of cleartext chunks; least recently used goes first.
-#[derive(Default)]
-struct ChunkCache {
-    entries: Vec<CacheEntry>,
-    tick: u64,
-}
-
-impl ChunkCache {
-    fn get(&mut self, idx: u64) -> Option<&[u8]> {
-        self.tick += 1;
-        let tick = self.tick;
-        self.entries.iter_mut().find(|e| e.idx == idx).map(|e| {
-            e.tick = tick;
-            e.data.as_slice()
-        })
-    }
-    fn contains(&self, idx: u64) -> bool {
-        self.entries.iter().any(|e| e.idx == idx)
-    }
-    fn take(&mut self, idx: u64) -> Option<Zeroizing<Vec<u8>>> {
-        let pos = self.entries.iter().position(|e| e.idx == idx)?;
-        Some(self.entries.swap_remove(pos).data)
-    }
-    /// Inserts; returns an evicted dirty chunk that must be written out.
-    fn insert(
-        &mut self,
-        idx: u64,
-        data: Zeroizing<Vec<u8>>,
-        dirty: bool,
-    ) -> Option<(u64, Zeroizing<Vec<u8>>)> {
-        self.tick += 1;
-        if let Some(e) = self.entries.iter_mut().find(|e| e.idx == idx) {
-            e.data = data;
-            e.dirty |= dirty;
-            e.tick = self.tick;
-            return None;
-        }
-        let mut evicted = None;
-        if self.entries.len() >= CACHE_CHUNKS
-            && let Some(pos) = self
-                .entries
-                .iter()
-                .enumerate()
-                .min_by_key(|(_, e)| e.tick)
-                .map(|(i, _)| i)
-        {
-            let e = self.entries.swap_remove(pos);
-            if e.dirty {
-                evicted = Some((e.idx, e.data));
-            }
-        }
-        self.entries.push(CacheEntry {
-            idx,
-            data,
-            dirty,
-            tick: self.tick,
-        });
-        evicted
-    }
-    fn retain_below(&mut self, end: u64) {
-        self.entries.retain(|e| e.idx < end);
-    }
-    fn take_dirty(&mut self) -> Vec<(u64, Zeroizing<Vec<u8>>)> {
-        let mut out = Vec::new();
-        for e in &mut self.entries {
-            if e.dirty {
-                e.dirty = false;
-                out.push((e.idx, Zeroizing::new(e.data.to_vec())));
-            }
-        }
-        out.sort_by_key(|(i, _)| *i);
-        out
-    }
-    fn clear(&mut self) {
-        self.entries.clear();
-    }
-}
 
 /// Encrypted chunks waiting to be written to the shadow in one call.
 #[derive(Default)]
@@ -215,6 +118,16 @@ impl std::fmt::Debug for OpenFile {
     }
 }
 
+/// The open file for a ciphertext path, if one is alive.
+pub(crate) fn find(core: &Core, content_path: &str) -> Option<Arc<OpenFile>> {
+    core.open_files.get::<OpenFile>(content_path)
+}
+
+/// Every open file that is alive.
+pub(crate) fn all_open(core: &Core) -> Vec<Arc<OpenFile>> {
+    core.open_files.alive::<OpenFile>()
+}
+
 /// Opens (or joins) the [`OpenFile`] of a file node.
 pub(crate) async fn open(core: &Arc<Core>, node: &Node) -> Result<Arc<OpenFile>, VaultError> {
     match node.kind {
@@ -235,7 +148,7 @@ pub(crate) async fn open(core: &Arc<Core>, node: &Node) -> Result<Arc<OpenFile>,
     let loc = NodeLoc::from_storage_path(&node.storage_path)?;
     let content = loc.file_content_path()?;
     let key = content.as_str().to_owned();
-    if let Some(f) = core.open_file(&key) {
+    if let Some(f) = find(core, &key) {
         return Ok(f);
     }
     core.await_background(&key).await;
@@ -285,16 +198,7 @@ pub(crate) async fn open(core: &Arc<Core>, node: &Node) -> Result<Arc<OpenFile>,
         key: std::sync::Mutex::new(key.clone()),
         state: tokio::sync::Mutex::new(state),
     });
-    let existing = {
-        let mut table = lock(&core.open_files);
-        match table.get(&key).and_then(Weak::upgrade) {
-            Some(e) => Some(e),
-            None => {
-                table.insert(key, Arc::downgrade(&file));
-                None
-            }
-        }
-    };
+    let existing = core.open_files.get_or_insert(key, &file);
     // Dropped outside the table lock (Drop takes it).
     match existing {
         Some(e) => {
@@ -515,161 +419,6 @@ impl FileState {
         } else {
             Ok(())
         }
-    }
-
-    /// `len` ciphertext bytes of the committed version at `offset` (sequential reads are
-    /// fetched ahead, see `read_ahead`).
-    async fn read_committed(
-        &mut self,
-        core: &Core,
-        offset: u64,
-        len: usize,
-    ) -> Result<Bytes, VaultError> {
-        Ok(self
-            .readahead
-            .read(&core.storage, &self.content, offset, len, self.base_ct_len)
-            .await?)
-    }
-
-    /// Fetches and authenticates chunks `[first, end)` from one source
-    /// (`from_shadow`: the shadow, else the committed ciphertext) and appends
-    /// their cleartext to `sink` (which must have the capacity: a reallocation
-    /// would leave cleartext behind in freed memory). Returns the chunk lengths.
-    async fn decrypt_run(
-        &mut self,
-        core: &Core,
-        first: u64,
-        end: u64,
-        from_shadow: bool,
-        sink: &mut Vec<u8>,
-    ) -> Result<Vec<usize>, VaultError> {
-        let overhead = core.cryptor.combo().chunk_overhead();
-        let lens: Vec<usize> = (first..end).map(|k| clear_len(k, self.size)).collect();
-        let total: usize = lens.iter().map(|l| l + overhead).sum();
-        let offset = Self::chunk_offset(core, first);
-        let bytes = if from_shadow {
-            self.drain(core).await?;
-            match self.shadow.as_mut() {
-                Some(s) => s.read_at(core, offset, total).await?,
-                None => return Err(VaultError::node(VaultErrorKind::Other, "no shadow to read")),
-            }
-        } else {
-            self.read_committed(core, offset, total).await?
-        };
-        let Some((header, _)) = self.header.as_ref() else {
-            return Err(VaultError::node(VaultErrorKind::Other, "header not loaded"));
-        };
-        let mut pos = 0usize;
-        for (k, len) in (first..end).zip(lens.iter().copied()) {
-            let ct_len = len + overhead;
-            if bytes.len() < pos + ct_len {
-                tracing::warn!(ciphertext = %self.content, offset = k * CS, "ciphertext shorter than its size says");
-                return Err(self.corrupt(
-                    Some(k * CS),
-                    FormatError::InvalidCiphertextSize(offset + bytes.len() as u64),
-                ));
-            }
-            if let Err(e) = core
-                .cryptor
-                .decrypt_chunk(header, k, &bytes[pos..pos + ct_len], sink)
-            {
-                tracing::warn!(ciphertext = %self.content, offset = k * CS, "chunk fails authentication");
-                return Err(self.corrupt(Some(k * CS), e));
-            }
-            pos += ct_len;
-        }
-        Ok(lens)
-    }
-
-    /// The current cleartext of chunk `idx`, taken out of the cache for modification.
-    async fn take_chunk(
-        &mut self,
-        core: &Core,
-        idx: u64,
-    ) -> Result<Zeroizing<Vec<u8>>, VaultError> {
-        if let Some(c) = self.cache.take(idx) {
-            return Ok(c);
-        }
-        if idx >= nchunks(self.size) {
-            return Ok(Zeroizing::new(Vec::new()));
-        }
-        let from_shadow = self.written.contains(&idx);
-        let mut buf = Zeroizing::new(Vec::with_capacity(CLEARTEXT_CHUNK_SIZE));
-        self.decrypt_run(core, idx, idx + 1, from_shadow, &mut buf)
-            .await?;
-        Ok(buf)
-    }
-
-    async fn read(
-        &mut self,
-        core: &Core,
-        offset: u64,
-        len: usize,
-    ) -> Result<Zeroizing<Vec<u8>>, VaultError> {
-        self.check_damaged()?;
-        if offset >= self.size || len == 0 {
-            return Ok(Zeroizing::new(Vec::new()));
-        }
-        self.ensure_header(core).await?;
-        let end = self.size.min(offset.saturating_add(len as u64));
-        let first = offset / CS;
-        let last = (end - 1) / CS;
-        // Whole chunks are decrypted straight into the output, so reserve for
-        // all of them up front (no reallocation copies of cleartext).
-        let mut out = Zeroizing::new(Vec::with_capacity(((last - first + 1) * CS) as usize));
-        let mut idx = first;
-        while idx <= last {
-            let start = idx * CS;
-            let lo = (offset.max(start) - start) as usize;
-            let hi = (end.min(start + CS) - start) as usize;
-            if let Some(c) = self.cache.get(idx) {
-                let hi = hi.min(c.len());
-                out.extend_from_slice(&c[lo.min(hi)..hi]);
-                idx += 1;
-                continue;
-            }
-            let from_shadow = self.written.contains(&idx);
-            let mut j = idx + 1;
-            while j <= last
-                && j - idx < READ_RUN
-                && !self.cache.contains(j)
-                && self.written.contains(&j) == from_shadow
-            {
-                j += 1;
-            }
-            let base = out.len();
-            let lens = self
-                .decrypt_run(core, idx, j, from_shadow, &mut out)
-                .await?;
-            // Keep the partly read chunks at the edges for the next small read.
-            let mut pos = base;
-            let mut evicted = Vec::new();
-            for (k, l) in (idx..j).zip(lens.iter().copied()) {
-                let cstart = k * CS;
-                let clo = (offset.max(cstart) - cstart) as usize;
-                let chi = ((end.min(cstart + CS) - cstart) as usize).min(l);
-                if clo > 0 || chi < l {
-                    let copy = Zeroizing::new(out[pos..pos + l].to_vec());
-                    if let Some(ev) = self.cache.insert(k, copy, false) {
-                        evicted.push(ev);
-                    }
-                }
-                pos += l;
-            }
-            // Trim to the requested range: the run covers [idx*CS, run_end).
-            let run_end = start + (pos - base) as u64;
-            let keep_end = end.min(run_end);
-            out.truncate(pos - (run_end - keep_end) as usize);
-            if lo > 0 {
-                let cut = lo.min(out.len() - base);
-                out.drain(base..base + cut);
-            }
-            for (ev, data) in evicted {
-                self.queue_chunk(core, ev, &data).await?;
-            }
-            idx = j;
-        }
-        Ok(out)
     }
 
     async fn extend_to(&mut self, core: &Core, new_size: u64) -> Result<(), VaultError> {
@@ -978,10 +727,7 @@ impl OpenFile {
     /// Moves this file's table entry to a new ciphertext path.
     pub(crate) fn rekey(&self, new_key: &str) {
         let old = std::mem::replace(&mut *lock(&self.key), new_key.to_owned());
-        let mut table = lock(&self.core.open_files);
-        if let Some(w) = table.remove(&old) {
-            table.insert(new_key.to_owned(), w);
-        }
+        self.core.open_files.rekey(&old, new_key);
     }
 }
 
@@ -1007,41 +753,6 @@ impl Drop for OpenFile {
                 }
             }
         }
-        let mut table = lock(&self.core.open_files);
-        if table.get(&key).is_some_and(|w| w.strong_count() == 0) {
-            table.remove(&key);
-        }
-    }
-}
-
-#[cfg(test)]
-#[allow(clippy::unwrap_used)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn chunk_math() {
-        assert_eq!(nchunks(0), 0);
-        assert_eq!(nchunks(1), 1);
-        assert_eq!(nchunks(CS), 1);
-        assert_eq!(nchunks(CS + 1), 2);
-        assert_eq!(clear_len(0, 10), 10);
-        assert_eq!(clear_len(1, CS + 5), 5);
-        assert_eq!(clear_len(2, CS + 5), 0);
-    }
-
-    #[test]
-    fn cache_evicts_lru_dirty() {
-        let mut c = ChunkCache::default();
-        for i in 0..CACHE_CHUNKS as u64 {
-            assert!(c.insert(i, Zeroizing::new(vec![i as u8]), i == 0).is_none());
-        }
-        c.get(1);
-        let ev = c
-            .insert(100, Zeroizing::new(vec![1]), false)
-            .expect("dirty chunk 0 evicted");
-        assert_eq!(ev.0, 0);
-        assert!(!c.contains(0));
-        assert!(c.contains(100));
+        self.core.open_files.remove_if_dead(&key);
     }
 }
