@@ -46,6 +46,10 @@ pub struct WebDavConfig {
     /// Chunk size for chunked upload v2 (Nextcloud accepts 5 MiB to 5 GiB;
     /// only the last chunk may be smaller).
     pub chunk_size: u64,
+    /// The user allowed plain HTTP to a host that is not loopback
+    /// (`--insecure-http`). Without it, session cookies (credentials like the
+    /// password) are neither kept nor sent over plain HTTP to such a host.
+    pub insecure_http: bool,
 }
 
 impl fmt::Debug for WebDavConfig {
@@ -60,6 +64,7 @@ impl fmt::Debug for WebDavConfig {
             .field("nextcloud", &self.nextcloud)
             .field("chunk_threshold", &self.chunk_threshold)
             .field("chunk_size", &self.chunk_size)
+            .field("insecure_http", &self.insecure_http)
             .finish()
     }
 }
@@ -113,6 +118,7 @@ impl WebDavConfig {
             nextcloud: NextcloudMode::Auto,
             chunk_threshold: Self::DEFAULT_CHUNK_THRESHOLD,
             chunk_size: Self::DEFAULT_CHUNK_SIZE,
+            insecure_http: false,
         }
     }
 

@@ -56,6 +56,7 @@ mod client;
 mod config;
 mod nextcloud;
 mod propfind;
+mod session;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
