@@ -7,7 +7,7 @@ Listens on 127.0.0.1 on an ephemeral port and prints "PORT <n>" on stdout once
 ready. Every request it receives (401 challenges included) is one line of
 LOG_FILE, written before the answer goes out:
 
-  <connection no> <method> <path> <status> <delayed 0|1>
+  <connection no> <method> <path>[ depth=<Depth>] <status> <delayed 0|1>
 
 --slow-auth MS is the stand-in for Nextcloud's cost of checking a password: a
 request that carries no valid session cookie of this proxy waits MS
@@ -101,6 +101,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 if attempt == 1:
                     self.send_error(502)
                     return
+        # Logged before the answer goes out: a client that has its answer finds its request counted.
+        depth = self.headers.get("Depth")
+        st.log.write(f"{self.conn_no} {self.command} {self.path}{' depth=' + depth if depth else ''} {resp.status} {int(delayed)}\n")
         self.send_response_only(resp.status, resp.reason)
         for k, v in resp.getheaders():
             if k.lower() in HOP or k.lower() == "content-length":
@@ -114,7 +117,6 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self.send_header("Content-Length", str(len(data)))
         self.end_headers()
-        st.log.write(f"{self.conn_no} {self.command} {self.path} {resp.status} {int(delayed)}\n")
         if self.command != "HEAD":
             self.wfile.write(data)
         self.wfile.flush()

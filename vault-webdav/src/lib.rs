@@ -44,7 +44,16 @@
 //! `PUT` to a hidden `.davfs.tmp*` file and renames it over the target when
 //! the body is complete (verified), so there `write(.., Overwrite)` is one
 //! direct `PUT`, with the same guarantees (a server killed mid-upload leaves
-//! the old object) and a truly atomic replace.
+//! the old object) and a truly atomic replace. Nextcloud's PUT is atomic the
+//! same way (a `.part` file renamed at the end), so there too writes up to the
+//! chunking threshold are one `PUT`. A no-replace write there is a `PUT` with
+//! `If-None-Match: *` (412 if the target exists). rclone and SabreDAV's file
+//! backend write the target in place: those keep the temporary name + `MOVE`.
+//!
+//! # Requests and sessions
+//! Every request carries the Basic credentials and the session cookies the
+//! server set (`session.rs`): Nextcloud then skips its slow password check.
+//! `OPTIONS` (to recognise mod_dav_fs) is sent on the first write only.
 //!
 //! `MOVE` with `Overwrite: F` is check-then-rename on those servers: two
 //! clients racing a no-replace create of one name may both succeed. Within
@@ -114,12 +123,16 @@ pub struct WebDavStorage {
     /// "win". Within this process they are serialised per target name.
     stripes: Vec<tokio::sync::Mutex<()>>,
     /// The server is Apache mod_dav_fs, whose PUT writes a temporary file and
-    /// renames it over the target at the end (atomic, crash-safe).
-    put_is_atomic: bool,
+    /// renames it over the target at the end (atomic, crash-safe). Asked
+    /// (`OPTIONS`) on the first write only: reads never need it.
+    mod_dav_fs: tokio::sync::OnceCell<bool>,
     describe: String,
     nextcloud: Option<NextcloudInfo>,
     chunk_threshold: u64,
     chunk_size: u64,
+    /// The root folder's metadata as the connect-time PROPFIND found it,
+    /// taken (once) by `create_root_if_missing`, which need not ask again.
+    root_at_connect: std::sync::Mutex<Option<Option<Metadata>>>,
 }
 
 impl std::fmt::Debug for WebDavStorage {
@@ -151,37 +164,28 @@ impl WebDavStorage {
             }
             format!("webdav {shown}")
         };
-        // Credentials and certificate check.
-        let url = dav.url(&root, true);
-        let resp = dav
-            .send_small(
-                dav.request(Method::from_bytes(b"PROPFIND").unwrap_or(Method::GET), url)
-                    .header("Depth", "0")
-                    .header("Content-Type", "application/xml; charset=utf-8")
-                    .body(PROPFIND_BODY),
-            )
-            .await
-            .map_err(|f| dav.classify(&root, f))?;
-        let status = resp.status();
-        if !(status == StatusCode::MULTI_STATUS || status == StatusCode::NOT_FOUND) {
-            let method = Method::from_bytes(b"PROPFIND").unwrap_or(Method::GET);
-            return Err(dav.classify(&root, Dav::status_failure(&method, &resp)));
-        }
-        let put_is_atomic = detect_mod_dav_fs(&dav).await;
-        let nextcloud = match config.nextcloud {
-            NextcloudMode::Off => None,
-            NextcloudMode::Auto => nextcloud::detect(&dav, &config).await,
-        };
-        tracing::debug!(target: "vault_webdav", %describe, nextcloud = nextcloud.is_some(), "connected");
-        Ok(WebDavStorage {
+        let mut storage = WebDavStorage {
             dav,
             stripes: (0..STRIPES).map(|_| tokio::sync::Mutex::new(())).collect(),
-            put_is_atomic,
+            mod_dav_fs: tokio::sync::OnceCell::new(),
             describe,
-            nextcloud,
+            nextcloud: None,
             chunk_threshold: config.chunk_threshold,
             chunk_size: config.chunk_size.max(1 << 20),
-        })
+            root_at_connect: std::sync::Mutex::new(None),
+        };
+        // Credentials and certificate check; what it finds is kept for
+        // `create_root_if_missing`, which `vault create` calls next.
+        let root_meta = storage.stat(&root).await?;
+        if let Ok(mut known) = storage.root_at_connect.lock() {
+            *known = Some(root_meta);
+        }
+        storage.nextcloud = match config.nextcloud {
+            NextcloudMode::Off => None,
+            NextcloudMode::Auto => nextcloud::detect(&storage.dav, &config).await,
+        };
+        tracing::debug!(target: "vault_webdav", describe = %storage.describe, nextcloud = storage.nextcloud.is_some(), "connected");
+        Ok(storage)
     }
 
     /// Creates the vault's root folder itself if it does not exist yet (for
@@ -189,7 +193,16 @@ impl WebDavStorage {
     /// was created, `Ok(false)` if it was there.
     pub async fn create_root_if_missing(&self) -> Result<bool, StorageError> {
         let root = StoragePath::root();
-        if let Some(meta) = self.stat(&root).await? {
+        let known = self
+            .root_at_connect
+            .lock()
+            .map(|mut k| k.take())
+            .unwrap_or(None);
+        let meta = match known {
+            Some(meta) => meta,
+            None => self.stat(&root).await?,
+        };
+        if let Some(meta) = meta {
             return match meta.kind {
                 EntryKind::Dir => Ok(false),
                 EntryKind::File => Err(StorageError::new(StorageErrorKind::NotADirectory, root)),
@@ -444,6 +457,103 @@ impl WebDavStorage {
         }
     }
 
+    /// True if one `PUT` of `len` bytes replaces the target atomically and
+    /// leaves it intact when the upload breaks off: Apache mod_dav_fs (it
+    /// writes a hidden temporary file and renames it at the end) and Nextcloud
+    /// below the chunking threshold (it writes a `.part` file and renames).
+    /// Both are recognised from what the server says about itself: a false
+    /// claim only endangers that server's own atomicity.
+    async fn put_is_atomic(&self, len: u64) -> bool {
+        if self.nextcloud.is_some() {
+            return len <= self.chunk_threshold;
+        }
+        *self
+            .mod_dav_fs
+            .get_or_init(|| detect_mod_dav_fs(&self.dav))
+            .await
+    }
+
+    /// True if `MKCOL` on an existing folder fails with 405 (Apache mod_dav_fs,
+    /// Nextcloud), so `create_dir` needs no look first. A false claim only
+    /// makes that server's own `create_dir` report success for a folder
+    /// that was there.
+    async fn mkcol_refuses_existing(&self) -> bool {
+        self.nextcloud.is_some()
+            || *self
+                .mod_dav_fs
+                .get_or_init(|| detect_mod_dav_fs(&self.dav))
+                .await
+    }
+
+    /// `write` on a server whose PUT is atomic: one `PUT` onto the target,
+    /// with `If-None-Match: *` for [`WriteMode::CreateNew`] (both servers
+    /// answer 412 when the target exists). No temporary name, no `MOVE`, and
+    /// no look first: a PUT onto a folder fails (409/405), and only then is the
+    /// target looked at to name the error.
+    async fn write_direct(
+        &self,
+        path: &StoragePath,
+        parent: &StoragePath,
+        body: Body,
+        mode: WriteMode,
+    ) -> Result<(), StorageError> {
+        let url = self.dav.url(path, false);
+        let _guard = match mode {
+            WriteMode::CreateNew => Some(self.stripe(path).lock().await),
+            WriteMode::Overwrite => None,
+        };
+        let mut headers = reqwest::header::HeaderMap::new();
+        if mode == WriteMode::CreateNew {
+            headers.insert(
+                reqwest::header::IF_NONE_MATCH,
+                reqwest::header::HeaderValue::from_static("*"),
+            );
+        }
+        let resp = self.put_request(path, url, body, headers).await?;
+        let status = resp.status();
+        if status.is_success() {
+            return Ok(());
+        }
+        if status == StatusCode::PRECONDITION_FAILED && mode == WriteMode::CreateNew {
+            return Err(StorageError::new(
+                StorageErrorKind::AlreadyExists,
+                path.clone(),
+            ));
+        }
+        let failure = Dav::status_failure(&Method::PUT, &resp);
+        if matches!(
+            status,
+            StatusCode::CONFLICT | StatusCode::METHOD_NOT_ALLOWED | StatusCode::FORBIDDEN
+        ) && let Ok(Some(meta)) = self.stat(path).await
+        {
+            return Err(if mode == WriteMode::CreateNew {
+                StorageError::new(StorageErrorKind::AlreadyExists, path.clone())
+            } else if meta.kind == EntryKind::Dir {
+                StorageError::new(StorageErrorKind::IsADirectory, path.clone())
+            } else {
+                self.dav.classify(path, failure)
+            });
+        }
+        let e = self.dav.classify(path, failure);
+        Err(self.explain_put_failure(path, parent, e).await)
+    }
+
+    /// One streaming PUT of `body` to `url` with extra `headers`.
+    async fn put_request(
+        &self,
+        path: &StoragePath,
+        url: reqwest::Url,
+        body: Body,
+        headers: reqwest::header::HeaderMap,
+    ) -> Result<reqwest::Response, StorageError> {
+        let len = body.len();
+        let rb = self.dav.request(Method::PUT, url).headers(headers);
+        self.dav
+            .send_streaming(rb, body.into_reader(), len)
+            .await
+            .map_err(|f| self.dav.classify(path, f))
+    }
+
     /// Uploads `body` to `url` with one streaming PUT.
     async fn put_stream(
         &self,
@@ -451,13 +561,9 @@ impl WebDavStorage {
         url: reqwest::Url,
         body: Body,
     ) -> Result<(), StorageError> {
-        let len = body.len();
-        let rb = self.dav.request(Method::PUT, url);
         let resp = self
-            .dav
-            .send_streaming(rb, body.into_reader(), len)
-            .await
-            .map_err(|f| self.dav.classify(path, f))?;
+            .put_request(path, url, body, Default::default())
+            .await?;
         if resp.status().is_success() {
             Ok(())
         } else {
@@ -702,6 +808,9 @@ impl Storage for WebDavStorage {
                 path.clone(),
             ));
         };
+        if self.put_is_atomic(body.len()).await {
+            return self.write_direct(path, &parent, body, mode).await;
+        }
         if mode == WriteMode::Overwrite {
             // MOVE with Overwrite: T would replace a whole folder: refuse first.
             if let Some(meta) = self.stat(path).await?
@@ -712,15 +821,6 @@ impl Storage for WebDavStorage {
                     path.clone(),
                 ));
             }
-        }
-        if mode == WriteMode::Overwrite && self.put_is_atomic && self.nextcloud.is_none() {
-            // mod_dav_fs replaces atomically itself; its MOVE would delete
-            // the target first and leave readers a moment of "not found".
-            let url = self.dav.url(path, false);
-            return match self.put_stream(path, url, body).await {
-                Ok(()) => Ok(()),
-                Err(e) => Err(self.explain_put_failure(path, &parent, e).await),
-            };
         }
         let temp = parent.join(&temp_name())?;
         let temp_url = self.dav.url(&temp, false);
@@ -807,8 +907,9 @@ impl Storage for WebDavStorage {
                 path.clone(),
             ));
         }
-        // rclone answers 201 to MKCOL on an existing folder: look first.
-        if self.stat(path).await?.is_some() {
+        // rclone answers 201 to MKCOL on an existing folder: look first,
+        // except where MKCOL itself reports an existing one (405).
+        if !self.mkcol_refuses_existing().await && self.stat(path).await?.is_some() {
             return Err(StorageError::new(
                 StorageErrorKind::AlreadyExists,
                 path.clone(),
@@ -829,9 +930,19 @@ impl Storage for WebDavStorage {
         let failure = Dav::status_failure(&method, &resp);
         if matches!(
             resp.status(),
-            StatusCode::METHOD_NOT_ALLOWED | StatusCode::CONFLICT | StatusCode::FORBIDDEN
+            StatusCode::METHOD_NOT_ALLOWED
+                | StatusCode::CONFLICT
+                | StatusCode::FORBIDDEN
+                | StatusCode::BAD_REQUEST
         ) {
-            // 405 also comes for "the parent is a file" (Apache): look at the parent.
+            // Without the look first, Apache says 400 for a file at the path.
+            if self.stat(path).await?.is_some() {
+                return Err(StorageError::new(
+                    StorageErrorKind::AlreadyExists,
+                    path.clone(),
+                ));
+            }
+            // 405/400 also come for "the parent is a file" (Apache): look at the parent.
             if let Some(parent) = path.parent() {
                 match self.stat(&parent).await? {
                     None => {
