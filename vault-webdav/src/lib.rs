@@ -65,6 +65,7 @@ mod client;
 mod config;
 mod nextcloud;
 mod propfind;
+mod recent;
 mod session;
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -133,6 +134,8 @@ pub struct WebDavStorage {
     /// The root folder's metadata as the connect-time PROPFIND found it,
     /// taken (once) by `create_root_if_missing`, which need not ask again.
     root_at_connect: std::sync::Mutex<Option<Option<Metadata>>>,
+    /// Metadata learnt moments ago (see `recent.rs`).
+    recent: recent::Recent,
 }
 
 impl std::fmt::Debug for WebDavStorage {
@@ -149,7 +152,7 @@ fn dav_err(kind: StorageErrorKind, path: &StoragePath, msg: impl Into<String>) -
 
 impl WebDavStorage {
     /// Connects: builds the HTTP client, checks the credentials and the TLS
-    /// certificate with a `PROPFIND Depth: 0` on the vault root, and detects
+    /// certificate with a `PROPFIND Depth: 1` on the vault root, and detects
     /// Nextcloud. A wrong password gives
     /// [`StorageErrorKind::AuthenticationFailed`]; an untrusted certificate an
     /// error naming the certificate problem. A missing root folder is not an
@@ -173,10 +176,26 @@ impl WebDavStorage {
             chunk_threshold: config.chunk_threshold,
             chunk_size: config.chunk_size.max(1 << 20),
             root_at_connect: std::sync::Mutex::new(None),
+            recent: recent::Recent::default(),
         };
-        // Credentials and certificate check; what it finds is kept for
-        // `create_root_if_missing`, which `vault create` calls next.
-        let root_meta = storage.stat(&root).await?;
+        // Credentials and certificate check, as a listing of the root: a vault
+        // root holds a handful of objects, and the unlock that follows asks
+        // for their metadata (answered from `recent`). What it finds is kept
+        // for `create_root_if_missing`, which `vault create` calls next.
+        let root_meta = match storage.list_dir(&root).await {
+            Ok(_) => Some(Metadata {
+                kind: EntryKind::Dir,
+                size: 0,
+                modified: None,
+            }),
+            Err(e) if e.kind() == StorageErrorKind::NotFound => None,
+            Err(e) if e.kind() == StorageErrorKind::NotADirectory => Some(Metadata {
+                kind: EntryKind::File,
+                size: 0,
+                modified: None,
+            }),
+            Err(e) => return Err(e),
+        };
         if let Ok(mut known) = storage.root_at_connect.lock() {
             *known = Some(root_meta);
         }
@@ -208,6 +227,8 @@ impl WebDavStorage {
                 EntryKind::File => Err(StorageError::new(StorageErrorKind::NotADirectory, root)),
             };
         }
+        // (Only a creation forgets what the connect-time listing learnt.)
+        let _mutating = self.recent.mutating();
         let method = Method::from_bytes(b"MKCOL").unwrap_or(Method::PUT);
         let resp = self
             .simple(
@@ -333,6 +354,13 @@ impl WebDavStorage {
 
     /// Metadata, or `None` if the path does not exist.
     async fn stat(&self, path: &StoragePath) -> Result<Option<Metadata>, StorageError> {
+        let generation = self.recent.generation();
+        let found = self.stat_uncached(path).await?;
+        self.recent.put(generation, path, found.clone());
+        Ok(found)
+    }
+
+    async fn stat_uncached(&self, path: &StoragePath) -> Result<Option<Metadata>, StorageError> {
         let Some((url, entries)) = self.propfind(path, "0", false, PROPFIND_BODY).await? else {
             return Ok(None);
         };
@@ -627,12 +655,21 @@ impl Storage for WebDavStorage {
     }
 
     async fn metadata(&self, path: &StoragePath) -> Result<Metadata, StorageError> {
+        // The one place answers from moments ago are used (see recent.rs).
+        if let Some(known) = self.recent.get(path) {
+            return known
+                .ok_or_else(|| StorageError::new(StorageErrorKind::NotFound, path.clone()));
+        }
         self.stat_required(path).await
     }
 
     async fn list_dir(&self, path: &StoragePath) -> Result<Vec<DirEntry>, StorageError> {
         // Without the trailing `/`: Apache answers 400 to `file/`, and all
         // servers answer a collection's PROPFIND without it.
+        if let Some(entries) = self.recent.listing(path) {
+            return Ok(entries);
+        }
+        let generation = self.recent.generation();
         let Some((url, entries)) = self.propfind(path, "1", false, PROPFIND_BODY).await? else {
             return Err(StorageError::new(StorageErrorKind::NotFound, path.clone()));
         };
@@ -673,6 +710,13 @@ impl Storage for WebDavStorage {
                 path.clone(),
             ));
         }
+        for e in &out {
+            if let Ok(child) = path.join(&e.name) {
+                self.recent
+                    .put(generation, &child, Some(e.metadata.clone()));
+            }
+        }
+        self.recent.put_listing(generation, path, &out);
         Ok(out)
     }
 
@@ -802,6 +846,7 @@ impl Storage for WebDavStorage {
         body: Body,
         mode: WriteMode,
     ) -> Result<(), StorageError> {
+        let _mutating = self.recent.mutating();
         let Some(parent) = path.parent() else {
             return Err(StorageError::new(
                 StorageErrorKind::IsADirectory,
@@ -901,6 +946,7 @@ impl Storage for WebDavStorage {
     }
 
     async fn create_dir(&self, path: &StoragePath) -> Result<(), StorageError> {
+        let _mutating = self.recent.mutating();
         if path.is_root() {
             return Err(StorageError::new(
                 StorageErrorKind::AlreadyExists,
@@ -962,6 +1008,7 @@ impl Storage for WebDavStorage {
     }
 
     async fn remove_file(&self, path: &StoragePath) -> Result<(), StorageError> {
+        let _mutating = self.recent.mutating();
         // DELETE on a collection is recursive: never let remove_file do that.
         let meta = self.stat_required(path).await?;
         if meta.kind == EntryKind::Dir {
@@ -974,6 +1021,7 @@ impl Storage for WebDavStorage {
     }
 
     async fn remove_dir(&self, path: &StoragePath) -> Result<(), StorageError> {
+        let _mutating = self.recent.mutating();
         // DELETE is recursive: refuse a non-empty folder ourselves.
         let children = self.list_dir(path).await?;
         if !children.is_empty() {
@@ -989,6 +1037,7 @@ impl Storage for WebDavStorage {
     }
 
     async fn remove_dir_all(&self, path: &StoragePath) -> Result<(), StorageError> {
+        let _mutating = self.recent.mutating();
         let meta = self.stat_required(path).await?;
         if meta.kind != EntryKind::Dir {
             return Err(StorageError::new(
@@ -1012,6 +1061,7 @@ impl Storage for WebDavStorage {
         to: &StoragePath,
         mode: RenameMode,
     ) -> Result<(), StorageError> {
+        let _mutating = self.recent.mutating();
         if from.is_root() || to.is_root() {
             return Err(StorageError::new(
                 StorageErrorKind::PermissionDenied,
@@ -1078,6 +1128,7 @@ impl Storage for WebDavStorage {
         path: &StoragePath,
         modified: SystemTime,
     ) -> Result<(), StorageError> {
+        let _mutating = self.recent.mutating();
         if self.nextcloud.is_none() {
             return Err(StorageError::new(
                 StorageErrorKind::Unsupported,
