@@ -119,15 +119,13 @@ struct Proxy {
 }
 
 impl Proxy {
-    fn start(srv: Srv, dir: &Path, slow_auth_ms: Option<u32>) -> Proxy {
+    fn start(srv: Srv, dir: &Path, options: &[&str]) -> Proxy {
         let log = dir.join(format!("requests-{}.log", srv.port()));
         let mut cmd = Command::new("python3");
         cmd.arg(scripts().join("dav-proxy.py"))
             .arg(format!("http://127.0.0.1:{}/", srv.port()))
             .arg(&log);
-        if let Some(ms) = slow_auth_ms {
-            cmd.args(["--slow-auth", &ms.to_string()]);
-        }
+        cmd.args(options);
         let mut child = cmd
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -299,7 +297,7 @@ const BUDGET_LS: usize = 5;
 fn budgets(srv: Srv, budget: Budget) {
     servers();
     let w = Work::new();
-    let proxy = Proxy::start(srv, w.tmp.path(), None);
+    let proxy = Proxy::start(srv, w.tmp.path(), &[]);
     let sub = unique("budget");
     mkcol(srv, &sub);
     let url = proxy.url(&sub);
@@ -352,7 +350,7 @@ fn ls_of_1000_files_apache() {
     servers();
     let srv = Srv::Apache;
     let w = Work::new();
-    let proxy = Proxy::start(srv, w.tmp.path(), None);
+    let proxy = Proxy::start(srv, w.tmp.path(), &[]);
     let sub = unique("ls");
     mkcol(srv, &sub);
     let url = proxy.url(&sub);
@@ -393,7 +391,7 @@ fn slow_auth_at_most_one_request_per_connection_pays() {
     servers();
     let srv = Srv::Apache;
     let w = Work::new();
-    let proxy = Proxy::start(srv, w.tmp.path(), Some(300));
+    let proxy = Proxy::start(srv, w.tmp.path(), &["--slow-auth", "300"]);
     let sub = unique("slow");
     mkcol(srv, &sub);
     let url = proxy.url(&sub);
@@ -422,4 +420,40 @@ fn slow_auth_at_most_one_request_per_connection_pays() {
     );
     // Three CLI runs, each a new session: about three requests pay, not all of them.
     assert!(delayed <= 3 * 2, "{delayed} requests paid:{}", show(&reqs));
+}
+
+/// A session the server ends (it answers 401 to the old cookie): the client drops it, asks
+/// again with the credentials alone and carries on with the new session.
+#[test]
+fn an_ended_session_is_renewed_transparently() {
+    servers();
+    let srv = Srv::Apache;
+    let w = Work::new();
+    let sub = unique("renew");
+    mkcol(srv, &sub);
+    let direct = format!("dav://{DAV_USER}@127.0.0.1:{}/{sub}", srv.port());
+    w.vault(&["create", &direct]).ok();
+    w.vault(&["mkdir", &direct, "/kept"]).ok();
+    let proxy = Proxy::start(
+        srv,
+        w.tmp.path(),
+        &["--slow-auth", "1", "--expire-sessions-after", "2"],
+    );
+    let out = w.vault(&["ls", &proxy.url(&sub), "/"]).ok();
+    assert_eq!(out.trim(), "kept/", "the listing after the renewal");
+    let reqs = proxy.take();
+    let refused: Vec<_> = reqs.iter().filter(|r| r.line.ends_with(" 401 0")).collect();
+    assert_eq!(
+        refused.len(),
+        1,
+        "one request met the ended session:{}",
+        show(&reqs)
+    );
+    let delayed = reqs.iter().filter(|r| r.delayed).count();
+    assert_eq!(
+        delayed,
+        2,
+        "the first request and the one retried after the 401 log in, the others carry the session:{}",
+        show(&reqs)
+    );
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Counting (and optionally slow-auth) HTTP proxy in front of a WebDAV test server.
 
-  dav-proxy.py UPSTREAM_URL LOG_FILE [--slow-auth MS]
+  dav-proxy.py UPSTREAM_URL LOG_FILE [--slow-auth MS] [--expire-sessions-after N]
 
 Listens on 127.0.0.1 on an ephemeral port and prints "PORT <n>" on stdout once
 ready. Every request it receives (401 challenges included) is one line of
@@ -15,6 +15,11 @@ milliseconds. When such a request carried credentials and the server accepted
 them (no 401), the answer sets a session cookie (`vtsession`, as Nextcloud
 hands out its session cookies); a later request carrying it is not delayed.
 The cookie is kept out of the request forwarded upstream.
+
+--expire-sessions-after N: once N requests were served with a valid session,
+every session ends (once); a request that then carries an ended session's
+cookie is answered 401 without going upstream, as a server that refuses a
+stale session does.
 
 Test code only: loopback, one upstream, bodies buffered (requests of a few MiB).
 """
@@ -33,11 +38,14 @@ COOKIE = "vtsession"
 
 
 class State:
-    def __init__(self, upstream, log_path, delay):
+    def __init__(self, upstream, log_path, delay, expire_after):
         self.upstream = urllib.parse.urlsplit(upstream)
         self.log = open(log_path, "a", buffering=1, encoding="utf-8")
         self.delay = delay
         self.sessions = set()
+        self.ended = set()
+        self.expire_after = expire_after
+        self.served_with_session = 0
         self.lock = threading.Lock()
         self.conns = itertools.count(1)
 
@@ -69,6 +77,20 @@ class Handler(http.server.BaseHTTPRequestHandler):
         session = self.session_of()
         with st.lock:
             valid = session is not None and session in st.sessions
+            stale = session is not None and session in st.ended
+            if valid and st.expire_after:
+                st.served_with_session += 1
+                if st.served_with_session >= st.expire_after:
+                    st.ended |= st.sessions
+                    st.sessions.clear()
+                    st.expire_after = 0
+        if stale:
+            st.log.write(f"{self.conn_no} {self.command} {self.path} 401 0\n")
+            self.send_response_only(401, "Unauthorized")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            self.wfile.flush()
+            return
         delayed = st.delay > 0 and not valid
         if delayed:
             time.sleep(st.delay)
@@ -135,13 +157,18 @@ class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
 def main():
     args = sys.argv[1:]
     delay = 0.0
+    expire_after = 0
+    if "--expire-sessions-after" in args:
+        i = args.index("--expire-sessions-after")
+        expire_after = int(args[i + 1])
+        del args[i : i + 2]
     if "--slow-auth" in args:
         i = args.index("--slow-auth")
         delay = int(args[i + 1]) / 1000.0
         del args[i : i + 2]
     if len(args) != 2:
         sys.exit(__doc__)
-    Handler.state = State(args[0], args[1], delay)
+    Handler.state = State(args[0], args[1], delay, expire_after)
     srv = Server(("127.0.0.1", 0), Handler)
     print(f"PORT {srv.server_address[1]}", flush=True)
     srv.serve_forever()
