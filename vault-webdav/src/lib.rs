@@ -45,9 +45,11 @@
 //! the body is complete (verified), so there `write(.., Overwrite)` is one
 //! direct `PUT`, with the same guarantees (a server killed mid-upload leaves
 //! the old object) and a truly atomic replace. Nextcloud's PUT is atomic the
-//! same way (a `.part` file renamed at the end), so there too writes up to the
-//! chunking threshold are one `PUT`. A no-replace write there is a `PUT` with
-//! `If-None-Match: *` (412 if the target exists). rclone and SabreDAV's file
+//! same way (a `.part` file renamed at the end), so there new objects up to
+//! the chunking threshold are one `PUT` (an overwrite keeps temp + `MOVE`: it
+//! may meet `423 Locked` while the old version is read, and only the `MOVE`
+//! can be retried). A no-replace write is a `PUT` with `If-None-Match: *`
+//! (412 if the target exists). rclone and SabreDAV's file
 //! backend write the target in place: those keep the temporary name + `MOVE`.
 //!
 //! # Requests and sessions
@@ -706,7 +708,7 @@ impl Storage for WebDavStorage {
                 path.clone(),
             ));
         };
-        if self.put_is_atomic(body.len()).await {
+        if self.put_is_atomic(body.len(), mode).await {
             return self.write_direct(path, &parent, body, mode).await;
         }
         self.write_via_temp(path, &parent, body, mode).await
@@ -771,8 +773,11 @@ impl Storage for WebDavStorage {
                 | StatusCode::CONFLICT
                 | StatusCode::FORBIDDEN
                 | StatusCode::BAD_REQUEST
+                | StatusCode::LOCKED
+                | StatusCode::SERVICE_UNAVAILABLE
         ) {
-            // Without the look first, Apache says 400 for a file at the path.
+            // Without the look first, Apache says 400 for a file at the path;
+            // Nextcloud 423/503 while another client makes the same folder.
             if self.stat(path).await?.is_some() {
                 return Err(StorageError::new(
                     StorageErrorKind::AlreadyExists,

@@ -15,9 +15,14 @@ impl WebDavStorage {
     /// below the chunking threshold (it writes a `.part` file and renames).
     /// Both are recognised from what the server says about itself: a false
     /// claim only endangers that server's own atomicity.
-    pub(crate) async fn put_is_atomic(&self, len: u64) -> bool {
+    ///
+    /// On Nextcloud only for a new object: an overwrite meets `423 Locked`
+    /// while someone reads the old version, after the body was sent (a
+    /// streamed body cannot be sent again), whereas the final `MOVE` of the
+    /// temporary object can simply be retried.
+    pub(crate) async fn put_is_atomic(&self, len: u64, mode: WriteMode) -> bool {
         if self.nextcloud.is_some() {
-            return len <= self.chunk_threshold;
+            return mode == WriteMode::CreateNew && len <= self.chunk_threshold;
         }
         *self
             .mod_dav_fs
