@@ -20,6 +20,7 @@ use secrecy::ExposeSecret;
 use vault_storage::{StorageError, StorageErrorKind, StoragePath};
 
 use crate::config::WebDavConfig;
+use crate::session::CookieJar;
 
 /// Characters kept as they are in a path segment: RFC 3986 unreserved.
 const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
@@ -73,6 +74,8 @@ pub(crate) struct Dav {
     pub timeout: Duration,
     /// `user@host:port` for messages.
     pub who: String,
+    /// The server's session cookies (see `session.rs`).
+    jar: CookieJar,
 }
 
 fn tls_config(ca_cert: Option<&Path>) -> Result<rustls::ClientConfig, String> {
@@ -237,6 +240,7 @@ impl Dav {
             authorization,
             timeout: config.timeout,
             who: config.user_at_host(),
+            jar: CookieJar::new(&config.base_url, config.insecure_http),
         })
     }
 
@@ -275,11 +279,37 @@ impl Dav {
     /// Sends a request whose body is small, with the configured timeout for
     /// the whole exchange up to the response headers.
     pub(crate) async fn send_small(&self, rb: RequestBuilder) -> Result<Response, Failure> {
-        match tokio::time::timeout(self.timeout, rb.send()).await {
+        match tokio::time::timeout(self.timeout, self.exchange(rb)).await {
             Ok(Ok(resp)) => Ok(resp),
             Ok(Err(e)) => Err(Failure::Transport(e)),
             Err(_) => Err(Failure::Timeout("no answer", self.timeout)),
         }
+    }
+
+    /// Sends one request with the session cookies and keeps the ones the
+    /// answer sets. A `401` to a request that carried cookies means the
+    /// session expired or was refused: the cookies are dropped and the request
+    /// is sent once more with the credentials alone (when its body can be
+    /// replayed; a streamed upload fails, and the next request starts afresh).
+    pub(crate) async fn exchange(&self, rb: RequestBuilder) -> Result<Response, reqwest::Error> {
+        let mut req = rb.build()?;
+        let url = req.url().clone();
+        let with_cookies = self.jar.attach(&url, req.headers_mut());
+        let retry = if with_cookies { req.try_clone() } else { None };
+        let resp = self.http.execute(req).await?;
+        self.jar.absorb(&url, resp.headers());
+        if resp.status() != StatusCode::UNAUTHORIZED || !with_cookies {
+            return Ok(resp);
+        }
+        self.jar.clear();
+        let Some(mut again) = retry else {
+            return Ok(resp);
+        };
+        tracing::debug!(target: "vault_webdav", "401 with a session: once more with the credentials alone");
+        again.headers_mut().remove(reqwest::header::COOKIE);
+        let resp = self.http.execute(again).await?;
+        self.jar.absorb(&url, resp.headers());
+        Ok(resp)
     }
 
     /// Sends an idempotent read (GET, PROPFIND) like [`Dav::send_small`], and
@@ -329,7 +359,7 @@ impl Dav {
         let rb = rb
             .header(reqwest::header::CONTENT_LENGTH, HeaderValue::from(len))
             .body(reqwest::Body::wrap_stream(stream));
-        let send = rb.send();
+        let send = self.exchange(rb);
         tokio::pin!(send);
         let tick = (self.timeout / 4).max(Duration::from_millis(50));
         let mut last = 0u64;

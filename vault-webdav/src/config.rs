@@ -41,8 +41,8 @@ pub struct WebDavConfig {
     pub connect_timeout: Duration,
     /// Nextcloud extensions.
     pub nextcloud: NextcloudMode,
-    /// Allow the password over plain `http://` to a host that is not loopback
-    /// (`--insecure-http`); refused otherwise, see
+    /// Allow the password and session cookies over plain `http://` to a host
+    /// that is not loopback (`--insecure-http`); refused otherwise, see
     /// [`vault_storage::cleartext::may_send_credentials`].
     pub insecure_http: bool,
     /// On Nextcloud, writes of more than this many bytes use chunked upload v2.

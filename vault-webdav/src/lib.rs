@@ -44,7 +44,18 @@
 //! `PUT` to a hidden `.davfs.tmp*` file and renames it over the target when
 //! the body is complete (verified), so there `write(.., Overwrite)` is one
 //! direct `PUT`, with the same guarantees (a server killed mid-upload leaves
-//! the old object) and a truly atomic replace.
+//! the old object) and a truly atomic replace. Nextcloud's PUT is atomic the
+//! same way (a `.part` file renamed at the end), so there new objects up to
+//! the chunking threshold are one `PUT` (an overwrite keeps temp + `MOVE`: it
+//! may meet `423 Locked` while the old version is read, and only the `MOVE`
+//! can be retried). A no-replace write is a `PUT` with `If-None-Match: *`
+//! (412 if the target exists). rclone and SabreDAV's file
+//! backend write the target in place: those keep the temporary name + `MOVE`.
+//!
+//! # Requests and sessions
+//! Every request carries the Basic credentials and the session cookies the
+//! server set (`session.rs`): Nextcloud then skips its slow password check.
+//! `OPTIONS` (to recognise mod_dav_fs) is sent on the first write only.
 //!
 //! `MOVE` with `Overwrite: F` is check-then-rename on those servers: two
 //! clients racing a no-replace create of one name may both succeed. Within
@@ -56,6 +67,9 @@ mod client;
 mod config;
 mod nextcloud;
 mod propfind;
+mod recent;
+mod session;
+mod upload;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
@@ -113,12 +127,18 @@ pub struct WebDavStorage {
     /// "win". Within this process they are serialised per target name.
     stripes: Vec<tokio::sync::Mutex<()>>,
     /// The server is Apache mod_dav_fs, whose PUT writes a temporary file and
-    /// renames it over the target at the end (atomic, crash-safe).
-    put_is_atomic: bool,
+    /// renames it over the target at the end (atomic, crash-safe). Asked
+    /// (`OPTIONS`) on the first write only: reads never need it.
+    mod_dav_fs: tokio::sync::OnceCell<bool>,
     describe: String,
     nextcloud: Option<NextcloudInfo>,
     chunk_threshold: u64,
     chunk_size: u64,
+    /// The root folder's metadata as the connect-time PROPFIND found it,
+    /// taken (once) by `create_root_if_missing`, which need not ask again.
+    root_at_connect: std::sync::Mutex<Option<Option<Metadata>>>,
+    /// Metadata learnt moments ago (see `recent.rs`).
+    recent: recent::Recent,
 }
 
 impl std::fmt::Debug for WebDavStorage {
@@ -135,7 +155,7 @@ fn dav_err(kind: StorageErrorKind, path: &StoragePath, msg: impl Into<String>) -
 
 impl WebDavStorage {
     /// Connects: builds the HTTP client, checks the credentials and the TLS
-    /// certificate with a `PROPFIND Depth: 0` on the vault root, and detects
+    /// certificate with a `PROPFIND Depth: 1` on the vault root, and detects
     /// Nextcloud. A wrong password gives
     /// [`StorageErrorKind::AuthenticationFailed`]; an untrusted certificate an
     /// error naming the certificate problem. A missing root folder is not an
@@ -150,37 +170,44 @@ impl WebDavStorage {
             }
             format!("webdav {shown}")
         };
-        // Credentials and certificate check.
-        let url = dav.url(&root, true);
-        let resp = dav
-            .send_small(
-                dav.request(Method::from_bytes(b"PROPFIND").unwrap_or(Method::GET), url)
-                    .header("Depth", "0")
-                    .header("Content-Type", "application/xml; charset=utf-8")
-                    .body(PROPFIND_BODY),
-            )
-            .await
-            .map_err(|f| dav.classify(&root, f))?;
-        let status = resp.status();
-        if !(status == StatusCode::MULTI_STATUS || status == StatusCode::NOT_FOUND) {
-            let method = Method::from_bytes(b"PROPFIND").unwrap_or(Method::GET);
-            return Err(dav.classify(&root, Dav::status_failure(&method, &resp)));
-        }
-        let put_is_atomic = detect_mod_dav_fs(&dav).await;
-        let nextcloud = match config.nextcloud {
-            NextcloudMode::Off => None,
-            NextcloudMode::Auto => nextcloud::detect(&dav, &config).await,
-        };
-        tracing::debug!(target: "vault_webdav", %describe, nextcloud = nextcloud.is_some(), "connected");
-        Ok(WebDavStorage {
+        let mut storage = WebDavStorage {
             dav,
             stripes: (0..STRIPES).map(|_| tokio::sync::Mutex::new(())).collect(),
-            put_is_atomic,
+            mod_dav_fs: tokio::sync::OnceCell::new(),
             describe,
-            nextcloud,
+            nextcloud: None,
             chunk_threshold: config.chunk_threshold,
             chunk_size: config.chunk_size.max(1 << 20),
-        })
+            root_at_connect: std::sync::Mutex::new(None),
+            recent: recent::Recent::default(),
+        };
+        // Credentials and certificate check, as a listing of the root: a vault
+        // root holds a handful of objects, and the unlock that follows asks
+        // for their metadata (answered from `recent`). What it finds is kept
+        // for `create_root_if_missing`, which `vault create` calls next.
+        let root_meta = match storage.list_dir(&root).await {
+            Ok(_) => Some(Metadata {
+                kind: EntryKind::Dir,
+                size: 0,
+                modified: None,
+            }),
+            Err(e) if e.kind() == StorageErrorKind::NotFound => None,
+            Err(e) if e.kind() == StorageErrorKind::NotADirectory => Some(Metadata {
+                kind: EntryKind::File,
+                size: 0,
+                modified: None,
+            }),
+            Err(e) => return Err(e),
+        };
+        if let Ok(mut known) = storage.root_at_connect.lock() {
+            *known = Some(root_meta);
+        }
+        storage.nextcloud = match config.nextcloud {
+            NextcloudMode::Off => None,
+            NextcloudMode::Auto => nextcloud::detect(&storage.dav, &config).await,
+        };
+        tracing::debug!(target: "vault_webdav", describe = %storage.describe, nextcloud = storage.nextcloud.is_some(), "connected");
+        Ok(storage)
     }
 
     /// Creates the vault's root folder itself if it does not exist yet (for
@@ -188,12 +215,23 @@ impl WebDavStorage {
     /// was created, `Ok(false)` if it was there.
     pub async fn create_root_if_missing(&self) -> Result<bool, StorageError> {
         let root = StoragePath::root();
-        if let Some(meta) = self.stat(&root).await? {
+        let known = self
+            .root_at_connect
+            .lock()
+            .map(|mut k| k.take())
+            .unwrap_or(None);
+        let meta = match known {
+            Some(meta) => meta,
+            None => self.stat(&root).await?,
+        };
+        if let Some(meta) = meta {
             return match meta.kind {
                 EntryKind::Dir => Ok(false),
                 EntryKind::File => Err(StorageError::new(StorageErrorKind::NotADirectory, root)),
             };
         }
+        // (Only a creation forgets what the connect-time listing learnt.)
+        let _mutating = self.recent.mutating();
         let method = Method::from_bytes(b"MKCOL").unwrap_or(Method::PUT);
         let resp = self
             .simple(
@@ -319,6 +357,13 @@ impl WebDavStorage {
 
     /// Metadata, or `None` if the path does not exist.
     async fn stat(&self, path: &StoragePath) -> Result<Option<Metadata>, StorageError> {
+        let generation = self.recent.generation();
+        let found = self.stat_uncached(path).await?;
+        self.recent.put(generation, path, found.clone());
+        Ok(found)
+    }
+
+    async fn stat_uncached(&self, path: &StoragePath) -> Result<Option<Metadata>, StorageError> {
         let Some((url, entries)) = self.propfind(path, "0", false, PROPFIND_BODY).await? else {
             return Ok(None);
         };
@@ -443,61 +488,6 @@ impl WebDavStorage {
         }
     }
 
-    /// Uploads `body` to `url` with one streaming PUT.
-    async fn put_stream(
-        &self,
-        path: &StoragePath,
-        url: reqwest::Url,
-        body: Body,
-    ) -> Result<(), StorageError> {
-        let len = body.len();
-        let rb = self.dav.request(Method::PUT, url);
-        let resp = self
-            .dav
-            .send_streaming(rb, body.into_reader(), len)
-            .await
-            .map_err(|f| self.dav.classify(path, f))?;
-        if resp.status().is_success() {
-            Ok(())
-        } else {
-            Err(self
-                .dav
-                .classify(path, Dav::status_failure(&Method::PUT, &resp)))
-        }
-    }
-
-    /// A missing parent or a file as parent: servers say 400, 404 or 409.
-    async fn explain_put_failure(
-        &self,
-        path: &StoragePath,
-        parent: &StoragePath,
-        e: StorageError,
-    ) -> StorageError {
-        if matches!(
-            e.kind(),
-            StorageErrorKind::NotFound
-                | StorageErrorKind::Other
-                | StorageErrorKind::PermissionDenied
-        ) && !parent.is_root()
-        {
-            match self.stat(parent).await {
-                Ok(None) => return StorageError::new(StorageErrorKind::NotFound, path.clone()),
-                Ok(Some(m)) if m.kind != EntryKind::Dir => {
-                    return StorageError::new(StorageErrorKind::NotADirectory, path.clone());
-                }
-                _ => {}
-            }
-        }
-        e
-    }
-
-    async fn best_effort_delete(&self, url: reqwest::Url) {
-        let _ = self
-            .dav
-            .send_small(self.dav.request(Method::DELETE, url))
-            .await;
-    }
-
     /// The collection URL for `path` that the MOVE destination uses.
     fn dest_url(&self, path: &StoragePath) -> reqwest::Url {
         self.dav.url(path, false)
@@ -520,12 +510,21 @@ impl Storage for WebDavStorage {
     }
 
     async fn metadata(&self, path: &StoragePath) -> Result<Metadata, StorageError> {
+        // The one place answers from moments ago are used (see recent.rs).
+        if let Some(known) = self.recent.get(path) {
+            return known
+                .ok_or_else(|| StorageError::new(StorageErrorKind::NotFound, path.clone()));
+        }
         self.stat_required(path).await
     }
 
     async fn list_dir(&self, path: &StoragePath) -> Result<Vec<DirEntry>, StorageError> {
         // Without the trailing `/`: Apache answers 400 to `file/`, and all
         // servers answer a collection's PROPFIND without it.
+        if let Some(entries) = self.recent.listing(path) {
+            return Ok(entries);
+        }
+        let generation = self.recent.generation();
         let Some((url, entries)) = self.propfind(path, "1", false, PROPFIND_BODY).await? else {
             return Err(StorageError::new(StorageErrorKind::NotFound, path.clone()));
         };
@@ -566,6 +565,13 @@ impl Storage for WebDavStorage {
                 path.clone(),
             ));
         }
+        for e in &out {
+            if let Ok(child) = path.join(&e.name) {
+                self.recent
+                    .put(generation, &child, Some(e.metadata.clone()));
+            }
+        }
+        self.recent.put_listing(generation, path, &out);
         Ok(out)
     }
 
@@ -695,84 +701,17 @@ impl Storage for WebDavStorage {
         body: Body,
         mode: WriteMode,
     ) -> Result<(), StorageError> {
+        let _mutating = self.recent.mutating();
         let Some(parent) = path.parent() else {
             return Err(StorageError::new(
                 StorageErrorKind::IsADirectory,
                 path.clone(),
             ));
         };
-        if mode == WriteMode::Overwrite {
-            // MOVE with Overwrite: T would replace a whole folder: refuse first.
-            if let Some(meta) = self.stat(path).await?
-                && meta.kind == EntryKind::Dir
-            {
-                return Err(StorageError::new(
-                    StorageErrorKind::IsADirectory,
-                    path.clone(),
-                ));
-            }
+        if self.put_is_atomic(body.len(), mode).await {
+            return self.write_direct(path, &parent, body, mode).await;
         }
-        if mode == WriteMode::Overwrite && self.put_is_atomic && self.nextcloud.is_none() {
-            // mod_dav_fs replaces atomically itself; its MOVE would delete
-            // the target first and leave readers a moment of "not found".
-            let url = self.dav.url(path, false);
-            return match self.put_stream(path, url, body).await {
-                Ok(()) => Ok(()),
-                Err(e) => Err(self.explain_put_failure(path, &parent, e).await),
-            };
-        }
-        let temp = parent.join(&temp_name())?;
-        let temp_url = self.dav.url(&temp, false);
-        let len = body.len();
-        let uploaded = match &self.nextcloud {
-            Some(nc) if len > self.chunk_threshold => {
-                nextcloud::chunked_upload(self, nc, path, &temp_url, body, self.chunk_size).await
-            }
-            _ => self.put_stream(path, temp_url.clone(), body).await,
-        };
-        if let Err(e) = uploaded {
-            self.best_effort_delete(temp_url).await;
-            return Err(self.explain_put_failure(path, &parent, e).await);
-        }
-        let target = self.dest_url(path);
-        let _guard = match mode {
-            WriteMode::CreateNew => Some(self.stripe(path).lock().await),
-            WriteMode::Overwrite => None,
-        };
-        let resp = match self
-            .move_to(
-                path,
-                temp_url.clone(),
-                &target,
-                mode == WriteMode::Overwrite,
-            )
-            .await
-        {
-            Ok(r) => r,
-            Err(e) => {
-                self.best_effort_delete(temp_url).await;
-                return Err(e);
-            }
-        };
-        if resp.status().is_success() {
-            return Ok(());
-        }
-        let status = resp.status();
-        let failure =
-            Dav::status_failure(&Method::from_bytes(b"MOVE").unwrap_or(Method::POST), &resp);
-        let err = if status == StatusCode::PRECONDITION_FAILED {
-            StorageError::new(StorageErrorKind::AlreadyExists, path.clone())
-        } else if status.is_server_error() && mode == WriteMode::CreateNew {
-            // Some servers answer 5xx when the target appeared meanwhile.
-            match self.stat(path).await {
-                Ok(Some(_)) => StorageError::new(StorageErrorKind::AlreadyExists, path.clone()),
-                _ => self.dav.classify(path, failure),
-            }
-        } else {
-            self.dav.classify(path, failure)
-        };
-        self.best_effort_delete(temp_url).await;
-        Err(err)
+        self.write_via_temp(path, &parent, body, mode).await
     }
 
     async fn write_at(
@@ -800,14 +739,16 @@ impl Storage for WebDavStorage {
     }
 
     async fn create_dir(&self, path: &StoragePath) -> Result<(), StorageError> {
+        let _mutating = self.recent.mutating();
         if path.is_root() {
             return Err(StorageError::new(
                 StorageErrorKind::AlreadyExists,
                 path.clone(),
             ));
         }
-        // rclone answers 201 to MKCOL on an existing folder: look first.
-        if self.stat(path).await?.is_some() {
+        // rclone answers 201 to MKCOL on an existing folder: look first,
+        // except where MKCOL itself reports an existing one (405).
+        if !self.mkcol_refuses_existing().await && self.stat(path).await?.is_some() {
             return Err(StorageError::new(
                 StorageErrorKind::AlreadyExists,
                 path.clone(),
@@ -828,9 +769,22 @@ impl Storage for WebDavStorage {
         let failure = Dav::status_failure(&method, &resp);
         if matches!(
             resp.status(),
-            StatusCode::METHOD_NOT_ALLOWED | StatusCode::CONFLICT | StatusCode::FORBIDDEN
+            StatusCode::METHOD_NOT_ALLOWED
+                | StatusCode::CONFLICT
+                | StatusCode::FORBIDDEN
+                | StatusCode::BAD_REQUEST
+                | StatusCode::LOCKED
+                | StatusCode::SERVICE_UNAVAILABLE
         ) {
-            // 405 also comes for "the parent is a file" (Apache): look at the parent.
+            // Without the look first, Apache says 400 for a file at the path;
+            // Nextcloud 423/503 while another client makes the same folder.
+            if self.stat(path).await?.is_some() {
+                return Err(StorageError::new(
+                    StorageErrorKind::AlreadyExists,
+                    path.clone(),
+                ));
+            }
+            // 405/400 also come for "the parent is a file" (Apache): look at the parent.
             if let Some(parent) = path.parent() {
                 match self.stat(&parent).await? {
                     None => {
@@ -850,6 +804,7 @@ impl Storage for WebDavStorage {
     }
 
     async fn remove_file(&self, path: &StoragePath) -> Result<(), StorageError> {
+        let _mutating = self.recent.mutating();
         // DELETE on a collection is recursive: never let remove_file do that.
         let meta = self.stat_required(path).await?;
         if meta.kind == EntryKind::Dir {
@@ -862,6 +817,7 @@ impl Storage for WebDavStorage {
     }
 
     async fn remove_dir(&self, path: &StoragePath) -> Result<(), StorageError> {
+        let _mutating = self.recent.mutating();
         // DELETE is recursive: refuse a non-empty folder ourselves.
         let children = self.list_dir(path).await?;
         if !children.is_empty() {
@@ -877,6 +833,7 @@ impl Storage for WebDavStorage {
     }
 
     async fn remove_dir_all(&self, path: &StoragePath) -> Result<(), StorageError> {
+        let _mutating = self.recent.mutating();
         let meta = self.stat_required(path).await?;
         if meta.kind != EntryKind::Dir {
             return Err(StorageError::new(
@@ -900,6 +857,7 @@ impl Storage for WebDavStorage {
         to: &StoragePath,
         mode: RenameMode,
     ) -> Result<(), StorageError> {
+        let _mutating = self.recent.mutating();
         if from.is_root() || to.is_root() {
             return Err(StorageError::new(
                 StorageErrorKind::PermissionDenied,
@@ -966,6 +924,7 @@ impl Storage for WebDavStorage {
         path: &StoragePath,
         modified: SystemTime,
     ) -> Result<(), StorageError> {
+        let _mutating = self.recent.mutating();
         if self.nextcloud.is_none() {
             return Err(StorageError::new(
                 StorageErrorKind::Unsupported,
@@ -992,22 +951,6 @@ impl Storage for WebDavStorage {
             _ => Ok(None),
         }
     }
-}
-
-/// `OPTIONS` on the base URL: Apache's mod_dav_fs announces its property
-/// set in the `DAV:` header.
-async fn detect_mod_dav_fs(dav: &Dav) -> bool {
-    let Ok(resp) = dav
-        .send_small(dav.request(Method::OPTIONS, dav.base.clone()))
-        .await
-    else {
-        return false;
-    };
-    resp.headers()
-        .get_all("dav")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .any(|v| v.contains("apache.org/dav/propset/fs/"))
 }
 
 /// How long chunked upload waits between tries of the final MOVE on `423 Locked`.

@@ -151,7 +151,7 @@ pub(crate) async fn chunked_upload(
                 .header("Overwrite", "T");
             // Assembling a big file takes time on the server: allow for it.
             let rb = rb.timeout(dav.timeout.max(Duration::from_secs(1)) * 10);
-            let resp = match rb.send().await {
+            let resp = match dav.exchange(rb).await {
                 Ok(r) => r,
                 Err(e) => return Err(dav.classify(path, Failure::Transport(e))),
             };

@@ -87,9 +87,16 @@ pub async fn run(
             )));
         }
     }
+    let mut ids: HashMap<Vec<String>, DirId> = HashMap::new();
     if let Some((parent, _)) = target.split_last() {
-        session::resolve_dir(&vault, storage_arg, &parent).await?;
+        let id = session::resolve_dir(&vault, storage_arg, &parent).await?;
+        ids.insert(parent.0.clone(), id);
     }
+    // What is at the target was just looked up: `execute` need not ask again.
+    let mut known = Known {
+        path: target.0.clone(),
+        node: Some(existing),
+    };
 
     let mut items = Vec::new();
     let mut errors: Vec<CliError> = Vec::new();
@@ -105,10 +112,9 @@ pub async fn run(
         })
         .sum();
     let bar = progress_bytes(total, ctx.quiet);
-    let mut ids: HashMap<Vec<String>, DirId> = HashMap::new();
     let mut dirs = Vec::new();
     for item in &items {
-        if let Err(e) = execute(&vault, storage_arg, item, &mut ids, &bar).await {
+        if let Err(e) = execute(&vault, storage_arg, item, &mut ids, &mut known, &bar).await {
             errors.push(e);
         }
         if let Item::Dir {
@@ -242,11 +248,29 @@ async fn parent_id(
     Ok((id, name.to_string()))
 }
 
+/// The node found at the copy's top-level target before the copy started
+/// (taken once, by the item for that path).
+struct Known {
+    path: Vec<String>,
+    node: Option<Option<vault_engine::Node>>,
+}
+
+impl Known {
+    fn take(&mut self, target: &VPath) -> Option<Option<vault_engine::Node>> {
+        if target.0 == self.path {
+            self.node.take()
+        } else {
+            None
+        }
+    }
+}
+
 async fn execute(
     vault: &Vault,
     storage: &str,
     item: &Item,
     ids: &mut HashMap<Vec<String>, DirId>,
+    known: &mut Known,
     bar: &indicatif::ProgressBar,
 ) -> CliResult {
     match item {
@@ -257,13 +281,20 @@ async fn execute(
             }
             let (parent, name) = parent_id(vault, storage, target, ids).await?;
             let shown = target.display();
-            let node = match vault.lookup(&parent, &name).await {
-                Ok(n) => n,
-                Err(e) if e.kind() == VaultErrorKind::NotFound => vault
+            let found = match known.take(target) {
+                Some(node) => node,
+                None => match vault.lookup(&parent, &name).await {
+                    Ok(n) => Some(n),
+                    Err(e) if e.kind() == VaultErrorKind::NotFound => None,
+                    Err(e) => return Err(CliError::file(storage, &shown, &e)),
+                },
+            };
+            let node = match found {
+                Some(n) => n,
+                None => vault
                     .create_dir(&parent, &name)
                     .await
                     .map_err(|e| CliError::file(storage, &shown, &e))?,
-                Err(e) => return Err(CliError::file(storage, &shown, &e)),
             };
             match node.kind {
                 NodeKind::Dir(id) => {
@@ -294,21 +325,26 @@ async fn execute(
             let (parent, name) = parent_id(vault, storage, target, ids).await?;
             let shown = target.display();
             let verr = |e: vault_engine::VaultError| CliError::file(storage, &shown, &e);
-            let (node, created) = match vault.lookup(&parent, &name).await {
-                Ok(n) if n.kind == NodeKind::File => (n, false),
-                Ok(n) if matches!(n.kind, NodeKind::Dir(_)) => {
+            let found = match known.take(target) {
+                Some(node) => node,
+                None => match vault.lookup(&parent, &name).await {
+                    Ok(n) => Some(n),
+                    Err(e) if e.kind() == VaultErrorKind::NotFound => None,
+                    Err(e) => return Err(verr(e)),
+                },
+            };
+            let (node, created) = match found {
+                Some(n) if n.kind == NodeKind::File => (n, false),
+                Some(n) if matches!(n.kind, NodeKind::Dir(_)) => {
                     return Err(CliError::other(format!(
                         "cannot overwrite directory {shown} with a file"
                     )));
                 }
-                Ok(_) => {
+                Some(_) => {
                     vault.remove_file(&parent, &name).await.map_err(verr)?;
                     (vault.create_file(&parent, &name).await.map_err(verr)?, true)
                 }
-                Err(e) if e.kind() == VaultErrorKind::NotFound => {
-                    (vault.create_file(&parent, &name).await.map_err(verr)?, true)
-                }
-                Err(e) => return Err(verr(e)),
+                None => (vault.create_file(&parent, &name).await.map_err(verr)?, true),
             };
             let result = write_file(vault, storage, &node, &shown, local, bar).await;
             if let Err(e) = result {
@@ -317,10 +353,9 @@ async fn execute(
                 }
                 return Err(e);
             }
-            if let Some(m) = modified
-                && let Ok(fresh) = vault.lookup(&parent, &name).await
-            {
-                let _ = vault.set_modified(&fresh, *m).await;
+            // The node names the same object after the write: no fresh lookup.
+            if let Some(m) = modified {
+                let _ = vault.set_modified(&node, *m).await;
             }
             Ok(())
         }
