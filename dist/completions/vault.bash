@@ -34,6 +34,9 @@ _vault() {
             vault,completions)
                 cmd="vault__subcmd__completions"
                 ;;
+            vault,copy)
+                cmd="vault__subcmd__copy"
+                ;;
             vault,create)
                 cmd="vault__subcmd__create"
                 ;;
@@ -66,6 +69,9 @@ _vault() {
                 ;;
             vault,mv)
                 cmd="vault__subcmd__mv"
+                ;;
+            vault,open)
+                cmd="vault__subcmd__open"
                 ;;
             vault,passwd)
                 cmd="vault__subcmd__passwd"
@@ -106,6 +112,9 @@ _vault() {
             vault__subcmd__help,completions)
                 cmd="vault__subcmd__help__subcmd__completions"
                 ;;
+            vault__subcmd__help,copy)
+                cmd="vault__subcmd__help__subcmd__copy"
+                ;;
             vault__subcmd__help,create)
                 cmd="vault__subcmd__help__subcmd__create"
                 ;;
@@ -138,6 +147,9 @@ _vault() {
                 ;;
             vault__subcmd__help,mv)
                 cmd="vault__subcmd__help__subcmd__mv"
+                ;;
+            vault__subcmd__help,open)
+                cmd="vault__subcmd__help__subcmd__open"
                 ;;
             vault__subcmd__help,passwd)
                 cmd="vault__subcmd__help__subcmd__passwd"
@@ -206,7 +218,7 @@ _vault() {
 
     case "${cmd}" in
         vault)
-            opts="-v -q -h -V --verbose --quiet --help --version create info ls cat get put mkdir rm mv passwd recovery-key check mount __mount-daemon unmount status auth add list remove forget login completions help"
+            opts="-v -q -h -V --verbose --quiet --help --version create info ls cat get put mkdir rm mv passwd recovery-key copy check mount __mount-daemon unmount status open auth add list remove forget login completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -220,7 +232,7 @@ _vault() {
             return 0
             ;;
         vault__subcmd____mount__subcmd__daemon)
-            opts="-f -o -i -v -q -h -V --foreground --read-only --allow-other --idle --no-auto-lock --reveal --log-file --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --s3-endpoint --s3-region --create-bucket --remember --remember-totp --display-name --verbose --quiet --help --version"
+            opts="-f -o -i -v -q -h -V --foreground --read-only --allow-other --idle --symlinks --no-auto-lock --reveal --log-file --no-sidebar --no-notify --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --s3-endpoint --s3-region --create-bucket --insecure-http --remember --remember-totp --display-name --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -232,6 +244,10 @@ _vault() {
                     ;;
                 --idle)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --symlinks)
+                    COMPREPLY=($(compgen -W "all inside none" -- "${cur}"))
                     return 0
                     ;;
                 --log-file)
@@ -282,7 +298,7 @@ _vault() {
             return 0
             ;;
         vault__subcmd__add)
-            opts="-i -v -q -h -V --force --read-only --idle --no-auto-lock --identity --known-hosts --accept-new-host-key --ca-cert --verbose --quiet --help --version"
+            opts="-i -v -q -h -V --force --read-only --idle --symlinks --no-auto-lock --identity --known-hosts --accept-new-host-key --ca-cert --insecure-http --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -290,6 +306,10 @@ _vault() {
             case "${prev}" in
                 --idle)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --symlinks)
+                    COMPREPLY=($(compgen -W "all inside none" -- "${cur}"))
                     return 0
                     ;;
                 --identity)
@@ -334,7 +354,7 @@ _vault() {
             return 0
             ;;
         vault__subcmd__cat)
-            opts="-i -v -q -h -V --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --s3-endpoint --s3-region --create-bucket --remember --remember-totp --verbose --quiet --help --version"
+            opts="-i -v -q -h -V --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --s3-endpoint --s3-region --create-bucket --insecure-http --remember --remember-totp --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -380,7 +400,7 @@ _vault() {
             return 0
             ;;
         vault__subcmd__check)
-            opts="-i -v -q -h -V --repair --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --s3-endpoint --s3-region --create-bucket --remember --remember-totp --verbose --quiet --help --version"
+            opts="-i -v -q -h -V --repair --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --s3-endpoint --s3-region --create-bucket --insecure-http --remember --remember-totp --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -439,8 +459,54 @@ _vault() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        vault__subcmd__copy)
+            opts="-i -v -q -h -V --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --s3-endpoint --s3-region --create-bucket --insecure-http --remember --remember-totp --verbose --quiet --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --password-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --askpass)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ca-cert)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --identity)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -i)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --known-hosts)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --s3-endpoint)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --s3-region)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         vault__subcmd__create)
-            opts="-i -v -q -h -V --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --s3-endpoint --s3-region --create-bucket --remember --remember-totp --verbose --quiet --help --version"
+            opts="-i -v -q -h -V --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --s3-endpoint --s3-region --create-bucket --insecure-http --remember --remember-totp --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -486,7 +552,7 @@ _vault() {
             return 0
             ;;
         vault__subcmd__forget)
-            opts="-i -v -q -h -V --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --s3-endpoint --s3-region --create-bucket --remember --remember-totp --verbose --quiet --help --version"
+            opts="-i -v -q -h -V --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --s3-endpoint --s3-region --create-bucket --insecure-http --remember --remember-totp --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -532,7 +598,7 @@ _vault() {
             return 0
             ;;
         vault__subcmd__get)
-            opts="-r -i -v -q -h -V --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --s3-endpoint --s3-region --create-bucket --remember --remember-totp --verbose --quiet --help --version"
+            opts="-r -i -v -q -h -V --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --s3-endpoint --s3-region --create-bucket --insecure-http --remember --remember-totp --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -578,7 +644,7 @@ _vault() {
             return 0
             ;;
         vault__subcmd__help)
-            opts="create info ls cat get put mkdir rm mv passwd recovery-key check mount __mount-daemon unmount status auth add list remove forget login completions help"
+            opts="create info ls cat get put mkdir rm mv passwd recovery-key copy check mount __mount-daemon unmount status open auth add list remove forget login completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -662,6 +728,20 @@ _vault() {
             return 0
             ;;
         vault__subcmd__help__subcmd__completions)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        vault__subcmd__help__subcmd__copy)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -843,6 +923,20 @@ _vault() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        vault__subcmd__help__subcmd__open)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         vault__subcmd__help__subcmd__passwd)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -970,7 +1064,7 @@ _vault() {
             return 0
             ;;
         vault__subcmd__info)
-            opts="-i -v -q -h -V --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --s3-endpoint --s3-region --create-bucket --remember --remember-totp --verbose --quiet --help --version"
+            opts="-i -v -q -h -V --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --s3-endpoint --s3-region --create-bucket --insecure-http --remember --remember-totp --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1086,7 +1180,7 @@ _vault() {
             return 0
             ;;
         vault__subcmd__login__subcmd__nextcloud)
-            opts="-v -q -h -V --remember --add --folder --ca-cert --timeout --verbose --quiet --help --version"
+            opts="-v -q -h -V --remember --add --folder --ca-cert --insecure-http --timeout --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1116,7 +1210,7 @@ _vault() {
             return 0
             ;;
         vault__subcmd__ls)
-            opts="-l -R -i -v -q -h -V --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --s3-endpoint --s3-region --create-bucket --remember --remember-totp --verbose --quiet --help --version"
+            opts="-l -R -0 -i -v -q -h -V --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --s3-endpoint --s3-region --create-bucket --insecure-http --remember --remember-totp --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1162,7 +1256,7 @@ _vault() {
             return 0
             ;;
         vault__subcmd__mkdir)
-            opts="-p -i -v -q -h -V --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --s3-endpoint --s3-region --create-bucket --remember --remember-totp --verbose --quiet --help --version"
+            opts="-p -i -v -q -h -V --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --s3-endpoint --s3-region --create-bucket --insecure-http --remember --remember-totp --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1208,7 +1302,7 @@ _vault() {
             return 0
             ;;
         vault__subcmd__mount)
-            opts="-f -o -i -v -q -h -V --foreground --read-only --allow-other --idle --no-auto-lock --reveal --log-file --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --s3-endpoint --s3-region --create-bucket --remember --remember-totp --display-name --verbose --quiet --help --version"
+            opts="-f -o -i -v -q -h -V --foreground --read-only --allow-other --idle --symlinks --no-auto-lock --reveal --log-file --no-sidebar --no-notify --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --s3-endpoint --s3-region --create-bucket --insecure-http --remember --remember-totp --display-name --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1220,6 +1314,10 @@ _vault() {
                     ;;
                 --idle)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --symlinks)
+                    COMPREPLY=($(compgen -W "all inside none" -- "${cur}"))
                     return 0
                     ;;
                 --log-file)
@@ -1270,7 +1368,7 @@ _vault() {
             return 0
             ;;
         vault__subcmd__mv)
-            opts="-i -v -q -h -V --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --s3-endpoint --s3-region --create-bucket --remember --remember-totp --verbose --quiet --help --version"
+            opts="-i -v -q -h -V --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --s3-endpoint --s3-region --create-bucket --insecure-http --remember --remember-totp --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1315,8 +1413,22 @@ _vault() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        vault__subcmd__open)
+            opts="-v -q -h -V --lock --verbose --quiet --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         vault__subcmd__passwd)
-            opts="-i -v -q -h -V --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --s3-endpoint --s3-region --create-bucket --remember --remember-totp --new-password-file --verbose --quiet --help --version"
+            opts="-i -v -q -h -V --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --s3-endpoint --s3-region --create-bucket --insecure-http --remember --remember-totp --new-password-file --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1366,7 +1478,7 @@ _vault() {
             return 0
             ;;
         vault__subcmd__put)
-            opts="-r -i -v -q -h -V --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --s3-endpoint --s3-region --create-bucket --remember --remember-totp --verbose --quiet --help --version"
+            opts="-r -i -v -q -h -V --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --s3-endpoint --s3-region --create-bucket --insecure-http --remember --remember-totp --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1482,7 +1594,7 @@ _vault() {
             return 0
             ;;
         vault__subcmd__recovery__subcmd__key__subcmd__reset)
-            opts="-i -v -q -h -V --word-list --recovery-key-file --new-password-file --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --s3-endpoint --s3-region --create-bucket --remember --remember-totp --verbose --quiet --help --version"
+            opts="-i -v -q -h -V --word-list --recovery-key-file --new-password-file --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --s3-endpoint --s3-region --create-bucket --insecure-http --remember --remember-totp --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1540,7 +1652,7 @@ _vault() {
             return 0
             ;;
         vault__subcmd__recovery__subcmd__key__subcmd__show)
-            opts="-i -v -q -h -V --word-list --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --s3-endpoint --s3-region --create-bucket --remember --remember-totp --verbose --quiet --help --version"
+            opts="-i -v -q -h -V --word-list --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --s3-endpoint --s3-region --create-bucket --insecure-http --remember --remember-totp --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1604,7 +1716,7 @@ _vault() {
             return 0
             ;;
         vault__subcmd__rm)
-            opts="-r -i -v -q -h -V --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --s3-endpoint --s3-region --create-bucket --remember --remember-totp --verbose --quiet --help --version"
+            opts="-r -i -v -q -h -V --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --s3-endpoint --s3-region --create-bucket --insecure-http --remember --remember-totp --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
