@@ -152,6 +152,67 @@ fn interrupted_copy_is_resumed() {
     );
 }
 
+/// A copy killed (SIGKILL) halfway: no half object under a final name, no vault.cryptomator,
+/// and a second run completes it. SRC gets extra opaque objects (copy never looks inside),
+/// some above the in-memory limit, so the copy takes long enough to be cut.
+#[test]
+fn killed_copy_leaves_no_half_object_and_resumes() {
+    let fx = copy_fixture("vault-v8");
+    let pad = fx.vault.join("d").join("ZZ");
+    std::fs::create_dir_all(&pad).unwrap();
+    for i in 0..12u8 {
+        std::fs::write(pad.join(format!("big{i}.c9r")), vec![i; 10 << 20]).unwrap();
+    }
+    for i in 0..64u8 {
+        std::fs::write(pad.join(format!("small{i}.c9r")), vec![i; 64 << 10]).unwrap();
+    }
+    let dst = fx.tmp.path().join("cut");
+    let d = dst.to_str().unwrap();
+    let mut child = Command::new(bin())
+        .args(["copy", fx.vault_str(), d])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while std::fs::read_dir(dst.join("d/ZZ"))
+        .map(|r| r.count())
+        .unwrap_or(0)
+        < 8
+    {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "copy made no progress"
+        );
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(
+        !dst.join("vault.cryptomator").exists(),
+        "killed before the end, config not written"
+    );
+    let src_state = tree_state(&fx.vault);
+    let cut_state = tree_state(&dst);
+    for (rel, state) in &cut_state {
+        if rel.rsplit('/').next().unwrap().starts_with(".vault-tmp-") {
+            continue;
+        }
+        assert_eq!(Some(state), src_state.get(rel), "{rel} is whole or absent");
+    }
+    assert!(cut_state.len() < src_state.len(), "the copy was cut");
+    vault(&["ls", d, "--password-file", fx.pw()]).fails(4);
+
+    vault(&["copy", fx.vault_str(), d]).ok();
+    let done: std::collections::BTreeMap<_, _> = tree_state(&dst)
+        .into_iter()
+        .filter(|(k, _)| !k.rsplit('/').next().unwrap().starts_with(".vault-tmp-"))
+        .collect();
+    assert_eq!(done, src_state, "resumed to completion");
+    assert_eq!(ls_r(d, fx.pw()), ls_r(fx.vault_str(), fx.pw()));
+}
+
 #[test]
 fn foreign_destination_is_refused_and_untouched() {
     let fx = copy_fixture("vault-v8");
