@@ -150,6 +150,17 @@ fn interrupted_copy_is_resumed() {
         "{}",
         again.stderr
     );
+
+    // An object the source no longer has (deleted since the last copy) is named, not deleted.
+    std::fs::write(dst.join("d/gone.c9r"), b"old").unwrap();
+    let run = vault(&["copy", fx.vault_str(), d]);
+    run.ok();
+    assert!(
+        run.stderr.contains("warning: 1 object") && run.stderr.contains("d/gone.c9r"),
+        "{}",
+        run.stderr
+    );
+    assert!(dst.join("d/gone.c9r").exists());
 }
 
 /// A copy killed (SIGKILL) halfway: no half object under a final name, no vault.cryptomator,
@@ -160,7 +171,7 @@ fn killed_copy_leaves_no_half_object_and_resumes() {
     let fx = copy_fixture("vault-v8");
     let pad = fx.vault.join("d").join("ZZ");
     std::fs::create_dir_all(&pad).unwrap();
-    for i in 0..12u8 {
+    for i in 0..6u8 {
         std::fs::write(pad.join(format!("big{i}.c9r")), vec![i; 10 << 20]).unwrap();
     }
     for i in 0..64u8 {
@@ -233,6 +244,19 @@ fn foreign_destination_is_refused_and_untouched() {
     let err = vault(&["copy", fx.vault_str(), other.vault_str()]).fails(1);
     assert!(err.contains("different vault"), "{err}");
     assert_eq!(tree_state(&other.vault), before, "nothing written");
+
+    // Into itself or below itself: a usage error, nothing written.
+    let before = tree_state(&fx.vault);
+    let err = vault(&[
+        "copy",
+        fx.vault_str(),
+        fx.vault.join("d/inner").to_str().unwrap(),
+    ])
+    .fails(2);
+    assert!(err.contains("nested"), "{err}");
+    let err = vault(&["copy", fx.vault_str(), &format!("{}/.", fx.vault_str())]).fails(2);
+    assert!(err.contains("same folder"), "{err}");
+    assert_eq!(tree_state(&fx.vault), before, "nothing written");
 
     // SRC must be a vault.
     vault(&[

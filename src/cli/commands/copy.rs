@@ -8,6 +8,7 @@
 //! is refused before anything is written. Afterwards DST is compared with SRC object by object
 //! (`vault check` needs the password; this needs none).
 
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use futures::StreamExt;
@@ -42,6 +43,11 @@ pub async fn run(
 ) -> CliResult {
     let src = session::connect_existing(src_arg, &Secrets::from_args(src_secrets)).await?;
     let dst_spec = storage_arg::parse(dst_arg)?;
+    if let (storage_arg::StorageSpec::Local(s), storage_arg::StorageSpec::Local(d)) =
+        (storage_arg::parse(src_arg)?, &dst_spec)
+    {
+        refuse_nested(&s, d, src_arg, dst_arg)?;
+    }
     let secrets = Secrets::from_args(dst_secrets);
     let dst = storage_arg::connect(
         dst_arg,
@@ -104,6 +110,20 @@ pub async fn run(
     keep_times(dst.as_ref(), &src_tree, &todo, &dst_tree).await;
     let copied = todo.len() + usize::from(dst_config.is_none());
     verify(dst.as_ref(), &src_tree, dst_arg).await?;
+    let extra: Vec<&String> = dst_tree
+        .files
+        .keys()
+        .filter(|p| !src_tree.files.contains_key(*p))
+        .collect();
+    if let Some(first) = extra.first() {
+        // Only a complete copy of an older state of the vault can hold these (files deleted
+        // since); they are left alone rather than deleted by a copy command.
+        eprintln!(
+            "vault: warning: {} object{} at {dst_arg} no longer in {src_arg} left in place (first: {first})",
+            extra.len(),
+            if extra.len() == 1 { "" } else { "s" }
+        );
+    }
     if !ctx.quiet {
         eprintln!(
             "copied {copied} object{} ({} bytes), {skipped} already at {dst_arg}; \
@@ -313,6 +333,42 @@ async fn verify(dst: &dyn Storage, src: &Tree, dst_arg: &str) -> CliResult {
             if bad.len() == 1 { "" } else { "s" }
         ))),
     }
+}
+
+/// A local DST inside a local SRC (or the other way round) would copy the copy into itself.
+fn refuse_nested(src: &Path, dst: &Path, src_arg: &str, dst_arg: &str) -> CliResult {
+    let canon = |p: &Path| -> PathBuf {
+        // DST may not exist yet: its nearest existing ancestor decides.
+        let mut rest = Vec::new();
+        let mut cur = std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+        loop {
+            if let Ok(c) = cur.canonicalize() {
+                return rest
+                    .into_iter()
+                    .rev()
+                    .fold(c, |acc: PathBuf, n| acc.join(n));
+            }
+            match (cur.file_name().map(|n| n.to_os_string()), cur.parent()) {
+                (Some(n), Some(parent)) => {
+                    rest.push(n);
+                    cur = parent.to_path_buf();
+                }
+                _ => return cur,
+            }
+        }
+    };
+    let (s, d) = (canon(src), canon(dst));
+    if s == d {
+        return Err(CliError::usage(format!(
+            "{src_arg} and {dst_arg} are the same folder"
+        )));
+    }
+    if d.starts_with(&s) || s.starts_with(&d) {
+        return Err(CliError::usage(format!(
+            "{dst_arg} and {src_arg} are nested in one another; copy to a folder outside the vault"
+        )));
+    }
+    Ok(())
 }
 
 fn storage_err(arg: &str, e: &StorageError) -> CliError {
