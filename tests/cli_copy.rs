@@ -1,8 +1,8 @@
 //! `vault copy SRC DST` through the binary: a local copy reads back the same with the vault
 //! password (none is needed to copy), an interrupted copy (half the objects there, a stale
 //! short object, a temp-file leftover, no vault.cryptomator yet) is resumed to completion, a
-//! foreign or other-vault DST is refused and left untouched, and local → S3 (moto on loopback)
-//! → local round-trips the ciphertext.
+//! foreign or other-vault DST is refused and left untouched, local → S3 (moto on loopback) → local
+//! round-trips the ciphertext, and a vault on SFTP (private sshd) is copied to S3.
 #![allow(clippy::unwrap_used)]
 
 mod cli_support;
@@ -371,4 +371,79 @@ fn local_to_s3_and_back() {
         tree_state(&fx.vault),
         "S3 → local returns the ciphertext"
     );
+}
+
+/// Between two remote backends: a vault on SFTP (private sshd, password login through askpass)
+/// copied to S3 (moto); the shared connection flags serve both ends, and the bucket lists as the
+/// source does.
+#[test]
+fn sftp_to_s3() {
+    let (_moto, s3_port) = start_moto();
+    let pid = std::process::id();
+    let sshd = Sshd::start(
+        &format!("cp{}", pid % 100_000),
+        50_200 + (pid % 1_000) * 4,
+        &format!("/tmp/vault-copy-sshd-{pid}"),
+        "password",
+        &[],
+    );
+    let user = sshd.var("VAULT_TEST_SSH_USER");
+    let port = sshd.var("VAULT_TEST_SSH_PORT_PASSWORD");
+    let root = std::path::PathBuf::from(sshd.var("VAULT_TEST_SFTP_ROOT"));
+    copy_tree(&fixtures().join("vault-v8/vault"), &root.join("V"));
+    assert!(
+        Command::new("chown")
+            .args(["-R", &user])
+            .arg(root.join("V"))
+            .status()
+            .unwrap()
+            .success()
+    );
+    let sftp = format!("sftp://{user}@127.0.0.1:{port}/~/V");
+    let fx = copy_fixture("vault-v8");
+    let home = fx.tmp.path().join("home");
+    std::fs::create_dir(&home).unwrap();
+    let ask = fx.tmp.path().join("ask.sh");
+    write_script(
+        &ask,
+        &format!(
+            "#!/bin/sh\ncase \"$1\" in\n 'Password for {user}@127.0.0.1'*) echo '{}';;\n *) exit 1;;\nesac\n",
+            sshd.var("VAULT_TEST_SSH_PASSWORD")
+        ),
+    );
+    let kh = fx.tmp.path().join("known_hosts");
+    let endpoint = format!("http://127.0.0.1:{s3_port}");
+    let url = "s3://vault-copy-sftp/V";
+    let run = s3_vault(
+        &home,
+        &[
+            "copy",
+            &sftp,
+            url,
+            "--askpass",
+            ask.to_str().unwrap(),
+            "--known-hosts",
+            kh.to_str().unwrap(),
+            "--accept-new-host-key",
+            "--s3-endpoint",
+            &endpoint,
+            "--create-bucket",
+        ],
+    );
+    run.ok();
+    let listing = s3_vault(
+        &home,
+        &[
+            "ls",
+            "-l",
+            "-R",
+            url,
+            "--s3-endpoint",
+            &endpoint,
+            "--password-file",
+            fx.pw(),
+        ],
+    )
+    .ok();
+    assert_eq!(no_times(&listing), ls_r(fx.vault_str(), fx.pw()));
 }
