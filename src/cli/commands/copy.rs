@@ -84,18 +84,30 @@ pub async fn run(
         ));
     }
 
-    let todo: Vec<(String, u64)> = src_tree
-        .files
-        .iter()
-        .filter(|(p, size)| p.as_str() != CONFIG && dst_tree.files.get(*p) != Some(size))
-        .map(|(p, s)| (p.clone(), *s))
-        .collect();
+    let sets_times = dst.capabilities().set_modified;
+    let mut todo = Vec::new();
+    for (p, size) in &src_tree.files {
+        if p.as_str() != CONFIG
+            && !already_there(
+                src.as_ref(),
+                dst.as_ref(),
+                p,
+                *size,
+                &src_tree,
+                &dst_tree,
+                sets_times,
+            )
+            .await
+        {
+            todo.push((p.clone(), *size));
+        }
+    }
     let skipped = src_tree.files.len() - 1 - todo.len();
     let bar = progress_bytes(todo.iter().map(|(_, s)| s).sum(), ctx.quiet);
     make_dirs(dst.as_ref(), &src_tree, &dst_tree)
         .await
         .map_err(|e| storage_err(dst_arg, &e))?;
-    copy_all(&src, &dst, &todo, &bar, src_arg, dst_arg).await?;
+    copy_all(&src, &dst, &todo, &src_tree, &bar, src_arg, dst_arg).await?;
     // Last: only now does DST look like a vault.
     if dst_config.as_deref() != Some(&src_config[..]) {
         dst.write(
@@ -107,7 +119,7 @@ pub async fn run(
         .map_err(|e| storage_err(dst_arg, &e))?;
     }
     bar.finish_and_clear();
-    keep_times(dst.as_ref(), &src_tree, &todo, &dst_tree).await;
+    keep_times(dst.as_ref(), &src_tree, &dst_tree).await;
     let copied = todo.len() + usize::from(dst_config.is_none());
     verify(dst.as_ref(), &src_tree, dst_arg).await?;
     let extra: Vec<&String> = dst_tree
@@ -209,13 +221,15 @@ async fn copy_all(
     src: &Arc<dyn Storage>,
     dst: &Arc<dyn Storage>,
     todo: &[(String, u64)],
+    src_tree: &Tree,
     bar: &ProgressBar,
     src_arg: &str,
     dst_arg: &str,
 ) -> CliResult {
     let mut results = futures::stream::iter(todo)
         .map(|(p, size)| async move {
-            let r = copy_one(src.as_ref(), dst.as_ref(), p, *size).await;
+            let modified = src_tree.modified.get(p).copied();
+            let r = copy_one(src.as_ref(), dst.as_ref(), p, *size, modified).await;
             bar.inc(*size);
             r
         })
@@ -247,7 +261,52 @@ enum Side {
 }
 
 /// Copies one object whole; large ones go through a temp file so memory stays bounded.
-async fn copy_one(src: &dyn Storage, dst: &dyn Storage, p: &str, size: u64) -> Result<(), Side> {
+/// Whether an object at DST can be kept: same size, and — where DST keeps times (this copy
+/// sets them right after each write) — the same modification time, so an object rewritten in
+/// SRC since an earlier run is copied again. Top-level objects (`masterkey.cryptomator`, its
+/// backups) are small and decide everything: they are compared byte for byte.
+async fn already_there(
+    src: &dyn Storage,
+    dst: &dyn Storage,
+    p: &str,
+    size: u64,
+    src_tree: &Tree,
+    dst_tree: &Tree,
+    sets_times: bool,
+) -> bool {
+    if dst_tree.files.get(p) != Some(&size) {
+        return false;
+    }
+    let secs = |t: &std::time::SystemTime| {
+        t.duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .ok()
+    };
+    if sets_times
+        && let (Some(a), Some(b)) = (src_tree.modified.get(p), dst_tree.modified.get(p))
+        && secs(a) != secs(b)
+    {
+        return false;
+    }
+    if p.contains('/') {
+        return true;
+    }
+    let Ok(sp) = StoragePath::new(p) else {
+        return false;
+    };
+    match (src.read_all(&sp).await, dst.read_all(&sp).await) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    }
+}
+
+async fn copy_one(
+    src: &dyn Storage,
+    dst: &dyn Storage,
+    p: &str,
+    size: u64,
+    modified: Option<std::time::SystemTime>,
+) -> Result<(), Side> {
     let sp = StoragePath::new(p).map_err(Side::Src)?;
     let body = if size <= IN_MEMORY_MAX {
         let bytes = src.read_all(&sp).await.map_err(Side::Src)?;
@@ -260,7 +319,15 @@ async fn copy_one(src: &dyn Storage, dst: &dyn Storage, p: &str, size: u64) -> R
     };
     dst.write(&sp, body, WriteMode::Overwrite)
         .await
-        .map_err(Side::Dst)
+        .map_err(Side::Dst)?;
+    // Right away, so a resumed copy can tell this object is current (see `already_there`).
+    if let Some(m) = modified
+        && dst.capabilities().set_modified
+        && let Err(e) = dst.set_modified(&sp, m).await
+    {
+        tracing::warn!("cannot keep the modification time of {p}: {e}");
+    }
+    Ok(())
 }
 
 /// Reads a large object into an anonymous temp file and returns it as a body.
@@ -288,10 +355,10 @@ async fn spool(src: &dyn Storage, sp: &StoragePath, size: u64) -> Result<Body, S
     Ok(Body::from_reader(size, file))
 }
 
-/// Gives copied objects and created folders SRC's modification times (Cryptomator shows a
-/// ciphertext file's time as the cleartext one), deepest folders last so writing inside them
-/// does not change them again. Best effort: a failure is a warning, the bytes are what count.
-async fn keep_times(dst: &dyn Storage, src: &Tree, copied: &[(String, u64)], had: &Tree) {
+/// Gives `vault.cryptomator` and the created folders SRC's modification times (Cryptomator
+/// shows a ciphertext object's time as the cleartext one; objects get theirs as they are
+/// written), deepest folders last so writing inside them does not change them again. Best effort: a failure is a warning, the bytes are what count.
+async fn keep_times(dst: &dyn Storage, src: &Tree, had: &Tree) {
     if !dst.capabilities().set_modified {
         return;
     }
@@ -301,7 +368,7 @@ async fn keep_times(dst: &dyn Storage, src: &Tree, copied: &[(String, u64)], had
         .filter(|d| !had.dirs.contains_key(*d))
         .collect();
     dirs.sort_by_key(|d| std::cmp::Reverse(d.split('/').count()));
-    let mut items: Vec<&str> = copied.iter().map(|(p, _)| p.as_str()).collect();
+    let mut items: Vec<&str> = Vec::new();
     if !had.files.contains_key(CONFIG) {
         items.push(CONFIG);
     }
