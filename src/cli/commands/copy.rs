@@ -122,20 +122,7 @@ pub async fn run(
     keep_times(dst.as_ref(), &src_tree, &dst_tree).await;
     let copied = todo.len() + usize::from(dst_config.is_none());
     verify(dst.as_ref(), &src_tree, dst_arg).await?;
-    let extra: Vec<&String> = dst_tree
-        .files
-        .keys()
-        .filter(|p| !src_tree.files.contains_key(*p))
-        .collect();
-    if let Some(first) = extra.first() {
-        // Only a complete copy of an older state of the vault can hold these (files deleted
-        // since); they are left alone rather than deleted by a copy command.
-        eprintln!(
-            "vault: warning: {} object{} at {dst_arg} no longer in {src_arg} left in place (first: {first})",
-            extra.len(),
-            if extra.len() == 1 { "" } else { "s" }
-        );
-    }
+    warn_extra(&src_tree, &dst_tree, src_arg, dst_arg);
     if !ctx.quiet {
         eprintln!(
             "copied {copied} object{} ({} bytes), {skipped} already at {dst_arg}; \
@@ -151,6 +138,23 @@ pub async fn run(
         );
     }
     Ok(())
+}
+
+/// Names DST objects SRC does not have. Only a complete copy of an older state of the vault
+/// can hold them (files deleted since); a copy command leaves them alone rather than delete.
+fn warn_extra(src_tree: &Tree, dst_tree: &Tree, src_arg: &str, dst_arg: &str) {
+    let extra: Vec<&String> = dst_tree
+        .files
+        .keys()
+        .filter(|p| !src_tree.files.contains_key(*p))
+        .collect();
+    if let Some(first) = extra.first() {
+        eprintln!(
+            "vault: warning: {} object{} at {dst_arg} no longer in {src_arg} left in place (first: {first})",
+            extra.len(),
+            if extra.len() == 1 { "" } else { "s" }
+        );
+    }
 }
 
 /// Whether DST may receive SRC: empty, the same vault (same `vault.cryptomator` bytes), or —
