@@ -34,6 +34,9 @@ _vault() {
             vault,completions)
                 cmd="vault__subcmd__completions"
                 ;;
+            vault,copy)
+                cmd="vault__subcmd__copy"
+                ;;
             vault,create)
                 cmd="vault__subcmd__create"
                 ;;
@@ -108,6 +111,9 @@ _vault() {
                 ;;
             vault__subcmd__help,completions)
                 cmd="vault__subcmd__help__subcmd__completions"
+                ;;
+            vault__subcmd__help,copy)
+                cmd="vault__subcmd__help__subcmd__copy"
                 ;;
             vault__subcmd__help,create)
                 cmd="vault__subcmd__help__subcmd__create"
@@ -212,7 +218,7 @@ _vault() {
 
     case "${cmd}" in
         vault)
-            opts="-v -q -h -V --verbose --quiet --help --version create info ls cat get put mkdir rm mv passwd recovery-key check mount __mount-daemon unmount status open auth add list remove forget login completions help"
+            opts="-v -q -h -V --verbose --quiet --help --version create info ls cat get put mkdir rm mv passwd recovery-key copy check mount __mount-daemon unmount status open auth add list remove forget login completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -453,6 +459,52 @@ _vault() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        vault__subcmd__copy)
+            opts="-i -v -q -h -V --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --s3-endpoint --s3-region --create-bucket --insecure-http --remember --remember-totp --verbose --quiet --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --password-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --askpass)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ca-cert)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --identity)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -i)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --known-hosts)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --s3-endpoint)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --s3-region)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         vault__subcmd__create)
             opts="-i -v -q -h -V --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --s3-endpoint --s3-region --create-bucket --insecure-http --remember --remember-totp --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -592,7 +644,7 @@ _vault() {
             return 0
             ;;
         vault__subcmd__help)
-            opts="create info ls cat get put mkdir rm mv passwd recovery-key check mount __mount-daemon unmount status open auth add list remove forget login completions help"
+            opts="create info ls cat get put mkdir rm mv passwd recovery-key copy check mount __mount-daemon unmount status open auth add list remove forget login completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -676,6 +728,20 @@ _vault() {
             return 0
             ;;
         vault__subcmd__help__subcmd__completions)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        vault__subcmd__help__subcmd__copy)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

@@ -208,6 +208,16 @@ pub enum Command {
     /// Cryptomator-compatible recovery key: show it, or set a new password with it.
     #[command(subcommand)]
     RecoveryKey(RecoveryKeyCommand),
+    /// Copy a vault's ciphertext as is to another storage (no password needed); resumable,
+    /// vault.cryptomator last, DST checked afterwards. The connection flags apply to both ends.
+    Copy {
+        /// The vault to copy.
+        src: String,
+        /// Where to copy it: missing, empty, or a partial copy of the same vault.
+        dst: String,
+        #[command(flatten)]
+        secrets: SecretArgs,
+    },
     /// Health check; exit 6 when problems remain.
     Check {
         /// Repair what can be repaired without losing data.

@@ -203,6 +203,14 @@ async fn async_command(ctx: Ctx, command: Command) -> CliResult {
             storage,
             secrets,
         } => check::run(ctx, &storage, &secrets, repair).await,
+        Command::Copy { src, dst, secrets } => {
+            // Each end resolved on its own: a NAME's connection options apply to its side only.
+            let (mut src, mut src_secrets) = (src, secrets.clone());
+            config::resolve(&mut src, &mut src_secrets)?;
+            let (mut dst, mut dst_secrets) = (dst, secrets);
+            config::resolve(&mut dst, &mut dst_secrets)?;
+            copy::run(ctx, &src, &src_secrets, &dst, &dst_secrets).await
+        }
         Command::Login {
             service:
                 args::LoginService::Nextcloud {

@@ -3,6 +3,8 @@
 pub mod cat;
 pub mod check;
 pub mod completions;
+pub mod copy;
+mod copy_walk;
 pub mod create;
 pub mod dest;
 pub mod get;
