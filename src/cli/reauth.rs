@@ -50,15 +50,7 @@ const VERDICT_WAIT: Duration = Duration::from_secs(120);
 /// Longest protocol line.
 const MAX_LINE: usize = 8192;
 
-/// A prompter handed to the SFTP backend instead of the default terminal/askpass one.
-#[derive(Clone)]
-pub struct SharedPrompter(pub Arc<dyn vault_sftp::Prompter>);
-
-impl std::fmt::Debug for SharedPrompter {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("SharedPrompter")
-    }
-}
+pub use super::storage_arg::SharedPrompter;
 
 // ------------------------------------------------------------------ socket location
 
@@ -1013,7 +1005,7 @@ fn find_mount(target: &Path) -> CliResult<PathBuf> {
     if by_name.is_empty()
         && crate::cli::config::load().is_ok_and(|(_, c)| c.vaults.contains_key(name.as_ref()))
     {
-        return super::commands::unmount::named_mountpoint(&name);
+        return super::mounted::named_mountpoint(&name);
     }
     match by_name.as_slice() {
         [one] => Ok(one.mountpoint.clone()),
