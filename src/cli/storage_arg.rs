@@ -1,15 +1,12 @@
-//! STORAGE arguments (docs/cli.md "STORAGE"): parsing the forms, and connecting to the backend.
+//! STORAGE arguments (docs/cli.md "STORAGE"): parsing the forms and the connection options.
 //!
-//! Knows the backends only through their constructors; everything after connecting is the
-//! `Storage` trait.
+//! Connecting lives in `cli::connect`, above the secrets it asks for; this module stays at the
+//! bottom of the CLI's module graph so config, keyring and secrets may all name it.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
-use vault_storage::Storage;
-
-use super::exit::{CliError, CliResult, Exit};
-use super::secrets::Secrets;
+use super::exit::{CliError, CliResult};
 
 /// A parsed STORAGE argument.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -156,6 +153,16 @@ pub enum Purpose {
     Create,
 }
 
+/// A prompter handed to the SFTP backend instead of the default terminal/askpass one.
+#[derive(Clone)]
+pub struct SharedPrompter(pub Arc<dyn vault_sftp::Prompter>);
+
+impl std::fmt::Debug for SharedPrompter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SharedPrompter")
+    }
+}
+
 /// Connection options besides the STORAGE itself (none of them secret).
 #[derive(Debug, Clone, Default)]
 pub struct ConnectOptions {
@@ -170,7 +177,7 @@ pub struct ConnectOptions {
     /// `--insecure-http`: a password over plain HTTP to a host that is not loopback.
     pub insecure_http: bool,
     /// Who answers the SFTP login's questions instead of the terminal/askpass (the mount daemon).
-    pub sftp_prompter: Option<super::reauth::SharedPrompter>,
+    pub sftp_prompter: Option<SharedPrompter>,
     /// `--s3-endpoint URL` (s3).
     pub s3_endpoint: Option<String>,
     /// `--s3-region R` (s3).
@@ -234,160 +241,6 @@ impl ConnectOptions {
     }
 }
 
-/// Connects to the storage, asking `secrets` for server credentials. Failures to reach it exit 5.
-pub async fn connect(
-    arg: &str,
-    spec: &StorageSpec,
-    purpose: Purpose,
-    secrets: &Secrets,
-    options: &ConnectOptions,
-) -> CliResult<Arc<dyn Storage>> {
-    match spec {
-        StorageSpec::Local(path) => connect_local(arg, path, purpose),
-        StorageSpec::Sftp(_) => connect_sftp(arg, purpose, secrets, options).await,
-        StorageSpec::Dav { .. } | StorageSpec::WebDavUrl(_) => {
-            connect_webdav(arg, purpose, secrets, options).await
-        }
-        StorageSpec::S3 { bucket, prefix } => {
-            let s3 = super::s3_arg::S3Options {
-                endpoint: options.s3_endpoint.clone(),
-                region: options.s3_region.clone(),
-                creating: purpose == Purpose::Create,
-                create_bucket: options.create_bucket,
-                insecure_http: options.insecure_http,
-                ca_cert: options.ca_cert.clone(),
-            };
-            let ask = |account: String, prompt: &str| {
-                secrets.stored_or_ask(Some(account), "S3 secret key", prompt)
-            };
-            super::s3_arg::connect(arg, bucket, prefix, &s3, &ask).await
-        }
-        StorageSpec::Named(name) => Err(match super::config::path() {
-            Ok(file) => super::config::unknown_name(name, &file),
-            Err(e) => e,
-        }),
-    }
-}
-
-async fn connect_sftp(
-    arg: &str,
-    purpose: Purpose,
-    secrets: &Secrets,
-    options: &ConnectOptions,
-) -> CliResult<Arc<dyn Storage>> {
-    use super::exit::exit_for_sftp_error;
-    let url = vault_sftp::parse_sftp_url(arg)
-        .map_err(|e| CliError::new(exit_for_sftp_error(&e), e.to_string()))?;
-    let mut config = vault_sftp::SftpConfig::from_url(&url, None)
-        .map_err(|e| CliError::new(exit_for_sftp_error(&e), e.to_string()))?;
-    if let Some(identity) = &options.identity {
-        config.add_identity_first(identity.clone());
-    }
-    if let Some(known_hosts) = &options.known_hosts {
-        config.known_hosts = known_hosts.clone();
-        // A file the user named is the only one consulted (as OpenSSH's UserKnownHostsFile
-        // with GlobalKnownHostsFile none).
-        config.global_known_hosts = None;
-    }
-    config.accept_new_host_key = options.accept_new_host_key;
-    // `vault create` makes a missing vault folder, as it does for a local one.
-    config.create_root = purpose == Purpose::Create;
-    let mut secrets = secrets.clone();
-    // A held TOTP secret (opt-in) answers the server's one-time-code prompts.
-    secrets.totp = secrets.totp_for(&config.user, &config.host, config.port)?;
-    let prompter: Arc<dyn vault_sftp::Prompter> = match &options.sftp_prompter {
-        // A detached mount's own prompter (`vault auth`, askpass), behind the TOTP secret.
-        Some(p) if secrets.totp.is_some() => Arc::new(super::secrets::TotpFirst {
-            codes: super::secrets::CliPrompter(secrets),
-            then: p.0.clone(),
-        }),
-        Some(p) => p.0.clone(),
-        None => Arc::new(super::secrets::CliPrompter(secrets)),
-    };
-    let storage = vault_sftp::SftpStorage::connect(config, prompter)
-        .await
-        .map_err(|e| CliError::new(exit_for_sftp_error(&e), format!("{arg}: {e}")))?;
-    Ok(Arc::new(storage))
-}
-
-async fn connect_webdav(
-    arg: &str,
-    purpose: Purpose,
-    secrets: &Secrets,
-    options: &ConnectOptions,
-) -> CliResult<Arc<dyn Storage>> {
-    let shown = vault_webdav::redact_password(arg);
-    let mut config = vault_webdav::WebDavConfig::parse(arg)
-        .map_err(|e| CliError::usage(format!("invalid storage URL {shown}: {}", e.0)))?;
-    config.ca_cert = options.ca_cert.clone();
-    config.insecure_http = options.insecure_http;
-    // Before the password is asked for or looked up: it would have nowhere safe to go.
-    let host = config.base_url.host_str().unwrap_or("");
-    if config.user.is_some()
-        && !vault_storage::cleartext::may_send_credentials(
-            config.base_url.scheme(),
-            host,
-            options.insecure_http,
-        )
-    {
-        return Err(CliError::usage(format!(
-            "{shown}: {}",
-            vault_storage::cleartext::refusal("the WebDAV password", host)
-        )));
-    }
-    if config.user.is_some() {
-        config.password = Some(secrets.stored_or_ask(
-            super::remember::webdav_account(&config),
-            "WebDAV password",
-            &config.password_prompt(),
-        )?);
-    }
-    let storage = vault_webdav::WebDavStorage::connect(config)
-        .await
-        .map_err(|e| {
-            let exit = match super::exit::exit_for_storage_kind(e.kind()) {
-                Exit::Error => Exit::Unreachable,
-                other => other,
-            };
-            CliError::new(exit, format!("cannot reach storage {arg}: {e}"))
-        })?;
-    if purpose == Purpose::Create {
-        // `vault create` makes a missing vault folder, as it does for a local one.
-        storage.create_root_if_missing().await.map_err(|e| {
-            CliError::new(
-                super::exit::exit_for_storage_kind(e.kind()),
-                format!("cannot create folder {arg}: {e}"),
-            )
-        })?;
-    }
-    Ok(Arc::new(storage))
-}
-
-fn connect_local(arg: &str, path: &Path, purpose: Purpose) -> CliResult<Arc<dyn Storage>> {
-    let unreachable = |what: String| CliError::new(Exit::Unreachable, what);
-    match std::fs::metadata(path) {
-        Ok(m) if m.is_dir() => {
-            std::fs::read_dir(path)
-                .map_err(|e| unreachable(format!("cannot read storage {arg}: {}", io_text(&e))))?;
-        }
-        Ok(_) => return Err(unreachable(format!("storage {arg} is not a folder"))),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound && purpose == Purpose::Create => {
-            std::fs::create_dir(path)
-                .map_err(|e| unreachable(format!("cannot create folder {arg}: {}", io_text(&e))))?;
-        }
-        Err(e) => {
-            return Err(unreachable(format!(
-                "cannot reach storage {arg}: {}",
-                io_text(&e)
-            )));
-        }
-    }
-    match vault_storage::LocalStorage::new(path) {
-        Ok(s) => Ok(Arc::new(s)),
-        Err(e) => Err(unreachable(format!("cannot open storage {arg}: {e}"))),
-    }
-}
-
 /// An io::Error without its "(os error N)" suffix.
 pub fn io_text(e: &std::io::Error) -> String {
     let s = e.to_string();
@@ -412,6 +265,7 @@ pub fn absolute(arg: &str, spec: &StorageSpec) -> String {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use crate::cli::exit::Exit;
 
     #[test]
     fn local_forms() {

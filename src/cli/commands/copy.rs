@@ -49,7 +49,7 @@ pub async fn run(
         refuse_nested(&s, d, src_arg, dst_arg)?;
     }
     let secrets = Secrets::from_args(dst_secrets);
-    let dst = storage_arg::connect(
+    let dst = crate::cli::connect::connect(
         dst_arg,
         &dst_spec,
         Purpose::Create,

@@ -24,7 +24,7 @@ pub async fn run(ctx: Ctx, storage_arg: &str, secrets: &SecretArgs) -> CliResult
     let secrets = Secrets::from_args(secrets);
     // Ask before touching storage, so a cancelled prompt leaves nothing behind.
     let password = secrets.new_password(&vault_prompt(storage_arg), password_file.as_deref())?;
-    let storage = storage_arg::connect(
+    let storage = crate::cli::connect::connect(
         storage_arg,
         &spec,
         Purpose::Create,

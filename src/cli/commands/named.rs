@@ -84,30 +84,7 @@ pub fn list() -> CliResult {
     Ok(())
 }
 
-/// Where `entry`'s vault is mounted (the mount list `vault status` prints), if it is: a mount
-/// whose source is the entry's STORAGE (compared normalised), preferring its mountpoint.
-pub fn mounted_at(entry: &VaultEntry) -> Option<PathBuf> {
-    let key = |s: &str| {
-        storage_arg::parse(s)
-            .ok()
-            .and_then(|spec| remember::storage_key(s, &spec))
-            .unwrap_or_else(|| s.to_string())
-    };
-    let want = key(&entry.storage);
-    let mounts: Vec<_> = vault_fs::mounted_vaults()
-        .into_iter()
-        .filter(|m| m.source == entry.storage || key(&m.source) == want)
-        .collect();
-    let configured = entry
-        .mountpoint
-        .as_ref()
-        .map(|p| std::fs::canonicalize(p).unwrap_or_else(|_| p.clone()));
-    mounts
-        .iter()
-        .find(|m| Some(&m.mountpoint) == configured.as_ref())
-        .or_else(|| mounts.first())
-        .map(|m| m.mountpoint.clone())
-}
+pub use crate::cli::mounted::mounted_at;
 
 /// `vault remove NAME`: the entry and its stored secrets; never the vault's data.
 pub fn remove(name: &str) -> CliResult {

@@ -1,6 +1,6 @@
 //! `vault unmount MOUNTPOINT|NAME [--force]`.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use crate::cli::exit::{CliError, CliResult};
 
@@ -22,19 +22,4 @@ pub fn run(mountpoint: &Path, force: bool) -> CliResult {
     Ok(())
 }
 
-/// Where the named vault `name` is mounted: its configured mountpoint, else the mount whose
-/// source is its STORAGE.
-pub(crate) fn named_mountpoint(name: &str) -> CliResult<PathBuf> {
-    let (file, config) = crate::cli::config::load()?;
-    let entry = config.vaults.get(name).ok_or_else(|| {
-        CliError::usage(format!(
-            "{name}: no such mountpoint, and no vault named {name:?} in {}",
-            file.display()
-        ))
-    })?;
-    if let Some(mp) = &entry.mountpoint {
-        return Ok(mp.clone());
-    }
-    super::named::mounted_at(entry)
-        .ok_or_else(|| CliError::other(format!("vault {name} is not mounted")))
-}
+pub(crate) use crate::cli::mounted::named_mountpoint;

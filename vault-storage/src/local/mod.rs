@@ -25,247 +25,42 @@
 //!   set_len, rename or removal through this storage forgets the handles at
 //!   and below the paths it touched.
 //! - All `io::Error`s are mapped to [`StorageErrorKind`] in one place: [`classify`].
+//!
+//! Layout: the read-handle cache lives in `handles`, the blocking primitives (error mapping,
+//! symlink checks, no-replace rename, positioned I/O) in `fsops`; this module is the `Storage`
+//! implementation on top of them.
 
 use std::io;
 use std::path::{Component, Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::{Instant, SystemTime};
+use std::time::SystemTime;
 
 use async_trait::async_trait;
 use bytes::Bytes;
 use tokio::io::AsyncWriteExt;
 
+mod fsops;
+mod handles;
+
+pub use fsops::classify;
+use fsops::{
+    blocking, check_no_symlinks, metadata_of, read_at, rename_noreplace, sync_dir,
+    to_storage_error, write_all_at,
+};
+pub use handles::{HANDLE_CACHE, HANDLE_TTL};
+use handles::{Handles, file_id, lock_handles};
+
 use crate::{
-    Body, Capabilities, DirEntry, EntryKind, Metadata, RenameMode, SpaceInfo, Storage,
-    StorageError, StorageErrorKind, StoragePath, WriteMode,
+    Body, Capabilities, DirEntry, Metadata, RenameMode, SpaceInfo, Storage, StorageError,
+    StorageErrorKind, StoragePath, WriteMode,
 };
 
 /// Prefix of the temp files `write` creates next to their target.
 pub const TEMP_PREFIX: &str = ".vault-tmp-";
 
-/// Open read handles kept by `read_at`.
-pub const HANDLE_CACHE: usize = 16;
-/// How long a cached read handle is reused before the path is opened again.
-pub const HANDLE_TTL: std::time::Duration = std::time::Duration::from_secs(1);
-
 /// Reads above this length stat the file first, so a huge `len` never
 /// allocates more than the object holds.
 const READ_STAT_ABOVE: usize = 1 << 20;
-
-struct CachedHandle {
-    path: PathBuf,
-    file: Arc<std::fs::File>,
-    /// Identity of the opened file: a hit is used only while `path` still
-    /// names this file (another client may have replaced it).
-    id: FileId,
-    opened: Instant,
-}
-
-/// What identifies an open file (device + inode on Unix).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct FileId(u64, u64);
-
-#[cfg(unix)]
-fn file_id(meta: &std::fs::Metadata) -> FileId {
-    use std::os::unix::fs::MetadataExt;
-    FileId(meta.dev(), meta.ino())
-}
-
-#[cfg(not(unix))]
-fn file_id(meta: &std::fs::Metadata) -> FileId {
-    // No cheap identity: size + mtime (a replacement changes one of them).
-    let mtime = meta
-        .modified()
-        .ok()
-        .and_then(|t| t.duration_since(SystemTime::UNIX_EPOCH).ok())
-        .map_or(0, |d| d.as_nanos() as u64);
-    FileId(meta.len(), mtime)
-}
-
-/// Open read handles by full path (see the module docs).
-#[derive(Default)]
-struct Handles {
-    entries: Vec<CachedHandle>,
-    /// Bumped by every invalidation: a reader that opened a file before an
-    /// invalidation must not put its (maybe replaced) handle in the cache.
-    generation: u64,
-}
-
-fn lock_handles(h: &Mutex<Handles>) -> std::sync::MutexGuard<'_, Handles> {
-    h.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-impl Handles {
-    fn get(&mut self, path: &Path) -> Option<(Arc<std::fs::File>, FileId)> {
-        let pos = self.entries.iter().position(|e| e.path == path)?;
-        if self.entries[pos].opened.elapsed() < HANDLE_TTL {
-            Some((Arc::clone(&self.entries[pos].file), self.entries[pos].id))
-        } else {
-            self.entries.swap_remove(pos);
-            None
-        }
-    }
-
-    fn put(&mut self, generation: u64, path: PathBuf, file: Arc<std::fs::File>, id: FileId) {
-        if generation != self.generation || self.entries.iter().any(|e| e.path == path) {
-            return;
-        }
-        self.entries.retain(|e| e.opened.elapsed() < HANDLE_TTL);
-        if self.entries.len() >= HANDLE_CACHE
-            && let Some(pos) = self
-                .entries
-                .iter()
-                .enumerate()
-                .min_by_key(|(_, e)| e.opened)
-                .map(|(i, _)| i)
-        {
-            self.entries.swap_remove(pos);
-        }
-        self.entries.push(CachedHandle {
-            path,
-            file,
-            id,
-            opened: Instant::now(),
-        });
-    }
-
-    /// Forgets the handles of `path` and everything below it.
-    fn forget(&mut self, path: &Path) {
-        self.generation += 1;
-        self.entries.retain(|e| !e.path.starts_with(path));
-    }
-}
-
-/// Maps an I/O error to the kind the engine acts on. The one place where
-/// `io::ErrorKind` (and so errno) becomes a [`StorageErrorKind`].
-pub fn classify(error: &io::Error) -> StorageErrorKind {
-    use io::ErrorKind as E;
-    match error.kind() {
-        E::NotFound => StorageErrorKind::NotFound,
-        E::AlreadyExists => StorageErrorKind::AlreadyExists,
-        E::DirectoryNotEmpty => StorageErrorKind::NotEmpty,
-        E::NotADirectory => StorageErrorKind::NotADirectory,
-        E::IsADirectory => StorageErrorKind::IsADirectory,
-        E::PermissionDenied | E::ReadOnlyFilesystem => StorageErrorKind::PermissionDenied,
-        E::StorageFull | E::QuotaExceeded | E::FileTooLarge => StorageErrorKind::StorageFull,
-        E::Unsupported => StorageErrorKind::Unsupported,
-        E::InvalidFilename => StorageErrorKind::InvalidPath,
-        // A vault folder on NFS/SMB/sshfs: the mount may come back.
-        E::TimedOut
-        | E::NotConnected
-        | E::ConnectionReset
-        | E::ConnectionAborted
-        | E::BrokenPipe
-        | E::HostUnreachable
-        | E::NetworkUnreachable
-        | E::NetworkDown
-        | E::StaleNetworkFileHandle => StorageErrorKind::Unavailable,
-        _ => StorageErrorKind::Other,
-    }
-}
-
-fn to_storage_error(path: &StoragePath, error: io::Error) -> StorageError {
-    StorageError::with_source(classify(&error), path, error)
-}
-
-/// Runs blocking file-system work on the blocking pool.
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> io::Result<T> + Send + 'static,
-) -> io::Result<T> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(io::Error::other)?
-}
-
-fn metadata_of(meta: &std::fs::Metadata) -> Metadata {
-    if meta.is_dir() {
-        Metadata {
-            kind: EntryKind::Dir,
-            size: 0,
-            modified: meta.modified().ok(),
-        }
-    } else {
-        Metadata {
-            kind: EntryKind::File,
-            size: meta.len(),
-            modified: meta.modified().ok(),
-        }
-    }
-}
-
-/// Refuses to go through a symlink below `root`: every existing component of
-/// `rel` (all of them with `include_last`, else all but the last) is
-/// `lstat`ed. A missing component ends the check: the operation itself then
-/// reports `NotFound`.
-fn check_no_symlinks(root: &Path, rel: &StoragePath, include_last: bool) -> io::Result<()> {
-    let comps: Vec<&str> = rel.components().collect();
-    let upto = if include_last {
-        comps.len()
-    } else {
-        comps.len().saturating_sub(1)
-    };
-    let mut cur = root.to_path_buf();
-    for comp in &comps[..upto] {
-        cur.push(comp);
-        match std::fs::symlink_metadata(&cur) {
-            Ok(meta) if meta.file_type().is_symlink() => {
-                return Err(io::Error::new(
-                    io::ErrorKind::PermissionDenied,
-                    "refusing to write through a symlink inside the storage folder",
-                ));
-            }
-            Ok(_) => {}
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(())
-}
-
-/// Makes a folder's entries (a create, rename or removal in it) durable.
-fn sync_dir(dir: &Path) -> io::Result<()> {
-    #[cfg(unix)]
-    {
-        std::fs::File::open(dir)?.sync_all()
-    }
-    #[cfg(not(unix))]
-    {
-        // Windows cannot open a folder for flushing without backup semantics;
-        // NTFS journals metadata, so the rename itself is durable enough.
-        let _ = dir;
-        Ok(())
-    }
-}
-
-/// `rename` that fails with `AlreadyExists` instead of replacing `to`.
-fn rename_noreplace(from: &Path, to: &Path) -> io::Result<()> {
-    #[cfg(any(target_os = "linux", target_os = "android"))]
-    {
-        use rustix::fs::{CWD, RenameFlags, renameat_with};
-        use rustix::io::Errno;
-        match renameat_with(CWD, from, CWD, to, RenameFlags::NOREPLACE) {
-            Ok(()) => return Ok(()),
-            // Kernel or file system without RENAME_NOREPLACE: fall back below.
-            // (EINVAL is also "folder into itself"; the fallback reports that again.)
-            Err(Errno::NOSYS) | Err(Errno::INVAL) | Err(Errno::NOTSUP) => {}
-            Err(e) => return Err(e.into()),
-        }
-    }
-    let meta = std::fs::symlink_metadata(from)?;
-    if meta.is_dir() {
-        // Folders cannot be hard-linked: check, then rename. Racy only against
-        // another client creating the same target between the two steps.
-        match std::fs::symlink_metadata(to) {
-            Ok(_) => Err(io::Error::from(io::ErrorKind::AlreadyExists)),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => std::fs::rename(from, to),
-            Err(e) => Err(e),
-        }
-    } else {
-        // link() fails with EEXIST if `to` exists: atomic no-replace.
-        std::fs::hard_link(from, to)?;
-        std::fs::remove_file(from)
-    }
-}
 
 /// A local folder holding the vault (see the module docs).
 #[derive(Clone)]
@@ -849,40 +644,6 @@ impl Storage for LocalStorage {
             Ok(None)
         }
     }
-}
-
-#[cfg(unix)]
-fn read_at(file: &std::fs::File, buf: &mut [u8], offset: u64) -> io::Result<usize> {
-    use std::os::unix::fs::FileExt;
-    loop {
-        match file.read_at(buf, offset) {
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            other => return other,
-        }
-    }
-}
-
-#[cfg(windows)]
-fn read_at(file: &std::fs::File, buf: &mut [u8], offset: u64) -> io::Result<usize> {
-    std::os::windows::fs::FileExt::seek_read(file, buf, offset)
-}
-
-#[cfg(unix)]
-fn write_all_at(file: &std::fs::File, data: &[u8], offset: u64) -> io::Result<()> {
-    std::os::unix::fs::FileExt::write_all_at(file, data, offset)
-}
-
-#[cfg(windows)]
-fn write_all_at(file: &std::fs::File, mut data: &[u8], mut offset: u64) -> io::Result<()> {
-    while !data.is_empty() {
-        let n = std::os::windows::fs::FileExt::seek_write(file, data, offset)?;
-        if n == 0 {
-            return Err(io::Error::from(io::ErrorKind::WriteZero));
-        }
-        data = &data[n..];
-        offset += n as u64;
-    }
-    Ok(())
 }
 
 #[cfg(test)]

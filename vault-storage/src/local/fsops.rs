@@ -1,0 +1,180 @@
+//! Blocking file-system primitives under `LocalStorage`: error mapping, symlink refusal, durable
+//! folder entries, no-replace rename and positioned I/O.
+
+use std::io;
+use std::path::Path;
+
+use crate::{EntryKind, Metadata, StorageError, StorageErrorKind, StoragePath};
+
+/// Maps an I/O error to the kind the engine acts on. The one place where
+/// `io::ErrorKind` (and so errno) becomes a [`StorageErrorKind`].
+pub fn classify(error: &io::Error) -> StorageErrorKind {
+    use io::ErrorKind as E;
+    match error.kind() {
+        E::NotFound => StorageErrorKind::NotFound,
+        E::AlreadyExists => StorageErrorKind::AlreadyExists,
+        E::DirectoryNotEmpty => StorageErrorKind::NotEmpty,
+        E::NotADirectory => StorageErrorKind::NotADirectory,
+        E::IsADirectory => StorageErrorKind::IsADirectory,
+        E::PermissionDenied | E::ReadOnlyFilesystem => StorageErrorKind::PermissionDenied,
+        E::StorageFull | E::QuotaExceeded | E::FileTooLarge => StorageErrorKind::StorageFull,
+        E::Unsupported => StorageErrorKind::Unsupported,
+        E::InvalidFilename => StorageErrorKind::InvalidPath,
+        // A vault folder on NFS/SMB/sshfs: the mount may come back.
+        E::TimedOut
+        | E::NotConnected
+        | E::ConnectionReset
+        | E::ConnectionAborted
+        | E::BrokenPipe
+        | E::HostUnreachable
+        | E::NetworkUnreachable
+        | E::NetworkDown
+        | E::StaleNetworkFileHandle => StorageErrorKind::Unavailable,
+        _ => StorageErrorKind::Other,
+    }
+}
+
+pub(super) fn to_storage_error(path: &StoragePath, error: io::Error) -> StorageError {
+    StorageError::with_source(classify(&error), path, error)
+}
+
+/// Runs blocking file-system work on the blocking pool.
+pub(super) async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> io::Result<T> + Send + 'static,
+) -> io::Result<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(io::Error::other)?
+}
+
+pub(super) fn metadata_of(meta: &std::fs::Metadata) -> Metadata {
+    if meta.is_dir() {
+        Metadata {
+            kind: EntryKind::Dir,
+            size: 0,
+            modified: meta.modified().ok(),
+        }
+    } else {
+        Metadata {
+            kind: EntryKind::File,
+            size: meta.len(),
+            modified: meta.modified().ok(),
+        }
+    }
+}
+
+/// Refuses to go through a symlink below `root`: every existing component of
+/// `rel` (all of them with `include_last`, else all but the last) is
+/// `lstat`ed. A missing component ends the check: the operation itself then
+/// reports `NotFound`.
+pub(super) fn check_no_symlinks(
+    root: &Path,
+    rel: &StoragePath,
+    include_last: bool,
+) -> io::Result<()> {
+    let comps: Vec<&str> = rel.components().collect();
+    let upto = if include_last {
+        comps.len()
+    } else {
+        comps.len().saturating_sub(1)
+    };
+    let mut cur = root.to_path_buf();
+    for comp in &comps[..upto] {
+        cur.push(comp);
+        match std::fs::symlink_metadata(&cur) {
+            Ok(meta) if meta.file_type().is_symlink() => {
+                return Err(io::Error::new(
+                    io::ErrorKind::PermissionDenied,
+                    "refusing to write through a symlink inside the storage folder",
+                ));
+            }
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// Makes a folder's entries (a create, rename or removal in it) durable.
+pub(super) fn sync_dir(dir: &Path) -> io::Result<()> {
+    #[cfg(unix)]
+    {
+        std::fs::File::open(dir)?.sync_all()
+    }
+    #[cfg(not(unix))]
+    {
+        // Windows cannot open a folder for flushing without backup semantics;
+        // NTFS journals metadata, so the rename itself is durable enough.
+        let _ = dir;
+        Ok(())
+    }
+}
+
+/// `rename` that fails with `AlreadyExists` instead of replacing `to`.
+pub(super) fn rename_noreplace(from: &Path, to: &Path) -> io::Result<()> {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    {
+        use rustix::fs::{CWD, RenameFlags, renameat_with};
+        use rustix::io::Errno;
+        match renameat_with(CWD, from, CWD, to, RenameFlags::NOREPLACE) {
+            Ok(()) => return Ok(()),
+            // Kernel or file system without RENAME_NOREPLACE: fall back below.
+            // (EINVAL is also "folder into itself"; the fallback reports that again.)
+            Err(Errno::NOSYS) | Err(Errno::INVAL) | Err(Errno::NOTSUP) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let meta = std::fs::symlink_metadata(from)?;
+    if meta.is_dir() {
+        // Folders cannot be hard-linked: check, then rename. Racy only against
+        // another client creating the same target between the two steps.
+        match std::fs::symlink_metadata(to) {
+            Ok(_) => Err(io::Error::from(io::ErrorKind::AlreadyExists)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => std::fs::rename(from, to),
+            Err(e) => Err(e),
+        }
+    } else {
+        // link() fails with EEXIST if `to` exists: atomic no-replace.
+        std::fs::hard_link(from, to)?;
+        std::fs::remove_file(from)
+    }
+}
+
+#[cfg(unix)]
+pub(super) fn read_at(file: &std::fs::File, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+    use std::os::unix::fs::FileExt;
+    loop {
+        match file.read_at(buf, offset) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            other => return other,
+        }
+    }
+}
+
+#[cfg(windows)]
+pub(super) fn read_at(file: &std::fs::File, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+    std::os::windows::fs::FileExt::seek_read(file, buf, offset)
+}
+
+#[cfg(unix)]
+pub(super) fn write_all_at(file: &std::fs::File, data: &[u8], offset: u64) -> io::Result<()> {
+    std::os::unix::fs::FileExt::write_all_at(file, data, offset)
+}
+
+#[cfg(windows)]
+pub(super) fn write_all_at(
+    file: &std::fs::File,
+    mut data: &[u8],
+    mut offset: u64,
+) -> io::Result<()> {
+    while !data.is_empty() {
+        let n = std::os::windows::fs::FileExt::seek_write(file, data, offset)?;
+        if n == 0 {
+            return Err(io::Error::from(io::ErrorKind::WriteZero));
+        }
+        data = &data[n..];
+        offset += n as u64;
+    }
+    Ok(())
+}
