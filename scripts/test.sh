@@ -19,6 +19,13 @@ fi
 
 # The recovery-key known-answer tests skip only on a machine without the word list; here it is installed.
 export VAULT_REQUIRE_WORDLIST=1
+# The test servers listen on fixed ports between 20000 and 54999 (each test derives its own from its
+# pid). Keep the kernel's ephemeral ports (the local end of every outgoing connection) above that
+# range for this run, so a busy run's clients cannot hold a port a server is about to bind.
+old_ports=$(sysctl -n net.ipv4.ip_local_port_range 2>/dev/null || true)
+if [[ -n $old_ports ]] && sysctl -qw net.ipv4.ip_local_port_range="55000 64999" 2>/dev/null; then
+  trap 'sysctl -qw net.ipv4.ip_local_port_range="$old_ports"' EXIT
+fi
 LOG=$(mktemp /tmp/vault-test-output.XXXXXX)
 log "cargo test --workspace"
 cargo test --workspace --no-fail-fast 2>&1 | tee -a "$LOG"
