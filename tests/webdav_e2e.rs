@@ -6,7 +6,7 @@
 //!   mount again, `diff -r`; then pycryptomator reads the vault from the server's folder on disk.
 //! - `conflicts_*`: Nextcloud-client sync-conflict copies made in the server's folder on disk
 //!   (a file node; a folder node with an identical `dir.c9r`; a folder node with another dir ID
-//!   whose content dir exists): `ls`/`cat`/`check` write nothing and present the spec §10 names,
+//!   whose content dir exists): `ls`/`cat`/`check` write nothing and present the docs/vault-format.md §10 names,
 //!   `check --repair` resolves them on storage to the same names, pycryptomator agrees.
 //! - `outage_*`: the server killed during a 32 MiB `vault put`: clear failure, the old version
 //!   stays readable and its object unchanged, the next put succeeds.
@@ -694,7 +694,7 @@ fn conflicts(srv: Srv, sub: &str) {
         v
     };
 
-    // Read-only use: the spec §10 names, nothing written.
+    // Read-only use: the docs/vault-format.md §10 names, nothing written.
     let before = tree_state(&disk);
     assert_eq!(
         ls(&w, &url, "/"),

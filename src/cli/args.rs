@@ -1,5 +1,5 @@
 //! The command line as clap parses it: raw flags only, no I/O.
-//! `docs/cli.md` (shared) is the contract for names, forms and meanings.
+//! `docs/cli.md` is the contract for names, forms and meanings.
 
 use std::path::PathBuf;
 

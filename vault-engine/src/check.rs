@@ -7,7 +7,7 @@
 //!
 //! `--repair` does only what cannot lose data: write a missing or wrong
 //! `dirid.c9r` (it is a backup of an ID we know), resolve sync-conflict
-//! copies as spec §10 (renames, and deletes of byte-identical duplicates),
+//! copies as docs/vault-format.md §10 (renames, and deletes of byte-identical duplicates),
 //! remove leftover shadow objects of interrupted writes (they hold only
 //! ciphertext of a version that was never committed). An old version a
 //! storage backend kept aside during a replace that was cut off (see

@@ -1,4 +1,4 @@
-//! Sync-conflict copies (spec §10, step 4): what happens to one `.c9r`
+//! Sync-conflict copies (docs/vault-format.md §10, step 4): what happens to one `.c9r`
 //! entry whose name holds a decryptable ciphertext run plus other text
 //! (`<ct> (conflicted copy 2026-11-25 101010).c9r`, `Copy_of_<ct>.c9r`, …).
 //!
@@ -6,7 +6,7 @@
 //! - identical `dir.c9r` / `symlink.c9r` folders → the copy is deleted;
 //! - otherwise → moved to a new cleartext name from
 //!   `vault_format::conflict::resolved_name_candidates`, stored in the form
-//!   spec §8 requires (`.c9s` when long; the reference would not shorten).
+//!   docs/vault-format.md §8 requires (`.c9s` when long; the reference would not shorten).
 //!
 //! In [`Mode::Present`] (read-only vaults, `check` without `--repair`) the
 //! same names are computed but nothing is written; the presented node points

@@ -22,7 +22,7 @@ use crate::{DirId, Node, VaultError, VaultErrorKind};
 /// How long the conflict presentation of a listed directory is trusted by lookups.
 pub(crate) const PRESENTED_TTL: Duration = Duration::from_secs(2);
 
-/// Prefix of the hidden shadow objects that hold an unfinished write (spec §10
+/// Prefix of the hidden shadow objects that hold an unfinished write (docs/vault-format.md §10
 /// ignores `.`-prefixed entries; no `.c9r` suffix so no client takes them for nodes).
 pub(crate) const TEMP_PREFIX: &str = ".vault-tmp-";
 

@@ -1,4 +1,4 @@
-//! Node type detection (spec §7) and the one place a [`Node`] is built from
+//! Node type detection (docs/vault-format.md §7) and the one place a [`Node`] is built from
 //! what detection found: shared by lookups, listings and conflict handling,
 //! so it depends on none of them.
 
@@ -18,7 +18,7 @@ pub(crate) struct Detected {
     pub damaged: bool,
 }
 
-/// Cleartext size of a regular file from its ciphertext length (spec §11):
+/// Cleartext size of a regular file from its ciphertext length (docs/vault-format.md §11):
 /// invalid lengths give size 0 and `damaged`.
 pub(crate) fn file_size(core: &Core, ct_len: u64, path: &StoragePath) -> (u64, bool) {
     match core.cryptor.combo().cleartext_size(ct_len) {
@@ -43,7 +43,7 @@ async fn read_dir_file(core: &Core, path: &StoragePath) -> Result<Option<Vec<u8>
     }
 }
 
-/// Node type detection (spec §7) for an entry with known metadata.
+/// Node type detection (docs/vault-format.md §7) for an entry with known metadata.
 /// `None` for a broken node (logged).
 pub(crate) async fn detect(
     core: &Core,

@@ -7,12 +7,12 @@
 //!
 //! Module map (internals):
 //! - `core`: shared state of an unlocked vault (storage, cryptor, caches, tables);
-//! - `unlock`: create, unlock, change or reset the password (spec §2, §3, §12, §13);
-//! - `names`: cleartext name validation, NFC, ciphertext locations (spec §6, §8);
+//! - `unlock`: create, unlock, change or reset the password (docs/vault-format.md §2, §3, §12, §13);
+//! - `names`: cleartext name validation, NFC, ciphertext locations (docs/vault-format.md §6, §8);
 //! - `dir_ids`: the `(parent, name) → DirId` LRU cache and per-directory locks;
-//! - `detect`: node type detection (spec §7) and the `Node` it yields (a leaf);
+//! - `detect`: node type detection (docs/vault-format.md §7) and the `Node` it yields (a leaf);
 //! - `nodes`: lookup, create/remove/rename;
-//! - `listing`: directory listings (spec §5–§8) with sync-conflict handling (`conflicts`, spec §10);
+//! - `listing`: directory listings (docs/vault-format.md §5–§8) with sync-conflict handling (`conflicts`, docs/vault-format.md §10);
 //! - `open_file`: [`OpenFile`]: chunk cache, shadow write path, atomic commit (`shadow`);
 //!   the table of open files (`open_table`) is owned by `core` without naming `OpenFile`;
 //! - [`check`]: the health check; `backups`: old versions a cut-off replace left aside.
@@ -26,7 +26,7 @@ use vault_storage::Storage;
 mod error;
 pub use error::{VaultError, VaultErrorKind};
 
-/// A directory's ID (spec §5): `""` for the root, a UUID otherwise.
+/// A directory's ID (docs/vault-format.md §5): `""` for the root, a UUID otherwise.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct DirId(Arc<str>);
 
@@ -75,7 +75,7 @@ pub struct Node {
     /// Modification time from storage.
     pub modified: Option<SystemTime>,
     /// True when the file's ciphertext length maps to no cleartext size
-    /// (spec §11): listed with size 0, reads fail with `Corrupt`.
+    /// (docs/vault-format.md §11): listed with size 0, reads fail with `Corrupt`.
     pub damaged: bool,
     /// Ciphertext location (storage path of the node entry), for logs and `check`.
     pub storage_path: String,
@@ -146,7 +146,7 @@ pub struct Vault {
 }
 
 /// A sync-conflict copy (`NAME (conflicted copy …)`) a directory listing found, renamed or
-/// presented (spec §10); see [`Vault::on_conflict`].
+/// presented (docs/vault-format.md §10); see [`Vault::on_conflict`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConflictEvent {
     /// The cleartext name the copy is listed under now (or the original's name when hidden).
@@ -216,7 +216,7 @@ impl Vault {
         })
     }
 
-    /// Changes the password (spec §13): backup of the old masterkey file,
+    /// Changes the password (docs/vault-format.md §13): backup of the old masterkey file,
     /// atomic replace. Keys and data are unchanged.
     pub async fn change_password(
         storage: Arc<dyn Storage>,
@@ -227,7 +227,7 @@ impl Vault {
     }
 
     /// The vault's master key, unlocked with `password` and checked against
-    /// `vault.cryptomator` (for the recovery key, spec §12). Opens nothing else.
+    /// `vault.cryptomator` (for the recovery key, docs/vault-format.md §12). Opens nothing else.
     pub async fn unlock_master_key(
         storage: Arc<dyn Storage>,
         password: &str,
@@ -245,7 +245,7 @@ impl Vault {
         unlock::verify_master_key(storage, key).await
     }
 
-    /// Sets a new password from the master key alone (recovery, spec §12/§13): verifies
+    /// Sets a new password from the master key alone (recovery, docs/vault-format.md §12/§13): verifies
     /// `key` against `vault.cryptomator` first (nothing is written otherwise), backs up the
     /// old masterkey file as `<name>.<HEX>.bkup`, then replaces it atomically. Returns the
     /// backup's file name (`None` when there was no masterkey file to back up).
@@ -321,7 +321,7 @@ impl Vault {
 
     /// Lists a directory: names decrypted, sizes from ciphertext lengths, no
     /// content read. Sorted by name. Conflict copies resolved (read-write) or
-    /// presented (read-only) as spec §10 says.
+    /// presented (read-only) as docs/vault-format.md §10 says.
     pub async fn list(&self, dir: &DirId) -> Result<Vec<Node>, VaultError> {
         let mode = if self.core.read_only {
             listing::Mode::Present

@@ -1,6 +1,6 @@
-//! Directory listings (spec §5–§10): one `list_dir` of the content
+//! Directory listings (docs/vault-format.md §5–§10): one `list_dir` of the content
 //! directory, names decrypted, `.c9s` folders inflated through `name.c9s`,
-//! node types detected (spec §7), sizes from ciphertext lengths (no content
+//! node types detected (docs/vault-format.md §7), sizes from ciphertext lengths (no content
 //! read), sync-conflict copies resolved or presented ([`crate::conflicts`]),
 //! broken nodes and directories without content directory skipped with a log
 //! line naming the ciphertext path.
@@ -334,7 +334,7 @@ pub(crate) async fn list(core: &Core, dir: &DirId, mode: Mode) -> Result<Listing
         }
     }
 
-    // 4. Directories whose content directory is missing are hidden (spec §5).
+    // 4. Directories whose content directory is missing are hidden (docs/vault-format.md §5).
     let dir_checks: Vec<Result<bool, VaultError>> = futures::stream::iter(
         items
             .iter()
@@ -443,7 +443,7 @@ fn item(
     })
 }
 
-/// Step 1–2 of spec §10 for one `.c9r` entry.
+/// Step 1–2 of docs/vault-format.md §10 for one `.c9r` entry.
 fn classify(
     core: &Core,
     dir: &DirId,

@@ -1,4 +1,4 @@
-//! Cleartext names → ciphertext locations (spec §6, §8).
+//! Cleartext names → ciphertext locations (docs/vault-format.md §6, §8).
 //!
 //! Validates cleartext names, normalises them to NFC and computes where a
 //! node with that name lives inside its parent's content directory: a plain
@@ -11,7 +11,7 @@ use vault_storage::StoragePath;
 
 use crate::{VaultError, VaultErrorKind};
 
-/// Rejects names that never reach the encryptor (spec §6): empty, `.`, `..`,
+/// Rejects names that never reach the encryptor (docs/vault-format.md §6): empty, `.`, `..`,
 /// containing `/` or NUL.
 pub(crate) fn validate(name: &str) -> Result<(), VaultError> {
     if name.is_empty() || name == "." || name == ".." || name.contains(['/', '\0']) {

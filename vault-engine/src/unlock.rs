@@ -1,4 +1,4 @@
-//! Creating and unlocking vaults, changing the password (spec §2, §3, §13).
+//! Creating and unlocking vaults, changing the password (docs/vault-format.md §2, §3, §13).
 //!
 //! Maps every way a storage can fail to be our vault to one clear error:
 //! `NotAVault("no vault.cryptomator at …")`, `NotAVault("unsupported vault
@@ -256,7 +256,7 @@ pub(crate) async fn change_password(
 }
 
 /// Backs up the old masterkey file (if any) as `<name>.<HEX>.bkup`, then replaces it
-/// atomically (spec §13). Returns the backup's file name.
+/// atomically (docs/vault-format.md §13). Returns the backup's file name.
 async fn replace_masterkey(
     s: &dyn Storage,
     mk_name: &str,

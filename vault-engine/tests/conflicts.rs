@@ -1,4 +1,4 @@
-//! Acceptance 3: sync-conflict copies (spec §10). The `conflicts/` fixture
+//! Acceptance 3: sync-conflict copies (docs/vault-format.md §10). The `conflicts/` fixture
 //! lists exactly as expected-resolved.json says, read-only (storage
 //! untouched) and read-write (resolved on storage; a second listing changes
 //! nothing), plus Nextcloud-named copies of a file and a directory node.
@@ -77,7 +77,7 @@ async fn read_write_resolves_on_storage_once() {
         "{:?}",
         entries.iter().map(|e| &e.name).collect::<Vec<_>>()
     );
-    // The é×60 copy is stored shortened (spec §10 recommended form).
+    // The é×60 copy is stored shortened (docs/vault-format.md §10 recommended form).
     assert!(
         entries
             .iter()

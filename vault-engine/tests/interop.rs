@@ -174,7 +174,7 @@ async fn we_read_pycryptomator_vault() {
         .await
         .expect("NFC spelling finds the NFD-stored name");
     assert_eq!(node.name, "Cre\u{300}me-nfd.txt");
-    // Its root dirid.c9r does not authenticate (spec §16): a warning in check, nothing else.
+    // Its root dirid.c9r does not authenticate (docs/vault-format.md §16): a warning in check, nothing else.
     let report = vault_engine::check::check(&vault, false, &vault_engine::check::NoProgress)
         .await
         .expect("check");

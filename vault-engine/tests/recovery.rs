@@ -1,4 +1,4 @@
-//! Password reset from the master key (recovery key, spec §12/§13), on the in-memory backend.
+//! Password reset from the master key (recovery key, docs/vault-format.md §12/§13), on the in-memory backend.
 //! The recovery-key words use a synthetic word list: the official one is not needed here.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 

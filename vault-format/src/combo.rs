@@ -1,4 +1,4 @@
-//! Cipher combos and the cleartext/ciphertext size math of spec §4 and §11.
+//! Cipher combos and the cleartext/ciphertext size math of docs/vault-format.md §4 and §11.
 
 use crate::CLEARTEXT_CHUNK_SIZE;
 
@@ -29,7 +29,7 @@ impl CipherCombo {
         }
     }
 
-    /// Header nonce length: 12 (GCM IV) or 16 (CTR counter block), spec §4.1/§4.2.
+    /// Header nonce length: 12 (GCM IV) or 16 (CTR counter block), docs/vault-format.md §4.1/§4.2.
     pub fn nonce_len(self) -> usize {
         match self {
             CipherCombo::SivGcm => 12,

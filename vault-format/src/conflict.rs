@@ -1,4 +1,4 @@
-//! Sync-conflict copies (spec §10): finding the ciphertext inside a conflict
+//! Sync-conflict copies (docs/vault-format.md §10): finding the ciphertext inside a conflict
 //! copy's name and computing the cleartext name Cryptomator gives it.
 //! Pure name logic; the engine does the storage look-ups and moves.
 
@@ -92,7 +92,7 @@ impl Search<'_, '_> {
                 cleartext,
             });
         }
-        // `_` and `-` are base64url letters and typical separators: retry around them (spec §10).
+        // `_` and `-` are base64url letters and typical separators: retry around them (docs/vault-format.md §10).
         let first = run.iter().position(|&b| is_sep(b))?;
         if let Some(found) = self.search(rs + first.max(1), end) {
             return Some(found);
@@ -111,7 +111,7 @@ impl Search<'_, '_> {
 /// linear-bounded.
 pub const MAX_CONFLICT_NAME: usize = 1024;
 
-/// Step 1 of spec §10: finds the leftmost-longest base64url run in `base`
+/// Step 1 of docs/vault-format.md §10: finds the leftmost-longest base64url run in `base`
 /// (entry name minus `.c9r`) that `try_decrypt` accepts, with the retry
 /// regions around `_`/`-`. `None` when nothing decrypts, and for a `base`
 /// longer than [`MAX_CONFLICT_NAME`] bytes.
@@ -144,14 +144,14 @@ pub fn extract_ciphertext(
 }
 
 /// UTF-16 code units back to a string the way Java's UTF-8 encoder sees them: an unpaired
-/// surrogate (from a cut through a pair) becomes `?` (spec §10).
+/// surrogate (from a cut through a pair) becomes `?` (docs/vault-format.md §10).
 fn from_utf16_java(units: &[u16]) -> String {
     char::decode_utf16(units.iter().copied())
         .map(|r| r.unwrap_or('?'))
         .collect()
 }
 
-/// Step 4 of spec §10: the new cleartext names for a conflicting copy, in the
+/// Step 4 of docs/vault-format.md §10: the new cleartext names for a conflicting copy, in the
 /// order to try: `stem' + suffix + ext`, then `stem' (1) ext` … `stem' (9) ext`.
 /// Counts UTF-16 code units and replaces a split surrogate by `?` as the reference does.
 pub fn resolved_name_candidates(

@@ -1,4 +1,4 @@
-//! SIV_CTRMAC content format (spec §4.2): 88-byte header, chunks of
+//! SIV_CTRMAC content format (docs/vault-format.md §4.2): 88-byte header, chunks of
 //! nonce(16) || AES-CTR ciphertext || HMAC-SHA256(32).
 //!
 //! CTR treats the whole 16-byte nonce as a 128-bit big-endian counter block (JCE
@@ -62,7 +62,7 @@ pub(crate) fn decrypt_header(c: &Cryptor, ciphertext: &[u8]) -> Result<FileHeade
 }
 
 /// HMAC(macKey, headerNonce || BE64(i) || chunkNonce || ciphertext) — header nonce first,
-/// unlike GCM's AAD (spec §4.2).
+/// unlike GCM's AAD (docs/vault-format.md §4.2).
 fn chunk_mac(
     c: &Cryptor,
     h: &FileHeader,

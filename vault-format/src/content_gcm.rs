@@ -1,4 +1,4 @@
-//! SIV_GCM content format (spec §4.1): 68-byte header, chunks of nonce(12) || ct || tag(16).
+//! SIV_GCM content format (docs/vault-format.md §4.1): 68-byte header, chunks of nonce(12) || ct || tag(16).
 
 use zeroize::Zeroizing;
 
@@ -6,7 +6,7 @@ use crate::gcm::{GcmKey, NONCE_LEN};
 use crate::{CipherCombo, Cryptor, FileHeader, FormatError};
 
 const COMBO: CipherCombo = CipherCombo::SivGcm;
-/// Reserved field: the file size before format 5; writers put all-ones (spec §4.3).
+/// Reserved field: the file size before format 5; writers put all-ones (docs/vault-format.md §4.3).
 const RESERVED: [u8; 8] = [0xFF; 8];
 
 pub(crate) fn encrypt_header(c: &Cryptor, h: &FileHeader, out: &mut Vec<u8>) {
@@ -15,7 +15,7 @@ pub(crate) fn encrypt_header(c: &Cryptor, h: &FileHeader, out: &mut Vec<u8>) {
     payload[..8].copy_from_slice(&RESERVED);
     payload[8..].copy_from_slice(&h.content_key[..]);
     out.extend_from_slice(&nonce);
-    // No AAD for the header (spec §4.1).
+    // No AAD for the header (docs/vault-format.md §4.1).
     c.header_gcm.seal_append(&nonce, &[], &payload[..], out);
 }
 
@@ -29,12 +29,12 @@ pub(crate) fn decrypt_header(c: &Cryptor, ciphertext: &[u8]) -> Result<FileHeade
     c.header_gcm
         .open_append(&nonce, &[], sealed, &mut payload)?;
     let mut key = Zeroizing::new([0u8; 32]);
-    // The reserved 8 bytes are ignored on read (spec §4.3).
+    // The reserved 8 bytes are ignored on read (docs/vault-format.md §4.3).
     key.copy_from_slice(payload.get(8..40).ok_or(FormatError::InvalidHeader)?);
     Ok(FileHeader::from_parts(nonce.to_vec(), key))
 }
 
-/// `BE64(chunk_no) || headerNonce` (spec §4.1; note the order differs from CTRMAC).
+/// `BE64(chunk_no) || headerNonce` (docs/vault-format.md §4.1; note the order differs from CTRMAC).
 fn aad(h: &FileHeader, chunk_no: u64) -> [u8; 8 + NONCE_LEN] {
     let mut a = [0u8; 8 + NONCE_LEN];
     a[..8].copy_from_slice(&chunk_no.to_be_bytes());

@@ -1,5 +1,5 @@
 //! The [`Cryptor`]: owns the master keys, the only thing that uses them.
-//! Names (spec §5, §6) are AES-SIV; content (spec §4) dispatches on the cipher combo to
+//! Names (docs/vault-format.md §5, §6) are AES-SIV; content (docs/vault-format.md §4) dispatches on the cipher combo to
 //! `content_gcm` or `content_ctrmac`; the streaming types live in `stream`.
 
 use std::fmt;
@@ -18,7 +18,7 @@ use crate::{
 
 pub use crate::stream::{DecryptingReader, EncryptingWriter};
 
-/// Largest directory ID a `dirid.c9r` may hold (spec §9).
+/// Largest directory ID a `dirid.c9r` may hold (docs/vault-format.md §9).
 pub const MAX_DIR_ID_LEN: usize = 36;
 
 /// Encrypts and decrypts names and contents of one vault.
@@ -26,7 +26,7 @@ pub const MAX_DIR_ID_LEN: usize = 36;
 pub struct Cryptor {
     pub(crate) key: MasterKey,
     pub(crate) combo: CipherCombo,
-    /// `macKey || encKey`, the AES-SIV key (spec §6).
+    /// `macKey || encKey`, the AES-SIV key (docs/vault-format.md §6).
     pub(crate) siv_key: Zeroizing<[u8; 64]>,
     /// encKey expanded for SIV_GCM headers.
     pub(crate) header_gcm: GcmKey,
@@ -64,7 +64,7 @@ impl Cryptor {
         self.combo
     }
 
-    // ---- names (spec §5, §6) ----
+    // ---- names (docs/vault-format.md §5, §6) ----
 
     /// `b64url(AES-SIV(NFC(name), ad = parent_dir_id)) + ".c9r"`.
     pub fn encrypt_name(&self, cleartext: &str, parent_dir_id: &str) -> String {
@@ -75,7 +75,7 @@ impl Cryptor {
     /// As [`Self::encrypt_name`] without NFC normalisation (to find names a
     /// non-normalising client stored in NFD).
     pub fn encrypt_name_exact(&self, cleartext: &str, parent_dir_id: &str) -> String {
-        // One AD item, the parent ID; empty for root children (spec §6).
+        // One AD item, the parent ID; empty for root children (docs/vault-format.md §6).
         let ct = names::encrypt(
             &self.siv_key,
             Some(parent_dir_id.as_bytes()),
@@ -115,7 +115,7 @@ impl Cryptor {
         format!("d/{a}/{b}")
     }
 
-    // ---- content (spec §4) ----
+    // ---- content (docs/vault-format.md §4) ----
 
     /// A fresh header: random nonce and content key.
     pub fn new_header(&self) -> FileHeader {
@@ -153,7 +153,7 @@ impl Cryptor {
         cleartext: &[u8],
         out: &mut Vec<u8>,
     ) {
-        // A fresh nonce for every write of a chunk (spec §14.8).
+        // A fresh nonce for every write of a chunk (docs/vault-format.md §14.8).
         let mut nonce = [0u8; 16];
         let nonce = &mut nonce[..self.combo.nonce_len()];
         crate::rng::fill_fast(nonce);
@@ -211,7 +211,7 @@ impl Cryptor {
         out
     }
 
-    /// A whole regular file, strictly: an invalid size (spec §11) is an error.
+    /// A whole regular file, strictly: an invalid size (docs/vault-format.md §11) is an error.
     pub fn decrypt_file(
         &self,
         ciphertext: &[u8],
@@ -235,12 +235,12 @@ impl Cryptor {
         Ok(out)
     }
 
-    /// `dirid.c9r` content: header + one (possibly empty) chunk (spec §9).
+    /// `dirid.c9r` content: header + one (possibly empty) chunk (docs/vault-format.md §9).
     pub fn encrypt_dir_id_backup(&self, dir_id: &str) -> Vec<u8> {
         let header = self.new_header();
         let mut out = self.encrypt_header(&header);
         // The reference's streaming encryptor always emits a final chunk on close, so the
-        // root's backup ends in an empty chunk (spec §9).
+        // root's backup ends in an empty chunk (docs/vault-format.md §9).
         let bytes = dir_id.as_bytes();
         let mut chunks = bytes.chunks(CLEARTEXT_CHUNK_SIZE).enumerate().peekable();
         if chunks.peek().is_none() {
@@ -265,7 +265,7 @@ impl Cryptor {
         }
         let mut out = Zeroizing::new(Vec::new());
         // Like the reference's streaming reader: authenticate chunk after chunk until the end;
-        // an empty final chunk yields nothing (spec §9).
+        // an empty final chunk yields nothing (docs/vault-format.md §9).
         for (i, chunk) in payload
             .chunks(self.combo.ciphertext_chunk_len())
             .enumerate()

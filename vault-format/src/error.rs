@@ -3,7 +3,7 @@
 /// Everything that can be wrong with vault bytes. No I/O variant: this crate does no I/O.
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 pub enum FormatError {
-    /// The password does not unwrap the master keys (spec §2).
+    /// The password does not unwrap the master keys (docs/vault-format.md §2).
     #[error("wrong password")]
     WrongPassword,
     /// A header, chunk or name failed authentication: tampered or not ours.
@@ -12,7 +12,7 @@ pub enum FormatError {
     /// The file header is too short or malformed.
     #[error("invalid file header")]
     InvalidHeader,
-    /// A ciphertext size that no cleartext maps to (spec §11).
+    /// A ciphertext size that no cleartext maps to (docs/vault-format.md §11).
     #[error("invalid ciphertext size {0}")]
     InvalidCiphertextSize(u64),
     /// An encrypted name that is not valid base64url or too short.
@@ -39,7 +39,7 @@ pub enum FormatError {
     /// `cipherCombo` is neither SIV_GCM nor SIV_CTRMAC.
     #[error("unsupported cipher combo {0:?}")]
     UnsupportedCipherCombo(String),
-    /// The `kid` does not name the vault's own masterkey file (spec §3).
+    /// The `kid` does not name the vault's own masterkey file (docs/vault-format.md §3).
     #[error("unsupported key id {0:?}")]
     UnsupportedKeyId(String),
     /// A `dir.c9r`, `dirid.c9r`, `name.c9s` or symlink target is malformed or too large.

@@ -1,4 +1,4 @@
-//! The per-file header (spec §4): header nonce and content key.
+//! The per-file header (docs/vault-format.md §4): header nonce and content key.
 
 use std::fmt;
 use std::sync::Arc;

@@ -1,4 +1,4 @@
-//! AES-256-GCM, the content cipher of SIV_GCM (spec §4.1), behind one small type.
+//! AES-256-GCM, the content cipher of SIV_GCM (docs/vault-format.md §4.1), behind one small type.
 //!
 //! Two backends: `aws-lc` (default; aws-lc-rs, the fastest AES-GCM on crates.io, which
 //! keeps chunk crypto faster than any FUSE file system moves data) and `rustcrypto`

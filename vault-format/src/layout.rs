@@ -1,4 +1,4 @@
-//! Node layout inside a content directory (spec §1, §5, §7, §8).
+//! Node layout inside a content directory (docs/vault-format.md §1, §5, §7, §8).
 
 use sha1::{Digest, Sha1};
 
@@ -16,11 +16,11 @@ pub const DIR_ID_BACKUP_FILE: &str = "dirid.c9r";
 pub const C9R_SUFFIX: &str = ".c9r";
 /// Suffix of a shortened node folder.
 pub const C9S_SUFFIX: &str = ".c9s";
-/// Largest symlink target, in bytes (spec §7).
+/// Largest symlink target, in bytes (docs/vault-format.md §7).
 pub const MAX_SYMLINK_TARGET_LEN: usize = 32767;
-/// Largest `dir.c9r` accepted (spec §5).
+/// Largest `dir.c9r` accepted (docs/vault-format.md §5).
 pub const MAX_DIR_FILE_LEN: usize = 1000;
-/// Largest `name.c9s` accepted (spec §8).
+/// Largest `name.c9s` accepted (docs/vault-format.md §8).
 pub const MAX_NAME_FILE_LEN: usize = 10 * 1024;
 /// Default `shorteningThreshold`.
 pub const DEFAULT_SHORTENING_THRESHOLD: usize = 220;
@@ -51,7 +51,7 @@ impl StoredName {
 
 /// Applies the shortening rule: `len(c9r_name) > threshold` → `.c9s`.
 pub fn stored_name(c9r_name: &str, threshold: usize) -> StoredName {
-    // Strictly greater, and the `.c9r` suffix counts (spec §8).
+    // Strictly greater, and the `.c9r` suffix counts (docs/vault-format.md §8).
     if c9r_name.len() > threshold {
         StoredName::Shortened {
             c9s: shortened_name(c9r_name),

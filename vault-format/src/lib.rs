@@ -37,5 +37,5 @@ mod names;
 mod rng;
 mod stream;
 
-/// Cleartext bytes per content chunk (spec §4).
+/// Cleartext bytes per content chunk (docs/vault-format.md §4).
 pub const CLEARTEXT_CHUNK_SIZE: usize = 32 * 1024;

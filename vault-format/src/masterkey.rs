@@ -1,4 +1,4 @@
-//! `masterkey.cryptomator` (spec §2, §13): scrypt KEK, RFC 3394 key wrap.
+//! `masterkey.cryptomator` (docs/vault-format.md §2, §13): scrypt KEK, RFC 3394 key wrap.
 
 use std::fmt;
 
@@ -41,7 +41,7 @@ impl MasterKey {
         MasterKey { enc, mac }
     }
 
-    /// The raw form `encKey || macKey` (spec §2 step 3): the JWT key and the recovery key.
+    /// The raw form `encKey || macKey` (docs/vault-format.md §2 step 3): the JWT key and the recovery key.
     pub(crate) fn raw(&self) -> Zeroizing<[u8; 64]> {
         let mut raw = Zeroizing::new([0u8; 64]);
         raw[..32].copy_from_slice(&self.enc[..]);
@@ -50,7 +50,7 @@ impl MasterKey {
     }
 }
 
-/// The vault version written into format-8 masterkey files (spec §2).
+/// The vault version written into format-8 masterkey files (docs/vault-format.md §2).
 const VERSION_999: i32 = 999;
 /// Length of an RFC 3394 wrap of a 32-byte key.
 const WRAPPED_LEN: usize = 40;
@@ -89,7 +89,7 @@ impl fmt::Debug for MasterkeyFile {
     }
 }
 
-/// The JSON shape (spec §2). Unknown fields are ignored, as Gson does.
+/// The JSON shape (docs/vault-format.md §2). Unknown fields are ignored, as Gson does.
 #[derive(serde::Deserialize, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 struct Json {
@@ -126,7 +126,7 @@ fn version_mac(mac_key: &[u8; 32], version: i32) -> [u8; 32] {
     m.finalize().into_bytes().into()
 }
 
-/// scrypt with p = 1, 32-byte output (spec §2 step 1; the pepper is empty).
+/// scrypt with p = 1, 32-byte output (docs/vault-format.md §2 step 1; the pepper is empty).
 fn kek(
     password: &str,
     salt: &[u8],
@@ -149,7 +149,7 @@ fn unwrap_key(
 ) -> Result<Zeroizing<[u8; 32]>, FormatError> {
     let kw = aes_kw::KwAes256::new(&(*kek).into());
     let mut out = Zeroizing::new([0u8; 32]);
-    // An integrity-check failure is the only password verifier (spec §2 step 2).
+    // An integrity-check failure is the only password verifier (docs/vault-format.md §2 step 2).
     kw.unwrap_key(wrapped, &mut out[..])
         .map_err(|_| FormatError::WrongPassword)?;
     Ok(out)
@@ -184,7 +184,7 @@ impl MasterkeyFile {
     pub fn parse(json: &[u8]) -> Result<Self, FormatError> {
         let j: Json =
             serde_json::from_slice(json).map_err(|e| invalid(&format!("not JSON: {e}")))?;
-        // Rejection rules of spec §2.
+        // Rejection rules of docs/vault-format.md §2.
         let version = j.version.ok_or_else(|| invalid("version missing"))?;
         let version = i32::try_from(version).map_err(|_| invalid("version out of range"))?;
         if version == 0 {
@@ -218,11 +218,11 @@ impl MasterkeyFile {
         let kek = kek(password, &self.salt, self.cost, self.block_size)?;
         let enc = unwrap_key(&kek, &self.wrapped_enc)?;
         let mac = unwrap_key(&kek, &self.wrapped_mac)?;
-        // versionMac is not checked: cryptolib 2.x does not either (spec §2, §16).
+        // versionMac is not checked: cryptolib 2.x does not either (docs/vault-format.md §2, §16).
         Ok(MasterKey { enc, mac })
     }
 
-    /// Whether `versionMac` matches `version` under the unlocked MAC key (informational, spec §2).
+    /// Whether `versionMac` matches `version` under the unlocked MAC key (informational, docs/vault-format.md §2).
     pub fn version_mac_matches(&self, key: &MasterKey) -> bool {
         use subtle::ConstantTimeEq;
         version_mac(&key.mac, self.version)
@@ -248,7 +248,7 @@ impl MasterkeyFile {
     fn wrap(key: &MasterKey, password: &str, cost: u64, version: i32) -> Result<Self, FormatError> {
         const BLOCK_SIZE: u32 = MIN_SCRYPT_BLOCK_SIZE;
         check_cost(cost, BLOCK_SIZE)?;
-        // 8 random bytes, as the reference writes (spec §2).
+        // 8 random bytes, as the reference writes (docs/vault-format.md §2).
         let mut salt = vec![0u8; 8];
         crate::rng::fill_os(&mut salt);
         let kek = kek(password, &salt, cost, BLOCK_SIZE)?;
@@ -263,7 +263,7 @@ impl MasterkeyFile {
         })
     }
 
-    /// The same keys under a new password and a new salt (spec §13).
+    /// The same keys under a new password and a new salt (docs/vault-format.md §13).
     pub fn change_password(
         &self,
         old_password: &str,
@@ -271,12 +271,12 @@ impl MasterkeyFile {
     ) -> Result<Self, FormatError> {
         let key = self.unlock(old_password)?;
         // Keep version and a cost at least Cryptomator's; block size becomes 8 and versionMac
-        // is recomputed (spec §13).
+        // is recomputed (docs/vault-format.md §13).
         Self::wrap(&key, new_password, self.rewrite_cost(), self.version)
     }
 
     /// `key` under `new_password` with a new salt, keeping this file's `version` and its
-    /// scrypt cost if that is at least [`MIN_SCRYPT_COST`] (recovery, spec §12/§13: the old
+    /// scrypt cost if that is at least [`MIN_SCRYPT_COST`] (recovery, docs/vault-format.md §12/§13: the old
     /// password is unknown, the key comes from the recovery key). The caller checks `key`
     /// against `vault.cryptomator` first.
     pub fn rewrap(&self, key: &MasterKey, new_password: &str) -> Result<Self, FormatError> {
@@ -328,7 +328,7 @@ impl MasterkeyFile {
 }
 
 /// The `.bkup` suffix the desktop app uses for a file's backup copy:
-/// upper-case hex of the first 4 bytes of SHA-256 of the file's bytes (spec §13).
+/// upper-case hex of the first 4 bytes of SHA-256 of the file's bytes (docs/vault-format.md §13).
 pub fn backup_suffix(file_bytes: &[u8]) -> String {
     let d = Sha256::digest(file_bytes);
     data_encoding::HEXUPPER.encode(&d[..4])

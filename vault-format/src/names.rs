@@ -1,6 +1,6 @@
-//! AES-SIV (RFC 5297) for names and directory IDs (spec §5, §6).
+//! AES-SIV (RFC 5297) for names and directory IDs (docs/vault-format.md §5, §6).
 //!
-//! Key order pitfall (spec §6): the RFC key is `K1 (S2V/CMAC) || K2 (CTR)`, and Cryptomator
+//! Key order pitfall (docs/vault-format.md §6): the RFC key is `K1 (S2V/CMAC) || K2 (CTR)`, and Cryptomator
 //! uses K1 = macKey, K2 = encKey, so the library key is `macKey || encKey`.
 
 use aes_siv::KeyInit;
@@ -48,7 +48,7 @@ pub(crate) fn decrypt(
         .map_err(|_| FormatError::AuthenticationFailed)
 }
 
-/// `base32(SHA1(AES-SIV(dir_id)))` (spec §5): 20 bytes → 32 base32 characters, no padding.
+/// `base32(SHA1(AES-SIV(dir_id)))` (docs/vault-format.md §5): 20 bytes → 32 base32 characters, no padding.
 pub(crate) fn hash_dir_id(key: &[u8; 64], dir_id: &str) -> String {
     let ct = encrypt(key, None, dir_id.as_bytes());
     data_encoding::BASE32.encode(&Sha1::digest(&ct))

@@ -1,4 +1,4 @@
-//! The desktop application's recovery key (spec §12): the 64-byte raw masterkey
+//! The desktop application's recovery key (docs/vault-format.md §12): the 64-byte raw masterkey
 //! (`encKey || macKey`) plus two CRC-32 check bytes, written as 44 words of a
 //! 4096-word list.
 //!
@@ -243,7 +243,7 @@ fn crc32(data: &[u8]) -> u32 {
     !crc
 }
 
-/// The two check bytes of spec §12: the low 16 bits of the CRC-32, little-endian.
+/// The two check bytes of docs/vault-format.md §12: the low 16 bits of the CRC-32, little-endian.
 fn check_bytes(raw: &[u8]) -> [u8; CHECK_LEN] {
     let crc = crc32(raw);
     [(crc & 0xFF) as u8, ((crc >> 8) & 0xFF) as u8]

@@ -1,6 +1,6 @@
 //! Randomness: OS entropy for long-lived secrets, a fast thread-local CSPRNG for nonces.
 //!
-//! Why two sources: keys and salts are rare and come straight from the OS (spec §2
+//! Why two sources: keys and salts are rare and come straight from the OS (docs/vault-format.md §2
 //! "random salt and keys from the OS RNG"). Nonces are needed for every 32 KiB chunk;
 //! one getrandom(2) per chunk cost 3.7–9.3 % of a chunk's encryption in the bench
 //! (`chunk_encrypt_nonce_source_32KiB`; we switch below 3 %), so they come from `rand`'s
@@ -23,7 +23,7 @@ pub(crate) fn fill_fast(buf: &mut [u8]) {
 }
 
 /// A random UUIDv4 string (lower-case, 36 characters), as the reference uses for
-/// directory IDs (spec §5) and the config's `jti` (spec §3).
+/// directory IDs (docs/vault-format.md §5) and the config's `jti` (docs/vault-format.md §3).
 pub(crate) fn uuid_v4() -> String {
     let mut b = [0u8; 16];
     fill_fast(&mut b);

@@ -1,9 +1,9 @@
-//! Streaming encryptor and decryptor for whole regular files (spec §4, §11).
+//! Streaming encryptor and decryptor for whole regular files (docs/vault-format.md §4, §11).
 //!
 //! The writer emits a chunk as soon as 32 KiB of cleartext are buffered and the rest on
-//! `finish`, so it never writes an empty trailing chunk (spec §14.7). The reader
+//! `finish`, so it never writes an empty trailing chunk (docs/vault-format.md §14.7). The reader
 //! authenticates every chunk before releasing a byte of it and is strict: a trailing piece
-//! of `<= overhead` bytes (including an empty chunk) is an invalid size (spec §11).
+//! of `<= overhead` bytes (including an empty chunk) is an invalid size (docs/vault-format.md §11).
 
 use std::io::{self, Read, Write};
 

@@ -1,4 +1,4 @@
-//! `vault.cryptomator` (spec §3): a JWT signed with the raw master key.
+//! `vault.cryptomator` (docs/vault-format.md §3): a JWT signed with the raw master key.
 //! A typestate: an [`UnverifiedVaultConfig`] becomes a [`VaultConfig`] only
 //! through [`UnverifiedVaultConfig::verify`].
 
@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use crate::{CipherCombo, FormatError, MasterKey};
 
-/// The only `kid` we accept for password vaults (spec §3).
+/// The only `kid` we accept for password vaults (docs/vault-format.md §3).
 pub const MASTERKEY_KID: &str = "masterkeyfile:masterkey.cryptomator";
 /// The masterkey file name, relative to the vault root.
 pub const MASTERKEY_FILE_NAME: &str = "masterkey.cryptomator";
@@ -32,7 +32,7 @@ fn invalid(why: &str) -> FormatError {
 }
 
 /// Decodes a JWT segment like Java's URL-safe decoder does: URL-safe alphabet, `=` padding
-/// tolerated (pycryptomator writes it, spec §16), `+` and `/` rejected.
+/// tolerated (pycryptomator writes it, docs/vault-format.md §16), `+` and `/` rejected.
 fn decode_segment(seg: &str) -> Result<Vec<u8>, FormatError> {
     let unpadded = seg
         .strip_suffix("==")
@@ -77,7 +77,7 @@ impl UnverifiedVaultConfig {
             None => String::new(),
             Some(_) => return Err(invalid("kid is not a string")),
         };
-        // `typ` is deliberately not checked (spec §3).
+        // `typ` is deliberately not checked (docs/vault-format.md §3).
         let signing_input = format!("{h}.{c}");
         Ok(UnverifiedVaultConfig {
             signing_input,
@@ -94,7 +94,7 @@ impl UnverifiedVaultConfig {
     }
 
     /// The masterkey file name `kid` names, relative to the vault root. Only
-    /// `masterkeyfile:masterkey.cryptomator` is accepted (spec §3); anything
+    /// `masterkeyfile:masterkey.cryptomator` is accepted (docs/vault-format.md §3); anything
     /// that could name another file is [`FormatError::UnsupportedKeyId`].
     pub fn masterkey_file_name(&self) -> Result<&'static str, FormatError> {
         // Accept only the exact value (scheme case-insensitive): nothing derived from `kid`
@@ -149,7 +149,7 @@ impl UnverifiedVaultConfig {
             Some(Value::String(s)) => s.clone(),
             _ => String::new(),
         };
-        // A config is only usable with a kid we will load safely (spec §3).
+        // A config is only usable with a kid we will load safely (docs/vault-format.md §3).
         self.masterkey_file_name()?;
         Ok(VaultConfig {
             jti,

@@ -1,4 +1,4 @@
-//! Content rules beyond the vectors: dirid.c9r backups (spec §9), strict sizes (spec §11),
+//! Content rules beyond the vectors: dirid.c9r backups (docs/vault-format.md §9), strict sizes (docs/vault-format.md §11),
 //! the streaming writer and reader, random access to chunks.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is the failure report
 
@@ -16,7 +16,7 @@ fn dir_id_backup_has_the_reference_sizes_and_round_trips() {
     for combo in COMBOS {
         let c = vector_cryptor(combo);
         let root = c.encrypt_dir_id_backup("");
-        // Header + one empty chunk: 96 bytes for SIV_GCM (spec §9), 136 for SIV_CTRMAC.
+        // Header + one empty chunk: 96 bytes for SIV_GCM (docs/vault-format.md §9), 136 for SIV_CTRMAC.
         assert_eq!(root.len(), combo.header_len() + combo.chunk_overhead());
         assert_eq!(c.decrypt_dir_id_backup(&root).unwrap(), "");
         let id = "0c5d3f4e-1b2a-4c6d-8e9f-a0b1c2d3e4f5";
@@ -50,7 +50,7 @@ fn dir_id_backup_rejects_more_than_36_bytes_and_tampering() {
 fn decrypt_file_is_strict_about_sizes() {
     for combo in COMBOS {
         let c = vector_cryptor(combo);
-        // A regular file ending in an empty chunk is "invalid" per spec §11 (the dirid backup is not).
+        // A regular file ending in an empty chunk is "invalid" per docs/vault-format.md §11 (the dirid backup is not).
         let with_empty_chunk = c.encrypt_dir_id_backup("");
         let len = with_empty_chunk.len() as u64;
         assert_eq!(

@@ -25,7 +25,7 @@ impl Walk<'_> {
     fn dir(&mut self, dir_id: &str, clear_path: &str) {
         let content = self.root.join(self.cryptor.content_dir_path(dir_id));
         assert!(content.is_dir(), "content dir of {clear_path:?} missing");
-        // Every content directory of these vaults has a dirid.c9r naming its own ID (spec §9).
+        // Every content directory of these vaults has a dirid.c9r naming its own ID (docs/vault-format.md §9).
         let backup = fs::read(content.join(layout::DIR_ID_BACKUP_FILE)).expect("dirid.c9r");
         assert_eq!(self.cryptor.decrypt_dir_id_backup(&backup).unwrap(), dir_id);
         for e in fs::read_dir(&content).unwrap() {
@@ -46,7 +46,7 @@ impl Walk<'_> {
                 (stored.clone(), false)
             };
             let name = self.cryptor.decrypt_name(&c9r, dir_id).unwrap();
-            // The lookup rule finds this very entry from the cleartext name (spec §8).
+            // The lookup rule finds this very entry from the cleartext name (docs/vault-format.md §8).
             let again = self.cryptor.encrypt_name(&name, dir_id);
             assert_eq!(again, c9r);
             assert_eq!(
@@ -110,7 +110,7 @@ fn check_vault(fixture: &str, combo_claim: &str) {
     let dir = fixtures().join(fixture);
     let root = dir.join("vault");
     let password = fs::read_to_string(dir.join("password.txt")).unwrap();
-    // Opening procedure of spec §3: decode, kid, load key, verify.
+    // Opening procedure of docs/vault-format.md §3: decode, kid, load key, verify.
     let config =
         UnverifiedVaultConfig::parse(&fs::read(root.join("vault.cryptomator")).unwrap()).unwrap();
     let mk_name = config.masterkey_file_name().unwrap();

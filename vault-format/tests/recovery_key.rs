@@ -1,4 +1,4 @@
-//! Recovery key codec (spec §12).
+//! Recovery key codec (docs/vault-format.md §12).
 //!
 //! - codec tests use a SYNTHETIC word list ("w0000".."w4095") generated here: no official list needed;
 //! - the known-answer tests use the official list (GPL-3.0, never in this repository): from

@@ -122,7 +122,7 @@ fn truncation_is_rejected_or_yields_only_an_authentic_prefix() {
         ] {
             assert_rejected(&c, &ct[..cut], &format!("{combo:?} cut at {cut}"));
         }
-        // At a chunk boundary. Format 8 has no end-of-file marker (spec §4): a file cut after
+        // At a chunk boundary. Format 8 has no end-of-file marker (docs/vault-format.md §4): a file cut after
         // k whole chunks is indistinguishable from a k-chunk file, for the reference too. What
         // must hold is that no byte of it is wrong: it is exactly the first k chunks.
         for k in 0..=3 {
@@ -156,7 +156,7 @@ fn appended_chunks_are_rejected() {
             &t,
             &format!("{combo:?} chunk appended after a short chunk"),
         );
-        // An empty chunk appended (what some tools write) is an invalid size (spec §11).
+        // An empty chunk appended (what some tools write) is an invalid size (docs/vault-format.md §11).
         let h = c.decrypt_header(&full).unwrap();
         let mut t = full.clone();
         c.encrypt_chunk(&h, 1, &[], &mut t);

@@ -1,4 +1,4 @@
-//! `vault recovery-key show|reset STORAGE`: Cryptomator's 44-word recovery key (spec §12).
+//! `vault recovery-key show|reset STORAGE`: Cryptomator's 44-word recovery key (docs/vault-format.md §12).
 //!
 //! The word list is the Cryptomator desktop application's `4096words_en.txt`, which is
 //! GPL-3.0: this MIT/Apache-2.0 project neither ships nor embeds it. The user supplies it:

@@ -11,7 +11,7 @@
 //!
 //! Writing never touches the committed ciphertext (see [`crate::shadow`]):
 //! touched chunks are re-encrypted with fresh nonces under the file's own
-//! header (content key kept, spec §14.8) and written to the shadow at their
+//! header (content key kept, docs/vault-format.md §14.8) and written to the shadow at their
 //! final offsets, streaming (full chunks leave memory at once, in batches of
 //! up to 1 MiB). [`OpenFile::flush`] then copies the untouched chunks from the
 //! old ciphertext as they are (same header, same index → still valid), makes
@@ -78,7 +78,7 @@ pub(crate) struct FileState {
     content_dir: StoragePath,
     /// Header and its ciphertext bytes, loaded on first use.
     header: Option<(FileHeader, Vec<u8>)>,
-    /// The committed object is 0 bytes: it has no header yet (spec §11).
+    /// The committed object is 0 bytes: it has no header yet (docs/vault-format.md §11).
     needs_new_header: bool,
     /// Ciphertext length at open, for error messages.
     base_ct_len: u64,

@@ -1,4 +1,4 @@
-//! Content decryption (spec §4, §9, §11) for both combos: single chunks at any index, whole
+//! Content decryption (docs/vault-format.md §4, §9, §11) for both combos: single chunks at any index, whole
 //! files, the streaming reader and dirid.c9r backups. Never panics; nothing unauthenticated
 //! comes out. The first input byte picks the combo and index, the rest is ciphertext.
 #![no_main]

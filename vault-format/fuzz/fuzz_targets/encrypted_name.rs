@@ -1,4 +1,4 @@
-//! Encrypted names (spec §6, §8, §10): decryption, `.c9s`/`name.c9s`/`dir.c9r` parsing and the
+//! Encrypted names (docs/vault-format.md §6, §8, §10): decryption, `.c9s`/`name.c9s`/`dir.c9r` parsing and the
 //! conflict-copy ciphertext search never panic; whatever decrypts re-encrypts to its run.
 #![no_main]
 

@@ -1,4 +1,4 @@
-//! File header decryption (spec §4) for both combos: never panics, never authenticates
+//! File header decryption (docs/vault-format.md §4) for both combos: never panics, never authenticates
 //! random bytes, and a header that does decrypt re-encrypts to the same bytes.
 #![no_main]
 

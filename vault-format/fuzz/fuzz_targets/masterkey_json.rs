@@ -1,4 +1,4 @@
-//! `masterkey.cryptomator` parsing (spec §2): never panics; what parses re-serialises to an
+//! `masterkey.cryptomator` parsing (docs/vault-format.md §2): never panics; what parses re-serialises to an
 //! equal file; cheap scrypt costs are also unlocked (a wrong password must be an error).
 #![no_main]
 

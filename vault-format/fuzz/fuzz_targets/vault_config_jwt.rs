@@ -1,4 +1,4 @@
-//! `vault.cryptomator` parsing (spec §3), including the `kid` rules: never panics; a config
+//! `vault.cryptomator` parsing (docs/vault-format.md §3), including the `kid` rules: never panics; a config
 //! that verifies always names the one safe masterkey file.
 #![no_main]
 
