@@ -24,7 +24,7 @@ pub(crate) const PRESENTED_TTL: Duration = Duration::from_secs(2);
 
 /// Prefix of the hidden shadow objects that hold an unfinished write (docs/vault-format.md §10
 /// ignores `.`-prefixed entries; no `.c9r` suffix so no client takes them for nodes).
-pub(crate) const TEMP_PREFIX: &str = ".vault-tmp-";
+pub(crate) use vault_storage::TEMP_PREFIX;
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)

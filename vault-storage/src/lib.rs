@@ -49,6 +49,11 @@ pub use error::{StorageError, StorageErrorKind};
 
 pub mod backup;
 
+/// Prefix of every temp object an unfinished write leaves (backends' atomic writes, the engine's
+/// shadow objects, uploads): one name for all, so `check` and `vault copy` recognise them. It
+/// starts with `.` (format readers ignore such entries) and never ends in `.c9r`.
+pub const TEMP_PREFIX: &str = ".vault-tmp-";
+
 pub mod cleartext;
 pub mod local;
 pub mod memory;

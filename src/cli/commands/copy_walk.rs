@@ -14,7 +14,7 @@ const LIST_PARALLEL: usize = 8;
 
 /// Prefix of the hidden temp files an interrupted `write` may leave behind (every backend
 /// uses it); they are never part of a vault, so they are neither copied nor held against DST.
-const TEMP_PREFIX: &str = ".vault-tmp-";
+use vault_storage::TEMP_PREFIX;
 
 /// Everything under a root: folders and files (with their sizes), by storage path.
 #[derive(Debug, Default)]

@@ -56,7 +56,7 @@ use crate::{
 };
 
 /// Prefix of the temp files `write` creates next to their target.
-pub const TEMP_PREFIX: &str = ".vault-tmp-";
+pub use crate::TEMP_PREFIX;
 
 /// Reads above this length stat the file first, so a huge `len` never
 /// allocates more than the object holds.
