@@ -15,7 +15,7 @@ use tokio::time::Instant;
 use tracing::{debug, info, warn};
 use vault_storage::{StorageError, StorageErrorKind, StoragePath};
 
-use crate::ops::*;
+use crate::ops::{Explain, OpError, Retry, status_error};
 use crate::{Conn, Inner, Pacer, SftpConfig, replace};
 
 impl Inner {

@@ -48,7 +48,7 @@ pub(crate) enum Retry {
     No,
 }
 
-pub(crate) fn status_kind(code: &StatusCode) -> StorageErrorKind {
+fn status_kind(code: &StatusCode) -> StorageErrorKind {
     match code {
         StatusCode::NoSuchFile => StorageErrorKind::NotFound,
         StatusCode::PermissionDenied => StorageErrorKind::PermissionDenied,
@@ -73,7 +73,7 @@ pub(crate) fn status_error(path: &StoragePath, code: StatusCode, msg: String) ->
     }
 }
 
-pub(crate) fn mtime_of(a: &FileAttributes) -> Option<SystemTime> {
+fn mtime_of(a: &FileAttributes) -> Option<SystemTime> {
     a.mtime
         .map(|s| UNIX_EPOCH + Duration::from_secs(u64::from(s)))
 }

@@ -8,7 +8,7 @@ use russh_sftp::client::RawSftpSession;
 use russh_sftp::client::error::Error as RawError;
 use russh_sftp::protocol::StatusCode;
 
-use crate::ops::*;
+use crate::ops::OpError;
 use crate::pacer::pace;
 use crate::{Inner, Pacer, STALL_LIMIT};
 

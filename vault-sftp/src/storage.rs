@@ -13,7 +13,7 @@ use vault_storage::{
     StorageErrorKind, StoragePath, WriteMode,
 };
 
-use crate::ops::*;
+use crate::ops::{Explain, OpError, Retry, metadata_of};
 use crate::write::WriteBody;
 use crate::{
     BULK_THRESHOLD, Inner, MAX_LIST_ENTRIES, MAX_LIST_NAME_BYTES, READDIR_AHEAD,

@@ -14,7 +14,7 @@ use tokio::io::AsyncReadExt;
 use tracing::debug;
 use vault_storage::{StorageError, StorageErrorKind, StoragePath, WriteMode};
 
-use crate::ops::*;
+use crate::ops::{OpError, expect_ok, put_str};
 use crate::pacer::pace;
 use crate::{BULK_THRESHOLD, Conn, Inner, Pacer, replace};
 
