@@ -132,6 +132,22 @@ impl Pacer {
     }
 }
 
+/// A pacer permit for one request of `n` bytes: `Some(None)` without a pacer,
+/// `None` when the budget is full and the caller has requests to wait on,
+/// waiting for one when it has none.
+pub(crate) async fn pace(
+    pacer: Option<&Pacer>,
+    n: usize,
+    nothing_in_flight: bool,
+) -> Option<Option<Permit<'_>>> {
+    let Some(p) = pacer else { return Some(None) };
+    match p.try_acquire(n) {
+        Some(permit) => Some(Some(permit)),
+        None if nothing_in_flight => Some(Some(p.acquire(n).await)),
+        None => None,
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {

@@ -23,7 +23,8 @@ use russh_sftp::protocol::StatusCode;
 use tracing::{debug, warn};
 use vault_storage::backup::replace_backup_name;
 
-use crate::{Inner, OpError};
+use crate::Inner;
+use crate::ops::OpError;
 
 /// Longest name the backup may have (the common limit of server file systems).
 const MAX_NAME: usize = 255;
