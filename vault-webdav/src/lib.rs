@@ -88,7 +88,7 @@ pub use crate::nextcloud::{
 /// Prefix of the hidden temporary objects that `write` uploads before the
 /// final `MOVE`. Starts with `.` and never ends in `.c9r`, so vault readers
 /// (ours and Cryptomator's) ignore leftovers.
-pub const TEMP_PREFIX: &str = ".vault-tmp-";
+pub use vault_storage::TEMP_PREFIX;
 
 static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
