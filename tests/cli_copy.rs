@@ -295,35 +295,6 @@ fn foreign_destination_is_refused_and_untouched() {
     .fails(4);
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn start_moto() -> (KillOnDrop, u16) {
-    let venv =
-        std::env::var("VAULT_TEST_S3VENV").unwrap_or_else(|_| "/opt/vault-test-s3venv".into());
-    let port = free_port();
-    let child = Command::new(format!("{venv}/bin/moto_server"))
-        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("moto_server (scripts/install-deps.sh)");
-    let start = Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "moto did not start"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    (KillOnDrop(child), port)
-}
-
 fn s3_vault(home: &Path, args: &[&str]) -> Run {
     let mut cmd = vault_cmd(120, args);
     cmd.env("HOME", home)

@@ -5,11 +5,14 @@
 
 pub mod dbus;
 pub mod mount;
+pub mod s3;
 pub mod sshd;
 
 // (each test binary uses its own part of these)
 #[allow(unused_imports)]
 pub use mount::*;
+#[allow(unused_imports)]
+pub use s3::*;
 #[allow(unused_imports)]
 pub use sshd::*;
 
