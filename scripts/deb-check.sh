@@ -34,7 +34,7 @@ version=$("${pkgenv[@]}" vault --version)
 [[ $("${pkgenv[@]}" sh -c 'command -v vault') == /usr/bin/vault ]] || fail "vault is not /usr/bin/vault"
 
 cp -r "$root/tests/fixtures/vault-v8/vault" "$work/vault"
-cp "$root/tests/fixtures/vault-v8/password.txt" "$work/password"
+cp "$root/tests/fixtures/vault-v8/password.txt" "$work/password" && chmod 600 "$work/password"
 mkdir "$mnt"
 "${pkgenv[@]}" mount -t fuse.vault "$work/vault" "$mnt" -o "password_file=$work/password"
 mountpoint -q "$mnt" || fail "mount -t fuse.vault did not mount"
