@@ -379,26 +379,12 @@ fn local_to_s3_and_back() {
 fn sftp_to_s3() {
     let (_moto, s3_port) = start_moto();
     let pid = std::process::id();
-    let sshd = Sshd::start(
+    let (sshd, sftp) = sshd_with_fixture_vault(
         &format!("cp{}", pid % 100_000),
         50_200 + (pid % 1_000) * 4,
         &format!("/tmp/vault-copy-sshd-{pid}"),
-        "password",
-        &[],
     );
     let user = sshd.var("VAULT_TEST_SSH_USER");
-    let port = sshd.var("VAULT_TEST_SSH_PORT_PASSWORD");
-    let root = std::path::PathBuf::from(sshd.var("VAULT_TEST_SFTP_ROOT"));
-    copy_tree(&fixtures().join("vault-v8/vault"), &root.join("V"));
-    assert!(
-        Command::new("chown")
-            .args(["-R", &user])
-            .arg(root.join("V"))
-            .status()
-            .unwrap()
-            .success()
-    );
-    let sftp = format!("sftp://{user}@127.0.0.1:{port}/~/V");
     let fx = copy_fixture("vault-v8");
     let home = fx.tmp.path().join("home");
     std::fs::create_dir(&home).unwrap();

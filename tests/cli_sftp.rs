@@ -8,34 +8,19 @@
 
 mod cli_support;
 
-use std::path::PathBuf;
-use std::process::Command;
 
 use cli_support::*;
 
 #[test]
 fn sftp_storage_through_the_cli() {
     let pid = std::process::id();
-    let sshd = Sshd::start(
+    let (sshd, url) = sshd_with_fixture_vault(
         &format!("c{}", pid % 100_000),
         30_000 + (pid % 3_000) * 4,
         &format!("/tmp/vault-cli-sshd-{pid}"),
-        "password",
-        &[],
     );
     let user = sshd.var("VAULT_TEST_SSH_USER");
     let port = sshd.var("VAULT_TEST_SSH_PORT_PASSWORD");
-    let root = PathBuf::from(sshd.var("VAULT_TEST_SFTP_ROOT"));
-    copy_tree(&fixtures().join("vault-v8/vault"), &root.join("V"));
-    assert!(
-        Command::new("chown")
-            .args(["-R", &user])
-            .arg(root.join("V"))
-            .status()
-            .unwrap()
-            .success()
-    );
-    let url = format!("sftp://{user}@127.0.0.1:{port}/~/V");
     let tmp = tempfile::tempdir().unwrap();
     let vault_pw = std::fs::read_to_string(fixtures().join("vault-v8/password.txt")).unwrap();
     let ask = tmp.path().join("ask.sh");
