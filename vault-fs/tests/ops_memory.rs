@@ -126,6 +126,42 @@ async fn overwrite_in_the_middle_and_truncate() {
     assert_eq!(read_file(&fs, ino).await, b"aaaaa");
 }
 
+/// truncate(2) by path while a descriptor is open: the kernel does not wait for
+/// the last release, so the truncation may arrive just before or just after it.
+/// Either way storage and stat end with the truncated size.
+#[tokio::test]
+async fn truncate_by_path_while_open_survives_the_last_release() {
+    for order in ["truncate, release", "release, truncate", "concurrently"] {
+        let (_, fs) = new_fs(false).await;
+        let ino = write_file(&fs, ROOT, "f", b"").await;
+        let opened = fs.open(ino, true, false).await.unwrap();
+        fs.write(opened.handle, 0, &[b'z'; 70_000]).await.unwrap();
+        let by_path = SetAttr {
+            size: Some(5),
+            ..SetAttr::default()
+        };
+        match order {
+            "truncate, release" => {
+                fs.setattr(ino, by_path).await.unwrap();
+                fs.release(opened.handle).await.unwrap();
+            }
+            "release, truncate" => {
+                fs.release(opened.handle).await.unwrap();
+                assert_eq!(fs.getattr(ino).await.unwrap().size, 70_000);
+                fs.setattr(ino, by_path).await.unwrap();
+            }
+            _ => {
+                let (released, truncated) =
+                    tokio::join!(fs.release(opened.handle), fs.setattr(ino, by_path));
+                released.unwrap();
+                truncated.unwrap();
+            }
+        }
+        assert_eq!(fs.getattr(ino).await.unwrap().size, 5, "{order}");
+        assert_eq!(read_file(&fs, ino).await, b"zzzzz", "{order}");
+    }
+}
+
 #[tokio::test]
 async fn directories_nest_list_and_refuse_rmdir_when_not_empty() {
     let (_, fs) = new_fs(false).await;

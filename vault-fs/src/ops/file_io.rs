@@ -248,6 +248,7 @@ impl VaultFs {
             tracing::warn!(ino, kind = ?e.kind(), "write-back on close failed; kept for retry");
             lock(&self.unwritten).push(Arc::clone(&file));
         }
+        let final_size = file.size().await;
         drop(file);
         let (last, silly, parent, name) = {
             let mut nodes = lock(&self.nodes);
@@ -258,6 +259,11 @@ impl VaultFs {
             let last = e.open_handles == 0;
             if last {
                 e.file = None;
+                if result.is_ok() {
+                    // What storage now holds; the listing may not be re-read
+                    // before the next stat.
+                    e.node.size = final_size;
+                }
                 e.mtime_override = None;
                 if let Some(t) = e.pinned_mtime.take() {
                     e.node.modified = Some(t);

@@ -539,6 +539,15 @@ impl VaultFs {
                     self.mark_written(ino);
                     if let Some(handle) = changes.handle {
                         self.set_truncated_unwritten(handle, true);
+                    } else {
+                        // truncate(2) by path while some descriptor is open: no
+                        // handle of ours will flush this, and the last one may be
+                        // releasing right now (the kernel does not wait for
+                        // release), so write it back here.
+                        self.write_back(ino, &file, WriteBack::Close).await?;
+                        if let Some(e) = lock(&self.nodes).get_mut(ino) {
+                            e.node.size = size;
+                        }
                     }
                 }
                 None => {
