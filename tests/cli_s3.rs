@@ -2,12 +2,14 @@
 //! loopback (the venv of scripts/install-deps.sh): a missing bucket (exit 5, then
 //! `--create-bucket`), the secret key asked as `Secret access key for s3://KEY_ID@ENDPOINT: `,
 //! `create`, `put -r`, `get -r`, and the keys from AWS_SECRET_ACCESS_KEY without a prompt.
+//! A named vault keeps endpoint, region, profile, addressing and conditional put; with
+//! `--remember` the asked secret key is kept in the kernel keyring (`VAULT_KEYRING=keyutils`)
+//! and `vault forget` drops it.
 //! (moto rather than s3s-fs: s3s-fs turns the `PREFIX/` folder markers `vault create` writes
 //! into real folders that its listings hide while empty; see vault-s3's tests.)
 #![allow(clippy::unwrap_used)]
 
 mod cli_support;
-
 
 use cli_support::*;
 
@@ -104,4 +106,122 @@ fn s3_storage_through_the_cli() {
         "{:?}",
         prompts_seen(&ask)
     );
+}
+
+#[test]
+fn named_s3_vaults_keep_their_settings_and_remember_the_secret_key() {
+    let (_moto, port) = start_moto();
+    let tmp = tempfile::tempdir().unwrap();
+    let home = tmp.path().join("home");
+    std::fs::create_dir_all(home.join(".aws")).unwrap();
+    // A profile with its own keys: used instead of the key variables when named.
+    std::fs::write(
+        home.join(".aws/credentials"),
+        "[work]\naws_access_key_id = AKWORKPROFILE\naws_secret_access_key = work-secret\n",
+    )
+    .unwrap();
+    let config = tmp.path().join("config.toml");
+    let endpoint = format!("http://127.0.0.1:{port}");
+    // A key id of this run only: the kernel keyring is shared by the session.
+    let key_id = format!("vault-named-{}", std::process::id());
+    let ask = tmp.path().join("ask.sh");
+    let secret_prompt = format!("Secret access key for s3://{key_id}@127.0.0.1:{port}: ");
+    write_askpass(
+        &ask,
+        true,
+        &[
+            (
+                format!("'{secret_prompt}'").as_str(),
+                "echo vault-cli-secret",
+            ),
+            ("'Vault password for '*", "echo 'correct horse battery'"),
+        ],
+    );
+    let run = |args: &[&str]| {
+        let mut cmd = vault_cmd(120, args);
+        cmd.env("HOME", &home)
+            .env("VAULT_CONFIG", &config)
+            .env("VAULT_KEYRING", "keyutils")
+            .env("VAULT_ASKPASS", &ask)
+            .env("AWS_ACCESS_KEY_ID", &key_id)
+            .env_remove("AWS_SECRET_ACCESS_KEY")
+            .env_remove("AWS_PROFILE")
+            .env_remove("AWS_SESSION_TOKEN")
+            .env_remove("AWS_REGION")
+            .env_remove("AWS_DEFAULT_REGION")
+            .env_remove("AWS_ENDPOINT_URL")
+            .env_remove("AWS_ENDPOINT_URL_S3");
+        run_cmd(&mut cmd)
+    };
+    let seen_secret_prompt = || prompts_seen(&ask).iter().any(|p| *p == secret_prompt);
+
+    // 1. Endpoint, region, profile and the rest go into the entry.
+    run(&[
+        "add",
+        "prof",
+        "s3://vault-named/P",
+        "--s3-endpoint",
+        &endpoint,
+        "--s3-region",
+        "eu-west-1",
+        "--s3-profile",
+        "work",
+        "--s3-addressing",
+        "path",
+        "--s3-conditional-put",
+        "off",
+    ])
+    .ok();
+    let text = std::fs::read_to_string(&config).unwrap();
+    for line in [
+        format!("s3_endpoint = \"{endpoint}\""),
+        "s3_region = \"eu-west-1\"".into(),
+        "s3_profile = \"work\"".into(),
+        "s3_addressing = \"path\"".into(),
+        "s3_conditional_put = false".into(),
+    ] {
+        assert!(text.contains(&line), "{line} in {text}");
+    }
+    // No endpoint flag: it comes from the entry; no secret prompt: the profile's keys win
+    // over AWS_ACCESS_KEY_ID (which alone would make vault ask for the secret key).
+    run(&["create", "prof", "--create-bucket"]).ok();
+    run(&["mkdir", "prof", "/d"]).ok();
+    assert!(run(&["ls", "prof", "/"]).ok().contains("d/"));
+    assert!(!seen_secret_prompt(), "{:?}", prompts_seen(&ask));
+    // A named profile without keys is an error naming it, not a fall-back to the variables.
+    let err = run(&[
+        "ls",
+        "s3://vault-named/P",
+        "--s3-endpoint",
+        &endpoint,
+        "--s3-profile",
+        "nope",
+    ])
+    .fails(2);
+    assert!(err.contains("AWS profile nope"), "{err}");
+
+    // 2. Without a profile the secret key is asked once and, with --remember, kept.
+    run(&[
+        "add",
+        "kept",
+        "s3://vault-named/K",
+        "--s3-endpoint",
+        &endpoint,
+    ])
+    .ok();
+    run(&["create", "kept", "--remember"]).ok();
+    assert!(seen_secret_prompt(), "asked: {:?}", prompts_seen(&ask));
+    std::fs::remove_file(format!("{}.log", ask.display())).unwrap();
+    run(&["mkdir", "kept", "/x"]).ok();
+    assert!(run(&["ls", "kept", "/"]).ok().contains("x/"));
+    assert!(
+        !seen_secret_prompt(),
+        "the keyring answered: {:?}",
+        prompts_seen(&ask)
+    );
+    let forgot = run(&["forget", "kept"]);
+    forgot.ok();
+    assert!(forgot.stderr.contains("S3 secret key"), "{}", forgot.stderr);
+    run(&["ls", "kept", "/"]).ok();
+    assert!(seen_secret_prompt(), "asked again after forget");
 }

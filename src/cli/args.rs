@@ -56,13 +56,8 @@ pub struct SecretArgs {
     /// Accept and record an unknown host key without asking (sftp://). A changed key is always refused.
     #[arg(long)]
     pub accept_new_host_key: bool,
-    /// S3 endpoint for anything but AWS (MinIO, Ceph RGW, Garage), e.g. https://minio.example:9000
-    /// (s3://; path-style addressing).
-    #[arg(long, value_name = "URL")]
-    pub s3_endpoint: Option<String>,
-    /// S3 region (s3://; default: AWS_REGION, the profile's, else us-east-1).
-    #[arg(long, value_name = "R")]
-    pub s3_region: Option<String>,
+    #[command(flatten)]
+    pub s3: S3Args,
     /// Make a missing bucket (vault create on s3://).
     #[arg(long)]
     pub create_bucket: bool,
@@ -80,6 +75,30 @@ pub struct SecretArgs {
     /// reconnects work. This turns two factors into one.
     #[arg(long)]
     pub remember_totp: bool,
+}
+
+/// Where and how an `s3://` STORAGE is reached (none of it secret; named vaults keep it).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Args)]
+pub struct S3Args {
+    /// S3 endpoint for anything but AWS (MinIO, Ceph RGW, Garage), e.g. https://minio.example:9000
+    /// (s3://; path-style addressing).
+    #[arg(long, value_name = "URL")]
+    pub s3_endpoint: Option<String>,
+    /// S3 region (s3://; default: AWS_REGION, the profile's, else us-east-1).
+    #[arg(long, value_name = "R")]
+    pub s3_region: Option<String>,
+    /// Profile of ~/.aws/credentials and ~/.aws/config to use (s3://; instead of AWS_PROFILE;
+    /// its keys win over AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY).
+    #[arg(long, value_name = "NAME")]
+    pub s3_profile: Option<String>,
+    /// Bucket addressing (s3://): path (endpoint/bucket/key; the default with --s3-endpoint) or
+    /// virtual (bucket.endpoint/key; the default for AWS).
+    #[arg(long, value_name = "STYLE", value_parser = ["path", "virtual"])]
+    pub s3_addressing: Option<String>,
+    /// Create-only writes by conditional put (If-None-Match: *), on by default; off = HEAD then
+    /// PUT, for stores that ignore the header (s3://; see README).
+    #[arg(long, value_name = "on|off", value_parser = ["on", "off"])]
+    pub s3_conditional_put: Option<String>,
 }
 
 /// The subcommands.
@@ -397,6 +416,8 @@ pub struct AddArgs {
     /// Allow the password over plain http:// (dav://) to a host other than this machine.
     #[arg(long)]
     pub insecure_http: bool,
+    #[command(flatten)]
+    pub s3: S3Args,
 }
 
 fn parse_duration_text(s: &str) -> Result<String, String> {

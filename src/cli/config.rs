@@ -16,6 +16,11 @@
 //! auto_lock = true                  # false = --no-auto-lock
 //! sidebar = true                    # false = --no-sidebar
 //! notify = true                     # false = --no-notify
+//! s3_endpoint = "https://minio.example:9000"   # s3://: like --s3-endpoint
+//! s3_region = "eu-central-1"        # like --s3-region
+//! s3_profile = "work"               # like --s3-profile (a profile of ~/.aws/credentials)
+//! s3_addressing = "path"            # like --s3-addressing (path, virtual)
+//! s3_conditional_put = true         # false = --s3-conditional-put=off
 //! ```
 //!
 //! A file that does not parse, a value of the wrong type or an unknown key is an error naming
@@ -83,6 +88,45 @@ pub struct VaultEntry {
     /// Desktop notifications (default true); `false` = `--no-notify`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notify: Option<bool>,
+    /// `--s3-endpoint URL` (s3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub s3_endpoint: Option<String>,
+    /// `--s3-region R` (s3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub s3_region: Option<String>,
+    /// `--s3-profile NAME` (s3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub s3_profile: Option<String>,
+    /// `--s3-addressing path|virtual` (s3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub s3_addressing: Option<String>,
+    /// `false` = `--s3-conditional-put=off` (s3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub s3_conditional_put: Option<bool>,
+}
+
+impl VaultEntry {
+    /// The entry's S3 settings as the flags would give them.
+    pub fn s3_args(&self) -> super::args::S3Args {
+        super::args::S3Args {
+            s3_endpoint: self.s3_endpoint.clone(),
+            s3_region: self.s3_region.clone(),
+            s3_profile: self.s3_profile.clone(),
+            s3_addressing: self.s3_addressing.clone(),
+            s3_conditional_put: self
+                .s3_conditional_put
+                .map(|on| if on { "on" } else { "off" }.to_owned()),
+        }
+    }
+
+    /// Keeps the S3 flags of `vault add` (`on`/`off` as a boolean).
+    pub fn set_s3_args(&mut self, s3: &super::args::S3Args) {
+        self.s3_endpoint = s3.s3_endpoint.clone();
+        self.s3_region = s3.s3_region.clone();
+        self.s3_profile = s3.s3_profile.clone();
+        self.s3_addressing = s3.s3_addressing.clone();
+        self.s3_conditional_put = s3.s3_conditional_put.as_deref().map(|v| v == "on");
+    }
 }
 
 fn is_false(b: &bool) -> bool {
@@ -171,6 +215,17 @@ pub fn parse(path: &Path, text: &str) -> CliResult<Config> {
         if let Some(idle) = &entry.idle {
             super::args::parse_duration(idle)
                 .map_err(|e| bad(format!("vault {name}: idle: {e}")))?;
+        }
+        if let Some(style) = &entry.s3_addressing
+            && !matches!(style.as_str(), "path" | "virtual")
+        {
+            return Err(bad(format!(
+                "vault {name}: s3_addressing must be \"path\" or \"virtual\", not {style:?}"
+            )));
+        }
+        if let Some(endpoint) = &entry.s3_endpoint {
+            url::Url::parse(endpoint)
+                .map_err(|e| bad(format!("vault {name}: s3_endpoint {endpoint:?}: {e}")))?;
         }
         if let Some(mode) = &entry.symlinks {
             mode.parse::<vault_fs::ops::SymlinkPolicy>()
@@ -317,6 +372,19 @@ pub fn apply_connect_options(entry: &VaultEntry, secrets: &mut super::args::Secr
     }
     secrets.accept_new_host_key |= entry.accept_new_host_key;
     secrets.insecure_http |= entry.insecure_http;
+    let from_entry = entry.s3_args();
+    let s3 = &mut secrets.s3;
+    for (flag, kept) in [
+        (&mut s3.s3_endpoint, from_entry.s3_endpoint),
+        (&mut s3.s3_region, from_entry.s3_region),
+        (&mut s3.s3_profile, from_entry.s3_profile),
+        (&mut s3.s3_addressing, from_entry.s3_addressing),
+        (&mut s3.s3_conditional_put, from_entry.s3_conditional_put),
+    ] {
+        if flag.is_none() {
+            *flag = kept;
+        }
+    }
 }
 
 #[cfg(test)]
@@ -352,6 +420,11 @@ mod tests {
                 auto_lock: Some(false),
                 sidebar: Some(false),
                 notify: Some(false),
+                s3_endpoint: Some("https://minio.example:9000".into()),
+                s3_region: Some("eu-central-1".into()),
+                s3_profile: Some("work".into()),
+                s3_addressing: Some("virtual".into()),
+                s3_conditional_put: Some(false),
             },
         );
         config.vaults.insert("local".into(), entry("/srv/V"));
@@ -420,6 +493,18 @@ mod tests {
         assert!(e.message.contains("idle"), "{}", e.message);
         let e = parse(p, "[vaults.a]\nstorage = \"/v\"\nsymlinks = \"some\"\n").unwrap_err();
         assert!(e.message.contains("symlinks=some"), "{}", e.message);
+        let e = parse(
+            p,
+            "[vaults.a]\nstorage = \"s3://b-1/v\"\ns3_addressing = \"dns\"\n",
+        )
+        .unwrap_err();
+        assert!(e.message.contains("s3_addressing"), "{}", e.message);
+        let e = parse(
+            p,
+            "[vaults.a]\nstorage = \"s3://b-1/v\"\ns3_endpoint = \"minio\"\n",
+        )
+        .unwrap_err();
+        assert!(e.message.contains("s3_endpoint"), "{}", e.message);
         assert_eq!(e.message.lines().count(), 1);
     }
 
@@ -468,5 +553,25 @@ mod tests {
         apply_connect_options(&e, &mut s);
         assert_eq!(s.identity.as_deref(), Some(Path::new("/flag/id")));
         assert_eq!(s.known_hosts.as_deref(), Some(Path::new("/cfg/kh")));
+
+        let e = VaultEntry {
+            s3_endpoint: Some("http://127.0.0.1:9000".into()),
+            s3_region: Some("eu-west-1".into()),
+            s3_profile: Some("work".into()),
+            s3_conditional_put: Some(false),
+            ..entry("s3://bucket/v")
+        };
+        let mut s = super::super::args::SecretArgs::default();
+        s.s3.s3_region = Some("us-east-2".into());
+        apply_connect_options(&e, &mut s);
+        assert_eq!(s.s3.s3_endpoint.as_deref(), Some("http://127.0.0.1:9000"));
+        assert_eq!(
+            s.s3.s3_region.as_deref(),
+            Some("us-east-2"),
+            "the flag wins"
+        );
+        assert_eq!(s.s3.s3_profile.as_deref(), Some("work"));
+        assert_eq!(s.s3.s3_conditional_put.as_deref(), Some("off"));
+        assert_eq!(s.s3.s3_addressing, None);
     }
 }

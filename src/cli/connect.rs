@@ -28,8 +28,11 @@ pub async fn connect(
         }
         StorageSpec::S3 { bucket, prefix } => {
             let s3 = super::s3_arg::S3Options {
-                endpoint: options.s3_endpoint.clone(),
-                region: options.s3_region.clone(),
+                endpoint: options.s3.s3_endpoint.clone(),
+                region: options.s3.s3_region.clone(),
+                profile: options.s3.s3_profile.clone(),
+                addressing: options.s3.s3_addressing.clone(),
+                conditional_put: options.s3.s3_conditional_put.as_deref() != Some("off"),
                 creating: purpose == Purpose::Create,
                 create_bucket: options.create_bucket,
                 insecure_http: options.insecure_http,

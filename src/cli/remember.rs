@@ -12,11 +12,13 @@
 //!
 //! Every item has service `vault` and an account naming what it is and what for:
 //! `vault-password <storage>`, `webdav-password <scheme>://USER@HOST:PORT`,
-//! `ssh-key-passphrase <absolute key file>`, `totp-secret sftp://USER@HOST:PORT`, where
+//! `ssh-key-passphrase <absolute key file>`, `totp-secret sftp://USER@HOST:PORT`,
+//! `s3-secret-key s3://KEY_ID@HOST:PORT` (the S3 endpoint's host and port), where
 //! `<storage>` is the normalised STORAGE ([`storage_key`]): `file://` + the absolute folder,
 //! or the URL with scheme and host lower-cased, the port explicit, `dav(s)://` written as
 //! `http(s)://` and no trailing `/`. A vault password belongs to one vault; a WebDAV app
-//! password and a TOTP secret belong to an account; a key passphrase to a key file.
+//! password, a TOTP secret and an S3 secret key belong to an account; a key passphrase to a
+//! key file.
 //!
 //! Lookups never fail a command (an unreachable store is the same as an empty one); a store
 //! that cannot take a secret the user asked to remember gives one warning line and the command

@@ -17,6 +17,12 @@ pub struct S3Options {
     pub endpoint: Option<String>,
     /// `--s3-region R`.
     pub region: Option<String>,
+    /// `--s3-profile NAME` (instead of `AWS_PROFILE`; its keys win over the key variables).
+    pub profile: Option<String>,
+    /// `--s3-addressing path|virtual` (default: path with a custom endpoint, virtual for AWS).
+    pub addressing: Option<String>,
+    /// `--s3-conditional-put` is not `off`.
+    pub conditional_put: bool,
     /// The command creates a vault (`vault create`).
     pub creating: bool,
     /// `--create-bucket`.
@@ -50,9 +56,26 @@ pub fn parse(arg: &str, rest: &str) -> CliResult<(String, String)> {
     Ok((bucket.to_owned(), prefix.to_owned()))
 }
 
-fn settings() -> CliResult<vault_s3::AwsSettings> {
+/// The AWS variables and shared files. A profile the user named (`--s3-profile`, a named
+/// vault's `s3_profile`) replaces `AWS_PROFILE`, and its keys win over the key variables, as
+/// the AWS CLI's `--profile` does.
+fn settings(profile: Option<&str>) -> CliResult<vault_s3::AwsSettings> {
     let home = std::env::var_os("HOME").map(std::path::PathBuf::from);
-    vault_s3::aws_settings(&|k| std::env::var(k).ok(), home.as_deref()).map_err(CliError::usage)
+    let env = |k: &str| match (profile, k) {
+        (Some(p), "AWS_PROFILE") => Some(p.to_owned()),
+        (Some(_), "AWS_ACCESS_KEY_ID" | "AWS_SECRET_ACCESS_KEY" | "AWS_SESSION_TOKEN") => None,
+        _ => std::env::var(k).ok(),
+    };
+    let settings = vault_s3::aws_settings(&env, home.as_deref()).map_err(CliError::usage)?;
+    if let Some(p) = profile
+        && settings.credentials.is_none()
+    {
+        return Err(CliError::usage(format!(
+            "AWS profile {p} has no aws_access_key_id and aws_secret_access_key \
+             in ~/.aws/credentials or ~/.aws/config"
+        )));
+    }
+    Ok(settings)
 }
 
 /// The endpoint: `--s3-endpoint`, then the AWS variables/profile, else AWS for the region.
@@ -92,13 +115,18 @@ pub async fn connect(
     options: &S3Options,
     ask: AskSecret<'_>,
 ) -> CliResult<Arc<dyn Storage>> {
-    let aws = settings()?;
+    let aws = settings(options.profile.as_deref())?;
     let region = options
         .region
         .clone()
         .or(aws.region.clone())
         .unwrap_or_else(|| "us-east-1".into());
-    let (url, path_style) = endpoint(options, aws.endpoint_url.as_deref(), &region)?;
+    let (url, default_path_style) = endpoint(options, aws.endpoint_url.as_deref(), &region)?;
+    let path_style = match options.addressing.as_deref() {
+        Some("path") => true,
+        Some("virtual") => false,
+        _ => default_path_style,
+    };
     vault_s3::check_endpoint(&url, options.insecure_http).map_err(CliError::usage)?;
     let credentials = match aws.credentials {
         Some(c) => c,
@@ -109,6 +137,7 @@ pub async fn connect(
     config.credentials = Some(credentials);
     config.insecure_http = options.insecure_http;
     config.ca_cert = options.ca_cert.clone();
+    config.conditional_put = options.conditional_put;
     let storage = S3Storage::new(config).map_err(|e| CliError::usage(format!("{arg}: {e}")))?;
     let fail = |e: vault_storage::StorageError| {
         let exit = match exit_for_storage_kind(e.kind()) {
@@ -135,6 +164,33 @@ pub async fn connect(
     Ok(Arc::new(storage))
 }
 
+/// The keyring account of an S3 secret key: `s3-secret-key s3://KEY_ID@HOST:PORT` (host
+/// lower-cased, port explicit), one per key id and endpoint.
+pub fn secret_key_account(key_id: &str, endpoint: &Url) -> String {
+    format!(
+        "s3-secret-key s3://{key_id}@{}:{}",
+        endpoint.host_str().unwrap_or("").to_ascii_lowercase(),
+        endpoint.port_or_known_default().unwrap_or(443)
+    )
+}
+
+/// The endpoint and key id a connection with `options` would use when the secret key is
+/// asked (for `vault forget`): `None` when the keys come from the environment or a profile.
+pub fn asked_key_account(options: &S3Options) -> Option<String> {
+    let aws = settings(options.profile.as_deref()).ok()?;
+    if aws.credentials.is_some() {
+        return None;
+    }
+    let key_id = std::env::var("AWS_ACCESS_KEY_ID").ok()?;
+    let region = options
+        .region
+        .clone()
+        .or(aws.region.clone())
+        .unwrap_or_else(|| "us-east-1".into());
+    let (url, _) = endpoint(options, aws.endpoint_url.as_deref(), &region).ok()?;
+    Some(secret_key_account(key_id.trim(), &url))
+}
+
 /// No keys in the environment or a profile: the key id must be in
 /// `AWS_ACCESS_KEY_ID`; the secret key is asked (or taken from the keyring).
 fn ask_secret(url: &Url, ask: AskSecret<'_>) -> CliResult<S3Credentials> {
@@ -150,7 +206,7 @@ fn ask_secret(url: &Url, ask: AskSecret<'_>) -> CliResult<S3Credentials> {
     };
     let host = shown_host(url);
     let secret = ask(
-        format!("s3-secret-key s3://{key_id}@{host}"),
+        secret_key_account(&key_id, url),
         &format!("Secret access key for s3://{key_id}@{host}: "),
     )?;
     Ok(S3Credentials {

@@ -178,10 +178,8 @@ pub struct ConnectOptions {
     pub insecure_http: bool,
     /// Who answers the SFTP login's questions instead of the terminal/askpass (the mount daemon).
     pub sftp_prompter: Option<SharedPrompter>,
-    /// `--s3-endpoint URL` (s3).
-    pub s3_endpoint: Option<String>,
-    /// `--s3-region R` (s3).
-    pub s3_region: Option<String>,
+    /// `--s3-endpoint`, `--s3-region`, `--s3-profile`, `--s3-addressing`, `--s3-conditional-put`.
+    pub s3: super::args::S3Args,
     /// `--create-bucket` (vault create on s3).
     pub create_bucket: bool,
 }
@@ -196,8 +194,7 @@ impl ConnectOptions {
             accept_new_host_key: args.accept_new_host_key,
             insecure_http: args.insecure_http,
             sftp_prompter: None,
-            s3_endpoint: args.s3_endpoint.clone(),
-            s3_region: args.s3_region.clone(),
+            s3: args.s3.clone(),
             create_bucket: args.create_bucket,
         }
     }
@@ -226,8 +223,11 @@ impl ConnectOptions {
             v.push("--accept-new-host-key".into());
         }
         for (flag, value) in [
-            ("--s3-endpoint", &self.s3_endpoint),
-            ("--s3-region", &self.s3_region),
+            ("--s3-endpoint", &self.s3.s3_endpoint),
+            ("--s3-region", &self.s3.s3_region),
+            ("--s3-profile", &self.s3.s3_profile),
+            ("--s3-addressing", &self.s3.s3_addressing),
+            ("--s3-conditional-put", &self.s3.s3_conditional_put),
         ] {
             if let Some(value) = value {
                 v.push(flag.into());

@@ -36,7 +36,7 @@ pub fn add(args: AddArgs) -> CliResult {
             file.display()
         )));
     }
-    let entry = VaultEntry {
+    let mut entry = VaultEntry {
         storage,
         mountpoint: args.mountpoint.as_deref().map(absolute),
         read_only: args.read_only,
@@ -50,6 +50,7 @@ pub fn add(args: AddArgs) -> CliResult {
         auto_lock: args.no_auto_lock.then_some(false),
         ..VaultEntry::default()
     };
+    entry.set_s3_args(&args.s3);
     let shown = entry.storage.clone();
     cfg.vaults.insert(args.name.clone(), entry);
     config::save_to(&file, &cfg)?;
@@ -163,6 +164,17 @@ pub fn accounts_for(storage: &str, secrets: &SecretArgs) -> Vec<(String, &'stati
                 && let Some(a) = remember::webdav_account(&c)
             {
                 out.push((a, "WebDAV password"));
+            }
+        }
+        Ok(StorageSpec::S3 { .. }) => {
+            let options = crate::cli::s3_arg::S3Options {
+                endpoint: secrets.s3.s3_endpoint.clone(),
+                region: secrets.s3.s3_region.clone(),
+                profile: secrets.s3.s3_profile.clone(),
+                ..Default::default()
+            };
+            if let Some(a) = crate::cli::s3_arg::asked_key_account(&options) {
+                out.push((a, "S3 secret key"));
             }
         }
         _ => {}
