@@ -225,3 +225,67 @@ fn named_s3_vaults_keep_their_settings_and_remember_the_secret_key() {
     run(&["ls", "kept", "/"]).ok();
     assert!(seen_secret_prompt(), "asked again after forget");
 }
+
+/// A loopback stand-in for the one AWS answer no local S3 server gives: a bucket in another
+/// region answers every request with `status` and `x-amz-bucket-region` (and, for the 400, the
+/// XML error AWS sends). Serves `n` connections, then stops.
+fn wrong_region_stand_in(status: &'static str, body: &'static str, n: usize) -> u16 {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(n) {
+            let Ok(mut stream) = stream else { continue };
+            let mut seen = Vec::new();
+            let mut buf = [0u8; 4096];
+            while !seen.windows(4).any(|w| w == b"\r\n\r\n") {
+                match stream.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(k) => seen.extend_from_slice(&buf[..k]),
+                }
+            }
+            let answer = format!(
+                "HTTP/1.1 {status}\r\nx-amz-bucket-region: eu-central-1\r\n\
+                 Content-Type: application/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = stream.write_all(answer.as_bytes());
+        }
+    });
+    port
+}
+
+#[test]
+fn a_bucket_in_another_region_is_one_line_naming_its_region() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cases: [(&str, &str); 2] = [
+        // HEAD bucket at a regional endpoint: a body-less redirect.
+        ("301 Moved Permanently", ""),
+        // A request signed for the wrong region.
+        (
+            "400 Bad Request",
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>AuthorizationHeaderMalformed</Code>\
+             <Message>the region 'us-east-1' is wrong; expecting 'eu-central-1'</Message>\
+             <Region>eu-central-1</Region></Error>",
+        ),
+    ];
+    for (status, body) in cases {
+        let port = wrong_region_stand_in(status, body, 20);
+        let endpoint = format!("http://127.0.0.1:{port}");
+        let mut cmd = vault_cmd(60, &["ls", "s3://far-away/v", "--s3-endpoint", &endpoint]);
+        cmd.env("HOME", tmp.path())
+            .env("AWS_ACCESS_KEY_ID", "AKFAR")
+            .env("AWS_SECRET_ACCESS_KEY", "far-secret")
+            .env_remove("AWS_PROFILE")
+            .env_remove("AWS_REGION")
+            .env_remove("AWS_DEFAULT_REGION")
+            .env_remove("AWS_ENDPOINT_URL")
+            .env_remove("AWS_ENDPOINT_URL_S3");
+        let err = run_cmd(&mut cmd).fails(5);
+        assert!(
+            err.contains("bucket far-away is in region eu-central-1: use --s3-region eu-central-1"),
+            "{status}: {err}"
+        );
+        assert!(!err.contains("far-secret"), "{err}");
+    }
+}

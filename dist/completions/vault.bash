@@ -232,7 +232,7 @@ _vault() {
             return 0
             ;;
         vault__subcmd____mount__subcmd__daemon)
-            opts="-f -o -i -v -q -h -V --foreground --read-only --allow-other --idle --symlinks --no-auto-lock --reveal --log-file --no-sidebar --no-notify --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --s3-endpoint --s3-region --create-bucket --insecure-http --remember --remember-totp --display-name --verbose --quiet --help --version"
+            opts="-f -o -i -v -q -h -V --foreground --read-only --allow-other --idle --symlinks --no-auto-lock --reveal --log-file --no-sidebar --no-notify --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --s3-endpoint --s3-region --s3-profile --s3-addressing --s3-conditional-put --create-bucket --insecure-http --remember --remember-totp --display-name --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -286,6 +286,18 @@ _vault() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --s3-profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --s3-addressing)
+                    COMPREPLY=($(compgen -W "path virtual" -- "${cur}"))
+                    return 0
+                    ;;
+                --s3-conditional-put)
+                    COMPREPLY=($(compgen -W "on off" -- "${cur}"))
+                    return 0
+                    ;;
                 --display-name)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -298,7 +310,7 @@ _vault() {
             return 0
             ;;
         vault__subcmd__add)
-            opts="-i -v -q -h -V --force --read-only --idle --symlinks --no-auto-lock --identity --known-hosts --accept-new-host-key --ca-cert --insecure-http --verbose --quiet --help --version"
+            opts="-i -v -q -h -V --force --read-only --idle --symlinks --no-auto-lock --identity --known-hosts --accept-new-host-key --ca-cert --insecure-http --s3-endpoint --s3-region --s3-profile --s3-addressing --s3-conditional-put --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -328,6 +340,26 @@ _vault() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --s3-endpoint)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --s3-region)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --s3-profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --s3-addressing)
+                    COMPREPLY=($(compgen -W "path virtual" -- "${cur}"))
+                    return 0
+                    ;;
+                --s3-conditional-put)
+                    COMPREPLY=($(compgen -W "on off" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -354,7 +386,7 @@ _vault() {
             return 0
             ;;
         vault__subcmd__cat)
-            opts="-i -v -q -h -V --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --s3-endpoint --s3-region --create-bucket --insecure-http --remember --remember-totp --verbose --quiet --help --version"
+            opts="-i -v -q -h -V --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --s3-endpoint --s3-region --s3-profile --s3-addressing --s3-conditional-put --create-bucket --insecure-http --remember --remember-totp --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -390,6 +422,18 @@ _vault() {
                     ;;
                 --s3-region)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --s3-profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --s3-addressing)
+                    COMPREPLY=($(compgen -W "path virtual" -- "${cur}"))
+                    return 0
+                    ;;
+                --s3-conditional-put)
+                    COMPREPLY=($(compgen -W "on off" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -400,7 +444,7 @@ _vault() {
             return 0
             ;;
         vault__subcmd__check)
-            opts="-i -v -q -h -V --repair --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --s3-endpoint --s3-region --create-bucket --insecure-http --remember --remember-totp --verbose --quiet --help --version"
+            opts="-i -v -q -h -V --repair --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --s3-endpoint --s3-region --s3-profile --s3-addressing --s3-conditional-put --create-bucket --insecure-http --remember --remember-totp --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -436,6 +480,18 @@ _vault() {
                     ;;
                 --s3-region)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --s3-profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --s3-addressing)
+                    COMPREPLY=($(compgen -W "path virtual" -- "${cur}"))
+                    return 0
+                    ;;
+                --s3-conditional-put)
+                    COMPREPLY=($(compgen -W "on off" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -460,7 +516,7 @@ _vault() {
             return 0
             ;;
         vault__subcmd__copy)
-            opts="-i -v -q -h -V --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --s3-endpoint --s3-region --create-bucket --insecure-http --remember --remember-totp --verbose --quiet --help --version"
+            opts="-i -v -q -h -V --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --s3-endpoint --s3-region --s3-profile --s3-addressing --s3-conditional-put --create-bucket --insecure-http --remember --remember-totp --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -496,6 +552,18 @@ _vault() {
                     ;;
                 --s3-region)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --s3-profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --s3-addressing)
+                    COMPREPLY=($(compgen -W "path virtual" -- "${cur}"))
+                    return 0
+                    ;;
+                --s3-conditional-put)
+                    COMPREPLY=($(compgen -W "on off" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -506,7 +574,7 @@ _vault() {
             return 0
             ;;
         vault__subcmd__create)
-            opts="-i -v -q -h -V --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --s3-endpoint --s3-region --create-bucket --insecure-http --remember --remember-totp --verbose --quiet --help --version"
+            opts="-i -v -q -h -V --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --s3-endpoint --s3-region --s3-profile --s3-addressing --s3-conditional-put --create-bucket --insecure-http --remember --remember-totp --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -542,6 +610,18 @@ _vault() {
                     ;;
                 --s3-region)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --s3-profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --s3-addressing)
+                    COMPREPLY=($(compgen -W "path virtual" -- "${cur}"))
+                    return 0
+                    ;;
+                --s3-conditional-put)
+                    COMPREPLY=($(compgen -W "on off" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -552,7 +632,7 @@ _vault() {
             return 0
             ;;
         vault__subcmd__forget)
-            opts="-i -v -q -h -V --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --s3-endpoint --s3-region --create-bucket --insecure-http --remember --remember-totp --verbose --quiet --help --version"
+            opts="-i -v -q -h -V --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --s3-endpoint --s3-region --s3-profile --s3-addressing --s3-conditional-put --create-bucket --insecure-http --remember --remember-totp --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -588,6 +668,18 @@ _vault() {
                     ;;
                 --s3-region)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --s3-profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --s3-addressing)
+                    COMPREPLY=($(compgen -W "path virtual" -- "${cur}"))
+                    return 0
+                    ;;
+                --s3-conditional-put)
+                    COMPREPLY=($(compgen -W "on off" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -598,7 +690,7 @@ _vault() {
             return 0
             ;;
         vault__subcmd__get)
-            opts="-r -i -v -q -h -V --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --s3-endpoint --s3-region --create-bucket --insecure-http --remember --remember-totp --verbose --quiet --help --version"
+            opts="-r -i -v -q -h -V --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --s3-endpoint --s3-region --s3-profile --s3-addressing --s3-conditional-put --create-bucket --insecure-http --remember --remember-totp --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -634,6 +726,18 @@ _vault() {
                     ;;
                 --s3-region)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --s3-profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --s3-addressing)
+                    COMPREPLY=($(compgen -W "path virtual" -- "${cur}"))
+                    return 0
+                    ;;
+                --s3-conditional-put)
+                    COMPREPLY=($(compgen -W "on off" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -1064,7 +1168,7 @@ _vault() {
             return 0
             ;;
         vault__subcmd__info)
-            opts="-i -v -q -h -V --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --s3-endpoint --s3-region --create-bucket --insecure-http --remember --remember-totp --verbose --quiet --help --version"
+            opts="-i -v -q -h -V --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --s3-endpoint --s3-region --s3-profile --s3-addressing --s3-conditional-put --create-bucket --insecure-http --remember --remember-totp --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1100,6 +1204,18 @@ _vault() {
                     ;;
                 --s3-region)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --s3-profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --s3-addressing)
+                    COMPREPLY=($(compgen -W "path virtual" -- "${cur}"))
+                    return 0
+                    ;;
+                --s3-conditional-put)
+                    COMPREPLY=($(compgen -W "on off" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -1210,7 +1326,7 @@ _vault() {
             return 0
             ;;
         vault__subcmd__ls)
-            opts="-l -R -0 -i -v -q -h -V --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --s3-endpoint --s3-region --create-bucket --insecure-http --remember --remember-totp --verbose --quiet --help --version"
+            opts="-l -R -0 -i -v -q -h -V --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --s3-endpoint --s3-region --s3-profile --s3-addressing --s3-conditional-put --create-bucket --insecure-http --remember --remember-totp --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1246,6 +1362,18 @@ _vault() {
                     ;;
                 --s3-region)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --s3-profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --s3-addressing)
+                    COMPREPLY=($(compgen -W "path virtual" -- "${cur}"))
+                    return 0
+                    ;;
+                --s3-conditional-put)
+                    COMPREPLY=($(compgen -W "on off" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -1256,7 +1384,7 @@ _vault() {
             return 0
             ;;
         vault__subcmd__mkdir)
-            opts="-p -i -v -q -h -V --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --s3-endpoint --s3-region --create-bucket --insecure-http --remember --remember-totp --verbose --quiet --help --version"
+            opts="-p -i -v -q -h -V --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --s3-endpoint --s3-region --s3-profile --s3-addressing --s3-conditional-put --create-bucket --insecure-http --remember --remember-totp --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1294,6 +1422,18 @@ _vault() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --s3-profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --s3-addressing)
+                    COMPREPLY=($(compgen -W "path virtual" -- "${cur}"))
+                    return 0
+                    ;;
+                --s3-conditional-put)
+                    COMPREPLY=($(compgen -W "on off" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1302,7 +1442,7 @@ _vault() {
             return 0
             ;;
         vault__subcmd__mount)
-            opts="-f -o -i -v -q -h -V --foreground --read-only --allow-other --idle --symlinks --no-auto-lock --reveal --log-file --no-sidebar --no-notify --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --s3-endpoint --s3-region --create-bucket --insecure-http --remember --remember-totp --display-name --verbose --quiet --help --version"
+            opts="-f -o -i -v -q -h -V --foreground --read-only --allow-other --idle --symlinks --no-auto-lock --reveal --log-file --no-sidebar --no-notify --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --s3-endpoint --s3-region --s3-profile --s3-addressing --s3-conditional-put --create-bucket --insecure-http --remember --remember-totp --display-name --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1356,6 +1496,18 @@ _vault() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --s3-profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --s3-addressing)
+                    COMPREPLY=($(compgen -W "path virtual" -- "${cur}"))
+                    return 0
+                    ;;
+                --s3-conditional-put)
+                    COMPREPLY=($(compgen -W "on off" -- "${cur}"))
+                    return 0
+                    ;;
                 --display-name)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1368,7 +1520,7 @@ _vault() {
             return 0
             ;;
         vault__subcmd__mv)
-            opts="-i -v -q -h -V --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --s3-endpoint --s3-region --create-bucket --insecure-http --remember --remember-totp --verbose --quiet --help --version"
+            opts="-i -v -q -h -V --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --s3-endpoint --s3-region --s3-profile --s3-addressing --s3-conditional-put --create-bucket --insecure-http --remember --remember-totp --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1404,6 +1556,18 @@ _vault() {
                     ;;
                 --s3-region)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --s3-profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --s3-addressing)
+                    COMPREPLY=($(compgen -W "path virtual" -- "${cur}"))
+                    return 0
+                    ;;
+                --s3-conditional-put)
+                    COMPREPLY=($(compgen -W "on off" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -1428,7 +1592,7 @@ _vault() {
             return 0
             ;;
         vault__subcmd__passwd)
-            opts="-i -v -q -h -V --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --s3-endpoint --s3-region --create-bucket --insecure-http --remember --remember-totp --new-password-file --verbose --quiet --help --version"
+            opts="-i -v -q -h -V --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --s3-endpoint --s3-region --s3-profile --s3-addressing --s3-conditional-put --create-bucket --insecure-http --remember --remember-totp --new-password-file --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1464,6 +1628,18 @@ _vault() {
                     ;;
                 --s3-region)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --s3-profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --s3-addressing)
+                    COMPREPLY=($(compgen -W "path virtual" -- "${cur}"))
+                    return 0
+                    ;;
+                --s3-conditional-put)
+                    COMPREPLY=($(compgen -W "on off" -- "${cur}"))
                     return 0
                     ;;
                 --new-password-file)
@@ -1478,7 +1654,7 @@ _vault() {
             return 0
             ;;
         vault__subcmd__put)
-            opts="-r -i -v -q -h -V --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --s3-endpoint --s3-region --create-bucket --insecure-http --remember --remember-totp --verbose --quiet --help --version"
+            opts="-r -i -v -q -h -V --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --s3-endpoint --s3-region --s3-profile --s3-addressing --s3-conditional-put --create-bucket --insecure-http --remember --remember-totp --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1514,6 +1690,18 @@ _vault() {
                     ;;
                 --s3-region)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --s3-profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --s3-addressing)
+                    COMPREPLY=($(compgen -W "path virtual" -- "${cur}"))
+                    return 0
+                    ;;
+                --s3-conditional-put)
+                    COMPREPLY=($(compgen -W "on off" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -1594,7 +1782,7 @@ _vault() {
             return 0
             ;;
         vault__subcmd__recovery__subcmd__key__subcmd__reset)
-            opts="-i -v -q -h -V --word-list --recovery-key-file --new-password-file --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --s3-endpoint --s3-region --create-bucket --insecure-http --remember --remember-totp --verbose --quiet --help --version"
+            opts="-i -v -q -h -V --word-list --recovery-key-file --new-password-file --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --s3-endpoint --s3-region --s3-profile --s3-addressing --s3-conditional-put --create-bucket --insecure-http --remember --remember-totp --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1644,6 +1832,18 @@ _vault() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --s3-profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --s3-addressing)
+                    COMPREPLY=($(compgen -W "path virtual" -- "${cur}"))
+                    return 0
+                    ;;
+                --s3-conditional-put)
+                    COMPREPLY=($(compgen -W "on off" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1652,7 +1852,7 @@ _vault() {
             return 0
             ;;
         vault__subcmd__recovery__subcmd__key__subcmd__show)
-            opts="-i -v -q -h -V --word-list --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --s3-endpoint --s3-region --create-bucket --insecure-http --remember --remember-totp --verbose --quiet --help --version"
+            opts="-i -v -q -h -V --word-list --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --s3-endpoint --s3-region --s3-profile --s3-addressing --s3-conditional-put --create-bucket --insecure-http --remember --remember-totp --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1694,6 +1894,18 @@ _vault() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --s3-profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --s3-addressing)
+                    COMPREPLY=($(compgen -W "path virtual" -- "${cur}"))
+                    return 0
+                    ;;
+                --s3-conditional-put)
+                    COMPREPLY=($(compgen -W "on off" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1716,7 +1928,7 @@ _vault() {
             return 0
             ;;
         vault__subcmd__rm)
-            opts="-r -i -v -q -h -V --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --s3-endpoint --s3-region --create-bucket --insecure-http --remember --remember-totp --verbose --quiet --help --version"
+            opts="-r -i -v -q -h -V --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --s3-endpoint --s3-region --s3-profile --s3-addressing --s3-conditional-put --create-bucket --insecure-http --remember --remember-totp --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1752,6 +1964,18 @@ _vault() {
                     ;;
                 --s3-region)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --s3-profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --s3-addressing)
+                    COMPREPLY=($(compgen -W "path virtual" -- "${cur}"))
+                    return 0
+                    ;;
+                --s3-conditional-put)
+                    COMPREPLY=($(compgen -W "on off" -- "${cur}"))
                     return 0
                     ;;
                 *)

@@ -61,6 +61,11 @@ complete -c vault -n "__fish_vault_using_subcommand create" -s i -l identity -d 
 complete -c vault -n "__fish_vault_using_subcommand create" -l known-hosts -d 'known_hosts file to check and extend (sftp://; default ~/.ssh/known_hosts)' -r -F
 complete -c vault -n "__fish_vault_using_subcommand create" -l s3-endpoint -d 'S3 endpoint for anything but AWS (MinIO, Ceph RGW, Garage), e.g. https://minio.example:9000 (s3://; path-style addressing)' -r
 complete -c vault -n "__fish_vault_using_subcommand create" -l s3-region -d 'S3 region (s3://; default: AWS_REGION, the profile\'s, else us-east-1)' -r
+complete -c vault -n "__fish_vault_using_subcommand create" -l s3-profile -d 'Profile of ~/.aws/credentials and ~/.aws/config to use (s3://; instead of AWS_PROFILE; its keys win over AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)' -r
+complete -c vault -n "__fish_vault_using_subcommand create" -l s3-addressing -d 'Bucket addressing (s3://): path (endpoint/bucket/key; the default with --s3-endpoint) or virtual (bucket.endpoint/key; the default for AWS)' -r -f -a "path\t''
+virtual\t''"
+complete -c vault -n "__fish_vault_using_subcommand create" -l s3-conditional-put -d 'Create-only writes by conditional put (If-None-Match: *), on by default; off = HEAD then PUT, for stores that ignore the header (s3://; see README)' -r -f -a "on\t''
+off\t''"
 complete -c vault -n "__fish_vault_using_subcommand create" -l accept-new-host-key -d 'Accept and record an unknown host key without asking (sftp://). A changed key is always refused'
 complete -c vault -n "__fish_vault_using_subcommand create" -l create-bucket -d 'Make a missing bucket (vault create on s3://)'
 complete -c vault -n "__fish_vault_using_subcommand create" -l insecure-http -d 'Allow a password over plain http:// (dav://) to a host other than this machine; without it that is refused, as anyone on the network could read the password'
@@ -77,6 +82,11 @@ complete -c vault -n "__fish_vault_using_subcommand info" -s i -l identity -d 'S
 complete -c vault -n "__fish_vault_using_subcommand info" -l known-hosts -d 'known_hosts file to check and extend (sftp://; default ~/.ssh/known_hosts)' -r -F
 complete -c vault -n "__fish_vault_using_subcommand info" -l s3-endpoint -d 'S3 endpoint for anything but AWS (MinIO, Ceph RGW, Garage), e.g. https://minio.example:9000 (s3://; path-style addressing)' -r
 complete -c vault -n "__fish_vault_using_subcommand info" -l s3-region -d 'S3 region (s3://; default: AWS_REGION, the profile\'s, else us-east-1)' -r
+complete -c vault -n "__fish_vault_using_subcommand info" -l s3-profile -d 'Profile of ~/.aws/credentials and ~/.aws/config to use (s3://; instead of AWS_PROFILE; its keys win over AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)' -r
+complete -c vault -n "__fish_vault_using_subcommand info" -l s3-addressing -d 'Bucket addressing (s3://): path (endpoint/bucket/key; the default with --s3-endpoint) or virtual (bucket.endpoint/key; the default for AWS)' -r -f -a "path\t''
+virtual\t''"
+complete -c vault -n "__fish_vault_using_subcommand info" -l s3-conditional-put -d 'Create-only writes by conditional put (If-None-Match: *), on by default; off = HEAD then PUT, for stores that ignore the header (s3://; see README)' -r -f -a "on\t''
+off\t''"
 complete -c vault -n "__fish_vault_using_subcommand info" -l accept-new-host-key -d 'Accept and record an unknown host key without asking (sftp://). A changed key is always refused'
 complete -c vault -n "__fish_vault_using_subcommand info" -l create-bucket -d 'Make a missing bucket (vault create on s3://)'
 complete -c vault -n "__fish_vault_using_subcommand info" -l insecure-http -d 'Allow a password over plain http:// (dav://) to a host other than this machine; without it that is refused, as anyone on the network could read the password'
@@ -93,6 +103,11 @@ complete -c vault -n "__fish_vault_using_subcommand ls" -s i -l identity -d 'SSH
 complete -c vault -n "__fish_vault_using_subcommand ls" -l known-hosts -d 'known_hosts file to check and extend (sftp://; default ~/.ssh/known_hosts)' -r -F
 complete -c vault -n "__fish_vault_using_subcommand ls" -l s3-endpoint -d 'S3 endpoint for anything but AWS (MinIO, Ceph RGW, Garage), e.g. https://minio.example:9000 (s3://; path-style addressing)' -r
 complete -c vault -n "__fish_vault_using_subcommand ls" -l s3-region -d 'S3 region (s3://; default: AWS_REGION, the profile\'s, else us-east-1)' -r
+complete -c vault -n "__fish_vault_using_subcommand ls" -l s3-profile -d 'Profile of ~/.aws/credentials and ~/.aws/config to use (s3://; instead of AWS_PROFILE; its keys win over AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)' -r
+complete -c vault -n "__fish_vault_using_subcommand ls" -l s3-addressing -d 'Bucket addressing (s3://): path (endpoint/bucket/key; the default with --s3-endpoint) or virtual (bucket.endpoint/key; the default for AWS)' -r -f -a "path\t''
+virtual\t''"
+complete -c vault -n "__fish_vault_using_subcommand ls" -l s3-conditional-put -d 'Create-only writes by conditional put (If-None-Match: *), on by default; off = HEAD then PUT, for stores that ignore the header (s3://; see README)' -r -f -a "on\t''
+off\t''"
 complete -c vault -n "__fish_vault_using_subcommand ls" -s l -d 'Long format: type, size, modification time (UTC), name, symlink target'
 complete -c vault -n "__fish_vault_using_subcommand ls" -s R -d 'Recurse; paths are printed relative to PATH'
 complete -c vault -n "__fish_vault_using_subcommand ls" -s 0 -d 'Print names raw, each entry ending in NUL instead of a newline (for scripts; otherwise control characters in names are C-escaped)'
@@ -112,6 +127,11 @@ complete -c vault -n "__fish_vault_using_subcommand cat" -s i -l identity -d 'SS
 complete -c vault -n "__fish_vault_using_subcommand cat" -l known-hosts -d 'known_hosts file to check and extend (sftp://; default ~/.ssh/known_hosts)' -r -F
 complete -c vault -n "__fish_vault_using_subcommand cat" -l s3-endpoint -d 'S3 endpoint for anything but AWS (MinIO, Ceph RGW, Garage), e.g. https://minio.example:9000 (s3://; path-style addressing)' -r
 complete -c vault -n "__fish_vault_using_subcommand cat" -l s3-region -d 'S3 region (s3://; default: AWS_REGION, the profile\'s, else us-east-1)' -r
+complete -c vault -n "__fish_vault_using_subcommand cat" -l s3-profile -d 'Profile of ~/.aws/credentials and ~/.aws/config to use (s3://; instead of AWS_PROFILE; its keys win over AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)' -r
+complete -c vault -n "__fish_vault_using_subcommand cat" -l s3-addressing -d 'Bucket addressing (s3://): path (endpoint/bucket/key; the default with --s3-endpoint) or virtual (bucket.endpoint/key; the default for AWS)' -r -f -a "path\t''
+virtual\t''"
+complete -c vault -n "__fish_vault_using_subcommand cat" -l s3-conditional-put -d 'Create-only writes by conditional put (If-None-Match: *), on by default; off = HEAD then PUT, for stores that ignore the header (s3://; see README)' -r -f -a "on\t''
+off\t''"
 complete -c vault -n "__fish_vault_using_subcommand cat" -l accept-new-host-key -d 'Accept and record an unknown host key without asking (sftp://). A changed key is always refused'
 complete -c vault -n "__fish_vault_using_subcommand cat" -l create-bucket -d 'Make a missing bucket (vault create on s3://)'
 complete -c vault -n "__fish_vault_using_subcommand cat" -l insecure-http -d 'Allow a password over plain http:// (dav://) to a host other than this machine; without it that is refused, as anyone on the network could read the password'
@@ -128,6 +148,11 @@ complete -c vault -n "__fish_vault_using_subcommand get" -s i -l identity -d 'SS
 complete -c vault -n "__fish_vault_using_subcommand get" -l known-hosts -d 'known_hosts file to check and extend (sftp://; default ~/.ssh/known_hosts)' -r -F
 complete -c vault -n "__fish_vault_using_subcommand get" -l s3-endpoint -d 'S3 endpoint for anything but AWS (MinIO, Ceph RGW, Garage), e.g. https://minio.example:9000 (s3://; path-style addressing)' -r
 complete -c vault -n "__fish_vault_using_subcommand get" -l s3-region -d 'S3 region (s3://; default: AWS_REGION, the profile\'s, else us-east-1)' -r
+complete -c vault -n "__fish_vault_using_subcommand get" -l s3-profile -d 'Profile of ~/.aws/credentials and ~/.aws/config to use (s3://; instead of AWS_PROFILE; its keys win over AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)' -r
+complete -c vault -n "__fish_vault_using_subcommand get" -l s3-addressing -d 'Bucket addressing (s3://): path (endpoint/bucket/key; the default with --s3-endpoint) or virtual (bucket.endpoint/key; the default for AWS)' -r -f -a "path\t''
+virtual\t''"
+complete -c vault -n "__fish_vault_using_subcommand get" -l s3-conditional-put -d 'Create-only writes by conditional put (If-None-Match: *), on by default; off = HEAD then PUT, for stores that ignore the header (s3://; see README)' -r -f -a "on\t''
+off\t''"
 complete -c vault -n "__fish_vault_using_subcommand get" -s r -d 'Copy directories recursively (symlinks are copied as symlinks)'
 complete -c vault -n "__fish_vault_using_subcommand get" -l accept-new-host-key -d 'Accept and record an unknown host key without asking (sftp://). A changed key is always refused'
 complete -c vault -n "__fish_vault_using_subcommand get" -l create-bucket -d 'Make a missing bucket (vault create on s3://)'
@@ -145,6 +170,11 @@ complete -c vault -n "__fish_vault_using_subcommand put" -s i -l identity -d 'SS
 complete -c vault -n "__fish_vault_using_subcommand put" -l known-hosts -d 'known_hosts file to check and extend (sftp://; default ~/.ssh/known_hosts)' -r -F
 complete -c vault -n "__fish_vault_using_subcommand put" -l s3-endpoint -d 'S3 endpoint for anything but AWS (MinIO, Ceph RGW, Garage), e.g. https://minio.example:9000 (s3://; path-style addressing)' -r
 complete -c vault -n "__fish_vault_using_subcommand put" -l s3-region -d 'S3 region (s3://; default: AWS_REGION, the profile\'s, else us-east-1)' -r
+complete -c vault -n "__fish_vault_using_subcommand put" -l s3-profile -d 'Profile of ~/.aws/credentials and ~/.aws/config to use (s3://; instead of AWS_PROFILE; its keys win over AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)' -r
+complete -c vault -n "__fish_vault_using_subcommand put" -l s3-addressing -d 'Bucket addressing (s3://): path (endpoint/bucket/key; the default with --s3-endpoint) or virtual (bucket.endpoint/key; the default for AWS)' -r -f -a "path\t''
+virtual\t''"
+complete -c vault -n "__fish_vault_using_subcommand put" -l s3-conditional-put -d 'Create-only writes by conditional put (If-None-Match: *), on by default; off = HEAD then PUT, for stores that ignore the header (s3://; see README)' -r -f -a "on\t''
+off\t''"
 complete -c vault -n "__fish_vault_using_subcommand put" -s r -d 'Copy directories recursively (symlinks are copied as symlinks)'
 complete -c vault -n "__fish_vault_using_subcommand put" -l accept-new-host-key -d 'Accept and record an unknown host key without asking (sftp://). A changed key is always refused'
 complete -c vault -n "__fish_vault_using_subcommand put" -l create-bucket -d 'Make a missing bucket (vault create on s3://)'
@@ -162,6 +192,11 @@ complete -c vault -n "__fish_vault_using_subcommand mkdir" -s i -l identity -d '
 complete -c vault -n "__fish_vault_using_subcommand mkdir" -l known-hosts -d 'known_hosts file to check and extend (sftp://; default ~/.ssh/known_hosts)' -r -F
 complete -c vault -n "__fish_vault_using_subcommand mkdir" -l s3-endpoint -d 'S3 endpoint for anything but AWS (MinIO, Ceph RGW, Garage), e.g. https://minio.example:9000 (s3://; path-style addressing)' -r
 complete -c vault -n "__fish_vault_using_subcommand mkdir" -l s3-region -d 'S3 region (s3://; default: AWS_REGION, the profile\'s, else us-east-1)' -r
+complete -c vault -n "__fish_vault_using_subcommand mkdir" -l s3-profile -d 'Profile of ~/.aws/credentials and ~/.aws/config to use (s3://; instead of AWS_PROFILE; its keys win over AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)' -r
+complete -c vault -n "__fish_vault_using_subcommand mkdir" -l s3-addressing -d 'Bucket addressing (s3://): path (endpoint/bucket/key; the default with --s3-endpoint) or virtual (bucket.endpoint/key; the default for AWS)' -r -f -a "path\t''
+virtual\t''"
+complete -c vault -n "__fish_vault_using_subcommand mkdir" -l s3-conditional-put -d 'Create-only writes by conditional put (If-None-Match: *), on by default; off = HEAD then PUT, for stores that ignore the header (s3://; see README)' -r -f -a "on\t''
+off\t''"
 complete -c vault -n "__fish_vault_using_subcommand mkdir" -s p -d 'Create missing parents; no error if the directory exists'
 complete -c vault -n "__fish_vault_using_subcommand mkdir" -l accept-new-host-key -d 'Accept and record an unknown host key without asking (sftp://). A changed key is always refused'
 complete -c vault -n "__fish_vault_using_subcommand mkdir" -l create-bucket -d 'Make a missing bucket (vault create on s3://)'
@@ -179,6 +214,11 @@ complete -c vault -n "__fish_vault_using_subcommand rm" -s i -l identity -d 'SSH
 complete -c vault -n "__fish_vault_using_subcommand rm" -l known-hosts -d 'known_hosts file to check and extend (sftp://; default ~/.ssh/known_hosts)' -r -F
 complete -c vault -n "__fish_vault_using_subcommand rm" -l s3-endpoint -d 'S3 endpoint for anything but AWS (MinIO, Ceph RGW, Garage), e.g. https://minio.example:9000 (s3://; path-style addressing)' -r
 complete -c vault -n "__fish_vault_using_subcommand rm" -l s3-region -d 'S3 region (s3://; default: AWS_REGION, the profile\'s, else us-east-1)' -r
+complete -c vault -n "__fish_vault_using_subcommand rm" -l s3-profile -d 'Profile of ~/.aws/credentials and ~/.aws/config to use (s3://; instead of AWS_PROFILE; its keys win over AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)' -r
+complete -c vault -n "__fish_vault_using_subcommand rm" -l s3-addressing -d 'Bucket addressing (s3://): path (endpoint/bucket/key; the default with --s3-endpoint) or virtual (bucket.endpoint/key; the default for AWS)' -r -f -a "path\t''
+virtual\t''"
+complete -c vault -n "__fish_vault_using_subcommand rm" -l s3-conditional-put -d 'Create-only writes by conditional put (If-None-Match: *), on by default; off = HEAD then PUT, for stores that ignore the header (s3://; see README)' -r -f -a "on\t''
+off\t''"
 complete -c vault -n "__fish_vault_using_subcommand rm" -s r -d 'Remove directories and their contents'
 complete -c vault -n "__fish_vault_using_subcommand rm" -l accept-new-host-key -d 'Accept and record an unknown host key without asking (sftp://). A changed key is always refused'
 complete -c vault -n "__fish_vault_using_subcommand rm" -l create-bucket -d 'Make a missing bucket (vault create on s3://)'
@@ -196,6 +236,11 @@ complete -c vault -n "__fish_vault_using_subcommand mv" -s i -l identity -d 'SSH
 complete -c vault -n "__fish_vault_using_subcommand mv" -l known-hosts -d 'known_hosts file to check and extend (sftp://; default ~/.ssh/known_hosts)' -r -F
 complete -c vault -n "__fish_vault_using_subcommand mv" -l s3-endpoint -d 'S3 endpoint for anything but AWS (MinIO, Ceph RGW, Garage), e.g. https://minio.example:9000 (s3://; path-style addressing)' -r
 complete -c vault -n "__fish_vault_using_subcommand mv" -l s3-region -d 'S3 region (s3://; default: AWS_REGION, the profile\'s, else us-east-1)' -r
+complete -c vault -n "__fish_vault_using_subcommand mv" -l s3-profile -d 'Profile of ~/.aws/credentials and ~/.aws/config to use (s3://; instead of AWS_PROFILE; its keys win over AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)' -r
+complete -c vault -n "__fish_vault_using_subcommand mv" -l s3-addressing -d 'Bucket addressing (s3://): path (endpoint/bucket/key; the default with --s3-endpoint) or virtual (bucket.endpoint/key; the default for AWS)' -r -f -a "path\t''
+virtual\t''"
+complete -c vault -n "__fish_vault_using_subcommand mv" -l s3-conditional-put -d 'Create-only writes by conditional put (If-None-Match: *), on by default; off = HEAD then PUT, for stores that ignore the header (s3://; see README)' -r -f -a "on\t''
+off\t''"
 complete -c vault -n "__fish_vault_using_subcommand mv" -l accept-new-host-key -d 'Accept and record an unknown host key without asking (sftp://). A changed key is always refused'
 complete -c vault -n "__fish_vault_using_subcommand mv" -l create-bucket -d 'Make a missing bucket (vault create on s3://)'
 complete -c vault -n "__fish_vault_using_subcommand mv" -l insecure-http -d 'Allow a password over plain http:// (dav://) to a host other than this machine; without it that is refused, as anyone on the network could read the password'
@@ -212,6 +257,11 @@ complete -c vault -n "__fish_vault_using_subcommand passwd" -s i -l identity -d 
 complete -c vault -n "__fish_vault_using_subcommand passwd" -l known-hosts -d 'known_hosts file to check and extend (sftp://; default ~/.ssh/known_hosts)' -r -F
 complete -c vault -n "__fish_vault_using_subcommand passwd" -l s3-endpoint -d 'S3 endpoint for anything but AWS (MinIO, Ceph RGW, Garage), e.g. https://minio.example:9000 (s3://; path-style addressing)' -r
 complete -c vault -n "__fish_vault_using_subcommand passwd" -l s3-region -d 'S3 region (s3://; default: AWS_REGION, the profile\'s, else us-east-1)' -r
+complete -c vault -n "__fish_vault_using_subcommand passwd" -l s3-profile -d 'Profile of ~/.aws/credentials and ~/.aws/config to use (s3://; instead of AWS_PROFILE; its keys win over AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)' -r
+complete -c vault -n "__fish_vault_using_subcommand passwd" -l s3-addressing -d 'Bucket addressing (s3://): path (endpoint/bucket/key; the default with --s3-endpoint) or virtual (bucket.endpoint/key; the default for AWS)' -r -f -a "path\t''
+virtual\t''"
+complete -c vault -n "__fish_vault_using_subcommand passwd" -l s3-conditional-put -d 'Create-only writes by conditional put (If-None-Match: *), on by default; off = HEAD then PUT, for stores that ignore the header (s3://; see README)' -r -f -a "on\t''
+off\t''"
 complete -c vault -n "__fish_vault_using_subcommand passwd" -l new-password-file -d 'Read the new password from the first line of FILE (non-interactive use)' -r -F
 complete -c vault -n "__fish_vault_using_subcommand passwd" -l accept-new-host-key -d 'Accept and record an unknown host key without asking (sftp://). A changed key is always refused'
 complete -c vault -n "__fish_vault_using_subcommand passwd" -l create-bucket -d 'Make a missing bucket (vault create on s3://)'
@@ -237,6 +287,11 @@ complete -c vault -n "__fish_vault_using_subcommand recovery-key; and __fish_see
 complete -c vault -n "__fish_vault_using_subcommand recovery-key; and __fish_seen_subcommand_from show" -l known-hosts -d 'known_hosts file to check and extend (sftp://; default ~/.ssh/known_hosts)' -r -F
 complete -c vault -n "__fish_vault_using_subcommand recovery-key; and __fish_seen_subcommand_from show" -l s3-endpoint -d 'S3 endpoint for anything but AWS (MinIO, Ceph RGW, Garage), e.g. https://minio.example:9000 (s3://; path-style addressing)' -r
 complete -c vault -n "__fish_vault_using_subcommand recovery-key; and __fish_seen_subcommand_from show" -l s3-region -d 'S3 region (s3://; default: AWS_REGION, the profile\'s, else us-east-1)' -r
+complete -c vault -n "__fish_vault_using_subcommand recovery-key; and __fish_seen_subcommand_from show" -l s3-profile -d 'Profile of ~/.aws/credentials and ~/.aws/config to use (s3://; instead of AWS_PROFILE; its keys win over AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)' -r
+complete -c vault -n "__fish_vault_using_subcommand recovery-key; and __fish_seen_subcommand_from show" -l s3-addressing -d 'Bucket addressing (s3://): path (endpoint/bucket/key; the default with --s3-endpoint) or virtual (bucket.endpoint/key; the default for AWS)' -r -f -a "path\t''
+virtual\t''"
+complete -c vault -n "__fish_vault_using_subcommand recovery-key; and __fish_seen_subcommand_from show" -l s3-conditional-put -d 'Create-only writes by conditional put (If-None-Match: *), on by default; off = HEAD then PUT, for stores that ignore the header (s3://; see README)' -r -f -a "on\t''
+off\t''"
 complete -c vault -n "__fish_vault_using_subcommand recovery-key; and __fish_seen_subcommand_from show" -l accept-new-host-key -d 'Accept and record an unknown host key without asking (sftp://). A changed key is always refused'
 complete -c vault -n "__fish_vault_using_subcommand recovery-key; and __fish_seen_subcommand_from show" -l create-bucket -d 'Make a missing bucket (vault create on s3://)'
 complete -c vault -n "__fish_vault_using_subcommand recovery-key; and __fish_seen_subcommand_from show" -l insecure-http -d 'Allow a password over plain http:// (dav://) to a host other than this machine; without it that is refused, as anyone on the network could read the password'
@@ -256,6 +311,11 @@ complete -c vault -n "__fish_vault_using_subcommand recovery-key; and __fish_see
 complete -c vault -n "__fish_vault_using_subcommand recovery-key; and __fish_seen_subcommand_from reset" -l known-hosts -d 'known_hosts file to check and extend (sftp://; default ~/.ssh/known_hosts)' -r -F
 complete -c vault -n "__fish_vault_using_subcommand recovery-key; and __fish_seen_subcommand_from reset" -l s3-endpoint -d 'S3 endpoint for anything but AWS (MinIO, Ceph RGW, Garage), e.g. https://minio.example:9000 (s3://; path-style addressing)' -r
 complete -c vault -n "__fish_vault_using_subcommand recovery-key; and __fish_seen_subcommand_from reset" -l s3-region -d 'S3 region (s3://; default: AWS_REGION, the profile\'s, else us-east-1)' -r
+complete -c vault -n "__fish_vault_using_subcommand recovery-key; and __fish_seen_subcommand_from reset" -l s3-profile -d 'Profile of ~/.aws/credentials and ~/.aws/config to use (s3://; instead of AWS_PROFILE; its keys win over AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)' -r
+complete -c vault -n "__fish_vault_using_subcommand recovery-key; and __fish_seen_subcommand_from reset" -l s3-addressing -d 'Bucket addressing (s3://): path (endpoint/bucket/key; the default with --s3-endpoint) or virtual (bucket.endpoint/key; the default for AWS)' -r -f -a "path\t''
+virtual\t''"
+complete -c vault -n "__fish_vault_using_subcommand recovery-key; and __fish_seen_subcommand_from reset" -l s3-conditional-put -d 'Create-only writes by conditional put (If-None-Match: *), on by default; off = HEAD then PUT, for stores that ignore the header (s3://; see README)' -r -f -a "on\t''
+off\t''"
 complete -c vault -n "__fish_vault_using_subcommand recovery-key; and __fish_seen_subcommand_from reset" -l accept-new-host-key -d 'Accept and record an unknown host key without asking (sftp://). A changed key is always refused'
 complete -c vault -n "__fish_vault_using_subcommand recovery-key; and __fish_seen_subcommand_from reset" -l create-bucket -d 'Make a missing bucket (vault create on s3://)'
 complete -c vault -n "__fish_vault_using_subcommand recovery-key; and __fish_seen_subcommand_from reset" -l insecure-http -d 'Allow a password over plain http:// (dav://) to a host other than this machine; without it that is refused, as anyone on the network could read the password'
@@ -275,6 +335,11 @@ complete -c vault -n "__fish_vault_using_subcommand copy" -s i -l identity -d 'S
 complete -c vault -n "__fish_vault_using_subcommand copy" -l known-hosts -d 'known_hosts file to check and extend (sftp://; default ~/.ssh/known_hosts)' -r -F
 complete -c vault -n "__fish_vault_using_subcommand copy" -l s3-endpoint -d 'S3 endpoint for anything but AWS (MinIO, Ceph RGW, Garage), e.g. https://minio.example:9000 (s3://; path-style addressing)' -r
 complete -c vault -n "__fish_vault_using_subcommand copy" -l s3-region -d 'S3 region (s3://; default: AWS_REGION, the profile\'s, else us-east-1)' -r
+complete -c vault -n "__fish_vault_using_subcommand copy" -l s3-profile -d 'Profile of ~/.aws/credentials and ~/.aws/config to use (s3://; instead of AWS_PROFILE; its keys win over AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)' -r
+complete -c vault -n "__fish_vault_using_subcommand copy" -l s3-addressing -d 'Bucket addressing (s3://): path (endpoint/bucket/key; the default with --s3-endpoint) or virtual (bucket.endpoint/key; the default for AWS)' -r -f -a "path\t''
+virtual\t''"
+complete -c vault -n "__fish_vault_using_subcommand copy" -l s3-conditional-put -d 'Create-only writes by conditional put (If-None-Match: *), on by default; off = HEAD then PUT, for stores that ignore the header (s3://; see README)' -r -f -a "on\t''
+off\t''"
 complete -c vault -n "__fish_vault_using_subcommand copy" -l accept-new-host-key -d 'Accept and record an unknown host key without asking (sftp://). A changed key is always refused'
 complete -c vault -n "__fish_vault_using_subcommand copy" -l create-bucket -d 'Make a missing bucket (vault create on s3://)'
 complete -c vault -n "__fish_vault_using_subcommand copy" -l insecure-http -d 'Allow a password over plain http:// (dav://) to a host other than this machine; without it that is refused, as anyone on the network could read the password'
@@ -291,6 +356,11 @@ complete -c vault -n "__fish_vault_using_subcommand check" -s i -l identity -d '
 complete -c vault -n "__fish_vault_using_subcommand check" -l known-hosts -d 'known_hosts file to check and extend (sftp://; default ~/.ssh/known_hosts)' -r -F
 complete -c vault -n "__fish_vault_using_subcommand check" -l s3-endpoint -d 'S3 endpoint for anything but AWS (MinIO, Ceph RGW, Garage), e.g. https://minio.example:9000 (s3://; path-style addressing)' -r
 complete -c vault -n "__fish_vault_using_subcommand check" -l s3-region -d 'S3 region (s3://; default: AWS_REGION, the profile\'s, else us-east-1)' -r
+complete -c vault -n "__fish_vault_using_subcommand check" -l s3-profile -d 'Profile of ~/.aws/credentials and ~/.aws/config to use (s3://; instead of AWS_PROFILE; its keys win over AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)' -r
+complete -c vault -n "__fish_vault_using_subcommand check" -l s3-addressing -d 'Bucket addressing (s3://): path (endpoint/bucket/key; the default with --s3-endpoint) or virtual (bucket.endpoint/key; the default for AWS)' -r -f -a "path\t''
+virtual\t''"
+complete -c vault -n "__fish_vault_using_subcommand check" -l s3-conditional-put -d 'Create-only writes by conditional put (If-None-Match: *), on by default; off = HEAD then PUT, for stores that ignore the header (s3://; see README)' -r -f -a "on\t''
+off\t''"
 complete -c vault -n "__fish_vault_using_subcommand check" -l repair -d 'Repair what can be repaired without losing data'
 complete -c vault -n "__fish_vault_using_subcommand check" -l accept-new-host-key -d 'Accept and record an unknown host key without asking (sftp://). A changed key is always refused'
 complete -c vault -n "__fish_vault_using_subcommand check" -l create-bucket -d 'Make a missing bucket (vault create on s3://)'
@@ -314,6 +384,11 @@ complete -c vault -n "__fish_vault_using_subcommand mount" -s i -l identity -d '
 complete -c vault -n "__fish_vault_using_subcommand mount" -l known-hosts -d 'known_hosts file to check and extend (sftp://; default ~/.ssh/known_hosts)' -r -F
 complete -c vault -n "__fish_vault_using_subcommand mount" -l s3-endpoint -d 'S3 endpoint for anything but AWS (MinIO, Ceph RGW, Garage), e.g. https://minio.example:9000 (s3://; path-style addressing)' -r
 complete -c vault -n "__fish_vault_using_subcommand mount" -l s3-region -d 'S3 region (s3://; default: AWS_REGION, the profile\'s, else us-east-1)' -r
+complete -c vault -n "__fish_vault_using_subcommand mount" -l s3-profile -d 'Profile of ~/.aws/credentials and ~/.aws/config to use (s3://; instead of AWS_PROFILE; its keys win over AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)' -r
+complete -c vault -n "__fish_vault_using_subcommand mount" -l s3-addressing -d 'Bucket addressing (s3://): path (endpoint/bucket/key; the default with --s3-endpoint) or virtual (bucket.endpoint/key; the default for AWS)' -r -f -a "path\t''
+virtual\t''"
+complete -c vault -n "__fish_vault_using_subcommand mount" -l s3-conditional-put -d 'Create-only writes by conditional put (If-None-Match: *), on by default; off = HEAD then PUT, for stores that ignore the header (s3://; see README)' -r -f -a "on\t''
+off\t''"
 complete -c vault -n "__fish_vault_using_subcommand mount" -l display-name -d 'Internal: STORAGE as the user typed it, for the daemon\'s messages' -r
 complete -c vault -n "__fish_vault_using_subcommand mount" -s f -l foreground -d 'Stay in the foreground (for systemd and debugging)'
 complete -c vault -n "__fish_vault_using_subcommand mount" -l read-only -d 'Mount read-only (the vault is opened read-only: nothing is written)'
@@ -344,6 +419,11 @@ complete -c vault -n "__fish_vault_using_subcommand __mount-daemon" -s i -l iden
 complete -c vault -n "__fish_vault_using_subcommand __mount-daemon" -l known-hosts -d 'known_hosts file to check and extend (sftp://; default ~/.ssh/known_hosts)' -r -F
 complete -c vault -n "__fish_vault_using_subcommand __mount-daemon" -l s3-endpoint -d 'S3 endpoint for anything but AWS (MinIO, Ceph RGW, Garage), e.g. https://minio.example:9000 (s3://; path-style addressing)' -r
 complete -c vault -n "__fish_vault_using_subcommand __mount-daemon" -l s3-region -d 'S3 region (s3://; default: AWS_REGION, the profile\'s, else us-east-1)' -r
+complete -c vault -n "__fish_vault_using_subcommand __mount-daemon" -l s3-profile -d 'Profile of ~/.aws/credentials and ~/.aws/config to use (s3://; instead of AWS_PROFILE; its keys win over AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)' -r
+complete -c vault -n "__fish_vault_using_subcommand __mount-daemon" -l s3-addressing -d 'Bucket addressing (s3://): path (endpoint/bucket/key; the default with --s3-endpoint) or virtual (bucket.endpoint/key; the default for AWS)' -r -f -a "path\t''
+virtual\t''"
+complete -c vault -n "__fish_vault_using_subcommand __mount-daemon" -l s3-conditional-put -d 'Create-only writes by conditional put (If-None-Match: *), on by default; off = HEAD then PUT, for stores that ignore the header (s3://; see README)' -r -f -a "on\t''
+off\t''"
 complete -c vault -n "__fish_vault_using_subcommand __mount-daemon" -l display-name -d 'Internal: STORAGE as the user typed it, for the daemon\'s messages' -r
 complete -c vault -n "__fish_vault_using_subcommand __mount-daemon" -s f -l foreground -d 'Stay in the foreground (for systemd and debugging)'
 complete -c vault -n "__fish_vault_using_subcommand __mount-daemon" -l read-only -d 'Mount read-only (the vault is opened read-only: nothing is written)'
@@ -387,6 +467,13 @@ none\t''"
 complete -c vault -n "__fish_vault_using_subcommand add" -s i -l identity -d 'SSH private key to try first (sftp://)' -r -F
 complete -c vault -n "__fish_vault_using_subcommand add" -l known-hosts -d 'known_hosts file (sftp://)' -r -F
 complete -c vault -n "__fish_vault_using_subcommand add" -l ca-cert -d 'Trust this PEM certificate (or CA) too (davs://, https://)' -r -F
+complete -c vault -n "__fish_vault_using_subcommand add" -l s3-endpoint -d 'S3 endpoint for anything but AWS (MinIO, Ceph RGW, Garage), e.g. https://minio.example:9000 (s3://; path-style addressing)' -r
+complete -c vault -n "__fish_vault_using_subcommand add" -l s3-region -d 'S3 region (s3://; default: AWS_REGION, the profile\'s, else us-east-1)' -r
+complete -c vault -n "__fish_vault_using_subcommand add" -l s3-profile -d 'Profile of ~/.aws/credentials and ~/.aws/config to use (s3://; instead of AWS_PROFILE; its keys win over AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)' -r
+complete -c vault -n "__fish_vault_using_subcommand add" -l s3-addressing -d 'Bucket addressing (s3://): path (endpoint/bucket/key; the default with --s3-endpoint) or virtual (bucket.endpoint/key; the default for AWS)' -r -f -a "path\t''
+virtual\t''"
+complete -c vault -n "__fish_vault_using_subcommand add" -l s3-conditional-put -d 'Create-only writes by conditional put (If-None-Match: *), on by default; off = HEAD then PUT, for stores that ignore the header (s3://; see README)' -r -f -a "on\t''
+off\t''"
 complete -c vault -n "__fish_vault_using_subcommand add" -l force -d 'Replace an existing entry of that name'
 complete -c vault -n "__fish_vault_using_subcommand add" -l read-only -d 'Mount read-only'
 complete -c vault -n "__fish_vault_using_subcommand add" -l no-auto-lock -d 'Do not lock this vault on suspend or session lock'
@@ -411,6 +498,11 @@ complete -c vault -n "__fish_vault_using_subcommand forget" -s i -l identity -d 
 complete -c vault -n "__fish_vault_using_subcommand forget" -l known-hosts -d 'known_hosts file to check and extend (sftp://; default ~/.ssh/known_hosts)' -r -F
 complete -c vault -n "__fish_vault_using_subcommand forget" -l s3-endpoint -d 'S3 endpoint for anything but AWS (MinIO, Ceph RGW, Garage), e.g. https://minio.example:9000 (s3://; path-style addressing)' -r
 complete -c vault -n "__fish_vault_using_subcommand forget" -l s3-region -d 'S3 region (s3://; default: AWS_REGION, the profile\'s, else us-east-1)' -r
+complete -c vault -n "__fish_vault_using_subcommand forget" -l s3-profile -d 'Profile of ~/.aws/credentials and ~/.aws/config to use (s3://; instead of AWS_PROFILE; its keys win over AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)' -r
+complete -c vault -n "__fish_vault_using_subcommand forget" -l s3-addressing -d 'Bucket addressing (s3://): path (endpoint/bucket/key; the default with --s3-endpoint) or virtual (bucket.endpoint/key; the default for AWS)' -r -f -a "path\t''
+virtual\t''"
+complete -c vault -n "__fish_vault_using_subcommand forget" -l s3-conditional-put -d 'Create-only writes by conditional put (If-None-Match: *), on by default; off = HEAD then PUT, for stores that ignore the header (s3://; see README)' -r -f -a "on\t''
+off\t''"
 complete -c vault -n "__fish_vault_using_subcommand forget" -l accept-new-host-key -d 'Accept and record an unknown host key without asking (sftp://). A changed key is always refused'
 complete -c vault -n "__fish_vault_using_subcommand forget" -l create-bucket -d 'Make a missing bucket (vault create on s3://)'
 complete -c vault -n "__fish_vault_using_subcommand forget" -l insecure-http -d 'Allow a password over plain http:// (dav://) to a host other than this machine; without it that is refused, as anyone on the network could read the password'

@@ -98,6 +98,16 @@ fn endpoint(
     Ok((url, true))
 }
 
+/// Path-style addressing? `--s3-addressing` wins over the endpoint's default (path for a
+/// custom endpoint, virtual-hosted for AWS).
+fn path_style(addressing: Option<&str>, default_path_style: bool) -> bool {
+    match addressing {
+        Some("path") => true,
+        Some("virtual") => false,
+        _ => default_path_style,
+    }
+}
+
 /// `host[:port]` of the endpoint, for the prompt and the keyring account.
 fn shown_host(url: &Url) -> String {
     match (url.host_str(), url.port()) {
@@ -122,11 +132,7 @@ pub async fn connect(
         .or(aws.region.clone())
         .unwrap_or_else(|| "us-east-1".into());
     let (url, default_path_style) = endpoint(options, aws.endpoint_url.as_deref(), &region)?;
-    let path_style = match options.addressing.as_deref() {
-        Some("path") => true,
-        Some("virtual") => false,
-        _ => default_path_style,
-    };
+    let path_style = path_style(options.addressing.as_deref(), default_path_style);
     vault_s3::check_endpoint(&url, options.insecure_http).map_err(CliError::usage)?;
     let credentials = match aws.credentials {
         Some(c) => c,
@@ -216,4 +222,41 @@ fn ask_secret(url: &Url, ask: AskSecret<'_>) -> CliResult<S3Credentials> {
             .ok()
             .map(zeroize::Zeroizing::new),
     })
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addressing_defaults_and_the_switch() {
+        let custom = S3Options {
+            endpoint: Some("http://127.0.0.1:9000".into()),
+            ..Default::default()
+        };
+        let (url, default) = endpoint(&custom, None, "us-east-1").unwrap();
+        assert_eq!(url.as_str(), "http://127.0.0.1:9000/");
+        assert!(default, "a custom endpoint is path-style");
+        assert!(!path_style(Some("virtual"), default));
+        let (url, default) = endpoint(&S3Options::default(), None, "eu-west-3").unwrap();
+        assert_eq!(url.as_str(), "https://s3.eu-west-3.amazonaws.com/");
+        assert!(!default, "AWS is virtual-hosted");
+        assert!(path_style(Some("path"), default));
+        assert!(!path_style(None, default));
+    }
+
+    #[test]
+    fn secret_key_accounts_are_normalised() {
+        let url = Url::parse("HTTPS://MinIO.Example").unwrap();
+        assert_eq!(
+            secret_key_account("AKID", &url),
+            "s3-secret-key s3://AKID@minio.example:443"
+        );
+        let url = Url::parse("http://127.0.0.1:9000").unwrap();
+        assert_eq!(
+            secret_key_account("AKID", &url),
+            "s3-secret-key s3://AKID@127.0.0.1:9000"
+        );
+    }
 }
