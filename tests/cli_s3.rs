@@ -92,6 +92,51 @@ fn s3_storage_through_the_cli() {
         "get -r returns what put -r stored"
     );
 
+    // A client killed mid-upload left a multipart upload under the prefix (made with boto3
+    // from moto's venv), and one beside it: `check` notes it, `check --repair` aborts it only.
+    let uploads = |prefix: &str| -> String {
+        let script = format!(
+            "import boto3,sys\n\
+             s3=boto3.client('s3',endpoint_url='{endpoint}',region_name='us-east-1',\
+             aws_access_key_id='k',aws_secret_access_key='s')\n\
+             op=sys.argv[1]\n\
+             if op=='start':\n    [s3.create_multipart_upload(Bucket='vault-cli',Key=k) for k in sys.argv[2:]]\n\
+             else:\n    r=s3.list_multipart_uploads(Bucket='vault-cli',Prefix=sys.argv[2])\n    \
+             print(' '.join(u['Key'] for u in r.get('Uploads',[])))\n"
+        );
+        let out = std::process::Command::new(format!("{}/bin/python", moto_venv()))
+            .args(["-c", &script])
+            .args(prefix.split(' '))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    };
+    uploads("start team/V/d/AA/BBBB/killed.c9r team/Vother/x");
+    let noted = run(&["check", url], false).ok();
+    assert!(
+        noted.contains("note: team/V/d/AA/BBBB/killed.c9r: an unfinished multipart upload"),
+        "{noted}"
+    );
+    assert_eq!(
+        uploads("list team/"),
+        "team/V/d/AA/BBBB/killed.c9r team/Vother/x"
+    );
+    let repaired = run(&["check", "--repair", url], false).ok();
+    assert!(
+        repaired.contains("repaired: team/V/d/AA/BBBB/killed.c9r: an unfinished multipart upload"),
+        "{repaired}"
+    );
+    assert_eq!(
+        uploads("list team/"),
+        "team/Vother/x",
+        "only the vault's upload is aborted"
+    );
+
     // Keys from the environment: no secret-key prompt.
     std::fs::remove_file(format!("{}.log", ask.display())).unwrap();
     let listing = run(&["ls", url, "/in/sub"], true).ok();

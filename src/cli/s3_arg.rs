@@ -167,8 +167,31 @@ pub async fn connect(
             ));
         }
     }
-    Ok(Arc::new(storage))
+    let storage = Arc::new(storage);
+    if let Ok(mut held) = CONNECTED.lock() {
+        held.push((arg.to_owned(), storage.clone()));
+    }
+    Ok(storage)
 }
+
+/// The S3 storages this process connected to, by STORAGE argument: `vault check` reaches
+/// the bucket's unfinished multipart uploads through them, which the `Storage` trait (made
+/// for any backend) does not show.
+static CONNECTED: std::sync::Mutex<Vec<(String, Arc<S3Storage>)>> =
+    std::sync::Mutex::new(Vec::new());
+
+/// The S3 storage connected for `arg` in this process, if `arg` is an `s3://` STORAGE.
+pub fn connected(arg: &str) -> Option<Arc<S3Storage>> {
+    let held = CONNECTED.lock().ok()?;
+    held.iter()
+        .rev()
+        .find(|(a, _)| a == arg)
+        .map(|(_, s)| s.clone())
+}
+
+/// Multipart uploads younger than this may still be running (another client's, a mount's):
+/// `vault check` reports and `--repair` aborts only older ones.
+pub const STALE_UPLOAD_AGE: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
 
 /// The keyring account of an S3 secret key: `s3-secret-key s3://KEY_ID@HOST:PORT` (host
 /// lower-cased, port explicit), one per key id and endpoint.

@@ -14,10 +14,14 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// The venv of scripts/install-deps.sh (moto, boto3).
+pub fn moto_venv() -> String {
+    std::env::var("VAULT_TEST_S3VENV").unwrap_or_else(|_| "/opt/vault-test-s3venv".into())
+}
+
 /// moto 5.2.5 in server mode on loopback (the venv of scripts/install-deps.sh), stopped on drop.
 pub fn start_moto() -> (KillOnDrop, u16) {
-    let venv =
-        std::env::var("VAULT_TEST_S3VENV").unwrap_or_else(|_| "/opt/vault-test-s3venv".into());
+    let venv = moto_venv();
     let port = free_port();
     let child = Command::new(format!("{venv}/bin/moto_server"))
         .args(["-H", "127.0.0.1", "-p", &port.to_string()])

@@ -28,6 +28,7 @@ mod http;
 mod listing;
 mod ops;
 mod rename;
+mod stale;
 mod upload;
 
 use std::sync::Arc;
@@ -45,6 +46,7 @@ pub use config::{
     check_endpoint,
 };
 pub use listing::DeepEntry;
+pub use stale::StaleUpload;
 
 use crate::http::{Failure, S3Message};
 use crate::ops::Ops;

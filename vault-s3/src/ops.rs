@@ -90,6 +90,11 @@ impl Ops {
         self.credentials.as_ref()
     }
 
+    /// The credentials, for requests rusty-s3 has no action for.
+    pub(crate) fn credentials_for_signing(&self) -> Option<&Credentials> {
+        self.credentials.as_ref()
+    }
+
     /// `HEAD bucket`: `Ok(false)` when it does not exist.
     pub(crate) async fn head_bucket(&self) -> Result<bool, Failure> {
         let url = rusty_s3::actions::HeadBucket::new(&self.bucket, self.creds()).sign(SIGN_FOR);

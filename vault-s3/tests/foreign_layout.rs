@@ -219,3 +219,45 @@ async fn a_missing_bucket_is_reported_and_created() {
         assert!(s.list_dir(&StoragePath::root()).await.unwrap().is_empty());
     }
 }
+
+/// A client killed mid-upload leaves a multipart upload: `abort_stale_uploads`
+/// (what `vault check --repair` runs) aborts those under the vault's prefix
+/// older than the age given, and nothing else.
+#[tokio::test]
+async fn stale_multipart_uploads_under_the_prefix_are_aborted() {
+    let server = common::moto().await;
+    let bucket = common::unique_bucket();
+    let plain = common::Plain::new(&server.endpoint, &bucket);
+    plain.create_bucket().await;
+    plain.start_upload("team/vault/d/AB/CDEF/x.c9r").await;
+    plain.start_upload("team/vault2/other").await;
+    let vault = common::storage(&server.endpoint, &bucket, "team/vault");
+    // moto 5.2.5 reports every upload as started 2010-11-10T20:48:33Z: an age
+    // of 20 years makes it young, so it is left alone.
+    let young = vault
+        .abort_stale_uploads(std::time::Duration::from_secs(20 * 365 * 86_400))
+        .await
+        .unwrap();
+    assert!(young.is_empty(), "a young upload is left alone: {young:?}");
+    let aborted = vault
+        .abort_stale_uploads(std::time::Duration::ZERO)
+        .await
+        .unwrap();
+    let keys: Vec<&str> = aborted.iter().map(|u| u.key.as_str()).collect();
+    assert_eq!(keys, ["team/vault/d/AB/CDEF/x.c9r"]);
+    assert!(
+        vault
+            .abort_stale_uploads(std::time::Duration::ZERO)
+            .await
+            .unwrap()
+            .is_empty(),
+        "it is gone"
+    );
+    // The upload beside the prefix (`team/vault2`, not below `team/vault/`) is still there.
+    let beside = common::storage(&server.endpoint, &bucket, "team/vault2");
+    let aborted = beside
+        .abort_stale_uploads(std::time::Duration::ZERO)
+        .await
+        .unwrap();
+    assert_eq!(aborted.len(), 1, "{aborted:?}");
+}

@@ -34,6 +34,7 @@ pub async fn run(ctx: Ctx, storage_arg: &str, secrets: &SecretArgs, repair: bool
             .await
             .map_err(|e| CliError::vault(storage_arg, &e))?;
     }
+    let (stale_found, stale_aborted) = stale_uploads(storage_arg, repair).await?;
     for p in &report.problems {
         // Cleartext paths and descriptions may hold decrypted names: escaped.
         let what = match &p.cleartext_path {
@@ -48,9 +49,9 @@ pub async fn run(ctx: Ctx, storage_arg: &str, secrets: &SecretArgs, repair: bool
         println!("{state}: {what}: {}", c_escape(&p.description));
     }
     let remaining = report.remaining().count();
-    let repaired = report.problems.iter().filter(|p| p.repaired).count();
-    let notes = report.problems.len() - remaining - repaired;
-    let found = report.problems.len() - notes;
+    let repaired = report.problems.iter().filter(|p| p.repaired).count() + stale_aborted;
+    let notes = report.problems.len() + stale_found + stale_aborted - remaining - repaired;
+    let found = report.problems.len() + stale_found + stale_aborted - notes;
     let mut summary = format!(
         "checked {} nodes: {found} problem{} found, {repaired} repaired, {remaining} remaining",
         report.nodes_checked,
@@ -77,4 +78,41 @@ pub async fn run(ctx: Ctx, storage_arg: &str, secrets: &SecretArgs, repair: bool
         eprintln!("{summary}");
     }
     Ok(())
+}
+
+/// On `s3://`: multipart uploads under the prefix older than a day (a client killed mid-upload
+/// left them; their parts are billed): notes, aborted by `--repair`. Returns (found, aborted).
+async fn stale_uploads(storage_arg: &str, repair: bool) -> CliResult<(usize, usize)> {
+    let Some(s3) = crate::cli::s3_arg::connected(storage_arg) else {
+        return Ok((0, 0));
+    };
+    let uploads = s3
+        .stale_uploads(crate::cli::s3_arg::STALE_UPLOAD_AGE, repair)
+        .await
+        .map_err(|e| {
+            CliError::new(
+                Exit::Unreachable,
+                format!("{storage_arg}: listing unfinished multipart uploads: {e}"),
+            )
+        })?;
+    for u in &uploads {
+        let since = u
+            .initiated
+            .map(|t| format!(" started {} UTC", crate::cli::output::format_time(Some(t))))
+            .unwrap_or_default();
+        let (state, what) = if repair {
+            ("repaired", "aborted")
+        } else {
+            ("note", "vault check --repair aborts it")
+        };
+        println!(
+            "{state}: {}: an unfinished multipart upload{since}: {what}",
+            c_escape(&u.key)
+        );
+    }
+    Ok(if repair {
+        (0, uploads.len())
+    } else {
+        (uploads.len(), 0)
+    })
 }

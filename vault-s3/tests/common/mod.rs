@@ -199,6 +199,41 @@ impl Plain {
         assert!(r.status().is_success(), "put {key}: {}", r.status());
     }
 
+    /// Starts a multipart upload of `key` and uploads one part, as a client
+    /// killed mid-upload leaves it; returns the upload id.
+    pub async fn start_upload(&self, key: &str) -> String {
+        let url = self
+            .bucket
+            .create_multipart_upload(Some(&self.creds), key)
+            .sign(Duration::from_secs(600));
+        let r = self.http.post(url).send().await.unwrap();
+        assert!(
+            r.status().is_success(),
+            "create upload {key}: {}",
+            r.status()
+        );
+        let text = r.text().await.unwrap();
+        let id = rusty_s3::actions::CreateMultipartUpload::parse_response(&text)
+            .unwrap()
+            .upload_id()
+            .to_owned();
+        let url = self
+            .bucket
+            .upload_part(Some(&self.creds), key, 1, &id)
+            .sign(Duration::from_secs(600));
+        let part = vec![7u8; 5 << 20];
+        let r = self
+            .http
+            .put(url)
+            .header("content-length", part.len())
+            .body(part)
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success(), "upload part {key}: {}", r.status());
+        id
+    }
+
     /// Every key in the bucket under `prefix`.
     pub async fn keys(&self, prefix: &str) -> Vec<String> {
         let mut action = self.bucket.list_objects_v2(Some(&self.creds));
