@@ -2,7 +2,8 @@
 //! password (none is needed to copy), an interrupted copy (half the objects there, a stale
 //! short object, a temp-file leftover, no vault.cryptomator yet) is resumed to completion, a
 //! foreign or other-vault DST is refused and left untouched, local → S3 (moto on loopback) → local
-//! round-trips the ciphertext, and a vault on SFTP (private sshd) is copied to S3.
+//! round-trips the ciphertext, and a vault on SFTP (private sshd) is copied to S3, killed halfway,
+//! resumed, mounted and read by pycryptomator (acceptance 5 of issue 13).
 #![allow(clippy::unwrap_used)]
 
 mod cli_support;
@@ -372,11 +373,35 @@ fn local_to_s3_and_back() {
     );
 }
 
-/// Between two remote backends: a vault on SFTP (private sshd, password login through askpass)
-/// copied to S3 (moto); the shared connection flags serve both ends, and the bucket lists as the
-/// source does.
+/// The keys under `prefix` in moto's bucket (an unsigned ListObjectsV2 over plain HTTP/1.0:
+/// quick enough to watch a copy in progress; moto does not check signatures).
+fn moto_keys(port: u16, bucket: &str, prefix: &str) -> Vec<String> {
+    use std::io::{Read, Write};
+    let mut conn = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(
+        conn,
+        "GET /{bucket}?list-type=2&prefix={prefix} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\n\r\n"
+    )
+    .unwrap();
+    let mut answer = String::new();
+    conn.read_to_string(&mut answer).unwrap();
+    answer
+        .split("<Key>")
+        .skip(1)
+        .filter_map(|rest| {
+            rest.split_once("</Key>")
+                .map(|(k, _)| k.replace("&amp;", "&"))
+        })
+        .collect()
+}
+
+/// Acceptance: a vault on SFTP (private sshd, password login through askpass) copied to S3
+/// (moto), the copy killed (SIGKILL) halfway and resumed; the bucket then lists as the source
+/// does, mounts and reads back (`diff -r` against the source's cleartext), and pycryptomator
+/// reads the bucket's objects (downloaded with boto3, not by us). The source gets opaque padding
+/// objects (copy never looks inside) so the copy runs long enough to be cut.
 #[test]
-fn sftp_to_s3() {
+fn sftp_to_s3_killed_resumed_mounted_and_read_by_pycryptomator() {
     let (_moto, s3_port) = start_moto();
     let pid = std::process::id();
     let (sshd, sftp) = sshd_with_fixture_vault(
@@ -385,6 +410,24 @@ fn sftp_to_s3() {
         &format!("/tmp/vault-copy-sshd-{pid}"),
     );
     let user = sshd.var("VAULT_TEST_SSH_USER");
+    let server_vault = std::path::PathBuf::from(sshd.var("VAULT_TEST_SFTP_ROOT")).join("V");
+    let pad = server_vault.join("d/ZZ");
+    std::fs::create_dir_all(&pad).unwrap();
+    for i in 0..4u8 {
+        std::fs::write(pad.join(format!("big{i}.c9r")), vec![i; 8 << 20]).unwrap();
+    }
+    for i in 0..150u8 {
+        std::fs::write(pad.join(format!("small{i}.c9r")), vec![i; 32 << 10]).unwrap();
+    }
+    assert!(
+        Command::new("chown")
+            .args(["-R", &user])
+            .arg(&pad)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let source_objects = files(&server_vault).len();
     let fx = copy_fixture("vault-v8");
     let home = fx.tmp.path().join("home");
     std::fs::create_dir(&home).unwrap();
@@ -399,23 +442,78 @@ fn sftp_to_s3() {
     let kh = fx.tmp.path().join("known_hosts");
     let endpoint = format!("http://127.0.0.1:{s3_port}");
     let url = "s3://vault-copy-sftp/V";
-    let run = s3_vault(
+    let copy_args = [
+        "copy",
+        &sftp,
+        url,
+        "--askpass",
+        ask.to_str().unwrap(),
+        "--known-hosts",
+        kh.to_str().unwrap(),
+        "--accept-new-host-key",
+        "--s3-endpoint",
+        &endpoint,
+        "--create-bucket",
+    ];
+
+    // Killed halfway.
+    let started = Instant::now();
+    let mut child = Command::new(bin())
+        .args(copy_args)
+        .env("HOME", &home)
+        .env("AWS_ACCESS_KEY_ID", "vault-copy-key")
+        .env("AWS_SECRET_ACCESS_KEY", "vault-copy-secret")
+        .env_remove("AWS_PROFILE")
+        .env_remove("AWS_ENDPOINT_URL")
+        .env_remove("AWS_ENDPOINT_URL_S3")
+        .env_remove("VAULT_ASKPASS")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_until(
+        "a quarter of the objects in the bucket",
+        Duration::from_secs(60),
+        || {
+            std::net::TcpStream::connect(("127.0.0.1", s3_port)).is_ok()
+                && moto_keys(s3_port, "vault-copy-sftp", "V/").len() >= source_objects / 4
+        },
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let cut = moto_keys(s3_port, "vault-copy-sftp", "V/");
+    eprintln!(
+        "killed after {:?} with {} of {source_objects} objects copied",
+        started.elapsed(),
+        cut.len()
+    );
+    assert!(
+        cut.len() < source_objects,
+        "the copy was cut: {}",
+        cut.len()
+    );
+    assert!(
+        !cut.iter().any(|k| k == "V/vault.cryptomator"),
+        "vault.cryptomator is written last"
+    );
+    let cut_open = s3_vault(
         &home,
         &[
-            "copy",
-            &sftp,
+            "ls",
             url,
-            "--askpass",
-            ask.to_str().unwrap(),
-            "--known-hosts",
-            kh.to_str().unwrap(),
-            "--accept-new-host-key",
             "--s3-endpoint",
             &endpoint,
-            "--create-bucket",
+            "--password-file",
+            fx.pw(),
         ],
     );
-    run.ok();
+    cut_open.fails(4);
+
+    // Resumed.
+    let resumed = s3_vault(&home, &copy_args);
+    resumed.ok();
+    assert!(resumed.stderr.contains("verified"), "{}", resumed.stderr);
     let listing = s3_vault(
         &home,
         &[
@@ -431,4 +529,104 @@ fn sftp_to_s3() {
     )
     .ok();
     assert_eq!(no_times(&listing), ls_r(fx.vault_str(), fx.pw()));
+
+    // The source's cleartext, to compare the mount and pycryptomator with.
+    let clear = fx.tmp.path().join("clear");
+    vault(&[
+        "get",
+        "-r",
+        fx.vault_str(),
+        "/",
+        clear.to_str().unwrap(),
+        "--password-file",
+        fx.pw(),
+    ])
+    .ok();
+
+    // Mounts and reads back.
+    let mnt = fx.tmp.path().join("mnt");
+    std::fs::create_dir(&mnt).unwrap();
+    let guard = MountGuard::new(mnt.clone());
+    s3_vault(
+        &home,
+        &[
+            "mount",
+            url,
+            mnt.to_str().unwrap(),
+            "--s3-endpoint",
+            &endpoint,
+            "--password-file",
+            fx.pw(),
+            "--symlinks=all",
+        ],
+    )
+    .ok();
+    assert!(guard.mounted());
+    let diff = Command::new("diff")
+        .args(["-r", "--no-dereference"])
+        .arg(&clear)
+        .arg(&mnt)
+        .output()
+        .unwrap();
+    assert!(
+        diff.status.success(),
+        "the mounted bucket differs from the source:\n{}",
+        String::from_utf8_lossy(&diff.stdout)
+    );
+    guard.unmount();
+    assert!(!guard.mounted());
+
+    // pycryptomator reads the bucket's objects, fetched by boto3 (folder markers, keys ending
+    // in `/`, become folders).
+    let fetched = fx.tmp.path().join("fetched");
+    let script = format!(
+        "import boto3,os,sys\n\
+         s3=boto3.client('s3',endpoint_url='{endpoint}',region_name='us-east-1',\
+         aws_access_key_id='k',aws_secret_access_key='s')\n\
+         for page in s3.get_paginator('list_objects_v2').paginate(Bucket='vault-copy-sftp',Prefix='V/'):\n\
+         \x20   for o in page.get('Contents',[]):\n\
+         \x20       dest=os.path.join(sys.argv[1],o['Key'][2:])\n\
+         \x20       os.makedirs(os.path.dirname(dest),exist_ok=True)\n\
+         \x20       if not o['Key'].endswith('/'):\n\
+         \x20           s3.download_file('vault-copy-sftp',o['Key'],dest)\n"
+    );
+    let out = Command::new(format!("{}/bin/python", moto_venv()))
+        .args(["-c", &script])
+        .arg(&fetched)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let python = std::env::var_os("VAULT_TEST_PYTHON")
+        .unwrap_or_else(|| "/opt/vault-test-pyvenv/bin/python".into());
+    let mut compare = Command::new("timeout")
+        .arg("300")
+        .arg(python)
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/vault-fs/tests/pycryptomator_compare.py"
+        ))
+        .arg(&fetched)
+        .arg(&clear)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        let pw = std::fs::read_to_string(fx.pw()).unwrap();
+        let mut stdin = compare.stdin.take().unwrap();
+        writeln!(stdin, "{}", pw.trim_end_matches('\n')).unwrap();
+    }
+    let out = compare.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "pycryptomator disagrees:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
