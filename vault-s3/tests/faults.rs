@@ -1,5 +1,7 @@
 //! Multipart uploads, retries and aborts, seen through a counting proxy in
-//! front of s3s-fs (in-process).
+//! front of s3s-fs (in-process); and the server killed mid-multipart-upload
+//! and mid-rename, restarted on its folder: every object reads as its old or
+//! new version, never half, never neither.
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -9,7 +11,7 @@ use std::sync::Arc;
 use common::proxy::{Fault, Proxy};
 use vault_s3::S3Storage;
 use vault_storage::conformance::pattern;
-use vault_storage::{Body, Storage, StorageErrorKind, StoragePath, WriteMode};
+use vault_storage::{Body, RenameMode, Storage, StorageErrorKind, StoragePath, WriteMode};
 
 fn path(s: &str) -> StoragePath {
     StoragePath::new(s).unwrap()
@@ -266,5 +268,117 @@ async fn a_stuck_listing_is_an_error_not_a_loop() {
         proxy.count("ListObjectsV2") <= 3,
         "{}",
         proxy.count("ListObjectsV2")
+    );
+}
+
+/// Polls `f` every millisecond for up to 30 s.
+async fn wait_for(what: &str, f: impl Fn() -> bool) {
+    let start = std::time::Instant::now();
+    while !f() {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(30),
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+    }
+}
+
+/// Acceptance 4 (storage side): the server killed while a 40 MiB overwrite is
+/// going up in parts; after a restart the object is the old version, whole,
+/// and nothing else appeared.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_killed_mid_multipart_upload_leaves_the_old_object() {
+    let server = common::KillableS3sFs::start().await;
+    let proxy = Proxy::start(&server.endpoint()).await;
+    let mut config = common::config(&proxy.endpoint, common::BUCKET, "v");
+    config.max_retries = 0;
+    let s = Arc::new(S3Storage::new(config).unwrap());
+    let old = pattern(50, 20 << 20);
+    let body = Body::from_reader(old.len() as u64, std::io::Cursor::new(old.clone()));
+    s.write(&path("f.c9r"), body, WriteMode::Overwrite)
+        .await
+        .unwrap();
+    proxy.reset_counts();
+    let new = pattern(51, 40 << 20);
+    let writer = {
+        let (s, new) = (Arc::clone(&s), new.clone());
+        tokio::spawn(async move {
+            let body = Body::from_reader(new.len() as u64, std::io::Cursor::new(new));
+            s.write(&path("f.c9r"), body, WriteMode::Overwrite).await
+        })
+    };
+    wait_for("two parts on their way", || proxy.count("UploadPart") >= 2).await;
+    server.kill();
+    let result = writer.await.unwrap();
+    assert!(
+        result.is_err(),
+        "the server died before the upload completed"
+    );
+    assert_eq!(proxy.count("CompleteMultipartUpload"), 0);
+    server.restart().await;
+    let got = s.read_all(&path("f.c9r")).await.unwrap();
+    assert!(got[..] == old[..], "the old version, whole");
+    let names: Vec<String> = s
+        .list_dir(&StoragePath::root())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.name)
+        .collect();
+    assert_eq!(names, ["f.c9r"], "no partial object appeared");
+}
+
+/// Acceptance 4 (storage side): the server killed in the middle of a folder
+/// rename (copy + delete, key by key); after a restart every object is under
+/// the old name, the new one or both, whole, never lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_killed_mid_rename_loses_no_object() {
+    let server = common::KillableS3sFs::start().await;
+    let proxy = Proxy::start(&server.endpoint()).await;
+    let mut config = common::config(&proxy.endpoint, common::BUCKET, "v");
+    config.max_retries = 0;
+    config.marker_file = Some(".vault-folder".into());
+    let s = Arc::new(S3Storage::new(config).unwrap());
+    s.create_dir(&path("old")).await.unwrap();
+    let content = |i: u8| pattern(u64::from(i), 3000 + usize::from(i));
+    for i in 0..40u8 {
+        s.write(
+            &path(&format!("old/n{i}.c9r")),
+            Body::from_bytes(content(i)),
+            WriteMode::CreateNew,
+        )
+        .await
+        .unwrap();
+    }
+    proxy.reset_counts();
+    let mover = {
+        let s = Arc::clone(&s);
+        tokio::spawn(async move {
+            s.rename(&path("old"), &path("new"), RenameMode::NoReplace)
+                .await
+        })
+    };
+    wait_for("a third of the copies", || proxy.count("PutObject") >= 14).await;
+    server.kill();
+    assert!(mover.await.unwrap().is_err(), "cut before the end");
+    server.restart().await;
+    let (mut in_old, mut in_new) = (0, 0);
+    for i in 0..40u8 {
+        let mut found = false;
+        for (dir, count) in [("old", &mut in_old), ("new", &mut in_new)] {
+            match s.read_all(&path(&format!("{dir}/n{i}.c9r"))).await {
+                Ok(got) => {
+                    assert!(got[..] == content(i)[..], "{dir}/n{i}.c9r is whole");
+                    *count += 1;
+                    found = true;
+                }
+                Err(e) => assert_eq!(e.kind(), StorageErrorKind::NotFound, "{e}"),
+            }
+        }
+        assert!(found, "n{i}.c9r is under one name at least");
+    }
+    assert!(
+        in_new < 40,
+        "the rename was cut ({in_old} old, {in_new} new)"
     );
 }

@@ -59,6 +59,92 @@ pub async fn s3s_fs() -> Server {
     }
 }
 
+/// s3s-fs on a temp dir that a test can kill (the accept loop and every
+/// connection task aborted at once, mid-request, as a killed process stops)
+/// and restart on the same folder and port: objects, metadata and multipart
+/// state persist on disk.
+pub struct KillableS3sFs {
+    dir: tempfile::TempDir,
+    addr: SocketAddr,
+    tasks: std::sync::Arc<std::sync::Mutex<Vec<tokio::task::AbortHandle>>>,
+}
+
+impl KillableS3sFs {
+    pub async fn start() -> KillableS3sFs {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join(BUCKET)).unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = KillableS3sFs {
+            dir,
+            addr,
+            tasks: Default::default(),
+        };
+        server.serve(listener);
+        server
+    }
+
+    pub fn endpoint(&self) -> Url {
+        Url::parse(&format!("http://{}", self.addr)).unwrap()
+    }
+
+    fn serve(&self, listener: tokio::net::TcpListener) {
+        let fs = s3s_fs::FileSystem::new(self.dir.path()).unwrap();
+        let mut builder = s3s::service::S3ServiceBuilder::new(fs);
+        builder.set_auth(s3s::auth::SimpleAuth::from_single(KEY_ID, SECRET));
+        let service = builder.build();
+        let tasks = std::sync::Arc::clone(&self.tasks);
+        let accept = tokio::spawn(async move {
+            let http = ConnBuilder::new(TokioExecutor::new());
+            loop {
+                let Ok((socket, _)) = listener.accept().await else {
+                    continue;
+                };
+                let conn = http
+                    .serve_connection(TokioIo::new(socket), service.clone())
+                    .into_owned();
+                let task = tokio::spawn(async move {
+                    let _ = conn.await;
+                });
+                tasks.lock().unwrap().push(task.abort_handle());
+            }
+        });
+        self.tasks.lock().unwrap().push(accept.abort_handle());
+    }
+
+    /// Stops serving at once: open requests get no answer.
+    pub fn kill(&self) {
+        for task in self.tasks.lock().unwrap().drain(..) {
+            task.abort();
+        }
+    }
+
+    /// Serves the same folder on the same port again.
+    pub async fn restart(&self) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let listener = loop {
+            match tokio::net::TcpListener::bind(self.addr).await {
+                Ok(l) => break l,
+                Err(e) => {
+                    assert!(
+                        Instant::now() < deadline,
+                        "cannot bind {} again: {e}",
+                        self.addr
+                    );
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            }
+        };
+        self.serve(listener);
+    }
+}
+
+impl Drop for KillableS3sFs {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
 struct AbortOnDrop(tokio::task::JoinHandle<()>);
 
 impl Drop for AbortOnDrop {
