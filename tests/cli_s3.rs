@@ -3,8 +3,8 @@
 //! `--create-bucket`), the secret key asked as `Secret access key for s3://KEY_ID@ENDPOINT: `,
 //! `create`, `put -r`, `get -r`, and the keys from AWS_SECRET_ACCESS_KEY without a prompt.
 //! A named vault keeps endpoint, region, profile, addressing and conditional put; with
-//! `--remember` the asked secret key is kept in the kernel keyring (`VAULT_KEYRING=keyutils`)
-//! and `vault forget` drops it.
+//! `--remember` the asked secret key and the vault password are kept in the kernel keyring
+//! (`VAULT_KEYRING=keyutils`) and `vault forget` drops them.
 //! (moto rather than s3s-fs: s3s-fs turns the `PREFIX/` folder markers `vault create` writes
 //! into real folders that its listings hide while empty; see vault-s3's tests.)
 #![allow(clippy::unwrap_used)]
@@ -260,15 +260,26 @@ fn named_s3_vaults_keep_their_settings_and_remember_the_secret_key() {
     run(&["mkdir", "kept", "/x"]).ok();
     assert!(run(&["ls", "kept", "/"]).ok().contains("x/"));
     assert!(
-        !seen_secret_prompt(),
-        "the keyring answered: {:?}",
+        prompts_seen(&ask).is_empty(),
+        "the keyring answered the secret key and the vault password: {:?}",
         prompts_seen(&ask)
     );
     let forgot = run(&["forget", "kept"]);
     forgot.ok();
-    assert!(forgot.stderr.contains("S3 secret key"), "{}", forgot.stderr);
+    assert!(
+        forgot.stderr.contains("S3 secret key") && forgot.stderr.contains("vault password"),
+        "{}",
+        forgot.stderr
+    );
     run(&["ls", "kept", "/"]).ok();
     assert!(seen_secret_prompt(), "asked again after forget");
+    assert!(
+        prompts_seen(&ask)
+            .iter()
+            .any(|p| p.starts_with("Vault password for")),
+        "{:?}",
+        prompts_seen(&ask)
+    );
 }
 
 /// A loopback stand-in for the one AWS answer no local S3 server gives: a bucket in another

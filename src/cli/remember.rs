@@ -16,7 +16,8 @@
 //! `s3-secret-key s3://KEY_ID@HOST:PORT` (the S3 endpoint's host and port), where
 //! `<storage>` is the normalised STORAGE ([`storage_key`]): `file://` + the absolute folder,
 //! or the URL with scheme and host lower-cased, the port explicit, `dav(s)://` written as
-//! `http(s)://` and no trailing `/`. A vault password belongs to one vault; a WebDAV app
+//! `http(s)://` and no trailing `/`; on S3 `s3+https://HOST:PORT/BUCKET/PREFIX` (the
+//! endpoint's scheme, host and port: bucket names are unique only per endpoint). A vault password belongs to one vault; a WebDAV app
 //! password, a TOTP secret and an S3 secret key belong to an account; a key passphrase to a
 //! key file.
 //!
@@ -362,8 +363,9 @@ pub fn storage_key(arg: &str, spec: &StorageSpec) -> Option<String> {
                 if path.is_empty() { "/" } else { path }
             ))
         }
-        // Not remembered yet: the normalised form needs the endpoint, which is an option.
-        StorageSpec::S3 { .. } | StorageSpec::Named(_) => None,
+        // The normalised form needs the endpoint (an option): known once connected.
+        StorageSpec::S3 { .. } => super::s3_arg::connected_vault_key(arg),
+        StorageSpec::Named(_) => None,
     }
 }
 

@@ -138,6 +138,7 @@ pub async fn connect(
         Some(c) => c,
         None => ask_secret(&url, ask)?,
     };
+    let storage_url = url.clone();
     let mut config = S3Config::new(url, bucket, prefix, &region);
     config.path_style = path_style;
     config.credentials = Some(credentials);
@@ -169,24 +170,73 @@ pub async fn connect(
     }
     let storage = Arc::new(storage);
     if let Ok(mut held) = CONNECTED.lock() {
-        held.push((arg.to_owned(), storage.clone()));
+        held.push(Connected {
+            arg: arg.to_owned(),
+            vault_key: vault_key(&storage_url, bucket, prefix),
+            storage: storage.clone(),
+        });
     }
     Ok(storage)
+}
+
+/// The normalised STORAGE a vault password on S3 belongs to: the bucket and prefix at one
+/// endpoint (`s3+https://HOST:PORT/BUCKET/PREFIX`, host lower-cased, port explicit), since
+/// bucket names are only unique per endpoint.
+fn vault_key(endpoint: &Url, bucket: &str, prefix: &str) -> String {
+    let path = if prefix.is_empty() {
+        bucket.to_owned()
+    } else {
+        format!("{bucket}/{prefix}")
+    };
+    format!(
+        "s3+{}://{}:{}/{path}",
+        endpoint.scheme(),
+        endpoint.host_str().unwrap_or("").to_ascii_lowercase(),
+        endpoint.port_or_known_default().unwrap_or(443)
+    )
+}
+
+/// [`vault_key`] of `arg` if this process connected to it (the keyring's vault password
+/// account needs the endpoint, which the STORAGE text does not hold).
+pub fn connected_vault_key(arg: &str) -> Option<String> {
+    let held = CONNECTED.lock().ok()?;
+    held.iter()
+        .rev()
+        .find(|c| c.arg == arg)
+        .map(|c| c.vault_key.clone())
+}
+
+/// [`vault_key`] for `vault forget`, which does not connect: the endpoint from the options
+/// and the AWS settings as a connection would take it.
+pub fn offline_vault_key(bucket: &str, prefix: &str, options: &S3Options) -> Option<String> {
+    let aws = settings(options.profile.as_deref()).ok()?;
+    let region = options
+        .region
+        .clone()
+        .or(aws.region.clone())
+        .unwrap_or_else(|| "us-east-1".into());
+    let (url, _) = endpoint(options, aws.endpoint_url.as_deref(), &region).ok()?;
+    Some(vault_key(&url, bucket, prefix))
 }
 
 /// The S3 storages this process connected to, by STORAGE argument: `vault check` reaches
 /// the bucket's unfinished multipart uploads through them, which the `Storage` trait (made
 /// for any backend) does not show.
-static CONNECTED: std::sync::Mutex<Vec<(String, Arc<S3Storage>)>> =
-    std::sync::Mutex::new(Vec::new());
+static CONNECTED: std::sync::Mutex<Vec<Connected>> = std::sync::Mutex::new(Vec::new());
+
+struct Connected {
+    arg: String,
+    vault_key: String,
+    storage: Arc<S3Storage>,
+}
 
 /// The S3 storage connected for `arg` in this process, if `arg` is an `s3://` STORAGE.
 pub fn connected(arg: &str) -> Option<Arc<S3Storage>> {
     let held = CONNECTED.lock().ok()?;
     held.iter()
         .rev()
-        .find(|(a, _)| a == arg)
-        .map(|(_, s)| s.clone())
+        .find(|c| c.arg == arg)
+        .map(|c| c.storage.clone())
 }
 
 /// Multipart uploads younger than this may still be running (another client's, a mount's):
@@ -267,6 +317,17 @@ mod tests {
         assert!(!default, "AWS is virtual-hosted");
         assert!(path_style(Some("path"), default));
         assert!(!path_style(None, default));
+    }
+
+    #[test]
+    fn vault_keys_name_the_endpoint() {
+        let url = Url::parse("HTTPS://S3.EU-West-1.amazonaws.com").unwrap();
+        assert_eq!(
+            vault_key(&url, "team", "a/V"),
+            "s3+https://s3.eu-west-1.amazonaws.com:443/team/a/V"
+        );
+        let url = Url::parse("http://127.0.0.1:9000/").unwrap();
+        assert_eq!(vault_key(&url, "b-1", ""), "s3+http://127.0.0.1:9000/b-1");
     }
 
     #[test]

@@ -166,13 +166,16 @@ pub fn accounts_for(storage: &str, secrets: &SecretArgs) -> Vec<(String, &'stati
                 out.push((a, "WebDAV password"));
             }
         }
-        Ok(StorageSpec::S3 { .. }) => {
+        Ok(StorageSpec::S3 { bucket, prefix }) => {
             let options = crate::cli::s3_arg::S3Options {
                 endpoint: secrets.s3.s3_endpoint.clone(),
                 region: secrets.s3.s3_region.clone(),
                 profile: secrets.s3.s3_profile.clone(),
                 ..Default::default()
             };
+            if let Some(key) = crate::cli::s3_arg::offline_vault_key(&bucket, &prefix, &options) {
+                out.push((format!("vault-password {key}"), "vault password"));
+            }
             if let Some(a) = crate::cli::s3_arg::asked_key_account(&options) {
                 out.push((a, "S3 secret key"));
             }
