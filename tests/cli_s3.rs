@@ -72,7 +72,7 @@ fn s3_storage_through_the_cli() {
     assert!(
         prompts_seen(&ask)
             .iter()
-            .any(|p| p == &secret_prompt.trim_matches('\'')),
+            .any(|p| p == secret_prompt.trim_matches('\'')),
         "the secret key was asked: {:?}",
         prompts_seen(&ask)
     );
@@ -198,7 +198,7 @@ fn named_s3_vaults_keep_their_settings_and_remember_the_secret_key() {
             .env_remove("AWS_ENDPOINT_URL_S3");
         run_cmd(&mut cmd)
     };
-    let seen_secret_prompt = || prompts_seen(&ask).iter().any(|p| *p == secret_prompt);
+    let seen_secret_prompt = || prompts_seen(&ask).contains(&secret_prompt);
 
     // 1. Endpoint, region, profile and the rest go into the entry.
     run(&[
