@@ -271,6 +271,40 @@ async fn a_stuck_listing_is_an_error_not_a_loop() {
     );
 }
 
+/// `conditional_put: false` (`--s3-conditional-put=off`): CreateNew is HEAD
+/// then a plain PUT; an existing name is refused after the HEAD, before any
+/// PUT is sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn create_new_without_conditional_put_is_head_then_put() {
+    let server = common::s3s_fs().await;
+    let proxy = Proxy::start(&server.endpoint).await;
+    let mut config = common::config(&proxy.endpoint, common::BUCKET, "v");
+    config.conditional_put = false;
+    let s = S3Storage::new(config).unwrap();
+    proxy.reset_counts();
+    s.write(
+        &path("a.c9r"),
+        Body::from_bytes(&b"one"[..]),
+        WriteMode::CreateNew,
+    )
+    .await
+    .unwrap();
+    assert_eq!(proxy.count("HeadObject"), 1, "the HEAD before the PUT");
+    assert_eq!(proxy.count("PutObject"), 1);
+    proxy.reset_counts();
+    let err = s
+        .write(
+            &path("a.c9r"),
+            Body::from_bytes(&b"two"[..]),
+            WriteMode::CreateNew,
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), StorageErrorKind::AlreadyExists);
+    assert_eq!(proxy.count("PutObject"), 0, "refused before any PUT");
+    assert_eq!(&s.read_all(&path("a.c9r")).await.unwrap()[..], b"one");
+}
+
 /// Polls `f` every millisecond for up to 30 s.
 async fn wait_for(what: &str, f: impl Fn() -> bool) {
     let start = std::time::Instant::now();
