@@ -200,6 +200,11 @@ fn named_s3_vaults_keep_their_settings_and_remember_the_secret_key() {
     };
     let seen_secret_prompt = || prompts_seen(&ask).contains(&secret_prompt);
 
+    // A bad endpoint is refused before it reaches the file (it would break every command).
+    let err = run(&["add", "bad", "s3://vault-named/B", "--s3-endpoint", "minio"]).fails(2);
+    assert!(err.contains("invalid --s3-endpoint minio"), "{err}");
+    assert!(!config.exists());
+
     // 1. Endpoint, region, profile and the rest go into the entry.
     run(&[
         "add",

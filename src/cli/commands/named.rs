@@ -28,6 +28,11 @@ pub fn add(args: AddArgs) -> CliResult {
             .into_owned(),
         _ => args.storage.clone(),
     };
+    // Checked before saving: a bad value would stop every command that reads the file.
+    if let Some(endpoint) = &args.s3.s3_endpoint {
+        url::Url::parse(endpoint)
+            .map_err(|e| CliError::usage(format!("invalid --s3-endpoint {endpoint}: {e}")))?;
+    }
     let (file, mut cfg) = config::load()?;
     if cfg.vaults.contains_key(&args.name) && !args.force {
         return Err(CliError::other(format!(
