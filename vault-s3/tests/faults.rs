@@ -334,6 +334,8 @@ async fn server_killed_mid_multipart_upload_leaves_the_old_object() {
         .unwrap();
     proxy.reset_counts();
     let new = pattern(51, 40 << 20);
+    // However late the kill comes under load, the upload cannot complete first.
+    proxy.fail_next("CompleteMultipartUpload", 1000, Fault::Drop);
     let writer = {
         let (s, new) = (Arc::clone(&s), new.clone());
         tokio::spawn(async move {
@@ -348,7 +350,7 @@ async fn server_killed_mid_multipart_upload_leaves_the_old_object() {
         result.is_err(),
         "the server died before the upload completed"
     );
-    assert_eq!(proxy.count("CompleteMultipartUpload"), 0);
+    proxy.fail_next("CompleteMultipartUpload", 0, Fault::Drop);
     server.restart().await;
     let got = s.read_all(&path("f.c9r")).await.unwrap();
     assert!(got[..] == old[..], "the old version, whole");
@@ -385,6 +387,8 @@ async fn server_killed_mid_rename_loses_no_object() {
         .unwrap();
     }
     proxy.reset_counts();
+    // However late the kill comes under load, no old key is deleted first.
+    proxy.fail_next("DeleteObject", 1000, Fault::Drop);
     let mover = {
         let s = Arc::clone(&s);
         tokio::spawn(async move {
@@ -395,6 +399,7 @@ async fn server_killed_mid_rename_loses_no_object() {
     wait_for("a third of the copies", || proxy.count("PutObject") >= 14).await;
     server.kill();
     assert!(mover.await.unwrap().is_err(), "cut before the end");
+    proxy.fail_next("DeleteObject", 0, Fault::Drop);
     server.restart().await;
     let (mut in_old, mut in_new) = (0, 0);
     for i in 0..40u8 {
@@ -411,9 +416,9 @@ async fn server_killed_mid_rename_loses_no_object() {
         }
         assert!(found, "n{i}.c9r is under one name at least");
     }
-    assert!(
-        in_new < 40,
-        "the rename was cut ({in_old} old, {in_new} new)"
+    assert_eq!(
+        in_old, 40,
+        "nothing deleted before the copies ({in_new} copied)"
     );
 }
 
@@ -515,7 +520,9 @@ fn a_vault_survives_the_server_killed_mid_upload_and_mid_move() {
         }
     });
 
-    // 1. Killed while the new version of /big goes up in parts.
+    // 1. Killed while the new version of /big goes up in parts (the Complete, should the
+    // kill come late, never arrives).
+    proxy.fail_next("CompleteMultipartUpload", 1000, Fault::Drop);
     crashing_writer(
         &proxy,
         &server,
@@ -532,7 +539,7 @@ fn a_vault_survives_the_server_killed_mid_upload_and_mid_move() {
             }
         },
     );
-    assert_eq!(proxy.count("CompleteMultipartUpload"), 0, "cut mid-upload");
+    proxy.fail_next("CompleteMultipartUpload", 0, Fault::Drop);
     rt.block_on(server.restart());
     rt.block_on(async {
         let vault = vault_engine::Vault::unlock(
