@@ -41,7 +41,9 @@ impl Ops {
         prefix: &str,
         after: Option<&(String, String)>,
     ) -> Result<UploadsPage, Failure> {
-        let mut query: Vec<(&str, &str)> = vec![("uploads", ""), ("max-uploads", "1000")];
+        // `uploads=1` as rusty-s3 writes the flag; sorted, as the signer
+        // expects its query (the canonical request lists it in order).
+        let mut query: Vec<(&str, &str)> = vec![("uploads", "1"), ("max-uploads", "1000")];
         if !prefix.is_empty() {
             query.push(("prefix", prefix));
         }
@@ -49,6 +51,7 @@ impl Ops {
             query.push(("key-marker", key));
             query.push(("upload-id-marker", id));
         }
+        query.sort_unstable();
         let url = self.bucket.base_url().clone();
         let url = match self.credentials_for_signing() {
             Some(c) => rusty_s3::signing::sign(
@@ -163,23 +166,26 @@ fn parse_uploads(body: &[u8]) -> Result<UploadsPage, Failure> {
 
 impl S3Storage {
     /// Aborts the multipart uploads under the vault's prefix started more
-    /// than `older_than` ago; returns them. Younger ones may belong to a
-    /// client still uploading and are left alone, as are uploads the server
-    /// gives no start time for.
+    /// than `older_than` ago; returns them (`None`: the store cannot list
+    /// multipart uploads). Younger ones may belong to a client still
+    /// uploading and are left alone, as are uploads the server gives no
+    /// start time for.
     pub async fn abort_stale_uploads(
         &self,
         older_than: Duration,
-    ) -> Result<Vec<StaleUpload>, StorageError> {
+    ) -> Result<Option<Vec<StaleUpload>>, StorageError> {
         self.stale_uploads(older_than, true).await
     }
 
     /// The multipart uploads under the vault's prefix started more than
-    /// `older_than` ago, aborted if `abort`.
+    /// `older_than` ago, aborted if `abort`; `None` when the store answers
+    /// ListMultipartUploads with 501 Not Implemented (s3s-fs; a lifecycle
+    /// rule or the store's own cleanup is then the only way).
     pub async fn stale_uploads(
         &self,
         older_than: Duration,
         abort: bool,
-    ) -> Result<Vec<StaleUpload>, StorageError> {
+    ) -> Result<Option<Vec<StaleUpload>>, StorageError> {
         let root = StoragePath::root();
         let cutoff = SystemTime::now()
             .checked_sub(older_than)
@@ -187,11 +193,14 @@ impl S3Storage {
         let mut aborted = Vec::new();
         let mut after: Option<(String, String)> = None;
         for _ in 0..MAX_PAGES {
-            let page = self
-                .ops
-                .list_uploads(&self.root, after.as_ref())
-                .await
-                .map_err(|f| self.fail(f, &root))?;
+            let page = match self.ops.list_uploads(&self.root, after.as_ref()).await {
+                Ok(page) => page,
+                Err(f) if f.status() == Some(reqwest::StatusCode::NOT_IMPLEMENTED) => {
+                    tracing::info!("the store cannot list multipart uploads: {f:?}");
+                    return Ok(None);
+                }
+                Err(f) => return Err(self.fail(f, &root)),
+            };
             for (key, id, initiated) in page.uploads {
                 // Only below the prefix, whatever the server's filter did.
                 if !key.starts_with(&self.root) || initiated.is_none_or(|t| t > cutoff) {
@@ -213,7 +222,7 @@ impl S3Storage {
                 _ => break,
             }
         }
-        Ok(aborted)
+        Ok(Some(aborted))
     }
 }
 

@@ -86,7 +86,7 @@ async fn stale_uploads(storage_arg: &str, repair: bool) -> CliResult<(usize, usi
     let Some(s3) = crate::cli::s3_arg::connected(storage_arg) else {
         return Ok((0, 0));
     };
-    let uploads = s3
+    let Some(uploads) = s3
         .stale_uploads(crate::cli::s3_arg::STALE_UPLOAD_AGE, repair)
         .await
         .map_err(|e| {
@@ -94,7 +94,13 @@ async fn stale_uploads(storage_arg: &str, repair: bool) -> CliResult<(usize, usi
                 Exit::Unreachable,
                 format!("{storage_arg}: listing unfinished multipart uploads: {e}"),
             )
-        })?;
+        })?
+    else {
+        tracing::info!(
+            "{storage_arg}: the store cannot list multipart uploads; a lifecycle rule cleans up stale ones"
+        );
+        return Ok((0, 0));
+    };
     for u in &uploads {
         let since = u
             .initiated
