@@ -25,10 +25,28 @@ use vault_format::layout;
 use vault_storage::{Body, EntryKind, StoragePath, WriteMode};
 
 use crate::backups::{self, Kind};
+use crate::conflicts;
 use crate::core::{Core, is_not_found, lock};
-use crate::listing::{self, FindingKind, Mode};
+use crate::listing::{self, FindingKind, Listing};
 use crate::names::NodeLoc;
 use crate::{DirId, Node, NodeKind, Vault, VaultError, VaultErrorKind};
+
+/// Lists `id` (a pure read); with `repair`, when the listing presented
+/// conflict copies, resolves them on storage and lists again, reporting what
+/// the resolution did in place of what the first listing presented.
+async fn list_repairing(core: &Core, id: &DirId, repair: bool) -> Result<Listing, VaultError> {
+    let listing = listing::list(core, id).await?;
+    if !repair || listing.unresolved == 0 {
+        return Ok(listing);
+    }
+    let resolved = conflicts::resolve(core, id).await?;
+    let mut again = listing::list(core, id).await?;
+    again
+        .findings
+        .retain(|f| !matches!(f.kind, FindingKind::Conflict(_)));
+    again.findings.extend(resolved);
+    Ok(again)
+}
 
 /// One problem found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -81,7 +99,6 @@ pub async fn check(
     if repair {
         core.check_writable()?;
     }
-    let mode = if repair { Mode::Resolve } else { Mode::Present };
     let mut report = CheckReport::default();
     let mut visited: HashSet<String> = HashSet::new();
     let mut ids: HashMap<DirId, String> = HashMap::new();
@@ -101,7 +118,7 @@ pub async fn check(
         };
         // Before listing, so that a restored node is listed and checked.
         settle_backups(core, &content, Some(&shown), repair, &mut report).await?;
-        let listing = match listing::list(core, &id, mode).await {
+        let listing = match list_repairing(core, &id, repair).await {
             Ok(l) => l,
             Err(e) if e.kind() == VaultErrorKind::NotFound => {
                 report.problems.push(Problem {

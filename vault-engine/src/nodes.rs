@@ -14,8 +14,8 @@ use vault_storage::{Body, RenameMode, StorageErrorKind, StoragePath, WriteMode};
 
 use crate::backups;
 use crate::core::{Core, PRESENTED_TTL, TEMP_PREFIX, is_not_found, lock, not_found_as};
-use crate::detect::node_at;
 pub(crate) use crate::detect::root_node;
+use crate::detect::{self, Detected, node_at};
 use crate::names::{self, NodeLoc};
 use crate::open_file;
 use crate::{DirId, Node, NodeKind, VaultError, VaultErrorKind, listing};
@@ -35,14 +35,10 @@ async fn presented(
             return Ok(p.nodes.get(name).or_else(|| p.nodes.get(nfc)).cloned());
         }
     }
-    let mode = if core.read_only {
-        listing::Mode::Present
-    } else {
-        listing::Mode::Resolve
-    };
-    match listing::list(core, dir, mode).await {
+    // A pure listing: a lookup miss never resolves conflicts (that is a
+    // mutation, `crate::conflicts::resolve`, under the directory lock).
+    match listing::list(core, dir).await {
         Ok(listing) => {
-            // After a read-write listing resolved conflicts, the name may now be a normal node.
             if let Some(n) = listing
                 .nodes
                 .iter()
@@ -222,15 +218,8 @@ pub(crate) async fn create_dir(core: &Core, dir: &DirId, name: &str) -> Result<N
     }
     core.forget_presented(dir, &name);
     tracing::debug!(ciphertext = %node_path, content = %content, "directory created");
-    let node = Node {
-        parent: dir.clone(),
-        name,
-        kind: NodeKind::Dir(id),
-        size: 0,
-        modified: Some(SystemTime::now()),
-        damaged: false,
-        storage_path: node_path.as_str().to_owned(),
-    };
+    let fresh = Detected::fresh(NodeKind::Dir(id), 0);
+    let node = detect::node(dir, &name, node_path.as_str(), fresh);
     core.dir_cache.put(&node);
     Ok(node)
 }
@@ -257,15 +246,8 @@ pub(crate) async fn create_file(core: &Core, dir: &DirId, name: &str) -> Result<
     }
     core.forget_presented(dir, &name);
     tracing::debug!(ciphertext = %node_path, "file created");
-    Ok(Node {
-        parent: dir.clone(),
-        name,
-        kind: NodeKind::File,
-        size: 0,
-        modified: Some(SystemTime::now()),
-        damaged: false,
-        storage_path: node_path.as_str().to_owned(),
-    })
+    let fresh = Detected::fresh(NodeKind::File, 0);
+    Ok(detect::node(dir, &name, node_path.as_str(), fresh))
 }
 
 pub(crate) async fn create_symlink(
@@ -290,15 +272,8 @@ pub(crate) async fn create_symlink(
     build_node_folder(core, &loc, &name, vec![(layout::SYMLINK_FILE, ct)]).await?;
     core.forget_presented(dir, &name);
     tracing::debug!(ciphertext = %node_path, "symlink created");
-    Ok(Node {
-        parent: dir.clone(),
-        name,
-        kind: NodeKind::Symlink,
-        size: target.len() as u64,
-        modified: Some(SystemTime::now()),
-        damaged: false,
-        storage_path: node_path.as_str().to_owned(),
-    })
+    let fresh = Detected::fresh(NodeKind::Symlink, target.len() as u64);
+    Ok(detect::node(dir, &name, node_path.as_str(), fresh))
 }
 
 pub(crate) async fn read_symlink(core: &Core, node: &Node) -> Result<String, VaultError> {
@@ -676,15 +651,14 @@ pub(crate) async fn rename(
     core.forget_presented(to_dir, &to_nfc);
     if let Some(id) = src_dir_id {
         core.dir_cache.set_parent(&id, to_dir);
-        core.dir_cache.put(&Node {
-            parent: to_dir.clone(),
-            name: to_nfc.clone(),
+        let moved = Detected {
             kind: NodeKind::Dir(id),
             size: 0,
             modified: src.modified,
             damaged: false,
-            storage_path: dst_loc.node_path()?.as_str().to_owned(),
-        });
+        };
+        core.dir_cache
+            .put(&detect::node_in(to_dir, &to_nfc, &dst_loc, moved)?);
     }
     tracing::debug!(from = %src.storage_path, to = %dst_loc.node_path()?, "renamed");
     Ok(())

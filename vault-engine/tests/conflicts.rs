@@ -1,6 +1,7 @@
 //! Acceptance 3: sync-conflict copies (docs/vault-format.md §10). The `conflicts/` fixture
 //! lists exactly as expected-resolved.json says, read-only (storage
-//! untouched) and read-write (resolved on storage; a second listing changes
+//! untouched) and read-write (resolved on storage by `resolve_conflicts`, as
+//! a read-write mount does before presenting; a second pass changes
 //! nothing), plus Nextcloud-named copies of a file and a directory node.
 
 mod common;
@@ -58,7 +59,7 @@ async fn read_write_resolves_on_storage_once() {
     let storage = memory_fixture("conflicts").await;
     let before = snapshot(&storage);
     let vault = unlock(storage.clone(), false).await;
-    assert_eq!(walk(&vault).await, expected_resolved());
+    assert_eq!(walk_resolving(&vault).await, expected_resolved());
     let after_first = snapshot(&storage);
     assert_ne!(
         after_first, before,
@@ -89,10 +90,10 @@ async fn read_write_resolves_on_storage_once() {
             .iter()
             .any(|e| e.name == ".Ni7PzxxHgsYs5lNBh6QeXpzAISu-Tp_TCA4=.c9r")
     );
-    // A second listing (and a fresh unlock) changes nothing.
-    assert_eq!(walk(&vault).await, expected_resolved());
+    // A second pass (and a fresh unlock) changes nothing.
+    assert_eq!(walk_resolving(&vault).await, expected_resolved());
     let again = unlock(storage.clone(), false).await;
-    assert_eq!(walk(&again).await, expected_resolved());
+    assert_eq!(walk_resolving(&again).await, expected_resolved());
     assert_eq!(snapshot(&storage), after_first);
     // Every resolved node is reachable by computed name now.
     for path in expected_resolved().keys() {
@@ -215,7 +216,11 @@ async fn nextcloud_named_copies_of_file_and_directory() {
         let vault = Vault::unlock(storage.clone(), "pw", OpenOptions { read_only })
             .await
             .expect("unlock");
-        let got = walk(&vault).await;
+        let got = if read_only {
+            walk(&vault).await
+        } else {
+            walk_resolving(&vault).await
+        };
         let names: Vec<&str> = got.keys().map(String::as_str).collect();
         assert_eq!(
             names,
@@ -250,7 +255,7 @@ async fn nextcloud_named_copies_of_file_and_directory() {
                 "identical duplicate deleted"
             );
             let after = snapshot(&storage);
-            assert_eq!(walk(&vault).await, got);
+            assert_eq!(walk_resolving(&vault).await, got);
             assert_eq!(snapshot(&storage), after, "second listing changed storage");
         }
     }
@@ -266,7 +271,10 @@ async fn the_conflict_observer_is_told_once_per_resolved_copy() {
         sink.lock().expect("lock").push(e.clone())
     })));
     assert!(!vault.on_conflict(Box::new(|_| {})), "one observer only");
+    // A read-write listing alone tells nothing: only a resolution changes storage.
     walk(&vault).await;
+    assert!(seen.lock().expect("lock").is_empty());
+    walk_resolving(&vault).await;
     let first = seen.lock().expect("lock").clone();
     assert!(!first.is_empty(), "the fixture's copies were seen");
     assert!(first.iter().all(|e| e.resolved), "{first:?}");
@@ -282,6 +290,6 @@ async fn the_conflict_observer_is_told_once_per_resolved_copy() {
     again.on_conflict(Box::new(move |e| {
         sink.lock().expect("lock").push(e.clone())
     }));
-    walk(&again).await;
+    walk_resolving(&again).await;
     assert_eq!(seen.lock().expect("lock").len(), first.len());
 }

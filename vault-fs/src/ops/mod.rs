@@ -594,7 +594,18 @@ impl VaultFs {
     /// Opens a directory for reading: takes a snapshot of its listing.
     pub async fn opendir(&self, ino: NodeId) -> FsResult<HandleId> {
         let dir = self.dir_of(ino)?;
-        let listed = self.timed(self.vault.list_checked(&dir)).await?;
+        let mut listed = self.timed(self.vault.list_checked(&dir)).await?;
+        // A read-write mount resolves sync-conflict copies on storage before
+        // presenting them (docs/cli.md); listings themselves never write, so
+        // only a directory that presented some pays for the resolution.
+        if listed.unresolved_conflicts > 0 && !self.vault.is_read_only() {
+            match self.timed(self.vault.resolve_conflicts(&dir)).await {
+                Ok(_) => listed = self.timed(self.vault.list_checked(&dir)).await?,
+                Err(e) => {
+                    tracing::warn!(error = %e, "sync-conflict copies could not be resolved; presented")
+                }
+            }
+        }
         for refused in &listed.refused {
             // The text names the ciphertext node only, never cleartext.
             tracing::warn!(error = %refused, "entry skipped");
