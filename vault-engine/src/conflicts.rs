@@ -236,7 +236,8 @@ pub(crate) async fn resolve(core: &Core, dir: &DirId) -> Result<Vec<Finding>, Va
             Err(e) => Err(e),
         };
         let handled = match handled {
-            Ok(h) => h,
+            Ok(Some(h)) => h,
+            Ok(None) => continue,
             Err(err) => {
                 tracing::warn!(ciphertext = %copy_path, error = %err, "conflict copy could not be handled; skipped");
                 let what = format!("could not be handled: {err}");
@@ -253,8 +254,9 @@ pub(crate) async fn resolve(core: &Core, dir: &DirId) -> Result<Vec<Finding>, Va
     Ok(findings)
 }
 
-/// Carries out one plan; a move that fails (another client was faster, the
-/// copy is open here) leaves the copy presented as it was.
+/// Carries out one plan; a move that fails (the target appeared, the copy is
+/// open here) leaves the copy presented as it was. `None`: the copy is gone,
+/// another client resolved it first; nothing to report.
 async fn apply(
     core: &Core,
     dir: &DirId,
@@ -262,7 +264,7 @@ async fn apply(
     entry: &DirEntry,
     ext: &Extracted,
     plan: &Plan,
-) -> Result<Handled, VaultError> {
+) -> Result<Option<Handled>, VaultError> {
     let copy = copy_loc(scan, entry);
     let copy_path = copy.node_path()?;
     if entry.metadata.kind == EntryKind::File {
@@ -270,20 +272,22 @@ async fn apply(
         core.await_background(copy_path.as_str()).await;
         if open_file::find(core, copy_path.as_str()).is_some() {
             tracing::info!(ciphertext = %copy_path, "conflict copy is open; resolved later");
-            return present(core, dir, scan, entry, ext, plan).await;
+            return present(core, dir, scan, entry, ext, plan).await.map(Some);
         }
     }
     let (moved, name, target) = match plan {
         Plan::Duplicate => {
-            core.storage.remove_dir_all(&copy_path).await?;
-            tracing::info!(ciphertext = %copy_path, "identical conflict copy deleted");
-            return Ok(Handled::hidden(
-                &ext.cleartext,
-                "identical duplicate: deleted",
-                true,
-            ));
+            return match core.storage.remove_dir_all(&copy_path).await {
+                Ok(()) => {
+                    tracing::info!(ciphertext = %copy_path, "identical conflict copy deleted");
+                    let done = "identical duplicate: deleted";
+                    Ok(Some(Handled::hidden(&ext.cleartext, done, true)))
+                }
+                Err(e) if is_not_found(&e) => Ok(None),
+                Err(e) => Err(e.into()),
+            };
         }
-        Plan::Stuck => return present(core, dir, scan, entry, ext, plan).await,
+        Plan::Stuck => return present(core, dir, scan, entry, ext, plan).await.map(Some),
         Plan::Canonical(target) => {
             let to = target.node_path()?;
             let moved = core
@@ -302,8 +306,12 @@ async fn apply(
         }
     };
     if let Err(e) = moved {
+        if gone(core, &copy_path).await? {
+            tracing::info!(ciphertext = %copy_path, "conflict copy already resolved by another client");
+            return Ok(None);
+        }
         tracing::warn!(ciphertext = %copy_path, error = %e, "could not move conflict copy; presented as is");
-        return present(core, dir, scan, entry, ext, plan).await;
+        return present(core, dir, scan, entry, ext, plan).await.map(Some);
     }
     tracing::info!(from = %copy_path, to = %target.node_path()?, "conflict copy moved to its resolved name");
     let node = detect::node_at(core, dir, name, target).await?;
@@ -319,7 +327,16 @@ async fn apply(
     };
     let mut handled = Handled::shown(node, name, done, broken);
     handled.resolved = true;
-    Ok(handled)
+    Ok(Some(handled))
+}
+
+/// True when the copy at `path` no longer exists (another client moved or deleted it).
+async fn gone(core: &Core, path: &StoragePath) -> Result<bool, VaultError> {
+    match core.storage.metadata(path).await {
+        Ok(_) => Ok(false),
+        Err(e) if is_not_found(&e) => Ok(true),
+        Err(e) => Err(e.into()),
+    }
 }
 
 async fn read_opt(core: &Core, path: &StoragePath) -> Result<Option<Vec<u8>>, VaultError> {
@@ -361,26 +378,21 @@ async fn move_copy(
     match (&target.long_name, kind) {
         (None, _) => s.rename(&from, &to, RenameMode::NoReplace).await?,
         (Some(long), EntryKind::File) => {
+            // Another client resolving the same copy may be building the same
+            // folder: a failure undoes only what this call made, and only
+            // while it is empty, never a folder that may hold the moved copy.
             s.create_dir(&to).await?;
-            let res: Result<(), VaultError> = async {
-                s.write(
-                    &target.child(layout::NAME_FILE)?,
-                    Body::from_bytes(long.clone().into_bytes()),
-                    WriteMode::CreateNew,
-                )
-                .await?;
-                s.rename(
-                    &from,
-                    &target.child(layout::CONTENTS_FILE)?,
-                    RenameMode::NoReplace,
-                )
-                .await?;
-                Ok(())
+            let name_file = target.child(layout::NAME_FILE)?;
+            let body = Body::from_bytes(long.clone().into_bytes());
+            if let Err(e) = s.write(&name_file, body, WriteMode::CreateNew).await {
+                let _ = s.remove_dir(&to).await;
+                return Err(e.into());
             }
-            .await;
-            if let Err(e) = res {
-                let _ = s.remove_dir_all(&to).await;
-                return Err(e);
+            let contents = target.child(layout::CONTENTS_FILE)?;
+            if let Err(e) = s.rename(&from, &contents, RenameMode::NoReplace).await {
+                let _ = s.remove_file(&name_file).await;
+                let _ = s.remove_dir(&to).await;
+                return Err(e.into());
             }
         }
         (Some(long), EntryKind::Dir) => {
