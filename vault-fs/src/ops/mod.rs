@@ -224,8 +224,12 @@ pub struct VaultFs {
 
 /// Every name of one directory, as of a listing plus our own changes since.
 /// Lets a lookup of a name that does not exist (the kernel asks before every
-/// create) be answered without a storage round trip: the engine's miss path
-/// lists the whole directory, which made bulk creation quadratic.
+/// create) be answered without a storage round trip. The engine's miss path
+/// is a pure read now (no conflict resolution) and lists only when its
+/// presentation of the directory is older than 2 s, but it still stats the
+/// computed name: measured on `MemoryStorage`, 200 × (lookup miss + create)
+/// cost 600 storage requests without this set and 400 with it, one round
+/// trip per created file on a remote backend.
 struct KnownNames {
     names: std::collections::HashSet<String>,
     at: std::time::Instant,
@@ -440,7 +444,7 @@ impl VaultFs {
         }
         match self.timed(self.vault.lookup(dir, name)).await {
             Err(e) if e.kind() == FsErrorKind::NotFound => {
-                // The miss cost a listing anyway; keep its names for the next misses.
+                // Keep the directory's names so that the next misses cost no request.
                 let known = lock(&self.names).contains_key(&parent);
                 if !known && let Ok(listing) = self.timed(self.vault.list(dir)).await {
                     self.set_known_names(parent, listing.iter().map(|n| n.name.as_str()));
