@@ -26,7 +26,7 @@ use vault_storage::{Body, EntryKind, StoragePath, WriteMode};
 
 use crate::backups::{self, Kind};
 use crate::conflicts;
-use crate::core::{Core, is_not_found, lock};
+use crate::core::{Core, is_not_found};
 use crate::listing::{self, FindingKind, Listing};
 use crate::names::NodeLoc;
 use crate::{DirId, Node, NodeKind, Vault, VaultError, VaultErrorKind};
@@ -161,7 +161,7 @@ pub async fn check(
                 FindingKind::BadName(reason) => (unsafe_name_description(reason), false),
                 FindingKind::TempObject => {
                     let mut done = false;
-                    if repair && !lock(&core.live_temps).contains(&f.storage_path) {
+                    if repair && !core.live_temps.contains(&f.storage_path) {
                         let p = StoragePath::new(&f.storage_path)?;
                         let removed = match core.storage.metadata(&p).await {
                             Ok(m) if m.kind == EntryKind::Dir => {

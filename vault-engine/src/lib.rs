@@ -169,16 +169,19 @@ impl std::fmt::Debug for Vault {
     }
 }
 
+mod background;
 mod backups;
 mod conflicts;
 mod core;
 mod detect;
 mod dir_ids;
 mod listing;
+mod live_temps;
 mod names;
 mod nodes;
 mod open_file;
 mod open_table;
+mod presented;
 mod read_ahead;
 mod scan;
 mod shadow;

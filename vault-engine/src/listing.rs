@@ -16,15 +16,14 @@
 //! Besides the nodes, a listing reports what it found wrong ([`Finding`]),
 //! which `vault check` turns into its report.
 
-use std::collections::{HashMap, HashSet};
-use std::time::Instant;
+use std::collections::HashSet;
 
 use futures::StreamExt;
 use vault_format::layout;
 use vault_storage::{EntryKind, StoragePath};
 
 use crate::conflicts::{self, Plan};
-use crate::core::{Core, Presented, is_not_found, lock};
+use crate::core::{Core, is_not_found};
 use crate::detect;
 use crate::names::{self, NodeLoc};
 use crate::scan::{self, Scan};
@@ -308,21 +307,11 @@ fn order_and_remember(core: &Core, dir: &DirId, mut items: Vec<Item>) -> Vec<Nod
     let mut seen = HashSet::new();
     items.retain(|it| seen.insert(it.node.name.clone()));
     items.sort_by(|a, b| a.node.name.cmp(&b.node.name));
-    let mut presented = HashMap::new();
     for it in &items {
         core.dir_cache.put(&it.node);
-        if it.presented {
-            presented.insert(it.node.name.clone(), it.node.clone());
-            presented.insert(names::nfc(&it.node.name), it.node.clone());
-        }
     }
-    lock(&core.presented).insert(
-        dir.clone(),
-        Presented {
-            at: Instant::now(),
-            nodes: presented,
-        },
-    );
+    let presented = items.iter().filter(|it| it.presented).map(|it| &it.node);
+    core.presented.record(dir, presented);
     items.into_iter().map(|it| it.node).collect()
 }
 

@@ -13,7 +13,7 @@ use vault_format::{FormatError, layout};
 use vault_storage::{Body, RenameMode, StorageErrorKind, StoragePath, WriteMode};
 
 use crate::backups;
-use crate::core::{Core, PRESENTED_TTL, TEMP_PREFIX, is_not_found, lock, not_found_as};
+use crate::core::{Core, TEMP_PREFIX, is_not_found, not_found_as};
 pub(crate) use crate::detect::root_node;
 use crate::detect::{self, Detected, node_at};
 use crate::names::{self, NodeLoc};
@@ -27,13 +27,8 @@ async fn presented(
     name: &str,
     nfc: &str,
 ) -> Result<Option<Node>, VaultError> {
-    {
-        let map = lock(&core.presented);
-        if let Some(p) = map.get(dir)
-            && p.at.elapsed() < PRESENTED_TTL
-        {
-            return Ok(p.nodes.get(name).or_else(|| p.nodes.get(nfc)).cloned());
-        }
+    if let Some(known) = core.presented.lookup(dir, name, nfc) {
+        return Ok(known);
     }
     // A pure listing: a lookup miss never resolves conflicts (that is a
     // mutation, `crate::conflicts::resolve`, under the directory lock).
@@ -387,7 +382,7 @@ async fn ensure_empty(core: &Core, content: &StoragePath, name: &str) -> Result<
             continue;
         }
         let path = content.join(&e.name)?;
-        if e.name.starts_with(TEMP_PREFIX) && !lock(&core.live_temps).contains(path.as_str()) {
+        if e.name.starts_with(TEMP_PREFIX) && !core.live_temps.contains(path.as_str()) {
             stale.push(path);
             continue;
         }

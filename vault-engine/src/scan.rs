@@ -7,7 +7,7 @@ use vault_format::conflict::{self, Extracted};
 use vault_format::layout;
 use vault_storage::{DirEntry, EntryKind, StoragePath};
 
-use crate::core::{Core, TEMP_PREFIX, is_not_found, lock};
+use crate::core::{Core, TEMP_PREFIX, is_not_found};
 use crate::names::NodeLoc;
 use crate::{DirId, VaultError, VaultErrorKind};
 
@@ -120,7 +120,7 @@ fn classify_entry(core: &Core, dir: &DirId, scan: &mut Scan, i: usize, e: &DirEn
     if e.name.starts_with('.') {
         if e.name.starts_with(TEMP_PREFIX) {
             let p = path();
-            if !lock(&core.live_temps).contains(&p) {
+            if !core.live_temps.contains(&p) {
                 scan.findings
                     .push(Finding::new(p, None, FindingKind::TempObject));
             }
