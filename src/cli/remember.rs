@@ -25,7 +25,7 @@
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use zeroize::Zeroizing;
 
@@ -177,105 +177,115 @@ fn warn(text: &str) {
     eprintln!("vault: warning: {text}");
 }
 
-/// What this process took from the keyring (for the hint on a refused credential).
-static USED: Mutex<Vec<&'static str>> = Mutex::new(Vec::new());
-/// Secrets to store once the command succeeded: (account, what, secret).
-static PENDING: Mutex<Vec<(String, &'static str, Zeroizing<String>)>> = Mutex::new(Vec::new());
-/// What `vault forget` needs to be told (a NAME, or STORAGE), for the hint.
-static FORGET_AS: Mutex<Option<String>> = Mutex::new(None);
+/// What one command does with the keyring: the secrets it took from it (for the hint on a
+/// refused credential), the secrets to store once it succeeded, and the name `vault forget`
+/// should be given in hints. One per command run, made by `cli::run` and shared by every
+/// clone of the command's [`SecretArgs`](super::args::SecretArgs): no process-global state.
+#[derive(Clone, Default)]
+pub struct KeyringUse(Arc<Mutex<UseState>>);
 
-/// Looks `account` up (None when absent or the store is unreachable); notes its use.
-pub fn lookup(account: &str, what: &'static str) -> Option<Zeroizing<String>> {
-    let store = store()?;
-    match store.get(account) {
-        Ok(Some(s)) => {
-            tracing::debug!(target: "vault", what, backend = store.backend, "using a secret from the keyring");
-            if let Ok(mut used) = USED.lock() {
-                used.push(what);
+#[derive(Default)]
+struct UseState {
+    used: Vec<&'static str>,
+    /// (account, what, secret).
+    pending: Vec<(String, &'static str, Zeroizing<String>)>,
+    forget_as: Option<String>,
+}
+
+impl std::fmt::Debug for KeyringUse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the pending secrets.
+        f.debug_struct("KeyringUse").finish_non_exhaustive()
+    }
+}
+
+impl KeyringUse {
+    fn state(&self) -> std::sync::MutexGuard<'_, UseState> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Looks `account` up (None when absent or the store is unreachable); notes its use.
+    pub fn lookup(&self, account: &str, what: &'static str) -> Option<Zeroizing<String>> {
+        let store = store()?;
+        match store.get(account) {
+            Ok(Some(s)) => {
+                tracing::debug!(target: "vault", what, backend = store.backend, "using a secret from the keyring");
+                self.state().used.push(what);
+                Some(s)
             }
-            Some(s)
-        }
-        Ok(None) => None,
-        Err(e) => {
-            tracing::debug!(target: "vault", backend = store.backend, error = %e.0, "keyring lookup failed");
-            None
-        }
-    }
-}
-
-/// Queues `secret` to be stored under `account` once the command succeeded.
-pub fn remember_later(account: String, what: &'static str, secret: &str) {
-    if let Ok(mut p) = PENDING.lock() {
-        p.retain(|(a, _, _)| *a != account);
-        p.push((account, what, Zeroizing::new(secret.to_string())));
-    }
-}
-
-/// Sets the name `vault forget` should be given in hints.
-pub fn set_forget_as(name: &str) {
-    if let Ok(mut f) = FORGET_AS.lock() {
-        *f = Some(name.to_string());
-    }
-}
-
-/// Stores the queued secrets; on failure one warning line, never an error.
-pub fn commit() {
-    let pending: Vec<_> = match PENDING.lock() {
-        Ok(mut p) => std::mem::take(&mut *p),
-        Err(_) => return,
-    };
-    if pending.is_empty() {
-        return;
-    }
-    let Some(store) = store() else {
-        warn("VAULT_KEYRING=none: nothing was remembered");
-        return;
-    };
-    let mut stored = Vec::new();
-    for (account, what, secret) in &pending {
-        match store.set(account, secret) {
-            Ok(()) => stored.push(*what),
+            Ok(None) => None,
             Err(e) => {
-                let advice = if store.backend == "Secret Service" {
-                    "; is a keyring daemon (gnome-keyring, KWallet, KeePassXC) running in this session? Without a desktop, set VAULT_KEYRING=keyutils to use the kernel keyring"
-                } else {
-                    ""
-                };
-                warn(&format!(
-                    "cannot remember the {what} in the {} ({}){advice}; it will be asked again next time",
-                    store.backend, e.0
-                ));
-                return;
+                tracing::debug!(target: "vault", backend = store.backend, error = %e.0, "keyring lookup failed");
+                None
             }
         }
     }
-    tracing::info!(target: "vault", backend = store.backend, what = ?stored, "remembered in the keyring");
-}
 
-/// Drops the queued secrets (the command failed).
-pub fn discard() {
-    if let Ok(mut p) = PENDING.lock() {
-        p.clear();
+    /// Queues `secret` to be stored under `account` once the command succeeded.
+    pub fn remember_later(&self, account: String, what: &'static str, secret: &str) {
+        let mut st = self.state();
+        st.pending.retain(|(a, _, _)| *a != account);
+        st.pending
+            .push((account, what, Zeroizing::new(secret.to_string())));
     }
-}
 
-/// The hint appended to a wrong-credential error when a stored secret took part.
-pub fn refused_hint() -> Option<String> {
-    let used = USED.lock().ok()?;
-    if used.is_empty() {
-        return None;
+    /// Sets the name `vault forget` should be given in hints.
+    pub fn set_forget_as(&self, name: &str) {
+        self.state().forget_as = Some(name.to_string());
     }
-    let mut what: Vec<&str> = used.clone();
-    what.dedup();
-    let name = FORGET_AS
-        .lock()
-        .ok()
-        .and_then(|f| f.clone())
-        .unwrap_or_else(|| "STORAGE".into());
-    Some(format!(
-        " (used the {} remembered in the keyring; if it changed, run `vault forget {name}` and try again)",
-        what.join(" and ")
-    ))
+
+    /// Stores the queued secrets; on failure one warning line, never an error.
+    pub fn commit(&self) {
+        let pending = std::mem::take(&mut self.state().pending);
+        if pending.is_empty() {
+            return;
+        }
+        let Some(store) = store() else {
+            warn("VAULT_KEYRING=none: nothing was remembered");
+            return;
+        };
+        let mut stored = Vec::new();
+        for (account, what, secret) in &pending {
+            match store.set(account, secret) {
+                Ok(()) => stored.push(*what),
+                Err(e) => {
+                    let advice = if store.backend == "Secret Service" {
+                        "; is a keyring daemon (gnome-keyring, KWallet, KeePassXC) running in this session? Without a desktop, set VAULT_KEYRING=keyutils to use the kernel keyring"
+                    } else {
+                        ""
+                    };
+                    warn(&format!(
+                        "cannot remember the {what} in the {} ({}){advice}; it will be asked again next time",
+                        store.backend, e.0
+                    ));
+                    return;
+                }
+            }
+        }
+        tracing::info!(target: "vault", backend = store.backend, what = ?stored, "remembered in the keyring");
+    }
+
+    /// Drops the queued secrets (the command failed).
+    pub fn discard(&self) {
+        self.state().pending.clear();
+    }
+
+    /// The hint appended to a wrong-credential error when a stored secret took part.
+    pub fn refused_hint(&self) -> Option<String> {
+        let st = self.state();
+        if st.used.is_empty() {
+            return None;
+        }
+        let mut what: Vec<&str> = st.used.clone();
+        what.dedup();
+        let name = st.forget_as.clone().unwrap_or_else(|| "STORAGE".into());
+        Some(format!(
+            " (used the {} remembered in the keyring; if it changed, run `vault forget {name}` and try again)",
+            what.join(" and ")
+        ))
+    }
 }
 
 // ------------------------------------------------------------------ account names
