@@ -83,7 +83,7 @@ pub struct SecretArgs {
     /// Not an argument: the command's use of the keyring, shared by every clone (`cli::run`
     /// makes one per command and hands it to each `SecretArgs` of the command).
     #[arg(skip)]
-    pub keyring: super::remember::KeyringUse,
+    pub keyring: super::keyring_use::KeyringUse,
 }
 
 /// The subcommands.

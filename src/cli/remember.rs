@@ -25,10 +25,11 @@
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Mutex, OnceLock};
 
 use zeroize::Zeroizing;
 
+pub use super::keyring_use::KeyringUse;
 use super::storage_arg::StorageSpec;
 
 /// The keyring service name of every item.
@@ -177,115 +178,52 @@ fn warn(text: &str) {
     eprintln!("vault: warning: {text}");
 }
 
-/// What one command does with the keyring: the secrets it took from it (for the hint on a
-/// refused credential), the secrets to store once it succeeded, and the name `vault forget`
-/// should be given in hints. One per command run, made by `cli::run` and shared by every
-/// clone of the command's [`SecretArgs`](super::args::SecretArgs): no process-global state.
-#[derive(Clone, Default)]
-pub struct KeyringUse(Arc<Mutex<UseState>>);
-
-#[derive(Default)]
-struct UseState {
-    used: Vec<&'static str>,
-    /// (account, what, secret).
-    pending: Vec<(String, &'static str, Zeroizing<String>)>,
-    forget_as: Option<String>,
-}
-
-impl std::fmt::Debug for KeyringUse {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // Never the pending secrets.
-        f.debug_struct("KeyringUse").finish_non_exhaustive()
+/// Looks `account` up (None when absent or the store is unreachable); notes its use in `k`.
+pub fn lookup(k: &KeyringUse, account: &str, what: &'static str) -> Option<Zeroizing<String>> {
+    let store = store()?;
+    match store.get(account) {
+        Ok(Some(s)) => {
+            tracing::debug!(target: "vault", what, backend = store.backend, "using a secret from the keyring");
+            k.note_used(what);
+            Some(s)
+        }
+        Ok(None) => None,
+        Err(e) => {
+            tracing::debug!(target: "vault", backend = store.backend, error = %e.0, "keyring lookup failed");
+            None
+        }
     }
 }
 
-impl KeyringUse {
-    fn state(&self) -> std::sync::MutexGuard<'_, UseState> {
-        self.0
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+/// Stores the secrets `k` queued; on failure one warning line, never an error.
+pub fn commit(k: &KeyringUse) {
+    let pending = k.take_pending();
+    if pending.is_empty() {
+        return;
     }
-
-    /// Looks `account` up (None when absent or the store is unreachable); notes its use.
-    pub fn lookup(&self, account: &str, what: &'static str) -> Option<Zeroizing<String>> {
-        let store = store()?;
-        match store.get(account) {
-            Ok(Some(s)) => {
-                tracing::debug!(target: "vault", what, backend = store.backend, "using a secret from the keyring");
-                self.state().used.push(what);
-                Some(s)
-            }
-            Ok(None) => None,
+    let Some(store) = store() else {
+        warn("VAULT_KEYRING=none: nothing was remembered");
+        return;
+    };
+    let mut stored = Vec::new();
+    for (account, what, secret) in &pending {
+        match store.set(account, secret) {
+            Ok(()) => stored.push(*what),
             Err(e) => {
-                tracing::debug!(target: "vault", backend = store.backend, error = %e.0, "keyring lookup failed");
-                None
+                let advice = if store.backend == "Secret Service" {
+                    "; is a keyring daemon (gnome-keyring, KWallet, KeePassXC) running in this session? Without a desktop, set VAULT_KEYRING=keyutils to use the kernel keyring"
+                } else {
+                    ""
+                };
+                warn(&format!(
+                    "cannot remember the {what} in the {} ({}){advice}; it will be asked again next time",
+                    store.backend, e.0
+                ));
+                return;
             }
         }
     }
-
-    /// Queues `secret` to be stored under `account` once the command succeeded.
-    pub fn remember_later(&self, account: String, what: &'static str, secret: &str) {
-        let mut st = self.state();
-        st.pending.retain(|(a, _, _)| *a != account);
-        st.pending
-            .push((account, what, Zeroizing::new(secret.to_string())));
-    }
-
-    /// Sets the name `vault forget` should be given in hints.
-    pub fn set_forget_as(&self, name: &str) {
-        self.state().forget_as = Some(name.to_string());
-    }
-
-    /// Stores the queued secrets; on failure one warning line, never an error.
-    pub fn commit(&self) {
-        let pending = std::mem::take(&mut self.state().pending);
-        if pending.is_empty() {
-            return;
-        }
-        let Some(store) = store() else {
-            warn("VAULT_KEYRING=none: nothing was remembered");
-            return;
-        };
-        let mut stored = Vec::new();
-        for (account, what, secret) in &pending {
-            match store.set(account, secret) {
-                Ok(()) => stored.push(*what),
-                Err(e) => {
-                    let advice = if store.backend == "Secret Service" {
-                        "; is a keyring daemon (gnome-keyring, KWallet, KeePassXC) running in this session? Without a desktop, set VAULT_KEYRING=keyutils to use the kernel keyring"
-                    } else {
-                        ""
-                    };
-                    warn(&format!(
-                        "cannot remember the {what} in the {} ({}){advice}; it will be asked again next time",
-                        store.backend, e.0
-                    ));
-                    return;
-                }
-            }
-        }
-        tracing::info!(target: "vault", backend = store.backend, what = ?stored, "remembered in the keyring");
-    }
-
-    /// Drops the queued secrets (the command failed).
-    pub fn discard(&self) {
-        self.state().pending.clear();
-    }
-
-    /// The hint appended to a wrong-credential error when a stored secret took part.
-    pub fn refused_hint(&self) -> Option<String> {
-        let st = self.state();
-        if st.used.is_empty() {
-            return None;
-        }
-        let mut what: Vec<&str> = st.used.clone();
-        what.dedup();
-        let name = st.forget_as.clone().unwrap_or_else(|| "STORAGE".into());
-        Some(format!(
-            " (used the {} remembered in the keyring; if it changed, run `vault forget {name}` and try again)",
-            what.join(" and ")
-        ))
-    }
+    tracing::info!(target: "vault", backend = store.backend, what = ?stored, "remembered in the keyring");
 }
 
 // ------------------------------------------------------------------ account names

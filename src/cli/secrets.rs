@@ -50,7 +50,7 @@ pub struct Secrets {
     /// `--remember-totp`: ask for the TOTP secret and store it.
     pub remember_totp: bool,
     /// This command's use of the keyring (shared with its `SecretArgs`).
-    keyring: super::remember::KeyringUse,
+    keyring: super::keyring_use::KeyringUse,
     /// A TOTP generator answering one-time-code prompts (set while connecting over SFTP).
     pub totp: Option<std::sync::Arc<super::remember::Totp>>,
 }
@@ -126,7 +126,7 @@ impl Secrets {
     }
 
     /// This command's use of the keyring: lookups noted, secrets queued until it succeeds.
-    pub fn keyring(&self) -> &super::remember::KeyringUse {
+    pub fn keyring(&self) -> &super::keyring_use::KeyringUse {
         &self.keyring
     }
 
@@ -216,7 +216,7 @@ impl Secrets {
         if self.preset.is_none()
             && self.use_keyring
             && let Some(account) = &account
-            && let Some(stored) = self.keyring.lookup(account, what)
+            && let Some(stored) = super::remember::lookup(&self.keyring, account, what)
         {
             let answer = SecretString::from(stored.as_str());
             self.record(prompt, &answer);
@@ -271,7 +271,7 @@ impl Secrets {
                 .remember_later(account, "TOTP secret", text.expose_secret());
             text
         } else if self.use_keyring
-            && let Some(stored) = self.keyring.lookup(&account, "TOTP secret")
+            && let Some(stored) = super::remember::lookup(&self.keyring, &account, "TOTP secret")
         {
             SecretString::from(stored.as_str())
         } else {

@@ -29,9 +29,7 @@ pub async fn run(
     // A remembered password is replaced by the new one (it would be refused from now on).
     if let Some(account) = crate::cli::remember::vault_password_account(storage_arg)
         && (secrets.remember
-            || secrets
-                .keyring()
-                .lookup(&account, "vault password")
+            || crate::cli::remember::lookup(secrets.keyring(), &account, "vault password")
                 .is_some())
     {
         secrets
