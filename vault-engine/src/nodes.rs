@@ -529,6 +529,50 @@ async fn move_storage(
     Ok(())
 }
 
+/// Makes way for a rename with `replace` onto the existing `dst` as rename(2)
+/// does: an empty directory onto a directory, anything else onto a non-directory.
+/// True when the move itself is to replace a plain file atomically.
+async fn clear_target(
+    core: &Core,
+    src: &Node,
+    src_loc: &NodeLoc,
+    dst: &Node,
+    dst_loc: &NodeLoc,
+    to_name: &str,
+) -> Result<bool, VaultError> {
+    match (&src.kind, &dst.kind) {
+        (NodeKind::Dir(_), NodeKind::Dir(did)) => {
+            remove_dir_storage(core, dst, did).await?;
+        }
+        (NodeKind::Dir(_), _) => {
+            return Err(VaultError::node(VaultErrorKind::NotADirectory, to_name));
+        }
+        (_, NodeKind::Dir(_)) => {
+            return Err(VaultError::node(VaultErrorKind::IsADirectory, to_name));
+        }
+        _ => {
+            if src.kind == NodeKind::File
+                && !src_loc.is_shortened()
+                && !dst_loc.is_shortened()
+                && dst.kind == NodeKind::File
+            {
+                // Atomic replace (editors save via rename); unlink the
+                // replaced file's open state first.
+                let content = dst_loc.file_content_path()?;
+                core.await_background(content.as_str()).await;
+                if let Some(f) = open_file::find(core, content.as_str()) {
+                    f.mark_unlinked().await;
+                    core.open_files.remove(content.as_str());
+                    drop(f);
+                }
+                return Ok(true);
+            }
+            remove_node_storage(core, dst).await?;
+        }
+    }
+    Ok(false)
+}
+
 pub(crate) async fn rename(
     core: &Core,
     from_dir: &DirId,
@@ -563,46 +607,13 @@ pub(crate) async fn rename(
         return Ok(());
     }
     let is_file = src.kind == NodeKind::File;
-    let mut replace_plain = false;
-    if let Some(dst) = node_at(core, to_dir, &to_nfc, &dst_loc).await? {
-        if !replace {
-            return Err(VaultError::node(VaultErrorKind::AlreadyExists, to_name));
-        }
-        match (&src.kind, &dst.kind) {
-            (NodeKind::Dir(_), NodeKind::Dir(did)) => {
-                remove_dir_storage(core, &dst, did).await?;
-            }
-            (NodeKind::Dir(_), _) => {
-                return Err(VaultError::node(VaultErrorKind::NotADirectory, to_name));
-            }
-            (_, NodeKind::Dir(_)) => {
-                return Err(VaultError::node(VaultErrorKind::IsADirectory, to_name));
-            }
-            _ => {
-                if is_file
-                    && !src_loc.is_shortened()
-                    && !dst_loc.is_shortened()
-                    && dst.kind == NodeKind::File
-                {
-                    // Atomic replace (editors save via rename); unlink the
-                    // replaced file's open state first.
-                    let content = dst_loc.file_content_path()?;
-                    core.await_background(content.as_str()).await;
-                    if let Some(f) = open_file::find(core, content.as_str()) {
-                        f.mark_unlinked().await;
-                        core.open_files.remove(content.as_str());
-                        drop(f);
-                    }
-                    replace_plain = true;
-                } else {
-                    remove_node_storage(core, &dst).await?;
-                }
-            }
-        }
-    } else if dst_loc.is_shortened() || src_loc.is_shortened() {
-        // A stale broken entry at the target would make the move fail; a plain
-        // NoReplace rename reports AlreadyExists on its own.
-    }
+    let replace_plain = match node_at(core, to_dir, &to_nfc, &dst_loc).await? {
+        Some(dst) if replace => clear_target(core, &src, &src_loc, &dst, &dst_loc, to_name).await?,
+        Some(_) => return Err(VaultError::node(VaultErrorKind::AlreadyExists, to_name)),
+        // A stale broken entry at a shortened target would make the move fail; a
+        // plain NoReplace rename reports AlreadyExists on its own.
+        None => false,
+    };
 
     // Hold the open file (if any) while its ciphertext moves, so a concurrent
     // flush cannot commit to the old path.
