@@ -217,7 +217,9 @@ pub(crate) async fn present(
 /// lock: a fresh scan, the same plans a listing presents, carried out in
 /// stored-name order. Each copy is reported (and told to the observer).
 /// Safe against another client resolving at the same time: every move is a
-/// no-replace rename of the copy, so the loser's move fails and is logged.
+/// no-replace rename of the copy, so the loser's move fails; a copy that is
+/// gone by then is skipped without a report, one whose target appeared stays
+/// presented as it was.
 pub(crate) async fn resolve(core: &Core, dir: &DirId) -> Result<Vec<Finding>, VaultError> {
     core.check_writable()?;
     let _g = core.dir_locks.lock(&[dir]).await;
