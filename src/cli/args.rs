@@ -75,6 +75,10 @@ pub struct SecretArgs {
     /// reconnects work. This turns two factors into one.
     #[arg(long)]
     pub remember_totp: bool,
+    /// Not an argument: the command's use of the keyring, shared by every clone (`cli::run`
+    /// makes one per command and hands it to each `SecretArgs` of the command).
+    #[arg(skip)]
+    pub keyring: super::keyring_use::KeyringUse,
 }
 
 /// Where and how an `s3://` STORAGE is reached (none of it secret; named vaults keep it).

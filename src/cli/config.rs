@@ -349,11 +349,11 @@ pub fn resolve(
     secrets: &mut super::args::SecretArgs,
 ) -> CliResult<Option<(String, VaultEntry)>> {
     let StorageSpec::Named(name) = storage_arg::parse(storage)? else {
-        super::remember::set_forget_as(storage);
+        secrets.keyring.set_forget_as(storage);
         return Ok(None);
     };
     let entry = lookup(&name)?;
-    super::remember::set_forget_as(&name);
+    secrets.keyring.set_forget_as(&name);
     apply_connect_options(&entry, secrets);
     *storage = entry.storage.clone();
     Ok(Some((name, entry)))

@@ -7,7 +7,8 @@
 //! - `exit`: exit codes and the one error-kind → code mapping;
 //! - `output`: logging, progress bars, formatting;
 //! - `config`: named vaults (config.toml);
-//! - `remember`: the OS keyring (`--remember`), TOTP codes;
+//! - `remember`: the OS keyring (`--remember`), TOTP codes; `keyring_use`: what one command
+//!   took from and queued for it (one per run, passed in `SecretArgs`);
 //! - `commands`: one module per command.
 
 pub mod args;
@@ -19,6 +20,7 @@ mod desktop;
 pub(crate) mod escape;
 pub mod exit;
 mod gui_prompt;
+pub mod keyring_use;
 mod mounted;
 pub(crate) mod notify;
 mod output;
@@ -68,18 +70,20 @@ pub fn run() -> ExitCode {
     // here is inherited by every thread (the kernel keeps it per thread).
     let _ = remember::store();
     let ctx = Ctx { quiet: cli.quiet };
-    let result =
-        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| dispatch(ctx, cli.command)));
+    let keyring = keyring_use::KeyringUse::default();
+    let mut command = cli.command;
+    share_keyring(&mut command, &keyring);
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| dispatch(ctx, command)));
     match result {
         Ok(Ok(())) => {
             // Secrets asked with --remember are stored only now that they proved right.
-            remember::commit();
+            remember::commit(&keyring);
             ExitCode::SUCCESS
         }
         Ok(Err(mut e)) => {
-            remember::discard();
+            keyring.discard();
             if e.exit == Exit::Auth
-                && let Some(hint) = remember::refused_hint()
+                && let Some(hint) = keyring.refused_hint()
             {
                 e.message.push_str(&hint);
             }
@@ -253,6 +257,39 @@ async fn async_command(ctx: Ctx, command: Command) -> CliResult {
 /// A NAME given as STORAGE becomes the configured STORAGE, with the entry's connection options
 /// where no flag was given (docs/cli.md "STORAGE"). `mount` does this itself (it also takes
 /// the mountpoint and mount options); `forget` looks the name up itself.
+/// Hands the command's one [`keyring_use::KeyringUse`] to each of its `SecretArgs`. No `_` arm:
+/// a new command with secrets must be listed here, or what it remembers would be lost.
+fn share_keyring(command: &mut Command, keyring: &keyring_use::KeyringUse) {
+    use args::RecoveryKeyCommand as Rk;
+    let secrets = match command {
+        Command::Create { secrets, .. }
+        | Command::Info { secrets, .. }
+        | Command::Ls { secrets, .. }
+        | Command::Cat { secrets, .. }
+        | Command::Get { secrets, .. }
+        | Command::Put { secrets, .. }
+        | Command::Mkdir { secrets, .. }
+        | Command::Rm { secrets, .. }
+        | Command::Mv { secrets, .. }
+        | Command::Passwd { secrets, .. }
+        | Command::Copy { secrets, .. }
+        | Command::Check { secrets, .. }
+        | Command::Forget { secrets, .. }
+        | Command::RecoveryKey(Rk::Show { secrets, .. } | Rk::Reset { secrets, .. }) => secrets,
+        Command::Mount(args) | Command::MountDaemon(args) => &mut args.secrets,
+        Command::Unmount { .. }
+        | Command::Status
+        | Command::Open { .. }
+        | Command::Auth { .. }
+        | Command::Add(_)
+        | Command::List
+        | Command::Remove { .. }
+        | Command::Login { .. }
+        | Command::Completions { .. } => return,
+    };
+    secrets.keyring = keyring.clone();
+}
+
 fn resolve_names(command: &mut Command) -> CliResult {
     match command {
         Command::Create { storage, secrets }

@@ -32,6 +32,7 @@ use std::sync::{Mutex, OnceLock};
 
 use zeroize::Zeroizing;
 
+pub use super::keyring_use::KeyringUse;
 use super::storage_arg::StorageSpec;
 
 /// The keyring service name of every item.
@@ -180,22 +181,13 @@ fn warn(text: &str) {
     eprintln!("vault: warning: {text}");
 }
 
-/// What this process took from the keyring (for the hint on a refused credential).
-static USED: Mutex<Vec<&'static str>> = Mutex::new(Vec::new());
-/// Secrets to store once the command succeeded: (account, what, secret).
-static PENDING: Mutex<Vec<(String, &'static str, Zeroizing<String>)>> = Mutex::new(Vec::new());
-/// What `vault forget` needs to be told (a NAME, or STORAGE), for the hint.
-static FORGET_AS: Mutex<Option<String>> = Mutex::new(None);
-
-/// Looks `account` up (None when absent or the store is unreachable); notes its use.
-pub fn lookup(account: &str, what: &'static str) -> Option<Zeroizing<String>> {
+/// Looks `account` up (None when absent or the store is unreachable); notes its use in `k`.
+pub fn lookup(k: &KeyringUse, account: &str, what: &'static str) -> Option<Zeroizing<String>> {
     let store = store()?;
     match store.get(account) {
         Ok(Some(s)) => {
             tracing::debug!(target: "vault", what, backend = store.backend, "using a secret from the keyring");
-            if let Ok(mut used) = USED.lock() {
-                used.push(what);
-            }
+            k.note_used(what);
             Some(s)
         }
         Ok(None) => None,
@@ -206,27 +198,9 @@ pub fn lookup(account: &str, what: &'static str) -> Option<Zeroizing<String>> {
     }
 }
 
-/// Queues `secret` to be stored under `account` once the command succeeded.
-pub fn remember_later(account: String, what: &'static str, secret: &str) {
-    if let Ok(mut p) = PENDING.lock() {
-        p.retain(|(a, _, _)| *a != account);
-        p.push((account, what, Zeroizing::new(secret.to_string())));
-    }
-}
-
-/// Sets the name `vault forget` should be given in hints.
-pub fn set_forget_as(name: &str) {
-    if let Ok(mut f) = FORGET_AS.lock() {
-        *f = Some(name.to_string());
-    }
-}
-
-/// Stores the queued secrets; on failure one warning line, never an error.
-pub fn commit() {
-    let pending: Vec<_> = match PENDING.lock() {
-        Ok(mut p) => std::mem::take(&mut *p),
-        Err(_) => return,
-    };
+/// Stores the secrets `k` queued; on failure one warning line, never an error.
+pub fn commit(k: &KeyringUse) {
+    let pending = k.take_pending();
     if pending.is_empty() {
         return;
     }
@@ -253,32 +227,6 @@ pub fn commit() {
         }
     }
     tracing::info!(target: "vault", backend = store.backend, what = ?stored, "remembered in the keyring");
-}
-
-/// Drops the queued secrets (the command failed).
-pub fn discard() {
-    if let Ok(mut p) = PENDING.lock() {
-        p.clear();
-    }
-}
-
-/// The hint appended to a wrong-credential error when a stored secret took part.
-pub fn refused_hint() -> Option<String> {
-    let used = USED.lock().ok()?;
-    if used.is_empty() {
-        return None;
-    }
-    let mut what: Vec<&str> = used.clone();
-    what.dedup();
-    let name = FORGET_AS
-        .lock()
-        .ok()
-        .and_then(|f| f.clone())
-        .unwrap_or_else(|| "STORAGE".into());
-    Some(format!(
-        " (used the {} remembered in the keyring; if it changed, run `vault forget {name}` and try again)",
-        what.join(" and ")
-    ))
 }
 
 // ------------------------------------------------------------------ account names

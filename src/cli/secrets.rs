@@ -49,6 +49,8 @@ pub struct Secrets {
     pub remember: bool,
     /// `--remember-totp`: ask for the TOTP secret and store it.
     pub remember_totp: bool,
+    /// This command's use of the keyring (shared with its `SecretArgs`).
+    keyring: super::keyring_use::KeyringUse,
     /// A TOTP generator answering one-time-code prompts (set while connecting over SFTP).
     pub totp: Option<std::sync::Arc<super::remember::Totp>>,
 }
@@ -119,7 +121,13 @@ impl Secrets {
             remember: args.remember,
             remember_totp: args.remember_totp,
             totp: None,
+            keyring: args.keyring.clone(),
         }
+    }
+
+    /// This command's use of the keyring: lookups noted, secrets queued until it succeeds.
+    pub fn keyring(&self) -> &super::keyring_use::KeyringUse {
+        &self.keyring
     }
 
     /// Secrets asked only through `gui` (tests of the dialog path).
@@ -183,7 +191,8 @@ impl Secrets {
                 && let Some(account) = super::remember::vault_password_account(storage)
             {
                 use secrecy::ExposeSecret;
-                super::remember::remember_later(account, "vault password", pw.expose_secret());
+                self.keyring
+                    .remember_later(account, "vault password", pw.expose_secret());
             }
             return Ok(pw);
         }
@@ -207,7 +216,7 @@ impl Secrets {
         if self.preset.is_none()
             && self.use_keyring
             && let Some(account) = &account
-            && let Some(stored) = super::remember::lookup(account, what)
+            && let Some(stored) = super::remember::lookup(&self.keyring, account, what)
         {
             let answer = SecretString::from(stored.as_str());
             self.record(prompt, &answer);
@@ -218,7 +227,8 @@ impl Secrets {
             && self.remember
             && let Some(account) = account
         {
-            super::remember::remember_later(account, what, answer.expose_secret());
+            self.keyring
+                .remember_later(account, what, answer.expose_secret());
         }
         Ok(answer)
     }
@@ -231,7 +241,7 @@ impl Secrets {
         host: &str,
         port: u16,
     ) -> CliResult<Option<std::sync::Arc<super::remember::Totp>>> {
-        use super::remember::{Totp, lookup, remember_later, totp_account};
+        use super::remember::{Totp, totp_account};
         use secrecy::ExposeSecret;
         if let Some(answers) = &self.preset {
             let totp = answers
@@ -257,10 +267,11 @@ impl Secrets {
             Totp::parse(text.expose_secret()).map_err(|e| {
                 CliError::usage(format!("--remember-totp: {e}; nothing was stored"))
             })?;
-            remember_later(account, "TOTP secret", text.expose_secret());
+            self.keyring
+                .remember_later(account, "TOTP secret", text.expose_secret());
             text
         } else if self.use_keyring
-            && let Some(stored) = lookup(&account, "TOTP secret")
+            && let Some(stored) = super::remember::lookup(&self.keyring, &account, "TOTP secret")
         {
             SecretString::from(stored.as_str())
         } else {

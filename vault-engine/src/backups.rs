@@ -15,7 +15,7 @@ use vault_storage::backup::replaced_target;
 use vault_storage::{DirEntry, EntryKind, RenameMode, StoragePath};
 
 use crate::VaultError;
-use crate::core::{Core, TEMP_PREFIX, is_not_found, lock};
+use crate::core::{Core, TEMP_PREFIX, is_not_found};
 
 /// What one backup (or stray temp inside a node folder) was.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -150,7 +150,7 @@ async fn remove_temps(
         let Ok(path) = folder.join(&e.name) else {
             continue;
         };
-        if lock(&core.live_temps).contains(path.as_str()) {
+        if core.live_temps.contains(path.as_str()) {
             continue;
         }
         let repaired = repair && core.storage.remove_file(&path).await.is_ok();

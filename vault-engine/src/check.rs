@@ -25,10 +25,28 @@ use vault_format::layout;
 use vault_storage::{Body, EntryKind, StoragePath, WriteMode};
 
 use crate::backups::{self, Kind};
-use crate::core::{Core, is_not_found, lock};
-use crate::listing::{self, FindingKind, Mode};
+use crate::conflicts;
+use crate::core::{Core, is_not_found};
+use crate::listing::{self, FindingKind, Listing};
 use crate::names::NodeLoc;
 use crate::{DirId, Node, NodeKind, Vault, VaultError, VaultErrorKind};
+
+/// Lists `id` (a pure read); with `repair`, when the listing presented
+/// conflict copies, resolves them on storage and lists again, reporting what
+/// the resolution did in place of what the first listing presented.
+async fn list_repairing(core: &Core, id: &DirId, repair: bool) -> Result<Listing, VaultError> {
+    let listing = listing::list(core, id).await?;
+    if !repair || listing.unresolved == 0 {
+        return Ok(listing);
+    }
+    let resolved = conflicts::resolve(core, id).await?;
+    let mut again = listing::list(core, id).await?;
+    again
+        .findings
+        .retain(|f| !matches!(f.kind, FindingKind::Conflict(_)));
+    again.findings.extend(resolved);
+    Ok(again)
+}
 
 /// One problem found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -81,7 +99,6 @@ pub async fn check(
     if repair {
         core.check_writable()?;
     }
-    let mode = if repair { Mode::Resolve } else { Mode::Present };
     let mut report = CheckReport::default();
     let mut visited: HashSet<String> = HashSet::new();
     let mut ids: HashMap<DirId, String> = HashMap::new();
@@ -101,7 +118,7 @@ pub async fn check(
         };
         // Before listing, so that a restored node is listed and checked.
         settle_backups(core, &content, Some(&shown), repair, &mut report).await?;
-        let listing = match listing::list(core, &id, mode).await {
+        let listing = match list_repairing(core, &id, repair).await {
             Ok(l) => l,
             Err(e) if e.kind() == VaultErrorKind::NotFound => {
                 report.problems.push(Problem {
@@ -117,105 +134,123 @@ pub async fn check(
         };
         check_dir_id_backup(core, &id, &content, &shown, repair, &mut report).await?;
         for f in listing.findings {
-            let child = f.cleartext.as_ref().map(|n| format!("{path}/{n}"));
-            let harmless = f.kind == FindingKind::TempObject;
-            let (description, repaired) = match f.kind {
-                FindingKind::Undecryptable => (
-                    "name does not decrypt (not a node of this directory)".to_owned(),
-                    false,
-                ),
-                FindingKind::BadShortened(reason) => {
-                    (format!("shortened node unusable: {reason}"), false)
-                }
-                FindingKind::Conflict(what) => (format!("sync-conflict copy: {what}"), f.repaired),
-                FindingKind::Broken => (
-                    "broken node: no dir.c9r, symlink.c9r or contents.c9r".to_owned(),
-                    false,
-                ),
-                FindingKind::MissingContentDir(cid) => {
-                    if let Ok(c) = core.content_dir(&cid) {
-                        visited.insert(c.as_str().to_owned());
-                    }
-                    (
-                        "directory's content directory is missing (directory hidden)".to_owned(),
-                        false,
-                    )
-                }
-                FindingKind::BadName(reason) => (unsafe_name_description(reason), false),
-                FindingKind::TempObject => {
-                    let mut done = false;
-                    if repair && !lock(&core.live_temps).contains(&f.storage_path) {
-                        let p = StoragePath::new(&f.storage_path)?;
-                        let removed = match core.storage.metadata(&p).await {
-                            Ok(m) if m.kind == EntryKind::Dir => {
-                                core.storage.remove_dir_all(&p).await
-                            }
-                            _ => core.storage.remove_file(&p).await,
-                        };
-                        match removed {
-                            Ok(()) => done = true,
-                            Err(e) => {
-                                tracing::warn!(ciphertext = %p, error = %e, "could not remove leftover temp object")
-                            }
-                        }
-                    }
-                    ("leftover temp object of an interrupted write or creation (ciphertext only)".to_owned(), done)
-                }
-            };
-            report.problems.push(Problem {
-                storage_path: f.storage_path,
-                cleartext_path: child,
-                description,
-                repaired,
-                harmless,
-            });
+            let problem = finding_problem(core, f, &path, repair, &mut visited).await?;
+            report.problems.push(problem);
         }
         for node in listing.nodes {
             report.nodes_checked += 1;
             let child = format!("{path}/{}", node.name);
-            match &node.kind {
-                NodeKind::Dir(cid) => {
-                    if let Some(other) = ids.get(cid) {
-                        report.problems.push(Problem {
-                            storage_path: node.storage_path.clone(),
-                            cleartext_path: Some(child.clone()),
-                            description: dir_repeat_description(other, &child),
-                            repaired: false,
-                            harmless: false,
-                        });
-                    } else {
-                        ids.insert(cid.clone(), child.clone());
-                        queue.push_back((cid.clone(), child.clone()));
-                    }
+            if let NodeKind::Dir(cid) = &node.kind {
+                if let Some(other) = ids.get(cid) {
+                    report.problems.push(Problem {
+                        storage_path: node.storage_path.clone(),
+                        cleartext_path: Some(child.clone()),
+                        description: dir_repeat_description(other, &child),
+                        repaired: false,
+                        harmless: false,
+                    });
+                } else {
+                    ids.insert(cid.clone(), child.clone());
+                    queue.push_back((cid.clone(), child.clone()));
                 }
-                NodeKind::File => {
-                    if let Some((p, d)) = check_file(core, &node).await? {
-                        report.problems.push(Problem {
-                            storage_path: p,
-                            cleartext_path: Some(child.clone()),
-                            description: d,
-                            repaired: false,
-                            harmless: false,
-                        });
-                    }
-                }
-                NodeKind::Symlink => {
-                    if let Err(e) = crate::nodes::read_symlink(core, &node).await {
-                        report.problems.push(Problem {
-                            storage_path: node.storage_path.clone(),
-                            cleartext_path: Some(child.clone()),
-                            description: format!("symlink unreadable: {e}"),
-                            repaired: false,
-                            harmless: false,
-                        });
-                    }
-                }
+            } else if let Some((storage_path, description)) = check_leaf(core, &node).await? {
+                report.problems.push(Problem {
+                    storage_path,
+                    cleartext_path: Some(child),
+                    description,
+                    repaired: false,
+                    harmless: false,
+                });
             }
             progress.node_checked(&node.storage_path);
         }
     }
     find_orphans(core, &visited, repair, &mut report).await?;
     Ok(report)
+}
+
+/// The problem a listing's finding in the directory at `path` is; with
+/// `repair`, leftover temp objects are removed first.
+async fn finding_problem(
+    core: &Core,
+    f: listing::Finding,
+    path: &str,
+    repair: bool,
+    visited: &mut HashSet<String>,
+) -> Result<Problem, VaultError> {
+    let child = f.cleartext.as_ref().map(|n| format!("{path}/{n}"));
+    let harmless = f.kind == FindingKind::TempObject;
+    let (description, repaired) = match f.kind {
+        FindingKind::Undecryptable => (
+            "name does not decrypt (not a node of this directory)".to_owned(),
+            false,
+        ),
+        FindingKind::BadShortened(reason) => (format!("shortened node unusable: {reason}"), false),
+        FindingKind::Conflict(what) => (format!("sync-conflict copy: {what}"), f.repaired),
+        FindingKind::Broken => (
+            "broken node: no dir.c9r, symlink.c9r or contents.c9r".to_owned(),
+            false,
+        ),
+        FindingKind::MissingContentDir(cid) => {
+            if let Ok(c) = core.content_dir(&cid) {
+                visited.insert(c.as_str().to_owned());
+            }
+            (
+                "directory's content directory is missing (directory hidden)".to_owned(),
+                false,
+            )
+        }
+        FindingKind::BadName(reason) => (unsafe_name_description(reason), false),
+        FindingKind::TempObject => {
+            let done = repair && remove_temp(core, &f.storage_path).await?;
+            (
+                "leftover temp object of an interrupted write or creation (ciphertext only)"
+                    .to_owned(),
+                done,
+            )
+        }
+    };
+    Ok(Problem {
+        storage_path: f.storage_path,
+        cleartext_path: child,
+        description,
+        repaired,
+        harmless,
+    })
+}
+
+/// Removes a leftover temp object (file or folder) unless a write still uses it.
+async fn remove_temp(core: &Core, storage_path: &str) -> Result<bool, VaultError> {
+    if core.live_temps.contains(storage_path) {
+        return Ok(false);
+    }
+    let p = StoragePath::new(storage_path)?;
+    let removed = match core.storage.metadata(&p).await {
+        Ok(m) if m.kind == EntryKind::Dir => core.storage.remove_dir_all(&p).await,
+        _ => core.storage.remove_file(&p).await,
+    };
+    match removed {
+        Ok(()) => Ok(true),
+        Err(e) => {
+            tracing::warn!(ciphertext = %p, error = %e, "could not remove leftover temp object");
+            Ok(false)
+        }
+    }
+}
+
+/// Checks a file (every chunk) or a symlink (its target): the problem's
+/// storage path and description, if any.
+async fn check_leaf(core: &Core, node: &Node) -> Result<Option<(String, String)>, VaultError> {
+    match &node.kind {
+        NodeKind::File => check_file(core, node).await,
+        NodeKind::Symlink => Ok(crate::nodes::read_symlink(core, node).await.err().map(|e| {
+            (
+                node.storage_path.clone(),
+                format!("symlink unreadable: {e}"),
+            )
+        })),
+        NodeKind::Dir(_) => Ok(None),
+    }
 }
 
 /// Reports (and with `repair` settles) the replace backups in `folder` and,

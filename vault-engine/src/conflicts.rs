@@ -1,16 +1,18 @@
-//! Sync-conflict copies (docs/vault-format.md §10, step 4): what happens to one `.c9r`
+//! Sync-conflict copies (docs/vault-format.md §10, step 4): what becomes of a `.c9r`
 //! entry whose name holds a decryptable ciphertext run plus other text
 //! (`<ct> (conflicted copy 2026-11-25 101010).c9r`, `Copy_of_<ct>.c9r`, …).
 //!
-//! - canonical missing → renamed to the canonical name;
-//! - identical `dir.c9r` / `symlink.c9r` folders → the copy is deleted;
-//! - otherwise → moved to a new cleartext name from
+//! - canonical missing → the copy takes the canonical name;
+//! - identical `dir.c9r` / `symlink.c9r` folders → the copy is a duplicate (deleted);
+//! - otherwise → a new cleartext name from
 //!   `vault_format::conflict::resolved_name_candidates`, stored in the form
 //!   docs/vault-format.md §8 requires (`.c9s` when long; the reference would not shorten).
 //!
-//! In [`Mode::Present`] (read-only vaults, `check` without `--repair`) the
-//! same names are computed but nothing is written; the presented node points
-//! at the stored copy, so reads and lookups reach it.
+//! Three steps, so that only one of them writes: [`plan`] decides from a
+//! [`Scan`] (reads only); [`present`] shows a plan without writing (every
+//! listing: the node keeps pointing at the stored copy, so reads and lookups
+//! reach it); [`resolve`] carries the plans out on storage, holding the
+//! directory's lock like every other mutation. Both reach the same names.
 
 use std::collections::{HashMap, HashSet};
 
@@ -21,27 +23,322 @@ use vault_storage::{Body, DirEntry, EntryKind, RenameMode, StoragePath, WriteMod
 use crate::core::{Core, is_not_found};
 use crate::detect;
 use crate::names::{self, NodeLoc};
+use crate::open_file;
+use crate::scan::{self, Finding, FindingKind, Scan};
 use crate::{DirId, Node, VaultError};
 
-/// What a listing does with sync-conflict copies.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Mode {
-    /// Rename/delete on storage as the reference does (read-write use).
-    Resolve,
-    /// Present the same names without writing (read-only use, `check`).
-    Present,
+/// What is to become of one conflict copy.
+pub(crate) enum Plan {
+    /// The canonical name is free: the copy takes it (its cleartext is the copy's).
+    Canonical(NodeLoc),
+    /// A byte-identical duplicate of the canonical folder.
+    Duplicate,
+    /// A new cleartext name and where it is stored.
+    NewName(String, NodeLoc),
+    /// Every candidate name is taken: left as is, not listed.
+    Stuck,
 }
 
-pub(crate) enum ConflictOutcome {
-    /// Listed as this node.
-    Node {
-        node: Node,
-        presented: bool,
-        description: String,
-        resolved: bool,
-    },
-    /// Not listed.
-    Hidden { description: String, resolved: bool },
+/// One copy with its plan (or why none could be made).
+pub(crate) struct Planned<'a> {
+    pub index: usize,
+    pub ext: &'a Extracted,
+    pub plan: Result<Plan, VaultError>,
+}
+
+/// What presenting or resolving one copy came to.
+pub(crate) struct Handled {
+    /// The node listed for it (`None`: hidden).
+    pub node: Option<Node>,
+    /// The cleartext name reported (the node's, or the original's when hidden).
+    pub name: String,
+    pub description: String,
+    /// True when storage was changed.
+    pub resolved: bool,
+}
+
+impl Handled {
+    fn hidden(name: &str, description: &str, resolved: bool) -> Handled {
+        Handled {
+            node: None,
+            name: name.to_owned(),
+            description: description.to_owned(),
+            resolved,
+        }
+    }
+
+    fn shown(node: Option<Node>, name: &str, description: &str, broken: &str) -> Handled {
+        let description = if node.is_some() { description } else { broken };
+        Handled {
+            node,
+            name: name.to_owned(),
+            description: description.to_owned(),
+            resolved: false,
+        }
+    }
+
+    /// The finding reported for the copy at `storage_path`.
+    pub fn finding(&self, storage_path: String) -> Finding {
+        Finding {
+            storage_path,
+            cleartext: Some(self.name.clone()),
+            kind: FindingKind::Conflict(self.description.clone()),
+            repaired: self.resolved,
+        }
+    }
+}
+
+/// Where the copy `entry` of `scan` is stored.
+fn copy_loc(scan: &Scan, entry: &DirEntry) -> NodeLoc {
+    NodeLoc {
+        content_dir: scan.content_dir.clone(),
+        entry: entry.name.clone(),
+        long_name: None,
+    }
+}
+
+/// Plans every copy of `scan`, in stored-name order: each copy sees the names
+/// the copies before it take. Reads only (`dir.c9r`/`symlink.c9r` of duplicates).
+pub(crate) async fn plan<'a>(core: &Core, dir: &DirId, scan: &'a Scan) -> Vec<Planned<'a>> {
+    let mut existing: HashSet<String> = scan.raw.iter().map(|e| e.name.clone()).collect();
+    let kinds: HashMap<&str, EntryKind> = scan
+        .raw
+        .iter()
+        .map(|e| (e.name.as_str(), e.metadata.kind))
+        .collect();
+    let mut planned = Vec::with_capacity(scan.copies.len());
+    for (index, ext) in &scan.copies {
+        let Some(entry) = scan.raw.get(*index) else {
+            continue;
+        };
+        let plan = plan_one(core, dir, scan, entry, ext, &mut existing, &kinds).await;
+        planned.push(Planned {
+            index: *index,
+            ext,
+            plan,
+        });
+    }
+    planned
+}
+
+async fn plan_one(
+    core: &Core,
+    dir: &DirId,
+    scan: &Scan,
+    entry: &DirEntry,
+    ext: &Extracted,
+    existing: &mut HashSet<String>,
+    kinds: &HashMap<&str, EntryKind>,
+) -> Result<Plan, VaultError> {
+    let threshold = core.threshold();
+    let content_dir = &scan.content_dir;
+    let base = entry
+        .name
+        .strip_suffix(layout::C9R_SUFFIX)
+        .unwrap_or(&entry.name);
+    let run = base.get(ext.start..ext.end).unwrap_or_default();
+    let canonical = format!("{run}{}", layout::C9R_SUFFIX);
+    let canon = NodeLoc {
+        content_dir: content_dir.clone(),
+        entry: canonical.clone(),
+        long_name: None,
+    };
+    if existing.insert(canonical.clone()) {
+        return Ok(Plan::Canonical(canon));
+    }
+    if entry.metadata.kind == EntryKind::Dir
+        && kinds.get(canonical.as_str()) == Some(&EntryKind::Dir)
+        && identical_folders(core, &copy_loc(scan, entry), &canon).await?
+    {
+        return Ok(Plan::Duplicate);
+    }
+    let suffix0 = base.get(ext.end..).unwrap_or_default();
+    for candidate in conflict::resolved_name_candidates(&ext.cleartext, suffix0, threshold) {
+        if names::validate(&candidate).is_err() {
+            continue;
+        }
+        let enc = core.cryptor.encrypt_name(&candidate, dir.as_str());
+        if !existing.contains(&enc) {
+            existing.insert(enc.clone());
+            let target = NodeLoc::for_encrypted(content_dir, enc, threshold);
+            return Ok(Plan::NewName(candidate, target));
+        }
+    }
+    if let Ok(p) = copy_loc(scan, entry).node_path() {
+        tracing::warn!(ciphertext = %p, "every new name for the conflict copy is taken; left as is");
+    }
+    Ok(Plan::Stuck)
+}
+
+/// Shows a plan without writing: the node points at the stored copy.
+pub(crate) async fn present(
+    core: &Core,
+    dir: &DirId,
+    scan: &Scan,
+    entry: &DirEntry,
+    ext: &Extracted,
+    plan: &Plan,
+) -> Result<Handled, VaultError> {
+    let copy = copy_loc(scan, entry);
+    let at_copy = |name: &str| {
+        let copy = copy.clone();
+        let name = name.to_owned();
+        async move {
+            Ok::<_, VaultError>(match detect::detect(core, &copy, &entry.metadata).await? {
+                Some(d) => Some(detect::node_in(dir, &name, &copy, d)?),
+                None => None,
+            })
+        }
+    };
+    const BROKEN: &str = "conflict copy is a broken node";
+    Ok(match plan {
+        Plan::Canonical(_) => Handled::shown(
+            at_copy(&ext.cleartext).await?,
+            &ext.cleartext,
+            "conflict copy with no original: shown under the original name",
+            BROKEN,
+        ),
+        Plan::Duplicate => Handled::hidden(&ext.cleartext, "identical duplicate: hidden", false),
+        Plan::NewName(name, _) => Handled::shown(
+            at_copy(name).await?,
+            name,
+            "conflict copy: shown under a new name",
+            BROKEN,
+        ),
+        Plan::Stuck => Handled::hidden(
+            &ext.cleartext,
+            "all candidate names taken: left as is",
+            false,
+        ),
+    })
+}
+
+/// Resolves the conflict copies of `dir` on storage, under the directory's
+/// lock: a fresh scan, the same plans a listing presents, carried out in
+/// stored-name order. Each copy is reported (and told to the observer).
+/// Safe against another client resolving at the same time: every move is a
+/// no-replace rename of the copy, so the loser's move fails; a copy that is
+/// gone by then is skipped without a report, one whose target appeared stays
+/// presented as it was.
+pub(crate) async fn resolve(core: &Core, dir: &DirId) -> Result<Vec<Finding>, VaultError> {
+    core.check_writable()?;
+    let _g = core.dir_locks.lock(&[dir]).await;
+    let scan = scan::scan(core, dir).await?;
+    if scan.copies.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut findings = Vec::new();
+    for planned in plan(core, dir, &scan).await {
+        let Some(entry) = scan.raw.get(planned.index) else {
+            continue;
+        };
+        let copy_path = scan.path_of(planned.index);
+        let handled = match planned.plan {
+            Ok(plan) => apply(core, dir, &scan, entry, planned.ext, &plan).await,
+            Err(e) => Err(e),
+        };
+        let handled = match handled {
+            Ok(Some(h)) => h,
+            Ok(None) => continue,
+            Err(err) => {
+                tracing::warn!(ciphertext = %copy_path, error = %err, "conflict copy could not be handled; skipped");
+                let what = format!("could not be handled: {err}");
+                Handled::hidden(&planned.ext.cleartext, &what, false)
+            }
+        };
+        if handled.resolved {
+            core.dir_cache.evict(dir, &handled.name);
+        }
+        core.conflict_seen(&handled.name, &handled.description, handled.resolved);
+        findings.push(handled.finding(copy_path));
+    }
+    core.invalidate_presented(dir);
+    Ok(findings)
+}
+
+/// Carries out one plan; a move that fails (the target appeared, the copy is
+/// open here) leaves the copy presented as it was. `None`: the copy is gone,
+/// another client resolved it first; nothing to report.
+async fn apply(
+    core: &Core,
+    dir: &DirId,
+    scan: &Scan,
+    entry: &DirEntry,
+    ext: &Extracted,
+    plan: &Plan,
+) -> Result<Option<Handled>, VaultError> {
+    let copy = copy_loc(scan, entry);
+    let copy_path = copy.node_path()?;
+    if entry.metadata.kind == EntryKind::File {
+        // A copy opened through its presented name stays where its open file writes.
+        core.await_background(copy_path.as_str()).await;
+        if open_file::find(core, copy_path.as_str()).is_some() {
+            tracing::info!(ciphertext = %copy_path, "conflict copy is open; resolved later");
+            return present(core, dir, scan, entry, ext, plan).await.map(Some);
+        }
+    }
+    let (moved, name, target) = match plan {
+        Plan::Duplicate => {
+            return match core.storage.remove_dir_all(&copy_path).await {
+                Ok(()) => {
+                    tracing::info!(ciphertext = %copy_path, "identical conflict copy deleted");
+                    let done = "identical duplicate: deleted";
+                    Ok(Some(Handled::hidden(&ext.cleartext, done, true)))
+                }
+                Err(e) if is_not_found(&e) => Ok(None),
+                Err(e) => Err(e.into()),
+            };
+        }
+        Plan::Stuck => return present(core, dir, scan, entry, ext, plan).await.map(Some),
+        Plan::Canonical(target) => {
+            let to = target.node_path()?;
+            let moved = core
+                .storage
+                .rename(&copy_path, &to, RenameMode::NoReplace)
+                .await;
+            (
+                moved.map_err(VaultError::from),
+                ext.cleartext.as_str(),
+                target,
+            )
+        }
+        Plan::NewName(name, target) => {
+            let moved = move_copy(core, &copy, entry.metadata.kind, target).await;
+            (moved, name.as_str(), target)
+        }
+    };
+    if let Err(e) = moved {
+        if gone(core, &copy_path).await? {
+            tracing::info!(ciphertext = %copy_path, "conflict copy already resolved by another client");
+            return Ok(None);
+        }
+        tracing::warn!(ciphertext = %copy_path, error = %e, "could not move conflict copy; presented as is");
+        return present(core, dir, scan, entry, ext, plan).await.map(Some);
+    }
+    tracing::info!(from = %copy_path, to = %target.node_path()?, "conflict copy moved to its resolved name");
+    let node = detect::node_at(core, dir, name, target).await?;
+    let (done, broken) = match plan {
+        Plan::Canonical(_) => (
+            "conflict copy with no original: renamed to the original name",
+            "renamed to the original name, but broken",
+        ),
+        _ => (
+            "conflict copy: renamed to a new name",
+            "renamed to a new name, but broken",
+        ),
+    };
+    let mut handled = Handled::shown(node, name, done, broken);
+    handled.resolved = true;
+    Ok(Some(handled))
+}
+
+/// True when the copy at `path` no longer exists (another client moved or deleted it).
+async fn gone(core: &Core, path: &StoragePath) -> Result<bool, VaultError> {
+    match core.storage.metadata(path).await {
+        Ok(_) => Ok(false),
+        Err(e) if is_not_found(&e) => Ok(true),
+        Err(e) => Err(e.into()),
+    }
 }
 
 async fn read_opt(core: &Core, path: &StoragePath) -> Result<Option<Vec<u8>>, VaultError> {
@@ -70,30 +367,6 @@ async fn identical_folders(core: &Core, a: &NodeLoc, b: &NodeLoc) -> Result<bool
     Ok(false)
 }
 
-async fn node_for(
-    core: &Core,
-    dir: &DirId,
-    name: &str,
-    loc: &NodeLoc,
-    meta: Option<&vault_storage::Metadata>,
-) -> Result<Option<Node>, VaultError> {
-    match meta {
-        Some(m) => Ok(detect::detect(core, loc, m).await?.map(|d| Node {
-            parent: dir.clone(),
-            name: name.to_owned(),
-            kind: d.kind,
-            size: d.size,
-            modified: d.modified,
-            damaged: d.damaged,
-            storage_path: loc
-                .node_path()
-                .map(|p| p.as_str().to_owned())
-                .unwrap_or_default(),
-        })),
-        None => detect::node_at(core, dir, name, loc).await,
-    }
-}
-
 /// Moves a conflict copy to `target` (plain or shortened).
 async fn move_copy(
     core: &Core,
@@ -107,26 +380,21 @@ async fn move_copy(
     match (&target.long_name, kind) {
         (None, _) => s.rename(&from, &to, RenameMode::NoReplace).await?,
         (Some(long), EntryKind::File) => {
+            // Another client resolving the same copy may be building the same
+            // folder: a failure undoes only what this call made, and only
+            // while it is empty, never a folder that may hold the moved copy.
             s.create_dir(&to).await?;
-            let res: Result<(), VaultError> = async {
-                s.write(
-                    &target.child(layout::NAME_FILE)?,
-                    Body::from_bytes(long.clone().into_bytes()),
-                    WriteMode::CreateNew,
-                )
-                .await?;
-                s.rename(
-                    &from,
-                    &target.child(layout::CONTENTS_FILE)?,
-                    RenameMode::NoReplace,
-                )
-                .await?;
-                Ok(())
+            let name_file = target.child(layout::NAME_FILE)?;
+            let body = Body::from_bytes(long.clone().into_bytes());
+            if let Err(e) = s.write(&name_file, body, WriteMode::CreateNew).await {
+                let _ = s.remove_dir(&to).await;
+                return Err(e.into());
             }
-            .await;
-            if let Err(e) = res {
-                let _ = s.remove_dir_all(&to).await;
-                return Err(e);
+            let contents = target.child(layout::CONTENTS_FILE)?;
+            if let Err(e) = s.rename(&from, &contents, RenameMode::NoReplace).await {
+                let _ = s.remove_file(&name_file).await;
+                let _ = s.remove_dir(&to).await;
+                return Err(e.into());
             }
         }
         (Some(long), EntryKind::Dir) => {
@@ -141,170 +409,4 @@ async fn move_copy(
         }
     }
     Ok(())
-}
-
-#[allow(clippy::too_many_arguments)]
-pub(crate) async fn handle(
-    core: &Core,
-    dir: &DirId,
-    content_dir: &StoragePath,
-    entry: &DirEntry,
-    ext: &Extracted,
-    existing: &mut HashSet<String>,
-    kinds: &HashMap<String, EntryKind>,
-    mode: Mode,
-) -> Result<ConflictOutcome, VaultError> {
-    let threshold = core.threshold();
-    let base = entry
-        .name
-        .strip_suffix(layout::C9R_SUFFIX)
-        .unwrap_or(&entry.name);
-    let run = base.get(ext.start..ext.end).unwrap_or_default();
-    let canonical = format!("{run}{}", layout::C9R_SUFFIX);
-    let copy = NodeLoc {
-        content_dir: content_dir.clone(),
-        entry: entry.name.clone(),
-        long_name: None,
-    };
-    let copy_path = copy.node_path()?;
-
-    // Canonical missing: the copy becomes the canonical node.
-    if !existing.contains(&canonical) {
-        existing.insert(canonical.clone());
-        if mode == Mode::Resolve {
-            let target = NodeLoc {
-                content_dir: content_dir.clone(),
-                entry: canonical.clone(),
-                long_name: None,
-            };
-            match core
-                .storage
-                .rename(&copy_path, &target.node_path()?, RenameMode::NoReplace)
-                .await
-            {
-                Ok(()) => {
-                    tracing::info!(from = %copy_path, to = %target.node_path()?, "conflict copy renamed to its canonical name");
-                    if let Some(node) =
-                        node_for(core, dir, &ext.cleartext, &target, Some(&entry.metadata)).await?
-                    {
-                        let presented =
-                            !names::is_nfc_name(&ext.cleartext) || canonical.len() > threshold;
-                        return Ok(ConflictOutcome::Node {
-                            node,
-                            presented,
-                            description:
-                                "conflict copy with no original: renamed to the original name"
-                                    .into(),
-                            resolved: true,
-                        });
-                    }
-                    return Ok(ConflictOutcome::Hidden {
-                        description: "renamed to the original name, but broken".into(),
-                        resolved: true,
-                    });
-                }
-                Err(e) => {
-                    tracing::warn!(ciphertext = %copy_path, error = %e, "could not rename conflict copy; presented as is")
-                }
-            }
-        }
-        return Ok(
-            match node_for(core, dir, &ext.cleartext, &copy, Some(&entry.metadata)).await? {
-                Some(node) => ConflictOutcome::Node {
-                    node,
-                    presented: true,
-                    description: "conflict copy with no original: shown under the original name"
-                        .into(),
-                    resolved: false,
-                },
-                None => ConflictOutcome::Hidden {
-                    description: "conflict copy is a broken node".into(),
-                    resolved: false,
-                },
-            },
-        );
-    }
-
-    // Identical duplicate folders.
-    let canon = NodeLoc {
-        content_dir: content_dir.clone(),
-        entry: canonical.clone(),
-        long_name: None,
-    };
-    if entry.metadata.kind == EntryKind::Dir
-        && kinds.get(&canonical) == Some(&EntryKind::Dir)
-        && identical_folders(core, &copy, &canon).await?
-    {
-        if mode == Mode::Resolve {
-            core.storage.remove_dir_all(&copy_path).await?;
-            tracing::info!(ciphertext = %copy_path, "identical conflict copy deleted");
-            return Ok(ConflictOutcome::Hidden {
-                description: "identical duplicate: deleted".into(),
-                resolved: true,
-            });
-        }
-        return Ok(ConflictOutcome::Hidden {
-            description: "identical duplicate: hidden".into(),
-            resolved: false,
-        });
-    }
-
-    // A new cleartext name.
-    let suffix0 = base.get(ext.end..).unwrap_or_default();
-    let mut chosen = None;
-    for candidate in conflict::resolved_name_candidates(&ext.cleartext, suffix0, threshold) {
-        if names::validate(&candidate).is_err() {
-            continue;
-        }
-        let enc = core.cryptor.encrypt_name(&candidate, dir.as_str());
-        if !existing.contains(&enc) {
-            chosen = Some((candidate, enc));
-            break;
-        }
-    }
-    let Some((name, enc)) = chosen else {
-        tracing::warn!(ciphertext = %copy_path, "every new name for the conflict copy is taken; left as is");
-        return Ok(ConflictOutcome::Hidden {
-            description: "all candidate names taken: left as is".into(),
-            resolved: false,
-        });
-    };
-    existing.insert(enc.clone());
-    if mode == Mode::Resolve {
-        let target = NodeLoc::for_encrypted(content_dir, enc, threshold);
-        match move_copy(core, &copy, entry.metadata.kind, &target).await {
-            Ok(()) => {
-                tracing::info!(from = %copy_path, to = %target.node_path()?, "conflict copy moved to a new name");
-                if let Some(node) = node_for(core, dir, &name, &target, None).await? {
-                    return Ok(ConflictOutcome::Node {
-                        presented: !names::is_nfc_name(&name),
-                        node,
-                        description: "conflict copy: renamed to a new name".into(),
-                        resolved: true,
-                    });
-                }
-                return Ok(ConflictOutcome::Hidden {
-                    description: "renamed to a new name, but broken".into(),
-                    resolved: true,
-                });
-            }
-            Err(e) => {
-                tracing::warn!(ciphertext = %copy_path, error = %e, "could not move conflict copy; presented as is")
-            }
-        }
-    }
-    Ok(
-        match node_for(core, dir, &name, &copy, Some(&entry.metadata)).await? {
-            Some(node) => ConflictOutcome::Node {
-                node,
-                presented: true,
-                description: "conflict copy: shown under a new name".into(),
-                resolved: false,
-            },
-            None => ConflictOutcome::Hidden {
-                description: "conflict copy is a broken node".into(),
-                resolved: false,
-            },
-        },
-    )
 }

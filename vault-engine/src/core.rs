@@ -5,22 +5,20 @@
 //! Also the small helpers every module uses: content-directory paths,
 //! node locations, the read-only guard and error mapping.
 
-use std::collections::{HashMap, HashSet};
 use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
 
 use lru::LruCache;
 use vault_format::{Cryptor, VaultConfig};
 use vault_storage::{Capabilities, Storage, StorageError, StorageErrorKind, StoragePath};
 
+use crate::background::BackgroundCommits;
 use crate::dir_ids::{DirCache, DirLocks};
+use crate::live_temps::LiveTemps;
 use crate::names::{self, NodeLoc};
 use crate::open_table::OpenTable;
-use crate::{DirId, Node, VaultError, VaultErrorKind};
-
-/// How long the conflict presentation of a listed directory is trusted by lookups.
-pub(crate) const PRESENTED_TTL: Duration = Duration::from_secs(2);
+use crate::presented::Presentations;
+use crate::{DirId, VaultError, VaultErrorKind};
 
 /// Prefix of the hidden shadow objects that hold an unfinished write (docs/vault-format.md §10
 /// ignores `.`-prefixed entries; no `.c9r` suffix so no client takes them for nodes).
@@ -28,14 +26,6 @@ pub(crate) use vault_storage::TEMP_PREFIX;
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-/// Nodes a directory listing presented under names a lookup cannot compute:
-/// unresolved conflict copies (read-only), names stored in NFD, names stored
-/// in the wrong (un)shortened form. Keyed by name and by its NFC form.
-pub(crate) struct Presented {
-    pub at: Instant,
-    pub nodes: HashMap<String, Node>,
 }
 
 pub(crate) struct Core {
@@ -50,11 +40,12 @@ pub(crate) struct Core {
     /// Open files by the storage path of their ciphertext.
     pub open_files: OpenTable,
     /// Shadow objects in use (never removed by `check --repair`).
-    pub live_temps: Mutex<HashSet<String>>,
+    pub live_temps: LiveTemps,
     /// Commits started by dropping a dirty open file without flushing, by
     /// ciphertext path; awaited before the path is opened, moved or removed.
-    pub background_commits: Mutex<HashMap<String, tokio::task::JoinHandle<()>>>,
-    pub presented: Mutex<HashMap<DirId, Presented>>,
+    pub background_commits: BackgroundCommits,
+    /// What listings presented under names a lookup cannot compute.
+    pub presented: Presentations,
     /// Told of every sync-conflict copy a listing handles ([`crate::Vault::on_conflict`]).
     pub conflict_observer: std::sync::OnceLock<crate::ConflictObserver>,
 }
@@ -79,9 +70,9 @@ impl Core {
                 NonZeroUsize::new(4096).unwrap_or(NonZeroUsize::MIN),
             )),
             open_files: OpenTable::default(),
-            live_temps: Mutex::new(HashSet::new()),
-            background_commits: Mutex::new(HashMap::new()),
-            presented: Mutex::new(HashMap::new()),
+            live_temps: LiveTemps::default(),
+            background_commits: BackgroundCommits::default(),
+            presented: Presentations::default(),
             conflict_observer: std::sync::OnceLock::new(),
         }
     }
@@ -134,43 +125,29 @@ impl Core {
 
     /// Forgets what listings presented for `dir` (after a mutation in it).
     pub fn invalidate_presented(&self, dir: &DirId) {
-        lock(&self.presented).remove(dir);
+        self.presented.invalidate(dir);
     }
 
     /// Forgets what a listing presented under `name` in `dir` (after we
-    /// created, removed or renamed that name). The rest stays valid: our own
-    /// mutations only ever store canonical names, so creating many files in a
-    /// directory does not make every lookup miss list it again.
+    /// created, removed or renamed that name; see [`Presentations::forget`]).
     pub fn forget_presented(&self, dir: &DirId, name: &str) {
-        if let Some(p) = lock(&self.presented).get_mut(dir) {
-            p.nodes.remove(name);
-            p.nodes.remove(&names::nfc(name));
-        }
+        self.presented.forget(dir, name);
     }
 
     pub fn clear_caches(&self) {
         self.dir_cache.clear();
-        lock(&self.presented).clear();
+        self.presented.clear();
         lock(&self.content_dirs).clear();
     }
 
     /// Waits for a background commit of `content_path`, if one runs.
     pub async fn await_background(&self, content_path: &str) {
-        let handle = lock(&self.background_commits).remove(content_path);
-        if let Some(h) = handle {
-            let _ = h.await;
-        }
+        self.background_commits.wait_for(content_path).await;
     }
 
     /// Waits for every background commit.
     pub async fn await_all_background(&self) {
-        let handles: Vec<_> = lock(&self.background_commits)
-            .drain()
-            .map(|(_, h)| h)
-            .collect();
-        for h in handles {
-            let _ = h.await;
-        }
+        self.background_commits.wait_all().await;
     }
 }
 

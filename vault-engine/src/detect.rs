@@ -1,6 +1,6 @@
-//! Node type detection (docs/vault-format.md §7) and the one place a [`Node`] is built from
-//! what detection found: shared by lookups, listings and conflict handling,
-//! so it depends on none of them.
+//! Node type detection (docs/vault-format.md §7) and the one [`Node`] constructor
+//! ([`node`]): shared by lookups, listings, conflict handling and the
+//! mutations, so it depends on none of them (a leaf over `core` and `names`).
 
 use std::time::SystemTime;
 
@@ -10,12 +10,49 @@ use vault_storage::{EntryKind, Metadata, StorageErrorKind, StoragePath};
 use crate::core::{Core, is_not_found};
 use crate::names::NodeLoc;
 use crate::{DirId, Node, NodeKind, VaultError};
+
 /// What a node entry turned out to be.
 pub(crate) struct Detected {
     pub kind: NodeKind,
     pub size: u64,
     pub modified: Option<SystemTime>,
     pub damaged: bool,
+}
+
+impl Detected {
+    /// A node this process has just stored: modified now, never damaged.
+    pub fn fresh(kind: NodeKind, size: u64) -> Detected {
+        Detected {
+            kind,
+            size,
+            modified: Some(SystemTime::now()),
+            damaged: false,
+        }
+    }
+}
+
+/// The one way a [`Node`] is built: `name` in `parent`, stored at `storage_path`,
+/// as detection (or the mutation that stored it) found it.
+pub(crate) fn node(parent: &DirId, name: &str, storage_path: &str, d: Detected) -> Node {
+    Node {
+        parent: parent.clone(),
+        name: name.to_owned(),
+        kind: d.kind,
+        size: d.size,
+        modified: d.modified,
+        damaged: d.damaged,
+        storage_path: storage_path.to_owned(),
+    }
+}
+
+/// [`node`] for the entry at `loc`.
+pub(crate) fn node_in(
+    parent: &DirId,
+    name: &str,
+    loc: &NodeLoc,
+    d: Detected,
+) -> Result<Node, VaultError> {
+    Ok(node(parent, name, loc.node_path()?.as_str(), d))
 }
 
 /// Cleartext size of a regular file from its ciphertext length (docs/vault-format.md §11):
@@ -114,18 +151,6 @@ pub(crate) async fn detect(
     Ok(None)
 }
 
-fn make_node(parent: &DirId, name: &str, loc: &NodeLoc, d: Detected) -> Result<Node, VaultError> {
-    Ok(Node {
-        parent: parent.clone(),
-        name: name.to_owned(),
-        kind: d.kind,
-        size: d.size,
-        modified: d.modified,
-        damaged: d.damaged,
-        storage_path: loc.node_path()?.as_str().to_owned(),
-    })
-}
-
 /// Stats the node at `loc`; `None` when there is none (or it is broken).
 pub(crate) async fn node_at(
     core: &Core,
@@ -140,7 +165,7 @@ pub(crate) async fn node_at(
         Err(e) => return Err(e.into()),
     };
     match detect(core, loc, &meta).await? {
-        Some(d) => Ok(Some(make_node(parent, name, loc, d)?)),
+        Some(d) => Ok(Some(node_in(parent, name, loc, d)?)),
         None => Ok(None),
     }
 }
@@ -148,13 +173,12 @@ pub(crate) async fn node_at(
 /// The root directory as a node.
 pub(crate) fn root_node(core: &Core) -> Result<Node, VaultError> {
     let root = DirId::root();
-    Ok(Node {
-        parent: root.clone(),
-        name: String::new(),
+    let content = core.content_dir(&root)?;
+    let d = Detected {
         kind: NodeKind::Dir(root.clone()),
         size: 0,
         modified: None,
         damaged: false,
-        storage_path: core.content_dir(&root)?.as_str().to_owned(),
-    })
+    };
+    Ok(node(&root, "", content.as_str(), d))
 }

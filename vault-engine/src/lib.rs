@@ -88,6 +88,9 @@ pub struct Listed {
     pub nodes: Vec<Node>,
     /// Nodes left out because their decrypted name could escape a path.
     pub refused: Vec<VaultError>,
+    /// Sync-conflict copies presented (or hidden) that
+    /// [`Vault::resolve_conflicts`] would rename or delete.
+    pub unresolved_conflicts: usize,
 }
 
 /// Options for opening a vault.
@@ -145,8 +148,8 @@ pub struct Vault {
     core: Arc<core::Core>,
 }
 
-/// A sync-conflict copy (`NAME (conflicted copy …)`) a directory listing found, renamed or
-/// presented (docs/vault-format.md §10); see [`Vault::on_conflict`].
+/// A sync-conflict copy (`NAME (conflicted copy …)`) a resolution renamed or deleted, or a
+/// read-only listing presented (docs/vault-format.md §10); see [`Vault::on_conflict`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConflictEvent {
     /// The cleartext name the copy is listed under now (or the original's name when hidden).
@@ -157,7 +160,7 @@ pub struct ConflictEvent {
     pub resolved: bool,
 }
 
-/// Called from the listing task: should return quickly and never block.
+/// Called from the resolving (or read-only listing) task: should return quickly and never block.
 pub type ConflictObserver = Box<dyn Fn(&ConflictEvent) + Send + Sync>;
 
 impl std::fmt::Debug for Vault {
@@ -166,17 +169,21 @@ impl std::fmt::Debug for Vault {
     }
 }
 
+mod background;
 mod backups;
 mod conflicts;
 mod core;
 mod detect;
 mod dir_ids;
 mod listing;
+mod live_temps;
 mod names;
 mod nodes;
 mod open_file;
 mod open_table;
+mod presented;
 mod read_ahead;
+mod scan;
 mod shadow;
 mod unlock;
 pub use dir_ids::{DirRepeat, VisitedDirs};
@@ -290,9 +297,9 @@ impl Vault {
         DirId::root()
     }
 
-    /// Finds `name` in `dir` by computing its encrypted name and stat-ing it
-    /// (no directory listing). Falls back to the exact (NFD) form and to
-    /// presented conflict copies.
+    /// Finds `name` in `dir` by computing its encrypted name and stat-ing it.
+    /// Falls back to the exact (NFD) form and to what a listing presents
+    /// (conflict copies, foreign name forms). Never writes.
     pub async fn lookup(&self, dir: &DirId, name: &str) -> Result<Node, VaultError> {
         nodes::lookup(&self.core, dir, name).await
     }
@@ -320,27 +327,18 @@ impl Vault {
     }
 
     /// Lists a directory: names decrypted, sizes from ciphertext lengths, no
-    /// content read. Sorted by name. Conflict copies resolved (read-write) or
-    /// presented (read-only) as docs/vault-format.md §10 says.
+    /// content read. Sorted by name. Never writes: sync-conflict copies are
+    /// presented under the names docs/vault-format.md §10 gives them (resolving
+    /// them on storage is [`Vault::resolve_conflicts`]).
     pub async fn list(&self, dir: &DirId) -> Result<Vec<Node>, VaultError> {
-        let mode = if self.core.read_only {
-            listing::Mode::Present
-        } else {
-            listing::Mode::Resolve
-        };
-        Ok(listing::list(&self.core, dir, mode).await?.nodes)
+        Ok(listing::list(&self.core, dir).await?.nodes)
     }
 
     /// As [`Vault::list`], and also the nodes refused for names that could
     /// escape a path (each a [`VaultError::Refused`] naming its ciphertext
     /// node), for callers that report them (`ls`, `get -r`, `rm -r`).
     pub async fn list_checked(&self, dir: &DirId) -> Result<Listed, VaultError> {
-        let mode = if self.core.read_only {
-            listing::Mode::Present
-        } else {
-            listing::Mode::Resolve
-        };
-        let listing = listing::list(&self.core, dir, mode).await?;
+        let listing = listing::list(&self.core, dir).await?;
         let refused = listing
             .findings
             .into_iter()
@@ -355,7 +353,19 @@ impl Vault {
         Ok(Listed {
             nodes: listing.nodes,
             refused,
+            unresolved_conflicts: listing.unresolved,
         })
+    }
+
+    /// Resolves the sync-conflict copies in `dir` on storage as docs/vault-format.md §10
+    /// says (renames to the names a listing presents, deletes byte-identical
+    /// duplicates), holding the directory's lock like every other mutation. A
+    /// read-write mount calls it before presenting a directory, `check --repair`
+    /// for every directory. Returns how many copies were renamed or deleted.
+    /// `ReadOnly` in a read-only vault.
+    pub async fn resolve_conflicts(&self, dir: &DirId) -> Result<usize, VaultError> {
+        let findings = conflicts::resolve(&self.core, dir).await?;
+        Ok(findings.iter().filter(|f| f.repaired).count())
     }
 
     /// Creates a directory (node, `dir.c9r`, content dir, `dirid.c9r`, `name.c9s` if long).

@@ -1,84 +1,318 @@
-//! Directory listings (docs/vault-format.md §5–§10): one `list_dir` of the content
-//! directory, names decrypted, `.c9s` folders inflated through `name.c9s`,
-//! node types detected (docs/vault-format.md §7), sizes from ciphertext lengths (no content
-//! read), sync-conflict copies resolved or presented ([`crate::conflicts`]),
-//! broken nodes and directories without content directory skipped with a log
-//! line naming the ciphertext path.
+//! Directory listings (docs/vault-format.md §5–§10), a pure read: nothing here
+//! writes to storage. The stages, each a function below:
 //!
-//! Entries are processed sorted by stored name so repeated listings agree;
-//! the result is sorted by cleartext name and deduplicated.
+//! 1. scan: one `list_dir` of the content directory, entries classified by
+//!    name ([`crate::scan`]);
+//! 2. detect: node types (docs/vault-format.md §7) of plain and `.c9s`
+//!    entries (`name.c9s` inflated), sizes from ciphertext lengths, no content read;
+//! 3. present conflicts: sync-conflict copies under the names a resolution
+//!    would give them ([`crate::conflicts`]; resolving is a separate mutation);
+//! 4. hide directories whose content directory is missing;
+//! 5. refuse names that could escape a path;
+//! 6. order: stored-name order decides duplicates, the result is sorted by
+//!    cleartext name, and what a lookup cannot compute is remembered.
 //!
+//! Broken nodes are skipped with a log line naming the ciphertext path.
 //! Besides the nodes, a listing reports what it found wrong ([`Finding`]),
 //! which `vault check` turns into its report.
 
-use std::collections::{HashMap, HashSet};
-use std::time::Instant;
+use std::collections::HashSet;
 
 use futures::StreamExt;
-use vault_format::conflict::{self, Extracted};
 use vault_format::layout;
-use vault_storage::{DirEntry, EntryKind, StoragePath};
+use vault_storage::{EntryKind, StoragePath};
 
-pub(crate) use crate::conflicts::Mode;
-use crate::conflicts::{self, ConflictOutcome};
-use crate::core::{Core, Presented, TEMP_PREFIX, is_not_found, lock};
-use crate::detect::{self, Detected};
+use crate::conflicts::{self, Plan};
+use crate::core::{Core, is_not_found};
+use crate::detect;
 use crate::names::{self, NodeLoc};
-use crate::{DirId, Node, NodeKind, VaultError, VaultErrorKind};
+use crate::scan::{self, Scan};
+pub(crate) use crate::scan::{Finding, FindingKind};
+use crate::{DirId, Node, NodeKind, VaultError};
 
 /// A boxed `Send` future: keeps the listing future `Send` (closures producing
 /// futures inside a stream defeat the compiler's `Send` inference otherwise).
 type BoxFut<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
 
-/// A detected plain entry: its index, the node (None = broken), its path.
-type NormalResult = Result<(usize, Option<Item>, String), VaultError>;
-/// A detected `.c9s` entry: its index, the node or (path, why it is skipped).
-type ShortResult = Result<(usize, Result<Item, (String, String)>), VaultError>;
-
-/// Something wrong (or noteworthy) found while listing.
-#[derive(Debug, Clone)]
-pub(crate) struct Finding {
-    pub storage_path: String,
-    pub cleartext: Option<String>,
-    pub kind: FindingKind,
-    pub repaired: bool,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum FindingKind {
-    /// A `.c9r` entry whose name contains no decryptable ciphertext.
-    Undecryptable,
-    /// A `.c9s` folder without readable/decryptable `name.c9s`.
-    BadShortened(String),
-    /// A sync-conflict copy and what happened to it.
-    Conflict(String),
-    /// A node with no recognisable type.
-    Broken,
-    /// A directory node whose content directory is missing.
-    MissingContentDir(DirId),
-    /// A shadow object left by an interrupted write.
-    TempObject,
-    /// A node whose decrypted name could escape a path (empty, `.`, `..`,
-    /// absolute, `/` or NUL inside): never listed. The reason names no cleartext.
-    BadName(&'static str),
-}
+/// Storage requests a listing runs at once.
+const CONCURRENCY: usize = 16;
 
 /// A listing with its findings.
 pub(crate) struct Listing {
     pub nodes: Vec<Node>,
     pub findings: Vec<Finding>,
+    /// Conflict copies a resolution would rename or delete (presented here).
+    pub unresolved: usize,
 }
 
-/// One processed entry, before sorting.
+/// One processed entry, before ordering.
 struct Item {
+    /// Index of the entry in the scan (stored-name order).
+    index: usize,
     node: Node,
     /// Reachable only through the presentation map (not by computing its name).
     presented: bool,
 }
 
-enum Class {
-    Normal { name: String, loc: NodeLoc },
-    Conflict { ext: Extracted },
+/// Lists `dir` without writing (stages 1–6 above).
+pub(crate) async fn list(core: &Core, dir: &DirId) -> Result<Listing, VaultError> {
+    let mut scan = scan::scan(core, dir).await?;
+    let mut findings = std::mem::take(&mut scan.findings);
+    let mut items = detect_plain(core, dir, &scan, &mut findings).await?;
+    items.extend(detect_shortened(core, dir, &scan, &mut findings).await?);
+    let unresolved = present_conflicts(core, dir, &scan, &mut items, &mut findings).await?;
+    let items = hide_without_content(core, items, &mut findings).await?;
+    let items = refuse_unsafe(items, &mut findings);
+    let nodes = order_and_remember(core, dir, items);
+    tracing::trace!(content = %scan.content_dir, entries = nodes.len(), "listed");
+    Ok(Listing {
+        nodes,
+        findings,
+        unresolved,
+    })
+}
+
+/// Stage 2 for plain `.c9r` entries, concurrently (order kept).
+async fn detect_plain(
+    core: &Core,
+    dir: &DirId,
+    scan: &Scan,
+    findings: &mut Vec<Finding>,
+) -> Result<Vec<Item>, VaultError> {
+    type Detected = Result<(usize, Option<Item>, String), VaultError>;
+    let threshold = core.threshold();
+    let results: Vec<Detected> = futures::stream::iter(
+        scan.normal
+            .iter()
+            .map(|(i, name, loc)| -> BoxFut<'_, Detected> {
+                Box::pin(async move {
+                    let Some(e) = scan.raw.get(*i) else {
+                        return Ok((*i, None, String::new()));
+                    };
+                    let presented = !names::is_nfc_name(name) || e.name.len() > threshold;
+                    let path = loc.node_path()?.as_str().to_owned();
+                    let item = match detect::detect(core, loc, &e.metadata).await? {
+                        Some(d) => Some(Item {
+                            index: *i,
+                            node: detect::node_in(dir, name, loc, d)?,
+                            presented,
+                        }),
+                        None => None,
+                    };
+                    Ok((*i, item, path))
+                })
+            })
+            .collect::<Vec<_>>(),
+    )
+    .buffered(CONCURRENCY)
+    .collect()
+    .await;
+    let mut items = Vec::with_capacity(results.len());
+    for r in results {
+        match r? {
+            (_, Some(it), _) => items.push(it),
+            (_, None, path) => findings.push(Finding::new(path, None, FindingKind::Broken)),
+        }
+    }
+    Ok(items)
+}
+
+/// Stage 2 for `.c9s` folders: `name.c9s` inflated, then detected.
+async fn detect_shortened(
+    core: &Core,
+    dir: &DirId,
+    scan: &Scan,
+    findings: &mut Vec<Finding>,
+) -> Result<Vec<Item>, VaultError> {
+    /// The node, or (its path, why it is skipped).
+    type Detected = Result<Result<Item, (String, String)>, VaultError>;
+    let threshold = core.threshold();
+    let content_dir = &scan.content_dir;
+    let results: Vec<Detected> = futures::stream::iter(
+        scan.shortened
+            .iter()
+            .filter_map(|i| scan.raw.get(*i).map(|e| (*i, e)))
+            .map(|(i, e)| -> BoxFut<'_, Detected> {
+                Box::pin(async move {
+                    let node_path = content_dir.join(&e.name)?;
+                    let skipped = |why: &str| Ok(Err((node_path.as_str().to_owned(), why.into())));
+                    let (name, long) = match inflate(core, dir, &node_path).await? {
+                        Ok(x) => x,
+                        Err(reason) => return skipped(&reason),
+                    };
+                    let presented = !names::is_nfc_name(&name)
+                        || long.len() <= threshold
+                        || layout::shortened_name(&long) != e.name;
+                    let loc = NodeLoc {
+                        content_dir: content_dir.clone(),
+                        entry: e.name.clone(),
+                        long_name: Some(long),
+                    };
+                    match detect::detect(core, &loc, &e.metadata).await? {
+                        Some(d) => Ok(Ok(Item {
+                            index: i,
+                            node: detect::node_in(dir, &name, &loc, d)?,
+                            presented,
+                        })),
+                        None => skipped(BROKEN_NODE),
+                    }
+                })
+            })
+            .collect::<Vec<_>>(),
+    )
+    .buffered(CONCURRENCY)
+    .collect()
+    .await;
+    let mut items = Vec::with_capacity(results.len());
+    for r in results {
+        match r? {
+            Ok(it) => items.push(it),
+            Err((p, reason)) => {
+                tracing::debug!(ciphertext = %p, reason = %reason, "shortened node skipped");
+                let kind = if reason == BROKEN_NODE {
+                    FindingKind::Broken
+                } else {
+                    FindingKind::BadShortened(reason)
+                };
+                findings.push(Finding::new(p, None, kind));
+            }
+        }
+    }
+    Ok(items)
+}
+
+const BROKEN_NODE: &str = "broken node";
+
+/// Stage 3: every conflict copy under the name a resolution would give it,
+/// sequentially in stored-name order. Returns how many a resolution would change.
+async fn present_conflicts(
+    core: &Core,
+    dir: &DirId,
+    scan: &Scan,
+    items: &mut Vec<Item>,
+    findings: &mut Vec<Finding>,
+) -> Result<usize, VaultError> {
+    let mut unresolved = 0;
+    for planned in conflicts::plan(core, dir, scan).await {
+        let copy_path = scan.path_of(planned.index);
+        let Some(entry) = scan.raw.get(planned.index) else {
+            continue;
+        };
+        let handled = match planned.plan {
+            Ok(plan) => {
+                if !matches!(plan, Plan::Stuck) {
+                    unresolved += 1;
+                }
+                conflicts::present(core, dir, scan, entry, planned.ext, &plan).await
+            }
+            Err(e) => Err(e),
+        };
+        match handled {
+            Ok(h) => {
+                // A read-write vault's observer hears of copies when they are resolved.
+                if core.read_only {
+                    core.conflict_seen(&h.name, &h.description, false);
+                }
+                findings.push(h.finding(copy_path));
+                if let Some(node) = h.node {
+                    let index = planned.index;
+                    items.push(Item {
+                        index,
+                        node,
+                        presented: true,
+                    });
+                }
+            }
+            Err(err) => {
+                tracing::warn!(ciphertext = %copy_path, error = %err, "conflict copy could not be handled; skipped");
+                findings.push(Finding::new(
+                    copy_path,
+                    Some(planned.ext.cleartext.clone()),
+                    FindingKind::Conflict(format!("could not be handled: {err}")),
+                ));
+            }
+        }
+    }
+    Ok(unresolved)
+}
+
+/// Stage 4: directories whose content directory is missing are hidden
+/// (docs/vault-format.md §5).
+async fn hide_without_content(
+    core: &Core,
+    items: Vec<Item>,
+    findings: &mut Vec<Finding>,
+) -> Result<Vec<Item>, VaultError> {
+    let checks: Vec<Result<bool, VaultError>> = futures::stream::iter(
+        items
+            .iter()
+            .map(|it| -> BoxFut<'_, Result<bool, VaultError>> {
+                Box::pin(async move {
+                    let NodeKind::Dir(id) = &it.node.kind else {
+                        return Ok(true);
+                    };
+                    let content = core.content_dir(id)?;
+                    match core.storage.metadata(&content).await {
+                        Ok(m) => Ok(m.kind == EntryKind::Dir),
+                        Err(e) if is_not_found(&e) => Ok(false),
+                        Err(e) => Err(e.into()),
+                    }
+                })
+            })
+            .collect::<Vec<_>>(),
+    )
+    .buffered(CONCURRENCY)
+    .collect()
+    .await;
+    let mut kept = Vec::with_capacity(items.len());
+    for (it, ok) in items.into_iter().zip(checks) {
+        if ok? {
+            kept.push(it);
+        } else if let NodeKind::Dir(id) = &it.node.kind {
+            tracing::warn!(ciphertext = %it.node.storage_path, "directory node without content directory; hidden");
+            findings.push(Finding::new(
+                it.node.storage_path.clone(),
+                Some(it.node.name.clone()),
+                FindingKind::MissingContentDir(id.clone()),
+            ));
+        }
+    }
+    Ok(kept)
+}
+
+/// Stage 5: names that could escape a path are never handed out (they
+/// decrypt, so only a key holder wrote them: a hostile client or a replayed node).
+fn refuse_unsafe(mut items: Vec<Item>, findings: &mut Vec<Finding>) -> Vec<Item> {
+    items.retain(|it| match names::refusal(&it.node.name) {
+        None => true,
+        Some(reason) => {
+            // Callers report it (check, the CLI's errors, the mount's log): debug here.
+            tracing::debug!(ciphertext = %it.node.storage_path, reason, "node with an unsafe name skipped");
+            findings.push(Finding::new(
+                it.node.storage_path.clone(),
+                None,
+                FindingKind::BadName(reason),
+            ));
+            false
+        }
+    });
+    items
+}
+
+/// Stage 6: stored-name order decides which duplicate wins; then sorted by
+/// name. Every node goes into the directory-ID cache, and what a lookup
+/// cannot compute into the presentation map.
+fn order_and_remember(core: &Core, dir: &DirId, mut items: Vec<Item>) -> Vec<Node> {
+    items.sort_by_key(|it| it.index);
+    let mut seen = HashSet::new();
+    items.retain(|it| seen.insert(it.node.name.clone()));
+    items.sort_by(|a, b| a.node.name.cmp(&b.node.name));
+    for it in &items {
+        core.dir_cache.put(&it.node);
+    }
+    let presented = items.iter().filter(|it| it.presented).map(|it| &it.node);
+    core.presented.record(dir, presented);
+    items.into_iter().map(|it| it.node).collect()
 }
 
 fn decrypt_c9r(core: &Core, dir: &DirId, c9r: &str) -> Option<String> {
@@ -113,366 +347,4 @@ async fn inflate(
         Some(name) => Ok(Ok((name, long))),
         None => Ok(Err("name in name.c9s does not decrypt".into())),
     }
-}
-
-pub(crate) async fn list(core: &Core, dir: &DirId, mode: Mode) -> Result<Listing, VaultError> {
-    let content_dir = core.content_dir(dir)?;
-    let mut raw = match core.storage.list_dir(&content_dir).await {
-        Ok(r) => r,
-        Err(e) if is_not_found(&e) => {
-            tracing::warn!(content = %content_dir, "content directory missing");
-            return Err(VaultError::node(
-                VaultErrorKind::NotFound,
-                format!("directory content {content_dir}"),
-            ));
-        }
-        Err(e) => return Err(e.into()),
-    };
-    raw.sort_by(|a, b| a.name.cmp(&b.name));
-    let mode = if core.read_only { Mode::Present } else { mode };
-    let threshold = core.threshold();
-    let mut findings = Vec::new();
-
-    // 1. Classify (pure: name decryption only).
-    let mut normal: Vec<(usize, String, NodeLoc)> = Vec::new();
-    let mut shortened: Vec<usize> = Vec::new();
-    let mut conflict_items: Vec<(usize, Extracted)> = Vec::new();
-    for (i, e) in raw.iter().enumerate() {
-        let path = || {
-            content_dir
-                .join(&e.name)
-                .map(|p| p.as_str().to_owned())
-                .unwrap_or_default()
-        };
-        if e.name == layout::DIR_ID_BACKUP_FILE {
-            continue;
-        }
-        if e.name.starts_with('.') {
-            if e.name.starts_with(TEMP_PREFIX) {
-                let p = path();
-                if !lock(&core.live_temps).contains(&p) {
-                    findings.push(Finding {
-                        storage_path: p,
-                        cleartext: None,
-                        kind: FindingKind::TempObject,
-                        repaired: false,
-                    });
-                }
-            }
-            continue;
-        }
-        if e.name.ends_with(layout::C9S_SUFFIX) && e.metadata.kind == EntryKind::Dir {
-            shortened.push(i);
-            continue;
-        }
-        let Some(base) = e.name.strip_suffix(layout::C9R_SUFFIX) else {
-            tracing::debug!(ciphertext = %path(), "unknown entry in content directory ignored");
-            continue;
-        };
-        match classify(core, dir, &content_dir, &e.name, base, threshold) {
-            Some(Class::Normal { name, loc }) => normal.push((i, name, loc)),
-            Some(Class::Conflict { ext }) => conflict_items.push((i, ext)),
-            None => {
-                tracing::warn!(ciphertext = %path(), "entry name does not decrypt; skipped");
-                findings.push(Finding {
-                    storage_path: path(),
-                    cleartext: None,
-                    kind: FindingKind::Undecryptable,
-                    repaired: false,
-                });
-            }
-        }
-    }
-
-    // 2. Detect node types of normal and shortened entries, concurrently (order kept).
-    let mut items: Vec<(usize, Item)> = Vec::new();
-    let normal_results: Vec<NormalResult> = futures::stream::iter(
-        normal
-            .into_iter()
-            .map(|(i, name, loc)| -> BoxFut<'_, NormalResult> {
-                let e = &raw[i];
-                Box::pin(async move {
-                    let presented = !names::is_nfc_name(&name) || e.name.len() > threshold;
-                    let path = loc.node_path()?.as_str().to_owned();
-                    match detect::detect(core, &loc, &e.metadata).await? {
-                        Some(d) => Ok((i, Some(item(dir, &name, &loc, d, presented)?), path)),
-                        None => Ok((i, None, path)),
-                    }
-                })
-            })
-            .collect::<Vec<_>>(),
-    )
-    .buffered(16)
-    .collect()
-    .await;
-    for r in normal_results {
-        match r? {
-            (i, Some(it), _) => items.push((i, it)),
-            (_, None, path) => findings.push(Finding {
-                storage_path: path,
-                cleartext: None,
-                kind: FindingKind::Broken,
-                repaired: false,
-            }),
-        }
-    }
-    let short_results: Vec<ShortResult> = futures::stream::iter(
-        shortened
-            .into_iter()
-            .map(|i| -> BoxFut<'_, ShortResult> {
-                let e = &raw[i];
-                let content_dir = &content_dir;
-                Box::pin(async move {
-                    let node_path = content_dir.join(&e.name)?;
-                    let (name, long) = match inflate(core, dir, &node_path).await? {
-                        Ok(x) => x,
-                        Err(reason) => {
-                            return Ok((i, Err((node_path.as_str().to_owned(), reason))));
-                        }
-                    };
-                    let loc = NodeLoc {
-                        content_dir: content_dir.clone(),
-                        entry: e.name.clone(),
-                        long_name: Some(long.clone()),
-                    };
-                    let presented = !names::is_nfc_name(&name)
-                        || long.len() <= threshold
-                        || layout::shortened_name(&long) != e.name;
-                    match detect::detect(core, &loc, &e.metadata).await? {
-                        Some(d) => Ok((i, Ok(item(dir, &name, &loc, d, presented)?))),
-                        None => Ok((
-                            i,
-                            Err((node_path.as_str().to_owned(), "broken node".to_owned())),
-                        )),
-                    }
-                })
-            })
-            .collect::<Vec<_>>(),
-    )
-    .buffered(16)
-    .collect()
-    .await;
-    for r in short_results {
-        match r? {
-            (i, Ok(it)) => items.push((i, it)),
-            (_, Err((p, reason))) => {
-                tracing::debug!(ciphertext = %p, reason = %reason, "shortened node skipped");
-                let kind = if reason == "broken node" {
-                    FindingKind::Broken
-                } else {
-                    FindingKind::BadShortened(reason)
-                };
-                findings.push(Finding {
-                    storage_path: p,
-                    cleartext: None,
-                    kind,
-                    repaired: false,
-                });
-            }
-        }
-    }
-
-    // 3. Conflict copies, sequentially in stored-name order.
-    if !conflict_items.is_empty() {
-        let mut existing: HashSet<String> = raw.iter().map(|e| e.name.clone()).collect();
-        let kinds: HashMap<String, EntryKind> = raw
-            .iter()
-            .map(|e| (e.name.clone(), e.metadata.kind))
-            .collect();
-        for (i, ext) in conflict_items {
-            let e: &DirEntry = &raw[i];
-            let copy_path = content_dir.join(&e.name)?.as_str().to_owned();
-            let outcome = conflicts::handle(
-                core,
-                dir,
-                &content_dir,
-                e,
-                &ext,
-                &mut existing,
-                &kinds,
-                mode,
-            )
-            .await;
-            match outcome {
-                Ok(ConflictOutcome::Node {
-                    node,
-                    presented,
-                    description,
-                    resolved,
-                }) => {
-                    core.conflict_seen(&node.name, &description, resolved);
-                    findings.push(Finding {
-                        storage_path: copy_path,
-                        cleartext: Some(node.name.clone()),
-                        kind: FindingKind::Conflict(description),
-                        repaired: resolved,
-                    });
-                    items.push((i, Item { node, presented }));
-                }
-                Ok(ConflictOutcome::Hidden {
-                    description,
-                    resolved,
-                }) => {
-                    core.conflict_seen(&ext.cleartext, &description, resolved);
-                    findings.push(Finding {
-                        storage_path: copy_path,
-                        cleartext: Some(ext.cleartext.clone()),
-                        kind: FindingKind::Conflict(description),
-                        repaired: resolved,
-                    })
-                }
-                Err(err) => {
-                    tracing::warn!(ciphertext = %copy_path, error = %err, "conflict copy could not be handled; skipped");
-                    findings.push(Finding {
-                        storage_path: copy_path,
-                        cleartext: Some(ext.cleartext.clone()),
-                        kind: FindingKind::Conflict(format!("could not be handled: {err}")),
-                        repaired: false,
-                    });
-                }
-            }
-        }
-    }
-
-    // 4. Directories whose content directory is missing are hidden (docs/vault-format.md §5).
-    let dir_checks: Vec<Result<bool, VaultError>> = futures::stream::iter(
-        items
-            .iter()
-            .map(|(_, it)| -> BoxFut<'_, Result<bool, VaultError>> {
-                Box::pin(async move {
-                    match &it.node.kind {
-                        NodeKind::Dir(id) => {
-                            let content = core.content_dir(id)?;
-                            match core.storage.metadata(&content).await {
-                                Ok(m) => Ok(m.kind == EntryKind::Dir),
-                                Err(e) if is_not_found(&e) => Ok(false),
-                                Err(e) => Err(e.into()),
-                            }
-                        }
-                        _ => Ok(true),
-                    }
-                })
-            })
-            .collect::<Vec<_>>(),
-    )
-    .buffered(16)
-    .collect()
-    .await;
-    let mut kept = Vec::with_capacity(items.len());
-    for ((i, it), ok) in items.into_iter().zip(dir_checks) {
-        if ok? {
-            kept.push((i, it));
-        } else if let NodeKind::Dir(id) = &it.node.kind {
-            tracing::warn!(ciphertext = %it.node.storage_path, "directory node without content directory; hidden");
-            findings.push(Finding {
-                storage_path: it.node.storage_path.clone(),
-                cleartext: Some(it.node.name.clone()),
-                kind: FindingKind::MissingContentDir(id.clone()),
-                repaired: false,
-            });
-        }
-    }
-
-    // 5. Names that could escape a path are never handed out (they decrypt, so
-    // only a key holder wrote them: a hostile client or a replayed node).
-    kept.retain(|(_, it)| match names::refusal(&it.node.name) {
-        None => true,
-        Some(reason) => {
-            // Callers report it (check, the CLI's errors, the mount's log): debug here.
-            tracing::debug!(ciphertext = %it.node.storage_path, reason, "node with an unsafe name skipped");
-            findings.push(Finding {
-                storage_path: it.node.storage_path.clone(),
-                cleartext: None,
-                kind: FindingKind::BadName(reason),
-                repaired: false,
-            });
-            false
-        }
-    });
-
-    // 6. Stored-name order decides which duplicate wins; then sort by name.
-    kept.sort_by_key(|(i, _)| *i);
-    let mut seen = HashSet::new();
-    let mut result: Vec<Item> = kept
-        .into_iter()
-        .map(|(_, it)| it)
-        .filter(|it| seen.insert(it.node.name.clone()))
-        .collect();
-    result.sort_by(|a, b| a.node.name.cmp(&b.node.name));
-
-    let mut presented = HashMap::new();
-    for it in &result {
-        core.dir_cache.put(&it.node);
-        if it.presented {
-            presented.insert(it.node.name.clone(), it.node.clone());
-            presented.insert(names::nfc(&it.node.name), it.node.clone());
-        }
-    }
-    lock(&core.presented).insert(
-        dir.clone(),
-        Presented {
-            at: Instant::now(),
-            nodes: presented,
-        },
-    );
-    tracing::trace!(content = %content_dir, entries = result.len(), "listed");
-    Ok(Listing {
-        nodes: result.into_iter().map(|it| it.node).collect(),
-        findings,
-    })
-}
-
-fn item(
-    dir: &DirId,
-    name: &str,
-    loc: &NodeLoc,
-    d: Detected,
-    presented: bool,
-) -> Result<Item, VaultError> {
-    Ok(Item {
-        node: Node {
-            parent: dir.clone(),
-            name: name.to_owned(),
-            kind: d.kind,
-            size: d.size,
-            modified: d.modified,
-            damaged: d.damaged,
-            storage_path: loc.node_path()?.as_str().to_owned(),
-        },
-        presented,
-    })
-}
-
-/// Step 1–2 of docs/vault-format.md §10 for one `.c9r` entry.
-fn classify(
-    core: &Core,
-    dir: &DirId,
-    content_dir: &StoragePath,
-    entry: &str,
-    base: &str,
-    threshold: usize,
-) -> Option<Class> {
-    let _ = threshold;
-    if let Ok(name) = core.cryptor.decrypt_name(base, dir.as_str()) {
-        let loc = NodeLoc {
-            content_dir: content_dir.clone(),
-            entry: entry.to_owned(),
-            long_name: None,
-        };
-        return Some(Class::Normal { name, loc });
-    }
-    let mut try_decrypt = |s: &str| core.cryptor.decrypt_name(s, dir.as_str()).ok();
-    let ext = conflict::extract_ciphertext(base, &mut try_decrypt)?;
-    if ext.start == 0 && ext.end == base.len() {
-        let loc = NodeLoc {
-            content_dir: content_dir.clone(),
-            entry: entry.to_owned(),
-            long_name: None,
-        };
-        return Some(Class::Normal {
-            name: ext.cleartext,
-            loc,
-        });
-    }
-    Some(Class::Conflict { ext })
 }

@@ -13,9 +13,9 @@ use vault_format::{FormatError, layout};
 use vault_storage::{Body, RenameMode, StorageErrorKind, StoragePath, WriteMode};
 
 use crate::backups;
-use crate::core::{Core, PRESENTED_TTL, TEMP_PREFIX, is_not_found, lock, not_found_as};
-use crate::detect::node_at;
+use crate::core::{Core, TEMP_PREFIX, is_not_found, not_found_as};
 pub(crate) use crate::detect::root_node;
+use crate::detect::{self, Detected, node_at};
 use crate::names::{self, NodeLoc};
 use crate::open_file;
 use crate::{DirId, Node, NodeKind, VaultError, VaultErrorKind, listing};
@@ -27,22 +27,13 @@ async fn presented(
     name: &str,
     nfc: &str,
 ) -> Result<Option<Node>, VaultError> {
-    {
-        let map = lock(&core.presented);
-        if let Some(p) = map.get(dir)
-            && p.at.elapsed() < PRESENTED_TTL
-        {
-            return Ok(p.nodes.get(name).or_else(|| p.nodes.get(nfc)).cloned());
-        }
+    if let Some(known) = core.presented.lookup(dir, name, nfc) {
+        return Ok(known);
     }
-    let mode = if core.read_only {
-        listing::Mode::Present
-    } else {
-        listing::Mode::Resolve
-    };
-    match listing::list(core, dir, mode).await {
+    // A pure listing: a lookup miss never resolves conflicts (that is a
+    // mutation, `crate::conflicts::resolve`, under the directory lock).
+    match listing::list(core, dir).await {
         Ok(listing) => {
-            // After a read-write listing resolved conflicts, the name may now be a normal node.
             if let Some(n) = listing
                 .nodes
                 .iter()
@@ -222,15 +213,8 @@ pub(crate) async fn create_dir(core: &Core, dir: &DirId, name: &str) -> Result<N
     }
     core.forget_presented(dir, &name);
     tracing::debug!(ciphertext = %node_path, content = %content, "directory created");
-    let node = Node {
-        parent: dir.clone(),
-        name,
-        kind: NodeKind::Dir(id),
-        size: 0,
-        modified: Some(SystemTime::now()),
-        damaged: false,
-        storage_path: node_path.as_str().to_owned(),
-    };
+    let fresh = Detected::fresh(NodeKind::Dir(id), 0);
+    let node = detect::node(dir, &name, node_path.as_str(), fresh);
     core.dir_cache.put(&node);
     Ok(node)
 }
@@ -257,15 +241,8 @@ pub(crate) async fn create_file(core: &Core, dir: &DirId, name: &str) -> Result<
     }
     core.forget_presented(dir, &name);
     tracing::debug!(ciphertext = %node_path, "file created");
-    Ok(Node {
-        parent: dir.clone(),
-        name,
-        kind: NodeKind::File,
-        size: 0,
-        modified: Some(SystemTime::now()),
-        damaged: false,
-        storage_path: node_path.as_str().to_owned(),
-    })
+    let fresh = Detected::fresh(NodeKind::File, 0);
+    Ok(detect::node(dir, &name, node_path.as_str(), fresh))
 }
 
 pub(crate) async fn create_symlink(
@@ -290,15 +267,8 @@ pub(crate) async fn create_symlink(
     build_node_folder(core, &loc, &name, vec![(layout::SYMLINK_FILE, ct)]).await?;
     core.forget_presented(dir, &name);
     tracing::debug!(ciphertext = %node_path, "symlink created");
-    Ok(Node {
-        parent: dir.clone(),
-        name,
-        kind: NodeKind::Symlink,
-        size: target.len() as u64,
-        modified: Some(SystemTime::now()),
-        damaged: false,
-        storage_path: node_path.as_str().to_owned(),
-    })
+    let fresh = Detected::fresh(NodeKind::Symlink, target.len() as u64);
+    Ok(detect::node(dir, &name, node_path.as_str(), fresh))
 }
 
 pub(crate) async fn read_symlink(core: &Core, node: &Node) -> Result<String, VaultError> {
@@ -412,7 +382,7 @@ async fn ensure_empty(core: &Core, content: &StoragePath, name: &str) -> Result<
             continue;
         }
         let path = content.join(&e.name)?;
-        if e.name.starts_with(TEMP_PREFIX) && !lock(&core.live_temps).contains(path.as_str()) {
+        if e.name.starts_with(TEMP_PREFIX) && !core.live_temps.contains(path.as_str()) {
             stale.push(path);
             continue;
         }
@@ -559,6 +529,50 @@ async fn move_storage(
     Ok(())
 }
 
+/// Makes way for a rename with `replace` onto the existing `dst` as rename(2)
+/// does: an empty directory onto a directory, anything else onto a non-directory.
+/// True when the move itself is to replace a plain file atomically.
+async fn clear_target(
+    core: &Core,
+    src: &Node,
+    src_loc: &NodeLoc,
+    dst: &Node,
+    dst_loc: &NodeLoc,
+    to_name: &str,
+) -> Result<bool, VaultError> {
+    match (&src.kind, &dst.kind) {
+        (NodeKind::Dir(_), NodeKind::Dir(did)) => {
+            remove_dir_storage(core, dst, did).await?;
+        }
+        (NodeKind::Dir(_), _) => {
+            return Err(VaultError::node(VaultErrorKind::NotADirectory, to_name));
+        }
+        (_, NodeKind::Dir(_)) => {
+            return Err(VaultError::node(VaultErrorKind::IsADirectory, to_name));
+        }
+        _ => {
+            if src.kind == NodeKind::File
+                && !src_loc.is_shortened()
+                && !dst_loc.is_shortened()
+                && dst.kind == NodeKind::File
+            {
+                // Atomic replace (editors save via rename); unlink the
+                // replaced file's open state first.
+                let content = dst_loc.file_content_path()?;
+                core.await_background(content.as_str()).await;
+                if let Some(f) = open_file::find(core, content.as_str()) {
+                    f.mark_unlinked().await;
+                    core.open_files.remove(content.as_str());
+                    drop(f);
+                }
+                return Ok(true);
+            }
+            remove_node_storage(core, dst).await?;
+        }
+    }
+    Ok(false)
+}
+
 pub(crate) async fn rename(
     core: &Core,
     from_dir: &DirId,
@@ -593,46 +607,13 @@ pub(crate) async fn rename(
         return Ok(());
     }
     let is_file = src.kind == NodeKind::File;
-    let mut replace_plain = false;
-    if let Some(dst) = node_at(core, to_dir, &to_nfc, &dst_loc).await? {
-        if !replace {
-            return Err(VaultError::node(VaultErrorKind::AlreadyExists, to_name));
-        }
-        match (&src.kind, &dst.kind) {
-            (NodeKind::Dir(_), NodeKind::Dir(did)) => {
-                remove_dir_storage(core, &dst, did).await?;
-            }
-            (NodeKind::Dir(_), _) => {
-                return Err(VaultError::node(VaultErrorKind::NotADirectory, to_name));
-            }
-            (_, NodeKind::Dir(_)) => {
-                return Err(VaultError::node(VaultErrorKind::IsADirectory, to_name));
-            }
-            _ => {
-                if is_file
-                    && !src_loc.is_shortened()
-                    && !dst_loc.is_shortened()
-                    && dst.kind == NodeKind::File
-                {
-                    // Atomic replace (editors save via rename); unlink the
-                    // replaced file's open state first.
-                    let content = dst_loc.file_content_path()?;
-                    core.await_background(content.as_str()).await;
-                    if let Some(f) = open_file::find(core, content.as_str()) {
-                        f.mark_unlinked().await;
-                        core.open_files.remove(content.as_str());
-                        drop(f);
-                    }
-                    replace_plain = true;
-                } else {
-                    remove_node_storage(core, &dst).await?;
-                }
-            }
-        }
-    } else if dst_loc.is_shortened() || src_loc.is_shortened() {
-        // A stale broken entry at the target would make the move fail; a plain
-        // NoReplace rename reports AlreadyExists on its own.
-    }
+    let replace_plain = match node_at(core, to_dir, &to_nfc, &dst_loc).await? {
+        Some(dst) if replace => clear_target(core, &src, &src_loc, &dst, &dst_loc, to_name).await?,
+        Some(_) => return Err(VaultError::node(VaultErrorKind::AlreadyExists, to_name)),
+        // A stale broken entry at a shortened target would make the move fail; a
+        // plain NoReplace rename reports AlreadyExists on its own.
+        None => false,
+    };
 
     // Hold the open file (if any) while its ciphertext moves, so a concurrent
     // flush cannot commit to the old path.
@@ -676,15 +657,14 @@ pub(crate) async fn rename(
     core.forget_presented(to_dir, &to_nfc);
     if let Some(id) = src_dir_id {
         core.dir_cache.set_parent(&id, to_dir);
-        core.dir_cache.put(&Node {
-            parent: to_dir.clone(),
-            name: to_nfc.clone(),
+        let moved = Detected {
             kind: NodeKind::Dir(id),
             size: 0,
             modified: src.modified,
             damaged: false,
-            storage_path: dst_loc.node_path()?.as_str().to_owned(),
-        });
+        };
+        core.dir_cache
+            .put(&detect::node_in(to_dir, &to_nfc, &dst_loc, moved)?);
     }
     tracing::debug!(from = %src.storage_path, to = %dst_loc.node_path()?, "renamed");
     Ok(())

@@ -29,7 +29,7 @@ use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 use vault_format::layout;
 use vault_storage::{Body, RenameMode, StoragePath, WriteMode};
 
-use crate::core::{Core, TEMP_PREFIX, lock};
+use crate::core::{Core, TEMP_PREFIX};
 use crate::{VaultError, VaultErrorKind};
 
 /// Largest version kept in memory before a shadow object is created.
@@ -55,14 +55,14 @@ async fn create_object(
     bytes: Vec<u8>,
 ) -> Result<StoragePath, VaultError> {
     let path = content_dir.join(&format!("{TEMP_PREFIX}{}", layout::new_dir_id()))?;
-    lock(&core.live_temps).insert(path.as_str().to_owned());
+    core.live_temps.register(path.as_str());
     // Not durable yet: a durable commit syncs the object before renaming it.
     if let Err(e) = core
         .storage
         .write_nosync(&path, Body::from_bytes(bytes), WriteMode::CreateNew)
         .await
     {
-        lock(&core.live_temps).remove(path.as_str());
+        core.live_temps.release(path.as_str());
         return Err(e.into());
     }
     tracing::debug!(shadow = %path, "shadow object created");
@@ -207,7 +207,7 @@ impl Shadow {
                         .rename_nosync(path, target, RenameMode::Replace)
                         .await?;
                 }
-                lock(&core.live_temps).remove(path.as_str());
+                core.live_temps.release(path.as_str());
                 tracing::debug!(shadow = %path, target = %target, "shadow committed");
                 Ok(())
             }
@@ -237,7 +237,7 @@ impl Shadow {
             if let Err(e) = core.storage.remove_file(&path).await {
                 tracing::warn!(shadow = %path, error = %e, "could not remove shadow object (check --repair removes it)");
             }
-            lock(&core.live_temps).remove(path.as_str());
+            core.live_temps.release(path.as_str());
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Acceptance 3: sync-conflict copies (docs/vault-format.md §10). The `conflicts/` fixture
 //! lists exactly as expected-resolved.json says, read-only (storage
-//! untouched) and read-write (resolved on storage; a second listing changes
+//! untouched) and read-write (resolved on storage by `resolve_conflicts`, as
+//! a read-write mount does before presenting; a second pass changes
 //! nothing), plus Nextcloud-named copies of a file and a directory node.
 
 mod common;
@@ -58,7 +59,7 @@ async fn read_write_resolves_on_storage_once() {
     let storage = memory_fixture("conflicts").await;
     let before = snapshot(&storage);
     let vault = unlock(storage.clone(), false).await;
-    assert_eq!(walk(&vault).await, expected_resolved());
+    assert_eq!(walk_resolving(&vault).await, expected_resolved());
     let after_first = snapshot(&storage);
     assert_ne!(
         after_first, before,
@@ -89,10 +90,10 @@ async fn read_write_resolves_on_storage_once() {
             .iter()
             .any(|e| e.name == ".Ni7PzxxHgsYs5lNBh6QeXpzAISu-Tp_TCA4=.c9r")
     );
-    // A second listing (and a fresh unlock) changes nothing.
-    assert_eq!(walk(&vault).await, expected_resolved());
+    // A second pass (and a fresh unlock) changes nothing.
+    assert_eq!(walk_resolving(&vault).await, expected_resolved());
     let again = unlock(storage.clone(), false).await;
-    assert_eq!(walk(&again).await, expected_resolved());
+    assert_eq!(walk_resolving(&again).await, expected_resolved());
     assert_eq!(snapshot(&storage), after_first);
     // Every resolved node is reachable by computed name now.
     for path in expected_resolved().keys() {
@@ -215,7 +216,11 @@ async fn nextcloud_named_copies_of_file_and_directory() {
         let vault = Vault::unlock(storage.clone(), "pw", OpenOptions { read_only })
             .await
             .expect("unlock");
-        let got = walk(&vault).await;
+        let got = if read_only {
+            walk(&vault).await
+        } else {
+            walk_resolving(&vault).await
+        };
         let names: Vec<&str> = got.keys().map(String::as_str).collect();
         assert_eq!(
             names,
@@ -250,7 +255,7 @@ async fn nextcloud_named_copies_of_file_and_directory() {
                 "identical duplicate deleted"
             );
             let after = snapshot(&storage);
-            assert_eq!(walk(&vault).await, got);
+            assert_eq!(walk_resolving(&vault).await, got);
             assert_eq!(snapshot(&storage), after, "second listing changed storage");
         }
     }
@@ -266,7 +271,10 @@ async fn the_conflict_observer_is_told_once_per_resolved_copy() {
         sink.lock().expect("lock").push(e.clone())
     })));
     assert!(!vault.on_conflict(Box::new(|_| {})), "one observer only");
+    // A read-write listing alone tells nothing: only a resolution changes storage.
     walk(&vault).await;
+    assert!(seen.lock().expect("lock").is_empty());
+    walk_resolving(&vault).await;
     let first = seen.lock().expect("lock").clone();
     assert!(!first.is_empty(), "the fixture's copies were seen");
     assert!(first.iter().all(|e| e.resolved), "{first:?}");
@@ -282,6 +290,147 @@ async fn the_conflict_observer_is_told_once_per_resolved_copy() {
     again.on_conflict(Box::new(move |e| {
         sink.lock().expect("lock").push(e.clone())
     }));
-    walk(&again).await;
+    walk_resolving(&again).await;
     assert_eq!(seen.lock().expect("lock").len(), first.len());
+}
+
+/// Storage methods that change something.
+const WRITES: [&str; 10] = [
+    "create_dir",
+    "remove_dir",
+    "remove_dir_all",
+    "remove_file",
+    "rename",
+    "set_len",
+    "set_modified",
+    "write",
+    "write_at",
+    "sync",
+];
+
+fn writes(storage: &MemoryStorage) -> Vec<(&'static str, u64)> {
+    WRITES
+        .iter()
+        .map(|op| (*op, storage.calls(op)))
+        .filter(|(_, n)| *n > 0)
+        .collect()
+}
+
+/// Every directory ID of the fixture, from a read-only walk.
+async fn dir_ids(vault: &Vault) -> Vec<DirId> {
+    let mut out = vec![vault.root()];
+    let mut i = 0;
+    while i < out.len() {
+        let id = out[i].clone();
+        for n in vault.list(&id).await.expect("list") {
+            if let NodeKind::Dir(c) = n.kind {
+                out.push(c);
+            }
+        }
+        i += 1;
+    }
+    out
+}
+
+/// Acceptance 2 (issue 15): a listing (read-only or read-write) and a read-write
+/// lookup miss write nothing to storage, on a vault full of conflict copies:
+/// every object is byte-identical before and after, and no storage method
+/// that changes anything was called.
+#[tokio::test]
+async fn listings_and_read_write_lookup_misses_write_nothing() {
+    let storage = memory_fixture("conflicts").await;
+    let before = snapshot(&storage);
+    storage.reset_calls();
+
+    let ro = unlock(storage.clone(), true).await;
+    assert_eq!(walk(&ro).await, expected_resolved());
+    for id in dir_ids(&ro).await {
+        ro.list_checked(&id).await.expect("list_checked");
+    }
+    assert_eq!(writes(&storage), vec![], "read-only listing wrote");
+    assert_eq!(snapshot(&storage), before, "read-only listing wrote");
+
+    let rw = unlock(storage.clone(), false).await;
+    let ids = dir_ids(&ro).await;
+    for id in &ids {
+        let listed = rw.list_checked(id).await.expect("list_checked");
+        if id == &rw.root() {
+            assert!(
+                listed.unresolved_conflicts > 0,
+                "the root presents conflict copies"
+            );
+        }
+    }
+    // Misses with nothing cached: each one stats the computed names and lists
+    // the directory for presented names; none may resolve.
+    for id in &ids {
+        for name in [
+            "no such file",
+            "report (conflicted copy 2099-01-01 000000).txt",
+        ] {
+            rw.clear_caches();
+            let miss = rw.lookup(id, name).await.expect_err("miss");
+            assert_eq!(miss.kind(), vault_engine::VaultErrorKind::NotFound);
+        }
+    }
+    // Hits on presented names (a fresh vault: found through a listing) write nothing either.
+    for path in expected_resolved().keys() {
+        let fresh = unlock(storage.clone(), false).await;
+        fresh
+            .resolve(path)
+            .await
+            .unwrap_or_else(|e| panic!("resolve {path}: {e}"));
+    }
+    assert_eq!(walk(&rw).await, expected_resolved());
+    assert_eq!(
+        writes(&storage),
+        vec![],
+        "read-write listing or lookup wrote"
+    );
+    assert_eq!(
+        snapshot(&storage),
+        before,
+        "read-write listing or lookup wrote"
+    );
+
+    // The explicit operation does resolve, and afterwards nothing is presented.
+    let root = rw.root();
+    assert!(rw.resolve_conflicts(&root).await.expect("resolve") > 0);
+    assert_ne!(snapshot(&storage), before);
+    assert_eq!(
+        rw.list_checked(&root)
+            .await
+            .expect("list")
+            .unresolved_conflicts,
+        0
+    );
+    assert_eq!(
+        ro.resolve_conflicts(&root)
+            .await
+            .expect_err("read-only")
+            .kind(),
+        vault_engine::VaultErrorKind::ReadOnly
+    );
+}
+
+/// Resolutions racing in one process (a mount's readdir and a listing on
+/// another task) lose nothing: the directory lock serialises them.
+#[tokio::test]
+async fn concurrent_resolutions_in_one_process_lose_nothing() {
+    let storage = memory_fixture("conflicts").await;
+    let vault = Arc::new(unlock(storage.clone(), false).await);
+    let mut tasks = Vec::new();
+    for _ in 0..4 {
+        let v = Arc::clone(&vault);
+        tasks.push(tokio::spawn(async move {
+            let root = v.root();
+            v.resolve_conflicts(&root).await.expect("resolve");
+            v.list(&root).await.expect("list").len()
+        }));
+    }
+    for t in tasks {
+        t.await.expect("task");
+    }
+    let fresh = unlock(storage, true).await;
+    assert_eq!(walk(&fresh).await, expected_resolved());
 }

@@ -38,7 +38,9 @@ pub async fn run(ctx: Ctx, storage_arg: &str, secrets: &SecretArgs) -> CliResult
     if secrets.remember
         && let Some(account) = crate::cli::remember::vault_password_account(storage_arg)
     {
-        crate::cli::remember::remember_later(account, "vault password", password.expose_secret());
+        secrets
+            .keyring()
+            .remember_later(account, "vault password", password.expose_secret());
     }
     if !ctx.quiet {
         eprintln!("Created vault {storage_arg}");

@@ -201,7 +201,7 @@ pub fn run(ctx: Ctx, mut args: MountArgs) -> CliResult {
         )
         .map_err(mount_error)?;
         // Mounted: what --remember asked for was right.
-        crate::cli::remember::commit();
+        crate::cli::remember::commit(&plan.secrets.keyring);
         let autolock = arm_auto_lock(&rt, &mount, args.no_auto_lock);
         let desktop = Desktop::mounted(&args, mount.mountpoint().unwrap_or(&plan.mountpoint));
         mounted(&plan, args.reveal, ctx.quiet);

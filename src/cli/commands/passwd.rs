@@ -28,9 +28,13 @@ pub async fn run(
         .map_err(|e| CliError::vault(storage_arg, &e))?;
     // A remembered password is replaced by the new one (it would be refused from now on).
     if let Some(account) = crate::cli::remember::vault_password_account(storage_arg)
-        && (secrets.remember || crate::cli::remember::lookup(&account, "vault password").is_some())
+        && (secrets.remember
+            || crate::cli::remember::lookup(secrets.keyring(), &account, "vault password")
+                .is_some())
     {
-        crate::cli::remember::remember_later(account, "vault password", new.expose_secret());
+        secrets
+            .keyring()
+            .remember_later(account, "vault password", new.expose_secret());
     }
     if !ctx.quiet {
         eprintln!("Password of {storage_arg} changed");

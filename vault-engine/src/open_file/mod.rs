@@ -746,7 +746,7 @@ impl Drop for OpenFile {
                             tracing::warn!(error = %e, "background flush failed; previous version kept");
                         }
                     });
-                    lock(&self.core.background_commits).insert(key.clone(), task);
+                    self.core.background_commits.start(key.clone(), task);
                 }
                 Err(_) => {
                     tracing::warn!(ciphertext = %key, "open file dropped with unflushed writes outside a runtime; writes discarded");

@@ -111,10 +111,28 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 }
 
 /// Every node below `dir`, by cleartext path (`/a/b`), with content hashes.
+/// Listings only: sync-conflict copies are presented, never resolved.
 pub async fn walk(vault: &Vault) -> BTreeMap<String, Entry> {
+    walk_with(vault, false).await
+}
+
+/// As [`walk`], resolving each directory's sync-conflict copies before
+/// listing it, as a read-write mount's readdir does.
+#[allow(dead_code)]
+pub async fn walk_resolving(vault: &Vault) -> BTreeMap<String, Entry> {
+    walk_with(vault, true).await
+}
+
+async fn walk_with(vault: &Vault, resolve: bool) -> BTreeMap<String, Entry> {
     let mut out = BTreeMap::new();
     let mut stack = vec![(DirId::root(), String::new())];
     while let Some((id, path)) = stack.pop() {
+        if resolve {
+            vault
+                .resolve_conflicts(&id)
+                .await
+                .expect("resolve conflicts");
+        }
         for node in vault.list(&id).await.expect("list") {
             let p = format!("{path}/{}", node.name);
             match &node.kind {
