@@ -9,13 +9,22 @@ use super::secrets::Secrets;
 use super::storage_arg::{self, Purpose};
 
 /// Opens the vault at `storage_arg` (read-only: nothing is written, conflicts only presented).
+///
+/// `vault.cryptomator` is read once, by the check that a vault lives there, and the root
+/// folder is not asked for (a missing one is reported by the first listing or creation in
+/// it): a command on a remote storage costs two requests before its own.
 pub async fn open(storage_arg: &str, secrets: &Secrets, read_only: bool) -> CliResult<Vault> {
-    let storage = connect_existing(storage_arg, secrets).await?;
+    let (storage, config) = connect_existing_config(storage_arg, secrets).await?;
     let password = secrets.vault_password(storage_arg)?;
     use secrecy::ExposeSecret;
-    let vault = Vault::unlock(storage, password.expose_secret(), OpenOptions { read_only })
-        .await
-        .map_err(|e| CliError::vault(storage_arg, &e))?;
+    let vault = Vault::unlock_prefetched(
+        storage,
+        config,
+        password.expose_secret(),
+        OpenOptions { read_only },
+    )
+    .await
+    .map_err(|e| CliError::vault(storage_arg, &e))?;
     drop(password);
     Ok(vault)
 }
@@ -25,14 +34,27 @@ pub async fn connect_existing(
     storage_arg: &str,
     secrets: &Secrets,
 ) -> CliResult<std::sync::Arc<dyn vault_storage::Storage>> {
+    Ok(connect_existing_config(storage_arg, secrets).await?.0)
+}
+
+/// Largest `vault.cryptomator` read (the engine refuses larger ones as not a vault file).
+const MAX_CONFIG: usize = 64 * 1024;
+
+/// [`connect_existing`], also returning `vault.cryptomator`'s bytes: the check reads the file
+/// (one request) instead of asking for its metadata.
+pub async fn connect_existing_config(
+    storage_arg: &str,
+    secrets: &Secrets,
+) -> CliResult<(std::sync::Arc<dyn vault_storage::Storage>, Vec<u8>)> {
     let spec = storage_arg::parse(storage_arg)?;
     let storage =
-        crate::cli::connect::connect(storage_arg, &spec, Purpose::Open, secrets, &secrets.connect).await?;
+        crate::cli::connect::connect(storage_arg, &spec, Purpose::Open, secrets, &secrets.connect)
+            .await?;
     let config =
         StoragePath::new("vault.cryptomator").map_err(|e| CliError::other(e.to_string()))?;
-    match storage.metadata(&config).await {
-        Ok(m) if m.kind == vault_storage::EntryKind::File => Ok(storage),
-        Ok(_) => Err(CliError::new(
+    match storage.read_at(&config, 0, MAX_CONFIG + 1).await {
+        Ok(bytes) => Ok((storage, bytes.to_vec())),
+        Err(e) if e.kind() == StorageErrorKind::IsADirectory => Err(CliError::new(
             Exit::NotAVault,
             format!("{storage_arg} is not a vault (vault.cryptomator is a folder)"),
         )),

@@ -12,6 +12,7 @@
 //! - `dir_ids`: the `(parent, name) → DirId` LRU cache and per-directory locks;
 //! - `detect`: node type detection (docs/vault-format.md §7) and the `Node` it yields (a leaf);
 //! - `nodes`: lookup, create/remove/rename;
+//! - `new_file`: a new file stored whole by one no-replace write (`vault put`);
 //! - `listing`: directory listings (docs/vault-format.md §5–§8) with sync-conflict handling (`conflicts`, docs/vault-format.md §10);
 //! - `open_file`: [`OpenFile`]: chunk cache, shadow write path, atomic commit (`shadow`);
 //!   the table of open files (`open_table`) is owned by `core` without naming `OpenFile`;
@@ -143,6 +144,9 @@ pub struct StatFs {
 /// An unlocked vault. Cheap to share (`Arc<Vault>`); all methods take `&self`.
 pub struct Vault {
     core: Arc<core::Core>,
+    /// Unlocked without asking whether the root folder exists
+    /// ([`Vault::unlock_prefetched`]): a `NotFound` in the root is checked then.
+    root_unchecked: bool,
 }
 
 /// A sync-conflict copy (`NAME (conflicted copy …)`) a directory listing found, renamed or
@@ -173,6 +177,7 @@ mod detect;
 mod dir_ids;
 mod listing;
 mod names;
+mod new_file;
 mod nodes;
 mod open_file;
 mod open_table;
@@ -180,6 +185,7 @@ mod read_ahead;
 mod shadow;
 mod unlock;
 pub use dir_ids::{DirRepeat, VisitedDirs};
+pub use new_file::{StagedFile, Stager};
 pub use open_file::OpenFile;
 
 pub mod check;
@@ -201,6 +207,7 @@ impl Vault {
         let core = unlock::create(storage, password, options).await?;
         Ok(Vault {
             core: Arc::new(core),
+            root_unchecked: false,
         })
     }
 
@@ -210,10 +217,47 @@ impl Vault {
         password: &str,
         options: OpenOptions,
     ) -> Result<Vault, VaultError> {
-        let core = unlock::unlock(storage, password, options).await?;
+        let core = unlock::unlock(storage, password, options, Default::default()).await?;
         Ok(Vault {
             core: Arc::new(core),
+            root_unchecked: false,
         })
+    }
+
+    /// As [`Vault::unlock`], for a caller that already read `vault.cryptomator` (`config`, to
+    /// tell "not a vault" before asking for the password), and without the request that
+    /// checks the root folder exists: the first listing of the root, or creation in it, that
+    /// meets `NotFound` checks then and reports a missing root as [`Vault::unlock`] does.
+    /// Two requests fewer for a one-shot command on a remote storage.
+    pub async fn unlock_prefetched(
+        storage: Arc<dyn Storage>,
+        config: Vec<u8>,
+        password: &str,
+        options: OpenOptions,
+    ) -> Result<Vault, VaultError> {
+        let prefetched = unlock::Prefetched {
+            config: Some(config),
+            defer_root_check: true,
+        };
+        let core = unlock::unlock(storage, password, options, prefetched).await?;
+        Ok(Vault {
+            core: Arc::new(core),
+            root_unchecked: true,
+        })
+    }
+
+    /// `err` as met by an operation in `dir`: a `NotFound` in the root of a vault opened with
+    /// [`Vault::unlock_prefetched`] is "vault is damaged" when the root folder is missing.
+    async fn in_dir<T>(&self, dir: &DirId, res: Result<T, VaultError>) -> Result<T, VaultError> {
+        match res {
+            Err(e)
+                if self.root_unchecked && dir.is_root() && e.kind() == VaultErrorKind::NotFound =>
+            {
+                unlock::check_root(self.core.storage.as_ref(), &self.core.cryptor).await?;
+                Err(e)
+            }
+            other => other,
+        }
     }
 
     /// Changes the password (docs/vault-format.md §13): backup of the old masterkey file,
@@ -328,7 +372,8 @@ impl Vault {
         } else {
             listing::Mode::Resolve
         };
-        Ok(listing::list(&self.core, dir, mode).await?.nodes)
+        let res = listing::list(&self.core, dir, mode).await;
+        Ok(self.in_dir(dir, res).await?.nodes)
     }
 
     /// As [`Vault::list`], and also the nodes refused for names that could
@@ -340,7 +385,8 @@ impl Vault {
         } else {
             listing::Mode::Resolve
         };
-        let listing = listing::list(&self.core, dir, mode).await?;
+        let res = listing::list(&self.core, dir, mode).await;
+        let listing = self.in_dir(dir, res).await?;
         let refused = listing
             .findings
             .into_iter()
@@ -360,12 +406,34 @@ impl Vault {
 
     /// Creates a directory (node, `dir.c9r`, content dir, `dirid.c9r`, `name.c9s` if long).
     pub async fn create_dir(&self, dir: &DirId, name: &str) -> Result<Node, VaultError> {
-        nodes::create_dir(&self.core, dir, name).await
+        let res = nodes::create_dir(&self.core, dir, name).await;
+        self.in_dir(dir, res).await
     }
 
     /// Creates an empty file (header only). `AlreadyExists` if the name is taken.
     pub async fn create_file(&self, dir: &DirId, name: &str) -> Result<Node, VaultError> {
-        nodes::create_file(&self.core, dir, name).await
+        let res = nodes::create_file(&self.core, dir, name).await;
+        self.in_dir(dir, res).await
+    }
+
+    /// Something that encrypts a file's content for [`Vault::create_file_staged`] on a
+    /// blocking thread.
+    pub fn stager(&self) -> Stager {
+        Stager::new(Arc::clone(&self.core))
+    }
+
+    /// Creates a file holding `staged`'s content with one no-replace storage write (no
+    /// listing or lookup first). `AlreadyExists` if the name is taken (by a file or a
+    /// directory; sync-conflict copies a listing would present under it are not looked for).
+    /// `staged` stays usable for another try.
+    pub async fn create_file_staged(
+        &self,
+        dir: &DirId,
+        name: &str,
+        staged: &StagedFile,
+    ) -> Result<Node, VaultError> {
+        let res = new_file::create_staged(&self.core, dir, name, staged).await;
+        self.in_dir(dir, res).await
     }
 
     /// Creates a symlink with a verbatim target (≤ 32767 bytes).
@@ -375,7 +443,8 @@ impl Vault {
         name: &str,
         target: &str,
     ) -> Result<Node, VaultError> {
-        nodes::create_symlink(&self.core, dir, name, target).await
+        let res = nodes::create_symlink(&self.core, dir, name, target).await;
+        self.in_dir(dir, res).await
     }
 
     /// Reads a symlink's target.
