@@ -218,7 +218,9 @@ impl Work {
 
     fn vault(&self, args: &[&str]) -> Run {
         let mut c = Command::new("timeout");
-        c.arg("300").arg(bin()).args(args);
+        // VAULT_TEST_REQ_BIN: another build of `vault`, to measure a change (see the README).
+        let vault = std::env::var_os("VAULT_TEST_REQ_BIN").unwrap_or_else(|| bin().into());
+        c.arg("300").arg(vault).args(args);
         if !matches!(args.first(), Some(&"unmount")) {
             c.arg("--askpass").arg(&self.askpass);
         }
@@ -476,5 +478,148 @@ fn an_ended_session_is_renewed_transparently() {
         2,
         "the first request and the one retried after the 401 log in, the others carry the session:{}",
         show(&reqs)
+    );
+}
+
+/// `PROPFIND 12, GET 200, …`: the requests counted by method.
+fn by_method(reqs: &[Req]) -> String {
+    let mut n: BTreeMap<&str, usize> = BTreeMap::new();
+    for r in reqs {
+        let method = r.line.split(' ').nth(1).unwrap_or("?");
+        *n.entry(method).or_default() += 1;
+    }
+    n.iter()
+        .map(|(m, c)| format!("{m} {c}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A tree of 200 small files in 10 folders (1–20 KiB each).
+fn small_tree(root: &Path) {
+    for d in 0..10 {
+        let dir = root.join(format!("dir{d:02}"));
+        std::fs::create_dir_all(&dir).expect("mkdir");
+        for f in 0..20 {
+            let len = 1024 * (1 + (d * 20 + f) % 20);
+            std::fs::write(
+                dir.join(format!("file{f:02}.bin")),
+                pattern(len, (d * 20 + f) as u8),
+            )
+            .expect("write");
+        }
+    }
+}
+
+/// `rclone copy FROM TO` with the proxy as its WebDAV remote; the requests it made.
+fn rclone_copy(proxy: &Proxy, from: &str, to: &str) -> (Vec<Req>, Duration) {
+    let obscured = Command::new("rclone")
+        .args(["obscure", DAV_PASS])
+        .output()
+        .expect("rclone obscure");
+    let obscured = String::from_utf8_lossy(&obscured.stdout).trim().to_owned();
+    proxy.take();
+    let started = std::time::Instant::now();
+    let out = Command::new("rclone")
+        .args(["copy", from, to, "--config", "/dev/null", "--use-cookies"])
+        .arg(format!("--webdav-url=http://127.0.0.1:{}/", proxy.port))
+        .arg(format!("--webdav-user={DAV_USER}"))
+        .arg(format!("--webdav-pass={obscured}"))
+        .stdin(Stdio::null())
+        .output()
+        .expect("run rclone");
+    let took = started.elapsed();
+    assert!(
+        out.status.success(),
+        "rclone copy {from} {to}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (proxy.take(), took)
+}
+
+/// Issue 14, acceptance 2: on the slow-auth stand-in, `put -r` and `get -r` of a 200-file
+/// tree make at most 1.2× the requests of `rclone copy --use-cookies` of the same cleartext
+/// tree. Also measures `check` and `rm -r` of it (printed, for the README).
+#[test]
+fn tree_copies_within_1_2x_of_rclone_slow_auth() {
+    servers();
+    let srv = Srv::Apache;
+    let w = Work::new();
+    let proxy = Proxy::start(srv, w.tmp.path(), &["--slow-auth", "300"]);
+    let sub = unique("tree");
+    mkcol(srv, &sub);
+    mkcol(srv, &format!("{sub}/vault"));
+    mkcol(srv, &format!("{sub}/plain"));
+    let url = proxy.url(&format!("{sub}/vault"));
+    let src = w.path("tree");
+    small_tree(&src);
+    w.vault(&["create", &url]).ok();
+    proxy.take();
+
+    let timed = |what: &str, args: &[&str]| {
+        let started = std::time::Instant::now();
+        w.vault(args).ok();
+        let took = started.elapsed();
+        let reqs = proxy.take();
+        let delayed = reqs.iter().filter(|r| r.delayed).count();
+        eprintln!(
+            "{what}: {} requests ({delayed} paid the auth delay), {:.2} s; {}",
+            reqs.len(),
+            took.as_secs_f64(),
+            by_method(&reqs)
+        );
+        reqs
+    };
+    let src_arg = src.to_str().expect("utf-8").to_owned();
+    let put = timed(
+        "vault put -r (200 files)",
+        &["put", "-r", &url, &src_arg, "/tree"],
+    );
+    let back = w.path("back");
+    let back_arg = back.to_str().expect("utf-8").to_owned();
+    let get = timed(
+        "vault get -r (200 files)",
+        &["get", "-r", &url, "/tree", &back_arg],
+    );
+    for d in 0..10 {
+        for f in 0..20 {
+            let rel = format!("dir{d:02}/file{f:02}.bin");
+            let a = std::fs::read(src.join(&rel)).expect("source");
+            let b = std::fs::read(back.join(&rel)).expect("copied back");
+            assert!(a == b, "{rel} differs after put -r / get -r");
+        }
+    }
+    timed("vault check (200 files)", &["check", &url]);
+    timed("vault rm -r (200 files)", &["rm", "-r", &url, "/tree"]);
+
+    let remote = format!(":webdav:{sub}/plain/tree");
+    let (rc_put, t_put) = rclone_copy(&proxy, &src_arg, &remote);
+    eprintln!(
+        "rclone copy up: {} requests, {:.2} s; {}",
+        rc_put.len(),
+        t_put.as_secs_f64(),
+        by_method(&rc_put)
+    );
+    let rc_back = w.path("rc-back");
+    let (rc_get, t_get) = rclone_copy(&proxy, &remote, rc_back.to_str().expect("utf-8"));
+    eprintln!(
+        "rclone copy down: {} requests, {:.2} s; {}",
+        rc_get.len(),
+        t_get.as_secs_f64(),
+        by_method(&rc_get)
+    );
+    let limit = |n: usize| n * 12 / 10;
+    assert!(
+        put.len() <= limit(rc_put.len()),
+        "put -r: {} requests, rclone copy {} (limit 1.2×):{}",
+        put.len(),
+        rc_put.len(),
+        show(&put)
+    );
+    assert!(
+        get.len() <= limit(rc_get.len()),
+        "get -r: {} requests, rclone copy {} (limit 1.2×):{}",
+        get.len(),
+        rc_get.len(),
+        show(&get)
     );
 }

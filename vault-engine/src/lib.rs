@@ -488,6 +488,15 @@ impl Vault {
         open_file::open(&self.core, node).await
     }
 
+    /// As [`Vault::open`], for a one-shot read of a node a listing or lookup just returned:
+    /// its size gives the ciphertext length, so no metadata request is made (`vault get -r`
+    /// of many small files). A file another client rewrote since then reads as long as the
+    /// node says: a shorter or partly rewritten one fails authentication (`Corrupt`); a longer
+    /// one whose old end was at a chunk boundary reads as its first `size` bytes.
+    pub async fn open_listed(&self, node: &Node) -> Result<Arc<OpenFile>, VaultError> {
+        open_file::open_with(&self.core, node, true).await
+    }
+
     /// Space figures of the storage.
     pub async fn statfs(&self) -> Result<StatFs, VaultError> {
         let space = self.core.storage.space().await?;

@@ -107,7 +107,11 @@ async fn read_only_vaults_refuse() {
 
 async fn config_bytes(storage: &dyn Storage) -> Vec<u8> {
     storage
-        .read_at(&StoragePath::new("vault.cryptomator").expect("path"), 0, 1 << 16)
+        .read_at(
+            &StoragePath::new("vault.cryptomator").expect("path"),
+            0,
+            1 << 16,
+        )
         .await
         .expect("config")
         .to_vec()
