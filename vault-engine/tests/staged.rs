@@ -1,4 +1,5 @@
-//! `Vault::create_file_staged` (a new file stored whole by one no-replace write) and
+//! `Vault::create_file_staged` (a new file stored whole by one no-replace write),
+//! `Vault::remove_listed` and
 //! `Vault::unlock_prefetched` (config read by the caller, root folder checked on first use).
 
 mod common;
@@ -179,4 +180,38 @@ async fn unlock_prefetched_opens_and_reports_a_missing_root_on_first_use() {
         .await
         .expect_err("root missing");
     assert_eq!(err.kind(), VaultErrorKind::NotAVault);
+}
+
+#[tokio::test]
+async fn remove_listed_removes_what_the_listing_returned() {
+    let (_storage, vault) = new_memory_vault().await;
+    let staged = stage(&vault, b"x");
+    vault
+        .create_file_staged(&vault.root(), "f", &staged)
+        .await
+        .expect("create");
+    vault
+        .create_symlink(&vault.root(), "s", "f")
+        .await
+        .expect("symlink");
+    vault.create_dir(&vault.root(), "d").await.expect("mkdir");
+    let listed = vault.list(&vault.root()).await.expect("list");
+    for node in &listed {
+        let res = vault.remove_listed(node).await;
+        if matches!(node.kind, NodeKind::Dir(_)) {
+            assert_eq!(res.expect_err("dir").kind(), VaultErrorKind::IsADirectory);
+        } else {
+            res.expect("removed");
+            let again = vault.remove_listed(node).await.expect_err("gone");
+            assert_eq!(again.kind(), VaultErrorKind::NotFound, "{}", node.name);
+        }
+    }
+    let left: Vec<String> = vault
+        .list(&vault.root())
+        .await
+        .expect("list")
+        .into_iter()
+        .map(|n| n.name)
+        .collect();
+    assert_eq!(left, vec!["d".to_owned()]);
 }

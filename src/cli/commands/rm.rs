@@ -6,7 +6,7 @@
 //! stops it with nothing removed, so no folder's contents are deleted twice
 //! or through a loop.
 
-use vault_engine::{DirId, NodeKind, Vault, VisitedDirs};
+use vault_engine::{DirId, Node, NodeKind, Vault, VisitedDirs};
 
 use crate::cli::args::SecretArgs;
 use crate::cli::commands::tree;
@@ -70,8 +70,7 @@ async fn rm(vault: &Vault, storage: &str, path: &VPath, recursive: bool) -> CliR
 /// One removal of the plan, in the order it runs (children before their folder).
 enum Step {
     File {
-        dir: DirId,
-        name: String,
+        node: Node,
         path: VPath,
     },
     Dir {
@@ -104,7 +103,7 @@ async fn remove_tree(
     let mut files = Vec::new();
     for step in steps {
         match step {
-            Step::File { dir, name, path } => files.push((dir, name, path)),
+            Step::File { node, path } => files.push((node, path)),
             Step::Dir { dir, name, path } => {
                 remove_files(vault, storage, std::mem::take(&mut files)).await?;
                 vault
@@ -119,15 +118,11 @@ async fn remove_tree(
 
 /// Removes files and symlinks, [`crate::cli::commands::put::PARALLEL`] at a time; stops at
 /// the first failure in the given order, which is the error.
-async fn remove_files(
-    vault: &Vault,
-    storage: &str,
-    files: Vec<(DirId, String, VPath)>,
-) -> CliResult {
+async fn remove_files(vault: &Vault, storage: &str, files: Vec<(Node, VPath)>) -> CliResult {
     use futures::{StreamExt, TryStreamExt};
-    let removals = files.iter().map(|(dir, name, path)| async move {
+    let removals = files.iter().map(|(node, path)| async move {
         vault
-            .remove_file(dir, name)
+            .remove_listed(node)
             .await
             .map_err(|e| CliError::file(storage, &path.display(), &e))
     });
@@ -166,8 +161,7 @@ async fn plan(
             });
         } else {
             steps.push(Step::File {
-                dir: id.clone(),
-                name: child.name,
+                node: child,
                 path: cpath,
             });
         }
