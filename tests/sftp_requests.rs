@@ -23,8 +23,8 @@ use cli_support::*;
 const CREATE: usize = 30;
 const MKDIR: usize = 21;
 const PUT_ROOT: usize = 12;
-const PUT_FOLDER: usize = 15;
-const CAT: usize = 12;
+const PUT_FOLDER: usize = 14;
+const CAT: usize = 11;
 const LS_ROOT: usize = 19;
 const RM: usize = 9;
 
@@ -35,7 +35,18 @@ struct Counted {
 impl Counted {
     /// The `request N: WHAT` lines since the last call (and forgets them).
     fn take(&self) -> Vec<String> {
-        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        // The server logs a request when it serves it, and may serve a command's last CLOSE
+        // after the command exited: wait for its session to end and the log to settle.
+        let mut text = String::new();
+        for _ in 0..50 {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+            let now = std::fs::read_to_string(&self.log).unwrap_or_default();
+            let settled = now == text;
+            text = now;
+            if settled && text.contains("session closed") {
+                break;
+            }
+        }
         std::fs::write(&self.log, "").unwrap();
         text.lines()
             .filter_map(|l| {

@@ -1,7 +1,7 @@
 //! Opening a vault for a command: STORAGE → storage → "is it a vault?" → secret → unlock.
 //! And cleartext path helpers shared by the commands.
 
-use vault_engine::{DirId, Node, NodeKind, OpenOptions, Vault};
+use vault_engine::{DirId, Node, OpenOptions, Vault};
 use vault_storage::{StorageErrorKind, StoragePath};
 
 use super::exit::{CliError, CliResult, Exit};
@@ -129,32 +129,43 @@ impl VPath {
     }
 }
 
+/// `path`'s node: its folder found by `dir.c9r` reads alone ([`Vault::resolve_dir`]), then one
+/// lookup of the last name.
+async fn resolve_node(vault: &Vault, path: &VPath) -> Result<Node, vault_engine::VaultError> {
+    match path.split_last() {
+        Some((parent, name)) if !parent.is_root() => {
+            let id = vault.resolve_dir(&parent.display()).await?;
+            vault.lookup(&id, name).await
+        }
+        _ => vault.resolve(&path.display()).await,
+    }
+}
+
 /// Resolves `path`; errors name the cleartext path.
 pub async fn resolve(vault: &Vault, storage: &str, path: &VPath) -> CliResult<Node> {
-    vault
-        .resolve(&path.display())
+    resolve_node(vault, path)
         .await
         .map_err(|e| CliError::file(storage, &path.display(), &e))
 }
 
 /// Resolves `path` if it exists (`Ok(None)` when it does not).
 pub async fn resolve_opt(vault: &Vault, storage: &str, path: &VPath) -> CliResult<Option<Node>> {
-    match vault.resolve(&path.display()).await {
+    match resolve_node(vault, path).await {
         Ok(n) => Ok(Some(n)),
         Err(e) if e.kind() == vault_engine::VaultErrorKind::NotFound => Ok(None),
         Err(e) => Err(CliError::file(storage, &path.display(), &e)),
     }
 }
 
-/// Resolves a directory and returns its ID.
+/// Resolves a directory and returns its ID (one `dir.c9r` read a level, see
+/// [`Vault::resolve_dir`]).
 pub async fn resolve_dir(vault: &Vault, storage: &str, path: &VPath) -> CliResult<DirId> {
-    let node = resolve(vault, storage, path).await?;
-    match node.kind {
-        NodeKind::Dir(id) => Ok(id),
-        _ => Err(CliError::other(format!(
-            "{}: not a directory",
-            path.display()
-        ))),
+    match vault.resolve_dir(&path.display()).await {
+        Ok(id) => Ok(id),
+        Err(e) if e.kind() == vault_engine::VaultErrorKind::NotADirectory => Err(CliError::other(
+            format!("{}: not a directory", path.display()),
+        )),
+        Err(e) => Err(CliError::file(storage, &path.display(), &e)),
     }
 }
 

@@ -363,6 +363,59 @@ impl Vault {
         Ok(node)
     }
 
+    /// The directory at a `/`-separated cleartext path, found by reading each component's
+    /// `dir.c9r` directly: one request a level where [`Vault::resolve`] stats the node first.
+    /// A name that is not a plain directory node there (another stored form, a conflict copy,
+    /// a file) falls back to [`Vault::lookup`]; a non-directory is `NotADirectory`.
+    pub async fn resolve_dir(&self, path: &str) -> Result<DirId, VaultError> {
+        let mut id = DirId::root();
+        let mut walked = String::new();
+        for component in path.split('/').filter(|c| !c.is_empty()) {
+            walked.push('/');
+            walked.push_str(component);
+            if let Some(child) = self.dir_by_dir_file(&id, component).await? {
+                id = child;
+                continue;
+            }
+            id = match nodes::lookup(&self.core, &id, component).await {
+                Ok(Node {
+                    kind: NodeKind::Dir(child),
+                    ..
+                }) => child,
+                Ok(_) => return Err(VaultError::node(VaultErrorKind::NotADirectory, walked)),
+                Err(e) if e.kind() == VaultErrorKind::NotFound => {
+                    return Err(VaultError::node(VaultErrorKind::NotFound, walked));
+                }
+                Err(e) => return Err(e),
+            };
+        }
+        Ok(id)
+    }
+
+    /// `name`'s directory ID from its `dir.c9r` at the computed (NFC) location, or from a
+    /// lookup cached earlier; `None` when that is not a readable directory node.
+    async fn dir_by_dir_file(&self, dir: &DirId, name: &str) -> Result<Option<DirId>, VaultError> {
+        let core = &self.core;
+        if let Some(Node {
+            kind: NodeKind::Dir(id),
+            ..
+        }) = core.dir_cache.get(dir, name)
+        {
+            return Ok(Some(id));
+        }
+        let loc = core.loc(dir, name)?;
+        let dir_file = loc.child(vault_format::layout::DIR_FILE)?;
+        let bytes = match detect::read_dir_file(core, &dir_file).await {
+            Ok(b) => b,
+            // A plain file where the node folder would be.
+            Err(e) if e.kind() == VaultErrorKind::NotADirectory => None,
+            Err(e) => return Err(e),
+        };
+        Ok(bytes
+            .and_then(|b| vault_format::layout::parse_dir_file(&b).ok())
+            .map(|id| DirId::new(&id)))
+    }
+
     /// Lists a directory: names decrypted, sizes from ciphertext lengths, no
     /// content read. Sorted by name. Conflict copies resolved (read-write) or
     /// presented (read-only) as docs/vault-format.md §10 says.

@@ -109,11 +109,14 @@ pub async fn run(
     let mut dirs = Vec::new();
     for item in &items {
         if let Item::Dir { target, modified } = item {
-            if let Err(e) = execute_dir(&vault, storage_arg, target, &mut ids, &mut known).await {
-                errors.push(e);
-            }
-            if let Some(m) = modified {
-                dirs.push((target.clone(), *m));
+            match execute_dir(&vault, storage_arg, target, &mut ids, &mut known).await {
+                Err(e) => errors.push(e),
+                Ok(Some(node)) => {
+                    if let Some(m) = modified {
+                        dirs.push((node, *m));
+                    }
+                }
+                Ok(None) => {}
             }
         }
     }
@@ -133,10 +136,9 @@ pub async fn run(
         .await;
     errors.extend(results.into_iter().filter_map(Result::err));
     bar.finish_and_clear();
-    for (dir, m) in dirs.into_iter().rev() {
-        if let Ok(node) = vault.resolve(&dir.display()).await {
-            let _ = vault.set_modified(&node, m).await;
-        }
+    // Last, as writing inside a folder changes its time (the nodes are the ones made or found).
+    for (node, m) in dirs.into_iter().rev() {
+        let _ = vault.set_modified(&node, m).await;
     }
     finish(&vault, storage_arg, errors).await
 }
@@ -480,16 +482,17 @@ impl Known {
 }
 
 /// Makes (or finds) the directory `target`; created first, looked up only if the name is taken.
+/// Its node (`None` for the root).
 async fn execute_dir(
     vault: &Vault,
     storage: &str,
     target: &VPath,
     ids: &mut HashMap<Vec<String>, DirId>,
     known: &mut Known,
-) -> CliResult {
+) -> CliResult<Option<vault_engine::Node>> {
     if target.is_root() {
         ids.insert(Vec::new(), vault.root());
-        return Ok(());
+        return Ok(None);
     }
     let (parent, name) = parent_id(vault, storage, target, ids).await?;
     let shown = target.display();
@@ -504,10 +507,10 @@ async fn execute_dir(
             Err(e) => return Err(verr(e)),
         },
     };
-    match node.kind {
+    match &node.kind {
         NodeKind::Dir(id) => {
-            ids.insert(target.0.clone(), id);
-            Ok(())
+            ids.insert(target.0.clone(), id.clone());
+            Ok(Some(node))
         }
         _ => Err(CliError::other(format!(
             "cannot overwrite non-directory {shown} with a directory"
