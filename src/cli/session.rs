@@ -68,6 +68,12 @@ pub async fn connect_existing_config(
         Err(e) if e.kind() == StorageErrorKind::AuthenticationFailed => {
             Err(CliError::new(Exit::Auth, format!("{storage_arg}: {e}")))
         }
+        // A WebDAV server is first asked here (no request at connect): not there at all is
+        // "cannot reach", as a failed connect says.
+        Err(e) if e.kind() == StorageErrorKind::Unavailable => Err(CliError::new(
+            Exit::Unreachable,
+            format!("cannot reach storage {storage_arg}: {e}"),
+        )),
         Err(e) => Err(CliError::new(
             Exit::Unreachable,
             format!("cannot read storage {storage_arg}: {e}"),
