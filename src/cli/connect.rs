@@ -102,6 +102,9 @@ async fn connect_webdav(
         .map_err(|e| CliError::usage(format!("invalid storage URL {shown}: {}", e.0)))?;
     config.ca_cert = options.ca_cert.clone();
     config.insecure_http = options.insecure_http;
+    // Opening an existing vault reads vault.cryptomator first: that request meets a wrong
+    // password or certificate as well as a listing of the root would, one request sooner.
+    config.check_at_connect = purpose != Purpose::Open;
     // Before the password is asked for or looked up: it would have nowhere safe to go.
     let host = config.base_url.host_str().unwrap_or("");
     if config.user.is_some()

@@ -1,7 +1,7 @@
 //! Opening a vault for a command: STORAGE → storage → "is it a vault?" → secret → unlock.
 //! And cleartext path helpers shared by the commands.
 
-use vault_engine::{DirId, Node, NodeKind, OpenOptions, Vault};
+use vault_engine::{DirId, Node, OpenOptions, Vault};
 use vault_storage::{StorageErrorKind, StoragePath};
 
 use super::exit::{CliError, CliResult, Exit};
@@ -9,13 +9,22 @@ use super::secrets::Secrets;
 use super::storage_arg::{self, Purpose};
 
 /// Opens the vault at `storage_arg` (read-only: nothing is written, conflicts only presented).
+///
+/// `vault.cryptomator` is read once, by the check that a vault lives there, and the root
+/// folder is not asked for (a missing one is reported by the first listing or creation in
+/// it): a command on a remote storage costs two requests before its own.
 pub async fn open(storage_arg: &str, secrets: &Secrets, read_only: bool) -> CliResult<Vault> {
-    let storage = connect_existing(storage_arg, secrets).await?;
+    let (storage, config) = connect_existing_config(storage_arg, secrets).await?;
     let password = secrets.vault_password(storage_arg)?;
     use secrecy::ExposeSecret;
-    let vault = Vault::unlock(storage, password.expose_secret(), OpenOptions { read_only })
-        .await
-        .map_err(|e| CliError::vault(storage_arg, &e))?;
+    let vault = Vault::unlock_prefetched(
+        storage,
+        config,
+        password.expose_secret(),
+        OpenOptions { read_only },
+    )
+    .await
+    .map_err(|e| CliError::vault(storage_arg, &e))?;
     drop(password);
     Ok(vault)
 }
@@ -25,15 +34,27 @@ pub async fn connect_existing(
     storage_arg: &str,
     secrets: &Secrets,
 ) -> CliResult<std::sync::Arc<dyn vault_storage::Storage>> {
+    Ok(connect_existing_config(storage_arg, secrets).await?.0)
+}
+
+/// Largest `vault.cryptomator` read (the engine refuses larger ones as not a vault file).
+const MAX_CONFIG: usize = 64 * 1024;
+
+/// [`connect_existing`], also returning `vault.cryptomator`'s bytes: the check reads the file
+/// (one request) instead of asking for its metadata.
+pub async fn connect_existing_config(
+    storage_arg: &str,
+    secrets: &Secrets,
+) -> CliResult<(std::sync::Arc<dyn vault_storage::Storage>, Vec<u8>)> {
     let spec = storage_arg::parse(storage_arg)?;
     let storage =
         crate::cli::connect::connect(storage_arg, &spec, Purpose::Open, secrets, &secrets.connect)
             .await?;
     let config =
         StoragePath::new("vault.cryptomator").map_err(|e| CliError::other(e.to_string()))?;
-    match storage.metadata(&config).await {
-        Ok(m) if m.kind == vault_storage::EntryKind::File => Ok(storage),
-        Ok(_) => Err(CliError::new(
+    match storage.read_at(&config, 0, MAX_CONFIG + 1).await {
+        Ok(bytes) => Ok((storage, bytes.to_vec())),
+        Err(e) if e.kind() == StorageErrorKind::IsADirectory => Err(CliError::new(
             Exit::NotAVault,
             format!("{storage_arg} is not a vault (vault.cryptomator is a folder)"),
         )),
@@ -47,6 +68,12 @@ pub async fn connect_existing(
         Err(e) if e.kind() == StorageErrorKind::AuthenticationFailed => {
             Err(CliError::new(Exit::Auth, format!("{storage_arg}: {e}")))
         }
+        // A WebDAV server is first asked here (no request at connect): not there at all is
+        // "cannot reach", as a failed connect says.
+        Err(e) if e.kind() == StorageErrorKind::Unavailable => Err(CliError::new(
+            Exit::Unreachable,
+            format!("cannot reach storage {storage_arg}: {e}"),
+        )),
         Err(e) => Err(CliError::new(
             Exit::Unreachable,
             format!("cannot read storage {storage_arg}: {e}"),
@@ -108,32 +135,43 @@ impl VPath {
     }
 }
 
+/// `path`'s node: its folder found by `dir.c9r` reads alone ([`Vault::resolve_dir`]), then one
+/// lookup of the last name.
+async fn resolve_node(vault: &Vault, path: &VPath) -> Result<Node, vault_engine::VaultError> {
+    match path.split_last() {
+        Some((parent, name)) if !parent.is_root() => {
+            let id = vault.resolve_dir(&parent.display()).await?;
+            vault.lookup(&id, name).await
+        }
+        _ => vault.resolve(&path.display()).await,
+    }
+}
+
 /// Resolves `path`; errors name the cleartext path.
 pub async fn resolve(vault: &Vault, storage: &str, path: &VPath) -> CliResult<Node> {
-    vault
-        .resolve(&path.display())
+    resolve_node(vault, path)
         .await
         .map_err(|e| CliError::file(storage, &path.display(), &e))
 }
 
 /// Resolves `path` if it exists (`Ok(None)` when it does not).
 pub async fn resolve_opt(vault: &Vault, storage: &str, path: &VPath) -> CliResult<Option<Node>> {
-    match vault.resolve(&path.display()).await {
+    match resolve_node(vault, path).await {
         Ok(n) => Ok(Some(n)),
         Err(e) if e.kind() == vault_engine::VaultErrorKind::NotFound => Ok(None),
         Err(e) => Err(CliError::file(storage, &path.display(), &e)),
     }
 }
 
-/// Resolves a directory and returns its ID.
+/// Resolves a directory and returns its ID (one `dir.c9r` read a level, see
+/// [`Vault::resolve_dir`]).
 pub async fn resolve_dir(vault: &Vault, storage: &str, path: &VPath) -> CliResult<DirId> {
-    let node = resolve(vault, storage, path).await?;
-    match node.kind {
-        NodeKind::Dir(id) => Ok(id),
-        _ => Err(CliError::other(format!(
-            "{}: not a directory",
-            path.display()
-        ))),
+    match vault.resolve_dir(&path.display()).await {
+        Ok(id) => Ok(id),
+        Err(e) if e.kind() == vault_engine::VaultErrorKind::NotADirectory => Err(CliError::other(
+            format!("{}: not a directory", path.display()),
+        )),
+        Err(e) => Err(CliError::file(storage, &path.display(), &e)),
     }
 }
 

@@ -21,6 +21,8 @@
 
 use std::collections::{HashMap, HashSet, VecDeque};
 
+use futures::StreamExt;
+
 use vault_format::layout;
 use vault_storage::{Body, EntryKind, StoragePath, WriteMode};
 
@@ -137,7 +139,22 @@ pub async fn check(
             let problem = finding_problem(core, f, &path, repair, &mut visited).await?;
             report.problems.push(problem);
         }
-        for node in listing.nodes {
+        // Files and symlinks are read independently of each other: a few at a time.
+        // (A loop, not a stream of closures: the future stays provably `Send`.)
+        let mut running = futures::stream::FuturesOrdered::new();
+        let mut nodes = listing.nodes.iter();
+        let mut results = Vec::with_capacity(listing.nodes.len());
+        loop {
+            while running.len() < PARALLEL {
+                let Some(node) = nodes.next() else { break };
+                running.push_back(check_leaf(core, node));
+            }
+            match running.next().await {
+                Some(r) => results.push(r),
+                None => break,
+            }
+        }
+        for (node, result) in listing.nodes.iter().zip(results) {
             report.nodes_checked += 1;
             let child = format!("{path}/{}", node.name);
             if let NodeKind::Dir(cid) = &node.kind {
@@ -153,7 +170,8 @@ pub async fn check(
                     ids.insert(cid.clone(), child.clone());
                     queue.push_back((cid.clone(), child.clone()));
                 }
-            } else if let Some((storage_path, description)) = check_leaf(core, &node).await? {
+            }
+            if let Some((storage_path, description)) = result? {
                 report.problems.push(Problem {
                     storage_path,
                     cleartext_path: Some(child),
@@ -238,21 +256,6 @@ async fn remove_temp(core: &Core, storage_path: &str) -> Result<bool, VaultError
     }
 }
 
-/// Checks a file (every chunk) or a symlink (its target): the problem's
-/// storage path and description, if any.
-async fn check_leaf(core: &Core, node: &Node) -> Result<Option<(String, String)>, VaultError> {
-    match &node.kind {
-        NodeKind::File => check_file(core, node).await,
-        NodeKind::Symlink => Ok(crate::nodes::read_symlink(core, node).await.err().map(|e| {
-            (
-                node.storage_path.clone(),
-                format!("symlink unreadable: {e}"),
-            )
-        })),
-        NodeKind::Dir(_) => Ok(None),
-    }
-}
-
 /// Reports (and with `repair` settles) the replace backups in `folder` and,
 /// for a content directory (`shown` is its cleartext path), in its shortened nodes.
 async fn settle_backups(
@@ -331,49 +334,95 @@ async fn check_dir_id_backup(
     Ok(())
 }
 
+/// Files read at once by `check` (independent reads; a few hide a link's latency).
+const PARALLEL: usize = 6;
+
+/// A file's or symlink's problem (`Some((storage path, what))`); nothing for a directory.
+async fn check_leaf(core: &Core, node: &Node) -> Result<Option<(String, String)>, VaultError> {
+    match &node.kind {
+        NodeKind::Dir(_) => Ok(None),
+        NodeKind::File => check_file(core, node).await,
+        NodeKind::Symlink => match crate::nodes::read_symlink(core, node).await {
+            Ok(_) => Ok(None),
+            Err(e) => Ok(Some((
+                node.storage_path.clone(),
+                format!("symlink unreadable: {e}"),
+            ))),
+        },
+    }
+}
+
 /// Authenticates a whole file: header and every chunk. `Some((path, what))` when damaged.
+/// The ciphertext length is the listing's (no metadata request; a file that changed since
+/// reads short or fails authentication, both reported), the header comes with the first
+/// chunks in one read.
 async fn check_file(core: &Core, node: &Node) -> Result<Option<(String, String)>, VaultError> {
     let loc = NodeLoc::from_storage_path(&node.storage_path)?;
     let path = loc.file_content_path()?;
     let p = path.as_str().to_owned();
-    let meta = match core.storage.metadata(&path).await {
-        Ok(m) => m,
-        Err(e) if is_not_found(&e) => return Ok(Some((p, "file content missing".into()))),
-        Err(e) => return Err(e.into()),
-    };
-    if meta.kind != EntryKind::File {
-        return Ok(Some((p, "file content is not a file".into())));
-    }
     let combo = core.cryptor.combo();
-    let Some(size) = combo.cleartext_size(meta.size) else {
-        if meta.size == 0 {
+    let ct_len = if node.damaged || node.size == 0 {
+        // The listing found no cleartext size for its length (asked to name it), or an
+        // empty file, which may have no header at all.
+        match core.storage.metadata(&path).await {
+            Ok(m) if m.kind != EntryKind::File => {
+                return Ok(Some((p, "file content is not a file".into())));
+            }
+            Ok(m) => m.size,
+            Err(e) if is_not_found(&e) => return Ok(Some((p, "file content missing".into()))),
+            Err(e) => return Err(e.into()),
+        }
+    } else {
+        combo.ciphertext_size(node.size)
+    };
+    let Some(size) = combo.cleartext_size(ct_len) else {
+        if ct_len == 0 {
             return Ok(None);
         }
         return Ok(Some((
             p,
             format!(
                 "invalid ciphertext size {} (no cleartext size maps to it)",
-                meta.size
+                ct_len
             ),
         )));
     };
     let hl = combo.header_len();
-    let header_bytes = core.storage.read_at(&path, 0, hl).await?;
-    let header = match core.cryptor.decrypt_header(&header_bytes) {
-        Ok(h) => h,
-        Err(_) => return Ok(Some((p, "file header fails authentication".into()))),
-    };
     let cs = vault_format::CLEARTEXT_CHUNK_SIZE as u64;
     let ccl = combo.ciphertext_chunk_len() as u64;
     let nchunks = size.div_ceil(cs);
     let batch = 32u64;
+    // The header and the first batch of chunks in one read.
+    let first_end = batch.min(nchunks);
+    let want = combo.ciphertext_size(size.min(first_end * cs)) as usize;
+    let mut first = match core.storage.read_at(&path, 0, want).await {
+        Ok(b) => Some(b),
+        Err(e) if is_not_found(&e) => return Ok(Some((p, "file content missing".into()))),
+        Err(e) if e.kind() == vault_storage::StorageErrorKind::IsADirectory => {
+            return Ok(Some((p, "file content is not a file".into())));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let header_bytes = first.as_ref().map(|b| b.slice(..hl.min(b.len())));
+    let header = match core
+        .cryptor
+        .decrypt_header(header_bytes.as_deref().unwrap_or_default())
+    {
+        Ok(h) => h,
+        Err(_) => return Ok(Some((p, "file header fails authentication".into()))),
+    };
     let mut idx = 0u64;
     let mut clear = zeroize::Zeroizing::new(Vec::with_capacity(vault_format::CLEARTEXT_CHUNK_SIZE));
     while idx < nchunks {
         let end = (idx + batch).min(nchunks);
-        let offset = hl as u64 + idx * ccl;
-        let want = (combo.ciphertext_size(size.min(end * cs)) - offset) as usize;
-        let bytes = core.storage.read_at(&path, offset, want).await?;
+        let bytes = match first.take() {
+            Some(b) => b.slice(hl.min(b.len())..),
+            None => {
+                let offset = hl as u64 + idx * ccl;
+                let want = (combo.ciphertext_size(size.min(end * cs)) - offset) as usize;
+                core.storage.read_at(&path, offset, want).await?
+            }
+        };
         let mut pos = 0usize;
         for k in idx..end {
             let len = ((size - k * cs).min(cs) + combo.chunk_overhead() as u64) as usize;

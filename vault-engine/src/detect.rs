@@ -68,7 +68,11 @@ pub(crate) fn file_size(core: &Core, ct_len: u64, path: &StoragePath) -> (u64, b
     }
 }
 
-async fn read_dir_file(core: &Core, path: &StoragePath) -> Result<Option<Vec<u8>>, VaultError> {
+/// A node folder's `dir.c9r` (`None` when there is none there).
+pub(crate) async fn read_dir_file(
+    core: &Core,
+    path: &StoragePath,
+) -> Result<Option<Vec<u8>>, VaultError> {
     match core
         .storage
         .read_at(path, 0, layout::MAX_DIR_FILE_LEN + 1)

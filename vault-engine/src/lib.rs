@@ -12,6 +12,7 @@
 //! - `dir_ids`: the `(parent, name) → DirId` LRU cache and per-directory locks;
 //! - `detect`: node type detection (docs/vault-format.md §7) and the `Node` it yields (a leaf);
 //! - `nodes`: lookup, create/remove/rename;
+//! - `new_file`: a new file stored whole by one no-replace write (`vault put`);
 //! - `listing`: directory listings (docs/vault-format.md §5–§8) with sync-conflict handling (`conflicts`, docs/vault-format.md §10);
 //! - `open_file`: [`OpenFile`]: chunk cache, shadow write path, atomic commit (`shadow`);
 //!   the table of open files (`open_table`) is owned by `core` without naming `OpenFile`;
@@ -146,6 +147,9 @@ pub struct StatFs {
 /// An unlocked vault. Cheap to share (`Arc<Vault>`); all methods take `&self`.
 pub struct Vault {
     core: Arc<core::Core>,
+    /// Unlocked without asking whether the root folder exists
+    /// ([`Vault::unlock_prefetched`]): a `NotFound` in the root is checked then.
+    root_unchecked: bool,
 }
 
 /// A sync-conflict copy (`NAME (conflicted copy …)`) a resolution renamed or deleted, or a
@@ -178,6 +182,7 @@ mod dir_ids;
 mod listing;
 mod live_temps;
 mod names;
+mod new_file;
 mod nodes;
 mod open_file;
 mod open_table;
@@ -187,6 +192,7 @@ mod scan;
 mod shadow;
 mod unlock;
 pub use dir_ids::{DirRepeat, VisitedDirs};
+pub use new_file::{StagedFile, Stager};
 pub use open_file::OpenFile;
 
 pub mod check;
@@ -208,6 +214,7 @@ impl Vault {
         let core = unlock::create(storage, password, options).await?;
         Ok(Vault {
             core: Arc::new(core),
+            root_unchecked: false,
         })
     }
 
@@ -217,10 +224,47 @@ impl Vault {
         password: &str,
         options: OpenOptions,
     ) -> Result<Vault, VaultError> {
-        let core = unlock::unlock(storage, password, options).await?;
+        let core = unlock::unlock(storage, password, options, Default::default()).await?;
         Ok(Vault {
             core: Arc::new(core),
+            root_unchecked: false,
         })
+    }
+
+    /// As [`Vault::unlock`], for a caller that already read `vault.cryptomator` (`config`, to
+    /// tell "not a vault" before asking for the password), and without the request that
+    /// checks the root folder exists: the first listing of the root, or creation in it, that
+    /// meets `NotFound` checks then and reports a missing root as [`Vault::unlock`] does.
+    /// Two requests fewer for a one-shot command on a remote storage.
+    pub async fn unlock_prefetched(
+        storage: Arc<dyn Storage>,
+        config: Vec<u8>,
+        password: &str,
+        options: OpenOptions,
+    ) -> Result<Vault, VaultError> {
+        let prefetched = unlock::Prefetched {
+            config: Some(config),
+            defer_root_check: true,
+        };
+        let core = unlock::unlock(storage, password, options, prefetched).await?;
+        Ok(Vault {
+            core: Arc::new(core),
+            root_unchecked: true,
+        })
+    }
+
+    /// `err` as met by an operation in `dir`: a `NotFound` in the root of a vault opened with
+    /// [`Vault::unlock_prefetched`] is "vault is damaged" when the root folder is missing.
+    async fn in_dir<T>(&self, dir: &DirId, res: Result<T, VaultError>) -> Result<T, VaultError> {
+        match res {
+            Err(e)
+                if self.root_unchecked && dir.is_root() && e.kind() == VaultErrorKind::NotFound =>
+            {
+                unlock::check_root(self.core.storage.as_ref(), &self.core.cryptor).await?;
+                Err(e)
+            }
+            other => other,
+        }
     }
 
     /// Changes the password (docs/vault-format.md §13): backup of the old masterkey file,
@@ -326,19 +370,74 @@ impl Vault {
         Ok(node)
     }
 
+    /// The directory at a `/`-separated cleartext path, found by reading each component's
+    /// `dir.c9r` directly: one request a level where [`Vault::resolve`] stats the node first.
+    /// A name that is not a plain directory node there (another stored form, a conflict copy,
+    /// a file) falls back to [`Vault::lookup`]; a non-directory is `NotADirectory`.
+    pub async fn resolve_dir(&self, path: &str) -> Result<DirId, VaultError> {
+        let mut id = DirId::root();
+        let mut walked = String::new();
+        for component in path.split('/').filter(|c| !c.is_empty()) {
+            walked.push('/');
+            walked.push_str(component);
+            if let Some(child) = self.dir_by_dir_file(&id, component).await? {
+                id = child;
+                continue;
+            }
+            id = match nodes::lookup(&self.core, &id, component).await {
+                Ok(Node {
+                    kind: NodeKind::Dir(child),
+                    ..
+                }) => child,
+                Ok(_) => return Err(VaultError::node(VaultErrorKind::NotADirectory, walked)),
+                Err(e) if e.kind() == VaultErrorKind::NotFound => {
+                    return Err(VaultError::node(VaultErrorKind::NotFound, walked));
+                }
+                Err(e) => return Err(e),
+            };
+        }
+        Ok(id)
+    }
+
+    /// `name`'s directory ID from its `dir.c9r` at the computed (NFC) location, or from a
+    /// lookup cached earlier; `None` when that is not a readable directory node.
+    async fn dir_by_dir_file(&self, dir: &DirId, name: &str) -> Result<Option<DirId>, VaultError> {
+        let core = &self.core;
+        if let Some(Node {
+            kind: NodeKind::Dir(id),
+            ..
+        }) = core.dir_cache.get(dir, name)
+        {
+            return Ok(Some(id));
+        }
+        let loc = core.loc(dir, name)?;
+        let dir_file = loc.child(vault_format::layout::DIR_FILE)?;
+        let bytes = match detect::read_dir_file(core, &dir_file).await {
+            Ok(b) => b,
+            // A plain file where the node folder would be.
+            Err(e) if e.kind() == VaultErrorKind::NotADirectory => None,
+            Err(e) => return Err(e),
+        };
+        Ok(bytes
+            .and_then(|b| vault_format::layout::parse_dir_file(&b).ok())
+            .map(|id| DirId::new(&id)))
+    }
+
     /// Lists a directory: names decrypted, sizes from ciphertext lengths, no
     /// content read. Sorted by name. Never writes: sync-conflict copies are
     /// presented under the names docs/vault-format.md §10 gives them (resolving
     /// them on storage is [`Vault::resolve_conflicts`]).
     pub async fn list(&self, dir: &DirId) -> Result<Vec<Node>, VaultError> {
-        Ok(listing::list(&self.core, dir).await?.nodes)
+        let res = listing::list(&self.core, dir).await;
+        Ok(self.in_dir(dir, res).await?.nodes)
     }
 
     /// As [`Vault::list`], and also the nodes refused for names that could
     /// escape a path (each a [`VaultError::Refused`] naming its ciphertext
     /// node), for callers that report them (`ls`, `get -r`, `rm -r`).
     pub async fn list_checked(&self, dir: &DirId) -> Result<Listed, VaultError> {
-        let listing = listing::list(&self.core, dir).await?;
+        let res = listing::list(&self.core, dir).await;
+        let listing = self.in_dir(dir, res).await?;
         let refused = listing
             .findings
             .into_iter()
@@ -370,12 +469,34 @@ impl Vault {
 
     /// Creates a directory (node, `dir.c9r`, content dir, `dirid.c9r`, `name.c9s` if long).
     pub async fn create_dir(&self, dir: &DirId, name: &str) -> Result<Node, VaultError> {
-        nodes::create_dir(&self.core, dir, name).await
+        let res = nodes::create_dir(&self.core, dir, name).await;
+        self.in_dir(dir, res).await
     }
 
     /// Creates an empty file (header only). `AlreadyExists` if the name is taken.
     pub async fn create_file(&self, dir: &DirId, name: &str) -> Result<Node, VaultError> {
-        nodes::create_file(&self.core, dir, name).await
+        let res = nodes::create_file(&self.core, dir, name).await;
+        self.in_dir(dir, res).await
+    }
+
+    /// Something that encrypts a file's content for [`Vault::create_file_staged`] on a
+    /// blocking thread.
+    pub fn stager(&self) -> Stager {
+        Stager::new(Arc::clone(&self.core))
+    }
+
+    /// Creates a file holding `staged`'s content with one no-replace storage write (no
+    /// listing or lookup first). `AlreadyExists` if the name is taken (by a file or a
+    /// directory; sync-conflict copies a listing would present under it are not looked for).
+    /// `staged` stays usable for another try.
+    pub async fn create_file_staged(
+        &self,
+        dir: &DirId,
+        name: &str,
+        staged: &StagedFile,
+    ) -> Result<Node, VaultError> {
+        let res = new_file::create_staged(&self.core, dir, name, staged).await;
+        self.in_dir(dir, res).await
     }
 
     /// Creates a symlink with a verbatim target (≤ 32767 bytes).
@@ -385,7 +506,8 @@ impl Vault {
         name: &str,
         target: &str,
     ) -> Result<Node, VaultError> {
-        nodes::create_symlink(&self.core, dir, name, target).await
+        let res = nodes::create_symlink(&self.core, dir, name, target).await;
+        self.in_dir(dir, res).await
     }
 
     /// Reads a symlink's target.
@@ -396,6 +518,12 @@ impl Vault {
     /// Removes a file or symlink.
     pub async fn remove_file(&self, dir: &DirId, name: &str) -> Result<(), VaultError> {
         nodes::remove_file(&self.core, dir, name).await
+    }
+
+    /// Removes a file or symlink `node` as [`Vault::list`] just returned it, without looking
+    /// it up again (`rm -r`: one request fewer per file). `NotFound` if it is gone.
+    pub async fn remove_listed(&self, node: &Node) -> Result<(), VaultError> {
+        nodes::remove_listed(&self.core, node).await
     }
 
     /// Removes an empty directory: its node and its content directory.
@@ -427,6 +555,15 @@ impl Vault {
     /// [`OpenFile`], so handles see each other's writes.
     pub async fn open(&self, node: &Node) -> Result<Arc<OpenFile>, VaultError> {
         open_file::open(&self.core, node).await
+    }
+
+    /// As [`Vault::open`], for a one-shot read of a node a listing or lookup just returned:
+    /// its size gives the ciphertext length, so no metadata request is made (`vault get -r`
+    /// of many small files). A file another client rewrote since then reads as long as the
+    /// node says: a shorter or partly rewritten one fails authentication (`Corrupt`); a longer
+    /// one whose old end was at a chunk boundary reads as its first `size` bytes.
+    pub async fn open_listed(&self, node: &Node) -> Result<Arc<OpenFile>, VaultError> {
+        open_file::open_with(&self.core, node, true).await
     }
 
     /// Space figures of the storage.

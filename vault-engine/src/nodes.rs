@@ -367,6 +367,22 @@ pub(crate) async fn remove_file(core: &Core, dir: &DirId, name: &str) -> Result<
     Ok(())
 }
 
+/// Removes a file or symlink node as a listing just returned it: no lookup first.
+pub(crate) async fn remove_listed(core: &Core, node: &Node) -> Result<(), VaultError> {
+    core.check_writable()?;
+    if let NodeKind::Dir(_) = node.kind {
+        return Err(VaultError::node(
+            VaultErrorKind::IsADirectory,
+            node.name.clone(),
+        ));
+    }
+    let _g = core.dir_locks.lock(&[&node.parent]).await;
+    remove_node_storage(core, node).await?;
+    core.forget_presented(&node.parent, &node.name);
+    tracing::debug!(ciphertext = %node.storage_path, "removed");
+    Ok(())
+}
+
 /// Checks that a directory's content dir holds only `dirid.c9r` (and stale
 /// shadow objects, which are removed). `Ok(false)` when it is missing.
 async fn ensure_empty(core: &Core, content: &StoragePath, name: &str) -> Result<bool, VaultError> {

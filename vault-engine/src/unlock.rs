@@ -72,12 +72,15 @@ fn config_error(e: FormatError) -> VaultError {
 async fn read_vault_files(
     storage: &dyn Storage,
 ) -> Result<(UnverifiedVaultConfig, &'static str, Vec<u8>), VaultError> {
-    let where_ = storage.describe();
     let (unverified, mk_name) = read_config(storage).await?;
-    let mk_bytes = read_small(storage, mk_name)
-        .await?
-        .ok_or_else(|| VaultError::NotAVault(format!("no {mk_name} at {where_}")))?;
+    let mk_bytes = read_masterkey(storage, mk_name).await?;
     Ok((unverified, mk_name, mk_bytes))
+}
+
+async fn read_masterkey(storage: &dyn Storage, mk_name: &str) -> Result<Vec<u8>, VaultError> {
+    read_small(storage, mk_name)
+        .await?
+        .ok_or_else(|| VaultError::NotAVault(format!("no {mk_name} at {}", storage.describe())))
 }
 
 fn parse_masterkey(
@@ -110,16 +113,49 @@ fn unlock_key(file: &MasterkeyFile, password: &str, name: &str) -> Result<Master
     })
 }
 
+/// What the caller of [`unlock`] already has.
+#[derive(Default)]
+pub(crate) struct Prefetched {
+    /// `vault.cryptomator`'s bytes, read by the caller (who checked that a vault lives there
+    /// before asking for the password): not read again.
+    pub config: Option<Vec<u8>>,
+    /// Skip the request that checks the root folder exists: the first listing of or creation
+    /// in the root reports a missing one ([`root_damage`]).
+    pub defer_root_check: bool,
+}
+
 pub(crate) async fn unlock(
     storage: Arc<dyn Storage>,
     password: &str,
     options: OpenOptions,
+    prefetched: Prefetched,
 ) -> Result<Core, VaultError> {
-    let (unverified, mk_name, mk_bytes) = read_vault_files(storage.as_ref()).await?;
+    let (unverified, mk_name, mk_bytes) = match prefetched.config {
+        Some(token) => {
+            if token.len() > MAX_SMALL_FILE {
+                return Err(VaultError::NotAVault(format!(
+                    "{CONFIG_FILE} is too large to be a vault file"
+                )));
+            }
+            let (unverified, mk_name) = parse_config(&token)?;
+            let mk_bytes = read_masterkey(storage.as_ref(), mk_name).await?;
+            (unverified, mk_name, mk_bytes)
+        }
+        None => read_vault_files(storage.as_ref()).await?,
+    };
     let mk_file = parse_masterkey(storage.as_ref(), &mk_bytes, mk_name)?;
     let key = unlock_key(&mk_file, password, mk_name)?;
     let config = unverified.verify(&key).map_err(config_error)?;
     let cryptor = Cryptor::new(key, config.cipher_combo);
+    if !prefetched.defer_root_check {
+        check_root(storage.as_ref(), &cryptor).await?;
+    }
+    tracing::debug!(storage = %storage.describe(), combo = config.cipher_combo.as_str(), "vault unlocked");
+    Ok(Core::new(storage, cryptor, config, options.read_only))
+}
+
+/// `NotAVault("vault is damaged: …")` when the root folder is missing or not a folder.
+pub(crate) async fn check_root(storage: &dyn Storage, cryptor: &Cryptor) -> Result<(), VaultError> {
     let root = StoragePath::new(&cryptor.content_dir_path(""))?;
     match storage.metadata(&root).await {
         Ok(m) if m.kind == EntryKind::Dir => {}
@@ -135,8 +171,7 @@ pub(crate) async fn unlock(
         }
         Err(e) => return Err(e.into()),
     }
-    tracing::debug!(storage = %storage.describe(), combo = config.cipher_combo.as_str(), "vault unlocked");
-    Ok(Core::new(storage, cryptor, config, options.read_only))
+    Ok(())
 }
 
 pub(crate) async fn create(
@@ -291,7 +326,11 @@ async fn read_config(
         let reason = missing_config_reason(storage).await;
         return Err(VaultError::NotAVault(format!("{reason} at {where_}")));
     };
-    let unverified = UnverifiedVaultConfig::parse(&token).map_err(config_error)?;
+    parse_config(&token)
+}
+
+fn parse_config(token: &[u8]) -> Result<(UnverifiedVaultConfig, &'static str), VaultError> {
+    let unverified = UnverifiedVaultConfig::parse(token).map_err(config_error)?;
     let mk_name = unverified.masterkey_file_name().map_err(config_error)?;
     Ok((unverified, mk_name))
 }
@@ -382,7 +421,15 @@ mod tests {
             Err(other) => panic!("{other}"),
             Ok(_) => panic!("unlocked"),
         };
-        let empty = message(unlock(storage.clone(), "pw", OpenOptions::default()).await);
+        let empty = message(
+            unlock(
+                storage.clone(),
+                "pw",
+                OpenOptions::default(),
+                Prefetched::default(),
+            )
+            .await,
+        );
         assert!(empty.starts_with("no vault.cryptomator at "), "{empty}");
         storage
             .write(
@@ -392,7 +439,15 @@ mod tests {
             )
             .await
             .unwrap();
-        let uvf = message(unlock(storage.clone(), "pw", OpenOptions::default()).await);
+        let uvf = message(
+            unlock(
+                storage.clone(),
+                "pw",
+                OpenOptions::default(),
+                Prefetched::default(),
+            )
+            .await,
+        );
         assert!(
             uvf.starts_with("Unified Vault Format vaults (vault.uvf) are not supported at "),
             "{uvf}"

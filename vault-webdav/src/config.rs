@@ -50,6 +50,10 @@ pub struct WebDavConfig {
     /// Chunk size for chunked upload v2 (Nextcloud accepts 5 MiB to 5 GiB;
     /// only the last chunk may be smaller).
     pub chunk_size: u64,
+    /// `connect` checks the credentials and the certificate with a listing of
+    /// the root (default). Off, it sends nothing of its own: the caller's
+    /// first request meets any such failure (a one-shot command saves a request).
+    pub check_at_connect: bool,
 }
 
 impl fmt::Debug for WebDavConfig {
@@ -65,6 +69,7 @@ impl fmt::Debug for WebDavConfig {
             .field("insecure_http", &self.insecure_http)
             .field("chunk_threshold", &self.chunk_threshold)
             .field("chunk_size", &self.chunk_size)
+            .field("check_at_connect", &self.check_at_connect)
             .finish()
     }
 }
@@ -119,6 +124,7 @@ impl WebDavConfig {
             insecure_http: false,
             chunk_threshold: Self::DEFAULT_CHUNK_THRESHOLD,
             chunk_size: Self::DEFAULT_CHUNK_SIZE,
+            check_at_connect: true,
         }
     }
 

@@ -151,8 +151,8 @@ fn dav_err(kind: StorageErrorKind, path: &StoragePath, msg: impl Into<String>) -
 
 impl WebDavStorage {
     /// Connects: builds the HTTP client, checks the credentials and the TLS
-    /// certificate with a `PROPFIND Depth: 1` on the vault root, and detects
-    /// Nextcloud. A wrong password gives
+    /// certificate with a `PROPFIND Depth: 1` on the vault root (unless
+    /// [`WebDavConfig::check_at_connect`] is off), and detects Nextcloud. A wrong password gives
     /// [`StorageErrorKind::AuthenticationFailed`]; an untrusted certificate an
     /// error naming the certificate problem. A missing root folder is not an
     /// error here (operations on it report `NotFound`).
@@ -181,6 +181,14 @@ impl WebDavStorage {
         // root holds a handful of objects, and the unlock that follows asks
         // for their metadata (answered from `recent`). What it finds is kept
         // for `create_root_if_missing`, which `vault create` calls next.
+        if !config.check_at_connect {
+            storage.nextcloud = match config.nextcloud {
+                NextcloudMode::Off => None,
+                NextcloudMode::Auto => nextcloud::detect(&storage.dav, &config).await,
+            };
+            tracing::debug!(target: "vault_webdav", describe = %storage.describe, nextcloud = storage.nextcloud.is_some(), "connected (unchecked)");
+            return Ok(storage);
+        }
         let root_meta = match storage.list_dir(&root).await {
             Ok(_) => Some(Metadata {
                 kind: EntryKind::Dir,

@@ -91,8 +91,10 @@ pub async fn copy_file(
     out: &mut dyn Write,
     progress: &mut dyn FnMut(u64),
 ) -> Result<u64, CopyError> {
+    // The node comes from a lookup or listing of this command: its size is current enough,
+    // and asking storage again would cost a request per file.
     let file = vault
-        .open(node)
+        .open_listed(node)
         .await
         .map_err(|e| CopyError::Vault(CliError::file(storage, shown, &e)))?;
     let mut offset = 0u64;

@@ -12,6 +12,8 @@
 //! the copy before anything is written.
 
 use std::path::Path;
+
+use futures::StreamExt;
 use std::time::SystemTime;
 
 use vault_engine::{Node, NodeKind, Vault, VisitedDirs};
@@ -146,32 +148,44 @@ pub async fn run(
         })
         .sum();
     let bar = progress_bytes(total, ctx.quiet);
+    // Folders first, in order (each inside its parent); then files and symlinks, which are
+    // independent of each other, a few at a time.
     let mut dirs = Vec::new();
     let mut failed_dirs: Vec<Rel> = Vec::new();
-    for item in items {
-        let local = match &item {
-            Item::Dir { local, .. } | Item::File { local, .. } | Item::Symlink { local, .. } => {
-                local
-            }
-        };
+    let below_failed = |local: &Rel, failed: &[Rel]| {
         // Below a folder that could not be made nothing can be written: one error is enough.
-        if failed_dirs
-            .iter()
-            .any(|d| local.starts_with(d) && local != d)
-        {
+        failed.iter().any(|d| local.starts_with(d) && local != d)
+    };
+    let (folders, leaves): (Vec<Item>, Vec<Item>) = items
+        .into_iter()
+        .partition(|i| matches!(i, Item::Dir { .. }));
+    for item in folders {
+        let Item::Dir { local, modified } = &item else {
+            continue;
+        };
+        if below_failed(local, &failed_dirs) {
             continue;
         }
         if let Err(e) = execute(&vault, storage_arg, &dest, &item, &bar).await {
             errors.push(e);
-            if let Item::Dir { local, .. } = &item {
-                failed_dirs.push(local.clone());
-            }
+            failed_dirs.push(local.clone());
             continue;
         }
-        if let Item::Dir { local, modified } = item {
-            dirs.push((local, modified));
-        }
+        dirs.push((local.clone(), *modified));
     }
+    let leaves = leaves
+        .iter()
+        .filter(|item| match item {
+            Item::File { local, .. } | Item::Symlink { local, .. } | Item::Dir { local, .. } => {
+                !below_failed(local, &failed_dirs)
+            }
+        })
+        .map(|item| execute(&vault, storage_arg, &dest, item, &bar));
+    let results: Vec<CliResult> = futures::stream::iter(leaves)
+        .buffered(crate::cli::commands::put::PARALLEL)
+        .collect()
+        .await;
+    errors.extend(results.into_iter().filter_map(Result::err));
     bar.finish_and_clear();
     for (dir, modified) in dirs.into_iter().rev() {
         if let Some(m) = modified {

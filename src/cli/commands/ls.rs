@@ -11,7 +11,7 @@ use std::io::Write;
 
 use std::borrow::Cow;
 
-use vault_engine::{Node, NodeKind, Vault, VisitedDirs};
+use vault_engine::{DirId, Node, NodeKind, Vault, VaultErrorKind, VisitedDirs};
 
 use crate::cli::args::SecretArgs;
 use crate::cli::commands::tree;
@@ -43,11 +43,25 @@ pub async fn run(
 ) -> CliResult {
     let vault = session::open(storage_arg, &Secrets::from_args(secrets), true).await?;
     let path = VPath::parse(path);
-    let node = session::resolve(&vault, storage_arg, &path).await?;
-    let visited = match &node.kind {
-        NodeKind::Dir(id) if recursive => {
-            Some(tree::visited_from(&vault, storage_arg, &path, id).await?)
+    // A folder is found by its `dir.c9r` alone (one request a level); anything else by a lookup.
+    let (dir_id, node) = match vault.resolve_dir(&path.display()).await {
+        Ok(id) => (Some(id), None),
+        Err(e)
+            if matches!(
+                e.kind(),
+                VaultErrorKind::NotADirectory | VaultErrorKind::NotFound
+            ) =>
+        {
+            let node = session::resolve(&vault, storage_arg, &path).await?;
+            match &node.kind {
+                NodeKind::Dir(id) => (Some(id.clone()), None),
+                _ => (None, Some(node)),
+            }
         }
+        Err(e) => return Err(CliError::file(storage_arg, &path.display(), &e)),
+    };
+    let visited = match &dir_id {
+        Some(id) if recursive => Some(tree::visited_from(&vault, storage_arg, &path, id).await?),
         _ => None,
     };
     let mut lister = Lister {
@@ -59,9 +73,10 @@ pub async fn run(
         out: std::io::BufWriter::new(std::io::stdout().lock()),
         errors: Vec::new(),
     };
-    let result = match &node.kind {
-        NodeKind::Dir(_) => lister.dir(&node, &path, "", recursive).await,
-        _ => lister.entry(&node, &node.name).await,
+    let result = match (&dir_id, &node) {
+        (Some(id), _) => lister.dir(id, &path, "", recursive).await,
+        (None, Some(node)) => lister.entry(node, &node.name).await,
+        (None, None) => Ok(()),
     };
     let flushed = lister.out.flush();
     match result {
@@ -85,14 +100,11 @@ enum Stop {
 impl Lister<'_> {
     async fn dir(
         &mut self,
-        dir: &Node,
+        id: &DirId,
         path: &VPath,
         prefix: &str,
         recursive: bool,
     ) -> Result<(), Stop> {
-        let NodeKind::Dir(id) = &dir.kind else {
-            return Ok(());
-        };
         let children = match self.vault.list_checked(id).await {
             Ok(c) => {
                 for e in &c.refused {
@@ -117,12 +129,12 @@ impl Lister<'_> {
         for child in children {
             let rel = format!("{prefix}{}", child.name);
             self.entry(&child, &rel).await?;
-            if recursive && matches!(child.kind, NodeKind::Dir(_)) {
+            if recursive && let NodeKind::Dir(cid) = &child.kind {
                 let sub = path.join(&child.name);
                 if let Some(v) = self.visited.as_mut() {
                     tree::enter(v, &child, &sub).map_err(Stop::Fatal)?;
                 }
-                Box::pin(self.dir(&child, &sub, &format!("{rel}/"), true)).await?;
+                Box::pin(self.dir(cid, &sub, &format!("{rel}/"), true)).await?;
             }
         }
         Ok(())

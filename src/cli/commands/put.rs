@@ -6,6 +6,8 @@
 //! content atomically). Modification times are kept. Other file types are skipped with a warning.
 
 use std::collections::HashMap;
+
+use futures::StreamExt;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
@@ -62,40 +64,30 @@ pub async fn run(
     let src_name = local_name(src)?;
     let vault = session::open(storage_arg, &Secrets::from_args(secrets), false).await?;
     let dst = VPath::parse(path);
-    let existing = session::resolve_opt(&vault, storage_arg, &dst).await?;
-    let (target, existing) = match existing {
-        Some(n) if matches!(n.kind, NodeKind::Dir(_)) => {
-            let t = dst.join(&src_name);
-            let e = session::resolve_opt(&vault, storage_arg, &t).await?;
-            (t, e)
-        }
-        other => (dst, other),
-    };
-    if let Some(node) = &existing {
-        let is_dir = matches!(node.kind, NodeKind::Dir(_));
-        if is_dir && !meta.is_dir() {
-            return Err(CliError::other(format!(
-                "cannot overwrite directory {} with a file",
-                target.display()
-            )));
-        }
-        if !is_dir && meta.is_dir() {
-            return Err(CliError::other(format!(
-                "cannot overwrite non-directory {} with directory {}",
-                target.display(),
-                src.display()
-            )));
-        }
-    }
     let mut ids: HashMap<Vec<String>, DirId> = HashMap::new();
-    if let Some((parent, _)) = target.split_last() {
-        let id = session::resolve_dir(&vault, storage_arg, &parent).await?;
-        ids.insert(parent.0.clone(), id);
-    }
-    // What is at the target was just looked up: `execute` need not ask again.
+    let bar = progress_bytes(if meta.is_file() { meta.len() } else { 0 }, ctx.quiet);
+    let (target, known) = match top_target(
+        &vault,
+        storage_arg,
+        src,
+        &meta,
+        &src_name,
+        &dst,
+        &mut ids,
+        &bar,
+    )
+    .await?
+    {
+        Top::Done => {
+            bar.finish_and_clear();
+            return finish(&vault, storage_arg, Vec::new()).await;
+        }
+        Top::Copy { target, known } => (target, known),
+    };
+    // What is at the top-level target was just looked up (or made): `execute` need not ask again.
     let mut known = Known {
         path: target.0.clone(),
-        node: Some(existing),
+        node: known,
     };
 
     let mut items = Vec::new();
@@ -111,30 +103,257 @@ pub async fn run(
             }
         })
         .sum();
-    let bar = progress_bytes(total, ctx.quiet);
+    bar.set_length(total);
+    // Directories first, in order (each needs its parent); then files and symlinks, which
+    // are independent of each other, a few at a time.
     let mut dirs = Vec::new();
     for item in &items {
-        if let Err(e) = execute(&vault, storage_arg, item, &mut ids, &mut known, &bar).await {
-            errors.push(e);
-        }
-        if let Item::Dir {
-            target,
-            modified: Some(m),
-        } = item
-        {
-            dirs.push((target.clone(), *m));
+        if let Item::Dir { target, modified } = item {
+            match execute_dir(&vault, storage_arg, target, &mut ids, &mut known).await {
+                Err(e) => errors.push(e),
+                Ok(Some(node)) => {
+                    if let Some(m) = modified {
+                        dirs.push((node, *m));
+                    }
+                }
+                Ok(None) => {}
+            }
         }
     }
+    let ids = &ids;
+    let leaves = items
+        .iter()
+        .filter(|i| !matches!(i, Item::Dir { .. }))
+        .map(|item| {
+            let top = known.take(item_target(item));
+            let bar = &bar;
+            let vault = &vault;
+            async move { execute_leaf(vault, storage_arg, item, ids, top, bar).await }
+        });
+    let results: Vec<CliResult> = futures::stream::iter(leaves)
+        .buffered(PARALLEL)
+        .collect()
+        .await;
+    errors.extend(results.into_iter().filter_map(Result::err));
     bar.finish_and_clear();
-    for (dir, m) in dirs.into_iter().rev() {
-        if let Ok(node) = vault.resolve(&dir.display()).await {
-            let _ = vault.set_modified(&node, m).await;
-        }
+    // Last, as writing inside a folder changes its time (the nodes are the ones made or found).
+    for (node, m) in dirs.into_iter().rev() {
+        let _ = vault.set_modified(&node, m).await;
     }
+    finish(&vault, storage_arg, errors).await
+}
+
+/// Files (and symlinks) copied at the same time by `put -r`: enough to hide a link's latency,
+/// few enough not to crowd the server.
+pub(crate) const PARALLEL: usize = 6;
+
+async fn finish(vault: &Vault, storage_arg: &str, errors: Vec<CliError>) -> CliResult {
     if let Err(e) = vault.flush_all().await {
         return Err(CliError::vault(storage_arg, &e));
     }
     crate::cli::exit::summarize(errors, "items could not be copied")
+}
+
+fn item_target(item: &Item) -> &VPath {
+    match item {
+        Item::Dir { target, .. } | Item::File { target, .. } | Item::Symlink { target, .. } => {
+            target
+        }
+    }
+}
+
+/// Where the copy goes.
+enum Top {
+    /// A single file, already copied.
+    Done,
+    /// Copy to `target`; `known`: what is there, when looked up already.
+    Copy {
+        target: VPath,
+        known: Option<Option<vault_engine::Node>>,
+    },
+}
+
+/// PATH becomes the copy, or receives it inside when it is an existing directory (`cp -r`).
+/// Found by making the copy at PATH first (a file with its content in one write, a
+/// directory): only when that name is taken is PATH looked up. A lookup that misses lists
+/// the folder (for conflict copies), which a creation never needs.
+#[allow(clippy::too_many_arguments)]
+async fn top_target(
+    vault: &Vault,
+    storage: &str,
+    src: &Path,
+    meta: &std::fs::Metadata,
+    src_name: &str,
+    dst: &VPath,
+    ids: &mut HashMap<Vec<String>, DirId>,
+    bar: &indicatif::ProgressBar,
+) -> CliResult<Top> {
+    let Some((parent, last)) = dst.split_last() else {
+        ids.insert(Vec::new(), vault.root());
+        return Ok(Top::Copy {
+            target: dst.join(src_name),
+            known: None,
+        });
+    };
+    let parent_id = session::resolve_dir(vault, storage, &parent).await?;
+    ids.insert(parent.0.clone(), parent_id.clone());
+    let shown = dst.display();
+    let verr = |e: &vault_engine::VaultError| CliError::file(storage, &shown, e);
+    let into = |id: DirId, ids: &mut HashMap<Vec<String>, DirId>| {
+        ids.insert(dst.0.clone(), id);
+        Top::Copy {
+            target: dst.join(src_name),
+            known: None,
+        }
+    };
+    if meta.is_file() {
+        let staged = stage(vault, src, bar).await?;
+        let modified = meta.modified().ok();
+        let existing =
+            match create_staged(vault, storage, &parent_id, last, &staged, &shown, modified).await?
+            {
+                None => return Ok(Top::Done),
+                Some(n) => n,
+            };
+        if let NodeKind::Dir(id) = existing.kind {
+            ids.insert(dst.0.clone(), id.clone());
+            let target = dst.join(src_name);
+            let shown = target.display();
+            return match create_staged(vault, storage, &id, src_name, &staged, &shown, modified)
+                .await?
+            {
+                None => Ok(Top::Done),
+                Some(n) => {
+                    bar.set_position(bar.position().saturating_sub(staged.size()));
+                    Ok(Top::Copy {
+                        target,
+                        known: Some(Some(n)),
+                    })
+                }
+            };
+        }
+        bar.set_position(bar.position().saturating_sub(staged.size()));
+        return Ok(Top::Copy {
+            target: dst.clone(),
+            known: Some(Some(existing)),
+        });
+    }
+    if meta.is_dir() {
+        return match vault.create_dir(&parent_id, last).await {
+            Ok(node) => Ok(Top::Copy {
+                target: dst.clone(),
+                known: Some(Some(node)),
+            }),
+            Err(e) if e.kind() == VaultErrorKind::AlreadyExists => {
+                let node = vault.lookup(&parent_id, last).await.map_err(|e| verr(&e))?;
+                match node.kind {
+                    NodeKind::Dir(id) => Ok(into(id, ids)),
+                    _ => Err(CliError::other(format!(
+                        "cannot overwrite non-directory {shown} with directory {}",
+                        src.display()
+                    ))),
+                }
+            }
+            Err(e) => Err(verr(&e)),
+        };
+    }
+    // A symlink (put -r): looked up first, as it is rare.
+    match vault.lookup(&parent_id, last).await {
+        Ok(n) => match n.kind {
+            NodeKind::Dir(id) => Ok(into(id, ids)),
+            _ => Ok(Top::Copy {
+                target: dst.clone(),
+                known: Some(Some(n)),
+            }),
+        },
+        Err(e) if e.kind() == VaultErrorKind::NotFound => Ok(Top::Copy {
+            target: dst.clone(),
+            known: Some(None),
+        }),
+        Err(e) => Err(verr(&e)),
+    }
+}
+
+/// Encrypts the local file `local` into a spool (on a blocking thread), counting its bytes.
+async fn stage(
+    vault: &Vault,
+    local: &Path,
+    bar: &indicatif::ProgressBar,
+) -> CliResult<vault_engine::StagedFile> {
+    let stager = vault.stager();
+    let path = local.to_path_buf();
+    let bar = bar.clone();
+    let res = tokio::task::spawn_blocking(move || {
+        let mut source = Source {
+            file: std::fs::File::open(&path).map_err(|e| (true, e))?,
+            failed: false,
+        };
+        let staged = stager.stage(&mut source, &mut |n| bar.inc(n));
+        staged.map_err(|e| (source.failed, e))
+    })
+    .await
+    .map_err(|e| CliError::other(format!("cannot copy {}: {e}", local.display())))?;
+    res.map_err(|(source, e)| {
+        if source {
+            CliError::other(format!("cannot read {}: {}", local.display(), io_text(&e)))
+        } else {
+            CliError::other(format!("local spool file: {}", io_text(&e)))
+        }
+    })
+}
+
+/// A local file whose read errors are told apart from the spool's.
+struct Source {
+    file: std::fs::File,
+    failed: bool,
+}
+
+impl Read for Source {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let r = self.file.read(buf);
+        self.failed |= r.is_err();
+        r
+    }
+}
+
+/// Creates `name` in `parent` holding `staged`. `Ok(None)` when done; `Ok(Some(node))`
+/// when the name is taken by `node` (nothing written).
+async fn create_staged(
+    vault: &Vault,
+    storage: &str,
+    parent: &DirId,
+    name: &str,
+    staged: &vault_engine::StagedFile,
+    shown: &str,
+    modified: Option<SystemTime>,
+) -> CliResult<Option<vault_engine::Node>> {
+    let verr = |e: vault_engine::VaultError| CliError::file(storage, shown, &e);
+    match vault.create_file_staged(parent, name, staged).await {
+        Ok(node) => {
+            if let Some(m) = modified {
+                let _ = vault.set_modified(&node, m).await;
+            }
+            Ok(None)
+        }
+        Err(e) if e.kind() == VaultErrorKind::AlreadyExists => {
+            match vault.lookup(parent, name).await {
+                Ok(n) => Ok(Some(n)),
+                // Gone again meanwhile: one more try.
+                Err(e) if e.kind() == VaultErrorKind::NotFound => {
+                    let node = vault
+                        .create_file_staged(parent, name, staged)
+                        .await
+                        .map_err(verr)?;
+                    if let Some(m) = modified {
+                        let _ = vault.set_modified(&node, m).await;
+                    }
+                    Ok(None)
+                }
+                Err(e) => Err(verr(e)),
+            }
+        }
+        Err(e) => Err(verr(e)),
+    }
 }
 
 fn local_name(src: &Path) -> CliResult<String> {
@@ -228,22 +447,19 @@ fn plan(
     Ok(())
 }
 
+/// The ID of `target`'s parent (directories made by this copy are in `ids`) and its name.
 async fn parent_id(
     vault: &Vault,
     storage: &str,
     target: &VPath,
-    ids: &mut HashMap<Vec<String>, DirId>,
+    ids: &HashMap<Vec<String>, DirId>,
 ) -> CliResult<(DirId, String)> {
     let (parent, name) = target
         .split_last()
         .ok_or_else(|| CliError::other("the vault root cannot be replaced"))?;
     let id = match ids.get(&parent.0) {
         Some(id) => id.clone(),
-        None => {
-            let id = session::resolve_dir(vault, storage, &parent).await?;
-            ids.insert(parent.0.clone(), id.clone());
-            id
-        }
+        None => session::resolve_dir(vault, storage, &parent).await?,
     };
     Ok((id, name.to_string()))
 }
@@ -265,55 +481,70 @@ impl Known {
     }
 }
 
-async fn execute(
+/// Makes (or finds) the directory `target`; created first, looked up only if the name is taken.
+/// Its node (`None` for the root).
+async fn execute_dir(
+    vault: &Vault,
+    storage: &str,
+    target: &VPath,
+    ids: &mut HashMap<Vec<String>, DirId>,
+    known: &mut Known,
+) -> CliResult<Option<vault_engine::Node>> {
+    if target.is_root() {
+        ids.insert(Vec::new(), vault.root());
+        return Ok(None);
+    }
+    let (parent, name) = parent_id(vault, storage, target, ids).await?;
+    let shown = target.display();
+    let verr = |e: vault_engine::VaultError| CliError::file(storage, &shown, &e);
+    let node = match known.take(target) {
+        Some(Some(n)) => n,
+        _ => match vault.create_dir(&parent, &name).await {
+            Ok(n) => n,
+            Err(e) if e.kind() == VaultErrorKind::AlreadyExists => {
+                vault.lookup(&parent, &name).await.map_err(verr)?
+            }
+            Err(e) => return Err(verr(e)),
+        },
+    };
+    match &node.kind {
+        NodeKind::Dir(id) => {
+            ids.insert(target.0.clone(), id.clone());
+            Ok(Some(node))
+        }
+        _ => Err(CliError::other(format!(
+            "cannot overwrite non-directory {shown} with a directory"
+        ))),
+    }
+}
+
+/// Copies one file or symlink; `top`: what is at its target, when the top-level lookup found it.
+async fn execute_leaf(
     vault: &Vault,
     storage: &str,
     item: &Item,
-    ids: &mut HashMap<Vec<String>, DirId>,
-    known: &mut Known,
+    ids: &HashMap<Vec<String>, DirId>,
+    top: Option<Option<vault_engine::Node>>,
     bar: &indicatif::ProgressBar,
 ) -> CliResult {
     match item {
-        Item::Dir { target, .. } => {
-            if target.is_root() {
-                ids.insert(Vec::new(), vault.root());
-                return Ok(());
-            }
-            let (parent, name) = parent_id(vault, storage, target, ids).await?;
-            let shown = target.display();
-            let found = match known.take(target) {
-                Some(node) => node,
-                None => match vault.lookup(&parent, &name).await {
-                    Ok(n) => Some(n),
-                    Err(e) if e.kind() == VaultErrorKind::NotFound => None,
-                    Err(e) => return Err(CliError::file(storage, &shown, &e)),
-                },
-            };
-            let node = match found {
-                Some(n) => n,
-                None => vault
-                    .create_dir(&parent, &name)
-                    .await
-                    .map_err(|e| CliError::file(storage, &shown, &e))?,
-            };
-            match node.kind {
-                NodeKind::Dir(id) => {
-                    ids.insert(target.0.clone(), id);
-                    Ok(())
-                }
-                _ => Err(CliError::other(format!(
-                    "cannot overwrite non-directory {shown} with a directory"
-                ))),
-            }
-        }
+        Item::Dir { .. } => Ok(()),
         Item::Symlink { link, target } => {
             let (parent, name) = parent_id(vault, storage, target, ids).await?;
             let shown = target.display();
+            let verr = |e: vault_engine::VaultError| CliError::file(storage, &shown, &e);
+            if !matches!(top, Some(Some(_))) {
+                match vault.create_symlink(&parent, &name, link).await {
+                    Ok(_) => return Ok(()),
+                    Err(e) if e.kind() == VaultErrorKind::AlreadyExists => {}
+                    Err(e) => return Err(verr(e)),
+                }
+            }
             remove_non_dir(vault, storage, &parent, &name, &shown).await?;
             vault
                 .create_symlink(&parent, &name, link)
                 .await
-                .map_err(|e| CliError::file(storage, &shown, &e))?;
+                .map_err(verr)?;
             Ok(())
         }
         Item::File {
@@ -325,26 +556,33 @@ async fn execute(
             let (parent, name) = parent_id(vault, storage, target, ids).await?;
             let shown = target.display();
             let verr = |e: vault_engine::VaultError| CliError::file(storage, &shown, &e);
-            let found = match known.take(target) {
-                Some(node) => node,
-                None => match vault.lookup(&parent, &name).await {
-                    Ok(n) => Some(n),
-                    Err(e) if e.kind() == VaultErrorKind::NotFound => None,
-                    Err(e) => return Err(verr(e)),
-                },
+            let found = match top {
+                Some(Some(node)) => node,
+                _ => {
+                    // A new file: created with its content in one write, no lookup first.
+                    let staged = stage(vault, local, bar).await?;
+                    match create_staged(vault, storage, &parent, &name, &staged, &shown, *modified)
+                        .await?
+                    {
+                        None => return Ok(()),
+                        Some(node) => {
+                            bar.set_position(bar.position().saturating_sub(staged.size()));
+                            node
+                        }
+                    }
+                }
             };
             let (node, created) = match found {
-                Some(n) if n.kind == NodeKind::File => (n, false),
-                Some(n) if matches!(n.kind, NodeKind::Dir(_)) => {
+                n if n.kind == NodeKind::File => (n, false),
+                n if matches!(n.kind, NodeKind::Dir(_)) => {
                     return Err(CliError::other(format!(
                         "cannot overwrite directory {shown} with a file"
                     )));
                 }
-                Some(_) => {
+                _ => {
                     vault.remove_file(&parent, &name).await.map_err(verr)?;
                     (vault.create_file(&parent, &name).await.map_err(verr)?, true)
                 }
-                None => (vault.create_file(&parent, &name).await.map_err(verr)?, true),
             };
             let result = write_file(vault, storage, &node, &shown, local, bar).await;
             if let Err(e) = result {

@@ -6,7 +6,7 @@
 //! stops it with nothing removed, so no folder's contents are deleted twice
 //! or through a loop.
 
-use vault_engine::{DirId, NodeKind, Vault, VisitedDirs};
+use vault_engine::{DirId, Node, NodeKind, Vault, VisitedDirs};
 
 use crate::cli::args::SecretArgs;
 use crate::cli::commands::tree;
@@ -70,8 +70,7 @@ async fn rm(vault: &Vault, storage: &str, path: &VPath, recursive: bool) -> CliR
 /// One removal of the plan, in the order it runs (children before their folder).
 enum Step {
     File {
-        dir: DirId,
-        name: String,
+        node: Node,
         path: VPath,
     },
     Dir {
@@ -98,14 +97,40 @@ async fn remove_tree(
         path: path.clone(),
     });
     let err = |p: &VPath, e: vault_engine::VaultError| CliError::file(storage, &p.display(), &e);
+    // Files are independent of each other: each run of them between two folder removals goes
+    // a few at a time; a folder goes only once everything before it is gone. The first
+    // failure (in plan order) stops the removal, as before.
+    let mut files = Vec::new();
     for step in steps {
-        let (result, path) = match step {
-            Step::File { dir, name, path } => (vault.remove_file(&dir, &name).await, path),
-            Step::Dir { dir, name, path } => (vault.remove_dir(&dir, &name).await, path),
-        };
-        result.map_err(|e| err(&path, e))?;
+        match step {
+            Step::File { node, path } => files.push((node, path)),
+            Step::Dir { dir, name, path } => {
+                remove_files(vault, storage, std::mem::take(&mut files)).await?;
+                vault
+                    .remove_dir(&dir, &name)
+                    .await
+                    .map_err(|e| err(&path, e))?;
+            }
+        }
     }
-    Ok(())
+    remove_files(vault, storage, files).await
+}
+
+/// Removes files and symlinks, [`crate::cli::commands::put::PARALLEL`] at a time; stops at
+/// the first failure in the given order, which is the error.
+async fn remove_files(vault: &Vault, storage: &str, files: Vec<(Node, VPath)>) -> CliResult {
+    use futures::{StreamExt, TryStreamExt};
+    let removals = files.iter().map(|(node, path)| async move {
+        vault
+            .remove_listed(node)
+            .await
+            .map_err(|e| CliError::file(storage, &path.display(), &e))
+    });
+    futures::stream::iter(removals)
+        .buffered(crate::cli::commands::put::PARALLEL)
+        .try_collect::<Vec<()>>()
+        .await
+        .map(drop)
 }
 
 /// Lists the tree below `id` depth first, appending its removals to `steps`.
@@ -136,8 +161,7 @@ async fn plan(
             });
         } else {
             steps.push(Step::File {
-                dir: id.clone(),
-                name: child.name,
+                node: child,
                 path: cpath,
             });
         }

@@ -27,9 +27,8 @@ pub async fn visited_from(
         cur = parent;
     }
     for p in above.into_iter().rev() {
-        if let NodeKind::Dir(id) = session::resolve(vault, storage, &p).await?.kind {
-            ancestors.push((id, p.display()));
-        }
+        let id = session::resolve_dir(vault, storage, &p).await?;
+        ancestors.push((id, p.display()));
     }
     Ok(VisitedDirs::new((start, &path.display()), &ancestors))
 }

@@ -1,0 +1,185 @@
+//! Issue 14: SFTP requests per operation. OpenSSH's `sftp-server` runs as the subsystem of a
+//! private sshd (`vault-sftp/tests/servers/sshd-2fa.sh`, password mode) with `-l DEBUG3`,
+//! which logs one `request N: …` line per SFTP request it serves; a wrapper sends that log to
+//! a file this test reads. The budgets asserted are the ones README states ("Requests per
+//! operation"), so a regression fails.
+//!
+//! Needs root, OpenSSH's sshd and `sftp-server` (package openssh-sftp-server). Ports: base
+//! `VAULT_TEST_SFTP_REQ_PORT_BASE` (default 33_800 + pid % 400 × 4).
+
+#![allow(clippy::unwrap_used)]
+
+mod cli_support;
+
+use std::collections::BTreeMap;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use cli_support::*;
+
+/// Requests per operation (`vault` run) besides the data itself, as README's table states
+/// them: READ and WRITE requests carry at most 32 KiB each (sftp-server's limit) and are
+/// counted apart (printed, not budgeted); everything else (OPEN, CLOSE, STAT, READDIR, …) is.
+const CREATE: usize = 30;
+const MKDIR: usize = 21;
+const PUT_ROOT: usize = 12;
+const PUT_FOLDER: usize = 14;
+const CAT: usize = 11;
+const LS_ROOT: usize = 19;
+const RM: usize = 9;
+
+struct Counted {
+    log: PathBuf,
+}
+
+impl Counted {
+    /// The `request N: WHAT` lines since the last call (and forgets them).
+    fn take(&self) -> Vec<String> {
+        // The server logs a request when it serves it, and may serve a command's last CLOSE
+        // after the command exited: wait for its session to end and the log to settle.
+        let mut text = String::new();
+        for _ in 0..50 {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+            let now = std::fs::read_to_string(&self.log).unwrap_or_default();
+            let settled = now == text;
+            text = now;
+            if settled && text.contains("session closed") {
+                break;
+            }
+        }
+        std::fs::write(&self.log, "").unwrap();
+        text.lines()
+            .filter_map(|l| {
+                let (_, rest) = l.split_once("request ")?;
+                let (id, what) = rest.split_once(": ")?;
+                id.parse::<u32>().ok()?;
+                // `request N: sent …` lines are the answers.
+                let kind = what.split_whitespace().next().unwrap_or("?");
+                (kind != "sent").then(|| kind.to_owned())
+            })
+            .collect()
+    }
+}
+
+fn summary(reqs: &[String]) -> String {
+    let mut n: BTreeMap<&str, usize> = BTreeMap::new();
+    for r in reqs {
+        *n.entry(r.as_str()).or_default() += 1;
+    }
+    n.iter()
+        .map(|(k, v)| format!("{k} {v}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Asserts that the requests other than READ and WRITE are within `budget`.
+#[track_caller]
+fn within(what: &str, reqs: &[String], budget: usize) {
+    let data = reqs
+        .iter()
+        .filter(|r| *r == "read" || *r == "write")
+        .count();
+    let ops = reqs.len() - data;
+    eprintln!(
+        "{what}: {ops} SFTP requests + {data} READ/WRITE ({})",
+        summary(reqs)
+    );
+    assert!(
+        ops <= budget,
+        "{what}: {ops} SFTP requests besides READ/WRITE, budget {budget} ({})",
+        summary(reqs)
+    );
+}
+
+fn chown(user: &str, path: &Path) {
+    assert!(
+        std::process::Command::new("chown")
+            .args(["-R", user])
+            .arg(path)
+            .status()
+            .unwrap()
+            .success()
+    );
+}
+
+#[test]
+fn sftp_requests_per_operation() {
+    let pid = std::process::id();
+    let dir = PathBuf::from(format!("/tmp/vault-sftp-req-{pid}"));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let log = dir.join("sftp-server.log");
+    std::fs::write(&log, "").unwrap();
+    std::fs::set_permissions(&log, std::fs::Permissions::from_mode(0o666)).unwrap();
+    let wrapper = dir.join("sftp-server-logged");
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\nexec /usr/lib/openssh/sftp-server -e -l DEBUG3 2>>{}\n",
+            log.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let base = port_base("VAULT_TEST_SFTP_REQ_PORT_BASE", 33_800 + (pid % 400) * 4);
+    let sshd = Sshd::start(
+        &format!("q{}", pid % 100_000),
+        base,
+        &format!("/tmp/vault-sftp-req-sshd-{pid}"),
+        "password",
+        &[("VAULT_TEST_SFTP_SUBSYSTEM", wrapper.to_str().unwrap())],
+    );
+    let user = sshd.var("VAULT_TEST_SSH_USER");
+    let port = sshd.var("VAULT_TEST_SSH_PORT_PASSWORD");
+    let root = PathBuf::from(sshd.var("VAULT_TEST_SFTP_ROOT"));
+    std::fs::create_dir_all(root.join("R")).unwrap();
+    chown(&user, &root.join("R"));
+    let url = format!("sftp://{user}@127.0.0.1:{port}/~/R");
+
+    let tmp = tempfile::tempdir().unwrap();
+    let ask = tmp.path().join("ask.sh");
+    write_script(
+        &ask,
+        &format!(
+            "#!/bin/sh\ncase \"$1\" in\n 'Vault password for '*) echo 'sftp requests';;\n 'Password for {user}@127.0.0.1'*) echo '{}';;\n *) exit 1;;\nesac\n",
+            sshd.var("VAULT_TEST_SSH_PASSWORD")
+        ),
+    );
+    let kh = sshd.known_hosts_in(tmp.path());
+    let (a, k) = (ask.to_str().unwrap(), kh.to_str().unwrap());
+    let run = |args: &[&str]| {
+        let mut all: Vec<&str> = args.to_vec();
+        all.extend_from_slice(&["--askpass", a, "--known-hosts", k]);
+        vault(&all)
+    };
+    let counted = Counted { log };
+    counted.take();
+
+    run(&["create", &url]).ok();
+    within("vault create", &counted.take(), CREATE);
+    run(&["mkdir", &url, "/d"]).ok();
+    within("vault mkdir /d", &counted.take(), MKDIR);
+    let one = tmp.path().join("one.bin");
+    let data: Vec<u8> = (0..1u32 << 20).map(|i| (i % 251) as u8).collect();
+    std::fs::write(&one, &data).unwrap();
+    let one = one.to_str().unwrap();
+    run(&["put", &url, one, "/one.bin"]).ok();
+    within("vault put (1 MiB, vault root)", &counted.take(), PUT_ROOT);
+    run(&["put", &url, one, "/d/two.bin"]).ok();
+    within(
+        "vault put (1 MiB, existing folder)",
+        &counted.take(),
+        PUT_FOLDER,
+    );
+    let out = run(&["cat", &url, "/d/two.bin"]);
+    out.ok();
+    assert!(out.stdout == data, "cat reads back what put wrote");
+    within("vault cat (1 MiB, in a folder)", &counted.take(), CAT);
+    let listed = run(&["ls", &url, "/"]).ok();
+    assert_eq!(listed.lines().count(), 2, "{listed}");
+    within("vault ls /", &counted.take(), LS_ROOT);
+    run(&["rm", &url, "/one.bin"]).ok();
+    within("vault rm /one.bin", &counted.take(), RM);
+    drop(sshd);
+    let _ = std::fs::remove_dir_all(&dir);
+}
