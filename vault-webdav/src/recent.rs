@@ -128,6 +128,7 @@ mod tests {
             kind: EntryKind::File,
             size,
             modified: None,
+            version: None,
         })
     }
 
