@@ -16,6 +16,8 @@
 //! auto_lock = true                  # false = --no-auto-lock
 //! sidebar = true                    # false = --no-sidebar
 //! notify = true                     # false = --no-notify
+//! cache = "metadata"                # optional, like --cache (off, metadata)
+//! dir_cache_time = "1s"             # optional, like --dir-cache-time
 //! ```
 //!
 //! A file that does not parse, a value of the wrong type or an unknown key is an error naming
@@ -83,6 +85,12 @@ pub struct VaultEntry {
     /// Desktop notifications (default true); `false` = `--no-notify`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notify: Option<bool>,
+    /// `--cache MODE` (`off`, `metadata`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache: Option<String>,
+    /// `--dir-cache-time DURATION` as text (`5s`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dir_cache_time: Option<String>,
 }
 
 fn is_false(b: &bool) -> bool {
@@ -175,6 +183,13 @@ pub fn parse(path: &Path, text: &str) -> CliResult<Config> {
         if let Some(mode) = &entry.symlinks {
             mode.parse::<vault_fs::ops::SymlinkPolicy>()
                 .map_err(|e| bad(format!("vault {name}: {e}")))?;
+        }
+        if let Some(mode) = &entry.cache {
+            super::cache::parse_mode(mode).map_err(|e| bad(format!("vault {name}: cache: {e}")))?;
+        }
+        if let Some(t) = &entry.dir_cache_time {
+            super::args::parse_duration(t)
+                .map_err(|e| bad(format!("vault {name}: dir_cache_time: {e}")))?;
         }
     }
     Ok(config)
@@ -352,6 +367,8 @@ mod tests {
                 auto_lock: Some(false),
                 sidebar: Some(false),
                 notify: Some(false),
+                cache: Some("metadata".into()),
+                dir_cache_time: Some("5s".into()),
             },
         );
         config.vaults.insert("local".into(), entry("/srv/V"));
@@ -418,6 +435,8 @@ mod tests {
         assert!(e.message.contains("invalid vault name"), "{}", e.message);
         let e = parse(p, "[vaults.a]\nstorage = \"/v\"\nidle = \"soon\"\n").unwrap_err();
         assert!(e.message.contains("idle"), "{}", e.message);
+        let e = parse(p, "[vaults.a]\nstorage = \"/v\"\ncache = \"full\"\n").unwrap_err();
+        assert!(e.message.contains("upload queue"), "{}", e.message);
         let e = parse(p, "[vaults.a]\nstorage = \"/v\"\nsymlinks = \"some\"\n").unwrap_err();
         assert!(e.message.contains("symlinks=some"), "{}", e.message);
         assert_eq!(e.message.lines().count(), 1);

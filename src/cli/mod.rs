@@ -12,6 +12,8 @@
 
 pub mod args;
 mod autolock;
+pub(crate) mod cache;
+mod cache_mount;
 mod commands;
 pub mod config;
 mod connect;
@@ -100,7 +102,7 @@ fn dispatch(ctx: Ctx, mut command: Command) -> CliResult {
     resolve_names(&mut command)?;
     match command {
         Command::Completions { shell } => commands::completions::run(shell),
-        Command::Status => commands::status::run(),
+        Command::Status { long } => commands::status::run(long),
         Command::Auth { target, askpass } => reauth::run_auth(
             &target,
             &args::SecretArgs {
@@ -239,7 +241,7 @@ async fn async_command(ctx: Ctx, command: Command) -> CliResult {
         Command::Mount(_)
         | Command::MountDaemon(_)
         | Command::Unmount { .. }
-        | Command::Status
+        | Command::Status { .. }
         | Command::Open { .. }
         | Command::Auth { .. }
         | Command::Add(_)

@@ -25,14 +25,30 @@ pub async fn connect_existing(
     storage_arg: &str,
     secrets: &Secrets,
 ) -> CliResult<std::sync::Arc<dyn vault_storage::Storage>> {
+    Ok(connect_existing_cached(storage_arg, secrets).await?.0)
+}
+
+/// [`connect_existing`], and the metadata cache in front of the storage if there is one.
+pub async fn connect_existing_cached(
+    storage_arg: &str,
+    secrets: &Secrets,
+) -> CliResult<(
+    std::sync::Arc<dyn vault_storage::Storage>,
+    Option<std::sync::Arc<vault_storage::cached::CachedStorage>>,
+)> {
     let spec = storage_arg::parse(storage_arg)?;
-    let storage =
-        crate::cli::connect::connect(storage_arg, &spec, Purpose::Open, secrets, &secrets.connect)
-            .await?;
+    let (storage, cached) = crate::cli::connect::connect_cached(
+        storage_arg,
+        &spec,
+        Purpose::Open,
+        secrets,
+        &secrets.connect,
+    )
+    .await?;
     let config =
         StoragePath::new("vault.cryptomator").map_err(|e| CliError::other(e.to_string()))?;
     match storage.metadata(&config).await {
-        Ok(m) if m.kind == vault_storage::EntryKind::File => Ok(storage),
+        Ok(m) if m.kind == vault_storage::EntryKind::File => Ok((storage, cached)),
         Ok(_) => Err(CliError::new(
             Exit::NotAVault,
             format!("{storage_arg} is not a vault (vault.cryptomator is a folder)"),

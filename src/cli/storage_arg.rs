@@ -184,6 +184,8 @@ pub struct ConnectOptions {
     pub s3_region: Option<String>,
     /// `--create-bucket` (vault create on s3).
     pub create_bucket: bool,
+    /// `--cache`, `--dir-cache-time` (mount; other commands use the defaults).
+    pub cache: super::cache::CacheChoice,
 }
 
 impl ConnectOptions {
@@ -199,6 +201,7 @@ impl ConnectOptions {
             s3_endpoint: args.s3_endpoint.clone(),
             s3_region: args.s3_region.clone(),
             create_bucket: args.create_bucket,
+            cache: Default::default(),
         }
     }
 

@@ -112,7 +112,8 @@ struct Shared {
     inner: Arc<dyn Storage>,
     options: CacheOptions,
     state: Mutex<State>,
-    store: Option<Store>,
+    /// Set once, by [`CachedStorage::attach`].
+    store: std::sync::OnceLock<Store>,
 }
 
 impl Shared {
@@ -185,7 +186,7 @@ impl Shared {
     }
 
     fn persist_later(&self) {
-        if let Some(store) = &self.store {
+        if let Some(store) = self.store.get() {
             store.mark_dirty();
         }
     }
@@ -244,40 +245,59 @@ pub struct CachedStorage {
 impl CachedStorage {
     /// An in-memory cache around `inner`.
     pub fn new(inner: Arc<dyn Storage>, options: CacheOptions) -> Self {
-        Self::build(inner, options, None, Tables::default())
-    }
-
-    /// A cache around `inner` persisted in `store` (what it holds is loaded now, as answers to
-    /// revalidate before trusting).
-    pub fn persistent(inner: Arc<dyn Storage>, options: CacheOptions, store: Store) -> Self {
-        let tables = store.load();
-        Self::build(inner, options, Some(store), tables)
-    }
-
-    fn build(
-        inner: Arc<dyn Storage>,
-        options: CacheOptions,
-        store: Option<Store>,
-        tables: Tables,
-    ) -> Self {
-        let shared = Arc::new(Shared {
-            inner,
-            options,
-            state: Mutex::new(State {
-                tables,
-                ..State::default()
+        CachedStorage {
+            shared: Arc::new(Shared {
+                inner,
+                options,
+                state: Mutex::new(State::default()),
+                store: std::sync::OnceLock::new(),
             }),
-            store,
-        });
-        if let Some(store) = &shared.store {
-            store.start_writer(Arc::downgrade(&shared));
         }
-        CachedStorage { shared }
+    }
+
+    /// A cache around `inner` persisted in `store` (see [`CachedStorage::attach`]).
+    pub fn persistent(inner: Arc<dyn Storage>, options: CacheOptions, store: Store) -> Self {
+        let c = Self::new(inner, options);
+        c.attach(store);
+        c
+    }
+
+    /// Persists this cache in `store` from now on: what the store holds is loaded, as answers
+    /// to revalidate before trusting, where this cache knows nothing fresher. A store is
+    /// attached once (the vault's id, which names it, is known only after the unlock); a second
+    /// one is dropped, releasing its lock.
+    pub fn attach(&self, store: Store) {
+        let loaded = store.load();
+        if self.shared.store.set(store).is_err() {
+            return;
+        }
+        {
+            let mut st = self.shared.lock();
+            let t = &mut st.tables;
+            for (p, c) in loaded.listings {
+                t.listings.entry(p).or_insert(c);
+            }
+            for (p, c) in loaded.metas {
+                t.metas.entry(p).or_insert(c);
+            }
+            for (p, c) in loaded.small {
+                t.small.entry(p).or_insert(c);
+            }
+        }
+        if let Some(store) = self.shared.store.get() {
+            store.start_writer(Arc::downgrade(&self.shared));
+            store.mark_dirty();
+        }
+    }
+
+    /// The attached store's folder, if any.
+    pub fn store_dir(&self) -> Option<&std::path::Path> {
+        self.shared.store.get().map(Store::dir)
     }
 
     /// Writes what is cached to the store now (no-op without one).
     pub fn persist_now(&self) {
-        if let Some(store) = &self.shared.store {
+        if let Some(store) = self.shared.store.get() {
             store.write_now(&self.shared.lock().tables);
         }
     }

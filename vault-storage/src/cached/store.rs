@@ -123,7 +123,7 @@ impl Store {
                 let Some(shared) = shared.upgrade() else {
                     return;
                 };
-                let Some(store) = &shared.store else {
+                let Some(store) = shared.store.get() else {
                     return;
                 };
                 let snapshot = snapshot(&shared.lock().tables);
