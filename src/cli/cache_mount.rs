@@ -21,7 +21,14 @@ pub fn persist(
     explicit: bool,
 ) -> CliResult<CacheMode> {
     let key = super::remember::storage_key(storage_arg, spec).unwrap_or_else(|| storage_arg.into());
-    let dir = folder(vault_id, &key)?;
+    let dir = match folder(vault_id, &key) {
+        Ok(d) => d,
+        Err(e) if explicit => return Err(e),
+        Err(e) => {
+            tracing::warn!("{}; mounting without a persistent cache", e.message);
+            return Ok(CacheMode::Off);
+        }
+    };
     match Store::open(&dir) {
         Ok(store) => {
             tracing::info!(cache = %dir.display(), "metadata cache");
