@@ -174,6 +174,22 @@ impl Shared {
         self.persist_later();
     }
 
+    /// Keeps `meta` for `path` as an answer to revalidate before trusting (what our own
+    /// successful call left there).
+    fn know_stale(&self, path: &StoragePath, meta: Metadata) {
+        let mut st = self.lock();
+        insert(
+            &mut st.tables.metas,
+            path,
+            Cached {
+                fresh_until: None,
+                value: Some(meta),
+            },
+        );
+        drop(st);
+        self.persist_later();
+    }
+
     /// Forgets `path`, its parent's listing and everything below it.
     fn forget(&self, paths: &[&StoragePath]) {
         let mut st = self.lock();
@@ -549,9 +565,9 @@ impl Storage for CachedStorage {
         self.mutating(&[path], inner.set_len(path, len)).await
     }
 
+    // Durability calls change no listing or attribute: nothing to forget.
     async fn sync(&self, path: &StoragePath) -> Result<(), StorageError> {
-        let inner = &self.shared.inner;
-        self.mutating(&[path], inner.sync(path)).await
+        self.shared.inner.sync(path).await
     }
 
     async fn write_nosync(
@@ -577,8 +593,7 @@ impl Storage for CachedStorage {
     }
 
     async fn sync_entry(&self, path: &StoragePath) -> Result<(), StorageError> {
-        let inner = &self.shared.inner;
-        self.mutating(&[path], inner.sync_entry(path)).await
+        self.shared.inner.sync_entry(path).await
     }
 
     async fn sync_all(&self) -> Result<(), StorageError> {
@@ -589,7 +604,19 @@ impl Storage for CachedStorage {
 
     async fn create_dir(&self, path: &StoragePath) -> Result<(), StorageError> {
         let inner = &self.shared.inner;
-        self.mutating(&[path], inner.create_dir(path)).await
+        self.mutating(&[path], inner.create_dir(path)).await?;
+        // What we made is known to exist: kept to revalidate, so that during a link cut the
+        // new folder still resolves (its listing is asked, and kept, when it is listed).
+        self.shared.know_stale(
+            path,
+            Metadata {
+                kind: crate::EntryKind::Dir,
+                size: 0,
+                modified: None,
+                version: None,
+            },
+        );
+        Ok(())
     }
 
     async fn remove_file(&self, path: &StoragePath) -> Result<(), StorageError> {
