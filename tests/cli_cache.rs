@@ -204,7 +204,8 @@ fn listing_during_a_link_cut_and_after_a_remount_comes_from_the_cache() {
     std::fs::write(other.join(format!("{MARKER}-x.txt")), MARKER).unwrap();
     // Listed once, as a file manager does on the way there: the root, then each folder.
     timed_ls(&mnt);
-    let (listed, _) = timed_ls(&dir);
+    let (listed, before) = timed_ls(&dir);
+    eprintln!("[cli_cache] ls -l of 41 entries, link up: {before:.2?}");
     assert_eq!(
         listed.lines().filter(|l| l.contains(MARKER)).count(),
         41,

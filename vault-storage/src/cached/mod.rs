@@ -137,55 +137,28 @@ impl Shared {
         st.offline = false;
         let fresh_until = self.fresh_until();
         let t = &mut st.tables;
-        match (key, answer) {
-            (Key::Listing(p), Answer::Listing(v)) if v.len() <= MAX_LISTING => insert(
-                &mut t.listings,
-                p,
-                Cached {
-                    fresh_until,
-                    value: v,
-                },
-            ),
-            (Key::Listing(p), Answer::Listing(_) | Answer::Gone) => {
-                t.listings.remove(p);
+        // Only a changed answer is worth rewriting the store for.
+        let changed = match (key, answer) {
+            (Key::Listing(p), Answer::Listing(v)) if v.len() <= MAX_LISTING => {
+                insert(&mut t.listings, p, fresh_until, v)
             }
-            (Key::Meta(p), Answer::Meta(v)) => insert(
-                &mut t.metas,
-                p,
-                Cached {
-                    fresh_until,
-                    value: v,
-                },
-            ),
-            (Key::Small(p), Answer::Small(v)) => insert(
-                &mut t.small,
-                p,
-                Cached {
-                    fresh_until,
-                    value: v,
-                },
-            ),
-            (Key::Small(p), Answer::Gone) => {
-                t.small.remove(p);
-            }
-            _ => {}
-        }
+            (Key::Listing(p), Answer::Listing(_) | Answer::Gone) => t.listings.remove(p).is_some(),
+            (Key::Meta(p), Answer::Meta(v)) => insert(&mut t.metas, p, fresh_until, v),
+            (Key::Small(p), Answer::Small(v)) => insert(&mut t.small, p, fresh_until, v),
+            (Key::Small(p), Answer::Gone) => t.small.remove(p).is_some(),
+            _ => false,
+        };
         drop(st);
-        self.persist_later();
+        if changed {
+            self.persist_later();
+        }
     }
 
     /// Keeps `meta` for `path` as an answer to revalidate before trusting (what our own
     /// successful call left there).
     fn know_stale(&self, path: &StoragePath, meta: Metadata) {
         let mut st = self.lock();
-        insert(
-            &mut st.tables.metas,
-            path,
-            Cached {
-                fresh_until: None,
-                value: Some(meta),
-            },
-        );
+        insert(&mut st.tables.metas, path, None, Some(meta));
         drop(st);
         self.persist_later();
     }
@@ -208,15 +181,24 @@ impl Shared {
     }
 }
 
-fn insert<T>(map: &mut HashMap<StoragePath, Cached<T>>, path: &StoragePath, value: Cached<T>) {
+/// Keeps `value` for `path` (unless the table is full of fresh answers); true if it differs from
+/// what was kept.
+fn insert<T: PartialEq>(
+    map: &mut HashMap<StoragePath, Cached<T>>,
+    path: &StoragePath,
+    fresh_until: Option<Instant>,
+    value: T,
+) -> bool {
     if map.len() >= MAX_KEYS && !map.contains_key(path) {
         let now = Instant::now();
         map.retain(|_, c| c.fresh_until.is_some_and(|t| now < t));
         if map.len() >= MAX_KEYS {
-            return;
+            return false;
         }
     }
-    map.insert(path.clone(), value);
+    let changed = map.get(path).is_none_or(|old| old.value != value);
+    map.insert(path.clone(), Cached { fresh_until, value });
+    changed
 }
 
 fn forget_in(t: &mut Tables, path: &StoragePath) {
