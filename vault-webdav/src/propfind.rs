@@ -264,6 +264,25 @@ mod tests {
     }
 
     #[test]
+    fn getetag_becomes_the_version_tag_and_is_bounded() {
+        let long = "x".repeat(MAX_ETAG + 1);
+        let xml = format!(
+            r#"<d:multistatus xmlns:d="DAV:">
+<d:response><d:href>/v/a.c9r</d:href><d:propstat><d:prop><d:getcontentlength>3</d:getcontentlength>
+<d:getetag>"5e-61f0"</d:getetag></d:prop><d:status>HTTP/1.1 200 OK</d:status></d:propstat></d:response>
+<d:response><d:href>/v/b.c9r</d:href><d:propstat><d:prop><d:getetag>{long}</d:getetag></d:prop>
+<d:status>HTTP/1.1 200 OK</d:status></d:propstat></d:response>
+<d:response><d:href>/v/c.c9r</d:href><d:propstat><d:prop><d:getetag/></d:prop>
+<d:status>HTTP/1.1 404 Not Found</d:status></d:propstat></d:response>
+</d:multistatus>"#
+        );
+        let entries = parse_multistatus(xml.as_bytes()).expect("test value");
+        assert_eq!(entries[0].etag.as_deref(), Some("\"5e-61f0\""));
+        assert_eq!(entries[1].etag, None, "an over-long tag is dropped");
+        assert_eq!(entries[2].etag, None);
+    }
+
+    #[test]
     fn parses_default_namespace_and_quota() {
         let xml = br#"<multistatus xmlns="DAV:"><response><href>/r/</href><propstat><prop>
 <quota-available-bytes>100</quota-available-bytes><quota-used-bytes>20</quota-used-bytes>
