@@ -45,6 +45,8 @@ pub const REVALIDATE_WAIT: Duration = Duration::from_millis(300);
 pub const MAX_KEYS: usize = 20_000;
 /// Listings longer than this are not kept.
 pub const MAX_LISTING: usize = 100_000;
+/// Most entries kept over all listings (a hostile server cannot make the cache grow beyond).
+pub const MAX_LISTED: usize = 500_000;
 /// Largest object kept whole (a `dir.c9r` is 36 bytes, a `name.c9s` a few hundred).
 pub const SMALL_MAX: usize = 512;
 
@@ -139,7 +141,7 @@ impl Shared {
         let t = &mut st.tables;
         // Only a changed answer is worth rewriting the store for.
         let changed = match (key, answer) {
-            (Key::Listing(p), Answer::Listing(v)) if v.len() <= MAX_LISTING => {
+            (Key::Listing(p), Answer::Listing(v)) if room_for(&t.listings, p, v.len()) => {
                 insert(&mut t.listings, p, fresh_until, v)
             }
             (Key::Listing(p), Answer::Listing(_) | Answer::Gone) => t.listings.remove(p).is_some(),
@@ -179,6 +181,23 @@ impl Shared {
             store.mark_dirty();
         }
     }
+}
+
+/// Whether a listing of `len` entries for `path` fits the bounds.
+fn room_for(
+    listings: &HashMap<StoragePath, Cached<Vec<DirEntry>>>,
+    path: &StoragePath,
+    len: usize,
+) -> bool {
+    if len > MAX_LISTING {
+        return false;
+    }
+    let kept: usize = listings
+        .iter()
+        .filter(|(p, _)| *p != path)
+        .map(|(_, c)| c.value.len())
+        .sum();
+    kept + len <= MAX_LISTED
 }
 
 /// Keeps `value` for `path` (unless the table is full of fresh answers); true if it differs from

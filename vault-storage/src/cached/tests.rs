@@ -245,3 +245,32 @@ async fn persisted_answers_are_served_when_the_server_does_not_answer() {
         StorageErrorKind::Unavailable
     );
 }
+
+#[tokio::test]
+async fn listings_are_bounded_in_total() {
+    let mem = Arc::new(MemoryStorage::new());
+    let c = CachedStorage::new(mem.clone(), opts(60_000));
+    let big: Vec<DirEntry> = (0..MAX_LISTING)
+        .map(|i| DirEntry {
+            name: format!("n{i}"),
+            metadata: Metadata {
+                kind: EntryKind::File,
+                size: 1,
+                modified: None,
+                version: None,
+            },
+        })
+        .collect();
+    let g = c.generation();
+    for i in 0..(MAX_LISTED / MAX_LISTING + 2) {
+        c.shared.put(
+            g,
+            &Key::Listing(p(&format!("d{i}"))),
+            Answer::Listing(big.clone()),
+        );
+    }
+    let st = c.shared.lock();
+    let total: usize = st.tables.listings.values().map(|l| l.value.len()).sum();
+    assert!(total <= MAX_LISTED, "{total}");
+    assert_eq!(st.tables.listings.len(), MAX_LISTED / MAX_LISTING);
+}
