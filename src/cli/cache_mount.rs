@@ -10,6 +10,9 @@ use super::cache::{CacheMode, folder};
 use super::exit::{CliError, CliResult};
 use super::storage_arg::StorageSpec;
 
+/// How long a mount waits for another process to let go of the cache before refusing.
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Makes `cached` persistent for a mount of vault `vault_id` from `storage_arg`. A cache that
 /// another mount holds is refused when the mode was asked for (`explicit`), else the mount goes
 /// on without persistence (logged).
@@ -29,7 +32,8 @@ pub fn persist(
             return Ok(CacheMode::Off);
         }
     };
-    match Store::open(&dir) {
+    // A mount of this vault that was just unmounted lets go of the lock when its daemon exits.
+    match Store::open_waiting(&dir, LOCK_WAIT) {
         Ok(store) => {
             tracing::info!(cache = %dir.display(), "metadata cache");
             cached.attach(store);

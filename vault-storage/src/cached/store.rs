@@ -98,6 +98,20 @@ impl Store {
         })
     }
 
+    /// [`Store::open`], retrying for up to `wait` while another process holds the lock (a
+    /// mount that was just unmounted releases it when its daemon exits, moments later).
+    pub fn open_waiting(dir: &Path, wait: Duration) -> Result<Store, StoreError> {
+        let until = std::time::Instant::now() + wait;
+        loop {
+            match Store::open(dir) {
+                Err(StoreError::Locked { .. }) if std::time::Instant::now() < until => {
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+                other => return other,
+            }
+        }
+    }
+
     /// The cache folder.
     pub fn dir(&self) -> &Path {
         &self.dir

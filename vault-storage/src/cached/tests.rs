@@ -274,3 +274,20 @@ async fn listings_are_bounded_in_total() {
     assert!(total <= MAX_LISTED, "{total}");
     assert_eq!(st.tables.listings.len(), MAX_LISTED / MAX_LISTING);
 }
+
+#[test]
+fn a_lock_let_go_of_moments_later_is_waited_for() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("cache");
+    let held = Store::open(&dir).unwrap();
+    assert!(matches!(
+        Store::open_waiting(&dir, Duration::from_millis(200)),
+        Err(StoreError::Locked { .. })
+    ));
+    let releaser = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(300));
+        drop(held);
+    });
+    Store::open_waiting(&dir, Duration::from_secs(5)).unwrap();
+    releaser.join().unwrap();
+}
