@@ -87,14 +87,15 @@ impl CacheChoice {
     }
 }
 
-/// `storage` behind the in-memory cache, unless it is a local folder for which nothing asked
-/// for one (its answers cost a system call, and other programs change it under us).
+/// `storage` behind the in-memory cache, unless it is a local folder for which neither
+/// `--cache=metadata` nor `--dir-cache-time` asked for one (its answers cost a system call, and
+/// other programs change it under us), or `--cache=off --dir-cache-time=0` asked for none.
 pub fn wrap(
     storage: Arc<dyn Storage>,
     local: bool,
     choice: &CacheChoice,
 ) -> (Arc<dyn Storage>, Option<Arc<CachedStorage>>) {
-    if local && choice.mode.is_none() && choice.ttl.is_none() {
+    if local && choice.mode_for(local) == CacheMode::Off && choice.ttl.is_none() {
         return (storage, None);
     }
     if choice.ttl == Some(Duration::ZERO) && choice.mode_for(local) == CacheMode::Off {

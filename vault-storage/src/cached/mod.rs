@@ -14,6 +14,9 @@
 //! - Every mutating call through the decorator forgets what it touches (the path, its parent's
 //!   listing, everything below it) when it starts and when it ends, and an answer that was in
 //!   flight across a mutation is not kept (generation count): our own writes are never hidden.
+//!   A folder we created is then kept as "exists, revalidate before trusting", so that it still
+//!   resolves during a link cut. Durability calls (`sync`, `sync_entry`, `sync_all`) change no
+//!   answer and forget nothing.
 //! - Bounded: at most [`MAX_KEYS`] paths per table, [`MAX_LISTING`] entries per listing,
 //!   objects of at most [`SMALL_MAX`] bytes.
 //!
