@@ -394,28 +394,30 @@ impl CachedStorage {
         path: &StoragePath,
     ) -> (Option<Option<Metadata>>, Option<Option<Metadata>>) {
         let st = self.shared.lock();
-        if let Some(c) = st.tables.metas.get(path) {
-            if let Some(v) = c.fresh() {
-                return (Some(v), None);
-            }
-            return (None, Some(c.value.clone()));
+        let own = st.tables.metas.get(path);
+        let listed = Self::listed(&st.tables, path);
+        // A fresh answer wins, whichever table has it; else the path's own older answer.
+        if let Some(v) = own.and_then(Cached::fresh) {
+            return (Some(v), None);
         }
-        let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
-            return (None, None);
-        };
-        let Some(listing) = st.tables.listings.get(&parent) else {
-            return (None, None);
-        };
+        match listed {
+            Some((answer, true)) => (Some(answer), None),
+            Some((answer, false)) => (None, Some(own.map_or(answer, |c| c.value.clone()))),
+            None => (None, own.map(|c| c.value.clone())),
+        }
+    }
+
+    /// What the parent's listing says of `path`: (answer, fresh).
+    fn listed(t: &Tables, path: &StoragePath) -> Option<(Option<Metadata>, bool)> {
+        let (parent, name) = (path.parent()?, path.file_name()?);
+        let listing = t.listings.get(&parent)?;
         let found = listing.value.iter().find(|e| e.name == name);
         // Backends leave their own temporaries out of listings: never "absent" for those.
         if found.is_none() && name.starts_with('.') {
-            return (None, None);
+            return None;
         }
-        let answer = found.map(|e| e.metadata.clone());
-        match listing.fresh_until {
-            Some(t) if Instant::now() < t => (Some(answer), None),
-            _ => (None, Some(answer)),
-        }
+        let fresh = listing.fresh_until.is_some_and(|t| Instant::now() < t);
+        Some((found.map(|e| e.metadata.clone()), fresh))
     }
 
     /// Runs a mutating call with `paths` forgotten before and after it.

@@ -291,3 +291,20 @@ fn a_lock_let_go_of_moments_later_is_waited_for() {
     Store::open_waiting(&dir, Duration::from_secs(5)).unwrap();
     releaser.join().unwrap();
 }
+
+#[tokio::test]
+async fn a_fresh_listing_wins_over_an_older_answer_of_the_path() {
+    let mem = seeded().await;
+    let c = CachedStorage::new(mem.clone(), opts(100));
+    assert_eq!(c.metadata(&p("d/a.c9r")).await.unwrap().size, 4);
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    // Another device removed it; a fresh listing of the folder says so.
+    mem.remove_file(&p("d/a.c9r")).await.unwrap();
+    c.list_dir(&p("d")).await.unwrap();
+    mem.reset_calls();
+    assert_eq!(
+        c.metadata(&p("d/a.c9r")).await.unwrap_err().kind(),
+        StorageErrorKind::NotFound
+    );
+    assert_eq!(mem.calls("metadata"), 0);
+}
