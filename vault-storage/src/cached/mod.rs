@@ -111,6 +111,9 @@ struct State {
     revalidating: HashSet<Key>,
     /// A revalidation went unanswered and none has succeeded since.
     offline: bool,
+    /// While offline, the one revalidation in flight (a dead link gets one question at a
+    /// time, not one per path listed).
+    probing: bool,
 }
 
 struct Shared {
@@ -360,12 +363,24 @@ impl CachedStorage {
         };
         {
             let mut st = self.shared.lock();
-            if st.offline || st.revalidating.contains(&key) {
-                // Already waited for once: serve what is known, ask in the background.
-                if st.revalidating.insert(key) {
+            if st.offline {
+                // Already waited for once: serve what is known; one question in the background
+                // finds out when the server is back.
+                if !st.probing && st.revalidating.insert(key) {
+                    st.probing = true;
                     drop(st);
-                    tokio::spawn(task);
+                    let shared = Arc::downgrade(&self.shared);
+                    tokio::spawn(async move {
+                        let _ = task.await;
+                        if let Some(shared) = shared.upgrade() {
+                            shared.lock().probing = false;
+                        }
+                    });
                 }
+                return Ok(stale);
+            }
+            if st.revalidating.contains(&key) {
+                // Another caller is waiting for this answer already.
                 return Ok(stale);
             }
             st.revalidating.insert(key.clone());
