@@ -306,7 +306,7 @@ _vault() {
             return 0
             ;;
         vault__subcmd__add)
-            opts="-i -v -q -h -V --force --read-only --idle --symlinks --no-auto-lock --identity --known-hosts --accept-new-host-key --ca-cert --insecure-http --verbose --quiet --help --version"
+            opts="-i -v -q -h -V --force --read-only --idle --symlinks --cache --dir-cache-time --no-auto-lock --identity --known-hosts --accept-new-host-key --ca-cert --insecure-http --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -318,6 +318,14 @@ _vault() {
                     ;;
                 --symlinks)
                     COMPREPLY=($(compgen -W "all inside none" -- "${cur}"))
+                    return 0
+                    ;;
+                --cache)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --dir-cache-time)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --identity)

@@ -389,6 +389,8 @@ complete -c vault -n "__fish_vault_using_subcommand add" -l idle -d 'Unmount aft
 complete -c vault -n "__fish_vault_using_subcommand add" -l symlinks -d 'Which symlink targets a mount returns: all, inside (the default), none' -r -f -a "all\t''
 inside\t''
 none\t''"
+complete -c vault -n "__fish_vault_using_subcommand add" -l cache -d 'The mount\'s metadata cache: off or metadata (config key `cache`; default by storage)' -r
+complete -c vault -n "__fish_vault_using_subcommand add" -l dir-cache-time -d 'How long listings and attributes are used without asking the server (config key `dir_cache_time`)' -r
 complete -c vault -n "__fish_vault_using_subcommand add" -s i -l identity -d 'SSH private key to try first (sftp://)' -r -F
 complete -c vault -n "__fish_vault_using_subcommand add" -l known-hosts -d 'known_hosts file (sftp://)' -r -F
 complete -c vault -n "__fish_vault_using_subcommand add" -l ca-cert -d 'Trust this PEM certificate (or CA) too (davs://, https://)' -r -F

@@ -383,6 +383,13 @@ pub struct AddArgs {
     /// Which symlink targets a mount returns: all, inside (the default), none.
     #[arg(long, value_name = "MODE", value_parser = ["all", "inside", "none"])]
     pub symlinks: Option<String>,
+    /// The mount's metadata cache: off or metadata (config key `cache`; default by storage).
+    #[arg(long, value_name = "MODE", value_parser = parse_cache_text)]
+    pub cache: Option<String>,
+    /// How long listings and attributes are used without asking the server (config key
+    /// `dir_cache_time`).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration_text)]
+    pub dir_cache_time: Option<String>,
     /// Do not lock this vault on suspend or session lock.
     #[arg(long)]
     pub no_auto_lock: bool,
@@ -401,6 +408,10 @@ pub struct AddArgs {
     /// Allow the password over plain http:// (dav://) to a host other than this machine.
     #[arg(long)]
     pub insecure_http: bool,
+}
+
+fn parse_cache_text(s: &str) -> Result<String, String> {
+    crate::cli::cache::parse_mode(s).map(|_| s.to_string())
 }
 
 fn parse_duration_text(s: &str) -> Result<String, String> {
