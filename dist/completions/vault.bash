@@ -232,7 +232,7 @@ _vault() {
             return 0
             ;;
         vault__subcmd____mount__subcmd__daemon)
-            opts="-f -o -i -v -q -h -V --foreground --read-only --allow-other --idle --symlinks --no-auto-lock --reveal --log-file --no-sidebar --no-notify --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --s3-endpoint --s3-region --s3-profile --s3-addressing --s3-conditional-put --create-bucket --insecure-http --remember --remember-totp --display-name --verbose --quiet --help --version"
+            opts="-f -o -i -v -q -h -V --foreground --read-only --allow-other --idle --symlinks --no-auto-lock --reveal --log-file --no-sidebar --no-notify --cache --dir-cache-time --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --s3-endpoint --s3-region --s3-profile --s3-addressing --s3-conditional-put --create-bucket --insecure-http --remember --remember-totp --display-name --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -251,6 +251,14 @@ _vault() {
                     return 0
                     ;;
                 --log-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cache)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --dir-cache-time)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -310,7 +318,7 @@ _vault() {
             return 0
             ;;
         vault__subcmd__add)
-            opts="-i -v -q -h -V --force --read-only --idle --symlinks --no-auto-lock --identity --known-hosts --accept-new-host-key --ca-cert --insecure-http --s3-endpoint --s3-region --s3-profile --s3-addressing --s3-conditional-put --verbose --quiet --help --version"
+            opts="-i -v -q -h -V --force --read-only --idle --symlinks --cache --dir-cache-time --no-auto-lock --identity --known-hosts --accept-new-host-key --ca-cert --insecure-http --s3-endpoint --s3-region --s3-profile --s3-addressing --s3-conditional-put --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -322,6 +330,14 @@ _vault() {
                     ;;
                 --symlinks)
                     COMPREPLY=($(compgen -W "all inside none" -- "${cur}"))
+                    return 0
+                    ;;
+                --cache)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --dir-cache-time)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --identity)
@@ -1442,7 +1458,7 @@ _vault() {
             return 0
             ;;
         vault__subcmd__mount)
-            opts="-f -o -i -v -q -h -V --foreground --read-only --allow-other --idle --symlinks --no-auto-lock --reveal --log-file --no-sidebar --no-notify --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --s3-endpoint --s3-region --s3-profile --s3-addressing --s3-conditional-put --create-bucket --insecure-http --remember --remember-totp --display-name --verbose --quiet --help --version"
+            opts="-f -o -i -v -q -h -V --foreground --read-only --allow-other --idle --symlinks --no-auto-lock --reveal --log-file --no-sidebar --no-notify --cache --dir-cache-time --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --s3-endpoint --s3-region --s3-profile --s3-addressing --s3-conditional-put --create-bucket --insecure-http --remember --remember-totp --display-name --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1461,6 +1477,14 @@ _vault() {
                     return 0
                     ;;
                 --log-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cache)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --dir-cache-time)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1986,7 +2010,7 @@ _vault() {
             return 0
             ;;
         vault__subcmd__status)
-            opts="-v -q -h -V --verbose --quiet --help --version"
+            opts="-l -v -q -h -V --long --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -377,6 +377,8 @@ complete -c vault -n "__fish_vault_using_subcommand mount" -l symlinks -d 'Which
 inside\t''
 none\t''"
 complete -c vault -n "__fish_vault_using_subcommand mount" -l log-file -d 'Write the daemon\'s log to FILE (otherwise it is discarded once detached)' -r -F
+complete -c vault -n "__fish_vault_using_subcommand mount" -l cache -d 'Metadata cache: off (nothing kept on disk) or metadata (listings and attributes kept on disk, served when the server is slow or unreachable). Default: off for a local folder, metadata for sftp, WebDAV and S3. `full` is not available yet' -r
+complete -c vault -n "__fish_vault_using_subcommand mount" -l dir-cache-time -d 'How long listings and attributes are used without asking the server again (default 1s; also `-o dir_cache_time=`)' -r
 complete -c vault -n "__fish_vault_using_subcommand mount" -l password-file -d 'Read the vault password from the first line of FILE (newline stripped)' -r -F
 complete -c vault -n "__fish_vault_using_subcommand mount" -l askpass -d 'Run CMD with the prompt text as its only argument and read the secret from its stdout (like SSH_ASKPASS). CMD is a program path, run without a shell' -r
 complete -c vault -n "__fish_vault_using_subcommand mount" -l ca-cert -d 'Trust this PEM certificate (or CA) too, for davs:// and https:// storage' -r -F
@@ -412,6 +414,8 @@ complete -c vault -n "__fish_vault_using_subcommand __mount-daemon" -l symlinks 
 inside\t''
 none\t''"
 complete -c vault -n "__fish_vault_using_subcommand __mount-daemon" -l log-file -d 'Write the daemon\'s log to FILE (otherwise it is discarded once detached)' -r -F
+complete -c vault -n "__fish_vault_using_subcommand __mount-daemon" -l cache -d 'Metadata cache: off (nothing kept on disk) or metadata (listings and attributes kept on disk, served when the server is slow or unreachable). Default: off for a local folder, metadata for sftp, WebDAV and S3. `full` is not available yet' -r
+complete -c vault -n "__fish_vault_using_subcommand __mount-daemon" -l dir-cache-time -d 'How long listings and attributes are used without asking the server again (default 1s; also `-o dir_cache_time=`)' -r
 complete -c vault -n "__fish_vault_using_subcommand __mount-daemon" -l password-file -d 'Read the vault password from the first line of FILE (newline stripped)' -r -F
 complete -c vault -n "__fish_vault_using_subcommand __mount-daemon" -l askpass -d 'Run CMD with the prompt text as its only argument and read the secret from its stdout (like SSH_ASKPASS). CMD is a program path, run without a shell' -r
 complete -c vault -n "__fish_vault_using_subcommand __mount-daemon" -l ca-cert -d 'Trust this PEM certificate (or CA) too, for davs:// and https:// storage' -r -F
@@ -446,6 +450,7 @@ complete -c vault -n "__fish_vault_using_subcommand unmount" -s v -l verbose -d 
 complete -c vault -n "__fish_vault_using_subcommand unmount" -s q -l quiet -d 'Only errors on stderr'
 complete -c vault -n "__fish_vault_using_subcommand unmount" -s h -l help -d 'Print help'
 complete -c vault -n "__fish_vault_using_subcommand unmount" -s V -l version -d 'Print version'
+complete -c vault -n "__fish_vault_using_subcommand status" -s l -l long -d 'Long form: also each mount\'s cache mode (`cache=off|metadata`)'
 complete -c vault -n "__fish_vault_using_subcommand status" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace)'
 complete -c vault -n "__fish_vault_using_subcommand status" -s q -l quiet -d 'Only errors on stderr'
 complete -c vault -n "__fish_vault_using_subcommand status" -s h -l help -d 'Print help'
@@ -464,6 +469,8 @@ complete -c vault -n "__fish_vault_using_subcommand add" -l idle -d 'Unmount aft
 complete -c vault -n "__fish_vault_using_subcommand add" -l symlinks -d 'Which symlink targets a mount returns: all, inside (the default), none' -r -f -a "all\t''
 inside\t''
 none\t''"
+complete -c vault -n "__fish_vault_using_subcommand add" -l cache -d 'The mount\'s metadata cache: off or metadata (config key `cache`; default by storage)' -r
+complete -c vault -n "__fish_vault_using_subcommand add" -l dir-cache-time -d 'How long listings and attributes are used without asking the server (config key `dir_cache_time`)' -r
 complete -c vault -n "__fish_vault_using_subcommand add" -s i -l identity -d 'SSH private key to try first (sftp://)' -r -F
 complete -c vault -n "__fish_vault_using_subcommand add" -l known-hosts -d 'known_hosts file (sftp://)' -r -F
 complete -c vault -n "__fish_vault_using_subcommand add" -l ca-cert -d 'Trust this PEM certificate (or CA) too (davs://, https://)' -r -F

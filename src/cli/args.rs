@@ -266,7 +266,11 @@ pub enum Command {
         force: bool,
     },
     /// List this user's mounted vaults.
-    Status,
+    Status {
+        /// Long form: also each mount's cache mode (`cache=off|metadata`).
+        #[arg(long, short = 'l')]
+        long: bool,
+    },
     /// Mount a vault at its default mountpoint and open it in the file manager, or only open
     /// it if it is mounted (what a double-click on vault.cryptomator runs).
     Open {
@@ -402,6 +406,13 @@ pub struct AddArgs {
     /// Which symlink targets a mount returns: all, inside (the default), none.
     #[arg(long, value_name = "MODE", value_parser = ["all", "inside", "none"])]
     pub symlinks: Option<String>,
+    /// The mount's metadata cache: off or metadata (config key `cache`; default by storage).
+    #[arg(long, value_name = "MODE", value_parser = parse_cache_text)]
+    pub cache: Option<String>,
+    /// How long listings and attributes are used without asking the server (config key
+    /// `dir_cache_time`).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration_text)]
+    pub dir_cache_time: Option<String>,
     /// Do not lock this vault on suspend or session lock.
     #[arg(long)]
     pub no_auto_lock: bool,
@@ -422,6 +433,10 @@ pub struct AddArgs {
     pub insecure_http: bool,
     #[command(flatten)]
     pub s3: S3Args,
+}
+
+fn parse_cache_text(s: &str) -> Result<String, String> {
+    crate::cli::cache::parse_mode(s).map(|_| s.to_string())
 }
 
 fn parse_duration_text(s: &str) -> Result<String, String> {
@@ -474,6 +489,15 @@ pub struct MountArgs {
     /// conflict; a named vault's `notify = false`).
     #[arg(long)]
     pub no_notify: bool,
+    /// Metadata cache: off (nothing kept on disk) or metadata (listings and attributes kept
+    /// on disk, served when the server is slow or unreachable). Default: off for a local
+    /// folder, metadata for sftp, WebDAV and S3. `full` is not available yet.
+    #[arg(long, value_name = "MODE", value_parser = crate::cli::cache::parse_mode)]
+    pub cache: Option<crate::cli::cache::CacheMode>,
+    /// How long listings and attributes are used without asking the server again (default
+    /// 1s; also `-o dir_cache_time=`).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub dir_cache_time: Option<std::time::Duration>,
     #[command(flatten)]
     pub secrets: SecretArgs,
     /// Internal: STORAGE as the user typed it, for the daemon's messages.

@@ -21,6 +21,8 @@
 //! s3_profile = "work"               # like --s3-profile (a profile of ~/.aws/credentials)
 //! s3_addressing = "path"            # like --s3-addressing (path, virtual)
 //! s3_conditional_put = true         # false = --s3-conditional-put=off
+//! cache = "metadata"                # optional, like --cache (off, metadata)
+//! dir_cache_time = "1s"             # optional, like --dir-cache-time
 //! ```
 //!
 //! A file that does not parse, a value of the wrong type or an unknown key is an error naming
@@ -103,6 +105,12 @@ pub struct VaultEntry {
     /// `false` = `--s3-conditional-put=off` (s3).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub s3_conditional_put: Option<bool>,
+    /// `--cache MODE` (`off`, `metadata`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache: Option<String>,
+    /// `--dir-cache-time DURATION` as text (`5s`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dir_cache_time: Option<String>,
 }
 
 impl VaultEntry {
@@ -230,6 +238,13 @@ pub fn parse(path: &Path, text: &str) -> CliResult<Config> {
         if let Some(mode) = &entry.symlinks {
             mode.parse::<vault_fs::ops::SymlinkPolicy>()
                 .map_err(|e| bad(format!("vault {name}: {e}")))?;
+        }
+        if let Some(mode) = &entry.cache {
+            super::cache::parse_mode(mode).map_err(|e| bad(format!("vault {name}: cache: {e}")))?;
+        }
+        if let Some(t) = &entry.dir_cache_time {
+            super::args::parse_duration(t)
+                .map_err(|e| bad(format!("vault {name}: dir_cache_time: {e}")))?;
         }
     }
     Ok(config)
@@ -425,6 +440,8 @@ mod tests {
                 s3_profile: Some("work".into()),
                 s3_addressing: Some("virtual".into()),
                 s3_conditional_put: Some(false),
+                cache: Some("metadata".into()),
+                dir_cache_time: Some("5s".into()),
             },
         );
         config.vaults.insert("local".into(), entry("/srv/V"));
@@ -491,6 +508,8 @@ mod tests {
         assert!(e.message.contains("invalid vault name"), "{}", e.message);
         let e = parse(p, "[vaults.a]\nstorage = \"/v\"\nidle = \"soon\"\n").unwrap_err();
         assert!(e.message.contains("idle"), "{}", e.message);
+        let e = parse(p, "[vaults.a]\nstorage = \"/v\"\ncache = \"full\"\n").unwrap_err();
+        assert!(e.message.contains("upload queue"), "{}", e.message);
         let e = parse(p, "[vaults.a]\nstorage = \"/v\"\nsymlinks = \"some\"\n").unwrap_err();
         assert!(e.message.contains("symlinks=some"), "{}", e.message);
         let e = parse(

@@ -7,13 +7,41 @@ use std::path::Path;
 use std::sync::Arc;
 
 use vault_storage::Storage;
+use vault_storage::cached::CachedStorage;
 
 use super::exit::{CliError, CliResult, Exit};
 use super::secrets::Secrets;
 use super::storage_arg::{ConnectOptions, Purpose, StorageSpec, io_text};
 
 /// Connects to the storage, asking `secrets` for server credentials. Failures to reach it exit 5.
+/// A remote storage comes behind the metadata cache (see `cli::cache`).
 pub async fn connect(
+    arg: &str,
+    spec: &StorageSpec,
+    purpose: Purpose,
+    secrets: &Secrets,
+    options: &ConnectOptions,
+) -> CliResult<Arc<dyn Storage>> {
+    Ok(connect_cached(arg, spec, purpose, secrets, options)
+        .await?
+        .0)
+}
+
+/// [`connect`], and the metadata cache in front of the storage if there is one (a mount makes
+/// it persistent once the vault is unlocked).
+pub async fn connect_cached(
+    arg: &str,
+    spec: &StorageSpec,
+    purpose: Purpose,
+    secrets: &Secrets,
+    options: &ConnectOptions,
+) -> CliResult<(Arc<dyn Storage>, Option<Arc<CachedStorage>>)> {
+    let storage = connect_backend(arg, spec, purpose, secrets, options).await?;
+    let local = matches!(spec, StorageSpec::Local(_));
+    Ok(super::cache::wrap(storage, local, &options.cache))
+}
+
+async fn connect_backend(
     arg: &str,
     spec: &StorageSpec,
     purpose: Purpose,

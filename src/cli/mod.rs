@@ -13,6 +13,8 @@
 
 pub mod args;
 mod autolock;
+pub(crate) mod cache;
+mod cache_mount;
 mod commands;
 pub mod config;
 mod connect;
@@ -104,7 +106,7 @@ fn dispatch(ctx: Ctx, mut command: Command) -> CliResult {
     resolve_names(&mut command)?;
     match command {
         Command::Completions { shell } => commands::completions::run(shell),
-        Command::Status => commands::status::run(),
+        Command::Status { long } => commands::status::run(long),
         Command::Auth { target, askpass } => reauth::run_auth(
             &target,
             &args::SecretArgs {
@@ -243,7 +245,7 @@ async fn async_command(ctx: Ctx, command: Command) -> CliResult {
         Command::Mount(_)
         | Command::MountDaemon(_)
         | Command::Unmount { .. }
-        | Command::Status
+        | Command::Status { .. }
         | Command::Open { .. }
         | Command::Auth { .. }
         | Command::Add(_)
@@ -278,7 +280,7 @@ fn share_keyring(command: &mut Command, keyring: &keyring_use::KeyringUse) {
         | Command::RecoveryKey(Rk::Show { secrets, .. } | Rk::Reset { secrets, .. }) => secrets,
         Command::Mount(args) | Command::MountDaemon(args) => &mut args.secrets,
         Command::Unmount { .. }
-        | Command::Status
+        | Command::Status { .. }
         | Command::Open { .. }
         | Command::Auth { .. }
         | Command::Add(_)

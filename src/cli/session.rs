@@ -34,7 +34,7 @@ pub async fn connect_existing(
     storage_arg: &str,
     secrets: &Secrets,
 ) -> CliResult<std::sync::Arc<dyn vault_storage::Storage>> {
-    Ok(connect_existing_config(storage_arg, secrets).await?.0)
+    Ok(connect_existing_full(storage_arg, secrets).await?.storage)
 }
 
 /// Largest `vault.cryptomator` read (the engine refuses larger ones as not a vault file).
@@ -46,14 +46,52 @@ pub async fn connect_existing_config(
     storage_arg: &str,
     secrets: &Secrets,
 ) -> CliResult<(std::sync::Arc<dyn vault_storage::Storage>, Vec<u8>)> {
+    let e = connect_existing_full(storage_arg, secrets).await?;
+    Ok((e.storage, e.config))
+}
+
+/// [`connect_existing`], and the metadata cache in front of the storage if there is one.
+pub async fn connect_existing_cached(
+    storage_arg: &str,
+    secrets: &Secrets,
+) -> CliResult<(
+    std::sync::Arc<dyn vault_storage::Storage>,
+    Option<std::sync::Arc<vault_storage::cached::CachedStorage>>,
+)> {
+    let e = connect_existing_full(storage_arg, secrets).await?;
+    Ok((e.storage, e.cached))
+}
+
+/// A connected storage that holds a vault.
+pub struct Existing {
+    /// The storage, behind the metadata cache if there is one.
+    pub storage: std::sync::Arc<dyn vault_storage::Storage>,
+    /// The metadata cache, to attach its persistent store once the vault id is known.
+    pub cached: Option<std::sync::Arc<vault_storage::cached::CachedStorage>>,
+    /// `vault.cryptomator` as read by the check.
+    pub config: Vec<u8>,
+}
+
+/// Connects (metadata cache included) and reads `vault.cryptomator`: the one request that
+/// tells whether a vault lives there.
+pub async fn connect_existing_full(storage_arg: &str, secrets: &Secrets) -> CliResult<Existing> {
     let spec = storage_arg::parse(storage_arg)?;
-    let storage =
-        crate::cli::connect::connect(storage_arg, &spec, Purpose::Open, secrets, &secrets.connect)
-            .await?;
+    let (storage, cached) = crate::cli::connect::connect_cached(
+        storage_arg,
+        &spec,
+        Purpose::Open,
+        secrets,
+        &secrets.connect,
+    )
+    .await?;
     let config =
         StoragePath::new("vault.cryptomator").map_err(|e| CliError::other(e.to_string()))?;
     match storage.read_at(&config, 0, MAX_CONFIG + 1).await {
-        Ok(bytes) => Ok((storage, bytes.to_vec())),
+        Ok(bytes) => Ok(Existing {
+            storage,
+            cached,
+            config: bytes.to_vec(),
+        }),
         Err(e) if e.kind() == StorageErrorKind::IsADirectory => Err(CliError::new(
             Exit::NotAVault,
             format!("{storage_arg} is not a vault (vault.cryptomator is a folder)"),

@@ -182,6 +182,8 @@ pub struct ConnectOptions {
     pub s3: super::args::S3Args,
     /// `--create-bucket` (vault create on s3).
     pub create_bucket: bool,
+    /// `--cache`, `--dir-cache-time` (mount; other commands use the defaults).
+    pub cache: super::cache::CacheChoice,
 }
 
 impl ConnectOptions {
@@ -196,6 +198,7 @@ impl ConnectOptions {
             sftp_prompter: None,
             s3: args.s3.clone(),
             create_bucket: args.create_bucket,
+            cache: Default::default(),
         }
     }
 

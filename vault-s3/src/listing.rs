@@ -19,11 +19,16 @@ const PAGE: usize = 1000;
 /// name as a prefix (`x`, `x-1`, `x.c9r`, … sort before `x/`).
 const PROBE_PAGES: usize = 20;
 
-fn file_meta(size: u64, modified: Option<std::time::SystemTime>) -> Metadata {
+fn file_meta(
+    size: u64,
+    modified: Option<std::time::SystemTime>,
+    etag: &Option<String>,
+) -> Metadata {
     Metadata {
         kind: EntryKind::File,
         size,
         modified,
+        version: etag.clone(),
     }
 }
 
@@ -32,6 +37,7 @@ fn dir_meta() -> Metadata {
         kind: EntryKind::Dir,
         size: 0,
         modified: None,
+        version: None,
     }
 }
 
@@ -77,7 +83,7 @@ impl S3Storage {
                 return Ok(Some(dir_meta()));
             }
             if let Some(o) = page.objects.iter().find(|o| o.key == key) {
-                file = Some(file_meta(o.size, o.modified));
+                file = Some(file_meta(o.size, o.modified, &o.etag));
             }
             // Keys come sorted: once past `key/`, neither can come later.
             let past = page
@@ -116,7 +122,7 @@ impl S3Storage {
                 } else if valid_name(path, name) {
                     found
                         .entry(name.to_owned())
-                        .or_insert_with(|| file_meta(o.size, o.modified));
+                        .or_insert_with(|| file_meta(o.size, o.modified, &o.etag));
                 }
             }
             for p in page.prefixes {
@@ -332,7 +338,7 @@ impl S3Storage {
             keys.extend(
                 page.objects
                     .into_iter()
-                    .map(|o| (o.key, file_meta(o.size, o.modified))),
+                    .map(|o| (o.key, file_meta(o.size, o.modified, &o.etag))),
             );
             match page.next {
                 // A token that does not move on would loop for ever (a broken or hostile server).

@@ -20,6 +20,8 @@ pub(crate) const WRITE_ID: &str = "x-amz-meta-vault-write-id";
 
 /// Longest listing page accepted (1,000 keys of up to 1 KiB each, plus XML).
 const MAX_LIST_BODY: usize = 8 << 20;
+/// Longest ETag kept as a version tag (S3's are 34-50 characters).
+const MAX_VERSION_TAG: usize = 200;
 /// Longest small XML answer (create/complete multipart).
 const MAX_SMALL_BODY: usize = 64 << 10;
 
@@ -29,6 +31,8 @@ pub(crate) struct Listed {
     pub key: String,
     pub size: u64,
     pub modified: Option<std::time::SystemTime>,
+    /// The object's ETag (quotes kept), bounded: a longer one is dropped.
+    pub etag: Option<String>,
 }
 
 /// One listing page.
@@ -303,6 +307,7 @@ impl Ops {
                 .into_iter()
                 .map(|c| Listed {
                     modified: c.last_modified.as_deref().and_then(parse_time),
+                    etag: c.etag.filter(|e| e.len() <= MAX_VERSION_TAG),
                     size: c.size.unwrap_or(0),
                     key: c.key,
                 })

@@ -84,12 +84,14 @@ pub(crate) fn metadata_of(a: &FileAttributes) -> Metadata {
             kind: EntryKind::Dir,
             size: 0,
             modified: mtime_of(a),
+            version: None,
         }
     } else {
         Metadata {
             kind: EntryKind::File,
             size: a.size.unwrap_or(0),
             modified: mtime_of(a),
+            version: None,
         }
     }
 }

@@ -54,6 +54,7 @@ pub mod backup;
 /// starts with `.` (format readers ignore such entries) and never ends in `.c9r`.
 pub const TEMP_PREFIX: &str = ".vault-tmp-";
 
+pub mod cached;
 pub mod cleartext;
 pub mod local;
 pub mod memory;
@@ -81,6 +82,26 @@ pub struct Metadata {
     pub size: u64,
     /// Last modification time, where the backend reports one.
     pub modified: Option<SystemTime>,
+    /// The server's version tag where the backend has one (WebDAV `getetag`, S3 `ETag`);
+    /// `None` elsewhere, where [`Metadata::version_tag`] derives one from size and mtime.
+    pub version: Option<String>,
+}
+
+impl Metadata {
+    /// A tag that changes whenever the object changes, as far as the backend can tell: the
+    /// server's ETag where it has one, else `s<size>-m<mtime in ns>` (`m-` without an mtime).
+    /// The metadata cache compares it to notice another device's change.
+    pub fn version_tag(&self) -> String {
+        if let Some(v) = &self.version {
+            return format!("e{v}");
+        }
+        let mtime = self
+            .modified
+            .and_then(|m| m.duration_since(std::time::UNIX_EPOCH).ok())
+            .map(|d| d.as_nanos().to_string())
+            .unwrap_or_default();
+        format!("s{}-m{mtime}", self.size)
+    }
 }
 
 /// One child of a listed folder.

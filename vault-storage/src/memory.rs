@@ -43,11 +43,13 @@ impl Node {
                 kind: EntryKind::File,
                 size: bytes.len() as u64,
                 modified: Some(self.modified),
+                version: None,
             },
             Data::Dir => Metadata {
                 kind: EntryKind::Dir,
                 size: 0,
                 modified: Some(self.modified),
+                version: None,
             },
         }
     }

@@ -62,3 +62,21 @@ async fn run_all_on_a_shared_root_leaves_it_clean() {
         b"keep"
     );
 }
+
+/// The metadata cache in front of the in-memory backend, with a long TTL so that every answer
+/// the suite checks after its own writes comes through the cache: the decorator must keep every
+/// promise of the trait (our own writes never hidden).
+mod cached_memory {
+    use super::*;
+    use vault_storage::cached::{CacheOptions, CachedStorage};
+
+    vault_storage::conformance_tests!({
+        let inner: Arc<dyn Storage> = Arc::new(MemoryStorage::new());
+        let options = CacheOptions {
+            ttl: std::time::Duration::from_secs(600),
+            ..CacheOptions::default()
+        };
+        let storage: Arc<dyn Storage> = Arc::new(CachedStorage::new(inner, options));
+        (storage, Quirks::default(), ())
+    });
+}

@@ -27,8 +27,9 @@
 //! - `create_dir`: existence is checked first, because rclone answers `201`
 //!   to `MKCOL` on an existing folder; `405` also means "exists".
 //! - `rename`: `MOVE` with `Overwrite: T/F`; `412` means the target exists.
-//! - ETags are never used (SabreDAV's file backend has none, Apache's may be
-//!   weak, rclone's change on every write).
+//! - ETags are never sent in conditional requests (SabreDAV's file backend has
+//!   none, Apache's may be weak, rclone's change on every write); a `getetag`
+//!   the server lists is only passed on as the metadata's version tag.
 //! - Nextcloud (detected through `status.php`): writes above
 //!   [`WebDavConfig::chunk_threshold`] use chunked upload v2, retrying the
 //!   final `MOVE` on `423 Locked` and checking the size before reporting
@@ -194,12 +195,14 @@ impl WebDavStorage {
                 kind: EntryKind::Dir,
                 size: 0,
                 modified: None,
+                version: None,
             }),
             Err(e) if e.kind() == StorageErrorKind::NotFound => None,
             Err(e) if e.kind() == StorageErrorKind::NotADirectory => Some(Metadata {
                 kind: EntryKind::File,
                 size: 0,
                 modified: None,
+                version: None,
             }),
             Err(e) => return Err(e),
         };

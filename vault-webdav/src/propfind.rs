@@ -7,13 +7,17 @@ use quick_xml::name::ResolveResult;
 use quick_xml::reader::NsReader;
 
 /// The named properties we ask for (never `allprop`: it makes servers compute
-/// dead properties, quota and ETags we do not use).
+/// dead properties and quota we do not use). `getetag` becomes the storage
+/// metadata's version tag (the metadata cache notices other devices' changes by it).
 pub(crate) const PROPFIND_BODY: &str = concat!(
     r#"<?xml version="1.0" encoding="utf-8"?>"#,
     r#"<d:propfind xmlns:d="DAV:"><d:prop>"#,
-    r#"<d:resourcetype/><d:getcontentlength/><d:getlastmodified/>"#,
+    r#"<d:resourcetype/><d:getcontentlength/><d:getlastmodified/><d:getetag/>"#,
     r#"</d:prop></d:propfind>"#
 );
+
+/// Longest `getetag` kept (servers send 10-70 characters).
+const MAX_ETAG: usize = 200;
 
 /// RFC 4331 quota properties, for `space()`.
 pub(crate) const QUOTA_BODY: &str = concat!(
@@ -31,6 +35,8 @@ pub(crate) struct DavEntry {
     pub is_collection: bool,
     pub content_length: Option<u64>,
     pub last_modified: Option<SystemTime>,
+    /// `getetag`, bounded (a longer one is dropped).
+    pub etag: Option<String>,
     pub quota_available: Option<i64>,
     pub quota_used: Option<i64>,
 }
@@ -40,6 +46,7 @@ struct PropAcc {
     is_collection: bool,
     content_length: Option<u64>,
     last_modified: Option<SystemTime>,
+    etag: Option<String>,
     quota_available: Option<i64>,
     quota_used: Option<i64>,
     status_ok: bool,
@@ -166,6 +173,14 @@ pub(crate) fn parse_multistatus(body: impl std::io::BufRead) -> Result<Vec<DavEn
                             p.last_modified = httpdate::parse_http_date(value).ok();
                         }
                     }
+                    ("getetag", _) => {
+                        if let Some(p) = prop.as_mut()
+                            && !value.is_empty()
+                            && value.len() <= MAX_ETAG
+                        {
+                            p.etag = Some(value.to_owned());
+                        }
+                    }
                     ("quota-available-bytes", _) => {
                         if let Some(p) = prop.as_mut() {
                             p.quota_available = value.parse().ok();
@@ -183,6 +198,7 @@ pub(crate) fn parse_multistatus(body: impl std::io::BufRead) -> Result<Vec<DavEn
                             e.is_collection |= p.is_collection;
                             e.content_length = e.content_length.or(p.content_length);
                             e.last_modified = e.last_modified.or(p.last_modified);
+                            e.etag = e.etag.take().or(p.etag);
                             e.quota_available = e.quota_available.or(p.quota_available);
                             e.quota_used = e.quota_used.or(p.quota_used);
                         }
@@ -245,6 +261,25 @@ mod tests {
         assert_eq!(entries[1].content_length, Some(1234));
         assert_eq!(entries[2].href, "http://h/v/x&y/");
         assert!(entries[2].is_collection);
+    }
+
+    #[test]
+    fn getetag_becomes_the_version_tag_and_is_bounded() {
+        let long = "x".repeat(MAX_ETAG + 1);
+        let xml = format!(
+            r#"<d:multistatus xmlns:d="DAV:">
+<d:response><d:href>/v/a.c9r</d:href><d:propstat><d:prop><d:getcontentlength>3</d:getcontentlength>
+<d:getetag>"5e-61f0"</d:getetag></d:prop><d:status>HTTP/1.1 200 OK</d:status></d:propstat></d:response>
+<d:response><d:href>/v/b.c9r</d:href><d:propstat><d:prop><d:getetag>{long}</d:getetag></d:prop>
+<d:status>HTTP/1.1 200 OK</d:status></d:propstat></d:response>
+<d:response><d:href>/v/c.c9r</d:href><d:propstat><d:prop><d:getetag/></d:prop>
+<d:status>HTTP/1.1 404 Not Found</d:status></d:propstat></d:response>
+</d:multistatus>"#
+        );
+        let entries = parse_multistatus(xml.as_bytes()).expect("test value");
+        assert_eq!(entries[0].etag.as_deref(), Some("\"5e-61f0\""));
+        assert_eq!(entries[1].etag, None, "an over-long tag is dropped");
+        assert_eq!(entries[2].etag, None);
     }
 
     #[test]

@@ -2,8 +2,11 @@
 //! about the same object again (opening a file through the mount looks it up,
 //! reads its attributes and opens it: three PROPFINDs of one object in a row).
 //!
-//! Deliberately small until the general metadata cache (a storage decorator)
-//! exists: entries live [`TTL`], at most [`MAX_ENTRIES`] of them, and only
+//! Deliberately small: the general metadata cache (`vault_storage::cached`, a
+//! storage decorator) sits in front of this backend in the CLI, but the
+//! backend's own connect-time listing of the root happens before any decorator
+//! exists, and the unlock that follows asks for the root's children; this
+//! memory answers those. Entries live [`TTL`], at most [`MAX_ENTRIES`] of them, and only
 //! [`vault_storage::Storage::metadata`] and `list_dir` (the last listing
 //! only) answer from here. Every mutating call
 //! of this storage clears everything when it starts and when it ends, and an
@@ -128,6 +131,7 @@ mod tests {
             kind: EntryKind::File,
             size,
             modified: None,
+            version: None,
         })
     }
 

@@ -106,6 +106,7 @@ impl WebDavStorage {
                 e.content_length.unwrap_or(0)
             },
             modified: e.last_modified,
+            version: e.etag.clone(),
         }
     }
 

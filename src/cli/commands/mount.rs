@@ -25,6 +25,8 @@ use zeroize::Zeroizing;
 use crate::cli::Ctx;
 use crate::cli::args::{MountArgs, SecretArgs};
 use crate::cli::autolock::AutoLock;
+use crate::cli::cache::{self, CacheChoice, CacheMode};
+use crate::cli::cache_mount::{self, ModeNote};
 use crate::cli::desktop::Desktop;
 use crate::cli::exit::{CliError, CliResult, Exit};
 use crate::cli::secrets::{Answer, Secrets};
@@ -39,6 +41,8 @@ struct Plan {
     mountpoint: PathBuf,
     /// `-o auth_wait=DURATION`: how long a reconnect waits for `vault auth`.
     auth_wait: Option<Duration>,
+    /// `--cache`, `--dir-cache-time` (and their `-o` words).
+    cache: CacheChoice,
 }
 
 /// `-o` words that only matter to mount(8)/fstab and are dropped here.
@@ -63,6 +67,7 @@ fn plan(args: &MountArgs) -> CliResult<Plan> {
     };
     let mut secrets = args.secrets.clone();
     let mut auth_wait = None;
+    let mut cache = CacheChoice::default();
     for word in args
         .options
         .iter()
@@ -89,6 +94,10 @@ fn plan(args: &MountArgs) -> CliResult<Plan> {
             ("auth_wait", Some(v)) => {
                 auth_wait = Some(super::super::args::parse_duration(v).map_err(CliError::usage)?)
             }
+            ("cache", Some(v)) => cache.mode = Some(cache::parse_mode(v).map_err(CliError::usage)?),
+            ("dir_cache_time", Some(v)) => {
+                cache.ttl = Some(super::super::args::parse_duration(v).map_err(CliError::usage)?)
+            }
             ("attr_timeout", Some(v)) => {
                 options.attr_timeout =
                     super::super::args::parse_duration(v).map_err(CliError::usage)?
@@ -111,12 +120,15 @@ fn plan(args: &MountArgs) -> CliResult<Plan> {
     if let Some(mode) = &args.symlinks {
         options.extra_options.push(format!("symlinks={mode}"));
     }
+    cache.mode = args.cache.or(cache.mode);
+    cache.ttl = args.dir_cache_time.or(cache.ttl);
     let mountpoint = std::path::absolute(&mountpoint_arg).unwrap_or(mountpoint_arg);
     Ok(Plan {
         options,
         secrets,
         mountpoint,
         auth_wait,
+        cache,
     })
 }
 
@@ -171,6 +183,16 @@ fn apply_named(args: &mut MountArgs) -> CliResult {
     if entry.auto_lock == Some(false) {
         args.no_auto_lock = true;
     }
+    if args.cache.is_none()
+        && let Some(mode) = &entry.cache
+    {
+        args.cache = Some(cache::parse_mode(mode).map_err(CliError::usage)?);
+    }
+    if args.dir_cache_time.is_none()
+        && let Some(t) = &entry.dir_cache_time
+    {
+        args.dir_cache_time = Some(super::super::args::parse_duration(t).map_err(CliError::usage)?);
+    }
     args.no_sidebar |= entry.sidebar == Some(false);
     args.no_notify |= entry.notify == Some(false);
     Ok(())
@@ -185,12 +207,25 @@ pub fn run(ctx: Ctx, mut args: MountArgs) -> CliResult {
     check_mountpoint(&plan)?;
     let rt = runtime()?;
     if args.foreground {
-        let secrets = Secrets::from_args(&plan.secrets);
-        let vault = rt.block_on(session::open(
-            &args.storage,
-            &secrets,
-            plan.options.read_only,
-        ))?;
+        let mut secrets = Secrets::from_args(&plan.secrets);
+        secrets.connect.cache = plan.cache;
+        let (vault, mode) = rt.block_on(async {
+            let (storage, cached) =
+                session::connect_existing_cached(&args.storage, &secrets).await?;
+            let password = secrets.vault_password(&args.storage)?;
+            let vault = Vault::unlock(
+                storage,
+                password.expose_secret(),
+                OpenOptions {
+                    read_only: plan.options.read_only,
+                },
+            )
+            .await
+            .map_err(|e| CliError::vault(&args.storage, &e))?;
+            drop(password);
+            let mode = persist_cache(&vault, cached.as_deref(), &args.storage, &plan.cache)?;
+            Ok::<_, CliError>((vault, mode))
+        })?;
         drop(secrets);
         vault.on_conflict(Box::new(crate::cli::notify::conflict));
         let mount = vault_fs::mount(
@@ -200,6 +235,7 @@ pub fn run(ctx: Ctx, mut args: MountArgs) -> CliResult {
             rt.handle().clone(),
         )
         .map_err(mount_error)?;
+        let _mode_note = ModeNote::write(&plan.mountpoint, mode);
         // Mounted: what --remember asked for was right.
         crate::cli::remember::commit(&plan.secrets.keyring);
         let autolock = arm_auto_lock(&rt, &mount, args.no_auto_lock);
@@ -219,6 +255,28 @@ pub fn run(ctx: Ctx, mut args: MountArgs) -> CliResult {
     spawn_daemon(&args, &plan, answers, &secrets)?;
     mounted(&plan, args.reveal, ctx.quiet);
     Ok(())
+}
+
+/// Makes the metadata cache persistent when the mode (asked for, or the storage's default) is
+/// `metadata`; the mode the mount runs with.
+fn persist_cache(
+    vault: &Vault,
+    cached: Option<&vault_storage::cached::CachedStorage>,
+    storage_arg: &str,
+    choice: &CacheChoice,
+) -> CliResult<CacheMode> {
+    let spec = storage_arg::parse(storage_arg)?;
+    let local = matches!(spec, storage_arg::StorageSpec::Local(_));
+    match (choice.mode_for(local), cached) {
+        (CacheMode::Metadata, Some(cached)) => cache_mount::persist(
+            cached,
+            &vault.info().vault_id,
+            storage_arg,
+            &spec,
+            choice.mode.is_some(),
+        ),
+        _ => Ok(CacheMode::Off),
+    }
 }
 
 /// Auto-lock on suspend and session lock, unless `--no-auto-lock` (see `cli::autolock`).
@@ -287,6 +345,12 @@ fn spawn_daemon(
     ));
     if let Some(wait) = plan.auth_wait {
         words.push(format!("auth_wait={}ms", wait.as_millis()));
+    }
+    if let Some(mode) = plan.cache.mode {
+        words.push(format!("cache={}", mode.as_str()));
+    }
+    if let Some(ttl) = plan.cache.ttl {
+        words.push(format!("dir_cache_time={}ms", ttl.as_millis()));
     }
     argv.push("-o".into());
     argv.push(words.join(",").into());
@@ -380,7 +444,7 @@ pub fn run_daemon(_ctx: Ctx, args: MountArgs) -> CliResult {
     let mut report = std::io::stdout();
     let started = start_daemon(&args);
     reauth::close_parent_relay();
-    let (rt, mount, auth_socket) = match started {
+    let (rt, mount, auth_socket, mode_note) = match started {
         Ok(v) => v,
         Err(e) => {
             let _ = writeln!(report, "err {} {}", e.exit.code(), e.message);
@@ -403,6 +467,7 @@ pub fn run_daemon(_ctx: Ctx, args: MountArgs) -> CliResult {
     }
     let result = mount.wait_ended().map_err(mount_error);
     drop(auth_socket);
+    drop(mode_note);
     autolock.finish();
     desktop.ended(result.as_ref().ok().copied());
     let result = result.map(|_| ());
@@ -414,6 +479,7 @@ type Started = (
     tokio::runtime::Runtime,
     vault_fs::MountSession,
     Option<reauth::AuthSocket>,
+    ModeNote,
 );
 
 fn start_daemon(args: &MountArgs) -> CliResult<Started> {
@@ -432,19 +498,23 @@ fn start_daemon(args: &MountArgs) -> CliResult<Started> {
         .ok_or_else(|| CliError::other("no vault password from the parent"))?;
     reauth::open_parent_relay();
     let mut secrets = Secrets::preset(answers, ConnectOptions::from_args(&plan.secrets));
+    secrets.connect.cache = plan.cache;
     let broker = reauth_prompter(args, &plan, &mut secrets);
     let _ = std::env::set_current_dir(Path::new("/"));
     let rt = runtime()?;
     let read_only = plan.options.read_only;
-    let vault = rt.block_on(async {
-        let storage = session::connect_existing(&args.storage, &secrets)
+    let (vault, mode) = rt.block_on(async {
+        let (storage, cached) = session::connect_existing_cached(&args.storage, &secrets)
             .await
             .map_err(|e| shown(e, args))?;
         let unlocked = Vault::unlock(storage, password.expose_secret(), OpenOptions { read_only })
             .await
             .map_err(|e| CliError::vault(&shown_name, &e));
         drop(password);
-        unlocked
+        let vault = unlocked?;
+        let mode = persist_cache(&vault, cached.as_deref(), &args.storage, &plan.cache)
+            .map_err(|e| shown(e, args))?;
+        Ok::<_, CliError>((vault, mode))
     })?;
     drop(secrets);
     vault.on_conflict(Box::new(crate::cli::notify::conflict));
@@ -457,7 +527,8 @@ fn start_daemon(args: &MountArgs) -> CliResult<Started> {
     )
     .map_err(mount_error)?;
     let socket = reauth_serve(&rt, broker, &key);
-    Ok((rt, mount, socket))
+    let note = ModeNote::write(&plan.mountpoint, mode);
+    Ok((rt, mount, socket, note))
 }
 
 /// The parent → daemon secret hand-over: a line with the count, then for each answer a prompt

@@ -53,6 +53,8 @@ pub fn add(args: AddArgs) -> CliResult {
         accept_new_host_key: args.accept_new_host_key,
         insecure_http: args.insecure_http,
         auto_lock: args.no_auto_lock.then_some(false),
+        cache: args.cache.clone(),
+        dir_cache_time: args.dir_cache_time.clone(),
         ..VaultEntry::default()
     };
     entry.set_s3_args(&args.s3);

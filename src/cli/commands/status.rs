@@ -2,9 +2,10 @@
 
 use crate::cli::exit::CliResult;
 
-/// One line per mount: `MOUNTPOINT  SOURCE  rw|ro`, plus `waiting for authentication: run
-/// `vault auth MOUNTPOINT`` while a reconnect waits for an answer.
-pub fn run() -> CliResult {
+/// One line per mount: `MOUNTPOINT  SOURCE  rw|ro`, with `-l` then `cache=off|metadata`, plus
+/// `waiting for authentication: run `vault auth MOUNTPOINT`` while a reconnect waits for an
+/// answer.
+pub fn run(long: bool) -> CliResult {
     crate::cli::sidebar::sweep();
     let mounts = vault_fs::mounted_vaults();
     if mounts.is_empty() {
@@ -12,8 +13,16 @@ pub fn run() -> CliResult {
         return Ok(());
     }
     for m in mounts {
+        let cache = if long {
+            format!(
+                "\tcache={}",
+                crate::cli::cache_mount::ModeNote::read(&m.mountpoint)
+            )
+        } else {
+            String::new()
+        };
         println!(
-            "{}\t{}\t{}{}",
+            "{}\t{}\t{}{cache}{}",
             m.mountpoint.display(),
             m.source,
             if m.read_only { "ro" } else { "rw" },

@@ -168,6 +168,7 @@ pub(crate) async fn open_with(
             kind: vault_storage::EntryKind::File,
             size: core.cryptor.combo().ciphertext_size(node.size),
             modified: node.modified,
+            version: None,
         }
     } else {
         core.storage

@@ -53,12 +53,14 @@ pub(super) fn metadata_of(meta: &std::fs::Metadata) -> Metadata {
             kind: EntryKind::Dir,
             size: 0,
             modified: meta.modified().ok(),
+            version: None,
         }
     } else {
         Metadata {
             kind: EntryKind::File,
             size: meta.len(),
             modified: meta.modified().ok(),
+            version: None,
         }
     }
 }

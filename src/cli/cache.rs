@@ -1,0 +1,157 @@
+//! The metadata cache on the CLI side: `--cache=off|metadata|full`, `--dir-cache-time`, which
+//! storages get the cache, and the per-vault cache folder
+//! `$XDG_CACHE_HOME/vault/<sha256 of vault id and normalised STORAGE>/`.
+//!
+//! Every command talks to a remote storage through the in-memory cache
+//! ([`vault_storage::cached`]): within `--dir-cache-time` the looks one operation takes at a
+//! folder cost one request. Only a mount with mode `metadata` persists it; the folder is named
+//! after the vault id (known once the vault is unlocked and its config verified) and the
+//! normalised STORAGE, so the same vault copied to another storage gets its own cache.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use vault_storage::Storage;
+use vault_storage::cached::{CacheOptions, CachedStorage};
+
+use super::exit::{CliError, CliResult};
+
+/// `--cache` modes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CacheMode {
+    /// Nothing persistent (an in-memory cache for `--dir-cache-time` only).
+    Off,
+    /// Listings and attributes kept on disk across remounts and link cuts.
+    Metadata,
+}
+
+impl CacheMode {
+    /// The word `vault status -l` shows.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CacheMode::Off => "off",
+            CacheMode::Metadata => "metadata",
+        }
+    }
+}
+
+/// Parses a `--cache` / `-o cache=` / config `cache` value.
+pub fn parse_mode(s: &str) -> Result<CacheMode, String> {
+    match s {
+        "off" => Ok(CacheMode::Off),
+        "metadata" => Ok(CacheMode::Metadata),
+        "full" => Err(
+            "--cache=full is not available in this version: it needs the content \
+                       cache (keep offline) and the upload queue, which are not built yet; use \
+                       --cache=metadata"
+                .into(),
+        ),
+        other => Err(format!(
+            "invalid cache mode {other:?} (expected off or metadata)"
+        )),
+    }
+}
+
+/// The default mode for a storage (README "Cache" explains the choice): none for a local folder
+/// (no network to wait for, and other programs change it), `metadata` for the network ones
+/// (sftp, WebDAV, S3).
+pub fn default_mode(local: bool) -> CacheMode {
+    if local {
+        CacheMode::Off
+    } else {
+        CacheMode::Metadata
+    }
+}
+
+/// The cache a command asked for.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CacheChoice {
+    /// `--cache` (or the named vault's `cache`); `None`: the storage's default.
+    pub mode: Option<CacheMode>,
+    /// `--dir-cache-time`; `None`: [`vault_storage::cached::DEFAULT_TTL`].
+    pub ttl: Option<Duration>,
+}
+
+impl CacheChoice {
+    /// The mode for a storage (`local`: a local folder).
+    pub fn mode_for(&self, local: bool) -> CacheMode {
+        self.mode.unwrap_or_else(|| default_mode(local))
+    }
+
+    fn options(&self) -> CacheOptions {
+        CacheOptions {
+            ttl: self.ttl.unwrap_or(vault_storage::cached::DEFAULT_TTL),
+            ..CacheOptions::default()
+        }
+    }
+}
+
+/// `storage` behind the in-memory cache, unless it is a local folder for which neither
+/// `--cache=metadata` nor `--dir-cache-time` asked for one (its answers cost a system call, and
+/// other programs change it under us), or `--cache=off --dir-cache-time=0` asked for none.
+pub fn wrap(
+    storage: Arc<dyn Storage>,
+    local: bool,
+    choice: &CacheChoice,
+) -> (Arc<dyn Storage>, Option<Arc<CachedStorage>>) {
+    if local && choice.mode_for(local) == CacheMode::Off && choice.ttl.is_none() {
+        return (storage, None);
+    }
+    if choice.ttl == Some(Duration::ZERO) && choice.mode_for(local) == CacheMode::Off {
+        return (storage, None);
+    }
+    let cached = Arc::new(CachedStorage::new(storage, choice.options()));
+    (cached.clone(), Some(cached))
+}
+
+/// The cache folder of vault `vault_id` on `storage_key` (the normalised STORAGE).
+pub fn folder(vault_id: &str, storage_key: &str) -> CliResult<PathBuf> {
+    use sha2::{Digest, Sha256};
+    let base = match std::env::var_os("XDG_CACHE_HOME").filter(|p| !p.is_empty()) {
+        Some(x) => PathBuf::from(x),
+        None => match std::env::var_os("HOME").filter(|p| !p.is_empty()) {
+            Some(h) => PathBuf::from(h).join(".cache"),
+            None => {
+                return Err(CliError::other(
+                    "cannot find the cache folder: neither XDG_CACHE_HOME nor HOME is set",
+                ));
+            }
+        },
+    };
+    let mut h = Sha256::new();
+    h.update(vault_id.as_bytes());
+    h.update([0u8]);
+    h.update(storage_key.as_bytes());
+    let hex: String = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
+    Ok(base.join("vault").join(hex))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn modes() {
+        assert_eq!(parse_mode("off"), Ok(CacheMode::Off));
+        assert_eq!(parse_mode("metadata"), Ok(CacheMode::Metadata));
+        let e = parse_mode("full").unwrap_err();
+        assert!(
+            e.contains("upload queue") && e.contains("--cache=metadata"),
+            "{e}"
+        );
+        assert!(parse_mode("all").unwrap_err().contains("off or metadata"));
+    }
+
+    #[test]
+    fn one_folder_per_vault_and_storage() {
+        let a = folder("id-1", "sftp://u@h:22/v").unwrap();
+        assert_eq!(a, folder("id-1", "sftp://u@h:22/v").unwrap());
+        assert_ne!(a, folder("id-2", "sftp://u@h:22/v").unwrap());
+        assert_ne!(a, folder("id-1", "sftp://u@h:22/w").unwrap());
+        let name = a.file_name().unwrap().to_str().unwrap();
+        assert_eq!(name.len(), 64);
+        assert!(!name.contains("id-1"));
+    }
+}
