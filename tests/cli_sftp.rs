@@ -8,7 +8,6 @@
 
 mod cli_support;
 
-
 use cli_support::*;
 
 #[test]

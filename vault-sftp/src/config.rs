@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::SftpError;
+use crate::{JumpHost, SftpError};
 
 /// Where the vault lives on the server.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -173,6 +173,14 @@ pub struct SftpConfig {
     /// Create the vault folder (one level, its parent must exist) when it is
     /// missing, as `vault create` does for a local folder.
     pub create_root: bool,
+    /// Jump hosts, outermost first (`ProxyJump`, `-J`): each is a full SSH login of its
+    /// own, and the next hop's connection runs through a `direct-tcpip` channel of it.
+    pub proxy_jump: Vec<JumpHost>,
+    /// A command whose stdin/stdout carry the connection (`ProxyCommand`, tokens already
+    /// substituted), run with `sh -c`. Not used when `proxy_jump` is set.
+    pub proxy_command: Option<String>,
+    /// The ssh_config text `from_url` read (jump hosts are looked up in it too).
+    pub(crate) ssh_config_text: Option<String>,
 }
 
 /// The system-wide known_hosts of OpenSSH.
@@ -208,6 +216,9 @@ impl SftpConfig {
             chunk_size: 32 * 1024,
             pipeline_depth: 64,
             create_root: false,
+            proxy_jump: Vec::new(),
+            proxy_command: None,
+            ssh_config_text: None,
         }
     }
 
@@ -224,12 +235,15 @@ impl SftpConfig {
                 .map(|h| h.join(".ssh/config"))
                 .filter(|p| p.exists()),
         };
-        let found = match &file {
-            Some(p) => {
-                let text = std::fs::read_to_string(p)
-                    .map_err(|e| SftpError::Config(format!("cannot read {}: {e}", p.display())))?;
-                ssh_config_lookup(&text, &url.host)?
-            }
+        let text = match &file {
+            Some(p) => Some(
+                std::fs::read_to_string(p)
+                    .map_err(|e| SftpError::Config(format!("cannot read {}: {e}", p.display())))?,
+            ),
+            None => None,
+        };
+        let found = match &text {
+            Some(text) => ssh_config_lookup(text, &url.host)?,
             None => HostSettings::default(),
         };
         let user = url
@@ -252,6 +266,16 @@ impl SftpConfig {
                 .map(|f| expand_tokens(f, home.as_deref(), &cfg.host, &url.host, port, &cfg.user))
                 .collect();
         }
+        cfg.ssh_config_text = text.clone();
+        match found.proxy {
+            Some(Proxy::Jump(spec)) => cfg.set_proxy_jump(&spec)?,
+            Some(Proxy::Command(cmd)) if cmd != "none" => {
+                let expanded =
+                    expand_tokens(&cmd, home.as_deref(), &cfg.host, &url.host, port, &cfg.user);
+                cfg.proxy_command = Some(expanded.to_string_lossy().into_owned());
+            }
+            _ => {}
+        }
         Ok(cfg)
     }
 
@@ -264,22 +288,17 @@ impl SftpConfig {
     /// The name known_hosts uses for this server: `host` on port 22, else `[host]:port`
     /// (lowercase: host names compare case-insensitively).
     pub fn known_hosts_name(&self) -> String {
-        let host = self.host.to_ascii_lowercase();
-        if self.port == 22 {
-            host
-        } else {
-            format!("[{host}]:{}", self.port)
-        }
+        crate::proxy::known_hosts_name(&self.host, self.port)
     }
 }
 
-fn home_dir() -> Option<PathBuf> {
+pub(crate) fn home_dir() -> Option<PathBuf> {
     std::env::var_os("HOME")
         .filter(|h| !h.is_empty())
         .map(PathBuf::from)
 }
 
-fn default_identities(home: Option<&Path>) -> Vec<PathBuf> {
+pub(crate) fn default_identities(home: Option<&Path>) -> Vec<PathBuf> {
     match home {
         Some(h) => ["id_ed25519", "id_ecdsa", "id_rsa"]
             .iter()
@@ -289,7 +308,7 @@ fn default_identities(home: Option<&Path>) -> Vec<PathBuf> {
     }
 }
 
-fn expand_tokens(
+pub(crate) fn expand_tokens(
     f: &str,
     home: Option<&Path>,
     host: &str,
@@ -324,6 +343,16 @@ fn expand_tokens(
     PathBuf::from(s)
 }
 
+/// How the connection reaches the host (`ProxyJump` and `ProxyCommand` compete: the first
+/// one given wins, as in ssh).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Proxy {
+    /// `ProxyJump` text (`none` included).
+    Jump(String),
+    /// `ProxyCommand` text, unexpanded (`none` included).
+    Command(String),
+}
+
 /// The settings `~/.ssh/config` gives one host (first value wins, as in ssh;
 /// `IdentityFile` accumulates).
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -336,6 +365,8 @@ pub struct HostSettings {
     pub user: Option<String>,
     /// `IdentityFile` values, unexpanded.
     pub identity_files: Vec<String>,
+    /// `ProxyJump` or `ProxyCommand`, whichever came first.
+    pub proxy: Option<Proxy>,
 }
 
 /// `*` and `?` glob match as in ssh_config(5).
@@ -410,6 +441,14 @@ pub fn ssh_config_lookup(text: &str, host: &str) -> Result<HostSettings, SftpErr
                 })?)
             }
             "identityfile" => out.identity_files.push(value.to_owned()),
+            "proxyjump" if out.proxy.is_none() => out.proxy = Some(Proxy::Jump(value.to_owned())),
+            // The command keeps its quotes: it goes to `sh -c` as written.
+            "proxycommand" if out.proxy.is_none() => {
+                let raw = line[key.len()..]
+                    .trim_start_matches(|c: char| c.is_whitespace() || c == '=')
+                    .trim();
+                out.proxy = Some(Proxy::Command(raw.to_owned()))
+            }
             _ => {}
         }
     }
