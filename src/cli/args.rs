@@ -56,6 +56,15 @@ pub struct SecretArgs {
     /// Accept and record an unknown host key without asking (sftp://). A changed key is always refused.
     #[arg(long)]
     pub accept_new_host_key: bool,
+    /// Reach the server through these jump hosts, outermost first (sftp://; as ssh -J, over
+    /// ~/.ssh/config's ProxyJump/ProxyCommand). Each is a full SSH login: host key checked,
+    /// its own questions. `none` ignores the ssh config's ProxyJump.
+    #[arg(
+        long = "proxy-jump",
+        short = 'J',
+        value_name = "[USER@]HOST[:PORT][,...]"
+    )]
+    pub proxy_jump: Option<String>,
     /// S3 endpoint for anything but AWS (MinIO, Ceph RGW, Garage), e.g. https://minio.example:9000
     /// (s3://; path-style addressing).
     #[arg(long, value_name = "URL")]
@@ -391,6 +400,13 @@ pub struct AddArgs {
     /// Accept and record an unknown host key without asking (sftp://).
     #[arg(long)]
     pub accept_new_host_key: bool,
+    /// Jump hosts, outermost first (sftp://; as ssh -J).
+    #[arg(
+        long = "proxy-jump",
+        short = 'J',
+        value_name = "[USER@]HOST[:PORT][,...]"
+    )]
+    pub proxy_jump: Option<String>,
     /// Trust this PEM certificate (or CA) too (davs://, https://).
     #[arg(long, value_name = "FILE")]
     pub ca_cert: Option<PathBuf>,
