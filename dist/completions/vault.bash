@@ -232,7 +232,7 @@ _vault() {
             return 0
             ;;
         vault__subcmd____mount__subcmd__daemon)
-            opts="-f -o -i -v -q -h -V --foreground --read-only --allow-other --idle --symlinks --no-auto-lock --reveal --log-file --no-sidebar --no-notify --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --s3-endpoint --s3-region --create-bucket --insecure-http --remember --remember-totp --display-name --verbose --quiet --help --version"
+            opts="-f -o -i -J -v -q -h -V --foreground --read-only --allow-other --idle --symlinks --no-auto-lock --reveal --log-file --no-sidebar --no-notify --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --proxy-jump --s3-endpoint --s3-region --create-bucket --insecure-http --remember --remember-totp --display-name --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -278,6 +278,14 @@ _vault() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --proxy-jump)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -J)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --s3-endpoint)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -298,7 +306,7 @@ _vault() {
             return 0
             ;;
         vault__subcmd__add)
-            opts="-i -v -q -h -V --force --read-only --idle --symlinks --no-auto-lock --identity --known-hosts --accept-new-host-key --ca-cert --insecure-http --verbose --quiet --help --version"
+            opts="-i -J -v -q -h -V --force --read-only --idle --symlinks --no-auto-lock --identity --known-hosts --accept-new-host-key --proxy-jump --ca-cert --insecure-http --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -321,6 +329,14 @@ _vault() {
                     return 0
                     ;;
                 --known-hosts)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --proxy-jump)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -J)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -354,7 +370,7 @@ _vault() {
             return 0
             ;;
         vault__subcmd__cat)
-            opts="-i -v -q -h -V --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --s3-endpoint --s3-region --create-bucket --insecure-http --remember --remember-totp --verbose --quiet --help --version"
+            opts="-i -J -v -q -h -V --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --proxy-jump --s3-endpoint --s3-region --create-bucket --insecure-http --remember --remember-totp --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -381,6 +397,14 @@ _vault() {
                     return 0
                     ;;
                 --known-hosts)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --proxy-jump)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -J)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -400,7 +424,7 @@ _vault() {
             return 0
             ;;
         vault__subcmd__check)
-            opts="-i -v -q -h -V --repair --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --s3-endpoint --s3-region --create-bucket --insecure-http --remember --remember-totp --verbose --quiet --help --version"
+            opts="-i -J -v -q -h -V --repair --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --proxy-jump --s3-endpoint --s3-region --create-bucket --insecure-http --remember --remember-totp --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -427,6 +451,14 @@ _vault() {
                     return 0
                     ;;
                 --known-hosts)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --proxy-jump)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -J)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -460,7 +492,7 @@ _vault() {
             return 0
             ;;
         vault__subcmd__copy)
-            opts="-i -v -q -h -V --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --s3-endpoint --s3-region --create-bucket --insecure-http --remember --remember-totp --verbose --quiet --help --version"
+            opts="-i -J -v -q -h -V --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --proxy-jump --s3-endpoint --s3-region --create-bucket --insecure-http --remember --remember-totp --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -487,6 +519,14 @@ _vault() {
                     return 0
                     ;;
                 --known-hosts)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --proxy-jump)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -J)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -506,7 +546,7 @@ _vault() {
             return 0
             ;;
         vault__subcmd__create)
-            opts="-i -v -q -h -V --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --s3-endpoint --s3-region --create-bucket --insecure-http --remember --remember-totp --verbose --quiet --help --version"
+            opts="-i -J -v -q -h -V --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --proxy-jump --s3-endpoint --s3-region --create-bucket --insecure-http --remember --remember-totp --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -533,6 +573,14 @@ _vault() {
                     return 0
                     ;;
                 --known-hosts)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --proxy-jump)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -J)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -552,7 +600,7 @@ _vault() {
             return 0
             ;;
         vault__subcmd__forget)
-            opts="-i -v -q -h -V --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --s3-endpoint --s3-region --create-bucket --insecure-http --remember --remember-totp --verbose --quiet --help --version"
+            opts="-i -J -v -q -h -V --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --proxy-jump --s3-endpoint --s3-region --create-bucket --insecure-http --remember --remember-totp --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -579,6 +627,14 @@ _vault() {
                     return 0
                     ;;
                 --known-hosts)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --proxy-jump)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -J)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -598,7 +654,7 @@ _vault() {
             return 0
             ;;
         vault__subcmd__get)
-            opts="-r -i -v -q -h -V --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --s3-endpoint --s3-region --create-bucket --insecure-http --remember --remember-totp --verbose --quiet --help --version"
+            opts="-r -i -J -v -q -h -V --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --proxy-jump --s3-endpoint --s3-region --create-bucket --insecure-http --remember --remember-totp --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -625,6 +681,14 @@ _vault() {
                     return 0
                     ;;
                 --known-hosts)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --proxy-jump)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -J)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1064,7 +1128,7 @@ _vault() {
             return 0
             ;;
         vault__subcmd__info)
-            opts="-i -v -q -h -V --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --s3-endpoint --s3-region --create-bucket --insecure-http --remember --remember-totp --verbose --quiet --help --version"
+            opts="-i -J -v -q -h -V --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --proxy-jump --s3-endpoint --s3-region --create-bucket --insecure-http --remember --remember-totp --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1091,6 +1155,14 @@ _vault() {
                     return 0
                     ;;
                 --known-hosts)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --proxy-jump)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -J)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1210,7 +1282,7 @@ _vault() {
             return 0
             ;;
         vault__subcmd__ls)
-            opts="-l -R -0 -i -v -q -h -V --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --s3-endpoint --s3-region --create-bucket --insecure-http --remember --remember-totp --verbose --quiet --help --version"
+            opts="-l -R -0 -i -J -v -q -h -V --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --proxy-jump --s3-endpoint --s3-region --create-bucket --insecure-http --remember --remember-totp --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1237,6 +1309,14 @@ _vault() {
                     return 0
                     ;;
                 --known-hosts)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --proxy-jump)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -J)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1256,7 +1336,7 @@ _vault() {
             return 0
             ;;
         vault__subcmd__mkdir)
-            opts="-p -i -v -q -h -V --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --s3-endpoint --s3-region --create-bucket --insecure-http --remember --remember-totp --verbose --quiet --help --version"
+            opts="-p -i -J -v -q -h -V --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --proxy-jump --s3-endpoint --s3-region --create-bucket --insecure-http --remember --remember-totp --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1286,6 +1366,14 @@ _vault() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --proxy-jump)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -J)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --s3-endpoint)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1302,7 +1390,7 @@ _vault() {
             return 0
             ;;
         vault__subcmd__mount)
-            opts="-f -o -i -v -q -h -V --foreground --read-only --allow-other --idle --symlinks --no-auto-lock --reveal --log-file --no-sidebar --no-notify --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --s3-endpoint --s3-region --create-bucket --insecure-http --remember --remember-totp --display-name --verbose --quiet --help --version"
+            opts="-f -o -i -J -v -q -h -V --foreground --read-only --allow-other --idle --symlinks --no-auto-lock --reveal --log-file --no-sidebar --no-notify --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --proxy-jump --s3-endpoint --s3-region --create-bucket --insecure-http --remember --remember-totp --display-name --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1348,6 +1436,14 @@ _vault() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --proxy-jump)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -J)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --s3-endpoint)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1368,7 +1464,7 @@ _vault() {
             return 0
             ;;
         vault__subcmd__mv)
-            opts="-i -v -q -h -V --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --s3-endpoint --s3-region --create-bucket --insecure-http --remember --remember-totp --verbose --quiet --help --version"
+            opts="-i -J -v -q -h -V --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --proxy-jump --s3-endpoint --s3-region --create-bucket --insecure-http --remember --remember-totp --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1395,6 +1491,14 @@ _vault() {
                     return 0
                     ;;
                 --known-hosts)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --proxy-jump)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -J)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1428,7 +1532,7 @@ _vault() {
             return 0
             ;;
         vault__subcmd__passwd)
-            opts="-i -v -q -h -V --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --s3-endpoint --s3-region --create-bucket --insecure-http --remember --remember-totp --new-password-file --verbose --quiet --help --version"
+            opts="-i -J -v -q -h -V --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --proxy-jump --s3-endpoint --s3-region --create-bucket --insecure-http --remember --remember-totp --new-password-file --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1455,6 +1559,14 @@ _vault() {
                     return 0
                     ;;
                 --known-hosts)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --proxy-jump)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -J)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1478,7 +1590,7 @@ _vault() {
             return 0
             ;;
         vault__subcmd__put)
-            opts="-r -i -v -q -h -V --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --s3-endpoint --s3-region --create-bucket --insecure-http --remember --remember-totp --verbose --quiet --help --version"
+            opts="-r -i -J -v -q -h -V --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --proxy-jump --s3-endpoint --s3-region --create-bucket --insecure-http --remember --remember-totp --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1505,6 +1617,14 @@ _vault() {
                     return 0
                     ;;
                 --known-hosts)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --proxy-jump)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -J)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1594,7 +1714,7 @@ _vault() {
             return 0
             ;;
         vault__subcmd__recovery__subcmd__key__subcmd__reset)
-            opts="-i -v -q -h -V --word-list --recovery-key-file --new-password-file --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --s3-endpoint --s3-region --create-bucket --insecure-http --remember --remember-totp --verbose --quiet --help --version"
+            opts="-i -J -v -q -h -V --word-list --recovery-key-file --new-password-file --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --proxy-jump --s3-endpoint --s3-region --create-bucket --insecure-http --remember --remember-totp --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1636,6 +1756,14 @@ _vault() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --proxy-jump)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -J)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --s3-endpoint)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1652,7 +1780,7 @@ _vault() {
             return 0
             ;;
         vault__subcmd__recovery__subcmd__key__subcmd__show)
-            opts="-i -v -q -h -V --word-list --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --s3-endpoint --s3-region --create-bucket --insecure-http --remember --remember-totp --verbose --quiet --help --version"
+            opts="-i -J -v -q -h -V --word-list --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --proxy-jump --s3-endpoint --s3-region --create-bucket --insecure-http --remember --remember-totp --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1686,6 +1814,14 @@ _vault() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --proxy-jump)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -J)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --s3-endpoint)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1716,7 +1852,7 @@ _vault() {
             return 0
             ;;
         vault__subcmd__rm)
-            opts="-r -i -v -q -h -V --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --s3-endpoint --s3-region --create-bucket --insecure-http --remember --remember-totp --verbose --quiet --help --version"
+            opts="-r -i -J -v -q -h -V --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --proxy-jump --s3-endpoint --s3-region --create-bucket --insecure-http --remember --remember-totp --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1743,6 +1879,14 @@ _vault() {
                     return 0
                     ;;
                 --known-hosts)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --proxy-jump)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -J)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

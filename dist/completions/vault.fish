@@ -59,6 +59,7 @@ complete -c vault -n "__fish_vault_using_subcommand create" -l askpass -d 'Run C
 complete -c vault -n "__fish_vault_using_subcommand create" -l ca-cert -d 'Trust this PEM certificate (or CA) too, for davs:// and https:// storage' -r -F
 complete -c vault -n "__fish_vault_using_subcommand create" -s i -l identity -d 'SSH private key to try first (sftp://)' -r -F
 complete -c vault -n "__fish_vault_using_subcommand create" -l known-hosts -d 'known_hosts file to check and extend (sftp://; default ~/.ssh/known_hosts)' -r -F
+complete -c vault -n "__fish_vault_using_subcommand create" -s J -l proxy-jump -d 'Reach the server through these jump hosts, outermost first (sftp://; as ssh -J, over ~/.ssh/config\'s ProxyJump/ProxyCommand). Each is a full SSH login: host key checked, its own questions. `none` ignores the ssh config\'s ProxyJump' -r
 complete -c vault -n "__fish_vault_using_subcommand create" -l s3-endpoint -d 'S3 endpoint for anything but AWS (MinIO, Ceph RGW, Garage), e.g. https://minio.example:9000 (s3://; path-style addressing)' -r
 complete -c vault -n "__fish_vault_using_subcommand create" -l s3-region -d 'S3 region (s3://; default: AWS_REGION, the profile\'s, else us-east-1)' -r
 complete -c vault -n "__fish_vault_using_subcommand create" -l accept-new-host-key -d 'Accept and record an unknown host key without asking (sftp://). A changed key is always refused'
@@ -75,6 +76,7 @@ complete -c vault -n "__fish_vault_using_subcommand info" -l askpass -d 'Run CMD
 complete -c vault -n "__fish_vault_using_subcommand info" -l ca-cert -d 'Trust this PEM certificate (or CA) too, for davs:// and https:// storage' -r -F
 complete -c vault -n "__fish_vault_using_subcommand info" -s i -l identity -d 'SSH private key to try first (sftp://)' -r -F
 complete -c vault -n "__fish_vault_using_subcommand info" -l known-hosts -d 'known_hosts file to check and extend (sftp://; default ~/.ssh/known_hosts)' -r -F
+complete -c vault -n "__fish_vault_using_subcommand info" -s J -l proxy-jump -d 'Reach the server through these jump hosts, outermost first (sftp://; as ssh -J, over ~/.ssh/config\'s ProxyJump/ProxyCommand). Each is a full SSH login: host key checked, its own questions. `none` ignores the ssh config\'s ProxyJump' -r
 complete -c vault -n "__fish_vault_using_subcommand info" -l s3-endpoint -d 'S3 endpoint for anything but AWS (MinIO, Ceph RGW, Garage), e.g. https://minio.example:9000 (s3://; path-style addressing)' -r
 complete -c vault -n "__fish_vault_using_subcommand info" -l s3-region -d 'S3 region (s3://; default: AWS_REGION, the profile\'s, else us-east-1)' -r
 complete -c vault -n "__fish_vault_using_subcommand info" -l accept-new-host-key -d 'Accept and record an unknown host key without asking (sftp://). A changed key is always refused'
@@ -91,6 +93,7 @@ complete -c vault -n "__fish_vault_using_subcommand ls" -l askpass -d 'Run CMD w
 complete -c vault -n "__fish_vault_using_subcommand ls" -l ca-cert -d 'Trust this PEM certificate (or CA) too, for davs:// and https:// storage' -r -F
 complete -c vault -n "__fish_vault_using_subcommand ls" -s i -l identity -d 'SSH private key to try first (sftp://)' -r -F
 complete -c vault -n "__fish_vault_using_subcommand ls" -l known-hosts -d 'known_hosts file to check and extend (sftp://; default ~/.ssh/known_hosts)' -r -F
+complete -c vault -n "__fish_vault_using_subcommand ls" -s J -l proxy-jump -d 'Reach the server through these jump hosts, outermost first (sftp://; as ssh -J, over ~/.ssh/config\'s ProxyJump/ProxyCommand). Each is a full SSH login: host key checked, its own questions. `none` ignores the ssh config\'s ProxyJump' -r
 complete -c vault -n "__fish_vault_using_subcommand ls" -l s3-endpoint -d 'S3 endpoint for anything but AWS (MinIO, Ceph RGW, Garage), e.g. https://minio.example:9000 (s3://; path-style addressing)' -r
 complete -c vault -n "__fish_vault_using_subcommand ls" -l s3-region -d 'S3 region (s3://; default: AWS_REGION, the profile\'s, else us-east-1)' -r
 complete -c vault -n "__fish_vault_using_subcommand ls" -s l -d 'Long format: type, size, modification time (UTC), name, symlink target'
@@ -110,6 +113,7 @@ complete -c vault -n "__fish_vault_using_subcommand cat" -l askpass -d 'Run CMD 
 complete -c vault -n "__fish_vault_using_subcommand cat" -l ca-cert -d 'Trust this PEM certificate (or CA) too, for davs:// and https:// storage' -r -F
 complete -c vault -n "__fish_vault_using_subcommand cat" -s i -l identity -d 'SSH private key to try first (sftp://)' -r -F
 complete -c vault -n "__fish_vault_using_subcommand cat" -l known-hosts -d 'known_hosts file to check and extend (sftp://; default ~/.ssh/known_hosts)' -r -F
+complete -c vault -n "__fish_vault_using_subcommand cat" -s J -l proxy-jump -d 'Reach the server through these jump hosts, outermost first (sftp://; as ssh -J, over ~/.ssh/config\'s ProxyJump/ProxyCommand). Each is a full SSH login: host key checked, its own questions. `none` ignores the ssh config\'s ProxyJump' -r
 complete -c vault -n "__fish_vault_using_subcommand cat" -l s3-endpoint -d 'S3 endpoint for anything but AWS (MinIO, Ceph RGW, Garage), e.g. https://minio.example:9000 (s3://; path-style addressing)' -r
 complete -c vault -n "__fish_vault_using_subcommand cat" -l s3-region -d 'S3 region (s3://; default: AWS_REGION, the profile\'s, else us-east-1)' -r
 complete -c vault -n "__fish_vault_using_subcommand cat" -l accept-new-host-key -d 'Accept and record an unknown host key without asking (sftp://). A changed key is always refused'
@@ -126,6 +130,7 @@ complete -c vault -n "__fish_vault_using_subcommand get" -l askpass -d 'Run CMD 
 complete -c vault -n "__fish_vault_using_subcommand get" -l ca-cert -d 'Trust this PEM certificate (or CA) too, for davs:// and https:// storage' -r -F
 complete -c vault -n "__fish_vault_using_subcommand get" -s i -l identity -d 'SSH private key to try first (sftp://)' -r -F
 complete -c vault -n "__fish_vault_using_subcommand get" -l known-hosts -d 'known_hosts file to check and extend (sftp://; default ~/.ssh/known_hosts)' -r -F
+complete -c vault -n "__fish_vault_using_subcommand get" -s J -l proxy-jump -d 'Reach the server through these jump hosts, outermost first (sftp://; as ssh -J, over ~/.ssh/config\'s ProxyJump/ProxyCommand). Each is a full SSH login: host key checked, its own questions. `none` ignores the ssh config\'s ProxyJump' -r
 complete -c vault -n "__fish_vault_using_subcommand get" -l s3-endpoint -d 'S3 endpoint for anything but AWS (MinIO, Ceph RGW, Garage), e.g. https://minio.example:9000 (s3://; path-style addressing)' -r
 complete -c vault -n "__fish_vault_using_subcommand get" -l s3-region -d 'S3 region (s3://; default: AWS_REGION, the profile\'s, else us-east-1)' -r
 complete -c vault -n "__fish_vault_using_subcommand get" -s r -d 'Copy directories recursively (symlinks are copied as symlinks)'
@@ -143,6 +148,7 @@ complete -c vault -n "__fish_vault_using_subcommand put" -l askpass -d 'Run CMD 
 complete -c vault -n "__fish_vault_using_subcommand put" -l ca-cert -d 'Trust this PEM certificate (or CA) too, for davs:// and https:// storage' -r -F
 complete -c vault -n "__fish_vault_using_subcommand put" -s i -l identity -d 'SSH private key to try first (sftp://)' -r -F
 complete -c vault -n "__fish_vault_using_subcommand put" -l known-hosts -d 'known_hosts file to check and extend (sftp://; default ~/.ssh/known_hosts)' -r -F
+complete -c vault -n "__fish_vault_using_subcommand put" -s J -l proxy-jump -d 'Reach the server through these jump hosts, outermost first (sftp://; as ssh -J, over ~/.ssh/config\'s ProxyJump/ProxyCommand). Each is a full SSH login: host key checked, its own questions. `none` ignores the ssh config\'s ProxyJump' -r
 complete -c vault -n "__fish_vault_using_subcommand put" -l s3-endpoint -d 'S3 endpoint for anything but AWS (MinIO, Ceph RGW, Garage), e.g. https://minio.example:9000 (s3://; path-style addressing)' -r
 complete -c vault -n "__fish_vault_using_subcommand put" -l s3-region -d 'S3 region (s3://; default: AWS_REGION, the profile\'s, else us-east-1)' -r
 complete -c vault -n "__fish_vault_using_subcommand put" -s r -d 'Copy directories recursively (symlinks are copied as symlinks)'
@@ -160,6 +166,7 @@ complete -c vault -n "__fish_vault_using_subcommand mkdir" -l askpass -d 'Run CM
 complete -c vault -n "__fish_vault_using_subcommand mkdir" -l ca-cert -d 'Trust this PEM certificate (or CA) too, for davs:// and https:// storage' -r -F
 complete -c vault -n "__fish_vault_using_subcommand mkdir" -s i -l identity -d 'SSH private key to try first (sftp://)' -r -F
 complete -c vault -n "__fish_vault_using_subcommand mkdir" -l known-hosts -d 'known_hosts file to check and extend (sftp://; default ~/.ssh/known_hosts)' -r -F
+complete -c vault -n "__fish_vault_using_subcommand mkdir" -s J -l proxy-jump -d 'Reach the server through these jump hosts, outermost first (sftp://; as ssh -J, over ~/.ssh/config\'s ProxyJump/ProxyCommand). Each is a full SSH login: host key checked, its own questions. `none` ignores the ssh config\'s ProxyJump' -r
 complete -c vault -n "__fish_vault_using_subcommand mkdir" -l s3-endpoint -d 'S3 endpoint for anything but AWS (MinIO, Ceph RGW, Garage), e.g. https://minio.example:9000 (s3://; path-style addressing)' -r
 complete -c vault -n "__fish_vault_using_subcommand mkdir" -l s3-region -d 'S3 region (s3://; default: AWS_REGION, the profile\'s, else us-east-1)' -r
 complete -c vault -n "__fish_vault_using_subcommand mkdir" -s p -d 'Create missing parents; no error if the directory exists'
@@ -177,6 +184,7 @@ complete -c vault -n "__fish_vault_using_subcommand rm" -l askpass -d 'Run CMD w
 complete -c vault -n "__fish_vault_using_subcommand rm" -l ca-cert -d 'Trust this PEM certificate (or CA) too, for davs:// and https:// storage' -r -F
 complete -c vault -n "__fish_vault_using_subcommand rm" -s i -l identity -d 'SSH private key to try first (sftp://)' -r -F
 complete -c vault -n "__fish_vault_using_subcommand rm" -l known-hosts -d 'known_hosts file to check and extend (sftp://; default ~/.ssh/known_hosts)' -r -F
+complete -c vault -n "__fish_vault_using_subcommand rm" -s J -l proxy-jump -d 'Reach the server through these jump hosts, outermost first (sftp://; as ssh -J, over ~/.ssh/config\'s ProxyJump/ProxyCommand). Each is a full SSH login: host key checked, its own questions. `none` ignores the ssh config\'s ProxyJump' -r
 complete -c vault -n "__fish_vault_using_subcommand rm" -l s3-endpoint -d 'S3 endpoint for anything but AWS (MinIO, Ceph RGW, Garage), e.g. https://minio.example:9000 (s3://; path-style addressing)' -r
 complete -c vault -n "__fish_vault_using_subcommand rm" -l s3-region -d 'S3 region (s3://; default: AWS_REGION, the profile\'s, else us-east-1)' -r
 complete -c vault -n "__fish_vault_using_subcommand rm" -s r -d 'Remove directories and their contents'
@@ -194,6 +202,7 @@ complete -c vault -n "__fish_vault_using_subcommand mv" -l askpass -d 'Run CMD w
 complete -c vault -n "__fish_vault_using_subcommand mv" -l ca-cert -d 'Trust this PEM certificate (or CA) too, for davs:// and https:// storage' -r -F
 complete -c vault -n "__fish_vault_using_subcommand mv" -s i -l identity -d 'SSH private key to try first (sftp://)' -r -F
 complete -c vault -n "__fish_vault_using_subcommand mv" -l known-hosts -d 'known_hosts file to check and extend (sftp://; default ~/.ssh/known_hosts)' -r -F
+complete -c vault -n "__fish_vault_using_subcommand mv" -s J -l proxy-jump -d 'Reach the server through these jump hosts, outermost first (sftp://; as ssh -J, over ~/.ssh/config\'s ProxyJump/ProxyCommand). Each is a full SSH login: host key checked, its own questions. `none` ignores the ssh config\'s ProxyJump' -r
 complete -c vault -n "__fish_vault_using_subcommand mv" -l s3-endpoint -d 'S3 endpoint for anything but AWS (MinIO, Ceph RGW, Garage), e.g. https://minio.example:9000 (s3://; path-style addressing)' -r
 complete -c vault -n "__fish_vault_using_subcommand mv" -l s3-region -d 'S3 region (s3://; default: AWS_REGION, the profile\'s, else us-east-1)' -r
 complete -c vault -n "__fish_vault_using_subcommand mv" -l accept-new-host-key -d 'Accept and record an unknown host key without asking (sftp://). A changed key is always refused'
@@ -210,6 +219,7 @@ complete -c vault -n "__fish_vault_using_subcommand passwd" -l askpass -d 'Run C
 complete -c vault -n "__fish_vault_using_subcommand passwd" -l ca-cert -d 'Trust this PEM certificate (or CA) too, for davs:// and https:// storage' -r -F
 complete -c vault -n "__fish_vault_using_subcommand passwd" -s i -l identity -d 'SSH private key to try first (sftp://)' -r -F
 complete -c vault -n "__fish_vault_using_subcommand passwd" -l known-hosts -d 'known_hosts file to check and extend (sftp://; default ~/.ssh/known_hosts)' -r -F
+complete -c vault -n "__fish_vault_using_subcommand passwd" -s J -l proxy-jump -d 'Reach the server through these jump hosts, outermost first (sftp://; as ssh -J, over ~/.ssh/config\'s ProxyJump/ProxyCommand). Each is a full SSH login: host key checked, its own questions. `none` ignores the ssh config\'s ProxyJump' -r
 complete -c vault -n "__fish_vault_using_subcommand passwd" -l s3-endpoint -d 'S3 endpoint for anything but AWS (MinIO, Ceph RGW, Garage), e.g. https://minio.example:9000 (s3://; path-style addressing)' -r
 complete -c vault -n "__fish_vault_using_subcommand passwd" -l s3-region -d 'S3 region (s3://; default: AWS_REGION, the profile\'s, else us-east-1)' -r
 complete -c vault -n "__fish_vault_using_subcommand passwd" -l new-password-file -d 'Read the new password from the first line of FILE (non-interactive use)' -r -F
@@ -235,6 +245,7 @@ complete -c vault -n "__fish_vault_using_subcommand recovery-key; and __fish_see
 complete -c vault -n "__fish_vault_using_subcommand recovery-key; and __fish_seen_subcommand_from show" -l ca-cert -d 'Trust this PEM certificate (or CA) too, for davs:// and https:// storage' -r -F
 complete -c vault -n "__fish_vault_using_subcommand recovery-key; and __fish_seen_subcommand_from show" -s i -l identity -d 'SSH private key to try first (sftp://)' -r -F
 complete -c vault -n "__fish_vault_using_subcommand recovery-key; and __fish_seen_subcommand_from show" -l known-hosts -d 'known_hosts file to check and extend (sftp://; default ~/.ssh/known_hosts)' -r -F
+complete -c vault -n "__fish_vault_using_subcommand recovery-key; and __fish_seen_subcommand_from show" -s J -l proxy-jump -d 'Reach the server through these jump hosts, outermost first (sftp://; as ssh -J, over ~/.ssh/config\'s ProxyJump/ProxyCommand). Each is a full SSH login: host key checked, its own questions. `none` ignores the ssh config\'s ProxyJump' -r
 complete -c vault -n "__fish_vault_using_subcommand recovery-key; and __fish_seen_subcommand_from show" -l s3-endpoint -d 'S3 endpoint for anything but AWS (MinIO, Ceph RGW, Garage), e.g. https://minio.example:9000 (s3://; path-style addressing)' -r
 complete -c vault -n "__fish_vault_using_subcommand recovery-key; and __fish_seen_subcommand_from show" -l s3-region -d 'S3 region (s3://; default: AWS_REGION, the profile\'s, else us-east-1)' -r
 complete -c vault -n "__fish_vault_using_subcommand recovery-key; and __fish_seen_subcommand_from show" -l accept-new-host-key -d 'Accept and record an unknown host key without asking (sftp://). A changed key is always refused'
@@ -254,6 +265,7 @@ complete -c vault -n "__fish_vault_using_subcommand recovery-key; and __fish_see
 complete -c vault -n "__fish_vault_using_subcommand recovery-key; and __fish_seen_subcommand_from reset" -l ca-cert -d 'Trust this PEM certificate (or CA) too, for davs:// and https:// storage' -r -F
 complete -c vault -n "__fish_vault_using_subcommand recovery-key; and __fish_seen_subcommand_from reset" -s i -l identity -d 'SSH private key to try first (sftp://)' -r -F
 complete -c vault -n "__fish_vault_using_subcommand recovery-key; and __fish_seen_subcommand_from reset" -l known-hosts -d 'known_hosts file to check and extend (sftp://; default ~/.ssh/known_hosts)' -r -F
+complete -c vault -n "__fish_vault_using_subcommand recovery-key; and __fish_seen_subcommand_from reset" -s J -l proxy-jump -d 'Reach the server through these jump hosts, outermost first (sftp://; as ssh -J, over ~/.ssh/config\'s ProxyJump/ProxyCommand). Each is a full SSH login: host key checked, its own questions. `none` ignores the ssh config\'s ProxyJump' -r
 complete -c vault -n "__fish_vault_using_subcommand recovery-key; and __fish_seen_subcommand_from reset" -l s3-endpoint -d 'S3 endpoint for anything but AWS (MinIO, Ceph RGW, Garage), e.g. https://minio.example:9000 (s3://; path-style addressing)' -r
 complete -c vault -n "__fish_vault_using_subcommand recovery-key; and __fish_seen_subcommand_from reset" -l s3-region -d 'S3 region (s3://; default: AWS_REGION, the profile\'s, else us-east-1)' -r
 complete -c vault -n "__fish_vault_using_subcommand recovery-key; and __fish_seen_subcommand_from reset" -l accept-new-host-key -d 'Accept and record an unknown host key without asking (sftp://). A changed key is always refused'
@@ -273,6 +285,7 @@ complete -c vault -n "__fish_vault_using_subcommand copy" -l askpass -d 'Run CMD
 complete -c vault -n "__fish_vault_using_subcommand copy" -l ca-cert -d 'Trust this PEM certificate (or CA) too, for davs:// and https:// storage' -r -F
 complete -c vault -n "__fish_vault_using_subcommand copy" -s i -l identity -d 'SSH private key to try first (sftp://)' -r -F
 complete -c vault -n "__fish_vault_using_subcommand copy" -l known-hosts -d 'known_hosts file to check and extend (sftp://; default ~/.ssh/known_hosts)' -r -F
+complete -c vault -n "__fish_vault_using_subcommand copy" -s J -l proxy-jump -d 'Reach the server through these jump hosts, outermost first (sftp://; as ssh -J, over ~/.ssh/config\'s ProxyJump/ProxyCommand). Each is a full SSH login: host key checked, its own questions. `none` ignores the ssh config\'s ProxyJump' -r
 complete -c vault -n "__fish_vault_using_subcommand copy" -l s3-endpoint -d 'S3 endpoint for anything but AWS (MinIO, Ceph RGW, Garage), e.g. https://minio.example:9000 (s3://; path-style addressing)' -r
 complete -c vault -n "__fish_vault_using_subcommand copy" -l s3-region -d 'S3 region (s3://; default: AWS_REGION, the profile\'s, else us-east-1)' -r
 complete -c vault -n "__fish_vault_using_subcommand copy" -l accept-new-host-key -d 'Accept and record an unknown host key without asking (sftp://). A changed key is always refused'
@@ -289,6 +302,7 @@ complete -c vault -n "__fish_vault_using_subcommand check" -l askpass -d 'Run CM
 complete -c vault -n "__fish_vault_using_subcommand check" -l ca-cert -d 'Trust this PEM certificate (or CA) too, for davs:// and https:// storage' -r -F
 complete -c vault -n "__fish_vault_using_subcommand check" -s i -l identity -d 'SSH private key to try first (sftp://)' -r -F
 complete -c vault -n "__fish_vault_using_subcommand check" -l known-hosts -d 'known_hosts file to check and extend (sftp://; default ~/.ssh/known_hosts)' -r -F
+complete -c vault -n "__fish_vault_using_subcommand check" -s J -l proxy-jump -d 'Reach the server through these jump hosts, outermost first (sftp://; as ssh -J, over ~/.ssh/config\'s ProxyJump/ProxyCommand). Each is a full SSH login: host key checked, its own questions. `none` ignores the ssh config\'s ProxyJump' -r
 complete -c vault -n "__fish_vault_using_subcommand check" -l s3-endpoint -d 'S3 endpoint for anything but AWS (MinIO, Ceph RGW, Garage), e.g. https://minio.example:9000 (s3://; path-style addressing)' -r
 complete -c vault -n "__fish_vault_using_subcommand check" -l s3-region -d 'S3 region (s3://; default: AWS_REGION, the profile\'s, else us-east-1)' -r
 complete -c vault -n "__fish_vault_using_subcommand check" -l repair -d 'Repair what can be repaired without losing data'
@@ -312,6 +326,7 @@ complete -c vault -n "__fish_vault_using_subcommand mount" -l askpass -d 'Run CM
 complete -c vault -n "__fish_vault_using_subcommand mount" -l ca-cert -d 'Trust this PEM certificate (or CA) too, for davs:// and https:// storage' -r -F
 complete -c vault -n "__fish_vault_using_subcommand mount" -s i -l identity -d 'SSH private key to try first (sftp://)' -r -F
 complete -c vault -n "__fish_vault_using_subcommand mount" -l known-hosts -d 'known_hosts file to check and extend (sftp://; default ~/.ssh/known_hosts)' -r -F
+complete -c vault -n "__fish_vault_using_subcommand mount" -s J -l proxy-jump -d 'Reach the server through these jump hosts, outermost first (sftp://; as ssh -J, over ~/.ssh/config\'s ProxyJump/ProxyCommand). Each is a full SSH login: host key checked, its own questions. `none` ignores the ssh config\'s ProxyJump' -r
 complete -c vault -n "__fish_vault_using_subcommand mount" -l s3-endpoint -d 'S3 endpoint for anything but AWS (MinIO, Ceph RGW, Garage), e.g. https://minio.example:9000 (s3://; path-style addressing)' -r
 complete -c vault -n "__fish_vault_using_subcommand mount" -l s3-region -d 'S3 region (s3://; default: AWS_REGION, the profile\'s, else us-east-1)' -r
 complete -c vault -n "__fish_vault_using_subcommand mount" -l display-name -d 'Internal: STORAGE as the user typed it, for the daemon\'s messages' -r
@@ -342,6 +357,7 @@ complete -c vault -n "__fish_vault_using_subcommand __mount-daemon" -l askpass -
 complete -c vault -n "__fish_vault_using_subcommand __mount-daemon" -l ca-cert -d 'Trust this PEM certificate (or CA) too, for davs:// and https:// storage' -r -F
 complete -c vault -n "__fish_vault_using_subcommand __mount-daemon" -s i -l identity -d 'SSH private key to try first (sftp://)' -r -F
 complete -c vault -n "__fish_vault_using_subcommand __mount-daemon" -l known-hosts -d 'known_hosts file to check and extend (sftp://; default ~/.ssh/known_hosts)' -r -F
+complete -c vault -n "__fish_vault_using_subcommand __mount-daemon" -s J -l proxy-jump -d 'Reach the server through these jump hosts, outermost first (sftp://; as ssh -J, over ~/.ssh/config\'s ProxyJump/ProxyCommand). Each is a full SSH login: host key checked, its own questions. `none` ignores the ssh config\'s ProxyJump' -r
 complete -c vault -n "__fish_vault_using_subcommand __mount-daemon" -l s3-endpoint -d 'S3 endpoint for anything but AWS (MinIO, Ceph RGW, Garage), e.g. https://minio.example:9000 (s3://; path-style addressing)' -r
 complete -c vault -n "__fish_vault_using_subcommand __mount-daemon" -l s3-region -d 'S3 region (s3://; default: AWS_REGION, the profile\'s, else us-east-1)' -r
 complete -c vault -n "__fish_vault_using_subcommand __mount-daemon" -l display-name -d 'Internal: STORAGE as the user typed it, for the daemon\'s messages' -r
@@ -386,6 +402,7 @@ inside\t''
 none\t''"
 complete -c vault -n "__fish_vault_using_subcommand add" -s i -l identity -d 'SSH private key to try first (sftp://)' -r -F
 complete -c vault -n "__fish_vault_using_subcommand add" -l known-hosts -d 'known_hosts file (sftp://)' -r -F
+complete -c vault -n "__fish_vault_using_subcommand add" -s J -l proxy-jump -d 'Jump hosts, outermost first (sftp://; as ssh -J)' -r
 complete -c vault -n "__fish_vault_using_subcommand add" -l ca-cert -d 'Trust this PEM certificate (or CA) too (davs://, https://)' -r -F
 complete -c vault -n "__fish_vault_using_subcommand add" -l force -d 'Replace an existing entry of that name'
 complete -c vault -n "__fish_vault_using_subcommand add" -l read-only -d 'Mount read-only'
@@ -409,6 +426,7 @@ complete -c vault -n "__fish_vault_using_subcommand forget" -l askpass -d 'Run C
 complete -c vault -n "__fish_vault_using_subcommand forget" -l ca-cert -d 'Trust this PEM certificate (or CA) too, for davs:// and https:// storage' -r -F
 complete -c vault -n "__fish_vault_using_subcommand forget" -s i -l identity -d 'SSH private key to try first (sftp://)' -r -F
 complete -c vault -n "__fish_vault_using_subcommand forget" -l known-hosts -d 'known_hosts file to check and extend (sftp://; default ~/.ssh/known_hosts)' -r -F
+complete -c vault -n "__fish_vault_using_subcommand forget" -s J -l proxy-jump -d 'Reach the server through these jump hosts, outermost first (sftp://; as ssh -J, over ~/.ssh/config\'s ProxyJump/ProxyCommand). Each is a full SSH login: host key checked, its own questions. `none` ignores the ssh config\'s ProxyJump' -r
 complete -c vault -n "__fish_vault_using_subcommand forget" -l s3-endpoint -d 'S3 endpoint for anything but AWS (MinIO, Ceph RGW, Garage), e.g. https://minio.example:9000 (s3://; path-style addressing)' -r
 complete -c vault -n "__fish_vault_using_subcommand forget" -l s3-region -d 'S3 region (s3://; default: AWS_REGION, the profile\'s, else us-east-1)' -r
 complete -c vault -n "__fish_vault_using_subcommand forget" -l accept-new-host-key -d 'Accept and record an unknown host key without asking (sftp://). A changed key is always refused'

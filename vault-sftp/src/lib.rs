@@ -72,16 +72,15 @@ mod prompt;
 mod proxy;
 mod read;
 mod replace;
+mod ssh_config;
 mod storage;
 pub mod text;
 mod write;
 
-pub use config::{
-    HostSettings, Proxy, RemoteRoot, SftpConfig, SftpUrl, parse_sftp_url, ssh_config_lookup,
-};
+pub use config::{JumpHost, RemoteRoot, SftpConfig, SftpUrl, parse_sftp_url};
 pub use error::SftpError;
 pub use prompt::{PromptError, Prompter, ServerQuestion};
-pub use proxy::JumpHost;
+pub use ssh_config::{HostSettings, Proxy, ssh_config_lookup};
 
 use conn::{Conn, ConnCtx};
 use pacer::Pacer;

@@ -1,115 +1,8 @@
-//! Reaching the server through jump hosts (`ProxyJump`, `-J`) or through a command
-//! (`ProxyCommand`), as OpenSSH does.
-//!
-//! A jump host is a full SSH login of its own (host key checked against the same
-//! known_hosts, its own user, keys and keyboard-interactive questions); the next hop's SSH
-//! connection runs inside a `direct-tcpip` channel of it. A proxy command is run with
-//! `sh -c`; its stdin and stdout carry the connection to the final server.
+//! `ProxyCommand`: a command run with `sh -c` whose stdin and stdout carry the connection to
+//! the server, as in OpenSSH. (Jump hosts are resolved in `config` and connected in
+//! `conn::hop`; the tests of both ways of reaching a server are here.)
 
-use std::path::PathBuf;
-
-use crate::config::{default_identities, expand_tokens, home_dir};
-use crate::{SftpConfig, SftpError, parse_sftp_url, ssh_config_lookup};
-
-/// Jump hosts allowed in one chain (OpenSSH has no limit; a longer chain is a mistake).
-const MAX_JUMPS: usize = 8;
-
-/// One jump host, resolved through ssh_config.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct JumpHost {
-    /// Host name or address to connect to (after `HostName`).
-    pub host: String,
-    /// TCP port.
-    pub port: u16,
-    /// Login name on the jump host (its `User`, else the local user: not the final
-    /// server's user, as in ssh).
-    pub user: String,
-    /// Private key files to try (its `IdentityFile`s, else the defaults).
-    pub identity_files: Vec<PathBuf>,
-}
-
-impl JumpHost {
-    /// The name known_hosts uses for it (`host`, or `[host]:port` off port 22).
-    pub fn known_hosts_name(&self) -> String {
-        known_hosts_name(&self.host, self.port)
-    }
-}
-
-pub(crate) fn known_hosts_name(host: &str, port: u16) -> String {
-    let host = host.to_ascii_lowercase();
-    if port == 22 {
-        host
-    } else {
-        format!("[{host}]:{port}")
-    }
-}
-
-impl SftpConfig {
-    /// Sets the jump hosts from `-J` / `ProxyJump` text: `[user@]host[:port]` or
-    /// `ssh://[user@]host[:port]`, comma-separated, outermost first; `none` removes them.
-    /// Each host is looked up in the ssh_config [`SftpConfig::from_url`] read (`HostName`,
-    /// `Port`, `User`, `IdentityFile`; a jump host's own `ProxyJump` is not followed).
-    /// Replaces a `ProxyCommand`.
-    pub fn set_proxy_jump(&mut self, spec: &str) -> Result<(), SftpError> {
-        self.proxy_command = None;
-        self.proxy_jump.clear();
-        let spec = spec.trim();
-        if spec.eq_ignore_ascii_case("none") {
-            return Ok(());
-        }
-        let words: Vec<&str> = spec.split(',').map(str::trim).collect();
-        if words.len() > MAX_JUMPS {
-            return Err(SftpError::Config(format!(
-                "more than {MAX_JUMPS} jump hosts in {spec:?}"
-            )));
-        }
-        for word in words {
-            let jump = self.resolve_jump(word)?;
-            self.proxy_jump.push(jump);
-        }
-        Ok(())
-    }
-
-    fn resolve_jump(&self, word: &str) -> Result<JumpHost, SftpError> {
-        let bad = |why: &str| SftpError::Config(format!("bad jump host {word:?}: {why}"));
-        let bare = word.strip_prefix("ssh://").unwrap_or(word);
-        if bare.is_empty() || bare.contains('/') || bare.starts_with('-') {
-            return Err(bad("expected [USER@]HOST[:PORT]"));
-        }
-        let url = parse_sftp_url(&format!("sftp://{bare}")).map_err(|e| bad(&e.to_string()))?;
-        let found = match &self.ssh_config_text {
-            Some(text) => ssh_config_lookup(text, &url.host)?,
-            None => Default::default(),
-        };
-        let home = home_dir();
-        let user = url
-            .user
-            .or(found.user)
-            .or_else(|| std::env::var("USER").ok())
-            .or_else(|| std::env::var("LOGNAME").ok())
-            .ok_or_else(|| bad("no user name: write USER@HOST"))?;
-        let host = found
-            .hostname
-            .map(|h| h.replace("%h", &url.host))
-            .unwrap_or_else(|| url.host.clone());
-        let port = url.port.or(found.port).unwrap_or(22);
-        let identity_files = if found.identity_files.is_empty() {
-            default_identities(home.as_deref())
-        } else {
-            found
-                .identity_files
-                .iter()
-                .map(|f| expand_tokens(f, home.as_deref(), &host, &url.host, port, &user))
-                .collect()
-        };
-        Ok(JumpHost {
-            host,
-            port,
-            user,
-            identity_files,
-        })
-    }
-}
+use crate::SftpError;
 
 /// A running proxy command: killed when the connection that uses it is dropped.
 pub(crate) struct ProxyChild(#[allow(dead_code)] tokio::process::Child);
@@ -148,8 +41,8 @@ pub(crate) fn spawn_proxy_command(
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
-    use super::*;
-    use crate::RemoteRoot;
+    use crate::{JumpHost, RemoteRoot, SftpConfig, SftpError, parse_sftp_url};
+    use std::path::PathBuf;
 
     #[test]
     fn jump_hosts_are_resolved_through_ssh_config() {
