@@ -122,15 +122,12 @@ impl Secrets {
         }
     }
 
-    /// Secrets asked only through `gui` (tests of the dialog path).
-    #[cfg(test)]
+    /// Secrets asked only through `gui` (the mount daemon's reconnect dialogs).
     pub(crate) fn with_gui(gui: super::gui_prompt::GuiPrompt) -> Self {
-        let gui = Some(gui);
         Secrets {
-            gui,
+            gui: Some(gui),
             ..Default::default()
         }
-        .recording()
     }
 
     /// Also keep every answer (for [`Secrets::take_recorded`]).
@@ -380,10 +377,11 @@ impl Secrets {
         Ok(answer)
     }
 
-    /// A yes/no question on the terminal (never answered by askpass or the daemon).
+    /// A yes/no question on the terminal, else in a desktop session's dialog (never answered
+    /// by askpass or the daemon).
     pub fn confirm(&self, question: &str) -> bool {
         if self.preset.is_some() || !self.terminal {
-            return false;
+            return self.preset.is_none() && self.gui.as_ref().is_some_and(|g| g.confirm(question));
         }
         eprint!("{question} [yes/no] ");
         let mut line = String::new();
