@@ -14,7 +14,8 @@
 //!   sessions, the link comes back: the mount keeps working and both servers logged a new
 //!   login (the reconnect redid both hops).
 //! - `Host inner-direct` (no ProxyJump): unreachable without `-J` (exit 5); a mount with
-//!   `-J bastion` reads what the first mount wrote.
+//!   `-J bastion` reads what the first mount wrote; so does `vault ls` of a named vault added
+//!   with `-J bastion` (config key `proxy_jump`).
 //! - `Host inner-pc` with a `ProxyCommand` (nc and socat are not installed: a bash `/dev/tcp`
 //!   relay started in the bastion's namespace): a mount reads the same file.
 //! - A known_hosts that holds another key for the bastion: refused with exit 7 and the
@@ -349,6 +350,21 @@ fn mounts_through_a_jump_host_and_reconnects_through_both_hops() {
         b"after the reconnect"
     );
     unmount(&home, ns, m);
+
+    // A named vault with `proxy_jump` (`vault add -J`): the config key reaches the connection.
+    vault_at(
+        &home,
+        ns,
+        &["add", "jv", "sftp://inner-direct/~/V", "-J", "bastion"],
+    )
+    .ok();
+    let config = std::fs::read_to_string(home.join(".config/vault/config.toml")).unwrap();
+    assert!(config.contains("proxy_jump = \"bastion\""), "{config}");
+    let listed = vault_at(&home, ns, &["ls", "jv", "--askpass", ap]).ok();
+    assert!(
+        listed.contains("a.txt") && listed.contains("b.txt"),
+        "{listed}"
+    );
 
     // ProxyCommand.
     let i1 = logins(&istate, &net.inner, &iuser, "10.201.2.1");
