@@ -21,6 +21,10 @@
 //! - A known_hosts that holds another key for the bastion: refused with exit 7 and the
 //!   "HOST KEY CHANGED for [10.201.1.1]:2222" message, before anything is asked for the
 //!   inner server.
+//! - A desktop session without terminal or askpass (a stand-in `zenity`) and an empty
+//!   known_hosts: each hop's unknown key is confirmed in its own dialog, bastion first, and
+//!   recorded; each hop's code question reaches the dialog marked with its own
+//!   `[sftp USER@HOST]`; a "no" to the bastion's key exits 7 with nothing else asked.
 //!
 //! Needs root, FUSE, iproute2, nsenter, oathtool, openssh-server, libpam-google-authenticator.
 
@@ -132,9 +136,14 @@ fn logins(state: &str, ns: &str, user: &str, from: &str) -> usize {
 
 /// Runs `vault` in the client namespace with the private HOME (and XDG folders) of `home`.
 fn vault_at(home: &Path, ns: &str, args: &[&str]) -> Run {
-    let mut c = Command::new("nsenter");
+    run_cmd(&mut vault_cmd_at(home, ns, args))
+}
+
+fn vault_cmd_at(home: &Path, ns: &str, args: &[&str]) -> Command {
+    // Absolute: a test may give `vault` a PATH of its own.
+    let mut c = Command::new("/usr/bin/nsenter");
     c.arg(format!("--net=/run/netns/{ns}"))
-        .args(["--", "timeout", "120", bin()])
+        .args(["--", "/usr/bin/timeout", "120", bin()])
         .args(args)
         .env("HOME", home)
         .env("XDG_CONFIG_HOME", home.join(".config"))
@@ -144,11 +153,91 @@ fn vault_at(home: &Path, ns: &str, args: &[&str]) -> Run {
         .env_remove("VAULT_ASKPASS")
         .env_remove("VAULT_LOG")
         .env_remove("SSH_AUTH_SOCK")
+        .env_remove("SSH_ASKPASS")
         .env_remove("DISPLAY")
         .env_remove("WAYLAND_DISPLAY")
         .env_remove("DBUS_SESSION_BUS_ADDRESS")
         .stdin(Stdio::null());
-    run_cmd(&mut c)
+    c
+}
+
+/// In a desktop session with no terminal and no askpass (a stand-in `zenity`, the only program
+/// on PATH): each hop's unknown host key is confirmed in its own question dialog, outermost
+/// first, and recorded; each hop's code question reaches the dialog marked with its own
+/// `[sftp USER@HOST]`. A "no" to the bastion's key exits 7 before anything else is asked.
+fn host_keys_confirmed_in_dialogs(home: &Path, ns: &str, users: (&str, &str), pp: &str) {
+    let bin = home.join("dialog-bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let zenity = bin.join("zenity");
+    let log = home.join("zenity.argv");
+    let script = |question: &str| {
+        format!(
+            "#!/bin/sh\nPATH=/usr/bin:/bin\nprintf '%s\\n' \"$@\" >> '{log}'\n\
+             [ \"$1\" = --question ] && {question}\n\
+             case \"$*\" in\n\
+             *'Passphrase for key '*) printf '%s\\n' '{pp}' ;;\n\
+             *'[sftp {bu}@{BASTION_IP}] Verification code: '*) oathtool --totp -b {BASTION_TOTP} ;;\n\
+             *'[sftp {iu}@{INNER_IP}] Verification code: '*) oathtool --totp -b {INNER_TOTP} ;;\n\
+             *'Vault password for '*) printf '%s\\n' '{VAULT_PW}' ;;\n\
+             *) exit 1 ;;\nesac\n",
+            log = log.display(),
+            bu = users.0,
+            iu = users.1,
+        )
+    };
+    let kh = home.join("dialog_known_hosts");
+    let run = || {
+        run_cmd(
+            vault_cmd_at(
+                home,
+                ns,
+                &[
+                    "ls",
+                    "sftp://inner/~/V",
+                    "--known-hosts",
+                    kh.to_str().unwrap(),
+                ],
+            )
+            .env("PATH", &bin)
+            .env("DISPLAY", ":99"),
+        )
+    };
+    let questions = || {
+        read_lines(&log)
+            .into_iter()
+            .filter(|l| l.starts_with("--text=The authenticity of host "))
+            .collect::<Vec<_>>()
+    };
+    write_script(&zenity, &script("exit 1"));
+    let line = run().fails(7);
+    assert!(line.contains("was not accepted"), "{line}");
+    assert_eq!(questions().len(), 1);
+    assert!(questions()[0].contains(&format!("'[{BASTION_IP}]:{PORT}'")));
+    assert!(read_lines(&log).iter().all(|l| !l.contains("Verification")));
+
+    std::fs::remove_file(&log).unwrap();
+    write_script(&zenity, &script("exit 0"));
+    let listed = run().ok();
+    assert!(listed.contains("a.txt"), "{listed}");
+    let asked = questions();
+    assert_eq!(asked.len(), 2, "{asked:?}");
+    assert!(
+        asked[0].contains(&format!("'[{BASTION_IP}]:{PORT}'")),
+        "{asked:?}"
+    );
+    assert!(
+        asked[1].contains(&format!("'[{INNER_IP}]:{PORT}'")),
+        "{asked:?}"
+    );
+    let texts = read_lines(&log);
+    for (u, ip) in [(users.0, BASTION_IP), (users.1, INNER_IP)] {
+        let marked = format!("--text=[sftp {u}@{ip}] Verification code: ");
+        assert!(texts.contains(&marked), "{texts:?}");
+    }
+    let recorded = std::fs::read_to_string(&kh).unwrap();
+    for ip in [BASTION_IP, INNER_IP] {
+        assert!(recorded.contains(&format!("[{ip}]:{PORT} ")), "{recorded}");
+    }
 }
 
 /// A detached mount of `storage` at `home/name` (extra `args`); returns its guard.
@@ -403,6 +492,8 @@ fn mounts_through_a_jump_host_and_reconnects_through_both_hops() {
         "{line}"
     );
     assert_eq!(code_prompts(&iuser, INNER_IP), before);
+
+    host_keys_confirmed_in_dialogs(&home, ns, (&buser, &iuser), &pp);
     drop((bastion, inner));
     drop(net);
 }
