@@ -308,8 +308,11 @@ fn mounts_through_a_jump_host_and_reconnects_through_both_hops() {
         inner.var("VAULT_TEST_SSH_KEY"),
     );
     // The relay runs in the bastion's namespace: the only place the inner server is reachable.
+    // The writer runs in the background (on fd 4: bash gives a background job /dev/null as
+    // stdin): it ends when vault closes the pipe, even after the reader (the process vault
+    // kills with the connection) is gone, releasing the socket.
     let relay = format!(
-        "nsenter --net=/run/netns/{} bash -c 'exec 3<>/dev/tcp/%h/%p; cat <&3 & exec cat >&3'",
+        "nsenter --net=/run/netns/{} bash -c 'exec 3<>/dev/tcp/%h/%p 4<&0; cat <&4 >&3 & exec cat <&3'",
         net.bastion
     );
     let inner_block = |host: &str, extra: &str| {
@@ -494,6 +497,24 @@ fn mounts_through_a_jump_host_and_reconnects_through_both_hops() {
     assert_eq!(code_prompts(&iuser, INNER_IP), before);
 
     host_keys_confirmed_in_dialogs(&home, ns, (&buser, &iuser), &pp);
+    // The servers' last sessions end a moment after the client: the purge removes the users
+    // only once nothing runs as them.
+    for user in [&buser, &iuser] {
+        let t = std::time::Instant::now();
+        while Command::new("pgrep")
+            .args(["-u", user])
+            .stdout(Stdio::null())
+            .status()
+            .unwrap()
+            .success()
+        {
+            assert!(
+                t.elapsed() < Duration::from_secs(20),
+                "{user}'s sessions linger"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
     drop((bastion, inner));
     drop(net);
 }

@@ -11,15 +11,16 @@ pub(crate) struct ProxyChild(#[allow(dead_code)] tokio::process::Child);
 pub(crate) type ProxyStream =
     tokio::io::Join<tokio::process::ChildStdout, tokio::process::ChildStdin>;
 
-/// Starts `sh -c COMMAND` (tokens were substituted by [`SftpConfig::from_url`]); its
-/// stderr goes where ours goes, as with ssh.
+/// Starts `sh -c "exec COMMAND"` (tokens were substituted by
+/// [`crate::SftpConfig::from_url`]); as ssh does, `exec` leaves no shell in between, so the
+/// process killed with the connection is the command itself. Its stderr goes where ours goes.
 pub(crate) fn spawn_proxy_command(
     command: &str,
     hostport: &str,
 ) -> Result<(ProxyStream, ProxyChild), SftpError> {
     let mut child = tokio::process::Command::new("sh")
         .arg("-c")
-        .arg(command)
+        .arg(format!("exec {command}"))
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::inherit())
