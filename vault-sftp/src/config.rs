@@ -178,7 +178,7 @@ pub struct SftpConfig {
     /// own, and the next hop's connection runs through a `direct-tcpip` channel of it.
     pub proxy_jump: Vec<JumpHost>,
     /// A command whose stdin/stdout carry the connection (`ProxyCommand`, tokens already
-    /// substituted), run with `sh -c`. Not used when `proxy_jump` is set.
+    /// substituted), run as `sh -c "exec COMMAND"`. Not used when `proxy_jump` is set.
     pub proxy_command: Option<String>,
     /// The ssh_config text `from_url` read (jump hosts are looked up in it too).
     pub(crate) ssh_config_text: Option<String>,
