@@ -114,4 +114,41 @@ mod tests {
         let plain = SftpConfig::new("h", 22, "u", RemoteRoot::Home(String::new()));
         assert!(plain.proxy_jump.is_empty() && plain.proxy_command.is_none());
     }
+
+    struct Refuse;
+    impl crate::Prompter for Refuse {
+        fn secret(&self, _: &str) -> Result<zeroize::Zeroizing<String>, crate::PromptError> {
+            Err(crate::PromptError("no".into()))
+        }
+        fn visible(&self, _: &str) -> Result<zeroize::Zeroizing<String>, crate::PromptError> {
+            Err(crate::PromptError("no".into()))
+        }
+        fn confirm(&self, _: &str) -> bool {
+            false
+        }
+    }
+
+    /// A proxy command that says nothing and ends, or one that does not exist: the connection
+    /// fails at once as unreachable (exit 5), naming the server; it never waits for the
+    /// handshake limit.
+    #[tokio::test]
+    async fn a_proxy_command_that_ends_fails_the_connection_at_once() {
+        for cmd in ["true", "/nonexistent/proxy %h"] {
+            let mut cfg =
+                SftpConfig::new("inner.example", 2222, "u", RemoteRoot::Home(String::new()));
+            cfg.proxy_command = Some(cmd.into());
+            cfg.connect_timeout = std::time::Duration::from_secs(30);
+            let t = std::time::Instant::now();
+            let err = crate::SftpStorage::connect(cfg, std::sync::Arc::new(Refuse))
+                .await
+                .unwrap_err();
+            assert!(
+                t.elapsed() < std::time::Duration::from_secs(5),
+                "{cmd}: {:?}",
+                t.elapsed()
+            );
+            assert_eq!(err.exit_code(), 5, "{cmd}: {err}");
+            assert!(err.to_string().contains("inner.example:2222"), "{err}");
+        }
+    }
 }
