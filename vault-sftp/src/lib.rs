@@ -158,7 +158,8 @@ impl SftpStorage {
             config.user, config.host, config.port, config.root
         );
         let ctx = ConnCtx {
-            hops: conn::Hop::chain(&config),
+            jumps: conn::Hop::jumps(&config),
+            target: conn::Hop::target(&config),
             cfg: config,
             prompter,
             secrets: Mutex::new(Default::default()),

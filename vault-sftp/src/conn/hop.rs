@@ -26,10 +26,9 @@ pub(crate) struct Hop {
 }
 
 impl Hop {
-    /// The jump hosts of `cfg`, outermost first, then the server itself.
-    pub fn chain(cfg: &SftpConfig) -> Vec<Hop> {
-        let mut hops: Vec<Hop> = cfg
-            .proxy_jump
+    /// The jump hosts of `cfg`, outermost first.
+    pub fn jumps(cfg: &SftpConfig) -> Vec<Hop> {
+        cfg.proxy_jump
             .iter()
             .map(|j| Hop {
                 host: j.host.clone(),
@@ -38,15 +37,18 @@ impl Hop {
                 identity_files: j.identity_files.clone(),
                 host_keys: Arc::new(HostKeys::for_name(cfg, j.known_hosts_name())),
             })
-            .collect();
-        hops.push(Hop {
+            .collect()
+    }
+
+    /// The server of `cfg` itself.
+    pub fn target(cfg: &SftpConfig) -> Hop {
+        Hop {
             host: cfg.host.clone(),
             port: cfg.port,
             user: cfg.user.clone(),
             identity_files: cfg.identity_files.clone(),
             host_keys: Arc::new(HostKeys::new(cfg)),
-        });
-        hops
+        }
     }
 
     /// `host:port`.
@@ -89,9 +91,9 @@ impl ConnCtx {
     /// The stream to the first hop: the proxy command (only without jump hosts, as in ssh:
     /// the two compete) or a TCP connection.
     pub(super) async fn first_transport(&self) -> Result<(Transport, Carriers), SftpError> {
-        let first = &self.hops[0];
+        let first = self.jumps.first().unwrap_or(&self.target);
         let hostport = first.hostport();
-        if self.hops.len() == 1
+        if self.jumps.is_empty()
             && let Some(cmd) = &self.cfg.proxy_command
         {
             tracing::debug!("connecting through ProxyCommand");

@@ -44,9 +44,11 @@ pub(crate) struct ConnCtx {
     pub prompt_lock: tokio::sync::Mutex<()>,
     /// Time spent waiting for the user does not count against the handshake limit.
     pub activity: Arc<Activity>,
-    /// The SSH logins of one connection: the jump hosts, outermost first, then the server
-    /// itself (always last). Each has its own known_hosts name and pinned key.
-    pub hops: Vec<Hop>,
+    /// The jump hosts, outermost first (`ProxyJump`, `-J`). Each hop has its own
+    /// known_hosts name and pinned key.
+    pub jumps: Vec<Hop>,
+    /// The server itself, the last hop.
+    pub target: Hop,
 }
 
 /// Tracks whether a login is waiting for the user or for the network.
@@ -289,17 +291,12 @@ fn sftp_err(e: russh_sftp::client::error::Error) -> SftpError {
 }
 
 impl ConnCtx {
-    /// The server itself (the last hop).
-    pub(crate) fn target(&self) -> &Hop {
-        self.hops.last().expect("at least the server itself")
-    }
-
     fn hostport(&self) -> String {
-        self.target().hostport()
+        self.target.hostport()
     }
 
     fn user_at_host(&self) -> String {
-        self.target().user_at_host()
+        self.target.user_at_host()
     }
 
     fn russh_config(&self, hop: &Hop) -> client::Config {
@@ -406,19 +403,14 @@ impl ConnCtx {
     pub async fn establish(&self, generation: u64) -> Result<Conn, SftpError> {
         let hostport = self.hostport();
         let (mut stream, mut carriers) = self.first_transport().await?;
-        let last = self.hops.len() - 1;
-        let mut handle = None;
-        for (i, hop) in self.hops.iter().enumerate() {
-            debug!(hop = %hop.user_at_host(), port = hop.port, "ssh login");
+        for (i, hop) in self.jumps.iter().enumerate() {
+            debug!(hop = %hop.user_at_host(), port = hop.port, "ssh login (jump host)");
             let h = self.login(hop, stream).await?;
-            if i == last {
-                handle = Some(h);
-                break;
-            }
-            stream = self.forward(&h, hop, &self.hops[i + 1]).await?;
+            let next = self.jumps.get(i + 1).unwrap_or(&self.target);
+            stream = self.forward(&h, hop, next).await?;
             carriers.jumps.push(h);
         }
-        let handle = handle.expect("the loop ends at the last hop");
+        let handle = self.login(&self.target, stream).await?;
         self.prompter.logged_in();
         let (meta, bulk) = tokio::time::timeout(self.cfg.connect_timeout, async {
             let meta = self.open_sftp(&handle).await?;
