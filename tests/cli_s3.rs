@@ -8,6 +8,7 @@
 
 mod cli_support;
 
+
 use cli_support::*;
 
 fn s3_vault(home: &std::path::Path, args: &[&str], secret_env: bool) -> Run {

@@ -8,6 +8,7 @@
 
 mod cli_support;
 
+
 use cli_support::*;
 
 #[test]

@@ -564,9 +564,7 @@ fn mount_round_trip(srv: Srv, sub: &str) {
         !daemon_running(&mnt)
     });
 
-    timed("vault mount (again)", || {
-        w.vault(&["mount", &url, m, "--symlinks=all"]).ok()
-    });
+    timed("vault mount (again)", || w.vault(&["mount", &url, m, "--symlinks=all"]).ok());
     timed("diff -r (after remount)", || {
         sh(&format!("diff -r --no-dereference '{s}' '{m}'"))
     });

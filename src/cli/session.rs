@@ -27,8 +27,7 @@ pub async fn connect_existing(
 ) -> CliResult<std::sync::Arc<dyn vault_storage::Storage>> {
     let spec = storage_arg::parse(storage_arg)?;
     let storage =
-        crate::cli::connect::connect(storage_arg, &spec, Purpose::Open, secrets, &secrets.connect)
-            .await?;
+        crate::cli::connect::connect(storage_arg, &spec, Purpose::Open, secrets, &secrets.connect).await?;
     let config =
         StoragePath::new("vault.cryptomator").map_err(|e| CliError::other(e.to_string()))?;
     match storage.metadata(&config).await {

@@ -133,10 +133,7 @@ pub fn check_endpoint(endpoint: &Url, insecure_http: bool) -> Result<(), String>
             if vault_storage::cleartext::may_send_credentials(scheme, host, insecure_http) {
                 Ok(())
             } else {
-                Err(vault_storage::cleartext::refusal(
-                    "signed S3 requests",
-                    host,
-                ))
+                Err(vault_storage::cleartext::refusal("signed S3 requests", host))
             }
         }
         other => Err(format!(

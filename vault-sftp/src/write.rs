@@ -31,11 +31,7 @@ impl Inner {
             .duration_since(UNIX_EPOCH)
             .map(|d| d.subsec_nanos())
             .unwrap_or(0);
-        format!(
-            "{}{}-{n}-{nanos:08x}",
-            vault_storage::TEMP_PREFIX,
-            std::process::id()
-        )
+        format!("{}{}-{n}-{nanos:08x}", vault_storage::TEMP_PREFIX, std::process::id())
     }
 
     /// Pipelined read of `len` bytes at `offset` from an open handle.
