@@ -232,7 +232,7 @@ _vault() {
             return 0
             ;;
         vault__subcmd____mount__subcmd__daemon)
-            opts="-f -o -i -v -q -h -V --foreground --read-only --allow-other --idle --symlinks --no-auto-lock --reveal --log-file --no-sidebar --no-notify --cache --dir-cache-time --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --s3-endpoint --s3-region --s3-profile --s3-addressing --s3-conditional-put --create-bucket --insecure-http --remember --remember-totp --display-name --verbose --quiet --help --version"
+            opts="-f -o -i -J -v -q -h -V --foreground --read-only --allow-other --idle --symlinks --no-auto-lock --reveal --log-file --no-sidebar --no-notify --cache --dir-cache-time --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --proxy-jump --s3-endpoint --s3-region --s3-profile --s3-addressing --s3-conditional-put --create-bucket --insecure-http --remember --remember-totp --display-name --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -286,6 +286,14 @@ _vault() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --proxy-jump)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -J)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --s3-endpoint)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -318,7 +326,7 @@ _vault() {
             return 0
             ;;
         vault__subcmd__add)
-            opts="-i -v -q -h -V --force --read-only --idle --symlinks --cache --dir-cache-time --no-auto-lock --identity --known-hosts --accept-new-host-key --ca-cert --insecure-http --s3-endpoint --s3-region --s3-profile --s3-addressing --s3-conditional-put --verbose --quiet --help --version"
+            opts="-i -J -v -q -h -V --force --read-only --idle --symlinks --cache --dir-cache-time --no-auto-lock --identity --known-hosts --accept-new-host-key --proxy-jump --ca-cert --insecure-http --s3-endpoint --s3-region --s3-profile --s3-addressing --s3-conditional-put --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -349,6 +357,14 @@ _vault() {
                     return 0
                     ;;
                 --known-hosts)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --proxy-jump)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -J)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -402,7 +418,7 @@ _vault() {
             return 0
             ;;
         vault__subcmd__cat)
-            opts="-i -v -q -h -V --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --s3-endpoint --s3-region --s3-profile --s3-addressing --s3-conditional-put --create-bucket --insecure-http --remember --remember-totp --verbose --quiet --help --version"
+            opts="-i -J -v -q -h -V --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --proxy-jump --s3-endpoint --s3-region --s3-profile --s3-addressing --s3-conditional-put --create-bucket --insecure-http --remember --remember-totp --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -429,6 +445,14 @@ _vault() {
                     return 0
                     ;;
                 --known-hosts)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --proxy-jump)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -J)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -460,7 +484,7 @@ _vault() {
             return 0
             ;;
         vault__subcmd__check)
-            opts="-i -v -q -h -V --repair --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --s3-endpoint --s3-region --s3-profile --s3-addressing --s3-conditional-put --create-bucket --insecure-http --remember --remember-totp --verbose --quiet --help --version"
+            opts="-i -J -v -q -h -V --repair --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --proxy-jump --s3-endpoint --s3-region --s3-profile --s3-addressing --s3-conditional-put --create-bucket --insecure-http --remember --remember-totp --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -487,6 +511,14 @@ _vault() {
                     return 0
                     ;;
                 --known-hosts)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --proxy-jump)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -J)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -532,7 +564,7 @@ _vault() {
             return 0
             ;;
         vault__subcmd__copy)
-            opts="-i -v -q -h -V --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --s3-endpoint --s3-region --s3-profile --s3-addressing --s3-conditional-put --create-bucket --insecure-http --remember --remember-totp --verbose --quiet --help --version"
+            opts="-i -J -v -q -h -V --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --proxy-jump --s3-endpoint --s3-region --s3-profile --s3-addressing --s3-conditional-put --create-bucket --insecure-http --remember --remember-totp --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -559,6 +591,14 @@ _vault() {
                     return 0
                     ;;
                 --known-hosts)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --proxy-jump)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -J)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -590,7 +630,7 @@ _vault() {
             return 0
             ;;
         vault__subcmd__create)
-            opts="-i -v -q -h -V --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --s3-endpoint --s3-region --s3-profile --s3-addressing --s3-conditional-put --create-bucket --insecure-http --remember --remember-totp --verbose --quiet --help --version"
+            opts="-i -J -v -q -h -V --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --proxy-jump --s3-endpoint --s3-region --s3-profile --s3-addressing --s3-conditional-put --create-bucket --insecure-http --remember --remember-totp --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -617,6 +657,14 @@ _vault() {
                     return 0
                     ;;
                 --known-hosts)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --proxy-jump)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -J)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -648,7 +696,7 @@ _vault() {
             return 0
             ;;
         vault__subcmd__forget)
-            opts="-i -v -q -h -V --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --s3-endpoint --s3-region --s3-profile --s3-addressing --s3-conditional-put --create-bucket --insecure-http --remember --remember-totp --verbose --quiet --help --version"
+            opts="-i -J -v -q -h -V --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --proxy-jump --s3-endpoint --s3-region --s3-profile --s3-addressing --s3-conditional-put --create-bucket --insecure-http --remember --remember-totp --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -675,6 +723,14 @@ _vault() {
                     return 0
                     ;;
                 --known-hosts)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --proxy-jump)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -J)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -706,7 +762,7 @@ _vault() {
             return 0
             ;;
         vault__subcmd__get)
-            opts="-r -i -v -q -h -V --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --s3-endpoint --s3-region --s3-profile --s3-addressing --s3-conditional-put --create-bucket --insecure-http --remember --remember-totp --verbose --quiet --help --version"
+            opts="-r -i -J -v -q -h -V --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --proxy-jump --s3-endpoint --s3-region --s3-profile --s3-addressing --s3-conditional-put --create-bucket --insecure-http --remember --remember-totp --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -733,6 +789,14 @@ _vault() {
                     return 0
                     ;;
                 --known-hosts)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --proxy-jump)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -J)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1184,7 +1248,7 @@ _vault() {
             return 0
             ;;
         vault__subcmd__info)
-            opts="-i -v -q -h -V --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --s3-endpoint --s3-region --s3-profile --s3-addressing --s3-conditional-put --create-bucket --insecure-http --remember --remember-totp --verbose --quiet --help --version"
+            opts="-i -J -v -q -h -V --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --proxy-jump --s3-endpoint --s3-region --s3-profile --s3-addressing --s3-conditional-put --create-bucket --insecure-http --remember --remember-totp --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1211,6 +1275,14 @@ _vault() {
                     return 0
                     ;;
                 --known-hosts)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --proxy-jump)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -J)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1342,7 +1414,7 @@ _vault() {
             return 0
             ;;
         vault__subcmd__ls)
-            opts="-l -R -0 -i -v -q -h -V --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --s3-endpoint --s3-region --s3-profile --s3-addressing --s3-conditional-put --create-bucket --insecure-http --remember --remember-totp --verbose --quiet --help --version"
+            opts="-l -R -0 -i -J -v -q -h -V --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --proxy-jump --s3-endpoint --s3-region --s3-profile --s3-addressing --s3-conditional-put --create-bucket --insecure-http --remember --remember-totp --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1369,6 +1441,14 @@ _vault() {
                     return 0
                     ;;
                 --known-hosts)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --proxy-jump)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -J)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1400,7 +1480,7 @@ _vault() {
             return 0
             ;;
         vault__subcmd__mkdir)
-            opts="-p -i -v -q -h -V --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --s3-endpoint --s3-region --s3-profile --s3-addressing --s3-conditional-put --create-bucket --insecure-http --remember --remember-totp --verbose --quiet --help --version"
+            opts="-p -i -J -v -q -h -V --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --proxy-jump --s3-endpoint --s3-region --s3-profile --s3-addressing --s3-conditional-put --create-bucket --insecure-http --remember --remember-totp --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1427,6 +1507,14 @@ _vault() {
                     return 0
                     ;;
                 --known-hosts)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --proxy-jump)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -J)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1458,7 +1546,7 @@ _vault() {
             return 0
             ;;
         vault__subcmd__mount)
-            opts="-f -o -i -v -q -h -V --foreground --read-only --allow-other --idle --symlinks --no-auto-lock --reveal --log-file --no-sidebar --no-notify --cache --dir-cache-time --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --s3-endpoint --s3-region --s3-profile --s3-addressing --s3-conditional-put --create-bucket --insecure-http --remember --remember-totp --display-name --verbose --quiet --help --version"
+            opts="-f -o -i -J -v -q -h -V --foreground --read-only --allow-other --idle --symlinks --no-auto-lock --reveal --log-file --no-sidebar --no-notify --cache --dir-cache-time --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --proxy-jump --s3-endpoint --s3-region --s3-profile --s3-addressing --s3-conditional-put --create-bucket --insecure-http --remember --remember-totp --display-name --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1512,6 +1600,14 @@ _vault() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --proxy-jump)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -J)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --s3-endpoint)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1544,7 +1640,7 @@ _vault() {
             return 0
             ;;
         vault__subcmd__mv)
-            opts="-i -v -q -h -V --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --s3-endpoint --s3-region --s3-profile --s3-addressing --s3-conditional-put --create-bucket --insecure-http --remember --remember-totp --verbose --quiet --help --version"
+            opts="-i -J -v -q -h -V --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --proxy-jump --s3-endpoint --s3-region --s3-profile --s3-addressing --s3-conditional-put --create-bucket --insecure-http --remember --remember-totp --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1571,6 +1667,14 @@ _vault() {
                     return 0
                     ;;
                 --known-hosts)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --proxy-jump)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -J)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1616,7 +1720,7 @@ _vault() {
             return 0
             ;;
         vault__subcmd__passwd)
-            opts="-i -v -q -h -V --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --s3-endpoint --s3-region --s3-profile --s3-addressing --s3-conditional-put --create-bucket --insecure-http --remember --remember-totp --new-password-file --verbose --quiet --help --version"
+            opts="-i -J -v -q -h -V --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --proxy-jump --s3-endpoint --s3-region --s3-profile --s3-addressing --s3-conditional-put --create-bucket --insecure-http --remember --remember-totp --new-password-file --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1643,6 +1747,14 @@ _vault() {
                     return 0
                     ;;
                 --known-hosts)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --proxy-jump)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -J)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1678,7 +1790,7 @@ _vault() {
             return 0
             ;;
         vault__subcmd__put)
-            opts="-r -i -v -q -h -V --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --s3-endpoint --s3-region --s3-profile --s3-addressing --s3-conditional-put --create-bucket --insecure-http --remember --remember-totp --verbose --quiet --help --version"
+            opts="-r -i -J -v -q -h -V --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --proxy-jump --s3-endpoint --s3-region --s3-profile --s3-addressing --s3-conditional-put --create-bucket --insecure-http --remember --remember-totp --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1705,6 +1817,14 @@ _vault() {
                     return 0
                     ;;
                 --known-hosts)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --proxy-jump)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -J)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1806,7 +1926,7 @@ _vault() {
             return 0
             ;;
         vault__subcmd__recovery__subcmd__key__subcmd__reset)
-            opts="-i -v -q -h -V --word-list --recovery-key-file --new-password-file --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --s3-endpoint --s3-region --s3-profile --s3-addressing --s3-conditional-put --create-bucket --insecure-http --remember --remember-totp --verbose --quiet --help --version"
+            opts="-i -J -v -q -h -V --word-list --recovery-key-file --new-password-file --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --proxy-jump --s3-endpoint --s3-region --s3-profile --s3-addressing --s3-conditional-put --create-bucket --insecure-http --remember --remember-totp --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1848,6 +1968,14 @@ _vault() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --proxy-jump)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -J)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --s3-endpoint)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1876,7 +2004,7 @@ _vault() {
             return 0
             ;;
         vault__subcmd__recovery__subcmd__key__subcmd__show)
-            opts="-i -v -q -h -V --word-list --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --s3-endpoint --s3-region --s3-profile --s3-addressing --s3-conditional-put --create-bucket --insecure-http --remember --remember-totp --verbose --quiet --help --version"
+            opts="-i -J -v -q -h -V --word-list --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --proxy-jump --s3-endpoint --s3-region --s3-profile --s3-addressing --s3-conditional-put --create-bucket --insecure-http --remember --remember-totp --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1907,6 +2035,14 @@ _vault() {
                     return 0
                     ;;
                 --known-hosts)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --proxy-jump)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -J)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1952,7 +2088,7 @@ _vault() {
             return 0
             ;;
         vault__subcmd__rm)
-            opts="-r -i -v -q -h -V --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --s3-endpoint --s3-region --s3-profile --s3-addressing --s3-conditional-put --create-bucket --insecure-http --remember --remember-totp --verbose --quiet --help --version"
+            opts="-r -i -J -v -q -h -V --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --proxy-jump --s3-endpoint --s3-region --s3-profile --s3-addressing --s3-conditional-put --create-bucket --insecure-http --remember --remember-totp --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1979,6 +2115,14 @@ _vault() {
                     return 0
                     ;;
                 --known-hosts)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --proxy-jump)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -J)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

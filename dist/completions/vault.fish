@@ -59,6 +59,7 @@ complete -c vault -n "__fish_vault_using_subcommand create" -l askpass -d 'Run C
 complete -c vault -n "__fish_vault_using_subcommand create" -l ca-cert -d 'Trust this PEM certificate (or CA) too, for davs:// and https:// storage' -r -F
 complete -c vault -n "__fish_vault_using_subcommand create" -s i -l identity -d 'SSH private key to try first (sftp://)' -r -F
 complete -c vault -n "__fish_vault_using_subcommand create" -l known-hosts -d 'known_hosts file to check and extend (sftp://; default ~/.ssh/known_hosts)' -r -F
+complete -c vault -n "__fish_vault_using_subcommand create" -s J -l proxy-jump -d 'Reach the server through these jump hosts, outermost first (sftp://; as ssh -J, over ~/.ssh/config\'s ProxyJump/ProxyCommand). Each is a full SSH login: host key checked, its own questions. `none` ignores the ssh config\'s ProxyJump' -r
 complete -c vault -n "__fish_vault_using_subcommand create" -l s3-endpoint -d 'S3 endpoint for anything but AWS (MinIO, Ceph RGW, Garage), e.g. https://minio.example:9000 (s3://; path-style addressing)' -r
 complete -c vault -n "__fish_vault_using_subcommand create" -l s3-region -d 'S3 region (s3://; default: AWS_REGION, the profile\'s, else us-east-1)' -r
 complete -c vault -n "__fish_vault_using_subcommand create" -l s3-profile -d 'Profile of ~/.aws/credentials and ~/.aws/config to use (s3://; instead of AWS_PROFILE; its keys win over AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)' -r
@@ -80,6 +81,7 @@ complete -c vault -n "__fish_vault_using_subcommand info" -l askpass -d 'Run CMD
 complete -c vault -n "__fish_vault_using_subcommand info" -l ca-cert -d 'Trust this PEM certificate (or CA) too, for davs:// and https:// storage' -r -F
 complete -c vault -n "__fish_vault_using_subcommand info" -s i -l identity -d 'SSH private key to try first (sftp://)' -r -F
 complete -c vault -n "__fish_vault_using_subcommand info" -l known-hosts -d 'known_hosts file to check and extend (sftp://; default ~/.ssh/known_hosts)' -r -F
+complete -c vault -n "__fish_vault_using_subcommand info" -s J -l proxy-jump -d 'Reach the server through these jump hosts, outermost first (sftp://; as ssh -J, over ~/.ssh/config\'s ProxyJump/ProxyCommand). Each is a full SSH login: host key checked, its own questions. `none` ignores the ssh config\'s ProxyJump' -r
 complete -c vault -n "__fish_vault_using_subcommand info" -l s3-endpoint -d 'S3 endpoint for anything but AWS (MinIO, Ceph RGW, Garage), e.g. https://minio.example:9000 (s3://; path-style addressing)' -r
 complete -c vault -n "__fish_vault_using_subcommand info" -l s3-region -d 'S3 region (s3://; default: AWS_REGION, the profile\'s, else us-east-1)' -r
 complete -c vault -n "__fish_vault_using_subcommand info" -l s3-profile -d 'Profile of ~/.aws/credentials and ~/.aws/config to use (s3://; instead of AWS_PROFILE; its keys win over AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)' -r
@@ -101,6 +103,7 @@ complete -c vault -n "__fish_vault_using_subcommand ls" -l askpass -d 'Run CMD w
 complete -c vault -n "__fish_vault_using_subcommand ls" -l ca-cert -d 'Trust this PEM certificate (or CA) too, for davs:// and https:// storage' -r -F
 complete -c vault -n "__fish_vault_using_subcommand ls" -s i -l identity -d 'SSH private key to try first (sftp://)' -r -F
 complete -c vault -n "__fish_vault_using_subcommand ls" -l known-hosts -d 'known_hosts file to check and extend (sftp://; default ~/.ssh/known_hosts)' -r -F
+complete -c vault -n "__fish_vault_using_subcommand ls" -s J -l proxy-jump -d 'Reach the server through these jump hosts, outermost first (sftp://; as ssh -J, over ~/.ssh/config\'s ProxyJump/ProxyCommand). Each is a full SSH login: host key checked, its own questions. `none` ignores the ssh config\'s ProxyJump' -r
 complete -c vault -n "__fish_vault_using_subcommand ls" -l s3-endpoint -d 'S3 endpoint for anything but AWS (MinIO, Ceph RGW, Garage), e.g. https://minio.example:9000 (s3://; path-style addressing)' -r
 complete -c vault -n "__fish_vault_using_subcommand ls" -l s3-region -d 'S3 region (s3://; default: AWS_REGION, the profile\'s, else us-east-1)' -r
 complete -c vault -n "__fish_vault_using_subcommand ls" -l s3-profile -d 'Profile of ~/.aws/credentials and ~/.aws/config to use (s3://; instead of AWS_PROFILE; its keys win over AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)' -r
@@ -125,6 +128,7 @@ complete -c vault -n "__fish_vault_using_subcommand cat" -l askpass -d 'Run CMD 
 complete -c vault -n "__fish_vault_using_subcommand cat" -l ca-cert -d 'Trust this PEM certificate (or CA) too, for davs:// and https:// storage' -r -F
 complete -c vault -n "__fish_vault_using_subcommand cat" -s i -l identity -d 'SSH private key to try first (sftp://)' -r -F
 complete -c vault -n "__fish_vault_using_subcommand cat" -l known-hosts -d 'known_hosts file to check and extend (sftp://; default ~/.ssh/known_hosts)' -r -F
+complete -c vault -n "__fish_vault_using_subcommand cat" -s J -l proxy-jump -d 'Reach the server through these jump hosts, outermost first (sftp://; as ssh -J, over ~/.ssh/config\'s ProxyJump/ProxyCommand). Each is a full SSH login: host key checked, its own questions. `none` ignores the ssh config\'s ProxyJump' -r
 complete -c vault -n "__fish_vault_using_subcommand cat" -l s3-endpoint -d 'S3 endpoint for anything but AWS (MinIO, Ceph RGW, Garage), e.g. https://minio.example:9000 (s3://; path-style addressing)' -r
 complete -c vault -n "__fish_vault_using_subcommand cat" -l s3-region -d 'S3 region (s3://; default: AWS_REGION, the profile\'s, else us-east-1)' -r
 complete -c vault -n "__fish_vault_using_subcommand cat" -l s3-profile -d 'Profile of ~/.aws/credentials and ~/.aws/config to use (s3://; instead of AWS_PROFILE; its keys win over AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)' -r
@@ -146,6 +150,7 @@ complete -c vault -n "__fish_vault_using_subcommand get" -l askpass -d 'Run CMD 
 complete -c vault -n "__fish_vault_using_subcommand get" -l ca-cert -d 'Trust this PEM certificate (or CA) too, for davs:// and https:// storage' -r -F
 complete -c vault -n "__fish_vault_using_subcommand get" -s i -l identity -d 'SSH private key to try first (sftp://)' -r -F
 complete -c vault -n "__fish_vault_using_subcommand get" -l known-hosts -d 'known_hosts file to check and extend (sftp://; default ~/.ssh/known_hosts)' -r -F
+complete -c vault -n "__fish_vault_using_subcommand get" -s J -l proxy-jump -d 'Reach the server through these jump hosts, outermost first (sftp://; as ssh -J, over ~/.ssh/config\'s ProxyJump/ProxyCommand). Each is a full SSH login: host key checked, its own questions. `none` ignores the ssh config\'s ProxyJump' -r
 complete -c vault -n "__fish_vault_using_subcommand get" -l s3-endpoint -d 'S3 endpoint for anything but AWS (MinIO, Ceph RGW, Garage), e.g. https://minio.example:9000 (s3://; path-style addressing)' -r
 complete -c vault -n "__fish_vault_using_subcommand get" -l s3-region -d 'S3 region (s3://; default: AWS_REGION, the profile\'s, else us-east-1)' -r
 complete -c vault -n "__fish_vault_using_subcommand get" -l s3-profile -d 'Profile of ~/.aws/credentials and ~/.aws/config to use (s3://; instead of AWS_PROFILE; its keys win over AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)' -r
@@ -168,6 +173,7 @@ complete -c vault -n "__fish_vault_using_subcommand put" -l askpass -d 'Run CMD 
 complete -c vault -n "__fish_vault_using_subcommand put" -l ca-cert -d 'Trust this PEM certificate (or CA) too, for davs:// and https:// storage' -r -F
 complete -c vault -n "__fish_vault_using_subcommand put" -s i -l identity -d 'SSH private key to try first (sftp://)' -r -F
 complete -c vault -n "__fish_vault_using_subcommand put" -l known-hosts -d 'known_hosts file to check and extend (sftp://; default ~/.ssh/known_hosts)' -r -F
+complete -c vault -n "__fish_vault_using_subcommand put" -s J -l proxy-jump -d 'Reach the server through these jump hosts, outermost first (sftp://; as ssh -J, over ~/.ssh/config\'s ProxyJump/ProxyCommand). Each is a full SSH login: host key checked, its own questions. `none` ignores the ssh config\'s ProxyJump' -r
 complete -c vault -n "__fish_vault_using_subcommand put" -l s3-endpoint -d 'S3 endpoint for anything but AWS (MinIO, Ceph RGW, Garage), e.g. https://minio.example:9000 (s3://; path-style addressing)' -r
 complete -c vault -n "__fish_vault_using_subcommand put" -l s3-region -d 'S3 region (s3://; default: AWS_REGION, the profile\'s, else us-east-1)' -r
 complete -c vault -n "__fish_vault_using_subcommand put" -l s3-profile -d 'Profile of ~/.aws/credentials and ~/.aws/config to use (s3://; instead of AWS_PROFILE; its keys win over AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)' -r
@@ -190,6 +196,7 @@ complete -c vault -n "__fish_vault_using_subcommand mkdir" -l askpass -d 'Run CM
 complete -c vault -n "__fish_vault_using_subcommand mkdir" -l ca-cert -d 'Trust this PEM certificate (or CA) too, for davs:// and https:// storage' -r -F
 complete -c vault -n "__fish_vault_using_subcommand mkdir" -s i -l identity -d 'SSH private key to try first (sftp://)' -r -F
 complete -c vault -n "__fish_vault_using_subcommand mkdir" -l known-hosts -d 'known_hosts file to check and extend (sftp://; default ~/.ssh/known_hosts)' -r -F
+complete -c vault -n "__fish_vault_using_subcommand mkdir" -s J -l proxy-jump -d 'Reach the server through these jump hosts, outermost first (sftp://; as ssh -J, over ~/.ssh/config\'s ProxyJump/ProxyCommand). Each is a full SSH login: host key checked, its own questions. `none` ignores the ssh config\'s ProxyJump' -r
 complete -c vault -n "__fish_vault_using_subcommand mkdir" -l s3-endpoint -d 'S3 endpoint for anything but AWS (MinIO, Ceph RGW, Garage), e.g. https://minio.example:9000 (s3://; path-style addressing)' -r
 complete -c vault -n "__fish_vault_using_subcommand mkdir" -l s3-region -d 'S3 region (s3://; default: AWS_REGION, the profile\'s, else us-east-1)' -r
 complete -c vault -n "__fish_vault_using_subcommand mkdir" -l s3-profile -d 'Profile of ~/.aws/credentials and ~/.aws/config to use (s3://; instead of AWS_PROFILE; its keys win over AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)' -r
@@ -212,6 +219,7 @@ complete -c vault -n "__fish_vault_using_subcommand rm" -l askpass -d 'Run CMD w
 complete -c vault -n "__fish_vault_using_subcommand rm" -l ca-cert -d 'Trust this PEM certificate (or CA) too, for davs:// and https:// storage' -r -F
 complete -c vault -n "__fish_vault_using_subcommand rm" -s i -l identity -d 'SSH private key to try first (sftp://)' -r -F
 complete -c vault -n "__fish_vault_using_subcommand rm" -l known-hosts -d 'known_hosts file to check and extend (sftp://; default ~/.ssh/known_hosts)' -r -F
+complete -c vault -n "__fish_vault_using_subcommand rm" -s J -l proxy-jump -d 'Reach the server through these jump hosts, outermost first (sftp://; as ssh -J, over ~/.ssh/config\'s ProxyJump/ProxyCommand). Each is a full SSH login: host key checked, its own questions. `none` ignores the ssh config\'s ProxyJump' -r
 complete -c vault -n "__fish_vault_using_subcommand rm" -l s3-endpoint -d 'S3 endpoint for anything but AWS (MinIO, Ceph RGW, Garage), e.g. https://minio.example:9000 (s3://; path-style addressing)' -r
 complete -c vault -n "__fish_vault_using_subcommand rm" -l s3-region -d 'S3 region (s3://; default: AWS_REGION, the profile\'s, else us-east-1)' -r
 complete -c vault -n "__fish_vault_using_subcommand rm" -l s3-profile -d 'Profile of ~/.aws/credentials and ~/.aws/config to use (s3://; instead of AWS_PROFILE; its keys win over AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)' -r
@@ -234,6 +242,7 @@ complete -c vault -n "__fish_vault_using_subcommand mv" -l askpass -d 'Run CMD w
 complete -c vault -n "__fish_vault_using_subcommand mv" -l ca-cert -d 'Trust this PEM certificate (or CA) too, for davs:// and https:// storage' -r -F
 complete -c vault -n "__fish_vault_using_subcommand mv" -s i -l identity -d 'SSH private key to try first (sftp://)' -r -F
 complete -c vault -n "__fish_vault_using_subcommand mv" -l known-hosts -d 'known_hosts file to check and extend (sftp://; default ~/.ssh/known_hosts)' -r -F
+complete -c vault -n "__fish_vault_using_subcommand mv" -s J -l proxy-jump -d 'Reach the server through these jump hosts, outermost first (sftp://; as ssh -J, over ~/.ssh/config\'s ProxyJump/ProxyCommand). Each is a full SSH login: host key checked, its own questions. `none` ignores the ssh config\'s ProxyJump' -r
 complete -c vault -n "__fish_vault_using_subcommand mv" -l s3-endpoint -d 'S3 endpoint for anything but AWS (MinIO, Ceph RGW, Garage), e.g. https://minio.example:9000 (s3://; path-style addressing)' -r
 complete -c vault -n "__fish_vault_using_subcommand mv" -l s3-region -d 'S3 region (s3://; default: AWS_REGION, the profile\'s, else us-east-1)' -r
 complete -c vault -n "__fish_vault_using_subcommand mv" -l s3-profile -d 'Profile of ~/.aws/credentials and ~/.aws/config to use (s3://; instead of AWS_PROFILE; its keys win over AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)' -r
@@ -255,6 +264,7 @@ complete -c vault -n "__fish_vault_using_subcommand passwd" -l askpass -d 'Run C
 complete -c vault -n "__fish_vault_using_subcommand passwd" -l ca-cert -d 'Trust this PEM certificate (or CA) too, for davs:// and https:// storage' -r -F
 complete -c vault -n "__fish_vault_using_subcommand passwd" -s i -l identity -d 'SSH private key to try first (sftp://)' -r -F
 complete -c vault -n "__fish_vault_using_subcommand passwd" -l known-hosts -d 'known_hosts file to check and extend (sftp://; default ~/.ssh/known_hosts)' -r -F
+complete -c vault -n "__fish_vault_using_subcommand passwd" -s J -l proxy-jump -d 'Reach the server through these jump hosts, outermost first (sftp://; as ssh -J, over ~/.ssh/config\'s ProxyJump/ProxyCommand). Each is a full SSH login: host key checked, its own questions. `none` ignores the ssh config\'s ProxyJump' -r
 complete -c vault -n "__fish_vault_using_subcommand passwd" -l s3-endpoint -d 'S3 endpoint for anything but AWS (MinIO, Ceph RGW, Garage), e.g. https://minio.example:9000 (s3://; path-style addressing)' -r
 complete -c vault -n "__fish_vault_using_subcommand passwd" -l s3-region -d 'S3 region (s3://; default: AWS_REGION, the profile\'s, else us-east-1)' -r
 complete -c vault -n "__fish_vault_using_subcommand passwd" -l s3-profile -d 'Profile of ~/.aws/credentials and ~/.aws/config to use (s3://; instead of AWS_PROFILE; its keys win over AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)' -r
@@ -285,6 +295,7 @@ complete -c vault -n "__fish_vault_using_subcommand recovery-key; and __fish_see
 complete -c vault -n "__fish_vault_using_subcommand recovery-key; and __fish_seen_subcommand_from show" -l ca-cert -d 'Trust this PEM certificate (or CA) too, for davs:// and https:// storage' -r -F
 complete -c vault -n "__fish_vault_using_subcommand recovery-key; and __fish_seen_subcommand_from show" -s i -l identity -d 'SSH private key to try first (sftp://)' -r -F
 complete -c vault -n "__fish_vault_using_subcommand recovery-key; and __fish_seen_subcommand_from show" -l known-hosts -d 'known_hosts file to check and extend (sftp://; default ~/.ssh/known_hosts)' -r -F
+complete -c vault -n "__fish_vault_using_subcommand recovery-key; and __fish_seen_subcommand_from show" -s J -l proxy-jump -d 'Reach the server through these jump hosts, outermost first (sftp://; as ssh -J, over ~/.ssh/config\'s ProxyJump/ProxyCommand). Each is a full SSH login: host key checked, its own questions. `none` ignores the ssh config\'s ProxyJump' -r
 complete -c vault -n "__fish_vault_using_subcommand recovery-key; and __fish_seen_subcommand_from show" -l s3-endpoint -d 'S3 endpoint for anything but AWS (MinIO, Ceph RGW, Garage), e.g. https://minio.example:9000 (s3://; path-style addressing)' -r
 complete -c vault -n "__fish_vault_using_subcommand recovery-key; and __fish_seen_subcommand_from show" -l s3-region -d 'S3 region (s3://; default: AWS_REGION, the profile\'s, else us-east-1)' -r
 complete -c vault -n "__fish_vault_using_subcommand recovery-key; and __fish_seen_subcommand_from show" -l s3-profile -d 'Profile of ~/.aws/credentials and ~/.aws/config to use (s3://; instead of AWS_PROFILE; its keys win over AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)' -r
@@ -309,6 +320,7 @@ complete -c vault -n "__fish_vault_using_subcommand recovery-key; and __fish_see
 complete -c vault -n "__fish_vault_using_subcommand recovery-key; and __fish_seen_subcommand_from reset" -l ca-cert -d 'Trust this PEM certificate (or CA) too, for davs:// and https:// storage' -r -F
 complete -c vault -n "__fish_vault_using_subcommand recovery-key; and __fish_seen_subcommand_from reset" -s i -l identity -d 'SSH private key to try first (sftp://)' -r -F
 complete -c vault -n "__fish_vault_using_subcommand recovery-key; and __fish_seen_subcommand_from reset" -l known-hosts -d 'known_hosts file to check and extend (sftp://; default ~/.ssh/known_hosts)' -r -F
+complete -c vault -n "__fish_vault_using_subcommand recovery-key; and __fish_seen_subcommand_from reset" -s J -l proxy-jump -d 'Reach the server through these jump hosts, outermost first (sftp://; as ssh -J, over ~/.ssh/config\'s ProxyJump/ProxyCommand). Each is a full SSH login: host key checked, its own questions. `none` ignores the ssh config\'s ProxyJump' -r
 complete -c vault -n "__fish_vault_using_subcommand recovery-key; and __fish_seen_subcommand_from reset" -l s3-endpoint -d 'S3 endpoint for anything but AWS (MinIO, Ceph RGW, Garage), e.g. https://minio.example:9000 (s3://; path-style addressing)' -r
 complete -c vault -n "__fish_vault_using_subcommand recovery-key; and __fish_seen_subcommand_from reset" -l s3-region -d 'S3 region (s3://; default: AWS_REGION, the profile\'s, else us-east-1)' -r
 complete -c vault -n "__fish_vault_using_subcommand recovery-key; and __fish_seen_subcommand_from reset" -l s3-profile -d 'Profile of ~/.aws/credentials and ~/.aws/config to use (s3://; instead of AWS_PROFILE; its keys win over AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)' -r
@@ -333,6 +345,7 @@ complete -c vault -n "__fish_vault_using_subcommand copy" -l askpass -d 'Run CMD
 complete -c vault -n "__fish_vault_using_subcommand copy" -l ca-cert -d 'Trust this PEM certificate (or CA) too, for davs:// and https:// storage' -r -F
 complete -c vault -n "__fish_vault_using_subcommand copy" -s i -l identity -d 'SSH private key to try first (sftp://)' -r -F
 complete -c vault -n "__fish_vault_using_subcommand copy" -l known-hosts -d 'known_hosts file to check and extend (sftp://; default ~/.ssh/known_hosts)' -r -F
+complete -c vault -n "__fish_vault_using_subcommand copy" -s J -l proxy-jump -d 'Reach the server through these jump hosts, outermost first (sftp://; as ssh -J, over ~/.ssh/config\'s ProxyJump/ProxyCommand). Each is a full SSH login: host key checked, its own questions. `none` ignores the ssh config\'s ProxyJump' -r
 complete -c vault -n "__fish_vault_using_subcommand copy" -l s3-endpoint -d 'S3 endpoint for anything but AWS (MinIO, Ceph RGW, Garage), e.g. https://minio.example:9000 (s3://; path-style addressing)' -r
 complete -c vault -n "__fish_vault_using_subcommand copy" -l s3-region -d 'S3 region (s3://; default: AWS_REGION, the profile\'s, else us-east-1)' -r
 complete -c vault -n "__fish_vault_using_subcommand copy" -l s3-profile -d 'Profile of ~/.aws/credentials and ~/.aws/config to use (s3://; instead of AWS_PROFILE; its keys win over AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)' -r
@@ -354,6 +367,7 @@ complete -c vault -n "__fish_vault_using_subcommand check" -l askpass -d 'Run CM
 complete -c vault -n "__fish_vault_using_subcommand check" -l ca-cert -d 'Trust this PEM certificate (or CA) too, for davs:// and https:// storage' -r -F
 complete -c vault -n "__fish_vault_using_subcommand check" -s i -l identity -d 'SSH private key to try first (sftp://)' -r -F
 complete -c vault -n "__fish_vault_using_subcommand check" -l known-hosts -d 'known_hosts file to check and extend (sftp://; default ~/.ssh/known_hosts)' -r -F
+complete -c vault -n "__fish_vault_using_subcommand check" -s J -l proxy-jump -d 'Reach the server through these jump hosts, outermost first (sftp://; as ssh -J, over ~/.ssh/config\'s ProxyJump/ProxyCommand). Each is a full SSH login: host key checked, its own questions. `none` ignores the ssh config\'s ProxyJump' -r
 complete -c vault -n "__fish_vault_using_subcommand check" -l s3-endpoint -d 'S3 endpoint for anything but AWS (MinIO, Ceph RGW, Garage), e.g. https://minio.example:9000 (s3://; path-style addressing)' -r
 complete -c vault -n "__fish_vault_using_subcommand check" -l s3-region -d 'S3 region (s3://; default: AWS_REGION, the profile\'s, else us-east-1)' -r
 complete -c vault -n "__fish_vault_using_subcommand check" -l s3-profile -d 'Profile of ~/.aws/credentials and ~/.aws/config to use (s3://; instead of AWS_PROFILE; its keys win over AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)' -r
@@ -384,6 +398,7 @@ complete -c vault -n "__fish_vault_using_subcommand mount" -l askpass -d 'Run CM
 complete -c vault -n "__fish_vault_using_subcommand mount" -l ca-cert -d 'Trust this PEM certificate (or CA) too, for davs:// and https:// storage' -r -F
 complete -c vault -n "__fish_vault_using_subcommand mount" -s i -l identity -d 'SSH private key to try first (sftp://)' -r -F
 complete -c vault -n "__fish_vault_using_subcommand mount" -l known-hosts -d 'known_hosts file to check and extend (sftp://; default ~/.ssh/known_hosts)' -r -F
+complete -c vault -n "__fish_vault_using_subcommand mount" -s J -l proxy-jump -d 'Reach the server through these jump hosts, outermost first (sftp://; as ssh -J, over ~/.ssh/config\'s ProxyJump/ProxyCommand). Each is a full SSH login: host key checked, its own questions. `none` ignores the ssh config\'s ProxyJump' -r
 complete -c vault -n "__fish_vault_using_subcommand mount" -l s3-endpoint -d 'S3 endpoint for anything but AWS (MinIO, Ceph RGW, Garage), e.g. https://minio.example:9000 (s3://; path-style addressing)' -r
 complete -c vault -n "__fish_vault_using_subcommand mount" -l s3-region -d 'S3 region (s3://; default: AWS_REGION, the profile\'s, else us-east-1)' -r
 complete -c vault -n "__fish_vault_using_subcommand mount" -l s3-profile -d 'Profile of ~/.aws/credentials and ~/.aws/config to use (s3://; instead of AWS_PROFILE; its keys win over AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)' -r
@@ -421,6 +436,7 @@ complete -c vault -n "__fish_vault_using_subcommand __mount-daemon" -l askpass -
 complete -c vault -n "__fish_vault_using_subcommand __mount-daemon" -l ca-cert -d 'Trust this PEM certificate (or CA) too, for davs:// and https:// storage' -r -F
 complete -c vault -n "__fish_vault_using_subcommand __mount-daemon" -s i -l identity -d 'SSH private key to try first (sftp://)' -r -F
 complete -c vault -n "__fish_vault_using_subcommand __mount-daemon" -l known-hosts -d 'known_hosts file to check and extend (sftp://; default ~/.ssh/known_hosts)' -r -F
+complete -c vault -n "__fish_vault_using_subcommand __mount-daemon" -s J -l proxy-jump -d 'Reach the server through these jump hosts, outermost first (sftp://; as ssh -J, over ~/.ssh/config\'s ProxyJump/ProxyCommand). Each is a full SSH login: host key checked, its own questions. `none` ignores the ssh config\'s ProxyJump' -r
 complete -c vault -n "__fish_vault_using_subcommand __mount-daemon" -l s3-endpoint -d 'S3 endpoint for anything but AWS (MinIO, Ceph RGW, Garage), e.g. https://minio.example:9000 (s3://; path-style addressing)' -r
 complete -c vault -n "__fish_vault_using_subcommand __mount-daemon" -l s3-region -d 'S3 region (s3://; default: AWS_REGION, the profile\'s, else us-east-1)' -r
 complete -c vault -n "__fish_vault_using_subcommand __mount-daemon" -l s3-profile -d 'Profile of ~/.aws/credentials and ~/.aws/config to use (s3://; instead of AWS_PROFILE; its keys win over AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)' -r
@@ -473,6 +489,7 @@ complete -c vault -n "__fish_vault_using_subcommand add" -l cache -d 'The mount\
 complete -c vault -n "__fish_vault_using_subcommand add" -l dir-cache-time -d 'How long listings and attributes are used without asking the server (config key `dir_cache_time`)' -r
 complete -c vault -n "__fish_vault_using_subcommand add" -s i -l identity -d 'SSH private key to try first (sftp://)' -r -F
 complete -c vault -n "__fish_vault_using_subcommand add" -l known-hosts -d 'known_hosts file (sftp://)' -r -F
+complete -c vault -n "__fish_vault_using_subcommand add" -s J -l proxy-jump -d 'Jump hosts, outermost first (sftp://; as ssh -J)' -r
 complete -c vault -n "__fish_vault_using_subcommand add" -l ca-cert -d 'Trust this PEM certificate (or CA) too (davs://, https://)' -r -F
 complete -c vault -n "__fish_vault_using_subcommand add" -l s3-endpoint -d 'S3 endpoint for anything but AWS (MinIO, Ceph RGW, Garage), e.g. https://minio.example:9000 (s3://; path-style addressing)' -r
 complete -c vault -n "__fish_vault_using_subcommand add" -l s3-region -d 'S3 region (s3://; default: AWS_REGION, the profile\'s, else us-east-1)' -r
@@ -503,6 +520,7 @@ complete -c vault -n "__fish_vault_using_subcommand forget" -l askpass -d 'Run C
 complete -c vault -n "__fish_vault_using_subcommand forget" -l ca-cert -d 'Trust this PEM certificate (or CA) too, for davs:// and https:// storage' -r -F
 complete -c vault -n "__fish_vault_using_subcommand forget" -s i -l identity -d 'SSH private key to try first (sftp://)' -r -F
 complete -c vault -n "__fish_vault_using_subcommand forget" -l known-hosts -d 'known_hosts file to check and extend (sftp://; default ~/.ssh/known_hosts)' -r -F
+complete -c vault -n "__fish_vault_using_subcommand forget" -s J -l proxy-jump -d 'Reach the server through these jump hosts, outermost first (sftp://; as ssh -J, over ~/.ssh/config\'s ProxyJump/ProxyCommand). Each is a full SSH login: host key checked, its own questions. `none` ignores the ssh config\'s ProxyJump' -r
 complete -c vault -n "__fish_vault_using_subcommand forget" -l s3-endpoint -d 'S3 endpoint for anything but AWS (MinIO, Ceph RGW, Garage), e.g. https://minio.example:9000 (s3://; path-style addressing)' -r
 complete -c vault -n "__fish_vault_using_subcommand forget" -l s3-region -d 'S3 region (s3://; default: AWS_REGION, the profile\'s, else us-east-1)' -r
 complete -c vault -n "__fish_vault_using_subcommand forget" -l s3-profile -d 'Profile of ~/.aws/credentials and ~/.aws/config to use (s3://; instead of AWS_PROFILE; its keys win over AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)' -r

@@ -56,6 +56,15 @@ pub struct SecretArgs {
     /// Accept and record an unknown host key without asking (sftp://). A changed key is always refused.
     #[arg(long)]
     pub accept_new_host_key: bool,
+    /// Reach the server through these jump hosts, outermost first (sftp://; as ssh -J, over
+    /// ~/.ssh/config's ProxyJump/ProxyCommand). Each is a full SSH login: host key checked,
+    /// its own questions. `none` ignores the ssh config's ProxyJump.
+    #[arg(
+        long = "proxy-jump",
+        short = 'J',
+        value_name = "[USER@]HOST[:PORT][,...]"
+    )]
+    pub proxy_jump: Option<String>,
     #[command(flatten)]
     pub s3: S3Args,
     /// Make a missing bucket (vault create on s3://).
@@ -425,6 +434,13 @@ pub struct AddArgs {
     /// Accept and record an unknown host key without asking (sftp://).
     #[arg(long)]
     pub accept_new_host_key: bool,
+    /// Jump hosts, outermost first (sftp://; as ssh -J).
+    #[arg(
+        long = "proxy-jump",
+        short = 'J',
+        value_name = "[USER@]HOST[:PORT][,...]"
+    )]
+    pub proxy_jump: Option<String>,
     /// Trust this PEM certificate (or CA) too (davs://, https://).
     #[arg(long, value_name = "FILE")]
     pub ca_cert: Option<PathBuf>,

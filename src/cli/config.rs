@@ -12,6 +12,7 @@
 //! known_hosts = "/home/me/.ssh/known_hosts"
 //! ca_cert = "/etc/ssl/my-ca.pem"
 //! accept_new_host_key = false
+//! proxy_jump = "me@bastion.example.org"  # optional, like -J
 //! insecure_http = false             # true = --insecure-http (password over plain http://)
 //! auto_lock = true                  # false = --no-auto-lock
 //! sidebar = true                    # false = --no-sidebar
@@ -78,6 +79,9 @@ pub struct VaultEntry {
     /// `--accept-new-host-key` (sftp).
     #[serde(default, skip_serializing_if = "is_false")]
     pub accept_new_host_key: bool,
+    /// `-J HOSTS` (sftp): jump hosts, outermost first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proxy_jump: Option<String>,
     /// `--insecure-http` (dav://, http:// to a host other than loopback).
     #[serde(default, skip_serializing_if = "is_false")]
     pub insecure_http: bool,
@@ -385,6 +389,9 @@ pub fn apply_connect_options(entry: &VaultEntry, secrets: &mut super::args::Secr
     if secrets.ca_cert.is_none() {
         secrets.ca_cert = entry.ca_cert.clone();
     }
+    if secrets.proxy_jump.is_none() {
+        secrets.proxy_jump = entry.proxy_jump.clone();
+    }
     secrets.accept_new_host_key |= entry.accept_new_host_key;
     secrets.insecure_http |= entry.insecure_http;
     let from_entry = entry.s3_args();
@@ -431,6 +438,7 @@ mod tests {
                 known_hosts: Some("/k/kh".into()),
                 ca_cert: Some("/k/ca.pem".into()),
                 accept_new_host_key: true,
+                proxy_jump: Some("me@bastion:2200".into()),
                 insecure_http: true,
                 auto_lock: Some(false),
                 sidebar: Some(false),
@@ -563,6 +571,7 @@ mod tests {
         let e = VaultEntry {
             identity: Some("/cfg/id".into()),
             known_hosts: Some("/cfg/kh".into()),
+            proxy_jump: Some("cfg@bastion".into()),
             ..entry("sftp://h/x")
         };
         let mut s = super::super::args::SecretArgs {
@@ -572,6 +581,13 @@ mod tests {
         apply_connect_options(&e, &mut s);
         assert_eq!(s.identity.as_deref(), Some(Path::new("/flag/id")));
         assert_eq!(s.known_hosts.as_deref(), Some(Path::new("/cfg/kh")));
+        assert_eq!(s.proxy_jump.as_deref(), Some("cfg@bastion"));
+        let mut s = super::super::args::SecretArgs {
+            proxy_jump: Some("none".into()),
+            ..Default::default()
+        };
+        apply_connect_options(&e, &mut s);
+        assert_eq!(s.proxy_jump.as_deref(), Some("none"));
 
         let e = VaultEntry {
             s3_endpoint: Some("http://127.0.0.1:9000".into()),

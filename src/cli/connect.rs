@@ -99,11 +99,20 @@ async fn connect_sftp(
         config.global_known_hosts = None;
     }
     config.accept_new_host_key = options.accept_new_host_key;
+    // -J wins over the ssh config's ProxyJump and ProxyCommand, as in ssh.
+    if let Some(jumps) = &options.proxy_jump {
+        config
+            .set_proxy_jump(jumps)
+            .map_err(|e| CliError::new(Exit::Usage, e.to_string()))?;
+    }
     // `vault create` makes a missing vault folder, as it does for a local one.
     config.create_root = purpose == Purpose::Create;
     let mut secrets = secrets.clone();
     // A held TOTP secret (opt-in) answers the server's one-time-code prompts.
     secrets.totp = secrets.totp_for(&config.user, &config.host, config.port)?;
+    if let Some(t) = &secrets.totp {
+        t.bind_to(&config.user, &config.host, config.port);
+    }
     let prompter: Arc<dyn vault_sftp::Prompter> = match &options.sftp_prompter {
         // A detached mount's own prompter (`vault auth`, askpass), behind the TOTP secret.
         Some(p) if secrets.totp.is_some() => Arc::new(super::secrets::TotpFirst {

@@ -122,6 +122,49 @@ impl GuiPrompt {
         v.into_iter().map(OsString::from).collect()
     }
 
+    /// The arguments of a yes/no question (an unknown host key). Zenity's and kdialog's
+    /// own question dialogs, with "no" as the default button; an askpass program (OpenSSH's
+    /// convention) gets the question, which ends in `(yes/no)? `, and must answer `yes`.
+    pub fn confirm_args(&self, question: &str) -> Vec<OsString> {
+        let v: Vec<String> = match self.kind {
+            Kind::Askpass => vec![question.into()],
+            Kind::Zenity => vec![
+                "--question".into(),
+                "--default-cancel".into(),
+                format!("--title={TITLE}"),
+                format!("--text={}", zenity_text(question)),
+            ],
+            Kind::Kdialog => vec![
+                "--title".into(),
+                TITLE.into(),
+                "--warningyesno".into(),
+                question.into(),
+            ],
+        };
+        v.into_iter().map(OsString::from).collect()
+    }
+
+    /// Asks `question` in a dialog: `true` only for a clear yes (exit 0 of a question
+    /// dialog; `yes` from an askpass program). Any failure is a no.
+    pub fn confirm(&self, question: &str) -> bool {
+        let out = std::process::Command::new(&self.program)
+            .args(self.confirm_args(question))
+            .stdin(std::process::Stdio::null())
+            .stderr(std::process::Stdio::inherit())
+            .output();
+        let Ok(out) = out else { return false };
+        if !out.status.success() {
+            return false;
+        }
+        match self.kind {
+            Kind::Askpass => String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .next()
+                .is_some_and(|l| l.trim().eq_ignore_ascii_case("yes")),
+            Kind::Zenity | Kind::Kdialog => true,
+        }
+    }
+
     /// The program's short name for messages.
     pub fn name(&self) -> String {
         Path::new(&self.program)
@@ -253,6 +296,58 @@ mod tests {
             err.message.contains("password dialog zenity"),
             "{}",
             err.message
+        );
+    }
+
+    /// An unknown host key asked in a dialog: yes only for exit 0 of a question dialog or an
+    /// askpass answering `yes`; a cancel, a failure or any other answer is a no.
+    #[test]
+    fn host_key_questions_in_a_dialog() {
+        use crate::cli::secrets::Secrets;
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("argv");
+        let script = tool(dir.path(), "zenity");
+        let write = |body: &str| {
+            std::fs::write(
+                &script,
+                format!(
+                    "#!/bin/sh\nprintf '%s\\n' \"$@\" >> '{}'\n{body}\n",
+                    log.display()
+                ),
+            )
+            .unwrap()
+        };
+        let q = "The authenticity of host 'h' can't be established.\nAre you sure (yes/no)? ";
+        let zenity = GuiPrompt {
+            program: script.clone(),
+            kind: Kind::Zenity,
+        };
+        write("exit 0");
+        assert!(Secrets::with_gui(zenity.clone()).confirm(q));
+        assert_eq!(
+            std::fs::read_to_string(&log).unwrap(),
+            format!("--question\n--default-cancel\n--title=Vault\n--text={q}\n")
+        );
+        write("exit 1");
+        assert!(!Secrets::with_gui(zenity).confirm(q));
+        let askpass = GuiPrompt {
+            program: script.clone(),
+            kind: Kind::Askpass,
+        };
+        write("echo yes");
+        assert!(askpass.confirm(q));
+        for no in ["echo", "echo y", "echo no", "echo yes; exit 1"] {
+            write(no);
+            assert!(!askpass.confirm(q), "{no}");
+        }
+        let kdialog = GuiPrompt {
+            program: dir.path().join("missing"),
+            kind: Kind::Kdialog,
+        };
+        assert!(!kdialog.confirm(q));
+        assert_eq!(
+            kdialog.confirm_args(q),
+            ["--title", "Vault", "--warningyesno", q]
         );
     }
 

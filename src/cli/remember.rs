@@ -326,6 +326,9 @@ pub fn storage_key(arg: &str, spec: &StorageSpec) -> Option<String> {
 pub struct Totp {
     inner: totp_rs::TOTP,
     used_step: Mutex<Option<u64>>,
+    /// `USER@HOST:PORT ` of the server the secret belongs to, once known: its codes go to
+    /// that server's questions only, never to a jump host's.
+    server: std::sync::OnceLock<String>,
 }
 
 impl Totp {
@@ -375,7 +378,21 @@ impl Totp {
         Totp {
             inner,
             used_step: Mutex::new(None),
+            server: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Ties the secret to the server `user@host:port` (see [`Totp::serves`]).
+    pub fn bind_to(&self, user: &str, host: &str, port: u16) {
+        let _ = self.server.set(format!("{user}@{host}:{port} "));
+    }
+
+    /// Whether a question of `server` (a `vault_sftp::ServerQuestion::server`) may be
+    /// answered with this secret's codes: the bound server's only.
+    pub fn serves(&self, server: &str) -> bool {
+        self.server
+            .get()
+            .is_none_or(|s| server.starts_with(s.as_str()))
     }
 
     /// The code for `unix_time` (seconds).

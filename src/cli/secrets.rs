@@ -130,15 +130,12 @@ impl Secrets {
         &self.keyring
     }
 
-    /// Secrets asked only through `gui` (tests of the dialog path).
-    #[cfg(test)]
+    /// Secrets asked only through `gui` (the mount daemon's reconnect dialogs).
     pub(crate) fn with_gui(gui: super::gui_prompt::GuiPrompt) -> Self {
-        let gui = Some(gui);
         Secrets {
-            gui,
+            gui: Some(gui),
             ..Default::default()
         }
-        .recording()
     }
 
     /// Also keep every answer (for [`Secrets::take_recorded`]).
@@ -391,10 +388,11 @@ impl Secrets {
         Ok(answer)
     }
 
-    /// A yes/no question on the terminal (never answered by askpass or the daemon).
+    /// A yes/no question on the terminal, else in a desktop session's dialog (never answered
+    /// by askpass or the daemon).
     pub fn confirm(&self, question: &str) -> bool {
         if self.preset.is_some() || !self.terminal {
-            return false;
+            return self.preset.is_none() && self.gui.as_ref().is_some_and(|g| g.confirm(question));
         }
         eprint!("{question} [yes/no] ");
         let mut line = String::new();
@@ -409,13 +407,14 @@ impl Secrets {
 pub struct CliPrompter(pub Secrets);
 
 impl CliPrompter {
-    /// A one-time code computed from the held TOTP secret, for a prompt that asks for one.
+    /// A one-time code computed from the held TOTP secret, for a question that asks for one
+    /// from the server the secret belongs to (a jump host's question is not answered).
     pub(crate) fn totp_code(
         &self,
-        prompt: &str,
+        q: &vault_sftp::ServerQuestion,
     ) -> Option<Result<Zeroizing<String>, vault_sftp::PromptError>> {
         let totp = self.0.totp.as_ref()?;
-        if !super::remember::is_otp_prompt(prompt) {
+        if !super::remember::is_otp_prompt(&q.prompt) || !totp.serves(&q.server) {
             return None;
         }
         tracing::debug!(target: "vault", "answering a one-time-code prompt from the TOTP secret");
@@ -452,7 +451,7 @@ impl vault_sftp::Prompter for TotpFirst {
         q: &vault_sftp::ServerQuestion,
     ) -> Result<Zeroizing<String>, vault_sftp::PromptError> {
         self.codes
-            .totp_code(&q.prompt)
+            .totp_code(q)
             .unwrap_or_else(|| self.then.server(q))
     }
 
@@ -512,7 +511,7 @@ impl vault_sftp::Prompter for CliPrompter {
         q: &vault_sftp::ServerQuestion,
     ) -> Result<Zeroizing<String>, vault_sftp::PromptError> {
         use secrecy::ExposeSecret;
-        if let Some(code) = self.totp_code(&q.prompt) {
+        if let Some(code) = self.totp_code(q) {
             return code;
         }
         self.0
@@ -662,6 +661,15 @@ mod tests {
         assert!(p.server(&question("Password: ", false)).is_err());
         // a local prompt is never answered with a code
         assert!(p.secret("Passphrase for key /k (code): ").is_err());
+        // bound to its server: a jump host's code question is not answered with its codes
+        let t = p.0.totp.as_ref().unwrap();
+        t.bind_to("u", "h", 22);
+        assert!(t.serves(&question("Verification code: ", false).server));
+        let mut jump = question("Verification code: ", false);
+        jump.server = "u@bastion:22 SHA256:y".into();
+        assert!(p.server(&jump).is_err());
+        jump.server = "u@h:2222 SHA256:x".into();
+        assert!(p.server(&jump).is_err());
     }
 
     fn question(prompt: &str, echo: bool) -> vault_sftp::ServerQuestion {

@@ -174,6 +174,8 @@ pub struct ConnectOptions {
     pub known_hosts: Option<PathBuf>,
     /// `--accept-new-host-key` (sftp).
     pub accept_new_host_key: bool,
+    /// `-J HOSTS` (sftp).
+    pub proxy_jump: Option<String>,
     /// `--insecure-http`: a password over plain HTTP to a host that is not loopback.
     pub insecure_http: bool,
     /// Who answers the SFTP login's questions instead of the terminal/askpass (the mount daemon).
@@ -194,6 +196,7 @@ impl ConnectOptions {
             identity: args.identity.clone(),
             known_hosts: args.known_hosts.clone(),
             accept_new_host_key: args.accept_new_host_key,
+            proxy_jump: args.proxy_jump.clone(),
             insecure_http: args.insecure_http,
             sftp_prompter: None,
             s3: args.s3.clone(),
@@ -224,6 +227,10 @@ impl ConnectOptions {
         }
         if self.accept_new_host_key {
             v.push("--accept-new-host-key".into());
+        }
+        if let Some(j) = &self.proxy_jump {
+            v.push("--proxy-jump".into());
+            v.push(j.into());
         }
         for (flag, value) in [
             ("--s3-endpoint", &self.s3.s3_endpoint),

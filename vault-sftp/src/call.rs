@@ -190,7 +190,7 @@ impl Inner {
                 Err(OpError::Status(code, msg)) => return Err(status_error(path, code, msg)),
                 Err(OpError::Storage(e)) => return Err(e),
                 Err(OpError::Transport(msg, timed_out)) => {
-                    if !timed_out || conn.handle.is_closed() {
+                    if !timed_out || conn.is_dead() {
                         conn.broken.store(true, Ordering::Relaxed);
                     }
                     debug!(%path, %msg, generation = conn.generation, "transport failure");

@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::SftpError;
+use crate::ssh_config::{HostSettings, Proxy, expand_tokens, ssh_config_lookup};
 
 /// Where the vault lives on the server.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -173,6 +174,14 @@ pub struct SftpConfig {
     /// Create the vault folder (one level, its parent must exist) when it is
     /// missing, as `vault create` does for a local folder.
     pub create_root: bool,
+    /// Jump hosts, outermost first (`ProxyJump`, `-J`): each is a full SSH login of its
+    /// own, and the next hop's connection runs through a `direct-tcpip` channel of it.
+    pub proxy_jump: Vec<JumpHost>,
+    /// A command whose stdin/stdout carry the connection (`ProxyCommand`, tokens already
+    /// substituted), run as `sh -c "exec COMMAND"`. Not used when `proxy_jump` is set.
+    pub proxy_command: Option<String>,
+    /// The ssh_config text `from_url` read (jump hosts are looked up in it too).
+    pub(crate) ssh_config_text: Option<String>,
 }
 
 /// The system-wide known_hosts of OpenSSH.
@@ -208,6 +217,9 @@ impl SftpConfig {
             chunk_size: 32 * 1024,
             pipeline_depth: 64,
             create_root: false,
+            proxy_jump: Vec::new(),
+            proxy_command: None,
+            ssh_config_text: None,
         }
     }
 
@@ -224,12 +236,15 @@ impl SftpConfig {
                 .map(|h| h.join(".ssh/config"))
                 .filter(|p| p.exists()),
         };
-        let found = match &file {
-            Some(p) => {
-                let text = std::fs::read_to_string(p)
-                    .map_err(|e| SftpError::Config(format!("cannot read {}: {e}", p.display())))?;
-                ssh_config_lookup(&text, &url.host)?
-            }
+        let text = match &file {
+            Some(p) => Some(
+                std::fs::read_to_string(p)
+                    .map_err(|e| SftpError::Config(format!("cannot read {}: {e}", p.display())))?,
+            ),
+            None => None,
+        };
+        let found = match &text {
+            Some(text) => ssh_config_lookup(text, &url.host)?,
             None => HostSettings::default(),
         };
         let user = url
@@ -252,6 +267,16 @@ impl SftpConfig {
                 .map(|f| expand_tokens(f, home.as_deref(), &cfg.host, &url.host, port, &cfg.user))
                 .collect();
         }
+        cfg.ssh_config_text = text.clone();
+        match found.proxy {
+            Some(Proxy::Jump(spec)) => cfg.set_proxy_jump(&spec)?,
+            Some(Proxy::Command(cmd)) if cmd != "none" => {
+                let expanded =
+                    expand_tokens(&cmd, home.as_deref(), &cfg.host, &url.host, port, &cfg.user);
+                cfg.proxy_command = Some(expanded.to_string_lossy().into_owned());
+            }
+            _ => {}
+        }
         Ok(cfg)
     }
 
@@ -264,22 +289,17 @@ impl SftpConfig {
     /// The name known_hosts uses for this server: `host` on port 22, else `[host]:port`
     /// (lowercase: host names compare case-insensitively).
     pub fn known_hosts_name(&self) -> String {
-        let host = self.host.to_ascii_lowercase();
-        if self.port == 22 {
-            host
-        } else {
-            format!("[{host}]:{}", self.port)
-        }
+        known_hosts_name(&self.host, self.port)
     }
 }
 
-fn home_dir() -> Option<PathBuf> {
+pub(crate) fn home_dir() -> Option<PathBuf> {
     std::env::var_os("HOME")
         .filter(|h| !h.is_empty())
         .map(PathBuf::from)
 }
 
-fn default_identities(home: Option<&Path>) -> Vec<PathBuf> {
+pub(crate) fn default_identities(home: Option<&Path>) -> Vec<PathBuf> {
     match home {
         Some(h) => ["id_ed25519", "id_ecdsa", "id_rsa"]
             .iter()
@@ -289,131 +309,104 @@ fn default_identities(home: Option<&Path>) -> Vec<PathBuf> {
     }
 }
 
-fn expand_tokens(
-    f: &str,
-    home: Option<&Path>,
-    host: &str,
-    alias: &str,
-    port: u16,
-    user: &str,
-) -> PathBuf {
-    let mut s = String::new();
-    let mut chars = f.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c == '%' {
-            match chars.next() {
-                Some('h') => s.push_str(host),
-                Some('n') => s.push_str(alias),
-                Some('p') => s.push_str(&port.to_string()),
-                Some('r') => s.push_str(user),
-                Some('d') => s.push_str(&home.map(|h| h.display().to_string()).unwrap_or_default()),
-                Some('%') => s.push('%'),
-                Some(o) => {
-                    s.push('%');
-                    s.push(o)
-                }
-                None => s.push('%'),
-            }
-        } else {
-            s.push(c);
+/// Jump hosts allowed in one chain (OpenSSH has no limit; a longer chain is a mistake).
+const MAX_JUMPS: usize = 8;
+
+/// One jump host, resolved through ssh_config.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JumpHost {
+    /// Host name or address to connect to (after `HostName`).
+    pub host: String,
+    /// TCP port.
+    pub port: u16,
+    /// Login name on the jump host (its `User`, else the local user: not the final
+    /// server's user, as in ssh).
+    pub user: String,
+    /// Private key files to try (its `IdentityFile`s, else the defaults).
+    pub identity_files: Vec<PathBuf>,
+}
+
+impl JumpHost {
+    /// The name known_hosts uses for it (`host`, or `[host]:port` off port 22).
+    pub fn known_hosts_name(&self) -> String {
+        known_hosts_name(&self.host, self.port)
+    }
+}
+
+pub(crate) fn known_hosts_name(host: &str, port: u16) -> String {
+    let host = host.to_ascii_lowercase();
+    if port == 22 {
+        host
+    } else {
+        format!("[{host}]:{port}")
+    }
+}
+
+impl SftpConfig {
+    /// Sets the jump hosts from `-J` / `ProxyJump` text: `[user@]host[:port]` or
+    /// `ssh://[user@]host[:port]`, comma-separated, outermost first; `none` removes them.
+    /// Each host is looked up in the ssh_config [`SftpConfig::from_url`] read (`HostName`,
+    /// `Port`, `User`, `IdentityFile`; a jump host's own `ProxyJump` is not followed).
+    /// Replaces a `ProxyCommand`.
+    pub fn set_proxy_jump(&mut self, spec: &str) -> Result<(), SftpError> {
+        self.proxy_command = None;
+        self.proxy_jump.clear();
+        let spec = spec.trim();
+        if spec.eq_ignore_ascii_case("none") {
+            return Ok(());
         }
-    }
-    if let (Some(rest), Some(h)) = (s.strip_prefix("~/"), home) {
-        return h.join(rest);
-    }
-    PathBuf::from(s)
-}
-
-/// The settings `~/.ssh/config` gives one host (first value wins, as in ssh;
-/// `IdentityFile` accumulates).
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct HostSettings {
-    /// `HostName`.
-    pub hostname: Option<String>,
-    /// `Port`.
-    pub port: Option<u16>,
-    /// `User`.
-    pub user: Option<String>,
-    /// `IdentityFile` values, unexpanded.
-    pub identity_files: Vec<String>,
-}
-
-/// `*` and `?` glob match as in ssh_config(5).
-fn glob(pat: &[u8], s: &[u8]) -> bool {
-    match (pat.first(), s.first()) {
-        (None, None) => true,
-        (Some(b'*'), _) => glob(&pat[1..], s) || (!s.is_empty() && glob(pat, &s[1..])),
-        (Some(b'?'), Some(_)) => glob(&pat[1..], &s[1..]),
-        (Some(p), Some(c)) if p.eq_ignore_ascii_case(c) => glob(&pat[1..], &s[1..]),
-        _ => false,
-    }
-}
-
-/// Matches a comma/space list of patterns with `!` negation.
-pub(crate) fn pattern_list_matches(patterns: &[&str], name: &str) -> bool {
-    let mut matched = false;
-    for p in patterns {
-        if let Some(neg) = p.strip_prefix('!') {
-            if glob(neg.as_bytes(), name.as_bytes()) {
-                return false;
-            }
-        } else if glob(p.as_bytes(), name.as_bytes()) {
-            matched = true;
+        let words: Vec<&str> = spec.split(',').map(str::trim).collect();
+        if words.len() > MAX_JUMPS {
+            return Err(SftpError::Config(format!(
+                "more than {MAX_JUMPS} jump hosts in {spec:?}"
+            )));
         }
-    }
-    matched
-}
-
-/// Looks `host` up in the text of an ssh_config file: `Host` blocks (patterns,
-/// `!` negation) and `Match all`/`Match host`; other `Match` criteria are
-/// skipped with their block. `Include` is not followed.
-pub fn ssh_config_lookup(text: &str, host: &str) -> Result<HostSettings, SftpError> {
-    let mut out = HostSettings::default();
-    let mut active = true;
-    for (n, raw) in text.lines().enumerate() {
-        let line = raw.trim();
-        if line.is_empty() || line.starts_with('#') {
-            continue;
+        for word in words {
+            let jump = self.resolve_jump(word)?;
+            self.proxy_jump.push(jump);
         }
-        let (key, value) = match line.find(|c: char| c.is_whitespace() || c == '=') {
-            Some(i) => (
-                &line[..i],
-                line[i..]
-                    .trim_start_matches(|c: char| c.is_whitespace() || c == '=')
-                    .trim(),
-            ),
-            None => (line, ""),
+        Ok(())
+    }
+
+    fn resolve_jump(&self, word: &str) -> Result<JumpHost, SftpError> {
+        let bad = |why: &str| SftpError::Config(format!("bad jump host {word:?}: {why}"));
+        let bare = word.strip_prefix("ssh://").unwrap_or(word);
+        if bare.is_empty() || bare.contains('/') || bare.starts_with('-') {
+            return Err(bad("expected [USER@]HOST[:PORT]"));
+        }
+        let url = parse_sftp_url(&format!("sftp://{bare}")).map_err(|e| bad(&e.to_string()))?;
+        let found = match &self.ssh_config_text {
+            Some(text) => ssh_config_lookup(text, &url.host)?,
+            None => Default::default(),
         };
-        let value = value.trim_matches('"');
-        let key = key.to_ascii_lowercase();
-        match key.as_str() {
-            "host" => {
-                let pats: Vec<&str> = value.split_whitespace().collect();
-                active = pattern_list_matches(&pats, host);
-            }
-            "match" => {
-                let words: Vec<&str> = value.split_whitespace().collect();
-                active = match words.as_slice() {
-                    ["all"] => true,
-                    ["host", list] => {
-                        pattern_list_matches(&list.split(',').collect::<Vec<_>>(), host)
-                    }
-                    _ => false,
-                };
-            }
-            _ if !active => {}
-            "hostname" if out.hostname.is_none() => out.hostname = Some(value.to_owned()),
-            "user" if out.user.is_none() => out.user = Some(value.to_owned()),
-            "port" if out.port.is_none() => {
-                out.port = Some(value.parse().map_err(|_| {
-                    SftpError::Config(format!("ssh config line {}: bad Port {value:?}", n + 1))
-                })?)
-            }
-            "identityfile" => out.identity_files.push(value.to_owned()),
-            _ => {}
-        }
+        let home = home_dir();
+        let user = url
+            .user
+            .or(found.user)
+            .or_else(|| std::env::var("USER").ok())
+            .or_else(|| std::env::var("LOGNAME").ok())
+            .ok_or_else(|| bad("no user name: write USER@HOST"))?;
+        let host = found
+            .hostname
+            .map(|h| h.replace("%h", &url.host))
+            .unwrap_or_else(|| url.host.clone());
+        let port = url.port.or(found.port).unwrap_or(22);
+        let identity_files = if found.identity_files.is_empty() {
+            default_identities(home.as_deref())
+        } else {
+            found
+                .identity_files
+                .iter()
+                .map(|f| expand_tokens(f, home.as_deref(), &host, &url.host, port, &user))
+                .collect()
+        };
+        Ok(JumpHost {
+            host,
+            port,
+            user,
+            identity_files,
+        })
     }
-    Ok(out)
 }
 
 #[cfg(test)]
@@ -455,25 +448,6 @@ mod tests {
                 "{bad}"
             );
         }
-    }
-
-    #[test]
-    fn ssh_config() {
-        let text = "# comment\nHost *.example.org !bad.example.org\n  User alice\n  Port 2200\n\
-                    Host vault\n  HostName real.example.org\n  IdentityFile ~/.ssh/travel_key\n  User bob\n\
-                    Host *\n  User nobody\n  IdentityFile=%d/.ssh/id_other\n";
-        let s = ssh_config_lookup(text, "vault").unwrap();
-        assert_eq!(s.hostname.as_deref(), Some("real.example.org"));
-        assert_eq!(s.user.as_deref(), Some("bob"));
-        assert_eq!(s.port, None);
-        assert_eq!(
-            s.identity_files,
-            vec!["~/.ssh/travel_key", "%d/.ssh/id_other"]
-        );
-        let s = ssh_config_lookup(text, "a.example.org").unwrap();
-        assert_eq!((s.user.as_deref(), s.port), (Some("alice"), Some(2200)));
-        let s = ssh_config_lookup(text, "bad.example.org").unwrap();
-        assert_eq!((s.user.as_deref(), s.port), (Some("nobody"), None));
     }
 
     #[test]

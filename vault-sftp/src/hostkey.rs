@@ -35,10 +35,16 @@ pub(crate) struct HostKeys {
 
 impl HostKeys {
     pub fn new(cfg: &SftpConfig) -> HostKeys {
+        HostKeys::for_name(cfg, cfg.known_hosts_name())
+    }
+
+    /// The policy for another host of the same configuration (a jump host): the same
+    /// files, its own name and pin.
+    pub fn for_name(cfg: &SftpConfig, name: String) -> HostKeys {
         HostKeys {
             user_file: cfg.known_hosts.clone(),
             global_file: cfg.global_known_hosts.clone(),
-            name: cfg.known_hosts_name(),
+            name,
             pinned: Mutex::new(None),
         }
     }

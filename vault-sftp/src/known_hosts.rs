@@ -12,7 +12,7 @@ use hmac::{Hmac, Mac};
 use russh::keys::ssh_key::{Algorithm, HashAlg, PublicKey};
 use sha1::Sha1;
 
-use crate::config::pattern_list_matches;
+use crate::ssh_config::pattern_list_matches;
 
 /// What known_hosts says about a server key.
 #[derive(Debug, Clone, PartialEq, Eq)]

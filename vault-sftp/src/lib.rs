@@ -69,17 +69,18 @@ pub mod known_hosts;
 mod ops;
 mod pacer;
 mod prompt;
+mod proxy;
 mod read;
 mod replace;
+mod ssh_config;
 mod storage;
 pub mod text;
 mod write;
 
-pub use config::{
-    HostSettings, RemoteRoot, SftpConfig, SftpUrl, parse_sftp_url, ssh_config_lookup,
-};
+pub use config::{JumpHost, RemoteRoot, SftpConfig, SftpUrl, parse_sftp_url};
 pub use error::SftpError;
 pub use prompt::{PromptError, Prompter, ServerQuestion};
+pub use ssh_config::{HostSettings, Proxy, ssh_config_lookup};
 
 use conn::{Conn, ConnCtx};
 use pacer::Pacer;
@@ -157,7 +158,8 @@ impl SftpStorage {
             config.user, config.host, config.port, config.root
         );
         let ctx = ConnCtx {
-            host_keys: Arc::new(hostkey::HostKeys::new(&config)),
+            jumps: conn::Hop::jumps(&config),
+            target: conn::Hop::target(&config),
             cfg: config,
             prompter,
             secrets: Mutex::new(Default::default()),
@@ -222,9 +224,13 @@ impl SftpStorage {
         let old = self.inner.state.lock().ok().and_then(|mut s| s.conn.take());
         if let Some(c) = old {
             c.broken.store(true, Ordering::Relaxed);
-            let bye = c
-                .handle
-                .disconnect(russh::Disconnect::ByApplication, "", "en");
+            let bye = async {
+                let _ = c
+                    .handle
+                    .disconnect(russh::Disconnect::ByApplication, "", "en")
+                    .await;
+                c.carriers.disconnect().await;
+            };
             let _ = tokio::time::timeout(Duration::from_secs(2), bye).await;
         }
     }

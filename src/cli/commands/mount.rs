@@ -611,7 +611,7 @@ fn daemon_askpass_argv(secrets: &SecretArgs) -> Vec<OsString> {
 }
 
 /// For an sftp:// mount: the daemon's prompter (recorded answers until refused, then askpass,
-/// then `vault auth`), installed in `secrets`; its broker is served once the mount is up.
+/// then a desktop dialog, then `vault auth`), installed in `secrets`; its broker is served once the mount is up.
 fn reauth_prompter(
     args: &MountArgs,
     plan: &Plan,
@@ -623,11 +623,15 @@ fn reauth_prompter(
         &plan.mountpoint,
         plan.auth_wait.unwrap_or(reauth::DEFAULT_AUTH_WAIT),
     );
+    // In a desktop session a reconnect's question also gets a dialog (`gui_prompt`).
+    let dialog = crate::cli::gui_prompt::find(&crate::cli::gui_prompt::Env::current())
+        .map(Secrets::with_gui);
     let prompter = reauth::DaemonPrompter::new(
         secrets.clone(),
         plan.secrets.askpass.clone(),
         broker.clone(),
-    );
+    )
+    .with_dialog(dialog);
     secrets.connect.sftp_prompter = Some(reauth::SharedPrompter(Arc::new(prompter)));
     Some(broker)
 }

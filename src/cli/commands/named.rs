@@ -51,6 +51,7 @@ pub fn add(args: AddArgs) -> CliResult {
         known_hosts: args.known_hosts.as_deref().map(absolute),
         ca_cert: args.ca_cert.as_deref().map(absolute),
         accept_new_host_key: args.accept_new_host_key,
+        proxy_jump: args.proxy_jump.clone(),
         insecure_http: args.insecure_http,
         auto_lock: args.no_auto_lock.then_some(false),
         cache: args.cache.clone(),
@@ -157,6 +158,16 @@ pub fn accounts_for(storage: &str, secrets: &SecretArgs) -> Vec<(String, &'stati
                 if let Some(id) = &secrets.identity {
                     c.add_identity_first(id.clone());
                 }
+                if let Some(j) = &secrets.proxy_jump {
+                    let _ = c.set_proxy_jump(j);
+                }
+                // A jump host's key passphrase was kept under its key file too.
+                let jump_keys: Vec<_> = c
+                    .proxy_jump
+                    .iter()
+                    .flat_map(|j| j.identity_files.clone())
+                    .collect();
+                c.identity_files.extend(jump_keys);
                 out.push((
                     remember::totp_account(&c.user, &c.host, c.port),
                     "TOTP secret",

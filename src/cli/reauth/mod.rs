@@ -483,4 +483,69 @@ mod tests {
         broker.close();
         assert!(p.server(&question("Verification code: ")).is_err());
     }
+
+    /// In a desktop session a reconnect's question gets a dialog (marked text) before it
+    /// waits for `vault auth`; never during the mount's own first login; a cancelled dialog
+    /// leaves it to `vault auth`; an askpass given to the mount wins over the dialog.
+    #[test]
+    fn a_reconnect_asks_the_desktop_dialog_first() {
+        use crate::cli::gui_prompt::{GuiPrompt, Kind};
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let script = dir.path().join("zenity");
+        let log = dir.path().join("argv");
+        let write = |body: &str| {
+            std::fs::write(
+                &script,
+                format!(
+                    "#!/bin/sh\nprintf '%s\\n' \"$@\" >> '{}'\n{body}\n",
+                    log.display()
+                ),
+            )
+            .unwrap();
+            std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+        };
+        let dialog = || {
+            Some(Secrets::with_gui(GuiPrompt {
+                program: script.clone(),
+                kind: Kind::Zenity,
+            }))
+        };
+        write("echo 246810");
+        let broker = Broker::new("h", Path::new("/m"), Duration::from_millis(100));
+        let p = DaemonPrompter::new(
+            Secrets::preset(Vec::new(), Default::default()),
+            None,
+            broker.clone(),
+        )
+        .with_dialog(dialog());
+        // The first login (not armed): no dialog.
+        assert!(p.server(&question("Verification code: ")).is_err());
+        assert!(!log.exists());
+        broker.arm();
+        assert_eq!(
+            p.server(&question("Verification code: ")).unwrap().as_str(),
+            "246810"
+        );
+        assert_eq!(
+            std::fs::read_to_string(&log).unwrap(),
+            "--entry\n--hide-text\n--title=Vault\n--text=[sftp u@h] Verification code: \n"
+        );
+        assert!(!broker.waiting());
+        // A person may have mistyped: another round may start.
+        assert!(p.refused(&[CODE_SHOWN.to_string()]));
+        // Cancelled: the question goes to `vault auth` (which times out here).
+        write("exit 1");
+        let t = Instant::now();
+        assert!(p.server(&question("Verification code: ")).is_err());
+        assert!(t.elapsed() >= Duration::from_millis(100));
+        // With an askpass program the dialog is not used.
+        let with_askpass = DaemonPrompter::new(
+            Secrets::preset(Vec::new(), Default::default()),
+            Some("/bin/false".into()),
+            broker,
+        )
+        .with_dialog(dialog());
+        assert!(with_askpass.dialog.is_none());
+    }
 }

@@ -18,6 +18,7 @@ pub(super) enum Source {
     Recorded,
     Askpass,
     Parent,
+    Dialog,
     Auth,
 }
 
@@ -25,6 +26,9 @@ pub(super) enum Source {
 pub struct DaemonPrompter {
     pub(super) recorded: Secrets,
     pub(super) askpass: Option<Secrets>,
+    /// A desktop session's dialog program (no askpass given): asked on a reconnect before
+    /// the question waits for `vault auth`.
+    pub(super) dialog: Option<Secrets>,
     pub(super) broker: Arc<Broker>,
     pub(super) refused_recorded: Mutex<HashSet<String>>,
     /// This login's answers: trimmed shown prompt → (replay key, source).
@@ -44,10 +48,21 @@ impl DaemonPrompter {
         DaemonPrompter {
             recorded,
             askpass,
+            dialog: None,
             broker,
             refused_recorded: Mutex::new(HashSet::new()),
             given: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Also ask through `dialog` (a [`Secrets`] of a desktop session's dialog program) on a
+    /// reconnect, before waiting for `vault auth`; a cancelled dialog leaves the question to
+    /// `vault auth`.
+    pub fn with_dialog(mut self, dialog: Option<Secrets>) -> Self {
+        if self.askpass.is_none() {
+            self.dialog = dialog;
+        }
+        self
     }
 
     pub(super) fn note(&self, shown: &str, key: &str, source: Source) {
@@ -99,6 +114,23 @@ impl DaemonPrompter {
             .map_err(|e| vault_sftp::PromptError(e.message))?;
             self.note(prompt, key, Source::Askpass);
             return Ok(Zeroizing::new(a.expose_secret().to_string()));
+        }
+        if let Some(dialog) = self.dialog.as_ref().filter(|_| self.broker.armed()) {
+            let a = if echo {
+                dialog.ask_visible(prompt)
+            } else {
+                dialog.ask(prompt)
+            };
+            match a {
+                Ok(a) => {
+                    self.note(prompt, key, Source::Dialog);
+                    return Ok(Zeroizing::new(a.expose_secret().to_string()));
+                }
+                Err(e) => debug!(
+                    "dialog gave no answer ({}); waiting for `vault auth`",
+                    e.message
+                ),
+            }
         }
         let a = self.broker.wait_for_answer(prompt, echo)?;
         self.note(prompt, key, Source::Auth);
@@ -163,7 +195,10 @@ impl vault_sftp::Prompter for DaemonPrompter {
                     if let Ok(mut r) = self.refused_recorded.lock() {
                         r.insert(full.clone());
                     }
-                    again |= self.askpass.is_some() || parent_relay_open() || self.broker.armed();
+                    again |= self.askpass.is_some()
+                        || parent_relay_open()
+                        || self.broker.armed()
+                        || self.dialog.is_some();
                 }
                 Some((_, Source::Auth)) => {
                     self.broker.set_verdict(Verdict::Refused(format!(
@@ -175,6 +210,8 @@ impl vault_sftp::Prompter for DaemonPrompter {
                     again |= self.broker.armed();
                 }
                 Some((_, Source::Parent)) => again |= parent_relay_open(),
+                // A person typed it: they may have mistyped; the login's retries are bounded.
+                Some((_, Source::Dialog)) => again = true,
                 Some((_, Source::Askpass)) | None => {}
             }
         }

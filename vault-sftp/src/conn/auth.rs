@@ -13,7 +13,7 @@ use std::sync::atomic::Ordering;
 use tracing::debug;
 use zeroize::Zeroizing;
 
-use super::{ClientHandler, ConnCtx, ask, map_russh};
+use super::{ClientHandler, ConnCtx, Hop, ask, map_russh};
 use crate::{ServerQuestion, SftpError};
 
 /// Keyboard-interactive rounds started again in one session after the
@@ -25,11 +25,12 @@ impl ConnCtx {
     /// partial success (`AuthenticationMethods publickey,keyboard-interactive`).
     pub(super) async fn authenticate(
         &self,
+        hop: &Hop,
         handle: &mut client::Handle<ClientHandler>,
         server: &str,
     ) -> Result<(), SftpError> {
-        let hostport = self.hostport();
-        let user = self.cfg.user.clone();
+        let hostport = hop.hostport();
+        let user = hop.user.clone();
         let mut remaining = match handle
             .authenticate_none(user.clone())
             .await
@@ -47,18 +48,18 @@ impl ConnCtx {
             let step = if remaining.contains(&MethodKind::PublicKey) && !did_pubkey {
                 did_pubkey = true;
                 tried.push("publickey");
-                self.auth_publickey(handle).await?
+                self.auth_publickey(hop, handle).await?
             } else if remaining.contains(&MethodKind::KeyboardInteractive) && !did_kbd {
                 did_kbd = true;
                 tried.push("keyboard-interactive");
-                self.auth_kbd_interactive(handle, server).await?
+                self.auth_kbd_interactive(hop, handle, server).await?
             } else if remaining.contains(&MethodKind::Password) && !did_password {
                 did_password = true;
                 tried.push("password");
-                self.auth_password(handle).await?
+                self.auth_password(hop, handle).await?
             } else {
                 return Err(SftpError::PermissionDenied {
-                    host: self.user_at_host(),
+                    host: hop.user_at_host(),
                     methods: method_names(&remaining),
                     tried: if tried.is_empty() {
                         "nothing usable".into()
@@ -86,10 +87,11 @@ impl ConnCtx {
 
     async fn auth_publickey(
         &self,
+        hop: &Hop,
         handle: &mut client::Handle<ClientHandler>,
     ) -> Result<Step, SftpError> {
-        let hostport = self.hostport();
-        let user = self.cfg.user.clone();
+        let hostport = hop.hostport();
+        let user = hop.user.clone();
         let mut last = Step::Failed(MethodSet::from(&[MethodKind::PublicKey][..]));
         if self.cfg.use_agent && std::env::var_os("SSH_AUTH_SOCK").is_some() {
             match AgentClient::connect_env().await {
@@ -119,7 +121,7 @@ impl ConnCtx {
                 Err(e) => debug!("ssh-agent not usable: {e}"),
             }
         }
-        for file in &self.cfg.identity_files {
+        for file in &hop.identity_files {
             let Some(key) = self.load_key(file).await? else {
                 continue;
             };
@@ -252,14 +254,15 @@ impl ConnCtx {
     /// [`Prompter::server`], never from a local secret.
     async fn auth_kbd_interactive(
         &self,
+        hop: &Hop,
         handle: &mut client::Handle<ClientHandler>,
         server: &str,
     ) -> Result<Step, SftpError> {
-        let hostport = self.hostport();
+        let hostport = hop.hostport();
         let mut answered: Vec<String> = Vec::new();
         let mut retries = 0;
         let mut reply = handle
-            .authenticate_keyboard_interactive_start(self.cfg.user.clone(), None)
+            .authenticate_keyboard_interactive_start(hop.user.clone(), None)
             .await
             .map_err(|e| map_russh(e, &hostport))?;
         // Bounded: a server that keeps asking forever is cut off.
@@ -287,13 +290,13 @@ impl ConnCtx {
                         debug!(retries, "keyboard-interactive refused; asking again");
                         answered.clear();
                         reply = handle
-                            .authenticate_keyboard_interactive_start(self.cfg.user.clone(), None)
+                            .authenticate_keyboard_interactive_start(hop.user.clone(), None)
                             .await
                             .map_err(|e| map_russh(e, &hostport))?;
                         continue;
                     }
                     return Err(SftpError::KeyboardInteractiveRejected {
-                        host: self.user_at_host(),
+                        host: hop.user_at_host(),
                         prompt: answered.join(" / "),
                     });
                 }
@@ -309,7 +312,7 @@ impl ConnCtx {
                         .collect::<Vec<_>>()
                         .join("\n");
                     if !text.is_empty() {
-                        let text = crate::text::server_text(&self.user_at_host(), &text);
+                        let text = crate::text::server_text(&hop.user_at_host(), &text);
                         let _ =
                             ask(&self.prompter, &self.activity, move |p| p.message(&text)).await;
                     }
@@ -317,7 +320,7 @@ impl ConnCtx {
                     for pr in prompts {
                         let q = ServerQuestion {
                             server: server.to_owned(),
-                            shown: crate::text::server_text(&self.user_at_host(), &pr.prompt),
+                            shown: crate::text::server_text(&hop.user_at_host(), &pr.prompt),
                             prompt: pr.prompt,
                             echo: pr.echo,
                         };
@@ -346,14 +349,19 @@ impl ConnCtx {
 
     async fn auth_password(
         &self,
+        hop: &Hop,
         handle: &mut client::Handle<ClientHandler>,
     ) -> Result<Step, SftpError> {
-        let hostport = self.hostport();
-        let held = self.secrets.lock().ok().and_then(|s| s.password.clone());
+        let hostport = hop.hostport();
+        let held = self
+            .secrets
+            .lock()
+            .ok()
+            .and_then(|s| s.passwords.get(&hostport).cloned());
         let pw = match held {
             Some(p) => p,
             None => {
-                let prompt = format!("Password for {}: ", self.user_at_host());
+                let prompt = format!("Password for {}: ", hop.user_at_host());
                 ask(&self.prompter, &self.activity, move |p| p.secret(&prompt))
                     .await?
                     .map_err(|e| SftpError::PromptFailed {
@@ -363,21 +371,21 @@ impl ConnCtx {
             }
         };
         let r = handle
-            .authenticate_password(self.cfg.user.clone(), String::from(pw.as_str()))
+            .authenticate_password(hop.user.clone(), String::from(pw.as_str()))
             .await
             .map_err(|e| map_russh(e, &hostport))?;
         match Step::from(r) {
             Step::Failed(_) => {
                 if let Ok(mut s) = self.secrets.lock() {
-                    s.password = None;
+                    s.passwords.remove(&hostport);
                 }
                 Err(SftpError::PasswordRejected {
-                    host: self.user_at_host(),
+                    host: hop.user_at_host(),
                 })
             }
             ok => {
                 if let Ok(mut s) = self.secrets.lock() {
-                    s.password = Some(pw);
+                    s.passwords.insert(hostport.clone(), pw);
                 }
                 Ok(ok)
             }

@@ -16,6 +16,9 @@ use tracing::debug;
 use zeroize::Zeroizing;
 
 mod auth;
+mod hop;
+
+pub(crate) use hop::Hop;
 
 use crate::hostkey::{HostKeys, Verdict};
 use crate::known_hosts;
@@ -28,7 +31,8 @@ use crate::{Prompter, RemoteRoot, SftpConfig, SftpError};
 #[derive(Default)]
 pub(crate) struct HeldSecrets {
     passphrases: HashMap<PathBuf, Zeroizing<String>>,
-    password: Option<Zeroizing<String>>,
+    /// By `USER@HOST:PORT` of the hop that took it (a jump host has its own).
+    passwords: HashMap<String, Zeroizing<String>>,
 }
 
 /// What the connection needs from the storage object.
@@ -40,8 +44,11 @@ pub(crate) struct ConnCtx {
     pub prompt_lock: tokio::sync::Mutex<()>,
     /// Time spent waiting for the user does not count against the handshake limit.
     pub activity: Arc<Activity>,
-    /// known_hosts and the key pinned for this process.
-    pub host_keys: Arc<HostKeys>,
+    /// The jump hosts, outermost first (`ProxyJump`, `-J`). Each hop has its own
+    /// known_hosts name and pinned key.
+    pub jumps: Vec<Hop>,
+    /// The server itself, the last hop.
+    pub target: Hop,
 }
 
 /// Tracks whether a login is waiting for the user or for the network.
@@ -105,6 +112,9 @@ pub(crate) struct Extensions {
 /// listing is never queued behind megabytes of file data in one channel.
 pub(crate) struct Conn {
     pub handle: client::Handle<ClientHandler>,
+    /// The jump hosts' sessions this one runs through (outermost first), and a proxy
+    /// command's process: dropped (closed, killed) with the connection.
+    pub carriers: hop::Carriers,
     pub meta: RawSftpSession,
     pub bulk: RawSftpSession,
     /// Absolute remote folder of the vault (no trailing `/` unless it is `/`).
@@ -120,7 +130,9 @@ pub(crate) struct Conn {
 
 impl Conn {
     pub fn is_dead(&self) -> bool {
-        self.broken.load(Ordering::Relaxed) || self.handle.is_closed()
+        self.broken.load(Ordering::Relaxed)
+            || self.handle.is_closed()
+            || self.carriers.jumps.iter().any(|j| j.is_closed())
     }
 
     /// Watches the connection: when the SSH session closes (keepalives
@@ -280,14 +292,14 @@ fn sftp_err(e: russh_sftp::client::error::Error) -> SftpError {
 
 impl ConnCtx {
     fn hostport(&self) -> String {
-        format!("{}:{}", self.cfg.host, self.cfg.port)
+        self.target.hostport()
     }
 
     fn user_at_host(&self) -> String {
-        format!("{}@{}", self.cfg.user, self.cfg.host)
+        self.target.user_at_host()
     }
 
-    fn russh_config(&self) -> client::Config {
+    fn russh_config(&self, hop: &Hop) -> client::Config {
         let mut c = client::Config {
             keepalive_interval: Some(self.cfg.keepalive_interval),
             keepalive_max: self.cfg.keepalive_max,
@@ -297,7 +309,7 @@ impl ConnCtx {
             window_size: 8 * 1024 * 1024,
             ..Default::default()
         };
-        let known = self.host_keys.recorded_algorithms();
+        let known = hop.host_keys.recorded_algorithms();
         if !known.is_empty() {
             // Prefer the host key types already recorded, as OpenSSH does.
             let mut keys: Vec<russh::keys::Algorithm> = Vec::new();
@@ -326,41 +338,31 @@ impl ConnCtx {
         c
     }
 
-    /// TCP connect, handshake, host key check, login, two SFTP channels, root check.
-    pub async fn establish(&self, generation: u64) -> Result<Conn, SftpError> {
-        let hostport = self.hostport();
+    /// Handshake, host key check and login of one hop over `stream`.
+    async fn login(
+        &self,
+        hop: &Hop,
+        stream: hop::Transport,
+    ) -> Result<client::Handle<ClientHandler>, SftpError> {
+        let hostport = hop.hostport();
         let verdict = Arc::new(Mutex::new(None));
         let accepted = Arc::new(Mutex::new(None));
         let handler = ClientHandler {
-            host_keys: self.host_keys.clone(),
+            host_keys: hop.host_keys.clone(),
             accept_new: self.cfg.accept_new_host_key,
             prompter: self.prompter.clone(),
             verdict: verdict.clone(),
             activity: self.activity.clone(),
             accepted: accepted.clone(),
         };
-        let stream = tokio::time::timeout(
-            self.cfg.connect_timeout,
-            tokio::net::TcpStream::connect((self.cfg.host.as_str(), self.cfg.port)),
-        )
-        .await
-        .map_err(|_| SftpError::Unreachable {
-            host: hostport.clone(),
-            reason: "connect timed out".into(),
-        })?
-        .map_err(|e| SftpError::Unreachable {
-            host: hostport.clone(),
-            reason: e.to_string(),
-        })?;
-        let _ = stream.set_nodelay(true);
         // The host-key question may wait for a human: not under connect_timeout.
         let _guard = self.prompt_lock.lock().await;
-        let handshake = client::connect_stream(Arc::new(self.russh_config()), stream, handler);
+        let handshake = client::connect_stream(Arc::new(self.russh_config(hop)), stream, handler);
         let timed_out = || SftpError::Unreachable {
             host: hostport.clone(),
             reason: "SSH handshake timed out".into(),
         };
-        let handle = match bounded(&self.activity, self.cfg.connect_timeout, handshake)
+        let mut handle = match bounded(&self.activity, self.cfg.connect_timeout, handshake)
             .await
             .ok_or_else(timed_out)?
         {
@@ -372,11 +374,11 @@ impl ConnCtx {
                 return Err(map_russh(e, &hostport));
             }
         };
-        let mut handle = handle;
+        // Names the server for replayed answers: each hop has its own.
         let server = format!(
             "{}:{} {}",
-            self.user_at_host(),
-            self.cfg.port,
+            hop.user_at_host(),
+            hop.port,
             accepted
                 .lock()
                 .ok()
@@ -386,15 +388,30 @@ impl ConnCtx {
         bounded(
             &self.activity,
             self.cfg.connect_timeout,
-            self.authenticate(&mut handle, &server),
+            self.authenticate(hop, &mut handle, &server),
         )
         .await
         .ok_or_else(|| SftpError::Unreachable {
             host: hostport.clone(),
             reason: "login timed out".into(),
         })??;
+        Ok(handle)
+    }
+
+    /// Every hop in turn (TCP or the proxy command to the first, each next one through a
+    /// `direct-tcpip` channel of the one before), two SFTP channels, root check.
+    pub async fn establish(&self, generation: u64) -> Result<Conn, SftpError> {
+        let hostport = self.hostport();
+        let (mut stream, mut carriers) = self.first_transport().await?;
+        for (i, hop) in self.jumps.iter().enumerate() {
+            debug!(hop = %hop.user_at_host(), port = hop.port, "ssh login (jump host)");
+            let h = self.login(hop, stream).await?;
+            let next = self.jumps.get(i + 1).unwrap_or(&self.target);
+            stream = self.forward(&h, hop, next).await?;
+            carriers.jumps.push(h);
+        }
+        let handle = self.login(&self.target, stream).await?;
         self.prompter.logged_in();
-        drop(_guard);
         let (meta, bulk) = tokio::time::timeout(self.cfg.connect_timeout, async {
             let meta = self.open_sftp(&handle).await?;
             let bulk = self.open_sftp(&handle).await?;
@@ -412,9 +429,10 @@ impl ConnCtx {
                 host: hostport.clone(),
                 reason: "timed out".into(),
             })??;
-        debug!(%root, ?ext, "sftp connected");
+        debug!(%root, ?ext, jumps = carriers.jumps.len(), "sftp connected");
         Ok(Conn {
             handle,
+            carriers,
             meta: meta.0,
             bulk: bulk.0,
             root,

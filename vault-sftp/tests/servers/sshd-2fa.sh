@@ -17,6 +17,9 @@
 #   VAULT_TEST_NETNS       run inside this netns (hotel-net.sh up prints it)
 #   VAULT_TEST_BIND        listen address (default 127.0.0.1, 10.200.0.2 in netns)
 #   VAULT_TEST_TOTP_REUSE  deny (default; google-authenticator DISALLOW_REUSE) | allow
+#   VAULT_TEST_TOTP_SECRET the test user's TOTP secret (base32; default a fixed one), so two
+#                          instances (a jump host and the server behind it) differ
+#   VAULT_TEST_SSH_TCP_FORWARDING  no (default) | yes: the instance serves as a jump host
 #   VAULT_TEST_INSTANCE    parallel runs: own state dir, PAM service, user traveller-NAME
 #   VAULT_TEST_PORT_BASE   parallel runs: ports base (2fa), base+1 (key), base+2 (password)
 #   VAULT_TEST_SFTP_SUBSYSTEM  command for `Subsystem sftp` (default internal-sftp), e.g.
@@ -34,7 +37,11 @@ D="$VT_STATE_DIR/sshd"
 TEST_USER=traveller$VT_ISFX                  # traveller, or traveller-NAME per instance
 TEST_PASSWORD='traveller-pw-1'
 KEY_PASSPHRASE='hotel wifi 2fa'            # contains spaces on purpose
-TOTP_SECRET='JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP' # base32, 160 bit, RFC 6238 SHA1/30s/6 digits
+TOTP_SECRET=${VAULT_TEST_TOTP_SECRET:-JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP} # base32, 160 bit, RFC 6238 SHA1/30s/6 digits
+[[ $TOTP_SECRET =~ ^[A-Z2-7]+$ ]] || vt_die "VAULT_TEST_TOTP_SECRET is not base32"
+TCP_FORWARDING=${VAULT_TEST_SSH_TCP_FORWARDING:-no}
+[[ $TCP_FORWARDING == yes || $TCP_FORWARDING == no ]] || vt_die "VAULT_TEST_SSH_TCP_FORWARDING: yes or no"
+
 PAM_SERVICE=vault-test-sshd-2fa$VT_ISFX     # /etc/pam.d/$PAM_SERVICE, selected via argv[0]
 TOTP_REUSE=${VAULT_TEST_TOTP_REUSE:-deny}
 
@@ -150,7 +157,7 @@ LoginGraceTime 60
 ClientAliveInterval 15
 ClientAliveCountMax 3
 X11Forwarding no
-AllowTcpForwarding no
+AllowTcpForwarding $TCP_FORWARDING
 PrintMotd no
 LogLevel VERBOSE
 Subsystem sftp ${VAULT_TEST_SFTP_SUBSYSTEM:-internal-sftp}
