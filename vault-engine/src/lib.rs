@@ -175,6 +175,7 @@ mod conflicts;
 mod core;
 mod detect;
 mod dir_ids;
+mod dir_move;
 mod listing;
 mod live_temps;
 mod names;

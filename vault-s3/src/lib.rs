@@ -275,6 +275,7 @@ impl Storage for S3Storage {
         Capabilities {
             random_write: false,
             atomic_replace: false,
+            atomic_dir_rename: false,
             max_name_len: MAX_NAME_LEN,
             set_modified: false,
         }

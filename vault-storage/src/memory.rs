@@ -209,6 +209,7 @@ impl MemoryStorage {
             capabilities: Capabilities {
                 random_write: true,
                 atomic_replace: true,
+                atomic_dir_rename: true,
                 max_name_len: 255,
                 set_modified: true,
             },
@@ -737,6 +738,7 @@ mod tests {
         let caps = Capabilities {
             random_write: false,
             atomic_replace: true,
+            atomic_dir_rename: true,
             max_name_len: 255,
             set_modified: false,
         };
