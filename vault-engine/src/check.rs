@@ -192,9 +192,15 @@ async fn finding_problem(
             "name does not decrypt (not a node of this directory)".to_owned(),
             false,
         ),
-        FindingKind::BadShortened(reason) => (format!("shortened node unusable: {reason}"), false),
+        FindingKind::BadShortened(reason) => {
+            let what = format!("shortened node unusable: {reason}");
+            broken_node(core, &f.storage_path, &what, repair).await?
+        }
         FindingKind::Conflict(what) => (format!("sync-conflict copy: {what}"), f.repaired),
-        FindingKind::Broken => broken_node(core, &f.storage_path, repair).await?,
+        FindingKind::Broken => {
+            let what = "broken node: no dir.c9r, symlink.c9r or contents.c9r";
+            broken_node(core, &f.storage_path, what, repair).await?
+        }
         FindingKind::MissingContentDir(cid) => {
             if let Ok(c) = core.content_dir(&cid) {
                 visited.insert(c.as_str().to_owned());
@@ -229,9 +235,9 @@ async fn finding_problem(
 async fn broken_node(
     core: &Core,
     storage_path: &str,
+    what: &str,
     repair: bool,
 ) -> Result<(String, bool), VaultError> {
-    let what = "broken node: no dir.c9r, symlink.c9r or contents.c9r";
     if !dir_move::is_content_free(core, storage_path).await? {
         return Ok((what.to_owned(), false));
     }
