@@ -173,6 +173,10 @@ pub async fn check(
         }
     }
     find_orphans(core, &visited, repair, &mut report).await?;
+    if report.problems.iter().any(|p| p.repaired) {
+        // Repairs removed or rewrote nodes the walk's listings cached.
+        core.clear_caches();
+    }
     Ok(report)
 }
 
