@@ -320,7 +320,7 @@ async fn every_cut_of_a_file_move_leaves_a_whole_copy() {
             let fresh = reopen(storage.clone(), false).await;
             check(&fresh, true, &NoProgress).await.expect("repair");
             let tree = walk(&fresh).await;
-            let copies: Vec<&Entry> = [format!("/a/g.txt"), format!("/dest/{to}")]
+            let copies: Vec<&Entry> = ["/a/g.txt".to_owned(), format!("/dest/{to}")]
                 .iter()
                 .filter_map(|p| tree.get(p))
                 .collect();
