@@ -186,7 +186,7 @@ impl State {
 
 impl MemoryStorage {
     /// An empty storage (just the root folder) with `random_write`,
-    /// `atomic_replace` and `set_modified`, and 255-byte names.
+    /// `atomic_replace`, `atomic_dir_rename` and `set_modified`, and 255-byte names.
     pub fn new() -> Self {
         let mut nodes = BTreeMap::new();
         nodes.insert(
