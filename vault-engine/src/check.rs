@@ -29,6 +29,7 @@ use vault_storage::{Body, EntryKind, StoragePath, WriteMode};
 use crate::backups::{self, Kind};
 use crate::conflicts;
 use crate::core::{Core, is_not_found};
+use crate::dir_move;
 use crate::listing::{self, FindingKind, Listing};
 use crate::names::NodeLoc;
 use crate::{DirId, Node, NodeKind, Vault, VaultError, VaultErrorKind};
@@ -158,6 +159,12 @@ pub async fn check(
             report.nodes_checked += 1;
             let child = format!("{path}/{}", node.name);
             if let NodeKind::Dir(cid) = &node.kind {
+                let (problem, gone) = move_leftover(core, &node, cid, &child, repair).await?;
+                report.problems.extend(problem);
+                if gone {
+                    progress.node_checked(&node.storage_path);
+                    continue;
+                }
                 if let Some(other) = ids.get(cid) {
                     report.problems.push(Problem {
                         storage_path: node.storage_path.clone(),
@@ -184,6 +191,10 @@ pub async fn check(
         }
     }
     find_orphans(core, &visited, repair, &mut report).await?;
+    if report.problems.iter().any(|p| p.repaired) {
+        // Repairs removed or rewrote nodes the walk's listings cached.
+        core.clear_caches();
+    }
     Ok(report)
 }
 
@@ -203,12 +214,15 @@ async fn finding_problem(
             "name does not decrypt (not a node of this directory)".to_owned(),
             false,
         ),
-        FindingKind::BadShortened(reason) => (format!("shortened node unusable: {reason}"), false),
+        FindingKind::BadShortened(reason) => {
+            let what = format!("shortened node unusable: {reason}");
+            broken_node(core, &f.storage_path, &what, repair).await?
+        }
         FindingKind::Conflict(what) => (format!("sync-conflict copy: {what}"), f.repaired),
-        FindingKind::Broken => (
-            "broken node: no dir.c9r, symlink.c9r or contents.c9r".to_owned(),
-            false,
-        ),
+        FindingKind::Broken => {
+            let what = "broken node: no dir.c9r, symlink.c9r or contents.c9r";
+            broken_node(core, &f.storage_path, what, repair).await?
+        }
         FindingKind::MissingContentDir(cid) => {
             if let Ok(c) = core.content_dir(&cid) {
                 visited.insert(c.as_str().to_owned());
@@ -235,6 +249,91 @@ async fn finding_problem(
         repaired,
         harmless,
     })
+}
+
+/// A broken node; one holding nothing but `name.c9s` or a move marker (what
+/// a cut folder move or creation leaves) is removed with `repair`: it holds
+/// no data.
+async fn broken_node(
+    core: &Core,
+    storage_path: &str,
+    what: &str,
+    repair: bool,
+) -> Result<(String, bool), VaultError> {
+    if !dir_move::is_content_free(core, storage_path).await? {
+        return Ok((what.to_owned(), false));
+    }
+    let mut repaired = false;
+    if repair {
+        match core
+            .storage
+            .remove_dir_all(&StoragePath::new(storage_path)?)
+            .await
+        {
+            Ok(()) => repaired = true,
+            Err(e) => {
+                tracing::warn!(ciphertext = %storage_path, error = %e, "could not remove an empty node folder")
+            }
+        }
+    }
+    Ok((
+        format!("{what} (an empty node folder a cut move or creation left; holds no data)"),
+        repaired,
+    ))
+}
+
+/// The trace a cut folder move (on a storage without atomic folder renames)
+/// left in the directory node `node`, if any, and whether `repair` removed the
+/// node: a marker naming a target that holds the same ID means the move
+/// committed and this node is its leftover source (removed: the target names
+/// the same content directory, nothing is lost); any other marker is stale
+/// (removed; the node stays).
+async fn move_leftover(
+    core: &Core,
+    node: &Node,
+    id: &DirId,
+    child: &str,
+    repair: bool,
+) -> Result<(Option<Problem>, bool), VaultError> {
+    let (description, fix, harmless) = match dir_move::read_marker(core, &node.storage_path, id)
+        .await?
+    {
+        dir_move::Marker::None => return Ok((None, false)),
+        dir_move::Marker::Committed { target } => (
+            format!(
+                "directory ID collision: leftover source of an interrupted folder move to {target} (same ID; the target is kept)"
+            ),
+            true,
+            false,
+        ),
+        dir_move::Marker::Stale { target } => (
+            format!("leftover marker of a folder move to {target} that never completed"),
+            false,
+            true,
+        ),
+    };
+    let mut repaired = false;
+    if repair {
+        let done = if fix {
+            dir_move::remove_source(core, &node.storage_path).await
+        } else {
+            dir_move::remove_marker(core, &node.storage_path).await
+        };
+        match done {
+            Ok(()) => repaired = true,
+            Err(e) => {
+                tracing::warn!(ciphertext = %node.storage_path, error = %e, "could not settle a cut folder move")
+            }
+        }
+    }
+    let problem = Problem {
+        storage_path: node.storage_path.clone(),
+        cleartext_path: Some(child.to_owned()),
+        description,
+        repaired,
+        harmless,
+    };
+    Ok((Some(problem), fix && repaired))
 }
 
 /// Removes a leftover temp object (file or folder) unless a write still uses it.
