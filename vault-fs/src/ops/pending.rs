@@ -233,7 +233,9 @@ impl VaultFs {
         Ok(())
     }
 
-    /// Settles every pending node in `dir` (before listing or changing it).
+    /// Settles every pending node in `dir` (before listing or changing it);
+    /// one whose create failed for good is detached and left out (its error
+    /// went to close; the kernel may not have released it yet).
     pub(super) async fn settle_dir(&self, dir: NodeId) -> FsResult<()> {
         let inos: Vec<NodeId> = {
             let pending = lock(&self.pending);
@@ -241,7 +243,11 @@ impl VaultFs {
             pending
                 .keys()
                 .copied()
-                .filter(|i| nodes.get(*i).is_some_and(|e| e.parent == dir))
+                .filter(|i| {
+                    nodes
+                        .get(*i)
+                        .is_some_and(|e| e.parent == dir && !e.detached)
+                })
                 .collect()
         };
         for ino in inos {
@@ -252,7 +258,16 @@ impl VaultFs {
 
     /// Settles every pending node (unmount, signals).
     pub(super) async fn settle_all(&self) -> FsResult<()> {
-        let inos: Vec<NodeId> = lock(&self.pending).keys().copied().collect();
+        // A detached one failed for good (its name was taken) or was replaced.
+        let inos: Vec<NodeId> = {
+            let pending = lock(&self.pending);
+            let nodes = lock(&self.nodes);
+            pending
+                .keys()
+                .copied()
+                .filter(|i| nodes.get(*i).is_some_and(|e| !e.detached))
+                .collect()
+        };
         let mut first = Ok(());
         for ino in inos {
             if let Err(e) = self.settle(ino).await {
