@@ -29,6 +29,11 @@ pub(super) const PENDING_MAX: u64 = 1 << 20;
 /// One locally created file not (yet) on storage.
 pub(super) struct Pending {
     state: AsyncMutex<State>,
+    /// Where it is to be created: used when the kernel has already forgotten
+    /// the node (a store that failed at release is retried by `flush_all`,
+    /// and the content must not depend on the node table keeping the entry).
+    /// A pending file is stored before any rename of it, so this stays true.
+    place: (vault_engine::DirId, String),
 }
 
 enum State {
@@ -67,6 +72,7 @@ impl VaultFs {
             ino,
             Arc::new(Pending {
                 state: AsyncMutex::new(State::Buffer(Zeroizing::new(Vec::new()))),
+                place: (dir.clone(), name.to_owned()),
             }),
         );
         Some(ino)
@@ -157,10 +163,9 @@ impl VaultFs {
             State::Failed(kind) => return Err((*kind).into()),
             State::Buffer(buf) => Zeroizing::new(buf.to_vec()),
         };
-        let (dir, name) = {
-            let nodes = lock(&self.nodes);
-            let e = nodes.get(ino).ok_or(FsErrorKind::NotFound)?;
-            (e.node.parent.clone(), e.node.name.clone())
+        let (dir, name) = match lock(&self.nodes).get(ino) {
+            Some(e) => (e.node.parent.clone(), e.node.name.clone()),
+            None => p.place.clone(),
         };
         let stager = self.vault.stager();
         let staged = tokio::task::spawn_blocking(move || {
@@ -258,14 +263,15 @@ impl VaultFs {
 
     /// Settles every pending node (unmount, signals).
     pub(super) async fn settle_all(&self) -> FsResult<()> {
-        // A detached one failed for good (its name was taken) or was replaced.
+        // A detached one failed for good (its name was taken) or was replaced; one the
+        // kernel forgot after a failed store at release is still retried here.
         let inos: Vec<NodeId> = {
             let pending = lock(&self.pending);
             let nodes = lock(&self.nodes);
             pending
                 .keys()
                 .copied()
-                .filter(|i| nodes.get(*i).is_some_and(|e| !e.detached))
+                .filter(|i| nodes.get(*i).is_none_or(|e| !e.detached))
                 .collect()
         };
         let mut first = Ok(());
