@@ -89,7 +89,8 @@ async fn connect_backend(
                 secrets.stored_or_ask(Some(account), "S3 secret key", prompt)
             };
             let s3 = super::s3_arg::connect(arg, bucket, prefix, &s3, &ask).await?;
-            Ok((s3.clone(), Some(s3)))
+            let storage: Arc<dyn Storage> = s3.clone();
+            Ok((storage, Some(s3)))
         }
         StorageSpec::Named(name) => Err(match super::config::path() {
             Ok(file) => super::config::unknown_name(name, &file),

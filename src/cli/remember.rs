@@ -139,6 +139,9 @@ fn describe(e: &keyring::Error) -> String {
 
 /// The process's keyring (per `VAULT_KEYRING`), or None for `none`.
 pub fn store() -> Option<&'static Keyring> {
+    // Set once from the environment and never changed: the one global the CLI keeps, since
+    // the backend is a property of the process (its environment), not of a command, and
+    // opening it twice would ask the OS for a second session keyring.
     static STORE: OnceLock<Option<Keyring>> = OnceLock::new();
     STORE
         .get_or_init(|| {
