@@ -23,7 +23,6 @@ const MAX_FN_LINES: usize = 100;
 /// Functions over [`MAX_FN_LINES`] not split yet (`path fn`), when the rule came: each is to
 /// be split along its own seams; the list only shrinks (a new long function fails).
 const LONG_FNS_TO_SPLIT: &[&str] = &[
-    "src/cli/commands/get.rs run",
     "src/cli/commands/mount.rs spawn_daemon",
     "vault-webdav/src/propfind.rs parse_multistatus",
     "vault-webdav/src/storage.rs read_at",

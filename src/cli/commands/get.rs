@@ -82,37 +82,7 @@ pub async fn run(
             c_escape(&shown)
         )));
     }
-    let name = src.split_last().map(|(_, n)| n.to_string());
-    let dest_is_dir = std::fs::metadata(dest).is_ok_and(|m| m.is_dir());
-    let target = match (std::fs::metadata(dest), name) {
-        (Ok(m), Some(name)) if m.is_dir() => dest.join(name),
-        (Ok(m), None) if m.is_dir() => dest.to_path_buf(),
-        _ => dest.to_path_buf(),
-    };
-    if let Some(parent) = target.parent().filter(|p| !p.as_os_str().is_empty())
-        && !parent.is_dir()
-    {
-        return Err(CliError::other(format!(
-            "{}: no such directory",
-            parent.display()
-        )));
-    }
-    match std::fs::symlink_metadata(&target) {
-        Ok(m) if m.is_dir() && !is_dir => {
-            return Err(CliError::other(format!(
-                "cannot overwrite directory {} with a file",
-                c_escape(&target.display().to_string())
-            )));
-        }
-        Ok(m) if !m.is_dir() && is_dir => {
-            return Err(CliError::other(format!(
-                "cannot overwrite non-directory {} with directory {}",
-                c_escape(&target.display().to_string()),
-                c_escape(&shown)
-            )));
-        }
-        _ => {}
-    }
+    let (target, dest_is_dir) = local_target(dest, &src, is_dir, &shown)?;
 
     let (base, root_rel) = if dest_is_dir && src.is_root() {
         (dest.to_path_buf(), Vec::new())
@@ -193,6 +163,48 @@ pub async fn run(
         }
     }
     crate::cli::exit::summarize(errors, "items could not be copied")
+}
+
+/// Where the copy goes (DEST, or DEST/NAME when DEST is a folder) and whether DEST is a
+/// folder; refuses a missing parent and a file/folder mismatch with what is there.
+fn local_target(
+    dest: &Path,
+    src: &VPath,
+    is_dir: bool,
+    shown: &str,
+) -> CliResult<(std::path::PathBuf, bool)> {
+    let name = src.split_last().map(|(_, n)| n.to_string());
+    let dest_is_dir = std::fs::metadata(dest).is_ok_and(|m| m.is_dir());
+    let target = match (std::fs::metadata(dest), name) {
+        (Ok(m), Some(name)) if m.is_dir() => dest.join(name),
+        (Ok(m), None) if m.is_dir() => dest.to_path_buf(),
+        _ => dest.to_path_buf(),
+    };
+    if let Some(parent) = target.parent().filter(|p| !p.as_os_str().is_empty())
+        && !parent.is_dir()
+    {
+        return Err(CliError::other(format!(
+            "{}: no such directory",
+            parent.display()
+        )));
+    }
+    match std::fs::symlink_metadata(&target) {
+        Ok(m) if m.is_dir() && !is_dir => {
+            return Err(CliError::other(format!(
+                "cannot overwrite directory {} with a file",
+                c_escape(&target.display().to_string())
+            )));
+        }
+        Ok(m) if !m.is_dir() && is_dir => {
+            return Err(CliError::other(format!(
+                "cannot overwrite non-directory {} with directory {}",
+                c_escape(&target.display().to_string()),
+                c_escape(shown)
+            )));
+        }
+        _ => {}
+    }
+    Ok((target, dest_is_dir))
 }
 
 /// DEST's parent (opened as the user named it) and the copy's own name in it.
