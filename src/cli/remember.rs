@@ -539,6 +539,25 @@ mod tests {
     }
 
     #[test]
+    fn s3_storage_keys_name_the_endpoint_the_options_choose() {
+        let arg = "s3://team/a/V";
+        let s3 = S3Args {
+            s3_endpoint: Some("http://127.0.0.1:9000".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            storage_key(arg, &parse(arg).unwrap(), Some(&s3)).unwrap(),
+            "s3+http://127.0.0.1:9000/team/a/V"
+        );
+        assert_eq!(
+            vault_password_account(arg, &s3).unwrap(),
+            "vault-password s3+http://127.0.0.1:9000/team/a/V"
+        );
+        // Without the options the endpoint is unknown: no key rather than a wrong one.
+        assert!(storage_key(arg, &parse(arg).unwrap(), None).is_none());
+    }
+
+    #[test]
     fn account_names() {
         let c =
             vault_webdav::WebDavConfig::parse("davs://me@cloud.example/remote.php/dav/files/me/V")
