@@ -120,29 +120,11 @@ pub async fn run(
     let bar = progress_bytes(total, ctx.quiet);
     // Folders first, in order (each inside its parent); then files and symlinks, which are
     // independent of each other, a few at a time.
-    let mut dirs = Vec::new();
-    let mut failed_dirs: Vec<Rel> = Vec::new();
-    let below_failed = |local: &Rel, failed: &[Rel]| {
-        // Below a folder that could not be made nothing can be written: one error is enough.
-        failed.iter().any(|d| local.starts_with(d) && local != d)
-    };
     let (folders, leaves): (Vec<Item>, Vec<Item>) = items
         .into_iter()
         .partition(|i| matches!(i, Item::Dir { .. }));
-    for item in folders {
-        let Item::Dir { local, modified } = &item else {
-            continue;
-        };
-        if below_failed(local, &failed_dirs) {
-            continue;
-        }
-        if let Err(e) = execute(&vault, storage_arg, &dest, &item, &bar).await {
-            errors.push(e);
-            failed_dirs.push(local.clone());
-            continue;
-        }
-        dirs.push((local.clone(), *modified));
-    }
+    let (dirs, failed_dirs) =
+        make_folders(&vault, storage_arg, &dest, &folders, &bar, &mut errors).await;
     let leaves = leaves
         .iter()
         .filter(|item| match item {
@@ -163,6 +145,39 @@ pub async fn run(
         }
     }
     crate::cli::exit::summarize(errors, "items could not be copied")
+}
+
+/// Below a folder that could not be made nothing can be written: one error is enough.
+fn below_failed(local: &Rel, failed: &[Rel]) -> bool {
+    failed.iter().any(|d| local.starts_with(d) && local != d)
+}
+
+/// The folders made, in order, with the times to give them last; and those that failed.
+async fn make_folders(
+    vault: &Vault,
+    storage_arg: &str,
+    dest: &Dest,
+    folders: &[Item],
+    bar: &indicatif::ProgressBar,
+    errors: &mut Vec<CliError>,
+) -> (Vec<(Rel, Option<SystemTime>)>, Vec<Rel>) {
+    let mut dirs = Vec::new();
+    let mut failed_dirs: Vec<Rel> = Vec::new();
+    for item in folders {
+        let Item::Dir { local, modified } = item else {
+            continue;
+        };
+        if below_failed(local, &failed_dirs) {
+            continue;
+        }
+        if let Err(e) = execute(vault, storage_arg, dest, item, bar).await {
+            errors.push(e);
+            failed_dirs.push(local.clone());
+            continue;
+        }
+        dirs.push((local.clone(), *modified));
+    }
+    (dirs, failed_dirs)
 }
 
 /// Where the copy goes (DEST, or DEST/NAME when DEST is a folder) and whether DEST is a
