@@ -54,16 +54,6 @@ pub async fn connect_existing(
 /// Largest `vault.cryptomator` read (the engine refuses larger ones as not a vault file).
 const MAX_CONFIG: usize = 64 * 1024;
 
-/// [`connect_existing`], also returning `vault.cryptomator`'s bytes: the check reads the file
-/// (one request) instead of asking for its metadata.
-pub async fn connect_existing_config(
-    storage_arg: &str,
-    secrets: &Secrets,
-) -> CliResult<(std::sync::Arc<dyn vault_storage::Storage>, Vec<u8>)> {
-    let e = connect_existing_full(storage_arg, secrets).await?;
-    Ok((e.storage, e.config))
-}
-
 /// [`connect_existing`], and the metadata cache in front of the storage if there is one.
 pub async fn connect_existing_cached(
     storage_arg: &str,
