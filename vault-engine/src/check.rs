@@ -140,21 +140,7 @@ pub async fn check(
             let problem = finding_problem(core, f, &path, repair, &mut visited).await?;
             report.problems.push(problem);
         }
-        // Files and symlinks are read independently of each other: a few at a time.
-        // (A loop, not a stream of closures: the future stays provably `Send`.)
-        let mut running = futures::stream::FuturesOrdered::new();
-        let mut nodes = listing.nodes.iter();
-        let mut results = Vec::with_capacity(listing.nodes.len());
-        loop {
-            while running.len() < PARALLEL {
-                let Some(node) = nodes.next() else { break };
-                running.push_back(check_leaf(core, node));
-            }
-            match running.next().await {
-                Some(r) => results.push(r),
-                None => break,
-            }
-        }
+        let results = check_leaves(core, &listing.nodes).await;
         for (node, result) in listing.nodes.iter().zip(results) {
             report.nodes_checked += 1;
             let child = format!("{path}/{}", node.name);
@@ -431,6 +417,28 @@ async fn check_dir_id_backup(
         });
     }
     Ok(())
+}
+
+/// [`check_leaf`] of every node, in order. Files and symlinks are read independently of each
+/// other: a few at a time. (A loop, not a stream of closures: the future stays provably `Send`.)
+async fn check_leaves(
+    core: &Core,
+    nodes: &[Node],
+) -> Vec<Result<Option<(String, String)>, VaultError>> {
+    let mut running = futures::stream::FuturesOrdered::new();
+    let mut next = nodes.iter();
+    let mut results = Vec::with_capacity(nodes.len());
+    loop {
+        while running.len() < PARALLEL {
+            let Some(node) = next.next() else { break };
+            running.push_back(check_leaf(core, node));
+        }
+        match running.next().await {
+            Some(r) => results.push(r),
+            None => break,
+        }
+    }
+    results
 }
 
 /// Files read at once by `check` (independent reads; a few hide a link's latency).
