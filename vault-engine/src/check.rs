@@ -145,7 +145,7 @@ pub async fn check(
             report.nodes_checked += 1;
             let child = format!("{path}/{}", node.name);
             if let NodeKind::Dir(cid) = &node.kind {
-                let (problem, gone) = move_leftover(core, &node, cid, &child, repair).await?;
+                let (problem, gone) = move_leftover(core, node, cid, &child, repair).await?;
                 report.problems.extend(problem);
                 if gone {
                     progress.node_checked(&node.storage_path);
