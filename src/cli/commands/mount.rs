@@ -301,6 +301,7 @@ fn mounted(plan: &Plan, reveal: bool, quiet: bool) {
     }
 }
 
+/// Starts the detached daemon, hands it `answers` and relays its questions until it reports.
 fn spawn_daemon(
     args: &MountArgs,
     plan: &Plan,
@@ -311,6 +312,30 @@ fn spawn_daemon(
     let storage_abs = storage_arg::absolute(&args.storage, &spec);
     let exe = std::env::current_exe()
         .map_err(|e| CliError::other(format!("cannot find the vault program: {e}")))?;
+    let argv = daemon_argv(args, plan, storage_abs);
+    let stderr = daemon_stderr(args.log_file.as_deref())?;
+    let mut child = Command::new(exe)
+        .args(&argv)
+        .env_remove("VAULT_ASKPASS")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(stderr)
+        .spawn()
+        .map_err(|e| CliError::other(format!("cannot start the mount daemon: {}", io_text(&e))))?;
+    let mut to_daemon = child.stdin.take();
+    if let Some(stdin) = &mut to_daemon {
+        // A daemon that died early closes the pipe; its report (or exit status) says why.
+        let _ = stdin.write_all(&encode_answers(&answers));
+        let _ = stdin.flush();
+    }
+    drop(answers);
+    let report = relay_until_report(&mut child, &mut to_daemon, secrets);
+    drop(to_daemon);
+    daemon_outcome(report.trim_end(), &mut child)
+}
+
+/// `__mount-daemon` with the plan's options, then `-- STORAGE MOUNTPOINT`.
+fn daemon_argv(args: &MountArgs, plan: &Plan, storage_abs: String) -> Vec<OsString> {
     let mut argv: Vec<OsString> = vec!["__mount-daemon".into()];
     if plan.options.read_only {
         argv.push("--read-only".into());
@@ -333,6 +358,20 @@ fn spawn_daemon(
         argv.push("--idle".into());
         argv.push(format!("{}ms", idle.as_millis()).into());
     }
+    argv.push("-o".into());
+    argv.push(daemon_option_words(plan).join(",").into());
+    argv.extend(daemon_askpass_argv(&plan.secrets));
+    argv.push("--display-name".into());
+    argv.push(args.storage.clone().into());
+    argv.extend(ConnectOptions::from_args(&plan.secrets).to_argv());
+    argv.push("--".into());
+    argv.push(storage_abs.into());
+    argv.push(plan.mountpoint.clone().into());
+    argv
+}
+
+/// The daemon's `-o` words: the plan's own, and the settings that have no flag of their own.
+fn daemon_option_words(plan: &Plan) -> Vec<String> {
     let mut words = plan.options.extra_options.clone();
     if plan.options.allow_non_empty {
         words.push("nonempty".into());
@@ -354,47 +393,35 @@ fn spawn_daemon(
     if let Some(ttl) = plan.cache.ttl {
         words.push(format!("dir_cache_time={}ms", ttl.as_millis()));
     }
-    argv.push("-o".into());
-    argv.push(words.join(",").into());
-    argv.extend(daemon_askpass_argv(&plan.secrets));
-    argv.push("--display-name".into());
-    argv.push(args.storage.clone().into());
-    argv.extend(ConnectOptions::from_args(&plan.secrets).to_argv());
-    argv.push("--".into());
-    argv.push(storage_abs.into());
-    argv.push(plan.mountpoint.clone().into());
+    words
+}
 
-    let stderr = match &args.log_file {
-        Some(path) => Stdio::from(
-            std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(path)
-                .map_err(|e| {
-                    CliError::other(format!(
-                        "cannot open log file {}: {}",
-                        path.display(),
-                        io_text(&e)
-                    ))
-                })?,
-        ),
-        None => Stdio::null(),
+/// The daemon's stderr: `--log-file` (appended to), else nowhere.
+fn daemon_stderr(log_file: Option<&Path>) -> CliResult<Stdio> {
+    let Some(path) = log_file else {
+        return Ok(Stdio::null());
     };
-    let mut child = Command::new(exe)
-        .args(&argv)
-        .env_remove("VAULT_ASKPASS")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(stderr)
-        .spawn()
-        .map_err(|e| CliError::other(format!("cannot start the mount daemon: {}", io_text(&e))))?;
-    let mut to_daemon = child.stdin.take();
-    if let Some(stdin) = &mut to_daemon {
-        // A daemon that died early closes the pipe; its report (or exit status) says why.
-        let _ = stdin.write_all(&encode_answers(&answers));
-        let _ = stdin.flush();
-    }
-    drop(answers);
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(|e| {
+            CliError::other(format!(
+                "cannot open log file {}: {}",
+                path.display(),
+                io_text(&e)
+            ))
+        })?;
+    Ok(Stdio::from(file))
+}
+
+/// Reads the daemon's lines, relaying its questions (see `reauth`), until the first line
+/// that is none: its report.
+fn relay_until_report(
+    child: &mut std::process::Child,
+    to_daemon: &mut Option<std::process::ChildStdin>,
+    secrets: &Secrets,
+) -> String {
     let mut report = String::new();
     if let Some(stdout) = child.stdout.take() {
         let mut reader = std::io::BufReader::new(stdout);
@@ -402,7 +429,7 @@ fn spawn_daemon(
         loop {
             report.clear();
             let _ = reader.read_line(&mut report);
-            let relayed = match &mut to_daemon {
+            let relayed = match to_daemon {
                 Some(stdin) => {
                     reauth::parent_relay_line(report.trim_end_matches(['\n', '\r']), secrets, stdin)
                 }
@@ -413,8 +440,11 @@ fn spawn_daemon(
             }
         }
     }
-    drop(to_daemon);
-    let report = report.trim_end();
+    report
+}
+
+/// What the daemon's report means: `ok`, `err CODE MESSAGE`, or nothing (it stopped).
+fn daemon_outcome(report: &str, child: &mut std::process::Child) -> CliResult {
     if report == "ok" {
         return Ok(());
     }
