@@ -29,6 +29,7 @@ use crate::cli::cache::{self, CacheChoice, CacheMode};
 use crate::cli::cache_mount::{self, ModeNote};
 use crate::cli::desktop::Desktop;
 use crate::cli::exit::{CliError, CliResult, Exit};
+use crate::cli::notify::Notifier;
 use crate::cli::secrets::{Answer, Secrets};
 use crate::cli::storage_arg::{self, ConnectOptions, io_text};
 use crate::cli::{reauth, runtime, session};
@@ -227,7 +228,9 @@ pub fn run(ctx: Ctx, mut args: MountArgs) -> CliResult {
             Ok::<_, CliError>((vault, mode))
         })?;
         drop(secrets);
-        vault.on_conflict(Box::new(crate::cli::notify::conflict));
+        // This mount's notifications (off until `Desktop::mounted`).
+        let notifier = Notifier::default();
+        vault.on_conflict(notifier.conflict_observer());
         let mount = vault_fs::mount(
             Arc::new(vault),
             &plan.mountpoint,
@@ -238,8 +241,12 @@ pub fn run(ctx: Ctx, mut args: MountArgs) -> CliResult {
         let _mode_note = ModeNote::write(&plan.mountpoint, mode);
         // Mounted: what --remember asked for was right.
         crate::cli::remember::commit(&plan.secrets.keyring);
-        let autolock = arm_auto_lock(&rt, &mount, args.no_auto_lock);
-        let desktop = Desktop::mounted(&args, mount.mountpoint().unwrap_or(&plan.mountpoint));
+        let autolock = arm_auto_lock(&rt, &mount, args.no_auto_lock, &notifier);
+        let desktop = Desktop::mounted(
+            &args,
+            mount.mountpoint().unwrap_or(&plan.mountpoint),
+            notifier,
+        );
         mounted(&plan, args.reveal, ctx.quiet);
         let result = mount.wait_ended().map_err(mount_error);
         autolock.finish();
@@ -286,9 +293,12 @@ fn arm_auto_lock(
     rt: &tokio::runtime::Runtime,
     mount: &vault_fs::MountSession,
     no_auto_lock: bool,
+    notifier: &Notifier,
 ) -> AutoLock {
     match (no_auto_lock, mount.stop_handle(), mount.mountpoint()) {
-        (false, Some(stop), Some(mountpoint)) => AutoLock::start(rt, mountpoint, stop),
+        (false, Some(stop), Some(mountpoint)) => {
+            AutoLock::start(rt, mountpoint, stop, notifier.clone())
+        }
         _ => AutoLock::disabled(),
     }
 }
@@ -475,7 +485,9 @@ pub fn run_daemon(_ctx: Ctx, args: MountArgs) -> CliResult {
     let _ = rustix::process::setsid();
     let mut report = std::io::stdout();
     let relay = reauth::ParentRelay::default();
-    let started = start_daemon(&args, &relay);
+    // This mount's notifications (off until `Desktop::mounted`).
+    let notifier = Notifier::default();
+    let started = start_daemon(&args, &relay, &notifier);
     relay.close();
     let (rt, mount, auth_socket, mode_note) = match started {
         Ok(v) => v,
@@ -485,8 +497,12 @@ pub fn run_daemon(_ctx: Ctx, args: MountArgs) -> CliResult {
             return Err(e);
         }
     };
-    let autolock = arm_auto_lock(&rt, &mount, args.no_auto_lock);
-    let desktop = Desktop::mounted(&args, mount.mountpoint().unwrap_or(Path::new("/")));
+    let autolock = arm_auto_lock(&rt, &mount, args.no_auto_lock, &notifier);
+    let desktop = Desktop::mounted(
+        &args,
+        mount.mountpoint().unwrap_or(Path::new("/")),
+        notifier,
+    );
     let _ = writeln!(report, "ok");
     let _ = report.flush();
     // Let go of the parent's pipe: stdin and stdout now point at /dev/null.
@@ -515,7 +531,11 @@ type Started = (
     ModeNote,
 );
 
-fn start_daemon(args: &MountArgs, relay: &reauth::ParentRelay) -> CliResult<Started> {
+fn start_daemon(
+    args: &MountArgs,
+    relay: &reauth::ParentRelay,
+    notifier: &Notifier,
+) -> CliResult<Started> {
     let mut plan = plan(args)?;
     plan.options.fs_name = args.storage.clone();
     let input = read_parent_block()?;
@@ -532,7 +552,7 @@ fn start_daemon(args: &MountArgs, relay: &reauth::ParentRelay) -> CliResult<Star
     relay.open();
     let mut secrets = Secrets::preset(answers, ConnectOptions::from_args(&plan.secrets));
     secrets.connect.cache = plan.cache;
-    let broker = reauth_prompter(args, &plan, &mut secrets, relay);
+    let broker = reauth_prompter(args, &plan, &mut secrets, relay, notifier);
     let _ = std::env::set_current_dir(Path::new("/"));
     let rt = runtime()?;
     let read_only = plan.options.read_only;
@@ -550,7 +570,7 @@ fn start_daemon(args: &MountArgs, relay: &reauth::ParentRelay) -> CliResult<Star
         Ok::<_, CliError>((vault, mode))
     })?;
     drop(secrets);
-    vault.on_conflict(Box::new(crate::cli::notify::conflict));
+    vault.on_conflict(notifier.conflict_observer());
     let key = reauth::mount_key(&plan.mountpoint);
     let mount = vault_fs::mount(
         Arc::new(vault),
@@ -650,12 +670,14 @@ fn reauth_prompter(
     plan: &Plan,
     secrets: &mut Secrets,
     relay: &reauth::ParentRelay,
+    notifier: &Notifier,
 ) -> Option<Arc<reauth::Broker>> {
     let url = vault_sftp::parse_sftp_url(&args.storage).ok()?;
     let broker = reauth::Broker::new(
         &url.host,
         &plan.mountpoint,
         plan.auth_wait.unwrap_or(reauth::DEFAULT_AUTH_WAIT),
+        notifier.clone(),
     );
     // In a desktop session a reconnect's question also gets a dialog (`gui_prompt`).
     let dialog = crate::cli::gui_prompt::find(&crate::cli::gui_prompt::Env::current())
