@@ -18,6 +18,8 @@ use std::time::Duration;
 use futures::StreamExt;
 use vault_fs::StopHandle;
 
+use super::notify::Notifier;
+
 /// What logind told us.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogindEvent {
@@ -125,14 +127,21 @@ impl AutoLock {
         }
     }
 
-    /// Starts watching logind for `mountpoint`; `stop` ends the mount. Returns once the watcher
-    /// is armed (subscribed, inhibitor taken) or gave up, or after [`ARM_TIMEOUT`].
-    pub fn start(rt: &tokio::runtime::Runtime, mountpoint: &Path, stop: StopHandle) -> AutoLock {
+    /// Starts watching logind for `mountpoint`; `stop` ends the mount, `notifier` tells why.
+    /// Returns once the watcher is armed (subscribed, inhibitor taken) or gave up, or after
+    /// [`ARM_TIMEOUT`].
+    pub fn start(
+        rt: &tokio::runtime::Runtime,
+        mountpoint: &Path,
+        stop: StopHandle,
+        notifier: Notifier,
+    ) -> AutoLock {
         let inhibitor = Arc::new(Mutex::new(None));
         let (armed_tx, armed_rx) = tokio::sync::oneshot::channel();
         let task = rt.spawn(watch(
             mountpoint.to_path_buf(),
             stop,
+            notifier,
             Arc::clone(&inhibitor),
             armed_tx,
         ));
@@ -167,6 +176,7 @@ impl AutoLock {
 async fn watch(
     mountpoint: PathBuf,
     stop: StopHandle,
+    notifier: Notifier,
     inhibitor: Arc<Mutex<Option<zbus::OwnedFd>>>,
     armed: tokio::sync::oneshot::Sender<()>,
 ) {
@@ -181,7 +191,7 @@ async fn watch(
                 "auto-lock: {reason}: flushing and unmounting {}",
                 mountpoint.display()
             );
-            crate::cli::notify::locked(&capitalised(&reason.to_string()));
+            notifier.locked(&capitalised(&reason.to_string()));
             stop.stop();
             return;
         }

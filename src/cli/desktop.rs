@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::args::MountArgs;
-use super::{notify, sidebar};
+use super::notify::{self, Notifier};
+use super::sidebar;
 
 /// How long an ending mount waits for its last notification to be sent.
 const NOTIFY_FLUSH: Duration = Duration::from_secs(3);
@@ -17,16 +18,18 @@ const NOTIFY_FLUSH: Duration = Duration::from_secs(3);
 pub struct Desktop {
     mountpoint: PathBuf,
     idle: Option<Duration>,
+    /// The mount's notifier (its clones are with the vault, the broker and auto-lock).
+    notifier: Notifier,
 }
 
 impl Desktop {
-    /// Turns notifications on (unless `--no-notify`, or a terminal is there) and lists the
-    /// mount in the sidebar (unless `--no-sidebar`).
-    pub fn mounted(args: &MountArgs, mountpoint: &Path) -> Desktop {
+    /// Turns the mount's `notifier` on (unless `--no-notify`, or a terminal is there) and
+    /// lists the mount in the sidebar (unless `--no-sidebar`).
+    pub fn mounted(args: &MountArgs, mountpoint: &Path, notifier: Notifier) -> Desktop {
         let shown = args.display_name.as_deref().unwrap_or(&args.storage);
         let label = sidebar::label_of(shown);
         if notify::wanted(args.no_notify) {
-            notify::enable(&label);
+            notifier.enable(&label);
         }
         if !args.no_sidebar {
             sidebar::mounted(mountpoint, &label);
@@ -34,6 +37,7 @@ impl Desktop {
         Desktop {
             mountpoint: mountpoint.to_path_buf(),
             idle: args.idle,
+            notifier,
         }
     }
 
@@ -42,9 +46,10 @@ impl Desktop {
         sidebar::unmounted(&self.mountpoint);
         if by == Some(vault_fs::EndedBy::Idle) {
             let idle = self.idle.map(|d| d.as_secs()).unwrap_or_default();
-            notify::locked(&format!("It was not used for {}", duration_text(idle)));
+            self.notifier
+                .locked(&format!("It was not used for {}", duration_text(idle)));
         }
-        notify::finish(NOTIFY_FLUSH);
+        self.notifier.finish(NOTIFY_FLUSH);
     }
 }
 

@@ -3,15 +3,18 @@
 //! a terminal: the vault was locked (auto-lock, `--idle`), a reconnect waits for `vault auth`,
 //! a sync-conflict copy was found.
 //!
-//! Off until [`enable`] (the mount daemon, or a `--foreground` mount whose stderr is not a
-//! terminal, unless `--no-notify` / `notify = false`): commands run in a terminal say what they
-//! have to say there. Messages go through a queue to one sender thread, so no caller blocks on
-//! D-Bus; [`finish`] waits (bounded) for the queue before the daemon exits. No session bus, no
-//! notification server: one log line, nothing fails.
+//! A mount owns one [`Notifier`] and hands clones to what notifies (the vault's conflict
+//! observer, the reconnect broker, auto-lock, the mount's `Desktop`); there is no
+//! process-wide switch. It is off until [`Notifier::enable`] (the mount daemon, or a
+//! `--foreground` mount whose stderr is not a terminal, unless `--no-notify` / `notify =
+//! false`): commands run in a terminal say what they have to say there. Messages go through a
+//! queue to one sender thread, so no caller blocks on D-Bus; [`Notifier::finish`] waits
+//! (bounded) for the queue before the daemon exits. No session bus, no notification server: one
+//! log line, nothing fails.
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// How long one Notify call may take.
@@ -50,51 +53,92 @@ struct Sender {
     done: std::sync::mpsc::Receiver<()>,
 }
 
-static SENDER: Mutex<Option<Sender>> = Mutex::new(None);
-
-fn sender() -> std::sync::MutexGuard<'static, Option<Sender>> {
-    SENDER.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-/// True when `enable` should be called: not turned off, and no terminal to talk to.
+/// True when [`Notifier::enable`] should be called: not turned off, and no terminal to talk to.
 pub fn wanted(no_notify: bool) -> bool {
     use std::io::IsTerminal;
     !no_notify && !std::io::stderr().is_terminal()
 }
 
-/// Turns notifications on for this process; `label` names the vault in them.
-pub fn enable(label: &str) {
-    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-    let (done_tx, done) = std::sync::mpsc::channel();
-    let spawned = std::thread::Builder::new()
-        .name("notify".into())
-        .spawn(move || {
-            run_sender(rx);
-            let _ = done_tx.send(());
-        });
-    if let Err(e) = spawned {
-        tracing::info!("notifications are off: {e}");
-        return;
+/// The notifications of one mount (or one `vault open`). Clones share one sender: whichever
+/// clone enables or finishes, all see it. Messages queued while off are dropped.
+#[derive(Clone, Default)]
+pub struct Notifier {
+    sender: Arc<Mutex<Option<Sender>>>,
+}
+
+impl std::fmt::Debug for Notifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Notifier")
+            .field("on", &self.is_on())
+            .finish()
     }
-    *sender() = Some(Sender {
-        label: label.to_string(),
-        tx,
-        done,
-    });
 }
 
-/// Sends what is queued and stops; waits at most `limit` for the queue to drain.
-pub fn finish(limit: Duration) {
-    let Some(s) = sender().take() else {
-        return;
-    };
-    drop(s.tx);
-    let _ = s.done.recv_timeout(limit);
-}
+impl Notifier {
+    fn sender(&self) -> std::sync::MutexGuard<'_, Option<Sender>> {
+        self.sender.lock().unwrap_or_else(|p| p.into_inner())
+    }
 
-fn queue(make: impl FnOnce(&str) -> Note) {
-    if let Some(s) = sender().as_ref() {
-        let _ = s.tx.send(make(&s.label));
+    /// True between [`Notifier::enable`] and [`Notifier::finish`].
+    pub fn is_on(&self) -> bool {
+        self.sender().is_some()
+    }
+
+    /// Turns notifications on; `label` names the vault in them.
+    pub fn enable(&self, label: &str) {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let (done_tx, done) = std::sync::mpsc::channel();
+        let spawned = std::thread::Builder::new()
+            .name("notify".into())
+            .spawn(move || {
+                run_sender(rx);
+                let _ = done_tx.send(());
+            });
+        if let Err(e) = spawned {
+            tracing::info!("notifications are off: {e}");
+            return;
+        }
+        *self.sender() = Some(Sender {
+            label: label.to_string(),
+            tx,
+            done,
+        });
+    }
+
+    /// Sends what is queued and stops; waits at most `limit` for the queue to drain.
+    pub fn finish(&self, limit: Duration) {
+        let Some(s) = self.sender().take() else {
+            return;
+        };
+        drop(s.tx);
+        let _ = s.done.recv_timeout(limit);
+    }
+
+    fn queue(&self, make: impl FnOnce(&str) -> Note) {
+        if let Some(s) = self.sender().as_ref() {
+            let _ = s.tx.send(make(&s.label));
+        }
+    }
+
+    /// Auto-lock or `--idle` locked the vault.
+    pub fn locked(&self, why: &str) {
+        self.queue(|label| locked_note(label, why));
+    }
+
+    /// A reconnect waits for `vault auth` (see `reauth`).
+    pub fn auth_waiting(&self, host: &str, mountpoint: &str, what: &str) {
+        self.queue(|label| auth_note(label, host, mountpoint, what));
+    }
+
+    /// A listing found a sync-conflict copy.
+    pub fn conflict(&self, event: &vault_engine::ConflictEvent) {
+        self.queue(|label| conflict_note(label, &event.name, &event.description));
+    }
+
+    /// The vault's conflict observer (`Vault::on_conflict`), notifying through this notifier.
+    pub fn conflict_observer(&self) -> vault_engine::ConflictObserver {
+        let notifier = self.clone();
+        Box::new(move |event| notifier.conflict(event))
     }
 }
 
@@ -190,27 +234,13 @@ pub fn conflict_note(label: &str, name: &str, description: &str) -> Note {
 /// `vault open FILE` failed (run by a file manager: nobody reads its stderr). Sent at once.
 pub fn failed(file: &Path, message: &str) {
     let folder = file.parent().filter(|_| !file.is_dir()).unwrap_or(file);
-    enable(&super::sidebar::label_of(&folder.to_string_lossy()));
-    queue(|label| Note {
+    let notifier = Notifier::default();
+    notifier.enable(&super::sidebar::label_of(&folder.to_string_lossy()));
+    notifier.queue(|label| Note {
         summary: format!("Vault {label} was not opened"),
         body: message.to_string(),
     });
-    finish(CALL_TIMEOUT);
-}
-
-/// Auto-lock or `--idle` locked the vault.
-pub fn locked(why: &str) {
-    queue(|label| locked_note(label, why));
-}
-
-/// A reconnect waits for `vault auth` (see `reauth`).
-pub fn auth_waiting(host: &str, mountpoint: &str, what: &str) {
-    queue(|label| auth_note(label, host, mountpoint, what));
-}
-
-/// A listing found a sync-conflict copy.
-pub fn conflict(event: &vault_engine::ConflictEvent) {
-    queue(|label| conflict_note(label, &event.name, &event.description));
+    notifier.finish(CALL_TIMEOUT);
 }
 
 #[cfg(test)]
@@ -230,10 +260,28 @@ mod tests {
     }
 
     #[test]
-    fn nothing_is_queued_while_off() {
-        // Not enabled in unit tests: these return at once and send nothing.
-        locked("x");
-        auth_waiting("h", "/m", "a code");
-        assert!(sender().is_none());
+    fn nothing_is_queued_while_off_and_clones_share_one_sender() {
+        // Not enabled: these return at once and send nothing.
+        let n = Notifier::default();
+        n.locked("x");
+        n.auth_waiting("h", "/m", "a code");
+        assert!(!n.is_on());
+        // Clones share one sender: what one clone queues once another enabled it is sent,
+        // and finishing turns every clone off.
+        let other = n.clone();
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let (_done_tx, done) = std::sync::mpsc::channel();
+        *n.sender() = Some(Sender {
+            label: "work".into(),
+            tx,
+            done,
+        });
+        assert!(other.is_on());
+        other.locked("It was not used for 1 min");
+        assert_eq!(rx.try_recv().expect("queued").summary, "Vault work locked");
+        other.finish(Duration::from_millis(1));
+        assert!(!n.is_on());
+        n.locked("again");
+        assert!(rx.try_recv().is_err(), "nothing is queued once finished");
     }
 }

@@ -92,38 +92,88 @@ pub(crate) async fn chunked_upload(
             format!("bad upload URL: {e}"),
         )
     })?;
+    let upload = Upload {
+        dav,
+        path,
+        dir: &upload_dir,
+        dest,
+        total,
+    };
     let result = async {
+        upload.open().await?;
+        upload.send_chunks(body, chunk_size).await?;
+        upload.assemble().await?;
+        upload.check_size().await
+    }
+    .await;
+    if result.is_err() {
+        // The server removes a finished upload folder itself; a failed one we remove.
+        let _ = dav
+            .send_small(dav.request(Method::DELETE, upload_dir))
+            .await;
+    }
+    result
+}
+
+/// One chunked upload: its upload folder, where it goes and how long it is.
+struct Upload<'a> {
+    dav: &'a Dav,
+    path: &'a StoragePath,
+    /// `uploads/USER/<id>/`.
+    dir: &'a Url,
+    dest: &'a Url,
+    total: u64,
+}
+
+impl Upload<'_> {
+    /// `MKCOL` of the upload folder, naming the destination.
+    async fn open(&self) -> Result<(), StorageError> {
+        let (dav, path) = (self.dav, self.path);
         let mkcol = method(b"MKCOL");
+        let rb = dav
+            .request(mkcol.clone(), self.dir.clone())
+            .header("Destination", self.dest.as_str());
         let resp = dav
-            .send_small(dav.request(mkcol.clone(), upload_dir.clone()).header("Destination", dest.as_str()))
+            .send_small(rb)
             .await
             .map_err(|f| dav.classify(path, f))?;
         if !resp.status().is_success() {
             return Err(dav.classify(path, Dav::status_failure(&mkcol, &resp)));
         }
+        Ok(())
+    }
+
+    /// `PUT <id>/1..N` of `chunk_size` pieces of `body` (one empty chunk for an empty body).
+    async fn send_chunks(&self, body: Body, chunk_size: u64) -> Result<(), StorageError> {
+        let (dav, path, total) = (self.dav, self.path, self.total);
         let mut reader = body.into_reader();
         let mut sent = 0u64;
         let mut n = 0u32;
         while sent < total || n == 0 {
             n += 1;
             let want = (total - sent).min(chunk_size) as usize;
-            let chunk = read_chunk(reader.as_mut(), want).await.map_err(|e| dav.classify(path, Failure::BodyRead(e)))?;
+            let chunk = read_chunk(reader.as_mut(), want)
+                .await
+                .map_err(|e| dav.classify(path, Failure::BodyRead(e)))?;
             if chunk.len() != want {
                 return Err(dav.classify(
                     path,
                     Failure::BodyRead(std::io::Error::new(
                         std::io::ErrorKind::UnexpectedEof,
-                        format!("the body yielded {} of {total} bytes", sent + chunk.len() as u64),
+                        format!(
+                            "the body yielded {} of {total} bytes",
+                            sent + chunk.len() as u64
+                        ),
                     )),
                 ));
             }
             let len = chunk.len() as u64;
-            let url = upload_dir
-                .join(&n.to_string())
-                .map_err(|e| error_for(StorageErrorKind::Other, path, format!("bad chunk URL: {e}")))?;
+            let url = self.dir.join(&n.to_string()).map_err(|e| {
+                error_for(StorageErrorKind::Other, path, format!("bad chunk URL: {e}"))
+            })?;
             let rb = dav
                 .request(Method::PUT, url)
-                .header("Destination", dest.as_str())
+                .header("Destination", self.dest.as_str())
                 .header("OC-Total-Length", total.to_string());
             let resp = dav
                 .send_streaming(rb, Box::new(std::io::Cursor::new(chunk)), len)
@@ -137,17 +187,27 @@ pub(crate) async fn chunked_upload(
                 break;
             }
         }
-        // Assemble; the server may hold a lock on the target for a moment.
-        let file_url = upload_dir
-            .join(".file")
-            .map_err(|e| error_for(StorageErrorKind::Other, path, format!("bad upload URL: {e}")))?;
+        Ok(())
+    }
+
+    /// `MOVE <id>/.file` to the destination; the server may hold a lock on the target for a
+    /// moment (`423`, retried).
+    async fn assemble(&self) -> Result<(), StorageError> {
+        let (dav, path) = (self.dav, self.path);
+        let file_url = self.dir.join(".file").map_err(|e| {
+            error_for(
+                StorageErrorKind::Other,
+                path,
+                format!("bad upload URL: {e}"),
+            )
+        })?;
         let mv = method(b"MOVE");
         let mut tries = LOCKED_BACKOFF.iter();
         loop {
             let rb = dav
                 .request(mv.clone(), file_url.clone())
-                .header("Destination", dest.as_str())
-                .header("OC-Total-Length", total.to_string())
+                .header("Destination", self.dest.as_str())
+                .header("OC-Total-Length", self.total.to_string())
                 .header("Overwrite", "T");
             // Assembling a big file takes time on the server: allow for it.
             let rb = rb.timeout(dav.timeout.max(Duration::from_secs(1)) * 10);
@@ -156,21 +216,26 @@ pub(crate) async fn chunked_upload(
                 Err(e) => return Err(dav.classify(path, Failure::Transport(e))),
             };
             if resp.status().is_success() {
-                break;
+                return Ok(());
             }
             if resp.status() == StatusCode::LOCKED
-                && let Some(wait) = tries.next() {
-                    tracing::debug!(target: "vault_webdav", ?wait, "chunked upload: 423 Locked, retrying the final MOVE");
-                    tokio::time::sleep(*wait).await;
-                    continue;
-                }
+                && let Some(wait) = tries.next()
+            {
+                tracing::debug!(target: "vault_webdav", ?wait, "chunked upload: 423 Locked, retrying the final MOVE");
+                tokio::time::sleep(*wait).await;
+                continue;
+            }
             return Err(dav.classify(path, Dav::status_failure(&mv, &resp)));
         }
-        // Verify the size before reporting success.
+    }
+
+    /// A `PROPFIND` of the destination: the assembled file has the size sent.
+    async fn check_size(&self) -> Result<(), StorageError> {
+        let (dav, path, total) = (self.dav, self.path, self.total);
         let pf = method(b"PROPFIND");
         let resp = dav
             .send_small(
-                dav.request(pf.clone(), dest.clone())
+                dav.request(pf.clone(), self.dest.clone())
                     .header("Depth", "0")
                     .header("Content-Type", "application/xml; charset=utf-8")
                     .body(PROPFIND_BODY),
@@ -180,26 +245,24 @@ pub(crate) async fn chunked_upload(
         if resp.status() != StatusCode::MULTI_STATUS {
             return Err(dav.classify(path, Dav::status_failure(&pf, &resp)));
         }
-        let bytes = dav.small_body(resp).await.map_err(|f| dav.classify(path, f))?;
-        let entries = crate::propfind::parse_multistatus(&bytes[..]).map_err(|m| dav.classify(path, Failure::Protocol(m)))?;
+        let bytes = dav
+            .small_body(resp)
+            .await
+            .map_err(|f| dav.classify(path, f))?;
+        let entries = crate::propfind::parse_multistatus(&bytes[..])
+            .map_err(|m| dav.classify(path, Failure::Protocol(m)))?;
         let size = entries.first().and_then(|e| e.content_length);
         if size != Some(total) {
             return Err(error_for(
                 StorageErrorKind::Other,
                 path,
-                format!("chunked upload: the server reports {size:?} bytes after assembly, {total} were sent"),
+                format!(
+                    "chunked upload: the server reports {size:?} bytes after assembly, {total} were sent"
+                ),
             ));
         }
         Ok(())
     }
-    .await;
-    if result.is_err() {
-        // The server removes a finished upload folder itself; a failed one we remove.
-        let _ = dav
-            .send_small(dav.request(Method::DELETE, upload_dir))
-            .await;
-    }
-    result
 }
 
 /// `set_modified` on Nextcloud: `PROPPATCH {DAV:}lastmodified` (Unix seconds).
@@ -326,9 +389,31 @@ pub async fn login_flow_v2_with(
     poll_interval: Duration,
     give_up_after: Duration,
 ) -> Result<LoginFlow, StorageError> {
-    let root = StoragePath::root();
-    let bad = |m: String| error_for(StorageErrorKind::Other, &root, m);
-    let mut config = WebDavConfig::parse(server_url).map_err(|e| bad(e.to_string()))?;
+    let (dav, base) = login_client(server_url, ca_cert, insecure_http)?;
+    let (login_url, token, endpoint) = start_login(&dav, &base, server_url).await?;
+    // Send the token only to the server we were given (a proxied Nextcloud
+    // may report an internal http:// address).
+    let mut poll_url = base;
+    poll_url.set_path(endpoint.path());
+    let poll = poll_login(dav, poll_url, token, poll_interval, give_up_after);
+    Ok(LoginFlow {
+        login_url,
+        poll: Box::pin(poll),
+    })
+}
+
+fn login_error(m: String) -> StorageError {
+    error_for(StorageErrorKind::Other, &StoragePath::root(), m)
+}
+
+/// The client for a login flow at `server_url`, and its base URL; refused over cleartext to
+/// a host that is not loopback unless `insecure_http`.
+fn login_client(
+    server_url: &str,
+    ca_cert: Option<&Path>,
+    insecure_http: bool,
+) -> Result<(Dav, Url), StorageError> {
+    let mut config = WebDavConfig::parse(server_url).map_err(|e| login_error(e.to_string()))?;
     config.ca_cert = ca_cert.map(Path::to_path_buf);
     let host = config.base_url.host_str().unwrap_or("");
     if !vault_storage::cleartext::may_send_credentials(
@@ -338,15 +423,24 @@ pub async fn login_flow_v2_with(
     ) {
         return Err(error_for(
             StorageErrorKind::PermissionDenied,
-            &root,
+            &StoragePath::root(),
             vault_storage::cleartext::refusal("the login token and app password", host),
         ));
     }
     let dav = Dav::new(&config)?;
-    let base = config.base_url.clone();
+    Ok((dav, config.base_url))
+}
+
+/// `POST index.php/login/v2`: the login page, the poll token and the poll endpoint.
+async fn start_login(
+    dav: &Dav,
+    base: &Url,
+    server_url: &str,
+) -> Result<(String, SecretString, Url), StorageError> {
+    let root = StoragePath::root();
     let start_url = base
         .join("index.php/login/v2")
-        .map_err(|e| bad(format!("bad server URL: {e}")))?;
+        .map_err(|e| login_error(format!("bad server URL: {e}")))?;
     let resp = dav
         .send_small(dav.http.post(start_url))
         .await
@@ -354,7 +448,7 @@ pub async fn login_flow_v2_with(
     if resp.status() != StatusCode::OK {
         let failure = Dav::status_failure(&Method::POST, &resp);
         let err = dav.classify(&root, failure);
-        return Err(bad(format!(
+        return Err(login_error(format!(
             "{server_url} did not start a Nextcloud login flow: {err}"
         )));
     }
@@ -363,7 +457,7 @@ pub async fn login_flow_v2_with(
         .await
         .map_err(|f| dav.classify(&root, f))?;
     let json: serde_json::Value = serde_json::from_slice(&body).map_err(|_| {
-        bad(format!(
+        login_error(format!(
             "{server_url} is not a Nextcloud server (login flow answer is not JSON)"
         ))
     })?;
@@ -380,75 +474,76 @@ pub async fn login_flow_v2_with(
         .and_then(|v| v.as_str())
         .and_then(|s| Url::parse(s).ok());
     let (Some(login_url), Some(token), Some(endpoint)) = (login_url, token, endpoint) else {
-        return Err(bad(format!(
+        return Err(login_error(format!(
             "{server_url} answered the login flow without login URL, token or poll endpoint"
         )));
     };
-    // Send the token only to the server we were given (a proxied Nextcloud
-    // may report an internal http:// address).
-    let mut poll_url = base.clone();
-    poll_url.set_path(endpoint.path());
-    let poll = async move {
-        let deadline = Instant::now() + give_up_after;
-        loop {
-            let form = format!("token={}", encode_segment(token.expose_secret()));
-            let rb = dav
-                .http
-                .post(poll_url.clone())
-                .header("Content-Type", "application/x-www-form-urlencoded")
-                .body(form);
-            match dav.send_small(rb).await {
-                Ok(resp) if resp.status() == StatusCode::OK => {
-                    let body = dav
-                        .small_body(resp)
-                        .await
-                        .map_err(|f| dav.classify(&root, f))?;
-                    let v: serde_json::Value = serde_json::from_slice(&body).map_err(|_| {
-                        error_for(
-                            StorageErrorKind::Other,
-                            &root,
-                            "the login flow answer is not JSON",
-                        )
-                    })?;
-                    let get = |k: &str| v.get(k).and_then(|x| x.as_str()).map(str::to_owned);
-                    return match (get("server"), get("loginName"), get("appPassword")) {
-                        (Some(server), Some(login_name), Some(pw)) => Ok(NextcloudLogin {
-                            server,
-                            login_name,
-                            app_password: SecretString::from(pw),
-                        }),
-                        _ => Err(error_for(
-                            StorageErrorKind::Other,
-                            &root,
-                            "the login flow answer lacks the credentials",
-                        )),
-                    };
-                }
-                Ok(resp) if resp.status() == StatusCode::NOT_FOUND => {}
-                Ok(resp) => {
-                    let failure = Dav::status_failure(&Method::POST, &resp);
-                    return Err(dav.classify(&root, failure));
-                }
-                // A network hiccup while the user is in the browser: keep polling.
-                Err(f) => {
-                    let e = dav.classify(&root, f);
-                    if e.kind() != StorageErrorKind::Unavailable {
-                        return Err(e);
-                    }
+    Ok((login_url, token, endpoint))
+}
+
+/// Polls `poll_url` with `token` every `poll_interval` until the user granted access, or
+/// `give_up_after` passed.
+async fn poll_login(
+    dav: Dav,
+    poll_url: Url,
+    token: SecretString,
+    poll_interval: Duration,
+    give_up_after: Duration,
+) -> Result<NextcloudLogin, StorageError> {
+    let root = StoragePath::root();
+    let deadline = Instant::now() + give_up_after;
+    loop {
+        let form = format!("token={}", encode_segment(token.expose_secret()));
+        let rb = dav
+            .http
+            .post(poll_url.clone())
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body(form);
+        match dav.send_small(rb).await {
+            Ok(resp) if resp.status() == StatusCode::OK => {
+                let body = dav
+                    .small_body(resp)
+                    .await
+                    .map_err(|f| dav.classify(&root, f))?;
+                return granted_login(&body);
+            }
+            Ok(resp) if resp.status() == StatusCode::NOT_FOUND => {}
+            Ok(resp) => {
+                let failure = Dav::status_failure(&Method::POST, &resp);
+                return Err(dav.classify(&root, failure));
+            }
+            // A network hiccup while the user is in the browser: keep polling.
+            Err(f) => {
+                let e = dav.classify(&root, f);
+                if e.kind() != StorageErrorKind::Unavailable {
+                    return Err(e);
                 }
             }
-            if Instant::now() >= deadline {
-                return Err(error_for(
-                    StorageErrorKind::AuthenticationFailed,
-                    &root,
-                    "the login was not approved in time; run `vault login nextcloud` again",
-                ));
-            }
-            tokio::time::sleep(poll_interval).await;
         }
-    };
-    Ok(LoginFlow {
-        login_url,
-        poll: Box::pin(poll),
-    })
+        if Instant::now() >= deadline {
+            return Err(error_for(
+                StorageErrorKind::AuthenticationFailed,
+                &root,
+                "the login was not approved in time; run `vault login nextcloud` again",
+            ));
+        }
+        tokio::time::sleep(poll_interval).await;
+    }
+}
+
+/// The credentials in the poll endpoint's answer once the user granted access.
+fn granted_login(body: &[u8]) -> Result<NextcloudLogin, StorageError> {
+    let v: serde_json::Value = serde_json::from_slice(body)
+        .map_err(|_| login_error("the login flow answer is not JSON".into()))?;
+    let get = |k: &str| v.get(k).and_then(|x| x.as_str()).map(str::to_owned);
+    match (get("server"), get("loginName"), get("appPassword")) {
+        (Some(server), Some(login_name), Some(pw)) => Ok(NextcloudLogin {
+            server,
+            login_name,
+            app_password: SecretString::from(pw),
+        }),
+        _ => Err(login_error(
+            "the login flow answer lacks the credentials".into(),
+        )),
+    }
 }

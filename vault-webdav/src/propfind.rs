@@ -77,13 +77,7 @@ pub(crate) const MAX_TAG: usize = 16 * 1024;
 pub(crate) fn parse_multistatus(body: impl std::io::BufRead) -> Result<Vec<DavEntry>, String> {
     let mut reader = NsReader::from_reader(body);
     reader.config_mut().trim_text(false);
-    let too_big = |what: &str| format!("bad PROPFIND XML: {what} (a hostile or broken server?)");
-    let mut out = Vec::new();
-    // Local names of the open DAV: elements (other namespaces as "").
-    let mut stack: Vec<String> = Vec::new();
-    let mut entry: Option<(DavEntry, bool)> = None; // (entry, response-level status ok)
-    let mut prop: Option<PropAcc> = None;
-    let mut text = String::new();
+    let mut walk = Walk::default();
     let mut buf = Vec::new();
     loop {
         buf.clear();
@@ -93,138 +87,163 @@ pub(crate) fn parse_multistatus(body: impl std::io::BufRead) -> Result<Vec<DavEn
         let is_dav = matches!(ns, ResolveResult::Bound(n) if n.as_ref() == "DAV:");
         match event {
             Event::Start(e) => {
-                if stack.len() >= MAX_DEPTH {
+                if walk.stack.len() >= MAX_DEPTH {
                     return Err(too_big(&format!("elements nested deeper than {MAX_DEPTH}")));
                 }
-                if e.len() > MAX_TAG {
-                    return Err(too_big(&format!("a start tag longer than {MAX_TAG} bytes")));
-                }
+                check_tag_length(e.len())?;
                 let local = if is_dav {
                     e.local_name().as_ref().to_owned()
                 } else {
                     String::new()
                 };
-                match local.as_str() {
-                    "response" => entry = Some((DavEntry::default(), true)),
-                    "propstat" => prop = Some(PropAcc::default()),
-                    "collection" => {
-                        if let Some(p) = prop.as_mut() {
-                            p.is_collection = true;
-                        }
-                    }
-                    _ => {}
-                }
-                stack.push(local);
-                text.clear();
+                walk.open(local);
             }
             Event::Empty(e) => {
-                if e.len() > MAX_TAG {
-                    return Err(too_big(&format!("a start tag longer than {MAX_TAG} bytes")));
-                }
-                if is_dav
-                    && e.local_name().as_ref() == "collection"
-                    && let Some(p) = prop.as_mut()
-                {
-                    p.is_collection = true;
+                check_tag_length(e.len())?;
+                if is_dav && e.local_name().as_ref() == "collection" {
+                    walk.mark_collection();
                 }
             }
-            Event::Text(t) => text.push_str(&t.xml10_content()),
-            Event::CData(t) => text.push_str(&t.into_inner()),
-            Event::GeneralRef(r) => {
-                let resolved = match r.resolve_char_ref() {
-                    Ok(Some(c)) => c.to_string(),
-                    Ok(None) => {
-                        let raw = format!("&{};", r.into_inner());
-                        quick_xml::escape::unescape(&raw)
-                            .map_err(|e| format!("bad PROPFIND XML entity: {e}"))?
-                            .into_owned()
-                    }
-                    Err(e) => return Err(format!("bad PROPFIND XML entity: {e}")),
-                };
-                text.push_str(&resolved);
-            }
-            Event::End(_) => {
-                let local = stack.pop().unwrap_or_default();
-                let parent = stack.last().map(String::as_str).unwrap_or("");
-                let value = text.trim();
-                match (local.as_str(), parent) {
-                    ("href", "response") => {
-                        if let Some((e, _)) = entry.as_mut() {
-                            e.href = value.to_owned();
-                        }
-                    }
-                    ("status", "response") => {
-                        if let Some((_, ok)) = entry.as_mut() {
-                            *ok = status_is_ok(value);
-                        }
-                    }
-                    ("status", "propstat") => {
-                        if let Some(p) = prop.as_mut() {
-                            p.status_ok = status_is_ok(value);
-                        }
-                    }
-                    ("getcontentlength", _) => {
-                        if let Some(p) = prop.as_mut() {
-                            p.content_length = value.parse().ok();
-                        }
-                    }
-                    ("getlastmodified", _) => {
-                        if let Some(p) = prop.as_mut() {
-                            p.last_modified = httpdate::parse_http_date(value).ok();
-                        }
-                    }
-                    ("getetag", _) => {
-                        if let Some(p) = prop.as_mut()
-                            && !value.is_empty()
-                            && value.len() <= MAX_ETAG
-                        {
-                            p.etag = Some(value.to_owned());
-                        }
-                    }
-                    ("quota-available-bytes", _) => {
-                        if let Some(p) = prop.as_mut() {
-                            p.quota_available = value.parse().ok();
-                        }
-                    }
-                    ("quota-used-bytes", _) => {
-                        if let Some(p) = prop.as_mut() {
-                            p.quota_used = value.parse().ok();
-                        }
-                    }
-                    ("propstat", _) => {
-                        if let (Some(p), Some((e, _))) = (prop.take(), entry.as_mut())
-                            && p.status_ok
-                        {
-                            e.is_collection |= p.is_collection;
-                            e.content_length = e.content_length.or(p.content_length);
-                            e.last_modified = e.last_modified.or(p.last_modified);
-                            e.etag = e.etag.take().or(p.etag);
-                            e.quota_available = e.quota_available.or(p.quota_available);
-                            e.quota_used = e.quota_used.or(p.quota_used);
-                        }
-                    }
-                    ("response", _) => {
-                        if let Some((e, ok)) = entry.take()
-                            && ok
-                            && !e.href.is_empty()
-                        {
-                            out.push(e);
-                        }
-                    }
-                    _ => {}
-                }
-                text.clear();
-            }
+            Event::Text(t) => walk.text.push_str(&t.xml10_content()),
+            Event::CData(t) => walk.text.push_str(&t.into_inner()),
+            Event::GeneralRef(r) => walk.text.push_str(&reference_text(r)?),
+            Event::End(_) => walk.close(),
             Event::Eof => break,
             _ => {}
         }
-        if text.len() > MAX_TEXT {
+        if walk.text.len() > MAX_TEXT {
             return Err(too_big(&format!(
                 "an element text longer than {MAX_TEXT} bytes"
             )));
         }
     }
-    Ok(out)
+    Ok(walk.out)
+}
+
+fn too_big(what: &str) -> String {
+    format!("bad PROPFIND XML: {what} (a hostile or broken server?)")
+}
+
+fn check_tag_length(len: usize) -> Result<(), String> {
+    if len > MAX_TAG {
+        return Err(too_big(&format!("a start tag longer than {MAX_TAG} bytes")));
+    }
+    Ok(())
+}
+
+/// The text an entity or character reference (`&amp;`, `&#x41;`) stands for.
+fn reference_text(r: quick_xml::events::BytesRef<'_>) -> Result<String, String> {
+    match r.resolve_char_ref() {
+        Ok(Some(c)) => Ok(c.to_string()),
+        Ok(None) => {
+            let raw = format!("&{};", r.into_inner());
+            Ok(quick_xml::escape::unescape(&raw)
+                .map_err(|e| format!("bad PROPFIND XML entity: {e}"))?
+                .into_owned())
+        }
+        Err(e) => Err(format!("bad PROPFIND XML entity: {e}")),
+    }
+}
+
+/// The parser's state between events: the open elements, the response and propstat being
+/// read, the current element's text, and the responses kept so far.
+#[derive(Default)]
+struct Walk {
+    out: Vec<DavEntry>,
+    /// Local names of the open DAV: elements (other namespaces as "").
+    stack: Vec<String>,
+    /// The open `<d:response>`, and whether its own status (if any) is 2xx.
+    entry: Option<(DavEntry, bool)>,
+    prop: Option<PropAcc>,
+    text: String,
+}
+
+impl Walk {
+    /// A start tag (`local`: its DAV: local name, or "").
+    fn open(&mut self, local: String) {
+        match local.as_str() {
+            "response" => self.entry = Some((DavEntry::default(), true)),
+            "propstat" => self.prop = Some(PropAcc::default()),
+            "collection" => self.mark_collection(),
+            _ => {}
+        }
+        self.stack.push(local);
+        self.text.clear();
+    }
+
+    /// `<d:collection>` inside the open propstat's resourcetype.
+    fn mark_collection(&mut self) {
+        if let Some(p) = self.prop.as_mut() {
+            p.is_collection = true;
+        }
+    }
+
+    /// An end tag: the element's text goes where its name and its parent's say.
+    fn close(&mut self) {
+        let local = self.stack.pop().unwrap_or_default();
+        let parent = self.stack.last().map(String::as_str).unwrap_or("");
+        let value = self.text.trim();
+        match (local.as_str(), parent) {
+            ("href", "response") => {
+                if let Some((e, _)) = self.entry.as_mut() {
+                    e.href = value.to_owned();
+                }
+            }
+            ("status", "response") => {
+                if let Some((_, ok)) = self.entry.as_mut() {
+                    *ok = status_is_ok(value);
+                }
+            }
+            ("propstat", _) => {
+                if let (Some(p), Some((e, _))) = (self.prop.take(), self.entry.as_mut())
+                    && p.status_ok
+                {
+                    p.merge_into(e);
+                }
+            }
+            ("response", _) => {
+                if let Some((e, ok)) = self.entry.take()
+                    && ok
+                    && !e.href.is_empty()
+                {
+                    self.out.push(e);
+                }
+            }
+            (name, parent) => {
+                if let Some(p) = self.prop.as_mut() {
+                    p.set(name, parent, value);
+                }
+            }
+        }
+        self.text.clear();
+    }
+}
+
+impl PropAcc {
+    /// One property element of a propstat (`name` closed inside `parent`).
+    fn set(&mut self, name: &str, parent: &str, value: &str) {
+        match name {
+            "status" if parent == "propstat" => self.status_ok = status_is_ok(value),
+            "getcontentlength" => self.content_length = value.parse().ok(),
+            "getlastmodified" => self.last_modified = httpdate::parse_http_date(value).ok(),
+            "getetag" if !value.is_empty() && value.len() <= MAX_ETAG => {
+                self.etag = Some(value.to_owned())
+            }
+            "quota-available-bytes" => self.quota_available = value.parse().ok(),
+            "quota-used-bytes" => self.quota_used = value.parse().ok(),
+            _ => {}
+        }
+    }
+
+    /// A 2xx propstat's properties, where the response has none yet.
+    fn merge_into(self, e: &mut DavEntry) {
+        e.is_collection |= self.is_collection;
+        e.content_length = e.content_length.or(self.content_length);
+        e.last_modified = e.last_modified.or(self.last_modified);
+        e.etag = e.etag.take().or(self.etag);
+        e.quota_available = e.quota_available.or(self.quota_available);
+        e.quota_used = e.quota_used.or(self.quota_used);
+    }
 }
 
 #[cfg(test)]

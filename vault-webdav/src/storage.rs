@@ -103,13 +103,7 @@ impl Storage for WebDavStorage {
         len: usize,
     ) -> Result<Bytes, StorageError> {
         if len == 0 {
-            let meta = self.stat_required(path).await?;
-            if meta.kind == EntryKind::Dir {
-                return Err(StorageError::new(
-                    StorageErrorKind::IsADirectory,
-                    path.clone(),
-                ));
-            }
+            self.fail_if_folder(path).await?;
             return Ok(Bytes::new());
         }
         let last = offset.saturating_add(len as u64 - 1);
@@ -124,95 +118,10 @@ impl Storage for WebDavStorage {
             .await
             .map_err(|f| self.dav.classify(path, f))?;
         match resp.status() {
-            StatusCode::PARTIAL_CONTENT => {
-                // Nextcloud answers a GET on a folder with an HTML notice, which
-                // Apache then cuts to the range: 206 for a folder. Vault objects
-                // are never served as HTML, so only then look closer.
-                let html = resp
-                    .headers()
-                    .get(reqwest::header::CONTENT_TYPE)
-                    .and_then(|v| v.to_str().ok())
-                    .is_some_and(|v| v.starts_with("text/html"));
-                if html && self.stat_required(path).await?.kind == EntryKind::Dir {
-                    return Err(StorageError::new(
-                        StorageErrorKind::IsADirectory,
-                        path.clone(),
-                    ));
-                }
-                // Check the server sent the range we asked for.
-                if let Some(cr) = resp
-                    .headers()
-                    .get(reqwest::header::CONTENT_RANGE)
-                    .and_then(|v| v.to_str().ok())
-                {
-                    let start = cr
-                        .strip_prefix("bytes ")
-                        .and_then(|r| r.split('-').next())
-                        .and_then(|s| s.trim().parse::<u64>().ok());
-                    if start != Some(offset) {
-                        return Err(self.dav.classify(
-                            path,
-                            Failure::Protocol(format!(
-                                "the server sent range {cr:?} for bytes={offset}-{last}"
-                            )),
-                        ));
-                    }
-                }
-                self.dav
-                    .read_body(resp, 0, len)
-                    .await
-                    .map_err(|f| self.dav.classify(path, f))
-            }
-            StatusCode::OK => {
-                // The server ignored Range (or this is a folder listing page).
-                let meta = self.stat_required(path).await?;
-                if meta.kind == EntryKind::Dir {
-                    return Err(StorageError::new(
-                        StorageErrorKind::IsADirectory,
-                        path.clone(),
-                    ));
-                }
-                if offset >= meta.size {
-                    return Ok(Bytes::new());
-                }
-                self.dav
-                    .read_body(resp, offset, len)
-                    .await
-                    .map_err(|f| self.dav.classify(path, f))
-            }
-            StatusCode::RANGE_NOT_SATISFIABLE => {
-                // Past the end of a file (Content-Range: bytes */SIZE), or an
-                // empty file; make sure it is not a folder.
-                let is_file_answer = resp
-                    .headers()
-                    .get(reqwest::header::CONTENT_RANGE)
-                    .and_then(|v| v.to_str().ok())
-                    .is_some_and(|v| v.starts_with("bytes */"));
-                if !is_file_answer {
-                    let meta = self.stat_required(path).await?;
-                    if meta.kind == EntryKind::Dir {
-                        return Err(StorageError::new(
-                            StorageErrorKind::IsADirectory,
-                            path.clone(),
-                        ));
-                    }
-                }
-                Ok(Bytes::new())
-            }
-            _ => {
-                let failure = Dav::status_failure(&Method::GET, &resp);
-                // A GET on a folder: servers answer 403/404/405/501/…; name it.
-                if !matches!(resp.status(), StatusCode::UNAUTHORIZED)
-                    && let Ok(Some(meta)) = self.stat(path).await
-                    && meta.kind == EntryKind::Dir
-                {
-                    return Err(StorageError::new(
-                        StorageErrorKind::IsADirectory,
-                        path.clone(),
-                    ));
-                }
-                Err(self.dav.classify(path, failure))
-            }
+            StatusCode::PARTIAL_CONTENT => self.read_partial(path, resp, offset, len).await,
+            StatusCode::OK => self.read_whole(path, resp, offset, len).await,
+            StatusCode::RANGE_NOT_SATISFIABLE => self.read_past_end(path, &resp).await,
+            _ => Err(self.read_refused(path, &resp).await),
         }
     }
 
@@ -471,5 +380,119 @@ impl Storage for WebDavStorage {
             })),
             _ => Ok(None),
         }
+    }
+}
+
+// ------------------------------------------------------------------ the answers to a ranged GET
+
+impl WebDavStorage {
+    /// `IsADirectory` when `path` is a folder (stat), else nothing.
+    async fn fail_if_folder(&self, path: &StoragePath) -> Result<(), StorageError> {
+        if self.stat_required(path).await?.kind == EntryKind::Dir {
+            return Err(StorageError::new(
+                StorageErrorKind::IsADirectory,
+                path.clone(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// `206 Partial Content`: the range asked for, once its start is checked.
+    async fn read_partial(
+        &self,
+        path: &StoragePath,
+        resp: reqwest::Response,
+        offset: u64,
+        len: usize,
+    ) -> Result<Bytes, StorageError> {
+        // Nextcloud answers a GET on a folder with an HTML notice, which
+        // Apache then cuts to the range: 206 for a folder. Vault objects
+        // are never served as HTML, so only then look closer.
+        let html = resp
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("text/html"));
+        if html {
+            self.fail_if_folder(path).await?;
+        }
+        // Check the server sent the range we asked for.
+        if let Some(cr) = resp
+            .headers()
+            .get(reqwest::header::CONTENT_RANGE)
+            .and_then(|v| v.to_str().ok())
+        {
+            let start = cr
+                .strip_prefix("bytes ")
+                .and_then(|r| r.split('-').next())
+                .and_then(|s| s.trim().parse::<u64>().ok());
+            if start != Some(offset) {
+                let last = offset.saturating_add(len as u64 - 1);
+                return Err(self.dav.classify(
+                    path,
+                    Failure::Protocol(format!(
+                        "the server sent range {cr:?} for bytes={offset}-{last}"
+                    )),
+                ));
+            }
+        }
+        self.dav
+            .read_body(resp, 0, len)
+            .await
+            .map_err(|f| self.dav.classify(path, f))
+    }
+
+    /// `200 OK`: the server ignored Range (or this is a folder listing page).
+    async fn read_whole(
+        &self,
+        path: &StoragePath,
+        resp: reqwest::Response,
+        offset: u64,
+        len: usize,
+    ) -> Result<Bytes, StorageError> {
+        let meta = self.stat_required(path).await?;
+        if meta.kind == EntryKind::Dir {
+            return Err(StorageError::new(
+                StorageErrorKind::IsADirectory,
+                path.clone(),
+            ));
+        }
+        if offset >= meta.size {
+            return Ok(Bytes::new());
+        }
+        self.dav
+            .read_body(resp, offset, len)
+            .await
+            .map_err(|f| self.dav.classify(path, f))
+    }
+
+    /// `416 Range Not Satisfiable`: past the end of a file (Content-Range: bytes */SIZE), or
+    /// an empty file; made sure it is not a folder.
+    async fn read_past_end(
+        &self,
+        path: &StoragePath,
+        resp: &reqwest::Response,
+    ) -> Result<Bytes, StorageError> {
+        let is_file_answer = resp
+            .headers()
+            .get(reqwest::header::CONTENT_RANGE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("bytes */"));
+        if !is_file_answer {
+            self.fail_if_folder(path).await?;
+        }
+        Ok(Bytes::new())
+    }
+
+    /// Any other status. A GET on a folder: servers answer 403/404/405/501/…; name it.
+    async fn read_refused(&self, path: &StoragePath, resp: &reqwest::Response) -> StorageError {
+        let failure = Dav::status_failure(&Method::GET, resp);
+        if !matches!(resp.status(), StatusCode::UNAUTHORIZED)
+            && let Ok(Some(meta)) = self.stat(path).await
+            && meta.kind == EntryKind::Dir
+        {
+            return StorageError::new(StorageErrorKind::IsADirectory, path.clone());
+        }
+        self.dav.classify(path, failure)
     }
 }

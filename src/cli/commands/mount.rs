@@ -29,6 +29,7 @@ use crate::cli::cache::{self, CacheChoice, CacheMode};
 use crate::cli::cache_mount::{self, ModeNote};
 use crate::cli::desktop::Desktop;
 use crate::cli::exit::{CliError, CliResult, Exit};
+use crate::cli::notify::Notifier;
 use crate::cli::secrets::{Answer, Secrets};
 use crate::cli::storage_arg::{self, ConnectOptions, io_text};
 use crate::cli::{reauth, runtime, session};
@@ -227,7 +228,9 @@ pub fn run(ctx: Ctx, mut args: MountArgs) -> CliResult {
             Ok::<_, CliError>((vault, mode))
         })?;
         drop(secrets);
-        vault.on_conflict(Box::new(crate::cli::notify::conflict));
+        // This mount's notifications (off until `Desktop::mounted`).
+        let notifier = Notifier::default();
+        vault.on_conflict(notifier.conflict_observer());
         let mount = vault_fs::mount(
             Arc::new(vault),
             &plan.mountpoint,
@@ -238,8 +241,12 @@ pub fn run(ctx: Ctx, mut args: MountArgs) -> CliResult {
         let _mode_note = ModeNote::write(&plan.mountpoint, mode);
         // Mounted: what --remember asked for was right.
         crate::cli::remember::commit(&plan.secrets.keyring);
-        let autolock = arm_auto_lock(&rt, &mount, args.no_auto_lock);
-        let desktop = Desktop::mounted(&args, mount.mountpoint().unwrap_or(&plan.mountpoint));
+        let autolock = arm_auto_lock(&rt, &mount, args.no_auto_lock, &notifier);
+        let desktop = Desktop::mounted(
+            &args,
+            mount.mountpoint().unwrap_or(&plan.mountpoint),
+            notifier,
+        );
         mounted(&plan, args.reveal, ctx.quiet);
         let result = mount.wait_ended().map_err(mount_error);
         autolock.finish();
@@ -286,9 +293,12 @@ fn arm_auto_lock(
     rt: &tokio::runtime::Runtime,
     mount: &vault_fs::MountSession,
     no_auto_lock: bool,
+    notifier: &Notifier,
 ) -> AutoLock {
     match (no_auto_lock, mount.stop_handle(), mount.mountpoint()) {
-        (false, Some(stop), Some(mountpoint)) => AutoLock::start(rt, mountpoint, stop),
+        (false, Some(stop), Some(mountpoint)) => {
+            AutoLock::start(rt, mountpoint, stop, notifier.clone())
+        }
         _ => AutoLock::disabled(),
     }
 }
@@ -301,6 +311,7 @@ fn mounted(plan: &Plan, reveal: bool, quiet: bool) {
     }
 }
 
+/// Starts the detached daemon, hands it `answers` and relays its questions until it reports.
 fn spawn_daemon(
     args: &MountArgs,
     plan: &Plan,
@@ -311,6 +322,30 @@ fn spawn_daemon(
     let storage_abs = storage_arg::absolute(&args.storage, &spec);
     let exe = std::env::current_exe()
         .map_err(|e| CliError::other(format!("cannot find the vault program: {e}")))?;
+    let argv = daemon_argv(args, plan, storage_abs);
+    let stderr = daemon_stderr(args.log_file.as_deref())?;
+    let mut child = Command::new(exe)
+        .args(&argv)
+        .env_remove("VAULT_ASKPASS")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(stderr)
+        .spawn()
+        .map_err(|e| CliError::other(format!("cannot start the mount daemon: {}", io_text(&e))))?;
+    let mut to_daemon = child.stdin.take();
+    if let Some(stdin) = &mut to_daemon {
+        // A daemon that died early closes the pipe; its report (or exit status) says why.
+        let _ = stdin.write_all(&encode_answers(&answers));
+        let _ = stdin.flush();
+    }
+    drop(answers);
+    let report = relay_until_report(&mut child, &mut to_daemon, secrets);
+    drop(to_daemon);
+    daemon_outcome(report.trim_end(), &mut child)
+}
+
+/// `__mount-daemon` with the plan's options, then `-- STORAGE MOUNTPOINT`.
+fn daemon_argv(args: &MountArgs, plan: &Plan, storage_abs: String) -> Vec<OsString> {
     let mut argv: Vec<OsString> = vec!["__mount-daemon".into()];
     if plan.options.read_only {
         argv.push("--read-only".into());
@@ -333,6 +368,20 @@ fn spawn_daemon(
         argv.push("--idle".into());
         argv.push(format!("{}ms", idle.as_millis()).into());
     }
+    argv.push("-o".into());
+    argv.push(daemon_option_words(plan).join(",").into());
+    argv.extend(daemon_askpass_argv(&plan.secrets));
+    argv.push("--display-name".into());
+    argv.push(args.storage.clone().into());
+    argv.extend(ConnectOptions::from_args(&plan.secrets).to_argv());
+    argv.push("--".into());
+    argv.push(storage_abs.into());
+    argv.push(plan.mountpoint.clone().into());
+    argv
+}
+
+/// The daemon's `-o` words: the plan's own, and the settings that have no flag of their own.
+fn daemon_option_words(plan: &Plan) -> Vec<String> {
     let mut words = plan.options.extra_options.clone();
     if plan.options.allow_non_empty {
         words.push("nonempty".into());
@@ -354,47 +403,35 @@ fn spawn_daemon(
     if let Some(ttl) = plan.cache.ttl {
         words.push(format!("dir_cache_time={}ms", ttl.as_millis()));
     }
-    argv.push("-o".into());
-    argv.push(words.join(",").into());
-    argv.extend(daemon_askpass_argv(&plan.secrets));
-    argv.push("--display-name".into());
-    argv.push(args.storage.clone().into());
-    argv.extend(ConnectOptions::from_args(&plan.secrets).to_argv());
-    argv.push("--".into());
-    argv.push(storage_abs.into());
-    argv.push(plan.mountpoint.clone().into());
+    words
+}
 
-    let stderr = match &args.log_file {
-        Some(path) => Stdio::from(
-            std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(path)
-                .map_err(|e| {
-                    CliError::other(format!(
-                        "cannot open log file {}: {}",
-                        path.display(),
-                        io_text(&e)
-                    ))
-                })?,
-        ),
-        None => Stdio::null(),
+/// The daemon's stderr: `--log-file` (appended to), else nowhere.
+fn daemon_stderr(log_file: Option<&Path>) -> CliResult<Stdio> {
+    let Some(path) = log_file else {
+        return Ok(Stdio::null());
     };
-    let mut child = Command::new(exe)
-        .args(&argv)
-        .env_remove("VAULT_ASKPASS")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(stderr)
-        .spawn()
-        .map_err(|e| CliError::other(format!("cannot start the mount daemon: {}", io_text(&e))))?;
-    let mut to_daemon = child.stdin.take();
-    if let Some(stdin) = &mut to_daemon {
-        // A daemon that died early closes the pipe; its report (or exit status) says why.
-        let _ = stdin.write_all(&encode_answers(&answers));
-        let _ = stdin.flush();
-    }
-    drop(answers);
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(|e| {
+            CliError::other(format!(
+                "cannot open log file {}: {}",
+                path.display(),
+                io_text(&e)
+            ))
+        })?;
+    Ok(Stdio::from(file))
+}
+
+/// Reads the daemon's lines, relaying its questions (see `reauth`), until the first line
+/// that is none: its report.
+fn relay_until_report(
+    child: &mut std::process::Child,
+    to_daemon: &mut Option<std::process::ChildStdin>,
+    secrets: &Secrets,
+) -> String {
     let mut report = String::new();
     if let Some(stdout) = child.stdout.take() {
         let mut reader = std::io::BufReader::new(stdout);
@@ -402,7 +439,7 @@ fn spawn_daemon(
         loop {
             report.clear();
             let _ = reader.read_line(&mut report);
-            let relayed = match &mut to_daemon {
+            let relayed = match to_daemon {
                 Some(stdin) => {
                     reauth::parent_relay_line(report.trim_end_matches(['\n', '\r']), secrets, stdin)
                 }
@@ -413,8 +450,11 @@ fn spawn_daemon(
             }
         }
     }
-    drop(to_daemon);
-    let report = report.trim_end();
+    report
+}
+
+/// What the daemon's report means: `ok`, `err CODE MESSAGE`, or nothing (it stopped).
+fn daemon_outcome(report: &str, child: &mut std::process::Child) -> CliResult {
     if report == "ok" {
         return Ok(());
     }
@@ -445,7 +485,9 @@ pub fn run_daemon(_ctx: Ctx, args: MountArgs) -> CliResult {
     let _ = rustix::process::setsid();
     let mut report = std::io::stdout();
     let relay = reauth::ParentRelay::default();
-    let started = start_daemon(&args, &relay);
+    // This mount's notifications (off until `Desktop::mounted`).
+    let notifier = Notifier::default();
+    let started = start_daemon(&args, &relay, &notifier);
     relay.close();
     let (rt, mount, auth_socket, mode_note) = match started {
         Ok(v) => v,
@@ -455,8 +497,12 @@ pub fn run_daemon(_ctx: Ctx, args: MountArgs) -> CliResult {
             return Err(e);
         }
     };
-    let autolock = arm_auto_lock(&rt, &mount, args.no_auto_lock);
-    let desktop = Desktop::mounted(&args, mount.mountpoint().unwrap_or(Path::new("/")));
+    let autolock = arm_auto_lock(&rt, &mount, args.no_auto_lock, &notifier);
+    let desktop = Desktop::mounted(
+        &args,
+        mount.mountpoint().unwrap_or(Path::new("/")),
+        notifier,
+    );
     let _ = writeln!(report, "ok");
     let _ = report.flush();
     // Let go of the parent's pipe: stdin and stdout now point at /dev/null.
@@ -485,7 +531,11 @@ type Started = (
     ModeNote,
 );
 
-fn start_daemon(args: &MountArgs, relay: &reauth::ParentRelay) -> CliResult<Started> {
+fn start_daemon(
+    args: &MountArgs,
+    relay: &reauth::ParentRelay,
+    notifier: &Notifier,
+) -> CliResult<Started> {
     let mut plan = plan(args)?;
     plan.options.fs_name = args.storage.clone();
     let input = read_parent_block()?;
@@ -502,7 +552,7 @@ fn start_daemon(args: &MountArgs, relay: &reauth::ParentRelay) -> CliResult<Star
     relay.open();
     let mut secrets = Secrets::preset(answers, ConnectOptions::from_args(&plan.secrets));
     secrets.connect.cache = plan.cache;
-    let broker = reauth_prompter(args, &plan, &mut secrets, relay);
+    let broker = reauth_prompter(args, &plan, &mut secrets, relay, notifier);
     let _ = std::env::set_current_dir(Path::new("/"));
     let rt = runtime()?;
     let read_only = plan.options.read_only;
@@ -520,7 +570,7 @@ fn start_daemon(args: &MountArgs, relay: &reauth::ParentRelay) -> CliResult<Star
         Ok::<_, CliError>((vault, mode))
     })?;
     drop(secrets);
-    vault.on_conflict(Box::new(crate::cli::notify::conflict));
+    vault.on_conflict(notifier.conflict_observer());
     let key = reauth::mount_key(&plan.mountpoint);
     let mount = vault_fs::mount(
         Arc::new(vault),
@@ -620,12 +670,14 @@ fn reauth_prompter(
     plan: &Plan,
     secrets: &mut Secrets,
     relay: &reauth::ParentRelay,
+    notifier: &Notifier,
 ) -> Option<Arc<reauth::Broker>> {
     let url = vault_sftp::parse_sftp_url(&args.storage).ok()?;
     let broker = reauth::Broker::new(
         &url.host,
         &plan.mountpoint,
         plan.auth_wait.unwrap_or(reauth::DEFAULT_AUTH_WAIT),
+        notifier.clone(),
     );
     // In a desktop session a reconnect's question also gets a dialog (`gui_prompt`).
     let dialog = crate::cli::gui_prompt::find(&crate::cli::gui_prompt::Env::current())

@@ -8,6 +8,8 @@ use std::time::{Duration, Instant};
 use tracing::warn;
 use zeroize::Zeroizing;
 
+use crate::cli::notify::Notifier;
+
 // ------------------------------------------------------------------ the broker
 
 /// The server's verdict on answers given through `vault auth`.
@@ -55,6 +57,8 @@ pub struct Broker {
     pub(super) host: String,
     pub(super) mountpoint: String,
     pub(super) auth_wait: Duration,
+    /// Tells the desktop a question waits (the mount's notifier).
+    notifier: Notifier,
 }
 
 /// What an `auth` handler waits for.
@@ -66,14 +70,21 @@ pub(super) enum Event {
 }
 
 impl Broker {
-    /// A broker for the mount at `mountpoint` of a storage on `host`.
-    pub fn new(host: &str, mountpoint: &Path, auth_wait: Duration) -> Arc<Broker> {
+    /// A broker for the mount at `mountpoint` of a storage on `host`; `notifier` tells the
+    /// desktop when a question waits.
+    pub fn new(
+        host: &str,
+        mountpoint: &Path,
+        auth_wait: Duration,
+        notifier: Notifier,
+    ) -> Arc<Broker> {
         Arc::new(Broker {
             state: Mutex::new(BrokerState::default()),
             cond: Condvar::new(),
             host: host.to_string(),
             mountpoint: mountpoint.display().to_string(),
             auth_wait,
+            notifier,
         })
     }
 
@@ -159,7 +170,8 @@ impl Broker {
             "reconnect to {} needs {what}: run `vault auth {}`",
             self.host, self.mountpoint
         );
-        crate::cli::notify::auth_waiting(&self.host, &self.mountpoint, &what);
+        self.notifier
+            .auth_waiting(&self.host, &self.mountpoint, &what);
         let deadline = Instant::now() + self.auth_wait;
         loop {
             if st.closed {

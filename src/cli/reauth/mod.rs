@@ -343,6 +343,7 @@ fn find_mount(target: &Path) -> CliResult<PathBuf> {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use crate::cli::notify::Notifier;
     use std::time::Instant;
     use vault_sftp::Prompter;
 
@@ -383,7 +384,12 @@ mod tests {
             )],
             Default::default(),
         );
-        let broker = Broker::new("h", Path::new("/m"), Duration::from_millis(200));
+        let broker = Broker::new(
+            "h",
+            Path::new("/m"),
+            Duration::from_millis(200),
+            Notifier::default(),
+        );
         let p = DaemonPrompter::new(recorded, None, broker.clone());
         assert_eq!(p.server(&q).unwrap().as_str(), "123456");
         // Not armed (the initial login): nobody else to ask, so no second round.
@@ -419,7 +425,12 @@ mod tests {
             ],
             Default::default(),
         );
-        let broker = Broker::new("h", Path::new("/m"), Duration::from_millis(50));
+        let broker = Broker::new(
+            "h",
+            Path::new("/m"),
+            Duration::from_millis(50),
+            Notifier::default(),
+        );
         let p = DaemonPrompter::new(recorded, None, broker);
         assert_eq!(p.secret("Passphrase for key /k: ").unwrap().as_str(), "pp");
         for hostile in [
@@ -439,7 +450,12 @@ mod tests {
 
     #[test]
     fn auth_answers_reach_the_prompter_and_get_a_verdict() {
-        let broker = Broker::new("h", Path::new("/m"), Duration::from_secs(10));
+        let broker = Broker::new(
+            "h",
+            Path::new("/m"),
+            Duration::from_secs(10),
+            Notifier::default(),
+        );
         broker.arm();
         let p = Arc::new(DaemonPrompter::new(
             Secrets::preset(Vec::new(), Default::default()),
@@ -512,7 +528,12 @@ mod tests {
             }))
         };
         write("echo 246810");
-        let broker = Broker::new("h", Path::new("/m"), Duration::from_millis(100));
+        let broker = Broker::new(
+            "h",
+            Path::new("/m"),
+            Duration::from_millis(100),
+            Notifier::default(),
+        );
         let p = DaemonPrompter::new(
             Secrets::preset(Vec::new(), Default::default()),
             None,

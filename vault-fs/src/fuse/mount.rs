@@ -32,6 +32,8 @@ struct Parsed {
     allow_non_empty: bool,
     /// Who besides the owner may use the mount: nobody, root (`allow_root`), everyone.
     acl: SessionACL,
+    /// `-o allow_root`, settled into `acl` once every word is read.
+    allow_root: bool,
     attr_ttl: Duration,
     entry_ttl: Duration,
     flags: nix::mount::MsFlags,
@@ -57,115 +59,133 @@ fn parse_num(key: &str, value: &str, radix: u32) -> Result<u32, MountError> {
 }
 
 fn parse_options(options: &MountOptions) -> Result<Parsed, MountError> {
-    use nix::mount::MsFlags;
-    let mut p = Parsed {
-        fs: FsConfig {
-            uid: nix::unistd::getuid().as_raw(),
-            gid: nix::unistd::getgid().as_raw(),
-            read_only: options.read_only,
-            ..FsConfig::default()
-        },
-        allow_non_empty: options.allow_non_empty,
-        acl: if options.allow_other {
-            SessionACL::All
-        } else {
-            SessionACL::Owner
-        },
-        attr_ttl: options.attr_timeout,
-        entry_ttl: options.entry_timeout,
-        flags: MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
-        fuser_flags: Vec::new(),
-    };
-    let mut allow_root = false;
+    let mut p = Parsed::from_flags(options);
     for opt in options
         .extra_options
         .iter()
         .flat_map(|o| o.split(','))
         .map(str::trim)
     {
-        let (key, value) = match opt.split_once('=') {
-            Some((k, v)) => (k, Some(v)),
-            None => (opt, None),
+        let known = match opt.split_once('=') {
+            Some((key, value)) => p.set_value(key, value)?,
+            None => p.set_word(opt),
         };
-        match (key, value) {
-            ("", None) => {}
-            ("ro", None) => p.fs.read_only = true,
-            ("rw", None) => p.fs.read_only = false,
-            ("nonempty", None) => p.allow_non_empty = true,
-            ("allow_other", None) => p.acl = SessionACL::All,
-            ("allow_root", None) => allow_root = true,
-            ("default_permissions", None) => {}
-            ("noatime", None) => p.flags |= MsFlags::MS_NOATIME,
-            ("nodiratime", None) => p.flags |= MsFlags::MS_NODIRATIME,
-            ("relatime", None)
-            | ("atime", None)
-            | ("async", None)
-            | ("nosuid", None)
-            | ("nodev", None) => {}
-            ("exec", None) => p.flags.remove(MsFlags::MS_NOEXEC),
-            ("noexec", None) => {
-                p.flags |= MsFlags::MS_NOEXEC;
-                p.fuser_flags.push(MountOption::NoExec);
+        if !known {
+            return Err(invalid(format!("unknown mount option `{opt}`")));
+        }
+    }
+    p.settle()
+}
+
+impl Parsed {
+    /// What the typed options (`--read-only`, `--allow-other`, the timeouts) ask for.
+    fn from_flags(options: &MountOptions) -> Parsed {
+        use nix::mount::MsFlags;
+        Parsed {
+            fs: FsConfig {
+                uid: nix::unistd::getuid().as_raw(),
+                gid: nix::unistd::getgid().as_raw(),
+                read_only: options.read_only,
+                ..FsConfig::default()
+            },
+            allow_non_empty: options.allow_non_empty,
+            acl: if options.allow_other {
+                SessionACL::All
+            } else {
+                SessionACL::Owner
+            },
+            allow_root: false,
+            attr_ttl: options.attr_timeout,
+            entry_ttl: options.entry_timeout,
+            flags: MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+            fuser_flags: Vec::new(),
+        }
+    }
+
+    /// An `-o` word without a value: access, kernel mount flags, fstab words. False when
+    /// unknown.
+    fn set_word(&mut self, word: &str) -> bool {
+        use nix::mount::MsFlags;
+        match word {
+            "" => {}
+            "ro" => self.fs.read_only = true,
+            "rw" => self.fs.read_only = false,
+            "nonempty" => self.allow_non_empty = true,
+            "allow_other" => self.acl = SessionACL::All,
+            "allow_root" => self.allow_root = true,
+            "default_permissions" => {}
+            "noatime" => self.flags |= MsFlags::MS_NOATIME,
+            "nodiratime" => self.flags |= MsFlags::MS_NODIRATIME,
+            "relatime" | "atime" | "async" | "nosuid" | "nodev" => {}
+            "exec" => self.flags.remove(MsFlags::MS_NOEXEC),
+            "noexec" => {
+                self.flags |= MsFlags::MS_NOEXEC;
+                self.fuser_flags.push(MountOption::NoExec);
             }
-            ("sync", None) => {
-                p.flags |= MsFlags::MS_SYNCHRONOUS;
-                p.fuser_flags.push(MountOption::Sync);
+            "sync" => {
+                self.flags |= MsFlags::MS_SYNCHRONOUS;
+                self.fuser_flags.push(MountOption::Sync);
             }
-            ("dirsync", None) => {
-                p.flags |= MsFlags::MS_DIRSYNC;
-                p.fuser_flags.push(MountOption::DirSync);
+            "dirsync" => {
+                self.flags |= MsFlags::MS_DIRSYNC;
+                self.fuser_flags.push(MountOption::DirSync);
             }
-            ("uid", Some(v)) => p.fs.uid = parse_num(key, v, 10)?,
-            ("gid", Some(v)) => p.fs.gid = parse_num(key, v, 10)?,
-            ("umask", Some(v)) => {
+            // Accepted for fstab compatibility; the helper handles them.
+            "_netdev" | "noauto" | "user" | "users" | "auto" | "nofail" => {}
+            _ => return false,
+        }
+        true
+    }
+
+    /// A `key=value` option: ownership, permissions, symlinks, timeouts. `Ok(false)` when
+    /// unknown.
+    fn set_value(&mut self, key: &str, v: &str) -> Result<bool, MountError> {
+        match key {
+            "uid" => self.fs.uid = parse_num(key, v, 10)?,
+            "gid" => self.fs.gid = parse_num(key, v, 10)?,
+            "umask" => {
                 let m = parse_num(key, v, 8)? & 0o777;
-                p.fs.file_perm = (0o666 & !m) as u16;
-                p.fs.dir_perm = (0o777 & !m) as u16;
+                self.fs.file_perm = (0o666 & !m) as u16;
+                self.fs.dir_perm = (0o777 & !m) as u16;
             }
-            ("fmask", Some(v)) => {
-                p.fs.file_perm = (0o666 & !(parse_num(key, v, 8)? & 0o777)) as u16
-            }
-            ("dmask", Some(v)) => p.fs.dir_perm = (0o777 & !(parse_num(key, v, 8)? & 0o777)) as u16,
-            ("file_mode", Some(v)) => p.fs.file_perm = (parse_num(key, v, 8)? & 0o7777) as u16,
-            ("dir_mode", Some(v)) => p.fs.dir_perm = (parse_num(key, v, 8)? & 0o7777) as u16,
-            ("symlinks", Some(v)) => {
-                p.fs.symlinks = v.parse().map_err(|e| invalid(format!("-o {e}")))?
-            }
-            ("attr_timeout", Some(v)) => p.attr_ttl = parse_secs(key, v)?,
-            ("entry_timeout", Some(v)) => p.entry_ttl = parse_secs(key, v)?,
-            ("io_timeout", Some(v)) => {
+            "fmask" => self.fs.file_perm = (0o666 & !(parse_num(key, v, 8)? & 0o777)) as u16,
+            "dmask" => self.fs.dir_perm = (0o777 & !(parse_num(key, v, 8)? & 0o777)) as u16,
+            "file_mode" => self.fs.file_perm = (parse_num(key, v, 8)? & 0o7777) as u16,
+            "dir_mode" => self.fs.dir_perm = (parse_num(key, v, 8)? & 0o7777) as u16,
+            "symlinks" => self.fs.symlinks = v.parse().map_err(|e| invalid(format!("-o {e}")))?,
+            "attr_timeout" => self.attr_ttl = parse_secs(key, v)?,
+            "entry_timeout" => self.entry_ttl = parse_secs(key, v)?,
+            "io_timeout" => {
                 let t = parse_secs(key, v)?;
                 if t.is_zero() {
                     return Err(invalid("-o io_timeout=0: must be positive".into()));
                 }
-                p.fs.op_timeout = t;
+                self.fs.op_timeout = t;
             }
             // Accepted for fstab compatibility; the helper handles them.
-            ("fsname", Some(_))
-            | ("subtype", Some(_))
-            | ("_netdev", None)
-            | ("noauto", None)
-            | ("user", None)
-            | ("users", None)
-            | ("auto", None)
-            | ("nofail", None) => {}
-            _ => return Err(invalid(format!("unknown mount option `{opt}`"))),
+            "fsname" | "subtype" => {}
+            _ => return Ok(false),
         }
+        Ok(true)
     }
-    if allow_root {
-        // As in libfuse 2, where the two were mutually exclusive: guessing which one was
-        // meant could open the mount to every local user.
-        if p.acl == SessionACL::All {
-            return Err(invalid(
-                "-o allow_root and allow_other (--allow-other) cannot be combined".into(),
-            ));
+
+    /// Once every word is read: who may use the mount, and the read-only flag.
+    fn settle(mut self) -> Result<Parsed, MountError> {
+        if self.allow_root {
+            // As in libfuse 2, where the two were mutually exclusive: guessing which one was
+            // meant could open the mount to every local user.
+            if self.acl == SessionACL::All {
+                return Err(invalid(
+                    "-o allow_root and allow_other (--allow-other) cannot be combined".into(),
+                ));
+            }
+            self.acl = SessionACL::RootAndOwner;
         }
-        p.acl = SessionACL::RootAndOwner;
+        if self.fs.read_only {
+            self.flags |= nix::mount::MsFlags::MS_RDONLY;
+        }
+        Ok(self)
     }
-    if p.fs.read_only {
-        p.flags |= MsFlags::MS_RDONLY;
-    }
-    Ok(p)
 }
 
 fn check_mountpoint(mountpoint: &Path, allow_non_empty: bool) -> Result<PathBuf, MountError> {
