@@ -43,7 +43,7 @@ impl VaultFs {
             handle,
             FileHandle {
                 ino,
-                file,
+                file: Some(file),
                 truncated_unwritten: false,
             },
         );
@@ -55,6 +55,7 @@ impl VaultFs {
         if write || truncate {
             self.check_writable()?;
         }
+        self.settle(ino).await?;
         self.refresh(ino).await?;
         let (node, already_open, fingerprint) = {
             let nodes = lock(&self.nodes);
@@ -92,6 +93,9 @@ impl VaultFs {
         self.check_writable()?;
         let name = new_name_in(name)?;
         let dir = self.dir_of(parent)?;
+        if let Some(ino) = self.create_pending(parent, &name, &dir) {
+            return self.open_pending(ino).await;
+        }
         match self.timed(self.vault.create_file(&dir, &name)).await {
             Ok(node) => {
                 self.known_name(parent, &name, true);
@@ -135,10 +139,22 @@ impl VaultFs {
         }
     }
 
-    fn handle(&self, handle: HandleId) -> FsResult<(NodeId, Arc<OpenFile>)> {
+    /// The handle's node and open file (`None`: the node is pending).
+    fn handle_raw(&self, handle: HandleId) -> FsResult<(NodeId, Option<Arc<OpenFile>>)> {
         let handles = lock(&self.handles);
         let h = handles.files.get(&handle).ok_or(FsErrorKind::BadHandle)?;
-        Ok((h.ino, Arc::clone(&h.file)))
+        Ok((h.ino, h.file.clone()))
+    }
+
+    /// The handle's node and open file; a pending node is stored and opened first.
+    async fn handle(&self, handle: HandleId) -> FsResult<(NodeId, Arc<OpenFile>)> {
+        let (ino, file) = self.handle_raw(handle)?;
+        if let Some(file) = file {
+            return Ok((ino, file));
+        }
+        self.settle(ino).await?;
+        let (ino, file) = self.handle_raw(handle)?;
+        Ok((ino, file.ok_or(FsErrorKind::BadHandle)?))
     }
 
     /// Reads up to `len` bytes at `offset` (fewer only at end of file).
@@ -148,14 +164,25 @@ impl VaultFs {
         offset: u64,
         len: usize,
     ) -> FsResult<zeroize::Zeroizing<Vec<u8>>> {
-        let (_, file) = self.handle(handle)?;
+        let (ino, file) = self.handle_raw(handle)?;
+        if file.is_none()
+            && let Some(read) = self.read_pending(ino, offset, len).await
+        {
+            return read;
+        }
+        let (_, file) = self.handle(handle).await?;
         self.timed(file.read(offset, len)).await
     }
 
     /// Writes `data` at `offset`; returns the bytes written.
     pub async fn write(&self, handle: HandleId, offset: u64, data: &[u8]) -> FsResult<usize> {
         self.check_writable()?;
-        let (ino, file) = self.handle(handle)?;
+        let (ino, file) = self.handle_raw(handle)?;
+        if file.is_none() && self.write_pending(ino, offset, data).await? {
+            self.mark_written(ino);
+            return Ok(data.len());
+        }
+        let (ino, file) = self.handle(handle).await?;
         self.mark_written(ino);
         self.set_truncated_unwritten(handle, false);
         self.timed(file.write(offset, data)).await?;
@@ -219,7 +246,11 @@ impl VaultFs {
         let (ino, file, deferred) = {
             let handles = lock(&self.handles);
             let h = handles.files.get(&handle).ok_or(FsErrorKind::BadHandle)?;
-            (h.ino, Arc::clone(&h.file), h.truncated_unwritten)
+            (h.ino, h.file.clone(), h.truncated_unwritten)
+        };
+        let Some(file) = file else {
+            // Pending: stored now, so close(2) reports a taken name.
+            return self.store_pending(ino).await.map(|_| ());
         };
         if deferred {
             tracing::debug!(
@@ -233,23 +264,33 @@ impl VaultFs {
 
     /// Returns once storage has every write made so far.
     pub async fn fsync(&self, handle: HandleId) -> FsResult<()> {
-        let (ino, file) = self.handle(handle)?;
+        let (ino, file) = self.handle_raw(handle)?;
+        let Some(file) = file else {
+            return self.store_pending(ino).await.map(|_| ());
+        };
         self.write_back(ino, &file, WriteBack::Fsync).await
     }
 
     /// Last close of a handle: writes back and forgets the handle.
     pub async fn release(&self, handle: HandleId) -> FsResult<()> {
-        let (ino, file) = self.handle(handle)?;
-        let result = self.write_back(ino, &file, WriteBack::Close).await;
+        let (ino, file) = self.handle_raw(handle)?;
+        let (result, final_size) = match file {
+            Some(file) => {
+                let result = self.write_back(ino, &file, WriteBack::Close).await;
+                if let Err(e) = &result {
+                    // The kernel ignores release errors: keep the unwritten file alive
+                    // (its next open gets it back, dirty) and retry on flush_all.
+                    tracing::warn!(ino, kind = ?e.kind(), "write-back on close failed; kept for retry");
+                    lock(&self.unwritten).push(Arc::clone(&file));
+                }
+                (result, file.size().await)
+            }
+            None => {
+                let size = self.attr_of(ino).await.map_or(0, |a| a.size);
+                (self.release_pending(ino).await, size)
+            }
+        };
         lock(&self.handles).files.remove(&handle);
-        if let Err(e) = &result {
-            // The kernel ignores release errors: keep the unwritten file alive
-            // (its next open gets it back, dirty) and retry on flush_all.
-            tracing::warn!(ino, kind = ?e.kind(), "write-back on close failed; kept for retry");
-            lock(&self.unwritten).push(Arc::clone(&file));
-        }
-        let final_size = file.size().await;
-        drop(file);
         let (last, silly, parent, name) = {
             let mut nodes = lock(&self.nodes);
             let Some(e) = nodes.get_mut(ino) else {
