@@ -1,7 +1,9 @@
 //! Creates in a listed folder (issue 14): CREATE answers without a storage
 //! request; each new file costs one create-new write at close; a name another
-//! client took meanwhile fails close with `AlreadyExists` and keeps the other
-//! client's file. Storage requests are counted by `MemoryStorage`.
+//! client took meanwhile fails an exclusive create's close with
+//! `AlreadyExists` and keeps the other client's file, and is opened and
+//! truncated by a non-exclusive truncating create exactly as a synchronous
+//! open(O_CREAT|O_TRUNC) would. Storage requests are counted by `MemoryStorage`.
 
 #![allow(clippy::unwrap_used)] // tests: a panic is the failure report
 
@@ -227,4 +229,171 @@ async fn a_name_taken_by_another_client_meanwhile_fails_close_and_keeps_theirs()
     // Our client now sees their file under the name.
     let seen = ours.lookup(dir, os("clash")).await.unwrap();
     assert_eq!(seen.size, 6);
+}
+
+/// Committed content of `dir_name/name` as a fresh client reads it.
+async fn stored(storage: &Arc<MemoryStorage>, dir_name: &str, name: &str) -> Vec<u8> {
+    let c = client(storage).await;
+    let d = c.lookup(ROOT, os(dir_name)).await.unwrap().ino;
+    let f = c.lookup(d, os(name)).await.unwrap();
+    let h = c.open(f.ino, false, false).await.unwrap();
+    let data = c.read(h.handle, 0, 1 << 16).await.unwrap().to_vec();
+    c.release(h.handle).await.unwrap();
+    data
+}
+
+/// Another client creates `clash` (with content) after our listing (or with no
+/// listing: `deferred == false` takes the synchronous storage path), then we
+/// create it non-exclusively with O_TRUNC and write through the handle, as
+/// `dd of=` / a shell's `>` do (`early_flush`: the dup2 close right after the
+/// open). Returns what was observed at each step.
+async fn truncating_create_of_a_taken_name(deferred: bool, early_flush: bool) -> Vec<String> {
+    let storage = new_vault().await;
+    let ours = client(&storage).await;
+    let dir = if deferred {
+        listed_folder(&ours, "shared").await
+    } else {
+        let theirs = client(&storage).await;
+        theirs.mkdir(ROOT, os("shared")).await.unwrap();
+        ours.lookup(ROOT, os("shared")).await.unwrap().ino
+    };
+    let theirs = client(&storage).await;
+    let tdir = theirs.lookup(ROOT, os("shared")).await.unwrap().ino;
+    let (_, h) = theirs.create(tdir, os("clash"), true, false).await.unwrap();
+    theirs
+        .write(h.handle, 0, b"their old content")
+        .await
+        .unwrap();
+    theirs.release(h.handle).await.unwrap();
+
+    let mut seen = Vec::new();
+    let mut note = |what: &str, data: &[u8]| {
+        seen.push(format!("{what}: {}", String::from_utf8_lossy(data)));
+    };
+    storage.reset_calls();
+    let (attr, opened) = ours.create(dir, os("clash"), false, true).await.unwrap();
+    let h = opened.handle;
+    if deferred {
+        assert_eq!(
+            total(&storage),
+            0,
+            "not answered locally: {}",
+            trace(&storage)
+        );
+    }
+    note("size after create", attr.size.to_string().as_bytes());
+    if early_flush {
+        ours.flush(h).await.unwrap();
+        note(
+            "stored after an early flush",
+            &stored(&storage, "shared", "clash").await,
+        );
+    }
+    ours.write(h, 0, b"ours").await.unwrap();
+    note(
+        "read through the handle",
+        &ours.read(h, 0, 100).await.unwrap(),
+    );
+    note(
+        "stored before flush",
+        &stored(&storage, "shared", "clash").await,
+    );
+    ours.flush(h).await.unwrap();
+    note(
+        "stored after flush",
+        &stored(&storage, "shared", "clash").await,
+    );
+    ours.write(h, 4, b"+more").await.unwrap();
+    ours.release(h).await.unwrap();
+    note(
+        "stored after release",
+        &stored(&storage, "shared", "clash").await,
+    );
+    let size = ours.lookup(dir, os("clash")).await.unwrap().size;
+    note("our size", size.to_string().as_bytes());
+    note("listed", names(&ours, dir).await.join(",").as_bytes());
+    seen
+}
+
+#[tokio::test]
+async fn a_truncating_create_of_a_name_taken_meanwhile_opens_and_truncates_that_file() {
+    for early_flush in [false, true] {
+        let deferred = truncating_create_of_a_taken_name(true, early_flush).await;
+        let synchronous = truncating_create_of_a_taken_name(false, early_flush).await;
+        eprintln!("early flush {early_flush}: {deferred:#?}");
+        assert_eq!(
+            deferred, synchronous,
+            "differs from a synchronous open(O_CREAT|O_TRUNC)"
+        );
+        // Nothing committed before a flush with writes: the truncation alone
+        // stays in the shadow; no error anywhere; one file under the name.
+        let mut expected = vec!["size after create: 0".to_owned()];
+        if early_flush {
+            expected.push("stored after an early flush: their old content".to_owned());
+        }
+        expected.extend(
+            [
+                "read through the handle: ours",
+                "stored before flush: their old content",
+                "stored after flush: ours",
+                "stored after release: ours+more",
+                "our size: 9",
+                "listed: clash",
+            ]
+            .map(String::from),
+        );
+        assert_eq!(deferred, expected);
+    }
+}
+
+#[tokio::test]
+async fn an_exclusive_create_of_a_name_taken_meanwhile_fails_at_the_first_flush() {
+    for truncate in [false, true] {
+        let storage = new_vault().await;
+        let ours = client(&storage).await;
+        let dir = listed_folder(&ours, "shared").await;
+        let theirs = client(&storage).await;
+        let tdir = theirs.lookup(ROOT, os("shared")).await.unwrap().ino;
+        let (_, h) = theirs.create(tdir, os("clash"), true, false).await.unwrap();
+        theirs.write(h.handle, 0, b"theirs").await.unwrap();
+        theirs.release(h.handle).await.unwrap();
+
+        storage.reset_calls();
+        // O_CREAT|O_EXCL (|O_TRUNC): answered locally, so it succeeds here...
+        let (_, opened) = ours.create(dir, os("clash"), true, truncate).await.unwrap();
+        assert_eq!(total(&storage), 0, "{}", trace(&storage));
+        ours.write(opened.handle, 0, b"ours").await.unwrap();
+        // ...and close(2)'s flush is where EEXIST is reported.
+        let err = ours.flush(opened.handle).await.unwrap_err();
+        assert_eq!(
+            err.kind(),
+            FsErrorKind::AlreadyExists,
+            "truncate {truncate}"
+        );
+        assert!(ours.write(opened.handle, 4, b"x").await.is_err());
+        assert!(ours.release(opened.handle).await.is_err());
+        assert_eq!(stored(&storage, "shared", "clash").await, b"theirs");
+    }
+}
+
+#[tokio::test]
+async fn a_create_neither_exclusive_nor_truncating_takes_the_storage_path() {
+    let storage = new_vault().await;
+    let ours = client(&storage).await;
+    let dir = listed_folder(&ours, "shared").await;
+    let theirs = client(&storage).await;
+    let tdir = theirs.lookup(ROOT, os("shared")).await.unwrap().ino;
+    let (_, h) = theirs.create(tdir, os("clash"), true, false).await.unwrap();
+    theirs.write(h.handle, 0, b"their content").await.unwrap();
+    theirs.release(h.handle).await.unwrap();
+
+    // O_CREAT alone: the existing file's content must stay under our writes,
+    // which only the storage knows.
+    storage.reset_calls();
+    let (attr, opened) = ours.create(dir, os("clash"), false, false).await.unwrap();
+    assert!(total(&storage) > 0, "answered locally");
+    assert_eq!(attr.size, 13);
+    ours.write(opened.handle, 0, b"OUR").await.unwrap();
+    ours.release(opened.handle).await.unwrap();
+    assert_eq!(stored(&storage, "shared", "clash").await, b"OURir content");
 }

@@ -9,6 +9,7 @@ use std::time::SystemTime;
 
 use vault_engine::{NodeKind, OpenFile};
 
+use super::pending::Stored;
 use super::{
     Attr, FileHandle, FsErrorKind, FsResult, HandleId, NodeId, Opened, VaultFs, WriteBack, lock,
     new_name_in,
@@ -93,7 +94,7 @@ impl VaultFs {
         self.check_writable()?;
         let name = new_name_in(name)?;
         let dir = self.dir_of(parent)?;
-        if let Some(ino) = self.create_pending(parent, &name, &dir) {
+        if let Some(ino) = self.create_pending(parent, &name, &dir, (exclusive, truncate)) {
             return self.open_pending(ino).await;
         }
         match self.timed(self.vault.create_file(&dir, &name)).await {
@@ -243,14 +244,20 @@ impl VaultFs {
     /// a crash of the daemon during the following writes leaves behind
     /// (neither old nor new content).
     pub async fn flush(&self, handle: HandleId) -> FsResult<()> {
+        let (ino, file) = self.handle_raw(handle)?;
+        if file.is_none() && !matches!(self.store_pending(ino).await?, Some(Stored::Adopted)) {
+            // Pending: stored now, so close(2) reports a taken name.
+            return Ok(());
+        }
+        // An adopted file (a non-exclusive create of a name taken meanwhile)
+        // is flushed as after an ordinary truncating open.
         let (ino, file, deferred) = {
             let handles = lock(&self.handles);
             let h = handles.files.get(&handle).ok_or(FsErrorKind::BadHandle)?;
             (h.ino, h.file.clone(), h.truncated_unwritten)
         };
         let Some(file) = file else {
-            // Pending: stored now, so close(2) reports a taken name.
-            return self.store_pending(ino).await.map(|_| ());
+            return Ok(());
         };
         if deferred {
             tracing::debug!(
@@ -265,17 +272,31 @@ impl VaultFs {
     /// Returns once storage has every write made so far.
     pub async fn fsync(&self, handle: HandleId) -> FsResult<()> {
         let (ino, file) = self.handle_raw(handle)?;
+        if file.is_none() && !matches!(self.store_pending(ino).await?, Some(Stored::Adopted)) {
+            return Ok(());
+        }
+        let (ino, file) = self.handle_raw(handle)?;
         let Some(file) = file else {
-            return self.store_pending(ino).await.map(|_| ());
+            return Ok(());
         };
         self.write_back(ino, &file, WriteBack::Fsync).await
     }
 
     /// Last close of a handle: writes back and forgets the handle.
     pub async fn release(&self, handle: HandleId) -> FsResult<()> {
-        let (ino, file) = self.handle_raw(handle)?;
-        let (result, final_size) = match file {
-            Some(file) => {
+        let (ino, mut file) = self.handle_raw(handle)?;
+        let mut stored = None;
+        if file.is_none() {
+            let size = self.attr_of(ino).await.map_or(0, |a| a.size);
+            match self.release_pending(ino).await {
+                // Now an ordinary open file: written back below.
+                Ok(Some(Stored::Adopted)) => file = self.handle_raw(handle)?.1,
+                other => stored = Some((other.map(|_| ()), size)),
+            }
+        }
+        let (result, final_size) = match (stored, file) {
+            (Some(done), _) => done,
+            (None, Some(file)) => {
                 let result = self.write_back(ino, &file, WriteBack::Close).await;
                 if let Err(e) = &result {
                     // The kernel ignores release errors: keep the unwritten file alive
@@ -285,10 +306,7 @@ impl VaultFs {
                 }
                 (result, file.size().await)
             }
-            None => {
-                let size = self.attr_of(ino).await.map_or(0, |a| a.size);
-                (self.release_pending(ino).await, size)
-            }
+            (None, None) => (Err(FsErrorKind::BadHandle.into()), 0),
         };
         lock(&self.handles).files.remove(&handle);
         let (last, silly, parent, name) = {

@@ -20,9 +20,11 @@
 //!   hidden name (`.vault-unlinked-…`) until its last handle closes, as NFS
 //!   does, so open handles keep working. Hidden names are never listed.
 //! - Every engine call is bounded by `FsConfig::op_timeout` (`TimedOut`).
-//! - A create in a folder with a known complete name set is answered locally
-//!   and stored at the first flush/fsync/release (`pending`); a name taken on
-//!   storage meanwhile fails that close with `AlreadyExists`.
+//! - An exclusive or truncating create in a folder with a known complete
+//!   name set is answered locally and stored at the first flush/fsync/release
+//!   (`pending`); a name taken on storage meanwhile fails an exclusive
+//!   create's close with `AlreadyExists` and is opened and truncated by a
+//!   non-exclusive one.
 //! - Directory mutations rely on the kernel's per-directory locking (VFS holds
 //!   the parent's lock for create/unlink/rename); a path-addressed adapter
 //!   without that guarantee must serialise per directory itself.

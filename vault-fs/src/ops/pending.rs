@@ -9,9 +9,24 @@
 //! one folder on the link. Here CREATE costs no request and the one request
 //! per file happens at close, outside that lock.
 //!
-//! A name another client took on storage meanwhile is never overwritten: the
-//! create-new write fails, close(2) answers `AlreadyExists` (EEXIST), a
-//! warning is logged, and the local node is dropped.
+//! Only creates whose outcome does not depend on what the name holds are
+//! answered so: exclusive ones (O_EXCL) and truncating ones (O_TRUNC). A
+//! non-exclusive, non-truncating create of a name another client may have
+//! made would have to keep that file's content under ours, so it takes the
+//! storage path.
+//!
+//! A name another client took on storage meanwhile (the create-new write
+//! fails):
+//! - exclusive create: that file is never overwritten; the flush of close(2)
+//!   (or fsync(2), or a write past `PENDING_MAX`, whichever comes first)
+//!   answers `AlreadyExists` (EEXIST), a warning is logged, and the local node
+//!   is dropped;
+//! - truncating, non-exclusive create: the existing file is opened instead,
+//!   truncated in its shadow and given the content written so far, and the
+//!   handle carries on with it as an ordinary open file — the state a
+//!   synchronous open(O_CREAT|O_TRUNC) would have reached. Nothing is
+//!   committed there: the handle's flush/release commit as for any open file
+//!   (a flush with nothing written yet keeps the truncation in the shadow).
 
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -34,6 +49,17 @@ pub(super) struct Pending {
     /// and the content must not depend on the node table keeping the entry).
     /// A pending file is stored before any rename of it, so this stays true.
     place: (vault_engine::DirId, String),
+    /// O_EXCL: a name taken meanwhile fails; otherwise that file is opened.
+    exclusive: bool,
+}
+
+/// What storing a pending file did.
+pub(super) enum Stored {
+    /// Created on storage as this node; nothing open yet.
+    Created(Node),
+    /// The name existed: that file was opened, truncated in its shadow and
+    /// handed to the handles (not committed).
+    Adopted,
 }
 
 enum State {
@@ -41,20 +67,24 @@ enum State {
     Buffer(Zeroizing<Vec<u8>>),
     /// Created on storage as this node.
     Stored(Node),
+    /// An existing file of that name was opened and handed to the handles.
+    Adopted,
     /// The create failed for good (name taken): every later operation fails.
     Failed(FsErrorKind),
 }
 
 impl VaultFs {
     /// CREATE without a storage request, if `name` is known to be free in
-    /// `parent`. `None`: take the ordinary path.
+    /// `parent` and the create is exclusive or truncating (see the module
+    /// comment). `None`: take the ordinary path.
     pub(super) fn create_pending(
         &self,
         parent: NodeId,
         name: &str,
         dir: &vault_engine::DirId,
+        (exclusive, truncate): (bool, bool),
     ) -> Option<NodeId> {
-        if !self.known_absent(parent, name) {
+        if !(exclusive || truncate) || !self.known_absent(parent, name) {
             return None;
         }
         let node = Node {
@@ -73,6 +103,7 @@ impl VaultFs {
             Arc::new(Pending {
                 state: AsyncMutex::new(State::Buffer(Zeroizing::new(Vec::new()))),
                 place: (dir.clone(), name.to_owned()),
+                exclusive,
             }),
         );
         Some(ino)
@@ -146,20 +177,22 @@ impl VaultFs {
                 Some(Ok(Zeroizing::new(buf[start..end].to_vec())))
             }
             State::Failed(kind) => Some(Err((*kind).into())),
-            State::Stored(_) => None,
+            State::Stored(_) | State::Adopted => None,
         }
     }
 
     /// Creates a pending node's ciphertext on storage with its content (one
-    /// create-new write). Idempotent; returns the stored node, or `None` if
-    /// `ino` is not pending.
-    pub(super) async fn store_pending(&self, ino: NodeId) -> FsResult<Option<Node>> {
+    /// create-new write), or adopts the file another client made under the
+    /// name meanwhile (non-exclusive creates; see the module comment).
+    /// Idempotent; `None` if `ino` is not pending.
+    pub(super) async fn store_pending(&self, ino: NodeId) -> FsResult<Option<Stored>> {
         let Some(p) = self.pending_of(ino) else {
             return Ok(None);
         };
         let mut state = p.state.lock().await;
         let buf = match &*state {
-            State::Stored(node) => return Ok(Some(node.clone())),
+            State::Stored(node) => return Ok(Some(Stored::Created(node.clone()))),
+            State::Adopted => return Ok(Some(Stored::Adopted)),
             State::Failed(kind) => return Err((*kind).into()),
             State::Buffer(buf) => Zeroizing::new(buf.to_vec()),
         };
@@ -168,16 +201,19 @@ impl VaultFs {
             None => p.place.clone(),
         };
         let stager = self.vault.stager();
-        let staged = tokio::task::spawn_blocking(move || {
-            stager.stage(&mut std::io::Cursor::new(&buf[..]), &mut |_| {})
-        })
-        .await
-        .map_err(|_| FsError::new(FsErrorKind::Other))?
-        .map_err(|e| {
-            tracing::warn!(error = %e, "local spool for a new file failed");
-            FsError::new(FsErrorKind::Other)
-        })?;
-        match self
+        let staged = {
+            let buf = buf.clone();
+            tokio::task::spawn_blocking(move || {
+                stager.stage(&mut std::io::Cursor::new(&buf[..]), &mut |_| {})
+            })
+            .await
+            .map_err(|_| FsError::new(FsErrorKind::Other))?
+            .map_err(|e| {
+                tracing::warn!(error = %e, "local spool for a new file failed");
+                FsError::new(FsErrorKind::Other)
+            })?
+        };
+        let err = match self
             .timed(self.vault.create_file_staged(&dir, &name, &staged))
             .await
         {
@@ -187,7 +223,21 @@ impl VaultFs {
                     e.dirty = false;
                 }
                 *state = State::Stored(node.clone());
-                Ok(Some(node))
+                return Ok(Some(Stored::Created(node)));
+            }
+            Err(err) if err.kind() == FsErrorKind::AlreadyExists && !p.exclusive => {
+                match self.adopt_existing(ino, &dir, &name, &buf).await {
+                    Ok(()) => {
+                        *state = State::Adopted;
+                        lock(&self.pending).remove(&ino);
+                        return Ok(Some(Stored::Adopted));
+                    }
+                    Err(e) if is_for_good(e.kind()) => e,
+                    Err(e) => {
+                        tracing::warn!(ino, kind = ?e.kind(), "opening the file of a name taken meanwhile failed; kept for retry");
+                        return Err(e);
+                    }
+                }
             }
             Err(err) if err.kind() == FsErrorKind::AlreadyExists => {
                 // Another client created this name since we listed the folder:
@@ -196,29 +246,89 @@ impl VaultFs {
                     ino,
                     "new file not stored: its name was taken on storage by another client meanwhile"
                 );
-                *state = State::Failed(FsErrorKind::AlreadyExists);
-                let parent = {
-                    let mut nodes = lock(&self.nodes);
-                    let parent = nodes.get(ino).map(|e| e.parent);
-                    nodes.detach(ino);
-                    parent
-                };
-                if let Some(parent) = parent {
-                    lock(&self.names).remove(&parent);
-                }
-                Err(err)
+                err
             }
             Err(err) => {
                 tracing::warn!(ino, kind = ?err.kind(), "storing a new file failed; kept for retry");
-                Err(err)
+                return Err(err);
+            }
+        };
+        *state = State::Failed(err.kind());
+        let parent = {
+            let mut nodes = lock(&self.nodes);
+            let parent = nodes.get(ino).map(|e| e.parent);
+            nodes.detach(ino);
+            parent
+        };
+        if let Some(parent) = parent {
+            lock(&self.names).remove(&parent);
+        }
+        Err(err)
+    }
+
+    /// A non-exclusive create found `name` taken on storage: opens that file
+    /// as a synchronous open(O_CREAT|O_TRUNC) would have — truncated in its
+    /// shadow, then given `buf` — and hands it to the node's handles without
+    /// committing (their flush/release do). With no handle left (a release
+    /// whose store failed, retried by `flush_all`) this is that release's
+    /// commit.
+    async fn adopt_existing(
+        &self,
+        ino: NodeId,
+        dir: &vault_engine::DirId,
+        name: &str,
+        buf: &[u8],
+    ) -> FsResult<()> {
+        let node = self.timed(self.vault.lookup(dir, name)).await?;
+        match node.kind {
+            NodeKind::File => {}
+            NodeKind::Dir(_) => return Err(FsErrorKind::IsADirectory.into()),
+            NodeKind::Symlink => return Err(FsErrorKind::InvalidArgument.into()),
+        }
+        let file = self.timed(self.vault.open(&node)).await?;
+        self.timed(file.set_len(0)).await?;
+        if !buf.is_empty() {
+            self.timed(file.write(0, buf)).await?;
+        }
+        tracing::debug!(
+            ino,
+            "name taken on storage meanwhile: non-exclusive create opened and truncated that file"
+        );
+        // Whether anything was written through the handle: if not, a flush
+        // keeps the truncation in the shadow, as after a truncating open.
+        let unwritten = {
+            let mut nodes = lock(&self.nodes);
+            match nodes.get_mut(ino) {
+                Some(e) if e.open_handles > 0 => {
+                    e.open_fingerprint = Some((node.size, node.modified));
+                    e.node = node;
+                    e.file = Some(Arc::clone(&file));
+                    Some(!e.written)
+                }
+                Some(e) => {
+                    e.node = node;
+                    None
+                }
+                None => None,
+            }
+        };
+        let Some(unwritten) = unwritten else {
+            return self.timed(file.commit()).await;
+        };
+        for h in lock(&self.handles).files.values_mut() {
+            if h.ino == ino && h.file.is_none() {
+                h.file = Some(Arc::clone(&file));
+                h.truncated_unwritten = unwritten;
             }
         }
+        self.mark_written(ino);
+        Ok(())
     }
 
     /// Makes a pending node an ordinary one: stored, opened, and its open
     /// file handed to every handle on it. No-op for other nodes.
     pub(super) async fn settle(&self, ino: NodeId) -> FsResult<()> {
-        let Some(node) = self.store_pending(ino).await? else {
+        let Some(Stored::Created(node)) = self.store_pending(ino).await? else {
             return Ok(());
         };
         let open_handles = lock(&self.nodes).get(ino).map_or(0, |e| e.open_handles);
@@ -283,16 +393,16 @@ impl VaultFs {
         first
     }
 
-    /// The last handle of a pending node closed: store it (if not yet) and
-    /// forget the pending state.
-    pub(super) async fn release_pending(&self, ino: NodeId) -> FsResult<()> {
-        let result = self.store_pending(ino).await.map(|_| ());
+    /// A handle of a pending node closes: store it (if not yet) and, on its
+    /// last handle, forget the pending state. `Ok(Some(Stored::Adopted))`:
+    /// the handle now holds an open file, which the caller writes back as
+    /// for any handle.
+    pub(super) async fn release_pending(&self, ino: NodeId) -> FsResult<Option<Stored>> {
+        let result = self.store_pending(ino).await;
         let last = lock(&self.nodes)
             .get(ino)
             .is_none_or(|e| e.open_handles <= 1);
-        if last && result.is_ok()
-            || matches!(&result, Err(e) if e.kind() == FsErrorKind::AlreadyExists)
-        {
+        if last && result.is_ok() || matches!(&result, Err(e) if is_for_good(e.kind())) {
             lock(&self.pending).remove(&ino);
         }
         result
@@ -324,4 +434,13 @@ impl VaultFs {
         );
         handle
     }
+}
+
+/// Errors after which a pending file is given up (its name is taken by
+/// something we may not replace); any other error is retried.
+fn is_for_good(kind: FsErrorKind) -> bool {
+    matches!(
+        kind,
+        FsErrorKind::AlreadyExists | FsErrorKind::IsADirectory | FsErrorKind::InvalidArgument
+    )
 }
