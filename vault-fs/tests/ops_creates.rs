@@ -397,3 +397,30 @@ async fn a_create_neither_exclusive_nor_truncating_takes_the_storage_path() {
     ours.release(opened.handle).await.unwrap();
     assert_eq!(stored(&storage, "shared", "clash").await, b"OURir content");
 }
+
+#[tokio::test]
+async fn a_shell_redirect_costs_one_request_and_an_empty_one_is_stored_at_release() {
+    let storage = new_vault().await;
+    let fs = client(&storage).await;
+    let dir = listed_folder(&fs, "d").await;
+    // `cat SRC > F`: LOOKUP miss, CREATE (O_CREAT|O_TRUNC), FLUSH of the descriptor the
+    // shell dup2'd away, WRITE, FLUSH at close, RELEASE.
+    storage.reset_calls();
+    let miss = fs.lookup(dir, os("f")).await.unwrap_err();
+    assert_eq!(miss.kind(), FsErrorKind::NotFound);
+    let (_, opened) = fs.create(dir, os("f"), false, true).await.unwrap();
+    fs.flush(opened.handle).await.unwrap();
+    assert_eq!(total(&storage), 0, "before the write: {}", trace(&storage));
+    fs.write(opened.handle, 0, &[5u8; 4096]).await.unwrap();
+    fs.flush(opened.handle).await.unwrap();
+    fs.release(opened.handle).await.unwrap();
+    assert_eq!(trace(&storage), "write=1");
+    assert_eq!(stored(&storage, "d", "f").await, vec![5u8; 4096]);
+
+    // `: > E`: nothing written; the release stores the empty file.
+    let (_, opened) = fs.create(dir, os("e"), false, true).await.unwrap();
+    fs.flush(opened.handle).await.unwrap();
+    fs.release(opened.handle).await.unwrap();
+    assert_eq!(stored(&storage, "d", "e").await, b"");
+    assert_eq!(names(&fs, dir).await, vec!["e".to_owned(), "f".to_owned()]);
+}

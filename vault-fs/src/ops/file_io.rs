@@ -242,9 +242,17 @@ impl VaultFs {
     /// and a shell's `> F`, open, dup2 the descriptor and close the original.
     /// Committing there would replace the old content with an empty file that
     /// a crash of the daemon during the following writes leaves behind
-    /// (neither old nor new content).
+    /// (neither old nor new content). Likewise a file of a non-exclusive create
+    /// answered locally stays unstored through such a flush (`pending`).
     pub async fn flush(&self, handle: HandleId) -> FsResult<()> {
         let (ino, file) = self.handle_raw(handle)?;
+        if file.is_none() && self.flush_keeps_pending(ino) {
+            tracing::debug!(
+                ino,
+                "flush of a new file with nothing written: kept pending"
+            );
+            return Ok(());
+        }
         if file.is_none() && !matches!(self.store_pending(ino).await?, Some(Stored::Adopted)) {
             // Pending: stored now, so close(2) reports a taken name.
             return Ok(());

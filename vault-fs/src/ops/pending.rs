@@ -408,6 +408,20 @@ impl VaultFs {
         result
     }
 
+    /// Whether a flush of a pending node's handle leaves it pending: a
+    /// non-exclusive (so truncating) create with nothing written yet. As
+    /// after a truncating open of an existing file (see `VaultFs::flush`),
+    /// such a flush is usually no real close — a shell's `> F` opens, dup2s
+    /// and closes the original descriptor — and storing the empty file there
+    /// would cost a create plus a later rewrite. An exclusive create is
+    /// stored at once so that close(2) can report a taken name.
+    pub(super) fn flush_keeps_pending(&self, ino: NodeId) -> bool {
+        let Some(p) = self.pending_of(ino) else {
+            return false;
+        };
+        !p.exclusive && lock(&self.nodes).get(ino).is_some_and(|e| !e.written)
+    }
+
     /// Whether `name` in `parent` is a pending node (lookups answer from the table).
     pub(super) fn pending_child(&self, parent: NodeId, name: &str) -> Option<NodeId> {
         let ino = lock(&self.nodes).child(parent, name)?;
