@@ -424,3 +424,45 @@ async fn a_shell_redirect_costs_one_request_and_an_empty_one_is_stored_at_releas
     assert_eq!(stored(&storage, "d", "e").await, b"");
     assert_eq!(names(&fs, dir).await, vec!["e".to_owned(), "f".to_owned()]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn new_files_of_one_folder_reach_storage_concurrently() {
+    const WRITERS: usize = 8;
+    const LATENCY: std::time::Duration = std::time::Duration::from_millis(150);
+    let storage = new_vault().await;
+    let fs = Arc::new(client(&storage).await);
+    let dir = listed_folder(&fs, "d").await;
+    let mut handles = Vec::new();
+    for i in 0..WRITERS {
+        let (_, opened) = fs
+            .create(dir, os(&format!("f{i}")), false, true)
+            .await
+            .unwrap();
+        fs.write(opened.handle, 0, &[i as u8; 4096]).await.unwrap();
+        handles.push(opened.handle);
+    }
+    // Each store is one storage write; one folder's stores must not queue behind each other.
+    storage.set_latency(LATENCY);
+    let t = std::time::Instant::now();
+    let flushes: Vec<_> = handles
+        .iter()
+        .map(|&h| {
+            let fs = Arc::clone(&fs);
+            tokio::spawn(async move { fs.flush(h).await })
+        })
+        .collect();
+    for f in flushes {
+        f.await.unwrap().unwrap();
+    }
+    let took = t.elapsed();
+    storage.set_latency(std::time::Duration::ZERO);
+    eprintln!("{WRITERS} concurrent stores at {LATENCY:?} per request: {took:?}");
+    assert!(
+        took < LATENCY * (WRITERS as u32) / 2,
+        "{WRITERS} stores took {took:?}: serialised"
+    );
+    for h in handles {
+        fs.release(h).await.unwrap();
+    }
+    assert_eq!(names(&fs, dir).await.len(), WRITERS);
+}
