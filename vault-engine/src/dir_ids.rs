@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
 use lru::LruCache;
-use tokio::sync::OwnedMutexGuard;
+use tokio::sync::{OwnedRwLockReadGuard, OwnedRwLockWriteGuard, RwLock};
 
 use crate::{DirId, Node, names};
 
@@ -169,9 +169,13 @@ impl VisitedDirs {
     }
 }
 
-/// One async mutex per directory, created on demand, dropped when unused.
+/// One async lock per directory, created on demand, dropped when unused.
+/// Changes of a directory's names take it exclusively; the create-new of a
+/// file with its content takes it shared, so that creates of distinct names in
+/// one folder reach storage concurrently (each is a few round trips). Two
+/// creates of one name: the storage's create-new is atomic, one of them fails.
 pub(crate) struct DirLocks {
-    locks: Mutex<HashMap<DirId, Weak<tokio::sync::Mutex<()>>>>,
+    locks: Mutex<HashMap<DirId, Weak<RwLock<()>>>>,
 }
 
 impl DirLocks {
@@ -183,31 +187,38 @@ impl DirLocks {
 
     /// Locks every directory in `ids` (deduplicated, in `DirId` order, so two
     /// callers never wait on each other in a cycle).
-    pub async fn lock(&self, ids: &[&DirId]) -> Vec<OwnedMutexGuard<()>> {
+    pub async fn lock(&self, ids: &[&DirId]) -> Vec<OwnedRwLockWriteGuard<()>> {
         let mut ids: Vec<DirId> = ids.iter().map(|d| (*d).clone()).collect();
         ids.sort();
         ids.dedup();
-        let mutexes: Vec<Arc<tokio::sync::Mutex<()>>> = {
-            let mut locks = lock(&self.locks);
-            if locks.len() > 1024 {
-                locks.retain(|_, w| w.strong_count() > 0);
-            }
-            ids.iter()
-                .map(|id| {
-                    if let Some(m) = locks.get(id).and_then(Weak::upgrade) {
-                        return m;
-                    }
-                    let m = Arc::new(tokio::sync::Mutex::new(()));
-                    locks.insert(id.clone(), Arc::downgrade(&m));
-                    m
-                })
-                .collect()
-        };
-        let mut guards = Vec::with_capacity(mutexes.len());
-        for m in mutexes {
-            guards.push(m.lock_owned().await);
+        let mut guards = Vec::with_capacity(ids.len());
+        for m in self.locks_of(&ids) {
+            guards.push(m.write_owned().await);
         }
         guards
+    }
+
+    /// Locks one directory shared (see the type's comment).
+    pub async fn lock_shared(&self, id: &DirId) -> OwnedRwLockReadGuard<()> {
+        let m = Self::entry(&mut lock(&self.locks), id);
+        m.read_owned().await
+    }
+
+    fn locks_of(&self, ids: &[DirId]) -> Vec<Arc<RwLock<()>>> {
+        let mut locks = lock(&self.locks);
+        ids.iter().map(|id| Self::entry(&mut locks, id)).collect()
+    }
+
+    fn entry(locks: &mut HashMap<DirId, Weak<RwLock<()>>>, id: &DirId) -> Arc<RwLock<()>> {
+        if locks.len() > 1024 {
+            locks.retain(|_, w| w.strong_count() > 0);
+        }
+        if let Some(m) = locks.get(id).and_then(Weak::upgrade) {
+            return m;
+        }
+        let m = Arc::new(RwLock::new(()));
+        locks.insert(id.clone(), Arc::downgrade(&m));
+        m
     }
 }
 

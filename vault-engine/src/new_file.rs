@@ -164,7 +164,7 @@ pub(crate) async fn create_staged(
         });
     }
     let node_path = loc.node_path()?;
-    let _g = core.dir_locks.lock(&[dir]).await;
+    let _g = core.dir_locks.lock_shared(dir).await;
     core.await_background(node_path.as_str()).await;
     if open_file::find(core, node_path.as_str()).is_some() {
         return Err(VaultError::node(VaultErrorKind::AlreadyExists, nfc));

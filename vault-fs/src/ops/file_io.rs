@@ -9,6 +9,7 @@ use std::time::SystemTime;
 
 use vault_engine::{NodeKind, OpenFile};
 
+use super::pending::Stored;
 use super::{
     Attr, FileHandle, FsErrorKind, FsResult, HandleId, NodeId, Opened, VaultFs, WriteBack, lock,
     new_name_in,
@@ -43,7 +44,7 @@ impl VaultFs {
             handle,
             FileHandle {
                 ino,
-                file,
+                file: Some(file),
                 truncated_unwritten: false,
             },
         );
@@ -55,6 +56,7 @@ impl VaultFs {
         if write || truncate {
             self.check_writable()?;
         }
+        self.settle(ino).await?;
         self.refresh(ino).await?;
         let (node, already_open, fingerprint) = {
             let nodes = lock(&self.nodes);
@@ -92,6 +94,9 @@ impl VaultFs {
         self.check_writable()?;
         let name = new_name_in(name)?;
         let dir = self.dir_of(parent)?;
+        if let Some(ino) = self.create_pending(parent, &name, &dir, (exclusive, truncate)) {
+            return self.open_pending(ino).await;
+        }
         match self.timed(self.vault.create_file(&dir, &name)).await {
             Ok(node) => {
                 self.known_name(parent, &name, true);
@@ -135,10 +140,22 @@ impl VaultFs {
         }
     }
 
-    fn handle(&self, handle: HandleId) -> FsResult<(NodeId, Arc<OpenFile>)> {
+    /// The handle's node and open file (`None`: the node is pending).
+    fn handle_raw(&self, handle: HandleId) -> FsResult<(NodeId, Option<Arc<OpenFile>>)> {
         let handles = lock(&self.handles);
         let h = handles.files.get(&handle).ok_or(FsErrorKind::BadHandle)?;
-        Ok((h.ino, Arc::clone(&h.file)))
+        Ok((h.ino, h.file.clone()))
+    }
+
+    /// The handle's node and open file; a pending node is stored and opened first.
+    async fn handle(&self, handle: HandleId) -> FsResult<(NodeId, Arc<OpenFile>)> {
+        let (ino, file) = self.handle_raw(handle)?;
+        if let Some(file) = file {
+            return Ok((ino, file));
+        }
+        self.settle(ino).await?;
+        let (ino, file) = self.handle_raw(handle)?;
+        Ok((ino, file.ok_or(FsErrorKind::BadHandle)?))
     }
 
     /// Reads up to `len` bytes at `offset` (fewer only at end of file).
@@ -148,14 +165,25 @@ impl VaultFs {
         offset: u64,
         len: usize,
     ) -> FsResult<zeroize::Zeroizing<Vec<u8>>> {
-        let (_, file) = self.handle(handle)?;
+        let (ino, file) = self.handle_raw(handle)?;
+        if file.is_none()
+            && let Some(read) = self.read_pending(ino, offset, len).await
+        {
+            return read;
+        }
+        let (_, file) = self.handle(handle).await?;
         self.timed(file.read(offset, len)).await
     }
 
     /// Writes `data` at `offset`; returns the bytes written.
     pub async fn write(&self, handle: HandleId, offset: u64, data: &[u8]) -> FsResult<usize> {
         self.check_writable()?;
-        let (ino, file) = self.handle(handle)?;
+        let (ino, file) = self.handle_raw(handle)?;
+        if file.is_none() && self.write_pending(ino, offset, data).await? {
+            self.mark_written(ino);
+            return Ok(data.len());
+        }
+        let (ino, file) = self.handle(handle).await?;
         self.mark_written(ino);
         self.set_truncated_unwritten(handle, false);
         self.timed(file.write(offset, data)).await?;
@@ -214,12 +242,30 @@ impl VaultFs {
     /// and a shell's `> F`, open, dup2 the descriptor and close the original.
     /// Committing there would replace the old content with an empty file that
     /// a crash of the daemon during the following writes leaves behind
-    /// (neither old nor new content).
+    /// (neither old nor new content). Likewise a file of a non-exclusive create
+    /// answered locally stays unstored through such a flush (`pending`).
     pub async fn flush(&self, handle: HandleId) -> FsResult<()> {
+        let (ino, file) = self.handle_raw(handle)?;
+        if file.is_none() && self.flush_keeps_pending(ino) {
+            tracing::debug!(
+                ino,
+                "flush of a new file with nothing written: kept pending"
+            );
+            return Ok(());
+        }
+        if file.is_none() && !matches!(self.store_pending(ino).await?, Some(Stored::Adopted)) {
+            // Pending: stored now, so close(2) reports a taken name.
+            return Ok(());
+        }
+        // An adopted file (a non-exclusive create of a name taken meanwhile)
+        // is flushed as after an ordinary truncating open.
         let (ino, file, deferred) = {
             let handles = lock(&self.handles);
             let h = handles.files.get(&handle).ok_or(FsErrorKind::BadHandle)?;
-            (h.ino, Arc::clone(&h.file), h.truncated_unwritten)
+            (h.ino, h.file.clone(), h.truncated_unwritten)
+        };
+        let Some(file) = file else {
+            return Ok(());
         };
         if deferred {
             tracing::debug!(
@@ -233,23 +279,44 @@ impl VaultFs {
 
     /// Returns once storage has every write made so far.
     pub async fn fsync(&self, handle: HandleId) -> FsResult<()> {
-        let (ino, file) = self.handle(handle)?;
+        let (ino, file) = self.handle_raw(handle)?;
+        if file.is_none() && !matches!(self.store_pending(ino).await?, Some(Stored::Adopted)) {
+            return Ok(());
+        }
+        let (ino, file) = self.handle_raw(handle)?;
+        let Some(file) = file else {
+            return Ok(());
+        };
         self.write_back(ino, &file, WriteBack::Fsync).await
     }
 
     /// Last close of a handle: writes back and forgets the handle.
     pub async fn release(&self, handle: HandleId) -> FsResult<()> {
-        let (ino, file) = self.handle(handle)?;
-        let result = self.write_back(ino, &file, WriteBack::Close).await;
-        lock(&self.handles).files.remove(&handle);
-        if let Err(e) = &result {
-            // The kernel ignores release errors: keep the unwritten file alive
-            // (its next open gets it back, dirty) and retry on flush_all.
-            tracing::warn!(ino, kind = ?e.kind(), "write-back on close failed; kept for retry");
-            lock(&self.unwritten).push(Arc::clone(&file));
+        let (ino, mut file) = self.handle_raw(handle)?;
+        let mut stored = None;
+        if file.is_none() {
+            let size = self.attr_of(ino).await.map_or(0, |a| a.size);
+            match self.release_pending(ino).await {
+                // Now an ordinary open file: written back below.
+                Ok(Some(Stored::Adopted)) => file = self.handle_raw(handle)?.1,
+                other => stored = Some((other.map(|_| ()), size)),
+            }
         }
-        let final_size = file.size().await;
-        drop(file);
+        let (result, final_size) = match (stored, file) {
+            (Some(done), _) => done,
+            (None, Some(file)) => {
+                let result = self.write_back(ino, &file, WriteBack::Close).await;
+                if let Err(e) = &result {
+                    // The kernel ignores release errors: keep the unwritten file alive
+                    // (its next open gets it back, dirty) and retry on flush_all.
+                    tracing::warn!(ino, kind = ?e.kind(), "write-back on close failed; kept for retry");
+                    lock(&self.unwritten).push(Arc::clone(&file));
+                }
+                (result, file.size().await)
+            }
+            (None, None) => (Err(FsErrorKind::BadHandle.into()), 0),
+        };
+        lock(&self.handles).files.remove(&handle);
         let (last, silly, parent, name) = {
             let mut nodes = lock(&self.nodes);
             let Some(e) = nodes.get_mut(ino) else {

@@ -20,6 +20,11 @@
 //!   hidden name (`.vault-unlinked-…`) until its last handle closes, as NFS
 //!   does, so open handles keep working. Hidden names are never listed.
 //! - Every engine call is bounded by `FsConfig::op_timeout` (`TimedOut`).
+//! - An exclusive or truncating create in a folder with a known complete
+//!   name set is answered locally and stored at the first flush/fsync/release
+//!   (`pending`); a name taken on storage meanwhile fails an exclusive
+//!   create's close with `AlreadyExists` and is opened and truncated by a
+//!   non-exclusive one.
 //! - Directory mutations rely on the kernel's per-directory locking (VFS holds
 //!   the parent's lock for create/unlink/rename); a path-addressed adapter
 //!   without that guarantee must serialise per directory itself.
@@ -27,6 +32,7 @@
 pub mod error;
 mod file_io;
 pub mod node_table;
+mod pending;
 pub mod symlinks;
 mod tree;
 
@@ -181,7 +187,8 @@ pub struct RenameFlags {
 
 struct FileHandle {
     ino: NodeId,
-    file: Arc<OpenFile>,
+    /// `None` while the node is pending (see `pending`): opened on demand.
+    file: Option<Arc<OpenFile>>,
     /// Truncated on open (O_TRUNC, a create of an existing name) or by a
     /// setattr(size) through this handle, and not written through since. A
     /// FUSE flush then leaves the truncation in the shadow (see
@@ -220,6 +227,8 @@ pub struct VaultFs {
     names: Mutex<HashMap<NodeId, KnownNames>>,
     /// Files whose write-back on close failed: kept until a retry succeeds.
     unwritten: Mutex<Vec<Arc<OpenFile>>>,
+    /// Files created locally and not yet stored (see `pending`).
+    pending: Mutex<HashMap<NodeId, Arc<pending::Pending>>>,
 }
 
 /// Every name of one directory, as of a listing plus our own changes since.
@@ -318,6 +327,7 @@ impl VaultFs {
             mounted_at: SystemTime::now(),
             names: Mutex::new(HashMap::new()),
             unwritten: Mutex::new(Vec::new()),
+            pending: Mutex::new(HashMap::new()),
         }
     }
 
@@ -391,6 +401,8 @@ impl VaultFs {
         };
         if let Some(file) = file {
             attr.size = file.size().await;
+        } else if let Some(size) = self.pending_size(ino).await {
+            attr.size = size;
         }
         Ok(attr)
     }
@@ -458,6 +470,10 @@ impl VaultFs {
     /// Looks `name` up in `parent`; counts one kernel lookup on success.
     pub async fn lookup(&self, parent: NodeId, name: &OsStr) -> FsResult<Attr> {
         let name = lookup_name_in(name)?;
+        if let Some(ino) = self.pending_child(parent, &name) {
+            self.remember(ino);
+            return self.attr_of(ino).await;
+        }
         let dir = self.dir_of(parent)?;
         let node = self.lookup_node(parent, &dir, &name).await?;
         let ino = lock(&self.nodes).upsert(parent, &name, node, 1);
@@ -496,6 +512,9 @@ impl VaultFs {
             }
             (e.parent, e.name.clone())
         };
+        if self.pending_of(ino).is_some() {
+            return Ok(());
+        }
         let dir = self.dir_of(parent)?;
         let node = self.timed(self.vault.lookup(&dir, &name)).await?;
         let mut nodes = lock(&self.nodes);
@@ -525,6 +544,7 @@ impl VaultFs {
     pub async fn setattr(&self, ino: NodeId, changes: SetAttr) -> FsResult<Attr> {
         if changes.size.is_some() || changes.mtime.is_some() {
             self.check_writable()?;
+            self.settle(ino).await?;
         }
         if let Some(size) = changes.size {
             let (node, open) = {
@@ -598,6 +618,8 @@ impl VaultFs {
     /// Opens a directory for reading: takes a snapshot of its listing.
     pub async fn opendir(&self, ino: NodeId) -> FsResult<HandleId> {
         let dir = self.dir_of(ino)?;
+        // Locally created files are stored first, so the listing shows them.
+        self.settle_dir(ino).await?;
         let mut listed = self.timed(self.vault.list_checked(&dir)).await?;
         // A read-write mount resolves sync-conflict copies on storage before
         // presenting them (docs/cli.md); listings themselves never write, so
@@ -721,10 +743,10 @@ impl VaultFs {
                 .files
                 .values()
                 .filter(|h| seen.insert(h.ino))
-                .map(|h| (h.ino, Arc::clone(&h.file)))
+                .filter_map(|h| Some((h.ino, Arc::clone(h.file.as_ref()?))))
                 .collect()
         };
-        let mut first_error = None;
+        let mut first_error = self.settle_all().await.err();
         for (ino, file) in open {
             if let Err(e) = self.write_back(ino, &file, WriteBack::Unmount).await {
                 first_error.get_or_insert(e);

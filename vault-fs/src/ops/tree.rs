@@ -106,6 +106,9 @@ impl VaultFs {
         if self.known_absent(parent, &name) {
             return Err(FsErrorKind::NotFound.into());
         }
+        if let Some(ino) = self.pending_child(parent, &name) {
+            self.settle(ino).await?;
+        }
         // The engine checks existence and kind (IsADirectory) itself.
         if let Some(ino) = self.open_node(parent, &name) {
             return self.silly_rename(parent, &dir, &name, ino).await;
@@ -126,6 +129,11 @@ impl VaultFs {
         let dir = self.dir_of(parent)?;
         if self.known_absent(parent, &name) {
             return Err(FsErrorKind::NotFound.into());
+        }
+        // Files created in it but not yet stored make it non-empty on storage too.
+        let child = lock(&self.nodes).child(parent, &name);
+        if let Some(child) = child {
+            self.settle_dir(child).await?;
         }
         // The engine checks existence and kind (NotADirectory) itself.
         self.timed(self.vault.remove_dir(&dir, &name)).await?;
@@ -155,6 +163,11 @@ impl VaultFs {
         let new_name = new_name_in(new_name)?;
         let dir = self.dir_of(parent)?;
         let new_dir = self.dir_of(new_parent)?;
+        for (p, n) in [(parent, &name), (new_parent, &new_name)] {
+            if let Some(ino) = self.pending_child(p, n) {
+                self.settle(ino).await?;
+            }
+        }
         let src = self.timed(self.vault.lookup(&dir, &name)).await?;
         if parent == new_parent && name == new_name {
             return Ok(());
