@@ -41,7 +41,7 @@ pub async fn connect_cached(
     Ok(super::cache::wrap(storage, local, &options.cache))
 }
 
-async fn connect_backend(
+pub async fn connect_backend(
     arg: &str,
     spec: &StorageSpec,
     purpose: Purpose,

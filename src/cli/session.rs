@@ -38,7 +38,7 @@ pub async fn connect_existing(
 }
 
 /// Largest `vault.cryptomator` read (the engine refuses larger ones as not a vault file).
-const MAX_CONFIG: usize = 64 * 1024;
+pub const MAX_CONFIG: usize = 64 * 1024;
 
 /// [`connect_existing`], also returning `vault.cryptomator`'s bytes: the check reads the file
 /// (one request) instead of asking for its metadata.
@@ -84,6 +84,16 @@ pub async fn connect_existing_full(storage_arg: &str, secrets: &Secrets) -> CliR
         &secrets.connect,
     )
     .await?;
+    check_vault(storage_arg, storage, cached).await
+}
+
+/// Reads `vault.cryptomator` from a connected storage: the one request that tells whether a
+/// vault lives there.
+pub async fn check_vault(
+    storage_arg: &str,
+    storage: std::sync::Arc<dyn vault_storage::Storage>,
+    cached: Option<std::sync::Arc<vault_storage::cached::CachedStorage>>,
+) -> CliResult<Existing> {
     let config =
         StoragePath::new("vault.cryptomator").map_err(|e| CliError::other(e.to_string()))?;
     match storage.read_at(&config, 0, MAX_CONFIG + 1).await {

@@ -210,11 +210,12 @@ pub fn run(ctx: Ctx, mut args: MountArgs) -> CliResult {
         let mut secrets = Secrets::from_args(&plan.secrets);
         secrets.connect.cache = plan.cache;
         let (vault, mode) = rt.block_on(async {
-            let (storage, cached) =
-                session::connect_existing_cached(&args.storage, &secrets).await?;
+            let (existing, offline) =
+                crate::cli::offline::connect_for_mount(&args.storage, &secrets).await?;
+            let (storage, cached) = (existing.storage, existing.cached);
             let password = secrets.vault_password(&args.storage)?;
             let vault = Vault::unlock(
-                storage,
+                storage.clone(),
                 password.expose_secret(),
                 OpenOptions {
                     read_only: plan.options.read_only,
@@ -224,6 +225,9 @@ pub fn run(ctx: Ctx, mut args: MountArgs) -> CliResult {
             .map_err(|e| CliError::vault(&args.storage, &e))?;
             drop(password);
             let mode = persist_cache(&vault, cached.as_deref(), &args.storage, &plan.cache)?;
+            if let Some(o) = offline {
+                o.watch(&tokio::runtime::Handle::current(), storage);
+            }
             Ok::<_, CliError>((vault, mode))
         })?;
         drop(secrets);
@@ -248,7 +252,11 @@ pub fn run(ctx: Ctx, mut args: MountArgs) -> CliResult {
     }
     // Every secret is asked here, in the foreground, and handed to the daemon through a pipe.
     let secrets = Secrets::from_args(&plan.secrets).recording();
-    rt.block_on(session::connect_existing(&args.storage, &secrets))?;
+    // An offline start is decided again by the daemon; here it only lets the password be asked.
+    rt.block_on(crate::cli::offline::connect_for_mount(
+        &args.storage,
+        &secrets,
+    ))?;
     secrets.vault_password(&args.storage)?;
     drop(rt);
     let answers = secrets.take_recorded();
@@ -504,16 +512,24 @@ fn start_daemon(args: &MountArgs) -> CliResult<Started> {
     let rt = runtime()?;
     let read_only = plan.options.read_only;
     let (vault, mode) = rt.block_on(async {
-        let (storage, cached) = session::connect_existing_cached(&args.storage, &secrets)
+        let (existing, offline) = crate::cli::offline::connect_for_mount(&args.storage, &secrets)
             .await
             .map_err(|e| shown(e, args))?;
-        let unlocked = Vault::unlock(storage, password.expose_secret(), OpenOptions { read_only })
-            .await
-            .map_err(|e| CliError::vault(&shown_name, &e));
+        let (storage, cached) = (existing.storage, existing.cached);
+        let unlocked = Vault::unlock(
+            storage.clone(),
+            password.expose_secret(),
+            OpenOptions { read_only },
+        )
+        .await
+        .map_err(|e| CliError::vault(&shown_name, &e));
         drop(password);
         let vault = unlocked?;
         let mode = persist_cache(&vault, cached.as_deref(), &args.storage, &plan.cache)
             .map_err(|e| shown(e, args))?;
+        if let Some(o) = offline {
+            o.watch(&tokio::runtime::Handle::current(), storage);
+        }
         Ok::<_, CliError>((vault, mode))
     })?;
     drop(secrets);

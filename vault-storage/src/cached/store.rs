@@ -193,6 +193,9 @@ struct Snapshot {
     listings: Vec<(String, Vec<(String, Meta)>)>,
     metas: Vec<(String, Option<Meta>)>,
     small: Vec<(String, Option<Vec<u8>>)>,
+    /// Added after format 1 was first written: absent in older files.
+    #[serde(default)]
+    kept: Vec<(String, Vec<u8>)>,
 }
 
 fn meta_out(m: &Metadata) -> Meta {
@@ -247,6 +250,11 @@ fn snapshot(t: &Tables) -> Snapshot {
             .iter()
             .map(|(p, c)| (p.as_str().to_owned(), c.value.as_ref().map(|b| b.to_vec())))
             .collect(),
+        kept: t
+            .kept
+            .iter()
+            .map(|(p, b)| (p.as_str().to_owned(), b.to_vec()))
+            .collect(),
     }
 }
 
@@ -287,6 +295,14 @@ fn tables_of(s: Snapshot) -> Tables {
             && b.as_ref().is_none_or(|b| b.len() <= super::SMALL_MAX)
         {
             t.small.insert(path, stale(b.map(Bytes::from)));
+        }
+    }
+    for (p, b) in s.kept.into_iter().take(super::KEPT.len()) {
+        if let Ok(path) = StoragePath::new(&p)
+            && super::is_kept(&path)
+            && b.len() <= super::KEPT_MAX
+        {
+            t.kept.insert(path, Bytes::from(b));
         }
     }
     t

@@ -1,0 +1,190 @@
+//! Offline start of a mount (`--cache=metadata`, sftp or WebDAV): when the server does not let
+//! the connect finish within [`ONLINE_WAIT`] (refused, or packets dropped), the mount goes on
+//! from the persistent cache. The cache folder is found before the unlock through the index
+//! `cli::cache` keeps per normalised STORAGE; `vault.cryptomator` and `masterkey.cryptomator`
+//! come from the cache (kept whole by the decorator, checked by the unlock exactly as the
+//! server's copies are), and the backend keeps connecting in the background
+//! ([`vault_storage::lazy`]). Once it is connected the two files are read from the server again
+//! (refreshing the cache); if they changed — a password changed on another device — a line is
+//! logged and the mount keeps the key it unlocked with until it is mounted again.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use vault_storage::cached::{CachedStorage, Store};
+use vault_storage::lazy::{Connecting, LazyStorage, Reconnect};
+use vault_storage::{Storage, StoragePath};
+
+use super::cache::{self, CacheMode};
+use super::exit::{CliError, CliResult, Exit};
+use super::secrets::Secrets;
+use super::session::{self, Existing};
+use super::storage_arg::{self, Purpose, StorageSpec};
+
+/// How long a mount waits for the connect before starting from the cache.
+pub const ONLINE_WAIT: Duration = Duration::from_secs(3);
+/// How long the cache lock is waited for (a mount just unmounted lets go of it moments later).
+const LOCK_WAIT: Duration = Duration::from_secs(5);
+
+/// An offline start's state: what unlocked, and the signal that the backend is connected.
+pub struct OfflineStart {
+    connected: tokio::sync::watch::Receiver<bool>,
+    config: Vec<u8>,
+    masterkey: Option<Vec<u8>>,
+}
+
+/// Connects for `vault mount`: online as [`session::connect_existing_full`], or offline from the
+/// cache when the server does not answer in time and the cache knows the vault.
+pub async fn connect_for_mount(
+    storage_arg: &str,
+    secrets: &Secrets,
+) -> CliResult<(Existing, Option<OfflineStart>)> {
+    let spec = storage_arg::parse(storage_arg)?;
+    let remote = matches!(
+        spec,
+        StorageSpec::Sftp(_) | StorageSpec::Dav { .. } | StorageSpec::WebDavUrl(_)
+    );
+    let key =
+        super::remember::storage_key(storage_arg, &spec).unwrap_or_else(|| storage_arg.into());
+    let index = match secrets.connect.cache.mode_for(false) {
+        CacheMode::Metadata if remote => cache::read_index(&key),
+        _ => None,
+    };
+    let Some(dir) = index else {
+        return Ok((
+            session::connect_existing_full(storage_arg, secrets).await?,
+            None,
+        ));
+    };
+    let attempt = attempt_fn(storage_arg, &spec, secrets);
+    let mut first = tokio::spawn(attempt());
+    let pending: Connecting = match tokio::time::timeout(ONLINE_WAIT, &mut first).await {
+        Ok(Ok(Ok(storage))) => {
+            let (storage, cached) = cache::wrap(storage, false, &secrets.connect.cache);
+            return Ok((
+                session::check_vault(storage_arg, storage, cached).await?,
+                None,
+            ));
+        }
+        Ok(Ok(Err(e))) if e.exit != Exit::Unreachable => return Err(e),
+        Ok(Ok(Err(e))) => {
+            tracing::info!("{}", e.message);
+            Box::pin(async { Err("refused".to_owned()) })
+        }
+        Ok(Err(e)) => return Err(CliError::other(format!("connect failed: {e}"))),
+        Err(_) => Box::pin(async move {
+            match first.await {
+                Ok(r) => r.map_err(|e| e.message),
+                Err(e) => Err(e.to_string()),
+            }
+        }),
+    };
+    let reconnect: Reconnect = Box::new(move || {
+        let a = attempt();
+        Box::pin(async move { a.await.map_err(|e| e.message) })
+    });
+    start_offline(storage_arg, secrets, &dir, pending, reconnect).await
+}
+
+type Attempt = std::pin::Pin<
+    Box<dyn std::future::Future<Output = CliResult<Arc<dyn Storage>>> + Send + 'static>,
+>;
+
+/// One connect to the backend, as often as asked.
+fn attempt_fn(
+    storage_arg: &str,
+    spec: &StorageSpec,
+    secrets: &Secrets,
+) -> impl Fn() -> Attempt + Send + Sync + 'static {
+    let (arg, spec, secrets) = (storage_arg.to_owned(), spec.clone(), secrets.clone());
+    move || {
+        let (arg, spec, secrets) = (arg.clone(), spec.clone(), secrets.clone());
+        Box::pin(async move {
+            super::connect::connect_backend(&arg, &spec, Purpose::Open, &secrets, &secrets.connect)
+                .await
+        })
+    }
+}
+
+async fn start_offline(
+    storage_arg: &str,
+    secrets: &Secrets,
+    dir: &std::path::Path,
+    pending: Connecting,
+    reconnect: Reconnect,
+) -> CliResult<(Existing, Option<OfflineStart>)> {
+    let unreachable = |why: String| {
+        CliError::new(
+            Exit::Unreachable,
+            format!("cannot reach storage {storage_arg}, and cannot start from its cache: {why}"),
+        )
+    };
+    let lazy = Arc::new(LazyStorage::spawn(
+        vault_webdav::redact_password(storage_arg),
+        pending,
+        reconnect,
+    ));
+    let connected = lazy.connected();
+    let store = Store::open_waiting(dir, LOCK_WAIT).map_err(|e| unreachable(e.to_string()))?;
+    let (_, cached) = cache::wrap(lazy, false, &secrets.connect.cache);
+    let cached: Arc<CachedStorage> =
+        cached.ok_or_else(|| unreachable("the cache is off".into()))?;
+    cached.attach(store);
+    let storage: Arc<dyn Storage> = cached.clone();
+    let config = read_kept(storage.as_ref(), "vault.cryptomator")
+        .await
+        .map_err(|e| unreachable(format!("it holds no vault.cryptomator ({e})")))?;
+    let masterkey = read_kept(storage.as_ref(), "masterkey.cryptomator")
+        .await
+        .ok();
+    tracing::warn!(cache = %dir.display(), "storage {} unreachable: mounting from the metadata cache (offline); connecting in the background", vault_webdav::redact_password(storage_arg));
+    eprintln!(
+        "vault: {} unreachable: mounting from the cache (offline); the connection is retried in the background",
+        vault_webdav::redact_password(storage_arg)
+    );
+    let existing = Existing {
+        storage,
+        cached: Some(cached),
+        config: config.clone(),
+    };
+    Ok((
+        existing,
+        Some(OfflineStart {
+            connected,
+            config,
+            masterkey,
+        }),
+    ))
+}
+
+async fn read_kept(storage: &dyn Storage, name: &str) -> Result<Vec<u8>, String> {
+    let path = StoragePath::new(name).map_err(|e| e.to_string())?;
+    storage
+        .read_at(&path, 0, session::MAX_CONFIG + 1)
+        .await
+        .map(|b| b.to_vec())
+        .map_err(|e| e.to_string())
+}
+
+impl OfflineStart {
+    /// Once the backend is connected: reads the key files from the server again (refreshing
+    /// the cache) and logs if they differ from those this mount unlocked with. The mount keeps
+    /// its key either way: a changed password takes effect at the next mount.
+    pub fn watch(self, rt: &tokio::runtime::Handle, storage: Arc<dyn Storage>) {
+        let mut connected = self.connected;
+        rt.spawn(async move {
+            if connected.wait_for(|c| *c).await.is_err() {
+                return;
+            }
+            let config = read_kept(storage.as_ref(), "vault.cryptomator").await;
+            let masterkey = read_kept(storage.as_ref(), "masterkey.cryptomator").await;
+            let same = config.as_ref().ok() == Some(&self.config)
+                && masterkey.as_ref().ok() == self.masterkey.as_ref();
+            if same {
+                tracing::info!("online again: vault.cryptomator and masterkey.cryptomator unchanged on the server");
+            } else {
+                tracing::warn!("online again: vault.cryptomator or masterkey.cryptomator differs from the cached copy this mount unlocked with (password changed on another device?); this mount keeps its current key: unmount and mount again to unlock with the server's files");
+            }
+        });
+    }
+}
