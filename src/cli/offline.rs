@@ -58,7 +58,8 @@ pub async fn connect_for_mount(
     };
     let attempt = attempt_fn(storage_arg, &spec, secrets);
     let mut first = tokio::spawn(attempt());
-    let pending: Connecting = match tokio::time::timeout(ONLINE_WAIT, &mut first).await {
+    let waited = tokio::time::timeout(ONLINE_WAIT, &mut first).await;
+    let pending: Connecting = match waited {
         Ok(Ok(Ok(storage))) => {
             let (storage, cached) = cache::wrap(storage, false, &secrets.connect.cache);
             return Ok((
@@ -69,7 +70,7 @@ pub async fn connect_for_mount(
         Ok(Ok(Err(e))) if e.exit != Exit::Unreachable => return Err(e),
         Ok(Ok(Err(e))) => {
             tracing::info!("{}", e.message);
-            Box::pin(async { Err("refused".to_owned()) })
+            Box::pin(async { Err::<Arc<dyn Storage>, String>("refused".to_owned()) })
         }
         Ok(Err(e)) => return Err(CliError::other(format!("connect failed: {e}"))),
         Err(_) => Box::pin(async move {
@@ -79,7 +80,7 @@ pub async fn connect_for_mount(
             }
         }),
     };
-    let reconnect: Reconnect = Box::new(move || {
+    let reconnect: Reconnect = Box::new(move || -> Connecting {
         let a = attempt();
         Box::pin(async move { a.await.map_err(|e| e.message) })
     });
@@ -97,7 +98,7 @@ fn attempt_fn(
     secrets: &Secrets,
 ) -> impl Fn() -> Attempt + Send + Sync + 'static {
     let (arg, spec, secrets) = (storage_arg.to_owned(), spec.clone(), secrets.clone());
-    move || {
+    move || -> Attempt {
         let (arg, spec, secrets) = (arg.clone(), spec.clone(), secrets.clone());
         Box::pin(async move {
             super::connect::connect_backend(&arg, &spec, Purpose::Open, &secrets, &secrets.connect)

@@ -50,18 +50,6 @@ pub async fn connect_existing_config(
     Ok((e.storage, e.config))
 }
 
-/// [`connect_existing`], and the metadata cache in front of the storage if there is one.
-pub async fn connect_existing_cached(
-    storage_arg: &str,
-    secrets: &Secrets,
-) -> CliResult<(
-    std::sync::Arc<dyn vault_storage::Storage>,
-    Option<std::sync::Arc<vault_storage::cached::CachedStorage>>,
-)> {
-    let e = connect_existing_full(storage_arg, secrets).await?;
-    Ok((e.storage, e.cached))
-}
-
 /// A connected storage that holds a vault.
 pub struct Existing {
     /// The storage, behind the metadata cache if there is one.
