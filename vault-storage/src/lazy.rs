@@ -104,7 +104,13 @@ impl LazyStorage {
     /// so that a read the cache cannot answer offline is explained in the log.
     fn get_read(&self, path: &StoragePath) -> Result<&Arc<dyn Storage>, StorageError> {
         self.get(path).inspect_err(|_| {
-            tracing::warn!(path = %path.as_str(), "offline: not in the cache, read refused (EIO)");
+            // The vault's key files at the root are answered from the cache; file contents
+            // (always below the root) are not, and fail.
+            if path.parent().is_some_and(|p| p.is_root()) {
+                tracing::debug!(path = %path.as_str(), "offline: read not sent");
+            } else {
+                tracing::warn!(path = %path.as_str(), "offline: not in the cache, read refused (EIO)");
+            }
         })
     }
 }
