@@ -80,6 +80,8 @@ impl LazyStorage {
                 atomic_replace: false,
                 max_name_len: 220,
                 set_modified: false,
+                // Unknown until connected: the engine then takes the repairable order.
+                atomic_dir_rename: false,
             },
             connected: rx,
         }

@@ -31,7 +31,7 @@ use crate::cli::desktop::Desktop;
 use crate::cli::exit::{CliError, CliResult, Exit};
 use crate::cli::secrets::{Answer, Secrets};
 use crate::cli::storage_arg::{self, ConnectOptions, io_text};
-use crate::cli::{reauth, runtime, session};
+use crate::cli::{reauth, runtime};
 
 /// A mount request after option parsing.
 #[derive(Debug, Clone)]
