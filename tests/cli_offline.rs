@@ -118,7 +118,13 @@ fn mount_with_the_server_unreachable_starts_from_the_cache() {
     let ask = sshd.askpass(tmp.path(), "ask.sh", VAULT_PW, None, None);
     let kh = sshd.known_hosts_in(tmp.path());
     let key = sshd.var("VAULT_TEST_SSH_KEY");
-    let url = sshd.url("/~/Vault");
+    // The key-only listener (`sshd.url` names the 2FA one, which this mode does not start).
+    let url = format!(
+        "sftp://{}@{}:{}/~/Vault",
+        sshd.var("VAULT_TEST_SSH_USER"),
+        sshd.var("VAULT_TEST_SSH_HOST"),
+        sshd.var("VAULT_TEST_SSH_PORT_KEY")
+    );
     let user = sshd.var("VAULT_TEST_SSH_USER");
     let remote = std::path::PathBuf::from(sshd.var("VAULT_TEST_SFTP_ROOT")).join("Vault");
     assert!(
