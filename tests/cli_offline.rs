@@ -123,7 +123,7 @@ fn mount_with_the_server_unreachable_starts_from_the_cache() {
         "sftp://{}@{}:{}/~/Vault",
         sshd.var("VAULT_TEST_SSH_USER"),
         sshd.var("VAULT_TEST_SSH_HOST"),
-        sshd.var("VAULT_TEST_SSH_PORT_KEY")
+        sshd.var("VAULT_TEST_SSH_PORT_KEYONLY")
     );
     let user = sshd.var("VAULT_TEST_SSH_USER");
     let remote = std::path::PathBuf::from(sshd.var("VAULT_TEST_SFTP_ROOT")).join("Vault");
