@@ -21,9 +21,11 @@ pub fn persist(
     vault_id: &str,
     storage_arg: &str,
     spec: &StorageSpec,
+    s3: &super::args::S3Args,
     explicit: bool,
 ) -> CliResult<CacheMode> {
-    let key = super::remember::storage_key(storage_arg, spec).unwrap_or_else(|| storage_arg.into());
+    let key = super::remember::storage_key(storage_arg, spec, Some(s3))
+        .unwrap_or_else(|| storage_arg.into());
     let dir = match folder(vault_id, &key) {
         Ok(d) => d,
         Err(e) if explicit => return Err(e),

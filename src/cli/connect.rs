@@ -24,22 +24,41 @@ pub async fn connect(
 ) -> CliResult<Arc<dyn Storage>> {
     Ok(connect_cached(arg, spec, purpose, secrets, options)
         .await?
-        .0)
+        .storage)
 }
 
-/// [`connect`], and the metadata cache in front of the storage if there is one (a mount makes
-/// it persistent once the vault is unlocked).
+/// What connecting gives: the storage, and the handles a command may need beside it.
+pub struct Connected {
+    /// The storage, behind the metadata cache if there is one.
+    pub storage: Arc<dyn Storage>,
+    /// The metadata cache (a mount makes it persistent once the vault is unlocked).
+    pub cached: Option<Arc<CachedStorage>>,
+    /// On `s3://`: the S3 storage itself, whose unfinished multipart uploads `vault check`
+    /// reaches (the `Storage` trait, made for any backend, does not show them).
+    pub s3: Option<Arc<vault_s3::S3Storage>>,
+}
+
+/// [`connect`], and the metadata cache in front of the storage if there is one, and the S3
+/// handle on `s3://`.
 pub async fn connect_cached(
     arg: &str,
     spec: &StorageSpec,
     purpose: Purpose,
     secrets: &Secrets,
     options: &ConnectOptions,
-) -> CliResult<(Arc<dyn Storage>, Option<Arc<CachedStorage>>)> {
-    let storage = connect_backend(arg, spec, purpose, secrets, options).await?;
+) -> CliResult<Connected> {
+    let (storage, s3) = connect_backend(arg, spec, purpose, secrets, options).await?;
     let local = matches!(spec, StorageSpec::Local(_));
-    Ok(super::cache::wrap(storage, local, &options.cache))
+    let (storage, cached) = super::cache::wrap(storage, local, &options.cache);
+    Ok(Connected {
+        storage,
+        cached,
+        s3,
+    })
 }
+
+/// The storage, and on `s3://` the S3 storage it is.
+pub type Backend = (Arc<dyn Storage>, Option<Arc<vault_s3::S3Storage>>);
 
 pub async fn connect_backend(
     arg: &str,
@@ -47,12 +66,12 @@ pub async fn connect_backend(
     purpose: Purpose,
     secrets: &Secrets,
     options: &ConnectOptions,
-) -> CliResult<Arc<dyn Storage>> {
+) -> CliResult<Backend> {
     match spec {
-        StorageSpec::Local(path) => connect_local(arg, path, purpose),
-        StorageSpec::Sftp(_) => connect_sftp(arg, purpose, secrets, options).await,
+        StorageSpec::Local(path) => Ok((connect_local(arg, path, purpose)?, None)),
+        StorageSpec::Sftp(_) => Ok((connect_sftp(arg, purpose, secrets, options).await?, None)),
         StorageSpec::Dav { .. } | StorageSpec::WebDavUrl(_) => {
-            connect_webdav(arg, purpose, secrets, options).await
+            Ok((connect_webdav(arg, purpose, secrets, options).await?, None))
         }
         StorageSpec::S3 { bucket, prefix } => {
             let s3 = super::s3_arg::S3Options {
@@ -69,7 +88,9 @@ pub async fn connect_backend(
             let ask = |account: String, prompt: &str| {
                 secrets.stored_or_ask(Some(account), "S3 secret key", prompt)
             };
-            super::s3_arg::connect(arg, bucket, prefix, &s3, &ask).await
+            let s3 = super::s3_arg::connect(arg, bucket, prefix, &s3, &ask).await?;
+            let storage: Arc<dyn Storage> = s3.clone();
+            Ok((storage, Some(s3)))
         }
         StorageSpec::Named(name) => Err(match super::config::path() {
             Ok(file) => super::config::unknown_name(name, &file),

@@ -135,78 +135,14 @@ async fn async_command(ctx: Ctx, command: Command) -> CliResult {
     match command {
         Command::Create { storage, secrets } => create::run(ctx, &storage, &secrets).await,
         Command::Info { storage, secrets } => info::run(&storage, &secrets).await,
-        Command::Ls {
-            long,
-            recursive,
-            nul,
-            storage,
-            path,
-            secrets,
-        } => ls::run(&storage, &secrets, &path, long, recursive, nul).await,
-        Command::Cat {
-            storage,
-            path,
-            secrets,
-        } => cat::run(&storage, &secrets, &path).await,
-        Command::Get {
-            recursive,
-            storage,
-            path,
-            dest,
-            secrets,
-        } => get::run(ctx, &storage, &secrets, &path, &dest, recursive).await,
-        Command::Put {
-            recursive,
-            storage,
-            src,
-            path,
-            secrets,
-        } => put::run(ctx, &storage, &secrets, &src, &path, recursive).await,
-        Command::Mkdir {
-            parents,
-            storage,
-            paths,
-            secrets,
-        } => mkdir::run(&storage, &secrets, &paths, parents).await,
-        Command::Rm {
-            recursive,
-            storage,
-            paths,
-            secrets,
-        } => rm::run(&storage, &secrets, &paths, recursive).await,
-        Command::Mv {
-            storage,
-            from,
-            to,
-            secrets,
-        } => mv::run(&storage, &secrets, &from, &to).await,
-        Command::Passwd {
-            storage,
-            secrets,
-            new_password_file,
-        } => passwd::run(ctx, &storage, &secrets, new_password_file.as_deref()).await,
-        Command::RecoveryKey(args::RecoveryKeyCommand::Show {
-            storage,
-            word_list,
-            secrets,
-        }) => recovery_key::show(ctx, &storage, &secrets, word_list.as_deref()).await,
-        Command::RecoveryKey(args::RecoveryKeyCommand::Reset {
-            storage,
-            word_list,
-            recovery_key_file,
-            new_password_file,
-            secrets,
-        }) => {
-            recovery_key::reset(
-                ctx,
-                &storage,
-                &secrets,
-                word_list.as_deref(),
-                recovery_key_file.as_deref(),
-                new_password_file.as_deref(),
-            )
-            .await
-        }
+        c @ (Command::Ls { .. }
+        | Command::Cat { .. }
+        | Command::Get { .. }
+        | Command::Put { .. }
+        | Command::Mkdir { .. }
+        | Command::Rm { .. }
+        | Command::Mv { .. }) => file_command(ctx, c).await,
+        c @ (Command::Passwd { .. } | Command::RecoveryKey(_)) => key_command(ctx, c).await,
         Command::Check {
             repair,
             storage,
@@ -254,6 +190,94 @@ async fn async_command(ctx: Ctx, command: Command) -> CliResult {
         | Command::Remove { .. }
         | Command::Forget { .. }
         | Command::Completions { .. } => Err(CliError::other("internal: command dispatched twice")),
+    }
+}
+
+/// The commands on files in a vault.
+async fn file_command(ctx: Ctx, command: Command) -> CliResult {
+    use commands::*;
+    match command {
+        Command::Ls {
+            long,
+            recursive,
+            nul,
+            storage,
+            path,
+            secrets,
+        } => ls::run(&storage, &secrets, &path, long, recursive, nul).await,
+        Command::Cat {
+            storage,
+            path,
+            secrets,
+        } => cat::run(&storage, &secrets, &path).await,
+        Command::Get {
+            recursive,
+            storage,
+            path,
+            dest,
+            secrets,
+        } => get::run(ctx, &storage, &secrets, &path, &dest, recursive).await,
+        Command::Put {
+            recursive,
+            storage,
+            src,
+            path,
+            secrets,
+        } => put::run(ctx, &storage, &secrets, &src, &path, recursive).await,
+        Command::Mkdir {
+            parents,
+            storage,
+            paths,
+            secrets,
+        } => mkdir::run(&storage, &secrets, &paths, parents).await,
+        Command::Rm {
+            recursive,
+            storage,
+            paths,
+            secrets,
+        } => rm::run(&storage, &secrets, &paths, recursive).await,
+        Command::Mv {
+            storage,
+            from,
+            to,
+            secrets,
+        } => mv::run(&storage, &secrets, &from, &to).await,
+        _ => Err(CliError::other("internal: not a file command")),
+    }
+}
+
+/// The commands on a vault's password and recovery key.
+async fn key_command(ctx: Ctx, command: Command) -> CliResult {
+    use commands::*;
+    match command {
+        Command::Passwd {
+            storage,
+            secrets,
+            new_password_file,
+        } => passwd::run(ctx, &storage, &secrets, new_password_file.as_deref()).await,
+        Command::RecoveryKey(args::RecoveryKeyCommand::Show {
+            storage,
+            word_list,
+            secrets,
+        }) => recovery_key::show(ctx, &storage, &secrets, word_list.as_deref()).await,
+        Command::RecoveryKey(args::RecoveryKeyCommand::Reset {
+            storage,
+            word_list,
+            recovery_key_file,
+            new_password_file,
+            secrets,
+        }) => {
+            recovery_key::reset(
+                ctx,
+                &storage,
+                &secrets,
+                word_list.as_deref(),
+                recovery_key_file.as_deref(),
+                new_password_file.as_deref(),
+            )
+            .await
+        }
+        _ => Err(CliError::other("internal: not a key command")),
     }
 }
 

@@ -14,7 +14,7 @@ pub fn mounted_at(entry: &VaultEntry) -> Option<PathBuf> {
     let key = |s: &str| {
         storage_arg::parse(s)
             .ok()
-            .and_then(|spec| remember::storage_key(s, &spec))
+            .and_then(|spec| remember::storage_key(s, &spec, None))
             .unwrap_or_else(|| s.to_string())
     };
     let want = key(&entry.storage);

@@ -44,8 +44,8 @@ pub async fn connect_for_mount(
         spec,
         StorageSpec::Sftp(_) | StorageSpec::Dav { .. } | StorageSpec::WebDavUrl(_)
     );
-    let key =
-        super::remember::storage_key(storage_arg, &spec).unwrap_or_else(|| storage_arg.into());
+    let key = super::remember::storage_key(storage_arg, &spec, None)
+        .unwrap_or_else(|| storage_arg.into());
     let index = match secrets.connect.cache.mode_for(false) {
         CacheMode::Metadata if remote => cache::read_index(&key),
         _ => None,
@@ -63,7 +63,7 @@ pub async fn connect_for_mount(
         Ok(Ok(Ok(storage))) => {
             let (storage, cached) = cache::wrap(storage, false, &secrets.connect.cache);
             return Ok((
-                session::check_vault(storage_arg, storage, cached).await?,
+                session::check_vault(storage_arg, storage, cached, None).await?,
                 None,
             ));
         }
@@ -103,6 +103,7 @@ fn attempt_fn(
         Box::pin(async move {
             super::connect::connect_backend(&arg, &spec, Purpose::Open, &secrets, &secrets.connect)
                 .await
+                .map(|(storage, _)| storage)
         })
     }
 }
@@ -147,6 +148,7 @@ async fn start_offline(
         storage,
         cached: Some(cached),
         config: config.clone(),
+        s3: None,
     };
     Ok((
         existing,

@@ -32,6 +32,7 @@ use std::sync::{Mutex, OnceLock};
 
 use zeroize::Zeroizing;
 
+use super::args::S3Args;
 pub use super::keyring_use::KeyringUse;
 use super::storage_arg::StorageSpec;
 
@@ -138,6 +139,9 @@ fn describe(e: &keyring::Error) -> String {
 
 /// The process's keyring (per `VAULT_KEYRING`), or None for `none`.
 pub fn store() -> Option<&'static Keyring> {
+    // Set once from the environment and never changed: the one global the CLI keeps, since
+    // the backend is a property of the process (its environment), not of a command, and
+    // opening it twice would ask the OS for a second session keyring.
     static STORE: OnceLock<Option<Keyring>> = OnceLock::new();
     STORE
         .get_or_init(|| {
@@ -231,13 +235,24 @@ pub fn commit(k: &KeyringUse) {
 
 // ------------------------------------------------------------------ account names
 
-/// `vault-password <storage>`.
-pub fn vault_password_account(storage_arg: &str) -> Option<String> {
+/// `vault-password <storage>`; `s3` are the command's S3 options (an `s3://` STORAGE's
+/// normalised form names the endpoint they choose).
+pub fn vault_password_account(storage_arg: &str, s3: &S3Args) -> Option<String> {
     let spec = super::storage_arg::parse(storage_arg).ok()?;
     Some(format!(
         "vault-password {}",
-        storage_key(storage_arg, &spec)?
+        storage_key(storage_arg, &spec, Some(s3))?
     ))
+}
+
+/// The S3 options that choose an endpoint (those a vault key depends on).
+pub fn s3_options(s3: &S3Args) -> super::s3_arg::S3Options {
+    super::s3_arg::S3Options {
+        endpoint: s3.s3_endpoint.clone(),
+        region: s3.s3_region.clone(),
+        profile: s3.s3_profile.clone(),
+        ..Default::default()
+    }
 }
 
 /// `webdav-password <scheme>://USER@HOST:PORT`.
@@ -269,8 +284,9 @@ pub fn totp_account(user: &str, host: &str, port: u16) -> String {
     )
 }
 
-/// The normalised STORAGE a vault password belongs to.
-pub fn storage_key(arg: &str, spec: &StorageSpec) -> Option<String> {
+/// The normalised STORAGE a vault password belongs to. An `s3://` STORAGE has one only with
+/// its S3 options (`s3`), which choose the endpoint.
+pub fn storage_key(arg: &str, spec: &StorageSpec, s3: Option<&S3Args>) -> Option<String> {
     match spec {
         StorageSpec::Local(p) => {
             let abs = std::fs::canonicalize(p)
@@ -311,8 +327,10 @@ pub fn storage_key(arg: &str, spec: &StorageSpec) -> Option<String> {
                 if path.is_empty() { "/" } else { path }
             ))
         }
-        // The normalised form needs the endpoint (an option): known once connected.
-        StorageSpec::S3 { .. } => super::s3_arg::connected_vault_key(arg),
+        // The normalised form needs the endpoint (an option, else the AWS settings).
+        StorageSpec::S3 { bucket, prefix } => {
+            super::s3_arg::vault_key_for(bucket, prefix, &s3_options(s3?))
+        }
         StorageSpec::Named(_) => None,
     }
 }
@@ -504,7 +522,7 @@ mod tests {
 
     #[test]
     fn storage_keys_are_normalised() {
-        let key = |s: &str| storage_key(s, &parse(s).unwrap()).unwrap();
+        let key = |s: &str| storage_key(s, &parse(s).unwrap(), None).unwrap();
         assert_eq!(key("sftp://me@NAS:22/srv/v/"), key("sftp://me@nas/srv/v"));
         assert_eq!(key("sftp://me@nas/srv/v"), "sftp://me@nas:22/srv/v");
         assert_ne!(key("sftp://me@nas/srv/v"), key("sftp://you@nas/srv/v"));
@@ -517,7 +535,26 @@ mod tests {
         let d = dir.path().to_str().unwrap();
         assert_eq!(key(&format!("{d}/")), key(d));
         assert!(key(d).starts_with("file:///"));
-        assert!(storage_key("Work", &parse("Work").unwrap()).is_none());
+        assert!(storage_key("Work", &parse("Work").unwrap(), None).is_none());
+    }
+
+    #[test]
+    fn s3_storage_keys_name_the_endpoint_the_options_choose() {
+        let arg = "s3://team/a/V";
+        let s3 = S3Args {
+            s3_endpoint: Some("http://127.0.0.1:9000".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            storage_key(arg, &parse(arg).unwrap(), Some(&s3)).unwrap(),
+            "s3+http://127.0.0.1:9000/team/a/V"
+        );
+        assert_eq!(
+            vault_password_account(arg, &s3).unwrap(),
+            "vault-password s3+http://127.0.0.1:9000/team/a/V"
+        );
+        // Without the options the endpoint is unknown: no key rather than a wrong one.
+        assert!(storage_key(arg, &parse(arg).unwrap(), None).is_none());
     }
 
     #[test]
@@ -543,7 +580,7 @@ mod tests {
             "totp-secret sftp://me@nas:2222"
         );
         assert_eq!(
-            vault_password_account("sftp://me@nas/v").unwrap(),
+            vault_password_account("sftp://me@nas/v", &S3Args::default()).unwrap(),
             "vault-password sftp://me@nas:22/v"
         );
     }

@@ -6,7 +6,6 @@ use std::sync::Arc;
 
 use url::Url;
 use vault_s3::{S3Config, S3Credentials, S3Storage};
-use vault_storage::Storage;
 
 use super::exit::{CliError, CliResult, Exit, exit_for_storage_kind};
 
@@ -124,7 +123,7 @@ pub async fn connect(
     prefix: &str,
     options: &S3Options,
     ask: AskSecret<'_>,
-) -> CliResult<Arc<dyn Storage>> {
+) -> CliResult<Arc<S3Storage>> {
     let aws = settings(options.profile.as_deref())?;
     let region = options
         .region
@@ -138,7 +137,6 @@ pub async fn connect(
         Some(c) => c,
         None => ask_secret(&url, ask)?,
     };
-    let storage_url = url.clone();
     let mut config = S3Config::new(url, bucket, prefix, &region);
     config.path_style = path_style;
     config.credentials = Some(credentials);
@@ -168,15 +166,7 @@ pub async fn connect(
             ));
         }
     }
-    let storage = Arc::new(storage);
-    if let Ok(mut held) = CONNECTED.lock() {
-        held.push(Connected {
-            arg: arg.to_owned(),
-            vault_key: vault_key(&storage_url, bucket, prefix),
-            storage: storage.clone(),
-        });
-    }
-    Ok(storage)
+    Ok(Arc::new(storage))
 }
 
 /// The normalised STORAGE a vault password on S3 belongs to: the bucket and prefix at one
@@ -196,19 +186,10 @@ fn vault_key(endpoint: &Url, bucket: &str, prefix: &str) -> String {
     )
 }
 
-/// [`vault_key`] of `arg` if this process connected to it (the keyring's vault password
-/// account needs the endpoint, which the STORAGE text does not hold).
-pub fn connected_vault_key(arg: &str) -> Option<String> {
-    let held = CONNECTED.lock().ok()?;
-    held.iter()
-        .rev()
-        .find(|c| c.arg == arg)
-        .map(|c| c.vault_key.clone())
-}
-
-/// [`vault_key`] for `vault forget`, which does not connect: the endpoint from the options
-/// and the AWS settings as a connection would take it.
-pub fn offline_vault_key(bucket: &str, prefix: &str, options: &S3Options) -> Option<String> {
+/// [`vault_key`] with the endpoint from the options and the AWS settings as a connection
+/// takes it (the STORAGE text alone does not name the endpoint). Computed, not remembered from
+/// a connection, so that `vault forget` (which does not connect) finds the same account.
+pub fn vault_key_for(bucket: &str, prefix: &str, options: &S3Options) -> Option<String> {
     let aws = settings(options.profile.as_deref()).ok()?;
     let region = options
         .region
@@ -217,26 +198,6 @@ pub fn offline_vault_key(bucket: &str, prefix: &str, options: &S3Options) -> Opt
         .unwrap_or_else(|| "us-east-1".into());
     let (url, _) = endpoint(options, aws.endpoint_url.as_deref(), &region).ok()?;
     Some(vault_key(&url, bucket, prefix))
-}
-
-/// The S3 storages this process connected to, by STORAGE argument: `vault check` reaches
-/// the bucket's unfinished multipart uploads through them, which the `Storage` trait (made
-/// for any backend) does not show.
-static CONNECTED: std::sync::Mutex<Vec<Connected>> = std::sync::Mutex::new(Vec::new());
-
-struct Connected {
-    arg: String,
-    vault_key: String,
-    storage: Arc<S3Storage>,
-}
-
-/// The S3 storage connected for `arg` in this process, if `arg` is an `s3://` STORAGE.
-pub fn connected(arg: &str) -> Option<Arc<S3Storage>> {
-    let held = CONNECTED.lock().ok()?;
-    held.iter()
-        .rev()
-        .find(|c| c.arg == arg)
-        .map(|c| c.storage.clone())
 }
 
 /// Multipart uploads younger than this may still be running (another client's, a mount's):

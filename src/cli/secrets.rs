@@ -185,7 +185,8 @@ impl Secrets {
             let pw = read_password_file(file)?;
             self.record(&prompt, &pw);
             if self.remember
-                && let Some(account) = super::remember::vault_password_account(storage)
+                && let Some(account) =
+                    super::remember::vault_password_account(storage, &self.connect.s3)
             {
                 use secrecy::ExposeSecret;
                 self.keyring
@@ -194,7 +195,7 @@ impl Secrets {
             return Ok(pw);
         }
         self.stored_or_ask(
-            super::remember::vault_password_account(storage),
+            super::remember::vault_password_account(storage, &self.connect.s3),
             "vault password",
             &prompt,
         )

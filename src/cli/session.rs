@@ -14,7 +14,21 @@ use super::storage_arg::{self, Purpose};
 /// folder is not asked for (a missing one is reported by the first listing or creation in
 /// it): a command on a remote storage costs two requests before its own.
 pub async fn open(storage_arg: &str, secrets: &Secrets, read_only: bool) -> CliResult<Vault> {
-    let (storage, config) = connect_existing_config(storage_arg, secrets).await?;
+    Ok(open_full(storage_arg, secrets, read_only).await?.0)
+}
+
+/// [`open`], and on `s3://` the S3 storage (for `vault check`'s multipart uploads).
+pub async fn open_full(
+    storage_arg: &str,
+    secrets: &Secrets,
+    read_only: bool,
+) -> CliResult<(Vault, Option<std::sync::Arc<vault_s3::S3Storage>>)> {
+    let Existing {
+        storage,
+        config,
+        s3,
+        ..
+    } = connect_existing_full(storage_arg, secrets).await?;
     let password = secrets.vault_password(storage_arg)?;
     use secrecy::ExposeSecret;
     let vault = Vault::unlock_prefetched(
@@ -26,7 +40,7 @@ pub async fn open(storage_arg: &str, secrets: &Secrets, read_only: bool) -> CliR
     .await
     .map_err(|e| CliError::vault(storage_arg, &e))?;
     drop(password);
-    Ok(vault)
+    Ok((vault, s3))
 }
 
 /// Connects and checks that a vault lives there (before any secret is asked for).
@@ -40,16 +54,6 @@ pub async fn connect_existing(
 /// Largest `vault.cryptomator` read (the engine refuses larger ones as not a vault file).
 pub const MAX_CONFIG: usize = 64 * 1024;
 
-/// [`connect_existing`], also returning `vault.cryptomator`'s bytes: the check reads the file
-/// (one request) instead of asking for its metadata.
-pub async fn connect_existing_config(
-    storage_arg: &str,
-    secrets: &Secrets,
-) -> CliResult<(std::sync::Arc<dyn vault_storage::Storage>, Vec<u8>)> {
-    let e = connect_existing_full(storage_arg, secrets).await?;
-    Ok((e.storage, e.config))
-}
-
 /// A connected storage that holds a vault.
 pub struct Existing {
     /// The storage, behind the metadata cache if there is one.
@@ -58,13 +62,19 @@ pub struct Existing {
     pub cached: Option<std::sync::Arc<vault_storage::cached::CachedStorage>>,
     /// `vault.cryptomator` as read by the check.
     pub config: Vec<u8>,
+    /// On `s3://`: the S3 storage (see [`crate::cli::connect::Connected::s3`]).
+    pub s3: Option<std::sync::Arc<vault_s3::S3Storage>>,
 }
 
 /// Connects (metadata cache included) and reads `vault.cryptomator`: the one request that
 /// tells whether a vault lives there.
 pub async fn connect_existing_full(storage_arg: &str, secrets: &Secrets) -> CliResult<Existing> {
     let spec = storage_arg::parse(storage_arg)?;
-    let (storage, cached) = crate::cli::connect::connect_cached(
+    let crate::cli::connect::Connected {
+        storage,
+        cached,
+        s3,
+    } = crate::cli::connect::connect_cached(
         storage_arg,
         &spec,
         Purpose::Open,
@@ -72,7 +82,7 @@ pub async fn connect_existing_full(storage_arg: &str, secrets: &Secrets) -> CliR
         &secrets.connect,
     )
     .await?;
-    check_vault(storage_arg, storage, cached).await
+    check_vault(storage_arg, storage, cached, s3).await
 }
 
 /// Reads `vault.cryptomator` from a connected storage: the one request that tells whether a
@@ -81,6 +91,7 @@ pub async fn check_vault(
     storage_arg: &str,
     storage: std::sync::Arc<dyn vault_storage::Storage>,
     cached: Option<std::sync::Arc<vault_storage::cached::CachedStorage>>,
+    s3: Option<std::sync::Arc<vault_s3::S3Storage>>,
 ) -> CliResult<Existing> {
     let config =
         StoragePath::new("vault.cryptomator").map_err(|e| CliError::other(e.to_string()))?;
@@ -89,6 +100,7 @@ pub async fn check_vault(
             storage,
             cached,
             config: bytes.to_vec(),
+            s3,
         }),
         Err(e) if e.kind() == StorageErrorKind::IsADirectory => Err(CliError::new(
             Exit::NotAVault,

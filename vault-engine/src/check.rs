@@ -29,6 +29,7 @@ use vault_storage::{Body, EntryKind, StoragePath, WriteMode};
 use crate::backups::{self, Kind};
 use crate::conflicts;
 use crate::core::{Core, is_not_found};
+use crate::dir_move;
 use crate::listing::{self, FindingKind, Listing};
 use crate::names::NodeLoc;
 use crate::{DirId, Node, NodeKind, Vault, VaultError, VaultErrorKind};
@@ -139,25 +140,17 @@ pub async fn check(
             let problem = finding_problem(core, f, &path, repair, &mut visited).await?;
             report.problems.push(problem);
         }
-        // Files and symlinks are read independently of each other: a few at a time.
-        // (A loop, not a stream of closures: the future stays provably `Send`.)
-        let mut running = futures::stream::FuturesOrdered::new();
-        let mut nodes = listing.nodes.iter();
-        let mut results = Vec::with_capacity(listing.nodes.len());
-        loop {
-            while running.len() < PARALLEL {
-                let Some(node) = nodes.next() else { break };
-                running.push_back(check_leaf(core, node));
-            }
-            match running.next().await {
-                Some(r) => results.push(r),
-                None => break,
-            }
-        }
+        let results = check_leaves(core, &listing.nodes).await;
         for (node, result) in listing.nodes.iter().zip(results) {
             report.nodes_checked += 1;
             let child = format!("{path}/{}", node.name);
             if let NodeKind::Dir(cid) = &node.kind {
+                let (problem, gone) = move_leftover(core, node, cid, &child, repair).await?;
+                report.problems.extend(problem);
+                if gone {
+                    progress.node_checked(&node.storage_path);
+                    continue;
+                }
                 if let Some(other) = ids.get(cid) {
                     report.problems.push(Problem {
                         storage_path: node.storage_path.clone(),
@@ -184,6 +177,10 @@ pub async fn check(
         }
     }
     find_orphans(core, &visited, repair, &mut report).await?;
+    if report.problems.iter().any(|p| p.repaired) {
+        // Repairs removed or rewrote nodes the walk's listings cached.
+        core.clear_caches();
+    }
     Ok(report)
 }
 
@@ -203,12 +200,15 @@ async fn finding_problem(
             "name does not decrypt (not a node of this directory)".to_owned(),
             false,
         ),
-        FindingKind::BadShortened(reason) => (format!("shortened node unusable: {reason}"), false),
+        FindingKind::BadShortened(reason) => {
+            let what = format!("shortened node unusable: {reason}");
+            broken_node(core, &f.storage_path, &what, repair).await?
+        }
         FindingKind::Conflict(what) => (format!("sync-conflict copy: {what}"), f.repaired),
-        FindingKind::Broken => (
-            "broken node: no dir.c9r, symlink.c9r or contents.c9r".to_owned(),
-            false,
-        ),
+        FindingKind::Broken => {
+            let what = "broken node: no dir.c9r, symlink.c9r or contents.c9r";
+            broken_node(core, &f.storage_path, what, repair).await?
+        }
         FindingKind::MissingContentDir(cid) => {
             if let Ok(c) = core.content_dir(&cid) {
                 visited.insert(c.as_str().to_owned());
@@ -235,6 +235,91 @@ async fn finding_problem(
         repaired,
         harmless,
     })
+}
+
+/// A broken node; one holding nothing but `name.c9s` or a move marker (what
+/// a cut folder move or creation leaves) is removed with `repair`: it holds
+/// no data.
+async fn broken_node(
+    core: &Core,
+    storage_path: &str,
+    what: &str,
+    repair: bool,
+) -> Result<(String, bool), VaultError> {
+    if !dir_move::is_content_free(core, storage_path).await? {
+        return Ok((what.to_owned(), false));
+    }
+    let mut repaired = false;
+    if repair {
+        match core
+            .storage
+            .remove_dir_all(&StoragePath::new(storage_path)?)
+            .await
+        {
+            Ok(()) => repaired = true,
+            Err(e) => {
+                tracing::warn!(ciphertext = %storage_path, error = %e, "could not remove an empty node folder")
+            }
+        }
+    }
+    Ok((
+        format!("{what} (an empty node folder a cut move or creation left; holds no data)"),
+        repaired,
+    ))
+}
+
+/// The trace a cut folder move (on a storage without atomic folder renames)
+/// left in the directory node `node`, if any, and whether `repair` removed the
+/// node: a marker naming a target that holds the same ID means the move
+/// committed and this node is its leftover source (removed: the target names
+/// the same content directory, nothing is lost); any other marker is stale
+/// (removed; the node stays).
+async fn move_leftover(
+    core: &Core,
+    node: &Node,
+    id: &DirId,
+    child: &str,
+    repair: bool,
+) -> Result<(Option<Problem>, bool), VaultError> {
+    let (description, fix, harmless) = match dir_move::read_marker(core, &node.storage_path, id)
+        .await?
+    {
+        dir_move::Marker::None => return Ok((None, false)),
+        dir_move::Marker::Committed { target } => (
+            format!(
+                "directory ID collision: leftover source of an interrupted folder move to {target} (same ID; the target is kept)"
+            ),
+            true,
+            false,
+        ),
+        dir_move::Marker::Stale { target } => (
+            format!("leftover marker of a folder move to {target} that never completed"),
+            false,
+            true,
+        ),
+    };
+    let mut repaired = false;
+    if repair {
+        let done = if fix {
+            dir_move::remove_source(core, &node.storage_path).await
+        } else {
+            dir_move::remove_marker(core, &node.storage_path).await
+        };
+        match done {
+            Ok(()) => repaired = true,
+            Err(e) => {
+                tracing::warn!(ciphertext = %node.storage_path, error = %e, "could not settle a cut folder move")
+            }
+        }
+    }
+    let problem = Problem {
+        storage_path: node.storage_path.clone(),
+        cleartext_path: Some(child.to_owned()),
+        description,
+        repaired,
+        harmless,
+    };
+    Ok((Some(problem), fix && repaired))
 }
 
 /// Removes a leftover temp object (file or folder) unless a write still uses it.
@@ -332,6 +417,28 @@ async fn check_dir_id_backup(
         });
     }
     Ok(())
+}
+
+/// [`check_leaf`] of every node, in order. Files and symlinks are read independently of each
+/// other: a few at a time. (A loop, not a stream of closures: the future stays provably `Send`.)
+async fn check_leaves(
+    core: &Core,
+    nodes: &[Node],
+) -> Vec<Result<Option<(String, String)>, VaultError>> {
+    let mut running = futures::stream::FuturesOrdered::new();
+    let mut next = nodes.iter();
+    let mut results = Vec::with_capacity(nodes.len());
+    loop {
+        while running.len() < PARALLEL {
+            let Some(node) = next.next() else { break };
+            running.push_back(check_leaf(core, node));
+        }
+        match running.next().await {
+            Some(r) => results.push(r),
+            None => break,
+        }
+    }
+    results
 }
 
 /// Files read at once by `check` (independent reads; a few hide a link's latency).

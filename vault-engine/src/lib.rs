@@ -179,6 +179,7 @@ mod conflicts;
 mod core;
 mod detect;
 mod dir_ids;
+mod dir_move;
 mod listing;
 mod live_temps;
 mod names;

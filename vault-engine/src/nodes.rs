@@ -16,6 +16,7 @@ use crate::backups;
 use crate::core::{Core, TEMP_PREFIX, is_not_found, not_found_as};
 pub(crate) use crate::detect::root_node;
 use crate::detect::{self, Detected, node_at};
+use crate::dir_move;
 use crate::names::{self, NodeLoc};
 use crate::open_file;
 use crate::{DirId, Node, NodeKind, VaultError, VaultErrorKind, listing};
@@ -648,15 +649,19 @@ pub(crate) async fn rename(
         Some(f) => Some(f.state_lock().await),
         None => None,
     };
-    move_storage(core, is_file, &src_loc, &dst_loc, replace_plain)
-        .await
-        .map_err(|e| match e.kind() {
-            VaultErrorKind::AlreadyExists => {
-                VaultError::node(VaultErrorKind::AlreadyExists, to_name)
-            }
-            VaultErrorKind::NotFound => VaultError::node(VaultErrorKind::NotFound, from_name),
-            _ => e,
-        })?;
+    let moved = match &src_dir_id {
+        // Without atomic folder renames a folder node is moved in a
+        // repairable order instead (see dir_move).
+        Some(id) if !core.caps.atomic_dir_rename => {
+            dir_move::move_dir_node(core, id, &src_loc, &dst_loc).await
+        }
+        _ => move_storage(core, is_file, &src_loc, &dst_loc, replace_plain).await,
+    };
+    moved.map_err(|e| match e.kind() {
+        VaultErrorKind::AlreadyExists => VaultError::node(VaultErrorKind::AlreadyExists, to_name),
+        VaultErrorKind::NotFound => VaultError::node(VaultErrorKind::NotFound, from_name),
+        _ => e,
+    })?;
     if let (Some(f), Some(g)) = (&open, guard.as_mut()) {
         let new_content = dst_loc.file_content_path()?;
         g.relocate(new_content.clone(), dst_loc.content_dir.clone());

@@ -154,6 +154,7 @@ async fn memory_without_random_write() {
     let caps = Capabilities {
         random_write: false,
         atomic_replace: true,
+        atomic_dir_rename: true,
         max_name_len: 255,
         set_modified: false,
     };

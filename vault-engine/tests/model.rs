@@ -395,9 +395,12 @@ async fn model_memory() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn model_memory_without_random_write() {
+    // Without atomic folder renames too (as S3): the engine moves folder
+    // nodes itself (marker, target dir.c9r, source removed).
     let caps = Capabilities {
         random_write: false,
         atomic_replace: true,
+        atomic_dir_rename: false,
         max_name_len: 255,
         set_modified: false,
     };

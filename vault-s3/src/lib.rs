@@ -15,7 +15,9 @@
 //! - `CreateNew` is a conditional put (`If-None-Match: *`), or with
 //!   `conditional_put: false` HEAD-then-PUT (racy: for stores ignoring the header).
 //! - `rename` is copy + delete: not atomic (`atomic_replace: false`); a crash
-//!   in between leaves both names. A folder rename copies every key below it.
+//!   in between leaves both names. A folder rename copies every key below it,
+//!   so `atomic_dir_rename` is false and the engine moves directory nodes
+//!   itself in a repairable order.
 //! - mtimes are S3's `LastModified` (set by the server on every write);
 //!   `set_modified` is not offered (`set_modified: false`).
 //! - `random_write` is not offered: objects are replaced whole.
@@ -275,6 +277,7 @@ impl Storage for S3Storage {
         Capabilities {
             random_write: false,
             atomic_replace: false,
+            atomic_dir_rename: false,
             max_name_len: MAX_NAME_LEN,
             set_modified: false,
         }

@@ -94,9 +94,36 @@ impl Ops {
         self.credentials.as_ref()
     }
 
-    /// The credentials, for requests rusty-s3 has no action for.
-    pub(crate) fn credentials_for_signing(&self) -> Option<&Credentials> {
-        self.credentials.as_ref()
+    /// Signs a request rusty-s3 has no action for: `query` (sorted, as the signer's canonical
+    /// request lists it) and `headers` are covered by the signature. Without credentials the
+    /// query is appended as is.
+    pub(crate) fn sign_raw(
+        &self,
+        method: rusty_s3::Method,
+        mut url: url::Url,
+        query: &[(&str, &str)],
+        headers: &[(&str, &str)],
+    ) -> url::Url {
+        match self.creds() {
+            Some(c) => rusty_s3::signing::sign(
+                &jiff::Timestamp::now(),
+                method,
+                url,
+                c.key(),
+                c.secret(),
+                c.token(),
+                self.bucket.region(),
+                SIGN_FOR.as_secs(),
+                query.iter().copied(),
+                headers.iter().copied(),
+            ),
+            None => {
+                if !query.is_empty() {
+                    url.query_pairs_mut().extend_pairs(query.iter().copied());
+                }
+                url
+            }
+        }
     }
 
     /// `HEAD bucket`: `Ok(false)` when it does not exist.
@@ -242,21 +269,7 @@ impl Ops {
         let source = format!("/{}/{}", self.bucket.name(), encode_key(from));
         let url = self.bucket.object_url(to);
         let headers = [("x-amz-copy-source", source.as_str())];
-        let url = match self.creds() {
-            Some(c) => rusty_s3::signing::sign(
-                &jiff::Timestamp::now(),
-                rusty_s3::Method::Put,
-                url,
-                c.key(),
-                c.secret(),
-                c.token(),
-                self.bucket.region(),
-                SIGN_FOR.as_secs(),
-                std::iter::empty(),
-                headers.iter().copied(),
-            ),
-            None => url,
-        };
+        let url = self.sign_raw(rusty_s3::Method::Put, url, &[], &headers);
         let req = Req {
             what: "COPY",
             method: Method::PUT,

@@ -9,7 +9,7 @@ use reqwest::Method;
 use vault_storage::{StorageError, StoragePath};
 
 use crate::S3Storage;
-use crate::http::{Failure, Req, SIGN_FOR, read_capped};
+use crate::http::{Failure, Req, read_capped};
 use crate::ops::Ops;
 
 /// Longest ListMultipartUploads answer read (1,000 uploads with long keys).
@@ -53,25 +53,7 @@ impl Ops {
         }
         query.sort_unstable();
         let url = self.bucket.base_url().clone();
-        let url = match self.credentials_for_signing() {
-            Some(c) => rusty_s3::signing::sign(
-                &jiff::Timestamp::now(),
-                rusty_s3::Method::Get,
-                url,
-                c.key(),
-                c.secret(),
-                c.token(),
-                self.bucket.region(),
-                SIGN_FOR.as_secs(),
-                query.iter().copied(),
-                std::iter::empty(),
-            ),
-            None => {
-                let mut url = url;
-                url.query_pairs_mut().extend_pairs(query.iter().copied());
-                url
-            }
-        };
+        let url = self.sign_raw(rusty_s3::Method::Get, url, &query, &[]);
         let req = Req {
             what: "ListMultipartUploads",
             method: Method::GET,

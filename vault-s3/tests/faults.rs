@@ -612,3 +612,90 @@ fn a_vault_survives_the_server_killed_mid_upload_and_mid_move() {
         assert!(read_file(&vault, "/big").await.is_some());
     });
 }
+
+/// The engine's folder move on S3 (`atomic_dir_rename: false`: marker, target
+/// `dir.c9r`, then the source's deletes) with the server killed after the
+/// target is written and before any delete arrives: after a restart both
+/// names point at one directory; `check --repair` keeps the target (the
+/// source's marker names it), and every file reads back.
+#[test]
+fn a_folder_move_cut_on_s3_is_repaired_keeping_the_target() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let server = rt.block_on(common::KillableS3sFs::start());
+    let proxy = rt.block_on(Proxy::start(&server.endpoint()));
+    let doc = pattern(63, 70_000);
+    rt.block_on(async {
+        let options = vault_engine::CreateOptions {
+            scrypt_cost: 1024,
+            ..Default::default()
+        };
+        let vault = vault_engine::Vault::create(vault_storage(&proxy, 6), PW, options)
+            .await
+            .unwrap();
+        let root = vault.root();
+        vault.create_dir(&root, "dest").await.unwrap();
+        let folder = match vault.create_dir(&root, "folder").await.unwrap().kind {
+            vault_engine::NodeKind::Dir(id) => id,
+            other => panic!("{other:?}"),
+        };
+        let node = vault.create_file(&folder, "doc").await.unwrap();
+        let f = vault.open(&node).await.unwrap();
+        f.write(0, &doc).await.unwrap();
+        f.flush().await.unwrap();
+    });
+
+    proxy.fail_next("DeleteObject", 1000, Fault::Drop);
+    crashing_writer(
+        &proxy,
+        &server,
+        |p| p.count("DeleteObject") >= 1,
+        |vault| async move {
+            let root = vault.root();
+            let dest = match vault.resolve("/dest").await.unwrap().kind {
+                vault_engine::NodeKind::Dir(id) => id,
+                other => panic!("/dest is {other:?}"),
+            };
+            let moved = vault.rename(&root, "folder", &dest, "moved", false).await;
+            assert!(moved.is_err(), "cut before the source went");
+            std::mem::forget(vault);
+        },
+    );
+    proxy.fail_next("DeleteObject", 0, Fault::Drop);
+    rt.block_on(server.restart());
+    rt.block_on(async {
+        let vault = vault_engine::Vault::unlock(
+            vault_storage(&proxy, 6),
+            PW,
+            vault_engine::OpenOptions::default(),
+        )
+        .await
+        .unwrap();
+        let nop = vault_engine::check::NoProgress;
+        let report = vault_engine::check::check(&vault, false, &nop)
+            .await
+            .unwrap();
+        assert!(
+            report
+                .problems
+                .iter()
+                .any(|p| p.description.contains("directory ID collision")),
+            "both names after the cut: {:#?}",
+            report.problems
+        );
+        let report = vault_engine::check::check(&vault, true, &nop)
+            .await
+            .unwrap();
+        assert_eq!(report.remaining().count(), 0, "{:#?}", report.problems);
+        let report = vault_engine::check::check(&vault, false, &nop)
+            .await
+            .unwrap();
+        assert!(report.problems.is_empty(), "{:#?}", report.problems);
+        assert!(vault.resolve("/folder").await.is_err(), "the source went");
+        let got = read_file(&vault, "/dest/moved/doc").await.expect("kept");
+        assert!(got == doc, "whole");
+    });
+}

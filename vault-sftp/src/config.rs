@@ -184,6 +184,19 @@ pub struct SftpConfig {
     pub(crate) ssh_config_text: Option<String>,
 }
 
+impl SftpConfig {
+    /// How long a connection may stay silent (no reply to keepalives, or a write that
+    /// cannot be sent) before it counts as dead: the keepalive interval times one more
+    /// than the unanswered keepalives allowed. `None` when keepalives are off.
+    pub fn dead_after(&self) -> Option<Duration> {
+        if self.keepalive_max == 0 || self.keepalive_interval.is_zero() {
+            return None;
+        }
+        let rounds = u32::try_from(self.keepalive_max).unwrap_or(u32::MAX).saturating_add(1);
+        Some(self.keepalive_interval.saturating_mul(rounds))
+    }
+}
+
 /// The system-wide known_hosts of OpenSSH.
 pub const GLOBAL_KNOWN_HOSTS: &str = "/etc/ssh/ssh_known_hosts";
 
@@ -413,6 +426,17 @@ impl SftpConfig {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_connection_is_dead_after_the_keepalives_it_may_miss() {
+        let mut c = SftpConfig::new("h", 22, "u", RemoteRoot::Home(String::new()));
+        assert_eq!(c.dead_after(), Some(Duration::from_secs(75)), "15 s x (4 + 1)");
+        c.keepalive_interval = Duration::from_secs(3);
+        c.keepalive_max = 3;
+        assert_eq!(c.dead_after(), Some(Duration::from_secs(12)));
+        c.keepalive_max = 0;
+        assert_eq!(c.dead_after(), None, "keepalives off: no silence limit either");
+    }
 
     #[test]
     fn urls() {

@@ -176,6 +176,7 @@ impl SftpStorage {
         let caps = Capabilities {
             random_write: true,
             atomic_replace: conn.ext.posix_rename,
+            atomic_dir_rename: true,
             max_name_len: 255,
             set_modified: true,
         };

@@ -417,10 +417,11 @@ async fn inner(dir: &Path) {
         "no second code without a new login"
     );
 
-    // Same with keepalives that give up after ~6 s: the connection dies in the
-    // cut, the write is retried on a new connection (new TOTP code) after it.
+    // Same with keepalives that give up after 12 s: the connection dies in the cut
+    // (also when the cut finds the upload parked on a full socket buffer, where russh
+    // counts no keepalives), the write is retried on a new connection (new TOTP code).
     let mut cfg2 = base_cfg.clone();
-    cfg2.keepalive_interval = Duration::from_secs(2);
+    cfg2.keepalive_interval = Duration::from_secs(3);
     cfg2.keepalive_max = 3;
     cfg2.connect_timeout = Duration::from_secs(5);
     cfg2.reconnect_wait = Duration::from_secs(90);

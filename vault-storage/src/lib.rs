@@ -140,6 +140,13 @@ pub struct Capabilities {
     pub random_write: bool,
     /// `rename(.., Replace)` is atomic on this backend.
     pub atomic_replace: bool,
+    /// `rename` of a folder moves it with everything inside in one step: a
+    /// crash leaves it under the old name or the new one, never both or half.
+    /// True on local folders, SFTP and WebDAV (MOVE of a collection) even where
+    /// `atomic_replace` is false; false on S3, where a folder is moved key by
+    /// key (copy, then delete). The engine moves directory nodes itself,
+    /// in a repairable order, where this is false.
+    pub atomic_dir_rename: bool,
     /// Longest single path component the backend accepts, in bytes.
     pub max_name_len: usize,
     /// `set_modified` works.

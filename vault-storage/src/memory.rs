@@ -188,7 +188,7 @@ impl State {
 
 impl MemoryStorage {
     /// An empty storage (just the root folder) with `random_write`,
-    /// `atomic_replace` and `set_modified`, and 255-byte names.
+    /// `atomic_replace`, `atomic_dir_rename` and `set_modified`, and 255-byte names.
     pub fn new() -> Self {
         let mut nodes = BTreeMap::new();
         nodes.insert(
@@ -211,6 +211,7 @@ impl MemoryStorage {
             capabilities: Capabilities {
                 random_write: true,
                 atomic_replace: true,
+                atomic_dir_rename: true,
                 max_name_len: 255,
                 set_modified: true,
             },
@@ -739,6 +740,7 @@ mod tests {
         let caps = Capabilities {
             random_write: false,
             atomic_replace: true,
+            atomic_dir_rename: true,
             max_name_len: 255,
             set_modified: false,
         };

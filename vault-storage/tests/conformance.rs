@@ -36,6 +36,7 @@ mod memory_without_random_write {
         let caps = Capabilities {
             random_write: false,
             atomic_replace: true,
+            atomic_dir_rename: true,
             max_name_len: 255,
             set_modified: false,
         };

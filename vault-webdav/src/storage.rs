@@ -20,6 +20,7 @@ impl Storage for WebDavStorage {
         Capabilities {
             random_write: false,
             atomic_replace: false,
+            atomic_dir_rename: true,
             max_name_len: if self.nextcloud.is_some() { 250 } else { 255 },
             set_modified: self.nextcloud.is_some(),
         }

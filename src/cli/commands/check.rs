@@ -22,7 +22,8 @@ impl CheckProgress for Bar {
 
 /// Runs the check and prints one line per problem on stdout, a summary on stderr.
 pub async fn run(ctx: Ctx, storage_arg: &str, secrets: &SecretArgs, repair: bool) -> CliResult {
-    let vault = session::open(storage_arg, &Secrets::from_args(secrets), !repair).await?;
+    let (vault, s3) =
+        session::open_full(storage_arg, &Secrets::from_args(secrets), !repair).await?;
     let bar = Bar(progress_items(ctx.quiet));
     let report = check(&vault, repair, &bar)
         .await
@@ -34,7 +35,10 @@ pub async fn run(ctx: Ctx, storage_arg: &str, secrets: &SecretArgs, repair: bool
             .await
             .map_err(|e| CliError::vault(storage_arg, &e))?;
     }
-    let (stale_found, stale_aborted) = stale_uploads(storage_arg, repair).await?;
+    let (stale_found, stale_aborted) = match s3 {
+        Some(s3) => stale_uploads(&s3, storage_arg, repair).await?,
+        None => (0, 0),
+    };
     for p in &report.problems {
         // Cleartext paths and descriptions may hold decrypted names: escaped.
         let what = match &p.cleartext_path {
@@ -82,10 +86,11 @@ pub async fn run(ctx: Ctx, storage_arg: &str, secrets: &SecretArgs, repair: bool
 
 /// On `s3://`: multipart uploads under the prefix older than a day (a client killed mid-upload
 /// left them; their parts are billed): notes, aborted by `--repair`. Returns (found, aborted).
-async fn stale_uploads(storage_arg: &str, repair: bool) -> CliResult<(usize, usize)> {
-    let Some(s3) = crate::cli::s3_arg::connected(storage_arg) else {
-        return Ok((0, 0));
-    };
+async fn stale_uploads(
+    s3: &vault_s3::S3Storage,
+    storage_arg: &str,
+    repair: bool,
+) -> CliResult<(usize, usize)> {
     let Some(uploads) = s3
         .stale_uploads(crate::cli::s3_arg::STALE_UPLOAD_AGE, repair)
         .await

@@ -84,24 +84,7 @@ pub async fn run(
         ));
     }
 
-    let sets_times = dst.capabilities().set_modified;
-    let mut todo = Vec::new();
-    for (p, size) in &src_tree.files {
-        if p.as_str() != CONFIG
-            && !already_there(
-                src.as_ref(),
-                dst.as_ref(),
-                p,
-                *size,
-                &src_tree,
-                &dst_tree,
-                sets_times,
-            )
-            .await
-        {
-            todo.push((p.clone(), *size));
-        }
-    }
+    let todo = to_copy(src.as_ref(), dst.as_ref(), &src_tree, &dst_tree).await;
     let skipped = src_tree.files.len() - 1 - todo.len();
     let bar = progress_bytes(todo.iter().map(|(_, s)| s).sum(), ctx.quiet);
     make_dirs(dst.as_ref(), &src_tree, &dst_tree)
@@ -138,6 +121,25 @@ pub async fn run(
         );
     }
     Ok(())
+}
+
+/// SRC's files (but the config) not already at DST, with their sizes.
+async fn to_copy(
+    src: &dyn Storage,
+    dst: &dyn Storage,
+    src_tree: &Tree,
+    dst_tree: &Tree,
+) -> Vec<(String, u64)> {
+    let sets_times = dst.capabilities().set_modified;
+    let mut todo = Vec::new();
+    for (p, size) in &src_tree.files {
+        if p.as_str() != CONFIG
+            && !already_there(src, dst, p, *size, src_tree, dst_tree, sets_times).await
+        {
+            todo.push((p.clone(), *size));
+        }
+    }
+    todo
 }
 
 /// Names DST objects SRC does not have. Only a complete copy of an older state of the vault

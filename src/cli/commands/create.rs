@@ -36,7 +36,8 @@ pub async fn run(ctx: Ctx, storage_arg: &str, secrets: &SecretArgs) -> CliResult
         .await
         .map_err(|e| CliError::vault(storage_arg, &e))?;
     if secrets.remember
-        && let Some(account) = crate::cli::remember::vault_password_account(storage_arg)
+        && let Some(account) =
+            crate::cli::remember::vault_password_account(storage_arg, &secrets.connect.s3)
     {
         secrets
             .keyring()

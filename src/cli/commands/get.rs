@@ -82,37 +82,7 @@ pub async fn run(
             c_escape(&shown)
         )));
     }
-    let name = src.split_last().map(|(_, n)| n.to_string());
-    let dest_is_dir = std::fs::metadata(dest).is_ok_and(|m| m.is_dir());
-    let target = match (std::fs::metadata(dest), name) {
-        (Ok(m), Some(name)) if m.is_dir() => dest.join(name),
-        (Ok(m), None) if m.is_dir() => dest.to_path_buf(),
-        _ => dest.to_path_buf(),
-    };
-    if let Some(parent) = target.parent().filter(|p| !p.as_os_str().is_empty())
-        && !parent.is_dir()
-    {
-        return Err(CliError::other(format!(
-            "{}: no such directory",
-            parent.display()
-        )));
-    }
-    match std::fs::symlink_metadata(&target) {
-        Ok(m) if m.is_dir() && !is_dir => {
-            return Err(CliError::other(format!(
-                "cannot overwrite directory {} with a file",
-                c_escape(&target.display().to_string())
-            )));
-        }
-        Ok(m) if !m.is_dir() && is_dir => {
-            return Err(CliError::other(format!(
-                "cannot overwrite non-directory {} with directory {}",
-                c_escape(&target.display().to_string()),
-                c_escape(&shown)
-            )));
-        }
-        _ => {}
-    }
+    let (target, dest_is_dir) = local_target(dest, &src, is_dir, &shown)?;
 
     let (base, root_rel) = if dest_is_dir && src.is_root() {
         (dest.to_path_buf(), Vec::new())
@@ -150,29 +120,11 @@ pub async fn run(
     let bar = progress_bytes(total, ctx.quiet);
     // Folders first, in order (each inside its parent); then files and symlinks, which are
     // independent of each other, a few at a time.
-    let mut dirs = Vec::new();
-    let mut failed_dirs: Vec<Rel> = Vec::new();
-    let below_failed = |local: &Rel, failed: &[Rel]| {
-        // Below a folder that could not be made nothing can be written: one error is enough.
-        failed.iter().any(|d| local.starts_with(d) && local != d)
-    };
     let (folders, leaves): (Vec<Item>, Vec<Item>) = items
         .into_iter()
         .partition(|i| matches!(i, Item::Dir { .. }));
-    for item in folders {
-        let Item::Dir { local, modified } = &item else {
-            continue;
-        };
-        if below_failed(local, &failed_dirs) {
-            continue;
-        }
-        if let Err(e) = execute(&vault, storage_arg, &dest, &item, &bar).await {
-            errors.push(e);
-            failed_dirs.push(local.clone());
-            continue;
-        }
-        dirs.push((local.clone(), *modified));
-    }
+    let (dirs, failed_dirs) =
+        make_folders(&vault, storage_arg, &dest, &folders, &bar, &mut errors).await;
     let leaves = leaves
         .iter()
         .filter(|item| match item {
@@ -193,6 +145,81 @@ pub async fn run(
         }
     }
     crate::cli::exit::summarize(errors, "items could not be copied")
+}
+
+/// Below a folder that could not be made nothing can be written: one error is enough.
+fn below_failed(local: &Rel, failed: &[Rel]) -> bool {
+    failed.iter().any(|d| local.starts_with(d) && local != d)
+}
+
+/// The folders made, in order, with the times to give them last; and those that failed.
+async fn make_folders(
+    vault: &Vault,
+    storage_arg: &str,
+    dest: &Dest,
+    folders: &[Item],
+    bar: &indicatif::ProgressBar,
+    errors: &mut Vec<CliError>,
+) -> (Vec<(Rel, Option<SystemTime>)>, Vec<Rel>) {
+    let mut dirs = Vec::new();
+    let mut failed_dirs: Vec<Rel> = Vec::new();
+    for item in folders {
+        let Item::Dir { local, modified } = item else {
+            continue;
+        };
+        if below_failed(local, &failed_dirs) {
+            continue;
+        }
+        if let Err(e) = execute(vault, storage_arg, dest, item, bar).await {
+            errors.push(e);
+            failed_dirs.push(local.clone());
+            continue;
+        }
+        dirs.push((local.clone(), *modified));
+    }
+    (dirs, failed_dirs)
+}
+
+/// Where the copy goes (DEST, or DEST/NAME when DEST is a folder) and whether DEST is a
+/// folder; refuses a missing parent and a file/folder mismatch with what is there.
+fn local_target(
+    dest: &Path,
+    src: &VPath,
+    is_dir: bool,
+    shown: &str,
+) -> CliResult<(std::path::PathBuf, bool)> {
+    let name = src.split_last().map(|(_, n)| n.to_string());
+    let dest_is_dir = std::fs::metadata(dest).is_ok_and(|m| m.is_dir());
+    let target = match (std::fs::metadata(dest), name) {
+        (Ok(m), Some(name)) if m.is_dir() => dest.join(name),
+        (Ok(m), None) if m.is_dir() => dest.to_path_buf(),
+        _ => dest.to_path_buf(),
+    };
+    if let Some(parent) = target.parent().filter(|p| !p.as_os_str().is_empty())
+        && !parent.is_dir()
+    {
+        return Err(CliError::other(format!(
+            "{}: no such directory",
+            parent.display()
+        )));
+    }
+    match std::fs::symlink_metadata(&target) {
+        Ok(m) if m.is_dir() && !is_dir => {
+            return Err(CliError::other(format!(
+                "cannot overwrite directory {} with a file",
+                c_escape(&target.display().to_string())
+            )));
+        }
+        Ok(m) if !m.is_dir() && is_dir => {
+            return Err(CliError::other(format!(
+                "cannot overwrite non-directory {} with directory {}",
+                c_escape(&target.display().to_string()),
+                c_escape(shown)
+            )));
+        }
+        _ => {}
+    }
+    Ok((target, dest_is_dir))
 }
 
 /// DEST's parent (opened as the user named it) and the copy's own name in it.

@@ -224,7 +224,7 @@ pub fn run(ctx: Ctx, mut args: MountArgs) -> CliResult {
             .await
             .map_err(|e| CliError::vault(&args.storage, &e))?;
             drop(password);
-            let mode = persist_cache(&vault, cached.as_deref(), &args.storage, &plan.cache)?;
+            let mode = persist_cache(&vault, cached.as_deref(), &args.storage, &plan)?;
             if let Some(o) = offline {
                 o.watch(&tokio::runtime::Handle::current(), storage);
             }
@@ -271,8 +271,9 @@ fn persist_cache(
     vault: &Vault,
     cached: Option<&vault_storage::cached::CachedStorage>,
     storage_arg: &str,
-    choice: &CacheChoice,
+    plan: &Plan,
 ) -> CliResult<CacheMode> {
+    let choice = &plan.cache;
     let spec = storage_arg::parse(storage_arg)?;
     let local = matches!(spec, storage_arg::StorageSpec::Local(_));
     match (choice.mode_for(local), cached) {
@@ -281,6 +282,7 @@ fn persist_cache(
             &vault.info().vault_id,
             storage_arg,
             &spec,
+            &plan.secrets.s3,
             choice.mode.is_some(),
         ),
         _ => Ok(CacheMode::Off),
@@ -450,8 +452,9 @@ fn spawn_daemon(
 pub fn run_daemon(_ctx: Ctx, args: MountArgs) -> CliResult {
     let _ = rustix::process::setsid();
     let mut report = std::io::stdout();
-    let started = start_daemon(&args);
-    reauth::close_parent_relay();
+    let relay = reauth::ParentRelay::default();
+    let started = start_daemon(&args, &relay);
+    relay.close();
     let (rt, mount, auth_socket, mode_note) = match started {
         Ok(v) => v,
         Err(e) => {
@@ -490,7 +493,7 @@ type Started = (
     ModeNote,
 );
 
-fn start_daemon(args: &MountArgs) -> CliResult<Started> {
+fn start_daemon(args: &MountArgs, relay: &reauth::ParentRelay) -> CliResult<Started> {
     let mut plan = plan(args)?;
     plan.options.fs_name = args.storage.clone();
     let input = read_parent_block()?;
@@ -504,10 +507,10 @@ fn start_daemon(args: &MountArgs) -> CliResult<Started> {
     // The vault password unlocks once and is dropped: what answers the server never holds it.
     let password = crate::cli::secrets::take_vault_password(&mut answers, &shown_name)
         .ok_or_else(|| CliError::other("no vault password from the parent"))?;
-    reauth::open_parent_relay();
+    relay.open();
     let mut secrets = Secrets::preset(answers, ConnectOptions::from_args(&plan.secrets));
     secrets.connect.cache = plan.cache;
-    let broker = reauth_prompter(args, &plan, &mut secrets);
+    let broker = reauth_prompter(args, &plan, &mut secrets, relay);
     let _ = std::env::set_current_dir(Path::new("/"));
     let rt = runtime()?;
     let read_only = plan.options.read_only;
@@ -525,7 +528,7 @@ fn start_daemon(args: &MountArgs) -> CliResult<Started> {
         .map_err(|e| CliError::vault(&shown_name, &e));
         drop(password);
         let vault = unlocked?;
-        let mode = persist_cache(&vault, cached.as_deref(), &args.storage, &plan.cache)
+        let mode = persist_cache(&vault, cached.as_deref(), &args.storage, &plan)
             .map_err(|e| shown(e, args))?;
         if let Some(o) = offline {
             o.watch(&tokio::runtime::Handle::current(), storage);
@@ -632,6 +635,7 @@ fn reauth_prompter(
     args: &MountArgs,
     plan: &Plan,
     secrets: &mut Secrets,
+    relay: &reauth::ParentRelay,
 ) -> Option<Arc<reauth::Broker>> {
     let url = vault_sftp::parse_sftp_url(&args.storage).ok()?;
     let broker = reauth::Broker::new(
@@ -647,7 +651,8 @@ fn reauth_prompter(
         plan.secrets.askpass.clone(),
         broker.clone(),
     )
-    .with_dialog(dialog);
+    .with_dialog(dialog)
+    .with_parent(relay.clone());
     secrets.connect.sftp_prompter = Some(reauth::SharedPrompter(Arc::new(prompter)));
     Some(broker)
 }

@@ -147,7 +147,7 @@ pub fn forget(storage: &str, secrets: &SecretArgs) -> CliResult {
 /// Every keyring account a connection to `storage` could use, with what it holds.
 pub fn accounts_for(storage: &str, secrets: &SecretArgs) -> Vec<(String, &'static str)> {
     let mut out = Vec::new();
-    if let Some(a) = remember::vault_password_account(storage) {
+    if let Some(a) = remember::vault_password_account(storage, &secrets.s3) {
         out.push((a, "vault password"));
     }
     match storage_arg::parse(storage) {
@@ -184,17 +184,11 @@ pub fn accounts_for(storage: &str, secrets: &SecretArgs) -> Vec<(String, &'stati
                 out.push((a, "WebDAV password"));
             }
         }
-        Ok(StorageSpec::S3 { bucket, prefix }) => {
-            let options = crate::cli::s3_arg::S3Options {
-                endpoint: secrets.s3.s3_endpoint.clone(),
-                region: secrets.s3.s3_region.clone(),
-                profile: secrets.s3.s3_profile.clone(),
-                ..Default::default()
-            };
-            if let Some(key) = crate::cli::s3_arg::offline_vault_key(&bucket, &prefix, &options) {
-                out.push((format!("vault-password {key}"), "vault password"));
-            }
-            if let Some(a) = crate::cli::s3_arg::asked_key_account(&options) {
+        Ok(StorageSpec::S3 { .. }) => {
+            // The vault password's account (above) names the endpoint these options choose.
+            if let Some(a) =
+                crate::cli::s3_arg::asked_key_account(&remember::s3_options(&secrets.s3))
+            {
                 out.push((a, "S3 secret key"));
             }
         }

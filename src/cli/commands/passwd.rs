@@ -27,7 +27,8 @@ pub async fn run(
         .await
         .map_err(|e| CliError::vault(storage_arg, &e))?;
     // A remembered password is replaced by the new one (it would be refused from now on).
-    if let Some(account) = crate::cli::remember::vault_password_account(storage_arg)
+    if let Some(account) =
+        crate::cli::remember::vault_password_account(storage_arg, &secrets.connect.s3)
         && (secrets.remember
             || crate::cli::remember::lookup(secrets.keyring(), &account, "vault password")
                 .is_some())

@@ -49,18 +49,7 @@ pub async fn run(
     path: &str,
     recursive: bool,
 ) -> CliResult {
-    let meta = if recursive {
-        std::fs::symlink_metadata(src)
-    } else {
-        std::fs::metadata(src)
-    }
-    .map_err(|e| CliError::other(format!("{}: {}", src.display(), io_text(&e))))?;
-    if meta.is_dir() && !recursive {
-        return Err(CliError::other(format!(
-            "{} is a directory (use put -r)",
-            src.display()
-        )));
-    }
+    let meta = source_meta(src, recursive)?;
     let src_name = local_name(src)?;
     let vault = session::open(storage_arg, &Secrets::from_args(secrets), false).await?;
     let dst = VPath::parse(path);
@@ -141,6 +130,23 @@ pub async fn run(
         let _ = vault.set_modified(&node, m).await;
     }
     finish(&vault, storage_arg, errors).await
+}
+
+/// SRC's metadata (of a symlink itself with `-r`); a directory needs `-r`.
+fn source_meta(src: &Path, recursive: bool) -> CliResult<std::fs::Metadata> {
+    let meta = if recursive {
+        std::fs::symlink_metadata(src)
+    } else {
+        std::fs::metadata(src)
+    }
+    .map_err(|e| CliError::other(format!("{}: {}", src.display(), io_text(&e))))?;
+    if meta.is_dir() && !recursive {
+        return Err(CliError::other(format!(
+            "{} is a directory (use put -r)",
+            src.display()
+        )));
+    }
+    Ok(meta)
 }
 
 /// Files (and symlinks) copied at the same time by `put -r`: enough to hide a link's latency,

@@ -7,7 +7,7 @@ use tracing::debug;
 use zeroize::Zeroizing;
 
 use super::broker::{Broker, Verdict};
-use super::relay::{ask_parent, parent_relay_open};
+use super::relay::{ParentRelay, ask_parent};
 use crate::cli::secrets::Secrets;
 
 // ------------------------------------------------------------------ the daemon's prompter
@@ -30,6 +30,8 @@ pub struct DaemonPrompter {
     /// the question waits for `vault auth`.
     pub(super) dialog: Option<Secrets>,
     pub(super) broker: Arc<Broker>,
+    /// Whether `vault mount` may still be asked (see [`ParentRelay`]).
+    pub(super) parent: ParentRelay,
     pub(super) refused_recorded: Mutex<HashSet<String>>,
     /// This login's answers: trimmed shown prompt → (replay key, source).
     pub(super) given: Mutex<HashMap<String, (String, Source)>>,
@@ -50,6 +52,7 @@ impl DaemonPrompter {
             askpass,
             dialog: None,
             broker,
+            parent: ParentRelay::default(),
             refused_recorded: Mutex::new(HashSet::new()),
             given: Mutex::new(HashMap::new()),
         }
@@ -62,6 +65,12 @@ impl DaemonPrompter {
         if self.askpass.is_none() {
             self.dialog = dialog;
         }
+        self
+    }
+
+    /// Ask `vault mount` while `parent` is open (the daemon's first login).
+    pub fn with_parent(mut self, parent: ParentRelay) -> Self {
+        self.parent = parent;
         self
     }
 
@@ -93,7 +102,7 @@ impl DaemonPrompter {
             self.note(prompt, key, Source::Recorded);
             return Ok(Zeroizing::new(a.expose_secret().to_string()));
         }
-        if parent_relay_open() && self.askpass.is_none() {
+        if self.parent.is_open() && self.askpass.is_none() {
             let note = refused.then(|| {
                 format!(
                     "the server refused the answer to {:?} on the mount's own login (a code is \
@@ -196,7 +205,7 @@ impl vault_sftp::Prompter for DaemonPrompter {
                         r.insert(full.clone());
                     }
                     again |= self.askpass.is_some()
-                        || parent_relay_open()
+                        || self.parent.is_open()
                         || self.broker.armed()
                         || self.dialog.is_some();
                 }
@@ -209,7 +218,7 @@ impl vault_sftp::Prompter for DaemonPrompter {
                     )));
                     again |= self.broker.armed();
                 }
-                Some((_, Source::Parent)) => again |= parent_relay_open(),
+                Some((_, Source::Parent)) => again |= self.parent.is_open(),
                 // A person typed it: they may have mistyped; the login's retries are bounded.
                 Some((_, Source::Dialog)) => again = true,
                 Some((_, Source::Askpass)) | None => {}

@@ -2,6 +2,8 @@
 //! `vault mount`'s terminal or askpass over the daemon's stdin/stdout.
 
 use std::io::{Read, Write};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use zeroize::Zeroizing;
 
@@ -13,21 +15,25 @@ use crate::cli::secrets::Secrets;
 /// Open while the daemon's first login runs and `vault mount` (the parent) still listens:
 /// a question the daemon cannot answer (the replayed TOTP code was refused: each process logs
 /// in, and a server may refuse a reused code) goes to the parent's terminal or askpass.
-pub(super) static PARENT_RELAY: std::sync::atomic::AtomicBool =
-    std::sync::atomic::AtomicBool::new(false);
+/// The daemon holds one and hands clones to its prompter; closed until opened.
+#[derive(Clone, Default)]
+pub struct ParentRelay(Arc<AtomicBool>);
 
-/// The daemon may ask the parent from now on.
-pub fn open_parent_relay() {
-    PARENT_RELAY.store(true, std::sync::atomic::Ordering::SeqCst);
-}
+impl ParentRelay {
+    /// The daemon may ask the parent from now on.
+    pub fn open(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
 
-/// The parent is about to be let go (before the daemon's `ok`/`err` line).
-pub fn close_parent_relay() {
-    PARENT_RELAY.store(false, std::sync::atomic::Ordering::SeqCst);
-}
+    /// The parent is about to be let go (before the daemon's `ok`/`err` line).
+    pub fn close(&self) {
+        self.0.store(false, Ordering::SeqCst);
+    }
 
-pub(super) fn parent_relay_open() -> bool {
-    PARENT_RELAY.load(std::sync::atomic::Ordering::SeqCst)
+    /// The parent may be asked.
+    pub fn is_open(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
 }
 
 /// Reads fd 0 directly (std's stdin buffer would keep a copy of the secrets).

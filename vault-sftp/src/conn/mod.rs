@@ -303,6 +303,12 @@ impl ConnCtx {
         let mut c = client::Config {
             keepalive_interval: Some(self.cfg.keepalive_interval),
             keepalive_max: self.cfg.keepalive_max,
+            // russh sends keepalives only between writes: while a write waits on a full
+            // socket buffer (a link cut mid-upload) its loop is parked in that write and
+            // counts no keepalives, so a dead link would hang until TCP gave up. The
+            // inactivity limit also bounds that wait: silence as long as the keepalives
+            // would allow means the connection is dead.
+            inactivity_timeout: self.cfg.dead_after(),
             nodelay: true,
             // Large windows so a long fat link stays full; SFTP flow control
             // is our own pipeline depth.

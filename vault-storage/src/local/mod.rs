@@ -342,6 +342,7 @@ impl Storage for LocalStorage {
         Capabilities {
             random_write: true,
             atomic_replace: true,
+            atomic_dir_rename: true,
             max_name_len: self.max_name_len,
             set_modified: true,
         }
