@@ -29,6 +29,8 @@ const LOCK_WAIT: Duration = Duration::from_secs(5);
 /// An offline start's state: what unlocked, and the signal that the backend is connected.
 pub struct OfflineStart {
     connected: tokio::sync::watch::Receiver<bool>,
+    /// The backend itself: the re-check must not be answered by the cache.
+    lazy: Arc<LazyStorage>,
     config: Vec<u8>,
     masterkey: Option<Vec<u8>>,
 }
@@ -101,10 +103,42 @@ fn attempt_fn(
     move || -> Attempt {
         let (arg, spec, secrets) = (arg.clone(), spec.clone(), secrets.clone());
         Box::pin(async move {
-            super::connect::connect_backend(&arg, &spec, Purpose::Open, &secrets, &secrets.connect)
-                .await
-                .map(|(storage, _)| storage)
+            let (storage, _) = super::connect::connect_backend(
+                &arg,
+                &spec,
+                Purpose::Open,
+                &secrets,
+                &secrets.connect,
+            )
+            .await?;
+            if matches!(spec, StorageSpec::Dav { .. } | StorageSpec::WebDavUrl(_)) {
+                probe(&arg, storage.as_ref()).await?;
+            }
+            Ok(storage)
         })
+    }
+}
+
+/// A WebDAV connect sends nothing (the first request is the vault's own): one request to the
+/// server, so that "connected" means the server answered.
+async fn probe(storage_arg: &str, storage: &dyn Storage) -> CliResult<()> {
+    let path = StoragePath::new("vault.cryptomator").map_err(|e| CliError::other(e.to_string()))?;
+    match storage.metadata(&path).await {
+        // Answered: whether a vault lives there is for the unlock to say.
+        Ok(_) => Ok(()),
+        Err(e)
+            if e.kind() != vault_storage::StorageErrorKind::Unavailable
+                && e.kind() != vault_storage::StorageErrorKind::AuthenticationFailed =>
+        {
+            Ok(())
+        }
+        Err(e) => Err(CliError::new(
+            super::exit::exit_for_storage_kind(e.kind()),
+            format!(
+                "cannot reach storage {}: {e}",
+                vault_webdav::redact_password(storage_arg)
+            ),
+        )),
     }
 }
 
@@ -127,6 +161,7 @@ async fn start_offline(
         reconnect,
     ));
     let connected = lazy.connected();
+    let backend = lazy.clone();
     let store = Store::open_waiting(dir, LOCK_WAIT).map_err(|e| unreachable(e.to_string()))?;
     let (_, cached) = cache::wrap(lazy, false, &secrets.connect.cache);
     let cached: Arc<CachedStorage> =
@@ -154,6 +189,7 @@ async fn start_offline(
         existing,
         Some(OfflineStart {
             connected,
+            lazy: backend,
             config,
             masterkey,
         }),
@@ -170,23 +206,33 @@ async fn read_kept(storage: &dyn Storage, name: &str) -> Result<Vec<u8>, String>
 }
 
 impl OfflineStart {
-    /// Once the backend is connected: reads the key files from the server again (refreshing
-    /// the cache) and logs if they differ from those this mount unlocked with. The mount keeps
-    /// its key either way: a changed password takes effect at the next mount.
+    /// Once the backend is connected: reads the key files from the server (not the cache),
+    /// compares them with those this mount unlocked with (a difference is logged), and reads
+    /// them again through the cache so that its copies are the server's. The mount keeps its
+    /// key either way (the password is gone): a changed password takes effect at the next
+    /// mount, online or offline.
     pub fn watch(self, rt: &tokio::runtime::Handle, storage: Arc<dyn Storage>) {
         let mut connected = self.connected;
+        let lazy = self.lazy;
         rt.spawn(async move {
             if connected.wait_for(|c| *c).await.is_err() {
                 return;
             }
-            let config = read_kept(storage.as_ref(), "vault.cryptomator").await;
-            let masterkey = read_kept(storage.as_ref(), "masterkey.cryptomator").await;
-            let same = config.as_ref().ok() == Some(&self.config)
-                && masterkey.as_ref().ok() == self.masterkey.as_ref();
-            if same {
-                tracing::info!("online again: vault.cryptomator and masterkey.cryptomator unchanged on the server");
-            } else {
-                tracing::warn!("online again: vault.cryptomator or masterkey.cryptomator differs from the cached copy this mount unlocked with (password changed on another device?); this mount keeps its current key: unmount and mount again to unlock with the server's files");
+            let config = read_kept(lazy.as_ref(), "vault.cryptomator").await;
+            let masterkey = read_kept(lazy.as_ref(), "masterkey.cryptomator").await;
+            for name in ["vault.cryptomator", "masterkey.cryptomator"] {
+                let _ = read_kept(storage.as_ref(), name).await;
+            }
+            match (config, masterkey) {
+                (Ok(c), Ok(m)) if c == self.config && Some(&m) == self.masterkey.as_ref() => {
+                    tracing::warn!("online again: vault.cryptomator and masterkey.cryptomator unchanged on the server");
+                }
+                (Ok(_), Ok(_)) => {
+                    tracing::warn!("online again: vault.cryptomator or masterkey.cryptomator differs from the cached copy this mount unlocked with (password changed on another device?); the cache now holds the server's copies; this mount keeps its current key: unmount and mount again to unlock with the server's files");
+                }
+                (Err(e), _) | (_, Err(e)) => {
+                    tracing::warn!(error = %e, "online again, but the key files could not be read from the server to re-check them");
+                }
             }
         });
     }

@@ -52,7 +52,7 @@ impl LazyStorage {
             loop {
                 match tokio::time::timeout(ATTEMPT_LIMIT, attempt).await {
                     Ok(Ok(storage)) => {
-                        tracing::info!(storage = %shown, "storage reachable again: connected");
+                        tracing::warn!(storage = %shown, "storage reachable again: connected (was offline)");
                         let _ = s.set(storage);
                         let _ = tx.send(true);
                         return;
@@ -127,6 +127,11 @@ impl Storage for LazyStorage {
 
     fn describe(&self) -> String {
         self.describe.clone()
+    }
+
+    fn sends_nothing(&self) -> bool {
+        // Never unset once connected: true before and after a call means it went nowhere.
+        self.slot.get().is_none()
     }
 
     async fn metadata(&self, path: &StoragePath) -> Result<Metadata, StorageError> {

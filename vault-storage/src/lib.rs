@@ -242,6 +242,13 @@ pub trait Storage: Send + Sync + 'static {
     /// Never contains a secret.
     fn describe(&self) -> String;
 
+    /// True while this storage certainly sends nothing: every call fails at once and changes
+    /// nothing (a storage still connecting in the background after an offline start). A cache
+    /// in front then keeps what it knows instead of forgetting it around a failed change.
+    fn sends_nothing(&self) -> bool {
+        false
+    }
+
     /// Metadata of one path (the root `""` is a folder).
     async fn metadata(&self, path: &StoragePath) -> Result<Metadata, StorageError>;
 

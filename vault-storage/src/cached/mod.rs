@@ -454,9 +454,17 @@ impl CachedStorage {
         paths: &[&StoragePath],
         call: impl std::future::Future<Output = Result<T, StorageError>>,
     ) -> Result<T, StorageError> {
-        self.shared.forget(paths);
+        // Not connected before and after: the call failed without reaching the server, whose
+        // state (and what is known of it) is as before.
+        let unsent = |s: &Self| s.shared.inner.sends_nothing();
+        let before = unsent(self);
+        if !before {
+            self.shared.forget(paths);
+        }
         let out = call.await;
-        self.shared.forget(paths);
+        if !(before && out.is_err() && unsent(self)) {
+            self.shared.forget(paths);
+        }
         out
     }
 }
@@ -525,6 +533,10 @@ impl Storage for CachedStorage {
 
     fn describe(&self) -> String {
         self.shared.inner.describe()
+    }
+
+    fn sends_nothing(&self) -> bool {
+        self.shared.inner.sends_nothing()
     }
 
     async fn metadata(&self, path: &StoragePath) -> Result<Metadata, StorageError> {
