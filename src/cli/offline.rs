@@ -36,10 +36,11 @@ pub struct OfflineStart {
 }
 
 /// Connects for `vault mount`: online as [`session::connect_existing_full`], or offline from the
-/// cache when the server does not answer in time and the cache knows the vault.
+/// cache when the server does not answer within `wait` and the cache knows the vault.
 pub async fn connect_for_mount(
     storage_arg: &str,
     secrets: &Secrets,
+    wait: Duration,
 ) -> CliResult<(Existing, Option<OfflineStart>)> {
     let spec = storage_arg::parse(storage_arg)?;
     let remote = matches!(
@@ -60,7 +61,7 @@ pub async fn connect_for_mount(
     };
     let attempt = attempt_fn(storage_arg, &spec, secrets);
     let mut first = tokio::spawn(attempt());
-    let waited = tokio::time::timeout(ONLINE_WAIT, &mut first).await;
+    let waited = tokio::time::timeout(wait, &mut first).await;
     let pending: Connecting = match waited {
         Ok(Ok(Ok(storage))) => {
             let (storage, cached) = cache::wrap(storage, false, &secrets.connect.cache);

@@ -29,6 +29,7 @@ use crate::cli::cache::{self, CacheChoice, CacheMode};
 use crate::cli::cache_mount::{self, ModeNote};
 use crate::cli::desktop::Desktop;
 use crate::cli::exit::{CliError, CliResult, Exit};
+use crate::cli::offline::ONLINE_WAIT;
 use crate::cli::secrets::{Answer, Secrets};
 use crate::cli::storage_arg::{self, ConnectOptions, io_text};
 use crate::cli::{reauth, runtime};
@@ -211,7 +212,8 @@ pub fn run(ctx: Ctx, mut args: MountArgs) -> CliResult {
         secrets.connect.cache = plan.cache;
         let (vault, mode) = rt.block_on(async {
             let (existing, offline) =
-                crate::cli::offline::connect_for_mount(&args.storage, &secrets).await?;
+                crate::cli::offline::connect_for_mount(&args.storage, &secrets, ONLINE_WAIT)
+                    .await?;
             let (storage, cached) = (existing.storage, existing.cached);
             let password = secrets.vault_password(&args.storage)?;
             let vault = Vault::unlock(
@@ -252,11 +254,16 @@ pub fn run(ctx: Ctx, mut args: MountArgs) -> CliResult {
     }
     // Every secret is asked here, in the foreground, and handed to the daemon through a pipe.
     let secrets = Secrets::from_args(&plan.secrets).recording();
-    // An offline start is decided again by the daemon; here it only lets the password be asked.
-    rt.block_on(crate::cli::offline::connect_for_mount(
+    // Started offline here, the daemon does not wait for the connect again.
+    let (existing, offline) = rt.block_on(crate::cli::offline::connect_for_mount(
         &args.storage,
         &secrets,
+        ONLINE_WAIT,
     ))?;
+    // Dropped before the daemon starts: the cache's lock goes with them.
+    drop(existing);
+    args.offline_start = offline.is_some();
+    drop(offline);
     secrets.vault_password(&args.storage)?;
     drop(rt);
     let answers = secrets.take_recorded();
@@ -328,6 +335,9 @@ fn spawn_daemon(
     }
     if args.no_auto_lock {
         argv.push("--no-auto-lock".into());
+    }
+    if args.offline_start {
+        argv.push("--offline-start".into());
     }
     for (off, flag) in [
         (args.no_sidebar, "--no-sidebar"),
@@ -455,7 +465,7 @@ pub fn run_daemon(_ctx: Ctx, args: MountArgs) -> CliResult {
     let relay = reauth::ParentRelay::default();
     let started = start_daemon(&args, &relay);
     relay.close();
-    let (rt, mount, auth_socket, mode_note) = match started {
+    let (rt, mount, auth_socket, mode_note, cached) = match started {
         Ok(v) => v,
         Err(e) => {
             let _ = writeln!(report, "err {} {}", e.exit.code(), e.message);
@@ -477,6 +487,9 @@ pub fn run_daemon(_ctx: Ctx, args: MountArgs) -> CliResult {
         let _ = rustix::stdio::dup2_stdin(&null);
     }
     let result = mount.wait_ended().map_err(mount_error);
+    if let Some(c) = &cached {
+        c.release_store();
+    }
     drop(auth_socket);
     drop(mode_note);
     autolock.finish();
@@ -491,6 +504,7 @@ type Started = (
     vault_fs::MountSession,
     Option<reauth::AuthSocket>,
     ModeNote,
+    Option<Arc<vault_storage::cached::CachedStorage>>,
 );
 
 fn start_daemon(args: &MountArgs, relay: &reauth::ParentRelay) -> CliResult<Started> {
@@ -514,10 +528,16 @@ fn start_daemon(args: &MountArgs, relay: &reauth::ParentRelay) -> CliResult<Star
     let _ = std::env::set_current_dir(Path::new("/"));
     let rt = runtime()?;
     let read_only = plan.options.read_only;
-    let (vault, mode) = rt.block_on(async {
-        let (existing, offline) = crate::cli::offline::connect_for_mount(&args.storage, &secrets)
-            .await
-            .map_err(|e| shown(e, args))?;
+    let (vault, mode, cached) = rt.block_on(async {
+        let wait = if args.offline_start {
+            std::time::Duration::ZERO
+        } else {
+            ONLINE_WAIT
+        };
+        let (existing, offline) =
+            crate::cli::offline::connect_for_mount(&args.storage, &secrets, wait)
+                .await
+                .map_err(|e| shown(e, args))?;
         let (storage, cached) = (existing.storage, existing.cached);
         let unlocked = Vault::unlock(
             storage.clone(),
@@ -533,7 +553,7 @@ fn start_daemon(args: &MountArgs, relay: &reauth::ParentRelay) -> CliResult<Star
         if let Some(o) = offline {
             o.watch(&tokio::runtime::Handle::current(), storage);
         }
-        Ok::<_, CliError>((vault, mode))
+        Ok::<_, CliError>((vault, mode, cached))
     })?;
     drop(secrets);
     vault.on_conflict(Box::new(crate::cli::notify::conflict));
@@ -547,7 +567,7 @@ fn start_daemon(args: &MountArgs, relay: &reauth::ParentRelay) -> CliResult<Star
     .map_err(mount_error)?;
     let socket = reauth_serve(&rt, broker, &key);
     let note = ModeNote::write(&plan.mountpoint, mode);
-    Ok((rt, mount, socket, note))
+    Ok((rt, mount, socket, note, cached))
 }
 
 /// The parent → daemon secret hand-over: a line with the count, then for each answer a prompt

@@ -338,6 +338,16 @@ impl CachedStorage {
         }
     }
 
+    /// Writes what is cached and lets go of the store's lock: the mount has ended, and the
+    /// next one must not wait for this process's teardown (which may wait on the network).
+    /// Nothing is persisted afterwards.
+    pub fn release_store(&self) {
+        if let Some(store) = self.shared.store.get() {
+            store.write_now(&self.shared.lock().tables);
+            store.release();
+        }
+    }
+
     fn generation(&self) -> u64 {
         self.shared.lock().generation
     }
