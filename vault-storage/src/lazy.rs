@@ -250,3 +250,98 @@ impl Storage for LazyStorage {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::MemoryStorage;
+    use crate::cached::{CacheOptions, CachedStorage, REVALIDATE_WAIT, Store};
+
+    fn p(s: &str) -> StoragePath {
+        StoragePath::new(s).unwrap()
+    }
+
+    fn names(v: &[DirEntry]) -> Vec<String> {
+        let mut n: Vec<String> = v.iter().map(|e| e.name.clone()).collect();
+        n.sort();
+        n
+    }
+
+    const OPTS: CacheOptions = CacheOptions {
+        ttl: Duration::from_millis(0),
+        revalidate_wait: REVALIDATE_WAIT,
+    };
+
+    /// The offline start's stack: a persistent cache over a storage still connecting. A write
+    /// that fails because nothing was sent keeps the cached listing (it used to forget it, and
+    /// the folder then failed with EIO); once connected, calls reach the server.
+    #[tokio::test]
+    async fn offline_write_keeps_the_listing_and_the_connect_takes_over() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("cache");
+        let mem = Arc::new(MemoryStorage::new());
+        mem.create_dir(&p("d")).await.unwrap();
+        mem.write(
+            &p("d/a.c9r"),
+            Body::from_bytes(&b"0123"[..]),
+            WriteMode::CreateNew,
+        )
+        .await
+        .unwrap();
+        {
+            let online = CachedStorage::persistent(mem.clone(), OPTS, Store::open(&dir).unwrap());
+            online.list_dir(&p("d")).await.unwrap();
+            online.release_store();
+            // Released: the next mount takes the lock while this one still exists.
+            let next = Store::open(&dir).unwrap();
+            drop(next);
+        }
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let backend: Arc<dyn Storage> = mem.clone();
+        let first: Connecting = Box::pin(async move {
+            let _ = rx.await;
+            Ok(backend)
+        });
+        let never: Reconnect = Box::new(|| Box::pin(std::future::pending()));
+        let lazy = Arc::new(LazyStorage::spawn("test".into(), first, never));
+        let mut connected = lazy.connected();
+        assert!(lazy.sends_nothing());
+        let c = CachedStorage::persistent(lazy.clone(), OPTS, Store::open(&dir).unwrap());
+        assert_eq!(names(&c.list_dir(&p("d")).await.unwrap()), ["a.c9r"]);
+        let e = c
+            .write(
+                &p("d/b.c9r"),
+                Body::from_bytes(&b"x"[..]),
+                WriteMode::CreateNew,
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(e.kind(), StorageErrorKind::Unavailable);
+        let e = c.read_at(&p("d/a.c9r"), 0, 4096).await.unwrap_err();
+        assert_eq!(e.kind(), StorageErrorKind::Unavailable);
+        assert_eq!(names(&c.list_dir(&p("d")).await.unwrap()), ["a.c9r"]);
+        assert!(mem.metadata(&p("d/b.c9r")).await.is_err());
+
+        tx.send(()).unwrap();
+        tokio::time::timeout(Duration::from_secs(5), connected.wait_for(|c| *c))
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(!c.sends_nothing());
+        c.write(
+            &p("d/b.c9r"),
+            Body::from_bytes(&b"x"[..]),
+            WriteMode::CreateNew,
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            &c.read_at(&p("d/a.c9r"), 0, 4096).await.unwrap()[..],
+            b"0123"
+        );
+        assert_eq!(
+            names(&c.list_dir(&p("d")).await.unwrap()),
+            ["a.c9r", "b.c9r"]
+        );
+    }
+}
