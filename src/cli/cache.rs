@@ -153,9 +153,12 @@ pub fn write_index(storage_key: &str, dir: &std::path::Path) {
     let result = index_file(storage_key).and_then(|file| {
         let parent = file.parent().map(PathBuf::from).unwrap_or_default();
         let io = |e: std::io::Error| CliError::other(format!("{}: {e}", file.display()));
-        std::fs::create_dir_all(&parent).map_err(io)?;
+        private_dir(&parent).map_err(io)?;
         let tmp = file.with_extension("tmp");
-        std::fs::write(&tmp, name).map_err(io)?;
+        let _ = std::fs::remove_file(&tmp);
+        private_file(&tmp)
+            .and_then(|mut f| std::io::Write::write_all(&mut f, name.as_bytes()))
+            .map_err(io)?;
         std::fs::rename(&tmp, &file).map_err(io)
     });
     if let Err(e) = result {
@@ -164,6 +167,34 @@ pub fn write_index(storage_key: &str, dir: &std::path::Path) {
             e.message
         );
     }
+}
+
+/// `dir` (and its parents) made if missing, `dir` itself only for its owner (0700), as the
+/// cache folders are.
+fn private_dir(dir: &std::path::Path) -> std::io::Result<()> {
+    let mut b = std::fs::DirBuilder::new();
+    b.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{DirBuilderExt as _, PermissionsExt as _};
+        b.mode(0o700);
+        b.create(dir)?;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+    }
+    #[cfg(not(unix))]
+    b.create(dir)
+}
+
+/// A new file only its owner reads (0600).
+fn private_file(path: &std::path::Path) -> std::io::Result<std::fs::File> {
+    let mut o = std::fs::OpenOptions::new();
+    o.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        o.mode(0o600);
+    }
+    o.open(path)
 }
 
 /// The cache folder [`write_index`] recorded for `storage_key`, if any (and it still exists).
