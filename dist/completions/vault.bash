@@ -232,7 +232,7 @@ _vault() {
             return 0
             ;;
         vault__subcmd____mount__subcmd__daemon)
-            opts="-f -o -i -J -v -q -h -V --foreground --read-only --allow-other --idle --symlinks --no-auto-lock --reveal --log-file --no-sidebar --no-notify --cache --dir-cache-time --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --proxy-jump --s3-endpoint --s3-region --s3-profile --s3-addressing --s3-conditional-put --create-bucket --insecure-http --remember --remember-totp --display-name --verbose --quiet --help --version"
+            opts="-f -o -i -J -v -q -h -V --foreground --read-only --allow-other --idle --symlinks --no-auto-lock --reveal --log-file --no-sidebar --no-notify --cache --dir-cache-time --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --proxy-jump --s3-endpoint --s3-region --s3-profile --s3-addressing --s3-conditional-put --create-bucket --insecure-http --remember --remember-totp --display-name --offline-start --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1546,7 +1546,7 @@ _vault() {
             return 0
             ;;
         vault__subcmd__mount)
-            opts="-f -o -i -J -v -q -h -V --foreground --read-only --allow-other --idle --symlinks --no-auto-lock --reveal --log-file --no-sidebar --no-notify --cache --dir-cache-time --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --proxy-jump --s3-endpoint --s3-region --s3-profile --s3-addressing --s3-conditional-put --create-bucket --insecure-http --remember --remember-totp --display-name --verbose --quiet --help --version"
+            opts="-f -o -i -J -v -q -h -V --foreground --read-only --allow-other --idle --symlinks --no-auto-lock --reveal --log-file --no-sidebar --no-notify --cache --dir-cache-time --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --proxy-jump --s3-endpoint --s3-region --s3-profile --s3-addressing --s3-conditional-put --create-bucket --insecure-http --remember --remember-totp --display-name --offline-start --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -519,6 +519,10 @@ pub struct MountArgs {
     /// Internal: STORAGE as the user typed it, for the daemon's messages.
     #[arg(long, hide = true)]
     pub display_name: Option<String>,
+    /// Internal: the parent found the server unreachable, so the daemon starts from the cache
+    /// without waiting for the connect a second time.
+    #[arg(long, hide = true)]
+    pub offline_start: bool,
 }
 
 /// Parses `90`, `90s`, `10m`, `1h30m`, `2d`, `500ms`.

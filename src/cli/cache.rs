@@ -105,26 +105,108 @@ pub fn wrap(
     (cached.clone(), Some(cached))
 }
 
+/// `$XDG_CACHE_HOME/vault` (or `~/.cache/vault`).
+fn base() -> CliResult<PathBuf> {
+    match std::env::var_os("XDG_CACHE_HOME").filter(|p| !p.is_empty()) {
+        Some(x) => Ok(PathBuf::from(x).join("vault")),
+        None => match std::env::var_os("HOME").filter(|p| !p.is_empty()) {
+            Some(h) => Ok(PathBuf::from(h).join(".cache").join("vault")),
+            None => Err(CliError::other(
+                "cannot find the cache folder: neither XDG_CACHE_HOME nor HOME is set",
+            )),
+        },
+    }
+}
+
+fn hex_sha256(parts: &[&[u8]]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    for (i, p) in parts.iter().enumerate() {
+        if i > 0 {
+            h.update([0u8]);
+        }
+        h.update(p);
+    }
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// The cache folder of vault `vault_id` on `storage_key` (the normalised STORAGE).
 pub fn folder(vault_id: &str, storage_key: &str) -> CliResult<PathBuf> {
-    use sha2::{Digest, Sha256};
-    let base = match std::env::var_os("XDG_CACHE_HOME").filter(|p| !p.is_empty()) {
-        Some(x) => PathBuf::from(x),
-        None => match std::env::var_os("HOME").filter(|p| !p.is_empty()) {
-            Some(h) => PathBuf::from(h).join(".cache"),
-            None => {
-                return Err(CliError::other(
-                    "cannot find the cache folder: neither XDG_CACHE_HOME nor HOME is set",
-                ));
-            }
-        },
+    Ok(base()?.join(hex_sha256(&[vault_id.as_bytes(), storage_key.as_bytes()])))
+}
+
+/// The index that finds a storage's cache folder before the vault is unlocked (an offline
+/// start cannot learn the vault id from the server): `by-storage/<sha256 of "by-storage" and
+/// the normalised STORAGE>`, a file holding the cache folder's name. The last mount with a
+/// persistent cache of that STORAGE wrote it.
+fn index_file(storage_key: &str) -> CliResult<PathBuf> {
+    Ok(base()?
+        .join("by-storage")
+        .join(hex_sha256(&[b"by-storage", storage_key.as_bytes()])))
+}
+
+/// Records that `storage_key`'s cache is `dir` (a folder made by [`folder`]).
+pub fn write_index(storage_key: &str, dir: &std::path::Path) {
+    let Some(name) = dir.file_name().and_then(|n| n.to_str()) else {
+        return;
     };
-    let mut h = Sha256::new();
-    h.update(vault_id.as_bytes());
-    h.update([0u8]);
-    h.update(storage_key.as_bytes());
-    let hex: String = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
-    Ok(base.join("vault").join(hex))
+    let result = index_file(storage_key).and_then(|file| {
+        let parent = file.parent().map(PathBuf::from).unwrap_or_default();
+        let io = |e: std::io::Error| CliError::other(format!("{}: {e}", file.display()));
+        private_dir(&parent).map_err(io)?;
+        let tmp = file.with_extension("tmp");
+        let _ = std::fs::remove_file(&tmp);
+        private_file(&tmp)
+            .and_then(|mut f| std::io::Write::write_all(&mut f, name.as_bytes()))
+            .map_err(io)?;
+        std::fs::rename(&tmp, &file).map_err(io)
+    });
+    if let Err(e) = result {
+        tracing::warn!(
+            "cache index not written (an offline start will not find the cache): {}",
+            e.message
+        );
+    }
+}
+
+/// `dir` (and its parents) made if missing, `dir` itself only for its owner (0700), as the
+/// cache folders are.
+fn private_dir(dir: &std::path::Path) -> std::io::Result<()> {
+    let mut b = std::fs::DirBuilder::new();
+    b.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{DirBuilderExt as _, PermissionsExt as _};
+        b.mode(0o700);
+        b.create(dir)?;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+    }
+    #[cfg(not(unix))]
+    b.create(dir)
+}
+
+/// A new file only its owner reads (0600).
+fn private_file(path: &std::path::Path) -> std::io::Result<std::fs::File> {
+    let mut o = std::fs::OpenOptions::new();
+    o.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        o.mode(0o600);
+    }
+    o.open(path)
+}
+
+/// The cache folder [`write_index`] recorded for `storage_key`, if any (and it still exists).
+pub fn read_index(storage_key: &str) -> Option<PathBuf> {
+    let name = std::fs::read_to_string(index_file(storage_key).ok()?).ok()?;
+    let name = name.trim();
+    // Only a name [`folder`] makes: the index cannot point anywhere else.
+    if name.len() != 64 || !name.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    let dir = base().ok()?.join(name);
+    dir.is_dir().then_some(dir)
 }
 
 #[cfg(test)]

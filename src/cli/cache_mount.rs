@@ -34,11 +34,16 @@ pub fn persist(
             return Ok(CacheMode::Off);
         }
     };
+    if cached.store_dir() == Some(dir.as_path()) {
+        // Attached already: an offline start found it through the index.
+        return Ok(CacheMode::Metadata);
+    }
     // A mount of this vault that was just unmounted lets go of the lock when its daemon exits.
     match Store::open_waiting(&dir, LOCK_WAIT) {
         Ok(store) => {
             tracing::info!(cache = %dir.display(), "metadata cache");
             cached.attach(store);
+            super::cache::write_index(&key, &dir);
             Ok(CacheMode::Metadata)
         }
         Err(e @ StoreError::Locked { .. }) if explicit => Err(CliError::other(format!(

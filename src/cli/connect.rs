@@ -58,9 +58,9 @@ pub async fn connect_cached(
 }
 
 /// The storage, and on `s3://` the S3 storage it is.
-type Backend = (Arc<dyn Storage>, Option<Arc<vault_s3::S3Storage>>);
+pub type Backend = (Arc<dyn Storage>, Option<Arc<vault_s3::S3Storage>>);
 
-async fn connect_backend(
+pub async fn connect_backend(
     arg: &str,
     spec: &StorageSpec,
     purpose: Purpose,

@@ -25,6 +25,7 @@ mod gui_prompt;
 pub mod keyring_use;
 mod mounted;
 pub(crate) mod notify;
+mod offline;
 mod output;
 mod password_file_mode;
 pub(crate) mod reauth;

@@ -52,19 +52,7 @@ pub async fn connect_existing(
 }
 
 /// Largest `vault.cryptomator` read (the engine refuses larger ones as not a vault file).
-const MAX_CONFIG: usize = 64 * 1024;
-
-/// [`connect_existing`], and the metadata cache in front of the storage if there is one.
-pub async fn connect_existing_cached(
-    storage_arg: &str,
-    secrets: &Secrets,
-) -> CliResult<(
-    std::sync::Arc<dyn vault_storage::Storage>,
-    Option<std::sync::Arc<vault_storage::cached::CachedStorage>>,
-)> {
-    let e = connect_existing_full(storage_arg, secrets).await?;
-    Ok((e.storage, e.cached))
-}
+pub const MAX_CONFIG: usize = 64 * 1024;
 
 /// A connected storage that holds a vault.
 pub struct Existing {
@@ -94,6 +82,17 @@ pub async fn connect_existing_full(storage_arg: &str, secrets: &Secrets) -> CliR
         &secrets.connect,
     )
     .await?;
+    check_vault(storage_arg, storage, cached, s3).await
+}
+
+/// Reads `vault.cryptomator` from a connected storage: the one request that tells whether a
+/// vault lives there.
+pub async fn check_vault(
+    storage_arg: &str,
+    storage: std::sync::Arc<dyn vault_storage::Storage>,
+    cached: Option<std::sync::Arc<vault_storage::cached::CachedStorage>>,
+    s3: Option<std::sync::Arc<vault_s3::S3Storage>>,
+) -> CliResult<Existing> {
     let config =
         StoragePath::new("vault.cryptomator").map_err(|e| CliError::other(e.to_string()))?;
     match storage.read_at(&config, 0, MAX_CONFIG + 1).await {

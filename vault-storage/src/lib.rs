@@ -56,6 +56,7 @@ pub const TEMP_PREFIX: &str = ".vault-tmp-";
 
 pub mod cached;
 pub mod cleartext;
+pub mod lazy;
 pub mod local;
 pub mod memory;
 pub use local::LocalStorage;
@@ -240,6 +241,13 @@ pub trait Storage: Send + Sync + 'static {
     /// `local folder /home/me/Vault` or `sftp traveller@host:/srv/vault`.
     /// Never contains a secret.
     fn describe(&self) -> String;
+
+    /// True while this storage certainly sends nothing: every call fails at once and changes
+    /// nothing (a storage still connecting in the background after an offline start). A cache
+    /// in front then keeps what it knows instead of forgetting it around a failed change.
+    fn sends_nothing(&self) -> bool {
+        false
+    }
 
     /// Metadata of one path (the root `""` is a folder).
     async fn metadata(&self, path: &StoragePath) -> Result<Metadata, StorageError>;

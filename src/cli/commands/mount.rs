@@ -30,9 +30,10 @@ use crate::cli::cache_mount::{self, ModeNote};
 use crate::cli::desktop::Desktop;
 use crate::cli::exit::{CliError, CliResult, Exit};
 use crate::cli::notify::Notifier;
+use crate::cli::offline::ONLINE_WAIT;
 use crate::cli::secrets::{Answer, Secrets};
 use crate::cli::storage_arg::{self, ConnectOptions, io_text};
-use crate::cli::{reauth, runtime, session};
+use crate::cli::{reauth, runtime};
 
 /// A mount request after option parsing.
 #[derive(Debug, Clone)]
@@ -211,11 +212,13 @@ pub fn run(ctx: Ctx, mut args: MountArgs) -> CliResult {
         let mut secrets = Secrets::from_args(&plan.secrets);
         secrets.connect.cache = plan.cache;
         let (vault, mode) = rt.block_on(async {
-            let (storage, cached) =
-                session::connect_existing_cached(&args.storage, &secrets).await?;
+            let (existing, offline) =
+                crate::cli::offline::connect_for_mount(&args.storage, &secrets, ONLINE_WAIT)
+                    .await?;
+            let (storage, cached) = (existing.storage, existing.cached);
             let password = secrets.vault_password(&args.storage)?;
             let vault = Vault::unlock(
-                storage,
+                storage.clone(),
                 password.expose_secret(),
                 OpenOptions {
                     read_only: plan.options.read_only,
@@ -225,6 +228,9 @@ pub fn run(ctx: Ctx, mut args: MountArgs) -> CliResult {
             .map_err(|e| CliError::vault(&args.storage, &e))?;
             drop(password);
             let mode = persist_cache(&vault, cached.as_deref(), &args.storage, &plan)?;
+            if let Some(o) = offline {
+                o.watch(&tokio::runtime::Handle::current(), storage);
+            }
             Ok::<_, CliError>((vault, mode))
         })?;
         drop(secrets);
@@ -255,7 +261,16 @@ pub fn run(ctx: Ctx, mut args: MountArgs) -> CliResult {
     }
     // Every secret is asked here, in the foreground, and handed to the daemon through a pipe.
     let secrets = Secrets::from_args(&plan.secrets).recording();
-    rt.block_on(session::connect_existing(&args.storage, &secrets))?;
+    // Started offline here, the daemon does not wait for the connect again.
+    let (existing, offline) = rt.block_on(crate::cli::offline::connect_for_mount(
+        &args.storage,
+        &secrets,
+        ONLINE_WAIT,
+    ))?;
+    // Dropped before the daemon starts: the cache's lock goes with them.
+    drop(existing);
+    args.offline_start = offline.is_some();
+    drop(offline);
     secrets.vault_password(&args.storage)?;
     drop(rt);
     let answers = secrets.take_recorded();
@@ -355,6 +370,9 @@ fn daemon_argv(args: &MountArgs, plan: &Plan, storage_abs: String) -> Vec<OsStri
     }
     if args.no_auto_lock {
         argv.push("--no-auto-lock".into());
+    }
+    if args.offline_start {
+        argv.push("--offline-start".into());
     }
     for (off, flag) in [
         (args.no_sidebar, "--no-sidebar"),
@@ -489,7 +507,7 @@ pub fn run_daemon(_ctx: Ctx, args: MountArgs) -> CliResult {
     let notifier = Notifier::default();
     let started = start_daemon(&args, &relay, &notifier);
     relay.close();
-    let (rt, mount, auth_socket, mode_note) = match started {
+    let (rt, mount, auth_socket, mode_note, cached) = match started {
         Ok(v) => v,
         Err(e) => {
             let _ = writeln!(report, "err {} {}", e.exit.code(), e.message);
@@ -515,6 +533,9 @@ pub fn run_daemon(_ctx: Ctx, args: MountArgs) -> CliResult {
         let _ = rustix::stdio::dup2_stdin(&null);
     }
     let result = mount.wait_ended().map_err(mount_error);
+    if let Some(c) = &cached {
+        c.release_store();
+    }
     drop(auth_socket);
     drop(mode_note);
     autolock.finish();
@@ -529,6 +550,7 @@ type Started = (
     vault_fs::MountSession,
     Option<reauth::AuthSocket>,
     ModeNote,
+    Option<Arc<vault_storage::cached::CachedStorage>>,
 );
 
 fn start_daemon(
@@ -556,18 +578,32 @@ fn start_daemon(
     let _ = std::env::set_current_dir(Path::new("/"));
     let rt = runtime()?;
     let read_only = plan.options.read_only;
-    let (vault, mode) = rt.block_on(async {
-        let (storage, cached) = session::connect_existing_cached(&args.storage, &secrets)
-            .await
-            .map_err(|e| shown(e, args))?;
-        let unlocked = Vault::unlock(storage, password.expose_secret(), OpenOptions { read_only })
-            .await
-            .map_err(|e| CliError::vault(&shown_name, &e));
+    let (vault, mode, cached) = rt.block_on(async {
+        let wait = if args.offline_start {
+            std::time::Duration::ZERO
+        } else {
+            ONLINE_WAIT
+        };
+        let (existing, offline) =
+            crate::cli::offline::connect_for_mount(&args.storage, &secrets, wait)
+                .await
+                .map_err(|e| shown(e, args))?;
+        let (storage, cached) = (existing.storage, existing.cached);
+        let unlocked = Vault::unlock(
+            storage.clone(),
+            password.expose_secret(),
+            OpenOptions { read_only },
+        )
+        .await
+        .map_err(|e| CliError::vault(&shown_name, &e));
         drop(password);
         let vault = unlocked?;
         let mode = persist_cache(&vault, cached.as_deref(), &args.storage, &plan)
             .map_err(|e| shown(e, args))?;
-        Ok::<_, CliError>((vault, mode))
+        if let Some(o) = offline {
+            o.watch(&tokio::runtime::Handle::current(), storage);
+        }
+        Ok::<_, CliError>((vault, mode, cached))
     })?;
     drop(secrets);
     vault.on_conflict(notifier.conflict_observer());
@@ -581,7 +617,7 @@ fn start_daemon(
     .map_err(mount_error)?;
     let socket = reauth_serve(&rt, broker, &key);
     let note = ModeNote::write(&plan.mountpoint, mode);
-    Ok((rt, mount, socket, note))
+    Ok((rt, mount, socket, note, cached))
 }
 
 /// The parent → daemon secret hand-over: a line with the count, then for each answer a prompt

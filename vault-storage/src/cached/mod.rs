@@ -52,6 +52,12 @@ pub const MAX_LISTING: usize = 100_000;
 pub const MAX_LISTED: usize = 500_000;
 /// Largest object kept whole (a `dir.c9r` is 36 bytes, a `name.c9s` a few hundred).
 pub const SMALL_MAX: usize = 512;
+/// The vault's key files, kept whole (up to [`KEPT_MAX`] bytes) so that a mount can unlock
+/// from the cache with the server unreachable. Always asked of the server first: the cached
+/// copy is used only when the server does not answer.
+pub const KEPT: [&str; 2] = ["vault.cryptomator", "masterkey.cryptomator"];
+/// Largest kept key file.
+pub const KEPT_MAX: usize = 64 * 1024;
 
 /// Settings of one cache.
 #[derive(Debug, Clone, Copy)]
@@ -95,6 +101,8 @@ pub(crate) struct Tables {
     pub metas: HashMap<StoragePath, Cached<Option<Metadata>>>,
     /// Whole small objects; `None`: it did not exist.
     pub small: HashMap<StoragePath, Cached<Option<Bytes>>>,
+    /// The [`KEPT`] files, as last read from the server.
+    pub kept: HashMap<StoragePath, Bytes>,
 }
 
 #[derive(Clone, PartialEq, Eq, Hash)]
@@ -231,6 +239,7 @@ fn forget_in(t: &mut Tables, path: &StoragePath) {
         t.listings.clear();
         t.metas.clear();
         t.small.clear();
+        t.kept.clear();
         return;
     }
     let below = format!("{}/", path.as_str());
@@ -238,6 +247,7 @@ fn forget_in(t: &mut Tables, path: &StoragePath) {
     t.listings.retain(|p, _| !hit(p));
     t.metas.retain(|p, _| !hit(p));
     t.small.retain(|p, _| !hit(p));
+    t.kept.retain(|p, _| !hit(p));
     if let Some(parent) = path.parent() {
         t.listings.remove(&parent);
     }
@@ -306,6 +316,9 @@ impl CachedStorage {
             for (p, c) in loaded.small {
                 t.small.entry(p).or_insert(c);
             }
+            for (p, b) in loaded.kept {
+                t.kept.entry(p).or_insert(b);
+            }
         }
         if let Some(store) = self.shared.store.get() {
             store.start_writer(Arc::downgrade(&self.shared));
@@ -322,6 +335,16 @@ impl CachedStorage {
     pub fn persist_now(&self) {
         if let Some(store) = self.shared.store.get() {
             store.write_now(&self.shared.lock().tables);
+        }
+    }
+
+    /// Writes what is cached and lets go of the store's lock: the mount has ended, and the
+    /// next one must not wait for this process's teardown (which may wait on the network).
+    /// Nothing is persisted afterwards.
+    pub fn release_store(&self) {
+        if let Some(store) = self.shared.store.get() {
+            store.write_now(&self.shared.lock().tables);
+            store.release();
         }
     }
 
@@ -441,10 +464,64 @@ impl CachedStorage {
         paths: &[&StoragePath],
         call: impl std::future::Future<Output = Result<T, StorageError>>,
     ) -> Result<T, StorageError> {
-        self.shared.forget(paths);
+        // Not connected before and after: the call failed without reaching the server, whose
+        // state (and what is known of it) is as before.
+        let unsent = |s: &Self| s.shared.inner.sends_nothing();
+        let before = unsent(self);
+        if !before {
+            self.shared.forget(paths);
+        }
         let out = call.await;
-        self.shared.forget(paths);
+        if !(before && out.is_err() && unsent(self)) {
+            self.shared.forget(paths);
+        }
         out
+    }
+}
+
+/// Whether `path` is one of the [`KEPT`] key files.
+fn is_kept(path: &StoragePath) -> bool {
+    path.parent().is_some_and(|p| p.is_root())
+        && path.file_name().is_some_and(|n| KEPT.contains(&n))
+}
+
+impl CachedStorage {
+    /// A [`KEPT`] file: the server's copy (kept for later), or the kept one when the server
+    /// does not answer.
+    async fn read_kept(&self, path: &StoragePath, len: usize) -> Result<Bytes, StorageError> {
+        let generation = self.generation();
+        match self.shared.inner.read_at(path, 0, len).await {
+            Ok(b) => {
+                let mut st = self.shared.lock();
+                if st.generation == generation && b.len() <= KEPT_MAX && b.len() < len {
+                    let changed = st.tables.kept.get(path) != Some(&b);
+                    st.tables.kept.insert(path.clone(), b.clone());
+                    drop(st);
+                    if changed {
+                        self.shared.persist_later();
+                    }
+                }
+                Ok(b)
+            }
+            Err(e) if e.kind() == StorageErrorKind::NotFound => {
+                let gone = self.shared.lock().tables.kept.remove(path).is_some();
+                if gone {
+                    self.shared.persist_later();
+                }
+                Err(e)
+            }
+            Err(e) if unanswered(&e) => {
+                let kept = self.shared.lock().tables.kept.get(path).cloned();
+                match kept {
+                    Some(b) => {
+                        tracing::info!(path = %path.as_str(), error = %e, "storage unreachable: using the cached copy");
+                        Ok(b.slice(..b.len().min(len)))
+                    }
+                    None => Err(e),
+                }
+            }
+            Err(e) => Err(e),
+        }
     }
 }
 
@@ -466,6 +543,10 @@ impl Storage for CachedStorage {
 
     fn describe(&self) -> String {
         self.shared.inner.describe()
+    }
+
+    fn sends_nothing(&self) -> bool {
+        self.shared.inner.sends_nothing()
     }
 
     async fn metadata(&self, path: &StoragePath) -> Result<Metadata, StorageError> {
@@ -520,6 +601,9 @@ impl Storage for CachedStorage {
     ) -> Result<Bytes, StorageError> {
         if offset != 0 || len == 0 {
             return self.shared.inner.read_at(path, offset, len).await;
+        }
+        if is_kept(path) {
+            return self.read_kept(path, len).await;
         }
         let known = self.shared.lock().tables.small.get(path).cloned();
         let cut = |v: Option<Bytes>| match v {

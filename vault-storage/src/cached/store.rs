@@ -55,8 +55,10 @@ pub enum StoreError {
 /// An open, locked cache folder.
 pub struct Store {
     dir: PathBuf,
-    /// Held (locked) for the life of the store.
-    _lock: File,
+    /// Held (locked) for the life of the store, or until [`Store::release`].
+    lock: File,
+    /// Set by [`Store::release`]: nothing is written any more.
+    released: AtomicBool,
     dirty: Arc<AtomicBool>,
     wake: Arc<tokio::sync::Notify>,
 }
@@ -92,7 +94,8 @@ impl Store {
         let _ = writeln!(lock, "{}", std::process::id());
         Ok(Store {
             dir: dir.to_owned(),
-            _lock: lock,
+            lock,
+            released: AtomicBool::new(false),
             dirty: Arc::new(AtomicBool::new(false)),
             wake: Arc::new(tokio::sync::Notify::new()),
         })
@@ -109,6 +112,15 @@ impl Store {
                 }
                 other => return other,
             }
+        }
+    }
+
+    /// Lets go of the folder's lock (the next mount may take it at once); nothing is written
+    /// afterwards. For a process whose mount has ended but whose teardown may still wait on the
+    /// network.
+    pub(super) fn release(&self) {
+        if !self.released.swap(true, Ordering::AcqRel) {
+            unlock(&self.lock);
         }
     }
 
@@ -140,6 +152,9 @@ impl Store {
                 let Some(store) = shared.store.get() else {
                     return;
                 };
+                if store.released.load(Ordering::Acquire) {
+                    return;
+                }
                 let snapshot = snapshot(&shared.lock().tables);
                 let (dir, dirty) = (store.dir.clone(), store.dirty.clone());
                 dirty.store(false, Ordering::Release);
@@ -151,6 +166,9 @@ impl Store {
 
     /// Writes `tables` now (if anything changed since the last write).
     pub(super) fn write_now(&self, tables: &Tables) {
+        if self.released.load(Ordering::Acquire) {
+            return;
+        }
         if self.dirty.swap(false, Ordering::AcqRel) {
             write_file(&self.dir, &snapshot(tables));
         }
@@ -193,6 +211,9 @@ struct Snapshot {
     listings: Vec<(String, Vec<(String, Meta)>)>,
     metas: Vec<(String, Option<Meta>)>,
     small: Vec<(String, Option<Vec<u8>>)>,
+    /// Added after format 1 was first written: absent in older files.
+    #[serde(default)]
+    kept: Vec<(String, Vec<u8>)>,
 }
 
 fn meta_out(m: &Metadata) -> Meta {
@@ -247,6 +268,11 @@ fn snapshot(t: &Tables) -> Snapshot {
             .iter()
             .map(|(p, c)| (p.as_str().to_owned(), c.value.as_ref().map(|b| b.to_vec())))
             .collect(),
+        kept: t
+            .kept
+            .iter()
+            .map(|(p, b)| (p.as_str().to_owned(), b.to_vec()))
+            .collect(),
     }
 }
 
@@ -287,6 +313,14 @@ fn tables_of(s: Snapshot) -> Tables {
             && b.as_ref().is_none_or(|b| b.len() <= super::SMALL_MAX)
         {
             t.small.insert(path, stale(b.map(Bytes::from)));
+        }
+    }
+    for (p, b) in s.kept.into_iter().take(super::KEPT.len()) {
+        if let Ok(path) = StoragePath::new(&p)
+            && super::is_kept(&path)
+            && b.len() <= super::KEPT_MAX
+        {
+            t.kept.insert(path, Bytes::from(b));
         }
     }
     t
@@ -365,6 +399,16 @@ fn try_lock(f: &File) -> std::io::Result<bool> {
         Err(e) if e == rustix::io::Errno::WOULDBLOCK => Ok(false),
         Err(e) => Err(e.into()),
     }
+}
+
+#[cfg(unix)]
+fn unlock(f: &File) {
+    let _ = rustix::fs::flock(f, rustix::fs::FlockOperation::Unlock);
+}
+
+#[cfg(not(unix))]
+fn unlock(f: &File) {
+    let _ = f.unlock();
 }
 
 #[cfg(not(unix))]
