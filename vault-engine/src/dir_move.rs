@@ -85,6 +85,50 @@ pub(crate) async fn move_dir_node(
     Ok(())
 }
 
+/// Builds a new node folder in place, on a storage whose folder renames are
+/// not atomic (where the temp-folder-and-rename of other storages would be a
+/// copy of each key in any order): the folder, then `name.c9s` when
+/// shortened, then the node's own files, the last of them (`dir.c9r`,
+/// `contents.c9r` or `symlink.c9r`) the commit point. Every file is a new
+/// object, so of two clients creating the same name one wins. A cut before
+/// the commit leaves a node folder holding nothing but `name.c9s`, which
+/// readers skip and `vault check --repair` removes (nothing is in it).
+pub(crate) async fn build_node_in_place(
+    core: &Core,
+    loc: &NodeLoc,
+    files: Vec<(&str, Vec<u8>)>,
+) -> Result<(), VaultError> {
+    let s = core.storage.as_ref();
+    let node = loc.node_path()?;
+    s.create_dir(&node).await?;
+    let mut written: Vec<StoragePath> = Vec::new();
+    let long = loc
+        .long_name
+        .as_ref()
+        .map(|l| (layout::NAME_FILE, l.clone().into_bytes()));
+    let res: Result<(), VaultError> = async {
+        for (f, bytes) in long.into_iter().chain(files) {
+            let path = loc.child(f)?;
+            s.write(&path, Body::from_bytes(bytes), WriteMode::CreateNew)
+                .await?;
+            written.push(path);
+        }
+        Ok(())
+    }
+    .await;
+    if res.is_err() {
+        // Only what this call wrote, and the folder only while empty: a
+        // client that won a race for the name keeps its node.
+        for p in written.iter().rev() {
+            let _ = s.remove_file(p).await;
+        }
+        if let Err(e) = s.remove_dir(&node).await {
+            tracing::warn!(ciphertext = %node, error = %e, "could not undo a cut node creation");
+        }
+    }
+    res
+}
+
 async fn drop_marker(core: &Core, marker: &StoragePath) {
     if let Err(e) = core.storage.remove_file(marker).await
         && !is_not_found(&e)
