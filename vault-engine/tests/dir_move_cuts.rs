@@ -522,3 +522,73 @@ async fn every_cut_of_a_folder_conflict_resolution_is_repaired() {
         assert!(seen.len() >= 3, "{name}: cut points {}", seen.len());
     }
 }
+
+/// What a creation on S3 by an earlier version could leave (a node built in a
+/// temp folder, then copied key by key into place, cut short): a `.c9s`
+/// folder node with `dir.c9r` but no `name.c9s`. `check` finds it; `--repair`
+/// writes the name back from the leftover temp folder (the folder and its
+/// file read again), or, with no temp left and nothing in the folder, removes
+/// the node and its empty content directory.
+#[tokio::test]
+async fn a_shortened_node_that_lost_its_name_file_is_repaired() {
+    let (storage, vault, mut before) = build("a").await;
+    let root = vault.root();
+    let kept = dir_id(&vault.create_dir(&root, &long("kept")).await.unwrap());
+    put(&vault, &kept, "in.txt", b"inside").await;
+    vault.create_dir(&root, &long("empty")).await.unwrap();
+    before = {
+        let mut t = walk(&vault).await;
+        t.remove(&format!("/{}", long("empty")));
+        assert_eq!(t.len(), before.len() + 2);
+        t
+    };
+    let mut nodes = Vec::new();
+    for n in [long("kept"), long("empty")] {
+        let p = vault.resolve(&format!("/{n}")).await.unwrap().storage_path;
+        nodes.push(StoragePath::new(&p).unwrap());
+    }
+    let (kept_node, empty_node) = (nodes[0].clone(), nodes[1].clone());
+    let s = &storage.inner;
+    let tmp = kept_node
+        .parent()
+        .unwrap()
+        .join(&format!("{}cut", vault_storage::TEMP_PREFIX))
+        .unwrap();
+    s.create_dir(&tmp).await.unwrap();
+    for f in ["dir.c9r", "name.c9s"] {
+        let bytes = s.read_all(&kept_node.join(f).unwrap()).await.unwrap();
+        s.write(
+            &tmp.join(f).unwrap(),
+            Body::from_bytes(bytes),
+            WriteMode::CreateNew,
+        )
+        .await
+        .unwrap();
+    }
+    for n in [&kept_node, &empty_node] {
+        s.remove_file(&n.join("name.c9s").unwrap()).await.unwrap();
+    }
+    drop(vault);
+    let fresh = reopen(storage.clone(), false).await;
+    let found = check(&fresh, false, &NoProgress).await.unwrap();
+    let said: Vec<&str> = found
+        .problems
+        .iter()
+        .map(|p| p.description.as_str())
+        .collect();
+    assert!(
+        said.iter()
+            .any(|d| d.contains("the name is in a leftover temp folder"))
+            && said
+                .iter()
+                .any(|d| d.contains("its folder empty: the node goes")),
+        "{said:#?}"
+    );
+    assert!(found.remaining().count() >= 2, "unhealthy until repaired");
+    drop(fresh);
+    let (_, tree) = repaired_tree(&storage, "lost name.c9s").await;
+    assert_eq!(
+        tree, before,
+        "the kept folder and its file are back, the empty one gone"
+    );
+}
