@@ -112,7 +112,7 @@ impl FileState {
         }
         self.len_from_listing = false;
         let untouched = self.shadow.is_none() && self.written.is_empty();
-        if !untouched || self.size != self.base_size || self.base_size % CS != 0 {
+        if !untouched || self.size != self.base_size || !self.base_size.is_multiple_of(CS) {
             return Ok(());
         }
         let past = core
