@@ -136,7 +136,10 @@ pub async fn check(
             Err(e) => return Err(e),
         };
         check_dir_id_backup(core, &id, &content, &shown, repair, &mut report).await?;
-        for f in listing.findings {
+        let mut findings = listing.findings;
+        // Temp folders last: one may hold the name a cut node lost.
+        findings.sort_by_key(|f| f.kind == FindingKind::TempObject);
+        for f in findings {
             let problem = finding_problem(core, f, &path, repair, &mut visited).await?;
             report.problems.push(problem);
         }
@@ -202,7 +205,10 @@ async fn finding_problem(
         ),
         FindingKind::BadShortened(reason) => {
             let what = format!("shortened node unusable: {reason}");
-            broken_node(core, &f.storage_path, &what, repair).await?
+            match lost_name(core, &f.storage_path, repair, visited).await? {
+                Some(settled) => settled,
+                None => broken_node(core, &f.storage_path, &what, repair).await?,
+            }
         }
         FindingKind::Conflict(what) => (format!("sync-conflict copy: {what}"), f.repaired),
         FindingKind::Broken => {
@@ -235,6 +241,54 @@ async fn finding_problem(
         repaired,
         harmless,
     })
+}
+
+/// A shortened node missing `name.c9s` (see `dir_move::lost_name`): its name
+/// written back from the copy a leftover temp folder holds, or, for a folder
+/// that holds nothing, the node removed (its empty content directory is then
+/// an orphan `find_orphans` removes). `None`: neither applies.
+async fn lost_name(
+    core: &Core,
+    storage_path: &str,
+    repair: bool,
+    visited: &mut HashSet<String>,
+) -> Result<Option<(String, bool)>, VaultError> {
+    let node = StoragePath::new(storage_path)?;
+    let name_file = node.join(layout::NAME_FILE)?;
+    let (what, fix) = match dir_move::lost_name(core, storage_path).await? {
+        dir_move::LostName::Unknown => return Ok(None),
+        dir_move::LostName::Found { long, content } => {
+            // The node stays: its folder is no orphan, even before it is
+            // walked (on the next check).
+            if let Some(c) = content {
+                visited.insert(c.as_str().to_owned());
+            }
+            (
+                "shortened node without name.c9s (a folder copy cut short): the name is in a leftover temp folder",
+                Some(long),
+            )
+        }
+        dir_move::LostName::EmptyFolder => (
+            "shortened folder node without name.c9s (a folder copy cut short), its folder empty: the node goes",
+            None,
+        ),
+    };
+    if !repair {
+        return Ok(Some((what.to_owned(), false)));
+    }
+    let done = match fix {
+        Some(long) => {
+            let body = Body::from_bytes(long.into_bytes());
+            core.storage
+                .write(&name_file, body, WriteMode::CreateNew)
+                .await
+        }
+        None => core.storage.remove_dir_all(&node).await,
+    };
+    if let Err(e) = &done {
+        tracing::warn!(ciphertext = %node, error = %e, "could not settle a node without name.c9s");
+    }
+    Ok(Some((what.to_owned(), done.is_ok())))
 }
 
 /// A broken node; one holding nothing but `name.c9s` or a move marker (what

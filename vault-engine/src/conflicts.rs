@@ -22,6 +22,7 @@ use vault_storage::{Body, DirEntry, EntryKind, RenameMode, StoragePath, WriteMod
 
 use crate::core::{Core, is_not_found};
 use crate::detect;
+use crate::dir_move;
 use crate::names::{self, NodeLoc};
 use crate::open_file;
 use crate::scan::{self, Finding, FindingKind, Scan};
@@ -277,6 +278,10 @@ async fn apply(
             return present(core, dir, scan, entry, ext, plan).await.map(Some);
         }
     }
+    if entry.metadata.kind == EntryKind::Dir && cut_move_committed(core, &copy).await? {
+        let done = "leftover of an interrupted resolution (its move had committed): removed";
+        return Ok(Some(Handled::hidden(&ext.cleartext, done, true)));
+    }
     let (moved, name, target) = match plan {
         Plan::Duplicate => {
             return match core.storage.remove_dir_all(&copy_path).await {
@@ -291,16 +296,8 @@ async fn apply(
         }
         Plan::Stuck => return present(core, dir, scan, entry, ext, plan).await.map(Some),
         Plan::Canonical(target) => {
-            let to = target.node_path()?;
-            let moved = core
-                .storage
-                .rename(&copy_path, &to, RenameMode::NoReplace)
-                .await;
-            (
-                moved.map_err(VaultError::from),
-                ext.cleartext.as_str(),
-                target,
-            )
+            let moved = move_copy(core, &copy, entry.metadata.kind, target).await;
+            (moved, ext.cleartext.as_str(), target)
         }
         Plan::NewName(name, target) => {
             let moved = move_copy(core, &copy, entry.metadata.kind, target).await;
@@ -367,6 +364,46 @@ async fn identical_folders(core: &Core, a: &NodeLoc, b: &NodeLoc) -> Result<bool
     Ok(false)
 }
 
+/// A directory copy whose earlier resolution was cut after its move
+/// committed (its move marker names a node holding the same ID) is that
+/// move's leftover source: removed, as `check --repair` removes any such
+/// source, instead of being resolved a second time under yet another name.
+async fn cut_move_committed(core: &Core, copy: &NodeLoc) -> Result<bool, VaultError> {
+    let Some(bytes) = detect::read_dir_file(core, &copy.child(layout::DIR_FILE)?).await? else {
+        return Ok(false);
+    };
+    let Ok(id) = layout::parse_dir_file(&bytes) else {
+        return Ok(false);
+    };
+    let path = copy.node_path()?;
+    match dir_move::read_marker(core, path.as_str(), &DirId::new(&id)).await? {
+        dir_move::Marker::Committed { target } => {
+            tracing::info!(ciphertext = %path, target = %target, "leftover source of a cut conflict resolution removed");
+            dir_move::remove_source(core, path.as_str()).await?;
+            Ok(true)
+        }
+        _ => Ok(false),
+    }
+}
+
+/// On a storage without atomic folder renames (S3), moves a directory-node
+/// copy in the crash-safe order of every folder move there (`dir_move`):
+/// copied key by key, a cut could leave two nodes naming one ID with nothing
+/// to tell which is the leftover. `false`: not such a case, nothing done.
+async fn move_dir_copy(core: &Core, copy: &NodeLoc, target: &NodeLoc) -> Result<bool, VaultError> {
+    if core.caps.atomic_dir_rename {
+        return Ok(false);
+    }
+    let Some(bytes) = detect::read_dir_file(core, &copy.child(layout::DIR_FILE)?).await? else {
+        return Ok(false);
+    };
+    let Ok(id) = layout::parse_dir_file(&bytes) else {
+        return Ok(false);
+    };
+    dir_move::move_dir_node(core, &DirId::new(&id), copy, target).await?;
+    Ok(true)
+}
+
 /// Moves a conflict copy to `target` (plain or shortened).
 async fn move_copy(
     core: &Core,
@@ -377,6 +414,9 @@ async fn move_copy(
     let s = core.storage.as_ref();
     let from = copy.node_path()?;
     let to = target.node_path()?;
+    if kind == EntryKind::Dir && move_dir_copy(core, copy, target).await? {
+        return Ok(());
+    }
     match (&target.long_name, kind) {
         (None, _) => s.rename(&from, &to, RenameMode::NoReplace).await?,
         (Some(long), EntryKind::File) => {

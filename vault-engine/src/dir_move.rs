@@ -23,7 +23,7 @@
 use vault_format::layout;
 use vault_storage::{Body, StoragePath, WriteMode};
 
-use crate::core::{Core, is_not_found};
+use crate::core::{Core, TEMP_PREFIX, is_not_found};
 use crate::names::NodeLoc;
 use crate::{DirId, VaultError};
 
@@ -83,6 +83,50 @@ pub(crate) async fn move_dir_node(
     s.remove_file(&src.child(layout::DIR_FILE)?).await?;
     s.remove_dir_all(&src_path).await?;
     Ok(())
+}
+
+/// Builds a new node folder in place, on a storage whose folder renames are
+/// not atomic (where the temp-folder-and-rename of other storages would be a
+/// copy of each key in any order): the folder, then `name.c9s` when
+/// shortened, then the node's own files, the last of them (`dir.c9r`,
+/// `contents.c9r` or `symlink.c9r`) the commit point. Every file is a new
+/// object, so of two clients creating the same name one wins. A cut before
+/// the commit leaves a node folder holding nothing but `name.c9s`, which
+/// readers skip and `vault check --repair` removes (nothing is in it).
+pub(crate) async fn build_node_in_place(
+    core: &Core,
+    loc: &NodeLoc,
+    files: Vec<(&str, Vec<u8>)>,
+) -> Result<(), VaultError> {
+    let s = core.storage.as_ref();
+    let node = loc.node_path()?;
+    s.create_dir(&node).await?;
+    let mut written: Vec<StoragePath> = Vec::new();
+    let long = loc
+        .long_name
+        .as_ref()
+        .map(|l| (layout::NAME_FILE, l.clone().into_bytes()));
+    let res: Result<(), VaultError> = async {
+        for (f, bytes) in long.into_iter().chain(files) {
+            let path = loc.child(f)?;
+            s.write(&path, Body::from_bytes(bytes), WriteMode::CreateNew)
+                .await?;
+            written.push(path);
+        }
+        Ok(())
+    }
+    .await;
+    if res.is_err() {
+        // Only what this call wrote, and the folder only while empty: a
+        // client that won a race for the name keeps its node.
+        for p in written.iter().rev() {
+            let _ = s.remove_file(p).await;
+        }
+        if let Err(e) = s.remove_dir(&node).await {
+            tracing::warn!(ciphertext = %node, error = %e, "could not undo a cut node creation");
+        }
+    }
+    res
 }
 
 async fn drop_marker(core: &Core, marker: &StoragePath) {
@@ -194,6 +238,76 @@ pub(crate) async fn is_content_free(core: &Core, node_path: &str) -> Result<bool
     Ok(entries
         .iter()
         .all(|e| e.name == layout::NAME_FILE || e.name == MOVE_MARKER))
+}
+
+/// What a shortened node missing its `name.c9s` can be settled by.
+pub(crate) enum LostName {
+    /// A leftover temp folder of the same directory holds a `name.c9s` that
+    /// hashes to the node's name: the node's own (the creation's source);
+    /// with the content directory the node's `dir.c9r` names, if any.
+    Found {
+        long: String,
+        content: Option<StoragePath>,
+    },
+    /// A folder node whose content directory holds nothing but `dirid.c9r`.
+    EmptyFolder,
+    /// Neither: left as it is.
+    Unknown,
+}
+
+/// A `.c9s` node folder without `name.c9s` but with its own file is what a
+/// key-by-key copy of a node folder cut short leaves (a creation on S3 by an
+/// earlier version, which built nodes in a temp folder renamed into place, or
+/// a copying tool). The name can come back only from a copy of `name.c9s`.
+pub(crate) async fn lost_name(core: &Core, node_path: &str) -> Result<LostName, VaultError> {
+    let node = StoragePath::new(node_path)?;
+    let (Some(content_dir), Some(entry)) = (node.parent(), node.file_name()) else {
+        return Ok(LostName::Unknown);
+    };
+    let entries = match core.storage.list_dir(&content_dir).await {
+        Ok(e) => e,
+        Err(e) if is_not_found(&e) => return Ok(LostName::Unknown),
+        Err(e) => return Err(e.into()),
+    };
+    let dir_file = node.join(layout::DIR_FILE)?;
+    let content = match crate::detect::read_dir_file(core, &dir_file).await? {
+        Some(bytes) => match layout::parse_dir_file(&bytes) {
+            Ok(id) => Some(core.content_dir(&DirId::new(&id))?),
+            Err(_) => return Ok(LostName::Unknown),
+        },
+        None => None,
+    };
+    for e in entries.iter().filter(|e| e.name.starts_with(TEMP_PREFIX)) {
+        let name_file = content_dir.join(&e.name)?.join(layout::NAME_FILE)?;
+        let bytes = match core
+            .storage
+            .read_at(&name_file, 0, layout::MAX_NAME_FILE_LEN + 1)
+            .await
+        {
+            Ok(b) => b,
+            Err(_) => continue,
+        };
+        if let Ok(long) = std::str::from_utf8(&bytes)
+            && bytes.len() <= layout::MAX_NAME_FILE_LEN
+            && layout::shortened_name(long) == entry
+        {
+            let long = long.to_owned();
+            return Ok(LostName::Found { long, content });
+        }
+    }
+    let Some(content) = content else {
+        return Ok(LostName::Unknown);
+    };
+    let empty = match core.storage.list_dir(&content).await {
+        Ok(inside) => inside.iter().all(|e| e.name == layout::DIR_ID_BACKUP_FILE),
+        Err(e) if is_not_found(&e) => true,
+        Err(e) => return Err(e.into()),
+    };
+    Ok(if empty {
+        LostName::EmptyFolder
+    } else {
+        LostName::Unknown
+    })
 }
 
 #[cfg(test)]

@@ -562,7 +562,9 @@ impl Vault {
     /// its size gives the ciphertext length, so no metadata request is made (`vault get -r`
     /// of many small files). A file another client rewrote since then reads as long as the
     /// node says: a shorter or partly rewritten one fails authentication (`Corrupt`); a longer
-    /// one whose old end was at a chunk boundary reads as its first `size` bytes.
+    /// one is noticed when a read reaches the listed end (storage is asked for the byte after
+    /// it when that end is at a chunk boundary, the one case authentication cannot catch) and
+    /// read to its new end: the copy is complete or an error, never silently short.
     pub async fn open_listed(&self, node: &Node) -> Result<Arc<OpenFile>, VaultError> {
         open_file::open_with(&self.core, node, true).await
     }

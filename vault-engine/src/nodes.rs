@@ -136,12 +136,26 @@ async fn create_dir_tolerant(core: &Core, path: &StoragePath) -> Result<(), Vaul
 /// directory (`files` plus `name.c9s` when shortened), then renames it into
 /// place: the node appears complete or not at all, and a crash leaves only a
 /// hidden temp folder that listings ignore and `check --repair` removes.
+/// Where folder renames are not atomic the node is built in place instead
+/// (`dir_move::build_node_in_place`).
 async fn build_node_folder(
     core: &Core,
     loc: &NodeLoc,
     name: &str,
     files: Vec<(&str, Vec<u8>)>,
 ) -> Result<(), VaultError> {
+    if !core.caps.atomic_dir_rename {
+        // A folder rename there is a copy of each key in any order: a cut
+        // could leave a node missing `name.c9s` or its folder marker.
+        return dir_move::build_node_in_place(core, loc, files)
+            .await
+            .map_err(|e| match e.kind() {
+                VaultErrorKind::AlreadyExists => {
+                    VaultError::node(VaultErrorKind::AlreadyExists, name)
+                }
+                _ => e,
+            });
+    }
     let tmp = loc
         .content_dir
         .join(&format!("{TEMP_PREFIX}{}", layout::new_dir_id()))?;

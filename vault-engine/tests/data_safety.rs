@@ -450,3 +450,66 @@ async fn rename_while_dirty_keeps_writing_to_the_new_place() {
     let report = check(&vault, false, &NoProgress).await.expect("check");
     assert!(report.problems.is_empty(), "{:#?}", report.problems);
 }
+
+/// `open_listed` takes the length from a listing. Another client lengthens
+/// the file before the read: at a chunk boundary (nothing authentication
+/// could catch) the read goes on to the new end; elsewhere the rewritten last
+/// chunk fails authentication. Complete or an error, never silently short.
+#[tokio::test]
+async fn a_listed_file_grown_before_the_read_is_complete_or_an_error() {
+    const CS: usize = 32 * 1024;
+    for (listed, grown) in [
+        (2 * CS, 2 * CS + 1000),
+        (2 * CS, 3 * CS),
+        (CS + 5, CS + 900),
+    ] {
+        let (storage, vault) = new_memory_vault().await;
+        let root = vault.root();
+        let data: Vec<u8> = (0..grown).map(|i| (i * 7 % 251) as u8).collect();
+        let node = vault.create_file(&root, "doc").await.expect("create");
+        let f = vault.open(&node).await.expect("open");
+        f.write(0, &data[..listed]).await.expect("write");
+        f.flush().await.expect("flush");
+        drop(f);
+        let listed_node = vault
+            .list(&root)
+            .await
+            .expect("list")
+            .into_iter()
+            .find(|n| n.name == "doc")
+            .expect("listed");
+        assert_eq!(listed_node.size, listed as u64);
+
+        // The other client appends (same header, chunks rewritten in place).
+        let other = reopen(storage.clone(), false).await;
+        let n = other.resolve("/doc").await.expect("resolve");
+        let g = other.open(&n).await.expect("open");
+        g.write(listed as u64, &data[listed..])
+            .await
+            .expect("append");
+        g.flush().await.expect("flush");
+        drop(g);
+        drop(other);
+
+        let f = vault.open_listed(&listed_node).await.expect("open_listed");
+        let mut got = Vec::new();
+        let outcome = loop {
+            match f.read(got.len() as u64, 20_000).await {
+                Ok(b) if b.is_empty() => break Ok(()),
+                Ok(b) => got.extend_from_slice(&b),
+                Err(e) => break Err(e),
+            }
+        };
+        if listed % CS == 0 {
+            outcome.expect("read to the new end");
+            assert!(
+                got == data,
+                "{listed} -> {grown}: whole ({} bytes)",
+                got.len()
+            );
+        } else {
+            let e = outcome.expect_err("the rewritten last chunk fails");
+            assert_eq!(e.kind(), vault_engine::VaultErrorKind::Corrupt, "{e}");
+        }
+    }
+}

@@ -342,3 +342,253 @@ async fn every_cut_of_a_file_move_leaves_a_whole_copy() {
         }
     }
 }
+
+/// Repairs a cut vault and returns its tree: `check --repair` leaves nothing
+/// unhealthy, and a check after it finds nothing at all.
+async fn repaired_tree(
+    storage: &Arc<Cutting>,
+    what: &str,
+) -> (Vec<String>, BTreeMap<String, Entry>) {
+    let fresh = reopen(storage.clone(), false).await;
+    let first = check(&fresh, false, &NoProgress).await.expect("check");
+    let seen = first
+        .problems
+        .iter()
+        .map(|p| p.description.clone())
+        .collect();
+    let repaired = check(&fresh, true, &NoProgress).await.expect("repair");
+    assert_eq!(
+        repaired.remaining().count(),
+        0,
+        "{what}: {:#?}",
+        repaired.problems
+    );
+    drop(fresh);
+    let fresh = reopen(storage.clone(), false).await;
+    let after = check(&fresh, false, &NoProgress)
+        .await
+        .expect("check after");
+    assert!(
+        after.problems.is_empty(),
+        "{what}: nothing left after repair: {:#?}",
+        after.problems
+    );
+    (seen, walk(&fresh).await)
+}
+
+/// Creations of folders, shortened files and shortened symlinks cut after
+/// every write: on a storage without atomic folder renames the node is built
+/// in place (no folder rename, whose key-by-key copy could leave a `.c9s`
+/// without `name.c9s` or a `dir.c9r` without its folder); `check --repair`
+/// removes what a cut left, and the tree is as before or holds the new node.
+#[tokio::test]
+async fn every_cut_of_a_node_creation_is_repaired() {
+    for (kind, name) in [
+        ("dir", "new".to_owned()),
+        ("dir", long("new")),
+        ("file", long("new")),
+        ("symlink", long("new")),
+    ] {
+        let mut seen = Vec::new();
+        for limit in 0.. {
+            assert!(limit < 20, "a creation takes a handful of writes");
+            let (storage, vault, before) = build("a").await;
+            let root = vault.root();
+            storage.arm(limit);
+            let made = match kind {
+                "dir" => vault.create_dir(&root, &name).await.map(|_| ()),
+                "file" => vault.create_file(&root, &name).await.map(|_| ()),
+                _ => vault
+                    .create_symlink(&root, &name, "a/g.txt")
+                    .await
+                    .map(|_| ()),
+            };
+            let was_cut = storage.disarm();
+            assert_eq!(was_cut, made.is_err(), "{kind} cut {limit}: {made:?}");
+            assert_eq!(
+                storage.folder_renames.load(Ordering::SeqCst),
+                0,
+                "no folder rename"
+            );
+            drop(vault);
+            let (problems, tree) = repaired_tree(&storage, &format!("{kind} cut {limit}")).await;
+            let mut without = tree.clone();
+            let added = without.remove(&format!("/{name}"));
+            assert_eq!(without, before, "{kind} cut {limit}: nothing else changed");
+            if !was_cut {
+                assert!(added.is_some(), "the uncut creation made it");
+                assert!(problems.is_empty(), "uncut: healthy: {problems:?}");
+                break;
+            }
+            seen.push(problems);
+        }
+        if name.len() > 100 {
+            assert!(any_has(&seen, "empty node folder"), "{kind}: {seen:#?}");
+        }
+    }
+}
+
+/// A directory node copied under a sync-conflict name (`<ct> (conflicted
+/// copy …).c9r`), optionally with the original name taken by another folder.
+async fn with_dir_conflict(name: &str, original_taken: bool) -> (Arc<Cutting>, Vault) {
+    let (storage, vault, _) = build(name).await;
+    let root = vault.root();
+    let node = vault.resolve(&format!("/{name}")).await.unwrap();
+    let base = node
+        .storage_path
+        .strip_suffix(".c9r")
+        .expect("c9r")
+        .to_owned();
+    let copy = format!("{base} (conflicted copy 2026-11-25 101010).c9r");
+    storage
+        .inner
+        .rename(
+            &StoragePath::new(&node.storage_path).unwrap(),
+            &StoragePath::new(&copy).unwrap(),
+            RenameMode::NoReplace,
+        )
+        .await
+        .unwrap();
+    drop(vault);
+    let vault = reopen(storage.clone(), true).await;
+    drop(vault);
+    let vault = reopen(storage.clone(), false).await;
+    if original_taken {
+        let theirs = dir_id(&vault.create_dir(&root, name).await.unwrap());
+        put(&vault, &theirs, "theirs.txt", b"theirs").await;
+    }
+    (storage, vault)
+}
+
+/// `tree` with every top-level name not in `keep` shown as `COPY`: a cut
+/// resolution may settle on another free name for the copy.
+fn copy_named(tree: &BTreeMap<String, Entry>, keep: &[&str]) -> BTreeMap<String, Entry> {
+    tree.iter()
+        .map(|(k, v)| {
+            let top = k[1..].split('/').next().unwrap_or_default();
+            let k = if keep.contains(&top) {
+                k.clone()
+            } else {
+                format!("/COPY{}", &k[1 + top.len()..])
+            };
+            (k, v.clone())
+        })
+        .collect()
+}
+
+/// Conflict resolution moving a directory copy to its canonical name or to a
+/// new (plain or shortened) name, cut after every write: no folder rename is
+/// used (the move is the crash-safe one of folder moves), and `check
+/// --repair` leaves the copy's tree whole under exactly one name.
+#[tokio::test]
+async fn every_cut_of_a_folder_conflict_resolution_is_repaired() {
+    let long_ascii = "x".repeat(140);
+    for (name, taken) in [("a", false), ("a", true), (long_ascii.as_str(), true)] {
+        let (storage, vault) = with_dir_conflict(name, taken).await;
+        assert_eq!(vault.resolve_conflicts(&vault.root()).await.unwrap(), 1);
+        drop(vault);
+        let (_, uncut) = repaired_tree(&storage, "uncut").await;
+        let keep = if taken {
+            vec![name, "dest"]
+        } else {
+            vec!["dest"]
+        };
+        let expected = copy_named(&uncut, &keep);
+        assert!(
+            expected.contains_key("/COPY/g.txt") || !taken,
+            "{expected:#?}"
+        );
+        let mut seen = Vec::new();
+        for limit in 0.. {
+            assert!(limit < 20, "a resolution takes a handful of writes");
+            let (storage, vault) = with_dir_conflict(name, taken).await;
+            storage.arm(limit);
+            let resolved = vault.resolve_conflicts(&vault.root()).await;
+            let was_cut = storage.disarm();
+            assert_eq!(
+                storage.folder_renames.load(Ordering::SeqCst),
+                0,
+                "no folder rename"
+            );
+            drop(vault);
+            let what = format!("{name} (taken {taken}) cut {limit}");
+            let (problems, tree) = repaired_tree(&storage, &what).await;
+            assert_eq!(copy_named(&tree, &keep), expected, "{what}: {resolved:?}");
+            if !was_cut {
+                break;
+            }
+            seen.push(problems);
+        }
+        assert!(seen.len() >= 3, "{name}: cut points {}", seen.len());
+    }
+}
+
+/// What a creation on S3 by an earlier version could leave (a node built in a
+/// temp folder, then copied key by key into place, cut short): a `.c9s`
+/// folder node with `dir.c9r` but no `name.c9s`. `check` finds it; `--repair`
+/// writes the name back from the leftover temp folder (the folder and its
+/// file read again), or, with no temp left and nothing in the folder, removes
+/// the node and its empty content directory.
+#[tokio::test]
+async fn a_shortened_node_that_lost_its_name_file_is_repaired() {
+    let (storage, vault, mut before) = build("a").await;
+    let root = vault.root();
+    let kept = dir_id(&vault.create_dir(&root, &long("kept")).await.unwrap());
+    put(&vault, &kept, "in.txt", b"inside").await;
+    vault.create_dir(&root, &long("empty")).await.unwrap();
+    before = {
+        let mut t = walk(&vault).await;
+        t.remove(&format!("/{}", long("empty")));
+        assert_eq!(t.len(), before.len() + 2);
+        t
+    };
+    let mut nodes = Vec::new();
+    for n in [long("kept"), long("empty")] {
+        let p = vault.resolve(&format!("/{n}")).await.unwrap().storage_path;
+        nodes.push(StoragePath::new(&p).unwrap());
+    }
+    let (kept_node, empty_node) = (nodes[0].clone(), nodes[1].clone());
+    let s = &storage.inner;
+    let tmp = kept_node
+        .parent()
+        .unwrap()
+        .join(&format!("{}cut", vault_storage::TEMP_PREFIX))
+        .unwrap();
+    s.create_dir(&tmp).await.unwrap();
+    for f in ["dir.c9r", "name.c9s"] {
+        let bytes = s.read_all(&kept_node.join(f).unwrap()).await.unwrap();
+        s.write(
+            &tmp.join(f).unwrap(),
+            Body::from_bytes(bytes),
+            WriteMode::CreateNew,
+        )
+        .await
+        .unwrap();
+    }
+    for n in [&kept_node, &empty_node] {
+        s.remove_file(&n.join("name.c9s").unwrap()).await.unwrap();
+    }
+    drop(vault);
+    let fresh = reopen(storage.clone(), false).await;
+    let found = check(&fresh, false, &NoProgress).await.unwrap();
+    let said: Vec<&str> = found
+        .problems
+        .iter()
+        .map(|p| p.description.as_str())
+        .collect();
+    assert!(
+        said.iter()
+            .any(|d| d.contains("the name is in a leftover temp folder"))
+            && said
+                .iter()
+                .any(|d| d.contains("its folder empty: the node goes")),
+        "{said:#?}"
+    );
+    assert!(found.remaining().count() >= 2, "unhealthy until repaired");
+    drop(fresh);
+    let (_, tree) = repaired_tree(&storage, "lost name.c9s").await;
+    assert_eq!(
+        tree, before,
+        "the kept folder and its file are back, the empty one gone"
+    );
+}

@@ -100,6 +100,9 @@ pub(crate) struct FileState {
     /// The committed version may not be durable yet (a `commit()` without
     /// fsync, or written before this open): `flush` makes it durable.
     unsynced: bool,
+    /// The committed length came from a listing, not from storage at open
+    /// (`Vault::open_listed`): checked when a read reaches its end.
+    len_from_listing: bool,
 }
 
 /// One open file, shared by every handle on the same node.
@@ -163,7 +166,8 @@ pub(crate) async fn open_with(
         return Ok(f);
     }
     core.await_background(&key).await;
-    let meta = if trust_node && !node.damaged && node.size > 0 {
+    let trusted = trust_node && !node.damaged && node.size > 0;
+    let meta = if trusted {
         vault_storage::Metadata {
             kind: vault_storage::EntryKind::File,
             size: core.cryptor.combo().ciphertext_size(node.size),
@@ -211,6 +215,7 @@ pub(crate) async fn open_with(
         unlinked: false,
         pending_mtime: None,
         unsynced: true,
+        len_from_listing: trusted,
     };
     let file = Arc::new(OpenFile {
         core: Arc::clone(core),
@@ -649,6 +654,7 @@ impl FileState {
             unlinked: true,
             pending_mtime: None,
             unsynced: false,
+            len_from_listing: false,
         }
     }
 

@@ -97,6 +97,47 @@ impl FileState {
         Ok(buf)
     }
 
+    /// For a length taken from a listing (`Vault::open_listed`), before a
+    /// read reaches the end: whether the object grew since. A file rewritten
+    /// longer fails authentication in its last listed chunk, unless that
+    /// chunk was full (the listed size at a chunk boundary); only then would
+    /// the end go unnoticed and the copy come out short, so only then is one
+    /// byte past the listed ciphertext asked for. Ciphertext there: the
+    /// length is taken from storage again and the reads go on to the new end
+    /// (whose chunks must authenticate under the header already read, else
+    /// the read fails) — complete or an error, never silently short.
+    async fn confirm_listed_len(&mut self, core: &Core) -> Result<(), VaultError> {
+        if !self.len_from_listing {
+            return Ok(());
+        }
+        self.len_from_listing = false;
+        let untouched = self.shadow.is_none() && self.written.is_empty();
+        if !untouched || self.size != self.base_size || !self.base_size.is_multiple_of(CS) {
+            return Ok(());
+        }
+        let past = core
+            .storage
+            .read_at(&self.content, self.base_ct_len, 1)
+            .await?;
+        if past.is_empty() {
+            return Ok(());
+        }
+        let meta = core.storage.metadata(&self.content).await?;
+        let Some(size) = core.cryptor.combo().cleartext_size(meta.size) else {
+            tracing::warn!(ciphertext = %self.content, len = meta.size, "file grew to an invalid ciphertext size while read");
+            return Err(self.corrupt(
+                Some(self.base_size),
+                FormatError::InvalidCiphertextSize(meta.size),
+            ));
+        };
+        tracing::info!(ciphertext = %self.content, listed = self.base_ct_len, now = meta.size, "file grew since it was listed; reading to its new end");
+        self.readahead.clear();
+        self.base_ct_len = meta.size;
+        self.base_size = size;
+        self.size = size;
+        Ok(())
+    }
+
     pub(super) async fn read(
         &mut self,
         core: &Core,
@@ -104,7 +145,13 @@ impl FileState {
         len: usize,
     ) -> Result<Zeroizing<Vec<u8>>, VaultError> {
         self.check_damaged()?;
-        if offset >= self.size || len == 0 {
+        if len == 0 {
+            return Ok(Zeroizing::new(Vec::new()));
+        }
+        if offset.saturating_add(len as u64) >= self.size {
+            self.confirm_listed_len(core).await?;
+        }
+        if offset >= self.size {
             return Ok(Zeroizing::new(Vec::new()));
         }
         self.ensure_header(core).await?;

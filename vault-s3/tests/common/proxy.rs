@@ -36,6 +36,8 @@ pub enum Fault {
 struct State {
     counts: HashMap<&'static str, u32>,
     failures: HashMap<&'static str, (u32, Fault)>,
+    /// Requests of an operation passed on before its failures begin.
+    passes: HashMap<&'static str, u32>,
 }
 
 /// A running proxy.
@@ -118,6 +120,13 @@ impl Proxy {
             .insert(operation, (n, fault));
     }
 
+    /// Passes the next `pass` requests of `operation` on, then fails `n` with `fault`.
+    pub fn fail_after(&self, operation: &'static str, pass: u32, n: u32, fault: Fault) {
+        let mut s = self.state.lock().unwrap();
+        s.passes.insert(operation, pass);
+        s.failures.insert(operation, (n, fault));
+    }
+
     /// Requests of `operation` seen so far (failed ones included).
     pub fn count(&self, operation: &str) -> u32 {
         self.state
@@ -146,7 +155,9 @@ async fn forward(
     let fault = {
         let mut s = state.lock().unwrap();
         *s.counts.entry(op).or_default() += 1;
-        match s.failures.get_mut(op) {
+        let passing = s.passes.get_mut(op).filter(|p| **p > 0);
+        let passing = passing.map(|p| *p -= 1).is_some();
+        match s.failures.get_mut(op).filter(|_| !passing) {
             Some((n, fault)) if *n > 0 => {
                 *n -= 1;
                 Some(*fault)
