@@ -19,7 +19,6 @@ use test_support::netns::{End, Netns, veth};
 
 /// Two namespaces and the capturing server; all removed when dropped.
 struct Net {
-    server_ns: String,
     client_ns: String,
     server: Option<std::process::Child>,
     /// Deleted when dropped, after the server is gone.
@@ -70,7 +69,6 @@ fn setup(log: &Path) -> Net {
         },
     );
     let mut net = Net {
-        server_ns: s.clone(),
         client_ns: c.clone(),
         server: None,
         _namespaces: namespaces,
