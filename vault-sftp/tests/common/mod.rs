@@ -2,7 +2,7 @@
 //! unique VAULT_TEST_INSTANCE and port base per test binary, so parallel runs do not collide),
 //! one shared by the tests of a binary and purged when the last is done with it; configs and
 //! scripted prompters for the backend.
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
 use std::collections::HashMap;
 use std::path::PathBuf;
