@@ -43,15 +43,8 @@ const CONFLICT: &str = " (conflicted copy 2026-11-25 101010)";
 
 // ---------------------------------------------------------------- servers
 
-fn scripts() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/servers")
-}
-
 fn port_base() -> u16 {
-    std::env::var("VAULT_TEST_E2E_PORT_BASE")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(29700)
+    test_support::ports::port_base("VAULT_TEST_E2E_PORT_BASE", 29700)
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -79,15 +72,8 @@ struct Servers {
 
 impl Servers {
     fn script(instance: &str, base: u16, args: &[&str]) -> std::process::Output {
-        Command::new("bash")
-            .arg(scripts().join("webdav.sh"))
+        test_support::webdav::webdav_sh(instance, base)
             .args(args)
-            .env("VAULT_TEST_INSTANCE", instance)
-            .env("VAULT_TEST_PORT_BASE", base.to_string())
-            .env_remove("VAULT_TEST_STATE_DIR")
-            .env_remove("VAULT_TEST_NETNS")
-            .env_remove("VAULT_TEST_BIND")
-            .stdin(Stdio::null())
             .output()
             .expect("run tests/servers/webdav.sh")
     }
@@ -107,24 +93,7 @@ impl Servers {
             );
         }
         // Stop them when this test process exits, however it exits.
-        let watchdog = format!(
-            "while kill -0 {pid} 2>/dev/null; do sleep 0.5; done; exec bash {script} stop all",
-            pid = std::process::id(),
-            script = scripts().join("webdav.sh").display()
-        );
-        #[allow(clippy::zombie_processes)]
-        Command::new("setsid")
-            .args(["bash", "-c", &watchdog])
-            .env("VAULT_TEST_INSTANCE", &instance)
-            .env("VAULT_TEST_PORT_BASE", base.to_string())
-            .env_remove("VAULT_TEST_STATE_DIR")
-            .env_remove("VAULT_TEST_NETNS")
-            .env_remove("VAULT_TEST_BIND")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn the server watchdog");
+        test_support::webdav::stop_all_after_exit(&instance, base, None);
         let out = Self::script(&instance, base, &["env"]);
         let env = String::from_utf8_lossy(&out.stdout)
             .lines()

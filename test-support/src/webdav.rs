@@ -70,7 +70,13 @@ impl Server {
     }
 }
 
-/// `webdav.sh` for one instance, with none of the caller's state, netns or bind settings.
+/// `webdav.sh` for instance `instance` on ports from `port_base`, with none of the caller's
+/// state, netns or bind settings; the caller adds the arguments.
+pub fn webdav_sh(instance: &str, port_base: u16) -> Command {
+    script(instance, port_base, &[])
+}
+
+/// `WRAPPER… bash webdav.sh` for one instance (`wrapper` such as `flock -o LOCK`).
 fn script(instance: &str, port_base: u16, wrapper: &[&str]) -> Command {
     let mut cmd = Command::new(wrapper.first().copied().unwrap_or("bash"));
     if !wrapper.is_empty() {
@@ -84,6 +90,28 @@ fn script(instance: &str, port_base: u16, wrapper: &[&str]) -> Command {
         .env_remove("VAULT_TEST_BIND")
         .stdin(Stdio::null());
     cmd
+}
+
+/// Runs `webdav.sh stop all` for the instance once this test process has exited, however it
+/// exits; under `flock -o LOCK` when `lock` is given (held from now until the servers are
+/// down, so a later start of the same instance waits for the stop).
+pub fn stop_all_after_exit(instance: &str, port_base: u16, lock: Option<&str>) {
+    let stop = format!(
+        "unset VAULT_TEST_STATE_DIR VAULT_TEST_NETNS VAULT_TEST_BIND; exec bash '{}' stop all",
+        servers_dir().join("webdav.sh").display()
+    );
+    let wrapper: Vec<&str> = match lock {
+        Some(lock) => vec!["flock", "-o", lock],
+        None => Vec::new(),
+    };
+    after_exit(
+        &wrapper,
+        &stop,
+        &[
+            ("VAULT_TEST_INSTANCE", instance.to_owned()),
+            ("VAULT_TEST_PORT_BASE", port_base.to_string()),
+        ],
+    );
 }
 
 /// One running set of servers and its `webdav.sh env` variables.
@@ -120,19 +148,7 @@ impl Servers {
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         );
-        // Stop them when this test process exits, however it exits.
-        let stop = format!(
-            "exec bash '{}' stop all",
-            servers_dir().join("webdav.sh").display()
-        );
-        after_exit(
-            &["flock", "-o", &lock],
-            &stop,
-            &[
-                ("VAULT_TEST_INSTANCE", instance.clone()),
-                ("VAULT_TEST_PORT_BASE", port_base.to_string()),
-            ],
-        );
+        stop_all_after_exit(&instance, port_base, Some(&lock));
         let mut s = Servers {
             instance,
             port_base,
