@@ -33,6 +33,7 @@ use std::time::{Duration, Instant};
 
 use cli_support::*;
 use test_support::process::sh;
+use test_support::pyvenv::python;
 use test_support::rng::Rng;
 use test_support::tree::{TreeSpec, generate_tree};
 use test_support::wait::timed;
@@ -62,12 +63,6 @@ fn sshd(n: u32, extra: &[(&str, &str)]) -> Sshd {
 /// Runs `vault ARGS` with a time limit (never a hung test).
 fn vault_t(args: &[&str]) -> Run {
     run_cmd(&mut vault_cmd(300, args))
-}
-
-fn python() -> PathBuf {
-    std::env::var_os("VAULT_TEST_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/opt/vault-test-pyvenv/bin/python"))
 }
 
 fn diff(src: &Path, mnt: &Path) {

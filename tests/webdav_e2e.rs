@@ -32,6 +32,7 @@ use cli_support::{
     MountGuard, Run, bin, daemon_running, is_mounted, sha256, tree_state, wait_until, write_askpass,
 };
 use test_support::process::sh;
+use test_support::pyvenv::python;
 use test_support::rng::Rng;
 use test_support::tree::{TreeSpec, generate_tree};
 use test_support::wait::timed;
@@ -314,18 +315,6 @@ impl Drop for TestTimer {
     fn drop(&mut self) {
         eprintln!("TEST {} took {:.1?}", self.0, self.1.elapsed());
     }
-}
-
-fn python() -> PathBuf {
-    let p = std::env::var_os("VAULT_TEST_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/opt/vault-test-pyvenv/bin/python"));
-    assert!(
-        p.exists(),
-        "{} missing: python3 -m venv /opt/vault-test-pyvenv && /opt/vault-test-pyvenv/bin/pip install pycryptomator==1.15 (or set VAULT_TEST_PYTHON)",
-        p.display()
-    );
-    p
 }
 
 /// Runs tests/webdav_e2e/pyc.py and returns its JSON.

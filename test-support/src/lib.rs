@@ -11,6 +11,7 @@ pub mod netns;
 pub mod paths;
 pub mod ports;
 pub mod process;
+pub mod pyvenv;
 pub mod rng;
 pub mod scripts;
 pub mod sshd;
