@@ -1,6 +1,6 @@
 //! Shared test helpers: fixture vaults copied to temp storage, tree walks (plain copies, hashes
 //! and the fixtures folder come from `test-support`).
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
 use std::collections::BTreeMap;
 use std::path::Path;

@@ -1,6 +1,6 @@
 //! Shared helpers for the integration tests: hex, the vector keys (fixture paths and hashes
 //! from `test-support`).
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
 pub use test_support::files::sha256_hex;
 /// `tests/fixtures/` at the workspace root.

@@ -2,7 +2,7 @@
 //! temp dir), moto in server mode (one per test binary, from `test-support`),
 //! a plain S3 client for laying out objects as other tools would, and a
 //! counting / fault-injecting HTTP proxy.
-#![allow(dead_code, clippy::unwrap_used)]
+#![allow(dead_code, unused_imports, clippy::unwrap_used)]
 
 pub mod proxy;
 

@@ -1,7 +1,7 @@
 //! Test harness: the three WebDAV servers of `tests/servers/webdav.sh` (from `test-support`:
 //! started once per test binary, on ports and a state dir of its own, stopped when the test
 //! process exits), and the backend's configs and connections to them.
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
