@@ -17,25 +17,10 @@ use vault_format::recovery_key::{self, WordList};
 
 const PYVENV: &str = "/opt/vault-test-pyvenv";
 
-/// pycryptomator's copy of the list in the test venv (any python3.x under lib/).
-fn pyvenv_word_list() -> std::path::PathBuf {
-    let lib = std::path::Path::new("/opt/vault-test-pyvenv/lib");
-    std::fs::read_dir(lib)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .map(|e| {
-            e.path()
-                .join("site-packages/pycryptomator/4096words_en.txt")
-        })
-        .find(|p| p.is_file())
-        .unwrap_or_else(|| lib.join("python3.11/site-packages/pycryptomator/4096words_en.txt"))
-}
-
 fn official_list_path() -> PathBuf {
     let path = std::env::var_os("VAULT_TEST_WORDLIST")
         .map(PathBuf::from)
-        .unwrap_or_else(pyvenv_word_list);
+        .unwrap_or_else(test_support::pyvenv::venv_word_list);
     assert!(
         path.is_file(),
         "the official recovery-key word list is needed and {} does not exist. Install it with \

@@ -37,6 +37,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use cli_support::*;
+use test_support::netns::{End, Netns, ip, veth};
 
 const VAULT_PW: &str = "jump test vault pw";
 const BASTION_IP: &str = "10.201.1.1";
@@ -50,60 +51,46 @@ struct Net {
     client: String,
     bastion: String,
     inner: String,
-}
-
-fn ip(args: &[&str]) {
-    let out = Command::new("ip").args(args).output().unwrap();
-    assert!(
-        out.status.success(),
-        "ip {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    _namespaces: [Netns; 3],
 }
 
 impl Net {
     fn up(id: u32) -> Net {
-        let net = Net {
-            client: format!("vt-pjc-{id}"),
-            bastion: format!("vt-pjb-{id}"),
-            inner: format!("vt-pji-{id}"),
-        };
-        for ns in [&net.client, &net.bastion, &net.inner] {
-            let _ = Command::new("ip").args(["netns", "del", ns]).output();
-            ip(&["netns", "add", ns]);
-            ip(&["-n", ns, "link", "set", "lo", "up"]);
-        }
-        let (c, b, i) = (&net.client, &net.bastion, &net.inner);
-        ip(&[
-            "link", "add", "pjc", "netns", c, "type", "veth", "peer", "name", "pjb", "netns", b,
-        ]);
-        ip(&[
-            "link", "add", "pjb2", "netns", b, "type", "veth", "peer", "name", "pji", "netns", i,
-        ]);
-        for (ns, dev, addr) in [
-            (c, "pjc", "10.201.1.2/24"),
-            (b, "pjb", "10.201.1.1/24"),
-            (b, "pjb2", "10.201.2.1/24"),
-            (i, "pji", "10.201.2.2/24"),
+        let (c, b, i) = (
+            format!("vt-pjc-{id}"),
+            format!("vt-pjb-{id}"),
+            format!("vt-pji-{id}"),
+        );
+        let namespaces = [Netns::new(&c), Netns::new(&b), Netns::new(&i)];
+        for [(adev, ans, aaddr), (zdev, zns, zaddr)] in [
+            [("pjc", &c, "10.201.1.2/24"), ("pjb", &b, "10.201.1.1/24")],
+            [("pjb2", &b, "10.201.2.1/24"), ("pji", &i, "10.201.2.2/24")],
         ] {
-            ip(&["-n", ns, "addr", "add", addr, "dev", dev]);
-            ip(&["-n", ns, "link", "set", dev, "up"]);
+            veth(
+                &End {
+                    ns: ans,
+                    dev: adev,
+                    addr: aaddr,
+                },
+                &End {
+                    ns: zns,
+                    dev: zdev,
+                    addr: zaddr,
+                },
+            );
         }
-        net
+        Net {
+            client: c,
+            bastion: b,
+            inner: i,
+            _namespaces: namespaces,
+        }
     }
 
     /// The client–bastion link down (`false`) or up again.
     fn link(&self, up: bool) {
         let state = if up { "up" } else { "down" };
         ip(&["-n", &self.bastion, "link", "set", "pjb", state]);
-    }
-}
-
-impl Drop for Net {
-    fn drop(&mut self) {
-        for ns in [&self.client, &self.bastion, &self.inner] {
-            let _ = Command::new("ip").args(["netns", "del", ns]).output();
-        }
     }
 }
 

@@ -6,27 +6,10 @@
 mod cli_support;
 
 use std::os::unix::fs::PermissionsExt;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
 use cli_support::*;
-
-struct Rclone(Child);
-
-impl Drop for Rclone {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 #[test]
 fn webdav_storage_through_the_cli() {
@@ -34,7 +17,7 @@ fn webdav_storage_through_the_cli() {
     let served = tmp.path().join("served");
     copy_tree(&fixtures().join("vault-v8/vault"), &served.join("V"));
     let port = free_port();
-    let _server = Rclone(
+    let _server = KillOnDrop(
         Command::new("rclone")
             .args([
                 "serve",
@@ -56,14 +39,7 @@ fn webdav_storage_through_the_cli() {
             .spawn()
             .expect("rclone (Debian package rclone)"),
     );
-    let start = Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "rclone did not start"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    test_support::ports::wait_for_port("rclone", port, Duration::from_secs(20));
     let url = format!("dav://vault-user@127.0.0.1:{port}/V");
     let vault_pw = std::fs::read_to_string(fixtures().join("vault-v8/password.txt")).unwrap();
     let script = |server_pw: &str| {

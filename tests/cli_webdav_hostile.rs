@@ -45,14 +45,6 @@ struct Shared {
     stop: AtomicBool,
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// Serves on `listener`: one request per connection (`Connection: close`).
 fn proxy(listener: TcpListener, shared: Arc<Shared>) {
     for conn in listener.incoming() {

@@ -15,12 +15,14 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use cli_support::*;
+use test_support::netns::{End, Netns, veth};
 
 /// Two namespaces and the capturing server; all removed when dropped.
 struct Net {
-    server_ns: String,
     client_ns: String,
     server: Option<std::process::Child>,
+    /// Deleted when dropped, after the server is gone.
+    _namespaces: [Netns; 2],
 }
 
 impl Drop for Net {
@@ -29,26 +31,7 @@ impl Drop for Net {
             let _ = s.kill();
             let _ = s.wait();
         }
-        for ns in [&self.server_ns, &self.client_ns] {
-            let _ = Command::new("ip")
-                .args(["netns", "delete", ns])
-                .stderr(Stdio::null())
-                .status();
-        }
     }
-}
-
-fn ip(args: &[&str]) {
-    let out = Command::new("ip")
-        .args(args)
-        .output()
-        .expect("ip (iproute2)");
-    assert!(
-        out.status.success(),
-        "ip {}: {}",
-        args.join(" "),
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 const SERVER: &str = r#"
@@ -70,24 +53,26 @@ http.server.ThreadingHTTPServer(('10.77.0.1', int(sys.argv[1])), H).serve_foreve
 
 fn setup(log: &Path) -> Net {
     let pid = std::process::id();
-    let mut net = Net {
-        server_ns: format!("wdh-s-{pid}"),
-        client_ns: format!("wdh-c-{pid}"),
-        server: None,
-    };
-    let (s, c) = (net.server_ns.clone(), net.client_ns.clone());
-    ip(&["netns", "add", &s]);
-    ip(&["netns", "add", &c]);
+    let (s, c) = (format!("wdh-s-{pid}"), format!("wdh-c-{pid}"));
+    let namespaces = [Netns::new(&s), Netns::new(&c)];
     let (sv, cv) = (format!("wdhs{pid}"), format!("wdhc{pid}"));
-    ip(&[
-        "link", "add", &sv, "netns", &s, "type", "veth", "peer", "name", &cv, "netns", &c,
-    ]);
-    ip(&["-n", &s, "addr", "add", "10.77.0.1/30", "dev", &sv]);
-    ip(&["-n", &c, "addr", "add", "10.77.0.2/30", "dev", &cv]);
-    for (ns, dev) in [(&s, &sv), (&c, &cv)] {
-        ip(&["-n", ns, "link", "set", dev, "up"]);
-        ip(&["-n", ns, "link", "set", "lo", "up"]);
-    }
+    veth(
+        &End {
+            ns: &s,
+            dev: &sv,
+            addr: "10.77.0.1/30",
+        },
+        &End {
+            ns: &c,
+            dev: &cv,
+            addr: "10.77.0.2/30",
+        },
+    );
+    let mut net = Net {
+        client_ns: c.clone(),
+        server: None,
+        _namespaces: namespaces,
+    };
     std::fs::write(log, "").unwrap();
     net.server = Some(
         Command::new("ip")

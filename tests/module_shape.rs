@@ -215,6 +215,37 @@ fn no_module_cycles_in_any_crate() {
     assert!(found.is_empty(), "module cycles:\n{}", found.join("\n"));
 }
 
+/// The scan covers the root crate and every workspace member, the test-support crate included
+/// (its `src/` is production code for these rules, though only tests use it).
+#[test]
+fn every_workspace_member_is_scanned() {
+    let manifest = std::fs::read_to_string(workspace().join("Cargo.toml")).unwrap();
+    let members = manifest
+        .split("members = [")
+        .nth(1)
+        .and_then(|rest| rest.split(']').next())
+        .expect("a [workspace] members list");
+    let mut srcs = Vec::new();
+    crate_sources(&workspace(), &mut srcs);
+    let mut expected = vec![workspace().join("src")];
+    for m in members.split(',').map(|m| m.trim().trim_matches('"')) {
+        if !m.is_empty() {
+            expected.push(workspace().join(m).join("src"));
+        }
+    }
+    assert!(
+        expected.contains(&workspace().join("test-support/src")),
+        "{expected:?}"
+    );
+    for src in expected {
+        assert!(
+            srcs.contains(&src),
+            "{} not scanned: {srcs:?}",
+            src.display()
+        );
+    }
+}
+
 #[test]
 fn no_production_file_over_800_lines() {
     let mut srcs = Vec::new();

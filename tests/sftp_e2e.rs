@@ -32,6 +32,11 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use cli_support::*;
+use test_support::process::sh;
+use test_support::pyvenv::python;
+use test_support::rng::Rng;
+use test_support::tree::{TreeSpec, generate_tree};
+use test_support::wait::timed;
 
 const VAULT_PW: &str = "correct horse, sftp edition";
 
@@ -55,123 +60,9 @@ fn sshd(n: u32, extra: &[(&str, &str)]) -> Sshd {
 
 // ---------------------------------------------------------------- helpers
 
-fn sh(cmd: &str) -> String {
-    let out = Command::new("timeout")
-        .args(["600", "bash", "-c", cmd])
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "`{cmd}` failed ({:?}):\n{}\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn timed<T>(what: &str, f: impl FnOnce() -> T) -> T {
-    let t = Instant::now();
-    let r = f();
-    eprintln!("[sftp_e2e] {what}: {:.2?}", t.elapsed());
-    r
-}
-
 /// Runs `vault ARGS` with a time limit (never a hung test).
 fn vault_t(args: &[&str]) -> Run {
     run_cmd(&mut vault_cmd(300, args))
-}
-
-struct Rng(u64);
-impl Rng {
-    fn next_u64(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        if n == 0 { 0 } else { self.next_u64() % n }
-    }
-    fn fill(&mut self, buf: &mut [u8]) {
-        for chunk in buf.chunks_mut(8) {
-            let v = self.next_u64().to_le_bytes();
-            chunk.copy_from_slice(&v[..chunk.len()]);
-        }
-    }
-}
-
-/// A mixed tree: `files` files, four of them 1.5-2 MiB, the rest 0 to ~16 KiB (some exact
-/// 32 KiB chunk multiples); nested dirs; names > 146 bytes (shortened in the vault); Unicode
-/// names; symlinks (to a file, to a dir, dangling, absolute, Unicode).
-fn generate_tree(root: &Path, files: usize, rng: &mut Rng) {
-    let uni = [
-        "Grüße",
-        "日本語のファイル",
-        "emoji-😀-name",
-        "Ελληνικά",
-        "naïve café",
-        "中文目录",
-    ];
-    let mut dirs = vec![root.to_path_buf()];
-    for i in 0..12 {
-        let parent = dirs[rng.below(dirs.len() as u64) as usize].clone();
-        let name = match i % 4 {
-            0 => format!("{}-{i}", uni[i % uni.len()]),
-            1 => format!("long-dir-{}-{i}", "d".repeat(150)),
-            _ => format!("dir{i}"),
-        };
-        let d = parent.join(name);
-        std::fs::create_dir_all(&d).unwrap();
-        dirs.push(d);
-    }
-    let mut made = Vec::new();
-    for i in 0..files {
-        let dir = dirs[rng.below(dirs.len() as u64) as usize].clone();
-        let name = match i % 7 {
-            0 => format!("{}-{i}.txt", uni[i % uni.len()]),
-            1 => format!("long-file-name-{}-{i}.bin", "x".repeat(160)),
-            2 => format!("{i}.dat"),
-            _ => format!("file-{i}"),
-        };
-        let size = if i < 4 {
-            (2 << 20) - rng.below(512 << 10)
-        } else {
-            match rng.below(10) {
-                0 => 0,
-                1 => 32 * 1024 * (1 + rng.below(2)),
-                _ => rng.below(16 << 10),
-            }
-        };
-        let mut data = vec![0u8; size as usize];
-        rng.fill(&mut data);
-        let path = dir.join(name);
-        std::fs::write(&path, &data).unwrap();
-        made.push(path);
-    }
-    // always one long name and one Unicode name at the top
-    std::fs::write(
-        root.join(format!("long-top-{}.txt", "y".repeat(170))),
-        b"top long\n",
-    )
-    .unwrap();
-    std::fs::write(root.join("Ünïcödé top 日本.txt"), b"top unicode\n").unwrap();
-    let target = made[files / 2].strip_prefix(root).unwrap().to_path_buf();
-    std::os::unix::fs::symlink(&target, root.join("link-to-file")).unwrap();
-    std::os::unix::fs::symlink("dir2", root.join("link-to-dir")).unwrap();
-    std::os::unix::fs::symlink("does/not/exist", root.join("dangling-link")).unwrap();
-    std::os::unix::fs::symlink("/etc/hostname", root.join("absolute-link")).unwrap();
-    let deep = dirs.last().unwrap().clone();
-    std::os::unix::fs::symlink("../../up-and-around ü", deep.join("ünïcödé-link")).unwrap();
-}
-
-fn python() -> PathBuf {
-    std::env::var_os("VAULT_TEST_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/opt/vault-test-pyvenv/bin/python"))
 }
 
 fn diff(src: &Path, mnt: &Path) {
@@ -317,7 +208,7 @@ fn mount_copy_diff_remount_diff_pycryptomator() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(0x5f7e_2e2e_u64 ^ u64::from(std::process::id()));
     eprintln!("VAULT_TEST_TREE_SEED={seed}");
-    generate_tree(&src, 200, &mut Rng(seed.max(1)));
+    generate_tree(&src, &TreeSpec::mixed(200), &mut Rng::new(seed));
 
     // mount, cp -a, diff
     let mnt = tmp.path().join("mnt");
@@ -415,7 +306,7 @@ fn mount_copy_diff_remount_diff_pycryptomator() {
     );
     let up = tmp.path().join("put-ü.bin");
     let mut data = vec![0u8; 700_000];
-    Rng(77).fill(&mut data);
+    Rng::new(77).fill(&mut data);
     std::fs::write(&up, &data).unwrap();
     timed("vault put (700 kB)", || {
         run(&["put", &url, up.to_str().unwrap(), "/put-ü.bin"]).ok()
@@ -729,7 +620,7 @@ fn hotel_network_copy_list_and_cut() {
         ))
     });
     let mut data = vec![0u8; 2 << 20];
-    Rng(4242).fill(&mut data);
+    Rng::new(4242).fill(&mut data);
     let src = tmp.path().join("two.bin");
     std::fs::write(&src, &data).unwrap();
     net.ok(&["impair", "80", "1", "20"]);
@@ -761,7 +652,7 @@ fn hotel_network_copy_list_and_cut() {
 
     // a 20 s cut in the middle of a copy
     let mut data2 = vec![0u8; 2 << 20];
-    Rng(777).fill(&mut data2);
+    Rng::new(777).fill(&mut data2);
     let src2 = tmp.path().join("cut.bin");
     std::fs::write(&src2, &data2).unwrap();
     let (s3, m4) = (src2.clone(), m.clone());

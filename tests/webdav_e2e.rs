@@ -31,6 +31,11 @@ use std::time::{Duration, Instant};
 use cli_support::{
     MountGuard, Run, bin, daemon_running, is_mounted, sha256, tree_state, wait_until, write_askpass,
 };
+use test_support::process::sh;
+use test_support::pyvenv::python;
+use test_support::rng::Rng;
+use test_support::tree::{TreeSpec, generate_tree};
+use test_support::wait::timed;
 
 const DAV_USER: &str = "vault-user";
 const DAV_PASS: &str = "vault-pass";
@@ -39,15 +44,8 @@ const CONFLICT: &str = " (conflicted copy 2026-11-25 101010)";
 
 // ---------------------------------------------------------------- servers
 
-fn scripts() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/servers")
-}
-
 fn port_base() -> u16 {
-    std::env::var("VAULT_TEST_E2E_PORT_BASE")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(29700)
+    test_support::ports::port_base("VAULT_TEST_E2E_PORT_BASE", 29700)
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -75,15 +73,8 @@ struct Servers {
 
 impl Servers {
     fn script(instance: &str, base: u16, args: &[&str]) -> std::process::Output {
-        Command::new("bash")
-            .arg(scripts().join("webdav.sh"))
+        test_support::webdav::webdav_sh(instance, base)
             .args(args)
-            .env("VAULT_TEST_INSTANCE", instance)
-            .env("VAULT_TEST_PORT_BASE", base.to_string())
-            .env_remove("VAULT_TEST_STATE_DIR")
-            .env_remove("VAULT_TEST_NETNS")
-            .env_remove("VAULT_TEST_BIND")
-            .stdin(Stdio::null())
             .output()
             .expect("run tests/servers/webdav.sh")
     }
@@ -103,24 +94,7 @@ impl Servers {
             );
         }
         // Stop them when this test process exits, however it exits.
-        let watchdog = format!(
-            "while kill -0 {pid} 2>/dev/null; do sleep 0.5; done; exec bash {script} stop all",
-            pid = std::process::id(),
-            script = scripts().join("webdav.sh").display()
-        );
-        #[allow(clippy::zombie_processes)]
-        Command::new("setsid")
-            .args(["bash", "-c", &watchdog])
-            .env("VAULT_TEST_INSTANCE", &instance)
-            .env("VAULT_TEST_PORT_BASE", base.to_string())
-            .env_remove("VAULT_TEST_STATE_DIR")
-            .env_remove("VAULT_TEST_NETNS")
-            .env_remove("VAULT_TEST_BIND")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn the server watchdog");
+        test_support::webdav::stop_all_after_exit(&instance, base, None);
         let out = Self::script(&instance, base, &["env"]);
         let env = String::from_utf8_lossy(&out.stdout)
             .lines()
@@ -343,40 +317,6 @@ impl Drop for TestTimer {
     }
 }
 
-fn timed<T>(what: &str, f: impl FnOnce() -> T) -> T {
-    let t = Instant::now();
-    let r = f();
-    eprintln!("  {what}: {:.2?}", t.elapsed());
-    r
-}
-
-fn sh(cmd: &str) -> String {
-    let out = Command::new("bash")
-        .arg("-c")
-        .arg(cmd)
-        .output()
-        .expect("bash");
-    assert!(
-        out.status.success(),
-        "command failed: {cmd}\n{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn python() -> PathBuf {
-    let p = std::env::var_os("VAULT_TEST_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/opt/vault-test-pyvenv/bin/python"));
-    assert!(
-        p.exists(),
-        "{} missing: python3 -m venv /opt/vault-test-pyvenv && /opt/vault-test-pyvenv/bin/pip install pycryptomator==1.15 (or set VAULT_TEST_PYTHON)",
-        p.display()
-    );
-    p
-}
-
 /// Runs tests/webdav_e2e/pyc.py and returns its JSON.
 fn pyc(mode: &str, vault_dir: &Path, paths: &[&str]) -> serde_json::Value {
     let tmp = tempfile::tempdir().expect("tempdir");
@@ -431,92 +371,6 @@ fn as_map(v: serde_json::Value) -> BTreeMap<String, serde_json::Value> {
 
 // ---------------------------------------------------------------- tree
 
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
-}
-
-/// ~`files` files (most small, 4 of 1-2 MiB, empty and chunk-sized ones), nested folders,
-/// long (>146 byte) and Unicode names, symlinks (relative, to a folder, dangling, absolute).
-fn generate_tree(root: &Path, files: usize, seed: u64) {
-    let mut rng = Rng(seed | 1);
-    let uni = [
-        "Grüße",
-        "日本語のファイル",
-        "emoji-😀-name",
-        "Ελληνικά",
-        "naïve café",
-        "中文目录",
-    ];
-    std::fs::create_dir_all(root).expect("mkdir");
-    let mut dirs = vec![root.to_path_buf()];
-    for i in 0..12 {
-        let parent = dirs[rng.below(dirs.len() as u64) as usize].clone();
-        let name = match i % 4 {
-            0 => format!("{}-{i}", uni[i % uni.len()]),
-            1 => format!("long-dir-{}-{i}", "d".repeat(150)),
-            _ => format!("dir{i}"),
-        };
-        let d = parent.join(name);
-        std::fs::create_dir_all(&d).expect("mkdir");
-        dirs.push(d);
-    }
-    let deep = (0..5).fold(root.join("deep"), |p, i| p.join(format!("level{i}")));
-    std::fs::create_dir_all(&deep).expect("mkdir deep");
-    dirs.push(deep.clone());
-    let mut made = Vec::new();
-    for i in 0..files {
-        let dir = dirs[rng.below(dirs.len() as u64) as usize].clone();
-        let name = match i % 8 {
-            0 => format!("{}-{i}.txt", uni[i % uni.len()]),
-            1 => format!("long-file-name-{}-{i}.bin", "x".repeat(160)),
-            2 => format!("ünïcödé-{}-{i}", "é".repeat(80)), // 160+ bytes, 80+ chars
-            3 => format!("{i}.dat"),
-            _ => format!("file-{i}"),
-        };
-        let size = match i {
-            0..=3 => (1 << 20) + rng.below(1 << 20), // 1-2 MiB
-            _ => match rng.below(10) {
-                0 => 0,
-                1 => 32 * 1024 * (1 + rng.below(2)),
-                _ => rng.below(20_000),
-            },
-        } as usize;
-        let mut data = vec![0u8; size];
-        for c in data.chunks_mut(8) {
-            let v = rng.next().to_le_bytes();
-            c.copy_from_slice(&v[..c.len()]);
-        }
-        let p = dir.join(name);
-        std::fs::write(&p, &data).expect("write");
-        made.push(p);
-    }
-    let target = made[files / 2]
-        .strip_prefix(root)
-        .expect("prefix")
-        .to_path_buf();
-    let link = |t: &Path, at: PathBuf| std::os::unix::fs::symlink(t, at).expect("symlink");
-    link(&target, root.join("link-to-file"));
-    link(Path::new("dir2"), root.join("link-to-dir"));
-    link(Path::new("does/not/exist"), root.join("dangling-link"));
-    link(Path::new("/etc/hostname"), root.join("absolute-link"));
-    link(
-        Path::new("../../up-and-around ü"),
-        deep.join("ünïcödé-link"),
-    );
-}
-
 // ---------------------------------------------------------------- 1. mount
 
 /// A folder name unique to this run (the servers' data folders outlive a run).
@@ -540,7 +394,7 @@ fn mount_round_trip(srv: Srv, sub: &str) {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(1, |d| d.as_nanos() as u64);
     eprintln!("tree seed {seed}");
-    generate_tree(&src, 200, seed);
+    generate_tree(&src, &TreeSpec::mixed(200), &mut Rng::new(seed));
     let mnt = w.path("mnt");
     std::fs::create_dir(&mnt).expect("mnt");
     let _guard = MountGuard::lazy(mnt.clone());

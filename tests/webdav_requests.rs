@@ -28,7 +28,7 @@ const DAV_PASS: &str = "vault-pass";
 const VAULT_PASS: &str = "requests counted";
 
 fn scripts() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/servers")
+    test_support::paths::servers_dir()
 }
 
 fn instance() -> String {
@@ -36,22 +36,12 @@ fn instance() -> String {
 }
 
 fn port_base() -> u16 {
-    std::env::var("VAULT_TEST_REQ_PORT_BASE")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(29780)
+    test_support::ports::port_base("VAULT_TEST_REQ_PORT_BASE", 29780)
 }
 
 fn webdav_sh(args: &[&str]) -> std::process::Output {
-    Command::new("bash")
-        .arg(scripts().join("webdav.sh"))
+    test_support::webdav::webdav_sh(&instance(), port_base())
         .args(args)
-        .env("VAULT_TEST_INSTANCE", instance())
-        .env("VAULT_TEST_PORT_BASE", port_base().to_string())
-        .env_remove("VAULT_TEST_STATE_DIR")
-        .env_remove("VAULT_TEST_NETNS")
-        .env_remove("VAULT_TEST_BIND")
-        .stdin(Stdio::null())
         .output()
         .expect("run tests/servers/webdav.sh")
 }
@@ -85,21 +75,7 @@ fn servers() {
                 String::from_utf8_lossy(&out.stderr)
             );
         }
-        let watchdog = format!(
-            "while kill -0 {pid} 2>/dev/null; do sleep 0.5; done; exec bash {script} stop all",
-            pid = std::process::id(),
-            script = scripts().join("webdav.sh").display()
-        );
-        #[allow(clippy::zombie_processes)]
-        Command::new("setsid")
-            .args(["bash", "-c", &watchdog])
-            .env("VAULT_TEST_INSTANCE", instance())
-            .env("VAULT_TEST_PORT_BASE", port_base().to_string())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn the server watchdog");
+        test_support::webdav::stop_all_after_exit(&instance(), port_base(), None);
     });
 }
 

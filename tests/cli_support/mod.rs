@@ -1,6 +1,7 @@
 //! Shared helpers of the root crate's tests (`tests/*.rs`, each `mod cli_support;`): run the
-//! built `vault` binary, copy fixture vaults to temporary folders, hash trees to prove nothing
-//! was written, write askpass programs; FUSE mounts in [`mount`], the 2FA sshd in [`sshd`].
+//! built `vault` binary, copy fixture vaults to temporary folders; FUSE mounts in [`mount`], the
+//! 2FA sshd in [`sshd`]. What other crates' tests share too (askpass writers, tree copies and
+//! hashes, test servers, ports) comes from the `test-support` crate, re-exported here.
 #![allow(dead_code, clippy::unwrap_used)]
 
 pub mod dbus;
@@ -16,12 +17,17 @@ pub use s3::*;
 #[allow(unused_imports)]
 pub use sshd::*;
 
-use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 
 use sha2::{Digest, Sha256};
+#[allow(unused_imports)]
+pub use test_support::askpass::{prompts_seen, read_lines, write_askpass};
+#[allow(unused_imports)]
+pub use test_support::files::{copy_tree, tree_state};
+#[allow(unused_imports)]
+pub use test_support::process::{KillOnDrop, write_script};
 
 /// The binary under test.
 pub fn bin() -> &'static str {
@@ -125,73 +131,9 @@ pub fn vault_cmd(limit_secs: u32, args: &[&str]) -> Command {
     cmd
 }
 
-/// Writes an executable script (mode 755).
-pub fn write_script(path: &Path, text: &str) {
-    std::fs::write(path, text).unwrap();
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
-}
-
-/// Writes an askpass program at `path` that answers by prompt text: each `(pattern, command)`
-/// is one arm of `case "$1"` (a shell pattern, quoted; a command printing the answer); any other
-/// prompt is an error (a line on stderr, exit 1). With `log`, every prompt is first appended to
-/// `<path>.log` (see [`prompts_seen`]).
-pub fn write_askpass<S: AsRef<str>>(path: &Path, log: bool, arms: &[(&str, S)]) {
-    let mut text = String::from("#!/bin/sh\n");
-    if log {
-        text += &format!("printf '%s\\n' \"$1\" >> '{}.log'\n", path.display());
-    }
-    text += "case \"$1\" in\n";
-    for (pattern, command) in arms {
-        text += &format!("  {pattern}) {} ;;\n", command.as_ref());
-    }
-    text += "  *) echo \"askpass: unexpected prompt: $1\" >&2; exit 1 ;;\nesac\n";
-    write_script(path, &text);
-}
-
-/// The lines of a file (none if it does not exist).
-pub fn read_lines(path: &Path) -> Vec<String> {
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .map(str::to_string)
-        .collect()
-}
-
-/// The prompts an askpass of [`write_askpass`] (with `log`) was asked, in order.
-pub fn prompts_seen(askpass: &Path) -> Vec<String> {
-    read_lines(Path::new(&format!("{}.log", askpass.display())))
-}
-
-/// A child process killed (and reaped) when dropped.
-pub struct KillOnDrop(pub Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// Runs `vault ARGS` in the current directory.
 pub fn vault(args: &[&str]) -> Run {
     vault_in(Path::new("."), args)
-}
-
-/// Copies a folder tree (files, folders, symlinks).
-pub fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let ft = entry.file_type().unwrap();
-        let dst = to.join(entry.file_name());
-        if ft.is_dir() {
-            copy_tree(&entry.path(), &dst);
-        } else if ft.is_symlink() {
-            std::os::unix::fs::symlink(std::fs::read_link(entry.path()).unwrap(), &dst).unwrap();
-        } else {
-            std::fs::copy(entry.path(), &dst).unwrap();
-        }
-    }
 }
 
 /// A fixture vault copied into a temporary folder.
@@ -229,40 +171,9 @@ pub fn copy_fixture(name: &str) -> FixtureCopy {
     }
 }
 
-/// Every node under `root` → "d", "f <sha256>" or "l <target>", plus mode-independent mtimes left out.
-pub fn tree_state(root: &Path) -> BTreeMap<String, String> {
-    let mut out = BTreeMap::new();
-    walk(root, root, &mut out);
-    out
-}
-
-fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, String>) {
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let entry = entry.unwrap();
-        let path = entry.path();
-        let rel = path
-            .strip_prefix(root)
-            .unwrap()
-            .to_string_lossy()
-            .into_owned();
-        let ft = entry.file_type().unwrap();
-        if ft.is_dir() {
-            out.insert(rel, "d".into());
-            walk(root, &path, out);
-        } else if ft.is_symlink() {
-            out.insert(
-                rel,
-                format!("l {}", std::fs::read_link(&path).unwrap().display()),
-            );
-        } else {
-            out.insert(rel, format!("f {}", sha256(&std::fs::read(&path).unwrap())));
-        }
-    }
-}
-
+/// SHA-256 in lower-case hex.
 pub fn sha256(data: &[u8]) -> String {
-    let d = Sha256::digest(data);
-    d.iter().map(|b| format!("{b:02x}")).collect()
+    test_support::files::sha256_hex(data)
 }
 
 /// HMAC-SHA256 (for re-signing a vault.cryptomator in the bad-input tests).

@@ -7,6 +7,8 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use super::{FixtureCopy, bin, copy_fixture};
+#[allow(unused_imports)]
+pub use test_support::wait::wait_until;
 
 /// Whether `mp` is a mount point now (`/proc/self/mountinfo`, spaces escaped as the kernel
 /// writes them).
@@ -41,19 +43,6 @@ pub fn daemon_pids(mp: &Path) -> Vec<u32> {
 /// Whether a mount daemon serving `mp` is running.
 pub fn daemon_running(mp: &Path) -> bool {
     !daemon_pids(mp).is_empty()
-}
-
-/// Polls `f` every 50 ms until it holds; fails the test after `timeout`.
-#[track_caller]
-pub fn wait_until(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !f() {
-        assert!(
-            start.elapsed() < timeout,
-            "timed out after {timeout:?} waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 /// Unmounts a mountpoint when dropped (also when the test panics).

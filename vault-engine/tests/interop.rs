@@ -11,20 +11,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use common::*;
+use test_support::pyvenv::python;
 use vault_engine::{DirId, NodeKind, OpenOptions, Vault};
 use vault_storage::LocalStorage;
-
-fn python() -> PathBuf {
-    let p = std::env::var_os("VAULT_TEST_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/opt/vault-test-pyvenv/bin/python"));
-    assert!(
-        p.exists(),
-        "{} not found: create it with `python3 -m venv /opt/vault-test-pyvenv && /opt/vault-test-pyvenv/bin/pip install pycryptomator` or set VAULT_TEST_PYTHON",
-        p.display()
-    );
-    p
-}
 
 fn script(name: &str) -> PathBuf {
     PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/interop")).join(name)

@@ -13,33 +13,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use common::*;
+use test_support::rng::Rng;
 use vault_engine::{DirId, NodeKind, Vault};
 use vault_storage::{Capabilities, LocalStorage, MemoryStorage, Storage};
-
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        // xorshift64*
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        if n == 0 { 0 } else { self.next() % n }
-    }
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> Option<&'a T> {
-        if items.is_empty() {
-            None
-        } else {
-            Some(&items[self.below(items.len() as u64) as usize])
-        }
-    }
-    fn bytes(&mut self, n: usize) -> Vec<u8> {
-        (0..n).map(|_| self.next() as u8).collect()
-    }
-}
 
 const NAMES: &[&str] = &[
     "a",
@@ -340,7 +316,7 @@ async fn run_model(storage: Arc<dyn Storage>, seed: u64, steps: usize) {
     let mut h = Harness {
         vault,
         root: tmp.path().to_path_buf(),
-        rng: Rng(seed | 1),
+        rng: Rng::new(seed),
         ops: BTreeMap::new(),
     };
     for step in 0..steps {

@@ -39,16 +39,8 @@ fn size() -> impl Strategy<Value = usize> {
 }
 
 fn content(len: usize, seed: u64) -> Vec<u8> {
-    // xorshift: cheap, deterministic, not compressible-looking.
-    let mut x = seed | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
+    // Deterministic, not compressible-looking.
+    test_support::rng::Rng::new(seed).bytes(len)
 }
 
 fn combo() -> impl Strategy<Value = CipherCombo> {

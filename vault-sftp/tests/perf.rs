@@ -13,15 +13,7 @@ use vault_sftp::SftpStorage;
 use vault_storage::{Body, Storage, StoragePath, WriteMode};
 
 fn pattern(seed: u64, len: usize) -> Vec<u8> {
-    let mut x = seed ^ 0x9E37_79B9_7F4A_7C15;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
+    test_support::rng::Rng::new(seed).bytes(len)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

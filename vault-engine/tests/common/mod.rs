@@ -1,17 +1,16 @@
-//! Shared test helpers: fixture vaults copied to temp storage, tree walks.
-#![allow(dead_code)]
+//! Shared test helpers: fixture vaults copied to temp storage, tree walks (plain copies, hashes
+//! and the fixtures folder come from `test-support`).
+#![allow(dead_code, unused_imports)]
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
-use sha2::Digest;
 use vault_engine::{CreateOptions, DirId, NodeKind, OpenOptions, Vault};
 use vault_storage::{Body, LocalStorage, MemoryStorage, Storage, StoragePath, WriteMode};
 
-pub fn fixtures() -> PathBuf {
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures"))
-}
+pub use test_support::files::{copy_tree as copy_dir, sha256_hex};
+pub use test_support::paths::fixtures;
 
 pub fn password(fixture: &str) -> String {
     std::fs::read_to_string(fixtures().join(fixture).join("password.txt")).expect("password.txt")
@@ -36,19 +35,6 @@ pub async fn upload_dir(storage: &dyn Storage, src: &Path, dst: &StoragePath) {
                 .write(&p, Body::from_bytes(bytes), WriteMode::CreateNew)
                 .await
                 .expect("write");
-        }
-    }
-}
-
-pub fn copy_dir(src: &Path, dst: &Path) {
-    std::fs::create_dir_all(dst).expect("mkdir");
-    for e in std::fs::read_dir(src).expect("read_dir") {
-        let e = e.expect("entry");
-        let to = dst.join(e.file_name());
-        if e.file_type().expect("type").is_dir() {
-            copy_dir(&e.path(), &to);
-        } else {
-            std::fs::copy(e.path(), &to).expect("copy");
         }
     }
 }
@@ -104,10 +90,6 @@ pub enum Entry {
     Dir,
     File { size: u64, sha256: String },
     Symlink { target: String },
-}
-
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    hex::encode(sha2::Sha256::digest(bytes))
 }
 
 /// Every node below `dir`, by cleartext path (`/a/b`), with content hashes.

@@ -1,12 +1,11 @@
-//! Shared helpers for the integration tests: fixture paths, hex, the vector keys.
-#![allow(dead_code)]
+//! Shared helpers for the integration tests: hex, the vector keys (fixture paths and hashes
+//! from `test-support`).
+#![allow(dead_code, unused_imports)]
 
-use vault_format::{CipherCombo, Cryptor, MasterKey};
-
+pub use test_support::files::sha256_hex;
 /// `tests/fixtures/` at the workspace root.
-pub fn fixtures() -> std::path::PathBuf {
-    std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures"))
-}
+pub use test_support::paths::fixtures;
+use vault_format::{CipherCombo, Cryptor, MasterKey};
 
 /// `vectors.json`, parsed.
 pub fn vectors() -> serde_json::Value {
@@ -20,11 +19,6 @@ pub fn unhex(s: &str) -> Vec<u8> {
 
 pub fn b64(s: &str) -> Vec<u8> {
     data_encoding::BASE64.decode(s.as_bytes()).expect("base64")
-}
-
-pub fn sha256_hex(b: &[u8]) -> String {
-    use sha2::Digest;
-    hex::encode(sha2::Sha256::digest(b))
 }
 
 /// The vector keys: encKey = 00..1f, macKey = 20..3f.

@@ -1,13 +1,12 @@
 //! Test servers for the S3 backend: s3s-fs in-process (fresh per test, on a
-//! temp dir), moto in server mode (one per test binary, from the venv that
-//! scripts/install-deps.sh makes), a plain S3 client for laying out objects
-//! as other tools would, and a counting / fault-injecting HTTP proxy.
-#![allow(dead_code, clippy::unwrap_used)]
+//! temp dir), moto in server mode (one per test binary, from `test-support`),
+//! a plain S3 client for laying out objects as other tools would, and a
+//! counting / fault-injecting HTTP proxy.
+#![allow(dead_code, unused_imports, clippy::unwrap_used)]
 
 pub mod proxy;
 
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -153,50 +152,20 @@ impl Drop for AbortOnDrop {
     }
 }
 
-/// The venv scripts/install-deps.sh fills with `moto[s3]==5.2.5`.
-pub fn moto_venv() -> String {
-    std::env::var("VAULT_TEST_S3VENV").unwrap_or_else(|_| "/opt/vault-test-s3venv".into())
-}
+pub use test_support::moto::moto_venv;
 
-struct Moto {
-    endpoint: Url,
-    _child: Child,
-}
+static MOTO: OnceLock<Url> = OnceLock::new();
 
-static MOTO: OnceLock<Moto> = OnceLock::new();
-
-fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap().port()
-}
-
-/// The moto server of this test binary (started on first use; a watchdog
-/// shell stops it when the test process is gone). Each caller gets its own
-/// bucket, created here.
+/// The moto server of this test binary (started on first use, from `test-support`; a
+/// watchdog stops it when the test process is gone). Callers make buckets of their own
+/// ([`unique_bucket`]).
 pub async fn moto() -> Server {
-    let moto = MOTO.get_or_init(|| {
-        let port = free_port();
-        let bin = format!("{}/bin/moto_server", moto_venv());
-        assert!(std::path::Path::new(&bin).exists(), "{bin} missing: run scripts/install-deps.sh");
-        let script = format!(
-            "{bin} -H 127.0.0.1 -p {port} >/dev/null 2>&1 & m=$!; \
-             while kill -0 {pid} 2>/dev/null && kill -0 $m 2>/dev/null; do sleep 0.5; done; kill $m 2>/dev/null",
-            pid = std::process::id()
-        );
-        let child = Command::new("sh").arg("-c").arg(script).stdin(Stdio::null()).spawn().unwrap();
-        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
-            assert!(Instant::now() < deadline, "moto_server did not come up on {addr}");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        Moto {
-            endpoint: Url::parse(&format!("http://{addr}")).unwrap(),
-            _child: child,
-        }
+    let endpoint = MOTO.get_or_init(|| {
+        let port = test_support::moto::start_moto_until_exit();
+        Url::parse(&format!("http://127.0.0.1:{port}")).unwrap()
     });
     Server {
-        endpoint: moto.endpoint.clone(),
+        endpoint: endpoint.clone(),
         _guard: Box::new(()),
     }
 }

@@ -1,21 +1,23 @@
-//! Test harness: starts private sshd instances from `tests/servers/` (a
-//! unique VAULT_TEST_INSTANCE and port base per test binary, so parallel runs
-//! do not collide), hands out configs and scripted prompters, and stops and
-//! purges the instance when the last test of the binary is done with it.
-#![allow(dead_code)]
+//! Test harness: private sshd instances of `tests/servers/sshd-2fa.sh` (from `test-support`; a
+//! unique VAULT_TEST_INSTANCE and port base per test binary, so parallel runs do not collide),
+//! one shared by the tests of a binary and purged when the last is done with it; configs and
+//! scripted prompters for the backend.
+#![allow(dead_code, unused_imports)]
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::PathBuf;
+use std::process::Output;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
+use test_support::sshd::Sshd;
+pub use test_support::totp::{secs_to_next_window, totp_now};
 use vault_sftp::{PromptError, Prompter, RemoteRoot, SftpConfig};
 use zeroize::Zeroizing;
 
 pub fn scripts_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/servers")
+    test_support::paths::sftp_servers_dir()
 }
 
 /// One sshd instance (all modes) of this test binary.
@@ -23,8 +25,7 @@ pub struct Servers {
     pub instance: String,
     pub port_base: u16,
     pub env: HashMap<String, String>,
-    /// Extra environment for the scripts (instance, ports, netns, reuse).
-    pub script_env: Vec<(String, String)>,
+    sshd: Sshd,
     /// For the shared instance: which start this is (see [`shared_servers`]).
     shared_generation: Option<usize>,
 }
@@ -38,55 +39,32 @@ impl Servers {
         let instance = format!("{tag}{}", pid % 100_000);
         assert!(instance.len() <= 8);
         let port_base = 20_000 + ((pid % 2_000) as u16) * 4 + tag_offset(tag);
-        let mut script_env: Vec<(String, String)> = vec![
-            ("VAULT_TEST_INSTANCE".into(), instance.clone()),
-            ("VAULT_TEST_PORT_BASE".into(), port_base.to_string()),
-        ];
-        for (k, v) in extra {
-            script_env.push(((*k).into(), (*v).into()));
-        }
+        let mut env = extra.to_vec();
         if !extra.iter().any(|(k, _)| *k == "VAULT_TEST_TOTP_REUSE") {
-            script_env.push(("VAULT_TEST_TOTP_REUSE".into(), "allow".into()));
+            env.push(("VAULT_TEST_TOTP_REUSE", "allow"));
         }
-        let mut s = Servers {
+        let sshd = Sshd::start_in_default_state(&instance, port_base.into(), modes, &env);
+        Servers {
             instance,
             port_base,
-            env: HashMap::new(),
-            script_env,
+            env: sshd.vars().clone(),
+            sshd,
             shared_generation: None,
-        };
-        let out = s.script("sshd-2fa.sh", &["start", modes]);
-        assert!(
-            out.status.success(),
-            "sshd start failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let out = s.script("sshd-2fa.sh", &["env"]);
-        assert!(out.status.success());
-        let mut env = HashMap::new();
-        for line in String::from_utf8_lossy(&out.stdout).lines() {
-            if let Some((k, v)) = line.split_once('=') {
-                env.insert(k.to_owned(), v.trim_matches('\'').to_owned());
-            }
         }
-        s.env = env;
-        s
     }
 
-    pub fn script(&self, name: &str, args: &[&str]) -> std::process::Output {
-        let mut cmd = Command::new(scripts_dir().join(name));
-        cmd.args(args);
-        for (k, v) in &self.script_env {
-            cmd.env(k, v);
-        }
-        cmd.output().expect("run test-server script")
+    /// A script of `tests/servers/` with this instance's environment.
+    pub fn script(&self, name: &str, args: &[&str]) -> Output {
+        self.sshd.script(name, args)
+    }
+
+    /// The environment every script call of this instance gets.
+    pub fn script_env(&self) -> &[(String, String)] {
+        self.sshd.script_env()
     }
 
     pub fn get(&self, key: &str) -> String {
-        self.env
-            .get(key)
-            .cloned()
-            .unwrap_or_else(|| panic!("{key} missing from sshd-2fa.sh env"))
+        self.sshd.var(key)
     }
 
     pub fn port(&self, mode: &str) -> u16 {
@@ -110,7 +88,7 @@ impl Servers {
         let dir = self.sftp_root().join(subdir);
         std::fs::create_dir_all(&dir).expect("create test subdir");
         let user = self.get("VAULT_TEST_SSH_USER");
-        let _ = Command::new("chown")
+        let _ = std::process::Command::new("chown")
             .arg("-R")
             .arg(format!("{user}:{user}"))
             .arg(&dir)
@@ -151,15 +129,10 @@ impl Drop for Servers {
             (l, SHARED_GENERATION.load(Ordering::SeqCst) == g)
         });
         if matches!(&lifecycle, Some((_, false))) {
+            self.sshd.keep();
             return;
         }
-        let out = self.script("sshd-2fa.sh", &["purge"]);
-        if !out.status.success() {
-            eprintln!(
-                "sshd purge failed: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
+        self.sshd.purge();
     }
 }
 
@@ -182,32 +155,6 @@ pub fn shared_servers(tag: &str) -> Arc<Servers> {
     let s = Arc::new(started);
     *g = Arc::downgrade(&s);
     s
-}
-
-/// The current TOTP code (RFC 6238 SHA1/30 s/6 digits) for a base32 secret.
-pub fn totp_now(secret_b32: &str) -> String {
-    let secret = totp_rs::Secret::Encoded(secret_b32.to_owned())
-        .to_bytes()
-        .expect("base32 secret");
-    let totp = totp_rs::TOTP::new_unchecked(
-        totp_rs::Algorithm::SHA1,
-        6,
-        1,
-        30,
-        secret,
-        None,
-        String::new(),
-    );
-    totp.generate_current().expect("clock")
-}
-
-/// Seconds until the next 30 s TOTP window starts.
-pub fn secs_to_next_window() -> u64 {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("clock")
-        .as_secs();
-    30 - now % 30
 }
 
 /// What the scripted prompter answers.
