@@ -791,7 +791,7 @@ fn hotel_network_eight_writers_create_300_small_files() {
     run(&["mount", &url, &m]).ok();
     wait_mounted(&guard);
     let mut data = vec![0u8; 4096];
-    Rng(1414).fill(&mut data);
+    Rng::new(1414).fill(&mut data);
     let src = tmp.path().join("four.bin");
     std::fs::write(&src, &data).unwrap();
     let src = src.display();
