@@ -220,6 +220,10 @@ fn fuser_config(acl: SessionACL) -> Config {
     config
 }
 
+/// Reader threads when requests run on them (local storage): a request waiting on the disk
+/// holds one, so a few more than the two that keep the kernel's queue moving.
+const INLINE_READER_THREADS: usize = 4;
+
 fn kernel_mount(
     adapter: FuseAdapter,
     mountpoint: &Path,
@@ -227,6 +231,9 @@ fn kernel_mount(
     parsed: &Parsed,
 ) -> io::Result<Session<FuseAdapter>> {
     let mut config = fuser_config(parsed.acl);
+    if adapter.inline() {
+        config.n_threads = Some(INLINE_READER_THREADS);
+    }
     if nix::unistd::geteuid().is_root() {
         let dev = OpenOptions::new()
             .read(true)
