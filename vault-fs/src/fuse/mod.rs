@@ -433,14 +433,9 @@ impl Filesystem for FuseAdapter {
         if self.inline {
             // Served right here: no copy of the payload (up to max_write) to hand over.
             self.activity.touch();
-            let result = vault_engine::run_io_inline(|| {
-                self.runtime.block_on(self.fs.write(fh.0, offset, data))
-            });
-            match result {
-                Ok(written) => reply.written(written as u32),
-                Err(e) => reply.error(errno(e.kind())),
-            }
-            return;
+            let run = || self.runtime.block_on(self.fs.write(fh.0, offset, data));
+            let written = try_reply!(reply, vault_engine::run_io_inline(run));
+            return reply.written(written as u32);
         }
         let data = zeroize::Zeroizing::new(data.to_vec());
         self.spawn(move |fs| async move {
