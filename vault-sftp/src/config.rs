@@ -192,9 +192,7 @@ impl SftpConfig {
         if self.keepalive_max == 0 || self.keepalive_interval.is_zero() {
             return None;
         }
-        let rounds = u32::try_from(self.keepalive_max)
-            .unwrap_or(u32::MAX)
-            .saturating_add(1);
+        let rounds = u32::try_from(self.keepalive_max).unwrap_or(u32::MAX).saturating_add(1);
         Some(self.keepalive_interval.saturating_mul(rounds))
     }
 }
@@ -432,20 +430,12 @@ mod tests {
     #[test]
     fn a_connection_is_dead_after_the_keepalives_it_may_miss() {
         let mut c = SftpConfig::new("h", 22, "u", RemoteRoot::Home(String::new()));
-        assert_eq!(
-            c.dead_after(),
-            Some(Duration::from_secs(75)),
-            "15 s x (4 + 1)"
-        );
+        assert_eq!(c.dead_after(), Some(Duration::from_secs(75)), "15 s x (4 + 1)");
         c.keepalive_interval = Duration::from_secs(3);
         c.keepalive_max = 3;
         assert_eq!(c.dead_after(), Some(Duration::from_secs(12)));
         c.keepalive_max = 0;
-        assert_eq!(
-            c.dead_after(),
-            None,
-            "keepalives off: no silence limit either"
-        );
+        assert_eq!(c.dead_after(), None, "keepalives off: no silence limit either");
     }
 
     #[test]
