@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything the build, the demo and the test suite need on a fresh
 # Debian 12 machine (run as root). Idempotent: a second run installs nothing.
-#   --peers   also the benchmark peers (gocryptfs, sshfs, fio, davfs2)
+#   --peers   also the benchmark peers (gocryptfs, bindfs, sshfs, fio, davfs2)
 set -euo pipefail
 PEERS=0
 for a in "$@"; do
@@ -25,7 +25,7 @@ PKGS=(
   zsh fish groff-base man-db             # completions and man pages are checked with them
   desktop-file-utils xdg-utils shared-mime-info   # the .desktop entry, MIME type and `vault open` (desktop-file-validate, xdg-mime, xdg-open)
 )
-((PEERS)) && PKGS+=(gocryptfs sshfs fio davfs2)
+((PEERS)) && PKGS+=(gocryptfs bindfs sshfs fio davfs2)
 
 missing=()
 for p in "${PKGS[@]}"; do

@@ -1,25 +1,33 @@
 #!/usr/bin/env bash
-# Whole-stack benchmark: our drive vs gocryptfs over the same local disk, in one run.
-# Not part of CI. Needs root (drop_caches), fio, gocryptfs, fusermount3.
+# Whole-stack benchmark: our drive vs gocryptfs (encrypting peer) and bindfs (a plain
+# pass-through FUSE filesystem: the floor any FUSE daemon starts from), all three over the
+# same local disk, in one run. Runs are interleaved (vault, gocryptfs, bindfs, then the next
+# run in a rotated order) so a burst of load from elsewhere hits all three alike; each
+# figure is the median of RUNS, each ratio the median of the per-run ratios.
+# Not part of CI. Needs root (drop_caches), fio, gocryptfs, bindfs, fusermount3
+# (`scripts/install-deps.sh --peers`).
 #
-#   benches/mount/bench.sh                 # full sizes
-#   SIZE_MB=256 RAND_SECS=10 benches/mount/bench.sh   # quicker
+#   benches/mount/bench.sh                           # full sizes
+#   SIZE_MB=256 RAND_SECS=10 benches/mount/bench.sh  # quicker
 #
 # Env: BENCH_DIR (default /var/tmp/vault-bench: must be on the disk to compare),
-#      SIZE_MB (sequential file, default 1024), RAND_SECS (default 20),
+#      RUNS (default 5), SIZE_MB (sequential file, default 1024), RAND_SECS (default 20),
 #      SMALL_FILES (default 2000), LS_FILES (default 5000), FIND_ENTRIES (default 10000),
+#      PEERS (default "vault gocryptfs bindfs"),
 #      VAULT_MOUNT_BIN (default: release build of vault-fs/examples/mount_local),
 #      VAULT_FLAGS (extra flags for mount_local, e.g. --no-fsync).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 BENCH_DIR=${BENCH_DIR:-/var/tmp/vault-bench}
+RUNS=${RUNS:-5}
 SIZE_MB=${SIZE_MB:-1024}
 RAND_SECS=${RAND_SECS:-20}
 SMALL_FILES=${SMALL_FILES:-2000}
 LS_FILES=${LS_FILES:-5000}
 FIND_ENTRIES=${FIND_ENTRIES:-10000}
 VAULT_FLAGS=${VAULT_FLAGS:-}
+read -r -a PEER_LIST <<<"${PEERS:-vault gocryptfs bindfs}"
 
 if [[ -z "${VAULT_MOUNT_BIN:-}" ]]; then
     (cd "$ROOT" && cargo build --release -q -p vault-fs --example mount_local)
@@ -27,12 +35,13 @@ if [[ -z "${VAULT_MOUNT_BIN:-}" ]]; then
     VAULT_MOUNT_BIN=$TARGET/release/examples/mount_local
 fi
 
-for tool in gocryptfs fio fusermount3 python3; do
-    command -v "$tool" >/dev/null || { echo "missing: $tool" >&2; exit 1; }
+for tool in gocryptfs bindfs fio fusermount3 python3; do
+    command -v "$tool" >/dev/null || { echo "missing: $tool (scripts/install-deps.sh --peers)" >&2; exit 1; }
 done
 
 cleanup() {
-    for m in "$BENCH_DIR/vault-mnt" "$BENCH_DIR/gocryptfs-mnt"; do
+    for p in vault gocryptfs bindfs; do
+        m=$BENCH_DIR/$p-mnt
         mountpoint -q "$m" 2>/dev/null && fusermount3 -u "$m" 2>/dev/null || true
     done
     [[ -n "${VAULT_PID:-}" ]] && kill "$VAULT_PID" 2>/dev/null || true
@@ -41,14 +50,18 @@ cleanup() {
 trap cleanup EXIT
 
 rm -rf "$BENCH_DIR"
-mkdir -p "$BENCH_DIR"/{vault-storage,vault-mnt,gocryptfs-cipher,gocryptfs-mnt}
+mkdir -p "$BENCH_DIR"/{vault-storage,vault-mnt,gocryptfs-cipher,gocryptfs-mnt,bindfs-src,bindfs-mnt}
 PW=$BENCH_DIR/password
 echo "bench-password" > "$PW"
 
-# --- mount both --------------------------------------------------------------
+# --- mount all three ---------------------------------------------------------
 gocryptfs -init -q -scryptn 10 -passfile "$PW" "$BENCH_DIR/gocryptfs-cipher" >/dev/null
 gocryptfs -q -nosyslog -passfile "$PW" "$BENCH_DIR/gocryptfs-cipher" "$BENCH_DIR/gocryptfs-mnt"
 GOCRYPTFS_PID=$(pgrep -n -f "gocryptfs .*$BENCH_DIR/gocryptfs-mnt" || true)
+
+# bindfs as it comes (single-threaded libfuse loop): the plain FUSE floor.
+bindfs "$BENCH_DIR/bindfs-src" "$BENCH_DIR/bindfs-mnt"
+BINDFS_PID=$(pgrep -n -f "bindfs .*$BENCH_DIR/bindfs-mnt" || true)
 
 FIFO=$BENCH_DIR/vault-ready
 mkfifo "$FIFO"
@@ -62,22 +75,26 @@ drop_caches() { sync; echo 3 > /proc/sys/vm/drop_caches; }
 now() { date +%s.%N; }
 elapsed() { python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.3f}')" "$1" "$2"; }
 
-declare -A R
-run_all() { # $1 = label, $2 = mountpoint
-    local L=$1 M=$2 t0 t1
+RESULTS=$BENCH_DIR/results.tsv
+: >"$RESULTS"
+put() { printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" >>"$RESULTS"; } # run peer metric value
+
+run_all() { # $1 = run, $2 = peer, $3 = mountpoint
+    local N=$1 L=$2 M=$3 t0 t1 v
     # sequential write (data reaches the backing disk: conv=fsync)
     drop_caches
     t0=$(now); dd if=/dev/zero of="$M/seq" bs=1M count="$SIZE_MB" conv=fsync status=none; t1=$(now)
-    R[$L,seqwrite]=$(python3 -c "print(f'{$SIZE_MB/($t1-$t0):.1f}')")
+    put "$N" "$L" seqwrite "$(python3 -c "print(f'{$SIZE_MB/($t1-$t0):.1f}')")"
     # sequential read, cold
     drop_caches
     t0=$(now); dd if="$M/seq" of=/dev/null bs=1M status=none; t1=$(now)
-    R[$L,seqread]=$(python3 -c "print(f'{$SIZE_MB/($t1-$t0):.1f}')")
+    put "$N" "$L" seqread "$(python3 -c "print(f'{$SIZE_MB/($t1-$t0):.1f}')")"
     # 4 KiB random reads (O_DIRECT: the filesystem's own read path, not the page cache)
     drop_caches
-    R[$L,randread]=$(fio --name=rr --filename="$M/seq" --rw=randread --bs=4k --direct=1 --ioengine=psync \
+    v=$(fio --name=rr --filename="$M/seq" --rw=randread --bs=4k --direct=1 --ioengine=psync \
         --runtime="$RAND_SECS" --time_based --size="${SIZE_MB}M" --output-format=json 2>/dev/null |
         python3 -c "import json,sys; j=json.load(sys.stdin); print(f\"{j['jobs'][0]['read']['iops']:.0f}\")")
+    put "$N" "$L" randread "$v"
     rm -f "$M/seq"
     # create small files then sync
     mkdir "$M/small"
@@ -91,7 +108,7 @@ for i in range(n):
         f.write(data)
 os.sync()
 EOF
-    t1=$(now); R[$L,create]=$(elapsed "$t0" "$t1")
+    t1=$(now); put "$N" "$L" create "$(elapsed "$t0" "$t1")"
     # ls -l of a big directory, cold
     mkdir "$M/many"
     python3 -c "
@@ -99,7 +116,7 @@ import sys
 for i in range(int(sys.argv[2])):
     open(f'{sys.argv[1]}/entry-{i:05d}', 'wb').close()" "$M/many" "$LS_FILES"
     drop_caches
-    t0=$(now); ls -l "$M/many" >/dev/null; t1=$(now); R[$L,lsl]=$(elapsed "$t0" "$t1")
+    t0=$(now); ls -l "$M/many" >/dev/null; t1=$(now); put "$N" "$L" lsl "$(elapsed "$t0" "$t1")"
     # find over a tree
     python3 -c "
 import os, sys
@@ -111,29 +128,67 @@ for d in range(n // per):
     for i in range(per - 1):
         open(f'{p}/f{i:03d}', 'wb').close()" "$M" "$FIND_ENTRIES"
     drop_caches
-    t0=$(now); n=$(find "$M/tree" | wc -l); t1=$(now); R[$L,find]=$(elapsed "$t0" "$t1")
-    R[$L,findn]=$n
-    # delete everything
+    t0=$(now); v=$(find "$M/tree" | wc -l); t1=$(now); put "$N" "$L" find "$(elapsed "$t0" "$t1")"
+    put "$N" "$L" findn "$v"
+    # delete everything: tree, many and small (17,000-odd entries at default sizes)
     drop_caches
-    t0=$(now); rm -rf "$M/tree" "$M/many" "$M/small"; t1=$(now); R[$L,rm]=$(elapsed "$t0" "$t1")
+    t0=$(now); rm -rf "$M/tree" "$M/many" "$M/small"; t1=$(now); put "$N" "$L" rm "$(elapsed "$t0" "$t1")"
 }
 
-run_all vault "$BENCH_DIR/vault-mnt"
-run_all gocryptfs "$BENCH_DIR/gocryptfs-mnt"
+echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+for ((run = 1; run <= RUNS; run++)); do
+    k=${#PEER_LIST[@]}
+    for ((i = 0; i < k; i++)); do
+        p=${PEER_LIST[$(((i + run - 1) % k))]}
+        echo "run $run/$RUNS: $p (load $(cut -d' ' -f1 /proc/loadavg))" >&2
+        run_all "$run" "$p" "$BENCH_DIR/$p-mnt"
+    done
+done
+echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 
 rss() { awk '/VmHWM/ {print $2/1024}' "/proc/$1/status" 2>/dev/null || echo "?"; }
-R[vault,rss]=$(rss "$VAULT_PID")
-R[gocryptfs,rss]=$([[ -n "$GOCRYPTFS_PID" ]] && rss "$GOCRYPTFS_PID" || echo "?")
+put 0 vault rss "$(rss "$VAULT_PID")"
+put 0 gocryptfs rss "$([[ -n "$GOCRYPTFS_PID" ]] && rss "$GOCRYPTFS_PID" || echo "?")"
+put 0 bindfs rss "$([[ -n "$BINDFS_PID" ]] && rss "$BINDFS_PID" || echo "?")"
 
-ratio() { python3 -c "import sys; a,b=sys.argv[1:]; print(f'{float(a)/float(b):.2f}x' if float(b) else '-')" "$1" "$2"; }
-printf '\n%-40s %12s %12s %10s  %s\n' "workload" "vault" "gocryptfs" "ratio" "target"
-row() { printf '%-40s %12s %12s %10s  %s\n' "$1" "${R[vault,$2]}" "${R[gocryptfs,$2]}" "$(ratio "${R[vault,$2]}" "${R[gocryptfs,$2]}")" "$3"; }
-row "seq write ${SIZE_MB} MiB (MB/s)" seqwrite ">=1.0x"
-row "seq read ${SIZE_MB} MiB cold (MB/s)" seqread ">=1.0x"
-row "4K random read ${RAND_SECS}s O_DIRECT (IOPS)" randread ">=1.0x"
-row "create ${SMALL_FILES} x 4 KiB + sync (s)" create "<=1.2x"
-row "ls -l ${LS_FILES} entries cold (s)" lsl "<=1.2x"
-row "find ${FIND_ENTRIES} entries cold (s)" find "<=1.2x"
-row "rm -rf all (s)" rm "<=1.2x"
-printf '%-40s %12s %12s\n' "find: entries seen" "${R[vault,findn]}" "${R[gocryptfs,findn]}"
-printf '%-40s %12s %12s %10s  %s\n' "daemon peak RSS (MiB, VmHWM)" "${R[vault,rss]}" "${R[gocryptfs,rss]}" "" "<=64 MiB"
+python3 - "$RESULTS" "$SIZE_MB" "$RAND_SECS" "$SMALL_FILES" "$LS_FILES" "$FIND_ENTRIES" "${PEER_LIST[@]}" <<'EOF'
+import sys, statistics
+from collections import defaultdict
+path, size, secs, small, ls, find = sys.argv[1:7]
+peers = sys.argv[7:]
+vals = defaultdict(dict)  # (peer, metric) -> {run: value}
+for line in open(path):
+    run, peer, metric, value = line.rstrip("\n").split("\t")
+    try:
+        vals[(peer, metric)][int(run)] = float(value)
+    except ValueError:
+        pass
+rows = [
+    ("seqwrite", f"seq write {size} MiB (MB/s)", True),
+    ("seqread", f"seq read {size} MiB cold (MB/s)", True),
+    ("randread", f"4K random read {secs}s O_DIRECT (IOPS)", True),
+    ("create", f"create {small} x 4 KiB + sync (s)", False),
+    ("rm", "rm -rf all (s)", False),
+    ("lsl", f"ls -l {ls} entries cold (s)", False),
+    ("find", f"find {find} entries cold (s)", False),
+]
+others = [p for p in peers if p != "vault"]
+def med(peer, metric):
+    v = vals.get((peer, metric), {})
+    return statistics.median(v.values()) if v else float("nan")
+def ratio(other, metric):
+    a, b = vals.get(("vault", metric), {}), vals.get((other, metric), {})
+    r = [a[n] / b[n] for n in a if n in b and b[n]]
+    return f"{statistics.median(r):.2f}x" if r else "-"
+head = f"{'workload (median of runs)':<40}" + "".join(f"{p:>11}" for p in peers)
+head += "".join(f"{'vault/' + o:>18}" for o in others)
+print("\n" + head)
+for metric, label, higher in rows:
+    line = f"{label:<40}" + "".join(f"{med(p, metric):>11.3g}" for p in peers)
+    line += "".join(f"{ratio(o, metric):>18}" for o in others)
+    print(line)
+print("(MB/s and IOPS: higher is better, ratio > 1 is faster; seconds: ratio < 1 is faster)")
+print(f"{'find: entries seen':<40}" + "".join(f"{med(p, 'findn'):>11.0f}" for p in peers))
+print(f"{'daemon peak RSS (MiB, VmHWM)':<40}" + "".join(f"{med(p, 'rss'):>11.1f}" for p in peers))
+print(f"runs: {max((max(v) for v in vals.values() if v), default=0)}; raw: {path}")
+EOF

@@ -26,6 +26,7 @@ use vault_storage::Storage;
 
 mod error;
 pub use error::{VaultError, VaultErrorKind};
+pub use vault_storage::run_io_inline;
 
 /// A directory's ID (docs/vault-format.md §5): `""` for the root, a UUID otherwise.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -330,6 +331,19 @@ impl Vault {
     /// The storage this vault lives on.
     pub fn storage(&self) -> &Arc<dyn Storage> {
         &self.core.storage
+    }
+
+    /// The storage answers with local system calls ([`vault_storage::Storage::local_io`]):
+    /// a caller may run requests to completion on a thread of its own.
+    pub fn local_io(&self) -> bool {
+        self.core.storage.local_io()
+    }
+
+    /// The storage is known to be unreachable: calls fail without sending anything
+    /// ([`vault_storage::Storage::sends_nothing`], a mount started offline). A caller
+    /// must not promise a write it could only make later.
+    pub fn storage_unreachable(&self) -> bool {
+        self.core.storage.sends_nothing()
     }
 
     /// True when opened read-only.

@@ -230,12 +230,46 @@ impl fmt::Debug for Body {
     }
 }
 
+thread_local! {
+    static IO_INLINE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `f` with this thread declared one that may block: a backend whose requests are local
+/// system calls ([`Storage::local_io`]) then makes them right here, on the thread that polls
+/// the request's future, instead of handing each to the runtime's blocking pool and waiting
+/// to be woken. For a caller that owns a thread it may block anyway (a FUSE reader thread
+/// running a request with `Handle::block_on`): each handoff is a thread switch, which costs
+/// more than a 4 KiB read from the page cache. Never call it on a runtime worker.
+pub fn run_io_inline<T>(f: impl FnOnce() -> T) -> T {
+    struct Reset(bool);
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            IO_INLINE.with(|c| c.set(self.0));
+        }
+    }
+    let _reset = Reset(IO_INLINE.with(|c| c.replace(true)));
+    f()
+}
+
+/// True inside [`run_io_inline`] on this thread.
+pub(crate) fn io_inline() -> bool {
+    IO_INLINE.with(|c| c.get())
+}
+
 /// A place that stores ciphertext objects. Object-safe: callers hold an
 /// `Arc<dyn Storage>` chosen at run time.
 #[async_trait]
 pub trait Storage: Send + Sync + 'static {
     /// What this backend can do.
     fn capabilities(&self) -> Capabilities;
+
+    /// True when every request is a system call on a local file system, done in micro- to
+    /// milliseconds (a local folder). A caller may then run whole requests on a thread of its
+    /// own that it lets block (see [`run_io_inline`]). False (the default) for backends whose
+    /// requests wait on a network: those must never hold such a thread.
+    fn local_io(&self) -> bool {
+        false
+    }
 
     /// A short human description for `vault info` and logs, e.g.
     /// `local folder /home/me/Vault` or `sftp traveller@host:/srv/vault`.

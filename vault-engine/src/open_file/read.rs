@@ -138,6 +138,32 @@ impl FileState {
         Ok(())
     }
 
+    /// `[lo, hi)` of chunk `idx` into `out`, for a read inside one chunk: the chunk is
+    /// decrypted into a buffer of its own (a recycled cache entry's where there is one) and
+    /// kept in the cache for the next small read.
+    async fn read_part(
+        &mut self,
+        core: &Core,
+        idx: u64,
+        lo: usize,
+        hi: usize,
+        from_shadow: bool,
+        out: &mut Vec<u8>,
+    ) -> Result<(), VaultError> {
+        let mut buf = self
+            .cache
+            .spare()
+            .unwrap_or_else(|| Zeroizing::new(Vec::with_capacity(CLEARTEXT_CHUNK_SIZE)));
+        self.decrypt_run(core, idx, idx + 1, from_shadow, &mut buf)
+            .await?;
+        let hi = hi.min(buf.len());
+        out.extend_from_slice(&buf[lo.min(hi)..hi]);
+        if let Some((ev, data)) = self.cache.insert(idx, buf, false) {
+            self.queue_chunk(core, ev, &data).await?;
+        }
+        Ok(())
+    }
+
     pub(super) async fn read(
         &mut self,
         core: &Core,
@@ -159,8 +185,14 @@ impl FileState {
         let first = offset / CS;
         let last = (end - 1) / CS;
         // Whole chunks are decrypted straight into the output, so reserve for
-        // all of them up front (no reallocation copies of cleartext).
-        let mut out = Zeroizing::new(Vec::with_capacity(((last - first + 1) * CS) as usize));
+        // all of them up front (no reallocation copies of cleartext); a read
+        // inside one chunk (small random reads) needs only its own length.
+        let cap = if first == last {
+            (end - offset) as usize
+        } else {
+            ((last - first + 1) * CS) as usize
+        };
+        let mut out = Zeroizing::new(Vec::with_capacity(cap));
         let mut idx = first;
         while idx <= last {
             let start = idx * CS;
@@ -173,6 +205,11 @@ impl FileState {
                 continue;
             }
             let from_shadow = self.written.contains(&idx);
+            if first == last && (lo > 0 || hi < clear_len(idx, self.size)) {
+                self.read_part(core, idx, lo, hi, from_shadow, &mut out)
+                    .await?;
+                break;
+            }
             let mut j = idx + 1;
             while j <= last
                 && j - idx < READ_RUN

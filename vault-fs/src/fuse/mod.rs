@@ -1,10 +1,14 @@
 //! The FUSE adapter: `fuser::Filesystem` over [`VaultFs`]. Translates, never
 //! decides; knows nothing of Cryptomator.
 //!
-//! Every callback that may touch storage spawns a task on the tokio runtime
-//! and replies from it, so a slow storage request never blocks others. A
-//! semaphore bounds the requests in flight: when it is exhausted the FUSE
-//! reader thread waits, which pushes back on the kernel.
+//! Every callback that may touch storage either runs on the FUSE reader
+//! thread that received it, or spawns a task on the tokio runtime and replies
+//! from it (see [`FuseAdapter::spawn`]): over a local folder the first (a
+//! request is a few system calls, and every thread handoff costs more than
+//! the 4 KiB read it carries), over a network the second, so a slow storage
+//! request never blocks others. A semaphore bounds the tasks in flight: when
+//! it is exhausted the FUSE reader thread waits, which pushes back on the
+//! kernel.
 //!
 //! Split by seam: this file holds the callbacks; `translate` maps types
 //! (errno, attributes, times, open flags); `mount` runs the session.
@@ -70,6 +74,8 @@ pub(crate) struct FuseAdapter {
     attr_ttl: Duration,
     entry_ttl: Duration,
     activity: Arc<Activity>,
+    /// Requests run on the reader thread (local storage; see [`FuseAdapter::spawn`]).
+    inline: bool,
 }
 
 fn max_pages_limit() -> u32 {
@@ -87,6 +93,7 @@ impl FuseAdapter {
         entry_ttl: Duration,
         activity: Arc<Activity>,
     ) -> Self {
+        let inline = fs.vault().local_io();
         FuseAdapter {
             fs,
             runtime,
@@ -94,22 +101,41 @@ impl FuseAdapter {
             attr_ttl,
             entry_ttl,
             activity,
+            inline,
         }
     }
 
-    /// Runs `work` as a task on the runtime; the reply is sent from there.
+    /// Whether requests run on the FUSE reader threads (see [`FuseAdapter::spawn`]).
+    pub(crate) fn inline(&self) -> bool {
+        self.inline
+    }
+
+    /// Runs `work`, which replies to the request.
     ///
-    /// Takes an in-flight permit first, on the calling FUSE reader thread
-    /// (never a runtime thread): when all are taken that thread waits, which
-    /// holds back further requests from the kernel. The permit is held until
-    /// the task has replied. The engine calls inside `work` are bounded by
-    /// `io_timeout` in [`VaultFs`].
+    /// Over local storage ([`vault_engine::Vault::local_io`]) on the calling
+    /// FUSE reader thread, to completion, with the storage's system calls made
+    /// right there ([`vault_engine::run_io_inline`]): a 4 KiB read then costs
+    /// the kernel's switch to this thread and back, as in any FUSE daemon,
+    /// instead of three more (to a runtime worker, to the blocking pool and
+    /// back). Several reader threads serve requests side by side.
+    ///
+    /// Otherwise as a task on the runtime; the reply is sent from there. Takes
+    /// an in-flight permit first, on the calling FUSE reader thread (never a
+    /// runtime thread): when all are taken that thread waits, which holds back
+    /// further requests from the kernel. The permit is held until the task has
+    /// replied. The engine calls inside `work` are bounded by `io_timeout` in
+    /// [`VaultFs`].
     fn spawn<F, Fut>(&self, work: F)
     where
         F: FnOnce(Arc<VaultFs>) -> Fut + Send + 'static,
         Fut: Future<Output = ()> + Send + 'static,
     {
         self.activity.touch();
+        if self.inline {
+            let fs = Arc::clone(&self.fs);
+            vault_engine::run_io_inline(|| self.runtime.block_on(work(fs)));
+            return;
+        }
         let permit = match Arc::clone(&self.permits).try_acquire_owned() {
             Ok(permit) => Some(permit),
             // Saturated: block this reader thread until a task finishes.
@@ -404,6 +430,13 @@ impl Filesystem for FuseAdapter {
         _lock_owner: Option<LockOwner>,
         reply: ReplyWrite,
     ) {
+        if self.inline {
+            // Served right here: no copy of the payload (up to max_write) to hand over.
+            self.activity.touch();
+            let run = || self.runtime.block_on(self.fs.write(fh.0, offset, data));
+            let written = try_reply!(reply, vault_engine::run_io_inline(run));
+            return reply.written(written as u32);
+        }
         let data = zeroize::Zeroizing::new(data.to_vec());
         self.spawn(move |fs| async move {
             let written = try_reply!(reply, fs.write(fh.0, offset, &data).await);

@@ -87,6 +87,11 @@ impl VaultFs {
         if !(exclusive || truncate) || !self.known_absent(parent, name) {
             return None;
         }
+        // Offline the store at close would fail, and close errors are what most
+        // programs ignore: the create itself must fail (EIO) as it does online.
+        if self.vault.storage_unreachable() {
+            return None;
+        }
         let node = Node {
             parent: dir.clone(),
             name: name.to_owned(),

@@ -38,10 +38,14 @@ pub(super) fn to_storage_error(path: &StoragePath, error: io::Error) -> StorageE
     StorageError::with_source(classify(&error), path, error)
 }
 
-/// Runs blocking file-system work on the blocking pool.
+/// Runs blocking file-system work on the blocking pool, or right here inside
+/// [`crate::run_io_inline`] (a thread that may block: no handoff, no wake-up).
 pub(super) async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> io::Result<T> + Send + 'static,
 ) -> io::Result<T> {
+    if crate::io_inline() {
+        return f();
+    }
     tokio::task::spawn_blocking(f)
         .await
         .map_err(io::Error::other)?

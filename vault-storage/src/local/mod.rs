@@ -352,6 +352,10 @@ impl Storage for LocalStorage {
         format!("local folder {}", self.root.display())
     }
 
+    fn local_io(&self) -> bool {
+        true
+    }
+
     async fn metadata(&self, path: &StoragePath) -> Result<Metadata, StorageError> {
         self.run(path, |_, full| {
             std::fs::metadata(full).map(|m| metadata_of(&m))
