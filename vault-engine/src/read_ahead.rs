@@ -3,13 +3,14 @@
 //! Every storage read costs at least one round trip (an SFTP open and a first reply, a
 //! WebDAV ranged GET), which over a hotel link is 80-200 ms. Reading a file front to back
 //! therefore fetches a window larger than the read, grows the window while the reads stay
-//! sequential (up to [`MAX_WINDOW_CHUNKS`] chunks), and starts fetching the next window in
-//! the background as soon as the current one is in use, so the link stays busy while the
-//! caller decrypts. Any other access pattern reads exactly what it asks for and drops the
+//! sequential (up to [`MAX_WINDOW_CHUNKS`] chunks), and keeps the next [`AHEAD`] windows
+//! fetching in the background while the current one is in use, so the link stays busy while
+//! the caller decrypts and no window waits for the one before it to drain. Any other access pattern reads exactly what it asks for and drops the
 //! window. Windows are whole ciphertext chunks, so chunk-aligned reads tile them exactly.
 //!
 //! Only ciphertext passes through here: nothing to zeroize.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
@@ -22,8 +23,12 @@ const MIN_WINDOW_CHUNKS: usize = 32;
 /// 8 chunks (256 KiB), enough for a thumbnailer's or `file`'s look at the start.
 const HEAD_CHUNKS: usize = 8;
 /// Largest window: 128 chunks (about 4 MiB), so a file read front to back holds at most
-/// two windows (the one in use and the one in flight) of memory.
+/// 1 + [`AHEAD`] windows (the one in use and those in flight) of memory.
 const MAX_WINDOW_CHUNKS: usize = 128;
+/// Windows fetched ahead at once. With one, the link idles for a round trip at every window
+/// edge (the next fetch starts only once the last reply of the previous one is in), and over
+/// SFTP also for the next window's open; a second fetch in flight covers both.
+const AHEAD: usize = 2;
 
 /// A window being fetched in the background; dropping it abandons the fetch.
 struct Fetch {
@@ -44,8 +49,8 @@ pub(crate) struct ReadAhead {
     unit: usize,
     /// Fetched ciphertext `(offset, bytes)`.
     buf: Option<(u64, Bytes)>,
-    /// The window after `buf`, in flight.
-    next: Option<Fetch>,
+    /// The windows after `buf`, in flight, in order.
+    next: VecDeque<Fetch>,
     window_chunks: usize,
     /// Where the last read ended: a read starting there is sequential.
     last_end: u64,
@@ -56,7 +61,7 @@ impl ReadAhead {
         ReadAhead {
             unit: chunk_ciphertext_len.max(1),
             buf: None,
-            next: None,
+            next: VecDeque::new(),
             window_chunks: MIN_WINDOW_CHUNKS,
             last_end: 0,
         }
@@ -65,7 +70,7 @@ impl ReadAhead {
     /// Forgets everything fetched (the committed version changed).
     pub(crate) fn clear(&mut self) {
         self.buf = None;
-        self.next = None;
+        self.next.clear();
         self.window_chunks = MIN_WINDOW_CHUNKS;
     }
 
@@ -90,7 +95,7 @@ impl ReadAhead {
         } else {
             header_len + HEAD_CHUNKS * self.unit
         };
-        self.next = None;
+        self.next.clear();
         let bytes = storage.read_at(path, 0, want).await?;
         self.last_end = header_len.min(bytes.len()) as u64;
         let head = bytes.slice(..header_len.min(bytes.len()));
@@ -115,7 +120,7 @@ impl ReadAhead {
         if let Some(out) = self.slice(offset, len) {
             return Ok(self.served(storage, path, offset, out, object_len));
         }
-        if let Some(fetch) = self.next.take()
+        if let Some(fetch) = self.next.pop_front()
             && offset >= self.buf.as_ref().map_or(fetch.start, |(s, _)| *s)
             && offset < fetch.start + fetch.len as u64
         {
@@ -129,7 +134,7 @@ impl ReadAhead {
             }
         }
         // A miss: fetch directly (a whole window if sequential).
-        self.next = None;
+        self.next.clear();
         let want = if sequential {
             len.max(self.window())
         } else {
@@ -211,27 +216,31 @@ impl ReadAhead {
         self.window_chunks = (self.window_chunks * 2).min(MAX_WINDOW_CHUNKS);
     }
 
-    /// Starts fetching the window after `buf` unless one is in flight or the object ends.
+    /// Starts fetching the windows after `buf` (and after those already in flight) until
+    /// [`AHEAD`] are in flight or the object ends.
     fn prefetch(&mut self, storage: &Arc<dyn Storage>, path: &StoragePath, object_len: u64) {
-        if self.next.is_some() {
-            return;
-        }
         let Some((start, buf)) = &self.buf else {
             return;
         };
-        let from = start + buf.len() as u64;
-        if buf.is_empty() || from >= object_len {
+        if buf.is_empty() {
             return;
         }
-        let len = self.window();
-        let storage = Arc::clone(storage);
-        let path = path.clone();
-        let task = tokio::spawn(async move { storage.read_at(&path, from, len).await });
-        self.next = Some(Fetch {
-            start: from,
-            len,
-            task,
-        });
+        let mut from = start + buf.len() as u64;
+        if let Some(last) = self.next.back() {
+            from = last.start + last.len as u64;
+        }
+        while self.next.len() < AHEAD && from < object_len {
+            let len = self.window();
+            let storage = Arc::clone(storage);
+            let path = path.clone();
+            let task = tokio::spawn(async move { storage.read_at(&path, from, len).await });
+            self.next.push_back(Fetch {
+                start: from,
+                len,
+                task,
+            });
+            from += len as u64;
+        }
     }
 }
 
