@@ -142,8 +142,10 @@ impl ReadAhead {
         };
         let bytes = storage.read_at(path, offset, want).await?;
         self.last_end = offset + len as u64;
-        if bytes.len() > len {
-            let out = bytes.slice(..len);
+        // A sequential read as large as a window (`vault get` reads 1 MiB at a time) keeps
+        // what it fetched too: the windows after it are fetched from its end.
+        if bytes.len() > len || (sequential && !bytes.is_empty()) {
+            let out = bytes.slice(..len.min(bytes.len()));
             self.buf = Some((offset, bytes));
             if sequential {
                 self.grow();
@@ -200,6 +202,11 @@ impl ReadAhead {
     /// two are contiguous (a read straddling the window edge).
     fn append(&mut self, from: u64, (start, fetched): (u64, Bytes)) {
         self.buf = match self.buf.take() {
+            Some((s, old)) if s + old.len() as u64 == start && from >= start => {
+                // Nothing of the old buffer is still wanted.
+                drop(old);
+                Some((start, fetched))
+            }
             Some((s, old)) if s + old.len() as u64 == start && from >= s => {
                 let keep = (from - s).min(old.len() as u64) as usize;
                 let tail = old.slice(keep..);
@@ -321,6 +328,16 @@ mod tests {
         o.read_to_end(&mut ra, 0, 4 * UNIT).await;
         // 250 reads; windows of 32, 64 and then 128 units: a few dozen fetches at most
         assert!(o.reads() <= 12, "{} storage reads for 250 reads", o.reads());
+    }
+
+    #[tokio::test]
+    async fn window_sized_sequential_reads_still_fetch_ahead() {
+        // `vault get` reads a first window's worth at a time: without read-ahead every read
+        // would be its own round trip (10 here).
+        let o = Object::new(320 * UNIT).await;
+        let mut ra = ReadAhead::new(UNIT);
+        o.read_to_end(&mut ra, 0, MIN_WINDOW_CHUNKS * UNIT).await;
+        assert!(o.reads() <= 5, "{} storage reads for 10 reads", o.reads());
     }
 
     #[tokio::test]
