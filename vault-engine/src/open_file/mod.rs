@@ -37,6 +37,7 @@ use vault_storage::StoragePath;
 use zeroize::Zeroizing;
 
 mod chunk_cache;
+mod flight;
 mod read;
 
 use crate::core::{Core, lock, not_found_as};
@@ -45,6 +46,7 @@ use crate::read_ahead::ReadAhead;
 use crate::shadow::Shadow;
 use crate::{Node, NodeKind, VaultError, VaultErrorKind};
 use chunk_cache::{CS, ChunkCache, clear_len, nchunks};
+use flight::{Flight, MAX_FLIGHTS};
 
 /// Encrypted chunks batched into one `write_at`: 4 MiB, so a remote write's fixed cost (an
 /// SFTP open and close, each a round trip) is paid once per 4 MiB, not per MiB.
@@ -56,25 +58,6 @@ struct Pending {
     first: u64,
     count: u64,
     bytes: Vec<u8>,
-}
-
-/// Batches written to the shadow object at once. With one, the link idles at every batch
-/// edge (the next batch starts once the last reply of the previous one is in, and over SFTP
-/// each batch also opens and closes its handle, a round trip each); a second one in flight
-/// keeps data moving meanwhile.
-const MAX_FLIGHTS: usize = 2;
-
-/// A batch of encrypted chunks on its way to the shadow object.
-enum Flight {
-    Running {
-        offset: u64,
-        bytes: Bytes,
-        task: tokio::task::JoinHandle<Result<(), vault_storage::StorageError>>,
-    },
-    Failed {
-        offset: u64,
-        bytes: Bytes,
-    },
 }
 
 pub(crate) struct FileState {
@@ -373,12 +356,7 @@ impl FileState {
         let offset = Self::chunk_offset(core, self.pending.first);
         let end = offset + self.pending.bytes.len() as u64;
         let wait_all = !matches!(self.shadow, Some(Shadow::Object { .. }))
-            || self.flights.iter().any(|f| match f {
-                Flight::Failed { .. } => true,
-                Flight::Running {
-                    offset: o, bytes, ..
-                } => *o < end && offset < *o + bytes.len() as u64,
-            });
+            || self.flights.iter().any(|f| f.blocks(offset, end));
         if wait_all {
             self.settle(core).await?;
         }
