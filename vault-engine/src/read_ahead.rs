@@ -114,9 +114,8 @@ impl ReadAhead {
         object_len: u64,
     ) -> Result<Bytes, StorageError> {
         let sequential = offset == self.last_end && offset > 0;
-        if !sequential {
-            self.window_chunks = MIN_WINDOW_CHUNKS;
-        }
+        // A read served from what is fetched keeps the window even when it is not exactly
+        // where the last one ended: the kernel's asynchronous reads arrive slightly out of order.
         if let Some(out) = self.slice(offset, len) {
             return Ok(self.served(storage, path, offset, out, object_len));
         }
@@ -134,6 +133,9 @@ impl ReadAhead {
             }
         }
         // A miss: fetch directly (a whole window if sequential).
+        if !sequential {
+            self.window_chunks = MIN_WINDOW_CHUNKS;
+        }
         self.next.clear();
         let want = if sequential {
             len.max(self.window())
