@@ -27,6 +27,11 @@ const PUT_FOLDER: usize = 14;
 const CAT: usize = 11;
 const LS_ROOT: usize = 19;
 const RM: usize = 9;
+/// `vault rm -r` of a folder holding [`RM_R_FILES`] files: a fixed part (unlock, the folder's
+/// node, three listings of OPENDIR + 8 pipelined READDIR + CLOSE, `dir.c9r`, `dirid.c9r`, two
+/// RMDIR) and one REMOVE per file, nothing else per file.
+const RM_R_FILES: usize = 20;
+const RM_R_FIXED: usize = 43;
 
 struct Counted {
     log: PathBuf,
@@ -180,6 +185,28 @@ fn sftp_requests_per_operation() {
     within("vault ls /", &counted.take(), LS_ROOT);
     run(&["rm", &url, "/one.bin"]).ok();
     within("vault rm /one.bin", &counted.take(), RM);
+
+    let tree = tmp.path().join("t");
+    std::fs::create_dir(&tree).unwrap();
+    for i in 0..RM_R_FILES {
+        std::fs::write(tree.join(format!("f{i}.txt")), format!("file {i}")).unwrap();
+    }
+    run(&["put", "-r", &url, tree.to_str().unwrap(), "/t"]).ok();
+    counted.take();
+    run(&["rm", "-r", &url, "/t"]).ok();
+    let reqs = counted.take();
+    let removes = reqs.iter().filter(|r| *r == "remove").count();
+    within(
+        &format!("vault rm -r of {RM_R_FILES} files"),
+        &reqs,
+        RM_R_FIXED + RM_R_FILES,
+    );
+    assert_eq!(
+        removes,
+        RM_R_FILES + 2,
+        "one REMOVE per file, + dir.c9r and dirid.c9r ({})",
+        summary(&reqs)
+    );
     drop(sshd);
     let _ = std::fs::remove_dir_all(&dir);
 }

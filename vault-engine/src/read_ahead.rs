@@ -3,13 +3,14 @@
 //! Every storage read costs at least one round trip (an SFTP open and a first reply, a
 //! WebDAV ranged GET), which over a hotel link is 80-200 ms. Reading a file front to back
 //! therefore fetches a window larger than the read, grows the window while the reads stay
-//! sequential (up to [`MAX_WINDOW_CHUNKS`] chunks), and starts fetching the next window in
-//! the background as soon as the current one is in use, so the link stays busy while the
-//! caller decrypts. Any other access pattern reads exactly what it asks for and drops the
+//! sequential (up to [`MAX_WINDOW_CHUNKS`] chunks), and keeps the next [`AHEAD`] windows
+//! fetching in the background while the current one is in use, so the link stays busy while
+//! the caller decrypts and no window waits for the one before it to drain. Any other access pattern reads exactly what it asks for and drops the
 //! window. Windows are whole ciphertext chunks, so chunk-aligned reads tile them exactly.
 //!
 //! Only ciphertext passes through here: nothing to zeroize.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
@@ -22,8 +23,12 @@ const MIN_WINDOW_CHUNKS: usize = 32;
 /// 8 chunks (256 KiB), enough for a thumbnailer's or `file`'s look at the start.
 const HEAD_CHUNKS: usize = 8;
 /// Largest window: 128 chunks (about 4 MiB), so a file read front to back holds at most
-/// two windows (the one in use and the one in flight) of memory.
+/// 1 + [`AHEAD`] windows (the one in use and those in flight) of memory.
 const MAX_WINDOW_CHUNKS: usize = 128;
+/// Windows fetched ahead at once. With one, the link idles for a round trip at every window
+/// edge (the next fetch starts only once the last reply of the previous one is in), and over
+/// SFTP also for the next window's open; a second fetch in flight covers both.
+const AHEAD: usize = 2;
 
 /// A window being fetched in the background; dropping it abandons the fetch.
 struct Fetch {
@@ -44,8 +49,8 @@ pub(crate) struct ReadAhead {
     unit: usize,
     /// Fetched ciphertext `(offset, bytes)`.
     buf: Option<(u64, Bytes)>,
-    /// The window after `buf`, in flight.
-    next: Option<Fetch>,
+    /// The windows after `buf`, in flight, in order.
+    next: VecDeque<Fetch>,
     window_chunks: usize,
     /// Where the last read ended: a read starting there is sequential.
     last_end: u64,
@@ -56,7 +61,7 @@ impl ReadAhead {
         ReadAhead {
             unit: chunk_ciphertext_len.max(1),
             buf: None,
-            next: None,
+            next: VecDeque::new(),
             window_chunks: MIN_WINDOW_CHUNKS,
             last_end: 0,
         }
@@ -65,7 +70,7 @@ impl ReadAhead {
     /// Forgets everything fetched (the committed version changed).
     pub(crate) fn clear(&mut self) {
         self.buf = None;
-        self.next = None;
+        self.next.clear();
         self.window_chunks = MIN_WINDOW_CHUNKS;
     }
 
@@ -90,7 +95,7 @@ impl ReadAhead {
         } else {
             header_len + HEAD_CHUNKS * self.unit
         };
-        self.next = None;
+        self.next.clear();
         let bytes = storage.read_at(path, 0, want).await?;
         self.last_end = header_len.min(bytes.len()) as u64;
         let head = bytes.slice(..header_len.min(bytes.len()));
@@ -108,28 +113,50 @@ impl ReadAhead {
         len: usize,
         object_len: u64,
     ) -> Result<Bytes, StorageError> {
-        let sequential = offset == self.last_end && offset > 0;
-        if !sequential {
-            self.window_chunks = MIN_WINDOW_CHUNKS;
-        }
+        // Sequential, or nearly: the kernel's asynchronous reads can arrive a read or two
+        // out of order.
+        let sequential = offset > 0 && offset.abs_diff(self.last_end) <= 2 * len as u64;
+        // A read served from what is fetched keeps the window even when it is not exactly
+        // where the last one ended: the kernel's asynchronous reads arrive slightly out of order.
         if let Some(out) = self.slice(offset, len) {
             return Ok(self.served(storage, path, offset, out, object_len));
         }
-        if let Some(fetch) = self.next.take()
-            && offset >= self.buf.as_ref().map_or(fetch.start, |(s, _)| *s)
-            && offset < fetch.start + fetch.len as u64
+        let ahead_from = self.buf.as_ref().map(|(s, _)| *s);
+        let ahead_end = self.next.back().map(|f| f.start + f.len as u64);
+        if let (Some(first), Some(end)) = (self.next.front(), ahead_end)
+            && offset >= ahead_from.unwrap_or(first.start)
+            && offset < end
         {
-            // The read lands in (or straddles into) the window in flight.
-            if let Some(fetched) = Self::landed(fetch).await {
-                self.append(offset, fetched);
+            // The read lands in (or straddles into) a window in flight: the ones before it
+            // land first (a read that skipped ahead must not throw them away).
+            while let Some(fetch) = self.next.pop_front() {
+                let holds = offset < fetch.start + fetch.len as u64;
+                let Some(fetched) = Self::landed(fetch).await else {
+                    break;
+                };
+                self.append(if holds { offset } else { fetched.0 }, fetched);
                 self.grow();
-                if let Some(out) = self.slice(offset, len) {
-                    return Ok(self.served(storage, path, offset, out, object_len));
+                if holds {
+                    break;
                 }
             }
+            if let Some(out) = self.slice(offset, len) {
+                return Ok(self.served(storage, path, offset, out, object_len));
+            }
+        }
+        // A straggler just behind what is fetched (the kernel's asynchronous reads): read it
+        // directly and leave the read-ahead as it is.
+        if let Some(from) = ahead_from
+            && offset < from
+            && offset + (MAX_WINDOW_CHUNKS * self.unit) as u64 >= from
+        {
+            return storage.read_at(path, offset, len).await;
         }
         // A miss: fetch directly (a whole window if sequential).
-        self.next = None;
+        if !sequential {
+            self.window_chunks = MIN_WINDOW_CHUNKS;
+        }
+        self.next.clear();
         let want = if sequential {
             len.max(self.window())
         } else {
@@ -137,8 +164,10 @@ impl ReadAhead {
         };
         let bytes = storage.read_at(path, offset, want).await?;
         self.last_end = offset + len as u64;
-        if bytes.len() > len {
-            let out = bytes.slice(..len);
+        // A sequential read as large as a window (`vault get` reads 1 MiB at a time) keeps
+        // what it fetched too: the windows after it are fetched from its end.
+        if bytes.len() > len || (sequential && !bytes.is_empty()) {
+            let out = bytes.slice(..len.min(bytes.len()));
             self.buf = Some((offset, bytes));
             if sequential {
                 self.grow();
@@ -195,6 +224,11 @@ impl ReadAhead {
     /// two are contiguous (a read straddling the window edge).
     fn append(&mut self, from: u64, (start, fetched): (u64, Bytes)) {
         self.buf = match self.buf.take() {
+            Some((s, old)) if s + old.len() as u64 == start && from >= start => {
+                // Nothing of the old buffer is still wanted.
+                drop(old);
+                Some((start, fetched))
+            }
             Some((s, old)) if s + old.len() as u64 == start && from >= s => {
                 let keep = (from - s).min(old.len() as u64) as usize;
                 let tail = old.slice(keep..);
@@ -211,27 +245,31 @@ impl ReadAhead {
         self.window_chunks = (self.window_chunks * 2).min(MAX_WINDOW_CHUNKS);
     }
 
-    /// Starts fetching the window after `buf` unless one is in flight or the object ends.
+    /// Starts fetching the windows after `buf` (and after those already in flight) until
+    /// [`AHEAD`] are in flight or the object ends.
     fn prefetch(&mut self, storage: &Arc<dyn Storage>, path: &StoragePath, object_len: u64) {
-        if self.next.is_some() {
-            return;
-        }
         let Some((start, buf)) = &self.buf else {
             return;
         };
-        let from = start + buf.len() as u64;
-        if buf.is_empty() || from >= object_len {
+        if buf.is_empty() {
             return;
         }
-        let len = self.window();
-        let storage = Arc::clone(storage);
-        let path = path.clone();
-        let task = tokio::spawn(async move { storage.read_at(&path, from, len).await });
-        self.next = Some(Fetch {
-            start: from,
-            len,
-            task,
-        });
+        let mut from = start + buf.len() as u64;
+        if let Some(last) = self.next.back() {
+            from = last.start + last.len as u64;
+        }
+        while self.next.len() < AHEAD && from < object_len {
+            let len = self.window();
+            let storage = Arc::clone(storage);
+            let path = path.clone();
+            let task = tokio::spawn(async move { storage.read_at(&path, from, len).await });
+            self.next.push_back(Fetch {
+                start: from,
+                len,
+                task,
+            });
+            from += len as u64;
+        }
     }
 }
 
@@ -312,6 +350,31 @@ mod tests {
         o.read_to_end(&mut ra, 0, 4 * UNIT).await;
         // 250 reads; windows of 32, 64 and then 128 units: a few dozen fetches at most
         assert!(o.reads() <= 12, "{} storage reads for 250 reads", o.reads());
+    }
+
+    #[tokio::test]
+    async fn reads_slightly_out_of_order_keep_the_read_ahead() {
+        // The kernel's asynchronous reads: every pair of 4-unit reads arrives swapped.
+        let o = Object::new(1000 * UNIT).await;
+        let mut ra = ReadAhead::new(UNIT);
+        let step = 4 * UNIT;
+        let mut offset = 0;
+        while offset + 2 * step <= o.data.len() {
+            o.read(&mut ra, offset + step, step).await;
+            o.read(&mut ra, offset, step).await;
+            offset += 2 * step;
+        }
+        assert!(o.reads() <= 30, "{} storage reads for 250 reads", o.reads());
+    }
+
+    #[tokio::test]
+    async fn window_sized_sequential_reads_still_fetch_ahead() {
+        // `vault get` reads a first window's worth at a time: without read-ahead every read
+        // would be its own round trip (10 here).
+        let o = Object::new(320 * UNIT).await;
+        let mut ra = ReadAhead::new(UNIT);
+        o.read_to_end(&mut ra, 0, MIN_WINDOW_CHUNKS * UNIT).await;
+        assert!(o.reads() <= 5, "{} storage reads for 10 reads", o.reads());
     }
 
     #[tokio::test]

@@ -110,20 +110,25 @@ pub async fn run(
         }
     }
     let ids = &ids;
-    let leaves = items
-        .iter()
-        .filter(|i| !matches!(i, Item::Dir { .. }))
-        .map(|item| {
+    let leaves = interleave_folders(items.iter().filter(|i| !matches!(i, Item::Dir { .. })))
+        .into_iter()
+        .map(|(n, item)| {
             let top = known.take(item_target(item));
             let bar = &bar;
             let vault = &vault;
-            async move { execute_leaf(vault, storage_arg, item, ids, top, bar).await }
+            async move {
+                (
+                    n,
+                    execute_leaf(vault, storage_arg, item, ids, top, bar).await,
+                )
+            }
         });
-    let results: Vec<CliResult> = futures::stream::iter(leaves)
-        .buffered(PARALLEL)
+    let mut results: Vec<(usize, CliResult)> = futures::stream::iter(leaves)
+        .buffer_unordered(PARALLEL)
         .collect()
         .await;
-    errors.extend(results.into_iter().filter_map(Result::err));
+    results.sort_by_key(|(n, _)| *n);
+    errors.extend(results.into_iter().filter_map(|(_, r)| r.err()));
     bar.finish_and_clear();
     // Last, as writing inside a folder changes its time (the nodes are the ones made or found).
     for (node, m) in dirs.into_iter().rev() {
@@ -147,6 +152,34 @@ fn source_meta(src: &Path, recursive: bool) -> CliResult<std::fs::Metadata> {
         )));
     }
     Ok(meta)
+}
+
+/// `leaves` (numbered in plan order) taken one folder at a time in turn: creations in one
+/// folder wait for each other (the engine holds the folder's lock while it writes a new
+/// node), so copies running side by side should be in different folders where the tree has
+/// several.
+fn interleave_folders<'a>(leaves: impl Iterator<Item = &'a Item>) -> Vec<(usize, &'a Item)> {
+    let mut index: HashMap<String, usize> = HashMap::new();
+    let mut folders: Vec<std::collections::VecDeque<(usize, &'a Item)>> = Vec::new();
+    for (n, item) in leaves.enumerate() {
+        let parent = item_target(item)
+            .split_last()
+            .map(|(p, _)| p.display())
+            .unwrap_or_default();
+        let at = *index.entry(parent).or_insert_with(|| {
+            folders.push(Default::default());
+            folders.len() - 1
+        });
+        folders[at].push_back((n, item));
+    }
+    let mut out = Vec::new();
+    while !folders.is_empty() {
+        for q in folders.iter_mut() {
+            out.extend(q.pop_front());
+        }
+        folders.retain(|q| !q.is_empty());
+    }
+    out
 }
 
 /// Files (and symlinks) copied at the same time by `put -r`: enough to hide a link's latency,

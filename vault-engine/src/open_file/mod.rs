@@ -27,7 +27,7 @@
 //! arithmetic, a leaf), `read` (the read path); this file keeps the state,
 //! the write path, commit and the public [`OpenFile`] surface.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, VecDeque};
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -37,6 +37,7 @@ use vault_storage::StoragePath;
 use zeroize::Zeroizing;
 
 mod chunk_cache;
+mod flight;
 mod read;
 
 use crate::core::{Core, lock, not_found_as};
@@ -45,6 +46,7 @@ use crate::read_ahead::ReadAhead;
 use crate::shadow::Shadow;
 use crate::{Node, NodeKind, VaultError, VaultErrorKind};
 use chunk_cache::{CS, ChunkCache, clear_len, nchunks};
+use flight::{Flight, MAX_FLIGHTS};
 
 /// Encrypted chunks batched into one `write_at`: 4 MiB, so a remote write's fixed cost (an
 /// SFTP open and close, each a round trip) is paid once per 4 MiB, not per MiB.
@@ -56,19 +58,6 @@ struct Pending {
     first: u64,
     count: u64,
     bytes: Vec<u8>,
-}
-
-/// A batch of encrypted chunks on its way to the shadow object.
-enum Flight {
-    Running {
-        offset: u64,
-        bytes: Bytes,
-        task: tokio::task::JoinHandle<Result<(), vault_storage::StorageError>>,
-    },
-    Failed {
-        offset: u64,
-        bytes: Bytes,
-    },
 }
 
 pub(crate) struct FileState {
@@ -90,9 +79,10 @@ pub(crate) struct FileState {
     /// Chunks whose current ciphertext is in the shadow (or `pending`).
     written: BTreeSet<u64>,
     pending: Pending,
-    /// The previous batch, being written to the shadow object in the
-    /// background while the next one is encrypted (or a failed one to retry).
-    flight: Option<Flight>,
+    /// The previous batches (at most [`MAX_FLIGHTS`], oldest first, never overlapping),
+    /// being written to the shadow object in the background while the next one is
+    /// encrypted (or a failed one to retry).
+    flights: VecDeque<Flight>,
     /// Ciphertext of the committed version fetched ahead for sequential reads.
     readahead: ReadAhead,
     unlinked: bool,
@@ -210,7 +200,7 @@ pub(crate) async fn open_with(
         shadow: None,
         written: BTreeSet::new(),
         pending: Pending::default(),
-        flight: None,
+        flights: VecDeque::new(),
         readahead: ReadAhead::new(core.cryptor.combo().ciphertext_chunk_len()),
         unlinked: false,
         pending_mtime: None,
@@ -299,10 +289,18 @@ impl FileState {
         combo.header_len() as u64 + idx * combo.ciphertext_chunk_len() as u64
     }
 
-    /// Waits for the batch in flight; a failed one is retried here once and
-    /// kept (never dropped) if it fails again.
+    /// Waits for every batch in flight.
     async fn settle(&mut self, core: &Core) -> Result<(), VaultError> {
-        let (offset, bytes) = match self.flight.take() {
+        while !self.flights.is_empty() {
+            self.settle_oldest(core).await?;
+        }
+        Ok(())
+    }
+
+    /// Waits for the oldest batch in flight; a failed one is retried here once and
+    /// kept (never dropped) if it fails again.
+    async fn settle_oldest(&mut self, core: &Core) -> Result<(), VaultError> {
+        let (offset, bytes) = match self.flights.pop_front() {
             None => return Ok(()),
             Some(Flight::Running {
                 offset,
@@ -337,7 +335,7 @@ impl FileState {
                 Ok(())
             }
             Err(e) => {
-                self.flight = Some(Flight::Failed { offset, bytes });
+                self.flights.push_front(Flight::Failed { offset, bytes });
                 Err(e)
             }
         }
@@ -353,20 +351,29 @@ impl FileState {
     }
 
     /// Sends the pending run to the shadow: in the background for shadow
-    /// objects (one batch in flight at a time, so writes keep their order),
-    /// inline for the local spool.
+    /// objects (up to [`MAX_FLIGHTS`] batches at a time; one that overlaps a batch in
+    /// flight waits for it, so writes of the same bytes keep their order), inline for
+    /// the local spool.
     async fn flush_pending(&mut self, core: &Core) -> Result<(), VaultError> {
-        self.settle(core).await?;
         if self.pending.count == 0 {
-            return Ok(());
+            return self.settle(core).await;
         }
         let offset = Self::chunk_offset(core, self.pending.first);
+        let end = offset + self.pending.bytes.len() as u64;
+        let wait_all = !matches!(self.shadow, Some(Shadow::Object { .. }))
+            || self.flights.iter().any(|f| f.blocks(offset, end));
+        if wait_all {
+            self.settle(core).await?;
+        }
+        while self.flights.len() >= MAX_FLIGHTS {
+            self.settle_oldest(core).await?;
+        }
         let bytes = Bytes::from(std::mem::take(&mut self.pending.bytes));
         match self.shadow.as_mut() {
             Some(Shadow::Object { path }) => {
                 let (storage, path, b) = (Arc::clone(&core.storage), path.clone(), bytes.clone());
                 let task = tokio::spawn(async move { storage.write_at(&path, offset, b).await });
-                self.flight = Some(Flight::Running {
+                self.flights.push_back(Flight::Running {
                     offset,
                     bytes,
                     task,
@@ -578,8 +585,10 @@ impl FileState {
 
     /// Throws unflushed changes away: back to the committed version.
     async fn reset(&mut self, core: &Core) {
-        if let Some(Flight::Running { task, .. }) = self.flight.take() {
-            let _ = task.await;
+        for f in std::mem::take(&mut self.flights) {
+            if let Flight::Running { task, .. } = f {
+                let _ = task.await;
+            }
         }
         if let Some(s) = self.shadow.take() {
             s.discard(core).await;
@@ -649,7 +658,7 @@ impl FileState {
             shadow: None,
             written: BTreeSet::new(),
             pending: Pending::default(),
-            flight: None,
+            flights: VecDeque::new(),
             readahead: ReadAhead::new(1),
             unlinked: true,
             pending_mtime: None,
