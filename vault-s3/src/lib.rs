@@ -27,6 +27,7 @@
 mod aws_profile;
 mod config;
 mod http;
+mod known;
 mod listing;
 mod ops;
 mod rename;
@@ -72,6 +73,8 @@ pub struct S3Storage {
     /// See [`S3Config::marker_file`].
     marker_file: Option<String>,
     plan: Plan,
+    /// Recently learned folders and files (saves a write its checks).
+    known: known::Known,
 }
 
 impl std::fmt::Debug for S3Storage {
@@ -134,6 +137,7 @@ impl S3Storage {
                 part_size: config.part_size,
                 concurrency: config.part_concurrency,
             },
+            known: known::Known::default(),
         })
     }
 
@@ -176,7 +180,7 @@ impl S3Storage {
 
     /// True if `path` is a folder: the root, or any key (a marker included) below it.
     async fn is_dir(&self, path: &StoragePath) -> Result<bool, StorageError> {
-        if path.is_root() {
+        if path.is_root() || self.known.kind(path) == Some(EntryKind::Dir) {
             return Ok(true);
         }
         let page = self
@@ -184,7 +188,20 @@ impl S3Storage {
             .list_page(&self.dir_prefix(path), false, 1, None)
             .await
             .map_err(|f| self.fail(f, path))?;
-        Ok(!page.objects.is_empty() || !page.prefixes.is_empty())
+        let found = !page.objects.is_empty() || !page.prefixes.is_empty();
+        if found {
+            self.known.saw(path, EntryKind::Dir);
+        }
+        Ok(found)
+    }
+
+    /// True if `path` is a folder, with no request when this backend wrote
+    /// it as a file, saw it as one, or found nothing there moments ago.
+    async fn is_dir_unless_known_file(&self, path: &StoragePath) -> Result<bool, StorageError> {
+        if self.known.kind(path) == Some(EntryKind::File) || self.known.absent(path) {
+            return Ok(false);
+        }
+        self.is_dir(path).await
     }
 
     /// The parent of `path` must be a folder (`NotFound` otherwise).
@@ -205,7 +222,7 @@ impl S3Storage {
             return Err(err(K::IsADirectory, path));
         }
         self.need_parent(path).await?;
-        if self.is_dir(path).await? {
+        if self.is_dir_unless_known_file(path).await? {
             return Err(err(
                 match mode {
                     WriteMode::CreateNew => K::AlreadyExists,
@@ -238,7 +255,13 @@ impl S3Storage {
             WriteFailure::Exists => err(K::AlreadyExists, path),
             WriteFailure::Body(io) => StorageError::with_source(K::Other, path, io),
             WriteFailure::Store(f) => self.fail(f, path),
-        })
+        })?;
+        // The object now exists, so its parent is a folder (a key below it).
+        self.known.saw(path, EntryKind::File);
+        if let Some(parent) = path.parent() {
+            self.known.saw(&parent, EntryKind::Dir);
+        }
+        Ok(())
     }
 
     /// Reads `len` bytes at `offset`; a missing object is told apart from a folder.
@@ -341,19 +364,23 @@ impl Storage for S3Storage {
         match self.probe(path).await? {
             None => Err(err(K::NotFound, path)),
             Some(m) if m.kind == EntryKind::Dir => Err(err(K::IsADirectory, path)),
-            Some(_) => self
-                .ops
-                .delete(&self.key(path))
-                .await
-                .map_err(|f| self.fail(f, path)),
+            Some(_) => {
+                self.known.forget_up(path);
+                self.ops
+                    .delete(&self.key(path))
+                    .await
+                    .map_err(|f| self.fail(f, path))
+            }
         }
     }
 
     async fn remove_dir(&self, path: &StoragePath) -> Result<(), StorageError> {
+        self.known.clear();
         self.remove_folder(path, false).await
     }
 
     async fn remove_dir_all(&self, path: &StoragePath) -> Result<(), StorageError> {
+        self.known.clear();
         self.remove_folder(path, true).await
     }
 
@@ -363,6 +390,10 @@ impl Storage for S3Storage {
         to: &StoragePath,
         mode: RenameMode,
     ) -> Result<(), StorageError> {
-        self.move_path(from, to, mode).await
+        // A rename removes `from` (and, for a folder, every path below it).
+        self.known.clear();
+        let moved = self.move_path(from, to, mode).await;
+        self.known.clear();
+        moved
     }
 }
