@@ -32,6 +32,7 @@ mod listing;
 mod ops;
 mod rename;
 mod stale;
+mod stream;
 mod upload;
 
 use std::sync::Arc;
@@ -75,6 +76,8 @@ pub struct S3Storage {
     plan: Plan,
     /// Recently learned folders and files (saves a write its checks).
     known: known::Known,
+    /// Open streaming GETs of objects being read sequentially.
+    streams: stream::Streams,
 }
 
 impl std::fmt::Debug for S3Storage {
@@ -138,6 +141,7 @@ impl S3Storage {
                 concurrency: config.part_concurrency,
             },
             known: known::Known::default(),
+            streams: stream::Streams::default(),
         })
     }
 
@@ -232,6 +236,7 @@ impl S3Storage {
             ));
         }
         let key = self.key(path);
+        self.streams.forget(&key).await;
         let create_new = mode == WriteMode::CreateNew;
         if create_new && !self.conditional_put {
             // The documented fallback for stores that ignore If-None-Match: racy.
@@ -264,6 +269,42 @@ impl S3Storage {
         Ok(())
     }
 
+    /// `len` bytes of `key` at `offset`: from an open streaming GET when the
+    /// read continues the previous one, else by a ranged GET.
+    async fn get_bytes(
+        &self,
+        key: &str,
+        offset: u64,
+        len: usize,
+    ) -> Result<Option<Bytes>, Failure> {
+        use stream::{OpenBody, Plan as Read};
+        let body = match self.streams.plan(key, offset).await {
+            Read::Continue(body) => Some(*body),
+            Read::Open => match self.ops.get_from(key, offset).await {
+                Ok(response) => OpenBody::new(key, offset, response),
+                // The ranged GET below tells what is wrong (missing, past the end, …).
+                Err(f) => {
+                    tracing::debug!("streaming GET not opened: {f:?}");
+                    None
+                }
+            },
+            Read::Ranged => None,
+        };
+        if let Some(body) = body
+            && let Some((bytes, rest)) = body.read(len).await
+        {
+            if let Some(rest) = rest {
+                self.streams.keep(rest).await;
+            }
+            return Ok(Some(bytes));
+        }
+        let got = self.ops.get_range(key, offset, len).await?;
+        if got.as_ref().is_some_and(|b| b.len() == len) {
+            self.streams.ended(key, offset + len as u64).await;
+        }
+        Ok(got)
+    }
+
     /// Reads `len` bytes at `offset`; a missing object is told apart from a folder.
     async fn read_range(
         &self,
@@ -280,7 +321,7 @@ impl S3Storage {
             }
             return Ok(Bytes::new());
         }
-        match self.ops.get_range(&self.key(path), offset, len).await {
+        match self.get_bytes(&self.key(path), offset, len).await {
             Ok(Some(bytes)) => Ok(bytes),
             Ok(None) if self.is_dir(path).await? => Err(err(K::IsADirectory, path)),
             Ok(None) => Err(err(K::NotFound, path)),
@@ -366,6 +407,7 @@ impl Storage for S3Storage {
             Some(m) if m.kind == EntryKind::Dir => Err(err(K::IsADirectory, path)),
             Some(_) => {
                 self.known.forget_up(path);
+                self.streams.forget(&self.key(path)).await;
                 self.ops
                     .delete(&self.key(path))
                     .await
@@ -376,11 +418,13 @@ impl Storage for S3Storage {
 
     async fn remove_dir(&self, path: &StoragePath) -> Result<(), StorageError> {
         self.known.clear();
+        self.streams.clear().await;
         self.remove_folder(path, false).await
     }
 
     async fn remove_dir_all(&self, path: &StoragePath) -> Result<(), StorageError> {
         self.known.clear();
+        self.streams.clear().await;
         self.remove_folder(path, true).await
     }
 
@@ -392,6 +436,7 @@ impl Storage for S3Storage {
     ) -> Result<(), StorageError> {
         // A rename removes `from` (and, for a folder, every path below it).
         self.known.clear();
+        self.streams.clear().await;
         let moved = self.move_path(from, to, mode).await;
         self.known.clear();
         moved

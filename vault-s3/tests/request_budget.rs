@@ -99,3 +99,48 @@ async fn remembered_folders_follow_this_backends_own_changes() {
         "a folder made after a lookup found nothing"
     );
 }
+
+/// A sequential read of a large object in 256 KiB reads: one ranged GET,
+/// then one streaming GET for all the rest (before: one GET per read); a
+/// seek starts over with a ranged GET, and a rewrite is never read stale.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sequential_read_is_one_streaming_get() {
+    let (_server, proxy, s) = setup().await;
+    const READ: usize = 256 << 10;
+    let data: Vec<u8> = (0..12 << 20).map(|i: u32| (i % 251) as u8).collect();
+    let f = path("big");
+    s.write(&f, Body::from_bytes(data.clone()), WriteMode::CreateNew)
+        .await
+        .unwrap();
+    proxy.reset_counts();
+    let mut got = Vec::new();
+    loop {
+        let chunk = s.read_at(&f, got.len() as u64, READ).await.unwrap();
+        if chunk.is_empty() {
+            break;
+        }
+        got.extend_from_slice(&chunk);
+    }
+    assert!(got == data, "the object reads back exactly");
+    let reads = data.len() / READ + 1;
+    eprintln!("{reads} reads: {} GETs", proxy.count("GetObject"));
+    assert_eq!(proxy.count("GetObject"), 2, "{reads} sequential reads");
+
+    proxy.reset_counts();
+    let at = |o: usize| s.read_at(&f, o as u64, READ);
+    assert_eq!(at(READ).await.unwrap(), data[READ..2 * READ]);
+    assert_eq!(at(5 * READ).await.unwrap(), data[5 * READ..6 * READ]);
+    assert_eq!(at(6 * READ).await.unwrap(), data[6 * READ..7 * READ]);
+    assert_eq!(at(7 * READ).await.unwrap(), data[7 * READ..8 * READ]);
+    assert_eq!(proxy.count("GetObject"), 3, "two seeks, then one stream");
+
+    let new: Vec<u8> = data.iter().map(|b| b ^ 0xff).collect();
+    s.write(&f, Body::from_bytes(new.clone()), WriteMode::Overwrite)
+        .await
+        .unwrap();
+    assert_eq!(
+        at(8 * READ).await.unwrap(),
+        new[8 * READ..9 * READ],
+        "no stale bytes after a rewrite"
+    );
+}
