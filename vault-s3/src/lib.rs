@@ -27,10 +27,12 @@
 mod aws_profile;
 mod config;
 mod http;
+mod known;
 mod listing;
 mod ops;
 mod rename;
 mod stale;
+mod stream;
 mod upload;
 
 use std::sync::Arc;
@@ -72,6 +74,10 @@ pub struct S3Storage {
     /// See [`S3Config::marker_file`].
     marker_file: Option<String>,
     plan: Plan,
+    /// Recently learned folders and files (saves a write its checks).
+    known: known::Known,
+    /// Open streaming GETs of objects being read sequentially.
+    streams: stream::Streams,
 }
 
 impl std::fmt::Debug for S3Storage {
@@ -134,6 +140,8 @@ impl S3Storage {
                 part_size: config.part_size,
                 concurrency: config.part_concurrency,
             },
+            known: known::Known::default(),
+            streams: stream::Streams::default(),
         })
     }
 
@@ -176,7 +184,7 @@ impl S3Storage {
 
     /// True if `path` is a folder: the root, or any key (a marker included) below it.
     async fn is_dir(&self, path: &StoragePath) -> Result<bool, StorageError> {
-        if path.is_root() {
+        if path.is_root() || self.known.kind(path) == Some(EntryKind::Dir) {
             return Ok(true);
         }
         let page = self
@@ -184,7 +192,20 @@ impl S3Storage {
             .list_page(&self.dir_prefix(path), false, 1, None)
             .await
             .map_err(|f| self.fail(f, path))?;
-        Ok(!page.objects.is_empty() || !page.prefixes.is_empty())
+        let found = !page.objects.is_empty() || !page.prefixes.is_empty();
+        if found {
+            self.known.saw(path, EntryKind::Dir);
+        }
+        Ok(found)
+    }
+
+    /// True if `path` is a folder, with no request when this backend wrote
+    /// it as a file, saw it as one, or found nothing there moments ago.
+    async fn is_dir_unless_known_file(&self, path: &StoragePath) -> Result<bool, StorageError> {
+        if self.known.kind(path) == Some(EntryKind::File) || self.known.absent(path) {
+            return Ok(false);
+        }
+        self.is_dir(path).await
     }
 
     /// The parent of `path` must be a folder (`NotFound` otherwise).
@@ -205,7 +226,7 @@ impl S3Storage {
             return Err(err(K::IsADirectory, path));
         }
         self.need_parent(path).await?;
-        if self.is_dir(path).await? {
+        if self.is_dir_unless_known_file(path).await? {
             return Err(err(
                 match mode {
                     WriteMode::CreateNew => K::AlreadyExists,
@@ -215,6 +236,7 @@ impl S3Storage {
             ));
         }
         let key = self.key(path);
+        self.streams.forget(&key).await;
         let create_new = mode == WriteMode::CreateNew;
         if create_new && !self.conditional_put {
             // The documented fallback for stores that ignore If-None-Match: racy.
@@ -238,7 +260,49 @@ impl S3Storage {
             WriteFailure::Exists => err(K::AlreadyExists, path),
             WriteFailure::Body(io) => StorageError::with_source(K::Other, path, io),
             WriteFailure::Store(f) => self.fail(f, path),
-        })
+        })?;
+        // The object now exists, so its parent is a folder (a key below it).
+        self.known.saw(path, EntryKind::File);
+        if let Some(parent) = path.parent() {
+            self.known.saw(&parent, EntryKind::Dir);
+        }
+        Ok(())
+    }
+
+    /// `len` bytes of `key` at `offset`: from an open streaming GET when the
+    /// read continues the previous one, else by a ranged GET.
+    async fn get_bytes(
+        &self,
+        key: &str,
+        offset: u64,
+        len: usize,
+    ) -> Result<Option<Bytes>, Failure> {
+        use stream::{OpenBody, Plan as Read};
+        let body = match self.streams.plan(key, offset).await {
+            Read::Continue(body) => Some(*body),
+            Read::Open => match self.ops.get_from(key, offset).await {
+                Ok(response) => OpenBody::new(key, offset, response),
+                // The ranged GET below tells what is wrong (missing, past the end, …).
+                Err(f) => {
+                    tracing::debug!("streaming GET not opened: {f:?}");
+                    None
+                }
+            },
+            Read::Ranged => None,
+        };
+        if let Some(body) = body
+            && let Some((bytes, rest)) = body.read(len).await
+        {
+            if let Some(rest) = rest {
+                self.streams.keep(rest).await;
+            }
+            return Ok(Some(bytes));
+        }
+        let got = self.ops.get_range(key, offset, len).await?;
+        if got.as_ref().is_some_and(|b| b.len() == len) {
+            self.streams.ended(key, offset + len as u64).await;
+        }
+        Ok(got)
     }
 
     /// Reads `len` bytes at `offset`; a missing object is told apart from a folder.
@@ -257,7 +321,7 @@ impl S3Storage {
             }
             return Ok(Bytes::new());
         }
-        match self.ops.get_range(&self.key(path), offset, len).await {
+        match self.get_bytes(&self.key(path), offset, len).await {
             Ok(Some(bytes)) => Ok(bytes),
             Ok(None) if self.is_dir(path).await? => Err(err(K::IsADirectory, path)),
             Ok(None) => Err(err(K::NotFound, path)),
@@ -341,19 +405,26 @@ impl Storage for S3Storage {
         match self.probe(path).await? {
             None => Err(err(K::NotFound, path)),
             Some(m) if m.kind == EntryKind::Dir => Err(err(K::IsADirectory, path)),
-            Some(_) => self
-                .ops
-                .delete(&self.key(path))
-                .await
-                .map_err(|f| self.fail(f, path)),
+            Some(_) => {
+                self.known.forget_up(path);
+                self.streams.forget(&self.key(path)).await;
+                self.ops
+                    .delete(&self.key(path))
+                    .await
+                    .map_err(|f| self.fail(f, path))
+            }
         }
     }
 
     async fn remove_dir(&self, path: &StoragePath) -> Result<(), StorageError> {
+        self.known.clear();
+        self.streams.clear().await;
         self.remove_folder(path, false).await
     }
 
     async fn remove_dir_all(&self, path: &StoragePath) -> Result<(), StorageError> {
+        self.known.clear();
+        self.streams.clear().await;
         self.remove_folder(path, true).await
     }
 
@@ -363,6 +434,11 @@ impl Storage for S3Storage {
         to: &StoragePath,
         mode: RenameMode,
     ) -> Result<(), StorageError> {
-        self.move_path(from, to, mode).await
+        // A rename removes `from` (and, for a folder, every path below it).
+        self.known.clear();
+        self.streams.clear().await;
+        let moved = self.move_path(from, to, mode).await;
+        self.known.clear();
+        moved
     }
 }

@@ -73,6 +73,7 @@ impl S3Storage {
         let as_dir = format!("{key}/");
         let mut token: Option<String> = None;
         let mut file = None;
+        let mut settled = false;
         for _ in 0..PROBE_PAGES {
             let page = self
                 .ops
@@ -80,6 +81,7 @@ impl S3Storage {
                 .await
                 .map_err(|f| self.fail(f, path))?;
             if page.prefixes.contains(&as_dir) {
+                self.known.saw(path, EntryKind::Dir);
                 return Ok(Some(dir_meta()));
             }
             if let Some(o) = page.objects.iter().find(|o| o.key == key) {
@@ -94,8 +96,17 @@ impl S3Storage {
                 .any(|k| k > as_dir.as_str());
             match page.next {
                 Some(next) if !past => token = Some(next),
-                _ => return Ok(file),
+                _ => {
+                    settled = true;
+                    break;
+                }
             }
+        }
+        // A probe that ran out of pages proves nothing about a folder `key/`.
+        match (&file, settled) {
+            (Some(_), true) => self.known.saw(path, EntryKind::File),
+            (None, true) => self.known.saw_nothing(path),
+            _ => self.known.forget_up(path),
         }
         Ok(file)
     }
@@ -152,6 +163,16 @@ impl S3Storage {
                 None => Err(err(K::NotFound, path)),
             };
         }
+        if !found.is_empty() || marker {
+            self.known.saw(path, EntryKind::Dir);
+        }
+        for (name, meta) in &found {
+            if meta.kind == EntryKind::Dir
+                && let Ok(child) = path.join(name)
+            {
+                self.known.saw(&child, EntryKind::Dir);
+            }
+        }
         Ok(found
             .into_iter()
             .map(|(name, metadata)| DirEntry { name, metadata })
@@ -183,7 +204,10 @@ impl S3Storage {
             .put(&marker, bytes::Bytes::new(), self.conditional_put, &id)
             .await
         {
-            Ok(_) => Ok(()),
+            Ok(_) => {
+                self.known.saw(path, EntryKind::Dir);
+                Ok(())
+            }
             Err(f) if self.conditional_put && crate::upload::maybe_precondition(&f) => {
                 match self.probe(path).await? {
                     Some(_) => Err(err(K::AlreadyExists, path)),

@@ -219,6 +219,24 @@ impl Ops {
         }
     }
 
+    /// `GET key` from `offset` to the end, the body left unread (for
+    /// [`crate::stream`]). Any failure, a missing object included, is an error.
+    pub(crate) async fn get_from(
+        &self,
+        key: &str,
+        offset: u64,
+    ) -> Result<reqwest::Response, Failure> {
+        let url = GetObject::new(&self.bucket, self.creds(), key).sign(SIGN_FOR);
+        let req = Req {
+            what: "GET",
+            method: Method::GET,
+            url,
+            headers: vec![("range", format!("bytes={offset}-"))],
+            body: None,
+        };
+        self.http.send(&req).await.map(|(r, _)| r)
+    }
+
     /// `PUT key` with `body`; `create_only` adds `If-None-Match: *`.
     /// Returns how many attempts it took.
     pub(crate) async fn put(
