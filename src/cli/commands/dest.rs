@@ -156,9 +156,13 @@ impl Dest {
 
     /// A new temporary file beside `rel`, to fill and then [`TempFile::commit`].
     pub fn temp_file(&self, rel: &[String]) -> io::Result<TempFile> {
+        self.temp_file_named(rel, temp_name()?)
+    }
+
+    /// [`Dest::temp_file`] under the temporary name `tmp` (tests plant one there first).
+    fn temp_file_named(&self, rel: &[String], tmp: String) -> io::Result<TempFile> {
         let (dir, name) = self.parent_of(rel)?;
         let name = name.to_owned();
-        let tmp = temp_name()?;
         let fd = rustix::fs::openat(
             &dir,
             tmp.as_str(),
@@ -290,22 +294,26 @@ mod tests {
 
     #[test]
     fn temp_file_never_opens_a_planted_name() {
-        // O_EXCL: a file (or symlink) already at the temp name is never written through.
+        // O_EXCL: a file or a symlink already at the temp name is never written through,
+        // nor truncated, nor removed.
         let t = tempfile::tempdir().unwrap();
         let victim = t.path().join("victim");
         std::fs::write(&victim, b"keep").unwrap();
         let dest = Dest::open(t.path()).unwrap();
-        let name = temp_name().unwrap();
-        std::os::unix::fs::symlink(&victim, t.path().join(&name)).unwrap();
-        let err = rustix::fs::openat(
-            &dest.base,
-            name.as_str(),
-            OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW,
-            Mode::from_raw_mode(0o600),
-        )
-        .unwrap_err();
-        assert_eq!(err, rustix::io::Errno::EXIST);
+        let link = temp_name().unwrap();
+        std::os::unix::fs::symlink(&victim, t.path().join(&link)).unwrap();
+        let plain = temp_name().unwrap();
+        std::fs::write(t.path().join(&plain), b"planted").unwrap();
+        for name in [&link, &plain] {
+            let err = dest
+                .temp_file_named(&rel(&["f"]), name.clone())
+                .err()
+                .unwrap();
+            assert_eq!(err.kind(), io::ErrorKind::AlreadyExists, "{name}");
+        }
         assert_eq!(std::fs::read(&victim).unwrap(), b"keep");
+        assert_eq!(std::fs::read(t.path().join(&plain)).unwrap(), b"planted");
+        assert!(t.path().join(&link).is_symlink());
     }
 
     #[test]
