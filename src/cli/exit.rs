@@ -210,13 +210,27 @@ fn not_a_vault_message(storage: &str, msg: &str) -> String {
     }
 }
 
-/// Keeps a message to one line.
+/// Keeps a message to one line of plain text: line breaks become spaces and every other
+/// control character is written `\xHH` (`\u{HHHH}` for C1). Messages can carry text a server
+/// sent (an XML parser's complaint quotes the tag it choked on): an ESC sequence in it must
+/// not reach the terminal. Backslashes stay as they are, so a name escaped before is not
+/// escaped twice.
 fn one_line(s: String) -> String {
-    if s.contains(['\n', '\r']) {
-        s.replace(['\n', '\r'], " ")
-    } else {
-        s
+    if !s.chars().any(char::is_control) {
+        return s;
     }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        match c {
+            '\n' | '\r' => out.push(' '),
+            c if c.is_control() && (c as u32) < 0x80 => {
+                out.push_str(&format!("\\x{:02x}", c as u32));
+            }
+            c if c.is_control() => out.push_str(&format!("\\u{{{:04x}}}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// Ends a command that went on after errors: none → Ok; one → that error itself; several →
@@ -278,5 +292,19 @@ mod tests {
         );
         let e = CliError::new(Exit::Error, "a\nb");
         assert_eq!(e.message, "a b");
+    }
+
+    /// Issue 11: text a server sent (here an XML parser's quote of a hostile tag) reaches the
+    /// terminal with its control characters escaped, whatever error carries it.
+    #[test]
+    fn control_characters_in_an_error_are_printed_escaped() {
+        let e = CliError::new(
+            Exit::Error,
+            "bad PROPFIND XML: expected `</a>`, found `</a\x1b[2J\x07\u{9b}>` in C:\\x",
+        );
+        assert_eq!(
+            e.message,
+            "bad PROPFIND XML: expected `</a>`, found `</a\\x1b[2J\\x07\\u{009b}>` in C:\\x"
+        );
     }
 }
