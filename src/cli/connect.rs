@@ -114,10 +114,7 @@ async fn connect_sftp(
         config.add_identity_first(identity.clone());
     }
     if let Some(known_hosts) = &options.known_hosts {
-        config.known_hosts = known_hosts.clone();
-        // A file the user named is the only one consulted (as OpenSSH's UserKnownHostsFile
-        // with GlobalKnownHostsFile none).
-        config.global_known_hosts = None;
+        config.use_known_hosts_file(known_hosts.clone());
     }
     config.accept_new_host_key = options.accept_new_host_key;
     // -J wins over the ssh config's ProxyJump and ProxyCommand, as in ssh.

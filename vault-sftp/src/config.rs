@@ -306,6 +306,14 @@ impl SftpConfig {
     pub fn known_hosts_name(&self) -> String {
         known_hosts_name(&self.host, self.port)
     }
+
+    /// `--known-hosts FILE`: the file the user named is the only one consulted (OpenSSH's
+    /// `UserKnownHostsFile FILE` with `GlobalKnownHostsFile none`), so a test or a locked-down
+    /// setup is not overruled by a key in `/etc/ssh/ssh_known_hosts`.
+    pub fn use_known_hosts_file(&mut self, file: PathBuf) {
+        self.known_hosts = file;
+        self.global_known_hosts = None;
+    }
 }
 
 pub(crate) fn home_dir() -> Option<PathBuf> {
@@ -428,6 +436,18 @@ impl SftpConfig {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_system_known_hosts_is_consulted_unless_a_file_is_named() {
+        let mut c = SftpConfig::new("h", 22, "u", RemoteRoot::Home(String::new()));
+        assert_eq!(
+            c.global_known_hosts.as_deref(),
+            Some(Path::new(GLOBAL_KNOWN_HOSTS))
+        );
+        c.use_known_hosts_file(PathBuf::from("/tmp/kh"));
+        assert_eq!(c.known_hosts, Path::new("/tmp/kh"));
+        assert_eq!(c.global_known_hosts, None);
+    }
 
     #[test]
     fn a_connection_is_dead_after_the_keepalives_it_may_miss() {
