@@ -112,6 +112,11 @@ impl Setup {
 
     /// `vault ARGS STORAGE-FLAGS` with the test's askpass, config and kernel keyring.
     fn vault(&self, args: &[&str]) -> Run {
+        self.vault_env(args, &[])
+    }
+
+    /// [`Setup::vault`] with extra environment variables.
+    fn vault_env(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
         let mut all: Vec<&str> = args.to_vec();
         all.extend([
             "--identity",
@@ -126,7 +131,8 @@ impl Setup {
                 .env("VAULT_CONFIG", &self.config)
                 .env("VAULT_KEYRING", "keyutils")
                 .env_remove("SSH_AUTH_SOCK")
-                .env_remove("VAULT_ASKPASS"),
+                .env_remove("VAULT_ASKPASS")
+                .envs(env.iter().copied()),
         )
     }
 
@@ -145,7 +151,20 @@ fn a_hostile_sftp_server_gets_no_local_secret() {
     let s = Setup::new();
     s.vault(&["create", &s.url]).ok();
     let guard = MountGuard::new(s.mnt.clone());
-    let r = s.vault(&["mount", &s.url, s.mnt.to_str().unwrap(), "--remember"]);
+    // Debug lines name every keyring lookup (not its account): the daemon's must show none.
+    let log = s.mnt.parent().unwrap().join("daemon.log");
+    let debug = [("VAULT_LOG", "vault=debug")];
+    let r = s.vault_env(
+        &[
+            "mount",
+            &s.url,
+            s.mnt.to_str().unwrap(),
+            "--remember",
+            "--log-file",
+            log.to_str().unwrap(),
+        ],
+        &debug,
+    );
     assert_eq!(r.code, 0, "mount: {}", r.stderr);
     guard.wait_mounted(Duration::from_secs(30));
     std::fs::write(
@@ -169,8 +188,10 @@ fn a_hostile_sftp_server_gets_no_local_secret() {
         t.elapsed()
     );
     // A one-shot command whose passphrase and vault password are in the keyring.
-    let ls = s.vault(&["ls", &s.url]);
+    let ls = s.vault_env(&["ls", &s.url], &debug);
     assert_ne!(ls.code, 0, "the server refuses every login now");
+    // The one-shot looks its own local prompts up (so the log line below exists and shows).
+    assert!(ls.stderr.contains("keyring lookup"), "{}", ls.stderr);
     // Each access makes the daemon log in again: one bait question per login.
     let mark = format!("[sftp {}] ", s.user_host);
     wait_until(
@@ -183,6 +204,14 @@ fn a_hostile_sftp_server_gets_no_local_secret() {
                 .iter()
                 .all(|b| seen.contains(&format!("{mark}{b}")))
         },
+    );
+
+    // The daemon logged at debug level, reconnected, and never looked at the keyring.
+    let daemon_log = std::fs::read_to_string(&log).unwrap();
+    assert!(daemon_log.contains("DEBUG"), "{daemon_log}");
+    assert!(
+        !daemon_log.contains("keyring lookup"),
+        "the daemon looked up the keyring: {daemon_log}"
     );
 
     let answers = s.server.answers();

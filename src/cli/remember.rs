@@ -187,6 +187,9 @@ fn warn(text: &str) {
 
 /// Looks `account` up (None when absent or the store is unreachable); notes its use in `k`.
 pub fn lookup(k: &KeyringUse, account: &str, what: &'static str) -> Option<Zeroizing<String>> {
+    // Every lookup leaves a debug line (tests/cli_sftp_hostile.rs checks that a mount daemon's
+    // reconnect makes none); the account is not logged.
+    tracing::debug!(target: "vault", what, "keyring lookup");
     let store = store()?;
     match store.get(account) {
         Ok(Some(s)) => {
