@@ -22,8 +22,9 @@
 //! s3_profile = "work"               # like --s3-profile (a profile of ~/.aws/credentials)
 //! s3_addressing = "path"            # like --s3-addressing (path, virtual)
 //! s3_conditional_put = true         # false = --s3-conditional-put=off
-//! cache = "metadata"                # optional, like --cache (off, metadata)
+//! cache = "metadata"                # optional, like --cache (off, metadata, full)
 //! dir_cache_time = "1s"             # optional, like --dir-cache-time
+//! cache_max_size = "1G"             # optional, like --cache-max-size
 //! ```
 //!
 //! A file that does not parse, a value of the wrong type or an unknown key is an error naming
@@ -115,6 +116,9 @@ pub struct VaultEntry {
     /// `--dir-cache-time DURATION` as text (`5s`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dir_cache_time: Option<String>,
+    /// `--cache-max-size SIZE` as text (`2G`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_max_size: Option<String>,
 }
 
 impl VaultEntry {
@@ -249,6 +253,10 @@ pub fn parse(path: &Path, text: &str) -> CliResult<Config> {
         if let Some(t) = &entry.dir_cache_time {
             super::args::parse_duration(t)
                 .map_err(|e| bad(format!("vault {name}: dir_cache_time: {e}")))?;
+        }
+        if let Some(t) = &entry.cache_max_size {
+            super::args::parse_size(t)
+                .map_err(|e| bad(format!("vault {name}: cache_max_size: {e}")))?;
         }
     }
     Ok(config)
