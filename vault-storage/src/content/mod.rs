@@ -310,7 +310,8 @@ impl ContentCache {
         let _ = self.shared.disk.set(disk);
         if let Ok(rt) = tokio::runtime::Handle::try_current() {
             let weak = Arc::downgrade(&self.shared);
-            rt.spawn(refresh_loop(weak));
+            let now = !self.shared.lock().pins.is_empty();
+            rt.spawn(refresh_loop(weak, now));
         }
         Ok(())
     }
@@ -455,8 +456,9 @@ impl ContentCache {
     }
 }
 
-async fn refresh_loop(weak: Weak<Shared>) {
-    let mut first = true;
+/// Checks the pins every [`PIN_REFRESH`] (first at once when `now`: pins loaded from disk).
+async fn refresh_loop(weak: Weak<Shared>, now: bool) {
+    let mut first = now;
     loop {
         if !first {
             tokio::time::sleep(PIN_REFRESH).await;
@@ -501,6 +503,29 @@ impl ContentCache {
             self.shared.forget(p);
         }
         out
+    }
+
+    /// A pinned object we changed is fetched again in the background (what we wrote is what an
+    /// offline mount must find). Temp objects of unfinished writes are not.
+    fn refetch_if_pinned(&self, path: &StoragePath) {
+        let temp = path
+            .file_name()
+            .is_some_and(|n| n.starts_with(crate::TEMP_PREFIX));
+        if temp || self.shared.disk.get().is_none() || !self.shared.pinned(path) {
+            return;
+        }
+        let Ok(rt) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let weak = Arc::downgrade(&self.shared);
+        let p = path.clone();
+        rt.spawn(async move {
+            if let Some(s) = weak.upgrade()
+                && let Err(e) = fetch::fetch_file(&s, &p, &mut FetchReport::default()).await
+            {
+                tracing::info!(path = %p.as_str(), error = %e, "content cache: changed pinned object not fetched (retried later)");
+            }
+        });
     }
 
     fn save_pins(&self) {
@@ -589,7 +614,10 @@ impl Storage for ContentCache {
         mode: WriteMode,
     ) -> Result<(), StorageError> {
         let inner = &self.shared.inner;
-        self.mutating(&[path], inner.write(path, body, mode)).await
+        self.mutating(&[path], inner.write(path, body, mode))
+            .await?;
+        self.refetch_if_pinned(path);
+        Ok(())
     }
 
     async fn write_at(
@@ -609,7 +637,9 @@ impl Storage for ContentCache {
     }
 
     async fn sync(&self, path: &StoragePath) -> Result<(), StorageError> {
-        self.shared.inner.sync(path).await
+        self.shared.inner.sync(path).await?;
+        self.refetch_if_pinned(path);
+        Ok(())
     }
 
     async fn write_nosync(
@@ -620,7 +650,9 @@ impl Storage for ContentCache {
     ) -> Result<(), StorageError> {
         let inner = &self.shared.inner;
         self.mutating(&[path], inner.write_nosync(path, body, mode))
-            .await
+            .await?;
+        self.refetch_if_pinned(path);
+        Ok(())
     }
 
     async fn rename_nosync(
@@ -637,7 +669,9 @@ impl Storage for ContentCache {
     }
 
     async fn sync_entry(&self, path: &StoragePath) -> Result<(), StorageError> {
-        self.shared.inner.sync_entry(path).await
+        self.shared.inner.sync_entry(path).await?;
+        self.refetch_if_pinned(path);
+        Ok(())
     }
 
     async fn sync_all(&self) -> Result<(), StorageError> {
@@ -709,6 +743,7 @@ impl ContentCache {
         if changed {
             self.save_pins();
         }
+        self.refetch_if_pinned(to);
     }
 }
 

@@ -201,3 +201,37 @@ async fn files_are_private_and_damaged_entries_are_dropped() {
     assert!(!cache.is_cached(&p("d/a")), "a damaged entry was kept");
     assert_eq!(cache.used_bytes(), 0);
 }
+
+#[tokio::test]
+async fn a_file_written_into_a_pinned_folder_is_fetched() {
+    let (mem, cache, _tmp) = setup(1 << 20).await;
+    cache.pin(&[p("d")]).unwrap();
+    cache
+        .write(
+            &p("d/later"),
+            Body::from_bytes(bytes_of(700, 5)),
+            WriteMode::CreateNew,
+        )
+        .await
+        .unwrap();
+    let t = std::time::Instant::now();
+    while !cache.is_cached(&p("d/later")) {
+        assert!(t.elapsed() < Duration::from_secs(5), "not fetched");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    mem.set_unavailable(true);
+    let got = cache.read_at(&p("d/later"), 0, 1000).await.unwrap();
+    assert_eq!(&got[..], &bytes_of(700, 5)[..]);
+    // Not under a pin: not fetched.
+    mem.set_unavailable(false);
+    cache
+        .write(
+            &p("x"),
+            Body::from_bytes(bytes_of(10, 1)),
+            WriteMode::CreateNew,
+        )
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert!(!cache.is_cached(&p("x")));
+}
