@@ -1,0 +1,267 @@
+//! Issue 12, keep offline: `vault mount --cache=full` and `vault pin`, through the `vault`
+//! binary, a real FUSE mount and the key-only OpenSSH sshd of
+//! `vault-sftp/tests/servers/sshd-2fa.sh` (mode `key`) on loopback.
+//!
+//! Online: a folder with a file to pin, a file never read and a subfolder, written and listed;
+//! `vault pin FILE --wait` and `vault pin SUBFOLDER --wait` fetch their content (a PATH outside
+//! any mount exits 2); unmounted. Then the server stopped (connections refused): `vault mount
+//! --cache=full` starts from the cache, the pinned file and the file in the pinned folder read
+//! back exactly, the file never read fails with EIO in under 2 s and the daemon's log names its
+//! ciphertext path. Throughout, the cache folder and everything in it is for its owner only
+//! (0700 / 0600) and holds no cleartext: neither a file name nor a content marker.
+//!
+//! Needs root (the sshd's test user), FUSE, openssh-server. `VAULT_PIN_SKIP=1` skips it.
+
+#![allow(clippy::unwrap_used)]
+
+mod cli_support;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use cli_support::*;
+
+const VAULT_PW: &str = "pin test password 5c1e";
+const MARK: &str = "pinmarker";
+
+fn keep_content() -> Vec<u8> {
+    // Several 32 KiB chunks, so that a read crosses chunk boundaries.
+    format!("{MARK}-keep-content ").repeat(6000).into_bytes()
+}
+
+fn deep_content() -> Vec<u8> {
+    format!("{MARK}-deep-content ").repeat(300).into_bytes()
+}
+
+/// `cat FILE` bounded to 10 s: (exit success, stdout, stderr, time taken).
+fn cat(file: &Path) -> (bool, Vec<u8>, String, Duration) {
+    let t = Instant::now();
+    let out = Command::new("timeout")
+        .args(["10", "cat"])
+        .arg(file)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    (out.status.success(), out.stdout, stderr, t.elapsed())
+}
+
+/// Every folder under `root` 0700, every file 0600, no cleartext marker in any file (content or
+/// name); returns how many files were looked at.
+fn check_no_cleartext(root: &Path) -> usize {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let mut files = 0;
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        assert_eq!(mode(&dir), 0o700, "{}", dir.display());
+        for e in std::fs::read_dir(&dir).unwrap() {
+            let p = e.unwrap().path();
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            assert!(!name.contains(MARK), "cleartext name {}", p.display());
+            if p.is_dir() {
+                stack.push(p);
+                continue;
+            }
+            assert_eq!(mode(&p), 0o600, "{}", p.display());
+            let bytes = std::fs::read(&p).unwrap();
+            assert!(
+                !bytes.windows(MARK.len()).any(|w| w == MARK.as_bytes()),
+                "cleartext in {}",
+                p.display()
+            );
+            files += 1;
+        }
+    }
+    files
+}
+
+/// `vault unmount`, then waits for the daemon to exit (it lets go of the cache then).
+fn unmount(guard: &MountGuard, mnt: &Path) {
+    guard.unmount();
+    let t = Instant::now();
+    while daemon_running(mnt) {
+        assert!(t.elapsed() < Duration::from_secs(20), "daemon still running");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+struct Env {
+    tmp: tempfile::TempDir,
+    common: Vec<String>,
+    url: String,
+}
+
+impl Env {
+    fn mnt(&self) -> PathBuf {
+        self.tmp.path().join("mnt")
+    }
+    fn cache(&self) -> PathBuf {
+        self.tmp.path().join("cache")
+    }
+    fn log(&self) -> PathBuf {
+        self.tmp.path().join("daemon.log")
+    }
+
+    fn vault(&self, args: &[&str], common: bool) -> Run {
+        let mut cmd = Command::new("timeout");
+        cmd.args(["120", bin()]).args(args);
+        if common {
+            cmd.args(&self.common);
+        }
+        cmd.env_remove("VAULT_LOG")
+            .env("XDG_CACHE_HOME", self.cache())
+            .env_remove("VAULT_ASKPASS")
+            .env_remove("SSH_AUTH_SOCK")
+            .stdin(Stdio::null());
+        run_cmd(&mut cmd)
+    }
+
+    fn mount(&self) -> Run {
+        let (m, log) = (self.mnt(), self.log());
+        self.vault(
+            &[
+                "mount",
+                &self.url,
+                m.to_str().unwrap(),
+                "--cache=full",
+                "-o",
+                "attr_timeout=0,entry_timeout=0",
+                "--log-file",
+                log.to_str().unwrap(),
+            ],
+            true,
+        )
+    }
+}
+
+#[test]
+fn pinned_files_read_back_offline_and_nothing_cleartext_is_cached() {
+    if std::env::var_os("VAULT_PIN_SKIP").is_some() {
+        eprintln!("VAULT_PIN_SKIP set: skipped");
+        return;
+    }
+    let pid = std::process::id();
+    let sshd = Sshd::start(
+        &format!("p{}", pid % 100_000),
+        port_base("VAULT_TEST_PIN_PORT_BASE", 36_100 + (pid % 200) * 4),
+        &format!("/tmp/vault-pin-sshd-{pid}"),
+        "key",
+        &[],
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let kh = sshd.known_hosts_in(tmp.path());
+    let user = sshd.var("VAULT_TEST_SSH_USER");
+    let url = format!(
+        "sftp://{user}@{}:{}/~/Vault",
+        sshd.var("VAULT_TEST_SSH_HOST"),
+        sshd.var("VAULT_TEST_SSH_PORT_KEYONLY")
+    );
+    let remote = PathBuf::from(sshd.var("VAULT_TEST_SFTP_ROOT")).join("Vault");
+    assert!(
+        Command::new("install")
+            .args(["-d", "-o", &user, "-g", &user])
+            .arg(&remote)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let ask = tmp.path().join("ask.sh");
+    write_askpass(
+        &ask,
+        false,
+        &[
+            (
+                "'Passphrase for key '*",
+                format!(
+                    "printf '%s\\n' '{}'",
+                    sshd.var("VAULT_TEST_SSH_KEY_PASSPHRASE")
+                ),
+            ),
+            (
+                "'Vault password for '*",
+                format!("printf '%s\\n' '{VAULT_PW}'"),
+            ),
+        ],
+    );
+    let env = Env {
+        common: vec![
+            "--identity".into(),
+            sshd.var("VAULT_TEST_SSH_KEY"),
+            "--known-hosts".into(),
+            kh.to_str().unwrap().into(),
+            "--askpass".into(),
+            ask.to_str().unwrap().into(),
+        ],
+        tmp,
+        url,
+    };
+    std::fs::create_dir(env.mnt()).unwrap();
+    let guard = MountGuard::new(env.mnt());
+    env.vault(&["create", &env.url], true).ok();
+
+    // Online: the workload, listed once, and the pins.
+    env.mount().ok();
+    guard.wait_mounted(Duration::from_secs(30));
+    let docs = env.mnt().join(format!("{MARK}-docs"));
+    let sub = docs.join(format!("{MARK}-sub"));
+    std::fs::create_dir_all(&sub).unwrap();
+    let keep = docs.join(format!("{MARK}-keep.txt"));
+    let never = docs.join(format!("{MARK}-never-read.txt"));
+    let deep = sub.join(format!("{MARK}-deep.txt"));
+    std::fs::write(&keep, keep_content()).unwrap();
+    std::fs::write(&never, format!("{MARK} never read ").repeat(300)).unwrap();
+    std::fs::write(&deep, deep_content()).unwrap();
+    for d in [&env.mnt(), &docs, &sub] {
+        std::fs::read_dir(d).unwrap().for_each(drop);
+    }
+    let outside = env.vault(&["pin", "/tmp"], false);
+    outside.fails(2);
+    let pinned = env.vault(&["pin", "--wait", keep.to_str().unwrap()], false);
+    let out = pinned.ok();
+    assert!(out.contains("1 object(s) fetched"), "{out}");
+    let out = env
+        .vault(&["pin", "--wait", sub.to_str().unwrap()], false)
+        .ok();
+    assert!(out.contains("pinned;"), "{out}");
+    eprintln!("[cli_pin] {}", out.trim());
+    unmount(&guard, &env.mnt());
+    let files = check_no_cleartext(&env.cache().join("vault"));
+    assert!(files >= 4, "only {files} files in the cache");
+
+    // Offline: the server stopped.
+    let stop = sshd.run(&["stop", "key"]);
+    assert!(stop.status.success());
+    let _ = std::fs::remove_file(env.log());
+    let t = Instant::now();
+    let m = env.mount();
+    assert_eq!(m.code, 0, "offline mount: {}", m.stderr);
+    eprintln!("[cli_pin] offline mount: {:.2?}", t.elapsed());
+    guard.wait_mounted(Duration::from_secs(5));
+    let (ok, got, err, took) = cat(&keep);
+    assert!(ok, "pinned file offline: {err}");
+    assert!(got == keep_content(), "pinned file read back differs");
+    eprintln!("[cli_pin] pinned file read offline in {took:.2?}");
+    let (ok, got, err, _) = cat(&deep);
+    assert!(ok, "file in a pinned folder offline: {err}");
+    assert!(got == deep_content(), "file in a pinned folder differs");
+    let (ok, _, err, took) = cat(&never);
+    assert!(!ok, "a file never read was served offline");
+    assert!(err.contains("Input/output error"), "{err}");
+    assert!(took < Duration::from_secs(2), "the EIO took {took:.2?}");
+    eprintln!("[cli_pin] uncached file offline: EIO in {took:.2?}");
+    let log = std::fs::read_to_string(env.log()).unwrap_or_default();
+    assert!(
+        log.lines()
+            .any(|l| l.contains("read refused") && l.contains("d/") && l.contains(".c9r")),
+        "no log line naming the ciphertext path:\n{log}"
+    );
+    // Unpinning over the socket works offline too (it only changes the pins file).
+    let out = env
+        .vault(&["unpin", keep.to_str().unwrap()], false)
+        .ok();
+    assert!(out.contains("unpinned"), "{out}");
+    unmount(&guard, &env.mnt());
+    check_no_cleartext(&env.cache().join("vault"));
+}
