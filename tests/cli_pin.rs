@@ -82,7 +82,10 @@ fn unmount(guard: &MountGuard, mnt: &Path) {
     guard.unmount();
     let t = Instant::now();
     while daemon_running(mnt) {
-        assert!(t.elapsed() < Duration::from_secs(20), "daemon still running");
+        assert!(
+            t.elapsed() < Duration::from_secs(20),
+            "daemon still running"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
 }
@@ -258,9 +261,7 @@ fn pinned_files_read_back_offline_and_nothing_cleartext_is_cached() {
         "no log line naming the ciphertext path:\n{log}"
     );
     // Unpinning over the socket works offline too (it only changes the pins file).
-    let out = env
-        .vault(&["unpin", keep.to_str().unwrap()], false)
-        .ok();
+    let out = env.vault(&["unpin", keep.to_str().unwrap()], false).ok();
     assert!(out.contains("unpinned"), "{out}");
     unmount(&guard, &env.mnt());
     check_no_cleartext(&env.cache().join("vault"));

@@ -34,6 +34,37 @@ pub fn wrap_content(
     (content.clone(), Some(content))
 }
 
+/// What [`content_layer`] gives: the storage to unlock, and the content cache in it (mode `full`).
+pub type ContentLayer = (Arc<dyn Storage>, Option<Arc<ContentCache>>);
+
+/// [`wrap_content`] with the mode `choice` gives for the storage `storage_arg`.
+pub fn content_layer(
+    storage: Arc<dyn Storage>,
+    storage_arg: &str,
+    choice: &super::cache::CacheChoice,
+    max_size: Option<u64>,
+) -> CliResult<ContentLayer> {
+    let local = matches!(
+        super::storage_arg::parse(storage_arg)?,
+        StorageSpec::Local(_)
+    );
+    Ok(wrap_content(storage, choice.mode_for(local), max_size))
+}
+
+/// `vault pin`'s socket, for a mount whose content cache has its folder.
+pub fn serve_pins(
+    rt: &tokio::runtime::Handle,
+    vault: &Arc<vault_engine::Vault>,
+    content: Option<Arc<ContentCache>>,
+    mode: CacheMode,
+    mountpoint: &std::path::Path,
+) -> Option<super::pin::PinSocket> {
+    match (mode, content) {
+        (CacheMode::Full, Some(c)) => super::pin::serve(rt, vault.clone(), c, mountpoint),
+        _ => None,
+    }
+}
+
 /// Gives the content cache its folder, `<cache folder>/content`.
 fn attach_content(
     content: Option<&ContentCache>,

@@ -456,8 +456,9 @@ mod tests {
                 s3_profile: Some("work".into()),
                 s3_addressing: Some("virtual".into()),
                 s3_conditional_put: Some(false),
-                cache: Some("metadata".into()),
+                cache: Some("full".into()),
                 dir_cache_time: Some("5s".into()),
+                cache_max_size: Some("2G".into()),
             },
         );
         config.vaults.insert("local".into(), entry("/srv/V"));
@@ -524,8 +525,14 @@ mod tests {
         assert!(e.message.contains("invalid vault name"), "{}", e.message);
         let e = parse(p, "[vaults.a]\nstorage = \"/v\"\nidle = \"soon\"\n").unwrap_err();
         assert!(e.message.contains("idle"), "{}", e.message);
-        let e = parse(p, "[vaults.a]\nstorage = \"/v\"\ncache = \"full\"\n").unwrap_err();
-        assert!(e.message.contains("upload queue"), "{}", e.message);
+        let e = parse(p, "[vaults.a]\nstorage = \"/v\"\ncache = \"all\"\n").unwrap_err();
+        assert!(e.message.contains("off, metadata or full"), "{}", e.message);
+        let e = parse(
+            p,
+            "[vaults.a]\nstorage = \"/v\"\ncache_max_size = \"lots\"\n",
+        )
+        .unwrap_err();
+        assert!(e.message.contains("cache_max_size"), "{}", e.message);
         let e = parse(p, "[vaults.a]\nstorage = \"/v\"\nsymlinks = \"some\"\n").unwrap_err();
         assert!(e.message.contains("symlinks=some"), "{}", e.message);
         let e = parse(

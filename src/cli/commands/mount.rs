@@ -230,7 +230,12 @@ pub fn run(ctx: Ctx, mut args: MountArgs) -> CliResult {
                 crate::cli::offline::connect_for_mount(&args.storage, &secrets, ONLINE_WAIT)
                     .await?;
             let (storage, cached) = (existing.storage, existing.cached);
-            let (storage, content) = content_layer(storage, &args.storage, &plan)?;
+            let (storage, content) = cache_mount::content_layer(
+                storage,
+                &args.storage,
+                &plan.cache,
+                plan.cache_max_size,
+            )?;
             let password = secrets.vault_password(&args.storage)?;
             let vault = Vault::unlock(
                 storage.clone(),
@@ -266,7 +271,7 @@ pub fn run(ctx: Ctx, mut args: MountArgs) -> CliResult {
         )
         .map_err(mount_error)?;
         let _mode_note = ModeNote::write(&plan.mountpoint, mode);
-        let _pins = serve_pins(rt.handle(), &vault, content, mode, &plan.mountpoint);
+        let _pins = cache_mount::serve_pins(rt.handle(), &vault, content, mode, &plan.mountpoint);
         // Mounted: what --remember asked for was right.
         crate::cli::remember::commit(&plan.secrets.keyring);
         let autolock = arm_auto_lock(&rt, &mount, args.no_auto_lock, &notifier);
@@ -299,38 +304,6 @@ pub fn run(ctx: Ctx, mut args: MountArgs) -> CliResult {
     spawn_daemon(&args, &plan, answers, &secrets)?;
     mounted(&plan, args.reveal, ctx.quiet);
     Ok(())
-}
-
-/// In mode `full`, `storage` behind the content cache (see `cache_mount::wrap_content`).
-fn content_layer(
-    storage: Arc<dyn vault_storage::Storage>,
-    storage_arg: &str,
-    plan: &Plan,
-) -> CliResult<(Arc<dyn vault_storage::Storage>, Option<Arc<ContentCache>>)> {
-    let local = matches!(
-        storage_arg::parse(storage_arg)?,
-        storage_arg::StorageSpec::Local(_)
-    );
-    let mode = plan.cache.mode_for(local);
-    Ok(cache_mount::wrap_content(
-        storage,
-        mode,
-        plan.cache_max_size,
-    ))
-}
-
-/// `vault pin`'s socket, for a mount whose content cache has its folder.
-fn serve_pins(
-    rt: &tokio::runtime::Handle,
-    vault: &Arc<Vault>,
-    content: Option<Arc<ContentCache>>,
-    mode: CacheMode,
-    mountpoint: &Path,
-) -> Option<crate::cli::pin::PinSocket> {
-    match (mode, content) {
-        (CacheMode::Full, Some(c)) => crate::cli::pin::serve(rt, vault.clone(), c, mountpoint),
-        _ => None,
-    }
 }
 
 /// Makes the metadata cache persistent when the mode (asked for, or the storage's default) is
@@ -651,7 +624,8 @@ fn start_daemon(
                 .map_err(|e| shown(e, args))?;
         let (storage, cached) = (existing.storage, existing.cached);
         let (storage, content) =
-            content_layer(storage, &args.storage, &plan).map_err(|e| shown(e, args))?;
+            cache_mount::content_layer(storage, &args.storage, &plan.cache, plan.cache_max_size)
+                .map_err(|e| shown(e, args))?;
         let unlocked = Vault::unlock(
             storage.clone(),
             password.expose_secret(),
@@ -686,7 +660,7 @@ fn start_daemon(
     .map_err(mount_error)?;
     let socket = reauth_serve(&rt, broker, &key);
     let note = ModeNote::write(&plan.mountpoint, mode);
-    let pins = serve_pins(rt.handle(), &vault, content, mode, &plan.mountpoint);
+    let pins = cache_mount::serve_pins(rt.handle(), &vault, content, mode, &plan.mountpoint);
     Ok((rt, mount, socket, note, cached, pins))
 }
 
