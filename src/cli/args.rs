@@ -276,7 +276,7 @@ pub enum Command {
     },
     /// List this user's mounted vaults.
     Status {
-        /// Long form: also each mount's cache mode (`cache=off|metadata`).
+        /// Long form: also each mount's cache mode (`cache=off|metadata|full`).
         #[arg(long, short = 'l')]
         long: bool,
     },
