@@ -87,11 +87,16 @@ struct State {
     pins: BTreeSet<StoragePath>,
 }
 
+type FetchLock = Arc<tokio::sync::Mutex<()>>;
+
 struct Shared {
     inner: Arc<dyn Storage>,
     options: ContentOptions,
     state: Mutex<State>,
     disk: OnceLock<disk::Disk>,
+    /// One whole-object fetch per path at a time: concurrent first reads (read-ahead) wait for
+    /// it instead of each downloading the object.
+    fetching: Mutex<HashMap<StoragePath, FetchLock>>,
 }
 
 /// Whether `path` is `prefix` or below it.
@@ -120,6 +125,20 @@ fn cacheable(path: &StoragePath) -> bool {
 impl Shared {
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn fetch_lock(&self, path: &StoragePath) -> FetchLock {
+        let mut f = self.fetching.lock().unwrap_or_else(|p| p.into_inner());
+        f.entry(path.clone()).or_default().clone()
+    }
+
+    /// Drops `path`'s fetch lock once no one else holds or waits for it.
+    fn fetch_done(&self, path: &StoragePath, lock: FetchLock) {
+        let mut f = self.fetching.lock().unwrap_or_else(|p| p.into_inner());
+        // The map's reference and ours: nobody else waits.
+        if Arc::strong_count(&lock) <= 2 {
+            f.remove(path);
+        }
     }
 
     fn pinned(&self, path: &StoragePath) -> bool {
@@ -265,6 +284,7 @@ impl ContentCache {
                 options,
                 state: Mutex::new(State::default()),
                 disk: OnceLock::new(),
+                fetching: Mutex::new(HashMap::new()),
             }),
         }
     }
@@ -414,14 +434,27 @@ impl ContentCache {
             }
             return inner.read_at(path, offset, len).await;
         }
+        let tag = meta.version_tag();
+        let lock = self.shared.fetch_lock(path);
+        let guard = lock.lock().await;
+        // Another reader may have fetched it while this one waited.
+        if let Some(b) = self.shared.serve(path, Some(&tag), offset, len) {
+            drop(guard);
+            self.shared.fetch_done(path, lock);
+            return Ok(b);
+        }
         let generation = self.shared.lock().generation;
         let size = usize::try_from(meta.size).unwrap_or(usize::MAX);
         // One byte more than the size: a longer answer means the object changed meanwhile.
-        let whole = inner.read_at(path, 0, size.saturating_add(1)).await?;
-        if whole.len() == size {
-            self.store(generation, path, &meta.version_tag(), whole.clone())
-                .await;
+        let got = inner.read_at(path, 0, size.saturating_add(1)).await;
+        if let Ok(whole) = &got
+            && whole.len() == size
+        {
+            self.store(generation, path, &tag, whole.clone()).await;
         }
+        drop(guard);
+        self.shared.fetch_done(path, lock);
+        let whole = got?;
         let start = usize::try_from(offset)
             .unwrap_or(usize::MAX)
             .min(whole.len());

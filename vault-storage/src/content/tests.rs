@@ -1,3 +1,5 @@
+use std::time::Duration;
+
 use super::*;
 use crate::MemoryStorage;
 
@@ -234,4 +236,26 @@ async fn a_file_written_into_a_pinned_folder_is_fetched() {
         .unwrap();
     tokio::time::sleep(Duration::from_millis(50)).await;
     assert!(!cache.is_cached(&p("x")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_first_reads_fetch_the_object_once() {
+    let (mem, cache, _tmp) = setup(1 << 20).await;
+    mem.set_latency(Duration::from_millis(50));
+    let cache = Arc::new(cache);
+    let reads: Vec<_> = (0..8)
+        .map(|i| {
+            let c = cache.clone();
+            tokio::spawn(async move { c.read_at(&p("d/a"), i * 100, 100).await.unwrap() })
+        })
+        .collect();
+    for (i, r) in reads.into_iter().enumerate() {
+        let got = r.await.unwrap();
+        assert_eq!(&got[..], &bytes_of(1000, 0)[i * 100..i * 100 + 100]);
+    }
+    assert_eq!(
+        mem.calls("read_at"),
+        1,
+        "the object was fetched more than once"
+    );
 }
