@@ -229,7 +229,45 @@ fn pinned_files_read_back_offline_and_nothing_cleartext_is_cached() {
         .ok();
     assert!(out.contains("pinned;"), "{out}");
     eprintln!("[cli_pin] {}", out.trim());
+    let status = env.vault(&["status", "-l"], false).ok();
+    assert!(status.contains("cache=full"), "{status}");
+    // A file written later into the pinned folder is fetched without another `pin`.
+    let content_dir = |env: &Env| {
+        let root = env.cache().join("vault");
+        std::fs::read_dir(&root)
+            .unwrap()
+            .map(|e| e.unwrap().path().join("content"))
+            .find(|p| p.is_dir())
+            .unwrap()
+    };
+    // Entries in place (not the temp files of a fetch under way).
+    let entries = |d: &Path| {
+        std::fs::read_dir(d)
+            .unwrap()
+            .filter(|e| {
+                !e.as_ref()
+                    .unwrap()
+                    .file_name()
+                    .to_string_lossy()
+                    .starts_with('.')
+            })
+            .count()
+    };
+    let before = entries(&content_dir(&env));
+    let later = sub.join(format!("{MARK}-later.txt"));
+    std::fs::write(&later, deep_content()).unwrap();
+    let t = Instant::now();
+    while entries(&content_dir(&env)) <= before {
+        assert!(
+            t.elapsed() < Duration::from_secs(10),
+            "the later file was not fetched"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    eprintln!("[cli_pin] later file fetched after {:.2?}", t.elapsed());
+    let t = Instant::now();
     unmount(&guard, &env.mnt());
+    eprintln!("[cli_pin] unmount: {:.2?}", t.elapsed());
     let files = check_no_cleartext(&env.cache().join("vault"));
     assert!(files >= 4, "only {files} files in the cache");
 
@@ -246,9 +284,11 @@ fn pinned_files_read_back_offline_and_nothing_cleartext_is_cached() {
     assert!(ok, "pinned file offline: {err}");
     assert!(got == keep_content(), "pinned file read back differs");
     eprintln!("[cli_pin] pinned file read offline in {took:.2?}");
-    let (ok, got, err, _) = cat(&deep);
-    assert!(ok, "file in a pinned folder offline: {err}");
-    assert!(got == deep_content(), "file in a pinned folder differs");
+    for f in [&deep, &later] {
+        let (ok, got, err, _) = cat(f);
+        assert!(ok, "file in a pinned folder offline: {err}");
+        assert!(got == deep_content(), "file in a pinned folder differs");
+    }
     let (ok, _, err, took) = cat(&never);
     assert!(!ok, "a file never read was served offline");
     assert!(err.contains("Input/output error"), "{err}");

@@ -117,9 +117,12 @@ fn unanswered(e: &StorageError) -> bool {
 }
 
 /// Objects in the vault's top folder (its key files) are left to the metadata cache, which keeps
-/// them for an offline unlock.
+/// them for an offline unlock; temp objects of unfinished writes are not worth keeping.
 fn cacheable(path: &StoragePath) -> bool {
     path.parent().is_some_and(|p| !p.is_root())
+        && !path
+            .file_name()
+            .is_some_and(|n| n.starts_with(crate::TEMP_PREFIX))
 }
 
 impl Shared {
@@ -539,7 +542,8 @@ impl ContentCache {
     }
 
     /// A pinned object we changed is fetched again in the background (what we wrote is what an
-    /// offline mount must find). Temp objects of unfinished writes are not.
+    /// offline mount must find), and its folder listed again, so that the metadata cache below
+    /// knows the new entry too. Temp objects of unfinished writes are not.
     fn refetch_if_pinned(&self, path: &StoragePath) {
         let temp = path
             .file_name()
@@ -553,10 +557,12 @@ impl ContentCache {
         let weak = Arc::downgrade(&self.shared);
         let p = path.clone();
         rt.spawn(async move {
-            if let Some(s) = weak.upgrade()
-                && let Err(e) = fetch::fetch_file(&s, &p, &mut FetchReport::default()).await
-            {
+            let Some(s) = weak.upgrade() else { return };
+            if let Err(e) = fetch::fetch_file(&s, &p, &mut FetchReport::default()).await {
                 tracing::info!(path = %p.as_str(), error = %e, "content cache: changed pinned object not fetched (retried later)");
+            }
+            if let Some(parent) = p.parent() {
+                let _ = s.inner.list_dir(&parent).await;
             }
         });
     }
