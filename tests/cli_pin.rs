@@ -108,12 +108,16 @@ impl Env {
     }
 
     fn vault(&self, args: &[&str], common: bool) -> Run {
+        self.vault_env("warn", args, common)
+    }
+
+    fn vault_env(&self, log: &str, args: &[&str], common: bool) -> Run {
         let mut cmd = Command::new("timeout");
         cmd.args(["120", bin()]).args(args);
         if common {
             cmd.args(&self.common);
         }
-        cmd.env_remove("VAULT_LOG")
+        cmd.env("VAULT_LOG", log)
             .env("XDG_CACHE_HOME", self.cache())
             .env_remove("VAULT_ASKPASS")
             .env_remove("SSH_AUTH_SOCK")
@@ -123,7 +127,9 @@ impl Env {
 
     fn mount(&self) -> Run {
         let (m, log) = (self.mnt(), self.log());
-        self.vault(
+        // Info: the line that says new folders inside pinned ones were pinned.
+        self.vault_env(
+            "info",
             &[
                 "mount",
                 &self.url,
@@ -265,6 +271,25 @@ fn pinned_files_read_back_offline_and_nothing_cleartext_is_cached() {
         std::thread::sleep(Duration::from_millis(100));
     }
     eprintln!("[cli_pin] later file fetched after {:.2?}", t.elapsed());
+    // A folder made later inside the pinned one: found and pinned, its file fetched.
+    let newsub = sub.join(format!("{MARK}-newsub"));
+    std::fs::create_dir(&newsub).unwrap();
+    let newer = newsub.join(format!("{MARK}-newer.txt"));
+    std::fs::write(&newer, deep_content()).unwrap();
+    let t = Instant::now();
+    let adopted = "pinned the folders made inside pinned folders";
+    while !std::fs::read_to_string(env.log())
+        .unwrap_or_default()
+        .contains(adopted)
+    {
+        assert!(
+            t.elapsed() < Duration::from_secs(20),
+            "the new folder was not pinned"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    eprintln!("[cli_pin] new folder pinned after {:.2?}", t.elapsed());
+    std::fs::read_dir(&newsub).unwrap().for_each(drop);
     let t = Instant::now();
     unmount(&guard, &env.mnt());
     eprintln!("[cli_pin] unmount: {:.2?}", t.elapsed());
@@ -284,7 +309,7 @@ fn pinned_files_read_back_offline_and_nothing_cleartext_is_cached() {
     assert!(ok, "pinned file offline: {err}");
     assert!(got == keep_content(), "pinned file read back differs");
     eprintln!("[cli_pin] pinned file read offline in {took:.2?}");
-    for f in [&deep, &later] {
+    for f in [&deep, &later, &newer] {
         let (ok, got, err, _) = cat(f);
         assert!(ok, "file in a pinned folder offline: {err}");
         assert!(got == deep_content(), "file in a pinned folder differs");

@@ -9,7 +9,9 @@
 //! The daemon maps the cleartext path to storage paths through the engine and pins those in the
 //! content cache (`vault_storage::content`): a file's node (its content object, or the folder
 //! of a long name), a folder's storage folder `d/XX/YYYY…` and those of every folder below it.
-//! A pinned storage folder covers objects added to it later. Only storage paths are written to
+//! A pinned storage folder covers objects added to it later; a folder made later inside a pinned
+//! one is found through its `dir.c9r` (soon after we make it, else at the check every 5 minutes)
+//! and its storage folder pinned too. Only storage paths are written to
 //! the cache folder, never a cleartext name. The content is fetched in the background (or
 //! before the answer with `--wait`).
 //!
@@ -32,6 +34,8 @@ use super::exit::{CliError, CliResult, Exit};
 const MAX_DIRS: usize = 100_000;
 /// Longest request line.
 const MAX_LINE: u64 = 64 * 1024;
+/// How long changes in pinned folders gather before new folders are looked for.
+const ADOPT_DELAY: Duration = Duration::from_secs(2);
 
 fn socket_path(mountpoint: &Path) -> CliResult<PathBuf> {
     let auth = super::reauth::socket_path(&super::reauth::mount_key(mountpoint))?;
@@ -163,11 +167,13 @@ fn ask(mountpoint: &Path, request: &str) -> CliResult<String> {
 pub struct PinSocket {
     path: PathBuf,
     task: tokio::task::JoinHandle<()>,
+    adopt: tokio::task::JoinHandle<()>,
 }
 
 impl Drop for PinSocket {
     fn drop(&mut self) {
         self.task.abort();
+        self.adopt.abort();
         let _ = std::fs::remove_file(&self.path);
     }
 }
@@ -200,6 +206,7 @@ pub fn serve(
     };
     let _ = std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600));
     let me = rustix::process::getuid().as_raw();
+    let adopt = rt.spawn(adopt_loop(vault.clone(), content.clone()));
     let task = rt.spawn(async move {
         loop {
             let Ok((stream, _)) = listener.accept().await else {
@@ -216,7 +223,76 @@ pub fn serve(
             });
         }
     });
-    Some(PinSocket { path, task })
+    Some(PinSocket { path, task, adopt })
+}
+
+/// Finds folders made inside pinned folders (ours: soon after the pinned `dir.c9r` is written;
+/// another device's: at the periodic check) and pins their storage folders too.
+async fn adopt_loop(vault: Arc<Vault>, content: Arc<ContentCache>) {
+    let changed = content.pinned_changes();
+    loop {
+        tokio::select! {
+            _ = changed.notified() => tokio::time::sleep(ADOPT_DELAY).await,
+            _ = tokio::time::sleep(vault_storage::content::PIN_REFRESH) => {}
+        }
+        // One level per pass: a new folder inside a new folder is found by the next pass.
+        for _ in 0..32 {
+            let added = adopt_subfolders(&vault, &content).await;
+            if added.is_empty() {
+                break;
+            }
+            let r = content.fetch(Some(&added)).await;
+            tracing::info!(
+                folders = added.len(),
+                fetched = r.fetched,
+                failed = r.failed,
+                "pinned the folders made inside pinned folders"
+            );
+        }
+    }
+}
+
+/// Storage folders of the folders inside pinned folders that are not pinned yet (now pinned).
+async fn adopt_subfolders(vault: &Vault, content: &ContentCache) -> Vec<StoragePath> {
+    let storage = vault.storage().clone();
+    let mut added = Vec::new();
+    for prefix in content.pins() {
+        let Ok(entries) = storage.list_dir(&prefix).await else {
+            continue;
+        };
+        for e in entries {
+            if e.metadata.kind != vault_storage::EntryKind::Dir {
+                continue;
+            }
+            let Ok(dir_file) = prefix
+                .join(&e.name)
+                .and_then(|n| n.join(vault_format::layout::DIR_FILE))
+            else {
+                continue;
+            };
+            let Ok(bytes) = storage.read_at(&dir_file, 0, 1024).await else {
+                continue;
+            };
+            let Ok(id) = vault_format::layout::parse_dir_file(&bytes) else {
+                continue;
+            };
+            let Ok(dir) = vault
+                .storage_dir(&vault_engine::DirId::new(&id))
+                .map_err(|e| e.to_string())
+                .and_then(|d| StoragePath::new(&d).map_err(|e| e.to_string()))
+            else {
+                continue;
+            };
+            if !content.is_pinned(&dir) {
+                added.push(dir);
+            }
+        }
+    }
+    if let Err(e) = content.pin(&added) {
+        tracing::warn!(error = %e, "pins not recorded");
+        return Vec::new();
+    }
+    added
 }
 
 async fn handle(

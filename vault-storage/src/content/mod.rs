@@ -29,7 +29,7 @@
 //! every call through.
 
 use std::collections::{BTreeSet, HashMap};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
@@ -41,6 +41,7 @@ use crate::{
 };
 
 mod disk;
+mod entries;
 mod fetch;
 pub use fetch::FetchReport;
 
@@ -97,6 +98,8 @@ struct Shared {
     /// One whole-object fetch per path at a time: concurrent first reads (read-ahead) wait for
     /// it instead of each downloading the object.
     fetching: Mutex<HashMap<StoragePath, FetchLock>>,
+    /// Notified after a pinned object we changed was fetched again.
+    changed: Arc<tokio::sync::Notify>,
 }
 
 /// Whether `path` is `prefix` or below it.
@@ -125,154 +128,6 @@ fn cacheable(path: &StoragePath) -> bool {
             .is_some_and(|n| n.starts_with(crate::TEMP_PREFIX))
 }
 
-impl Shared {
-    fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    fn fetch_lock(&self, path: &StoragePath) -> FetchLock {
-        let mut f = self.fetching.lock().unwrap_or_else(|p| p.into_inner());
-        f.entry(path.clone()).or_default().clone()
-    }
-
-    /// Drops `path`'s fetch lock once no one else holds or waits for it.
-    fn fetch_done(&self, path: &StoragePath, lock: FetchLock) {
-        let mut f = self.fetching.lock().unwrap_or_else(|p| p.into_inner());
-        // The map's reference and ours: nobody else waits.
-        if Arc::strong_count(&lock) <= 2 {
-            f.remove(path);
-        }
-    }
-
-    fn pinned(&self, path: &StoragePath) -> bool {
-        self.lock().pins.iter().any(|p| under(path, p))
-    }
-
-    /// Forgets every entry at or below `path`.
-    fn forget(&self, path: &StoragePath) {
-        let Some(disk) = self.disk.get() else { return };
-        let gone: Vec<(StoragePath, String)> = {
-            let mut st = self.lock();
-            st.generation = st.generation.wrapping_add(1);
-            let keys: Vec<StoragePath> = st
-                .entries
-                .keys()
-                .filter(|p| under(p, path))
-                .cloned()
-                .collect();
-            keys.into_iter()
-                .filter_map(|k| {
-                    let e = st.entries.remove(&k)?;
-                    st.total -= e.size;
-                    Some((k, e.tag))
-                })
-                .collect()
-        };
-        for (p, tag) in gone {
-            disk.remove(&p, &tag);
-        }
-    }
-
-    /// Records an entry written to disk at `generation`; false (and the file removed) if a
-    /// mutation came in between.
-    fn record(&self, generation: u64, path: &StoragePath, tag: &str, size: u64) -> bool {
-        let Some(disk) = self.disk.get() else {
-            return false;
-        };
-        let mut st = self.lock();
-        if st.generation != generation {
-            drop(st);
-            disk.remove(path, tag);
-            return false;
-        }
-        st.clock += 1;
-        let used = st.clock;
-        let old = st.entries.insert(
-            path.clone(),
-            Entry {
-                tag: tag.to_owned(),
-                size,
-                used,
-            },
-        );
-        st.total += size;
-        let mut gone = Vec::new();
-        if let Some(old) = old {
-            st.total -= old.size;
-            if old.tag != tag {
-                gone.push((path.clone(), old.tag));
-            }
-        }
-        gone.extend(self.evict(&mut st));
-        drop(st);
-        for (p, t) in gone {
-            disk.remove(&p, &t);
-        }
-        true
-    }
-
-    /// Least recently used unpinned entries out until the total fits (or only pinned remain).
-    fn evict(&self, st: &mut State) -> Vec<(StoragePath, String)> {
-        let mut gone = Vec::new();
-        if st.total <= self.options.max_size {
-            return gone;
-        }
-        let mut order: Vec<(u64, StoragePath)> = st
-            .entries
-            .iter()
-            .filter(|(p, _)| !st.pins.iter().any(|pin| under(p, pin)))
-            .map(|(p, e)| (e.used, p.clone()))
-            .collect();
-        order.sort();
-        for (_, p) in order {
-            if st.total <= self.options.max_size {
-                break;
-            }
-            if let Some(e) = st.entries.remove(&p) {
-                st.total -= e.size;
-                tracing::debug!(path = %p.as_str(), "content cache: evicted");
-                gone.push((p, e.tag));
-            }
-        }
-        gone
-    }
-
-    /// The cached bytes of `path` (`tag`: only that version; `None`: whichever is cached).
-    fn serve(
-        &self,
-        path: &StoragePath,
-        tag: Option<&str>,
-        offset: u64,
-        len: usize,
-    ) -> Option<Bytes> {
-        let disk = self.disk.get()?;
-        let (found, touch) = {
-            let mut st = self.lock();
-            st.clock += 1;
-            let clock = st.clock;
-            let e = st.entries.get_mut(path)?;
-            if tag.is_some_and(|t| t != e.tag) {
-                return None;
-            }
-            // The file's mtime keeps the order across remounts; refreshed now and then.
-            let touch = clock.saturating_sub(e.used) > 64;
-            e.used = clock;
-            (e.tag.clone(), touch)
-        };
-        match disk.read(path, &found, offset, len, touch) {
-            Ok(b) => Some(Bytes::from(b)),
-            Err(e) => {
-                tracing::warn!(path = %path.as_str(), error = %e, "content cache: entry unreadable, dropped");
-                let mut st = self.lock();
-                if let Some(e) = st.entries.remove(path) {
-                    st.total -= e.size;
-                }
-                None
-            }
-        }
-    }
-}
-
 /// The content cache around any [`Storage`]; see the module docs.
 pub struct ContentCache {
     shared: Arc<Shared>,
@@ -288,6 +143,7 @@ impl ContentCache {
                 state: Mutex::new(State::default()),
                 disk: OnceLock::new(),
                 fetching: Mutex::new(HashMap::new()),
+                changed: Arc::default(),
             }),
         }
     }
@@ -406,6 +262,12 @@ impl ContentCache {
         };
         disk.save_pins(&all)?;
         Ok(n)
+    }
+
+    /// Notified (permits coalesce) each time a pinned object changed through this cache was
+    /// fetched again: a caller that knows the format finds new pinned folders then.
+    pub fn pinned_changes(&self) -> Arc<tokio::sync::Notify> {
+        self.shared.changed.clone()
     }
 
     /// Tests: every cache write fails with `kind` (`None`: writes work again).
@@ -564,6 +426,7 @@ impl ContentCache {
             if let Some(parent) = p.parent() {
                 let _ = s.inner.list_dir(&parent).await;
             }
+            s.changed.notify_one();
         });
     }
 
