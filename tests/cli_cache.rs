@@ -14,8 +14,8 @@
 //! - acceptance 6 (parts): the cache folder holds none of the cleartext names, contents or the
 //!   vault password written in the workload (marker test); folder 0700, every file 0600.
 //!
-//! `full_mode_is_refused_naming_what_is_missing`: `--cache=full` and `-o cache=full` exit 2 with
-//! the documented message before anything is asked (no server).
+//! `unknown_cache_mode_and_bad_max_size_are_refused`: an unknown `--cache` / `-o cache=` mode and
+//! a bad `--cache-max-size` / `-o cache_max_size=` exit 2 before anything is asked (no server).
 //!
 //! Needs root, FUSE, iproute2, openssh-server, oathtool, libpam-google-authenticator.
 //! `VAULT_CACHE_SKIP_NETNS=1` skips it.
