@@ -4,6 +4,8 @@ use std::sync::{Arc, MutexGuard};
 
 use bytes::Bytes;
 
+use std::collections::BTreeSet;
+
 use super::{Entry, FetchLock, Shared, State, under};
 use crate::StoragePath;
 
@@ -27,7 +29,7 @@ impl Shared {
     }
 
     pub(super) fn pinned(&self, path: &StoragePath) -> bool {
-        self.lock().pins.iter().any(|p| under(path, p))
+        pinned_in(&self.lock().pins, path)
     }
 
     /// Forgets every entry at or below `path`.
@@ -102,7 +104,7 @@ impl Shared {
         let mut order: Vec<(u64, StoragePath)> = st
             .entries
             .iter()
-            .filter(|(p, _)| !st.pins.iter().any(|pin| under(p, pin)))
+            .filter(|(p, _)| !pinned_in(&st.pins, p))
             .map(|(p, e)| (e.used, p.clone()))
             .collect();
         order.sort();
@@ -153,4 +155,17 @@ impl Shared {
             }
         }
     }
+}
+
+/// Whether `path` or one of its ancestors is in `pins` (a lookup per level, not a scan of the
+/// pins: a pinned tree may hold many folders).
+pub(super) fn pinned_in(pins: &BTreeSet<StoragePath>, path: &StoragePath) -> bool {
+    let mut cur = Some(path.clone());
+    while let Some(p) = cur {
+        if pins.contains(&p) {
+            return true;
+        }
+        cur = p.parent();
+    }
+    false
 }
