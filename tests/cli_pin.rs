@@ -1,16 +1,18 @@
 //! Issue 12, keep offline: `vault mount --cache=full` and `vault pin`, through the `vault`
 //! binary, a real FUSE mount and the key-only OpenSSH sshd of
-//! `vault-sftp/tests/servers/sshd-2fa.sh` (mode `key`) on loopback.
+//! `vault-sftp/tests/servers/sshd-2fa.sh` (mode `key`, version tag size+mtime), and again over
+//! `rclone serve webdav` of `tests/servers/webdav.sh` (version tag the ETag), both on loopback.
 //!
 //! Online: a folder with a file to pin, a file never read and a subfolder, written and listed;
 //! `vault pin FILE --wait` and `vault pin SUBFOLDER --wait` fetch their content (a PATH outside
 //! any mount exits 2); unmounted. Then the server stopped (connections refused): `vault mount
 //! --cache=full` starts from the cache, the pinned file and the file in the pinned folder read
-//! back exactly, the file never read fails with EIO in under 2 s and the daemon's log names its
+//! back exactly (also a file and a folder added to the pinned folder after the pin), the file
+//! never read fails with EIO in under 2 s and the daemon's log names its
 //! ciphertext path. Throughout, the cache folder and everything in it is for its owner only
 //! (0700 / 0600) and holds no cleartext: neither a file name nor a content marker.
 //!
-//! Needs root (the sshd's test user), FUSE, openssh-server. `VAULT_PIN_SKIP=1` skips it.
+//! Needs root (the sshd's test user), FUSE, openssh-server, rclone. `VAULT_PIN_SKIP=1` skips it.
 
 #![allow(clippy::unwrap_used)]
 
@@ -206,6 +208,14 @@ fn pinned_files_read_back_offline_and_nothing_cleartext_is_cached() {
         tmp,
         url,
     };
+    workload(&env, &|| {
+        let stop = sshd.run(&["stop", "key"]);
+        assert!(stop.status.success());
+    });
+}
+
+/// The module docs' sequence on `env`; `stop` stops the server.
+fn workload(env: &Env, stop: &dyn Fn()) {
     std::fs::create_dir(env.mnt()).unwrap();
     let guard = MountGuard::new(env.mnt());
     env.vault(&["create", &env.url], true).ok();
@@ -259,11 +269,11 @@ fn pinned_files_read_back_offline_and_nothing_cleartext_is_cached() {
             })
             .count()
     };
-    let before = entries(&content_dir(&env));
+    let before = entries(&content_dir(env));
     let later = sub.join(format!("{MARK}-later.txt"));
     std::fs::write(&later, deep_content()).unwrap();
     let t = Instant::now();
-    while entries(&content_dir(&env)) <= before {
+    while entries(&content_dir(env)) <= before {
         assert!(
             t.elapsed() < Duration::from_secs(10),
             "the later file was not fetched"
@@ -297,8 +307,7 @@ fn pinned_files_read_back_offline_and_nothing_cleartext_is_cached() {
     assert!(files >= 4, "only {files} files in the cache");
 
     // Offline: the server stopped.
-    let stop = sshd.run(&["stop", "key"]);
-    assert!(stop.status.success());
+    stop();
     let _ = std::fs::remove_file(env.log());
     let t = Instant::now();
     let m = env.mount();
@@ -330,4 +339,110 @@ fn pinned_files_read_back_offline_and_nothing_cleartext_is_cached() {
     assert!(out.contains("unpinned"), "{out}");
     unmount(&guard, &env.mnt());
     check_no_cleartext(&env.cache().join("vault"));
+}
+
+/// `tests/servers/webdav.sh ARGS rclone` for one instance on loopback; stopped when dropped.
+struct Dav {
+    env: Vec<(String, String)>,
+}
+
+impl Dav {
+    fn run(&self, cmd: &str) -> std::process::Output {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/servers/webdav.sh");
+        Command::new("timeout")
+            .arg("120")
+            .arg(script)
+            .args([cmd, "rclone"])
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .output()
+            .unwrap()
+    }
+
+    fn ok(&self, cmd: &str) -> String {
+        let out = self.run(cmd);
+        assert!(
+            out.status.success(),
+            "webdav.sh {cmd}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn var(&self, k: &str) -> String {
+        self.ok("env")
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{k}=")))
+            .unwrap_or_else(|| panic!("{k} not in webdav.sh env"))
+            .trim_matches('\'')
+            .to_string()
+    }
+}
+
+impl Drop for Dav {
+    fn drop(&mut self) {
+        let _ = self.run("stop");
+    }
+}
+
+/// The same over WebDAV (`rclone serve webdav`), where the version tag is the server's ETag.
+#[test]
+fn webdav_pinned_files_read_back_offline() {
+    if std::env::var_os("VAULT_PIN_SKIP").is_some() {
+        eprintln!("VAULT_PIN_SKIP set: skipped");
+        return;
+    }
+    let pid = std::process::id();
+    let state = format!("/tmp/vault-pin-dav-{pid}");
+    let dav = Dav {
+        env: vec![
+            ("VAULT_TEST_INSTANCE".into(), format!("pd{}", pid % 100_000)),
+            (
+                "VAULT_TEST_PORT_BASE".into(),
+                port_base("VAULT_TEST_PIN_DAV_PORT_BASE", 36_900 + (pid % 200) * 8).to_string(),
+            ),
+            ("VAULT_TEST_STATE_DIR".into(), state.clone()),
+        ],
+    };
+    dav.ok("start");
+    let root = PathBuf::from(dav.var("VAULT_TEST_WEBDAV_RCLONE_ROOT"));
+    std::fs::create_dir_all(root.join("Vault")).unwrap();
+    let hostport = dav
+        .var("VAULT_TEST_WEBDAV_RCLONE_URL")
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_string();
+    let url = format!(
+        "dav://{}@{hostport}/Vault",
+        dav.var("VAULT_TEST_WEBDAV_USER")
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let ask = tmp.path().join("ask.sh");
+    write_askpass(
+        &ask,
+        false,
+        &[
+            (
+                "'Password for '*",
+                format!("printf '%s\\n' '{}'", dav.var("VAULT_TEST_WEBDAV_PASSWORD")),
+            ),
+            (
+                "'Vault password for '*",
+                format!("printf '%s\\n' '{VAULT_PW}'"),
+            ),
+        ],
+    );
+    let env = Env {
+        common: vec![
+            "--insecure-http".into(),
+            "--askpass".into(),
+            ask.to_str().unwrap().into(),
+        ],
+        tmp,
+        url,
+    };
+    workload(&env, &|| {
+        dav.ok("stop");
+    });
+    drop(dav);
+    let _ = std::fs::remove_dir_all(&state);
 }
