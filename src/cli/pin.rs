@@ -386,3 +386,50 @@ async fn storage_paths(vault: &Vault, rel: &str) -> CliResult<Vec<StoragePath>> 
     }
     Ok(out)
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn mount(p: &str) -> vault_fs::MountedVault {
+        vault_fs::MountedVault {
+            mountpoint: p.into(),
+            source: "sftp://h/v".into(),
+            read_only: false,
+        }
+    }
+
+    #[test]
+    fn paths_travel_as_hex() {
+        let name = "a b/\u{e9}\n\\x";
+        assert_eq!(unhex(&hex(name.as_bytes())).unwrap(), name.as_bytes());
+        assert!(unhex("abc").is_none());
+        assert!(unhex("zz").is_none());
+    }
+
+    #[test]
+    fn the_longest_mountpoint_holding_the_path_is_asked() {
+        let mounts = [mount("/nonexistent-vt/m"), mount("/nonexistent-vt/m/inner")];
+        let (mp, rel) = locate(Path::new("/nonexistent-vt/m/a/./b/../c.txt"), &mounts).unwrap();
+        assert_eq!(
+            (mp, rel.as_str()),
+            (PathBuf::from("/nonexistent-vt/m"), "a/c.txt")
+        );
+        let (mp, rel) = locate(Path::new("/nonexistent-vt/m/inner/x"), &mounts).unwrap();
+        assert_eq!(
+            (mp, rel.as_str()),
+            (PathBuf::from("/nonexistent-vt/m/inner"), "x")
+        );
+        let (_, rel) = locate(Path::new("/nonexistent-vt/m"), &mounts).unwrap();
+        assert_eq!(rel, "");
+        // Not a prefix by text alone: `/nonexistent-vt/mx` is not under `/nonexistent-vt/m`.
+        let e = locate(Path::new("/nonexistent-vt/mx/y"), &mounts).unwrap_err();
+        assert_eq!(e.exit, Exit::Usage);
+        assert!(
+            e.message.contains("not on a mounted vault"),
+            "{}",
+            e.message
+        );
+    }
+}
