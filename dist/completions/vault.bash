@@ -76,6 +76,9 @@ _vault() {
             vault,passwd)
                 cmd="vault__subcmd__passwd"
                 ;;
+            vault,pin)
+                cmd="vault__subcmd__pin"
+                ;;
             vault,put)
                 cmd="vault__subcmd__put"
                 ;;
@@ -93,6 +96,9 @@ _vault() {
                 ;;
             vault,unmount)
                 cmd="vault__subcmd__unmount"
+                ;;
+            vault,unpin)
+                cmd="vault__subcmd__unpin"
                 ;;
             vault__subcmd__help,__mount-daemon)
                 cmd="vault__subcmd__help__subcmd____mount__subcmd__daemon"
@@ -154,6 +160,9 @@ _vault() {
             vault__subcmd__help,passwd)
                 cmd="vault__subcmd__help__subcmd__passwd"
                 ;;
+            vault__subcmd__help,pin)
+                cmd="vault__subcmd__help__subcmd__pin"
+                ;;
             vault__subcmd__help,put)
                 cmd="vault__subcmd__help__subcmd__put"
                 ;;
@@ -171,6 +180,9 @@ _vault() {
                 ;;
             vault__subcmd__help,unmount)
                 cmd="vault__subcmd__help__subcmd__unmount"
+                ;;
+            vault__subcmd__help,unpin)
+                cmd="vault__subcmd__help__subcmd__unpin"
                 ;;
             vault__subcmd__help__subcmd__login,nextcloud)
                 cmd="vault__subcmd__help__subcmd__login__subcmd__nextcloud"
@@ -218,7 +230,7 @@ _vault() {
 
     case "${cmd}" in
         vault)
-            opts="-v -q -h -V --verbose --quiet --help --version create info ls cat get put mkdir rm mv passwd recovery-key copy check mount __mount-daemon unmount status open auth add list remove forget login completions help"
+            opts="-v -q -h -V --verbose --quiet --help --version create info ls cat get put mkdir rm mv passwd recovery-key copy check mount __mount-daemon unmount status pin unpin open auth add list remove forget login completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -232,7 +244,7 @@ _vault() {
             return 0
             ;;
         vault__subcmd____mount__subcmd__daemon)
-            opts="-f -o -i -J -v -q -h -V --foreground --read-only --allow-other --idle --symlinks --no-auto-lock --reveal --log-file --no-sidebar --no-notify --cache --dir-cache-time --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --proxy-jump --s3-endpoint --s3-region --s3-profile --s3-addressing --s3-conditional-put --create-bucket --insecure-http --remember --remember-totp --display-name --offline-start --verbose --quiet --help --version"
+            opts="-f -o -i -J -v -q -h -V --foreground --read-only --allow-other --idle --symlinks --no-auto-lock --reveal --log-file --no-sidebar --no-notify --cache --dir-cache-time --cache-max-size --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --proxy-jump --s3-endpoint --s3-region --s3-profile --s3-addressing --s3-conditional-put --create-bucket --insecure-http --remember --remember-totp --display-name --offline-start --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -259,6 +271,10 @@ _vault() {
                     return 0
                     ;;
                 --dir-cache-time)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cache-max-size)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -326,7 +342,7 @@ _vault() {
             return 0
             ;;
         vault__subcmd__add)
-            opts="-i -J -v -q -h -V --force --read-only --idle --symlinks --cache --dir-cache-time --no-auto-lock --identity --known-hosts --accept-new-host-key --proxy-jump --ca-cert --insecure-http --s3-endpoint --s3-region --s3-profile --s3-addressing --s3-conditional-put --verbose --quiet --help --version"
+            opts="-i -J -v -q -h -V --force --read-only --idle --symlinks --cache --dir-cache-time --cache-max-size --no-auto-lock --identity --known-hosts --accept-new-host-key --proxy-jump --ca-cert --insecure-http --s3-endpoint --s3-region --s3-profile --s3-addressing --s3-conditional-put --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -345,6 +361,10 @@ _vault() {
                     return 0
                     ;;
                 --dir-cache-time)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cache-max-size)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -828,7 +848,7 @@ _vault() {
             return 0
             ;;
         vault__subcmd__help)
-            opts="create info ls cat get put mkdir rm mv passwd recovery-key copy check mount __mount-daemon unmount status open auth add list remove forget login completions help"
+            opts="create info ls cat get put mkdir rm mv passwd recovery-key copy check mount __mount-daemon unmount status pin unpin open auth add list remove forget login completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1135,6 +1155,20 @@ _vault() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        vault__subcmd__help__subcmd__pin)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         vault__subcmd__help__subcmd__put)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -1234,6 +1268,20 @@ _vault() {
             return 0
             ;;
         vault__subcmd__help__subcmd__unmount)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        vault__subcmd__help__subcmd__unpin)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1546,7 +1594,7 @@ _vault() {
             return 0
             ;;
         vault__subcmd__mount)
-            opts="-f -o -i -J -v -q -h -V --foreground --read-only --allow-other --idle --symlinks --no-auto-lock --reveal --log-file --no-sidebar --no-notify --cache --dir-cache-time --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --proxy-jump --s3-endpoint --s3-region --s3-profile --s3-addressing --s3-conditional-put --create-bucket --insecure-http --remember --remember-totp --display-name --offline-start --verbose --quiet --help --version"
+            opts="-f -o -i -J -v -q -h -V --foreground --read-only --allow-other --idle --symlinks --no-auto-lock --reveal --log-file --no-sidebar --no-notify --cache --dir-cache-time --cache-max-size --password-file --askpass --ca-cert --identity --known-hosts --accept-new-host-key --proxy-jump --s3-endpoint --s3-region --s3-profile --s3-addressing --s3-conditional-put --create-bucket --insecure-http --remember --remember-totp --display-name --offline-start --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1573,6 +1621,10 @@ _vault() {
                     return 0
                     ;;
                 --dir-cache-time)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cache-max-size)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1782,6 +1834,20 @@ _vault() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        vault__subcmd__pin)
+            opts="-v -q -h -V --wait --verbose --quiet --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
                 *)
                     COMPREPLY=()
                     ;;
@@ -2169,6 +2235,20 @@ _vault() {
             ;;
         vault__subcmd__unmount)
             opts="-f -v -q -h -V --force --verbose --quiet --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        vault__subcmd__unpin)
+            opts="-v -q -h -V --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -276,9 +276,26 @@ pub enum Command {
     },
     /// List this user's mounted vaults.
     Status {
-        /// Long form: also each mount's cache mode (`cache=off|metadata`).
+        /// Long form: also each mount's cache mode (`cache=off|metadata|full`).
         #[arg(long, short = 'l')]
         long: bool,
+    },
+    /// Keep files offline: pin files or folders of a vault mounted with --cache=full (their
+    /// content is kept on this disk, files added later to a pinned folder too).
+    Pin {
+        /// Files or folders on the mount, as cp sees them.
+        #[arg(value_name = "PATH", required = true)]
+        paths: Vec<PathBuf>,
+        /// Wait until the pinned content is on this disk (otherwise it is fetched in the
+        /// background).
+        #[arg(long)]
+        wait: bool,
+    },
+    /// Unpin files or folders pinned with `vault pin` (their content may then be evicted).
+    Unpin {
+        /// Files or folders on the mount, as cp sees them.
+        #[arg(value_name = "PATH", required = true)]
+        paths: Vec<PathBuf>,
     },
     /// Mount a vault at its default mountpoint and open it in the file manager, or only open
     /// it if it is mounted (what a double-click on vault.cryptomator runs).
@@ -415,13 +432,16 @@ pub struct AddArgs {
     /// Which symlink targets a mount returns: all, inside (the default), none.
     #[arg(long, value_name = "MODE", value_parser = ["all", "inside", "none"])]
     pub symlinks: Option<String>,
-    /// The mount's metadata cache: off or metadata (config key `cache`; default by storage).
+    /// The mount's cache: off, metadata or full (config key `cache`; default by storage).
     #[arg(long, value_name = "MODE", value_parser = parse_cache_text)]
     pub cache: Option<String>,
     /// How long listings and attributes are used without asking the server (config key
     /// `dir_cache_time`).
     #[arg(long, value_name = "DURATION", value_parser = parse_duration_text)]
     pub dir_cache_time: Option<String>,
+    /// Unpinned content kept by --cache=full (config key `cache_max_size`).
+    #[arg(long, value_name = "SIZE", value_parser = parse_size_text)]
+    pub cache_max_size: Option<String>,
     /// Do not lock this vault on suspend or session lock.
     #[arg(long)]
     pub no_auto_lock: bool,
@@ -453,6 +473,10 @@ pub struct AddArgs {
 
 fn parse_cache_text(s: &str) -> Result<String, String> {
     crate::cli::cache::parse_mode(s).map(|_| s.to_string())
+}
+
+fn parse_size_text(s: &str) -> Result<String, String> {
+    parse_size(s).map(|_| s.trim().to_string())
 }
 
 fn parse_duration_text(s: &str) -> Result<String, String> {
@@ -505,15 +529,20 @@ pub struct MountArgs {
     /// conflict; a named vault's `notify = false`).
     #[arg(long)]
     pub no_notify: bool,
-    /// Metadata cache: off (nothing kept on disk) or metadata (listings and attributes kept
-    /// on disk, served when the server is slow or unreachable). Default: off for a local
-    /// folder, metadata for sftp, WebDAV and S3. `full` is not available yet.
+    /// Cache: off (nothing kept on disk), metadata (listings and attributes kept on disk,
+    /// served when the server is slow or unreachable) or full (also file content: files read
+    /// and pinned files work offline). Default: off for a local folder, metadata for sftp,
+    /// WebDAV and S3.
     #[arg(long, value_name = "MODE", value_parser = crate::cli::cache::parse_mode)]
     pub cache: Option<crate::cli::cache::CacheMode>,
     /// How long listings and attributes are used without asking the server again (default
     /// 1s; also `-o dir_cache_time=`).
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub dir_cache_time: Option<std::time::Duration>,
+    /// With --cache=full: unpinned content kept on disk before the least recently used is
+    /// evicted (default 1G; pinned content is never evicted; also `-o cache_max_size=`).
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub cache_max_size: Option<u64>,
     #[command(flatten)]
     pub secrets: SecretArgs,
     /// Internal: STORAGE as the user typed it, for the daemon's messages.
@@ -523,6 +552,25 @@ pub struct MountArgs {
     /// without waiting for the connect a second time.
     #[arg(long, hide = true)]
     pub offline_start: bool,
+}
+
+/// Parses a size in bytes: `1048576`, `512K`, `300M`, `2G`, `1T` (powers of 1024; `KiB`,
+/// `MB`… accepted alike).
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let bad = || format!("invalid size {s:?} (examples: 500M, 2G)");
+    let t = s.trim();
+    let digits = t.bytes().take_while(u8::is_ascii_digit).count();
+    let n: u64 = t[..digits].parse().map_err(|_| bad())?;
+    let unit = t[digits..].trim().to_ascii_uppercase();
+    let shift = match unit.trim_end_matches('B').trim_end_matches('I') {
+        "" => 0,
+        "K" => 10,
+        "M" => 20,
+        "G" => 30,
+        "T" => 40,
+        _ => return Err(bad()),
+    };
+    n.checked_mul(1u64 << shift).ok_or_else(bad)
 }
 
 /// Parses `90`, `90s`, `10m`, `1h30m`, `2d`, `500ms`.
@@ -567,6 +615,17 @@ pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
 mod tests {
     use super::*;
     use std::time::Duration;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("4096").unwrap(), 4096);
+        assert_eq!(parse_size("512K").unwrap(), 512 << 10);
+        assert_eq!(parse_size("300MiB").unwrap(), 300 << 20);
+        assert_eq!(parse_size("2G").unwrap(), 2 << 30);
+        for bad in ["", "G", "1X", "-1", "99999999999T"] {
+            assert!(parse_size(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn durations() {

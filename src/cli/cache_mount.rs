@@ -3,8 +3,11 @@
 //! from `cli::cache` so that the settings depend on no command-level module.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
+use vault_storage::Storage;
 use vault_storage::cached::{CachedStorage, Store, StoreError};
+use vault_storage::content::{CONTENT_DIR, ContentCache, ContentOptions};
 
 use super::cache::{CacheMode, folder};
 use super::exit::{CliError, CliResult};
@@ -13,11 +16,88 @@ use super::storage_arg::StorageSpec;
 /// How long a mount waits for another process to let go of the cache before refusing.
 const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
-/// Makes `cached` persistent for a mount of vault `vault_id` from `storage_arg`. A cache that
-/// another mount holds is refused when the mode was asked for (`explicit`), else the mount goes
-/// on without persistence (logged).
+/// In mode `full`, `storage` behind a content cache (given its folder by [`persist`] once the
+/// vault is unlocked); the content cache too, for `vault pin`.
+pub fn wrap_content(
+    storage: Arc<dyn Storage>,
+    mode: CacheMode,
+    max_size: Option<u64>,
+) -> (Arc<dyn Storage>, Option<Arc<ContentCache>>) {
+    if mode != CacheMode::Full {
+        return (storage, None);
+    }
+    let mut options = ContentOptions::default();
+    if let Some(m) = max_size {
+        options.max_size = m;
+    }
+    let content = Arc::new(ContentCache::new(storage, options));
+    (content.clone(), Some(content))
+}
+
+/// What [`content_layer`] gives: the storage to unlock, and the content cache in it (mode `full`).
+pub type ContentLayer = (Arc<dyn Storage>, Option<Arc<ContentCache>>);
+
+/// [`wrap_content`] with the mode `choice` gives for the storage `storage_arg`.
+pub fn content_layer(
+    storage: Arc<dyn Storage>,
+    storage_arg: &str,
+    choice: &super::cache::CacheChoice,
+    max_size: Option<u64>,
+) -> CliResult<ContentLayer> {
+    let local = matches!(
+        super::storage_arg::parse(storage_arg)?,
+        StorageSpec::Local(_)
+    );
+    Ok(wrap_content(storage, choice.mode_for(local), max_size))
+}
+
+/// `vault pin`'s socket, for a mount whose content cache has its folder.
+pub fn serve_pins(
+    rt: &tokio::runtime::Handle,
+    vault: &Arc<vault_engine::Vault>,
+    content: Option<Arc<ContentCache>>,
+    mode: CacheMode,
+    mountpoint: &std::path::Path,
+) -> Option<super::pin::PinSocket> {
+    match (mode, content) {
+        (CacheMode::Full, Some(c)) => super::pin::serve(rt, vault.clone(), c, mountpoint),
+        _ => None,
+    }
+}
+
+/// Gives the content cache its folder, `<cache folder>/content`.
+fn attach_content(
+    content: Option<&ContentCache>,
+    dir: &std::path::Path,
+    explicit: bool,
+) -> CliResult<CacheMode> {
+    let Some(content) = content else {
+        return Ok(CacheMode::Metadata);
+    };
+    let at = dir.join(CONTENT_DIR);
+    match content.attach(&at) {
+        Ok(()) => {
+            tracing::info!(cache = %at.display(), "content cache");
+            Ok(CacheMode::Full)
+        }
+        Err(e) if explicit => Err(CliError::other(format!(
+            "cannot use the content cache {}: {e}",
+            at.display()
+        ))),
+        Err(e) => {
+            tracing::warn!(cache = %at.display(), error = %e, "mounting without the content cache");
+            Ok(CacheMode::Metadata)
+        }
+    }
+}
+
+/// Makes `cached` persistent for a mount of vault `vault_id` from `storage_arg` (and, in mode
+/// `full`, gives `content` its folder). A cache that another mount holds is refused when the
+/// mode was asked for (`explicit`), else the mount goes on without persistence (logged).
+#[allow(clippy::too_many_arguments)]
 pub fn persist(
     cached: &CachedStorage,
+    content: Option<&ContentCache>,
     vault_id: &str,
     storage_arg: &str,
     spec: &StorageSpec,
@@ -36,7 +116,7 @@ pub fn persist(
     };
     if cached.store_dir() == Some(dir.as_path()) {
         // Attached already: an offline start found it through the index.
-        return Ok(CacheMode::Metadata);
+        return attach_content(content, &dir, explicit);
     }
     // A mount of this vault that was just unmounted lets go of the lock when its daemon exits.
     match Store::open_waiting(&dir, LOCK_WAIT) {
@@ -44,10 +124,10 @@ pub fn persist(
             tracing::info!(cache = %dir.display(), "metadata cache");
             cached.attach(store);
             super::cache::write_index(&key, &dir);
-            Ok(CacheMode::Metadata)
+            attach_content(content, &dir, explicit)
         }
         Err(e @ StoreError::Locked { .. }) if explicit => Err(CliError::other(format!(
-            "{e}: this vault on {storage_arg} is already mounted with --cache=metadata; unmount it first, or mount with --cache=off"
+            "{e}: this vault on {storage_arg} is already mounted with a persistent cache; unmount it first, or mount with --cache=off"
         ))),
         Err(e) if explicit => Err(CliError::other(e.to_string())),
         Err(e) => {
@@ -85,7 +165,7 @@ impl ModeNote {
         Self::path(mountpoint)
             .and_then(|p| std::fs::read_to_string(p).ok())
             .map(|s| s.trim().to_owned())
-            .filter(|s| s == "off" || s == "metadata")
+            .filter(|s| s == "off" || s == "metadata" || s == "full")
             .unwrap_or_else(|| "-".into())
     }
 }

@@ -22,8 +22,9 @@
 //! s3_profile = "work"               # like --s3-profile (a profile of ~/.aws/credentials)
 //! s3_addressing = "path"            # like --s3-addressing (path, virtual)
 //! s3_conditional_put = true         # false = --s3-conditional-put=off
-//! cache = "metadata"                # optional, like --cache (off, metadata)
+//! cache = "metadata"                # optional, like --cache (off, metadata, full)
 //! dir_cache_time = "1s"             # optional, like --dir-cache-time
+//! cache_max_size = "1G"             # optional, like --cache-max-size
 //! ```
 //!
 //! A file that does not parse, a value of the wrong type or an unknown key is an error naming
@@ -115,6 +116,9 @@ pub struct VaultEntry {
     /// `--dir-cache-time DURATION` as text (`5s`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dir_cache_time: Option<String>,
+    /// `--cache-max-size SIZE` as text (`2G`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_max_size: Option<String>,
 }
 
 impl VaultEntry {
@@ -249,6 +253,10 @@ pub fn parse(path: &Path, text: &str) -> CliResult<Config> {
         if let Some(t) = &entry.dir_cache_time {
             super::args::parse_duration(t)
                 .map_err(|e| bad(format!("vault {name}: dir_cache_time: {e}")))?;
+        }
+        if let Some(t) = &entry.cache_max_size {
+            super::args::parse_size(t)
+                .map_err(|e| bad(format!("vault {name}: cache_max_size: {e}")))?;
         }
     }
     Ok(config)
@@ -448,8 +456,9 @@ mod tests {
                 s3_profile: Some("work".into()),
                 s3_addressing: Some("virtual".into()),
                 s3_conditional_put: Some(false),
-                cache: Some("metadata".into()),
+                cache: Some("full".into()),
                 dir_cache_time: Some("5s".into()),
+                cache_max_size: Some("2G".into()),
             },
         );
         config.vaults.insert("local".into(), entry("/srv/V"));
@@ -516,8 +525,14 @@ mod tests {
         assert!(e.message.contains("invalid vault name"), "{}", e.message);
         let e = parse(p, "[vaults.a]\nstorage = \"/v\"\nidle = \"soon\"\n").unwrap_err();
         assert!(e.message.contains("idle"), "{}", e.message);
-        let e = parse(p, "[vaults.a]\nstorage = \"/v\"\ncache = \"full\"\n").unwrap_err();
-        assert!(e.message.contains("upload queue"), "{}", e.message);
+        let e = parse(p, "[vaults.a]\nstorage = \"/v\"\ncache = \"all\"\n").unwrap_err();
+        assert!(e.message.contains("off, metadata or full"), "{}", e.message);
+        let e = parse(
+            p,
+            "[vaults.a]\nstorage = \"/v\"\ncache_max_size = \"lots\"\n",
+        )
+        .unwrap_err();
+        assert!(e.message.contains("cache_max_size"), "{}", e.message);
         let e = parse(p, "[vaults.a]\nstorage = \"/v\"\nsymlinks = \"some\"\n").unwrap_err();
         assert!(e.message.contains("symlinks=some"), "{}", e.message);
         let e = parse(

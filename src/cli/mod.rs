@@ -28,6 +28,7 @@ pub(crate) mod notify;
 mod offline;
 mod output;
 mod password_file_mode;
+mod pin;
 pub(crate) mod reauth;
 pub mod remember;
 mod reveal;
@@ -123,6 +124,8 @@ fn dispatch(ctx: Ctx, mut command: Command) -> CliResult {
         Command::Mount(args) => commands::mount::run(ctx, args),
         Command::Open { file, lock } => commands::open::run(ctx, &file, lock),
         Command::MountDaemon(args) => commands::mount::run_daemon(ctx, args),
+        Command::Pin { paths, wait } => pin::run(&paths, false, wait, ctx.quiet),
+        Command::Unpin { paths } => pin::run(&paths, true, false, ctx.quiet),
         other => {
             let rt = runtime()?;
             rt.block_on(async_command(ctx, other))
@@ -189,6 +192,8 @@ async fn async_command(ctx: Ctx, command: Command) -> CliResult {
         | Command::List
         | Command::Remove { .. }
         | Command::Forget { .. }
+        | Command::Pin { .. }
+        | Command::Unpin { .. }
         | Command::Completions { .. } => Err(CliError::other("internal: command dispatched twice")),
     }
 }
@@ -312,6 +317,8 @@ fn share_keyring(command: &mut Command, keyring: &keyring_use::KeyringUse) {
         | Command::List
         | Command::Remove { .. }
         | Command::Login { .. }
+        | Command::Pin { .. }
+        | Command::Unpin { .. }
         | Command::Completions { .. } => return,
     };
     secrets.keyring = keyring.clone();

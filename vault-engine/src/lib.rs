@@ -438,6 +438,12 @@ impl Vault {
             .map(|id| DirId::new(&id)))
     }
 
+    /// The storage folder holding `dir`'s children (`d/XX/YYYY…`): what a cache keyed by
+    /// storage path (keep offline) pins for a folder. Computed, no request made.
+    pub fn storage_dir(&self, dir: &DirId) -> Result<String, VaultError> {
+        Ok(self.core.content_dir(dir)?.as_str().to_owned())
+    }
+
     /// Lists a directory: names decrypted, sizes from ciphertext lengths, no
     /// content read. Sorted by name. Never writes: sync-conflict copies are
     /// presented under the names docs/vault-format.md §10 gives them (resolving

@@ -56,6 +56,7 @@ pub const TEMP_PREFIX: &str = ".vault-tmp-";
 
 pub mod cached;
 pub mod cleartext;
+pub mod content;
 pub mod lazy;
 pub mod local;
 pub mod memory;

@@ -20,6 +20,7 @@ use std::time::Duration;
 use secrecy::ExposeSecret;
 use vault_engine::{OpenOptions, Vault};
 use vault_fs::{MountError, MountOptions};
+use vault_storage::content::ContentCache;
 use zeroize::Zeroizing;
 
 use crate::cli::Ctx;
@@ -45,6 +46,8 @@ struct Plan {
     auth_wait: Option<Duration>,
     /// `--cache`, `--dir-cache-time` (and their `-o` words).
     cache: CacheChoice,
+    /// `--cache-max-size` (`-o cache_max_size=`).
+    cache_max_size: Option<u64>,
 }
 
 /// `-o` words that only matter to mount(8)/fstab and are dropped here.
@@ -70,6 +73,7 @@ fn plan(args: &MountArgs) -> CliResult<Plan> {
     let mut secrets = args.secrets.clone();
     let mut auth_wait = None;
     let mut cache = CacheChoice::default();
+    let mut cache_max_size = None;
     for word in args
         .options
         .iter()
@@ -97,6 +101,9 @@ fn plan(args: &MountArgs) -> CliResult<Plan> {
                 auth_wait = Some(super::super::args::parse_duration(v).map_err(CliError::usage)?)
             }
             ("cache", Some(v)) => cache.mode = Some(cache::parse_mode(v).map_err(CliError::usage)?),
+            ("cache_max_size", Some(v)) => {
+                cache_max_size = Some(super::super::args::parse_size(v).map_err(CliError::usage)?)
+            }
             ("dir_cache_time", Some(v)) => {
                 cache.ttl = Some(super::super::args::parse_duration(v).map_err(CliError::usage)?)
             }
@@ -124,6 +131,7 @@ fn plan(args: &MountArgs) -> CliResult<Plan> {
     }
     cache.mode = args.cache.or(cache.mode);
     cache.ttl = args.dir_cache_time.or(cache.ttl);
+    let cache_max_size = args.cache_max_size.or(cache_max_size);
     let mountpoint = std::path::absolute(&mountpoint_arg).unwrap_or(mountpoint_arg);
     Ok(Plan {
         options,
@@ -131,6 +139,7 @@ fn plan(args: &MountArgs) -> CliResult<Plan> {
         mountpoint,
         auth_wait,
         cache,
+        cache_max_size,
     })
 }
 
@@ -195,6 +204,11 @@ fn apply_named(args: &mut MountArgs) -> CliResult {
     {
         args.dir_cache_time = Some(super::super::args::parse_duration(t).map_err(CliError::usage)?);
     }
+    if args.cache_max_size.is_none()
+        && let Some(t) = &entry.cache_max_size
+    {
+        args.cache_max_size = Some(super::super::args::parse_size(t).map_err(CliError::usage)?);
+    }
     args.no_sidebar |= entry.sidebar == Some(false);
     args.no_notify |= entry.notify == Some(false);
     Ok(())
@@ -211,11 +225,17 @@ pub fn run(ctx: Ctx, mut args: MountArgs) -> CliResult {
     if args.foreground {
         let mut secrets = Secrets::from_args(&plan.secrets);
         secrets.connect.cache = plan.cache;
-        let (vault, mode) = rt.block_on(async {
+        let (vault, mode, content) = rt.block_on(async {
             let (existing, offline) =
                 crate::cli::offline::connect_for_mount(&args.storage, &secrets, ONLINE_WAIT)
                     .await?;
             let (storage, cached) = (existing.storage, existing.cached);
+            let (storage, content) = cache_mount::content_layer(
+                storage,
+                &args.storage,
+                &plan.cache,
+                plan.cache_max_size,
+            )?;
             let password = secrets.vault_password(&args.storage)?;
             let vault = Vault::unlock(
                 storage.clone(),
@@ -227,24 +247,31 @@ pub fn run(ctx: Ctx, mut args: MountArgs) -> CliResult {
             .await
             .map_err(|e| CliError::vault(&args.storage, &e))?;
             drop(password);
-            let mode = persist_cache(&vault, cached.as_deref(), &args.storage, &plan)?;
+            let mode = persist_cache(
+                &vault,
+                cached.as_deref(),
+                content.as_deref(),
+                &args.storage,
+                &plan,
+            )?;
             if let Some(o) = offline {
                 o.watch(&tokio::runtime::Handle::current(), storage);
             }
-            Ok::<_, CliError>((vault, mode))
+            Ok::<_, CliError>((Arc::new(vault), mode, content))
         })?;
         drop(secrets);
         // This mount's notifications (off until `Desktop::mounted`).
         let notifier = Notifier::default();
         vault.on_conflict(notifier.conflict_observer());
         let mount = vault_fs::mount(
-            Arc::new(vault),
+            vault.clone(),
             &plan.mountpoint,
             plan.options.clone(),
             rt.handle().clone(),
         )
         .map_err(mount_error)?;
         let _mode_note = ModeNote::write(&plan.mountpoint, mode);
+        let _pins = cache_mount::serve_pins(rt.handle(), &vault, content, mode, &plan.mountpoint);
         // Mounted: what --remember asked for was right.
         crate::cli::remember::commit(&plan.secrets.keyring);
         let autolock = arm_auto_lock(&rt, &mount, args.no_auto_lock, &notifier);
@@ -280,10 +307,11 @@ pub fn run(ctx: Ctx, mut args: MountArgs) -> CliResult {
 }
 
 /// Makes the metadata cache persistent when the mode (asked for, or the storage's default) is
-/// `metadata`; the mode the mount runs with.
+/// `metadata` or `full` (then with the content cache); the mode the mount runs with.
 fn persist_cache(
     vault: &Vault,
     cached: Option<&vault_storage::cached::CachedStorage>,
+    content: Option<&ContentCache>,
     storage_arg: &str,
     plan: &Plan,
 ) -> CliResult<CacheMode> {
@@ -291,8 +319,9 @@ fn persist_cache(
     let spec = storage_arg::parse(storage_arg)?;
     let local = matches!(spec, storage_arg::StorageSpec::Local(_));
     match (choice.mode_for(local), cached) {
-        (CacheMode::Metadata, Some(cached)) => cache_mount::persist(
+        (CacheMode::Metadata | CacheMode::Full, Some(cached)) => cache_mount::persist(
             cached,
+            content,
             &vault.info().vault_id,
             storage_arg,
             &spec,
@@ -421,6 +450,9 @@ fn daemon_option_words(plan: &Plan) -> Vec<String> {
     if let Some(ttl) = plan.cache.ttl {
         words.push(format!("dir_cache_time={}ms", ttl.as_millis()));
     }
+    if let Some(max) = plan.cache_max_size {
+        words.push(format!("cache_max_size={max}"));
+    }
     words
 }
 
@@ -507,7 +539,7 @@ pub fn run_daemon(_ctx: Ctx, args: MountArgs) -> CliResult {
     let notifier = Notifier::default();
     let started = start_daemon(&args, &relay, &notifier);
     relay.close();
-    let (rt, mount, auth_socket, mode_note, cached) = match started {
+    let (rt, mount, auth_socket, mode_note, cached, pins) = match started {
         Ok(v) => v,
         Err(e) => {
             let _ = writeln!(report, "err {} {}", e.exit.code(), e.message);
@@ -537,6 +569,7 @@ pub fn run_daemon(_ctx: Ctx, args: MountArgs) -> CliResult {
         c.release_store();
     }
     drop(auth_socket);
+    drop(pins);
     drop(mode_note);
     autolock.finish();
     desktop.ended(result.as_ref().ok().copied());
@@ -551,6 +584,7 @@ type Started = (
     Option<reauth::AuthSocket>,
     ModeNote,
     Option<Arc<vault_storage::cached::CachedStorage>>,
+    Option<crate::cli::pin::PinSocket>,
 );
 
 fn start_daemon(
@@ -578,7 +612,7 @@ fn start_daemon(
     let _ = std::env::set_current_dir(Path::new("/"));
     let rt = runtime()?;
     let read_only = plan.options.read_only;
-    let (vault, mode, cached) = rt.block_on(async {
+    let (vault, mode, cached, content) = rt.block_on(async {
         let wait = if args.offline_start {
             std::time::Duration::ZERO
         } else {
@@ -589,6 +623,9 @@ fn start_daemon(
                 .await
                 .map_err(|e| shown(e, args))?;
         let (storage, cached) = (existing.storage, existing.cached);
+        let (storage, content) =
+            cache_mount::content_layer(storage, &args.storage, &plan.cache, plan.cache_max_size)
+                .map_err(|e| shown(e, args))?;
         let unlocked = Vault::unlock(
             storage.clone(),
             password.expose_secret(),
@@ -598,26 +635,33 @@ fn start_daemon(
         .map_err(|e| CliError::vault(&shown_name, &e));
         drop(password);
         let vault = unlocked?;
-        let mode = persist_cache(&vault, cached.as_deref(), &args.storage, &plan)
-            .map_err(|e| shown(e, args))?;
+        let mode = persist_cache(
+            &vault,
+            cached.as_deref(),
+            content.as_deref(),
+            &args.storage,
+            &plan,
+        )
+        .map_err(|e| shown(e, args))?;
         if let Some(o) = offline {
             o.watch(&tokio::runtime::Handle::current(), storage);
         }
-        Ok::<_, CliError>((vault, mode, cached))
+        Ok::<_, CliError>((Arc::new(vault), mode, cached, content))
     })?;
     drop(secrets);
     vault.on_conflict(notifier.conflict_observer());
     let key = reauth::mount_key(&plan.mountpoint);
     let mount = vault_fs::mount(
-        Arc::new(vault),
+        vault.clone(),
         &plan.mountpoint,
-        plan.options,
+        plan.options.clone(),
         rt.handle().clone(),
     )
     .map_err(mount_error)?;
     let socket = reauth_serve(&rt, broker, &key);
     let note = ModeNote::write(&plan.mountpoint, mode);
-    Ok((rt, mount, socket, note, cached))
+    let pins = cache_mount::serve_pins(rt.handle(), &vault, content, mode, &plan.mountpoint);
+    Ok((rt, mount, socket, note, cached, pins))
 }
 
 /// The parent → daemon secret hand-over: a line with the count, then for each answer a prompt

@@ -56,6 +56,7 @@ pub fn add(args: AddArgs) -> CliResult {
         auto_lock: args.no_auto_lock.then_some(false),
         cache: args.cache.clone(),
         dir_cache_time: args.dir_cache_time.clone(),
+        cache_max_size: args.cache_max_size.clone(),
         ..VaultEntry::default()
     };
     entry.set_s3_args(&args.s3);
