@@ -510,8 +510,35 @@ impl Vault {
         name: &str,
         staged: &StagedFile,
     ) -> Result<Node, VaultError> {
-        let res = new_file::create_staged(&self.core, dir, name, staged).await;
+        let res = new_file::create_staged(&self.core, dir, name, staged, true).await;
         self.in_dir(dir, res).await
+    }
+
+    /// [`Vault::create_file_staged`] without waiting for durability, as a close(2) commits
+    /// ([`OpenFile::commit`]): the object is in place atomically when this returns and
+    /// durable after [`Vault::sync_file`] of the returned node or [`Vault::flush_all`].
+    pub async fn create_file_staged_nosync(
+        &self,
+        dir: &DirId,
+        name: &str,
+        staged: &StagedFile,
+    ) -> Result<Node, VaultError> {
+        let res = new_file::create_staged(&self.core, dir, name, staged, false).await;
+        self.in_dir(dir, res).await
+    }
+
+    /// Makes a file node's stored content and its folder entry durable (fsync(2) of a file
+    /// stored by [`Vault::create_file_staged_nosync`]).
+    pub async fn sync_file(&self, node: &Node) -> Result<(), VaultError> {
+        if self.core.read_only {
+            return Ok(());
+        }
+        let loc = names::NodeLoc::from_storage_path(&node.storage_path)?;
+        self.core
+            .storage
+            .sync_entry(&loc.file_content_path()?)
+            .await
+            .map_err(Into::into)
     }
 
     /// Creates a symlink with a verbatim target (≤ 32767 bytes).
