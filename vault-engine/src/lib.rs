@@ -190,6 +190,7 @@ mod open_file;
 mod open_table;
 mod presented;
 mod read_ahead;
+mod removals;
 mod scan;
 mod shadow;
 mod unlock;
@@ -557,6 +558,16 @@ impl Vault {
         nodes::read_symlink(&self.core, node).await
     }
 
+    /// Lets [`Vault::remove_file`] over a local folder rename a file's object aside and
+    /// unlink it in the background (the name is free when it returns; directory removal and
+    /// [`Vault::flush_all`] wait for those unlinks). For the drive, which flushes the vault
+    /// at unmount; off by default.
+    pub fn set_background_removals(&self, on: bool) {
+        self.core
+            .removals
+            .set_enabled(on && self.core.storage.local_io());
+    }
+
     /// Removes a file or symlink.
     pub async fn remove_file(&self, dir: &DirId, name: &str) -> Result<(), VaultError> {
         nodes::remove_file(&self.core, dir, name).await
@@ -623,6 +634,7 @@ impl Vault {
     /// before suspend, the end of a `put`).
     pub async fn flush_all(&self) -> Result<(), VaultError> {
         self.core.await_all_background().await;
+        self.core.removals.wait_all().await;
         let files: Vec<Arc<OpenFile>> = open_file::all_open(&self.core);
         let mut first_err = None;
         for f in &files {
