@@ -52,10 +52,7 @@ async fn removed_names_are_free_at_once_and_objects_gone_after_flush_all() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let vault = local_vault(tmp.path()).await;
     let before = files_below(tmp.path());
-    let sub = vault
-        .create_dir(&vault.root(), "sub")
-        .await
-        .expect("mkdir");
+    let sub = vault.create_dir(&vault.root(), "sub").await.expect("mkdir");
     let vault_engine::NodeKind::Dir(sub_id) = sub.kind.clone() else {
         panic!("not a dir");
     };
@@ -79,7 +76,10 @@ async fn removed_names_are_free_at_once_and_objects_gone_after_flush_all() {
     put(&vault, &sub_id, "f7", b"new content").await;
     let node = vault.lookup(&sub_id, "f7").await.expect("re-created");
     let f = vault.open(&node).await.expect("open");
-    assert_eq!(f.read(0, 100).await.expect("read").as_slice(), b"new content");
+    assert_eq!(
+        f.read(0, 100).await.expect("read").as_slice(),
+        b"new content"
+    );
     drop(f);
     vault.remove_file(&sub_id, "f7").await.expect("remove");
     // The folder is empty: removable right away (waits for the queued unlinks).
@@ -120,14 +120,17 @@ async fn removing_an_open_dirty_file_drops_its_changes() {
         .remove_file(&vault.root(), "open")
         .await
         .expect("remove");
-    f.flush().await.expect("flush of an unlinked file is a no-op");
+    f.flush()
+        .await
+        .expect("flush of an unlinked file is a no-op");
     drop(f);
     vault.flush_all().await.expect("flush_all");
-    assert_eq!(files_below(tmp.path()), before, "no shadow, temp or object left");
-    let err = vault
-        .lookup(&vault.root(), "open")
-        .await
-        .expect_err("gone");
+    assert_eq!(
+        files_below(tmp.path()),
+        before,
+        "no shadow, temp or object left"
+    );
+    let err = vault.lookup(&vault.root(), "open").await.expect_err("gone");
     assert_eq!(err.kind(), VaultErrorKind::NotFound);
 }
 

@@ -83,7 +83,14 @@ async fn files_staged_in_memory_read_back_like_spooled_ones() {
         assert_eq!(stored.size, other.size, "{name}");
     }
     let fresh = reopen(storage, true).await;
-    assert!(fresh.list(&fresh.root()).await.expect("list").iter().all(|n| !n.damaged));
+    assert!(
+        fresh
+            .list(&fresh.root())
+            .await
+            .expect("list")
+            .iter()
+            .all(|n| !n.damaged)
+    );
 }
 
 #[tokio::test]
