@@ -15,7 +15,9 @@
 #      SMALL_FILES (default 2000), LS_FILES (default 5000), FIND_ENTRIES (default 10000),
 #      PEERS (default "vault gocryptfs bindfs"),
 #      VAULT_MOUNT_BIN (default: release build of vault-fs/examples/mount_local),
-#      VAULT_FLAGS (extra flags for mount_local, e.g. --no-fsync).
+#      VAULT_FLAGS (extra flags for mount_local, e.g. --no-fsync),
+#      PARTS (default "seq rand create lsl find rm": which workloads to time; `rm` also
+#      builds the trees the others would have built, so PARTS="create rm" times both alone).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -28,6 +30,8 @@ LS_FILES=${LS_FILES:-5000}
 FIND_ENTRIES=${FIND_ENTRIES:-10000}
 VAULT_FLAGS=${VAULT_FLAGS:-}
 read -r -a PEER_LIST <<<"${PEERS:-vault gocryptfs bindfs}"
+PARTS=" ${PARTS:-seq rand create lsl find rm} "
+part() { [[ "$PARTS" == *" $1 "* ]]; }
 
 if [[ -z "${VAULT_MOUNT_BIN:-}" ]]; then
     (cd "$ROOT" && cargo build --release -q -p vault-fs --example mount_local)
@@ -81,6 +85,7 @@ put() { printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" >>"$RESULTS"; } # run peer
 
 run_all() { # $1 = run, $2 = peer, $3 = mountpoint
     local N=$1 L=$2 M=$3 t0 t1 v
+    if part seq || part rand; then
     # sequential write (data reaches the backing disk: conv=fsync)
     drop_caches
     t0=$(now); dd if=/dev/zero of="$M/seq" bs=1M count="$SIZE_MB" conv=fsync status=none; t1=$(now)
@@ -89,14 +94,18 @@ run_all() { # $1 = run, $2 = peer, $3 = mountpoint
     drop_caches
     t0=$(now); dd if="$M/seq" of=/dev/null bs=1M status=none; t1=$(now)
     put "$N" "$L" seqread "$(python3 -c "print(f'{$SIZE_MB/($t1-$t0):.1f}')")"
+    fi
+    if part rand; then
     # 4 KiB random reads (O_DIRECT: the filesystem's own read path, not the page cache)
     drop_caches
     v=$(fio --name=rr --filename="$M/seq" --rw=randread --bs=4k --direct=1 --ioengine=psync \
         --runtime="$RAND_SECS" --time_based --size="${SIZE_MB}M" --output-format=json 2>/dev/null |
         python3 -c "import json,sys; j=json.load(sys.stdin); print(f\"{j['jobs'][0]['read']['iops']:.0f}\")")
     put "$N" "$L" randread "$v"
+    fi
     rm -f "$M/seq"
     # create small files then sync
+    if part create || part rm; then
     mkdir "$M/small"
     t0=$(now)
     python3 - "$M/small" "$SMALL_FILES" <<'EOF'
@@ -108,7 +117,9 @@ for i in range(n):
         f.write(data)
 os.sync()
 EOF
-    t1=$(now); put "$N" "$L" create "$(elapsed "$t0" "$t1")"
+    t1=$(now); part create && put "$N" "$L" create "$(elapsed "$t0" "$t1")"
+    fi
+    if part lsl || part rm; then
     # ls -l of a big directory, cold
     mkdir "$M/many"
     python3 -c "
@@ -116,7 +127,9 @@ import sys
 for i in range(int(sys.argv[2])):
     open(f'{sys.argv[1]}/entry-{i:05d}', 'wb').close()" "$M/many" "$LS_FILES"
     drop_caches
-    t0=$(now); ls -l "$M/many" >/dev/null; t1=$(now); put "$N" "$L" lsl "$(elapsed "$t0" "$t1")"
+    t0=$(now); ls -l "$M/many" >/dev/null; t1=$(now); part lsl && put "$N" "$L" lsl "$(elapsed "$t0" "$t1")"
+    fi
+    if part find || part rm; then
     # find over a tree
     python3 -c "
 import os, sys
@@ -128,11 +141,15 @@ for d in range(n // per):
     for i in range(per - 1):
         open(f'{p}/f{i:03d}', 'wb').close()" "$M" "$FIND_ENTRIES"
     drop_caches
-    t0=$(now); v=$(find "$M/tree" | wc -l); t1=$(now); put "$N" "$L" find "$(elapsed "$t0" "$t1")"
-    put "$N" "$L" findn "$v"
+    t0=$(now); v=$(find "$M/tree" | wc -l); t1=$(now); part find && put "$N" "$L" find "$(elapsed "$t0" "$t1")"
+    part find && put "$N" "$L" findn "$v"
+    fi
+    if part rm; then
     # delete everything: tree, many and small (17,000-odd entries at default sizes)
     drop_caches
     t0=$(now); rm -rf "$M/tree" "$M/many" "$M/small"; t1=$(now); put "$N" "$L" rm "$(elapsed "$t0" "$t1")"
+    fi
+    rm -rf "$M/tree" "$M/many" "$M/small"
 }
 
 echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)" >&2

@@ -18,6 +18,7 @@ use crate::live_temps::LiveTemps;
 use crate::names::{self, NodeLoc};
 use crate::open_table::OpenTable;
 use crate::presented::Presentations;
+use crate::removals::Removals;
 use crate::{DirId, VaultError, VaultErrorKind};
 
 /// Prefix of the hidden shadow objects that hold an unfinished write (docs/vault-format.md §10
@@ -44,6 +45,8 @@ pub(crate) struct Core {
     /// Commits started by dropping a dirty open file without flushing, by
     /// ciphertext path; awaited before the path is opened, moved or removed.
     pub background_commits: BackgroundCommits,
+    /// Unlinks of removed files' objects still running (renamed aside already).
+    pub removals: Removals,
     /// What listings presented under names a lookup cannot compute.
     pub presented: Presentations,
     /// Told of every sync-conflict copy a listing handles ([`crate::Vault::on_conflict`]).
@@ -72,6 +75,7 @@ impl Core {
             open_files: OpenTable::default(),
             live_temps: LiveTemps::default(),
             background_commits: BackgroundCommits::default(),
+            removals: Removals::default(),
             presented: Presentations::default(),
             conflict_observer: std::sync::OnceLock::new(),
         }

@@ -190,6 +190,7 @@ mod open_file;
 mod open_table;
 mod presented;
 mod read_ahead;
+mod removals;
 mod scan;
 mod shadow;
 mod unlock;
@@ -516,8 +517,35 @@ impl Vault {
         name: &str,
         staged: &StagedFile,
     ) -> Result<Node, VaultError> {
-        let res = new_file::create_staged(&self.core, dir, name, staged).await;
+        let res = new_file::create_staged(&self.core, dir, name, staged, true).await;
         self.in_dir(dir, res).await
+    }
+
+    /// [`Vault::create_file_staged`] without waiting for durability, as a close(2) commits
+    /// ([`OpenFile::commit`]): the object is in place atomically when this returns and
+    /// durable after [`Vault::sync_file`] of the returned node or [`Vault::flush_all`].
+    pub async fn create_file_staged_nosync(
+        &self,
+        dir: &DirId,
+        name: &str,
+        staged: &StagedFile,
+    ) -> Result<Node, VaultError> {
+        let res = new_file::create_staged(&self.core, dir, name, staged, false).await;
+        self.in_dir(dir, res).await
+    }
+
+    /// Makes a file node's stored content and its folder entry durable (fsync(2) of a file
+    /// stored by [`Vault::create_file_staged_nosync`]).
+    pub async fn sync_file(&self, node: &Node) -> Result<(), VaultError> {
+        if self.core.read_only {
+            return Ok(());
+        }
+        let loc = names::NodeLoc::from_storage_path(&node.storage_path)?;
+        self.core
+            .storage
+            .sync_entry(&loc.file_content_path()?)
+            .await
+            .map_err(Into::into)
     }
 
     /// Creates a symlink with a verbatim target (≤ 32767 bytes).
@@ -534,6 +562,16 @@ impl Vault {
     /// Reads a symlink's target.
     pub async fn read_symlink(&self, node: &Node) -> Result<String, VaultError> {
         nodes::read_symlink(&self.core, node).await
+    }
+
+    /// Lets [`Vault::remove_file`] over a local folder rename a file's object aside and
+    /// unlink it in the background (the name is free when it returns; directory removal and
+    /// [`Vault::flush_all`] wait for those unlinks). For the drive, which flushes the vault
+    /// at unmount; off by default.
+    pub fn set_background_removals(&self, on: bool) {
+        self.core
+            .removals
+            .set_enabled(on && self.core.storage.local_io());
     }
 
     /// Removes a file or symlink.
@@ -602,6 +640,7 @@ impl Vault {
     /// before suspend, the end of a `put`).
     pub async fn flush_all(&self) -> Result<(), VaultError> {
         self.core.await_all_background().await;
+        self.core.removals.wait_all().await;
         let files: Vec<Arc<OpenFile>> = open_file::all_open(&self.core);
         let mut first_err = None;
         for f in &files {

@@ -23,13 +23,21 @@ use crate::names;
 use crate::{DirId, Node, NodeKind, VaultError, VaultErrorKind, nodes, open_file};
 
 /// A file's ciphertext, encrypted into an unnamed local temp file (deleted by the OS when
-/// dropped), ready to be stored by [`crate::Vault::create_file_staged`].
+/// dropped) or, for a small file, into memory; ready to be stored by
+/// [`crate::Vault::create_file_staged`].
 pub struct StagedFile {
-    spool: std::fs::File,
+    spool: Spool,
     /// Ciphertext length.
     len: u64,
     /// Cleartext length.
     size: u64,
+}
+
+/// Where a staged ciphertext waits.
+enum Spool {
+    File(std::fs::File),
+    /// Ciphertext only (nothing secret): a small file's, staged without a temp file.
+    Memory(bytes::Bytes),
 }
 
 impl std::fmt::Debug for StagedFile {
@@ -97,8 +105,31 @@ impl Stager {
                 break;
             }
         }
-        let spool = spool.into_inner().map_err(|e| e.into_error())?;
+        let spool = Spool::File(spool.into_inner().map_err(|e| e.into_error())?);
         Ok(StagedFile { spool, len, size })
+    }
+
+    /// Encrypts `clear` under a fresh header in memory (no temp file, no blocking I/O: for
+    /// small files such as the drive's new files answered locally, whose whole content is
+    /// already in memory).
+    pub fn stage_bytes(&self, clear: &[u8]) -> StagedFile {
+        let cryptor = &self.core.cryptor;
+        let header = cryptor.new_header();
+        let combo = cryptor.combo();
+        let mut out = Vec::with_capacity(combo.ciphertext_size(clear.len() as u64) as usize);
+        out.extend_from_slice(&cryptor.encrypt_header(&header));
+        let mut chunk = Vec::with_capacity(combo.ciphertext_chunk_len());
+        // A short chunk is the last: no empty trailing chunk (docs/vault-format.md §11).
+        for (chunk_no, part) in clear.chunks(CLEARTEXT_CHUNK_SIZE).enumerate() {
+            chunk.clear();
+            cryptor.encrypt_chunk(&header, chunk_no as u64, part, &mut chunk);
+            out.extend_from_slice(&chunk);
+        }
+        StagedFile {
+            len: out.len() as u64,
+            size: clear.len() as u64,
+            spool: Spool::Memory(bytes::Bytes::from(out)),
+        }
     }
 }
 
@@ -121,7 +152,11 @@ fn spool_body(staged: &StagedFile) -> Result<Body, VaultError> {
         tracing::warn!(error = %e, "local spool file failed");
         VaultError::node(VaultErrorKind::Other, format!("local spool file: {e}"))
     };
-    let mut reader = staged.spool.try_clone().map_err(spool_err)?;
+    let spool = match &staged.spool {
+        Spool::Memory(bytes) => return Ok(Body::from_bytes(bytes.clone())),
+        Spool::File(f) => f,
+    };
+    let mut reader = spool.try_clone().map_err(spool_err)?;
     reader.seek(SeekFrom::Start(0)).map_err(spool_err)?;
     Ok(Body::from_reader(
         staged.len,
@@ -132,11 +167,15 @@ fn spool_body(staged: &StagedFile) -> Result<Body, VaultError> {
 /// Creates `name` in `dir` holding `staged`'s content; `AlreadyExists` if a node of that name
 /// is stored in any form a lookup computes (NFC, as given, NFD). Sync-conflict copies a
 /// listing would present under the name are not looked for (nothing is listed).
+/// `durable`: returns only once the new object is durable; otherwise like a close(2) commit
+/// ([`crate::OpenFile::commit`]), durable at the next [`crate::Vault::sync_file`] or
+/// [`crate::Vault::flush_all`].
 pub(crate) async fn create_staged(
     core: &Arc<Core>,
     dir: &DirId,
     name: &str,
     staged: &StagedFile,
+    durable: bool,
 ) -> Result<Node, VaultError> {
     core.check_writable()?;
     let loc = core.loc(dir, name)?;
@@ -155,9 +194,16 @@ pub(crate) async fn create_staged(
         // A `.c9s` node folder: built by `create_file`, the content written once over it.
         let node = nodes::create_file(core, dir, &nfc).await?;
         let path = loc.file_content_path()?;
-        core.storage
-            .write(&path, spool_body(staged)?, WriteMode::Overwrite)
-            .await?;
+        let body = spool_body(staged)?;
+        if durable {
+            core.storage
+                .write(&path, body, WriteMode::Overwrite)
+                .await?;
+        } else {
+            core.storage
+                .write_nosync(&path, body, WriteMode::Overwrite)
+                .await?;
+        }
         return Ok(Node {
             size: staged.size,
             ..node
@@ -169,16 +215,23 @@ pub(crate) async fn create_staged(
     if open_file::find(core, node_path.as_str()).is_some() {
         return Err(VaultError::node(VaultErrorKind::AlreadyExists, nfc));
     }
-    core.storage
-        .write(&node_path, spool_body(staged)?, WriteMode::CreateNew)
-        .await
-        .map_err(|e| {
-            if e.kind() == StorageErrorKind::AlreadyExists {
-                VaultError::node(VaultErrorKind::AlreadyExists, nfc.clone())
-            } else {
-                e.into()
-            }
-        })?;
+    let body = spool_body(staged)?;
+    let written = if durable {
+        core.storage
+            .write(&node_path, body, WriteMode::CreateNew)
+            .await
+    } else {
+        core.storage
+            .write_nosync(&node_path, body, WriteMode::CreateNew)
+            .await
+    };
+    written.map_err(|e| {
+        if e.kind() == StorageErrorKind::AlreadyExists {
+            VaultError::node(VaultErrorKind::AlreadyExists, nfc.clone())
+        } else {
+            e.into()
+        }
+    })?;
     core.forget_presented(dir, &nfc);
     tracing::debug!(ciphertext = %node_path, "file created with its content");
     Ok(Node {

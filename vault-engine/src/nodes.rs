@@ -327,8 +327,34 @@ pub(crate) async fn read_symlink(core: &Core, node: &Node) -> Result<String, Vau
         .map_err(|_| corrupt(FormatError::InvalidNodeFile("symlink target (not UTF-8)")))
 }
 
-/// Removes the storage of a file or symlink node.
-async fn remove_node_storage(core: &Core, node: &Node) -> Result<(), VaultError> {
+/// Renames a plain file object aside to a hidden temp name in its folder and queues its
+/// unlink ([`crate::removals`]); unlinks it here when the queue is full.
+async fn remove_in_background(
+    core: &Core,
+    loc: &NodeLoc,
+    path: &StoragePath,
+) -> Result<(), vault_storage::StorageError> {
+    let aside = loc
+        .content_dir
+        .join(&format!("{TEMP_PREFIX}{}", layout::new_dir_id()))?;
+    core.storage
+        .rename_nosync(path, &aside, RenameMode::NoReplace)
+        .await?;
+    match core
+        .removals
+        .enqueue(&core.storage, loc.content_dir.as_str(), aside)
+    {
+        Ok(()) => Ok(()),
+        Err(aside) => match core.storage.remove_file(&aside).await {
+            Err(e) if e.kind() != StorageErrorKind::NotFound => Err(e),
+            _ => Ok(()),
+        },
+    }
+}
+
+/// Removes the storage of a file or symlink node. `background`: the node was just looked up
+/// (so it is a file on storage), and a plain file's unlink may finish in the background.
+async fn remove_node_storage(core: &Core, node: &Node, background: bool) -> Result<(), VaultError> {
     let loc = NodeLoc::from_storage_path(&node.storage_path)?;
     let path = loc.node_path()?;
     if node.kind == NodeKind::File {
@@ -344,6 +370,11 @@ async fn remove_node_storage(core: &Core, node: &Node) -> Result<(), VaultError>
     // folders. Try that first (no stat); the other kind only if storage
     // says the node is not what its name says.
     let folder = loc.is_shortened() || node.kind != NodeKind::File;
+    if !folder && background && core.removals.enabled() {
+        return remove_in_background(core, &loc, &path)
+            .await
+            .map_err(|e| not_found_as(e, &node.name));
+    }
     let first = if folder {
         core.storage.remove_dir_all(&path).await
     } else {
@@ -375,7 +406,7 @@ pub(crate) async fn remove_file(core: &Core, dir: &DirId, name: &str) -> Result<
     if let NodeKind::Dir(_) = node.kind {
         return Err(VaultError::node(VaultErrorKind::IsADirectory, name));
     }
-    remove_node_storage(core, &node).await?;
+    remove_node_storage(core, &node, true).await?;
     core.forget_presented(dir, name);
     core.forget_presented(dir, &node.name);
     tracing::debug!(ciphertext = %node.storage_path, "removed");
@@ -392,7 +423,7 @@ pub(crate) async fn remove_listed(core: &Core, node: &Node) -> Result<(), VaultE
         ));
     }
     let _g = core.dir_locks.lock(&[&node.parent]).await;
-    remove_node_storage(core, node).await?;
+    remove_node_storage(core, node, false).await?;
     core.forget_presented(&node.parent, &node.name);
     tracing::debug!(ciphertext = %node.storage_path, "removed");
     Ok(())
@@ -401,6 +432,7 @@ pub(crate) async fn remove_listed(core: &Core, node: &Node) -> Result<(), VaultE
 /// Checks that a directory's content dir holds only `dirid.c9r` (and stale
 /// shadow objects, which are removed). `Ok(false)` when it is missing.
 async fn ensure_empty(core: &Core, content: &StoragePath, name: &str) -> Result<bool, VaultError> {
+    core.removals.wait_dir(content.as_str()).await;
     let entries = match core.storage.list_dir(content).await {
         Ok(e) => e,
         Err(e) if is_not_found(&e) => return Ok(false),
@@ -598,7 +630,7 @@ async fn clear_target(
                 }
                 return Ok(true);
             }
-            remove_node_storage(core, dst).await?;
+            remove_node_storage(core, dst, false).await?;
         }
     }
     Ok(false)

@@ -120,7 +120,7 @@ fn classify_entry(core: &Core, dir: &DirId, scan: &mut Scan, i: usize, e: &DirEn
     if e.name.starts_with('.') {
         if e.name.starts_with(TEMP_PREFIX) {
             let p = path();
-            if !core.live_temps.contains(&p) {
+            if !core.live_temps.contains(&p) && !core.removals.contains(&p) {
                 scan.findings
                     .push(Finding::new(p, None, FindingKind::TempObject));
             }

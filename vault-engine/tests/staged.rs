@@ -52,6 +52,48 @@ async fn staged_files_of_every_size_read_back() {
 }
 
 #[tokio::test]
+async fn files_staged_in_memory_read_back_like_spooled_ones() {
+    let (storage, vault) = new_memory_vault().await;
+    for len in [0usize, 10, 32 * 1024, 32 * 1024 * 3 + 5] {
+        let data: Vec<u8> = (0..len).map(|i| (i % 253) as u8).collect();
+        let name = format!("m{len}");
+        let staged = vault.stager().stage_bytes(&data);
+        assert_eq!(staged.size(), len as u64);
+        let spooled = stage(&vault, &data);
+        let node = vault
+            .create_file_staged_nosync(&vault.root(), &name, &staged)
+            .await
+            .expect("create");
+        assert_eq!(node.size, len as u64);
+        vault.sync_file(&node).await.expect("sync_file");
+        assert_eq!(read_back(&vault, &format!("/{name}")).await, data, "{name}");
+        // Same ciphertext length as the spool path (header + chunks, no empty trailing chunk).
+        let stored = storage
+            .metadata(&StoragePath::new(&node.storage_path).expect("path"))
+            .await
+            .expect("metadata");
+        let other = vault
+            .create_file_staged(&vault.root(), &format!("s{len}"), &spooled)
+            .await
+            .expect("create spooled");
+        let other = storage
+            .metadata(&StoragePath::new(&other.storage_path).expect("path"))
+            .await
+            .expect("metadata");
+        assert_eq!(stored.size, other.size, "{name}");
+    }
+    let fresh = reopen(storage, true).await;
+    assert!(
+        fresh
+            .list(&fresh.root())
+            .await
+            .expect("list")
+            .iter()
+            .all(|n| !n.damaged)
+    );
+}
+
+#[tokio::test]
 async fn a_taken_name_is_already_exists_and_nothing_changes() {
     let (_storage, vault) = new_memory_vault().await;
     let old = stage(&vault, b"old");

@@ -459,3 +459,85 @@ fn unmount_by_path_ends_the_session() {
     assert_eq!(fs::read(m.path("kept")).expect("read"), b"kept");
     let _ = ErrorKind::NotFound;
 }
+
+/// Regular files below `root` whose name starts with `.vault-tmp-` (temp objects left behind).
+fn temps_below(root: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p
+                .file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with(".vault-tmp-"))
+            {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
+/// Small files created, synced, removed by `rm -rf` and created again under the same names
+/// at once (unlinks finish in the background over a local folder): the new content is what
+/// reads back, the folders are removable right after their files, and after unmount storage
+/// holds no temp object and no object of a removed file.
+#[test]
+fn rm_rf_then_recreate_the_same_names_and_nothing_left_after_unmount() {
+    let mut m = Mounted::new();
+    for d in 0..3 {
+        let dir = m.path(&format!("t/d{d}"));
+        fs::create_dir_all(&dir).unwrap();
+        for i in 0..150 {
+            fs::write(dir.join(format!("f{i}")), vec![b'a'; 4096]).unwrap();
+        }
+    }
+    nix::unistd::sync();
+    let status = std::process::Command::new("rm")
+        .arg("-rf")
+        .arg(m.path("t"))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert!(!m.path("t").exists());
+    let dir = m.path("t/d0");
+    fs::create_dir_all(&dir).unwrap();
+    for i in 0..150 {
+        fs::write(dir.join(format!("f{i}")), format!("second {i}")).unwrap();
+    }
+    for i in (0..150).step_by(7) {
+        fs::remove_file(dir.join(format!("f{i}"))).unwrap();
+        fs::write(dir.join(format!("f{i}")), format!("third {i}")).unwrap();
+    }
+    for i in 0..150 {
+        let want = if i % 7 == 0 { "third" } else { "second" };
+        assert_eq!(
+            fs::read_to_string(dir.join(format!("f{i}"))).unwrap(),
+            format!("{want} {i}")
+        );
+    }
+    assert_eq!(fs::read_dir(&dir).unwrap().count(), 150);
+    m.unmount();
+    assert!(
+        temps_below(&m.storage).is_empty(),
+        "{:?}",
+        temps_below(&m.storage)
+    );
+    // 150 file objects in one content folder, nothing of the removed tree.
+    let mut objects = 0;
+    let mut stack = vec![m.storage.join("d")];
+    while let Some(d) = stack.pop() {
+        for e in fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|x| x == "c9r") && !p.ends_with("dir.c9r") {
+                objects += 1;
+            }
+        }
+    }
+    // dirid.c9r backups: root, t, t/d0; the rest are the 150 files.
+    assert_eq!(objects, 150 + 3);
+}

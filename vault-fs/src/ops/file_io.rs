@@ -280,8 +280,15 @@ impl VaultFs {
     /// Returns once storage has every write made so far.
     pub async fn fsync(&self, handle: HandleId) -> FsResult<()> {
         let (ino, file) = self.handle_raw(handle)?;
-        if file.is_none() && !matches!(self.store_pending(ino).await?, Some(Stored::Adopted)) {
-            return Ok(());
+        if file.is_none() {
+            match self.store_pending(ino).await? {
+                Some(Stored::Adopted) => {}
+                // Stored without fsync (as at close): made durable here.
+                Some(Stored::Created(node)) => {
+                    return self.timed(self.vault.sync_file(&node)).await;
+                }
+                None => return Ok(()),
+            }
         }
         let (ino, file) = self.handle_raw(handle)?;
         let Some(file) = file else {

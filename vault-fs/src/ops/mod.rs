@@ -317,6 +317,9 @@ impl VaultFs {
             damaged: false,
             storage_path: String::new(),
         };
+        // Unlinks over a local folder finish in the background; `flush_all` (unmount,
+        // lock) waits for them.
+        vault.set_background_removals(true);
         VaultFs {
             vault,
             config,

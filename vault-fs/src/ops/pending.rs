@@ -1,8 +1,13 @@
 //! Creates answered locally: a file created in a directory whose complete
 //! name set is known (see `KnownNames`) gets its node at once, and its
 //! ciphertext is stored later with one create-new write carrying the content
-//! (`Vault::create_file_staged`) when the first handle flushes, fsyncs or is
-//! released, or earlier when an operation needs the file on storage.
+//! (`Vault::create_file_staged_nosync`) when the first handle flushes, fsyncs or
+//! is released, or earlier when an operation needs the file on storage.
+//!
+//! That write is not durable by itself, as a close(2) commit of any file is not
+//! (no fsync per file: `sync` of the system, fsync(2) or unmount make it so).
+//! An fsync(2) of a handle syncs the object it stored (`Vault::sync_file`); a
+//! node settled into an ordinary open file syncs at that file's next flush.
 //!
 //! Why: the kernel holds the parent directory's lock across LOOKUP + CREATE,
 //! so a create that waits for a storage round trip serialises every writer of
@@ -35,7 +40,7 @@ use tokio::sync::Mutex as AsyncMutex;
 use vault_engine::{Node, NodeKind};
 use zeroize::Zeroizing;
 
-use super::{Attr, FsError, FsErrorKind, FsResult, HandleId, NodeId, Opened, VaultFs, lock};
+use super::{Attr, FsErrorKind, FsResult, HandleId, NodeId, Opened, VaultFs, lock};
 
 /// Content a pending file may hold in memory; past it the file is created on
 /// storage and continues as an ordinary open file.
@@ -205,21 +210,10 @@ impl VaultFs {
             Some(e) => (e.node.parent.clone(), e.node.name.clone()),
             None => p.place.clone(),
         };
-        let stager = self.vault.stager();
-        let staged = {
-            let buf = buf.clone();
-            tokio::task::spawn_blocking(move || {
-                stager.stage(&mut std::io::Cursor::new(&buf[..]), &mut |_| {})
-            })
-            .await
-            .map_err(|_| FsError::new(FsErrorKind::Other))?
-            .map_err(|e| {
-                tracing::warn!(error = %e, "local spool for a new file failed");
-                FsError::new(FsErrorKind::Other)
-            })?
-        };
+        // At most PENDING_MAX bytes: encrypted in memory, no spool file or blocking thread.
+        let staged = self.vault.stager().stage_bytes(&buf);
         let err = match self
-            .timed(self.vault.create_file_staged(&dir, &name, &staged))
+            .timed(self.vault.create_file_staged_nosync(&dir, &name, &staged))
             .await
         {
             Ok(node) => {

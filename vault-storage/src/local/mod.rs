@@ -257,7 +257,10 @@ impl LocalStorage {
         let handles = Arc::clone(&self.handles);
         self.run(from, move |root, from_full| {
             check_no_symlinks(root, &from_rel, false)?;
-            check_no_symlinks(root, &to_rel, false)?;
+            // Both in one folder (a rename aside, a name change): its components are checked.
+            if to_rel.parent() != from_rel.parent() {
+                check_no_symlinks(root, &to_rel, false)?;
+            }
             // Report a missing source as such, even when the target's parent is missing too.
             std::fs::symlink_metadata(from_full)?;
             if from_full == to_full {

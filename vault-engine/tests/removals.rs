@@ -1,0 +1,146 @@
+//! Background removals over a local folder (`Vault::set_background_removals`): the name is
+//! free when `remove_file` returns (lookup, listing, re-create), the object is gone after
+//! `flush_all`, a directory emptied this way can be removed at once, an open file's unflushed
+//! changes are dropped, and nothing is left behind as a temp object.
+
+mod common;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use common::*;
+use vault_engine::{Vault, VaultErrorKind};
+use vault_storage::LocalStorage;
+
+/// Every regular file below `root` (ciphertext objects and temps), as relative paths.
+fn files_below(root: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).expect("read_dir") {
+            let p = e.expect("entry").path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push(p.strip_prefix(root).expect("below").display().to_string());
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+async fn local_vault(dir: &Path) -> Vault {
+    let storage = Arc::new(LocalStorage::new(dir).expect("local").with_fsync(false));
+    let vault = Vault::create(storage, "pw", small_cost())
+        .await
+        .expect("create");
+    vault.set_background_removals(true);
+    vault
+}
+
+async fn put(vault: &Vault, dir: &vault_engine::DirId, name: &str, data: &[u8]) {
+    let staged = vault.stager().stage_bytes(data);
+    vault
+        .create_file_staged_nosync(dir, name, &staged)
+        .await
+        .expect("create");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn removed_names_are_free_at_once_and_objects_gone_after_flush_all() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let vault = local_vault(tmp.path()).await;
+    let before = files_below(tmp.path());
+    let sub = vault.create_dir(&vault.root(), "sub").await.expect("mkdir");
+    let vault_engine::NodeKind::Dir(sub_id) = sub.kind.clone() else {
+        panic!("not a dir");
+    };
+    let with_sub = files_below(tmp.path());
+    for i in 0..300 {
+        put(&vault, &sub_id, &format!("f{i}"), &[i as u8; 100]).await;
+    }
+    for i in 0..300 {
+        vault
+            .remove_file(&sub_id, &format!("f{i}"))
+            .await
+            .expect("remove");
+        // The name is free at once: lookup misses, a re-create of some succeeds.
+        let err = vault
+            .lookup(&sub_id, &format!("f{i}"))
+            .await
+            .expect_err("removed");
+        assert_eq!(err.kind(), VaultErrorKind::NotFound);
+    }
+    assert!(vault.list(&sub_id).await.expect("list").is_empty());
+    put(&vault, &sub_id, "f7", b"new content").await;
+    let node = vault.lookup(&sub_id, "f7").await.expect("re-created");
+    let f = vault.open(&node).await.expect("open");
+    assert_eq!(
+        f.read(0, 100).await.expect("read").as_slice(),
+        b"new content"
+    );
+    drop(f);
+    vault.remove_file(&sub_id, "f7").await.expect("remove");
+    // The folder is empty: removable right away (waits for the queued unlinks).
+    vault.remove_dir(&vault.root(), "sub").await.expect("rmdir");
+    vault.flush_all().await.expect("flush_all");
+    assert_eq!(files_below(tmp.path()), before, "nothing left behind");
+    assert_ne!(with_sub, before);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flush_all_waits_for_every_queued_unlink() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let vault = local_vault(tmp.path()).await;
+    let before = files_below(tmp.path());
+    for i in 0..500 {
+        put(&vault, &vault.root(), &format!("g{i}"), b"x").await;
+    }
+    for i in 0..500 {
+        vault
+            .remove_file(&vault.root(), &format!("g{i}"))
+            .await
+            .expect("remove");
+    }
+    vault.flush_all().await.expect("flush_all");
+    assert_eq!(files_below(tmp.path()), before);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn removing_an_open_dirty_file_drops_its_changes() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let vault = local_vault(tmp.path()).await;
+    let before = files_below(tmp.path());
+    put(&vault, &vault.root(), "open", b"committed").await;
+    let node = vault.lookup(&vault.root(), "open").await.expect("lookup");
+    let f = vault.open(&node).await.expect("open");
+    f.write(0, b"unflushed change").await.expect("write");
+    vault
+        .remove_file(&vault.root(), "open")
+        .await
+        .expect("remove");
+    f.flush()
+        .await
+        .expect("flush of an unlinked file is a no-op");
+    drop(f);
+    vault.flush_all().await.expect("flush_all");
+    assert_eq!(
+        files_below(tmp.path()),
+        before,
+        "no shadow, temp or object left"
+    );
+    let err = vault.lookup(&vault.root(), "open").await.expect_err("gone");
+    assert_eq!(err.kind(), VaultErrorKind::NotFound);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_the_switch_removal_is_immediate() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let vault = local_vault(tmp.path()).await;
+    vault.set_background_removals(false);
+    let before = files_below(tmp.path());
+    put(&vault, &vault.root(), "h", b"x").await;
+    vault.remove_file(&vault.root(), "h").await.expect("remove");
+    assert_eq!(files_below(tmp.path()), before);
+}
