@@ -59,6 +59,7 @@ pub mod cleartext;
 pub mod lazy;
 pub mod local;
 pub mod memory;
+pub mod queue;
 pub use local::LocalStorage;
 pub use memory::MemoryStorage;
 
