@@ -276,7 +276,7 @@ pub enum Command {
     },
     /// List this user's mounted vaults.
     Status {
-        /// Long form: also each mount's cache mode (`cache=off|metadata`).
+        /// Long form: also each mount's cache mode (`cache=off|metadata|full`) and upload queue.
         #[arg(long, short = 'l')]
         long: bool,
     },
@@ -415,7 +415,7 @@ pub struct AddArgs {
     /// Which symlink targets a mount returns: all, inside (the default), none.
     #[arg(long, value_name = "MODE", value_parser = ["all", "inside", "none"])]
     pub symlinks: Option<String>,
-    /// The mount's metadata cache: off or metadata (config key `cache`; default by storage).
+    /// The mount's cache: off, metadata or full (config key `cache`; default by storage).
     #[arg(long, value_name = "MODE", value_parser = parse_cache_text)]
     pub cache: Option<String>,
     /// How long listings and attributes are used without asking the server (config key
@@ -507,7 +507,8 @@ pub struct MountArgs {
     pub no_notify: bool,
     /// Metadata cache: off (nothing kept on disk) or metadata (listings and attributes kept
     /// on disk, served when the server is slow or unreachable). Default: off for a local
-    /// folder, metadata for sftp, WebDAV and S3. `full` is not available yet.
+    /// folder, metadata for sftp, WebDAV and S3. `full`: also writes through the upload queue
+    /// (close and fsync return once the change is durable on this laptop).
     #[arg(long, value_name = "MODE", value_parser = crate::cli::cache::parse_mode)]
     pub cache: Option<crate::cli::cache::CacheMode>,
     /// How long listings and attributes are used without asking the server again (default

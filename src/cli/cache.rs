@@ -24,6 +24,8 @@ pub enum CacheMode {
     Off,
     /// Listings and attributes kept on disk across remounts and link cuts.
     Metadata,
+    /// `metadata`, and writes go through the upload queue (a journal in the cache folder).
+    Full,
 }
 
 impl CacheMode {
@@ -32,6 +34,7 @@ impl CacheMode {
         match self {
             CacheMode::Off => "off",
             CacheMode::Metadata => "metadata",
+            CacheMode::Full => "full",
         }
     }
 }
@@ -41,14 +44,9 @@ pub fn parse_mode(s: &str) -> Result<CacheMode, String> {
     match s {
         "off" => Ok(CacheMode::Off),
         "metadata" => Ok(CacheMode::Metadata),
-        "full" => Err(
-            "--cache=full is not available in this version: it needs the content \
-                       cache (keep offline) and the upload queue, which are not built yet; use \
-                       --cache=metadata"
-                .into(),
-        ),
+        "full" => Ok(CacheMode::Full),
         other => Err(format!(
-            "invalid cache mode {other:?} (expected off or metadata)"
+            "invalid cache mode {other:?} (expected off, metadata or full)"
         )),
     }
 }
@@ -218,12 +216,12 @@ mod tests {
     fn modes() {
         assert_eq!(parse_mode("off"), Ok(CacheMode::Off));
         assert_eq!(parse_mode("metadata"), Ok(CacheMode::Metadata));
-        let e = parse_mode("full").unwrap_err();
+        assert_eq!(parse_mode("full"), Ok(CacheMode::Full));
         assert!(
-            e.contains("upload queue") && e.contains("--cache=metadata"),
-            "{e}"
+            parse_mode("all")
+                .unwrap_err()
+                .contains("off, metadata or full")
         );
-        assert!(parse_mode("all").unwrap_err().contains("off or metadata"));
     }
 
     #[test]

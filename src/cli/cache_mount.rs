@@ -85,7 +85,7 @@ impl ModeNote {
         Self::path(mountpoint)
             .and_then(|p| std::fs::read_to_string(p).ok())
             .map(|s| s.trim().to_owned())
-            .filter(|s| s == "off" || s == "metadata")
+            .filter(|s| s == "off" || s == "metadata" || s == "full")
             .unwrap_or_else(|| "-".into())
     }
 }

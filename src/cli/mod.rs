@@ -26,6 +26,7 @@ pub mod keyring_use;
 mod mounted;
 pub(crate) mod notify;
 mod offline;
+mod queue_mount;
 mod output;
 mod password_file_mode;
 pub(crate) mod reauth;

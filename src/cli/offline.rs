@@ -50,7 +50,7 @@ pub async fn connect_for_mount(
     let key = super::remember::storage_key(storage_arg, &spec, None)
         .unwrap_or_else(|| storage_arg.into());
     let index = match secrets.connect.cache.mode_for(false) {
-        CacheMode::Metadata if remote => cache::read_index(&key),
+        CacheMode::Metadata | CacheMode::Full if remote => cache::read_index(&key),
         _ => None,
     };
     let Some(dir) = index else {

@@ -27,6 +27,7 @@ use crate::cli::args::{MountArgs, SecretArgs};
 use crate::cli::autolock::AutoLock;
 use crate::cli::cache::{self, CacheChoice, CacheMode};
 use crate::cli::cache_mount::{self, ModeNote};
+use crate::cli::queue_mount;
 use crate::cli::desktop::Desktop;
 use crate::cli::exit::{CliError, CliResult, Exit};
 use crate::cli::notify::Notifier;
@@ -45,6 +46,8 @@ struct Plan {
     auth_wait: Option<Duration>,
     /// `--cache`, `--dir-cache-time` (and their `-o` words).
     cache: CacheChoice,
+    /// `-o drain_timeout=`: how long the end of a `vault unmount` waits for the upload queue.
+    drain_timeout: Duration,
 }
 
 /// `-o` words that only matter to mount(8)/fstab and are dropped here.
@@ -70,6 +73,7 @@ fn plan(args: &MountArgs) -> CliResult<Plan> {
     let mut secrets = args.secrets.clone();
     let mut auth_wait = None;
     let mut cache = CacheChoice::default();
+    let mut drain_timeout = queue_mount::DEFAULT_DRAIN_TIMEOUT;
     for word in args
         .options
         .iter()
@@ -97,6 +101,9 @@ fn plan(args: &MountArgs) -> CliResult<Plan> {
                 auth_wait = Some(super::super::args::parse_duration(v).map_err(CliError::usage)?)
             }
             ("cache", Some(v)) => cache.mode = Some(cache::parse_mode(v).map_err(CliError::usage)?),
+            ("drain_timeout", Some(v)) => {
+                drain_timeout = super::super::args::parse_duration(v).map_err(CliError::usage)?
+            }
             ("dir_cache_time", Some(v)) => {
                 cache.ttl = Some(super::super::args::parse_duration(v).map_err(CliError::usage)?)
             }
@@ -131,6 +138,7 @@ fn plan(args: &MountArgs) -> CliResult<Plan> {
         mountpoint,
         auth_wait,
         cache,
+        drain_timeout,
     })
 }
 
@@ -211,11 +219,12 @@ pub fn run(ctx: Ctx, mut args: MountArgs) -> CliResult {
     if args.foreground {
         let mut secrets = Secrets::from_args(&plan.secrets);
         secrets.connect.cache = plan.cache;
-        let (vault, mode) = rt.block_on(async {
+        let (vault, mode, queue) = rt.block_on(async {
             let (existing, offline) =
                 crate::cli::offline::connect_for_mount(&args.storage, &secrets, ONLINE_WAIT)
                     .await?;
             let (storage, cached) = (existing.storage, existing.cached);
+            let (storage, queue) = queue_mount::layer(storage, plan.cache.mode);
             let password = secrets.vault_password(&args.storage)?;
             let vault = Vault::unlock(
                 storage.clone(),
@@ -227,11 +236,11 @@ pub fn run(ctx: Ctx, mut args: MountArgs) -> CliResult {
             .await
             .map_err(|e| CliError::vault(&args.storage, &e))?;
             drop(password);
-            let mode = persist_cache(&vault, cached.as_deref(), &args.storage, &plan)?;
+            let mode = persist_cache(&vault, cached.as_deref(), queue.as_deref(), &args.storage, &plan)?;
             if let Some(o) = offline {
                 o.watch(&tokio::runtime::Handle::current(), storage);
             }
-            Ok::<_, CliError>((vault, mode))
+            Ok::<_, CliError>((vault, mode, queue))
         })?;
         drop(secrets);
         // This mount's notifications (off until `Desktop::mounted`).
@@ -245,6 +254,9 @@ pub fn run(ctx: Ctx, mut args: MountArgs) -> CliResult {
         )
         .map_err(mount_error)?;
         let _mode_note = ModeNote::write(&plan.mountpoint, mode);
+        if let Some(q) = &queue {
+            queue_mount::report(rt.handle(), q.clone(), &plan.mountpoint);
+        }
         // Mounted: what --remember asked for was right.
         crate::cli::remember::commit(&plan.secrets.keyring);
         let autolock = arm_auto_lock(&rt, &mount, args.no_auto_lock, &notifier);
@@ -255,6 +267,9 @@ pub fn run(ctx: Ctx, mut args: MountArgs) -> CliResult {
         );
         mounted(&plan, args.reveal, ctx.quiet);
         let result = mount.wait_ended().map_err(mount_error);
+        if let Some(q) = &queue {
+            queue_mount::finish(&rt, q, &plan.mountpoint, plan.drain_timeout);
+        }
         autolock.finish();
         desktop.ended(result.as_ref().ok().copied());
         return result.map(|_| ());
@@ -284,6 +299,7 @@ pub fn run(ctx: Ctx, mut args: MountArgs) -> CliResult {
 fn persist_cache(
     vault: &Vault,
     cached: Option<&vault_storage::cached::CachedStorage>,
+    queue: Option<&vault_storage::queue::QueuedStorage>,
     storage_arg: &str,
     plan: &Plan,
 ) -> CliResult<CacheMode> {
@@ -291,14 +307,23 @@ fn persist_cache(
     let spec = storage_arg::parse(storage_arg)?;
     let local = matches!(spec, storage_arg::StorageSpec::Local(_));
     match (choice.mode_for(local), cached) {
-        (CacheMode::Metadata, Some(cached)) => cache_mount::persist(
-            cached,
-            &vault.info().vault_id,
-            storage_arg,
-            &spec,
-            &plan.secrets.s3,
-            choice.mode.is_some(),
-        ),
+        (mode @ (CacheMode::Metadata | CacheMode::Full), Some(cached)) => {
+            let persisted = cache_mount::persist(
+                cached,
+                &vault.info().vault_id,
+                storage_arg,
+                &spec,
+                &plan.secrets.s3,
+                choice.mode.is_some(),
+            )?;
+            match (mode, queue) {
+                (CacheMode::Full, Some(q)) if persisted == CacheMode::Metadata => {
+                    queue_mount::attach(q, cached)?;
+                    Ok(CacheMode::Full)
+                }
+                _ => Ok(persisted),
+            }
+        }
         _ => Ok(CacheMode::Off),
     }
 }
@@ -421,6 +446,9 @@ fn daemon_option_words(plan: &Plan) -> Vec<String> {
     if let Some(ttl) = plan.cache.ttl {
         words.push(format!("dir_cache_time={}ms", ttl.as_millis()));
     }
+    if plan.drain_timeout != queue_mount::DEFAULT_DRAIN_TIMEOUT {
+        words.push(format!("drain_timeout={}ms", plan.drain_timeout.as_millis()));
+    }
     words
 }
 
@@ -507,7 +535,7 @@ pub fn run_daemon(_ctx: Ctx, args: MountArgs) -> CliResult {
     let notifier = Notifier::default();
     let started = start_daemon(&args, &relay, &notifier);
     relay.close();
-    let (rt, mount, auth_socket, mode_note, cached) = match started {
+    let (rt, mount, auth_socket, mode_note, cached, queue) = match started {
         Ok(v) => v,
         Err(e) => {
             let _ = writeln!(report, "err {} {}", e.exit.code(), e.message);
@@ -533,6 +561,9 @@ pub fn run_daemon(_ctx: Ctx, args: MountArgs) -> CliResult {
         let _ = rustix::stdio::dup2_stdin(&null);
     }
     let result = mount.wait_ended().map_err(mount_error);
+    if let (Some(q), Ok(p)) = (&queue, plan(&args)) {
+        queue_mount::finish(&rt, q, &p.mountpoint, p.drain_timeout);
+    }
     if let Some(c) = &cached {
         c.release_store();
     }
@@ -551,6 +582,7 @@ type Started = (
     Option<reauth::AuthSocket>,
     ModeNote,
     Option<Arc<vault_storage::cached::CachedStorage>>,
+    Option<Arc<vault_storage::queue::QueuedStorage>>,
 );
 
 fn start_daemon(
@@ -578,7 +610,7 @@ fn start_daemon(
     let _ = std::env::set_current_dir(Path::new("/"));
     let rt = runtime()?;
     let read_only = plan.options.read_only;
-    let (vault, mode, cached) = rt.block_on(async {
+    let (vault, mode, cached, queue) = rt.block_on(async {
         let wait = if args.offline_start {
             std::time::Duration::ZERO
         } else {
@@ -589,6 +621,7 @@ fn start_daemon(
                 .await
                 .map_err(|e| shown(e, args))?;
         let (storage, cached) = (existing.storage, existing.cached);
+        let (storage, queue) = queue_mount::layer(storage, plan.cache.mode);
         let unlocked = Vault::unlock(
             storage.clone(),
             password.expose_secret(),
@@ -598,12 +631,18 @@ fn start_daemon(
         .map_err(|e| CliError::vault(&shown_name, &e));
         drop(password);
         let vault = unlocked?;
-        let mode = persist_cache(&vault, cached.as_deref(), &args.storage, &plan)
-            .map_err(|e| shown(e, args))?;
+        let mode = persist_cache(
+            &vault,
+            cached.as_deref(),
+            queue.as_deref(),
+            &args.storage,
+            &plan,
+        )
+        .map_err(|e| shown(e, args))?;
         if let Some(o) = offline {
             o.watch(&tokio::runtime::Handle::current(), storage);
         }
-        Ok::<_, CliError>((vault, mode, cached))
+        Ok::<_, CliError>((vault, mode, cached, queue))
     })?;
     drop(secrets);
     vault.on_conflict(notifier.conflict_observer());
@@ -617,7 +656,10 @@ fn start_daemon(
     .map_err(mount_error)?;
     let socket = reauth_serve(&rt, broker, &key);
     let note = ModeNote::write(&plan.mountpoint, mode);
-    Ok((rt, mount, socket, note, cached))
+    if let Some(q) = &queue {
+        queue_mount::report(rt.handle(), q.clone(), &plan.mountpoint);
+    }
+    Ok((rt, mount, socket, note, cached, queue))
 }
 
 /// The parent → daemon secret hand-over: a line with the count, then for each answer a prompt
