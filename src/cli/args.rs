@@ -273,6 +273,19 @@ pub enum Command {
         /// Clear a stale mount whose daemon died ("Transport endpoint is not connected").
         #[arg(long, short = 'f')]
         force: bool,
+        /// With --cache=full: do not wait for the upload queue; what is pending stays in the
+        /// journal and resumes on the next mount.
+        #[arg(long)]
+        leave_pending: bool,
+    },
+    /// Show a --cache=full mount's upload queue; --retry tries every waiting upload now.
+    Queue {
+        /// The mountpoint, or the NAME of a configured vault.
+        #[arg(value_name = "MOUNTPOINT|NAME")]
+        target: PathBuf,
+        /// Retry every waiting upload now, whatever its backoff.
+        #[arg(long)]
+        retry: bool,
     },
     /// List this user's mounted vaults.
     Status {

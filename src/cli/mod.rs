@@ -26,9 +26,9 @@ pub mod keyring_use;
 mod mounted;
 pub(crate) mod notify;
 mod offline;
-mod queue_mount;
 mod output;
 mod password_file_mode;
+mod queue_mount;
 pub(crate) mod reauth;
 pub mod remember;
 mod reveal;
@@ -120,7 +120,12 @@ fn dispatch(ctx: Ctx, mut command: Command) -> CliResult {
         Command::List => commands::named::list(),
         Command::Remove { name } => commands::named::remove(&name),
         Command::Forget { storage, secrets } => commands::named::forget(&storage, &secrets),
-        Command::Unmount { mountpoint, force } => commands::unmount::run(&mountpoint, force),
+        Command::Unmount {
+            mountpoint,
+            force,
+            leave_pending,
+        } => commands::unmount::run(&mountpoint, force, leave_pending, ctx.quiet),
+        Command::Queue { target, retry } => commands::queue::run(&target, retry),
         Command::Mount(args) => commands::mount::run(ctx, args),
         Command::Open { file, lock } => commands::open::run(ctx, &file, lock),
         Command::MountDaemon(args) => commands::mount::run_daemon(ctx, args),
@@ -183,6 +188,7 @@ async fn async_command(ctx: Ctx, command: Command) -> CliResult {
         Command::Mount(_)
         | Command::MountDaemon(_)
         | Command::Unmount { .. }
+        | Command::Queue { .. }
         | Command::Status { .. }
         | Command::Open { .. }
         | Command::Auth { .. }
@@ -306,6 +312,7 @@ fn share_keyring(command: &mut Command, keyring: &keyring_use::KeyringUse) {
         | Command::RecoveryKey(Rk::Show { secrets, .. } | Rk::Reset { secrets, .. }) => secrets,
         Command::Mount(args) | Command::MountDaemon(args) => &mut args.secrets,
         Command::Unmount { .. }
+        | Command::Queue { .. }
         | Command::Status { .. }
         | Command::Open { .. }
         | Command::Auth { .. }

@@ -48,7 +48,10 @@ pub fn attach(queue: &QueuedStorage, cached: &CachedStorage) -> CliResult<()> {
         .attach(&journal)
         .map_err(|e| CliError::other(format!("upload journal {}: {e}", journal.display())))?;
     if n > 0 {
-        tracing::info!(pending = n, "upload queue: uploads left by the last mount resume now");
+        tracing::info!(
+            pending = n,
+            "upload queue: uploads left by the last mount resume now"
+        );
     }
     Ok(())
 }
@@ -106,7 +109,10 @@ fn render(queue: &QueuedStorage, state: &str) -> String {
             .replace(['\n', '\r'], " ")
     );
     for e in queue.entries().into_iter().take(1000) {
-        out.push_str(&format!("op {}\t{}\t{}\t{}\n", e.op, e.attempts, e.len, e.path));
+        out.push_str(&format!(
+            "op {}\t{}\t{}\t{}\n",
+            e.op, e.attempts, e.len, e.path
+        ));
     }
     out
 }
@@ -139,7 +145,12 @@ pub fn report(rt: &tokio::runtime::Handle, queue: Arc<QueuedStorage>, mountpoint
 
 /// At the end of a mount: waits for the queue when `vault unmount` asked (at most `timeout`,
 /// or until it stops asking), then stops the worker; what is pending stays in the journal.
-pub fn finish(rt: &tokio::runtime::Runtime, queue: &QueuedStorage, mountpoint: &Path, timeout: Duration) {
+pub fn finish(
+    rt: &tokio::runtime::Runtime,
+    queue: &QueuedStorage,
+    mountpoint: &Path,
+    timeout: Duration,
+) {
     let files = QueueFiles::of(mountpoint);
     let asked = files.as_ref().is_some_and(|f| f.drain().exists());
     if asked && let Some(files) = &files {

@@ -27,11 +27,11 @@ use crate::cli::args::{MountArgs, SecretArgs};
 use crate::cli::autolock::AutoLock;
 use crate::cli::cache::{self, CacheChoice, CacheMode};
 use crate::cli::cache_mount::{self, ModeNote};
-use crate::cli::queue_mount;
 use crate::cli::desktop::Desktop;
 use crate::cli::exit::{CliError, CliResult, Exit};
 use crate::cli::notify::Notifier;
 use crate::cli::offline::ONLINE_WAIT;
+use crate::cli::queue_mount;
 use crate::cli::secrets::{Answer, Secrets};
 use crate::cli::storage_arg::{self, ConnectOptions, io_text};
 use crate::cli::{reauth, runtime};
@@ -236,7 +236,13 @@ pub fn run(ctx: Ctx, mut args: MountArgs) -> CliResult {
             .await
             .map_err(|e| CliError::vault(&args.storage, &e))?;
             drop(password);
-            let mode = persist_cache(&vault, cached.as_deref(), queue.as_deref(), &args.storage, &plan)?;
+            let mode = persist_cache(
+                &vault,
+                cached.as_deref(),
+                queue.as_deref(),
+                &args.storage,
+                &plan,
+            )?;
             if let Some(o) = offline {
                 o.watch(&tokio::runtime::Handle::current(), storage);
             }
@@ -447,7 +453,10 @@ fn daemon_option_words(plan: &Plan) -> Vec<String> {
         words.push(format!("dir_cache_time={}ms", ttl.as_millis()));
     }
     if plan.drain_timeout != queue_mount::DEFAULT_DRAIN_TIMEOUT {
-        words.push(format!("drain_timeout={}ms", plan.drain_timeout.as_millis()));
+        words.push(format!(
+            "drain_timeout={}ms",
+            plan.drain_timeout.as_millis()
+        ));
     }
     words
 }
