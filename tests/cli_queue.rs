@@ -244,8 +244,11 @@ fn sftp_queue_survives_a_sigkill_and_resumes_on_the_next_mount() {
     net.script.ok(&["cut", "drop"]);
     std::thread::sleep(Duration::from_millis(500));
     let t = Instant::now();
+    let log = || std::fs::read_to_string(c.log()).unwrap_or_default();
     for i in 0..50 {
-        std::fs::write(m.join(format!("q{i:02}.txt")), content(i, 1)).unwrap();
+        if let Err(e) = std::fs::write(m.join(format!("q{i:02}.txt")), content(i, 1)) {
+            panic!("q{i:02}.txt after {:.2?}: {e}\n{}", t.elapsed(), log());
+        }
     }
     for i in 0..25 {
         std::fs::write(m.join(format!("q{i:02}.txt")), content(i, 2)).unwrap();

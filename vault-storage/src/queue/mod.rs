@@ -23,6 +23,7 @@
 
 mod journal;
 mod overlay;
+mod seen;
 #[cfg(test)]
 mod tests;
 mod worker;
@@ -101,6 +102,8 @@ pub(crate) struct State {
     last_error: Option<String>,
     conflicts: u64,
     in_flight: usize,
+    /// Listings the storage gave, for when it stops answering.
+    seen: seen::Seen,
 }
 
 pub(crate) struct Shared {
@@ -323,15 +326,21 @@ impl QueuedStorage {
                         continue;
                     }
                     let ip = StoragePath::new(&ip)?;
-                    match self.inner().metadata(&ip).await {
-                        Ok(m) => {
-                            return Ok(Some((
-                                m,
-                                Found::Inner {
-                                    path: ip.as_str().into(),
-                                    moving,
-                                },
-                            )));
+                    let remembered = self.shared.lock().seen.entry(ip.as_str());
+                    let asked = match &remembered {
+                        Some(_) => tokio::time::timeout(seen::PATIENCE, self.inner().metadata(&ip))
+                            .await
+                            .unwrap_or_else(|_| Err(err(StorageErrorKind::Unavailable, &ip))),
+                        None => self.inner().metadata(&ip).await,
+                    };
+                    let inner_found = Found::Inner {
+                        path: ip.as_str().into(),
+                        moving,
+                    };
+                    match asked {
+                        Ok(m) => return Ok(Some((m, inner_found))),
+                        Err(e) if seen::unanswered(&e) && remembered.is_some() => {
+                            return Ok(remembered.flatten().map(|m| (m, inner_found)));
                         }
                         Err(e) if e.kind() == StorageErrorKind::NotFound => {
                             if self.shared.lock().generation != generation {
@@ -530,7 +539,24 @@ impl QueuedStorage {
             let mut raced = false;
             if let Some(ip) = &plan.inner {
                 let ip = StoragePath::new(ip)?;
-                match self.inner().list_dir(&ip).await {
+                let remembered = self.shared.lock().seen.listing(ip.as_str());
+                let asked = match &remembered {
+                    Some(_) => tokio::time::timeout(seen::PATIENCE, self.inner().list_dir(&ip))
+                        .await
+                        .unwrap_or_else(|_| Err(err(StorageErrorKind::Unavailable, &ip))),
+                    None => self.inner().list_dir(&ip).await,
+                };
+                let asked = match asked {
+                    Ok(list) => {
+                        self.shared.lock().seen.remember(ip.as_str(), &list);
+                        Ok(list)
+                    }
+                    Err(e) if seen::unanswered(&e) && remembered.is_some() => {
+                        Ok(remembered.unwrap_or_default())
+                    }
+                    Err(e) => Err(e),
+                };
+                match asked {
                     Ok(list) => out.extend(
                         list.into_iter()
                             .filter(|e| !plan.decided.contains_key(&e.name)),
@@ -593,8 +619,21 @@ mod storage_impl;
 
 /// Ops `seqs` reached the storage (or are dropped): out of the queue, `Done` in the log, their
 /// objects removed; an empty queue empties the log.
-fn complete(st: &mut State, seqs: &[u64], conflict: bool) {
-    st.ops.retain(|p| !seqs.contains(&p.seq));
+fn complete(st: &mut State, seqs: &[u64], conflict: bool, applied: bool) {
+    let now = SystemTime::now();
+    let mut done = Vec::new();
+    st.ops.retain_mut(|p| {
+        let keep = !seqs.contains(&p.seq);
+        if !keep {
+            done.push(p.op.clone());
+        }
+        keep
+    });
+    if applied && !conflict {
+        for op in &done {
+            st.seen.applied(op, now);
+        }
+    }
     st.generation += 1;
     if conflict {
         st.conflicts += 1;

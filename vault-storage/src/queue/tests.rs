@@ -371,3 +371,43 @@ async fn journal_files_are_private() {
     }
     assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 2);
 }
+
+#[tokio::test]
+async fn with_the_storage_unreachable_remembered_listings_answer() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mem = Arc::new(MemoryStorage::new());
+    mem.create_dir(&p("d")).await.unwrap();
+    put(mem.as_ref(), "d/old", b"old").await;
+    let q = queue(&mem, &tmp.path().join("journal"));
+    assert_eq!(names(&q, "d").await, ["old"]);
+    put(&q, "d/first", b"1").await;
+    drained(&q).await;
+    mem.set_unavailable(true);
+    // What the worker applied is remembered too; a name never there is absent.
+    assert_eq!(names(&q, "d").await, ["first", "old"]);
+    assert_eq!(q.metadata(&p("d/first")).await.unwrap().size, 1);
+    assert_eq!(
+        q.metadata(&p("d/none")).await.unwrap_err().kind(),
+        StorageErrorKind::NotFound
+    );
+    q.write(
+        &p("d/new"),
+        Body::from_bytes(&b"offline"[..]),
+        WriteMode::CreateNew,
+    )
+    .await
+    .unwrap();
+    assert_eq!(names(&q, "d").await, ["first", "new", "old"]);
+    // A folder never listed: the storage's own error.
+    assert_eq!(
+        q.list_dir(&p("elsewhere")).await.unwrap_err().kind(),
+        StorageErrorKind::Unavailable
+    );
+    mem.set_unavailable(false);
+    q.retry_now();
+    drained(&q).await;
+    assert_eq!(
+        mem.read_all(&p("d/new")).await.unwrap().as_ref(),
+        b"offline"
+    );
+}

@@ -94,7 +94,7 @@ fn pick(shared: &Shared) -> (Vec<Job>, Instant) {
                 // Replaced before it was sent: never sent.
                 OpKind::Write { path: p2, .. } if p2 == path => {
                     let seq = st.ops[i].seq;
-                    super::complete(&mut st, &[seq], false);
+                    super::complete(&mut st, &[seq], false, false);
                     continue;
                 }
                 // Written, then renamed: one write of the final name, when nothing else
@@ -148,7 +148,12 @@ fn finish(shared: &Shared, job: Job, result: Result<Outcome, StorageError>) {
     st.in_flight = st.in_flight.saturating_sub(1);
     match result {
         Ok(outcome) => {
-            super::complete(&mut st, &job.seqs, matches!(outcome, Outcome::Conflict));
+            super::complete(
+                &mut st,
+                &job.seqs,
+                matches!(outcome, Outcome::Conflict),
+                true,
+            );
             st.last_error = None;
         }
         Err(e) => {
@@ -169,7 +174,7 @@ fn finish(shared: &Shared, job: Job, result: Result<Outcome, StorageError>) {
             st.last_error = Some(e.to_string());
             if give_up {
                 tracing::error!(error = %e, "upload queue: the storage refuses this change for good; dropped");
-                super::complete(&mut st, &job.seqs, false);
+                super::complete(&mut st, &job.seqs, false, false);
             } else {
                 tracing::warn!(error = %e, "upload queue: will retry");
             }
