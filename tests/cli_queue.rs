@@ -245,16 +245,28 @@ fn sftp_queue_survives_a_sigkill_and_resumes_on_the_next_mount() {
     std::thread::sleep(Duration::from_millis(500));
     let t = Instant::now();
     let log = || std::fs::read_to_string(c.log()).unwrap_or_default();
-    for i in 0..50 {
-        if let Err(e) = std::fs::write(m.join(format!("q{i:02}.txt")), content(i, 1)) {
-            panic!("q{i:02}.txt after {:.2?}: {e}\n{}", t.elapsed(), log());
+    let step = |what: &str, r: std::io::Result<()>| {
+        if let Err(e) = r {
+            panic!("{what} after {:.2?}: {e}\n{}", t.elapsed(), log());
         }
+    };
+    for i in 0..50 {
+        let f = format!("q{i:02}.txt");
+        step(&f, std::fs::write(m.join(&f), content(i, 1)));
     }
+    eprintln!(
+        "[cli_queue] 50 new files with the link cut: {:.2?}",
+        t.elapsed()
+    );
     for i in 0..25 {
-        std::fs::write(m.join(format!("q{i:02}.txt")), content(i, 2)).unwrap();
+        let f = format!("q{i:02}.txt");
+        step(&f, std::fs::write(m.join(&f), content(i, 2)));
     }
-    std::fs::create_dir(m.join("sub")).unwrap();
-    std::fs::rename(m.join("q49.txt"), m.join("sub").join("moved.txt")).unwrap();
+    step("mkdir sub", std::fs::create_dir(m.join("sub")));
+    step(
+        "rename",
+        std::fs::rename(m.join("q49.txt"), m.join("sub").join("moved.txt")),
+    );
     let took = t.elapsed();
     eprintln!("[cli_queue] 75 writes, a mkdir and a rename with the link cut: {took:.2?}");
     assert!(

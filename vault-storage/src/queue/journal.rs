@@ -29,6 +29,10 @@ pub(crate) enum OpKind {
     },
     CreateDir {
         path: String,
+        /// Queued while the storage could not say whether it exists: its listing is the
+        /// storage's, not empty.
+        #[serde(default)]
+        maybe_exists: bool,
     },
     RemoveFile {
         path: String,

@@ -233,7 +233,7 @@ impl QueuedStorage {
             .map(|p| {
                 let (op, path, len) = match &p.op {
                     OpKind::Write { path, len, .. } => ("write", path.clone(), *len),
-                    OpKind::CreateDir { path } => ("mkdir", path.clone(), 0),
+                    OpKind::CreateDir { path, .. } => ("mkdir", path.clone(), 0),
                     OpKind::RemoveFile { path } => ("remove", path.clone(), 0),
                     OpKind::RemoveDir { path } => ("rmdir", path.clone(), 0),
                     OpKind::RemoveDirAll { path } => ("rmtree", path.clone(), 0),
@@ -357,6 +357,18 @@ impl QueuedStorage {
         Err(err(StorageErrorKind::Unavailable, path))
     }
 
+    /// [`QueuedStorage::lookup`] for checking a change: a storage that does not answer in
+    /// time is `Unavailable` (the change is then queued on trust; the worker finds out).
+    async fn lookup_bounded(
+        &self,
+        path: &StoragePath,
+    ) -> Result<Option<(Metadata, Found)>, StorageError> {
+        let bound = seen::PATIENCE + Duration::from_millis(200);
+        tokio::time::timeout(bound, self.lookup(path))
+            .await
+            .unwrap_or_else(|_| Err(err(StorageErrorKind::Unavailable, path)))
+    }
+
     async fn wait_settled(&self) {
         let n = self.shared.settled.notified();
         let _ = tokio::time::timeout(Duration::from_millis(200), n).await;
@@ -367,7 +379,7 @@ impl QueuedStorage {
         let Some(parent) = path.parent() else {
             return Err(err(StorageErrorKind::AlreadyExists, path));
         };
-        match self.lookup(&parent).await {
+        match self.lookup_bounded(&parent).await {
             Ok(Some((m, _))) if m.kind == EntryKind::Dir => Ok(()),
             Ok(Some(_)) => Err(err(StorageErrorKind::NotADirectory, path)),
             Ok(None) => Err(err(StorageErrorKind::NotFound, path)),
@@ -422,7 +434,7 @@ impl QueuedStorage {
         mode: WriteMode,
     ) -> Result<(), StorageError> {
         let _g = self.shared.enqueue.lock().await;
-        let existing = match self.lookup(path).await {
+        let existing = match self.lookup_bounded(path).await {
             Ok(e) => e,
             Err(e) if e.kind() == StorageErrorKind::Unavailable => None,
             Err(e) => return Err(e),

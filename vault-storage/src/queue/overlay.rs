@@ -49,7 +49,7 @@ fn back(p: &str, from: &str, to: &str) -> String {
 pub(crate) fn touched(op: &OpKind) -> [Option<&str>; 2] {
     match op {
         OpKind::Write { path, .. }
-        | OpKind::CreateDir { path }
+        | OpKind::CreateDir { path, .. }
         | OpKind::RemoveFile { path }
         | OpKind::RemoveDir { path }
         | OpKind::RemoveDirAll { path } => [Some(path), None],
@@ -122,7 +122,7 @@ pub(crate) fn resolve(ops: &[Pending], path: &str) -> Found {
                     return Found::Absent;
                 }
             }
-            OpKind::CreateDir { path: c } => {
+            OpKind::CreateDir { path: c, .. } => {
                 if q == *c {
                     return Found::Dir { at: p.at };
                 }
@@ -203,8 +203,14 @@ pub(crate) fn plan_list(ops: &[Pending], dir: &str) -> ListPlan {
                     return plan;
                 }
             }
-            OpKind::CreateDir { path: c } => {
+            OpKind::CreateDir {
+                path: c,
+                maybe_exists,
+            } => {
                 if q == *c {
+                    if *maybe_exists {
+                        continue;
+                    }
                     return plan;
                 }
                 if parent(c) == q {

@@ -101,7 +101,7 @@ impl Seen {
                     version: None,
                 },
             ),
-            OpKind::CreateDir { path } => {
+            OpKind::CreateDir { path, maybe_exists } => {
                 self.upsert(
                     path,
                     Metadata {
@@ -111,7 +111,12 @@ impl Seen {
                         version: None,
                     },
                 );
-                self.dirs.insert(path.clone(), Vec::new());
+                if *maybe_exists {
+                    // It may have had children already: not known.
+                    self.dirs.remove(path);
+                } else {
+                    self.dirs.insert(path.clone(), Vec::new());
+                }
             }
             OpKind::RemoveFile { path }
             | OpKind::RemoveDir { path }

@@ -9,7 +9,7 @@ impl QueuedStorage {
         &self,
         path: &StoragePath,
     ) -> Result<Option<Option<Metadata>>, StorageError> {
-        match self.lookup(path).await {
+        match self.lookup_bounded(path).await {
             Ok(found) => Ok(Some(found.map(|(m, _)| m))),
             Err(e) if e.kind() == StorageErrorKind::Unavailable => Ok(None),
             Err(e) => Err(e),
@@ -139,12 +139,14 @@ impl Storage for QueuedStorage {
             return self.inner().create_dir(path).await;
         }
         let _g = self.shared.enqueue.lock().await;
-        if let Some(Some(_)) = self.lookup_or_unknown(path).await? {
+        let known = self.lookup_or_unknown(path).await?;
+        if let Some(Some(_)) = known {
             return Err(err(StorageErrorKind::AlreadyExists, path));
         }
         self.check_parent(path).await?;
         let op = OpKind::CreateDir {
             path: path.as_str().into(),
+            maybe_exists: known.is_none(),
         };
         self.queue_simple(path, op).await
     }

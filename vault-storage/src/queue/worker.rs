@@ -227,7 +227,7 @@ async fn apply(inner: &dyn Storage, job: &Job) -> Result<Outcome, StorageError> 
             let path = StoragePath::new(path)?;
             apply_write(inner, job, &path, *len, *create_new, base.as_deref()).await
         }
-        OpKind::CreateDir { path } => {
+        OpKind::CreateDir { path, .. } => {
             let path = StoragePath::new(path)?;
             let mut r = inner.create_dir(&path).await;
             if matches!(&r, Err(e) if e.kind() == StorageErrorKind::NotFound) {
