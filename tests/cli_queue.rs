@@ -262,7 +262,9 @@ fn sftp_queue_survives_a_sigkill_and_resumes_on_the_next_mount() {
         let f = format!("q{i:02}.txt");
         step(&f, std::fs::write(m.join(&f), content(i, 2)));
     }
+    eprintln!("[cli_queue] 25 overwrites: {:.2?}", t.elapsed());
     step("mkdir sub", std::fs::create_dir(m.join("sub")));
+    eprintln!("[cli_queue] mkdir: {:.2?}", t.elapsed());
     step(
         "rename",
         std::fs::rename(m.join("q49.txt"), m.join("sub").join("moved.txt")),

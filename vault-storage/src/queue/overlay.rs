@@ -122,9 +122,16 @@ pub(crate) fn resolve(ops: &[Pending], path: &str) -> Found {
                     return Found::Absent;
                 }
             }
-            OpKind::CreateDir { path: c, .. } => {
+            OpKind::CreateDir {
+                path: c,
+                maybe_exists,
+            } => {
                 if q == *c {
                     return Found::Dir { at: p.at };
+                }
+                // A folder the queue made holds only what later ops put in it.
+                if !*maybe_exists && under(&q, c) {
+                    return Found::Absent;
                 }
             }
             OpKind::RemoveFile { path: r }

@@ -411,3 +411,20 @@ async fn with_the_storage_unreachable_remembered_listings_answer() {
         b"offline"
     );
 }
+
+#[tokio::test]
+async fn a_folder_the_queue_made_is_answered_without_the_storage() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mem = Arc::new(MemoryStorage::new());
+    let q = queue(&mem, &tmp.path().join("journal"));
+    q.set_paused(true);
+    q.create_dir(&p("new")).await.unwrap();
+    mem.set_unavailable(true);
+    assert_eq!(
+        q.metadata(&p("new/x")).await.unwrap_err().kind(),
+        StorageErrorKind::NotFound
+    );
+    assert!(names(&q, "new").await.is_empty());
+    put(&q, "new/x", b"x").await;
+    assert_eq!(names(&q, "new").await, ["x"]);
+}
