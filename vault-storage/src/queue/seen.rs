@@ -47,6 +47,17 @@ impl Seen {
         self.dirs.insert(dir.to_owned(), list.to_vec());
     }
 
+    /// A folder queued on trust (the storage did not say whether it exists): until the
+    /// storage lists it, a look-up it does not answer in time takes it as holding nothing but
+    /// what the queue puts there. Wrong only for a folder that existed with children and is
+    /// asked about while the storage is unreachable: that look-up gets "absent" instead of
+    /// "unavailable".
+    pub fn assume_empty(&mut self, dir: &str) {
+        if !self.dirs.contains_key(dir) {
+            self.remember(dir, &[]);
+        }
+    }
+
     pub fn listing(&self, dir: &str) -> Option<Vec<DirEntry>> {
         self.dirs.get(dir).cloned()
     }

@@ -148,6 +148,9 @@ impl Storage for QueuedStorage {
             path: path.as_str().into(),
             maybe_exists: known.is_none(),
         };
+        if known.is_none() {
+            self.shared.lock().seen.assume_empty(path.as_str());
+        }
         self.queue_simple(path, op).await
     }
 
