@@ -1,7 +1,7 @@
 //! The upload queue of a `--cache=full` mount ([`vault_storage::queue`]): put in front of the
 //! storage, attached to `<cache folder>/journal` once the vault is unlocked, reported to other
 //! commands through files beside the mount's `vault auth` socket:
-//! - `<socket>.queue`: the daemon's figures and pending ops, rewritten every second
+//! - `<socket>.queue`: the daemon's figures and pending ops, rewritten twice a second
 //!   (`vault status -l`, `vault queue`, `vault unmount`'s progress);
 //! - `<socket>.drain`: written by `vault unmount` before it unmounts: the daemon then waits
 //!   for the queue (at most `-o drain_timeout=`) before it exits; removed by `vault unmount`
@@ -138,7 +138,7 @@ pub fn report(rt: &tokio::runtime::Handle, queue: Arc<QueuedStorage>, mountpoint
                 queue.retry_now();
             }
             write_status(&files, &queue, "running");
-            tokio::time::sleep(Duration::from_secs(1)).await;
+            tokio::time::sleep(Duration::from_millis(500)).await;
         }
     });
 }
