@@ -79,6 +79,9 @@ _vault() {
             vault,put)
                 cmd="vault__subcmd__put"
                 ;;
+            vault,queue)
+                cmd="vault__subcmd__queue"
+                ;;
             vault,recovery-key)
                 cmd="vault__subcmd__recovery__subcmd__key"
                 ;;
@@ -157,6 +160,9 @@ _vault() {
             vault__subcmd__help,put)
                 cmd="vault__subcmd__help__subcmd__put"
                 ;;
+            vault__subcmd__help,queue)
+                cmd="vault__subcmd__help__subcmd__queue"
+                ;;
             vault__subcmd__help,recovery-key)
                 cmd="vault__subcmd__help__subcmd__recovery__subcmd__key"
                 ;;
@@ -218,7 +224,7 @@ _vault() {
 
     case "${cmd}" in
         vault)
-            opts="-v -q -h -V --verbose --quiet --help --version create info ls cat get put mkdir rm mv passwd recovery-key copy check mount __mount-daemon unmount status open auth add list remove forget login completions help"
+            opts="-v -q -h -V --verbose --quiet --help --version create info ls cat get put mkdir rm mv passwd recovery-key copy check mount __mount-daemon unmount queue status open auth add list remove forget login completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -828,7 +834,7 @@ _vault() {
             return 0
             ;;
         vault__subcmd__help)
-            opts="create info ls cat get put mkdir rm mv passwd recovery-key copy check mount __mount-daemon unmount status open auth add list remove forget login completions help"
+            opts="create info ls cat get put mkdir rm mv passwd recovery-key copy check mount __mount-daemon unmount queue status open auth add list remove forget login completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1136,6 +1142,20 @@ _vault() {
             return 0
             ;;
         vault__subcmd__help__subcmd__put)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        vault__subcmd__help__subcmd__queue)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1855,6 +1875,20 @@ _vault() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        vault__subcmd__queue)
+            opts="-v -q -h -V --retry --verbose --quiet --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         vault__subcmd__recovery__subcmd__key)
             opts="-v -q -h -V --verbose --quiet --help --version show reset help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -2168,7 +2202,7 @@ _vault() {
             return 0
             ;;
         vault__subcmd__unmount)
-            opts="-f -v -q -h -V --force --verbose --quiet --help --version"
+            opts="-f -v -q -h -V --force --leave-pending --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
