@@ -9,8 +9,10 @@
 //! 0700 folder, no cleartext marker in them). The link back, the vault mounted again: the
 //! journal drains without user action and empties; read back with `vault cat` (its own
 //! connection, no mount): every file holds exactly its last written version, the renamed one is
-//! only under its new name. `vault status -l` shows `cache=full` and the queue's figures, and
-//! `vault unmount` then waits for an empty queue.
+//! only under its new name. `vault queue` lists the pending changes and takes `--retry`;
+//! `vault status -l` shows `cache=full` and the queue's figures; `vault unmount` waits for a
+//! last write; with the link cut it waits at most `drain_timeout` (5 s), says what it left, and
+//! the next mount sends it.
 //!
 //! Needs root, FUSE, iproute2, iptables, openssh-server. `VAULT_CACHE_SKIP_NETNS=1` skips it.
 
@@ -110,7 +112,7 @@ impl Client {
             m.to_str().unwrap(),
             "--cache=full",
             "-o",
-            "attr_timeout=0,entry_timeout=0,drain_timeout=90s",
+            "attr_timeout=0,entry_timeout=0,drain_timeout=5s",
             "--log-file",
             log.to_str().unwrap(),
         ])
@@ -284,6 +286,24 @@ fn sftp_queue_survives_a_sigkill_and_resumes_on_the_next_mount() {
     );
     assert!(!m.join("q49.txt").exists());
 
+    // `vault queue` lists what waits (the daemon's figures are at most half a second old);
+    // `--retry` is answered.
+    wait_until(
+        "vault queue lists the rename",
+        Duration::from_secs(5),
+        || {
+            let listed = c.run_bare(&["queue", m.to_str().unwrap()]).ok();
+            let first = listed.lines().next().unwrap_or("");
+            assert!(
+                first.starts_with("pending=") && !first.starts_with("pending=0"),
+                "{listed}"
+            );
+            assert!(listed.lines().any(|l| l.starts_with("write\t")), "{listed}");
+            listed.lines().filter(|l| l.starts_with("rename\t")).count() >= 2
+        },
+    );
+    c.run_bare(&["queue", m.to_str().unwrap(), "--retry"]).ok();
+
     // SIGKILL with the uploads not done.
     let (objs, log) = c.journal();
     eprintln!("[cli_queue] journal before the kill: {objs} object files, log {log} bytes");
@@ -325,6 +345,43 @@ fn sftp_queue_survives_a_sigkill_and_resumes_on_the_next_mount() {
     assert!(!guard.mounted());
     assert_eq!(c.journal(), (0, 0), "the unmount left uploads pending");
 
+    // The link cut at unmount: `vault unmount` waits at most drain_timeout (5 s), says what it
+    // left, and the next mount sends it.
+    c.mount_full().ok();
+    guard.wait_mounted(Duration::from_secs(30));
+    // Listed once (as a user browsing it would), so the mount knows the folder during the cut.
+    assert_eq!(std::fs::read_dir(&m).unwrap().count(), 51);
+    net.script.ok(&["cut", "drop"]);
+    std::thread::sleep(Duration::from_millis(500));
+    std::fs::write(m.join("late.txt"), b"written with the link cut").unwrap();
+    let t = Instant::now();
+    let out = c.run_bare(&["unmount", m.to_str().unwrap()]);
+    let took = t.elapsed();
+    eprintln!(
+        "[cli_queue] unmount with the link cut: {took:.2?}: {}",
+        out.stderr.trim()
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("left pending in the journal"),
+        "{}",
+        out.stderr
+    );
+    assert!(took < Duration::from_secs(20), "unmount took {took:.2?}");
+    assert!(!guard.mounted());
+    wait_until("the daemon gone", Duration::from_secs(20), || {
+        daemon_pids(&m).is_empty()
+    });
+    assert_eq!(c.journal().0, 1, "the late write is not in the journal");
+    net.script.ok(&["restore"]);
+    c.mount_full().ok();
+    guard.wait_mounted(Duration::from_secs(30));
+    wait_until("the late write sent", Duration::from_secs(60), || {
+        c.journal() == (0, 0)
+    });
+    c.run_bare(&["unmount", "--leave-pending", m.to_str().unwrap()])
+        .ok();
+
     // Read back without the mount: exactly the last version of each file.
     let cat = |p: &str| -> Vec<u8> {
         let out = Command::new("timeout")
@@ -362,12 +419,13 @@ fn sftp_queue_survives_a_sigkill_and_resumes_on_the_next_mount() {
     }
     assert_eq!(cat("sub/moved.txt"), content(49, 1));
     assert_eq!(cat("last.txt"), b"written just before the unmount");
+    assert_eq!(cat("late.txt"), b"written with the link cut");
     let ls = c.run(&["ls", &c.url]).ok();
     assert!(!ls.contains("q49.txt"), "{ls}");
     assert!(!ls.contains("conflicted"), "{ls}");
     assert_eq!(
         ls.lines().filter(|l| l.ends_with(".txt")).count(),
-        50,
+        51,
         "{ls}"
     );
     drop(sshd);
