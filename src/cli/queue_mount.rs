@@ -190,9 +190,20 @@ pub struct Seen {
     pub ops: Vec<(String, u32, u64, String)>,
 }
 
-/// The status file of the mount at `mountpoint`, if it has a queue.
+/// A running daemon rewrites its status file at least this often; an older one that does not
+/// say "ended" was left by a daemon that died.
+const STALE: Duration = Duration::from_secs(5);
+
+/// The status file of the mount at `mountpoint`, if it has a queue (and, unless the file says
+/// the mount ended, its daemon is alive).
 pub fn read(mountpoint: &Path) -> Option<Seen> {
-    let text = std::fs::read_to_string(QueueFiles::of(mountpoint)?.status()).ok()?;
+    let path = QueueFiles::of(mountpoint)?.status();
+    let age = std::fs::metadata(&path)
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| SystemTime::now().duration_since(t).ok())
+        .unwrap_or_default();
+    let text = std::fs::read_to_string(&path).ok()?;
     let mut seen = Seen::default();
     for line in text.lines().take(2000) {
         let (k, v) = line.split_once(' ').unwrap_or((line, ""));
@@ -222,6 +233,9 @@ pub fn read(mountpoint: &Path) -> Option<Seen> {
             }
             _ => {}
         }
+    }
+    if seen.state != "ended" && age > STALE {
+        return None;
     }
     Some(seen)
 }

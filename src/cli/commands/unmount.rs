@@ -1,14 +1,10 @@
 //! `vault unmount MOUNTPOINT|NAME [--force] [--leave-pending]`.
 
 use std::path::Path;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use crate::cli::exit::{CliError, CliResult};
 use crate::cli::queue_mount::{self, QueueFiles};
-
-/// The daemon rewrites its status file at least this often while it waits for the queue; an
-/// older one means it is gone.
-const STALE: Duration = Duration::from_secs(5);
 
 /// Flushes and unmounts; `--force` clears a stale mount whose daemon died. A `--cache=full`
 /// mount's daemon then waits for its upload queue (at most its `drain_timeout`, or until Ctrl-C
@@ -59,15 +55,10 @@ fn wait_for_queue(abs: &Path, files: &QueueFiles, quiet: bool) -> CliResult {
         let ctrl_c = tokio::signal::ctrl_c();
         tokio::pin!(ctrl_c);
         loop {
-            let seen = queue_mount::read(abs);
-            let fresh = std::fs::metadata(files.status())
-                .and_then(|m| m.modified())
-                .ok()
-                .and_then(|t| SystemTime::now().duration_since(t).ok())
-                .is_some_and(|age| age < STALE);
-            match &seen {
+            // `None` once the daemon is gone without saying it ended.
+            match &queue_mount::read(abs) {
                 Some(s) if s.state == "ended" => return false,
-                Some(s) if fresh || s.state == "running" => {
+                Some(s) => {
                     let now = (s.stats.pending, s.stats.bytes);
                     if !quiet && s.stats.pending > 0 && shown != Some(now) {
                         eprintln!(
@@ -77,7 +68,7 @@ fn wait_for_queue(abs: &Path, files: &QueueFiles, quiet: bool) -> CliResult {
                         shown = Some(now);
                     }
                 }
-                _ => return false,
+                None => return false,
             }
             tokio::select! {
                 _ = &mut ctrl_c => return true,

@@ -327,12 +327,9 @@ impl QueuedStorage {
                     }
                     let ip = StoragePath::new(&ip)?;
                     let remembered = self.shared.lock().seen.entry(ip.as_str());
-                    let asked = match &remembered {
-                        Some(_) => tokio::time::timeout(seen::PATIENCE, self.inner().metadata(&ip))
-                            .await
-                            .unwrap_or_else(|_| Err(err(StorageErrorKind::Unavailable, &ip))),
-                        None => self.inner().metadata(&ip).await,
-                    };
+                    let asked = self
+                        .ask(remembered.is_some(), &ip, self.inner().metadata(&ip))
+                        .await;
                     let inner_found = Found::Inner {
                         path: ip.as_str().into(),
                         moving,
@@ -367,6 +364,29 @@ impl QueuedStorage {
         tokio::time::timeout(bound, self.lookup(path))
             .await
             .unwrap_or_else(|_| Err(err(StorageErrorKind::Unavailable, path)))
+    }
+
+    /// `call` to the storage. With a remembered answer to fall back on (`remembered`), it
+    /// waits at most [`seen::PATIENCE`], and not at all while the storage has just gone
+    /// unanswered (`Unavailable` then).
+    async fn ask<T>(
+        &self,
+        remembered: bool,
+        path: &StoragePath,
+        call: impl std::future::Future<Output = Result<T, StorageError>>,
+    ) -> Result<T, StorageError> {
+        if !remembered {
+            return call.await;
+        }
+        if self.shared.lock().seen.skip_asking() {
+            return Err(err(StorageErrorKind::Unavailable, path));
+        }
+        let r = tokio::time::timeout(seen::PATIENCE, call)
+            .await
+            .unwrap_or_else(|_| Err(err(StorageErrorKind::Unavailable, path)));
+        let answered = !matches!(&r, Err(e) if seen::unanswered(e));
+        self.shared.lock().seen.answered(answered);
+        r
     }
 
     async fn wait_settled(&self) {
@@ -552,12 +572,9 @@ impl QueuedStorage {
             if let Some(ip) = &plan.inner {
                 let ip = StoragePath::new(ip)?;
                 let remembered = self.shared.lock().seen.listing(ip.as_str());
-                let asked = match &remembered {
-                    Some(_) => tokio::time::timeout(seen::PATIENCE, self.inner().list_dir(&ip))
-                        .await
-                        .unwrap_or_else(|_| Err(err(StorageErrorKind::Unavailable, &ip))),
-                    None => self.inner().list_dir(&ip).await,
-                };
+                let asked = self
+                    .ask(remembered.is_some(), &ip, self.inner().list_dir(&ip))
+                    .await;
                 let asked = match asked {
                     Ok(list) => {
                         self.shared.lock().seen.remember(ip.as_str(), &list);
@@ -641,6 +658,9 @@ fn complete(st: &mut State, seqs: &[u64], conflict: bool, applied: bool) {
         }
         keep
     });
+    if applied {
+        st.seen.answered(true);
+    }
     if applied && !conflict {
         for op in &done {
             st.seen.applied(op, now);

@@ -33,13 +33,33 @@ fn split(p: &str) -> (&str, &str) {
     }
 }
 
+/// While the storage has gone unanswered, it is asked again (with [`PATIENCE`]) this often;
+/// look-ups in between take the remembered answer at once.
+const ASK_AGAIN: Duration = Duration::from_secs(5);
+
 /// Remembered listings by folder path.
 #[derive(Default)]
 pub(crate) struct Seen {
     dirs: HashMap<String, Vec<DirEntry>>,
+    /// When the storage last left a look-up unanswered (cleared by any answer).
+    silent_since: Option<std::time::Instant>,
 }
 
 impl Seen {
+    /// The storage went unanswered a moment ago: do not wait for it again yet.
+    pub fn skip_asking(&self) -> bool {
+        self.silent_since.is_some_and(|t| t.elapsed() < ASK_AGAIN)
+    }
+
+    /// Notes whether the storage answered.
+    pub fn answered(&mut self, yes: bool) {
+        self.silent_since = if yes {
+            None
+        } else {
+            Some(std::time::Instant::now())
+        };
+    }
+
     pub fn remember(&mut self, dir: &str, list: &[DirEntry]) {
         if self.dirs.len() >= MAX_FOLDERS && !self.dirs.contains_key(dir) {
             self.dirs.clear();
