@@ -460,11 +460,11 @@ impl QueuedStorage {
             Err(e) => return Err(e),
         };
         let base = match &existing {
-            Some((m, _)) if m.kind == EntryKind::Dir => {
-                return Err(err(StorageErrorKind::IsADirectory, path));
-            }
             Some(_) if mode == WriteMode::CreateNew => {
                 return Err(err(StorageErrorKind::AlreadyExists, path));
+            }
+            Some((m, _)) if m.kind == EntryKind::Dir => {
+                return Err(err(StorageErrorKind::IsADirectory, path));
             }
             Some((m, Found::Inner { .. })) => Some(m.version_tag()),
             _ => None,
@@ -564,6 +564,9 @@ impl QueuedStorage {
                 self.wait_settled().await;
                 continue;
             }
+            if plan.file {
+                return Err(err(StorageErrorKind::NotADirectory, path));
+            }
             if plan.missing && plan.decided.is_empty() {
                 return Err(err(StorageErrorKind::NotFound, path));
             }
@@ -637,6 +640,9 @@ fn read_file_at(
 ) -> std::io::Result<Bytes> {
     use std::io::{Read as _, Seek as _};
     let mut f = std::fs::File::open(file)?;
+    if offset >= total {
+        return Ok(Bytes::new());
+    }
     let n = total.saturating_sub(offset).min(len as u64) as usize;
     let mut buf = vec![0u8; n];
     f.seek(std::io::SeekFrom::Start(offset))?;

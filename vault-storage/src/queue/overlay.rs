@@ -176,6 +176,8 @@ pub(crate) struct ListPlan {
     pub missing: bool,
     /// A rename the worker is applying now is involved.
     pub moving: bool,
+    /// The path is a queued file, not a folder.
+    pub file: bool,
 }
 
 fn decide(plan: &mut ListPlan, n: &str, c: Child) {
@@ -189,6 +191,7 @@ pub(crate) fn plan_list(ops: &[Pending], dir: &str) -> ListPlan {
         inner: None,
         missing: false,
         moving: false,
+        file: false,
     };
     let mut q = dir.to_owned();
     for (i, p) in ops.iter().enumerate().rev() {
@@ -207,6 +210,7 @@ pub(crate) fn plan_list(ops: &[Pending], dir: &str) -> ListPlan {
                     );
                 } else if under(&q, w) {
                     plan.missing = true;
+                    plan.file = q == *w;
                     return plan;
                 }
             }
