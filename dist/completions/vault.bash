@@ -82,6 +82,9 @@ _vault() {
             vault,put)
                 cmd="vault__subcmd__put"
                 ;;
+            vault,queue)
+                cmd="vault__subcmd__queue"
+                ;;
             vault,recovery-key)
                 cmd="vault__subcmd__recovery__subcmd__key"
                 ;;
@@ -166,6 +169,9 @@ _vault() {
             vault__subcmd__help,put)
                 cmd="vault__subcmd__help__subcmd__put"
                 ;;
+            vault__subcmd__help,queue)
+                cmd="vault__subcmd__help__subcmd__queue"
+                ;;
             vault__subcmd__help,recovery-key)
                 cmd="vault__subcmd__help__subcmd__recovery__subcmd__key"
                 ;;
@@ -230,7 +236,7 @@ _vault() {
 
     case "${cmd}" in
         vault)
-            opts="-v -q -h -V --verbose --quiet --help --version create info ls cat get put mkdir rm mv passwd recovery-key copy check mount __mount-daemon unmount status pin unpin open auth add list remove forget login completions help"
+            opts="-v -q -h -V --verbose --quiet --help --version create info ls cat get put mkdir rm mv passwd recovery-key copy check mount __mount-daemon unmount queue status pin unpin open auth add list remove forget login completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -848,7 +854,7 @@ _vault() {
             return 0
             ;;
         vault__subcmd__help)
-            opts="create info ls cat get put mkdir rm mv passwd recovery-key copy check mount __mount-daemon unmount status pin unpin open auth add list remove forget login completions help"
+            opts="create info ls cat get put mkdir rm mv passwd recovery-key copy check mount __mount-daemon unmount queue status pin unpin open auth add list remove forget login completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1170,6 +1176,20 @@ _vault() {
             return 0
             ;;
         vault__subcmd__help__subcmd__put)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        vault__subcmd__help__subcmd__queue)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1921,6 +1941,20 @@ _vault() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        vault__subcmd__queue)
+            opts="-v -q -h -V --retry --verbose --quiet --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         vault__subcmd__recovery__subcmd__key)
             opts="-v -q -h -V --verbose --quiet --help --version show reset help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -2234,7 +2268,7 @@ _vault() {
             return 0
             ;;
         vault__subcmd__unmount)
-            opts="-f -v -q -h -V --force --verbose --quiet --help --version"
+            opts="-f -v -q -h -V --force --leave-pending --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

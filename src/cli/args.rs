@@ -273,10 +273,23 @@ pub enum Command {
         /// Clear a stale mount whose daemon died ("Transport endpoint is not connected").
         #[arg(long, short = 'f')]
         force: bool,
+        /// With --cache=full: do not wait for the upload queue; what is pending stays in the
+        /// journal and resumes on the next mount.
+        #[arg(long)]
+        leave_pending: bool,
+    },
+    /// Show a --cache=full mount's upload queue; --retry tries every waiting upload now.
+    Queue {
+        /// The mountpoint, or the NAME of a configured vault.
+        #[arg(value_name = "MOUNTPOINT|NAME")]
+        target: PathBuf,
+        /// Retry every waiting upload now, whatever its backoff.
+        #[arg(long)]
+        retry: bool,
     },
     /// List this user's mounted vaults.
     Status {
-        /// Long form: also each mount's cache mode (`cache=off|metadata|full`).
+        /// Long form: also each mount's cache mode (`cache=off|metadata|full`) and upload queue.
         #[arg(long, short = 'l')]
         long: bool,
     },
@@ -531,8 +544,9 @@ pub struct MountArgs {
     pub no_notify: bool,
     /// Cache: off (nothing kept on disk), metadata (listings and attributes kept on disk,
     /// served when the server is slow or unreachable) or full (also file content: files read
-    /// and pinned files work offline). Default: off for a local folder, metadata for sftp,
-    /// WebDAV and S3.
+    /// and pinned files work offline; writes go through the upload queue, so close and fsync
+    /// return once the change is durable on this laptop). Default: off for a local folder,
+    /// metadata for sftp, WebDAV and S3.
     #[arg(long, value_name = "MODE", value_parser = crate::cli::cache::parse_mode)]
     pub cache: Option<crate::cli::cache::CacheMode>,
     /// How long listings and attributes are used without asking the server again (default

@@ -24,7 +24,8 @@ pub enum CacheMode {
     Off,
     /// Listings and attributes kept on disk across remounts and link cuts.
     Metadata,
-    /// `metadata`, and file content kept on disk (read files, pinned files: keep offline).
+    /// `metadata`, file content kept on disk (read files, pinned files: keep offline), and
+    /// writes go through the upload queue (a journal in the cache folder).
     Full,
 }
 

@@ -29,6 +29,7 @@ mod offline;
 mod output;
 mod password_file_mode;
 mod pin;
+mod queue_mount;
 pub(crate) mod reauth;
 pub mod remember;
 mod reveal;
@@ -120,7 +121,12 @@ fn dispatch(ctx: Ctx, mut command: Command) -> CliResult {
         Command::List => commands::named::list(),
         Command::Remove { name } => commands::named::remove(&name),
         Command::Forget { storage, secrets } => commands::named::forget(&storage, &secrets),
-        Command::Unmount { mountpoint, force } => commands::unmount::run(&mountpoint, force),
+        Command::Unmount {
+            mountpoint,
+            force,
+            leave_pending,
+        } => commands::unmount::run(&mountpoint, force, leave_pending, ctx.quiet),
+        Command::Queue { target, retry } => commands::queue::run(&target, retry),
         Command::Mount(args) => commands::mount::run(ctx, args),
         Command::Open { file, lock } => commands::open::run(ctx, &file, lock),
         Command::MountDaemon(args) => commands::mount::run_daemon(ctx, args),
@@ -185,6 +191,7 @@ async fn async_command(ctx: Ctx, command: Command) -> CliResult {
         Command::Mount(_)
         | Command::MountDaemon(_)
         | Command::Unmount { .. }
+        | Command::Queue { .. }
         | Command::Status { .. }
         | Command::Open { .. }
         | Command::Auth { .. }
@@ -310,6 +317,7 @@ fn share_keyring(command: &mut Command, keyring: &keyring_use::KeyringUse) {
         | Command::RecoveryKey(Rk::Show { secrets, .. } | Rk::Reset { secrets, .. }) => secrets,
         Command::Mount(args) | Command::MountDaemon(args) => &mut args.secrets,
         Command::Unmount { .. }
+        | Command::Queue { .. }
         | Command::Status { .. }
         | Command::Open { .. }
         | Command::Auth { .. }

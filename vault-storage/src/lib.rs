@@ -60,6 +60,7 @@ pub mod content;
 pub mod lazy;
 pub mod local;
 pub mod memory;
+pub mod queue;
 pub use local::LocalStorage;
 pub use memory::MemoryStorage;
 

@@ -18,6 +18,7 @@ pub mod named;
 pub mod open;
 pub mod passwd;
 pub mod put;
+pub mod queue;
 pub mod recovery_key;
 pub mod rm;
 pub mod status;

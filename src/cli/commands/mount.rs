@@ -32,6 +32,7 @@ use crate::cli::desktop::Desktop;
 use crate::cli::exit::{CliError, CliResult, Exit};
 use crate::cli::notify::Notifier;
 use crate::cli::offline::ONLINE_WAIT;
+use crate::cli::queue_mount;
 use crate::cli::secrets::{Answer, Secrets};
 use crate::cli::storage_arg::{self, ConnectOptions, io_text};
 use crate::cli::{reauth, runtime};
@@ -48,6 +49,8 @@ struct Plan {
     cache: CacheChoice,
     /// `--cache-max-size` (`-o cache_max_size=`).
     cache_max_size: Option<u64>,
+    /// `-o drain_timeout=`: how long the end of a `vault unmount` waits for the upload queue.
+    drain_timeout: Duration,
 }
 
 /// `-o` words that only matter to mount(8)/fstab and are dropped here.
@@ -74,6 +77,7 @@ fn plan(args: &MountArgs) -> CliResult<Plan> {
     let mut auth_wait = None;
     let mut cache = CacheChoice::default();
     let mut cache_max_size = None;
+    let mut drain_timeout = queue_mount::DEFAULT_DRAIN_TIMEOUT;
     for word in args
         .options
         .iter()
@@ -103,6 +107,9 @@ fn plan(args: &MountArgs) -> CliResult<Plan> {
             ("cache", Some(v)) => cache.mode = Some(cache::parse_mode(v).map_err(CliError::usage)?),
             ("cache_max_size", Some(v)) => {
                 cache_max_size = Some(super::super::args::parse_size(v).map_err(CliError::usage)?)
+            }
+            ("drain_timeout", Some(v)) => {
+                drain_timeout = super::super::args::parse_duration(v).map_err(CliError::usage)?
             }
             ("dir_cache_time", Some(v)) => {
                 cache.ttl = Some(super::super::args::parse_duration(v).map_err(CliError::usage)?)
@@ -140,6 +147,7 @@ fn plan(args: &MountArgs) -> CliResult<Plan> {
         auth_wait,
         cache,
         cache_max_size,
+        drain_timeout,
     })
 }
 
@@ -225,7 +233,7 @@ pub fn run(ctx: Ctx, mut args: MountArgs) -> CliResult {
     if args.foreground {
         let mut secrets = Secrets::from_args(&plan.secrets);
         secrets.connect.cache = plan.cache;
-        let (vault, mode, content) = rt.block_on(async {
+        let (vault, mode, content, queue) = rt.block_on(async {
             let (existing, offline) =
                 crate::cli::offline::connect_for_mount(&args.storage, &secrets, ONLINE_WAIT)
                     .await?;
@@ -236,6 +244,7 @@ pub fn run(ctx: Ctx, mut args: MountArgs) -> CliResult {
                 &plan.cache,
                 plan.cache_max_size,
             )?;
+            let (storage, queue) = queue_mount::layer(storage, plan.cache.mode);
             let password = secrets.vault_password(&args.storage)?;
             let vault = Vault::unlock(
                 storage.clone(),
@@ -251,13 +260,14 @@ pub fn run(ctx: Ctx, mut args: MountArgs) -> CliResult {
                 &vault,
                 cached.as_deref(),
                 content.as_deref(),
+                queue.as_deref(),
                 &args.storage,
                 &plan,
             )?;
             if let Some(o) = offline {
                 o.watch(&tokio::runtime::Handle::current(), storage);
             }
-            Ok::<_, CliError>((Arc::new(vault), mode, content))
+            Ok::<_, CliError>((Arc::new(vault), mode, content, queue))
         })?;
         drop(secrets);
         // This mount's notifications (off until `Desktop::mounted`).
@@ -272,6 +282,9 @@ pub fn run(ctx: Ctx, mut args: MountArgs) -> CliResult {
         .map_err(mount_error)?;
         let _mode_note = ModeNote::write(&plan.mountpoint, mode);
         let _pins = cache_mount::serve_pins(rt.handle(), &vault, content, mode, &plan.mountpoint);
+        if let Some(q) = &queue {
+            queue_mount::report(rt.handle(), q.clone(), &plan.mountpoint);
+        }
         // Mounted: what --remember asked for was right.
         crate::cli::remember::commit(&plan.secrets.keyring);
         let autolock = arm_auto_lock(&rt, &mount, args.no_auto_lock, &notifier);
@@ -282,6 +295,9 @@ pub fn run(ctx: Ctx, mut args: MountArgs) -> CliResult {
         );
         mounted(&plan, args.reveal, ctx.quiet);
         let result = mount.wait_ended().map_err(mount_error);
+        if let Some(q) = &queue {
+            queue_mount::finish(&rt, q, &plan.mountpoint, plan.drain_timeout);
+        }
         autolock.finish();
         desktop.ended(result.as_ref().ok().copied());
         return result.map(|_| ());
@@ -312,6 +328,7 @@ fn persist_cache(
     vault: &Vault,
     cached: Option<&vault_storage::cached::CachedStorage>,
     content: Option<&ContentCache>,
+    queue: Option<&vault_storage::queue::QueuedStorage>,
     storage_arg: &str,
     plan: &Plan,
 ) -> CliResult<CacheMode> {
@@ -319,15 +336,24 @@ fn persist_cache(
     let spec = storage_arg::parse(storage_arg)?;
     let local = matches!(spec, storage_arg::StorageSpec::Local(_));
     match (choice.mode_for(local), cached) {
-        (CacheMode::Metadata | CacheMode::Full, Some(cached)) => cache_mount::persist(
-            cached,
-            content,
-            &vault.info().vault_id,
-            storage_arg,
-            &spec,
-            &plan.secrets.s3,
-            choice.mode.is_some(),
-        ),
+        (mode @ (CacheMode::Metadata | CacheMode::Full), Some(cached)) => {
+            let persisted = cache_mount::persist(
+                cached,
+                content,
+                &vault.info().vault_id,
+                storage_arg,
+                &spec,
+                &plan.secrets.s3,
+                choice.mode.is_some(),
+            )?;
+            match (mode, queue) {
+                (CacheMode::Full, Some(q)) if persisted != CacheMode::Off => {
+                    queue_mount::attach(q, cached)?;
+                    Ok(CacheMode::Full)
+                }
+                _ => Ok(persisted),
+            }
+        }
         _ => Ok(CacheMode::Off),
     }
 }
@@ -453,6 +479,12 @@ fn daemon_option_words(plan: &Plan) -> Vec<String> {
     if let Some(max) = plan.cache_max_size {
         words.push(format!("cache_max_size={max}"));
     }
+    if plan.drain_timeout != queue_mount::DEFAULT_DRAIN_TIMEOUT {
+        words.push(format!(
+            "drain_timeout={}ms",
+            plan.drain_timeout.as_millis()
+        ));
+    }
     words
 }
 
@@ -539,7 +571,7 @@ pub fn run_daemon(_ctx: Ctx, args: MountArgs) -> CliResult {
     let notifier = Notifier::default();
     let started = start_daemon(&args, &relay, &notifier);
     relay.close();
-    let (rt, mount, auth_socket, mode_note, cached, pins) = match started {
+    let (rt, mount, auth_socket, mode_note, cached, pins, queue) = match started {
         Ok(v) => v,
         Err(e) => {
             let _ = writeln!(report, "err {} {}", e.exit.code(), e.message);
@@ -565,6 +597,9 @@ pub fn run_daemon(_ctx: Ctx, args: MountArgs) -> CliResult {
         let _ = rustix::stdio::dup2_stdin(&null);
     }
     let result = mount.wait_ended().map_err(mount_error);
+    if let (Some(q), Ok(p)) = (&queue, plan(&args)) {
+        queue_mount::finish(&rt, q, &p.mountpoint, p.drain_timeout);
+    }
     if let Some(c) = &cached {
         c.release_store();
     }
@@ -585,6 +620,7 @@ type Started = (
     ModeNote,
     Option<Arc<vault_storage::cached::CachedStorage>>,
     Option<crate::cli::pin::PinSocket>,
+    Option<Arc<vault_storage::queue::QueuedStorage>>,
 );
 
 fn start_daemon(
@@ -612,7 +648,7 @@ fn start_daemon(
     let _ = std::env::set_current_dir(Path::new("/"));
     let rt = runtime()?;
     let read_only = plan.options.read_only;
-    let (vault, mode, cached, content) = rt.block_on(async {
+    let (vault, mode, cached, content, queue) = rt.block_on(async {
         let wait = if args.offline_start {
             std::time::Duration::ZERO
         } else {
@@ -626,6 +662,7 @@ fn start_daemon(
         let (storage, content) =
             cache_mount::content_layer(storage, &args.storage, &plan.cache, plan.cache_max_size)
                 .map_err(|e| shown(e, args))?;
+        let (storage, queue) = queue_mount::layer(storage, plan.cache.mode);
         let unlocked = Vault::unlock(
             storage.clone(),
             password.expose_secret(),
@@ -639,6 +676,7 @@ fn start_daemon(
             &vault,
             cached.as_deref(),
             content.as_deref(),
+            queue.as_deref(),
             &args.storage,
             &plan,
         )
@@ -646,7 +684,7 @@ fn start_daemon(
         if let Some(o) = offline {
             o.watch(&tokio::runtime::Handle::current(), storage);
         }
-        Ok::<_, CliError>((Arc::new(vault), mode, cached, content))
+        Ok::<_, CliError>((Arc::new(vault), mode, cached, content, queue))
     })?;
     drop(secrets);
     vault.on_conflict(notifier.conflict_observer());
@@ -661,7 +699,10 @@ fn start_daemon(
     let socket = reauth_serve(&rt, broker, &key);
     let note = ModeNote::write(&plan.mountpoint, mode);
     let pins = cache_mount::serve_pins(rt.handle(), &vault, content, mode, &plan.mountpoint);
-    Ok((rt, mount, socket, note, cached, pins))
+    if let Some(q) = &queue {
+        queue_mount::report(rt.handle(), q.clone(), &plan.mountpoint);
+    }
+    Ok((rt, mount, socket, note, cached, pins, queue))
 }
 
 /// The parent → daemon secret hand-over: a line with the count, then for each answer a prompt

@@ -43,7 +43,8 @@ fn open(ctx: Ctx, file: &Path, lock: bool) -> CliResult {
     crate::cli::sidebar::sweep();
     if let Some(mp) = mounted_at(&folder) {
         if lock {
-            return super::unmount::run(&mp, false);
+            // The desktop "Lock" action, like an eject: pending uploads stay in the journal.
+            return super::unmount::run(&mp, false, true, true);
         }
         println!("{}", mp.display());
         crate::cli::reveal::reveal(&mp, ctx.quiet);

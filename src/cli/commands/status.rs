@@ -2,7 +2,9 @@
 
 use crate::cli::exit::CliResult;
 
-/// One line per mount: `MOUNTPOINT  SOURCE  rw|ro`, with `-l` then `cache=off|metadata`, plus
+/// One line per mount: `MOUNTPOINT  SOURCE  rw|ro`, with `-l` then `cache=off|metadata|full`
+/// (and for `full` the upload queue: `pending=`, `bytes=`, `oldest=`, `conflicts=`,
+/// `last_error=`), plus
 /// `waiting for authentication: run `vault auth MOUNTPOINT`` while a reconnect waits for an
 /// answer.
 pub fn run(long: bool) -> CliResult {
@@ -15,8 +17,9 @@ pub fn run(long: bool) -> CliResult {
     for m in mounts {
         let cache = if long {
             format!(
-                "\tcache={}",
-                crate::cli::cache_mount::ModeNote::read(&m.mountpoint)
+                "\tcache={}{}",
+                crate::cli::cache_mount::ModeNote::read(&m.mountpoint),
+                queue_columns(&m.mountpoint)
             )
         } else {
             String::new()
@@ -30,6 +33,25 @@ pub fn run(long: bool) -> CliResult {
         );
     }
     Ok(())
+}
+
+/// `-l` columns of a `--cache=full` mount: its upload queue.
+fn queue_columns(mountpoint: &std::path::Path) -> String {
+    use crate::cli::queue_mount;
+    match queue_mount::read(mountpoint).filter(|s| s.state != "ended") {
+        Some(seen) => {
+            let s = seen.stats;
+            format!(
+                "\tpending={}\tbytes={}\toldest={}\tconflicts={}\tlast_error={}",
+                s.pending,
+                s.bytes,
+                queue_mount::age(s.oldest),
+                s.conflicts,
+                s.last_error.as_deref().unwrap_or("-")
+            )
+        }
+        None => String::new(),
+    }
 }
 
 /// The extra column of a mount whose reconnect waits for `vault auth`.

@@ -1,24 +1,94 @@
-//! `vault unmount MOUNTPOINT|NAME [--force]`.
+//! `vault unmount MOUNTPOINT|NAME [--force] [--leave-pending]`.
 
 use std::path::Path;
+use std::time::Duration;
 
 use crate::cli::exit::{CliError, CliResult};
+use crate::cli::queue_mount::{self, QueueFiles};
 
-/// Flushes and unmounts; `--force` clears a stale mount whose daemon died.
-pub fn run(mountpoint: &Path, force: bool) -> CliResult {
+/// Flushes and unmounts; `--force` clears a stale mount whose daemon died. A `--cache=full`
+/// mount's daemon then waits for its upload queue (at most its `drain_timeout`, or until Ctrl-C
+/// here), unless `leave_pending`.
+pub fn run(mountpoint: &Path, force: bool, leave_pending: bool, quiet: bool) -> CliResult {
+    let abs = target(mountpoint)?;
+    crate::cli::sidebar::sweep();
+    let queued =
+        !force && !leave_pending && queue_mount::read(&abs).is_some_and(|s| s.state == "running");
+    let files = QueueFiles::of(&abs);
+    if queued && let Some(f) = &files {
+        // Asked before the unmount: the daemon looks for it once the mount has ended.
+        let _ = std::fs::write(f.drain(), b"");
+    }
+    let unmounted = vault_fs::unmount(&abs, force).map_err(|e| CliError::other(e.to_string()));
+    if let Err(e) = unmounted {
+        if let Some(f) = &files {
+            let _ = std::fs::remove_file(f.drain());
+        }
+        return Err(e);
+    }
+    crate::cli::sidebar::unmounted(&std::fs::canonicalize(&abs).unwrap_or(abs.clone()));
+    if queued && let Some(f) = &files {
+        wait_for_queue(&abs, f, quiet)?;
+    }
+    Ok(())
+}
+
+/// The mountpoint `MOUNTPOINT|NAME` names.
+pub(crate) fn target(mountpoint: &Path) -> CliResult<std::path::PathBuf> {
     let s = mountpoint.to_string_lossy();
     let looks_like_path = s.contains('/')
         || s.starts_with('.')
         || s.starts_with('~')
         || !matches!(std::fs::symlink_metadata(mountpoint), Err(e) if e.kind() == std::io::ErrorKind::NotFound);
-    let abs = if looks_like_path {
+    Ok(if looks_like_path {
         std::path::absolute(mountpoint).unwrap_or_else(|_| mountpoint.to_path_buf())
     } else {
         named_mountpoint(&s)?
-    };
-    crate::cli::sidebar::sweep();
-    vault_fs::unmount(&abs, force).map_err(|e| CliError::other(e.to_string()))?;
-    crate::cli::sidebar::unmounted(&std::fs::canonicalize(&abs).unwrap_or(abs));
+    })
+}
+
+/// Shows the daemon's progress until it reports the end; Ctrl-C tells it to stop waiting.
+fn wait_for_queue(abs: &Path, files: &QueueFiles, quiet: bool) -> CliResult {
+    let rt = crate::cli::runtime()?;
+    let interrupted = rt.block_on(async {
+        let mut shown = None;
+        let ctrl_c = tokio::signal::ctrl_c();
+        tokio::pin!(ctrl_c);
+        loop {
+            // `None` once the daemon is gone without saying it ended.
+            match &queue_mount::read(abs) {
+                Some(s) if s.state == "ended" => return false,
+                Some(s) => {
+                    let now = (s.stats.pending, s.stats.bytes);
+                    if !quiet && s.stats.pending > 0 && shown != Some(now) {
+                        eprintln!(
+                            "vault: uploading: {} pending ({} bytes); Ctrl-C leaves them in the journal",
+                            now.0, now.1
+                        );
+                        shown = Some(now);
+                    }
+                }
+                None => return false,
+            }
+            tokio::select! {
+                _ = &mut ctrl_c => return true,
+                () = tokio::time::sleep(Duration::from_millis(200)) => {}
+            }
+        }
+    });
+    if interrupted {
+        let _ = std::fs::remove_file(files.drain());
+        // The daemon notices within a moment and records what it left.
+        std::thread::sleep(Duration::from_millis(800));
+    }
+    let left = queue_mount::read(abs).map(|s| s.stats).unwrap_or_default();
+    let _ = std::fs::remove_file(files.status());
+    if left.pending > 0 {
+        eprintln!(
+            "vault: {} uploads ({} bytes) left pending in the journal; they resume on the next mount of this vault",
+            left.pending, left.bytes
+        );
+    }
     Ok(())
 }
 

@@ -1,0 +1,433 @@
+//! Issue 12, the upload queue (`--cache=full`), through the `vault` binary and a real FUSE mount
+//! over SFTP (the key-only OpenSSH sshd of `vault-sftp/tests/servers/sshd-2fa.sh`, mode `key`,
+//! in the cloud namespace of `hotel-net.sh`, the client in the hotel one).
+//!
+//! `sftp_queue_survives_a_sigkill_and_resumes_on_the_next_mount`: mounted with
+//! `--cache=full`, the link then cut (packets dropped): 50 files written (25 of them written
+//! twice, a folder made, one file renamed) all return at local speed; the daemon is SIGKILLed
+//! with the uploads not done (the journal holds them: its object files are counted, 0600 in a
+//! 0700 folder, no cleartext marker in them). The link back, the vault mounted again: the
+//! journal drains without user action and empties; read back with `vault cat` (its own
+//! connection, no mount): every file holds exactly its last written version, the renamed one is
+//! only under its new name. `vault queue` lists the pending changes and takes `--retry`;
+//! `vault status -l` shows `cache=full` and the queue's figures; `vault unmount` waits for a
+//! last write; with the link cut it waits at most `drain_timeout` (5 s), says what it left, and
+//! the next mount sends it.
+//!
+//! Needs root, FUSE, iproute2, iptables, openssh-server. `VAULT_CACHE_SKIP_NETNS=1` skips it.
+
+#![allow(clippy::unwrap_used)]
+
+mod cli_support;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use cli_support::*;
+
+const VAULT_PW: &str = "queue test password 5e1f";
+
+/// hotel-net.sh namespaces of one instance; `down` (and the state folder removed) when dropped.
+struct HotelNet {
+    script: ServerScript,
+    state: String,
+}
+
+impl HotelNet {
+    fn up(inst: &str) -> HotelNet {
+        let state = format!("/tmp/vault-queue-hotel-{inst}");
+        let net = HotelNet {
+            script: ServerScript::new(
+                "hotel-net.sh",
+                &[
+                    ("VAULT_TEST_INSTANCE", inst),
+                    ("VAULT_TEST_STATE_DIR", state.as_str()),
+                ],
+            ),
+            state,
+        };
+        net.script.ok(&["up", "0", "0", "0"]);
+        net
+    }
+}
+
+impl Drop for HotelNet {
+    fn drop(&mut self) {
+        let _ = self.script.run(&["down"]);
+        let _ = std::fs::remove_dir_all(&self.state);
+    }
+}
+
+fn content(i: usize, version: u32) -> Vec<u8> {
+    format!("queued file {i} version {version} ")
+        .repeat(100 + i)
+        .into_bytes()
+}
+
+struct Client {
+    ns: String,
+    tmp: tempfile::TempDir,
+    url: String,
+    common: Vec<String>,
+    ask: PathBuf,
+}
+
+impl Client {
+    fn mnt(&self) -> PathBuf {
+        self.tmp.path().join("mnt")
+    }
+    fn cache(&self) -> PathBuf {
+        self.tmp.path().join("cache")
+    }
+    fn log(&self) -> PathBuf {
+        self.tmp.path().join("daemon.log")
+    }
+
+    fn run_bare(&self, args: &[&str]) -> Run {
+        let netns = format!("--net=/run/netns/{}", self.ns);
+        let mut cmd = Command::new("timeout");
+        cmd.args(["120", "nsenter", netns.as_str(), "--", bin()])
+            .args(args)
+            .env_remove("VAULT_LOG")
+            .env("XDG_CACHE_HOME", self.cache())
+            .env_remove("VAULT_ASKPASS")
+            .env_remove("SSH_AUTH_SOCK")
+            .stdin(Stdio::null());
+        run_cmd(&mut cmd)
+    }
+
+    fn run(&self, args: &[&str]) -> Run {
+        let mut full: Vec<&str> = args.to_vec();
+        full.extend(self.common.iter().map(String::as_str));
+        full.extend(["--askpass", self.ask.to_str().unwrap()]);
+        self.run_bare(&full)
+    }
+
+    fn mount_full(&self) -> Run {
+        let (m, log) = (self.mnt(), self.log());
+        self.run(&[
+            "mount",
+            &self.url,
+            m.to_str().unwrap(),
+            "--cache=full",
+            "-o",
+            "attr_timeout=0,entry_timeout=0,drain_timeout=5s",
+            "--log-file",
+            log.to_str().unwrap(),
+        ])
+    }
+
+    /// Every file in the journal folders under the cache: (object files, log bytes).
+    fn journal(&self) -> (usize, u64) {
+        let (mut objs, mut log) = (0, 0);
+        let root = self.cache().join("vault");
+        for entry in std::fs::read_dir(&root).into_iter().flatten().flatten() {
+            let j = entry.path().join("journal");
+            for f in std::fs::read_dir(&j).into_iter().flatten().flatten() {
+                let name = f.file_name().to_string_lossy().into_owned();
+                if name.ends_with(".obj") {
+                    objs += 1;
+                } else if name == "log" {
+                    log += f.metadata().unwrap().len();
+                }
+            }
+        }
+        (objs, log)
+    }
+}
+
+/// The journal folder 0700, its files 0600, no cleartext marker in them.
+fn check_journal(root: &Path) -> usize {
+    use std::os::unix::fs::PermissionsExt;
+    let mut files = 0;
+    for entry in std::fs::read_dir(root).unwrap().flatten() {
+        let j = entry.path().join("journal");
+        if !j.is_dir() {
+            continue;
+        }
+        let mode = std::fs::metadata(&j).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o700, "{}", j.display());
+        for f in std::fs::read_dir(&j).unwrap().flatten() {
+            let f = f.path();
+            let mode = std::fs::metadata(&f).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600, "{}", f.display());
+            let bytes = std::fs::read(&f).unwrap();
+            for marker in [&b"queued file"[..], b"q07.txt", b"sub"] {
+                assert!(
+                    !bytes.windows(marker.len()).any(|w| w == marker),
+                    "cleartext {:?} in {}",
+                    String::from_utf8_lossy(marker),
+                    f.display()
+                );
+            }
+            files += 1;
+        }
+    }
+    files
+}
+
+#[test]
+fn sftp_queue_survives_a_sigkill_and_resumes_on_the_next_mount() {
+    if std::env::var_os("VAULT_CACHE_SKIP_NETNS").is_some() {
+        eprintln!("VAULT_CACHE_SKIP_NETNS set: skipped");
+        return;
+    }
+    let pid = std::process::id();
+    let inst = format!("q{}", pid % 100_000);
+    let net = HotelNet::up(&inst);
+    let cloud = format!("vt-cloud-{inst}");
+    let sshd = Sshd::start(
+        &format!("{inst}s"),
+        port_base("VAULT_TEST_QUEUE_PORT_BASE", 35_100 + (pid % 200) * 4),
+        &format!("/tmp/vault-queue-sshd-{pid}"),
+        "key",
+        &[("VAULT_TEST_NETNS", cloud.as_str())],
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let kh = sshd.known_hosts_in(tmp.path());
+    let url = format!(
+        "sftp://{}@{}:{}/~/Vault",
+        sshd.var("VAULT_TEST_SSH_USER"),
+        sshd.var("VAULT_TEST_SSH_HOST"),
+        sshd.var("VAULT_TEST_SSH_PORT_KEYONLY")
+    );
+    let user = sshd.var("VAULT_TEST_SSH_USER");
+    let remote = PathBuf::from(sshd.var("VAULT_TEST_SFTP_ROOT")).join("Vault");
+    assert!(
+        Command::new("install")
+            .args(["-d", "-o", &user, "-g", &user])
+            .arg(&remote)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let ask = tmp.path().join("ask.sh");
+    let pp = format!(
+        "printf '%s\\n' '{}'",
+        sshd.var("VAULT_TEST_SSH_KEY_PASSPHRASE")
+    );
+    write_askpass(
+        &ask,
+        false,
+        &[
+            ("'Passphrase for key '*", pp),
+            (
+                "'Vault password for '*",
+                format!("printf '%s\\n' '{VAULT_PW}'"),
+            ),
+        ],
+    );
+    let c = Client {
+        ns: format!("vt-hotel-{inst}"),
+        tmp,
+        url,
+        common: vec![
+            "--identity".into(),
+            sshd.var("VAULT_TEST_SSH_KEY"),
+            "--known-hosts".into(),
+            kh.to_str().unwrap().into(),
+        ],
+        ask,
+    };
+    std::fs::create_dir(c.mnt()).unwrap();
+    let guard = MountGuard::lazy(c.mnt());
+    c.run(&["create", &c.url]).ok();
+
+    // Online: mounted, the root listed once (so that the cut mount answers from the cache).
+    c.mount_full().ok();
+    guard.wait_mounted(Duration::from_secs(30));
+    let m = c.mnt();
+    assert!(std::fs::read_dir(&m).unwrap().next().is_none());
+    let status = c.run_bare(&["status", "-l"]).ok();
+    assert!(status.contains("cache=full"), "{status}");
+
+    // The link cut: every change goes to the journal only.
+    net.script.ok(&["cut", "drop"]);
+    std::thread::sleep(Duration::from_millis(500));
+    let t = Instant::now();
+    let log = || std::fs::read_to_string(c.log()).unwrap_or_default();
+    let step = |what: &str, r: std::io::Result<()>| {
+        if let Err(e) = r {
+            panic!("{what} after {:.2?}: {e}\n{}", t.elapsed(), log());
+        }
+    };
+    for i in 0..50 {
+        let f = format!("q{i:02}.txt");
+        step(&f, std::fs::write(m.join(&f), content(i, 1)));
+    }
+    eprintln!(
+        "[cli_queue] 50 new files with the link cut: {:.2?}",
+        t.elapsed()
+    );
+    for i in 0..25 {
+        let f = format!("q{i:02}.txt");
+        step(&f, std::fs::write(m.join(&f), content(i, 2)));
+    }
+    eprintln!("[cli_queue] 25 overwrites: {:.2?}", t.elapsed());
+    step("mkdir sub", std::fs::create_dir(m.join("sub")));
+    eprintln!("[cli_queue] mkdir: {:.2?}", t.elapsed());
+    step(
+        "rename",
+        std::fs::rename(m.join("q49.txt"), m.join("sub").join("moved.txt")),
+    );
+    let took = t.elapsed();
+    eprintln!("[cli_queue] 75 writes, a mkdir and a rename with the link cut: {took:.2?}");
+    assert!(
+        took < Duration::from_secs(15),
+        "queued writes took {took:.2?}"
+    );
+    // The mount sees its own writes.
+    assert_eq!(std::fs::read(m.join("q03.txt")).unwrap(), content(3, 2));
+    assert_eq!(std::fs::read(m.join("q30.txt")).unwrap(), content(30, 1));
+    assert_eq!(
+        std::fs::read(m.join("sub").join("moved.txt")).unwrap(),
+        content(49, 1)
+    );
+    assert!(!m.join("q49.txt").exists());
+
+    // `vault queue` lists what waits (the daemon's figures are at most half a second old);
+    // `--retry` is answered.
+    wait_until(
+        "vault queue lists the rename",
+        Duration::from_secs(5),
+        || {
+            let listed = c.run_bare(&["queue", m.to_str().unwrap()]).ok();
+            let first = listed.lines().next().unwrap_or("");
+            assert!(
+                first.starts_with("pending=") && !first.starts_with("pending=0"),
+                "{listed}"
+            );
+            assert!(listed.lines().any(|l| l.starts_with("write\t")), "{listed}");
+            listed.lines().filter(|l| l.starts_with("rename\t")).count() >= 2
+        },
+    );
+    c.run_bare(&["queue", m.to_str().unwrap(), "--retry"]).ok();
+
+    // SIGKILL with the uploads not done.
+    let (objs, log) = c.journal();
+    eprintln!("[cli_queue] journal before the kill: {objs} object files, log {log} bytes");
+    assert!(objs >= 50, "the journal holds {objs} objects");
+    assert!(check_journal(&c.cache().join("vault")) > 0);
+    let daemons = daemon_pids(&m);
+    assert!(!daemons.is_empty(), "no daemon for {}", m.display());
+    for d in &daemons {
+        let _ = Command::new("kill").args(["-9", &d.to_string()]).status();
+    }
+    wait_until("the daemon gone", Duration::from_secs(10), || {
+        daemon_pids(&m).is_empty()
+    });
+    guard.unmount();
+    assert!(!guard.mounted());
+    net.script.ok(&["restore"]);
+
+    // Mounted again with the link up: the journal drains without user action.
+    c.mount_full().ok();
+    guard.wait_mounted(Duration::from_secs(30));
+    let t = Instant::now();
+    wait_until("the journal drained", Duration::from_secs(120), || {
+        c.journal() == (0, 0)
+    });
+    eprintln!(
+        "[cli_queue] remounted: journal drained in {:.2?}",
+        t.elapsed()
+    );
+    // The daemon's figures are at most a second old.
+    wait_until("vault status -l: pending=0", Duration::from_secs(5), || {
+        let status = c.run_bare(&["status", "-l"]).ok();
+        assert!(status.contains("cache=full"), "{status}");
+        status.contains("pending=0\tbytes=0")
+    });
+    // A change made now is waited for by `vault unmount`.
+    std::fs::write(m.join("last.txt"), b"written just before the unmount").unwrap();
+    let out = c.run_bare(&["unmount", m.to_str().unwrap()]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(!guard.mounted());
+    assert_eq!(c.journal(), (0, 0), "the unmount left uploads pending");
+
+    // The link cut at unmount: `vault unmount` waits at most drain_timeout (5 s), says what it
+    // left, and the next mount sends it.
+    c.mount_full().ok();
+    guard.wait_mounted(Duration::from_secs(30));
+    // Listed once (as a user browsing it would), so the mount knows the folder during the cut.
+    assert_eq!(std::fs::read_dir(&m).unwrap().count(), 51);
+    net.script.ok(&["cut", "drop"]);
+    std::thread::sleep(Duration::from_millis(500));
+    std::fs::write(m.join("late.txt"), b"written with the link cut").unwrap();
+    let t = Instant::now();
+    let out = c.run_bare(&["unmount", m.to_str().unwrap()]);
+    let took = t.elapsed();
+    eprintln!(
+        "[cli_queue] unmount with the link cut: {took:.2?}: {}",
+        out.stderr.trim()
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("left pending in the journal"),
+        "{}",
+        out.stderr
+    );
+    assert!(took < Duration::from_secs(20), "unmount took {took:.2?}");
+    assert!(!guard.mounted());
+    wait_until("the daemon gone", Duration::from_secs(20), || {
+        daemon_pids(&m).is_empty()
+    });
+    assert_eq!(c.journal().0, 1, "the late write is not in the journal");
+    net.script.ok(&["restore"]);
+    c.mount_full().ok();
+    guard.wait_mounted(Duration::from_secs(30));
+    wait_until("the late write sent", Duration::from_secs(60), || {
+        c.journal() == (0, 0)
+    });
+    c.run_bare(&["unmount", "--leave-pending", m.to_str().unwrap()])
+        .ok();
+
+    // Read back without the mount: exactly the last version of each file.
+    let cat = |p: &str| -> Vec<u8> {
+        let out = Command::new("timeout")
+            .args([
+                "60",
+                "nsenter",
+                &format!("--net=/run/netns/{}", c.ns),
+                "--",
+                bin(),
+                "cat",
+                &c.url,
+                p,
+                "--identity",
+                &c.common[1],
+                "--known-hosts",
+                &c.common[3],
+                "--askpass",
+                c.ask.to_str().unwrap(),
+            ])
+            .env("XDG_CACHE_HOME", c.tmp.path().join("other-cache"))
+            .env_remove("SSH_AUTH_SOCK")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "vault cat {p}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out.stdout
+    };
+    for i in 0..49 {
+        let want = content(i, if i < 25 { 2 } else { 1 });
+        assert_eq!(cat(&format!("q{i:02}.txt")), want, "q{i:02}.txt");
+    }
+    assert_eq!(cat("sub/moved.txt"), content(49, 1));
+    assert_eq!(cat("last.txt"), b"written just before the unmount");
+    assert_eq!(cat("late.txt"), b"written with the link cut");
+    let ls = c.run(&["ls", &c.url]).ok();
+    assert!(!ls.contains("q49.txt"), "{ls}");
+    assert!(!ls.contains("conflicted"), "{ls}");
+    assert_eq!(
+        ls.lines().filter(|l| l.ends_with(".txt")).count(),
+        51,
+        "{ls}"
+    );
+    drop(sshd);
+    drop(net);
+}
