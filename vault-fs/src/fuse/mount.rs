@@ -521,6 +521,7 @@ pub fn mount(
     options: MountOptions,
     runtime: tokio::runtime::Handle,
 ) -> Result<MountSession, MountError> {
+    super::malloc::limit_malloc_arenas();
     let parsed = parse_options(&options)?;
     let mountpoint = check_mountpoint(mountpoint, parsed.allow_non_empty)?;
     let mut fs_config = parsed.fs.clone();
