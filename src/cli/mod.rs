@@ -380,6 +380,9 @@ fn resolve_names(command: &mut Command) -> CliResult {
 
 /// The one tokio runtime of a command.
 pub(crate) fn runtime() -> CliResult<tokio::runtime::Runtime> {
+    // Before the runtime's threads exist (see the function: the mount daemon's memory).
+    #[cfg(target_os = "linux")]
+    vault_fs::limit_malloc_arenas();
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -29,6 +29,12 @@ const MAX_WINDOW_CHUNKS: usize = 128;
 /// edge (the next fetch starts only once the last reply of the previous one is in), and over
 /// SFTP also for the next window's open; a second fetch in flight covers both.
 const AHEAD: usize = 2;
+/// Over local storage ([`Storage::local_io`]) a fetch is a `pread` that takes well under a
+/// millisecond per window: there is no round trip to hide, so one first-sized window in
+/// flight keeps the decrypting thread fed, and a file read front to back holds 2 MiB instead
+/// of 12 (the mount daemon's memory bound counts every open file).
+const LOCAL_MAX_WINDOW_CHUNKS: usize = MIN_WINDOW_CHUNKS;
+const LOCAL_AHEAD: usize = 1;
 
 /// A window being fetched in the background; dropping it abandons the fetch.
 struct Fetch {
@@ -52,6 +58,10 @@ pub(crate) struct ReadAhead {
     /// The windows after `buf`, in flight, in order.
     next: VecDeque<Fetch>,
     window_chunks: usize,
+    /// Largest window and windows in flight: [`MAX_WINDOW_CHUNKS`] and [`AHEAD`], or the
+    /// local ones.
+    max_window_chunks: usize,
+    ahead: usize,
     /// Where the last read ended: a read starting there is sequential.
     last_end: u64,
 }
@@ -63,8 +73,20 @@ impl ReadAhead {
             buf: None,
             next: VecDeque::new(),
             window_chunks: MIN_WINDOW_CHUNKS,
+            max_window_chunks: MAX_WINDOW_CHUNKS,
+            ahead: AHEAD,
             last_end: 0,
         }
+    }
+
+    /// For `storage`: shallower over local storage (see [`LOCAL_AHEAD`]).
+    pub(crate) fn for_storage(storage: &dyn Storage, chunk_ciphertext_len: usize) -> ReadAhead {
+        let mut ra = ReadAhead::new(chunk_ciphertext_len);
+        if storage.local_io() {
+            ra.max_window_chunks = LOCAL_MAX_WINDOW_CHUNKS;
+            ra.ahead = LOCAL_AHEAD;
+        }
+        ra
     }
 
     /// Forgets everything fetched (the committed version changed).
@@ -148,7 +170,7 @@ impl ReadAhead {
         // directly and leave the read-ahead as it is.
         if let Some(from) = ahead_from
             && offset < from
-            && offset + (MAX_WINDOW_CHUNKS * self.unit) as u64 >= from
+            && offset + (self.max_window_chunks * self.unit) as u64 >= from
         {
             return storage.read_at(path, offset, len).await;
         }
@@ -242,11 +264,11 @@ impl ReadAhead {
     }
 
     fn grow(&mut self) {
-        self.window_chunks = (self.window_chunks * 2).min(MAX_WINDOW_CHUNKS);
+        self.window_chunks = (self.window_chunks * 2).min(self.max_window_chunks);
     }
 
     /// Starts fetching the windows after `buf` (and after those already in flight) until
-    /// [`AHEAD`] are in flight or the object ends.
+    /// `ahead` are in flight or the object ends.
     fn prefetch(&mut self, storage: &Arc<dyn Storage>, path: &StoragePath, object_len: u64) {
         let Some((start, buf)) = &self.buf else {
             return;
@@ -258,7 +280,7 @@ impl ReadAhead {
         if let Some(last) = self.next.back() {
             from = last.start + last.len as u64;
         }
-        while self.next.len() < AHEAD && from < object_len {
+        while self.next.len() < self.ahead && from < object_len {
             let len = self.window();
             let storage = Arc::clone(storage);
             let path = path.clone();
@@ -375,6 +397,41 @@ mod tests {
         let mut ra = ReadAhead::new(UNIT);
         o.read_to_end(&mut ra, 0, MIN_WINDOW_CHUNKS * UNIT).await;
         assert!(o.reads() <= 5, "{} storage reads for 10 reads", o.reads());
+    }
+
+    #[tokio::test]
+    async fn over_local_storage_one_first_sized_window_is_in_flight() {
+        // The mount daemon's memory: a file read front to back over a local folder holds
+        // one window in use and one in flight, each at most a first window.
+        let dir = tempfile::tempdir().expect("tempdir");
+        let storage: Arc<dyn Storage> =
+            Arc::new(vault_storage::local::LocalStorage::new(dir.path()).expect("local"));
+        let path = StoragePath::new("f").expect("path");
+        let data: Vec<u8> = (0..1000 * UNIT).map(|i| (i % 251) as u8).collect();
+        storage
+            .write(&path, Body::from_bytes(data.clone()), WriteMode::CreateNew)
+            .await
+            .expect("write");
+        let mut ra = ReadAhead::for_storage(&*storage, UNIT);
+        let mut offset = 0;
+        while offset < data.len() {
+            let got = ra
+                .read(&storage, &path, offset as u64, 4 * UNIT, data.len() as u64)
+                .await
+                .expect("read");
+            assert_eq!(&got[..], &data[offset..offset + 4 * UNIT], "at {offset}");
+            assert!(
+                ra.next.len() <= LOCAL_AHEAD,
+                "{} windows in flight",
+                ra.next.len()
+            );
+            let held = ra.buf.as_ref().map_or(0, |(_, b)| b.len());
+            assert!(held <= MIN_WINDOW_CHUNKS * UNIT, "{held} bytes held");
+            assert!(ra.next.iter().all(|f| f.len <= MIN_WINDOW_CHUNKS * UNIT));
+            offset += 4 * UNIT;
+        }
+        // sequential reads still grew the window, to its local largest
+        assert!(ra.window_chunks == LOCAL_MAX_WINDOW_CHUNKS);
     }
 
     #[tokio::test]

@@ -15,6 +15,7 @@ use vault_fs::MountOptions;
 use vault_storage::local::LocalStorage;
 
 fn main() -> anyhow::Result<()> {
+    vault_fs::limit_malloc_arenas();
     let mut args = std::env::args().skip(1);
     let mut positional = Vec::new();
     let mut password_file = None;

@@ -85,6 +85,8 @@ pub enum MountError {
 /// `unmount` flushes every open file and unmounts.
 #[cfg(target_os = "linux")]
 pub use fuse::MountSession;
+#[cfg(target_os = "linux")]
+pub use fuse::malloc::limit_malloc_arenas;
 
 /// Ends a [`MountSession`]'s `wait` from elsewhere (auto-lock), as SIGTERM does.
 #[cfg(target_os = "linux")]

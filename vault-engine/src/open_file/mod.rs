@@ -46,11 +46,7 @@ use crate::read_ahead::ReadAhead;
 use crate::shadow::Shadow;
 use crate::{Node, NodeKind, VaultError, VaultErrorKind};
 use chunk_cache::{CS, ChunkCache, clear_len, nchunks};
-use flight::{Flight, MAX_FLIGHTS};
-
-/// Encrypted chunks batched into one `write_at`: 4 MiB, so a remote write's fixed cost (an
-/// SFTP open and close, each a round trip) is paid once per 4 MiB, not per MiB.
-const PENDING_MAX: usize = 4 << 20;
+use flight::{Flight, MAX_FLIGHTS, batch_max};
 
 /// Encrypted chunks waiting to be written to the shadow in one call.
 #[derive(Default)]
@@ -201,7 +197,10 @@ pub(crate) async fn open_with(
         written: BTreeSet::new(),
         pending: Pending::default(),
         flights: VecDeque::new(),
-        readahead: ReadAhead::new(core.cryptor.combo().ciphertext_chunk_len()),
+        readahead: ReadAhead::for_storage(
+            &*core.storage,
+            core.cryptor.combo().ciphertext_chunk_len(),
+        ),
         unlinked: false,
         pending_mtime: None,
         unsynced: true,
@@ -411,9 +410,9 @@ impl FileState {
 
     /// Encrypts chunk `idx` and queues it for the shadow.
     async fn queue_chunk(&mut self, core: &Core, idx: u64, clear: &[u8]) -> Result<(), VaultError> {
+        let max = batch_max(core);
         if self.pending.count > 0
-            && (self.pending.first + self.pending.count != idx
-                || self.pending.bytes.len() >= PENDING_MAX)
+            && (self.pending.first + self.pending.count != idx || self.pending.bytes.len() >= max)
         {
             self.flush_pending(core).await?;
         }
@@ -425,7 +424,7 @@ impl FileState {
             self.pending.bytes.clear();
             self.pending
                 .bytes
-                .reserve(PENDING_MAX + core.cryptor.combo().ciphertext_chunk_len());
+                .reserve(max + core.cryptor.combo().ciphertext_chunk_len());
         }
         core.cryptor
             .encrypt_chunk(header, idx, clear, &mut self.pending.bytes);
@@ -487,13 +486,18 @@ impl FileState {
             let idx = pos / CS;
             let within = (pos % CS) as usize;
             let n = (CLEARTEXT_CHUNK_SIZE - within).min(rest.len());
-            let cur_len = clear_len(idx, self.size);
-            let mut buf = if within == 0 && n == CLEARTEXT_CHUNK_SIZE {
+            if n == CLEARTEXT_CHUNK_SIZE {
+                // A whole chunk is encrypted straight from the caller's bytes: no cleartext
+                // copy to allocate, fill and zeroize (most of a sequential write's CPU).
                 self.cache.take(idx);
-                Zeroizing::new(Vec::with_capacity(CLEARTEXT_CHUNK_SIZE))
-            } else {
-                self.take_chunk(core, idx).await?
-            };
+                self.size = self.size.max(pos + n as u64);
+                self.queue_chunk(core, idx, &rest[..n]).await?;
+                pos += n as u64;
+                rest = &rest[n..];
+                continue;
+            }
+            let cur_len = clear_len(idx, self.size);
+            let mut buf = self.take_chunk(core, idx).await?;
             buf.resize(cur_len.max(within + n), 0);
             buf[within..within + n].copy_from_slice(&rest[..n]);
             self.size = self.size.max(pos + n as u64);

@@ -11,8 +11,10 @@
 //! kernel.
 //!
 //! Split by seam: this file holds the callbacks; `translate` maps types
-//! (errno, attributes, times, open flags); `mount` runs the session.
+//! (errno, attributes, times, open flags); `mount` runs the session; `malloc`
+//! sets the allocator up.
 
+pub mod malloc;
 mod mount;
 mod translate;
 

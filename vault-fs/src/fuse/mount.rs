@@ -241,8 +241,8 @@ fn fuser_config(acl: SessionACL) -> Config {
 }
 
 /// Reader threads when requests run on them (local storage). More would let more requests
-/// wait on the disk side by side, but each thread that allocates gets its own malloc arena,
-/// which keeps what it freed: with four, the bench's peak RSS was 69-75 MiB (two: 40-49).
+/// wait on the disk side by side; with four (before `malloc` limited the process to one
+/// arena, each thread kept its own) the bench's peak RSS was 69-75 MiB (two: 40-49).
 const INLINE_READER_THREADS: usize = 2;
 
 fn kernel_mount(
@@ -521,6 +521,7 @@ pub fn mount(
     options: MountOptions,
     runtime: tokio::runtime::Handle,
 ) -> Result<MountSession, MountError> {
+    super::malloc::limit_malloc_arenas();
     let parsed = parse_options(&options)?;
     let mountpoint = check_mountpoint(mountpoint, parsed.allow_non_empty)?;
     let mut fs_config = parsed.fs.clone();
