@@ -13,6 +13,7 @@ pub mod login;
 pub mod ls;
 pub mod mkdir;
 pub mod mount;
+mod mount_handover;
 pub mod mv;
 pub mod named;
 pub mod open;
