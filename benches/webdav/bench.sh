@@ -160,7 +160,7 @@ echo
 echo "WebDAV mount benchmark: rclone serve webdav $(rclone version | head -1 | awk '{print $2}') on loopback; $SIZE_MB MiB sequential, $LS_FILES entries; $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
 declare -A NAME=([rclone]="rclone crypt" [davfs]="davfs2+gocryptfs")
 COLUMNS=(rclone davfs)
-table_header 34
+table_header 36
 table_row write "sequential write ${SIZE_MB} MiB (MB/s)" higher
 table_row read "sequential read ${SIZE_MB} MiB (MB/s)" higher
 table_row ls "cold ls -l of $LS_FILES entries (ms)" lower
