@@ -17,7 +17,7 @@
 #   SIZE_MB=64 LS_FILES=300 TREE_DIRS=5 benches/s3/bench.sh     # quicker
 #
 # Env: SIZE_MB (256), LS_FILES (1000), OPEN_FILES (7), TREE_DIRS (20) × TREE_FILES (50) files
-#      of 1-16 KiB, BENCH_DIR (/var/tmp/vault-s3-bench), BENCH_PORT (29890),
+#      of 1-16 KiB, BENCH_DIR (/var/tmp/vault-s3-bench), BENCH_PORT (default: a free one),
 #      VAULT_BIN (default: release build of `vault`), VAULT_TEST_S3VENV (/opt/vault-test-s3venv).
 # Needs root (drop_caches), fusermount3, rclone, python3.
 set -euo pipefail
@@ -29,7 +29,9 @@ OPEN_FILES=${OPEN_FILES:-7}
 TREE_DIRS=${TREE_DIRS:-20}
 TREE_FILES=${TREE_FILES:-50}
 BENCH_DIR=${BENCH_DIR:-/var/tmp/vault-s3-bench}
-PORT=${BENCH_PORT:-29890}
+# shellcheck source=../lib.sh
+. "$ROOT/benches/lib.sh"
+PORT=${BENCH_PORT:-$(free_port)}
 ENDPOINT=http://127.0.0.1:$PORT
 BUCKET=bench
 TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
@@ -57,20 +59,12 @@ cleanup() {
 }
 trap cleanup EXIT
 
-now() { date +%s.%N; }
-py() { python3 -c "print($1)"; }
-drop_caches() { sync; echo 3 > /proc/sys/vm/drop_caches; }
-log() { printf '[bench] %s\n' "$*" >&2; }
-
 rm -rf "$BENCH_DIR"
 mkdir -p "$BENCH_DIR/home" "$M_OURS" "$M_RCLONE"
 export S3_ACCESS_KEY=bench-key S3_SECRET_KEY=bench-secret-0123456789
 "$MOTO" -H 127.0.0.1 -p "$PORT" >"$BENCH_DIR/server.log" 2>&1 &
 SERVER_PID=$!
-for ((i = 0; i < 100; i++)); do
-    python3 -c "import socket; socket.create_connection(('127.0.0.1', $PORT), 1)" 2>/dev/null && break
-    sleep 0.1
-done
+wait_port "$PORT"
 
 # --- ours ------------------------------------------------------------------------------
 ASKPASS=$BENCH_DIR/askpass.sh
@@ -146,34 +140,16 @@ bench() { # LABEL MOUNTPOINT MOUNT_FN UMOUNT_FN   (mounted on entry)
     log "$L: put of a tree of $TREE_N small files (cp -r, then sync)"
     t0=$(now); cp -r "$SRC" "$M/tree"; sync -f "$M/tree" 2>/dev/null || true; t1=$(now)
     R[$L,put]=$(py "f'{($t1-$t0):.1f}'")
-    log "$L: sequential write of $SIZE_MB MiB"
-    t0=$(now); dd if=/dev/zero of="$M/seq" bs=1M count="$SIZE_MB" conv=fsync status=none; t1=$(now)
-    R[$L,write]=$(py "f'{$SIZE_MB/($t1-$t0):.1f}'")
-    log "$L: $LS_FILES empty files + $OPEN_FILES of 1 MiB (setup, not timed)"
-    mkdir "$M/many" "$M/mib"
-    for ((i = 0; i < LS_FILES; i++)); do : > "$M/many/entry-$i.txt"; done
-    for ((i = 0; i < OPEN_FILES; i++)); do head -c 1048576 /dev/urandom > "$M/mib/$i.bin"; done
+    step_write "$L" "$M"
+    step_setup "$L" "$M"
     "$umnt"; sleep 1; drop_caches; "$mnt"
-    log "$L: cold open + read of 1 MiB ($OPEN_FILES files, median)"
-    local times=()
-    for ((i = 0; i < OPEN_FILES; i++)); do
-        t0=$(now); cat "$M/mib/$i.bin" > /dev/null; t1=$(now)
-        times+=("$(py "($t1-$t0)*1000")")
-    done
-    local joined; joined=$(IFS=,; echo "${times[*]}")
-    R[$L,open]=$(py "f'{sorted([$joined])[len([$joined])//2]:.0f}'")
-    log "$L: cold ls -l of $LS_FILES entries"
-    t0=$(now); n=$(ls -l "$M/many" | grep -c entry-); t1=$(now)
-    [[ $n -eq $LS_FILES ]] || log "$L: listed $n entries, expected $LS_FILES"
-    R[$L,ls]=$(py "f'{($t1-$t0)*1000:.0f}'")
+    step_open "$L" "$M"
+    step_ls "$L" "$M"
     log "$L: cold find over the tree"
     t0=$(now); n=$(find "$M/tree" -type f | wc -l); t1=$(now)
     [[ $n -eq $TREE_N ]] || log "$L: find saw $n files, expected $TREE_N"
     R[$L,find]=$(py "f'{($t1-$t0)*1000:.0f}'")
-    log "$L: cold sequential read of $SIZE_MB MiB"
-    drop_caches
-    t0=$(now); dd if="$M/seq" of=/dev/null bs=1M status=none; t1=$(now)
-    R[$L,read]=$(py "f'{$SIZE_MB/($t1-$t0):.1f}'")
+    step_read "$L" "$M"
     log "$L: the tree reads back"
     diff -r "$SRC" "$M/tree" >/dev/null || { echo "$L: the tree differs" >&2; exit 1; }
 }
@@ -184,20 +160,12 @@ mount_rclone; bench rclone "$M_RCLONE" mount_rclone umount_rclone; umount_rclone
 # --- table ------------------------------------------------------------------------------------
 echo
 echo "S3 mount benchmark: moto 5.2.5 on loopback, rclone $(rclone version | head -1 | awk '{print $2}') crypt; $SIZE_MB MiB sequential, $LS_FILES entries, $TREE_N small files; $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
-printf '| %-40s | %8s | %12s | %s |\n' "test" "ours" "rclone crypt" "ours / rclone"
-printf '|%s|%s|%s|%s|\n' "------------------------------------------" "----------" "--------------" "---------------"
-row() { # KEY TITLE higher|lower
-    local k=$1 title=$2 dir=$3 ratio
-    if [[ $dir == higher ]]; then
-        ratio=$(py "f'{${R[ours,$k]}/max(${R[rclone,$k]},1e-9):.2f}x'")
-    else
-        ratio=$(py "f'{${R[rclone,$k]}/max(${R[ours,$k]},1e-9):.2f}x'")
-    fi
-    printf '| %-40s | %8s | %12s | %s |\n' "$title" "${R[ours,$k]}" "${R[rclone,$k]}" "$ratio"
-}
-row put "put -r of $TREE_N small files (s)" lower
-row write "sequential write ${SIZE_MB} MiB (MB/s)" higher
-row read "cold sequential read ${SIZE_MB} MiB (MB/s)" higher
-row open "cold open + read 1 MiB, median (ms)" lower
-row ls "cold ls -l of $LS_FILES entries (ms)" lower
-row find "cold find over $TREE_N files (ms)" lower
+declare -A NAME=([rclone]="rclone crypt")
+COLUMNS=(rclone) PEERS=(rclone)
+table_header 40
+table_row put "put -r of $TREE_N small files (s)" lower
+table_row write "sequential write ${SIZE_MB} MiB (MB/s)" higher
+table_row read "cold sequential read ${SIZE_MB} MiB (MB/s)" higher
+table_row open "cold open + read 1 MiB, median (ms)" lower
+table_row ls "cold ls -l of $LS_FILES entries (ms)" lower
+table_row find "cold find over $TREE_N files (ms)" lower

@@ -58,10 +58,8 @@ USER_=$VAULT_TEST_WEBDAV_USER PASS_=$VAULT_TEST_WEBDAV_PASSWORD
 rm -rf "${VAULT_TEST_WEBDAV_RCLONE_ROOT:?}"/{ours,rclonecrypt,davfs}  # an earlier run's data
 mkcol() { curl -sS -o /dev/null -u "$USER_:$PASS_" -X MKCOL "$DAV/$1/"; }
 
-now() { date +%s.%N; }
-py() { python3 -c "print($1)"; }
-drop_caches() { sync; echo 3 > /proc/sys/vm/drop_caches; }
-log() { printf '[bench] %s\n' "$*" >&2; }
+# shellcheck source=../lib.sh
+. "$ROOT/benches/lib.sh"
 
 # --- ours ---------------------------------------------------------------------
 ASKPASS=$BENCH_DIR/askpass.sh
@@ -143,31 +141,13 @@ umount_davfs() { fusermount3 -u "$M_GOCRYPT"; umount "$M_DAVFS"; }
 # --- the workload ------------------------------------------------------------------
 declare -A R
 bench() { # LABEL MOUNTPOINT MOUNT_FN UMOUNT_FN   (mounted on entry)
-    local L=$1 M=$2 mnt=$3 umnt=$4 t0 t1
-    log "$L: sequential write of $SIZE_MB MiB"
-    t0=$(now); dd if=/dev/zero of="$M/seq" bs=1M count="$SIZE_MB" conv=fsync status=none; t1=$(now)
-    R[$L,write]=$(py "f'{$SIZE_MB/($t1-$t0):.1f}'")
-    log "$L: $LS_FILES files + $OPEN_FILES of 1 MiB (setup, not timed)"
-    mkdir "$M/many" "$M/mib"
-    for ((i = 0; i < LS_FILES; i++)); do : > "$M/many/entry-$i.txt"; done
-    for ((i = 0; i < OPEN_FILES; i++)); do head -c 1048576 /dev/urandom > "$M/mib/$i.bin"; done
+    local L=$1 M=$2 mnt=$3 umnt=$4
+    step_write "$L" "$M"
+    step_setup "$L" "$M"
     "$umnt"; sleep 1; drop_caches; "$mnt"
-    log "$L: cold open + read of 1 MiB ($OPEN_FILES files, median)"
-    local times=()
-    for ((i = 0; i < OPEN_FILES; i++)); do
-        t0=$(now); cat "$M/mib/$i.bin" > /dev/null; t1=$(now)
-        times+=("$(py "($t1-$t0)*1000")")
-    done
-    local joined; joined=$(IFS=,; echo "${times[*]}")
-    R[$L,open]=$(py "f'{sorted([$joined])[len([$joined])//2]:.0f}'")
-    log "$L: cold listing of $LS_FILES entries"
-    t0=$(now); n=$(ls -l "$M/many" | grep -c entry-); t1=$(now)
-    [[ $n -eq $LS_FILES ]] || log "$L: listed $n entries, expected $LS_FILES"
-    R[$L,ls]=$(py "f'{($t1-$t0)*1000:.0f}'")
-    log "$L: sequential read of $SIZE_MB MiB (cold)"
-    drop_caches
-    t0=$(now); dd if="$M/seq" of=/dev/null bs=1M status=none; t1=$(now)
-    R[$L,read]=$(py "f'{$SIZE_MB/($t1-$t0):.1f}'")
+    step_open "$L" "$M"
+    step_ls "$L" "$M"
+    step_read "$L" "$M"
 }
 
 mount_ours; bench ours "$M_OURS" mount_ours umount_ours; umount_ours
@@ -178,20 +158,11 @@ if ((DAVFS_OK)); then bench davfs "$M_GOCRYPT" mount_davfs umount_davfs; umount_
 # --- table ---------------------------------------------------------------------------
 echo
 echo "WebDAV mount benchmark: rclone serve webdav $(rclone version | head -1 | awk '{print $2}') on loopback; $SIZE_MB MiB sequential, $LS_FILES entries; $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
-printf '| %-34s | %10s | %12s | %18s | %s |\n' "test" "ours" "rclone crypt" "davfs2+gocryptfs" "ours / best peer"
-printf '|%s|%s|%s|%s|%s|\n' "------------------------------------" "------------" "--------------" "--------------------" "------------------"
-row() { # KEY TITLE higher|lower
-    local k=$1 title=$2 dir=$3 best="" p v ratio dv
-    for p in "${PEERS[@]}"; do
-        v=${R[$p,$k]}
-        if [[ -z $best ]] || { [[ $dir == higher ]] && (($(py "int($v > $best)"))); } || { [[ $dir == lower ]] && (($(py "int($v < $best)"))); }; then best=$v; fi
-    done
-    if [[ $dir == higher ]]; then ratio=$(py "f'{${R[ours,$k]}/max($best,1e-9):.2f}x'"); else ratio=$(py "f'{$best/max(${R[ours,$k]},1e-9):.2f}x'"); fi
-    dv=${R[davfs,$k]:-n/a}
-    printf '| %-34s | %10s | %12s | %18s | %s |\n' "$title" "${R[ours,$k]}" "${R[rclone,$k]}" "$dv" "$ratio"
-}
-row write "sequential write ${SIZE_MB} MiB (MB/s)" higher
-row read "sequential read ${SIZE_MB} MiB (MB/s)" higher
-row ls "cold ls -l of $LS_FILES entries (ms)" lower
-row open "cold open + read 1 MiB, median (ms)" lower
+declare -A NAME=([rclone]="rclone crypt" [davfs]="davfs2+gocryptfs")
+COLUMNS=(rclone davfs)
+table_header 36
+table_row write "sequential write ${SIZE_MB} MiB (MB/s)" higher
+table_row read "sequential read ${SIZE_MB} MiB (MB/s)" higher
+table_row ls "cold ls -l of $LS_FILES entries (ms)" lower
+table_row open "cold open + read 1 MiB, median (ms)" lower
 ((DAVFS_OK)) || echo "davfs2 + gocryptfs: not measured: $DAVFS_WHY"

@@ -104,25 +104,31 @@ impl ReadAhead {
     /// in one storage read: the whole object when it fits in a first window (a small file then
     /// costs one round trip), else [`HEAD_CHUNKS`] chunks. Reads continuing from the header are
     /// sequential and served from what was fetched.
+    ///
+    /// A whole-object read asks for one byte past `object_len` too, which tells for free
+    /// whether the object is longer than the caller believes: the second value is then
+    /// `Some(longer)`, else `None` (not read to the end).
     pub(crate) async fn read_head(
         &mut self,
         storage: &Arc<dyn Storage>,
         path: &StoragePath,
         header_len: usize,
         object_len: u64,
-    ) -> Result<Bytes, StorageError> {
+    ) -> Result<(Bytes, Option<bool>), StorageError> {
         let whole = header_len as u64 + (MIN_WINDOW_CHUNKS * self.unit) as u64;
-        let want = if object_len <= whole {
-            object_len.max(header_len as u64) as usize
+        let to_end = object_len <= whole;
+        let want = if to_end {
+            object_len.max(header_len as u64) as usize + 1
         } else {
             header_len + HEAD_CHUNKS * self.unit
         };
         self.next.clear();
         let bytes = storage.read_at(path, 0, want).await?;
+        let longer = to_end.then_some(bytes.len() as u64 > object_len);
         self.last_end = header_len.min(bytes.len()) as u64;
         let head = bytes.slice(..header_len.min(bytes.len()));
         self.buf = Some((0, bytes));
-        Ok(head)
+        Ok((head, longer))
     }
 
     /// `len` bytes of `path` at `offset` (fewer at the end of the object). `object_len`
@@ -355,12 +361,13 @@ mod tests {
             }
         }
 
-        async fn read_head(&self, ra: &mut ReadAhead) {
-            let head = ra
+        async fn read_head(&self, ra: &mut ReadAhead) -> Option<bool> {
+            let (head, longer) = ra
                 .read_head(&self.storage, &self.path, 68, self.len())
                 .await
                 .expect("head");
             assert_eq!(&head[..], &self.data[..68]);
+            longer
         }
     }
 
@@ -438,16 +445,23 @@ mod tests {
     async fn a_small_file_is_read_with_its_header_in_one_storage_read() {
         let o = Object::new(68 + 20 * UNIT).await;
         let mut ra = ReadAhead::new(UNIT);
-        o.read_head(&mut ra).await;
+        assert_eq!(o.read_head(&mut ra).await, Some(false), "read to its end");
         o.read_to_end(&mut ra, 68, 4 * UNIT).await;
         assert_eq!(o.reads(), 1, "header and content in one read");
+        // A caller believing the object shorter learns it is longer from the same read.
+        let mut ra = ReadAhead::new(UNIT);
+        let (_, longer) = ra
+            .read_head(&o.storage, &o.path, 68, o.len() - 1)
+            .await
+            .expect("head");
+        assert_eq!(longer, Some(true));
     }
 
     #[tokio::test]
     async fn a_large_file_fetches_only_a_head_window_with_its_header() {
         let o = Object::new(68 + 500 * UNIT).await;
         let mut ra = ReadAhead::new(UNIT);
-        o.read_head(&mut ra).await;
+        assert_eq!(o.read_head(&mut ra).await, None, "not read to its end");
         o.read(&mut ra, 68, 2 * UNIT).await;
         assert_eq!(o.reads(), 1, "the first chunks came with the header");
         // a jump far ahead reads exactly what it asks for

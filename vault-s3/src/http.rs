@@ -228,7 +228,25 @@ impl Http {
         let mut attempt = 0u32;
         loop {
             attempt += 1;
-            match self.send_once(req).await {
+            let sent = self.send_once(req).await;
+            // The request log (`VAULT_LOG=vault_s3=trace`): the path only, never the
+            // query (a presigned URL's query holds the key id and any session token).
+            tracing::trace!(
+                what = req.what,
+                path = req.url.path(),
+                range = req
+                    .headers
+                    .iter()
+                    .find(|(n, _)| *n == "range")
+                    .map(|(_, v)| v.as_str()),
+                status = sent.as_ref().map_or_else(
+                    |f| f.status().map(|s| s.as_u16()),
+                    |r| Some(r.status().as_u16())
+                ),
+                attempt,
+                "S3 request"
+            );
+            match sent {
                 Ok(r) => return Ok((r, attempt)),
                 Err(f) if f.retryable() && attempt <= self.max_retries => {
                     let delay = self.backoff(attempt);

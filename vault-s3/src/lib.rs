@@ -30,6 +30,7 @@ mod http;
 mod known;
 mod listing;
 mod ops;
+mod range;
 mod rename;
 mod stale;
 mod stream;
@@ -236,7 +237,7 @@ impl S3Storage {
             ));
         }
         let key = self.key(path);
-        self.streams.forget(&key).await;
+        self.streams.forget(&key);
         let create_new = mode == WriteMode::CreateNew;
         if create_new && !self.conditional_put {
             // The documented fallback for stores that ignore If-None-Match: racy.
@@ -269,38 +270,45 @@ impl S3Storage {
         Ok(())
     }
 
-    /// `len` bytes of `key` at `offset`: from an open streaming GET when the
-    /// read continues the previous one, else by a ranged GET.
+    /// `len` bytes of `key` at `offset`: from the object's streaming GET when
+    /// the read continues (or runs just ahead of) earlier reads, else by a
+    /// ranged GET.
     async fn get_bytes(
         &self,
         key: &str,
         offset: u64,
         len: usize,
     ) -> Result<Option<Bytes>, Failure> {
-        use stream::{OpenBody, Plan as Read};
-        let body = match self.streams.plan(key, offset).await {
-            Read::Continue(body) => Some(*body),
-            Read::Open => match self.ops.get_from(key, offset).await {
-                Ok(response) => OpenBody::new(key, offset, response),
-                // The ranged GET below tells what is wrong (missing, past the end, …).
-                Err(f) => {
-                    tracing::debug!("streaming GET not opened: {f:?}");
-                    None
+        use stream::{Plan as Read, Served};
+        let stream = match self.streams.plan(key, offset) {
+            Read::Use(stream) => Some(stream),
+            Read::Open(stream, mut body) => {
+                let opened = match self.ops.get_from(key, offset).await {
+                    Ok(response) => body.open(response),
+                    Err(f) => {
+                        tracing::debug!("streaming GET not opened: {f:?}");
+                        false
+                    }
+                };
+                if !opened {
+                    // The ranged GET below tells what is wrong (missing, past the end, …).
+                    self.streams.remove(&stream);
                 }
-            },
+                drop(body);
+                Some(stream)
+            }
             Read::Ranged => None,
         };
-        if let Some(body) = body
-            && let Some((bytes, rest)) = body.read(len).await
-        {
-            if let Some(rest) = rest {
-                self.streams.keep(rest).await;
+        if let Some(stream) = stream {
+            match stream.serve(offset, len).await {
+                Served::Bytes(bytes) => return Ok(Some(bytes)),
+                Served::Behind => {}
+                Served::Done => self.streams.remove(&stream),
             }
-            return Ok(Some(bytes));
         }
         let got = self.ops.get_range(key, offset, len).await?;
         if got.as_ref().is_some_and(|b| b.len() == len) {
-            self.streams.ended(key, offset + len as u64).await;
+            self.streams.ended(key, offset + len as u64);
         }
         Ok(got)
     }
@@ -407,7 +415,7 @@ impl Storage for S3Storage {
             Some(m) if m.kind == EntryKind::Dir => Err(err(K::IsADirectory, path)),
             Some(_) => {
                 self.known.forget_up(path);
-                self.streams.forget(&self.key(path)).await;
+                self.streams.forget(&self.key(path));
                 self.ops
                     .delete(&self.key(path))
                     .await
@@ -418,13 +426,13 @@ impl Storage for S3Storage {
 
     async fn remove_dir(&self, path: &StoragePath) -> Result<(), StorageError> {
         self.known.clear();
-        self.streams.clear().await;
+        self.streams.clear();
         self.remove_folder(path, false).await
     }
 
     async fn remove_dir_all(&self, path: &StoragePath) -> Result<(), StorageError> {
         self.known.clear();
-        self.streams.clear().await;
+        self.streams.clear();
         self.remove_folder(path, true).await
     }
 
@@ -436,7 +444,7 @@ impl Storage for S3Storage {
     ) -> Result<(), StorageError> {
         // A rename removes `from` (and, for a folder, every path below it).
         self.known.clear();
-        self.streams.clear().await;
+        self.streams.clear();
         let moved = self.move_path(from, to, mode).await;
         self.known.clear();
         moved

@@ -12,6 +12,7 @@ use url::Url;
 
 use crate::config::S3Config;
 use crate::http::{Failure, Http, Req, SIGN_FOR, read_capped};
+use crate::range::ContentRange;
 
 /// Header carrying a per-write token, so a retried conditional write that
 /// finds "already exists" can tell its own earlier (committed) attempt from
@@ -209,7 +210,15 @@ impl Ops {
                     let body = read_prefix(r, start.saturating_add(len)).await?;
                     return Ok(Some(body.slice(start.min(body.len())..)));
                 }
-                Ok(Some(read_capped(r, len).await?))
+                let n = ContentRange::of(&r)?.expect(offset, len)?;
+                let body = read_capped(r, n).await?;
+                if body.len() != n {
+                    return Err(Failure::Protocol(format!(
+                        "the server sent {} of the {n} bytes its Content-Range announced",
+                        body.len()
+                    )));
+                }
+                Ok(Some(body))
             }
             Err(f) if f.status() == Some(StatusCode::NOT_FOUND) => Ok(None),
             Err(f) if f.status() == Some(StatusCode::RANGE_NOT_SATISFIABLE) => {

@@ -251,6 +251,36 @@ async fn a_server_ignoring_ranges_still_reads_right() {
     );
 }
 
+/// A server sending fewer or more bytes than the range it announces: the read
+/// fails (never short or padded bytes), for a plain ranged GET and a
+/// streaming one alike; answered honestly again, the reads are right.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_shorter_or_longer_than_its_range_fails_the_read() {
+    let (_server, proxy, s) = setup().await;
+    let data = pattern(43, 300_000);
+    let f = path("b.c9r");
+    s.write(&f, Body::from_bytes(data.clone()), WriteMode::CreateNew)
+        .await
+        .unwrap();
+    for fault in [Fault::ShortBody, Fault::LongBody] {
+        proxy.fail_next("GetObject", 1, fault);
+        let e = s.read_at(&f, 50_000, 5000).await.unwrap_err();
+        assert_eq!(e.kind(), StorageErrorKind::Other, "{fault:?}: {e}");
+        // A read following another opens a streaming GET: answered wrongly, it
+        // is not used, and the ranged GET after it reads right...
+        assert_eq!(&s.read_at(&f, 0, 1000).await.unwrap()[..], &data[..1000]);
+        proxy.fail_next("GetObject", 1, fault);
+        let got = s.read_at(&f, 1000, 1000).await.unwrap();
+        assert_eq!(&got[..], &data[1000..2000], "{fault:?}");
+        // ...unless it is answered wrongly too.
+        assert_eq!(&s.read_at(&f, 0, 1000).await.unwrap()[..], &data[..1000]);
+        proxy.fail_next("GetObject", 2, fault);
+        let e = s.read_at(&f, 1000, 1000).await.unwrap_err();
+        assert_eq!(e.kind(), StorageErrorKind::Other, "{fault:?}: {e}");
+    }
+    assert_eq!(&s.read_at(&f, 7, 100).await.unwrap()[..], &data[7..107]);
+}
+
 /// A listing whose continuation token never moves on ends with an error, not a hang.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stuck_listing_is_an_error_not_a_loop() {

@@ -144,3 +144,71 @@ async fn a_sequential_read_is_one_streaming_get() {
         "no stale bytes after a rewrite"
     );
 }
+
+/// The engine's read-ahead asks for the next two windows at once, so they
+/// reach the backend in either order: still one streaming GET after the
+/// first ranged one, the later window's read keeping the bytes it passed
+/// over for the earlier one. (Before: each out-of-order pair restarted the
+/// stream or took a ranged GET, 35 GETs for 256 MiB.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn windows_read_in_parallel_share_one_streaming_get() {
+    let (_server, proxy, s) = setup().await;
+    const W: usize = 1 << 20;
+    let data: Vec<u8> = (0..20u32 << 20).map(|i| (i % 253) as u8).collect();
+    let f = path("big");
+    s.write(&f, Body::from_bytes(data.clone()), WriteMode::CreateNew)
+        .await
+        .unwrap();
+    proxy.reset_counts();
+    // The header's read, then the first window read when the reads go on.
+    let mut got = s.read_at(&f, 0, W).await.unwrap().to_vec();
+    got.extend_from_slice(&s.read_at(&f, W as u64, W).await.unwrap());
+    loop {
+        let at = got.len() as u64;
+        // The later window is asked for first.
+        let (later, earlier) = tokio::join!(s.read_at(&f, at + W as u64, W), async {
+            tokio::task::yield_now().await;
+            s.read_at(&f, at, W).await
+        });
+        let (earlier, later) = (earlier.unwrap(), later.unwrap());
+        got.extend_from_slice(&earlier);
+        got.extend_from_slice(&later);
+        if later.len() < W {
+            break;
+        }
+    }
+    assert!(got == data, "the object reads back exactly");
+    assert!(s.read_at(&f, got.len() as u64, W).await.unwrap().is_empty());
+    let gets = proxy.count("GetObject");
+    eprintln!(
+        "{} MiB in windows of 1 MiB, pairs out of order: {gets} GETs",
+        data.len() >> 20
+    );
+    assert_eq!(
+        gets, 2,
+        "one ranged GET, then one streaming GET for the rest"
+    );
+
+    // A read behind a stream gets its own ranged GET and leaves the stream
+    // be; a read far ahead of it (a seek) ends it.
+    proxy.reset_counts();
+    let at = |o: usize| s.read_at(&f, o as u64, W);
+    assert_eq!(at(0).await.unwrap(), data[..W]);
+    assert_eq!(at(W).await.unwrap(), data[W..2 * W]);
+    assert_eq!(proxy.count("GetObject"), 2, "a ranged GET, a streaming one");
+    assert_eq!(at(W / 2).await.unwrap(), data[W / 2..W / 2 + W]);
+    assert_eq!(at(2 * W).await.unwrap(), data[2 * W..3 * W]);
+    assert_eq!(
+        proxy.count("GetObject"),
+        3,
+        "the stream went on after a read behind it"
+    );
+    // More than the stream would keep passing over on its way there.
+    assert_eq!(at(19 * W + 1).await.unwrap(), data[19 * W + 1..]);
+    assert_eq!(at(3 * W).await.unwrap(), data[3 * W..4 * W]);
+    assert_eq!(
+        proxy.count("GetObject"),
+        5,
+        "a seek far ahead ended the stream"
+    );
+}

@@ -253,10 +253,15 @@ impl FileState {
             return Ok(());
         }
         let hl = core.cryptor.combo().header_len();
-        let bytes = self
+        let (bytes, longer) = self
             .readahead
             .read_head(&core.storage, &self.content, hl, self.base_ct_len)
             .await?;
+        if longer == Some(false) {
+            // The head read reached the object's end, where the length taken from a
+            // listing says: nothing left for `confirm_listed_len` to ask storage.
+            self.len_from_listing = false;
+        }
         if bytes.len() < hl {
             return Err(self.corrupt(Some(0), FormatError::InvalidHeader));
         }

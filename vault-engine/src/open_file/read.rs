@@ -175,6 +175,10 @@ impl FileState {
             return Ok(Zeroizing::new(Vec::new()));
         }
         if offset.saturating_add(len as u64) >= self.size {
+            if self.len_from_listing {
+                // A small file's header read covers its end, and so the check below.
+                self.ensure_header(core).await?;
+            }
             self.confirm_listed_len(core).await?;
         }
         if offset >= self.size {

@@ -57,7 +57,7 @@ impl VaultFs {
             self.check_writable()?;
         }
         self.settle(ino).await?;
-        self.refresh(ino).await?;
+        let fresh = self.refresh(ino).await?;
         let (node, already_open, fingerprint) = {
             let nodes = lock(&self.nodes);
             let e = nodes.get(ino).ok_or(FsErrorKind::NotFound)?;
@@ -68,7 +68,13 @@ impl VaultFs {
             NodeKind::Dir(_) => return Err(FsErrorKind::IsADirectory.into()),
             NodeKind::Symlink => return Err(FsErrorKind::InvalidArgument.into()),
         }
-        let file = self.timed(self.vault.open(&node)).await?;
+        // A node just looked up gives the ciphertext length: a read-only open then asks
+        // storage nothing before its first read (the engine checks the length as it reads).
+        let file = if fresh && !write && !truncate {
+            self.timed(self.vault.open_listed(&node)).await?
+        } else {
+            self.timed(self.vault.open(&node)).await?
+        };
         let mut keep_cache = already_open || fingerprint == Some((node.size, node.modified));
         if truncate {
             self.timed(file.set_len(0)).await?;

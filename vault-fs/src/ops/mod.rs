@@ -503,20 +503,22 @@ impl VaultFs {
 
     /// Re-reads a node from storage unless it is open (then we know better) or
     /// detached. A node that vanished is `NotFound`.
-    async fn refresh(&self, ino: NodeId) -> FsResult<()> {
+    /// Re-reads `ino`'s node from storage (unless it is the root, detached, open or
+    /// pending). True if it did: the node's size is then what storage just said.
+    async fn refresh(&self, ino: NodeId) -> FsResult<bool> {
         if ino == ROOT {
-            return Ok(());
+            return Ok(false);
         }
         let (parent, name) = {
             let nodes = lock(&self.nodes);
             let e = nodes.get(ino).ok_or(FsErrorKind::NotFound)?;
             if e.detached || e.file.is_some() {
-                return Ok(());
+                return Ok(false);
             }
             (e.parent, e.name.clone())
         };
         if self.pending_of(ino).is_some() {
-            return Ok(());
+            return Ok(false);
         }
         let dir = self.dir_of(parent)?;
         let node = self.timed(self.vault.lookup(&dir, &name)).await?;
@@ -527,8 +529,9 @@ impl VaultFs {
             && std::mem::discriminant(&e.node.kind) == std::mem::discriminant(&node.kind)
         {
             e.node = node;
+            return Ok(true);
         }
-        Ok(())
+        Ok(false)
     }
 
     /// Attributes of `ino`, re-read from storage.

@@ -30,6 +30,12 @@ pub enum Fault {
     /// Answer a listing with an empty page that is "truncated" and always
     /// names the same continuation token.
     StuckListing,
+    /// Pass the answer back with its body cut in half (headers as the server
+    /// sent them, but for a `Content-Length` that matches the cut body).
+    ShortBody,
+    /// Pass the answer back with 100 bytes more in its body (headers as the
+    /// server sent them, but for a `Content-Length` that matches).
+    LongBody,
 }
 
 #[derive(Default)]
@@ -194,7 +200,8 @@ async fn forward(
                 .body(Full::new(Bytes::from(xml)))
                 .unwrap());
         }
-        Some(Fault::DropAnswer | Fault::IgnoreRange) | None => {}
+        Some(Fault::DropAnswer | Fault::IgnoreRange | Fault::ShortBody | Fault::LongBody)
+        | None => {}
     }
     let mut url = upstream.clone();
     url.set_path(parts.uri.path());
@@ -215,11 +222,22 @@ async fn forward(
         return Err(std::io::Error::other("answer dropped by the test proxy"));
     }
     let mut response = Response::builder().status(answer.status());
+    let reshaped = matches!(fault, Some(Fault::ShortBody | Fault::LongBody));
     for (name, value) in answer.headers() {
-        if name != "connection" && name != "transfer-encoding" {
+        let skip = reshaped && name == "content-length";
+        if name != "connection" && name != "transfer-encoding" && !skip {
             response = response.header(name, value);
         }
     }
-    let bytes = answer.bytes().await.map_err(std::io::Error::other)?;
+    let mut bytes = answer.bytes().await.map_err(std::io::Error::other)?;
+    match fault {
+        Some(Fault::ShortBody) => bytes.truncate(bytes.len() / 2),
+        Some(Fault::LongBody) => {
+            let mut longer = bytes.to_vec();
+            longer.extend_from_slice(&[0x5a; 100]);
+            bytes = Bytes::from(longer);
+        }
+        _ => {}
+    }
     Ok(response.body(Full::new(bytes)).unwrap())
 }

@@ -1,0 +1,112 @@
+# Shared parts of the mount benchmarks, sourced by benches/webdav/bench.sh and
+# benches/s3/bench.sh: timing helpers, the workload steps both run on every mount, and
+# the result table. Steps store their figures in the associative array R[LABEL,KEY],
+# which the sourcing script declares (`declare -A R`); they read SIZE_MB, LS_FILES and
+# OPEN_FILES from it.
+
+now() { date +%s.%N; }
+py() { python3 -c "print($1)"; }
+drop_caches() { sync; echo 3 > /proc/sys/vm/drop_caches; }
+log() { printf '[bench] %s\n' "$*" >&2; }
+
+# A TCP port free on loopback right now, picked by the kernel: benches run by several
+# people at once on one machine then do not collide on a fixed port.
+free_port() {
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# Waits up to 10 s for something to listen on loopback PORT.
+wait_port() {
+    local i
+    for ((i = 0; i < 100; i++)); do
+        python3 -c "import socket; socket.create_connection(('127.0.0.1', $1), 1)" 2>/dev/null && return 0
+        sleep 0.1
+    done
+    echo "nothing listens on port $1" >&2
+    return 1
+}
+
+# --- workload steps: LABEL MOUNTPOINT ---------------------------------------------------
+
+# Sequential write of SIZE_MB to M/seq (fsync included) → R[L,write] in MB/s.
+step_write() {
+    local L=$1 M=$2 t0 t1
+    log "$L: sequential write of $SIZE_MB MiB"
+    t0=$(now); dd if=/dev/zero of="$M/seq" bs=1M count="$SIZE_MB" conv=fsync status=none; t1=$(now)
+    R[$L,write]=$(py "f'{$SIZE_MB/($t1-$t0):.1f}'")
+}
+
+# LS_FILES empty files in M/many and OPEN_FILES of 1 MiB in M/mib (not timed).
+step_setup() {
+    local L=$1 M=$2 i
+    log "$L: $LS_FILES empty files + $OPEN_FILES of 1 MiB (setup, not timed)"
+    mkdir "$M/many" "$M/mib"
+    for ((i = 0; i < LS_FILES; i++)); do : > "$M/many/entry-$i.txt"; done
+    for ((i = 0; i < OPEN_FILES; i++)); do head -c 1048576 /dev/urandom > "$M/mib/$i.bin"; done
+}
+
+# Cold open + read of each 1 MiB file → R[L,open], the median in ms.
+step_open() {
+    local L=$1 M=$2 t0 t1 i times=() joined
+    log "$L: cold open + read of 1 MiB ($OPEN_FILES files, median)"
+    for ((i = 0; i < OPEN_FILES; i++)); do
+        t0=$(now); cat "$M/mib/$i.bin" > /dev/null; t1=$(now)
+        times+=("$(py "($t1-$t0)*1000")")
+    done
+    joined=$(IFS=,; echo "${times[*]}")
+    R[$L,open]=$(py "f'{sorted([$joined])[len([$joined])//2]:.0f}'")
+}
+
+# Cold `ls -l` of M/many → R[L,ls] in ms.
+step_ls() {
+    local L=$1 M=$2 t0 t1 n
+    log "$L: cold ls -l of $LS_FILES entries"
+    t0=$(now); n=$(ls -l "$M/many" | grep -c entry-); t1=$(now)
+    [[ $n -eq $LS_FILES ]] || log "$L: listed $n entries, expected $LS_FILES"
+    R[$L,ls]=$(py "f'{($t1-$t0)*1000:.0f}'")
+}
+
+# Cold sequential read of M/seq (page cache dropped first) → R[L,read] in MB/s.
+step_read() {
+    local L=$1 M=$2 t0 t1
+    log "$L: cold sequential read of $SIZE_MB MiB"
+    drop_caches
+    t0=$(now); dd if="$M/seq" of=/dev/null bs=1M status=none; t1=$(now)
+    R[$L,read]=$(py "f'{$SIZE_MB/($t1-$t0):.1f}'")
+}
+
+# --- the table ------------------------------------------------------------------------
+# table_header TITLE_WIDTH, then table_row KEY TITLE higher|lower per figure. Columns:
+# ours, then one per label in COLUMNS (its heading NAME[label], "n/a" where not measured);
+# the ratio is ours against the best of the labels in PEERS (≥ 1.00x = ours at least as
+# good).
+
+table_header() {
+    TABLE_W=$1
+    local c line
+    line=$(printf '| %-*s | %10s |' "$TABLE_W" "test" "ours")
+    for c in "${COLUMNS[@]}"; do line+=$(printf ' %18s |' "${NAME[$c]}"); done
+    echo "$line ours / best peer |"
+    line="|$(printf -- '-%.0s' $(seq $((TABLE_W + 2))))|------------|"
+    for c in "${COLUMNS[@]}"; do line+="--------------------|"; done
+    echo "$line------------------|"
+}
+
+table_row() {
+    local k=$1 title=$2 dir=$3 best="" p v ratio line
+    for p in "${PEERS[@]}"; do
+        v=${R[$p,$k]}
+        if [[ -z $best ]] || { [[ $dir == higher ]] && (($(py "int($v > $best)"))); } \
+            || { [[ $dir == lower ]] && (($(py "int($v < $best)"))); }; then
+            best=$v
+        fi
+    done
+    if [[ $dir == higher ]]; then
+        ratio=$(py "f'{${R[ours,$k]}/max($best,1e-9):.2f}x'")
+    else
+        ratio=$(py "f'{$best/max(${R[ours,$k]},1e-9):.2f}x'")
+    fi
+    line=$(printf '| %-*s | %10s |' "$TABLE_W" "$title" "${R[ours,$k]}")
+    for p in "${COLUMNS[@]}"; do line+=$(printf ' %18s |' "${R[$p,$k]:-n/a}"); done
+    printf '%s %-16s |\n' "$line" "$ratio"
+}
