@@ -20,6 +20,7 @@ mod hop;
 
 pub(crate) use hop::Hop;
 
+use crate::handles::{self, Cached, WriteHandles};
 use crate::hostkey::{HostKeys, Verdict};
 use crate::known_hosts;
 use crate::pacer::Pacer;
@@ -126,6 +127,8 @@ pub(crate) struct Conn {
     pub pacer: Pacer,
     /// Becomes `true` once the connection is dead (see [`Conn::watch`]).
     pub dead: tokio::sync::watch::Sender<bool>,
+    /// Write handles kept open between `write_at` calls (see `handles`).
+    pub writes: WriteHandles,
 }
 
 impl Conn {
@@ -149,8 +152,51 @@ impl Conn {
                     let _ = c.dead.send(true);
                     return;
                 }
+                for h in c.writes.evict_idle(handles::IDLE) {
+                    c.close_later(h);
+                }
             }
         });
+    }
+
+    /// Closes a handle taken out of the write-handle cache without waiting for the reply;
+    /// its channel slot is freed once the server answered (or the connection died).
+    pub fn close_later(self: &Arc<Self>, h: Arc<Cached>) {
+        let conn = Arc::clone(self);
+        tokio::spawn(async move {
+            let sftp = if h.bulk { &conn.bulk } else { &conn.meta };
+            tokio::select! {
+                r = sftp.close(h.handle.clone()) => {
+                    if let Err(e) = r {
+                        debug!("close of a cached write handle failed: {e}");
+                    }
+                }
+                () = conn.died() => {}
+            }
+            drop(h);
+        });
+    }
+
+    /// Closes the cached write handles of `remote` and of everything under it. `wait_dirty`:
+    /// waits for the CLOSE of those written since their last FSYNC and returns its error
+    /// (the others are closed in the background).
+    pub async fn close_cached(
+        self: &Arc<Self>,
+        remote: &str,
+        wait_dirty: bool,
+    ) -> Result<(), russh_sftp::client::error::Error> {
+        let mut result = Ok(());
+        for h in self.writes.evict_under(remote) {
+            if wait_dirty && h.is_dirty() {
+                let sftp = if h.bulk { &self.bulk } else { &self.meta };
+                if let Err(e) = sftp.close(h.handle.clone()).await {
+                    result = Err(e);
+                }
+            } else {
+                self.close_later(h);
+            }
+        }
+        result
     }
 
     /// Resolves once the connection is dead.
@@ -450,6 +496,7 @@ impl ConnCtx {
                 self.cfg.pipeline_depth.max(1),
             ),
             dead: tokio::sync::watch::channel(false).0,
+            writes: WriteHandles::default(),
         })
     }
 
