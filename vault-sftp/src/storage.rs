@@ -223,7 +223,7 @@ impl Storage for SftpStorage {
                             "connection lost while committing the new object; it may or may not exist",
                         )));
                     }
-                    conn.close_cached(&Inner::remote(&conn, path), false).await?;
+                    conn.close_cached(&Inner::remote(&conn, path)).await;
                     inner.do_write(&conn, path, WriteBody::Bytes(bytes), mode, rename_sent).await
                 })
                 .await
@@ -241,8 +241,7 @@ impl Storage for SftpStorage {
                             "body already consumed",
                         )));
                     };
-                    conn.close_cached(&Inner::remote(&conn, path), false)
-                        .await?;
+                    conn.close_cached(&Inner::remote(&conn, path)).await;
                     let sent = std::sync::atomic::AtomicBool::new(false);
                     let r = inner
                         .do_write(&conn, path, WriteBody::Stream(len, r.as_mut()), mode, &sent)
@@ -389,7 +388,7 @@ impl Storage for SftpStorage {
         };
         self.inner
             .request_explained(path, explain, |conn, remote| async move {
-                conn.close_cached(&remote, false).await?;
+                conn.close_cached(&remote).await;
                 conn.meta.remove(remote).await.map(drop)
             })
             .await
@@ -407,7 +406,7 @@ impl Storage for SftpStorage {
         };
         self.inner
             .request_explained(path, explain, |conn, remote| async move {
-                conn.close_cached(&remote, false).await?;
+                conn.close_cached(&remote).await;
                 conn.meta.rmdir(remote).await.map(drop)
             })
             .await
@@ -422,13 +421,13 @@ impl Storage for SftpStorage {
         let inner = &self.inner;
         inner
             .run(from, Retry::No, |conn| async move {
-                let sftp = &conn.meta;
                 let (rf, rt) = (Inner::remote(&conn, from), Inner::remote(&conn, to));
-                // No cached write handle may outlive its name; one written since its last
-                // FSYNC is closed first, so a write error the server defers to CLOSE fails
-                // the rename instead of being committed.
-                conn.close_cached(&rf, true).await?;
-                conn.close_cached(&rt, false).await?;
+                // No cached write handle may outlive its name (see `Conn::close_for_rename`).
+                let sftp = if conn.close_for_rename(&rf, &rt).await? {
+                    &conn.bulk
+                } else {
+                    &conn.meta
+                };
                 let r = match mode {
                     RenameMode::Replace => inner.rename_replace(&conn, sftp, &rf, &rt).await,
                     RenameMode::NoReplace => sftp

@@ -191,8 +191,8 @@ impl Inner {
         r
     }
 
-    /// Closes a read-only handle without waiting for the reply (saves a round
-    /// trip); the handle slot is freed once the server answered.
+    /// Closes a handle without waiting for the reply (saves a round trip); the handle
+    /// slot is freed once the server answered.
     pub(crate) fn close_later(
         conn: &Arc<Conn>,
         bulk: bool,
@@ -200,7 +200,8 @@ impl Inner {
         permit: tokio::sync::OwnedSemaphorePermit,
     ) {
         let conn = conn.clone();
-        tokio::spawn(async move {
+        // Sent now, so a request sent next on the same channel is served after it.
+        crate::conn::send_then_spawn(async move {
             let sftp = if bulk { &conn.bulk } else { &conn.meta };
             Self::close_quietly(sftp, handle).await;
             drop(permit);
@@ -235,7 +236,7 @@ impl Inner {
 
     pub(crate) async fn do_write(
         self: &Arc<Self>,
-        conn: &Conn,
+        conn: &Arc<Conn>,
         path: &StoragePath,
         body: WriteBody<'_>,
         mode: WriteMode,
@@ -255,7 +256,7 @@ impl Inner {
                 path.clone(),
             )));
         }
-        let _permit = sem
+        let permit = sem
             .clone()
             .acquire_owned()
             .await
@@ -293,11 +294,24 @@ impl Inner {
             Ok::<(), OpError>(())
         }
         .await;
-        let closed = sftp.close(handle).await;
+        let closed = match &upload {
+            // Durable already: the rename need not wait for the CLOSE (a write error a
+            // server could report there was reported by the FSYNC), which saves a round
+            // trip per object; the handle slot is freed once the server answered.
+            Ok(()) if conn.ext.fsync => {
+                Self::close_later(conn, bulk, handle, permit);
+                Ok(())
+            }
+            _ => {
+                let c = sftp.close(handle).await;
+                drop(permit);
+                c.map(drop)
+            }
+        };
         let result = match (upload, closed) {
             (Err(e), _) => Err(e),
             (Ok(()), Err(e)) => Err(e.into()),
-            (Ok(()), Ok(_)) => {
+            (Ok(()), Ok(())) => {
                 rename_sent.store(true, Ordering::SeqCst);
                 self.commit_rename(conn, sftp, &tmp, &target, path, mode)
                     .await
