@@ -64,6 +64,7 @@ mod call;
 mod config;
 mod conn;
 mod error;
+mod handles;
 mod hostkey;
 pub mod known_hosts;
 mod ops;

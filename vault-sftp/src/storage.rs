@@ -14,7 +14,7 @@ use vault_storage::{
 };
 
 use crate::ops::{Explain, OpError, Retry, metadata_of};
-use crate::write::WriteBody;
+use crate::write::{LeaseGuard, WriteBody};
 use crate::{
     BULK_THRESHOLD, Inner, MAX_LIST_ENTRIES, MAX_LIST_NAME_BYTES, READDIR_AHEAD,
     RETRY_BUFFER_LIMIT, SftpStorage,
@@ -223,6 +223,7 @@ impl Storage for SftpStorage {
                             "connection lost while committing the new object; it may or may not exist",
                         )));
                     }
+                    conn.close_cached(&Inner::remote(&conn, path)).await;
                     inner.do_write(&conn, path, WriteBody::Bytes(bytes), mode, rename_sent).await
                 })
                 .await
@@ -240,6 +241,7 @@ impl Storage for SftpStorage {
                             "body already consumed",
                         )));
                     };
+                    conn.close_cached(&Inner::remote(&conn, path)).await;
                     let sent = std::sync::atomic::AtomicBool::new(false);
                     let r = inner
                         .do_write(&conn, path, WriteBody::Stream(len, r.as_mut()), mode, &sent)
@@ -261,25 +263,10 @@ impl Storage for SftpStorage {
         let data = &data;
         inner
             .run(path, Retry::Yes, |conn| async move {
-                let (sftp, sem, pacer) = inner.channel(&conn, data.len() > BULK_THRESHOLD);
                 let remote = Inner::remote(&conn, path);
-                let _permit = sem
-                    .clone()
-                    .acquire_owned()
+                inner
+                    .write_at_cached(&conn, path, &remote, offset, data)
                     .await
-                    .map_err(|_| OpError::Transport("closed".into(), false))?;
-                let handle = match sftp
-                    .open(remote.clone(), OpenFlags::WRITE, FileAttributes::empty())
-                    .await
-                {
-                    Ok(h) => h.handle,
-                    Err(e) => return Err(Inner::explain_open_failure(sftp, &remote, path, e).await),
-                };
-                let r = inner.write_range(sftp, pacer, &handle, offset, data).await;
-                let c = sftp.close(handle).await;
-                r?;
-                c?;
-                Ok(())
             })
             .await
     }
@@ -289,6 +276,16 @@ impl Storage for SftpStorage {
         inner
             .run(path, Retry::Yes, |conn| async move {
                 let remote = Inner::remote(&conn, path);
+                if let Some(mut g) = LeaseGuard::of(&conn, &remote) {
+                    // The object being written: one FSETSTAT, nothing to look up.
+                    let attrs = FileAttributes {
+                        size: Some(len),
+                        ..FileAttributes::empty()
+                    };
+                    g.sftp().fsetstat(g.h.handle.clone(), attrs).await?;
+                    g.ok = true;
+                    return Ok(());
+                }
                 match Inner::stat_opt(&conn.meta, &remote).await? {
                     None => {
                         return Err(OpError::Storage(StorageError::new(
@@ -334,6 +331,14 @@ impl Storage for SftpStorage {
                             path.clone(),
                         ))),
                     };
+                }
+                if let Some(mut g) = LeaseGuard::of(&conn, &remote) {
+                    // The object being written: FSYNC through its open handle.
+                    let at = g.h.writes();
+                    g.sftp().fsync(g.h.handle.clone()).await?;
+                    g.h.synced(at);
+                    g.ok = true;
+                    return Ok(());
                 }
                 let _permit = inner
                     .meta_handles
@@ -383,6 +388,7 @@ impl Storage for SftpStorage {
         };
         self.inner
             .request_explained(path, explain, |conn, remote| async move {
+                conn.close_cached(&remote).await;
                 conn.meta.remove(remote).await.map(drop)
             })
             .await
@@ -400,6 +406,7 @@ impl Storage for SftpStorage {
         };
         self.inner
             .request_explained(path, explain, |conn, remote| async move {
+                conn.close_cached(&remote).await;
                 conn.meta.rmdir(remote).await.map(drop)
             })
             .await
@@ -414,8 +421,13 @@ impl Storage for SftpStorage {
         let inner = &self.inner;
         inner
             .run(from, Retry::No, |conn| async move {
-                let sftp = &conn.meta;
                 let (rf, rt) = (Inner::remote(&conn, from), Inner::remote(&conn, to));
+                // No cached write handle may outlive its name (see `Conn::close_for_rename`).
+                let sftp = if conn.close_for_rename(&rf, &rt).await? {
+                    &conn.bulk
+                } else {
+                    &conn.meta
+                };
                 let r = match mode {
                     RenameMode::Replace => inner.rename_replace(&conn, sftp, &rf, &rt).await,
                     RenameMode::NoReplace => sftp

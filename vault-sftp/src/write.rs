@@ -14,6 +14,7 @@ use tokio::io::AsyncReadExt;
 use tracing::debug;
 use vault_storage::{StorageError, StorageErrorKind, StoragePath, WriteMode};
 
+use crate::handles::{Cached, Lease};
 use crate::ops::{OpError, expect_ok, put_str};
 use crate::pacer::pace;
 use crate::{BULK_THRESHOLD, Conn, Inner, Pacer, replace};
@@ -125,8 +126,73 @@ impl Inner {
         }
     }
 
-    /// Closes a read-only handle without waiting for the reply (saves a round
-    /// trip); the handle slot is freed once the server answered.
+    /// `write_at` through the connection's cached write handle of `remote`, opening (and
+    /// caching) one when there is none, so consecutive batches cost no OPEN and CLOSE.
+    pub(crate) async fn write_at_cached(
+        &self,
+        conn: &Arc<Conn>,
+        path: &StoragePath,
+        remote: &str,
+        offset: u64,
+        data: &Bytes,
+    ) -> Result<(), OpError> {
+        let bulk = data.len() > BULK_THRESHOLD;
+        let (lease, stale) = conn.writes.lease(remote, bulk);
+        if let Some(h) = stale {
+            conn.close_later(h);
+        }
+        let lease = match lease {
+            Some(l) => l,
+            None => {
+                let (sftp, sem, _) = self.channel(conn, bulk);
+                let permit = sem
+                    .clone()
+                    .acquire_owned()
+                    .await
+                    .map_err(|_| OpError::Transport("closed".into(), false))?;
+                let handle = match sftp
+                    .open(remote.to_owned(), OpenFlags::WRITE, FileAttributes::empty())
+                    .await
+                {
+                    Ok(h) => h.handle,
+                    Err(e) => return Err(Self::explain_open_failure(sftp, remote, path, e).await),
+                };
+                match conn
+                    .writes
+                    .insert(remote, Cached::new(handle, bulk, permit))
+                {
+                    Ok(l) => l,
+                    Err(once) => {
+                        // Not cached (full, or a concurrent call cached its own): used
+                        // once and closed, the close awaited as its errors count.
+                        let (sftp, _, pacer) = self.channel(conn, bulk);
+                        let r = self
+                            .write_range(sftp, pacer, &once.handle, offset, data)
+                            .await;
+                        let c = sftp.close(once.handle.clone()).await;
+                        r?;
+                        c?;
+                        return Ok(());
+                    }
+                }
+            }
+        };
+        let mut guard = LeaseGuard::new(conn, remote, lease);
+        let h = Arc::clone(&guard.h);
+        let (sftp, pacer) = if h.bulk {
+            (&conn.bulk, Some(&conn.pacer))
+        } else {
+            (&conn.meta, None)
+        };
+        h.count_write();
+        let r = self.write_range(sftp, pacer, &h.handle, offset, data).await;
+        h.count_write();
+        guard.ok = r.is_ok();
+        r
+    }
+
+    /// Closes a handle without waiting for the reply (saves a round trip); the handle
+    /// slot is freed once the server answered.
     pub(crate) fn close_later(
         conn: &Arc<Conn>,
         bulk: bool,
@@ -134,7 +200,8 @@ impl Inner {
         permit: tokio::sync::OwnedSemaphorePermit,
     ) {
         let conn = conn.clone();
-        tokio::spawn(async move {
+        // Sent now, so a request sent next on the same channel is served after it.
+        crate::conn::send_then_spawn(async move {
             let sftp = if bulk { &conn.bulk } else { &conn.meta };
             Self::close_quietly(sftp, handle).await;
             drop(permit);
@@ -169,7 +236,7 @@ impl Inner {
 
     pub(crate) async fn do_write(
         self: &Arc<Self>,
-        conn: &Conn,
+        conn: &Arc<Conn>,
         path: &StoragePath,
         body: WriteBody<'_>,
         mode: WriteMode,
@@ -189,7 +256,7 @@ impl Inner {
                 path.clone(),
             )));
         }
-        let _permit = sem
+        let permit = sem
             .clone()
             .acquire_owned()
             .await
@@ -227,11 +294,24 @@ impl Inner {
             Ok::<(), OpError>(())
         }
         .await;
-        let closed = sftp.close(handle).await;
+        let closed = match &upload {
+            // Durable already: the rename need not wait for the CLOSE (a write error a
+            // server could report there was reported by the FSYNC), which saves a round
+            // trip per object; the handle slot is freed once the server answered.
+            Ok(()) if conn.ext.fsync => {
+                Self::close_later(conn, bulk, handle, permit);
+                Ok(())
+            }
+            _ => {
+                let c = sftp.close(handle).await;
+                drop(permit);
+                c.map(drop)
+            }
+        };
         let result = match (upload, closed) {
             (Err(e), _) => Err(e),
             (Ok(()), Err(e)) => Err(e.into()),
-            (Ok(()), Ok(_)) => {
+            (Ok(()), Ok(())) => {
                 rename_sent.store(true, Ordering::SeqCst);
                 self.commit_rename(conn, sftp, &tmp, &target, path, mode)
                     .await
@@ -304,6 +384,59 @@ impl Inner {
         }
         // Without posix-rename: the old version aside, the new one in, the old one away.
         replace::replace_keeping_old(sftp, &self.backups, conn.generation, from, to).await
+    }
+}
+
+/// A leased cached handle, given back when the call ends, also when it is cancelled (then,
+/// or after a failed write, the handle is evicted and closed).
+pub(crate) struct LeaseGuard<'a> {
+    conn: Arc<Conn>,
+    remote: &'a str,
+    /// The leased handle.
+    pub h: Arc<Cached>,
+    lease: Option<Lease>,
+    /// The handle is still good (else it is evicted when the guard drops).
+    pub ok: bool,
+}
+
+impl LeaseGuard<'_> {
+    /// The cached handle of `remote` on `conn`, if there is one.
+    pub(crate) fn of<'a>(conn: &Arc<Conn>, remote: &'a str) -> Option<LeaseGuard<'a>> {
+        // Not for bulk data: a handle of either channel will do.
+        let (lease, _) = conn.writes.lease(remote, false);
+        Some(Self::new(conn, remote, lease?))
+    }
+
+    fn new<'a>(conn: &Arc<Conn>, remote: &'a str, lease: Lease) -> LeaseGuard<'a> {
+        LeaseGuard {
+            conn: Arc::clone(conn),
+            remote,
+            h: Arc::clone(&lease.0),
+            lease: Some(lease),
+            ok: false,
+        }
+    }
+
+    /// The channel the handle belongs to.
+    pub(crate) fn sftp(&self) -> &RawSftpSession {
+        if self.h.bulk {
+            &self.conn.bulk
+        } else {
+            &self.conn.meta
+        }
+    }
+}
+
+impl Drop for LeaseGuard<'_> {
+    fn drop(&mut self) {
+        let Some(lease) = self.lease.take() else {
+            return;
+        };
+        if let Some(h) = self.conn.writes.release(self.remote, lease, self.ok)
+            && tokio::runtime::Handle::try_current().is_ok()
+        {
+            self.conn.close_later(h);
+        }
     }
 }
 

@@ -20,6 +20,7 @@ mod hop;
 
 pub(crate) use hop::Hop;
 
+use crate::handles::{self, Cached, WriteHandles};
 use crate::hostkey::{HostKeys, Verdict};
 use crate::known_hosts;
 use crate::pacer::Pacer;
@@ -126,6 +127,8 @@ pub(crate) struct Conn {
     pub pacer: Pacer,
     /// Becomes `true` once the connection is dead (see [`Conn::watch`]).
     pub dead: tokio::sync::watch::Sender<bool>,
+    /// Write handles kept open between `write_at` calls (see `handles`).
+    pub writes: WriteHandles,
 }
 
 impl Conn {
@@ -149,6 +152,9 @@ impl Conn {
                     let _ = c.dead.send(true);
                     return;
                 }
+                for h in c.writes.evict_idle(handles::IDLE) {
+                    c.close_later(h);
+                }
             }
         });
     }
@@ -157,6 +163,82 @@ impl Conn {
     pub async fn died(&self) {
         let mut rx = self.dead.subscribe();
         let _ = rx.wait_for(|d| *d).await;
+    }
+
+    /// Closes a handle taken out of the write-handle cache without waiting for the reply;
+    /// its channel slot is freed once the server answered (or the connection died). The
+    /// CLOSE is sent before this returns, so a request sent on the same channel afterwards
+    /// is served after it (SFTP servers serve a channel's requests in order).
+    pub fn close_later(self: &Arc<Self>, h: Arc<Cached>) {
+        let conn = Arc::clone(self);
+        send_then_spawn(async move {
+            let sftp = if h.bulk { &conn.bulk } else { &conn.meta };
+            tokio::select! {
+                biased;
+                r = sftp.close(h.handle.clone()) => {
+                    if let Err(e) = r {
+                        debug!("close of a cached write handle failed: {e}");
+                    }
+                }
+                () = conn.died() => {}
+            }
+            drop(h);
+        });
+    }
+
+    /// Closes the cached write handles of `remote` and of everything under it, waiting for
+    /// each CLOSE (before the object is removed or replaced: some servers refuse to remove
+    /// an open file).
+    pub async fn close_cached(self: &Arc<Self>, remote: &str) {
+        for h in self.writes.evict_under(remote) {
+            let sftp = if h.bulk { &self.bulk } else { &self.meta };
+            if let Err(e) = sftp.close(h.handle.clone()).await {
+                debug!("close of a cached write handle failed: {e}");
+            }
+        }
+    }
+
+    /// Before renaming `from` to `to`: closes their cached write handles. One written since
+    /// its last FSYNC is closed first and its CLOSE error returned (a write error a server
+    /// defers to CLOSE must fail the rename, not be committed); a clean one's CLOSE is only
+    /// sent, and the rename must then go on the channel returned (`true`: bulk), which
+    /// serves it after the CLOSE.
+    pub async fn close_for_rename(
+        self: &Arc<Self>,
+        from: &str,
+        to: &str,
+    ) -> Result<bool, russh_sftp::client::error::Error> {
+        let mut hs = self.writes.evict_under(from);
+        hs.extend(self.writes.evict_under(to));
+        let mut sent_on: Option<bool> = None;
+        let mut result = Ok(());
+        for h in hs {
+            if h.is_dirty() || sent_on.is_some_and(|b| b != h.bulk) {
+                let sftp = if h.bulk { &self.bulk } else { &self.meta };
+                if let Err(e) = sftp.close(h.handle.clone()).await
+                    && h.is_dirty()
+                {
+                    result = Err(e);
+                }
+            } else {
+                sent_on = Some(h.bulk);
+                self.close_later(h);
+            }
+        }
+        result.map(|()| sent_on.unwrap_or(false))
+    }
+}
+
+/// Polls `task` once (which sends its first request: russh-sftp queues a request's packet
+/// synchronously) and runs the rest in the background.
+pub(crate) fn send_then_spawn<F>(task: F)
+where
+    F: std::future::Future<Output = ()> + Send + 'static,
+{
+    use futures::FutureExt;
+    let mut task = Box::pin(task);
+    if (&mut task).now_or_never().is_none() {
+        tokio::spawn(task);
     }
 }
 
@@ -450,6 +532,7 @@ impl ConnCtx {
                 self.cfg.pipeline_depth.max(1),
             ),
             dead: tokio::sync::watch::channel(false).0,
+            writes: WriteHandles::default(),
         })
     }
 
