@@ -12,7 +12,12 @@
 //! ciphertext path. Throughout, the cache folder and everything in it is for its owner only
 //! (0700 / 0600) and holds no cleartext: neither a file name nor a content marker.
 //!
-//! Needs root (the sshd's test user), FUSE, openssh-server, rclone. `VAULT_PIN_SKIP=1` skips it.
+//! Over SFTP also, started offline after a pin, with the upload queue: a new file written
+//! (close returns 0) is pending in `vault queue` and reaches the server once it is started,
+//! without user action; and with the cache folder on a 4 MiB tmpfs, files are written until a
+//! close fails with ENOSPC, and every file closed before reaches the server intact.
+//!
+//! Needs root (the sshd's test user, the tmpfs), FUSE, openssh-server, rclone. `VAULT_PIN_SKIP=1` skips it.
 
 #![allow(clippy::unwrap_used)]
 
@@ -445,4 +450,305 @@ fn webdav_pinned_files_read_back_offline() {
     });
     drop(dav);
     let _ = std::fs::remove_dir_all(&state);
+}
+
+/// The key-only sshd of one instance on loopback and an [`Env`] for its `~/Vault`.
+fn sftp_env(tag: &str, base: u32) -> (Sshd, Env) {
+    let pid = std::process::id();
+    let sshd = Sshd::start(
+        &format!("{tag}{}", pid % 100_000),
+        port_base("VAULT_TEST_PIN_PORT_BASE", base + (pid % 200) * 4),
+        &format!("/tmp/vault-pin-{tag}-sshd-{pid}"),
+        "key",
+        &[],
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let kh = sshd.known_hosts_in(tmp.path());
+    let user = sshd.var("VAULT_TEST_SSH_USER");
+    let url = format!(
+        "sftp://{user}@{}:{}/~/Vault",
+        sshd.var("VAULT_TEST_SSH_HOST"),
+        sshd.var("VAULT_TEST_SSH_PORT_KEYONLY")
+    );
+    let remote = PathBuf::from(sshd.var("VAULT_TEST_SFTP_ROOT")).join("Vault");
+    assert!(
+        Command::new("install")
+            .args(["-d", "-o", &user, "-g", &user])
+            .arg(&remote)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let ask = tmp.path().join("ask.sh");
+    write_askpass(
+        &ask,
+        false,
+        &[
+            (
+                "'Passphrase for key '*",
+                format!(
+                    "printf '%s\\n' '{}'",
+                    sshd.var("VAULT_TEST_SSH_KEY_PASSPHRASE")
+                ),
+            ),
+            (
+                "'Vault password for '*",
+                format!("printf '%s\\n' '{VAULT_PW}'"),
+            ),
+        ],
+    );
+    let env = Env {
+        common: vec![
+            "--identity".into(),
+            sshd.var("VAULT_TEST_SSH_KEY"),
+            "--known-hosts".into(),
+            kh.to_str().unwrap().into(),
+            "--askpass".into(),
+            ask.to_str().unwrap().into(),
+        ],
+        tmp,
+        url,
+    };
+    (sshd, env)
+}
+
+/// Online: the vault created, a file written and pinned, the folder listed; unmounted, then
+/// the server stopped and the vault mounted again with `--cache=full` (from the cache).
+/// Returns the pinned file.
+fn mount_offline_after_a_pin(env: &Env, guard: &MountGuard, sshd: &Sshd) -> PathBuf {
+    env.vault(&["create", &env.url], true).ok();
+    env.mount().ok();
+    guard.wait_mounted(Duration::from_secs(30));
+    let docs = env.mnt().join(format!("{MARK}-docs"));
+    std::fs::create_dir(&docs).unwrap();
+    let keep = docs.join(format!("{MARK}-keep.txt"));
+    std::fs::write(&keep, keep_content()).unwrap();
+    // Pinned and listed once the upload is done (an upload drops its folder's cached
+    // listing), as a user browsing it would: offline, a name not in it is known to be free.
+    wait_drained(env, Duration::from_secs(20));
+    let out = env
+        .vault(&["pin", "--wait", keep.to_str().unwrap()], false)
+        .ok();
+    assert!(out.contains("1 object(s) fetched"), "{out}");
+    for d in [&env.mnt(), &docs] {
+        std::fs::read_dir(d).unwrap().for_each(drop);
+    }
+    unmount(guard, &env.mnt());
+    assert!(sshd.run(&["stop", "key"]).status.success());
+    let m = env.mount();
+    assert_eq!(m.code, 0, "offline mount: {}", m.stderr);
+    guard.wait_mounted(Duration::from_secs(5));
+    keep
+}
+
+/// `cp SRC DST` of `data` into the mount, bounded to 30 s; `cp` reports a failed write or
+/// close: (exit success, stderr).
+fn cp_in(env: &Env, data: &[u8], dst: &Path) -> (bool, String) {
+    let src = env.tmp.path().join("cp-src");
+    std::fs::write(&src, data).unwrap();
+    let out = Command::new("timeout")
+        .args(["30", "cp"])
+        .arg(&src)
+        .arg(dst)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    (out.status.success(), stderr)
+}
+
+/// The first line of `vault queue` (`pending=N …`).
+fn queue_figures(env: &Env) -> String {
+    let m = env.mnt();
+    let out = env.vault(&["queue", m.to_str().unwrap()], false).ok();
+    out.lines().next().unwrap_or("").to_string()
+}
+
+/// Polls `vault queue` until it says `n` changes are pending (the daemon's figures are at most
+/// half a second old).
+fn wait_pending(env: &Env, n: usize) {
+    let t = Instant::now();
+    loop {
+        let first = queue_figures(env);
+        if first.starts_with(&format!("pending={n}\t")) {
+            eprintln!("[cli_pin] vault queue after {:.2?}: {first}", t.elapsed());
+            return;
+        }
+        let log = std::fs::read_to_string(env.log()).unwrap_or_default();
+        assert!(
+            t.elapsed() < Duration::from_secs(5),
+            "not {n} pending: {first}\n{log}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Polls `vault queue` until nothing is pending (the daemon's figures are at most half a second
+/// old).
+fn wait_drained(env: &Env, limit: Duration) {
+    let t = Instant::now();
+    loop {
+        let first = queue_figures(env);
+        if first.starts_with("pending=0\t") {
+            return;
+        }
+        assert!(t.elapsed() < limit, "the queue did not drain: {first}");
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+/// The server started again: the queue empties without user action (bounded), then unmounted.
+fn restart_and_drain(env: &Env, guard: &MountGuard, sshd: &Sshd) {
+    assert!(sshd.run(&["start", "key"]).status.success());
+    let t = Instant::now();
+    wait_drained(env, Duration::from_secs(60));
+    eprintln!(
+        "[cli_pin] queue drained {:.2?} after the restart",
+        t.elapsed()
+    );
+    unmount(guard, &env.mnt());
+}
+
+/// `vault cat` from the server: its own connection, no mount, a fresh cache folder.
+fn cat_from_server(env: &Env, path: &str) -> Vec<u8> {
+    let mut cmd = Command::new("timeout");
+    cmd.args(["60", bin(), "cat", &env.url, path])
+        .args(&env.common)
+        .env("XDG_CACHE_HOME", env.tmp.path().join("other-cache"))
+        .env_remove("VAULT_ASKPASS")
+        .env_remove("SSH_AUTH_SOCK")
+        .stdin(Stdio::null());
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "vault cat {path}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+/// Acceptance 4: `--cache=full` started with the server down (after an online mount that
+/// pinned a file): the pinned file reads back exactly, a new file is written (close returns 0)
+/// and is pending in `vault queue`; the server started again, the file reaches it without user
+/// action (`vault queue` down to pending=0, then `vault cat` from the server).
+#[test]
+fn offline_full_mount_queues_a_new_file_and_sends_it_when_the_server_is_back() {
+    if std::env::var_os("VAULT_PIN_SKIP").is_some() {
+        eprintln!("VAULT_PIN_SKIP set: skipped");
+        return;
+    }
+    let (sshd, env) = sftp_env("po", 38_600);
+    std::fs::create_dir(env.mnt()).unwrap();
+    let guard = MountGuard::new(env.mnt());
+    let keep = mount_offline_after_a_pin(&env, &guard, &sshd);
+    let (ok, got, err, _) = cat(&keep);
+    assert!(ok, "pinned file offline: {err}");
+    assert!(got == keep_content(), "pinned file read back differs");
+    let new = keep.with_file_name("written-offline.txt");
+    let data = deep_content();
+    let t = Instant::now();
+    let (ok, err) = cp_in(&env, &data, &new);
+    let log = || std::fs::read_to_string(env.log()).unwrap_or_default();
+    assert!(ok, "new file offline: {err}\n{}", log());
+    eprintln!("[cli_pin] new file written offline in {:.2?}", t.elapsed());
+    wait_pending(&env, 1);
+    let (ok, got, err, _) = cat(&new);
+    assert!(ok && got == data, "the new file offline: {err}");
+    restart_and_drain(&env, &guard, &sshd);
+    let path = format!("{MARK}-docs/written-offline.txt");
+    assert!(
+        cat_from_server(&env, &path) == data,
+        "{path} differs on the server"
+    );
+}
+
+/// A tmpfs mounted for the test; unmounted (lazily if busy) when dropped.
+struct Tmpfs(PathBuf);
+
+impl Tmpfs {
+    fn mount(at: &Path, size: &str) -> Tmpfs {
+        std::fs::create_dir_all(at).unwrap();
+        let ok = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size},mode=0700")])
+            .arg("tmpfs")
+            .arg(at)
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "mount -t tmpfs {}", at.display());
+        Tmpfs(at.to_path_buf())
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let plain = Command::new("umount").arg(&self.0).status();
+        if !plain.is_ok_and(|s| s.success()) {
+            let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+        }
+    }
+}
+
+fn spaced_content(i: usize) -> Vec<u8> {
+    format!("{MARK} enospc file {i} ")
+        .repeat(12_000)
+        .into_bytes()
+}
+
+/// Acceptance 6, a full disk: the cache folder on a 4 MiB tmpfs, mounted `--cache=full` with
+/// the server down; files written until one fails with ENOSPC (`cp` reports the errno). The
+/// server started again: every file whose close returned 0 reaches it intact.
+#[test]
+fn a_full_cache_disk_fails_with_enospc_and_loses_nothing_journaled() {
+    if std::env::var_os("VAULT_PIN_SKIP").is_some() {
+        eprintln!("VAULT_PIN_SKIP set: skipped");
+        return;
+    }
+    let (sshd, env) = sftp_env("pe", 39_400);
+    let _tmpfs = Tmpfs::mount(&env.cache(), "4m");
+    std::fs::create_dir(env.mnt()).unwrap();
+    let guard = MountGuard::new(env.mnt());
+    let keep = mount_offline_after_a_pin(&env, &guard, &sshd);
+    let docs = keep.parent().unwrap().to_path_buf();
+    let mut written = Vec::new();
+    let mut failure = None;
+    for i in 0..40 {
+        let (ok, err) = cp_in(&env, &spaced_content(i), &docs.join(format!("f{i:02}.bin")));
+        if !ok {
+            failure = Some(err);
+            break;
+        }
+        written.push(i);
+    }
+    let err = failure.expect("40 files of ~280 KiB fitted in a 4 MiB cache");
+    eprintln!(
+        "[cli_pin] {} files written, then: {}",
+        written.len(),
+        err.trim()
+    );
+    assert!(err.contains("No space left on device"), "{err}");
+    assert!(!written.is_empty(), "not even one file fitted");
+    // Each file written is pending, and the failed one's create (0 bytes) with it.
+    wait_pending(&env, written.len() + 1);
+    let m = env.mnt();
+    let listed = env.vault(&["queue", m.to_str().unwrap()], false).ok();
+    eprintln!("[cli_pin] {listed}");
+    restart_and_drain(&env, &guard, &sshd);
+    for &i in &written {
+        let path = format!("{MARK}-docs/f{i:02}.bin");
+        assert!(
+            cat_from_server(&env, &path) == spaced_content(i),
+            "{path} differs"
+        );
+    }
+    let failed = format!("{MARK}-docs/f{:02}.bin", written.len());
+    let got = cat_from_server(&env, &failed);
+    eprintln!(
+        "[cli_pin] the file whose close failed: {} bytes on the server",
+        got.len()
+    );
+    assert!(
+        got.is_empty() || got == spaced_content(written.len()),
+        "{failed} is torn"
+    );
 }
