@@ -14,7 +14,13 @@
 //! last write; with the link cut it waits at most `drain_timeout` (5 s), says what it left, and
 //! the next mount sends it.
 //!
-//! Needs root, FUSE, iproute2, iptables, openssh-server. `VAULT_CACHE_SKIP_NETNS=1` skips it.
+//! `hotel_network_full_cache_cp_r_300_small_files`: issue 12 acceptance 1 (see its comment).
+//!
+//! `VAULT_TEST_QUEUE_VAULT_LOG` (an env filter) is passed on as `VAULT_LOG`, so the daemon's
+//! `--log-file` shows its FUSE and SFTP traffic when a figure needs explaining.
+//!
+//! Needs root, FUSE, iproute2, iptables, openssh-server, /opt/vault-test-pyvenv (pycryptomator).
+//! `VAULT_CACHE_SKIP_NETNS=1` skips both tests.
 
 #![allow(clippy::unwrap_used)]
 
