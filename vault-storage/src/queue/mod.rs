@@ -313,6 +313,16 @@ impl QueuedStorage {
     /// What `path` is in the queued view, asking the storage where the queue does not decide.
     /// `Ok(None)`: nothing there.
     async fn lookup(&self, path: &StoragePath) -> Result<Option<(Metadata, Found)>, StorageError> {
+        self.lookup_with(path, false).await
+    }
+
+    /// [`QueuedStorage::lookup`]; with `trust_remembered`, a path in a folder the queue has a
+    /// listing of is answered from it without asking the storage.
+    async fn lookup_with(
+        &self,
+        path: &StoragePath,
+        trust_remembered: bool,
+    ) -> Result<Option<(Metadata, Found)>, StorageError> {
         for _ in 0..8 {
             let (found, generation) = {
                 let st = self.shared.lock();
@@ -327,13 +337,16 @@ impl QueuedStorage {
                     }
                     let ip = StoragePath::new(&ip)?;
                     let remembered = self.shared.lock().seen.entry(ip.as_str());
-                    let asked = self
-                        .ask(remembered.is_some(), &ip, self.inner().metadata(&ip))
-                        .await;
                     let inner_found = Found::Inner {
                         path: ip.as_str().into(),
                         moving,
                     };
+                    if trust_remembered && let Some(known) = remembered.clone() {
+                        return Ok(known.map(|m| (m, inner_found)));
+                    }
+                    let asked = self
+                        .ask(remembered.is_some(), &ip, self.inner().metadata(&ip))
+                        .await;
                     match asked {
                         Ok(m) => return Ok(Some((m, inner_found))),
                         Err(e) if seen::unanswered(&e) && remembered.is_some() => {
@@ -354,14 +367,17 @@ impl QueuedStorage {
         Err(err(StorageErrorKind::Unavailable, path))
     }
 
-    /// [`QueuedStorage::lookup`] for checking a change: a storage that does not answer in
-    /// time is `Unavailable` (the change is then queued on trust; the worker finds out).
+    /// [`QueuedStorage::lookup`] for checking a change: answered from the queue's remembered
+    /// listing where it has one (a close must not wait on the link: the worker compares
+    /// versions before it uploads, so a change made elsewhere meanwhile still becomes a
+    /// conflict copy, never a lost version); else a storage that does not answer in time is
+    /// `Unavailable` (the change is then queued on trust; the worker finds out).
     async fn lookup_bounded(
         &self,
         path: &StoragePath,
     ) -> Result<Option<(Metadata, Found)>, StorageError> {
         let bound = seen::PATIENCE + Duration::from_millis(200);
-        tokio::time::timeout(bound, self.lookup(path))
+        tokio::time::timeout(bound, self.lookup_with(path, true))
             .await
             .unwrap_or_else(|_| Err(err(StorageErrorKind::Unavailable, path)))
     }
