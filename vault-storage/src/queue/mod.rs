@@ -596,7 +596,14 @@ impl QueuedStorage {
                     .await;
                 let asked = match asked {
                     Ok(list) => {
-                        self.shared.lock().seen.remember(ip.as_str(), &list);
+                        // A listing asked for while an op was applied may predate it: kept,
+                        // it would overwrite what `applied` put in the remembered listing,
+                        // and an answer from memory would then miss that file.
+                        let mut st = self.shared.lock();
+                        if st.generation == generation {
+                            st.seen.remember(ip.as_str(), &list);
+                        }
+                        drop(st);
                         Ok(list)
                     }
                     Err(e) if seen::unanswered(&e) && remembered.is_some() => {
