@@ -158,61 +158,7 @@ fn pinned_files_read_back_offline_and_nothing_cleartext_is_cached() {
         eprintln!("VAULT_PIN_SKIP set: skipped");
         return;
     }
-    let pid = std::process::id();
-    let sshd = Sshd::start(
-        &format!("p{}", pid % 100_000),
-        port_base("VAULT_TEST_PIN_PORT_BASE", 36_100 + (pid % 200) * 4),
-        &format!("/tmp/vault-pin-sshd-{pid}"),
-        "key",
-        &[],
-    );
-    let tmp = tempfile::tempdir().unwrap();
-    let kh = sshd.known_hosts_in(tmp.path());
-    let user = sshd.var("VAULT_TEST_SSH_USER");
-    let url = format!(
-        "sftp://{user}@{}:{}/~/Vault",
-        sshd.var("VAULT_TEST_SSH_HOST"),
-        sshd.var("VAULT_TEST_SSH_PORT_KEYONLY")
-    );
-    let remote = PathBuf::from(sshd.var("VAULT_TEST_SFTP_ROOT")).join("Vault");
-    assert!(
-        Command::new("install")
-            .args(["-d", "-o", &user, "-g", &user])
-            .arg(&remote)
-            .status()
-            .unwrap()
-            .success()
-    );
-    let ask = tmp.path().join("ask.sh");
-    write_askpass(
-        &ask,
-        false,
-        &[
-            (
-                "'Passphrase for key '*",
-                format!(
-                    "printf '%s\\n' '{}'",
-                    sshd.var("VAULT_TEST_SSH_KEY_PASSPHRASE")
-                ),
-            ),
-            (
-                "'Vault password for '*",
-                format!("printf '%s\\n' '{VAULT_PW}'"),
-            ),
-        ],
-    );
-    let env = Env {
-        common: vec![
-            "--identity".into(),
-            sshd.var("VAULT_TEST_SSH_KEY"),
-            "--known-hosts".into(),
-            kh.to_str().unwrap().into(),
-            "--askpass".into(),
-            ask.to_str().unwrap().into(),
-        ],
-        tmp,
-        url,
-    };
+    let (sshd, env) = sftp_env("p", 36_100);
     workload(&env, &|| {
         let stop = sshd.run(&["stop", "key"]);
         assert!(stop.status.success());
