@@ -13,6 +13,7 @@ fn quirks() -> Quirks {
     Quirks {
         mtime_granularity: Duration::from_secs(1),
         folder_mtime: false,
+        ..Default::default()
     }
 }
 

@@ -21,6 +21,7 @@ fn quirks() -> Quirks {
         mtime_granularity: Duration::from_secs(1),
         // A folder is a common prefix or a marker: S3 keeps no folder mtime.
         folder_mtime: false,
+        ..Default::default()
     }
 }
 

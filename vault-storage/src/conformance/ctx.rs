@@ -21,6 +21,12 @@ pub struct Quirks {
     /// Whether folders report a modification time (default `true`). Some
     /// WebDAV servers send no `getlastmodified` for collections.
     pub folder_mtime: bool,
+    /// Whether a background sender changes the storage between two calls of
+    /// one test (the upload queue's worker). A folder it creates, or writes
+    /// into, may then report a newer modification time in `metadata` than a
+    /// `list_dir` just before showed: the two are compared with the clock
+    /// slack instead of exactly. Default `false`.
+    pub sends_in_background: bool,
 }
 
 impl Default for Quirks {
@@ -28,6 +34,7 @@ impl Default for Quirks {
         Quirks {
             mtime_granularity: Duration::ZERO,
             folder_mtime: true,
+            sends_in_background: false,
         }
     }
 }
