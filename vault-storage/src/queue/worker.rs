@@ -69,6 +69,9 @@ fn pick(shared: &Shared) -> (Vec<Job>, Instant) {
     if shared.paused.load(Ordering::SeqCst) {
         return (jobs, wake);
     }
+    if paused_by_test_hook() {
+        return (jobs, now + Duration::from_millis(200));
+    }
     let mut i = 0;
     while i < st.ops.len() {
         if st.in_flight >= shared.options.parallel {
@@ -125,6 +128,20 @@ fn pick(shared: &Shared) -> (Vec<Job>, Instant) {
         i += 1;
     }
     (jobs, wake)
+}
+
+/// Debug builds only (the binary the end-to-end tests run): while the file named by
+/// `VAULT_TEST_QUEUE_PAUSE_FILE` exists, the worker sends nothing, so that a test can change the
+/// server under a queued change deterministically (a link cut also stalls the mount's reads).
+#[cfg(debug_assertions)]
+fn paused_by_test_hook() -> bool {
+    std::env::var_os("VAULT_TEST_QUEUE_PAUSE_FILE")
+        .is_some_and(|f| !f.is_empty() && std::path::Path::new(&f).exists())
+}
+
+#[cfg(not(debug_assertions))]
+fn paused_by_test_hook() -> bool {
+    false
 }
 
 fn permanent(kind: StorageErrorKind) -> bool {
