@@ -11,7 +11,9 @@
 //! - `doc.txt` holds the other client's bytes; ours is a conflict copy that both the mount and a
 //!   fresh `vault ls` list under a new cleartext name, holding exactly our bytes;
 //! - `keep.txt`, changed by nobody else, holds our bytes and made no conflict copy;
-//! - `folder/queued.txt` is readable with our bytes (its folder was recreated);
+//! - `queued.txt` is readable with our bytes in `folder (recovered YYYY-MM-DD HHMMSS)` in the
+//!   root (its folder recreated and linked back by the mount), through the mount and a fresh
+//!   `vault ls`/`cat`; the rest of `folder` stays deleted;
 //! - `vault status -l` and `vault queue` count exactly one conflict; `vault check` passes.
 //!
 //! Needs root, FUSE, openssh-server.
@@ -241,6 +243,10 @@ fn sftp_queue_conflicts_keep_both_versions() {
     // The hold lifted: the queue drains without user action.
     std::fs::remove_file(c.pause_file()).unwrap();
     let t = Instant::now();
+    // The folder is linked back by changes queued once its content folder was recreated.
+    wait_until("the folder linked back", Duration::from_secs(60), || {
+        daemon_log().contains("linked into the vault root")
+    });
     wait_until("the queue drained", Duration::from_secs(90), || {
         c.journal() == (0, 0)
     });
@@ -249,9 +255,16 @@ fn sftp_queue_conflicts_keep_both_versions() {
         t.elapsed()
     );
     let mut status = String::new();
+    // This mount's line (other tests' mounts may be listed too).
+    let mine = format!("{ms}\t");
     wait_until("vault status -l: pending=0", Duration::from_secs(5), || {
-        status = c.run_bare(&["status", "-l"]).ok();
-        status.contains("pending=0\tbytes=0")
+        let all = c.run_bare(&["status", "-l"]).ok();
+        status = all
+            .lines()
+            .find(|l| l.starts_with(&mine))
+            .unwrap_or_default()
+            .to_string();
+        status.contains("\tpending=0\tbytes=0")
     });
     eprintln!("[cli_queue_conflict] vault status -l: {}", status.trim());
     assert!(status.contains("\tconflicts=1\t"), "{status}");
@@ -268,10 +281,14 @@ fn sftp_queue_conflicts_keep_both_versions() {
     let copies: Vec<&str> = names
         .iter()
         .copied()
-        .filter(|n| !["doc.txt", "keep.txt", "folder/"].contains(n))
+        .filter(|n| !["doc.txt", "keep.txt"].contains(n) && !n.ends_with('/'))
         .collect();
     assert_eq!(copies.len(), 1, "one conflict copy expected: {ls}");
     let copy = copies[0];
+    let folders: Vec<&str> = names.iter().filter_map(|n| n.strip_suffix('/')).collect();
+    assert_eq!(folders.len(), 1, "one folder expected: {ls}");
+    let recovered = folders[0];
+    assert_eq!(names.len(), 4, "{ls}");
     assert!(
         copy.starts_with("doc") && copy.ends_with(".txt") && copy.contains("conflicted copy"),
         "{copy}"
@@ -279,10 +296,14 @@ fn sftp_queue_conflicts_keep_both_versions() {
     assert_eq!(c.other(&["cat", &c.url, "/doc.txt"]).stdout, theirs);
     assert_eq!(c.other(&["cat", &c.url, &format!("/{copy}")]).stdout, ours);
     assert_eq!(c.other(&["cat", &c.url, "/keep.txt"]).stdout, kept);
-    // The deleted folder: recreated with the queued file in it, nothing lost.
-    assert!(names.contains(&"folder/"), "{ls}");
+    // The deleted folder: recreated under a new name in the root, holding the queued file
+    // (and only it: the other client's deletion of the rest stands).
+    assert!(recovered.starts_with("folder (recovered "), "{ls}");
+    let inside = c.other(&["ls", &c.url, &format!("/{recovered}")]).ok();
+    assert_eq!(inside.trim(), "queued.txt", "{inside}");
     assert_eq!(
-        c.other(&["cat", &c.url, "/folder/queued.txt"]).stdout,
+        c.other(&["cat", &c.url, &format!("/{recovered}/queued.txt")])
+            .stdout,
         queued
     );
 
@@ -294,7 +315,10 @@ fn sftp_queue_conflicts_keep_both_versions() {
                 .unwrap()
                 .map(|e| e.unwrap().file_name().into_string().unwrap())
                 .collect();
-            seen.iter().any(|n| n == copy) && std::fs::read(m.join("doc.txt")).unwrap() == theirs
+            seen.iter().any(|n| n == copy)
+                && seen.iter().any(|n| n == recovered)
+                && !seen.iter().any(|n| n == "folder")
+                && std::fs::read(m.join("doc.txt")).unwrap() == theirs
         },
         Duration::from_secs(15),
     );
@@ -306,7 +330,7 @@ fn sftp_queue_conflicts_keep_both_versions() {
     assert_eq!(std::fs::read(m.join(copy)).unwrap(), ours);
     assert_eq!(std::fs::read(m.join("keep.txt")).unwrap(), kept);
     assert_eq!(
-        std::fs::read(m.join("folder").join("queued.txt")).unwrap(),
+        std::fs::read(m.join(recovered).join("queued.txt")).unwrap(),
         queued
     );
 

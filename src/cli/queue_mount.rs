@@ -36,8 +36,14 @@ pub fn layer(
     (q.clone(), Some(q))
 }
 
-/// Attaches the queue to the journal in the (now persistent) metadata cache's folder.
-pub fn attach(queue: &QueuedStorage, cached: &CachedStorage) -> CliResult<()> {
+/// Attaches the queue to the journal in the (now persistent) metadata cache's folder; a folder
+/// the queue recreates is linked back into `vault`'s tree.
+pub fn attach(
+    queue: &QueuedStorage,
+    cached: &CachedStorage,
+    vault: &vault_engine::Vault,
+) -> CliResult<()> {
+    relink_recreated_folders(queue, vault);
     let Some(dir) = cached.store_dir() else {
         return Err(CliError::other(
             "--cache=full needs the persistent cache folder, which is not available",
@@ -54,6 +60,26 @@ pub fn attach(queue: &QueuedStorage, cached: &CachedStorage) -> CliResult<()> {
         );
     }
     Ok(())
+}
+
+/// A folder another device removed under a queued change is recreated by the queue's worker;
+/// the vault then gives it a node again (`NAME (recovered …)` in the root), or the queued file
+/// would be in a folder no client can reach.
+fn relink_recreated_folders(queue: &QueuedStorage, vault: &vault_engine::Vault) {
+    let recoverer = vault.folder_recoverer();
+    queue.on_folder_recreated(Arc::new(move |content| {
+        let (r, content) = (recoverer.clone(), content.clone());
+        tokio::spawn(async move {
+            match r.relink(&content).await {
+                Ok(_) => {}
+                Err(e) => tracing::error!(
+                    content = %content,
+                    error = %e,
+                    "upload queue: could not link a recreated folder into the vault"
+                ),
+            }
+        });
+    }));
 }
 
 /// The files beside a mount's socket.

@@ -106,6 +106,14 @@ impl Core {
         Ok(p)
     }
 
+    /// The directory whose content directory is `path`, if this vault computed it recently.
+    pub fn dir_id_of(&self, path: &StoragePath) -> Option<DirId> {
+        lock(&self.content_dirs)
+            .iter()
+            .find(|(_, p)| *p == path)
+            .map(|(id, _)| id.clone())
+    }
+
     /// Where `name` (encrypted as given, caller normalises) lives in `dir`.
     pub fn loc_exact(&self, dir: &DirId, name: &str) -> Result<NodeLoc, VaultError> {
         let content_dir = self.content_dir(dir)?;

@@ -69,6 +69,14 @@ impl DirCache {
         }
     }
 
+    /// The name of directory `id` as last cached, however old.
+    pub fn name_of(&self, id: &DirId) -> Option<String> {
+        lock(&self.entries)
+            .iter()
+            .find(|(_, (node, _))| matches!(&node.kind, crate::NodeKind::Dir(d) if d == id))
+            .map(|((_, name), _)| name.clone())
+    }
+
     /// Forgets `(parent, name)` in the given and the NFC form.
     pub fn evict(&self, parent: &DirId, name: &str) {
         let mut entries = lock(&self.entries);

@@ -190,6 +190,7 @@ mod open_file;
 mod open_table;
 mod presented;
 mod read_ahead;
+mod relink;
 mod removals;
 mod scan;
 mod shadow;
@@ -197,6 +198,7 @@ mod unlock;
 pub use dir_ids::{DirRepeat, VisitedDirs};
 pub use new_file::{StagedFile, Stager};
 pub use open_file::OpenFile;
+pub use relink::FolderRecoverer;
 
 pub mod check;
 
@@ -355,6 +357,11 @@ impl Vault {
     /// The root directory.
     pub fn root(&self) -> DirId {
         DirId::root()
+    }
+
+    /// Links folders the upload queue recreated back into the tree (see [`FolderRecoverer`]).
+    pub fn folder_recoverer(&self) -> FolderRecoverer {
+        FolderRecoverer::new(Arc::downgrade(&self.core))
     }
 
     /// Finds `name` in `dir` by computing its encrypted name and stat-ing it.

@@ -81,7 +81,11 @@ pub(crate) async fn lookup(core: &Core, dir: &DirId, name: &str) -> Result<Node,
 }
 
 /// Fails with `AlreadyExists` when something is stored at `loc`.
-async fn ensure_absent(core: &Core, loc: &NodeLoc, name: &str) -> Result<(), VaultError> {
+pub(crate) async fn ensure_absent(
+    core: &Core,
+    loc: &NodeLoc,
+    name: &str,
+) -> Result<(), VaultError> {
     match core.storage.metadata(&loc.node_path()?).await {
         Ok(_) => Err(VaultError::node(VaultErrorKind::AlreadyExists, name)),
         Err(e) if is_not_found(&e) => Ok(()),
@@ -138,7 +142,7 @@ async fn create_dir_tolerant(core: &Core, path: &StoragePath) -> Result<(), Vaul
 /// hidden temp folder that listings ignore and `check --repair` removes.
 /// Where folder renames are not atomic the node is built in place instead
 /// (`dir_move::build_node_in_place`).
-async fn build_node_folder(
+pub(crate) async fn build_node_folder(
     core: &Core,
     loc: &NodeLoc,
     name: &str,

@@ -349,7 +349,7 @@ fn persist_cache(
             )?;
             match (mode, queue) {
                 (CacheMode::Full, Some(q)) if persisted != CacheMode::Off => {
-                    queue_mount::attach(q, cached)?;
+                    queue_mount::attach(q, cached, vault)?;
                     Ok(CacheMode::Full)
                 }
                 _ => Ok(persisted),

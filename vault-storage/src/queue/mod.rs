@@ -41,7 +41,7 @@ use crate::{
 use journal::{Journal, OpKind, Record};
 use overlay::{Child, Found, Pending};
 
-pub use worker::conflict_name;
+pub use worker::{conflict_name, utc_stamp};
 
 /// How the worker runs.
 #[derive(Debug, Clone, Copy)]
@@ -118,7 +118,13 @@ pub(crate) struct Shared {
     stop: std::sync::atomic::AtomicBool,
     /// The worker starts nothing new (`vault queue --pause`, tests).
     paused: std::sync::atomic::AtomicBool,
+    /// Told of each folder the worker recreated ([`QueuedStorage::on_folder_recreated`]).
+    recreated: std::sync::OnceLock<FolderRecreated>,
 }
+
+/// Called with each folder the worker had to recreate on the storage because it was removed
+/// there meanwhile (by another device) under a queued change.
+pub type FolderRecreated = Arc<dyn Fn(&StoragePath) + Send + Sync>;
 
 impl Shared {
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -164,6 +170,7 @@ impl QueuedStorage {
                 settled: tokio::sync::Notify::new(),
                 stop: std::sync::atomic::AtomicBool::new(false),
                 paused: std::sync::atomic::AtomicBool::new(false),
+                recreated: std::sync::OnceLock::new(),
             }),
         }
     }
@@ -284,6 +291,13 @@ impl QueuedStorage {
             .stop
             .store(true, std::sync::atomic::Ordering::SeqCst);
         self.shared.changed.notify_one();
+    }
+
+    /// Sets who is told of each folder the worker recreates for a queued change (the vault
+    /// layer links it back into the tree: a bare recreated folder is unreachable there).
+    /// `false` if one was set already.
+    pub fn on_folder_recreated(&self, f: FolderRecreated) -> bool {
+        self.shared.recreated.set(f).is_ok()
     }
 
     /// Stops (`true`) or resumes starting uploads; what runs finishes.

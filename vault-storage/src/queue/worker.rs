@@ -18,6 +18,7 @@ struct Job {
     seqs: Vec<u64>,
     op: OpKind,
     obj: Option<PathBuf>,
+    recreated: Option<super::FolderRecreated>,
 }
 
 /// What applying an op came to.
@@ -124,7 +125,13 @@ fn pick(shared: &Shared) -> (Vec<Job>, Instant) {
         let obj = st.journal.as_ref().map(|j| j.obj_path(st.ops[i].seq));
         st.ops[i].in_flight = true;
         st.in_flight += 1;
-        jobs.push(Job { seqs, op, obj });
+        let recreated = shared.recreated.get().cloned();
+        jobs.push(Job {
+            seqs,
+            op,
+            obj,
+            recreated,
+        });
         i += 1;
     }
     (jobs, wake)
@@ -212,8 +219,13 @@ async fn body(obj: &Option<PathBuf>, len: u64, path: &StoragePath) -> Result<Bod
     Ok(Body::from_reader(len, f))
 }
 
-/// Creates the missing folders above `path` (a folder deleted on the server meanwhile).
-async fn recreate_parents(inner: &dyn Storage, path: &StoragePath) -> Result<(), StorageError> {
+/// Creates the missing folders above `path` (a folder deleted on the server meanwhile), and
+/// tells the job's observer of each.
+async fn recreate_parents(
+    inner: &dyn Storage,
+    job: &Job,
+    path: &StoragePath,
+) -> Result<(), StorageError> {
     let mut missing = Vec::new();
     let mut p = path.parent();
     while let Some(dir) = p {
@@ -227,7 +239,12 @@ async fn recreate_parents(inner: &dyn Storage, path: &StoragePath) -> Result<(),
         tracing::warn!(folder = %dir, "upload queue: a folder was removed on the storage meanwhile; recreated for a queued write");
         match inner.create_dir(&dir).await {
             Err(e) if e.kind() != StorageErrorKind::AlreadyExists => return Err(e),
-            _ => {}
+            Err(_) => {}
+            Ok(()) => {
+                if let Some(f) = &job.recreated {
+                    f(&dir);
+                }
+            }
         }
     }
     Ok(())
@@ -248,7 +265,7 @@ async fn apply(inner: &dyn Storage, job: &Job) -> Result<Outcome, StorageError> 
             let path = StoragePath::new(path)?;
             let mut r = inner.create_dir(&path).await;
             if matches!(&r, Err(e) if e.kind() == StorageErrorKind::NotFound) {
-                recreate_parents(inner, &path).await?;
+                recreate_parents(inner, job, &path).await?;
                 r = inner.create_dir(&path).await;
             }
             match r {
@@ -323,7 +340,7 @@ async fn apply_write(
         .write(path, body(&job.obj, len, path).await?, mode)
         .await;
     if matches!(&r, Err(e) if e.kind() == StorageErrorKind::NotFound) {
-        recreate_parents(inner, path).await?;
+        recreate_parents(inner, job, path).await?;
         r = inner
             .write(path, body(&job.obj, len, path).await?, mode)
             .await;
@@ -412,21 +429,26 @@ pub fn conflict_name(name: &str, at: SystemTime, n: u32) -> Option<String> {
     if stem.len() < 24 || stem.contains(' ') {
         return None;
     }
-    let secs = at.duration_since(SystemTime::UNIX_EPOCH).ok()?.as_secs();
-    let (days, rem) = (secs / 86_400, secs % 86_400);
-    let (y, m, d) = civil(days as i64);
-    let stamp = format!(
-        "{y:04}-{m:02}-{d:02} {:02}{:02}{:02}",
-        rem / 3600,
-        rem / 60 % 60,
-        rem % 60
-    );
+    let stamp = utc_stamp(at)?;
     let extra = if n == 0 {
         String::new()
     } else {
         format!(" {n}")
     };
     Some(format!("{stem} (conflicted copy {stamp}{extra}).c9r"))
+}
+
+/// `YYYY-MM-DD HHMMSS` in UTC, as in conflict-copy names.
+pub fn utc_stamp(at: SystemTime) -> Option<String> {
+    let secs = at.duration_since(SystemTime::UNIX_EPOCH).ok()?.as_secs();
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    let (y, m, d) = civil(days as i64);
+    Some(format!(
+        "{y:04}-{m:02}-{d:02} {:02}{:02}{:02}",
+        rem / 3600,
+        rem / 60 % 60,
+        rem % 60
+    ))
 }
 
 /// Days since 1970-01-01 to a calendar date (proleptic Gregorian).
