@@ -44,6 +44,11 @@ pub fn attach(
     vault: &vault_engine::Vault,
 ) -> CliResult<()> {
     relink_recreated_folders(queue, vault);
+    let placer = vault.conflict_placer();
+    queue.on_conflict_without_name(Arc::new(move |object| {
+        let placer = placer.clone();
+        Box::pin(async move { placer.place(&object).await })
+    }));
     let Some(dir) = cached.store_dir() else {
         return Err(CliError::other(
             "--cache=full needs the persistent cache folder, which is not available",

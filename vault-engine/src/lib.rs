@@ -177,6 +177,7 @@ impl std::fmt::Debug for Vault {
 mod background;
 mod backups;
 mod conflicts;
+mod copy_place;
 mod core;
 mod detect;
 mod dir_ids;
@@ -195,6 +196,7 @@ mod removals;
 mod scan;
 mod shadow;
 mod unlock;
+pub use copy_place::ConflictPlacer;
 pub use dir_ids::{DirRepeat, VisitedDirs};
 pub use new_file::{StagedFile, Stager};
 pub use open_file::OpenFile;
@@ -362,6 +364,12 @@ impl Vault {
     /// Links folders the upload queue recreated back into the tree (see [`FolderRecoverer`]).
     pub fn folder_recoverer(&self) -> FolderRecoverer {
         FolderRecoverer::new(Arc::downgrade(&self.core))
+    }
+
+    /// Names new nodes for the upload queue's conflict copies of long-named files (see
+    /// [`ConflictPlacer`]).
+    pub fn conflict_placer(&self) -> ConflictPlacer {
+        ConflictPlacer::new(Arc::downgrade(&self.core))
     }
 
     /// Finds `name` in `dir` by computing its encrypted name and stat-ing it.

@@ -120,7 +120,33 @@ pub(crate) struct Shared {
     paused: std::sync::atomic::AtomicBool,
     /// Told of each folder the worker recreated ([`QueuedStorage::on_folder_recreated`]).
     recreated: std::sync::OnceLock<FolderRecreated>,
+    /// Places conflict copies of objects without a name of their own
+    /// ([`QueuedStorage::on_conflict_without_name`]).
+    place_copy: std::sync::OnceLock<PlaceConflictCopy>,
 }
+
+/// Where a conflict copy goes whose object has no conflict-copy name of its own (a long-named
+/// node's `contents.c9r`): chosen by the vault layer, which can name a new node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CopyPlace {
+    /// Folders made first, in order (a shortened node's folder).
+    pub dirs: Vec<StoragePath>,
+    /// Small files written next (its `name.c9s`).
+    pub files: Vec<(StoragePath, Vec<u8>)>,
+    /// Where our version goes, last (created, never replacing).
+    pub target: StoragePath,
+}
+
+/// Asked, for a conflicting object without a conflict-copy name, where our version goes
+/// (`None`: nowhere known; the change waits).
+pub type PlaceConflictCopy = Arc<
+    dyn Fn(
+            StoragePath,
+        )
+            -> std::pin::Pin<Box<dyn std::future::Future<Output = Option<CopyPlace>> + Send>>
+        + Send
+        + Sync,
+>;
 
 /// Called with each folder the worker had to recreate on the storage because it was removed
 /// there meanwhile (by another device) under a queued change.
@@ -171,6 +197,7 @@ impl QueuedStorage {
                 stop: std::sync::atomic::AtomicBool::new(false),
                 paused: std::sync::atomic::AtomicBool::new(false),
                 recreated: std::sync::OnceLock::new(),
+                place_copy: std::sync::OnceLock::new(),
             }),
         }
     }
@@ -298,6 +325,12 @@ impl QueuedStorage {
     /// `false` if one was set already.
     pub fn on_folder_recreated(&self, f: FolderRecreated) -> bool {
         self.shared.recreated.set(f).is_ok()
+    }
+
+    /// Sets who places the conflict copy of an object that has no conflict-copy name of its
+    /// own (see [`CopyPlace`]). `false` if one was set already.
+    pub fn on_conflict_without_name(&self, f: PlaceConflictCopy) -> bool {
+        self.shared.place_copy.set(f).is_ok()
     }
 
     /// Stops (`true`) or resumes starting uploads; what runs finishes.

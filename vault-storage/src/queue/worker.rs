@@ -19,6 +19,7 @@ struct Job {
     op: OpKind,
     obj: Option<PathBuf>,
     recreated: Option<super::FolderRecreated>,
+    place_copy: Option<super::PlaceConflictCopy>,
 }
 
 /// What applying an op came to.
@@ -125,12 +126,12 @@ fn pick(shared: &Shared) -> (Vec<Job>, Instant) {
         let obj = st.journal.as_ref().map(|j| j.obj_path(st.ops[i].seq));
         st.ops[i].in_flight = true;
         st.in_flight += 1;
-        let recreated = shared.recreated.get().cloned();
         jobs.push(Job {
             seqs,
             op,
             obj,
-            recreated,
+            recreated: shared.recreated.get().cloned(),
+            place_copy: shared.place_copy.get().cloned(),
         });
         i += 1;
     }
@@ -411,13 +412,49 @@ async fn write_conflict_copy(
             Err(e) => return Err(e),
         }
     }
-    // Not a node's own object (a `.c9s` folder's `contents.c9r`, `dir.c9r`): no name the
-    // official apps read as a conflict copy exists; the op waits for the user (`vault queue`).
+    // Not a node's own object (a `.c9s` folder's `contents.c9r`): the vault layer names a new
+    // node for it.
+    if let Some(place) = &job.place_copy
+        && let Some(at) = place(path.clone()).await
+    {
+        return write_placed_copy(inner, job, path, len, &at).await;
+    }
+    // None known (`dir.c9r`, no vault layer): the op waits for the user (`vault queue`).
     Err(StorageError::with_source(
         StorageErrorKind::AlreadyExists,
         path,
         "changed on the storage by someone else; no conflict copy name for this object",
     ))
+}
+
+/// Our version as the new node `at` names (its folder and `name.c9s` first, our object last).
+async fn write_placed_copy(
+    inner: &dyn Storage,
+    job: &Job,
+    path: &StoragePath,
+    len: u64,
+    at: &super::CopyPlace,
+) -> Result<Outcome, StorageError> {
+    for dir in &at.dirs {
+        match inner.create_dir(dir).await {
+            Err(e) if e.kind() != StorageErrorKind::AlreadyExists => return Err(e),
+            _ => {}
+        }
+    }
+    for (file, bytes) in &at.files {
+        inner
+            .write(file, Body::from_bytes(bytes.clone()), WriteMode::Overwrite)
+            .await?;
+    }
+    inner
+        .write(
+            &at.target,
+            body(&job.obj, len, path).await?,
+            WriteMode::CreateNew,
+        )
+        .await?;
+    tracing::warn!(path = %path, copy = %at.target, "upload queue: conflict; our version was kept as a new node, the other one keeps the name");
+    Ok(Outcome::Conflict)
 }
 
 /// The conflict-copy name for ciphertext node `name` (`<base64>.c9r`): what a sync client
