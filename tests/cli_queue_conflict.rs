@@ -10,11 +10,13 @@
 //! lifted, the queue drains; then, as README "Upload queue" documents:
 //! - `doc.txt` holds the other client's bytes; ours is a conflict copy that both the mount and a
 //!   fresh `vault ls` list under a new cleartext name, holding exactly our bytes;
+//! - the same for a file whose name is stored shortened (`H.c9s/contents.c9r`): ours is a new
+//!   long-named node `NAME (conflicted copy YYYY-MM-DD HHMMSS).txt`;
 //! - `keep.txt`, changed by nobody else, holds our bytes and made no conflict copy;
 //! - `queued.txt` is readable with our bytes in `folder (recovered YYYY-MM-DD HHMMSS)` in the
 //!   root (its folder recreated and linked back by the mount), through the mount and a fresh
 //!   `vault ls`/`cat`; the rest of `folder` stays deleted;
-//! - `vault status -l` and `vault queue` count exactly one conflict; `vault check` passes.
+//! - `vault status -l` and `vault queue` count exactly two conflicts; `vault check` passes.
 //!
 //! Needs root, FUSE, openssh-server.
 
@@ -202,12 +204,15 @@ fn sftp_queue_conflicts_keep_both_versions() {
     let base = bytes("base version", 50);
     std::fs::write(m.join("doc.txt"), &base).unwrap();
     std::fs::write(m.join("keep.txt"), &base).unwrap();
+    // A name long enough to be stored shortened (`H.c9s/contents.c9r`).
+    let long = format!("{}.txt", "a long file name ".repeat(10));
+    std::fs::write(m.join(&long), &base).unwrap();
     std::fs::create_dir(m.join("folder")).unwrap();
     std::fs::write(m.join("folder").join("old.txt"), &base).unwrap();
     wait_until("the first versions sent", Duration::from_secs(60), || {
         c.journal() == (0, 0)
     });
-    assert_eq!(std::fs::read_dir(&m).unwrap().count(), 3);
+    assert_eq!(std::fs::read_dir(&m).unwrap().count(), 4);
     assert_eq!(std::fs::read_dir(m.join("folder")).unwrap().count(), 1);
 
     // The queue held: our changes wait in the journal.
@@ -222,12 +227,14 @@ fn sftp_queue_conflicts_keep_both_versions() {
     };
     write(&m.join("doc.txt"), &ours);
     write(&m.join("keep.txt"), &kept);
+    let ours_long = bytes("our queued version of the long-named file", 20);
+    write(&m.join(&long), &ours_long);
     write(&m.join("folder").join("queued.txt"), &queued);
     let (objs, _) = c.journal();
-    assert!(objs >= 3, "the journal holds {objs} objects");
+    assert!(objs >= 4, "the journal holds {objs} objects");
 
     std::thread::sleep(Duration::from_secs(1));
-    assert!(c.journal().0 >= 3, "sent while held");
+    assert!(c.journal().0 >= 4, "sent while held");
 
     // The other client: overwrites doc.txt, deletes folder.
     let theirs = bytes("the other client's version", 90);
@@ -235,6 +242,16 @@ fn sftp_queue_conflicts_keep_both_versions() {
     std::fs::write(&src, &theirs).unwrap();
     c.other(&["put", &c.url, src.to_str().unwrap(), "/doc.txt"])
         .ok();
+    let theirs_long = bytes("the other client's version of the long-named file", 25);
+    let src_long = c.tmp.path().join("theirs-long.txt");
+    std::fs::write(&src_long, &theirs_long).unwrap();
+    c.other(&[
+        "put",
+        &c.url,
+        src_long.to_str().unwrap(),
+        &format!("/{long}"),
+    ])
+    .ok();
     c.other(&["rm", "-r", &c.url, "/folder"]).ok();
     let ls = c.other(&["ls", &c.url]).ok();
     assert!(!ls.contains("folder"), "{ls}");
@@ -267,10 +284,10 @@ fn sftp_queue_conflicts_keep_both_versions() {
         status.contains("\tpending=0\tbytes=0")
     });
     eprintln!("[cli_queue_conflict] vault status -l: {}", status.trim());
-    assert!(status.contains("\tconflicts=1\t"), "{status}");
+    assert!(status.contains("\tconflicts=2\t"), "{status}");
     let listed = c.run_bare(&["queue", ms]).ok();
     assert!(listed.starts_with("pending=0\t"), "{listed}");
-    assert!(listed.contains("\tconflicts=1\t"), "{listed}");
+    assert!(listed.contains("\tconflicts=2\t"), "{listed}");
     let dl = daemon_log();
     assert!(dl.contains("conflict copy"), "no conflict log line:\n{dl}");
 
@@ -281,14 +298,15 @@ fn sftp_queue_conflicts_keep_both_versions() {
     let copies: Vec<&str> = names
         .iter()
         .copied()
-        .filter(|n| !["doc.txt", "keep.txt"].contains(n) && !n.ends_with('/'))
+        .filter(|n| !["doc.txt", "keep.txt", long.as_str()].contains(n) && !n.ends_with('/'))
         .collect();
-    assert_eq!(copies.len(), 1, "one conflict copy expected: {ls}");
-    let copy = copies[0];
+    assert_eq!(copies.len(), 2, "two conflict copies expected: {ls}");
+    let copy = *copies.iter().find(|n| n.starts_with("doc")).unwrap();
+    let long_copy = *copies.iter().find(|n| **n != copy).unwrap();
     let folders: Vec<&str> = names.iter().filter_map(|n| n.strip_suffix('/')).collect();
     assert_eq!(folders.len(), 1, "one folder expected: {ls}");
     let recovered = folders[0];
-    assert_eq!(names.len(), 4, "{ls}");
+    assert_eq!(names.len(), 6, "{ls}");
     assert!(
         copy.starts_with("doc") && copy.ends_with(".txt") && copy.contains("conflicted copy"),
         "{copy}"
@@ -296,6 +314,19 @@ fn sftp_queue_conflicts_keep_both_versions() {
     assert_eq!(c.other(&["cat", &c.url, "/doc.txt"]).stdout, theirs);
     assert_eq!(c.other(&["cat", &c.url, &format!("/{copy}")]).stdout, ours);
     assert_eq!(c.other(&["cat", &c.url, "/keep.txt"]).stdout, kept);
+    // The long-named file: ours is a new long-named node, not a marked `contents.c9r`.
+    assert!(
+        long_copy.starts_with("a long file name") && long_copy.contains(" (conflicted copy "),
+        "{long_copy}"
+    );
+    assert_eq!(
+        c.other(&["cat", &c.url, &format!("/{long}")]).stdout,
+        theirs_long
+    );
+    assert_eq!(
+        c.other(&["cat", &c.url, &format!("/{long_copy}")]).stdout,
+        ours_long
+    );
     // The deleted folder: recreated under a new name in the root, holding the queued file
     // (and only it: the other client's deletion of the rest stands).
     assert!(recovered.starts_with("folder (recovered "), "{ls}");
@@ -316,6 +347,7 @@ fn sftp_queue_conflicts_keep_both_versions() {
                 .map(|e| e.unwrap().file_name().into_string().unwrap())
                 .collect();
             seen.iter().any(|n| n == copy)
+                && seen.iter().any(|n| n == long_copy)
                 && seen.iter().any(|n| n == recovered)
                 && !seen.iter().any(|n| n == "folder")
                 && std::fs::read(m.join("doc.txt")).unwrap() == theirs
@@ -329,6 +361,8 @@ fn sftp_queue_conflicts_keep_both_versions() {
     );
     assert_eq!(std::fs::read(m.join(copy)).unwrap(), ours);
     assert_eq!(std::fs::read(m.join("keep.txt")).unwrap(), kept);
+    assert_eq!(std::fs::read(m.join(long_copy)).unwrap(), ours_long);
+    assert_eq!(std::fs::read(m.join(&long)).unwrap(), theirs_long);
     assert_eq!(
         std::fs::read(m.join(recovered).join("queued.txt")).unwrap(),
         queued
