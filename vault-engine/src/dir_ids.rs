@@ -69,12 +69,12 @@ impl DirCache {
         }
     }
 
-    /// The name of directory `id` as last cached, however old.
-    pub fn name_of(&self, id: &DirId) -> Option<String> {
+    /// The parent and name of directory `id` as last cached, however old.
+    pub fn name_of(&self, id: &DirId) -> Option<(DirId, String)> {
         lock(&self.entries)
             .iter()
             .find(|(_, (node, _))| matches!(&node.kind, crate::NodeKind::Dir(d) if d == id))
-            .map(|((_, name), _)| name.clone())
+            .map(|(key, _)| key.clone())
     }
 
     /// Forgets `(parent, name)` in the given and the NFC form.

@@ -14,7 +14,7 @@ use vault_storage::{Body, StoragePath, WriteMode};
 
 use crate::core::Core;
 use crate::nodes;
-use crate::{DirId, VaultError, VaultErrorKind};
+use crate::{DirId, NodeKind, VaultError, VaultErrorKind};
 
 /// Links recreated content directories back into the tree; see the module docs. Holds the
 /// vault weakly (it is kept by the storage layer below the vault).
@@ -70,7 +70,17 @@ async fn relink(
         )
         .await?;
     let old = core.dir_cache.name_of(&id);
-    let stem = old.as_deref().unwrap_or("Folder");
+    // Only its content folder was gone (a removal cut short elsewhere): the node still leads
+    // to it, and a second one would make two names for one folder.
+    if let Some((parent, name)) = &old {
+        // Asked of the storage, not of the cache.
+        core.dir_cache.evict(parent, name);
+        let still = nodes::lookup(core, parent, name).await;
+        if matches!(still, Ok(n) if n.kind == NodeKind::Dir(id.clone())) {
+            return Ok(None);
+        }
+    }
+    let stem = old.as_ref().map_or("Folder", |(_, n)| n.as_str());
     let stamp = vault_storage::queue::utc_stamp(at).unwrap_or_default();
     let root = DirId::root();
     let _g = core.dir_locks.lock(&[&root]).await;

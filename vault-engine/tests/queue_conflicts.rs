@@ -204,3 +204,54 @@ async fn a_folder_removed_elsewhere_under_a_queued_file_is_linked_back() {
     let report = check(&fresh, false, &NoProgress).await.unwrap();
     assert_eq!(report.unrepaired(), 0, "{:?}", report.problems);
 }
+
+#[tokio::test]
+async fn a_content_folder_removed_under_a_queued_file_with_its_node_left_is_not_linked_twice() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (mem, _) = new_memory_vault().await;
+    let (q, ours) = queued(&mem, &tmp.path().join("journal")).await;
+    let root = ours.root();
+    let other = reopen(mem.clone(), false).await;
+    other.create_dir(&root, "folder").await.unwrap();
+    let NodeKind::Dir(folder_id) = ours.lookup(&root, "folder").await.unwrap().kind else {
+        panic!("not a folder")
+    };
+    let before: Vec<String> = common::snapshot(&mem).1;
+
+    q.set_paused(true);
+    put(&ours, &folder_id, "queued.txt", b"queued in the folder").await;
+    // Only the folder's content folder goes (a removal cut short elsewhere).
+    let content: Vec<String> = common::snapshot(&mem)
+        .1
+        .into_iter()
+        .filter(|d| d.split('/').count() == 3 && before.contains(d))
+        .collect();
+    let fresh = reopen(mem.clone(), true).await;
+    let other_id = fresh.resolve_dir("/folder").await.unwrap();
+    let mut removed = false;
+    for d in content {
+        let path = vault_storage::StoragePath::new(&d).unwrap();
+        let listed = mem.list_dir(&path).await.unwrap();
+        // The folder's own content folder holds only its dirid.c9r; the root's holds the node.
+        if listed.len() == 1 && listed[0].name == "dirid.c9r" {
+            mem.remove_dir_all(&path).await.unwrap();
+            removed = true;
+        }
+    }
+    assert!(removed);
+    assert!(fresh.list(&other_id).await.is_err());
+    q.set_paused(false);
+    drained(&q).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    drained(&q).await;
+
+    let fresh = reopen(mem.clone(), true).await;
+    assert_eq!(names(&fresh, &root).await, ["folder"]);
+    assert_eq!(
+        read(&fresh, "/folder/queued.txt").await,
+        b"queued in the folder"
+    );
+    // Its dirid.c9r is back too.
+    let report = check(&fresh, false, &NoProgress).await.unwrap();
+    assert_eq!(report.unrepaired(), 0, "{:?}", report.problems);
+}
