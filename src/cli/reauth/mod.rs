@@ -50,6 +50,9 @@ use super::secrets::Secrets;
 pub const DEFAULT_AUTH_WAIT: Duration = Duration::from_secs(600);
 /// How long `vault auth` waits for the server's verdict once it answered.
 const VERDICT_WAIT: Duration = Duration::from_secs(120);
+/// How long `vault auth` waits for a reconnect attempt to ask, when a login is needed but no
+/// attempt is asking right now (the upload queue is told to try at once).
+const NEXT_QUESTION_WAIT: Duration = Duration::from_secs(20);
 
 pub use super::storage_arg::SharedPrompter;
 
@@ -149,7 +152,9 @@ async fn handle(stream: tokio::net::UnixStream, broker: Arc<Broker>) -> std::io:
             return Ok(());
         }
     }
-    let Some(mut pending) = broker.current() else {
+    let b = broker.clone();
+    let next = tokio::task::spawn_blocking(move || b.current_or_next(NEXT_QUESTION_WAIT));
+    let Some(mut pending) = next.await.ok().flatten() else {
         w.write_all(b"none\n").await?;
         return Ok(());
     };
