@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use vault_storage::cached::{CachedStorage, Store};
-use vault_storage::lazy::{Connecting, LazyStorage, Reconnect};
+use vault_storage::lazy::{ATTEMPT_LIMIT, Connecting, LazyStorage, Reconnect};
 use vault_storage::{Storage, StoragePath};
 
 use super::cache::{self, CacheMode};
@@ -87,7 +87,10 @@ pub async fn connect_for_mount(
         let a = attempt();
         Box::pin(async move { a.await.map_err(|e| e.message) })
     });
-    start_offline(storage_arg, secrets, &dir, pending, reconnect).await
+    // An SFTP login bounds its own network waits (not the time a person takes to answer):
+    // an attempt waiting for `vault auth` must not be cut off.
+    let limit = (!matches!(spec, StorageSpec::Sftp(_))).then_some(ATTEMPT_LIMIT);
+    start_offline(storage_arg, secrets, &dir, pending, reconnect, limit).await
 }
 
 type Attempt = std::pin::Pin<
@@ -149,6 +152,7 @@ async fn start_offline(
     dir: &std::path::Path,
     pending: Connecting,
     reconnect: Reconnect,
+    limit: Option<Duration>,
 ) -> CliResult<(Existing, Option<OfflineStart>)> {
     let unreachable = |why: String| {
         CliError::new(
@@ -156,10 +160,11 @@ async fn start_offline(
             format!("cannot reach storage {storage_arg}, and cannot start from its cache: {why}"),
         )
     };
-    let lazy = Arc::new(LazyStorage::spawn(
+    let lazy = Arc::new(LazyStorage::spawn_with_limit(
         vault_webdav::redact_password(storage_arg),
         pending,
         reconnect,
+        limit,
     ));
     let connected = lazy.connected();
     let backend = lazy.clone();

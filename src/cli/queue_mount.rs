@@ -156,19 +156,57 @@ fn write_status(files: &QueueFiles, queue: &QueuedStorage, state: &str) {
     }
 }
 
+/// The queue's state while the mount runs: `running`, or `waiting-login` while uploads are
+/// pending and the connection waits for `vault auth` (a reconnect whose question no recorded
+/// answer, askpass or dialog could answer: a new TOTP code).
+pub const WAITING_LOGIN: &str = "waiting-login";
+
+fn state(queue: &QueuedStorage, login: Option<&super::reauth::Broker>) -> &'static str {
+    match login {
+        Some(b) if b.needs_login() && queue.stats().pending > 0 => WAITING_LOGIN,
+        _ => "running",
+    }
+}
+
 /// Keeps the status file current and answers `vault queue --retry`, while the mount runs.
-pub fn report(rt: &tokio::runtime::Handle, queue: Arc<QueuedStorage>, mountpoint: &Path) {
+/// `login`: the broker of the mount's reconnect questions (sftp://): while it needs a login
+/// the state says so; once a login succeeds (or `vault auth` comes while no attempt is
+/// asking) every waiting upload is tried at once, whatever its backoff.
+pub fn report(
+    rt: &tokio::runtime::Handle,
+    queue: Arc<QueuedStorage>,
+    mountpoint: &Path,
+    login: Option<Arc<super::reauth::Broker>>,
+) {
     let Some(files) = QueueFiles::of(mountpoint) else {
         return;
     };
     let _ = std::fs::remove_file(files.drain());
+    let shown = mountpoint.display().to_string();
     rt.spawn(async move {
+        let mut logins = login.as_ref().map(|b| b.logins()).unwrap_or(0);
+        let mut was = "running";
         loop {
             if std::fs::remove_file(files.retry()).is_ok() {
                 tracing::info!("upload queue: retrying now (vault queue --retry)");
                 queue.retry_now();
             }
-            write_status(&files, &queue, "running");
+            if let Some(b) = &login {
+                let now = b.logins();
+                if now != logins || b.take_asked_for() {
+                    logins = now;
+                    queue.retry_now();
+                }
+            }
+            let state = state(&queue, login.as_deref());
+            if state == WAITING_LOGIN && was != WAITING_LOGIN {
+                tracing::warn!(
+                    pending = queue.stats().pending,
+                    "upload queue: waiting for a login: run `vault auth {shown}`"
+                );
+            }
+            was = state;
+            write_status(&files, &queue, state);
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
     });

@@ -27,7 +27,7 @@ const FIRST_PAUSE: Duration = Duration::from_secs(1);
 /// Longest pause between attempts.
 const MAX_PAUSE: Duration = Duration::from_secs(30);
 /// An attempt that has not finished by then is abandoned (a server dropping packets).
-const ATTEMPT_LIMIT: Duration = Duration::from_secs(30);
+pub const ATTEMPT_LIMIT: Duration = Duration::from_secs(30);
 
 /// See the module docs.
 pub struct LazyStorage {
@@ -42,6 +42,18 @@ impl LazyStorage {
     /// Starts connecting in the background: `first` (an attempt already under way), then
     /// `reconnect` attempts until one succeeds. Needs a tokio runtime.
     pub fn spawn(describe: String, first: Connecting, reconnect: Reconnect) -> LazyStorage {
+        Self::spawn_with_limit(describe, first, reconnect, Some(ATTEMPT_LIMIT))
+    }
+
+    /// [`LazyStorage::spawn`] with each attempt abandoned after `limit`; `None` for a backend
+    /// that bounds its own network waits and whose login may wait for a person (an SFTP
+    /// reconnect asking for a TOTP code): cutting it would throw the answer away.
+    pub fn spawn_with_limit(
+        describe: String,
+        first: Connecting,
+        reconnect: Reconnect,
+        limit: Option<Duration>,
+    ) -> LazyStorage {
         let slot: Arc<OnceLock<Arc<dyn Storage>>> = Arc::new(OnceLock::new());
         let (tx, rx) = tokio::sync::watch::channel(false);
         let s = slot.clone();
@@ -50,7 +62,11 @@ impl LazyStorage {
             let mut attempt = first;
             let mut pause = FIRST_PAUSE;
             loop {
-                match tokio::time::timeout(ATTEMPT_LIMIT, attempt).await {
+                let outcome = match limit {
+                    Some(limit) => tokio::time::timeout(limit, attempt).await,
+                    None => Ok(attempt.await),
+                };
+                match outcome {
                     Ok(Ok(storage)) => {
                         tracing::warn!(storage = %shown, "storage reachable again: connected (was offline)");
                         let _ = s.set(storage);

@@ -284,7 +284,7 @@ pub fn run(ctx: Ctx, mut args: MountArgs) -> CliResult {
         let _mode_note = ModeNote::write(&plan.mountpoint, mode);
         let _pins = cache_mount::serve_pins(rt.handle(), &vault, content, mode, &plan.mountpoint);
         if let Some(q) = &queue {
-            queue_mount::report(rt.handle(), q.clone(), &plan.mountpoint);
+            queue_mount::report(rt.handle(), q.clone(), &plan.mountpoint, None);
         }
         // Mounted: what --remember asked for was right.
         crate::cli::remember::commit(&plan.secrets.keyring);
@@ -697,11 +697,12 @@ fn start_daemon(
         rt.handle().clone(),
     )
     .map_err(mount_error)?;
-    let socket = reauth_serve(&rt, broker, &key);
+    let socket = reauth_serve(&rt, broker.clone(), &key);
     let note = ModeNote::write(&plan.mountpoint, mode);
     let pins = cache_mount::serve_pins(rt.handle(), &vault, content, mode, &plan.mountpoint);
     if let Some(q) = &queue {
-        queue_mount::report(rt.handle(), q.clone(), &plan.mountpoint);
+        let login = broker.filter(|_| socket.is_some());
+        queue_mount::report(rt.handle(), q.clone(), &plan.mountpoint, login);
     }
     Ok((rt, mount, socket, note, cached, pins, queue))
 }

@@ -36,13 +36,20 @@ pub fn run(target: &Path, retry: bool) -> CliResult {
     }
     let s = &seen.stats;
     println!(
-        "pending={}\tbytes={}\toldest={}\tconflicts={}\tlast_error={}",
+        "pending={}\tbytes={}\toldest={}\tconflicts={}\tlast_error={}\tqueue={}",
         s.pending,
         s.bytes,
         queue_mount::age(s.oldest),
         s.conflicts,
-        s.last_error.as_deref().unwrap_or("-")
+        s.last_error.as_deref().unwrap_or("-"),
+        seen.state
     );
+    if seen.state == queue_mount::WAITING_LOGIN {
+        eprintln!(
+            "vault: the upload queue waits for a login: run `vault auth {}`",
+            abs.display()
+        );
+    }
     for (kind, attempts, len, path) in &seen.ops {
         println!("{kind}\t{attempts}\t{len}\t{path}");
     }

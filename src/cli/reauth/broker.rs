@@ -48,6 +48,14 @@ pub(super) struct BrokerState {
     pub(super) verdict: Option<Verdict>,
     /// Keyboard-interactive name/instructions shown with the next question.
     pub(super) info: Option<String>,
+    /// A reconnect asked for `vault auth` and has not logged in since (its question may have
+    /// been withdrawn after `auth_wait`: the next attempt asks again).
+    pub(super) needs_login: bool,
+    /// Logins that succeeded (the first one included).
+    pub(super) logins: u64,
+    /// A `vault auth` came while no question was posted: whoever makes the next attempt
+    /// (the upload queue) may make it now.
+    pub(super) asked_for: bool,
 }
 
 /// Between the reconnecting backend (a blocking prompter thread) and `vault auth` clients.
@@ -116,6 +124,42 @@ impl Broker {
         self.lock().pending.is_some()
     }
 
+    /// True from the moment a reconnect posts a question for `vault auth` until a login
+    /// succeeds, also between two attempts (a question withdrawn after `auth_wait`).
+    pub fn needs_login(&self) -> bool {
+        let st = self.lock();
+        st.needs_login || st.pending.is_some()
+    }
+
+    /// How many logins have succeeded so far: a change means the connection is back.
+    pub fn logins(&self) -> u64 {
+        self.lock().logins
+    }
+
+    /// True once after a `vault auth` found no question posted while a login is needed.
+    pub fn take_asked_for(&self) -> bool {
+        std::mem::take(&mut self.lock().asked_for)
+    }
+
+    /// For a `vault auth` client: the question waiting now, or, while a login is needed but
+    /// no attempt is asking (between two tries), the next one posted within `wait`.
+    pub(super) fn current_or_next(&self, wait: Duration) -> Option<Pending> {
+        {
+            let mut st = self.lock();
+            if let Some(p) = &st.pending {
+                return Some(p.clone());
+            }
+            if !st.needs_login || st.closed {
+                return None;
+            }
+            st.asked_for = true;
+        }
+        match self.wait_event(false, 0, wait) {
+            Event::Pending(p) => Some(p),
+            _ => None,
+        }
+    }
+
     pub(super) fn set_info(&self, text: &str) {
         self.lock().info = Some(text.to_string());
     }
@@ -160,6 +204,7 @@ impl Broker {
             info,
         });
         st.delivered = None;
+        st.needs_login = true;
         self.cond.notify_all();
         let what = if prompt.to_ascii_lowercase().contains("code") {
             "a verification code".to_string()
@@ -230,16 +275,15 @@ impl Broker {
     pub(super) fn set_verdict(&self, v: Verdict) {
         let mut st = self.lock();
         st.in_flight = None;
+        if v == Verdict::Ok {
+            st.needs_login = false;
+            st.logins += 1;
+        }
         if st.awaiting_verdict {
             st.awaiting_verdict = false;
             st.verdict = Some(v);
             self.cond.notify_all();
         }
-    }
-
-    /// The question waiting now, if any.
-    pub(super) fn current(&self) -> Option<Pending> {
-        self.lock().pending.clone()
     }
 
     /// Waits for the verdict (when `want_verdict`) or a question newer than `after`.

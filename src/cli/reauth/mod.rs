@@ -50,6 +50,9 @@ use super::secrets::Secrets;
 pub const DEFAULT_AUTH_WAIT: Duration = Duration::from_secs(600);
 /// How long `vault auth` waits for the server's verdict once it answered.
 const VERDICT_WAIT: Duration = Duration::from_secs(120);
+/// How long `vault auth` waits for a reconnect attempt to ask, when a login is needed but no
+/// attempt is asking right now (the upload queue is told to try at once).
+const NEXT_QUESTION_WAIT: Duration = Duration::from_secs(20);
 
 pub use super::storage_arg::SharedPrompter;
 
@@ -149,7 +152,9 @@ async fn handle(stream: tokio::net::UnixStream, broker: Arc<Broker>) -> std::io:
             return Ok(());
         }
     }
-    let Some(mut pending) = broker.current() else {
+    let b = broker.clone();
+    let next = tokio::task::spawn_blocking(move || b.current_or_next(NEXT_QUESTION_WAIT));
+    let Some(mut pending) = next.await.ok().flatten() else {
         w.write_all(b"none\n").await?;
         return Ok(());
     };
@@ -498,6 +503,46 @@ mod tests {
         ));
         broker.close();
         assert!(p.server(&question("Verification code: ")).is_err());
+    }
+
+    /// A login stays needed from the first posted question until one succeeds, also once the
+    /// question was withdrawn; a `vault auth` in that gap is handed the next question.
+    #[test]
+    fn needs_login_lasts_until_a_login_succeeds() {
+        let broker = Broker::new(
+            "h",
+            Path::new("/m"),
+            Duration::from_millis(100),
+            Notifier::default(),
+        );
+        broker.arm();
+        let p = Arc::new(DaemonPrompter::new(
+            Secrets::preset(Vec::new(), Default::default()),
+            None,
+            broker.clone(),
+        ));
+        assert!(!broker.needs_login());
+        assert!(p.server(&question("Verification code: ")).is_err());
+        assert!(!broker.waiting() && broker.needs_login());
+        let b = broker.clone();
+        let client = std::thread::spawn(move || b.current_or_next(Duration::from_secs(5)));
+        let t = Instant::now();
+        while !broker.take_asked_for() {
+            assert!(t.elapsed() < Duration::from_secs(5), "no asked_for");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let p2 = p.clone();
+        let asker =
+            std::thread::spawn(move || p2.server(&question("Verification code: ")).unwrap());
+        let pending = client.join().unwrap().expect("the next question");
+        assert!(broker.deliver(pending.id, Zeroizing::new("135790".into())));
+        assert_eq!(asker.join().unwrap().as_str(), "135790");
+        assert!(broker.needs_login());
+        let before = broker.logins();
+        p.logged_in();
+        assert!(!broker.needs_login());
+        assert_eq!(broker.logins(), before + 1);
+        assert!(broker.current_or_next(Duration::from_secs(5)).is_none());
     }
 
     /// In a desktop session a reconnect's question gets a dialog (marked text) before it
