@@ -615,8 +615,8 @@ async fn check_file(core: &Core, node: &Node) -> Result<Option<(String, String)>
 }
 
 /// Content directories under `d/` that no directory node leads to. With
-/// `repair`, those holding nothing but `dirid.c9r` (an interrupted mkdir or
-/// rmdir) are removed: they hold no data.
+/// `repair`, those holding nothing but `dirid.c9r` and temp objects (an interrupted
+/// mkdir or rmdir) are removed: they hold no data.
 async fn find_orphans(
     core: &Core,
     visited: &HashSet<String>,
@@ -651,7 +651,14 @@ async fn find_orphans(
                 Ok(b) => core.cryptor.decrypt_dir_id_backup(&b).ok(),
                 Err(_) => None,
             };
-            let empty = entries.iter().all(|e| e.name == layout::DIR_ID_BACKUP_FILE);
+            // Temp objects count as nothing: what a background removal (or a crash) left.
+            let empty = entries.iter().all(|e| {
+                e.name == layout::DIR_ID_BACKUP_FILE
+                    || (e.name.starts_with(vault_storage::TEMP_PREFIX)
+                        && p2
+                            .join(&e.name)
+                            .is_ok_and(|p| !core.live_temps.contains(p.as_str())))
+            });
             let description = match (&id, empty) {
                 (Some(id), true) => format!(
                     "orphaned empty content directory (directory ID {id}): no dir.c9r leads to it"

@@ -186,6 +186,7 @@ mod listing;
 mod live_temps;
 mod names;
 mod new_file;
+mod node_removal;
 mod nodes;
 mod open_file;
 mod open_table;

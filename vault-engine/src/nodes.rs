@@ -6,18 +6,17 @@
 //! caches (directory IDs, listing presentations, open files) in step.
 //! Logs name ciphertext paths; cleartext names appear only at trace level.
 
-use std::collections::HashSet;
 use std::time::SystemTime;
 
 use vault_format::{FormatError, layout};
 use vault_storage::{Body, RenameMode, StorageErrorKind, StoragePath, WriteMode};
 
-use crate::backups;
 use crate::core::{Core, TEMP_PREFIX, is_not_found, not_found_as};
 pub(crate) use crate::detect::root_node;
 use crate::detect::{self, Detected, node_at};
 use crate::dir_move;
 use crate::names::{self, NodeLoc};
+use crate::node_removal::{remove_dir_storage, remove_node_storage};
 use crate::open_file;
 use crate::{DirId, Node, NodeKind, VaultError, VaultErrorKind, listing};
 
@@ -331,77 +330,6 @@ pub(crate) async fn read_symlink(core: &Core, node: &Node) -> Result<String, Vau
         .map_err(|_| corrupt(FormatError::InvalidNodeFile("symlink target (not UTF-8)")))
 }
 
-/// Renames a plain file object aside to a hidden temp name in its folder and queues its
-/// unlink ([`crate::removals`]); unlinks it here when the queue is full.
-async fn remove_in_background(
-    core: &Core,
-    loc: &NodeLoc,
-    path: &StoragePath,
-) -> Result<(), vault_storage::StorageError> {
-    let aside = loc
-        .content_dir
-        .join(&format!("{TEMP_PREFIX}{}", layout::new_dir_id()))?;
-    core.storage
-        .rename_nosync(path, &aside, RenameMode::NoReplace)
-        .await?;
-    match core
-        .removals
-        .enqueue(&core.storage, loc.content_dir.as_str(), aside)
-    {
-        Ok(()) => Ok(()),
-        Err(aside) => match core.storage.remove_file(&aside).await {
-            Err(e) if e.kind() != StorageErrorKind::NotFound => Err(e),
-            _ => Ok(()),
-        },
-    }
-}
-
-/// Removes the storage of a file or symlink node. `background`: the node was just looked up
-/// (so it is a file on storage), and a plain file's unlink may finish in the background.
-async fn remove_node_storage(core: &Core, node: &Node, background: bool) -> Result<(), VaultError> {
-    let loc = NodeLoc::from_storage_path(&node.storage_path)?;
-    let path = loc.node_path()?;
-    if node.kind == NodeKind::File {
-        let content = loc.file_content_path()?;
-        core.await_background(content.as_str()).await;
-        if let Some(f) = open_file::find(core, content.as_str()) {
-            f.mark_unlinked().await;
-            core.open_files.remove(content.as_str());
-            drop(f);
-        }
-    }
-    // A plain file node is one object; symlinks and shortened nodes are
-    // folders. Try that first (no stat); the other kind only if storage
-    // says the node is not what its name says.
-    let folder = loc.is_shortened() || node.kind != NodeKind::File;
-    if !folder && background && core.removals.enabled() {
-        return remove_in_background(core, &loc, &path)
-            .await
-            .map_err(|e| not_found_as(e, &node.name));
-    }
-    let first = if folder {
-        core.storage.remove_dir_all(&path).await
-    } else {
-        core.storage.remove_file(&path).await
-    };
-    let res = match first {
-        Err(e)
-            if matches!(
-                e.kind(),
-                StorageErrorKind::IsADirectory | StorageErrorKind::NotADirectory
-            ) =>
-        {
-            if folder {
-                core.storage.remove_file(&path).await
-            } else {
-                core.storage.remove_dir_all(&path).await
-            }
-        }
-        other => other,
-    };
-    res.map_err(|e| not_found_as(e, &node.name))
-}
-
 pub(crate) async fn remove_file(core: &Core, dir: &DirId, name: &str) -> Result<(), VaultError> {
     core.check_writable()?;
     names::validate(name)?;
@@ -430,77 +358,6 @@ pub(crate) async fn remove_listed(core: &Core, node: &Node) -> Result<(), VaultE
     remove_node_storage(core, node, false).await?;
     core.forget_presented(&node.parent, &node.name);
     tracing::debug!(ciphertext = %node.storage_path, "removed");
-    Ok(())
-}
-
-/// Checks that a directory's content dir holds only `dirid.c9r` (and stale
-/// shadow objects, which are removed). `Ok(false)` when it is missing.
-async fn ensure_empty(core: &Core, content: &StoragePath, name: &str) -> Result<bool, VaultError> {
-    core.removals.wait_dir(content.as_str()).await;
-    let entries = match core.storage.list_dir(content).await {
-        Ok(e) => e,
-        Err(e) if is_not_found(&e) => return Ok(false),
-        Err(e) => return Err(e.into()),
-    };
-    let mut stale = Vec::new();
-    let names: HashSet<&str> = entries.iter().map(|e| e.name.as_str()).collect();
-    for e in &entries {
-        if e.name == layout::DIR_ID_BACKUP_FILE {
-            continue;
-        }
-        let path = content.join(&e.name)?;
-        if e.name.starts_with(TEMP_PREFIX) && !core.live_temps.contains(path.as_str()) {
-            stale.push(path);
-            continue;
-        }
-        // A replace backup whose object is gone is that object's only copy
-        // (`vault check --repair` restores it): the directory is not empty.
-        if backups::backup_removable(&e.name, &names) == Some(true) {
-            stale.push(path);
-            continue;
-        }
-        return Err(VaultError::node(VaultErrorKind::NotEmpty, name));
-    }
-    for p in stale {
-        core.storage.remove_file(&p).await?;
-    }
-    Ok(true)
-}
-
-/// Removes an empty directory's content dir, then its node.
-async fn remove_dir_storage(core: &Core, node: &Node, id: &DirId) -> Result<(), VaultError> {
-    let content = core.content_dir(id)?;
-    if ensure_empty(core, &content, &node.name).await? {
-        match core
-            .storage
-            .remove_file(&content.join(layout::DIR_ID_BACKUP_FILE)?)
-            .await
-        {
-            Ok(()) => {}
-            Err(e) if is_not_found(&e) => {}
-            Err(e) => return Err(e.into()),
-        }
-        match core.storage.remove_dir(&content).await {
-            Ok(()) => {}
-            Err(e) if e.kind() == StorageErrorKind::NotEmpty => {
-                return Err(VaultError::node(
-                    VaultErrorKind::NotEmpty,
-                    node.name.clone(),
-                ));
-            }
-            Err(e) if is_not_found(&e) => {}
-            Err(e) => return Err(e.into()),
-        }
-    }
-    let node_path = StoragePath::new(&node.storage_path)?;
-    core.storage
-        .remove_dir_all(&node_path)
-        .await
-        .map_err(|e| not_found_as(e, &node.name))?;
-    core.dir_cache.evict(&node.parent, &node.name);
-    core.dir_cache.evict_children(id);
-    core.invalidate_presented(id);
-    tracing::debug!(ciphertext = %node_path, content = %content, "directory removed");
     Ok(())
 }
 

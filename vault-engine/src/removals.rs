@@ -5,10 +5,14 @@
 //! Why: on a disk mounted with `discard`, ext4 discards the freed blocks in the unlink that
 //! frees them, milliseconds each one after another, much less when several run side by side;
 //! a Cryptomator file always holds blocks (its header). Directory removal waits for the
-//! removals queued in that folder ([`Removals::wait_dir`]), a whole-vault flush for all
-//! ([`Removals::wait_all`]). A removal that fails leaves a stale temp object, which directory
-//! removal and `check --repair` delete. Off unless enabled (the drive over a local folder);
-//! a leaf: `core` holds one.
+//! removals queued in that folder ([`Removals::wait_dir`]) only where it must (the queue is
+//! full); otherwise a removed directory's node folder is renamed aside like a file
+//! ([`Kind::Tree`]) and its content folder is queued too ([`Kind::Content`]), removed once
+//! the removals queued inside it are done, so `rm -r` never waits for the disk. A
+//! whole-vault flush waits for all ([`Removals::wait_all`]). A removal that fails leaves a
+//! stale temp object (or an orphaned content folder), which directory removal and
+//! `check --repair` delete. Off unless enabled (the drive over a local folder); a leaf:
+//! `core` holds one.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -36,10 +40,23 @@ struct Inner {
     done: Notify,
 }
 
+/// What a queued removal removes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    /// One object.
+    File,
+    /// A folder and everything in it (a directory's node folder renamed aside).
+    Tree,
+    /// A removed directory's content folder, once every removal queued in it is done. Only
+    /// the named ID backup and temp objects are removed with it; anything else (another
+    /// client's file) leaves the folder in place, for `check` to report.
+    Content { id_backup: &'static str },
+}
+
 #[derive(Default)]
 struct State {
-    /// (folder key, object) in order.
-    queue: VecDeque<(String, StoragePath)>,
+    /// (folder key, object, kind) in order.
+    queue: VecDeque<(String, StoragePath, Kind)>,
     /// Queued or running removals per folder key.
     per_dir: HashMap<String, usize>,
     /// Objects queued or being removed.
@@ -71,6 +88,18 @@ impl Removals {
         dir: &str,
         path: StoragePath,
     ) -> Result<(), StoragePath> {
+        self.enqueue_kind(storage, dir, path, Kind::File)
+    }
+
+    /// [`Removals::enqueue`] of a `kind` of removal. A [`Kind::Content`] removal of folder
+    /// `f` is queued under its parent's key (`dir`) and waits for the removals keyed `f`.
+    pub fn enqueue_kind(
+        &self,
+        storage: &Arc<dyn Storage>,
+        dir: &str,
+        path: StoragePath,
+        kind: Kind,
+    ) -> Result<(), StoragePath> {
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             return Err(path);
         };
@@ -80,7 +109,7 @@ impl Removals {
         }
         st.paths.insert(path.as_str().to_owned());
         *st.per_dir.entry(dir.to_owned()).or_default() += 1;
-        st.queue.push_back((dir.to_owned(), path));
+        st.queue.push_back((dir.to_owned(), path, kind));
         if st.workers < WORKERS {
             st.workers += 1;
             let (inner, storage) = (Arc::clone(&self.inner), Arc::clone(storage));
@@ -105,17 +134,74 @@ impl Removals {
     }
 
     async fn wait_until(&self, done: impl Fn(&State) -> bool) {
+        self.inner.wait_until(done).await;
+    }
+}
+
+impl Inner {
+    async fn wait_until(&self, done: impl Fn(&State) -> bool) {
         loop {
-            let notified = self.inner.done.notified();
+            let notified = self.done.notified();
             tokio::pin!(notified);
             // Registered before the check, so a removal finishing in between wakes us.
             notified.as_mut().enable();
-            if done(&self.inner.lock()) {
+            if done(&self.lock()) {
                 return;
             }
             notified.await;
         }
     }
+}
+
+/// Removes one queued object or folder; NotFound counts as done.
+async fn remove(
+    inner: &Inner,
+    storage: &dyn Storage,
+    path: &StoragePath,
+    kind: Kind,
+) -> Result<(), vault_storage::StorageError> {
+    let res = match kind {
+        Kind::File => storage.remove_file(path).await,
+        Kind::Tree => storage.remove_dir_all(path).await,
+        Kind::Content { id_backup } => {
+            // Every removal queued inside was taken off the queue before this one (the
+            // queue is in order); wait for the last of them to finish.
+            inner
+                .wait_until(|st| !st.per_dir.contains_key(path.as_str()))
+                .await;
+            remove_content(storage, path, id_backup).await
+        }
+    };
+    match res {
+        Err(e) if e.kind() == StorageErrorKind::NotFound => Ok(()),
+        other => other,
+    }
+}
+
+/// A removed directory's content folder: its ID backup and temp objects, then the folder.
+async fn remove_content(
+    storage: &dyn Storage,
+    path: &StoragePath,
+    id_backup: &str,
+) -> Result<(), vault_storage::StorageError> {
+    for e in storage.list_dir(path).await? {
+        let child = path.join(&e.name)?;
+        let res = if e.name.starts_with(vault_storage::TEMP_PREFIX)
+            && e.metadata.kind == vault_storage::EntryKind::Dir
+        {
+            storage.remove_dir_all(&child).await
+        } else if e.name == id_backup || e.name.starts_with(vault_storage::TEMP_PREFIX) {
+            storage.remove_file(&child).await
+        } else {
+            tracing::warn!(ciphertext = %child, "a removed directory's content folder holds an unknown entry; left in place");
+            return Ok(());
+        };
+        match res {
+            Err(e) if e.kind() != StorageErrorKind::NotFound => return Err(e),
+            _ => {}
+        }
+    }
+    storage.remove_dir(path).await
 }
 
 /// One worker: removes queued objects until the queue is empty.
@@ -129,12 +215,11 @@ async fn work(inner: Arc<Inner>, storage: Arc<dyn Storage>) {
             }
             next
         };
-        let Some((dir, path)) = next else {
+        let Some((dir, path, kind)) = next else {
             return;
         };
-        match storage.remove_file(&path).await {
+        match remove(&inner, storage.as_ref(), &path, kind).await {
             Ok(()) => {}
-            Err(e) if e.kind() == StorageErrorKind::NotFound => {}
             Err(e) => {
                 tracing::warn!(ciphertext = %path, error = %e, "background removal failed; a stale temp object is left");
             }

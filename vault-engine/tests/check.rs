@@ -461,3 +461,46 @@ async fn a_cut_move_collision_is_repaired() {
     assert_eq!(&f.read(0, 100).await.expect("read")[..], b"kept");
     assert!(fresh.resolve("/docs").await.is_err());
 }
+
+/// What a background `rmdir` cut short leaves (the node folder gone, the content folder still
+/// holding its `dirid.c9r` and a removed file's temp object) is an orphan `--repair` removes:
+/// the temp object holds only what the user already deleted.
+#[tokio::test]
+async fn an_orphan_holding_only_temp_objects_is_repaired() {
+    let (storage, vault) = new_memory_vault().await;
+    let gone = vault
+        .create_dir(&vault.root(), "gone")
+        .await
+        .expect("mkdir");
+    let NodeKind::Dir(gone_id) = gone.kind.clone() else {
+        panic!()
+    };
+    let f = write(&vault, &gone_id, "f.txt", b"deleted").await;
+    let content = f.storage_path.rsplit_once('/').expect("/").0.to_owned();
+    let aside = format!("{content}/.vault-tmp-removed");
+    let bytes = storage.read_all(&p(&f.storage_path)).await.expect("read");
+    storage
+        .write(
+            &p(&aside),
+            Body::from_bytes(bytes.to_vec()),
+            WriteMode::CreateNew,
+        )
+        .await
+        .expect("aside");
+    storage.remove_file(&p(&f.storage_path)).await.expect("rm");
+    storage
+        .remove_dir_all(&p(&gone.storage_path))
+        .await
+        .expect("rm node");
+    let fresh = reopen(storage.clone(), false).await;
+    let report = check(&fresh, true, &NoProgress).await.expect("repair");
+    assert!(
+        report
+            .problems
+            .iter()
+            .any(|p| p.storage_path == content && p.repaired),
+        "{:#?}",
+        report.problems
+    );
+    assert!(storage.metadata(&p(&content)).await.is_err(), "removed");
+}

@@ -344,8 +344,17 @@ impl VaultFs {
         &self.vault
     }
 
-    /// Bounds an engine call by the operation timeout.
+    /// Bounds an engine call by the operation timeout. The call is polled once before the
+    /// timer is armed: over a local folder served on the FUSE reader thread
+    /// ([`vault_engine::run_io_inline`]) nearly every call finishes in that first poll, and
+    /// arming and cancelling a timer (a clock read and the timer wheel's lock) cost more than
+    /// a 4 KiB read's engine work.
     async fn timed<T>(&self, fut: impl Future<Output = Result<T, VaultError>>) -> FsResult<T> {
+        let mut fut = std::pin::pin!(fut);
+        let first = std::future::poll_fn(|cx| std::task::Poll::Ready(fut.as_mut().poll(cx))).await;
+        if let std::task::Poll::Ready(result) = first {
+            return result.map_err(FsError::from);
+        }
         match tokio::time::timeout(self.config.op_timeout, fut).await {
             Ok(result) => result.map_err(FsError::from),
             Err(_) => {

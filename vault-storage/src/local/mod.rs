@@ -44,7 +44,7 @@ mod handles;
 
 pub use fsops::classify;
 use fsops::{
-    blocking, check_no_symlinks, metadata_of, read_at, rename_noreplace, sync_dir,
+    blocking, check_no_symlinks, metadata_of, read_exact_at, rename_noreplace, sync_dir,
     to_storage_error, write_all_at,
 };
 pub use handles::{HANDLE_CACHE, HANDLE_TTL};
@@ -437,17 +437,7 @@ impl Storage for LocalStorage {
             } else {
                 len
             };
-            let mut buf = vec![0u8; want];
-            let mut filled = 0;
-            while filled < buf.len() {
-                let n = read_at(&file, &mut buf[filled..], offset + filled as u64)?;
-                if n == 0 {
-                    break;
-                }
-                filled += n;
-            }
-            buf.truncate(filled);
-            Ok(Bytes::from(buf))
+            Ok(Bytes::from(read_exact_at(&file, want, offset)?))
         })
         .await
     }
