@@ -254,6 +254,44 @@ fn symlinks() {
     assert!(fs::symlink_metadata(m.path("l")).is_err());
 }
 
+/// The kernel may drop an unused inode and look its name up again; the inode number must not
+/// change (GNU tar replaces a deferred symlink's placeholder file only if its inode number is
+/// the same, and leaves an empty file otherwise). `drop_caches` makes the kernel forget them.
+#[test]
+fn inode_numbers_survive_the_kernel_forgetting_them() {
+    let m = Mounted::new();
+    fs::create_dir(m.path("d")).expect("mkdir");
+    fs::write(m.path("d/f"), b"x").expect("write");
+    std::os::unix::fs::symlink("../outside", m.path("d/l")).expect("symlink");
+    let names = ["d", "d/f", "d/l"];
+    let inos = |m: &Mounted| -> Vec<u64> {
+        names
+            .iter()
+            .map(|n| fs::symlink_metadata(m.path(n)).expect("lstat").ino())
+            .collect()
+    };
+    let before = inos(&m);
+    // Without a forget this test proves nothing: the kernel sends one for each dropped inode,
+    // and the new lookup of "d/f" must reach the daemon (the entry count goes back up).
+    fs::write("/proc/sys/vm/drop_caches", b"2").expect("drop_caches (the mount tests run as root)");
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(
+        inos(&m),
+        before,
+        "inode numbers after the kernel dropped its inodes"
+    );
+    // A file made anew under a removed file's name is another file: another number.
+    fs::remove_file(m.path("d/f")).expect("unlink");
+    fs::write("/proc/sys/vm/drop_caches", b"2").expect("drop_caches");
+    std::thread::sleep(Duration::from_millis(200));
+    fs::write(m.path("d/f"), b"y").expect("write again");
+    assert_ne!(
+        fs::symlink_metadata(m.path("d/f")).expect("lstat").ino(),
+        before[1],
+        "a new file under an old name"
+    );
+}
+
 #[test]
 fn unsupported_operations_answer_errors_not_success() {
     let m = Mounted::new();

@@ -33,6 +33,7 @@ pub mod error;
 mod file_io;
 pub mod node_table;
 mod pending;
+mod retired;
 pub mod symlinks;
 mod tree;
 

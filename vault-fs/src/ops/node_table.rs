@@ -2,9 +2,11 @@
 //! counts the kernel's `forget` releases. Knows nothing of FUSE or Cryptomator
 //! beyond the engine's `Node`.
 //!
-//! - Root is 1; numbers are never reused, so a number names at most one node
-//!   for the mount's lifetime. A node keeps its number while the kernel holds a
-//!   lookup on it or a handle is open; `rename` updates the entry in place.
+//! - Root is 1. A node keeps its number while the kernel holds a lookup on it
+//!   or a handle is open; `rename` updates the entry in place. Once the kernel
+//!   forgot it, its number is given again only to a node looked up at the same
+//!   place (parent, name, kind), so `st_ino` stays stable across the kernel
+//!   dropping an inode (see `retired`); otherwise numbers are never reused.
 //! - A removed or replaced node is *detached*: out of the name index, kept
 //!   until its lookups and handles are gone.
 
@@ -13,6 +15,8 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use vault_engine::{Node, OpenFile};
+
+use super::retired::{Retired, place_key};
 
 /// A node number (FUSE inode). Root is [`ROOT`].
 pub type NodeId = u64;
@@ -62,6 +66,7 @@ pub struct NodeTable {
     entries: HashMap<NodeId, NodeEntry>,
     index: HashMap<(NodeId, String), NodeId>,
     next: NodeId,
+    retired: Retired,
 }
 
 impl NodeTable {
@@ -92,6 +97,7 @@ impl NodeTable {
             entries,
             index: HashMap::new(),
             next: ROOT + 1,
+            retired: Retired::default(),
         }
     }
 
@@ -125,8 +131,13 @@ impl NodeTable {
             }
             self.detach(id);
         }
-        let id = self.next;
-        self.next += 1;
+        let id = match self.retired.take(place_key(parent, name, &node)) {
+            Some(id) if !self.entries.contains_key(&id) => id,
+            _ => {
+                self.next += 1;
+                self.next - 1
+            }
+        };
         self.entries.insert(
             id,
             NodeEntry {
@@ -208,6 +219,11 @@ impl NodeTable {
             .map(|e| e.lookups == 0 && e.open_handles == 0 && e.snapshots == 0 && !e.silly)
             .unwrap_or(false);
         if removable && let Some(entry) = self.entries.remove(&id) {
+            // A removed or replaced node's place now names another node (or none).
+            if !entry.detached {
+                self.retired
+                    .retire(place_key(entry.parent, &entry.name, &entry.node), id);
+            }
             let key = (entry.parent, entry.name);
             if self.index.get(&key) == Some(&id) {
                 self.index.remove(&key);
@@ -294,8 +310,29 @@ mod tests {
         assert_eq!(t.child(ROOT, "a"), None);
         t.forget(a, 2);
         assert!(t.get(a).is_none());
+        let c = t.upsert(ROOT, "c", node("c", NodeKind::File), 1);
+        assert!(c > a, "a new place gets a new number");
         let b = t.upsert(ROOT, "b", node("b", NodeKind::File), 1);
-        assert!(b > a, "numbers are never reused");
+        assert_eq!(
+            b, a,
+            "a forgotten node looked up again at its place keeps its number"
+        );
+        t.forget(b, 1);
+        let l = t.upsert(ROOT, "b", node("b", NodeKind::Symlink), 1);
+        assert!(l > c, "another kind at that place gets a new number");
+    }
+
+    #[test]
+    fn a_removed_node_number_is_not_given_again() {
+        let mut t = NodeTable::new(node("", NodeKind::Dir(DirId::root())));
+        let a = t.upsert(ROOT, "a", node("a", NodeKind::File), 1);
+        t.detach(a);
+        t.forget(a, 1);
+        let again = t.upsert(ROOT, "a", node("a", NodeKind::File), 1);
+        assert!(
+            again > a,
+            "a file made anew under a removed one's name is a new node"
+        );
     }
 
     #[test]
