@@ -6,15 +6,17 @@
 # in the cloud netns, every client in the hotel netns (nsenter --net, so FUSE mounts stay visible):
 #
 #   vault   `vault mount sftp://… --cache=full` (content cache + upload queue)
+#   vaultdc the same with `--dir-cache-time 5m` (rclone's default dir cache time; our default
+#           1 s revalidates a listing older than that, waiting up to 300 ms for the server)
 #   sshfs   `sshfs` with its default caching (no encryption; the floor of a plain SFTP mount)
 #   rclone  `rclone mount --vfs-cache-mode full --vfs-write-back 5s` of a crypt remote on an
 #           sftp remote (config file written here, passwords via `rclone obscure`)
 #
 # Per tool, one mount:
-#   1. `cp -r` of 300 files of 4 KiB into a new folder: time until cp returns, and time (from
+#   1. `cp -r` of 300 files of 4 KiB into a new folder (new<round>-<tool>): time until cp returns, and time (from
 #      cp's start) until all 300 files are on the server, counted in the server's folder as files
 #      of the tool's ciphertext size (vault 4192 B, rclone crypt 4144 B, sshfs 4096 B), polled
-#      every 0.1 s; for vault also until `vault queue` reports pending=0.
+#      every 0.1 s; for vault* also until `vault queue` reports pending=0.
 #   2. warm `ls -l` of a folder of 300 (the one just copied) and of 1,000 entries: one listing
 #      first, then 5 timed, median.
 #   3. warm re-read of a 1 MiB file: read once, then 5 times `drop_caches` + `cat`, median (the
@@ -39,7 +41,7 @@ SRV="$ROOT/vault-sftp/tests/servers"
 # shellcheck source=../lib.sh
 . "$ROOT/benches/lib.sh"
 
-TOOLS=${BENCH_TOOLS:-"vault sshfs rclone"}
+TOOLS=${BENCH_TOOLS:-"vault sshfs rclone vaultdc"}
 RUNS=${BENCH_RUNS:-1}
 FILES=300
 LIST=1000
@@ -56,7 +58,7 @@ NEED="fusermount3 nsenter find"
 [[ " $TOOLS " == *" rclone "* ]] && NEED+=" rclone"
 for t in $NEED; do command -v "$t" >/dev/null || { echo "missing $t (scripts/install-deps.sh --peers)" >&2; exit 1; }; done
 
-if [[ -z ${VAULT_BIN:-} && " $TOOLS " == *" vault "* ]]; then
+if [[ -z ${VAULT_BIN:-} && " $TOOLS " == *" vault"* ]]; then
   (cd "$ROOT" && cargo build --release --bin vault >&2)
   VAULT_BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release/vault"
 fi
@@ -144,7 +146,7 @@ head -c 1048576 /dev/urandom > "$W/onemeg.bin"
 
 log "setup from the cloud netns (no delay): vault create, $LIST entries and 1 MiB for each tool"
 SETUP_ENV=(env XDG_CACHE_HOME="$W/cache-setup")
-if [[ " $TOOLS " == *" vault "* ]]; then
+if [[ " $TOOLS " == *" vault"* ]]; then
   in_cloud "${SETUP_ENV[@]}" "$VAULT_BIN" create "$URL" "${VOPTS[@]}" >&2
   in_cloud "${SETUP_ENV[@]}" "$VAULT_BIN" put -r "$URL" "$W/src/list1000" /list1000 "${VOPTS[@]}" >&2
   in_cloud "${SETUP_ENV[@]}" "$VAULT_BIN" put "$URL" "$W/onemeg.bin" /onemeg.bin "${VOPTS[@]}" >&2
@@ -155,12 +157,14 @@ in_cloud rclone --config "$RCONF" copy "$W/src/list1000" qcrypt:list1000 >&2
 in_cloud rclone --config "$RCONF" copy "$W/onemeg.bin" qcrypt: >&2
 
 # ---------------------------------------------------------------- per tool
-mkdir -p "$W/mnt-vault" "$W/mnt-sshfs" "$W/mnt-rclone"
+mkdir -p "$W/mnt-vault" "$W/mnt-vaultdc" "$W/mnt-sshfs" "$W/mnt-rclone"
 mount_tool() {
   local m=$W/mnt-$1 i
   case $1 in
     vault) in_hotel "$VAULT_BIN" mount "$URL" "$m" --cache=full --no-sidebar --no-notify \
-             --log-file "$W/vault-mount.log" "${VOPTS[@]}" >&2 ;;
+             --log-file "$W/vault-mount.log" "${VOPTS[@]}" >/dev/null ;;
+    vaultdc) in_hotel "$VAULT_BIN" mount "$URL" "$m" --cache=full --dir-cache-time 5m --no-sidebar \
+               --no-notify --log-file "$W/vaultdc-mount.log" "${VOPTS[@]}" >/dev/null ;;
     sshfs) in_hotel sshfs "$USER_@$HOST:plain" "$m" -o "$SSHOPTS" ;;
     rclone)
       # A plain background process, not --daemon (which did not appear inside the hotel netns
@@ -176,7 +180,7 @@ mount_tool() {
 unmount_tool() {
   local m=$W/mnt-$1 i
   case $1 in
-    vault) timeout 300 "$VAULT_BIN" unmount "$m" >&2 || fusermount3 -uz "$m" ;;
+    vault*) timeout 300 "$VAULT_BIN" unmount "$m" >&2 || fusermount3 -uz "$m" ;;
     *) fusermount3 -u "$m" 2>/dev/null || fusermount3 -uz "$m" ;;
   esac
   for ((i = 0; i < 100; i++)); do mountpoint -q "$m" || return 0; sleep 0.1; done
@@ -184,13 +188,14 @@ unmount_tool() {
 # Files of the tool's ciphertext size for one 4 KiB file, under the tool's server folder.
 server_count() {
   case $1 in
-    vault) find "$HOME_DIR/Vault" -type f -size 4192c | wc -l ;;
-    sshfs) find "$HOME_DIR/plain" -type f -size 4096c | wc -l ;;
-    rclone) find "$HOME_DIR/rcl" -type f -size 4144c | wc -l ;;
+    # (2>/dev/null: temporary upload names vanish while find walks)
+    vault*) find "$HOME_DIR/Vault" -type f -size 4192c 2>/dev/null | wc -l ;;
+    sshfs) find "$HOME_DIR/plain" -type f -size 4096c 2>/dev/null | wc -l ;;
+    rclone) find "$HOME_DIR/rcl" -type f -size 4144c 2>/dev/null | wc -l ;;
   esac
 }
 median_ms() { local IFS=,; py "f'{sorted([$*])[len([$*])//2]:.0f}'"; }
-queue_empty() { in_hotel "$VAULT_BIN" queue "$W/mnt-vault" 2>/dev/null | head -1 | grep -q '^pending=0'; }
+queue_empty() { in_hotel "$VAULT_BIN" queue "$W/mnt-$1" 2>/dev/null | head -1 | grep -q '^pending=0'; }
 
 # Warm `ls -l` of DIR: one untimed, then 5 timed → median ms in R[TOOL,KEY].
 warm_ls() {
@@ -213,7 +218,7 @@ bench_tool() { # TOOL ROUND
   # 1. small-file writes
   base=$(server_count "$p")
   t0=$(now)
-  timeout 900 cp -r "$W/src/$r/new$r" "$m/" || { log "$p: cp -r failed"; unmount_tool "$p"; return 1; }
+  timeout 900 cp -r "$W/src/$r/new$r" "$m/new$r-$p" || { log "$p: cp -r failed"; unmount_tool "$p"; return 1; }
   t1=$(now)
   R[$p,cp]=$(py "f'{$t1-$t0:.2f}'")
   log "$p: cp -r returned after ${R[$p,cp]} s; waiting for $FILES files on the server"
@@ -226,15 +231,15 @@ bench_tool() { # TOOL ROUND
   t2=$(now)
   ((c - base >= FILES)) && R[$p,server]=$(py "f'{$t2-$t0:.2f}'")
   log "$p: $((c - base)) files on the server after ${R[$p,server]:-?} s"
-  if [[ $p == vault ]]; then
-    until queue_empty; do
-      (($(py "int($(now) - $t0 > 900)"))) && { log "vault: queue not empty after 900 s"; break; }
+  if [[ $p == vault* ]]; then
+    until queue_empty "$p"; do
+      (($(py "int($(now) - $t0 > 900)"))) && { log "$p: queue not empty after 900 s"; break; }
       sleep 0.2
     done
-    log "vault: vault queue pending=0 after $(py "f'{$(now)-$t0:.2f}'") s"
+    log "$p: vault queue pending=0 after $(py "f'{$(now)-$t0:.2f}'") s"
   fi
   # 2. warm listings
-  warm_ls "$p" "$m/new$r" ls300 $((FILES + 1))
+  warm_ls "$p" "$m/new$r-$p" ls300 $((FILES + 1))
   warm_ls "$p" "$m/list1000" ls1000 $((LIST + 1))
   # 3. warm re-read of 1 MiB
   cat "$m/onemeg.bin" > /dev/null
@@ -249,9 +254,13 @@ bench_tool() { # TOOL ROUND
   unmount_tool "$p"
 }
 
-declare -A R ALL NAME=([sshfs]="sshfs" [rclone]="rclone sftp+crypt")
+declare -A R ALL NAME=([sshfs]="sshfs" [rclone]="rclone sftp+crypt" [vaultdc]="ours, dir-cache 5m")
 COLUMNS=() PEERS=()
-for p in $TOOLS; do [[ $p == vault ]] || { COLUMNS+=("$p"); PEERS+=("$p"); }; done
+for p in $TOOLS; do
+  [[ $p == vault ]] && continue
+  COLUMNS+=("$p")
+  [[ $p == vaultdc ]] || PEERS+=("$p")
+done
 
 for ((r = 1; r <= RUNS; r++)); do
   for p in $TOOLS; do
