@@ -275,7 +275,7 @@ for p in $TOOLS; do
   for k in cp server ls300 ls1000 reread; do
     # shellcheck disable=SC2086
     set -- ${ALL[$p,$k]:-}
-    if (($# == 0)); then R[$p,$k]=""; else R[$p,$k]=$(IFS=,; py "sorted([$*])[len([$*])//2]"); fi
+    if (($# == 0)); then R[$p,$k]=""; elif (($# == 1)); then R[$p,$k]=$1; else R[$p,$k]=$(IFS=,; py "sorted([$*])[len([$*])//2]"); fi
   done
 done
 for p in $TOOLS; do [[ $p == vault ]] && for k in cp server ls300 ls1000 reread; do R[ours,$k]=${R[vault,$k]}; done; done
