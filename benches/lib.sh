@@ -79,7 +79,7 @@ step_read() {
 # table_header TITLE_WIDTH, then table_row KEY TITLE higher|lower per figure. Columns:
 # ours, then one per label in COLUMNS (its heading NAME[label], "n/a" where not measured);
 # the ratio is ours against the best of the labels in PEERS (≥ 1.00x = ours at least as
-# good).
+# good; a label without a figure is left out, n/a when none or ours has one).
 
 table_header() {
     TABLE_W=$1
@@ -95,18 +95,21 @@ table_header() {
 table_row() {
     local k=$1 title=$2 dir=$3 best="" p v ratio line
     for p in "${PEERS[@]}"; do
-        v=${R[$p,$k]}
+        v=${R[$p,$k]:-}
+        [[ -n $v ]] || continue # that peer failed: not a candidate
         if [[ -z $best ]] || { [[ $dir == higher ]] && (($(py "int($v > $best)"))); } \
             || { [[ $dir == lower ]] && (($(py "int($v < $best)"))); }; then
             best=$v
         fi
     done
-    if [[ $dir == higher ]]; then
+    if [[ -z $best || -z ${R[ours,$k]:-} ]]; then
+        ratio=n/a
+    elif [[ $dir == higher ]]; then
         ratio=$(py "f'{${R[ours,$k]}/max($best,1e-9):.2f}x'")
     else
         ratio=$(py "f'{$best/max(${R[ours,$k]},1e-9):.2f}x'")
     fi
-    line=$(printf '| %-*s | %10s |' "$TABLE_W" "$title" "${R[ours,$k]}")
+    line=$(printf '| %-*s | %10s |' "$TABLE_W" "$title" "${R[ours,$k]:-n/a}")
     for p in "${COLUMNS[@]}"; do line+=$(printf ' %18s |' "${R[$p,$k]:-n/a}"); done
     printf '%s %-16s |\n' "$line" "$ratio"
 }
