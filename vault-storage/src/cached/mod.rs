@@ -12,7 +12,8 @@
 //!   serve what is known at once until the server answers again, so a listing of many entries
 //!   during a link cut does not wait 300 ms per entry.
 //! - Every mutating call through the decorator forgets what it touches (the path, its parent's
-//!   listing, everything below it) when it starts and when it ends, and an answer that was in
+//!   listing, everything below it) when it starts and when it ends (a whole-object write keeps
+//!   the parent's listing, to revalidate, with the written entry put in), and an answer that was in
 //!   flight across a mutation is not kept (generation count): our own writes are never hidden.
 //!   A folder we created is then kept as "exists, revalidate before trusting", so that it still
 //!   resolves during a link cut. Durability calls (`sync`, `sync_entry`, `sync_all`) change no
@@ -35,6 +36,7 @@ use crate::{
     StorageErrorKind, StoragePath, WriteMode,
 };
 
+mod kept;
 pub mod store;
 pub use store::{Store, StoreError};
 
@@ -185,6 +187,43 @@ impl Shared {
         st.generation = st.generation.wrapping_add(1);
         for path in paths {
             forget_in(&mut st.tables, path);
+        }
+        drop(st);
+        self.persist_later();
+    }
+
+    /// Before and after our own write of `path`: forgets it and everything below it, but keeps
+    /// its parent's listing, as an answer to revalidate before trusting; once the write is done
+    /// (`len` bytes: `Some`), the listing lists it. A write changes one entry of that listing:
+    /// dropping all of it would leave a folder the queue just uploaded into unknown during a
+    /// link cut, and a create there would fail instead of being queued. The entry has no mtime
+    /// or version: only the server's own answer (asked when the listing is revalidated) says
+    /// which version it holds.
+    fn written(&self, path: &StoragePath, len: Option<u64>) {
+        let mut st = self.lock();
+        st.generation = st.generation.wrapping_add(1);
+        let parent = path.parent();
+        let kept = parent.as_ref().and_then(|p| st.tables.listings.remove(p));
+        forget_in(&mut st.tables, path);
+        if let (Some(parent), Some(mut listing)) = (parent, kept) {
+            listing.fresh_until = None;
+            if let (Some(len), Some(name)) = (len, path.file_name()) {
+                // A successful call: the server answers.
+                st.offline = false;
+                listing.value.retain(|e| e.name != name);
+                if listing.value.len() < MAX_LISTING {
+                    listing.value.push(DirEntry {
+                        name: name.to_owned(),
+                        metadata: Metadata {
+                            kind: crate::EntryKind::File,
+                            size: len,
+                            modified: None,
+                            version: None,
+                        },
+                    });
+                }
+            }
+            st.tables.listings.insert(parent, listing);
         }
         drop(st);
         self.persist_later();
@@ -458,6 +497,30 @@ impl CachedStorage {
         Some((found.map(|e| e.metadata.clone()), fresh))
     }
 
+    /// [`CachedStorage::mutating`] for a whole-object write of `len` bytes to `path`: its
+    /// parent's listing is kept current ([`Shared::written`]).
+    async fn writing(
+        &self,
+        path: &StoragePath,
+        len: u64,
+        call: impl std::future::Future<Output = Result<(), StorageError>>,
+    ) -> Result<(), StorageError> {
+        let unsent = |s: &Self| s.shared.inner.sends_nothing();
+        let before = unsent(self);
+        if !before {
+            self.shared.written(path, None);
+        }
+        let out = call.await;
+        match &out {
+            Ok(()) => self.shared.written(path, Some(len)),
+            Err(_) if before && unsent(self) => {}
+            // Old or new version there (writes are atomic): the listing, to revalidate, keeps
+            // the entry as it was.
+            Err(_) => self.shared.written(path, None),
+        }
+        out
+    }
+
     /// Runs a mutating call with `paths` forgotten before and after it.
     async fn mutating<T>(
         &self,
@@ -476,52 +539,6 @@ impl CachedStorage {
             self.shared.forget(paths);
         }
         out
-    }
-}
-
-/// Whether `path` is one of the [`KEPT`] key files.
-fn is_kept(path: &StoragePath) -> bool {
-    path.parent().is_some_and(|p| p.is_root())
-        && path.file_name().is_some_and(|n| KEPT.contains(&n))
-}
-
-impl CachedStorage {
-    /// A [`KEPT`] file: the server's copy (kept for later), or the kept one when the server
-    /// does not answer.
-    async fn read_kept(&self, path: &StoragePath, len: usize) -> Result<Bytes, StorageError> {
-        let generation = self.generation();
-        match self.shared.inner.read_at(path, 0, len).await {
-            Ok(b) => {
-                let mut st = self.shared.lock();
-                if st.generation == generation && b.len() <= KEPT_MAX && b.len() < len {
-                    let changed = st.tables.kept.get(path) != Some(&b);
-                    st.tables.kept.insert(path.clone(), b.clone());
-                    drop(st);
-                    if changed {
-                        self.shared.persist_later();
-                    }
-                }
-                Ok(b)
-            }
-            Err(e) if e.kind() == StorageErrorKind::NotFound => {
-                let gone = self.shared.lock().tables.kept.remove(path).is_some();
-                if gone {
-                    self.shared.persist_later();
-                }
-                Err(e)
-            }
-            Err(e) if unanswered(&e) => {
-                let kept = self.shared.lock().tables.kept.get(path).cloned();
-                match kept {
-                    Some(b) => {
-                        tracing::info!(path = %path.as_str(), error = %e, "storage unreachable: using the cached copy");
-                        Ok(b.slice(..b.len().min(len)))
-                    }
-                    None => Err(e),
-                }
-            }
-            Err(e) => Err(e),
-        }
     }
 }
 
@@ -602,7 +619,7 @@ impl Storage for CachedStorage {
         if offset != 0 || len == 0 {
             return self.shared.inner.read_at(path, offset, len).await;
         }
-        if is_kept(path) {
+        if kept::is_kept(path) {
             return self.read_kept(path, len).await;
         }
         let known = self.shared.lock().tables.small.get(path).cloned();
@@ -650,8 +667,9 @@ impl Storage for CachedStorage {
         body: Body,
         mode: WriteMode,
     ) -> Result<(), StorageError> {
+        let len = body.len();
         let inner = &self.shared.inner;
-        self.mutating(&[path], inner.write(path, body, mode)).await
+        self.writing(path, len, inner.write(path, body, mode)).await
     }
 
     async fn write_at(
@@ -681,8 +699,9 @@ impl Storage for CachedStorage {
         body: Body,
         mode: WriteMode,
     ) -> Result<(), StorageError> {
+        let len = body.len();
         let inner = &self.shared.inner;
-        self.mutating(&[path], inner.write_nosync(path, body, mode))
+        self.writing(path, len, inner.write_nosync(path, body, mode))
             .await
     }
 

@@ -308,3 +308,43 @@ async fn a_fresh_listing_wins_over_an_older_answer_of_the_path() {
     );
     assert_eq!(mem.calls("metadata"), 0);
 }
+
+#[tokio::test]
+async fn an_own_write_keeps_the_folder_listed_for_a_link_cut() {
+    let mem = seeded().await;
+    let c = CachedStorage::new(mem.clone(), opts(60_000));
+    c.list_dir(&p("d")).await.unwrap();
+    c.write(
+        &p("d/new.c9r"),
+        Body::from_bytes(&b"12345"[..]),
+        WriteMode::CreateNew,
+    )
+    .await
+    .unwrap();
+    // Online: the listing is revalidated (not served fresh), and the server's answer wins.
+    mem.reset_calls();
+    let listed = c.list_dir(&p("d")).await.unwrap();
+    assert_eq!(names(&listed), ["a.c9r", "dir.c9r", "new.c9r"]);
+    assert_eq!(mem.calls("list_dir"), 1);
+    let real = mem.metadata(&p("d/new.c9r")).await.unwrap();
+    let new = listed.iter().find(|e| e.name == "new.c9r").unwrap();
+    assert_eq!(new.metadata.version_tag(), real.version_tag());
+    // Written again, then the link cut: the folder still answers, with the new entry (no made-up
+    // version) and every other name.
+    c.write(
+        &p("d/new.c9r"),
+        Body::from_bytes(&b"1234567"[..]),
+        WriteMode::Overwrite,
+    )
+    .await
+    .unwrap();
+    mem.set_unavailable(true);
+    let listed = c.list_dir(&p("d")).await.unwrap();
+    assert_eq!(names(&listed), ["a.c9r", "dir.c9r", "new.c9r"]);
+    let m = c.metadata(&p("d/new.c9r")).await.unwrap();
+    assert_eq!((m.size, m.modified, m.version), (7, None, None));
+    assert_eq!(
+        c.metadata(&p("d/other.c9r")).await.unwrap_err().kind(),
+        StorageErrorKind::NotFound
+    );
+}

@@ -677,7 +677,14 @@ mod storage_impl;
 
 /// Ops `seqs` reached the storage (or are dropped): out of the queue, `Done` in the log, their
 /// objects removed; an empty queue empties the log.
-fn complete(st: &mut State, seqs: &[u64], conflict: bool, applied: bool) {
+/// `written`: the storage's metadata of what a write (the first op) made, if known.
+fn complete(
+    st: &mut State,
+    seqs: &[u64],
+    conflict: bool,
+    applied: bool,
+    written: Option<&Metadata>,
+) {
     let now = SystemTime::now();
     let mut done = Vec::new();
     st.ops.retain_mut(|p| {
@@ -692,7 +699,7 @@ fn complete(st: &mut State, seqs: &[u64], conflict: bool, applied: bool) {
     }
     if applied && !conflict {
         for op in &done {
-            st.seen.applied(op, now);
+            st.seen.applied(op, now, written);
         }
     }
     st.generation += 1;
