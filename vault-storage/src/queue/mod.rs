@@ -482,7 +482,12 @@ impl QueuedStorage {
             Some((m, _)) if m.kind == EntryKind::Dir => {
                 return Err(err(StorageErrorKind::IsADirectory, path));
             }
-            Some((m, Found::Inner { .. })) => Some(m.version_tag()),
+            // No mtime and no version: what a remembered listing says of an object our own
+            // write made whose real tag is not known; a made-up tag would turn the upload
+            // into a conflict copy of our own file.
+            Some((m, Found::Inner { .. })) if m.version.is_some() || m.modified.is_some() => {
+                Some(m.version_tag())
+            }
             _ => None,
         };
         if existing.is_none() {

@@ -121,8 +121,8 @@ impl Seen {
     }
 
     /// `op` reached the storage: the remembered listings say so too. `written`: the storage's
-    /// own metadata of a write's object, when the worker learnt it (else the time here stands
-    /// in for its mtime).
+    /// own metadata of a write's object, when the worker learnt it (else no mtime or version:
+    /// its version is not known).
     pub fn applied(&mut self, op: &OpKind, at: SystemTime, written: Option<&Metadata>) {
         match op {
             OpKind::Write { path, len, .. } => self.upsert(
@@ -130,7 +130,7 @@ impl Seen {
                 written.cloned().unwrap_or(Metadata {
                     kind: EntryKind::File,
                     size: *len,
-                    modified: Some(at),
+                    modified: None,
                     version: None,
                 }),
             ),

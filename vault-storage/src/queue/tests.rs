@@ -446,6 +446,12 @@ async fn a_file_overwritten_after_its_upload_is_not_taken_for_a_conflict() {
     assert_eq!(mem.files().len(), 1, "{:?}", mem.files());
     assert_eq!(mem.read_all(&p(node)).await.unwrap().as_ref(), b"three");
     assert_eq!(q.stats().conflicts, 0);
+    // Another device's change after our upload is still noticed.
+    put(mem.as_ref(), node, b"theirs").await;
+    put(&q, node, b"four").await;
+    drained(&q).await;
+    assert_eq!(mem.read_all(&p(node)).await.unwrap().as_ref(), b"theirs");
+    assert_eq!(q.stats().conflicts, 1);
 }
 
 #[tokio::test]
@@ -485,8 +491,10 @@ async fn after_an_upload_an_offline_create_in_that_folder_is_queued_through_the_
     )
     .await
     .unwrap();
+    // An overwrite of the uploaded file is compared with its real version, not a made-up one.
+    put(&q, "d/first", b"second").await;
     assert_eq!(names(&q, "d").await, ["first", "new", "old"]);
-    assert_eq!(q.stats().pending, 1);
+    assert_eq!(q.stats().pending, 2);
     mem.set_unavailable(false);
     q.retry_now();
     drained(&q).await;
@@ -494,6 +502,11 @@ async fn after_an_upload_an_offline_create_in_that_folder_is_queued_through_the_
         mem.read_all(&p("d/new")).await.unwrap().as_ref(),
         b"offline"
     );
+    assert_eq!(
+        mem.read_all(&p("d/first")).await.unwrap().as_ref(),
+        b"second"
+    );
+    assert_eq!(mem.files().len(), 3, "{:?}", mem.files());
     assert_eq!(q.stats().conflicts, 0);
 }
 

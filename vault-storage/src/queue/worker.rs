@@ -342,9 +342,9 @@ async fn apply_write(
 /// The storage's metadata of the object a write just made, so that the queue remembers its
 /// real version tag: a tag made up here would not match the storage's, and the next queued
 /// overwrite of the file would be taken for another device's change (a conflict copy). An
-/// answer that is not about our object (another size, no tag at all) or none: `Applied`, and
-/// the queue remembers what it knows (the next overwrite may then become a conflict copy,
-/// never a lost version).
+/// answer that is not about our object (another size, no tag at all) or none: `Applied`; the
+/// queue then knows no version of it, and an overwrite queued before the storage is asked
+/// again is sent without comparing (as one queued while the storage could not say).
 async fn written(inner: &dyn Storage, path: &StoragePath, len: u64) -> Outcome {
     let asked = tokio::time::timeout(WRITTEN_WAIT, inner.metadata(path)).await;
     match asked {
