@@ -192,34 +192,37 @@ impl Shared {
         self.persist_later();
     }
 
-    /// Before and after our own write of `path`: forgets it and everything below it, but keeps
-    /// its parent's listing, as an answer to revalidate before trusting; once the write is done
-    /// (`len` bytes: `Some`), the listing lists it. A write changes one entry of that listing:
-    /// dropping all of it would leave a folder the queue just uploaded into unknown during a
-    /// link cut, and a create there would fail instead of being queued. The entry has no mtime
-    /// or version: only the server's own answer (asked when the listing is revalidated) says
-    /// which version it holds.
+    /// Before and after our own write of `path`: forgets it and what is below it, but keeps its
+    /// parent's listing, to revalidate before trusting; once the write is done (`len` bytes),
+    /// the object and that listing's entry are known (to revalidate), so that during a link cut
+    /// a create or overwrite in a folder the queue just uploaded into is queued, not EIO. No
+    /// mtime or version: only the server's answer says which version it holds.
     fn written(&self, path: &StoragePath, len: Option<u64>) {
         let mut st = self.lock();
         st.generation = st.generation.wrapping_add(1);
         let parent = path.parent();
         let kept = parent.as_ref().and_then(|p| st.tables.listings.remove(p));
         forget_in(&mut st.tables, path);
+        let made = len.map(|len| Metadata {
+            kind: crate::EntryKind::File,
+            size: len,
+            modified: None,
+            version: None,
+        });
+        if let Some(m) = &made {
+            // A successful call: the server answers. The object itself is known too (its
+            // folder may never have been listed).
+            st.offline = false;
+            insert(&mut st.tables.metas, path, None, Some(m.clone()));
+        }
         if let (Some(parent), Some(mut listing)) = (parent, kept) {
             listing.fresh_until = None;
-            if let (Some(len), Some(name)) = (len, path.file_name()) {
-                // A successful call: the server answers.
-                st.offline = false;
+            if let (Some(m), Some(name)) = (made, path.file_name()) {
                 listing.value.retain(|e| e.name != name);
                 if listing.value.len() < MAX_LISTING {
                     listing.value.push(DirEntry {
                         name: name.to_owned(),
-                        metadata: Metadata {
-                            kind: crate::EntryKind::File,
-                            size: len,
-                            modified: None,
-                            version: None,
-                        },
+                        metadata: m,
                     });
                 }
             }

@@ -347,4 +347,16 @@ async fn an_own_write_keeps_the_folder_listed_for_a_link_cut() {
         c.metadata(&p("d/other.c9r")).await.unwrap_err().kind(),
         StorageErrorKind::NotFound
     );
+    // In a folder never listed, what we wrote is known all the same.
+    mem.set_unavailable(false);
+    mem.create_dir(&p("e")).await.unwrap();
+    c.write(
+        &p("e/x.c9r"),
+        Body::from_bytes(&b"xy"[..]),
+        WriteMode::CreateNew,
+    )
+    .await
+    .unwrap();
+    mem.set_unavailable(true);
+    assert_eq!(c.metadata(&p("e/x.c9r")).await.unwrap().size, 2);
 }
