@@ -360,3 +360,51 @@ async fn creating_many_files_does_not_relist() {
     );
     assert_eq!(vault.list(&vault.root()).await.expect("list").len(), 100);
 }
+
+#[tokio::test]
+async fn an_overwrite_from_empty_reads_nothing_of_the_old_version() {
+    let storage = Arc::new(MemoryStorage::new());
+    let vault = Vault::create(
+        storage.clone(),
+        "pw",
+        CreateOptions {
+            cipher_combo: CipherCombo::SivGcm,
+            scrypt_cost: 1024,
+        },
+    )
+    .await
+    .expect("create");
+    let n = vault.create_file(&vault.root(), "f").await.expect("create");
+    let f = vault.open(&n).await.expect("open");
+    f.write(0, &pattern(100_000, 3)).await.expect("write");
+    f.flush().await.expect("flush");
+    drop(f);
+    let fresh = Vault::unlock(storage.clone(), "pw", OpenOptions::default())
+        .await
+        .expect("unlock");
+    let node = fresh.resolve("/f").await.expect("f");
+    // O_TRUNC then new bytes: the old header (and content) is never read, so an upload queue
+    // with the server unreachable takes the overwrite.
+    storage.reset_calls();
+    let f = fresh.open(&node).await.expect("open");
+    f.set_len(0).await.expect("truncate");
+    f.write(0, b"new version").await.expect("write");
+    f.flush().await.expect("flush");
+    assert_eq!(storage.calls("read_at"), 0);
+    assert_eq!(
+        f.read(0, 100).await.expect("read").as_slice(),
+        b"new version"
+    );
+    drop(f);
+    let again = Vault::unlock(storage.clone(), "pw", OpenOptions::default())
+        .await
+        .expect("unlock");
+    let f = again
+        .open(&again.resolve("/f").await.expect("f"))
+        .await
+        .expect("open");
+    assert_eq!(
+        f.read(0, 100).await.expect("read").as_slice(),
+        b"new version"
+    );
+}

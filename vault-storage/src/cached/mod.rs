@@ -424,6 +424,7 @@ impl CachedStorage {
             got
         };
         let Some(stale) = stale else {
+            tracing::debug!(path = %key_path(&key), "metadata cache: nothing known, asking");
             return task.await;
         };
         {
