@@ -12,8 +12,8 @@
 //!   serve what is known at once until the server answers again, so a listing of many entries
 //!   during a link cut does not wait 300 ms per entry.
 //! - Every mutating call through the decorator forgets what it touches (the path, its parent's
-//!   listing, everything below it) when it starts and when it ends (a whole-object write keeps
-//!   the parent's listing, to revalidate, with the written entry put in), and an answer that was in
+//!   listing, everything below it) when it starts and when it ends (a whole-object write and a
+//!   rename keep what they change up to date instead, to revalidate: [`own`]), and an answer that was in
 //!   flight across a mutation is not kept (generation count): our own writes are never hidden.
 //!   A folder we created is then kept as "exists, revalidate before trusting", so that it still
 //!   resolves during a link cut. Durability calls (`sync`, `sync_entry`, `sync_all`) change no
@@ -37,6 +37,7 @@ use crate::{
 };
 
 mod kept;
+mod own;
 pub mod store;
 pub use store::{Store, StoreError};
 
@@ -172,61 +173,12 @@ impl Shared {
         }
     }
 
-    /// Keeps `meta` for `path` as an answer to revalidate before trusting (what our own
-    /// successful call left there).
-    fn know_stale(&self, path: &StoragePath, meta: Metadata) {
-        let mut st = self.lock();
-        insert(&mut st.tables.metas, path, None, Some(meta));
-        drop(st);
-        self.persist_later();
-    }
-
     /// Forgets `path`, its parent's listing and everything below it.
     fn forget(&self, paths: &[&StoragePath]) {
         let mut st = self.lock();
         st.generation = st.generation.wrapping_add(1);
         for path in paths {
             forget_in(&mut st.tables, path);
-        }
-        drop(st);
-        self.persist_later();
-    }
-
-    /// Before and after our own write of `path`: forgets it and what is below it, but keeps its
-    /// parent's listing, to revalidate before trusting; once the write is done (`len` bytes),
-    /// the object and that listing's entry are known (to revalidate), so that during a link cut
-    /// a create or overwrite in a folder the queue just uploaded into is queued, not EIO. No
-    /// mtime or version: only the server's answer says which version it holds.
-    fn written(&self, path: &StoragePath, len: Option<u64>) {
-        let mut st = self.lock();
-        st.generation = st.generation.wrapping_add(1);
-        let parent = path.parent();
-        let kept = parent.as_ref().and_then(|p| st.tables.listings.remove(p));
-        forget_in(&mut st.tables, path);
-        let made = len.map(|len| Metadata {
-            kind: crate::EntryKind::File,
-            size: len,
-            modified: None,
-            version: None,
-        });
-        if let Some(m) = &made {
-            // A successful call: the server answers. The object itself is known too (its
-            // folder may never have been listed).
-            st.offline = false;
-            insert(&mut st.tables.metas, path, None, Some(m.clone()));
-        }
-        if let (Some(parent), Some(mut listing)) = (parent, kept) {
-            listing.fresh_until = None;
-            if let (Some(m), Some(name)) = (made, path.file_name()) {
-                listing.value.retain(|e| e.name != name);
-                if listing.value.len() < MAX_LISTING {
-                    listing.value.push(DirEntry {
-                        name: name.to_owned(),
-                        metadata: m,
-                    });
-                }
-            }
-            st.tables.listings.insert(parent, listing);
         }
         drop(st);
         self.persist_later();
@@ -501,30 +453,6 @@ impl CachedStorage {
         Some((found.map(|e| e.metadata.clone()), fresh))
     }
 
-    /// [`CachedStorage::mutating`] for a whole-object write of `len` bytes to `path`: its
-    /// parent's listing is kept current ([`Shared::written`]).
-    async fn writing(
-        &self,
-        path: &StoragePath,
-        len: u64,
-        call: impl std::future::Future<Output = Result<(), StorageError>>,
-    ) -> Result<(), StorageError> {
-        let unsent = |s: &Self| s.shared.inner.sends_nothing();
-        let before = unsent(self);
-        if !before {
-            self.shared.written(path, None);
-        }
-        let out = call.await;
-        match &out {
-            Ok(()) => self.shared.written(path, Some(len)),
-            Err(_) if before && unsent(self) => {}
-            // Old or new version there (writes are atomic): the listing, to revalidate, keeps
-            // the entry as it was.
-            Err(_) => self.shared.written(path, None),
-        }
-        out
-    }
-
     /// Runs a mutating call with `paths` forgotten before and after it.
     async fn mutating<T>(
         &self,
@@ -671,9 +599,10 @@ impl Storage for CachedStorage {
         body: Body,
         mode: WriteMode,
     ) -> Result<(), StorageError> {
-        let len = body.len();
+        let (body, kept) = own::small_body(path, body).await?;
         let inner = &self.shared.inner;
-        self.writing(path, len, inner.write(path, body, mode)).await
+        self.writing(path, kept, inner.write(path, body, mode))
+            .await
     }
 
     async fn write_at(
@@ -703,9 +632,9 @@ impl Storage for CachedStorage {
         body: Body,
         mode: WriteMode,
     ) -> Result<(), StorageError> {
-        let len = body.len();
+        let (body, kept) = own::small_body(path, body).await?;
         let inner = &self.shared.inner;
-        self.writing(path, len, inner.write_nosync(path, body, mode))
+        self.writing(path, kept, inner.write_nosync(path, body, mode))
             .await
     }
 
@@ -716,7 +645,7 @@ impl Storage for CachedStorage {
         mode: RenameMode,
     ) -> Result<(), StorageError> {
         let inner = &self.shared.inner;
-        self.mutating(&[from, to], inner.rename_nosync(from, to, mode))
+        self.renaming(from, to, inner.rename_nosync(from, to, mode))
             .await
     }
 
@@ -732,19 +661,7 @@ impl Storage for CachedStorage {
 
     async fn create_dir(&self, path: &StoragePath) -> Result<(), StorageError> {
         let inner = &self.shared.inner;
-        self.mutating(&[path], inner.create_dir(path)).await?;
-        // What we made is known to exist: kept to revalidate, so that during a link cut the
-        // new folder still resolves (its listing is asked, and kept, when it is listed).
-        self.shared.know_stale(
-            path,
-            Metadata {
-                kind: crate::EntryKind::Dir,
-                size: 0,
-                modified: None,
-                version: None,
-            },
-        );
-        Ok(())
+        self.making_dir(path, inner.create_dir(path)).await
     }
 
     async fn remove_file(&self, path: &StoragePath) -> Result<(), StorageError> {
@@ -764,8 +681,7 @@ impl Storage for CachedStorage {
         mode: RenameMode,
     ) -> Result<(), StorageError> {
         let inner = &self.shared.inner;
-        self.mutating(&[from, to], inner.rename(from, to, mode))
-            .await
+        self.renaming(from, to, inner.rename(from, to, mode)).await
     }
 
     async fn remove_dir_all(&self, path: &StoragePath) -> Result<(), StorageError> {

@@ -360,3 +360,39 @@ async fn an_own_write_keeps_the_folder_listed_for_a_link_cut() {
     mem.set_unavailable(true);
     assert_eq!(c.metadata(&p("e/x.c9r")).await.unwrap().size, 2);
 }
+
+#[tokio::test]
+async fn a_folder_committed_by_a_rename_resolves_during_a_link_cut() {
+    let mem = seeded().await;
+    let c = CachedStorage::new(mem.clone(), opts(60_000));
+    c.list_dir(&p("d")).await.unwrap();
+    // How the engine makes a folder node: a temporary folder, its dir.c9r, one rename.
+    c.create_dir(&p("d/tmp.c9r")).await.unwrap();
+    c.write(
+        &p("d/tmp.c9r/dir.c9r"),
+        Body::from_bytes(&b"dir-id"[..]),
+        WriteMode::CreateNew,
+    )
+    .await
+    .unwrap();
+    c.rename(&p("d/tmp.c9r"), &p("d/node.c9r"), RenameMode::NoReplace)
+        .await
+        .unwrap();
+    mem.set_unavailable(true);
+    assert_eq!(
+        c.metadata(&p("d/node.c9r")).await.unwrap().kind,
+        EntryKind::Dir
+    );
+    assert_eq!(
+        &c.read_at(&p("d/node.c9r/dir.c9r"), 0, 100).await.unwrap()[..],
+        b"dir-id"
+    );
+    assert_eq!(
+        names(&c.list_dir(&p("d")).await.unwrap()),
+        ["a.c9r", "dir.c9r", "node.c9r"]
+    );
+    assert_eq!(
+        c.metadata(&p("d/tmp.c9r")).await.unwrap_err().kind(),
+        StorageErrorKind::NotFound
+    );
+}

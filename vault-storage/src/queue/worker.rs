@@ -300,8 +300,12 @@ async fn apply_write(
     create_new: bool,
     base: Option<&str>,
 ) -> Result<Outcome, StorageError> {
+    // An answer with no mtime and no version is the metadata cache's note of our own last
+    // write, served while the storage is slow (a remount over a bad link): it says nothing of
+    // another device's change, so it is no reason for a conflict copy.
     if let Some(base) = base
         && let Ok(now) = inner.metadata(path).await
+        && (now.version.is_some() || now.modified.is_some())
         && now.version_tag() != base
     {
         // Ours already: sent before a crash, or its answer lost to a link cut.
