@@ -433,9 +433,17 @@ impl CachedStorage {
         if let Some(v) = own.and_then(Cached::fresh) {
             return (Some(v), None);
         }
+        // Our own write's note (no mtime, no version: [`own`]) says less than a listing.
+        let note = |v: &Option<Metadata>| {
+            v.as_ref()
+                .is_some_and(|m| m.modified.is_none() && m.version.is_none())
+        };
         match listed {
             Some((answer, true)) => (Some(answer), None),
-            Some((answer, false)) => (None, Some(own.map_or(answer, |c| c.value.clone()))),
+            Some((answer, false)) => match own {
+                Some(c) if !(note(&c.value) && answer.is_some()) => (None, Some(c.value.clone())),
+                _ => (None, Some(answer)),
+            },
             None => (None, own.map(|c| c.value.clone())),
         }
     }

@@ -396,3 +396,24 @@ async fn a_folder_committed_by_a_rename_resolves_during_a_link_cut() {
         StorageErrorKind::NotFound
     );
 }
+
+#[tokio::test]
+async fn the_servers_listing_wins_over_the_note_of_our_own_write() {
+    let mem = seeded().await;
+    let c = CachedStorage::new(mem.clone(), opts(1));
+    c.list_dir(&p("d")).await.unwrap();
+    c.write(
+        &p("d/new.c9r"),
+        Body::from_bytes(&b"12345"[..]),
+        WriteMode::CreateNew,
+    )
+    .await
+    .unwrap();
+    // Listed again online: the server's entry (with its mtime) is what is known, also offline.
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    c.list_dir(&p("d")).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    mem.set_unavailable(true);
+    let m = c.metadata(&p("d/new.c9r")).await.unwrap();
+    assert!(m.modified.is_some(), "{m:?}");
+}
