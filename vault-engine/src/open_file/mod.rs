@@ -529,12 +529,6 @@ impl FileState {
             self.base_size = 0;
             self.size = 0;
         }
-        if new_size == 0 && self.header.is_none() && self.shadow.is_none() {
-            // Emptied before anything was read or written (O_TRUNC): nothing is kept under
-            // the old header, so a new one needs no read of it (which a mount whose server
-            // does not answer could not make: the overwrite is then queued, not EIO).
-            self.needs_new_header = true;
-        }
         self.ensure_shadow(core).await?;
         if new_size > self.size {
             self.extend_to(core, new_size).await?;

@@ -376,7 +376,6 @@ impl CachedStorage {
             got
         };
         let Some(stale) = stale else {
-            tracing::debug!(path = %key_path(&key), "metadata cache: nothing known, asking");
             return task.await;
         };
         {
