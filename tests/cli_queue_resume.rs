@@ -2,7 +2,8 @@
 //! key-only OpenSSH sshd of `vault-sftp/tests/servers/sshd-2fa.sh`, mode `key`, in the cloud
 //! namespace of `hotel-net.sh`, the client in the hotel one), with `--cache=full`:
 //!
-//! 1. Online: 50 files written into a new folder, all uploaded (the journal empties).
+//! 1. Online: 50 files written into a new folder, all uploaded (the journal empties), read
+//!    back once (their ciphertext then in the content cache).
 //! 2. The link cut: 25 of them overwritten (version 2, larger), 10 of those once more
 //!    (version 3): each an overwrite of an uploaded file, queued against its server version.
 //! 3. The daemon SIGKILLed with all of that in the journal.
@@ -319,6 +320,11 @@ fn sftp_resumed_upload_survives_a_link_cut_and_every_file_ends_at_its_last_versi
     let took = c.wait_drained("version 1 uploaded", Duration::from_secs(60));
     eprintln!("{tag} 50 files written and uploaded online: drained {took:.2?} after the last");
     assert_eq!(std::fs::read_dir(&docs).unwrap().count(), 50);
+    // Read back once (as a user opening them would): `full` keeps their ciphertext, and an
+    // overwrite reads the old header, which the cut link could not give.
+    for i in 0..50 {
+        assert_eq!(std::fs::read(file(i)).unwrap(), content(i, 1), "f{i:02}");
+    }
 
     // 2. The link cut: 25 overwrites of uploaded files, 10 of them twice.
     net.script.ok(&["cut", "drop"]);
