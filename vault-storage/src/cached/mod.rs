@@ -506,7 +506,23 @@ impl Storage for CachedStorage {
     }
 
     async fn metadata(&self, path: &StoragePath) -> Result<Metadata, StorageError> {
-        let (fresh, stale) = self.known_meta(path);
+        let (mut fresh, mut stale) = self.known_meta(path);
+        // Only our own write's note is known (no mtime, no version) and another caller is
+        // asking the server: its answer is waited for (at most the revalidation wait), not the
+        // note served, since a caller keying content by version needs the real tag.
+        let key = Key::Meta(path.clone());
+        let t = Instant::now();
+        while fresh.is_none()
+            && matches!(&stale, Some(Some(m)) if m.modified.is_none() && m.version.is_none())
+            && t.elapsed() < self.shared.options.revalidate_wait
+            && {
+                let st = self.shared.lock();
+                !st.offline && st.revalidating.contains(&key)
+            }
+        {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            (fresh, stale) = self.known_meta(path);
+        }
         if let Some(known) = fresh {
             return known.ok_or_else(|| not_found(path));
         }
