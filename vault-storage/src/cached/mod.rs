@@ -12,7 +12,8 @@
 //!   serve what is known at once until the server answers again, so a listing of many entries
 //!   during a link cut does not wait 300 ms per entry.
 //! - Every mutating call through the decorator forgets what it touches (the path, its parent's
-//!   listing, everything below it) when it starts and when it ends, and an answer that was in
+//!   listing, everything below it) when it starts and when it ends (a whole-object write and a
+//!   rename keep what they change up to date instead, to revalidate: [`own`]), and an answer that was in
 //!   flight across a mutation is not kept (generation count): our own writes are never hidden.
 //!   A folder we created is then kept as "exists, revalidate before trusting", so that it still
 //!   resolves during a link cut. Durability calls (`sync`, `sync_entry`, `sync_all`) change no
@@ -35,6 +36,8 @@ use crate::{
     StorageErrorKind, StoragePath, WriteMode,
 };
 
+mod kept;
+mod own;
 pub mod store;
 pub use store::{Store, StoreError};
 
@@ -168,15 +171,6 @@ impl Shared {
         if changed {
             self.persist_later();
         }
-    }
-
-    /// Keeps `meta` for `path` as an answer to revalidate before trusting (what our own
-    /// successful call left there).
-    fn know_stale(&self, path: &StoragePath, meta: Metadata) {
-        let mut st = self.lock();
-        insert(&mut st.tables.metas, path, None, Some(meta));
-        drop(st);
-        self.persist_later();
     }
 
     /// Forgets `path`, its parent's listing and everything below it.
@@ -438,9 +432,17 @@ impl CachedStorage {
         if let Some(v) = own.and_then(Cached::fresh) {
             return (Some(v), None);
         }
+        // Our own write's note (no mtime, no version: [`own`]) says less than a listing.
+        let note = |v: &Option<Metadata>| {
+            v.as_ref()
+                .is_some_and(|m| m.modified.is_none() && m.version.is_none())
+        };
         match listed {
             Some((answer, true)) => (Some(answer), None),
-            Some((answer, false)) => (None, Some(own.map_or(answer, |c| c.value.clone()))),
+            Some((answer, false)) => match own {
+                Some(c) if !(note(&c.value) && answer.is_some()) => (None, Some(c.value.clone())),
+                _ => (None, Some(answer)),
+            },
             None => (None, own.map(|c| c.value.clone())),
         }
     }
@@ -479,52 +481,6 @@ impl CachedStorage {
     }
 }
 
-/// Whether `path` is one of the [`KEPT`] key files.
-fn is_kept(path: &StoragePath) -> bool {
-    path.parent().is_some_and(|p| p.is_root())
-        && path.file_name().is_some_and(|n| KEPT.contains(&n))
-}
-
-impl CachedStorage {
-    /// A [`KEPT`] file: the server's copy (kept for later), or the kept one when the server
-    /// does not answer.
-    async fn read_kept(&self, path: &StoragePath, len: usize) -> Result<Bytes, StorageError> {
-        let generation = self.generation();
-        match self.shared.inner.read_at(path, 0, len).await {
-            Ok(b) => {
-                let mut st = self.shared.lock();
-                if st.generation == generation && b.len() <= KEPT_MAX && b.len() < len {
-                    let changed = st.tables.kept.get(path) != Some(&b);
-                    st.tables.kept.insert(path.clone(), b.clone());
-                    drop(st);
-                    if changed {
-                        self.shared.persist_later();
-                    }
-                }
-                Ok(b)
-            }
-            Err(e) if e.kind() == StorageErrorKind::NotFound => {
-                let gone = self.shared.lock().tables.kept.remove(path).is_some();
-                if gone {
-                    self.shared.persist_later();
-                }
-                Err(e)
-            }
-            Err(e) if unanswered(&e) => {
-                let kept = self.shared.lock().tables.kept.get(path).cloned();
-                match kept {
-                    Some(b) => {
-                        tracing::info!(path = %path.as_str(), error = %e, "storage unreachable: using the cached copy");
-                        Ok(b.slice(..b.len().min(len)))
-                    }
-                    None => Err(e),
-                }
-            }
-            Err(e) => Err(e),
-        }
-    }
-}
-
 fn key_path(key: &Key) -> &str {
     match key {
         Key::Listing(p) | Key::Meta(p) | Key::Small(p) => p.as_str(),
@@ -550,7 +506,23 @@ impl Storage for CachedStorage {
     }
 
     async fn metadata(&self, path: &StoragePath) -> Result<Metadata, StorageError> {
-        let (fresh, stale) = self.known_meta(path);
+        let (mut fresh, mut stale) = self.known_meta(path);
+        // Only our own write's note is known (no mtime, no version) and another caller is
+        // asking the server: its answer is waited for (at most the revalidation wait), not the
+        // note served, since a caller keying content by version needs the real tag.
+        let key = Key::Meta(path.clone());
+        let t = Instant::now();
+        while fresh.is_none()
+            && matches!(&stale, Some(Some(m)) if m.modified.is_none() && m.version.is_none())
+            && t.elapsed() < self.shared.options.revalidate_wait
+            && {
+                let st = self.shared.lock();
+                !st.offline && st.revalidating.contains(&key)
+            }
+        {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            (fresh, stale) = self.known_meta(path);
+        }
         if let Some(known) = fresh {
             return known.ok_or_else(|| not_found(path));
         }
@@ -602,7 +574,7 @@ impl Storage for CachedStorage {
         if offset != 0 || len == 0 {
             return self.shared.inner.read_at(path, offset, len).await;
         }
-        if is_kept(path) {
+        if kept::is_kept(path) {
             return self.read_kept(path, len).await;
         }
         let known = self.shared.lock().tables.small.get(path).cloned();
@@ -650,8 +622,10 @@ impl Storage for CachedStorage {
         body: Body,
         mode: WriteMode,
     ) -> Result<(), StorageError> {
+        let (body, kept) = own::small_body(path, body).await?;
         let inner = &self.shared.inner;
-        self.mutating(&[path], inner.write(path, body, mode)).await
+        self.writing(path, kept, inner.write(path, body, mode))
+            .await
     }
 
     async fn write_at(
@@ -681,8 +655,9 @@ impl Storage for CachedStorage {
         body: Body,
         mode: WriteMode,
     ) -> Result<(), StorageError> {
+        let (body, kept) = own::small_body(path, body).await?;
         let inner = &self.shared.inner;
-        self.mutating(&[path], inner.write_nosync(path, body, mode))
+        self.writing(path, kept, inner.write_nosync(path, body, mode))
             .await
     }
 
@@ -693,7 +668,7 @@ impl Storage for CachedStorage {
         mode: RenameMode,
     ) -> Result<(), StorageError> {
         let inner = &self.shared.inner;
-        self.mutating(&[from, to], inner.rename_nosync(from, to, mode))
+        self.renaming(from, to, inner.rename_nosync(from, to, mode))
             .await
     }
 
@@ -709,19 +684,7 @@ impl Storage for CachedStorage {
 
     async fn create_dir(&self, path: &StoragePath) -> Result<(), StorageError> {
         let inner = &self.shared.inner;
-        self.mutating(&[path], inner.create_dir(path)).await?;
-        // What we made is known to exist: kept to revalidate, so that during a link cut the
-        // new folder still resolves (its listing is asked, and kept, when it is listed).
-        self.shared.know_stale(
-            path,
-            Metadata {
-                kind: crate::EntryKind::Dir,
-                size: 0,
-                modified: None,
-                version: None,
-            },
-        );
-        Ok(())
+        self.making_dir(path, inner.create_dir(path)).await
     }
 
     async fn remove_file(&self, path: &StoragePath) -> Result<(), StorageError> {
@@ -741,8 +704,7 @@ impl Storage for CachedStorage {
         mode: RenameMode,
     ) -> Result<(), StorageError> {
         let inner = &self.shared.inner;
-        self.mutating(&[from, to], inner.rename(from, to, mode))
-            .await
+        self.renaming(from, to, inner.rename(from, to, mode)).await
     }
 
     async fn remove_dir_all(&self, path: &StoragePath) -> Result<(), StorageError> {

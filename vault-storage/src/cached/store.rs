@@ -317,7 +317,7 @@ fn tables_of(s: Snapshot) -> Tables {
     }
     for (p, b) in s.kept.into_iter().take(super::KEPT.len()) {
         if let Ok(path) = StoragePath::new(&p)
-            && super::is_kept(&path)
+            && super::kept::is_kept(&path)
             && b.len() <= super::KEPT_MAX
         {
             t.kept.insert(path, Bytes::from(b));

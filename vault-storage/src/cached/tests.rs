@@ -308,3 +308,112 @@ async fn a_fresh_listing_wins_over_an_older_answer_of_the_path() {
     );
     assert_eq!(mem.calls("metadata"), 0);
 }
+
+#[tokio::test]
+async fn an_own_write_keeps_the_folder_listed_for_a_link_cut() {
+    let mem = seeded().await;
+    let c = CachedStorage::new(mem.clone(), opts(60_000));
+    c.list_dir(&p("d")).await.unwrap();
+    c.write(
+        &p("d/new.c9r"),
+        Body::from_bytes(&b"12345"[..]),
+        WriteMode::CreateNew,
+    )
+    .await
+    .unwrap();
+    // Online: the listing is revalidated (not served fresh), and the server's answer wins.
+    mem.reset_calls();
+    let listed = c.list_dir(&p("d")).await.unwrap();
+    assert_eq!(names(&listed), ["a.c9r", "dir.c9r", "new.c9r"]);
+    assert_eq!(mem.calls("list_dir"), 1);
+    let real = mem.metadata(&p("d/new.c9r")).await.unwrap();
+    let new = listed.iter().find(|e| e.name == "new.c9r").unwrap();
+    assert_eq!(new.metadata.version_tag(), real.version_tag());
+    // Written again, then the link cut: the folder still answers, with the new entry (no made-up
+    // version) and every other name.
+    c.write(
+        &p("d/new.c9r"),
+        Body::from_bytes(&b"1234567"[..]),
+        WriteMode::Overwrite,
+    )
+    .await
+    .unwrap();
+    mem.set_unavailable(true);
+    let listed = c.list_dir(&p("d")).await.unwrap();
+    assert_eq!(names(&listed), ["a.c9r", "dir.c9r", "new.c9r"]);
+    let m = c.metadata(&p("d/new.c9r")).await.unwrap();
+    assert_eq!((m.size, m.modified, m.version), (7, None, None));
+    assert_eq!(
+        c.metadata(&p("d/other.c9r")).await.unwrap_err().kind(),
+        StorageErrorKind::NotFound
+    );
+    // In a folder never listed, what we wrote is known all the same.
+    mem.set_unavailable(false);
+    mem.create_dir(&p("e")).await.unwrap();
+    c.write(
+        &p("e/x.c9r"),
+        Body::from_bytes(&b"xy"[..]),
+        WriteMode::CreateNew,
+    )
+    .await
+    .unwrap();
+    mem.set_unavailable(true);
+    assert_eq!(c.metadata(&p("e/x.c9r")).await.unwrap().size, 2);
+}
+
+#[tokio::test]
+async fn a_folder_committed_by_a_rename_resolves_during_a_link_cut() {
+    let mem = seeded().await;
+    let c = CachedStorage::new(mem.clone(), opts(60_000));
+    c.list_dir(&p("d")).await.unwrap();
+    // How the engine makes a folder node: a temporary folder, its dir.c9r, one rename.
+    c.create_dir(&p("d/tmp.c9r")).await.unwrap();
+    c.write(
+        &p("d/tmp.c9r/dir.c9r"),
+        Body::from_bytes(&b"dir-id"[..]),
+        WriteMode::CreateNew,
+    )
+    .await
+    .unwrap();
+    c.rename(&p("d/tmp.c9r"), &p("d/node.c9r"), RenameMode::NoReplace)
+        .await
+        .unwrap();
+    mem.set_unavailable(true);
+    assert_eq!(
+        c.metadata(&p("d/node.c9r")).await.unwrap().kind,
+        EntryKind::Dir
+    );
+    assert_eq!(
+        &c.read_at(&p("d/node.c9r/dir.c9r"), 0, 100).await.unwrap()[..],
+        b"dir-id"
+    );
+    assert_eq!(
+        names(&c.list_dir(&p("d")).await.unwrap()),
+        ["a.c9r", "dir.c9r", "node.c9r"]
+    );
+    assert_eq!(
+        c.metadata(&p("d/tmp.c9r")).await.unwrap_err().kind(),
+        StorageErrorKind::NotFound
+    );
+}
+
+#[tokio::test]
+async fn the_servers_listing_wins_over_the_note_of_our_own_write() {
+    let mem = seeded().await;
+    let c = CachedStorage::new(mem.clone(), opts(1));
+    c.list_dir(&p("d")).await.unwrap();
+    c.write(
+        &p("d/new.c9r"),
+        Body::from_bytes(&b"12345"[..]),
+        WriteMode::CreateNew,
+    )
+    .await
+    .unwrap();
+    // Listed again online: the server's entry (with its mtime) is what is known, also offline.
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    c.list_dir(&p("d")).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    mem.set_unavailable(true);
+    let m = c.metadata(&p("d/new.c9r")).await.unwrap();
+    assert!(m.modified.is_some(), "{m:?}");
+}

@@ -529,7 +529,12 @@ impl QueuedStorage {
             Some((m, _)) if m.kind == EntryKind::Dir => {
                 return Err(err(StorageErrorKind::IsADirectory, path));
             }
-            Some((m, Found::Inner { .. })) => Some(m.version_tag()),
+            // No mtime and no version: what a remembered listing says of an object our own
+            // write made whose real tag is not known; a made-up tag would turn the upload
+            // into a conflict copy of our own file.
+            Some((m, Found::Inner { .. })) if m.version.is_some() || m.modified.is_some() => {
+                Some(m.version_tag())
+            }
             _ => None,
         };
         if existing.is_none() {
@@ -724,7 +729,14 @@ mod storage_impl;
 
 /// Ops `seqs` reached the storage (or are dropped): out of the queue, `Done` in the log, their
 /// objects removed; an empty queue empties the log.
-fn complete(st: &mut State, seqs: &[u64], conflict: bool, applied: bool) {
+/// `written`: the storage's metadata of what a write (the first op) made, if known.
+fn complete(
+    st: &mut State,
+    seqs: &[u64],
+    conflict: bool,
+    applied: bool,
+    written: Option<&Metadata>,
+) {
     let now = SystemTime::now();
     let mut done = Vec::new();
     st.ops.retain_mut(|p| {
@@ -739,7 +751,7 @@ fn complete(st: &mut State, seqs: &[u64], conflict: bool, applied: bool) {
     }
     if applied && !conflict {
         for op in &done {
-            st.seen.applied(op, now);
+            st.seen.applied(op, now, written);
         }
     }
     st.generation += 1;

@@ -120,17 +120,19 @@ impl Seen {
         Some(list.remove(i).metadata)
     }
 
-    /// `op` reached the storage: the remembered listings say so too.
-    pub fn applied(&mut self, op: &OpKind, at: SystemTime) {
+    /// `op` reached the storage: the remembered listings say so too. `written`: the storage's
+    /// own metadata of a write's object, when the worker learnt it (else no mtime or version:
+    /// its version is not known).
+    pub fn applied(&mut self, op: &OpKind, at: SystemTime, written: Option<&Metadata>) {
         match op {
             OpKind::Write { path, len, .. } => self.upsert(
                 path,
-                Metadata {
+                written.cloned().unwrap_or(Metadata {
                     kind: EntryKind::File,
                     size: *len,
-                    modified: Some(at),
+                    modified: None,
                     version: None,
-                },
+                }),
             ),
             OpKind::CreateDir { path, maybe_exists } => {
                 self.upsert(

@@ -428,3 +428,107 @@ async fn a_folder_the_queue_made_is_answered_without_the_storage() {
     put(&q, "new/x", b"x").await;
     assert_eq!(names(&q, "new").await, ["x"]);
 }
+
+#[tokio::test]
+async fn a_file_overwritten_after_its_upload_is_not_taken_for_a_conflict() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mem = Arc::new(MemoryStorage::new());
+    mem.create_dir(&p("d")).await.unwrap();
+    let q = queue(&mem, &tmp.path().join("journal"));
+    // Listed through the queue: its remembered listing then answers the overwrite's look-up.
+    assert!(names(&q, "d").await.is_empty());
+    let node = "d/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA.c9r";
+    for v in [&b"one"[..], b"two!", b"three"] {
+        put(&q, node, v).await;
+        drained(&q).await;
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(mem.files().len(), 1, "{:?}", mem.files());
+    assert_eq!(mem.read_all(&p(node)).await.unwrap().as_ref(), b"three");
+    assert_eq!(q.stats().conflicts, 0);
+    // Another device's change after our upload is still noticed.
+    put(mem.as_ref(), node, b"theirs").await;
+    put(&q, node, b"four").await;
+    drained(&q).await;
+    assert_eq!(mem.read_all(&p(node)).await.unwrap().as_ref(), b"theirs");
+    assert_eq!(q.stats().conflicts, 1);
+}
+
+#[tokio::test]
+async fn after_an_upload_an_offline_create_in_that_folder_is_queued_through_the_metadata_cache() {
+    use crate::cached::{CacheOptions, CachedStorage};
+    let tmp = tempfile::tempdir().unwrap();
+    let mem = Arc::new(MemoryStorage::new());
+    mem.create_dir(&p("d")).await.unwrap();
+    put(mem.as_ref(), "d/old", b"old").await;
+    let cached = Arc::new(CachedStorage::new(
+        mem.clone(),
+        CacheOptions {
+            ttl: Duration::from_millis(1),
+            ..CacheOptions::default()
+        },
+    ));
+    // Listed before (an earlier mount, whose listings the metadata cache kept): the queue
+    // itself has no listing of `d`.
+    cached.list_dir(&p("")).await.unwrap();
+    cached.list_dir(&p("d")).await.unwrap();
+    let q = QueuedStorage::new(cached.clone(), fast());
+    q.attach(&tmp.path().join("journal")).unwrap();
+    put(&q, "d/first", b"1").await;
+    drained(&q).await;
+    mem.set_unavailable(true);
+    // The engine's check that the new name is free, then the create: both answered from the
+    // metadata cache's listing of `d`, which the upload kept current.
+    assert_eq!(
+        q.metadata(&p("d/new")).await.unwrap_err().kind(),
+        StorageErrorKind::NotFound
+    );
+    assert_eq!(q.metadata(&p("d/first")).await.unwrap().size, 1);
+    q.write(
+        &p("d/new"),
+        Body::from_bytes(&b"offline"[..]),
+        WriteMode::CreateNew,
+    )
+    .await
+    .unwrap();
+    // An overwrite of the uploaded file is compared with its real version, not a made-up one.
+    put(&q, "d/first", b"second").await;
+    assert_eq!(names(&q, "d").await, ["first", "new", "old"]);
+    assert_eq!(q.stats().pending, 2);
+    mem.set_unavailable(false);
+    q.retry_now();
+    drained(&q).await;
+    assert_eq!(
+        mem.read_all(&p("d/new")).await.unwrap().as_ref(),
+        b"offline"
+    );
+    assert_eq!(
+        mem.read_all(&p("d/first")).await.unwrap().as_ref(),
+        b"second"
+    );
+    assert_eq!(mem.files().len(), 3, "{:?}", mem.files());
+    assert_eq!(q.stats().conflicts, 0);
+}
+
+#[tokio::test]
+async fn an_overwrite_sent_before_a_crash_is_not_taken_for_a_conflict_on_replay() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("journal");
+    let mem = Arc::new(MemoryStorage::new());
+    let node = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA.c9r";
+    put(mem.as_ref(), node, b"base").await;
+    {
+        let q = queue(&mem, &dir);
+        q.set_paused(true);
+        put(&q, node, b"ours, sent").await;
+        q.stop();
+    }
+    // The worker's write reached the storage (or its answer was lost to a link cut), but the
+    // process died before it recorded so: the storage's version is not the one queued on.
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    put(mem.as_ref(), node, b"ours, sent").await;
+    let q = queue(&mem, &dir);
+    drained(&q).await;
+    assert_eq!(mem.files().len(), 1, "{:?}", mem.files());
+    assert_eq!(q.stats().conflicts, 0);
+}

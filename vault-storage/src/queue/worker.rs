@@ -6,7 +6,9 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant, SystemTime};
 
-use crate::{Body, EntryKind, Storage, StorageError, StorageErrorKind, StoragePath, WriteMode};
+use crate::{
+    Body, EntryKind, Metadata, Storage, StorageError, StorageErrorKind, StoragePath, WriteMode,
+};
 
 use super::Shared;
 use super::journal::OpKind;
@@ -25,6 +27,9 @@ struct Job {
 /// What applying an op came to.
 enum Outcome {
     Applied,
+    /// A write applied, with the storage's metadata of the object it made (its version tag is
+    /// what the next queued overwrite of that file is compared against).
+    Written(Metadata),
     /// Someone else changed the object: ours went to a conflict copy.
     Conflict,
 }
@@ -99,7 +104,7 @@ fn pick(shared: &Shared) -> (Vec<Job>, Instant) {
                 // Replaced before it was sent: never sent.
                 OpKind::Write { path: p2, .. } if p2 == path => {
                     let seq = st.ops[i].seq;
-                    super::complete(&mut st, &[seq], false, false);
+                    super::complete(&mut st, &[seq], false, false, None);
                     continue;
                 }
                 // Written, then renamed: one write of the final name, when nothing else
@@ -173,11 +178,16 @@ fn finish(shared: &Shared, job: Job, result: Result<Outcome, StorageError>) {
     st.in_flight = st.in_flight.saturating_sub(1);
     match result {
         Ok(outcome) => {
+            let written = match &outcome {
+                Outcome::Written(m) => Some(m),
+                _ => None,
+            };
             super::complete(
                 &mut st,
                 &job.seqs,
                 matches!(outcome, Outcome::Conflict),
                 true,
+                written,
             );
             st.last_error = None;
         }
@@ -199,7 +209,7 @@ fn finish(shared: &Shared, job: Job, result: Result<Outcome, StorageError>) {
             st.last_error = Some(e.to_string());
             if give_up {
                 tracing::error!(error = %e, "upload queue: the storage refuses this change for good; dropped");
-                super::complete(&mut st, &job.seqs, false, false);
+                super::complete(&mut st, &job.seqs, false, false, None);
             } else {
                 tracing::warn!(error = %e, "upload queue: will retry");
             }
@@ -325,10 +335,18 @@ async fn apply_write(
     create_new: bool,
     base: Option<&str>,
 ) -> Result<Outcome, StorageError> {
+    // An answer with no mtime and no version is the metadata cache's note of our own last
+    // write, served while the storage is slow (a remount over a bad link): it says nothing of
+    // another device's change, so it is no reason for a conflict copy.
     if let Some(base) = base
         && let Ok(now) = inner.metadata(path).await
+        && (now.version.is_some() || now.modified.is_some())
         && now.version_tag() != base
     {
+        // Ours already: sent before a crash, or its answer lost to a link cut.
+        if now.size == len && same_content(inner, job, path, len).await? {
+            return Ok(written(inner, path, len).await);
+        }
         tracing::warn!(path = %path, "upload queue: changed on the storage since our version was made");
         return write_conflict_copy(inner, job, path, len).await;
     }
@@ -350,14 +368,38 @@ async fn apply_write(
         Err(e) if e.kind() == StorageErrorKind::AlreadyExists && create_new => {
             // Ours from before a crash, or another device's.
             if same_content(inner, job, path, len).await? {
-                return Ok(Outcome::Applied);
+                return Ok(written(inner, path, len).await);
             }
             tracing::warn!(path = %path, "upload queue: created on the storage meanwhile");
             write_conflict_copy(inner, job, path, len).await
         }
-        r => r.map(|()| Outcome::Applied),
+        Ok(()) => Ok(written(inner, path, len).await),
+        Err(e) => Err(e),
     }
 }
+
+/// The storage's metadata of the object a write just made, so that the queue remembers its
+/// real version tag: a tag made up here would not match the storage's, and the next queued
+/// overwrite of the file would be taken for another device's change (a conflict copy). An
+/// answer that is not about our object (another size, no tag at all) or none: `Applied`; the
+/// queue then knows no version of it, and an overwrite queued before the storage is asked
+/// again is sent without comparing (as one queued while the storage could not say).
+async fn written(inner: &dyn Storage, path: &StoragePath, len: u64) -> Outcome {
+    let asked = tokio::time::timeout(WRITTEN_WAIT, inner.metadata(path)).await;
+    match asked {
+        Ok(Ok(m))
+            if m.kind == EntryKind::File
+                && m.size == len
+                && (m.version.is_some() || m.modified.is_some()) =>
+        {
+            Outcome::Written(m)
+        }
+        _ => Outcome::Applied,
+    }
+}
+
+/// How long a write's own metadata is waited for.
+const WRITTEN_WAIT: Duration = Duration::from_secs(5);
 
 async fn same_content(
     inner: &dyn Storage,
