@@ -154,6 +154,10 @@ impl Storage for LazyStorage {
         self.get(path)?.metadata(path).await
     }
 
+    async fn metadata_uncached(&self, path: &StoragePath) -> Result<Metadata, StorageError> {
+        self.get(path)?.metadata_uncached(path).await
+    }
+
     async fn list_dir(&self, path: &StoragePath) -> Result<Vec<DirEntry>, StorageError> {
         self.get(path)?.list_dir(path).await
     }

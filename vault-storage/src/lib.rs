@@ -288,6 +288,15 @@ pub trait Storage: Send + Sync + 'static {
     /// Metadata of one path (the root `""` is a folder).
     async fn metadata(&self, path: &StoragePath) -> Result<Metadata, StorageError>;
 
+    /// `metadata` asked of the storage itself, past any answer a decorator remembers: for a
+    /// check that decides whether a write may replace what is there (the upload queue's
+    /// conflict check), where a remembered answer could hide another device's change. A
+    /// decorator that answers `metadata` from memory, or wraps one that does, forwards this
+    /// to its inner storage; a backend keeps the default.
+    async fn metadata_uncached(&self, path: &StoragePath) -> Result<Metadata, StorageError> {
+        self.metadata(path).await
+    }
+
     /// The direct children of a folder, in no particular order.
     async fn list_dir(&self, path: &StoragePath) -> Result<Vec<DirEntry>, StorageError>;
 

@@ -39,6 +39,10 @@ impl Storage for WebDavStorage {
         self.stat_required(path).await
     }
 
+    async fn metadata_uncached(&self, path: &StoragePath) -> Result<Metadata, StorageError> {
+        self.stat_required(path).await
+    }
+
     async fn list_dir(&self, path: &StoragePath) -> Result<Vec<DirEntry>, StorageError> {
         // Without the trailing `/`: Apache answers 400 to `file/`, and all
         // servers answer a collection's PROPFIND without it.

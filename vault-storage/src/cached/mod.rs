@@ -505,6 +505,10 @@ impl Storage for CachedStorage {
         self.shared.inner.sends_nothing()
     }
 
+    async fn metadata_uncached(&self, path: &StoragePath) -> Result<Metadata, StorageError> {
+        self.shared.inner.metadata_uncached(path).await
+    }
+
     async fn metadata(&self, path: &StoragePath) -> Result<Metadata, StorageError> {
         let (mut fresh, mut stale) = self.known_meta(path);
         // Only our own write's note is known (no mtime, no version) and another caller is

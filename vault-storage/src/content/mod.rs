@@ -471,6 +471,10 @@ impl Storage for ContentCache {
         self.shared.inner.metadata(path).await
     }
 
+    async fn metadata_uncached(&self, path: &StoragePath) -> Result<Metadata, StorageError> {
+        self.shared.inner.metadata_uncached(path).await
+    }
+
     async fn list_dir(&self, path: &StoragePath) -> Result<Vec<DirEntry>, StorageError> {
         self.shared.inner.list_dir(path).await
     }

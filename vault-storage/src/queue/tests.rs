@@ -454,6 +454,45 @@ async fn a_file_overwritten_after_its_upload_is_not_taken_for_a_conflict() {
     assert_eq!(q.stats().conflicts, 1);
 }
 
+/// The metadata cache in front of the storage still holds the version ours was made from
+/// (a long TTL): the worker's check must ask the storage itself, or another device's change
+/// would be overwritten.
+#[tokio::test]
+async fn the_conflict_check_asks_past_the_metadata_cache() {
+    use crate::cached::{CacheOptions, CachedStorage};
+    let tmp = tempfile::tempdir().unwrap();
+    let mem = Arc::new(MemoryStorage::new());
+    let node = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA.c9r";
+    put(mem.as_ref(), node, b"base").await;
+    let cached = Arc::new(CachedStorage::new(
+        mem.clone(),
+        CacheOptions {
+            ttl: Duration::from_secs(3600),
+            ..CacheOptions::default()
+        },
+    ));
+    assert_eq!(cached.metadata(&p(node)).await.unwrap().size, 4);
+    let q = QueuedStorage::new(cached.clone(), fast());
+    q.attach(&tmp.path().join("journal")).unwrap();
+    q.set_paused(true);
+    put(&q, node, b"ours").await;
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    // Another device, straight to the storage: the cache still answers "base".
+    put(mem.as_ref(), node, b"theirs!").await;
+    assert_eq!(cached.metadata(&p(node)).await.unwrap().size, 4);
+    q.set_paused(false);
+    drained(&q).await;
+    assert_eq!(mem.read_all(&p(node)).await.unwrap().as_ref(), b"theirs!");
+    let files = mem.files();
+    let (copy, bytes) = files
+        .iter()
+        .find(|(k, _)| k != node)
+        .expect("our version kept beside theirs");
+    assert!(copy.contains(" (conflicted copy "), "{copy}");
+    assert_eq!(bytes.as_ref(), b"ours");
+    assert_eq!(q.stats().conflicts, 1);
+}
+
 #[tokio::test]
 async fn after_an_upload_an_offline_create_in_that_folder_is_queued_through_the_metadata_cache() {
     use crate::cached::{CacheOptions, CachedStorage};

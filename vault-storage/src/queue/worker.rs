@@ -339,7 +339,7 @@ async fn apply_write(
     // write, served while the storage is slow (a remount over a bad link): it says nothing of
     // another device's change, so it is no reason for a conflict copy.
     if let Some(base) = base
-        && let Ok(now) = inner.metadata(path).await
+        && let Ok(now) = inner.metadata_uncached(path).await
         && (now.version.is_some() || now.modified.is_some())
         && now.version_tag() != base
     {
@@ -385,7 +385,7 @@ async fn apply_write(
 /// queue then knows no version of it, and an overwrite queued before the storage is asked
 /// again is sent without comparing (as one queued while the storage could not say).
 async fn written(inner: &dyn Storage, path: &StoragePath, len: u64) -> Outcome {
-    let asked = tokio::time::timeout(WRITTEN_WAIT, inner.metadata(path)).await;
+    let asked = tokio::time::timeout(WRITTEN_WAIT, inner.metadata_uncached(path)).await;
     match asked {
         Ok(Ok(m))
             if m.kind == EntryKind::File
@@ -407,7 +407,7 @@ async fn same_content(
     path: &StoragePath,
     len: u64,
 ) -> Result<bool, StorageError> {
-    let theirs = inner.metadata(path).await?;
+    let theirs = inner.metadata_uncached(path).await?;
     if theirs.size != len {
         return Ok(false);
     }
