@@ -61,7 +61,9 @@ async fn fetch_tree(shared: &Arc<Shared>, root: StoragePath, report: &mut FetchR
         if report.visited() >= MAX_OBJECTS {
             return;
         }
-        let meta = match shared.inner.metadata(&path).await {
+        // Asked of the server itself: a pin must hold what the server has, and a metadata
+        // cache may still answer from before our own upload of the object.
+        let meta = match shared.inner.metadata_uncached(&path).await {
             Ok(m) => m,
             Err(e) if e.kind() == StorageErrorKind::NotFound => continue,
             Err(e) => {
@@ -98,7 +100,27 @@ pub(super) async fn fetch_file(
     path: &StoragePath,
     report: &mut FetchReport,
 ) -> Result<(), StorageError> {
-    let meta = shared.inner.metadata(path).await?;
+    // A mutation anywhere in the cache while the bytes came makes `record` refuse them (they
+    // may be stale): fetched again, a few times.
+    for _ in 0..FETCH_TRIES {
+        if fetch_once(shared, path, report).await? {
+            return Ok(());
+        }
+    }
+    tracing::info!(path = %path.as_str(), "content cache: object changed during each fetch (tried again later)");
+    Ok(())
+}
+
+/// How often one object is fetched again when a mutation came in between.
+const FETCH_TRIES: usize = 3;
+
+/// One fetch of `path`; false if a mutation came in between and nothing was kept.
+async fn fetch_once(
+    shared: &Arc<Shared>,
+    path: &StoragePath,
+    report: &mut FetchReport,
+) -> Result<bool, StorageError> {
+    let meta = shared.inner.metadata_uncached(path).await?;
     let tag = meta.version_tag();
     let current = shared
         .lock()
@@ -107,11 +129,11 @@ pub(super) async fn fetch_file(
         .is_some_and(|e| e.tag == tag);
     if current {
         report.current += 1;
-        return Ok(());
+        return Ok(true);
     }
     let other = |e: std::io::Error| StorageError::with_source(StorageErrorKind::Other, path, e);
     let Some(disk) = shared.disk.get() else {
-        return Ok(());
+        return Ok(true);
     };
     let generation = shared.lock().generation;
     let mut writer = disk.writer(path, &tag, meta.size).map_err(other)?;
@@ -129,9 +151,10 @@ pub(super) async fn fetch_file(
         offset += piece.len() as u64;
     }
     writer.commit(true).map_err(other)?;
-    if shared.record(generation, path, &tag, meta.size) {
-        report.fetched += 1;
-        report.bytes += meta.size;
+    if !shared.record(generation, path, &tag, meta.size) {
+        return Ok(false);
     }
-    Ok(())
+    report.fetched += 1;
+    report.bytes += meta.size;
+    Ok(true)
 }
