@@ -640,7 +640,17 @@ impl Vault {
     /// it when that end is at a chunk boundary, the one case authentication cannot catch) and
     /// read to its new end: the copy is complete or an error, never silently short.
     pub async fn open_listed(&self, node: &Node) -> Result<Arc<OpenFile>, VaultError> {
-        open_file::open_with(&self.core, node, true).await
+        open_file::open_with(&self.core, node, true, None).await
+    }
+
+    /// As [`Vault::open`], for the node [`Vault::create_file_staged`] (or `_nosync`) just
+    /// returned for `staged`: no request (the stored length is `staged`'s).
+    pub async fn open_created(
+        &self,
+        node: &Node,
+        staged: &StagedFile,
+    ) -> Result<Arc<OpenFile>, VaultError> {
+        open_file::open_with(&self.core, node, false, Some(staged.ciphertext_len())).await
     }
 
     /// Space figures of the storage.

@@ -53,6 +53,11 @@ impl StagedFile {
     pub fn size(&self) -> u64 {
         self.size
     }
+
+    /// Ciphertext length (what storage holds once it is created).
+    pub(crate) fn ciphertext_len(&self) -> u64 {
+        self.len
+    }
 }
 
 /// Encrypts files for this vault without borrowing it (for a blocking thread).

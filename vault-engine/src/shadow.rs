@@ -42,6 +42,9 @@ pub(crate) enum Shadow {
     },
     Object {
         path: StoragePath,
+        /// The object's length: it is ours alone (a fresh temp), so the end of the
+        /// furthest write sent to it. The commit needs no truncate when it is right.
+        len: u64,
     },
     Spool {
         file: tokio::fs::File,
@@ -52,7 +55,7 @@ pub(crate) enum Shadow {
 async fn create_object(
     core: &Core,
     content_dir: &StoragePath,
-    bytes: Vec<u8>,
+    bytes: Bytes,
 ) -> Result<StoragePath, VaultError> {
     let path = content_dir.join(&format!("{TEMP_PREFIX}{}", layout::new_dir_id()))?;
     core.live_temps.register(path.as_str());
@@ -105,27 +108,63 @@ impl Shadow {
         offset: u64,
         data: Bytes,
     ) -> Result<(), VaultError> {
+        let end = offset + data.len() as u64;
+        // Too big for memory: continue in a shadow object.
+        self.outgrow_memory(core, end).await?;
         match self {
-            Shadow::Memory { buf, content_dir } => {
-                let end = offset + data.len() as u64;
-                if end <= MEMORY_MAX {
-                    let (from, to) = (offset as usize, end as usize);
-                    if buf.len() < to {
-                        buf.resize(to, 0);
-                    }
-                    buf[from..to].copy_from_slice(&data);
-                    return Ok(());
+            // Still in memory: it fits.
+            Shadow::Memory { buf, .. } => {
+                let (from, to) = (offset as usize, end as usize);
+                if buf.len() < to {
+                    buf.resize(to, 0);
                 }
-                // Too big for memory: continue in a shadow object.
-                let path = create_object(core, content_dir, std::mem::take(buf)).await?;
-                *self = Shadow::Object { path: path.clone() };
-                Ok(core.storage.write_at(&path, offset, data).await?)
+                buf[from..to].copy_from_slice(&data);
+                Ok(())
             }
-            Shadow::Object { path } => Ok(core.storage.write_at(path, offset, data).await?),
+            Shadow::Object { path, .. } => {
+                let r = core.storage.write_at(path, offset, data).await;
+                self.extend(end);
+                Ok(r?)
+            }
             Shadow::Spool { file } => {
                 file.seek(SeekFrom::Start(offset)).await.map_err(io_err)?;
                 file.write_all(&data).await.map_err(io_err)
             }
+        }
+    }
+
+    /// Before a write up to `end`: a version that outgrows memory moves into a shadow object
+    /// now, so that the write can go out in the background like every later one.
+    pub async fn outgrow_memory(&mut self, core: &Core, end: u64) -> Result<(), VaultError> {
+        let Shadow::Memory { buf, content_dir } = self else {
+            return Ok(());
+        };
+        if end <= MEMORY_MAX {
+            return Ok(());
+        }
+        let bytes = Bytes::from(std::mem::take(buf));
+        match create_object(core, content_dir, bytes.clone()).await {
+            Ok(path) => {
+                *self = Shadow::Object {
+                    path,
+                    len: bytes.len() as u64,
+                };
+                Ok(())
+            }
+            Err(e) => {
+                // Kept for a retry.
+                *buf = Vec::from(bytes);
+                Err(e)
+            }
+        }
+    }
+
+    /// A write up to `end` was sent to the shadow object (even a failed one may have
+    /// reached it: its length is then unknown until a write up to `end` succeeds, which a
+    /// commit needs first anyway).
+    pub fn extend(&mut self, end: u64) {
+        if let Shadow::Object { len, .. } = self {
+            *len = (*len).max(end);
         }
     }
 
@@ -148,7 +187,7 @@ impl Shadow {
                 let to = from.saturating_add(len).min(buf.len());
                 Ok(Bytes::copy_from_slice(&buf[from..to]))
             }
-            Shadow::Object { path } => Ok(core.storage.read_at(path, offset, len).await?),
+            Shadow::Object { path, .. } => Ok(core.storage.read_at(path, offset, len).await?),
             Shadow::Spool { file } => {
                 file.seek(SeekFrom::Start(offset)).await.map_err(io_err)?;
                 let mut buf = Vec::with_capacity(len);
@@ -189,8 +228,11 @@ impl Shadow {
                 tracing::debug!(target = %target, durable, "in-memory version committed");
                 Ok(())
             }
-            Shadow::Object { path } => {
-                core.storage.set_len(path, len).await?;
+            Shadow::Object { path, len: now } => {
+                if *now != len {
+                    core.storage.set_len(path, len).await?;
+                    *now = len;
+                }
                 if durable {
                     core.storage.sync(path).await?;
                 }
@@ -233,7 +275,7 @@ impl Shadow {
 
     /// Throws the unfinished version away.
     pub async fn discard(self, core: &Core) {
-        if let Shadow::Object { path } = self {
+        if let Shadow::Object { path, .. } = self {
             if let Err(e) = core.storage.remove_file(&path).await {
                 tracing::warn!(shadow = %path, error = %e, "could not remove shadow object (check --repair removes it)");
             }

@@ -466,3 +466,39 @@ async fn new_files_of_one_folder_reach_storage_concurrently() {
     }
     assert_eq!(names(&fs, dir).await.len(), WRITERS);
 }
+
+/// A new file that outgrows what a create answered locally holds in memory (a large copy):
+/// the content so far is neither stored as the file nor read back; the file is created empty
+/// and everything goes through its shadow. (It was stored as the file, read back when the
+/// file was opened and copied into the shadow at commit: three transfers of 1 MiB on a
+/// remote link before the rest could flow.)
+#[tokio::test]
+async fn a_new_file_outgrowing_the_local_buffer_is_not_read_back() {
+    let storage = new_vault().await;
+    let fs = client(&storage).await;
+    let dir = listed_folder(&fs, "d").await;
+    let data: Vec<u8> = (0..3usize << 20).map(|i| (i % 251) as u8).collect();
+    storage.reset_calls();
+    let (_, opened) = fs.create(dir, os("big"), true, false).await.unwrap();
+    for (i, piece) in data.chunks(128 << 10).enumerate() {
+        fs.write(opened.handle, (i << 17) as u64, piece)
+            .await
+            .unwrap();
+    }
+    fs.flush(opened.handle).await.unwrap();
+    fs.release(opened.handle).await.unwrap();
+    assert_eq!(storage.calls("read_at"), 0, "{}", trace(&storage));
+    let c = client(&storage).await;
+    let d = c.lookup(ROOT, os("d")).await.unwrap().ino;
+    let f = c.lookup(d, os("big")).await.unwrap();
+    assert_eq!(f.size, data.len() as u64);
+    let h = c.open(f.ino, false, false).await.unwrap();
+    let mut back = Vec::new();
+    while back.len() < data.len() {
+        let part = c.read(h.handle, back.len() as u64, 1 << 20).await.unwrap();
+        assert!(!part.is_empty(), "short at {}", back.len());
+        back.extend_from_slice(&part);
+    }
+    c.release(h.handle).await.unwrap();
+    assert!(back == data, "content differs");
+}

@@ -75,6 +75,7 @@ mod read;
 mod replace;
 mod ssh_config;
 mod storage;
+mod temp_write;
 pub mod text;
 mod write;
 

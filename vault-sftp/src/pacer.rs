@@ -19,6 +19,10 @@ use tokio::sync::Notify;
 const TARGET_SECS: f64 = 0.25;
 /// Rate samples are taken over at least this long.
 const SAMPLE: Duration = Duration::from_millis(50);
+/// Chunks allowed in flight before the first rate sample. With two, a fast long link
+/// crawled through its first round trips (a transfer's first 256 KiB took four of them at
+/// 80 ms); eight queue at most a second or so on a slow hotel link, once per connection.
+const INITIAL_CHUNKS: usize = 8;
 
 struct State {
     inflight: usize,
@@ -32,6 +36,7 @@ pub(crate) struct Pacer {
     notify: Notify,
     min_bytes: usize,
     max_bytes: usize,
+    initial_bytes: usize,
 }
 
 pub(crate) struct Permit<'a> {
@@ -66,10 +71,14 @@ impl Pacer {
             notify: Notify::new(),
             min_bytes: chunk.saturating_mul(2).min(max_bytes),
             max_bytes,
+            initial_bytes: chunk.saturating_mul(INITIAL_CHUNKS).min(max_bytes),
         }
     }
 
     fn allowed(&self, st: &State) -> usize {
+        if st.rate == 0.0 {
+            return self.initial_bytes;
+        }
         ((st.rate * TARGET_SECS) as usize).clamp(self.min_bytes, self.max_bytes)
     }
 
@@ -111,7 +120,10 @@ impl Pacer {
                 let dt = st.sample_start.elapsed();
                 if dt >= SAMPLE {
                     let sample = st.sample_bytes as f64 / dt.as_secs_f64();
-                    st.rate = if st.rate == 0.0 {
+                    // Up at once (while the budget is what limits the transfer, each
+                    // sample is about the budget per round trip, so a smoothed rise
+                    // took many round trips to open a fast link), down smoothly.
+                    st.rate = if sample > st.rate {
                         sample
                     } else {
                         0.7 * st.rate + 0.3 * sample
@@ -156,12 +168,14 @@ mod tests {
     #[tokio::test]
     async fn budget_follows_the_acknowledged_rate() {
         let p = Pacer::new(32 * 1024, 32);
-        assert_eq!(p.budget(), 64 * 1024, "starts at two chunks");
+        assert_eq!(p.budget(), 8 * 32 * 1024, "starts at eight chunks");
         // Slow link: 64 KiB acknowledged every 250 ms (~256 KB/s).
-        for _ in 0..8 {
+        for round in 0..8 {
             let a = p.try_acquire(32 * 1024).unwrap();
             let b = p.try_acquire(32 * 1024).unwrap();
-            assert!(p.try_acquire(32 * 1024).is_none(), "budget full");
+            if round > 0 {
+                assert!(p.try_acquire(32 * 1024).is_none(), "budget full");
+            }
             tokio::time::sleep(Duration::from_millis(250)).await;
             a.acked();
             b.acked();

@@ -201,6 +201,9 @@ impl Storage for SftpStorage {
                 path.clone(),
             ));
         }
+        if crate::temp_write::in_place(path, mode) && body.len() <= RETRY_BUFFER_LIMIT {
+            return self.write_temp(path, body, true).await;
+        }
         let inner = &self.inner;
         if body.len() <= RETRY_BUFFER_LIMIT {
             let bytes = body.into_bytes().await.map_err(|e| {
@@ -251,6 +254,20 @@ impl Storage for SftpStorage {
                 })
                 .await
         }
+    }
+
+    /// A temp object is created in place, without the FSYNC (the engine syncs a shadow
+    /// object before it renames it); anything else is written as by `write`.
+    async fn write_nosync(
+        &self,
+        path: &StoragePath,
+        body: Body,
+        mode: WriteMode,
+    ) -> Result<(), StorageError> {
+        if crate::temp_write::in_place(path, mode) && body.len() <= RETRY_BUFFER_LIMIT {
+            return self.write_temp(path, body, false).await;
+        }
+        self.write(path, body, mode).await
     }
 
     async fn write_at(

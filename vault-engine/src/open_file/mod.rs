@@ -120,16 +120,18 @@ pub(crate) fn all_open(core: &Core) -> Vec<Arc<OpenFile>> {
 
 /// Opens (or joins) the [`OpenFile`] of a file node.
 pub(crate) async fn open(core: &Arc<Core>, node: &Node) -> Result<Arc<OpenFile>, VaultError> {
-    open_with(core, node, false).await
+    open_with(core, node, false, None).await
 }
 
 /// [`open`]; with `trust_node`, the ciphertext length is taken from the node's size (as a
 /// listing or lookup just found it) instead of asking storage again. Not for empty or
-/// damaged nodes, whose stored length the size does not tell.
+/// damaged nodes, whose stored length the size does not tell. `stored_len`: the ciphertext
+/// length is known exactly (a file this process just created), no request either.
 pub(crate) async fn open_with(
     core: &Arc<Core>,
     node: &Node,
     trust_node: bool,
+    stored_len: Option<u64>,
 ) -> Result<Arc<OpenFile>, VaultError> {
     match node.kind {
         NodeKind::File => {}
@@ -154,10 +156,10 @@ pub(crate) async fn open_with(
     }
     core.await_background(&key).await;
     let trusted = trust_node && !node.damaged && node.size > 0;
-    let meta = if trusted {
+    let meta = if trusted || stored_len.is_some() {
         vault_storage::Metadata {
             kind: vault_storage::EntryKind::File,
-            size: core.cryptor.combo().ciphertext_size(node.size),
+            size: stored_len.unwrap_or_else(|| core.cryptor.combo().ciphertext_size(node.size)),
             modified: node.modified,
             version: None,
         }
@@ -365,6 +367,9 @@ impl FileState {
         }
         let offset = Self::chunk_offset(core, self.pending.first);
         let end = offset + self.pending.bytes.len() as u64;
+        if let Some(s) = self.shadow.as_mut() {
+            s.outgrow_memory(core, end).await?;
+        }
         let wait_all = !matches!(self.shadow, Some(Shadow::Object { .. }))
             || self.flights.iter().any(|f| f.blocks(offset, end));
         if wait_all {
@@ -375,7 +380,9 @@ impl FileState {
         }
         let bytes = Bytes::from(std::mem::take(&mut self.pending.bytes));
         match self.shadow.as_mut() {
-            Some(Shadow::Object { path }) => {
+            Some(Shadow::Object { path, len }) => {
+                // Its length once this batch landed (see `Shadow::extend`).
+                *len = (*len).max(end);
                 let (storage, path, b) = (Arc::clone(&core.storage), path.clone(), bytes.clone());
                 let task = tokio::spawn(async move { storage.write_at(&path, offset, b).await });
                 self.flights.push_back(Flight::Running {

@@ -189,6 +189,9 @@ impl VaultFs {
             self.mark_written(ino);
             return Ok(data.len());
         }
+        if file.is_none() {
+            self.settle_outgrown(ino).await?;
+        }
         let (ino, file) = self.handle(handle).await?;
         self.mark_written(ino);
         self.set_truncated_unwritten(handle, false);
