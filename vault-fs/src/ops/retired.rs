@@ -13,7 +13,8 @@ use std::hash::{Hash, Hasher};
 
 use vault_engine::{Node, NodeKind};
 
-use super::node_table::NodeId;
+/// A node number (the table's `NodeId`; named here so this leaf module needs nothing of it).
+type NodeId = u64;
 
 /// How many forgotten numbers are kept (about 40 bytes each).
 const KEEP: usize = 65_536;
