@@ -369,6 +369,14 @@ impl Storage for S3Storage {
         self.list_children(path).await
     }
 
+    async fn list_dir_in_one_request(
+        &self,
+        path: &StoragePath,
+    ) -> Result<Option<Vec<DirEntry>>, StorageError> {
+        // A one-key probe is a listing request too: a page of the parent costs the same.
+        self.list_children_one_page(path).await
+    }
+
     async fn read_at(
         &self,
         path: &StoragePath,

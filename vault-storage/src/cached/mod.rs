@@ -35,6 +35,7 @@ use crate::{
     StorageErrorKind, StoragePath, WriteMode,
 };
 
+mod parent_page;
 pub mod store;
 pub use store::{Store, StoreError};
 
@@ -122,6 +123,8 @@ struct State {
     /// While offline, the one revalidation in flight (a dead link gets one question at a
     /// time, not one per path listed).
     probing: bool,
+    /// Folders too big to list in one request ([`parent_page`]).
+    paged: HashSet<StoragePath>,
 }
 
 struct Shared {
@@ -185,6 +188,10 @@ impl Shared {
         st.generation = st.generation.wrapping_add(1);
         for path in paths {
             forget_in(&mut st.tables, path);
+            // A folder we write into: its listing would be stale at every next look.
+            if let Some(parent) = path.parent() {
+                parent_page::note_paged(&mut st, parent);
+            }
         }
         drop(st);
         self.persist_later();
@@ -552,6 +559,9 @@ impl Storage for CachedStorage {
     async fn metadata(&self, path: &StoragePath) -> Result<Metadata, StorageError> {
         let (fresh, stale) = self.known_meta(path);
         if let Some(known) = fresh {
+            return known.ok_or_else(|| not_found(path));
+        }
+        if let Some(known) = self.meta_from_parent_page(path).await? {
             return known.ok_or_else(|| not_found(path));
         }
         let inner = self.shared.inner.clone();
