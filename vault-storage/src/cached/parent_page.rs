@@ -19,8 +19,7 @@ const MAX_PAGED: usize = 1024;
 
 impl CachedStorage {
     /// `Some(answer)` for `path` from a listing of its parent made in one request; `None`:
-    /// ask for `path` itself (the backend cannot, the folder is too big, or we know something
-    /// of `path` itself that is newer than any listing).
+    /// ask for `path` itself (the backend cannot, or the folder is too big or written into).
     pub(super) async fn meta_from_parent_page(
         &self,
         path: &StoragePath,
@@ -31,31 +30,48 @@ impl CachedStorage {
         if name.starts_with('.') {
             return Ok(None);
         }
-        let stale = {
+        let (stale, own) = {
             let st = self.shared.lock();
-            if st.tables.metas.contains_key(path) || st.paged.contains(&parent) {
+            if st.paged.contains(&parent) {
                 return Ok(None);
             }
-            st.tables.listings.get(&parent).map(|c| c.value.clone())
+            let stale = st.tables.listings.get(&parent).map(|c| c.value.clone());
+            (stale, st.tables.metas.contains_key(path))
         };
         let inner = self.shared.inner.clone();
         let p = parent.clone();
-        let fetch = async move { inner.list_dir_in_one_request(&p).await };
-        let keep = |r: &Result<Option<Vec<DirEntry>>, StorageError>| match r {
-            Ok(Some(v)) => Some(Answer::Listing(v.clone())),
+        // `true` marks the server's answer (as against the old listing served in its place).
+        let fetch = async move {
+            let got = inner.list_dir_in_one_request(&p).await?;
+            Ok(got.map(|v| (v, true)))
+        };
+        let keep = |r: &Result<Option<(Vec<DirEntry>, bool)>, StorageError>| match r {
+            Ok(Some((v, _))) => Some(Answer::Listing(v.clone())),
             Err(e) if e.kind() == StorageErrorKind::NotFound => Some(Answer::Gone),
             _ => None,
         };
         let got = self
-            .revalidate(Key::Listing(parent.clone()), stale.map(Some), fetch, keep)
+            .revalidate(
+                Key::Listing(parent.clone()),
+                stale.map(|v| Some((v, false))),
+                fetch,
+                keep,
+            )
             .await;
         match got {
-            Ok(Some(listing)) => Ok(Some(
-                listing
-                    .into_iter()
-                    .find(|e| e.name == name)
-                    .map(|e| e.metadata),
-            )),
+            Ok(Some((listing, from_server))) => {
+                // The old listing, served because the server was slow: our own older answer
+                // for `path`, if any, wins over it (as in `known_meta`).
+                if !from_server && own {
+                    return Ok(None);
+                }
+                Ok(Some(
+                    listing
+                        .into_iter()
+                        .find(|e| e.name == name)
+                        .map(|e| e.metadata),
+                ))
+            }
             Ok(None) => {
                 note_paged(&mut self.shared.lock(), parent);
                 Ok(None)

@@ -161,3 +161,26 @@ async fn a_missing_folder_gives_not_found() {
     let e = c.metadata(&p("gone/x.c9r")).await.unwrap_err();
     assert_eq!(e.kind(), StorageErrorKind::NotFound);
 }
+
+#[tokio::test]
+async fn an_older_answer_of_the_name_itself_does_not_stop_the_listing() {
+    // TTL zero: every answer is old at once (as the persisted ones of a remount are).
+    let (inner, _) = setup(3, 10).await;
+    let options = CacheOptions {
+        ttl: Duration::ZERO,
+        revalidate_wait: REVALIDATE_WAIT,
+    };
+    let c = CachedStorage::new(inner.clone(), options);
+    for _ in 0..2 {
+        for i in 0..3 {
+            let m = c.metadata(&p(&format!("d/f{i}.c9r"))).await.unwrap();
+            assert_eq!(m.size, i as u64 + 1);
+        }
+    }
+    assert_eq!(
+        inner.pages.load(Ordering::SeqCst),
+        6,
+        "one listing per lookup"
+    );
+    assert_eq!(inner.mem.calls("metadata"), 0, "never a second request");
+}
