@@ -177,7 +177,8 @@ mount_ours; bench ours "$M_OURS" mount_ours umount_ours; umount_ours
 # The cold open once more with rclone's default directory cache time (5 min; ours is 1 s):
 # the bench's own steps between two `cat`s take longer than 1 s on a loaded machine, and each
 # lookup then revalidates the folder's listing (one request) where rclone asks nothing.
-settle; drop_caches; OURS_EXTRA=(--dir-cache-time 5m) mount_ours
+settle; drop_caches
+OURS_EXTRA=(--dir-cache-time 5m); mount_ours
 n=$(requests); step_open ours_5m "$M_OURS"; R[ours_5m,open_req]=$(($(requests) - n))
 umount_ours; OURS_EXTRA=()
 mount_rclone; bench rclone "$M_RCLONE" mount_rclone umount_rclone; umount_rclone
