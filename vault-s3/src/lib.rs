@@ -280,10 +280,10 @@ impl S3Storage {
         len: usize,
     ) -> Result<Option<Bytes>, Failure> {
         use stream::{Plan as Read, Served};
-        let stream = match self.streams.plan(key, offset) {
+        let stream = match self.streams.plan(key, offset, len) {
             Read::Use(stream) => Some(stream),
-            Read::Open(stream, mut body) => {
-                let opened = match self.ops.get_from(key, offset).await {
+            Read::Open(stream, mut body, at) => {
+                let opened = match self.ops.get_from(key, at).await {
                     Ok(response) => body.open(response),
                     Err(f) => {
                         tracing::debug!("streaming GET not opened: {f:?}");
