@@ -1,6 +1,7 @@
 //! Sequential reads as one streaming GET: a read that starts where the
-//! previous read of the same object ended opens `GET` with `Range: bytes=N-`
-//! and keeps the body; the reads after it take their bytes from that body
+//! previous read of the same object ended (or at most its own length past
+//! that end: the window after it arrived first) opens `GET` with
+//! `Range: bytes=N-` at that end and keeps the body; the reads after it take their bytes from that body
 //! instead of one ranged GET each (a server that copies the whole object per
 //! ranged GET then copies it once).
 //!
