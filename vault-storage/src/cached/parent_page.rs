@@ -32,11 +32,19 @@ impl CachedStorage {
         }
         let (stale, own) = {
             let st = self.shared.lock();
+            let stale = st.tables.listings.get(&parent).map(|c| c.value.clone());
             if st.paged.contains(&parent) {
                 return Ok(None);
             }
-            let stale = st.tables.listings.get(&parent).map(|c| c.value.clone());
             (stale, st.tables.metas.contains_key(path))
+        };
+        // What to fall back on when the server is slow or away: the old listing, else (with an
+        // older answer of `path` itself) nothing listed, which hands over to `metadata`'s own
+        // stale-while-revalidate of that answer.
+        let fallback = match (stale, own) {
+            (Some(v), _) => Some(Some((v, false))),
+            (None, true) => Some(Some((Vec::new(), false))),
+            (None, false) => None,
         };
         let inner = self.shared.inner.clone();
         let p = parent.clone();
@@ -51,12 +59,7 @@ impl CachedStorage {
             _ => None,
         };
         let got = self
-            .revalidate(
-                Key::Listing(parent.clone()),
-                stale.map(|v| Some((v, false))),
-                fetch,
-                keep,
-            )
+            .revalidate(Key::Listing(parent.clone()), fallback, fetch, keep)
             .await;
         match got {
             Ok(Some((listing, from_server))) => {

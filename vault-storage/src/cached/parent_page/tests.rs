@@ -184,3 +184,22 @@ async fn an_older_answer_of_the_name_itself_does_not_stop_the_listing() {
     );
     assert_eq!(inner.mem.calls("metadata"), 0, "never a second request");
 }
+
+#[tokio::test]
+async fn with_the_server_away_an_older_answer_of_the_name_is_served_at_once() {
+    // Five entries, one-request listings of at most 3: the name is probed and kept.
+    let (inner, _) = setup(5, 3).await;
+    let options = CacheOptions {
+        ttl: Duration::ZERO,
+        revalidate_wait: REVALIDATE_WAIT,
+    };
+    let c = CachedStorage::new(inner.clone(), options);
+    assert_eq!(c.metadata(&p("d/f1.c9r")).await.unwrap().size, 2);
+    assert_eq!(inner.mem.calls("metadata"), 1);
+    // Folder no longer known as too big (a remount), server away: the older answer, at once.
+    c.shared.lock().paged.clear();
+    inner.mem.set_unavailable(true);
+    let t = std::time::Instant::now();
+    assert_eq!(c.metadata(&p("d/f1.c9r")).await.unwrap().size, 2);
+    assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
+}
