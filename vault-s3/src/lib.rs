@@ -280,10 +280,10 @@ impl S3Storage {
         len: usize,
     ) -> Result<Option<Bytes>, Failure> {
         use stream::{Plan as Read, Served};
-        let stream = match self.streams.plan(key, offset) {
+        let stream = match self.streams.plan(key, offset, len) {
             Read::Use(stream) => Some(stream),
-            Read::Open(stream, mut body) => {
-                let opened = match self.ops.get_from(key, offset).await {
+            Read::Open(stream, mut body, at) => {
+                let opened = match self.ops.get_from(key, at).await {
                     Ok(response) => body.open(response),
                     Err(f) => {
                         tracing::debug!("streaming GET not opened: {f:?}");
@@ -367,6 +367,14 @@ impl Storage for S3Storage {
 
     async fn list_dir(&self, path: &StoragePath) -> Result<Vec<DirEntry>, StorageError> {
         self.list_children(path).await
+    }
+
+    async fn list_dir_in_one_request(
+        &self,
+        path: &StoragePath,
+    ) -> Result<Option<Vec<DirEntry>>, StorageError> {
+        // A one-key probe is a listing request too: a page of the parent costs the same.
+        self.list_children_one_page(path).await
     }
 
     async fn read_at(

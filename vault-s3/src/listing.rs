@@ -116,11 +116,29 @@ impl S3Storage {
         &self,
         path: &StoragePath,
     ) -> Result<Vec<DirEntry>, StorageError> {
+        Ok(self.list_pages(path, usize::MAX).await?.unwrap_or_default())
+    }
+
+    /// The direct children of folder `path` if the first listing page holds them all (`None`
+    /// when there are more: a lookup in a big folder then probes its one key instead).
+    pub(crate) async fn list_children_one_page(
+        &self,
+        path: &StoragePath,
+    ) -> Result<Option<Vec<DirEntry>>, StorageError> {
+        self.list_pages(path, 1).await
+    }
+
+    /// The direct children of folder `path`, or `None` if it takes more than `max_pages` pages.
+    async fn list_pages(
+        &self,
+        path: &StoragePath,
+        max_pages: usize,
+    ) -> Result<Option<Vec<DirEntry>>, StorageError> {
         let prefix = self.dir_prefix(path);
         let mut found: BTreeMap<String, Metadata> = BTreeMap::new();
         let mut marker = false;
         let mut token: Option<String> = None;
-        loop {
+        for _ in 0..max_pages {
             let page = self
                 .ops
                 .list_page(&prefix, true, PAGE, token.as_deref())
@@ -153,13 +171,19 @@ impl S3Storage {
                     ));
                 }
                 Some(next) => token = Some(next),
-                None => break,
+                None => {
+                    token = None;
+                    break;
+                }
             }
+        }
+        if token.is_some() {
+            return Ok(None);
         }
         if found.is_empty() && !marker && !path.is_root() {
             return match self.probe(path).await? {
                 Some(m) if m.kind == EntryKind::File => Err(err(K::NotADirectory, path)),
-                Some(_) => Ok(Vec::new()),
+                Some(_) => Ok(Some(Vec::new())),
                 None => Err(err(K::NotFound, path)),
             };
         }
@@ -173,10 +197,12 @@ impl S3Storage {
                 self.known.saw(&child, EntryKind::Dir);
             }
         }
-        Ok(found
-            .into_iter()
-            .map(|(name, metadata)| DirEntry { name, metadata })
-            .collect())
+        Ok(Some(
+            found
+                .into_iter()
+                .map(|(name, metadata)| DirEntry { name, metadata })
+                .collect(),
+        ))
     }
 
     /// Every key below folder `path` (markers included) with its size, all pages.

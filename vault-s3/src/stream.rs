@@ -1,6 +1,7 @@
 //! Sequential reads as one streaming GET: a read that starts where the
-//! previous read of the same object ended opens `GET` with `Range: bytes=N-`
-//! and keeps the body; the reads after it take their bytes from that body
+//! previous read of the same object ended (or at most its own length past
+//! that end: the window after it arrived first) opens `GET` with
+//! `Range: bytes=N-` at that end and keeps the body; the reads after it take their bytes from that body
 //! instead of one ranged GET each (a server that copies the whole object per
 //! ranged GET then copies it once).
 //!
@@ -99,9 +100,11 @@ pub(crate) struct Streams {
 pub(crate) enum Plan {
     /// Read through this stream.
     Use(Arc<Stream>),
-    /// Open this new stream (locked until it is) at the read's offset: the
-    /// previous read ended there.
-    Open(Arc<Stream>, OwnedMutexGuard<Body>),
+    /// Open this new stream (locked until it is) at the given offset: where
+    /// the previous read ended, at or at most the read's length before the
+    /// read (the read-ahead's next window can arrive before the one it
+    /// follows: the stream then keeps the bytes between for that one).
+    Open(Arc<Stream>, OwnedMutexGuard<Body>, u64),
     /// A plain ranged GET.
     Ranged,
 }
@@ -112,8 +115,8 @@ impl Streams {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Decides how to read `key` at `offset`.
-    pub(crate) fn plan(&self, key: &str, offset: u64) -> Plan {
+    /// Decides how to read `len` bytes of `key` at `offset`.
+    pub(crate) fn plan(&self, key: &str, offset: u64, len: usize) -> Plan {
         let mut s = self.lock();
         s.open.retain(|o| o.idle() < IDLE);
         s.ends.retain(|(_, _, at)| at.elapsed() < IDLE);
@@ -129,18 +132,21 @@ impl Streams {
             // A new sequential run behind the stream: it takes the stream's place.
             s.open.swap_remove(i);
         }
-        let Some(follows) = follows else {
+        let near = |end: u64| end <= offset && offset - end <= len as u64;
+        let Some(follows) =
+            follows.or_else(|| s.ends.iter().position(|(k, end, _)| k == key && near(*end)))
+        else {
             return Plan::Ranged;
         };
-        s.ends.swap_remove(follows);
+        let (_, at, _) = s.ends.swap_remove(follows);
         let body = Arc::new(Mutex::new(Body {
             response: None,
             ok: false,
-            pos: offset,
-            end: offset,
+            pos: at,
+            end: at,
             rest: Bytes::new(),
             kept: VecDeque::new(),
-            kept_at: offset,
+            kept_at: at,
             kept_len: 0,
         }));
         let Ok(guard) = Arc::clone(&body).try_lock_owned() else {
@@ -149,7 +155,7 @@ impl Streams {
         let stream = Arc::new(Stream {
             key: key.to_owned(),
             used: StdMutex::new(Instant::now()),
-            serves_from: AtomicU64::new(offset),
+            serves_from: AtomicU64::new(at),
             body,
         });
         if s.open.len() >= MAX_STREAMS {
@@ -159,7 +165,7 @@ impl Streams {
             }
         }
         s.open.push(Arc::clone(&stream));
-        Plan::Open(stream, guard)
+        Plan::Open(stream, guard, at)
     }
 
     /// Remembers where a plain ranged read ended.
@@ -467,24 +473,40 @@ mod tests {
         for i in 0..10 {
             let key = format!("k{i}");
             s.ended(&key, 5);
-            assert!(matches!(s.plan(&key, 5), Plan::Open(..)));
+            assert!(matches!(s.plan(&key, 5, 1), Plan::Open(..)));
         }
         assert_eq!(s.open_count(), MAX_STREAMS);
         assert!(
-            matches!(s.plan("k9", 9), Plan::Use(_)),
+            matches!(s.plan("k9", 9, 1), Plan::Use(_)),
             "one stream per key"
         );
         s.ended("k9", 2);
         assert!(
-            matches!(s.plan("k9", 2), Plan::Open(..)),
+            matches!(s.plan("k9", 2, 1), Plan::Open(..)),
             "a sequential run behind the stream replaces it"
         );
         assert_eq!(s.open_count(), MAX_STREAMS);
         s.ended("k9", 3);
         s.forget("k9");
         assert!(
-            matches!(s.plan("k9", 3), Plan::Ranged),
+            matches!(s.plan("k9", 3, 1), Plan::Ranged),
             "forgotten with its end"
+        );
+    }
+
+    #[test]
+    fn a_read_at_most_its_length_past_an_end_opens_the_stream_at_that_end() {
+        let s = Streams::default();
+        s.ended("a", 100);
+        assert!(
+            matches!(s.plan("a", 150, 40), Plan::Ranged),
+            "more than its length past the end"
+        );
+        assert!(matches!(s.plan("a", 150, 50), Plan::Open(_, _, 100)));
+        s.ended("b", 100);
+        assert!(
+            matches!(s.plan("b", 99, 50), Plan::Ranged),
+            "behind the end"
         );
     }
 }

@@ -212,3 +212,42 @@ async fn windows_read_in_parallel_share_one_streaming_get() {
         "a seek far ahead ended the stream"
     );
 }
+
+/// Lookups through the metadata cache in a folder it has not listed (a cold `cat` of each
+/// file): one listing page of the folder answers them all, absent names included (the
+/// fallback for a folder over one page is checked in vault-storage's cache tests).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lookups_in_an_unlisted_folder_cost_one_listing() {
+    use vault_storage::cached::{CacheOptions, CachedStorage};
+    let (_server, proxy, s) = setup().await;
+    s.create_dir(&path("d")).await.unwrap();
+    for i in 0..7 {
+        let f = path(&format!("d/f{i}.c9r"));
+        s.write(
+            &f,
+            Body::from_bytes(vec![b'x'; i + 1]),
+            WriteMode::CreateNew,
+        )
+        .await
+        .unwrap();
+    }
+    let one = s.list_dir_in_one_request(&path("d")).await.unwrap();
+    assert_eq!(one.map(|v| v.len()), Some(7), "7 files, no marker");
+    let options = CacheOptions {
+        ttl: std::time::Duration::from_secs(60),
+        ..CacheOptions::default()
+    };
+    let cached = CachedStorage::new(s.clone(), options);
+    proxy.reset_counts();
+    for i in 0..7 {
+        let m = cached
+            .metadata(&path(&format!("d/f{i}.c9r")))
+            .await
+            .unwrap();
+        assert_eq!(m.size, i as u64 + 1);
+    }
+    let absent = cached.metadata(&path("d/none.c9r")).await.unwrap_err();
+    assert_eq!(absent.kind(), StorageErrorKind::NotFound);
+    assert_eq!(proxy.count("ListObjectsV2"), 1, "one page for 8 lookups");
+    assert_eq!(proxy.count("HeadObject"), 0);
+}

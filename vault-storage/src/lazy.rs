@@ -162,6 +162,13 @@ impl Storage for LazyStorage {
         self.get(path)?.list_dir(path).await
     }
 
+    async fn list_dir_in_one_request(
+        &self,
+        path: &StoragePath,
+    ) -> Result<Option<Vec<DirEntry>>, StorageError> {
+        self.get(path)?.list_dir_in_one_request(path).await
+    }
+
     async fn read_at(
         &self,
         path: &StoragePath,

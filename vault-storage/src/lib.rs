@@ -300,6 +300,18 @@ pub trait Storage: Send + Sync + 'static {
     /// The direct children of a folder, in no particular order.
     async fn list_dir(&self, path: &StoragePath) -> Result<Vec<DirEntry>, StorageError>;
 
+    /// `list_dir`, but only where one request costs no more than a `metadata` and the folder's
+    /// whole listing fits in that one request (S3: one listing page); `Ok(None)` otherwise
+    /// (the default). The metadata cache asks it when it looks up a name in a folder it has
+    /// not listed: the same one request then answers every sibling's lookup too.
+    async fn list_dir_in_one_request(
+        &self,
+        path: &StoragePath,
+    ) -> Result<Option<Vec<DirEntry>>, StorageError> {
+        let _ = path;
+        Ok(None)
+    }
+
     /// Up to `len` bytes starting at `offset`; fewer only at end of object,
     /// empty at or past the end.
     async fn read_at(

@@ -38,6 +38,7 @@ use crate::{
 
 mod kept;
 mod own;
+mod parent_page;
 pub mod store;
 pub use store::{Store, StoreError};
 
@@ -125,6 +126,8 @@ struct State {
     /// While offline, the one revalidation in flight (a dead link gets one question at a
     /// time, not one per path listed).
     probing: bool,
+    /// Folders too big to list in one request ([`parent_page`]).
+    paged: HashSet<StoragePath>,
 }
 
 struct Shared {
@@ -179,6 +182,10 @@ impl Shared {
         st.generation = st.generation.wrapping_add(1);
         for path in paths {
             forget_in(&mut st.tables, path);
+            // A folder we write into: its listing would be stale at every next look.
+            if let Some(parent) = path.parent() {
+                parent_page::note_paged(&mut st, parent);
+            }
         }
         drop(st);
         self.persist_later();
@@ -528,6 +535,9 @@ impl Storage for CachedStorage {
             (fresh, stale) = self.known_meta(path);
         }
         if let Some(known) = fresh {
+            return known.ok_or_else(|| not_found(path));
+        }
+        if let Some(known) = self.meta_from_parent_page(path).await? {
             return known.ok_or_else(|| not_found(path));
         }
         let inner = self.shared.inner.clone();

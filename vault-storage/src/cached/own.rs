@@ -68,6 +68,17 @@ fn relist(t: &mut Tables, path: &StoragePath, entry: Option<Option<Metadata>>) {
     }
 }
 
+/// The folders of `paths` get their names looked up one by one from now on (see
+/// `parent_page`): their kept listing is only to revalidate, and a whole listing at each look
+/// of a folder we are filling would cost more than one probe per name.
+fn note_written_into(st: &mut super::State, paths: &[&StoragePath]) {
+    for p in paths {
+        if let Some(parent) = p.parent() {
+            super::parent_page::note_paged(st, parent);
+        }
+    }
+}
+
 /// [`forget_in`], the parent's listing kept (to revalidate).
 fn forget_keeping_parent(t: &mut Tables, path: &StoragePath) {
     let parent = path.parent();
@@ -108,6 +119,7 @@ impl Shared {
     pub(super) fn written(&self, path: &StoragePath, made: Option<&Made>) {
         let mut st = self.lock();
         st.generation = st.generation.wrapping_add(1);
+        note_written_into(&mut st, &[path]);
         let t = &mut st.tables;
         forget_keeping_parent(t, path);
         if let Some(made) = made {
@@ -129,6 +141,7 @@ impl Shared {
     pub(super) fn renamed(&self, from: &StoragePath, to: &StoragePath, done: Option<bool>) {
         let mut st = self.lock();
         st.generation = st.generation.wrapping_add(1);
+        note_written_into(&mut st, &[from, to]);
         let t = &mut st.tables;
         let Some(done) = done else {
             for p in [from, to] {
