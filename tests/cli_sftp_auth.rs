@@ -284,11 +284,20 @@ fn detached_mount_waits_for_vault_auth() {
     std::thread::sleep(Duration::from_secs(3));
     sshd.kill_sessions();
 
-    // A listing needs the server: it fails with EIO after the mount's bounded wait.
-    let t = Instant::now();
-    let err = std::fs::read_dir(&mnt)
+    // The folder's last listing is still served (the metadata cache keeps it across our own
+    // writes, to revalidate), but storing a new file needs the server: it fails with EIO
+    // after the mount's bounded wait.
+    let listed = std::fs::read_dir(&mnt)
         .and_then(|d| d.collect::<Result<Vec<_>, _>>())
-        .expect_err("listing while the reconnect waits for a code");
+        .expect("the last listing while the reconnect waits for a code");
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    let t = Instant::now();
+    let err = {
+        use std::io::Write;
+        std::fs::File::create(mnt.join("during.bin"))
+            .and_then(|mut f| f.write_all(b"needs the server").and_then(|_| f.sync_all()))
+            .expect_err("a new file stored while the reconnect waits for a code")
+    };
     assert_eq!(err.raw_os_error(), Some(5), "EIO expected, got {err}");
     assert!(
         t.elapsed() < Duration::from_secs(15),
@@ -441,11 +450,17 @@ fn foreground_mount_asks_askpass_on_reconnect() {
     std::thread::sleep(Duration::from_secs(3));
     sshd.kill_sessions();
     std::thread::sleep(Duration::from_millis(500));
+    // Storing a file needs the server (a listing may be served from the metadata cache): the
+    // reconnect asks the askpass program for a new code, and the write succeeds.
+    std::fs::write(mnt.join("g.txt"), b"after the reconnect").unwrap();
     let names: Vec<String> = std::fs::read_dir(&mnt)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
-    assert!(names.contains(&"f.txt".to_string()), "{names:?}");
+    assert!(
+        names.contains(&"f.txt".to_string()) && names.contains(&"g.txt".to_string()),
+        "{names:?}"
+    );
     assert_eq!(codes(&good), before + 1, "{:?}", prompts_seen(&good));
     // The passphrase was asked by `create` and once by the mount, never on the reconnect.
     let passphrases = prompts_seen(&good)
