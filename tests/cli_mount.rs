@@ -41,11 +41,27 @@ fn mount_detaches_lists_and_unmount_flushes() {
     // write through the mount, unmount: the data is on storage
     let data: Vec<u8> = (0..300_000u32).map(|i| (i % 253) as u8).collect();
     std::fs::write(s.mnt.join("written.bin"), &data).unwrap();
+    // Small new files are stored when the kernel's RELEASE reaches the daemon, after close(2)
+    // returned: `vault unmount` returns only once the daemon has stored them and ended.
+    std::fs::create_dir(s.mnt.join("many")).unwrap();
+    for i in 0..100 {
+        std::fs::write(s.mnt.join(format!("many/{i}.txt")), format!("{i}")).unwrap();
+    }
     vault(&["unmount", s.mnt_str()]).ok();
     assert!(!is_mounted(&s.mnt));
-    wait_until("the daemon to exit", Duration::from_secs(10), || {
-        daemon_pids(&s.mnt).is_empty()
-    });
+    assert!(
+        daemon_pids(&s.mnt).is_empty(),
+        "vault unmount returned while its daemon still ran"
+    );
+    let listed = vault(&[
+        "ls",
+        s.fx.vault_str(),
+        "/many",
+        "--password-file",
+        s.fx.pw(),
+    ])
+    .ok();
+    assert_eq!(listed.lines().count(), 100, "{listed}");
     let out = vault(&[
         "cat",
         s.fx.vault_str(),

@@ -18,6 +18,7 @@ mod cache_mount;
 mod commands;
 pub mod config;
 mod connect;
+mod daemon_life;
 mod desktop;
 pub(crate) mod escape;
 pub mod exit;

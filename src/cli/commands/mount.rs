@@ -288,6 +288,9 @@ pub fn run(ctx: Ctx, mut args: MountArgs) -> CliResult {
         }
         // Mounted: what --remember asked for was right.
         crate::cli::remember::commit(&plan.secrets.keyring);
+        // Held until everything is stored: `vault unmount` waits for it.
+        let life =
+            crate::cli::daemon_life::DaemonLife::hold(mount.mountpoint().unwrap_or(Path::new("/")));
         let autolock = arm_auto_lock(&rt, &mount, args.no_auto_lock, &notifier);
         let desktop = Desktop::mounted(
             &args,
@@ -301,6 +304,7 @@ pub fn run(ctx: Ctx, mut args: MountArgs) -> CliResult {
         }
         autolock.finish();
         desktop.ended(result.as_ref().ok().copied());
+        drop(life);
         return result.map(|_| ());
     }
     // Every secret is asked here, in the foreground, and handed to the daemon through a pipe.
@@ -580,6 +584,9 @@ pub fn run_daemon(_ctx: Ctx, args: MountArgs) -> CliResult {
             return Err(e);
         }
     };
+    // Held until everything is stored: `vault unmount` waits for it.
+    let life =
+        crate::cli::daemon_life::DaemonLife::hold(mount.mountpoint().unwrap_or(Path::new("/")));
     let autolock = arm_auto_lock(&rt, &mount, args.no_auto_lock, &notifier);
     let desktop = Desktop::mounted(
         &args,
@@ -611,6 +618,7 @@ pub fn run_daemon(_ctx: Ctx, args: MountArgs) -> CliResult {
     desktop.ended(result.as_ref().ok().copied());
     let result = result.map(|_| ());
     rt.shutdown_timeout(Duration::from_secs(5));
+    drop(life);
     result
 }
 

@@ -30,7 +30,35 @@ pub fn run(mountpoint: &Path, force: bool, leave_pending: bool, quiet: bool) -> 
     if queued && let Some(f) = &files {
         wait_for_queue(&abs, f, quiet)?;
     }
+    if !force {
+        wait_for_daemon(&abs, quiet);
+    }
     Ok(())
+}
+
+/// Returns once the mount's daemon has stored what was written before the unmount (files
+/// closed just before are stored after the kernel let go), at most `UNMOUNT_WAIT`.
+fn wait_for_daemon(abs: &Path, quiet: bool) {
+    use crate::cli::daemon_life::{UNMOUNT_WAIT, Waited, wait_finished};
+    let said = |text: String| {
+        if !quiet {
+            eprintln!("vault: {text}");
+        }
+    };
+    let waited = wait_finished(abs, UNMOUNT_WAIT, || {
+        said(format!(
+            "{}: storing the last changes (Ctrl-C stops waiting; the daemon goes on)",
+            abs.display()
+        ))
+    });
+    if waited == Waited::StillRunning {
+        tracing::warn!(mountpoint = %abs.display(), "the daemon is still storing after the unmount wait");
+        said(format!(
+            "{}: the daemon is still storing changes after {} s; it goes on in the background",
+            abs.display(),
+            UNMOUNT_WAIT.as_secs()
+        ));
+    }
 }
 
 /// The mountpoint `MOUNTPOINT|NAME` names.
