@@ -27,6 +27,7 @@ use crate::cli::args::{MountArgs, SecretArgs};
 use crate::cli::autolock::AutoLock;
 use crate::cli::cache::{self, CacheChoice, CacheMode};
 use crate::cli::cache_mount::{self, ModeNote};
+use crate::cli::daemon_life::DaemonLife;
 use crate::cli::desktop::Desktop;
 use crate::cli::exit::{CliError, CliResult, Exit};
 use crate::cli::notify::Notifier;
@@ -288,9 +289,7 @@ pub fn run(ctx: Ctx, mut args: MountArgs) -> CliResult {
         }
         // Mounted: what --remember asked for was right.
         crate::cli::remember::commit(&plan.secrets.keyring);
-        // Held until everything is stored: `vault unmount` waits for it.
-        let life =
-            crate::cli::daemon_life::DaemonLife::hold(mount.mountpoint().unwrap_or(Path::new("/")));
+        let life = DaemonLife::hold(mount.mountpoint().unwrap_or(&plan.mountpoint));
         let autolock = arm_auto_lock(&rt, &mount, args.no_auto_lock, &notifier);
         let desktop = Desktop::mounted(
             &args,
@@ -585,8 +584,7 @@ pub fn run_daemon(_ctx: Ctx, args: MountArgs) -> CliResult {
         }
     };
     // Held until everything is stored: `vault unmount` waits for it.
-    let life =
-        crate::cli::daemon_life::DaemonLife::hold(mount.mountpoint().unwrap_or(Path::new("/")));
+    let life = DaemonLife::hold(mount.mountpoint().unwrap_or(Path::new("/")));
     let autolock = arm_auto_lock(&rt, &mount, args.no_auto_lock, &notifier);
     let desktop = Desktop::mounted(
         &args,
