@@ -113,7 +113,13 @@ impl Removals {
         if st.workers < WORKERS {
             st.workers += 1;
             let (inner, storage) = (Arc::clone(&self.inner), Arc::clone(storage));
-            runtime.spawn(work(inner, storage));
+            // A worker is one blocking thread running storage calls inline: a burst of
+            // removals costs no hand-off between threads per object (2 cores: each
+            // hand-off is a context switch the foreground `rm` pays for too).
+            let handle = runtime.clone();
+            runtime.spawn_blocking(move || {
+                vault_storage::run_io_inline(|| handle.block_on(work(inner, storage)))
+            });
         }
         Ok(())
     }

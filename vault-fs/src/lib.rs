@@ -6,7 +6,8 @@
 //!
 //! `extra_options` (`-o`) understood by [`mount`]: `ro`, `rw`, `nonempty`,
 //! `allow_other`, `allow_root` (root and the owner only; not with `allow_other`),
-//! `default_permissions` (always on), `uid=N`,
+//! `default_permissions` (the kernel checks modes; on by itself wherever it could refuse
+//! anything: other users admitted, `uid=`, modes denying the owner), `uid=N`,
 //! `gid=N`, `umask=OCT`, `fmask=OCT`, `dmask=OCT`, `file_mode=OCT`,
 //! `dir_mode=OCT`, `attr_timeout=SECS`, `entry_timeout=SECS`,
 //! `io_timeout=SECS` (bound on every storage call, default 120; past it the

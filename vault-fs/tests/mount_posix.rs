@@ -424,6 +424,46 @@ fn attributes_owner_modes_times_statfs() {
         .expect("fsync dir");
 }
 
+/// The mount's options as /proc/self/mountinfo shows them (both halves).
+fn mount_options_of(mnt: &std::path::Path) -> String {
+    let mnt = mnt.canonicalize().expect("canon");
+    let info = fs::read_to_string("/proc/self/mountinfo").expect("mountinfo");
+    let needle = format!(" {} ", mnt.display());
+    info.lines()
+        .find(|l| l.contains(&needle))
+        .expect("the mount in mountinfo")
+        .to_owned()
+}
+
+#[test]
+fn modes_are_checked_by_the_kernel_only_where_it_could_refuse_something() {
+    // Owner only, modes giving it read and write: no `default_permissions` (it would cost a
+    // request per change), and access(2) is answered by the mount from the fixed modes.
+    let m = Mounted::new();
+    assert!(!mount_options_of(&m.mnt).contains("default_permissions"));
+    fs::write(m.path("f"), b"x").expect("write");
+    let access = |p: &std::path::Path, mode| nix::unistd::access(p, mode);
+    use nix::unistd::AccessFlags as A;
+    access(&m.path("f"), A::R_OK | A::W_OK).expect("read and write");
+    assert_eq!(
+        access(&m.path("f"), A::X_OK),
+        Err(nix::errno::Errno::EACCES),
+        "a 0644 file is not executable, not even for root"
+    );
+    access(&m.mnt, A::X_OK).expect("folders are searchable");
+    // Other users admitted: the kernel checks every mode itself.
+    let shared = Mounted::with_options(vault_fs::MountOptions {
+        extra_options: vec!["allow_root".into()],
+        ..Default::default()
+    });
+    assert!(mount_options_of(&shared.mnt).contains("default_permissions"));
+    let read_only_files = Mounted::with_options(vault_fs::MountOptions {
+        extra_options: vec!["umask=0222".into()],
+        ..Default::default()
+    });
+    assert!(mount_options_of(&read_only_files.mnt).contains("default_permissions"));
+}
+
 #[test]
 fn read_only_mount_refuses_writes() {
     let m = Mounted::with_options(vault_fs::MountOptions {

@@ -16,6 +16,7 @@
 
 pub mod malloc;
 mod mount;
+mod permissions;
 mod translate;
 
 pub use mount::{EndedBy, MountSession, StopHandle, mount, mounted_vaults, unmount};
@@ -34,9 +35,9 @@ use std::time::{Duration, Instant, SystemTime};
 use fuser::{
     AccessFlags, BsdFileFlags, CopyFileRangeFlags, FileHandle, FileType, Filesystem, FopenFlags,
     Generation, INodeNo, InitFlags, IoctlFlags, KernelConfig, LockOwner, OpenFlags, PollEvents,
-    PollFlags, PollNotifier, ReplyAttr, ReplyBmap, ReplyCreate, ReplyData, ReplyDirectory,
-    ReplyDirectoryPlus, ReplyEmpty, ReplyEntry, ReplyIoctl, ReplyLock, ReplyLseek, ReplyOpen,
-    ReplyPoll, ReplyStatfs, ReplyWrite, ReplyXattr, Request, TimeOrNow, WriteFlags,
+    PollFlags, PollNotifier, ReplyAttr, ReplyCreate, ReplyData, ReplyDirectory, ReplyDirectoryPlus,
+    ReplyEmpty, ReplyEntry, ReplyIoctl, ReplyLseek, ReplyOpen, ReplyPoll, ReplyStatfs, ReplyWrite,
+    ReplyXattr, Request, TimeOrNow, WriteFlags,
 };
 use tokio::sync::Semaphore;
 
@@ -659,9 +660,16 @@ impl Filesystem for FuseAdapter {
         reply.error(errno(FsErrorKind::NotImplemented));
     }
 
-    fn access(&self, _req: &Request, _ino: INodeNo, _mask: AccessFlags, reply: ReplyEmpty) {
-        // Mounted with default_permissions: the kernel checks modes itself.
-        reply.ok();
+    fn access(&self, req: &Request, ino: INodeNo, mask: AccessFlags, reply: ReplyEmpty) {
+        // Asked only when the kernel does not check modes itself (`permissions`).
+        let (uid, gid) = (req.uid(), req.gid());
+        self.spawn(move |fs| async move {
+            let attr = try_reply!(reply, fs.getattr_cached(ino.0).await);
+            match permissions::access_allowed(&attr, uid, gid, mask) {
+                true => reply.ok(),
+                false => reply.error(errno(FsErrorKind::PermissionDenied)),
+            }
+        });
     }
 
     fn create(
@@ -677,11 +685,10 @@ impl Filesystem for FuseAdapter {
         let name = name.to_owned();
         let exclusive = flags & O_EXCL != 0;
         let truncate = flags & O_TRUNC != 0;
-        let (attr_ttl, entry_ttl) = (self.attr_ttl, self.entry_ttl);
+        let attr_ttl = self.attr_ttl;
         self.spawn(move |fs| async move {
             let (attr, opened) =
                 try_reply!(reply, fs.create(parent.0, &name, exclusive, truncate).await);
-            let _ = entry_ttl;
             reply.created(
                 &attr_ttl,
                 &file_attr(&attr),
@@ -690,41 +697,6 @@ impl Filesystem for FuseAdapter {
                 FopenFlags::empty(),
             );
         });
-    }
-
-    fn getlk(
-        &self,
-        _req: &Request,
-        _ino: INodeNo,
-        _fh: FileHandle,
-        _lock_owner: LockOwner,
-        _start: u64,
-        _end: u64,
-        _typ: i32,
-        _pid: u32,
-        reply: ReplyLock,
-    ) {
-        reply.error(errno(FsErrorKind::NotImplemented));
-    }
-
-    fn setlk(
-        &self,
-        _req: &Request,
-        _ino: INodeNo,
-        _fh: FileHandle,
-        _lock_owner: LockOwner,
-        _start: u64,
-        _end: u64,
-        _typ: i32,
-        _pid: u32,
-        _sleep: bool,
-        reply: ReplyEmpty,
-    ) {
-        reply.error(errno(FsErrorKind::NotImplemented));
-    }
-
-    fn bmap(&self, _req: &Request, _ino: INodeNo, _blocksize: u32, _idx: u64, reply: ReplyBmap) {
-        reply.error(errno(FsErrorKind::NotImplemented));
     }
 
     fn ioctl(

@@ -34,6 +34,8 @@ struct Parsed {
     acl: SessionACL,
     /// `-o allow_root`, settled into `acl` once every word is read.
     allow_root: bool,
+    /// `-o default_permissions`: the kernel checks modes even where it could refuse nothing.
+    default_permissions: bool,
     attr_ttl: Duration,
     entry_ttl: Duration,
     flags: nix::mount::MsFlags,
@@ -95,6 +97,7 @@ impl Parsed {
                 SessionACL::Owner
             },
             allow_root: false,
+            default_permissions: false,
             attr_ttl: options.attr_timeout,
             entry_ttl: options.entry_timeout,
             flags: MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
@@ -113,7 +116,7 @@ impl Parsed {
             "nonempty" => self.allow_non_empty = true,
             "allow_other" => self.acl = SessionACL::All,
             "allow_root" => self.allow_root = true,
-            "default_permissions" => {}
+            "default_permissions" => self.default_permissions = true,
             "noatime" => self.flags |= MsFlags::MS_NOATIME,
             "nodiratime" => self.flags |= MsFlags::MS_NODIRATIME,
             "relatime" | "atime" | "async" | "nosuid" | "nodev" => {}
@@ -167,6 +170,12 @@ impl Parsed {
             _ => return Ok(false),
         }
         Ok(true)
+    }
+
+    /// Whether the kernel checks modes (`default_permissions`; see `permissions`).
+    fn kernel_checks_modes(&self) -> bool {
+        let owner = nix::unistd::getuid().as_raw();
+        super::permissions::kernel_checks_modes(&self.fs, self.acl, self.default_permissions, owner)
     }
 
     /// Once every word is read: who may use the mount, and the read-only flag.
@@ -262,12 +271,15 @@ fn kernel_mount(
             .open("/dev/fuse")?;
         let root_mode = std::fs::metadata(mountpoint)?.mode() & 0o170000;
         let mut data = format!(
-            "fd={},rootmode={:o},user_id={},group_id={},default_permissions",
+            "fd={},rootmode={:o},user_id={},group_id={}",
             dev.as_raw_fd(),
             root_mode,
             nix::unistd::getuid().as_raw(),
             nix::unistd::getgid().as_raw(),
         );
+        if parsed.kernel_checks_modes() {
+            data.push_str(",default_permissions");
+        }
         if parsed.acl != SessionACL::Owner {
             // For `allow_root` too: fuser filters by uid (see `fuser_config`).
             data.push_str(",allow_other");
@@ -302,10 +314,12 @@ fn kernel_mount(
         config.mount_options = vec![
             MountOption::FSName(name),
             MountOption::Subtype("vault".into()),
-            MountOption::DefaultPermissions,
             MountOption::NoSuid,
             MountOption::NoDev,
         ];
+        if parsed.kernel_checks_modes() {
+            config.mount_options.push(MountOption::DefaultPermissions);
+        }
         if parsed.fs.read_only {
             config.mount_options.push(MountOption::RO);
         }
