@@ -21,8 +21,15 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use tokio::sync::Notify;
 use vault_storage::{Storage, StorageErrorKind, StoragePath};
 
-/// Unlinks running side by side.
+/// Unlinks running side by side at most.
 const WORKERS: usize = 4;
+/// Removals waiting per running worker before another starts: one worker keeps up with
+/// `rm -r` on a disk that discards quickly; a slow one builds a backlog, which more share.
+const BACKLOG_PER_WORKER: usize = 16;
+/// How long an idle worker waits for more before it ends: under `rm -r` the next removal
+/// comes within a fraction of this, and a worker that sleeps once per batch instead of
+/// once per object costs the foreground fewer context switches (2 cores).
+const LINGER: std::time::Duration = std::time::Duration::from_millis(5);
 /// Queued removals; past it the caller removes the object itself (memory bound, backpressure).
 const MAX_QUEUED: usize = 4096;
 
@@ -110,7 +117,9 @@ impl Removals {
         st.paths.insert(path.as_str().to_owned());
         *st.per_dir.entry(dir.to_owned()).or_default() += 1;
         st.queue.push_back((dir.to_owned(), path, kind));
-        if st.workers < WORKERS {
+        if st.workers == 0
+            || (st.workers < WORKERS && st.queue.len() > st.workers * BACKLOG_PER_WORKER)
+        {
             st.workers += 1;
             let (inner, storage) = (Arc::clone(&self.inner), Arc::clone(storage));
             // A worker is one blocking thread running storage calls inline: a burst of
@@ -210,20 +219,25 @@ async fn remove_content(
     storage.remove_dir(path).await
 }
 
-/// One worker: removes queued objects until the queue is empty.
+/// One worker: removes queued objects until the queue stays empty for [`LINGER`].
 async fn work(inner: Arc<Inner>, storage: Arc<dyn Storage>) {
+    let mut lingered = false;
     loop {
         let next = {
             let mut st = inner.lock();
             let next = st.queue.pop_front();
-            if next.is_none() {
+            if next.is_none() && lingered {
                 st.workers -= 1;
+                return;
             }
             next
         };
         let Some((dir, path, kind)) = next else {
-            return;
+            lingered = true;
+            tokio::time::sleep(LINGER).await;
+            continue;
         };
+        lingered = false;
         match remove(&inner, storage.as_ref(), &path, kind).await {
             Ok(()) => {}
             Err(e) => {

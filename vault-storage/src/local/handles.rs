@@ -98,6 +98,34 @@ impl Handles {
     /// Forgets the handles of `path` and everything below it.
     pub(super) fn forget(&mut self, path: &Path) {
         self.generation += 1;
-        self.entries.retain(|e| !e.path.starts_with(path));
+        if !self.entries.is_empty() {
+            self.entries.retain(|e| !is_at_or_below(&e.path, path));
+        }
+    }
+}
+
+/// `path` is `dir` or below it. Compares bytes: every rename and removal asks this of every
+/// cached handle, and `Path::starts_with`'s walk over components showed up at a tenth of
+/// `rm -r`'s time. Both are built by joining names to the storage root, so neither carries
+/// a trailing separator or a `.` component.
+fn is_at_or_below(path: &Path, dir: &Path) -> bool {
+    let (p, d) = (
+        path.as_os_str().as_encoded_bytes(),
+        dir.as_os_str().as_encoded_bytes(),
+    );
+    p.starts_with(d) && (p.len() == d.len() || std::path::is_separator(char::from(p[d.len()])))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn at_or_below_means_the_path_or_a_path_inside_it() {
+        let dir = Path::new("/s/d/AB/CD");
+        assert!(is_at_or_below(Path::new("/s/d/AB/CD"), dir));
+        assert!(is_at_or_below(Path::new("/s/d/AB/CD/x.c9r"), dir));
+        assert!(!is_at_or_below(Path::new("/s/d/AB/CDE"), dir));
+        assert!(!is_at_or_below(Path::new("/s/d/AB"), dir));
     }
 }

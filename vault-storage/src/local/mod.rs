@@ -12,7 +12,7 @@
 //!   where that is missing, files fall back to link + unlink (still atomic)
 //!   and folders to check-then-rename (a documented race, only there).
 //! - Writes never follow a symlink inside the root: every existing component
-//!   below the root is checked with `lstat` first (the root itself may be a
+//!   below the root is checked first (one `openat2` walk on Linux, else `lstat` each; the root itself may be a
 //!   symlink). Reads follow symlinks, as a ciphertext folder normally has none.
 //! - `write_nosync` / `rename_nosync` skip the fsyncs (same temp + rename
 //!   atomicity); `sync_entry` fsyncs the file and its folder afterwards.
@@ -44,7 +44,7 @@ mod handles;
 
 pub use fsops::classify;
 use fsops::{
-    blocking, check_no_symlinks, metadata_of, read_exact_at, rename_noreplace, sync_dir,
+    Root, blocking, check_no_symlinks, metadata_of, read_exact_at, rename_noreplace, sync_dir,
     to_storage_error, write_all_at,
 };
 pub use handles::{HANDLE_CACHE, HANDLE_TTL};
@@ -65,7 +65,7 @@ const READ_STAT_ABOVE: usize = 1 << 20;
 /// A local folder holding the vault (see the module docs).
 #[derive(Clone)]
 pub struct LocalStorage {
-    root: PathBuf,
+    root: Arc<Root>,
     max_name_len: usize,
     fsync: bool,
     handles: Arc<Mutex<Handles>>,
@@ -74,7 +74,7 @@ pub struct LocalStorage {
 impl std::fmt::Debug for LocalStorage {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("LocalStorage")
-            .field("root", &self.root)
+            .field("root", &self.root.path)
             .field("max_name_len", &self.max_name_len)
             .field("fsync", &self.fsync)
             .finish_non_exhaustive()
@@ -105,7 +105,7 @@ impl LocalStorage {
         #[cfg(not(unix))]
         let max_name_len = 255;
         Ok(LocalStorage {
-            root,
+            root: Arc::new(Root::new(root)),
             max_name_len,
             fsync: true,
             handles: Arc::default(),
@@ -121,13 +121,13 @@ impl LocalStorage {
 
     /// The folder this storage is rooted at.
     pub fn root(&self) -> &Path {
-        &self.root
+        &self.root.path
     }
 
     /// The local path of `path`. Each component must be a plain name here
     /// too (e.g. `C:` on Windows is not), so nothing can escape the root.
     fn full(&self, path: &StoragePath) -> Result<PathBuf, StorageError> {
-        let mut full = self.root.clone();
+        let mut full = self.root.path.clone();
         for comp in path.components() {
             let mut parsed = Path::new(comp).components();
             if !matches!(
@@ -165,7 +165,7 @@ impl LocalStorage {
 
         // 1. A fresh hidden temp file (O_EXCL, random name) in the same folder
         //    (a missing folder or a file in its place fails here already).
-        let (root, rel, dir) = (self.root.clone(), path.clone(), parent_full.clone());
+        let (root, rel, dir) = (Arc::clone(&self.root), path.clone(), parent_full.clone());
         let (file, temp_path) = blocking(move || {
             check_no_symlinks(&root, &rel, false)?;
             let mut builder = tempfile::Builder::new();
@@ -257,14 +257,15 @@ impl LocalStorage {
         let handles = Arc::clone(&self.handles);
         self.run(from, move |root, from_full| {
             check_no_symlinks(root, &from_rel, false)?;
-            // Both in one folder (a rename aside, a name change): its components are checked.
+            // Both in one folder (a rename aside, a name change): its components are checked,
+            // and a missing source is the rename's own ENOENT.
             if to_rel.parent() != from_rel.parent() {
                 check_no_symlinks(root, &to_rel, false)?;
+                // Report a missing source as such, even when the target's parent is missing too.
+                std::fs::symlink_metadata(from_full)?;
             }
-            // Report a missing source as such, even when the target's parent is missing too.
-            std::fs::symlink_metadata(from_full)?;
             if from_full == to_full {
-                return Ok(());
+                return std::fs::symlink_metadata(from_full).map(|_| ());
             }
             let forget = || {
                 let mut h = lock_handles(&handles);
@@ -329,10 +330,10 @@ impl LocalStorage {
     async fn run<T: Send + 'static>(
         &self,
         path: &StoragePath,
-        f: impl FnOnce(&Path, &Path) -> io::Result<T> + Send + 'static,
+        f: impl FnOnce(&Root, &Path) -> io::Result<T> + Send + 'static,
     ) -> Result<T, StorageError> {
         let full = self.full(path)?;
-        let root = self.root.clone();
+        let root = Arc::clone(&self.root);
         blocking(move || f(&root, &full))
             .await
             .map_err(|e| to_storage_error(path, e))
@@ -352,7 +353,7 @@ impl Storage for LocalStorage {
     }
 
     fn describe(&self) -> String {
-        format!("local folder {}", self.root.display())
+        format!("local folder {}", self.root.path.display())
     }
 
     fn local_io(&self) -> bool {
@@ -628,7 +629,7 @@ impl Storage for LocalStorage {
     async fn space(&self) -> Result<Option<SpaceInfo>, StorageError> {
         #[cfg(unix)]
         {
-            let root = self.root.clone();
+            let root = self.root.path.clone();
             let stat = blocking(move || rustix::fs::statvfs(&root).map_err(io::Error::from))
                 .await
                 .map_err(|e| to_storage_error(&StoragePath::root(), e))?;
