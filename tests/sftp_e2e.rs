@@ -521,6 +521,95 @@ impl Drop for HotelNet {
     }
 }
 
+/// A hotel-network test's start: the namespaces of instance `PREFIX<pid>` (state in
+/// `/tmp/STATE-<pid>`), the 2FA sshd `n` in the cloud one, a new vault in its `~/Vault`
+/// created from the hotel one and mounted at `mnt`. The fields drop in this order (as the
+/// test's own variables did): the mount guard first, then the client's folder, the server and
+/// the namespaces.
+struct HotelVault {
+    guard: MountGuard,
+    m: String,
+    mnt: PathBuf,
+    url: String,
+    login: HotelLogin,
+    tmp: tempfile::TempDir,
+    /// Held for its drop (the server stopped before the namespaces go).
+    _sshd: Sshd,
+    net: HotelNet,
+}
+
+/// The hotel namespace and the login options of a [`HotelVault`].
+struct HotelLogin {
+    ns: String,
+    ask: PathBuf,
+    kh: PathBuf,
+    key: String,
+}
+
+impl HotelLogin {
+    /// `vault ARGS --identity … --known-hosts … --askpass …` in the hotel namespace.
+    fn run(&self, args: &[&str]) -> Run {
+        let mut v: Vec<&str> = args.to_vec();
+        v.extend_from_slice(&[
+            "--identity",
+            self.key.as_str(),
+            "--known-hosts",
+            self.kh.to_str().unwrap(),
+            "--askpass",
+            self.ask.to_str().unwrap(),
+        ]);
+        vault_hotel(&self.ns, &v)
+    }
+}
+
+impl HotelVault {
+    fn mounted(prefix: &str, state: &str, n: u32) -> HotelVault {
+        let inst = format!("{prefix}{}", std::process::id() % 100_000);
+        let state = format!("/tmp/{state}-{}", std::process::id());
+        let net = HotelNet {
+            script: ServerScript::new(
+                "hotel-net.sh",
+                &[
+                    ("VAULT_TEST_INSTANCE", inst.as_str()),
+                    ("VAULT_TEST_STATE_DIR", state.as_str()),
+                ],
+            ),
+            hotel_ns: format!("vt-hotel-{inst}"),
+        };
+        net.ok(&["up", "0", "0", "0"]);
+        let cloud = format!("vt-cloud-{inst}");
+        let sshd = sshd(n, &[("VAULT_TEST_NETNS", cloud.as_str())]);
+        let ns = net.hotel_ns.clone();
+        let tmp = tempfile::tempdir().unwrap();
+        let ask = sshd.askpass(tmp.path(), "ask.sh", VAULT_PW, None, None);
+        let kh = sshd.known_hosts_in(tmp.path());
+        let key = sshd.var("VAULT_TEST_SSH_KEY");
+        let url = sshd.url("/~/Vault");
+        make_remote_dir(
+            &sshd,
+            &PathBuf::from(sshd.var("VAULT_TEST_SFTP_ROOT")).join("Vault"),
+        );
+        let login = HotelLogin { ns, ask, kh, key };
+        login.run(&["create", &url]).ok();
+        let mnt = tmp.path().join("mnt");
+        std::fs::create_dir(&mnt).unwrap();
+        let m = mnt.to_str().unwrap().to_string();
+        let guard = MountGuard::new(mnt.clone());
+        login.run(&["mount", &url, &m]).ok();
+        wait_mounted(&guard);
+        HotelVault {
+            guard,
+            m,
+            mnt,
+            url,
+            login,
+            tmp,
+            _sshd: sshd,
+            net,
+        }
+    }
+}
+
 /// Runs `vault ARGS` inside the hotel netns (nsenter --net: FUSE mounts stay visible).
 fn vault_hotel(ns: &str, args: &[&str]) -> Run {
     let netns = format!("--net=/run/netns/{ns}");
@@ -567,52 +656,10 @@ fn hotel_network_copy_list_and_cut() {
         eprintln!("VAULT_SFTP_E2E_SKIP_HOTEL set: skipped");
         return;
     }
-    let inst = format!("h{}", std::process::id() % 100_000);
-    let state = format!("/tmp/vault-e2e-hotel-{}", std::process::id());
-    let net = HotelNet {
-        script: ServerScript::new(
-            "hotel-net.sh",
-            &[
-                ("VAULT_TEST_INSTANCE", inst.as_str()),
-                ("VAULT_TEST_STATE_DIR", state.as_str()),
-            ],
-        ),
-        hotel_ns: format!("vt-hotel-{inst}"),
-    };
-    net.ok(&["up", "0", "0", "0"]);
-    let cloud = format!("vt-cloud-{inst}");
-    let sshd = sshd(3, &[("VAULT_TEST_NETNS", cloud.as_str())]);
-    let ns = net.hotel_ns.clone();
-    let tmp = tempfile::tempdir().unwrap();
-    let ask = sshd.askpass(tmp.path(), "ask.sh", VAULT_PW, None, None);
-    let kh = sshd.known_hosts_in(tmp.path());
-    let key = sshd.var("VAULT_TEST_SSH_KEY");
-    let url = sshd.url("/~/Vault");
-    make_remote_dir(
-        &sshd,
-        &PathBuf::from(sshd.var("VAULT_TEST_SFTP_ROOT")).join("Vault"),
-    );
-    let (a, k) = (ask.to_str().unwrap(), kh.to_str().unwrap());
-    let common = [
-        "--identity",
-        key.as_str(),
-        "--known-hosts",
-        k,
-        "--askpass",
-        a,
-    ];
-    let run = |args: &[&str]| {
-        let mut v: Vec<&str> = args.to_vec();
-        v.extend_from_slice(&common);
-        vault_hotel(&ns, &v)
-    };
-    run(&["create", &url]).ok();
-    let mnt = tmp.path().join("mnt");
-    std::fs::create_dir(&mnt).unwrap();
-    let m = mnt.to_str().unwrap().to_string();
-    let guard = MountGuard::new(mnt.clone());
-    run(&["mount", &url, &m]).ok();
-    wait_mounted(&guard);
+    let h = HotelVault::mounted("h", "vault-e2e-hotel", 3);
+    let (net, ns, tmp, ask, url) = (&h.net, &h.login.ns, &h.tmp, &h.login.ask, &h.url);
+    let (mnt, m, guard) = (&h.mnt, &h.m, &h.guard);
+    let run = |args: &[&str]| h.login.run(args);
     // 1,000 entries made before the link is impaired
     timed("1,000 entries (no delay)", || {
         sh(&format!(
@@ -744,52 +791,10 @@ fn hotel_network_eight_writers_create_300_small_files() {
     }
     const FILES: usize = 300;
     const ONE_WRITER_FILES: usize = 40;
-    let inst = format!("w{}", std::process::id() % 100_000);
-    let state = format!("/tmp/vault-e2e-writers-{}", std::process::id());
-    let net = HotelNet {
-        script: ServerScript::new(
-            "hotel-net.sh",
-            &[
-                ("VAULT_TEST_INSTANCE", inst.as_str()),
-                ("VAULT_TEST_STATE_DIR", state.as_str()),
-            ],
-        ),
-        hotel_ns: format!("vt-hotel-{inst}"),
-    };
-    net.ok(&["up", "0", "0", "0"]);
-    let cloud = format!("vt-cloud-{inst}");
-    let sshd = sshd(4, &[("VAULT_TEST_NETNS", cloud.as_str())]);
-    let ns = net.hotel_ns.clone();
-    let tmp = tempfile::tempdir().unwrap();
-    let ask = sshd.askpass(tmp.path(), "ask.sh", VAULT_PW, None, None);
-    let kh = sshd.known_hosts_in(tmp.path());
-    let key = sshd.var("VAULT_TEST_SSH_KEY");
-    let url = sshd.url("/~/Vault");
-    make_remote_dir(
-        &sshd,
-        &PathBuf::from(sshd.var("VAULT_TEST_SFTP_ROOT")).join("Vault"),
-    );
-    let (a, k) = (ask.to_str().unwrap(), kh.to_str().unwrap());
-    let common = [
-        "--identity",
-        key.as_str(),
-        "--known-hosts",
-        k,
-        "--askpass",
-        a,
-    ];
-    let run = |args: &[&str]| {
-        let mut v: Vec<&str> = args.to_vec();
-        v.extend_from_slice(&common);
-        vault_hotel(&ns, &v)
-    };
-    run(&["create", &url]).ok();
-    let mnt = tmp.path().join("mnt");
-    std::fs::create_dir(&mnt).unwrap();
-    let m = mnt.to_str().unwrap().to_string();
-    let guard = MountGuard::new(mnt.clone());
-    run(&["mount", &url, &m]).ok();
-    wait_mounted(&guard);
+    let h = HotelVault::mounted("w", "vault-e2e-writers", 4);
+    let (net, ns, tmp, url) = (&h.net, &h.login.ns, &h.tmp, &h.url);
+    let (mnt, m, guard) = (&h.mnt, &h.m, &h.guard);
+    let run = |args: &[&str]| h.login.run(args);
     let mut data = vec![0u8; 4096];
     Rng::new(1414).fill(&mut data);
     let src = tmp.path().join("four.bin");
