@@ -414,49 +414,6 @@ fn sftp_key_only_mount_with_the_server_unreachable_starts_from_the_cache() {
     t.up(Cut::Drop);
 }
 
-/// `tests/servers/webdav.sh ARGS rclone` for one instance in the cloud namespace.
-struct Dav {
-    env: Vec<(String, String)>,
-}
-
-impl Dav {
-    fn run(&self, cmd: &str) -> std::process::Output {
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/servers/webdav.sh");
-        Command::new("timeout")
-            .arg("120")
-            .arg(script)
-            .args([cmd, "rclone"])
-            .envs(self.env.iter().map(|(k, v)| (k, v)))
-            .output()
-            .unwrap()
-    }
-
-    fn ok(&self, cmd: &str) -> String {
-        let out = self.run(cmd);
-        assert!(
-            out.status.success(),
-            "webdav.sh {cmd}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    fn var(&self, k: &str) -> String {
-        let env = self.ok("env");
-        env.lines()
-            .find_map(|l| l.strip_prefix(&format!("{k}=")))
-            .unwrap_or_else(|| panic!("{k} not in webdav.sh env"))
-            .trim_matches('\'')
-            .to_string()
-    }
-}
-
-impl Drop for Dav {
-    fn drop(&mut self) {
-        let _ = self.run("stop");
-    }
-}
-
 #[test]
 fn webdav_mount_with_the_server_unreachable_starts_from_the_cache() {
     if skip() {

@@ -292,49 +292,6 @@ fn workload(env: &Env, stop: &dyn Fn()) {
     check_no_cleartext(&env.cache().join("vault"));
 }
 
-/// `tests/servers/webdav.sh ARGS rclone` for one instance on loopback; stopped when dropped.
-struct Dav {
-    env: Vec<(String, String)>,
-}
-
-impl Dav {
-    fn run(&self, cmd: &str) -> std::process::Output {
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/servers/webdav.sh");
-        Command::new("timeout")
-            .arg("120")
-            .arg(script)
-            .args([cmd, "rclone"])
-            .envs(self.env.iter().map(|(k, v)| (k, v)))
-            .output()
-            .unwrap()
-    }
-
-    fn ok(&self, cmd: &str) -> String {
-        let out = self.run(cmd);
-        assert!(
-            out.status.success(),
-            "webdav.sh {cmd}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    fn var(&self, k: &str) -> String {
-        self.ok("env")
-            .lines()
-            .find_map(|l| l.strip_prefix(&format!("{k}=")))
-            .unwrap_or_else(|| panic!("{k} not in webdav.sh env"))
-            .trim_matches('\'')
-            .to_string()
-    }
-}
-
-impl Drop for Dav {
-    fn drop(&mut self) {
-        let _ = self.run("stop");
-    }
-}
-
 /// The same over WebDAV (`rclone serve webdav`), where the version tag is the server's ETag.
 #[test]
 fn webdav_pinned_files_read_back_offline() {
