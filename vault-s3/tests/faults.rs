@@ -569,6 +569,17 @@ fn crashing_writer<F, Fut>(
     });
 }
 
+/// [`crashing_writer`] with the server killed at the first delete, which the proxy drops (it
+/// never arrives); [`lift_fault_and_restart`] with "DeleteObject" ends that.
+fn crash_at_first_delete<F, Fut>(proxy: &Proxy, server: &common::KillableS3sFs, work: F)
+where
+    F: FnOnce(vault_engine::Vault) -> Fut + Send,
+    Fut: std::future::Future<Output = ()>,
+{
+    proxy.fail_next("DeleteObject", 1000, Fault::Drop);
+    crashing_writer(proxy, server, |p| p.count("DeleteObject") >= 1, work);
+}
+
 /// Acceptance 4 through the engine on s3s-fs: the server killed in the middle
 /// of a 40 MiB replace (a multipart upload) and in the middle of a file move
 /// (copy, then delete); after a restart each file reads as its old or new
@@ -626,21 +637,15 @@ fn a_vault_survives_the_server_killed_mid_upload_and_mid_move() {
 
     // 2. Killed while /doc moves to /sub/doc2: the copy is written, the delete of the old
     // name never arrives (the proxy drops it) and the server dies.
-    proxy.fail_next("DeleteObject", 1000, Fault::Drop);
-    crashing_writer(
-        &proxy,
-        &server,
-        |p| p.count("DeleteObject") >= 1,
-        |vault| async move {
-            let root = vault.root();
-            let sub = match vault.resolve("/sub").await.unwrap().kind {
-                vault_engine::NodeKind::Dir(id) => id,
-                other => panic!("/sub is {other:?}"),
-            };
-            let _ = vault.rename(&root, "doc", &sub, "doc2", false).await;
-            std::mem::forget(vault);
-        },
-    );
+    crash_at_first_delete(&proxy, &server, |vault| async move {
+        let root = vault.root();
+        let sub = match vault.resolve("/sub").await.unwrap().kind {
+            vault_engine::NodeKind::Dir(id) => id,
+            other => panic!("/sub is {other:?}"),
+        };
+        let _ = vault.rename(&root, "doc", &sub, "doc2", false).await;
+        std::mem::forget(vault);
+    });
     lift_fault_and_restart(&rt, &proxy, &server, "DeleteObject");
     rt.block_on(async {
         let vault = unlocked(&proxy).await;
@@ -689,22 +694,16 @@ fn a_folder_move_cut_on_s3_is_repaired_keeping_the_target() {
         f.flush().await.unwrap();
     });
 
-    proxy.fail_next("DeleteObject", 1000, Fault::Drop);
-    crashing_writer(
-        &proxy,
-        &server,
-        |p| p.count("DeleteObject") >= 1,
-        |vault| async move {
-            let root = vault.root();
-            let dest = match vault.resolve("/dest").await.unwrap().kind {
-                vault_engine::NodeKind::Dir(id) => id,
-                other => panic!("/dest is {other:?}"),
-            };
-            let moved = vault.rename(&root, "folder", &dest, "moved", false).await;
-            assert!(moved.is_err(), "cut before the source went");
-            std::mem::forget(vault);
-        },
-    );
+    crash_at_first_delete(&proxy, &server, |vault| async move {
+        let root = vault.root();
+        let dest = match vault.resolve("/dest").await.unwrap().kind {
+            vault_engine::NodeKind::Dir(id) => id,
+            other => panic!("/dest is {other:?}"),
+        };
+        let moved = vault.rename(&root, "folder", &dest, "moved", false).await;
+        assert!(moved.is_err(), "cut before the source went");
+        std::mem::forget(vault);
+    });
     lift_fault_and_restart(&rt, &proxy, &server, "DeleteObject");
     rt.block_on(async {
         let vault = unlocked(&proxy).await;
@@ -906,17 +905,11 @@ fn a_folder_conflict_resolution_cut_on_s3_is_repaired() {
         f.write(0, b"theirs").await.unwrap();
         f.flush().await.unwrap();
     });
-    proxy.fail_next("DeleteObject", 1000, Fault::Drop);
-    crashing_writer(
-        &proxy,
-        &server,
-        |p| p.count("DeleteObject") >= 1,
-        |vault| async move {
-            let r = vault.resolve_conflicts(&vault.root()).await;
-            assert!(!matches!(r, Ok(1)), "cut before the copy went: {r:?}");
-            std::mem::forget(vault);
-        },
-    );
+    crash_at_first_delete(&proxy, &server, |vault| async move {
+        let r = vault.resolve_conflicts(&vault.root()).await;
+        assert!(!matches!(r, Ok(1)), "cut before the copy went: {r:?}");
+        std::mem::forget(vault);
+    });
     lift_fault_and_restart(&rt, &proxy, &server, "DeleteObject");
     rt.block_on(async {
         let (vault, seen) = check_and_repair(&proxy, "conflict resolution cut").await;
