@@ -741,10 +741,10 @@ fn hotel_network_copy_list_and_cut() {
         data,
         "in.bin lost or corrupted"
     );
-    vault_hotel(&ns, &["unmount", &m]).ok();
+    vault_hotel(ns, &["unmount", m]).ok();
     // after a fresh mount: what the server holds
-    run(&["mount", &url, &m]).ok();
-    wait_mounted(&guard);
+    run(&["mount", url, m]).ok();
+    wait_mounted(guard);
     assert_eq!(
         std::fs::read(mnt.join("in.bin")).unwrap(),
         data,
@@ -764,13 +764,13 @@ fn hotel_network_copy_list_and_cut() {
         sh(&format!("ls -f '{m}/list1000' | grep -c entry-")).trim(),
         "1000"
     );
-    vault_hotel(&ns, &["unmount", &m]).ok();
-    let chk = timed("vault check (after the cut)", || run(&["check", &url]));
+    vault_hotel(ns, &["unmount", m]).ok();
+    let chk = timed("vault check (after the cut)", || run(&["check", url]));
     assert_eq!(chk.code, 0, "check: {}\n{}", chk.stdout_str(), chk.stderr);
     // create, mount, mount again, check: one code each; a fifth only if the cut cost the session
     eprintln!(
         "[sftp_e2e] hotel: TOTP codes asked: {} (4 without a reconnect)",
-        prompts_seen(&ask)
+        prompts_seen(ask)
             .iter()
             .filter(|p| p.starts_with("Verification"))
             .count()
@@ -829,11 +829,11 @@ fn hotel_network_eight_writers_create_300_small_files() {
     );
     let listed = sh(&format!("ls -f '{m}/eight' | grep -c '^f'"));
     assert_eq!(listed.trim(), FILES.to_string(), "files listed");
-    vault_hotel(&ns, &["unmount", &m]).ok();
+    vault_hotel(ns, &["unmount", m]).ok();
     net.ok(&["impair", "0", "0", "0"]);
     // What the server holds, after a fresh mount.
-    run(&["mount", &url, &m]).ok();
-    wait_mounted(&guard);
+    run(&["mount", url, m]).ok();
+    wait_mounted(guard);
     for i in [0, 7, 150, 299] {
         assert_eq!(
             std::fs::read(mnt.join(format!("eight/f{i}"))).unwrap(),
@@ -841,10 +841,10 @@ fn hotel_network_eight_writers_create_300_small_files() {
             "f{i}"
         );
     }
-    vault_hotel(&ns, &["unmount", &m]).ok();
+    vault_hotel(ns, &["unmount", m]).ok();
     net.ok(&["impair", "80", "0", "20"]);
     let t = Instant::now();
-    let chk = run(&["check", &url]);
+    let chk = run(&["check", url]);
     let check = t.elapsed();
     eprintln!("[sftp_e2e] hotel writers: vault check of the 342-file vault at 80 ms: {check:.2?}");
     assert_eq!(chk.code, 0, "check: {}\n{}", chk.stdout_str(), chk.stderr);
