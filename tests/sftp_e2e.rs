@@ -326,21 +326,24 @@ fn login_failures_and_host_keys() {
     let key = sshd.var("VAULT_TEST_SSH_KEY");
     let url = sshd.url("/~/Vault");
     let good = sshd.askpass(tmp.path(), "good.sh", VAULT_PW, None, None);
+    // `vault CMD URL` with the key, a known_hosts file and an askpass.
+    let login_as = |cmd: &str, known_hosts: &Path, ask: &Path| {
+        vault_t(&[
+            cmd,
+            &url,
+            "--identity",
+            &key,
+            "--known-hosts",
+            known_hosts.to_str().unwrap(),
+            "--askpass",
+            ask.to_str().unwrap(),
+        ])
+    };
     make_remote_dir(
         &sshd,
         &PathBuf::from(sshd.var("VAULT_TEST_SFTP_ROOT")).join("Vault"),
     );
-    vault_t(&[
-        "create",
-        &url,
-        "--identity",
-        &key,
-        "--known-hosts",
-        kh.to_str().unwrap(),
-        "--askpass",
-        good.to_str().unwrap(),
-    ])
-    .ok();
+    login_as("create", &kh, &good).ok();
 
     // wrong TOTP code: a code of the year 2001 (not within the server's window)
     let secret = sshd.var("VAULT_TEST_SSH_TOTP_SECRET");
@@ -353,19 +356,7 @@ fn login_failures_and_host_keys() {
             "oathtool --totp -b '{secret}' --now '2001-01-01 00:00:00 UTC'"
         )),
     );
-    let line = timed("wrong TOTP", || {
-        vault_t(&[
-            "ls",
-            &url,
-            "--identity",
-            &key,
-            "--known-hosts",
-            kh.to_str().unwrap(),
-            "--askpass",
-            bad_totp.to_str().unwrap(),
-        ])
-        .fails(3)
-    });
+    let line = timed("wrong TOTP", || login_as("ls", &kh, &bad_totp).fails(3));
     assert!(
         line.contains("refused the answer to") && line.contains("Verification code"),
         "{line}"
@@ -380,19 +371,7 @@ fn login_failures_and_host_keys() {
         Some("printf '%s\\n' 'not the passphrase'"),
         None,
     );
-    let line = timed("wrong passphrase", || {
-        vault_t(&[
-            "ls",
-            &url,
-            "--identity",
-            &key,
-            "--known-hosts",
-            kh.to_str().unwrap(),
-            "--askpass",
-            bad_pp.to_str().unwrap(),
-        ])
-        .fails(3)
-    });
+    let line = timed("wrong passphrase", || login_as("ls", &kh, &bad_pp).fails(3));
     assert!(line.contains("wrong passphrase for key"), "{line}");
     assert!(
         !prompts_seen(&bad_pp)
@@ -403,34 +382,14 @@ fn login_failures_and_host_keys() {
     );
     assert_ne!(
         line,
-        vault_t(&[
-            "ls",
-            &url,
-            "--identity",
-            &key,
-            "--known-hosts",
-            kh.to_str().unwrap(),
-            "--askpass",
-            bad_totp.to_str().unwrap(),
-        ])
-        .fails(3),
+        login_as("ls", &kh, &bad_totp).fails(3),
         "the two failures must be told apart"
     );
 
     // unknown host key, no terminal, no --accept-new-host-key: refused, nothing recorded
     let empty = tmp.path().join("empty_known_hosts");
     std::fs::write(&empty, "").unwrap();
-    let line = vault_t(&[
-        "ls",
-        &url,
-        "--identity",
-        &key,
-        "--known-hosts",
-        empty.to_str().unwrap(),
-        "--askpass",
-        good.to_str().unwrap(),
-    ])
-    .fails(7);
+    let line = login_as("ls", &empty, &good).fails(7);
     assert!(line.contains("is not known and was not accepted"), "{line}");
     assert!(line.contains("SHA256:"), "{line}");
     assert!(std::fs::read_to_string(&empty).unwrap().is_empty());
@@ -480,16 +439,7 @@ fn login_failures_and_host_keys() {
     );
 
     // and the right answers still work
-    let out = vault_t(&[
-        "ls",
-        &url,
-        "--identity",
-        &key,
-        "--known-hosts",
-        kh.to_str().unwrap(),
-        "--askpass",
-        good.to_str().unwrap(),
-    ]);
+    let out = login_as("ls", &kh, &good);
     assert_eq!(out.code, 0, "{}", out.stderr);
 }
 
