@@ -1,6 +1,7 @@
 # Shared parts of the mount benchmarks, sourced by benches/webdav/bench.sh and
 # benches/s3/bench.sh: timing helpers, the workload steps both run on every mount, and
-# the result table. Steps store their figures in the associative array R[LABEL,KEY],
+# the result table; by benches/sftp/bench.sh and benches/queue/bench.sh: the hotel network
+# with the key-only sshd and the clients' keys (at the end). Steps store their figures in the associative array R[LABEL,KEY],
 # which the sourcing script declares (`declare -A R`); they read SIZE_MB, LS_FILES and
 # OPEN_FILES from it.
 
@@ -112,4 +113,68 @@ table_row() {
     line=$(printf '| %-*s | %10s |' "$TABLE_W" "$title" "${R[ours,$k]:-n/a}")
     for p in "${COLUMNS[@]}"; do line+=$(printf ' %18s |' "${R[$p,$k]:-n/a}"); done
     printf '%s %-16s |\n' "$line" "$ratio"
+}
+
+# --- the hotel network and the key-only sshd (benches/sftp, benches/queue) ---------------
+# The caller sets SRV (vault-sftp/tests/servers) and exports the VAULT_TEST_* instance
+# variables those scripts read; it removes both in its exit trap (`hotel-net.sh down`,
+# `sshd-2fa.sh purge`).
+
+# hotel_sshd_up DELAY LOSS JITTER: hotel-net.sh up with that impairment, the key-only sshd
+# in its cloud netns; both scripts' variables exported; sets HOTEL_NS, CLOUD_NS, HOST, PORT,
+# USER_ and HOME_DIR (the test user's home on the server).
+hotel_sshd_up() {
+  "$SRV/hotel-net.sh" up "$1" "$2" "$3" >&2
+  eval "$("$SRV/hotel-net.sh" env | sed 's/^/export /')"
+  HOTEL_NS=$VAULT_TEST_CLIENT_NETNS CLOUD_NS=$VAULT_TEST_NETNS
+  "$SRV/sshd-2fa.sh" start key >&2
+  eval "$("$SRV/sshd-2fa.sh" env | sed 's/^/export /')"
+  HOST=$VAULT_TEST_SSH_HOST PORT=$VAULT_TEST_SSH_PORT_KEYONLY USER_=$VAULT_TEST_SSH_USER
+  HOME_DIR=$VAULT_TEST_SFTP_ROOT
+}
+in_hotel() { nsenter --net="/run/netns/$HOTEL_NS" -- "$@"; }
+in_cloud() { nsenter --net="/run/netns/$CLOUD_NS" -- "$@"; }
+
+# sftp_client_keys (after hotel_sshd_up; W the work dir, PW the vault password): ours uses
+# the passphrase-protected key through W/askpass.sh, the peers a copy without passphrase
+# (W/id_nopass); the server's host key in KH. Sets KH, VOPTS (our login options) and
+# SSHOPTS (sshfs's -o).
+sftp_client_keys() {
+  cp "$VAULT_TEST_SSH_KEY" "$W/id_nopass"; chmod 600 "$W/id_nopass"
+  ssh-keygen -q -p -P "$VAULT_TEST_SSH_KEY_PASSPHRASE" -N '' -f "$W/id_nopass"
+  KH="$W/known_hosts"; cp "$VAULT_TEST_SSH_KNOWN_HOSTS" "$KH"
+  cat > "$W/askpass.sh" <<ASK
+#!/bin/sh
+case "\$1" in
+  'Passphrase for key '*) printf '%s\n' '$VAULT_TEST_SSH_KEY_PASSPHRASE' ;;
+  'Vault password for '*|'New vault password for '*) printf '%s\n' '$PW' ;;
+  *) echo "askpass: unexpected prompt: \$1" >&2; exit 1 ;;
+esac
+ASK
+  chmod 755 "$W/askpass.sh"
+  VOPTS=(--identity "$VAULT_TEST_SSH_KEY" --known-hosts "$KH" --askpass "$W/askpass.sh")
+  SSHOPTS="IdentityFile=$W/id_nopass,UserKnownHostsFile=$KH,StrictHostKeyChecking=yes,Port=$PORT"
+}
+
+# write_rclone_conf FILE SFTP CRYPT: an rclone config with the sftp remote SFTP (the key
+# without passphrase, KH) and the crypt remote CRYPT on SFTP:rcl (passwords from PW).
+write_rclone_conf() {
+  cat > "$1" <<CONF
+[$2]
+type = sftp
+host = $HOST
+port = $PORT
+user = $USER_
+key_file = $W/id_nopass
+known_hosts_file = $KH
+shell_type = unix
+md5sum_command = none
+sha1sum_command = none
+
+[$3]
+type = crypt
+remote = $2:rcl
+password = $(rclone obscure "$PW")
+password2 = $(rclone obscure "salt $PW")
+CONF
 }

@@ -35,19 +35,6 @@ const VAULT_PW: &str = "cache test password 9c1d";
 /// In every cleartext name and content of the workload; must never reach the cache folder.
 const MARKER: &str = "CLEARTEXT-MARKER-5b8e";
 
-/// hotel-net.sh namespaces of one instance; `down` (and the state folder removed) when dropped.
-struct HotelNet {
-    script: ServerScript,
-    state: String,
-}
-
-impl Drop for HotelNet {
-    fn drop(&mut self) {
-        let _ = self.script.run(&["down"]);
-        let _ = std::fs::remove_dir_all(&self.state);
-    }
-}
-
 /// `vault ARGS` inside the hotel netns (nsenter --net: FUSE mounts stay visible), with its own
 /// cache folder.
 fn vault_hotel(ns: &str, cache: &Path, args: &[&str]) -> Run {
@@ -114,18 +101,7 @@ fn listing_during_a_link_cut_and_after_a_remount_comes_from_the_cache() {
     }
     let pid = std::process::id();
     let inst = format!("k{}", pid % 100_000);
-    let state = format!("/tmp/vault-cache-hotel-{pid}");
-    let net = HotelNet {
-        script: ServerScript::new(
-            "hotel-net.sh",
-            &[
-                ("VAULT_TEST_INSTANCE", inst.as_str()),
-                ("VAULT_TEST_STATE_DIR", state.as_str()),
-            ],
-        ),
-        state: state.clone(),
-    };
-    net.script.ok(&["up", "0", "0", "0"]);
+    let net = HotelNet::up(&inst, format!("/tmp/vault-cache-hotel-{pid}"));
     let ns = format!("vt-hotel-{inst}");
     let cloud = format!("vt-cloud-{inst}");
     let sshd = Sshd::start(
@@ -144,16 +120,7 @@ fn listing_during_a_link_cut_and_after_a_remount_comes_from_the_cache() {
     let kh = sshd.known_hosts_in(tmp.path());
     let key = sshd.var("VAULT_TEST_SSH_KEY");
     let url = sshd.url("/~/Vault");
-    let user = sshd.var("VAULT_TEST_SSH_USER");
-    let remote = PathBuf::from(sshd.var("VAULT_TEST_SFTP_ROOT")).join("Vault");
-    assert!(
-        Command::new("install")
-            .args(["-d", "-o", &user, "-g", &user])
-            .arg(&remote)
-            .status()
-            .unwrap()
-            .success()
-    );
+    empty_remote_dir(&sshd, "Vault");
     let (a, k) = (ask.to_str().unwrap(), kh.to_str().unwrap());
     let common = [
         "--identity",

@@ -41,37 +41,6 @@ const EIO: i32 = 5;
 
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
-/// hotel-net.sh namespaces of one instance; `down` (and the state folder removed) when dropped.
-struct HotelNet {
-    script: ServerScript,
-    state: String,
-}
-
-impl HotelNet {
-    fn up(inst: &str) -> HotelNet {
-        let state = format!("/tmp/vault-offline-hotel-{inst}");
-        let net = HotelNet {
-            script: ServerScript::new(
-                "hotel-net.sh",
-                &[
-                    ("VAULT_TEST_INSTANCE", inst),
-                    ("VAULT_TEST_STATE_DIR", state.as_str()),
-                ],
-            ),
-            state,
-        };
-        net.script.ok(&["up", "0", "0", "0"]);
-        net
-    }
-}
-
-impl Drop for HotelNet {
-    fn drop(&mut self) {
-        let _ = self.script.run(&["down"]);
-        let _ = std::fs::remove_dir_all(&self.state);
-    }
-}
-
 /// `ls -ln --time-style=full-iso DIR` bounded to 10 s.
 fn ls(dir: &Path) -> String {
     let out = Command::new("timeout")
@@ -369,20 +338,12 @@ fn skip() -> bool {
 /// An askpass for the sshd's key passphrase and the vault password `pw` (and `new` for
 /// `passwd`'s new one).
 fn sftp_askpass(sshd: &Sshd, path: &Path, pw: &str, new: &str) {
-    let pp = format!(
-        "printf '%s\\n' '{}'",
-        sshd.var("VAULT_TEST_SSH_KEY_PASSPHRASE")
-    );
-    write_askpass(
+    key_askpass(
+        sshd,
         path,
-        false,
         &[
-            ("'Passphrase for key '*", pp),
-            ("'Vault password for '*", format!("printf '%s\\n' '{pw}'")),
-            (
-                "'New vault password for '*",
-                format!("printf '%s\\n' '{new}'"),
-            ),
+            ("'Vault password for '*", pw),
+            ("'New vault password for '*", new),
         ],
     );
 }
@@ -395,46 +356,22 @@ fn sftp_key_only_mount_with_the_server_unreachable_starts_from_the_cache() {
     let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let pid = std::process::id();
     let inst = format!("o{}", pid % 100_000);
-    let net = HotelNet::up(&inst);
+    let net = HotelNet::up(&inst, format!("/tmp/vault-offline-hotel-{inst}"));
     let cloud = format!("vt-cloud-{inst}");
-    let sshd = std::rc::Rc::new(Sshd::start(
+    let (sshd, KeyOnlyClient { tmp, url, login }) = key_only_sshd(
         &format!("{inst}s"),
         port_base("VAULT_TEST_OFFLINE_PORT_BASE", 34_100 + (pid % 200) * 4),
         &format!("/tmp/vault-offline-sshd-{pid}"),
-        "key",
         &[("VAULT_TEST_NETNS", cloud.as_str())],
-    ));
-    let tmp = tempfile::tempdir().unwrap();
-    let kh = sshd.known_hosts_in(tmp.path());
-    // The key-only listener (`sshd.url` names the 2FA one, which this mode does not start).
-    let url = format!(
-        "sftp://{}@{}:{}/~/Vault",
-        sshd.var("VAULT_TEST_SSH_USER"),
-        sshd.var("VAULT_TEST_SSH_HOST"),
-        sshd.var("VAULT_TEST_SSH_PORT_KEYONLY")
     );
-    let user = sshd.var("VAULT_TEST_SSH_USER");
-    let remote = PathBuf::from(sshd.var("VAULT_TEST_SFTP_ROOT")).join("Vault");
-    assert!(
-        Command::new("install")
-            .args(["-d", "-o", &user, "-g", &user])
-            .arg(&remote)
-            .status()
-            .unwrap()
-            .success()
-    );
+    let sshd = std::rc::Rc::new(sshd);
     let ask = tmp.path().join("ask.sh");
     sftp_askpass(&sshd, &ask, VAULT_PW, NEW_PW);
     let s = sshd.clone();
     let t = Target {
         net,
         ns: format!("vt-hotel-{inst}"),
-        common: vec![
-            "--identity".into(),
-            sshd.var("VAULT_TEST_SSH_KEY"),
-            "--known-hosts".into(),
-            kh.to_str().unwrap().into(),
-        ],
+        common: login,
         tmp,
         url,
         server: Box::new(move |start| {
@@ -477,49 +414,6 @@ fn sftp_key_only_mount_with_the_server_unreachable_starts_from_the_cache() {
     t.up(Cut::Drop);
 }
 
-/// `tests/servers/webdav.sh ARGS rclone` for one instance in the cloud namespace.
-struct Dav {
-    env: Vec<(String, String)>,
-}
-
-impl Dav {
-    fn run(&self, cmd: &str) -> std::process::Output {
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/servers/webdav.sh");
-        Command::new("timeout")
-            .arg("120")
-            .arg(script)
-            .args([cmd, "rclone"])
-            .envs(self.env.iter().map(|(k, v)| (k, v)))
-            .output()
-            .unwrap()
-    }
-
-    fn ok(&self, cmd: &str) -> String {
-        let out = self.run(cmd);
-        assert!(
-            out.status.success(),
-            "webdav.sh {cmd}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    fn var(&self, k: &str) -> String {
-        let env = self.ok("env");
-        env.lines()
-            .find_map(|l| l.strip_prefix(&format!("{k}=")))
-            .unwrap_or_else(|| panic!("{k} not in webdav.sh env"))
-            .trim_matches('\'')
-            .to_string()
-    }
-}
-
-impl Drop for Dav {
-    fn drop(&mut self) {
-        let _ = self.run("stop");
-    }
-}
-
 #[test]
 fn webdav_mount_with_the_server_unreachable_starts_from_the_cache() {
     if skip() {
@@ -528,7 +422,7 @@ fn webdav_mount_with_the_server_unreachable_starts_from_the_cache() {
     let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let pid = std::process::id();
     let inst = format!("q{}", pid % 100_000);
-    let net = HotelNet::up(&inst);
+    let net = HotelNet::up(&inst, format!("/tmp/vault-offline-hotel-{inst}"));
     let state = format!("/tmp/vault-offline-dav-{pid}");
     let base = port_base("VAULT_TEST_OFFLINE_DAV_PORT_BASE", 35_000 + (pid % 200) * 8);
     let dav = std::rc::Rc::new(Dav {

@@ -292,49 +292,6 @@ fn workload(env: &Env, stop: &dyn Fn()) {
     check_no_cleartext(&env.cache().join("vault"));
 }
 
-/// `tests/servers/webdav.sh ARGS rclone` for one instance on loopback; stopped when dropped.
-struct Dav {
-    env: Vec<(String, String)>,
-}
-
-impl Dav {
-    fn run(&self, cmd: &str) -> std::process::Output {
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/servers/webdav.sh");
-        Command::new("timeout")
-            .arg("120")
-            .arg(script)
-            .args([cmd, "rclone"])
-            .envs(self.env.iter().map(|(k, v)| (k, v)))
-            .output()
-            .unwrap()
-    }
-
-    fn ok(&self, cmd: &str) -> String {
-        let out = self.run(cmd);
-        assert!(
-            out.status.success(),
-            "webdav.sh {cmd}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    fn var(&self, k: &str) -> String {
-        self.ok("env")
-            .lines()
-            .find_map(|l| l.strip_prefix(&format!("{k}=")))
-            .unwrap_or_else(|| panic!("{k} not in webdav.sh env"))
-            .trim_matches('\'')
-            .to_string()
-    }
-}
-
-impl Drop for Dav {
-    fn drop(&mut self) {
-        let _ = self.run("stop");
-    }
-}
-
 /// The same over WebDAV (`rclone serve webdav`), where the version tag is the server's ETag.
 #[test]
 fn webdav_pinned_files_read_back_offline() {
@@ -401,60 +358,17 @@ fn webdav_pinned_files_read_back_offline() {
 /// The key-only sshd of one instance on loopback and an [`Env`] for its `~/Vault`.
 fn sftp_env(tag: &str, base: u32) -> (Sshd, Env) {
     let pid = std::process::id();
-    let sshd = Sshd::start(
+    let (sshd, KeyOnlyClient { tmp, url, login }) = key_only_sshd(
         &format!("{tag}{}", pid % 100_000),
         port_base("VAULT_TEST_PIN_PORT_BASE", base + (pid % 200) * 4),
         &format!("/tmp/vault-pin-{tag}-sshd-{pid}"),
-        "key",
         &[],
     );
-    let tmp = tempfile::tempdir().unwrap();
-    let kh = sshd.known_hosts_in(tmp.path());
-    let user = sshd.var("VAULT_TEST_SSH_USER");
-    let url = format!(
-        "sftp://{user}@{}:{}/~/Vault",
-        sshd.var("VAULT_TEST_SSH_HOST"),
-        sshd.var("VAULT_TEST_SSH_PORT_KEYONLY")
-    );
-    let remote = PathBuf::from(sshd.var("VAULT_TEST_SFTP_ROOT")).join("Vault");
-    assert!(
-        Command::new("install")
-            .args(["-d", "-o", &user, "-g", &user])
-            .arg(&remote)
-            .status()
-            .unwrap()
-            .success()
-    );
     let ask = tmp.path().join("ask.sh");
-    write_askpass(
-        &ask,
-        false,
-        &[
-            (
-                "'Passphrase for key '*",
-                format!(
-                    "printf '%s\\n' '{}'",
-                    sshd.var("VAULT_TEST_SSH_KEY_PASSPHRASE")
-                ),
-            ),
-            (
-                "'Vault password for '*",
-                format!("printf '%s\\n' '{VAULT_PW}'"),
-            ),
-        ],
-    );
-    let env = Env {
-        common: vec![
-            "--identity".into(),
-            sshd.var("VAULT_TEST_SSH_KEY"),
-            "--known-hosts".into(),
-            kh.to_str().unwrap().into(),
-            "--askpass".into(),
-            ask.to_str().unwrap().into(),
-        ],
-        tmp,
-        url,
-    };
+    key_askpass(&sshd, &ask, &[("'Vault password for '*", VAULT_PW)]);
+    let mut common = login;
+    common.extend(["--askpass".into(), ask.to_str().unwrap().into()]);
+    let env = Env { common, tmp, url };
     (sshd, env)
 }
 

@@ -34,37 +34,6 @@ use cli_support::*;
 
 const VAULT_PW: &str = "queue test password 5e1f";
 
-/// hotel-net.sh namespaces of one instance; `down` (and the state folder removed) when dropped.
-struct HotelNet {
-    script: ServerScript,
-    state: String,
-}
-
-impl HotelNet {
-    fn up(inst: &str) -> HotelNet {
-        let state = format!("/tmp/vault-queue-hotel-{inst}");
-        let net = HotelNet {
-            script: ServerScript::new(
-                "hotel-net.sh",
-                &[
-                    ("VAULT_TEST_INSTANCE", inst),
-                    ("VAULT_TEST_STATE_DIR", state.as_str()),
-                ],
-            ),
-            state,
-        };
-        net.script.ok(&["up", "0", "0", "0"]);
-        net
-    }
-}
-
-impl Drop for HotelNet {
-    fn drop(&mut self) {
-        let _ = self.script.run(&["down"]);
-        let _ = std::fs::remove_dir_all(&self.state);
-    }
-}
-
 fn content(i: usize, version: u32) -> Vec<u8> {
     format!("queued file {i} version {version} ")
         .repeat(100 + i)
@@ -184,59 +153,21 @@ fn check_journal(root: &Path) -> usize {
 /// `Vault` on it, and a client in the hotel namespace with its askpass and known_hosts.
 fn setup(inst: &str, port_default: u32) -> (HotelNet, Sshd, Client) {
     let pid = std::process::id();
-    let net = HotelNet::up(inst);
+    let net = HotelNet::up(inst, format!("/tmp/vault-queue-hotel-{inst}"));
     let cloud = format!("vt-cloud-{inst}");
-    let sshd = Sshd::start(
+    let (sshd, KeyOnlyClient { tmp, url, login }) = key_only_sshd(
         &format!("{inst}s"),
         port_base("VAULT_TEST_QUEUE_PORT_BASE", port_default + (pid % 200) * 4),
         &format!("/tmp/vault-queue-sshd-{inst}"),
-        "key",
         &[("VAULT_TEST_NETNS", cloud.as_str())],
     );
-    let tmp = tempfile::tempdir().unwrap();
-    let kh = sshd.known_hosts_in(tmp.path());
-    let url = format!(
-        "sftp://{}@{}:{}/~/Vault",
-        sshd.var("VAULT_TEST_SSH_USER"),
-        sshd.var("VAULT_TEST_SSH_HOST"),
-        sshd.var("VAULT_TEST_SSH_PORT_KEYONLY")
-    );
-    let user = sshd.var("VAULT_TEST_SSH_USER");
-    let remote = PathBuf::from(sshd.var("VAULT_TEST_SFTP_ROOT")).join("Vault");
-    assert!(
-        Command::new("install")
-            .args(["-d", "-o", &user, "-g", &user])
-            .arg(&remote)
-            .status()
-            .unwrap()
-            .success()
-    );
     let ask = tmp.path().join("ask.sh");
-    let pp = format!(
-        "printf '%s\\n' '{}'",
-        sshd.var("VAULT_TEST_SSH_KEY_PASSPHRASE")
-    );
-    write_askpass(
-        &ask,
-        false,
-        &[
-            ("'Passphrase for key '*", pp),
-            (
-                "'Vault password for '*",
-                format!("printf '%s\\n' '{VAULT_PW}'"),
-            ),
-        ],
-    );
+    key_askpass(&sshd, &ask, &[("'Vault password for '*", VAULT_PW)]);
     let c = Client {
         ns: format!("vt-hotel-{inst}"),
         tmp,
         url,
-        common: vec![
-            "--identity".into(),
-            sshd.var("VAULT_TEST_SSH_KEY"),
-            "--known-hosts".into(),
-            kh.to_str().unwrap().into(),
-        ],
+        common: login,
         ask,
     };
     (net, sshd, c)

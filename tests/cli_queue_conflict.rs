@@ -117,56 +117,18 @@ impl Client {
 fn setup() -> (Sshd, Client) {
     let pid = std::process::id();
     let inst = format!("qc{}", pid % 100_000);
-    let sshd = Sshd::start(
+    let (sshd, KeyOnlyClient { tmp, url, login }) = key_only_sshd(
         &inst,
         port_base("VAULT_TEST_QCONFLICT_PORT_BASE", 40_100 + (pid % 200) * 4),
         &format!("/tmp/vault-qconflict-sshd-{inst}"),
-        "key",
         &[],
     );
-    let tmp = tempfile::tempdir().unwrap();
-    let kh = sshd.known_hosts_in(tmp.path());
-    let url = format!(
-        "sftp://{}@{}:{}/~/Vault",
-        sshd.var("VAULT_TEST_SSH_USER"),
-        sshd.var("VAULT_TEST_SSH_HOST"),
-        sshd.var("VAULT_TEST_SSH_PORT_KEYONLY")
-    );
-    let user = sshd.var("VAULT_TEST_SSH_USER");
-    let remote = PathBuf::from(sshd.var("VAULT_TEST_SFTP_ROOT")).join("Vault");
-    assert!(
-        Command::new("install")
-            .args(["-d", "-o", &user, "-g", &user])
-            .arg(&remote)
-            .status()
-            .unwrap()
-            .success()
-    );
     let ask = tmp.path().join("ask.sh");
-    let pp = format!(
-        "printf '%s\\n' '{}'",
-        sshd.var("VAULT_TEST_SSH_KEY_PASSPHRASE")
-    );
-    write_askpass(
-        &ask,
-        false,
-        &[
-            ("'Passphrase for key '*", pp),
-            (
-                "'Vault password for '*",
-                format!("printf '%s\\n' '{VAULT_PW}'"),
-            ),
-        ],
-    );
+    key_askpass(&sshd, &ask, &[("'Vault password for '*", VAULT_PW)]);
     let c = Client {
         tmp,
         url,
-        common: vec![
-            "--identity".into(),
-            sshd.var("VAULT_TEST_SSH_KEY"),
-            "--known-hosts".into(),
-            kh.to_str().unwrap().into(),
-        ],
+        common: login,
         ask,
     };
     (sshd, c)

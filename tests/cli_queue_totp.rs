@@ -31,7 +31,6 @@
 mod cli_support;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use cli_support::*;
@@ -48,64 +47,15 @@ fn vault_env(cache: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
     )
 }
 
-/// `vault ARGS` on a pseudo-terminal, typing the key passphrase, the TOTP code of now +
-/// `offset` seconds and the vault password as their prompts appear: a mount started by a
-/// person, no askpass anywhere.
+/// `vault ARGS` on a pseudo-terminal (see [`pty_command`]), every TOTP code the one of now +
+/// `offset` seconds, with `cache` as XDG_CACHE_HOME and no desktop session.
 fn on_pty(args: &[&str], sshd: &Sshd, offset: &str, cache: &Path) -> (i32, String) {
-    const EXPECT: &str = r#"
-import os, pty, select, subprocess, sys, time
-def code():
-    return subprocess.run(
-        ["oathtool", "--totp", "-b", os.environ["SECRET"], "-N", os.environ["OFFSET"] + " seconds"],
-        capture_output=True, text=True, check=True).stdout.strip()
-answers = [
-    ("Passphrase for key ", lambda: os.environ["PP"]),
-    ("Verification code: ", code),
-    ("Vault password for ", lambda: os.environ["VPW"]),
-]
-pid, fd = pty.fork()
-if pid == 0:
-    os.execv(sys.argv[1], sys.argv[1:])
-seen, out, deadline = b"", b"", time.time() + 180
-while time.time() < deadline:
-    r, _, _ = select.select([fd], [], [], 0.5)
-    if not r:
-        if os.waitpid(pid, os.WNOHANG)[0]:
-            break
-        continue
-    try:
-        data = os.read(fd, 4096)
-    except OSError:
-        break
-    if not data:
-        break
-    out += data
-    seen += data
-    for prompt, answer in answers:
-        i = seen.find(prompt.encode())
-        if i >= 0:
-            seen = seen[i + len(prompt):]
-            time.sleep(0.2)
-            os.write(fd, (answer() + "\n").encode())
-sys.stdout.write(out.decode(errors="replace"))
-_, status = os.waitpid(pid, 0)
-sys.exit(os.waitstatus_to_exitcode(status))
-"#;
-    let out = Command::new("timeout")
-        .args(["240", "python3", "-c", EXPECT, bin()])
-        .args(args)
-        .env_remove("VAULT_ASKPASS")
+    let out = pty_command(args, sshd, offset, VAULT_PW)
         .env_remove("VAULT_LOG")
-        .env_remove("SSH_AUTH_SOCK")
         .env_remove("DISPLAY")
         .env_remove("WAYLAND_DISPLAY")
         .env_remove("DBUS_SESSION_BUS_ADDRESS")
         .env("XDG_CACHE_HOME", cache)
-        .env("PP", sshd.var("VAULT_TEST_SSH_KEY_PASSPHRASE"))
-        .env("SECRET", sshd.var("VAULT_TEST_SSH_TOTP_SECRET"))
-        .env("OFFSET", offset)
-        .env("VPW", VAULT_PW)
-        .stdin(Stdio::null())
         .output()
         .unwrap();
     (
@@ -179,16 +129,7 @@ impl Fx {
         let tmp = tempfile::tempdir().unwrap();
         std::fs::create_dir(tmp.path().join("cache")).unwrap();
         std::fs::create_dir(tmp.path().join("mnt")).unwrap();
-        let user = sshd.var("VAULT_TEST_SSH_USER");
-        let remote = PathBuf::from(sshd.var("VAULT_TEST_SFTP_ROOT")).join("V");
-        assert!(
-            Command::new("install")
-                .args(["-d", "-o", &user, "-g", &user])
-                .arg(&remote)
-                .status()
-                .unwrap()
-                .success()
-        );
+        empty_remote_dir(&sshd, "V");
         let kh = sshd.known_hosts_in(tmp.path()).display().to_string();
         let key = sshd.var("VAULT_TEST_SSH_KEY");
         let good = sshd

@@ -68,84 +68,16 @@ fn vault_env(args: &[&str], env: &[(&str, &str)]) -> Run {
 /// anywhere. The n-th code asked for is the one of now + `offsets[n]` seconds (the last offset
 /// repeats). Returns the exit code and everything the terminal showed.
 fn vault_on_pty(args: &[&str], sshd: &Sshd, offsets: &str) -> (i32, String) {
-    let out = pty_command(args, sshd, offsets).output().unwrap();
+    let out = pty_command(args, sshd, offsets, VAULT_PW).output().unwrap();
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
     )
 }
 
-/// The command of [`vault_on_pty`] (python3's `pty`, answers typed as prompts appear).
-fn pty_command(args: &[&str], sshd: &Sshd, offsets: &str) -> Command {
-    const EXPECT: &str = r#"
-import os, pty, select, subprocess, sys, time
-offsets, asked = os.environ["OFFSETS"].split(), [0]
-def code():
-    off = offsets[min(asked[0], len(offsets) - 1)]
-    asked[0] += 1
-    return subprocess.run(
-        ["oathtool", "--totp", "-b", os.environ["SECRET"], "-N", off + " seconds"],
-        capture_output=True, text=True, check=True).stdout.strip()
-answers = [
-    ("Passphrase for key ", lambda: os.environ["PP"]),
-    ("Verification code: ", code),
-    ("Vault password for ", lambda: os.environ["VPW"]),
-]
-pid, fd = pty.fork()
-if pid == 0:
-    os.execv(sys.argv[1], sys.argv[1:])
-seen, out, deadline = b"", b"", time.time() + 180
-while time.time() < deadline:
-    r, _, _ = select.select([fd], [], [], 0.5)
-    if not r:
-        if os.waitpid(pid, os.WNOHANG)[0]:
-            break
-        continue
-    try:
-        data = os.read(fd, 4096)
-    except OSError:
-        break
-    if not data:
-        break
-    out += data
-    seen += data
-    for prompt, answer in answers:
-        i = seen.find(prompt.encode())
-        if i >= 0:
-            seen = seen[i + len(prompt):]
-            time.sleep(0.2)
-            os.write(fd, (answer() + "\n").encode())
-sys.stdout.write(out.decode(errors="replace"))
-_, status = os.waitpid(pid, 0)
-sys.exit(os.waitstatus_to_exitcode(status))
-"#;
-    let mut cmd = Command::new("timeout");
-    cmd.arg("240")
-        .arg("python3")
-        .arg("-c")
-        .arg(EXPECT)
-        .arg(bin())
-        .args(args)
-        .env_remove("VAULT_ASKPASS")
-        .env_remove("SSH_AUTH_SOCK")
-        .env("PP", sshd.var("VAULT_TEST_SSH_KEY_PASSPHRASE"))
-        .env("SECRET", sshd.var("VAULT_TEST_SSH_TOTP_SECRET"))
-        .env("OFFSETS", offsets)
-        .env("VPW", VAULT_PW)
-        .stdin(Stdio::null());
-    cmd
-}
-
 /// A vault at `/~/V` on the server; returns (url, known_hosts, key, good askpass).
 fn setup(sshd: &Sshd, dir: &Path) -> (String, PathBuf, String, PathBuf) {
-    let user = sshd.var("VAULT_TEST_SSH_USER");
-    let remote = PathBuf::from(sshd.var("VAULT_TEST_SFTP_ROOT")).join("V");
-    let st = Command::new("install")
-        .args(["-d", "-o", &user, "-g", &user])
-        .arg(&remote)
-        .status()
-        .unwrap();
-    assert!(st.success());
+    empty_remote_dir(sshd, "V");
     let kh = sshd.known_hosts_in(dir);
     let key = sshd.var("VAULT_TEST_SSH_KEY");
     let secret = sshd.var("VAULT_TEST_SSH_TOTP_SECRET");
@@ -219,6 +151,7 @@ fn detached_mount_waits_for_vault_auth() {
         ],
         &sshd,
         "-30",
+        VAULT_PW,
     )
     .env("DBUS_SESSION_BUS_ADDRESS", &bus.address)
     .output()
@@ -545,6 +478,7 @@ fn foreground_mount_asks_the_terminal_on_reconnect() {
         ],
         &sshd,
         "+0",
+        VAULT_PW,
     );
     let child = cmd.stdout(Stdio::piped()).spawn().unwrap();
     let mut child = KillOnDrop(child);

@@ -326,21 +326,24 @@ fn login_failures_and_host_keys() {
     let key = sshd.var("VAULT_TEST_SSH_KEY");
     let url = sshd.url("/~/Vault");
     let good = sshd.askpass(tmp.path(), "good.sh", VAULT_PW, None, None);
+    // `vault CMD URL` with the key, a known_hosts file and an askpass.
+    let login_as = |cmd: &str, known_hosts: &Path, ask: &Path| {
+        vault_t(&[
+            cmd,
+            &url,
+            "--identity",
+            &key,
+            "--known-hosts",
+            known_hosts.to_str().unwrap(),
+            "--askpass",
+            ask.to_str().unwrap(),
+        ])
+    };
     make_remote_dir(
         &sshd,
         &PathBuf::from(sshd.var("VAULT_TEST_SFTP_ROOT")).join("Vault"),
     );
-    vault_t(&[
-        "create",
-        &url,
-        "--identity",
-        &key,
-        "--known-hosts",
-        kh.to_str().unwrap(),
-        "--askpass",
-        good.to_str().unwrap(),
-    ])
-    .ok();
+    login_as("create", &kh, &good).ok();
 
     // wrong TOTP code: a code of the year 2001 (not within the server's window)
     let secret = sshd.var("VAULT_TEST_SSH_TOTP_SECRET");
@@ -353,19 +356,7 @@ fn login_failures_and_host_keys() {
             "oathtool --totp -b '{secret}' --now '2001-01-01 00:00:00 UTC'"
         )),
     );
-    let line = timed("wrong TOTP", || {
-        vault_t(&[
-            "ls",
-            &url,
-            "--identity",
-            &key,
-            "--known-hosts",
-            kh.to_str().unwrap(),
-            "--askpass",
-            bad_totp.to_str().unwrap(),
-        ])
-        .fails(3)
-    });
+    let line = timed("wrong TOTP", || login_as("ls", &kh, &bad_totp).fails(3));
     assert!(
         line.contains("refused the answer to") && line.contains("Verification code"),
         "{line}"
@@ -380,19 +371,7 @@ fn login_failures_and_host_keys() {
         Some("printf '%s\\n' 'not the passphrase'"),
         None,
     );
-    let line = timed("wrong passphrase", || {
-        vault_t(&[
-            "ls",
-            &url,
-            "--identity",
-            &key,
-            "--known-hosts",
-            kh.to_str().unwrap(),
-            "--askpass",
-            bad_pp.to_str().unwrap(),
-        ])
-        .fails(3)
-    });
+    let line = timed("wrong passphrase", || login_as("ls", &kh, &bad_pp).fails(3));
     assert!(line.contains("wrong passphrase for key"), "{line}");
     assert!(
         !prompts_seen(&bad_pp)
@@ -403,34 +382,14 @@ fn login_failures_and_host_keys() {
     );
     assert_ne!(
         line,
-        vault_t(&[
-            "ls",
-            &url,
-            "--identity",
-            &key,
-            "--known-hosts",
-            kh.to_str().unwrap(),
-            "--askpass",
-            bad_totp.to_str().unwrap(),
-        ])
-        .fails(3),
+        login_as("ls", &kh, &bad_totp).fails(3),
         "the two failures must be told apart"
     );
 
     // unknown host key, no terminal, no --accept-new-host-key: refused, nothing recorded
     let empty = tmp.path().join("empty_known_hosts");
     std::fs::write(&empty, "").unwrap();
-    let line = vault_t(&[
-        "ls",
-        &url,
-        "--identity",
-        &key,
-        "--known-hosts",
-        empty.to_str().unwrap(),
-        "--askpass",
-        good.to_str().unwrap(),
-    ])
-    .fails(7);
+    let line = login_as("ls", &empty, &good).fails(7);
     assert!(line.contains("is not known and was not accepted"), "{line}");
     assert!(line.contains("SHA256:"), "{line}");
     assert!(std::fs::read_to_string(&empty).unwrap().is_empty());
@@ -480,16 +439,7 @@ fn login_failures_and_host_keys() {
     );
 
     // and the right answers still work
-    let out = vault_t(&[
-        "ls",
-        &url,
-        "--identity",
-        &key,
-        "--known-hosts",
-        kh.to_str().unwrap(),
-        "--askpass",
-        good.to_str().unwrap(),
-    ]);
+    let out = login_as("ls", &kh, &good);
     assert_eq!(out.code, 0, "{}", out.stderr);
 }
 
@@ -517,6 +467,95 @@ impl Drop for HotelNet {
             .find(|(k, _)| k == "VAULT_TEST_STATE_DIR")
         {
             let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}
+
+/// A hotel-network test's start: the namespaces of instance `PREFIX<pid>` (state in
+/// `/tmp/STATE-<pid>`), the 2FA sshd `n` in the cloud one, a new vault in its `~/Vault`
+/// created from the hotel one and mounted at `mnt`. The fields drop in this order (as the
+/// test's own variables did): the mount guard first, then the client's folder, the server and
+/// the namespaces.
+struct HotelVault {
+    guard: MountGuard,
+    m: String,
+    mnt: PathBuf,
+    url: String,
+    login: HotelLogin,
+    tmp: tempfile::TempDir,
+    /// Held for its drop (the server stopped before the namespaces go).
+    _sshd: Sshd,
+    net: HotelNet,
+}
+
+/// The hotel namespace and the login options of a [`HotelVault`].
+struct HotelLogin {
+    ns: String,
+    ask: PathBuf,
+    kh: PathBuf,
+    key: String,
+}
+
+impl HotelLogin {
+    /// `vault ARGS --identity … --known-hosts … --askpass …` in the hotel namespace.
+    fn run(&self, args: &[&str]) -> Run {
+        let mut v: Vec<&str> = args.to_vec();
+        v.extend_from_slice(&[
+            "--identity",
+            self.key.as_str(),
+            "--known-hosts",
+            self.kh.to_str().unwrap(),
+            "--askpass",
+            self.ask.to_str().unwrap(),
+        ]);
+        vault_hotel(&self.ns, &v)
+    }
+}
+
+impl HotelVault {
+    fn mounted(prefix: &str, state: &str, n: u32) -> HotelVault {
+        let inst = format!("{prefix}{}", std::process::id() % 100_000);
+        let state = format!("/tmp/{state}-{}", std::process::id());
+        let net = HotelNet {
+            script: ServerScript::new(
+                "hotel-net.sh",
+                &[
+                    ("VAULT_TEST_INSTANCE", inst.as_str()),
+                    ("VAULT_TEST_STATE_DIR", state.as_str()),
+                ],
+            ),
+            hotel_ns: format!("vt-hotel-{inst}"),
+        };
+        net.ok(&["up", "0", "0", "0"]);
+        let cloud = format!("vt-cloud-{inst}");
+        let sshd = sshd(n, &[("VAULT_TEST_NETNS", cloud.as_str())]);
+        let ns = net.hotel_ns.clone();
+        let tmp = tempfile::tempdir().unwrap();
+        let ask = sshd.askpass(tmp.path(), "ask.sh", VAULT_PW, None, None);
+        let kh = sshd.known_hosts_in(tmp.path());
+        let key = sshd.var("VAULT_TEST_SSH_KEY");
+        let url = sshd.url("/~/Vault");
+        make_remote_dir(
+            &sshd,
+            &PathBuf::from(sshd.var("VAULT_TEST_SFTP_ROOT")).join("Vault"),
+        );
+        let login = HotelLogin { ns, ask, kh, key };
+        login.run(&["create", &url]).ok();
+        let mnt = tmp.path().join("mnt");
+        std::fs::create_dir(&mnt).unwrap();
+        let m = mnt.to_str().unwrap().to_string();
+        let guard = MountGuard::new(mnt.clone());
+        login.run(&["mount", &url, &m]).ok();
+        wait_mounted(&guard);
+        HotelVault {
+            guard,
+            m,
+            mnt,
+            url,
+            login,
+            tmp,
+            _sshd: sshd,
+            net,
         }
     }
 }
@@ -567,52 +606,10 @@ fn hotel_network_copy_list_and_cut() {
         eprintln!("VAULT_SFTP_E2E_SKIP_HOTEL set: skipped");
         return;
     }
-    let inst = format!("h{}", std::process::id() % 100_000);
-    let state = format!("/tmp/vault-e2e-hotel-{}", std::process::id());
-    let net = HotelNet {
-        script: ServerScript::new(
-            "hotel-net.sh",
-            &[
-                ("VAULT_TEST_INSTANCE", inst.as_str()),
-                ("VAULT_TEST_STATE_DIR", state.as_str()),
-            ],
-        ),
-        hotel_ns: format!("vt-hotel-{inst}"),
-    };
-    net.ok(&["up", "0", "0", "0"]);
-    let cloud = format!("vt-cloud-{inst}");
-    let sshd = sshd(3, &[("VAULT_TEST_NETNS", cloud.as_str())]);
-    let ns = net.hotel_ns.clone();
-    let tmp = tempfile::tempdir().unwrap();
-    let ask = sshd.askpass(tmp.path(), "ask.sh", VAULT_PW, None, None);
-    let kh = sshd.known_hosts_in(tmp.path());
-    let key = sshd.var("VAULT_TEST_SSH_KEY");
-    let url = sshd.url("/~/Vault");
-    make_remote_dir(
-        &sshd,
-        &PathBuf::from(sshd.var("VAULT_TEST_SFTP_ROOT")).join("Vault"),
-    );
-    let (a, k) = (ask.to_str().unwrap(), kh.to_str().unwrap());
-    let common = [
-        "--identity",
-        key.as_str(),
-        "--known-hosts",
-        k,
-        "--askpass",
-        a,
-    ];
-    let run = |args: &[&str]| {
-        let mut v: Vec<&str> = args.to_vec();
-        v.extend_from_slice(&common);
-        vault_hotel(&ns, &v)
-    };
-    run(&["create", &url]).ok();
-    let mnt = tmp.path().join("mnt");
-    std::fs::create_dir(&mnt).unwrap();
-    let m = mnt.to_str().unwrap().to_string();
-    let guard = MountGuard::new(mnt.clone());
-    run(&["mount", &url, &m]).ok();
-    wait_mounted(&guard);
+    let h = HotelVault::mounted("h", "vault-e2e-hotel", 3);
+    let (net, ns, tmp, ask, url) = (&h.net, &h.login.ns, &h.tmp, &h.login.ask, &h.url);
+    let (mnt, m, guard) = (&h.mnt, &h.m, &h.guard);
+    let run = |args: &[&str]| h.login.run(args);
     // 1,000 entries made before the link is impaired
     timed("1,000 entries (no delay)", || {
         sh(&format!(
@@ -694,10 +691,10 @@ fn hotel_network_copy_list_and_cut() {
         data,
         "in.bin lost or corrupted"
     );
-    vault_hotel(&ns, &["unmount", &m]).ok();
+    vault_hotel(ns, &["unmount", m]).ok();
     // after a fresh mount: what the server holds
-    run(&["mount", &url, &m]).ok();
-    wait_mounted(&guard);
+    run(&["mount", url, m]).ok();
+    wait_mounted(guard);
     assert_eq!(
         std::fs::read(mnt.join("in.bin")).unwrap(),
         data,
@@ -717,13 +714,13 @@ fn hotel_network_copy_list_and_cut() {
         sh(&format!("ls -f '{m}/list1000' | grep -c entry-")).trim(),
         "1000"
     );
-    vault_hotel(&ns, &["unmount", &m]).ok();
-    let chk = timed("vault check (after the cut)", || run(&["check", &url]));
+    vault_hotel(ns, &["unmount", m]).ok();
+    let chk = timed("vault check (after the cut)", || run(&["check", url]));
     assert_eq!(chk.code, 0, "check: {}\n{}", chk.stdout_str(), chk.stderr);
     // create, mount, mount again, check: one code each; a fifth only if the cut cost the session
     eprintln!(
         "[sftp_e2e] hotel: TOTP codes asked: {} (4 without a reconnect)",
-        prompts_seen(&ask)
+        prompts_seen(ask)
             .iter()
             .filter(|p| p.starts_with("Verification"))
             .count()
@@ -744,52 +741,10 @@ fn hotel_network_eight_writers_create_300_small_files() {
     }
     const FILES: usize = 300;
     const ONE_WRITER_FILES: usize = 40;
-    let inst = format!("w{}", std::process::id() % 100_000);
-    let state = format!("/tmp/vault-e2e-writers-{}", std::process::id());
-    let net = HotelNet {
-        script: ServerScript::new(
-            "hotel-net.sh",
-            &[
-                ("VAULT_TEST_INSTANCE", inst.as_str()),
-                ("VAULT_TEST_STATE_DIR", state.as_str()),
-            ],
-        ),
-        hotel_ns: format!("vt-hotel-{inst}"),
-    };
-    net.ok(&["up", "0", "0", "0"]);
-    let cloud = format!("vt-cloud-{inst}");
-    let sshd = sshd(4, &[("VAULT_TEST_NETNS", cloud.as_str())]);
-    let ns = net.hotel_ns.clone();
-    let tmp = tempfile::tempdir().unwrap();
-    let ask = sshd.askpass(tmp.path(), "ask.sh", VAULT_PW, None, None);
-    let kh = sshd.known_hosts_in(tmp.path());
-    let key = sshd.var("VAULT_TEST_SSH_KEY");
-    let url = sshd.url("/~/Vault");
-    make_remote_dir(
-        &sshd,
-        &PathBuf::from(sshd.var("VAULT_TEST_SFTP_ROOT")).join("Vault"),
-    );
-    let (a, k) = (ask.to_str().unwrap(), kh.to_str().unwrap());
-    let common = [
-        "--identity",
-        key.as_str(),
-        "--known-hosts",
-        k,
-        "--askpass",
-        a,
-    ];
-    let run = |args: &[&str]| {
-        let mut v: Vec<&str> = args.to_vec();
-        v.extend_from_slice(&common);
-        vault_hotel(&ns, &v)
-    };
-    run(&["create", &url]).ok();
-    let mnt = tmp.path().join("mnt");
-    std::fs::create_dir(&mnt).unwrap();
-    let m = mnt.to_str().unwrap().to_string();
-    let guard = MountGuard::new(mnt.clone());
-    run(&["mount", &url, &m]).ok();
-    wait_mounted(&guard);
+    let h = HotelVault::mounted("w", "vault-e2e-writers", 4);
+    let (net, ns, tmp, url) = (&h.net, &h.login.ns, &h.tmp, &h.url);
+    let (mnt, m, guard) = (&h.mnt, &h.m, &h.guard);
+    let run = |args: &[&str]| h.login.run(args);
     let mut data = vec![0u8; 4096];
     Rng::new(1414).fill(&mut data);
     let src = tmp.path().join("four.bin");
@@ -824,11 +779,11 @@ fn hotel_network_eight_writers_create_300_small_files() {
     );
     let listed = sh(&format!("ls -f '{m}/eight' | grep -c '^f'"));
     assert_eq!(listed.trim(), FILES.to_string(), "files listed");
-    vault_hotel(&ns, &["unmount", &m]).ok();
+    vault_hotel(ns, &["unmount", m]).ok();
     net.ok(&["impair", "0", "0", "0"]);
     // What the server holds, after a fresh mount.
-    run(&["mount", &url, &m]).ok();
-    wait_mounted(&guard);
+    run(&["mount", url, m]).ok();
+    wait_mounted(guard);
     for i in [0, 7, 150, 299] {
         assert_eq!(
             std::fs::read(mnt.join(format!("eight/f{i}"))).unwrap(),
@@ -836,10 +791,10 @@ fn hotel_network_eight_writers_create_300_small_files() {
             "f{i}"
         );
     }
-    vault_hotel(&ns, &["unmount", &m]).ok();
+    vault_hotel(ns, &["unmount", m]).ok();
     net.ok(&["impair", "80", "0", "20"]);
     let t = Instant::now();
-    let chk = run(&["check", &url]);
+    let chk = run(&["check", url]);
     let check = t.elapsed();
     eprintln!("[sftp_e2e] hotel writers: vault check of the 342-file vault at 80 ms: {check:.2?}");
     assert_eq!(chk.code, 0, "check: {}\n{}", chk.stdout_str(), chk.stderr);

@@ -84,55 +84,16 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # ---------------------------------------------------------------- network + server
-"$SRV/hotel-net.sh" up 80 1 20 >&2
-eval "$("$SRV/hotel-net.sh" env | sed 's/^/export /')"
-HOTEL_NS=$VAULT_TEST_CLIENT_NETNS CLOUD_NS=$VAULT_TEST_NETNS
-"$SRV/sshd-2fa.sh" start key >&2
-eval "$("$SRV/sshd-2fa.sh" env | sed 's/^/export /')"
-HOST=$VAULT_TEST_SSH_HOST PORT=$VAULT_TEST_SSH_PORT_KEYONLY USER_=$VAULT_TEST_SSH_USER
-HOME_DIR=$VAULT_TEST_SFTP_ROOT
-in_hotel() { nsenter --net="/run/netns/$HOTEL_NS" -- "$@"; }
-in_cloud() { nsenter --net="/run/netns/$CLOUD_NS" -- "$@"; }
+hotel_sshd_up 80 1 20
 log "key-only sshd at $HOST:$PORT (netns $CLOUD_NS), user $USER_, root $HOME_DIR; clients in $HOTEL_NS"
 
-# Keys: ours uses the passphrase-protected key through askpass, the peers a copy without one.
-cp "$VAULT_TEST_SSH_KEY" "$W/id_nopass"; chmod 600 "$W/id_nopass"
-ssh-keygen -q -p -P "$VAULT_TEST_SSH_KEY_PASSPHRASE" -N '' -f "$W/id_nopass"
-KH="$W/known_hosts"; cp "$VAULT_TEST_SSH_KNOWN_HOSTS" "$KH"
 PW='bench vault password'
-cat > "$W/askpass.sh" <<ASK
-#!/bin/sh
-case "\$1" in
-  'Passphrase for key '*) printf '%s\n' '$VAULT_TEST_SSH_KEY_PASSPHRASE' ;;
-  'Vault password for '*|'New vault password for '*) printf '%s\n' '$PW' ;;
-  *) echo "askpass: unexpected prompt: \$1" >&2; exit 1 ;;
-esac
-ASK
-chmod 755 "$W/askpass.sh"
+sftp_client_keys
 
 for d in Vault plain rcl; do install -d -o "$USER_" -g "$USER_" "$HOME_DIR/$d"; done
 URL="sftp://$USER_@$HOST:$PORT/~/Vault"
-VOPTS=(--identity "$VAULT_TEST_SSH_KEY" --known-hosts "$KH" --askpass "$W/askpass.sh")
-SSHOPTS="IdentityFile=$W/id_nopass,UserKnownHostsFile=$KH,StrictHostKeyChecking=yes,Port=$PORT"
 RCONF="$W/rclone.conf"
-cat > "$RCONF" <<CONF
-[qsftp]
-type = sftp
-host = $HOST
-port = $PORT
-user = $USER_
-key_file = $W/id_nopass
-known_hosts_file = $KH
-shell_type = unix
-md5sum_command = none
-sha1sum_command = none
-
-[qcrypt]
-type = crypt
-remote = qsftp:rcl
-password = $(rclone obscure "$PW")
-password2 = $(rclone obscure "salt $PW")
-CONF
+write_rclone_conf "$RCONF" qsftp qcrypt
 chmod 600 "$RCONF"
 
 # ---------------------------------------------------------------- source data + server setup

@@ -25,6 +25,8 @@ set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 SRV="$ROOT/vault-sftp/tests/servers"
+# shellcheck source=../lib.sh
+. "$ROOT/benches/lib.sh"
 MB0=${BENCH_MB_0:-256}
 MB80=${BENCH_MB_80:-32}
 DELAYS=${BENCH_DELAYS:-"0 80"}
@@ -64,38 +66,17 @@ trap cleanup EXIT
 log() { printf '[bench] %s\n' "$*" >&2; }
 
 # ---------------------------------------------------------------- network + server
-"$SRV/hotel-net.sh" up 0 0 0 >&2
-eval "$("$SRV/hotel-net.sh" env | sed 's/^/export /')"
-HOTEL_NS=$VAULT_TEST_CLIENT_NETNS
-VAULT_TEST_NETNS=$VAULT_TEST_NETNS "$SRV/sshd-2fa.sh" start key >&2
-eval "$(VAULT_TEST_NETNS=$VAULT_TEST_NETNS "$SRV/sshd-2fa.sh" env | sed 's/^/export /')"
-HOST=$VAULT_TEST_SSH_HOST PORT=$VAULT_TEST_SSH_PORT_KEYONLY USER_=$VAULT_TEST_SSH_USER
-HOME_DIR=$VAULT_TEST_SFTP_ROOT
-in_hotel() { nsenter --net="/run/netns/$HOTEL_NS" -- "$@"; }
+hotel_sshd_up 0 0 0
 log "key-only sshd at $HOST:$PORT (cloud netns), user $USER_, root $HOME_DIR"
 
-# keys: ours uses the passphrase-protected key through askpass; the peers a copy without passphrase
-cp "$VAULT_TEST_SSH_KEY" "$W/id_nopass"; chmod 600 "$W/id_nopass"
-ssh-keygen -q -p -P "$VAULT_TEST_SSH_KEY_PASSPHRASE" -N '' -f "$W/id_nopass"
-KH="$W/known_hosts"; cp "$VAULT_TEST_SSH_KNOWN_HOSTS" "$KH"
 PW='bench vault password'
-cat > "$W/askpass.sh" <<ASK
-#!/bin/sh
-case "\$1" in
-  'Passphrase for key '*) printf '%s\n' '$VAULT_TEST_SSH_KEY_PASSPHRASE' ;;
-  'Vault password for '*|'New vault password for '*) printf '%s\n' '$PW' ;;
-  *) echo "askpass: unexpected prompt: \$1" >&2; exit 1 ;;
-esac
-ASK
-chmod 755 "$W/askpass.sh"
+sftp_client_keys
 printf '%s\n' "$PW" > "$W/pw"
 
 # remote folders, owned by the test user
 for d in vault gcf rcl; do install -d -o "$USER_" -g "$USER_" "$HOME_DIR/$d"; done
 
 URL="sftp://$USER_@$HOST:$PORT/~/vault"
-VOPTS=(--identity "$VAULT_TEST_SSH_KEY" --known-hosts "$KH" --askpass "$W/askpass.sh")
-SSHOPTS="IdentityFile=$W/id_nopass,UserKnownHostsFile=$KH,StrictHostKeyChecking=yes,Port=$PORT"
 
 in_hotel "$VAULT_BIN" create "$URL" "${VOPTS[@]}" >&2
 
@@ -109,24 +90,7 @@ fi
 
 # rclone config: sftp remote + crypt remote on top
 RCONF="$W/rclone.conf"
-cat > "$RCONF" <<CONF
-[bsftp]
-type = sftp
-host = $HOST
-port = $PORT
-user = $USER_
-key_file = $W/id_nopass
-known_hosts_file = $KH
-shell_type = unix
-md5sum_command = none
-sha1sum_command = none
-
-[bcrypt]
-type = crypt
-remote = bsftp:rcl
-password = $(rclone obscure "$PW")
-password2 = $(rclone obscure "salt $PW")
-CONF
+write_rclone_conf "$RCONF" bsftp bcrypt
 
 mount_one() { # which
   local m=$W/mnt-$1

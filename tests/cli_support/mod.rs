@@ -1,21 +1,29 @@
 //! Shared helpers of the root crate's tests (`tests/*.rs`, each `mod cli_support;`): run the
 //! built `vault` binary, copy fixture vaults to temporary folders; FUSE mounts in [`mount`], the
-//! 2FA sshd in [`sshd`]. What other crates' tests share too (askpass writers, tree copies and
-//! hashes, test servers, ports) comes from the `test-support` crate, re-exported here.
+//! sshd servers and their clients in [`sshd`], the hotel-network namespaces in [`hotel`],
+//! `rclone serve webdav` in [`webdav`]. What other crates' tests share too (askpass writers,
+//! tree copies and hashes, test servers, ports) comes from the `test-support` crate,
+//! re-exported here.
 #![allow(dead_code, clippy::unwrap_used)]
 
 pub mod dbus;
+pub mod hotel;
 pub mod mount;
 pub mod s3;
 pub mod sshd;
+pub mod webdav;
 
 // (each test binary uses its own part of these)
+#[allow(unused_imports)]
+pub use hotel::*;
 #[allow(unused_imports)]
 pub use mount::*;
 #[allow(unused_imports)]
 pub use s3::*;
 #[allow(unused_imports)]
 pub use sshd::*;
+#[allow(unused_imports)]
+pub use webdav::*;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};

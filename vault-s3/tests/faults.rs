@@ -464,6 +464,65 @@ fn vault_storage(proxy: &Proxy, retries: u32) -> Arc<S3Storage> {
     Arc::new(S3Storage::new(config).unwrap())
 }
 
+/// A runtime of its own with two workers.
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// A runtime, an s3s-fs server on it that can be killed and restarted, and the counting proxy
+/// in front of that server.
+fn killable_server() -> (tokio::runtime::Runtime, common::KillableS3sFs, Proxy) {
+    let rt = runtime();
+    let server = rt.block_on(common::KillableS3sFs::start());
+    let proxy = rt.block_on(Proxy::start(&server.endpoint()));
+    (rt, server, proxy)
+}
+
+/// A new vault (cheap scrypt) on the storage behind `proxy`.
+async fn new_vault(proxy: &Proxy) -> vault_engine::Vault {
+    let options = vault_engine::CreateOptions {
+        scrypt_cost: 1024,
+        ..Default::default()
+    };
+    vault_engine::Vault::create(vault_storage(proxy, 6), PW, options)
+        .await
+        .unwrap()
+}
+
+/// The vault behind `proxy`, unlocked on a storage that retries.
+async fn unlocked(proxy: &Proxy) -> vault_engine::Vault {
+    vault_engine::Vault::unlock(
+        vault_storage(proxy, 6),
+        PW,
+        vault_engine::OpenOptions::default(),
+    )
+    .await
+    .unwrap()
+}
+
+/// `check --repair`: nothing it cannot settle.
+async fn repair_leaves_nothing(vault: &vault_engine::Vault) {
+    let report = vault_engine::check::check(vault, true, &vault_engine::check::NoProgress)
+        .await
+        .unwrap();
+    assert_eq!(report.remaining().count(), 0, "{:?}", report.problems);
+}
+
+/// After a crash: the proxy stops dropping `op` and the server starts again on its folder.
+fn lift_fault_and_restart(
+    rt: &tokio::runtime::Runtime,
+    proxy: &Proxy,
+    server: &common::KillableS3sFs,
+    op: &'static str,
+) {
+    proxy.fail_next(op, 0, Fault::Drop);
+    rt.block_on(server.restart());
+}
+
 async fn read_file(vault: &vault_engine::Vault, path: &str) -> Option<Vec<u8>> {
     let node = vault.resolve(path).await.ok()?;
     let f = vault.open(&node).await.unwrap();
@@ -487,11 +546,7 @@ fn crashing_writer<F, Fut>(
     proxy.reset_counts();
     std::thread::scope(|scope| {
         let writer = scope.spawn(|| {
-            let rt = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-                .unwrap();
+            let rt = runtime();
             rt.block_on(async {
                 let vault =
                     vault_engine::Vault::unlock(storage, PW, vault_engine::OpenOptions::default())
@@ -514,6 +569,17 @@ fn crashing_writer<F, Fut>(
     });
 }
 
+/// [`crashing_writer`] with the server killed at the first delete, which the proxy drops (it
+/// never arrives); [`lift_fault_and_restart`] with "DeleteObject" ends that.
+fn crash_at_first_delete<F, Fut>(proxy: &Proxy, server: &common::KillableS3sFs, work: F)
+where
+    F: FnOnce(vault_engine::Vault) -> Fut + Send,
+    Fut: std::future::Future<Output = ()>,
+{
+    proxy.fail_next("DeleteObject", 1000, Fault::Drop);
+    crashing_writer(proxy, server, |p| p.count("DeleteObject") >= 1, work);
+}
+
 /// Acceptance 4 through the engine on s3s-fs: the server killed in the middle
 /// of a 40 MiB replace (a multipart upload) and in the middle of a file move
 /// (copy, then delete); after a restart each file reads as its old or new
@@ -522,24 +588,12 @@ fn crashing_writer<F, Fut>(
 /// is left to the server; moto covers aborting it, see foreign_layout.rs.)
 #[test]
 fn a_vault_survives_the_server_killed_mid_upload_and_mid_move() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let server = rt.block_on(common::KillableS3sFs::start());
-    let proxy = rt.block_on(Proxy::start(&server.endpoint()));
+    let (rt, server, proxy) = killable_server();
     let old = pattern(60, 20 << 20);
     let new = pattern(61, 40 << 20);
     let doc = pattern(62, 5000);
     rt.block_on(async {
-        let options = vault_engine::CreateOptions {
-            scrypt_cost: 1024,
-            ..Default::default()
-        };
-        let vault = vault_engine::Vault::create(vault_storage(&proxy, 6), PW, options)
-            .await
-            .unwrap();
+        let vault = new_vault(&proxy).await;
         let root = vault.root();
         vault.create_dir(&root, "sub").await.unwrap();
         for (name, data) in [("big", &old), ("doc", &doc)] {
@@ -569,22 +623,12 @@ fn a_vault_survives_the_server_killed_mid_upload_and_mid_move() {
             }
         },
     );
-    proxy.fail_next("CompleteMultipartUpload", 0, Fault::Drop);
-    rt.block_on(server.restart());
+    lift_fault_and_restart(&rt, &proxy, &server, "CompleteMultipartUpload");
     rt.block_on(async {
-        let vault = vault_engine::Vault::unlock(
-            vault_storage(&proxy, 6),
-            PW,
-            vault_engine::OpenOptions::default(),
-        )
-        .await
-        .unwrap();
+        let vault = unlocked(&proxy).await;
         let got = read_file(&vault, "/big").await.unwrap();
         assert!(got == old || got == new, "/big is its old or new version");
-        let report = vault_engine::check::check(&vault, true, &vault_engine::check::NoProgress)
-            .await
-            .unwrap();
-        assert_eq!(report.remaining().count(), 0, "{:?}", report.problems);
+        repair_leaves_nothing(&vault).await;
         assert!(
             read_file(&vault, "/big").await.unwrap() == got,
             "check kept it"
@@ -593,31 +637,18 @@ fn a_vault_survives_the_server_killed_mid_upload_and_mid_move() {
 
     // 2. Killed while /doc moves to /sub/doc2: the copy is written, the delete of the old
     // name never arrives (the proxy drops it) and the server dies.
-    proxy.fail_next("DeleteObject", 1000, Fault::Drop);
-    crashing_writer(
-        &proxy,
-        &server,
-        |p| p.count("DeleteObject") >= 1,
-        |vault| async move {
-            let root = vault.root();
-            let sub = match vault.resolve("/sub").await.unwrap().kind {
-                vault_engine::NodeKind::Dir(id) => id,
-                other => panic!("/sub is {other:?}"),
-            };
-            let _ = vault.rename(&root, "doc", &sub, "doc2", false).await;
-            std::mem::forget(vault);
-        },
-    );
-    proxy.fail_next("DeleteObject", 0, Fault::Drop);
-    rt.block_on(server.restart());
+    crash_at_first_delete(&proxy, &server, |vault| async move {
+        let root = vault.root();
+        let sub = match vault.resolve("/sub").await.unwrap().kind {
+            vault_engine::NodeKind::Dir(id) => id,
+            other => panic!("/sub is {other:?}"),
+        };
+        let _ = vault.rename(&root, "doc", &sub, "doc2", false).await;
+        std::mem::forget(vault);
+    });
+    lift_fault_and_restart(&rt, &proxy, &server, "DeleteObject");
     rt.block_on(async {
-        let vault = vault_engine::Vault::unlock(
-            vault_storage(&proxy, 6),
-            PW,
-            vault_engine::OpenOptions::default(),
-        )
-        .await
-        .unwrap();
+        let vault = unlocked(&proxy).await;
         let (at_old, at_new) = (
             read_file(&vault, "/doc").await,
             read_file(&vault, "/sub/doc2").await,
@@ -629,10 +660,7 @@ fn a_vault_survives_the_server_killed_mid_upload_and_mid_move() {
         for got in [&at_old, &at_new].into_iter().flatten() {
             assert!(got[..] == doc[..], "whole");
         }
-        let report = vault_engine::check::check(&vault, true, &vault_engine::check::NoProgress)
-            .await
-            .unwrap();
-        assert_eq!(report.remaining().count(), 0, "{:?}", report.problems);
+        repair_leaves_nothing(&vault).await;
         assert_eq!(read_file(&vault, "/doc").await, at_old, "check kept it");
         assert_eq!(
             read_file(&vault, "/sub/doc2").await,
@@ -650,22 +678,10 @@ fn a_vault_survives_the_server_killed_mid_upload_and_mid_move() {
 /// source's marker names it), and every file reads back.
 #[test]
 fn a_folder_move_cut_on_s3_is_repaired_keeping_the_target() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let server = rt.block_on(common::KillableS3sFs::start());
-    let proxy = rt.block_on(Proxy::start(&server.endpoint()));
+    let (rt, server, proxy) = killable_server();
     let doc = pattern(63, 70_000);
     rt.block_on(async {
-        let options = vault_engine::CreateOptions {
-            scrypt_cost: 1024,
-            ..Default::default()
-        };
-        let vault = vault_engine::Vault::create(vault_storage(&proxy, 6), PW, options)
-            .await
-            .unwrap();
+        let vault = new_vault(&proxy).await;
         let root = vault.root();
         vault.create_dir(&root, "dest").await.unwrap();
         let folder = match vault.create_dir(&root, "folder").await.unwrap().kind {
@@ -678,32 +694,19 @@ fn a_folder_move_cut_on_s3_is_repaired_keeping_the_target() {
         f.flush().await.unwrap();
     });
 
-    proxy.fail_next("DeleteObject", 1000, Fault::Drop);
-    crashing_writer(
-        &proxy,
-        &server,
-        |p| p.count("DeleteObject") >= 1,
-        |vault| async move {
-            let root = vault.root();
-            let dest = match vault.resolve("/dest").await.unwrap().kind {
-                vault_engine::NodeKind::Dir(id) => id,
-                other => panic!("/dest is {other:?}"),
-            };
-            let moved = vault.rename(&root, "folder", &dest, "moved", false).await;
-            assert!(moved.is_err(), "cut before the source went");
-            std::mem::forget(vault);
-        },
-    );
-    proxy.fail_next("DeleteObject", 0, Fault::Drop);
-    rt.block_on(server.restart());
+    crash_at_first_delete(&proxy, &server, |vault| async move {
+        let root = vault.root();
+        let dest = match vault.resolve("/dest").await.unwrap().kind {
+            vault_engine::NodeKind::Dir(id) => id,
+            other => panic!("/dest is {other:?}"),
+        };
+        let moved = vault.rename(&root, "folder", &dest, "moved", false).await;
+        assert!(moved.is_err(), "cut before the source went");
+        std::mem::forget(vault);
+    });
+    lift_fault_and_restart(&rt, &proxy, &server, "DeleteObject");
     rt.block_on(async {
-        let vault = vault_engine::Vault::unlock(
-            vault_storage(&proxy, 6),
-            PW,
-            vault_engine::OpenOptions::default(),
-        )
-        .await
-        .unwrap();
+        let vault = unlocked(&proxy).await;
         let nop = vault_engine::check::NoProgress;
         let report = vault_engine::check::check(&vault, false, &nop)
             .await
@@ -738,13 +741,7 @@ fn long(tag: &str) -> String {
 /// `check` again: the first reports what the cut left (returned), the repair
 /// leaves nothing unhealthy, the last finds nothing at all.
 async fn check_and_repair(proxy: &Proxy, what: &str) -> (vault_engine::Vault, Vec<String>) {
-    let vault = vault_engine::Vault::unlock(
-        vault_storage(proxy, 6),
-        PW,
-        vault_engine::OpenOptions::default(),
-    )
-    .await
-    .unwrap();
+    let vault = unlocked(proxy).await;
     let nop = vault_engine::check::NoProgress;
     let first = vault_engine::check::check(&vault, false, &nop)
         .await
@@ -772,13 +769,7 @@ async fn check_and_repair(proxy: &Proxy, what: &str) -> (vault_engine::Vault, Ve
 
 fn created_vault(rt: &tokio::runtime::Runtime, proxy: &Proxy, name: &str, doc: &[u8]) {
     rt.block_on(async {
-        let options = vault_engine::CreateOptions {
-            scrypt_cost: 1024,
-            ..Default::default()
-        };
-        let vault = vault_engine::Vault::create(vault_storage(proxy, 6), PW, options)
-            .await
-            .unwrap();
+        let vault = new_vault(proxy).await;
         let root = vault.root();
         let folder = match vault.create_dir(&root, name).await.unwrap().kind {
             vault_engine::NodeKind::Dir(id) => id,
@@ -798,13 +789,7 @@ fn created_vault(rt: &tokio::runtime::Runtime, proxy: &Proxy, name: &str, doc: &
 /// whole (a file written into it reads back); the rest of the vault is untouched.
 #[test]
 fn a_folder_creation_cut_on_s3_is_repaired() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let server = rt.block_on(common::KillableS3sFs::start());
-    let proxy = rt.block_on(Proxy::start(&server.endpoint()));
+    let (rt, server, proxy) = killable_server();
     let doc = pattern(64, 40_000);
     created_vault(&rt, &proxy, "a", &doc);
     let mut seen: Vec<String> = Vec::new();
@@ -881,26 +866,14 @@ fn a_folder_creation_cut_on_s3_is_repaired() {
 /// back, each once.
 #[test]
 fn a_folder_conflict_resolution_cut_on_s3_is_repaired() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let server = rt.block_on(common::KillableS3sFs::start());
-    let proxy = rt.block_on(Proxy::start(&server.endpoint()));
+    let (rt, server, proxy) = killable_server();
     let doc = pattern(65, 40_000);
     let name = "a".to_owned();
     created_vault(&rt, &proxy, &name, &doc);
     // Another client's sync left the folder's node only under a conflict
     // name, and someone made a new folder of that name.
     rt.block_on(async {
-        let vault = vault_engine::Vault::unlock(
-            vault_storage(&proxy, 6),
-            PW,
-            vault_engine::OpenOptions::default(),
-        )
-        .await
-        .unwrap();
+        let vault = unlocked(&proxy).await;
         let node = path(
             &vault
                 .resolve(&format!("/{name}"))
@@ -932,19 +905,12 @@ fn a_folder_conflict_resolution_cut_on_s3_is_repaired() {
         f.write(0, b"theirs").await.unwrap();
         f.flush().await.unwrap();
     });
-    proxy.fail_next("DeleteObject", 1000, Fault::Drop);
-    crashing_writer(
-        &proxy,
-        &server,
-        |p| p.count("DeleteObject") >= 1,
-        |vault| async move {
-            let r = vault.resolve_conflicts(&vault.root()).await;
-            assert!(!matches!(r, Ok(1)), "cut before the copy went: {r:?}");
-            std::mem::forget(vault);
-        },
-    );
-    proxy.fail_next("DeleteObject", 0, Fault::Drop);
-    rt.block_on(server.restart());
+    crash_at_first_delete(&proxy, &server, |vault| async move {
+        let r = vault.resolve_conflicts(&vault.root()).await;
+        assert!(!matches!(r, Ok(1)), "cut before the copy went: {r:?}");
+        std::mem::forget(vault);
+    });
+    lift_fault_and_restart(&rt, &proxy, &server, "DeleteObject");
     rt.block_on(async {
         let (vault, seen) = check_and_repair(&proxy, "conflict resolution cut").await;
         assert!(

@@ -19,6 +19,38 @@ fn passphrase(s: &common::Servers) -> String {
     s.get("VAULT_TEST_SSH_KEY_PASSPHRASE")
 }
 
+/// A prompter with the right key passphrase and a wrong answer to any other question (none
+/// should come).
+fn key_prompter(s: &common::Servers) -> Arc<ScriptedPrompter> {
+    ScriptedPrompter::new(Some(&passphrase(s)), Kbd::Fixed("x".into()))
+}
+
+/// Connects to `server` with `key_env`'s key and [`key_prompter`]; the login must fail
+/// (`why`): returns its error.
+async fn login_fails(
+    s: &common::Servers,
+    server: &str,
+    key_env: &str,
+    subdir: &str,
+    why: &str,
+) -> SftpError {
+    let cfg = s.config(server, key_env, subdir);
+    SftpStorage::connect(cfg, key_prompter(s))
+        .await
+        .expect_err(why)
+}
+
+/// `ssh-keygen -H -f KH`: every host name in `kh` hashed.
+fn hash_known_hosts(kh: &std::path::Path) {
+    let st = std::process::Command::new("ssh-keygen")
+        .arg("-H")
+        .arg("-f")
+        .arg(kh)
+        .output()
+        .unwrap();
+    assert!(st.status.success());
+}
+
 async fn login_2fa(key_env: &str, subdir: &str) {
     let s = shared_servers(TAG);
     let cfg = s.config("2fa", key_env, subdir);
@@ -136,11 +168,14 @@ async fn wrong_passphrase_fails_with_its_own_error() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unauthorized_key_is_permission_denied() {
     let s = shared_servers(TAG);
-    let cfg = s.config("key", "VAULT_TEST_SSH_KEY_UNAUTHORIZED", "login-unauth");
-    let p = ScriptedPrompter::new(Some(&passphrase(&s)), Kbd::Fixed("x".into()));
-    let err = SftpStorage::connect(cfg, p)
-        .await
-        .expect_err("must be refused");
+    let err = login_fails(
+        &s,
+        "key",
+        "VAULT_TEST_SSH_KEY_UNAUTHORIZED",
+        "login-unauth",
+        "must be refused",
+    )
+    .await;
     assert!(
         matches!(err, SftpError::PermissionDenied { .. }),
         "got {err:?}"
@@ -179,7 +214,7 @@ async fn unknown_host_key_is_asked_and_recorded_changed_is_refused() {
     cfg.known_hosts = kh.clone();
 
     // Unknown, refused by the user.
-    let p = ScriptedPrompter::new(Some(&passphrase(&s)), Kbd::Fixed("x".into()));
+    let p = key_prompter(&s);
     let err = SftpStorage::connect(cfg.clone(), p.clone())
         .await
         .expect_err("not confirmed");
@@ -198,7 +233,7 @@ async fn unknown_host_key_is_asked_and_recorded_changed_is_refused() {
     assert!(!kh.exists() || std::fs::read_to_string(&kh).unwrap().is_empty());
 
     // Unknown, confirmed: recorded, then known silently.
-    let mut p = ScriptedPrompter::new(Some(&passphrase(&s)), Kbd::Fixed("x".into()));
+    let mut p = key_prompter(&s);
     Arc::get_mut(&mut p).unwrap().confirm_answer = true;
     SftpStorage::connect(cfg.clone(), p.clone())
         .await
@@ -208,7 +243,7 @@ async fn unknown_host_key_is_asked_and_recorded_changed_is_refused() {
         recorded.starts_with(&format!("[{}]:{} ", cfg.host, cfg.port)),
         "{recorded}"
     );
-    let p = ScriptedPrompter::new(Some(&passphrase(&s)), Kbd::Fixed("x".into()));
+    let p = key_prompter(&s);
     SftpStorage::connect(cfg.clone(), p.clone())
         .await
         .expect("known now");
@@ -222,7 +257,7 @@ async fn unknown_host_key_is_asked_and_recorded_changed_is_refused() {
     let mut c2 = cfg.clone();
     c2.known_hosts = kh2.clone();
     c2.accept_new_host_key = true;
-    let p = ScriptedPrompter::new(Some(&passphrase(&s)), Kbd::Fixed("x".into()));
+    let p = key_prompter(&s);
     SftpStorage::connect(c2, p.clone())
         .await
         .expect("accept-new");
@@ -233,20 +268,14 @@ async fn unknown_host_key_is_asked_and_recorded_changed_is_refused() {
     let other = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAINvxXSjGj55Dc5RDyGQqU67NcSWUJvx+PBgvkakd7Rus";
     let name = format!("[{}]:{}", cfg.host, cfg.port);
     std::fs::write(&kh, format!("{name} {other}\n")).unwrap();
-    let st = std::process::Command::new("ssh-keygen")
-        .arg("-H")
-        .arg("-f")
-        .arg(&kh)
-        .output()
-        .unwrap();
-    assert!(st.status.success());
+    hash_known_hosts(&kh);
     assert!(
         std::fs::read_to_string(&kh).unwrap().starts_with("|1|"),
         "hashed"
     );
     let mut c3 = cfg.clone();
     c3.accept_new_host_key = true; // never overrides a changed key
-    let p = ScriptedPrompter::new(Some(&passphrase(&s)), Kbd::Fixed("x".into()));
+    let p = key_prompter(&s);
     let err = SftpStorage::connect(c3, p.clone())
         .await
         .expect_err("changed key refused");
@@ -265,13 +294,7 @@ async fn hashed_known_hosts_entry_is_known() {
     let dir = tempfile::tempdir().unwrap();
     let kh = dir.path().join("known_hosts");
     std::fs::copy(s.get("VAULT_TEST_SSH_KNOWN_HOSTS"), &kh).unwrap();
-    let st = std::process::Command::new("ssh-keygen")
-        .arg("-H")
-        .arg("-f")
-        .arg(&kh)
-        .output()
-        .unwrap();
-    assert!(st.status.success());
+    hash_known_hosts(&kh);
     assert!(
         std::fs::read_to_string(&kh)
             .unwrap()
@@ -280,7 +303,7 @@ async fn hashed_known_hosts_entry_is_known() {
     );
     let mut cfg = s.config("key", "VAULT_TEST_SSH_KEY", "login-hashed");
     cfg.known_hosts = kh;
-    let p = ScriptedPrompter::new(Some(&passphrase(&s)), Kbd::Fixed("x".into()));
+    let p = key_prompter(&s);
     SftpStorage::connect(cfg, p.clone())
         .await
         .expect("hashed entry matches");
@@ -290,11 +313,14 @@ async fn hashed_known_hosts_entry_is_known() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_common_algorithm_is_its_own_error() {
     let s = shared_servers(TAG);
-    let cfg = s.config("legacy", "VAULT_TEST_SSH_KEY", "login-legacy");
-    let p = ScriptedPrompter::new(Some(&passphrase(&s)), Kbd::Fixed("x".into()));
-    let err = SftpStorage::connect(cfg, p)
-        .await
-        .expect_err("no common kex");
+    let err = login_fails(
+        &s,
+        "legacy",
+        "VAULT_TEST_SSH_KEY",
+        "login-legacy",
+        "no common kex",
+    )
+    .await;
     assert!(
         matches!(err, SftpError::NoCommonAlgorithm { .. }),
         "got {err:?}"
@@ -306,13 +332,13 @@ async fn missing_remote_path_and_unreachable_port() {
     let s = shared_servers(TAG);
     let mut cfg = s.config("key", "VAULT_TEST_SSH_KEY", "login-missing");
     cfg.root = vault_sftp::RemoteRoot::Home("does/not/exist".into());
-    let p = ScriptedPrompter::new(Some(&passphrase(&s)), Kbd::Fixed("x".into()));
+    let p = key_prompter(&s);
     let err = SftpStorage::connect(cfg.clone(), p)
         .await
         .expect_err("missing path");
     assert!(matches!(err, SftpError::PathNotFound { .. }), "got {err:?}");
     cfg.port = 1; // nothing listens there
-    let p = ScriptedPrompter::new(Some(&passphrase(&s)), Kbd::Fixed("x".into()));
+    let p = key_prompter(&s);
     let err = SftpStorage::connect(cfg, p).await.expect_err("unreachable");
     assert!(matches!(err, SftpError::Unreachable { .. }), "got {err:?}");
     assert_eq!(err.exit_code(), 5);
