@@ -96,7 +96,7 @@ pub fn wait_finished(mountpoint: &Path, limit: Duration, on_slow: impl FnMut()) 
 }
 
 fn wait_finished_at(path: &Path, limit: Duration, mut on_slow: impl FnMut()) -> Waited {
-    let Ok(file) = File::open(&path) else {
+    let Ok(file) = File::open(path) else {
         // No daemon of ours (or one from before this lock existed).
         return Waited::Finished;
     };
