@@ -69,26 +69,19 @@ pub(super) fn metadata_of(meta: &std::fs::Metadata) -> Metadata {
     }
 }
 
-/// The storage folder: its path, and on Linux a handle on it from which the symlink check
-/// walks a path in one `openat2` call.
+/// The storage folder: its path, and whether that path holds no symlink of its own (then, on
+/// Linux, the symlink check walks a whole path in one `openat2` call).
 #[derive(Debug)]
 pub(super) struct Root {
     pub(super) path: PathBuf,
-    #[cfg(any(target_os = "linux", target_os = "android"))]
-    fd: Option<std::os::fd::OwnedFd>,
+    /// `path` is canonical: none of its own components is a symlink.
+    plain: bool,
 }
 
 impl Root {
     pub(super) fn new(path: PathBuf) -> Root {
-        #[cfg(any(target_os = "linux", target_os = "android"))]
-        {
-            use rustix::fs::{Mode, OFlags};
-            let flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC;
-            let fd = rustix::fs::open(&path, flags, Mode::empty()).ok();
-            Root { path, fd }
-        }
-        #[cfg(not(any(target_os = "linux", target_os = "android")))]
-        Root { path }
+        let plain = std::fs::canonicalize(&path).is_ok_and(|c| c == path);
+        Root { path, plain }
     }
 }
 
@@ -102,9 +95,9 @@ fn symlink_refused() -> io::Error {
 /// Refuses to go through a symlink below `root`: every existing component of
 /// `rel` (all of them with `include_last`, else all but the last) is checked.
 /// A missing component ends the check: the operation itself then reports
-/// `NotFound`. On Linux one `openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS)` walk
-/// (every rename and removal asks this: one call instead of an `lstat` per
-/// component); elsewhere, or where the kernel lacks `openat2`, `lstat` each.
+/// `NotFound`. On Linux, below a root whose own path has no symlink, one
+/// `openat2(RESOLVE_NO_SYMLINKS)` walk (every rename and removal asks this: one
+/// call instead of an `lstat` per component); otherwise `lstat` each.
 pub(super) fn check_no_symlinks(
     root: &Root,
     rel: &StoragePath,
@@ -120,19 +113,20 @@ pub(super) fn check_no_symlinks(
         return Ok(());
     }
     #[cfg(any(target_os = "linux", target_os = "android"))]
-    if let Some(fd) = &root.fd {
-        use rustix::fs::{Mode, OFlags, ResolveFlags};
+    if root.plain {
+        use rustix::fs::{CWD, Mode, OFlags, ResolveFlags};
         use rustix::io::Errno;
-        let prefix = comps[..upto].join("/");
-        let resolve =
-            ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS;
+        // By path, as the operation that follows goes by path: no symlink anywhere on it (the
+        // root's own components have none: `plain`, so one appearing there is refused too).
+        let mut full = root.path.clone();
+        full.extend(&comps[..upto]);
+        let resolve = ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS;
         let flags = OFlags::PATH | OFlags::CLOEXEC;
-        match rustix::fs::openat2(fd, prefix.as_str(), flags, Mode::empty(), resolve) {
+        match rustix::fs::openat2(CWD, &full, flags, Mode::empty(), resolve) {
             Ok(_) => return Ok(()),
-            // A symlink on the way (ELOOP), or a path leaving the root (EXDEV).
-            Err(Errno::LOOP) | Err(Errno::XDEV) => return Err(symlink_refused()),
+            Err(Errno::LOOP) => return Err(symlink_refused()),
             Err(Errno::NOENT) => return Ok(()),
-            // No openat2 (before Linux 5.6), or a concurrent rename: walk as below.
+            // No openat2 (before Linux 5.6) or a concurrent rename: walk as below.
             Err(Errno::NOSYS) | Err(Errno::AGAIN) | Err(Errno::INVAL) | Err(Errno::PERM) => {}
             Err(e) => return Err(e.into()),
         }
@@ -270,15 +264,14 @@ mod tests {
         std::os::unix::fs::symlink(&outside, real.join("d/CD")).unwrap();
         std::os::unix::fs::symlink(&real, base.path().join("root-link")).unwrap();
         let p = |s: &str| StoragePath::new(s).unwrap();
-        for root in [Root::new(base.path().join("root-link")), {
-            // The walk without openat2, as on other systems.
-            let mut r = Root::new(real.clone());
-            #[cfg(any(target_os = "linux", target_os = "android"))]
-            {
-                r.fd = None;
-            }
-            r
-        }] {
+        let plain = Root::new(real.clone());
+        assert!(plain.plain, "a canonical root: one openat2 walk on Linux");
+        let through_link = Root::new(base.path().join("root-link"));
+        assert!(
+            !through_link.plain,
+            "a root reached through a symlink: lstat each"
+        );
+        for root in [plain, through_link] {
             check_no_symlinks(&root, &p("d/AB/x.c9r"), false).unwrap();
             check_no_symlinks(&root, &p("d/AB"), true).unwrap();
             check_no_symlinks(&root, &p("d/missing/x.c9r"), false).unwrap();
@@ -289,5 +282,12 @@ mod tests {
             // The last component is not checked unless asked.
             check_no_symlinks(&root, &p("d/CD"), false).unwrap();
         }
+        // The root folder replaced after it was opened: the path is what counts.
+        let root = Root::new(real.clone());
+        std::fs::rename(&real, base.path().join("old")).unwrap();
+        std::fs::create_dir_all(real.join("d")).unwrap();
+        std::os::unix::fs::symlink(&outside, real.join("d/AB")).unwrap();
+        let e = check_no_symlinks(&root, &p("d/AB/x.c9r"), false).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::PermissionDenied);
     }
 }
