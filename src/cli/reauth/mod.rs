@@ -377,6 +377,20 @@ mod tests {
         }
     }
 
+    /// A broker for host `h` on mount `/m` whose questions wait `wait` for an answer.
+    fn broker(wait: Duration) -> Arc<Broker> {
+        Broker::new("h", Path::new("/m"), wait, Notifier::default())
+    }
+
+    /// An armed broker and a prompter with no recorded answers that asks through it.
+    fn armed_prompter(wait: Duration) -> (Arc<Broker>, Arc<DaemonPrompter>) {
+        let broker = broker(wait);
+        broker.arm();
+        let secrets = Secrets::preset(Vec::new(), Default::default());
+        let p = Arc::new(DaemonPrompter::new(secrets, None, broker.clone()));
+        (broker, p)
+    }
+
     const CODE_SHOWN: &str = "[sftp u@h] Verification code:";
 
     #[test]
@@ -389,12 +403,7 @@ mod tests {
             )],
             Default::default(),
         );
-        let broker = Broker::new(
-            "h",
-            Path::new("/m"),
-            Duration::from_millis(200),
-            Notifier::default(),
-        );
+        let broker = broker(Duration::from_millis(200));
         let p = DaemonPrompter::new(recorded, None, broker.clone());
         assert_eq!(p.server(&q).unwrap().as_str(), "123456");
         // Not armed (the initial login): nobody else to ask, so no second round.
@@ -430,12 +439,7 @@ mod tests {
             ],
             Default::default(),
         );
-        let broker = Broker::new(
-            "h",
-            Path::new("/m"),
-            Duration::from_millis(50),
-            Notifier::default(),
-        );
+        let broker = broker(Duration::from_millis(50));
         let p = DaemonPrompter::new(recorded, None, broker);
         assert_eq!(p.secret("Passphrase for key /k: ").unwrap().as_str(), "pp");
         for hostile in [
@@ -455,18 +459,7 @@ mod tests {
 
     #[test]
     fn auth_answers_reach_the_prompter_and_get_a_verdict() {
-        let broker = Broker::new(
-            "h",
-            Path::new("/m"),
-            Duration::from_secs(10),
-            Notifier::default(),
-        );
-        broker.arm();
-        let p = Arc::new(DaemonPrompter::new(
-            Secrets::preset(Vec::new(), Default::default()),
-            None,
-            broker.clone(),
-        ));
+        let (broker, p) = armed_prompter(Duration::from_secs(10));
         let p2 = p.clone();
         let asker =
             std::thread::spawn(move || p2.server(&question("Verification code: ")).unwrap());
@@ -509,18 +502,7 @@ mod tests {
     /// question was withdrawn; a `vault auth` in that gap is handed the next question.
     #[test]
     fn needs_login_lasts_until_a_login_succeeds() {
-        let broker = Broker::new(
-            "h",
-            Path::new("/m"),
-            Duration::from_millis(100),
-            Notifier::default(),
-        );
-        broker.arm();
-        let p = Arc::new(DaemonPrompter::new(
-            Secrets::preset(Vec::new(), Default::default()),
-            None,
-            broker.clone(),
-        ));
+        let (broker, p) = armed_prompter(Duration::from_millis(100));
         assert!(!broker.needs_login());
         assert!(p.server(&question("Verification code: ")).is_err());
         assert!(!broker.waiting() && broker.needs_login());
@@ -573,12 +555,7 @@ mod tests {
             }))
         };
         write("echo 246810");
-        let broker = Broker::new(
-            "h",
-            Path::new("/m"),
-            Duration::from_millis(100),
-            Notifier::default(),
-        );
+        let broker = broker(Duration::from_millis(100));
         let p = DaemonPrompter::new(
             Secrets::preset(Vec::new(), Default::default()),
             None,
