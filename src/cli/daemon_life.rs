@@ -119,6 +119,7 @@ fn wait_finished_at(path: &Path, limit: Duration, mut on_slow: impl FnMut()) -> 
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
