@@ -17,22 +17,17 @@ fn opts(ttl_ms: u64) -> CacheOptions {
 async fn seeded() -> Arc<MemoryStorage> {
     let mem = Arc::new(MemoryStorage::new());
     mem.create_dir(&p("d")).await.unwrap();
-    mem.write(
-        &p("d/a.c9r"),
-        Body::from_bytes(&b"0123"[..]),
-        WriteMode::CreateNew,
-    )
-    .await
-    .unwrap();
-    mem.write(
-        &p("d/dir.c9r"),
-        Body::from_bytes(&b"id"[..]),
-        WriteMode::CreateNew,
-    )
-    .await
-    .unwrap();
+    put(&*mem, "d/a.c9r", b"0123", WriteMode::CreateNew).await;
+    put(&*mem, "d/dir.c9r", b"id", WriteMode::CreateNew).await;
     mem.reset_calls();
     mem
+}
+
+/// Writes `data` to `path` through `s` (the cache under test, or the storage behind it).
+async fn put(s: &dyn Storage, path: &str, data: &[u8], mode: WriteMode) {
+    s.write(&p(path), Body::from_bytes(data.to_vec()), mode)
+        .await
+        .unwrap();
 }
 
 fn names(v: &[DirEntry]) -> Vec<String> {
@@ -67,24 +62,12 @@ async fn fresh_answers_cost_no_request_and_own_writes_show() {
     assert_eq!(&c.read_at(&p("d/dir.c9r"), 0, 1).await.unwrap()[..], b"i");
     assert_eq!(mem.calls("read_at"), 1);
     // Our own writes are seen at once.
-    c.write(
-        &p("d/b.c9r"),
-        Body::from_bytes(&b"x"[..]),
-        WriteMode::CreateNew,
-    )
-    .await
-    .unwrap();
+    put(&c, "d/b.c9r", b"x", WriteMode::CreateNew).await;
     assert_eq!(
         names(&c.list_dir(&p("d")).await.unwrap()),
         ["a.c9r", "b.c9r", "dir.c9r"]
     );
-    c.write(
-        &p("d/dir.c9r"),
-        Body::from_bytes(&b"new"[..]),
-        WriteMode::Overwrite,
-    )
-    .await
-    .unwrap();
+    put(&c, "d/dir.c9r", b"new", WriteMode::Overwrite).await;
     assert_eq!(
         &c.read_at(&p("d/dir.c9r"), 0, 100).await.unwrap()[..],
         b"new"
@@ -314,13 +297,7 @@ async fn an_own_write_keeps_the_folder_listed_for_a_link_cut() {
     let mem = seeded().await;
     let c = CachedStorage::new(mem.clone(), opts(60_000));
     c.list_dir(&p("d")).await.unwrap();
-    c.write(
-        &p("d/new.c9r"),
-        Body::from_bytes(&b"12345"[..]),
-        WriteMode::CreateNew,
-    )
-    .await
-    .unwrap();
+    put(&c, "d/new.c9r", b"12345", WriteMode::CreateNew).await;
     // Online: the listing is revalidated (not served fresh), and the server's answer wins.
     mem.reset_calls();
     let listed = c.list_dir(&p("d")).await.unwrap();
@@ -331,13 +308,7 @@ async fn an_own_write_keeps_the_folder_listed_for_a_link_cut() {
     assert_eq!(new.metadata.version_tag(), real.version_tag());
     // Written again, then the link cut: the folder still answers, with the new entry (no made-up
     // version) and every other name.
-    c.write(
-        &p("d/new.c9r"),
-        Body::from_bytes(&b"1234567"[..]),
-        WriteMode::Overwrite,
-    )
-    .await
-    .unwrap();
+    put(&c, "d/new.c9r", b"1234567", WriteMode::Overwrite).await;
     mem.set_unavailable(true);
     let listed = c.list_dir(&p("d")).await.unwrap();
     assert_eq!(names(&listed), ["a.c9r", "dir.c9r", "new.c9r"]);
@@ -350,13 +321,7 @@ async fn an_own_write_keeps_the_folder_listed_for_a_link_cut() {
     // In a folder never listed, what we wrote is known all the same.
     mem.set_unavailable(false);
     mem.create_dir(&p("e")).await.unwrap();
-    c.write(
-        &p("e/x.c9r"),
-        Body::from_bytes(&b"xy"[..]),
-        WriteMode::CreateNew,
-    )
-    .await
-    .unwrap();
+    put(&c, "e/x.c9r", b"xy", WriteMode::CreateNew).await;
     mem.set_unavailable(true);
     assert_eq!(c.metadata(&p("e/x.c9r")).await.unwrap().size, 2);
 }
@@ -368,13 +333,7 @@ async fn a_folder_committed_by_a_rename_resolves_during_a_link_cut() {
     c.list_dir(&p("d")).await.unwrap();
     // How the engine makes a folder node: a temporary folder, its dir.c9r, one rename.
     c.create_dir(&p("d/tmp.c9r")).await.unwrap();
-    c.write(
-        &p("d/tmp.c9r/dir.c9r"),
-        Body::from_bytes(&b"dir-id"[..]),
-        WriteMode::CreateNew,
-    )
-    .await
-    .unwrap();
+    put(&c, "d/tmp.c9r/dir.c9r", b"dir-id", WriteMode::CreateNew).await;
     c.rename(&p("d/tmp.c9r"), &p("d/node.c9r"), RenameMode::NoReplace)
         .await
         .unwrap();
@@ -402,13 +361,7 @@ async fn the_servers_listing_wins_over_the_note_of_our_own_write() {
     let mem = seeded().await;
     let c = CachedStorage::new(mem.clone(), opts(1));
     c.list_dir(&p("d")).await.unwrap();
-    c.write(
-        &p("d/new.c9r"),
-        Body::from_bytes(&b"12345"[..]),
-        WriteMode::CreateNew,
-    )
-    .await
-    .unwrap();
+    put(&c, "d/new.c9r", b"12345", WriteMode::CreateNew).await;
     // Listed again online: the server's entry (with its mtime) is what is known, also offline.
     tokio::time::sleep(Duration::from_millis(5)).await;
     c.list_dir(&p("d")).await.unwrap();
