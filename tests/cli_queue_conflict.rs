@@ -94,20 +94,7 @@ impl Client {
 
     /// Every file in the journal folders under the cache: (object files, log bytes).
     fn journal(&self) -> (usize, u64) {
-        let (mut objs, mut log) = (0, 0);
-        let root = self.cache().join("vault");
-        for entry in std::fs::read_dir(&root).into_iter().flatten().flatten() {
-            let j = entry.path().join("journal");
-            for f in std::fs::read_dir(&j).into_iter().flatten().flatten() {
-                let name = f.file_name().to_string_lossy().into_owned();
-                if name.ends_with(".obj") {
-                    objs += 1;
-                } else if name == "log" {
-                    log += f.metadata().unwrap().len();
-                }
-            }
-        }
-        (objs, log)
+        journal_counts(&self.cache())
     }
 }
 

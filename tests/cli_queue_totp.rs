@@ -64,30 +64,6 @@ fn on_pty(args: &[&str], sshd: &Sshd, offset: &str, cache: &Path) -> (i32, Strin
     )
 }
 
-/// Every file in the journal folders under `cache`: (object files, log bytes).
-fn journal(cache: &Path) -> (usize, u64) {
-    let (mut objs, mut log) = (0, 0);
-    for entry in std::fs::read_dir(cache.join("vault"))
-        .into_iter()
-        .flatten()
-        .flatten()
-    {
-        for f in std::fs::read_dir(entry.path().join("journal"))
-            .into_iter()
-            .flatten()
-            .flatten()
-        {
-            let name = f.file_name().to_string_lossy().into_owned();
-            if name.ends_with(".obj") {
-                objs += 1;
-            } else if name == "log" {
-                log += f.metadata().unwrap().len();
-            }
-        }
-    }
-    (objs, log)
-}
-
 fn content(i: usize) -> Vec<u8> {
     format!("queued behind a TOTP login, file {i} ")
         .repeat(200 + 37 * i)
@@ -280,7 +256,7 @@ impl Fx {
         assert_eq!(out.code, 0, "vault auth with a fresh code: {}", out.stderr);
         let t = Instant::now();
         wait_until("the journal to empty", Duration::from_secs(30), || {
-            journal(&cache) == (0, 0)
+            journal_counts(&cache) == (0, 0)
         });
         eprintln!("drained {:?} after vault auth", t.elapsed());
         // The daemon rewrites its status twice a second.
@@ -342,7 +318,7 @@ fn queue_waits_for_vault_auth_and_drains_after_it() {
     // Online: a first file goes through the queue and reaches the server.
     std::fs::write(mnt.join("before.txt"), b"online").unwrap();
     wait_until("the first upload", Duration::from_secs(30), || {
-        journal(&cache) == (0, 0) && fx.status(true).contains("pending=0\t")
+        journal_counts(&cache) == (0, 0) && fx.status(true).contains("pending=0\t")
     });
     assert!(!fx.status(false).contains("waiting"));
 
@@ -363,7 +339,11 @@ fn queue_waits_for_vault_auth_and_drains_after_it() {
         "3 writes took {:?}",
         t.elapsed()
     );
-    assert!(journal(&cache).0 >= 3, "{:?}", journal(&cache));
+    assert!(
+        journal_counts(&cache).0 >= 3,
+        "{:?}",
+        journal_counts(&cache)
+    );
     fx.assert_waits_for_login(3);
     // The queued files read back through the mount meanwhile.
     assert_eq!(std::fs::read(mnt.join("q1.txt")).unwrap(), content(1));
@@ -398,12 +378,12 @@ fn offline_start_queue_waits_for_vault_auth_once_the_server_is_back() {
     std::fs::write(mnt.join("before.txt"), b"online").unwrap();
     // Uploaded, then listed: the cache holds the folder's listing for the offline start.
     wait_until("the first upload", Duration::from_secs(30), || {
-        journal(&cache) == (0, 0) && fx.status(true).contains("pending=0\t")
+        journal_counts(&cache) == (0, 0) && fx.status(true).contains("pending=0\t")
     });
     std::thread::sleep(Duration::from_secs(3));
     assert_eq!(std::fs::read_dir(&mnt).unwrap().count(), 1);
     vault_env(&cache, &["unmount", &fx.m()], &[]).ok();
-    assert_eq!(journal(&cache), (0, 0));
+    assert_eq!(journal_counts(&cache), (0, 0));
 
     assert!(fx.sshd.run(&["stop", "2fa"]).status.success());
     let t = Instant::now();
@@ -419,7 +399,11 @@ fn offline_start_queue_waits_for_vault_auth_once_the_server_is_back() {
             );
         }
     }
-    assert!(journal(&cache).0 >= 2, "{:?}", journal(&cache));
+    assert!(
+        journal_counts(&cache).0 >= 2,
+        "{:?}",
+        journal_counts(&cache)
+    );
 
     assert!(fx.sshd.run(&["start", "2fa"]).status.success());
     fx.assert_waits_for_login(2);

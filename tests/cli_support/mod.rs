@@ -259,3 +259,28 @@ pub fn expected(file: &Path) -> Vec<Expected> {
     out.sort();
     out
 }
+
+/// The upload queue's journals under `cache` (XDG_CACHE_HOME): (object files, log bytes). A
+/// file the queue removes between the listing and its `stat` counts as gone.
+pub fn journal_counts(cache: &Path) -> (usize, u64) {
+    let (mut objs, mut log) = (0, 0);
+    for entry in std::fs::read_dir(cache.join("vault"))
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        for f in std::fs::read_dir(entry.path().join("journal"))
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            let name = f.file_name().to_string_lossy().into_owned();
+            if name.ends_with(".obj") {
+                objs += 1;
+            } else if name == "log" {
+                log += f.metadata().map(|m| m.len()).unwrap_or(0);
+            }
+        }
+    }
+    (objs, log)
+}
