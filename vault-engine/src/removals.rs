@@ -127,7 +127,7 @@ impl Removals {
             // hand-off is a context switch the foreground `rm` pays for too).
             let handle = runtime.clone();
             runtime.spawn_blocking(move || {
-                vault_storage::run_io_inline(|| handle.block_on(work(inner, storage)))
+                vault_storage::run_io_inline(|| work(&inner, storage.as_ref(), &handle))
             });
         }
         Ok(())
@@ -219,8 +219,11 @@ async fn remove_content(
     storage.remove_dir(path).await
 }
 
-/// One worker: removes queued objects until the queue stays empty for [`LINGER`].
-async fn work(inner: Arc<Inner>, storage: Arc<dyn Storage>) {
+/// One worker, on its own blocking thread: removes queued objects until the queue stays
+/// empty for [`LINGER`]. The wait is a thread sleep, not a runtime timer: the drive's
+/// unmount shuts the runtime down while a worker may still be waiting, and a runtime timer
+/// polled after that panics.
+fn work(inner: &Inner, storage: &dyn Storage, runtime: &tokio::runtime::Handle) {
     let mut lingered = false;
     loop {
         let next = {
@@ -234,15 +237,12 @@ async fn work(inner: Arc<Inner>, storage: Arc<dyn Storage>) {
         };
         let Some((dir, path, kind)) = next else {
             lingered = true;
-            tokio::time::sleep(LINGER).await;
+            std::thread::sleep(LINGER);
             continue;
         };
         lingered = false;
-        match remove(&inner, storage.as_ref(), &path, kind).await {
-            Ok(()) => {}
-            Err(e) => {
-                tracing::warn!(ciphertext = %path, error = %e, "background removal failed; a stale temp object is left");
-            }
+        if let Err(e) = runtime.block_on(remove(inner, storage, &path, kind)) {
+            tracing::warn!(ciphertext = %path, error = %e, "background removal failed; a stale temp object is left");
         }
         {
             let mut st = inner.lock();

@@ -224,3 +224,40 @@ async fn removed_directories_go_in_the_background_and_leave_nothing() {
         "no folder or object left"
     );
 }
+
+/// Shutting the runtime down while a removal worker waits for more work (the drive's
+/// unmount right after `rm -r`) ends the worker quietly: before, its wait was a runtime
+/// timer, and the runtime's shutdown made it panic.
+#[test]
+fn runtime_shutdown_while_a_worker_lingers_is_quiet() {
+    static SHUTDOWN_PANICS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if info.to_string().contains("being shutdown") {
+            SHUTDOWN_PANICS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+        previous(info);
+    }));
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let before = runtime.block_on(async {
+        let vault = local_vault(tmp.path()).await;
+        let before = files_below(tmp.path());
+        put(&vault, &vault.root(), "doomed", b"x").await;
+        vault
+            .remove_file(&vault.root(), "doomed")
+            .await
+            .expect("remove");
+        // The worker has removed the object and now waits for more work.
+        vault.flush_all().await.expect("flush_all");
+        before
+    });
+    // Waits for the blocking threads, the lingering worker among them.
+    drop(runtime);
+    assert_eq!(SHUTDOWN_PANICS.load(std::sync::atomic::Ordering::SeqCst), 0);
+    assert_eq!(files_below(tmp.path()), before, "the removal was finished");
+}
