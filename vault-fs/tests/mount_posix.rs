@@ -619,3 +619,38 @@ fn rm_rf_then_recreate_the_same_names_and_nothing_left_after_unmount() {
     // dirid.c9r backups: root, t, t/d0; the rest are the 150 files.
     assert_eq!(objects, 150 + 3);
 }
+
+/// A file manager (or `rm -r`, `du`) lists a folder, then stats or removes every entry. The
+/// listing answers for all of them: every chunk of it comes with attributes (READDIRPLUS),
+/// so the stats that follow ask storage nothing. Before, only a listing's first chunk did,
+/// and every later entry cost a lookup: a storage request each, a round trip over SFTP.
+#[test]
+fn stats_after_a_listing_ask_storage_nothing() {
+    const ENTRIES: usize = 1000; // several getdents chunks of ~200 entries
+    let memory = std::sync::Arc::new(vault_storage::MemoryStorage::new());
+    let mut m = Mounted::over_memory(std::sync::Arc::clone(&memory));
+    fs::create_dir(m.path("many")).expect("mkdir");
+    for i in 0..ENTRIES {
+        fs::write(m.path(&format!("many/entry-{i:04}")), b"abc").expect("create");
+    }
+    // Nothing of the folder stays in the kernel's caches.
+    m.remount();
+    let names: Vec<_> = fs::read_dir(m.path("many"))
+        .expect("list")
+        .map(|e| e.expect("entry").file_name())
+        .collect();
+    assert_eq!(names.len(), ENTRIES);
+    memory.reset_calls();
+    for name in &names {
+        let md = fs::symlink_metadata(m.path("many").join(name)).expect("stat");
+        assert!(md.is_file());
+        assert_eq!(md.len(), 3);
+    }
+    for op in ["metadata", "list_dir", "read_at"] {
+        assert_eq!(
+            memory.calls(op),
+            0,
+            "{op} requests for stats a listing answered"
+        );
+    }
+}

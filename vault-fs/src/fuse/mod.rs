@@ -181,6 +181,10 @@ impl Filesystem for FuseAdapter {
         }
         let _ = config.set_max_background(32);
         let _ = config.set_congestion_threshold(24);
+        // READDIRPLUS on every chunk of a listing, not the kernel's adaptive mode (which
+        // sends attributes with the first chunk only): a listing holds every entry's
+        // attributes anyway, and without them each later stat or unlink (`ls -l`, `rm -r`,
+        // a file manager) costs a LOOKUP, a storage request over a remote store.
         let wanted = InitFlags::FUSE_ASYNC_READ
             | InitFlags::FUSE_BIG_WRITES
             | InitFlags::FUSE_MAX_PAGES

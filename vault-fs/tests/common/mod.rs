@@ -12,6 +12,7 @@ use vault_engine::{CreateOptions, OpenOptions, Vault};
 use vault_format::CipherCombo;
 use vault_fs::{MountOptions, MountSession};
 use vault_storage::local::LocalStorage;
+use vault_storage::memory::MemoryStorage;
 
 pub const PASSWORD: &str = "correct horse battery staple";
 
@@ -24,6 +25,8 @@ pub struct Mounted {
     pub mnt: PathBuf,
     pub options: MountOptions,
     pub dir: tempfile::TempDir,
+    /// The in-memory store the vault lives in, instead of `storage` ([`Mounted::over_memory`]).
+    pub memory: Option<Arc<MemoryStorage>>,
 }
 
 pub fn runtime() -> tokio::runtime::Runtime {
@@ -37,6 +40,14 @@ pub fn runtime() -> tokio::runtime::Runtime {
 fn open_vault(runtime: &tokio::runtime::Runtime, storage: &Path, create: bool) -> Arc<Vault> {
     let backend: Arc<dyn vault_storage::Storage> =
         Arc::new(LocalStorage::new(storage).expect("local storage"));
+    open_vault_in(runtime, backend, create)
+}
+
+fn open_vault_in(
+    runtime: &tokio::runtime::Runtime,
+    backend: Arc<dyn vault_storage::Storage>,
+    create: bool,
+) -> Arc<Vault> {
     let vault = runtime.block_on(async {
         if create {
             Vault::create(
@@ -62,6 +73,15 @@ impl Mounted {
     }
 
     pub fn with_options(options: MountOptions) -> Self {
+        Self::build(options, None)
+    }
+
+    /// A new vault in `memory` (its call counters show what the mount asked of storage).
+    pub fn over_memory(memory: Arc<MemoryStorage>) -> Self {
+        Self::build(MountOptions::default(), Some(memory))
+    }
+
+    fn build(options: MountOptions, memory: Option<Arc<MemoryStorage>>) -> Self {
         let dir = tempfile::Builder::new()
             .prefix("vault-fs-test")
             .tempdir()
@@ -71,7 +91,6 @@ impl Mounted {
         std::fs::create_dir(&storage).expect("storage dir");
         std::fs::create_dir(&mnt).expect("mnt dir");
         let runtime = runtime();
-        let vault = open_vault(&runtime, &storage, true);
         let mut m = Mounted {
             session: None,
             vault: None,
@@ -80,7 +99,9 @@ impl Mounted {
             mnt,
             options,
             dir,
+            memory,
         };
+        let vault = m.open(true);
         m.mount_vault(vault);
         m
     }
@@ -108,8 +129,15 @@ impl Mounted {
     /// Unmounts, unlocks the vault afresh from storage and mounts again.
     pub fn remount(&mut self) {
         self.unmount();
-        let vault = open_vault(&self.runtime, &self.storage, false);
+        let vault = self.open(false);
         self.mount_vault(vault);
+    }
+
+    fn open(&self, create: bool) -> Arc<Vault> {
+        match &self.memory {
+            Some(memory) => open_vault_in(&self.runtime, Arc::clone(memory) as _, create),
+            None => open_vault(&self.runtime, &self.storage, create),
+        }
     }
 
     /// Hands the live session to the test (for `wait`); the guard then only
