@@ -543,8 +543,8 @@ fn temps_below(root: &std::path::Path) -> Vec<std::path::PathBuf> {
     let mut out = Vec::new();
     let mut stack = vec![root.to_path_buf()];
     while let Some(d) = stack.pop() {
-        for e in fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
+        for e in fs::read_dir(&d).expect("fs call") {
+            let p = e.expect("fs call").path();
             if p.is_dir() {
                 stack.push(p);
             } else if p
@@ -567,9 +567,9 @@ fn rm_rf_then_recreate_the_same_names_and_nothing_left_after_unmount() {
     let mut m = Mounted::new();
     for d in 0..3 {
         let dir = m.path(&format!("t/d{d}"));
-        fs::create_dir_all(&dir).unwrap();
+        fs::create_dir_all(&dir).expect("fs call");
         for i in 0..150 {
-            fs::write(dir.join(format!("f{i}")), vec![b'a'; 4096]).unwrap();
+            fs::write(dir.join(format!("f{i}")), vec![b'a'; 4096]).expect("fs call");
         }
     }
     nix::unistd::sync();
@@ -577,26 +577,26 @@ fn rm_rf_then_recreate_the_same_names_and_nothing_left_after_unmount() {
         .arg("-rf")
         .arg(m.path("t"))
         .status()
-        .unwrap();
+        .expect("fs call");
     assert!(status.success());
     assert!(!m.path("t").exists());
     let dir = m.path("t/d0");
-    fs::create_dir_all(&dir).unwrap();
+    fs::create_dir_all(&dir).expect("fs call");
     for i in 0..150 {
-        fs::write(dir.join(format!("f{i}")), format!("second {i}")).unwrap();
+        fs::write(dir.join(format!("f{i}")), format!("second {i}")).expect("fs call");
     }
     for i in (0..150).step_by(7) {
-        fs::remove_file(dir.join(format!("f{i}"))).unwrap();
-        fs::write(dir.join(format!("f{i}")), format!("third {i}")).unwrap();
+        fs::remove_file(dir.join(format!("f{i}"))).expect("fs call");
+        fs::write(dir.join(format!("f{i}")), format!("third {i}")).expect("fs call");
     }
     for i in 0..150 {
         let want = if i % 7 == 0 { "third" } else { "second" };
         assert_eq!(
-            fs::read_to_string(dir.join(format!("f{i}"))).unwrap(),
+            fs::read_to_string(dir.join(format!("f{i}"))).expect("fs call"),
             format!("{want} {i}")
         );
     }
-    assert_eq!(fs::read_dir(&dir).unwrap().count(), 150);
+    assert_eq!(fs::read_dir(&dir).expect("fs call").count(), 150);
     m.unmount();
     assert!(
         temps_below(&m.storage).is_empty(),
@@ -607,8 +607,8 @@ fn rm_rf_then_recreate_the_same_names_and_nothing_left_after_unmount() {
     let mut objects = 0;
     let mut stack = vec![m.storage.join("d")];
     while let Some(d) = stack.pop() {
-        for e in fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
+        for e in fs::read_dir(&d).expect("fs call") {
+            let p = e.expect("fs call").path();
             if p.is_dir() {
                 stack.push(p);
             } else if p.extension().is_some_and(|x| x == "c9r") && !p.ends_with("dir.c9r") {
