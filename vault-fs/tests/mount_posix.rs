@@ -623,7 +623,9 @@ fn rm_rf_then_recreate_the_same_names_and_nothing_left_after_unmount() {
 /// A file manager (or `rm -r`, `du`) lists a folder, then stats or removes every entry. The
 /// listing answers for all of them: every chunk of it comes with attributes (READDIRPLUS),
 /// so the stats that follow ask storage nothing. Before, only a listing's first chunk did,
-/// and every later entry cost a lookup: a storage request each, a round trip over SFTP.
+/// and every later entry cost a lookup: a storage request each where no metadata cache
+/// answers it (over a local folder always, over a remote store once its listing is older than
+/// the dir cache time).
 #[test]
 fn stats_after_a_listing_ask_storage_nothing() {
     const ENTRIES: usize = 1000; // several getdents chunks of ~200 entries

@@ -184,7 +184,9 @@ impl Filesystem for FuseAdapter {
         // READDIRPLUS on every chunk of a listing, not the kernel's adaptive mode (which
         // sends attributes with the first chunk only): a listing holds every entry's
         // attributes anyway, and without them each later stat or unlink (`ls -l`, `rm -r`,
-        // a file manager) costs a LOOKUP, a storage request over a remote store.
+        // a file manager) costs a LOOKUP round trip and an engine lookup (a storage request
+        // where no metadata cache answers it: over a local folder a `statx`, over a remote
+        // store once the listing is older than the dir cache time).
         let wanted = InitFlags::FUSE_ASYNC_READ
             | InitFlags::FUSE_BIG_WRITES
             | InitFlags::FUSE_MAX_PAGES
