@@ -37,13 +37,7 @@ pub fn runtime() -> tokio::runtime::Runtime {
         .expect("tokio runtime")
 }
 
-fn open_vault(runtime: &tokio::runtime::Runtime, storage: &Path, create: bool) -> Arc<Vault> {
-    let backend: Arc<dyn vault_storage::Storage> =
-        Arc::new(LocalStorage::new(storage).expect("local storage"));
-    open_vault_in(runtime, backend, create)
-}
-
-fn open_vault_in(
+fn open_vault(
     runtime: &tokio::runtime::Runtime,
     backend: Arc<dyn vault_storage::Storage>,
     create: bool,
@@ -134,10 +128,11 @@ impl Mounted {
     }
 
     fn open(&self, create: bool) -> Arc<Vault> {
-        match &self.memory {
-            Some(memory) => open_vault_in(&self.runtime, Arc::clone(memory) as _, create),
-            None => open_vault(&self.runtime, &self.storage, create),
-        }
+        let backend: Arc<dyn vault_storage::Storage> = match &self.memory {
+            Some(memory) => Arc::clone(memory) as _,
+            None => Arc::new(LocalStorage::new(&self.storage).expect("local storage")),
+        };
+        open_vault(&self.runtime, backend, create)
     }
 
     /// Hands the live session to the test (for `wait`); the guard then only
