@@ -1,6 +1,6 @@
 //! Removals finished in the background ([`Removals`]): on a local folder a removed file's
 //! object is first renamed to a hidden temp name in its folder (the name is free at once,
-//! the listing skips it), and the unlink itself runs here, on up to [`WORKERS`] tasks.
+//! the listing skips it), and the unlink itself runs here, on up to [`WORKERS`] blocking threads.
 //!
 //! Why: on a disk mounted with `discard`, ext4 discards the freed blocks in the unlink that
 //! frees them, milliseconds each one after another, much less when several run side by side;
