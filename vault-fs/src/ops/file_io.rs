@@ -53,9 +53,9 @@ impl VaultFs {
 
     /// Opens a regular file. `write`: opened for writing; `truncate`: O_TRUNC.
     pub async fn open(&self, ino: NodeId, write: bool, truncate: bool) -> FsResult<Opened> {
-        if write || truncate {
-            self.check_writable()?;
-        }
+        let _change = (write || truncate)
+            .then(|| self.begin_change())
+            .transpose()?;
         self.settle(ino).await?;
         let fresh = self.refresh(ino).await?;
         let (node, already_open, fingerprint) = {
@@ -97,7 +97,7 @@ impl VaultFs {
         exclusive: bool,
         truncate: bool,
     ) -> FsResult<(Attr, Opened)> {
-        self.check_writable()?;
+        let _change = self.begin_change()?;
         let name = new_name_in(name)?;
         let dir = self.dir_of(parent)?;
         if let Some(ino) = self.create_pending(parent, &name, &dir, (exclusive, truncate)) {
@@ -183,7 +183,7 @@ impl VaultFs {
 
     /// Writes `data` at `offset`; returns the bytes written.
     pub async fn write(&self, handle: HandleId, offset: u64, data: &[u8]) -> FsResult<usize> {
-        self.check_writable()?;
+        let _change = self.begin_change()?;
         let (ino, file) = self.handle_raw(handle)?;
         if file.is_none() && self.write_pending(ino, offset, data).await? {
             self.mark_written(ino);
@@ -254,6 +254,8 @@ impl VaultFs {
     /// (neither old nor new content). Likewise a file of a non-exclusive create
     /// answered locally stays unstored through such a flush (`pending`).
     pub async fn flush(&self, handle: HandleId) -> FsResult<()> {
+        // Stores what writes left: a change for the listing kept for a reopen.
+        let _change = self.recent_listing.change();
         let (ino, file) = self.handle_raw(handle)?;
         if file.is_none() && self.flush_keeps_pending(ino) {
             tracing::debug!(
@@ -288,6 +290,8 @@ impl VaultFs {
 
     /// Returns once storage has every write made so far.
     pub async fn fsync(&self, handle: HandleId) -> FsResult<()> {
+        // Stores what writes left: a change for the listing kept for a reopen.
+        let _change = self.recent_listing.change();
         let (ino, file) = self.handle_raw(handle)?;
         if file.is_none() {
             match self.store_pending(ino).await? {
@@ -308,6 +312,8 @@ impl VaultFs {
 
     /// Last close of a handle: writes back and forgets the handle.
     pub async fn release(&self, handle: HandleId) -> FsResult<()> {
+        // Stores what writes left: a change for the listing kept for a reopen.
+        let _change = self.recent_listing.change();
         let (ino, mut file) = self.handle_raw(handle)?;
         let mut stored = None;
         if file.is_none() {

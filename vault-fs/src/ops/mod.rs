@@ -5,9 +5,10 @@
 //! [`VaultFs`]. It knows nothing of fuser, errno or NTSTATUS; it knows the
 //! engine (`vault_engine`) and nothing of ciphertext.
 //!
-//! Split by seam: this file holds the types, node/attribute bookkeeping and
-//! directory handles; `file_io` the file-handle verbs; `tree` the namespace
-//! mutations. Both are `impl VaultFs` blocks that only look up into this module.
+//! Split by seam: this file holds the types and the node/attribute bookkeeping;
+//! `dir_handles` the directory handles; `file_io` the file-handle verbs; `tree` the
+//! namespace mutations. All three are `impl VaultFs` blocks that only look up into this
+//! module (and `dir_handles` into `recent_listing`).
 //!
 //! Decisions (also listed in the README's deviations):
 //! - Owner and permission bits come from the mount options (the format stores
@@ -29,10 +30,12 @@
 //!   the parent's lock for create/unlink/rename); a path-addressed adapter
 //!   without that guarantee must serialise per directory itself.
 
+mod dir_handles;
 pub mod error;
 mod file_io;
 pub mod node_table;
 mod pending;
+mod recent_listing;
 mod retired;
 pub mod symlinks;
 mod tree;
@@ -40,7 +43,7 @@ mod tree;
 use std::collections::HashMap;
 use std::ffi::OsStr;
 use std::future::Future;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
 
@@ -49,6 +52,7 @@ use vault_engine::{DirId, Node, NodeKind, OpenFile, Vault, VaultError};
 
 pub use error::{FsError, FsErrorKind, FsResult};
 pub use node_table::{NodeId, NodeTable, ROOT};
+pub use recent_listing::REUSE_FOR as LISTING_REUSE;
 pub use symlinks::SymlinkPolicy;
 
 /// A file or directory handle number.
@@ -230,6 +234,8 @@ pub struct VaultFs {
     unwritten: Mutex<Vec<Arc<OpenFile>>>,
     /// Files created locally and not yet stored (see `pending`).
     pending: Mutex<HashMap<NodeId, Arc<pending::Pending>>>,
+    /// The last listing, for a reopen; every change goes through it (`begin_change`).
+    recent_listing: recent_listing::RecentListing,
 }
 
 /// Every name of one directory, as of a listing plus our own changes since.
@@ -332,6 +338,7 @@ impl VaultFs {
             names: Mutex::new(HashMap::new()),
             unwritten: Mutex::new(Vec::new()),
             pending: Mutex::new(HashMap::new()),
+            recent_listing: recent_listing::RecentListing::default(),
         }
     }
 
@@ -365,11 +372,13 @@ impl VaultFs {
         }
     }
 
-    fn check_writable(&self) -> FsResult<()> {
+    /// Starts a change: refused on a read-only mount; until the guard drops, and for the
+    /// listings taken meanwhile, no listing is reused (`recent_listing`).
+    fn begin_change(&self) -> FsResult<recent_listing::ChangeGuard<'_>> {
         if self.config.read_only {
             return Err(FsErrorKind::ReadOnly.into());
         }
-        Ok(())
+        Ok(self.recent_listing.change())
     }
 
     fn dir_of(&self, ino: NodeId) -> FsResult<DirId> {
@@ -558,8 +567,10 @@ impl VaultFs {
     /// Changes size and/or mtime; mode, owner and atime are accepted and ignored
     /// (the format stores none of them).
     pub async fn setattr(&self, ino: NodeId, changes: SetAttr) -> FsResult<Attr> {
-        if changes.size.is_some() || changes.mtime.is_some() {
-            self.check_writable()?;
+        let change = (changes.size.is_some() || changes.mtime.is_some())
+            .then(|| self.begin_change())
+            .transpose()?;
+        if change.is_some() {
             self.settle(ino).await?;
         }
         if let Some(size) = changes.size {
@@ -631,105 +642,6 @@ impl VaultFs {
         self.attr_of(ino).await
     }
 
-    /// Opens a directory for reading: takes a snapshot of its listing.
-    pub async fn opendir(&self, ino: NodeId) -> FsResult<HandleId> {
-        let dir = self.dir_of(ino)?;
-        // Locally created files are stored first, so the listing shows them.
-        self.settle_dir(ino).await?;
-        let mut listed = self.timed(self.vault.list_checked(&dir)).await?;
-        // A read-write mount resolves sync-conflict copies on storage before
-        // presenting them (docs/cli.md); listings themselves never write, so
-        // only a directory that presented some pays for the resolution.
-        if listed.unresolved_conflicts > 0 && !self.vault.is_read_only() {
-            match self.timed(self.vault.resolve_conflicts(&dir)).await {
-                Ok(_) => listed = self.timed(self.vault.list_checked(&dir)).await?,
-                Err(e) => {
-                    tracing::warn!(error = %e, "sync-conflict copies could not be resolved; presented")
-                }
-            }
-        }
-        for refused in &listed.refused {
-            // The text names the ciphertext node only, never cleartext.
-            tracing::warn!(error = %refused, "entry skipped");
-        }
-        let listing = listed.nodes;
-        self.set_known_names(ino, listing.iter().map(|n| n.name.as_str()));
-        let mut entries = Vec::with_capacity(listing.len());
-        let mut open_files = Vec::new();
-        {
-            let mut nodes = lock(&self.nodes);
-            for node in listing {
-                if node.name.starts_with(SILLY_PREFIX) {
-                    continue;
-                }
-                // The engine refuses such names already; a name that is not one plain
-                // component must never reach the kernel, whatever the engine does.
-                let n = node.name.as_str();
-                if n.is_empty() || n == "." || n == ".." || n.contains(['/', '\0']) {
-                    tracing::warn!(ciphertext = %node.storage_path, "entry with an unusable name skipped");
-                    continue;
-                }
-                let name = node.name.clone();
-                let id = nodes.upsert(ino, &name, node, 0);
-                if let Some(e) = nodes.get_mut(id) {
-                    // Kept alive until releasedir, so a concurrent listing's
-                    // release cannot drop a node this snapshot hands out.
-                    e.snapshots += 1;
-                }
-                if let Some(e) = nodes.get(id) {
-                    if let Some(file) = &e.file {
-                        open_files.push((entries.len(), Arc::clone(file)));
-                    }
-                    entries.push(DirEntry {
-                        name,
-                        attr: self.static_attr(id, e),
-                    });
-                }
-            }
-        }
-        for (i, file) in open_files {
-            let size = file.size().await;
-            if let Some(entry) = entries.get_mut(i) {
-                entry.attr.size = size;
-            }
-        }
-        let handle = self.next_handle.fetch_add(1, Ordering::Relaxed);
-        lock(&self.handles)
-            .dirs
-            .insert(handle, (ino, Arc::new(entries)));
-        Ok(handle)
-    }
-
-    /// The snapshot taken by `opendir`.
-    pub fn readdir(&self, handle: HandleId) -> FsResult<Arc<Vec<DirEntry>>> {
-        lock(&self.handles)
-            .dirs
-            .get(&handle)
-            .map(|(_, entries)| Arc::clone(entries))
-            .ok_or_else(|| FsErrorKind::BadHandle.into())
-    }
-
-    /// Counts one kernel lookup on `ino` (a READDIRPLUS entry handed to the kernel).
-    pub fn remember(&self, ino: NodeId) {
-        if let Some(e) = lock(&self.nodes).get_mut(ino) {
-            e.lookups += 1;
-        }
-    }
-
-    /// Closes a directory handle; nodes only the snapshot knew are dropped.
-    pub fn releasedir(&self, handle: HandleId) {
-        let snapshot = lock(&self.handles).dirs.remove(&handle);
-        if let Some((_, entries)) = snapshot {
-            let mut nodes = lock(&self.nodes);
-            for entry in entries.iter() {
-                if let Some(e) = nodes.get_mut(entry.attr.ino) {
-                    e.snapshots = e.snapshots.saturating_sub(1);
-                }
-                nodes.collect(entry.attr.ino);
-            }
-        }
-    }
-
     /// The kernel dropped `n` lookups of `ino`.
     pub fn forget(&self, ino: NodeId, n: u64) {
         lock(&self.nodes).forget(ino, n);
@@ -752,6 +664,7 @@ impl VaultFs {
 
     /// Writes back every open file and the engine's state (unmount, signals).
     pub async fn flush_all(&self) -> FsResult<()> {
+        let _change = self.recent_listing.change();
         let open: Vec<(NodeId, Arc<OpenFile>)> = {
             let handles = lock(&self.handles);
             let mut seen = std::collections::HashSet::new();

@@ -199,6 +199,8 @@ impl VaultFs {
         let Some(p) = self.pending_of(ino) else {
             return Ok(None);
         };
+        // Storing it is a change for the listing kept for a reopen (`recent_listing`).
+        let _change = self.recent_listing.change();
         let mut state = p.state.lock().await;
         let buf = match &*state {
             State::Stored(node) => return Ok(Some(Stored::Created(node.clone()))),

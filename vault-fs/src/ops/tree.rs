@@ -14,7 +14,7 @@ use super::{
 impl VaultFs {
     /// Creates a directory.
     pub async fn mkdir(&self, parent: NodeId, name: &OsStr) -> FsResult<Attr> {
-        self.check_writable()?;
+        let _change = self.begin_change()?;
         let name = new_name_in(name)?;
         let dir = self.dir_of(parent)?;
         let node = self.timed(self.vault.create_dir(&dir, &name)).await?;
@@ -26,7 +26,7 @@ impl VaultFs {
 
     /// Creates a symlink with a verbatim target.
     pub async fn symlink(&self, parent: NodeId, name: &OsStr, target: &OsStr) -> FsResult<Attr> {
-        self.check_writable()?;
+        let _change = self.begin_change()?;
         let name = new_name_in(name)?;
         let target = target.to_str().ok_or(FsErrorKind::InvalidEncoding)?;
         if target.is_empty() {
@@ -100,7 +100,7 @@ impl VaultFs {
 
     /// Removes a file or symlink.
     pub async fn unlink(&self, parent: NodeId, name: &OsStr) -> FsResult<()> {
-        self.check_writable()?;
+        let _change = self.begin_change()?;
         let name = lookup_name_in(name)?;
         let dir = self.dir_of(parent)?;
         if self.known_absent(parent, &name) {
@@ -124,7 +124,7 @@ impl VaultFs {
 
     /// Removes an empty directory.
     pub async fn rmdir(&self, parent: NodeId, name: &OsStr) -> FsResult<()> {
-        self.check_writable()?;
+        let _change = self.begin_change()?;
         let name = lookup_name_in(name)?;
         let dir = self.dir_of(parent)?;
         if self.known_absent(parent, &name) {
@@ -158,7 +158,7 @@ impl VaultFs {
         if flags.exchange {
             return Err(FsErrorKind::Unsupported.into());
         }
-        self.check_writable()?;
+        let _change = self.begin_change()?;
         let name = lookup_name_in(name)?;
         let new_name = new_name_in(new_name)?;
         let dir = self.dir_of(parent)?;
