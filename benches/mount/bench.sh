@@ -152,6 +152,23 @@ for d in range(n // per):
     rm -rf "$M/tree" "$M/many" "$M/small"
 }
 
+# Waits until a peer's daemon has used no CPU for 0.3 s (at most 30 s): work a daemon
+# finishes after answering (vault unlinks removed files in the background) must not run
+# into the next peer's timings.
+settle() {
+    local pid last now i
+    case $1 in vault) pid=$VAULT_PID ;; gocryptfs) pid=$GOCRYPTFS_PID ;; *) pid=$BINDFS_PID ;; esac
+    [[ -n "$pid" && -r /proc/$pid/stat ]] || return 0
+    cpu() { awk '{print $14 + $15}' "/proc/$pid/stat" 2>/dev/null; }
+    last=$(cpu)
+    for ((i = 0; i < 100; i++)); do
+        sleep 0.3
+        now=$(cpu)
+        [[ "$now" == "$last" ]] && return 0
+        last=$now
+    done
+}
+
 echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 for ((run = 1; run <= RUNS; run++)); do
     k=${#PEER_LIST[@]}
@@ -159,6 +176,7 @@ for ((run = 1; run <= RUNS; run++)); do
         p=${PEER_LIST[$(((i + run - 1) % k))]}
         echo "run $run/$RUNS: $p (load $(cut -d' ' -f1 /proc/loadavg))" >&2
         run_all "$run" "$p" "$BENCH_DIR/$p-mnt"
+        settle "$p"
     done
 done
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
