@@ -144,6 +144,39 @@ pub(super) fn check_no_symlinks(
     Ok(())
 }
 
+/// The folder holding `rel`'s last component, opened (`O_PATH`) without following a symlink
+/// anywhere on the way, and that component's name. An operation relative to the folder then
+/// acts where the check looked, with no window for a symlink swapped in between, and the
+/// kernel walks the path once instead of once for the check and once per path the operation
+/// names. `Ok(None)`: not available here (not Linux, a root whose own path holds a symlink, a
+/// kernel without `openat2`); use [`check_no_symlinks`] and paths.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn parent_beneath<'a>(
+    root: &Root,
+    rel: &'a StoragePath,
+) -> io::Result<Option<(rustix::fd::OwnedFd, &'a str)>> {
+    use rustix::fs::{CWD, Mode, OFlags, ResolveFlags};
+    use rustix::io::Errno;
+    let Some(name) = rel.file_name() else {
+        return Ok(None);
+    };
+    if !root.plain {
+        return Ok(None);
+    }
+    let mut dir = root.path.clone();
+    let comps: Vec<&str> = rel.components().collect();
+    dir.extend(&comps[..comps.len() - 1]);
+    let resolve = ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS;
+    let flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC;
+    match rustix::fs::openat2(CWD, &dir, flags, Mode::empty(), resolve) {
+        Ok(fd) => Ok(Some((fd, name))),
+        Err(Errno::LOOP) => Err(symlink_refused()),
+        // As in `check_no_symlinks`: no openat2, or a concurrent rename.
+        Err(Errno::NOSYS) | Err(Errno::AGAIN) | Err(Errno::INVAL) | Err(Errno::PERM) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// Makes a folder's entries (a create, rename or removal in it) durable.
 pub(super) fn sync_dir(dir: &Path) -> io::Result<()> {
     #[cfg(unix)]
@@ -186,6 +219,58 @@ pub(super) fn rename_noreplace(from: &Path, to: &Path) -> io::Result<()> {
         // link() fails with EEXIST if `to` exists: atomic no-replace.
         std::fs::hard_link(from, to)?;
         std::fs::remove_file(from)
+    }
+}
+
+/// Renames `from` to `to`, both in one folder, relative to the folder [`parent_beneath`]
+/// opened. `Ok(false)`: nothing done (not available here, or the file system lacks
+/// `RENAME_NOREPLACE`); use [`check_no_symlinks`] and paths.
+pub(super) fn rename_in_folder(
+    root: &Root,
+    from: &StoragePath,
+    to: &StoragePath,
+    mode: crate::RenameMode,
+) -> io::Result<bool> {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    {
+        use rustix::fs::{RenameFlags, renameat_with};
+        use rustix::io::Errno;
+        let (Some((dir, from_name)), Some(to_name)) = (parent_beneath(root, from)?, to.file_name())
+        else {
+            return Ok(false);
+        };
+        let flags = match mode {
+            crate::RenameMode::Replace => RenameFlags::empty(),
+            crate::RenameMode::NoReplace => RenameFlags::NOREPLACE,
+        };
+        match renameat_with(&dir, from_name, &dir, to_name, flags) {
+            Ok(()) => Ok(true),
+            Err(Errno::NOSYS | Errno::INVAL | Errno::NOTSUP) if !flags.is_empty() => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    {
+        let _ = (root, from, to, mode);
+        Ok(false)
+    }
+}
+
+/// Unlinks the file `rel` relative to the folder [`parent_beneath`] opened (a folder there is
+/// `IsADirectory`). `Ok(false)`: nothing done (not available here); use paths.
+pub(super) fn remove_in_folder(root: &Root, rel: &StoragePath) -> io::Result<bool> {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    {
+        let Some((dir, name)) = parent_beneath(root, rel)? else {
+            return Ok(false);
+        };
+        rustix::fs::unlinkat(&dir, name, rustix::fs::AtFlags::empty())?;
+        Ok(true)
+    }
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    {
+        let _ = (root, rel);
+        Ok(false)
     }
 }
 

@@ -256,10 +256,38 @@ impl LocalStorage {
         let (from_rel, to_rel, fsync) = (from.clone(), to.clone(), self.fsync && durable);
         let handles = Arc::clone(&self.handles);
         self.run(from, move |root, from_full| {
-            check_no_symlinks(root, &from_rel, false)?;
+            let forget = || {
+                let mut h = lock_handles(&handles);
+                h.forget(from_full);
+                h.forget(&to_full);
+            };
+            let synced = || -> io::Result<()> {
+                if fsync {
+                    if let Some(parent) = to_full.parent() {
+                        sync_dir(parent)?;
+                    }
+                    if let Some(parent) =
+                        from_full.parent().filter(|p| Some(*p) != to_full.parent())
+                    {
+                        sync_dir(parent)?;
+                    }
+                }
+                Ok(())
+            };
             // Both in one folder (a rename aside, a name change): its components are checked,
-            // and a missing source is the rename's own ENOENT.
-            if to_rel.parent() != from_rel.parent() {
+            // and a missing source is the rename's own ENOENT. On Linux the check's walk opens
+            // the folder and the rename acts relative to it.
+            let same_folder = to_rel.parent() == from_rel.parent();
+            if same_folder && from_full != to_full.as_path() {
+                forget();
+                let res = fsops::rename_in_folder(root, &from_rel, &to_rel, mode);
+                forget();
+                if res? {
+                    return synced();
+                }
+            }
+            check_no_symlinks(root, &from_rel, false)?;
+            if !same_folder {
                 check_no_symlinks(root, &to_rel, false)?;
                 // Report a missing source as such, even when the target's parent is missing too.
                 std::fs::symlink_metadata(from_full)?;
@@ -267,11 +295,6 @@ impl LocalStorage {
             if from_full == to_full {
                 return std::fs::symlink_metadata(from_full).map(|_| ());
             }
-            let forget = || {
-                let mut h = lock_handles(&handles);
-                h.forget(from_full);
-                h.forget(&to_full);
-            };
             forget();
             let res = match mode {
                 RenameMode::Replace => std::fs::rename(from_full, &to_full),
@@ -279,15 +302,7 @@ impl LocalStorage {
             };
             forget();
             res?;
-            if fsync {
-                if let Some(parent) = to_full.parent() {
-                    sync_dir(parent)?;
-                }
-                if let Some(parent) = from_full.parent().filter(|p| Some(*p) != to_full.parent()) {
-                    sync_dir(parent)?;
-                }
-            }
-            Ok(())
+            synced()
         })
         .await
         .map_err(|e| {
@@ -575,6 +590,11 @@ impl Storage for LocalStorage {
         let rel = path.clone();
         let handles = Arc::clone(&self.handles);
         self.run(path, move |root, full| {
+            let res = fsops::remove_in_folder(root, &rel);
+            if !matches!(res, Ok(false)) {
+                lock_handles(&handles).forget(full);
+                return res.map(|_| ());
+            }
             check_no_symlinks(root, &rel, false)?;
             // unlink(2) on a folder is EISDIR on Linux but EPERM elsewhere.
             #[cfg(not(any(target_os = "linux", target_os = "android")))]
@@ -646,154 +666,4 @@ impl Storage for LocalStorage {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[tokio::test]
-    async fn sync_all_reaches_the_root_and_reports_a_vanished_one() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let root = dir.path().join("vault");
-        std::fs::create_dir(&root).expect("mkdir");
-        let storage = LocalStorage::new(&root).expect("storage");
-        let p = StoragePath::new("a").expect("path");
-        storage
-            .write_nosync(&p, Body::from_bytes(b"x".to_vec()), WriteMode::CreateNew)
-            .await
-            .expect("write");
-        storage
-            .sync_all()
-            .await
-            .expect("syncfs of the vault's file system");
-        std::fs::remove_dir_all(&root).expect("rm");
-        let err = storage.sync_all().await.expect_err("root is gone");
-        assert_eq!(err.kind(), StorageErrorKind::NotFound);
-    }
-
-    #[test]
-    fn classify_kinds() {
-        use io::ErrorKind as E;
-        for (kind, want) in [
-            (E::NotFound, StorageErrorKind::NotFound),
-            (E::AlreadyExists, StorageErrorKind::AlreadyExists),
-            (E::DirectoryNotEmpty, StorageErrorKind::NotEmpty),
-            (E::NotADirectory, StorageErrorKind::NotADirectory),
-            (E::IsADirectory, StorageErrorKind::IsADirectory),
-            (E::PermissionDenied, StorageErrorKind::PermissionDenied),
-            (E::ReadOnlyFilesystem, StorageErrorKind::PermissionDenied),
-            (E::StorageFull, StorageErrorKind::StorageFull),
-            (E::QuotaExceeded, StorageErrorKind::StorageFull),
-            (E::Unsupported, StorageErrorKind::Unsupported),
-            (E::TimedOut, StorageErrorKind::Unavailable),
-            (E::StaleNetworkFileHandle, StorageErrorKind::Unavailable),
-            (E::InvalidFilename, StorageErrorKind::InvalidPath),
-            (E::UnexpectedEof, StorageErrorKind::Other),
-        ] {
-            assert_eq!(classify(&io::Error::from(kind)), want, "{kind:?}");
-        }
-    }
-
-    #[cfg(unix)]
-    #[test]
-    fn classify_errnos() {
-        use rustix::io::Errno;
-        for (errno, want) in [
-            (Errno::NOENT, StorageErrorKind::NotFound),
-            (Errno::EXIST, StorageErrorKind::AlreadyExists),
-            (Errno::NOTEMPTY, StorageErrorKind::NotEmpty),
-            (Errno::NOTDIR, StorageErrorKind::NotADirectory),
-            (Errno::ISDIR, StorageErrorKind::IsADirectory),
-            (Errno::ACCESS, StorageErrorKind::PermissionDenied),
-            (Errno::PERM, StorageErrorKind::PermissionDenied),
-            (Errno::ROFS, StorageErrorKind::PermissionDenied),
-            (Errno::NOSPC, StorageErrorKind::StorageFull),
-            (Errno::DQUOT, StorageErrorKind::StorageFull),
-            (Errno::NAMETOOLONG, StorageErrorKind::InvalidPath),
-            (Errno::STALE, StorageErrorKind::Unavailable),
-            (Errno::NOTCONN, StorageErrorKind::Unavailable),
-            (Errno::IO, StorageErrorKind::Other),
-        ] {
-            let e = io::Error::from_raw_os_error(errno.raw_os_error());
-            assert_eq!(classify(&e), want, "{errno:?}");
-        }
-    }
-
-    fn p(s: &str) -> StoragePath {
-        StoragePath::new(s).unwrap()
-    }
-
-    #[tokio::test]
-    async fn write_leaves_no_temp_file_and_refuses_symlinks() {
-        let dir = tempfile::tempdir().unwrap();
-        let outside = tempfile::tempdir().unwrap();
-        let s = LocalStorage::new(dir.path()).unwrap();
-        s.write(
-            &p("a.c9r"),
-            Body::from_bytes(&b"abc"[..]),
-            WriteMode::CreateNew,
-        )
-        .await
-        .unwrap();
-        let names: Vec<_> = std::fs::read_dir(dir.path())
-            .unwrap()
-            .map(|e| e.unwrap().file_name())
-            .collect();
-        assert_eq!(names, vec![std::ffi::OsString::from("a.c9r")]);
-
-        #[cfg(unix)]
-        {
-            std::os::unix::fs::symlink(outside.path(), dir.path().join("link")).unwrap();
-            for result in [
-                s.write(
-                    &p("link/x"),
-                    Body::from_bytes(&b"x"[..]),
-                    WriteMode::CreateNew,
-                )
-                .await,
-                s.create_dir(&p("link/d")).await,
-                s.remove_dir_all(&p("link")).await,
-            ] {
-                assert_eq!(
-                    result.unwrap_err().kind(),
-                    StorageErrorKind::PermissionDenied
-                );
-            }
-            assert_eq!(std::fs::read_dir(outside.path()).unwrap().count(), 0);
-        }
-    }
-
-    #[tokio::test]
-    async fn failed_body_leaves_old_content_and_no_temp() {
-        let dir = tempfile::tempdir().unwrap();
-        let s = LocalStorage::new(dir.path()).unwrap();
-        s.write(&p("f"), Body::from_bytes(&b"old"[..]), WriteMode::CreateNew)
-            .await
-            .unwrap();
-        // Claims 10 bytes, yields 3.
-        let short = Body::from_reader(10, std::io::Cursor::new(b"new".to_vec()));
-        assert_eq!(
-            s.write(&p("f"), short, WriteMode::Overwrite)
-                .await
-                .unwrap_err()
-                .kind(),
-            StorageErrorKind::Other
-        );
-        assert_eq!(std::fs::read(dir.path().join("f")).unwrap(), b"old");
-        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
-    }
-
-    #[test]
-    fn new_rejects_missing_root_and_files() {
-        let dir = tempfile::tempdir().unwrap();
-        assert_eq!(
-            LocalStorage::new(dir.path().join("nope"))
-                .unwrap_err()
-                .kind(),
-            StorageErrorKind::NotFound
-        );
-        std::fs::write(dir.path().join("f"), b"x").unwrap();
-        assert_eq!(
-            LocalStorage::new(dir.path().join("f")).unwrap_err().kind(),
-            StorageErrorKind::NotADirectory
-        );
-    }
-}
+mod tests;
