@@ -7,11 +7,12 @@
 
 #![allow(clippy::unwrap_used)] // tests: a panic is the failure report
 
-use std::ffi::OsStr;
+mod ops_common;
+
 use std::sync::Arc;
 
-use vault_engine::{CreateOptions, OpenOptions, Vault};
-use vault_fs::ops::{FsConfig, FsErrorKind, NodeId, ROOT, VaultFs};
+use ops_common::{client, new_vault, os};
+use vault_fs::ops::{FsErrorKind, NodeId, ROOT, VaultFs};
 use vault_storage::MemoryStorage;
 
 const OPS: [&str; 15] = [
@@ -32,10 +33,6 @@ const OPS: [&str; 15] = [
     "space",
 ];
 
-fn os(s: &str) -> &OsStr {
-    OsStr::new(s)
-}
-
 fn total(storage: &MemoryStorage) -> u64 {
     OPS.iter().map(|op| storage.calls(op)).sum()
 }
@@ -46,28 +43,6 @@ fn trace(storage: &MemoryStorage) -> String {
         .map(|op| format!("{op}={}", storage.calls(op)))
         .collect::<Vec<_>>()
         .join(" ")
-}
-
-async fn new_vault() -> Arc<MemoryStorage> {
-    let storage = Arc::new(MemoryStorage::new());
-    Vault::create(
-        storage.clone(),
-        "pw",
-        CreateOptions {
-            scrypt_cost: 1024,
-            ..CreateOptions::default()
-        },
-    )
-    .await
-    .unwrap();
-    storage
-}
-
-async fn client(storage: &Arc<MemoryStorage>) -> VaultFs {
-    let vault = Vault::unlock(storage.clone(), "pw", OpenOptions::default())
-        .await
-        .unwrap();
-    VaultFs::new(Arc::new(vault), FsConfig::default())
 }
 
 async fn listed_folder(fs: &VaultFs, name: &str) -> NodeId {

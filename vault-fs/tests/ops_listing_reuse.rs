@@ -5,38 +5,10 @@
 
 #![allow(clippy::unwrap_used)] // tests: a panic is the failure report
 
-use std::ffi::OsStr;
-use std::sync::Arc;
+mod ops_common;
 
-use vault_engine::{CreateOptions, OpenOptions, Vault};
-use vault_fs::ops::{FsConfig, LISTING_REUSE, NodeId, ROOT, RenameFlags, SetAttr, VaultFs};
-use vault_storage::MemoryStorage;
-
-fn os(s: &str) -> &OsStr {
-    OsStr::new(s)
-}
-
-async fn new_vault() -> Arc<MemoryStorage> {
-    let storage = Arc::new(MemoryStorage::new());
-    Vault::create(
-        storage.clone(),
-        "pw",
-        CreateOptions {
-            scrypt_cost: 1024,
-            ..CreateOptions::default()
-        },
-    )
-    .await
-    .unwrap();
-    storage
-}
-
-async fn client(storage: &Arc<MemoryStorage>) -> VaultFs {
-    let vault = Vault::unlock(storage.clone(), "pw", OpenOptions::default())
-        .await
-        .unwrap();
-    VaultFs::new(Arc::new(vault), FsConfig::default())
-}
+use ops_common::{client, new_vault, os};
+use vault_fs::ops::{LISTING_REUSE, NodeId, ROOT, RenameFlags, SetAttr, VaultFs};
 
 async fn write_file(fs: &VaultFs, parent: NodeId, name: &str, data: &[u8]) {
     let (_, opened) = fs.create(parent, os(name), true, false).await.unwrap();

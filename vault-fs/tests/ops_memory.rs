@@ -4,37 +4,23 @@
 
 #![allow(clippy::unwrap_used)] // tests: a panic is the failure report
 
-use std::ffi::OsStr;
+mod ops_common;
+
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use vault_engine::{CreateOptions, OpenOptions, Vault};
+use ops_common::{client_with, new_vault, os};
+use vault_engine::{OpenOptions, Vault};
 use vault_fs::ops::{FileKind, FsConfig, FsErrorKind, NodeId, ROOT, RenameFlags, SetAttr, VaultFs};
 use vault_storage::{MemoryStorage, Storage, StoragePath};
 
-fn os(s: &str) -> &OsStr {
-    OsStr::new(s)
-}
-
 async fn new_fs(read_only: bool) -> (Arc<MemoryStorage>, VaultFs) {
-    let storage = Arc::new(MemoryStorage::new());
-    let vault = Vault::create(
-        storage.clone(),
-        "pw",
-        CreateOptions {
-            scrypt_cost: 1024,
-            ..CreateOptions::default()
-        },
-    )
-    .await
-    .unwrap();
-    let fs = VaultFs::new(
-        Arc::new(vault),
-        FsConfig {
-            read_only,
-            ..FsConfig::default()
-        },
-    );
+    let storage = new_vault().await;
+    let config = FsConfig {
+        read_only,
+        ..FsConfig::default()
+    };
+    let fs = client_with(&storage, config).await;
     (storage, fs)
 }
 
