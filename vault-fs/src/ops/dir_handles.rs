@@ -7,6 +7,7 @@ use std::sync::atomic::Ordering;
 
 use vault_engine::{DirId, Node};
 
+use super::node_table::same_kind;
 use super::{DirEntry, FsErrorKind, FsResult, HandleId, NodeId, SILLY_PREFIX, VaultFs, lock};
 
 impl VaultFs {
@@ -127,13 +128,5 @@ impl VaultFs {
                 nodes.collect(entry.attr.ino);
             }
         }
-    }
-}
-
-/// Same kind and, for directories, the same directory ID.
-fn same_kind(a: &Node, b: &Node) -> bool {
-    match (&a.kind, &b.kind) {
-        (vault_engine::NodeKind::Dir(x), vault_engine::NodeKind::Dir(y)) => x == y,
-        (x, y) => std::mem::discriminant(x) == std::mem::discriminant(y),
     }
 }

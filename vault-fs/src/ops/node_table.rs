@@ -122,8 +122,7 @@ impl NodeTable {
     pub fn upsert(&mut self, parent: NodeId, name: &str, node: Node, lookups: u64) -> NodeId {
         if let Some(id) = self.child(parent, name) {
             if let Some(entry) = self.entries.get_mut(&id)
-                && std::mem::discriminant(&entry.node.kind) == std::mem::discriminant(&node.kind)
-                && same_dir_id(&entry.node, &node)
+                && same_kind(&entry.node, &node)
             {
                 entry.node = node;
                 entry.lookups += lookups;
@@ -274,11 +273,12 @@ impl NodeTable {
     }
 }
 
-fn same_dir_id(a: &Node, b: &Node) -> bool {
+/// Same kind and, for directories, the same directory ID: the node a number stands for.
+pub(super) fn same_kind(a: &Node, b: &Node) -> bool {
     use vault_engine::NodeKind;
     match (&a.kind, &b.kind) {
         (NodeKind::Dir(x), NodeKind::Dir(y)) => x == y,
-        _ => true,
+        (x, y) => std::mem::discriminant(x) == std::mem::discriminant(y),
     }
 }
 

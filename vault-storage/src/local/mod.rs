@@ -590,10 +590,13 @@ impl Storage for LocalStorage {
         let rel = path.clone();
         let handles = Arc::clone(&self.handles);
         self.run(path, move |root, full| {
-            let res = fsops::remove_in_folder(root, &rel);
-            if !matches!(res, Ok(false)) {
-                lock_handles(&handles).forget(full);
-                return res.map(|_| ());
+            match fsops::remove_in_folder(root, &rel) {
+                // Not available here: by path below.
+                Ok(false) => {}
+                done => {
+                    lock_handles(&handles).forget(full);
+                    return done.map(|_| ());
+                }
             }
             check_no_symlinks(root, &rel, false)?;
             // unlink(2) on a folder is EISDIR on Linux but EPERM elsewhere.
