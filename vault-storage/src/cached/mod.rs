@@ -13,7 +13,8 @@
 //!   during a link cut does not wait 300 ms per entry.
 //! - Every mutating call through the decorator forgets what it touches (the path, its parent's
 //!   listing, everything below it) when it starts and when it ends (a whole-object write and a
-//!   rename keep what they change up to date instead, to revalidate: [`own`]), and an answer that was in
+//!   rename keep what they change up to date instead, to revalidate, and a removal keeps a
+//!   fresh listing of its folder fresh, without the name: [`own`]), and an answer that was in
 //!   flight across a mutation is not kept (generation count): our own writes are never hidden.
 //!   A folder we created is then kept as "exists, revalidate before trusting", so that it still
 //!   resolves during a link cut. Durability calls (`sync`, `sync_entry`, `sync_all`) change no
@@ -90,10 +91,11 @@ pub(crate) struct Cached<T> {
 
 impl<T: Clone> Cached<T> {
     fn fresh(&self) -> Option<T> {
-        match self.fresh_until {
-            Some(t) if Instant::now() < t => Some(self.value.clone()),
-            _ => None,
-        }
+        self.is_fresh().then(|| self.value.clone())
+    }
+
+    fn is_fresh(&self) -> bool {
+        self.fresh_until.is_some_and(|t| Instant::now() < t)
     }
 }
 
@@ -179,14 +181,7 @@ impl Shared {
     /// Forgets `path`, its parent's listing and everything below it.
     fn forget(&self, paths: &[&StoragePath]) {
         let mut st = self.lock();
-        st.generation = st.generation.wrapping_add(1);
-        for path in paths {
-            forget_in(&mut st.tables, path);
-            // A folder we write into: its listing would be stale at every next look.
-            if let Some(parent) = path.parent() {
-                parent_page::note_paged(&mut st, parent);
-            }
-        }
+        forget_locked(&mut st, paths);
         drop(st);
         self.persist_later();
     }
@@ -233,6 +228,18 @@ fn insert<T: PartialEq>(
     let changed = map.get(path).is_none_or(|old| old.value != value);
     map.insert(path.clone(), Cached { fresh_until, value });
     changed
+}
+
+/// [`Shared::forget`] with the state locked.
+fn forget_locked(st: &mut State, paths: &[&StoragePath]) {
+    st.generation = st.generation.wrapping_add(1);
+    for path in paths {
+        forget_in(&mut st.tables, path);
+        // A folder we write into: its listing would be stale at every next look.
+        if let Some(parent) = path.parent() {
+            parent_page::note_paged(st, parent);
+        }
+    }
 }
 
 fn forget_in(t: &mut Tables, path: &StoragePath) {
@@ -703,12 +710,12 @@ impl Storage for CachedStorage {
 
     async fn remove_file(&self, path: &StoragePath) -> Result<(), StorageError> {
         let inner = &self.shared.inner;
-        self.mutating(&[path], inner.remove_file(path)).await
+        self.removing(path, inner.remove_file(path)).await
     }
 
     async fn remove_dir(&self, path: &StoragePath) -> Result<(), StorageError> {
         let inner = &self.shared.inner;
-        self.mutating(&[path], inner.remove_dir(path)).await
+        self.removing(path, inner.remove_dir(path)).await
     }
 
     async fn rename(
@@ -723,7 +730,7 @@ impl Storage for CachedStorage {
 
     async fn remove_dir_all(&self, path: &StoragePath) -> Result<(), StorageError> {
         let inner = &self.shared.inner;
-        self.mutating(&[path], inner.remove_dir_all(path)).await
+        self.removing(path, inner.remove_dir_all(path)).await
     }
 
     async fn set_modified(

@@ -3,7 +3,9 @@
 //! folder listings around them: a folder the upload queue has just written into, or made (a
 //! node folder is committed by a rename), still answers during a link cut, so a create or an
 //! overwrite there is queued instead of failing with EIO. No mtime or version is made up: only
-//! the server's own answer says which version it holds (the queue compares versions).
+//! the server's own answer says which version it holds (the queue compares versions). A
+//! removal keeps a fresh listing of its folder fresh, without the removed name, so that the
+//! lookups before each unlink of an `rm -r` are answered without a request.
 
 use bytes::Bytes;
 
@@ -199,7 +201,54 @@ impl Shared {
     }
 }
 
+impl Shared {
+    /// Before (`done` `false`) and after (`done`: it succeeded) our own removal of `path`: as
+    /// [`Shared::forget`], except that a fresh listing of its folder is kept, and after the
+    /// removal kept without `path`. That is what the server lists as far as our own change
+    /// goes; another client's change shows when the listing's TTL runs out, as with any fresh
+    /// answer. So `rm -r` asks no lookup of the server per name while the folder's listing is
+    /// fresh (the kernel's and the engine's lookups before each unlink). A removal that may
+    /// have reached the server and failed drops the listing, as before.
+    pub(super) fn removed(&self, path: &StoragePath, done: bool) {
+        let mut st = self.lock();
+        let parent = path.parent();
+        let fresh = parent
+            .as_ref()
+            .and_then(|dir| st.tables.listings.remove(dir))
+            .filter(super::Cached::is_fresh);
+        super::forget_locked(&mut st, &[path]);
+        if let (Some(dir), Some(mut listing), Some(name)) = (parent, fresh, path.file_name()) {
+            if done {
+                listing.value.retain(|e| e.name != name);
+            }
+            st.tables.listings.insert(dir, listing);
+        }
+        drop(st);
+        self.persist_later();
+    }
+}
+
 impl CachedStorage {
+    /// A removal of `path` ([`Shared::removed`] before and after it).
+    pub(super) async fn removing(
+        &self,
+        path: &StoragePath,
+        call: impl std::future::Future<Output = Result<(), StorageError>>,
+    ) -> Result<(), StorageError> {
+        let unsent = |s: &Self| s.shared.inner.sends_nothing();
+        let before = unsent(self);
+        if !before {
+            self.shared.removed(path, false);
+        }
+        let out = call.await;
+        match &out {
+            Ok(()) => self.shared.removed(path, true),
+            Err(_) if before && unsent(self) => {}
+            Err(_) => self.shared.forget(&[path]),
+        }
+        out
+    }
+
     /// A `create_dir` of `path`: once made, the folder is known to exist, empty, and its
     /// parent's listing lists it (all to revalidate), so that during a link cut it resolves.
     pub(super) async fn making_dir(

@@ -370,3 +370,47 @@ async fn the_servers_listing_wins_over_the_note_of_our_own_write() {
     let m = c.metadata(&p("d/new.c9r")).await.unwrap();
     assert!(m.modified.is_some(), "{m:?}");
 }
+
+#[tokio::test]
+async fn own_removals_keep_a_fresh_listing_fresh_without_the_name() {
+    let mem = seeded().await;
+    put(&*mem, "d/b.c9r", b"b", WriteMode::CreateNew).await;
+    put(&*mem, "d/c.c9r", b"c", WriteMode::CreateNew).await;
+    mem.reset_calls();
+    let c = CachedStorage::new(mem.clone(), opts(60_000));
+    assert_eq!(c.list_dir(&p("d")).await.unwrap().len(), 4);
+    // `rm -r`: a lookup, then the removal, name after name.
+    for name in ["a.c9r", "b.c9r"] {
+        let path = p(&format!("d/{name}"));
+        assert_eq!(c.metadata(&path).await.unwrap().kind, EntryKind::File);
+        c.remove_file(&path).await.unwrap();
+        let gone = c.metadata(&path).await.unwrap_err();
+        assert_eq!(gone.kind(), StorageErrorKind::NotFound);
+    }
+    assert_eq!(
+        names(&c.list_dir(&p("d")).await.unwrap()),
+        ["c.c9r", "dir.c9r"]
+    );
+    assert_eq!(mem.calls("list_dir"), 1, "the listing stayed fresh");
+    assert_eq!(mem.calls("metadata"), 0, "no lookup asked the server");
+    assert_eq!(mem.calls("remove_file"), 2);
+
+    // A removal that reached the server and failed: the folder is asked again.
+    let e = c.remove_file(&p("d/none.c9r")).await.unwrap_err();
+    assert_eq!(e.kind(), StorageErrorKind::NotFound);
+    assert_eq!(c.metadata(&p("d/c.c9r")).await.unwrap().size, 1);
+    assert_eq!(
+        mem.calls("list_dir") + mem.calls("metadata"),
+        2,
+        "after a failed removal the server is asked"
+    );
+
+    // Another client's removal shows once the listing is no longer fresh.
+    let c = CachedStorage::new(mem.clone(), opts(50));
+    assert_eq!(c.list_dir(&p("d")).await.unwrap().len(), 2);
+    c.remove_file(&p("d/c.c9r")).await.unwrap();
+    mem.remove_file(&p("d/dir.c9r")).await.unwrap();
+    assert_eq!(names(&c.list_dir(&p("d")).await.unwrap()), ["dir.c9r"]);
+    tokio::time::sleep(Duration::from_millis(80)).await;
+    assert!(c.list_dir(&p("d")).await.unwrap().is_empty());
+}
