@@ -245,6 +245,14 @@ impl Storage for LazyStorage {
         self.get(path)?.remove_file(path).await
     }
 
+    async fn remove_listed_file(
+        &self,
+        path: &StoragePath,
+        listed: &Metadata,
+    ) -> Result<(), StorageError> {
+        self.get(path)?.remove_listed_file(path, listed).await
+    }
+
     async fn remove_dir(&self, path: &StoragePath) -> Result<(), StorageError> {
         self.get(path)?.remove_dir(path).await
     }

@@ -406,6 +406,20 @@ pub trait Storage: Send + Sync + 'static {
     /// Removes one object (not a folder).
     async fn remove_file(&self, path: &StoragePath) -> Result<(), StorageError>;
 
+    /// [`Storage::remove_file`] of an object a listing showed moments ago as `listed` (the
+    /// metadata cache's fresh answer). A backend whose server refuses a conditional removal of
+    /// anything but that version may remove it in one request where `remove_file` first asks
+    /// what is there (a WebDAV `DELETE` of a folder is recursive); whatever `listed` says, it
+    /// never removes a folder. By default `remove_file`.
+    async fn remove_listed_file(
+        &self,
+        path: &StoragePath,
+        listed: &Metadata,
+    ) -> Result<(), StorageError> {
+        let _ = listed;
+        self.remove_file(path).await
+    }
+
     /// Removes an empty folder.
     async fn remove_dir(&self, path: &StoragePath) -> Result<(), StorageError>;
 

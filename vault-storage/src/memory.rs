@@ -187,6 +187,23 @@ impl State {
 }
 
 impl MemoryStorage {
+    /// `remove_file`, counted as `call`.
+    async fn remove_file_counted(
+        &self,
+        call: &'static str,
+        path: &StoragePath,
+    ) -> Result<(), StorageError> {
+        let mut state = self.enter(call, path).await?;
+        let len = match &state.get(path)?.data {
+            Data::Dir => return Err(err(StorageErrorKind::IsADirectory, path)),
+            Data::File(bytes) => bytes.len() as u64,
+        };
+        state.nodes.remove(path.as_str());
+        state.used -= len;
+        state.touch_parent(path);
+        Ok(())
+    }
+
     /// An empty storage (just the root folder) with `random_write`,
     /// `atomic_replace`, `atomic_dir_rename` and `set_modified`, and 255-byte names.
     pub fn new() -> Self {
@@ -517,15 +534,16 @@ impl Storage for MemoryStorage {
     }
 
     async fn remove_file(&self, path: &StoragePath) -> Result<(), StorageError> {
-        let mut state = self.enter("remove_file", path).await?;
-        let len = match &state.get(path)?.data {
-            Data::Dir => return Err(err(StorageErrorKind::IsADirectory, path)),
-            Data::File(bytes) => bytes.len() as u64,
-        };
-        state.nodes.remove(path.as_str());
-        state.used -= len;
-        state.touch_parent(path);
-        Ok(())
+        self.remove_file_counted("remove_file", path).await
+    }
+
+    /// Counted apart, so that tests see which of the two a caller chose.
+    async fn remove_listed_file(
+        &self,
+        path: &StoragePath,
+        _listed: &Metadata,
+    ) -> Result<(), StorageError> {
+        self.remove_file_counted("remove_listed_file", path).await
     }
 
     async fn remove_dir(&self, path: &StoragePath) -> Result<(), StorageError> {

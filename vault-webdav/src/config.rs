@@ -21,6 +21,23 @@ pub enum NextcloudMode {
     Off,
 }
 
+/// Whether a removal of a file the metadata cache has just seen listed is one `DELETE` with
+/// `If-Match: <its ETag>` (the server refuses with 412 a changed file or a folder put in its
+/// place; then the removal asks what is there, as without a tag) instead of a `PROPFIND` and a
+/// `DELETE`. Only for servers known to check the tag of every kind of resource: measured on
+/// loopback, Nextcloud 34 does; Debian's SabreDAV 1.8 deletes a folder whatever its
+/// `If-Match` says, and rclone ignores `If-Match` altogether, so a folder put in the file's
+/// place would go with everything in it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IfMatchDelete {
+    /// On a server detected as Nextcloud or ownCloud (as for [`NextcloudMode::Auto`]).
+    Auto,
+    /// Always (a server known to check it, such as Apache mod_dav in the tests).
+    Always,
+    /// Never: always a `PROPFIND` first.
+    Never,
+}
+
 /// Everything [`crate::WebDavStorage::connect`] needs. The password is a
 /// [`SecretString`] (zeroized on drop) and never appears in `Debug` output.
 #[derive(Clone)]
@@ -54,6 +71,8 @@ pub struct WebDavConfig {
     /// the root (default). Off, it sends nothing of its own: the caller's
     /// first request meets any such failure (a one-shot command saves a request).
     pub check_at_connect: bool,
+    /// Removals of listed files in one request (see [`IfMatchDelete`]).
+    pub if_match_delete: IfMatchDelete,
 }
 
 impl fmt::Debug for WebDavConfig {
@@ -125,6 +144,7 @@ impl WebDavConfig {
             chunk_threshold: Self::DEFAULT_CHUNK_THRESHOLD,
             chunk_size: Self::DEFAULT_CHUNK_SIZE,
             check_at_connect: true,
+            if_match_delete: IfMatchDelete::Auto,
         }
     }
 

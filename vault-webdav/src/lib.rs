@@ -81,7 +81,9 @@ use reqwest::Method;
 use vault_storage::{EntryKind, Metadata, Storage, StorageError, StorageErrorKind, StoragePath};
 
 use crate::client::{Dav, DavError};
-pub use crate::config::{NextcloudMode, UrlError, WebDavConfig, is_webdav_url, redact_password};
+pub use crate::config::{
+    IfMatchDelete, NextcloudMode, UrlError, WebDavConfig, is_webdav_url, redact_password,
+};
 pub use crate::nextcloud::{
     LoginFlow, LoginPoll, NextcloudLogin, login_flow_v2, login_flow_v2_with,
 };
@@ -131,6 +133,8 @@ pub struct WebDavStorage {
     nextcloud: Option<NextcloudInfo>,
     chunk_threshold: u64,
     chunk_size: u64,
+    /// As configured; `Auto` is decided by `nextcloud` (see [`WebDavStorage::if_match_tag`]).
+    if_match_delete: IfMatchDelete,
     /// The root folder's metadata as the connect-time PROPFIND found it,
     /// taken (once) by `create_root_if_missing`, which need not ask again.
     root_at_connect: std::sync::Mutex<Option<Option<Metadata>>>,
@@ -175,6 +179,7 @@ impl WebDavStorage {
             nextcloud: None,
             chunk_threshold: config.chunk_threshold,
             chunk_size: config.chunk_size.max(1 << 20),
+            if_match_delete: config.if_match_delete,
             root_at_connect: std::sync::Mutex::new(None),
             recent: recent::Recent::default(),
         };

@@ -1,12 +1,13 @@
 //! WebDavStorage's request helpers: PROPFIND and stat (with the recent-metadata cache),
 //! simple requests, DELETE, and MOVE with its per-name lock stripes and failure diagnosis.
 
+use reqwest::header::HeaderValue;
 use reqwest::{Method, StatusCode};
 use vault_storage::{EntryKind, Metadata, StorageError, StorageErrorKind, StoragePath};
 
 use crate::client::{Dav, Failure};
 use crate::propfind::{DavEntry, PROPFIND_BODY, parse_multistatus};
-use crate::{LOCKED_BACKOFF, STRIPES, WebDavStorage};
+use crate::{IfMatchDelete, LOCKED_BACKOFF, STRIPES, WebDavStorage};
 
 impl WebDavStorage {
     pub(crate) fn propfind_method() -> Method {
@@ -178,6 +179,42 @@ impl WebDavStorage {
             Err(self
                 .dav
                 .classify(path, Dav::status_failure(&Method::DELETE, &resp)))
+        }
+    }
+
+    /// The `If-Match` value for a conditional removal of `listed` (see
+    /// [`crate::IfMatchDelete`]): a file with a strong ETag (a weak one never matches
+    /// `If-Match`) that is a valid header value, on a server that checks it.
+    pub(crate) fn if_match_tag(&self, listed: &Metadata) -> Option<HeaderValue> {
+        let checks = match self.if_match_delete {
+            IfMatchDelete::Auto => self.is_nextcloud(),
+            IfMatchDelete::Always => true,
+            IfMatchDelete::Never => false,
+        };
+        let tag = listed.version.as_deref()?;
+        if !checks || listed.kind != EntryKind::File || !tag.starts_with('"') {
+            return None;
+        }
+        HeaderValue::from_str(tag).ok()
+    }
+
+    /// `DELETE` of `path` if it still has the ETag `tag`: `Ok(true)` once removed, `Ok(false)`
+    /// when the server refused it (412: another version, or a folder, is there now).
+    pub(crate) async fn delete_if_match(
+        &self,
+        path: &StoragePath,
+        tag: HeaderValue,
+    ) -> Result<bool, StorageError> {
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert(reqwest::header::IF_MATCH, tag);
+        let url = self.dav.url(path, false);
+        let resp = self.simple(path, Method::DELETE, url, headers).await?;
+        match resp.status() {
+            s if s.is_success() => Ok(true),
+            StatusCode::PRECONDITION_FAILED => Ok(false),
+            _ => Err(self
+                .dav
+                .classify(path, Dav::status_failure(&Method::DELETE, &resp))),
         }
     }
 

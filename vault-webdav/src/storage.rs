@@ -250,6 +250,24 @@ impl Storage for WebDavStorage {
         self.delete_url(path, self.dav.url(path, false)).await
     }
 
+    async fn remove_listed_file(
+        &self,
+        path: &StoragePath,
+        listed: &Metadata,
+    ) -> Result<(), StorageError> {
+        if let Some(tag) = self.if_match_tag(listed) {
+            let removed = {
+                let _mutating = self.recent.mutating();
+                self.delete_if_match(path, tag).await?
+            };
+            if removed {
+                return Ok(());
+            }
+            tracing::debug!(target: "vault_webdav", %path, "changed since listed (412); asking what is there");
+        }
+        self.remove_file(path).await
+    }
+
     async fn remove_dir(&self, path: &StoragePath) -> Result<(), StorageError> {
         let _mutating = self.recent.mutating();
         // DELETE is recursive: refuse a non-empty folder ourselves.

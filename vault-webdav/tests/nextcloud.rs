@@ -302,3 +302,57 @@ async fn login_flow_v2_yields_a_working_app_password() {
         .arg(format!("{}/ocs/v2.php/core/apppassword", nc.base))
         .output();
 }
+
+/// On Nextcloud a listed file is removed with `If-Match` (detected, not forced), and a folder
+/// another client put in its place since is refused (412, then asked: `IsADirectory`) and kept.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_listed_file_is_removed_by_tag_and_a_folder_in_its_place_stays() {
+    let Some(nc) = nc() else {
+        return skip("listed removal");
+    };
+    let sub = "vault-webdav-listed-removal";
+    let s = storage(&nc, sub, |_| {}).await;
+    let other = storage(&nc, sub, |_| {}).await;
+    let p = |n: &str| StoragePath::new(n).expect("path");
+    for n in ["a.c9r", "b.c9r"] {
+        let _ = other.remove_dir_all(&p(n)).await;
+        s.write(&p(n), Body::from_bytes(b"x".to_vec()), WriteMode::Overwrite)
+            .await
+            .expect("write");
+    }
+    let listing = s.list_dir(&StoragePath::root()).await.expect("list");
+    let meta = |n: &str| {
+        let e = listing.iter().find(|e| e.name == n).expect("listed");
+        e.metadata.clone()
+    };
+    s.remove_listed_file(&p("a.c9r"), &meta("a.c9r"))
+        .await
+        .expect("removed by tag");
+    let gone = s.metadata(&p("a.c9r")).await.expect_err("no longer there");
+    assert_eq!(gone.kind(), StorageErrorKind::NotFound);
+
+    other.remove_file(&p("b.c9r")).await.expect("remove");
+    other
+        .create_dir(&p("b.c9r"))
+        .await
+        .expect("a folder in its place");
+    let inside = p("b.c9r/dir.c9r");
+    other
+        .write(
+            &inside,
+            Body::from_bytes(b"theirs".to_vec()),
+            WriteMode::CreateNew,
+        )
+        .await
+        .expect("with a file in it");
+    let err = s
+        .remove_listed_file(&p("b.c9r"), &meta("b.c9r"))
+        .await
+        .expect_err("a folder is never removed as a file");
+    assert_eq!(err.kind(), StorageErrorKind::IsADirectory, "{err}");
+    assert_eq!(
+        other.read_all(&inside).await.expect("kept").as_ref(),
+        b"theirs"
+    );
+    other.remove_dir_all(&p("b.c9r")).await.expect("clean up");
+}

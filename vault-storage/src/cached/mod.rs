@@ -33,8 +33,8 @@ use async_trait::async_trait;
 use bytes::Bytes;
 
 use crate::{
-    Body, Capabilities, DirEntry, Metadata, RenameMode, SpaceInfo, Storage, StorageError,
-    StorageErrorKind, StoragePath, WriteMode,
+    Body, Capabilities, DirEntry, EntryKind, Metadata, RenameMode, SpaceInfo, Storage,
+    StorageError, StorageErrorKind, StoragePath, WriteMode,
 };
 
 mod kept;
@@ -710,7 +710,14 @@ impl Storage for CachedStorage {
 
     async fn remove_file(&self, path: &StoragePath) -> Result<(), StorageError> {
         let inner = &self.shared.inner;
-        self.removing(path, inner.remove_file(path)).await
+        // A file a fresh answer shows: the backend may remove just that version in one request.
+        match self.known_meta(path).0.flatten() {
+            Some(m) if m.kind == EntryKind::File => {
+                self.removing(path, inner.remove_listed_file(path, &m))
+                    .await
+            }
+            _ => self.removing(path, inner.remove_file(path)).await,
+        }
     }
 
     async fn remove_dir(&self, path: &StoragePath) -> Result<(), StorageError> {

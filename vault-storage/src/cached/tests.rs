@@ -393,11 +393,20 @@ async fn own_removals_keep_a_fresh_listing_fresh_without_the_name() {
     );
     assert_eq!(mem.calls("list_dir"), 1, "the listing stayed fresh");
     assert_eq!(mem.calls("metadata"), 0, "no lookup asked the server");
-    assert_eq!(mem.calls("remove_file"), 2);
+    assert_eq!(
+        (mem.calls("remove_listed_file"), mem.calls("remove_file")),
+        (2, 0),
+        "a file the fresh listing shows is removed as listed"
+    );
 
     // A removal that reached the server and failed: the folder is asked again.
     let e = c.remove_file(&p("d/none.c9r")).await.unwrap_err();
     assert_eq!(e.kind(), StorageErrorKind::NotFound);
+    assert_eq!(
+        mem.calls("remove_file"),
+        1,
+        "a name not listed: a plain removal"
+    );
     assert_eq!(c.metadata(&p("d/c.c9r")).await.unwrap().size, 1);
     assert_eq!(
         mem.calls("list_dir") + mem.calls("metadata"),
