@@ -27,9 +27,15 @@
 //! - `create_dir`: existence is checked first, because rclone answers `201`
 //!   to `MKCOL` on an existing folder; `405` also means "exists".
 //! - `rename`: `MOVE` with `Overwrite: T/F`; `412` means the target exists.
-//! - ETags are never sent in conditional requests (SabreDAV's file backend has
-//!   none, Apache's may be weak, rclone's change on every write); a `getetag`
-//!   the server lists is only passed on as the metadata's version tag.
+//! - `remove_file`: `PROPFIND Depth: 0` first, because a `DELETE` of a
+//!   collection is recursive. `remove_listed_file` (a file the metadata cache
+//!   has just seen listed) on Nextcloud: one `DELETE` with `If-Match: <ETag>`;
+//!   `412` (another version, or a folder, is there now) falls back to
+//!   `remove_file` (see [`IfMatchDelete`] for why only there).
+//! - Otherwise ETags are never sent in conditional requests (SabreDAV's file
+//!   backend has none, Apache's may be weak, rclone's change on every write,
+//!   and rclone ignores `If-Match`); a `getetag` the server lists is passed on
+//!   as the metadata's version tag.
 //! - Nextcloud (detected through `status.php`): writes above
 //!   [`WebDavConfig::chunk_threshold`] use chunked upload v2, retrying the
 //!   final `MOVE` on `423 Locked` and checking the size before reporting
