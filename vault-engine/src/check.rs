@@ -573,7 +573,7 @@ async fn check_file(core: &Core, node: &Node) -> Result<Option<(String, String)>
         Err(_) => return Ok(Some((p, "file header fails authentication".into()))),
     };
     let mut idx = 0u64;
-    let mut clear = zeroize::Zeroizing::new(Vec::with_capacity(vault_format::CLEARTEXT_CHUNK_SIZE));
+    let mut clear = vault_format::SecretBuf::with_capacity(vault_format::CLEARTEXT_CHUNK_SIZE);
     while idx < nchunks {
         let end = (idx + batch).min(nchunks);
         let bytes = match first.take() {

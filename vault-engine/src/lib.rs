@@ -202,6 +202,7 @@ pub use dir_ids::{DirRepeat, VisitedDirs};
 pub use new_file::{StagedFile, Stager};
 pub use open_file::OpenFile;
 pub use relink::FolderRecoverer;
+pub use vault_format::SecretBuf;
 
 pub mod check;
 

@@ -14,8 +14,8 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use vault_format::CLEARTEXT_CHUNK_SIZE;
+use vault_format::SecretBuf;
 use vault_storage::{Body, StorageErrorKind, WriteMode};
-use zeroize::Zeroizing;
 
 use crate::core::Core;
 use crate::detect::node_at;
@@ -92,7 +92,7 @@ impl Stager {
         spool.write_all(&head)?;
         let mut len = head.len() as u64;
         let mut size = 0u64;
-        let mut clear = Zeroizing::new(vec![0u8; CLEARTEXT_CHUNK_SIZE]);
+        let mut clear = SecretBuf::from(vec![0u8; CLEARTEXT_CHUNK_SIZE]);
         let mut out = Vec::with_capacity(cryptor.combo().ciphertext_chunk_len());
         for chunk_no in 0u64.. {
             let n = read_full(source, &mut clear)?;

@@ -212,10 +212,7 @@ impl Cryptor {
     }
 
     /// A whole regular file, strictly: an invalid size (docs/vault-format.md §11) is an error.
-    pub fn decrypt_file(
-        &self,
-        ciphertext: &[u8],
-    ) -> Result<zeroize::Zeroizing<Vec<u8>>, FormatError> {
+    pub fn decrypt_file(&self, ciphertext: &[u8]) -> Result<crate::SecretBuf, FormatError> {
         let len = ciphertext.len() as u64;
         let size = self
             .combo
@@ -225,7 +222,7 @@ impl Cryptor {
         let payload = ciphertext
             .get(self.combo.header_len()..)
             .ok_or(FormatError::InvalidCiphertextSize(len))?;
-        let mut out = Zeroizing::new(Vec::with_capacity(usize::try_from(size).unwrap_or(0)));
+        let mut out = crate::SecretBuf::with_capacity(usize::try_from(size).unwrap_or(0));
         for (i, chunk) in payload
             .chunks(self.combo.ciphertext_chunk_len())
             .enumerate()

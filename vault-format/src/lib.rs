@@ -29,6 +29,8 @@ pub use cryptor::Cryptor;
 pub mod conflict;
 pub mod layout;
 pub mod recovery_key;
+mod secret_buf;
+pub use secret_buf::SecretBuf;
 
 mod content_ctrmac;
 mod content_gcm;

@@ -2,7 +2,7 @@
 //! open file share (a leaf: knows nothing of storage or the vault).
 
 use vault_format::CLEARTEXT_CHUNK_SIZE;
-use zeroize::Zeroizing;
+use vault_format::SecretBuf;
 
 pub(super) const CS: u64 = CLEARTEXT_CHUNK_SIZE as u64;
 /// Clean/dirty cleartext chunks kept per open file.
@@ -25,7 +25,7 @@ pub(super) fn clear_len(idx: u64, size: u64) -> usize {
 
 struct CacheEntry {
     idx: u64,
-    data: Zeroizing<Vec<u8>>,
+    data: SecretBuf,
     dirty: bool,
     tick: u64,
 }
@@ -49,7 +49,7 @@ impl ChunkCache {
     pub(super) fn contains(&self, idx: u64) -> bool {
         self.entries.iter().any(|e| e.idx == idx)
     }
-    pub(super) fn take(&mut self, idx: u64) -> Option<Zeroizing<Vec<u8>>> {
+    pub(super) fn take(&mut self, idx: u64) -> Option<SecretBuf> {
         let pos = self.entries.iter().position(|e| e.idx == idx)?;
         Some(self.entries.swap_remove(pos).data)
     }
@@ -57,9 +57,9 @@ impl ChunkCache {
     pub(super) fn insert(
         &mut self,
         idx: u64,
-        data: Zeroizing<Vec<u8>>,
+        data: SecretBuf,
         dirty: bool,
-    ) -> Option<(u64, Zeroizing<Vec<u8>>)> {
+    ) -> Option<(u64, SecretBuf)> {
         self.tick += 1;
         if let Some(e) = self.entries.iter_mut().find(|e| e.idx == idx) {
             e.data = data;
@@ -94,7 +94,7 @@ impl ChunkCache {
     /// and freeing 32 KiB (byte by byte: as long as decrypting the chunk) and allocating
     /// another on every small random read. Its old bytes stay in a zeroizing buffer until
     /// the decrypt overwrites them.
-    pub(super) fn spare(&mut self) -> Option<Zeroizing<Vec<u8>>> {
+    pub(super) fn spare(&mut self) -> Option<SecretBuf> {
         if self.entries.len() < CACHE_CHUNKS {
             return None;
         }
@@ -113,12 +113,12 @@ impl ChunkCache {
     pub(super) fn retain_below(&mut self, end: u64) {
         self.entries.retain(|e| e.idx < end);
     }
-    pub(super) fn take_dirty(&mut self) -> Vec<(u64, Zeroizing<Vec<u8>>)> {
+    pub(super) fn take_dirty(&mut self) -> Vec<(u64, SecretBuf)> {
         let mut out = Vec::new();
         for e in &mut self.entries {
             if e.dirty {
                 e.dirty = false;
-                out.push((e.idx, Zeroizing::new(e.data.to_vec())));
+                out.push((e.idx, SecretBuf::from(e.data.to_vec())));
             }
         }
         out.sort_by_key(|(i, _)| *i);
@@ -149,11 +149,14 @@ mod tests {
     fn cache_evicts_lru_dirty() {
         let mut c = ChunkCache::default();
         for i in 0..CACHE_CHUNKS as u64 {
-            assert!(c.insert(i, Zeroizing::new(vec![i as u8]), i == 0).is_none());
+            assert!(
+                c.insert(i, SecretBuf::from(vec![i as u8]), i == 0)
+                    .is_none()
+            );
         }
         c.get(1);
         let ev = c
-            .insert(100, Zeroizing::new(vec![1]), false)
+            .insert(100, SecretBuf::from(vec![1]), false)
             .expect("dirty chunk 0 evicted");
         assert_eq!(ev.0, 0);
         assert!(!c.contains(0));

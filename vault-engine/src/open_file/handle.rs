@@ -3,17 +3,15 @@
 
 use std::sync::Arc;
 
+use vault_format::SecretBuf;
+
 use super::{FileState, OpenFile, lock};
 use crate::error::VaultError;
 
 impl OpenFile {
     /// Reads up to `len` bytes at `offset` (fewer at end of file), fetching and
     /// decrypting only the chunks that cover the range.
-    pub async fn read(
-        &self,
-        offset: u64,
-        len: usize,
-    ) -> Result<zeroize::Zeroizing<Vec<u8>>, VaultError> {
+    pub async fn read(&self, offset: u64, len: usize) -> Result<SecretBuf, VaultError> {
         let mut st = self.state.lock().await;
         st.read(&self.core, offset, len).await
     }

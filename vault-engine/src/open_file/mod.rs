@@ -32,9 +32,9 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use bytes::Bytes;
+use vault_format::SecretBuf;
 use vault_format::{CLEARTEXT_CHUNK_SIZE, FileHeader, FormatError};
 use vault_storage::StoragePath;
-use zeroize::Zeroizing;
 
 mod chunk_cache;
 mod flight;
@@ -452,7 +452,7 @@ impl FileState {
         &mut self,
         core: &Core,
         idx: u64,
-        data: Zeroizing<Vec<u8>>,
+        data: SecretBuf,
         complete: bool,
     ) -> Result<(), VaultError> {
         if complete && data.len() == CLEARTEXT_CHUNK_SIZE {
@@ -470,7 +470,7 @@ impl FileState {
             let within = self.size % CS;
             let target = (new_size - idx * CS).min(CS) as usize;
             let mut buf = if within == 0 {
-                Zeroizing::new(Vec::new())
+                SecretBuf::new()
             } else {
                 self.take_chunk(core, idx).await?
             };

@@ -2,8 +2,8 @@
 //! in runs of chunks, authenticating and decrypting them, serving reads.
 
 use bytes::Bytes;
+use vault_format::SecretBuf;
 use vault_format::{CLEARTEXT_CHUNK_SIZE, FormatError};
-use zeroize::Zeroizing;
 
 use super::FileState;
 use super::chunk_cache::{CS, clear_len, nchunks};
@@ -83,15 +83,15 @@ impl FileState {
         &mut self,
         core: &Core,
         idx: u64,
-    ) -> Result<Zeroizing<Vec<u8>>, VaultError> {
+    ) -> Result<SecretBuf, VaultError> {
         if let Some(c) = self.cache.take(idx) {
             return Ok(c);
         }
         if idx >= nchunks(self.size) {
-            return Ok(Zeroizing::new(Vec::new()));
+            return Ok(SecretBuf::new());
         }
         let from_shadow = self.written.contains(&idx);
-        let mut buf = Zeroizing::new(Vec::with_capacity(CLEARTEXT_CHUNK_SIZE));
+        let mut buf = SecretBuf::with_capacity(CLEARTEXT_CHUNK_SIZE);
         self.decrypt_run(core, idx, idx + 1, from_shadow, &mut buf)
             .await?;
         Ok(buf)
@@ -153,7 +153,7 @@ impl FileState {
         let mut buf = self
             .cache
             .spare()
-            .unwrap_or_else(|| Zeroizing::new(Vec::with_capacity(CLEARTEXT_CHUNK_SIZE)));
+            .unwrap_or_else(|| SecretBuf::with_capacity(CLEARTEXT_CHUNK_SIZE));
         self.decrypt_run(core, idx, idx + 1, from_shadow, &mut buf)
             .await?;
         let hi = hi.min(buf.len());
@@ -169,10 +169,10 @@ impl FileState {
         core: &Core,
         offset: u64,
         len: usize,
-    ) -> Result<Zeroizing<Vec<u8>>, VaultError> {
+    ) -> Result<SecretBuf, VaultError> {
         self.check_damaged()?;
         if len == 0 {
-            return Ok(Zeroizing::new(Vec::new()));
+            return Ok(SecretBuf::new());
         }
         if offset.saturating_add(len as u64) >= self.size {
             if self.len_from_listing {
@@ -182,7 +182,7 @@ impl FileState {
             self.confirm_listed_len(core).await?;
         }
         if offset >= self.size {
-            return Ok(Zeroizing::new(Vec::new()));
+            return Ok(SecretBuf::new());
         }
         self.ensure_header(core).await?;
         let end = self.size.min(offset.saturating_add(len as u64));
@@ -196,7 +196,7 @@ impl FileState {
         } else {
             ((last - first + 1) * CS) as usize
         };
-        let mut out = Zeroizing::new(Vec::with_capacity(cap));
+        let mut out = SecretBuf::with_capacity(cap);
         let mut idx = first;
         while idx <= last {
             let start = idx * CS;
@@ -234,7 +234,7 @@ impl FileState {
                 let clo = (offset.max(cstart) - cstart) as usize;
                 let chi = ((end.min(cstart + CS) - cstart) as usize).min(l);
                 if clo > 0 || chi < l {
-                    let copy = Zeroizing::new(out[pos..pos + l].to_vec());
+                    let copy = SecretBuf::from(out[pos..pos + l].to_vec());
                     if let Some(ev) = self.cache.insert(k, copy, false) {
                         evicted.push(ev);
                     }

@@ -445,7 +445,7 @@ impl Filesystem for FuseAdapter {
             let written = try_reply!(reply, vault_engine::run_io_inline(run));
             return reply.written(written as u32);
         }
-        let data = zeroize::Zeroizing::new(data.to_vec());
+        let data = vault_engine::SecretBuf::from(data.to_vec());
         self.spawn(move |fs| async move {
             let written = try_reply!(reply, fs.write(fh.0, offset, &data).await);
             reply.written(written as u32);

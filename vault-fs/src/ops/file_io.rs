@@ -7,7 +7,7 @@ use std::sync::atomic::Ordering;
 
 use std::time::SystemTime;
 
-use vault_engine::{NodeKind, OpenFile};
+use vault_engine::{NodeKind, OpenFile, SecretBuf};
 
 use super::pending::Stored;
 use super::{
@@ -165,12 +165,7 @@ impl VaultFs {
     }
 
     /// Reads up to `len` bytes at `offset` (fewer only at end of file).
-    pub async fn read(
-        &self,
-        handle: HandleId,
-        offset: u64,
-        len: usize,
-    ) -> FsResult<zeroize::Zeroizing<Vec<u8>>> {
+    pub async fn read(&self, handle: HandleId, offset: u64, len: usize) -> FsResult<SecretBuf> {
         let (ino, file) = self.handle_raw(handle)?;
         if file.is_none()
             && let Some(read) = self.read_pending(ino, offset, len).await

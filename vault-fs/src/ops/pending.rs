@@ -37,8 +37,7 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use tokio::sync::Mutex as AsyncMutex;
-use vault_engine::{Node, NodeKind};
-use zeroize::Zeroizing;
+use vault_engine::{Node, NodeKind, SecretBuf};
 
 use super::{Attr, FsErrorKind, FsResult, HandleId, NodeId, Opened, VaultFs, lock};
 
@@ -69,7 +68,7 @@ pub(super) enum Stored {
 
 enum State {
     /// Not on storage; the whole content.
-    Buffer(Zeroizing<Vec<u8>>),
+    Buffer(SecretBuf),
     /// Created on storage as this node.
     Stored(Node),
     /// An existing file of that name was opened and handed to the handles.
@@ -111,7 +110,7 @@ impl VaultFs {
         lock(&self.pending).insert(
             ino,
             Arc::new(Pending {
-                state: AsyncMutex::new(State::Buffer(Zeroizing::new(Vec::new()))),
+                state: AsyncMutex::new(State::Buffer(SecretBuf::new())),
                 place: (dir.clone(), name.to_owned()),
                 exclusive,
             }),
@@ -177,14 +176,14 @@ impl VaultFs {
         ino: NodeId,
         offset: u64,
         len: usize,
-    ) -> Option<FsResult<Zeroizing<Vec<u8>>>> {
+    ) -> Option<FsResult<SecretBuf>> {
         let p = self.pending_of(ino)?;
         let state = p.state.lock().await;
         match &*state {
             State::Buffer(buf) => {
                 let start = (offset as usize).min(buf.len());
                 let end = start.saturating_add(len).min(buf.len());
-                Some(Ok(Zeroizing::new(buf[start..end].to_vec())))
+                Some(Ok(SecretBuf::from(buf[start..end].to_vec())))
             }
             State::Failed(kind) => Some(Err((*kind).into())),
             State::Stored(_) | State::Adopted => None,
@@ -206,7 +205,7 @@ impl VaultFs {
             State::Stored(node) => return Ok(Some(Stored::Created(node.clone()))),
             State::Adopted => return Ok(Some(Stored::Adopted)),
             State::Failed(kind) => return Err((*kind).into()),
-            State::Buffer(buf) => Zeroizing::new(buf.to_vec()),
+            State::Buffer(buf) => SecretBuf::from(buf.to_vec()),
         };
         let (dir, name) = match lock(&self.nodes).get(ino) {
             Some(e) => (e.node.parent.clone(), e.node.name.clone()),
@@ -376,7 +375,7 @@ impl VaultFs {
         else {
             return Ok(());
         };
-        let buf = Zeroizing::new(buf.to_vec());
+        let buf = SecretBuf::from(buf.to_vec());
         *state = State::Stored(node.clone());
         // The node is on storage from here on: a failure below fails this write (EIO),
         // leaving the empty file a synchronous create would have left.
