@@ -166,12 +166,43 @@ pub async fn rename_dirs(ctx: &Ctx) {
     );
 }
 
-/// `remove_file`, `remove_dir` and `remove_dir_all` of a nested tree.
+/// `remove_file`, `remove_listed_file`, `remove_dir` and `remove_dir_all` of a nested tree.
 pub async fn remove(ctx: &Ctx) {
     let s = &ctx.storage;
     let f = ctx.put("f.c9r", b"f").await;
     ctx.ok(s.remove_file(&f).await, "remove_file");
     ctx.assert_missing(&f, "a removed object").await;
+
+    // `remove_listed_file` (which a backend may do by version tag in one request): a file as
+    // listed goes; a folder another client put in its place since the listing never does.
+    let listed = ctx.put("listed.c9r", b"l").await;
+    let replaced = ctx.put("replaced.c9r", b"r").await;
+    let listing = ctx.ok(s.list_dir(&ctx.dir).await, "list_dir");
+    let as_listed = |name: &str| {
+        let entry = listing.iter().find(|e| e.name == name);
+        entry
+            .map(|e| e.metadata.clone())
+            .unwrap_or_else(|| panic!("[{}] {name} is not listed: {listing:?}", ctx.name))
+    };
+    ctx.ok(
+        s.remove_listed_file(&listed, &as_listed("listed.c9r"))
+            .await,
+        "remove_listed_file",
+    );
+    ctx.assert_missing(&listed, "a file removed as listed")
+        .await;
+    ctx.ok(s.remove_file(&replaced).await, "remove_file");
+    ctx.mkdir("replaced.c9r").await;
+    let inside = ctx.put("replaced.c9r/inside.c9r", b"theirs").await;
+    ctx.fails(
+        s.remove_listed_file(&replaced, &as_listed("replaced.c9r"))
+            .await,
+        &[K::IsADirectory],
+        "remove_listed_file of a folder put in the listed file's place",
+    );
+    ctx.assert_content(&inside, b"theirs", "the folder's content survives")
+        .await;
+    ctx.ok(s.remove_dir_all(&replaced).await, "remove_dir_all");
     let d = ctx.mkdir("empty").await;
     ctx.ok(s.remove_dir(&d).await, "remove_dir of an empty folder");
     ctx.assert_missing(&d, "a removed folder").await;
