@@ -25,15 +25,14 @@ pub enum NextcloudMode {
 /// `If-Match: <its ETag>` (the server refuses with 412 a changed file or a folder put in its
 /// place; then the removal asks what is there, as without a tag) instead of a `PROPFIND` and a
 /// `DELETE`. Only for servers known to check the tag of every kind of resource: measured on
-/// loopback, Nextcloud 34 does; Debian's SabreDAV 1.8 deletes a folder whatever its
-/// `If-Match` says, and rclone ignores `If-Match` altogether, so a folder put in the file's
-/// place would go with everything in it.
+/// loopback, Nextcloud 34 and Apache 2.4 mod_dav_fs do; Debian's SabreDAV 1.8 deletes a folder
+/// whatever its `If-Match` says, and rclone ignores `If-Match` altogether, so a folder put in
+/// the file's place would go with everything in it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum IfMatchDelete {
-    /// On a server detected as Nextcloud or ownCloud (as for [`NextcloudMode::Auto`]).
+    /// On a server detected as Nextcloud or ownCloud (as for [`NextcloudMode::Auto`]) or as
+    /// Apache mod_dav_fs (its `DAV:` header, asked with `OPTIONS` once).
     Auto,
-    /// Always (a server known to check it, such as Apache mod_dav in the tests).
-    Always,
     /// Never: always a `PROPFIND` first.
     Never,
 }

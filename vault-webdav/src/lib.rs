@@ -29,9 +29,9 @@
 //! - `rename`: `MOVE` with `Overwrite: T/F`; `412` means the target exists.
 //! - `remove_file`: `PROPFIND Depth: 0` first, because a `DELETE` of a
 //!   collection is recursive. `remove_listed_file` (a file the metadata cache
-//!   has just seen listed) on Nextcloud: one `DELETE` with `If-Match: <ETag>`;
-//!   `412` (another version, or a folder, is there now) falls back to
-//!   `remove_file` (see [`IfMatchDelete`] for why only there).
+//!   has just seen listed) on Nextcloud and Apache mod_dav_fs: one `DELETE`
+//!   with `If-Match: <ETag>`; `412` (another version, or a folder, is there
+//!   now) falls back to `remove_file` (see [`IfMatchDelete`] for why only there).
 //! - Otherwise ETags are never sent in conditional requests (SabreDAV's file
 //!   backend has none, Apache's may be weak, rclone's change on every write,
 //!   and rclone ignores `If-Match`); a `getetag` the server lists is passed on
@@ -62,7 +62,7 @@
 //! # Requests and sessions
 //! Every request carries the Basic credentials and the session cookies the
 //! server set (`session.rs`): Nextcloud then skips its slow password check.
-//! `OPTIONS` (to recognise mod_dav_fs) is sent on the first write only.
+//! `OPTIONS` (to recognise mod_dav_fs) is sent on the first write or listed removal only.
 //!
 //! `MOVE` with `Overwrite: F` is check-then-rename on those servers: two
 //! clients racing a no-replace create of one name may both succeed. Within
@@ -139,7 +139,7 @@ pub struct WebDavStorage {
     nextcloud: Option<NextcloudInfo>,
     chunk_threshold: u64,
     chunk_size: u64,
-    /// As configured; `Auto` is decided by `nextcloud` (see [`WebDavStorage::if_match_tag`]).
+    /// As configured (see [`WebDavStorage::if_match_tag`]).
     if_match_delete: IfMatchDelete,
     /// The root folder's metadata as the connect-time PROPFIND found it,
     /// taken (once) by `create_root_if_missing`, which need not ask again.

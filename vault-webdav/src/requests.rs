@@ -185,17 +185,17 @@ impl WebDavStorage {
     /// The `If-Match` value for a conditional removal of `listed` (see
     /// [`crate::IfMatchDelete`]): a file with a strong ETag (a weak one never matches
     /// `If-Match`) that is a valid header value, on a server that checks it.
-    pub(crate) fn if_match_tag(&self, listed: &Metadata) -> Option<HeaderValue> {
-        let checks = match self.if_match_delete {
-            IfMatchDelete::Auto => self.is_nextcloud(),
-            IfMatchDelete::Always => true,
-            IfMatchDelete::Never => false,
-        };
+    pub(crate) async fn if_match_tag(&self, listed: &Metadata) -> Option<HeaderValue> {
         let tag = listed.version.as_deref()?;
-        if !checks || listed.kind != EntryKind::File || !tag.starts_with('"') {
+        if self.if_match_delete == IfMatchDelete::Never
+            || listed.kind != EntryKind::File
+            || !tag.starts_with('"')
+        {
             return None;
         }
-        HeaderValue::from_str(tag).ok()
+        let value = HeaderValue::from_str(tag).ok()?;
+        let checks = self.is_nextcloud() || self.is_mod_dav_fs().await;
+        checks.then_some(value)
     }
 
     /// `DELETE` of `path` if it still has the ETag `tag`: `Ok(true)` once removed, `Ok(false)`

@@ -255,7 +255,7 @@ impl Storage for WebDavStorage {
         path: &StoragePath,
         listed: &Metadata,
     ) -> Result<(), StorageError> {
-        if let Some(tag) = self.if_match_tag(listed) {
+        if let Some(tag) = self.if_match_tag(listed).await {
             let removed = {
                 let _mutating = self.recent.mutating();
                 self.delete_if_match(path, tag).await?

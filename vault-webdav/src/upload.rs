@@ -24,6 +24,11 @@ impl WebDavStorage {
         if self.nextcloud.is_some() {
             return mode == WriteMode::CreateNew && len <= self.chunk_threshold;
         }
+        self.is_mod_dav_fs().await
+    }
+
+    /// The server is Apache mod_dav_fs (asked once, with `OPTIONS`).
+    pub(crate) async fn is_mod_dav_fs(&self) -> bool {
         *self
             .mod_dav_fs
             .get_or_init(|| detect_mod_dav_fs(&self.dav))
@@ -35,11 +40,7 @@ impl WebDavStorage {
     /// makes that server's own `create_dir` report success for a folder
     /// that was there.
     pub(crate) async fn mkcol_refuses_existing(&self) -> bool {
-        self.nextcloud.is_some()
-            || *self
-                .mod_dav_fs
-                .get_or_init(|| detect_mod_dav_fs(&self.dav))
-                .await
+        self.nextcloud.is_some() || self.is_mod_dav_fs().await
     }
 
     /// `write` on a server whose PUT is atomic: one `PUT` onto the target,

@@ -445,7 +445,7 @@ async fn folder_in_place(server: Server, sub: &str, name: &str) -> std::path::Pa
         .join("dir.c9r")
 }
 
-/// `remove_listed_file`: where the server checks `If-Match` (Apache, the setting forced), a file
+/// `remove_listed_file`: where the server checks `If-Match` (Apache mod_dav_fs, detected), a file
 /// listed with a strong ETag goes in one `DELETE`; with a weak one (Apache's within the second
 /// the file changed), or on a server not known to check the tag (rclone ignores it, SabreDAV 1.8
 /// deletes a folder whatever it says), it is asked about first. A folder another client put in
@@ -458,10 +458,7 @@ async fn a_listed_file_goes_in_one_delete_and_a_folder_in_its_place_stays() {
         let dir = std::path::PathBuf::from(s.var(server.root_var())).join(sub);
         let _ = std::fs::remove_dir_all(dir);
     }
-    let mut config = s.config(Server::ApacheHttp, sub);
-    config.if_match_delete = vault_webdav::IfMatchDelete::Always;
-    s.storage(Server::ApacheHttp, sub).await;
-    let apache = WebDavStorage::connect(config).await.expect("connect");
+    let apache = s.storage(Server::ApacheHttp, sub).await;
     let p = |n: &str| StoragePath::new(n).expect("path");
     let write = |n: &'static str| {
         let apache = &apache;
@@ -472,6 +469,7 @@ async fn a_listed_file_goes_in_one_delete_and_a_folder_in_its_place_stays() {
         }
     };
     write("settled.c9r").await;
+    write("never.c9r").await;
     write("replaced.c9r").await;
     // A tag given within the second the file changed is weak: asked first, then removed. (Tried
     // again if this machine stalled for a second between the write and the listing.)
@@ -516,6 +514,19 @@ async fn a_listed_file_goes_in_one_delete_and_a_folder_in_its_place_stays() {
         .await
         .expect_err("no longer there");
     assert_eq!(gone.kind(), StorageErrorKind::NotFound);
+
+    // The setting off: asked first, whatever the server.
+    let mut config = s.config(Server::ApacheHttp, sub);
+    config.if_match_delete = vault_webdav::IfMatchDelete::Never;
+    let asking = WebDavStorage::connect(config).await.expect("connect");
+    let strong = listed(&asking, "never.c9r").await;
+    let mark = apache_log_len();
+    asking
+        .remove_listed_file(&p("never.c9r"), &strong)
+        .await
+        .expect("remove");
+    let asked = apache_requests(mark, &format!("/{sub}/never.c9r"));
+    assert_eq!(asked, ["PROPFIND 207", "DELETE 204"]);
 
     let was = listed(&apache, "replaced.c9r").await;
     let inside = folder_in_place(Server::ApacheHttp, sub, "replaced.c9r").await;
