@@ -480,19 +480,42 @@ impl CachedStorage {
         paths: &[&StoragePath],
         call: impl std::future::Future<Output = Result<T, StorageError>>,
     ) -> Result<T, StorageError> {
-        // Not connected before and after: the call failed without reaching the server, whose
-        // state (and what is known of it) is as before.
-        let unsent = |s: &Self| s.shared.inner.sends_nothing();
-        let before = unsent(self);
+        self.around(call, |_| self.shared.forget(paths)).await
+    }
+
+    /// Runs a mutating `call`, telling `note` where it stands: before it, and after it (done or
+    /// failed). Where nothing can have reached the server (not connected before, and the call
+    /// failed still unconnected), the server's state, and what is known of it, is as before:
+    /// then `note` hears nothing.
+    pub(super) async fn around<T>(
+        &self,
+        call: impl std::future::Future<Output = Result<T, StorageError>>,
+        note: impl Fn(Stage),
+    ) -> Result<T, StorageError> {
+        let unsent = || self.shared.inner.sends_nothing();
+        let before = unsent();
         if !before {
-            self.shared.forget(paths);
+            note(Stage::Before);
         }
         let out = call.await;
-        if !(before && out.is_err() && unsent(self)) {
-            self.shared.forget(paths);
+        match &out {
+            Ok(_) => note(Stage::Done),
+            Err(_) if before && unsent() => {}
+            Err(_) => note(Stage::Failed),
         }
         out
     }
+}
+
+/// Where a mutating call stands, for what it tells the cache ([`CachedStorage::around`]).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum Stage {
+    /// About to be sent.
+    Before,
+    /// Succeeded.
+    Done,
+    /// Failed after it may have reached the server.
+    Failed,
 }
 
 fn key_path(key: &Key) -> &str {

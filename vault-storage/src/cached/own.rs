@@ -9,7 +9,7 @@
 
 use bytes::Bytes;
 
-use super::{CachedStorage, MAX_LISTING, SMALL_MAX, Shared, Tables, forget_in, insert};
+use super::{CachedStorage, MAX_LISTING, SMALL_MAX, Shared, Stage, Tables, forget_in, insert};
 use crate::{Body, DirEntry, EntryKind, Metadata, StorageError, StorageErrorKind, StoragePath};
 
 /// The object a write makes: its length and, when small enough to keep, its bytes.
@@ -228,6 +228,28 @@ impl Shared {
     }
 }
 
+impl Shared {
+    /// After our own `create_dir` of `path` succeeded.
+    fn made_dir(&self, path: &StoragePath) {
+        let dir = Metadata {
+            kind: EntryKind::Dir,
+            size: 0,
+            modified: None,
+            version: None,
+        };
+        let mut st = self.lock();
+        st.generation = st.generation.wrapping_add(1);
+        st.offline = false;
+        let t = &mut st.tables;
+        forget_keeping_parent(t, path);
+        insert(&mut t.metas, path, None, Some(dir.clone()));
+        insert(&mut t.listings, path, None, Vec::new());
+        relist(t, path, Some(Some(dir)));
+        drop(st);
+        self.persist_later();
+    }
+}
+
 impl CachedStorage {
     /// A removal of `path` ([`Shared::removed`] before and after it).
     pub(super) async fn removing(
@@ -235,18 +257,12 @@ impl CachedStorage {
         path: &StoragePath,
         call: impl std::future::Future<Output = Result<(), StorageError>>,
     ) -> Result<(), StorageError> {
-        let unsent = |s: &Self| s.shared.inner.sends_nothing();
-        let before = unsent(self);
-        if !before {
-            self.shared.removed(path, false);
-        }
-        let out = call.await;
-        match &out {
-            Ok(()) => self.shared.removed(path, true),
-            Err(_) if before && unsent(self) => {}
-            Err(_) => self.shared.forget(&[path]),
-        }
-        out
+        self.around(call, |stage| match stage {
+            Stage::Before => self.shared.removed(path, false),
+            Stage::Done => self.shared.removed(path, true),
+            Stage::Failed => self.shared.forget(&[path]),
+        })
+        .await
     }
 
     /// A `create_dir` of `path`: once made, the folder is known to exist, empty, and its
@@ -256,57 +272,26 @@ impl CachedStorage {
         path: &StoragePath,
         call: impl std::future::Future<Output = Result<(), StorageError>>,
     ) -> Result<(), StorageError> {
-        let unsent = |s: &Self| s.shared.inner.sends_nothing();
-        let before = unsent(self);
-        if !before {
-            self.shared.written(path, None);
-        }
-        let out = call.await;
-        match &out {
-            Ok(()) => {
-                let dir = Metadata {
-                    kind: EntryKind::Dir,
-                    size: 0,
-                    modified: None,
-                    version: None,
-                };
-                let mut st = self.shared.lock();
-                st.generation = st.generation.wrapping_add(1);
-                st.offline = false;
-                let t = &mut st.tables;
-                forget_keeping_parent(t, path);
-                insert(&mut t.metas, path, None, Some(dir.clone()));
-                insert(&mut t.listings, path, None, Vec::new());
-                relist(t, path, Some(Some(dir)));
-                drop(st);
-                self.shared.persist_later();
-            }
-            Err(_) if before && unsent(self) => {}
-            Err(_) => self.shared.written(path, None),
-        }
-        out
+        self.around(call, |stage| match stage {
+            Stage::Before | Stage::Failed => self.shared.written(path, None),
+            Stage::Done => self.shared.made_dir(path),
+        })
+        .await
     }
 
-    /// A whole-object write of `path` ([`Shared::written`] before and after it).
+    /// A whole-object write of `path` ([`Shared::written`] before and after it; a failed one
+    /// leaves the old or the new version there, writes being atomic: the entry stays as it was).
     pub(super) async fn writing(
         &self,
         path: &StoragePath,
         made: Made,
         call: impl std::future::Future<Output = Result<(), StorageError>>,
     ) -> Result<(), StorageError> {
-        let unsent = |s: &Self| s.shared.inner.sends_nothing();
-        let before = unsent(self);
-        if !before {
-            self.shared.written(path, None);
-        }
-        let out = call.await;
-        match &out {
-            Ok(()) => self.shared.written(path, Some(&made)),
-            Err(_) if before && unsent(self) => {}
-            // Old or new version there (writes are atomic): the entry stays as it was.
-            Err(_) => self.shared.written(path, None),
-        }
-        out
+        self.around(call, |stage| match stage {
+            Stage::Before | Stage::Failed => self.shared.written(path, None),
+            Stage::Done => self.shared.written(path, Some(&made)),
+        })
+        .await
     }
 
     /// A rename of `from` to `to` ([`Shared::renamed`] before and after it).
@@ -316,17 +301,11 @@ impl CachedStorage {
         to: &StoragePath,
         call: impl std::future::Future<Output = Result<(), StorageError>>,
     ) -> Result<(), StorageError> {
-        let unsent = |s: &Self| s.shared.inner.sends_nothing();
-        let before = unsent(self);
-        if !before {
-            self.shared.renamed(from, to, None);
-        }
-        let out = call.await;
-        match &out {
-            Ok(()) => self.shared.renamed(from, to, Some(true)),
-            Err(_) if before && unsent(self) => {}
-            Err(_) => self.shared.renamed(from, to, Some(false)),
-        }
-        out
+        self.around(call, |stage| match stage {
+            Stage::Before => self.shared.renamed(from, to, None),
+            Stage::Done => self.shared.renamed(from, to, Some(true)),
+            Stage::Failed => self.shared.renamed(from, to, Some(false)),
+        })
+        .await
     }
 }
