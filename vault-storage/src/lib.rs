@@ -300,6 +300,21 @@ pub trait Storage: Send + Sync + 'static {
     /// The direct children of a folder, in no particular order.
     async fn list_dir(&self, path: &StoragePath) -> Result<Vec<DirEntry>, StorageError>;
 
+    /// The names of a folder's direct children with their kinds: [`Storage::list_dir`] without
+    /// sizes and times, for a caller that needs no more (a folder's emptiness check before its
+    /// removal, which `rm -r` makes of every folder). By default from `list_dir`; the local
+    /// backend reads the kinds from the folder itself, with no `stat` per entry.
+    async fn list_names(
+        &self,
+        path: &StoragePath,
+    ) -> Result<Vec<(String, EntryKind)>, StorageError> {
+        let entries = self.list_dir(path).await?;
+        Ok(entries
+            .into_iter()
+            .map(|e| (e.name, e.metadata.kind))
+            .collect())
+    }
+
     /// `list_dir`, but only where one request costs no more than a `metadata` and the folder's
     /// whole listing fits in that one request (S3: one listing page); `Ok(None)` otherwise
     /// (the default). The metadata cache asks it when it looks up a name in a folder it has

@@ -257,6 +257,15 @@ pub async fn list_dir_metadata(ctx: &Ctx) {
         "[{}] names, kinds and sizes (folders 0)",
         ctx.name
     );
+    let mut names = ctx.ok(s.list_names(&ctx.dir).await, "list_names");
+    names.sort_by(|a, b| a.0.cmp(&b.0));
+    let kinds: Vec<(&str, EntryKind)> = want.iter().map(|(n, k, _)| (*n, *k)).collect();
+    let names: Vec<(&str, EntryKind)> = names.iter().map(|(n, k)| (n.as_str(), *k)).collect();
+    assert_eq!(
+        names, kinds,
+        "[{}] list_names agrees with list_dir",
+        ctx.name
+    );
     // Clocks of a remote server may differ a little from ours.
     let slack = Duration::from_secs(300);
     for entry in &listed {

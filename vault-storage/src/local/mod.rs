@@ -51,8 +51,8 @@ pub use handles::{HANDLE_CACHE, HANDLE_TTL};
 use handles::{Handles, file_id, lock_handles};
 
 use crate::{
-    Body, Capabilities, DirEntry, Metadata, RenameMode, SpaceInfo, Storage, StorageError,
-    StorageErrorKind, StoragePath, WriteMode,
+    Body, Capabilities, DirEntry, EntryKind, Metadata, RenameMode, SpaceInfo, Storage,
+    StorageError, StorageErrorKind, StoragePath, WriteMode,
 };
 
 /// Prefix of the temp files `write` creates next to their target.
@@ -399,6 +399,36 @@ impl Storage for LocalStorage {
                 match meta {
                     Ok(meta) => out.push(DirEntry { name, metadata: metadata_of(&meta) }),
                     // Removed meanwhile, or a dangling symlink: not an entry.
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn list_names(
+        &self,
+        path: &StoragePath,
+    ) -> Result<Vec<(String, EntryKind)>, StorageError> {
+        self.run(path, |_, full| {
+            let mut out = Vec::new();
+            for entry in std::fs::read_dir(full)? {
+                let entry = entry?;
+                let Ok(name) = entry.file_name().into_string() else {
+                    tracing::warn!(path = %full.display(), "skipping a non-UTF-8 name in the storage folder");
+                    continue;
+                };
+                // The kind the folder records (no stat), as `list_dir` reports it: a symlink
+                // by what it points at.
+                let kind = match entry.file_type() {
+                    Ok(t) if t.is_symlink() => std::fs::metadata(entry.path()).map(|m| m.file_type()),
+                    other => other,
+                };
+                match kind {
+                    Ok(t) if t.is_dir() => out.push((name, EntryKind::Dir)),
+                    Ok(_) => out.push((name, EntryKind::File)),
                     Err(e) if e.kind() == io::ErrorKind::NotFound => {}
                     Err(e) => return Err(e),
                 }
