@@ -112,6 +112,14 @@ fn interrupted_copy_is_resumed() {
         let to = dst.join(rel);
         std::fs::create_dir_all(to.parent().unwrap()).unwrap();
         std::fs::copy(fx.vault.join(rel), &to).unwrap();
+        // As `vault copy` leaves them: with the source's time, which it compares where the
+        // destination keeps times (a copy made a second later would otherwise differ).
+        let mtime = std::fs::metadata(fx.vault.join(rel))
+            .unwrap()
+            .modified()
+            .unwrap();
+        let f = std::fs::File::options().write(true).open(&to).unwrap();
+        f.set_modified(mtime).unwrap();
         copied += 1;
     }
     assert!(copied >= 5, "the fixture has enough objects ({copied})");

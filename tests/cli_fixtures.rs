@@ -326,6 +326,12 @@ fn conflicts_listing_and_resolving_processes_at_once_lose_nothing() {
         got.sort();
         assert_eq!(got, expected, "round {round}: get -r after the race");
         let check = vault(&["check", v, "--password-file", pw]);
-        assert_eq!(check.code, 0, "round {round}: {}", check.stderr);
+        assert_eq!(
+            check.code,
+            0,
+            "round {round}: {} / {}",
+            check.stderr,
+            check.stdout_str()
+        );
     }
 }
