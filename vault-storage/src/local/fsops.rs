@@ -51,6 +51,28 @@ pub(super) async fn blocking<T: Send + 'static>(
         .map_err(io::Error::other)?
 }
 
+/// `each` of a folder's entries whose names are UTF-8 (others are skipped with a warning);
+/// an entry that `each` finds gone (removed meanwhile, or a dangling symlink) is not an entry.
+pub(super) fn read_folder<T>(
+    full: &Path,
+    mut each: impl FnMut(&std::fs::DirEntry, String) -> io::Result<T>,
+) -> io::Result<Vec<T>> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(full)? {
+        let entry = entry?;
+        let Ok(name) = entry.file_name().into_string() else {
+            tracing::warn!(path = %full.display(), "skipping a non-UTF-8 name in the storage folder");
+            continue;
+        };
+        match each(&entry, name) {
+            Ok(v) => out.push(v),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(out)
+}
+
 pub(super) fn metadata_of(meta: &std::fs::Metadata) -> Metadata {
     if meta.is_dir() {
         Metadata {

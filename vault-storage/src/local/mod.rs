@@ -44,8 +44,8 @@ mod handles;
 
 pub use fsops::classify;
 use fsops::{
-    Root, blocking, check_no_symlinks, metadata_of, read_exact_at, rename_noreplace, sync_dir,
-    to_storage_error, write_all_at,
+    Root, blocking, check_no_symlinks, metadata_of, read_exact_at, read_folder, rename_noreplace,
+    sync_dir, to_storage_error, write_all_at,
 };
 pub use handles::{HANDLE_CACHE, HANDLE_TTL};
 use handles::{Handles, file_id, lock_handles};
@@ -384,26 +384,17 @@ impl Storage for LocalStorage {
 
     async fn list_dir(&self, path: &StoragePath) -> Result<Vec<DirEntry>, StorageError> {
         self.run(path, |_, full| {
-            let mut out = Vec::new();
-            for entry in std::fs::read_dir(full)? {
-                let entry = entry?;
-                let Ok(name) = entry.file_name().into_string() else {
-                    tracing::warn!(path = %full.display(), "skipping a non-UTF-8 name in the storage folder");
-                    continue;
-                };
+            read_folder(full, |entry, name| {
                 let meta = match entry.metadata() {
                     // Follow a symlink to report what it points at.
                     Ok(m) if m.file_type().is_symlink() => std::fs::metadata(entry.path()),
                     other => other,
                 };
-                match meta {
-                    Ok(meta) => out.push(DirEntry { name, metadata: metadata_of(&meta) }),
-                    // Removed meanwhile, or a dangling symlink: not an entry.
-                    Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-                    Err(e) => return Err(e),
-                }
-            }
-            Ok(out)
+                meta.map(|m| DirEntry {
+                    name,
+                    metadata: metadata_of(&m),
+                })
+            })
         })
         .await
     }
@@ -413,27 +404,26 @@ impl Storage for LocalStorage {
         path: &StoragePath,
     ) -> Result<Vec<(String, EntryKind)>, StorageError> {
         self.run(path, |_, full| {
-            let mut out = Vec::new();
-            for entry in std::fs::read_dir(full)? {
-                let entry = entry?;
-                let Ok(name) = entry.file_name().into_string() else {
-                    tracing::warn!(path = %full.display(), "skipping a non-UTF-8 name in the storage folder");
-                    continue;
-                };
+            read_folder(full, |entry, name| {
                 // The kind the folder records (no stat), as `list_dir` reports it: a symlink
                 // by what it points at.
                 let kind = match entry.file_type() {
-                    Ok(t) if t.is_symlink() => std::fs::metadata(entry.path()).map(|m| m.file_type()),
+                    Ok(t) if t.is_symlink() => {
+                        std::fs::metadata(entry.path()).map(|m| m.file_type())
+                    }
                     other => other,
                 };
-                match kind {
-                    Ok(t) if t.is_dir() => out.push((name, EntryKind::Dir)),
-                    Ok(_) => out.push((name, EntryKind::File)),
-                    Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-                    Err(e) => return Err(e),
-                }
-            }
-            Ok(out)
+                kind.map(|t| {
+                    (
+                        name,
+                        if t.is_dir() {
+                            EntryKind::Dir
+                        } else {
+                            EntryKind::File
+                        },
+                    )
+                })
+            })
         })
         .await
     }
