@@ -19,6 +19,7 @@ use crate::names::{self, NodeLoc};
 use crate::open_table::OpenTable;
 use crate::presented::Presentations;
 use crate::removals::Removals;
+use crate::removals::overlay::RemovalsOverlay;
 use crate::{DirId, VaultError, VaultErrorKind};
 
 /// Prefix of the hidden shadow objects that hold an unfinished write (docs/vault-format.md §10
@@ -45,8 +46,8 @@ pub(crate) struct Core {
     /// Commits started by dropping a dirty open file without flushing, by
     /// ciphertext path; awaited before the path is opened, moved or removed.
     pub background_commits: BackgroundCommits,
-    /// Unlinks of removed files' objects still running (renamed aside already).
-    pub removals: Removals,
+    /// Removals of removed files' objects still to run (hidden from `storage` already).
+    pub removals: Arc<Removals>,
     /// What listings presented under names a lookup cannot compute.
     pub presented: Presentations,
     /// Told of every sync-conflict copy a listing handles ([`crate::Vault::on_conflict`]).
@@ -61,6 +62,13 @@ impl Core {
         read_only: bool,
     ) -> Core {
         let caps = storage.capabilities();
+        let removals = Arc::new(Removals::new(Arc::clone(&storage)));
+        // Only a local folder removes in the background (`Vault::set_background_removals`).
+        let storage: Arc<dyn Storage> = if storage.local_io() {
+            Arc::new(RemovalsOverlay::new(storage, Arc::clone(&removals)))
+        } else {
+            storage
+        };
         Core {
             storage,
             cryptor,
@@ -75,7 +83,7 @@ impl Core {
             open_files: OpenTable::default(),
             live_temps: LiveTemps::default(),
             background_commits: BackgroundCommits::default(),
-            removals: Removals::default(),
+            removals,
             presented: Presentations::default(),
             conflict_observer: std::sync::OnceLock::new(),
         }

@@ -581,10 +581,11 @@ impl Vault {
         nodes::read_symlink(&self.core, node).await
     }
 
-    /// Lets [`Vault::remove_file`] over a local folder rename a file's object aside and
-    /// unlink it in the background (the name is free when it returns; directory removal and
-    /// [`Vault::flush_all`] wait for those unlinks). For the drive, which flushes the vault
-    /// at unmount; off by default.
+    /// Lets [`Vault::remove_file`] over a local folder queue a file's unlink and return: the
+    /// name is free at once (the engine no longer sees the object, and anything made at its
+    /// path first finishes the removal), and [`Vault::flush_all`] waits for the unlinks. For
+    /// the drive, which flushes the vault at unmount and lock; off by default. A process
+    /// killed before the flush leaves the files it had not unlinked yet in place.
     pub fn set_background_removals(&self, on: bool) {
         self.core
             .removals

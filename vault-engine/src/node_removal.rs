@@ -14,28 +14,19 @@ use crate::open_file;
 use crate::removals::Kind;
 use crate::{DirId, Node, NodeKind, VaultError, VaultErrorKind};
 
-/// Renames a plain file object aside to a hidden temp name in its folder and queues its
-/// unlink ([`crate::removals`]); unlinks it here when the queue is full.
+/// Queues the removal of a plain file object ([`crate::removals`]): from here on the engine
+/// sees it gone. Removes it here when the queue is full.
 async fn remove_in_background(
     core: &Core,
     loc: &NodeLoc,
     path: &StoragePath,
 ) -> Result<(), vault_storage::StorageError> {
-    let aside = loc
-        .content_dir
-        .join(&format!("{TEMP_PREFIX}{}", layout::new_dir_id()))?;
-    core.storage
-        .rename_nosync(path, &aside, RenameMode::NoReplace)
-        .await?;
     match core
         .removals
-        .enqueue(&core.storage, loc.content_dir.as_str(), aside)
+        .enqueue(loc.content_dir.as_str(), path.clone())
     {
         Ok(()) => Ok(()),
-        Err(aside) => match core.storage.remove_file(&aside).await {
-            Err(e) if e.kind() != StorageErrorKind::NotFound => Err(e),
-            _ => Ok(()),
-        },
+        Err(path) => core.storage.remove_file(&path).await,
     }
 }
 
@@ -94,12 +85,12 @@ pub(crate) async fn remove_node_storage(
 /// removals the objects still queued for removal count as gone (the folder's own removal
 /// waits for them), else they are waited for.
 async fn ensure_empty(core: &Core, content: &StoragePath, name: &str) -> Result<bool, VaultError> {
-    let queued = |p: &StoragePath| core.removals.contains(p.as_str());
     if !core.removals.enabled() {
         core.removals.wait_dir(content.as_str()).await;
     }
-    // Names and kinds only: under `rm -r` the folder still holds every object just renamed
-    // aside, and a `stat` of each was most of this check's time.
+    // Names and kinds only: a `stat` of each entry was most of this check's time when the
+    // folder still held every object `rm -r` had just renamed aside. Objects queued for
+    // removal are not listed (the engine's storage hides them, `crate::removals::overlay`).
     let entries = match core.storage.list_names(content).await {
         Ok(e) => e,
         Err(e) if is_not_found(&e) => return Ok(false),
@@ -112,9 +103,6 @@ async fn ensure_empty(core: &Core, content: &StoragePath, name: &str) -> Result<
             continue;
         }
         let path = content.join(entry)?;
-        if queued(&path) {
-            continue;
-        }
         if entry.starts_with(TEMP_PREFIX) && !core.live_temps.contains(path.as_str()) {
             stale.push((path, *kind == vault_storage::EntryKind::Dir));
             continue;
@@ -156,9 +144,7 @@ async fn remove_dir_in_background(
         id_backup: layout::DIR_ID_BACKUP_FILE,
     };
     let q = &core.removals;
-    if q.enqueue_kind(&core.storage, key.as_str(), content.clone(), kind)
-        .is_err()
-    {
+    if q.enqueue_kind(key.as_str(), content.clone(), kind).is_err() {
         return Ok(false);
     }
     let loc = NodeLoc::from_storage_path(&node.storage_path)?;
@@ -169,7 +155,7 @@ async fn remove_dir_in_background(
         .rename_nosync(&loc.node_path()?, &aside, RenameMode::NoReplace)
         .await
         .map_err(|e| not_found_as(e, &node.name))?;
-    if let Err(aside) = q.enqueue_kind(&core.storage, loc.content_dir.as_str(), aside, Kind::Tree) {
+    if let Err(aside) = q.enqueue_kind(loc.content_dir.as_str(), aside, Kind::Tree) {
         core.storage.remove_dir_all(&aside).await?;
     }
     Ok(true)

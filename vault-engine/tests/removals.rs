@@ -1,7 +1,8 @@
 //! Background removals over a local folder (`Vault::set_background_removals`): the name is
-//! free when `remove_file` returns (lookup, listing, re-create), the object is gone after
-//! `flush_all`, a directory emptied this way can be removed at once, an open file's unflushed
-//! changes are dropped, and nothing is left behind as a temp object.
+//! free when `remove_file` returns (lookup, listing, re-create), what is made there outlives
+//! the queued removal, the object is gone after `flush_all`, a directory emptied this way can
+//! be removed at once, an open file's unflushed changes are dropped, and nothing is left
+//! behind as a temp object.
 
 mod common;
 
@@ -143,6 +144,65 @@ async fn without_the_switch_removal_is_immediate() {
     put(&vault, &vault.root(), "h", b"x").await;
     vault.remove_file(&vault.root(), "h").await.expect("remove");
     assert_eq!(files_below(tmp.path()), before);
+}
+
+/// Whatever is made at a removed name before its queued removal ran keeps what was made: a
+/// file written again, a file renamed onto it, a directory made there. The removal is done
+/// first (while it waits in the queue, its object is still on disk), never after.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_is_made_at_a_removed_name_outlives_its_queued_removal() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let vault = local_vault(tmp.path()).await;
+    let root = vault.root();
+    for name in ["written", "renamed-onto", "made-dir", "source"] {
+        put(&vault, &root, name, name.as_bytes()).await;
+    }
+    let objects = files_below(tmp.path()).len();
+    for name in ["written", "renamed-onto", "made-dir"] {
+        vault.remove_file(&root, name).await.expect("remove");
+    }
+    // Queued, not yet run (workers wait until removals stop coming): the objects are still
+    // on disk, and the engine sees none of them.
+    assert_eq!(files_below(tmp.path()).len(), objects);
+    let names: Vec<String> = vault
+        .list(&root)
+        .await
+        .expect("list")
+        .into_iter()
+        .map(|n| n.name)
+        .collect();
+    assert_eq!(names, vec!["source".to_string()]);
+    put(&vault, &root, "written", b"second version").await;
+    vault
+        .rename(&root, "source", &root, "renamed-onto", false)
+        .await
+        .expect("rename onto a removed name");
+    vault
+        .create_dir(&root, "made-dir")
+        .await
+        .expect("mkdir at a removed file's name");
+    vault.flush_all().await.expect("flush_all");
+    let read = |name: &'static str| {
+        let vault = &vault;
+        async move {
+            let node = vault.lookup(&vault.root(), name).await.expect("lookup");
+            let f = vault.open(&node).await.expect("open");
+            f.read(0, 100).await.expect("read").as_slice().to_vec()
+        }
+    };
+    assert_eq!(read("written").await, b"second version");
+    assert_eq!(read("renamed-onto").await, b"source");
+    let dir = vault.lookup(&root, "made-dir").await.expect("lookup dir");
+    assert!(matches!(dir.kind, vault_engine::NodeKind::Dir(_)));
+    let mut names: Vec<String> = vault
+        .list(&root)
+        .await
+        .expect("list")
+        .into_iter()
+        .map(|n| n.name)
+        .collect();
+    names.sort();
+    assert_eq!(names, ["made-dir", "renamed-onto", "written"]);
 }
 
 /// Every folder and file below `root`, as relative paths (folders end in `/`).

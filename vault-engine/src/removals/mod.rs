@@ -1,24 +1,31 @@
 //! Removals finished in the background ([`Removals`]): on a local folder a removed file's
-//! object is first renamed to a hidden temp name in its folder (the name is free at once,
-//! the listing skips it), and the unlink itself runs here, on up to [`WORKERS`] blocking threads.
+//! object is queued here and the caller answers at once; the unlink runs later, on up to
+//! [`WORKERS`] blocking threads. Until it has run, the object is gone for the rest of the
+//! engine all the same: the engine sees storage through [`overlay::RemovalsOverlay`], which
+//! hides queued objects from lookups and listings, and finishes a queued removal first
+//! ([`Removals::settle`]) when something is about to be made at its path.
 //!
-//! Why: on a disk mounted with `discard`, ext4 discards the freed blocks in the unlink that
-//! frees them, milliseconds each one after another, much less when several run side by side;
-//! a Cryptomator file always holds blocks (its header). Directory removal waits for the
-//! removals queued in that folder ([`Removals::wait_dir`]) only where it must (the queue is
-//! full); otherwise a removed directory's node folder is renamed aside like a file
-//! ([`Kind::Tree`]) and its content folder is queued too ([`Kind::Content`]), removed once
-//! the removals queued inside it are done, so `rm -r` never waits for the disk. Removals
-//! wait while more keep coming ([`QUIET`]): a worker unlinking beside `rm -r` took a core
-//! and the folder's lock from the requests (2 cores: an unlink's answer took 56-60 µs
-//! instead of 46-48). A
-//! whole-vault flush waits for all ([`Removals::wait_all`]). A removal that fails leaves a
-//! stale temp object (or an orphaned content folder), which directory removal and
-//! `check --repair` delete. Off unless enabled (the drive over a local folder); a leaf:
-//! `core` holds one.
+//! Why: an `rm -r` over the drive then costs one lookup per file and no storage change in the
+//! foreground (renaming each object aside first, as this module did before, was a third of
+//! an unlink's answer time); and on a disk mounted with `discard`, ext4 discards the freed
+//! blocks in the unlink that frees them, milliseconds each one after another, much less when
+//! several run side by side (a Cryptomator file always holds blocks, its header).
+//!
+//! Directory removal waits for the removals queued in that folder ([`Removals::wait_dir`])
+//! only where it must (the queue is full); otherwise a removed directory's node folder is
+//! renamed aside ([`Kind::Tree`]) and its content folder is queued too ([`Kind::Content`]),
+//! removed once the removals queued inside it are done, so `rm -r` never waits for the disk.
+//! Removals wait while more keep coming ([`QUIET`]): a worker unlinking beside `rm -r` took a
+//! core and the folder's lock from the requests (2 cores: an unlink's answer took 56-60 µs
+//! instead of 46-48). A whole-vault flush (unmount, lock) waits for all
+//! ([`Removals::wait_all`]); a drive killed before then leaves the files it had not removed
+//! yet in place. A removal that fails leaves its object (or an orphaned content folder) and
+//! logs it. Off unless enabled (the drive over a local folder); `core` holds one.
+
+pub(crate) mod overlay;
 
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -43,10 +50,11 @@ const QUIET: Duration = Duration::from_millis(20);
 const DEFER_MAX: usize = MAX_QUEUED / 2;
 
 /// Queued and running removals.
-#[derive(Default)]
 pub(crate) struct Removals {
     inner: Arc<Inner>,
     enabled: AtomicBool,
+    /// The storage itself (not the overlay, which hides what is queued here).
+    storage: Arc<dyn Storage>,
 }
 
 #[derive(Default)]
@@ -54,6 +62,9 @@ struct Inner {
     state: Mutex<State>,
     /// Woken after every finished removal.
     done: Notify,
+    /// How many objects are queued or being removed (`State::paths.len()`), read without the
+    /// lock: with none, the overlay passes every call straight through.
+    pending: AtomicUsize,
 }
 
 /// What a queued removal removes.
@@ -100,6 +111,15 @@ impl Inner {
 }
 
 impl Removals {
+    /// Removals on `storage`, off until [`Removals::set_enabled`].
+    pub fn new(storage: Arc<dyn Storage>) -> Removals {
+        Removals {
+            inner: Arc::default(),
+            enabled: AtomicBool::new(false),
+            storage,
+        }
+    }
+
     /// Turns background removal on or off (the drive turns it on over a local folder).
     pub fn set_enabled(&self, on: bool) {
         self.enabled.store(on, Ordering::Relaxed);
@@ -111,20 +131,14 @@ impl Removals {
 
     /// Queues the removal of `path` (a hidden temp object in the folder `dir`). `Err(path)`:
     /// not queued (queue full, no runtime): the caller removes it itself.
-    pub fn enqueue(
-        &self,
-        storage: &Arc<dyn Storage>,
-        dir: &str,
-        path: StoragePath,
-    ) -> Result<(), StoragePath> {
-        self.enqueue_kind(storage, dir, path, Kind::File)
+    pub fn enqueue(&self, dir: &str, path: StoragePath) -> Result<(), StoragePath> {
+        self.enqueue_kind(dir, path, Kind::File)
     }
 
     /// [`Removals::enqueue`] of a `kind` of removal. A [`Kind::Content`] removal of folder
     /// `f` is queued under its parent's key (`dir`) and waits for the removals keyed `f`.
     pub fn enqueue_kind(
         &self,
-        storage: &Arc<dyn Storage>,
         dir: &str,
         path: StoragePath,
         kind: Kind,
@@ -136,7 +150,12 @@ impl Removals {
         if st.queue.len() >= MAX_QUEUED {
             return Err(path);
         }
-        st.paths.insert(path.as_str().to_owned());
+        if !st.paths.insert(path.as_str().to_owned()) {
+            // Queued already (a second removal of a name whose first is still queued is
+            // NotFound in the overlay, so this is not reached through the engine).
+            return Ok(());
+        }
+        self.inner.pending.fetch_add(1, Ordering::Release);
         *st.per_dir.entry(dir.to_owned()).or_default() += 1;
         st.queue.push_back((dir.to_owned(), path, kind));
         st.last_queued = Some(Instant::now());
@@ -144,7 +163,7 @@ impl Removals {
             || (st.workers < WORKERS && st.queue.len() > st.workers * BACKLOG_PER_WORKER)
         {
             st.workers += 1;
-            let (inner, storage) = (Arc::clone(&self.inner), Arc::clone(storage));
+            let (inner, storage) = (Arc::clone(&self.inner), Arc::clone(&self.storage));
             // A worker is one blocking thread running storage calls inline: a burst of
             // removals costs no hand-off between threads per object (2 cores: each
             // hand-off is a context switch the foreground `rm` pays for too).
@@ -158,7 +177,64 @@ impl Removals {
 
     /// True while the removal of `path` is queued or running (not a stale temp object).
     pub fn contains(&self, path: &str) -> bool {
-        self.inner.lock().paths.contains(path)
+        self.any() && self.inner.lock().paths.contains(path)
+    }
+
+    /// True while any removal is queued or running (no lock taken).
+    pub fn any(&self) -> bool {
+        self.inner.pending.load(Ordering::Acquire) > 0
+    }
+
+    /// True while a removal queued in the folder `dir` is queued or running.
+    pub fn any_in(&self, dir: &str) -> bool {
+        self.any() && self.inner.lock().per_dir.contains_key(dir)
+    }
+
+    /// Keeps the entries of `entries` (children of the folder `dir`, named by `name`) whose
+    /// removal is not queued or running.
+    pub fn retain_unqueued<T>(
+        &self,
+        dir: &StoragePath,
+        entries: &mut Vec<T>,
+        name: impl Fn(&T) -> &str,
+    ) {
+        if !self.any() {
+            return;
+        }
+        let st = self.inner.lock();
+        if !st.per_dir.contains_key(dir.as_str()) {
+            return;
+        }
+        entries.retain(|e| match dir.join(name(e)) {
+            Ok(p) => !st.paths.contains(p.as_str()),
+            Err(_) => true,
+        });
+    }
+
+    /// Finishes the removal of `path` now, if it is queued or running: a queued one is taken
+    /// off the queue and removed here, a running one waited for. Called before anything is
+    /// made at `path`, so no worker can remove the new object later.
+    pub async fn settle(&self, path: &StoragePath) -> Result<(), vault_storage::StorageError> {
+        if !self.any() {
+            return Ok(());
+        }
+        let taken = {
+            let mut st = self.inner.lock();
+            if !st.paths.contains(path.as_str()) {
+                return Ok(());
+            }
+            let at = st.queue.iter().position(|(_, p, _)| p == path);
+            at.and_then(|i| st.queue.remove(i))
+        };
+        let Some((dir, path, kind)) = taken else {
+            // Running on a worker.
+            let key = path.as_str();
+            self.inner.wait_until(|st| !st.paths.contains(key)).await;
+            return Ok(());
+        };
+        let res = remove(&self.inner, self.storage.as_ref(), &path, kind).await;
+        self.inner.finished(&dir, &path);
+        res
     }
 
     /// Waits until no removal in the folder `dir` is queued or running.
@@ -177,6 +253,23 @@ impl Removals {
 }
 
 impl Inner {
+    /// Counts the removal of `path` (queued under `dir`) done and wakes the waiters.
+    fn finished(&self, dir: &str, path: &StoragePath) {
+        {
+            let mut st = self.lock();
+            if st.paths.remove(path.as_str()) {
+                self.pending.fetch_sub(1, Ordering::Release);
+            }
+            if let Some(n) = st.per_dir.get_mut(dir) {
+                *n -= 1;
+                if *n == 0 {
+                    st.per_dir.remove(dir);
+                }
+            }
+        }
+        self.done.notify_waiters();
+    }
+
     async fn wait_until(&self, done: impl Fn(&State) -> bool) {
         loop {
             let notified = self.done.notified();
@@ -270,19 +363,9 @@ fn work(inner: &Inner, storage: &dyn Storage, runtime: &tokio::runtime::Handle) 
         };
         lingered = false;
         if let Err(e) = runtime.block_on(remove(inner, storage, &path, kind)) {
-            tracing::warn!(ciphertext = %path, error = %e, "background removal failed; a stale temp object is left");
+            tracing::warn!(ciphertext = %path, error = %e, "background removal failed; the object is left in place");
         }
-        {
-            let mut st = inner.lock();
-            st.paths.remove(path.as_str());
-            if let Some(n) = st.per_dir.get_mut(&dir) {
-                *n -= 1;
-                if *n == 0 {
-                    st.per_dir.remove(&dir);
-                }
-            }
-        }
-        inner.done.notify_waiters();
+        inner.finished(&dir, &path);
     }
 }
 
