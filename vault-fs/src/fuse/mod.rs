@@ -601,8 +601,12 @@ impl Filesystem for FuseAdapter {
         _flags: OpenFlags,
         reply: ReplyEmpty,
     ) {
-        self.fs.releasedir(fh.0);
+        // Answered first: dropping a big listing's snapshot (each entry's node released and
+        // collected) took ~0.5 µs an entry, 2.7 ms for 5,000, all of it waited for by
+        // `rm -r` before. The order does not matter to the node table: a node goes once both
+        // the kernel's lookups and the snapshots holding it are gone, whichever ends last.
         reply.ok();
+        self.fs.releasedir(fh.0);
     }
 
     fn fsyncdir(
