@@ -305,12 +305,8 @@ async fn broken_node(
     }
     let mut repaired = false;
     if repair {
-        match core
-            .storage
-            .remove_dir_all(&StoragePath::new(storage_path)?)
-            .await
-        {
-            Ok(()) => repaired = true,
+        match dir_move::remove_content_free(core, storage_path).await {
+            Ok(done) => repaired = done,
             Err(e) => {
                 tracing::warn!(ciphertext = %storage_path, error = %e, "could not remove an empty node folder")
             }

@@ -240,6 +240,50 @@ pub(crate) async fn is_content_free(core: &Core, node_path: &str) -> Result<bool
         .all(|e| e.name == layout::NAME_FILE || e.name == MOVE_MARKER))
 }
 
+/// Removes the content-free node folder at `node_path` ([`is_content_free`]) without racing
+/// a client that is building a node there right now (`create_dir`, `name.c9s`, then its own
+/// file renamed or written in): where folder renames are atomic the folder is first renamed
+/// to a hidden temp name, which that client's next step then misses (it fails and leaves its
+/// source where it was), and removed only if it is still content-free there; if that
+/// client's own file got in first, the folder is put back. `Ok(false)`: not removed.
+/// Without atomic folder renames (S3) it is removed in place: a creation in progress at that
+/// moment can lose its folder there (never its source, which it moves last).
+pub(crate) async fn remove_content_free(core: &Core, node_path: &str) -> Result<bool, VaultError> {
+    let node = StoragePath::new(node_path)?;
+    if !core.caps.atomic_dir_rename {
+        core.storage.remove_dir_all(&node).await?;
+        return Ok(true);
+    }
+    let aside = node
+        .parent()
+        .unwrap_or_default()
+        .join(&format!("{TEMP_PREFIX}{}", layout::new_dir_id()))?;
+    match core
+        .storage
+        .rename(&node, &aside, vault_storage::RenameMode::NoReplace)
+        .await
+    {
+        Ok(()) => {}
+        Err(e) if is_not_found(&e) => return Ok(false),
+        Err(e) => return Err(e.into()),
+    }
+    if is_content_free(core, aside.as_str()).await? {
+        core.storage.remove_dir_all(&aside).await?;
+        return Ok(true);
+    }
+    tracing::info!(ciphertext = %node, "a node was completed in a folder about to be removed; put back");
+    if let Err(e) = core
+        .storage
+        .rename(&aside, &node, vault_storage::RenameMode::NoReplace)
+        .await
+    {
+        // Its name was taken meanwhile: the folder stays under the temp name, where `check`
+        // finds the node's name in its `name.c9s` (a shortened node without one).
+        tracing::warn!(ciphertext = %aside, error = %e, "could not put a completed node back");
+    }
+    Ok(false)
+}
+
 /// What a shortened node missing its `name.c9s` can be settled by.
 pub(crate) enum LostName {
     /// A leftover temp folder of the same directory holds a `name.c9s` that
