@@ -129,8 +129,9 @@ impl Removals {
         self.enabled.load(Ordering::Relaxed)
     }
 
-    /// Queues the removal of `path` (a hidden temp object in the folder `dir`). `Err(path)`:
-    /// not queued (queue full, no runtime): the caller removes it itself.
+    /// Queues the removal of the object `path` in the folder `dir` (hidden from the engine
+    /// from here on). `Err(path)`: not queued (queue full, no runtime): the caller removes it
+    /// itself.
     pub fn enqueue(&self, dir: &str, path: StoragePath) -> Result<(), StoragePath> {
         self.enqueue_kind(dir, path, Kind::File)
     }
