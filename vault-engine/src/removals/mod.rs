@@ -94,6 +94,26 @@ struct State {
 }
 
 impl State {
+    /// [`Removals::queued_in`] under the lock.
+    fn queued_in(&self, dir: &StoragePath) -> Option<HashSet<String>> {
+        if !self.per_dir.contains_key(dir.as_str()) {
+            return None;
+        }
+        let prefix = if dir.is_root() {
+            String::new()
+        } else {
+            format!("{}/", dir.as_str())
+        };
+        let names = self
+            .paths
+            .iter()
+            .filter_map(|p| p.strip_prefix(prefix.as_str()))
+            .filter(|name| !name.contains('/'))
+            .map(str::to_owned)
+            .collect();
+        Some(names)
+    }
+
     /// How long workers should still wait before taking the next removal ([`QUIET`]).
     fn deferral(&self, now: Instant) -> Option<Duration> {
         if self.queue.is_empty() || self.queue.len() >= DEFER_MAX {
@@ -191,25 +211,14 @@ impl Removals {
         self.any() && self.inner.lock().per_dir.contains_key(dir)
     }
 
-    /// Keeps the entries of `entries` (children of the folder `dir`, named by `name`) whose
-    /// removal is not queued or running.
-    pub fn retain_unqueued<T>(
-        &self,
-        dir: &StoragePath,
-        entries: &mut Vec<T>,
-        name: impl Fn(&T) -> &str,
-    ) {
+    /// The names of the objects in the folder `dir` whose removal is queued or running now;
+    /// `None` for none. Taken before a listing of `dir`: an object whose removal finishes
+    /// while the listing runs is then left out whether the listing still saw it or not.
+    pub fn queued_in(&self, dir: &StoragePath) -> Option<HashSet<String>> {
         if !self.any() {
-            return;
+            return None;
         }
-        let st = self.inner.lock();
-        if !st.per_dir.contains_key(dir.as_str()) {
-            return;
-        }
-        entries.retain(|e| match dir.join(name(e)) {
-            Ok(p) => !st.paths.contains(p.as_str()),
-            Err(_) => true,
-        });
+        self.inner.lock().queued_in(dir)
     }
 
     /// Finishes the removal of `path` now, if it is queued or running: a queued one is taken
@@ -383,6 +392,26 @@ mod tests {
             last_queued: Some(last),
             ..State::default()
         }
+    }
+
+    #[test]
+    fn queued_in_names_a_folders_own_objects_only() {
+        let path = |p: &str| StoragePath::new(p).unwrap_or_else(|_| unreachable!());
+        let mut st = State::default();
+        for (dir, p) in [
+            ("d/AA/BB", "d/AA/BB/x.c9r"),
+            ("d/AA/BB", "d/AA/BB/.vault-tmp-1"),
+            ("d/AA/BB/sub", "d/AA/BB/sub/y.c9r"),
+            ("d/AA/BBB", "d/AA/BBB/z.c9r"),
+        ] {
+            st.paths.insert(p.to_owned());
+            *st.per_dir.entry(dir.to_owned()).or_default() += 1;
+        }
+        let got = st.queued_in(&path("d/AA/BB")).expect("some queued");
+        let want: HashSet<String> = ["x.c9r", ".vault-tmp-1"].map(String::from).into();
+        assert_eq!(got, want);
+        assert_eq!(st.queued_in(&path("d/AA/CC")), None);
+        assert_eq!(st.queued_in(&StoragePath::root()), None);
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The storage as the engine sees it while removals run in the background
 //! ([`RemovalsOverlay`]): an object whose removal is queued is gone already. Lookups, reads
-//! and removals of it are `NotFound`, listings leave it out, and anything about to be made at
+//! and removals of it are `NotFound`, listings leave it out (what was queued when the listing
+//! started: one that finishes meanwhile must not show up again), and anything about to be made at
 //! its path (a write, a folder, a rename onto it) first finishes its removal
 //! ([`Removals::settle`]), so a worker never removes what was made there since. A folder with
 //! removals queued inside is renamed or removed only once they are done. With nothing queued
@@ -81,9 +82,11 @@ impl Storage for RemovalsOverlay {
 
     async fn list_dir(&self, path: &StoragePath) -> Result<Vec<DirEntry>, StorageError> {
         self.visible(path)?;
+        let queued = self.removals.queued_in(path);
         let mut entries = self.inner.list_dir(path).await?;
-        self.removals
-            .retain_unqueued(path, &mut entries, |e| e.name.as_str());
+        if let Some(queued) = queued {
+            entries.retain(|e| !queued.contains(&e.name));
+        }
         Ok(entries)
     }
 
@@ -92,9 +95,11 @@ impl Storage for RemovalsOverlay {
         path: &StoragePath,
     ) -> Result<Vec<(String, EntryKind)>, StorageError> {
         self.visible(path)?;
+        let queued = self.removals.queued_in(path);
         let mut entries = self.inner.list_names(path).await?;
-        self.removals
-            .retain_unqueued(path, &mut entries, |(n, _)| n.as_str());
+        if let Some(queued) = queued {
+            entries.retain(|(name, _)| !queued.contains(name));
+        }
         Ok(entries)
     }
 
@@ -103,10 +108,10 @@ impl Storage for RemovalsOverlay {
         path: &StoragePath,
     ) -> Result<Option<Vec<DirEntry>>, StorageError> {
         self.visible(path)?;
+        let queued = self.removals.queued_in(path);
         let mut entries = self.inner.list_dir_in_one_request(path).await?;
-        if let Some(entries) = entries.as_mut() {
-            self.removals
-                .retain_unqueued(path, entries, |e| e.name.as_str());
+        if let (Some(entries), Some(queued)) = (entries.as_mut(), queued) {
+            entries.retain(|e| !queued.contains(&e.name));
         }
         Ok(entries)
     }
