@@ -26,6 +26,15 @@ use crate::{DirId, VaultError, VaultErrorKind};
 /// ignores `.`-prefixed entries; no `.c9r` suffix so no client takes them for nodes).
 pub(crate) use vault_storage::TEMP_PREFIX;
 
+/// A fresh hidden temp name in the folder `folder` (a shadow object, a node built or moved
+/// aside).
+pub(crate) fn temp_path_in(folder: &StoragePath) -> Result<StoragePath, VaultError> {
+    Ok(folder.join(&format!(
+        "{TEMP_PREFIX}{}",
+        vault_format::layout::new_dir_id()
+    ))?)
+}
+
 pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }

@@ -23,7 +23,7 @@
 use vault_format::layout;
 use vault_storage::{Body, StoragePath, WriteMode};
 
-use crate::core::{Core, TEMP_PREFIX, is_not_found};
+use crate::core::{Core, TEMP_PREFIX, is_not_found, temp_path_in};
 use crate::names::NodeLoc;
 use crate::{DirId, VaultError};
 
@@ -254,10 +254,7 @@ pub(crate) async fn remove_content_free(core: &Core, node_path: &str) -> Result<
         core.storage.remove_dir_all(&node).await?;
         return Ok(true);
     }
-    let aside = node
-        .parent()
-        .unwrap_or_default()
-        .join(&format!("{TEMP_PREFIX}{}", layout::new_dir_id()))?;
+    let aside = temp_path_in(&node.parent().unwrap_or_default())?;
     match core
         .storage
         .rename(&node, &aside, vault_storage::RenameMode::NoReplace)

@@ -8,7 +8,7 @@ use vault_format::layout;
 use vault_storage::{RenameMode, StorageErrorKind, StoragePath};
 
 use crate::backups;
-use crate::core::{Core, TEMP_PREFIX, is_not_found, not_found_as};
+use crate::core::{Core, TEMP_PREFIX, is_not_found, not_found_as, temp_path_in};
 use crate::names::NodeLoc;
 use crate::open_file;
 use crate::removals::Kind;
@@ -148,9 +148,7 @@ async fn remove_dir_in_background(
         return Ok(false);
     }
     let loc = NodeLoc::from_storage_path(&node.storage_path)?;
-    let aside = loc
-        .content_dir
-        .join(&format!("{TEMP_PREFIX}{}", layout::new_dir_id()))?;
+    let aside = temp_path_in(&loc.content_dir)?;
     core.storage
         .rename_nosync(&loc.node_path()?, &aside, RenameMode::NoReplace)
         .await

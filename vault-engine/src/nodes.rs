@@ -11,7 +11,7 @@ use std::time::SystemTime;
 use vault_format::{FormatError, layout};
 use vault_storage::{Body, RenameMode, StorageErrorKind, StoragePath, WriteMode};
 
-use crate::core::{Core, TEMP_PREFIX, is_not_found, not_found_as};
+use crate::core::{Core, is_not_found, not_found_as, temp_path_in};
 pub(crate) use crate::detect::root_node;
 use crate::detect::{self, Detected, node_at};
 use crate::dir_move;
@@ -159,9 +159,7 @@ pub(crate) async fn build_node_folder(
                 _ => e,
             });
     }
-    let tmp = loc
-        .content_dir
-        .join(&format!("{TEMP_PREFIX}{}", layout::new_dir_id()))?;
+    let tmp = temp_path_in(&loc.content_dir)?;
     core.storage.create_dir(&tmp).await?;
     let res: Result<(), VaultError> = async {
         for (f, bytes) in files {

@@ -26,10 +26,9 @@ use std::io::SeekFrom;
 
 use bytes::Bytes;
 use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
-use vault_format::layout;
 use vault_storage::{Body, RenameMode, StoragePath, WriteMode};
 
-use crate::core::{Core, TEMP_PREFIX};
+use crate::core::{Core, temp_path_in};
 use crate::{VaultError, VaultErrorKind};
 
 /// Largest version kept in memory before a shadow object is created.
@@ -57,7 +56,7 @@ async fn create_object(
     content_dir: &StoragePath,
     bytes: Bytes,
 ) -> Result<StoragePath, VaultError> {
-    let path = content_dir.join(&format!("{TEMP_PREFIX}{}", layout::new_dir_id()))?;
+    let path = temp_path_in(content_dir)?;
     core.live_temps.register(path.as_str());
     // Not durable yet: a durable commit syncs the object before renaming it.
     if let Err(e) = core
