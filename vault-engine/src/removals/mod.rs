@@ -206,11 +206,6 @@ impl Removals {
         self.inner.pending.load(Ordering::Acquire) > 0
     }
 
-    /// True while a removal queued in the folder `dir` is queued or running.
-    pub fn any_in(&self, dir: &str) -> bool {
-        self.any() && self.inner.lock().per_dir.contains_key(dir)
-    }
-
     /// The names of the objects in the folder `dir` whose removal is queued or running now;
     /// `None` for none. Taken before a listing of `dir`: an object whose removal finishes
     /// while the listing runs is then left out whether the listing still saw it or not.
@@ -249,7 +244,9 @@ impl Removals {
 
     /// Waits until no removal in the folder `dir` is queued or running.
     pub async fn wait_dir(&self, dir: &str) {
-        self.wait_until(|st| !st.per_dir.contains_key(dir)).await;
+        if self.any() {
+            self.wait_until(|st| !st.per_dir.contains_key(dir)).await;
+        }
     }
 
     /// Waits until no removal is queued or running.

@@ -43,12 +43,17 @@ impl RemovalsOverlay {
         self.removals.settle(path).await
     }
 
-    /// Before a folder is renamed or removed: the removals queued inside it are done first
-    /// (else they would miss their objects, moved along, or keep the folder from emptying).
-    async fn drained(&self, folder: &StoragePath) {
-        if self.removals.any_in(folder.as_str()) {
-            self.removals.wait_dir(folder.as_str()).await;
-        }
+    /// Before a rename: `from` must not be queued; removals queued inside it (a folder) are
+    /// done first, else they would miss their objects, moved along; and a queued removal at
+    /// `to` is done first.
+    async fn ready_to_rename(
+        &self,
+        from: &StoragePath,
+        to: &StoragePath,
+    ) -> Result<(), StorageError> {
+        self.visible(from)?;
+        self.removals.wait_dir(from.as_str()).await;
+        self.free(to).await
     }
 }
 
@@ -177,9 +182,7 @@ impl Storage for RemovalsOverlay {
         to: &StoragePath,
         mode: RenameMode,
     ) -> Result<(), StorageError> {
-        self.visible(from)?;
-        self.drained(from).await;
-        self.free(to).await?;
+        self.ready_to_rename(from, to).await?;
         self.inner.rename_nosync(from, to, mode).await
     }
 
@@ -213,7 +216,8 @@ impl Storage for RemovalsOverlay {
 
     async fn remove_dir(&self, path: &StoragePath) -> Result<(), StorageError> {
         self.visible(path)?;
-        self.drained(path).await;
+        // Removals queued inside would keep the folder from emptying.
+        self.removals.wait_dir(path.as_str()).await;
         self.inner.remove_dir(path).await
     }
 
@@ -223,9 +227,7 @@ impl Storage for RemovalsOverlay {
         to: &StoragePath,
         mode: RenameMode,
     ) -> Result<(), StorageError> {
-        self.visible(from)?;
-        self.drained(from).await;
-        self.free(to).await?;
+        self.ready_to_rename(from, to).await?;
         self.inner.rename(from, to, mode).await
     }
 
